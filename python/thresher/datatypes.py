@@ -1,0 +1,647 @@
+"""Logical data types and schemas.
+
+A :class:`DataType` is a logical type with one canonical Arrow representation. Standard types map
+to the Arrow types Polars produces (``large_string``, ``large_binary``, ``large_list``) so batches
+coming out of Polars and out of sources agree without re-casting. Multimodal types (image, file,
+video, audio, tensor, embedding) are Arrow extension types, so they survive Parquet, IPC, Lance and
+Ray serialization with their metadata.
+
+Examples
+--------
+>>> import thresher as th
+>>> th.DataType.embedding("float32", 4)
+DataType(embedding[float32, 4])
+>>> th.DataType.image(mode="RGB").to_arrow().extension_name
+'thresher.image'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from thresher.errors import ColumnNotFoundError, ThresherTypeError
+
+# --------------------------------------------------------------------------------------------
+# Extension types
+# --------------------------------------------------------------------------------------------
+
+_MEDIA_KINDS = ("image", "file", "video", "audio", "tensor", "embedding")
+
+
+def _image_storage() -> pa.DataType:
+    # Decoded pixels in row-major HWC uint8 order; mode says how many channels.
+    return pa.struct(
+        [
+            pa.field("width", pa.int32()),
+            pa.field("height", pa.int32()),
+            pa.field("mode", pa.string()),
+            pa.field("data", pa.large_binary()),
+        ]
+    )
+
+
+def _tensor_storage(dtype: pa.DataType, shape: tuple[int, ...] | None) -> pa.DataType:
+    if shape is not None and all(d > 0 for d in shape):
+        size = 1
+        for d in shape:
+            size *= d
+        return pa.list_(dtype, size)
+    return pa.struct([pa.field("shape", pa.list_(pa.int64())), pa.field("data", pa.large_list(dtype))])
+
+
+class ThresherExtensionType(pa.ExtensionType):
+    """One Arrow extension type per multimodal kind; parameters travel as JSON metadata."""
+
+    def __init__(self, kind: str, params: Mapping[str, Any], storage: pa.DataType) -> None:
+        self.kind = kind
+        self.params = dict(params)
+        super().__init__(storage, f"thresher.{kind}")
+
+    def __arrow_ext_serialize__(self) -> bytes:
+        return json.dumps(self.params, sort_keys=True).encode()
+
+    @classmethod
+    def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> pa.ExtensionType:
+        params = json.loads(serialized.decode()) if serialized else {}
+        kind = cls._kind
+        expected = _storage_for(kind, params)
+        if not _storage_compatible(storage_type, expected):
+            raise ThresherTypeError(
+                f"thresher.{kind}: stored as {storage_type}, expected {expected}; "
+                "the data was written by an incompatible producer"
+            )
+        # Polars hands back 64-bit offset storage; we keep our canonical storage and callers
+        # cast the array (see `conform_array`), so rows are never read with the wrong offsets.
+        return _EXT_CLASSES[kind](params)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_make_ext, (self.kind, self.params))
+
+    def __repr__(self) -> str:
+        return f"ThresherExtensionType({self.kind}, {self.params})"
+
+    _kind = ""
+
+
+def _storage_compatible(actual: pa.DataType, expected: pa.DataType) -> bool:
+    if actual == expected:
+        return True
+    try:
+        pa.array([], type=expected).cast(actual).cast(expected)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+def _storage_for(kind: str, params: Mapping[str, Any]) -> pa.DataType:
+    if kind == "image":
+        return _image_storage()
+    if kind in ("file", "video", "audio"):
+        return pa.large_binary() if params.get("storage", "binary") == "binary" else pa.large_string()
+    if kind == "tensor":
+        shape = params.get("shape")
+        return _tensor_storage(_arrow_numeric(params["dtype"]), tuple(shape) if shape else None)
+    if kind == "embedding":
+        return pa.list_(_arrow_numeric(params["dtype"]), int(params["dim"]))
+    raise ThresherTypeError(f"unknown extension kind {kind!r}")
+
+
+def _make_ext(kind: str, params: Mapping[str, Any]) -> pa.ExtensionType:
+    return _EXT_CLASSES[kind](params)
+
+
+def _ext_class(kind: str) -> type[ThresherExtensionType]:
+    def __init__(self: ThresherExtensionType, params: Mapping[str, Any]) -> None:
+        ThresherExtensionType.__init__(self, kind, params, _storage_for(kind, params))
+
+    return type(f"{kind.capitalize()}Type", (ThresherExtensionType,), {"__init__": __init__, "_kind": kind})
+
+
+_EXT_CLASSES: dict[str, type[ThresherExtensionType]] = {k: _ext_class(k) for k in _MEDIA_KINDS}
+
+
+def register_extension_types() -> None:
+    """Register Thresher's extension types with pyarrow (idempotent; runs on import)."""
+    for kind, klass in _EXT_CLASSES.items():
+        try:
+            pa.register_extension_type(klass(_default_params(kind)))
+        except pa.ArrowKeyError:
+            pass  # already registered in this process
+
+
+def _default_params(kind: str) -> dict[str, Any]:
+    if kind == "tensor":
+        return {"dtype": "float32", "shape": None}
+    if kind == "embedding":
+        return {"dtype": "float32", "dim": 1}
+    return {}
+
+
+_NUMERIC = {
+    "bool": pa.bool_(),
+    "int8": pa.int8(),
+    "int16": pa.int16(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "uint8": pa.uint8(),
+    "uint16": pa.uint16(),
+    "uint32": pa.uint32(),
+    "uint64": pa.uint64(),
+    "float16": pa.float16(),
+    "float32": pa.float32(),
+    "float64": pa.float64(),
+}
+
+
+def _arrow_numeric(name: str) -> pa.DataType:
+    try:
+        return _NUMERIC[str(name)]
+    except KeyError:
+        raise ThresherTypeError(f"unsupported tensor dtype {name!r}; use one of {sorted(_NUMERIC)}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# DataType
+# --------------------------------------------------------------------------------------------
+
+
+def canonical_arrow(t: pa.DataType) -> pa.DataType:
+    """The canonical Arrow type for data of type ``t`` (what every batch in flight uses)."""
+    if isinstance(t, pa.ExtensionType):
+        return t
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.large_string()
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        return pa.large_binary()
+    if pa.types.is_fixed_size_binary(t):
+        return t
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
+        return pa.large_list(pa.field(t.value_field.name, canonical_arrow(t.value_type)))
+    if pa.types.is_fixed_size_list(t):
+        return pa.list_(pa.field(t.value_field.name, canonical_arrow(t.value_type)), t.list_size)
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, canonical_arrow(f.type), f.nullable) for f in t])
+    if pa.types.is_dictionary(t):
+        return canonical_arrow(t.value_type)
+    if pa.types.is_map(t):
+        return t
+    return t
+
+
+@dataclass(frozen=True)
+class DataType:
+    """A logical type with a fixed Arrow representation (:meth:`to_arrow`).
+
+    Build one with the class constructors (``DataType.int64()``, ``DataType.image()``, ...) or
+    from Arrow with :meth:`from_arrow`.
+
+    Examples
+    --------
+    >>> DataType.from_arrow(pa.string())
+    DataType(string)
+    >>> DataType.list(DataType.int64()).to_arrow()
+    LargeListType(large_list<item: int64>)
+    """
+
+    arrow: pa.DataType
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arrow", canonical_arrow(self.arrow))
+
+    # ---- constructors ------------------------------------------------------------------
+    @staticmethod
+    def from_arrow(t: pa.DataType) -> DataType:
+        return DataType(t)
+
+    @staticmethod
+    def null() -> DataType:
+        return DataType(pa.null())
+
+    @staticmethod
+    def bool() -> DataType:
+        return DataType(pa.bool_())
+
+    @staticmethod
+    def int8() -> DataType:
+        return DataType(pa.int8())
+
+    @staticmethod
+    def int16() -> DataType:
+        return DataType(pa.int16())
+
+    @staticmethod
+    def int32() -> DataType:
+        return DataType(pa.int32())
+
+    @staticmethod
+    def int64() -> DataType:
+        return DataType(pa.int64())
+
+    @staticmethod
+    def uint8() -> DataType:
+        return DataType(pa.uint8())
+
+    @staticmethod
+    def uint16() -> DataType:
+        return DataType(pa.uint16())
+
+    @staticmethod
+    def uint32() -> DataType:
+        return DataType(pa.uint32())
+
+    @staticmethod
+    def uint64() -> DataType:
+        return DataType(pa.uint64())
+
+    @staticmethod
+    def float32() -> DataType:
+        return DataType(pa.float32())
+
+    @staticmethod
+    def float64() -> DataType:
+        return DataType(pa.float64())
+
+    @staticmethod
+    def decimal(precision: int, scale: int) -> DataType:
+        return DataType(pa.decimal128(precision, scale))
+
+    @staticmethod
+    def string() -> DataType:
+        return DataType(pa.large_string())
+
+    @staticmethod
+    def binary() -> DataType:
+        return DataType(pa.large_binary())
+
+    @staticmethod
+    def date() -> DataType:
+        return DataType(pa.date32())
+
+    @staticmethod
+    def timestamp(unit: str = "us", tz: str | None = None) -> DataType:
+        return DataType(pa.timestamp(unit, tz))
+
+    @staticmethod
+    def duration(unit: str = "us") -> DataType:
+        return DataType(pa.duration(unit))
+
+    @staticmethod
+    def list(inner: DataType) -> DataType:
+        return DataType(pa.large_list(inner.arrow))
+
+    @staticmethod
+    def fixed_size_list(inner: DataType, size: int) -> DataType:
+        return DataType(pa.list_(inner.arrow, size))
+
+    @staticmethod
+    def struct(fields: Mapping[str, DataType]) -> DataType:
+        return DataType(pa.struct([pa.field(k, v.arrow) for k, v in fields.items()]))
+
+    # ---- multimodal -------------------------------------------------------------------
+    @staticmethod
+    def image(mode: str | None = None, shape: tuple[int, int] | None = None) -> DataType:
+        """Decoded pixels (HWC uint8). ``mode`` is a Pillow mode ("RGB", "L", "RGBA")."""
+        return DataType(_EXT_CLASSES["image"]({"mode": mode, "shape": list(shape) if shape else None}))
+
+    @staticmethod
+    def file() -> DataType:
+        """Encoded bytes of a file (fetched from a path/url by ``url.download()``)."""
+        return DataType(_EXT_CLASSES["file"]({}))
+
+    @staticmethod
+    def video() -> DataType:
+        """An encoded video container (bytes)."""
+        return DataType(_EXT_CLASSES["video"]({}))
+
+    @staticmethod
+    def audio(sample_rate: int | None = None) -> DataType:
+        """Encoded audio (bytes); ``sample_rate`` is a hint for decoding."""
+        return DataType(_EXT_CLASSES["audio"]({"sample_rate": sample_rate}))
+
+    @staticmethod
+    def tensor(dtype: str = "float32", shape: tuple[int, ...] | None = None) -> DataType:
+        """An n-d array; a fixed ``shape`` stores it as a fixed-size list."""
+        return DataType(_EXT_CLASSES["tensor"]({"dtype": str(dtype), "shape": list(shape) if shape else None}))
+
+    @staticmethod
+    def embedding(dtype: str = "float32", dim: int = 0) -> DataType:
+        """A dense vector of ``dim`` values stored as ``fixed_size_list<dtype, dim>``."""
+        if dim <= 0:
+            raise ThresherTypeError(f"embedding dim must be positive, got {dim}")
+        return DataType(_EXT_CLASSES["embedding"]({"dtype": str(dtype), "dim": int(dim)}))
+
+    # ---- inspection ---------------------------------------------------------------------
+    def to_arrow(self) -> pa.DataType:
+        return self.arrow
+
+    @property
+    def storage(self) -> pa.DataType:
+        """The Arrow storage type (the type itself for non-extension types)."""
+        return self.arrow.storage_type if isinstance(self.arrow, pa.ExtensionType) else self.arrow
+
+    @property
+    def kind(self) -> str:
+        """A short name: 'int64', 'string', 'image', 'list', ..."""
+        t = self.arrow
+        if isinstance(t, ThresherExtensionType):
+            return t.kind
+        if pa.types.is_large_string(t):
+            return "string"
+        if pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+            return "binary"
+        if pa.types.is_large_list(t):
+            return "list"
+        if pa.types.is_fixed_size_list(t):
+            return "fixed_size_list"
+        if pa.types.is_struct(t):
+            return "struct"
+        if pa.types.is_decimal(t):
+            return "decimal"
+        if pa.types.is_timestamp(t):
+            return "timestamp"
+        if pa.types.is_date(t):
+            return "date"
+        if pa.types.is_duration(t):
+            return "duration"
+        if pa.types.is_boolean(t):
+            return "bool"
+        return str(t)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        t = self.arrow
+        return dict(t.params) if isinstance(t, ThresherExtensionType) else {}
+
+    def is_media(self) -> bool:
+        return isinstance(self.arrow, ThresherExtensionType)
+
+    def is_numeric(self) -> bool:
+        t = self.arrow
+        return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+
+    def is_integer(self) -> bool:
+        return pa.types.is_integer(self.arrow)
+
+    def is_float(self) -> bool:
+        return pa.types.is_floating(self.arrow)
+
+    def is_string(self) -> bool:
+        return pa.types.is_large_string(self.arrow)
+
+    def is_binary(self) -> bool:
+        return pa.types.is_large_binary(self.arrow) or pa.types.is_fixed_size_binary(self.arrow)
+
+    def is_bool(self) -> bool:
+        return pa.types.is_boolean(self.arrow)
+
+    def is_temporal(self) -> bool:
+        t = self.arrow
+        return pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_time(t) or pa.types.is_duration(t)
+
+    def is_null(self) -> bool:
+        return pa.types.is_null(self.arrow)
+
+    def is_list(self) -> bool:
+        return pa.types.is_large_list(self.arrow) or pa.types.is_fixed_size_list(self.arrow)
+
+    def is_struct(self) -> bool:
+        return pa.types.is_struct(self.arrow)
+
+    def inner(self) -> DataType:
+        """Element type of a list (or of a tensor/embedding)."""
+        t = self.storage
+        if pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_list(t):
+            return DataType(t.value_type)
+        raise ThresherTypeError(f"{self} has no element type")
+
+    def field(self, name: str) -> DataType:
+        t = self.storage
+        if not pa.types.is_struct(t):
+            raise ThresherTypeError(f"{self} is not a struct; cannot take field {name!r}")
+        idx = t.get_field_index(name)
+        if idx < 0:
+            raise ThresherTypeError(f"struct {self} has no field {name!r}; fields: {[f.name for f in t]}")
+        return DataType(t.field(idx).type)
+
+    def __repr__(self) -> str:
+        return f"DataType({self})"
+
+    def __str__(self) -> str:
+        t = self.arrow
+        if isinstance(t, ThresherExtensionType):
+            p = t.params
+            if t.kind == "embedding":
+                return f"embedding[{p['dtype']}, {p['dim']}]"
+            if t.kind == "tensor":
+                shape = p.get("shape")
+                return f"tensor[{p['dtype']}{', ' + str(tuple(shape)) if shape else ''}]"
+            if t.kind == "image":
+                return f"image[{p.get('mode') or 'any'}]"
+            if t.kind == "audio" and p.get("sample_rate"):
+                return f"audio[{p['sample_rate']} Hz]"
+            return t.kind
+        if pa.types.is_large_string(t):
+            return "string"
+        if pa.types.is_large_binary(t):
+            return "binary"
+        if pa.types.is_large_list(t):
+            return f"list[{DataType(t.value_type)}]"
+        if pa.types.is_struct(t):
+            return "struct{" + ", ".join(f"{f.name}: {DataType(f.type)}" for f in t) + "}"
+        if pa.types.is_boolean(t):
+            return "bool"
+        return str(t)
+
+
+def supertype(a: DataType, b: DataType) -> DataType | None:
+    """The common type two values are compared/combined in, or None if there is none."""
+    if a == b:
+        return a
+    if a.is_null():
+        return b
+    if b.is_null():
+        return a
+    ta, tb = a.arrow, b.arrow
+    if a.is_numeric() and b.is_numeric():
+        if pa.types.is_decimal(ta) or pa.types.is_decimal(tb):
+            if pa.types.is_floating(ta) or pa.types.is_floating(tb):
+                return DataType.float64()
+            if pa.types.is_decimal(ta) and pa.types.is_decimal(tb):
+                scale = max(ta.scale, tb.scale)
+                ints = max(ta.precision - ta.scale, tb.precision - tb.scale)
+                return DataType(pa.decimal128(min(38, ints + scale), scale))
+            return a if pa.types.is_decimal(ta) else b
+        if pa.types.is_floating(ta) or pa.types.is_floating(tb):
+            width = max(ta.bit_width if pa.types.is_floating(ta) else 0, tb.bit_width if pa.types.is_floating(tb) else 0)
+            other_int = tb if pa.types.is_integer(tb) else ta if pa.types.is_integer(ta) else None
+            if width <= 32 and (other_int is None or other_int.bit_width <= 16):
+                return DataType.float32()
+            return DataType.float64()
+        signed_a, signed_b = pa.types.is_signed_integer(ta), pa.types.is_signed_integer(tb)
+        if signed_a == signed_b:
+            return DataType(ta if ta.bit_width >= tb.bit_width else tb)
+        unsigned = ta if not signed_a else tb
+        signed = tb if not signed_a else ta
+        widths = {8: pa.int16(), 16: pa.int32(), 32: pa.int64()}
+        if unsigned.bit_width < 64:
+            wide = widths[unsigned.bit_width]
+            return DataType(wide if wide.bit_width >= signed.bit_width else signed)
+        return DataType.int64()
+    if a.is_temporal() and b.is_temporal():
+        if pa.types.is_date(ta) and pa.types.is_timestamp(tb):
+            return b
+        if pa.types.is_timestamp(ta) and pa.types.is_date(tb):
+            return a
+    if a.is_string() and b.is_string():
+        return a
+    if a.is_binary() and b.is_binary():
+        return a
+    if a.is_list() and b.is_list():
+        inner = supertype(a.inner(), b.inner())
+        return DataType.list(inner) if inner is not None else None
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Schema
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    dtype: DataType
+    nullable: bool = True
+
+    def to_arrow(self) -> pa.Field:
+        return pa.field(self.name, self.dtype.to_arrow(), self.nullable)
+
+
+class Schema(Mapping[str, DataType]):
+    """An ordered mapping of column names to :class:`DataType`.
+
+    Examples
+    --------
+    >>> s = Schema.from_arrow(pa.schema([("a", pa.int64()), ("b", pa.string())]))
+    >>> s
+    Schema(a: int64, b: string)
+    >>> s["b"]
+    DataType(string)
+    """
+
+    __slots__ = ("_fields", "_index")
+
+    def __init__(self, fields: Iterable[Field] = ()) -> None:
+        self._fields: tuple[Field, ...] = tuple(fields)
+        self._index = {f.name: i for i, f in enumerate(self._fields)}
+        if len(self._index) != len(self._fields):
+            seen: set[str] = set()
+            dups = [f.name for f in self._fields if f.name in seen or seen.add(f.name)]  # type: ignore[func-returns-value]
+            raise ThresherTypeError(f"duplicate column names: {sorted(set(dups))}")
+
+    @staticmethod
+    def from_arrow(schema: pa.Schema) -> Schema:
+        return Schema(Field(f.name, DataType(f.type), f.nullable) for f in schema)
+
+    @staticmethod
+    def from_pairs(pairs: Iterable[tuple[str, DataType]]) -> Schema:
+        return Schema(Field(n, t) for n, t in pairs)
+
+    def to_arrow(self) -> pa.Schema:
+        return pa.schema([f.to_arrow() for f in self._fields])
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return self._fields
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self._fields]
+
+    def field(self, name: str) -> Field:
+        try:
+            return self._fields[self._index[name]]
+        except KeyError:
+            raise ColumnNotFoundError(
+                f"column {name!r} not found; available columns: {self.names}"
+            ) from None
+
+    def __getitem__(self, name: str) -> DataType:
+        return self.field(name).dtype
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Schema) and self._fields == other._fields
+
+    def __hash__(self) -> int:
+        return hash(self._fields)
+
+    def select(self, names: Iterable[str]) -> Schema:
+        return Schema(self.field(n) for n in names)
+
+    def __repr__(self) -> str:
+        return "Schema(" + ", ".join(f"{f.name}: {f.dtype}" for f in self._fields) + ")"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><td>{f.name}</td><td>{f.dtype}</td></tr>" for f in self._fields)
+        return f"<table><tr><th>column</th><th>type</th></tr>{rows}</table>"
+
+
+# --------------------------------------------------------------------------------------------
+# Arrays and batches in canonical form
+# --------------------------------------------------------------------------------------------
+
+
+def conform_array(arr: pa.Array | pa.ChunkedArray, dtype: DataType) -> pa.Array | pa.ChunkedArray:
+    """Cast ``arr`` to ``dtype``'s canonical Arrow type (wrapping extension storage)."""
+    target = dtype.to_arrow()
+    if arr.type == target:
+        return arr
+    if isinstance(target, pa.ExtensionType):
+        storage = arr.storage if isinstance(arr.type, pa.ExtensionType) else arr
+        if isinstance(storage, pa.ChunkedArray):
+            storage = storage.combine_chunks()
+        if storage.type != target.storage_type:
+            storage = storage.cast(target.storage_type)
+        return pa.ExtensionArray.from_storage(target, storage)
+    if isinstance(arr.type, pa.ExtensionType):
+        arr = arr.storage if isinstance(arr, pa.Array) else pa.chunked_array([c.storage for c in arr.chunks], arr.type.storage_type)
+    return arr.cast(target)
+
+
+def conform_batch(batch: pa.RecordBatch, schema: Schema) -> pa.RecordBatch:
+    """Return ``batch`` with exactly ``schema``'s columns and canonical Arrow types."""
+    target = schema.to_arrow()
+    if batch.schema.equals(target, check_metadata=False):
+        return batch
+    cols = []
+    for f in schema.fields:
+        idx = batch.schema.get_field_index(f.name)
+        if idx < 0:
+            raise ColumnNotFoundError(f"column {f.name!r} missing from batch with columns {batch.schema.names}")
+        cols.append(conform_array(batch.column(idx), f.dtype))
+    return pa.RecordBatch.from_arrays(cols, schema=target)
+
+
+def storage_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with extension columns replaced by their storage (for engines without them)."""
+    if not any(isinstance(t, pa.ExtensionType) for t in batch.schema.types):
+        return batch
+    cols = [c.storage if isinstance(c.type, pa.ExtensionType) else c for c in batch.columns]
+    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
+
+
+register_extension_types()

@@ -1,0 +1,148 @@
+"""A neutral pushdown predicate: a conjunction of simple column comparisons.
+
+The planner turns the pushable conjuncts of a filter into this form; each source translates it
+into its own language (pyarrow.dataset expressions, Polars, a Lance SQL filter, a pyiceberg
+expression) and uses it for pruning (row-group statistics, partitions, file stats) and filtering.
+io/ never sees the planner's Expr tree, which keeps the layering one-way.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Op = Literal["==", "!=", "<", "<=", ">", ">=", "is_in", "is_null", "is_not_null"]
+OPS: tuple[str, ...] = ("==", "!=", "<", "<=", ">", ">=", "is_in", "is_null", "is_not_null")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``column <op> value``; ``value`` is a Python scalar (a tuple for ``is_in``)."""
+
+    column: str
+    op: Op
+    value: Any = None
+
+    def __str__(self) -> str:
+        if self.op in ("is_null", "is_not_null"):
+            return f"{self.column} {self.op.replace('_', ' ')}"
+        return f"{self.column} {self.op} {self.value!r}"
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """A conjunction (AND) of :class:`Comparison` terms."""
+
+    terms: tuple[Comparison, ...]
+
+    def __str__(self) -> str:
+        return " AND ".join(str(t) for t in self.terms)
+
+    def columns(self) -> set[str]:
+        return {t.column for t in self.terms}
+
+    def and_(self, other: Predicate | None) -> Predicate:
+        if other is None:
+            return self
+        return Predicate(self.terms + tuple(t for t in other.terms if t not in self.terms))
+
+    def to_pyarrow(self) -> pc.Expression:
+        expr: pc.Expression | None = None
+        for t in self.terms:
+            e = _term_to_pyarrow(t)
+            expr = e if expr is None else (expr & e)
+        assert expr is not None
+        return expr
+
+    def to_sql(self) -> str:
+        """A SQL filter string (Lance / DataFusion dialect)."""
+        return " AND ".join(_term_to_sql(t) for t in self.terms)
+
+    def might_match(self, stats: dict[str, tuple[Any, Any, int | None]]) -> bool:
+        """Whether a chunk with per-column ``(min, max, null_count)`` stats may hold a match."""
+        for t in self.terms:
+            if t.column not in stats:
+                continue
+            lo, hi, nulls = stats[t.column]
+            if t.op == "is_null":
+                if nulls == 0:
+                    return False
+                continue
+            if lo is None or hi is None:
+                continue
+            try:
+                v = t.value
+                if t.op == "==" and (v < lo or v > hi):
+                    return False
+                if t.op == "<" and not lo < v:
+                    return False
+                if t.op == "<=" and not lo <= v:
+                    return False
+                if t.op == ">" and not hi > v:
+                    return False
+                if t.op == ">=" and not hi >= v:
+                    return False
+                if t.op == "is_in" and all(x < lo or x > hi for x in v if x is not None):
+                    return False
+            except TypeError:
+                continue  # incomparable stats (e.g. decimal vs float): cannot prune
+        return True
+
+
+def _scalar(v: Any) -> Any:
+    return v
+
+
+def _term_to_pyarrow(t: Comparison) -> pc.Expression:
+    f = pc.field(t.column)
+    if t.op == "is_null":
+        return f.is_null()
+    if t.op == "is_not_null":
+        return f.is_valid()
+    if t.op == "is_in":
+        return f.isin(pa.array(list(t.value)))
+    v = pc.scalar(t.value)
+    return {
+        "==": lambda: f == v,
+        "!=": lambda: f != v,
+        "<": lambda: f < v,
+        "<=": lambda: f <= v,
+        ">": lambda: f > v,
+        ">=": lambda: f >= v,
+    }[t.op]()
+
+
+def sql_literal(v: Any) -> str:
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, (int, float, decimal.Decimal)):
+        return repr(v) if not isinstance(v, decimal.Decimal) else str(v)
+    if isinstance(v, datetime.datetime):
+        return f"TIMESTAMP '{v.isoformat(sep=' ')}'"
+    if isinstance(v, datetime.date):
+        return f"DATE '{v.isoformat()}'"
+    s = str(v).replace("'", "''")
+    return f"'{s}'"
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _term_to_sql(t: Comparison) -> str:
+    c = _quote(t.column)
+    if t.op == "is_null":
+        return f"{c} IS NULL"
+    if t.op == "is_not_null":
+        return f"{c} IS NOT NULL"
+    if t.op == "is_in":
+        return f"{c} IN ({', '.join(sql_literal(x) for x in t.value)})"
+    op = "=" if t.op == "==" else t.op
+    return f"{c} {op} {sql_literal(t.value)}"

@@ -1,0 +1,72 @@
+"""The Sink protocol: two-phase, idempotent writes keyed by (job id, source partition).
+
+``write`` puts data files in place but invisible; ``commit`` makes a set of written partitions
+visible atomically and records their ids, so a job restarted with the same job id commits each
+partition exactly once (``committed_partitions`` tells which ones are already in).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+
+@dataclass
+class WriteResult:
+    """Data written for one source partition, not yet visible."""
+
+    partition_id: str
+    num_rows: int = 0
+    num_bytes: int = 0
+    files: list[str] = field(default_factory=list)
+    #: format-specific handle the commit needs (Lance fragments, Iceberg DataFiles, ...)
+    payload: Any = None
+
+
+@dataclass
+class CommitResult:
+    committed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    num_rows: int = 0
+    #: e.g. Iceberg snapshot id or Lance version
+    version: Any = None
+
+
+class Sink(ABC):
+    """A writable destination. One module per format or store under io/."""
+
+    name: str = "sink"
+
+    def check_schema(self, schema: pa.Schema) -> None:
+        """Raise before any data file is written when ``schema`` cannot go into this sink."""
+
+    @abstractmethod
+    def write(self, partition_id: str, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> WriteResult:
+        """Write one partition's rows as invisible data files."""
+
+    @abstractmethod
+    def commit(self, job_id: str, results: Sequence[WriteResult]) -> CommitResult:
+        """Make ``results`` visible atomically, skipping partitions already committed for ``job_id``."""
+
+    def committed_partitions(self, job_id: str) -> set[str]:
+        """Partition ids already committed under ``job_id`` (empty when unknown)."""
+        return set()
+
+    def abort(self, results: Sequence[WriteResult]) -> None:
+        """Remove data files of results that will never be committed."""
+
+    def identity(self) -> tuple[Any, ...]:
+        return (type(self).__name__, id(self))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sink) and self.identity() == other.identity()
+
+    def __hash__(self) -> int:
+        return hash(self.identity())
+
+    def __repr__(self) -> str:
+        return self.name
