@@ -146,3 +146,23 @@ def _term_to_sql(t: Comparison) -> str:
         return f"{c} IN ({', '.join(sql_literal(x) for x in t.value)})"
     op = "=" if t.op == "==" else t.op
     return f"{c} {op} {sql_literal(t.value)}"
+
+
+def predicate_to_polars(pred: Predicate) -> Any:
+    """The predicate as a Polars expression (for sources that scan with Polars)."""
+    import polars as pl
+
+    out = None
+    for t in pred.terms:
+        c = pl.col(t.column)
+        if t.op == "is_null":
+            e = c.is_null()
+        elif t.op == "is_not_null":
+            e = c.is_not_null()
+        elif t.op == "is_in":
+            e = c.is_in(list(t.value))
+        else:
+            v = pl.lit(t.value)
+            e = {"==": c == v, "!=": c != v, "<": c < v, "<=": c <= v, ">": c > v, ">=": c >= v}[t.op]
+        out = e if out is None else out & e
+    return out

@@ -1,0 +1,97 @@
+"""Thresher: a lazy, strongly typed DataFrame engine for multimodal data.
+
+>>> import thresher as th
+>>> df = th.from_pydict({"x": [1, 2, 3]})
+>>> df.with_columns(y=th.col("x") * 2).filter(th.col("y") > 2).to_pydict()
+{'x': [2, 3], 'y': [4, 6]}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from thresher.dataframe import DataFrame, GroupBy
+from thresher.datatypes import DataType, Field, Schema
+from thresher.errors import (
+    ColumnNotFoundError,
+    ThresherError,
+    ThresherExecutionError,
+    ThresherIOError,
+    ThresherTypeError,
+    UnsupportedError,
+)
+from thresher.expressions.expr import Expr, col, count, lit, register_expr_namespace, when
+from thresher.readers import (
+    from_arrow,
+    from_glob_path,
+    from_pandas,
+    from_polars,
+    from_pydict,
+    from_pylist,
+    read_csv,
+    read_iceberg,
+    read_json,
+    read_lance,
+    read_parquet,
+)
+from thresher.session import get_runner_name, set_memory_budget, set_optimizer, set_progress, set_runner
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # heavier parts load on first use, so `import thresher` stays light
+    if name == "udf":
+        from thresher.udfs.udf import udf
+
+        return udf
+    if name == "functions":
+        import thresher.functions as functions
+
+        return functions
+    if name in ("sql", "register", "unregister"):
+        import thresher.sql as sql_mod
+
+        return getattr(sql_mod, name)
+    if name == "config":
+        import thresher.config as config
+
+        return config
+    raise AttributeError(f"module 'thresher' has no attribute {name!r}")
+
+
+__all__ = [
+    "ColumnNotFoundError",
+    "DataFrame",
+    "DataType",
+    "Expr",
+    "Field",
+    "GroupBy",
+    "Schema",
+    "ThresherError",
+    "ThresherExecutionError",
+    "ThresherIOError",
+    "ThresherTypeError",
+    "UnsupportedError",
+    "col",
+    "count",
+    "from_arrow",
+    "from_glob_path",
+    "from_pandas",
+    "from_polars",
+    "from_pydict",
+    "from_pylist",
+    "get_runner_name",
+    "lit",
+    "read_csv",
+    "read_iceberg",
+    "read_json",
+    "read_lance",
+    "read_parquet",
+    "register_expr_namespace",
+    "set_memory_budget",
+    "set_optimizer",
+    "set_progress",
+    "set_runner",
+    "when",
+]

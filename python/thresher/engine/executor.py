@@ -1,0 +1,36 @@
+"""The executor protocol: local and Ray implement it and are tested against each other."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+from thresher.engine.stats import RunStats
+from thresher.planner.physical import PhysicalPlan
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs a physical plan and streams its output batches."""
+
+    name: str
+    #: stage kinds this executor can run; a plan with another kind is rejected before running
+    supported_stages: frozenset[str]
+
+    def execute(self, plan: PhysicalPlan, **options: Any) -> Iterator[pa.RecordBatch]:
+        """Yield the plan's output batches in order."""
+        ...
+
+    def stats(self) -> RunStats:
+        """Per-stage statistics of the last run."""
+        ...
+
+
+def check_supported(executor: Executor, plan: PhysicalPlan) -> None:
+    from thresher.errors import UnsupportedError
+
+    for s in plan.stages():
+        if s.kind not in executor.supported_stages:
+            raise UnsupportedError(f"the {executor.name} executor cannot run stage {s.id} of kind {s.kind!r}")

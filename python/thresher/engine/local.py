@@ -1,0 +1,384 @@
+"""The local executor: the physical plan as a pipeline of threads in this process.
+
+Every stage is a generator of morsels; a stage's output is handed to the next one through a
+:class:`BufferedPipe` whose queued bytes count against one :class:`MemoryBudget`, so a fast
+producer waits for a slow consumer instead of filling memory. Row-local work runs on a thread
+pool, several batches at once, results in order (Polars, Arrow, Pillow and PyAV release the GIL,
+so both cores work). Relational stages run as one Polars LazyFrame.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from thresher.datatypes import Schema, conform_batch
+from thresher.engine.memory import MemoryBudget, default_budget_bytes, parse_bytes
+from thresher.engine.progress import ProgressReporter
+from thresher.engine.relational import build_lazy, collect_lazy, table_to_lazy
+from thresher.engine.stats import RunStats, StageStats
+from thresher.engine.stream import BufferedPipe, Morsel, ordered_map, rebatch
+from thresher.errors import ThresherError, ThresherExecutionError
+from thresher.engine.lowering import row_pipeline
+from thresher.planner.logical import Limit, LogicalPlan, Repartition, WithRowIndex, Write
+from thresher.planner.physical import PhysicalPlan, Stage
+
+
+class LocalExecutor:
+    """In-process streaming executor (the default runner)."""
+
+    name = "local"
+    supported_stages = frozenset(
+        {"scan", "map", "flatmap", "relational", "limit", "union", "row_index", "rebatch", "write"}
+    )
+
+    def __init__(
+        self,
+        memory_budget: int | str | None = None,
+        num_threads: int | None = None,
+        progress: bool | None = None,
+        skip_partitions: set[str] | None = None,
+    ) -> None:
+        self.budget_bytes = parse_bytes(memory_budget) if memory_budget is not None else default_budget_bytes()
+        self.num_threads = num_threads or max(2, os.cpu_count() or 2)
+        self.progress = progress
+        self.skip_partitions = skip_partitions or set()
+        self._stats = RunStats(executor="local")
+
+    def stats(self) -> RunStats:
+        return self._stats
+
+    # ------------------------------------------------------------------------------------
+    def execute(self, plan: PhysicalPlan, **options: Any) -> Iterator[pa.RecordBatch]:
+        from thresher.engine.executor import check_supported
+
+        check_supported(self, plan)
+        self._stats = RunStats(executor="local")
+        budget = MemoryBudget(self.budget_bytes)
+        cancel = threading.Event()
+        pool = ThreadPoolExecutor(self.num_threads, thread_name_prefix="thresher-worker")
+        progress = ProgressReporter(plan, self._stats, enabled=self.progress)
+        ctx = _Context(budget, cancel, pool, self._stats, self.num_threads, progress, self.skip_partitions, options)
+        t0 = time.perf_counter()
+        try:
+            for m in self._run(plan.root, ctx):
+                if m.batch is not None and m.batch.num_rows:
+                    yield m.batch
+        finally:
+            cancel.set()
+            budget.close()
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._stats.wall_seconds = time.perf_counter() - t0
+            self._stats.peak_buffered_bytes = budget.peak
+            progress.close()
+
+    def _run(self, stage: Stage, ctx: _Context) -> Iterator[Morsel]:
+        """The stage's output morsels, produced on a background thread."""
+        gen = self._stage_iter(stage, ctx)
+        return iter(BufferedPipe(gen, ctx.budget, ctx.cancel, name=f"stage{stage.id}"))
+
+    def _stage_iter(self, stage: Stage, ctx: _Context) -> Iterator[Morsel]:
+        st = ctx.stats.stage(stage.id, stage.describe().split(": ", 1)[-1][:60])
+        try:
+            for m in _STAGE_RUNNERS[stage.kind](self, stage, ctx, st):
+                if m.batch is not None:
+                    st.add_out(m.batch.num_rows, m.batch.nbytes)
+                    ctx.progress.update(stage.id, m.batch.num_rows)
+                yield m
+        except ThresherError:
+            raise
+        except Exception as exc:
+            raise ThresherExecutionError(f"stage {stage.id} ({stage.kind}) failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            st.finished = time.perf_counter()
+
+    # -- stage kinds -------------------------------------------------------------------------
+    def _scan(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
+        from thresher.planner.logical import ScanSource
+
+        node = stage.logical
+        assert isinstance(node, ScanSource)
+        parts = node.source.partitions(node.columns, node.predicate)
+        schema = node.schema
+        remaining = node.limit
+        batch_rows = stage.batch_size
+
+        def read(part: Any) -> Iterator[pa.RecordBatch]:
+            for b in part.read(node.columns, node.predicate, batch_rows):
+                yield conform_batch(b, schema)
+
+        todo = [p for p in parts if p.id not in ctx.skip_partitions]
+        st.extra["partitions"] = len(parts)
+        if len(todo) != len(parts):
+            st.extra["partitions_skipped"] = len(parts) - len(todo)
+        if remaining is not None or len(todo) <= 1 or ctx.threads <= 1:
+            for p in todo:
+                if remaining is not None and remaining <= 0:
+                    break
+                for b in read(p):
+                    if remaining is not None:
+                        if remaining <= 0:
+                            break
+                        if b.num_rows > remaining:
+                            b = b.slice(0, remaining)
+                        remaining -= b.num_rows
+                    yield Morsel(p.id, b)
+                yield Morsel(p.id, None)
+            return
+        # read a few partitions ahead on background threads, hand them over in order
+        ahead = max(1, min(ctx.threads, 4))
+        pipes: list[tuple[str, BufferedPipe]] = []
+        it = iter(todo)
+
+        def open_next() -> None:
+            p = next(it, None)
+            if p is not None:
+                gen = (Morsel(p.id, b) for b in read(p))
+                pipes.append((p.id, BufferedPipe(gen, ctx.budget, ctx.cancel, name=f"scan-{p.id}")))
+
+        for _ in range(ahead):
+            open_next()
+        try:
+            while pipes:
+                pid, pipe = pipes.pop(0)
+                yield from pipe
+                yield Morsel(pid, None)
+                open_next()
+        finally:
+            for _, pipe in pipes:
+                pipe.close()
+
+    def _map(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
+        (inp,) = stage.inputs
+        pipeline = row_pipeline(stage.ops)
+        local = threading.local()
+
+        def fn(batch: pa.RecordBatch, partition: str, offset: int) -> list[pa.RecordBatch]:
+            # class UDFs keep state per worker thread: one pipeline copy per thread
+            p = getattr(local, "pipeline", None)
+            if p is None:
+                p = local.pipeline = pipeline if not stage.actor else row_pipeline(stage.ops)
+            t0 = time.perf_counter()
+            st.add_in(batch.num_rows)
+            out = p.process(batch, partition, offset)
+            st.add_busy(time.perf_counter() - t0)
+            return out
+
+        upstream = self._run(inp, ctx)
+        if stage.batch_size:
+            upstream = _rebatch_morsels(upstream, stage.batch_size)
+        in_flight = ctx.threads * 2
+        if stage.concurrency is not None:
+            c = stage.concurrency
+            in_flight = max(1, c[1] if isinstance(c, tuple) else c)
+        yield from ordered_map(fn, upstream, ctx.pool, in_flight, ctx.cancel)
+        errs = pipeline.error_count()
+        st.error_rows += errs
+        st.error_samples.extend(pipeline.error_samples())
+
+    def _flatmap(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
+        from thresher.operators.flatmap import FlatMapOperator
+
+        (inp,) = stage.inputs
+        op = FlatMapOperator(stage.logical, inp.schema)  # type: ignore[arg-type]
+        for m in self._run(inp, ctx):
+            if m.batch is None:
+                yield m
+                continue
+            st.add_in(m.batch.num_rows)
+            t0 = time.perf_counter()
+            for out in op.process(m.batch, stage.batch_size):
+                st.add_busy(time.perf_counter() - t0)
+                yield Morsel(m.partition, out)
+                t0 = time.perf_counter()
+
+    def _relational(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
+        node = stage.logical
+        assert node is not None
+        leaf_frames: dict[int, Any] = {}
+        for leaf, inp in zip(stage.leaves, stage.inputs):
+            batches = [m.batch for m in self._run(inp, ctx) if m.batch is not None]
+            table = pa.Table.from_batches(batches, schema=inp.schema.to_arrow()) if batches else inp.schema.to_arrow().empty_table()
+            st.add_in(table.num_rows)
+            leaf_frames[id(leaf)] = table_to_lazy(table, leaf.schema)
+
+        def resolve(n: LogicalPlan) -> Any:
+            if id(n) in leaf_frames:
+                return leaf_frames[id(n)]
+            raise KeyError(n)
+
+        t0 = time.perf_counter()
+        lf = build_lazy(node, resolve)
+        table = collect_lazy(lf, node.schema, engine=ctx.options.get("polars_engine", "auto"))
+        st.add_busy(time.perf_counter() - t0)
+        pid = f"stage{stage.id}"
+        for b in table.to_batches(max_chunksize=stage.batch_size):
+            yield Morsel(pid, b)
+        yield Morsel(pid, None)
+
+    def _limit(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
+        node = stage.logical
+        assert isinstance(node, Limit)
+        skip, left = node.offset, node.n
+        if left == 0:
+            return
+        for m in self._run(stage.inputs[0], ctx):
+            if m.batch is None:
+                yield m
+                continue
+            b = m.batch
+            if skip:
+                drop = min(skip, b.num_rows)
+                b = b.slice(drop)
+                skip -= drop
+            if b.num_rows > left:
+                b = b.slice(0, left)
+            left -= b.num_rows
+            if b.num_rows:
+                yield Morsel(m.partition, b)
+            if left <= 0:
+                yield Morsel(m.partition, None)
+                return
+
+    def _union(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
+        schema = stage.schema
+        for i, inp in enumerate(stage.inputs):
+            for m in self._run(inp, ctx):
+                pid = f"u{i}:{m.partition}"
+                yield Morsel(pid, None if m.batch is None else conform_batch(m.batch, schema))
+
+    def _row_index(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
+        node = stage.logical
+        assert isinstance(node, WithRowIndex)
+        n = node.offset
+        schema = node.schema.to_arrow()
+        for m in self._run(stage.inputs[0], ctx):
+            if m.batch is None:
+                yield m
+                continue
+            idx = pa.array(np.arange(n, n + m.batch.num_rows, dtype=np.int64))
+            n += m.batch.num_rows
+            yield Morsel(m.partition, pa.RecordBatch.from_arrays([idx, *m.batch.columns], schema=schema))
+
+    def _rebatch(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
+        node = stage.logical
+        assert isinstance(node, Repartition)
+        upstream = self._run(stage.inputs[0], ctx)
+        if node.batch_size:
+            yield from _rebatch_morsels(upstream, node.batch_size, exact=True)
+            return
+        if node.num_partitions:
+            # locally, partitions are contiguous ranges of the stream
+            batches = [m.batch for m in upstream if m.batch is not None]
+            table = pa.Table.from_batches(batches, schema=stage.schema.to_arrow()) if batches else None
+            if table is None:
+                return
+            if node.by:
+                from thresher.operators.partition import hash_partition
+
+                parts = hash_partition(table, list(node.by), stage.inputs[0].schema, node.num_partitions)
+            else:
+                size = -(-table.num_rows // node.num_partitions) or 1
+                parts = [table.slice(i, size) for i in range(0, table.num_rows, size)]
+            for i, t in enumerate(parts):
+                for b in t.to_batches():
+                    yield Morsel(f"p{i}", b)
+                yield Morsel(f"p{i}", None)
+            return
+        yield from upstream
+
+    def _write(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
+        from thresher.engine.checkpoint import run_write
+
+        node = stage.logical
+        assert isinstance(node, Write)
+        upstream = self._run(stage.inputs[0], ctx)
+        table = run_write(node, upstream, stage.inputs[0].schema, st)
+        for b in table.to_batches():
+            yield Morsel("write", b)
+        yield Morsel("write", None)
+
+
+def _rebatch_morsels(source: Iterator[Morsel], rows: int, exact: bool = False) -> Iterator[Morsel]:
+    """Cut data morsels into batches of at most ``rows`` rows (merge small ones when ``exact``)."""
+    if not exact:
+        for m in source:
+            if m.batch is None or m.batch.num_rows <= rows:
+                yield m
+            else:
+                for i in range(0, m.batch.num_rows, rows):
+                    yield Morsel(m.partition, m.batch.slice(i, rows))
+        return
+    pid = None
+    buf: list[pa.RecordBatch] = []
+    for m in source:
+        if m.batch is None:
+            if buf:
+                for b in rebatch(buf, rows):
+                    yield Morsel(m.partition, b)
+                buf = []
+            yield m
+            continue
+        pid = m.partition
+        buf.append(m.batch)
+        if sum(b.num_rows for b in buf) >= rows:
+            merged = list(rebatch(buf, rows))
+            last = merged[-1]
+            full = merged if last.num_rows == rows else merged[:-1]
+            buf = [] if last.num_rows == rows else [last]
+            for b in full:
+                yield Morsel(pid, b)
+    if buf and pid is not None:
+        for b in rebatch(buf, rows):
+            yield Morsel(pid, b)
+
+
+class _Context:
+    def __init__(
+        self,
+        budget: MemoryBudget,
+        cancel: threading.Event,
+        pool: ThreadPoolExecutor,
+        stats: RunStats,
+        threads: int,
+        progress: ProgressReporter,
+        skip_partitions: set[str],
+        options: dict[str, Any],
+    ) -> None:
+        self.budget = budget
+        self.cancel = cancel
+        self.pool = pool
+        self.stats = stats
+        self.threads = threads
+        self.progress = progress
+        self.skip_partitions = skip_partitions
+        self.options = options
+
+
+_STAGE_RUNNERS = {
+    "scan": LocalExecutor._scan,
+    "map": LocalExecutor._map,
+    "flatmap": LocalExecutor._flatmap,
+    "relational": LocalExecutor._relational,
+    "limit": LocalExecutor._limit,
+    "union": LocalExecutor._union,
+    "row_index": LocalExecutor._row_index,
+    "rebatch": LocalExecutor._rebatch,
+    "write": LocalExecutor._write,
+}
+
+
+def filter_mask_fill(mask: pa.Array) -> pa.Array:
+    return pc.fill_null(mask, False) if mask.null_count else mask
+
+
+def schema_of(stage: Stage) -> Schema:
+    return stage.schema

@@ -1,0 +1,64 @@
+"""The memory budget: bytes buffered between stages are counted; producers wait when it is spent.
+
+Every batch that sits in a queue between two stages holds its ``nbytes`` against the budget until
+the consumer takes it. One batch bigger than the whole budget is still let through when nothing
+else is held, so a single huge row never deadlocks the pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+
+def default_budget_bytes() -> int:
+    env = os.environ.get("THRESHER_MEMORY_BUDGET")
+    if env:
+        return parse_bytes(env)
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total * 0.25)
+    except Exception:  # noqa: BLE001
+        return 2 << 30
+
+
+def parse_bytes(v: str | int) -> int:
+    if isinstance(v, int):
+        return v
+    s = v.strip().upper().replace("IB", "B")
+    units = {"KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "B": 1}
+    for u, mult in units.items():
+        if s.endswith(u):
+            return int(float(s[: -len(u)]) * mult)
+    return int(s)
+
+
+class MemoryBudget:
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit = max(1, int(limit_bytes))
+        self.used = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def acquire(self, n: int, cancelled: threading.Event | None = None) -> bool:
+        """Block until ``n`` bytes fit (or nothing is held). False if cancelled/closed."""
+        with self._cond:
+            while self.used > 0 and self.used + n > self.limit:
+                if self._closed or (cancelled is not None and cancelled.is_set()):
+                    return False
+                self._cond.wait(0.05)
+            self.used += n
+            self.peak = max(self.peak, self.used)
+            return True
+
+    def release(self, n: int) -> None:
+        with self._cond:
+            self.used = max(0, self.used - n)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()

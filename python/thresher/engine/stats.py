@@ -1,0 +1,92 @@
+"""Per-stage run statistics: rows and bytes in/out, wall and busy time, bad rows."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class StageStats:
+    stage_id: int
+    name: str
+    rows_in: int = 0
+    rows_out: int = 0
+    bytes_out: int = 0
+    batches_out: int = 0
+    busy_seconds: float = 0.0
+    started: float | None = None
+    finished: float | None = None
+    error_rows: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add_out(self, rows: int, nbytes: int) -> None:
+        with self._lock:
+            if self.started is None:
+                self.started = time.perf_counter()
+            self.rows_out += rows
+            self.bytes_out += nbytes
+            self.batches_out += 1
+
+    def add_in(self, rows: int) -> None:
+        with self._lock:
+            if self.started is None:
+                self.started = time.perf_counter()
+            self.rows_in += rows
+
+    def add_busy(self, seconds: float) -> None:
+        with self._lock:
+            self.busy_seconds += seconds
+
+    @property
+    def wall_seconds(self) -> float:
+        if self.started is None:
+            return 0.0
+        end = self.finished if self.finished is not None else time.perf_counter()
+        return end - self.started
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage_id,
+            "name": self.name,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "bytes_out": self.bytes_out,
+            "batches_out": self.batches_out,
+            "wall_s": round(self.wall_seconds, 4),
+            "busy_s": round(self.busy_seconds, 4),
+            "error_rows": self.error_rows,
+            **({"errors": self.error_samples[:5]} if self.error_samples else {}),
+            **self.extra,
+        }
+
+
+@dataclass
+class RunStats:
+    stages: dict[int, StageStats] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+    peak_buffered_bytes: int = 0
+    executor: str = "local"
+
+    def stage(self, stage_id: int, name: str) -> StageStats:
+        s = self.stages.get(stage_id)
+        if s is None:
+            s = self.stages[stage_id] = StageStats(stage_id, name)
+        return s
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        return [s.to_dict() for s in sorted(self.stages.values(), key=lambda s: s.stage_id)]
+
+    def __repr__(self) -> str:
+        lines = [f"RunStats({self.executor}, wall={self.wall_seconds:.3f}s, peak_buffered={self.peak_buffered_bytes >> 20}MiB)"]
+        for d in self.to_dicts():
+            lines.append(
+                f"  stage {d['stage']:>2} {d['name']:<40} rows {d['rows_in']:>10} -> {d['rows_out']:>10}"
+                f"  wall {d['wall_s']:8.3f}s busy {d['busy_s']:8.3f}s"
+                + (f"  bad rows {d['error_rows']}" if d["error_rows"] else "")
+            )
+        return "\n".join(lines)

@@ -1,0 +1,94 @@
+"""``expr.dt``: date and time parts (evaluated by Polars).
+
+Examples
+--------
+>>> from thresher import col
+>>> col("d").dt.year()
+col("d").dt.year()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from thresher.datatypes import DataType, Field
+from thresher.expressions.expr import Call, Expr
+from thresher.expressions.functions import FunctionSpec, expect, register
+
+
+def _part_rule(fn: str) -> Any:
+    def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+        f = args[0]
+        expect(f, f.dtype.kind in ("date", "timestamp") or f.dtype.is_null(), "a date or timestamp", fn)
+        return DataType.int32()
+
+    return rule
+
+
+for _p in ("year", "month", "day", "hour", "minute", "second", "weekday", "quarter", "day_of_year"):
+    register(FunctionSpec(f"dt.{_p}", _part_rule(f"dt.{_p}"), sql_names=(f"dt_{_p}",)))
+
+
+def _truncate_rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    f = args[0]
+    expect(f, f.dtype.kind in ("date", "timestamp"), "a date or timestamp", "dt.truncate")
+    return f.dtype
+
+
+register(FunctionSpec("dt.truncate", _truncate_rule))
+
+
+def _offset_rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    f = args[0]
+    expect(f, f.dtype.kind in ("date", "timestamp"), "a date or timestamp", "dt.offset_by")
+    return f.dtype
+
+
+register(FunctionSpec("dt.offset_by", _offset_rule))
+
+
+class DateTimeNamespace:
+    """Date/time functions, reached as ``expr.dt``."""
+
+    def __init__(self, expr: Expr) -> None:
+        self._expr = expr
+
+    def _call(self, name: str, **options: Any) -> Expr:
+        return Call(f"dt.{name}", (self._expr,), tuple(options.items()))
+
+    def year(self) -> Expr:
+        return self._call("year")
+
+    def month(self) -> Expr:
+        return self._call("month")
+
+    def day(self) -> Expr:
+        return self._call("day")
+
+    def hour(self) -> Expr:
+        return self._call("hour")
+
+    def minute(self) -> Expr:
+        return self._call("minute")
+
+    def second(self) -> Expr:
+        return self._call("second")
+
+    def weekday(self) -> Expr:
+        """ISO weekday, Monday = 1."""
+        return self._call("weekday")
+
+    def quarter(self) -> Expr:
+        return self._call("quarter")
+
+    def day_of_year(self) -> Expr:
+        return self._call("day_of_year")
+
+    def truncate(self, every: str) -> Expr:
+        """Truncate to a unit: "1y", "1mo", "1w", "1d", "1h" (Polars duration strings)."""
+        return self._call("truncate", every=every)
+
+    def offset_by(self, by: str) -> Expr:
+        """Shift by a calendar interval like "1y", "-3mo", "10d"."""
+        return self._call("offset_by", by=by)

@@ -1,0 +1,821 @@
+"""The expression tree: immutable nodes that know their type.
+
+``Expr`` methods only build new nodes; nothing here evaluates data. ``expr.resolve(schema)``
+infers the output :class:`~thresher.datatypes.Field` or raises :class:`ThresherTypeError` naming the
+column, the type it has and the type needed. Evaluation lives in ``operators/evaluate.py``.
+
+Because ``==`` builds a comparison, structural equality of expressions is ``a.key() == b.key()``
+(or :func:`expr_equal`).
+
+Examples
+--------
+>>> from thresher import col, lit
+>>> e = (col("price") * lit(2)).alias("double")
+>>> e
+(col("price") * 2).alias("double")
+>>> e.output_name()
+'double'
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from thresher.datatypes import DataType, Field, Schema
+from thresher.errors import ThresherTypeError
+from thresher.expressions import functions as F
+
+if TYPE_CHECKING:
+    from thresher.expressions.audio import AudioNamespace
+    from thresher.expressions.datetime import DateTimeNamespace
+    from thresher.expressions.embedding import EmbeddingNamespace
+    from thresher.expressions.image import ImageNamespace
+    from thresher.expressions.list import ListNamespace
+    from thresher.expressions.string import StringNamespace
+    from thresher.expressions.struct import StructNamespace
+    from thresher.expressions.tensor import TensorNamespace
+    from thresher.expressions.url import UrlNamespace
+    from thresher.expressions.video import VideoNamespace
+
+IntoExpr = Any  # Expr | Python scalar
+
+
+def _freeze(v: Any) -> Any:
+    if isinstance(v, dict):
+        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+    if isinstance(v, (list, tuple)):
+        return tuple(_freeze(x) for x in v)
+    if isinstance(v, Expr):
+        return v.key()
+    if isinstance(v, set):
+        return tuple(sorted(v, key=repr))
+    try:
+        hash(v)
+    except TypeError:
+        return ("id", id(v))
+    return v
+
+
+class Expr:
+    """Base of every expression node. Subclasses are immutable."""
+
+    __slots__ = ()
+
+    # ---- structure ----------------------------------------------------------------------
+    def children(self) -> tuple[Expr, ...]:
+        return ()
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        return self
+
+    def key(self) -> tuple[Any, ...]:
+        """A hashable structural identity (``==`` builds a comparison instead)."""
+        raise NotImplementedError
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            "the truth value of an expression is ambiguous; use & | ~ instead of and/or/not, "
+            "and expr_equal(a, b) to compare expressions"
+        )
+
+    def resolve(self, schema: Schema) -> Field:
+        """The output field of this expression over ``schema`` (type checking happens here)."""
+        raise NotImplementedError
+
+    def output_name(self) -> str:
+        """The column name this expression produces (the leftmost column, or its alias)."""
+        for c in self.children():
+            return c.output_name()
+        return "literal"
+
+    def columns(self) -> set[str]:
+        """Names of the columns this expression reads."""
+        out: set[str] = set()
+        stack: list[Expr] = [self]
+        while stack:
+            e = stack.pop()
+            if isinstance(e, Column):
+                out.add(e.name)
+            stack.extend(e.children())
+        return out
+
+    def walk(self) -> Iterable[Expr]:
+        """All nodes, parents before children."""
+        stack: list[Expr] = [self]
+        while stack:
+            e = stack.pop()
+            yield e
+            stack.extend(reversed(e.children()))
+
+    def transform(self, fn: Callable[[Expr], Expr | None]) -> Expr:
+        """Rewrite bottom-up: ``fn`` returns a replacement or None to keep a node."""
+        kids = self.children()
+        node: Expr = self
+        if kids:
+            new = tuple(c.transform(fn) for c in kids)
+            if any(a is not b for a, b in zip(new, kids)):
+                node = self.with_children(new)
+        out = fn(node)
+        return node if out is None else out
+
+    # ---- naming and casting ---------------------------------------------------------------
+    def alias(self, name: str) -> Expr:
+        """Rename the output column."""
+        return Alias(self, name)
+
+    def cast(self, dtype: DataType | pa.DataType | str, strict: bool = True) -> Expr:
+        """Convert to ``dtype`` (a DataType, an Arrow type or a name like "int64")."""
+        return Cast(self, to_dtype(dtype), strict)
+
+    # ---- operators ----------------------------------------------------------------------
+    def _bin(self, name: str, other: IntoExpr, reflected: bool = False) -> Expr:
+        o = lit_if_needed(other)
+        return Call(name, (o, self) if reflected else (self, o))
+
+    def __add__(self, other: IntoExpr) -> Expr:
+        return self._bin("add", other)
+
+    def __radd__(self, other: IntoExpr) -> Expr:
+        return self._bin("add", other, True)
+
+    def __sub__(self, other: IntoExpr) -> Expr:
+        return self._bin("sub", other)
+
+    def __rsub__(self, other: IntoExpr) -> Expr:
+        return self._bin("sub", other, True)
+
+    def __mul__(self, other: IntoExpr) -> Expr:
+        return self._bin("mul", other)
+
+    def __rmul__(self, other: IntoExpr) -> Expr:
+        return self._bin("mul", other, True)
+
+    def __truediv__(self, other: IntoExpr) -> Expr:
+        return self._bin("truediv", other)
+
+    def __rtruediv__(self, other: IntoExpr) -> Expr:
+        return self._bin("truediv", other, True)
+
+    def __floordiv__(self, other: IntoExpr) -> Expr:
+        return self._bin("floordiv", other)
+
+    def __rfloordiv__(self, other: IntoExpr) -> Expr:
+        return self._bin("floordiv", other, True)
+
+    def __mod__(self, other: IntoExpr) -> Expr:
+        return self._bin("mod", other)
+
+    def __rmod__(self, other: IntoExpr) -> Expr:
+        return self._bin("mod", other, True)
+
+    def __pow__(self, other: IntoExpr) -> Expr:
+        return self._bin("pow", other)
+
+    def __neg__(self) -> Expr:
+        return Call("neg", (self,))
+
+    def __eq__(self, other: object) -> Expr:  # type: ignore[override]
+        return self._bin("eq", other)
+
+    def __ne__(self, other: object) -> Expr:  # type: ignore[override]
+        return self._bin("neq", other)
+
+    def __lt__(self, other: IntoExpr) -> Expr:
+        return self._bin("lt", other)
+
+    def __le__(self, other: IntoExpr) -> Expr:
+        return self._bin("le", other)
+
+    def __gt__(self, other: IntoExpr) -> Expr:
+        return self._bin("gt", other)
+
+    def __ge__(self, other: IntoExpr) -> Expr:
+        return self._bin("ge", other)
+
+    def __and__(self, other: IntoExpr) -> Expr:
+        return self._bin("and", other)
+
+    def __rand__(self, other: IntoExpr) -> Expr:
+        return self._bin("and", other, True)
+
+    def __or__(self, other: IntoExpr) -> Expr:
+        return self._bin("or", other)
+
+    def __ror__(self, other: IntoExpr) -> Expr:
+        return self._bin("or", other, True)
+
+    def __invert__(self) -> Expr:
+        return Call("not", (self,))
+
+    def abs(self) -> Expr:
+        return Call("abs", (self,))
+
+    def round(self, decimals: int = 0) -> Expr:
+        return Call("round", (self,), (("decimals", decimals),))
+
+    def sqrt(self) -> Expr:
+        return Call("sqrt", (self,))
+
+    # ---- null handling and membership ------------------------------------------------------
+    def is_null(self) -> Expr:
+        return Call("is_null", (self,))
+
+    def is_not_null(self) -> Expr:
+        return Call("is_not_null", (self,))
+
+    def fill_null(self, value: IntoExpr) -> Expr:
+        return Call("fill_null", (self, lit_if_needed(value)))
+
+    def is_in(self, values: Iterable[Any]) -> Expr:
+        """True where the value is one of ``values`` (a list of Python scalars)."""
+        vals = tuple(values)
+        return Call("is_in", (self,), (("values", vals),))
+
+    def is_between(self, lower: IntoExpr, upper: IntoExpr, closed: str = "both") -> Expr:
+        """``lower <= x <= upper`` (``closed`` = "both" | "left" | "right" | "none")."""
+        lo, hi = lit_if_needed(lower), lit_if_needed(upper)
+        left = self >= lo if closed in ("both", "left") else self > lo
+        right = self <= hi if closed in ("both", "right") else self < hi
+        return left & right
+
+    # ---- aggregations -----------------------------------------------------------------------
+    def sum(self) -> Expr:
+        return AggCall("sum", self)
+
+    def mean(self) -> Expr:
+        return AggCall("mean", self)
+
+    def min(self) -> Expr:
+        return AggCall("min", self)
+
+    def max(self) -> Expr:
+        return AggCall("max", self)
+
+    def count(self) -> Expr:
+        """Number of non-null values."""
+        return AggCall("count", self)
+
+    def n_unique(self) -> Expr:
+        return AggCall("n_unique", self)
+
+    def first(self) -> Expr:
+        return AggCall("first", self)
+
+    def last(self) -> Expr:
+        return AggCall("last", self)
+
+    def std(self, ddof: int = 1) -> Expr:
+        return AggCall("std", self, (("ddof", ddof),))
+
+    def var(self, ddof: int = 1) -> Expr:
+        return AggCall("var", self, (("ddof", ddof),))
+
+    def median(self) -> Expr:
+        return AggCall("median", self)
+
+    def agg_list(self) -> Expr:
+        """Collect the group's values into a list."""
+        return AggCall("agg_list", self)
+
+    def any(self) -> Expr:
+        return AggCall("any", self)
+
+    def all(self) -> Expr:
+        return AggCall("all", self)
+
+    # ---- namespaces -------------------------------------------------------------------------
+    @property
+    def str(self) -> StringNamespace:
+        from thresher.expressions.string import StringNamespace
+
+        return StringNamespace(self)
+
+    @property
+    def dt(self) -> DateTimeNamespace:
+        from thresher.expressions.datetime import DateTimeNamespace
+
+        return DateTimeNamespace(self)
+
+    @property
+    def list(self) -> ListNamespace:
+        from thresher.expressions.list import ListNamespace
+
+        return ListNamespace(self)
+
+    @property
+    def struct(self) -> StructNamespace:
+        from thresher.expressions.struct import StructNamespace
+
+        return StructNamespace(self)
+
+    @property
+    def url(self) -> UrlNamespace:
+        from thresher.expressions.url import UrlNamespace
+
+        return UrlNamespace(self)
+
+    @property
+    def image(self) -> ImageNamespace:
+        from thresher.expressions.image import ImageNamespace
+
+        return ImageNamespace(self)
+
+    @property
+    def video(self) -> VideoNamespace:
+        from thresher.expressions.video import VideoNamespace
+
+        return VideoNamespace(self)
+
+    @property
+    def audio(self) -> AudioNamespace:
+        from thresher.expressions.audio import AudioNamespace
+
+        return AudioNamespace(self)
+
+    @property
+    def tensor(self) -> TensorNamespace:
+        from thresher.expressions.tensor import TensorNamespace
+
+        return TensorNamespace(self)
+
+    @property
+    def embedding(self) -> EmbeddingNamespace:
+        from thresher.expressions.embedding import EmbeddingNamespace
+
+        return EmbeddingNamespace(self)
+
+    def __getattr__(self, name: str) -> Any:
+        ns = _USER_NAMESPACES.get(name)
+        if ns is not None:
+            return ns(self)
+        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+
+
+_USER_NAMESPACES: dict[str, Callable[[Expr], Any]] = {}
+
+
+def register_expr_namespace(name: str) -> Callable[[type], type]:
+    """Register a class as ``expr.<name>`` (a plugin namespace, like Polars').
+
+    Examples
+    --------
+    >>> @register_expr_namespace("demo_ns")
+    ... class Demo:
+    ...     def __init__(self, expr): self._expr = expr
+    ...     def twice(self): return self._expr * 2
+    >>> from thresher import col
+    >>> col("x").demo_ns.twice()
+    (col("x") * 2)
+    """
+
+    def deco(cls: type) -> type:
+        if hasattr(Expr, name):
+            raise ValueError(f"namespace {name!r} would shadow a built-in Expr attribute")
+        _USER_NAMESPACES[name] = cls
+        return cls
+
+    return deco
+
+
+# --------------------------------------------------------------------------------------------
+# Nodes
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Column(Expr):
+    name: str
+
+    def key(self) -> tuple[Any, ...]:
+        return ("col", self.name)
+
+    def resolve(self, schema: Schema) -> Field:
+        return schema.field(self.name)
+
+    def output_name(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f'col("{self.name}")'
+
+
+def infer_literal_type(value: Any) -> DataType:
+    if value is None:
+        return DataType.null()
+    if isinstance(value, bool):
+        return DataType.bool()
+    if isinstance(value, int):
+        return DataType.int64() if -(2**63) <= value < 2**63 else DataType.uint64()
+    if isinstance(value, float):
+        return DataType.float64()
+    if isinstance(value, decimal.Decimal):
+        exp = value.as_tuple().exponent
+        scale = max(0, -exp) if isinstance(exp, int) else 0
+        return DataType.decimal(38, scale)
+    if isinstance(value, str):
+        return DataType.string()
+    if isinstance(value, bytes):
+        return DataType.binary()
+    if isinstance(value, datetime.datetime):
+        return DataType.timestamp("us", None if value.tzinfo is None else str(value.tzinfo))
+    if isinstance(value, datetime.date):
+        return DataType.date()
+    if isinstance(value, datetime.timedelta):
+        return DataType.duration("us")
+    if isinstance(value, (list, tuple)):
+        return DataType(pa.array([list(value)]).type)
+    raise ThresherTypeError(f"cannot make a literal from {type(value).__name__} value {value!r}")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Literal(Expr):
+    value: Any
+    dtype: DataType
+
+    def key(self) -> tuple[Any, ...]:
+        return ("lit", _freeze(self.value), str(self.dtype))
+
+    def resolve(self, schema: Schema) -> Field:
+        return Field("literal", self.dtype)
+
+    def output_name(self) -> str:
+        return "literal"
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Alias(Expr):
+    child: Expr
+    name: str
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.child,)
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        return Alias(children[0], self.name)
+
+    def key(self) -> tuple[Any, ...]:
+        return ("alias", self.child.key(), self.name)
+
+    def resolve(self, schema: Schema) -> Field:
+        f = self.child.resolve(schema)
+        return Field(self.name, f.dtype, f.nullable)
+
+    def output_name(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f'{self.child!r}.alias("{self.name}")'
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Cast(Expr):
+    child: Expr
+    dtype: DataType
+    strict: bool = True
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.child,)
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        return Cast(children[0], self.dtype, self.strict)
+
+    def key(self) -> tuple[Any, ...]:
+        return ("cast", self.child.key(), str(self.dtype), self.strict)
+
+    def resolve(self, schema: Schema) -> Field:
+        f = self.child.resolve(schema)
+        src, dst = f.dtype, self.dtype
+        if src.is_media() and not dst.is_media() and not (dst.storage == src.storage):
+            raise ThresherTypeError(f"cannot cast column {f.name!r} of type {src} to {dst}")
+        return Field(f.name, dst, f.nullable)
+
+    def __repr__(self) -> str:
+        return f"{self.child!r}.cast({self.dtype})"
+
+
+_INFIX = {
+    "add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
+    "eq": "==", "neq": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "and": "&", "or": "|",
+}
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Call(Expr):
+    """A call of a registered scalar function (see ``expressions/functions.py``)."""
+
+    name: str
+    args: tuple[Expr, ...]
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        F.get(self.name)  # unknown function names fail when the expression is built
+
+    @property
+    def spec(self) -> F.FunctionSpec:
+        return F.get(self.name)
+
+    def option(self, name: str, default: Any = None) -> Any:
+        for k, v in self.options:
+            if k == name:
+                return v
+        return default
+
+    @property
+    def opts(self) -> dict[str, Any]:
+        return dict(self.options)
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        return Call(self.name, tuple(children), self.options)
+
+    def key(self) -> tuple[Any, ...]:
+        return ("call", self.name, tuple(a.key() for a in self.args), _freeze(self.options))
+
+    def resolve(self, schema: Schema) -> Field:
+        fields = [a.resolve(schema) for a in self.args]
+        dtype = self.spec.type_rule(fields, self.opts)
+        name = fields[0].name if fields else self.name
+        return Field(name, dtype)
+
+    def __repr__(self) -> str:
+        if self.name in _INFIX and len(self.args) == 2:
+            return f"({self.args[0]!r} {_INFIX[self.name]} {self.args[1]!r})"
+        if self.name == "not":
+            return f"~{self.args[0]!r}"
+        head, *rest = self.args if self.args else (None,)
+        params = [repr(a) for a in rest] + [f"{k}={v!r}" for k, v in self.options]
+        if head is None:
+            return f"{self.name}({', '.join(params)})"
+        return f"{head!r}.{self.name}({', '.join(params)})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class AggCall(Expr):
+    """An aggregation (sum, mean, ...) over a group."""
+
+    name: str
+    child: Expr
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.name not in F.AGGREGATES:
+            raise ThresherTypeError(f"unknown aggregation {self.name!r}")
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.child,)
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        return AggCall(self.name, children[0], self.options)
+
+    def key(self) -> tuple[Any, ...]:
+        return ("agg", self.name, self.child.key(), _freeze(self.options))
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return dict(self.options).get(name, default)
+
+    def resolve(self, schema: Schema) -> Field:
+        f = self.child.resolve(schema)
+        return Field(f.name, F.AGGREGATES[self.name](f, dict(self.options)))
+
+    def __repr__(self) -> str:
+        return f"{self.child!r}.{self.name}()"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class CountStar(Expr):
+    """``th.count()``: the number of rows of a group."""
+
+    def key(self) -> tuple[Any, ...]:
+        return ("count_star",)
+
+    def resolve(self, schema: Schema) -> Field:
+        return Field("count", DataType.int64(), False)
+
+    def output_name(self) -> str:
+        return "count"
+
+    def __repr__(self) -> str:
+        return "count()"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class When(Expr):
+    """``when(c1).then(v1).when(c2).then(v2).otherwise(v3)``."""
+
+    branches: tuple[tuple[Expr, Expr], ...]
+    otherwise_: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        out: list[Expr] = []
+        for c, v in self.branches:
+            out += [c, v]
+        return (*out, self.otherwise_)
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        kids = list(children)
+        branches = tuple((kids[2 * i], kids[2 * i + 1]) for i in range(len(self.branches)))
+        return When(branches, kids[-1])
+
+    def key(self) -> tuple[Any, ...]:
+        return ("when", tuple((c.key(), v.key()) for c, v in self.branches), self.otherwise_.key())
+
+    def output_name(self) -> str:
+        return self.branches[0][1].output_name()
+
+    def resolve(self, schema: Schema) -> Field:
+        from thresher.datatypes import supertype
+
+        dtype: DataType | None = None
+        for cond, value in self.branches:
+            cf = cond.resolve(schema)
+            if not (cf.dtype.is_bool() or cf.dtype.is_null()):
+                raise ThresherTypeError(f"when() condition {cond!r} must be bool, got {cf.dtype}")
+            vt = value.resolve(schema).dtype
+            dtype = vt if dtype is None else supertype(dtype, vt)
+            if dtype is None:
+                raise ThresherTypeError(f"when() branches have incompatible types ({vt} vs earlier branches)")
+        ot = self.otherwise_.resolve(schema).dtype
+        assert dtype is not None
+        final = supertype(dtype, ot)
+        if final is None:
+            raise ThresherTypeError(f"otherwise() value of type {ot} does not match the branches' type {dtype}")
+        return Field(self.output_name(), final)
+
+    def __repr__(self) -> str:
+        parts = "".join(f".when({c!r}).then({v!r})" for c, v in self.branches)
+        return parts[1:] + f".otherwise({self.otherwise_!r})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class UDFCall(Expr):
+    """A call of a user-defined function (see ``udfs/udf.py``); ``udf`` carries resources."""
+
+    udf: Any
+    args: tuple[Expr, ...]
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        return UDFCall(self.udf, tuple(children), self.kwargs)
+
+    def key(self) -> tuple[Any, ...]:
+        return ("udf", id(self.udf), tuple(a.key() for a in self.args), _freeze(self.kwargs))
+
+    def resolve(self, schema: Schema) -> Field:
+        fields = [a.resolve(schema) for a in self.args]
+        dtype: DataType = self.udf.resolve_return_dtype(fields)
+        return Field(fields[0].name if fields else self.udf.name, dtype)
+
+    def output_name(self) -> str:
+        return self.args[0].output_name() if self.args else str(self.udf.name)
+
+    def __repr__(self) -> str:
+        return f"{self.udf.name}({', '.join(repr(a) for a in self.args)})"
+
+
+# --------------------------------------------------------------------------------------------
+# Builders
+# --------------------------------------------------------------------------------------------
+
+
+def col(name: str) -> Expr:
+    """A reference to a column.
+
+    >>> col("a")
+    col("a")
+    """
+    return Column(name)
+
+
+def lit(value: Any, dtype: DataType | pa.DataType | str | None = None) -> Expr:
+    """A constant. ``dtype`` overrides the inferred type.
+
+    >>> lit(3)
+    3
+    """
+    if isinstance(value, Expr):
+        return value
+    t = to_dtype(dtype) if dtype is not None else infer_literal_type(value)
+    return Literal(value, t)
+
+
+def lit_if_needed(value: Any) -> Expr:
+    return value if isinstance(value, Expr) else lit(value)
+
+
+def count() -> Expr:
+    """The number of rows (of each group in an aggregation)."""
+    return CountStar()
+
+
+class _WhenBuilder:
+    def __init__(self, branches: tuple[tuple[Expr, Expr], ...], cond: Expr) -> None:
+        self._branches = branches
+        self._cond = cond
+
+    def then(self, value: IntoExpr) -> _ThenBuilder:
+        return _ThenBuilder(self._branches + ((self._cond, lit_if_needed(value)),))
+
+
+class _ThenBuilder:
+    def __init__(self, branches: tuple[tuple[Expr, Expr], ...]) -> None:
+        self._branches = branches
+
+    def when(self, cond: Expr) -> _WhenBuilder:
+        return _WhenBuilder(self._branches, cond)
+
+    def otherwise(self, value: IntoExpr) -> Expr:
+        return When(self._branches, lit_if_needed(value))
+
+
+def when(condition: Expr) -> _WhenBuilder:
+    """Start a conditional: ``when(c).then(a).otherwise(b)``.
+
+    >>> when(col("x") > 0).then(lit("pos")).otherwise(lit("neg"))
+    when((col("x") > 0)).then('pos').otherwise('neg')
+    """
+    return _WhenBuilder((), condition)
+
+
+_DTYPE_NAMES: dict[str, Callable[[], DataType]] = {
+    "bool": DataType.bool, "boolean": DataType.bool,
+    "int8": DataType.int8, "int16": DataType.int16, "int32": DataType.int32, "int64": DataType.int64,
+    "uint8": DataType.uint8, "uint16": DataType.uint16, "uint32": DataType.uint32, "uint64": DataType.uint64,
+    "float32": DataType.float32, "float64": DataType.float64, "float": DataType.float64, "double": DataType.float64,
+    "string": DataType.string, "str": DataType.string, "utf8": DataType.string, "binary": DataType.binary,
+    "date": DataType.date, "timestamp": DataType.timestamp,
+}
+
+
+def to_dtype(dtype: DataType | pa.DataType | str | type) -> DataType:
+    """Coerce a DataType, Arrow type, name ("int64") or Python type (int, str) to a DataType."""
+    if isinstance(dtype, DataType):
+        return dtype
+    if isinstance(dtype, pa.DataType):
+        return DataType(dtype)
+    if isinstance(dtype, str) and dtype.lower() in _DTYPE_NAMES:
+        return _DTYPE_NAMES[dtype.lower()]()
+    py = {int: DataType.int64, float: DataType.float64, str: DataType.string, bool: DataType.bool, bytes: DataType.binary}
+    if isinstance(dtype, type) and dtype in py:
+        return py[dtype]()
+    raise ThresherTypeError(f"unknown data type {dtype!r}")
+
+
+def expr_equal(a: Expr, b: Expr) -> bool:
+    """Structural equality of two expressions."""
+    return a.key() == b.key()
+
+
+def strip_alias(e: Expr) -> Expr:
+    while isinstance(e, Alias):
+        e = e.child
+    return e
+
+
+def split_conjunction(e: Expr) -> list[Expr]:
+    """``a & b & c`` → ``[a, b, c]``."""
+    if isinstance(e, Call) and e.name == "and":
+        return split_conjunction(e.args[0]) + split_conjunction(e.args[1])
+    return [e]
+
+
+def combine_conjunction(parts: Sequence[Expr]) -> Expr:
+    out = parts[0]
+    for p in parts[1:]:
+        out = Call("and", (out, p))
+    return out
+
+
+def has_aggregate(e: Expr) -> bool:
+    return any(isinstance(n, (AggCall, CountStar)) for n in e.walk())
+
+
+def max_cost(e: Expr) -> str:
+    """The most expensive cost class among the functions ``e`` calls."""
+    order = F.COST_ORDER
+    best = "scalar"
+    for n in e.walk():
+        c = "scalar"
+        if isinstance(n, Call):
+            c = n.spec.cost
+        elif isinstance(n, UDFCall):
+            c = getattr(n.udf, "cost", "model")
+        if order.index(c) > order.index(best):
+            best = c
+    return best

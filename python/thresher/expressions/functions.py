@@ -1,0 +1,340 @@
+"""The registry of scalar and aggregate functions: name, type rule, cost class.
+
+Every function an expression can call is registered here (namespaces register theirs when their
+module is imported). The registry is what the optimizer reads for costs, what SQL resolves names
+against, and what the evaluator dispatches on. Kernels (how to compute) live in operators/.
+
+Cost classes, cheapest first: ``scalar`` (vectorized Arrow/Polars), ``io`` (downloads, header
+reads), ``decode`` (pixel/frame decoding), ``model`` (UDFs and model inference).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from thresher.datatypes import DataType, Field, supertype
+from thresher.errors import ThresherTypeError
+
+COST_ORDER = ("scalar", "io", "decode", "model")
+
+TypeRule = Callable[[Sequence[Field], dict[str, Any]], DataType]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    type_rule: TypeRule
+    cost: str = "scalar"
+    #: accepts ``on_error`` ("null" | "raise" | "column") and may fail per row
+    fallible: bool = False
+    #: SQL name(s) this function answers to
+    sql_names: tuple[str, ...] = ()
+    doc: str = ""
+
+
+_REGISTRY: dict[str, FunctionSpec] = {}
+_SQL_NAMES: dict[str, str] = {}
+
+
+def register(spec: FunctionSpec) -> FunctionSpec:
+    if spec.cost not in COST_ORDER:
+        raise ValueError(f"cost of {spec.name} must be one of {COST_ORDER}")
+    _REGISTRY[spec.name] = spec
+    for s in spec.sql_names or (spec.name.replace(".", "_"),):
+        _SQL_NAMES[s.lower()] = spec.name
+    return spec
+
+
+def function(
+    name: str, *, cost: str = "scalar", fallible: bool = False, sql_names: tuple[str, ...] = ()
+) -> Callable[[TypeRule], TypeRule]:
+    """Decorator form: register a type rule under ``name``."""
+
+    def deco(rule: TypeRule) -> TypeRule:
+        register(FunctionSpec(name, rule, cost, fallible, sql_names, rule.__doc__ or ""))
+        return rule
+
+    return deco
+
+
+def get(name: str) -> FunctionSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        _load_namespaces()
+        if name in _REGISTRY:
+            return _REGISTRY[name]
+        raise ThresherTypeError(f"unknown function {name!r}") from None
+
+
+def lookup_sql(name: str) -> str | None:
+    _load_namespaces()
+    return _SQL_NAMES.get(name.lower())
+
+
+def all_functions() -> dict[str, FunctionSpec]:
+    _load_namespaces()
+    return dict(_REGISTRY)
+
+
+_NAMESPACE_MODULES = (
+    "string", "datetime", "list", "struct", "url", "image", "video", "audio", "tensor", "embedding",
+)
+
+
+def _load_namespaces() -> None:
+    import importlib
+
+    for m in _NAMESPACE_MODULES:
+        try:
+            importlib.import_module(f"thresher.expressions.{m}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"thresher.expressions.{m}":
+                raise
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers for type rules
+# --------------------------------------------------------------------------------------------
+
+
+def expect(field: Field, ok: bool, needed: str, fn: str) -> None:
+    """Raise a type error naming the column, its type and what ``fn`` needs."""
+    if not ok:
+        raise ThresherTypeError(f"{fn}: column {field.name!r} has type {field.dtype}, expected {needed}")
+
+
+def _numeric_or_null(f: Field) -> bool:
+    return f.dtype.is_numeric() or f.dtype.is_null()
+
+
+def _decimal_result(op: str, a: DataType, b: DataType) -> DataType | None:
+    ta, tb = a.arrow, b.arrow
+    if not (pa.types.is_decimal(ta) or pa.types.is_decimal(tb)):
+        return None
+    if pa.types.is_floating(ta) or pa.types.is_floating(tb):
+        return DataType.float64()
+    sa = ta.scale if pa.types.is_decimal(ta) else 0
+    sb = tb.scale if pa.types.is_decimal(tb) else 0
+    if op == "mul":
+        return DataType.decimal(38, sa + sb)
+    if op in ("add", "sub", "mod"):
+        return DataType.decimal(38, max(sa, sb))
+    return DataType.float64()
+
+
+def _arith(op: str) -> TypeRule:
+    def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+        a, b = args
+        ta, tb = a.dtype, b.dtype
+        # temporal arithmetic
+        if op in ("add", "sub") and (ta.is_temporal() or tb.is_temporal()):
+            if op == "sub" and ta.is_temporal() and tb.is_temporal() and ta.kind in ("date", "timestamp"):
+                if tb.kind in ("date", "timestamp"):
+                    return DataType.duration("us" if ta.kind == "timestamp" or tb.kind == "timestamp" else "ms")
+            if ta.kind in ("date", "timestamp") and tb.kind == "duration":
+                return ta
+            if tb.kind in ("date", "timestamp") and ta.kind == "duration" and op == "add":
+                return tb
+            if ta.kind == "duration" and tb.kind == "duration":
+                return ta
+            raise ThresherTypeError(f"cannot {op} column {a.name!r} ({ta}) and {b.name!r} ({tb})")
+        if op == "add" and ta.is_string() and tb.is_string():
+            return DataType.string()
+        for f in (a, b):
+            expect(f, _numeric_or_null(f), "a numeric type", {"add": "+", "sub": "-", "mul": "*", "truediv": "/",
+                                                                "floordiv": "//", "mod": "%", "pow": "**"}[op])
+        if ta.is_null() and tb.is_null():
+            return DataType.null()
+        dec = _decimal_result(op, ta, tb)
+        if dec is not None:
+            return dec
+        if op in ("truediv", "pow"):
+            if ta.arrow == pa.float32() and (tb.arrow == pa.float32() or tb.is_null()):
+                return DataType.float32()
+            return DataType.float64()
+        st = supertype(ta, tb)
+        assert st is not None
+        return st
+
+    return rule
+
+
+for _op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow"):
+    register(FunctionSpec(_op, _arith(_op), sql_names=(f"__{_op}",)))
+
+
+def _compare(op: str) -> TypeRule:
+    def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+        a, b = args
+        if supertype(a.dtype, b.dtype) is None and not (a.dtype.is_temporal() and b.dtype.is_temporal()):
+            raise ThresherTypeError(
+                f"cannot compare column {a.name!r} ({a.dtype}) with {b.name!r} ({b.dtype}) using {op}"
+            )
+        if a.dtype.is_media() or b.dtype.is_media():
+            raise ThresherTypeError(f"cannot compare media column {a.name!r} ({a.dtype}) with {op}")
+        return DataType.bool()
+
+    return rule
+
+
+for _op in ("eq", "neq", "lt", "le", "gt", "ge"):
+    register(FunctionSpec(_op, _compare(_op), sql_names=(f"__{_op}",)))
+
+
+def _logical(name: str) -> TypeRule:
+    def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+        for f in args:
+            expect(f, f.dtype.is_bool() or f.dtype.is_null(), "bool", name)
+        return DataType.bool()
+
+    return rule
+
+
+for _op in ("and", "or", "not"):
+    register(FunctionSpec(_op, _logical(_op), sql_names=(f"__{_op}",)))
+
+
+@function("neg", sql_names=("__neg",))
+def _neg(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    expect(args[0], _numeric_or_null(args[0]) or args[0].dtype.kind == "duration", "a numeric type", "negation")
+    return args[0].dtype
+
+
+@function("abs")
+def _abs(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    expect(args[0], _numeric_or_null(args[0]), "a numeric type", "abs")
+    return args[0].dtype
+
+
+@function("round")
+def _round(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    expect(args[0], _numeric_or_null(args[0]), "a numeric type", "round")
+    return args[0].dtype if not args[0].dtype.is_integer() else args[0].dtype
+
+
+@function("sqrt")
+def _sqrt(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    expect(args[0], _numeric_or_null(args[0]), "a numeric type", "sqrt")
+    return DataType.float64()
+
+
+@function("is_null")
+def _is_null(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    return DataType.bool()
+
+
+register(FunctionSpec("is_not_null", _is_null))
+
+
+@function("fill_null", sql_names=("coalesce2",))
+def _fill_null(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    a, b = args
+    st = supertype(a.dtype, b.dtype)
+    if st is None:
+        raise ThresherTypeError(f"fill_null: column {a.name!r} ({a.dtype}) cannot be filled with {b.dtype}")
+    return st
+
+
+@function("coalesce")
+def _coalesce(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    t = args[0].dtype
+    for f in args[1:]:
+        st = supertype(t, f.dtype)
+        if st is None:
+            raise ThresherTypeError(f"coalesce: {f.name!r} ({f.dtype}) does not match {t}")
+        t = st
+    return t
+
+
+@function("is_in")
+def _is_in(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    a = args[0]
+    from thresher.expressions.expr import infer_literal_type
+
+    for v in opts.get("values", ()):
+        if v is None:
+            continue
+        vt = infer_literal_type(v)
+        if supertype(a.dtype, vt) is None:
+            raise ThresherTypeError(f"is_in: column {a.name!r} ({a.dtype}) cannot be compared with {v!r} ({vt})")
+    return DataType.bool()
+
+
+@function("hash")
+def _hash(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    return DataType.uint64()
+
+
+# --------------------------------------------------------------------------------------------
+# Aggregations: name -> output type rule
+# --------------------------------------------------------------------------------------------
+
+AggRule = Callable[[Field, dict[str, Any]], DataType]
+
+
+def _agg_sum(f: Field, opts: dict[str, Any]) -> DataType:
+    expect(f, _numeric_or_null(f) or f.dtype.kind == "duration", "a numeric type", "sum")
+    t = f.dtype.arrow
+    if pa.types.is_decimal(t):
+        return DataType.decimal(38, t.scale)
+    if pa.types.is_integer(t) or pa.types.is_null(t):
+        return DataType.uint64() if t == pa.uint64() else DataType.int64()
+    if pa.types.is_boolean(t):
+        return DataType.int64()
+    return f.dtype
+
+
+def _agg_float(name: str) -> AggRule:
+    def rule(f: Field, opts: dict[str, Any]) -> DataType:
+        expect(f, _numeric_or_null(f) or f.dtype.is_bool(), "a numeric type", name)
+        return DataType.float64()
+
+    return rule
+
+
+def _agg_same(name: str) -> AggRule:
+    def rule(f: Field, opts: dict[str, Any]) -> DataType:
+        if name in ("min", "max"):
+            expect(f, not f.dtype.is_media() and not f.dtype.is_struct(), "an orderable type", name)
+        return f.dtype
+
+    return rule
+
+
+def _agg_count(f: Field, opts: dict[str, Any]) -> DataType:
+    return DataType.int64()
+
+
+def _agg_list(f: Field, opts: dict[str, Any]) -> DataType:
+    return DataType.list(f.dtype)
+
+
+def _agg_bool(name: str) -> AggRule:
+    def rule(f: Field, opts: dict[str, Any]) -> DataType:
+        expect(f, f.dtype.is_bool(), "bool", name)
+        return DataType.bool()
+
+    return rule
+
+
+AGGREGATES: dict[str, AggRule] = {
+    "sum": _agg_sum,
+    "mean": _agg_float("mean"),
+    "std": _agg_float("std"),
+    "var": _agg_float("var"),
+    "median": _agg_float("median"),
+    "min": _agg_same("min"),
+    "max": _agg_same("max"),
+    "first": _agg_same("first"),
+    "last": _agg_same("last"),
+    "count": _agg_count,
+    "n_unique": _agg_count,
+    "agg_list": _agg_list,
+    "any": _agg_bool("any"),
+    "all": _agg_bool("all"),
+}

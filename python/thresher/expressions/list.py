@@ -1,0 +1,98 @@
+"""``expr.list``: list functions (evaluated by Polars). Explode is ``DataFrame.explode``.
+
+Examples
+--------
+>>> from thresher import col
+>>> col("tags").list.len()
+col("tags").list.len()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from thresher.datatypes import DataType, Field
+from thresher.expressions.expr import Call, Expr
+from thresher.expressions.functions import expect, function
+
+
+def _check_list(f: Field, fn: str) -> None:
+    expect(f, f.dtype.is_list() or f.dtype.is_null(), "a list", fn)
+
+
+@function("list.len")
+def _len(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    _check_list(args[0], "list.len")
+    return DataType.int64()
+
+
+@function("list.get")
+def _get(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    _check_list(args[0], "list.get")
+    return args[0].dtype.inner()
+
+
+@function("list.join")
+def _join(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    _check_list(args[0], "list.join")
+    expect(args[0], args[0].dtype.inner().is_string(), "a list of strings", "list.join")
+    return DataType.string()
+
+
+def _agg_rule(name: str) -> Any:
+    def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+        _check_list(args[0], f"list.{name}")
+        inner = args[0].dtype.inner()
+        if name == "mean":
+            return DataType.float64()
+        if name == "sum" and inner.is_integer():
+            return DataType.int64()
+        return inner
+
+    return rule
+
+
+for _n in ("sum", "mean", "min", "max"):
+    function(f"list.{_n}")(_agg_rule(_n))
+
+
+@function("list.contains")
+def _contains(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    _check_list(args[0], "list.contains")
+    return DataType.bool()
+
+
+class ListNamespace:
+    """List functions, reached as ``expr.list``."""
+
+    def __init__(self, expr: Expr) -> None:
+        self._expr = expr
+
+    def _call(self, name: str, **options: Any) -> Expr:
+        return Call(f"list.{name}", (self._expr,), tuple(options.items()))
+
+    def len(self) -> Expr:
+        return self._call("len")
+
+    def get(self, index: int) -> Expr:
+        """The element at ``index`` (negative counts from the end; null when out of range)."""
+        return self._call("get", index=index)
+
+    def join(self, separator: str) -> Expr:
+        return self._call("join", separator=separator)
+
+    def sum(self) -> Expr:
+        return self._call("sum")
+
+    def mean(self) -> Expr:
+        return self._call("mean")
+
+    def min(self) -> Expr:
+        return self._call("min")
+
+    def max(self) -> Expr:
+        return self._call("max")
+
+    def contains(self, item: Any) -> Expr:
+        return self._call("contains", item=item)

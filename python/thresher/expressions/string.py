@@ -1,0 +1,105 @@
+"""``expr.str``: string functions (evaluated by Polars).
+
+Examples
+--------
+>>> from thresher import col
+>>> col("name").str.lower()
+col("name").str.lower()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from thresher.datatypes import DataType, Field
+from thresher.expressions.expr import Call, Expr, lit_if_needed
+from thresher.expressions.functions import expect, function, register, FunctionSpec
+
+
+def _string_arg(fn: str) -> Any:
+    def check(args: Sequence[Field]) -> None:
+        f = args[0]
+        expect(f, f.dtype.is_string() or f.dtype.is_null(), "string", fn)
+
+    return check
+
+
+def _rule(fn: str, out: DataType) -> Any:
+    def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+        _string_arg(fn)(args)
+        return out
+
+    return rule
+
+
+for _name, _out in [
+    ("str.contains", DataType.bool()), ("str.starts_with", DataType.bool()), ("str.ends_with", DataType.bool()),
+    ("str.lower", DataType.string()), ("str.upper", DataType.string()), ("str.len", DataType.int64()),
+    ("str.len_bytes", DataType.int64()), ("str.replace", DataType.string()), ("str.extract", DataType.string()),
+    ("str.slice", DataType.string()), ("str.strip", DataType.string()), ("str.split", DataType.list(DataType.string())),
+    ("str.to_date", DataType.date()), ("str.like", DataType.bool()), ("str.concat", DataType.string()),
+]:
+    register(FunctionSpec(_name, _rule(_name, _out), sql_names=(_name.replace("str.", "str_"),)))
+
+
+@function("str.cast_numeric")
+def _cast_numeric(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    return DataType.float64()
+
+
+class StringNamespace:
+    """String functions, reached as ``expr.str``."""
+
+    def __init__(self, expr: Expr) -> None:
+        self._expr = expr
+
+    def _call(self, name: str, *args: Any, **options: Any) -> Expr:
+        return Call(f"str.{name}", (self._expr, *(lit_if_needed(a) for a in args)), tuple(options.items()))
+
+    def contains(self, pattern: str, literal: bool = False) -> Expr:
+        """True where the string matches the regex ``pattern`` (or contains it if ``literal``)."""
+        return self._call("contains", pattern=pattern, literal=literal)
+
+    def starts_with(self, prefix: str) -> Expr:
+        return self._call("starts_with", prefix=prefix)
+
+    def ends_with(self, suffix: str) -> Expr:
+        return self._call("ends_with", suffix=suffix)
+
+    def lower(self) -> Expr:
+        return self._call("lower")
+
+    def upper(self) -> Expr:
+        return self._call("upper")
+
+    def len(self) -> Expr:
+        """Length in characters."""
+        return self._call("len")
+
+    def len_bytes(self) -> Expr:
+        return self._call("len_bytes")
+
+    def split(self, by: str) -> Expr:
+        return self._call("split", by=by)
+
+    def replace(self, pattern: str, value: str, literal: bool = False, n: int = -1) -> Expr:
+        """Replace matches of ``pattern`` (all of them unless ``n`` is given)."""
+        return self._call("replace", pattern=pattern, value=value, literal=literal, n=n)
+
+    def extract(self, pattern: str, group_index: int = 1) -> Expr:
+        """The ``group_index``-th capture group of the regex ``pattern`` (null if no match)."""
+        return self._call("extract", pattern=pattern, group_index=group_index)
+
+    def slice(self, offset: int, length: int | None = None) -> Expr:
+        return self._call("slice", offset=offset, length=length)
+
+    def strip(self, characters: str | None = None) -> Expr:
+        return self._call("strip", characters=characters)
+
+    def to_date(self, format: str | None = None) -> Expr:
+        return self._call("to_date", format=format)
+
+    def like(self, pattern: str, case_insensitive: bool = False) -> Expr:
+        """SQL LIKE: ``%`` any run of characters, ``_`` one character."""
+        return self._call("like", pattern=pattern, case_insensitive=case_insensitive)

@@ -1,0 +1,216 @@
+"""Parquet source: files (or globs / Hive-partitioned folders) read through pyarrow.dataset.
+
+Partitions are runs of consecutive row groups of one file (``path#rg3-5``), chosen after
+pruning with the pushed predicate: Hive partition values prune files, row-group statistics prune
+row groups. Relational stages can scan the same files with Polars (``polars_scan``).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from thresher.errors import ThresherIOError
+from thresher.io.predicate import Predicate, predicate_to_polars
+from thresher.io.source import Source, SourcePartition, SourceStatistics
+
+TARGET_PARTITION_BYTES = 64 << 20
+
+
+def expand_paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], suffixes: tuple[str, ...]) -> list[str]:
+    """Expand globs and directories into a sorted list of files; error naming what matched nothing."""
+    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    out: list[str] = []
+    for p in items:
+        p = os.fspath(p)
+        if p.startswith("file://"):
+            p = p[len("file://"):]
+        if any(ch in p for ch in "*?["):
+            matched = sorted(glob.glob(p, recursive=True))
+            if not matched:
+                raise ThresherIOError(f"no files match {p!r}")
+            out.extend(m for m in matched if os.path.isfile(m))
+        elif os.path.isdir(p):
+            found = []
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")))
+                for f in sorted(files):
+                    if f.startswith(("_", ".")):
+                        continue
+                    if suffixes and not f.endswith(suffixes):
+                        continue
+                    found.append(os.path.join(root, f))
+            if not found:
+                raise ThresherIOError(f"no {'/'.join(suffixes) or ''} files under directory {p!r}")
+            out.extend(sorted(found))
+        elif os.path.isfile(p):
+            out.append(p)
+        else:
+            raise ThresherIOError(f"file not found: {p!r}")
+    return out
+
+
+def _common_root(files: list[str]) -> str | None:
+    if not files:
+        return None
+    root = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
+    return root
+
+
+class _ParquetPartition(SourcePartition):
+    def __init__(self, source: ParquetSource, fragment: ds.ParquetFileFragment, row_groups: list[int], pid: str,
+                 num_rows: int | None, size: int | None) -> None:
+        self._source = source
+        self._fragment = fragment
+        self._row_groups = row_groups
+        self.id = pid
+        self.num_rows = num_rows
+        self.size_bytes = size
+
+    def read(self, columns: Sequence[str] | None, predicate: Predicate | None, batch_size: int) -> Iterator[pa.RecordBatch]:
+        frag = self._fragment
+        if self._row_groups is not None:
+            frag = frag.subset(row_group_ids=self._row_groups)
+        try:
+            scanner = ds.Scanner.from_fragment(
+                frag,
+                schema=self._source.dataset.schema,
+                columns=list(columns) if columns is not None else None,
+                filter=predicate.to_pyarrow() if predicate is not None else None,
+                batch_size=batch_size,
+                use_threads=True,
+            )
+            yield from scanner.to_batches()
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+            raise ThresherIOError(f"reading {frag.path} (row groups {self._row_groups}): {exc}") from exc
+
+
+class ParquetSource(Source):
+    """One or more Parquet files; Hive-style ``key=value`` folders become columns."""
+
+    def __init__(self, paths: Any, hive_partitioning: bool = True, schema: pa.Schema | None = None) -> None:
+        self.files = expand_paths(paths, (".parquet", ".pq", ".parq"))
+        self._paths_arg = paths
+        root = _common_root(self.files)
+        partitioning = None
+        if hive_partitioning and root is not None and any("=" in part for f in self.files
+                                                          for part in os.path.relpath(f, root).split(os.sep)[:-1]):
+            partitioning = ds.HivePartitioning.discover(infer_dictionary=False)
+        try:
+            self.dataset = ds.dataset(
+                self.files, format="parquet", partitioning=partitioning,
+                partition_base_dir=root if partitioning else None, schema=schema,
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+            raise ThresherIOError(f"opening parquet files {self.files[:3]}{'...' if len(self.files) > 3 else ''}: {exc}") from exc
+        self._check_schemas()
+        self._root = root
+        self.name = f"parquet[{len(self.files)} file{'s' if len(self.files) != 1 else ''}]"
+        self._hive = partitioning is not None
+
+    def _check_schemas(self) -> None:
+        base = self.dataset.schema
+        for frag in list(self.dataset.get_fragments())[1:64]:
+            phys = frag.physical_schema
+            for f in phys:
+                idx = base.get_field_index(f.name)
+                if idx < 0:
+                    continue
+                bt = base.field(idx).type
+                if bt != f.type and not _compatible(bt, f.type):
+                    raise ThresherIOError(
+                        f"schema mismatch in {frag.path}: column {f.name!r} is {f.type}, "
+                        f"but {bt} in {self.files[0]}"
+                    )
+
+    def arrow_schema(self) -> pa.Schema:
+        return self.dataset.schema
+
+    def _pid(self, path: str, rgs: list[int]) -> str:
+        rel = os.path.relpath(path, self._root) if self._root else path
+        return f"{rel}#rg{rgs[0]}-{rgs[-1]}" if rgs else f"{rel}#all"
+
+    def partitions(self, columns: Sequence[str] | None, predicate: Predicate | None) -> list[SourcePartition]:
+        expr = predicate.to_pyarrow() if predicate is not None else None
+        out: list[SourcePartition] = []
+        try:
+            fragments = list(self.dataset.get_fragments(filter=expr)) if expr is not None else list(self.dataset.get_fragments())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            fragments = list(self.dataset.get_fragments())
+        for frag in fragments:
+            try:
+                md = frag.metadata
+            except OSError as exc:
+                raise ThresherIOError(f"reading parquet footer of {frag.path}: {exc}") from exc
+            if expr is not None:
+                try:
+                    kept = [rg.id for rg in frag.split_by_row_group(filter=expr)]
+                except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                    kept = list(range(md.num_row_groups))
+            else:
+                kept = list(range(md.num_row_groups))
+            # group row groups into partitions of about TARGET_PARTITION_BYTES
+            group: list[int] = []
+            size = rows = 0
+            for rg in kept:
+                rgmd = md.row_group(rg)
+                group.append(rg)
+                size += rgmd.total_byte_size
+                rows += rgmd.num_rows
+                if size >= TARGET_PARTITION_BYTES:
+                    out.append(_ParquetPartition(self, frag, group, self._pid(frag.path, group), rows, size))
+                    group, size, rows = [], 0, 0
+            if group:
+                out.append(_ParquetPartition(self, frag, group, self._pid(frag.path, group), rows, size))
+        return out
+
+    def statistics(self) -> SourceStatistics:
+        rows = 0
+        size = 0
+        for f in self.files[:1000]:
+            try:
+                size += os.path.getsize(f)
+            except OSError:
+                pass
+        try:
+            for frag in self.dataset.get_fragments():
+                rows += frag.metadata.num_rows
+        except OSError:
+            return SourceStatistics(None, size)
+        return SourceStatistics(rows, size)
+
+    def polars_scan(self, columns: Sequence[str] | None, predicate: Predicate | None) -> Any | None:
+        import polars as pl
+
+        schema = self.dataset.schema
+        if any(isinstance(t, pa.ExtensionType) for t in schema.types):
+            return None
+        try:
+            lf = pl.scan_parquet(self.files, hive_partitioning=self._hive)
+        except Exception:  # noqa: BLE001 - fall back to our own reader
+            return None
+        if predicate is not None:
+            lf = lf.filter(predicate_to_polars(predicate))
+        if columns is not None:
+            lf = lf.select(list(columns))
+        return lf
+
+    def identity(self) -> tuple[Any, ...]:
+        return ("parquet", tuple(self.files))
+
+
+def _compatible(a: pa.DataType, b: pa.DataType) -> bool:
+    from thresher.datatypes import canonical_arrow
+
+    if canonical_arrow(a) == canonical_arrow(b):
+        return True
+    if pa.types.is_integer(a) and pa.types.is_integer(b):
+        return True
+    if pa.types.is_floating(a) and pa.types.is_floating(b):
+        return True
+    return False

@@ -1,0 +1,41 @@
+"""A fused chain of row-local operators applied to one batch after the other."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+from thresher.operators.base import Operator
+
+
+class RowPipeline:
+    def __init__(self, operators: Sequence[Operator]) -> None:
+        self.operators = list(operators)
+
+    def process(self, batch: pa.RecordBatch, partition: str = "", offset: int = 0) -> list[pa.RecordBatch]:
+        """Run the chain; ``partition``/``offset`` locate the batch's first row in its partition."""
+        from thresher.operators.sample import SampleOperator
+
+        batches = [batch]
+        ops = self.operators
+        if ops and isinstance(ops[0], SampleOperator):
+            batches = ops[0].process_at(batch, partition, offset)
+            ops = ops[1:]
+        for op in ops:
+            nxt: list[pa.RecordBatch] = []
+            for b in batches:
+                nxt.extend(op.process(b))
+            batches = nxt
+            if not batches:
+                break
+        return batches
+
+    def error_count(self) -> int:
+        return sum(op.error_count() for op in self.operators)
+
+    def error_samples(self) -> list[str]:
+        out: list[str] = []
+        for op in self.operators:
+            out.extend(op.error_samples())
+        return out

@@ -1,0 +1,304 @@
+"""Translate Thresher expressions over standard types into Polars expressions.
+
+Polars is the relational kernel: arithmetic, comparisons, strings, dates, lists, aggregations all
+run there (vectorized, multi-threaded, zero-copy from Arrow). A function with no entry here has a
+kernel in ``operators/kernels`` instead; :class:`NotLowerable` tells the caller to evaluate that
+subtree itself and hand Polars the result as a column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from thresher.datatypes import DataType, Schema
+from thresher.errors import ThresherTypeError
+from thresher.expressions.expr import AggCall, Alias, Call, Cast, Column, CountStar, Expr, Literal, UDFCall, When
+
+
+class NotLowerable(Exception):
+    """The expression (or a subtree) has no Polars form."""
+
+
+def polars_dtype(dtype: DataType) -> pl.DataType:
+    """The Polars dtype matching ``dtype`` (storage type for extension types)."""
+    s = pl.Series(values=pa.array([], type=dtype.storage))
+    return s.dtype
+
+
+def _lit(value: Any, dtype: DataType) -> pl.Expr:
+    if value is None:
+        if dtype.is_null():
+            return pl.lit(None)
+        return pl.lit(None, dtype=polars_dtype(dtype))
+    if dtype.kind == "decimal":
+        return pl.lit(pl.Series([value], dtype=polars_dtype(dtype))).first()
+    if isinstance(value, (list, tuple)):
+        return pl.lit(pl.Series([list(value)])).first()
+    return pl.lit(value)
+
+
+def _opts(e: Call) -> dict[str, Any]:
+    return e.opts
+
+
+def _decimal_scale(t: DataType) -> int:
+    return t.arrow.scale if t.kind == "decimal" else 0
+
+
+_Lower = Callable[[list[pl.Expr], Call, list[DataType]], pl.Expr]
+
+
+def _binary(op: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> _Lower:
+    return lambda a, e, t: op(a[0], a[1])
+
+
+def _mul(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    if t[0].kind == "decimal" and t[1].kind == "decimal":
+        # Polars keeps max(scale) for decimal products; widen first so the product is exact
+        scale = _decimal_scale(t[0]) + _decimal_scale(t[1])
+        return a[0].cast(pl.Decimal(38, scale)) * a[1]
+    return a[0] * a[1]
+
+
+def _truediv(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    if t[0].kind == "decimal" or t[1].kind == "decimal":
+        return a[0].cast(pl.Float64) / a[1].cast(pl.Float64)
+    return a[0] / a[1]
+
+
+def _floordiv(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    return a[0] // a[1]
+
+
+def _str_contains(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    o = _opts(e)
+    return a[0].str.contains(o["pattern"], literal=o.get("literal", False))
+
+
+def _like_to_regex(pattern: str, ci: bool) -> str:
+    import re
+
+    out = []
+    for ch in pattern:
+        if ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+    return ("(?si)" if ci else "(?s)") + "^" + "".join(out) + "$"
+
+
+def _str_like(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    o = _opts(e)
+    pat: str = o["pattern"]
+    ci = o.get("case_insensitive", False)
+    inner = pat.strip("%")
+    if not ci and "_" not in pat and "%" not in inner:
+        # fast paths for the common shapes: 'abc%', '%abc', '%abc%', 'abc'
+        if pat.startswith("%") and pat.endswith("%") and len(pat) >= 2:
+            return a[0].str.contains(inner, literal=True)
+        if pat.endswith("%") and not pat.startswith("%"):
+            return a[0].str.starts_with(inner)
+        if pat.startswith("%") and not pat.endswith("%"):
+            return a[0].str.ends_with(inner)
+        if "%" not in pat:
+            return a[0] == pat
+    return a[0].str.contains(_like_to_regex(pat, ci))
+
+
+def _str_replace(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    o = _opts(e)
+    if o.get("n", -1) == -1:
+        return a[0].str.replace_all(o["pattern"], o["value"], literal=o.get("literal", False))
+    return a[0].str.replace(o["pattern"], o["value"], literal=o.get("literal", False), n=o["n"])
+
+
+def _str_slice(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    o = _opts(e)
+    return a[0].str.slice(o["offset"], o.get("length"))
+
+
+def _dt_part(name: str) -> _Lower:
+    def f(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+        part = {"day_of_year": "ordinal_day"}.get(name, name)
+        return getattr(a[0].dt, part)().cast(pl.Int32)
+
+    return f
+
+
+def _is_in(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    values = list(e.option("values", ()))
+    if t[0].kind == "decimal":
+        return a[0].cast(pl.Float64).is_in([float(v) for v in values])
+    return a[0].is_in(pl.Series(values, dtype=polars_dtype(t[0])) if values else pl.Series([], dtype=polars_dtype(t[0])))
+
+
+def _list_get(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    return a[0].list.get(e.option("index"), null_on_oob=True)
+
+
+def _struct_field(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    return a[0].struct.field(e.option("name"))
+
+
+def _round(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    return a[0].round(e.option("decimals", 0))
+
+
+def _str_to_date(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    return a[0].str.to_date(e.option("format"))
+
+
+def _strip(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    return a[0].str.strip_chars(e.option("characters"))
+
+
+_LOWER: dict[str, _Lower] = {
+    "add": _binary(lambda x, y: x + y),
+    "sub": _binary(lambda x, y: x - y),
+    "mul": _mul,
+    "truediv": _truediv,
+    "floordiv": _floordiv,
+    "mod": _binary(lambda x, y: x % y),
+    "pow": _binary(lambda x, y: x.pow(y)),
+    "eq": _binary(lambda x, y: x == y),
+    "neq": _binary(lambda x, y: x != y),
+    "lt": _binary(lambda x, y: x < y),
+    "le": _binary(lambda x, y: x <= y),
+    "gt": _binary(lambda x, y: x > y),
+    "ge": _binary(lambda x, y: x >= y),
+    "and": _binary(lambda x, y: x & y),
+    "or": _binary(lambda x, y: x | y),
+    "not": lambda a, e, t: ~a[0],
+    "neg": lambda a, e, t: -a[0],
+    "abs": lambda a, e, t: a[0].abs(),
+    "round": _round,
+    "sqrt": lambda a, e, t: a[0].sqrt(),
+    "is_null": lambda a, e, t: a[0].is_null(),
+    "is_not_null": lambda a, e, t: a[0].is_not_null(),
+    "fill_null": lambda a, e, t: a[0].fill_null(a[1]),
+    "coalesce": lambda a, e, t: pl.coalesce(a),
+    "is_in": _is_in,
+    "hash": lambda a, e, t: a[0].hash(seed=e.option("seed", 0)),
+    "str.contains": _str_contains,
+    "str.starts_with": lambda a, e, t: a[0].str.starts_with(e.option("prefix")),
+    "str.ends_with": lambda a, e, t: a[0].str.ends_with(e.option("suffix")),
+    "str.lower": lambda a, e, t: a[0].str.to_lowercase(),
+    "str.upper": lambda a, e, t: a[0].str.to_uppercase(),
+    "str.len": lambda a, e, t: a[0].str.len_chars().cast(pl.Int64),
+    "str.len_bytes": lambda a, e, t: a[0].str.len_bytes().cast(pl.Int64),
+    "str.split": lambda a, e, t: a[0].str.split(e.option("by")),
+    "str.replace": _str_replace,
+    "str.extract": lambda a, e, t: a[0].str.extract(e.option("pattern"), e.option("group_index", 1)),
+    "str.slice": _str_slice,
+    "str.strip": _strip,
+    "str.to_date": _str_to_date,
+    "str.like": _str_like,
+    "str.concat": lambda a, e, t: pl.concat_str(a),
+    "dt.truncate": lambda a, e, t: a[0].dt.truncate(e.option("every")),
+    "dt.offset_by": lambda a, e, t: a[0].dt.offset_by(e.option("by")),
+    "list.len": lambda a, e, t: a[0].list.len().cast(pl.Int64),
+    "list.get": _list_get,
+    "list.join": lambda a, e, t: a[0].list.join(e.option("separator")),
+    "list.sum": lambda a, e, t: a[0].list.sum(),
+    "list.mean": lambda a, e, t: a[0].list.mean(),
+    "list.min": lambda a, e, t: a[0].list.min(),
+    "list.max": lambda a, e, t: a[0].list.max(),
+    "list.contains": lambda a, e, t: a[0].list.contains(e.option("item")),
+    "struct.field": _struct_field,
+}
+for _p in ("year", "month", "day", "hour", "minute", "second", "weekday", "quarter", "day_of_year"):
+    _LOWER[f"dt.{_p}"] = _dt_part(_p)
+
+
+def has_lowering(name: str) -> bool:
+    return name in _LOWER
+
+
+def register_lowering(name: str, fn: _Lower) -> None:
+    """Let a plugin function run in Polars."""
+    _LOWER[name] = fn
+
+
+def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -> pl.Expr:
+    if name == "sum":
+        if in_type.is_integer() or in_type.is_bool():
+            return x.cast(pl.Int64).sum()
+        return x.sum()
+    if name == "mean":
+        return x.cast(pl.Float64).mean() if in_type.kind == "decimal" else x.mean()
+    if name == "std":
+        return x.cast(pl.Float64).std(ddof=e.option("ddof", 1))
+    if name == "var":
+        return x.cast(pl.Float64).var(ddof=e.option("ddof", 1))
+    if name == "median":
+        return x.cast(pl.Float64).median()
+    if name == "count":
+        return x.count().cast(pl.Int64)
+    if name == "n_unique":
+        # SQL semantics: nulls are not counted
+        return x.drop_nulls().n_unique().cast(pl.Int64)
+    if name == "agg_list":
+        return x if in_group else x.implode()
+    if name in ("min", "max", "first", "last", "any", "all"):
+        return getattr(x, name)()
+    raise ThresherTypeError(f"no Polars form for aggregation {name!r}")
+
+
+def to_polars(expr: Expr, schema: Schema, in_group: bool = True) -> pl.Expr:
+    """Lower ``expr`` to a Polars expression over columns named as in ``schema``.
+
+    ``in_group`` says aggregations run inside ``group_by().agg`` (False: a global aggregation).
+    """
+    if isinstance(expr, Column):
+        schema.field(expr.name)
+        return pl.col(expr.name)
+    if isinstance(expr, Literal):
+        return _lit(expr.value, expr.dtype)
+    if isinstance(expr, Alias):
+        return to_polars(expr.child, schema, in_group).alias(expr.name)
+    if isinstance(expr, Cast):
+        inner = to_polars(expr.child, schema, in_group)
+        src = expr.child.resolve(schema).dtype
+        if expr.dtype.is_media() or src.is_media():
+            raise NotLowerable(expr)
+        if expr.dtype.is_string() and src.kind == "decimal":
+            return inner.cast(pl.String)
+        return inner.cast(polars_dtype(expr.dtype), strict=expr.strict)
+    if isinstance(expr, When):
+        chain: Any = None
+        for cond, value in expr.branches:
+            c, v = to_polars(cond, schema, in_group), to_polars(value, schema, in_group)
+            chain = pl.when(c).then(v) if chain is None else chain.when(c).then(v)
+        return chain.otherwise(to_polars(expr.otherwise_, schema, in_group))
+    if isinstance(expr, CountStar):
+        return pl.len().cast(pl.Int64)
+    if isinstance(expr, AggCall):
+        in_type = expr.child.resolve(schema).dtype
+        return _agg(expr.name, to_polars(expr.child, schema, in_group), expr, in_type, in_group)
+    if isinstance(expr, Call):
+        fn = _LOWER.get(expr.name)
+        if fn is None:
+            raise NotLowerable(expr)
+        args = [to_polars(a, schema, in_group) for a in expr.args]
+        types = [a.resolve(schema).dtype for a in expr.args]
+        return fn(args, expr, types)
+    if isinstance(expr, UDFCall):
+        raise NotLowerable(expr)
+    raise NotLowerable(expr)
+
+
+def is_lowerable(expr: Expr) -> bool:
+    for n in expr.walk():
+        if isinstance(n, UDFCall):
+            return False
+        if isinstance(n, Call) and n.name not in _LOWER:
+            return False
+        if isinstance(n, Cast) and n.dtype.is_media():
+            return False
+    return True

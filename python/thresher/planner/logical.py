@@ -1,0 +1,485 @@
+"""Logical plan nodes: immutable, typed, valid by construction.
+
+Each node derives its schema once, in ``__post_init__``, and rejects ill-typed input there (a
+non-boolean filter, an aggregation outside ``agg``, a join on incompatible keys), so a type error
+surfaces when the user adds the operation, not in the middle of a run.
+
+Nodes compare by value (``key()``), which is what the optimizer's fixpoint loop relies on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from thresher.datatypes import DataType, Field, Schema, supertype
+from thresher.errors import ThresherTypeError
+from thresher.expressions.expr import (
+    Column,
+    Expr,
+    UDFCall,
+    has_aggregate,
+    strip_alias,
+)
+from thresher.io.predicate import Predicate
+from thresher.io.sink import Sink
+from thresher.io.source import Source
+
+
+def _key(v: Any) -> Any:
+    if isinstance(v, Expr):
+        return v.key()
+    if isinstance(v, LogicalPlan):
+        return v.key()
+    if isinstance(v, (tuple, list)):
+        return tuple(_key(x) for x in v)
+    if isinstance(v, Schema):
+        return ("schema", tuple((f.name, str(f.dtype)) for f in v.fields))
+    if isinstance(v, dict):
+        return tuple(sorted((k, _key(x)) for k, x in v.items()))
+    try:
+        hash(v)
+    except TypeError:
+        return ("id", id(v))
+    return v
+
+
+@dataclass(frozen=True, eq=False)
+class LogicalPlan:
+    """Base class of plan nodes."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_schema", self._derive_schema())
+
+    @property
+    def schema(self) -> Schema:
+        return self._schema  # type: ignore[attr-defined,no-any-return]
+
+    def _derive_schema(self) -> Schema:
+        raise NotImplementedError
+
+    def children(self) -> tuple[LogicalPlan, ...]:
+        return ()
+
+    def with_children(self, children: Sequence[LogicalPlan]) -> LogicalPlan:
+        return self
+
+    def key(self) -> tuple[Any, ...]:
+        k = getattr(self, "_key_cache", None)
+        if k is None:
+            k = (type(self).__name__,) + tuple(_key(getattr(self, f.name)) for f in fields(self))
+            object.__setattr__(self, "_key_cache", k)
+        return k
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LogicalPlan) and self.key() == other.key()
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def describe(self) -> str:
+        """One line for explain()."""
+        return type(self).__name__
+
+    def walk(self) -> list[LogicalPlan]:
+        out: list[LogicalPlan] = [self]
+        for c in self.children():
+            out.extend(c.walk())
+        return out
+
+    def pretty(self, indent: int = 0) -> str:
+        lines = ["  " * indent + self.describe()]
+        for c in self.children():
+            lines.append(c.pretty(indent + 1))
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class Unary(LogicalPlan):
+    input: LogicalPlan
+
+    def children(self) -> tuple[LogicalPlan, ...]:
+        return (self.input,)
+
+    def with_children(self, children: Sequence[LogicalPlan]) -> LogicalPlan:
+        return replace(self, input=children[0])
+
+
+def _exprs(es: Sequence[Expr]) -> str:
+    return ", ".join(repr(e) for e in es)
+
+
+@dataclass(frozen=True, eq=False)
+class ScanSource(LogicalPlan):
+    """Read from an io ``Source`` with pushed-down columns, predicate and limit."""
+
+    source: Source
+    columns: tuple[str, ...] | None = None
+    predicate: Predicate | None = None
+    limit: int | None = None
+
+    def _derive_schema(self) -> Schema:
+        full = Schema.from_arrow(self.source.arrow_schema())
+        return full if self.columns is None else full.select(self.columns)
+
+    def full_schema(self) -> Schema:
+        return Schema.from_arrow(self.source.arrow_schema())
+
+    def describe(self) -> str:
+        parts = [f"Scan {self.source.name}"]
+        if self.columns is not None:
+            parts.append(f"columns=[{', '.join(self.columns)}]")
+        if self.predicate is not None:
+            parts.append(f"predicate=[{self.predicate}]")
+        if self.limit is not None:
+            parts.append(f"limit={self.limit}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, eq=False)
+class Project(Unary):
+    """Compute ``exprs`` (one output column each)."""
+
+    exprs: tuple[Expr, ...] = ()
+
+    def _derive_schema(self) -> Schema:
+        from thresher.operators.evaluate import error_column_name, wants_error_column
+
+        out: list[Field] = []
+        for e in self.exprs:
+            if has_aggregate(e):
+                raise ThresherTypeError(f"aggregation {e!r} outside of group_by().agg() / agg()")
+            f = e.resolve(self.input.schema)
+            out.append(Field(e.output_name(), f.dtype, f.nullable))
+            if wants_error_column(e):
+                out.append(Field(error_column_name(e.output_name()), DataType.string()))
+        return Schema(out)
+
+    def is_trivial(self) -> bool:
+        """Only plain column references (a projection/rename)."""
+        return all(isinstance(strip_alias(e), Column) for e in self.exprs)
+
+    def describe(self) -> str:
+        return f"Project [{_exprs(self.exprs)}]"
+
+
+@dataclass(frozen=True, eq=False)
+class Filter(Unary):
+    predicate: Expr = field(default=None)  # type: ignore[assignment]
+
+    def _derive_schema(self) -> Schema:
+        f = self.predicate.resolve(self.input.schema)
+        if has_aggregate(self.predicate):
+            raise ThresherTypeError(f"filter predicate {self.predicate!r} contains an aggregation")
+        if not (f.dtype.is_bool() or f.dtype.is_null()):
+            raise ThresherTypeError(f"filter predicate {self.predicate!r} has type {f.dtype}, expected bool")
+        return self.input.schema
+
+    def describe(self) -> str:
+        return f"Filter {self.predicate!r}"
+
+
+@dataclass(frozen=True, eq=False)
+class Explode(Unary):
+    columns: tuple[str, ...] = ()
+
+    def _derive_schema(self) -> Schema:
+        out = []
+        for f in self.input.schema.fields:
+            if f.name in self.columns:
+                if not f.dtype.is_list():
+                    raise ThresherTypeError(f"explode: column {f.name!r} has type {f.dtype}, expected a list")
+                out.append(Field(f.name, f.dtype.inner()))
+            else:
+                out.append(f)
+        for c in self.columns:
+            self.input.schema.field(c)
+        return Schema(out)
+
+    def describe(self) -> str:
+        return f"Explode [{', '.join(self.columns)}]"
+
+
+@dataclass(frozen=True, eq=False)
+class Limit(Unary):
+    n: int = 0
+    offset: int = 0
+
+    def _derive_schema(self) -> Schema:
+        if self.n < 0 or self.offset < 0:
+            raise ValueError(f"limit and offset must be non-negative, got {self.n}, {self.offset}")
+        return self.input.schema
+
+    def describe(self) -> str:
+        return f"Limit {self.n}" + (f" offset {self.offset}" if self.offset else "")
+
+
+@dataclass(frozen=True, eq=False)
+class Sort(Unary):
+    by: tuple[Expr, ...] = ()
+    descending: tuple[bool, ...] = ()
+    nulls_last: tuple[bool, ...] = ()
+
+    def _derive_schema(self) -> Schema:
+        for e in self.by:
+            f = e.resolve(self.input.schema)
+            if f.dtype.is_media() or f.dtype.is_struct():
+                raise ThresherTypeError(f"sort: cannot sort by {e!r} of type {f.dtype}")
+        return self.input.schema
+
+    def describe(self) -> str:
+        keys = ", ".join(f"{e!r}{' desc' if d else ''}" for e, d in zip(self.by, self.descending))
+        return f"Sort [{keys}]"
+
+
+@dataclass(frozen=True, eq=False)
+class Aggregate(Unary):
+    keys: tuple[Expr, ...] = ()
+    aggs: tuple[Expr, ...] = ()
+
+    def _derive_schema(self) -> Schema:
+        out: list[Field] = []
+        for k in self.keys:
+            f = k.resolve(self.input.schema)
+            if f.dtype.is_media():
+                raise ThresherTypeError(f"group_by: cannot group by {k!r} of type {f.dtype}")
+            out.append(Field(k.output_name(), f.dtype))
+        for a in self.aggs:
+            if not has_aggregate(a):
+                raise ThresherTypeError(f"agg: {a!r} is not an aggregation (use .sum(), .mean(), ...)")
+            f = a.resolve(self.input.schema)
+            out.append(Field(a.output_name(), f.dtype))
+        return Schema(out)
+
+    def describe(self) -> str:
+        return f"Aggregate keys=[{_exprs(self.keys)}] aggs=[{_exprs(self.aggs)}]"
+
+
+JOIN_TYPES = ("inner", "left", "right", "outer", "semi", "anti", "cross")
+
+
+@dataclass(frozen=True, eq=False)
+class Join(LogicalPlan):
+    left: LogicalPlan
+    right: LogicalPlan
+    left_on: tuple[Expr, ...] = ()
+    right_on: tuple[Expr, ...] = ()
+    how: str = "inner"
+    suffix: str = "_right"
+    #: physical strategy hint: "auto" | "broadcast" | "hash"
+    strategy: str = "auto"
+
+    def children(self) -> tuple[LogicalPlan, ...]:
+        return (self.left, self.right)
+
+    def with_children(self, children: Sequence[LogicalPlan]) -> LogicalPlan:
+        return replace(self, left=children[0], right=children[1])
+
+    def _derive_schema(self) -> Schema:
+        if self.how not in JOIN_TYPES:
+            raise ValueError(f"join type must be one of {JOIN_TYPES}, got {self.how!r}")
+        if self.how != "cross" and len(self.left_on) != len(self.right_on):
+            raise ThresherTypeError("join: left_on and right_on must have the same length")
+        if self.how != "cross" and not self.left_on:
+            raise ThresherTypeError("join: give on= or left_on=/right_on= (or how='cross')")
+        for l_, r in zip(self.left_on, self.right_on):
+            lf, rf = l_.resolve(self.left.schema), r.resolve(self.right.schema)
+            if supertype(lf.dtype, rf.dtype) is None:
+                raise ThresherTypeError(
+                    f"join keys {l_!r} ({lf.dtype}) and {r!r} ({rf.dtype}) have incompatible types"
+                )
+        if self.how in ("semi", "anti"):
+            return self.left.schema
+        out = list(self.left.schema.fields)
+        if self.how == "outer":
+            out = [Field(f.name, f.dtype, True) for f in out]
+        left_names = set(self.left.schema.names)
+        # equi-join keys with the same name on both sides appear once (Polars' coalescing rule)
+        drop = self.coalesced_right_keys()
+        for f in self.right.schema.fields:
+            if f.name in drop:
+                continue
+            name = f.name + self.suffix if f.name in left_names else f.name
+            out.append(Field(name, f.dtype, True))
+        return Schema(out)
+
+    def coalesced_right_keys(self) -> set[str]:
+        if self.how in ("cross", "outer"):
+            return set()
+        out = set()
+        for l_, r in zip(self.left_on, self.right_on):
+            if isinstance(r, Column):
+                if isinstance(l_, Column) and l_.name == r.name or self.how in ("inner", "left", "right"):
+                    out.add(r.name)
+        return out
+
+    def describe(self) -> str:
+        if self.how == "cross":
+            return "Join cross"
+        on = ", ".join(f"{a!r} = {b!r}" for a, b in zip(self.left_on, self.right_on))
+        strat = f" strategy={self.strategy}" if self.strategy != "auto" else ""
+        return f"Join {self.how} on [{on}]{strat}"
+
+
+@dataclass(frozen=True, eq=False)
+class Union(LogicalPlan):
+    inputs: tuple[LogicalPlan, ...] = ()
+
+    def children(self) -> tuple[LogicalPlan, ...]:
+        return self.inputs
+
+    def with_children(self, children: Sequence[LogicalPlan]) -> LogicalPlan:
+        return Union(tuple(children))
+
+    def _derive_schema(self) -> Schema:
+        first = self.inputs[0].schema
+        fields_: list[Field] = list(first.fields)
+        for other in self.inputs[1:]:
+            s = other.schema
+            if s.names != first.names:
+                raise ThresherTypeError(f"union: column names differ: {first.names} vs {s.names}")
+            for i, f in enumerate(s.fields):
+                st = supertype(fields_[i].dtype, f.dtype)
+                if st is None:
+                    raise ThresherTypeError(
+                        f"union: column {f.name!r} has types {fields_[i].dtype} and {f.dtype}"
+                    )
+                fields_[i] = Field(f.name, st)
+        return Schema(fields_)
+
+    def describe(self) -> str:
+        return f"Union ({len(self.inputs)} inputs)"
+
+
+@dataclass(frozen=True, eq=False)
+class Distinct(Unary):
+    subset: tuple[str, ...] | None = None
+    keep: str = "any"  # any | first | last
+
+    def _derive_schema(self) -> Schema:
+        for c in self.subset or ():
+            self.input.schema.field(c)
+        return self.input.schema
+
+    def describe(self) -> str:
+        return f"Distinct subset={list(self.subset) if self.subset else 'all'} keep={self.keep}"
+
+
+@dataclass(frozen=True, eq=False)
+class Sample(Unary):
+    fraction: float = 0.1
+    seed: int | None = None
+    with_replacement: bool = False
+
+    def _derive_schema(self) -> Schema:
+        if not 0 <= self.fraction <= (1e9 if self.with_replacement else 1):
+            raise ValueError(f"sample fraction must be in [0, 1], got {self.fraction}")
+        return self.input.schema
+
+    def describe(self) -> str:
+        return f"Sample fraction={self.fraction} seed={self.seed}"
+
+
+@dataclass(frozen=True, eq=False)
+class Repartition(Unary):
+    num_partitions: int | None = None
+    by: tuple[Expr, ...] = ()
+    batch_size: int | None = None
+
+    def _derive_schema(self) -> Schema:
+        for e in self.by:
+            e.resolve(self.input.schema)
+        return self.input.schema
+
+    def describe(self) -> str:
+        if self.batch_size:
+            return f"IntoBatches {self.batch_size}"
+        return f"Repartition n={self.num_partitions} by=[{_exprs(self.by)}]"
+
+
+@dataclass(frozen=True, eq=False)
+class WithRowIndex(Unary):
+    name: str = "index"
+    offset: int = 0
+
+    def _derive_schema(self) -> Schema:
+        if self.name in self.input.schema:
+            raise ThresherTypeError(f"with_row_index: column {self.name!r} already exists")
+        return Schema((Field(self.name, DataType.int64(), False), *self.input.schema.fields))
+
+    def describe(self) -> str:
+        return f"WithRowIndex {self.name}"
+
+
+@dataclass(frozen=True, eq=False)
+class FlatMap(Unary):
+    """A generator UDF: each input row yields zero or more output rows (fan-out)."""
+
+    udf: Any = None
+    args: tuple[Expr, ...] = ()
+    output: Schema = field(default_factory=Schema)
+    keep_input: tuple[str, ...] = ()
+
+    def _derive_schema(self) -> Schema:
+        for a in self.args:
+            a.resolve(self.input.schema)
+        kept = [self.input.schema.field(c) for c in self.keep_input]
+        return Schema((*kept, *self.output.fields))
+
+    def describe(self) -> str:
+        return f"FlatMap {getattr(self.udf, 'name', self.udf)}({_exprs(self.args)})"
+
+
+@dataclass(frozen=True, eq=False)
+class Window(Unary):
+    """Window functions: ``exprs`` evaluated over partitions (``AggCall``/rank-like calls)."""
+
+    exprs: tuple[Expr, ...] = ()
+    partition_by: tuple[Expr, ...] = ()
+    order_by: tuple[Expr, ...] = ()
+    descending: tuple[bool, ...] = ()
+
+    def _derive_schema(self) -> Schema:
+        out = list(self.input.schema.fields)
+        for e in self.exprs:
+            f = e.resolve(self.input.schema)
+            out.append(Field(e.output_name(), f.dtype))
+        return Schema(out)
+
+    def describe(self) -> str:
+        return f"Window [{_exprs(self.exprs)}] partition_by=[{_exprs(self.partition_by)}]"
+
+
+@dataclass(frozen=True, eq=False)
+class Write(Unary):
+    sink: Sink = field(default=None)  # type: ignore[assignment]
+    job_id: str | None = None
+
+    def _derive_schema(self) -> Schema:
+        return Schema(
+            [
+                Field("partition_id", DataType.string()),
+                Field("num_rows", DataType.int64()),
+                Field("files", DataType.list(DataType.string())),
+                Field("status", DataType.string()),
+            ]
+        )
+
+    def describe(self) -> str:
+        return f"Write {self.sink.name}" + (f" job_id={self.job_id}" if self.job_id else "")
+
+
+def uses_udf(plan: LogicalPlan) -> bool:
+    for node in plan.walk():
+        exprs: Sequence[Expr] = ()
+        if isinstance(node, Project):
+            exprs = node.exprs
+        elif isinstance(node, Filter):
+            exprs = (node.predicate,)
+        for e in exprs:
+            if any(isinstance(n, UDFCall) for n in e.walk()):
+                return True
+        if isinstance(node, FlatMap):
+            return True
+    return False

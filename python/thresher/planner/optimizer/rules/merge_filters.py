@@ -1,0 +1,33 @@
+"""merge_filters: two stacked filters become one conjunction.
+
+Before::
+
+    Filter (col("a") > 1)
+      Filter (col("b") < 2)
+
+After::
+
+    Filter ((col("b") < 2) & (col("a") > 1))
+
+Merging first lets predicate pushdown split the conjunction and move each term as far down as it
+can go on its own (the split half of "filter merge/split").
+"""
+
+from __future__ import annotations
+
+from thresher.expressions.expr import combine_conjunction, split_conjunction
+from thresher.planner.logical import Filter, LogicalPlan
+from thresher.planner.optimizer.rules._util import rewrite_bottom_up
+
+
+def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    def visit(node: LogicalPlan) -> LogicalPlan | None:
+        if isinstance(node, Filter) and isinstance(node.input, Filter):
+            inner = node.input
+            terms = split_conjunction(inner.predicate)
+            keys = {t.key() for t in terms}
+            terms += [t for t in split_conjunction(node.predicate) if t.key() not in keys]
+            return Filter(inner.input, combine_conjunction(terms))
+        return None
+
+    return rewrite_bottom_up(plan, visit)

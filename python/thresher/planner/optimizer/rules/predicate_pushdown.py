@@ -1,0 +1,229 @@
+"""predicate_pushdown: move each term of a filter as far down the plan as it stays correct.
+
+Before::
+
+    Filter (col("year") = 1995) & (col("n") > 3)
+      Project [col("o_date").dt.year().alias("year"), col("n")]
+        Scan orders
+
+After::
+
+    Project [col("o_date").dt.year().alias("year"), col("n")]
+      Filter (col("o_date").dt.year() = 1995)
+        Scan orders predicate=[n > 3]
+
+Terms go through projections (by substitution, only when the substituted expression is cheap),
+sorts, unions, explodes (terms not on the exploded column), aggregates (terms on group keys),
+joins (each side's terms to that side: both sides of inner/semi joins, the preserved side of
+outer ones) and finally into scans as a neutral ``Predicate`` (row-group statistics, partition
+pruning, file stats).
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from typing import Any
+
+from thresher.datatypes import DataType, Schema
+from thresher.expressions.expr import (
+    Call,
+    Column,
+    Expr,
+    Literal,
+    combine_conjunction,
+    max_cost,
+    split_conjunction,
+    strip_alias,
+)
+from thresher.io.predicate import Comparison, Predicate
+from thresher.planner.logical import (
+    Aggregate,
+    Distinct,
+    Explode,
+    Filter,
+    Join,
+    LogicalPlan,
+    Project,
+    Repartition,
+    ScanSource,
+    Sort,
+    Union,
+)
+from thresher.planner.optimizer.rules._util import rewrite_top_down, substitute
+
+_FLIP = {"eq": "==", "neq": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_MIRROR = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _coerce_literal(value: Any, dtype: DataType) -> Any:
+    if value is None:
+        return None
+    if dtype.kind == "decimal" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return decimal.Decimal(str(value))
+    if dtype.kind == "timestamp" and isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return datetime.datetime(value.year, value.month, value.day)
+    if dtype.is_float() and isinstance(value, decimal.Decimal):
+        return float(value)
+    if dtype.is_integer() and isinstance(value, float):
+        return None  # int column vs float literal: leave it to the engine
+    return value
+
+
+def to_comparison(term: Expr, schema: Schema) -> Comparison | None:
+    """``col op literal`` (either order), ``is_in``, ``is_null`` as a neutral Comparison."""
+    if not isinstance(term, Call):
+        return None
+    if term.name in _FLIP and len(term.args) == 2:
+        a, b = term.args
+        op = _FLIP[term.name]
+        if isinstance(b, Column) and isinstance(a, Literal):
+            a, b, op = b, a, _MIRROR[op]
+        if isinstance(a, Column) and isinstance(b, Literal) and a.name in schema:
+            dtype = schema[a.name]
+            if dtype.is_media() or b.value is None or dtype.is_list() or dtype.is_struct():
+                return None
+            v = _coerce_literal(b.value, dtype)
+            if v is None:
+                return None
+            return Comparison(a.name, op, v)  # type: ignore[arg-type]
+        return None
+    if term.name == "is_in" and isinstance(term.args[0], Column) and term.args[0].name in schema:
+        dtype = schema[term.args[0].name]
+        if dtype.is_media() or dtype.kind == "decimal":
+            return None
+        values = tuple(_coerce_literal(v, dtype) for v in term.option("values", ()))
+        if any(v is None for v in values):
+            return None
+        return Comparison(term.args[0].name, "is_in", values)
+    if term.name in ("is_null", "is_not_null") and isinstance(term.args[0], Column) and term.args[0].name in schema:
+        return Comparison(term.args[0].name, term.name)  # type: ignore[arg-type]
+    return None
+
+
+def _wrap(node: LogicalPlan, terms: list[Expr]) -> LogicalPlan:
+    return Filter(node, combine_conjunction(terms)) if terms else node
+
+
+def _push(filter_: Filter) -> LogicalPlan | None:
+    child = filter_.input
+    terms = split_conjunction(filter_.predicate)
+
+    if isinstance(child, ScanSource):
+        src = child.source
+        if not src.supports_predicate:
+            return None
+        full = child.full_schema()
+        pushed: list[Comparison] = []
+        rest: list[Expr] = []
+        for t in terms:
+            c = to_comparison(t, full)
+            if c is not None and (child.predicate is None or c not in child.predicate.terms):
+                pushed.append(c)
+                if not src.exact_predicate:
+                    rest.append(t)
+            elif c is not None:
+                if not src.exact_predicate:
+                    rest.append(t)
+            else:
+                rest.append(t)
+        if not pushed and len(rest) == len(terms):
+            return None
+        if child.limit is not None:
+            return None  # a scan limit applies after its predicate: adding terms would change rows
+        pred = Predicate(tuple(pushed)).and_(child.predicate) if pushed else child.predicate
+        scan = ScanSource(src, child.columns, pred, child.limit)
+        if not pushed and len(rest) == len(terms):
+            return None
+        return _wrap(scan, rest)
+
+    if isinstance(child, Project):
+        mapping = {e.output_name(): e for e in child.exprs}
+        down, up = [], []
+        for t in terms:
+            cols = t.columns()
+            if all(c in mapping and max_cost(strip_alias(mapping[c])) == "scalar" for c in cols):
+                down.append(substitute(t, mapping))
+            else:
+                up.append(t)
+        if not down:
+            return None
+        return _wrap(Project(Filter(child.input, combine_conjunction(down)), child.exprs), up)
+
+    if isinstance(child, (Sort, Repartition)):
+        return child.with_children([Filter(child.input, filter_.predicate)])
+
+    if isinstance(child, Distinct) and child.subset is None:
+        return child.with_children([Filter(child.input, filter_.predicate)])
+
+    if isinstance(child, Union):
+        return Union(tuple(Filter(i, filter_.predicate) for i in child.inputs))
+
+    if isinstance(child, Explode):
+        down = [t for t in terms if not (t.columns() & set(child.columns))]
+        up = [t for t in terms if t.columns() & set(child.columns)]
+        if not down:
+            return None
+        return _wrap(Explode(Filter(child.input, combine_conjunction(down)), child.columns), up)
+
+    if isinstance(child, Aggregate):
+        key_map = {k.output_name(): strip_alias(k) for k in child.keys}
+        down, up = [], []
+        for t in terms:
+            cols = t.columns()
+            if cols and all(c in key_map and isinstance(key_map[c], Column) for c in cols):
+                down.append(substitute(t, key_map))
+            else:
+                up.append(t)
+        if not down:
+            return None
+        return _wrap(Aggregate(Filter(child.input, combine_conjunction(down)), child.keys, child.aggs), up)
+
+    if isinstance(child, Join):
+        return _push_join(child, terms)
+    return None
+
+
+def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
+    left_names = set(join.left.schema.names)
+    # output name -> right input column name
+    right_map: dict[str, str] = {}
+    dropped = join.coalesced_right_keys()
+    for f in join.right.schema.fields:
+        if f.name in dropped:
+            continue
+        right_map[f.name + join.suffix if f.name in left_names else f.name] = f.name
+    can_left = join.how in ("inner", "left", "semi", "anti", "cross")
+    can_right = join.how in ("inner", "right", "cross")
+    left_terms, right_terms, up = [], [], []
+    for t in terms:
+        cols = t.columns()
+        if cols and cols <= left_names and can_left and not (cols & set(right_map) - left_names):
+            left_terms.append(t)
+            # equi-join keys: a term on a left key also holds for the matching right key
+            if join.how in ("inner", "semi") and len(cols) == 1:
+                (c,) = cols
+                for lk, rk in zip(join.left_on, join.right_on):
+                    if isinstance(lk, Column) and lk.name == c and isinstance(rk, Column):
+                        right_terms.append(substitute(t, {c: rk}))
+        elif cols and all(c in right_map for c in cols) and can_right:
+            right_terms.append(substitute(t, {o: Column(r) for o, r in right_map.items()}))
+        else:
+            up.append(t)
+    if not left_terms and not right_terms:
+        return None
+    left = _wrap(join.left, left_terms)
+    right = _wrap(join.right, right_terms)
+    new = Join(left, right, join.left_on, join.right_on, join.how, join.suffix, join.strategy)
+    return _wrap(new, up)
+
+
+def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    def visit(node: LogicalPlan) -> LogicalPlan | None:
+        if isinstance(node, Filter):
+            out = _push(node)
+            if out is not None and out != node:
+                return out
+        return None
+
+    return rewrite_top_down(plan, visit)

@@ -1,0 +1,50 @@
+"""projection_merge: two stacked projections become one, unless that would repeat expensive work.
+
+Before::
+
+    Project [(col("b") * 2).alias("c")]
+      Project [(col("a") + 1).alias("b")]
+
+After::
+
+    Project [((col("a") + 1) * 2).alias("c")]
+
+An inner expression that is not cheap (a decode, a download, a UDF) is inlined only if the outer
+projection uses it at most once, so merging never computes it twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from thresher.expressions.expr import Alias, Column, max_cost, strip_alias
+from thresher.planner.logical import LogicalPlan, Project
+from thresher.planner.optimizer.rules._util import rewrite_bottom_up, substitute
+
+
+def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    def visit(node: LogicalPlan) -> LogicalPlan | None:
+        if not (isinstance(node, Project) and isinstance(node.input, Project)):
+            return None
+        inner = node.input
+        mapping = {e.output_name(): e for e in inner.exprs}
+        uses: Counter[str] = Counter()
+        for e in node.exprs:
+            for n in e.walk():
+                if isinstance(n, Column):
+                    uses[n.name] += 1
+        for name, count in uses.items():
+            target = strip_alias(mapping[name]) if name in mapping else None
+            if target is None:
+                return None
+            if count > 1 and not isinstance(target, Column) and max_cost(target) != "scalar":
+                return None
+        merged = []
+        for e in node.exprs:
+            new = substitute(e, mapping)
+            if new.output_name() != e.output_name():
+                new = Alias(strip_alias(new), e.output_name())
+            merged.append(new)
+        return Project(inner.input, tuple(merged))
+
+    return rewrite_bottom_up(plan, visit)

@@ -1,0 +1,165 @@
+"""projection_pushdown: read and compute only the columns something downstream uses.
+
+Before::
+
+    Project [col("a")]
+      Project [col("a"), col("url").url.download().image.decode().alias("img")]
+        Scan t
+
+After::
+
+    Project [col("a")]
+      Project [col("a")]
+        Scan t columns=[a]
+
+An unused media column is therefore never downloaded or decoded. Join inputs keep columns whose
+names clash with the other side (dropping one would change the suffixes of the output).
+"""
+
+from __future__ import annotations
+
+from thresher.expressions.expr import Expr
+from thresher.planner.logical import (
+    Aggregate,
+    Distinct,
+    Explode,
+    Filter,
+    FlatMap,
+    Join,
+    Limit,
+    LogicalPlan,
+    Project,
+    Repartition,
+    Sample,
+    ScanSource,
+    Sort,
+    Union,
+    Window,
+    WithRowIndex,
+)
+
+Req = set[str] | None
+
+
+def _cols(exprs: tuple[Expr, ...] | list[Expr]) -> set[str]:
+    out: set[str] = set()
+    for e in exprs:
+        out |= e.columns()
+    return out
+
+
+def _union(a: Req, b: set[str]) -> Req:
+    return None if a is None else a | b
+
+
+def prune(node: LogicalPlan, required: Req) -> LogicalPlan:
+    if isinstance(node, ScanSource):
+        full = node.full_schema().names
+        if required is None:
+            return node
+        keep = [c for c in full if c in required]
+        if not keep:
+            keep = [node.columns[0] if node.columns else full[0]]
+        if node.columns is not None and tuple(keep) == node.columns:
+            return node
+        if node.columns is None and len(keep) == len(full):
+            return node
+        return ScanSource(node.source, tuple(keep), node.predicate, node.limit)
+
+    if isinstance(node, Project):
+        exprs = node.exprs
+        if required is not None:
+            kept = tuple(e for e in exprs if e.output_name() in required)
+            exprs = kept or exprs[:1]
+        child = prune(node.input, _cols(exprs))
+        if child is node.input and exprs == node.exprs:
+            return node
+        return Project(child, exprs)
+
+    if isinstance(node, Filter):
+        return _same(node, prune(node.input, _union(required, node.predicate.columns())))
+
+    if isinstance(node, Sort):
+        return _same(node, prune(node.input, _union(required, _cols(node.by))))
+
+    if isinstance(node, (Limit, Sample)):
+        return _same(node, prune(node.input, required))
+
+    if isinstance(node, Repartition):
+        return _same(node, prune(node.input, _union(required, _cols(node.by))))
+
+    if isinstance(node, WithRowIndex):
+        req = None if required is None else required - {node.name}
+        return _same(node, prune(node.input, req))
+
+    if isinstance(node, Explode):
+        return _same(node, prune(node.input, _union(required, set(node.columns))))
+
+    if isinstance(node, Distinct):
+        if node.subset is None:
+            return _same(node, prune(node.input, None))
+        return _same(node, prune(node.input, _union(required, set(node.subset))))
+
+    if isinstance(node, Aggregate):
+        aggs = node.aggs
+        if required is not None:
+            aggs = tuple(a for a in aggs if a.output_name() in required) or aggs[:1]
+        child = prune(node.input, _cols(node.keys) | _cols(aggs))
+        if child is node.input and aggs == node.aggs:
+            return node
+        return Aggregate(child, node.keys, aggs)
+
+    if isinstance(node, Window):
+        need = _cols(node.exprs) | _cols(node.partition_by) | _cols(node.order_by)
+        return _same(node, prune(node.input, _union(required, need)))
+
+    if isinstance(node, FlatMap):
+        return _same(node, prune(node.input, _cols(node.args) | set(node.keep_input)))
+
+    if isinstance(node, Union):
+        kids = tuple(prune(i, required) for i in node.inputs)
+        if required is not None:
+            # every input must keep the same columns in the same order
+            names = [c for c in node.inputs[0].schema.names if c in required] or node.inputs[0].schema.names[:1]
+            kids = tuple(k if k.schema.names == names else Project(k, tuple(_col(n) for n in names)) for k in kids)
+        if all(a is b for a, b in zip(kids, node.inputs)):
+            return node
+        return Union(kids)
+
+    if isinstance(node, Join):
+        left_names = set(node.left.schema.names)
+        right_names = set(node.right.schema.names)
+        clash = left_names & right_names
+        if required is None:
+            lreq: Req = None
+            rreq: Req = None
+        else:
+            lreq = (required & left_names) | clash | _cols(node.left_on)
+            rreq = {n for n in right_names if n in required or n + node.suffix in required}
+            rreq |= clash | _cols(node.right_on)
+        left = prune(node.left, lreq)
+        right = prune(node.right, rreq)
+        if left is node.left and right is node.right:
+            return node
+        return Join(left, right, node.left_on, node.right_on, node.how, node.suffix, node.strategy)
+
+    # unknown or sink nodes: children must keep everything
+    kids = tuple(prune(c, None) for c in node.children())
+    if all(a is b for a, b in zip(kids, node.children())):
+        return node
+    return node.with_children(kids)
+
+
+def _col(name: str) -> Expr:
+    from thresher.expressions.expr import Column
+
+    return Column(name)
+
+
+def _same(node: LogicalPlan, child: LogicalPlan) -> LogicalPlan:
+    return node if child is node.children()[0] else node.with_children([child])
+
+
+def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    out = prune(plan, None)
+    return None if out is plan else out

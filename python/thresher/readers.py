@@ -1,0 +1,113 @@
+"""Entry points that create DataFrames from files, tables and in-memory data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from thresher.dataframe import DataFrame
+from thresher.datatypes import DataType, Schema, conform_batch
+from thresher.planner.logical import ScanSource
+
+
+def _scan(source: Any) -> DataFrame:
+    return DataFrame(ScanSource(source))
+
+
+def read_parquet(path: Any, hive_partitioning: bool = True) -> DataFrame:
+    """Lazily read Parquet files (a path, a glob, a folder or a list of them).
+
+    >>> import thresher as th, tempfile, os, pyarrow as pa, pyarrow.parquet as pq
+    >>> d = tempfile.mkdtemp(); pq.write_table(pa.table({"a": [1, 2]}), os.path.join(d, "x.parquet"))
+    >>> th.read_parquet(os.path.join(d, "*.parquet")).to_pydict()
+    {'a': [1, 2]}
+    """
+    from thresher.io.parquet import ParquetSource
+
+    return _scan(ParquetSource(path, hive_partitioning=hive_partitioning))
+
+
+def read_csv(path: Any, has_header: bool = True, delimiter: str = ",", schema: Schema | None = None) -> DataFrame:
+    """Lazily read CSV files."""
+    from thresher.io.csv import CsvSource
+
+    return _scan(CsvSource(path, has_header=has_header, delimiter=delimiter,
+                           schema=schema.to_arrow() if schema is not None else None))
+
+
+def read_json(path: Any, schema: Schema | None = None) -> DataFrame:
+    """Lazily read newline-delimited JSON files."""
+    from thresher.io.json import JsonSource
+
+    return _scan(JsonSource(path, schema=schema.to_arrow() if schema is not None else None))
+
+
+def from_arrow(data: pa.Table | pa.RecordBatch | Sequence[pa.RecordBatch]) -> DataFrame:
+    """A frame over Arrow data (columns are normalized to Thresher's canonical types)."""
+    if isinstance(data, pa.RecordBatch):
+        table = pa.Table.from_batches([data])
+    elif isinstance(data, pa.Table):
+        table = data
+    else:
+        table = pa.Table.from_batches(list(data))
+    schema = Schema.from_arrow(table.schema)
+    batches = [conform_batch(b, schema) for b in table.to_batches()]
+    table = pa.Table.from_batches(batches, schema=schema.to_arrow()) if batches else schema.to_arrow().empty_table()
+    from thresher.io.memory import InMemorySource
+
+    return _scan(InMemorySource(table))
+
+
+def from_pydict(data: Mapping[str, Any], schema: Mapping[str, DataType] | None = None) -> DataFrame:
+    """A frame from a dict of columns; ``schema`` gives types (e.g. media types) explicitly.
+
+    >>> import thresher as th
+    >>> th.from_pydict({"a": [1, 2]}).schema
+    Schema(a: int64)
+    """
+    arrays = {}
+    for k, v in data.items():
+        t = schema.get(k) if schema else None
+        if t is not None:
+            from thresher.datatypes import conform_array
+
+            storage = pa.array(v, type=t.storage) if not isinstance(v, pa.Array) else v
+            arrays[k] = conform_array(storage, t)
+        else:
+            arrays[k] = v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v)
+    return from_arrow(pa.table(arrays))
+
+
+def from_pylist(rows: Sequence[Mapping[str, Any]]) -> DataFrame:
+    return from_arrow(pa.Table.from_pylist(list(rows)))
+
+
+def from_pandas(df: Any) -> DataFrame:
+    return from_arrow(pa.Table.from_pandas(df, preserve_index=False))
+
+
+def from_polars(df: Any) -> DataFrame:
+    return from_arrow(df.to_arrow())
+
+
+def from_glob_path(pattern: str | Sequence[str]) -> DataFrame:
+    """One row per file matching ``pattern``: path, size, modified time."""
+    from thresher.io.glob import GlobSource
+
+    return _scan(GlobSource(pattern))
+
+
+def read_iceberg(table: Any, catalog: Any = None, snapshot_id: int | None = None) -> DataFrame:
+    """Read an Iceberg table (an identifier like "db.t" with ``catalog``, or a pyiceberg Table)."""
+    from thresher.io.iceberg import IcebergSource
+
+    return _scan(IcebergSource(table, catalog=catalog, snapshot_id=snapshot_id))
+
+
+def read_lance(uri: str, version: int | None = None) -> DataFrame:
+    """Read a Lance dataset (optionally at a version)."""
+    from thresher.io.lance import LanceSource
+
+    return _scan(LanceSource(uri, version=version))
