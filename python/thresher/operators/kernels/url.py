@@ -1,0 +1,236 @@
+"""``url.download``: fetch local paths, ``file://``, ``http(s)://`` and object-store urls as bytes.
+
+HTTP downloads run on one asyncio loop with ``httpx`` and at most ``max_connections`` requests in
+flight; transient failures (connection errors, 429, 5xx) are retried with exponential backoff inside
+the per-url time limit. Every download is capped in bytes (``max_bytes`` or
+``th.config.max_download_bytes``) and time (``timeout``), and only the schemes in
+``th.config.allowed_url_schemes`` are fetched. Object stores (``s3://``, ``gs://``, ...) go through
+``pyarrow.fs`` and, failing that, ``fsspec`` when installed.
+
+Examples
+--------
+>>> import pyarrow as pa, tempfile, os
+>>> from thresher.operators.kernels.registry import get_kernel
+>>> path = os.path.join(tempfile.mkdtemp(), "a.txt")
+>>> _ = open(path, "wb").write(b"hello")
+>>> get_kernel("url.download")([pa.array([path, None])], {}).values.to_pylist()
+[b'hello', None]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import threading
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pyarrow as pa
+
+from thresher.config import get_config
+from thresher.datatypes import DataType
+from thresher.operators.kernels.base import KernelOutput, RowError
+from thresher.operators.kernels.image import on_error_option, parallel_map, storage_of
+from thresher.operators.kernels.registry import kernel
+
+
+class DownloadError(Exception):
+    """A url could not be fetched (the message says why)."""
+
+
+def url_scheme(url: str) -> str:
+    """The lower-case scheme of ``url``; ``""`` for a plain path (including ``C:\\...``)."""
+    scheme = urlsplit(url).scheme.lower()
+    return "" if len(scheme) <= 1 else scheme
+
+
+def _read_local(path: str, max_bytes: int) -> bytes:
+    size = os.path.getsize(path)
+    if size > max_bytes:
+        raise DownloadError(f"{size} bytes exceeds max_bytes={max_bytes}")
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise DownloadError(f"more than max_bytes={max_bytes} bytes")
+    return data
+
+
+def _local_path(url: str) -> str:
+    if url.lower().startswith("file://"):
+        return unquote(urlsplit(url).path)
+    if url.lower().startswith("file:"):
+        return unquote(url[5:])
+    return url
+
+
+def _read_object_store(url: str, max_bytes: int) -> bytes:
+    try:
+        from pyarrow import fs as pafs
+
+        filesystem, path = pafs.FileSystem.from_uri(url)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ImportError, ValueError):
+        try:
+            import fsspec
+        except ImportError:
+            raise DownloadError(f"no filesystem for {url_scheme(url)!r} urls (install fsspec or a pyarrow "
+                                "build with that store)") from None
+        with fsspec.open(url, "rb") as f:
+            data = f.read(max_bytes + 1)
+    else:
+        info = filesystem.get_file_info(path)
+        if info.size is not None and info.size > max_bytes:
+            raise DownloadError(f"{info.size} bytes exceeds max_bytes={max_bytes}")
+        with filesystem.open_input_stream(path) as f:
+            data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise DownloadError(f"more than max_bytes={max_bytes} bytes")
+    return bytes(data)
+
+
+_RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+async def _fetch_http(client: Any, sem: asyncio.Semaphore, url: str, max_bytes: int, retries: int) -> bytes:
+    import httpx
+
+    attempt = 0
+    while True:
+        try:
+            async with sem:
+                async with client.stream("GET", url) as resp:
+                    if resp.status_code >= 400:
+                        if resp.status_code in _RETRY_STATUS and attempt < retries:
+                            raise _Retry(f"HTTP {resp.status_code}")
+                        raise DownloadError(f"HTTP {resp.status_code} {resp.reason_phrase}")
+                    length = resp.headers.get("content-length")
+                    if length is not None and length.isdigit() and int(length) > max_bytes:
+                        raise DownloadError(f"Content-Length {length} exceeds max_bytes={max_bytes}")
+                    chunks, total = [], 0
+                    async for chunk in resp.aiter_bytes():
+                        total += len(chunk)
+                        if total > max_bytes:
+                            raise DownloadError(f"more than max_bytes={max_bytes} bytes")
+                        chunks.append(chunk)
+                    return b"".join(chunks)
+        except (_Retry, httpx.TransportError) as exc:
+            if attempt >= retries or isinstance(exc, httpx.UnsupportedProtocol):
+                raise DownloadError(f"{type(exc).__name__}: {exc}") from exc
+        attempt += 1
+        await asyncio.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+
+
+class _Retry(Exception):
+    pass
+
+
+async def _fetch_all(urls: Sequence[tuple[int, str]], max_connections: int, timeout: float, max_bytes: int,
+                     retries: int) -> dict[int, Any]:
+    import httpx
+
+    sem = asyncio.Semaphore(max(1, max_connections))
+    limits = httpx.Limits(max_connections=max(1, max_connections), max_keepalive_connections=max(1, max_connections))
+    out: dict[int, Any] = {}
+    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), limits=limits, follow_redirects=True) as client:
+
+        async def one(i: int, url: str) -> None:
+            try:
+                out[i] = await asyncio.wait_for(_fetch_http(client, sem, url, max_bytes, retries), timeout)
+            except asyncio.TimeoutError:
+                out[i] = DownloadError(f"timed out after {timeout} s")
+            except Exception as exc:  # noqa: BLE001 - recorded per row
+                out[i] = exc
+
+        await asyncio.gather(*(one(i, u) for i, u in urls))
+    return out
+
+
+def _run_async(coro: Any) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # called from inside an event loop (a notebook): run ours on a helper thread
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            box["error"] = exc
+
+    t = threading.Thread(target=target, name="thresher-download")
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def download(urls: Sequence[str | None], *, max_connections: int = 32, timeout: float | None = None,
+             max_bytes: int | None = None, on_error: str = "null") -> KernelOutput:
+    """Fetch every url; see the module docstring. Returns a ``file`` array plus per-row errors."""
+    cfg = get_config()
+    timeout = float(timeout if timeout is not None else cfg.download_timeout)
+    max_bytes = int(min(max_bytes, cfg.max_download_bytes) if max_bytes is not None else cfg.max_download_bytes)
+    allowed = set(cfg.allowed_url_schemes)
+    results: list[Any] = [None] * len(urls)
+    http: list[tuple[int, str]] = []
+    other: list[str | None] = [None] * len(urls)
+    for i, url in enumerate(urls):
+        if url is None:
+            continue
+        scheme = url_scheme(url)
+        if scheme not in allowed:
+            shown = sorted(s or "<local path>" for s in allowed)
+            results[i] = DownloadError(f"url scheme {scheme or '<local path>'!r} is not allowed; allowed: {shown}")
+        elif scheme in ("http", "https"):
+            http.append((i, url))
+        else:
+            other[i] = url
+
+    def fetch_other(url: str) -> bytes:
+        scheme = url_scheme(url)
+        if scheme in ("", "file"):
+            return _read_local(_local_path(url), max_bytes)
+        return _read_object_store(url, max_bytes)
+
+    if any(u is not None for u in other):
+        vals, errs = parallel_map(fetch_other, other, on_error="null", what="url.download", sources=other)
+        for i, u in enumerate(other):
+            if u is not None:
+                results[i] = vals[i] if errs is None or errs[i].as_py() is None else _Message(errs[i].as_py())
+    if http:
+        fetched = _run_async(_fetch_all(http, max_connections, timeout, max_bytes, cfg.download_retries))
+        for i, v in fetched.items():
+            results[i] = v
+    values: list[bytes | None] = [None] * len(urls)
+    errors: list[str | None] = [None] * len(urls)
+    for i, r in enumerate(results):
+        if isinstance(r, (bytes, bytearray)):
+            values[i] = bytes(r)
+        elif r is not None:
+            msg = r.text if isinstance(r, _Message) else \
+                f"url.download failed on row {i} ({urls[i]}): {type(r).__name__}: {r}"
+            if on_error == "raise":
+                raise RowError(msg) from (r if isinstance(r, BaseException) else None)
+            errors[i] = msg
+    storage = pa.array(values, pa.large_binary())
+    err_arr = pa.array(errors, pa.large_string()) if any(e is not None for e in errors) else None
+    return KernelOutput(pa.ExtensionArray.from_storage(DataType.file().to_arrow(), storage), err_arr)
+
+
+class _Message:
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+@kernel("url.download")
+def download_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelOutput:
+    urls = storage_of(args[0]).cast(pa.large_string()).to_pylist()
+    out = download(urls, max_connections=int(options.get("max_connections", 32)), timeout=options.get("timeout"),
+                   max_bytes=options.get("max_bytes"), on_error=on_error_option(options))
+    return out

@@ -1,0 +1,443 @@
+"""Video kernels: container metadata, sampled frames, clips and shot boundaries (PyAV).
+
+Frame sampling decodes only what it needs. One demux pass (packets only, no decoding) gives
+every frame's timestamp and the keyframes. Each wanted frame is then reached either by decoding
+forward from the current position, or, when a keyframe lies between the position and the target,
+by seeking to the last keyframe before the target; on the way, packets before the target are
+decoded with ``skip_frame="NONREF"`` (frames nothing else references are dropped undecoded).
+When every target is a keyframe (``keyframes_only=True``, or an interval that lands on the GOP)
+only keyframes are decoded. Frames are scaled in swscale while being converted to RGB.
+
+:func:`iter_frames` is the generator behind ``video.frames``; an executor that explodes frames
+can stream it row by row instead of materializing a list per video.
+
+Examples
+--------
+>>> from thresher.testing.media import make_video
+>>> data = make_video(seconds=2, fps=10, width=64, height=48, gop_seconds=1)
+>>> [round(f["timestamp"], 2) for f in iter_frames(data, every_seconds=0.5)]
+[0.0, 0.5, 1.0, 1.5]
+>>> video_metadata(data)["frame_count"]
+20
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from thresher.config import get_config
+from thresher.datatypes import DataType
+from thresher.operators.kernels.base import KernelOutput
+from thresher.operators.kernels.image import (
+    binary_views,
+    images_to_arrow,
+    on_error_option,
+    parallel_map,
+    sources_option,
+)
+from thresher.operators.kernels.registry import kernel
+
+METADATA_TYPE = pa.struct([
+    pa.field("duration", pa.float64()), pa.field("fps", pa.float64()), pa.field("width", pa.int32()),
+    pa.field("height", pa.int32()), pa.field("codec", pa.string()), pa.field("frame_count", pa.int64()),
+])
+SHOT_TYPE = pa.struct([pa.field("start", pa.float64()), pa.field("end", pa.float64())])
+
+
+def frame_struct_type(width: int | None = None, height: int | None = None) -> pa.DataType:
+    """``struct<timestamp: float64, image: image[RGB]>`` (image shape pinned when both sizes are)."""
+    shape = (height, width) if width and height else None
+    return pa.struct([pa.field("timestamp", pa.float64()),
+                      pa.field("image", DataType.image(mode="RGB", shape=shape).to_arrow())])
+
+
+def _open(data: bytes | memoryview) -> Any:
+    import av
+
+    if len(data) == 0:
+        raise ValueError("empty input (0 bytes)")
+    return av.open(io.BytesIO(data), mode="r")
+
+
+def _video_stream(container: Any) -> Any:
+    if not container.streams.video:
+        raise ValueError("no video stream in the container")
+    return container.streams.video[0]
+
+
+def _duration(container: Any, vs: Any) -> float:
+    if vs.duration is not None and vs.time_base is not None:
+        return float(vs.duration * vs.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000
+    return 0.0
+
+
+def video_metadata(data: bytes | memoryview) -> dict[str, Any]:
+    """Duration, fps, size, codec and frame count from the container (no frame is decoded)."""
+    with _open(data) as c:
+        vs = _video_stream(c)
+        duration = _duration(c, vs)
+        rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+        fps = float(rate) if rate else 0.0
+        count = int(vs.frames) if vs.frames else int(round(duration * fps))
+        cc = vs.codec_context
+        return {"duration": duration, "fps": fps, "width": int(cc.width), "height": int(cc.height),
+                "codec": cc.name, "frame_count": count}
+
+
+@dataclass
+class _Index:
+    """Presentation timestamps (stream time base) of every frame and of the keyframes, sorted."""
+
+    pts: list[int]
+    keyframes: list[int]
+    time_base: Fraction
+    start: int
+
+
+def _index(container: Any, vs: Any) -> _Index:
+    pts: list[int] = []
+    keys: list[int] = []
+    for packet in container.demux(vs):
+        if packet.pts is None:
+            continue
+        pts.append(packet.pts)
+        if packet.is_keyframe:
+            keys.append(packet.pts)
+    pts.sort()
+    keys.sort()
+    if not pts:
+        raise ValueError("the video stream has no frames")
+    if not keys or keys[0] > pts[0]:
+        keys.insert(0, pts[0])
+    container.seek(pts[0], stream=vs, backward=True, any_frame=False)
+    return _Index(pts, keys, Fraction(vs.time_base), vs.start_time if vs.start_time is not None else pts[0])
+
+
+def _targets(ix: _Index, every_seconds: float | None, num_frames: int | None, keyframes_only: bool) -> list[int]:
+    tb = ix.time_base
+    first, last = ix.pts[0], ix.pts[-1]
+    frame_dur = (ix.pts[1] - ix.pts[0]) if len(ix.pts) > 1 else 1
+    duration = float((last - first + frame_dur) * tb)
+    pool = ix.keyframes if keyframes_only else ix.pts
+    if every_seconds is None and num_frames is None:
+        return list(pool)
+    if every_seconds is not None:
+        if every_seconds <= 0:
+            raise ValueError(f"every_seconds must be positive, got {every_seconds}")
+        times = np.arange(0.0, duration - 1e-9, float(every_seconds))
+    else:
+        if num_frames is None or num_frames <= 0:
+            raise ValueError(f"num_frames must be positive, got {num_frames}")
+        times = np.linspace(0.0, duration, int(num_frames), endpoint=False)
+    out: list[int] = []
+    half = frame_dur / 2
+    for t in times:
+        want = first + float(t) / tb
+        if keyframes_only:
+            # the keyframe nearest the wanted time
+            j = bisect.bisect_left(pool, want)
+            cands = [pool[k] for k in (j - 1, j) if 0 <= k < len(pool)]
+            p = min(cands, key=lambda x: abs(x - want))
+        else:
+            j = bisect.bisect_left(pool, want - half)
+            p = pool[min(j, len(pool) - 1)]
+        if not out or out[-1] != p:
+            out.append(p)
+    return sorted(set(out))
+
+
+def iter_frames(
+    source: bytes | memoryview,
+    every_seconds: float | None = None,
+    num_frames: int | None = None,
+    keyframes_only: bool = False,
+    width: int | None = None,
+    height: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield ``{"timestamp": seconds, "image": HWC uint8 ndarray}`` for each sampled frame.
+
+    Parameters
+    ----------
+    source : bytes
+        An encoded video container (MP4, MKV, WebM, ...).
+    every_seconds : float, optional
+        One frame per interval, starting at 0 (the first frame at or after each time).
+    num_frames : int, optional
+        This many frames evenly spaced over the duration.
+    keyframes_only : bool
+        Only keyframes (the one nearest each sampled time): the cheapest decode.
+    width, height : int, optional
+        Scale frames while converting to RGB (one of them keeps the aspect ratio).
+
+    With neither ``every_seconds`` nor ``num_frames`` every frame (or keyframe) is yielded.
+    ``th.config.max_video_frames`` and ``max_video_duration`` cap the work per video.
+    """
+    cfg = get_config()
+    with _open(source) as container:
+        vs = _video_stream(container)
+        duration = _duration(container, vs)
+        if duration > cfg.max_video_duration:
+            raise ValueError(f"video of {duration:.1f} s exceeds max_video_duration={cfg.max_video_duration}")
+        ix = _index(container, vs)
+        targets = _targets(ix, every_seconds, num_frames, keyframes_only)
+        if len(targets) > cfg.max_video_frames:
+            raise ValueError(f"{len(targets)} frames requested, more than max_video_frames={cfg.max_video_frames}")
+        size = _out_size(vs, width, height)
+        yield from _decode_targets(container, vs, ix, targets, size)
+
+
+def _out_size(vs: Any, width: int | None, height: int | None) -> tuple[int, int] | None:
+    if width is None and height is None:
+        return None
+    w0, h0 = vs.codec_context.width, vs.codec_context.height
+    if width is None:
+        assert height is not None
+        width = max(1, round(w0 * height / h0))
+    if height is None:
+        height = max(1, round(h0 * width / w0))
+    return int(width), int(height)
+
+
+def _to_rgb(frame: Any, size: tuple[int, int] | None) -> np.ndarray:
+    if size is None:
+        return frame.to_ndarray(format="rgb24")
+    return frame.to_ndarray(format="rgb24", width=size[0], height=size[1], interpolation="AREA")
+
+
+def _decode_targets(container: Any, vs: Any, ix: _Index, targets: list[int],
+                    size: tuple[int, int] | None) -> Iterator[dict[str, Any]]:
+    if not targets:
+        return
+    cc = vs.codec_context
+    tb = ix.time_base
+    pos_of = {p: i for i, p in enumerate(ix.pts)}
+    key_set = set(ix.keyframes)
+    only_keys = all(t in key_set for t in targets)
+    queue = list(targets)
+    qi = 0
+    pos: int | None = None  # pts of the last frame decoded
+
+    def key_before(p: int) -> int:
+        return ix.keyframes[max(0, bisect.bisect_right(ix.keyframes, p) - 1)]
+
+    def must_seek(p: int) -> bool:
+        if pos is None:
+            return True
+        k = key_before(p)
+        return pos_of.get(k, 0) > pos_of.get(pos, -1) + 1 or p <= pos
+
+    while qi < len(queue):
+        target = queue[qi]
+        if must_seek(target):
+            container.seek(key_before(target), stream=vs, backward=True, any_frame=False)
+            pos = None
+        restart = False
+        for packet in container.demux(vs):
+            if only_keys:
+                cc.skip_frame = "NONKEY"
+            elif packet.pts is not None and packet.pts < target and not packet.is_keyframe:
+                cc.skip_frame = "NONREF"
+            else:
+                cc.skip_frame = "DEFAULT"
+            for frame in packet.decode():
+                if frame.pts is None:
+                    continue
+                pos = frame.pts
+                while qi < len(queue) and frame.pts >= queue[qi]:
+                    if frame.pts == queue[qi] or frame.pts - queue[qi] < _frame_gap(ix, queue[qi]):
+                        yield {"timestamp": float((frame.pts - ix.start) * tb), "image": _to_rgb(frame, size)}
+                    qi += 1
+                if qi >= len(queue):
+                    return
+                if queue[qi] != target:
+                    target = queue[qi]
+                    if must_seek(target):
+                        restart = True
+                        break
+            if restart:
+                break
+        else:
+            return  # end of stream: remaining targets do not exist
+
+
+def _frame_gap(ix: _Index, p: int) -> int:
+    i = bisect.bisect_left(ix.pts, p)
+    return (ix.pts[i + 1] - ix.pts[i]) if i + 1 < len(ix.pts) else 1
+
+
+def _frames_arrow(rows: Sequence[list[dict[str, Any]] | None], width: int | None, height: int | None) -> pa.Array:
+    st = frame_struct_type(width, height)
+    image_type = DataType.from_arrow(st.field("image").type)
+    flat_images: list[Any] = []
+    stamps: list[float] = []
+    offsets = [0]
+    mask = []
+    for r in rows:
+        mask.append(r is None)
+        for f in r or ():
+            flat_images.append(f["image"])
+            stamps.append(f["timestamp"])
+        offsets.append(len(stamps))
+    images = images_to_arrow(flat_images, image_type)
+    structs = pa.StructArray.from_arrays([pa.array(stamps, pa.float64()), images], fields=list(st))
+    return pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), structs,
+                                         mask=pa.array(mask, pa.bool_()) if any(mask) else None)
+
+
+@kernel("video.metadata")
+def metadata_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelOutput:
+    views = binary_views(args[0])
+    out, errors = parallel_map(video_metadata, views, on_error=on_error_option(options), what="video.metadata",
+                               sources=sources_option(options, len(views)))
+    return KernelOutput(pa.array(out, METADATA_TYPE), errors)
+
+
+@kernel("video.frames")
+def frames_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelOutput:
+    kw = {k: options.get(k) for k in ("every_seconds", "num_frames", "width", "height")}
+    keyframes_only = bool(options.get("keyframes_only", False))
+    views = binary_views(args[0])
+    out, errors = parallel_map(lambda b: list(iter_frames(b, keyframes_only=keyframes_only, **kw)), views,
+                               on_error=on_error_option(options), what="video.frames",
+                               sources=sources_option(options, len(views)))
+    w, h = kw["width"], kw["height"]
+    return KernelOutput(_frames_arrow(out, w, h), errors)
+
+
+# ---- clip -------------------------------------------------------------------------------------
+
+
+def clip_video(data: bytes | memoryview, start: float, end: float | None = None) -> bytes:
+    """The part ``[start, end)`` seconds as a new MP4 (video stream only).
+
+    Packets are copied unchanged when ``start`` is a keyframe and ``end`` a keyframe or the end;
+    otherwise the frames in range are decoded and re-encoded with libx264.
+    """
+    import av
+
+    with _open(data) as src:
+        vs = _video_stream(src)
+        ix = _index(src, vs)
+        tb = ix.time_base
+        s_pts = ix.start + start / tb
+        e_pts = ix.start + end / tb if end is not None else float("inf")
+        if e_pts <= s_pts:
+            raise ValueError(f"clip end {end} must be after start {start}")
+        gap = _frame_gap(ix, ix.pts[0]) / 2
+        key_at_start = any(abs(k - s_pts) <= gap for k in ix.keyframes)
+        key_at_end = e_pts > ix.pts[-1] or any(abs(k - e_pts) <= gap for k in ix.keyframes)
+        buf = io.BytesIO()
+        with av.open(buf, "w", format="mp4") as out:
+            if key_at_start and key_at_end:
+                ostream = out.add_stream_from_template(vs)
+                first: int | None = None
+                src.seek(int(max(ix.pts[0], s_pts - gap)), stream=vs, backward=True)
+                for packet in src.demux(vs):
+                    if packet.pts is None or packet.dts is None:
+                        continue
+                    if packet.pts < s_pts - gap:
+                        continue
+                    if packet.pts >= e_pts - gap:
+                        if packet.is_keyframe:
+                            break
+                        continue
+                    if first is None:
+                        first = packet.pts
+                    packet.pts -= first
+                    packet.dts -= first
+                    packet.stream = ostream
+                    out.mux(packet)
+            else:
+                rate = vs.average_rate or vs.guessed_rate or 30
+                ostream = out.add_stream("libx264", rate=rate, options={"preset": "veryfast"})
+                ostream.width, ostream.height, ostream.pix_fmt = vs.codec_context.width, vs.codec_context.height, \
+                    "yuv420p"
+                src.seek(ix.keyframes[max(0, bisect.bisect_right(ix.keyframes, s_pts) - 1)], stream=vs)
+                n = 0
+                for frame in src.decode(vs):
+                    if frame.pts is None or frame.pts < s_pts - gap:
+                        continue
+                    if frame.pts >= e_pts - gap:
+                        break
+                    new = frame.reformat(format="yuv420p")
+                    new.pts = n
+                    new.time_base = Fraction(1, 1) / Fraction(rate)
+                    n += 1
+                    for p in ostream.encode(new):
+                        out.mux(p)
+                for p in ostream.encode():
+                    out.mux(p)
+        return buf.getvalue()
+
+
+@kernel("video.clip")
+def clip_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelOutput:
+    start, end = float(options.get("start", 0.0)), options.get("end")
+    end = None if end is None else float(end)
+    views = binary_views(args[0])
+    out, errors = parallel_map(lambda b: clip_video(b, start, end), views, on_error=on_error_option(options),
+                               what="video.clip", sources=sources_option(options, len(views)))
+    return KernelOutput(pa.ExtensionArray.from_storage(DataType.video().to_arrow(), pa.array(out, pa.large_binary())),
+                        errors)
+
+
+# ---- shots --------------------------------------------------------------------------------------
+
+
+def detect_shots(data: bytes | memoryview, threshold: float = 0.3, min_shot_seconds: float = 0.0
+                 ) -> list[dict[str, float]]:
+    """Shot boundaries by grey-histogram difference between consecutive frames.
+
+    A cut is placed where half the L1 distance of two consecutive 32-bin histograms (64×36 grey
+    thumbnails) exceeds ``threshold`` (in [0, 1]). Returns ``[{"start", "end"}]`` in seconds.
+    """
+    cfg = get_config()
+    with _open(data) as c:
+        vs = _video_stream(c)
+        duration = _duration(c, vs)
+        if duration > cfg.max_video_duration:
+            raise ValueError(f"video of {duration:.1f} s exceeds max_video_duration={cfg.max_video_duration}")
+        vs.thread_type = "AUTO"
+        tb = Fraction(vs.time_base)
+        start_pts = vs.start_time or 0
+        times: list[float] = []
+        prev: np.ndarray | None = None
+        cuts: list[float] = []
+        for n, frame in enumerate(c.decode(vs)):
+            if n >= cfg.max_video_frames:
+                raise ValueError(f"more than max_video_frames={cfg.max_video_frames} frames")
+            t = float(((frame.pts or 0) - start_pts) * tb)
+            g = frame.to_ndarray(format="gray", width=64, height=36)
+            hist = np.bincount((g >> 3).ravel(), minlength=32).astype(np.float64) / g.size
+            if prev is not None and 0.5 * np.abs(hist - prev).sum() > threshold:
+                if not cuts or t - cuts[-1] >= min_shot_seconds:
+                    cuts.append(t)
+            prev = hist
+            times.append(t)
+    if not times:
+        return []
+    step = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else 0.0
+    end = max(duration, times[-1] + step)
+    bounds = [times[0], *cuts, end]
+    return [{"start": a, "end": b} for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+@kernel("video.shots")
+def shots_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelOutput:
+    threshold = float(options.get("threshold", 0.3))
+    min_len = float(options.get("min_shot_seconds", 0.0))
+    views = binary_views(args[0])
+    out, errors = parallel_map(lambda b: detect_shots(b, threshold, min_len), views,
+                               on_error=on_error_option(options), what="video.shots",
+                               sources=sources_option(options, len(views)))
+    return KernelOutput(pa.array(out, pa.large_list(SHOT_TYPE)), errors)
