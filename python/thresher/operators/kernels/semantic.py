@@ -1,0 +1,213 @@
+"""Semantic deduplication of embeddings (SemDeDup): k-means clusters, then cosine similarity within each.
+
+Within a cluster, items are visited in priority order (highest ``priority`` first, ties by row
+order); an item is a duplicate when its cosine similarity to an item *already kept* is
+``>= 1 - eps``, and is kept otherwise. So the kept item of a group of near-duplicates is the one
+with the highest priority (the first row among equals), and a chain ``a ~ b ~ c`` where ``a`` and
+``c`` are not similar keeps ``a`` and ``c``. This greedy pass is computed without a per-item loop:
+similar pairs come from blocked matrix products, and the greedy decisions are taken in rounds
+(an item is decided as soon as every earlier neighbour is decided), which is exactly the
+sequential result.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+Backend = Literal["auto", "faiss", "sklearn", "numpy"]
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+def _kmeans_numpy(x: np.ndarray, k: int, seed: int, iters: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n = len(x)
+    # k-means++ seeding
+    centroids = np.empty((k, x.shape[1]), dtype=np.float32)
+    centroids[0] = x[rng.integers(n)]
+    sq = (x * x).sum(axis=1)
+    d2 = np.maximum(sq - 2 * x @ centroids[0] + centroids[0] @ centroids[0], 0)
+    for i in range(1, k):
+        total = float(d2.sum())
+        j = int(rng.choice(n, p=d2 / total)) if total > 0 else int(rng.integers(n))
+        centroids[i] = x[j]
+        d2 = np.minimum(d2, np.maximum(sq - 2 * x @ centroids[i] + centroids[i] @ centroids[i], 0))
+    labels = np.zeros(n, dtype=np.int64)
+    for it in range(iters):
+        dist = (centroids * centroids).sum(axis=1)[None, :] - 2 * x @ centroids.T
+        new = dist.argmin(axis=1)
+        if it and np.array_equal(new, labels):
+            break
+        labels = new
+        counts = np.bincount(labels, minlength=k).astype(np.float32)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, labels, x)
+        empty = counts == 0
+        centroids[~empty] = sums[~empty] / counts[~empty, None]
+    return labels, centroids
+
+
+def kmeans(
+    embeddings: np.ndarray, n_clusters: int, seed: int = 0, backend: Backend = "auto", max_iter: int = 50
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster rows of ``embeddings``: ``(labels int64 [n], centroids float32 [k, dim])``.
+
+    ``backend="auto"`` uses faiss if it imports, else scikit-learn, else a NumPy Lloyd's
+    k-means with k-means++ seeding. Each backend is deterministic for a given ``seed``; the
+    backends do not give the same clusters as one another.
+
+    Examples
+    --------
+    >>> x = np.array([[0, 0], [0, 0.1], [10, 10], [10, 10.1]], dtype=np.float32)
+    >>> labels, _ = kmeans(x, 2, backend="numpy")
+    >>> bool(labels[0] == labels[1] and labels[2] == labels[3] and labels[0] != labels[2])
+    True
+    """
+    x = np.ascontiguousarray(embeddings, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"embeddings must be 2-d, got shape {x.shape}")
+    k = min(n_clusters, len(x))
+    if k < 1:
+        return np.zeros(len(x), dtype=np.int64), np.zeros((0, x.shape[1] if x.ndim == 2 else 0), np.float32)
+    if backend == "auto":
+        for name in ("faiss", "sklearn"):
+            try:
+                __import__(name)
+                backend = name  # type: ignore[assignment]
+                break
+            except ImportError:
+                continue
+        else:
+            backend = "numpy"
+    if backend == "faiss":
+        import faiss
+
+        km = faiss.Kmeans(x.shape[1], k, niter=max_iter, seed=seed, verbose=False)
+        km.train(x)
+        _, idx = km.index.search(x, 1)
+        return idx[:, 0].astype(np.int64), np.asarray(km.centroids, dtype=np.float32)
+    if backend == "sklearn":
+        from sklearn.cluster import KMeans
+
+        sk = KMeans(n_clusters=k, random_state=seed, n_init=1, max_iter=max_iter).fit(x)
+        return sk.labels_.astype(np.int64), sk.cluster_centers_.astype(np.float32)
+    if backend == "numpy":
+        return _kmeans_numpy(x, k, seed, max_iter)
+    raise ValueError(f"backend must be auto, faiss, sklearn or numpy, got {backend!r}")
+
+
+def _similar_pairs(x: np.ndarray, members: np.ndarray, thr: float, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(i, j)``, ``j < i`` in the order of ``members``, with cosine similarity ``>= thr``."""
+    lefts, rights = [], []
+    m = len(members)
+    v = x[members]
+    for s in range(0, m, block):
+        sim = v[s : s + block] @ v[: s + block].T  # rows s.., columns up to the block's end
+        rows = np.arange(s, min(s + block, m))
+        mask = sim >= thr
+        mask &= np.arange(sim.shape[1])[None, :] < rows[:, None]  # only earlier items
+        i, j = np.nonzero(mask)
+        lefts.append(i + s)
+        rights.append(j)
+    if not lefts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(lefts).astype(np.int64), np.concatenate(rights).astype(np.int64)
+
+
+def _greedy_keep(m: int, later: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+    """Sequential greedy (keep unless similar to an earlier kept item), computed in rounds."""
+    state = np.zeros(m, dtype=np.int8)  # 0 undecided, 1 kept, -1 duplicate
+    while True:
+        undecided = state == 0
+        if not undecided.any():
+            return state == 1
+        e_state = state[earlier]
+        live = undecided[later]
+        dup = np.zeros(m, dtype=bool)
+        dup[later[live & (e_state == 1)]] = True  # an earlier neighbour is kept
+        blocked = np.zeros(m, dtype=bool)
+        blocked[later[live & (e_state == 0)]] = True  # an earlier neighbour is still undecided
+        state[undecided & dup] = -1
+        state[undecided & ~dup & ~blocked] = 1
+
+
+def semantic_duplicates(
+    embeddings: np.ndarray,
+    eps: float,
+    n_clusters: int = 1,
+    priority: np.ndarray | None = None,
+    *,
+    labels: np.ndarray | None = None,
+    seed: int = 0,
+    backend: Backend = "auto",
+    block: int = 2048,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mark semantic near-duplicates: ``(group_id int64 [n], is_kept bool [n])``.
+
+    Parameters
+    ----------
+    embeddings
+        ``float [n, dim]``; compared by cosine similarity (zero vectors are never duplicates).
+    eps
+        Items with cosine similarity ``>= 1 - eps`` are duplicates.
+    n_clusters
+        k-means clusters (1 = compare all pairs); pairs in different clusters are never compared.
+    priority
+        Higher is kept first; ties (and ``None``) by row order.
+    labels
+        Precomputed cluster labels (skips k-means).
+    seed, backend
+        For :func:`kmeans`.
+    block
+        Rows per similarity block (memory ``block * cluster size`` floats).
+
+    Returns
+    -------
+    tuple of np.ndarray
+        ``group_id[i]`` is the row of the kept item that ``i`` duplicates (the most similar kept
+        earlier item; its own row when kept); ``is_kept[i]`` says whether ``i`` is kept.
+
+    Examples
+    --------
+    >>> e = np.array([[1, 0], [0.999, 0.04], [0, 1]], dtype=np.float32)
+    >>> g, keep = semantic_duplicates(e, eps=0.01, priority=np.array([0, 1, 0]))
+    >>> g.tolist(), keep.tolist()
+    ([1, 1, 2], [False, True, True])
+    """
+    x = _normalize(embeddings)
+    n = len(x)
+    if labels is None:
+        labels = kmeans(x, n_clusters, seed=seed, backend=backend)[0] if n_clusters > 1 else np.zeros(n, np.int64)
+    labels = np.asarray(labels)
+    prio = np.zeros(n) if priority is None else np.asarray(priority, dtype=np.float64)
+    # visiting order: by cluster, then priority descending, then row
+    order = np.lexsort((np.arange(n), -prio, labels))
+    sorted_labels = labels[order]
+    cuts = np.flatnonzero(sorted_labels[1:] != sorted_labels[:-1]) + 1
+    group = np.arange(n, dtype=np.int64)
+    kept = np.ones(n, dtype=bool)
+    thr = 1.0 - eps
+    for members in np.split(order, cuts):
+        if len(members) < 2:
+            continue
+        later, earlier = _similar_pairs(x, members, thr, block)
+        if not len(later):
+            continue
+        keep = _greedy_keep(len(members), later, earlier)
+        kept[members] = keep
+        # a duplicate's group: its most similar kept earlier neighbour (ties: the earliest)
+        ok = keep[earlier] & ~keep[later]
+        lo, eo = later[ok], earlier[ok]
+        sim = (x[members[lo]] * x[members[eo]]).sum(axis=1)
+        pick = np.lexsort((eo, -sim, lo))
+        lo, eo = lo[pick], eo[pick]
+        first = np.ones(len(lo), dtype=bool)
+        first[1:] = lo[1:] != lo[:-1]
+        group[members[lo[first]]] = members[eo[first]]
+    return group, kept
