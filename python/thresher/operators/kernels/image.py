@@ -319,17 +319,28 @@ def decode_resize_one(data: bytes | memoryview, width: int, height: int, mode: s
     """Decode at a reduced JPEG DCT scale (≥ the target size), then resize to exactly the target."""
     from PIL import Image
 
+    flt = _pil_filter(resample)
+    sj = _simplejpeg() if use_simplejpeg else None
+    if sj is not None and mode in (None, "RGB", "L") and bytes(data[:2]) == b"\xff\xd8":
+        # fast path without Pillow's (GIL-holding) header parser: libjpeg-turbo reads the header
+        # and decodes at the smallest DCT scale >= the target, with the GIL released
+        try:
+            h0, w0, colorspace, _ = sj.decode_jpeg_header(data)
+        except ValueError:
+            colorspace = None
+        if colorspace in ("Gray", "YCbCr", "RGB"):
+            cap = get_config().max_image_pixels
+            if cap and w0 * h0 > cap:
+                raise ValueError(f"image of {w0}x{h0} = {w0 * h0} pixels exceeds max_image_pixels={cap} "
+                                 "(possible decompression bomb)")
+            out_mode = mode or ("L" if colorspace == "Gray" else "RGB")
+            tw, th = fit_size(w0, h0, width, height, keep_aspect)
+            arr = sj.decode_jpeg(data, colorspace="GRAY" if out_mode == "L" else "RGB", min_width=tw, min_height=th)
+            small = Image.fromarray(arr[..., 0] if out_mode == "L" else arr)
+            return small if small.size == (tw, th) else small.resize((tw, th), flt)
     im = open_checked(data)
     tw, th = fit_size(im.size[0], im.size[1], width, height, keep_aspect)
-    flt = _pil_filter(resample)
     if im.format == "JPEG":
-        sj = _simplejpeg() if use_simplejpeg else None
-        if sj is not None and im.mode in ("RGB", "L") and mode in (None, "RGB", "L"):
-            out_mode = mode or im.mode
-            arr = sj.decode_jpeg(bytes(data), colorspace="GRAY" if out_mode == "L" else "RGB",
-                                 min_width=tw, min_height=th)
-            small = Image.fromarray(arr[..., 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr)
-            return small if small.size == (tw, th) else small.resize((tw, th), flt)
         im.draft(mode if mode in ("RGB", "L") else im.mode, (tw, th))
     im.load()
     im = _normalize_mode(im, mode)
