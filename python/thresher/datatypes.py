@@ -17,6 +17,7 @@ DataType(embedding[float32, 4])
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ class ThresherExtensionType(pa.ExtensionType):
     _kind = ""
 
 
-def _storage_compatible(actual: pa.DataType, expected: pa.DataType) -> bool:
+def _storage_compatible(actual: pa.DataType, expected: pa.DataType) -> builtins.bool:
     if actual == expected:
         return True
     try:
@@ -122,7 +123,7 @@ def _ext_class(kind: str) -> type[ThresherExtensionType]:
     return type(f"{kind.capitalize()}Type", (ThresherExtensionType,), {"__init__": __init__, "_kind": kind})
 
 
-_EXT_CLASSES: dict[str, type[ThresherExtensionType]] = {k: _ext_class(k) for k in _MEDIA_KINDS}
+_EXT_CLASSES: dict[str, Any] = {k: _ext_class(k) for k in _MEDIA_KINDS}
 
 
 def register_extension_types() -> None:
@@ -377,39 +378,39 @@ class DataType:
         t = self.arrow
         return dict(t.params) if isinstance(t, ThresherExtensionType) else {}
 
-    def is_media(self) -> bool:
+    def is_media(self) -> builtins.bool:
         return isinstance(self.arrow, ThresherExtensionType)
 
-    def is_numeric(self) -> bool:
+    def is_numeric(self) -> builtins.bool:
         t = self.arrow
         return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
 
-    def is_integer(self) -> bool:
+    def is_integer(self) -> builtins.bool:
         return pa.types.is_integer(self.arrow)
 
-    def is_float(self) -> bool:
+    def is_float(self) -> builtins.bool:
         return pa.types.is_floating(self.arrow)
 
-    def is_string(self) -> bool:
+    def is_string(self) -> builtins.bool:
         return pa.types.is_large_string(self.arrow)
 
-    def is_binary(self) -> bool:
+    def is_binary(self) -> builtins.bool:
         return pa.types.is_large_binary(self.arrow) or pa.types.is_fixed_size_binary(self.arrow)
 
-    def is_bool(self) -> bool:
+    def is_bool(self) -> builtins.bool:
         return pa.types.is_boolean(self.arrow)
 
-    def is_temporal(self) -> bool:
+    def is_temporal(self) -> builtins.bool:
         t = self.arrow
         return pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_time(t) or pa.types.is_duration(t)
 
-    def is_null(self) -> bool:
+    def is_null(self) -> builtins.bool:
         return pa.types.is_null(self.arrow)
 
-    def is_list(self) -> bool:
+    def is_list(self) -> builtins.bool:
         return pa.types.is_large_list(self.arrow) or pa.types.is_fixed_size_list(self.arrow)
 
-    def is_struct(self) -> bool:
+    def is_struct(self) -> builtins.bool:
         return pa.types.is_struct(self.arrow)
 
     def inner(self) -> DataType:
@@ -580,10 +581,10 @@ class Schema(Mapping[str, DataType]):
     def __len__(self) -> int:
         return len(self._fields)
 
-    def __contains__(self, name: object) -> bool:
+    def __contains__(self, name: object) -> builtins.bool:
         return name in self._index
 
-    def __eq__(self, other: object) -> bool:
+    def __eq__(self, other: object) -> builtins.bool:
         return isinstance(other, Schema) and self._fields == other._fields
 
     def __hash__(self) -> int:

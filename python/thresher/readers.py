@@ -96,7 +96,7 @@ def from_glob_path(pattern: str | Sequence[str]) -> DataFrame:
     """One row per file matching ``pattern``: path, size, modified time."""
     from thresher.io.glob import GlobSource
 
-    return _scan(GlobSource(pattern))
+    return _scan(GlobSource(pattern))  # type: ignore[arg-type]
 
 
 def read_iceberg(table: Any, catalog: Any = None, snapshot_id: int | None = None) -> DataFrame:

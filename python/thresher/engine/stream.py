@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import cast
 
 import pyarrow as pa
 
@@ -102,7 +103,7 @@ class BufferedPipe:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                m, n = item  # type: ignore[misc]
+                m, n = cast("tuple[Morsel, int]", item)
                 self._budget.release(n)
                 yield m
         finally:

@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import builtins
 import datetime
 import decimal
 from collections.abc import Callable, Iterable, Sequence
@@ -353,7 +354,7 @@ class Expr:
 
         return EmbeddingNamespace(self)
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: builtins.str) -> Any:
         ns = _USER_NAMESPACES.get(name)
         if ns is not None:
             return ns(self)
@@ -363,7 +364,7 @@ class Expr:
 _USER_NAMESPACES: dict[str, Callable[[Expr], Any]] = {}
 
 
-def register_expr_namespace(name: str) -> Callable[[type], type]:
+def register_expr_namespace(name: builtins.str) -> Callable[[type], type]:
     """Register a class as ``expr.<name>`` (a plugin namespace, like Polars').
 
     Examples

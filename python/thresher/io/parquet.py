@@ -149,7 +149,7 @@ class ParquetSource(Source):
                 raise ThresherIOError(f"reading parquet footer of {frag.path}: {exc}") from exc
             if expr is not None:
                 try:
-                    kept = [rg.id for rg in frag.split_by_row_group(filter=expr)]
+                    kept = [f.row_groups[0].id for f in frag.split_by_row_group(filter=expr) if f.row_groups]
                 except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
                     kept = list(range(md.num_row_groups))
             else:

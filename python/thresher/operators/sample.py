@@ -22,7 +22,7 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 
 
 def keep_mask(seed: int, partition: str, start: int, n: int, fraction: float) -> np.ndarray:
-    base = np.uint64(xxhash.xxh64_intdigest(f"{seed}:{partition}"))
+    base = np.uint64(xxhash.xxh64_intdigest(f"{seed}:{partition}".encode()))
     with np.errstate(over="ignore"):
         h = _splitmix64(np.arange(start, start + n, dtype=np.uint64) ^ base)
     return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53) < fraction

@@ -279,7 +279,7 @@ class PhysicalPlanner:
         if isinstance(node, (Filter, Project, Explode, Sample)):
             child = self.lower(node.children()[0])
             cls = _resource_class(node)
-            res, conc, actor, batch = _stage_resources(node)
+            res, conc, actor, udf_batch = _stage_resources(node)
             cost = max((max_cost(e) for e in _node_exprs(node)), key=("scalar", "io", "decode", "model").index,
                        default="scalar")
             if (
@@ -297,8 +297,8 @@ class PhysicalPlanner:
                 return child
             stage = self._new(kind="map", inputs=[child], ops=[node], logical=node, resources=res,
                               concurrency=conc, actor=actor, cost=cost)
-            if batch:
-                stage.batch_size = batch
+            if udf_batch:
+                stage.batch_size = udf_batch
             elif cost != "scalar" or any(f.dtype.is_media() for f in node.schema.fields):
                 stage.batch_size = MEDIA_BATCH_ROWS
             return stage
@@ -318,7 +318,7 @@ class PhysicalPlanner:
             return self._new(kind="row_index", inputs=[self.lower(node.input)], logical=node)
         if isinstance(node, Repartition):
             stage = self._new(kind="rebatch", inputs=[self.lower(node.input)], logical=node)
-            if node.batch_size:
+            if node.batch_size is not None:
                 stage.batch_size = node.batch_size
             return stage
         if isinstance(node, Write):
