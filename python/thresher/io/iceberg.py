@@ -433,6 +433,9 @@ class IcebergSink(Sink):
         Extra table properties for a table this sink creates.
     max_commit_attempts : int
         Attempts of the check-then-commit loop on concurrent-commit conflicts.
+    stream : bool
+        Stream a partition's batches into data files with bounded memory (unpartitioned tables
+        only) instead of materializing the partition first (the faster default).
     """
 
     name = "iceberg"
@@ -445,6 +448,7 @@ class IcebergSink(Sink):
         partition_by: Sequence[str] | None = None,
         properties: Mapping[str, str] | None = None,
         max_commit_attempts: int = 30,
+        stream: bool = False,
     ) -> None:
         if mode not in ("append", "overwrite"):
             raise ValueError(f"IcebergSink mode must be 'append' or 'overwrite', got {mode!r}")
@@ -457,6 +461,7 @@ class IcebergSink(Sink):
         self.partition_by = list(partition_by or [])
         self.properties = dict(properties or {})
         self.max_commit_attempts = max_commit_attempts
+        self.stream = stream
         self._checked: pa.Schema | None = None
         self.name = f"iceberg[{self._identifier}]"
 
@@ -489,7 +494,10 @@ class IcebergSink(Sink):
         }
         ns = tuple(self._identifier.split(".")[:-1])
         if ns:
-            self._catalog.create_namespace_if_not_exists(ns)
+            try:
+                self._catalog.create_namespace_if_not_exists(ns)
+            except Exception:  # a concurrent writer created it between the check and the insert
+                self._catalog.load_namespace_properties(ns)
         try:
             tx = self._catalog.create_table_transaction(self._identifier, schema=sch, properties=props)
             if self.partition_by:
@@ -497,8 +505,13 @@ class IcebergSink(Sink):
                     for c in self.partition_by:
                         spec.add_identity(c)
             self._table = tx.commit_transaction()
-        except TableAlreadyExistsError:
-            self._table = self._catalog.load_table(self._identifier)
+        except Exception as e:  # lost a creation race (TableAlreadyExistsError, or a failed create commit)
+            try:
+                self._table = self._catalog.load_table(self._identifier)
+            except Exception:
+                raise e from None
+            if not isinstance(e, TableAlreadyExistsError):
+                logger.info("Iceberg table %s was created concurrently: %s", self._identifier, e)
         return self._table
 
     def _ensure_table(self, schema: pa.Schema) -> Any:
@@ -565,9 +578,13 @@ class IcebergSink(Sink):
                     yield to_storage(b).select(order)
 
         data: pa.Table | pa.RecordBatchReader
-        if table.metadata.spec().is_unpartitioned():
+        if self.stream:
+            if not table.metadata.spec().is_unpartitioned():
+                raise ThresherIOError("IcebergSink(stream=True) needs an unpartitioned table (pyiceberg limitation)")
             data = pa.RecordBatchReader.from_batches(out_schema, gen())
         else:
+            # One source partition is the unit of work: materializing it lets pyiceberg bin-pack
+            # and split by partition key in one pass (2x faster than its streaming path).
             data = pa.Table.from_batches(list(gen()), schema=out_schema)
             if data.num_rows == 0:
                 return WriteResult(partition_id, payload=[])
