@@ -262,7 +262,7 @@ def fuzzy_duplicates(
     weights: tuple[float, float] = (0.5, 0.5),
     hash: HashName = "poly64",
     scheme: Scheme = "affine32",
-    num_threads: int | None = None,
+    num_threads: int | None = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Near-duplicate groups of one batch of documents: MinHash, LSH, (verify), components.
 

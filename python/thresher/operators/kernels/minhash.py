@@ -469,7 +469,7 @@ def minhash_signatures(
     hash: HashName = "poly64",
     scheme: Scheme = "affine32",
     *,
-    num_threads: int | None = None,
+    num_threads: int | None = 1,
     chunk_bytes: int = 1 << 19,
 ) -> np.ndarray:
     """MinHash signatures of a batch of documents, ``uint32 [n, num_perm]``.
@@ -490,7 +490,8 @@ def minhash_signatures(
     scheme
         ``"affine32"`` (datasketch >= 2.0) or ``"legacy"`` (datasketch < 2.0).
     num_threads
-        Chunks processed in parallel; ``None`` uses every core, 1 runs inline.
+        Chunks processed in parallel on a thread pool; ``None`` uses every core. The default, 1,
+        runs inline: the executor already runs batches in parallel, so a kernel should not.
     chunk_bytes
         Text per chunk; bounds the working memory (about 40 bytes per text byte).
 
@@ -540,7 +541,7 @@ def minhash_array(
     hash: HashName = "poly64",
     scheme: Scheme = "affine32",
     *,
-    num_threads: int | None = None,
+    num_threads: int | None = 1,
 ) -> pa.FixedSizeListArray:
     """:func:`minhash_signatures` as ``fixed_size_list<uint32>[num_perm]``; null documents give null.
 
