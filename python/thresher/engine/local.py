@@ -21,14 +21,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from thresher.datatypes import Schema, conform_batch
+from thresher.engine.lowering import row_pipeline
 from thresher.engine.memory import MemoryBudget, default_budget_bytes, parse_bytes
 from thresher.engine.progress import ProgressReporter
 from thresher.engine.relational import build_lazy, collect_lazy, table_to_lazy
 from thresher.engine.stats import RunStats, StageStats
 from thresher.engine.stream import BufferedPipe, Morsel, ordered_map, rebatch
 from thresher.errors import ThresherError, ThresherExecutionError
-from thresher.engine.lowering import row_pipeline
-from thresher.planner.logical import Limit, LogicalPlan, Repartition, WithRowIndex, Write
+from thresher.planner.logical import Dedup, Limit, LogicalPlan, Repartition, WithRowIndex, Write
 from thresher.planner.physical import PhysicalPlan, Stage
 
 
@@ -37,7 +37,7 @@ class LocalExecutor:
 
     name = "local"
     supported_stages = frozenset(
-        {"scan", "map", "flatmap", "relational", "limit", "union", "row_index", "rebatch", "write"}
+        {"scan", "map", "flatmap", "relational", "limit", "union", "row_index", "rebatch", "write", "dedup"}
     )
 
     def __init__(
@@ -295,6 +295,66 @@ class LocalExecutor:
             return
         yield from upstream
 
+    def _dedup(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
+        """Pass 1 streams the input computing keys; one global decision; pass 2 filters by position.
+
+        Pass 2 re-runs the input (nothing held in memory) when its order is deterministic (scans
+        and row-local maps); otherwise pass 1 keeps the input batches.
+        """
+        from thresher.engine.checkpoint import partition_local
+        from thresher.operators.dedup import DedupOperator, DedupState
+
+        def _cheap(plan: LogicalPlan) -> bool:
+            from thresher.expressions.expr import max_cost
+            from thresher.planner.logical import Filter, FlatMap, Project
+
+            for n in plan.walk():
+                if isinstance(n, FlatMap):
+                    return False
+                exprs = n.exprs if isinstance(n, Project) else (n.predicate,) if isinstance(n, Filter) else ()
+                if any(max_cost(e) != "scalar" for e in exprs):
+                    return False
+            return True
+
+        node = stage.logical
+        assert isinstance(node, Dedup)
+        (inp,) = stage.inputs
+        op = DedupOperator(node.method, node.by, dict(node.params), inp.schema, node.priority, node.id_column)
+        state = DedupState()
+        rerun = node.output == "filter" and partition_local(node.input) and _cheap(node.input)
+        kept_batches: list[Morsel] = []
+        t0 = time.perf_counter()
+        for m in self._run(inp, ctx):
+            if m.batch is not None:
+                st.add_in(m.batch.num_rows)
+                op.keys(m.batch, state)
+            if node.output == "filter" and not rerun:
+                kept_batches.append(m)
+        group, kept = op.decide(state)
+        st.add_busy(time.perf_counter() - t0)
+        st.extra["duplicates"] = int(len(kept) - int(kept.sum()))
+        if node.output == "groups":
+            table = op.groups_table(state, group, kept, node.schema)
+            for b in table.to_batches(max_chunksize=stage.batch_size):
+                yield Morsel("dedup", b)
+            yield Morsel("dedup", None)
+            return
+        source = self._run(inp, ctx) if rerun else iter(kept_batches)
+        pos = 0
+        for m in source:
+            if m.batch is None:
+                yield m
+                continue
+            n = m.batch.num_rows
+            mask = kept[pos:pos + n]
+            pos += n
+            if mask.all():
+                yield m
+            elif mask.any():
+                yield Morsel(m.partition, m.batch.filter(pa.array(mask)))
+        if pos != len(kept):
+            raise ThresherExecutionError(f"dedup: the input changed between passes ({len(kept)} rows, then {pos})")
+
     def _write(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
         from thresher.engine.checkpoint import run_write
 
@@ -373,6 +433,7 @@ _STAGE_RUNNERS = {
     "row_index": LocalExecutor._row_index,
     "rebatch": LocalExecutor._rebatch,
     "write": LocalExecutor._write,
+    "dedup": LocalExecutor._dedup,
 }
 
 

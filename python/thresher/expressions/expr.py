@@ -293,6 +293,18 @@ class Expr:
     def all(self) -> Expr:
         return AggCall("all", self)
 
+    def minhash(
+        self, num_perm: int = 128, ngram: int = 5, unit: builtins.str = "char", seed: int = 1,
+        hash: builtins.str = "poly64",
+    ) -> Expr:
+        """MinHash signature of a text column: ``fixed_size_list<uint32, num_perm>``.
+
+        Shingles are ``ngram`` characters (``unit="char"``) or words (``unit="word"``). With
+        ``hash="sha1_32"`` the signature equals datasketch's ``MinHash`` for the same shingles.
+        """
+        return Call("minhash", (self,), (("num_perm", num_perm), ("ngram", ngram), ("unit", unit), ("seed", seed),
+                                         ("hash", hash)))
+
     # ---- namespaces -------------------------------------------------------------------------
     @property
     def str(self) -> StringNamespace:

@@ -338,3 +338,9 @@ AGGREGATES: dict[str, AggRule] = {
     "any": _agg_bool("any"),
     "all": _agg_bool("all"),
 }
+
+
+@function("minhash")
+def _minhash(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    expect(args[0], args[0].dtype.is_string() or args[0].dtype.is_null(), "string", "minhash")
+    return DataType.fixed_size_list(DataType.uint32(), int(opts.get("num_perm", 128)))

@@ -483,3 +483,47 @@ def uses_udf(plan: LogicalPlan) -> bool:
         if isinstance(node, FlatMap):
             return True
     return False
+
+
+@dataclass(frozen=True, eq=False)
+class Dedup(Unary):
+    """A composite dedup (exact / fuzzy / semantic / image): keys per batch, one global decision.
+
+    ``output="filter"`` keeps the input schema and drops duplicates; ``output="groups"`` returns
+    one row per input row: its id, its group id and whether it is the kept one.
+    """
+
+    method: str = "exact"
+    by: Expr = field(default=None)  # type: ignore[assignment]
+    params: tuple[tuple[str, Any], ...] = ()
+    output: str = "filter"
+    priority: Expr | None = None
+    id_column: str | None = None
+
+    def _derive_schema(self) -> Schema:
+        from thresher.operators.dedup import METHODS
+
+        if self.method not in METHODS:
+            raise ThresherTypeError(f"dedup method must be one of {METHODS}, got {self.method!r}")
+        f = self.by.resolve(self.input.schema)
+        t = f.dtype
+        if self.method == "fuzzy" and not t.is_string():
+            raise ThresherTypeError(f"dedup.fuzzy: column {f.name!r} has type {t}, expected string")
+        if self.method == "semantic" and t.kind not in ("embedding", "fixed_size_list", "tensor"):
+            raise ThresherTypeError(f"dedup.semantic: column {f.name!r} has type {t}, expected an embedding")
+        if self.method == "image" and t.arrow != DataType.uint64().arrow:
+            raise ThresherTypeError(f"dedup.image: key {f.name!r} has type {t}, expected a uint64 perceptual hash")
+        if self.priority is not None:
+            pf = self.priority.resolve(self.input.schema)
+            if not pf.dtype.is_numeric():
+                raise ThresherTypeError(f"dedup priority {pf.name!r} must be numeric, got {pf.dtype}")
+        if self.output == "groups":
+            id_type = self.input.schema[self.id_column] if self.id_column else DataType.int64()
+            return Schema([Field("id", id_type), Field("group_id", id_type), Field("is_kept", DataType.bool())])
+        if self.output != "filter":
+            raise ValueError("dedup output must be 'filter' or 'groups'")
+        return self.input.schema
+
+    def describe(self) -> str:
+        ps = ", ".join(f"{k}={v}" for k, v in self.params)
+        return f"Dedup {self.method}({self.by!r}{', ' + ps if ps else ''}) -> {self.output}"

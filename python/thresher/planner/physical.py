@@ -26,6 +26,7 @@ from thresher.expressions.expr import Expr, UDFCall, max_cost
 from thresher.operators.polars_lowering import is_lowerable
 from thresher.planner.logical import (
     Aggregate,
+    Dedup,
     Distinct,
     Explode,
     Filter,
@@ -321,6 +322,8 @@ class PhysicalPlanner:
             if node.batch_size is not None:
                 stage.batch_size = node.batch_size
             return stage
+        if isinstance(node, Dedup):
+            return self._new(kind="dedup", inputs=[self.lower(node.input)], logical=node, boundary="barrier")
         if isinstance(node, Write):
             return self._new(kind="write", inputs=[self.lower(node.input)], logical=node, boundary="barrier")
         if isinstance(node, _BARRIERS):

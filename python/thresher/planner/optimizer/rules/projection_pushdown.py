@@ -21,6 +21,7 @@ from __future__ import annotations
 from thresher.expressions.expr import Expr
 from thresher.planner.logical import (
     Aggregate,
+    Dedup,
     Distinct,
     Explode,
     Filter,
@@ -108,6 +109,14 @@ def prune(node: LogicalPlan, required: Req) -> LogicalPlan:
         if child is node.input and aggs == node.aggs:
             return node
         return Aggregate(child, node.keys, aggs)
+
+    if isinstance(node, Dedup):
+        need = node.by.columns() | (node.priority.columns() if node.priority is not None else set())
+        if node.id_column:
+            need.add(node.id_column)
+        if node.output == "groups":
+            return _same(node, prune(node.input, need))
+        return _same(node, prune(node.input, _union(required, need)))
 
     if isinstance(node, Window):
         need = _cols(node.exprs) | _cols(node.partition_by) | _cols(node.order_by)

@@ -1,0 +1,170 @@
+"""Deduplication as a two-step operator: per-batch keys (streaming), then one global decision.
+
+``keys`` runs on every batch as it streams by and keeps only what the decision needs (band
+hashes for fuzzy dedup, a 64-bit content hash for exact, a pHash, an embedding); ``decide`` sees
+all keys once and returns, per row, its group (the smallest row position in its duplicate group)
+and whether it is the kept one. Removal is then a filter by row position: no join.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from thresher.datatypes import Schema
+from thresher.errors import ThresherExecutionError
+from thresher.expressions.expr import Expr
+from thresher.operators.evaluate import ExprEvaluator
+
+METHODS = ("exact", "fuzzy", "semantic", "image")
+
+
+@dataclass
+class DedupState:
+    keys: list[Any] = field(default_factory=list)
+    extra: list[Any] = field(default_factory=list)
+    priority: list[np.ndarray] = field(default_factory=list)
+    ids: list[pa.Array] = field(default_factory=list)
+    n: int = 0
+
+
+class DedupOperator:
+    def __init__(self, method: str, key: Expr, params: dict[str, Any], input_schema: Schema,
+                 priority: Expr | None = None, id_column: str | None = None) -> None:
+        if method not in METHODS:
+            raise ValueError(f"dedup method must be one of {METHODS}")
+        self.method = method
+        self.params = dict(params)
+        self.input_schema = input_schema
+        self.key = key
+        self.id_column = id_column
+        self._evaluator = ExprEvaluator([key] + ([priority] if priority is not None else []), input_schema)
+        self._has_priority = priority is not None
+        if method == "fuzzy":
+            from thresher.operators.kernels.lsh import optimal_bands_rows
+
+            num_perm = int(self.params.get("num_perm", 128))
+            bands, rows = self.params.get("bands"), self.params.get("rows")
+            if bands is None or rows is None:
+                # verification removes false positives afterwards, so then favour recall
+                weights = (0.2, 0.8) if self.params.get("verify") else (0.5, 0.5)
+                bands, rows = optimal_bands_rows(float(self.params.get("threshold", 0.8)), num_perm, *weights)
+            self.params["bands"], self.params["rows"] = int(bands), int(rows)
+
+    # -- pass 1 ------------------------------------------------------------------------------
+    def keys(self, batch: pa.RecordBatch, state: DedupState) -> None:
+        values, _ = self._evaluator.evaluate(batch)
+        arr = values[0]
+        p = self.params
+        if self.method == "exact":
+            storage = arr.storage if isinstance(arr.type, pa.ExtensionType) else arr
+            s = pl.from_arrow(pa.RecordBatch.from_arrays([storage], names=["v"]))
+            assert isinstance(s, pl.DataFrame)
+            h = s.select(pl.col("v").hash(seed=0x7E5)).to_series().to_numpy()
+            nulls = np.asarray(storage.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            state.keys.append(h.astype(np.uint64))
+            state.extra.append(nulls)
+        elif self.method == "fuzzy":
+            from thresher.operators.kernels.lsh import band_hashes
+            from thresher.operators.kernels.minhash import MAX_HASH, minhash_signatures, shingle_hashes
+
+            sig = minhash_signatures(arr, int(p.get("num_perm", 128)), int(p.get("ngram", 5)), p.get("unit", "char"),
+                                     int(p.get("seed", 1)), p.get("hash", "poly64"))
+            valid = ~(sig == MAX_HASH).all(axis=1)
+            if arr.null_count:
+                valid &= np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+            state.keys.append(band_hashes(sig, p["bands"], p["rows"]))
+            if p.get("verify"):
+                h, off = shingle_hashes(arr, int(p.get("ngram", 5)), p.get("unit", "char"), p.get("hash", "poly64"))
+                state.extra.append((h, off, valid))
+            else:
+                state.extra.append(valid)
+        elif self.method == "semantic":
+            storage = arr.storage if isinstance(arr.type, pa.ExtensionType) else arr
+            if not pa.types.is_fixed_size_list(storage.type):
+                raise ThresherExecutionError(f"semantic dedup needs an embedding column, got {storage.type}")
+            dim = storage.type.list_size
+            flat = storage.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+            state.keys.append(flat.reshape(-1, dim))
+        elif self.method == "image":
+            state.keys.append(np.asarray(arr.to_numpy(zero_copy_only=False)).astype(np.uint64))
+            state.extra.append(np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool))
+        if self._has_priority:
+            state.priority.append(np.asarray(values[1].to_numpy(zero_copy_only=False), dtype=np.float64))
+        if self.id_column is not None:
+            state.ids.append(batch.column(batch.schema.get_field_index(self.id_column)))
+        state.n += batch.num_rows
+
+    # -- the decision ------------------------------------------------------------------------
+    def decide(self, state: DedupState) -> tuple[np.ndarray, np.ndarray]:
+        n = state.n
+        if n == 0:
+            return np.zeros(0, np.int64), np.zeros(0, bool)
+        p = self.params
+        if self.method == "exact":
+            h = np.concatenate(state.keys)
+            nulls = np.concatenate(state.extra)
+            # group = first position with the same hash (nulls are never duplicates)
+            order = np.argsort(h, kind="stable")
+            hs = h[order]
+            starts = np.r_[True, hs[1:] != hs[:-1]]
+            first = order[np.maximum.accumulate(np.where(starts, np.arange(n), 0))]
+            group = np.empty(n, np.int64)
+            group[order] = first
+            group[nulls] = np.arange(n)[nulls]
+            if p.get("keep", "first") == "last":
+                # the kept row is the last position of each group
+                last = np.full(n, -1, np.int64)
+                np.maximum.at(last, group, np.arange(n))
+                return group, last[group] == np.arange(n)
+            return group, group == np.arange(n)
+        if self.method == "fuzzy":
+            from thresher.operators.kernels.components import connected_components
+            from thresher.operators.kernels.lsh import candidate_pairs, verify_pairs
+
+            bands = np.concatenate(state.keys)
+            if p.get("verify"):
+                valid = np.concatenate([e[2] for e in state.extra])
+            else:
+                valid = np.concatenate(state.extra)
+            left, right = candidate_pairs(bands, valid=valid)
+            if p.get("verify") and len(left):
+                hs, offs, base = [], [np.zeros(1, np.int64)], 0
+                for h, off, _ in state.extra:
+                    hs.append(h)
+                    offs.append(off[1:].astype(np.int64) + base)
+                    base += int(off[-1])
+                ok = verify_pairs(left, right, np.concatenate(hs), np.concatenate(offs), float(p.get("threshold", 0.8)))
+                left, right = left[ok], right[ok]
+            group = connected_components(left, right, n=n)
+            return group, group == np.arange(n)
+        if self.method == "semantic":
+            from thresher.operators.kernels.semantic import semantic_duplicates
+
+            emb = np.concatenate(state.keys)
+            prio = np.concatenate(state.priority) if state.priority else None
+            return semantic_duplicates(emb, float(p["eps"]), int(p.get("n_clusters", 1)), prio,
+                                       seed=int(p.get("seed", 0)))
+        from thresher.operators.kernels.phash_lsh import phash_groups
+
+        hashes = np.concatenate(state.keys)
+        nulls = np.concatenate(state.extra)
+        group, kept = phash_groups(np.where(nulls, np.arange(n, dtype=np.uint64) ^ np.uint64(0xDEADBEEFCAFEF00D), hashes),
+                                   int(p.get("max_distance", 4)))
+        group[nulls] = np.arange(n)[nulls]
+        kept[nulls] = True
+        return group, kept
+
+    def groups_table(self, state: DedupState, group: np.ndarray, kept: np.ndarray, schema: Schema) -> pa.Table:
+        if self.id_column is not None:
+            ids = pa.concat_arrays([a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in state.ids]) \
+                if state.ids else pa.array([], schema[self.id_column].to_arrow())
+            group_ids = ids.take(pa.array(group))
+        else:
+            ids = pa.array(np.arange(len(group), dtype=np.int64))
+            group_ids = pa.array(group.astype(np.int64))
+        return pa.Table.from_arrays([ids, group_ids, pa.array(kept)], schema=schema.to_arrow())
