@@ -111,3 +111,10 @@ def read_lance(uri: str, version: int | None = None) -> DataFrame:
     from thresher.io.lance import LanceSource
 
     return _scan(LanceSource(uri, version=version))
+
+
+def iceberg_catalog(warehouse_dir: str, name: str = "thresher") -> Any:
+    """An embedded Iceberg catalog: pyiceberg's SqlCatalog on sqlite with a local warehouse."""
+    from thresher.io.iceberg import default_catalog
+
+    return default_catalog(warehouse_dir, name=name)
