@@ -4,7 +4,11 @@ Lowering rules:
 
 * adjacent row-local operators (filter, project, explode, sample) with the same resource class
   fuse into one streaming ``map`` stage; an expression with a class UDF that asks for GPUs or an
-  actor pool starts a stage of its own (it runs on different workers);
+  actor pool starts a stage of its own (it runs on different workers), and row-local operators
+  that use the same such UDF with the same resources share it; the operator after it starts a
+  new CPU stage again;
+* a stage that calls an io/decode/model function runs small batches (``MEDIA_BATCH_ROWS``) unless
+  a UDF asks for its own ``batch_size``; its concurrency comes from the UDF (actor pool size);
 * a maximal subtree of relational operators over standard types (scan → filter → project →
   join → aggregate → sort → limit) becomes one ``relational`` stage that the executor runs as a
   Polars LazyFrame (its optimizer and streaming engine); its leaves are scans Polars can read
@@ -119,6 +123,8 @@ class Stage:
             "concurrency": self.concurrency,
             "actor": self.actor,
             "cost": self.cost,
+            "joins": [j.strategy for j in (self.logical.walk() if self.kind == "relational" and self.logical else ())
+                      if isinstance(j, Join)],
         }
 
 
@@ -288,7 +294,7 @@ class PhysicalPlanner:
                 and child.kind == "map"
                 and child.boundary == "streaming"
                 and _resource_class(child.ops[-1]) == cls
-                and cls == ("cpu",)
+                and (cls == ("cpu",) or _stage_resources(child.ops[-1])[:3] == (res, conc, actor))
             ):
                 child.ops.append(node)
                 child.logical = node

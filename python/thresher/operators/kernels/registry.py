@@ -9,6 +9,7 @@ and the call's options, and returns a :class:`KernelOutput`.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,17 +34,23 @@ def kernel(name: str) -> Callable[[KernelFn], KernelFn]:
     return deco
 
 
+_load_lock = threading.Lock()
+
+
 def _load() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
-    for m in _MODULES:
-        try:
-            importlib.import_module(f"thresher.operators.kernels.{m}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"thresher.operators.kernels.{m}":
-                raise
+    with _load_lock:  # worker threads look kernels up concurrently: none may see a half-loaded registry
+        if _loaded:
+            return
+        for m in _MODULES:
+            try:
+                importlib.import_module(f"thresher.operators.kernels.{m}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"thresher.operators.kernels.{m}":
+                    raise
+        _loaded = True
 
 
 def get_kernel(name: str) -> KernelFn | None:

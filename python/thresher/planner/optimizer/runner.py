@@ -10,34 +10,71 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
+from thresher.datatypes import Schema
 from thresher.errors import ThresherError
 from thresher.planner.logical import LogicalPlan
 
 # The order matters: simplify first, then move filters and limits down, then cut columns, then
-# the media-aware rewrites that depend on knowing which columns survive.
+# the media-aware rewrites that depend on knowing which columns survive, then ordering work by
+# cost, then the join decisions that need the final shape of each input. The whole tuple runs
+# again until a pass changes nothing, so a rewrite late in the order still feeds the early ones.
 RULES: tuple[str, ...] = (
     "constant_folding",  # fold literal-only expressions, drop always-true filters
-    "merge_filters",  # Filter(Filter(x)) -> one conjunction, so pushdown sees all terms
+    "merge_filters",  # Filter(Filter(x)) -> one conjunction (unless the lower one is cheaper)
     "predicate_pushdown",  # move filter terms below projections/joins/unions and into scans
     "projection_merge",  # Project(Project(x)) -> one Project when nothing expensive is duplicated
     "limit_pushdown",  # move limits below row-local maps and into scans (early stop)
     "projection_pushdown",  # read and compute only the columns something downstream uses
+    "fuse_decode_resize",  # image.decode -> image.resize becomes one draft-mode image.decode_resize
+    "header_predicates",  # width/height/metadata predicates read headers before any decode
+    "common_subexpression_elimination",  # an expensive subexpression used twice is computed once
+    "cheap_predicate_first",  # split filters by cost class, cheapest lowest, so decodes see fewer rows
+    "join_reorder",  # inner join chains: join the smaller inputs first (estimated from statistics)
+    "broadcast_join",  # a small join side (from statistics) is broadcast instead of shuffled
 )
 
-_EXTRA_RULES: list[str] = []
+#: rules added at run time with register_rule: (name, the rule it follows or None = the end)
+_EXTRA_RULES: list[tuple[str, str | None]] = []
 
 
 def register_rule(name: str, after: str | None = None) -> None:
-    """Add a rule module ``thresher.planner.optimizer.rules.<name>`` to the order."""
-    if name in RULES or name in _EXTRA_RULES:
+    """Add a rule module ``thresher.planner.optimizer.rules.<name>`` to the order.
+
+    ``after`` places it right after that rule (default: at the end). Registering twice is a no-op.
+    """
+    if name in rule_names():
         return
-    _EXTRA_RULES.append(name)
+    if after is not None and after not in rule_names():
+        raise ThresherError(f"register_rule: unknown rule {after!r}; rules are {list(rule_names())}")
+    _EXTRA_RULES.append((name, after))
 
 
 def rule_names() -> tuple[str, ...]:
-    return RULES + tuple(_EXTRA_RULES)
+    out = list(RULES)
+    for name, after in _EXTRA_RULES:
+        out.insert(out.index(after) + 1 if after is not None else len(out), name)
+    return tuple(out)
+
+
+def validate_plan(plan: LogicalPlan, schema: Schema, rule: str = "?") -> None:
+    """Raise unless ``plan`` rebuilds node by node (every type check passes again) with ``schema``."""
+
+    def rebuild(node: LogicalPlan) -> LogicalPlan:
+        kids = [rebuild(c) for c in node.children()]
+        values = {f.name: getattr(node, f.name) for f in fields(node)}
+        fresh = type(node)(**values)  # re-runs the constructor's checks
+        return fresh.with_children(kids) if kids else fresh
+
+    try:
+        rebuilt = rebuild(plan)
+    except Exception as exc:  # noqa: BLE001 - report which rule broke the plan
+        raise ThresherError(f"rule {rule} produced an invalid plan: {exc}\n{plan.pretty()}") from exc
+    got = [(f.name, str(f.dtype)) for f in rebuilt.schema.fields]
+    want = [(f.name, str(f.dtype)) for f in schema.fields]
+    if got != want:
+        raise ThresherError(f"rule {rule} changed the output schema: {want} -> {got}")
 
 
 @dataclass
@@ -87,8 +124,8 @@ def optimize(
             dt = time.perf_counter() - t0
             if new is not None and new != result.plan:
                 result.log.append(RuleFiring(name, it, result.plan.pretty(), new.pretty(), dt))
-                if validate and new.schema.names != schema.names:
-                    raise ThresherError(f"rule {name} changed the output columns: {schema.names} -> {new.schema.names}")
+                if validate:
+                    validate_plan(new, schema, name)
                 result.plan = new
                 changed = True
         result.iterations = it + 1

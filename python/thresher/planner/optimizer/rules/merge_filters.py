@@ -1,4 +1,4 @@
-"""merge_filters: two stacked filters become one conjunction.
+"""merge_filters: two stacked filters become one conjunction, unless the lower one is cheaper.
 
 Before::
 
@@ -10,7 +10,9 @@ After::
     Filter ((col("b") < 2) & (col("a") > 1))
 
 Merging first lets predicate pushdown split the conjunction and move each term as far down as it
-can go on its own (the split half of "filter merge/split").
+can go on its own (the split half of "filter merge/split"). A filter stacked on a *cheaper* one
+(as ``cheap_predicate_first`` leaves a decode predicate over a scalar one) stays separate, so the
+expensive predicate keeps seeing only the rows the cheap one let through.
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ from __future__ import annotations
 from thresher.expressions.expr import combine_conjunction, split_conjunction
 from thresher.planner.logical import Filter, LogicalPlan
 from thresher.planner.optimizer.rules._util import rewrite_bottom_up
+from thresher.planner.stats import cost_rank, expr_class
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
     def visit(node: LogicalPlan) -> LogicalPlan | None:
         if isinstance(node, Filter) and isinstance(node.input, Filter):
             inner = node.input
+            if cost_rank(expr_class(node.predicate)) > cost_rank(expr_class(inner.predicate)):
+                return None
             terms = split_conjunction(inner.predicate)
             keys = {t.key() for t in terms}
             terms += [t for t in split_conjunction(node.predicate) if t.key() not in keys]

@@ -12,11 +12,14 @@ After::
       Filter (col("o_date").dt.year() = 1995)
         Scan orders predicate=[n > 3]
 
-Terms go through projections (by substitution, only when the substituted expression is cheap),
-sorts, unions, explodes (terms not on the exploded column), aggregates (terms on group keys),
-joins (each side's terms to that side: both sides of inner/semi joins, the preserved side of
-outer ones) and finally into scans as a neutral ``Predicate`` (row-group statistics, partition
-pruning, file stats).
+Terms go through projections and ``with_columns`` (by substitution, only when the substituted
+expression is cheap), sorts, unions, explodes (terms not on the exploded column), aggregates
+(terms on group keys), ``unique(subset)`` and windows (terms on the subset / partition columns),
+joins (each side's terms to that side: both sides of inner joins, the left side of left, semi and
+anti joins, the right side of right joins; a term on an equi-join key is copied to the other
+side's key) and finally into scans as a neutral ``Predicate`` (row-group statistics, partition
+pruning, file stats). A filter stacked on a cheaper filter (``cheap_predicate_first``'s output)
+commutes with it, so its terms keep moving down past it.
 """
 
 from __future__ import annotations
@@ -49,8 +52,10 @@ from thresher.planner.logical import (
     ScanSource,
     Sort,
     Union,
+    Window,
 )
 from thresher.planner.optimizer.rules._util import rewrite_top_down, substitute
+from thresher.planner.stats import cost_rank, expr_class
 
 _FLIP = {"eq": "==", "neq": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _MIRROR = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -156,6 +161,26 @@ def _push(filter_: Filter) -> LogicalPlan | None:
     if isinstance(child, Distinct) and child.subset is None:
         return child.with_children([Filter(child.input, filter_.predicate)])
 
+    if isinstance(child, Distinct) or isinstance(child, Window):
+        # rows that agree on the subset / partition columns are kept or dropped together
+        if isinstance(child, Distinct):
+            keys = set(child.subset or ())
+        else:
+            produced = {e.output_name() for e in child.exprs}
+            keys = {strip_alias(k).name for k in child.partition_by  # type: ignore[attr-defined]
+                    if isinstance(strip_alias(k), Column)} - produced
+        down = [t for t in terms if t.columns() and t.columns() <= keys]
+        up = [t for t in terms if not (t.columns() and t.columns() <= keys)]
+        if not down:
+            return None
+        return _wrap(child.with_children([Filter(child.input, combine_conjunction(down))]), up)
+
+    if isinstance(child, Filter) and cost_rank(expr_class(child.predicate)) < cost_rank(expr_class(filter_.predicate)):
+        below = _push(Filter(child.input, filter_.predicate))
+        if below is None:
+            return None
+        return Filter(below, child.predicate)
+
     if isinstance(child, Union):
         return Union(tuple(Filter(i, filter_.predicate) for i in child.inputs))
 
@@ -201,7 +226,7 @@ def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
         if cols and cols <= left_names and can_left and not (cols & set(right_map) - left_names):
             left_terms.append(t)
             # equi-join keys: a term on a left key also holds for the matching right key
-            if join.how in ("inner", "semi") and len(cols) == 1:
+            if join.how in ("inner", "semi", "left", "anti") and len(cols) == 1:
                 (c,) = cols
                 for lk, rk in zip(join.left_on, join.right_on):
                     if isinstance(lk, Column) and lk.name == c and isinstance(rk, Column):

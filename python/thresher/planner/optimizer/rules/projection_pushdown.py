@@ -73,7 +73,7 @@ def prune(node: LogicalPlan, required: Req) -> LogicalPlan:
             kept = tuple(e for e in exprs if e.output_name() in required)
             exprs = kept or exprs[:1]
         child = prune(node.input, _cols(exprs))
-        if child is node.input and exprs == node.exprs:
+        if child is node.input and _same_exprs(exprs, node.exprs):
             return node
         return Project(child, exprs)
 
@@ -106,7 +106,7 @@ def prune(node: LogicalPlan, required: Req) -> LogicalPlan:
         if required is not None:
             aggs = tuple(a for a in aggs if a.output_name() in required) or aggs[:1]
         child = prune(node.input, _cols(node.keys) | _cols(aggs))
-        if child is node.input and aggs == node.aggs:
+        if child is node.input and _same_exprs(aggs, node.aggs):
             return node
         return Aggregate(child, node.keys, aggs)
 
@@ -157,6 +157,11 @@ def prune(node: LogicalPlan, required: Req) -> LogicalPlan:
     if all(a is b for a, b in zip(kids, node.children())):
         return node
     return node.with_children(kids)
+
+
+def _same_exprs(a: tuple[Expr, ...], b: tuple[Expr, ...]) -> bool:
+    # `==` on expressions builds a comparison: compare by identity/key
+    return len(a) == len(b) and all(x is y or x.key() == y.key() for x, y in zip(a, b))
 
 
 def _col(name: str) -> Expr:

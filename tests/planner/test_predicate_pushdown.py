@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from planner_helpers import assert_rule_equivalent, optimized
+
+import thresher as th
+from thresher import col
+from thresher.planner.logical import Filter, Join, Project, ScanSource, Union
+
+
+def _frames():
+    left = th.from_pydict({"k": [1, 2, 3, None], "a": [10, 20, 30, 40]})
+    right = th.from_pydict({"k": [1, 2, 2, 5], "b": ["x", "y", "z", "w"]})
+    return left, right
+
+
+def _scan_preds(plan):
+    return [str(n.predicate) for n in plan.walk() if isinstance(n, ScanSource) and n.predicate is not None]
+
+
+def test_through_with_columns_into_scan():
+    df = th.from_pydict({"a": [1, 2, 3]})
+    q = df.with_columns(b=col("a") * 2).filter(col("b") > 2)
+    plan = optimized(q)
+    assert isinstance(plan, Project)
+    assert not any(isinstance(n, Filter) and isinstance(n.input, Project) for n in plan.walk())
+    assert_rule_equivalent(q, "predicate_pushdown")
+
+
+def test_not_through_an_expensive_column():
+    df = th.from_pydict({"u": ["a"]})
+    q = df.with_columns(b=col("u").url.download()).filter(col("b").is_null())
+    plan = optimized(q, disabled=("header_predicates",))
+    assert isinstance(plan, Filter)
+
+
+@pytest.mark.parametrize("how", ["inner", "semi", "left", "anti"])
+def test_join_sides(how):
+    left, right = _frames()
+    q = left.join(right, on="k", how=how).filter(col("k") >= 2)
+    plan = optimized(q)
+    (j,) = [n for n in plan.walk() if isinstance(n, Join)]
+    preds = _scan_preds(plan)
+    assert "k >= 2" in preds[0]
+    assert len(preds) == 2  # the key term is copied to the other side
+    assert_rule_equivalent(q, "predicate_pushdown")
+
+
+def test_right_side_terms_of_inner_join():
+    left, right = _frames()
+    q = left.join(right, on="k").filter((col("b") == "y") & (col("a") > 10))
+    preds = _scan_preds(optimized(q))
+    assert any("b ==" in p for p in preds) and any("a >" in p for p in preds)
+    assert_rule_equivalent(q, "predicate_pushdown")
+
+
+def test_left_join_right_terms_stay_above():
+    left, right = _frames()
+    q = left.join(right, on="k", how="left").filter(col("b").is_null())
+    plan = optimized(q)
+    assert isinstance(plan, Filter) or isinstance(plan.input, Filter)
+    assert_rule_equivalent(q, "predicate_pushdown")
+
+
+def test_explode_union_distinct_window():
+    df = th.from_pydict({"a": [1, 2, 3], "l": [[1, 2], [3], []]})
+    q = df.explode("l").filter((col("a") > 1) & (col("l") > 1))
+    plan = optimized(q)
+    assert "a > 1" in _scan_preds(plan)[0]
+    assert_rule_equivalent(q, "predicate_pushdown")
+    u = df.union(df).filter(col("a") == 2)
+    assert isinstance(optimized(u), Union) and len(_scan_preds(optimized(u))) == 2
+    assert_rule_equivalent(u, "predicate_pushdown")
+    d = df.unique(subset=["a"]).filter(col("a") < 3)
+    assert _scan_preds(optimized(d))
+    assert_rule_equivalent(d, "predicate_pushdown")
+
+
+def test_past_a_cheaper_filter():
+    df = th.from_pydict({"u": ["a", "b"], "x": [1, 2]})
+    inner = Filter(df.with_columns(y=col("x") + 1).plan, col("x") > 0)
+    plan = Filter(inner, col("u").url.download().is_not_null())
+    from thresher.planner.optimizer.rules import predicate_pushdown
+
+    out = predicate_pushdown.apply(plan)
+    assert out is not None
+    # both filters went below the projection (the expensive one no longer waits above the cheap one)
+    assert isinstance(out, Project)
+    assert "download" in repr(out.input.input.predicate) if isinstance(out.input.input, Filter) else False
+
+
+def test_row_groups_pruned(tmp_path):
+    pq.write_table(pa.table({"a": list(range(1000))}), tmp_path / "t.parquet", row_group_size=100)
+    q = th.read_parquet(str(tmp_path / "t.parquet")).filter(col("a") >= 950)
+    assert _scan_preds(optimized(q)) == ["a >= 950"]
+    src = optimized(q).walk()[-1].source
+    assert len(src.partitions(None, optimized(q).walk()[-1].predicate)[0]._row_groups) == 1
+    assert q.to_pydict()["a"] == list(range(950, 1000))
