@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of Thresher against its peers (run: ``python -m benchmarks NAME``)."""
