@@ -354,19 +354,39 @@ class DataFrame:
         print(table_to_text(self.limit(n).to_arrow()))
 
     # ---- writing ------------------------------------------------------------------------------
-    def write(self, sink: Sink, job_id: str | None = None, runner: str | None = None, **options: Any) -> DataFrame:
-        """Write through any :class:`~thresher.io.sink.Sink`; returns one row per partition."""
-        from thresher.engine.checkpoint import committed_for, partition_local
+    def write(self, sink: Sink, job_id: str | None = None, runner: str | None = None,
+              checkpoint: str | None = None, **options: Any) -> DataFrame:
+        """Write through any :class:`~thresher.io.sink.Sink`; returns one row per partition.
+
+        With a ``job_id`` the write is idempotent: partitions already committed under that id are
+        skipped (at the scan when the pipeline is partition-local, so their work is not redone),
+        and a job that already finished does nothing at all. ``checkpoint`` overrides where job
+        state is kept (default: next to the sink).
+        """
+        from thresher.engine.checkpoint import checkpoint_store, committed_for, partition_local
         from thresher.planner.physical import plan_physical
         from thresher.session import make_executor
 
         plan = Write(self._optimized(options.pop("optimize", True)), sink, job_id)
+        out_schema = plan.schema.to_arrow()
+        store = checkpoint_store(sink, checkpoint) if job_id else None
+        if store is not None and job_id is not None:
+            rec = store.load(job_id)
+            if rec is not None and rec.get("complete"):
+                parts = list(rec.get("partitions", []))
+                table = pa.Table.from_pylist(
+                    [{"partition_id": p, "num_rows": 0, "files": [], "status": "already committed"} for p in parts],
+                    schema=out_schema)
+                return DataFrame(ScanSource(InMemorySource(table)), result=table)
         skip = committed_for(sink, job_id) if job_id and partition_local(plan) else set()
         executor = make_executor(runner, skip_partitions=skip, **options)
         physical = plan_physical(plan)
         batches = list(executor.execute(physical))
         self._last_stats = executor.stats()
-        table = pa.Table.from_batches(batches, schema=plan.schema.to_arrow()) if batches else plan.schema.to_arrow().empty_table()
+        table = pa.Table.from_batches(batches, schema=out_schema) if batches else out_schema.empty_table()
+        if store is not None and job_id is not None:
+            d = table.to_pydict()
+            store.mark_complete(job_id, list(d["partition_id"]), int(sum(d["num_rows"])))
         return DataFrame(ScanSource(InMemorySource(table)), result=table)
 
     def write_parquet(self, path: str, partition_by: Sequence[str] | None = None, mode: str = "append",

@@ -110,3 +110,15 @@ def test_write_parquet_job_id_is_idempotent(tmp_path: Path) -> None:
     assert th.read_parquet(str(tmp_path / "out")).count_rows() == 30
     files = [f for _, _, fs in os.walk(tmp_path / "out") for f in fs if f.endswith(".parquet")]
     assert len(files) == 3
+
+
+def test_finished_job_rerun_does_no_work(tmp_path: Path) -> None:
+    calls = {"n": 0}
+    base = th.from_pydict({"k": ["a", "b", "a"], "v": [1, 2, 3]})
+    agg = base.group_by("k").agg(col("v").sum().alias("s"))
+    out = agg.write_parquet(str(tmp_path / "agg"), job_id="daily")
+    assert out.to_pydict()["status"] == ["committed"]
+    again = agg.write_parquet(str(tmp_path / "agg"), job_id="daily")
+    assert again.to_pydict()["status"] == ["already committed"]
+    assert again.stats() is None and calls["n"] == 0  # nothing was executed
+    assert th.read_parquet(str(tmp_path / "agg")).count_rows() == 2

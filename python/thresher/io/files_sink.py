@@ -441,6 +441,9 @@ class FileSink(Sink):
     def identity(self) -> tuple[Any, ...]:
         return (type(self).__name__, self.root, tuple(self.partition_by), self.mode)
 
+    def checkpoint_location(self) -> str | None:
+        return os.path.join(self.root, META_DIR, "checkpoints")
+
 
 class ParquetSink(FileSink):
     """Parquet files (extension types survive with their metadata)."""

@@ -466,6 +466,17 @@ class IcebergSink(Sink):
         self.name = f"iceberg[{self._identifier}]"
 
     # ---- table handling -----------------------------------------------------------------
+    def checkpoint_location(self) -> str | None:
+        table = self._load()
+        if table is None:
+            return None
+        loc = str(table.location())
+        if loc.startswith("file://"):
+            loc = loc[len("file://"):]
+        elif "://" in loc:
+            return None
+        return os.path.join(loc, "_thresher", "checkpoints")
+
     def _load(self) -> Any | None:
         from pyiceberg.exceptions import NoSuchTableError
 

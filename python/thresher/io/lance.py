@@ -377,6 +377,11 @@ class LanceSink(Sink):
         self._checked: pa.Schema | None = None
         self.name = f"lance[{os.path.basename(self.uri.rstrip('/'))}]"
 
+
+    def checkpoint_location(self) -> str | None:
+        if "://" in self.uri and not self.uri.startswith("file://"):
+            return None
+        return os.path.join(self.uri.removeprefix("file://"), "_thresher", "checkpoints")
     def check_schema(self, schema: pa.Schema) -> None:
         """Raise :class:`ThresherTypeError` when ``schema`` cannot go into the dataset."""
         if self._checked is not None and self._checked.equals(schema):

@@ -59,6 +59,10 @@ class Sink(ABC):
     def abort(self, results: Sequence[WriteResult]) -> None:
         """Remove data files of results that will never be committed."""
 
+    def checkpoint_location(self) -> str | None:
+        """A local folder next to the data where job checkpoints can live (None: no default)."""
+        return None
+
     def identity(self) -> tuple[Any, ...]:
         return (type(self).__name__, id(self))
 
