@@ -66,8 +66,13 @@ def encode_logical_type(t: pa.DataType) -> str | None:
     return json.dumps({"kind": t.kind, "params": t.params}, sort_keys=True)
 
 
+_UINT64_TAG = json.dumps({"kind": "uint64"})
+
+
 def decode_logical_type(tag: str) -> pa.DataType:
     """Invert :func:`encode_logical_type`."""
+    if tag == _UINT64_TAG:
+        return pa.uint64()
     try:
         d = json.loads(tag)
         return _make_ext(d["kind"], d["params"])
@@ -75,12 +80,19 @@ def decode_logical_type(tag: str) -> pa.DataType:
         raise ThresherTypeError(f"unreadable thresher logical type tag {tag!r}: {e}") from None
 
 
-def storage_schema(schema: pa.Schema) -> tuple[pa.Schema, dict[str, str]]:
-    """``schema`` with extension columns replaced by storage; returns ``(schema, {column: tag})``."""
+def storage_schema(schema: pa.Schema, iceberg: bool = True) -> tuple[pa.Schema, dict[str, str]]:
+    """``schema`` with extension columns replaced by storage; returns ``(schema, {column: tag})``.
+
+    Iceberg has no unsigned 64-bit integer: such columns (perceptual hashes, MinHash values) are
+    stored bit for bit as ``long`` and tagged, and read back as ``uint64``.
+    """
     fields, tags = [], {}
     for f in schema:
         tag = encode_logical_type(f.type)
-        if tag is not None:
+        if iceberg and f.type == pa.uint64():
+            tags[f.name] = _UINT64_TAG
+            fields.append(pa.field(f.name, pa.int64(), f.nullable, f.metadata))
+        elif tag is not None:
             tags[f.name] = tag
             fields.append(pa.field(f.name, f.type.storage_type, f.nullable, f.metadata))
         elif isinstance(f.type, pa.ExtensionType):
@@ -90,20 +102,23 @@ def storage_schema(schema: pa.Schema) -> tuple[pa.Schema, dict[str, str]]:
     return pa.schema(fields, metadata=schema.metadata), tags
 
 
-def to_storage(batch: pa.RecordBatch | pa.Table) -> pa.RecordBatch | pa.Table:
-    """``batch`` with extension columns replaced by their storage arrays."""
-    if not any(isinstance(t, pa.ExtensionType) for t in batch.schema.types):
+def to_storage(batch: pa.RecordBatch | pa.Table, iceberg: bool = False) -> pa.RecordBatch | pa.Table:
+    """``batch`` with extension columns replaced by their storage arrays (and, for Iceberg,
+    ``uint64`` reinterpreted as ``int64``)."""
+    if not any(isinstance(t, pa.ExtensionType) or (iceberg and t == pa.uint64()) for t in batch.schema.types):
         return batch
     cols = []
     for c in batch.columns:
-        if isinstance(c.type, pa.ExtensionType):
+        if iceberg and c.type == pa.uint64():
+            c = c.cast(pa.int64(), safe=False)
+        elif isinstance(c.type, pa.ExtensionType):
             c = (
                 c.storage
                 if isinstance(c, pa.Array)
                 else pa.chunked_array([x.storage for x in c.chunks], c.type.storage_type)
             )
         cols.append(c)
-    sch, _ = storage_schema(batch.schema)
+    sch, _ = storage_schema(batch.schema, iceberg=iceberg)
     if isinstance(batch, pa.Table):
         return pa.Table.from_arrays(cols, schema=sch)
     return pa.RecordBatch.from_arrays(cols, schema=sch)
@@ -122,7 +137,10 @@ def rewrap_batch(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
             continue
         f = target.field(idx)
         if arr.type != f.type:
-            arr = conform_array(arr, DataType(f.type)) if isinstance(f.type, pa.ExtensionType) else arr.cast(f.type)
+            if isinstance(f.type, pa.ExtensionType):
+                arr = conform_array(arr, DataType(f.type))
+            else:
+                arr = arr.cast(f.type, safe=not (f.type == pa.uint64() and arr.type == pa.int64()))
         cols.append(arr)
         fields.append(pa.field(name, f.type, f.nullable))
     return pa.RecordBatch.from_arrays(cols, schema=pa.schema(fields))
@@ -586,7 +604,7 @@ class IcebergSink(Sink):
         def gen() -> Iterator[pa.RecordBatch]:
             for b in batches:
                 if b.num_rows:
-                    yield to_storage(b).select(order)
+                    yield to_storage(b, iceberg=True).select(order)
 
         data: pa.Table | pa.RecordBatchReader
         if self.stream:
