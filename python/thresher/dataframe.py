@@ -387,7 +387,9 @@ class DataFrame:
         if store is not None and job_id is not None:
             d = table.to_pydict()
             store.mark_complete(job_id, list(d["partition_id"]), int(sum(d["num_rows"])))
-        return DataFrame(ScanSource(InMemorySource(table)), result=table)
+        result = DataFrame(ScanSource(InMemorySource(table)), result=table)
+        result._last_stats = self._last_stats
+        return result
 
     def write_parquet(self, path: str, partition_by: Sequence[str] | None = None, mode: str = "append",
                       job_id: str | None = None, **options: Any) -> DataFrame:

@@ -76,9 +76,13 @@ class ThresherExtensionType(pa.ExtensionType):
                 f"thresher.{kind}: stored as {storage_type}, expected {expected}; "
                 "the data was written by an incompatible producer"
             )
-        # Polars hands back 64-bit offset storage; we keep our canonical storage and callers
-        # cast the array (see `conform_array`), so rows are never read with the wrong offsets.
-        return _EXT_CLASSES[kind](params)
+        if storage_type == expected:
+            return _EXT_CLASSES[kind](params)
+        # Polars hands back 64-bit offset storage: describe the data as it really is laid out
+        # (reading it with 32-bit offsets would shift rows); `conform_array` casts it back.
+        ext = _EXT_CLASSES[kind](params)
+        ThresherExtensionType.__init__(ext, kind, params, storage_type)
+        return ext
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_make_ext, (self.kind, self.params))
@@ -637,11 +641,37 @@ def conform_batch(batch: pa.RecordBatch, schema: Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(cols, schema=target)
 
 
+def storage_type(t: pa.DataType) -> pa.DataType:
+    """``t`` with every extension type, at any depth, replaced by its storage type."""
+    if isinstance(t, pa.ExtensionType):
+        return storage_type(t.storage_type)
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, storage_type(f.type), f.nullable) for f in t])
+    if pa.types.is_large_list(t):
+        return pa.large_list(pa.field(t.value_field.name, storage_type(t.value_type)))
+    if pa.types.is_list(t):
+        return pa.list_(pa.field(t.value_field.name, storage_type(t.value_type)))
+    if pa.types.is_fixed_size_list(t):
+        return pa.list_(pa.field(t.value_field.name, storage_type(t.value_type)), t.list_size)
+    return t
+
+
+def _has_extension(t: pa.DataType) -> bool:
+    return storage_type(t) != t
+
+
 def storage_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """``batch`` with extension columns replaced by their storage (for engines without them)."""
-    if not any(isinstance(t, pa.ExtensionType) for t in batch.schema.types):
+    """``batch`` with extension types (also nested ones) replaced by their storage, for engines
+    such as Polars that would otherwise mangle them."""
+    if not any(_has_extension(t) for t in batch.schema.types):
         return batch
-    cols = [c.storage if isinstance(c.type, pa.ExtensionType) else c for c in batch.columns]
+    cols = []
+    for c in batch.columns:
+        if isinstance(c.type, pa.ExtensionType):
+            c = c.storage
+        if _has_extension(c.type):
+            c = c.cast(storage_type(c.type))
+        cols.append(c)
     return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
 
 

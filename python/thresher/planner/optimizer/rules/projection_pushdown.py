@@ -70,7 +70,11 @@ def prune(node: LogicalPlan, required: Req) -> LogicalPlan:
     if isinstance(node, Project):
         exprs = node.exprs
         if required is not None:
-            kept = tuple(e for e in exprs if e.output_name() in required)
+            from thresher.operators.evaluate import error_column_name, wants_error_column
+
+            # an expression whose `<name>_error` column is used must be kept (it produces it)
+            kept = tuple(e for e in exprs if e.output_name() in required
+                         or (wants_error_column(e) and error_column_name(e.output_name()) in required))
             exprs = kept or exprs[:1]
         child = prune(node.input, _cols(exprs))
         if child is node.input and _same_exprs(exprs, node.exprs):
