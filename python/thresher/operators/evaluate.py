@@ -21,7 +21,7 @@ from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Alias, Call, Cast, Column, Expr, Literal, UDFCall
 from thresher.operators.kernels.base import KernelOutput
 from thresher.operators.kernels.registry import get_kernel
-from thresher.operators.polars_lowering import NotLowerable, has_lowering, to_polars
+from thresher.operators.polars_lowering import has_lowering, to_polars
 
 
 def error_column_name(output: str) -> str:
