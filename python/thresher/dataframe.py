@@ -278,6 +278,29 @@ class DataFrame:
             return self.select(*item)
         raise TypeError(f"cannot index a DataFrame with {item!r}")
 
+    def flat_map(self, udf: Any, *args: Any, keep: Sequence[str] | None = None) -> DataFrame:
+        """Fan out with a generator UDF: each input row yields zero or more output rows.
+
+        The output has the ``keep`` input columns (default: all) followed by the UDF's columns
+        (the fields of its struct ``return_dtype``).
+
+        >>> import thresher as th
+        >>> @th.udf(return_dtype={"i": "int64"})
+        ... def count_to(n):
+        ...     for i in range(n):
+        ...         yield {"i": i}
+        >>> th.from_pydict({"n": [2, 3]}).flat_map(count_to, "n").to_pydict()
+        {'n': [2, 2, 3, 3, 3], 'i': [0, 1, 0, 1, 2]}
+        """
+        from thresher.planner.logical import FlatMap
+        from thresher.udfs.udf import output_schema
+
+        if not getattr(udf, "is_generator", False):
+            raise ThresherTypeError(f"flat_map needs a generator udf (one that yields), got {udf!r}")
+        arg_exprs = tuple(_to_expr(a) for a in args)
+        keep_cols = tuple(self.columns if keep is None else keep)
+        return self._with(FlatMap(self._plan, udf, arg_exprs, output_schema(udf), keep_cols))
+
     @property
     def dedup(self) -> Any:
         """Deduplication methods: ``df.dedup.exact/fuzzy/semantic/image``."""

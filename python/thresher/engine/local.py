@@ -187,8 +187,12 @@ class LocalExecutor:
     def _flatmap(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
         from thresher.operators.flatmap import FlatMapOperator
 
+        from thresher.planner.logical import FlatMap
+
         (inp,) = stage.inputs
-        op = FlatMapOperator(stage.logical, inp.schema)  # type: ignore[arg-type]
+        node = stage.logical
+        assert isinstance(node, FlatMap)
+        op = FlatMapOperator(node.udf, node.args, node.output, node.keep_input, inp.schema, node.schema)
         for m in self._run(inp, ctx):
             if m.batch is None:
                 yield m
