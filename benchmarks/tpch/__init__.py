@@ -1,0 +1,1 @@
+"""TPC-H query definitions shared by tests and benchmarks."""
