@@ -88,7 +88,8 @@ class LocalExecutor:
     def _stage_iter(self, stage: Stage, ctx: _Context) -> Iterator[Morsel]:
         st = ctx.stats.stage(stage.id, stage.describe().split(": ", 1)[-1][:60])
         try:
-            for m in _STAGE_RUNNERS[stage.kind](self, stage, ctx, st):
+            runner = getattr(self, _STAGE_RUNNERS[stage.kind].__name__)  # subclasses override stages
+            for m in runner(stage, ctx, st):
                 if m.batch is not None:
                     st.add_out(m.batch.num_rows, m.batch.nbytes)
                     ctx.progress.update(stage.id, m.batch.num_rows)
@@ -186,7 +187,6 @@ class LocalExecutor:
 
     def _flatmap(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
         from thresher.operators.flatmap import FlatMapOperator
-
         from thresher.planner.logical import FlatMap
 
         (inp,) = stage.inputs
