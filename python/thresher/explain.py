@@ -101,19 +101,20 @@ def explain_plan(plan: LogicalPlan, format: str = "text", optimize: bool = True)
     }
     if format == "dict":
         return data
-    fired = []
-    for i, r in enumerate(data["rules"]):
+    fired: list[str] = []
+    rules: list[dict[str, Any]] = data["rules"]  # type: ignore[assignment]
+    for i, r in enumerate(rules):
         fired.append(f"  {i + 1}. {r['rule']} (pass {r['iteration'] + 1}, {r['ms']:.2f} ms)")
         fired.extend("       " + d for d in r["changes"])
     text = "\n".join(
         [
             "== Logical plan ==",
-            data["logical"],
+            str(data["logical"]),
             "",
             "== Optimized plan ==",
-            data["optimized"],
+            str(data["optimized"]),
             "",
-            f"== Rules fired ({len(data['rules'])}) ==",
+            f"== Rules fired ({len(rules)}) ==",
             *(fired or ["  (none)"]),
             "",
             "== Physical plan ==",

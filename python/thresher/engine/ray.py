@@ -142,8 +142,7 @@ class RayExecutor(LocalExecutor):
 
     def execute(self, plan: PhysicalPlan, **options: Any) -> Iterator[pa.RecordBatch]:
         self._check_schedulable(plan)
-        for b in super().execute(plan, **options):
-            yield b
+        yield from super().execute(plan, **options)
         self._stats.executor = "ray"
 
     def _check_schedulable(self, plan: PhysicalPlan) -> None:
@@ -291,6 +290,7 @@ class RayExecutor(LocalExecutor):
         from thresher.planner.logical import Aggregate, Join, ScanSource
 
         node = stage.logical
+        assert node is not None
         shuffle_keys: list[Any] | None = None
         if isinstance(node, Aggregate) and node.keys and len(stage.leaves) == 1 and stage.leaves[0] is node.input:
             shuffle_keys = [list(node.keys)]
@@ -303,7 +303,7 @@ class RayExecutor(LocalExecutor):
         rm = _remote()
         n = self.shuffle_partitions
         split_refs = []
-        for leaf, inp, keys in zip(stage.leaves, stage.inputs, shuffle_keys):
+        for inp, keys in zip(stage.inputs, shuffle_keys):
             batches = [m.batch for m in self._run(inp, ctx) if m.batch is not None]
             st.add_in(sum(b.num_rows for b in batches))
             split_refs.append(rm["hash_split"].options(num_returns=1, max_retries=self.max_retries)

@@ -96,7 +96,7 @@ def _root_lock(root: str) -> Iterator[None]:
 
 def _visible_files(root: str) -> list[str]:
     """Data files under ``root``, skipping ``_``/``.``-prefixed files and directories."""
-    out = []
+    out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(("_", "."))]
         out.extend(os.path.join(dirpath, f) for f in filenames if not f.startswith(("_", ".")))

@@ -133,12 +133,15 @@ class DedupOperator:
                 valid = np.concatenate(state.extra)
             left, right = candidate_pairs(bands, valid=valid)
             if p.get("verify") and len(left):
-                hs, offs, base = [], [np.zeros(1, np.int64)], 0
+                shingles: list[np.ndarray] = []
+                offs: list[np.ndarray] = [np.zeros(1, np.int64)]
+                base = 0
                 for h, off, _ in state.extra:
-                    hs.append(h)
+                    shingles.append(h)
                     offs.append(off[1:].astype(np.int64) + base)
                     base += int(off[-1])
-                ok = verify_pairs(left, right, np.concatenate(hs), np.concatenate(offs), float(p.get("threshold", 0.8)))
+                ok = verify_pairs(left, right, np.concatenate(shingles), np.concatenate(offs),
+                                  float(p.get("threshold", 0.8)))
                 left, right = left[ok], right[ok]
             group = connected_components(left, right, n=n)
             return group, group == np.arange(n)

@@ -29,6 +29,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import inspect
 import pickle
 from collections.abc import Callable, Iterable, Sequence
@@ -202,7 +203,7 @@ class UDF:
             if any(v is None for v in row):
                 continue
             try:
-                values[i] = self._with_retries(lambda row=row: target(*row, **kwargs), column)
+                values[i] = self._with_retries(functools.partial(target, *row, **kwargs), column)
             except Exception as exc:
                 if self.on_error == "raise":
                     raise ThresherExecutionError(f"udf {self.name} (column {column!r}) failed on row {i}: "
@@ -269,7 +270,7 @@ def udf(
             dtype = to_dtype(rt)
         return UDF(f, dtype, batch=batch, batch_format=batch_format, num_cpus=num_cpus, num_gpus=num_gpus,
                    memory=memory, concurrency=concurrency, batch_size=batch_size, max_retries=max_retries,
-                   on_error=on_error, cost=cost, name=name or getattr(f, "__name__", "udf"))
+                   on_error=on_error, cost=cost, name=str(name or getattr(f, "__name__", "udf")))
 
     if fn is not None:
         return wrap(fn)
