@@ -43,6 +43,7 @@ class Sink(ABC):
 
     def check_schema(self, schema: pa.Schema) -> None:
         """Raise before any data file is written when ``schema`` cannot go into this sink."""
+        return None
 
     @abstractmethod
     def write(self, partition_id: str, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> WriteResult:
@@ -58,6 +59,7 @@ class Sink(ABC):
 
     def abort(self, results: Sequence[WriteResult]) -> None:
         """Remove data files of results that will never be committed."""
+        return None
 
     def checkpoint_location(self) -> str | None:
         """A local folder next to the data where job checkpoints can live (None: no default)."""
