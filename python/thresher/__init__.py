@@ -40,6 +40,32 @@ from thresher.session import get_runner_name, set_memory_budget, set_optimizer, 
 __version__ = "0.1.0"
 
 
+def sql(query: str, dialect: str = "duckdb", **tables: DataFrame) -> DataFrame:
+    """Run SQL over registered frames and the frames given by keyword (see ``thresher.sql_frontend``).
+
+    >>> import thresher as th
+    >>> t = th.from_pydict({"x": [1, 2, 3]})
+    >>> th.sql("SELECT sum(x) AS s FROM t", t=t).to_pydict()
+    {'s': [6]}
+    """
+    from thresher.sql_frontend import sql as _sql
+
+    return _sql(query, dialect=dialect, **tables)
+
+
+def register(name: str, df: DataFrame) -> None:
+    """Make ``df`` queryable as table ``name`` in later ``th.sql`` calls."""
+    from thresher.sql_frontend import register as _register
+
+    _register(name, df)
+
+
+def unregister(name: str) -> None:
+    from thresher.sql_frontend import unregister as _unregister
+
+    _unregister(name)
+
+
 def __getattr__(name: str) -> Any:
     # heavier parts load on first use, so `import thresher` stays light
     if name == "udf":
@@ -50,10 +76,6 @@ def __getattr__(name: str) -> Any:
         import thresher.functions as functions
 
         return functions
-    if name in ("sql", "register", "unregister"):
-        import thresher.sql as sql_mod
-
-        return getattr(sql_mod, name)
     if name == "config":
         import thresher.config as config
 
@@ -90,6 +112,9 @@ __all__ = [
     "read_json",
     "read_lance",
     "read_parquet",
+    "register",
+    "sql",
+    "unregister",
     "register_expr_namespace",
     "set_memory_budget",
     "set_optimizer",

@@ -77,20 +77,20 @@ def _remote() -> dict[str, Any]:
 
     @ray.remote
     def read_partition(part: Any, columns: Any, predicate: Any, batch_size: int, schema: Any) -> list[pa.RecordBatch]:
-        import thresher  # noqa: F401 - registers the extension types in this worker
+        import thresher.datatypes  # noqa: F401 - registers the extension types in this worker
 
         return [conform_batch(b, schema) for b in part.read(columns, predicate, batch_size)]
 
     @ray.remote
     def run_pipeline(pipeline: Any, batch: pa.RecordBatch, partition: str, offset: int) -> list[pa.RecordBatch]:
-        import thresher  # noqa: F401
+        import thresher.datatypes  # noqa: F401
 
         return pipeline.process(batch, partition, offset)
 
     @ray.remote
     class PipelineActor:
         def __init__(self, ops_factory: Any) -> None:
-            import thresher  # noqa: F401
+            import thresher.datatypes  # noqa: F401
 
             self.pipeline = ops_factory()
 
@@ -355,7 +355,7 @@ class _LazyRemote:
 
             @ray.remote(max_retries=3)
             def run_partition(node: Any, parts: list[list[pa.Table]], schemas: list[Any]) -> pa.Table:
-                import thresher  # noqa: F401
+                import thresher.datatypes  # noqa: F401
                 from thresher.engine.relational import build_lazy, collect_lazy, table_to_lazy
                 from thresher.planner.logical import Aggregate
 

@@ -124,7 +124,10 @@ def _build(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
             kw: dict[str, Any] = {}
             if order:
                 kw["order_by"] = order
-                kw["descending"] = list(node.descending) if node.descending else False
+                flags = set(node.descending) if node.descending else {False}
+                if len(flags) > 1:
+                    raise UnsupportedError("window ORDER BY with mixed ASC/DESC keys is not supported")
+                kw["descending"] = flags.pop()
             cols.append((pe.over(part, **kw) if part else pe.over(pl.lit(0), **kw)).alias(e.output_name()))
         return lf.with_columns(cols)
     raise UnsupportedError(f"{type(node).__name__} cannot run in a relational stage")

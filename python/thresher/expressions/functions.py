@@ -344,3 +344,15 @@ AGGREGATES: dict[str, AggRule] = {
 def _minhash(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     expect(args[0], args[0].dtype.is_string() or args[0].dtype.is_null(), "string", "minhash")
     return DataType.fixed_size_list(DataType.uint32(), int(opts.get("num_perm", 128)))
+
+
+@function("row_number")
+def _row_number(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """Position of the row in its window partition (1-based), by the window's order."""
+    return DataType.int64()
+
+
+@function("rank")
+def _rank(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """Rank of the row's value in its window partition (``method``: "min" = RANK, "dense")."""
+    return DataType.int64()

@@ -96,3 +96,17 @@ class ListNamespace:
 
     def contains(self, item: Any) -> Expr:
         return self._call("contains", item=item)
+
+
+@function("list.contains_expr")
+def _contains_expr(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """``list`` holds the row's value of the second argument."""
+    _check_list(args[0], "list.contains_expr")
+    return DataType.bool()
+
+
+@function("list.any_ne")
+def _any_ne(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """``list`` holds an element different from the row's value of the second argument."""
+    _check_list(args[0], "list.any_ne")
+    return DataType.bool()

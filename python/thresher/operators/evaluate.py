@@ -140,7 +140,11 @@ class ExprEvaluator:
                 state = node.udf.make_runner() if hasattr(node.udf, "make_runner") else node.udf
                 self._udf_state[id(node.udf)] = state
             result = state(args, dict(node.kwargs), step.out_field)
-            return result if isinstance(result, KernelOutput) else KernelOutput(result)
+            if isinstance(result, KernelOutput):
+                return result
+            if isinstance(result, tuple):  # (values, errors) from udfs/, which sits below operators/
+                return KernelOutput(*result)
+            return KernelOutput(result)
         if isinstance(node, Cast):
             return KernelOutput(conform_array(args[0], node.dtype))  # type: ignore[arg-type]
         assert isinstance(node, Call)

@@ -211,6 +211,11 @@ _LOWER: dict[str, _Lower] = {
     "list.max": lambda a, e, t: a[0].list.max(),
     "list.contains": lambda a, e, t: a[0].list.contains(e.option("item")),
     "struct.field": _struct_field,
+    "list.contains_expr": lambda a, e, t: a[0].list.contains(a[1]),
+    "list.any_ne": lambda a, e, t: (a[0].list.min() != a[1]) | (a[0].list.max() != a[1]),
+    "row_number": lambda a, e, t: pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
+    "rank": lambda a, e, t: a[0].rank(method=e.option("method", "min"), descending=e.option("descending", False))
+    .cast(pl.Int64),
 }
 for _p in ("year", "month", "day", "hour", "minute", "second", "weekday", "quarter", "day_of_year"):
     _LOWER[f"dt.{_p}"] = _dt_part(_p)

@@ -187,13 +187,11 @@ class UDF:
         return out  # type: ignore[return-value]
 
     def _run_batch(self, target: Any, args: list[pa.Array], kwargs: dict[str, Any], column: str) -> Any:
-        from thresher.operators.kernels.base import KernelOutput
-
         n = len(args[0]) if args else 0
         if self.batch:
             inputs = [self._convert_in(a) for a in args]
             result = self._with_retries(lambda: target(*inputs, **kwargs), column)
-            return KernelOutput(self._convert_out(result, n, column))
+            return self._convert_out(result, n, column)
         # row-wise: one call per row, nulls propagate, failures per row
         columns = [a.to_pylist() for a in args]
         values: list[Any] = [None] * n
@@ -216,7 +214,7 @@ class UDF:
                 f"udf {self.name} (column {column!r}) returned values that are not {self.return_dtype}: {exc}"
             ) from exc
         err = pa.array(errors, pa.large_string()) if any(errors) else None
-        return KernelOutput(arr, err)  # type: ignore[arg-type]
+        return arr, err
 
     def _with_retries(self, call: Callable[[], Any], column: str) -> Any:
         attempt = 0

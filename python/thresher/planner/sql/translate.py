@@ -1,0 +1,736 @@
+"""SQL → logical plan: sqlglot parses and normalizes, this module translates the AST to nodes.
+
+sqlglot's optimizer first qualifies every column with its table alias, decorrelates subqueries
+(``EXISTS``/``IN``/scalar subqueries become joins against grouped CTEs) and turns subqueries in
+``FROM`` into CTEs; the translator then walks a small, regular AST. Inside one query scope every
+column is named ``alias.column``, so self-joins and clashing names need no special care; the
+final projection gives the output names.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from thresher.datatypes import DataType, Schema
+from thresher.errors import ThresherError, ThresherTypeError, UnsupportedError
+from thresher.expressions.expr import (
+    AggCall,
+    Alias,
+    Call,
+    Column,
+    CountStar,
+    Expr,
+    Literal,
+    combine_conjunction,
+    has_aggregate,
+    lit,
+    split_conjunction,
+    when,
+)
+from thresher.planner.logical import (
+    Aggregate,
+    Distinct,
+    Filter,
+    Join,
+    Limit,
+    LogicalPlan,
+    Project,
+    Sort,
+    Union,
+    Window,
+)
+
+
+class SQLError(ThresherError):
+    """Invalid or unsupported SQL; the message names the construct and where it is."""
+
+
+def _where(node: Any) -> str:
+    meta = getattr(node, "meta", None) or {}
+    line, colno = meta.get("line"), meta.get("col")
+    text = node.sql() if hasattr(node, "sql") else str(node)
+    where = f" at line {line}, column {colno}" if line is not None else ""
+    return f"{text[:80]!r}{where}"
+
+
+_SQL_TYPES = {
+    "INT": DataType.int32, "INTEGER": DataType.int32, "BIGINT": DataType.int64, "SMALLINT": DataType.int16,
+    "TINYINT": DataType.int8, "DOUBLE": DataType.float64, "FLOAT": DataType.float32, "REAL": DataType.float32,
+    "TEXT": DataType.string, "VARCHAR": DataType.string, "CHAR": DataType.string, "STRING": DataType.string,
+    "BOOLEAN": DataType.bool, "DATE": DataType.date, "TIMESTAMP": DataType.timestamp, "DATETIME": DataType.timestamp,
+    "BLOB": DataType.binary, "BINARY": DataType.binary, "VARBINARY": DataType.binary,
+    "UBIGINT": DataType.uint64, "UINT": DataType.uint32,
+}
+
+
+def sql_type_name(t: DataType) -> str:
+    """A SQL type name for sqlglot's schema (media types are opaque BLOBs to it)."""
+    if t.is_media():
+        return "BLOB"
+    if t.kind == "decimal":
+        return f"DECIMAL({t.arrow.precision}, {t.arrow.scale})"
+    names = {"int8": "TINYINT", "int16": "SMALLINT", "int32": "INT", "int64": "BIGINT", "uint8": "UTINYINT",
+             "uint16": "USMALLINT", "uint32": "UINTEGER", "uint64": "UBIGINT", "float": "FLOAT", "double": "DOUBLE",
+             "string": "VARCHAR", "binary": "BLOB", "date": "DATE", "timestamp": "TIMESTAMP", "bool": "BOOLEAN"}
+    return names.get(t.kind, names.get(str(t), "VARCHAR"))
+
+
+def _dtype_from_sql(node: Any) -> DataType:
+    from sqlglot import exp
+
+    name = node.this.name if isinstance(node, exp.DataType) else str(node)
+    name = str(name).upper()
+    if name.startswith("DECIMAL") or name == "NUMERIC":
+        exprs = node.expressions if isinstance(node, exp.DataType) else []
+        if len(exprs) == 2:
+            return DataType.decimal(int(exprs[0].name), int(exprs[1].name))
+        return DataType.decimal(38, 9)
+    f = _SQL_TYPES.get(name)
+    if f is None:
+        raise SQLError(f"unsupported SQL type {name} in {_where(node)}")
+    return f()
+
+
+@dataclass
+class Relation:
+    plan: LogicalPlan
+    alias: str
+
+
+class Translator:
+    """Translate one (already sqlglot-optimized) statement against a catalog of plans."""
+
+    def __init__(self, catalog: Mapping[str, LogicalPlan]) -> None:
+        self.catalog = {k.lower(): v for k, v in catalog.items()}
+        self.ctes: dict[str, LogicalPlan] = {}
+        self._tmp = 0
+
+    def _fresh(self, prefix: str) -> str:
+        self._tmp += 1
+        return f"__{prefix}{self._tmp}"
+
+    # -- statements ----------------------------------------------------------------------------------
+    def statement(self, node: Any) -> LogicalPlan:
+        from sqlglot import exp
+
+        with_ = node.args.get("with") or node.args.get("with_")
+        if with_ is not None:
+            for cte in with_.expressions:
+                self.ctes[cte.alias_or_name.lower()] = self.statement(cte.this)
+        if isinstance(node, exp.Select):
+            return self.select(node)
+        if isinstance(node, exp.Union):
+            left, right = self.statement(node.left), self.statement(node.right)
+            right = self._rename_like(right, left.schema)
+            plan: LogicalPlan = Union((left, right))
+            if node.args.get("distinct"):
+                plan = Distinct(plan, None, "first")
+            return self._order_limit(node, plan, {})
+        if isinstance(node, (exp.Intersect, exp.Except)):
+            left, right = self.statement(node.left), self.statement(node.right)
+            right = self._rename_like(right, left.schema)
+            keys = tuple(Column(n) for n in left.schema.names)
+            how = "semi" if isinstance(node, exp.Intersect) else "anti"
+            plan = Distinct(Join(left, right, keys, keys, how), None, "first")
+            return self._order_limit(node, plan, {})
+        if isinstance(node, exp.Subquery):
+            return self.statement(node.this)
+        raise SQLError(f"unsupported statement {type(node).__name__}: {_where(node)}")
+
+    def _rename_like(self, plan: LogicalPlan, schema: Schema) -> LogicalPlan:
+        if plan.schema.names == schema.names:
+            return plan
+        if len(plan.schema.names) != len(schema.names):
+            raise SQLError(f"set operation inputs have {len(schema.names)} and {len(plan.schema.names)} columns")
+        return Project(plan, tuple(Column(a).alias(b) for a, b in zip(plan.schema.names, schema.names)))
+
+    # -- FROM / JOIN ------------------------------------------------------------------------------
+    def relation(self, node: Any) -> Relation:
+        from sqlglot import exp
+
+        alias = node.alias_or_name
+        if isinstance(node, exp.Table):
+            name = node.name.lower()
+            plan = self.ctes.get(name) or self.catalog.get(name)
+            if plan is None:
+                known = sorted(set(self.catalog) | set(self.ctes))
+                raise SQLError(f"unknown table {node.name!r} in {_where(node)}; known tables: {known}")
+        elif isinstance(node, exp.Subquery):
+            plan = self.statement(node.this)
+        else:
+            raise SQLError(f"unsupported FROM item {type(node).__name__}: {_where(node)}")
+        renamed = Project(plan, tuple(Column(c).alias(f"{alias}.{c}") for c in plan.schema.names))
+        return Relation(renamed, alias)
+
+    def _where_parts(self, select: Any) -> tuple[list[Any], list[tuple[bool, Any]]]:
+        """WHERE conjuncts, with ``x [NOT] IN (subquery)`` terms set apart (they become semi/anti joins)."""
+        from sqlglot import exp
+
+        where = select.args.get("where")
+        if where is None:
+            return [], []
+        plain, subq = [], []
+        for term in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+            neg = isinstance(term, exp.Not) and isinstance(term.this, exp.In) and term.this.args.get("query") is not None
+            inner = term.this if neg else term
+            if isinstance(inner, exp.In) and inner.args.get("query") is not None:
+                subq.append((neg or bool(inner.args.get("negate")), inner))
+            else:
+                plain.append(term)
+        return plain, subq
+
+    def _in_subqueries(self, plan: LogicalPlan, subq: list[tuple[bool, Any]]) -> LogicalPlan:
+        for negate, node in subq:
+            left = self.expr(node.this, plan.schema)
+            sub = self.statement(node.args["query"].this if hasattr(node.args["query"], "this") else node.args["query"])
+            if len(sub.schema.names) != 1:
+                raise SQLError(f"IN subquery must return one column: {_where(node)}")
+            right = Column(sub.schema.names[0])
+            # NOT IN as an anti join: rows whose value the subquery holds are dropped (a NULL in the
+            # subquery does not empty the result, unlike strict SQL; documented)
+            plan = Join(plan, sub, (left,), (right,), "anti" if negate else "semi")
+        return plan
+
+    def from_clause(self, select: Any) -> tuple[LogicalPlan | None, list[Expr]]:
+        """The joined relations and the inner-join predicates still to place (WHERE terms)."""
+
+        where_nodes, in_subqueries = self._where_parts(select)
+
+        frm = select.args.get("from_") or select.args.get("from")
+        if frm is None:
+            return None, []
+        items = [frm.this] + list(frm.expressions or [])
+        rels = [self.relation(i) for i in items]
+        plan = rels[0].plan
+        pending_inner: list[tuple[Relation, list[Expr]]] = [(r, []) for r in rels[1:]]
+        outer: list[tuple[str, Relation, Any]] = []
+        for j in select.args.get("joins") or []:
+            rel = self.relation(j.this)
+            kind = (j.side or "").upper() or (j.kind or "").upper()
+            on = j.args.get("on")
+            using = j.args.get("using")
+            if using:
+                cond: list[Expr] = [Call("eq", (Column(f"{self._owner(plan, c.name)}.{c.name}"), Column(f"{rel.alias}.{c.name}")))
+                        for c in using]
+                on_terms = cond
+            else:
+                on_terms = split_conjunction(self.expr(on, None)) if on is not None else []
+            on_terms = list(on_terms)
+            if kind in ("", "INNER", "CROSS"):
+                pending_inner.append((rel, on_terms))
+            else:
+                outer.append((kind, rel, on_terms))
+        where_terms: list[Expr] = []
+        # inner joins: connect relations by equi-predicates (ON and WHERE alike)
+        if pending_inner:
+            where_terms = [t for w in where_nodes for t in split_conjunction(self.expr(w, None))]
+            pool = [t for _, ts in pending_inner for t in ts] + where_terms
+            remaining = list(pending_inner)
+            while remaining:
+                names = set(plan.schema.names)
+                pick = None
+                for idx, (rel, _) in enumerate(remaining):
+                    keys = _equi_keys(pool, names, set(rel.plan.schema.names))
+                    if keys:
+                        pick = (idx, keys)
+                        break
+                if pick is None:
+                    idx, keys = 0, []
+                else:
+                    idx, keys = pick
+                rel, _ = remaining.pop(idx)
+                used = {id(t) for t, _, _ in keys}
+                pool = [t for t in pool if id(t) not in used]
+                if keys:
+                    plan = Join(plan, rel.plan, tuple(k[1] for k in keys), _keep(k[2] for k in keys), "inner")
+                else:
+                    plan = Join(plan, rel.plan, (), (), "cross")
+            where_terms = pool
+        else:
+            where_terms = [t for w in where_nodes for t in split_conjunction(self.expr(w, None))]
+        for kind, rel, on_terms in outer:
+            names = set(plan.schema.names)
+            keys = _equi_keys(on_terms, names, set(rel.plan.schema.names))
+            used = {id(t) for t, _, _ in keys}
+            rest = [t for t in on_terms if id(t) not in used]
+            how = {"LEFT": "left", "RIGHT": "right", "FULL": "outer", "SEMI": "semi", "ANTI": "anti"}.get(kind)
+            if how is None or not keys:
+                raise SQLError(f"unsupported {kind or 'non-equi'} JOIN {rel.alias!r}: needs at least one equality")
+            right = rel.plan
+            rest_right = [t for t in rest if t.columns() <= set(right.schema.names)]
+            if rest_right and how in ("left", "semi", "anti"):
+                right = Filter(right, combine_conjunction(rest_right))
+                rest = [t for t in rest if t not in rest_right]
+            if rest:
+                raise SQLError(f"unsupported ON condition in {kind} JOIN {rel.alias!r}: {rest}")
+            plan = Join(plan, right, tuple(k[1] for k in keys), _keep(k[2] for k in keys), how)
+        if in_subqueries:
+            plan = self._in_subqueries(plan, in_subqueries)
+        return plan, where_terms
+
+    def _owner(self, plan: LogicalPlan, col: str) -> str:
+        for n in plan.schema.names:
+            if n.endswith(f".{col}"):
+                return n.rsplit(".", 1)[0]
+        raise SQLError(f"USING column {col!r} not found")
+
+    # -- SELECT --------------------------------------------------------------------------------------
+    def select(self, node: Any) -> LogicalPlan:
+        from sqlglot import exp
+
+        plan, where_terms = self.from_clause(node)
+        if plan is None:
+            import pyarrow as pa
+
+            from thresher.io.memory import InMemorySource
+            from thresher.planner.logical import ScanSource
+
+            plan = ScanSource(InMemorySource(pa.table({"__dummy": [0]})))
+        if where_terms:
+            plan = Filter(plan, combine_conjunction(where_terms))
+        outputs: list[tuple[str, Expr]] = []
+        windows: list[tuple[str, Any]] = []
+        for proj in node.expressions:
+            name = proj.alias_or_name
+            inner = proj.this if isinstance(proj, exp.Alias) else proj
+            if isinstance(inner, exp.Star):
+                for n in plan.schema.names:
+                    outputs.append((n.split(".", 1)[-1], Column(n)))
+                continue
+            if isinstance(inner, exp.Window):
+                windows.append((name, inner))
+                outputs.append((name, Column(f"__win.{name}")))
+                continue
+            outputs.append((name, self.expr(inner, plan.schema)))
+        group = node.args.get("group")
+        having = node.args.get("having")
+        having_expr = self.expr(having.this, plan.schema) if having is not None else None
+        order_exprs = self._order_inputs(node, plan, dict(outputs))
+        is_agg = group is not None or any(has_aggregate(e) for _, e in outputs) or (
+            having_expr is not None and has_aggregate(having_expr))
+        if is_agg:
+            keys = [self.expr(g, plan.schema) for g in (group.expressions if group is not None else [])]
+            hidden_in = [e for k, e in order_exprs.items() if k.startswith("__sort")]
+            plan, rewrite = self._aggregate(plan, keys, [e for _, e in outputs] + hidden_in
+                                            + ([having_expr] if having_expr is not None else []))
+            outputs = [(n, rewrite(e)) for n, e in outputs]
+            order_exprs = {k: (rewrite(e) if k.startswith("__sort") else e) for k, e in order_exprs.items()}
+            if having_expr is not None:
+                plan = Filter(plan, rewrite(having_expr))
+        if windows:
+            plan = self._windows(plan, windows)
+        hidden = {k: e for k, e in order_exprs.items() if k.startswith("__sort")}
+        proj_exprs = [e.alias(n) for n, e in outputs] + [e.alias(k) for k, e in hidden.items()]
+        if len({n for n, _ in outputs}) != len(outputs):
+            raise SQLError(f"duplicate output column names in {_where(node)}")
+        plan = Project(plan, tuple(proj_exprs))
+        if node.args.get("distinct"):
+            plan = Distinct(plan, tuple(n for n, _ in outputs), "first")
+        plan = self._order_limit(node, plan, order_exprs)
+        if hidden:
+            plan = Project(plan, tuple(Column(n) for n, _ in outputs))
+        return plan
+
+    def _order_inputs(self, node: Any, plan: LogicalPlan, outputs: dict[str, Expr]) -> dict[str, Expr]:
+        """ORDER BY keys: an output name, an ordinal, or an expression over the input (hidden)."""
+        from sqlglot import exp
+
+        order = node.args.get("order")
+        out: dict[str, Expr] = {}
+        if order is None:
+            return out
+        names = list(outputs)
+        for i, o in enumerate(order.expressions):
+            e = o.this
+            if isinstance(e, exp.Literal) and e.is_int:
+                out[f"__ord{i}"] = Column(names[int(e.name) - 1])
+            elif isinstance(e, exp.Column) and not e.table and e.name in outputs:
+                out[f"__ord{i}"] = Column(e.name)
+            else:
+                translated = self.expr(e, plan.schema)
+                match = [n for n, oe in outputs.items() if oe.key() == translated.key()]
+                out[f"__ord{i}"] = Column(match[0]) if match else translated
+                if not match:
+                    out[f"__sort{i}"] = translated
+                    out[f"__ord{i}"] = Column(f"__sort{i}")
+        return out
+
+    def _order_limit(self, node: Any, plan: LogicalPlan, order_exprs: dict[str, Expr]) -> LogicalPlan:
+        order: Any = node.args.get("order")
+        if order is not None:
+            by, desc, nulls_last = [], [], []
+            for i, o in enumerate(order.expressions):
+                key = order_exprs.get(f"__ord{i}")
+                if key is None:
+                    key = self.expr(o.this, plan.schema)
+                by.append(key)
+                d = bool(o.args.get("desc"))
+                desc.append(d)
+                nf = o.args.get("nulls_first")
+                nulls_last.append(not nf if nf is not None else not d)
+            plan = Sort(plan, tuple(by), tuple(desc), tuple(nulls_last))
+        limit: Any = node.args.get("limit")
+        offset: Any = node.args.get("offset")
+        if limit is not None or offset is not None:
+            n = int(limit.expression.name) if limit is not None else 2**62
+            off = int(offset.expression.name) if offset is not None else 0
+            plan = Limit(plan, n, off)
+        return plan
+
+    def _aggregate(self, plan: LogicalPlan, keys: list[Expr], exprs: list[Expr]) -> tuple[LogicalPlan, Callable[[Expr], Expr]]:
+        key_names = {k.key(): f"__key{i}" for i, k in enumerate(keys)}
+        aggs: dict[Any, tuple[str, Expr]] = {}
+        for e in exprs:
+            for n in e.walk():
+                if isinstance(n, (AggCall, CountStar)) and n.key() not in aggs:
+                    aggs[n.key()] = (f"__agg{len(aggs)}", n)
+        node = Aggregate(plan, tuple(k.alias(key_names[k.key()]) for k in keys),
+                         tuple(a.alias(name) for name, a in aggs.values()) or (CountStar().alias("__count"),))
+
+        def rewrite(e: Expr) -> Expr:
+            def fn(x: Expr) -> Expr | None:
+                if x.key() in key_names:
+                    return Column(key_names[x.key()])
+                if isinstance(x, (AggCall, CountStar)) and x.key() in aggs:
+                    return Column(aggs[x.key()][0])
+                return None
+
+            out = _transform_top_down(e, fn)
+            leftover = out.columns() - set(node.schema.names)
+            if leftover:
+                raise SQLError(f"column(s) {sorted(c.split('.', 1)[-1] for c in leftover)} must appear in GROUP BY "
+                               "or be used in an aggregate")
+            return out
+
+        return node, rewrite
+
+    def _windows(self, plan: LogicalPlan, windows: list[tuple[str, Any]]) -> LogicalPlan:
+        for name, w in windows:
+            spec_part = [self.expr(p, plan.schema) for p in (w.args.get("partition_by") or [])]
+            order = w.args.get("order")
+            order_by = [self.expr(o.this, plan.schema) for o in (order.expressions if order else [])]
+            desc = [bool(o.args.get("desc")) for o in (order.expressions if order else [])]
+            fn = w.this
+            fname = type(fn).__name__.lower()
+            if fname in ("rownumber", "row_number"):
+                e: Expr = Call("row_number", ())
+            elif fname in ("rank", "denserank", "dense_rank"):
+                if not order_by:
+                    raise SQLError(f"{fname} needs ORDER BY in {_where(w)}")
+                e = Call("rank", (order_by[0],), (("method", "min" if fname == "rank" else "dense"),
+                                                  ("descending", desc[0])))
+            else:
+                e = self.expr(fn, plan.schema)
+                if not has_aggregate(e):
+                    raise SQLError(f"unsupported window function {_where(w)}")
+            plan = Window(plan, (e.alias(f"__win.{name}"),), tuple(spec_part), tuple(order_by), tuple(desc))
+        return plan
+
+    # -- expressions ------------------------------------------------------------------------------
+    def expr(self, node: Any, schema: Schema | None) -> Expr:
+        from sqlglot import exp
+
+        if isinstance(node, exp.Paren):
+            return self.expr(node.this, schema)
+        if isinstance(node, exp.Column):
+            name = f"{node.table}.{node.name}" if node.table else node.name
+            if schema is not None and name not in schema:
+                if not node.table and any(n.endswith(f".{node.name}") for n in schema.names):
+                    name = next(n for n in schema.names if n.endswith(f".{node.name}"))
+                elif not node.table:
+                    raise SQLError(f"unknown column {node.name!r} in {_where(node)}")
+                else:
+                    raise SQLError(f"unknown column {node.table}.{node.name} in {_where(node)}")
+            return Column(name)
+        if isinstance(node, exp.Literal):
+            if node.is_string:
+                return lit(node.name)
+            text = node.name
+            if "." in text or "e" in text.lower():
+                return lit(decimal.Decimal(text)) if "e" not in text.lower() else lit(float(text))
+            return lit(int(text))
+        if isinstance(node, exp.Boolean):
+            return lit(bool(node.this))
+        if isinstance(node, exp.Null):
+            return Literal(None, DataType.null())
+        if isinstance(node, exp.Star):
+            return CountStar()
+        binops: dict[type, str] = {
+            exp.EQ: "eq", exp.NEQ: "neq", exp.GT: "gt", exp.GTE: "ge", exp.LT: "lt", exp.LTE: "le",
+            exp.Add: "add", exp.Sub: "sub", exp.Mul: "mul", exp.Div: "truediv", exp.Mod: "mod",
+            exp.And: "and", exp.Or: "or",
+        }
+        for klass, name in binops.items():
+            if type(node) is klass:
+                bn: Any = node
+                if name in ("add", "sub") and isinstance(bn.expression, exp.Interval):
+                    return self._interval(bn, name, schema)
+                return Call(name, (self.expr(bn.this, schema), self.expr(bn.expression, schema)))
+        if isinstance(node, exp.IntDiv):
+            return Call("floordiv", (self.expr(node.this, schema), self.expr(node.expression, schema)))
+        if isinstance(node, exp.Not):
+            inner = node.this
+            if isinstance(inner, exp.Is):
+                return Call("is_not_null", (self.expr(inner.this, schema),))
+            return Call("not", (self.expr(inner, schema),))
+        if isinstance(node, exp.Neg):
+            return Call("neg", (self.expr(node.this, schema),))
+        if isinstance(node, exp.Is):
+            return Call("is_null", (self.expr(node.this, schema),))
+        if isinstance(node, exp.Between):
+            x = self.expr(node.this, schema)
+            btw = x.is_between(self.expr(node.args["low"], schema), self.expr(node.args["high"], schema))
+            return Call("not", (btw,)) if node.args.get("negate") else btw
+        if isinstance(node, exp.In):
+            if node.args.get("query") is not None:
+                raise SQLError(f"could not decorrelate IN subquery {_where(node)}")
+            values = []
+            for v in node.expressions:
+                lv = self.expr(v, schema)
+                if not isinstance(lv, Literal):
+                    return combine_or([Call("eq", (self.expr(node.this, schema), self.expr(v2, schema)))
+                                       for v2 in node.expressions])
+                values.append(lv.value)
+            isin = self.expr(node.this, schema).is_in(values)
+            return Call("not", (isin,)) if node.args.get("negate") else isin
+        if isinstance(node, (exp.Like, exp.ILike)):
+            pat = node.expression
+            if not isinstance(pat, exp.Literal):
+                raise SQLError(f"LIKE needs a literal pattern: {_where(node)}")
+            like = Call("str.like", (self.expr(node.this, schema),),
+                        (("pattern", pat.name), ("case_insensitive", isinstance(node, exp.ILike))))
+            return Call("not", (like,)) if node.args.get("negate") else like
+        if isinstance(node, exp.Case):
+            return self._case(node, schema)
+        if isinstance(node, exp.If):
+            return when(self.expr(node.this, schema)).then(self.expr(node.args["true"], schema)).otherwise(
+                self.expr(node.args["false"], schema) if node.args.get("false") is not None else Literal(None, DataType.null()))
+        if isinstance(node, (exp.Cast, exp.TryCast)):
+            to = node.args["to"]
+            inner = self.expr(node.this, schema)
+            dtype = _dtype_from_sql(to)
+            if isinstance(inner, Literal) and dtype.kind == "date" and isinstance(inner.value, str):
+                return lit(datetime.date.fromisoformat(inner.value))
+            return inner.cast(dtype, strict=not isinstance(node, exp.TryCast))
+        if isinstance(node, exp.Extract):
+            part = node.this.name.lower()
+            inner = self.expr(node.expression, schema)
+            if part not in ("year", "month", "day", "hour", "minute", "second", "quarter"):
+                raise SQLError(f"unsupported EXTRACT part {part!r}: {_where(node)}")
+            return Call(f"dt.{part}", (inner,))
+        if isinstance(node, exp.Substring):
+            start = self.expr(node.args["start"], schema) if node.args.get("start") is not None else lit(1)
+            length = node.args.get("length")
+            if not isinstance(start, Literal) or (length is not None and not isinstance(self.expr(length, schema), Literal)):
+                raise SQLError(f"SUBSTRING needs literal positions: {_where(node)}")
+            ln = self.expr(length, schema).value if length is not None else None  # type: ignore[attr-defined]
+            return self.expr(node.this, schema).str.slice(int(start.value) - 1, ln)
+        if isinstance(node, exp.Count):
+            arg = node.this
+            if arg is None or isinstance(arg, exp.Star):
+                return CountStar()
+            if isinstance(arg, exp.Distinct):
+                return AggCall("n_unique", self.expr(arg.expressions[0], schema))
+            return AggCall("count", self.expr(arg, schema))
+        aggs = {exp.Sum: "sum", exp.Avg: "mean", exp.Min: "min", exp.Max: "max", exp.Stddev: "std",
+                exp.StddevSamp: "std", exp.Variance: "var", exp.ArrayAgg: "agg_list", exp.Median: "median"}
+        for klass, name in aggs.items():
+            if type(node) is klass:
+                arg = node.this
+                if isinstance(arg, exp.Distinct):
+                    raise SQLError(f"DISTINCT is only supported in COUNT: {_where(node)}")
+                return AggCall(name, self.expr(arg, schema))
+        if isinstance(node, exp.Coalesce):
+            args = [self.expr(node.this, schema)] + [self.expr(e, schema) for e in node.expressions]
+            return Call("coalesce", tuple(args))
+        if isinstance(node, exp.Abs):
+            return Call("abs", (self.expr(node.this, schema),))
+        if isinstance(node, exp.Round):
+            d = node.args.get("decimals")
+            return Call("round", (self.expr(node.this, schema),), (("decimals", int(d.name) if d is not None else 0),))
+        if isinstance(node, exp.Upper):
+            return self.expr(node.this, schema).str.upper()
+        if isinstance(node, exp.Lower):
+            return self.expr(node.this, schema).str.lower()
+        if isinstance(node, exp.Length):
+            return self.expr(node.this, schema).str.len()
+        if isinstance(node, exp.DPipe):
+            return Call("str.concat", (self.expr(node.this, schema), self.expr(node.expression, schema)))
+        if isinstance(node, exp.ArrayAny):
+            return self._array_any(node, schema)
+        if isinstance(node, exp.Anonymous) or isinstance(node, exp.Func):
+            return self._function(node, schema)
+        raise SQLError(f"unsupported SQL construct {type(node).__name__}: {_where(node)}")
+
+    def _case(self, node: Any, schema: Schema | None) -> Expr:
+        subject = self.expr(node.this, schema) if node.this is not None else None
+        ifs = node.args.get("ifs") or []
+        builder: Any = None
+        for i in ifs:
+            cond = self.expr(i.this, schema)
+            if subject is not None:
+                cond = Call("eq", (subject, cond))
+            value = self.expr(i.args["true"], schema)
+            builder = when(cond).then(value) if builder is None else builder.when(cond).then(value)
+        default = node.args.get("default")
+        return builder.otherwise(self.expr(default, schema) if default is not None else Literal(None, DataType.null()))
+
+    def _interval(self, node: Any, op: str, schema: Schema | None) -> Expr:
+        base = self.expr(node.this, schema)
+        iv: Any = node.expression
+        amount = int(str(iv.this.name))
+        unit = (iv.args.get("unit").name if iv.args.get("unit") is not None else "DAY").upper().rstrip("S")
+        if op == "sub":
+            amount = -amount
+        if isinstance(base, Literal) and isinstance(base.value, datetime.date):
+            d = base.value
+            if unit == "DAY":
+                return lit(d + datetime.timedelta(days=amount))
+            if unit in ("MONTH", "YEAR"):
+                months = amount * (12 if unit == "YEAR" else 1)
+                y, m = divmod(d.month - 1 + months, 12)
+                return lit(datetime.date(d.year + y, m + 1, min(d.day, 28 if m + 1 == 2 else 30 if m + 1 in (4, 6, 9, 11) else 31)))
+        code = {"DAY": "d", "MONTH": "mo", "YEAR": "y", "HOUR": "h", "MINUTE": "m", "SECOND": "s", "WEEK": "w"}.get(unit)
+        if code is None:
+            raise SQLError(f"unsupported interval unit {unit}: {_where(node)}")
+        return Call("dt.offset_by", (base,), (("by", f"{amount}{code}"),))
+
+    def _array_any(self, node: Any, schema: Schema | None) -> Expr:
+        """``ARRAY_ANY(list, _x -> c <op> _x)`` as list functions (what decorrelated EXISTS uses)."""
+        from sqlglot import exp
+
+        arr = self.expr(node.this, schema)
+        lam = node.expression
+        if not isinstance(lam, exp.Lambda) or len(lam.expressions) != 1:
+            raise SQLError(f"unsupported ARRAY_ANY: {_where(node)}")
+        var = lam.expressions[0].name
+        body = lam.this
+        if isinstance(body, (exp.EQ, exp.NEQ)):
+            a, b = body.this, body.expression
+
+            def is_var(n: Any) -> bool:
+                return getattr(n, "name", None) == var and not getattr(n, "table", "")
+
+            if is_var(a) and not is_var(b):
+                other = b
+            elif is_var(b) and not is_var(a):
+                other = a
+            else:
+                raise SQLError(f"unsupported ARRAY_ANY predicate: {_where(node)}")
+            value = self.expr(other, schema)
+            if isinstance(body, exp.EQ):
+                return Call("list.contains_expr", (arr, value))
+            return Call("list.any_ne", (arr, value))
+        raise SQLError(f"unsupported ARRAY_ANY predicate: {_where(node)}")
+
+    def _function(self, node: Any, schema: Schema | None) -> Expr:
+        """Registry functions by SQL name: ``image_width(x)``, ``embed_text(t, 'model')``, ..."""
+        name = (node.name if hasattr(node, "name") and node.name else node.sql_name()).lower()
+        fn_node: Any = node
+        args_nodes = list(fn_node.expressions) if type(fn_node) is _anonymous() else [
+            a for a in fn_node.args.values() if a is not None and not isinstance(a, (str, bool, list))]
+        args = [self.expr(a, schema) for a in args_nodes]
+        if name in ("embed_text", "embed_image", "prompt"):
+            from thresher.udfs.ai import functions as ai
+
+            if len(args) < 2 or not isinstance(args[1], Literal):
+                raise SQLError(f"{name}(column, 'model') needs the model as a string literal: {_where(node)}")
+            return getattr(ai, name)(args[0], model=args[1].value)
+        if "_" in name:
+            ns, method = name.split("_", 1)
+            target = getattr(args[0], ns, None) if args else None
+            fn = getattr(target, method, None) if target is not None else None
+            if fn is not None:
+                values = []
+                for a in args[1:]:
+                    if not isinstance(a, Literal):
+                        raise SQLError(f"{name}: arguments after the first must be literals: {_where(node)}")
+                    values.append(a.value)
+                try:
+                    return fn(*values)  # type: ignore[no-any-return]
+                except TypeError as exc:
+                    raise SQLError(f"{name}: {exc} in {_where(node)}") from exc
+        raise SQLError(f"unknown function {name!r} in {_where(node)}")
+
+
+def _anonymous() -> type:
+    from sqlglot import exp
+
+    return exp.Anonymous
+
+
+def _keep(keys: Any) -> tuple[Expr, ...]:
+    """Right join keys that keep their column in the output (SQL never merges join columns:
+    ``SELECT l_orderkey`` after ``ON l_orderkey = o_orderkey`` must still find it)."""
+    return tuple(Alias(k, f"__key.{k.output_name()}") if isinstance(k, Column) else k for k in keys)
+
+
+def combine_or(parts: list[Expr]) -> Expr:
+    out = parts[0]
+    for p in parts[1:]:
+        out = Call("or", (out, p))
+    return out
+
+
+def _transform_top_down(e: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
+    out = fn(e)
+    if out is not None:
+        return out
+    kids = e.children()
+    if not kids:
+        return e
+    return e.with_children([_transform_top_down(k, fn) for k in kids])
+
+
+def _equi_keys(terms: list[Expr], left: set[str], right: set[str]) -> list[tuple[Expr, Expr, Expr]]:
+    """``(term, left_key, right_key)`` for every ``l = r`` term joining the two sides."""
+    out: list[tuple[Expr, Expr, Expr]] = []
+    for t in terms:
+        if isinstance(t, Call) and t.name == "eq":
+            a, b = t.args
+            ca, cb = a.columns(), b.columns()
+            if ca and cb and ca <= left and cb <= right:
+                out.append((t, a, b))
+            elif ca and cb and cb <= left and ca <= right:
+                out.append((t, b, a))
+    return out
+
+
+def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duckdb") -> LogicalPlan:
+    """Parse ``sql`` with sqlglot and translate it to a logical plan over ``catalog``."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import OptimizeError, ParseError
+    from sqlglot.optimizer import optimize
+    from sqlglot.optimizer.eliminate_ctes import eliminate_ctes
+    from sqlglot.optimizer.eliminate_subqueries import eliminate_subqueries
+    from sqlglot.optimizer.normalize import normalize
+    from sqlglot.optimizer.qualify import qualify
+    from sqlglot.optimizer.simplify import simplify
+    from sqlglot.optimizer.unnest_subqueries import unnest_subqueries
+
+    try:
+        tree = sqlglot.parse_one(sql, dialect=dialect)
+    except ParseError as exc:
+        raise SQLError(f"syntax error: {exc}") from exc
+    schema = {name: {c: sql_type_name(t) for c, t in plan.schema.items()} for name, plan in catalog.items()}
+    try:
+        tree = optimize(tree, schema=schema, dialect=dialect,  # type: ignore[arg-type]
+                        rules=(qualify, normalize, unnest_subqueries, eliminate_subqueries, eliminate_ctes, simplify),
+                        infer_schema=False, validate_qualify_columns=True)
+    except OptimizeError as exc:
+        raise SQLError(str(exc)) from exc
+    if isinstance(tree, exp.Describe):
+        raise UnsupportedError("DESCRIBE is not supported; use df.schema")
+    try:
+        return Translator(catalog).statement(tree)
+    except ThresherTypeError as exc:
+        raise SQLError(f"type error: {exc}") from exc
+
+
+__all__ = ["SQLError", "Translator", "translate", "sql_type_name"]
+
