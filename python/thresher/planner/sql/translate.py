@@ -631,7 +631,8 @@ class Translator:
         """Registry functions by SQL name: ``image_width(x)``, ``embed_text(t, 'model')``, ..."""
         name = (node.name if hasattr(node, "name") and node.name else node.sql_name()).lower()
         fn_node: Any = node
-        args_nodes = list(fn_node.expressions) if type(fn_node) is _anonymous() else [
+        is_anon = type(fn_node) is _anonymous()
+        args_nodes = list(getattr(fn_node, "expressions", [])) if is_anon else [
             a for a in fn_node.args.values() if a is not None and not isinstance(a, (str, bool, list))]
         args = [self.expr(a, schema) for a in args_nodes]
         if name in ("embed_text", "embed_image", "prompt"):
