@@ -1,0 +1,87 @@
+"""vLLM offline engine with automatic prefix caching (GPU machines; an optional extra).
+
+vLLM pins its own torch/transformers, so it lives in a separate environment; it is imported only
+in :meth:`VLLMProvider.load`. Feed it prompts in the order the
+:class:`~thresher.udfs.ai.scheduling.PrefixScheduler` issues them so shared prefixes hit the cache.
+
+Examples
+--------
+>>> VLLMProvider("some/model", max_num_seqs=64).engine_args["enable_prefix_caching"]
+True
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from thresher.udfs.ai.providers.base import GenerationParams, PromptInput, TokenUsage, to_messages
+
+__all__ = ["VLLMProvider"]
+
+
+class VLLMProvider:
+    """Generation (and embedding, for pooling models) through ``vllm.LLM``.
+
+    Parameters
+    ----------
+    model : str
+        Model path or name.
+    **engine_args
+        Passed to ``vllm.LLM`` (e.g. ``tensor_parallel_size``, ``gpu_memory_utilization``,
+        ``max_num_seqs``); ``enable_prefix_caching`` defaults to True.
+    """
+
+    name = "vllm"
+
+    def __init__(self, model: str, **engine_args: Any) -> None:
+        self.model_name = model
+        self.engine_args = {"enable_prefix_caching": True, **engine_args}
+        self.usage = TokenUsage()
+        self._llm: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            if self._llm is None:
+                from vllm import LLM
+
+                self._llm = LLM(model=self.model_name, **self.engine_args)
+
+    def embedding_dim(self) -> int:
+        from transformers import AutoConfig
+
+        cfg = AutoConfig.from_pretrained(self.model_name)
+        return int((getattr(cfg, "text_config", None) or cfg).hidden_size)
+
+    def generate(self, prompts: Sequence[PromptInput], params: GenerationParams | None = None) -> list[str]:
+        from vllm import SamplingParams
+
+        self.load()
+        params = params or GenerationParams()
+        sp = SamplingParams(
+            max_tokens=params.max_new_tokens, temperature=params.temperature, top_p=params.top_p,
+            stop=list(params.stop) or None, seed=params.seed,
+        )
+        conversations = [to_messages(p, params.system_prompt) for p in prompts]
+        if params.use_chat_template:
+            outs = self._llm.chat(conversations, sp, use_tqdm=False)
+        else:
+            outs = self._llm.generate(["\n\n".join(m["content"] for m in c) for c in conversations], sp, use_tqdm=False)
+        texts = []
+        for o in outs:
+            completion = o.outputs[0]
+            cached = getattr(o, "num_cached_tokens", None) or 0
+            self.usage.add(prompt=len(o.prompt_token_ids or ()), completion=len(completion.token_ids), cached=cached)
+            texts.append(completion.text)
+        return texts
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings from a pooling model (engine started with ``runner="pooling"``)."""
+        self.load()
+        outs = self._llm.embed(list(texts), use_tqdm=False)
+        self.usage.add(requests=len(texts))
+        return np.asarray([o.outputs.embedding for o in outs], dtype=np.float32)

@@ -1,0 +1,691 @@
+"""Streaming prompt schedulers: dynamic prefix bucketing with prefix-aware routing.
+
+A model replica with prefix caching (vLLM's automatic prefix caching, or the prefix reuse of the
+``transformers`` provider) only saves prefill work when prompts that share a prefix run close
+together *on the same replica*. The schedulers here decide, as prompts stream in, which replica
+runs which prompt and in what order:
+
+- :class:`NaiveScheduler` -- first in, first out; any replica takes the next prompts.
+- :class:`SortedScheduler` -- sorts the prompts by their tokens, then hands them out in order. With
+  ``window=None`` it is the global sort baseline: a barrier that waits for the whole input.
+- :class:`PrefixScheduler` -- the streaming policy: a bounded buffer of pending prompts grouped into
+  buckets by their token-level prefix (a chain of 16-token block hashes, the same unit vLLM caches),
+  largest bucket first, a bucket stays on its replica until drained, and buckets are routed to the
+  replica whose modelled KV cache most likely holds their prefix, unless that replica's outstanding
+  work exceeds the least-loaded one's by a threshold.
+
+All three implement :class:`Scheduler` (``add`` / ``close`` / ``next_batch`` / ``complete``), the
+interface the engine-side model actors and the offline simulator (:mod:`.simulator`) both drive, so
+the numbers measured offline are those of the real policy. :func:`schedule_prompts` is the
+functional contract on top: it consumes partitions lazily and returns each replica's execution order.
+
+Examples
+--------
+>>> prompts = [(i, [i % 2] * 32 + [100 + i] * 16) for i in range(6)]
+>>> schedule_prompts([prompts[:3], prompts[3:]], replicas=2, batch_size=2)
+[[0, 2, 4], [1, 3, 5]]
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import xxhash
+
+__all__ = [
+    "BLOCK_SIZE",
+    "PromptRequest",
+    "Scheduler",
+    "NaiveScheduler",
+    "SortedScheduler",
+    "PrefixScheduler",
+    "LRUBlockCache",
+    "prefix_block_hashes",
+    "make_scheduler",
+    "iter_schedule",
+    "schedule_prompts",
+]
+
+#: Tokens per KV-cache block; vLLM's default block size and the unit of prefix matching.
+BLOCK_SIZE = 16
+
+_ROOT = 0  # bucket key of prompts shorter than one block
+
+
+def prefix_block_hashes(token_ids: Sequence[int], block_size: int = BLOCK_SIZE) -> tuple[int, ...]:
+    """Hash every full block of ``token_ids`` chained on its prefix (vLLM's prefix-cache key).
+
+    Two prompts share the first ``k`` hashes exactly when they share the first ``k * block_size``
+    tokens, so a hash names a whole prefix, not just one block.
+
+    Parameters
+    ----------
+    token_ids : Sequence[int]
+        The prompt's token ids.
+    block_size : int
+        Tokens per block; a trailing partial block is not hashed (it is never cached).
+
+    Returns
+    -------
+    tuple[int, ...]
+        One hash per full block.
+
+    Examples
+    --------
+    >>> a = prefix_block_hashes(list(range(40)))
+    >>> b = prefix_block_hashes(list(range(32)) + [7] * 8)
+    >>> len(a), a[:2] == b[:2]
+    (2, True)
+    """
+    arr = np.ascontiguousarray(token_ids, dtype=np.int64)
+    out: list[int] = []
+    parent = 0
+    for start in range(0, len(arr) - block_size + 1, block_size):
+        parent = xxhash.xxh3_64_intdigest(arr[start : start + block_size].tobytes(), seed=parent)
+        out.append(parent)
+    return tuple(out)
+
+
+@dataclass(slots=True, eq=False)
+class PromptRequest:
+    """A prompt waiting to be scheduled: its id, tokens and prefix block hashes.
+
+    Examples
+    --------
+    >>> PromptRequest.make(3, [1] * 20).num_blocks
+    1
+    """
+
+    id: int
+    token_ids: Sequence[int]
+    block_hashes: tuple[int, ...]
+    arrival: int = 0
+
+    @staticmethod
+    def make(prompt_id: int, token_ids: Sequence[int], block_size: int = BLOCK_SIZE) -> PromptRequest:
+        """Build a request, hashing the prompt's blocks once."""
+        return PromptRequest(prompt_id, token_ids, prefix_block_hashes(token_ids, block_size))
+
+    @property
+    def num_tokens(self) -> int:
+        """Prompt length in tokens."""
+        return len(self.token_ids)
+
+    @property
+    def num_blocks(self) -> int:
+        """Number of full (cacheable) blocks."""
+        return len(self.block_hashes)
+
+
+class LRUBlockCache:
+    """A least-recently-used set of block hashes with a fixed capacity in blocks.
+
+    Used two ways: as the scheduler's *model* of what a replica's KV cache holds, and by the
+    simulator as the replica's cache itself.
+
+    Examples
+    --------
+    >>> c = LRUBlockCache(2)
+    >>> c.admit((1, 2)), c.admit((1, 3)), 2 in c
+    (0, 1, False)
+    """
+
+    __slots__ = ("capacity", "_blocks")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = int(capacity)
+        self._blocks: OrderedDict[int, None] = OrderedDict()
+
+    def __contains__(self, block: int) -> bool:
+        return block in self._blocks
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+    def matched_prefix(self, hashes: Sequence[int]) -> int:
+        """Number of leading blocks of ``hashes`` present (a prefix cache hit stops at the first miss)."""
+        n = 0
+        for h in hashes:
+            if h not in self._blocks:
+                break
+            n += 1
+        return n
+
+    def admit(self, hashes: Sequence[int]) -> int:
+        """Touch a prompt's blocks in order, inserting the missing ones; return the number of leading hits."""
+        blocks = self._blocks
+        hits = self.matched_prefix(hashes)
+        for h in hashes:
+            if h in blocks:
+                blocks.move_to_end(h)
+            else:
+                blocks[h] = None
+        while len(blocks) > self.capacity:
+            blocks.popitem(last=False)
+        return hits
+
+
+class Scheduler(Protocol):
+    """What a model actor (or the simulator) drives: feed prompts, ask for work, report completions."""
+
+    num_replicas: int
+
+    def add(self, prompts: Iterable[PromptRequest]) -> None:
+        """Buffer newly arrived prompts."""
+        ...
+
+    def close(self) -> None:
+        """Signal that no more prompts will arrive."""
+        ...
+
+    @property
+    def pending(self) -> int:
+        """Prompts buffered and not yet issued."""
+        ...
+
+    def next_batch(self, replica: int, max_prompts: int) -> list[PromptRequest]:
+        """Up to ``max_prompts`` prompts for ``replica`` to run next, in execution order (may be empty)."""
+        ...
+
+    def complete(self, replica: int, prompt_ids: Iterable[int]) -> None:
+        """Report that ``replica`` finished these prompts (frees their outstanding work)."""
+        ...
+
+
+class _Base:
+    """Outstanding-work accounting shared by the schedulers."""
+
+    def __init__(self, num_replicas: int) -> None:
+        if num_replicas < 1:
+            raise ValueError(f"num_replicas must be >= 1, got {num_replicas}")
+        self.num_replicas = num_replicas
+        self.closed = False
+        self.outstanding = [0] * num_replicas  # queued + running prompt tokens per replica
+        self._running: list[dict[int, int]] = [{} for _ in range(num_replicas)]
+
+    def close(self) -> None:
+        self.closed = True
+
+    def _issue(self, replica: int, batch: list[PromptRequest]) -> list[PromptRequest]:
+        running = self._running[replica]
+        for p in batch:
+            running[p.id] = p.num_tokens
+        return batch
+
+    def complete(self, replica: int, prompt_ids: Iterable[int]) -> None:
+        running = self._running[replica]
+        for pid in prompt_ids:
+            self.outstanding[replica] -= running.pop(pid, 0)
+
+
+class NaiveScheduler(_Base):
+    """First in, first out: whichever replica asks takes the oldest prompts.
+
+    Examples
+    --------
+    >>> s = NaiveScheduler(2)
+    >>> s.add(PromptRequest.make(i, [i]) for i in range(3))
+    >>> [p.id for p in s.next_batch(1, 2)]
+    [0, 1]
+    """
+
+    def __init__(self, num_replicas: int) -> None:
+        super().__init__(num_replicas)
+        self._queue: deque[PromptRequest] = deque()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def add(self, prompts: Iterable[PromptRequest]) -> None:
+        self._queue.extend(prompts)
+
+    def next_batch(self, replica: int, max_prompts: int) -> list[PromptRequest]:
+        q = self._queue
+        batch = [q.popleft() for _ in range(min(max_prompts, len(q)))]
+        self.outstanding[replica] += sum(p.num_tokens for p in batch)
+        return self._issue(replica, batch)
+
+
+class SortedScheduler(_Base):
+    """Sort prompts by their tokens so equal prefixes are adjacent, then hand them out in order.
+
+    Parameters
+    ----------
+    num_replicas : int
+        Number of model replicas.
+    window : int or None
+        ``None`` (default): the global sort baseline, a barrier that issues nothing until
+        :meth:`close`. An integer: sort each arriving window of that many prompts (streaming, weaker).
+
+    Examples
+    --------
+    >>> s = SortedScheduler(1)
+    >>> s.add([PromptRequest.make(0, [2]), PromptRequest.make(1, [1])])
+    >>> s.next_batch(0, 2), s.close(), [p.id for p in s.next_batch(0, 2)]
+    ([], None, [1, 0])
+    """
+
+    def __init__(self, num_replicas: int, window: int | None = None) -> None:
+        super().__init__(num_replicas)
+        self.window = window
+        self._incoming: list[PromptRequest] = []
+        self._ready: deque[PromptRequest] = deque()
+
+    @property
+    def pending(self) -> int:
+        return len(self._incoming) + len(self._ready)
+
+    def add(self, prompts: Iterable[PromptRequest]) -> None:
+        self._incoming.extend(prompts)
+        if self.window is not None:
+            while len(self._incoming) >= self.window:
+                self._flush(self._incoming[: self.window])
+                del self._incoming[: self.window]
+
+    def close(self) -> None:
+        super().close()
+        self._flush(self._incoming)
+        self._incoming = []
+
+    def _flush(self, prompts: list[PromptRequest]) -> None:
+        # Big-endian fixed-width bytes sort like the token sequences themselves.
+        self._ready.extend(sorted(prompts, key=lambda p: np.asarray(p.token_ids, dtype=">u8").tobytes()))
+
+    def next_batch(self, replica: int, max_prompts: int) -> list[PromptRequest]:
+        q = self._ready
+        batch = [q.popleft() for _ in range(min(max_prompts, len(q)))]
+        self.outstanding[replica] += sum(p.num_tokens for p in batch)
+        return self._issue(replica, batch)
+
+
+@dataclass(slots=True, eq=False)
+class _Bucket:
+    key: int
+    chain: tuple[int, ...]  # block hashes of the shared prefix (the bucket's routing key)
+    replica: int
+    members: OrderedDict[int, PromptRequest] = field(default_factory=OrderedDict)
+
+
+class PrefixScheduler(_Base):
+    """Dynamic prefix bucketing with prefix-aware routing: the streaming policy.
+
+    Each arriving prompt is keyed by the deepest prefix block it shares with another buffered
+    prompt (a prompt buffered alone under a shallower key moves to the deeper bucket as soon as a
+    partner arrives). A new bucket is routed to the replica whose modelled cache (an LRU of block
+    hashes sized like the replica's KV cache, updated as prompts are issued) holds the longest part
+    of its prefix -- unless that replica's outstanding tokens exceed the least-loaded replica's by
+    more than the slack, then to the least-loaded one. A replica drains its current bucket before it
+    picks its next one, the largest first; a prompt older than ``max_wait`` issues has its bucket
+    served first so nothing starves. An idle replica steals a whole bucket from the busiest one.
+
+    Parameters
+    ----------
+    num_replicas : int
+        Number of model replicas.
+    cache_blocks : int
+        Capacity, in :data:`BLOCK_SIZE` blocks, of each replica's KV cache as modelled for routing.
+    load_slack : float
+        Route away from the best-cached replica when its outstanding tokens exceed the least-loaded
+        replica's by more than ``load_slack`` times the mean outstanding tokens (plus ``min_slack_tokens``).
+    min_slack_tokens : int
+        Absolute part of the slack, so small loads never override cache affinity.
+    max_wait : int or None
+        Serve the bucket of any prompt that has waited through this many issued prompts
+        (default: four times the number of prompts buffered when it arrived, at least 4,096).
+    block_size : int
+        Tokens per block.
+
+    Examples
+    --------
+    >>> s = PrefixScheduler(num_replicas=2, cache_blocks=64)
+    >>> s.add(PromptRequest.make(i, [i % 2] * 32 + [i] * 16) for i in range(4))
+    >>> [p.id for p in s.next_batch(0, 4)], [p.id for p in s.next_batch(1, 4)]
+    ([0, 2], [1, 3])
+    """
+
+    def __init__(
+        self,
+        num_replicas: int,
+        cache_blocks: int = 8192,
+        load_slack: float = 0.5,
+        min_slack_tokens: int = 16384,
+        max_wait: int | None = None,
+        block_size: int = BLOCK_SIZE,
+    ) -> None:
+        super().__init__(num_replicas)
+        self.block_size = block_size
+        self.load_slack = load_slack
+        self.min_slack_tokens = min_slack_tokens
+        self.max_wait = max_wait
+        self.caches = [LRUBlockCache(cache_blocks) for _ in range(num_replicas)]
+        self._buckets: dict[int, _Bucket] = {}
+        self._key_of: dict[int, int] = {}  # pending prompt id -> bucket key
+        self._depth_of: dict[int, int] = {}  # pending prompt id -> number of blocks in its key
+        self._count: dict[int, int] = {}  # block hash -> pending prompts through it
+        self._owner: dict[int, int] = {}  # block hash -> last pending prompt that added it
+        self._heaps: list[list[tuple[int, int, int]]] = [[] for _ in range(num_replicas)]
+        self._active: list[int | None] = [None] * num_replicas
+        self._hot: list[dict[int, None]] = [{} for _ in range(num_replicas)]  # buckets whose prefix r caches
+        self._order: deque[tuple[int, int]] = deque()  # (arrival seq, prompt id) for the age cap
+        self._seq = itertools.count()
+        self._issued = 0
+        self._tie = itertools.count()
+
+    # -- buffering -------------------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        return len(self._key_of)
+
+    @property
+    def num_buckets(self) -> int:
+        """Buckets currently holding pending prompts."""
+        return len(self._buckets)
+
+    def buckets(self, replica: int | None = None) -> list[list[int]]:
+        """Pending prompt ids grouped by bucket, largest bucket first (optionally one replica's only)."""
+        live = [b for b in self._buckets.values() if replica is None or b.replica == replica]
+        live.sort(key=lambda b: -len(b.members))
+        return [list(b.members) for b in live]
+
+    def add(self, prompts: Iterable[PromptRequest]) -> None:
+        for p in prompts:
+            if p.id in self._key_of:
+                raise ValueError(f"prompt id {p.id} is already pending")
+            p.arrival = next(self._seq)
+            self._order.append((self._issued, p.id))
+            self._insert(p)
+
+    def _insert(self, p: PromptRequest) -> None:
+        hashes = p.block_hashes
+        count, owner = self._count, self._owner
+        depth = 0
+        partners: dict[int, int] = {}  # pending prompt buffered under a shallower key -> its new depth
+        for i, h in enumerate(hashes):
+            c = count.get(h, 0) + 1
+            count[h] = c
+            if c >= 2:
+                depth = i + 1
+                prev = owner.get(h)
+                if c == 2 and prev is not None and prev in self._key_of and self._depth_of[prev] < depth:
+                    partners[prev] = depth
+            owner[h] = p.id
+        for prev, d in partners.items():
+            self._move(prev, d)
+        if depth == 0 and hashes:
+            depth = 1  # shares nothing yet: a singleton bucket under its first block
+        self._place(p, depth, hint=None)
+
+    def _place(self, p: PromptRequest, depth: int, hint: int | None) -> None:
+        key = p.block_hashes[depth - 1] if depth else _ROOT
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            chain = p.block_hashes[:depth]
+            bucket = _Bucket(key, chain, self._route(chain, hint))
+            self._buckets[key] = bucket
+            if chain and chain[-1] in self.caches[bucket.replica]:
+                self._hot[bucket.replica][key] = None
+        bucket.members[p.id] = p
+        self._key_of[p.id] = key
+        self._depth_of[p.id] = depth
+        self.outstanding[bucket.replica] += p.num_tokens
+        self._push(bucket)
+
+    def _move(self, pid: int, depth: int) -> None:
+        old = self._buckets[self._key_of[pid]]
+        p = old.members.pop(pid)
+        self.outstanding[old.replica] -= p.num_tokens
+        self._drop_if_empty(old)
+        self._place(p, depth, hint=old.replica)
+
+    def _drop_if_empty(self, bucket: _Bucket) -> None:
+        if not bucket.members:
+            del self._buckets[bucket.key]
+            if self._active[bucket.replica] == bucket.key:
+                self._active[bucket.replica] = None
+        else:
+            self._push(bucket)
+
+    def _push(self, bucket: _Bucket) -> None:
+        heapq.heappush(self._heaps[bucket.replica], (-len(bucket.members), next(self._tie), bucket.key))
+
+    # -- routing ---------------------------------------------------------------------------------
+    def _route(self, chain: tuple[int, ...], hint: int | None) -> int:
+        load = self.outstanding
+        least = min(range(self.num_replicas), key=load.__getitem__)
+        best, best_hits = least, 0
+        if chain:
+            for r in range(self.num_replicas):
+                hits = self.caches[r].matched_prefix(chain)
+                if hits > best_hits or (hits == best_hits and hits > 0 and load[r] < load[best]):
+                    best, best_hits = r, hits
+        if best_hits == 0:
+            best = hint if hint is not None else least
+        slack = self.min_slack_tokens + self.load_slack * (sum(load) / self.num_replicas)
+        return least if load[best] - load[least] > slack else best
+
+    # -- issuing ---------------------------------------------------------------------------------
+    def _pick(self, replica: int, steal: bool) -> _Bucket | None:
+        active = self._active[replica]
+        if active is not None and active in self._buckets:
+            return self._buckets[active]
+        starving = self._starving()
+        if starving is not None:
+            bucket = self._buckets[self._key_of[starving]]
+            if bucket.replica != replica:
+                self._reassign(bucket, replica)
+            return bucket
+        hot = self._hot_bucket(replica)
+        if hot is not None:
+            return hot
+        heap = self._heaps[replica]
+        while heap:
+            neg, _, key = heap[0]
+            b = self._buckets.get(key)
+            if b is None or b.replica != replica or -neg != len(b.members):
+                heapq.heappop(heap)  # stale entry
+                continue
+            return b
+        return self._steal(replica) if steal else None
+
+    def _hot_bucket(self, replica: int) -> _Bucket | None:
+        """The largest bucket whose whole prefix the replica (as modelled) still caches: all hits, serve it now."""
+        hot, cache, best = self._hot[replica], self.caches[replica], None
+        for key in list(hot):
+            b = self._buckets.get(key)
+            if b is None or b.replica != replica or cache.matched_prefix(b.chain) < len(b.chain):
+                del hot[key]
+            elif best is None or len(b.members) > len(best.members):
+                best = b
+        return best
+
+    def _starving(self) -> int | None:
+        order = self._order
+        while order and order[0][1] not in self._key_of:
+            order.popleft()
+        if not order:
+            return None
+        limit = self.max_wait if self.max_wait is not None else max(4096, 4 * self.pending)
+        waited_since, pid = order[0]
+        return pid if self._issued - waited_since > limit else None
+
+    def _steal(self, replica: int) -> _Bucket | None:
+        victims = sorted(range(self.num_replicas), key=lambda r: -self.outstanding[r])
+        for v in victims:
+            if v == replica:
+                continue
+            candidates = [b for b in self._buckets.values() if b.replica == v and b.key != self._active[v]]
+            if candidates:
+                bucket = max(candidates, key=lambda b: len(b.members))
+                self._reassign(bucket, replica)
+                return bucket
+        # Only buckets being drained are left: split the largest in half.
+        live = [b for b in self._buckets.values() if b.replica != replica and len(b.members) > 1]
+        if not live:
+            return None
+        donor = max(live, key=lambda b: len(b.members))
+        half = list(donor.members)[len(donor.members) // 2 :]
+        split = _Bucket(-next(self._tie) - 1, donor.chain, replica)
+        for pid in half:
+            p = donor.members.pop(pid)
+            split.members[pid] = p
+            self._key_of[pid] = split.key
+            self.outstanding[donor.replica] -= p.num_tokens
+            self.outstanding[replica] += p.num_tokens
+        self._buckets[split.key] = split
+        self._push(donor)
+        self._push(split)
+        return split
+
+    def _reassign(self, bucket: _Bucket, replica: int) -> None:
+        tokens = sum(p.num_tokens for p in bucket.members.values())
+        if self._active[bucket.replica] == bucket.key:
+            self._active[bucket.replica] = None
+        self.outstanding[bucket.replica] -= tokens
+        self.outstanding[replica] += tokens
+        bucket.replica = replica
+        self._push(bucket)
+
+    def next_batch(self, replica: int, max_prompts: int) -> list[PromptRequest]:
+        batch: list[PromptRequest] = []
+        while len(batch) < max_prompts:
+            # Steal another replica's bucket only when this one would otherwise sit idle.
+            bucket = self._pick(replica, steal=not batch and not self._running[replica])
+            if bucket is None:
+                break
+            self._active[replica] = bucket.key
+            while bucket.members and len(batch) < max_prompts:
+                _, p = bucket.members.popitem(last=False)
+                self._release(p)
+                batch.append(p)
+            self._drop_if_empty(bucket)
+        cache = self.caches[replica]
+        for p in batch:
+            cache.admit(p.block_hashes)
+        self._issued += len(batch)
+        return self._issue(replica, batch)
+
+    def _release(self, p: PromptRequest) -> None:
+        del self._key_of[p.id]
+        del self._depth_of[p.id]
+        count, owner = self._count, self._owner
+        for h in p.block_hashes:
+            c = count[h] - 1
+            if c:
+                count[h] = c
+            else:
+                del count[h]
+            if owner.get(h) == p.id:
+                del owner[h]
+
+
+def make_scheduler(policy: str, num_replicas: int, **options: object) -> Scheduler:
+    """Build a scheduler by name: ``"naive"``, ``"sorted"`` or ``"bucketed"`` (:class:`PrefixScheduler`).
+
+    Examples
+    --------
+    >>> type(make_scheduler("bucketed", 2, cache_blocks=128)).__name__
+    'PrefixScheduler'
+    """
+    if policy == "naive":
+        return NaiveScheduler(num_replicas)
+    if policy == "sorted":
+        return SortedScheduler(num_replicas, **options)  # type: ignore[arg-type]
+    if policy in ("bucketed", "prefix"):
+        return PrefixScheduler(num_replicas, **options)  # type: ignore[arg-type]
+    raise ValueError(f"unknown scheduling policy {policy!r}; expected 'naive', 'sorted' or 'bucketed'")
+
+
+def iter_schedule(
+    partitions: Iterable[Sequence[tuple[int, Sequence[int]]]],
+    replicas: int,
+    *,
+    policy: str = "bucketed",
+    batch_size: int = 32,
+    max_buffered: int = 8192,
+    **options: object,
+) -> Iterator[tuple[int, list[int]]]:
+    """Yield ``(replica, prompt_ids)`` batches as the streaming scheduler issues them.
+
+    Partitions are pulled lazily, only while fewer than ``max_buffered`` prompts are pending, so
+    an unbounded input works. Replicas ask for work in the order they would free up, modelled as a
+    virtual clock advanced by the prompt tokens each batch carries (a batch completes before its
+    replica asks again).
+
+    Examples
+    --------
+    >>> endless = ([(i, [i % 3] * 16)] for i in itertools.count())
+    >>> next(iter_schedule(endless, replicas=2, batch_size=2, max_buffered=8))
+    (0, [0, 3])
+    """
+    sched = make_scheduler(policy, replicas, **options)
+    source = iter(partitions)
+    exhausted = False
+    clock = [0] * replicas
+    last: list[list[int]] = [[] for _ in range(replicas)]
+    while True:
+        while not exhausted and (sched.pending < max_buffered or getattr(sched, "window", 0) is None):
+            part = next(source, None)
+            if part is None:
+                exhausted = True
+                sched.close()
+            else:
+                sched.add(PromptRequest.make(pid, toks) for pid, toks in part)
+        if exhausted and sched.pending == 0:
+            return
+        idle = set()
+        while True:
+            r = min((i for i in range(replicas) if i not in idle), key=clock.__getitem__, default=None)
+            if r is None:
+                raise RuntimeError("scheduler has pending prompts but issued none to any replica")
+            sched.complete(r, last[r])
+            last[r] = []
+            batch = sched.next_batch(r, batch_size)
+            if batch:
+                break
+            idle.add(r)
+        ids = [p.id for p in batch]
+        last[r] = ids
+        clock[r] += sum(p.num_tokens for p in batch)
+        yield r, ids
+
+
+def schedule_prompts(
+    partitions: Iterable[Sequence[tuple[int, Sequence[int]]]],
+    replicas: int,
+    **options: object,
+) -> list[list[int]]:
+    """Schedule streamed prompts onto replicas; return each replica's prompt ids in execution order.
+
+    Parameters
+    ----------
+    partitions : Iterable[Sequence[tuple[int, Sequence[int]]]]
+        Partitions in arrival order, each a list of ``(prompt_id, token_ids)``; consumed lazily.
+    replicas : int
+        Number of model replicas.
+    **options
+        ``policy`` (``"bucketed"`` default, ``"sorted"``, ``"naive"``), ``batch_size`` (prompts per
+        request, 32), ``max_buffered`` (bound on pending prompts, 8,192), and the policy's own
+        options (e.g. ``cache_blocks``, ``load_slack`` for :class:`PrefixScheduler`).
+
+    Returns
+    -------
+    list[list[int]]
+        ``result[r]`` is the ids replica ``r`` runs, in order; every id appears exactly once.
+
+    Examples
+    --------
+    >>> parts = [[(0, [1] * 32), (1, [2] * 32)], [(2, [1] * 32), (3, [2] * 32)]]
+    >>> schedule_prompts(parts, replicas=2, batch_size=4)
+    [[0, 2], [1, 3]]
+    """
+    out: list[list[int]] = [[] for _ in range(replicas)]
+    for r, ids in iter_schedule(partitions, replicas, **options):  # type: ignore[arg-type]
+        out[r].extend(ids)
+    return out
