@@ -20,6 +20,7 @@ partition. An actor pool that cannot fit on the cluster fails before anything st
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -55,7 +56,13 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
                 "log_to_driver": False,
                 "logging_level": logging.ERROR,
                 "configure_logging": True,
-                "runtime_env": {"env_vars": {"THRESHER_PROGRESS": "0", "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}},
+                # workers import what the driver can (its sys.path): UDFs and extension types
+                # defined in a user's modules unpickle there too
+                "runtime_env": {"env_vars": {
+                    "THRESHER_PROGRESS": "0",
+                    "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
+                    "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p)),
+                }},
             }
             if address:
                 kwargs["address"] = address
