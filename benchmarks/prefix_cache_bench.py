@@ -30,7 +30,9 @@ def main() -> None:
     ap.add_argument("--replicas", type=int, default=8)
     ap.add_argument("--arrival-s", type=float, default=2.5)
     ap.add_argument("--target-naive-hit", type=float, default=0.26)
-    ap.add_argument("--sweep", default="64,256,512,1024,4096", help="prefix counts for the stability sweep ('' to skip)")
+    ap.add_argument(
+        "--sweep", default="64,256,512,1024,4096", help="prefix counts for the stability sweep ('' to skip)"
+    )
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "prefix_cache.json"))
     args = ap.parse_args()
 
@@ -46,13 +48,17 @@ def main() -> None:
     print(f"\n{'policy':<10}{'hit rate':>10}{'makespan s':>12}{'prompts/s':>11}{'max buffered':>14}")
     for r in (n, s, b):
         print(f"{r.policy:<10}{r.hit_rate:>10.3f}{r.makespan_s:>12.2f}{r.throughput:>11.1f}{r.max_pending:>14}")
-    print(f"ideal hit rate {wl.ideal_hit_rate():.3f}; bucketed/naive {b.throughput / n.throughput:.3f}x, "
-          f"bucketed/sorted {b.throughput / s.throughput:.3f}x")
+    print(
+        f"ideal hit rate {wl.ideal_hit_rate():.3f}; bucketed/naive {b.throughput / n.throughput:.3f}x, "
+        f"bucketed/sorted {b.throughput / s.throughput:.3f}x"
+    )
 
     sweep = []
     counts = [int(x) for x in args.sweep.split(",") if x]
     if counts:
-        print(f"\n{'prefixes':>9}{'ideal':>8}{'naive':>8}{'sorted':>8}{'bucketed':>10}{'b/ideal':>9}{'b/n':>7}{'b/s':>7}")
+        print(
+            f"\n{'prefixes':>9}{'ideal':>8}{'naive':>8}{'sorted':>8}{'bucketed':>10}{'b/ideal':>9}{'b/n':>7}{'b/s':>7}"
+        )
     for k in counts:
         w = replace(wl, num_prefixes=k)
         rk = compare(w, cfg)
@@ -66,9 +72,11 @@ def main() -> None:
         row["bucketed_vs_naive"] = row["bucketed_throughput"] / row["naive_throughput"]
         row["bucketed_vs_sorted"] = row["bucketed_throughput"] / row["sorted_throughput"]
         sweep.append(row)
-        print(f"{k:>9}{row['ideal_hit']:>8.3f}{row['naive_hit']:>8.3f}{row['sorted_hit']:>8.3f}"
-              f"{row['bucketed_hit']:>10.3f}{row['bucketed_vs_ideal_hit']:>9.3f}"
-              f"{row['bucketed_vs_naive']:>7.2f}{row['bucketed_vs_sorted']:>7.2f}")
+        print(
+            f"{k:>9}{row['ideal_hit']:>8.3f}{row['naive_hit']:>8.3f}{row['sorted_hit']:>8.3f}"
+            f"{row['bucketed_hit']:>10.3f}{row['bucketed_vs_ideal_hit']:>9.3f}"
+            f"{row['bucketed_vs_naive']:>7.2f}{row['bucketed_vs_sorted']:>7.2f}"
+        )
 
     out = {
         "workload": asdict(wl),

@@ -91,9 +91,7 @@ class Workload:
         for start in range(0, self.num_prompts, self.partition_size):
             stop = min(start + self.partition_size, self.num_prompts)
             suffixes = rng.integers(0, self.vocab, size=(stop - start, suffix_len), dtype=np.int64)
-            yield [
-                (i, np.concatenate([prefixes[owner[i]], suffixes[i - start]])) for i in range(start, stop)
-            ]
+            yield [(i, np.concatenate([prefixes[owner[i]], suffixes[i - start]])) for i in range(start, stop)]
 
     def ideal_hit_rate(self) -> float:
         """Hit rate if every prefix were computed exactly once (block-aligned)."""
@@ -217,8 +215,10 @@ def simulate(workload: Workload, policy: str | Scheduler, config: SimConfig | No
         now, idx = heapq.heappop(heap)
         rep = replicas[idx]
         rep.clock = now
-        while next_part < nparts and workload.arrival_time(next_part) <= now and (
-            not bounded or sched.pending < cfg.max_buffered
+        while (
+            next_part < nparts
+            and workload.arrival_time(next_part) <= now
+            and (not bounded or sched.pending < cfg.max_buffered)
         ):
             sched.add(PromptRequest.make(pid, toks) for pid, toks in next(source))  # type: ignore[arg-type]
             next_part += 1

@@ -72,7 +72,10 @@ class SentenceTransformersProvider:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.load()
         out = self._model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=self.normalize, convert_to_numpy=True,
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=self.normalize,
+            convert_to_numpy=True,
             show_progress_bar=False,
         )
         self.usage.add(requests=len(texts))

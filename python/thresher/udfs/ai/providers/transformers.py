@@ -193,7 +193,9 @@ class TransformersProvider:
         texts = [self._tok.decode(o, skip_special_tokens=True) for o in outs]
         return [_cut_stop(t, params.stop) for t in texts]
 
-    def generate_ids(self, prompt_ids: Sequence[Sequence[int]], params: GenerationParams | None = None) -> list[list[int]]:
+    def generate_ids(
+        self, prompt_ids: Sequence[Sequence[int]], params: GenerationParams | None = None
+    ) -> list[list[int]]:
         """Generate token ids for tokenized prompts (the continuous-batching loop)."""
         import torch
 
@@ -256,14 +258,18 @@ class TransformersProvider:
             self._prefix_cache.move_to_end(prefix)
             return cache
         ids = torch.tensor([prefix], device=self.device)
-        cache = _out_cache(self._model(input_ids=ids, use_cache=True))
+        cache = _out_cache(self._model(input_ids=ids, use_cache=True, logits_to_keep=1))
         self._prefix_cache[prefix] = cache
         while len(self._prefix_cache) > self.prefix_cache_size:
             self._prefix_cache.popitem(last=False)
         return cache
 
     def _prefill(
-        self, prompt_ids: Sequence[Sequence[int]], rows: list[int], params: GenerationParams, gen: Any,
+        self,
+        prompt_ids: Sequence[Sequence[int]],
+        rows: list[int],
+        params: GenerationParams,
+        gen: Any,
         results: list[list[int]],
     ) -> _Running:
         import torch
@@ -296,7 +302,11 @@ class TransformersProvider:
             self.usage.add(cached=p * b, requests=0)
         dev = self.device
         out = self._model(
-            input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev), use_cache=True,
+            input_ids=ids.to(dev),
+            attention_mask=mask.to(dev),
+            position_ids=pos.to(dev),
+            use_cache=True,
+            logits_to_keep=1,  # only the last position's logits are needed
             **{self._cache_kw: cache},
         )
         last = self._sample(out.logits[:, -1, :], params, gen)
@@ -326,7 +336,10 @@ class TransformersProvider:
 
         mask = torch.cat([run.mask, torch.ones_like(run.mask[:, :1])], dim=1)
         out = self._model(
-            input_ids=run.last[:, None], attention_mask=mask, position_ids=run.pos[:, None], use_cache=True,
+            input_ids=run.last[:, None],
+            attention_mask=mask,
+            position_ids=run.pos[:, None],
+            use_cache=True,
             **{self._cache_kw: run.cache},
         )
         last = self._sample(out.logits[:, -1, :], params, gen).to(run.last.device)
@@ -340,8 +353,7 @@ class TransformersProvider:
         import torch
 
         keep = [
-            i for i, r in enumerate(run.rows)
-            if len(results[r]) < params.max_new_tokens and results[r][-1] not in eos
+            i for i, r in enumerate(run.rows) if len(results[r]) < params.max_new_tokens and results[r][-1] not in eos
         ]
         for r in run.rows:
             if results[r] and results[r][-1] in eos:
@@ -395,8 +407,11 @@ class TransformersProvider:
         out = []
         for p in prompts:
             inputs = self._processor.apply_chat_template(
-                to_messages(p, params.system_prompt), add_generation_prompt=True, tokenize=True,
-                return_dict=True, return_tensors="pt",
+                to_messages(p, params.system_prompt),
+                add_generation_prompt=True,
+                tokenize=True,
+                return_dict=True,
+                return_tensors="pt",
             ).to(self._model.device)
             ids = self._model.generate(**inputs, max_new_tokens=params.max_new_tokens, do_sample=not params.greedy)
             new = ids[0, inputs["input_ids"].shape[1] :]
@@ -453,7 +468,12 @@ class TransformersEmbeddingProvider:
     name = "transformers-embed"
 
     def __init__(
-        self, model: str, *, device: str | None = None, max_length: int = 512, batch_size: int = 64,
+        self,
+        model: str,
+        *,
+        device: str | None = None,
+        max_length: int = 512,
+        batch_size: int = 64,
         trust_remote_code: bool = False,
     ) -> None:
         self.model_name = model

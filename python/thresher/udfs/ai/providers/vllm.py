@@ -63,8 +63,11 @@ class VLLMProvider:
         self.load()
         params = params or GenerationParams()
         sp = SamplingParams(
-            max_tokens=params.max_new_tokens, temperature=params.temperature, top_p=params.top_p,
-            stop=list(params.stop) or None, seed=params.seed,
+            max_tokens=params.max_new_tokens,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            stop=list(params.stop) or None,
+            seed=params.seed,
         )
         conversations = [to_messages(p, params.system_prompt) for p in prompts]
         if params.use_chat_template:
