@@ -24,6 +24,9 @@ RULES: tuple[str, ...] = (
     "constant_folding",  # fold literal-only expressions, drop always-true filters
     "merge_filters",  # Filter(Filter(x)) -> one conjunction (unless the lower one is cheaper)
     "predicate_pushdown",  # move filter terms below projections/joins/unions and into scans
+    "semi_join_from_exists",  # left join + IS [NOT] NULL on its key (decorrelated EXISTS/IN) -> semi/anti join
+    "semi_join_pushdown",  # a semi/anti join moves below inner joins to the side that has its keys
+    "semi_join_reduction",  # a group-by joined on its keys first semi-joins the outer side's filtered keys
     "projection_merge",  # Project(Project(x)) -> one Project when nothing expensive is duplicated
     "limit_pushdown",  # move limits below row-local maps and into scans (early stop)
     "projection_pushdown",  # read and compute only the columns something downstream uses

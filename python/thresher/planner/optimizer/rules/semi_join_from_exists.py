@@ -1,0 +1,171 @@
+"""semi_join_from_exists: a left join used only to test for a match becomes a semi or anti join.
+
+Decorrelated ``EXISTS`` / ``IN`` / ``NOT EXISTS`` subqueries (sqlglot's ``unnest_subqueries``, or
+a hand-written DataFrame) arrive as a left join against the distinct keys of the subquery plus a
+null test on the joined key. Nothing else reads the right side, so the join is a semi join
+(``IS NOT NULL``, the right side unique on the keys) or an anti join (``IS NULL``); the group-by
+that made the keys distinct is dropped, since a semi/anti join only asks whether a key occurs.
+
+Before::
+
+    Aggregate keys=[col("o_orderpriority")] aggs=[count()]
+      Filter col("u.l_orderkey").is_not_null()
+        Join left on [col("o_orderkey") = col("u.l_orderkey")]
+          Scan orders
+          Project [col("__key0").alias("u.l_orderkey")]
+            Aggregate keys=[col("l_orderkey").alias("__key0")] aggs=[count()]
+              Scan lineitem
+
+After::
+
+    Aggregate keys=[col("o_orderpriority")] aggs=[count()]
+      Join semi on [col("o_orderkey") = col("l_orderkey")]
+        Scan orders
+        Scan lineitem
+
+The rewrite needs to know that no ancestor reads a right-side column, so the rule walks the plan
+top-down carrying the set of columns the ancestors use (projections and aggregates reset it).
+"""
+
+from __future__ import annotations
+
+from thresher.expressions.expr import Call, Column, Expr, combine_conjunction, split_conjunction, strip_alias
+from thresher.planner.logical import Aggregate, Distinct, Filter, Join, Limit, LogicalPlan, Project, Sort
+
+Needed = frozenset[str] | None  # None: every column is needed (the plan's output, or unknown)
+
+
+def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    return _visit(plan, None)
+
+
+def _cols(exprs: tuple[Expr, ...] | list[Expr]) -> frozenset[str]:
+    out: set[str] = set()
+    for e in exprs:
+        out |= e.columns()
+    return frozenset(out)
+
+
+def _child_needs(node: LogicalPlan, needed: Needed) -> list[Needed]:
+    if isinstance(node, Project):
+        return [_cols(node.exprs)]
+    if isinstance(node, Aggregate):
+        return [_cols([*node.keys, *node.aggs])]
+    if needed is None:
+        return [None] * len(node.children())
+    if isinstance(node, Filter):
+        return [needed | node.predicate.columns()]
+    if isinstance(node, Sort):
+        return [needed | _cols(node.by)]
+    if isinstance(node, Limit):
+        return [needed]
+    if isinstance(node, Join) and node.how != "cross":
+        ln, rn = set(node.left.schema.names), set(node.right.schema.names)
+        if node.how in ("semi", "anti"):
+            return [needed | _cols(node.left_on), _cols(node.right_on)]
+        if ln & rn:  # suffixed names: keep it simple
+            return [None, None]
+        return [frozenset(needed & ln) | _cols(node.left_on), frozenset(needed & rn) | _cols(node.right_on)]
+    return [None] * len(node.children())
+
+
+def _visit(node: LogicalPlan, needed: Needed) -> LogicalPlan | None:
+    changed = False
+    if isinstance(node, Filter) and needed is not None and isinstance(node.input, Join):
+        new = _rewrite(node, needed)
+        if new is not None:
+            node, changed = new, True
+    if isinstance(node, Join) and node.how in ("semi", "anti") and node.left_on:
+        right, right_on = _drop_grouping(node.right, node.right_on)
+        if right is not node.right:
+            node, changed = Join(node.left, right, node.left_on, right_on, node.how, node.suffix, node.strategy), True
+    kids = node.children()
+    new_kids: list[LogicalPlan] = []
+    kid_changed = False
+    for k, nd in zip(kids, _child_needs(node, needed)):
+        nk = _visit(k, nd)
+        kid_changed |= nk is not None
+        new_kids.append(nk if nk is not None else k)
+    if kid_changed:
+        node, changed = node.with_children(new_kids), True
+    return node if changed else None
+
+
+def _rewrite(flt: Filter, needed: frozenset[str]) -> LogicalPlan | None:
+    j = flt.input
+    assert isinstance(j, Join)
+    if j.how != "left" or not j.left_on:
+        return None
+    right_names = set(j.right.schema.names)
+    if right_names & set(j.left.schema.names):
+        return None
+    keys = [strip_alias(e) for e in j.right_on]
+    if not all(isinstance(k, Column) for k in keys):
+        return None
+    key_names = {k.name for k in keys if isinstance(k, Column)}
+    terms = split_conjunction(flt.predicate)
+    how, pick = None, -1
+    for i, t in enumerate(terms):
+        if isinstance(t, Call) and t.name in ("is_not_null", "is_null") and len(t.args) == 1:
+            arg = strip_alias(t.args[0])
+            if isinstance(arg, Column) and arg.name in key_names:
+                how, pick = ("semi" if t.name == "is_not_null" else "anti"), i
+                break
+    if how is None:
+        return None
+    rest = [t for i, t in enumerate(terms) if i != pick]
+    if (needed | _cols(rest)) & right_names:
+        return None
+    # a semi join keeps each left row once; the left join kept it once per match
+    if how == "semi" and not _unique_on(j.right, {k.name for k in keys if isinstance(k, Column)}):
+        return None
+    right, right_on = _drop_grouping(j.right, tuple(j.right_on))
+    joined = Join(j.left, right, j.left_on, right_on, how, j.suffix, "auto")
+    return Filter(joined, combine_conjunction(rest)) if rest else joined
+
+
+def _unique_on(plan: LogicalPlan, names: set[str]) -> bool:
+    """True when no two rows of ``plan`` agree on all of ``names``."""
+    if isinstance(plan, Project):
+        mapped: set[str] = set()
+        for e in plan.exprs:
+            if e.output_name() in names:
+                src = strip_alias(e)
+                if isinstance(src, Column):
+                    mapped.add(src.name)
+        return _unique_on(plan.input, mapped)
+    if isinstance(plan, (Filter, Sort, Limit)):
+        return _unique_on(plan.children()[0], names)
+    if isinstance(plan, Aggregate):
+        return {k.output_name() for k in plan.keys} <= names
+    if isinstance(plan, Distinct):
+        subset = set(plan.subset) if plan.subset is not None else set(plan.schema.names)
+        return subset <= names
+    return False
+
+
+def _drop_grouping(right: LogicalPlan, right_on: tuple[Expr, ...]) -> tuple[LogicalPlan, tuple[Expr, ...]]:
+    """``[Project renames]* Aggregate(keys)`` joined on its keys → the aggregate's input, on the key exprs."""
+    names: list[str] = []
+    for e in right_on:
+        k = strip_alias(e)
+        if not isinstance(k, Column):
+            return right, right_on
+        names.append(k.name)
+    node = right
+    while isinstance(node, Project):
+        srcs: dict[str, str] = {}
+        for e in node.exprs:
+            src = strip_alias(e)
+            if isinstance(src, Column):
+                srcs[e.output_name()] = src.name
+        if not all(n in srcs for n in names):
+            return right, right_on
+        names = [srcs[n] for n in names]
+        node = node.input
+    if not isinstance(node, Aggregate) or not node.keys:
+        return right, right_on
+    key_exprs = {k.output_name(): strip_alias(k) for k in node.keys}
+    if not all(n in key_exprs for n in names):
+        return right, right_on
+    return node.input, tuple(key_exprs[n] for n in names)

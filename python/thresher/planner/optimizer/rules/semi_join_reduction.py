@@ -1,0 +1,176 @@
+"""semi_join_reduction: a group-by joined on its keys only aggregates the keys the other side has.
+
+A decorrelated scalar subquery (TPC-H Q2, Q17: ``l_quantity < (SELECT 0.2 * avg(l_quantity)
+FROM lineitem WHERE l_partkey = p_partkey)``) becomes a join against a group-by on the
+correlation key. Groups whose key the outer side never has are computed and then thrown away by
+the join. When the outer side gets its keys from a filtered input below its joins (the parts of
+one brand and container), a semi join against that input before the group-by keeps only the rows
+that can matter (the "magic set" rewrite; DuckDB's delim join does the same).
+
+Before::
+
+    Join inner on [col("p_partkey") = col("k")]
+      Join inner on [col("l_partkey") = col("p_partkey")]
+        Scan lineitem
+        Scan part predicate=[p_brand == 'Brand#23']
+      Aggregate keys=[col("l_partkey").alias("k")] aggs=[col("l_quantity").mean()]
+        Scan lineitem
+
+After::
+
+    Join inner on [col("p_partkey") = col("k")]
+      Join inner on [col("l_partkey") = col("p_partkey")]
+        Scan lineitem
+        Scan part predicate=[p_brand == 'Brand#23']
+      Aggregate keys=[col("l_partkey").alias("k")] aggs=[col("l_quantity").mean()]
+        Join semi on [col("l_partkey") = col("p_partkey")]
+          Scan lineitem
+          Scan part predicate=[p_brand == 'Brand#23']
+
+The key source is found by walking down the outer side's inner joins to the side that holds the
+keys (following equi-join keys to the other side, taking the side estimated smaller); it must be
+strictly below the outer side (so nothing big runs twice) and estimated at a tenth of the
+group-by's input or less (``planner.stats``), so the semi join removes most of it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from thresher.expressions.expr import Column, Expr, strip_alias
+from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project, ScanSource
+from thresher.planner.optimizer.rules._util import rewrite_bottom_up, substitute
+from thresher.planner.stats import estimate
+
+#: the key source must be estimated at this fraction of the group-by's input or less
+SELECTIVITY = 0.1
+
+
+def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    return rewrite_bottom_up(plan, _reduce)
+
+
+def _reduce(node: LogicalPlan) -> LogicalPlan | None:
+    if not (isinstance(node, Join) and node.how in ("inner", "left") and node.left_on):
+        return None
+    found = _grouped_on(node.right, node.right_on)
+    if found is None:
+        return None
+    agg, key_exprs = found
+    lk_cols: set[str] = set()
+    for e in node.left_on:
+        lk_cols |= e.columns()
+    located = _key_source(node.left, {c: c for c in lk_cols})
+    if located is None:
+        return None
+    source, names = located
+    if source is node.left or not _selective(source, agg.input):
+        return None
+    if _already_reduced(agg.input, set(names.values())):
+        return None
+    on = tuple(substitute(e, {c: Column(n) for c, n in names.items()}) for e in node.left_on)
+    reduced = replace(agg, input=Join(agg.input, source, key_exprs, on, "semi"))
+    return replace(node, right=_replace_node(node.right, agg, reduced))
+
+
+def _grouped_on(right: LogicalPlan, right_on: tuple[Expr, ...]) -> tuple[Aggregate, tuple[Expr, ...]] | None:
+    """``right`` is ``[Project renames | Filter]* Aggregate`` grouped on exactly the join keys."""
+    names: list[str] = []
+    for e in right_on:
+        k = strip_alias(e)
+        if not isinstance(k, Column):
+            return None
+        names.append(k.name)
+    node = right
+    while isinstance(node, (Project, Filter)):
+        if isinstance(node, Project):
+            srcs = {e.output_name(): strip_alias(e) for e in node.exprs}
+            mapped = [srcs.get(n) for n in names]
+            if not all(isinstance(m, Column) for m in mapped):
+                return None
+            names = [m.name for m in mapped if isinstance(m, Column)]
+        node = node.input
+    if not isinstance(node, Aggregate) or not node.keys:
+        return None
+    keys = {k.output_name(): strip_alias(k) for k in node.keys}
+    if set(keys) != set(names):
+        return None
+    return node, tuple(keys[n] for n in names)
+
+
+def _already_reduced(node: LogicalPlan, lk_cols: set[str]) -> bool:
+    """A semi join on these keys is already somewhere below (semi_join_pushdown may have moved it)."""
+    if isinstance(node, Join) and node.how == "semi":
+        cols: set[str] = set()
+        for e in node.right_on:
+            cols |= e.columns()
+        if cols == lk_cols:
+            return True
+    return any(_already_reduced(c, lk_cols) for c in node.children())
+
+
+def _key_source(node: LogicalPlan, names: dict[str, str]) -> tuple[LogicalPlan, dict[str, str]] | None:
+    """The deepest input below ``node``'s inner joins that holds the key columns.
+
+    ``names`` maps each key column to its name at the current node; an equi-join key may be
+    followed to the other side's key (``a = b``: the rows that survive have both), and the walk
+    prefers a filtered side.
+    """
+    while isinstance(node, Join) and node.how in ("inner", "left") and node.left_on:
+        ln, rn = set(node.left.schema.names), set(node.right.schema.names)
+        dropped = node.coalesced_right_keys()
+        if ln & (rn - dropped):
+            break  # suffixed names
+        cols = set(names.values())
+        pairs = {}
+        if node.how == "inner":
+            for le, re_ in zip(node.left_on, node.right_on):
+                a, b = strip_alias(le), strip_alias(re_)
+                if isinstance(a, Column) and isinstance(b, Column):
+                    pairs[a.name] = b.name
+        options: list[tuple[LogicalPlan, dict[str, str]]] = []
+        if cols <= ln:
+            options.append((node.left, names))
+        if node.how == "inner":
+            if cols <= rn and not cols & dropped:
+                options.append((node.right, names))
+            elif all(c in pairs for c in cols):
+                options.append((node.right, {k: pairs[v] for k, v in names.items()}))
+        if not options:
+            break
+        node, names = min(options, key=lambda o: _rows(o[0]))
+    return (node, names) if set(names.values()) <= set(node.schema.names) else None
+
+
+def _rows(node: LogicalPlan) -> float:
+    rows = estimate(node).rows
+    return math.inf if rows is None else rows
+
+
+def _selective(source: LogicalPlan, grouped: LogicalPlan) -> bool:
+    """Worth a semi join: the key source is estimated at a tenth of the group-by input or less
+    (or, without statistics, it filters something)."""
+    s, g = _rows(source), _rows(grouped)
+    if math.isinf(s) or math.isinf(g):
+        return _filtered(source)
+    return s <= SELECTIVITY * g
+
+
+def _filtered(node: LogicalPlan) -> bool:
+    """Does ``node`` drop rows of its inputs somewhere (a filter, a scan predicate, a semi join)?"""
+    if isinstance(node, Filter):
+        return True
+    if isinstance(node, ScanSource):
+        return node.predicate is not None
+    if isinstance(node, Join) and node.how == "semi":
+        return True
+    if isinstance(node, Aggregate):
+        return False
+    return any(_filtered(c) for c in node.children())
+
+
+def _replace_node(root: LogicalPlan, old: LogicalPlan, new: LogicalPlan) -> LogicalPlan:
+    if root is old:
+        return new
+    return root.with_children([_replace_node(c, old, new) for c in root.children()])

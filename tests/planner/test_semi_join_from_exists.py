@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from planner_helpers import assert_rule_equivalent
+
+import thresher as th
+from thresher import col
+from thresher.expressions.expr import Alias, Column
+from thresher.planner.logical import Aggregate, Filter, Join, Project
+from thresher.planner.optimizer.rules import semi_join_from_exists
+
+
+def _frames():
+    orders = th.from_pydict({"ok": [1, 2, 3, 4, 5], "prio": ["a", "b", "a", "c", "b"]})
+    lines = th.from_pydict({"lk": [1, 1, 3, 5, 5, 9], "late": [True, False, True, True, True, False]})
+    return orders, lines
+
+
+def _exists(orders, lines, test):
+    """What a decorrelated EXISTS looks like: left join to the distinct keys + a null test."""
+    keys = lines.group_by(col("lk").alias("__k")).agg(th.count().alias("n")).select(col("__k").alias("u.lk"))
+    joined = Join(orders.plan, keys.plan, (Column("ok"),), (Alias(Column("u.lk"), "__key"),), "left")
+    return Aggregate(Filter(joined, test(col("u.lk"))), (col("prio"),), (th.count().alias("cnt"),))
+
+
+def test_exists_becomes_semi_join_without_the_group_by():
+    orders, lines = _frames()
+    out = semi_join_from_exists.apply(_exists(orders, lines, lambda c: c.is_not_null()))
+    assert isinstance(out, Aggregate)
+    j = out.input
+    assert isinstance(j, Join) and j.how == "semi"
+    assert repr(j.right_on[0]) == 'col("lk")' and j.right is lines.plan  # the group-by is gone
+    assert semi_join_from_exists.apply(out) is None
+
+
+def test_not_exists_becomes_anti_join():
+    orders, lines = _frames()
+    out = semi_join_from_exists.apply(_exists(orders, lines, lambda c: c.is_null()))
+    assert isinstance(out, Aggregate) and isinstance(out.input, Join) and out.input.how == "anti"
+
+
+def test_kept_when_a_right_column_is_read_above():
+    orders, lines = _frames()
+    keys = lines.group_by("lk").agg(th.count().alias("n"))
+    joined = Join(orders.plan, keys.plan, (Column("ok"),), (Alias(Column("lk"), "__key"),), "left")
+    plan = Project(Filter(joined, col("lk").is_not_null()), (col("prio"), col("n")))
+    assert semi_join_from_exists.apply(plan) is None
+
+
+def test_kept_when_the_right_side_is_not_unique_on_the_key():
+    orders, lines = _frames()
+    joined = Join(orders.plan, lines.plan, (Column("ok"),), (Alias(Column("lk"), "__key"),), "left")
+    plan = Project(Filter(joined, col("lk").is_not_null()), (col("prio"),))
+    assert semi_join_from_exists.apply(plan) is None  # each match is its own row: not a semi join
+
+
+def test_same_rows():
+    orders, lines = _frames()
+    for test in (lambda c: c.is_not_null(), lambda c: c.is_null()):
+        assert_rule_equivalent(th.DataFrame(_exists(orders, lines, test)), "semi_join_from_exists")

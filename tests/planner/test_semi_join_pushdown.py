@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from planner_helpers import assert_rule_equivalent
+
+import thresher as th
+from thresher import col
+from thresher.planner.logical import Join
+from thresher.planner.optimizer.rules import semi_join_pushdown
+
+
+def _frames():
+    cust = th.from_pydict({"ck": [1, 2, 3], "name": ["x", "y", "z"]})
+    orders = th.from_pydict({"ok": [10, 11, 12, 13], "oc": [1, 1, 2, 3]})
+    lines = th.from_pydict({"lo": [10, 10, 11, 12, 13, 13], "q": [5, 6, 1, 9, 2, 2]})
+    big = th.from_pydict({"bo": [10, 12]})
+    return cust, orders, lines, big
+
+
+def test_semi_join_moves_to_the_side_with_its_keys():
+    cust, orders, lines, big = _frames()
+    q = (cust.join(orders, left_on="ck", right_on="oc").join(lines, left_on="ok", right_on="lo")
+         .join(big, left_on="ok", right_on="bo", how="semi"))
+    out = semi_join_pushdown.apply(q.plan)
+    assert out is not None and out.schema == q.plan.schema
+    assert isinstance(out, Join) and out.how == "inner"
+    inner = out.left
+    assert isinstance(inner, Join) and inner.how == "inner"
+    assert isinstance(inner.right, Join) and inner.right.how == "semi" and inner.right.left is orders.plan
+    assert semi_join_pushdown.apply(out) is None
+
+
+def test_kept_above_when_keys_span_both_sides():
+    cust, orders, lines, big = _frames()
+    pairs = th.from_pydict({"a": [1], "b": [10]})
+    q = cust.join(orders, left_on="ck", right_on="oc").join(pairs, left_on=["ck", "ok"], right_on=["a", "b"],
+                                                           how="anti")
+    assert semi_join_pushdown.apply(q.plan) is None
+
+
+def test_not_into_the_null_side_of_a_left_join():
+    cust, orders, lines, big = _frames()
+    q = cust.join(orders, left_on="ck", right_on="oc", how="left").join(big, left_on="ok", right_on="bo", how="semi")
+    assert semi_join_pushdown.apply(q.plan) is None
+
+
+def test_same_rows():
+    cust, orders, lines, big = _frames()
+    for how in ("semi", "anti"):
+        q = (cust.join(orders, left_on="ck", right_on="oc").join(lines, left_on="ok", right_on="lo")
+             .join(big, left_on="ok", right_on="bo", how=how).filter(col("q") > 1))
+        assert_rule_equivalent(q, "semi_join_pushdown")
