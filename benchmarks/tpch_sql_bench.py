@@ -129,6 +129,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs per query first")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per run before a query is cut off")
     ap.add_argument("--engines", default=",".join(ENGINES))
+    ap.add_argument("--skip", default="", help="comma-separated engines to leave out (duckdb,polars,daft)")
     ap.add_argument("--queries", default="", help="comma-separated query numbers (default: all 22)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "tpch_sql.json"))
     args = ap.parse_args()
@@ -136,7 +137,8 @@ def main() -> None:
 
     root = generate_tpch(args.scale)
     queries = [int(q) for q in args.queries.split(",") if q] or list(range(1, 23))
-    names = [e for e in args.engines.split(",") if e]
+    skip = set(filter(None, args.skip.split(",")))
+    names = [e for e in args.engines.split(",") if e and e not in skip]
     if "thresher" not in names:
         names.insert(0, "thresher")
     engines = [_Engine(n, root, args) for n in names]
