@@ -714,6 +714,8 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     from sqlglot.optimizer.simplify import simplify
     from sqlglot.optimizer.unnest_subqueries import unnest_subqueries
 
+    from thresher.planner.sql.rewrites import array_any_to_min_max
+
     try:
         tree = sqlglot.parse_one(sql, dialect=dialect)
     except ParseError as exc:
@@ -721,7 +723,8 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     schema = {name: {c: sql_type_name(t) for c, t in plan.schema.items()} for name, plan in catalog.items()}
     try:
         tree = optimize(tree, schema=schema, dialect=dialect,  # type: ignore[arg-type]
-                        rules=(qualify, normalize, unnest_subqueries, eliminate_subqueries, eliminate_ctes, simplify),
+                        rules=(qualify, normalize, unnest_subqueries, array_any_to_min_max,  # type: ignore[arg-type]
+                               eliminate_subqueries, eliminate_ctes, simplify),
                         infer_schema=False, validate_qualify_columns=True)
     except OptimizeError as exc:
         raise SQLError(str(exc)) from exc
