@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     th.set_runner(args.runner)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("THRESHER_TINY_MODELS_DIR", str(out / "models"))
     t0 = time.perf_counter()
 
     print(f"[1/5] corpus -> {out / 'corpus'}", flush=True)

@@ -80,3 +80,14 @@ def test_prompt_structured_output_invalid_json_is_null_plus_error() -> None:
     # a random-weight model does not write valid JSON: the rows are null with a message, no crash
     assert got["lbl"] == [None, None]
     assert all(e for e in got["lbl_error"])
+
+
+def test_embed_and_prompt_on_ray_match_local(minilm: str) -> None:
+    pytest.importorskip("ray")
+    df = th.from_pydict({"t": [f"sentence number {i}" for i in range(40)]})
+    out = df.with_columns(e=F.embed_text(col("t"), model=minilm),
+                          a=F.prompt(col("t"), model=tiny_causal_lm_dir(), max_tokens=4))
+    local = out.to_pydict(runner="local")
+    remote = out.to_pydict(runner="ray")
+    assert local["a"] == remote["a"]
+    np.testing.assert_allclose(np.array(local["e"]), np.array(remote["e"]), atol=1e-5)
