@@ -270,6 +270,9 @@ class RayExecutor(LocalExecutor):
                     off = offsets.get(m.partition, 0)
                     offsets[m.partition] = off + m.batch.num_rows
                     nbytes = m.batch.nbytes
+                    # never wait on the budget while holding results we could hand on: drain first
+                    while pending and ctx.budget.used + nbytes > ctx.budget.limit:
+                        yield from drain_one()
                     ctx.budget.acquire(nbytes, ctx.cancel)
                     if actors:
                         who = min(range(len(actors)), key=lambda i: load[i])
