@@ -51,6 +51,9 @@ class SQLError(ThresherError):
 
 def _where(node: Any) -> str:
     meta = getattr(node, "meta", None) or {}
+    if meta.get("line") is None and hasattr(node, "walk"):
+        # sqlglot keeps token positions on leaves (identifiers, literals): take the first one
+        meta = next((m for m in (getattr(n, "meta", None) for n in node.walk()) if m and m.get("line")), meta)
     line, colno = meta.get("line"), meta.get("col")
     text = node.sql() if hasattr(node, "sql") else str(node)
     where = f" at line {line}, column {colno}" if line is not None else ""
@@ -190,10 +193,22 @@ class Translator:
             if len(sub.schema.names) != 1:
                 raise SQLError(f"IN subquery must return one column: {_where(node)}")
             right = Column(sub.schema.names[0])
-            # NOT IN as an anti join: rows whose value the subquery holds are dropped (a NULL in the
-            # subquery does not empty the result, unlike strict SQL; documented)
+            if negate:
+                plan = self._not_in_nulls(plan, left, sub, right)
             plan = Join(plan, sub, (left,), (right,), "anti" if negate else "semi")
         return plan
+
+    def _not_in_nulls(self, plan: LogicalPlan, left: Expr, sub: LogicalPlan, right: Column) -> LogicalPlan:
+        """SQL's ``x NOT IN (subquery)`` is never true for a NULL ``x``, nor (when the subquery is not
+        empty) if the subquery holds a NULL; the anti join alone would keep those rows."""
+        plan = Filter(plan, Call("is_not_null", (left,)))
+        if not right.resolve(sub.schema).nullable:
+            return plan
+        n = self._fresh("nulls")
+        nulls = Aggregate(Filter(sub, Call("is_null", (right,))), (), (CountStar().alias(n),))
+        names = plan.schema.names
+        kept = Filter(Join(plan, nulls, (), (), "cross"), Call("eq", (Column(n), lit(0))))
+        return Project(kept, tuple(Column(c) for c in names))
 
     def from_clause(self, select: Any) -> tuple[LogicalPlan | None, list[Expr]]:
         """The joined relations and the inner-join predicates still to place (WHERE terms)."""
@@ -272,6 +287,25 @@ class Translator:
             plan = self._in_subqueries(plan, in_subqueries)
         return plan, where_terms
 
+    def _select_subqueries(self, node: Any, plan: LogicalPlan) -> LogicalPlan:
+        """Uncorrelated scalar subqueries in the SELECT list: one value, cross-joined onto every row.
+
+        The subquery's first value is taken (NULL when it returns no rows, as SQL has it)."""
+        from sqlglot import exp
+
+        for proj in node.expressions:
+            for sq in list(proj.find_all(exp.Subquery)):
+                if sq.find_ancestor(exp.Select) is not node:
+                    continue
+                sub = self.statement(sq.this)
+                if len(sub.schema.names) != 1:
+                    raise SQLError(f"a scalar subquery must return one column: {_where(sq)}")
+                alias = self._fresh("sq")
+                one = Aggregate(sub, (), (AggCall("first", Column(sub.schema.names[0])).alias(f"{alias}.value"),))
+                plan = Join(plan, one, (), (), "cross")
+                sq.replace(exp.column("value", table=alias))
+        return plan
+
     def _owner(self, plan: LogicalPlan, col: str) -> str:
         for n in plan.schema.names:
             if n.endswith(f".{col}"):
@@ -292,6 +326,7 @@ class Translator:
             plan = ScanSource(InMemorySource(pa.table({"__dummy": [0]})))
         if where_terms:
             plan = Filter(plan, combine_conjunction(where_terms))
+        plan = self._select_subqueries(node, plan)
         outputs: list[tuple[str, Expr]] = []
         windows: list[tuple[str, Any]] = []
         for proj in node.expressions:
@@ -423,6 +458,15 @@ class Translator:
                     raise SQLError(f"{fname} needs ORDER BY in {_where(w)}")
                 e = Call("rank", (order_by[0],), (("method", "min" if fname == "rank" else "dense"),
                                                   ("descending", desc[0])))
+            elif fname in ("lag", "lead"):
+                off = fn.args.get("offset")
+                n = int(off.name) if off is not None else 1
+                if fn.args.get("default") is not None:
+                    raise SQLError(f"{fname} with a default value is not supported: {_where(w)}")
+                import thresher.expressions.sql_functions  # noqa: F401  (registers "shift")
+                import thresher.operators.sql_lowering  # noqa: F401  (and its Polars lowering)
+
+                e = Call("shift", (self.expr(fn.this, plan.schema),), (("n", n if fname == "lag" else -n),))
             else:
                 e = self.expr(fn, plan.schema)
                 if not has_aggregate(e):
@@ -560,11 +604,30 @@ class Translator:
             return self.expr(node.this, schema).str.len()
         if isinstance(node, exp.DPipe):
             return Call("str.concat", (self.expr(node.this, schema), self.expr(node.expression, schema)))
+        if isinstance(node, exp.Concat):
+            parts = [self.expr(a, schema) for a in node.expressions]
+            if node.args.get("coalesce"):  # DuckDB/Postgres CONCAT: NULL counts as ''
+                parts = [Call("coalesce", (p, lit(""))) for p in parts]
+            return Call("str.concat", tuple(parts))
+        if isinstance(node, exp.Filter):
+            return self._agg_filter(node, schema)
         if isinstance(node, exp.ArrayAny):
             return self._array_any(node, schema)
         if isinstance(node, exp.Anonymous) or isinstance(node, exp.Func):
             return self._function(node, schema)
         raise SQLError(f"unsupported SQL construct {type(node).__name__}: {_where(node)}")
+
+    def _agg_filter(self, node: Any, schema: Schema | None) -> Expr:
+        """``agg(x) FILTER (WHERE c)`` as ``agg(CASE WHEN c THEN x END)`` (aggregates skip NULLs)."""
+        agg = self.expr(node.this, schema)
+        where = node.expression
+        cond = self.expr(where.this if where is not None and hasattr(where, "this") else where, schema)
+        null = Literal(None, DataType.null())
+        if isinstance(agg, CountStar):
+            return AggCall("count", when(cond).then(lit(1)).otherwise(null))
+        if isinstance(agg, AggCall):
+            return AggCall(agg.name, when(cond).then(agg.child).otherwise(null), agg.options)
+        raise SQLError(f"FILTER (WHERE ...) needs an aggregate: {_where(node)}")
 
     def _case(self, node: Any, schema: Schema | None) -> Expr:
         subject = self.expr(node.this, schema) if node.this is not None else None
@@ -655,6 +718,14 @@ class Translator:
                     return fn(*values)  # type: ignore[no-any-return]
                 except TypeError as exc:
                     raise SQLError(f"{name}: {exc} in {_where(node)}") from exc
+        from thresher.expressions.functions import lookup_sql
+
+        registered = lookup_sql(name)
+        if registered is not None and not registered.startswith("__"):
+            call = Call(registered, tuple(args))
+            if schema is not None:
+                call.resolve(schema)  # the registry's type rule: a ThresherTypeError names the problem
+            return call
         raise SQLError(f"unknown function {name!r} in {_where(node)}")
 
 
@@ -719,7 +790,15 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     try:
         tree = sqlglot.parse_one(sql, dialect=dialect)
     except ParseError as exc:
-        raise SQLError(f"syntax error: {exc}") from exc
+        import re
+
+        raise SQLError("syntax error: " + re.sub(r"\x1b\[[0-9;]*m", "", str(exc))) from exc
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        if table.name and table.name.lower() not in catalog and table.name.lower() not in ctes:
+            known = sorted(catalog)
+            raise SQLError(f"unknown table {table.name!r} in {_where(table)}; known tables: {known} "
+                           "(pass frames as th.sql(query, name=df) or th.register(name, df))")
     schema = {name: {c: sql_type_name(t) for c, t in plan.schema.items()} for name, plan in catalog.items()}
     try:
         tree = optimize(tree, schema=schema, dialect=dialect,  # type: ignore[arg-type]

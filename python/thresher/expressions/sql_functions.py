@@ -1,0 +1,18 @@
+"""Functions SQL needs that the DataFrame namespaces do not spell: window offsets (LAG/LEAD).
+
+Their Polars lowerings live in ``operators/sql_lowering.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from thresher.datatypes import DataType, Field
+from thresher.expressions.functions import function
+
+
+@function("shift", sql_names=("__shift",))
+def _shift(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """The value ``n`` rows earlier in the window's order (``n`` < 0: later); LAG/LEAD."""
+    return args[0].dtype
