@@ -243,6 +243,7 @@ class RayExecutor(LocalExecutor):
         pending: deque[tuple[Morsel, Any, int, int]] = deque()
         load = [0] * len(actors)
         offsets: dict[str, int] = {}
+        inflight = [0]
         in_flight = self.max_in_flight
         if stage.concurrency is not None and not stage.actor:
             c = stage.concurrency
@@ -254,7 +255,7 @@ class RayExecutor(LocalExecutor):
                 yield m
                 return
             out = self._get(ref, stage, m.partition)
-            ctx.budget.release(nbytes)
+            inflight[0] -= nbytes
             if who >= 0:
                 load[who] -= 1
             for b in out:
@@ -270,10 +271,11 @@ class RayExecutor(LocalExecutor):
                     off = offsets.get(m.partition, 0)
                     offsets[m.partition] = off + m.batch.num_rows
                     nbytes = m.batch.nbytes
-                    # never wait on the budget while holding results we could hand on: drain first
-                    while pending and ctx.budget.used + nbytes > ctx.budget.limit:
+                    # bytes handed to Ray are bounded by half the budget (the queues between
+                    # stages hold the other half); wait for results, never for the budget lock
+                    while pending and inflight[0] + nbytes > ctx.budget.limit // 2:
                         yield from drain_one()
-                    ctx.budget.acquire(nbytes, ctx.cancel)
+                    inflight[0] += nbytes
                     if actors:
                         who = min(range(len(actors)), key=lambda i: load[i])
                         load[who] += 1
@@ -287,9 +289,6 @@ class RayExecutor(LocalExecutor):
             while pending:
                 yield from drain_one()
         finally:
-            for _, ref, _, nbytes in pending:
-                if ref is not None:
-                    ctx.budget.release(nbytes)
             for a in actors:
                 try:
                     self.ray.kill(a)
