@@ -41,10 +41,20 @@ class DedupNamespace:
     def _make(self, method: str, key: Any, params: dict[str, Any], return_groups: bool,
               priority: Any = None, id_column: str | None = None) -> DataFrame:
         from thresher.dataframe import DataFrame
+        from thresher.planner.logical import Project
 
-        node = Dedup(self._df.plan, method, _expr(key), tuple(sorted(params.items())),
+        key_expr = _expr(key)
+        base = self._df
+        if not isinstance(key_expr, Column):
+            # compute an expression key (a decode + hash, a MinHash) in a parallel map stage of its
+            # own, so the dedup stage only gathers keys
+            base = base.with_columns(__dedup_key=key_expr)
+            key_expr = Column("__dedup_key")
+        node = Dedup(base.plan, method, key_expr, tuple(sorted(params.items())),
                      "groups" if return_groups else "filter",
                      _expr(priority) if priority is not None else None, id_column)
+        if not return_groups and base is not self._df:
+            return DataFrame(Project(node, tuple(Column(c) for c in self._df.columns)))
         return DataFrame(node)
 
     def exact(self, column: Any, keep: str = "first", return_groups: bool = False,
@@ -105,6 +115,9 @@ class DedupNamespace:
         """
         key = _expr(column)
         dtype = key.resolve(self._df.schema).dtype
-        if dtype.kind == "image" or dtype.is_binary() or dtype.kind == "file":
+        if dtype.is_binary() or dtype.kind == "file":
+            key = key.image.decode(mode="L")  # hashes only need luminance
+            dtype = key.resolve(self._df.schema).dtype
+        if dtype.kind == "image":
             key = key.image.phash() if hash == "phash" else key.image.dhash()
         return self._make("image", key, {"max_distance": max_distance}, return_groups, id_column=id_column)
