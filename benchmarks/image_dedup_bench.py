@@ -23,7 +23,7 @@ def make_images(n: int, seed: int = 0) -> tuple[list[bytes], int]:
     rng = np.random.default_rng(seed)
     base = n * 4 // 5
     blobs: list[bytes] = []
-    for i in range(base):
+    for _ in range(base):
         blocks = rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)  # distinct low-frequency content
         im = Image.fromarray(blocks).resize((128, 96), Image.BILINEAR)
         buf = io.BytesIO()
