@@ -162,7 +162,7 @@ def text_pipeline(corpus: Path, text_model: str) -> th.DataFrame:
     docs = th.read_json(str(corpus / "texts" / "paragraphs.jsonl"))
     return (
         docs.dedup.exact("text")
-        .dedup.fuzzy("text", threshold=0.8, ngram=3, unit="word", verify=True)
+        .dedup.fuzzy("text", threshold=0.7, ngram=3, unit="word", verify=True)
         .with_columns(emb=F.embed_text(col("text"), model=text_model, provider="sentence_transformers"))
     )
 
