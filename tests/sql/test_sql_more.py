@@ -40,6 +40,10 @@ def _check(query: str) -> None:
     "select concat(k, '-', s) as c, k || '_' || s as c2 from t order by v",
     "select k, v, lag(v) over (partition by k order by v) as prev, lead(v, 2) over (order by v) as nxt "
     "from t order by v",
+    # RANK / DENSE_RANK: several keys, NULLs ranked where ORDER BY puts them
+    "select k, v, rank() over (order by k) r, dense_rank() over (order by k desc nulls last) d from t order by v",
+    "select k, v, rank() over (order by k nulls first, v) r, dense_rank() over (order by v desc, k desc) d "
+    "from t order by v",
 ])
 def test_matches_duckdb(query: str) -> None:
     _check(query)

@@ -16,3 +16,9 @@ from thresher.expressions.functions import function
 def _shift(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     """The value ``n`` rows earlier in the window's order (``n`` < 0: later); LAG/LEAD."""
     return args[0].dtype
+
+
+@function("rank_by", sql_names=("__rank_by",))
+def _rank_by(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """RANK / DENSE_RANK over several ORDER BY keys (``method`` "min" | "dense"; one direction)."""
+    return DataType.int64()

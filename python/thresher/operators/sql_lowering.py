@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import polars as pl
+
 from thresher.operators.polars_lowering import register_lowering
 
 register_lowering("shift", lambda a, e, t: a[0].shift(int(e.option("n", 1))))
+register_lowering(
+    "rank_by",
+    lambda a, e, t: pl.struct([x.alias(f"_{i}") for i, x in enumerate(a)])
+    .rank(method=e.option("method", "min"), descending=bool(e.option("descending", False)))
+    .cast(pl.Int64),
+)

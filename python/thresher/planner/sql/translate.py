@@ -456,7 +456,19 @@ class Translator:
             elif fname in ("rank", "denserank", "dense_rank"):
                 if not order_by:
                     raise SQLError(f"{fname} needs ORDER BY in {_where(w)}")
-                e = Call("rank", (order_by[0],), (("method", "min" if fname == "rank" else "dense"),
+                if len(set(desc)) > 1:
+                    raise SQLError(f"{fname} over ORDER BY keys with mixed ASC/DESC is not supported: {_where(w)}")
+                import thresher.expressions.sql_functions  # noqa: F401  (registers "rank_by")
+                import thresher.operators.sql_lowering  # noqa: F401  (and its Polars lowering)
+
+                keys: list[Expr] = []
+                for o, k in zip(order.expressions, order_by):
+                    # NULLs rank where the ORDER BY puts them: a leading flag per key orders them
+                    nulls_first = bool(o.args.get("nulls_first"))
+                    last_in_order = not nulls_first
+                    flag = "is_null" if last_in_order != desc[0] else "is_not_null"
+                    keys += [Call(flag, (k,)), k]
+                e = Call("rank_by", tuple(keys), (("method", "min" if fname == "rank" else "dense"),
                                                   ("descending", desc[0])))
             elif fname in ("lag", "lead"):
                 off = fn.args.get("offset")
