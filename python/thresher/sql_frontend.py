@@ -35,6 +35,7 @@ def sql(query: str, dialect: str = "duckdb", **tables: DataFrame) -> DataFrame:
     """Run a SQL query over registered frames and the frames given as keyword arguments.
 
     ``EXPLAIN <query>`` returns the query's plans (like ``df.explain()``) as a one-column frame.
+    A quoted path names a file table (``FROM 'data/*.parquet'``, ``.csv``, ``.json``, ``.lance``).
     """
     m = re.match(r"^\s*EXPLAIN\s+(.*)$", query, flags=re.IGNORECASE | re.DOTALL)
     if m:
@@ -45,8 +46,42 @@ def sql(query: str, dialect: str = "duckdb", **tables: DataFrame) -> DataFrame:
     with _LOCK:
         frames = dict(_CATALOG)
     frames.update({k.lower(): v for k, v in tables.items()})
+    frames.update(_file_tables(query, dialect, frames))
     catalog = {k: v.plan for k, v in frames.items()}
     return DataFrame(translate(query, catalog, dialect=dialect))
+
+
+_READERS = {".parquet": "read_parquet", ".pq": "read_parquet", ".csv": "read_csv", ".json": "read_json",
+            ".jsonl": "read_json", ".ndjson": "read_json", ".lance": "read_lance"}
+
+
+def _file_tables(query: str, dialect: str, known: dict[str, DataFrame]) -> dict[str, DataFrame]:
+    """Tables named by a quoted path (``FROM 'data/*.parquet'``, ``FROM "imgs.lance"``), read by
+    extension like DuckDB does; names already registered or given win."""
+    import os
+
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+
+    import thresher.readers as readers
+
+    try:
+        tree = sqlglot.parse_one(query, dialect=dialect)
+    except ParseError:
+        return {}  # translate() reports the syntax error
+    out: dict[str, DataFrame] = {}
+    for table in tree.find_all(exp.Table):
+        name = table.name
+        if not name or name.lower() in known or table.db or not isinstance(table.this, exp.Identifier):
+            continue
+        ext = os.path.splitext(name.rstrip("/"))[1].lower()
+        reader = _READERS.get(ext)
+        if reader is None and ("/" in name or "*" in name) and not ext:
+            reader = "read_parquet"  # a folder or glob of Parquet files
+        if reader is not None:
+            out[name.lower()] = getattr(readers, reader)(name)
+    return out
 
 
 __all__ = ["SQLError", "register", "sql", "unregister"]
