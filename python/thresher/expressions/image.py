@@ -92,6 +92,12 @@ def _decode_resize(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return _image(opts.get("mode"), None if opts.get("keep_aspect") else (h, w))
 
 
+def _decode_resize_encode(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    _decode_resize(args, opts)
+    _encode(args, opts, need_decoded=False)
+    return DataType.binary()
+
+
 def _resize(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     _need_decoded(args[0], "image.resize")
     _check_filter(opts.get("filter", "bilinear"), "image.resize")
@@ -123,8 +129,9 @@ def _convert(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return _image(mode, _params(args[0]).get("shape"))
 
 
-def _encode(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
-    _need_decoded(args[0], "image.encode")
+def _encode(args: Sequence[Field], opts: dict[str, Any], need_decoded: bool = True) -> DataType:
+    if need_decoded:
+        _need_decoded(args[0], "image.encode")
     fmt = str(opts.get("format", "jpeg")).lower()
     if fmt not in ("jpeg", "jpg", "png", "webp"):
         raise ThresherTypeError(f"image.encode: format must be 'jpeg', 'png' or 'webp', got {fmt!r}")
@@ -163,6 +170,8 @@ def _hash(fn: str) -> Any:
 for _spec in (
     FunctionSpec("image.decode", _decode, "decode", True, ("image_decode",)),
     FunctionSpec("image.decode_resize", _decode_resize, "decode", True, ("image_decode_resize",)),
+    # encode(decode_resize(x)) in one kernel: per item bytes -> pixels -> bytes, no pixels in Arrow
+    FunctionSpec("image.decode_resize_encode", _decode_resize_encode, "decode", True, ("image_decode_resize_encode",)),
     FunctionSpec("image.resize", _resize, "decode", True, ("image_resize",)),
     FunctionSpec("image.crop", _crop, "scalar", True, ("image_crop",)),
     FunctionSpec("image.thumbnail", _same_mode("image.thumbnail"), "decode", True, ("image_thumbnail",)),

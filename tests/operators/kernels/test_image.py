@@ -63,7 +63,39 @@ def test_header_reads_do_not_decode(encoded, monkeypatch) -> None:
     run("image.format", encoded)
     assert loads == []
     run("image.decode", encoded)
-    assert len(loads) >= 5  # load() runs again (cheaply) on the already-decoded image
+    assert len(loads) >= 2  # the PNGs; JPEGs decode through libjpeg-turbo (simplejpeg) directly
+
+
+def test_jpeg_fast_path_reads_arrow_views(monkeypatch) -> None:
+    """Rows viewed zero-copy from Arrow reach simplejpeg (it refuses pyarrow's signed-char views)."""
+    pytest.importorskip("simplejpeg")
+    from thresher.operators.kernels import image as kimg
+
+    calls = []
+    orig = kimg._sj_decode
+    monkeypatch.setattr(kimg, "_sj_decode", lambda *a, **k: calls.append(1) or orig(*a, **k))
+    data = binary([make_jpeg(320, 240, seed=s) for s in range(3)])
+    for fn, opts in (("image.decode", {}), ("image.decode_resize", {"width": 64, "height": 64}),
+                     ("image.decode_resize_encode", {"width": 64, "height": 64})):
+        calls.clear()
+        assert run(fn, data, **opts).errors is None
+        assert len(calls) == 3, fn
+
+
+def test_decode_resize_encode_matches_the_chain() -> None:
+    data = binary([make_jpeg(1024, 768, seed=1), None, b"junk", make_png(300, 200, mode="RGBA")])
+    opts = {"width": 224, "height": 224, "mode": "RGB"}
+    fused = run("image.decode_resize_encode", data, **opts, quality=95)
+    chain = run("image.encode", run("image.decode_resize", data, **opts).values, quality=95).values
+    assert fused.values.type == pa.large_binary()
+    assert fused.values.is_null().to_pylist() == [False, True, True, False]
+    assert fused.errors is not None and "row 2" in fused.errors[2].as_py()
+    for f, c in zip(fused.values.to_pylist(), chain.to_pylist()):
+        if f is not None:
+            a = view_to_ndarray(image_views(run("image.decode", binary([f])).values)[0])
+            b = view_to_ndarray(image_views(run("image.decode", binary([c])).values)[0])
+            assert a.shape == (224, 224, 3)
+            assert psnr(a, b) >= 40.0
 
 
 def test_resize_crop_thumbnail_convert(decoded) -> None:

@@ -24,10 +24,7 @@ Examples
 from __future__ import annotations
 
 import io
-import os
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -36,140 +33,21 @@ import pyarrow as pa
 from thresher.config import get_config
 from thresher.datatypes import DataType
 from thresher.errors import ThresherExecutionError
-from thresher.operators.kernels.base import KernelOutput, RowError
+from thresher.operators.kernels.base import (  # noqa: F401 - shared helpers, re-exported for the other kernels
+    KernelOutput,
+    RowError,
+    binary_array,
+    binary_views,
+    kernel_threads,
+    on_error_option,
+    parallel_map,
+    sources_option,
+    storage_of,
+)
 from thresher.operators.kernels.registry import kernel
 
 CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 FILTERS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
-
-# --------------------------------------------------------------------------------------------
-# Shared helpers (used by the video, audio and url kernels too)
-# --------------------------------------------------------------------------------------------
-
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
-_pool_lock = threading.Lock()
-
-
-def kernel_threads() -> int:
-    """Threads a kernel may use inside one batch (``config.kernel_threads`` or the core count)."""
-    return max(1, get_config().kernel_threads or os.cpu_count() or 1)
-
-
-def _get_pool(n: int) -> ThreadPoolExecutor:
-    global _pool, _pool_size
-    with _pool_lock:
-        if _pool is None or _pool_size != n:
-            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="thresher-kernel")
-            _pool_size = n
-        return _pool
-
-
-class _Failed:
-    __slots__ = ("exc",)
-
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
-
-
-def parallel_map(
-    fn: Callable[[Any], Any],
-    items: Sequence[Any],
-    *,
-    on_error: str = "null",
-    what: str = "value",
-    sources: Sequence[Any] | None = None,
-    threads: int | None = None,
-) -> tuple[list[Any], pa.Array | None]:
-    """Apply ``fn`` to each non-None item on a thread pool; catch failures per row.
-
-    Returns the results (None for null or failed rows) and a ``large_string`` array of error
-    messages (None when every row succeeded). With ``on_error="raise"`` the first failing row (in
-    row order) raises :class:`RowError` naming the row and its source.
-
-    Examples
-    --------
-    >>> vals, errs = parallel_map(lambda x: 10 // x, [1, None, 0], what="div")
-    >>> vals
-    [10, None, None]
-    >>> errs.to_pylist()[2]
-    'div failed on row 2: ZeroDivisionError: integer division or modulo by zero'
-    """
-    n_threads = threads or kernel_threads()
-
-    def guarded(item: Any) -> Any:
-        try:
-            return fn(item)
-        except Exception as exc:  # noqa: BLE001 - one bad row must not kill the job
-            return _Failed(exc)
-
-    idx = [i for i, it in enumerate(items) if it is not None]
-    if n_threads > 1 and len(idx) > 1 and threading.current_thread().name.find("thresher-kernel") < 0:
-        results = list(_get_pool(n_threads).map(guarded, [items[i] for i in idx]))
-    else:
-        results = [guarded(items[i]) for i in idx]
-    out: list[Any] = [None] * len(items)
-    errors: list[str | None] = [None] * len(items)
-    any_error = False
-    for i, r in zip(idx, results):
-        if isinstance(r, _Failed):
-            src = f" ({sources[i]})" if sources is not None and sources[i] is not None else ""
-            msg = f"{what} failed on row {i}{src}: {type(r.exc).__name__}: {r.exc}"
-            if on_error == "raise":
-                raise RowError(msg) from r.exc
-            errors[i] = msg
-            any_error = True
-        else:
-            out[i] = r
-    return out, (pa.array(errors, type=pa.large_string()) if any_error else None)
-
-
-def storage_of(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """The storage array of ``arr`` (one chunk), whatever extension type wraps it."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-    if isinstance(arr.type, pa.ExtensionType):
-        arr = arr.storage
-    return arr
-
-
-def binary_views(arr: pa.Array | pa.ChunkedArray) -> list[memoryview | None]:
-    """Zero-copy views of each item of a (large_)binary/string array (None for nulls)."""
-    arr = storage_of(arr)
-    if pa.types.is_binary_view(arr.type) or pa.types.is_string_view(arr.type):
-        arr = arr.cast(pa.large_binary())
-    if pa.types.is_string(arr.type) or pa.types.is_binary(arr.type):
-        arr = arr.cast(pa.large_binary())
-    if not (pa.types.is_large_binary(arr.type) or pa.types.is_large_string(arr.type)):
-        raise ThresherExecutionError(f"expected binary data, got an array of {arr.type}")
-    n = len(arr)
-    if n == 0:
-        return []
-    _, offs_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(offs_buf, dtype=np.int64, count=n + 1, offset=arr.offset * 8)
-    data = memoryview(data_buf) if data_buf is not None else memoryview(b"")
-    valid = arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count else None
-    starts, ends = offsets[:-1].tolist(), offsets[1:].tolist()
-    return [
-        data[s:e] if valid is None or valid[i] else None for i, (s, e) in enumerate(zip(starts, ends))
-    ]
-
-
-def sources_option(options: dict[str, Any], n: int) -> list[Any] | None:
-    """Per-row source names (paths/urls) the caller passed as ``options["sources"]``, if any."""
-    src = options.get("sources")
-    if src is None:
-        return None
-    src = list(src.to_pylist() if hasattr(src, "to_pylist") else src)
-    return src if len(src) == n else None
-
-
-def on_error_option(options: dict[str, Any]) -> str:
-    mode = options.get("on_error", "null")
-    if mode not in ("null", "raise", "column"):
-        raise ThresherExecutionError(f"on_error must be 'null', 'raise' or 'column', got {mode!r}")
-    return str(mode)
-
 
 # --------------------------------------------------------------------------------------------
 # Image <-> Arrow
@@ -208,29 +86,40 @@ def view_to_pil(item: tuple[int, int, str, memoryview]) -> Any:
     return Image.frombuffer(mode, (w, h), data, "raw", mode, 0, 1)
 
 
+RawImage = tuple  # (width, height, mode, pixels): pixels any C-contiguous buffer of HWC uint8
+
+
+def raw_image(im: Any) -> tuple[int, int, str, Any]:
+    """``(width, height, mode, pixels)`` of a Pillow image or an HWC ndarray (pixels copied once).
+
+    Kernels call this on their worker threads, so the copy out of Pillow runs in parallel too.
+    """
+    if isinstance(im, np.ndarray):
+        h, w = im.shape[:2]
+        c = 1 if im.ndim == 2 else im.shape[2]
+        return w, h, {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[c], np.ascontiguousarray(im, dtype=np.uint8)
+    if isinstance(im, tuple):
+        return im
+    w, h = im.size
+    return w, h, im.mode, im.tobytes()
+
+
 def images_to_arrow(images: Sequence[Any], dtype: DataType | None = None) -> pa.Array:
-    """Build an image extension array from Pillow images, ``(h, w, c)`` ndarrays, or None."""
-    n = len(images)
-    ws, hs, ms, ds = [0] * n, [0] * n, [""] * n, [b""] * n
-    mask = [True] * n
-    for i, im in enumerate(images):
-        if im is None:
-            continue
-        if isinstance(im, np.ndarray):
-            h, w = im.shape[:2]
-            c = 1 if im.ndim == 2 else im.shape[2]
-            ws[i], hs[i], ms[i] = w, h, {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[c]
-            ds[i] = np.ascontiguousarray(im, dtype=np.uint8).tobytes()
-        else:
-            ws[i], hs[i] = im.size
-            ms[i] = im.mode
-            ds[i] = im.tobytes()
-        mask[i] = False
+    """Build an image extension array from Pillow images, ``(h, w, c)`` ndarrays, raw tuples, or None.
+
+    A raw tuple is ``(width, height, mode, pixels)`` (see :func:`raw_image`). The pixel buffers are
+    copied once, into one exact-size Arrow buffer.
+    """
+    raws = [None if im is None else raw_image(im) for im in images]
+    n = len(raws)
+    ws = np.fromiter((0 if r is None else r[0] for r in raws), dtype=np.int32, count=n)
+    hs = np.fromiter((0 if r is None else r[1] for r in raws), dtype=np.int32, count=n)
+    valid = np.fromiter((r is not None for r in raws), dtype=bool, count=n)
     storage = pa.StructArray.from_arrays(
-        [pa.array(ws, pa.int32()), pa.array(hs, pa.int32()), pa.array(ms, pa.string()),
-         pa.array(ds, pa.large_binary())],
+        [pa.array(ws), pa.array(hs), pa.array(["" if r is None else r[2] for r in raws], pa.string()),
+         binary_array([b"" if r is None else r[3] for r in raws])],
         names=["width", "height", "mode", "data"],
-        mask=pa.array(mask, pa.bool_()) if any(mask) else None,
+        mask=None if valid.all() else pa.array(~valid),
     )
     target = (dtype or DataType.image()).to_arrow()
     return pa.ExtensionArray.from_storage(target, storage)
@@ -314,30 +203,70 @@ def _simplejpeg() -> Any | None:
     return simplejpeg
 
 
+def _check_pixels(w: int, h: int) -> None:
+    cap = get_config().max_image_pixels
+    if cap and w * h > cap:
+        raise ValueError(f"image of {w}x{h} = {w * h} pixels exceeds max_image_pixels={cap} "
+                         "(possible decompression bomb)")
+
+
+def _jpeg_header(data: bytes | memoryview, mode: str | None) -> tuple[Any, int, int, str] | None:
+    """``(simplejpeg, width, height, output mode)`` when libjpeg-turbo can decode ``data`` directly.
+
+    That path reads the header and decodes with the GIL released (Pillow's JPEG plugin parses the
+    header in Python and unpacks RGB to its 4-byte layout under the GIL).
+    """
+    if mode not in (None, "RGB", "L") or len(data) < 4 or bytes(data[:2]) != b"\xff\xd8":
+        return None
+    sj = _simplejpeg()
+    if sj is None:
+        return None
+    try:
+        h, w, colorspace, _ = sj.decode_jpeg_header(data)
+    except ValueError:
+        return None
+    if colorspace not in ("Gray", "YCbCr", "RGB"):
+        return None  # CMYK/YCCK: Pillow converts those
+    _check_pixels(w, h)
+    return sj, w, h, mode or ("L" if colorspace == "Gray" else "RGB")
+
+
+def _sj_decode(sj: Any, data: bytes | memoryview, out_mode: str, min_w: int = 0, min_h: int = 0) -> np.ndarray:
+    arr = sj.decode_jpeg(data, colorspace="GRAY" if out_mode == "L" else "RGB", min_width=min_w, min_height=min_h)
+    return arr[..., 0] if out_mode == "L" else arr
+
+
+def decode_raw(data: bytes | memoryview, mode: str | None = None) -> tuple[int, int, str, Any]:
+    """Decode to ``(width, height, mode, pixels)`` (JPEG through libjpeg-turbo when installed)."""
+    head = _jpeg_header(data, mode)
+    if head is not None:
+        sj, _, _, out_mode = head
+        return raw_image(_sj_decode(sj, data, out_mode))
+    return raw_image(decode_one(data, mode))
+
+
 def decode_resize_one(data: bytes | memoryview, width: int, height: int, mode: str | None = None,
                       keep_aspect: bool = False, resample: str = "bilinear", use_simplejpeg: bool = True) -> Any:
-    """Decode at a reduced JPEG DCT scale (≥ the target size), then resize to exactly the target."""
+    """Decode at a reduced JPEG DCT scale (≥ the target size), then resize to exactly the target.
+
+    Returns a Pillow image. JPEGs in RGB/grey go through libjpeg-turbo's scaled decode (M/8 scales,
+    the smallest at least the target), wrapped without a copy for Pillow's resize; every step
+    releases the GIL. Other input goes through Pillow's ``draft`` (1/2, 1/4, 1/8 scales).
+    """
     from PIL import Image
 
     flt = _pil_filter(resample)
-    sj = _simplejpeg() if use_simplejpeg else None
-    if sj is not None and mode in (None, "RGB", "L") and bytes(data[:2]) == b"\xff\xd8":
-        # fast path without Pillow's (GIL-holding) header parser: libjpeg-turbo reads the header
-        # and decodes at the smallest DCT scale >= the target, with the GIL released
-        try:
-            h0, w0, colorspace, _ = sj.decode_jpeg_header(data)
-        except ValueError:
-            colorspace = None
-        if colorspace in ("Gray", "YCbCr", "RGB"):
-            cap = get_config().max_image_pixels
-            if cap and w0 * h0 > cap:
-                raise ValueError(f"image of {w0}x{h0} = {w0 * h0} pixels exceeds max_image_pixels={cap} "
-                                 "(possible decompression bomb)")
-            out_mode = mode or ("L" if colorspace == "Gray" else "RGB")
-            tw, th = fit_size(w0, h0, width, height, keep_aspect)
-            arr = sj.decode_jpeg(data, colorspace="GRAY" if out_mode == "L" else "RGB", min_width=tw, min_height=th)
-            small = Image.fromarray(arr[..., 0] if out_mode == "L" else arr)
-            return small if small.size == (tw, th) else small.resize((tw, th), flt)
+    head = _jpeg_header(data, mode) if use_simplejpeg else None
+    if head is not None:
+        sj, w0, h0, out_mode = head
+        tw, th = fit_size(w0, h0, width, height, keep_aspect)
+        arr = _sj_decode(sj, data, out_mode, tw, th)
+        ah, aw = arr.shape[:2]
+        if out_mode == "L":
+            small = Image.frombuffer("L", (aw, ah), arr, "raw", "L", 0, 1)
+        else:
+            small = Image.frombuffer("RGB", (aw, ah), arr, "raw", "RGB", 0, 1)
+        return small if small.size == (tw, th) else small.resize((tw, th), flt)
     im = open_checked(data)
     tw, th = fit_size(im.size[0], im.size[1], width, height, keep_aspect)
     if im.format == "JPEG":
@@ -345,6 +274,36 @@ def decode_resize_one(data: bytes | memoryview, width: int, height: int, mode: s
     im.load()
     im = _normalize_mode(im, mode)
     return im if im.size == (tw, th) else im.resize((tw, th), flt)
+
+
+def encoder(fmt: str, quality: int) -> Callable[[Any], bytes]:
+    """A function that encodes a Pillow image or a raw image tuple as ``fmt`` bytes.
+
+    JPEG goes through libjpeg-turbo (simplejpeg) when installed; alpha is dropped for JPEG.
+    """
+    fmt = fmt.lower()
+    if fmt not in ("jpeg", "jpg", "png", "webp"):
+        raise ThresherExecutionError(f"image.encode: format must be jpeg, png or webp, got {fmt!r}")
+    sj = _simplejpeg() if fmt in ("jpeg", "jpg") else None
+    pil_format = {"jpg": "JPEG"}.get(fmt, fmt.upper())
+
+    def encode(im: Any) -> bytes:
+        if isinstance(im, tuple):
+            im = view_to_pil(im) if im[2] in ("L", "RGBA") or sj is None or fmt not in ("jpeg", "jpg") \
+                else np.frombuffer(im[3], dtype=np.uint8).reshape(im[1], im[0], CHANNELS[im[2]])
+        if fmt in ("jpeg", "jpg") and not isinstance(im, np.ndarray) and im.mode in ("LA", "RGBA"):
+            im = im.convert("L" if im.mode == "LA" else "RGB")  # JPEG has no alpha
+        if sj is not None:
+            arr = im if isinstance(im, np.ndarray) else np.asarray(im)
+            grey = arr.ndim == 2 or arr.shape[2] == 1
+            arr = arr.reshape(arr.shape[0], arr.shape[1], 1 if grey else 3)
+            return bytes(sj.encode_jpeg(np.ascontiguousarray(arr), quality=quality,
+                                        colorspace="GRAY" if grey else "RGB", colorsubsampling="420"))
+        buf = io.BytesIO()
+        im.save(buf, format=pil_format, quality=quality)
+        return buf.getvalue()
+
+    return encode
 
 
 # --------------------------------------------------------------------------------------------
@@ -360,29 +319,46 @@ def _errors_what(name: str, options: dict[str, Any]) -> dict[str, Any]:
 def decode_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelOutput:
     mode = options.get("mode")
     views = binary_views(args[0])
-    out, errors = parallel_map(lambda b: decode_one(b, mode), views, sources=sources_option(options, len(views)),
+    out, errors = parallel_map(lambda b: decode_raw(b, mode), views, sources=sources_option(options, len(views)),
                                **_errors_what("image.decode", options))
     return KernelOutput(images_to_arrow(out, DataType.image(mode=mode)), errors)
 
 
-@kernel("image.decode_resize")
-def decode_resize_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelOutput:
+def _decode_resize_options(options: dict[str, Any]) -> tuple[int, int, str | None, bool, str]:
     w, h = int(options["width"]), int(options["height"])
-    mode, keep = options.get("mode"), bool(options.get("keep_aspect", False))
     flt = options.get("filter", "bilinear")
     _pil_filter(flt)
+    return w, h, options.get("mode"), bool(options.get("keep_aspect", False)), flt
+
+
+@kernel("image.decode_resize")
+def decode_resize_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelOutput:
+    w, h, mode, keep, flt = _decode_resize_options(options)
     views = binary_views(args[0])
-    out, errors = parallel_map(lambda b: decode_resize_one(b, w, h, mode, keep, flt), views,
+    out, errors = parallel_map(lambda b: raw_image(decode_resize_one(b, w, h, mode, keep, flt)), views,
                                sources=sources_option(options, len(views)),
                                **_errors_what("image.decode_resize", options))
     shape = None if keep else (h, w)
     return KernelOutput(images_to_arrow(out, DataType.image(mode=mode, shape=shape)), errors)
 
 
+@kernel("image.decode_resize_encode")
+def decode_resize_encode_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelOutput:
+    """Encoded bytes → decode at a reduced scale → resize → encode, per item, no pixels in Arrow."""
+    w, h, mode, keep, flt = _decode_resize_options(options)
+    enc = encoder(str(options.get("format", "jpeg")), int(options.get("quality", 90)))
+    views = binary_views(args[0])
+    out, errors = parallel_map(lambda b: enc(decode_resize_one(b, w, h, mode, keep, flt)), views,
+                               sources=sources_option(options, len(views)),
+                               **_errors_what("image.decode_resize_encode", options))
+    return KernelOutput(binary_array(out), errors)
+
+
 def _image_map(name: str, args: Sequence[pa.Array], options: dict[str, Any], fn: Callable[[Any], Any],
                dtype: DataType) -> KernelOutput:
     items = image_views(args[0])
-    out, errors = parallel_map(fn, items, sources=sources_option(options, len(items)), **_errors_what(name, options))
+    out, errors = parallel_map(lambda it: raw_image(fn(it)), items, sources=sources_option(options, len(items)),
+                               **_errors_what(name, options))
     return KernelOutput(images_to_arrow(out, dtype), errors)
 
 
@@ -394,8 +370,9 @@ def resize_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelOu
 
     def one(item: tuple[int, int, str, memoryview]) -> Any:
         tw, th = fit_size(item[0], item[1], w, h, keep)
-        im = view_to_pil(item)
-        return im.resize((tw, th), flt) if (tw, th) != im.size else im.copy()
+        if (tw, th) == (item[0], item[1]):
+            return item
+        return view_to_pil(item).resize((tw, th), flt)
 
     return _image_map("image.resize", args, options, one, image_type_like(args[0], shape=None if keep else (h, w)))
 
@@ -432,43 +409,17 @@ def convert_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelO
         raise ThresherExecutionError(f"image.convert: unsupported mode {mode!r}; use one of {sorted(CHANNELS)}")
 
     def one(item: tuple[int, int, str, memoryview]) -> Any:
-        im = view_to_pil(item)
-        return im.convert(mode) if im.mode != mode else im.copy()
+        return view_to_pil(item).convert(mode) if item[2] != mode else item
 
     return _image_map("image.convert", args, options, one, image_type_like(args[0], mode=mode))
 
 
 @kernel("image.encode")
 def encode_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelOutput:
-    fmt = str(options.get("format", "jpeg")).lower()
-    if fmt not in ("jpeg", "jpg", "png", "webp"):
-        raise ThresherExecutionError(f"image.encode: format must be jpeg, png or webp, got {fmt!r}")
-    quality = int(options.get("quality", 90))
-    sj = _simplejpeg() if fmt in ("jpeg", "jpg") else None
-
-    def one(item: tuple[int, int, str, memoryview]) -> bytes:
-        mode = item[2]
-        if fmt in ("jpeg", "jpg") and mode in ("LA", "RGBA"):
-            im = view_to_pil(item).convert("L" if mode == "LA" else "RGB")  # JPEG has no alpha
-            mode = im.mode
-            if sj is None:
-                buf = io.BytesIO()
-                im.save(buf, format="JPEG", quality=quality)
-                return buf.getvalue()
-            arr = np.asarray(im)
-        else:
-            arr = view_to_ndarray(item)
-        if sj is not None:
-            return bytes(sj.encode_jpeg(np.ascontiguousarray(arr.reshape(arr.shape[0], arr.shape[1], -1)),
-                                        quality=quality, colorspace="GRAY" if mode == "L" else "RGB",
-                                        colorsubsampling="420"))
-        buf = io.BytesIO()
-        view_to_pil(item).save(buf, format={"jpg": "JPEG"}.get(fmt, fmt.upper()), quality=quality)
-        return buf.getvalue()
-
+    enc = encoder(str(options.get("format", "jpeg")), int(options.get("quality", 90)))
     items = image_views(args[0])
-    out, errors = parallel_map(one, items, **_errors_what("image.encode", options))
-    return KernelOutput(pa.array(out, pa.large_binary()), errors)
+    out, errors = parallel_map(enc, items, **_errors_what("image.encode", options))
+    return KernelOutput(binary_array(out), errors)
 
 
 def tensor_type_for(dtype: str, arr: pa.Array | pa.ChunkedArray) -> DataType:

@@ -31,8 +31,14 @@ import pyarrow as pa
 
 from thresher.config import get_config
 from thresher.datatypes import DataType
-from thresher.operators.kernels.base import KernelOutput, RowError
-from thresher.operators.kernels.image import on_error_option, parallel_map, storage_of
+from thresher.operators.kernels.base import (
+    KernelOutput,
+    RowError,
+    binary_array,
+    on_error_option,
+    parallel_map,
+    storage_of,
+)
 from thresher.operators.kernels.registry import kernel
 
 
@@ -63,6 +69,57 @@ def _local_path(url: str) -> str:
     if url.lower().startswith("file:"):
         return unquote(url[5:])
     return url
+
+
+def _read_local_many(paths: list[str], max_bytes: int) -> list[Any]:
+    """Read local files: sizes first, then each file straight into its slice of one buffer.
+
+    Returns, per path, a memoryview of its bytes or the exception that stopped it. Reads run in
+    a few chunks on the kernel pool (``readinto`` releases the GIL); no per-file ``bytes`` object is
+    made, and the buffer is the one the Arrow array will own.
+    """
+    sizes: list[int] = []
+    for p in paths:
+        try:
+            sizes.append(os.stat(p).st_size)
+        except OSError:
+            sizes.append(0)  # the read below reports the error
+    total = sum(s for s in sizes if s <= max_bytes)
+    buf = memoryview(bytearray(total))
+    slots: list[tuple[str, int, int]] = []
+    pos = 0
+    for p, size in zip(paths, sizes):
+        size = size if size <= max_bytes else -size  # too large: refused without reading
+        slots.append((p, pos, size))
+        pos += max(size, 0)
+
+    def read(slot: tuple[str, int, int]) -> Any:
+        p, start, size = slot
+        if size < 0:
+            raise DownloadError(f"{-size} bytes exceeds max_bytes={max_bytes}")
+        with open(p, "rb") as f:
+            got = f.readinto(buf[start:start + size]) if size else 0
+            if got != size or f.read(1):
+                return _read_local(p, max_bytes)  # the file changed since stat: read it whole
+        return buf[start:start + size]
+
+    vals, _ = parallel_map(_Guard(read), slots, on_error="null", what="url.download")
+    return vals
+
+
+class _Guard:
+    """Turns an exception into a returned value, so the caller keeps each row's exception."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def __call__(self, item: Any) -> Any:
+        try:
+            return self.fn(item)
+        except Exception as exc:  # noqa: BLE001 - recorded per row by the caller
+            return exc
 
 
 def _read_object_store(url: str, max_bytes: int) -> bytes:
@@ -190,14 +247,14 @@ def download(urls: Sequence[str | None], *, max_connections: int = 32, timeout: 
         else:
             other[i] = url
 
-    def fetch_other(url: str) -> bytes:
-        scheme = url_scheme(url)
-        if scheme in ("", "file"):
-            return _read_local(_local_path(url), max_bytes)
-        return _read_object_store(url, max_bytes)
-
+    local = [i for i, u in enumerate(other) if u is not None and url_scheme(u) in ("", "file")]
+    if local:
+        for i, r in zip(local, _read_local_many([_local_path(other[i]) for i in local], max_bytes)):  # type: ignore[arg-type]
+            results[i] = r
+            other[i] = None
     if any(u is not None for u in other):
-        vals, errs = parallel_map(fetch_other, other, on_error="null", what="url.download", sources=other)
+        vals, errs = parallel_map(lambda u: _read_object_store(u, max_bytes), other, on_error="null",
+                                  what="url.download", sources=other)
         for i, u in enumerate(other):
             if u is not None:
                 results[i] = vals[i] if errs is None or errs[i].as_py() is None else _Message(errs[i].as_py())
@@ -205,18 +262,18 @@ def download(urls: Sequence[str | None], *, max_connections: int = 32, timeout: 
         fetched = _run_async(_fetch_all(http, max_connections, timeout, max_bytes, cfg.download_retries))
         for i, v in fetched.items():
             results[i] = v
-    values: list[bytes | None] = [None] * len(urls)
+    values: list[Any] = [None] * len(urls)
     errors: list[str | None] = [None] * len(urls)
     for i, r in enumerate(results):
-        if isinstance(r, (bytes, bytearray)):
-            values[i] = bytes(r)
+        if isinstance(r, (bytes, bytearray, memoryview)):
+            values[i] = r
         elif r is not None:
             msg = r.text if isinstance(r, _Message) else \
                 f"url.download failed on row {i} ({urls[i]}): {type(r).__name__}: {r}"
             if on_error == "raise":
                 raise RowError(msg) from (r if isinstance(r, BaseException) else None)
             errors[i] = msg
-    storage = pa.array(values, pa.large_binary())
+    storage = binary_array(values)
     err_arr = pa.array(errors, pa.large_string()) if any(e is not None for e in errors) else None
     return KernelOutput(pa.ExtensionArray.from_storage(DataType.file().to_arrow(), storage), err_arr)
 
