@@ -90,11 +90,13 @@ def write_images(directory: str | os.PathLike[str], n: int, width: int = 1024, h
 
 def make_video(seconds: float = 4.0, fps: int = 30, width: int = 320, height: int = 240, gop_seconds: float = 2.0,
                codec: str = "libx264", cuts: Sequence[float] = (), seed: int = 0, bframes: int | None = None,
-               container: str = "mp4") -> bytes:
+               container: str = "mp4", noise: float = 0.0) -> bytes:
     """An H.264 video with a keyframe exactly every ``gop_seconds`` (no scene-cut keyframes).
 
     Each frame is a moving pattern; at every time in ``cuts`` the scene changes abruptly (new
     colours), which ``video.shots`` should detect. Frame ``i`` has pts ``i`` in a 1/fps time base.
+    ``noise`` (a standard deviation in grey levels) adds changing grain, so that predicted frames
+    carry residuals and the bitrate looks like a camera's rather than a slide show's.
     """
     import av
 
@@ -110,10 +112,16 @@ def make_video(seconds: float = 4.0, fps: int = 30, width: int = 320, height: in
     n = round(seconds * fps)
     cut_frames = sorted(round(c * fps) for c in cuts)
     scenes = [image_array(width + 64, height, seed + k) for k in range(len(cut_frames) + 1)]
+    grain = []
+    if noise > 0:
+        rng = np.random.default_rng(seed)
+        grain = [rng.normal(0, noise, (height, width, 1)).astype(np.int16) for _ in range(7)]
     for i in range(n):
         scene = sum(1 for c in cut_frames if i >= c)
         shift = (i * 2) % 64
         arr = np.ascontiguousarray(scenes[scene][:, shift : shift + width])
+        if grain:
+            arr = np.clip(arr + grain[i % len(grain)], 0, 255).astype(np.uint8)
         frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
         frame.pts = i
         for packet in stream.encode(frame):
@@ -122,6 +130,49 @@ def make_video(seconds: float = 4.0, fps: int = 30, width: int = 320, height: in
         out.mux(packet)
     out.close()
     return buf.getvalue()
+
+
+def write_videos(directory: str | os.PathLike[str], n: int, seconds: float = 60.0, width: int = 1280,
+                 height: int = 720, fps: int = 30, gop_seconds: float = 2.0, noise: float = 3.0) -> list[str]:
+    """Write ``n`` H.264 MP4s (``vid_000.mp4``...) into ``directory``; returns the sorted paths.
+
+    Files already there are kept (a benchmark corpus is made once); they are encoded on a few
+    threads (libx264 releases the GIL).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    os.makedirs(directory, exist_ok=True)
+    paths = [os.path.join(directory, f"vid_{i:03d}.mp4") for i in range(n)]
+
+    def one(i: int) -> None:
+        if os.path.exists(paths[i]):
+            return
+        data = make_video(seconds=seconds, fps=fps, width=width, height=height, gop_seconds=gop_seconds, seed=i,
+                          noise=noise)
+        tmp = paths[i] + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, paths[i])
+
+    with ThreadPoolExecutor(max(1, min(n, os.cpu_count() or 1))) as ex:
+        list(ex.map(one, range(n)))
+    return paths
+
+
+def write_audio_files(directory: str | os.PathLike[str], n: int, seconds: float = 60.0, sample_rate: int = 44_100,
+                      channels: int = 2, fmt: str = "flac") -> list[str]:
+    """Write ``n`` audio files (``aud_000.flac``...) into ``directory``; returns the sorted paths."""
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for i in range(n):
+        p = os.path.join(directory, f"aud_{i:03d}.{fmt}")
+        if not os.path.exists(p):
+            data = make_audio(seconds=seconds, sample_rate=sample_rate, channels=channels, fmt=fmt, seed=i)
+            with open(p + ".tmp", "wb") as f:
+                f.write(data)
+            os.replace(p + ".tmp", p)
+        paths.append(p)
+    return paths
 
 
 def audio_array(seconds: float, sample_rate: int, channels: int = 2, seed: int = 0) -> np.ndarray:
