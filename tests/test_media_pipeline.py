@@ -1,0 +1,144 @@
+"""Media pipelines through the DataFrame API: files → download → decode → ... → Parquet → back."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import thresher as th
+from thresher import col
+from thresher.operators.kernels.image import image_views, view_to_ndarray
+from thresher.testing.media import corrupt_corpus, make_jpeg, make_png, make_video, write_images
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory) -> str:
+    d = tmp_path_factory.mktemp("imgs")
+    write_images(d, 5, 320, 240)
+    with open(d / "img_zz_alpha.png", "wb") as f:
+        f.write(make_png(64, 48, mode="RGBA"))
+    return str(d)
+
+
+def _files(pattern: str) -> th.DataFrame:
+    return th.from_glob_path(pattern).sort("path")
+
+
+def test_decode_resize_encode_parquet_roundtrip_keeps_image_type(image_dir, tmp_path) -> None:
+    df = _files(os.path.join(image_dir, "*")).with_columns(
+        img=col("path").url.download().image.decode(mode="RGB").image.resize(64, 48)
+    ).with_columns(jpg=col("img").image.encode("jpeg", 90)).select("path", "img", "jpg")
+    assert df.schema.field("img").dtype == th.DataType.image(mode="RGB", shape=(48, 64))
+    out = str(tmp_path / "out")
+    df.write_parquet(out)
+    back = th.read_parquet(out).sort("path")
+    assert back.schema.field("img").dtype.kind == "image"
+    table = back.to_arrow()
+    assert table.num_rows == 6
+    views = image_views(table.column("img"))
+    assert all(v is not None and (v[0], v[1], v[2]) == (64, 48, "RGB") for v in views)
+    # the encoded column decodes to the stored pixels, JPEG-close (4:2:0 chroma on a small noisy
+    # picture costs ~7 levels on average, as with Pillow's encoder)
+    redecoded = back.select(col("jpg").image.decode(mode="RGB").alias("d")).to_arrow().column("d")
+    for a, b in zip(image_views(redecoded), views):
+        assert a is not None and b is not None
+        assert np.abs(view_to_ndarray(a).astype(int) - view_to_ndarray(b)).mean() < 10.0
+
+
+def test_fused_decode_resize_encode_call_matches_chain(image_dir) -> None:
+    from thresher.expressions.expr import Call
+
+    files = col("path").url.download()
+    opts = (("mode", "RGB"), ("width", 64), ("height", 64), ("format", "jpeg"), ("quality", 95))
+    df = _files(os.path.join(image_dir, "*.jpg")).with_columns(
+        fused=Call("image.decode_resize_encode", (files,), opts),
+        chain=files.image.decode(mode="RGB").image.resize(64, 64).image.encode("jpeg", 95),
+    )
+    assert df.schema.field("fused").dtype == th.DataType.binary()
+    t = df.to_arrow()
+    assert t.column("fused").null_count == 0
+    a = th.from_arrow(t).select(col("fused").image.decode().alias("a"), col("chain").image.decode().alias("b"))
+    t2 = a.to_arrow()
+    for x, y in zip(image_views(t2.column("a")), image_views(t2.column("b"))):
+        assert x is not None and y is not None and (x[0], x[1]) == (64, 64)
+        assert np.abs(view_to_ndarray(x).astype(int) - view_to_ndarray(y)).mean() < 3.0
+
+
+@pytest.fixture
+def with_corrupt(tmp_path) -> str:
+    with open(tmp_path / "a_good.jpg", "wb") as f:
+        f.write(make_jpeg(32, 24))
+    with open(tmp_path / "b_truncated.jpg", "wb") as f:
+        f.write(corrupt_corpus()["truncated.jpg"])
+    return str(tmp_path)
+
+
+def test_corrupt_file_becomes_null(with_corrupt) -> None:
+    t = _files(os.path.join(with_corrupt, "*.jpg")).with_columns(
+        img=col("path").url.download().image.decode()
+    ).to_arrow()
+    assert t.column("img").is_null().to_pylist() == [False, True]
+
+
+def test_corrupt_file_error_column(with_corrupt) -> None:
+    t = _files(os.path.join(with_corrupt, "*.jpg")).with_columns(
+        img=col("path").url.download().image.decode(on_error="column")
+    ).to_arrow()
+    assert "img_error" in t.column_names
+    errs = t.column("img_error").to_pylist()
+    assert errs[0] is None
+    assert errs[1] and "image.decode" in errs[1]
+    assert t.column("img").is_null().to_pylist() == [False, True]
+
+
+def test_missing_file_download_error_column(tmp_path) -> None:
+    df = th.from_pydict({"path": [str(tmp_path / "nope.jpg")]}).with_columns(
+        b=col("path").url.download(on_error="column"))
+    t = df.to_arrow()
+    assert t.column("b").null_count == 1
+    assert "nope.jpg" in t.column("b_error")[0].as_py()
+
+
+@pytest.fixture(scope="module")
+def video_dir(tmp_path_factory) -> str:
+    d = tmp_path_factory.mktemp("vids")
+    for i, secs in enumerate((2.0, 3.0)):
+        with open(d / f"v{i}.mp4", "wb") as f:
+            f.write(make_video(seconds=secs, fps=10, width=96, height=64, gop_seconds=1.0, seed=i))
+    return str(d)
+
+
+def test_video_metadata_and_frames(video_dir) -> None:
+    files = col("path").url.download()
+    meta = _files(os.path.join(video_dir, "*.mp4")).select(
+        "path", files.video.metadata().alias("meta")).to_arrow()
+    m = meta.column("meta").to_pylist()
+    assert [round(x["duration"], 2) for x in m] == [2.0, 3.0]
+    assert {(x["width"], x["height"], x["codec"]) for x in m} == {(96, 64, "h264")}
+    frames = _files(os.path.join(video_dir, "*.mp4")).select(
+        "path", files.video.frames(every_seconds=0.5, width=32, height=24).alias("frame")
+    ).explode("frame").to_arrow()
+    assert frames.num_rows == 4 + 6
+    first = frames.column("frame").combine_chunks()
+    stamps = first.field("timestamp").to_pylist()
+    assert stamps[:4] == pytest.approx([0.0, 0.5, 1.0, 1.5])
+    imgs = image_views(first.field("image"))
+    assert {(v[0], v[1], v[2]) for v in imgs if v} == {(32, 24, "RGB")}
+
+
+def test_repr_html_shows_images_inline(image_dir) -> None:
+    df = _files(os.path.join(image_dir, "*.jpg")).limit(2).with_columns(
+        img=col("path").url.download().image.decode().image.resize(32, 24)
+    ).collect()
+    html = df._repr_html_()
+    assert html.count("<img") >= 2
+    assert "data:image/" in html and ";base64," in html
+
+
+def test_decoded_column_is_image_extension_in_arrow(image_dir) -> None:
+    t = _files(os.path.join(image_dir, "*.jpg")).limit(1).with_columns(
+        img=col("path").url.download().image.decode()).to_arrow()
+    assert isinstance(t.column("img").type, pa.ExtensionType)
