@@ -142,3 +142,20 @@ def test_decoded_column_is_image_extension_in_arrow(image_dir) -> None:
     t = _files(os.path.join(image_dir, "*.jpg")).limit(1).with_columns(
         img=col("path").url.download().image.decode()).to_arrow()
     assert isinstance(t.column("img").type, pa.ExtensionType)
+
+
+def test_streaming_frames_generator_in_flat_map(video_dir) -> None:
+    from thresher.operators.kernels.video import video_frames_generator
+
+    gen = video_frames_generator("frame", every_seconds=0.5, width=32, height=24)
+    base = _files(os.path.join(video_dir, "*.mp4")).select("path", col("path").url.download().alias("b"))
+    streamed = base.flat_map(gen, col("b"), keep=["path"]).to_arrow()
+    exploded = base.select("path", col("b").video.frames(every_seconds=0.5, width=32, height=24).alias("frame")
+                           ).explode("frame").to_arrow()
+    assert streamed.column_names == ["path", "frame_timestamp", "frame_image"]
+    assert streamed.column("path").to_pylist() == exploded.column("path").to_pylist()
+    frame = exploded.column("frame").combine_chunks()
+    assert streamed.column("frame_timestamp").to_pylist() == frame.field("timestamp").to_pylist()
+    for a, b in zip(image_views(streamed.column("frame_image")), image_views(frame.field("image"))):
+        assert a is not None and b is not None
+        np.testing.assert_array_equal(view_to_ndarray(a), view_to_ndarray(b))

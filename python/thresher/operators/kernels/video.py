@@ -314,6 +314,111 @@ def frames_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelOu
     return KernelOutput(_frames_arrow(out, w, h), errors)
 
 
+# ---- streaming frames (explode without a list per video) -----------------------------------------
+
+
+def iter_frame_rows(source: bytes | memoryview, every_seconds: float | None = None, num_frames: int | None = None,
+                    keyframes_only: bool = False, width: int | None = None, height: int | None = None
+                    ) -> Iterator[dict[str, Any]]:
+    """:func:`iter_frames` as Arrow-ready Python rows: ``{"timestamp", "image": {width, height, mode, data}}``.
+
+    Each row matches the element type of ``video.frames`` (:func:`frame_struct_type`), so
+    ``pa.array(rows, frame_struct_type(...))`` builds the exploded column one batch at a time.
+    """
+    for f in iter_frames(source, every_seconds, num_frames, keyframes_only, width, height):
+        img = f["image"]
+        yield {"timestamp": f["timestamp"],
+               "image": {"width": int(img.shape[1]), "height": int(img.shape[0]), "mode": "RGB", "data": img.tobytes()}}
+
+
+class VideoFramesGenerator:
+    """A generator UDF for a FlatMap node: one output row per sampled frame, streamed.
+
+    ``explode(video.frames(...))`` builds the whole list of frames of a video before exploding it;
+    a FlatMap over this generator yields the frames as they are decoded, cut into batches of
+    ``batch_size`` rows, so a long video never sits in memory whole. It quacks like
+    :class:`thresher.udfs.udf.UDF` (``fn``, ``return_dtype``, ``is_generator``, resources) without
+    importing the UDF layer; pickles for Ray.
+
+    The frames come out as two columns, ``<column>_timestamp`` (float64) and ``<column>_image``
+    (image[RGB]), the fields of the ``video.frames`` element struct (the FlatMap operator builds
+    its columns with ``pa.array`` from Python values, which cannot fill an extension type nested
+    in a struct).
+
+    Parameters
+    ----------
+    column : str
+        The prefix of the output columns (the exploded ``video.frames`` column's name).
+    every_seconds, num_frames, keyframes_only, width, height
+        As in ``video.frames``.
+    on_error : {"null", "raise"}
+        A video that does not decode yields no rows ("null"), or raises.
+
+    Examples
+    --------
+    >>> from thresher.testing.media import make_video
+    >>> gen = video_frames_generator("frame", every_seconds=0.5, width=16, height=12)
+    >>> rows = list(gen(make_video(seconds=1, fps=10, width=64, height=48)))
+    >>> [r["frame_timestamp"] for r in rows], rows[0]["frame_image"]["width"]
+    ([0.0, 0.5], 16)
+    """
+
+    batch = False
+    batch_format = "python"
+    num_cpus = 1.0
+    num_gpus = 0.0
+    memory = None
+    concurrency = None
+    max_retries = 0
+    cost = "decode"
+    init_args: tuple[Any, ...] = ()
+    is_class = False
+    is_generator = True
+
+    def __init__(self, column: str = "frame", every_seconds: float | None = None, num_frames: int | None = None,
+                 keyframes_only: bool = False, width: int | None = None, height: int | None = None,
+                 on_error: str = "null", batch_size: int | None = None) -> None:
+        if on_error not in ("null", "raise"):
+            raise ValueError(f"on_error must be 'null' or 'raise', got {on_error!r}")
+        self.column = column
+        self.options: dict[str, Any] = {"every_seconds": every_seconds, "num_frames": num_frames,
+                                        "keyframes_only": keyframes_only, "width": width, "height": height}
+        self.on_error = on_error
+        self.batch_size = batch_size
+        self.init_kwargs: dict[str, Any] = {}
+        self.name = "video.frames"
+        self.return_dtype = DataType.from_arrow(pa.struct([pa.field(f"{column}_{f.name}", f.type)
+                                                           for f in frame_struct_type(width, height)]))
+
+    @property
+    def fn(self) -> VideoFramesGenerator:
+        return self
+
+    def __call__(self, source: bytes | memoryview) -> Iterator[dict[str, Any]]:
+        ts, im = f"{self.column}_timestamp", f"{self.column}_image"
+        for row in iter_frame_rows(source, **self.options):
+            yield {ts: row["timestamp"], im: row["image"]}
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items() if v not in (None, False))
+        return f"video_frames_generator({self.column!r}, {opts})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VideoFramesGenerator) and (self.column, self.options, self.on_error,
+                                                            self.batch_size) == (other.column, other.options,
+                                                                                 other.on_error, other.batch_size)
+
+    def __hash__(self) -> int:
+        return hash((self.column, tuple(self.options.items()), self.on_error, self.batch_size))
+
+
+def video_frames_generator(column: str = "frame", every_seconds: float | None = None, num_frames: int | None = None,
+                           keyframes_only: bool = False, width: int | None = None, height: int | None = None,
+                           on_error: str = "null", batch_size: int | None = None) -> VideoFramesGenerator:
+    """The streaming form of ``explode(video.frames(...).alias(column))``: see :class:`VideoFramesGenerator`."""
+    return VideoFramesGenerator(column, every_seconds, num_frames, keyframes_only, width, height, on_error, batch_size)
+
+
 # ---- clip -------------------------------------------------------------------------------------
 
 
