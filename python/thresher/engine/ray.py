@@ -1,37 +1,52 @@
-"""The Ray executor: the same physical plan, with its expensive stages on a Ray cluster.
+"""The Ray executor: the same physical plan, its heavy stages streamed through a Ray cluster.
 
-It shares the local executor's driver-side pipeline (ordered morsel streams under a memory
-budget, limits, unions, writes, dedup decisions) and sends the work to Ray:
+The driver keeps the plan's order and its cheap bookkeeping (limits, unions, row indexes,
+writes, dedup decisions: the local executor's code); the work goes to Ray:
 
-* scan partitions are read by Ray tasks (one per partition, several in flight);
-* stateless map stages run each batch as a Ray task with the stage's resources;
-* map stages with class UDFs (models) run on an actor pool: every actor builds the operators once
-  (so the model loads once per actor) and batches go to the least-busy actor;
-* a relational stage whose top is a group-by over another stage's output, or a join of two such
-  outputs, is a hash shuffle: inputs are partitioned by key hash in tasks, and each partition is
-  aggregated/joined with Polars in a task; other relational stages run with Polars on the driver.
+* **scans** — every source partition is a streaming-generator task; a few are read ahead and
+  their batches are handed on in partition order;
+* **stateless map stages** — one task per batch with the stage's resources (``num_cpus``,
+  ``num_gpus``, ``memory``); results come back in input order;
+* **class-UDF stages** — an actor pool of ``concurrency=(min, max)`` actors: each builds its
+  operators once (the model loads once per actor), the pool starts at ``min`` and grows while all
+  actors are busy and the cluster has room, batches go to the least-loaded actor;
+* **flat_map stages** — streaming-generator tasks (or actor methods), so one input row that fans
+  out to thousands of rows arrives ``batch_size`` rows at a time;
+* **barriers** — group-by, join and distinct are hash shuffles (inputs cut by key hash in tasks
+  while they stream in, then Polars per partition in tasks); a one-key sort is range-partitioned
+  by sampled boundaries and each range sorted in a task; anything else (global aggregates,
+  multi-key sorts, windows) is gathered and run with Polars on the driver. Results equal the local
+  executor's, in the same order wherever the plan defines one.
 
-Backpressure: at most ``max_in_flight`` tasks per stage, and the bytes of batches handed to Ray
-count against the memory budget until their results come back. Failed tasks are retried by Ray
-(a crashed worker included); when retries are exhausted the error names the stage and the input
-partition. An actor pool that cannot fit on the cluster fails before anything starts.
+Backpressure: the memory budget bounds the batches queued between stages (as locally), and an
+in-flight budget bounds the bytes in Ray (inputs of running tasks plus the outputs a generator
+may run ahead by): each Ray stage owns an equal share and submits no more work when its next
+task would not fit, so ``stats().peak_in_flight_bytes`` stays under it. Worker heap is watched
+too: every task reports its worker's RSS, and while the workers' resident memory passes
+``worker_memory_limit`` stages run one task at a time.
+
+Faults: a task whose worker dies is retried by Ray (``max_retries``), an actor that dies is
+restarted and its task re-run; when retries run out the error names the stage and the input
+partition. An actor pool whose minimum cannot fit on the cluster fails before anything runs.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
 
-from thresher.datatypes import conform_batch
 from thresher.engine.local import LocalExecutor, _Context, _rebatch_morsels
-from thresher.engine.stats import StageStats
+from thresher.engine.memory import default_budget_bytes, parse_bytes
+from thresher.engine.ray_tasks import TaskReport
+from thresher.engine.stats import RunStats, StageStats
 from thresher.engine.stream import Morsel
 from thresher.errors import ThresherError, ThresherExecutionError
 from thresher.io.source import Source
@@ -41,15 +56,16 @@ _INIT_LOCK = threading.Lock()
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
-    """Start (or join) Ray once per process, quietly."""
-    import logging
-
+    """Start (or join) Ray once per process, quietly; later calls reuse it."""
     import ray
 
     with _INIT_LOCK:
         if not ray.is_initialized():
             os.environ.setdefault("RAY_DEDUP_LOGS", "0")
             os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            for name in ("ray", "ray.data", "ray.tune"):
+                logging.getLogger(name).setLevel(logging.ERROR)
             kwargs: dict[str, Any] = {
                 "ignore_reinit_error": True,
                 "include_dashboard": False,
@@ -57,74 +73,99 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
                 "logging_level": logging.ERROR,
                 "configure_logging": True,
                 # workers import what the driver can (its sys.path): UDFs and extension types
-                # defined in a user's modules unpickle there too
-                "runtime_env": {"env_vars": {
-                    "THRESHER_PROGRESS": "0",
-                    "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
-                    "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p)),
-                }},
+                # defined in a user's modules unpickle there too; the hook registers thresher's
+                # extension types before any batch is deserialized
+                "runtime_env": {
+                    "env_vars": {
+                        "THRESHER_PROGRESS": "0",
+                        "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
+                        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p)),
+                    },
+                    "worker_process_setup_hook": "thresher.engine.ray_setup.setup_worker",
+                },
             }
             if address:
                 kwargs["address"] = address
             elif num_cpus:
                 kwargs["num_cpus"] = num_cpus
-            ray.init(**kwargs)
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ray.init(**kwargs)
     return ray
 
-
-# -- remote functions (defined lazily so `import thresher.engine.ray` does not need Ray) ----------
 
 _REMOTE: dict[str, Any] = {}
 
 
 def _remote() -> dict[str, Any]:
+    """The worker-side functions of ``ray_tasks`` as Ray remote functions (made once)."""
     if _REMOTE:
         return _REMOTE
     import ray
 
-    @ray.remote
-    def read_partition(part: Any, columns: Any, predicate: Any, batch_size: int, schema: Any) -> list[pa.RecordBatch]:
-        import thresher.datatypes  # noqa: F401 - registers the extension types in this worker
+    from thresher.engine import ray_tasks as t
 
-        return [conform_batch(b, schema) for b in part.read(columns, predicate, batch_size)]
-
-    @ray.remote
-    def run_pipeline(pipeline: Any, batch: pa.RecordBatch, partition: str, offset: int) -> list[pa.RecordBatch]:
-        import thresher.datatypes  # noqa: F401
-
-        return pipeline.process(batch, partition, offset)
-
-    @ray.remote
-    class PipelineActor:
-        def __init__(self, ops_factory: Any) -> None:
-            import thresher.datatypes  # noqa: F401
-
-            self.pipeline = ops_factory()
-
-        def process(self, batch: pa.RecordBatch, partition: str, offset: int) -> list[pa.RecordBatch]:
-            return self.pipeline.process(batch, partition, offset)
-
-        def ping(self) -> bool:
-            return True
-
-    @ray.remote
-    def hash_split(batches: list[pa.RecordBatch], keys: Any, schema: Any, n: int) -> list[pa.Table]:
-        from thresher.operators.partition import hash_partition
-
-        if not batches:
-            return [schema.to_arrow().empty_table() for _ in range(n)]
-        table = pa.Table.from_batches(batches, schema=schema.to_arrow())
-        return hash_partition(table, keys, schema, n)
-
-    _REMOTE.update(read_partition=read_partition, run_pipeline=run_pipeline, PipelineActor=PipelineActor,
-                   hash_split=hash_split)
+    _REMOTE.update(
+        read_partition=ray.remote(t.read_partition),
+        run_pipeline=ray.remote(t.run_pipeline),
+        run_flatmap=ray.remote(t.run_flatmap),
+        hash_split=ray.remote(t.hash_split),
+        range_split=ray.remote(t.range_split),
+        reduce_partition=ray.remote(t.reduce_partition),
+        PipelineActor=ray.remote(t.PipelineActor),
+    )
     return _REMOTE
 
 
+def _stage_udfs(stage: Stage) -> list[Any]:
+    from thresher.expressions.expr import UDFCall
+    from thresher.planner.logical import Filter, FlatMap, Project
+
+    out: list[Any] = []
+    if isinstance(stage.logical, FlatMap):
+        out.append(stage.logical.udf)
+    for op in stage.ops:
+        exprs = op.exprs if isinstance(op, Project) else (op.predicate,) if isinstance(op, Filter) else ()
+        for e in exprs:
+            out.extend(n.udf for n in e.walk() if isinstance(n, UDFCall))
+    return out
+
+
 class RayExecutor(LocalExecutor):
-    """Runs physical plans on Ray (``th.set_runner("ray")`` or ``collect(runner="ray")``)."""
+    """Runs physical plans on Ray (``th.set_runner("ray")`` or ``collect(runner="ray")``).
+
+    Parameters
+    ----------
+    address
+        A Ray cluster address; None starts (or joins the already started) local Ray.
+    memory_budget
+        Bytes of batches queued between stages on the driver (as on the local executor).
+    in_flight_budget
+        Bytes in flight in Ray (inputs of running tasks, outputs a generator may run ahead by);
+        default: ``memory_budget``. Each Ray stage gets an equal share.
+    num_cpus
+        CPUs of a Ray started here (ignored when joining a cluster).
+    max_in_flight
+        Tasks in flight per stage (default: twice the cluster's CPUs).
+    max_retries
+        Retries of a task whose worker died, and restarts of a dead actor.
+    shuffle_partitions
+        Partitions of a hash/range shuffle (default: the cluster's CPUs, at least 2).
+    target_batch_bytes, min_batch_rows
+        Batches sent to map stages are cut so that rows × bytes per row (input or output,
+        whichever is larger as measured so far) stay near ``target_batch_bytes``, never below
+        ``min_batch_rows`` rows nor above the stage's batch size.
+    generator_backpressure
+        Output batches a fan-out or scan task may run ahead of the driver.
+    worker_memory_limit
+        Resident bytes of all workers above which stages run one task at a time
+        (default: 60% of this machine's RAM).
+    """
 
     name = "ray"
+    supported_stages = LocalExecutor.supported_stages
 
     def __init__(
         self,
@@ -134,132 +175,289 @@ class RayExecutor(LocalExecutor):
         max_in_flight: int | None = None,
         max_retries: int = 3,
         shuffle_partitions: int | None = None,
+        target_batch_bytes: int | str = 16 << 20,
+        min_batch_rows: int = 1,
+        generator_backpressure: int = 1,
+        worker_memory_limit: int | str | None = None,
+        in_flight_budget: int | str | None = None,
         progress: bool | None = None,
         skip_partitions: set[str] | None = None,
+        num_threads: int | None = None,
         **_: Any,
     ) -> None:
-        super().__init__(memory_budget=memory_budget, progress=progress, skip_partitions=skip_partitions)
+        total = parse_bytes(memory_budget) if memory_budget is not None else default_budget_bytes()
+        super().__init__(memory_budget=total, num_threads=num_threads, progress=progress,
+                         skip_partitions=skip_partitions)
+        self.memory_budget = total
+        self.flight_bytes = parse_bytes(in_flight_budget) if in_flight_budget is not None else total
         self.ray = ensure_ray(address, num_cpus)
         resources = self.ray.cluster_resources()
-        self.cluster_cpus = int(resources.get("CPU", 1))
+        self.cluster_cpus = max(1, int(resources.get("CPU", 1)))
         self.max_in_flight = max_in_flight or max(2, 2 * self.cluster_cpus)
         self.max_retries = max_retries
         self.shuffle_partitions = shuffle_partitions or max(2, self.cluster_cpus)
+        self.target_batch_bytes = parse_bytes(target_batch_bytes)
+        self.min_batch_rows = max(1, min_batch_rows)
+        self.generator_backpressure = max(1, generator_backpressure)
+        if worker_memory_limit is None:
+            try:
+                import psutil
+
+                worker_memory_limit = int(psutil.virtual_memory().total * 0.6)
+            except Exception:  # noqa: BLE001
+                worker_memory_limit = 8 << 30
+        self.worker_memory_limit = parse_bytes(worker_memory_limit)
+        self._flight = _Flight()
+        self._stage_share = self.flight_bytes
+        self._rss: dict[int, int] = {}
+        self._rss_lock = threading.Lock()
+
+    def stats(self) -> RunStats:
         self._stats.executor = "ray"
+        return self._stats
 
     def execute(self, plan: PhysicalPlan, **options: Any) -> Iterator[pa.RecordBatch]:
         self._check_schedulable(plan)
-        yield from super().execute(plan, **options)
-        self._stats.executor = "ray"
+        self._flight = _Flight()
+        ray_stages = sum(1 for s in plan.stages() if s.kind in ("scan", "map", "flatmap"))
+        self._stage_share = max(1, self.flight_bytes // max(1, ray_stages))
+        self._rss = {}
+        try:
+            yield from super().execute(plan, **options)
+        finally:
+            st = self._stats
+            for s in st.stages.values():
+                s.extra.pop("in_flight_bytes", None)
+            st.executor = "ray"
+            st.peak_in_flight_bytes = self._flight.peak  # type: ignore[attr-defined]
+            st.worker_rss_bytes = sum(self._rss.values())  # type: ignore[attr-defined]
 
+    # -- scheduling checks ------------------------------------------------------------------------
     def _check_schedulable(self, plan: PhysicalPlan) -> None:
-        res = self.ray.cluster_resources()
-        cpus, gpus = float(res.get("CPU", 0)), float(res.get("GPU", 0))
+        """Fail before running when a stage could never get its resources on this cluster."""
+        nodes = [n.get("Resources", {}) for n in self.ray.nodes() if n.get("Alive")]
+        total_cpu = sum(float(r.get("CPU", 0)) for r in nodes)
+        total_gpu = sum(float(r.get("GPU", 0)) for r in nodes)
         for s in plan.stages():
             if s.kind not in ("map", "flatmap"):
                 continue
-            c = s.concurrency
-            need = (c[0] if isinstance(c, tuple) else c) or 1
-            if s.resources.num_gpus and s.resources.num_gpus * need > gpus:
+            cpu, gpu, mem = s.resources.num_cpus, s.resources.num_gpus, s.resources.memory or 0
+            fits_a_node = any(float(r.get("CPU", 0)) >= cpu and float(r.get("GPU", 0)) >= gpu
+                              and float(r.get("memory", mem)) >= mem for r in nodes)
+            what = f"stage {s.id} ({s.describe().split(': ', 1)[-1][:60]})"
+            if not fits_a_node:
                 raise ThresherExecutionError(
-                    f"stage {s.id} needs {need} × {s.resources.num_gpus:g} GPU but the cluster has {gpus:g}: "
-                    "it could never be scheduled (lower concurrency or num_gpus)")
-            if s.actor and s.resources.num_cpus * need > cpus:
-                raise ThresherExecutionError(
-                    f"stage {s.id} needs {need} actors × {s.resources.num_cpus:g} CPU but the cluster has {cpus:g}: "
-                    "it could never be scheduled (lower concurrency or num_cpus)")
+                    f"{what} asks for {cpu:g} CPU, {gpu:g} GPU per worker but no node of the cluster has that "
+                    f"(cluster: {total_cpu:g} CPU, {total_gpu:g} GPU): it could never be scheduled")
+            if s.actor:
+                lo = self._pool_bounds(s)[0]
+                if cpu * lo > total_cpu or gpu * lo > total_gpu:
+                    raise ThresherExecutionError(
+                        f"{what} needs an actor pool of at least {lo} × ({cpu:g} CPU, {gpu:g} GPU) but the cluster "
+                        f"has {total_cpu:g} CPU, {total_gpu:g} GPU: it could never be scheduled "
+                        "(lower concurrency, num_cpus or num_gpus)")
 
-    # -- stages that run on Ray -------------------------------------------------------------------
+    @staticmethod
+    def _pool_bounds(stage: Stage) -> tuple[int, int]:
+        c = stage.concurrency
+        if isinstance(c, tuple):
+            return int(c[0]), int(c[1])
+        return (int(c), int(c)) if c else (1, 1)
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _retries(self, stage: Stage) -> int:
+        return max([self.max_retries, *(int(getattr(u, "max_retries", 0) or 0) for u in _stage_udfs(stage))])
+
+    def _task_options(self, stage: Stage) -> dict[str, Any]:
+        opts: dict[str, Any] = {"num_cpus": stage.resources.num_cpus}
+        if stage.resources.num_gpus:
+            opts["num_gpus"] = stage.resources.num_gpus
+        if stage.resources.memory:
+            opts["memory"] = stage.resources.memory
+        return opts
+
+    def _error(self, exc: BaseException, stage: Stage, partition: str) -> ThresherError:
+        """A worker failure as a Thresher error naming the stage and the input partition."""
+        cause = getattr(exc, "cause", None) or exc
+        if isinstance(cause, ThresherError) and f"stage {stage.id} " in str(cause):
+            return cause
+        crashed = type(exc).__name__ in ("WorkerCrashedError", "ActorDiedError", "RayActorError", "NodeDiedError",
+                                         "OutOfMemoryError", "ActorUnavailableError", "ObjectLostError")
+        retries = f" after {self._retries(stage)} retries" if crashed else ""
+        what = str(cause) if isinstance(cause, ThresherError) else f"{type(cause).__name__}: {cause}"
+        msg = (f"stage {stage.id} ({stage.describe().split(': ', 1)[-1][:80]}) failed on input partition "
+               f"{partition!r}{retries}: {what}")
+        cls = type(cause) if isinstance(cause, ThresherError) else ThresherExecutionError
+        try:
+            return cls(msg)
+        except Exception:  # noqa: BLE001 - an error class with another constructor
+            return ThresherExecutionError(msg)
+
+    def _get(self, ref: Any, stage: Stage, partition: str) -> Any:
+        try:
+            return self.ray.get(ref)
+        except Exception as exc:  # noqa: BLE001 - Ray wraps worker failures in many types
+            raise self._error(exc, stage, partition) from exc
+
+    def _record(self, rep: TaskReport, st: StageStats) -> None:
+        st.add_busy(rep.busy)
+        with self._rss_lock:
+            self._rss[rep.pid] = rep.rss
+        st.extra["worker_rss_max"] = max(int(st.extra.get("worker_rss_max", 0)), rep.rss)
+        if rep.errors:
+            st.error_rows += rep.errors
+            if len(st.error_samples) < 20:
+                st.error_samples.extend(rep.samples[: 20 - len(st.error_samples)])
+
+    def _heap_pressure(self) -> bool:
+        with self._rss_lock:
+            return sum(self._rss.values()) > self.worker_memory_limit
+
+    def _fits(self, n: int, st: StageStats) -> bool:
+        """Would ``n`` more bytes fit in this stage's share of the in-flight budget?
+
+        Every Ray stage gets an equal share and waits only for its own tasks, so a stage never
+        waits on bytes held by another one (which may itself wait for this one: no deadlock).
+        """
+        used = int(st.extra.get("in_flight_bytes", 0))
+        return used + n <= self._stage_share
+
+    def _take(self, n: int, ctx: _Context, st: StageStats) -> None:
+        self._flight.take(n)
+        st.extra["in_flight_bytes"] = int(st.extra.get("in_flight_bytes", 0)) + n
+        st.extra["peak_in_flight_bytes"] = max(int(st.extra.get("peak_in_flight_bytes", 0)), st.extra["in_flight_bytes"])
+
+    def _give(self, n: int, st: StageStats) -> None:
+        self._flight.give(n)
+        st.extra["in_flight_bytes"] = int(st.extra.get("in_flight_bytes", 0)) - n
+
+    def _adaptive(self, upstream: Iterator[Morsel], stage: Stage, growth: list[float], st: StageStats) -> Iterator[Morsel]:
+        """Cut batches so rows × (the larger of input/output bytes per row) stays near the target."""
+        for m in upstream:
+            b = m.batch
+            if b is None or b.num_rows <= self.min_batch_rows:
+                yield m
+                continue
+            row_bytes = max(1.0, b.nbytes / b.num_rows * max(1.0, growth[0]))
+            rows = int(max(self.min_batch_rows, min(stage.batch_size, self.target_batch_bytes // row_bytes)))
+            st.extra["batch_rows"] = rows
+            if b.num_rows <= rows:
+                yield m
+                continue
+            for i in range(0, b.num_rows, rows):
+                yield Morsel(m.partition, b.slice(i, rows))
+
+    def _drain(self, gen: Any, stage: Stage, pid: str, st: StageStats, est: list[int]) -> Iterator[pa.RecordBatch]:
+        """The batches of one streaming-generator task, in order (its report goes to the stats)."""
+        while True:
+            try:
+                ref = next(gen)
+            except StopIteration:
+                return
+            except Exception as exc:  # noqa: BLE001
+                raise self._error(exc, stage, pid) from exc
+            obj = self._get(ref, stage, pid)
+            if isinstance(obj, TaskReport):
+                self._record(obj, st)
+                continue
+            est[0] = max(est[0], obj.nbytes)
+            yield obj
+
+    # -- scans ----------------------------------------------------------------------------------------
     def _scan(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
         from thresher.planner.logical import ScanSource
 
         node = stage.logical
         assert isinstance(node, ScanSource)
-        if node.limit is not None:
-            yield from super()._scan(stage, ctx, st)  # early stop is cheaper on the driver
+        parts = node.source.partitions(node.columns, node.predicate)
+        if node.limit is not None or len(parts) <= 1:
+            yield from super()._scan(stage, ctx, st)  # early stop / one partition: no gain from a task
             return
-        remote = _remote()["read_partition"].options(max_retries=self.max_retries)
-        parts = [p for p in node.source.partitions(node.columns, node.predicate) if p.id not in ctx.skip_partitions]
+        todo = [p for p in parts if p.id not in ctx.skip_partitions]
         st.extra["partitions"] = len(parts)
-        pending: deque[tuple[str, Any]] = deque()
-        it = iter(parts)
-        schema = node.schema
-
-        def submit() -> None:
-            p = next(it, None)
-            if p is not None:
-                pending.append((p.id, remote.remote(p, node.columns, node.predicate, stage.batch_size, schema)))
-
-        for _ in range(self.max_in_flight):
-            submit()
-        while pending:
-            pid, ref = pending.popleft()
-            batches = self._get(ref, stage, pid)
-            submit()
-            for b in batches:
-                yield Morsel(pid, b)
-            yield Morsel(pid, None)
-
-    def _get(self, ref: Any, stage: Stage, partition: str) -> Any:
+        if len(todo) != len(parts):
+            st.extra["partitions_skipped"] = len(parts) - len(todo)
+        k = self.generator_backpressure
+        task = _remote()["read_partition"].options(num_returns="streaming", _generator_backpressure_num_objects=k,
+                                                   max_retries=self.max_retries, num_cpus=1)
+        est = [min(self.target_batch_bytes, 8 << 20)]
+        pending: deque[tuple[str, Any, int]] = deque()
+        it = iter(todo)
         try:
-            return self.ray.get(ref)
-        except ThresherError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - Ray wraps worker failures in many types
-            cause = getattr(exc, "cause", None) or exc
-            raise ThresherExecutionError(
-                f"stage {stage.id} ({stage.describe().split(': ', 1)[-1][:80]}) failed on input partition "
-                f"{partition!r} after {self.max_retries} retries: {type(cause).__name__}: {cause}"
-            ) from exc
+            while True:
+                while len(pending) < max(1, min(self.cluster_cpus, 4)):
+                    reserve = k * est[0]
+                    if pending and not self._fits(reserve, st):
+                        break
+                    p = next(it, None)
+                    if p is None:
+                        break
+                    self._take(reserve, ctx, st)
+                    pending.append((p.id, task.remote(p, node.columns, node.predicate, stage.batch_size, node.schema),
+                                    reserve))
+                if not pending:
+                    return
+                pid, gen, reserve = pending.popleft()
+                try:
+                    for b in self._drain(gen, stage, pid, st, est):
+                        yield Morsel(pid, b)
+                finally:
+                    self._give(reserve, st)
+                yield Morsel(pid, None)
+        finally:
+            for _, _, reserve in pending:
+                self._give(reserve, st)
 
+    # -- row-local map stages ---------------------------------------------------------------------------
     def _map(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
-        import functools
-
         from thresher.engine.lowering import row_pipeline
 
         (inp,) = stage.inputs
         upstream = self._run(inp, ctx)
         if stage.batch_size:
             upstream = _rebatch_morsels(upstream, stage.batch_size)
-        rm = _remote()
-        opts: dict[str, Any] = {"num_cpus": stage.resources.num_cpus}
-        if stage.resources.num_gpus:
-            opts["num_gpus"] = stage.resources.num_gpus
-        if stage.resources.memory:
-            opts["memory"] = stage.resources.memory
-        actors: list[Any] = []
+        growth = [1.0]
+        upstream = self._adaptive(upstream, stage, growth, st)
+        pipeline = row_pipeline(stage.ops)
+        pool: _ActorPool | None = None
         if stage.actor:
-            c = stage.concurrency
-            lo, hi = (c if isinstance(c, tuple) else (c or 1, c or 1))
-            n = max(1, min(hi, max(lo, int(self.cluster_cpus // max(stage.resources.num_cpus, 1e-9)))))
-            factory = functools.partial(row_pipeline, stage.ops)
-            actors = [rm["PipelineActor"].options(max_restarts=self.max_retries, max_task_retries=self.max_retries,
-                                                  **opts).remote(factory) for _ in range(n)]
-            st.extra["actors"] = n
-            pipeline_ref = None
+            pool = _ActorPool(self, stage, pipeline, st)
+            submit: Callable[[pa.RecordBatch, str, int], tuple[Any, int]] = pool.submit_process
         else:
-            pipeline_ref = self.ray.put(row_pipeline(stage.ops))
-            task = rm["run_pipeline"].options(max_retries=self.max_retries, **opts)
-        pending: deque[tuple[Morsel, Any, int, int]] = deque()
-        load = [0] * len(actors)
-        offsets: dict[str, int] = {}
-        inflight = [0]
-        in_flight = self.max_in_flight
+            pipeline_ref = self.ray.put(pipeline)
+            task = _remote()["run_pipeline"].options(max_retries=self._retries(stage), **self._task_options(stage))
+
+            def submit(b: pa.RecordBatch, pid: str, off: int) -> tuple[Any, int]:
+                return task.remote(pipeline_ref, b, pid, off), -1
+
+        limit = self.max_in_flight
         if stage.concurrency is not None and not stage.actor:
-            c = stage.concurrency
-            in_flight = max(1, c[1] if isinstance(c, tuple) else c)
+            limit = max(1, self._pool_bounds(stage)[1])
+        # (morsel, ref, actor, reserved bytes); ref None: an end-of-partition marker
+        pending: deque[tuple[Morsel, Any, int, int]] = deque()
+        offsets: dict[str, int] = {}
 
         def drain_one() -> Iterator[Morsel]:
-            m, ref, who, nbytes = pending.popleft()
+            m, ref, who, reserve = pending.popleft()
             if ref is None:
                 yield m
                 return
-            out = self._get(ref, stage, m.partition)
-            inflight[0] -= nbytes
-            if who >= 0:
-                load[who] -= 1
+            try:
+                out, rep = self._get(ref, stage, m.partition)
+            finally:
+                self._give(reserve, st)
+                if pool is not None:
+                    pool.done(who)
+            self._record(rep, st)
+            assert m.batch is not None
+            out_bytes = sum(b.nbytes for b in out)
+            if m.batch.nbytes:
+                growth[0] = 0.7 * growth[0] + 0.3 * (out_bytes / m.batch.nbytes)
             for b in out:
                 yield Morsel(m.partition, b)
+
+        def busy() -> int:
+            return sum(1 for p in pending if p[1] is not None)
 
         try:
             for m in upstream:
@@ -268,73 +466,317 @@ class RayExecutor(LocalExecutor):
                     pending.append((m, None, -1, 0))
                 else:
                     st.add_in(m.batch.num_rows)
+                    ctx.progress.update(stage.id, 0)
+                    reserve = int(m.batch.nbytes * (1 + max(1.0, growth[0])))
+                    while pending and (busy() >= (1 if self._heap_pressure() else limit) or not self._fits(reserve, st)):
+                        yield from drain_one()
                     off = offsets.get(m.partition, 0)
                     offsets[m.partition] = off + m.batch.num_rows
-                    nbytes = m.batch.nbytes
-                    # bytes handed to Ray are bounded by half the budget (the queues between
-                    # stages hold the other half); wait for results, never for the budget lock
-                    while pending and inflight[0] + nbytes > ctx.budget.limit // 2:
-                        yield from drain_one()
-                    inflight[0] += nbytes
-                    if actors:
-                        who = min(range(len(actors)), key=lambda i: load[i])
-                        load[who] += 1
-                        ref = actors[who].process.remote(m.batch, m.partition, off)
-                    else:
-                        who = -1
-                        ref = task.remote(pipeline_ref, m.batch, m.partition, off)
-                    pending.append((m, ref, who, nbytes))
-                while len(pending) >= in_flight:
+                    self._take(reserve, ctx, st)
+                    ref, who = submit(m.batch, m.partition, off)
+                    pending.append((m, ref, who, reserve))
+                while pending and pending[0][1] is None:
                     yield from drain_one()
             while pending:
                 yield from drain_one()
         finally:
-            for a in actors:
-                try:
-                    self.ray.kill(a)
-                except Exception:  # noqa: BLE001
-                    pass
+            for _, ref, _, reserve in pending:
+                if ref is not None:
+                    self._give(reserve, st)
+            if pool is not None:
+                st.extra["actors"] = pool.peak
+                pool.close()
 
+    # -- fan-out ------------------------------------------------------------------------------------------
+    def _flatmap(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
+        from thresher.operators.flatmap import FlatMapOperator
+        from thresher.planner.logical import FlatMap
+
+        (inp,) = stage.inputs
+        node = stage.logical
+        assert isinstance(node, FlatMap)
+        op = FlatMapOperator(node.udf, node.args, node.output, node.keep_input, inp.schema, node.schema)
+        k = self.generator_backpressure
+        pool: _ActorPool | None = None
+        if stage.actor:
+            pool = _ActorPool(self, stage, op, st)
+            submit: Callable[[pa.RecordBatch], tuple[Any, int]] = pool.submit_flatmap
+        else:
+            op_ref = self.ray.put(op)
+            task = _remote()["run_flatmap"].options(
+                num_returns="streaming", _generator_backpressure_num_objects=k, max_retries=self._retries(stage),
+                **self._task_options(stage))
+
+            def submit(b: pa.RecordBatch) -> tuple[Any, int]:
+                return task.remote(op_ref, b, stage.batch_size), -1
+
+        limit = self.max_in_flight
+        if stage.concurrency is not None and not stage.actor:
+            limit = max(1, self._pool_bounds(stage)[1])
+        est = [0]
+        pending: deque[tuple[str, Any, int, int]] = deque()
+
+        def drain_one() -> Iterator[Morsel]:
+            pid, gen, who, reserve = pending.popleft()
+            if gen is None:
+                yield Morsel(pid, None)
+                return
+            try:
+                for b in self._drain(gen, stage, pid, st, est):
+                    yield Morsel(pid, b)
+            finally:
+                self._give(reserve, st)
+                if pool is not None:
+                    pool.done(who)
+
+        def busy() -> int:
+            return sum(1 for p in pending if p[1] is not None)
+
+        upstream = _rebatch_morsels(self._run(inp, ctx), stage.batch_size)
+        try:
+            for m in upstream:
+                if m.batch is None:
+                    pending.append((m.partition, None, -1, 0))
+                    continue
+                st.add_in(m.batch.num_rows)
+                # the input, and the outputs the generator may run ahead by
+                reserve = m.batch.nbytes + k * max(est[0], m.batch.nbytes)
+                while pending and (busy() >= (1 if self._heap_pressure() else limit) or not self._fits(reserve, st)):
+                    yield from drain_one()
+                self._take(reserve, ctx, st)
+                gen, who = submit(m.batch)
+                pending.append((m.partition, gen, who, reserve))
+            while pending:
+                yield from drain_one()
+        finally:
+            for _, gen, _, reserve in pending:
+                if gen is not None:
+                    self._give(reserve, st)
+            if pool is not None:
+                st.extra["actors"] = pool.peak
+                pool.close()
+
+    # -- barriers -------------------------------------------------------------------------------------------
     def _relational(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
-        from thresher.planner.logical import Aggregate, Join, ScanSource
+        from thresher.expressions.expr import Column
+        from thresher.planner.logical import Aggregate, Distinct, Join, Sort
 
         node = stage.logical
         assert node is not None
-        shuffle_keys: list[Any] | None = None
-        if isinstance(node, Aggregate) and node.keys and len(stage.leaves) == 1 and stage.leaves[0] is node.input:
-            shuffle_keys = [list(node.keys)]
-        elif (isinstance(node, Join) and node.how not in ("cross",) and len(stage.leaves) == 2
-              and stage.leaves[0] is node.left and stage.leaves[1] is node.right):
-            shuffle_keys = [list(node.left_on), list(node.right_on)]
-        if shuffle_keys is None:
+        direct = [getattr(node, "input", None)] if not isinstance(node, Join) else [node.left, node.right]
+        if len(stage.leaves) != len(direct) or any(a is not b for a, b in zip(stage.leaves, direct)):
             yield from super()._relational(stage, ctx, st)
             return
+        if isinstance(node, Aggregate) and node.keys:
+            yield from self._shuffle(stage, ctx, st, [list(node.keys)], restore_order=False)
+        elif isinstance(node, Join) and node.how != "cross":
+            yield from self._shuffle(stage, ctx, st, [list(node.left_on), list(node.right_on)], restore_order=False)
+        elif isinstance(node, Distinct):
+            names = list(node.subset) if node.subset else node.input.schema.names
+            yield from self._shuffle(stage, ctx, st, [[Column(n) for n in names]], restore_order=True)
+        elif isinstance(node, Sort) and len(node.by) == 1:
+            yield from self._range_sort(stage, ctx, st)
+        else:
+            yield from super()._relational(stage, ctx, st)
+
+    def _shipped(self, stage: Stage) -> Any:
+        """The stage's node with its inputs cut off (a task never carries the upstream plan)."""
+        from thresher.planner.logical import ScanSource
+
+        node = stage.logical
+        assert node is not None
+        return node.with_children([ScanSource(SchemaOnlySource(leaf.schema.to_arrow())) for leaf in stage.leaves])
+
+    def _chunks(self, inp: Stage, ctx: _Context, st: StageStats) -> Iterator[list[pa.RecordBatch]]:
+        """An input's batches in chunks of about ``target_batch_bytes`` (the map side of a shuffle)."""
+        buf: list[pa.RecordBatch] = []
+        size = 0
+        for m in self._run(inp, ctx):
+            if m.batch is None or not m.batch.num_rows:
+                continue
+            st.add_in(m.batch.num_rows)
+            buf.append(m.batch)
+            size += m.batch.nbytes
+            if size >= self.target_batch_bytes:
+                yield buf
+                buf, size = [], 0
+        if buf:
+            yield buf
+
+    def _shuffle(self, stage: Stage, ctx: _Context, st: StageStats, keys: list[list[Any]],
+                 restore_order: bool) -> Iterator[Morsel]:
         rm = _remote()
         n = self.shuffle_partitions
-        split_refs = []
-        for inp, keys in zip(stage.inputs, shuffle_keys):
-            batches = [m.batch for m in self._run(inp, ctx) if m.batch is not None]
-            st.add_in(sum(b.num_rows for b in batches))
-            split_refs.append(rm["hash_split"].options(num_returns=1, max_retries=self.max_retries)
-                              .remote(batches, keys, inp.schema, n))
-        splits = [self._get(r, stage, "shuffle") for r in split_refs]
+        split = rm["hash_split"].options(num_returns=n, max_retries=self.max_retries)
         t0 = time.perf_counter()
-        # ship the node with its inputs cut off (leaves become schema-only placeholders), so a
-        # task never carries the upstream plan or its in-memory sources
-        shipped = node.with_children([ScanSource(SchemaOnlySource(leaf.schema.to_arrow())) for leaf in stage.leaves])
-        node_ref = self.ray.put(shipped)
-        refs = []
-        for i in range(n):
-            parts = [[s[i]] for s in splits]
-            refs.append(_run_partition.remote(node_ref, parts, [inp.schema for inp in stage.inputs]))
-        tables = [self._get(r, stage, f"shuffle-{i}") for i, r in enumerate(refs)]
-        st.add_busy(time.perf_counter() - t0)
+        parts: list[list[list[Any]]] = []  # per input, per chunk: n refs
+        for inp, k in zip(stage.inputs, keys):
+            chunks: list[list[Any]] = []
+            rows = 0
+            for batches in self._chunks(inp, ctx, st):
+                chunks.append(list(split.remote(batches, k, inp.schema, n, rows if restore_order else None)))
+                rows += sum(b.num_rows for b in batches)
+            parts.append(chunks)
+        node_ref = self.ray.put(self._shipped(stage))
+        reduce = rm["reduce_partition"].options(max_retries=self.max_retries)
+        counts = [len(c) for c in parts]
+        schemas = [inp.schema for inp in stage.inputs]
+        refs = [reduce.remote(node_ref, counts, schemas, restore_order, *[c[i] for chunks in parts for c in chunks])
+                for i in range(n)]
         st.extra["shuffle_partitions"] = n
-        table = pa.concat_tables(tables) if tables else stage.schema.to_arrow().empty_table()
         pid = f"stage{stage.id}"
-        for b in table.to_batches(max_chunksize=stage.batch_size):
-            yield Morsel(pid, b)
+        if restore_order:
+            tables = [self._get(r, stage, f"shuffle-{i}") for i, r in enumerate(refs)]
+            st.add_busy(time.perf_counter() - t0)
+            table = pa.concat_tables(tables)
+            table = table.take(pa.compute.sort_indices(table.column("__th_row"))).drop_columns(["__th_row"])
+            for b in table.to_batches(max_chunksize=stage.batch_size):
+                yield Morsel(pid, b)
+        else:
+            for i, r in enumerate(refs):
+                table = self._get(r, stage, f"shuffle-{i}")
+                for b in table.to_batches(max_chunksize=stage.batch_size):
+                    yield Morsel(pid, b)
+            st.add_busy(time.perf_counter() - t0)
         yield Morsel(pid, None)
+
+    def _range_sort(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
+        """Sort by one key: sample boundaries, cut every chunk into ranges, sort each range in a task."""
+        import polars as pl
+
+        from thresher.datatypes import storage_batch
+        from thresher.operators.polars_lowering import to_polars
+        from thresher.planner.logical import Sort
+
+        node = stage.logical
+        assert isinstance(node, Sort)
+        (inp,) = stage.inputs
+        key = node.by[0]
+        key_expr = to_polars(key, inp.schema).alias("k")
+        rm = _remote()
+        t0 = time.perf_counter()
+        chunk_refs: list[Any] = []
+        samples: list[pl.Series] = []
+        for batches in self._chunks(inp, ctx, st):
+            chunk_refs.append(self.ray.put(batches))
+            for b in batches:
+                step = max(1, b.num_rows // 256)
+                frame = pl.from_arrow(storage_batch(b.take(pa.array(range(0, b.num_rows, step)))))
+                assert isinstance(frame, pl.DataFrame)
+                samples.append(frame.select(key_expr).to_series())
+        n = self.shuffle_partitions
+        bounds: list[Any] = []
+        if samples:
+            s = pl.concat(samples).drop_nulls().sort()
+            if len(s):
+                bounds = sorted({s[min(len(s) - 1, (len(s) * i) // n)] for i in range(1, n)})
+        ranges = len(bounds) + 2  # the ranges, then the nulls
+        split = rm["range_split"].options(num_returns=ranges, max_retries=self.max_retries)
+        cut = [list(split.remote(c, key, inp.schema, bounds)) for c in chunk_refs]
+        node_ref = self.ray.put(self._shipped(stage))
+        reduce = rm["reduce_partition"].options(max_retries=self.max_retries)
+        order = list(range(ranges - 1))
+        if node.descending and node.descending[0]:
+            order.reverse()
+        nulls_last = bool(node.nulls_last[0]) if node.nulls_last else False
+        order = order + [ranges - 1] if nulls_last else [ranges - 1, *order]
+        refs = [(i, reduce.remote(node_ref, [len(cut)], [inp.schema], False, *[c[i] for c in cut])) for i in order]
+        st.extra["shuffle_partitions"] = ranges
+        pid = f"stage{stage.id}"
+        for i, r in refs:
+            table = self._get(r, stage, f"range-{i}")
+            for b in table.to_batches(max_chunksize=stage.batch_size):
+                yield Morsel(pid, b)
+        st.add_busy(time.perf_counter() - t0)
+        yield Morsel(pid, None)
+
+
+class _Flight:
+    """Bytes in flight in Ray over all stages (for the stats: stages bound their own share)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.used = 0
+        self.peak = 0
+
+    def take(self, n: int) -> None:
+        with self._lock:
+            self.used += n
+            self.peak = max(self.peak, self.used)
+
+    def give(self, n: int) -> None:
+        with self._lock:
+            self.used -= n
+
+
+class _ActorPool:
+    """An autoscaling pool of :class:`~thresher.engine.ray_tasks.PipelineActor` for one stage.
+
+    Starts with ``min`` actors; when every actor already has work queued and the cluster has
+    room (leaving a CPU for the plan's other tasks), adds one, up to ``max``.
+    """
+
+    def __init__(self, ex: RayExecutor, stage: Stage, payload: Any, st: StageStats) -> None:
+        self.ex = ex
+        self.stage = stage
+        self.st = st
+        lo, hi = ex._pool_bounds(stage)
+        self.hi = hi
+        retries = ex._retries(stage)
+        self._cls = _remote()["PipelineActor"].options(max_restarts=retries, max_task_retries=retries,
+                                                       **ex._task_options(stage))
+        self._payload = ex.ray.put(payload)
+        self.actors: list[Any] = []
+        self.load: list[int] = []
+        self.peak = 0
+        self._checked = 0.0
+        for _ in range(lo):
+            self._add()
+
+    def _add(self) -> None:
+        self.actors.append(self._cls.remote(self._payload))
+        self.load.append(0)
+        self.peak = max(self.peak, len(self.actors))
+
+    def _room(self) -> bool:
+        now = time.perf_counter()
+        if now - self._checked < 0.5:
+            return False
+        self._checked = now
+        avail = self.ex.ray.available_resources()
+        r = self.stage.resources
+        return bool(float(avail.get("CPU", 0)) >= r.num_cpus + 1 and float(avail.get("GPU", 0)) >= r.num_gpus)
+
+    def pick(self) -> int:
+        i = min(range(len(self.actors)), key=lambda j: self.load[j])
+        if self.load[i] >= 1 and len(self.actors) < self.hi and self._room():
+            self._add()
+            i = len(self.actors) - 1
+        self.load[i] += 1
+        return i
+
+    def done(self, i: int) -> None:
+        if i >= 0:
+            self.load[i] -= 1
+
+    def submit_process(self, batch: pa.RecordBatch, partition: str, offset: int) -> tuple[Any, int]:
+        i = self.pick()
+        return self.actors[i].process.remote(batch, partition, offset), i
+
+    def submit_flatmap(self, batch: pa.RecordBatch) -> tuple[Any, int]:
+        i = self.pick()
+        gen = self.actors[i].flatmap.options(
+            num_returns="streaming", _generator_backpressure_num_objects=self.ex.generator_backpressure
+        ).remote(batch, self.stage.batch_size)
+        return gen, i
+
+    def close(self) -> None:
+        for a in self.actors:
+            try:
+                self.ex.ray.kill(a)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        self.actors.clear()
 
 
 class SchemaOnlySource(Source):
@@ -351,38 +793,3 @@ class SchemaOnlySource(Source):
 
     def partitions(self, columns: Any, predicate: Any) -> list[Any]:
         raise ThresherExecutionError("a shuffle placeholder is never read")
-
-
-class _LazyRemote:
-    """``_run_partition.remote(...)`` resolved on first use (Ray is imported lazily)."""
-
-    _fn: Any = None
-
-    def remote(self, node: Any, parts: list[list[pa.Table]], schemas: list[Any]) -> Any:
-        if self._fn is None:
-            import ray
-
-            @ray.remote(max_retries=3)
-            def run_partition(node: Any, parts: list[list[pa.Table]], schemas: list[Any]) -> pa.Table:
-                import thresher.datatypes  # noqa: F401
-                from thresher.engine.relational import build_lazy, collect_lazy, table_to_lazy
-                from thresher.planner.logical import Aggregate
-
-                leaves = [node.input] if isinstance(node, Aggregate) else [node.left, node.right]
-                frames = {}
-                for leaf, tables, sch in zip(leaves, parts, schemas):
-                    t = pa.concat_tables(tables) if tables else sch.to_arrow().empty_table()
-                    frames[id(leaf)] = table_to_lazy(t, sch)
-
-                def resolve(n: Any) -> Any:
-                    if id(n) in frames:
-                        return frames[id(n)]
-                    raise KeyError(n)
-
-                return collect_lazy(build_lazy(node, resolve), node.schema)
-
-            type(self)._fn = run_partition
-        return self._fn.remote(node, parts, schemas)
-
-
-_run_partition = _LazyRemote()

@@ -59,7 +59,41 @@ def _dtype_from_annotation(fn: Callable[..., Any]) -> DataType | None:
         return _ANNOTATION_TYPES[ret]()
     if isinstance(ret, DataType):
         return ret
+    if isinstance(ret, pa.DataType):
+        return DataType(ret)
     return None
+
+
+_FORMAT_NAMES = {
+    "ndarray": "numpy", "np.ndarray": "numpy", "numpy.ndarray": "numpy", "NDArray": "numpy",
+    "Series": "polars", "pl.Series": "polars", "polars.Series": "polars",
+    "Array": "arrow", "pa.Array": "arrow", "pyarrow.Array": "arrow", "ChunkedArray": "arrow", "pa.ChunkedArray": "arrow",
+    "list": "python",
+}
+
+
+def _format_from_annotation(fn: Any) -> str:
+    """``batch_format`` for a batch UDF from its first parameter's annotation (arrow if none)."""
+    target = fn.__call__ if inspect.isclass(fn) else fn
+    try:
+        params = [p for p in inspect.signature(target).parameters.values() if p.name != "self"]
+    except (TypeError, ValueError):
+        return "arrow"
+    if not params or params[0].annotation is inspect.Parameter.empty:
+        return "arrow"
+    ann = params[0].annotation
+    if not isinstance(ann, str):
+        mod = getattr(ann, "__module__", "") or ""
+        name = getattr(ann, "__name__", "") or str(ann)
+        if mod.startswith("numpy"):
+            return "numpy"
+        if mod.startswith("polars"):
+            return "polars"
+        if mod.startswith("pyarrow"):
+            return "arrow"
+        ann = name
+    head = ann.split("[", 1)[0].strip()
+    return _FORMAT_NAMES.get(head, _FORMAT_NAMES.get(head.rsplit(".", 1)[-1], "arrow"))
 
 
 def _is_generator(fn: Any) -> bool:
@@ -86,9 +120,20 @@ class UDF:
     init_args: tuple[Any, ...] = ()
     init_kwargs: dict[str, Any] = field(default_factory=dict)
     name: str = ""
+    _instance: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.name = self.name or getattr(self.fn, "__name__", "udf")
+        c = self.concurrency
+        if c is not None and not (
+            (isinstance(c, int) and c >= 1)
+            or (isinstance(c, tuple) and len(c) == 2 and all(isinstance(x, int) for x in c) and 1 <= c[0] <= c[1])
+        ):
+            raise ValueError(f"udf {self.name}: concurrency must be an int >= 1 or a (min, max) pair, got {c!r}")
+        if self.num_cpus < 0 or self.num_gpus < 0:
+            raise ValueError(f"udf {self.name}: num_cpus and num_gpus must be >= 0")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"udf {self.name}: batch_size must be >= 1")
         if self.on_error not in ("raise", "null", "column"):
             raise ValueError(f"udf {self.name}: on_error must be 'raise', 'null' or 'column'")
         if self.cost not in ("scalar", "io", "decode", "model"):
@@ -109,6 +154,11 @@ class UDF:
                 f"udf {self.name} cannot be pickled ({exc}); define it at module level so workers can import it"
             ) from exc
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_instance"] = None  # a model loaded by a direct call never travels to workers
+        return state
+
     @property
     def is_class(self) -> bool:
         return inspect.isclass(self.fn)
@@ -121,19 +171,24 @@ class UDF:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if any(isinstance(a, Expr) for a in args):
             return UDFCall(self, tuple(lit_if_needed(a) for a in args), tuple(sorted(kwargs.items())))
-        target = self.fn(*self.init_args, **self.init_kwargs) if self.is_class else self.fn
-        return target(*args, **kwargs)
+        if self.is_class:
+            if self._instance is None:
+                self._instance = self.fn(*self.init_args, **self.init_kwargs)
+            return self._instance(*args, **kwargs)
+        return self.fn(*args, **kwargs)
 
     def with_init_args(self, *args: Any, **kwargs: Any) -> UDF:
         """The same class UDF, constructed with these arguments on each worker."""
         from dataclasses import replace
 
-        return replace(self, init_args=args, init_kwargs=kwargs)
+        return replace(self, init_args=args, init_kwargs=kwargs, _instance=None)
 
     def with_options(self, **options: Any) -> UDF:
         from dataclasses import replace
 
-        return replace(self, **options)
+        if "return_dtype" in options:
+            options["return_dtype"] = to_dtype(options["return_dtype"])
+        return replace(self, _instance=None, **options)
 
     # -- planning ----------------------------------------------------------------------------------
     def resolve_return_dtype(self, fields: Sequence[Field]) -> DataType:
@@ -190,8 +245,19 @@ class UDF:
         n = len(args[0]) if args else 0
         if self.batch:
             inputs = [self._convert_in(a) for a in args]
-            result = self._with_retries(lambda: target(*inputs, **kwargs), column)
-            return self._convert_out(result, n, column)
+            try:
+                result = self._with_retries(lambda: target(*inputs, **kwargs), column)
+            except Exception as exc:
+                if self.on_error == "raise":
+                    if isinstance(exc, ThresherExecutionError):
+                        raise
+                    raise ThresherExecutionError(f"udf {self.name} (column {column!r}) failed on a batch of {n} rows: "
+                                                 f"{type(exc).__name__}: {exc}") from exc
+                return self._run_rows_of_batch(target, args, kwargs, column)
+            out = self._convert_out(result, n, column)
+            if self.batch_format == "numpy" and any(a.null_count for a in args):
+                out = self._null_where_input_null(out, args)
+            return out, None
         # row-wise: one call per row, nulls propagate, failures per row
         columns = [a.to_pylist() for a in args]
         values: list[Any] = [None] * n
@@ -216,6 +282,37 @@ class UDF:
         err = pa.array(errors, pa.large_string()) if any(errors) else None
         return arr, err
 
+    def _null_where_input_null(self, out: pa.Array, args: list[pa.Array]) -> pa.Array:
+        """NumPy has no nulls: a row with a null input is null in the output (not NaN or 0)."""
+        import pyarrow.compute as pc
+
+        mask = None
+        for a in args:
+            if a.null_count:
+                m = pc.is_null(a.storage if isinstance(a, pa.ExtensionArray) else a)
+                mask = m if mask is None else pc.or_(mask, m)
+        storage = out.storage if isinstance(out, pa.ExtensionArray) else out
+        masked = pc.if_else(mask, pa.scalar(None, storage.type), storage)
+        return conform_array(masked, self.return_dtype)  # type: ignore[return-value]
+
+    def _run_rows_of_batch(self, target: Any, args: list[pa.Array], kwargs: dict[str, Any], column: str) -> Any:
+        """A batch failed with on_error null/column: run it row by row to find the bad rows."""
+        n = len(args[0]) if args else 0
+        parts: list[pa.Array] = []
+        errors: list[str | None] = [None] * n
+        for i in range(n):
+            inputs = [self._convert_in(a.slice(i, 1)) for a in args]
+            try:
+                parts.append(self._convert_out(target(*inputs, **kwargs), 1, column))
+            except Exception as exc:  # noqa: BLE001 - the row becomes null with its error
+                parts.append(pa.nulls(1, self.return_dtype.to_arrow()))
+                errors[i] = f"udf {self.name} failed on row {i}: {type(exc).__name__}: {exc}"
+        if not parts:
+            return pa.array([], self.return_dtype.to_arrow()), None
+        values = pa.concat_arrays([p.storage if isinstance(p, pa.ExtensionArray) else p for p in parts])
+        out = conform_array(values, self.return_dtype)
+        return out, (pa.array(errors, pa.large_string()) if any(errors) else None)
+
     def _with_retries(self, call: Callable[[], Any], column: str) -> Any:
         attempt = 0
         while True:
@@ -239,7 +336,7 @@ def udf(
     *,
     return_dtype: Any = None,
     batch: bool = False,
-    batch_format: str = "arrow",
+    batch_format: str | None = None,
     num_cpus: float = 1.0,
     num_gpus: float = 0.0,
     memory: int | None = None,
@@ -252,7 +349,31 @@ def udf(
 ) -> Any:
     """Turn a function or class into a typed UDF (see the module docstring).
 
-    For a generator UDF ``return_dtype`` is a dict of output column types (a struct per row).
+    Parameters
+    ----------
+    return_dtype
+        A :class:`DataType`, an Arrow type, a type name (``"int64"``) or a Python type; taken
+        from the return annotation when omitted. For a generator UDF, a dict of output column
+        types (a struct per row).
+    batch
+        Call the function once per batch with whole columns instead of once per row.
+    batch_format
+        How a batch UDF receives its columns: ``"arrow"``, ``"numpy"``, ``"polars"`` or
+        ``"python"`` (lists); by default from the first parameter's annotation
+        (``np.ndarray``, ``pl.Series``, ``pa.Array``), else Arrow.
+    num_cpus, num_gpus, memory
+        Resources of one worker (memory in bytes); the Ray executor schedules by them.
+    concurrency
+        Workers of a class UDF: an int, or ``(min, max)`` for an autoscaling actor pool.
+    batch_size
+        Rows per call (default: small batches for model/media work).
+    max_retries
+        Retries of a failing call (in the worker), and of a crashed Ray task.
+    on_error
+        ``"raise"`` (default), ``"null"`` (bad rows become null, the error is counted in
+        ``df.stats()``) or ``"column"`` (also an ``<name>_error`` column with the message).
+    cost
+        ``"scalar"``, ``"io"``, ``"decode"`` or ``"model"``: how the optimizer orders it.
     """
 
     def wrap(f: Any) -> UDF:
@@ -266,7 +387,8 @@ def udf(
             dtype = DataType.struct({k: to_dtype(v) for k, v in rt.items()})
         else:
             dtype = to_dtype(rt)
-        return UDF(f, dtype, batch=batch, batch_format=batch_format, num_cpus=num_cpus, num_gpus=num_gpus,
+        fmt = batch_format or (_format_from_annotation(f) if batch else "python")
+        return UDF(f, dtype, batch=batch, batch_format=fmt, num_cpus=num_cpus, num_gpus=num_gpus,
                    memory=memory, concurrency=concurrency, batch_size=batch_size, max_retries=max_retries,
                    on_error=on_error, cost=cost, name=str(name or getattr(f, "__name__", "udf")))
 
