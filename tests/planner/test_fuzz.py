@@ -85,6 +85,8 @@ def _kinds(df: th.DataFrame) -> dict[str, list[str]]:
 def _term(draw: Any, df: th.DataFrame) -> Any:
     k = _kinds(df)
     choices = [c for c in ("int", "float", "str", "date", "bool") if k[c]]
+    if not choices:  # e.g. only list columns left: an always-true filter
+        return lit(True)
     kind = draw(st.sampled_from(choices))
     c = col(draw(st.sampled_from(k[kind])))
     if draw(st.integers(0, 6)) == 0:
