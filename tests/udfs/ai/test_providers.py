@@ -35,8 +35,10 @@ class _Fake(BaseHTTPRequestHandler):
             return
         if self.path.endswith("/chat/completions"):
             text = body["messages"][-1]["content"]
-            out = {"choices": [{"message": {"role": "assistant", "content": f"echo: {text}"}}],
-                   "usage": {"prompt_tokens": 3, "completion_tokens": 2}}
+            out = {
+                "choices": [{"message": {"role": "assistant", "content": f"echo: {text}"}}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 2},
+            }
         else:
             inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
             out = {"data": [{"index": i, "embedding": [float(len(t)), 1.0, 0.0]} for i, t in enumerate(inputs)]}
@@ -78,8 +80,9 @@ def test_prompt_and_embed_through_dataframe_with_openai(server: str) -> None:
     df = th.from_pydict({"t": ["ab", "abcd"]})
     out = df.with_columns(
         a=th.functions.prompt(col("t"), model="fake-model", provider="openai", base_url=server, backoff_s=0.01),
-        e=th.functions.embed_text(col("t"), model="fake-model", provider="openai", base_url=server,
-                                  embedding_dim=3, normalize=False),
+        e=th.functions.embed_text(
+            col("t"), model="fake-model", provider="openai", base_url=server, embedding_dim=3, normalize=False
+        ),
     ).to_pydict()
     assert out["a"] == ["echo: ab", "echo: abcd"]
     assert out["e"] == [[2.0, 1.0, 0.0], [4.0, 1.0, 0.0]]

@@ -84,18 +84,24 @@ class ModelFunction:
     def resolve_return_dtype(self, fields: Sequence[Field]) -> DataType:
         first = fields[0]
         if self.task in ("prompt", "embed_text"):
-            ok = first.dtype.is_string() or first.dtype.is_null() or (
-                self.task == "prompt" and first.dtype.is_list() and first.dtype.inner().is_struct())
+            ok = (
+                first.dtype.is_string()
+                or first.dtype.is_null()
+                or (self.task == "prompt" and first.dtype.is_list() and first.dtype.inner().is_struct())
+            )
             if not ok:
                 raise ThresherTypeError(
                     f"{self.task}: column {first.name!r} has type {first.dtype}, expected string"
                     + (" or a list of {role, content} messages" if self.task == "prompt" else "")
                 )
         if self.task == "prompt" and len(fields) > 1 and fields[1].dtype.kind not in ("image", "null"):
-            raise ThresherTypeError(f"prompt: images column {fields[1].name!r} has type {fields[1].dtype}, expected image")
+            raise ThresherTypeError(
+                f"prompt: images column {fields[1].name!r} has type {fields[1].dtype}, expected image"
+            )
         if self.task == "embed_image" and first.dtype.kind != "image":
             raise ThresherTypeError(
-                f"embed_image: column {first.name!r} has type {first.dtype}, expected image (decode it first)")
+                f"embed_image: column {first.name!r} has type {first.dtype}, expected image (decode it first)"
+            )
         if self.task == "prompt":
             if self.return_format is not None:
                 from thresher.udfs.ai.structured import arrow_type_for
@@ -129,7 +135,9 @@ class ModelFunction:
         if idx:
             got = np.asarray(fn([values[i] for i in idx]), dtype=np.float32)
             if got.shape != (len(idx), dim):
-                raise ThresherExecutionError(f"{self.name}: model returned shape {got.shape}, expected ({len(idx)}, {dim})")
+                raise ThresherExecutionError(
+                    f"{self.name}: model returned shape {got.shape}, expected ({len(idx)}, {dim})"
+                )
             if self.normalize:
                 norms = np.linalg.norm(got, axis=1, keepdims=True)
                 got = (got / np.where(norms == 0, 1, norms)).astype(np.float32)
@@ -173,7 +181,9 @@ class ModelFunction:
             return pa.array(answers, pa.large_string()), err
         from thresher.udfs.ai.structured import parse_outputs
 
-        values, parse_errors = parse_outputs(answers, self.return_format, on_error="raise" if self.on_error == "raise" else "null")
+        values, parse_errors = parse_outputs(
+            answers, self.return_format, on_error="raise" if self.on_error == "raise" else "null"
+        )
         merged = [e or p for e, p in zip(errors, parse_errors)]
         return values, (pa.array(merged, pa.large_string()) if any(merged) else None)
 
@@ -228,12 +238,19 @@ def prompt(
     if on_error not in ("null", "raise", "column"):
         raise ValueError("on_error must be 'null', 'raise' or 'column'")
     fn = ModelFunction(
-        name="prompt", task="prompt", provider=provider, model=model, provider_options=provider_options,
+        name="prompt",
+        task="prompt",
+        provider=provider,
+        model=model,
+        provider_options=provider_options,
         generation={"max_new_tokens": max_tokens, "temperature": temperature, "system_prompt": system},
-        return_format=return_format, num_gpus=num_gpus, concurrency=concurrency, batch_size=batch_size,
+        return_format=return_format,
+        num_gpus=num_gpus,
+        concurrency=concurrency,
+        batch_size=batch_size,
         on_error=on_error,
     )
-    return _call(fn, messages_or_text, *( [images] if images is not None else []))
+    return _call(fn, messages_or_text, *([images] if images is not None else []))
 
 
 def embed_text(
@@ -252,9 +269,17 @@ def embed_text(
     ``provider``: "sentence_transformers", "transformers" (mean pooling), "openai" or "vllm".
     """
     name = {"transformers": "transformers-embed"}.get(provider, provider)
-    fn = ModelFunction(name="embed_text", task="embed_text", provider=name, model=model,
-                       provider_options=provider_options, normalize=normalize, batch_size=batch_size,
-                       concurrency=concurrency, num_gpus=num_gpus)
+    fn = ModelFunction(
+        name="embed_text",
+        task="embed_text",
+        provider=name,
+        model=model,
+        provider_options=provider_options,
+        normalize=normalize,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        num_gpus=num_gpus,
+    )
     return _call(fn, text)
 
 
@@ -271,7 +296,15 @@ def embed_image(
 ) -> Expr:
     """Embed a decoded image column with a CLIP-like model: ``embedding(float32, dim)``."""
     name = {"transformers": "transformers-image"}.get(provider, provider)
-    fn = ModelFunction(name="embed_image", task="embed_image", provider=name, model=model,
-                       provider_options=provider_options, normalize=normalize, batch_size=batch_size,
-                       concurrency=concurrency, num_gpus=num_gpus)
+    fn = ModelFunction(
+        name="embed_image",
+        task="embed_image",
+        provider=name,
+        model=model,
+        provider_options=provider_options,
+        normalize=normalize,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        num_gpus=num_gpus,
+    )
     return _call(fn, image)
