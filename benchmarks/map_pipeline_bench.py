@@ -1,7 +1,8 @@
 """Map-heavy pipeline: decode -> resize -> a class UDF running a small torch CNN on CPU -> Parquet.
 
 Thresher (local and Ray executors) vs Ray Data and Daft on the same JPEGs, one run; prints
-images/s, ratios and peak RSS of the process tree.
+images/s, ratios and the peak RSS of each engine's process tree (driver, Ray daemons and workers:
+every engine runs in its own process, a Ray engine on a fresh local Ray with all cores).
 
     python benchmarks/map_pipeline_bench.py --n 600
 """
@@ -13,6 +14,9 @@ import io
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -63,16 +67,23 @@ class Classifier:
 
 
 class PeakRSS:
+    """Peak resident memory of a process tree (``root``, or this process) sampled every 50 ms."""
+
     def __init__(self) -> None:
         self.peak = 0
+        self.root: int | None = None
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self) -> None:
-        me = psutil.Process()
         while not self._stop.is_set():
             total = 0
-            for p in [me, *me.children(recursive=True)]:
+            try:
+                me = psutil.Process(self.root) if self.root else psutil.Process()
+                tree = [me, *me.children(recursive=True)]
+            except psutil.Error:
+                tree = []
+            for p in tree:
                 try:
                     total += p.memory_info().rss
                 except psutil.Error:
@@ -113,7 +124,13 @@ def run_ray_data(paths: list[str], out: str) -> None:
     import ray
     from PIL import Image
 
-    ds = ray.data.read_binary_files(paths, include_paths=True)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.enable_operator_progress_bars = False
+    ctx.print_on_execution_start = False
+    ctx.enable_auto_log_stats = False
+    # one file per read task is Ray Data's default for binary files; 64 images per block downstream
+    ds = ray.data.read_binary_files(paths, include_paths=True, override_num_blocks=max(1, len(paths) // 64))
 
     def decode(batch: dict[str, Any]) -> dict[str, Any]:
         imgs = [np.asarray(Image.open(io.BytesIO(b)).convert("RGB").resize((112, 112))) for b in batch["bytes"]]
@@ -126,7 +143,10 @@ def run_ray_data(paths: list[str], out: str) -> None:
         def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
             return {"path": batch["path"], "label": self.c.run(batch["img"])}
 
-    ds = ds.map_batches(decode, batch_size=64).map_batches(RayClassify, batch_size=64, concurrency=2)
+    # the same shape as the Thresher plan: stateless decode tasks (1 CPU each) feeding ONE model
+    # actor (1 CPU), so on a 2-CPU box one CPU decodes while the other classifies
+    ds = (ds.map_batches(decode, batch_size=64, num_cpus=1)
+          .map_batches(RayClassify, batch_size=64, concurrency=1, num_cpus=1))
     ds.write_parquet(out)
 
 
@@ -151,44 +171,81 @@ def run_daft(paths: list[str], out: str) -> None:
     df.write_parquet(out)
 
 
+ENGINES = ("thresher-local", "thresher-ray", "ray-data", "daft")
+
+
+def run_one(engine: str, paths: list[str], out: str) -> float:
+    """Run one engine in this process; the pipeline's seconds (Ray start-up excluded for both Ray engines)."""
+    if engine in ("thresher-ray", "ray-data"):
+        from thresher.engine.ray import ensure_ray
+
+        # the same local Ray for both Ray engines: every core of this box, started before the clock
+        ensure_ray(num_cpus=os.cpu_count())
+    fns = {"thresher-local": lambda: run_thresher(paths, out, "local"),
+           "thresher-ray": lambda: run_thresher(paths, out, "ray"),
+           "ray-data": lambda: run_ray_data(paths, out), "daft": lambda: run_daft(paths, out)}
+    t0 = time.perf_counter()
+    fns[engine]()
+    dt = time.perf_counter() - t0
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(out).num_rows
+    if rows != len(paths):
+        raise RuntimeError(f"{engine} wrote {rows} rows, expected {len(paths)}")
+    return dt
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=600)
     ap.add_argument("--skip", default="")
+    ap.add_argument("--timeout", type=float, default=600, help="seconds per engine before it counts as stalled")
+    ap.add_argument("--engine", default="", help=argparse.SUPPRESS)  # internal: run one engine in this process
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "map_pipeline.json"))
     args = ap.parse_args()
-    skip = set(filter(None, args.skip.split(",")))
     os.environ.setdefault("THRESHER_PROGRESS", "0")
     paths = make_jpegs(Path(tempfile.gettempdir()) / "thresher_map_bench", args.n)
-    runs = {"thresher-local": lambda o: run_thresher(paths, o, "local"),
-            "thresher-ray": lambda o: run_thresher(paths, o, "ray"),
-            "ray-data": lambda o: run_ray_data(paths, o), "daft": lambda o: run_daft(paths, o)}
-    if any(k.startswith("ray") or k == "thresher-ray" for k in runs):
-        from thresher.engine.ray import ensure_ray
-
-        ensure_ray(num_cpus=os.cpu_count())
-    res: dict[str, dict[str, float]] = {}
-    for name, fn in runs.items():
-        if name in skip:
-            continue
+    if args.engine:
         out = tempfile.mkdtemp()
         try:
-            with PeakRSS() as rss:
-                t0 = time.perf_counter()
-                fn(out)
-                dt = time.perf_counter() - t0
-            res[name] = {"seconds": dt, "images_per_s": args.n / dt, "peak_rss_mb": rss.peak / 2**20}
-            print(f"  {name}: {dt:.2f}s", flush=True)
-        except Exception as exc:  # noqa: BLE001
-            print(f"{name} failed: {str(exc).splitlines()[0][:120]}")
+            print(json.dumps({"seconds": run_one(args.engine, paths, out)}), flush=True)
         finally:
             shutil.rmtree(out, ignore_errors=True)
-    print(f"\n{args.n} JPEGs 640x480 -> decode -> 112x112 -> torch CNN (class UDF, 1 replica) -> Parquet")
+        return
+    # every engine in its own process: a fresh Ray per Ray engine, and the peak RSS of that
+    # process tree (driver + Ray's daemons + workers) belongs to that engine alone
+    skip = set(filter(None, args.skip.split(",")))
+    res: dict[str, dict[str, float]] = {}
+    for name in ENGINES:
+        if name in skip:
+            continue
+        cmd = [sys.executable, __file__, "--n", str(args.n), "--engine", name]
+        with PeakRSS() as rss:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    start_new_session=True)
+            rss.root = proc.pid
+            try:
+                stdout, stderr = proc.communicate(timeout=args.timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+                print(f"  {name}: stalled (no result in {args.timeout:.0f}s)", flush=True)
+                continue
+        lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            print(f"  {name} failed: {(stderr.strip().splitlines() or ['?'])[-1][:200]}", flush=True)
+            continue
+        dt = json.loads(lines[-1])["seconds"]
+        res[name] = {"seconds": dt, "images_per_s": args.n / dt, "peak_rss_mb": rss.peak / 2**20}
+        print(f"  {name}: {dt:.2f}s", flush=True)
+    print(f"\n{args.n} JPEGs 640x480 -> decode -> 112x112 -> torch CNN (class UDF, 1 replica) -> Parquet"
+          f" on {os.cpu_count()} CPUs")
     for name, r in res.items():
         print(f"  {name:<15}{r['seconds']:8.2f}s {r['images_per_s']:8.1f} img/s  peak RSS {r['peak_rss_mb']:7.0f} MB")
     for a, b in (("thresher-ray", "ray-data"), ("thresher-local", "daft"), ("thresher-local", "ray-data")):
         if a in res and b in res:
-            print(f"  {a} / {b}: {res[a]['images_per_s'] / res[b]['images_per_s']:.2f}x throughput")
+            print(f"  {a} / {b}: {res[a]['images_per_s'] / res[b]['images_per_s']:.2f}x throughput, "
+                  f"{res[a]['peak_rss_mb'] / res[b]['peak_rss_mb']:.2f}x peak RSS")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2))
 

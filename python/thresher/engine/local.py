@@ -168,7 +168,7 @@ class LocalExecutor:
             if p is None:
                 p = local.pipeline = pipeline if not stage.actor else row_pipeline(stage.ops)
             t0 = time.perf_counter()
-            st.add_in(batch.num_rows)
+            st.add_in(batch.num_rows, batch.nbytes)
             out = p.process(batch, partition, offset)
             st.add_busy(time.perf_counter() - t0)
             return out
@@ -197,7 +197,7 @@ class LocalExecutor:
             if m.batch is None:
                 yield m
                 continue
-            st.add_in(m.batch.num_rows)
+            st.add_in(m.batch.num_rows, m.batch.nbytes)
             t0 = time.perf_counter()
             for out in op.process(m.batch, stage.batch_size):
                 st.add_busy(time.perf_counter() - t0)
@@ -211,7 +211,7 @@ class LocalExecutor:
         for leaf, inp in zip(stage.leaves, stage.inputs):
             batches = [m.batch for m in self._run(inp, ctx) if m.batch is not None]
             table = pa.Table.from_batches(batches, schema=inp.schema.to_arrow()) if batches else inp.schema.to_arrow().empty_table()
-            st.add_in(table.num_rows)
+            st.add_in(table.num_rows, table.nbytes)
             leaf_frames[id(leaf)] = table_to_lazy(table, leaf.schema)
 
         def resolve(n: LogicalPlan) -> Any:
@@ -330,7 +330,7 @@ class LocalExecutor:
         t0 = time.perf_counter()
         for m in self._run(inp, ctx):
             if m.batch is not None:
-                st.add_in(m.batch.num_rows)
+                st.add_in(m.batch.num_rows, m.batch.nbytes)
                 op.keys(m.batch, state)
             if node.output == "filter" and not rerun:
                 kept_batches.append(m)

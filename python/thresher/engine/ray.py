@@ -32,106 +32,25 @@ partition. An actor pool whose minimum cannot fit on the cluster fails before an
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
 
+from thresher.engine import ray_shuffle
 from thresher.engine.local import LocalExecutor, _Context, _rebatch_morsels
 from thresher.engine.memory import default_budget_bytes, parse_bytes
+from thresher.engine.ray_pool import ActorPool
+from thresher.engine.ray_runtime import ensure_ray, pool_bounds, remote_functions, stage_udfs, task_options
 from thresher.engine.ray_tasks import TaskReport
 from thresher.engine.stats import RunStats, StageStats
 from thresher.engine.stream import Morsel
 from thresher.errors import ThresherError, ThresherExecutionError
-from thresher.io.source import Source
 from thresher.planner.physical import PhysicalPlan, Stage
 
-_INIT_LOCK = threading.Lock()
-
-
-def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
-    """Start (or join) Ray once per process, quietly; later calls reuse it."""
-    import ray
-
-    with _INIT_LOCK:
-        if not ray.is_initialized():
-            os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-            os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
-            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            for name in ("ray", "ray.data", "ray.tune"):
-                logging.getLogger(name).setLevel(logging.ERROR)
-            kwargs: dict[str, Any] = {
-                "ignore_reinit_error": True,
-                "include_dashboard": False,
-                "log_to_driver": False,
-                "logging_level": logging.ERROR,
-                "configure_logging": True,
-                # workers import what the driver can (its sys.path): UDFs and extension types
-                # defined in a user's modules unpickle there too; the hook registers thresher's
-                # extension types before any batch is deserialized
-                "runtime_env": {
-                    "env_vars": {
-                        "THRESHER_PROGRESS": "0",
-                        "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
-                        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p)),
-                    },
-                    "worker_process_setup_hook": "thresher.engine.ray_setup.setup_worker",
-                },
-            }
-            if address:
-                kwargs["address"] = address
-            elif num_cpus:
-                kwargs["num_cpus"] = num_cpus
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ray.init(**kwargs)
-    return ray
-
-
-_REMOTE: dict[str, Any] = {}
-
-
-def _remote() -> dict[str, Any]:
-    """The worker-side functions of ``ray_tasks`` as Ray remote functions (made once)."""
-    if _REMOTE:
-        return _REMOTE
-    import ray
-
-    from thresher.engine import ray_tasks as t
-
-    _REMOTE.update(
-        read_partition=ray.remote(t.read_partition),
-        run_pipeline=ray.remote(t.run_pipeline),
-        run_flatmap=ray.remote(t.run_flatmap),
-        hash_split=ray.remote(t.hash_split),
-        range_split=ray.remote(t.range_split),
-        reduce_partition=ray.remote(t.reduce_partition),
-        PipelineActor=ray.remote(t.PipelineActor),
-    )
-    return _REMOTE
-
-
-def _stage_udfs(stage: Stage) -> list[Any]:
-    from thresher.expressions.expr import UDFCall
-    from thresher.planner.logical import Filter, FlatMap, Project
-
-    out: list[Any] = []
-    if isinstance(stage.logical, FlatMap):
-        out.append(stage.logical.udf)
-    for op in stage.ops:
-        exprs = op.exprs if isinstance(op, Project) else (op.predicate,) if isinstance(op, Filter) else ()
-        for e in exprs:
-            out.extend(n.udf for n in e.walk() if isinstance(n, UDFCall))
-    return out
-
+__all__ = ["RayExecutor", "ensure_ray"]
 
 class RayExecutor(LocalExecutor):
     """Runs physical plans on Ray (``th.set_runner("ray")`` or ``collect(runner="ray")``).
@@ -250,31 +169,16 @@ class RayExecutor(LocalExecutor):
                     f"{what} asks for {cpu:g} CPU, {gpu:g} GPU per worker but no node of the cluster has that "
                     f"(cluster: {total_cpu:g} CPU, {total_gpu:g} GPU): it could never be scheduled")
             if s.actor:
-                lo = self._pool_bounds(s)[0]
+                lo = pool_bounds(s)[0]
                 if cpu * lo > total_cpu or gpu * lo > total_gpu:
                     raise ThresherExecutionError(
                         f"{what} needs an actor pool of at least {lo} × ({cpu:g} CPU, {gpu:g} GPU) but the cluster "
                         f"has {total_cpu:g} CPU, {total_gpu:g} GPU: it could never be scheduled "
                         "(lower concurrency, num_cpus or num_gpus)")
 
-    @staticmethod
-    def _pool_bounds(stage: Stage) -> tuple[int, int]:
-        c = stage.concurrency
-        if isinstance(c, tuple):
-            return int(c[0]), int(c[1])
-        return (int(c), int(c)) if c else (1, 1)
-
     # -- helpers ------------------------------------------------------------------------------------
     def _retries(self, stage: Stage) -> int:
-        return max([self.max_retries, *(int(getattr(u, "max_retries", 0) or 0) for u in _stage_udfs(stage))])
-
-    def _task_options(self, stage: Stage) -> dict[str, Any]:
-        opts: dict[str, Any] = {"num_cpus": stage.resources.num_cpus}
-        if stage.resources.num_gpus:
-            opts["num_gpus"] = stage.resources.num_gpus
-        if stage.resources.memory:
-            opts["memory"] = stage.resources.memory
-        return opts
+        return max([self.max_retries, *(int(getattr(u, "max_retries", 0) or 0) for u in stage_udfs(stage))])
 
     def _error(self, exc: BaseException, stage: Stage, partition: str) -> ThresherError:
         """A worker failure as a Thresher error naming the stage and the input partition."""
@@ -378,7 +282,7 @@ class RayExecutor(LocalExecutor):
         if len(todo) != len(parts):
             st.extra["partitions_skipped"] = len(parts) - len(todo)
         k = self.generator_backpressure
-        task = _remote()["read_partition"].options(num_returns="streaming", _generator_backpressure_num_objects=k,
+        task = remote_functions()["read_partition"].options(num_returns="streaming", _generator_backpressure_num_objects=k,
                                                    max_retries=self.max_retries, num_cpus=1)
         est = [min(self.target_batch_bytes, 8 << 20)]
         pending: deque[tuple[str, Any, int]] = deque()
@@ -419,20 +323,20 @@ class RayExecutor(LocalExecutor):
         growth = [1.0]
         upstream = self._adaptive(upstream, stage, growth, st)
         pipeline = row_pipeline(stage.ops)
-        pool: _ActorPool | None = None
+        pool: ActorPool | None = None
         if stage.actor:
-            pool = _ActorPool(self, stage, pipeline, st)
+            pool = ActorPool(self.ray, stage, pipeline, self._retries(stage), self.generator_backpressure)
             submit: Callable[[pa.RecordBatch, str, int], tuple[Any, int]] = pool.submit_process
         else:
             pipeline_ref = self.ray.put(pipeline)
-            task = _remote()["run_pipeline"].options(max_retries=self._retries(stage), **self._task_options(stage))
+            task = remote_functions()["run_pipeline"].options(max_retries=self._retries(stage), **task_options(stage))
 
             def submit(b: pa.RecordBatch, pid: str, off: int) -> tuple[Any, int]:
                 return task.remote(pipeline_ref, b, pid, off), -1
 
         limit = self.max_in_flight
         if stage.concurrency is not None and not stage.actor:
-            limit = max(1, self._pool_bounds(stage)[1])
+            limit = max(1, pool_bounds(stage)[1])
         # (morsel, ref, actor, reserved bytes); ref None: an end-of-partition marker
         pending: deque[tuple[Morsel, Any, int, int]] = deque()
         offsets: dict[str, int] = {}
@@ -465,7 +369,7 @@ class RayExecutor(LocalExecutor):
                     offsets.pop(m.partition, None)
                     pending.append((m, None, -1, 0))
                 else:
-                    st.add_in(m.batch.num_rows)
+                    st.add_in(m.batch.num_rows, m.batch.nbytes)
                     ctx.progress.update(stage.id, 0)
                     reserve = int(m.batch.nbytes * (1 + max(1.0, growth[0])))
                     while pending and (busy() >= (1 if self._heap_pressure() else limit) or not self._fits(reserve, st)):
@@ -497,22 +401,22 @@ class RayExecutor(LocalExecutor):
         assert isinstance(node, FlatMap)
         op = FlatMapOperator(node.udf, node.args, node.output, node.keep_input, inp.schema, node.schema)
         k = self.generator_backpressure
-        pool: _ActorPool | None = None
+        pool: ActorPool | None = None
         if stage.actor:
-            pool = _ActorPool(self, stage, op, st)
+            pool = ActorPool(self.ray, stage, op, self._retries(stage), self.generator_backpressure)
             submit: Callable[[pa.RecordBatch], tuple[Any, int]] = pool.submit_flatmap
         else:
             op_ref = self.ray.put(op)
-            task = _remote()["run_flatmap"].options(
+            task = remote_functions()["run_flatmap"].options(
                 num_returns="streaming", _generator_backpressure_num_objects=k, max_retries=self._retries(stage),
-                **self._task_options(stage))
+                **task_options(stage))
 
             def submit(b: pa.RecordBatch) -> tuple[Any, int]:
                 return task.remote(op_ref, b, stage.batch_size), -1
 
         limit = self.max_in_flight
         if stage.concurrency is not None and not stage.actor:
-            limit = max(1, self._pool_bounds(stage)[1])
+            limit = max(1, pool_bounds(stage)[1])
         est = [0]
         pending: deque[tuple[str, Any, int, int]] = deque()
 
@@ -538,7 +442,7 @@ class RayExecutor(LocalExecutor):
                 if m.batch is None:
                     pending.append((m.partition, None, -1, 0))
                     continue
-                st.add_in(m.batch.num_rows)
+                st.add_in(m.batch.num_rows, m.batch.nbytes)
                 # the input, and the outputs the generator may run ahead by
                 reserve = m.batch.nbytes + k * max(est[0], m.batch.nbytes)
                 while pending and (busy() >= (1 if self._heap_pressure() else limit) or not self._fits(reserve, st)):
@@ -579,116 +483,19 @@ class RayExecutor(LocalExecutor):
         else:
             yield from super()._relational(stage, ctx, st)
 
-    def _shipped(self, stage: Stage) -> Any:
-        """The stage's node with its inputs cut off (a task never carries the upstream plan)."""
-        from thresher.planner.logical import ScanSource
-
-        node = stage.logical
-        assert node is not None
-        return node.with_children([ScanSource(SchemaOnlySource(leaf.schema.to_arrow())) for leaf in stage.leaves])
-
-    def _chunks(self, inp: Stage, ctx: _Context, st: StageStats) -> Iterator[list[pa.RecordBatch]]:
-        """An input's batches in chunks of about ``target_batch_bytes`` (the map side of a shuffle)."""
-        buf: list[pa.RecordBatch] = []
-        size = 0
-        for m in self._run(inp, ctx):
-            if m.batch is None or not m.batch.num_rows:
-                continue
-            st.add_in(m.batch.num_rows)
-            buf.append(m.batch)
-            size += m.batch.nbytes
-            if size >= self.target_batch_bytes:
-                yield buf
-                buf, size = [], 0
-        if buf:
-            yield buf
+    def _get_for(self, stage: Stage) -> ray_shuffle.Getter:
+        return lambda ref, label: self._get(ref, stage, label)
 
     def _shuffle(self, stage: Stage, ctx: _Context, st: StageStats, keys: list[list[Any]],
                  restore_order: bool) -> Iterator[Morsel]:
-        rm = _remote()
-        n = self.shuffle_partitions
-        split = rm["hash_split"].options(num_returns=n, max_retries=self.max_retries)
-        t0 = time.perf_counter()
-        parts: list[list[list[Any]]] = []  # per input, per chunk: n refs
-        for inp, k in zip(stage.inputs, keys):
-            chunks: list[list[Any]] = []
-            rows = 0
-            for batches in self._chunks(inp, ctx, st):
-                chunks.append(list(split.remote(batches, k, inp.schema, n, rows if restore_order else None)))
-                rows += sum(b.num_rows for b in batches)
-            parts.append(chunks)
-        node_ref = self.ray.put(self._shipped(stage))
-        reduce = rm["reduce_partition"].options(max_retries=self.max_retries)
-        counts = [len(c) for c in parts]
-        schemas = [inp.schema for inp in stage.inputs]
-        refs = [reduce.remote(node_ref, counts, schemas, restore_order, *[c[i] for chunks in parts for c in chunks])
-                for i in range(n)]
-        st.extra["shuffle_partitions"] = n
-        pid = f"stage{stage.id}"
-        if restore_order:
-            tables = [self._get(r, stage, f"shuffle-{i}") for i, r in enumerate(refs)]
-            st.add_busy(time.perf_counter() - t0)
-            table = pa.concat_tables(tables)
-            table = table.take(pa.compute.sort_indices(table.column("__th_row"))).drop_columns(["__th_row"])
-            for b in table.to_batches(max_chunksize=stage.batch_size):
-                yield Morsel(pid, b)
-        else:
-            for i, r in enumerate(refs):
-                table = self._get(r, stage, f"shuffle-{i}")
-                for b in table.to_batches(max_chunksize=stage.batch_size):
-                    yield Morsel(pid, b)
-            st.add_busy(time.perf_counter() - t0)
-        yield Morsel(pid, None)
+        inputs = [ray_shuffle.chunks(self._run(inp, ctx), self.target_batch_bytes, st) for inp in stage.inputs]
+        yield from ray_shuffle.hash_shuffle(self.ray, stage, inputs, keys, self.shuffle_partitions, self.max_retries,
+                                            restore_order, self._get_for(stage), st)
 
     def _range_sort(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
-        """Sort by one key: sample boundaries, cut every chunk into ranges, sort each range in a task."""
-        import polars as pl
-
-        from thresher.datatypes import storage_batch
-        from thresher.operators.polars_lowering import to_polars
-        from thresher.planner.logical import Sort
-
-        node = stage.logical
-        assert isinstance(node, Sort)
-        (inp,) = stage.inputs
-        key = node.by[0]
-        key_expr = to_polars(key, inp.schema).alias("k")
-        rm = _remote()
-        t0 = time.perf_counter()
-        chunk_refs: list[Any] = []
-        samples: list[pl.Series] = []
-        for batches in self._chunks(inp, ctx, st):
-            chunk_refs.append(self.ray.put(batches))
-            for b in batches:
-                step = max(1, b.num_rows // 256)
-                frame = pl.from_arrow(storage_batch(b.take(pa.array(range(0, b.num_rows, step)))))
-                assert isinstance(frame, pl.DataFrame)
-                samples.append(frame.select(key_expr).to_series())
-        n = self.shuffle_partitions
-        bounds: list[Any] = []
-        if samples:
-            s = pl.concat(samples).drop_nulls().sort()
-            if len(s):
-                bounds = sorted({s[min(len(s) - 1, (len(s) * i) // n)] for i in range(1, n)})
-        ranges = len(bounds) + 2  # the ranges, then the nulls
-        split = rm["range_split"].options(num_returns=ranges, max_retries=self.max_retries)
-        cut = [list(split.remote(c, key, inp.schema, bounds)) for c in chunk_refs]
-        node_ref = self.ray.put(self._shipped(stage))
-        reduce = rm["reduce_partition"].options(max_retries=self.max_retries)
-        order = list(range(ranges - 1))
-        if node.descending and node.descending[0]:
-            order.reverse()
-        nulls_last = bool(node.nulls_last[0]) if node.nulls_last else False
-        order = order + [ranges - 1] if nulls_last else [ranges - 1, *order]
-        refs = [(i, reduce.remote(node_ref, [len(cut)], [inp.schema], False, *[c[i] for c in cut])) for i in order]
-        st.extra["shuffle_partitions"] = ranges
-        pid = f"stage{stage.id}"
-        for i, r in refs:
-            table = self._get(r, stage, f"range-{i}")
-            for b in table.to_batches(max_chunksize=stage.batch_size):
-                yield Morsel(pid, b)
-        st.add_busy(time.perf_counter() - t0)
-        yield Morsel(pid, None)
+        chunked = ray_shuffle.chunks(self._run(stage.inputs[0], ctx), self.target_batch_bytes, st)
+        yield from ray_shuffle.range_sort(self.ray, stage, chunked, self.shuffle_partitions, self.max_retries,
+                                          self._get_for(stage), st)
 
 
 class _Flight:
@@ -707,89 +514,3 @@ class _Flight:
     def give(self, n: int) -> None:
         with self._lock:
             self.used -= n
-
-
-class _ActorPool:
-    """An autoscaling pool of :class:`~thresher.engine.ray_tasks.PipelineActor` for one stage.
-
-    Starts with ``min`` actors; when every actor already has work queued and the cluster has
-    room (leaving a CPU for the plan's other tasks), adds one, up to ``max``.
-    """
-
-    def __init__(self, ex: RayExecutor, stage: Stage, payload: Any, st: StageStats) -> None:
-        self.ex = ex
-        self.stage = stage
-        self.st = st
-        lo, hi = ex._pool_bounds(stage)
-        self.hi = hi
-        retries = ex._retries(stage)
-        self._cls = _remote()["PipelineActor"].options(max_restarts=retries, max_task_retries=retries,
-                                                       **ex._task_options(stage))
-        self._payload = ex.ray.put(payload)
-        self.actors: list[Any] = []
-        self.load: list[int] = []
-        self.peak = 0
-        self._checked = 0.0
-        for _ in range(lo):
-            self._add()
-
-    def _add(self) -> None:
-        self.actors.append(self._cls.remote(self._payload))
-        self.load.append(0)
-        self.peak = max(self.peak, len(self.actors))
-
-    def _room(self) -> bool:
-        now = time.perf_counter()
-        if now - self._checked < 0.5:
-            return False
-        self._checked = now
-        avail = self.ex.ray.available_resources()
-        r = self.stage.resources
-        return bool(float(avail.get("CPU", 0)) >= r.num_cpus + 1 and float(avail.get("GPU", 0)) >= r.num_gpus)
-
-    def pick(self) -> int:
-        i = min(range(len(self.actors)), key=lambda j: self.load[j])
-        if self.load[i] >= 1 and len(self.actors) < self.hi and self._room():
-            self._add()
-            i = len(self.actors) - 1
-        self.load[i] += 1
-        return i
-
-    def done(self, i: int) -> None:
-        if i >= 0:
-            self.load[i] -= 1
-
-    def submit_process(self, batch: pa.RecordBatch, partition: str, offset: int) -> tuple[Any, int]:
-        i = self.pick()
-        return self.actors[i].process.remote(batch, partition, offset), i
-
-    def submit_flatmap(self, batch: pa.RecordBatch) -> tuple[Any, int]:
-        i = self.pick()
-        gen = self.actors[i].flatmap.options(
-            num_returns="streaming", _generator_backpressure_num_objects=self.ex.generator_backpressure
-        ).remote(batch, self.stage.batch_size)
-        return gen, i
-
-    def close(self) -> None:
-        for a in self.actors:
-            try:
-                self.ex.ray.kill(a)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
-        self.actors.clear()
-
-
-class SchemaOnlySource(Source):
-    """A placeholder leaf: the shuffled partitions replace it inside the task."""
-
-    supports_predicate = False
-
-    def __init__(self, schema: pa.Schema) -> None:
-        self._schema = schema
-        self.name = "shuffle-input"
-
-    def arrow_schema(self) -> pa.Schema:
-        return self._schema
-
-    def partitions(self, columns: Any, predicate: Any) -> list[Any]:
-        raise ThresherExecutionError("a shuffle placeholder is never read")

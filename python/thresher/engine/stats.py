@@ -14,6 +14,7 @@ class StageStats:
     name: str
     rows_in: int = 0
     rows_out: int = 0
+    bytes_in: int = 0
     bytes_out: int = 0
     batches_out: int = 0
     busy_seconds: float = 0.0
@@ -32,11 +33,12 @@ class StageStats:
             self.bytes_out += nbytes
             self.batches_out += 1
 
-    def add_in(self, rows: int) -> None:
+    def add_in(self, rows: int, nbytes: int = 0) -> None:
         with self._lock:
             if self.started is None:
                 self.started = time.perf_counter()
             self.rows_in += rows
+            self.bytes_in += nbytes
 
     def add_busy(self, seconds: float) -> None:
         with self._lock:
@@ -55,6 +57,7 @@ class StageStats:
             "name": self.name,
             "rows_in": self.rows_in,
             "rows_out": self.rows_out,
+            "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
             "batches_out": self.batches_out,
             "wall_s": round(self.wall_seconds, 4),
