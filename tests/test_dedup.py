@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import pyarrow as pa
 import pytest
 
 import thresher as th
 from thresher import col
-
-
-def planted_corpus(n_base: int = 300, seed: int = 0) -> tuple[list[str], dict[int, int]]:
-    """Base documents plus near copies (a few words changed) and exact copies; maps copy -> base."""
-    rng = random.Random(seed)
-    vocab = [f"w{i}" for i in range(5000)]
-    docs: list[str] = []
-    origin: dict[int, int] = {}
-    for _ in range(n_base):
-        docs.append(" ".join(rng.choice(vocab) for _ in range(80)))
-    for b in range(0, n_base, 3):
-        words = docs[b].split()
-        for k in rng.sample(range(len(words)), 1):
-            words[k] = rng.choice(vocab)
-        origin[len(docs)] = b
-        docs.append(" ".join(words))
-    for b in range(1, n_base, 7):
-        origin[len(docs)] = b
-        docs.append(docs[b])
-    return docs, origin
+from thresher.testing.text import planted_corpus
 
 
 def test_exact_keeps_first_and_groups() -> None:

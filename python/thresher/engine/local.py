@@ -306,7 +306,7 @@ class LocalExecutor:
         and row-local maps); otherwise pass 1 keeps the input batches.
         """
         from thresher.engine.checkpoint import partition_local
-        from thresher.operators.dedup import DedupOperator, DedupState
+        from thresher.operators.dedup import DedupOperator
 
         def _cheap(plan: LogicalPlan) -> bool:
             from thresher.expressions.expr import max_cost
@@ -324,17 +324,9 @@ class LocalExecutor:
         assert isinstance(node, Dedup)
         (inp,) = stage.inputs
         op = DedupOperator(node.method, node.by, dict(node.params), inp.schema, node.priority, node.id_column)
-        state = DedupState()
         rerun = node.output == "filter" and partition_local(node.input) and _cheap(node.input)
-        kept_batches: list[Morsel] = []
         t0 = time.perf_counter()
-        for m in self._run(inp, ctx):
-            if m.batch is not None:
-                st.add_in(m.batch.num_rows, m.batch.nbytes)
-                op.keys(m.batch, state)
-            if node.output == "filter" and not rerun:
-                kept_batches.append(m)
-        group, kept = op.decide(state)
+        group, kept, state, kept_batches = self._dedup_decide(stage, ctx, st, op, node.output == "filter" and not rerun)
         st.add_busy(time.perf_counter() - t0)
         st.extra["duplicates"] = int(len(kept) - int(kept.sum()))
         if node.output == "groups":
@@ -358,6 +350,26 @@ class LocalExecutor:
                 yield Morsel(m.partition, m.batch.filter(pa.array(mask)))
         if pos != len(kept):
             raise ThresherExecutionError(f"dedup: the input changed between passes ({len(kept)} rows, then {pos})")
+
+    def _dedup_decide(self, stage: Stage, ctx: _Context, st: StageStats, op: Any,
+                      keep_input: bool) -> tuple[np.ndarray, np.ndarray, Any, list[Morsel]]:
+        """Pass 1 of a dedup stage, in memory: every batch's keys, then one vectorized decision.
+
+        Returns ``(group, is_kept, state, input morsels if keep_input)``; the Ray executor
+        overrides this with the shuffled version (:mod:`thresher.engine.ray_dedup`).
+        """
+        from thresher.operators.dedup import DedupState
+
+        state = DedupState()
+        kept_batches: list[Morsel] = []
+        for m in self._run(stage.inputs[0], ctx):
+            if m.batch is not None:
+                st.add_in(m.batch.num_rows, m.batch.nbytes)
+                op.keys(m.batch, state)
+            if keep_input:
+                kept_batches.append(m)
+        group, kept = op.decide(state)
+        return group, kept, state, kept_batches
 
     def _write(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
         from thresher.engine.checkpoint import run_write

@@ -1,7 +1,7 @@
 """The Ray executor: the same physical plan, its heavy stages streamed through a Ray cluster.
 
 The driver keeps the plan's order and its cheap bookkeeping (limits, unions, row indexes,
-writes, dedup decisions: the local executor's code); the work goes to Ray:
+writes: the local executor's code); the work goes to Ray:
 
 * **scans** — every source partition is a streaming-generator task; a few are read ahead and
   their batches are handed on in partition order;
@@ -16,7 +16,9 @@ writes, dedup decisions: the local executor's code); the work goes to Ray:
   while they stream in, then Polars per partition in tasks); a one-key sort is range-partitioned
   by sampled boundaries and each range sorted in a task; anything else (global aggregates,
   multi-key sorts, windows) is gathered and run with Polars on the driver. Results equal the local
-  executor's, in the same order wherever the plan defines one.
+  executor's, in the same order wherever the plan defines one;
+* **dedup** — keys in map tasks, LSH buckets / content hashes shuffled to reducer tasks,
+  connected components in large-star/small-star rounds of tasks (:mod:`.ray_dedup`).
 
 Backpressure: the memory budget bounds the batches queued between stages (as locally), and an
 in-flight budget bounds the bytes in Ray (inputs of running tasks plus the outputs a generator
@@ -459,6 +461,15 @@ class RayExecutor(LocalExecutor):
             if pool is not None:
                 st.extra["actors"] = pool.peak
                 pool.close()
+
+    # -- dedup: buckets and components as shuffles (engine/ray_dedup.py) ------------------------------------
+    def _dedup_decide(self, stage: Stage, ctx: _Context, st: StageStats, op: Any,
+                      keep_input: bool) -> tuple[Any, Any, Any, list[Morsel]]:
+        if op.method == "semantic":  # one k-means on the driver (see ray_dedup)
+            return super()._dedup_decide(stage, ctx, st, op, keep_input)
+        from thresher.engine.ray_dedup import decide_on_ray
+
+        return decide_on_ray(self, stage, ctx, st, op, keep_input)
 
     # -- barriers -------------------------------------------------------------------------------------------
     def _relational(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:

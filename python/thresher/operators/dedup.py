@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from thresher.datatypes import Schema
 from thresher.errors import ThresherExecutionError
@@ -91,7 +92,9 @@ class DedupOperator:
             flat = storage.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
             state.keys.append(flat.reshape(-1, dim))
         elif self.method == "image":
-            state.keys.append(np.asarray(arr.to_numpy(zero_copy_only=False)).astype(np.uint64))
+            # fill nulls first: with nulls, to_numpy goes through float64 and rounds 64-bit hashes
+            filled = pc.fill_null(arr.cast(pa.uint64()), 0) if arr.null_count else arr.cast(pa.uint64())
+            state.keys.append(np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.uint64))
             state.extra.append(np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool))
         if self._has_priority:
             state.priority.append(np.asarray(values[1].to_numpy(zero_copy_only=False), dtype=np.float64))

@@ -1,0 +1,99 @@
+"""The dedup stage on Ray: LSH buckets and connected components as shuffles over tasks.
+
+The driver streams the stage's input as on the local executor, but only cuts it into chunks of
+about ``target_batch_bytes`` and hands every chunk to a map task (keys: MinHash signatures and
+band hashes, content hashes, pHash bands, cut into ``shuffle_partitions`` parts by bucket hash).
+Bucket reducers, verification, and the large-star/small-star connected-components rounds are Ray
+tasks too (:mod:`thresher.operators.dedup_shuffle` has the algorithm and why it is exact); the
+driver only keeps the row count, a per-row group/keep array, and, for ``return_groups`` with an
+``id_column``, the ids. Pass 2 is the local executor's: the input again (or the kept batches),
+filtered by row position.
+
+Semantic dedup stays on the driver: one k-means over all embeddings (fine for moderate sizes:
+10M × 256 float32 is 10 GB; bigger needs a sampled k-means and per-cluster tasks, not done yet).
+Results equal the local executor's for every method, chunking and partition count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from thresher.engine.stream import Morsel
+from thresher.operators.dedup import DedupOperator, DedupState
+from thresher.operators.dedup_shuffle import ShuffleDedup
+
+if TYPE_CHECKING:
+    from thresher.engine.local import _Context
+    from thresher.engine.ray import RayExecutor
+    from thresher.engine.stats import StageStats
+    from thresher.planner.physical import Stage
+
+
+class RayRunner:
+    """:class:`~thresher.operators.dedup_shuffle.TaskRunner` on Ray: steps are remote tasks."""
+
+    def __init__(self, ray: Any, max_retries: int) -> None:
+        self.ray = ray
+        self.max_retries = max_retries
+        self._fns: dict[Callable[..., Any], Any] = {}
+
+    def submit(self, fn: Callable[..., Any], num_returns: int, *args: Any) -> list[Any]:
+        remote = self._fns.get(fn)
+        if remote is None:
+            remote = self._fns[fn] = self.ray.remote(fn)
+        refs = remote.options(num_returns=num_returns, max_retries=self.max_retries).remote(*args)
+        return [refs] if num_returns == 1 else list(refs)
+
+    def put(self, value: Any) -> Any:
+        return self.ray.put(value)
+
+    def get(self, handles: list[Any]) -> list[Any]:
+        return list(self.ray.get(list(handles)))
+
+
+def decide_on_ray(ex: RayExecutor, stage: Stage, ctx: _Context, st: StageStats, op: DedupOperator,
+                  keep_input: bool) -> tuple[np.ndarray, np.ndarray, DedupState, list[Morsel]]:
+    """Pass 1 of a dedup stage as Ray tasks: ``(group, is_kept, state, kept input morsels)``."""
+    sd = ShuffleDedup(op, ex.shuffle_partitions, RayRunner(ex.ray, ex.max_retries))
+    state = DedupState()
+    kept_batches: list[Morsel] = []
+    chunk: list[pa.RecordBatch] = []
+    size = 0
+    id_index = -1
+    for m in ex._run(stage.inputs[0], ctx):
+        if keep_input:
+            kept_batches.append(m)
+        b = m.batch
+        if b is None or not b.num_rows:
+            continue
+        st.add_in(b.num_rows, b.nbytes)
+        if op.id_column is not None:
+            if id_index < 0:
+                id_index = b.schema.get_field_index(op.id_column)
+            state.ids.append(b.column(id_index))
+        state.n += b.num_rows
+        # big batches are cut too, so map tasks stay near target_batch_bytes
+        step = max(1, int(ex.target_batch_bytes * b.num_rows // max(1, b.nbytes)))
+        for i in range(0, b.num_rows, step):
+            piece = b.slice(i, step)
+            chunk.append(piece)
+            size += piece.nbytes
+            if size >= ex.target_batch_bytes:
+                sd.add(chunk)
+                chunk, size = [], 0
+    if chunk:
+        sd.add(chunk)
+    try:
+        group, kept = sd.decide()
+    except Exception as exc:  # noqa: BLE001 - Ray wraps task failures in many types
+        raise ex._error(exc, stage, "dedup shuffle") from exc
+    st.extra["shuffle_partitions"] = sd.n_parts
+    st.extra["dedup_chunks"] = len(sd._starts)
+    if op.method != "exact":
+        st.extra["component_rounds"] = sd.rounds
+        st.extra["star_edges"] = sd.edges
+    return group, kept, state, kept_batches

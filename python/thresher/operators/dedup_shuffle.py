@@ -1,0 +1,461 @@
+"""Dedup as shuffles: LSH buckets, verification and connected components over partitions.
+
+The local executor decides dedup in memory (:meth:`DedupOperator.decide`); this module computes
+the *same* decision — identical groups and kept rows, whatever the chunking or the number of
+partitions — as a sequence of tasks over hash partitions, so the Ray executor can spread it over
+a cluster. Every step is a plain function over NumPy arrays; a :class:`TaskRunner` decides where
+it runs (in this process for tests, Ray tasks in :mod:`thresher.engine.ray_dedup`).
+
+Steps (``P`` partitions, rows numbered by their global input position):
+
+1. **map** (one task per input chunk, :func:`map_chunk`): the operator's keys for the chunk's
+   rows, cut into ``P`` parts of *records* by the hash of their bucket: fuzzy ``(band,
+   band_hash, row)`` for every band of every valid row; image ``(band, band_bits, phash, row)``
+   for the ``k + 1`` pigeonhole bands; exact ``(content_hash, row)``. With ``verify=True`` a
+   fuzzy map task also returns the chunk's shingle hashes (CSR), which stay in the object store.
+2. **bucket reduce** (one task per partition): records sorted by bucket and row. Exact dedup ends
+   here: per hash, the first (or last) row is kept and the others name it as their group. Fuzzy:
+   consecutive members of a bucket are linked (``size - 1`` edges per bucket, as NeMo Curator
+   does; the same edges as :func:`~.kernels.lsh.candidate_pairs`, whose sort is stable in row
+   order). Image: rows of equal hashes are chained and distinct hashes of a bucket paired and
+   kept when within ``max_distance`` bits (as :func:`~.kernels.phash_lsh.phash_groups`).
+3. **verify** (fuzzy with ``verify=True``; one task per chunk of left endpoints,
+   :func:`verify_edges`): exact Jaccard of the two shingle sets, with only the chunks the edges
+   touch fetched.
+4. **connected components**: every producer of edges first contracts its own edges to stars (a
+   local connected components: each node points at the smallest node of its local component),
+   which leaves little for the global rounds. The rounds are the alternating *large-star* /
+   *small-star* algorithm of Kiveris et al. ("Connected Components in MapReduce and Beyond",
+   SoCC 2014): edges are hash-partitioned by node; large-star links every larger neighbour of
+   ``u`` to the smallest node of ``u``'s neighbourhood, small-star links ``u`` and its smaller
+   neighbours to the smallest of them. Neither changes the components; when a large-star and
+   the small-star after it both leave the edges as they were, every component is a star around
+   its smallest row. Rounds are O(log² n) in the worst case and, after contraction, usually two.
+   Each round's tasks write their output already cut by the next round's key, so a round is one
+   task per partition (no separate shuffle step).
+5. **result**: the leaves of the stars, ``(row, smallest row of its component)``; rows that are
+   no leaf are their own group and kept. The driver turns them into a per-row keep mask and
+   filters by position: no join.
+
+Memory per task is its partition's records/edges; the driver holds one int64 and one bool per
+row (the group and the keep decision).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from thresher.operators.dedup import DedupOperator, DedupState
+from thresher.operators.kernels.components import connected_components, min_by_key
+from thresher.operators.kernels.lsh import verify_pairs
+from thresher.operators.kernels.phash_lsh import _bands, _bucket_pairs, popcount64
+
+_U64 = np.uint64
+_EMPTY = np.empty(0, np.int64)
+Edges = tuple[np.ndarray, np.ndarray]
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finalizer (spreads sequential keys over partitions)."""
+    x = np.asarray(x, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> _U64(33))
+        x = x * _U64(0xFF51AFD7ED558CCD)
+        x = x ^ (x >> _U64(33))
+        x = x * _U64(0xC4CEB9FE1A85EC53)
+        return x ^ (x >> _U64(33))
+
+
+def _split(part: np.ndarray, n: int, *cols: np.ndarray) -> list[tuple[np.ndarray, ...]]:
+    """Rows of ``cols`` grouped by ``part`` (values in ``[0, n)``), one tuple of arrays per part."""
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(n + 1))
+    sorted_cols = [c[order] for c in cols]
+    return [tuple(c[bounds[i]:bounds[i + 1]] for c in sorted_cols) for i in range(n)]
+
+
+def _concat(parts: Sequence[tuple[np.ndarray, ...]], width: int, dtypes: Sequence[Any]) -> list[np.ndarray]:
+    if not parts:
+        return [np.empty(0, d) for d in dtypes]
+    return [np.concatenate([p[i] for p in parts]) for i in range(width)]
+
+
+# --------------------------------------------------------------------------------------------- map
+def map_chunk(op: DedupOperator, n_parts: int, row_offset: int, batches: list[pa.RecordBatch]) -> tuple[Any, ...]:
+    """Keys of one chunk as ``n_parts`` record parts, plus the chunk's shingle hashes (or None).
+
+    Returns ``n_parts + 1`` values: the parts (tuples of arrays, see the module docstring) and,
+    for fuzzy dedup with ``verify``, ``(row_offset, shingle_hashes, offsets)``.
+    """
+    state = DedupState()
+    for b in batches:
+        if b.num_rows:
+            op.keys(b, state)
+    n = state.n
+    rows = np.arange(row_offset, row_offset + n, dtype=np.int64)
+    side: Any = None
+    if op.method == "exact":
+        h = np.concatenate(state.keys) if state.keys else np.empty(0, _U64)
+        ok = ~np.concatenate(state.extra) if state.extra else np.empty(0, bool)
+        h, r = h[ok], rows[ok]
+        parts = _split((_mix(h) % _U64(n_parts)).astype(np.int64), n_parts, h, r)
+    elif op.method == "fuzzy":
+        bh = np.concatenate(state.keys) if state.keys else np.empty((0, op.params["bands"]), _U64)
+        if op.params.get("verify"):
+            valid = np.concatenate([e[2] for e in state.extra]) if state.extra else np.empty(0, bool)
+            hs, offs, base = [], [np.zeros(1, np.int64)], 0
+            for h, off, _ in state.extra:
+                hs.append(h)
+                offs.append(off[1:].astype(np.int64) + base)
+                base += int(off[-1])
+            side = (row_offset, np.concatenate(hs) if hs else np.empty(0, np.uint32), np.concatenate(offs))
+        else:
+            valid = np.concatenate(state.extra) if state.extra else np.empty(0, bool)
+        bh, r = bh[valid], rows[valid]
+        bands = bh.shape[1]
+        band = np.tile(np.arange(bands, dtype=np.int32), len(r))
+        flat = bh.reshape(-1)
+        row = np.repeat(r, bands)
+        parts = _split((flat % _U64(n_parts)).astype(np.int64), n_parts, band, flat, row)
+    elif op.method == "image":
+        h = np.concatenate(state.keys) if state.keys else np.empty(0, _U64)
+        ok = ~np.concatenate(state.extra) if state.extra else np.empty(0, bool)
+        h, r = h[ok], rows[ok]
+        k = int(op.params.get("max_distance", 4))
+        bands, keys = [], []
+        for i, (shift, width) in enumerate(_bands(k)):
+            bands.append(np.full(len(h), i, np.int32))
+            keys.append((h >> _U64(shift)) & _U64((1 << width) - 1))
+        band = np.concatenate(bands)
+        key = np.concatenate(keys)
+        with np.errstate(over="ignore"):
+            part = (_mix(key ^ _mix(band.astype(_U64))) % _U64(n_parts)).astype(np.int64)
+        parts = _split(part, n_parts, band, key, np.tile(h, len(bands)), np.tile(r, len(bands)))
+    else:
+        raise ValueError(f"dedup method {op.method!r} has no shuffle form")
+    return (*parts, side)
+
+
+# ---------------------------------------------------------------------------------- bucket reduce
+def exact_reduce(keep_last: bool, *parts: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of duplicated content hashes: ``(row, group = first row, is_kept)``."""
+    h, r = _concat(parts, 2, (_U64, np.int64))
+    if not len(h):
+        return _EMPTY, _EMPTY, np.empty(0, bool)
+    order = np.lexsort((r, h))
+    h, r = h[order], r[order]
+    starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
+    sizes = np.diff(np.r_[starts, len(h)])
+    first = np.repeat(r[starts], sizes)
+    last = np.repeat(r[starts + sizes - 1], sizes)
+    dup = np.repeat(sizes > 1, sizes)
+    kept = (r == last) if keep_last else (r == first)
+    return r[dup], first[dup], kept[dup]
+
+
+def fuzzy_bucket_edges(*parts: tuple[np.ndarray, ...]) -> Edges:
+    """Consecutive members (in row order) of every ``(band, band_hash)`` bucket."""
+    band, h, r = _concat(parts, 3, (np.int32, _U64, np.int64))
+    if len(r) < 2:
+        return _EMPTY, _EMPTY
+    order = np.lexsort((r, h, band))
+    band, h, r = band[order], h[order], r[order]
+    same = (band[1:] == band[:-1]) & (h[1:] == h[:-1])
+    return r[:-1][same], r[1:][same]
+
+
+def image_bucket_edges(max_distance: int, max_pairs: int, *parts: tuple[np.ndarray, ...]) -> Edges:
+    """Equal hashes chained; distinct hashes of a bucket paired when within ``max_distance`` bits."""
+    band, key, h, r = _concat(parts, 4, (np.int32, _U64, _U64, np.int64))
+    if len(r) < 2:
+        return _EMPTY, _EMPTY
+    order = np.lexsort((r, h, key, band))
+    band, key, h, r = band[order], key[order], h[order], r[order]
+    same_bucket = (band[1:] == band[:-1]) & (key[1:] == key[:-1])
+    same_value = same_bucket & (h[1:] == h[:-1])
+    lefts, rights = [r[:-1][same_value]], [r[1:][same_value]]
+    if max_distance > 0:
+        # one representative row per distinct value of a bucket, all pairs of them checked
+        first = np.r_[True, ~same_value]
+        ub, uk, uh, ur = band[first], key[first], h[first], r[first]
+        bucket = np.cumsum(np.r_[True, (ub[1:] != ub[:-1]) | (uk[1:] != uk[:-1])])
+        a, b = _bucket_pairs(bucket, max_pairs)
+        ok = popcount64(uh[a] ^ uh[b]) <= max_distance
+        lefts.append(ur[a][ok])
+        rights.append(ur[b][ok])
+    return np.concatenate(lefts), np.concatenate(rights)
+
+
+def split_by_chunk(left: np.ndarray, right: np.ndarray, chunk_starts: np.ndarray) -> tuple[Any, ...]:
+    """Edges cut by the chunk of their left endpoint, plus the ``(left chunk, right chunk)`` pairs present."""
+    c = len(chunk_starts)
+    lc = np.searchsorted(chunk_starts, left, side="right") - 1
+    rc = np.searchsorted(chunk_starts, right, side="right") - 1
+    needed = np.unique(np.stack([np.concatenate([lc, lc]), np.concatenate([lc, rc])], axis=1), axis=0) \
+        if len(left) else np.empty((0, 2), np.int64)
+    return (*_split(lc.astype(np.int64), c, left, right), needed)
+
+
+def verify_edges(threshold: float, n_parts: int, n_chunks: int, *args: Any) -> tuple[Any, ...]:
+    """Keep the edges whose exact Jaccard similarity is ``>= threshold``; contract; key for the rounds.
+
+    ``args``: ``n_chunks`` shingle CSRs ``(row_offset, hashes, offsets)`` of every chunk an edge
+    touches, then the edge parts.
+    """
+    csrs = sorted(args[:n_chunks], key=lambda c: c[0])
+    left, right = _concat(args[n_chunks:], 2, (np.int64, np.int64))
+    if len(left):
+        row0 = np.array([c[0] for c in csrs], np.int64)
+        counts = np.array([len(c[2]) - 1 for c in csrs], np.int64)
+        local0 = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        hashes, offs, base = [], [np.zeros(1, np.int64)], 0
+        for _, h, off in csrs:
+            hashes.append(h)
+            offs.append(off[1:].astype(np.int64) + base)
+            base += int(off[-1])
+
+        def local(rows: np.ndarray) -> np.ndarray:
+            j = np.searchsorted(row0, rows, side="right") - 1
+            return local0[j] + (rows - row0[j])
+
+        ok = verify_pairs(local(left), local(right), np.concatenate(hashes), np.concatenate(offs), threshold)
+        left, right = left[ok], right[ok]
+    return contract_and_key(n_parts, left, right)
+
+
+# ------------------------------------------------------------------------------ connected components
+def _unique_pairs(u: np.ndarray, w: np.ndarray) -> Edges:
+    if not len(u):
+        return u, w
+    order = np.lexsort((w, u))
+    u, w = u[order], w[order]
+    keep = np.r_[True, (u[1:] != u[:-1]) | (w[1:] != w[:-1])]
+    return u[keep], w[keep]
+
+
+def _key_both(n_parts: int, leaf: np.ndarray, center: np.ndarray) -> list[tuple[np.ndarray, ...]]:
+    """Undirected edges as directed records at both ends (large-star input), cut by node."""
+    u = np.concatenate([leaf, center])
+    w = np.concatenate([center, leaf])
+    return _split((_mix(u) % _U64(n_parts)).astype(np.int64), n_parts, u, w)
+
+
+def contract_and_key(n_parts: int, left: np.ndarray, right: np.ndarray) -> tuple[Any, ...]:
+    """Contract edges to stars (local components), then key them for the first large-star round.
+
+    Returns ``n_parts`` parts and the number of star edges.
+    """
+    left = np.asarray(left, np.int64)
+    right = np.asarray(right, np.int64)
+    if len(left):
+        nodes = np.unique(np.concatenate([left, right]))
+        labels = connected_components(left, right, ids=nodes)
+        leaf = nodes != labels
+        left, right = nodes[leaf], labels[leaf]
+    return (*_key_both(n_parts, left, right), len(left))
+
+
+def star_round(kind: str, n_parts: int, *parts: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
+    """One large-star (``kind="large"``) or small-star round over one partition's records.
+
+    ``parts``: records ``(u, w)`` "``w`` is a neighbour of ``u``", all keyed at ``u``'s
+    partition. Large-star input has every edge at both ends, small-star input at its larger end.
+    Returns the ``n_parts`` parts of the next round's input and the number of nodes whose
+    neighbourhood changed (0 in both rounds of a pair: converged).
+    """
+    u, w = _unique_pairs(*_concat(parts, 2, (np.int64, np.int64)))
+    if not len(u):
+        return (*[(_EMPTY, _EMPTY)] * n_parts, 0)
+    nodes, m = min_by_key(u, w)
+    idx = np.searchsorted(nodes, u)
+    if kind == "large":
+        m = np.minimum(m, nodes)
+        mu = m[idx]
+        larger = w > u
+        changed = int(len(np.unique(u[larger & (mu < u)])))
+        leaf, center = w[larger], mu[larger]
+        # next: small-star, each edge at its larger end (the leaf)
+        out = _split((_mix(leaf) % _U64(n_parts)).astype(np.int64), n_parts, leaf, center)
+        return (*out, changed)
+    if kind != "small":
+        raise ValueError(f"kind must be 'large' or 'small', got {kind!r}")
+    mu = m[idx]  # every w < u here, so the smallest neighbour is the centre
+    changed = int((np.bincount(idx, minlength=len(nodes)) > 1).sum())
+    others = w != mu
+    leaf = np.concatenate([nodes, w[others]])
+    center = np.concatenate([m, mu[others]])
+    return (*_key_both(n_parts, leaf, center), changed)
+
+
+def star_leaves(*parts: tuple[np.ndarray, ...]) -> Edges:
+    """The converged stars of one partition as ``(leaf row, smallest row of its component)``."""
+    u, w = _unique_pairs(*_concat(parts, 2, (np.int64, np.int64)))
+    smaller = w < u
+    return u[smaller], w[smaller]
+
+
+# ------------------------------------------------------------------------------------------ driver
+class TaskRunner(Protocol):
+    """Where the steps run: ``submit`` returns ``num_returns`` handles, ``get`` resolves them."""
+
+    def submit(self, fn: Callable[..., Any], num_returns: int, *args: Any) -> list[Any]: ...
+
+    def put(self, value: Any) -> Any: ...
+
+    def get(self, handles: list[Any]) -> list[Any]: ...
+
+
+class InlineRunner:
+    """Runs every step immediately in this process (tests, and the reference for the Ray runner)."""
+
+    def submit(self, fn: Callable[..., Any], num_returns: int, *args: Any) -> list[Any]:
+        out = fn(*args)
+        return [out] if num_returns == 1 else list(out)
+
+    def put(self, value: Any) -> Any:
+        return value
+
+    def get(self, handles: list[Any]) -> list[Any]:
+        return list(handles)
+
+
+@dataclass
+class ShuffleDedup:
+    """Feed chunks with :meth:`add`, then :meth:`decide`: the same ``(group, is_kept)`` as
+    :meth:`DedupOperator.decide`, computed by tasks over ``n_parts`` partitions.
+
+    Examples
+    --------
+    >>> import thresher as th
+    >>> from thresher.expressions.expr import Column
+    >>> t = th.from_pydict({"t": ["a", "b", "a"]})
+    >>> op = DedupOperator("exact", Column("t"), {}, t.schema)
+    >>> sd = ShuffleDedup(op, n_parts=2, runner=InlineRunner())
+    >>> sd.add(t.to_arrow().to_batches())
+    >>> [x.tolist() for x in sd.decide()]
+    [[0, 1, 0], [True, True, False]]
+    """
+
+    op: DedupOperator
+    n_parts: int
+    runner: Any
+    max_rounds: int = 200
+    n: int = 0
+    rounds: int = 0
+    edges: int = 0
+    _chunks: list[list[Any]] = field(default_factory=list)
+    _starts: list[int] = field(default_factory=list)
+    _op_ref: Any = None
+
+    def add(self, batches: list[pa.RecordBatch]) -> None:
+        """Submit the map task of one chunk (rows numbered from the rows added before)."""
+        if self.op.method not in ("exact", "fuzzy", "image"):
+            raise ValueError(f"dedup method {self.op.method!r} has no shuffle form")
+        if self._op_ref is None:
+            self._op_ref = self.runner.put(self.op)
+        rows = sum(b.num_rows for b in batches)
+        if not rows:
+            return
+        self._chunks.append(self.runner.submit(map_chunk, self.n_parts + 1, self._op_ref, self.n_parts, self.n,
+                                               batches))
+        self._starts.append(self.n)
+        self.n += rows
+
+    def _column(self, i: int) -> list[Any]:
+        return [c[i] for c in self._chunks]
+
+    def decide(self) -> tuple[np.ndarray, np.ndarray]:
+        n, p, run = self.n, self.n_parts, self.runner
+        group = np.arange(n, dtype=np.int64)
+        if self.op.method == "exact":
+            keep_last = self.op.params.get("keep", "first") == "last"
+            outs = [run.submit(exact_reduce, 1, keep_last, *self._column(i))[0] for i in range(p)]
+            kept = np.ones(n, bool)
+            for rows, first, is_kept in run.get(outs):
+                group[rows] = first
+                kept[rows] = is_kept
+            return group, kept
+        if self.op.method == "fuzzy":
+            buckets = [run.submit(fuzzy_bucket_edges, 1, *self._column(i))[0] for i in range(p)]
+            if self.op.params.get("verify"):
+                parts = self._verify(buckets)
+            else:
+                parts = [run.submit(contract_pair, p + 1, p, e) for e in buckets]
+        else:
+            k = int(self.op.params.get("max_distance", 4))
+            buckets = [run.submit(image_bucket_edges, 1, k, 50_000_000, *self._column(i))[0] for i in range(p)]
+            parts = [run.submit(contract_pair, p + 1, p, e) for e in buckets]
+        self.edges = int(sum(run.get([x[p] for x in parts])))
+        leaves = self._components([x[:p] for x in parts])
+        for leaf, center in run.get(leaves):
+            group[leaf] = center
+        return group, group == np.arange(n)
+
+    def _verify(self, buckets: list[Any]) -> list[list[Any]]:
+        run, p = self.runner, self.n_parts
+        c = len(self._chunks)
+        starts = np.array(self._starts, np.int64)
+        cut = [run.submit(_split_edges, c + 1, e, starts) for e in buckets]
+        needed = np.concatenate(run.get([x[c] for x in cut]) or [np.empty((0, 2), np.int64)])
+        out = []
+        side = self._column(p)
+        for lc in range(c):
+            chunks = sorted({lc, *needed[needed[:, 0] == lc][:, 1].tolist()}) if len(needed) else [lc]
+            if not len(needed) or not (needed[:, 0] == lc).any():
+                continue
+            out.append(run.submit(verify_edges, p + 1, float(self.op.params.get("threshold", 0.8)), p, len(chunks),
+                                  *[side[j] for j in chunks], *[x[lc] for x in cut]))
+        if not out:
+            out.append(run.submit(contract_and_key, p + 1, p, _EMPTY, _EMPTY))
+        return out
+
+    def _components(self, producers: list[list[Any]]) -> list[Any]:
+        leaves, rounds = star_components(self.runner, self.n_parts, producers, self.max_rounds)
+        self.rounds += rounds
+        return leaves
+
+
+def star_components(runner: Any, n_parts: int, producers: list[list[Any]], max_rounds: int = 200) -> tuple[list[Any], int]:
+    """Large-star / small-star rounds until both leave the graph unchanged.
+
+    ``producers``: per producer of edges, ``n_parts`` handles of records keyed for large-star
+    (as :func:`contract_and_key` writes them). Returns the handles of every partition's
+    :func:`star_leaves` and the number of rounds.
+
+    Examples
+    --------
+    >>> prod = [list(contract_and_key(2, np.array([0]), np.array([1])))[:2],
+    ...         list(contract_and_key(2, np.array([2]), np.array([1])))[:2]]
+    >>> leaves, rounds = star_components(InlineRunner(), 2, prod)
+    >>> sorted((int(a), int(b)) for leaf, center in leaves for a, b in zip(leaf, center))
+    [(1, 0), (2, 0)]
+    """
+    run, p = runner, n_parts
+    current = producers
+    rounds = 0
+    while True:
+        large = [run.submit(star_round, p + 1, "large", p, *[x[i] for x in current]) for i in range(p)]
+        small = [run.submit(star_round, p + 1, "small", p, *[x[i] for x in large]) for i in range(p)]
+        rounds += 2
+        changed = sum(run.get([x[p] for x in large])) + sum(run.get([x[p] for x in small]))
+        current = [x[:p] for x in small]
+        if changed == 0:
+            break
+        if rounds >= max_rounds:
+            raise RuntimeError(f"connected components did not converge in {max_rounds} rounds")
+    return [run.submit(star_leaves, 1, *[x[i] for x in current])[0] for i in range(p)], rounds
+
+
+# a bucket task returns its edges as one object (a pair); these unpack it inside the next task
+def _split_edges(edges: Edges, chunk_starts: np.ndarray) -> tuple[Any, ...]:
+    return split_by_chunk(edges[0], edges[1], chunk_starts)
+
+
+def contract_pair(n_parts: int, edges: Edges) -> tuple[Any, ...]:
+    """:func:`contract_and_key` of a ``(left, right)`` pair."""
+    return contract_and_key(n_parts, edges[0], edges[1])
