@@ -81,12 +81,16 @@ class DedupNamespace:
         unit: str = "char",
         return_groups: bool = False,
         id_column: str | None = None,
+        device: str = "auto",
     ) -> DataFrame:
         """Near-duplicate text: MinHash signatures → LSH bands → candidate pairs → components.
 
         ``bands``/``rows`` default to the pair minimizing false positives + negatives on the
         S-curve ``1-(1-s^r)^b`` at ``threshold``; ``verify=True`` checks each candidate pair's
-        exact Jaccard similarity of shingle sets (raises precision).
+        exact Jaccard similarity of shingle sets (raises precision). ``device``: ``"auto"`` runs
+        signatures, buckets and components on a GPU (cuDF/CuPy, the ``gpu`` extra) when one is
+        there, ``"gpu"`` insists, ``"cpu"`` never; the result is the same. On the Ray executor
+        the decision is a shuffle over CPU tasks whatever ``device`` says.
 
         >>> import thresher as th
         >>> docs = ["the quick brown fox jumps over the lazy dog"] * 2 + ["something else entirely here"]
@@ -97,6 +101,10 @@ class DedupNamespace:
             raise ValueError("give both bands and rows, or neither")
         params: dict[str, Any] = {"threshold": threshold, "ngram": ngram, "num_perm": num_perm, "seed": seed,
                                   "verify": verify, "unit": unit}
+        if device not in ("auto", "cpu", "gpu"):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'gpu', got {device!r}")
+        if device != "auto":
+            params["device"] = device
         if bands is not None:
             params["bands"], params["rows"] = bands, rows
         return self._make("fuzzy", text_column, params, return_groups, id_column=id_column)

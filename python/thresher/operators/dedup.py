@@ -55,6 +55,16 @@ class DedupOperator:
                 weights = (0.2, 0.8) if self.params.get("verify") else (0.5, 0.5)
                 bands, rows = optimal_bands_rows(float(self.params.get("threshold", 0.8)), num_perm, *weights)
             self.params["bands"], self.params["rows"] = int(bands), int(rows)
+        self.device = "cpu"
+        device = self.params.get("device", "auto")
+        if device not in ("auto", "cpu", "gpu"):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'gpu', got {device!r}")
+        if method == "fuzzy" and device != "cpu":
+            from thresher.operators.kernels import gpu_dedup
+
+            if device == "gpu" or gpu_dedup.gpu_available():
+                gpu_dedup.backend()  # fails here, naming the extra, when asked for a GPU that is not there
+                self.device = "gpu"
 
     # -- pass 1 ------------------------------------------------------------------------------
     def keys(self, batch: pa.RecordBatch, state: DedupState) -> None:
@@ -73,12 +83,19 @@ class DedupOperator:
             from thresher.operators.kernels.lsh import band_hashes
             from thresher.operators.kernels.minhash import MAX_HASH, minhash_signatures, shingle_hashes
 
-            sig = minhash_signatures(arr, int(p.get("num_perm", 128)), int(p.get("ngram", 5)), p.get("unit", "char"),
-                                     int(p.get("seed", 1)), p.get("hash", "poly64"))
-            valid = ~(sig == MAX_HASH).all(axis=1)
+            args = (int(p.get("num_perm", 128)), int(p.get("ngram", 5)), p.get("unit", "char"), int(p.get("seed", 1)),
+                    p.get("hash", "poly64"))
+            if self.device == "gpu":
+                from thresher.operators.kernels.gpu_dedup import fuzzy_band_hashes_gpu
+
+                bh, valid = fuzzy_band_hashes_gpu(arr, *args, p["bands"], p["rows"])
+            else:
+                sig = minhash_signatures(arr, *args)
+                valid = ~(sig == MAX_HASH).all(axis=1)
+                bh = band_hashes(sig, p["bands"], p["rows"])
             if arr.null_count:
                 valid &= np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-            state.keys.append(band_hashes(sig, p["bands"], p["rows"]))
+            state.keys.append(bh)
             if p.get("verify"):
                 h, off = shingle_hashes(arr, int(p.get("ngram", 5)), p.get("unit", "char"), p.get("hash", "poly64"))
                 state.extra.append((h, off, valid))
@@ -134,7 +151,12 @@ class DedupOperator:
                 valid = np.concatenate([e[2] for e in state.extra])
             else:
                 valid = np.concatenate(state.extra)
-            left, right = candidate_pairs(bands, valid=valid)
+            if self.device == "gpu":
+                from thresher.operators.kernels.gpu_dedup import candidate_pairs_gpu
+
+                left, right = candidate_pairs_gpu(bands, valid)
+            else:
+                left, right = candidate_pairs(bands, valid=valid)
             if p.get("verify") and len(left):
                 shingles: list[np.ndarray] = []
                 offs: list[np.ndarray] = [np.zeros(1, np.int64)]
@@ -146,7 +168,12 @@ class DedupOperator:
                 ok = verify_pairs(left, right, np.concatenate(shingles), np.concatenate(offs),
                                   float(p.get("threshold", 0.8)))
                 left, right = left[ok], right[ok]
-            group = connected_components(left, right, n=n)
+            if self.device == "gpu":
+                from thresher.operators.kernels.gpu_dedup import components_gpu
+
+                group = components_gpu(left, right, n)
+            else:
+                group = connected_components(left, right, n=n)
             return group, group == np.arange(n)
         if self.method == "semantic":
             from thresher.operators.kernels.semantic import semantic_duplicates

@@ -43,6 +43,7 @@ row (the group and the keep decision).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -357,6 +358,9 @@ class ShuffleDedup:
         if self.op.method not in ("exact", "fuzzy", "image"):
             raise ValueError(f"dedup method {self.op.method!r} has no shuffle form")
         if self._op_ref is None:
+            if self.op.device != "cpu":  # map tasks run on CPU workers (same keys either way)
+                self.op = copy.copy(self.op)
+                self.op.device = "cpu"
             self._op_ref = self.runner.put(self.op)
         rows = sum(b.num_rows for b in batches)
         if not rows:

@@ -1,13 +1,29 @@
-"""Optional cuDF path for fuzzy dedup: MinHash and LSH buckets on the GPU, components on the host.
+"""Fuzzy dedup on a GPU (cuDF + CuPy, the ``gpu`` extra): the CPU path's results, computed on the device.
 
 Nothing here is imported by ``import thresher``; cuDF and CuPy are imported inside functions, and
-:func:`gpu_available` says whether they and a device are present. The CPU kernels in
-:mod:`.minhash`, :mod:`.lsh` and :mod:`.components` are the reference path the test suite runs.
+:func:`gpu_available` says whether they and a device are present. ``df.dedup.fuzzy(...,
+device="auto")`` (the default) takes this path on the local executor when they are.
 
-Differences from the CPU path: signatures come from cuDF's ``Series.str.minhash`` (MurmurHash3
-of character n-grams with cuDF's own permutation scheme), so they are **not** equal to
-:func:`~.minhash.minhash_signatures`; the groups agree statistically, not bit for bit. Only
-``unit="char"`` is offered. This module is untested in CI (no GPU there).
+Same semantics as the CPU kernels, bit for bit: the signatures equal
+:func:`~.minhash.minhash_signatures` (same shingles, 32-bit shingle hashes, datasketch
+``affine32`` permutations), the band hashes equal :func:`~.lsh.band_hashes`, the candidate edges
+equal :func:`~.lsh.candidate_pairs` (consecutive members of each bucket in row order), and the
+components equal :func:`~.components.connected_components` (every row labelled by the smallest
+row of its component). What runs where:
+
+* shingling and the 32-bit shingle hashes: host (vectorized NumPy over the Arrow buffer; a text
+  pass, cheap next to the permutations);
+* permutations ``fmix32(h) * a + b mod 2**32`` (CuPy, uint32 wrap-around, blocks of shingles)
+  and the per-document minimum (cuDF ``groupby(doc).min()``): device;
+* band hashes (CuPy uint64 arithmetic), per-band bucket sort (cuDF ``sort_values``), consecutive
+  pairs, components (hook-and-jump: cuDF ``groupby.min`` to hook roots, CuPy gathers for the
+  pointer jumping): device;
+* ``verify=True``: exact Jaccard of the candidate pairs with the CPU kernel on the host (edges
+  are few next to documents).
+
+Only the ``affine32`` permutation scheme is offered here (``legacy`` needs 61-bit modular
+arithmetic). The test suite runs this module's code on the CPU with pandas/NumPy standing in for
+cuDF/CuPy (see ``tests/operators/kernels/test_gpu_dedup.py``); it has not run on a GPU yet.
 """
 
 from __future__ import annotations
@@ -18,8 +34,10 @@ import numpy as np
 import pyarrow as pa
 
 from thresher.errors import UnsupportedError
-from thresher.operators.kernels.components import connected_components
-from thresher.operators.kernels.lsh import optimal_bands_rows
+from thresher.operators.kernels.lsh import optimal_bands_rows, verify_pairs
+from thresher.operators.kernels.minhash import MAX_HASH, HashName, Unit, permutations, shingle_hashes
+
+_BAND_P = 0x100000001B3  # as lsh.band_hashes
 
 
 def gpu_available() -> bool:
@@ -39,48 +57,186 @@ def gpu_available() -> bool:
         return False
 
 
-def _require() -> tuple[Any, Any]:
+def backend() -> tuple[Any, Any]:
+    """``(cudf, cupy)``, or :class:`UnsupportedError` when there is no GPU path here."""
     if not gpu_available():
-        raise UnsupportedError("the GPU dedup path needs cudf, cupy and a CUDA device")
+        raise UnsupportedError("the GPU dedup path needs cudf, cupy and a CUDA device (pip install thresher[gpu])")
     import cudf
     import cupy
 
     return cudf, cupy
 
 
-def minhash_signatures_gpu(texts: pa.Array, num_perm: int = 128, ngram: int = 5, seed: int = 1) -> Any:
-    """Character n-gram MinHash on the GPU: a CuPy ``uint32 [n, num_perm]`` array (nulls: all max)."""
-    cudf, cupy = _require()
-    rng = np.random.RandomState(seed)
-    a = cudf.Series(rng.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1))
-    b = cudf.Series(rng.randint(0, 1 << 32, num_perm, dtype=np.uint32))
-    s = cudf.Series.from_arrow(texts).fillna("")
-    try:
-        lists = s.str.minhash(seed, a, b, ngram)  # cuDF >= 25.02
-    except TypeError as exc:
-        raise UnsupportedError(f"this cuDF version has another str.minhash signature: {exc}") from exc
-    flat = cupy.asarray(lists.list.leaves.values, dtype=cupy.uint32)
-    return flat.reshape(len(s), num_perm)
+def _fmix32(xp: Any, h: Any) -> Any:
+    h = h ^ (h >> xp.uint32(16))
+    h = h * xp.uint32(0x85EBCA6B)
+    h = h ^ (h >> xp.uint32(13))
+    h = h * xp.uint32(0xC2B2AE35)
+    return h ^ (h >> xp.uint32(16))
+
+
+def _fmix64(xp: Any, h: Any) -> Any:
+    h = h ^ (h >> xp.uint64(33))
+    h = h * xp.uint64(0xFF51AFD7ED558CCD)
+    h = h ^ (h >> xp.uint64(33))
+    h = h * xp.uint64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> xp.uint64(33))
+
+
+def signatures_device(
+    texts: pa.Array | pa.ChunkedArray,
+    num_perm: int = 128,
+    ngram: int = 5,
+    unit: Unit = "char",
+    seed: int = 1,
+    hash: HashName = "poly64",
+    *,
+    block_shingles: int = 1 << 18,
+) -> Any:
+    """MinHash signatures as a device array ``uint32 [n, num_perm]`` (equal to the CPU ones).
+
+    Shingles are processed in blocks of ``block_shingles`` (the block's ``[num_perm, block]``
+    permutation values bound device memory: 128 MiB at the default); a document cut by a block
+    boundary gets the minimum of both parts.
+    """
+    cudf, xp = backend()
+    h, off = shingle_hashes(texts, ngram, unit, hash)
+    a, b = permutations(num_perm, seed, "affine32")
+    n = len(off) - 1
+    out = xp.full((n, num_perm), MAX_HASH, dtype=xp.uint32)
+    doc = np.repeat(np.arange(n, dtype=np.int64), np.diff(off))
+    da, db = xp.asarray(a)[:, None], xp.asarray(b)[:, None]
+    names = [f"p{i}" for i in range(num_perm)]
+    for s0 in range(0, len(h), block_shingles):
+        s1 = min(s0 + block_shingles, len(h))
+        hv = _fmix32(xp, xp.asarray(h[s0:s1]))
+        perm = da * hv[None, :] + db  # uint32: wraps mod 2**32, as datasketch's affine32
+        frame = cudf.DataFrame({name: perm[i] for i, name in enumerate(names)})
+        frame["doc"] = xp.asarray(doc[s0:s1])
+        mins = frame.groupby("doc", sort=True).min()
+        docs = xp.asarray(mins.index.values)
+        vals = xp.asarray(mins[names].values, dtype=xp.uint32)
+        out[docs] = xp.minimum(out[docs], vals)
+    return out
+
+
+def minhash_signatures_gpu(
+    texts: pa.Array | pa.ChunkedArray, num_perm: int = 128, ngram: int = 5, unit: Unit = "char", seed: int = 1,
+    hash: HashName = "poly64",
+) -> np.ndarray:
+    """:func:`~.minhash.minhash_signatures` computed on the GPU, as a host array."""
+    _, xp = backend()
+    return np.asarray(xp.asnumpy(signatures_device(texts, num_perm, ngram, unit, seed, hash)))
+
+
+def band_hashes_device(sig: Any, bands: int, rows: int) -> Any:
+    """:func:`~.lsh.band_hashes` of a device signature array: device ``uint64 [n, bands]``."""
+    _, xp = backend()
+    n, num_perm = sig.shape
+    if bands * rows > num_perm or bands < 1 or rows < 1:
+        raise ValueError(f"bands * rows = {bands} * {rows} does not fit a signature of {num_perm} values")
+    x = sig[:, : bands * rows].reshape(n, bands, rows).astype(xp.uint64)
+    h = xp.broadcast_to(_fmix64(xp, xp.arange(1, bands + 1, dtype=xp.uint64)), (n, bands)).copy()
+    p = xp.uint64(_BAND_P)
+    for j in range(rows):
+        h = h * p + x[:, :, j]  # uint64 wrap-around, as on the CPU
+    return _fmix64(xp, h)
+
+
+def candidate_pairs_device(bh: Any, valid: np.ndarray | None = None) -> tuple[Any, Any]:
+    """:func:`~.lsh.candidate_pairs` (chain mode) on the device: sorted unique ``(left, right)``."""
+    cudf, xp = backend()
+    n, bands = bh.shape
+    rows = xp.arange(n, dtype=xp.int64) if valid is None else xp.asarray(np.flatnonzero(valid).astype(np.int64))
+    lefts, rights = [], []
+    for k in range(bands):
+        frame = cudf.DataFrame({"h": bh[rows, k], "r": rows}).sort_values(["h", "r"])
+        hs, members = xp.asarray(frame["h"].values), xp.asarray(frame["r"].values)
+        same = hs[1:] == hs[:-1]
+        lefts.append(members[:-1][same])
+        rights.append(members[1:][same])
+    if not lefts:
+        return xp.empty(0, xp.int64), xp.empty(0, xp.int64)
+    left, right = xp.concatenate(lefts), xp.concatenate(rights)
+    key = xp.unique(xp.minimum(left, right) * n + xp.maximum(left, right))
+    return key // n, key % n
+
+
+def connected_components_device(left: Any, right: Any, n: int) -> Any:
+    """:func:`~.components.connected_components` on the device: the smallest node of each component.
+
+    Hook-and-jump: every open edge hooks the larger of its two roots under the smaller (one
+    ``groupby(root).min()`` per round), then pointer jumping to a fixpoint.
+    """
+    cudf, xp = backend()
+    labels = xp.arange(n, dtype=xp.int64)
+    u, v = xp.asarray(left, dtype=xp.int64), xp.asarray(right, dtype=xp.int64)
+    while len(u):
+        lu, lv = labels[u], labels[v]
+        open_ = lu != lv
+        if not bool(open_.any()):
+            break
+        u, v, lu, lv = u[open_], v[open_], lu[open_], lv[open_]
+        hooks = cudf.DataFrame({"hi": xp.maximum(lu, lv), "lo": xp.minimum(lu, lv)}).groupby("hi", sort=True).min()
+        hi = xp.asarray(hooks.index.values, dtype=xp.int64)
+        labels[hi] = xp.minimum(labels[hi], xp.asarray(hooks["lo"].values, dtype=xp.int64))
+        while True:
+            nxt = labels[labels]
+            if bool((nxt == labels).all()):
+                break
+            labels = nxt
+    return labels
+
+
+def fuzzy_band_hashes_gpu(texts: pa.Array | pa.ChunkedArray, num_perm: int, ngram: int, unit: Unit, seed: int,
+                          hash: HashName, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Host ``(band hashes uint64 [n, bands], valid)`` of a batch, signatures computed on the device."""
+    _, xp = backend()
+    sig = signatures_device(texts, num_perm, ngram, unit, seed, hash)
+    valid = xp.asnumpy(~(sig == MAX_HASH).all(axis=1))
+    return np.asarray(xp.asnumpy(band_hashes_device(sig, bands, rows))), np.asarray(valid, dtype=bool)
+
+
+def candidate_pairs_gpu(band_hashes: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Host ``(left, right)`` of :func:`candidate_pairs_device` for host band hashes."""
+    _, xp = backend()
+    bh = xp.asarray(band_hashes)
+    left, right = candidate_pairs_device(bh, valid)
+    return np.asarray(xp.asnumpy(left)), np.asarray(xp.asnumpy(right))
+
+
+def components_gpu(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
+    """Host labels of :func:`connected_components_device`."""
+    _, xp = backend()
+    return np.asarray(xp.asnumpy(connected_components_device(xp.asarray(left), xp.asarray(right), n)), np.int64)
 
 
 def fuzzy_duplicates_gpu(
-    texts: pa.Array, threshold: float = 0.8, num_perm: int = 128, ngram: int = 5, seed: int = 1
+    texts: pa.Array | pa.ChunkedArray,
+    threshold: float = 0.8,
+    num_perm: int = 128,
+    ngram: int = 5,
+    unit: Unit = "char",
+    seed: int = 1,
+    *,
+    bands: int | None = None,
+    rows: int | None = None,
+    verify: bool = False,
+    weights: tuple[float, float] = (0.5, 0.5),
+    hash: HashName = "poly64",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """GPU counterpart of :func:`~.lsh.fuzzy_duplicates` (no verification): ``(group, is_kept)``."""
-    cudf, cupy = _require()
-    sig = minhash_signatures_gpu(texts, num_perm, ngram, seed)
-    bands, rows = optimal_bands_rows(threshold, num_perm)
-    n = sig.shape[0]
-    lefts, rights = [], []
-    x = sig[:, : bands * rows].reshape(n, bands, rows).astype(cupy.uint64)
-    for k in range(bands):
-        h = cupy.full(n, k + 1, dtype=cupy.uint64)
-        for j in range(rows):
-            h = h * cupy.uint64(0x100000001B3) + x[:, k, j]
-        df = cudf.DataFrame({"h": h, "i": cupy.arange(n, dtype=cupy.int64)}).sort_values(["h", "i"])
-        hs, idx = df["h"].values, df["i"].values
-        same = hs[1:] == hs[:-1]
-        lefts.append(cupy.asnumpy(idx[:-1][same]))
-        rights.append(cupy.asnumpy(idx[1:][same]))
-    group = connected_components(np.concatenate(lefts), np.concatenate(rights), n=n)
-    return group, group == np.arange(n)
+    """GPU counterpart of :func:`~.lsh.fuzzy_duplicates`, same result: ``(group, is_kept)``."""
+    if (bands is None) != (rows is None):
+        raise ValueError("give both bands and rows, or neither")
+    if bands is None or rows is None:
+        bands, rows = optimal_bands_rows(threshold, num_perm, *weights)
+    bh, valid = fuzzy_band_hashes_gpu(texts, num_perm, ngram, unit, seed, hash, bands, rows)
+    if texts.null_count:
+        valid &= np.asarray(texts.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    left, right = candidate_pairs_gpu(bh, valid)
+    if verify and len(left):
+        h, off = shingle_hashes(texts, ngram, unit, hash)
+        ok = verify_pairs(left, right, h, off, threshold)
+        left, right = left[ok], right[ok]
+    group = components_gpu(left, right, len(bh))
+    return group, group == np.arange(len(bh))
