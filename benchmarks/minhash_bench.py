@@ -1,11 +1,12 @@
 """MinHash throughput: Thresher vs datasketch (update loop, update_batch) vs Daft, side by side.
 
 200-word documents, word 3-grams, 128 permutations. Prints docs/s and the ratio of Thresher to
-each peer, writes ``benchmarks/results/minhash.json``. ``--fuzzy-docs N`` also times the whole
-fuzzy pipeline (signatures, bands, candidate pairs, connected components) on N short documents
-and reports its peak RSS.
+each peer, writes ``benchmarks/results/minhash.json``. ``--fuzzy-docs N`` also runs
+``df.dedup.fuzzy`` end to end on the local executor over N (and N/4) short documents from
+Parquet: docs/s, peak RSS, bytes per document held by each step, candidate edges per document,
+and the resulting estimate for 10M documents.
 
-    python benchmarks/minhash_bench.py --docs 20000
+    python benchmarks/minhash_bench.py --docs 20000 --fuzzy-docs 1000000
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from thresher.operators.kernels.components import connected_components
-from thresher.operators.kernels.lsh import band_hashes, candidate_pairs, optimal_bands_rows
 from thresher.operators.kernels.minhash import minhash_signatures
 
 NUM_PERM = 128
@@ -85,50 +84,143 @@ def bench_daft(texts: list[str]) -> Callable[[], object]:
     return run
 
 
-def fuzzy_pipeline(n: int, threshold: float = 0.8) -> dict[str, float]:
-    import psutil
+class _PeakRSS:
+    """Peak resident memory of this process while the block runs (sampled every 10 ms)."""
 
-    proc = psutil.Process()
-    peak = [proc.memory_info().rss]
-    stop = threading.Event()
+    def __init__(self) -> None:
+        import psutil
 
-    def sample() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], proc.memory_info().rss)
-            time.sleep(0.02)
+        self.proc = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
 
+    def __enter__(self) -> _PeakRSS:
+        self.base = self.proc.memory_info().rss
+        self.peak = self.base
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(0.01)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+
+def planted_short_docs(n: int) -> pa.Table:
+    """``n`` 20-word docs; 5% exact copies and 5% with the last word changed (word 3-gram J = 17/19)."""
     docs = make_corpus(n, 20, seed=1, vocab_size=50000)
-    # plant near-duplicates: 5% exact copies, 5% with their last word changed (word 3-gram J = 17/19)
     rng = np.random.default_rng(2)
     src = rng.choice(n, size=n // 10, replace=False)
     dst = rng.choice(n, size=n // 10, replace=False)
     for k, (i, j) in enumerate(zip(src.tolist(), dst.tolist())):
         docs[j] = docs[i] if k % 2 else docs[i].rsplit(" ", 1)[0] + " changed"
-    texts = pa.array(docs, pa.large_string())
-    base_rss = proc.memory_info().rss
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    t = time.perf_counter()
-    sig = minhash_signatures(texts, NUM_PERM, NGRAM, "word")
-    t_sig = time.perf_counter()
-    bands, rows = optimal_bands_rows(threshold, NUM_PERM)
-    bh = band_hashes(sig, bands, rows)
-    left, right = candidate_pairs(bh)
-    t_pairs = time.perf_counter()
-    labels = connected_components(left, right, n)
-    t_end = time.perf_counter()
-    stop.set()
-    sampler.join()
+    return pa.table({"id": pa.array(np.arange(n, dtype=np.int64)), "text": pa.array(docs, pa.large_string())})
+
+
+def fuzzy_end_to_end(n: int, threshold: float = 0.8, batch_rows: int = 65536) -> dict[str, object]:
+    """``df.dedup.fuzzy`` on the local executor over a Parquet file of ``n`` short docs.
+
+    Three measurements: (1) the whole DataFrame pipeline (read Parquet, keys, decision, re-read
+    and filter, write Parquet): docs/s and peak RSS; (2) the same steps run one by one on the
+    operator with ``tracemalloc`` (NumPy reports its buffers to it), giving the bytes per
+    document each step holds at its peak, and the candidate edges per document (these must not
+    grow with ``n``); (3) the estimate for 10M documents from (2).
+    """
+    import gc
+    import tempfile
+    import tracemalloc
+
+    import pyarrow.parquet as pq
+
+    import thresher as th
+    from thresher.expressions.expr import Column
+    from thresher.operators.dedup import DedupOperator, DedupState
+    from thresher.operators.kernels.lsh import candidate_pairs
+
+    tmp = Path(tempfile.mkdtemp(prefix="fuzzy-bench-"))
+    src = tmp / "docs.parquet"
+    table = planted_short_docs(n)
+    text_bytes = table.nbytes
+    pq.write_table(table, src, row_group_size=batch_rows)
+    del table
+    gc.collect()
+    df = th.read_parquet(str(src))
+    q = df.dedup.fuzzy("text", threshold=threshold, ngram=NGRAM, unit="word", device="cpu")
+    with _PeakRSS() as rss:
+        t = time.perf_counter()
+        q.write_parquet(str(tmp / "out"))
+        wall = time.perf_counter() - t
+    kept = pq.read_table(tmp / "out").num_rows
+
+    # -- step by step (the operator's own code), bytes per document at each step's peak ----------
+    op = DedupOperator("fuzzy", Column("text"), {"threshold": threshold, "ngram": NGRAM, "unit": "word",
+                                                 "device": "cpu"}, df.schema)
+    state = DedupState()
+    pf = pq.ParquetFile(src)
+    gc.collect()
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    for b in pf.iter_batches(batch_size=batch_rows):
+        op.keys(b, state)
+    t_keys = time.perf_counter() - t0
+    held, keys_peak = tracemalloc.get_traced_memory()
+    bands_copy = np.concatenate(state.keys)  # for the edge count below (not traced as the decision's)
+    valid_copy = np.concatenate(state.extra)
+    tracemalloc.reset_peak()
+    base, _ = tracemalloc.get_traced_memory()
+    t0 = time.perf_counter()
+    group, is_kept = op.decide(state)
+    t_decide = time.perf_counter() - t0
+    after, decide_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    left, _ = candidate_pairs(bands_copy, valid=valid_copy)
+    edges = len(left)
+    del bands_copy, valid_copy, left
+    keys_bytes = held  # band hashes + valid flags of every document, held until the decision
+    per_doc = {
+        "keys held until the decision (band hashes, valid)": keys_bytes / n,
+        "decision peak (keys, one band's sort, edges, labels)": (decide_peak - base + keys_bytes) / n,
+        "decision output (group, keep mask)": (group.nbytes + is_kept.nbytes) / n,
+    }
+    batch_working_set = keys_peak - held  # one batch's signatures and shingles: per thread, not per doc
+    worst = max(per_doc.values())
+    big = 10_000_000
+    rss_extra = rss.peak - rss.base
+    # what the end-to-end run needed above its start, less what grows with the documents: Arrow
+    # and Parquet buffers, batch working sets of the pool's threads, queues between stages
+    fixed = max(0.0, rss_extra - worst * n)
+    total = rss.base + fixed + worst * big
+    estimate = {
+        "bytes_per_doc_worst_step": worst,
+        "fixed_bytes": fixed,
+        "batch_working_set_bytes": batch_working_set,
+        "rss_base_bytes": rss.base,
+        "estimate_10M_bytes": total,
+        "arithmetic": (f"{rss.base / 2**30:.2f} GiB process at start + {fixed / 2**30:.2f} GiB pipeline (not per doc) + "
+                       f"{worst:.0f} B/doc x 10M = {total / 2**30:.2f} GiB"),
+    }
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
     return {
         "docs": n,
-        "docs_per_s": n / (t_end - t),
-        "signatures_s": t_sig - t,
-        "bands_pairs_s": t_pairs - t_sig,
-        "components_s": t_end - t_pairs,
-        "edges": int(len(left)),
-        "duplicates_removed": int(n - len(np.unique(labels))),
-        "peak_rss_mb": peak[0] / 2**20,
-        "rss_before_mb": base_rss / 2**20,
+        "input_bytes": text_bytes,
+        "docs_per_s": n / wall,
+        "wall_s": wall,
+        "kept": kept,
+        "peak_rss_mb": rss.peak / 2**20,
+        "rss_before_mb": rss.base / 2**20,
+        "steps_s": {"keys (1 thread)": t_keys, "decision (pairs + components)": t_decide},
+        "edges": edges,
+        "edges_per_doc": edges / n,
+        "bytes_per_doc": per_doc,
+        "estimate_10M": estimate,
     }
 
 
@@ -176,13 +268,27 @@ def main() -> None:
         "thresher_all_cores_over": {k: base_all / v for k, v in rows.items()},
     }
     if args.fuzzy_docs:
-        fz = fuzzy_pipeline(args.fuzzy_docs)
-        print(
-            f"\nfuzzy pipeline on {fz['docs']:,} x 20-word docs: {fz['docs_per_s']:,.0f} docs/s, "
-            f"peak RSS {fz['peak_rss_mb']:.0f} MiB (signatures {fz['signatures_s']:.1f}s, "
-            f"bands+pairs {fz['bands_pairs_s']:.1f}s, components {fz['components_s']:.1f}s)"
-        )
-        result["fuzzy_pipeline"] = fz
+        sizes = sorted({max(1, args.fuzzy_docs // 4), args.fuzzy_docs})  # a smaller run shows the scaling
+        for size in sizes:
+            fz = fuzzy_end_to_end(size)
+            steps = fz["steps_s"]
+            assert isinstance(steps, dict)
+            print(
+                f"\nfuzzy dedup (DataFrame, local executor, Parquet in and out) of {size:,} x 20-word docs: "
+                f"{fz['docs_per_s']:,.0f} docs/s, peak RSS {fz['peak_rss_mb']:,.0f} MiB "
+                f"(process before: {fz['rss_before_mb']:,.0f} MiB), {fz['kept']:,} kept, "
+                f"{fz['edges_per_doc']:.3f} candidate edges/doc"
+            )
+            print("  steps alone: " + ", ".join(f"{k} {v:.1f}s" for k, v in steps.items()))
+            per_doc = fz["bytes_per_doc"]
+            assert isinstance(per_doc, dict)
+            for k, v in per_doc.items():
+                print(f"  {k:<46}{v:>8.1f} B/doc")
+            est = fz["estimate_10M"]
+            assert isinstance(est, dict)
+            print(f"  one batch's keys working set (per thread): {est['batch_working_set_bytes'] / 2**20:.0f} MiB")
+            print(f"  10M estimate: {est['arithmetic']}")
+            result[f"fuzzy_end_to_end_{size}"] = fz
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -360,14 +361,26 @@ class LocalExecutor:
         """
         from thresher.operators.dedup import DedupState
 
+        def keys_of(batch: pa.RecordBatch) -> DedupState:
+            one = DedupState()
+            op.keys(batch, one)
+            return one
+
+        # keys (MinHash signatures, decodes + pHashes, content hashes) of several batches at
+        # once on the pool, merged in input order
         state = DedupState()
         kept_batches: list[Morsel] = []
+        pending: deque[Future[DedupState]] = deque()
         for m in self._run(stage.inputs[0], ctx):
             if m.batch is not None:
                 st.add_in(m.batch.num_rows, m.batch.nbytes)
-                op.keys(m.batch, state)
+                pending.append(ctx.pool.submit(keys_of, m.batch))
+                while len(pending) > ctx.threads:
+                    state.extend(pending.popleft().result())
             if keep_input:
                 kept_batches.append(m)
+        while pending:
+            state.extend(pending.popleft().result())
         group, kept = op.decide(state)
         return group, kept, state, kept_batches
 

@@ -32,6 +32,14 @@ class DedupState:
     ids: list[pa.Array] = field(default_factory=list)
     n: int = 0
 
+    def extend(self, other: DedupState) -> None:
+        """Append the keys of the rows after this state's (one batch's, computed elsewhere)."""
+        self.keys.extend(other.keys)
+        self.extra.extend(other.extra)
+        self.priority.extend(other.priority)
+        self.ids.extend(other.ids)
+        self.n += other.n
+
 
 class DedupOperator:
     def __init__(self, method: str, key: Expr, params: dict[str, Any], input_schema: Schema,
@@ -146,7 +154,15 @@ class DedupOperator:
             from thresher.operators.kernels.components import connected_components
             from thresher.operators.kernels.lsh import candidate_pairs, verify_pairs
 
-            bands = np.concatenate(state.keys)
+            # moved batch by batch into one array (each batch freed once copied), so the band
+            # hashes are never held twice
+            bands = np.empty((n, p["bands"]), np.uint64)
+            pos = 0
+            state.keys.reverse()
+            while state.keys:
+                k = state.keys.pop()
+                bands[pos:pos + len(k)] = k
+                pos += len(k)
             if p.get("verify"):
                 valid = np.concatenate([e[2] for e in state.extra])
             else:

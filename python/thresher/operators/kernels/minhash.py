@@ -42,6 +42,7 @@ if it should. ``poly64`` is not a cryptographic hash; inputs crafted against it 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -84,20 +85,29 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint32(16))
 
 
-_POW_CACHE: dict[str, np.ndarray] = {}
+_POW_CACHE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+_POW_LOCK = threading.Lock()
 
 
 def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``P**k`` and ``Q**k`` (``Q = P**-1``) mod 2**64 for ``k < n``; cached and grown by doubling."""
-    have = _POW_CACHE.get("p")
-    if have is None or len(have) < n:
-        size = max(1 << 16, 1 << int(np.ceil(np.log2(max(n, 2)))))
-        with np.errstate(over="ignore"):
-            p = np.multiply.accumulate(np.full(size, _P, dtype=np.uint64))
-            q = np.multiply.accumulate(np.full(size, _Q, dtype=np.uint64))
-        _POW_CACHE["p"] = np.concatenate([np.ones(1, np.uint64), p[:-1]])
-        _POW_CACHE["q"] = np.concatenate([np.ones(1, np.uint64), q[:-1]])
-    return _POW_CACHE["p"], _POW_CACHE["q"]
+    """``P**k`` and ``Q**k`` (``Q = P**-1``) mod 2**64 for ``k < n``; cached and grown by doubling.
+
+    The pair is cached as one tuple under a lock: threads hashing batches of different sizes
+    must never see a grown ``P`` table next to a stale ``Q`` one.
+    """
+    have = _POW_CACHE.get("pq")
+    if have is not None and len(have[0]) >= n:
+        return have
+    with _POW_LOCK:
+        have = _POW_CACHE.get("pq")
+        if have is None or len(have[0]) < n:
+            size = max(1 << 16, 1 << int(np.ceil(np.log2(max(n, 2)))))
+            with np.errstate(over="ignore"):
+                p = np.multiply.accumulate(np.full(size, _P, dtype=np.uint64))
+                q = np.multiply.accumulate(np.full(size, _Q, dtype=np.uint64))
+            have = (np.concatenate([np.ones(1, np.uint64), p[:-1]]), np.concatenate([np.ones(1, np.uint64), q[:-1]]))
+            _POW_CACHE["pq"] = have
+        return have
 
 
 def poly64(data: bytes) -> int:
