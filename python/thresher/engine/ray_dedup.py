@@ -33,18 +33,20 @@ if TYPE_CHECKING:
     from thresher.planner.physical import Stage
 
 
+_REMOTE_FNS: dict[Callable[..., Any], Any] = {}  # made once per process: Ray exports each on creation
+
+
 class RayRunner:
     """:class:`~thresher.operators.dedup_shuffle.TaskRunner` on Ray: steps are remote tasks."""
 
     def __init__(self, ray: Any, max_retries: int) -> None:
         self.ray = ray
         self.max_retries = max_retries
-        self._fns: dict[Callable[..., Any], Any] = {}
 
     def submit(self, fn: Callable[..., Any], num_returns: int, *args: Any) -> list[Any]:
-        remote = self._fns.get(fn)
+        remote = _REMOTE_FNS.get(fn)
         if remote is None:
-            remote = self._fns[fn] = self.ray.remote(fn)
+            remote = _REMOTE_FNS[fn] = self.ray.remote(fn)
         refs = remote.options(num_returns=num_returns, max_retries=self.max_retries).remote(*args)
         return [refs] if num_returns == 1 else list(refs)
 
