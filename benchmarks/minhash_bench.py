@@ -123,7 +123,7 @@ def planted_short_docs(n: int) -> pa.Table:
     return pa.table({"id": pa.array(np.arange(n, dtype=np.int64)), "text": pa.array(docs, pa.large_string())})
 
 
-def fuzzy_end_to_end(n: int, threshold: float = 0.8, batch_rows: int = 65536) -> dict[str, object]:
+def fuzzy_end_to_end(n: int, threshold: float = 0.8, batch_rows: int = 65536, verify: bool = False) -> dict[str, object]:
     """``df.dedup.fuzzy`` on the local executor over a Parquet file of ``n`` short docs.
 
     Three measurements: (1) the whole DataFrame pipeline (read Parquet, keys, decision, re-read
@@ -151,7 +151,7 @@ def fuzzy_end_to_end(n: int, threshold: float = 0.8, batch_rows: int = 65536) ->
     del table
     gc.collect()
     df = th.read_parquet(str(src))
-    q = df.dedup.fuzzy("text", threshold=threshold, ngram=NGRAM, unit="word", device="cpu")
+    q = df.dedup.fuzzy("text", threshold=threshold, ngram=NGRAM, unit="word", device="cpu", verify=verify)
     with _PeakRSS() as rss:
         t = time.perf_counter()
         q.write_parquet(str(tmp / "out"))
@@ -160,18 +160,21 @@ def fuzzy_end_to_end(n: int, threshold: float = 0.8, batch_rows: int = 65536) ->
 
     # -- step by step (the operator's own code), bytes per document at each step's peak ----------
     op = DedupOperator("fuzzy", Column("text"), {"threshold": threshold, "ngram": NGRAM, "unit": "word",
-                                                 "device": "cpu"}, df.schema)
+                                                 "device": "cpu", "verify": verify}, df.schema)
     state = DedupState()
     pf = pq.ParquetFile(src)
     gc.collect()
     tracemalloc.start()
     t0 = time.perf_counter()
     for b in pf.iter_batches(batch_size=batch_rows):
-        op.keys(b, state)
+        one = DedupState()
+        op.keys(b, one)
+        op.merge(state, one)  # as the executor does
     t_keys = time.perf_counter() - t0
     held, keys_peak = tracemalloc.get_traced_memory()
     bands_copy = np.concatenate(state.keys)  # for the edge count below (not traced as the decision's)
     valid_copy = np.concatenate(state.extra)
+    store_bytes = state.shingles.total * 4 if state.shingles is not None else 0
     tracemalloc.reset_peak()
     base, _ = tracemalloc.get_traced_memory()
     t0 = time.perf_counter()
@@ -184,7 +187,8 @@ def fuzzy_end_to_end(n: int, threshold: float = 0.8, batch_rows: int = 65536) ->
     del bands_copy, valid_copy, left
     keys_bytes = held  # band hashes + valid flags of every document, held until the decision
     per_doc = {
-        "keys held until the decision (band hashes, valid)": keys_bytes / n,
+        "keys held until the decision (band hashes, valid" + (", shingles" if verify else "") + ")":
+            keys_bytes / n,
         "decision peak (keys, one band's sort, edges, labels)": (decide_peak - base + keys_bytes) / n,
         "decision output (group, keep mask)": (group.nbytes + is_kept.nbytes) / n,
     }
@@ -210,6 +214,8 @@ def fuzzy_end_to_end(n: int, threshold: float = 0.8, batch_rows: int = 65536) ->
     shutil.rmtree(tmp, ignore_errors=True)
     return {
         "docs": n,
+        "verify": verify,
+        "shingle_bytes_per_doc": store_bytes / n,
         "input_bytes": text_bytes,
         "docs_per_s": n / wall,
         "wall_s": wall,
@@ -318,12 +324,13 @@ def main() -> None:
     }
     if args.fuzzy_docs:
         sizes = sorted({max(1, args.fuzzy_docs // 4), args.fuzzy_docs})  # a smaller run shows the scaling
-        for size in sizes:
-            fz = fuzzy_end_to_end(size)
+        for size, verify in [(size, False) for size in sizes] + [(args.fuzzy_docs, True)]:
+            fz = fuzzy_end_to_end(size, verify=verify)
             steps = fz["steps_s"]
             assert isinstance(steps, dict)
             print(
-                f"\nfuzzy dedup (DataFrame, local executor, Parquet in and out) of {size:,} x 20-word docs: "
+                f"\nfuzzy dedup{' verify=True' if verify else ''} (DataFrame, local executor, Parquet in and out) "
+                f"of {size:,} x 20-word docs: "
                 f"{fz['docs_per_s']:,.0f} docs/s, peak RSS {fz['peak_rss_mb']:,.0f} MiB "
                 f"(process before: {fz['rss_before_mb']:,.0f} MiB), {fz['kept']:,} kept, "
                 f"{fz['edges_per_doc']:.3f} candidate edges/doc"
@@ -337,7 +344,7 @@ def main() -> None:
             assert isinstance(est, dict)
             print(f"  one batch's keys working set (per thread): {est['batch_working_set_bytes'] / 2**20:.0f} MiB")
             print(f"  10M estimate: {est['arithmetic']}")
-            result[f"fuzzy_end_to_end_{size}"] = fz
+            result[f"fuzzy_end_to_end_{size}{'_verify' if verify else ''}"] = fz
     if args.ray_docs:
         rv = fuzzy_ray_vs_local(args.ray_docs)
         print(f"\nfuzzy dedup of {args.ray_docs:,} docs: local {rv['local_s']:.1f}s, Ray {rv['ray_s']:.1f}s "

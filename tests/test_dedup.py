@@ -106,3 +106,26 @@ def test_image_near_duplicates_by_phash() -> None:
     df = th.from_pydict({"id": list(range(len(blobs))), "b": blobs})
     out = df.dedup.image(col("b").image.decode(), max_distance=8).to_pydict()["id"]
     assert out == [0, 1, 2, 3, 4, 5]
+
+
+def test_fuzzy_verify_spills_shingles_and_decides_the_same() -> None:
+    from thresher.expressions.expr import Column
+    from thresher.operators.dedup import DedupOperator, DedupState
+
+    docs, _ = planted_corpus(120, seed=4)
+    table = pa.table({"t": docs})
+    params = {"threshold": 0.8, "ngram": 3, "unit": "word", "verify": True}
+    results = []
+    for limit in (1 << 30, 2000):  # in memory; spilled after the first kilobytes
+        op = DedupOperator("fuzzy", Column("t"), params, th.from_arrow(table).schema)
+        op.spill_bytes = limit
+        state = DedupState()
+        for b in table.to_batches(max_chunksize=17):
+            one = DedupState()
+            op.keys(b, one)
+            op.merge(state, one)
+        assert state.shingles is not None and state.shingles.spilled == (limit == 2000)
+        results.append(op.decide(state))
+    (g0, k0), (g1, k1) = results
+    assert (~k0).sum() > 20
+    assert np.array_equal(g0, g1) and np.array_equal(k0, k1)

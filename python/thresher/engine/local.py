@@ -376,11 +376,11 @@ class LocalExecutor:
                 st.add_in(m.batch.num_rows, m.batch.nbytes)
                 pending.append(ctx.pool.submit(keys_of, m.batch))
                 while len(pending) > ctx.threads:
-                    state.extend(pending.popleft().result())
+                    op.merge(state, pending.popleft().result())
             if keep_input:
                 kept_batches.append(m)
         while pending:
-            state.extend(pending.popleft().result())
+            op.merge(state, pending.popleft().result())
         group, kept = op.decide(state)
         return group, kept, state, kept_batches
 

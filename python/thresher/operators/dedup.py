@@ -24,6 +24,65 @@ from thresher.operators.evaluate import ExprEvaluator
 METHODS = ("exact", "fuzzy", "semantic", "image")
 
 
+class ShingleStore:
+    """Every document's shingle hashes (CSR) kept for ``verify``: in memory up to ``limit`` bytes,
+    beyond that appended to a temporary file and read back as a memory map.
+
+    Verification reads only the documents of candidate pairs, so spilled hashes cost disk, not
+    memory: long documents (4 bytes per shingle) no longer bound how many fit on one machine.
+
+    >>> st = ShingleStore(limit=8)
+    >>> st.add(np.array([1, 2, 3], np.uint32), np.array([0, 2, 3]))
+    >>> st.add(np.array([4, 5], np.uint32), np.array([0, 2]))
+    >>> h, off = st.arrays()
+    >>> h.tolist(), off.tolist(), st.spilled
+    ([1, 2, 3, 4, 5], [0, 2, 3, 5], True)
+    >>> st.close()
+    """
+
+    def __init__(self, limit: int = 1 << 30) -> None:
+        self.limit = limit
+        self.parts: list[np.ndarray] = []
+        self.offsets: list[np.ndarray] = [np.zeros(1, np.int64)]
+        self.total = 0
+        self.file: Any = None
+        self.spilled = False
+
+    def add(self, hashes: np.ndarray, offsets: np.ndarray) -> None:
+        """Append one batch: ``hashes`` (uint32) and its per-document ``offsets`` (from 0)."""
+        self.offsets.append(np.asarray(offsets[1:], np.int64) + self.total)
+        self.total += int(offsets[-1])
+        h = np.ascontiguousarray(hashes, dtype=np.uint32)
+        if self.file is not None:
+            self.file.write(h.tobytes())
+            return
+        self.parts.append(h)
+        if sum(x.nbytes for x in self.parts) > self.limit:
+            import tempfile
+
+            self.file = tempfile.TemporaryFile(prefix="thresher-shingles-")
+            for x in self.parts:
+                self.file.write(x.tobytes())
+            self.parts = []
+            self.spilled = True
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """All hashes (a read-only memory map once spilled) and the document offsets."""
+        offsets = np.concatenate(self.offsets)
+        if self.file is None:
+            return (np.concatenate(self.parts) if self.parts else np.empty(0, np.uint32)), offsets
+        self.file.flush()
+        if self.total == 0:
+            return np.empty(0, np.uint32), offsets
+        return np.memmap(self.file, dtype=np.uint32, mode="r", shape=(self.total,)), offsets
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        self.parts = []
+
+
 @dataclass
 class DedupState:
     keys: list[Any] = field(default_factory=list)
@@ -31,6 +90,7 @@ class DedupState:
     priority: list[np.ndarray] = field(default_factory=list)
     ids: list[pa.Array] = field(default_factory=list)
     n: int = 0
+    shingles: ShingleStore | None = None
 
     def extend(self, other: DedupState) -> None:
         """Append the keys of the rows after this state's (one batch's, computed elsewhere)."""
@@ -53,6 +113,7 @@ class DedupOperator:
         self.id_column = id_column
         self._evaluator = ExprEvaluator([key] + ([priority] if priority is not None else []), input_schema)
         self._has_priority = priority is not None
+        self.spill_bytes = 1 << 30  # shingle hashes kept for verify beyond this go to a temporary file
         if method == "fuzzy":
             from thresher.operators.kernels.lsh import optimal_bands_rows
 
@@ -89,7 +150,12 @@ class DedupOperator:
             state.extra.append(nulls)
         elif self.method == "fuzzy":
             from thresher.operators.kernels.lsh import band_hashes
-            from thresher.operators.kernels.minhash import MAX_HASH, minhash_signatures, shingle_hashes
+            from thresher.operators.kernels.minhash import (
+                MAX_HASH,
+                minhash_signatures,
+                shingle_hashes,
+                signatures_from_shingle_hashes,
+            )
 
             args = (int(p.get("num_perm", 128)), int(p.get("ngram", 5)), p.get("unit", "char"), int(p.get("seed", 1)),
                     p.get("hash", "poly64"))
@@ -97,6 +163,12 @@ class DedupOperator:
                 from thresher.operators.kernels.gpu_dedup import fuzzy_band_hashes_gpu
 
                 bh, valid = fuzzy_band_hashes_gpu(arr, *args, p["bands"], p["rows"])
+            elif p.get("verify"):
+                # the shingle hashes are kept for verification: shingle once, sign from them
+                h, off = shingle_hashes(arr, args[1], args[2], args[4])
+                sig = signatures_from_shingle_hashes(h, off, args[0], args[3])
+                valid = ~(sig == MAX_HASH).all(axis=1)
+                bh = band_hashes(sig, p["bands"], p["rows"])
             else:
                 sig = minhash_signatures(arr, *args)
                 valid = ~(sig == MAX_HASH).all(axis=1)
@@ -105,7 +177,8 @@ class DedupOperator:
                 valid &= np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
             state.keys.append(bh)
             if p.get("verify"):
-                h, off = shingle_hashes(arr, int(p.get("ngram", 5)), p.get("unit", "char"), p.get("hash", "poly64"))
+                if self.device == "gpu":
+                    h, off = shingle_hashes(arr, args[1], args[2], args[4])
                 state.extra.append((h, off, valid))
             else:
                 state.extra.append(valid)
@@ -126,6 +199,21 @@ class DedupOperator:
         if self.id_column is not None:
             state.ids.append(batch.column(batch.schema.get_field_index(self.id_column)))
         state.n += batch.num_rows
+
+    def merge(self, state: DedupState, one: DedupState) -> None:
+        """Append the keys of one batch (computed into ``one`` by :meth:`keys`) to ``state``.
+
+        With ``verify`` the shingle hashes go to the state's :class:`ShingleStore` (which spills
+        past ``spill_bytes``) and only the valid flags stay in ``extra``.
+        """
+        if self.method == "fuzzy" and self.params.get("verify"):
+            if state.shingles is None:
+                state.shingles = ShingleStore(self.spill_bytes)
+            for h, off, valid in one.extra:
+                state.shingles.add(h, off)
+                state.extra.append(valid)
+            one.extra = []
+        state.extend(one)
 
     # -- the decision ------------------------------------------------------------------------
     def decide(self, state: DedupState) -> tuple[np.ndarray, np.ndarray]:
@@ -163,27 +251,25 @@ class DedupOperator:
                 k = state.keys.pop()
                 bands[pos:pos + len(k)] = k
                 pos += len(k)
-            if p.get("verify"):
-                valid = np.concatenate([e[2] for e in state.extra])
-            else:
-                valid = np.concatenate(state.extra)
+            store = state.shingles
+            if p.get("verify") and store is None:  # keys() straight into this state: tuples per batch
+                store = ShingleStore()
+                for h, off, _ in state.extra:
+                    store.add(h, off)
+                state.extra = [e[2] for e in state.extra]
+            valid = np.concatenate(state.extra)
             if self.device == "gpu":
                 from thresher.operators.kernels.gpu_dedup import candidate_pairs_gpu
 
                 left, right = candidate_pairs_gpu(bands, valid)
             else:
                 left, right = candidate_pairs(bands, valid=valid)
-            if p.get("verify") and len(left):
-                shingles: list[np.ndarray] = []
-                offs: list[np.ndarray] = [np.zeros(1, np.int64)]
-                base = 0
-                for h, off, _ in state.extra:
-                    shingles.append(h)
-                    offs.append(off[1:].astype(np.int64) + base)
-                    base += int(off[-1])
-                ok = verify_pairs(left, right, np.concatenate(shingles), np.concatenate(offs),
-                                  float(p.get("threshold", 0.8)))
-                left, right = left[ok], right[ok]
+            if store is not None:
+                if len(left):
+                    hashes, offsets = store.arrays()
+                    ok = verify_pairs(left, right, hashes, offsets, float(p.get("threshold", 0.8)))
+                    left, right = left[ok], right[ok]
+                store.close()
             if self.device == "gpu":
                 from thresher.operators.kernels.gpu_dedup import components_gpu
 

@@ -211,9 +211,17 @@ def jaccard_pairs(
     >>> jaccard_pairs(np.array([0, 0]), np.array([1, 2]), h, np.array([0, 3, 6, 7])).tolist()
     [0.5, 0.0]
     """
-    sets, soff = _unique_sets(hashes, offsets)
     left = np.asarray(left, dtype=np.int64)
     right = np.asarray(right, dtype=np.int64)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    # only the documents of some pair: the sets of all others are never built (the hashes may be
+    # a memory map of every document's shingles)
+    docs, inv = np.unique(np.concatenate([left, right]), return_inverse=True)
+    vals, _ = _gather_csr(hashes, offsets, docs)
+    sub_off = np.zeros(len(docs) + 1, dtype=np.int64)
+    np.cumsum(offsets[docs + 1] - offsets[docs], out=sub_off[1:])
+    sets, soff = _unique_sets(np.asarray(vals), sub_off)
+    left, right = inv[: len(left)], inv[len(left):]
     sizes = np.diff(soff)
     la, lb = sizes[left], sizes[right]
     inter = np.zeros(len(left), dtype=np.int64)

@@ -542,6 +542,25 @@ def minhash_signatures(
     return out
 
 
+def signatures_from_shingle_hashes(
+    hashes: np.ndarray, offsets: np.ndarray, num_perm: int = 128, seed: int = 1, scheme: Scheme = "affine32"
+) -> np.ndarray:
+    """MinHash signatures ``uint32 [docs, num_perm]`` from shingle hashes already computed (CSR).
+
+    Equal to :func:`minhash_signatures` of the texts :func:`shingle_hashes` hashed; for callers
+    that need the shingle hashes too (verification) and should not shingle twice.
+
+    Examples
+    --------
+    >>> texts = pa.array(["the quick brown fox", "", "a b"])
+    >>> h, off = shingle_hashes(texts, 2, "word")
+    >>> bool((signatures_from_shingle_hashes(h, off, 16) == minhash_signatures(texts, 16, 2, "word")).all())
+    True
+    """
+    a, b = permutations(num_perm, seed, scheme)
+    return _segment_min(np.asarray(hashes, np.uint32), np.asarray(offsets, np.int64), a, b, scheme).T.copy()
+
+
 def minhash_array(
     texts: pa.Array | pa.ChunkedArray,
     num_perm: int = 128,
