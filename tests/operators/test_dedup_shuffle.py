@@ -101,3 +101,25 @@ def test_long_chain_split_over_producers_is_one_component() -> None:
     labels, rounds = _distributed_labels(left, right, n, producers=n - 1, parts=4, seed=0)
     assert (labels == 0).all()
     assert rounds > 2
+
+
+def test_semantic_clusters_in_tasks_equal_in_memory() -> None:
+    from thresher.operators.dedup_shuffle import semantic_shuffled
+
+    rng = np.random.default_rng(3)
+    centers = rng.normal(size=(30, 24)).astype(np.float32)
+    vecs = np.repeat(centers, 4, axis=0) + 0.02 * rng.normal(size=(120, 24)).astype(np.float32)
+    vecs = np.concatenate([vecs, rng.normal(size=(40, 24)).astype(np.float32), np.zeros((2, 24), np.float32)])
+    emb = pa.FixedSizeListArray.from_arrays(pa.array(vecs.reshape(-1)), 24)
+    table = pa.table({"e": emb, "p": rng.integers(0, 3, len(vecs)).astype(np.float64)})
+    schema = th.from_arrow(table).schema
+    for params, prio in (({"eps": 0.02, "n_clusters": 8}, Column("p")), ({"eps": 0.05, "n_clusters": 1}, None)):
+        op = DedupOperator("semantic", Column("e"), params, schema, priority=prio)
+        state = DedupState()
+        for b in table.to_batches(max_chunksize=50):
+            op.keys(b, state)
+        group, kept = op.decide(state)
+        assert (~kept).sum() >= 60
+        for parts in (1, 3, 16):
+            g, k = semantic_shuffled(op, state, InlineRunner(), parts, block=7)
+            assert np.array_equal(g, group) and np.array_equal(k, kept), parts

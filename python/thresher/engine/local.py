@@ -359,6 +359,13 @@ class LocalExecutor:
         Returns ``(group, is_kept, state, input morsels if keep_input)``; the Ray executor
         overrides this with the shuffled version (:mod:`thresher.engine.ray_dedup`).
         """
+        state, kept_batches = self._dedup_keys(stage, ctx, st, op, keep_input)
+        group, kept = op.decide(state)
+        return group, kept, state, kept_batches
+
+    def _dedup_keys(self, stage: Stage, ctx: _Context, st: StageStats, op: Any,
+                    keep_input: bool) -> tuple[Any, list[Morsel]]:
+        """Every input batch's dedup keys, in input order: ``(state, input morsels if keep_input)``."""
         from thresher.operators.dedup import DedupState
 
         def keys_of(batch: pa.RecordBatch) -> DedupState:
@@ -381,8 +388,7 @@ class LocalExecutor:
                 kept_batches.append(m)
         while pending:
             op.merge(state, pending.popleft().result())
-        group, kept = op.decide(state)
-        return group, kept, state, kept_batches
+        return state, kept_batches
 
     def _write(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
         from thresher.engine.checkpoint import run_write

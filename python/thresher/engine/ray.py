@@ -465,9 +465,10 @@ class RayExecutor(LocalExecutor):
     # -- dedup: buckets and components as shuffles (engine/ray_dedup.py) ------------------------------------
     def _dedup_decide(self, stage: Stage, ctx: _Context, st: StageStats, op: Any,
                       keep_input: bool) -> tuple[Any, Any, Any, list[Morsel]]:
-        if op.method == "semantic":  # one k-means on the driver (see ray_dedup)
-            return super()._dedup_decide(stage, ctx, st, op, keep_input)
-        from thresher.engine.ray_dedup import decide_on_ray
+        from thresher.engine.ray_dedup import decide_on_ray, decide_semantic_on_ray
+
+        if op.method == "semantic":  # k-means on the driver, clusters decided in tasks
+            return decide_semantic_on_ray(self, stage, ctx, st, op, keep_input)
 
         return decide_on_ray(self, stage, ctx, st, op, keep_input)
 

@@ -9,8 +9,9 @@ driver only keeps the row count, a per-row group/keep array, and, for ``return_g
 ``id_column``, the ids. Pass 2 is the local executor's: the input again (or the kept batches),
 filtered by row position.
 
-Semantic dedup stays on the driver: one k-means over all embeddings (fine for moderate sizes:
-10M × 256 float32 is 10 GB; bigger needs a sampled k-means and per-cluster tasks, not done yet).
+Semantic dedup gathers the embeddings on the driver for one k-means over all of them (fine for
+moderate sizes: 1M × 256 float32 is 1 GiB; 10M would want a k-means on a sample and assignment in
+map tasks, not done), then decides the clusters in ``shuffle_partitions`` tasks.
 Results equal the local executor's for every method, chunking and partition count.
 """
 
@@ -24,7 +25,7 @@ import pyarrow as pa
 
 from thresher.engine.stream import Morsel
 from thresher.operators.dedup import DedupOperator, DedupState
-from thresher.operators.dedup_shuffle import ShuffleDedup
+from thresher.operators.dedup_shuffle import ShuffleDedup, semantic_shuffled
 
 if TYPE_CHECKING:
     from thresher.engine.local import _Context
@@ -66,6 +67,15 @@ def decide_on_ray(ex: RayExecutor, stage: Stage, ctx: _Context, st: StageStats, 
     chunk: list[pa.RecordBatch] = []
     size = 0
     id_index = -1
+    running: list[Any] = []
+
+    def submit(batches: list[pa.RecordBatch]) -> None:
+        # at most max_in_flight map tasks unfinished: their inputs wait in the object store
+        sd.add(batches)
+        running.append(sd.last_map_task())
+        if len(running) > ex.max_in_flight:
+            _, running[:] = ex.ray.wait(running, num_returns=len(running) - ex.max_in_flight, fetch_local=False)
+
     for m in ex._run(stage.inputs[0], ctx):
         if keep_input:
             kept_batches.append(m)
@@ -85,10 +95,10 @@ def decide_on_ray(ex: RayExecutor, stage: Stage, ctx: _Context, st: StageStats, 
             chunk.append(piece)
             size += piece.nbytes
             if size >= ex.target_batch_bytes:
-                sd.add(chunk)
+                submit(chunk)
                 chunk, size = [], 0
     if chunk:
-        sd.add(chunk)
+        submit(chunk)
     try:
         group, kept = sd.decide()
     except Exception as exc:  # noqa: BLE001 - Ray wraps task failures in many types
@@ -98,4 +108,16 @@ def decide_on_ray(ex: RayExecutor, stage: Stage, ctx: _Context, st: StageStats, 
     if op.method != "exact":
         st.extra["component_rounds"] = sd.rounds
         st.extra["star_edges"] = sd.edges
+    return group, kept, state, kept_batches
+
+
+def decide_semantic_on_ray(ex: RayExecutor, stage: Stage, ctx: _Context, st: StageStats, op: DedupOperator,
+                           keep_input: bool) -> tuple[np.ndarray, np.ndarray, DedupState, list[Morsel]]:
+    """Semantic dedup on Ray: keys gathered as locally, k-means here, clusters decided in tasks."""
+    state, kept_batches = ex._dedup_keys(stage, ctx, st, op, keep_input)
+    try:
+        group, kept = semantic_shuffled(op, state, RayRunner(ex.ray, ex.max_retries), ex.shuffle_partitions)
+    except Exception as exc:  # noqa: BLE001 - Ray wraps task failures in many types
+        raise ex._error(exc, stage, "semantic clusters") from exc
+    st.extra["shuffle_partitions"] = ex.shuffle_partitions
     return group, kept, state, kept_batches

@@ -370,6 +370,10 @@ class ShuffleDedup:
         self._starts.append(self.n)
         self.n += rows
 
+    def last_map_task(self) -> Any:
+        """A handle that resolves when the latest map task has finished (for backpressure)."""
+        return self._chunks[-1][-1] if self._chunks else None
+
     def _column(self, i: int) -> list[Any]:
         return [c[i] for c in self._chunks]
 
@@ -453,6 +457,65 @@ def star_components(runner: Any, n_parts: int, producers: list[list[Any]], max_r
         if rounds >= max_rounds:
             raise RuntimeError(f"connected components did not converge in {max_rounds} rounds")
     return [run.submit(star_leaves, 1, *[x[i] for x in current])[0] for i in range(p)], rounds
+
+
+# ------------------------------------------------------------------------------------ semantic
+def semantic_partition(thr: float, block: int, *clusters: tuple[np.ndarray, np.ndarray]) -> list[tuple[Any, ...]]:
+    """Decide some k-means clusters: per cluster ``(rows, is_kept, group row)``."""
+    from thresher.operators.kernels.semantic import cluster_decisions
+
+    out = []
+    for members, xm in clusters:
+        keep, grp = cluster_decisions(xm, thr, block)
+        out.append((members, keep, members[grp]))
+    return out
+
+
+def semantic_shuffled(op: DedupOperator, state: DedupState, runner: Any, n_parts: int,
+                      block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Semantic dedup with the per-cluster similarity step in tasks; the same result as
+    :meth:`DedupOperator.decide`.
+
+    k-means runs here (it needs every embedding); the clusters, with their members'
+    embeddings, are dealt to ``n_parts`` tasks by cost (size squared, largest first, to the least
+    loaded task), each deciding its clusters independently.
+
+    Examples
+    --------
+    >>> import pyarrow as pa, thresher as th
+    >>> from thresher.expressions.expr import Column
+    >>> e = pa.FixedSizeListArray.from_arrays(pa.array([1, 0, 1, 0, 0, 1], pa.float32()), 2)
+    >>> t = pa.table({"e": e})
+    >>> op = DedupOperator("semantic", Column("e"), {"eps": 0.01}, th.from_arrow(t).schema)
+    >>> st = DedupState()
+    >>> op.keys(t.to_batches()[0], st)
+    >>> [x.tolist() for x in semantic_shuffled(op, st, InlineRunner(), 2)]
+    [[0, 0, 2], [True, False, True]]
+    """
+    from thresher.operators.kernels.semantic import semantic_clusters
+
+    p = op.params
+    n = state.n
+    group = np.arange(n, dtype=np.int64)
+    kept = np.ones(n, dtype=bool)
+    if n == 0:
+        return group, kept
+    emb = np.concatenate(state.keys)
+    prio = np.concatenate(state.priority) if state.priority else None
+    x, clusters = semantic_clusters(emb, int(p.get("n_clusters", 1)), prio, seed=int(p.get("seed", 0)))
+    parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n_parts)]
+    load = np.zeros(n_parts)
+    for members in sorted(clusters, key=len, reverse=True):
+        i = int(np.argmin(load))
+        parts[i].append((members, x[members]))
+        load[i] += float(len(members)) ** 2
+    thr = 1.0 - float(p["eps"])
+    handles = [runner.submit(semantic_partition, 1, thr, block, *part)[0] for part in parts if part]
+    for result in runner.get(handles):
+        for members, keep, grp in result:
+            kept[members] = keep
+            group[members] = grp
+    return group, kept
 
 
 # a bucket task returns its edges as one object (a pair); these unpack it inside the next task

@@ -180,34 +180,74 @@ def semantic_duplicates(
     >>> g.tolist(), keep.tolist()
     ([1, 1, 2], [False, True, True])
     """
+    x, clusters = semantic_clusters(embeddings, n_clusters, priority, labels=labels, seed=seed, backend=backend)
+    n = len(x)
+    group = np.arange(n, dtype=np.int64)
+    kept = np.ones(n, dtype=bool)
+    for members in clusters:
+        keep, grp = cluster_decisions(x[members], 1.0 - eps, block)
+        kept[members] = keep
+        group[members] = members[grp]
+    return group, kept
+
+
+def semantic_clusters(
+    embeddings: np.ndarray,
+    n_clusters: int = 1,
+    priority: np.ndarray | None = None,
+    *,
+    labels: np.ndarray | None = None,
+    seed: int = 0,
+    backend: Backend = "auto",
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The global half of :func:`semantic_duplicates`: normalized embeddings and the clusters.
+
+    Each cluster (two members or more) is its rows in visiting order: priority descending, then
+    row. :func:`cluster_decisions` decides each one independently, so clusters can be spread
+    over tasks.
+
+    Examples
+    --------
+    >>> x, cl = semantic_clusters(np.eye(3, dtype=np.float32), labels=np.array([0, 1, 0]), priority=np.array([0, 0, 1]))
+    >>> [c.tolist() for c in cl]
+    [[2, 0]]
+    """
     x = _normalize(embeddings)
     n = len(x)
     if labels is None:
         labels = kmeans(x, n_clusters, seed=seed, backend=backend)[0] if n_clusters > 1 else np.zeros(n, np.int64)
     labels = np.asarray(labels)
     prio = np.zeros(n) if priority is None else np.asarray(priority, dtype=np.float64)
-    # visiting order: by cluster, then priority descending, then row
     order = np.lexsort((np.arange(n), -prio, labels))
     sorted_labels = labels[order]
     cuts = np.flatnonzero(sorted_labels[1:] != sorted_labels[:-1]) + 1
-    group = np.arange(n, dtype=np.int64)
-    kept = np.ones(n, dtype=bool)
-    thr = 1.0 - eps
-    for members in np.split(order, cuts):
-        if len(members) < 2:
-            continue
-        later, earlier = _similar_pairs(x, members, thr, block)
-        if not len(later):
-            continue
-        keep = _greedy_keep(len(members), later, earlier)
-        kept[members] = keep
-        # a duplicate's group: its most similar kept earlier neighbour (ties: the earliest)
-        ok = keep[earlier] & ~keep[later]
-        lo, eo = later[ok], earlier[ok]
-        sim = (x[members[lo]] * x[members[eo]]).sum(axis=1)
-        pick = np.lexsort((eo, -sim, lo))
-        lo, eo = lo[pick], eo[pick]
-        first = np.ones(len(lo), dtype=bool)
-        first[1:] = lo[1:] != lo[:-1]
-        group[members[lo[first]]] = members[eo[first]]
-    return group, kept
+    return x, [m for m in np.split(order, cuts) if len(m) >= 2]
+
+
+def cluster_decisions(xm: np.ndarray, thr: float, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Decide one cluster: ``(is_kept, group)`` for its members (normalized, in visiting order).
+
+    ``group[i]`` is the position (in the cluster) of the kept item ``i`` duplicates — its most
+    similar kept earlier item, ties to the earliest — or ``i`` when kept.
+
+    Examples
+    --------
+    >>> keep, grp = cluster_decisions(np.array([[1, 0], [1, 0], [0, 1]], np.float32), 0.99)
+    >>> keep.tolist(), grp.tolist()
+    ([True, False, True], [0, 0, 2])
+    """
+    m = len(xm)
+    grp = np.arange(m, dtype=np.int64)
+    later, earlier = _similar_pairs(xm, np.arange(m), thr, block)
+    if not len(later):
+        return np.ones(m, dtype=bool), grp
+    keep = _greedy_keep(m, later, earlier)
+    ok = keep[earlier] & ~keep[later]
+    lo, eo = later[ok], earlier[ok]
+    sim = (xm[lo] * xm[eo]).sum(axis=1)
+    pick = np.lexsort((eo, -sim, lo))
+    lo, eo = lo[pick], eo[pick]
+    first = np.ones(len(lo), dtype=bool)
+    first[1:] = lo[1:] != lo[:-1]
+    grp[lo[first]] = eo[first]
+    return keep, grp
