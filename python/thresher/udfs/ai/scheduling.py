@@ -212,6 +212,13 @@ class _Base:
     def close(self) -> None:
         self.closed = True
 
+    def add_replica(self) -> int:
+        """Grow by one replica (an actor that joined the pool); returns its index."""
+        self.outstanding.append(0)
+        self._running.append({})
+        self.num_replicas += 1
+        return self.num_replicas - 1
+
     def _issue(self, replica: int, batch: list[PromptRequest]) -> list[PromptRequest]:
         running = self._running[replica]
         for p in batch:
@@ -275,6 +282,8 @@ class SortedScheduler(_Base):
     def __init__(self, num_replicas: int, window: int | None = None) -> None:
         super().__init__(num_replicas)
         self.window = window
+        #: issues nothing before close(): a driver must not bound its buffer
+        self.barrier = window is None
         self._incoming: list[PromptRequest] = []
         self._ready: deque[PromptRequest] = deque()
 
@@ -323,7 +332,9 @@ class PrefixScheduler(_Base):
     of its prefix -- unless that replica's outstanding tokens exceed the least-loaded replica's by
     more than the slack, then to the least-loaded one. A replica drains its current bucket before it
     picks its next one, the largest first; a prompt older than ``max_wait`` issues has its bucket
-    served first so nothing starves. An idle replica steals a whole bucket from the busiest one.
+    served first so nothing starves. An idle replica steals a whole bucket from the busiest one
+    when that one's backlog exceeds its own by more than the slack, or the busiest one left
+    (:meth:`park`), or the input ended.
 
     Parameters
     ----------
@@ -377,6 +388,36 @@ class PrefixScheduler(_Base):
         self._seq = itertools.count()
         self._issued = 0
         self._tie = itertools.count()
+        self._cache_blocks = cache_blocks
+        self._parked: set[int] = set()
+        #: buckets (or bucket halves) moved to an idle replica, for the stats
+        self.steals = 0
+        #: buckets routed to a replica because its modelled cache held part of their prefix
+        self.cache_routed = 0
+
+    def add_replica(self) -> int:
+        r = super().add_replica()
+        self.caches.append(LRUBlockCache(self._cache_blocks))
+        self._heaps.append([])
+        self._active.append(None)
+        self._hot.append({})
+        return r
+
+    def park(self, replica: int) -> None:
+        """The replica stopped asking for work (its worker left): its buckets, even the one it was
+        draining, may now be taken whole by the replicas still working."""
+        self._active[replica] = None
+        self._parked.add(replica)
+
+    def _slack(self) -> float:
+        return self.min_slack_tokens + self.load_slack * (sum(self.outstanding) / self.num_replicas)
+
+    def _may_steal_from(self, victim: int, thief: int) -> bool:
+        """Buckets stay on their replica until drained, unless it left (parked), the input ended
+        (the tail is balanced freely), or its backlog exceeds the thief's by more than the slack."""
+        return (
+            self.closed or victim in self._parked or self.outstanding[victim] - self.outstanding[thief] > self._slack()
+        )
 
     # -- buffering -------------------------------------------------------------------------------
     @property
@@ -467,8 +508,10 @@ class PrefixScheduler(_Base):
                     best, best_hits = r, hits
         if best_hits == 0:
             best = hint if hint is not None else least
-        slack = self.min_slack_tokens + self.load_slack * (sum(load) / self.num_replicas)
-        return least if load[best] - load[least] > slack else best
+        if load[best] - load[least] > self._slack():
+            return least
+        self.cache_routed += best_hits > 0
+        return best
 
     # -- issuing ---------------------------------------------------------------------------------
     def _pick(self, replica: int, steal: bool) -> _Bucket | None:
@@ -518,15 +561,20 @@ class PrefixScheduler(_Base):
     def _steal(self, replica: int) -> _Bucket | None:
         victims = sorted(range(self.num_replicas), key=lambda r: -self.outstanding[r])
         for v in victims:
-            if v == replica:
+            if v == replica or not self._may_steal_from(v, replica):
                 continue
             candidates = [b for b in self._buckets.values() if b.replica == v and b.key != self._active[v]]
             if candidates:
                 bucket = max(candidates, key=lambda b: len(b.members))
                 self._reassign(bucket, replica)
+                self.steals += 1
                 return bucket
         # Only buckets being drained are left: split the largest in half.
-        live = [b for b in self._buckets.values() if b.replica != replica and len(b.members) > 1]
+        live = [
+            b
+            for b in self._buckets.values()
+            if b.replica != replica and len(b.members) > 1 and self._may_steal_from(b.replica, replica)
+        ]
         if not live:
             return None
         donor = max(live, key=lambda b: len(b.members))
@@ -539,6 +587,7 @@ class PrefixScheduler(_Base):
             self.outstanding[donor.replica] -= p.num_tokens
             self.outstanding[replica] += p.num_tokens
         self._buckets[split.key] = split
+        self.steals += 1
         self._push(donor)
         self._push(split)
         return split
@@ -553,6 +602,7 @@ class PrefixScheduler(_Base):
         self._push(bucket)
 
     def next_batch(self, replica: int, max_prompts: int) -> list[PromptRequest]:
+        self._parked.discard(replica)
         batch: list[PromptRequest] = []
         while len(batch) < max_prompts:
             # Steal another replica's bucket only when this one would otherwise sit idle.
@@ -630,7 +680,7 @@ def iter_schedule(
     clock = [0] * replicas
     last: list[list[int]] = [[] for _ in range(replicas)]
     while True:
-        while not exhausted and (sched.pending < max_buffered or getattr(sched, "window", 0) is None):
+        while not exhausted and (sched.pending < max_buffered or getattr(sched, "barrier", False)):
             part = next(source, None)
             if part is None:
                 exhausted = True

@@ -35,7 +35,7 @@ from thresher.udfs.ai.scheduling import (
     make_scheduler,
 )
 
-__all__ = ["Workload", "SimConfig", "SimResult", "simulate", "compare", "calibrate_cache_blocks"]
+__all__ = ["Workload", "SimConfig", "SimResult", "OracleScheduler", "simulate", "compare", "calibrate_cache_blocks"]
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ def simulate(workload: Workload, policy: str | Scheduler, config: SimConfig | No
         name = policy
     else:
         sched, name = policy, type(policy).__name__
-    bounded = not (name == "sorted" and getattr(sched, "window", None) is None)
+    bounded = not getattr(sched, "barrier", False)
     source = workload.partitions()
     next_part = 0
     nparts = workload.num_partitions
@@ -279,18 +279,87 @@ def simulate(workload: Workload, policy: str | Scheduler, config: SimConfig | No
     )
 
 
+class OracleScheduler:
+    """The clairvoyant bound: sees the whole input at once (ignores arrival), knows each prompt's
+    prefix, runs every prefix's prompts back to back on one replica, and balances replicas by
+    placing prefix groups largest first on the least-loaded one (LPT).
+
+    No streaming policy can cache better (each prefix is computed once per workload), so its hit
+    rate is the workload's :meth:`Workload.ideal_hit_rate` and its throughput the bound the
+    streaming policies are measured against.
+
+    Examples
+    --------
+    >>> s = OracleScheduler(2, prefix_blocks=1)
+    >>> s.add(PromptRequest.make(i, [i % 2] * 16 + [i] * 16) for i in range(4)); s.close()
+    >>> [p.id for p in s.next_batch(0, 4)], [p.id for p in s.next_batch(1, 4)]
+    ([0, 2], [1, 3])
+    """
+
+    barrier = True
+
+    def __init__(self, num_replicas: int, prefix_blocks: int) -> None:
+        self.num_replicas = num_replicas
+        self.prefix_blocks = max(1, prefix_blocks)
+        self._incoming: list[PromptRequest] = []
+        self._queues: list[list[PromptRequest]] = [[] for _ in range(num_replicas)]
+        self._pos = [0] * num_replicas
+
+    @property
+    def pending(self) -> int:
+        return len(self._incoming) + sum(len(q) - i for q, i in zip(self._queues, self._pos))
+
+    def add(self, prompts: Any) -> None:
+        self._incoming.extend(prompts)
+
+    def close(self) -> None:
+        groups: dict[Any, list[PromptRequest]] = {}
+        for p in self._incoming:
+            key = p.block_hashes[: self.prefix_blocks] or (p.id,)
+            groups.setdefault(key, []).append(p)
+        self._incoming = []
+        load = [(0, r) for r in range(self.num_replicas)]
+        heapq.heapify(load)
+        for g in sorted(groups.values(), key=lambda g: -sum(p.num_tokens for p in g)):
+            tokens, r = heapq.heappop(load)
+            self._queues[r].extend(g)
+            heapq.heappush(load, (tokens + sum(p.num_tokens for p in g), r))
+
+    def next_batch(self, replica: int, max_prompts: int) -> list[PromptRequest]:
+        q, i = self._queues[replica], self._pos[replica]
+        self._pos[replica] = i + min(max_prompts, len(q) - i)
+        return q[i : self._pos[replica]]
+
+    def complete(self, replica: int, prompt_ids: Any) -> None:
+        pass
+
+
 def compare(
-    workload: Workload, config: SimConfig | None = None, policies: tuple[str, ...] = ("naive", "sorted", "bucketed")
+    workload: Workload,
+    config: SimConfig | None = None,
+    policies: tuple[str, ...] = ("naive", "sorted", "bucketed"),
 ) -> dict[str, SimResult]:
     """Run several policies on the same workload and configuration.
+
+    ``"ideal"`` among ``policies`` runs the :class:`OracleScheduler` (input all at once).
 
     Examples
     --------
     >>> wl = Workload(num_prompts=64, num_prefixes=4, prompt_tokens=64, prefix_tokens=32, partition_size=16)
-    >>> sorted(compare(wl, SimConfig(replicas=2)))
-    ['bucketed', 'naive', 'sorted']
+    >>> sorted(compare(wl, SimConfig(replicas=2), ("naive", "sorted", "bucketed", "ideal")))
+    ['bucketed', 'ideal', 'naive', 'sorted']
     """
-    return {p: simulate(workload, p, config) for p in policies}
+    cfg = config or SimConfig()
+    out = {}
+    for p in policies:
+        if p == "ideal":
+            oracle = OracleScheduler(cfg.replicas, workload.prefix_tokens // BLOCK_SIZE)
+            r = simulate(replace(workload, arrival_s=0.0), oracle, cfg)
+            r.policy = "ideal"
+            out[p] = r
+        else:
+            out[p] = simulate(workload, p, cfg)
+    return out
 
 
 def calibrate_cache_blocks(
