@@ -172,6 +172,7 @@ class LocalExecutor:
             st.add_in(batch.num_rows, batch.nbytes)
             out = p.process(batch, partition, offset)
             st.add_busy(time.perf_counter() - t0)
+            st.add_metrics(p.take_metrics())
             return out
 
         upstream = self._run(inp, ctx)

@@ -207,6 +207,7 @@ class RayExecutor(LocalExecutor):
 
     def _record(self, rep: TaskReport, st: StageStats) -> None:
         st.add_busy(rep.busy)
+        st.add_metrics(rep.metrics)
         with self._rss_lock:
             self._rss[rep.pid] = rep.rss
         st.extra["worker_rss_max"] = max(int(st.extra.get("worker_rss_max", 0)), rep.rss)
@@ -392,6 +393,7 @@ class RayExecutor(LocalExecutor):
             if pool is not None:
                 st.extra["actors"] = pool.peak
                 pool.close()
+                st.add_metrics(pool.udf_stats)
 
     # -- fan-out ------------------------------------------------------------------------------------------
     def _flatmap(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:

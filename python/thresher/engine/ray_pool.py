@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.engine.ray_runtime import pool_bounds, remote_functions, task_options
+from thresher.engine.ray_runtime import pool_bounds, remote_functions, stage_udfs, task_options
 from thresher.planner.physical import Stage
 
 
@@ -32,6 +32,10 @@ class ActorPool:
         self.generator_backpressure = generator_backpressure
         self._cls = remote_functions()["PipelineActor"].options(max_restarts=retries, max_task_retries=retries,
                                                                 **task_options(stage))
+        # UDFs that share state across the pool's actors (the prompt router) start it here; the
+        # handle travels inside the payload, and close() collects its stats into ``udf_stats``.
+        self._detach = [u.attach_replicas(ray, hi) for u in stage_udfs(stage) if hasattr(u, "attach_replicas")]
+        self.udf_stats: dict[str, Any] = {}
         self._payload = ray.put(payload)
         self.actors: list[Any] = []
         self.load: list[int] = []
@@ -85,3 +89,6 @@ class ActorPool:
             except Exception:  # noqa: BLE001 - already gone
                 pass
         self.actors.clear()
+        for detach in self._detach:
+            self.udf_stats.update(detach())
+        self._detach = []

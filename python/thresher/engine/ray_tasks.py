@@ -29,6 +29,7 @@ class TaskReport:
     busy: float
     errors: int = 0
     samples: list[str] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)  # UDF counters (model tokens), summed by the driver
 
 
 def _rss() -> int:
@@ -43,11 +44,14 @@ def _rss() -> int:
 def _report(t0: float, pipeline: Any = None, errors_before: int = 0) -> TaskReport:
     errs = 0
     samples: list[str] = []
+    metrics: dict[str, Any] = {}
     if pipeline is not None:
         errs = pipeline.error_count() - errors_before
         if errs:
             samples = pipeline.error_samples()[:5]
-    return TaskReport(os.getpid(), _rss(), time.perf_counter() - t0, errs, samples)
+        take = getattr(pipeline, "take_metrics", None)
+        metrics = take() if take is not None else {}
+    return TaskReport(os.getpid(), _rss(), time.perf_counter() - t0, errs, samples, metrics)
 
 
 def read_partition(part: Any, columns: Any, predicate: Any, batch_size: int, schema: Schema) -> Iterator[Any]:

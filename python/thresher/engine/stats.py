@@ -44,6 +44,26 @@ class StageStats:
         with self._lock:
             self.busy_seconds += seconds
 
+    def add_metrics(self, metrics: dict[str, Any]) -> None:
+        """Merge a worker's UDF counters (model tokens, routing) into ``extra``: numbers add up."""
+        if not metrics:
+            return
+        from thresher.operators.base import merge_metrics
+
+        with self._lock:
+            merge_metrics(self.extra, metrics)
+
+    def _rates(self) -> dict[str, float]:
+        """Token throughput over the stage's wall time, when its UDFs reported model tokens."""
+        tokens = int(self.extra.get("prompt_tokens", 0)) + int(self.extra.get("completion_tokens", 0))
+        wall = self.wall_seconds
+        if not tokens or wall <= 0:
+            return {}
+        return {
+            "tokens_per_s": round(tokens / wall, 1),
+            "completion_tokens_per_s": round(int(self.extra.get("completion_tokens", 0)) / wall, 1),
+        }
+
     @property
     def wall_seconds(self) -> float:
         if self.started is None:
@@ -65,6 +85,7 @@ class StageStats:
             "error_rows": self.error_rows,
             **({"errors": self.error_samples[:5]} if self.error_samples else {}),
             **self.extra,
+            **self._rates(),
         }
 
 
@@ -91,5 +112,11 @@ class RunStats:
                 f"  stage {d['stage']:>2} {d['name']:<40} rows {d['rows_in']:>10} -> {d['rows_out']:>10}"
                 f"  wall {d['wall_s']:8.3f}s busy {d['busy_s']:8.3f}s"
                 + (f"  bad rows {d['error_rows']}" if d["error_rows"] else "")
+                + (
+                    f"  tokens {d.get('prompt_tokens', 0)}+{d.get('completion_tokens', 0)}"
+                    f" (cached {d.get('cached_prompt_tokens', 0)}) {d['tokens_per_s']:.0f} tok/s"
+                    if "tokens_per_s" in d
+                    else ""
+                )
             )
         return "\n".join(lines)

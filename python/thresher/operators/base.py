@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import pyarrow as pa
 
@@ -24,3 +25,23 @@ class Operator(ABC):
 
     def error_samples(self) -> list[str]:
         return []
+
+    def take_metrics(self) -> dict[str, Any]:
+        """Counters the operator's UDFs collected since the last call (e.g. model tokens); resets them."""
+        return {}
+
+
+def merge_metrics(into: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Add ``new`` into ``into``: numbers are summed, anything else (a snapshot) replaces the old value.
+
+    Examples
+    --------
+    >>> merge_metrics({"tokens": 3, "routing": {"a": 1}}, {"tokens": 2, "routing": {"a": 2}})
+    {'tokens': 5, 'routing': {'a': 2}}
+    """
+    for k, v in new.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            into[k] = into.get(k, 0) + v
+        else:
+            into[k] = v
+    return into

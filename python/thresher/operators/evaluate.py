@@ -156,6 +156,17 @@ class ExprEvaluator:
         options["__arg_types"] = [a.resolve(schema).dtype for a in step.arg_exprs]
         return fn(args, options)
 
+    def take_metrics(self) -> dict[str, Any]:
+        """Counters the UDF runners collected since the last call (model tokens, ...), then reset."""
+        from thresher.operators.base import merge_metrics
+
+        out: dict[str, Any] = {}
+        for state in list(self._udf_state.values()):
+            take = getattr(state, "take_metrics", None)
+            if take is not None:
+                merge_metrics(out, take())
+        return out
+
     def evaluate(self, batch: pa.RecordBatch) -> tuple[list[pa.Array], list[pa.Array | None]]:
         """Return the value arrays of every expression and, per expression, its row errors."""
         errors: list[pa.Array | None] = [None] * len(self.exprs)

@@ -5,6 +5,8 @@ The mask is applied with Arrow's filter, which keeps extension columns intact.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -35,3 +37,6 @@ class FilterOperator(Operator):
 
     def error_samples(self) -> list[str]:
         return list(self.evaluator.errors.samples)
+
+    def take_metrics(self) -> dict[str, Any]:
+        return self.evaluator.take_metrics()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pyarrow as pa
 
-from thresher.operators.base import Operator
+from thresher.operators.base import Operator, merge_metrics
 
 
 class RowPipeline:
@@ -38,4 +39,11 @@ class RowPipeline:
         out: list[str] = []
         for op in self.operators:
             out.extend(op.error_samples())
+        return out
+
+    def take_metrics(self) -> dict[str, Any]:
+        """The operators' UDF counters since the last call (summed), then reset."""
+        out: dict[str, Any] = {}
+        for op in self.operators:
+            merge_metrics(out, op.take_metrics())
         return out

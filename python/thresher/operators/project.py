@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pyarrow as pa
 
@@ -32,3 +33,6 @@ class ProjectOperator(Operator):
 
     def error_samples(self) -> list[str]:
         return list(self.evaluator.errors.samples)
+
+    def take_metrics(self) -> dict[str, Any]:
+        return self.evaluator.take_metrics()

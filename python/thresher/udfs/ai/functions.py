@@ -10,8 +10,11 @@ pydantic model or JSON schema).
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +24,7 @@ import pyarrow as pa
 from thresher.datatypes import DataType, Field
 from thresher.errors import ThresherExecutionError, ThresherTypeError
 from thresher.expressions.expr import Expr, UDFCall, lit_if_needed
-from thresher.udfs.ai.providers import GenerationParams, make_provider
+from thresher.udfs.ai.providers import GenerationParams, TokenUsage, make_provider
 
 _PROVIDERS: dict[tuple[Any, ...], Any] = {}
 _PROVIDERS_LOCK = threading.Lock()
@@ -73,7 +76,14 @@ class ModelFunction:
     max_retries: int = 1
     is_class: bool = True
     cost: str = "model"
+    #: options of the shared :class:`~thresher.udfs.ai.routing.PromptRouter` (``cache_blocks``, ``load_slack``, ...)
+    routing_options: dict[str, Any] = field(default_factory=dict)
+    #: testing hook: the router records which replica ran each prompt (``stats()["routing"]["placements"]``)
+    record_routing: bool = False
+    _has_images: bool = False
     _dim: int | None = None
+    _router: Any = None  # Ray actor handle of the stage's router, set by attach_replicas
+    _local: Any = None  # (router, slots) of the local executor
 
     # -- planning ---------------------------------------------------------------------------------
     def _embedding_dim(self) -> int:
@@ -110,23 +120,61 @@ class ModelFunction:
             return DataType.string()
         return DataType.embedding("float32", self._embedding_dim())
 
+    # -- replicas -----------------------------------------------------------------------------------
+    def _routed(self) -> bool:
+        """Prompts go through one shared prefix router (token-level engines, text-only prompts)."""
+        return self.task == "prompt" and self.provider in _ROUTED_PROVIDERS and not self._has_images
+
+    def attach_replicas(self, ray: Any, max_replicas: int) -> Callable[[], dict[str, Any]]:
+        """Driver side of a Ray actor pool: start the stage's shared prompt router.
+
+        The handle travels with this object to every actor of the pool; the returned function
+        stops the router and returns its routing stats for the stage.
+        """
+        if not self._routed():
+            return dict
+        from thresher.udfs.ai.routing import PromptRouter
+
+        router = (
+            ray.remote(PromptRouter)
+            .options(num_cpus=0, max_concurrency=max(8, 2 * max_replicas + 4))
+            .remote(record=self.record_routing, **self.routing_options)
+        )
+        self._router = router
+
+        def detach() -> dict[str, Any]:
+            self._router = None
+            try:
+                stats = ray.get(router.stats.remote())
+            finally:
+                ray.kill(router)
+            return {"routing": stats}
+
+        return detach
+
+    def _local_replicas(self, provider: Any) -> Any:
+        """The in-process router and model instances (``concurrency`` of them) shared by all threads."""
+        from thresher.udfs.ai.routing import PromptRouter, ReplicaSlots
+
+        with _PROVIDERS_LOCK:
+            if self._local is None:
+                c = self.concurrency
+                n = max(1, (c[1] if isinstance(c, tuple) else c) or 1) if hasattr(provider, "replica") else 1
+                router = PromptRouter(record=self.record_routing, **self.routing_options)
+                engines = [provider.replica() if hasattr(provider, "replica") else provider for _ in range(n)]
+                self._local = (router, ReplicaSlots(engines, [router.register() for _ in engines]))
+            return self._local
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_local"] = None  # in-process engines and locks stay in their process
+        return state
+
     # -- running ----------------------------------------------------------------------------------
     def make_runner(self) -> Any:
         provider = shared_provider(self.provider, self.model, self.provider_options)
         provider.load()
-        lock = threading.Lock()  # one model per process: threads take turns (torch is multi-threaded)
-
-        def run(args: list[pa.Array], kwargs: dict[str, Any], out: Field) -> Any:
-            with lock:
-                if self.task == "prompt":
-                    return self._run_prompt(provider, args, out)
-                if self.task == "embed_text":
-                    values = args[0].to_pylist()
-                    return self._embeddings(provider.embed, values, out)
-                images = [_to_numpy_image(v) for v in args[0].to_pylist()]
-                return self._embeddings(provider.embed_images, images, out)
-
-        return run
+        return _Runner(self, provider)
 
     def _embeddings(self, fn: Any, values: list[Any], out: Field) -> pa.Array:
         dim = out.dtype.params["dim"]
@@ -147,7 +195,10 @@ class ModelFunction:
         storage = pa.FixedSizeListArray.from_arrays(pa.array(mat.reshape(-1)), dim, mask=pa.array(mask))
         return storage
 
-    def _run_prompt(self, provider: Any, args: list[pa.Array], out: Field) -> Any:
+    def _run_prompt(self, runner: _Runner, args: list[pa.Array], out: Field) -> Any:
+        from thresher.udfs.ai.routing import PromptFailure
+
+        provider = runner.provider
         texts = args[0].to_pylist()
         images = args[1].to_pylist() if len(args) > 1 else None
         params = GenerationParams(**self.generation)
@@ -164,18 +215,27 @@ class ModelFunction:
         errors: list[str | None] = [None] * len(texts)
         if prompts:
             try:
-                if images is not None and hasattr(provider, "generate_multimodal"):
-                    got = provider.generate_multimodal(prompts, params)
+                if self._routed():
+                    with runner.lock:  # a tokenizer is not safe to share between threads
+                        ids = provider.encode_prompts(prompts, params)
+                    got: list[Any] = runner.routed(ids, params)
                 else:
-                    got = provider.generate(prompts, params)
+                    with runner.lock, runner.metered(provider):
+                        if images is not None and hasattr(provider, "generate_multimodal"):
+                            got = provider.generate_multimodal(prompts, params)
+                        else:
+                            got = provider.generate(prompts, params)
             except Exception as exc:
                 if self.on_error == "raise":
                     raise ThresherExecutionError(f"{self.name} ({self.provider}:{self.model}) failed: {exc}") from exc
-                got = [None] * len(prompts)
-                for i in idx:
-                    errors[i] = f"{self.name} failed: {type(exc).__name__}: {exc}"
+                got = [PromptFailure(f"{type(exc).__name__}: {exc}")] * len(prompts)
             for i, a in zip(idx, got):
-                answers[i] = a
+                if isinstance(a, PromptFailure):
+                    if self.on_error == "raise":
+                        raise ThresherExecutionError(f"{self.name} ({self.provider}:{self.model}) failed: {a.message}")
+                    errors[i] = f"{self.name} failed: {a.message}"
+                else:
+                    answers[i] = a
         if self.return_format is None:
             err = pa.array(errors, pa.large_string()) if any(errors) else None
             return pa.array(answers, pa.large_string()), err
@@ -189,6 +249,100 @@ class ModelFunction:
 
     def __repr__(self) -> str:
         return f"{self.name}[{self.provider}:{self.model}]"
+
+
+_ROUTED_PROVIDERS = ("transformers", "vllm")
+
+
+class _Runner:
+    """What the evaluator calls per batch: one per worker pipeline, sharing the process's model.
+
+    Counts the tokens its calls cost (``take_metrics``), which the executors add to the stage stats.
+    """
+
+    def __init__(self, fn: ModelFunction, provider: Any) -> None:
+        self.fn = fn
+        self.provider = provider
+        self.lock = _provider_lock(provider)  # one model per process: threads take turns
+        self._usage = TokenUsage()
+        self._usage_lock = threading.Lock()
+        self._remote: tuple[Any, Any] | None = None  # (router handle, slots) inside a Ray actor
+
+    def __call__(self, args: list[pa.Array], kwargs: dict[str, Any], out: Field) -> Any:
+        fn, provider = self.fn, self.provider
+        if fn.task == "prompt":
+            return fn._run_prompt(self, args, out)
+        with self.lock, self.metered(provider):
+            if fn.task == "embed_text":
+                return fn._embeddings(provider.embed, args[0].to_pylist(), out)
+            images = [_to_numpy_image(v) for v in args[0].to_pylist()]
+            return fn._embeddings(provider.embed_images, images, out)
+
+    @contextmanager
+    def metered(self, engine: Any) -> Iterator[None]:
+        """Add the engine's token usage during the block to this runner's counters."""
+        usage = getattr(engine, "usage", None)
+        before = dict(usage.as_dict()) if usage is not None else None
+        try:
+            yield
+        finally:
+            if usage is not None and before is not None:
+                after = usage.as_dict()
+                with self._usage_lock:
+                    self._usage.add(
+                        prompt=after["prompt_tokens"] - before["prompt_tokens"],
+                        completion=after["completion_tokens"] - before["completion_tokens"],
+                        cached=after["cached_tokens"] - before["cached_tokens"],
+                        requests=after["requests"] - before["requests"],
+                    )
+
+    def routed(self, token_ids: list[list[int]], params: GenerationParams) -> list[Any]:
+        """Run tokenized prompts through the stage's shared router (see :mod:`.routing`)."""
+        from thresher.udfs.ai.routing import run_routed
+
+        def execute(engine: Any, toks: list[Any]) -> list[Any]:
+            with self.metered(engine):
+                return list(engine.complete_ids(toks, params))
+
+        ticket = f"{os.getpid()}-{uuid.uuid4().hex}"
+        step = int(getattr(self.provider, "step_prompts", 64))
+        if self.fn._router is not None:  # inside a Ray actor: one replica, this actor's engine
+            import ray
+
+            if self._remote is None:
+                from thresher.udfs.ai.routing import ReplicaSlots
+
+                router = self.fn._router
+                engine = self.provider.replica() if hasattr(self.provider, "replica") else self.provider
+                self._remote = (router, ReplicaSlots([engine], [ray.get(router.register.remote())]))
+            router, slots = self._remote
+            return run_routed(router, ticket, token_ids, slots.acquire, slots.release, execute, step, ray.get)
+        router, slots = self.fn._local_replicas(self.provider)
+        return run_routed(router, ticket, token_ids, slots.acquire, slots.release, execute, step)
+
+    def take_metrics(self) -> dict[str, Any]:
+        """Token counters since the last call (and the local router's stats), then reset."""
+        with self._usage_lock:
+            u, self._usage = self._usage, TokenUsage()
+        out: dict[str, Any] = {}
+        if u.requests or u.prompt_tokens or u.completion_tokens:
+            out = {
+                "prompt_tokens": u.prompt_tokens,
+                "completion_tokens": u.completion_tokens,
+                "cached_prompt_tokens": u.cached_tokens,
+                "model_requests": u.requests,
+            }
+        if self.fn._local is not None and self.fn._router is None:
+            out["routing"] = self.fn._local[0].stats()
+        return out
+
+
+_ENGINE_LOCKS: dict[int, threading.Lock] = {}
+
+
+def _provider_lock(provider: Any) -> threading.Lock:
+    with _PROVIDERS_LOCK:
+        return _ENGINE_LOCKS.setdefault(id(provider), threading.Lock())
 
 
 def _to_numpy_image(v: Any) -> Any:
@@ -249,6 +403,7 @@ def prompt(
         concurrency=concurrency,
         batch_size=batch_size,
         on_error=on_error,
+        _has_images=images is not None,
     )
     return _call(fn, messages_or_text, *([images] if images is not None else []))
 

@@ -78,7 +78,8 @@ class SentenceTransformersProvider:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        self.usage.add(requests=len(texts))
+        lengths = self._model.tokenizer(list(texts), truncation=True, max_length=self._model.max_seq_length)
+        self.usage.add(prompt=sum(len(ids) for ids in lengths["input_ids"]), requests=len(texts))
         return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
 
     def generate(self, prompts: Sequence[PromptInput], params: GenerationParams | None = None) -> list[str]:

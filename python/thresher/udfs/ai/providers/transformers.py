@@ -144,6 +144,30 @@ class TransformersProvider:
             # transformers >= 5.2x renamed ``past_key_values`` to ``cache``; accept both.
             self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
+    def replica(self) -> TransformersProvider:
+        """Another engine over the same weights: its own in-flight batch, prefix KV caches and usage.
+
+        A local stage with ``concurrency > 1`` runs one replica per model instance; sharing the
+        (read-only) weights keeps memory flat while the shared router feeds each replica its buckets.
+        """
+        self.load()
+        twin = copy.copy(self)
+        twin.usage = TokenUsage()
+        twin._prefix_cache = OrderedDict()
+        twin._lock = threading.Lock()
+        return twin
+
+    #: prompts a shared router hands this engine per step (refilled into its in-flight batch)
+    @property
+    def step_prompts(self) -> int:
+        return 2 * self.max_running
+
+    def complete_ids(self, prompt_ids: Sequence[Sequence[int]], params: GenerationParams | None = None) -> list[str]:
+        """Decoded answers for tokenized prompts (what a routed replica runs)."""
+        params = params or GenerationParams()
+        outs = self.generate_ids(prompt_ids, params)
+        return [_cut_stop(self._tok.decode(o, skip_special_tokens=True), params.stop) for o in outs]
+
     def embedding_dim(self) -> int:
         """Hidden size from the config (the LM is not run)."""
         from transformers import AutoConfig
@@ -188,10 +212,7 @@ class TransformersProvider:
         True
         """
         params = params or GenerationParams()
-        ids = self.encode_prompts(prompts, params)
-        outs = self.generate_ids(ids, params)
-        texts = [self._tok.decode(o, skip_special_tokens=True) for o in outs]
-        return [_cut_stop(t, params.stop) for t in texts]
+        return self.complete_ids(self.encode_prompts(prompts, params), params)
 
     def generate_ids(
         self, prompt_ids: Sequence[Sequence[int]], params: GenerationParams | None = None

@@ -57,23 +57,46 @@ class VLLMProvider:
         cfg = AutoConfig.from_pretrained(self.model_name)
         return int((getattr(cfg, "text_config", None) or cfg).hidden_size)
 
-    def generate(self, prompts: Sequence[PromptInput], params: GenerationParams | None = None) -> list[str]:
+    #: prompts a shared router hands this engine per step (vLLM's scheduler batches them continuously)
+    step_prompts = 256
+
+    @staticmethod
+    def _sampling(params: GenerationParams) -> Any:
         from vllm import SamplingParams
 
-        self.load()
-        params = params or GenerationParams()
-        sp = SamplingParams(
+        return SamplingParams(
             max_tokens=params.max_new_tokens,
             temperature=params.temperature,
             top_p=params.top_p,
             stop=list(params.stop) or None,
             seed=params.seed,
         )
-        conversations = [to_messages(p, params.system_prompt) for p in prompts]
-        if params.use_chat_template:
-            outs = self._llm.chat(conversations, sp, use_tqdm=False)
-        else:
-            outs = self._llm.generate(["\n\n".join(m["content"] for m in c) for c in conversations], sp, use_tqdm=False)
+
+    def encode_prompts(self, prompts: Sequence[PromptInput], params: GenerationParams) -> list[list[int]]:
+        """Token ids after the chat template: what the router buckets and the engine's prefix cache keys on."""
+        self.load()
+        tok = self._llm.get_tokenizer()
+        use_template = params.use_chat_template and getattr(tok, "chat_template", None)
+        out = []
+        for p in prompts:
+            messages = to_messages(p, params.system_prompt)
+            if use_template:
+                text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+                out.append(list(tok(text, add_special_tokens=False)["input_ids"]))
+            else:
+                out.append(list(tok("\n\n".join(m["content"] for m in messages))["input_ids"]))
+        return out
+
+    def complete_ids(self, prompt_ids: Sequence[Sequence[int]], params: GenerationParams | None = None) -> list[str]:
+        """Generate from token ids (prompts issued by the shared router, in its order)."""
+        self.load()
+        params = params or GenerationParams()
+        outs = self._llm.generate(
+            [{"prompt_token_ids": list(t)} for t in prompt_ids], self._sampling(params), use_tqdm=False
+        )
+        return self._texts(outs)
+
+    def _texts(self, outs: Any) -> list[str]:
         texts = []
         for o in outs:
             completion = o.outputs[0]
@@ -81,6 +104,17 @@ class VLLMProvider:
             self.usage.add(prompt=len(o.prompt_token_ids or ()), completion=len(completion.token_ids), cached=cached)
             texts.append(completion.text)
         return texts
+
+    def generate(self, prompts: Sequence[PromptInput], params: GenerationParams | None = None) -> list[str]:
+        self.load()
+        params = params or GenerationParams()
+        sp = self._sampling(params)
+        conversations = [to_messages(p, params.system_prompt) for p in prompts]
+        if params.use_chat_template:
+            outs = self._llm.chat(conversations, sp, use_tqdm=False)
+        else:
+            outs = self._llm.generate(["\n\n".join(m["content"] for m in c) for c in conversations], sp, use_tqdm=False)
+        return self._texts(outs)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings from a pooling model (engine started with ``runner="pooling"``)."""

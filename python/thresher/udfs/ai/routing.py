@@ -1,0 +1,318 @@
+"""One prompt router shared by every replica of a ``prompt()`` stage.
+
+The engine calls a model function batch by batch, on several replicas at once (the actors of a
+Ray actor pool, or the model instances of a local stage with ``concurrency > 1``). Left alone,
+each replica would bucket only its own batch, and prompts sharing a prefix would be spread over
+replicas whose caches then all hold -- and all miss -- the same prefixes. Here every call instead
+hands its tokenized prompts to one :class:`PromptRouter`, which owns a
+:class:`~thresher.udfs.ai.scheduling.PrefixScheduler` (the same component
+:func:`~thresher.udfs.ai.scheduling.schedule_prompts` and the simulator drive): prompts are
+bucketed by token-level prefix across all in-flight calls, a bucket goes to the replica whose
+modelled cache holds its prefix unless that replica's queued tokens exceed the least-loaded one's
+by the slack, and a replica drains its bucket before taking the next, largest first.
+
+A call then works *as its replica* until its own prompts are done: it runs whatever the router
+issues to that replica (which may be other calls' prompts), reports the answers, and picks up its
+own answers wherever they ran. Because every call with pending prompts keeps working and an idle
+replica steals whole buckets, no prompt can be stranded on a replica that has left.
+
+Locally the router is an in-process object; on Ray it is a small threaded actor created by the
+driver for the stage (:meth:`ModelFunction.attach_replicas`), and the pool's actors call it.
+
+Examples
+--------
+>>> router = PromptRouter(cache_blocks=64)
+>>> r = router.register()
+>>> router.submit("t1", [[1] * 32, [2] * 32])
+>>> work, done = router.step(r, "t1", [], max_prompts=8)
+>>> [len(toks) for _, toks in work], done
+([32, 32], None)
+>>> router.step(r, "t1", [(rid, f"answer {i}") for i, (rid, _) in enumerate(work)], max_prompts=8)[1]
+['answer 0', 'answer 1']
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import xxhash
+
+from thresher.udfs.ai.scheduling import PrefixScheduler, PromptRequest
+
+__all__ = ["PromptRouter", "PromptFailure", "ReplicaSlots", "run_routed", "token_digest"]
+
+
+@dataclass(frozen=True)
+class PromptFailure:
+    """The answer of a prompt whose engine call raised (the owning call decides: null + error, or raise)."""
+
+    message: str
+
+
+@dataclass
+class _Ticket:
+    """One engine call's prompts: answers fill in as replicas finish them."""
+
+    ids: list[int]
+    answers: dict[int, Any] = field(default_factory=dict)
+
+
+class PromptRouter:
+    """Shared prefix-aware scheduler for the replicas of one prompt stage (thread-safe).
+
+    Parameters
+    ----------
+    cache_blocks : int
+        Modelled KV-cache capacity of each replica, in 16-token blocks.
+    load_slack, min_slack_tokens : float, int
+        Load-balance threshold of :class:`~thresher.udfs.ai.scheduling.PrefixScheduler`.
+    stale_after : float
+        A replica that runs nothing and has not asked for work for this many seconds is parked
+        (its worker's call ended and no new one came, or it died), so the buckets routed to it --
+        even the one it was draining -- can be taken whole by the replicas still working. Short
+        gaps between a worker's calls keep its buckets (and its cache affinity).
+    record : bool
+        Keep, per executed prompt, ``(replica, digest of its token ids)`` (a testing hook).
+    """
+
+    def __init__(
+        self,
+        cache_blocks: int = 8192,
+        load_slack: float = 0.5,
+        min_slack_tokens: int = 16384,
+        stale_after: float = 0.25,
+        record: bool = False,
+    ) -> None:
+        self._options = {"cache_blocks": cache_blocks, "load_slack": load_slack, "min_slack_tokens": min_slack_tokens}
+        self._stale_after = stale_after
+        self._sched: PrefixScheduler | None = None
+        self._cond = threading.Condition()
+        self._ids = itertools.count()
+        self._owner: dict[int, str] = {}  # pending or running prompt id -> ticket
+        self._tickets: dict[str, _Ticket] = {}
+        self._seen: list[float] = []
+        self._parked: set[int] = set()
+        self.executed: list[int] = []  # prompts run per replica
+        self.placements: list[tuple[int, int]] | None = [] if record else None
+
+    # -- membership --------------------------------------------------------------------------------
+    def register(self) -> int:
+        """A new replica joins; returns its index."""
+        with self._cond:
+            if self._sched is None:
+                self._sched = PrefixScheduler(1, **self._options)  # type: ignore[arg-type]
+                r = 0
+            else:
+                r = self._sched.add_replica()
+            self._seen.append(time.monotonic())
+            self.executed.append(0)
+            return r
+
+    def park(self, replica: int) -> None:
+        """The replica's worker stopped working for now (its own call finished)."""
+        with self._cond:
+            assert self._sched is not None
+            self._sched.park(replica)
+            self._parked.add(replica)
+            self._cond.notify_all()
+
+    # -- prompts -----------------------------------------------------------------------------------
+    def submit(self, ticket: str, token_ids: Sequence[Sequence[int]]) -> None:
+        """Buffer one call's tokenized prompts under ``ticket``."""
+        with self._cond:
+            if self._sched is None:
+                raise RuntimeError("submit() before any replica registered")
+            ids = [next(self._ids) for _ in token_ids]
+            self._tickets[ticket] = _Ticket(ids)
+            for pid in ids:
+                self._owner[pid] = ticket
+            self._sched.add(PromptRequest.make(pid, toks) for pid, toks in zip(ids, token_ids))
+            self._cond.notify_all()
+
+    def step(
+        self,
+        replica: int,
+        ticket: str,
+        finished: Sequence[tuple[int, Any]],
+        max_prompts: int,
+        timeout: float = 0.05,
+    ) -> tuple[list[tuple[int, Sequence[int]]], list[Any] | None]:
+        """Report ``finished`` ``(prompt id, answer)`` pairs, then return ``(work, answers)``.
+
+        ``answers`` is the ticket's answers in submission order once all are done (then ``work``
+        is empty and the ticket is forgotten); otherwise ``work`` is up to ``max_prompts``
+        ``(prompt id, token ids)`` for this replica to run next -- possibly empty after waiting
+        ``timeout`` seconds, when other replicas are still running the ticket's prompts.
+        """
+        with self._cond:
+            sched = self._sched
+            assert sched is not None
+            now = time.monotonic()
+            self._seen[replica] = now
+            self._parked.discard(replica)
+            self._finish(replica, finished)
+            deadline = now + timeout
+            while True:
+                done = self._collect(ticket)
+                if done is not None:
+                    return [], done
+                self._park_stale(now)
+                batch = sched.next_batch(replica, max_prompts)
+                if batch:
+                    self.executed[replica] += len(batch)
+                    if self.placements is not None:
+                        self.placements.extend((replica, _digest(p.token_ids)) for p in batch)
+                    return [(p.id, p.token_ids) for p in batch], None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return [], None
+                self._cond.wait(left)
+                now = time.monotonic()
+
+    def wait(self, ticket: str, timeout: float) -> list[Any] | None:
+        """Wait (not working) up to ``timeout`` seconds for the ticket's answers."""
+        with self._cond:
+            done = self._collect(ticket)
+            if done is None:
+                self._cond.wait(timeout)
+                done = self._collect(ticket)
+            return done
+
+    def stats(self) -> dict[str, Any]:
+        """Routing counters: replicas, prompts each ran, buckets routed by cache affinity, steals."""
+        with self._cond:
+            s = self._sched
+            out: dict[str, Any] = {
+                "replicas": 0 if s is None else s.num_replicas,
+                "prompts_per_replica": list(self.executed),
+                "cache_routed_buckets": 0 if s is None else s.cache_routed,
+                "steals": 0 if s is None else s.steals,
+            }
+            if self.placements is not None:
+                out["placements"] = list(self.placements)
+            return out
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _finish(self, replica: int, finished: Sequence[tuple[int, Any]]) -> None:
+        if not finished:
+            return
+        assert self._sched is not None
+        self._sched.complete(replica, [pid for pid, _ in finished])
+        for pid, answer in finished:
+            t = self._tickets.get(self._owner.pop(pid, ""))
+            if t is not None:
+                t.answers[pid] = answer
+        self._cond.notify_all()
+
+    def _collect(self, ticket: str) -> list[Any] | None:
+        t = self._tickets.get(ticket)
+        if t is None:
+            raise KeyError(f"unknown prompt ticket {ticket!r}")
+        if len(t.answers) < len(t.ids):
+            return None
+        del self._tickets[ticket]
+        return [t.answers[i] for i in t.ids]
+
+    def _park_stale(self, now: float) -> None:
+        assert self._sched is not None
+        running = self._sched._running
+        for r, seen in enumerate(self._seen):
+            if r not in self._parked and not running[r] and now - seen > self._stale_after:
+                self._sched.park(r)
+                self._parked.add(r)
+
+
+def _digest(token_ids: Sequence[int]) -> int:
+    import numpy as np
+
+    return xxhash.xxh3_64_intdigest(np.asarray(token_ids, dtype=np.int64).tobytes())
+
+
+def token_digest(token_ids: Sequence[int]) -> int:
+    """The digest :attr:`PromptRouter.placements` records for a prompt (to map placements back to rows)."""
+    return _digest(token_ids)
+
+
+class ReplicaSlots:
+    """The local model instances of a stage: a call borrows one free instance while it works.
+
+    Examples
+    --------
+    >>> slots = ReplicaSlots(["engine-a", "engine-b"], [0, 1])
+    >>> slots.acquire(), slots.acquire(), slots.acquire()
+    ((0, 'engine-a'), (1, 'engine-b'), None)
+    """
+
+    def __init__(self, engines: Sequence[Any], replicas: Sequence[int]) -> None:
+        self._free = list(zip(replicas, engines))
+        self._lock = threading.Lock()
+
+    def acquire(self) -> tuple[int, Any] | None:
+        with self._lock:
+            return self._free.pop(0) if self._free else None
+
+    def release(self, slot: tuple[int, Any]) -> None:
+        with self._lock:
+            self._free.append(slot)
+
+
+def run_routed(
+    router: Any,
+    ticket: str,
+    token_ids: Sequence[Sequence[int]],
+    acquire: Callable[[], tuple[int, Any] | None],
+    release: Callable[[tuple[int, Any]], None],
+    execute: Callable[[Any, list[Sequence[int]]], list[Any]],
+    max_prompts: int,
+    call: Callable[[Any], Any] = lambda x: x,
+) -> list[Any]:
+    """Submit a call's prompts to the shared router and work as a replica until they are answered.
+
+    ``router`` is a :class:`PromptRouter` or a Ray actor handle to one; ``call`` turns a method
+    call's return value into its result (identity locally, ``ray.get`` on Ray). ``execute(engine,
+    token_ids)`` runs prompts on a replica's engine. When no replica is free (locally, more calls
+    in flight than model instances), the call waits for others to run its prompts.
+    """
+    method = (
+        (lambda name: getattr(router, name).remote)
+        if hasattr(router.step, "remote")
+        else (lambda name: getattr(router, name))
+    )
+    call(method("submit")(ticket, [list(t) for t in token_ids]))
+    while True:
+        slot = acquire()
+        if slot is None:
+            done = call(method("wait")(ticket, 0.05))
+            if done is not None:
+                return list(done)
+            continue
+        replica, engine = slot
+        finished: list[tuple[int, Any]] = []
+        try:
+            while True:
+                work, done = call(method("step")(replica, ticket, finished, max_prompts))
+                finished = []
+                if done is not None:
+                    return list(done)
+                if not work:
+                    # Nothing for this replica: if another model instance sits free (its call
+                    # ended), take it over -- its buckets, cache and affinity come with it.
+                    other = acquire()
+                    if other is not None:
+                        release(slot)
+                        slot = other
+                        replica, engine = slot
+                    continue
+                if work:
+                    try:
+                        answers = execute(engine, [toks for _, toks in work])
+                    except Exception as exc:  # noqa: BLE001 - the prompts' owners report it per row
+                        answers = [PromptFailure(f"{type(exc).__name__}: {exc}")] * len(work)
+                    finished = [(pid, a) for (pid, _), a in zip(work, answers)]
+        finally:
+            release(slot)  # not parked: its buckets wait for its next call (or go stale, see PromptRouter)
