@@ -194,17 +194,27 @@ class LocalExecutor:
         (inp,) = stage.inputs
         node = stage.logical
         assert isinstance(node, FlatMap)
-        op = FlatMapOperator(node.udf, node.args, node.output, node.keep_input, inp.schema, node.schema)
-        for m in self._run(inp, ctx):
-            if m.batch is None:
-                yield m
-                continue
-            st.add_in(m.batch.num_rows, m.batch.nbytes)
-            t0 = time.perf_counter()
-            for out in op.process(m.batch, stage.batch_size):
+        op = FlatMapOperator(node.udf, node.args, node.output, node.keep_input, inp.schema, node.schema,
+                             outer=node.outer)
+        # generators that declare themselves thread-safe (the video frame sampler) fan out several
+        # rows at once, in order; user generators run one row at a time, as written
+        workers = ctx.threads if getattr(node.udf, "thread_safe", False) else 1
+
+        def inputs() -> Iterator[tuple[str, pa.RecordBatch | None]]:
+            for m in self._run(inp, ctx):
+                if m.batch is not None:
+                    st.add_in(m.batch.num_rows, m.batch.nbytes)
+                yield m.partition, m.batch
+
+        t0 = time.perf_counter()
+        try:
+            for pid, out in op.process_stream(inputs(), stage.batch_size, workers):
                 st.add_busy(time.perf_counter() - t0)
-                yield Morsel(m.partition, out)
+                yield Morsel(pid, out)
                 t0 = time.perf_counter()
+        finally:
+            st.error_rows += op.errors
+            st.error_samples.extend(op.error_samples)
 
     def _relational(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
         node = stage.logical

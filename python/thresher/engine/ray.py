@@ -403,7 +403,8 @@ class RayExecutor(LocalExecutor):
         (inp,) = stage.inputs
         node = stage.logical
         assert isinstance(node, FlatMap)
-        op = FlatMapOperator(node.udf, node.args, node.output, node.keep_input, inp.schema, node.schema)
+        op = FlatMapOperator(node.udf, node.args, node.output, node.keep_input, inp.schema, node.schema,
+                             outer=node.outer)
         k = self.generator_backpressure
         pool: ActorPool | None = None
         if stage.actor:

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from thresher.datatypes import Schema, conform_array
+from thresher.datatypes import Schema, conform_array, storage_type
 from thresher.errors import ThresherExecutionError
 from thresher.operators.base import Operator
 
@@ -38,6 +38,11 @@ class ExplodeOperator(Operator):
 
     def _flatten(self, arr: pa.Array, lengths: np.ndarray, out_len: np.ndarray, name: str) -> pa.Array:
         storage = arr.storage if isinstance(arr.type, pa.ExtensionType) else arr
+        plain = storage_type(storage.type)
+        if plain != storage.type:
+            # Arrow has no builder for an extension type nested in a list/struct (take with nulls
+            # needs one): explode the plain storage and wrap the extension types back at the end
+            storage = storage.cast(plain)
         my_len = pc.fill_null(pc.list_value_length(storage), 0).to_numpy(zero_copy_only=False).astype(np.int64)
         if not np.array_equal(my_len, lengths):
             raise ThresherExecutionError(f"explode: list column {name!r} has different lengths than {self.columns[0]!r}")

@@ -2,78 +2,312 @@
 
 Output is cut into batches of ``batch_size`` rows as the generator yields, so one input row that
 expands into thousands (a long video into frames) never sits in memory whole.
+
+:meth:`FlatMapOperator.process_stream` runs the generators of several input rows at once on
+``workers`` threads, each into a queue of at most ``batch_size`` rows, and emits them in input
+order: the head row streams straight through while the next ones decode ahead (bounded), so a
+fan-out of videos keeps every core busy without holding more than ``workers × batch_size`` rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
 
-from thresher.datatypes import Schema, conform_array
+from thresher.datatypes import Schema, conform_array, storage_type
 from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Expr
 from thresher.operators.evaluate import ExprEvaluator
 
+_ITEM, _DONE, _ERROR = 0, 1, 2
+
+
+class _Prefetch:
+    """One row's generator running on a worker thread into a bounded queue; iterate to consume.
+
+    Iteration re-raises the generator's exception at the point it happened.
+    """
+
+    def __init__(self, make: Callable[[], Iterable[Any] | None], cap: int, pool: ThreadPoolExecutor,
+                 stop: threading.Event) -> None:
+        self._q: queue.Queue[tuple[int, Any]] = queue.Queue(max(1, cap))
+        self._stop = stop
+        self.future: Future[None] = pool.submit(self._run, make)
+
+    def _put(self, item: tuple[int, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, make: Callable[[], Iterable[Any] | None]) -> None:
+        gen: Any = None
+        try:
+            gen = make()
+            for item in gen or ():
+                if not self._put((_ITEM, item)):
+                    return
+            self._put((_DONE, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which decides
+            self._put((_ERROR, exc))
+        finally:
+            close = getattr(gen, "close", None)
+            if close is not None:
+                close()
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            kind, value = self._q.get()
+            if kind == _ITEM:
+                yield value
+            elif kind == _DONE:
+                return
+            else:
+                raise value
+
+
+class _Work:
+    """An input batch whose rows are being fanned out (rows start lazily, in order)."""
+
+    def __init__(self, key: Any, batch: pa.RecordBatch | None, cols: list[pa.Array]) -> None:
+        self.key = key
+        self.batch = batch
+        self.cols = cols
+        self.n = 0 if batch is None else batch.num_rows
+        self.rows: list[_Prefetch | None] = []  # started rows; None: a null argument, nothing to run
+
+    @property
+    def unstarted(self) -> bool:
+        return len(self.rows) < self.n
+
 
 class FlatMapOperator:
     def __init__(self, udf: Any, args: Sequence[Expr], output: Schema, keep_input: Sequence[str],
-                 input_schema: Schema, schema: Schema) -> None:
+                 input_schema: Schema, schema: Schema, outer: bool = False) -> None:
         self.udf = udf
         self.output = output
         self.keep_input = list(keep_input)
         self.schema = schema
+        self.outer = outer
         self._args = ExprEvaluator(list(args), input_schema)
         self._target: Any = None
         self._arrow_schema = schema.to_arrow()
+        rt = getattr(udf, "return_dtype", None)
+        # one output column holding the whole yielded value: a scalar, or a struct column whose
+        # type is the return type (a UDF whose struct fields become columns has them as the output)
+        self._single = len(output.fields) == 1 and (rt is None or not rt.is_struct() or output.fields[0].dtype == rt)
+        # Arrow cannot build an extension type nested in a struct/list from Python values: build
+        # the plain storage, then cast to the real type (which wraps the extension types back)
+        self._build_types = [storage_type(f.dtype.to_arrow()) for f in output.fields]
+        self._lock = threading.Lock()
+        self.errors = 0
+        self.error_samples: list[str] = []
 
     def _instance(self) -> Any:
-        if self._target is None:
-            u = self.udf
-            self._target = u.fn(*u.init_args, **u.init_kwargs) if u.is_class else u.fn
-        return self._target
+        with self._lock:
+            if self._target is None:
+                u = self.udf
+                self._target = u.fn(*u.init_args, **u.init_kwargs) if u.is_class else u.fn
+            return self._target
 
-    def process(self, batch: pa.RecordBatch, batch_size: int) -> Iterator[pa.RecordBatch]:
-        target = self._instance()
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_lock"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    # ---- row values -------------------------------------------------------------------------
+    def _arg_columns(self, batch: pa.RecordBatch) -> list[pa.Array]:
         values, _ = self._args.evaluate(batch)
-        cols = [v.to_pylist() for v in values]
+        return [v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v for v in values]
+
+    @staticmethod
+    def _row(cols: list[pa.Array], i: int) -> list[Any] | None:
+        """Row ``i``'s argument values, one row at a time (a batch of videos is not copied to
+        Python whole); None when an argument is null."""
+        row = []
+        for c in cols:
+            v = c[i]
+            py = v.as_py() if v.is_valid else None
+            if py is None:
+                return None
+            row.append(py)
+        return row
+
+    # ---- sequential ---------------------------------------------------------------------------
+    def process(self, batch: pa.RecordBatch, batch_size: int) -> Iterator[pa.RecordBatch]:
+        """The fan-out of ``batch``, one row's generator after another."""
+        target = self._instance()
+        cols = self._arg_columns(batch)
+
+        def rows() -> Iterator[tuple[int, Iterable[Any] | None]]:
+            for i in range(batch.num_rows):
+                row = self._row(cols, i)
+                yield i, (None if row is None else _lazy(target, row))
+
+        yield from self._consume(batch, rows(), batch_size)
+
+    # ---- parallel, ordered ----------------------------------------------------------------------
+    def process_stream(self, inputs: Iterator[tuple[Any, pa.RecordBatch | None]], batch_size: int,
+                       workers: int) -> Iterator[tuple[Any, pa.RecordBatch | None]]:
+        """The fan-out of a stream of ``(key, batch)`` inputs, ``workers`` rows at a time, in order.
+
+        ``(key, None)`` inputs are passed through in order (end-of-partition markers). Every
+        running row decodes into a queue of at most ``batch_size`` rows; at most ``2 × workers``
+        rows are started ahead of the one being emitted.
+        """
+        if workers <= 1:
+            for key, b in inputs:
+                if b is None:
+                    yield key, None
+                else:
+                    for out in self.process(b, batch_size):
+                        yield key, out
+            return
+        target = self._instance()
+        stop = threading.Event()
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="thresher-flatmap")
+        pending: deque[_Work] = deque()
+        source = iter(inputs)
+        exhausted = False
+
+        def counts() -> tuple[int, int]:
+            running = started = 0
+            for w in pending:
+                for p in w.rows:
+                    if p is not None:
+                        started += 1
+                        running += not p.future.done()
+            return running, started
+
+        def top_up(pull: bool) -> None:
+            nonlocal exhausted
+            while True:
+                running, started = counts()
+                if running >= workers or started >= 2 * workers:
+                    return
+                w = next((w for w in pending if w.unstarted), None)
+                if w is None:
+                    if exhausted or not pull:
+                        return
+                    try:
+                        key, b = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        return
+                    pending.append(_Work(key, b, [] if b is None else self._arg_columns(b)))
+                    continue
+                row = self._row(w.cols, len(w.rows))
+                w.rows.append(None if row is None else _Prefetch(_bind(target, row), batch_size, pool, stop))
+
+        def row_iters(w: _Work) -> Iterator[tuple[int, Iterable[Any] | None]]:
+            for i in range(w.n):
+                if i >= len(w.rows):
+                    top_up(pull=False)
+                    while i >= len(w.rows):  # the window is full of finished-but-unemitted rows
+                        row = self._row(w.cols, len(w.rows))
+                        w.rows.append(None if row is None else _Prefetch(_bind(target, row), batch_size, pool, stop))
+                p = w.rows[i]
+                yield i, (None if p is None else _topping(p, top_up))
+                w.rows[i] = None  # consumed: no longer counts against the window
+                top_up(pull=True)
+
+        try:
+            while True:
+                top_up(pull=True)
+                if not pending:
+                    return
+                w = pending[0]
+                if w.batch is None:
+                    pending.popleft()
+                    yield w.key, None
+                    continue
+                for out in self._consume(w.batch, row_iters(w), batch_size):
+                    yield w.key, out
+                pending.popleft()
+        finally:
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    # ---- output -------------------------------------------------------------------------------
+    def _consume(self, batch: pa.RecordBatch, rows: Iterable[tuple[int, Iterable[Any] | None]],
+                 batch_size: int) -> Iterator[pa.RecordBatch]:
         kept = {c: batch.column(batch.schema.get_field_index(c)) for c in self.keep_input}
-        names = self.output.names
-        single = len(names) == 1 and not self.udf.return_dtype.is_struct()
         parents: list[int] = []
         out_rows: list[Any] = []
-        for i in range(batch.num_rows):
-            row = [c[i] for c in cols]
-            if any(v is None for v in row):
-                continue
-            try:
-                for item in target(*row) or ():
-                    parents.append(i)
-                    out_rows.append(item)
-                    if len(out_rows) >= batch_size:
-                        yield self._emit(parents, out_rows, kept, names, single)
-                        parents, out_rows = [], []
-            except Exception as exc:
-                if self.udf.on_error == "raise":
-                    raise ThresherExecutionError(f"generator udf {self.udf.name} failed on row {i}: "
-                                                 f"{type(exc).__name__}: {exc}") from exc
+        for i, items in rows:
+            start = len(out_rows)  # where this row's not-yet-emitted output begins
+            emitted = False  # some of this row's output already left in a batch
+            if items is not None:
+                try:
+                    for item in items:
+                        parents.append(i)
+                        out_rows.append(item)
+                        if len(out_rows) >= batch_size:
+                            yield self._emit(parents, out_rows, kept)
+                            parents, out_rows, start, emitted = [], [], 0, True
+                except Exception as exc:
+                    if self.udf.on_error == "raise":
+                        raise ThresherExecutionError(f"generator udf {self.udf.name} failed on row {i}: "
+                                                     f"{type(exc).__name__}: {exc}") from exc
+                    # a failed row keeps nothing (as a null list would explode to one null row);
+                    # output already emitted in an earlier batch cannot be taken back
+                    del parents[start:], out_rows[start:]
+                    with self._lock:
+                        self.errors += 1
+                        if len(self.error_samples) < 5:
+                            self.error_samples.append(f"row {i}: {type(exc).__name__}: {exc}")
+            if self.outer and not emitted and len(out_rows) == start:
+                parents.append(i)
+                out_rows.append(None)
+                if len(out_rows) >= batch_size:
+                    yield self._emit(parents, out_rows, kept)
+                    parents, out_rows = [], []
         if out_rows:
-            yield self._emit(parents, out_rows, kept, names, single)
+            yield self._emit(parents, out_rows, kept)
 
-    def _emit(self, parents: list[int], rows: list[Any], kept: dict[str, pa.Array], names: list[str],
-              single: bool) -> pa.RecordBatch:
+    def _emit(self, parents: list[int], rows: list[Any], kept: dict[str, pa.Array]) -> pa.RecordBatch:
         idx = pa.array(parents, pa.int64())
         arrays = [kept[c].take(idx) for c in self.keep_input]
-        for f in self.output.fields:
-            if single:
+        for f, build in zip(self.output.fields, self._build_types):
+            if self._single:
                 vals = rows
             else:
-                vals = [r.get(f.name) if isinstance(r, dict) else getattr(r, f.name, None) for r in rows]
+                vals = [None if r is None else r.get(f.name) if isinstance(r, dict) else getattr(r, f.name, None)
+                        for r in rows]
             try:
-                arrays.append(conform_array(pa.array(vals, type=f.dtype.storage), f.dtype))  # type: ignore[arg-type]
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                arrays.append(conform_array(pa.array(vals, type=build), f.dtype))  # type: ignore[arg-type]
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
                 raise ThresherExecutionError(
                     f"generator udf {self.udf.name}: column {f.name!r} got values that are not {f.dtype}: {exc}"
                 ) from exc
         return pa.RecordBatch.from_arrays(arrays, schema=self._arrow_schema)
+
+
+def _lazy(target: Any, row: list[Any]) -> Iterator[Any]:
+    # calling the generator function happens inside the consumer's try (a raising call is an error row)
+    yield from target(*row) or ()
+
+
+def _bind(target: Any, row: list[Any]) -> Callable[[], Iterable[Any] | None]:
+    return lambda: target(*row)
+
+
+def _topping(p: _Prefetch, top_up: Callable[[bool], None], every: int = 8) -> Iterator[Any]:
+    # while the head row streams, start rows whose turn came (a worker finished) without pulling input
+    for n, item in enumerate(p):
+        yield item
+        if n % every == every - 1:
+            top_up(False)

@@ -414,12 +414,18 @@ class WithRowIndex(Unary):
 
 @dataclass(frozen=True, eq=False)
 class FlatMap(Unary):
-    """A generator UDF: each input row yields zero or more output rows (fan-out)."""
+    """A generator UDF: each input row yields zero or more output rows (fan-out).
+
+    ``outer=True`` gives explode semantics: an input row that yields nothing (a null argument, an
+    empty result, or an error under ``on_error="null"``) keeps one output row with the UDF's
+    columns null. The ``stream_video_frames`` rule builds such nodes from ``explode``.
+    """
 
     udf: Any = None
     args: tuple[Expr, ...] = ()
     output: Schema = field(default_factory=Schema)
     keep_input: tuple[str, ...] = ()
+    outer: bool = False
 
     def _derive_schema(self) -> Schema:
         for a in self.args:
@@ -428,7 +434,9 @@ class FlatMap(Unary):
         return Schema((*kept, *self.output.fields))
 
     def describe(self) -> str:
-        return f"FlatMap {getattr(self.udf, 'name', self.udf)}({_exprs(self.args)})"
+        outer = " outer" if self.outer else ""
+        name = getattr(self.udf, "explain_name", None) or getattr(self.udf, "name", self.udf)
+        return f"FlatMap{outer} {name}({_exprs(self.args)}) -> [{', '.join(self.output.names)}]"
 
 
 @dataclass(frozen=True, eq=False)

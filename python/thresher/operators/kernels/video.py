@@ -341,9 +341,9 @@ class VideoFramesGenerator:
     importing the UDF layer; pickles for Ray.
 
     The frames come out as two columns, ``<column>_timestamp`` (float64) and ``<column>_image``
-    (image[RGB]), the fields of the ``video.frames`` element struct (the FlatMap operator builds
-    its columns with ``pa.array`` from Python values, which cannot fill an extension type nested
-    in a struct).
+    (image[RGB]), the fields of the ``video.frames`` element struct; with ``as_struct=True`` as
+    one column ``<column>`` of that struct type, exactly what ``explode`` of ``video.frames``
+    gives (the ``stream_video_frames`` optimizer rule uses this form).
 
     Parameters
     ----------
@@ -353,6 +353,8 @@ class VideoFramesGenerator:
         As in ``video.frames``.
     on_error : {"null", "raise"}
         A video that does not decode yields no rows ("null"), or raises.
+    as_struct : bool
+        One struct column instead of two flat ones.
 
     Examples
     --------
@@ -374,10 +376,11 @@ class VideoFramesGenerator:
     init_args: tuple[Any, ...] = ()
     is_class = False
     is_generator = True
+    thread_safe = True  # no state between calls: the local executor decodes several videos at once
 
     def __init__(self, column: str = "frame", every_seconds: float | None = None, num_frames: int | None = None,
                  keyframes_only: bool = False, width: int | None = None, height: int | None = None,
-                 on_error: str = "null", batch_size: int | None = None) -> None:
+                 on_error: str = "null", batch_size: int | None = None, as_struct: bool = False) -> None:
         if on_error not in ("null", "raise"):
             raise ValueError(f"on_error must be 'null' or 'raise', got {on_error!r}")
         self.column = column
@@ -387,36 +390,51 @@ class VideoFramesGenerator:
         self.batch_size = batch_size
         self.init_kwargs: dict[str, Any] = {}
         self.name = "video.frames"
-        self.return_dtype = DataType.from_arrow(pa.struct([pa.field(f"{column}_{f.name}", f.type)
-                                                           for f in frame_struct_type(width, height)]))
+        self.as_struct = as_struct
+        st = frame_struct_type(width, height)
+        self.return_dtype = DataType.from_arrow(st if as_struct else
+                                                pa.struct([pa.field(f"{column}_{f.name}", f.type) for f in st]))
 
     @property
     def fn(self) -> VideoFramesGenerator:
         return self
 
+    @property
+    def explain_name(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items() if v not in (None, False))
+        return f"video.frames[{opts}{', on_error=' + repr(self.on_error) if self.on_error != 'null' else ''}]"
+
     def __call__(self, source: bytes | memoryview) -> Iterator[dict[str, Any]]:
+        if self.as_struct:
+            yield from iter_frame_rows(source, **self.options)
+            return
         ts, im = f"{self.column}_timestamp", f"{self.column}_image"
         for row in iter_frame_rows(source, **self.options):
             yield {ts: row["timestamp"], im: row["image"]}
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items() if v not in (None, False))
-        return f"video_frames_generator({self.column!r}, {opts})"
+        extra = "".join(f", {k}={v!r}" for k, v in (("on_error", self.on_error), ("as_struct", self.as_struct))
+                        if v not in ("null", False))
+        return f"video_frames_generator({self.column!r}, {opts}{extra})"
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.column, tuple(self.options.items()), self.on_error, self.batch_size, self.as_struct)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, VideoFramesGenerator) and (self.column, self.options, self.on_error,
-                                                            self.batch_size) == (other.column, other.options,
-                                                                                 other.on_error, other.batch_size)
+        return isinstance(other, VideoFramesGenerator) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((self.column, tuple(self.options.items()), self.on_error, self.batch_size))
+        return hash(self._key())
 
 
 def video_frames_generator(column: str = "frame", every_seconds: float | None = None, num_frames: int | None = None,
                            keyframes_only: bool = False, width: int | None = None, height: int | None = None,
-                           on_error: str = "null", batch_size: int | None = None) -> VideoFramesGenerator:
+                           on_error: str = "null", batch_size: int | None = None,
+                           as_struct: bool = False) -> VideoFramesGenerator:
     """The streaming form of ``explode(video.frames(...).alias(column))``: see :class:`VideoFramesGenerator`."""
-    return VideoFramesGenerator(column, every_seconds, num_frames, keyframes_only, width, height, on_error, batch_size)
+    return VideoFramesGenerator(column, every_seconds, num_frames, keyframes_only, width, height, on_error, batch_size,
+                                as_struct)
 
 
 # ---- clip -------------------------------------------------------------------------------------

@@ -31,7 +31,9 @@ RULES: tuple[str, ...] = (
     "limit_pushdown",  # move limits below row-local maps and into scans (early stop)
     "projection_pushdown",  # read and compute only the columns something downstream uses
     "fuse_decode_resize",  # image.decode -> image.resize becomes one draft-mode image.decode_resize
+    "fuse_decode_resize_encode",  # image.encode(image.decode_resize) becomes one call, no pixels in Arrow
     "header_predicates",  # width/height/metadata predicates read headers before any decode
+    "stream_video_frames",  # explode(video.frames) becomes a streaming FlatMap (no list per video)
     "common_subexpression_elimination",  # an expensive subexpression used twice is computed once
     "cheap_predicate_first",  # split filters by cost class, cheapest lowest, so decodes see fewer rows
     "join_reorder",  # inner join chains: join the smaller inputs first (estimated from statistics)

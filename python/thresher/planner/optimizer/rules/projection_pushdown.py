@@ -127,7 +127,12 @@ def prune(node: LogicalPlan, required: Req) -> LogicalPlan:
         return _same(node, prune(node.input, _union(required, need)))
 
     if isinstance(node, FlatMap):
-        return _same(node, prune(node.input, _cols(node.args) | set(node.keep_input)))
+        keep_cols: tuple[str, ...] = tuple(node.keep_input if required is None else
+                                      (c for c in node.keep_input if c in required))
+        child = prune(node.input, _cols(node.args) | set(keep_cols))
+        if child is node.input and keep_cols == tuple(node.keep_input):
+            return node
+        return FlatMap(child, node.udf, node.args, node.output, keep_cols, node.outer)
 
     if isinstance(node, Union):
         kids = tuple(prune(i, required) for i in node.inputs)
