@@ -121,3 +121,24 @@ def test_unused_columns_are_not_carried_through_the_fan_out(video_dir: str) -> N
     (flat,) = [n for n in optimized(df).walk() if isinstance(n, FlatMap)]
     assert flat.keep_input == ("path",)
     assert df.to_arrow().equals(df.to_arrow(optimize=False))
+
+
+def test_download_is_taken_over_and_nulls_match(video_dir: str, tmp_path: Path, runner: str) -> None:
+    v = os.path.join(video_dir, "v1.mp4")
+    paths = [v, str(tmp_path / "missing.mp4"), None, os.path.join(video_dir, "garbage.mp4"),
+             os.path.join(video_dir, "zero.mp4"), str(tmp_path), "file://" + os.path.join(video_dir, "v0.mp4")]
+    df = th.from_pydict({"i": list(range(len(paths))), "p": paths}).select(
+        "i", col("p").url.download().video.frames(every_seconds=1.0, width=16, height=16).alias("f")).explode("f")
+    (flat,) = [n for n in optimized(df).walk() if isinstance(n, FlatMap)]
+    assert "url.download+video.frames" in flat.describe()
+    on, off = df.to_arrow(runner=runner), df.to_arrow(runner=runner, optimize=False)
+    _same(on, off)
+    assert on.column("i").to_pylist() == [0, 0, 0, 1, 2, 3, 4, 5, 6]
+
+
+def test_download_with_on_error_raise_is_not_taken_over(video_dir: str) -> None:
+    df = th.from_pydict({"p": [os.path.join(video_dir, "v0.mp4")]}).select(
+        col("p").url.download(on_error="raise").video.frames().alias("f")).explode("f")
+    (flat,) = [n for n in optimized(df).walk() if isinstance(n, FlatMap)]
+    assert "url.download+" not in flat.describe()
+    assert df.to_arrow().equals(df.to_arrow(optimize=False))

@@ -6,12 +6,13 @@ expands into thousands (a long video into frames) never sits in memory whole.
 :meth:`FlatMapOperator.process_stream` runs the generators of several input rows at once on
 ``workers`` threads, each into a queue of at most ``batch_size`` rows, and emits them in input
 order: the head row streams straight through while the next ones decode ahead (bounded), so a
-fan-out of videos keeps every core busy without holding more than ``workers × batch_size`` rows.
+fan-out of videos keeps every core busy without holding more than ``(workers + 1) × batch_size``
+rows.
 """
 
 from __future__ import annotations
 
-import queue
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,41 +25,59 @@ from thresher.datatypes import Schema, conform_array, storage_type
 from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Expr
 from thresher.operators.evaluate import ExprEvaluator
+from thresher.operators.kernels.base import binary_views
 
 _ITEM, _DONE, _ERROR = 0, 1, 2
 
+#: an output batch is cut at ``batch_size`` rows or once its rows reach this many bytes (for a
+#: UDF that measures its rows, see ``row_nbytes``)
+BATCH_BYTES = int(os.environ.get("THRESHER_FLATMAP_BATCH_BYTES", 4 << 20))
+#: what a row decoding ahead of the one being emitted may buffer
+AHEAD_BYTES = int(os.environ.get("THRESHER_FLATMAP_AHEAD_BYTES", 8 << 20))
+
 
 class _Prefetch:
-    """One row's generator running on a worker thread into a bounded queue; iterate to consume.
+    """One row's generator running on a worker thread into a bounded buffer; iterate to consume.
 
-    Iteration re-raises the generator's exception at the point it happened.
+    The buffer holds at most ``cap_rows`` rows and, past its first row, ``cap_bytes`` bytes (as
+    ``nbytes`` measures a row). Iteration re-raises the generator's exception where it happened.
     """
 
-    def __init__(self, make: Callable[[], Iterable[Any] | None], cap: int, pool: ThreadPoolExecutor,
-                 stop: threading.Event) -> None:
-        self._q: queue.Queue[tuple[int, Any]] = queue.Queue(max(1, cap))
+    def __init__(self, make: Callable[[], Iterable[Any] | None], cap_rows: int, cap_bytes: int,
+                 nbytes: Callable[[Any], int] | None, pool: ThreadPoolExecutor, stop: threading.Event) -> None:
+        self._items: deque[tuple[int, Any, int]] = deque()
+        self._bytes = 0
+        self._cap_rows = max(1, cap_rows)
+        self._cap_bytes = cap_bytes
+        self._nbytes = nbytes
+        self._cv = threading.Condition()
         self._stop = stop
         self.future: Future[None] = pool.submit(self._run, make)
 
-    def _put(self, item: tuple[int, Any]) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._q.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def _put(self, kind: int, value: Any) -> bool:
+        size = self._nbytes(value) if kind == _ITEM and self._nbytes is not None else 0
+        with self._cv:
+            while self._items and (len(self._items) >= self._cap_rows or self._bytes + size > self._cap_bytes):
+                if self._stop.is_set():
+                    return False
+                self._cv.wait(0.05)
+            if self._stop.is_set():
+                return False
+            self._items.append((kind, value, size))
+            self._bytes += size
+            self._cv.notify_all()
+        return True
 
     def _run(self, make: Callable[[], Iterable[Any] | None]) -> None:
         gen: Any = None
         try:
             gen = make()
             for item in gen or ():
-                if not self._put((_ITEM, item)):
+                if not self._put(_ITEM, item):
                     return
-            self._put((_DONE, None))
+            self._put(_DONE, None)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which decides
-            self._put((_ERROR, exc))
+            self._put(_ERROR, exc)
         finally:
             close = getattr(gen, "close", None)
             if close is not None:
@@ -66,7 +85,12 @@ class _Prefetch:
 
     def __iter__(self) -> Iterator[Any]:
         while True:
-            kind, value = self._q.get()
+            with self._cv:
+                while not self._items:
+                    self._cv.wait()
+                kind, value, size = self._items.popleft()
+                self._bytes -= size
+                self._cv.notify_all()
             if kind == _ITEM:
                 yield value
             elif kind == _DONE:
@@ -78,7 +102,7 @@ class _Prefetch:
 class _Work:
     """An input batch whose rows are being fanned out (rows start lazily, in order)."""
 
-    def __init__(self, key: Any, batch: pa.RecordBatch | None, cols: list[pa.Array]) -> None:
+    def __init__(self, key: Any, batch: pa.RecordBatch | None, cols: list[Any]) -> None:
         self.key = key
         self.batch = batch
         self.cols = cols
@@ -108,6 +132,14 @@ class FlatMapOperator:
         # Arrow cannot build an extension type nested in a struct/list from Python values: build
         # the plain storage, then cast to the real type (which wraps the extension types back)
         self._build_types = [storage_type(f.dtype.to_arrow()) for f in output.fields]
+        # a UDF that reads binary arguments as buffers gets zero-copy views of the Arrow data
+        # (a batch of videos is not copied into Python bytes), and one that builds its own
+        # output column from what it yields skips the Python-values round trip
+        self._buffer_args = bool(getattr(udf, "buffer_args", False))
+        self._build_column = getattr(udf, "build_column", None) if self._single else None
+        self._nbytes: Callable[[Any], int] | None = getattr(udf, "row_nbytes", None)
+        self.batch_bytes = BATCH_BYTES
+        self.ahead_bytes = AHEAD_BYTES
         self._lock = threading.Lock()
         self.errors = 0
         self.error_samples: list[str] = []
@@ -129,18 +161,30 @@ class FlatMapOperator:
         self._lock = threading.Lock()
 
     # ---- row values -------------------------------------------------------------------------
-    def _arg_columns(self, batch: pa.RecordBatch) -> list[pa.Array]:
+    def _arg_columns(self, batch: pa.RecordBatch) -> list[pa.Array | list[Any]]:
         values, _ = self._args.evaluate(batch)
-        return [v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v for v in values]
+        out: list[pa.Array | list[Any]] = []
+        for v in values:
+            arr = v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v
+            plain = arr.type.storage_type if isinstance(arr.type, pa.ExtensionType) else arr.type
+            if self._buffer_args and (pa.types.is_binary(plain) or pa.types.is_large_binary(plain)
+                                      or pa.types.is_binary_view(plain)):
+                out.append(binary_views(arr))
+            else:
+                out.append(arr)
+        return out
 
     @staticmethod
-    def _row(cols: list[pa.Array], i: int) -> list[Any] | None:
+    def _row(cols: list[pa.Array | list[Any]], i: int) -> list[Any] | None:
         """Row ``i``'s argument values, one row at a time (a batch of videos is not copied to
         Python whole); None when an argument is null."""
         row = []
         for c in cols:
-            v = c[i]
-            py = v.as_py() if v.is_valid else None
+            if isinstance(c, list):
+                py = c[i]
+            else:
+                v = c[i]
+                py = v.as_py() if v.is_valid else None
             if py is None:
                 return None
             row.append(py)
@@ -165,8 +209,8 @@ class FlatMapOperator:
         """The fan-out of a stream of ``(key, batch)`` inputs, ``workers`` rows at a time, in order.
 
         ``(key, None)`` inputs are passed through in order (end-of-partition markers). Every
-        running row decodes into a queue of at most ``batch_size`` rows; at most ``2 × workers``
-        rows are started ahead of the one being emitted.
+        running row decodes into a queue of at most ``batch_size`` rows; at most ``workers + 1``
+        rows are started and not yet emitted.
         """
         if workers <= 1:
             for key, b in inputs:
@@ -196,7 +240,7 @@ class FlatMapOperator:
             nonlocal exhausted
             while True:
                 running, started = counts()
-                if running >= workers or started >= 2 * workers:
+                if running >= workers or started > workers:
                     return
                 w = next((w for w in pending if w.unstarted), None)
                 if w is None:
@@ -210,7 +254,7 @@ class FlatMapOperator:
                     pending.append(_Work(key, b, [] if b is None else self._arg_columns(b)))
                     continue
                 row = self._row(w.cols, len(w.rows))
-                w.rows.append(None if row is None else _Prefetch(_bind(target, row), batch_size, pool, stop))
+                w.rows.append(None if row is None else _Prefetch(_bind(target, row), batch_size, self.ahead_bytes, self._nbytes, pool, stop))
 
         def row_iters(w: _Work) -> Iterator[tuple[int, Iterable[Any] | None]]:
             for i in range(w.n):
@@ -218,7 +262,7 @@ class FlatMapOperator:
                     top_up(pull=False)
                     while i >= len(w.rows):  # the window is full of finished-but-unemitted rows
                         row = self._row(w.cols, len(w.rows))
-                        w.rows.append(None if row is None else _Prefetch(_bind(target, row), batch_size, pool, stop))
+                        w.rows.append(None if row is None else _Prefetch(_bind(target, row), batch_size, self.ahead_bytes, self._nbytes, pool, stop))
                 p = w.rows[i]
                 yield i, (None if p is None else _topping(p, top_up))
                 w.rows[i] = None  # consumed: no longer counts against the window
@@ -247,6 +291,8 @@ class FlatMapOperator:
         kept = {c: batch.column(batch.schema.get_field_index(c)) for c in self.keep_input}
         parents: list[int] = []
         out_rows: list[Any] = []
+        size = 0
+        nbytes = self._nbytes
         for i, items in rows:
             start = len(out_rows)  # where this row's not-yet-emitted output begins
             emitted = False  # some of this row's output already left in a batch
@@ -255,9 +301,11 @@ class FlatMapOperator:
                     for item in items:
                         parents.append(i)
                         out_rows.append(item)
-                        if len(out_rows) >= batch_size:
+                        if nbytes is not None:
+                            size += nbytes(item)
+                        if len(out_rows) >= batch_size or size >= self.batch_bytes:
                             yield self._emit(parents, out_rows, kept)
-                            parents, out_rows, start, emitted = [], [], 0, True
+                            parents, out_rows, start, emitted, size = [], [], 0, True, 0
                 except Exception as exc:
                     if self.udf.on_error == "raise":
                         raise ThresherExecutionError(f"generator udf {self.udf.name} failed on row {i}: "
@@ -274,7 +322,7 @@ class FlatMapOperator:
                 out_rows.append(None)
                 if len(out_rows) >= batch_size:
                     yield self._emit(parents, out_rows, kept)
-                    parents, out_rows = [], []
+                    parents, out_rows, size = [], [], 0
         if out_rows:
             yield self._emit(parents, out_rows, kept)
 
@@ -282,6 +330,9 @@ class FlatMapOperator:
         idx = pa.array(parents, pa.int64())
         arrays = [kept[c].take(idx) for c in self.keep_input]
         for f, build in zip(self.output.fields, self._build_types):
+            if self._build_column is not None:
+                arrays.append(conform_array(self._build_column(rows), f.dtype))
+                continue
             if self._single:
                 vals = rows
             else:

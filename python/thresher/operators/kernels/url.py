@@ -71,6 +71,33 @@ def _local_path(url: str) -> str:
     return url
 
 
+def locate(url: str, max_bytes: int | None = None, timeout: float | None = None) -> str | bytes:
+    """What ``url.download`` would fetch for one url, without reading local files into memory.
+
+    A local path or ``file://`` url comes back as a checked path (scheme allowed, a regular file,
+    at most ``max_bytes``) for the caller to stream from disk; any other url is downloaded and its
+    bytes returned. Raises :class:`DownloadError` where ``url.download`` gives null.
+    """
+    cfg = get_config()
+    cap = int(min(max_bytes, cfg.max_download_bytes) if max_bytes is not None else cfg.max_download_bytes)
+    scheme = url_scheme(url)
+    if scheme not in set(cfg.allowed_url_schemes):
+        raise DownloadError(f"url scheme {scheme or '<local path>'!r} is not allowed")
+    if scheme in ("", "file"):
+        path = _local_path(url)
+        if not os.path.isfile(path):
+            raise DownloadError(f"no such file: {path}")
+        size = os.path.getsize(path)
+        if size > cap:
+            raise DownloadError(f"{size} bytes exceeds max_bytes={cap}")
+        return path
+    out = download([url], max_connections=1, timeout=timeout, max_bytes=max_bytes, on_error="raise")
+    data = out.values.storage[0].as_py()
+    if data is None:
+        raise DownloadError(f"could not fetch {url}")
+    return bytes(data)
+
+
 def _read_local_many(paths: list[str], max_bytes: int) -> list[Any]:
     """Read local files: sizes first, then each file straight into its slice of one buffer.
 

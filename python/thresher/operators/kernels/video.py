@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import io
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -59,12 +60,54 @@ def frame_struct_type(width: int | None = None, height: int | None = None) -> pa
                       pa.field("image", DataType.image(mode="RGB", shape=shape).to_arrow())])
 
 
-def _open(data: bytes | memoryview) -> Any:
+class _MemoryFile(io.RawIOBase):
+    """A read-only, seekable file over a buffer, without copying it (``io.BytesIO`` copies a
+    memoryview: a whole video per open container)."""
+
+    def __init__(self, data: memoryview) -> None:
+        super().__init__()
+        self._buf = data.cast("B") if data.format != "B" or data.ndim != 1 else data
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, out: Any) -> int:
+        n = max(0, min(len(out), len(self._buf) - self._pos))
+        out[:n] = self._buf[self._pos:self._pos + n]
+        self._pos += n
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._buf) if size is None or size < 0 else min(len(self._buf), self._pos + size)
+        chunk = bytes(self._buf[self._pos:end])
+        self._pos = max(self._pos, end)
+        return chunk
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._buf)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
+def _open(data: bytes | memoryview | str) -> Any:
     import av
 
+    if isinstance(data, str):  # a checked local path (see VideoFramesGenerator): FFmpeg reads it in place
+        if os.path.getsize(data) == 0:
+            raise ValueError("empty input (0 bytes)")
+        return av.open(data, mode="r")
     if len(data) == 0:
         raise ValueError("empty input (0 bytes)")
-    return av.open(io.BytesIO(data), mode="r")
+    # bytes are shared by BytesIO without a copy; a memoryview (an Arrow buffer) is read in place
+    f = io.BytesIO(data) if isinstance(data, bytes) else _MemoryFile(memoryview(data))
+    return av.open(f, mode="r")
 
 
 def _video_stream(container: Any) -> Any:
@@ -157,7 +200,7 @@ def _targets(ix: _Index, every_seconds: float | None, num_frames: int | None, ke
 
 
 def iter_frames(
-    source: bytes | memoryview,
+    source: bytes | memoryview | str,
     every_seconds: float | None = None,
     num_frames: int | None = None,
     keyframes_only: bool = False,
@@ -168,8 +211,9 @@ def iter_frames(
 
     Parameters
     ----------
-    source : bytes
-        An encoded video container (MP4, MKV, WebM, ...).
+    source : bytes, memoryview or str
+        An encoded video container (MP4, MKV, WebM, ...), or the path of a local one (read by
+        FFmpeg as it goes, never whole).
     every_seconds : float, optional
         One frame per interval, starting at 0 (the first frame at or after each time).
     num_frames : int, optional
@@ -317,7 +361,7 @@ def frames_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelOu
 # ---- streaming frames (explode without a list per video) -----------------------------------------
 
 
-def iter_frame_rows(source: bytes | memoryview, every_seconds: float | None = None, num_frames: int | None = None,
+def iter_frame_rows(source: bytes | memoryview | str, every_seconds: float | None = None, num_frames: int | None = None,
                     keyframes_only: bool = False, width: int | None = None, height: int | None = None
                     ) -> Iterator[dict[str, Any]]:
     """:func:`iter_frames` as Arrow-ready Python rows: ``{"timestamp", "image": {width, height, mode, data}}``.
@@ -355,6 +399,11 @@ class VideoFramesGenerator:
         A video that does not decode yields no rows ("null"), or raises.
     as_struct : bool
         One struct column instead of two flat ones.
+    download : dict, optional
+        The options of a ``url.download`` (``on_error="null"``) this generator takes over: its
+        argument is then the path/url, a local file is decoded straight from disk (never read
+        into memory whole) and any other url is downloaded per row; a url that cannot be fetched
+        yields nothing, as the null that ``url.download`` would give.
 
     Examples
     --------
@@ -377,10 +426,12 @@ class VideoFramesGenerator:
     is_class = False
     is_generator = True
     thread_safe = True  # no state between calls: the local executor decodes several videos at once
+    buffer_args = True  # takes the video as a zero-copy view of the Arrow buffer
 
     def __init__(self, column: str = "frame", every_seconds: float | None = None, num_frames: int | None = None,
                  keyframes_only: bool = False, width: int | None = None, height: int | None = None,
-                 on_error: str = "null", batch_size: int | None = None, as_struct: bool = False) -> None:
+                 on_error: str = "null", batch_size: int | None = None, as_struct: bool = False,
+                 download: dict[str, Any] | None = None) -> None:
         if on_error not in ("null", "raise"):
             raise ValueError(f"on_error must be 'null' or 'raise', got {on_error!r}")
         self.column = column
@@ -391,6 +442,9 @@ class VideoFramesGenerator:
         self.init_kwargs: dict[str, Any] = {}
         self.name = "video.frames"
         self.as_struct = as_struct
+        self.download = dict(download) if download is not None else None
+        if self.download is not None and self.download.get("on_error", "null") != "null":
+            raise ValueError("a download taken over by video_frames_generator must have on_error='null'")
         st = frame_struct_type(width, height)
         self.return_dtype = DataType.from_arrow(st if as_struct else
                                                 pa.struct([pa.field(f"{column}_{f.name}", f.type) for f in st]))
@@ -399,14 +453,48 @@ class VideoFramesGenerator:
     def fn(self) -> VideoFramesGenerator:
         return self
 
+    @staticmethod
+    def row_nbytes(row: dict[str, Any]) -> int:
+        """Bytes a yielded frame holds (its pixels), for the fan-out's batch and buffer limits."""
+        size = 64
+        for v in row.values() if isinstance(row, dict) else ():
+            if isinstance(v, np.ndarray):
+                size += int(v.nbytes)
+            elif isinstance(v, dict):
+                size += len(v.get("data") or b"")
+        return size
+
+    def build_column(self, rows: Sequence[dict[str, Any] | None]) -> pa.Array:
+        """The ``struct<timestamp, image>`` column of a batch of yielded frames (None: a null
+        row), pixels copied once from the decoded arrays into the Arrow buffer."""
+        if not self.as_struct:
+            raise TypeError("build_column needs as_struct=True")
+        st = frame_struct_type(self.options["width"], self.options["height"])
+        image_type = DataType.from_arrow(st.field("image").type)
+        images = images_to_arrow([None if r is None else r["image"] for r in rows], image_type)
+        stamps = pa.array([None if r is None else r["timestamp"] for r in rows], pa.float64())
+        valid = [r is not None for r in rows]
+        mask = None if all(valid) else pa.array([not v for v in valid], pa.bool_())
+        return pa.StructArray.from_arrays([stamps, images], fields=list(st), mask=mask)
+
     @property
     def explain_name(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items() if v not in (None, False))
-        return f"video.frames[{opts}{', on_error=' + repr(self.on_error) if self.on_error != 'null' else ''}]"
+        err = f", on_error={self.on_error!r}" if self.on_error != "null" else ""
+        return f"{'url.download+' if self.download is not None else ''}video.frames[{opts}{err}]"
 
-    def __call__(self, source: bytes | memoryview) -> Iterator[dict[str, Any]]:
+    def __call__(self, source: bytes | memoryview | str) -> Iterator[dict[str, Any]]:
+        if self.download is not None:
+            from thresher.operators.kernels.base import RowError
+            from thresher.operators.kernels.url import DownloadError, locate
+
+            try:
+                source = locate(str(source), max_bytes=self.download.get("max_bytes"),
+                                timeout=self.download.get("timeout"))
+            except (DownloadError, RowError, OSError, ValueError):
+                return  # url.download(on_error="null") gives null: no frames
         if self.as_struct:
-            yield from iter_frame_rows(source, **self.options)
+            yield from iter_frames(source, **self.options)  # pixels stay ndarrays until build_column
             return
         ts, im = f"{self.column}_timestamp", f"{self.column}_image"
         for row in iter_frame_rows(source, **self.options):
@@ -419,7 +507,8 @@ class VideoFramesGenerator:
         return f"video_frames_generator({self.column!r}, {opts}{extra})"
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.column, tuple(self.options.items()), self.on_error, self.batch_size, self.as_struct)
+        return (self.column, tuple(self.options.items()), self.on_error, self.batch_size, self.as_struct,
+                tuple(sorted((self.download or {}).items())) if self.download is not None else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, VideoFramesGenerator) and self._key() == other._key()
@@ -431,10 +520,10 @@ class VideoFramesGenerator:
 def video_frames_generator(column: str = "frame", every_seconds: float | None = None, num_frames: int | None = None,
                            keyframes_only: bool = False, width: int | None = None, height: int | None = None,
                            on_error: str = "null", batch_size: int | None = None,
-                           as_struct: bool = False) -> VideoFramesGenerator:
+                           as_struct: bool = False, download: dict[str, Any] | None = None) -> VideoFramesGenerator:
     """The streaming form of ``explode(video.frames(...).alias(column))``: see :class:`VideoFramesGenerator`."""
     return VideoFramesGenerator(column, every_seconds, num_frames, keyframes_only, width, height, on_error, batch_size,
-                                as_struct)
+                                as_struct, download)
 
 
 # ---- clip -------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ Before::
 
 After::
 
-    FlatMap outer video.frames(col("__f_video_src")) -> [f]
-      Project [col("id"), col("v").alias("__f_video_src")]
+    FlatMap outer video.frames[every_seconds=1.0](col("v")) -> [f]
+      Project [col("id"), col("v")]
 
 ``video.frames`` builds the list of every sampled frame of a video before ``explode`` cuts it
 into rows, so a long video sits in memory whole (an hour at 1 frame/s, 224×224: 540 MB). The
@@ -21,6 +21,11 @@ decode under ``on_error="null"`` keeps one row with a null frame. (One differenc
 video that fails *after* more than a batch of its frames were emitted keeps those frames, where
 the list form would give one null row; PyAV reports broken containers before the first frame, so
 this needs a stream that breaks midway.)
+
+When the video comes from ``url.download(path)`` (``on_error="null"``), the fan-out takes the
+download over: a local file is decoded straight from disk by FFmpeg, so the encoded bytes of a
+long video are never held whole either; other urls are downloaded per row as they are reached.
+A url that cannot be fetched gives the null row ``url.download`` would have.
 
 The rule fires only for an ``explode`` of that one column, right above the projection that
 computes it, with ``on_error`` "null" or "raise" (``"column"`` adds an error column the fan-out
@@ -45,7 +50,14 @@ def _frames_call(e: Expr) -> Call | None:
     return None
 
 
-def _generator(column: str, call: Call) -> Any:
+def _download(e: Expr) -> Call | None:
+    """A ``url.download`` with ``on_error="null"`` (a failure is a null, nothing else to report)."""
+    if isinstance(e, Call) and e.name == "url.download" and e.option("on_error", "null") == "null":
+        return e
+    return None
+
+
+def _generator(column: str, call: Call, download: Call | None) -> Any:
     # the kernel layer holds the generator; imported here so planning without video never loads it
     from thresher.operators.kernels.video import video_frames_generator
 
@@ -53,7 +65,8 @@ def _generator(column: str, call: Call) -> Any:
                                   num_frames=call.option("num_frames"),
                                   keyframes_only=bool(call.option("keyframes_only", False)),
                                   width=call.option("width"), height=call.option("height"),
-                                  on_error=call.option("on_error", "null"), as_struct=True)
+                                  on_error=call.option("on_error", "null"), as_struct=True,
+                                  download=None if download is None else dict(download.options))
 
 
 def rewrite(node: LogicalPlan) -> LogicalPlan | None:
@@ -71,6 +84,9 @@ def rewrite(node: LogicalPlan) -> LogicalPlan | None:
         return None  # the same frames are decoded for another column too: keep the one list
     kept = tuple(e.output_name() for e in others)
     (src,) = call.args
+    download = _download(src)
+    if download is not None:
+        (src,) = download.args  # the fan-out opens the path itself: the file is never read whole
     if isinstance(src, Column) and any(isinstance(e, Column) and e.name == src.name for e in others):
         arg: Expr = src  # the video column is kept anyway: read it from there
         lower = others
@@ -81,7 +97,7 @@ def rewrite(node: LogicalPlan) -> LogicalPlan | None:
         arg = Column(hidden)
         lower = (*others, src.alias(hidden))
     element = node.schema.field(name)
-    flat = FlatMap(Project(proj.input, lower), _generator(name, call), (arg,),
+    flat = FlatMap(Project(proj.input, lower), _generator(name, call, download), (arg,),
                    Schema([Field(name, element.dtype)]), kept, outer=True)
     if flat.schema.names == node.schema.names:
         return flat
