@@ -12,7 +12,16 @@ Engines (each in its own process, so peak RSS is its own):
   (``thread_type="AUTO"``) on all cores.
 * ``daft``: ``daft.functions.video_frames(..., sample_interval_seconds=1)`` (Daft 0.7) with explode.
 
-Reports frames/s and peak RSS, and checks every engine returns one frame per second of video.
+* ``thresher_list``: the same query with the ``stream_video_frames`` rule off (a list of frames
+  per video, then ``explode``), to show what the streaming rewrite changes.
+
+Reports frames/s and memory, and checks every engine returns one frame per second of video.
+Memory is sampled every 10 ms over the engine's whole process tree: the footprint is this
+process's RSS plus each worker process's USS (pages only it holds: a forked worker shares the
+parent's imported libraries, so summing RSS would count them twice). ``baseline`` is the RSS
+after the engine's imports and a warm-up on a 1-second clip (every engine loads its lazy modules
+and codecs before the clock starts); ``peak`` is the highest footprint (at least the process's
+``ru_maxrss``), ``growth`` = peak − baseline: what the run itself needs beyond a loaded engine.
 
 Usage: ``python benchmarks/video_bench.py [--n 6 --seconds 60] [--reps 3] [--skip daft]``
 (``--seconds 20`` for a quick run).
@@ -24,7 +33,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -88,15 +96,20 @@ def pyav_seek_threaded(paths: list[str]) -> int:
     return sum(_frames_seek(p, threaded=True) for p in paths)
 
 
-def thresher(paths: list[str]) -> int:
+def thresher(paths: list[str], stream: bool = True) -> int:
     import thresher as th
     from thresher import col
 
+    th.set_optimizer(disabled=[] if stream else ["stream_video_frames"])
     folder = os.path.dirname(paths[0])
     df = th.from_glob_path(os.path.join(folder, "*.mp4")).select(
         col("path").url.download().video.frames(every_seconds=1, width=SIZE, height=SIZE).alias("frame")
     ).explode("frame")
     return sum(b.num_rows for b in df.iter_batches())
+
+
+def thresher_list(paths: list[str]) -> int:
+    return thresher(paths, stream=False)
 
 
 def daft_frames(paths: list[str]) -> int:
@@ -110,30 +123,86 @@ def daft_frames(paths: list[str]) -> int:
     return int(df.count_rows())
 
 
-ENGINES = {"thresher": thresher, "pyav_seek": pyav_seek, "pyav_decode_all": pyav_decode_all,
-           "pyav_seek_threaded": pyav_seek_threaded, "daft": daft_frames}
+ENGINES = {"thresher": thresher, "thresher_list": thresher_list, "pyav_seek": pyav_seek,
+           "pyav_decode_all": pyav_decode_all, "pyav_seek_threaded": pyav_seek_threaded, "daft": daft_frames}
+
+MB = 1 << 20
 
 
-def _child(engine: str, paths: list[str]) -> None:
-    """Run one engine once in this (fresh) process; print JSON with seconds, frames, peak RSS.
+def _rss_self() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
-    The engine's imports happen before the clock starts.
+
+def _hwm_self() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class _MemorySampler:
+    """Peak footprint of this process tree: own RSS + each child's USS, every ``interval`` s."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        import threading
+
+        import psutil
+
+        self._me = psutil.Process()
+        self._psutil = psutil
+        self._interval = interval
+        self._stop = threading.Event()
+        self.peak = _rss_self()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> int:
+        total = _rss_self()
+        for child in self._me.children(recursive=True):
+            try:
+                total += child.memory_full_info().uss
+            except (self._psutil.NoSuchProcess, self._psutil.AccessDenied, self._psutil.ZombieProcess):
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._sample())
+            self._stop.wait(self._interval)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def _child(engine: str, paths: list[str], warm: list[str]) -> None:
+    """Run one engine once in this (fresh) process; print JSON with seconds, frames and memory.
+
+    The engine's imports and a warm-up run over a 1-second clip happen before the clock starts.
     """
     import av  # noqa: F401
 
-    if engine == "thresher":
-        import polars  # noqa: F401 - thresher imports it lazily on the first plan
-
-        from thresher.operators.kernels.registry import get_kernel
-
-        get_kernel("video.frames")  # loads the kernel modules
+    if engine.startswith("thresher"):
+        import thresher  # noqa: F401
     elif engine == "daft":
         import daft  # noqa: F401
+    if engine.startswith("pyav"):
+        _frames_seek(warm[0]) if engine != "pyav_decode_all" else _frames_decode_all(warm[0])
+    else:
+        ENGINES[engine](warm)
+    base = _rss_self()
+    sampler = _MemorySampler()
     t = time.perf_counter()
     frames = ENGINES[engine](paths)
     secs = time.perf_counter() - t
-    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    print(json.dumps({"seconds": secs, "frames": frames, "peak_rss_mb": rss / 1024}))
+    # VmHWM: this address space's exact RSS high-water mark (ru_maxrss is not: Linux carries the
+    # parent's over fork and exec, so a child of a big benchmark driver reads the driver's peak)
+    peak = max(sampler.stop(), _hwm_self())
+    print(json.dumps({"seconds": secs, "frames": frames, "baseline_mb": base / MB, "peak_mb": peak / MB,
+                      "growth_mb": (peak - base) / MB}))
 
 
 def main() -> None:
@@ -148,12 +217,15 @@ def main() -> None:
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     folder = os.path.join(args.data, f"{args.height}p_{args.seconds:g}s_{args.n}")
+    warm_folder = os.path.join(args.data, f"warmup_{args.height}p")
     if args.child:  # a fresh process that imports only what its engine needs
-        _child(args.child, sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".mp4")))
+        _child(args.child, sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".mp4")),
+               [os.path.join(warm_folder, "vid_000.mp4")])
         return
     from thresher.testing.media import write_videos
 
     write_videos(folder, args.n, seconds=args.seconds, width=args.width, height=args.height)
+    write_videos(warm_folder, 1, seconds=1, width=args.width, height=args.height)
     skip = set(filter(None, args.skip.split(",")))
     engines = [e for e in ENGINES if e not in skip]
     runs: dict[str, list[dict]] = {e: [] for e in engines}
@@ -179,27 +251,38 @@ def main() -> None:
         secs = [r["seconds"] for r in runs[e]]
         best = min(secs)
         frames = runs[e][0]["frames"]
+        # memory: the median over rounds (one round's spike is not the engine's footprint)
         results[e] = {"seconds_best": best, "seconds_median": statistics.median(secs), "frames": frames,
-                      "frames_per_s": frames / best, "peak_rss_mb": max(r["peak_rss_mb"] for r in runs[e]),
-                      "frames_ok": frames == expected}
-    peers = [r["seconds_best"] for k, r in results.items() if k.startswith("pyav") and "error" not in r]
-    best_loop = min(peers) if peers else None
+                      "frames_per_s": frames / best, "frames_ok": frames == expected,
+                      **{k: statistics.median(r[k] for r in runs[e])
+                         for k in ("baseline_mb", "peak_mb", "growth_mb")},
+                      "peak_mb_max": max(r["peak_mb"] for r in runs[e])}
+    loops = {k: r for k, r in results.items() if k.startswith("pyav") and "error" not in r}
+    best_name = min(loops, key=lambda k: loops[k]["seconds_best"]) if loops else None
+    best = loops[best_name] if best_name else None
     print(f"\nvideo frames: {args.n} x {args.seconds:g} s {args.height}p H.264 (GOP 2 s), 1 frame/s -> {SIZE}x{SIZE} RGB "
-          f"({os.cpu_count()} cores, best of {args.reps})")
-    print(f"{'engine':<20}{'s (best)':>10}{'frames':>8}{'frames/s':>10}{'peak RSS MB':>13}{'vs best loop':>14}")
+          f"({os.cpu_count()} cores, best of {args.reps}; memory: median of rounds; ratios vs {best_name})")
+    print(f"{'engine':<20}{'s (best)':>9}{'frames':>7}{'frames/s':>9}{'x loop':>7}{'base MB':>9}{'peak MB':>9}"
+          f"{'x loop':>7}{'growth MB':>10}{'x loop':>7}")
     for e, r in results.items():
         if "error" in r:
             print(f"{e:<20}failed: {r['error'][:90]}")
             continue
-        if best_loop:
-            r["speedup_vs_best_loop"] = best_loop / r["seconds_best"]
+        if best:
+            r["speedup_vs_best_loop"] = best["seconds_best"] / r["seconds_best"]
+            r["peak_vs_best_loop"] = r["peak_mb"] / best["peak_mb"]
+            r["growth_vs_best_loop"] = r["growth_mb"] / best["growth_mb"]
+        nan = float("nan")
         flag = "" if r["frames_ok"] else f"  (expected {expected})"
-        print(f"{e:<20}{r['seconds_best']:>10.2f}{r['frames']:>8}{r['frames_per_s']:>10.1f}{r['peak_rss_mb']:>13.0f}"
-              f"{r.get('speedup_vs_best_loop', float('nan')):>13.2f}x{flag}")
+        print(f"{e:<20}{r['seconds_best']:>9.2f}{r['frames']:>7}{r['frames_per_s']:>9.1f}"
+              f"{r.get('speedup_vs_best_loop', nan):>6.2f}x{r['baseline_mb']:>9.0f}{r['peak_mb']:>9.0f}"
+              f"{r.get('peak_vs_best_loop', nan):>6.2f}x{r['growth_mb']:>10.0f}{r.get('growth_vs_best_loop', nan):>6.2f}x"
+              f"{flag}")
     os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
     with open(os.path.join(os.path.dirname(__file__), "results", "video_bench.json"), "w") as f:
         json.dump({"n": args.n, "seconds": args.seconds, "size": [args.width, args.height], "cores": os.cpu_count(),
-                   "python": platform.python_version(), "reps": args.reps, "results": results}, f, indent=2)
+                   "python": platform.python_version(), "reps": args.reps, "best_loop": best_name,
+                   "results": results}, f, indent=2)
 
 
 if __name__ == "__main__":

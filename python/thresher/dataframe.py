@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from thresher.datatypes import Schema
-from thresher.errors import ThresherTypeError
+from thresher.errors import ColumnNotFoundError, ThresherTypeError
 from thresher.expressions.expr import Column, CountStar, Expr, col, lit_if_needed
 from thresher.io.memory import InMemorySource
 from thresher.planner.logical import (
@@ -355,6 +355,29 @@ class DataFrame:
 
     def to_pylist(self, **kw: Any) -> list[dict[str, Any]]:
         return self.to_arrow(**kw).to_pylist()  # type: ignore[no-any-return]
+
+    def to_numpy(self, column: str, **kw: Any) -> Any:
+        """One column as NumPy: a tensor or embedding column as one stacked ndarray (rows along
+        axis 0) when every row has the same shape and none is null, else a list of ndarrays (None
+        for nulls); any other column as a 1-D array.
+
+        >>> import numpy as np, thresher as th
+        >>> df = th.from_pydict({"t": np.arange(12, dtype="float32").reshape(2, 2, 3)})
+        >>> df.schema
+        Schema(t: tensor[float32, (2, 3)])
+        >>> df.to_numpy("t").shape
+        (2, 2, 3)
+        """
+        if column not in self.columns:
+            raise ColumnNotFoundError(f"to_numpy: no column {column!r}; columns are {self.columns}")
+        arr = self.select(column).to_arrow(**kw).column(0).combine_chunks()
+        if self.schema.field(column).dtype.kind in ("tensor", "embedding"):
+            from thresher.operators.kernels.tensor import tensor_to_numpy
+
+            return tensor_to_numpy(arr)
+        if isinstance(arr.type, pa.ExtensionType):
+            arr = arr.storage
+        return arr.to_numpy(zero_copy_only=False)
 
     def to_pandas(self, **kw: Any) -> pd.DataFrame:
         return self.to_arrow(**kw).to_pandas()

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from thresher.dataframe import DataFrame
 from thresher.datatypes import DataType, Schema, conform_batch
+from thresher.errors import ThresherTypeError
 from thresher.planner.logical import ScanSource
 
 
@@ -63,13 +65,23 @@ def from_arrow(data: pa.Table | pa.RecordBatch | Sequence[pa.RecordBatch]) -> Da
 def from_pydict(data: Mapping[str, Any], schema: Mapping[str, DataType] | None = None) -> DataFrame:
     """A frame from a dict of columns; ``schema`` gives types (e.g. media types) explicitly.
 
-    >>> import thresher as th
-    >>> th.from_pydict({"a": [1, 2]}).schema
-    Schema(a: int64)
+    A NumPy array with two or more dimensions becomes a fixed-shape tensor column (rows along
+    axis 0; ``schema`` may make it an embedding instead).
+
+    >>> import numpy as np, thresher as th
+    >>> th.from_pydict({"a": [1, 2], "t": np.zeros((2, 4, 3), dtype="float32")}).schema
+    Schema(a: int64, t: tensor[float32, (4, 3)])
     """
     arrays = {}
     for k, v in data.items():
         t = schema.get(k) if schema else None
+        if isinstance(v, np.ndarray) and v.ndim >= 2:
+            from thresher.operators.kernels.tensor import tensor_from_numpy
+
+            if t is not None and t.kind == "embedding" and (v.ndim != 2 or v.shape[1] != int(t.params["dim"])):
+                raise ThresherTypeError(f"from_pydict: column {k!r} is an array of shape {v.shape}, not rows of "
+                                        f"{t.params['dim']} values for {t}")
+            v = tensor_from_numpy(v)
         if t is not None:
             from thresher.datatypes import conform_array
 
@@ -93,7 +105,19 @@ def from_polars(df: Any) -> DataFrame:
 
 
 def from_glob_path(pattern: str | Sequence[str]) -> DataFrame:
-    """One row per file matching ``pattern``: path, size, modified time."""
+    """One row per file matching ``pattern``: path, size, modified time (sorted by path).
+
+    ``pattern`` may use ``*``, ``?`` and ``**`` (any depth), be a list of patterns, or name an
+    object store (``s3://bucket/*.jpg``) when pyarrow.fs or fsspec can list it.
+
+    >>> import os, tempfile, thresher as th
+    >>> d = tempfile.mkdtemp()
+    >>> for name in ("a.jpg", "b.jpg", "c.txt"):
+    ...     _ = open(os.path.join(d, name), "wb").write(b"12345")
+    >>> df = th.from_glob_path(os.path.join(d, "*.jpg"))
+    >>> [os.path.basename(p) for p in df.to_pydict()["path"]], df.to_pydict()["size"]
+    (['a.jpg', 'b.jpg'], [5, 5])
+    """
     from thresher.io.glob import GlobSource
 
     return _scan(GlobSource(pattern))  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import thresher as th
 from thresher.datatypes import DataType, Field, Schema
 from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import col
@@ -107,3 +108,28 @@ def test_ipc_roundtrip() -> None:
     back = pa.ipc.open_stream(sink.getvalue()).read_all()
     assert back.equals(t)
     assert back.schema.field("img").type.params["mode"] == "RGB"
+
+
+def test_numpy_in_and_out_of_tensor_and_embedding_columns() -> None:
+    stacked = np.arange(24, dtype="float32").reshape(4, 2, 3)
+    df = th.from_pydict({"id": [0, 1, 2, 3], "t": stacked, "e": np.eye(4, 3, dtype="float32")},
+                        schema={"e": th.DataType.embedding("float32", 3)})
+    assert df.schema.field("t").dtype == th.DataType.tensor("float32", (2, 3))
+    assert df.schema.field("e").dtype == th.DataType.embedding("float32", 3)
+    np.testing.assert_array_equal(df.to_numpy("t"), stacked)
+    np.testing.assert_array_equal(df.to_numpy("e"), np.eye(4, 3, dtype="float32"))
+    np.testing.assert_array_equal(df.to_numpy("id"), [0, 1, 2, 3])
+    with pytest.raises(th.ThresherTypeError):
+        th.from_pydict({"e": np.zeros((2, 4))}, schema={"e": th.DataType.embedding("float32", 3)})
+
+
+def test_reshape_type_matches_the_data() -> None:
+    fixed = th.from_pydict({"t": np.arange(12, dtype="float32").reshape(2, 6)})
+    q = fixed.select(th.col("t").tensor.reshape((3, -1)).alias("r"))
+    assert q.schema.field("r").dtype == th.DataType.tensor("float32", (3, 2))  # -1 fixed at plan time
+    assert q.to_numpy("r").shape == (2, 3, 2)
+    with pytest.raises(th.ThresherTypeError):
+        fixed.select(th.col("t").tensor.reshape((4, -1)))
+    ragged = th.from_pydict({"t": tensor_from_numpy([np.ones(6, "float32"), np.ones(4, "float32")])})
+    r = ragged.select(th.col("t").tensor.reshape((2, 3)).alias("r")).to_arrow()  # the 4-value row is null
+    assert r.column("r").to_pylist() == [[1.0] * 6, None]

@@ -65,17 +65,46 @@ class AudioNamespace:
 
     def decode(self, sample_rate: int | None = None, channels: int | None = None, on_error: str = "null") -> Expr:
         """Decode to a float32 ``(channels, samples)`` tensor, resampled to ``sample_rate`` and
-        mixed to ``channels`` (1 or 2) when given."""
+        mixed to ``channels`` (1 or 2) when given.
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_audio
+        >>> df = th.from_pydict({"a": [make_audio(seconds=2.0)]})  # FLAC, 44.1 kHz stereo
+        >>> pcm = th.col("a").audio.decode(sample_rate=8000, channels=1)
+        >>> df.select(pcm.tensor.shape().alias("s")).to_pydict()
+        {'s': [[1, 16000]]}
+        """
         return Call("audio.decode", (self._expr,),
                     (("sample_rate", sample_rate), ("channels", channels), ("on_error", on_error)))
 
     def duration(self, on_error: str = "null") -> Expr:
-        """Seconds, from the container (no decoding)."""
+        """Seconds, from the container (no decoding).
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_audio
+        >>> df = th.from_pydict({"a": [make_audio(seconds=2.0)]})  # FLAC, 44.1 kHz stereo
+        >>> df.select(th.col("a").audio.duration().alias("d")).to_pydict()
+        {'d': [2.0]}
+        """
         return Call("audio.duration", (self._expr,), (("on_error", on_error),))
 
     def segment(self, window_seconds: float, sample_rate: int | None = None, channels: int | None = None,
                 drop_last: bool = False, on_error: str = "null") -> Expr:
-        """Decode, then cut into ``window_seconds`` windows: ``list<tensor[float32]>``."""
+        """Decode, then cut into ``window_seconds`` windows: ``list<tensor[float32]>``.
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_audio
+        >>> df = th.from_pydict({"a": [make_audio(seconds=2.0)]})  # FLAC, 44.1 kHz stereo
+        >>> windows = th.col("a").audio.segment(0.5, sample_rate=8000, channels=1)
+        >>> df.select(windows.list.len().alias("n")).to_pydict()
+        {'n': [4]}
+        """
         return Call("audio.segment", (self._expr,),
                     (("window_seconds", float(window_seconds)), ("sample_rate", sample_rate), ("channels", channels),
                      ("drop_last", drop_last), ("on_error", on_error)))

@@ -40,13 +40,40 @@ class EmbeddingNamespace:
         self._expr = expr
 
     def normalize(self) -> Expr:
-        """Unit L2 norm per row (zero vectors stay zero)."""
+        """Unit L2 norm per row (zero vectors stay zero).
+
+        Examples
+        --------
+        >>> import numpy as np, thresher as th
+        >>> df = th.from_pydict({"e": np.array([[3.0, 4.0]], dtype="float32")},
+        ...                     schema={"e": th.DataType.embedding("float32", 2)})
+        >>> df.select(th.col("e").embedding.normalize().alias("n")).to_numpy("n").round(3)
+        array([[0.6, 0.8]], dtype=float32)
+        """
         return Call("embedding.normalize", (self._expr,))
 
     def dot(self, other: Any) -> Expr:
-        """Row-wise dot product with another embedding column or a literal vector (float64)."""
+        """Row-wise dot product with another embedding column or a literal vector (float64).
+
+        Examples
+        --------
+        >>> import numpy as np, thresher as th
+        >>> df = th.from_pydict({"e": np.array([[3.0, 4.0]], dtype="float32")},
+        ...                     schema={"e": th.DataType.embedding("float32", 2)})
+        >>> df.select(th.col("e").embedding.dot([1.0, 0.0]).alias("d")).to_pydict()
+        {'d': [3.0]}
+        """
         return Call("embedding.dot", (self._expr, lit_if_needed(_as_list(other))))
 
     def cosine_similarity(self, other: Any) -> Expr:
-        """Row-wise cosine similarity with another embedding column or a literal vector (float64)."""
+        """Row-wise cosine similarity with another embedding column or a literal vector (float64).
+
+        Examples
+        --------
+        >>> import numpy as np, thresher as th
+        >>> df = th.from_pydict({"e": np.array([[3.0, 4.0]], dtype="float32")},
+        ...                     schema={"e": th.DataType.embedding("float32", 2)})
+        >>> df.select(th.col("e").embedding.cosine_similarity([0.0, 1.0]).alias("c")).to_pydict()
+        {'c': [0.8]}
+        """
         return Call("embedding.cosine_similarity", (self._expr, lit_if_needed(_as_list(other))))

@@ -10,7 +10,7 @@ Examples
 --------
 >>> from thresher import col
 >>> col("bytes").image.decode(mode="RGB").image.resize(224, 224)
-col("bytes").image.decode(mode='RGB').image.resize(width=224, height=224, keep_aspect=False, filter='bilinear')
+col("bytes").image.decode(mode='RGB', on_error='null').image.resize(width=224, height=224, keep_aspect=False, filter='bilinear')
 """
 
 from __future__ import annotations
@@ -219,7 +219,17 @@ class ImageNamespace:
         return self._call("decode", mode=mode, on_error=on_error)
 
     def encode(self, format: str = "jpeg", quality: int = 90) -> Expr:
-        """Encode pixels as ``"jpeg"``, ``"png"`` or ``"webp"`` bytes (JPEG drops alpha)."""
+        """Encode pixels as ``"jpeg"``, ``"png"`` or ``"webp"`` bytes (JPEG drops alpha).
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_jpeg
+        >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
+        >>> img = th.col("b").image.decode()
+        >>> df.select(img.image.encode("png").alias("png")).to_pydict()["png"][0][:4]
+        b'\x89PNG'
+        """
         return self._call("encode", format=format, quality=quality)
 
     def resize(self, width: int, height: int, keep_aspect: bool = False, filter: str = "bilinear") -> Expr:
@@ -234,47 +244,161 @@ class ImageNamespace:
         return self._call("resize", width=width, height=height, keep_aspect=keep_aspect, filter=filter)
 
     def crop(self, box: tuple[int, int, int, int]) -> Expr:
-        """Cut ``box = (left, top, right, bottom)`` out of each image (pixels outside are black)."""
+        """Cut ``box = (left, top, right, bottom)`` out of each image (pixels outside are black).
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_jpeg
+        >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
+        >>> img = th.col("b").image.decode()
+        >>> part = img.image.crop((0, 0, 16, 8))
+        >>> df.select(part.image.width().alias("w"), part.image.height().alias("h")).to_pydict()
+        {'w': [16], 'h': [8]}
+        """
         return self._call("crop", box=tuple(int(v) for v in box))
 
     def thumbnail(self, size: int | tuple[int, int] = 128, filter: str = "bicubic") -> Expr:
-        """Shrink (never enlarge) to fit in ``size``, keeping the aspect ratio."""
+        """Shrink (never enlarge) to fit in ``size``, keeping the aspect ratio.
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_jpeg
+        >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
+        >>> img = th.col("b").image.decode()
+        >>> small = img.image.thumbnail(32)
+        >>> df.select(small.image.width().alias("w"), small.image.height().alias("h")).to_pydict()
+        {'w': [32], 'h': [24]}
+        """
         s = (size, size) if isinstance(size, int) else tuple(size)
         return self._call("thumbnail", size=s, filter=filter)
 
     def convert(self, mode: str) -> Expr:
-        """Convert to ``mode`` ("L", "LA", "RGB", "RGBA")."""
+        """Convert to ``mode`` ("L", "LA", "RGB", "RGBA").
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_jpeg
+        >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
+        >>> img = th.col("b").image.decode()
+        >>> df.select(img.image.convert("L").image.mode().alias("m")).to_pydict()
+        {'m': ['L']}
+        """
         return self._call("convert", mode=mode)
 
     def to_tensor(self) -> Expr:
-        """The pixels as a ``uint8`` HWC tensor (fixed shape when the image type pins it)."""
+        """The pixels as a ``uint8`` HWC tensor (fixed shape when the image type pins it).
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_jpeg
+        >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
+        >>> img = th.col("b").image.decode()
+        >>> df.select(img.image.to_tensor().tensor.shape().alias("s")).to_pydict()
+        {'s': [[48, 64, 3]]}
+        """
         return self._call("to_tensor")
 
     def normalize(self, mean: Sequence[float] = (0.485, 0.456, 0.406), std: Sequence[float] = (0.229, 0.224, 0.225)
                   ) -> Expr:
-        """``(pixels / 255 - mean) / std`` per channel as a float32 HWC tensor."""
+        """``(pixels / 255 - mean) / std`` per channel as a float32 HWC tensor.
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_jpeg
+        >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
+        >>> img = th.col("b").image.decode()
+        >>> df.select(img.image.normalize().alias("x")).schema
+        Schema(x: tensor[float32])
+        """
         return self._call("normalize", mean=tuple(float(m) for m in mean), std=tuple(float(s) for s in std))
 
     def width(self) -> Expr:
-        """Width in pixels, read from the header of encoded bytes (no pixel decode)."""
+        """Width in pixels, read from the header of encoded bytes (no pixel decode).
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_jpeg
+        >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
+        >>> img = th.col("b").image.decode()
+        >>> df.select(th.col("b").image.width().alias("w")).to_pydict()
+        {'w': [64]}
+        """
         return self._call("width")
 
     def height(self) -> Expr:
-        """Height in pixels, read from the header of encoded bytes (no pixel decode)."""
+        """Height in pixels, read from the header of encoded bytes (no pixel decode).
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_jpeg
+        >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
+        >>> img = th.col("b").image.decode()
+        >>> df.select(th.col("b").image.height().alias("h")).to_pydict()
+        {'h': [48]}
+        """
         return self._call("height")
 
     def mode(self) -> Expr:
-        """Pillow mode ("RGB", "L", "CMYK", ...) from the header, or of the decoded image."""
+        """Pillow mode ("RGB", "L", "CMYK", ...) from the header, or of the decoded image.
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_jpeg
+        >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
+        >>> img = th.col("b").image.decode()
+        >>> df.select(th.col("b").image.mode().alias("m")).to_pydict()
+        {'m': ['RGB']}
+        """
         return self._call("mode")
 
     def format(self) -> Expr:
-        """"jpeg", "png", ... from the header of encoded bytes; null for decoded images."""
+        """"jpeg", "png", ... from the header of encoded bytes; null for decoded images.
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_jpeg
+        >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
+        >>> img = th.col("b").image.decode()
+        >>> df.select(th.col("b").image.format().alias("f")).to_pydict()
+        {'f': ['jpeg']}
+        """
         return self._call("format")
 
     def phash(self) -> Expr:
-        """64-bit perceptual (DCT) hash as uint64; near-duplicates differ in few bits."""
+        """64-bit perceptual (DCT) hash as uint64; near-duplicates differ in few bits.
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_jpeg
+        >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
+        >>> img = th.col("b").image.decode()
+        >>> same = df.select(img.image.phash().alias("a"), img.image.resize(32, 24).image.phash().alias("b"))
+        >>> row = same.to_pylist()[0]
+        >>> bin(row["a"] ^ row["b"]).count("1") <= 8  # a resized copy hashes within a few bits
+        True
+        """
         return self._call("phash")
 
     def dhash(self) -> Expr:
-        """64-bit difference hash as uint64."""
+        """64-bit difference hash as uint64.
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_jpeg
+        >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
+        >>> img = th.col("b").image.decode()
+        >>> df.select(img.image.dhash().alias("h")).schema
+        Schema(h: uint64)
+        """
         return self._call("dhash")

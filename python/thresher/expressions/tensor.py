@@ -45,7 +45,19 @@ def _reshape(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     if not shape or any(not isinstance(d, int) or (d <= 0 and d != -1) for d in shape) or shape.count(-1) > 1:
         raise ThresherTypeError(f"tensor.reshape: shape must be positive integers with at most one -1, got {shape}")
     if -1 in shape:
-        return DataType.tensor(_dtype_of(args[0]))
+        # a fixed-shape input fixes the -1 now, so the type never depends on the data
+        fixed = args[0].dtype.params.get("shape") if args[0].dtype.kind == "tensor" else None
+        if not fixed:
+            return DataType.tensor(_dtype_of(args[0]))
+        size, known = 1, 1
+        for d in fixed:
+            size *= int(d)
+        for d in shape:
+            known *= d if d != -1 else 1
+        if size % known:
+            raise ThresherTypeError(f"tensor.reshape: column {args[0].name!r} of shape {tuple(fixed)} cannot take "
+                                    f"shape {shape}")
+        shape = tuple(d if d != -1 else size // known for d in shape)
     return DataType.tensor(_dtype_of(args[0]), shape)
 
 
@@ -84,23 +96,64 @@ class TensorNamespace:
         self._expr = expr
 
     def shape(self) -> Expr:
-        """Each tensor's shape as ``list<int64>``."""
+        """Each tensor's shape as ``list<int64>``.
+
+        Examples
+        --------
+        >>> import numpy as np, thresher as th
+        >>> df = th.from_pydict({"t": np.arange(6, dtype="float32").reshape(1, 2, 3)})
+        >>> df.select(th.col("t").tensor.shape().alias("s")).to_pydict()
+        {'s': [[2, 3]]}
+        """
         return Call("tensor.shape", (self._expr,))
 
     def reshape(self, shape: Sequence[int], on_error: str = "null") -> Expr:
-        """Reshape each tensor (one dimension may be -1); a fixed shape gives a fixed-shape type."""
+        """Reshape each tensor (one dimension may be -1); a fixed shape gives a fixed-shape type.
+
+        Examples
+        --------
+        >>> import numpy as np, thresher as th
+        >>> df = th.from_pydict({"t": np.arange(6, dtype="float32").reshape(1, 2, 3)})
+        >>> df.select(th.col("t").tensor.reshape((3, -1)).tensor.shape().alias("s")).to_pydict()
+        {'s': [[3, 2]]}
+        """
         return Call("tensor.reshape", (self._expr,), (("shape", tuple(int(d) for d in shape)), ("on_error", on_error)))
 
     def normalize(self) -> Expr:
-        """Divide each tensor by its L2 norm (all elements); zero tensors stay zero."""
+        """Divide each tensor by its L2 norm (all elements); zero tensors stay zero.
+
+        Examples
+        --------
+        >>> import numpy as np, thresher as th
+        >>> df = th.from_pydict({"t": np.arange(6, dtype="float32").reshape(1, 2, 3)})
+        >>> out = df.select(th.col("t").tensor.normalize().alias("n")).to_numpy("n")
+        >>> round(float(np.linalg.norm(out[0])), 4)
+        1.0
+        """
         return Call("tensor.normalize", (self._expr,))
 
     def dot(self, other: Any) -> Expr:
-        """Row-wise dot product with another tensor column or a literal vector (float64)."""
+        """Row-wise dot product with another tensor column or a literal vector (float64).
+
+        Examples
+        --------
+        >>> import numpy as np, thresher as th
+        >>> df = th.from_pydict({"t": np.arange(6, dtype="float32").reshape(1, 2, 3)})
+        >>> df.select(th.col("t").tensor.dot(th.col("t")).alias("d")).to_pydict()
+        {'d': [55.0]}
+        """
         return Call("tensor.dot", (self._expr, lit_if_needed(_as_list(other))))
 
     def cosine_similarity(self, other: Any) -> Expr:
-        """Row-wise cosine similarity with another tensor column or a literal vector (float64)."""
+        """Row-wise cosine similarity with another tensor column or a literal vector (float64).
+
+        Examples
+        --------
+        >>> import numpy as np, thresher as th
+        >>> df = th.from_pydict({"t": np.arange(6, dtype="float32").reshape(1, 2, 3)})
+        >>> df.select(th.col("t").tensor.cosine_similarity(th.col("t")).alias("c")).to_pydict()
+        {'c': [1.0]}
+        """
         return Call("tensor.cosine_similarity", (self._expr, lit_if_needed(_as_list(other))))
 
 

@@ -91,7 +91,16 @@ class VideoNamespace:
 
     def metadata(self, on_error: str = "null") -> Expr:
         """``struct<duration, fps, width, height, codec, frame_count>`` read from the container
-        without decoding any frame."""
+        without decoding any frame.
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_video
+        >>> df = th.from_pydict({"v": [make_video(seconds=2, fps=10, width=64, height=48, gop_seconds=1)]})
+        >>> df.select(th.col("v").video.metadata().alias("m")).to_pydict()["m"][0]
+        {'duration': 2.0, 'fps': 10.0, 'width': 64, 'height': 48, 'codec': 'h264', 'frame_count': 20}
+        """
         return self._call("metadata", on_error=on_error)
 
     def frames(self, every_seconds: float | None = None, num_frames: int | None = None, keyframes_only: bool = False,
@@ -111,16 +120,47 @@ class VideoNamespace:
         on_error : {"null", "raise"}
             A video that does not decode becomes null with a message, or raises.
 
-        Explode the list to get one row per frame.
+        Explode the list to get one row per frame: the optimizer turns ``explode`` of this column
+        into a streaming fan-out (rule ``stream_video_frames``), so a long video is never held as
+        one list.
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_video
+        >>> df = th.from_pydict({"v": [make_video(seconds=2, fps=10, width=64, height=48, gop_seconds=1)]})
+        >>> frames = df.select(th.col("v").video.frames(every_seconds=0.5, width=32, height=24).alias("f"))
+        >>> rows = frames.explode("f").to_pylist()  # streamed, several videos at once (stream_video_frames)
+        >>> [r["f"]["timestamp"] for r in rows], rows[0]["f"]["image"]["width"]
+        ([0.0, 0.5, 1.0, 1.5], 32)
         """
         return self._call("frames", every_seconds=every_seconds, num_frames=num_frames,
                           keyframes_only=keyframes_only, width=width, height=height, on_error=on_error)
 
     def clip(self, start: float, end: float | None = None, on_error: str = "null") -> Expr:
         """``[start, end)`` seconds as a new MP4 (packets copied when the cut points are keyframes,
-        else re-encoded with H.264)."""
+        else re-encoded with H.264).
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_video
+        >>> df = th.from_pydict({"v": [make_video(seconds=2, fps=10, width=64, height=48, gop_seconds=1)]})
+        >>> first = th.col("v").video.clip(0.0, 1.0)  # keyframes at 0 s and 1 s: packets copied
+        >>> df.select(first.video.metadata().alias("m")).to_pydict()["m"][0]["frame_count"]
+        10
+        """
         return self._call("clip", start=float(start), end=None if end is None else float(end), on_error=on_error)
 
     def shots(self, threshold: float = 0.3, min_shot_seconds: float = 0.0, on_error: str = "null") -> Expr:
-        """Shot boundaries ``list<struct<start, end>>`` from frame-histogram differences."""
+        """Shot boundaries ``list<struct<start, end>>`` from frame-histogram differences.
+
+        Examples
+        --------
+        >>> import thresher as th
+        >>> from thresher.testing.media import make_video
+        >>> df = th.from_pydict({"v": [make_video(seconds=3, fps=10, width=64, height=48, cuts=[1.5])]})
+        >>> df.select(th.col("v").video.shots().alias("s")).to_pydict()["s"][0]
+        [{'start': 0.0, 'end': 1.5}, {'start': 1.5, 'end': 3.0}]
+        """
         return self._call("shots", threshold=threshold, min_shot_seconds=min_shot_seconds, on_error=on_error)

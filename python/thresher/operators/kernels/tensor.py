@@ -246,9 +246,11 @@ def reshape_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelO
             raise RowError(f"tensor.reshape failed on row {i}: {sizes[i]} values cannot take shape {shape}")
         errors = pa.array([f"tensor.reshape failed on row {j}: {sizes[j]} values cannot take shape {shape}"
                            if bad[j] else None for j in range(len(f))], pa.large_string())
-    fixed = -1 not in shape or len(set(sizes[ok].tolist())) <= 1
-    if fixed and not bad.any():
-        full = tuple(d if d != -1 else int(sizes[ok][0] // max(known, 1)) if ok.any() else 1 for d in shape)
+    # the output is fixed-shape exactly when the type rule says so: no -1, or a fixed-shape input
+    fixed = -1 not in shape or f.fixed_shape is not None
+    if fixed:  # rows that cannot take the shape are null (with an error)
+        row = int(np.prod(f.fixed_shape)) if f.fixed_shape is not None else 0
+        full = tuple(d if d != -1 else row // max(known, 1) for d in shape)
         t = DataType.tensor(str(f.values.dtype), full)
         mask = pa.array(~ok) if not ok.all() else None
         values = np.zeros(len(f) * int(np.prod(full)), f.values.dtype)
