@@ -168,6 +168,17 @@ class ModelFunction:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_local"] = None  # in-process engines and locks stay in their process
+        fmt = self.return_format
+        if isinstance(fmt, type) and hasattr(fmt, "model_json_schema"):
+            import cloudpickle
+
+            try:
+                cloudpickle.dumps(fmt)
+            except Exception:  # noqa: BLE001 - e.g. a model defined in a function drags that function's locals
+                from thresher.udfs.ai.structured import json_schema_of
+
+                # Workers validate against the model's JSON schema instead (same struct type).
+                state["return_format"] = json_schema_of(fmt)
         return state
 
     # -- running ----------------------------------------------------------------------------------
@@ -391,13 +402,23 @@ def prompt(
     """
     if on_error not in ("null", "raise", "column"):
         raise ValueError("on_error must be 'null', 'raise' or 'column'")
+    generation: dict[str, Any] = {"max_new_tokens": max_tokens, "temperature": temperature, "system_prompt": system}
+    if return_format is not None:
+        from thresher.udfs.ai.structured import json_schema_of, response_format
+
+        # Engines that can constrain decoding to the schema are asked to; the output is parsed and
+        # validated either way (the transformers provider does not constrain).
+        if provider == "openai":
+            generation["extra"] = {"response_format": response_format(return_format)}
+        elif provider == "vllm":
+            generation["extra"] = {"json_schema": json_schema_of(return_format)}
     fn = ModelFunction(
         name="prompt",
         task="prompt",
         provider=provider,
         model=model,
         provider_options=provider_options,
-        generation={"max_new_tokens": max_tokens, "temperature": temperature, "system_prompt": system},
+        generation=generation,
         return_format=return_format,
         num_gpus=num_gpus,
         concurrency=concurrency,

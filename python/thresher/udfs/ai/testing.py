@@ -6,6 +6,7 @@
 - :func:`tiny_causal_lm_dir` -- a random-weight Llama (or Qwen2) causal LM, hidden size 64,
   2 layers, saved with that tokenizer.
 - :func:`tiny_clip_dir` -- a random-weight CLIP model and its image processor.
+- :func:`tiny_vlm_dir` -- a random-weight LLaVA vision-language model and its processor.
 
 Each builder is cached per process (the directory is created once and reused).
 
@@ -23,7 +24,15 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["CHAT_TEMPLATE", "tiny_tokenizer_dir", "tiny_causal_lm_dir", "tiny_clip_dir", "minilm_path"]
+__all__ = [
+    "CHAT_TEMPLATE",
+    "VLM_CHAT_TEMPLATE",
+    "tiny_tokenizer_dir",
+    "tiny_causal_lm_dir",
+    "tiny_clip_dir",
+    "tiny_vlm_dir",
+    "minilm_path",
+]
 
 #: ChatML template used by the tiny tokenizer (the format of Qwen2 and many instruct models).
 CHAT_TEMPLATE = (
@@ -206,4 +215,81 @@ def tiny_clip_dir(seed: int = 0) -> str:
     model.save_pretrained(out)
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(out)
     tok.save_pretrained(out)
+    return str(out)
+
+
+#: ChatML with multi-part content: an ``{"type": "image"}`` part becomes the ``<image>`` placeholder.
+VLM_CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}"
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@functools.cache
+def tiny_vlm_dir(seed: int = 0) -> str:
+    """Build a random-weight LLaVA vision-language model (CLIP vision tower + tiny Llama) with its processor.
+
+    Images are resized to 32x32 and become 5 ``<image>`` tokens (4 patches + CLS); the processor's
+    chat template turns ``{"type": "image"}`` message parts into the placeholder. Loadable with
+    ``AutoProcessor`` and ``AutoModelForImageTextToText``, i.e. by the ``transformers`` provider's
+    image path.
+
+    Examples
+    --------
+    >>> from transformers import AutoConfig
+    >>> AutoConfig.from_pretrained(tiny_vlm_dir()).model_type
+    'llava'
+    """
+    import torch
+    from transformers import (
+        AutoTokenizer,
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+
+    tok = AutoTokenizer.from_pretrained(tiny_tokenizer_dir())
+    tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|endoftext|>", "<image>"]})
+    vision = CLIPVisionConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=16
+    )
+    text = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=None,
+        initializer_range=0.2,
+    )
+    config = LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_index=tok.convert_tokens_to_ids("<image>"),
+        vision_feature_layer=-1,
+        vision_feature_select_strategy="full",
+        image_seq_length=5,
+    )
+    torch.manual_seed(seed)
+    model = LlavaForConditionalGeneration(config)
+    out = _root() / f"llava-{seed}"
+    model.save_pretrained(out)
+    images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    LlavaProcessor(
+        image_processor=images,
+        tokenizer=tok,
+        patch_size=16,
+        vision_feature_select_strategy="full",
+        num_additional_image_tokens=1,
+        chat_template=VLM_CHAT_TEMPLATE,
+    ).save_pretrained(out)
     return str(out)

@@ -130,9 +130,13 @@ class TransformersProvider:
             if self._model is not None:
                 return
             import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
             self.device = _device(self.device)
+            config = AutoConfig.from_pretrained(self.model_name, trust_remote_code=self.trust_remote_code)
+            if getattr(config, "vision_config", None) is not None:
+                self._load_vision_language()  # a VLM: its processor, and the image-text-to-text head
+                return
             kwargs: dict[str, Any] = {"trust_remote_code": self.trust_remote_code}
             if self.dtype:
                 kwargs["dtype"] = getattr(torch, self.dtype)
@@ -415,16 +419,10 @@ class TransformersProvider:
         (no continuous batching or prefix reuse). Raises :class:`~thresher.errors.UnsupportedError`
         when the checkpoint has no processor that accepts images.
         """
-        from transformers import AutoModelForImageTextToText, AutoProcessor
-
         params = params or GenerationParams()
         if self._processor is None:
-            try:
-                self._processor = AutoProcessor.from_pretrained(self.model_name)
-                self._model = AutoModelForImageTextToText.from_pretrained(self.model_name).to(_device(self.device))
-            except Exception as exc:  # noqa: BLE001 - any failure means "not a VLM"
-                raise UnsupportedError(f"{self.model_name} has no image-capable processor: {exc}") from exc
-            self._tok = getattr(self._processor, "tokenizer", self._processor)
+            with self._lock:
+                self._load_vision_language()
         out = []
         for p in prompts:
             inputs = self._processor.apply_chat_template(
@@ -439,6 +437,24 @@ class TransformersProvider:
             self.usage.add(prompt=int(inputs["input_ids"].shape[1]), completion=int(new.shape[0]))
             out.append(_cut_stop(self._processor.decode(new, skip_special_tokens=True), params.stop))
         return out
+
+    def _load_vision_language(self) -> None:
+        """Load the checkpoint's ``AutoProcessor`` and ``AutoModelForImageTextToText`` (caller holds the lock)."""
+        if self._processor is not None:
+            return
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        try:
+            processor = AutoProcessor.from_pretrained(self.model_name, trust_remote_code=self.trust_remote_code)
+            model = AutoModelForImageTextToText.from_pretrained(
+                self.model_name, trust_remote_code=self.trust_remote_code
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure means "not a VLM"
+            raise UnsupportedError(f"{self.model_name} has no image-capable processor: {exc}") from exc
+        self.device = _device(self.device)
+        self._processor = processor
+        self._model = model.to(self.device).eval()
+        self._tok = getattr(processor, "tokenizer", processor)
 
 
 def _out_cache(out: Any) -> Any:

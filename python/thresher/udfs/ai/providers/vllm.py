@@ -64,12 +64,24 @@ class VLLMProvider:
     def _sampling(params: GenerationParams) -> Any:
         from vllm import SamplingParams
 
+        kwargs: dict[str, Any] = {}
+        schema = params.extra.get("json_schema")
+        if schema is not None:  # structured output: decoding constrained to the JSON schema
+            try:
+                from vllm.sampling_params import StructuredOutputsParams
+
+                kwargs["structured_outputs"] = StructuredOutputsParams(json=schema)
+            except ImportError:  # vLLM < 0.11 names it guided decoding
+                from vllm.sampling_params import GuidedDecodingParams
+
+                kwargs["guided_decoding"] = GuidedDecodingParams(json=schema)
         return SamplingParams(
             max_tokens=params.max_new_tokens,
             temperature=params.temperature,
             top_p=params.top_p,
             stop=list(params.stop) or None,
             seed=params.seed,
+            **kwargs,
         )
 
     def encode_prompts(self, prompts: Sequence[PromptInput], params: GenerationParams) -> list[list[int]]:
