@@ -9,11 +9,11 @@ exactly (suffixes, coalesced keys) rather than Polars'.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import pyarrow as pa
 
+from thresher._lazy import lazy_module
 from thresher.datatypes import Schema, conform_batch, storage_batch
 from thresher.errors import ThresherExecutionError, UnsupportedError
 from thresher.expressions.expr import Column, Expr
@@ -32,7 +32,12 @@ from thresher.planner.logical import (
     Window,
 )
 
-LeafResolver = Callable[[LogicalPlan], pl.LazyFrame]
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = lazy_module("polars")
+
+LeafResolver = Callable[[LogicalPlan], "pl.LazyFrame"]
 
 
 def table_to_lazy(table: pa.Table, schema: Schema) -> pl.LazyFrame:

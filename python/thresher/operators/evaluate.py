@@ -11,17 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import pyarrow as pa
 
+from thresher._lazy import lazy_module
 from thresher.datatypes import DataType, Field, Schema, conform_array, storage_batch
 from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Alias, Call, Cast, Column, Expr, Literal, UDFCall
 from thresher.operators.kernels.base import KernelOutput
 from thresher.operators.kernels.registry import get_kernel
 from thresher.operators.polars_lowering import has_lowering, to_polars
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = lazy_module("polars")
 
 
 def error_column_name(output: str) -> str:

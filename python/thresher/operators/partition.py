@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 
+from thresher._lazy import lazy_module
 from thresher.datatypes import Schema, storage_batch
 from thresher.expressions.expr import Expr
 from thresher.operators.polars_lowering import to_polars
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = lazy_module("polars")
 
 
 def partition_ids(table: pa.Table, keys: Sequence[Expr], schema: Schema, n: int) -> np.ndarray:

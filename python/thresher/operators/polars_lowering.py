@@ -9,14 +9,19 @@ subtree itself and hand Polars the result as a column.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import pyarrow as pa
 
+from thresher._lazy import lazy_module
 from thresher.datatypes import DataType, Schema
 from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import AggCall, Alias, Call, Cast, Column, CountStar, Expr, Literal, UDFCall, When
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = lazy_module("polars")
 
 
 class NotLowerable(Exception):
@@ -49,7 +54,7 @@ def _decimal_scale(t: DataType) -> int:
     return t.arrow.scale if t.kind == "decimal" else 0
 
 
-_Lower = Callable[[list[pl.Expr], Call, list[DataType]], pl.Expr]
+_Lower = Callable[[list["pl.Expr"], Call, list[DataType]], "pl.Expr"]
 
 
 def _binary(op: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> _Lower:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import polars as pl
+from typing import TYPE_CHECKING
 
+from thresher._lazy import lazy_module
 from thresher.operators.polars_lowering import register_lowering
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = lazy_module("polars")
 
 register_lowering("shift", lambda a, e, t: a[0].shift(int(e.option("n", 1))))
 register_lowering(

@@ -15,15 +15,19 @@ A filter whose predicate folds to ``True`` disappears.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
+from thresher._lazy import lazy_module
 from thresher.datatypes import Schema
 from thresher.expressions.expr import Call, Cast, Expr, Literal, combine_conjunction, split_conjunction
 from thresher.operators.polars_lowering import is_lowerable, to_polars
 from thresher.planner.logical import Filter, LogicalPlan, Project
 from thresher.planner.optimizer.rules._util import rewrite_bottom_up
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = lazy_module("polars")
 
 _EMPTY = Schema()
 
