@@ -19,9 +19,11 @@ Steps (``P`` partitions, rows numbered by their global input position):
    does; the same edges as :func:`~.kernels.lsh.candidate_pairs`, whose sort is stable in row
    order). Image: rows of equal hashes are chained and distinct hashes of a bucket paired and
    kept when within ``max_distance`` bits (as :func:`~.kernels.phash_lsh.phash_groups`).
-3. **verify** (fuzzy with ``verify=True``; one task per chunk of left endpoints,
-   :func:`verify_edges`): exact Jaccard of the two shingle sets, with only the chunks the edges
-   touch fetched.
+3. **verify** (fuzzy with ``verify=True``): exact Jaccard of the two shingle sets, in two hops
+   so that no task holds more than its share of the shingle hashes: one task per chunk of left
+   endpoints attaches the left document's hashes to each edge (:func:`verify_left`), one task per
+   partition (right endpoint's chunk modulo the partitions) adds the right document's and
+   compares (:func:`verify_right`). Data moved: the edges with one shingle set each.
 4. **connected components**: every producer of edges first contracts its own edges to stars (a
    local connected components: each node points at the smallest node of its local component),
    which leaves little for the global rounds. The rounds are the alternating *large-star* /
@@ -52,8 +54,8 @@ import numpy as np
 import pyarrow as pa
 
 from thresher.operators.dedup import DedupOperator, DedupState
-from thresher.operators.kernels.components import connected_components, min_by_key
-from thresher.operators.kernels.lsh import verify_pairs
+from thresher.operators.kernels.components import connected_components, min_by_key, sorted_unique
+from thresher.operators.kernels.lsh import _gather_csr, jaccard_pairs
 from thresher.operators.kernels.phash_lsh import _bands, _bucket_pairs, popcount64
 
 _U64 = np.uint64
@@ -193,40 +195,65 @@ def image_bucket_edges(max_distance: int, max_pairs: int, *parts: tuple[np.ndarr
 
 
 def split_by_chunk(left: np.ndarray, right: np.ndarray, chunk_starts: np.ndarray) -> tuple[Any, ...]:
-    """Edges cut by the chunk of their left endpoint, plus the ``(left chunk, right chunk)`` pairs present."""
-    c = len(chunk_starts)
+    """Edges cut by the chunk of their left endpoint (``len(chunk_starts)`` parts), plus their number."""
     lc = np.searchsorted(chunk_starts, left, side="right") - 1
-    rc = np.searchsorted(chunk_starts, right, side="right") - 1
-    needed = np.unique(np.stack([np.concatenate([lc, lc]), np.concatenate([lc, rc])], axis=1), axis=0) \
-        if len(left) else np.empty((0, 2), np.int64)
-    return (*_split(lc.astype(np.int64), c, left, right), needed)
+    return (*_split(lc.astype(np.int64), len(chunk_starts), left, right), len(left))
 
 
-def verify_edges(threshold: float, n_parts: int, n_chunks: int, *args: Any) -> tuple[Any, ...]:
-    """Keep the edges whose exact Jaccard similarity is ``>= threshold``; contract; key for the rounds.
+def verify_left(n_parts: int, chunk_starts: np.ndarray, csr: tuple[int, np.ndarray, np.ndarray],
+                *edge_parts: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
+    """First hop of verification, for the edges whose left endpoint is in this chunk.
 
-    ``args``: ``n_chunks`` shingle CSRs ``(row_offset, hashes, offsets)`` of every chunk an edge
-    touches, then the edge parts.
+    Each edge takes its left document's shingle hashes along; the edges are cut by the chunk of
+    their right endpoint modulo ``n_parts`` (so a second-hop task holds ``1 / n_parts`` of the
+    shingles, not all). Returns ``n_parts`` parts ``(left, right, hashes, lengths)`` and the edge count.
     """
-    csrs = sorted(args[:n_chunks], key=lambda c: c[0])
-    left, right = _concat(args[n_chunks:], 2, (np.int64, np.int64))
-    if len(left):
-        row0 = np.array([c[0] for c in csrs], np.int64)
-        counts = np.array([len(c[2]) - 1 for c in csrs], np.int64)
-        local0 = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        hashes, offs, base = [], [np.zeros(1, np.int64)], 0
-        for _, h, off in csrs:
-            hashes.append(h)
-            offs.append(off[1:].astype(np.int64) + base)
-            base += int(off[-1])
+    row0, h, off = csr
+    left, right = _concat(edge_parts, 2, (np.int64, np.int64))
+    part = (np.searchsorted(chunk_starts, right, side="right") - 1) % n_parts
+    order = np.argsort(part, kind="stable")
+    left, right, part = left[order], right[order], part[order]
+    bounds = np.searchsorted(part, np.arange(n_parts + 1))
+    off = np.asarray(off, np.int64)
+    out = []
+    for i in range(n_parts):
+        loc = left[bounds[i]:bounds[i + 1]] - row0
+        vals, _ = _gather_csr(h, off, loc)
+        out.append((left[bounds[i]:bounds[i + 1]], right[bounds[i]:bounds[i + 1]], vals, off[loc + 1] - off[loc]))
+    return (*out, len(left))
 
-        def local(rows: np.ndarray) -> np.ndarray:
-            j = np.searchsorted(row0, rows, side="right") - 1
-            return local0[j] + (rows - row0[j])
 
-        ok = verify_pairs(local(left), local(right), np.concatenate(hashes), np.concatenate(offs), threshold)
-        left, right = left[ok], right[ok]
-    return contract_and_key(n_parts, left, right)
+def verify_right(threshold: float, n_parts: int, n_csr: int, *args: Any) -> tuple[Any, ...]:
+    """Second hop: the right documents' shingle hashes, exact Jaccard, keep ``>= threshold``; contract.
+
+    ``args``: the ``n_csr`` shingle CSRs ``(row_offset, hashes, offsets)`` of this partition's
+    chunks, then the parts :func:`verify_left` cut for it.
+    """
+    csrs = sorted(args[:n_csr], key=lambda c: c[0])
+    parts = args[n_csr:]
+    left, right, vals, lens = _concat(parts, 4, (np.int64, np.int64, np.uint32, np.int64))
+    if not len(left):
+        return contract_and_key(n_parts, left, right)
+    # one CSR of every chunk held here; a right row's position in it
+    row0 = np.array([c[0] for c in csrs], np.int64)
+    counts = np.array([len(c[2]) - 1 for c in csrs], np.int64)
+    local0 = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    hashes, offs, base = [], [np.zeros(1, np.int64)], 0
+    for _, h, off in csrs:
+        hashes.append(h)
+        offs.append(np.asarray(off[1:], np.int64) + base)
+        base += int(off[-1])
+    all_h, all_off = np.concatenate(hashes), np.concatenate(offs)
+    j = np.searchsorted(row0, right, side="right") - 1
+    rvals, _ = _gather_csr(all_h, all_off, local0[j] + (right - row0[j]))
+    rlens = all_off[local0[j] + (right - row0[j]) + 1] - all_off[local0[j] + (right - row0[j])]
+    # documents 0..E-1: the left sets carried along; E..2E-1: the right sets
+    e = len(left)
+    doc_off = np.zeros(2 * e + 1, np.int64)
+    np.cumsum(np.concatenate([lens, rlens]), out=doc_off[1:])
+    idx = np.arange(e, dtype=np.int64)
+    ok = jaccard_pairs(idx, idx + e, np.concatenate([vals, rvals]), doc_off) >= threshold
+    return contract_and_key(n_parts, left[ok], right[ok])
 
 
 # ------------------------------------------------------------------------------ connected components
@@ -254,7 +281,7 @@ def contract_and_key(n_parts: int, left: np.ndarray, right: np.ndarray) -> tuple
     left = np.asarray(left, np.int64)
     right = np.asarray(right, np.int64)
     if len(left):
-        nodes = np.unique(np.concatenate([left, right]))
+        nodes = sorted_unique(np.concatenate([left, right]))
         labels = connected_components(left, right, ids=nodes)
         leaf = nodes != labels
         left, right = nodes[leaf], labels[leaf]
@@ -278,7 +305,7 @@ def star_round(kind: str, n_parts: int, *parts: tuple[np.ndarray, ...]) -> tuple
         m = np.minimum(m, nodes)
         mu = m[idx]
         larger = w > u
-        changed = int(len(np.unique(u[larger & (mu < u)])))
+        changed = int(len(sorted_unique(u[larger & (mu < u)])))
         leaf, center = w[larger], mu[larger]
         # next: small-star, each edge at its larger end (the leaf)
         out = _split((_mix(leaf) % _U64(n_parts)).astype(np.int64), n_parts, leaf, center)
@@ -405,21 +432,20 @@ class ShuffleDedup:
         return group, group == np.arange(n)
 
     def _verify(self, buckets: list[Any]) -> list[list[Any]]:
+        """Two hops, so no task holds more than its share of the shingle hashes: edges by left
+        chunk (one task per chunk, which attaches the left sets), then by right chunk modulo the
+        partitions (one task per partition, holding those chunks' sets)."""
         run, p = self.runner, self.n_parts
         c = len(self._chunks)
         starts = np.array(self._starts, np.int64)
-        cut = [run.submit(_split_edges, c + 1, e, starts) for e in buckets]
-        needed = np.concatenate(run.get([x[c] for x in cut]) or [np.empty((0, 2), np.int64)])
-        out = []
         side = self._column(p)
-        for lc in range(c):
-            chunks = sorted({lc, *needed[needed[:, 0] == lc][:, 1].tolist()}) if len(needed) else [lc]
-            if not len(needed) or not (needed[:, 0] == lc).any():
-                continue
-            out.append(run.submit(verify_edges, p + 1, float(self.op.params.get("threshold", 0.8)), p, len(chunks),
-                                  *[side[j] for j in chunks], *[x[lc] for x in cut]))
-        if not out:
-            out.append(run.submit(contract_and_key, p + 1, p, _EMPTY, _EMPTY))
+        cut = [run.submit(_split_edges, c + 1, e, starts) for e in buckets]
+        hop1 = [run.submit(verify_left, p + 1, p, starts, side[lc], *[x[lc] for x in cut]) for lc in range(c)]
+        threshold = float(self.op.params.get("threshold", 0.8))
+        out = []
+        for q in range(p):
+            mine = [side[j] for j in range(c) if j % p == q]
+            out.append(run.submit(verify_right, p + 1, threshold, p, len(mine), *mine, *[x[q] for x in hop1]))
         return out
 
     def _components(self, producers: list[list[Any]]) -> list[Any]:

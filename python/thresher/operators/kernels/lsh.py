@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from thresher.operators.kernels.components import connected_components
+from thresher.operators.kernels.components import connected_components, sorted_unique
 from thresher.operators.kernels.minhash import (
     MAX_HASH,
     HashName,
@@ -172,7 +172,7 @@ def candidate_pairs(
         return (empty, empty) if ids is None else (np.asarray(ids)[empty], np.asarray(ids)[empty])
     left = np.concatenate(lefts)
     right = np.concatenate(rights)
-    key = np.unique(np.minimum(left, right) * n + np.maximum(left, right))
+    key = sorted_unique(np.minimum(left, right) * n + np.maximum(left, right))
     left, right = key // n, key % n
     if ids is not None:
         ids = np.asarray(ids)
@@ -183,7 +183,7 @@ def candidate_pairs(
 def _unique_sets(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-document sorted distinct hashes (CSR) from per-document hash lists."""
     doc = np.repeat(np.arange(len(offsets) - 1, dtype=np.uint64), np.diff(offsets))
-    key = np.unique((doc << _U64(32)) | hashes.astype(np.uint64))
+    key = sorted_unique((doc << _U64(32)) | hashes.astype(np.uint64))
     new_off = np.searchsorted(key >> _U64(32), np.arange(len(offsets), dtype=np.uint64)).astype(np.int64)
     return (key & _U64(0xFFFFFFFF)).astype(np.uint32), new_off
 

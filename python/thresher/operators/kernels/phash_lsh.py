@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from thresher.operators.kernels.components import connected_components
+from thresher.operators.kernels.components import connected_components, sorted_unique
 
 _POP8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
@@ -83,7 +83,7 @@ def hamming_pairs(hashes: np.ndarray, k: int, *, max_pairs: int = 50_000_000) ->
     left = np.concatenate(lefts).astype(np.int64)
     right = np.concatenate(rights).astype(np.int64)
     n = max(len(h), 1)
-    key = np.unique(np.minimum(left, right) * n + np.maximum(left, right))
+    key = sorted_unique(np.minimum(left, right) * n + np.maximum(left, right))
     return key // n, key % n
 
 
