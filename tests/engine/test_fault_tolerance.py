@@ -98,7 +98,7 @@ def test_unschedulable_actor_pool_fails_fast() -> None:
     t0 = time.perf_counter()
     with pytest.raises(th.ThresherExecutionError, match=r"actor pool of at least 64 .*could never be scheduled"):
         th.from_pydict({"x": [1]}).select(TooMany(col("x"))).collect(runner="ray")
-    assert time.perf_counter() - t0 < 10
+    assert time.perf_counter() - t0 < 45  # fails fast instead of waiting forever for resources
 
 
 def test_gpu_stage_without_gpus_fails_fast() -> None:
