@@ -32,16 +32,30 @@ class Operator(ABC):
 
 
 def merge_metrics(into: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """Add ``new`` into ``into``: numbers are summed, anything else (a snapshot) replaces the old value.
+    """Add counters ``new`` into ``into``: numbers sum, nested dicts merge the same way, lists of
+    numbers sum element-wise (per replica), other lists concatenate, anything else replaces.
 
     Examples
     --------
-    >>> merge_metrics({"tokens": 3, "routing": {"a": 1}}, {"tokens": 2, "routing": {"a": 2}})
-    {'tokens': 5, 'routing': {'a': 2}}
+    >>> merge_metrics({"tokens": 3, "routing": {"per": [1, 2]}}, {"tokens": 2, "routing": {"per": [1, 0, 4]}})
+    {'tokens': 5, 'routing': {'per': [2, 2, 4]}}
     """
     for k, v in new.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            into[k] = into.get(k, 0) + v
+        old = into.get(k)
+        if _is_number(v):
+            into[k] = (old if _is_number(old) else 0) + v
+        elif isinstance(v, dict):
+            into[k] = merge_metrics(dict(old) if isinstance(old, dict) else {}, v)
+        elif isinstance(v, list) and isinstance(old, list):
+            if all(map(_is_number, v)) and all(map(_is_number, old)):
+                n = max(len(v), len(old))
+                into[k] = [(old[i] if i < len(old) else 0) + (v[i] if i < len(v) else 0) for i in range(n)]
+            else:
+                into[k] = old + v
         else:
             into[k] = v
     return into
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)

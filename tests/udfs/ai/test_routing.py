@@ -53,7 +53,7 @@ def test_router_threads_share_one_scheduler_and_keep_prefixes_on_one_replica() -
         t.join(timeout=30)
     assert all(results[k] == _fake_engine(calls[k]) for k in range(len(calls)))
     stats = router.stats()
-    assert stats["replicas"] == 2 and sum(stats["prompts_per_replica"]) == 96
+    assert len(stats["prompts_per_replica"]) == 2 and sum(stats["prompts_per_replica"]) == 96
     assert min(stats["prompts_per_replica"]) > 0
     pairs = _pairs(router, prompts, 4)
     # a prefix leaves its replica only when a bucket is stolen by an idle one
@@ -116,10 +116,12 @@ def _check_routed_run(runner: str) -> None:
     two = F.prompt(col("q"), model=model, max_tokens=5, batch_size=6, concurrency=2)
     two.udf.record_routing = True  # testing hook: placements in the stage stats
     out = df.with_columns(a=two)
-    assert out.to_pydict(runner=runner)["a"] == expected  # greedy: the replicas answer as one engine would
+    for _ in range(2 if runner == "local" else 1):  # locally the second run reuses the warm replicas
+        assert out.to_pydict(runner=runner)["a"] == expected  # greedy: the replicas answer as one engine would
     (st,) = [d for d in out.stats().to_dicts() if "routing" in d]
     routing = st["routing"]
-    assert routing["replicas"] == 2 and min(routing["prompts_per_replica"]) > 0
+    assert len(routing["prompts_per_replica"]) == 2 and min(routing["prompts_per_replica"]) > 0
+    assert sum(routing["prompts_per_replica"]) == 48  # this run's prompts only
     provider = shared_provider("transformers", model, {})
     ids = provider.encode_prompts(rows, GenerationParams(**two.udf.generation))
     where = dict((d, r) for r, d in routing["placements"])

@@ -344,7 +344,7 @@ class _Runner:
                 "model_requests": u.requests,
             }
         if self.fn._local is not None and self.fn._router is None:
-            out["routing"] = self.fn._local[0].stats()
+            out["routing"] = self.fn._local[0].take_stats()
         return out
 
 

@@ -99,6 +99,7 @@ class PromptRouter:
         self._parked: set[int] = set()
         self.executed: list[int] = []  # prompts run per replica
         self.placements: list[tuple[int, int]] | None = [] if record else None
+        self._taken: dict[str, Any] = {"executed": [], "routed": 0, "steals": 0, "placements": 0}
 
     # -- membership --------------------------------------------------------------------------------
     def register(self) -> int:
@@ -184,18 +185,37 @@ class PromptRouter:
             return done
 
     def stats(self) -> dict[str, Any]:
-        """Routing counters: replicas, prompts each ran, buckets routed by cache affinity, steals."""
+        """Routing counters since the router started: prompts each replica ran, buckets routed by
+        cache affinity, steals (and, when recording, the placements)."""
         with self._cond:
-            s = self._sched
-            out: dict[str, Any] = {
-                "replicas": 0 if s is None else s.num_replicas,
-                "prompts_per_replica": list(self.executed),
-                "cache_routed_buckets": 0 if s is None else s.cache_routed,
-                "steals": 0 if s is None else s.steals,
+            return self._counters(reset=False)
+
+    def take_stats(self) -> dict[str, Any]:
+        """Like :meth:`stats`, counting from the previous ``take_stats`` call (per-run stage stats)."""
+        with self._cond:
+            return self._counters(reset=True)
+
+    def _counters(self, reset: bool) -> dict[str, Any]:
+        s = self._sched
+        routed, steals = (0, 0) if s is None else (s.cache_routed, s.steals)
+        base = self._taken
+        out: dict[str, Any] = {
+            "prompts_per_replica": [
+                n - (base["executed"][i] if i < len(base["executed"]) else 0) for i, n in enumerate(self.executed)
+            ],
+            "cache_routed_buckets": routed - base["routed"],
+            "steals": steals - base["steals"],
+        }
+        if self.placements is not None:
+            out["placements"] = self.placements[base["placements"] :]
+        if reset:
+            self._taken = {
+                "executed": list(self.executed),
+                "routed": routed,
+                "steals": steals,
+                "placements": len(self.placements or ()),
             }
-            if self.placements is not None:
-                out["placements"] = list(self.placements)
-            return out
+        return out
 
     # -- internals ---------------------------------------------------------------------------------
     def _finish(self, replica: int, finished: Sequence[tuple[int, Any]]) -> None:
