@@ -307,7 +307,9 @@ def run_routed(
     while True:
         slot = acquire()
         if slot is None:
-            done = call(method("wait")(ticket, 0.05))
+            # Locally: more calls in flight than model instances. Check back often -- a slot frees
+            # as soon as its call's own prompts are answered, and the engine should not sit idle.
+            done = call(method("wait")(ticket, 0.005))
             if done is not None:
                 return list(done)
             continue
