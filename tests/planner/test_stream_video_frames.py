@@ -142,3 +142,12 @@ def test_download_with_on_error_raise_is_not_taken_over(video_dir: str) -> None:
     (flat,) = [n for n in optimized(df).walk() if isinstance(n, FlatMap)]
     assert "url.download+" not in flat.describe()
     assert df.to_arrow().equals(df.to_arrow(optimize=False))
+
+
+def test_limit_stops_the_fan_out_early(video_dir: str) -> None:
+    df = _frames_df(video_dir).limit(5)
+    on = df.to_arrow()
+    assert on.num_rows == 5
+    assert on.equals(df.to_arrow(optimize=False))
+    first = next(iter(_frames_df(video_dir).iter_batches()))  # abandoning the stream must not hang
+    assert first.num_rows > 0

@@ -200,18 +200,26 @@ class LocalExecutor:
         # rows at once, in order; user generators run one row at a time, as written
         workers = ctx.threads if getattr(node.udf, "thread_safe", False) else 1
 
+        waited = [0.0]  # time spent waiting for the input, not working
+
         def inputs() -> Iterator[tuple[str, pa.RecordBatch | None]]:
-            for m in self._run(inp, ctx):
+            source = iter(self._run(inp, ctx))
+            while True:
+                t = time.perf_counter()
+                m = next(source, None)
+                waited[0] += time.perf_counter() - t
+                if m is None:
+                    return
                 if m.batch is not None:
                     st.add_in(m.batch.num_rows, m.batch.nbytes)
                 yield m.partition, m.batch
 
-        t0 = time.perf_counter()
+        t0, w0 = time.perf_counter(), 0.0
         try:
             for pid, out in op.process_stream(inputs(), stage.batch_size, workers):
-                st.add_busy(time.perf_counter() - t0)
+                st.add_busy(max(0.0, time.perf_counter() - t0 - (waited[0] - w0)))
                 yield Morsel(pid, out)
-                t0 = time.perf_counter()
+                t0, w0 = time.perf_counter(), waited[0]
         finally:
             st.error_rows += op.errors
             st.error_samples.extend(op.error_samples)
