@@ -145,3 +145,26 @@ def test_prompt_with_two_local_replicas_routes_by_prefix() -> None:
 def test_prompt_with_two_ray_actors_routes_by_prefix() -> None:
     pytest.importorskip("ray")
     _check_routed_run("ray")
+
+
+def test_a_restarted_worker_gets_its_replica_back_and_its_lost_prompts_run_again() -> None:
+    router = PromptRouter(cache_blocks=256, stale_after=60.0)  # no stealing: only the restart can save them
+    r0, r1 = router.register("actor-a"), router.register("actor-b")
+    prompts = [[1] * 32 + [i] * 4 for i in range(3)] + [[2] * 32 + [i] * 4 for i in range(3)]
+    router.submit("actor-a:t", prompts)  # actor a's call: one prefix bucket is routed to each replica
+    router.submit("actor-b:dead", [[9] * 40])  # a call of actor b's that dies with it
+    lost, _ = router.step(r1, "actor-a:t", [], max_prompts=8, timeout=0.0)
+    assert lost and all(toks in prompts for _, toks in lost)  # b was running a's prompts when it died
+    assert router.register("actor-b") == r1  # restarted under the same actor id
+    assert "actor-b:dead" not in router._tickets  # its own call is forgotten (Ray retries it)
+    finished: dict[int, list] = {r0: [], r1: []}
+    answers = None
+    for _ in range(100):  # both replicas work (one thread taking turns) until a's call is answered
+        for r in (r0, r1):
+            work, answers = router.step(r, "actor-a:t", finished[r], max_prompts=8, timeout=0.0)
+            finished[r] = [(pid, f"sum={sum(t)}") for pid, t in work]
+            if answers is not None:
+                break
+        if answers is not None:
+            break
+    assert answers == _fake_engine(prompts)

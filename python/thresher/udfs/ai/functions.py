@@ -315,19 +315,23 @@ class _Runner:
             with self.metered(engine):
                 return list(engine.complete_ids(toks, params))
 
-        ticket = f"{os.getpid()}-{uuid.uuid4().hex}"
         step = int(getattr(self.provider, "step_prompts", 64))
         if self.fn._router is not None:  # inside a Ray actor: one replica, this actor's engine
             import ray
 
+            # The actor id survives restarts: a restarted actor takes its replica back and the
+            # router re-queues what the dead process was running.
+            key = ray.get_runtime_context().get_actor_id() or f"pid-{os.getpid()}"
             if self._remote is None:
                 from thresher.udfs.ai.routing import ReplicaSlots
 
                 router = self.fn._router
                 engine = self.provider.replica() if hasattr(self.provider, "replica") else self.provider
-                self._remote = (router, ReplicaSlots([engine], [ray.get(router.register.remote())]))
+                self._remote = (router, ReplicaSlots([engine], [ray.get(router.register.remote(key))]))
             router, slots = self._remote
+            ticket = f"{key}:{uuid.uuid4().hex}"
             return run_routed(router, ticket, token_ids, slots.acquire, slots.release, execute, step, ray.get)
+        ticket = f"{os.getpid()}:{uuid.uuid4().hex}"
         router, slots = self.fn._local_replicas(self.provider)
         return run_routed(router, ticket, token_ids, slots.acquire, slots.release, execute, step)
 

@@ -100,11 +100,23 @@ class PromptRouter:
         self.executed: list[int] = []  # prompts run per replica
         self.placements: list[tuple[int, int]] | None = [] if record else None
         self._taken: dict[str, Any] = {"executed": [], "routed": 0, "steals": 0, "placements": 0}
+        self._keys: dict[str, int] = {}  # worker key (Ray actor id) -> replica
+        self._inflight: list[dict[int, Sequence[int]]] = []  # per replica: issued, unfinished prompts
 
     # -- membership --------------------------------------------------------------------------------
-    def register(self) -> int:
-        """A new replica joins; returns its index."""
+    def register(self, key: str | None = None) -> int:
+        """A replica joins; returns its index.
+
+        ``key`` names the worker across restarts (a Ray actor id). A worker that registers again
+        under its key was restarted: it keeps its index, the prompts it was running when it died
+        go back to the buffer (their owners are still waiting for them), and the calls it owned
+        are forgotten (Ray retries them, under new tickets).
+        """
         with self._cond:
+            if key is not None and key in self._keys:
+                r = self._keys[key]
+                self._restarted(r, key)
+                return r
             if self._sched is None:
                 self._sched = PrefixScheduler(1, **self._options)  # type: ignore[arg-type]
                 r = 0
@@ -112,7 +124,23 @@ class PromptRouter:
                 r = self._sched.add_replica()
             self._seen.append(time.monotonic())
             self.executed.append(0)
+            self._inflight.append({})
+            if key is not None:
+                self._keys[key] = r
             return r
+
+    def _restarted(self, replica: int, key: str) -> None:
+        assert self._sched is not None
+        for ticket in [t for t in self._tickets if t.startswith(f"{key}:")]:
+            for pid in self._tickets.pop(ticket).ids:
+                self._owner.pop(pid, None)
+        lost = self._inflight[replica]
+        self._inflight[replica] = {}
+        self._sched.complete(replica, list(lost))
+        again = [PromptRequest.make(pid, toks) for pid, toks in lost.items() if pid in self._owner]
+        self._sched.add(again)
+        self._seen[replica] = time.monotonic()
+        self._cond.notify_all()
 
     def park(self, replica: int) -> None:
         """The replica's worker stopped working for now (its own call finished)."""
@@ -166,6 +194,7 @@ class PromptRouter:
                 batch = sched.next_batch(replica, max_prompts)
                 if batch:
                     self.executed[replica] += len(batch)
+                    self._inflight[replica].update((p.id, p.token_ids) for p in batch)
                     if self.placements is not None:
                         self.placements.extend((replica, _digest(p.token_ids)) for p in batch)
                     return [(p.id, p.token_ids) for p in batch], None
@@ -223,7 +252,9 @@ class PromptRouter:
             return
         assert self._sched is not None
         self._sched.complete(replica, [pid for pid, _ in finished])
+        inflight = self._inflight[replica]
         for pid, answer in finished:
+            inflight.pop(pid, None)
             t = self._tickets.get(self._owner.pop(pid, ""))
             if t is not None:
                 t.answers[pid] = answer
