@@ -33,6 +33,13 @@ def main() -> None:
     ap.add_argument("--arrival-s", type=float, default=2.5)
     ap.add_argument("--target-naive-hit", type=float, default=0.26)
     ap.add_argument("--sweep", default="64,512,4096", help="prefix counts for the stability sweep ('' to skip)")
+    ap.add_argument(
+        "--prompts-per-prefix",
+        type=int,
+        default=0,
+        help="sweep at this many prompts per prefix (prompts and arrival time scale with the prefix count) "
+        "instead of a fixed prompt count; 39 matches the default 20,000 prompts / 512 prefixes",
+    )
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "prefix_cache.json"))
     args = ap.parse_args()
 
@@ -71,9 +78,13 @@ def main() -> None:
         )
     for k in counts:
         w = replace(wl, num_prefixes=k)
+        if args.prompts_per_prefix:
+            n_k = k * args.prompts_per_prefix
+            w = replace(w, num_prompts=n_k, arrival_s=wl.arrival_s * n_k / wl.num_prompts)
         rk = compare(w, cfg, policies)
         row = {
             "prefixes": k,
+            "prompts": w.num_prompts,
             "ideal_hit_formula": w.ideal_hit_rate(),
             **{f"{p}_hit": rk[p].hit_rate for p in rk},
             **{f"{p}_throughput": rk[p].throughput for p in rk},
@@ -108,6 +119,7 @@ def main() -> None:
             "bucketed_vs_ideal": b.throughput / o.throughput,
         },
         "sweep": sweep,
+        "sweep_prompts_per_prefix": args.prompts_per_prefix or None,
         "machine": {"python": platform.python_version(), "processor": platform.machine()},
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
