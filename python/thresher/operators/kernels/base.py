@@ -13,6 +13,7 @@ instead of ``pa.array(list_of_bytes)`` whose builder regrows (and re-faults) its
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -92,6 +93,15 @@ class _Failed:
         self.exc = exc
 
 
+_BUFFER_REPR = re.compile(r"<_io\.BytesIO object at 0x[0-9a-f]+>")
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception's text without in-memory object reprs (Pillow names the BytesIO it was given,
+    which tells a user nothing; the row and source are already in the message)."""
+    return _BUFFER_REPR.sub("the input bytes", str(exc))
+
+
 def parallel_map(
     fn: Callable[[Any], Any],
     items: Sequence[Any],
@@ -143,7 +153,7 @@ def parallel_map(
     for i, r in zip(idx, results):
         if isinstance(r, _Failed):
             src = f" ({sources[i]})" if sources is not None and sources[i] is not None else ""
-            msg = f"{what} failed on row {i}{src}: {type(r.exc).__name__}: {r.exc}"
+            msg = f"{what} failed on row {i}{src}: {type(r.exc).__name__}: {_describe(r.exc)}"
             if on_error == "raise":
                 raise RowError(msg) from r.exc
             errors[i] = msg
