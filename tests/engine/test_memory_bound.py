@@ -52,12 +52,3 @@ def test_fan_out_stays_under_the_in_flight_bound() -> None:
     assert flat.extra["worker_rss_max"] > 0  # worker heap is reported
     assert out.to_pydict()["frame"][:3] == [0, 1, 2]
 
-
-def test_batches_shrink_for_big_rows() -> None:
-    big = th.from_pydict({"b": [b"x" * 200_000] * 40})
-    out = big.with_columns(n=frame_size(col("b"))).collect(runner="ray", target_batch_bytes=1 << 20)
-    stats = out.stats()
-    assert stats is not None
-    rows = [s.extra["batch_rows"] for s in stats.stages.values() if "batch_rows" in s.extra]
-    assert rows and max(rows) <= 5
-    assert out.to_pydict()["n"] == [200_000] * 40

@@ -27,14 +27,27 @@ from thresher.engine.memory import MemoryBudget, default_budget_bytes, parse_byt
 from thresher.engine.progress import ProgressReporter
 from thresher.engine.relational import build_lazy, collect_lazy, table_to_lazy
 from thresher.engine.stats import RunStats, StageStats
-from thresher.engine.stream import BufferedPipe, Morsel, ordered_map, rebatch
+from thresher.engine.stream import BatchSizer, BufferedPipe, Morsel, ordered_map, rebatch
 from thresher.errors import ThresherError, ThresherExecutionError
 from thresher.planner.logical import Dedup, Limit, LogicalPlan, Repartition, WithRowIndex, Write
 from thresher.planner.physical import PhysicalPlan, Stage
 
 
 class LocalExecutor:
-    """In-process streaming executor (the default runner)."""
+    """In-process streaming executor (the default runner).
+
+    Parameters
+    ----------
+    memory_budget
+        Bytes of batches queued between stages (default: a quarter of RAM, or
+        ``THRESHER_MEMORY_BUDGET``).
+    num_threads
+        Worker threads for row-local stages (default: the CPUs, at least 2).
+    target_batch_bytes, min_batch_rows
+        Batches sent to map stages are cut so that rows × bytes per row (the larger of input and
+        output, as measured so far) stay near ``target_batch_bytes``, never below
+        ``min_batch_rows`` rows nor above the stage's batch size.
+    """
 
     name = "local"
     supported_stages = frozenset(
@@ -47,8 +60,12 @@ class LocalExecutor:
         num_threads: int | None = None,
         progress: bool | None = None,
         skip_partitions: set[str] | None = None,
+        target_batch_bytes: int | str = 16 << 20,
+        min_batch_rows: int = 1,
     ) -> None:
         self.budget_bytes = parse_bytes(memory_budget) if memory_budget is not None else default_budget_bytes()
+        self.target_batch_bytes = parse_bytes(target_batch_bytes)
+        self.min_batch_rows = max(1, min_batch_rows)
         self.num_threads = num_threads or max(2, os.cpu_count() or 2)
         self.progress = progress
         self.skip_partitions = skip_partitions or set()
@@ -173,11 +190,14 @@ class LocalExecutor:
             out = p.process(batch, partition, offset)
             st.add_busy(time.perf_counter() - t0)
             st.add_metrics(p.take_metrics())
+            sizer.observe(batch.nbytes, sum(b.nbytes for b in out))
             return out
 
         upstream = self._run(inp, ctx)
         if stage.batch_size:
             upstream = _rebatch_morsels(upstream, stage.batch_size)
+        sizer = BatchSizer(stage.batch_size, self.target_batch_bytes, self.min_batch_rows)
+        upstream = _noting_rows(sizer.cut(upstream), sizer, st)
         in_flight = ctx.threads * 2
         if stage.concurrency is not None:
             c = stage.concurrency
@@ -419,6 +439,14 @@ class LocalExecutor:
         for b in table.to_batches():
             yield Morsel("write", b)
         yield Morsel("write", None)
+
+
+def _noting_rows(source: Iterator[Morsel], sizer: BatchSizer, st: StageStats) -> Iterator[Morsel]:
+    """``source``, recording the adapted rows per batch in the stage's stats."""
+    for m in source:
+        if m.batch is not None:
+            st.extra["batch_rows"] = sizer.last_rows or m.batch.num_rows
+        yield m
 
 
 def _rebatch_morsels(source: Iterator[Morsel], rows: int, exact: bool = False) -> Iterator[Morsel]:

@@ -1,14 +1,18 @@
 """The memory budget: bytes buffered between stages are counted; producers wait when it is spent.
 
 Every batch that sits in a queue between two stages holds its ``nbytes`` against the budget until
-the consumer takes it. One batch bigger than the whole budget is still let through when nothing
-else is held, so a single huge row never deadlocks the pipeline.
+the consumer takes it. A batch is always let through when nothing else is held (one huge row), and
+when the consumer of its queue is waiting on an empty queue: otherwise batches queued elsewhere
+(partitions read ahead, a stage further down) could hold the whole budget while the one queue the
+pipeline needs next stays empty, and nothing would move. So the bytes held stay under the budget
+plus one batch per starving consumer.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 
 
 def default_budget_bytes() -> int:
@@ -42,10 +46,12 @@ class MemoryBudget:
         self._cond = threading.Condition()
         self._closed = False
 
-    def acquire(self, n: int, cancelled: threading.Event | None = None) -> bool:
-        """Block until ``n`` bytes fit (or nothing is held). False if cancelled/closed."""
+    def acquire(self, n: int, cancelled: threading.Event | None = None,
+                starving: Callable[[], bool] | None = None) -> bool:
+        """Block until ``n`` bytes fit, nothing is held, or ``starving()`` (the consumer of the
+        caller's queue waits on it empty). False if cancelled/closed."""
         with self._cond:
-            while self.used > 0 and self.used + n > self.limit:
+            while self.used > 0 and self.used + n > self.limit and not (starving is not None and starving()):
                 if self._closed or (cancelled is not None and cancelled.is_set()):
                     return False
                 self._cond.wait(0.05)
@@ -56,6 +62,11 @@ class MemoryBudget:
     def release(self, n: int) -> None:
         with self._cond:
             self.used = max(0, self.used - n)
+            self._cond.notify_all()
+
+    def wake(self) -> None:
+        """Let waiting producers look again (a consumer started waiting on an empty queue)."""
+        with self._cond:
             self._cond.notify_all()
 
     def close(self) -> None:

@@ -7,25 +7,31 @@ writes: the local executor's code); the work goes to Ray:
   their batches are handed on in partition order;
 * **stateless map stages** — one task per batch with the stage's resources (``num_cpus``,
   ``num_gpus``, ``memory``); results come back in input order;
-* **class-UDF stages** — an actor pool of ``concurrency=(min, max)`` actors: each builds its
-  operators once (the model loads once per actor), the pool starts at ``min`` and grows while all
-  actors are busy and the cluster has room, batches go to the least-loaded actor;
+* **class-UDF stages** (:mod:`~thresher.engine.ray_pool`) — an actor pool of
+  ``concurrency=(min, max)`` actors: each builds its operators once (the model loads once per
+  actor), the pool starts at ``min`` and grows while all actors are busy and the cluster has
+  room, batches go to the least-loaded actor;
 * **flat_map stages** — streaming-generator tasks (or actor methods), so one input row that fans
   out to thousands of rows arrives ``batch_size`` rows at a time;
-* **barriers** — group-by, join and distinct are hash shuffles (inputs cut by key hash in tasks
-  while they stream in, then Polars per partition in tasks); a one-key sort is range-partitioned
-  by sampled boundaries and each range sorted in a task; anything else (global aggregates,
+* **barriers** (:mod:`~thresher.engine.ray_shuffle`) — group-by, join and distinct are hash
+  shuffles (inputs cut by key hash in tasks while they stream in, then Polars per partition in
+  tasks); a one-key sort is range-partitioned by sampled boundaries and each range sorted in a
+  task; anything else (global aggregates,
   multi-key sorts, windows) is gathered and run with Polars on the driver. Results equal the local
   executor's, in the same order wherever the plan defines one;
 * **dedup** — keys in map tasks, LSH buckets / content hashes shuffled to reducer tasks,
   connected components in large-star/small-star rounds of tasks (:mod:`.ray_dedup`).
 
 Backpressure: the memory budget bounds the batches queued between stages (as locally), and an
-in-flight budget bounds the bytes in Ray (inputs of running tasks plus the outputs a generator
-may run ahead by): each Ray stage owns an equal share and submits no more work when its next
-task would not fit, so ``stats().peak_in_flight_bytes`` stays under it. Worker heap is watched
-too: every task reports its worker's RSS, and while the workers' resident memory passes
-``worker_memory_limit`` stages run one task at a time.
+in-flight budget bounds the bytes in Ray (inputs of running tasks plus what they will hold
+besides: their outputs, or the worker heap they need, whichever is larger; and the outputs a
+generator may run ahead by): each Ray stage owns an equal share and submits no more work when its
+next task would not fit, so ``stats().peak_in_flight_bytes`` stays under it. Worker heap is
+measured, not guessed: every task reports how far its worker's resident memory rose at its peak
+(``task_heap_max`` in the stage's stats); a map stage starts with one small batch at a time until
+it has a measurement, then cuts batches so one task's heap fits half its share
+(:class:`~thresher.engine.stream.BatchSizer`), and reserves that heap while the task runs. While
+the workers' total resident memory passes ``worker_memory_limit`` stages run one task at a time.
 
 Faults: a task whose worker dies is retried by Ray (``max_retries``), an actor that dies is
 restarted and its task re-run; when retries run out the error names the stage and the input
@@ -48,7 +54,7 @@ from thresher.engine.ray_pool import ActorPool
 from thresher.engine.ray_runtime import ensure_ray, pool_bounds, remote_functions, stage_udfs, task_options
 from thresher.engine.ray_tasks import TaskReport
 from thresher.engine.stats import RunStats, StageStats
-from thresher.engine.stream import Morsel
+from thresher.engine.stream import BatchSizer, Morsel
 from thresher.errors import ThresherError, ThresherExecutionError
 from thresher.planner.physical import PhysicalPlan, Stage
 
@@ -108,7 +114,8 @@ class RayExecutor(LocalExecutor):
     ) -> None:
         total = parse_bytes(memory_budget) if memory_budget is not None else default_budget_bytes()
         super().__init__(memory_budget=total, num_threads=num_threads, progress=progress,
-                         skip_partitions=skip_partitions)
+                         skip_partitions=skip_partitions, target_batch_bytes=target_batch_bytes,
+                         min_batch_rows=min_batch_rows)
         self.memory_budget = total
         self.flight_bytes = parse_bytes(in_flight_budget) if in_flight_budget is not None else total
         self.ray = ensure_ray(address, num_cpus)
@@ -117,8 +124,6 @@ class RayExecutor(LocalExecutor):
         self.max_in_flight = max_in_flight or max(2, 2 * self.cluster_cpus)
         self.max_retries = max_retries
         self.shuffle_partitions = shuffle_partitions or max(2, self.cluster_cpus)
-        self.target_batch_bytes = parse_bytes(target_batch_bytes)
-        self.min_batch_rows = max(1, min_batch_rows)
         self.generator_backpressure = max(1, generator_backpressure)
         if worker_memory_limit is None:
             try:
@@ -131,6 +136,7 @@ class RayExecutor(LocalExecutor):
         self._flight = _Flight()
         self._stage_share = self.flight_bytes
         self._rss: dict[int, int] = {}
+        self._workers: dict[int, set[int]] = {}  # stage id -> worker pids that ran it
         self._rss_lock = threading.Lock()
 
     def stats(self) -> RunStats:
@@ -143,6 +149,7 @@ class RayExecutor(LocalExecutor):
         ray_stages = sum(1 for s in plan.stages() if s.kind in ("scan", "map", "flatmap"))
         self._stage_share = max(1, self.flight_bytes // max(1, ray_stages))
         self._rss = {}
+        self._workers = {}
         try:
             yield from super().execute(plan, **options)
         finally:
@@ -205,20 +212,33 @@ class RayExecutor(LocalExecutor):
         except Exception as exc:  # noqa: BLE001 - Ray wraps worker failures in many types
             raise self._error(exc, stage, partition) from exc
 
-    def _record(self, rep: TaskReport, st: StageStats) -> None:
+    def _record(self, rep: TaskReport, st: StageStats) -> bool:
+        """Put a task's report into the stats; True when its worker had run this stage before."""
         st.add_busy(rep.busy)
         st.add_metrics(rep.metrics)
         with self._rss_lock:
             self._rss[rep.pid] = rep.rss
         st.extra["worker_rss_max"] = max(int(st.extra.get("worker_rss_max", 0)), rep.rss)
+        seen = self._workers.setdefault(st.stage_id, set())
+        warm = rep.pid in seen
+        seen.add(rep.pid)
+        if warm:  # a worker's first task of a stage also pays its imports and warm-up
+            st.extra["task_heap_max"] = max(int(st.extra.get("task_heap_max", 0)), rep.heap)
         if rep.errors:
             st.error_rows += rep.errors
             if len(st.error_samples) < 20:
                 st.error_samples.extend(rep.samples[: 20 - len(st.error_samples)])
+        return warm
 
     def _heap_pressure(self) -> bool:
         with self._rss_lock:
             return sum(self._rss.values()) > self.worker_memory_limit
+
+    def _cap(self, limit: int, sizer: BatchSizer) -> int:
+        """Tasks a map stage may have in flight: one until its first batch has been measured
+        (its output and heap per input byte are unknown before), or while the workers' resident
+        memory is over ``worker_memory_limit``; else ``limit``."""
+        return 1 if not sizer.measured or self._heap_pressure() else limit
 
     def _fits(self, n: int, st: StageStats) -> bool:
         """Would ``n`` more bytes fit in this stage's share of the in-flight budget?
@@ -237,22 +257,6 @@ class RayExecutor(LocalExecutor):
     def _give(self, n: int, st: StageStats) -> None:
         self._flight.give(n)
         st.extra["in_flight_bytes"] = int(st.extra.get("in_flight_bytes", 0)) - n
-
-    def _adaptive(self, upstream: Iterator[Morsel], stage: Stage, growth: list[float], st: StageStats) -> Iterator[Morsel]:
-        """Cut batches so rows × (the larger of input/output bytes per row) stays near the target."""
-        for m in upstream:
-            b = m.batch
-            if b is None or b.num_rows <= self.min_batch_rows:
-                yield m
-                continue
-            row_bytes = max(1.0, b.nbytes / b.num_rows * max(1.0, growth[0]))
-            rows = int(max(self.min_batch_rows, min(stage.batch_size, self.target_batch_bytes // row_bytes)))
-            st.extra["batch_rows"] = rows
-            if b.num_rows <= rows:
-                yield m
-                continue
-            for i in range(0, b.num_rows, rows):
-                yield Morsel(m.partition, b.slice(i, rows))
 
     def _drain(self, gen: Any, stage: Stage, pid: str, st: StageStats, est: list[int]) -> Iterator[pa.RecordBatch]:
         """The batches of one streaming-generator task, in order (its report goes to the stats)."""
@@ -323,8 +327,11 @@ class RayExecutor(LocalExecutor):
         upstream = self._run(inp, ctx)
         if stage.batch_size:
             upstream = _rebatch_morsels(upstream, stage.batch_size)
-        growth = [1.0]
-        upstream = self._adaptive(upstream, stage, growth, st)
+        # a batch's data aims at target_batch_bytes, and its worker heap at half the stage's
+        # share of the in-flight budget: two tasks fit in flight under any budget
+        half = max(1, self._stage_share // 2)
+        sizer = BatchSizer(stage.batch_size, min(self.target_batch_bytes, half), self.min_batch_rows, heap_target=half)
+        upstream = sizer.cut(upstream)
         pipeline = row_pipeline(stage.ops)
         pool: ActorPool | None = None
         if stage.actor:
@@ -355,11 +362,9 @@ class RayExecutor(LocalExecutor):
                 self._give(reserve, st)
                 if pool is not None:
                     pool.done(who)
-            self._record(rep, st)
+            warm = self._record(rep, st)
             assert m.batch is not None
-            out_bytes = sum(b.nbytes for b in out)
-            if m.batch.nbytes:
-                growth[0] = 0.7 * growth[0] + 0.3 * (out_bytes / m.batch.nbytes)
+            sizer.observe(m.batch.nbytes, sum(b.nbytes for b in out), rep.heap if warm else None)
             for b in out:
                 yield Morsel(m.partition, b)
 
@@ -373,9 +378,11 @@ class RayExecutor(LocalExecutor):
                     pending.append((m, None, -1, 0))
                 else:
                     st.add_in(m.batch.num_rows, m.batch.nbytes)
+                    st.extra["batch_rows"] = sizer.last_rows or m.batch.num_rows
                     ctx.progress.update(stage.id, 0)
-                    reserve = int(m.batch.nbytes * (1 + max(1.0, growth[0])))
-                    while pending and (busy() >= (1 if self._heap_pressure() else limit) or not self._fits(reserve, st)):
+                    # the input, and what the task will hold besides: its output or its heap
+                    reserve = int(m.batch.nbytes * (1 + sizer.growth))
+                    while pending and (busy() >= self._cap(limit, sizer) or not self._fits(reserve, st)):
                         yield from drain_one()
                     off = offsets.get(m.partition, 0)
                     offsets[m.partition] = off + m.batch.num_rows

@@ -30,6 +30,9 @@ class TaskReport:
     errors: int = 0
     samples: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)  # UDF counters (model tokens), summed by the driver
+    #: the worker's resident memory grew by this much at the task's peak (its transient heap:
+    #: decoded images, model activations), 0 where it cannot be measured
+    heap: int = 0
 
 
 def _rss() -> int:
@@ -39,6 +42,28 @@ def _rss() -> int:
         return int(psutil.Process().memory_info().rss)
     except Exception:  # noqa: BLE001 - psutil missing: no heap accounting
         return 0
+
+
+def _heap_start() -> int:
+    """Start measuring a task's peak heap: reset the worker's high-water mark, return its RSS now."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:  # "5" resets VmHWM to the current RSS (Linux)
+            f.write("5")
+    except OSError:
+        pass
+    return _rss()
+
+
+def _heap_since(start: int) -> int:
+    """How far the resident memory rose above ``start`` since :func:`_heap_start` (at its peak)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return max(0, int(line.split()[1]) * 1024 - start)
+    except OSError:
+        pass
+    return max(0, _rss() - start)  # no high-water mark here: what is still resident at the end
 
 
 def _report(t0: float, pipeline: Any = None, errors_before: int = 0) -> TaskReport:
@@ -67,14 +92,18 @@ def read_partition(part: Any, columns: Any, predicate: Any, batch_size: int, sch
 def run_pipeline(pipeline: Any, batch: pa.RecordBatch, partition: str, offset: int) -> tuple[list[pa.RecordBatch], TaskReport]:
     """A stateless map stage over one batch."""
     t0 = time.perf_counter()
+    start = _heap_start()
     before = pipeline.error_count()
     out = pipeline.process(batch, partition, offset)
-    return out, _report(t0, pipeline, before)
+    rep = _report(t0, pipeline, before)
+    rep.heap = _heap_since(start)
+    return out, rep
 
 
 def run_flatmap(op: Any, batch: pa.RecordBatch, batch_size: int) -> Iterator[Any]:
     """Streaming generator: the fan-out of one batch, ``batch_size`` rows at a time."""
     t0 = time.perf_counter()
+    start = _heap_start()
     busy = 0.0
     for out in op.process(batch, batch_size):
         busy += time.perf_counter() - t0
@@ -82,6 +111,7 @@ def run_flatmap(op: Any, batch: pa.RecordBatch, batch_size: int) -> Iterator[Any
         t0 = time.perf_counter()
     rep = _report(t0)
     rep.busy += busy
+    rep.heap = _heap_since(start)
     yield rep
 
 

@@ -58,6 +58,9 @@ class BufferedPipe:
         self._stop = threading.Event()
         self._cancel = _AnyEvent(cancel, self._stop)
         self._q: queue.Queue[object] = queue.Queue()
+        # set while the consumer waits on an empty queue: the producer may then exceed the budget
+        # by this one batch (see MemoryBudget), so a full budget never starves the pipeline
+        self._starving = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"thresher-{name}", daemon=True)
         self._thread.start()
 
@@ -71,6 +74,13 @@ class BufferedPipe:
             if isinstance(item, tuple):
                 self._budget.release(item[1])
 
+    def _feed_starving(self) -> bool:
+        """True once per wait of the consumer on an empty queue (one batch may pass the budget)."""
+        if self._starving.is_set():
+            self._starving.clear()
+            return True
+        return False
+
     def _run(self) -> None:
         it = iter(self._source)
         try:
@@ -78,7 +88,7 @@ class BufferedPipe:
                 if self._cancel.is_set():
                     break
                 n = m.batch.nbytes if m.batch is not None else 0
-                if not self._budget.acquire(n, self._cancel):  # type: ignore[arg-type]
+                if not self._budget.acquire(n, self._cancel, self._feed_starving):  # type: ignore[arg-type]
                     break
                 if self._stop.is_set():
                     self._budget.release(n)
@@ -98,7 +108,13 @@ class BufferedPipe:
     def __iter__(self) -> Iterator[Morsel]:
         try:
             while True:
-                item = self._q.get()
+                try:
+                    item = self._q.get_nowait()
+                except queue.Empty:
+                    self._starving.set()
+                    self._budget.wake()
+                    item = self._q.get()
+                    self._starving.clear()
                 if item is _DONE:
                     return
                 if isinstance(item, BaseException):
@@ -190,3 +206,97 @@ def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     if len(batches) == 1:
         return batches[0]
     return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
+
+
+class BatchSizer:
+    """Rows per batch for a map stage, adapted to the size of its rows.
+
+    A batch is cut so that rows × bytes per row stays near ``target_bytes``, where bytes per
+    row is the larger of the input's and the output's (the output measured on the batches done
+    so far: a download or a decode makes rows much bigger than they came in). With a
+    ``heap_target``, the worker heap a row needs (measured likewise: an embedding model's
+    activations, decoded frames) is kept under it too. The rows stay within
+    ``[min_rows, max_rows]``; ``max_rows`` is the stage's batch size (a UDF's ``batch_size``
+    when it sets one), so batches only ever shrink below what the plan asked for. With a heap
+    target the stage starts slow: batches of an eighth of ``max_rows`` until the heap of a task
+    has been measured (the caller runs one at a time meanwhile), so an unknown UDF cannot take a
+    worker's memory with its first full batch.
+
+    >>> sizer = BatchSizer(max_rows=64, target_bytes=1 << 20)
+    >>> sizer.observe(in_bytes=64_000, out_bytes=6_400_000)  # outputs ~100x their inputs
+    >>> sizer.rows_for(pa.record_batch({"x": pa.array([b"x" * 990] * 64)}))
+    10
+    """
+
+    def __init__(self, max_rows: int, target_bytes: int, min_rows: int = 1, heap_target: int | None = None) -> None:
+        self.max_rows = max(1, int(max_rows))
+        self.target_bytes = max(1, int(target_bytes))
+        self.heap_target = heap_target
+        self.min_rows = max(1, min(int(min_rows), self.max_rows))
+        self._out = 1.0  # output bytes per input byte, smoothed
+        self._heap = 0.0  # worker heap bytes per input byte, the most seen
+        self._seen_out = self._seen_heap = False
+        self._observed = 0
+        self.last_rows: int | None = None
+
+    @property
+    def measured(self) -> bool:
+        """Is enough known to run batches at full size and several at once?
+
+        Without a heap target: once any batch was observed. With one: once a task's heap was
+        measured (or a few batches went by without a measurement: nothing more will come)."""
+        if self.heap_target is None:
+            return self._seen_out
+        return self._seen_heap or self._observed >= 4
+
+    @property
+    def growth(self) -> float:
+        """Bytes a batch will hold besides its input (its output, or its worker heap) per input byte."""
+        return max(self._out, self._heap)
+
+    def observe(self, in_bytes: int, out_bytes: int, heap_bytes: int | None = None) -> None:
+        """Record one processed batch (called from worker threads: float stores are atomic).
+
+        ``heap_bytes`` is None where the heap was not measured or is not representative (a
+        worker's first task also pays its imports and warm-up)."""
+        if in_bytes <= 0:
+            return
+        self._observed += 1
+        g = out_bytes / in_bytes
+        self._out = g if not self._seen_out else 0.7 * self._out + 0.3 * g
+        self._seen_out = True
+        if heap_bytes is not None:
+            # the largest seen, not an average: a measurement can only fall short (an allocator
+            # keeps what an earlier task freed and hands it out again without the RSS rising)
+            self._heap = max(self._heap, heap_bytes / in_bytes)
+            self._seen_heap = True
+
+    def rows_for(self, batch: pa.RecordBatch) -> int:
+        """Rows per piece for this batch's row size."""
+        if not batch.num_rows:
+            return self.max_rows
+        in_row = max(1.0, batch.nbytes / batch.num_rows)
+        rows = self.target_bytes / (in_row * max(1.0, self._out))
+        if self.heap_target is not None:
+            if self._heap > 0:
+                rows = min(rows, self.heap_target / (in_row * self._heap))
+            if not self.measured:
+                rows = min(rows, self.max_rows // 8)
+        return int(max(self.min_rows, min(self.max_rows, rows)))
+
+    def cut(self, source: Iterable[Morsel]) -> Iterator[Morsel]:
+        """``source``'s morsels, data batches cut to the adapted size (end markers untouched)."""
+        for m in source:
+            b = m.batch
+            if b is None or b.num_rows <= self.min_rows:
+                yield m
+                continue
+            rows = self.last_rows = self.rows_for(b)
+            if b.num_rows <= rows:
+                yield m
+                continue
+            i = 0
+            while i < b.num_rows:  # sized again per piece: the estimate may change in between
+                yield Morsel(m.partition, b.slice(i, rows))
+                i += rows
+                rows = self.last_rows = self.rows_for(b)
