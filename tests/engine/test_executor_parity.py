@@ -112,3 +112,14 @@ def test_unschedulable_actor_pool_fails_fast() -> None:
     df = th.from_pydict({"x": [1]}).select(Huge(col("x")))
     with pytest.raises(th.ThresherExecutionError, match="could never be scheduled"):
         df.collect(runner="ray")
+
+
+@th.udf(return_dtype="int64")
+def _plus_one(a: int) -> int:
+    return a + 1
+
+
+def test_distinct_of_an_empty_input(runner: str) -> None:
+    # a UDF filter that keeps nothing: the distinct's shuffle gets no chunk at all
+    df = th.from_pydict({"a": [1, 2, 2], "b": ["x", "y", "y"]}).filter(_plus_one(col("a")) > 5).distinct()
+    assert df.to_pydict(runner=runner) == {"a": [], "b": []}

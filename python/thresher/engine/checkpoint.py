@@ -111,8 +111,6 @@ def run_write(node: Write, upstream: Iterator[Morsel], schema: Schema, stats: St
             rows_out.append({"partition_id": pid, "num_rows": 0, "files": [], "status": "already committed"})
             continue
         result = sink.write(pid, batches(), arrow_schema)
-        if stats is not None:
-            stats.add_in(result.num_rows)
         pending.append(result)
         if len(pending) >= COMMIT_EVERY_PARTITIONS or time.monotonic() - last_commit > COMMIT_EVERY_SECONDS:
             commit()

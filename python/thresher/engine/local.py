@@ -274,7 +274,7 @@ class LocalExecutor:
         skip, left = node.offset, node.n
         if left == 0:
             return
-        for m in self._run(stage.inputs[0], ctx):
+        for m in _counting(self._run(stage.inputs[0], ctx), st):
             if m.batch is None:
                 yield m
                 continue
@@ -295,7 +295,7 @@ class LocalExecutor:
     def _union(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
         schema = stage.schema
         for i, inp in enumerate(stage.inputs):
-            for m in self._run(inp, ctx):
+            for m in _counting(self._run(inp, ctx), st):
                 pid = f"u{i}:{m.partition}"
                 yield Morsel(pid, None if m.batch is None else conform_batch(m.batch, schema))
 
@@ -304,7 +304,7 @@ class LocalExecutor:
         assert isinstance(node, WithRowIndex)
         n = node.offset
         schema = node.schema.to_arrow()
-        for m in self._run(stage.inputs[0], ctx):
+        for m in _counting(self._run(stage.inputs[0], ctx), st):
             if m.batch is None:
                 yield m
                 continue
@@ -315,7 +315,7 @@ class LocalExecutor:
     def _rebatch(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
         node = stage.logical
         assert isinstance(node, Repartition)
-        upstream = self._run(stage.inputs[0], ctx)
+        upstream = _counting(self._run(stage.inputs[0], ctx), st)
         if node.batch_size:
             yield from _rebatch_morsels(upstream, node.batch_size, exact=True)
             return
@@ -434,11 +434,19 @@ class LocalExecutor:
 
         node = stage.logical
         assert isinstance(node, Write)
-        upstream = self._run(stage.inputs[0], ctx)
+        upstream = _counting(self._run(stage.inputs[0], ctx), st)
         table = run_write(node, upstream, stage.inputs[0].schema, st)
         for b in table.to_batches():
             yield Morsel("write", b)
         yield Morsel("write", None)
+
+
+def _counting(source: Iterator[Morsel], st: StageStats) -> Iterator[Morsel]:
+    """``source``, its rows and bytes counted as the stage's input."""
+    for m in source:
+        if m.batch is not None:
+            st.add_in(m.batch.num_rows, m.batch.nbytes)
+        yield m
 
 
 def _noting_rows(source: Iterator[Morsel], sizer: BatchSizer, st: StageStats) -> Iterator[Morsel]:

@@ -122,6 +122,12 @@ class PipelineActor:
         import thresher.datatypes  # noqa: F401
 
         self.pipeline = pipeline
+        # load the model now, while the stages upstream still start up, not on the first batch
+        # (a failure here is left to that batch, whose error names the stage and the partition)
+        try:
+            pipeline.warm_up()
+        except Exception:  # noqa: BLE001
+            pass
 
     def process(self, batch: pa.RecordBatch, partition: str, offset: int) -> tuple[list[pa.RecordBatch], TaskReport]:
         return run_pipeline(self.pipeline, batch, partition, offset)
@@ -202,8 +208,11 @@ def reduce_partition(node: Any, counts: list[int], schemas: list[Schema], restor
         k += c
         t = pa.concat_tables(parts) if parts else sch.to_arrow().empty_table()
         if restore_order:
-            rows = t.column("__th_row").combine_chunks() if t.num_rows else pa.array([], pa.int64())
-            t = t.drop_columns(["__th_row"])
+            # an input with no rows at all sent no chunk: its empty table has no row numbers
+            numbered = "__th_row" in t.column_names
+            rows = t.column("__th_row").combine_chunks() if numbered and t.num_rows else pa.array([], pa.int64())
+            if numbered:
+                t = t.drop_columns(["__th_row"])
         frames[id(leaf)] = table_to_lazy(t, sch)
 
     def resolve(n: Any) -> Any:

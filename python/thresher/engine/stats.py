@@ -106,10 +106,11 @@ class RunStats:
         return [s.to_dict() for s in sorted(self.stages.values(), key=lambda s: s.stage_id)]
 
     def __repr__(self) -> str:
-        lines = [f"RunStats({self.executor}, wall={self.wall_seconds:.3f}s, peak_buffered={self.peak_buffered_bytes >> 20}MiB)"]
+        lines = [f"RunStats({self.executor}, wall={self.wall_seconds:.3f}s, peak_buffered={_size(self.peak_buffered_bytes)})"]
         for d in self.to_dicts():
             lines.append(
                 f"  stage {d['stage']:>2} {d['name']:<40} rows {d['rows_in']:>10} -> {d['rows_out']:>10}"
+                f"  bytes {_size(d['bytes_in']):>9} -> {_size(d['bytes_out']):>9}"
                 f"  wall {d['wall_s']:8.3f}s busy {d['busy_s']:8.3f}s"
                 + (f"  bad rows {d['error_rows']}" if d["error_rows"] else "")
                 + (
@@ -120,3 +121,10 @@ class RunStats:
                 )
             )
         return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.1f}{unit}"
+    return f"{n}B"

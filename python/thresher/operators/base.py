@@ -20,6 +20,9 @@ class Operator(ABC):
     def process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         """Transform one batch."""
 
+    def warm_up(self) -> None:  # noqa: B027 - optional hook: most operators have nothing to build
+        """Build what the first batch would (a class UDF's instance: its model), ahead of it."""
+
     def error_count(self) -> int:
         return 0
 

@@ -122,6 +122,13 @@ class ExprEvaluator:
     def _work_schema_fields_schema(self) -> Schema:
         return Schema(self._work_schema_fields)
 
+    def warm_up(self) -> None:
+        """Instantiate the UDFs now (a class UDF loads its model) instead of on the first batch."""
+        for step in self._steps:
+            node = step.node
+            if isinstance(node, UDFCall) and id(node.udf) not in self._udf_state:
+                self._udf_state[id(node.udf)] = node.udf.make_runner() if hasattr(node.udf, "make_runner") else node.udf
+
     # ------------------------------------------------------------------------------------
     def _eval_arg(self, arg: Expr, batch: pa.RecordBatch, schema: Schema) -> pa.Array:
         if isinstance(arg, Column):

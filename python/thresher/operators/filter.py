@@ -21,6 +21,9 @@ class FilterOperator(Operator):
         self.evaluator = ExprEvaluator([predicate], input_schema)
         self.schema = input_schema
 
+    def warm_up(self) -> None:
+        self.evaluator.warm_up()
+
     def process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         (mask,), _ = self.evaluator.evaluate(batch)
         if mask.null_count:

@@ -151,6 +151,10 @@ class FlatMapOperator:
                 self._target = u.fn(*u.init_args, **u.init_kwargs) if u.is_class else u.fn
             return self._target
 
+    def warm_up(self) -> None:
+        """Instantiate a class UDF (load its model) now instead of on the first batch."""
+        self._instance()
+
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_lock"] = None

@@ -32,6 +32,11 @@ class RowPipeline:
                 break
         return batches
 
+    def warm_up(self) -> None:
+        """Load every operator's models now (an actor does this while upstream work starts)."""
+        for op in self.operators:
+            op.warm_up()
+
     def error_count(self) -> int:
         return sum(op.error_count() for op in self.operators)
 

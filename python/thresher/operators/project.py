@@ -28,6 +28,9 @@ class ProjectOperator(Operator):
                 cols.append(e if e is not None else pa.nulls(batch.num_rows, DataType.string().to_arrow()))
         return [pa.RecordBatch.from_arrays(cols, schema=self._arrow_schema)]
 
+    def warm_up(self) -> None:
+        self.evaluator.warm_up()
+
     def error_count(self) -> int:
         return self.evaluator.errors.count
 

@@ -10,16 +10,31 @@ After::
     Project [((col("a") + 1) * 2).alias("c")]
 
 An inner expression that is not cheap (a decode, a download, a UDF) is inlined only if the outer
-projection uses it at most once, so merging never computes it twice.
+projection uses it at most once, so merging never computes it twice; and never into an outer
+projection that calls a UDF running on workers of its own (a class UDF's actor pool, a GPU, a
+fixed concurrency): the physical planner gives such a call a stage of its own, and the download
+or decode in front of it must stay on the ordinary CPU stage before it instead of occupying the
+scarce model workers (on Ray: one actor decoding and classifying while the other CPUs idle).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
-from thresher.expressions.expr import Alias, Column, max_cost, strip_alias
+from thresher.expressions.expr import Alias, Column, Expr, UDFCall, max_cost, strip_alias
 from thresher.planner.logical import LogicalPlan, Project
 from thresher.planner.optimizer.rules._util import rewrite_bottom_up, substitute
+
+
+def _calls_pooled_udf(exprs: tuple[Expr, ...]) -> bool:
+    """Does a projection call a UDF that gets workers of its own (actors, GPUs, a concurrency)?"""
+    for e in exprs:
+        for n in e.walk():
+            if isinstance(n, UDFCall):
+                u = n.udf
+                if getattr(u, "is_class", False) or getattr(u, "num_gpus", 0) or getattr(u, "concurrency", None):
+                    return True
+    return False
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
@@ -33,11 +48,12 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
             for n in e.walk():
                 if isinstance(n, Column):
                     uses[n.name] += 1
+        pooled = _calls_pooled_udf(node.exprs)
         for name, count in uses.items():
             target = strip_alias(mapping[name]) if name in mapping else None
             if target is None:
                 return None
-            if count > 1 and not isinstance(target, Column) and max_cost(target) != "scalar":
+            if (count > 1 or pooled) and not isinstance(target, Column) and max_cost(target) != "scalar":
                 return None
         merged = []
         for e in node.exprs:
