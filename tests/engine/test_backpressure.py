@@ -48,7 +48,8 @@ def test_fan_out_is_bounded_by_the_budget(runner: str) -> None:
     stats = out.stats()
     assert stats is not None
     total = 2000 * ROW_BYTES
-    one_batch = 64 * ROW_BYTES  # the flat_map's output batch
+    one_batch = 64 * (ROW_BYTES + 4 + 8) + 4  # the flat_map's output batch: payload, its offsets, "i"
+    # the budget may be overdrawn by one batch: the one a consumer waiting on an empty queue needs
     assert stats.peak_buffered_bytes <= budget + one_batch, stats
     assert stats.peak_buffered_bytes < total / 4
 

@@ -4,8 +4,9 @@ Every batch that sits in a queue between two stages holds its ``nbytes`` against
 the consumer takes it. A batch is always let through when nothing else is held (one huge row), and
 when the consumer of its queue is waiting on an empty queue: otherwise batches queued elsewhere
 (partitions read ahead, a stage further down) could hold the whole budget while the one queue the
-pipeline needs next stays empty, and nothing would move. So the bytes held stay under the budget
-plus one batch per starving consumer.
+pipeline needs next stays empty, and nothing would move. Every queue gets at most one such batch
+per wait of its consumer, so the bytes held stay under the budget plus about one batch per stage
+whose consumer waits (in practice one: the slowest stage's input).
 """
 
 from __future__ import annotations

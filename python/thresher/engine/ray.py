@@ -60,6 +60,10 @@ from thresher.planner.physical import PhysicalPlan, Stage
 
 __all__ = ["RayExecutor", "ensure_ray"]
 
+#: the smallest byte target of a batch, however small the budget (one task always runs anyway;
+#: below this, per-task overhead would dominate: a 1-byte budget must not mean 1-row tasks)
+MIN_BATCH_TARGET = 1 << 20
+
 class RayExecutor(LocalExecutor):
     """Runs physical plans on Ray (``th.set_runner("ray")`` or ``collect(runner="ray")``).
 
@@ -329,7 +333,7 @@ class RayExecutor(LocalExecutor):
             upstream = _rebatch_morsels(upstream, stage.batch_size)
         # a batch's data aims at target_batch_bytes, and its worker heap at half the stage's
         # share of the in-flight budget: two tasks fit in flight under any budget
-        half = max(1, self._stage_share // 2)
+        half = max(MIN_BATCH_TARGET, self._stage_share // 2)
         sizer = BatchSizer(stage.batch_size, min(self.target_batch_bytes, half), self.min_batch_rows, heap_target=half)
         upstream = sizer.cut(upstream)
         pipeline = row_pipeline(stage.ops)
