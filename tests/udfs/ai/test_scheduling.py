@@ -60,7 +60,8 @@ def test_streaming_never_needs_all_input():
     assert pulled <= 40 // 10 + 50  # bounded buffer: pulls track issues, never the whole (infinite) input
 
 
-def test_buffer_is_bounded():
+@pytest.mark.parametrize("growth", [1, 8])
+def test_buffer_is_bounded(growth: int) -> None:
     seen = []
     sched_pending = []
 
@@ -69,10 +70,25 @@ def test_buffer_is_bounded():
             seen.append(len(p))
             yield p
 
-    for _ in iter_schedule(parts(), replicas=2, batch_size=4, max_buffered=60):
+    for _ in iter_schedule(parts(), replicas=2, batch_size=4, max_buffered=60, max_buffer_growth=growth):
         sched_pending.append(sum(seen))
-    # at the first issue only max_buffered (+ one partition) prompts had been read
-    assert sched_pending[0] <= 60 + 20
+    # at the first issue only the buffer limit (+ one partition) prompts had been read: 60 without
+    # growth; with growth, 16 prompts per shared bucket (12 prefixes -> 192), capped at 8 x 60
+    assert sched_pending[0] <= (60 if growth == 1 else 16 * 12) + 20
+    if growth > 1:
+        assert sched_pending[0] > 60 + 20
+
+
+def test_buffer_grows_only_for_shared_prefixes() -> None:
+    s = PrefixScheduler(num_replicas=2, cache_blocks=1024)
+    s.add(PromptRequest.make(i, [10_000 + i] * 32) for i in range(100))  # nothing shared
+    assert s.buffer_limit(50) == 50
+    s.add(PromptRequest.make(100 + i, [i % 40] * 32 + [i] * 16) for i in range(80))  # 40 shared buckets
+    assert s.buffer_limit(50) == min(50 * 8, 16 * 40)
+    s.close()
+    while s.next_batch(0, 7) or s.next_batch(1, 7):
+        pass
+    assert s.pending == 0 and s.buffer_limit(50) == 50
 
 
 def test_buckets_stay_on_replica_and_group_prefixes():
@@ -129,7 +145,8 @@ def test_bucketed_hit_rate_at_least_sorted_while_streaming():
     wl = Workload(num_prompts=3000, num_prefixes=48, prompt_tokens=128, prefix_tokens=80, partition_size=100)
     cfg = SimConfig(replicas=4, cache_blocks=400, max_running=16, max_buffered=600)
     naive, srt, buck = (simulate(wl, p, cfg) for p in ("naive", "sorted", "bucketed"))
-    assert buck.max_pending <= 600 + 100 < srt.max_pending
+    # streaming: the buffer grows to 16 prompts per shared bucket (48 prefixes) at most, never to the whole input
+    assert buck.max_pending <= max(600, 16 * 48) + 100 < srt.max_pending
     assert buck.hit_rate >= srt.hit_rate
     assert buck.hit_rate > naive.hit_rate + 0.1
     assert buck.completed == srt.completed == naive.completed == 3000

@@ -184,6 +184,10 @@ class Scheduler(Protocol):
         """Signal that no more prompts will arrive."""
         ...
 
+    def buffer_limit(self, base: int) -> int:
+        """How many prompts a driver may keep pending now, given its configured bound ``base``."""
+        ...
+
     @property
     def pending(self) -> int:
         """Prompts buffered and not yet issued."""
@@ -211,6 +215,10 @@ class _Base:
 
     def close(self) -> None:
         self.closed = True
+
+    def buffer_limit(self, base: int) -> int:
+        """How many prompts a driver may keep pending now, given its configured bound ``base``."""
+        return base
 
     def add_replica(self) -> int:
         """Grow by one replica (an actor that joined the pool); returns its index."""
@@ -350,6 +358,13 @@ class PrefixScheduler(_Base):
     max_wait : int or None
         Serve the bucket of any prompt that has waited through this many issued prompts
         (default: four times the number of prompts buffered when it arrived, at least 4,096).
+    min_bucket_rows : int
+        Buckets a driver should be able to grow to: while the buffer holds many small shared
+        buckets (many distinct prefixes), :meth:`buffer_limit` lets it grow past its configured
+        bound to ``min_bucket_rows`` prompts per shared bucket, so bucketing keeps paying off as the
+        number of distinct prefixes rises. Prompts that share nothing never grow it.
+    max_buffer_growth : int
+        Cap on that growth, as a multiple of the configured bound (memory stays bounded).
     block_size : int
         Tokens per block.
 
@@ -369,8 +384,13 @@ class PrefixScheduler(_Base):
         min_slack_tokens: int = 16384,
         max_wait: int | None = None,
         block_size: int = BLOCK_SIZE,
+        min_bucket_rows: int = 16,
+        max_buffer_growth: int = 8,
     ) -> None:
         super().__init__(num_replicas)
+        self.min_bucket_rows = min_bucket_rows
+        self.max_buffer_growth = max_buffer_growth
+        self._shared = 0  # buckets holding two or more pending prompts
         self.block_size = block_size
         self.load_slack = load_slack
         self.min_slack_tokens = min_slack_tokens
@@ -408,6 +428,10 @@ class PrefixScheduler(_Base):
         draining, may now be taken whole by the replicas still working."""
         self._active[replica] = None
         self._parked.add(replica)
+
+    def buffer_limit(self, base: int) -> int:
+        """``base`` grown to ``min_bucket_rows`` per shared bucket, at most ``max_buffer_growth`` times."""
+        return min(base * self.max_buffer_growth, max(base, self.min_bucket_rows * self._shared))
 
     def _slack(self) -> float:
         return self.min_slack_tokens + self.load_slack * (sum(self.outstanding) / self.num_replicas)
@@ -473,6 +497,8 @@ class PrefixScheduler(_Base):
             if chain and chain[-1] in self.caches[bucket.replica]:
                 self._hot[bucket.replica][key] = None
         bucket.members[p.id] = p
+        if len(bucket.members) == 2:
+            self._shared += 1
         self._key_of[p.id] = key
         self._depth_of[p.id] = depth
         self.outstanding[bucket.replica] += p.num_tokens
@@ -481,6 +507,8 @@ class PrefixScheduler(_Base):
     def _move(self, pid: int, depth: int) -> None:
         old = self._buckets[self._key_of[pid]]
         p = old.members.pop(pid)
+        if len(old.members) == 1:
+            self._shared -= 1
         self.outstanding[old.replica] -= p.num_tokens
         self._drop_if_empty(old)
         self._place(p, depth, hint=old.replica)
@@ -583,6 +611,7 @@ class PrefixScheduler(_Base):
         for pid in half:
             p = donor.members.pop(pid)
             split.members[pid] = p
+            self._shared += (len(split.members) == 2) - (len(donor.members) == 1)
             self._key_of[pid] = split.key
             self.outstanding[donor.replica] -= p.num_tokens
             self.outstanding[replica] += p.num_tokens
@@ -612,6 +641,8 @@ class PrefixScheduler(_Base):
             self._active[replica] = bucket.key
             while bucket.members and len(batch) < max_prompts:
                 _, p = bucket.members.popitem(last=False)
+                if len(bucket.members) == 1:
+                    self._shared -= 1
                 self._release(p)
                 batch.append(p)
             self._drop_if_empty(bucket)
@@ -680,7 +711,7 @@ def iter_schedule(
     clock = [0] * replicas
     last: list[list[int]] = [[] for _ in range(replicas)]
     while True:
-        while not exhausted and (sched.pending < max_buffered or getattr(sched, "barrier", False)):
+        while not exhausted and (sched.pending < sched.buffer_limit(max_buffered) or getattr(sched, "barrier", False)):
             part = next(source, None)
             if part is None:
                 exhausted = True

@@ -171,6 +171,11 @@ class _Replica:
         self.count = 0
 
 
+def _buffer_limit(sched: object, base: int) -> int:
+    limit = getattr(sched, "buffer_limit", None)
+    return int(limit(base)) if callable(limit) else base
+
+
 def simulate(workload: Workload, policy: str | Scheduler, config: SimConfig | None = None) -> SimResult:
     """Replay ``workload`` through a scheduler and simulated prefix-caching replicas.
 
@@ -218,7 +223,7 @@ def simulate(workload: Workload, policy: str | Scheduler, config: SimConfig | No
         while (
             next_part < nparts
             and workload.arrival_time(next_part) <= now
-            and (not bounded or sched.pending < cfg.max_buffered)
+            and (not bounded or sched.pending < _buffer_limit(sched, cfg.max_buffered))
         ):
             sched.add(PromptRequest.make(pid, toks) for pid, toks in next(source))  # type: ignore[arg-type]
             next_part += 1
@@ -297,6 +302,9 @@ class OracleScheduler:
     """
 
     barrier = True
+
+    def buffer_limit(self, base: int) -> int:
+        return base
 
     def __init__(self, num_replicas: int, prefix_blocks: int) -> None:
         self.num_replicas = num_replicas
