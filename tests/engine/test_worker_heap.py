@@ -96,3 +96,29 @@ def test_batches_shrink_for_big_input_rows(runner: str) -> None:
     rows = [s.extra["batch_rows"] for s in stats.stages.values() if "batch_rows" in s.extra]
     assert rows and max(rows) <= 5
     assert out.to_pydict()["n"] == [200_000] * 40
+
+
+@th.udf(return_dtype={"i": "int64"}, batch_size=16)
+def heavy_fan_out(url: str):  # type: ignore[no-untyped-def]
+    frames = np.ones(HEAP_PER_ROW // 8)  # a decoder's working memory, resident while it yields
+    for i in range(50):
+        yield {"i": i + int(frames[0]) - 1}
+
+
+def test_fan_out_reserves_its_measured_heap() -> None:
+    from thresher.engine.ray import ensure_ray
+
+    ensure_ray(num_cpus=2)
+    budget = 64 << 20
+    # one video per task, so the workers' second tasks measure their heap
+    df = th.from_pydict({"url": [f"v{i}" for i in range(12)]}).into_batches(1).flat_map(heavy_fan_out, "url",
+                                                                                      keep=["url"])
+    out = df.collect(runner="ray", memory_budget=budget, in_flight_budget=budget)
+    assert out.count_rows() == 12 * 50
+    stats = out.stats()
+    assert stats is not None
+    flat = next(s for s in stats.stages.values() if s.rows_out == 600 and s.rows_in == 12)
+    assert flat.extra["task_heap_max"] >= HEAP_PER_ROW // 2, flat.to_dict()
+    # once measured, the heap is part of what a running fan-out task holds in flight
+    assert flat.extra["peak_in_flight_bytes"] >= flat.extra["task_heap_max"], flat.to_dict()
+    assert stats.peak_in_flight_bytes <= budget  # type: ignore[attr-defined]

@@ -262,8 +262,12 @@ class RayExecutor(LocalExecutor):
         self._flight.give(n)
         st.extra["in_flight_bytes"] = int(st.extra.get("in_flight_bytes", 0)) - n
 
-    def _drain(self, gen: Any, stage: Stage, pid: str, st: StageStats, est: list[int]) -> Iterator[pa.RecordBatch]:
-        """The batches of one streaming-generator task, in order (its report goes to the stats)."""
+    def _drain(self, gen: Any, stage: Stage, pid: str, st: StageStats, est: list[int],
+               heap: list[int] | None = None) -> Iterator[pa.RecordBatch]:
+        """The batches of one streaming-generator task, in order (its report goes to the stats).
+
+        ``est[0]`` keeps the largest batch seen, ``heap[0]`` the largest worker heap of a task
+        (past its worker's first one)."""
         while True:
             try:
                 ref = next(gen)
@@ -273,7 +277,8 @@ class RayExecutor(LocalExecutor):
                 raise self._error(exc, stage, pid) from exc
             obj = self._get(ref, stage, pid)
             if isinstance(obj, TaskReport):
-                self._record(obj, st)
+                if self._record(obj, st) and heap is not None:
+                    heap[0] = max(heap[0], obj.heap)
                 continue
             est[0] = max(est[0], obj.nbytes)
             yield obj
@@ -434,6 +439,7 @@ class RayExecutor(LocalExecutor):
         if stage.concurrency is not None and not stage.actor:
             limit = max(1, pool_bounds(stage)[1])
         est = [0]
+        heap = [0]  # the worker heap of one fan-out task, as measured (a video decoder's frames)
         pending: deque[tuple[str, Any, int, int]] = deque()
 
         def drain_one() -> Iterator[Morsel]:
@@ -442,7 +448,7 @@ class RayExecutor(LocalExecutor):
                 yield Morsel(pid, None)
                 return
             try:
-                for b in self._drain(gen, stage, pid, st, est):
+                for b in self._drain(gen, stage, pid, st, est, heap):
                     yield Morsel(pid, b)
             finally:
                 self._give(reserve, st)
@@ -459,8 +465,8 @@ class RayExecutor(LocalExecutor):
                     pending.append((m.partition, None, -1, 0))
                     continue
                 st.add_in(m.batch.num_rows, m.batch.nbytes)
-                # the input, and the outputs the generator may run ahead by
-                reserve = m.batch.nbytes + k * max(est[0], m.batch.nbytes)
+                # the input, the outputs the generator may run ahead by, and its worker heap
+                reserve = m.batch.nbytes + k * max(est[0], m.batch.nbytes) + heap[0]
                 while pending and (busy() >= (1 if self._heap_pressure() else limit) or not self._fits(reserve, st)):
                     yield from drain_one()
                 self._take(reserve, ctx, st)
