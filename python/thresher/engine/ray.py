@@ -40,6 +40,7 @@ partition. An actor pool whose minimum cannot fit on the cluster fails before an
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -262,6 +263,16 @@ class RayExecutor(LocalExecutor):
         self._flight.give(n)
         st.extra["in_flight_bytes"] = int(st.extra.get("in_flight_bytes", 0)) - n
 
+    def _cancel(self, gen: Any, force: bool) -> None:
+        """Stop a task whose output nobody will read (the run failed or stopped early).
+
+        A streaming generator paused on backpressure keeps its CPU until its output is read, so a
+        run that ends with generators pending would starve every later run on the cluster."""
+        try:
+            self.ray.cancel(gen, force=force)
+        except Exception:  # noqa: BLE001 - it already finished, or force is not allowed (actor task)
+            pass
+
     def _drain(self, gen: Any, stage: Stage, pid: str, st: StageStats, est: list[int],
                heap: list[int] | None = None) -> Iterator[pa.RecordBatch]:
         """The batches of one streaming-generator task, in order (its report goes to the stats).
@@ -305,7 +316,8 @@ class RayExecutor(LocalExecutor):
         it = iter(todo)
         try:
             while True:
-                while len(pending) < max(1, min(self.cluster_cpus, 4)):
+                # a scan generator paused on backpressure keeps its CPU: leave one for the stages after it
+                while len(pending) < max(1, min(self.cluster_cpus - 1, 4)):
                     reserve = k * est[0]
                     if pending and not self._fits(reserve, st):
                         break
@@ -318,15 +330,20 @@ class RayExecutor(LocalExecutor):
                 if not pending:
                     return
                 pid, gen, reserve = pending.popleft()
+                drained = False
                 try:
                     for b in self._drain(gen, stage, pid, st, est):
                         yield Morsel(pid, b)
+                    drained = True
                 finally:
                     self._give(reserve, st)
+                    if not drained:
+                        self._cancel(gen, force=True)
                 yield Morsel(pid, None)
         finally:
-            for _, _, reserve in pending:
+            for _, gen, reserve in pending:
                 self._give(reserve, st)
+                self._cancel(gen, force=True)
 
     # -- row-local map stages ---------------------------------------------------------------------------
     def _map(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
@@ -447,20 +464,34 @@ class RayExecutor(LocalExecutor):
             if gen is None:
                 yield Morsel(pid, None)
                 return
+            drained = False
             try:
                 for b in self._drain(gen, stage, pid, st, est, heap):
                     yield Morsel(pid, b)
+                drained = True
             finally:
                 self._give(reserve, st)
+                if not drained:
+                    self._cancel(gen, force=pool is None)
                 if pool is not None:
                     pool.done(who)
 
         def busy() -> int:
             return sum(1 for p in pending if p[1] is not None)
 
-        upstream = _rebatch_morsels(self._run(inp, ctx), stage.batch_size)
+        # Never wait on upstream while fan-out tasks sit unread: a generator paused on backpressure
+        # keeps its CPU, and the upstream tasks may need exactly those CPUs to make progress. When
+        # upstream has nothing ready, drain the oldest pending generator instead.
+        upstream = _Lookahead(_rebatch_morsels(self._run(inp, ctx), stage.batch_size), f"stage{stage.id}-input")
         try:
-            for m in upstream:
+            while True:
+                m = upstream.get(block=not pending)
+                if m is _NOT_READY:
+                    yield from drain_one()
+                    continue
+                if m is _END:
+                    break
+                assert isinstance(m, Morsel)
                 if m.batch is None:
                     pending.append((m.partition, None, -1, 0))
                     continue
@@ -475,9 +506,11 @@ class RayExecutor(LocalExecutor):
             while pending:
                 yield from drain_one()
         finally:
+            upstream.close()
             for _, gen, _, reserve in pending:
                 if gen is not None:
                     self._give(reserve, st)
+                    self._cancel(gen, force=pool is None)
             if pool is not None:
                 st.extra["actors"] = pool.peak
                 pool.close()
@@ -528,6 +561,59 @@ class RayExecutor(LocalExecutor):
         chunked = ray_shuffle.chunks(self._run(stage.inputs[0], ctx), self.target_batch_bytes, st)
         yield from ray_shuffle.range_sort(self.ray, stage, chunked, self.shuffle_partitions, self.max_retries,
                                           self._get_for(stage), st)
+
+
+_NOT_READY = object()
+_END = object()
+
+
+class _Lookahead:
+    """An iterator run on its own thread, so its consumer can ask whether an item is ready."""
+
+    def __init__(self, source: Iterator[Morsel], name: str) -> None:
+        self._q: queue.Queue[object] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._source = source
+        self._thread = threading.Thread(target=self._run, name=f"thresher-{name}", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for m in self._source:
+                if not self._put(m):
+                    return
+            self._put(_END)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+            self._put(exc)
+        finally:
+            close = getattr(self._source, "close", None)
+            if close is not None and self._stop.is_set():
+                try:
+                    close()
+                except Exception:  # noqa: BLE001
+                    pass
+
+    def get(self, block: bool) -> object:
+        """The next item, ``_END`` after the last, or ``_NOT_READY`` when not blocking and none is ready."""
+        try:
+            item = self._q.get(block=block)
+        except queue.Empty:
+            return _NOT_READY
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
 
 
 class _Flight:
