@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -36,20 +37,26 @@ def generate_tpch(scale: float) -> Path:
     marker = out / ".complete"
     if marker.exists():
         return out
-    tmp = out.with_suffix(".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    subprocess.run([_tpchgen(), "parquet", "-s", str(scale), f"--output-dir={tmp}"], check=True,
-                   stdout=subprocess.DEVNULL)
-    for t in TPCH_TABLES:
-        # tpchgen writes <table>.parquet; keep one folder per table so globs are uniform
-        src = tmp / f"{t}.parquet"
-        (tmp / t).mkdir(exist_ok=True)
-        if src.exists():
-            src.rename(tmp / t / "part-0.parquet")
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    marker.touch()
+    DATA.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers each run this session fixture: one generates, the others wait for it
+    with open(DATA / f".tpch-sf{scale:g}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists():
+            return out
+        tmp = DATA / f"tpch-sf{scale:g}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        subprocess.run([_tpchgen(), "parquet", "-s", str(scale), f"--output-dir={tmp}"], check=True,
+                       stdout=subprocess.DEVNULL)
+        for t in TPCH_TABLES:
+            # tpchgen writes <table>.parquet; keep one folder per table so globs are uniform
+            src = tmp / f"{t}.parquet"
+            (tmp / t).mkdir(exist_ok=True)
+            if src.exists():
+                src.rename(tmp / t / "part-0.parquet")
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+        marker.touch()
     return out
 
 
