@@ -325,7 +325,6 @@ class ImageNamespace:
         >>> import thresher as th
         >>> from thresher.testing.media import make_jpeg
         >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
-        >>> img = th.col("b").image.decode()
         >>> df.select(th.col("b").image.width().alias("w")).to_pydict()
         {'w': [64]}
         """
@@ -339,7 +338,6 @@ class ImageNamespace:
         >>> import thresher as th
         >>> from thresher.testing.media import make_jpeg
         >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
-        >>> img = th.col("b").image.decode()
         >>> df.select(th.col("b").image.height().alias("h")).to_pydict()
         {'h': [48]}
         """
@@ -353,7 +351,6 @@ class ImageNamespace:
         >>> import thresher as th
         >>> from thresher.testing.media import make_jpeg
         >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
-        >>> img = th.col("b").image.decode()
         >>> df.select(th.col("b").image.mode().alias("m")).to_pydict()
         {'m': ['RGB']}
         """
@@ -367,7 +364,6 @@ class ImageNamespace:
         >>> import thresher as th
         >>> from thresher.testing.media import make_jpeg
         >>> df = th.from_pydict({"b": [make_jpeg(64, 48)]})
-        >>> img = th.col("b").image.decode()
         >>> df.select(th.col("b").image.format().alias("f")).to_pydict()
         {'f': ['jpeg']}
         """

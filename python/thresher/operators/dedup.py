@@ -115,14 +115,13 @@ class DedupOperator:
         self._has_priority = priority is not None
         self.spill_bytes = 1 << 30  # shingle hashes kept for verify beyond this go to a temporary file
         if method == "fuzzy":
-            from thresher.operators.kernels.lsh import optimal_bands_rows
+            from thresher.operators.kernels.lsh import resolve_bands_rows
 
-            num_perm = int(self.params.get("num_perm", 128))
-            bands, rows = self.params.get("bands"), self.params.get("rows")
-            if bands is None or rows is None:
-                # verification removes false positives afterwards, so then favour recall
-                weights = (0.2, 0.8) if self.params.get("verify") else (0.5, 0.5)
-                bands, rows = optimal_bands_rows(float(self.params.get("threshold", 0.8)), num_perm, *weights)
+            # verification removes false positives afterwards, so then favour recall
+            weights = (0.2, 0.8) if self.params.get("verify") else (0.5, 0.5)
+            bands, rows = resolve_bands_rows(float(self.params.get("threshold", 0.8)),
+                                             int(self.params.get("num_perm", 128)),
+                                             self.params.get("bands"), self.params.get("rows"), weights)
             self.params["bands"], self.params["rows"] = int(bands), int(rows)
         self.device = "cpu"
         device = self.params.get("device", "auto")

@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from thresher.errors import UnsupportedError
-from thresher.operators.kernels.lsh import optimal_bands_rows, verify_pairs
+from thresher.operators.kernels.lsh import resolve_bands_rows, verified_edges
 from thresher.operators.kernels.minhash import MAX_HASH, HashName, Unit, permutations, shingle_hashes
 
 _BAND_P = 0x100000001B3  # as lsh.band_hashes
@@ -226,17 +226,12 @@ def fuzzy_duplicates_gpu(
     hash: HashName = "poly64",
 ) -> tuple[np.ndarray, np.ndarray]:
     """GPU counterpart of :func:`~.lsh.fuzzy_duplicates`, same result: ``(group, is_kept)``."""
-    if (bands is None) != (rows is None):
-        raise ValueError("give both bands and rows, or neither")
-    if bands is None or rows is None:
-        bands, rows = optimal_bands_rows(threshold, num_perm, *weights)
+    bands, rows = resolve_bands_rows(threshold, num_perm, bands, rows, weights)
     bh, valid = fuzzy_band_hashes_gpu(texts, num_perm, ngram, unit, seed, hash, bands, rows)
     if texts.null_count:
         valid &= np.asarray(texts.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     left, right = candidate_pairs_gpu(bh, valid)
-    if verify and len(left):
-        h, off = shingle_hashes(texts, ngram, unit, hash)
-        ok = verify_pairs(left, right, h, off, threshold)
-        left, right = left[ok], right[ok]
+    if verify:
+        left, right = verified_edges(texts, left, right, ngram, unit, hash, threshold)
     group = components_gpu(left, right, len(bh))
     return group, group == np.arange(len(bh))

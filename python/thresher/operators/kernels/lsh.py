@@ -256,6 +256,40 @@ def verify_pairs(
     return jaccard_pairs(left, right, hashes, offsets) >= threshold
 
 
+def resolve_bands_rows(
+    threshold: float, num_perm: int, bands: int | None, rows: int | None, weights: tuple[float, float] = (0.5, 0.5)
+) -> tuple[int, int]:
+    """``(bands, rows)`` as given, or from :func:`optimal_bands_rows` when neither is.
+
+    Examples
+    --------
+    >>> resolve_bands_rows(0.8, 128, 16, 8)
+    (16, 8)
+    """
+    if (bands is None) != (rows is None):
+        raise ValueError("give both bands and rows, or neither")
+    if bands is None or rows is None:
+        return optimal_bands_rows(threshold, num_perm, *weights)
+    return bands, rows
+
+
+def verified_edges(
+    texts: pa.Array | pa.ChunkedArray,
+    left: np.ndarray,
+    right: np.ndarray,
+    ngram: int,
+    unit: Unit,
+    hash: HashName,
+    threshold: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate edges whose exact shingle-set Jaccard similarity reaches ``threshold``."""
+    if not len(left):
+        return left, right
+    h, off = shingle_hashes(texts, ngram, unit, hash)
+    ok = verify_pairs(left, right, h, off, threshold)
+    return left[ok], right[ok]
+
+
 def fuzzy_duplicates(
     texts: pa.Array | pa.ChunkedArray,
     threshold: float = 0.8,
@@ -292,18 +326,13 @@ def fuzzy_duplicates(
     >>> g.tolist(), keep.tolist()
     ([0, 0, 2], [True, False, True])
     """
-    if (bands is None) != (rows is None):
-        raise ValueError("give both bands and rows, or neither")
-    if bands is None or rows is None:
-        bands, rows = optimal_bands_rows(threshold, num_perm, *weights)
+    bands, rows = resolve_bands_rows(threshold, num_perm, bands, rows, weights)
     sig = minhash_signatures(texts, num_perm, ngram, unit, seed, hash, scheme, num_threads=num_threads)
     valid = ~(sig == MAX_HASH).all(axis=1)
     if isinstance(texts, pa.ChunkedArray | pa.Array) and texts.null_count:
         valid &= np.asarray(texts.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     left, right = candidate_pairs(band_hashes(sig, bands, rows), valid=valid)
-    if verify and len(left):
-        h, off = shingle_hashes(texts, ngram, unit, hash)
-        ok = verify_pairs(left, right, h, off, threshold)
-        left, right = left[ok], right[ok]
+    if verify:
+        left, right = verified_edges(texts, left, right, ngram, unit, hash, threshold)
     group = connected_components(left, right, n=len(sig))
     return group, group == np.arange(len(sig))
