@@ -21,6 +21,16 @@ from thresher.errors import (
     UnsupportedError,
 )
 from thresher.expressions.expr import Expr, col, count, lit, register_expr_namespace, when
+from thresher.io.config import (
+    AzureConfig,
+    GCSConfig,
+    HFConfig,
+    HTTPConfig,
+    IOConfig,
+    S3Config,
+    get_io_config,
+    set_io_config,
+)
 from thresher.readers import (
     from_arrow,
     from_glob_path,
@@ -84,6 +94,14 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AzureConfig",
+    "GCSConfig",
+    "HFConfig",
+    "HTTPConfig",
+    "IOConfig",
+    "S3Config",
+    "get_io_config",
+    "set_io_config",
     "ColumnNotFoundError",
     "DataFrame",
     "DataType",
