@@ -250,6 +250,10 @@ class Expr:
 
     # ---- aggregations -----------------------------------------------------------------------
     def sum(self) -> Expr:
+        """The sum of the non-null values; Polars' semantics: 0 when there are none.
+
+        SQL (``th.sql``) follows DuckDB instead: ``SUM`` over no non-NULL values is NULL.
+        """
         return AggCall("sum", self)
 
     def mean(self) -> Expr:
