@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from thresher.datatypes import Schema
+from thresher.datatypes import Schema, storage_array
 from thresher.errors import ColumnNotFoundError, ThresherTypeError
 from thresher.expressions.expr import Column, CountStar, Expr, col, lit_if_needed
 from thresher.io.memory import InMemorySource
@@ -375,9 +375,7 @@ class DataFrame:
             from thresher.operators.kernels.tensor import tensor_to_numpy
 
             return tensor_to_numpy(arr)
-        if isinstance(arr.type, pa.ExtensionType):
-            arr = arr.storage
-        return arr.to_numpy(zero_copy_only=False)
+        return storage_array(arr, deep=False).to_numpy(zero_copy_only=False)
 
     def to_pandas(self, **kw: Any) -> pd.DataFrame:
         return self.to_arrow(**kw).to_pandas()
@@ -387,9 +385,7 @@ class DataFrame:
 
         from thresher.datatypes import storage_batch
 
-        table = self.to_arrow(**kw)
-        out = pl.from_arrow(pa.Table.from_batches([storage_batch(b) for b in table.to_batches()],
-                                                  schema=pa.schema([pa.field(f.name, f.type.storage_type if isinstance(f.type, pa.ExtensionType) else f.type) for f in table.schema])))
+        out = pl.from_arrow(storage_batch(self.to_arrow(**kw)))
         assert isinstance(out, pl.DataFrame)
         return out
 
