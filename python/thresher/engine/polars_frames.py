@@ -13,7 +13,7 @@ import pyarrow as pa
 from thresher._lazy import lazy_module
 from thresher.datatypes import Schema, conform_batch, storage_batch
 from thresher.errors import ThresherExecutionError
-from thresher.operators.polars_lowering import polars_dtype
+from thresher.operators.expr_to_polars import polars_dtype
 
 if TYPE_CHECKING:
     import polars as pl

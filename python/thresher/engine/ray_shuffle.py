@@ -92,7 +92,7 @@ def range_sort(ray: Any, stage: Stage, dist: RangeDistribution, chunked: Iterato
     import polars as pl
 
     from thresher.datatypes import storage_batch
-    from thresher.operators.polars_lowering import to_polars
+    from thresher.operators.expr_to_polars import to_polars
 
     (inp,) = stage.inputs
     key = dist.key

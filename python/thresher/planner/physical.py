@@ -44,10 +44,10 @@ from thresher.io.sink import Sink
 from thresher.io.source import Source
 from thresher.operators.dedup import DedupOperator
 from thresher.operators.explode import ExplodeOperator
+from thresher.operators.expr_to_polars import is_lowerable
 from thresher.operators.filter import FilterOperator
 from thresher.operators.flatmap import FlatMapOperator
 from thresher.operators.pipeline import RowPipeline
-from thresher.operators.polars_lowering import is_lowerable
 from thresher.operators.project import ProjectOperator
 from thresher.operators.sample import SampleOperator
 from thresher.planner.logical import (

@@ -21,7 +21,7 @@ from thresher.datatypes import Schema
 from thresher.errors import ThresherExecutionError, UnsupportedError
 from thresher.expressions.expr import Column, Expr
 from thresher.io.source import Source
-from thresher.operators.polars_lowering import polars_dtype, to_polars
+from thresher.operators.expr_to_polars import polars_dtype, to_polars
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
