@@ -137,8 +137,14 @@ class Expr:
         """Rename the output column."""
         return Alias(self, name)
 
-    def cast(self, dtype: DataType | pa.DataType | str, strict: bool = True) -> Expr:
-        """Convert to ``dtype`` (a DataType, an Arrow type or a name like "int64")."""
+    def cast(self, dtype: DataType | pa.DataType | str | Any, strict: bool = True) -> Expr:
+        """Convert to ``dtype``: a DataType, an Arrow type, a Polars or NumPy dtype, a Python
+        type or a name like "int64" (see :func:`to_dtype`).
+
+        >>> import polars as pl
+        >>> col("a").cast(pl.Float64)
+        col("a").cast(double)
+        """
         return Cast(self, to_dtype(dtype), strict)
 
     # ---- operators ----------------------------------------------------------------------
@@ -254,6 +260,10 @@ class Expr:
 
     # ---- aggregations -----------------------------------------------------------------------
     def sum(self) -> Expr:
+        """The sum of the non-null values; Polars' semantics: 0 when there are none.
+
+        SQL (``th.sql``) follows DuckDB instead: ``SUM`` over no non-NULL values is NULL.
+        """
         return AggCall("sum", self)
 
     def mean(self) -> Expr:
@@ -286,6 +296,16 @@ class Expr:
 
     def median(self) -> Expr:
         return AggCall("median", self)
+
+    def quantile(self, quantile: float, interpolation: builtins.str = "nearest") -> Expr:
+        """The ``quantile`` (0..1) of the group's values (Polars' interpolation methods).
+
+        >>> col("x").quantile(0.25)
+        col("x").quantile()
+        """
+        if not 0.0 <= float(quantile) <= 1.0:
+            raise ValueError(f"quantile must be between 0 and 1, got {quantile}")
+        return AggCall("quantile", self, (("quantile", float(quantile)), ("interpolation", interpolation)))
 
     def agg_list(self) -> Expr:
         """Collect the group's values into a list."""
