@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from thresher.datatypes import Schema
-from thresher.expressions.expr import Column, Expr, UDFCall, max_cost
+from thresher.expressions.cost import cost_class, most_expensive
+from thresher.expressions.expr import Column, Expr, UDFCall
 from thresher.io.predicate import Predicate
 from thresher.io.sink import Sink
 from thresher.io.source import Source
@@ -79,7 +80,6 @@ if TYPE_CHECKING:
 
 DEFAULT_BATCH_ROWS = 64 * 1024
 MEDIA_BATCH_ROWS = 64
-_COSTS = ("scalar", "io", "decode", "model")
 
 
 @dataclass
@@ -517,7 +517,7 @@ def _cheap(plan: LogicalPlan) -> bool:
     for n in plan.walk():
         if isinstance(n, FlatMap):
             return False
-        if any(max_cost(e) != "scalar" for e in _node_exprs(n)):
+        if any(cost_class(e) != "scalar" for e in _node_exprs(n)):
             return False
     return True
 
@@ -624,7 +624,7 @@ class PhysicalPlanner:
             child = self.lower(node.children()[0])
             cls = _resource_class(node)
             res, conc, actor, udf_batch = _stage_resources(node)
-            cost = max((max_cost(e) for e in _node_exprs(node)), key=_COSTS.index, default="scalar")
+            cost = most_expensive(cost_class(e) for e in _node_exprs(node))
             if (
                 not isinstance(node, Sample)  # a sample starts its stage: row offsets are counted at its input
                 and child.kind == "map"
@@ -636,7 +636,7 @@ class PhysicalPlanner:
                 child.logical = node
                 if cost != "scalar":
                     child.batch_size = min(child.batch_size, MEDIA_BATCH_ROWS)
-                child.cost = max(child.cost, cost, key=_COSTS.index)
+                child.cost = most_expensive((child.cost, cost))
                 return child
             stage = self._new(kind="map", inputs=[child], ops=[node], logical=node, resources=res,
                               concurrency=conc, actor=actor, cost=cost)
