@@ -18,10 +18,12 @@ DataType(embedding[float32, 4])
 from __future__ import annotations
 
 import builtins
+import datetime
+import decimal
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -177,6 +179,11 @@ def _arrow_numeric(name: str) -> pa.DataType:
 
 def canonical_arrow(t: pa.DataType) -> pa.DataType:
     """The canonical Arrow type for data of type ``t`` (what every batch in flight uses)."""
+    if isinstance(t, ThresherExtensionType):
+        # a type read back with another storage layout (Polars' 64-bit offsets) is the same
+        # logical type: describe it canonically, `conform_array` casts the data
+        expected = _storage_for(t.kind, t.params)
+        return t if t.storage_type == expected else _EXT_CLASSES[t.kind](t.params)
     if isinstance(t, pa.ExtensionType):
         return t
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
@@ -606,6 +613,115 @@ class Schema(Mapping[str, DataType]):
 
 
 # --------------------------------------------------------------------------------------------
+# Python values and names -> DataType
+# --------------------------------------------------------------------------------------------
+
+
+def infer_literal_type(value: Any) -> DataType:
+    """The type of a Python value as a literal (``lit(3)`` is int64, ``lit("a")`` string).
+
+    Examples
+    --------
+    >>> infer_literal_type(3), infer_literal_type([1.5])
+    (DataType(int64), DataType(list[double]))
+    """
+    if value is None:
+        return DataType.null()
+    if isinstance(value, bool):
+        return DataType.bool()
+    if isinstance(value, int):
+        return DataType.int64() if -(2**63) <= value < 2**63 else DataType.uint64()
+    if isinstance(value, float):
+        return DataType.float64()
+    if isinstance(value, decimal.Decimal):
+        exp = value.as_tuple().exponent
+        scale = max(0, -exp) if isinstance(exp, int) else 0
+        return DataType.decimal(38, scale)
+    if isinstance(value, str):
+        return DataType.string()
+    if isinstance(value, bytes):
+        return DataType.binary()
+    if isinstance(value, datetime.datetime):
+        return DataType.timestamp("us", None if value.tzinfo is None else str(value.tzinfo))
+    if isinstance(value, datetime.date):
+        return DataType.date()
+    if isinstance(value, datetime.timedelta):
+        return DataType.duration("us")
+    if isinstance(value, (list, tuple)):
+        return DataType(pa.array([list(value)]).type)
+    raise ThresherTypeError(f"cannot make a literal from {type(value).__name__} value {value!r}")
+
+
+
+_DTYPE_NAMES: dict[str, Callable[[], DataType]] = {
+    "bool": DataType.bool, "boolean": DataType.bool,
+    "int8": DataType.int8, "int16": DataType.int16, "int32": DataType.int32, "int64": DataType.int64,
+    "uint8": DataType.uint8, "uint16": DataType.uint16, "uint32": DataType.uint32, "uint64": DataType.uint64,
+    "float32": DataType.float32, "float64": DataType.float64, "float": DataType.float64, "double": DataType.float64,
+    "string": DataType.string, "str": DataType.string, "utf8": DataType.string, "binary": DataType.binary,
+    "date": DataType.date, "timestamp": DataType.timestamp, "datetime": DataType.timestamp,
+    "float16": lambda: DataType(pa.float16()), "f32": DataType.float32,
+    "f64": DataType.float64, "i8": DataType.int8, "i16": DataType.int16, "i32": DataType.int32,
+    "i64": DataType.int64, "u8": DataType.uint8, "u16": DataType.uint16, "u32": DataType.uint32,
+    "u64": DataType.uint64, "large_string": DataType.string, "large_utf8": DataType.string,
+    "bytes": DataType.binary, "large_binary": DataType.binary, "duration": DataType.duration,
+}
+
+
+def _foreign_dtype(dtype: Any) -> pa.DataType | None:
+    """The Arrow type of a Polars or NumPy dtype (class or instance), else None."""
+    module = (dtype if isinstance(dtype, type) else type(dtype)).__module__ or ""
+    if module.split(".")[0] == "polars":
+        import polars as pl
+
+        # Polars knows its own Arrow mapping: an empty Series of that dtype, exported
+        return pl.Series("x", [], dtype=dtype).to_arrow().type
+    if module.split(".")[0] == "numpy":
+        import numpy as np
+
+        np_type = np.dtype(dtype)
+        if np_type.kind in ("U", "S", "O"):
+            return pa.large_string() if np_type.kind != "S" else pa.large_binary()
+        return pa.from_numpy_dtype(np_type)
+    return None
+
+
+def to_dtype(dtype: DataType | pa.DataType | str | type | Any) -> DataType:
+    """Coerce a dtype to a DataType: a DataType, an Arrow type, a Polars dtype (``pl.Float64``,
+    ``pl.List(pl.Int64)``), a NumPy dtype (``np.float32``, ``np.dtype("int8")``), a Python type
+    (int, str) or a name ("int64", "Float64", "utf8", or any pyarrow alias like "timestamp[ms]").
+
+    >>> import polars as pl, numpy as np
+    >>> to_dtype(pl.Float64), to_dtype(np.int8), to_dtype("Float32"), to_dtype("timestamp[ms]")
+    (DataType(double), DataType(int8), DataType(float), DataType(timestamp[ms]))
+    """
+    if isinstance(dtype, DataType):
+        return dtype
+    if isinstance(dtype, pa.DataType):
+        return DataType(dtype)
+    if isinstance(dtype, str):
+        if dtype.lower() in _DTYPE_NAMES:
+            return _DTYPE_NAMES[dtype.lower()]()
+        try:
+            return DataType(pa.type_for_alias(dtype.lower()))
+        except ValueError:
+            raise ThresherTypeError(
+                f"unknown data type {dtype!r}; use a name like 'int64', 'float64', 'string', 'date', "
+                "'timestamp[us]', a DataType, or a Polars/NumPy/Arrow dtype"
+            ) from None
+    py = {int: DataType.int64, float: DataType.float64, str: DataType.string, bool: DataType.bool, bytes: DataType.binary}
+    if isinstance(dtype, type) and dtype in py:
+        return py[dtype]()
+    try:
+        foreign = _foreign_dtype(dtype)
+    except (TypeError, ValueError, pa.ArrowException) as exc:
+        raise ThresherTypeError(f"cannot convert data type {dtype!r}: {exc}") from None
+    if foreign is not None:
+        return DataType(foreign)
+    raise ThresherTypeError(f"unknown data type {dtype!r}")
+
+
+# --------------------------------------------------------------------------------------------
 # Arrays and batches in canonical form
 # --------------------------------------------------------------------------------------------
 
@@ -616,15 +732,13 @@ def conform_array(arr: pa.Array | pa.ChunkedArray, dtype: DataType) -> pa.Array 
     if arr.type == target:
         return arr
     if isinstance(target, pa.ExtensionType):
-        storage = arr.storage if isinstance(arr.type, pa.ExtensionType) else arr
+        storage = storage_array(arr, deep=False)
         if isinstance(storage, pa.ChunkedArray):
             storage = storage.combine_chunks()
         if storage.type != target.storage_type:
             storage = storage.cast(target.storage_type)
         return pa.ExtensionArray.from_storage(target, storage)
-    if isinstance(arr.type, pa.ExtensionType):
-        arr = arr.storage if isinstance(arr, pa.Array) else pa.chunked_array([c.storage for c in arr.chunks], arr.type.storage_type)
-    return arr.cast(target)
+    return storage_array(arr, deep=False).cast(target)
 
 
 def conform_batch(batch: pa.RecordBatch, schema: Schema) -> pa.RecordBatch:
@@ -641,8 +755,19 @@ def conform_batch(batch: pa.RecordBatch, schema: Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(cols, schema=target)
 
 
+# --------------------------------------------------------------------------------------------
+# Extension <-> storage: the one conversion every layer uses (wrapping back is conform_array)
+# --------------------------------------------------------------------------------------------
+
+
 def storage_type(t: pa.DataType) -> pa.DataType:
-    """``t`` with every extension type, at any depth, replaced by its storage type."""
+    """``t`` with every extension type, at any depth, replaced by its storage type.
+
+    Examples
+    --------
+    >>> storage_type(pa.struct([("img", DataType.image().to_arrow())])) == pa.struct([("img", DataType.image().storage)])
+    True
+    """
     if isinstance(t, pa.ExtensionType):
         return storage_type(t.storage_type)
     if pa.types.is_struct(t):
@@ -660,18 +785,46 @@ def _has_extension(t: pa.DataType) -> bool:
     return storage_type(t) != t
 
 
-def storage_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """``batch`` with extension types (also nested ones) replaced by their storage, for engines
-    such as Polars that would otherwise mangle them."""
+ArrowArrayT = TypeVar("ArrowArrayT", pa.Array, pa.ChunkedArray)
+
+
+def storage_array(arr: ArrowArrayT, *, deep: bool = True) -> ArrowArrayT:
+    """``arr`` (array or chunked array, kept as it is) as its storage: no copy for a top-level
+    extension type; ``deep`` also casts extension types nested in structs and lists away.
+
+    Examples
+    --------
+    >>> ext = pa.ExtensionArray.from_storage(DataType.file().to_arrow(), pa.array([b"x"], pa.large_binary()))
+    >>> storage_array(ext).type, storage_array(pa.chunked_array([ext])).type
+    (DataType(large_binary), DataType(large_binary))
+    """
+    if isinstance(arr.type, pa.ExtensionType):
+        if isinstance(arr, pa.ChunkedArray):
+            arr = pa.chunked_array([c.storage for c in arr.chunks], arr.type.storage_type)
+        else:
+            arr = arr.storage
+    if deep and _has_extension(arr.type):
+        arr = arr.cast(storage_type(arr.type))
+    return arr
+
+
+def storage_arrow_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with every extension type (at any depth) replaced by its storage; the types of
+    :func:`storage_batch`'s output."""
+    return pa.schema([pa.field(f.name, storage_type(f.type), f.nullable) for f in schema])
+
+
+BatchT = TypeVar("BatchT", pa.RecordBatch, pa.Table)
+
+
+def storage_batch(batch: BatchT) -> BatchT:
+    """``batch`` (record batch or table) with extension types, also nested ones, replaced by their
+    storage, for engines such as Polars that would otherwise mangle them."""
     if not any(_has_extension(t) for t in batch.schema.types):
         return batch
-    cols = []
-    for c in batch.columns:
-        if isinstance(c.type, pa.ExtensionType):
-            c = c.storage
-        if _has_extension(c.type):
-            c = c.cast(storage_type(c.type))
-        cols.append(c)
+    cols = [storage_array(c) for c in batch.columns]
+    if isinstance(batch, pa.Table):
+        return pa.Table.from_arrays(cols, names=batch.schema.names)
     return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
 
 

@@ -40,7 +40,7 @@ def test_create_json_exactly_one_winner(tmp_path, s3):
         uri = fs.join(root, "marker.json")
         wins: list[int] = []
 
-        def claim(i: int, uri: str = uri, cfg=cfg) -> None:
+        def claim(i: int, uri: str = uri, cfg=cfg, wins: list[int] = wins) -> None:
             if create_json(uri, {"who": i}, cfg):
                 wins.append(i)
 

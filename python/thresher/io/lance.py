@@ -467,6 +467,11 @@ class LanceSink(Sink):
 
         def attempt() -> CommitResult:
             with commit_lock(self.uri), job_lease(self.uri, job_id, self.io_config):
+                if not fs.is_local(self.uri) and _open(self.uri, None, self._storage_options) is None:
+                    # Lance rebases a second "create" (an Overwrite) on top of the first and would
+                    # drop its rows: creators of a dataset on an object store take turns
+                    with job_lease(self.uri, "\x00create", self.io_config):
+                        return self._commit_once(job_id, unique)
                 return self._commit_once(job_id, unique)
 
         return retry_commit(attempt, lambda e: isinstance(e, (OSError, RuntimeError)) and _is_conflict(e),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from thresher._lazy import lazy_module
-from thresher.operators.polars_lowering import register_lowering
+from thresher.operators.expr_to_polars import register_lowering
 
 if TYPE_CHECKING:
     import polars as pl
@@ -19,3 +19,4 @@ register_lowering(
     .rank(method=e.option("method", "min"), descending=bool(e.option("descending", False)))
     .cast(pl.Int64),
 )
+register_lowering("range_list", lambda a, e, t: pl.int_ranges(0, a[0], dtype=pl.Int64))
