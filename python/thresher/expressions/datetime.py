@@ -14,7 +14,7 @@ from typing import Any
 
 from thresher.datatypes import DataType, Field
 from thresher.expressions.expr import Call, Expr
-from thresher.expressions.functions import FunctionSpec, expect, register
+from thresher.expressions.registry import FunctionSpec, expect, register
 
 
 def _part_rule(fn: str) -> Any:

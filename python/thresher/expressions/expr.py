@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from thresher.datatypes import DataType, Field, Schema
 from thresher.errors import ThresherTypeError
-from thresher.expressions import functions as F
+from thresher.expressions import registry as F
 
 if TYPE_CHECKING:
     from thresher.expressions.audio import AudioNamespace
@@ -526,7 +526,7 @@ _INFIX = {
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Call(Expr):
-    """A call of a registered scalar function (see ``expressions/functions.py``)."""
+    """A call of a registered scalar function (see ``expressions/registry.py``)."""
 
     name: str
     args: tuple[Expr, ...]

@@ -1,6 +1,6 @@
 """Functions SQL needs that the DataFrame namespaces do not spell: window offsets (LAG/LEAD).
 
-Their Polars lowerings live in ``operators/sql_lowering.py``.
+Their Polars lowerings live in ``operators/sql_functions_polars.py``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from thresher.datatypes import DataType, Field
-from thresher.expressions.functions import function
+from thresher.expressions.registry import function
 
 
 @function("shift", sql_names=("__shift",))

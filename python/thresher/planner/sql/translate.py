@@ -459,7 +459,7 @@ class Translator:
                 if len(set(desc)) > 1:
                     raise SQLError(f"{fname} over ORDER BY keys with mixed ASC/DESC is not supported: {_where(w)}")
                 import thresher.expressions.sql_functions  # noqa: F401  (registers "rank_by")
-                import thresher.operators.sql_lowering  # noqa: F401  (and its Polars lowering)
+                import thresher.operators.sql_functions_polars  # noqa: F401  (and its Polars lowering)
 
                 keys: list[Expr] = []
                 for o, k in zip(order.expressions, order_by):
@@ -476,7 +476,7 @@ class Translator:
                 if fn.args.get("default") is not None:
                     raise SQLError(f"{fname} with a default value is not supported: {_where(w)}")
                 import thresher.expressions.sql_functions  # noqa: F401  (registers "shift")
-                import thresher.operators.sql_lowering  # noqa: F401  (and its Polars lowering)
+                import thresher.operators.sql_functions_polars  # noqa: F401  (and its Polars lowering)
 
                 e = Call("shift", (self.expr(fn.this, plan.schema),), (("n", n if fname == "lag" else -n),))
             else:
@@ -711,7 +711,7 @@ class Translator:
             a for a in fn_node.args.values() if a is not None and not isinstance(a, (str, bool, list))]
         args = [self.expr(a, schema) for a in args_nodes]
         if name in ("embed_text", "embed_image", "prompt"):
-            from thresher.udfs.ai import functions as ai
+            from thresher.udfs.ai import model_functions as ai
 
             if len(args) < 2 or not isinstance(args[1], Literal):
                 raise SQLError(f"{name}(column, 'model') needs the model as a string literal: {_where(node)}")
@@ -730,7 +730,7 @@ class Translator:
                     return fn(*values)  # type: ignore[no-any-return]
                 except TypeError as exc:
                     raise SQLError(f"{name}: {exc} in {_where(node)}") from exc
-        from thresher.expressions.functions import lookup_sql
+        from thresher.expressions.registry import lookup_sql
 
         registered = lookup_sql(name)
         if registered is not None and not registered.startswith("__"):

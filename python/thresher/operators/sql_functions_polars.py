@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from thresher._lazy import lazy_module
-from thresher.operators.polars_lowering import register_lowering
+from thresher.operators.expr_to_polars import register_lowering
 
 if TYPE_CHECKING:
     import polars as pl
