@@ -35,6 +35,7 @@ from thresher.readers import (
     read_lance,
     read_parquet,
 )
+from thresher.series import Series
 from thresher.session import get_runner_name, set_memory_budget, set_optimizer, set_progress, set_runner
 
 __version__ = "0.1.0"
@@ -91,6 +92,7 @@ __all__ = [
     "Field",
     "GroupBy",
     "Schema",
+    "Series",
     "ThresherError",
     "ThresherExecutionError",
     "ThresherIOError",

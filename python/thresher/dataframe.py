@@ -21,6 +21,7 @@ import pyarrow as pa
 from thresher.datatypes import Schema
 from thresher.errors import ColumnNotFoundError, ThresherTypeError
 from thresher.expressions.expr import Column, CountStar, Expr, col, lit_if_needed
+from thresher.frame_rows import RowsMixin
 from thresher.io.memory import InMemorySource
 from thresher.planner.logical import (
     Aggregate,
@@ -66,8 +67,14 @@ def _flatten(items: Sequence[Any]) -> list[Any]:
     return out
 
 
-class DataFrame:
-    """A lazy, typed table. Build one with ``th.read_*`` or ``th.from_*``."""
+class DataFrame(RowsMixin):
+    """A lazy, typed table. Build one with ``th.read_*`` or ``th.from_*``.
+
+    ``collect()`` returns a collected DataFrame (it holds its result; the same API applies).
+    Rows and columns come out with ``rows()``, ``row(i)``, ``iter_rows()``, ``item()``,
+    ``to_dicts()``, ``collected["a"]`` (a :class:`~thresher.series.Series`); see
+    ``thresher.frame_rows``.
+    """
 
     def __init__(self, plan: LogicalPlan, result: pa.Table | None = None) -> None:
         self._plan = plan
@@ -271,8 +278,12 @@ class DataFrame:
         return self._with(WithRowIndex(self._plan, name, offset))
 
     def __getitem__(self, item: Any) -> Any:
+        """``df["a"]``: on a collected frame the column's values (a Series, as in Polars); on a
+        lazy frame an expression, as in Daft (``df.filter(df["a"] > 1)``)."""
         if isinstance(item, str):
             self.schema.field(item)
+            if self._result is not None:
+                return self.get_column(item)
             return col(item)
         if isinstance(item, (list, tuple)):
             return self.select(*item)
@@ -350,16 +361,31 @@ class DataFrame:
     def to_arrow(self, **kw: Any) -> pa.Table:
         return self.collect(**kw)._result  # type: ignore[return-value]
 
-    def to_pydict(self, **kw: Any) -> dict[str, list[Any]]:
-        return self.to_arrow(**kw).to_pydict()  # type: ignore[no-any-return]
+    def to_pydict(self, *, images: str = "numpy", **kw: Any) -> dict[str, list[Any]]:
+        """``{column: values}``. Media come out as NumPy: images ``H×W×C`` uint8 arrays
+        (``images="pil"``: Pillow images), tensors N-d arrays, embeddings 1-d arrays.
 
-    def to_pylist(self, **kw: Any) -> list[dict[str, Any]]:
-        return self.to_arrow(**kw).to_pylist()  # type: ignore[no-any-return]
+        >>> import numpy as np, thresher as th
+        >>> df = th.from_pydict({"t": np.zeros((2, 2, 3), dtype="float32")})
+        >>> [v.shape for v in df.to_pydict()["t"]]
+        [(2, 3), (2, 3)]
+        """
+        from thresher.values import table_to_pydict
 
-    def to_numpy(self, column: str, **kw: Any) -> Any:
-        """One column as NumPy: a tensor or embedding column as one stacked ndarray (rows along
-        axis 0) when every row has the same shape and none is null, else a list of ndarrays (None
-        for nulls); any other column as a 1-D array.
+        return table_to_pydict(self.to_arrow(**kw), images)
+
+    def to_pylist(self, *, images: str = "numpy", **kw: Any) -> list[dict[str, Any]]:
+        """One dict per row, media as NumPy (see :meth:`to_pydict`)."""
+        from thresher.values import table_to_pylist
+
+        return table_to_pylist(self.to_arrow(**kw), images)
+
+    def to_numpy(self, column: str, *, writable: bool = False, **kw: Any) -> Any:
+        """One column as NumPy. An image, tensor or embedding column is stacked along a new first
+        axis (``(n, H, W, C)`` uint8, ``(n, *shape)``, ``(n, dim)``) when every row is present and
+        has the same shape; otherwise it is a 1-d ``object`` array of per-row arrays (``None`` for
+        nulls). Any other column converts as Arrow does. ``writable=False`` allows a read-only
+        zero-copy view (like Polars).
 
         >>> import numpy as np, thresher as th
         >>> df = th.from_pydict({"t": np.arange(12, dtype="float32").reshape(2, 2, 3)})
@@ -368,30 +394,27 @@ class DataFrame:
         >>> df.to_numpy("t").shape
         (2, 2, 3)
         """
+        from thresher.values import column_to_numpy
+
         if column not in self.columns:
             raise ColumnNotFoundError(f"to_numpy: no column {column!r}; columns are {self.columns}")
-        arr = self.select(column).to_arrow(**kw).column(0).combine_chunks()
-        if self.schema.field(column).dtype.kind in ("tensor", "embedding"):
-            from thresher.operators.kernels.tensor import tensor_to_numpy
-
-            return tensor_to_numpy(arr)
-        if isinstance(arr.type, pa.ExtensionType):
-            arr = arr.storage
-        return arr.to_numpy(zero_copy_only=False)
+        table = self._result if self._result is not None else self.select(column).to_arrow(**kw)
+        return column_to_numpy(table.column(column), writable=writable)
 
     def to_pandas(self, **kw: Any) -> pd.DataFrame:
-        return self.to_arrow(**kw).to_pandas()
+        """A pandas DataFrame. Media columns hold NumPy values (``object`` columns) and the frame
+        carries its Thresher schema in ``attrs``, so ``th.from_pandas`` restores the media types.
+        """
+        from thresher.interop import table_to_pandas
+
+        return table_to_pandas(self.to_arrow(**kw))
 
     def to_polars(self, **kw: Any) -> pl.DataFrame:
-        import polars as pl
+        """A Polars DataFrame; media columns stay Arrow extension columns (``ext[thresher.image]``)
+        so ``th.from_polars`` gives the same types back."""
+        from thresher.interop import table_to_polars
 
-        from thresher.datatypes import storage_batch
-
-        table = self.to_arrow(**kw)
-        out = pl.from_arrow(pa.Table.from_batches([storage_batch(b) for b in table.to_batches()],
-                                                  schema=pa.schema([pa.field(f.name, f.type.storage_type if isinstance(f.type, pa.ExtensionType) else f.type) for f in table.schema])))
-        assert isinstance(out, pl.DataFrame)
-        return out
+        return table_to_polars(self.to_arrow(**kw))
 
     def show(self, n: int = 10) -> None:
         """Print the first ``n`` rows as a table."""

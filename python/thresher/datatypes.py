@@ -177,6 +177,11 @@ def _arrow_numeric(name: str) -> pa.DataType:
 
 def canonical_arrow(t: pa.DataType) -> pa.DataType:
     """The canonical Arrow type for data of type ``t`` (what every batch in flight uses)."""
+    if isinstance(t, ThresherExtensionType):
+        # a type read back with another storage layout (Polars' 64-bit offsets) is the same
+        # logical type: describe it canonically, `conform_array` casts the data
+        expected = _storage_for(t.kind, t.params)
+        return t if t.storage_type == expected else _EXT_CLASSES[t.kind](t.params)
     if isinstance(t, pa.ExtensionType):
         return t
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
