@@ -89,6 +89,7 @@ class Engine:
     requires: tuple[str, ...] = ()
     group: str = ""
     note: str = ""
+    supports: Hook | None = None  # supports(case) -> bool; other cases get an "n/a" row
 
 
 @dataclass(frozen=True)
@@ -372,6 +373,10 @@ def _measure(bench: Bench, engines: list[Engine], params: dict[str, Any], cases:
     rows = {(e.name, c): {"engine": e.name, "case": c, "status": "ok", "times": [], "metrics": [],
                           "rss_peak": None, "rss_extra": None, "start_s": None, "error": None,
                           "canonical": None, "mismatch": None} for e in engines for c in cases}
+    for e in engines:
+        for c in cases:
+            if e.supports is not None and not e.supports(c):
+                rows[(e.name, c)]["status"] = "n/a"
     procs: dict[str, _Proc | None] = {}
     dead: dict[str, str] = {}  # engine -> status (not installed / error) for every case
 
@@ -385,6 +390,8 @@ def _measure(bench: Bench, engines: list[Engine], params: dict[str, Any], cases:
         if python != sys.executable and not Path(python).exists():
             dead[e.name] = "not installed"
             for c in cases:
+                if rows[(e.name, c)]["status"] == "n/a":
+                    continue
                 rows[(e.name, c)].update(status="not installed", error=f"interpreter for {e.name} not found")
             return None
         p = _Proc(bench, e, params, python)
@@ -394,6 +401,8 @@ def _measure(bench: Bench, engines: list[Engine], params: dict[str, Any], cases:
             dead[e.name] = ans["status"]
             msg = ans.get("error") or "missing: " + ", ".join(ans.get("missing", []))
             for c in cases:
+                if rows[(e.name, c)]["status"] == "n/a":
+                    continue
                 rows[(e.name, c)].update(status=ans["status"], error=msg)
             return None
         for c in cases:
@@ -420,7 +429,7 @@ def _measure(bench: Bench, engines: list[Engine], params: dict[str, Any], cases:
         canon = ans["canonical"]
         if row["canonical"] is None:
             row["canonical"] = canon
-        elif canon != row["canonical"]:
+        elif not (bench.compare or (lambda a, b: a == b))(row["canonical"], canon):
             row["status"] = "MISMATCH"
             row["mismatch"] = f"output changed between rounds: {_brief(canon)} vs {_brief(row['canonical'])}"
         if timed:
@@ -556,7 +565,7 @@ def markdown_table(result: dict[str, Any]) -> str:
     if result.get("geomean_ratio"):
         lines += ["", "Geometric mean of the ratio over the cases each engine matched: "
                   + ", ".join(f"{e} {g:.2f}x" for e, g in result["geomean_ratio"].items())]
-    problems = [r for r in result["rows"] if r["status"] != "ok"]
+    problems = [r for r in result["rows"] if r["status"] not in ("ok", "n/a")]
     if problems:
         lines += [""] + [f"- {r['engine']}{' ' + r['case'] if r['case'] else ''}: {r['status']}"
                          f" ({r.get('mismatch') or r.get('error') or ''})" for r in problems]

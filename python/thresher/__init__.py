@@ -22,6 +22,7 @@ from thresher.errors import (
     UnsupportedError,
 )
 from thresher.expressions.expr import Expr, col, count, lit, register_expr_namespace, when
+from thresher.frame_ops import all, concat, len  # noqa: A004 - Polars' names: th.all(), th.len()
 from thresher.readers import (
     from_arrow,
     from_glob_path,
@@ -101,7 +102,9 @@ __all__ = [
     "ThresherIOError",
     "ThresherTypeError",
     "UnsupportedError",
+    "all",
     "col",
+    "concat",
     "count",
     "from_arrow",
     "from_glob_path",
@@ -111,6 +114,7 @@ __all__ = [
     "from_pylist",
     "get_runner_name",
     "iceberg_catalog",
+    "len",
     "lit",
     "read_csv",
     "read_iceberg",
