@@ -40,7 +40,8 @@ def read_csv(path: Any, has_header: bool = True, delimiter: str = ",", schema: S
 
 
 def read_json(path: Any, schema: Schema | None = None) -> DataFrame:
-    """Lazily read newline-delimited JSON files."""
+    """Lazily read JSON files: newline-delimited objects (``.jsonl``/``.ndjson``) or a JSON array of
+    objects per file (``[{"a": 1}, {"a": 2}]``), detected from the first byte of each file."""
     from thresher.io.json import JsonSource
 
     return _scan(JsonSource(path, schema=schema.to_arrow() if schema is not None else None))
