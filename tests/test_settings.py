@@ -94,6 +94,8 @@ def test_from_pydict_schema_takes_names_and_foreign_dtypes() -> None:
     assert df.to_arrow().schema.field("a").type == pa.int32()
     assert df.to_arrow().schema.field("b").type == pa.float32()
     assert th.from_pydict({"a": [1]}, schema={"a": pa.int16()}).schema["a"] == th.DataType.int16()
+    pl = pytest.importorskip("polars")
+    assert th.from_pydict({"a": [1]}, schema={"a": pl.Float64}).schema["a"] == th.DataType.float64()
     assert th.from_pydict({"a": [1]}, schema=pa.schema([("a", pa.int8())])).schema["a"] == th.DataType.int8()
     with pytest.raises(th.ThresherError, match="'zz'"):
         th.from_pydict({"a": [1]}, schema={"zz": "int64"})

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from thresher.dataframe import DataFrame
-from thresher.datatypes import DataType, Schema, conform_batch
+from thresher.datatypes import DataType, Schema, conform_batch, to_dtype
 from thresher.errors import ThresherTypeError
 from thresher.planner.logical import ScanSource
 
@@ -77,8 +77,6 @@ def from_pydict(data: Mapping[str, Any], schema: Mapping[str, Any] | pa.Schema |
     """
     types: dict[str, DataType] = {}
     if schema:
-        from thresher.expressions.expr import to_dtype
-
         names = list(schema.names) if isinstance(schema, pa.Schema) else list(schema)
         missing = [n for n in names if n not in data]
         if missing:
