@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -160,3 +161,206 @@ def test_docstring_examples() -> None:
         module = importlib.import_module(name)
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
         assert result.attempted > 0 and result.failed == 0, name
+
+
+# ---- item 3: everyday methods, each compared with Polars ----------------------------------------
+
+
+def test_item3_tail_drop_nulls_fill_null() -> None:
+    p, t = frames()
+    assert t.tail(2).rows() == p.tail(2).rows()
+    assert t.tail(100).rows() == p.tail(100).rows()
+    assert t.drop_nulls().rows() == p.drop_nulls().rows()
+    assert t.drop_nulls(subset="x").rows() == p.drop_nulls(subset="x").rows()
+    assert t.drop_nulls(subset=["k", "n"]).rows() == p.drop_nulls(subset=["k", "n"]).rows()
+    for value in (0, 1.5, "?", -7):
+        got = t.fill_null(value)
+        want = p.fill_null(value)
+        assert got.rows() == want.rows(), value
+        assert [str(got.schema[c]) for c in got.columns] == [
+            {"Int64": "int64", "Float64": "double", "String": "string"}[str(d)] for d in want.dtypes]
+    assert t.drop("k").fill_null(th.col("id")).rows() == p.drop("k").fill_null(pl.col("id")).rows()
+    for strategy in ("forward", "backward", "min", "max"):
+        assert t.fill_null(strategy=strategy).rows() == p.fill_null(strategy=strategy).rows(), strategy
+    num_t, num_p = t.select("id", "x", "n"), p.select("id", "x", "n")
+    for strategy in ("mean", "zero", "one"):
+        assert num_t.fill_null(strategy=strategy).rows() == num_p.fill_null(strategy=strategy).rows(), strategy
+    gaps = {"v": [1, None, None, None, 5, None]}
+    assert th.from_pydict(gaps).fill_null(strategy="forward", limit=2).rows() == \
+        pl.DataFrame(gaps).fill_null(strategy="forward", limit=2).rows()
+    # several batches: forward fill crosses batch boundaries
+    many = {"v": [None if i % 7 else i for i in range(1000)]}
+    assert th.from_pydict(many).into_batches(64).fill_null(strategy="forward").rows() == \
+        pl.DataFrame(many).fill_null(strategy="forward").rows()
+
+
+def test_item3_describe_like_polars() -> None:
+    def same(got: th.DataFrame, want: pl.DataFrame) -> None:
+        assert got.columns == want.columns
+        assert len(got.rows()) == len(want.rows())
+        for g, w in zip(got.rows(), want.rows()):
+            assert g[0] == w[0]
+            for a, b in zip(g[1:], w[1:]):
+                assert (a is None and b is None) or a == b or a == pytest.approx(b), (g, w)
+
+    p, t = frames()
+    same(t.describe(), p.describe())
+    only = {"b": [True, None, False, True], "f": [0.5, 1.5, None, 2.5]}
+    same(th.from_pydict(only).describe(percentiles=(0.1, 0.9)), pl.DataFrame(only).describe(percentiles=(0.1, 0.9)))
+    same(th.from_pydict(only).describe(percentiles=0.3, interpolation="linear"),
+         pl.DataFrame(only).describe(percentiles=0.3, interpolation="linear"))
+
+
+def test_item3_pivot_unpivot_pipe() -> None:
+    long = {"k": ["a", "a", "b", "c", "b"], "c": ["x", "y", "x", "y", "y"], "v": [1, 2, 3, 4, None]}
+    p, t = pl.DataFrame(long), th.from_pydict(long)
+    assert t.pivot("c", index="k", values="v").rows() == p.pivot("c", index="k", values="v").rows()
+    assert t.pivot("c", index="k", values="v").columns == p.pivot("c", index="k", values="v").columns
+    dup = {"k": ["a", "a", "b"], "c": ["x", "x", "y"], "v": [1, 2, 3]}
+    for fn in ("sum", "mean", "min", "max", "first", "last", "len"):
+        assert th.from_pydict(dup).pivot("c", index="k", values="v", aggregate_function=fn).rows() == \
+            pl.DataFrame(dup).pivot("c", index="k", values="v", aggregate_function=fn).rows(), fn
+    with pytest.raises(ValueError, match="multiple elements"):
+        th.from_pydict(dup).pivot("c", index="k", values="v")
+    wide = {"id": [1, 2, 3], "a": [1, None, 3], "b": [0.5, 1.5, None]}
+    p, t = pl.DataFrame(wide), th.from_pydict(wide)
+    assert t.unpivot(["a", "b"], index="id").rows() == p.unpivot(["a", "b"], index="id").rows()
+    assert t.unpivot(index="id", variable_name="col", value_name="val").rows() == \
+        p.unpivot(index="id", variable_name="col", value_name="val").rows()
+    assert t.unpivot(index="id").columns == p.unpivot(index="id").columns
+
+    def scale(df: Any, by: int, name: str = "a") -> Any:
+        return df.with_columns((col_of(df)(name) * by).alias(name))
+
+    assert t.pipe(scale, 10).rows() == p.pipe(scale, 10).rows()
+
+
+def col_of(df: Any) -> Any:
+    return th.col if isinstance(df, th.DataFrame) else pl.col
+
+
+def test_item3_concat_len_all_wildcard() -> None:
+    a = {"x": [1, 2], "y": ["a", "b"]}
+    b = {"x": [3], "y": ["c"]}
+    c = {"x": [4.5], "z": [True]}
+    pa_, pb, pc_ = pl.DataFrame(a), pl.DataFrame(b), pl.DataFrame(c)
+    ta, tb, tc = th.from_pydict(a), th.from_pydict(b), th.from_pydict(c)
+    assert th.concat([ta, tb]).rows() == pl.concat([pa_, pb]).rows()
+    assert th.concat([ta, tc], how="diagonal_relaxed").rows() == pl.concat([pa_, pc_], how="diagonal_relaxed").rows()
+    assert th.concat([ta, tb, tc], how="diagonal_relaxed").columns == \
+        pl.concat([pa_, pb, pc_], how="diagonal_relaxed").columns
+    assert th.concat([ta, tc.select("z")], how="horizontal_extend").rows() == \
+        pl.concat([pa_, pc_.select("z")], how="horizontal_extend").rows()
+    assert th.concat([ta, tb.select(th.col("y").alias("q"))], how="horizontal_extend").columns == ["x", "y", "q"]
+    with pytest.raises(ValueError, match="different heights"):
+        th.concat([ta, tc.select("z")], how="horizontal")
+    assert th.concat([ta, ta.select(th.col("x").alias("z"))], how="horizontal").rows() == \
+        pl.concat([pa_, pa_.select(pl.col("x").alias("z"))], how="horizontal").rows()
+    with pytest.raises(th.ThresherTypeError, match="diagonal"):
+        th.concat([ta, tc])
+    with pytest.raises(th.ThresherTypeError, match="relaxed"):
+        th.concat([ta.select("x"), tc.select("x")])
+    assert th.concat([ta.select("x"), tc.select("x")], how="vertical_relaxed").rows() == \
+        pl.concat([pa_.select("x"), pc_.select("x")], how="vertical_relaxed").rows()
+    p, t = frames()
+    assert t.group_by("k", maintain_order=True).agg(th.len()).rows() == \
+        p.group_by("k", maintain_order=True).agg(pl.len()).rows()
+    assert t.agg(th.len()).rows() == p.select(pl.len()).rows()
+    assert t.group_by("k", maintain_order=True).len().rows() == p.group_by("k", maintain_order=True).len().rows()
+    assert t.select(th.all()).rows() == p.select(pl.all()).rows()
+    assert t.select(th.col("*")).columns == p.select(pl.col("*")).columns
+    num = ["id", "x", "n"]
+    assert t.select(num).select(th.all() * 2).rows() == p.select(num).select(pl.all() * 2).rows()
+    assert t.select(num).with_columns(th.col("*").fill_null(0)).rows() == \
+        p.select(num).with_columns(pl.col("*").fill_null(0)).rows()
+    assert t.select(th.col("^(id|n)$")).columns == p.select(pl.col("^(id|n)$")).columns
+    assert t.group_by("k", maintain_order=True).agg(th.all().max()).rows() == \
+        p.group_by("k", maintain_order=True).agg(pl.all().max()).rows()
+
+
+def test_item3_filter_group_by_unique_order() -> None:
+    p, t = frames()
+    assert t.filter(th.col("id") > 1, th.col("n") < 60).rows() == p.filter(pl.col("id") > 1, pl.col("n") < 60).rows()
+    assert t.filter(th.col("id") > 1, k="a").rows() == p.filter(pl.col("id") > 1, k="a").rows()
+    assert t.filter(k="b", n=50).rows() == p.filter(k="b", n=50).rows()
+    g = t.group_by("k", maintain_order=True).agg(th.col("n").sum(), th.col("x").max())
+    assert g.rows() == p.group_by("k", maintain_order=True).agg(pl.col("n").sum(), pl.col("x").max()).rows()
+    dup = {"k": ["b", "a", "b", None, "a", None, "c"], "v": [1, 2, 3, 4, 5, 6, 7]}
+    pd_, td = pl.DataFrame(dup), th.from_pydict(dup)
+    for keep in ("first", "last", "none"):
+        assert td.unique(subset="k", keep=keep, maintain_order=True).rows() == \
+            pd_.unique(subset="k", keep=keep, maintain_order=True).rows(), keep
+        assert sorted(td.unique(subset="k", keep=keep).rows(), key=repr) == \
+            sorted(pd_.unique(subset="k", keep=keep).rows(), key=repr), keep
+    assert td.select("k").unique(maintain_order=True).rows() == pd_.select("k").unique(maintain_order=True).rows()
+    # several batches: "first" and order are by input position, not by batch arrival
+    many = {"k": [i % 13 for i in range(2000)], "v": list(range(2000))}
+    tm = th.from_pydict(many).into_batches(100)
+    assert tm.unique(subset="k", keep="last", maintain_order=True).rows() == \
+        pl.DataFrame(many).unique(subset="k", keep="last", maintain_order=True).rows()
+    assert tm.group_by("k", maintain_order=True).agg(th.col("v").first()).rows() == \
+        pl.DataFrame(many).group_by("k", maintain_order=True).agg(pl.col("v").first()).rows()
+
+
+def test_item3_sample_n() -> None:
+    data = {"a": list(range(200))}
+    t = th.from_pydict(data).into_batches(32)
+    s1 = t.sample(n=20, seed=3).rows()
+    assert len(s1) == 20 == pl.DataFrame(data).sample(n=20, seed=3).height
+    assert len(set(s1)) == 20 and set(s1) <= set(pl.DataFrame(data).rows())
+    assert s1 == sorted(s1)  # input order unless shuffle=True
+    assert t.sample(n=20, seed=3).rows() == s1  # reproducible for a seed
+    assert t.sample(n=20, seed=4).rows() != s1
+    assert sorted(t.sample(n=20, seed=3, shuffle=True).rows()) == s1
+    assert t.sample(n=500, seed=1).height == 200
+    assert 0 < t.sample(fraction=0.5, seed=1).height < 200
+    assert t.sample(0.5, seed=1).rows() == t.sample(fraction=0.5, seed=1).rows()  # a positional float: fraction
+    with pytest.raises(th.UnsupportedError, match="with_replacement"):
+        t.sample(n=3, with_replacement=True)
+
+
+def test_item3_join_coalesce() -> None:
+    left = {"k": [1, 2, 3, None], "v": ["a", "b", "c", "d"]}
+    right = {"k": [2, 3, 4, None], "w": [1, 2, 3, 4]}
+    pl_, pr = pl.DataFrame(left), pl.DataFrame(right)
+    tl, tr = th.from_pydict(left), th.from_pydict(right)
+    for how in ("inner", "left", "full"):
+        for coalesce in (None, True, False):
+            got = tl.join(tr, on="k", how=how, coalesce=coalesce)
+            want = pl_.join(pr, on="k", how=how, coalesce=coalesce)
+            assert got.columns == want.columns, (how, coalesce)
+            assert sorted(got.rows(), key=repr) == sorted(want.rows(), key=repr), (how, coalesce)
+    got = tl.join(tr.rename({"k": "k2"}), left_on="k", right_on="k2", how="inner", coalesce=False)
+    want = pl_.join(pr.rename({"k": "k2"}), left_on="k", right_on="k2", how="inner", coalesce=False)
+    assert got.columns == want.columns and sorted(got.rows()) == sorted(want.rows())
+
+
+def test_item3_string_datetime_and_cast_dtypes() -> None:
+    import datetime as dt
+
+    data = {"s": ["Straße", "abc", None], "d": [dt.date(2024, 1, 31), None, dt.date(1999, 12, 1)],
+            "ts": [dt.datetime(2024, 5, 6, 7, 8, 9), dt.datetime(2000, 1, 1), None], "i": [1, 2, None]}
+    p, t = pl.DataFrame(data), th.from_pydict(data)
+    exprs_t = [th.col("s").str.len_chars().alias("n"), th.col("s").str.to_uppercase().alias("u"),
+               th.col("s").str.to_lowercase().alias("l"), th.col("d").dt.strftime("%Y/%m/%d").alias("ds"),
+               th.col("ts").dt.strftime("%H:%M:%S %d.%m.%Y").alias("tss"), th.col("d").dt.to_string("%b %Y").alias("m")]
+    exprs_p = [pl.col("s").str.len_chars().alias("n"), pl.col("s").str.to_uppercase().alias("u"),
+               pl.col("s").str.to_lowercase().alias("l"), pl.col("d").dt.strftime("%Y/%m/%d").alias("ds"),
+               pl.col("ts").dt.strftime("%H:%M:%S %d.%m.%Y").alias("tss"), pl.col("d").dt.to_string("%b %Y").alias("m")]
+    assert t.select(exprs_t).rows() == p.select(exprs_p).rows()
+    with pytest.raises(th.ThresherTypeError, match="strftime"):
+        t.select(th.col("i").dt.strftime("%Y"))
+    # cast() takes Polars, NumPy and Arrow dtypes, Python types and names
+    for dtype in (pl.Float64, pl.Float32(), pl.Int8, pl.String, pl.Utf8, np.float32, np.dtype("int16"), pa.int32(),
+                  "Float64", "float32", "i16", "Int32", "String", float, str):
+        pdt = dtype if not isinstance(dtype, str) and getattr(dtype, "__module__", "").startswith("polars") else None
+        got = t.select(th.col("i").cast(dtype)).to_polars()["i"]
+        if pdt is not None:
+            want = p.select(pl.col("i").cast(pdt))["i"]
+            assert got.dtype == want.dtype and got.to_list() == want.to_list(), dtype
+        else:
+            assert got.to_list() == [v if v is None else type(got.to_list()[0])(v) for v in data["i"]], dtype
+    assert t.cast({"i": pl.Float64}).schema["i"] == th.DataType.float64()
+    assert t.select("i").cast(pl.String).rows() == p.select("i").cast(pl.String).rows()
+    with pytest.raises(th.ThresherTypeError, match="unknown data type"):
+        th.col("i").cast("no-such-type")

@@ -14,6 +14,7 @@ from thresher.dataframe import DataFrame, GroupBy
 from thresher.datatypes import DataType, Field, Schema
 from thresher.errors import (
     ColumnNotFoundError,
+    SettingError,
     ThresherError,
     ThresherExecutionError,
     ThresherIOError,
@@ -21,6 +22,7 @@ from thresher.errors import (
     UnsupportedError,
 )
 from thresher.expressions.expr import Expr, col, count, lit, register_expr_namespace, when
+from thresher.frame_ops import all, concat, len  # noqa: A004 - Polars' names: th.all(), th.len()
 from thresher.readers import (
     from_arrow,
     from_glob_path,
@@ -78,6 +80,7 @@ def __getattr__(name: str) -> Any:
 
         return functions
     if name == "config":
+        # the module is callable: th.config(max_download_bytes=...), th.config.x, with th.config(...)
         import thresher.config as config
 
         return config
@@ -93,12 +96,15 @@ __all__ = [
     "GroupBy",
     "Schema",
     "Series",
+    "SettingError",
     "ThresherError",
     "ThresherExecutionError",
     "ThresherIOError",
     "ThresherTypeError",
     "UnsupportedError",
+    "all",
     "col",
+    "concat",
     "count",
     "from_arrow",
     "from_glob_path",
@@ -108,6 +114,7 @@ __all__ = [
     "from_pylist",
     "get_runner_name",
     "iceberg_catalog",
+    "len",
     "lit",
     "read_csv",
     "read_iceberg",

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from thresher.datatypes import Schema
-from thresher.errors import ColumnNotFoundError, ThresherTypeError
-from thresher.expressions.expr import Column, CountStar, Expr, col, lit_if_needed
+from thresher.errors import ColumnNotFoundError, ThresherTypeError, UnsupportedError
+from thresher.expressions.expr import Column, CountStar, Expr, col, combine_conjunction, lit_if_needed
+from thresher.frame_ops import FrameOpsMixin, expand_wildcards, group_by_ordered, join_coalesce, sample_n, unique_plan
 from thresher.frame_rows import RowsMixin
 from thresher.io.memory import InMemorySource
 from thresher.planner.logical import (
@@ -45,8 +46,10 @@ if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
 
+    from thresher.dedup import DedupNamespace
     from thresher.engine.stats import RunStats
     from thresher.io.sink import Sink
+    from thresher.planner.physical import PhysicalPlan
 
 
 def _to_expr(e: Any) -> Expr:
@@ -67,7 +70,7 @@ def _flatten(items: Sequence[Any]) -> list[Any]:
     return out
 
 
-class DataFrame(RowsMixin):
+class DataFrame(RowsMixin, FrameOpsMixin):
     """A lazy, typed table. Build one with ``th.read_*`` or ``th.from_*``.
 
     ``collect()`` returns a collected DataFrame (it holds its result; the same API applies).
@@ -138,6 +141,7 @@ class DataFrame(RowsMixin):
         {'b': [10, 20]}
         """
         es = [_to_expr(e) for e in _flatten(exprs)] + [lit_if_needed(v).alias(k) for k, v in named.items()]
+        es = expand_wildcards(es, self.schema)
         if not es:
             raise ThresherTypeError("select() needs at least one column")
         return self._with(Project(self._plan, tuple(es)))
@@ -150,6 +154,7 @@ class DataFrame(RowsMixin):
         {'a': [1, 2], 'b': [2, 3]}
         """
         new = [_to_expr(e) for e in _flatten(exprs)] + [lit_if_needed(v).alias(k) for k, v in named.items()]
+        new = expand_wildcards(new, self.schema)
         by_name = {e.output_name(): e for e in new}
         out: list[Expr] = []
         for name in self.columns:
@@ -160,9 +165,20 @@ class DataFrame(RowsMixin):
     def with_column(self, name: str, expr: Any) -> DataFrame:
         return self.with_columns(**{name: expr})
 
-    def filter(self, predicate: Expr) -> DataFrame:
-        """Keep rows where ``predicate`` is true (null counts as false)."""
-        return self._with(Filter(self._plan, _to_expr(predicate)))
+    def filter(self, *predicates: Any, **constraints: Any) -> DataFrame:
+        """Keep rows where every predicate is true (null counts as false), as in Polars:
+        several predicates are AND-ed, and ``name=value`` keywords mean ``col(name) == value``.
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"a": [1, 2, 3], "b": ["x", "y", "y"]})
+        >>> df.filter(th.col("a") > 1, b="y").rows()
+        [(2, 'y'), (3, 'y')]
+        """
+        preds = [_to_expr(p) for p in _flatten(predicates)]
+        preds += [col(name) == value for name, value in constraints.items()]
+        if not preds:
+            raise ThresherTypeError("filter() needs at least one predicate")
+        return self._with(Filter(self._plan, combine_conjunction(preds)))
 
     where = filter
 
@@ -199,9 +215,16 @@ class DataFrame(RowsMixin):
             raise ThresherTypeError("sort: descending/nulls_last must have one value per key")
         return self._with(Sort(self._plan, tuple(keys), tuple(desc), tuple(nl)))
 
-    def group_by(self, *keys: Any) -> GroupBy:
-        """Group rows; finish with ``.agg(...)``."""
-        return GroupBy(self, [_to_expr(k) for k in _flatten(keys)])
+    def group_by(self, *keys: Any, maintain_order: bool = False) -> GroupBy:
+        """Group rows; finish with ``.agg(...)``. ``maintain_order=True`` returns the groups in
+        the order of their first row (otherwise the order is unspecified, as in Polars).
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"k": ["b", "a", "b"], "v": [1, 2, 3]})
+        >>> df.group_by("k", maintain_order=True).agg(th.col("v").sum()).rows()
+        [('b', 4), ('a', 2)]
+        """
+        return GroupBy(self, [_to_expr(k) for k in _flatten(keys)], maintain_order)
 
     groupby = group_by
 
@@ -228,8 +251,21 @@ class DataFrame(RowsMixin):
         how: str = "inner",
         suffix: str = "_right",
         strategy: str = "auto",
+        *,
+        coalesce: bool | None = None,
     ) -> DataFrame:
-        """Join with ``other``: inner, left, right, outer, semi, anti or cross."""
+        """Join with ``other``: inner, left, right, outer (or "full"), semi, anti or cross.
+
+        ``coalesce`` as in Polars: None (default) merges same-named key columns except in an
+        outer join; True merges each pair of key columns into one (also in an outer join);
+        False keeps the right keys too (``key`` and ``key_right``).
+
+        >>> import thresher as th
+        >>> a = th.from_pydict({"k": [1, 2], "x": ["a", "b"]})
+        >>> b = th.from_pydict({"k": [2, 3], "y": [0.5, 1.5]})
+        >>> a.join(b, on="k", how="full", coalesce=True).sort("k").rows()
+        [(1, 'a', None), (2, 'b', 0.5), (3, None, 1.5)]
+        """
         if how == "full":
             how = "outer"
         if how == "cross":
@@ -240,6 +276,8 @@ class DataFrame(RowsMixin):
             raise ThresherTypeError("join: give on= or both left_on= and right_on=")
         lk = tuple(_to_expr(e) for e in (left_on if isinstance(left_on, (list, tuple)) else [left_on]))
         rk = tuple(_to_expr(e) for e in (right_on if isinstance(right_on, (list, tuple)) else [right_on]))
+        if coalesce is not None:
+            return join_coalesce(self, other, lk, rk, how, suffix, strategy, coalesce)
         return self._with(Join(self._plan, other._plan, lk, rk, how, suffix, strategy))
 
     def explode(self, *columns: str) -> DataFrame:
@@ -249,9 +287,23 @@ class DataFrame(RowsMixin):
     def distinct(self) -> DataFrame:
         return self._with(Distinct(self._plan, None, "first"))
 
-    def unique(self, subset: Sequence[str] | str | None = None, keep: str = "first") -> DataFrame:
-        """Drop duplicate rows (by ``subset`` columns); ``keep`` = "first" | "last" | "any"."""
+    def unique(self, subset: Sequence[str] | str | None = None, *, keep: str = "first",
+               maintain_order: bool = False) -> DataFrame:
+        """Drop duplicate rows (by ``subset`` columns). ``keep`` = "first" | "last" | "any" |
+        "none" (drop every row that has a duplicate); ``maintain_order=True`` keeps input order.
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"k": ["b", "a", "b", "c"], "v": [1, 2, 3, 4]})
+        >>> df.unique(subset="k", keep="last", maintain_order=True).rows()
+        [('a', 2), ('b', 3), ('c', 4)]
+        >>> df.unique(subset="k", keep="none", maintain_order=True).rows()
+        [('a', 2), ('c', 4)]
+        """
+        if keep not in ("first", "last", "any", "none"):
+            raise ValueError(f"unique: keep must be 'first', 'last', 'any' or 'none', got {keep!r}")
         sub = (subset,) if isinstance(subset, str) else tuple(subset) if subset is not None else None
+        if maintain_order or keep == "none":
+            return unique_plan(self, sub, keep, maintain_order)
         return self._with(Distinct(self._plan, sub, keep))
 
     def union(self, *others: DataFrame) -> DataFrame:
@@ -261,10 +313,29 @@ class DataFrame(RowsMixin):
     concat = union
     union_all = union
 
-    def sample(self, fraction: float, seed: int | None = None, with_replacement: bool = False) -> DataFrame:
-        """Keep each row with probability ``fraction`` (reproducible for a given seed)."""
+    def sample(self, n: int | float | None = None, *, fraction: float | None = None, with_replacement: bool = False,
+               shuffle: bool = False, seed: int | None = None) -> DataFrame:
+        """A random sample, reproducible for a given ``seed``.
+
+        ``n=k`` gives exactly ``min(k, height)`` rows drawn without replacement (in input order
+        unless ``shuffle``). ``fraction=p`` keeps each row with probability ``p`` and streams (the
+        count varies around ``p * height``). A float given positionally is a fraction (as in
+        Daft), an int a row count (as in Polars).
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"a": list(range(100))})
+        >>> df.sample(n=5, seed=1).height
+        5
+        """
         if with_replacement:
-            raise ThresherTypeError("sample(with_replacement=True) is not supported; use fraction without replacement")
+            raise UnsupportedError("sample(with_replacement=True) is not supported; sample without replacement")
+        if isinstance(n, float) and fraction is None:
+            n, fraction = None, n
+        if (n is None) == (fraction is None):
+            raise ValueError("sample() needs exactly one of 'n' or 'fraction'")
+        if n is not None:
+            return sample_n(self, int(n), seed, shuffle)
+        assert fraction is not None
         return self._with(Sample(self._plan, float(fraction), seed, False))
 
     def repartition(self, num_partitions: int | None = None, *by: Any) -> DataFrame:
@@ -313,7 +384,7 @@ class DataFrame(RowsMixin):
         return self._with(FlatMap(self._plan, udf, arg_exprs, output_schema(udf), keep_cols))
 
     @property
-    def dedup(self) -> Any:
+    def dedup(self) -> DedupNamespace[DataFrame]:
         """Deduplication methods: ``df.dedup.exact/fuzzy/semantic/image``."""
         from thresher.dedup import DedupNamespace
 
@@ -321,23 +392,28 @@ class DataFrame(RowsMixin):
 
     # ---- running ------------------------------------------------------------------------------
     def _optimized(self, optimize: bool = True) -> LogicalPlan:
-        from thresher.planner.optimizer.runner import optimize as run_optimizer
+        optimized = self._compile(self._plan, optimize).optimized
+        assert optimized is not None
+        return optimized
+
+    @staticmethod
+    def _compile(plan: LogicalPlan, optimize: bool = True, checkpoint: str | None = None) -> PhysicalPlan:
+        """``plan`` compiled with the session's optimizer settings."""
+        from thresher.planner.physical import CompileSettings, compile
         from thresher.session import settings
 
-        if not optimize:
-            return self._plan
-        return run_optimizer(self._plan, disabled=settings().disabled_rules).plan
+        return compile(plan, CompileSettings(optimize=optimize, disabled_rules=frozenset(settings().disabled_rules),
+                                             checkpoint_location=checkpoint))
 
     def iter_batches(self, runner: str | None = None, optimize: bool = True, **options: Any) -> Iterator[pa.RecordBatch]:
         """Stream the result batch by batch (nothing is held beyond the memory budget)."""
         if self._result is not None:
             yield from self._result.to_batches()
             return
-        from thresher.planner.physical import plan_physical
         from thresher.session import make_executor
 
+        physical = self._compile(self._plan, optimize)
         executor = make_executor(runner, **options)
-        physical = plan_physical(self._optimized(optimize))
         try:
             yield from executor.execute(physical)
         finally:
@@ -432,31 +508,15 @@ class DataFrame(RowsMixin):
         and a job that already finished does nothing at all. ``checkpoint`` overrides where job
         state is kept (default: next to the sink).
         """
-        from thresher.engine.checkpoint import checkpoint_store, committed_for, partition_local
-        from thresher.planner.physical import plan_physical
+        from thresher.engine.write import run_write_job
         from thresher.session import make_executor
 
-        plan = Write(self._optimized(options.pop("optimize", True)), sink, job_id)
-        out_schema = plan.schema.to_arrow()
-        store = checkpoint_store(sink, checkpoint) if job_id else None
-        if store is not None and job_id is not None:
-            rec = store.load(job_id)
-            if rec is not None and rec.get("complete"):
-                parts = list(rec.get("partitions", []))
-                table = pa.Table.from_pylist(
-                    [{"partition_id": p, "num_rows": 0, "files": [], "status": "already committed"} for p in parts],
-                    schema=out_schema)
-                return DataFrame(ScanSource(InMemorySource(table)), result=table)
-        skip = committed_for(sink, job_id) if job_id and partition_local(plan) else set()
-        executor = make_executor(runner, skip_partitions=skip, **options)
-        physical = plan_physical(plan)
-        batches = list(executor.execute(physical))
-        self._last_stats = executor.stats()
-        table = pa.Table.from_batches(batches, schema=out_schema) if batches else out_schema.empty_table()
-        if store is not None and job_id is not None:
-            d = table.to_pydict()
-            store.mark_complete(job_id, list(d["partition_id"]), int(sum(d["num_rows"])))
+        physical = self._compile(Write(self._plan, sink, job_id), options.pop("optimize", True), checkpoint)
+        table, stats = run_write_job(physical, lambda: make_executor(runner, **options))
         result = DataFrame(ScanSource(InMemorySource(table)), result=table)
+        if stats is None:  # a finished job: nothing ran
+            return result
+        self._last_stats = stats
         result._last_stats = self._last_stats
         return result
 
@@ -500,9 +560,10 @@ class DataFrame(RowsMixin):
 class GroupBy:
     """``df.group_by(keys)``: finish with ``.agg(...)``."""
 
-    def __init__(self, df: DataFrame, keys: list[Expr]) -> None:
+    def __init__(self, df: DataFrame, keys: list[Expr], maintain_order: bool = False) -> None:
         self._df = df
         self._keys = keys
+        self._maintain_order = maintain_order
 
     def agg(self, *aggs: Any) -> DataFrame:
         """Aggregations like ``col("x").sum()``, ``th.count()``.
@@ -512,8 +573,16 @@ class GroupBy:
         >>> df.group_by("k").agg(th.col("v").sum()).sort("k").to_pydict()
         {'k': ['a', 'b'], 'v': [3, 3]}
         """
-        es = tuple(_to_expr(a) for a in _flatten(aggs))
-        return self._df._with(Aggregate(self._df._plan, tuple(self._keys), es))
+        keys = expand_wildcards(self._keys, self._df.schema)
+        key_names = [k.output_name() for k in keys]
+        es = tuple(expand_wildcards([_to_expr(a) for a in _flatten(aggs)], self._df.schema, exclude=key_names))
+        if self._maintain_order and keys:
+            return group_by_ordered(self._df, keys, list(es))
+        return self._df._with(Aggregate(self._df._plan, tuple(keys), es))
 
     def count(self) -> DataFrame:
         return self.agg(CountStar().alias("count"))
+
+    def len(self, name: str = "len") -> DataFrame:
+        """Rows per group, in a column named ``name`` (Polars' ``group_by().len()``)."""
+        return self.agg(CountStar().alias(name))

@@ -34,6 +34,7 @@ from thresher.expressions.expr import (
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
+    Explode,
     Filter,
     Join,
     Limit,
@@ -43,6 +44,7 @@ from thresher.planner.logical import (
     Union,
     Window,
 )
+from thresher.planner.sql.coerce import SQLCastError, coerce_literals
 
 
 class SQLError(ThresherError):
@@ -64,7 +66,8 @@ _SQL_TYPES = {
     "INT": DataType.int32, "INTEGER": DataType.int32, "BIGINT": DataType.int64, "SMALLINT": DataType.int16,
     "TINYINT": DataType.int8, "DOUBLE": DataType.float64, "FLOAT": DataType.float32, "REAL": DataType.float32,
     "TEXT": DataType.string, "VARCHAR": DataType.string, "CHAR": DataType.string, "STRING": DataType.string,
-    "BOOLEAN": DataType.bool, "DATE": DataType.date, "TIMESTAMP": DataType.timestamp, "DATETIME": DataType.timestamp,
+    "BOOLEAN": DataType.bool, "DATE": DataType.date, "TIMESTAMP": DataType.timestamp, "TIMESTAMPNTZ": DataType.timestamp,
+    "DATETIME": DataType.timestamp,
     "BLOB": DataType.binary, "BINARY": DataType.binary, "VARBINARY": DataType.binary,
     "UBIGINT": DataType.uint64, "UINT": DataType.uint32,
 }
@@ -126,23 +129,54 @@ class Translator:
                 self.ctes[cte.alias_or_name.lower()] = self.statement(cte.this)
         if isinstance(node, exp.Select):
             return self.select(node)
-        if isinstance(node, exp.Union):
+        if isinstance(node, (exp.Union, exp.Intersect, exp.Except)):
             left, right = self.statement(node.left), self.statement(node.right)
             right = self._rename_like(right, left.schema)
-            plan: LogicalPlan = Union((left, right))
-            if node.args.get("distinct"):
-                plan = Distinct(plan, None, "first")
-            return self._order_limit(node, plan, {})
-        if isinstance(node, (exp.Intersect, exp.Except)):
-            left, right = self.statement(node.left), self.statement(node.right)
-            right = self._rename_like(right, left.schema)
-            keys = tuple(Column(n) for n in left.schema.names)
-            how = "semi" if isinstance(node, exp.Intersect) else "anti"
-            plan = Distinct(Join(left, right, keys, keys, how), None, "first")
+            distinct = node.args.get("distinct") is not False
+            plan: LogicalPlan
+            if isinstance(node, exp.Union):
+                plan = Union((left, right))
+                if distinct:
+                    plan = Distinct(plan, None, "first")
+            else:
+                plan = self._intersect_except(left, right, isinstance(node, exp.Intersect), distinct)
             return self._order_limit(node, plan, {})
         if isinstance(node, exp.Subquery):
             return self.statement(node.this)
         raise SQLError(f"unsupported statement {type(node).__name__}: {_where(node)}")
+
+    def _intersect_except(self, left: LogicalPlan, right: LogicalPlan, intersect: bool, distinct: bool) -> LogicalPlan:
+        """INTERSECT / EXCEPT [ALL] by grouping both sides' rows together: grouping treats NULLs
+        as not distinct, as SQL set operations do (a join on the columns would not match NULLs).
+
+        Each row is tagged with its side; per distinct row, DISTINCT keeps it when both sides
+        have it (INTERSECT) or only the left one does (EXCEPT); ALL repeats it min(l, r) or
+        l - r times, l and r counting its copies on each side.
+        """
+        import thresher.expressions.sql_functions  # noqa: F401  (registers "range_list")
+        import thresher.operators.sql_functions_polars  # noqa: F401  (and its Polars lowering)
+
+        names = left.schema.names
+        side = self._fresh("side")
+        cols = tuple(Column(n) for n in names)
+        both = Union((Project(left, cols + (lit(1).alias(side),)), Project(right, cols + (lit(2).alias(side),))))
+        tag = Column(side)
+        keys = tuple(Column(n).alias(n) for n in names)
+        if distinct:
+            lo, hi = self._fresh("lo"), self._fresh("hi")
+            grouped = Aggregate(both, keys, (AggCall("min", tag).alias(lo), AggCall("max", tag).alias(hi)))
+            keep = (Call("and", (Call("eq", (Column(lo), lit(1))), Call("eq", (Column(hi), lit(2)))))
+                    if intersect else Call("eq", (Column(hi), lit(1))))
+            return Project(Filter(grouped, keep), cols)
+        nl, nr, n = self._fresh("nl"), self._fresh("nr"), self._fresh("n")
+        ones = [AggCall("sum", when(Call("eq", (tag, lit(k)))).then(lit(1)).otherwise(lit(0))).alias(c)
+                for k, c in ((1, nl), (2, nr))]
+        grouped = Aggregate(both, keys, tuple(ones))
+        a, b = Column(nl), Column(nr)
+        times = (when(Call("lt", (a, b))).then(a).otherwise(b) if intersect else Call("sub", (a, b)))
+        counted = Filter(Project(grouped, cols + (times.alias(n),)), Call("gt", (Column(n), lit(0))))
+        repeated = Explode(Project(counted, cols + (Call("range_list", (Column(n),)).alias(n),)), (n,))
+        return Project(repeated, cols)
 
     def _rename_like(self, plan: LogicalPlan, schema: Schema) -> LogicalPlan:
         if plan.schema.names == schema.names:
@@ -278,7 +312,7 @@ class Translator:
             right = rel.plan
             rest_right = [t for t in rest if t.columns() <= set(right.schema.names)]
             if rest_right and how in ("left", "semi", "anti"):
-                right = Filter(right, combine_conjunction(rest_right))
+                right = Filter(right, self._typed(combine_conjunction(rest_right), right.schema))
                 rest = [t for t in rest if t not in rest_right]
             if rest:
                 raise SQLError(f"unsupported ON condition in {kind} JOIN {rel.alias!r}: {rest}")
@@ -325,7 +359,7 @@ class Translator:
 
             plan = ScanSource(InMemorySource(pa.table({"__dummy": [0]})))
         if where_terms:
-            plan = Filter(plan, combine_conjunction(where_terms))
+            plan = Filter(plan, self._typed(combine_conjunction(where_terms), plan.schema))
         plan = self._select_subqueries(node, plan)
         outputs: list[tuple[str, Expr]] = []
         windows: list[tuple[str, Any]] = []
@@ -348,10 +382,10 @@ class Translator:
         is_agg = group is not None or any(has_aggregate(e) for _, e in outputs) or (
             having_expr is not None and has_aggregate(having_expr))
         if is_agg:
-            keys = [self.expr(g, plan.schema) for g in (group.expressions if group is not None else [])]
+            keys, sets = self._group_by(group, plan.schema)
             hidden_in = [e for k, e in order_exprs.items() if k.startswith("__sort")]
             plan, rewrite = self._aggregate(plan, keys, [e for _, e in outputs] + hidden_in
-                                            + ([having_expr] if having_expr is not None else []))
+                                            + ([having_expr] if having_expr is not None else []), sets)
             outputs = [(n, rewrite(e)) for n, e in outputs]
             order_exprs = {k: (rewrite(e) if k.startswith("__sort") else e) for k, e in order_exprs.items()}
             if having_expr is not None:
@@ -416,21 +450,109 @@ class Translator:
             plan = Limit(plan, n, off)
         return plan
 
-    def _aggregate(self, plan: LogicalPlan, keys: list[Expr], exprs: list[Expr]) -> tuple[LogicalPlan, Callable[[Expr], Expr]]:
+    def _group_by(self, group: Any, schema: Schema) -> tuple[list[Expr], list[list[int]] | None]:
+        """The GROUP BY keys, and its grouping sets (indices into the keys) when it has ROLLUP,
+        CUBE or GROUPING SETS (``None`` for a plain GROUP BY).
+
+        Items combine as SQL says: ``GROUP BY a, ROLLUP(b, c)`` is the cross product of ``{(a)}``
+        and ``{(b, c), (b), ()}``.
+        """
+        from itertools import combinations
+
+        from sqlglot import exp
+
+        if group is None:
+            return [], None
+        keys: list[Expr] = []
+        index: dict[Any, int] = {}
+
+        def key_of(node: Any) -> int:
+            e = self.expr(node, schema)
+            if e.key() not in index:
+                index[e.key()] = len(keys)
+                keys.append(e)
+            return index[e.key()]
+
+        def members(node: Any) -> list[int]:
+            if isinstance(node, exp.Tuple):
+                return [key_of(x) for x in node.expressions]
+            if isinstance(node, exp.Paren):
+                return [key_of(node.this)]
+            return [key_of(node)]
+
+        sets: list[list[int]] = [[]]
+        grouped = False
+        for item in group.expressions:
+            if isinstance(item, exp.Rollup):
+                parts = [members(x) for x in item.expressions]
+                choices = [[i for p in parts[:n] for i in p] for n in range(len(parts), -1, -1)]
+                grouped = True
+            elif isinstance(item, exp.Cube):
+                parts = [members(x) for x in item.expressions]
+                choices = [[i for p in combo for i in p] for n in range(len(parts), -1, -1)
+                           for combo in combinations(parts, n)]
+                grouped = True
+            elif isinstance(item, exp.GroupingSets):
+                choices = [members(x) for x in item.expressions]
+                grouped = True
+            else:
+                choices = [[key_of(item)]]
+            sets = [s + [i for i in c if i not in s] for s in sets for c in choices]
+        for kind in ("rollup", "cube", "grouping_sets"):
+            if group.args.get(kind):
+                raise SQLError(f"unsupported GROUP BY {kind.upper()} form: {_where(group)}")
+        return keys, (sets if grouped else None)
+
+    def _aggregate(self, plan: LogicalPlan, keys: list[Expr], exprs: list[Expr],
+                   sets: list[list[int]] | None = None) -> tuple[LogicalPlan, Callable[[Expr], Expr]]:
         key_names = {k.key(): f"__key{i}" for i, k in enumerate(keys)}
         aggs: dict[Any, tuple[str, Expr]] = {}
+        # SQL's SUM of no non-NULL values is NULL (Polars, and so the DataFrame API, gives 0): a
+        # SUM whose input can be NULL, or any SUM without GROUP BY (an empty input), comes with
+        # a COUNT of its input and reads NULL where that count is 0
+        null_sums: dict[Any, Any] = {}
         for e in exprs:
             for n in e.walk():
                 if isinstance(n, (AggCall, CountStar)) and n.key() not in aggs:
                     aggs[n.key()] = (f"__agg{len(aggs)}", n)
-        node = Aggregate(plan, tuple(k.alias(key_names[k.key()]) for k in keys),
-                         tuple(a.alias(name) for name, a in aggs.values()) or (CountStar().alias("__count"),))
+                    if isinstance(n, AggCall) and n.name == "sum" and (
+                            not keys or sets is not None or n.child.resolve(plan.schema).nullable):
+                        count = AggCall("count", n.child)
+                        null_sums[n.key()] = count.key()
+                        if count.key() not in aggs:
+                            aggs[count.key()] = (f"__agg{len(aggs)}", count)
+        agg_exprs = tuple(a.alias(name) for name, a in aggs.values()) or (CountStar().alias("__count"),)
+        node: LogicalPlan
+        if sets is None:
+            node = Aggregate(plan, tuple(k.alias(key_names[k.key()]) for k in keys), agg_exprs)
+        else:
+            node = self._grouping_sets(plan, keys, agg_exprs, sets)
+        null = Literal(None, DataType.null())
+        key_index = {k.key(): i for i, k in enumerate(keys)}
+
+        def grouping(call: Call) -> Expr:
+            """GROUPING(a, b): bit (n-1-j) set where the row's grouping set leaves argument j out."""
+            out: Expr | None = None
+            for j, a in enumerate(call.args):
+                if a.key() not in key_index:
+                    raise SQLError(f"GROUPING() argument {a!r} is not a GROUP BY key")
+                bit: Expr = (Column(f"__grouping{key_index[a.key()]}") if sets is not None else lit(0))
+                if len(call.args) - 1 - j:
+                    bit = Call("mul", (bit, lit(2 ** (len(call.args) - 1 - j))))
+                out = bit if out is None else Call("add", (out, bit))
+            assert out is not None
+            return out
 
         def rewrite(e: Expr) -> Expr:
             def fn(x: Expr) -> Expr | None:
+                if isinstance(x, Call) and x.name == "grouping":
+                    return grouping(x)
                 if x.key() in key_names:
                     return Column(key_names[x.key()])
                 if isinstance(x, (AggCall, CountStar)) and x.key() in aggs:
+                    if x.key() in null_sums:
+                        n = Column(aggs[null_sums[x.key()]][0])
+                        return when(Call("gt", (n, lit(0)))).then(Column(aggs[x.key()][0])).otherwise(null)
                     return Column(aggs[x.key()][0])
                 return None
 
@@ -442,6 +564,21 @@ class Translator:
             return out
 
         return node, rewrite
+
+    def _grouping_sets(self, plan: LogicalPlan, keys: list[Expr], aggs: tuple[Expr, ...],
+                       sets: list[list[int]]) -> LogicalPlan:
+        """ROLLUP / CUBE / GROUPING SETS: one aggregate per grouping set, the keys a set leaves out
+        NULL, ``__grouping<i>`` = 1 where key i is left out (what GROUPING() reads), all unioned."""
+        types = [k.resolve(plan.schema).dtype for k in keys]
+        branches: list[LogicalPlan] = []
+        for s in sets:
+            agg = Aggregate(plan, tuple(keys[i].alias(f"__key{i}") for i in s), aggs)
+            cols: list[Expr] = [Column(f"__key{i}") if i in s else Literal(None, types[i]).alias(f"__key{i}")
+                                for i in range(len(keys))]
+            cols += [Column(a.output_name()) for a in aggs]
+            cols += [lit(0 if i in s else 1).alias(f"__grouping{i}") for i in range(len(keys))]
+            branches.append(Project(agg, tuple(cols)))
+        return branches[0] if len(branches) == 1 else Union(tuple(branches))
 
     def _windows(self, plan: LogicalPlan, windows: list[tuple[str, Any]]) -> LogicalPlan:
         for name, w in windows:
@@ -488,6 +625,22 @@ class Translator:
 
     # -- expressions ------------------------------------------------------------------------------
     def expr(self, node: Any, schema: Schema | None) -> Expr:
+        """The expression for ``node``; against a known ``schema`` with SQL's implicit literal casts."""
+        e = self._expr(node, schema)
+        if schema is None:
+            return e
+        try:
+            return coerce_literals(e, schema)
+        except SQLCastError as exc:
+            raise SQLError(f"{exc} in {_where(node)}") from exc
+
+    def _typed(self, e: Expr, schema: Schema) -> Expr:
+        try:
+            return coerce_literals(e, schema)
+        except SQLCastError as exc:
+            raise SQLError(str(exc)) from exc
+
+    def _expr(self, node: Any, schema: Schema | None) -> Expr:
         from sqlglot import exp
 
         if isinstance(node, exp.Paren):
@@ -600,6 +753,10 @@ class Translator:
                 if isinstance(arg, exp.Distinct):
                     raise SQLError(f"DISTINCT is only supported in COUNT: {_where(node)}")
                 return AggCall(name, self.expr(arg, schema))
+        if isinstance(node, exp.Grouping):
+            import thresher.expressions.sql_functions  # noqa: F401  (registers the "grouping" placeholder)
+
+            return Call("grouping", tuple(self.expr(a, schema) for a in node.expressions))
         if isinstance(node, exp.Coalesce):
             args = [self.expr(node.this, schema)] + [self.expr(e, schema) for e in node.expressions]
             return Call("coalesce", tuple(args))
