@@ -22,11 +22,11 @@ from thresher.datatypes import Schema
 from thresher.errors import ColumnNotFoundError, ThresherTypeError
 from thresher.expressions.expr import Column, CountStar, Expr, col, lit_if_needed
 from thresher.io.memory import InMemorySource
+from thresher.planner import windows
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
     Explode,
-    Filter,
     Join,
     Limit,
     LogicalPlan,
@@ -133,7 +133,8 @@ class DataFrame:
         es = [_to_expr(e) for e in _flatten(exprs)] + [lit_if_needed(v).alias(k) for k, v in named.items()]
         if not es:
             raise ThresherTypeError("select() needs at least one column")
-        return self._with(Project(self._plan, tuple(es)))
+        # windows (expr.over, cum_*, ...) go to Window nodes; all-aggregate selects give one row
+        return self._with(windows.project(self._plan, es, scalar_select=True))
 
     def with_columns(self, *exprs: Any, **named: Any) -> DataFrame:
         """Add or replace columns (new ones go at the end, replaced ones keep their place).
@@ -148,14 +149,14 @@ class DataFrame:
         for name in self.columns:
             out.append(by_name.pop(name) if name in by_name else Column(name))
         out.extend(e for e in new if e.output_name() in by_name)
-        return self._with(Project(self._plan, tuple(out)))
+        return self._with(windows.project(self._plan, out))
 
     def with_column(self, name: str, expr: Any) -> DataFrame:
         return self.with_columns(**{name: expr})
 
     def filter(self, predicate: Expr) -> DataFrame:
         """Keep rows where ``predicate`` is true (null counts as false)."""
-        return self._with(Filter(self._plan, _to_expr(predicate)))
+        return self._with(windows.filter_(self._plan, _to_expr(predicate)))
 
     where = filter
 
@@ -489,7 +490,7 @@ class GroupBy:
         >>> df.group_by("k").agg(th.col("v").sum()).sort("k").to_pydict()
         {'k': ['a', 'b'], 'v': [3, 3]}
         """
-        es = tuple(_to_expr(a) for a in _flatten(aggs))
+        es = windows.agg_exprs([_to_expr(a) for a in _flatten(aggs)])  # a bare column gives its list
         return self._df._with(Aggregate(self._df._plan, tuple(self._keys), es))
 
     def count(self) -> DataFrame:
