@@ -1,76 +1,118 @@
-"""Image pipeline benchmark: JPEG files → decode → resize 224×224 → JPEG encode → Parquet.
+"""Image pipeline: JPEG files -> decode -> resize 224x224 (bilinear) -> JPEG q90 -> Parquet.
 
-Every engine reads the same files and writes the same Parquet (path + JPEG bytes):
+Every engine reads the same files and writes one Parquet dataset of (path, JPEG bytes); the check
+(outside the timer) reads the dataset back: its row count and paths, and an 8x8 grid of mean
+pixel values of 24 thumbnails, which must lie within 6 grey levels (mean absolute difference) of
+the reference's. Same work on every side: quality 90 everywhere, bilinear 224x224 without keeping
+the aspect ratio. The decode size differs by design and is stated per engine: Thresher's optimizer
+and the hand-written loops decode at a reduced DCT scale (>= 224 px), Daft and Ray Data as written.
 
-* ``thresher``: the DataFrame API as a user writes it, ``th.from_glob_path(...)`` →
-  ``url.download()`` → ``image.decode("RGB")`` → ``image.resize(224, 224)`` → ``image.encode()`` →
-  ``write_parquet``, optimized by the rules in force (``fuse_decode_resize`` makes the decode a
-  reduced-scale ``image.decode_resize``).
-* ``thresher_fused``: the same frame with the decode→resize→encode chain as one
-  ``image.decode_resize_encode`` call (what a ``fuse_decode_resize_encode`` rule produces; skipped
-  when the optimizer already does it).
-* ``pillow_draft_mp``: a hand-written Pillow loop in draft mode on a ``multiprocessing.Pool`` with
-  one process per core (pool start-up included), then one ``pq.write_table``.
-* ``daft`` (0.7 functions API) and ``ray_data`` (``map_batches`` with Pillow).
+* ``thresher``: the DataFrame as a user writes it (``url.download -> image.decode -> resize ->
+  encode -> write_parquet``), optimized by the rules in force.
+* ``simplejpeg_mp``: the hand-written limit of Thresher's own codecs, a 2-process
+  ``multiprocessing.Pool``: simplejpeg decode with DCT scaling (``min_width/min_height``), Pillow
+  bilinear resize, simplejpeg encode; then one ``pq.write_table``.
+* ``pillow_draft_mp``: the same loop with Pillow's draft mode for decode and Pillow's encoder.
+* ``daft`` (0.7 functions API, quality 90) and ``ray_data`` (``map_batches`` with Pillow draft).
 
-The machine may be shared, so runs are interleaved for ``--reps`` rounds and the table reports
-the best round of each (and the median). Also reports the PSNR of the reduced-scale decode against
-a full-precision decode → resize (Pillow, bilinear).
-
-Usage: ``python benchmarks/image_bench.py --n 1000 --reps 5 [--skip ray_data,daft]``
+Pools, ``ray.init`` and imports are start-up (reported apart), never in a round.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import os
-import platform
 import shutil
-import statistics
-import tempfile
-import time
-from collections.abc import Callable
-from multiprocessing import Pool
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmarks.harness import ROOT, Bench, Engine
+
 SIZE = 224
 QUALITY = 90
+SAMPLE = 24
 
 
-def _thresher_frame(pattern: str, fused: bool) -> object:
+def prepare(p: dict[str, Any], work: Path) -> dict[str, Any]:
+    from thresher.testing.media import write_images
+
+    folder = ROOT / ".data" / f"bench_images_{p['width']}x{p['height']}_{p['n']}"  # reused across runs
+    paths = write_images(folder, p["n"], p["width"], p["height"])
+    return {"_folder": str(folder), "_paths": paths}
+
+
+def _out(state: dict[str, Any]) -> str:
+    state["k"] = state.get("k", 0) + 1
+    out = os.path.join(state["work"], f"out_{state['engine']}_{state['k']}")
+    shutil.rmtree(out, ignore_errors=True)
+    return out
+
+
+def _base(p: dict[str, Any], engine: str) -> dict[str, Any]:
+    return {"paths": p["_paths"], "pattern": os.path.join(p["_folder"], "*.jpg"), "work": p["workdir"],
+            "engine": engine, "cpus": p["processes"]}
+
+
+def check(state: dict[str, Any], case: str, out: str) -> dict[str, Any]:
+    from PIL import Image
+
+    t = pq.read_table(out).sort_by("path")
+    shutil.rmtree(out, ignore_errors=True)
+    paths = [os.path.basename(x) for x in t.column("path").to_pylist()]
+    grids = []
+    for b in t.column("image").to_pylist()[:SAMPLE]:
+        if isinstance(b, dict):
+            b = b.get("data")
+        arr = np.asarray(Image.open(io.BytesIO(b)).convert("RGB"), dtype=np.float32)
+        assert arr.shape[:2] == (SIZE, SIZE), arr.shape
+        grids.append(arr.reshape(8, SIZE // 8, 8, SIZE // 8, 3).mean(axis=(1, 3)).round(1).tolist())
+    return {"rows": t.num_rows, "paths": hash_list(paths), "grid": grids}
+
+
+def hash_list(xs: list[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(xs).encode()).hexdigest()[:16]
+
+
+def compare(ref: dict[str, Any], other: dict[str, Any]) -> bool:
+    if ref["rows"] != other["rows"] or ref["paths"] != other["paths"]:
+        return False
+    return float(np.mean(np.abs(np.asarray(ref["grid"]) - np.asarray(other["grid"])))) <= 6.0
+
+
+# --- thresher ------------------------------------------------------------------------------------
+def _start_thresher(p: dict[str, Any]) -> dict[str, Any]:
     import thresher as th
     from thresher import col
-    from thresher.expressions.expr import Call
 
+    s = _base(p, "thresher")
     files = col("path").url.download()
-    if fused:
-        opts = (("mode", "RGB"), ("width", SIZE), ("height", SIZE), ("keep_aspect", False), ("filter", "bilinear"),
-                ("format", "jpeg"), ("quality", QUALITY), ("on_error", "null"))
-        image = Call("image.decode_resize_encode", (files,), opts)
-    else:
-        image = files.image.decode(mode="RGB").image.resize(SIZE, SIZE).image.encode("jpeg", QUALITY)
-    return th.from_glob_path(pattern).with_columns(image=image).select("path", "image")
+    image = files.image.decode(mode="RGB").image.resize(SIZE, SIZE).image.encode("jpeg", QUALITY)
+    s["df"] = th.from_glob_path(s["pattern"]).with_columns(image=image).select("path", "image")
+    return s
 
 
-def optimizer_fuses_encode(pattern: str) -> bool:
-    """True when the optimizer already turns the chain into ``image.decode_resize_encode``."""
-    plan = _thresher_frame(pattern, fused=False)._optimized()  # type: ignore[attr-defined]
-    return "decode_resize_encode" in str(plan)
+def _run_thresher(state: dict[str, Any], case: str) -> str:
+    out = _out(state)
+    state["df"].write_parquet(out)
+    return out
 
 
-def thresher_run(pattern: str, out: str, fused: bool = False) -> int:
-    _thresher_frame(pattern, fused).write_parquet(out)  # type: ignore[attr-defined]
-    return _count_rows(out)
+# --- hand-written loops --------------------------------------------------------------------------
+def _simplejpeg_one(path: str) -> bytes:
+    import simplejpeg
+    from PIL import Image
 
-
-def _count_rows(out: str) -> int:
-    return sum(pq.read_metadata(os.path.join(d, f)).num_rows for d, _, fs in os.walk(out) for f in fs
-               if f.endswith(".parquet"))
+    with open(path, "rb") as f:
+        data = f.read()
+    arr = simplejpeg.decode_jpeg(data, min_width=SIZE, min_height=SIZE)  # DCT scaling, >= 224 px
+    im = Image.fromarray(arr).resize((SIZE, SIZE), Image.Resampling.BILINEAR)
+    return simplejpeg.encode_jpeg(np.asarray(im), quality=QUALITY)  # type: ignore[no-any-return]
 
 
 def _pillow_one(path: str) -> bytes:
@@ -84,151 +126,108 @@ def _pillow_one(path: str) -> bytes:
         return buf.getvalue()
 
 
-def pillow_run(paths: list[str], out: str) -> int:
-    with Pool(os.cpu_count() or 2) as pool:
-        data = pool.map(_pillow_one, paths, chunksize=16)
-    os.makedirs(out, exist_ok=True)
-    pq.write_table(pa.table({"path": paths, "image": pa.array(data, pa.large_binary())}),
+def _start_pool(p: dict[str, Any], engine: str) -> dict[str, Any]:
+    from multiprocessing import get_context
+
+    s = _base(p, engine)
+    s["pool"] = get_context("fork").Pool(s["cpus"])
+    s["pool"].map(abs, range(s["cpus"] * 4))  # the processes exist before the first round
+    return s
+
+
+def _run_pool(state: dict[str, Any], fn: Any) -> str:
+    out = _out(state)
+    data = state["pool"].map(fn, state["paths"], chunksize=16)
+    os.makedirs(out)
+    pq.write_table(pa.table({"path": state["paths"], "image": pa.array(data, pa.large_binary())}),
                    os.path.join(out, "part-0.parquet"))
-    return len(data)
+    return out
 
 
-def daft_run(paths: list[str], out: str) -> int:
+def _start_simplejpeg(p: dict[str, Any]) -> dict[str, Any]:
+    return _start_pool(p, "simplejpeg_mp")
+
+
+def _start_pillow(p: dict[str, Any]) -> dict[str, Any]:
+    return _start_pool(p, "pillow_draft_mp")
+
+
+def _run_simplejpeg(state: dict[str, Any], case: str) -> str:
+    return _run_pool(state, _simplejpeg_one)
+
+
+def _run_pillow(state: dict[str, Any], case: str) -> str:
+    return _run_pool(state, _pillow_one)
+
+
+# --- peers ---------------------------------------------------------------------------------------
+def _start_daft(p: dict[str, Any]) -> dict[str, Any]:
+    import inspect
+
+    import daft.functions as F
+
+    if "quality" not in inspect.signature(F.encode_image).parameters:
+        raise RuntimeError("this daft's encode_image takes no quality: it cannot do the same work (q90)")
+    return _base(p, "daft")
+
+
+def _run_daft(state: dict[str, Any], case: str) -> str:
     import daft
     import daft.functions as F
 
-    df = daft.from_pydict({"path": paths})
+    out = _out(state)
+    df = daft.from_pydict({"path": state["paths"]})
     img = F.decode_image(F.download(daft.col("path")), mode="RGB")
-    df = df.with_column("image", F.encode_image(F.resize(img, SIZE, SIZE), "JPEG"))
+    df = df.with_column("image", F.encode_image(F.resize(img, SIZE, SIZE), "JPEG", quality=QUALITY))
     df.select("path", "image").write_parquet(out)
-    return len(paths)
+    return out
 
 
-def ray_run(paths: list[str], out: str) -> int:
+def _ray_fn(batch: dict[str, Any]) -> dict[str, Any]:
+    return {"path": batch["path"], "image": np.array([_pillow_one(p) for p in batch["path"]], dtype=object)}
+
+
+def _start_ray(p: dict[str, Any]) -> dict[str, Any]:
     import ray
 
-    ray.init(num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-
-    def fn(batch: dict) -> dict:
-        from PIL import Image
-
-        outs = []
-        for p in batch["path"]:
-            with Image.open(p) as im:
-                im.draft("RGB", (SIZE, SIZE))
-                im = im.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR)
-                buf = io.BytesIO()
-                im.save(buf, format="JPEG", quality=QUALITY)
-                outs.append(buf.getvalue())
-        return {"path": batch["path"], "image": np.array(outs, dtype=object)}
-
-    try:
-        ds = ray.data.from_items([{"path": p} for p in paths]).map_batches(fn, batch_size=64)
-        ds.write_parquet(out)
-    finally:
-        ray.shutdown()
-    return len(paths)
+    ray.init(num_cpus=p["processes"], include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    return _base(p, "ray_data")
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * float(np.log10(255**2 / max(mse, 1e-12)))
+def _run_ray(state: dict[str, Any], case: str) -> str:
+    import ray
+
+    out = _out(state)
+    ray.data.from_items([{"path": p} for p in state["paths"]]).map_batches(_ray_fn, batch_size=64).write_parquet(out)
+    return out
 
 
-def quality(paths: list[str], k: int = 20) -> dict[str, float]:
-    """Mean PSNR (dB) vs a full-precision decode → bilinear resize, over ``k`` images."""
-    from PIL import Image
-
-    from thresher.operators.kernels.image import decode_resize_one
-
-    fused, draft = [], []
-    for p in paths[:k]:
-        data = open(p, "rb").read()
-        with Image.open(io.BytesIO(data)) as im:
-            ref = np.asarray(im.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR))
-        fused.append(psnr(np.asarray(decode_resize_one(data, SIZE, SIZE, "RGB")), ref))
-        with Image.open(io.BytesIO(data)) as im:
-            im.draft("RGB", (SIZE, SIZE))
-            draft.append(psnr(np.asarray(im.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR)), ref))
-    return {"thresher_decode_resize_db": float(np.mean(fused)), "pillow_draft_db": float(np.mean(draft))}
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=1000)
-    ap.add_argument("--width", type=int, default=1024)
-    ap.add_argument("--height", type=int, default=768)
-    ap.add_argument("--reps", type=int, default=5, help="interleaved rounds; the best round counts")
-    ap.add_argument("--skip", default="", help="comma-separated engines to skip")
-    ap.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "thresher_bench_images"))
-    args = ap.parse_args()
-    from thresher.testing.media import write_images
-
-    folder = os.path.join(args.data, f"{args.width}x{args.height}_{args.n}")
-    paths = write_images(folder, args.n, args.width, args.height)
-    pattern = os.path.join(folder, "*.jpg")
-    skip = set(filter(None, args.skip.split(",")))
-    fused_by_optimizer = optimizer_fuses_encode(pattern)
-    runs: dict[str, Callable[[str], int]] = {
-        "thresher": lambda out: thresher_run(pattern, out),
-        "thresher_fused": lambda out: thresher_run(pattern, out, fused=True),
-        "pillow_draft_mp": lambda out: pillow_run(paths, out),
-        "daft": lambda out: daft_run(paths, out),
-        "ray_data": lambda out: ray_run(paths, out),
-    }
-    if fused_by_optimizer:
-        skip.add("thresher_fused")
-    runs = {k: v for k, v in runs.items() if k not in skip}
-    times: dict[str, list[float]] = {k: [] for k in runs}
-    errors: dict[str, str] = {}
-    rows: dict[str, int] = {}
-    thresher_run(pattern, tempfile.mkdtemp())  # warm-up: imports, kernel registry, thread pools
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in range(args.reps):
-            for name, fn in runs.items():
-                if name in errors or (name == "ray_data" and r > 0 and args.reps > 2):
-                    continue  # Ray's ~4 s start-up dominates; one round says enough
-                out = os.path.join(tmp, f"{name}_{r}")
-                t = time.perf_counter()
-                try:
-                    rows[name] = fn(out)
-                    times[name].append(time.perf_counter() - t)
-                except Exception as exc:  # noqa: BLE001 - a peer failing must not hide the others
-                    errors[name] = f"{type(exc).__name__}: {exc}"[:300]
-                shutil.rmtree(out, ignore_errors=True)
-    q = quality(paths)
-    results: dict[str, dict] = {}
-    for name in runs:
-        if name in errors:
-            results[name] = {"error": errors[name]}
-        elif times[name]:
-            best, med = min(times[name]), statistics.median(times[name])
-            results[name] = {"seconds_best": best, "seconds_median": med, "rows": rows[name],
-                             "img_per_s_best": rows[name] / best, "img_per_s_median": rows[name] / med,
-                             "rounds": len(times[name])}
-    base = results.get("pillow_draft_mp", {}).get("seconds_best")
-    base_med = results.get("pillow_draft_mp", {}).get("seconds_median")
-    print(f"\nimage pipeline: {args.n} JPEGs {args.width}x{args.height} -> decode -> {SIZE}x{SIZE} -> JPEG q{QUALITY} "
-          f"-> Parquet ({os.cpu_count()} cores, best of {args.reps} interleaved rounds)")
-    print(f"{'engine':<18}{'s (best)':>10}{'img/s':>9}{'img/s med':>11}{'vs pillow_mp':>14}")
-    for name, r in results.items():
-        if "error" in r:
-            print(f"{name:<18}failed: {r['error'][:80]}")
-            continue
-        if base:
-            r["speedup_vs_pillow_draft_mp"] = base / r["seconds_best"]
-            r["speedup_vs_pillow_draft_mp_median"] = base_med / r["seconds_median"]
-        ratio = f"{r.get('speedup_vs_pillow_draft_mp', float('nan')):.2f}x"
-        print(f"{name:<18}{r['seconds_best']:>10.2f}{r['img_per_s_best']:>9.0f}{r['img_per_s_median']:>11.0f}{ratio:>14}")
-    print(f"optimizer fuses encode into the decode: {fused_by_optimizer}")
-    print(f"PSNR vs full-precision decode+resize (mean of 20): thresher reduced-scale decode "
-          f"{q['thresher_decode_resize_db']:.1f} dB, pillow draft {q['pillow_draft_db']:.1f} dB")
-    os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
-    with open(os.path.join(os.path.dirname(__file__), "results", "image_bench.json"), "w") as f:
-        json.dump({"n": args.n, "size": [args.width, args.height], "cores": os.cpu_count(), "reps": args.reps,
-                   "python": platform.python_version(), "psnr": q, "optimizer_fuses_encode": fused_by_optimizer,
-                   "results": results}, f, indent=2)
-
-
-if __name__ == "__main__":
-    main()
+BENCH = Bench(
+    name="image",
+    title="Image pipeline: JPEG -> 224x224 bilinear -> JPEG q90 -> Parquet",
+    engines=(
+        Engine("thresher", _start_thresher, _run_thresher, check, requires=("thresher",),
+               note="DataFrame API, optimizer on (reduced-scale decode)"),
+        Engine("simplejpeg_mp", _start_simplejpeg, _run_simplejpeg, check, requires=("simplejpeg", "PIL"),
+               note="2-process loop: simplejpeg DCT-scaled decode, Pillow bilinear, simplejpeg q90"),
+        Engine("pillow_draft_mp", _start_pillow, _run_pillow, check, requires=("PIL",),
+               note="2-process loop: Pillow draft decode, bilinear, Pillow q90"),
+        Engine("daft", _start_daft, _run_daft, check, requires=("daft",), group="daft",
+               note="Daft 0.7 functions API, full-size decode"),
+        Engine("ray_data", _start_ray, _run_ray, check, requires=("ray",),
+               note="map_batches with the Pillow draft function"),
+    ),
+    reference="simplejpeg_mp",
+    baseline="simplejpeg_mp",
+    units="images",
+    quick={"n": 200, "width": 1024, "height": 768, "processes": 2, "rounds": 3},
+    full={"n": 1000, "width": 1024, "height": 768, "processes": 2, "rounds": 7},
+    prepare=prepare,
+    count=lambda p: p["n"],
+    compare=compare,
+    notes="Ratio = simplejpeg_mp median / engine median (the goal for thresher is >= 1.0x). "
+          "Outputs: same rows and paths, thumbnails within 6 grey levels of simplejpeg_mp's.",
+)

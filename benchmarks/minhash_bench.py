@@ -1,32 +1,34 @@
-"""MinHash throughput: Thresher vs datasketch (update loop, update_batch) vs Daft, side by side.
+"""MinHash signatures: Thresher vs datasketch (update loop, update_batch) vs Daft, same documents.
 
-200-word documents, word 3-grams, 128 permutations. Prints docs/s and the ratio of Thresher to
-each peer, writes ``benchmarks/results/minhash.json``. ``--fuzzy-docs N`` also runs
-``df.dedup.fuzzy`` end to end on the local executor over N (and N/4) short documents from
-Parquet: docs/s, peak RSS, bytes per document held by each step, candidate edges per document,
-and the resulting estimate for 10M documents.
+``docs`` documents of ``words`` Zipf words (10% of them planted near-copies of another document
+with about a tenth of the words replaced), word 3-grams joined by one space, 128 permutations,
+seed 1. Every round starts from the same Arrow table (read from Parquet at start-up); turning it
+into the engine's own input (an Arrow array, Python strings, a Daft frame) is inside the round.
 
-    python benchmarks/minhash_bench.py --docs 20000 --fuzzy-docs 1000000
+The same work: datasketch's shingles are hashed with SHA-1 (its default ``hashfunc``) and
+permuted by its affine32 scheme; ``thresher_sha1`` uses the same hash and scheme, so its
+signatures must equal datasketch's bit for bit (compared by digest). Thresher's default hash
+(``poly64``, vectorized) and Daft's own hash give other signatures of the same sets; for them the
+check is the estimate: over 200 planted pairs, the mean absolute error of the estimated Jaccard
+against the exact Jaccard (computed in Python from the shingle sets) must be at most 0.06 (128
+permutations give ~0.035). Both hashes are reported so a reader sees what the faster hash buys.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import threading
-import time
-from collections.abc import Callable
+import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from thresher.operators.kernels.minhash import minhash_signatures
+from benchmarks.harness import Bench, Engine
 
 NUM_PERM = 128
 NGRAM = 3
+PAIRS = 200
 
 
 def make_corpus(n: int, words_per_doc: int, seed: int = 0, vocab_size: int = 20000) -> list[str]:
@@ -41,320 +43,127 @@ def make_corpus(n: int, words_per_doc: int, seed: int = 0, vocab_size: int = 200
     return [" ".join(w) for w in words]
 
 
-def best_of(fn: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+def prepare(p: dict[str, Any], work: Path) -> dict[str, Any]:
+    n, w = p["docs"], p["words"]
+    docs = make_corpus(n, w)
+    rng = np.random.default_rng(1)
+    k = max(1, n // 10)
+    src = rng.choice(n // 2, size=k, replace=False)
+    dst = n // 2 + rng.choice(n - n // 2, size=k, replace=False)
+    for s, d in zip(src.tolist(), dst.tolist()):
+        toks = docs[s].split()
+        for j in rng.choice(len(toks), size=max(1, len(toks) // 10), replace=False).tolist():
+            toks[j] = f"x{j}"
+        docs[d] = " ".join(toks)
+    pq.write_table(pa.table({"text": pa.array(docs, pa.large_string())}), work / "docs.parquet")
+    return {"_pairs": [src[:PAIRS].tolist(), dst[:PAIRS].tolist()]}
 
 
-def bench_thresher(texts: list[str], threads: int | None) -> Callable[[], object]:
-    arr = pa.array(texts, pa.large_string())
-    return lambda: minhash_signatures(arr, NUM_PERM, NGRAM, "word", num_threads=threads)
+def _shingles(text: str) -> list[bytes]:
+    w = text.split()
+    return [" ".join(w[i : i + NGRAM]).encode() for i in range(max(len(w) - NGRAM + 1, 1))]
 
 
-def bench_datasketch(texts: list[str], batch: bool) -> Callable[[], object]:
+def _start(p: dict[str, Any]) -> dict[str, Any]:
+    return {"table": pq.read_table(Path(p["workdir"]) / "docs.parquet"), "pairs": p["_pairs"]}
+
+
+def _canonical(state: dict[str, Any], sig: np.ndarray) -> dict[str, Any]:
+    sig = np.ascontiguousarray(sig, dtype=np.uint32)
+    src, dst = (np.asarray(x) for x in state["pairs"])
+    est = (sig[src] == sig[dst]).mean(axis=1)
+    if "exact" not in state:
+        texts = state["table"].column("text").to_pylist()
+        state["exact"] = [len(a & b) / len(a | b) for a, b in
+                          ((set(_shingles(texts[s])), set(_shingles(texts[d]))) for s, d in zip(src, dst))]
+    mae = float(np.mean(np.abs(est - np.asarray(state["exact"]))))
+    return {"rows": int(sig.shape[0]), "digest": hashlib.sha256(sig.tobytes()).hexdigest()[:16],
+            "jaccard_mae": round(mae, 4)}
+
+
+def compare(ref: dict[str, Any], other: dict[str, Any]) -> bool:
+    if ref["rows"] != other["rows"]:
+        return False
+    return bool(other["digest"] == ref["digest"] or other["jaccard_mae"] <= 0.06)
+
+
+def _thresher(hash_name: str, threads: int | None) -> Engine:
+    def run(state: dict[str, Any], case: str) -> np.ndarray:
+        from thresher.operators.kernels.minhash import minhash_signatures
+
+        arr = state["table"].column("text").combine_chunks()
+        return minhash_signatures(arr, NUM_PERM, NGRAM, "word", seed=1, hash=hash_name, num_threads=threads)
+
+    run.__name__ = f"run_thresher_{hash_name}_{threads}"
+    return Engine(f"thresher_{hash_name}" + ("_all_cores" if threads is None else ""), start=_start, run=run,
+                  check=lambda s, c, out: _canonical(s, out), requires=("thresher",),
+                  note=f"minhash_signatures, hash={hash_name}, {'every core' if threads is None else '1 thread'}")
+
+
+def _run_datasketch_loop(state: dict[str, Any], case: str) -> list[np.ndarray]:
     from datasketch import MinHash
 
-    def run() -> None:
-        for t in texts:
-            w = t.split()
-            sh = [" ".join(w[i : i + NGRAM]).encode() for i in range(max(len(w) - NGRAM + 1, 1))]
-            m = MinHash(NUM_PERM, seed=1)
-            if batch:
-                m.update_batch(sh)
-            else:
-                for s in sh:
-                    m.update(s)
-
-    return run
+    out = []
+    for t in state["table"].column("text").to_pylist():
+        m = MinHash(NUM_PERM, seed=1)
+        for s in _shingles(t):
+            m.update(s)
+        out.append(m.hashvalues)
+    return out
 
 
-def bench_daft(texts: list[str]) -> Callable[[], object]:
+def _run_datasketch_batch(state: dict[str, Any], case: str) -> list[np.ndarray]:
+    from datasketch import MinHash
+
+    out = []
+    for t in state["table"].column("text").to_pylist():
+        m = MinHash(NUM_PERM, seed=1)
+        m.update_batch(_shingles(t))
+        out.append(m.hashvalues)
+    return out
+
+
+def _run_daft(state: dict[str, Any], case: str) -> Any:
     import daft
 
-    def run() -> object:
-        df = daft.from_pydict({"t": texts}).with_column(
-            "m", daft.col("t").minhash(num_hashes=NUM_PERM, ngram_size=NGRAM)
-        )
-        return df.to_arrow()
-
-    return run
+    df = daft.from_arrow(state["table"]).with_column(
+        "m", daft.col("text").minhash(num_hashes=NUM_PERM, ngram_size=NGRAM, seed=1))
+    return df.select("m").to_arrow()
 
 
-class _PeakRSS:
-    """Peak resident memory of this process while the block runs (sampled every 10 ms)."""
-
-    def __init__(self) -> None:
-        import psutil
-
-        self.proc = psutil.Process()
-        self.peak = 0
-        self._stop = threading.Event()
-
-    def __enter__(self) -> _PeakRSS:
-        self.base = self.proc.memory_info().rss
-        self.peak = self.base
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            time.sleep(0.01)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._t.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
+def _check_rows(state: dict[str, Any], case: str, out: list[np.ndarray]) -> dict[str, Any]:
+    return _canonical(state, np.stack(out))
 
 
-def planted_short_docs(n: int) -> pa.Table:
-    """``n`` 20-word docs; 5% exact copies and 5% with the last word changed (word 3-gram J = 17/19)."""
-    docs = make_corpus(n, 20, seed=1, vocab_size=50000)
-    rng = np.random.default_rng(2)
-    src = rng.choice(n, size=n // 10, replace=False)
-    dst = rng.choice(n, size=n // 10, replace=False)
-    for k, (i, j) in enumerate(zip(src.tolist(), dst.tolist())):
-        docs[j] = docs[i] if k % 2 else docs[i].rsplit(" ", 1)[0] + " changed"
-    return pa.table({"id": pa.array(np.arange(n, dtype=np.int64)), "text": pa.array(docs, pa.large_string())})
+def _check_daft(state: dict[str, Any], case: str, out: Any) -> dict[str, Any]:
+    col = out.column("m").combine_chunks()
+    return _canonical(state, col.flatten().to_numpy(zero_copy_only=False).reshape(len(col), NUM_PERM))
 
 
-def fuzzy_end_to_end(n: int, threshold: float = 0.8, batch_rows: int = 65536, verify: bool = False) -> dict[str, object]:
-    """``df.dedup.fuzzy`` on the local executor over a Parquet file of ``n`` short docs.
+ENGINES = (
+    _thresher("sha1_32", 1),
+    _thresher("poly64", 1),
+    _thresher("poly64", None),
+    Engine("datasketch_update_batch", _start, _run_datasketch_batch, _check_rows, requires=("datasketch",),
+           note="MinHash.update_batch per document (SHA-1, affine32)"),
+    Engine("datasketch_update_loop", _start, _run_datasketch_loop, _check_rows, requires=("datasketch",),
+           note="MinHash.update per shingle"),
+    Engine("daft", _start, _run_daft, _check_daft, requires=("daft",), group="daft",
+           note="Expression.minhash (Daft's own hash)"),
+)
 
-    Three measurements: (1) the whole DataFrame pipeline (read Parquet, keys, decision, re-read
-    and filter, write Parquet): docs/s and peak RSS; (2) the same steps run one by one on the
-    operator with ``tracemalloc`` (NumPy reports its buffers to it), giving the bytes per
-    document each step holds at its peak, and the candidate edges per document (these must not
-    grow with ``n``); (3) the estimate for 10M documents from (2).
-    """
-    import gc
-    import tempfile
-    import tracemalloc
-
-    import pyarrow.parquet as pq
-
-    import thresher as th
-    from thresher.expressions.expr import Column
-    from thresher.operators.dedup import DedupOperator, DedupState
-    from thresher.operators.kernels.lsh import candidate_pairs
-
-    tmp = Path(tempfile.mkdtemp(prefix="fuzzy-bench-"))
-    src = tmp / "docs.parquet"
-    table = planted_short_docs(n)
-    text_bytes = table.nbytes
-    pq.write_table(table, src, row_group_size=batch_rows)
-    del table
-    gc.collect()
-    df = th.read_parquet(str(src))
-    q = df.dedup.fuzzy("text", threshold=threshold, ngram=NGRAM, unit="word", device="cpu", verify=verify)
-    with _PeakRSS() as rss:
-        t = time.perf_counter()
-        q.write_parquet(str(tmp / "out"))
-        wall = time.perf_counter() - t
-    kept = pq.read_table(tmp / "out").num_rows
-
-    # -- step by step (the operator's own code), bytes per document at each step's peak ----------
-    op = DedupOperator("fuzzy", Column("text"), {"threshold": threshold, "ngram": NGRAM, "unit": "word",
-                                                 "device": "cpu", "verify": verify}, df.schema)
-    state = DedupState()
-    pf = pq.ParquetFile(src)
-    gc.collect()
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    for b in pf.iter_batches(batch_size=batch_rows):
-        one = DedupState()
-        op.keys(b, one)
-        op.merge(state, one)  # as the executor does
-    t_keys = time.perf_counter() - t0
-    held, keys_peak = tracemalloc.get_traced_memory()
-    bands_copy = np.concatenate(state.keys)  # for the edge count below (not traced as the decision's)
-    valid_copy = np.concatenate(state.extra)
-    store_bytes = state.shingles.total * 4 if state.shingles is not None else 0
-    tracemalloc.reset_peak()
-    base, _ = tracemalloc.get_traced_memory()
-    t0 = time.perf_counter()
-    group, is_kept = op.decide(state)
-    t_decide = time.perf_counter() - t0
-    after, decide_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    left, _ = candidate_pairs(bands_copy, valid=valid_copy)
-    edges = len(left)
-    del bands_copy, valid_copy, left
-    keys_bytes = held  # band hashes + valid flags of every document, held until the decision
-    per_doc = {
-        "keys held until the decision (band hashes, valid" + (", shingles" if verify else "") + ")":
-            keys_bytes / n,
-        "decision peak (keys, one band's sort, edges, labels)": (decide_peak - base + keys_bytes) / n,
-        "decision output (group, keep mask)": (group.nbytes + is_kept.nbytes) / n,
-    }
-    batch_working_set = keys_peak - held  # one batch's signatures and shingles: per thread, not per doc
-    worst = max(per_doc.values())
-    big = 10_000_000
-    rss_extra = rss.peak - rss.base
-    # what the end-to-end run needed above its start, less what grows with the documents: Arrow
-    # and Parquet buffers, batch working sets of the pool's threads, queues between stages
-    fixed = max(0.0, rss_extra - worst * n)
-    total = rss.base + fixed + worst * big
-    estimate = {
-        "bytes_per_doc_worst_step": worst,
-        "fixed_bytes": fixed,
-        "batch_working_set_bytes": batch_working_set,
-        "rss_base_bytes": rss.base,
-        "estimate_10M_bytes": total,
-        "arithmetic": (f"{rss.base / 2**30:.2f} GiB process at start + {fixed / 2**30:.2f} GiB pipeline (not per doc) + "
-                       f"{worst:.0f} B/doc x 10M = {total / 2**30:.2f} GiB"),
-    }
-    import shutil
-
-    shutil.rmtree(tmp, ignore_errors=True)
-    return {
-        "docs": n,
-        "verify": verify,
-        "shingle_bytes_per_doc": store_bytes / n,
-        "input_bytes": text_bytes,
-        "docs_per_s": n / wall,
-        "wall_s": wall,
-        "kept": kept,
-        "peak_rss_mb": rss.peak / 2**20,
-        "rss_before_mb": rss.base / 2**20,
-        "steps_s": {"keys (1 thread)": t_keys, "decision (pairs + components)": t_decide},
-        "edges": edges,
-        "edges_per_doc": edges / n,
-        "bytes_per_doc": per_doc,
-        "estimate_10M": estimate,
-    }
-
-
-def fuzzy_ray_vs_local(n: int, threshold: float = 0.8) -> dict[str, object]:
-    """The same ``df.dedup.fuzzy`` (ids kept) on the local and the Ray executor, from one Parquet file.
-
-    Ray is started and warmed up on a small run first; best of two interleaved rounds each; the
-    kept ids must be identical.
-    """
-    import tempfile
-
-    import pyarrow.parquet as pq
-
-    import thresher as th
-
-    tmp = Path(tempfile.mkdtemp(prefix="fuzzy-ray-"))
-    pq.write_table(planted_short_docs(n), tmp / "docs.parquet", row_group_size=65536)
-    q = th.read_parquet(str(tmp / "docs.parquet")).dedup.fuzzy(
-        "text", threshold=threshold, ngram=NGRAM, unit="word", device="cpu").select("id")
-    q.limit(10).to_pydict(runner="ray")  # start Ray and its workers
-    times: dict[str, float] = {"local": float("inf"), "ray": float("inf")}
-    kept: dict[str, list[int]] = {}
-    stats: dict[str, object] = {}
-    for _ in range(2):  # interleaved rounds, best of each (the machine is shared)
-        for runner in ("local", "ray"):
-            t = time.perf_counter()
-            out = q.collect(runner=runner)
-            times[runner] = min(times[runner], time.perf_counter() - t)
-            kept[runner] = out.to_pydict()["id"]
-            if runner == "ray":
-                stats = next((dict(s.extra) for s in out.stats().stages.values() if "component_rounds" in s.extra),
-                             {})
-    import shutil
-
-    shutil.rmtree(tmp, ignore_errors=True)
-    if kept["local"] != kept["ray"]:
-        raise AssertionError("the Ray executor kept other rows than the local one")
-    return {"docs": n, "local_s": times["local"], "ray_s": times["ray"], "kept": len(kept["local"]),
-            "ray_over_local": times["ray"] / times["local"], "ray_stage": stats}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--docs", type=int, default=20000)
-    parser.add_argument("--words", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--loop-docs", type=int, default=2000, help="docs for the slow datasketch loops")
-    parser.add_argument("--fuzzy-docs", type=int, default=0, help="also time the fuzzy pipeline on N short docs")
-    parser.add_argument("--ray-docs", type=int, default=0, help="also compare fuzzy dedup on Ray vs local on N docs")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "minhash.json"))
-    args = parser.parse_args()
-
-    texts = make_corpus(args.docs, args.words)
-    small = texts[: args.loop_docs]
-    rows: dict[str, float] = {}
-    runs: dict[str, Callable[[], object]] = {
-        "thresher": bench_thresher(texts, 1),
-        "thresher (all cores)": bench_thresher(texts, None),
-    }
-    try:
-        runs["daft minhash"] = bench_daft(texts)
-        runs["daft minhash"]()  # warm-up: Daft's first query pays for its runtime start
-    except ImportError:
-        print("daft not installed: skipped")
-    # interleaved rounds, best of each: the machine is shared and its load changes over a run
-    best = {name: float("inf") for name in runs}
-    for _ in range(args.repeats):
-        for name, fn in runs.items():
-            best[name] = min(best[name], best_of(fn, 1))
-    for name in ("thresher", "thresher (all cores)"):
-        rows[name] = args.docs / best[name]
-    rows["datasketch update loop"] = len(small) / best_of(bench_datasketch(small, False), 1)
-    rows["datasketch update_batch"] = len(small) / best_of(bench_datasketch(small, True), 1)
-    if "daft minhash" in best:
-        rows["daft minhash"] = args.docs / best["daft minhash"]
-
-    base = rows["thresher"]
-    base_all = rows["thresher (all cores)"]
-    print(
-        f"\n{args.docs} docs x {args.words} words, word {NGRAM}-grams, {NUM_PERM} permutations, {os.cpu_count()} cores"
-    )
-    print(f"{'engine':<26}{'docs/s':>12}{'1 thread / it':>16}{'all cores / it':>16}")
-    for name, dps in rows.items():
-        print(f"{name:<26}{dps:>12,.0f}{base / dps:>15.2f}x{base_all / dps:>15.2f}x")
-    result: dict[str, object] = {
-        "docs": args.docs,
-        "words_per_doc": args.words,
-        "ngram": NGRAM,
-        "num_perm": NUM_PERM,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "docs_per_s": rows,
-        "thresher_1_thread_over": {k: base / v for k, v in rows.items()},
-        "thresher_all_cores_over": {k: base_all / v for k, v in rows.items()},
-    }
-    if args.fuzzy_docs:
-        sizes = sorted({max(1, args.fuzzy_docs // 4), args.fuzzy_docs})  # a smaller run shows the scaling
-        for size, verify in [(size, False) for size in sizes] + [(args.fuzzy_docs, True)]:
-            fz = fuzzy_end_to_end(size, verify=verify)
-            steps = fz["steps_s"]
-            assert isinstance(steps, dict)
-            print(
-                f"\nfuzzy dedup{' verify=True' if verify else ''} (DataFrame, local executor, Parquet in and out) "
-                f"of {size:,} x 20-word docs: "
-                f"{fz['docs_per_s']:,.0f} docs/s, peak RSS {fz['peak_rss_mb']:,.0f} MiB "
-                f"(process before: {fz['rss_before_mb']:,.0f} MiB), {fz['kept']:,} kept, "
-                f"{fz['edges_per_doc']:.3f} candidate edges/doc"
-            )
-            print("  steps alone: " + ", ".join(f"{k} {v:.1f}s" for k, v in steps.items()))
-            per_doc = fz["bytes_per_doc"]
-            assert isinstance(per_doc, dict)
-            for k, v in per_doc.items():
-                print(f"  {k:<46}{v:>8.1f} B/doc")
-            est = fz["estimate_10M"]
-            assert isinstance(est, dict)
-            print(f"  one batch's keys working set (per thread): {est['batch_working_set_bytes'] / 2**20:.0f} MiB")
-            print(f"  10M estimate: {est['arithmetic']}")
-            result[f"fuzzy_end_to_end_{size}{'_verify' if verify else ''}"] = fz
-    if args.ray_docs:
-        rv = fuzzy_ray_vs_local(args.ray_docs)
-        print(f"\nfuzzy dedup of {args.ray_docs:,} docs: local {rv['local_s']:.1f}s, Ray {rv['ray_s']:.1f}s "
-              f"(Ray/local {rv['ray_over_local']:.2f}x), same {rv['kept']:,} rows kept; Ray stage: {rv['ray_stage']}")
-        result["fuzzy_ray_vs_local"] = rv
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nwrote {out.name}")
-
-
-if __name__ == "__main__":
-    main()
+BENCH = Bench(
+    name="minhash",
+    title="MinHash signatures (word 3-grams, 128 permutations)",
+    engines=ENGINES,
+    reference="thresher_sha1_32",
+    baseline="datasketch_update_batch",
+    units="docs",
+    quick={"docs": 3000, "words": 200, "rounds": 3},
+    full={"docs": 20000, "words": 200, "rounds": 5},
+    prepare=prepare,
+    count=lambda p: p["docs"],
+    compare=compare,
+    notes="thresher_sha1_32 and datasketch must agree bit for bit; the others must estimate Jaccard "
+          "within 0.06 mean absolute error of the exact value on 200 planted near-duplicate pairs.",
+)

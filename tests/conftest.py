@@ -1,4 +1,4 @@
-"""Shared fixtures: generated TPC-H data, the executor parametrization, quiet defaults."""
+"""Shared fixtures: generated TPC-H and TPC-DS data, the executor parametrization, quiet defaults."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,44 @@ def generate_tpch(scale: float) -> Path:
         tmp.rename(out)
         marker.touch()
     return out
+
+
+def _tpcgen() -> str:
+    exe = Path(sys.executable).parent / "tpcgen-cli"
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("tpcgen-cli")
+    if found is None:
+        pytest.skip("tpcgen-cli is not installed (the dev extra)")
+    return found
+
+
+def generate_tpcds(scale: float) -> Path:
+    """TPC-DS at ``scale`` as ``<table>.parquet`` files (generated once, cached under .data/)."""
+    out = DATA / f"tpcds-sf{scale:g}"
+    marker = out / ".complete"
+    if marker.exists():
+        return out
+    DATA.mkdir(parents=True, exist_ok=True)
+    with open(DATA / f".tpcds-sf{scale:g}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # xdist workers: one generates, the others wait
+        if marker.exists():
+            return out
+        tmp = DATA / f"tpcds-sf{scale:g}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        subprocess.run([_tpcgen(), "tpcds", "parquet", "-s", str(scale), f"--output-dir={tmp}"], check=True,
+                       stdout=subprocess.DEVNULL)
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+        marker.touch()
+    return out
+
+
+@pytest.fixture(scope="session")
+def tpcds_generate() -> Callable[[float], Path]:
+    """``generate_tpcds`` (TPC-DS Parquet at a scale, generated once under a file lock)."""
+    return generate_tpcds
 
 
 @pytest.fixture(scope="session")

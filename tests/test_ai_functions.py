@@ -225,7 +225,7 @@ def test_images_in_prompts_and_image_embeddings_on_both_executors(runner: str) -
     decoded = df.select(img.alias("i")).to_pydict()["i"]
     ref = []
     for v in decoded[:3]:
-        pil = Image.frombytes("RGB", (v["width"], v["height"]), v["data"])
+        pil = Image.fromarray(v)  # decoded images come out as H×W×C uint8 arrays
         msgs = [
             {"role": "system", "content": "describe"},
             {"role": "user", "content": [{"type": "image", "image": pil}, {"type": "text", "text": "what is shown?"}]},

@@ -58,7 +58,7 @@ def test_media_functions_in_sql() -> None:
     assert out == {"name": ["a"], "w": [640]}
     small = th.sql("SELECT image_resize(image_decode(raw), 32, 24) AS img FROM files", files=files)
     assert small.schema["img"].kind == "image"
-    assert [r["width"] for r in small.to_pydict()["img"]] == [32, 32]
+    assert [r.shape for r in small.to_pydict()["img"]] == [(24, 32, 3), (24, 32, 3)]
     with pytest.raises(th.ThresherError, match="image"):
         th.sql("SELECT image_resize(name, 2, 2) FROM files", files=files)
 

@@ -21,6 +21,7 @@ from thresher.errors import (
     UnsupportedError,
 )
 from thresher.expressions.expr import Expr, col, count, lit, register_expr_namespace, when
+from thresher.frame_ops import all, concat, len  # noqa: A004 - Polars' names: th.all(), th.len()
 from thresher.readers import (
     from_arrow,
     from_glob_path,
@@ -35,6 +36,7 @@ from thresher.readers import (
     read_lance,
     read_parquet,
 )
+from thresher.series import Series
 from thresher.session import get_runner_name, set_memory_budget, set_optimizer, set_progress, set_runner
 
 __version__ = "0.1.0"
@@ -91,12 +93,15 @@ __all__ = [
     "Field",
     "GroupBy",
     "Schema",
+    "Series",
     "ThresherError",
     "ThresherExecutionError",
     "ThresherIOError",
     "ThresherTypeError",
     "UnsupportedError",
+    "all",
     "col",
+    "concat",
     "count",
     "from_arrow",
     "from_glob_path",
@@ -106,6 +111,7 @@ __all__ = [
     "from_pylist",
     "get_runner_name",
     "iceberg_catalog",
+    "len",
     "lit",
     "read_csv",
     "read_iceberg",

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from thresher.datatypes import Schema
-from thresher.errors import ColumnNotFoundError, ThresherTypeError
-from thresher.expressions.expr import Column, CountStar, Expr, col, lit_if_needed
+from thresher.errors import ColumnNotFoundError, ThresherTypeError, UnsupportedError
+from thresher.expressions.expr import Column, CountStar, Expr, col, combine_conjunction, lit_if_needed
+from thresher.frame_ops import FrameOpsMixin, expand_wildcards, group_by_ordered, join_coalesce, sample_n, unique_plan
+from thresher.frame_rows import RowsMixin
 from thresher.io.memory import InMemorySource
 from thresher.planner import windows
 from thresher.planner.logical import (
@@ -66,8 +68,14 @@ def _flatten(items: Sequence[Any]) -> list[Any]:
     return out
 
 
-class DataFrame:
-    """A lazy, typed table. Build one with ``th.read_*`` or ``th.from_*``."""
+class DataFrame(RowsMixin, FrameOpsMixin):
+    """A lazy, typed table. Build one with ``th.read_*`` or ``th.from_*``.
+
+    ``collect()`` returns a collected DataFrame (it holds its result; the same API applies).
+    Rows and columns come out with ``rows()``, ``row(i)``, ``iter_rows()``, ``item()``,
+    ``to_dicts()``, ``collected["a"]`` (a :class:`~thresher.series.Series`); see
+    ``thresher.frame_rows``.
+    """
 
     def __init__(self, plan: LogicalPlan, result: pa.Table | None = None) -> None:
         self._plan = plan
@@ -131,6 +139,7 @@ class DataFrame:
         {'b': [10, 20]}
         """
         es = [_to_expr(e) for e in _flatten(exprs)] + [lit_if_needed(v).alias(k) for k, v in named.items()]
+        es = expand_wildcards(es, self.schema)
         if not es:
             raise ThresherTypeError("select() needs at least one column")
         # windows (expr.over, cum_*, ...) go to Window nodes; all-aggregate selects give one row
@@ -144,6 +153,7 @@ class DataFrame:
         {'a': [1, 2], 'b': [2, 3]}
         """
         new = [_to_expr(e) for e in _flatten(exprs)] + [lit_if_needed(v).alias(k) for k, v in named.items()]
+        new = expand_wildcards(new, self.schema)
         by_name = {e.output_name(): e for e in new}
         out: list[Expr] = []
         for name in self.columns:
@@ -154,9 +164,20 @@ class DataFrame:
     def with_column(self, name: str, expr: Any) -> DataFrame:
         return self.with_columns(**{name: expr})
 
-    def filter(self, predicate: Expr) -> DataFrame:
-        """Keep rows where ``predicate`` is true (null counts as false)."""
-        return self._with(windows.filter_(self._plan, _to_expr(predicate)))
+    def filter(self, *predicates: Any, **constraints: Any) -> DataFrame:
+        """Keep rows where every predicate is true (null counts as false), as in Polars:
+        several predicates are AND-ed, and ``name=value`` keywords mean ``col(name) == value``.
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"a": [1, 2, 3], "b": ["x", "y", "y"]})
+        >>> df.filter(th.col("a") > 1, b="y").rows()
+        [(2, 'y'), (3, 'y')]
+        """
+        preds = [_to_expr(p) for p in _flatten(predicates)]
+        preds += [col(name) == value for name, value in constraints.items()]
+        if not preds:
+            raise ThresherTypeError("filter() needs at least one predicate")
+        return self._with(windows.filter_(self._plan, combine_conjunction(preds)))  # windows allowed
 
     where = filter
 
@@ -193,9 +214,16 @@ class DataFrame:
             raise ThresherTypeError("sort: descending/nulls_last must have one value per key")
         return self._with(Sort(self._plan, tuple(keys), tuple(desc), tuple(nl)))
 
-    def group_by(self, *keys: Any) -> GroupBy:
-        """Group rows; finish with ``.agg(...)``."""
-        return GroupBy(self, [_to_expr(k) for k in _flatten(keys)])
+    def group_by(self, *keys: Any, maintain_order: bool = False) -> GroupBy:
+        """Group rows; finish with ``.agg(...)``. ``maintain_order=True`` returns the groups in
+        the order of their first row (otherwise the order is unspecified, as in Polars).
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"k": ["b", "a", "b"], "v": [1, 2, 3]})
+        >>> df.group_by("k", maintain_order=True).agg(th.col("v").sum()).rows()
+        [('b', 4), ('a', 2)]
+        """
+        return GroupBy(self, [_to_expr(k) for k in _flatten(keys)], maintain_order)
 
     groupby = group_by
 
@@ -222,8 +250,21 @@ class DataFrame:
         how: str = "inner",
         suffix: str = "_right",
         strategy: str = "auto",
+        *,
+        coalesce: bool | None = None,
     ) -> DataFrame:
-        """Join with ``other``: inner, left, right, outer, semi, anti or cross."""
+        """Join with ``other``: inner, left, right, outer (or "full"), semi, anti or cross.
+
+        ``coalesce`` as in Polars: None (default) merges same-named key columns except in an
+        outer join; True merges each pair of key columns into one (also in an outer join);
+        False keeps the right keys too (``key`` and ``key_right``).
+
+        >>> import thresher as th
+        >>> a = th.from_pydict({"k": [1, 2], "x": ["a", "b"]})
+        >>> b = th.from_pydict({"k": [2, 3], "y": [0.5, 1.5]})
+        >>> a.join(b, on="k", how="full", coalesce=True).sort("k").rows()
+        [(1, 'a', None), (2, 'b', 0.5), (3, None, 1.5)]
+        """
         if how == "full":
             how = "outer"
         if how == "cross":
@@ -234,6 +275,8 @@ class DataFrame:
             raise ThresherTypeError("join: give on= or both left_on= and right_on=")
         lk = tuple(_to_expr(e) for e in (left_on if isinstance(left_on, (list, tuple)) else [left_on]))
         rk = tuple(_to_expr(e) for e in (right_on if isinstance(right_on, (list, tuple)) else [right_on]))
+        if coalesce is not None:
+            return join_coalesce(self, other, lk, rk, how, suffix, strategy, coalesce)
         return self._with(Join(self._plan, other._plan, lk, rk, how, suffix, strategy))
 
     def explode(self, *columns: str) -> DataFrame:
@@ -243,9 +286,23 @@ class DataFrame:
     def distinct(self) -> DataFrame:
         return self._with(Distinct(self._plan, None, "first"))
 
-    def unique(self, subset: Sequence[str] | str | None = None, keep: str = "first") -> DataFrame:
-        """Drop duplicate rows (by ``subset`` columns); ``keep`` = "first" | "last" | "any"."""
+    def unique(self, subset: Sequence[str] | str | None = None, *, keep: str = "first",
+               maintain_order: bool = False) -> DataFrame:
+        """Drop duplicate rows (by ``subset`` columns). ``keep`` = "first" | "last" | "any" |
+        "none" (drop every row that has a duplicate); ``maintain_order=True`` keeps input order.
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"k": ["b", "a", "b", "c"], "v": [1, 2, 3, 4]})
+        >>> df.unique(subset="k", keep="last", maintain_order=True).rows()
+        [('a', 2), ('b', 3), ('c', 4)]
+        >>> df.unique(subset="k", keep="none", maintain_order=True).rows()
+        [('a', 2), ('c', 4)]
+        """
+        if keep not in ("first", "last", "any", "none"):
+            raise ValueError(f"unique: keep must be 'first', 'last', 'any' or 'none', got {keep!r}")
         sub = (subset,) if isinstance(subset, str) else tuple(subset) if subset is not None else None
+        if maintain_order or keep == "none":
+            return unique_plan(self, sub, keep, maintain_order)
         return self._with(Distinct(self._plan, sub, keep))
 
     def union(self, *others: DataFrame) -> DataFrame:
@@ -255,10 +312,29 @@ class DataFrame:
     concat = union
     union_all = union
 
-    def sample(self, fraction: float, seed: int | None = None, with_replacement: bool = False) -> DataFrame:
-        """Keep each row with probability ``fraction`` (reproducible for a given seed)."""
+    def sample(self, n: int | float | None = None, *, fraction: float | None = None, with_replacement: bool = False,
+               shuffle: bool = False, seed: int | None = None) -> DataFrame:
+        """A random sample, reproducible for a given ``seed``.
+
+        ``n=k`` gives exactly ``min(k, height)`` rows drawn without replacement (in input order
+        unless ``shuffle``). ``fraction=p`` keeps each row with probability ``p`` and streams (the
+        count varies around ``p * height``). A float given positionally is a fraction (as in
+        Daft), an int a row count (as in Polars).
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"a": list(range(100))})
+        >>> df.sample(n=5, seed=1).height
+        5
+        """
         if with_replacement:
-            raise ThresherTypeError("sample(with_replacement=True) is not supported; use fraction without replacement")
+            raise UnsupportedError("sample(with_replacement=True) is not supported; sample without replacement")
+        if isinstance(n, float) and fraction is None:
+            n, fraction = None, n
+        if (n is None) == (fraction is None):
+            raise ValueError("sample() needs exactly one of 'n' or 'fraction'")
+        if n is not None:
+            return sample_n(self, int(n), seed, shuffle)
+        assert fraction is not None
         return self._with(Sample(self._plan, float(fraction), seed, False))
 
     def repartition(self, num_partitions: int | None = None, *by: Any) -> DataFrame:
@@ -272,8 +348,12 @@ class DataFrame:
         return self._with(WithRowIndex(self._plan, name, offset))
 
     def __getitem__(self, item: Any) -> Any:
+        """``df["a"]``: on a collected frame the column's values (a Series, as in Polars); on a
+        lazy frame an expression, as in Daft (``df.filter(df["a"] > 1)``)."""
         if isinstance(item, str):
             self.schema.field(item)
+            if self._result is not None:
+                return self.get_column(item)
             return col(item)
         if isinstance(item, (list, tuple)):
             return self.select(*item)
@@ -351,16 +431,31 @@ class DataFrame:
     def to_arrow(self, **kw: Any) -> pa.Table:
         return self.collect(**kw)._result  # type: ignore[return-value]
 
-    def to_pydict(self, **kw: Any) -> dict[str, list[Any]]:
-        return self.to_arrow(**kw).to_pydict()  # type: ignore[no-any-return]
+    def to_pydict(self, *, images: str = "numpy", **kw: Any) -> dict[str, list[Any]]:
+        """``{column: values}``. Media come out as NumPy: images ``H×W×C`` uint8 arrays
+        (``images="pil"``: Pillow images), tensors N-d arrays, embeddings 1-d arrays.
 
-    def to_pylist(self, **kw: Any) -> list[dict[str, Any]]:
-        return self.to_arrow(**kw).to_pylist()  # type: ignore[no-any-return]
+        >>> import numpy as np, thresher as th
+        >>> df = th.from_pydict({"t": np.zeros((2, 2, 3), dtype="float32")})
+        >>> [v.shape for v in df.to_pydict()["t"]]
+        [(2, 3), (2, 3)]
+        """
+        from thresher.values import table_to_pydict
 
-    def to_numpy(self, column: str, **kw: Any) -> Any:
-        """One column as NumPy: a tensor or embedding column as one stacked ndarray (rows along
-        axis 0) when every row has the same shape and none is null, else a list of ndarrays (None
-        for nulls); any other column as a 1-D array.
+        return table_to_pydict(self.to_arrow(**kw), images)
+
+    def to_pylist(self, *, images: str = "numpy", **kw: Any) -> list[dict[str, Any]]:
+        """One dict per row, media as NumPy (see :meth:`to_pydict`)."""
+        from thresher.values import table_to_pylist
+
+        return table_to_pylist(self.to_arrow(**kw), images)
+
+    def to_numpy(self, column: str, *, writable: bool = False, **kw: Any) -> Any:
+        """One column as NumPy. An image, tensor or embedding column is stacked along a new first
+        axis (``(n, H, W, C)`` uint8, ``(n, *shape)``, ``(n, dim)``) when every row is present and
+        has the same shape; otherwise it is a 1-d ``object`` array of per-row arrays (``None`` for
+        nulls). Any other column converts as Arrow does. ``writable=False`` allows a read-only
+        zero-copy view (like Polars).
 
         >>> import numpy as np, thresher as th
         >>> df = th.from_pydict({"t": np.arange(12, dtype="float32").reshape(2, 2, 3)})
@@ -369,30 +464,27 @@ class DataFrame:
         >>> df.to_numpy("t").shape
         (2, 2, 3)
         """
+        from thresher.values import column_to_numpy
+
         if column not in self.columns:
             raise ColumnNotFoundError(f"to_numpy: no column {column!r}; columns are {self.columns}")
-        arr = self.select(column).to_arrow(**kw).column(0).combine_chunks()
-        if self.schema.field(column).dtype.kind in ("tensor", "embedding"):
-            from thresher.operators.kernels.tensor import tensor_to_numpy
-
-            return tensor_to_numpy(arr)
-        if isinstance(arr.type, pa.ExtensionType):
-            arr = arr.storage
-        return arr.to_numpy(zero_copy_only=False)
+        table = self._result if self._result is not None else self.select(column).to_arrow(**kw)
+        return column_to_numpy(table.column(column), writable=writable)
 
     def to_pandas(self, **kw: Any) -> pd.DataFrame:
-        return self.to_arrow(**kw).to_pandas()
+        """A pandas DataFrame. Media columns hold NumPy values (``object`` columns) and the frame
+        carries its Thresher schema in ``attrs``, so ``th.from_pandas`` restores the media types.
+        """
+        from thresher.interop import table_to_pandas
+
+        return table_to_pandas(self.to_arrow(**kw))
 
     def to_polars(self, **kw: Any) -> pl.DataFrame:
-        import polars as pl
+        """A Polars DataFrame; media columns stay Arrow extension columns (``ext[thresher.image]``)
+        so ``th.from_polars`` gives the same types back."""
+        from thresher.interop import table_to_polars
 
-        from thresher.datatypes import storage_batch
-
-        table = self.to_arrow(**kw)
-        out = pl.from_arrow(pa.Table.from_batches([storage_batch(b) for b in table.to_batches()],
-                                                  schema=pa.schema([pa.field(f.name, f.type.storage_type if isinstance(f.type, pa.ExtensionType) else f.type) for f in table.schema])))
-        assert isinstance(out, pl.DataFrame)
-        return out
+        return table_to_polars(self.to_arrow(**kw))
 
     def show(self, n: int = 10) -> None:
         """Print the first ``n`` rows as a table."""
@@ -478,9 +570,10 @@ class DataFrame:
 class GroupBy:
     """``df.group_by(keys)``: finish with ``.agg(...)``."""
 
-    def __init__(self, df: DataFrame, keys: list[Expr]) -> None:
+    def __init__(self, df: DataFrame, keys: list[Expr], maintain_order: bool = False) -> None:
         self._df = df
         self._keys = keys
+        self._maintain_order = maintain_order
 
     def agg(self, *aggs: Any) -> DataFrame:
         """Aggregations like ``col("x").sum()``, ``th.count()``.
@@ -490,8 +583,18 @@ class GroupBy:
         >>> df.group_by("k").agg(th.col("v").sum()).sort("k").to_pydict()
         {'k': ['a', 'b'], 'v': [3, 3]}
         """
-        es = windows.agg_exprs([_to_expr(a) for a in _flatten(aggs)])  # a bare column gives its list
-        return self._df._with(Aggregate(self._df._plan, tuple(self._keys), es))
+        keys = expand_wildcards(self._keys, self._df.schema)
+        key_names = [k.output_name() for k in keys]
+        # a bare column gives its group's list, as in Polars
+        es = windows.agg_exprs(expand_wildcards([_to_expr(a) for a in _flatten(aggs)], self._df.schema,
+                                                exclude=key_names))
+        if self._maintain_order and keys:
+            return group_by_ordered(self._df, keys, list(es))
+        return self._df._with(Aggregate(self._df._plan, tuple(keys), es))
 
     def count(self) -> DataFrame:
         return self.agg(CountStar().alias("count"))
+
+    def len(self, name: str = "len") -> DataFrame:
+        """Rows per group, in a column named ``name`` (Polars' ``group_by().len()``)."""
+        return self.agg(CountStar().alias(name))

@@ -21,7 +21,7 @@ import builtins
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -177,6 +177,11 @@ def _arrow_numeric(name: str) -> pa.DataType:
 
 def canonical_arrow(t: pa.DataType) -> pa.DataType:
     """The canonical Arrow type for data of type ``t`` (what every batch in flight uses)."""
+    if isinstance(t, ThresherExtensionType):
+        # a type read back with another storage layout (Polars' 64-bit offsets) is the same
+        # logical type: describe it canonically, `conform_array` casts the data
+        expected = _storage_for(t.kind, t.params)
+        return t if t.storage_type == expected else _EXT_CLASSES[t.kind](t.params)
     if isinstance(t, pa.ExtensionType):
         return t
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
@@ -616,15 +621,13 @@ def conform_array(arr: pa.Array | pa.ChunkedArray, dtype: DataType) -> pa.Array 
     if arr.type == target:
         return arr
     if isinstance(target, pa.ExtensionType):
-        storage = arr.storage if isinstance(arr.type, pa.ExtensionType) else arr
+        storage = storage_array(arr, deep=False)
         if isinstance(storage, pa.ChunkedArray):
             storage = storage.combine_chunks()
         if storage.type != target.storage_type:
             storage = storage.cast(target.storage_type)
         return pa.ExtensionArray.from_storage(target, storage)
-    if isinstance(arr.type, pa.ExtensionType):
-        arr = arr.storage if isinstance(arr, pa.Array) else pa.chunked_array([c.storage for c in arr.chunks], arr.type.storage_type)
-    return arr.cast(target)
+    return storage_array(arr, deep=False).cast(target)
 
 
 def conform_batch(batch: pa.RecordBatch, schema: Schema) -> pa.RecordBatch:
@@ -641,8 +644,19 @@ def conform_batch(batch: pa.RecordBatch, schema: Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(cols, schema=target)
 
 
+# --------------------------------------------------------------------------------------------
+# Extension <-> storage: the one conversion every layer uses (wrapping back is conform_array)
+# --------------------------------------------------------------------------------------------
+
+
 def storage_type(t: pa.DataType) -> pa.DataType:
-    """``t`` with every extension type, at any depth, replaced by its storage type."""
+    """``t`` with every extension type, at any depth, replaced by its storage type.
+
+    Examples
+    --------
+    >>> storage_type(pa.struct([("img", DataType.image().to_arrow())])) == pa.struct([("img", DataType.image().storage)])
+    True
+    """
     if isinstance(t, pa.ExtensionType):
         return storage_type(t.storage_type)
     if pa.types.is_struct(t):
@@ -660,18 +674,46 @@ def _has_extension(t: pa.DataType) -> bool:
     return storage_type(t) != t
 
 
-def storage_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """``batch`` with extension types (also nested ones) replaced by their storage, for engines
-    such as Polars that would otherwise mangle them."""
+ArrowArrayT = TypeVar("ArrowArrayT", pa.Array, pa.ChunkedArray)
+
+
+def storage_array(arr: ArrowArrayT, *, deep: bool = True) -> ArrowArrayT:
+    """``arr`` (array or chunked array, kept as it is) as its storage: no copy for a top-level
+    extension type; ``deep`` also casts extension types nested in structs and lists away.
+
+    Examples
+    --------
+    >>> ext = pa.ExtensionArray.from_storage(DataType.file().to_arrow(), pa.array([b"x"], pa.large_binary()))
+    >>> storage_array(ext).type, storage_array(pa.chunked_array([ext])).type
+    (DataType(large_binary), DataType(large_binary))
+    """
+    if isinstance(arr.type, pa.ExtensionType):
+        if isinstance(arr, pa.ChunkedArray):
+            arr = pa.chunked_array([c.storage for c in arr.chunks], arr.type.storage_type)
+        else:
+            arr = arr.storage
+    if deep and _has_extension(arr.type):
+        arr = arr.cast(storage_type(arr.type))
+    return arr
+
+
+def storage_arrow_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with every extension type (at any depth) replaced by its storage; the types of
+    :func:`storage_batch`'s output."""
+    return pa.schema([pa.field(f.name, storage_type(f.type), f.nullable) for f in schema])
+
+
+BatchT = TypeVar("BatchT", pa.RecordBatch, pa.Table)
+
+
+def storage_batch(batch: BatchT) -> BatchT:
+    """``batch`` (record batch or table) with extension types, also nested ones, replaced by their
+    storage, for engines such as Polars that would otherwise mangle them."""
     if not any(_has_extension(t) for t in batch.schema.types):
         return batch
-    cols = []
-    for c in batch.columns:
-        if isinstance(c.type, pa.ExtensionType):
-            c = c.storage
-        if _has_extension(c.type):
-            c = c.cast(storage_type(c.type))
-        cols.append(c)
+    cols = [storage_array(c) for c in batch.columns]
+    if isinstance(batch, pa.Table):
+        return pa.Table.from_arrays(cols, names=batch.schema.names)
     return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
 
 

@@ -8,6 +8,6 @@
 
 from __future__ import annotations
 
-from thresher.udfs.ai.functions import embed_image, embed_text, prompt
+from thresher.udfs.ai.model_functions import embed_image, embed_text, prompt
 
 __all__ = ["embed_image", "embed_text", "prompt"]

@@ -82,7 +82,11 @@ def from_pydict(data: Mapping[str, Any], schema: Mapping[str, DataType] | None =
                 raise ThresherTypeError(f"from_pydict: column {k!r} is an array of shape {v.shape}, not rows of "
                                         f"{t.params['dim']} values for {t}")
             v = tensor_from_numpy(v)
-        if t is not None:
+        if t is not None and t.is_media() and not isinstance(v, (pa.Array, pa.ChunkedArray)):
+            from thresher.interop import python_to_arrow
+
+            arrays[k] = python_to_arrow(list(v), t)  # NumPy arrays / Pillow images, as values come out
+        elif t is not None:
             from thresher.datatypes import conform_array
 
             storage = pa.array(v, type=t.storage) if not isinstance(v, pa.Array) else v
@@ -96,11 +100,25 @@ def from_pylist(rows: Sequence[Mapping[str, Any]]) -> DataFrame:
     return from_arrow(pa.Table.from_pylist(list(rows)))
 
 
-def from_pandas(df: Any) -> DataFrame:
-    return from_arrow(pa.Table.from_pandas(df, preserve_index=False))
+def from_pandas(df: Any, schema: Mapping[str, Any] | None = None) -> DataFrame:
+    """A frame from a pandas DataFrame (the index is dropped).
+
+    Media columns come back with their types when the frame came from ``to_pandas`` (the schema
+    travels in ``df.attrs``) or when ``schema`` names their types; their values may be NumPy
+    arrays or Pillow images.
+
+    >>> import numpy as np, pandas as pd, thresher as th
+    >>> pdf = pd.DataFrame({"img": [np.zeros((2, 3, 3), dtype="uint8")]})
+    >>> th.from_pandas(pdf, schema={"img": th.DataType.image()}).schema
+    Schema(img: image[any])
+    """
+    from thresher.interop import pandas_to_table
+
+    return from_arrow(pandas_to_table(df, schema))
 
 
 def from_polars(df: Any) -> DataFrame:
+    """A frame from a Polars DataFrame; media (extension) columns keep their types."""
     return from_arrow(df.to_arrow())
 
 

@@ -13,7 +13,7 @@ import thresher as th
 from thresher.datatypes import DataType, Field, Schema
 from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import col
-from thresher.expressions.functions import get
+from thresher.expressions.registry import get
 from thresher.operators.kernels.embedding import embedding_from_numpy
 from thresher.operators.kernels.registry import get_kernel
 from thresher.operators.kernels.tensor import tensor_from_numpy

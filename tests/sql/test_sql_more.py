@@ -51,8 +51,8 @@ def test_matches_duckdb(query: str) -> None:
 
 def test_function_registered_by_sql_name() -> None:
     from thresher.datatypes import DataType, Field
-    from thresher.expressions.functions import FunctionSpec, register
-    from thresher.operators.polars_lowering import register_lowering
+    from thresher.expressions.registry import FunctionSpec, register
+    from thresher.operators.expr_to_polars import register_lowering
 
     def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
         if not args[0].dtype.is_integer():

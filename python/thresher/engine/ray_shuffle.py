@@ -116,7 +116,7 @@ def range_sort(ray: Any, stage: Stage, chunked: Iterator[list[pa.RecordBatch]], 
     import polars as pl
 
     from thresher.datatypes import storage_batch
-    from thresher.operators.polars_lowering import to_polars
+    from thresher.operators.expr_to_polars import to_polars
     from thresher.planner.logical import Sort
 
     node = stage.logical

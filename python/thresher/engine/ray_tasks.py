@@ -168,7 +168,7 @@ def range_split(batches: list[pa.RecordBatch], key: Any, schema: Schema, bounds:
     import polars as pl
 
     from thresher.datatypes import storage_batch
-    from thresher.operators.polars_lowering import to_polars
+    from thresher.operators.expr_to_polars import to_polars
 
     table = _table(batches, schema)
     n = len(bounds) + 2

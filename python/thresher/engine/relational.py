@@ -17,7 +17,7 @@ from thresher._lazy import lazy_module
 from thresher.datatypes import Schema, conform_batch, storage_batch
 from thresher.errors import ThresherExecutionError, UnsupportedError
 from thresher.expressions.expr import Column, Expr
-from thresher.operators.polars_lowering import polars_dtype, to_polars
+from thresher.operators.expr_to_polars import polars_dtype, to_polars
 from thresher.operators.window import window_lazy
 from thresher.planner.logical import (
     Aggregate,

@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pyarrow as pa
+
 from thresher.datatypes import DataType, Field
+from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import Call, Expr
-from thresher.expressions.functions import FunctionSpec, expect, register
+from thresher.expressions.registry import FunctionSpec, expect, register
 
 
 def _part_rule(fn: str) -> Any:
@@ -46,6 +49,18 @@ def _offset_rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
 
 
 register(FunctionSpec("dt.offset_by", _offset_rule))
+
+
+def _strftime_rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    f = args[0]
+    ok = f.dtype.kind in ("date", "timestamp") or pa.types.is_time(f.dtype.arrow) or f.dtype.is_null()
+    expect(f, ok, "a date, time or timestamp", "dt.strftime")
+    if not isinstance(opts.get("format"), str):
+        raise ThresherTypeError(f"dt.strftime: format must be a string, got {opts.get('format')!r}")
+    return DataType.string()
+
+
+register(FunctionSpec("dt.strftime", _strftime_rule, sql_names=("dt_strftime",)))
 
 
 class DateTimeNamespace:
@@ -88,6 +103,17 @@ class DateTimeNamespace:
     def truncate(self, every: str) -> Expr:
         """Truncate to a unit: "1y", "1mo", "1w", "1d", "1h" (Polars duration strings)."""
         return self._call("truncate", every=every)
+
+    def strftime(self, format: str) -> Expr:
+        """Format as text with a ``strftime`` pattern (chrono's, as in Polars), e.g. "%Y-%m-%d".
+
+        >>> from thresher import col
+        >>> col("d").dt.strftime("%Y-%m")
+        col("d").dt.strftime(format='%Y-%m')
+        """
+        return self._call("strftime", format=format)
+
+    to_string = strftime
 
     def offset_by(self, by: str) -> Expr:
         """Shift by a calendar interval like "1y", "-3mo", "10d"."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from thresher.datatypes import DataType, Field
 from thresher.expressions.expr import Call, Expr, lit_if_needed
-from thresher.expressions.functions import FunctionSpec, expect, register
+from thresher.expressions.registry import FunctionSpec, expect, register
 from thresher.expressions.tensor import _as_list, pair_rule
 
 

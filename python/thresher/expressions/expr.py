@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from thresher.datatypes import DataType, Field, Schema
 from thresher.errors import ThresherTypeError
-from thresher.expressions import functions as F
+from thresher.expressions import registry as F
 
 if TYPE_CHECKING:
     from thresher.expressions.audio import AudioNamespace
@@ -133,8 +133,14 @@ class Expr:
         """Rename the output column."""
         return Alias(self, name)
 
-    def cast(self, dtype: DataType | pa.DataType | str, strict: bool = True) -> Expr:
-        """Convert to ``dtype`` (a DataType, an Arrow type or a name like "int64")."""
+    def cast(self, dtype: DataType | pa.DataType | str | Any, strict: bool = True) -> Expr:
+        """Convert to ``dtype``: a DataType, an Arrow type, a Polars or NumPy dtype, a Python
+        type or a name like "int64" (see :func:`to_dtype`).
+
+        >>> import polars as pl
+        >>> col("a").cast(pl.Float64)
+        col("a").cast(double)
+        """
         return Cast(self, to_dtype(dtype), strict)
 
     # ---- operators ----------------------------------------------------------------------
@@ -250,6 +256,10 @@ class Expr:
 
     # ---- aggregations -----------------------------------------------------------------------
     def sum(self) -> Expr:
+        """The sum of the non-null values; Polars' semantics: 0 when there are none.
+
+        SQL (``th.sql``) follows DuckDB instead: ``SUM`` over no non-NULL values is NULL.
+        """
         return AggCall("sum", self)
 
     def mean(self) -> Expr:
@@ -282,6 +292,16 @@ class Expr:
 
     def median(self) -> Expr:
         return AggCall("median", self)
+
+    def quantile(self, quantile: float, interpolation: builtins.str = "nearest") -> Expr:
+        """The ``quantile`` (0..1) of the group's values (Polars' interpolation methods).
+
+        >>> col("x").quantile(0.25)
+        col("x").quantile()
+        """
+        if not 0.0 <= float(quantile) <= 1.0:
+            raise ValueError(f"quantile must be between 0 and 1, got {quantile}")
+        return AggCall("quantile", self, (("quantile", float(quantile)), ("interpolation", interpolation)))
 
     def agg_list(self) -> Expr:
         """Collect the group's values into a list."""
@@ -631,7 +651,7 @@ _INFIX = {
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Call(Expr):
-    """A call of a registered scalar function (see ``expressions/functions.py``)."""
+    """A call of a registered scalar function (see ``expressions/registry.py``)."""
 
     name: str
     args: tuple[Expr, ...]
@@ -877,21 +897,65 @@ _DTYPE_NAMES: dict[str, Callable[[], DataType]] = {
     "uint8": DataType.uint8, "uint16": DataType.uint16, "uint32": DataType.uint32, "uint64": DataType.uint64,
     "float32": DataType.float32, "float64": DataType.float64, "float": DataType.float64, "double": DataType.float64,
     "string": DataType.string, "str": DataType.string, "utf8": DataType.string, "binary": DataType.binary,
-    "date": DataType.date, "timestamp": DataType.timestamp,
+    "date": DataType.date, "timestamp": DataType.timestamp, "datetime": DataType.timestamp,
+    "float16": lambda: DataType(pa.float16()), "f32": DataType.float32,
+    "f64": DataType.float64, "i8": DataType.int8, "i16": DataType.int16, "i32": DataType.int32,
+    "i64": DataType.int64, "u8": DataType.uint8, "u16": DataType.uint16, "u32": DataType.uint32,
+    "u64": DataType.uint64, "large_string": DataType.string, "large_utf8": DataType.string,
+    "bytes": DataType.binary, "large_binary": DataType.binary, "duration": DataType.duration,
 }
 
 
-def to_dtype(dtype: DataType | pa.DataType | str | type) -> DataType:
-    """Coerce a DataType, Arrow type, name ("int64") or Python type (int, str) to a DataType."""
+def _foreign_dtype(dtype: Any) -> pa.DataType | None:
+    """The Arrow type of a Polars or NumPy dtype (class or instance), else None."""
+    module = (dtype if isinstance(dtype, type) else type(dtype)).__module__ or ""
+    if module.split(".")[0] == "polars":
+        import polars as pl
+
+        # Polars knows its own Arrow mapping: an empty Series of that dtype, exported
+        return pl.Series("x", [], dtype=dtype).to_arrow().type
+    if module.split(".")[0] == "numpy":
+        import numpy as np
+
+        np_type = np.dtype(dtype)
+        if np_type.kind in ("U", "S", "O"):
+            return pa.large_string() if np_type.kind != "S" else pa.large_binary()
+        return pa.from_numpy_dtype(np_type)
+    return None
+
+
+def to_dtype(dtype: DataType | pa.DataType | str | type | Any) -> DataType:
+    """Coerce a dtype to a DataType: a DataType, an Arrow type, a Polars dtype (``pl.Float64``,
+    ``pl.List(pl.Int64)``), a NumPy dtype (``np.float32``, ``np.dtype("int8")``), a Python type
+    (int, str) or a name ("int64", "Float64", "utf8", or any pyarrow alias like "timestamp[ms]").
+
+    >>> import polars as pl, numpy as np
+    >>> to_dtype(pl.Float64), to_dtype(np.int8), to_dtype("Float32"), to_dtype("timestamp[ms]")
+    (DataType(double), DataType(int8), DataType(float), DataType(timestamp[ms]))
+    """
     if isinstance(dtype, DataType):
         return dtype
     if isinstance(dtype, pa.DataType):
         return DataType(dtype)
-    if isinstance(dtype, str) and dtype.lower() in _DTYPE_NAMES:
-        return _DTYPE_NAMES[dtype.lower()]()
+    if isinstance(dtype, str):
+        if dtype.lower() in _DTYPE_NAMES:
+            return _DTYPE_NAMES[dtype.lower()]()
+        try:
+            return DataType(pa.type_for_alias(dtype.lower()))
+        except ValueError:
+            raise ThresherTypeError(
+                f"unknown data type {dtype!r}; use a name like 'int64', 'float64', 'string', 'date', "
+                "'timestamp[us]', a DataType, or a Polars/NumPy/Arrow dtype"
+            ) from None
     py = {int: DataType.int64, float: DataType.float64, str: DataType.string, bool: DataType.bool, bytes: DataType.binary}
     if isinstance(dtype, type) and dtype in py:
         return py[dtype]()
+    try:
+        foreign = _foreign_dtype(dtype)
+    except (TypeError, ValueError, pa.ArrowException) as exc:
+        raise ThresherTypeError(f"cannot convert data type {dtype!r}: {exc}") from None
+    if foreign is not None:
+        return DataType(foreign)
     raise ThresherTypeError(f"unknown data type {dtype!r}")
 
 

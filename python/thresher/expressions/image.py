@@ -21,7 +21,7 @@ from typing import Any
 from thresher.datatypes import DataType, Field
 from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import Call, Expr
-from thresher.expressions.functions import FunctionSpec, expect, register
+from thresher.expressions.registry import FunctionSpec, expect, register
 
 MODES = ("L", "LA", "RGB", "RGBA")
 FILTERS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")

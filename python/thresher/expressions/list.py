@@ -14,7 +14,7 @@ from typing import Any
 
 from thresher.datatypes import DataType, Field
 from thresher.expressions.expr import Call, Expr
-from thresher.expressions.functions import expect, function
+from thresher.expressions.registry import expect, function
 
 
 def _check_list(f: Field, fn: str) -> None:

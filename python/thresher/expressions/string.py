@@ -14,7 +14,7 @@ from typing import Any
 
 from thresher.datatypes import DataType, Field
 from thresher.expressions.expr import Call, Expr, lit_if_needed
-from thresher.expressions.functions import FunctionSpec, expect, function, register
+from thresher.expressions.registry import FunctionSpec, expect, function, register
 
 
 def _string_arg(fn: str) -> Any:
@@ -79,6 +79,29 @@ class StringNamespace:
 
     def len_bytes(self) -> Expr:
         return self._call("len_bytes")
+
+    # Polars' names for the same functions
+    def len_chars(self) -> Expr:
+        """Length in characters (Polars' name for :meth:`len`).
+
+        >>> from thresher import col
+        >>> col("s").str.len_chars()
+        col("s").str.len()
+        """
+        return self._call("len")
+
+    def to_uppercase(self) -> Expr:
+        """Upper-case (Polars' name for :meth:`upper`)."""
+        return self._call("upper")
+
+    def to_lowercase(self) -> Expr:
+        """Lower-case (Polars' name for :meth:`lower`)."""
+        return self._call("lower")
+
+    def strip_chars(self, characters: str | None = None) -> Expr:
+        """Strip leading and trailing ``characters`` (whitespace by default; Polars' name for
+        :meth:`strip`)."""
+        return self._call("strip", characters=characters)
 
     def split(self, by: str) -> Expr:
         return self._call("split", by=by)

@@ -15,7 +15,7 @@ from typing import Any
 from thresher.datatypes import DataType, Field
 from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import Call, Expr, lit_if_needed
-from thresher.expressions.functions import FunctionSpec, expect, register
+from thresher.expressions.registry import FunctionSpec, expect, register
 
 
 def is_vector_like(f: Field) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 from thresher.datatypes import DataType, Field
 from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import Call, Expr
-from thresher.expressions.functions import FunctionSpec, expect, register
+from thresher.expressions.registry import FunctionSpec, expect, register
 
 
 def _video_input(f: Field, fn: str) -> None:
@@ -131,8 +131,8 @@ class VideoNamespace:
         >>> df = th.from_pydict({"v": [make_video(seconds=2, fps=10, width=64, height=48, gop_seconds=1)]})
         >>> frames = df.select(th.col("v").video.frames(every_seconds=0.5, width=32, height=24).alias("f"))
         >>> rows = frames.explode("f").to_pylist()  # streamed, several videos at once (stream_video_frames)
-        >>> [r["f"]["timestamp"] for r in rows], rows[0]["f"]["image"]["width"]
-        ([0.0, 0.5, 1.0, 1.5], 32)
+        >>> [r["f"]["timestamp"] for r in rows], rows[0]["f"]["image"].shape  # images as H×W×C arrays
+        ([0.0, 0.5, 1.0, 1.5], (24, 32, 3))
         """
         return self._call("frames", every_seconds=every_seconds, num_frames=num_frames,
                           keyframes_only=keyframes_only, width=width, height=height, on_error=on_error)

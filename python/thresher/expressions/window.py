@@ -28,7 +28,7 @@ import pyarrow as pa
 from thresher.datatypes import DataType, Field, Schema, supertype
 from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import Expr, _freeze
-from thresher.expressions.functions import expect, function
+from thresher.expressions.registry import expect, function
 
 # ---------------------------------------------------------------------------------------------
 # SQL frames

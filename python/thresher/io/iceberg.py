@@ -32,7 +32,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.datatypes import DataType, ThresherExtensionType, _make_ext, conform_array
+from thresher.datatypes import DataType, ThresherExtensionType, _make_ext, conform_array, storage_array
 from thresher.errors import ColumnNotFoundError, ThresherIOError, ThresherTypeError
 from thresher.io.predicate import Comparison, Predicate
 from thresher.io.safety import is_within, strip_file_scheme
@@ -112,11 +112,7 @@ def to_storage(batch: pa.RecordBatch | pa.Table, iceberg: bool = False) -> pa.Re
         if iceberg and c.type == pa.uint64():
             c = c.cast(pa.int64(), safe=False)
         elif isinstance(c.type, pa.ExtensionType):
-            c = (
-                c.storage
-                if isinstance(c, pa.Array)
-                else pa.chunked_array([x.storage for x in c.chunks], c.type.storage_type)
-            )
+            c = storage_array(c, deep=False)
         cols.append(c)
     sch, _ = storage_schema(batch.schema, iceberg=iceberg)
     if isinstance(batch, pa.Table):

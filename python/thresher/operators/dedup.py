@@ -16,7 +16,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from thresher.datatypes import Schema
+from thresher.datatypes import Schema, storage_array
 from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Expr
 from thresher.operators.evaluate import ExprEvaluator
@@ -140,7 +140,7 @@ class DedupOperator:
         arr = values[0]
         p = self.params
         if self.method == "exact":
-            storage = arr.storage if isinstance(arr.type, pa.ExtensionType) else arr
+            storage = storage_array(arr, deep=False)
             s = pl.from_arrow(pa.RecordBatch.from_arrays([storage], names=["v"]))
             assert isinstance(s, pl.DataFrame)
             h = s.select(pl.col("v").hash(seed=0x7E5)).to_series().to_numpy()
@@ -182,7 +182,7 @@ class DedupOperator:
             else:
                 state.extra.append(valid)
         elif self.method == "semantic":
-            storage = arr.storage if isinstance(arr.type, pa.ExtensionType) else arr
+            storage = storage_array(arr, deep=False)
             if not pa.types.is_fixed_size_list(storage.type):
                 raise ThresherExecutionError(f"semantic dedup needs an embedding column, got {storage.type}")
             dim = storage.type.list_size

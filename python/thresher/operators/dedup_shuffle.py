@@ -55,23 +55,13 @@ import pyarrow as pa
 
 from thresher.operators.dedup import DedupOperator, DedupState
 from thresher.operators.kernels.components import connected_components, min_by_key, sorted_unique
+from thresher.operators.kernels.hashing import fmix64
 from thresher.operators.kernels.lsh import _gather_csr, jaccard_pairs
 from thresher.operators.kernels.phash_lsh import _bands, _bucket_pairs, popcount64
 
 _U64 = np.uint64
 _EMPTY = np.empty(0, np.int64)
 Edges = tuple[np.ndarray, np.ndarray]
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finalizer (spreads sequential keys over partitions)."""
-    x = np.asarray(x, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        x = x ^ (x >> _U64(33))
-        x = x * _U64(0xFF51AFD7ED558CCD)
-        x = x ^ (x >> _U64(33))
-        x = x * _U64(0xC4CEB9FE1A85EC53)
-        return x ^ (x >> _U64(33))
 
 
 def _split(part: np.ndarray, n: int, *cols: np.ndarray) -> list[tuple[np.ndarray, ...]]:
@@ -106,7 +96,7 @@ def map_chunk(op: DedupOperator, n_parts: int, row_offset: int, batches: list[pa
         h = np.concatenate(state.keys) if state.keys else np.empty(0, _U64)
         ok = ~np.concatenate(state.extra) if state.extra else np.empty(0, bool)
         h, r = h[ok], rows[ok]
-        parts = _split((_mix(h) % _U64(n_parts)).astype(np.int64), n_parts, h, r)
+        parts = _split((fmix64(h) % _U64(n_parts)).astype(np.int64), n_parts, h, r)
     elif op.method == "fuzzy":
         bh = np.concatenate(state.keys) if state.keys else np.empty((0, op.params["bands"]), _U64)
         if op.params.get("verify"):
@@ -137,7 +127,7 @@ def map_chunk(op: DedupOperator, n_parts: int, row_offset: int, batches: list[pa
         band = np.concatenate(bands)
         key = np.concatenate(keys)
         with np.errstate(over="ignore"):
-            part = (_mix(key ^ _mix(band.astype(_U64))) % _U64(n_parts)).astype(np.int64)
+            part = (fmix64(key ^ fmix64(band.astype(_U64))) % _U64(n_parts)).astype(np.int64)
         parts = _split(part, n_parts, band, key, np.tile(h, len(bands)), np.tile(r, len(bands)))
     else:
         raise ValueError(f"dedup method {op.method!r} has no shuffle form")
@@ -270,7 +260,7 @@ def _key_both(n_parts: int, leaf: np.ndarray, center: np.ndarray) -> list[tuple[
     """Undirected edges as directed records at both ends (large-star input), cut by node."""
     u = np.concatenate([leaf, center])
     w = np.concatenate([center, leaf])
-    return _split((_mix(u) % _U64(n_parts)).astype(np.int64), n_parts, u, w)
+    return _split((fmix64(u) % _U64(n_parts)).astype(np.int64), n_parts, u, w)
 
 
 def contract_and_key(n_parts: int, left: np.ndarray, right: np.ndarray) -> tuple[Any, ...]:
@@ -308,7 +298,7 @@ def star_round(kind: str, n_parts: int, *parts: tuple[np.ndarray, ...]) -> tuple
         changed = int(len(sorted_unique(u[larger & (mu < u)])))
         leaf, center = w[larger], mu[larger]
         # next: small-star, each edge at its larger end (the leaf)
-        out = _split((_mix(leaf) % _U64(n_parts)).astype(np.int64), n_parts, leaf, center)
+        out = _split((fmix64(leaf) % _U64(n_parts)).astype(np.int64), n_parts, leaf, center)
         return (*out, changed)
     if kind != "small":
         raise ValueError(f"kind must be 'large' or 'small', got {kind!r}")

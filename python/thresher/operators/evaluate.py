@@ -19,9 +19,9 @@ from thresher._lazy import lazy_module
 from thresher.datatypes import DataType, Field, Schema, conform_array, storage_batch
 from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Alias, Call, Cast, Column, Expr, Literal, UDFCall
+from thresher.operators.expr_to_polars import has_lowering, to_polars
 from thresher.operators.kernels.base import KernelOutput
 from thresher.operators.kernels.registry import get_kernel
-from thresher.operators.polars_lowering import has_lowering, to_polars
 
 if TYPE_CHECKING:
     import polars as pl

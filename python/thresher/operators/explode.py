@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from thresher.datatypes import Schema, conform_array, storage_type
+from thresher.datatypes import Schema, conform_array, storage_array
 from thresher.errors import ThresherExecutionError
 from thresher.operators.base import Operator
 
@@ -22,7 +22,7 @@ class ExplodeOperator(Operator):
 
     def process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         first = batch.column(batch.schema.get_field_index(self.columns[0]))
-        lists = first.storage if isinstance(first.type, pa.ExtensionType) else first
+        lists = storage_array(first, deep=False)
         # null and empty lists keep one row with a null element (Polars/Daft semantics)
         lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False).astype(np.int64)
         out_len = np.maximum(lengths, 1)
@@ -37,12 +37,9 @@ class ExplodeOperator(Operator):
         return [pa.RecordBatch.from_arrays(cols, schema=self._arrow_schema)]
 
     def _flatten(self, arr: pa.Array, lengths: np.ndarray, out_len: np.ndarray, name: str) -> pa.Array:
-        storage = arr.storage if isinstance(arr.type, pa.ExtensionType) else arr
-        plain = storage_type(storage.type)
-        if plain != storage.type:
-            # Arrow has no builder for an extension type nested in a list/struct (take with nulls
-            # needs one): explode the plain storage and wrap the extension types back at the end
-            storage = storage.cast(plain)
+        # Arrow has no builder for an extension type nested in a list/struct (take with nulls
+        # needs one): explode the plain storage and wrap the extension types back at the end
+        storage = storage_array(arr)
         my_len = pc.fill_null(pc.list_value_length(storage), 0).to_numpy(zero_copy_only=False).astype(np.int64)
         if not np.array_equal(my_len, lengths):
             raise ThresherExecutionError(f"explode: list column {name!r} has different lengths than {self.columns[0]!r}")

@@ -11,7 +11,7 @@ import pyarrow as pa
 from thresher._lazy import lazy_module
 from thresher.datatypes import Schema, storage_batch
 from thresher.expressions.expr import Expr
-from thresher.operators.polars_lowering import to_polars
+from thresher.operators.expr_to_polars import to_polars
 
 if TYPE_CHECKING:
     import polars as pl

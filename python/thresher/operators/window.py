@@ -31,7 +31,7 @@ from thresher.datatypes import DataType, Schema
 from thresher.errors import UnsupportedError
 from thresher.expressions.expr import AggCall, Call, CountStar, Expr, strip_alias
 from thresher.expressions.window import WindowFrame
-from thresher.operators.polars_lowering import polars_dtype, to_polars
+from thresher.operators.expr_to_polars import polars_dtype, to_polars
 
 if TYPE_CHECKING:
     import polars as pl
@@ -285,7 +285,7 @@ def _evaluate(e: Expr, j: int, df: pl.DataFrame, geo: _Geometry, frame: WindowFr
         if not whole:
             raise UnsupportedError(f"{e.name}() over a moving window frame ({frame!r}) is not supported; "
                                    "only over the whole partition")
-        from thresher.operators.polars_lowering import _agg
+        from thresher.operators.expr_to_polars import _agg
 
         pid = pl.Series("__wpid", geo.pid)
         agg = _agg(e.name, pl.col(x.name), e, arg_types[0], True).over("__wpid")

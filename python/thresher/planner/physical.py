@@ -27,7 +27,7 @@ from typing import Any
 
 from thresher.datatypes import Schema
 from thresher.expressions.expr import Expr, UDFCall, max_cost
-from thresher.operators.polars_lowering import is_lowerable
+from thresher.operators.expr_to_polars import is_lowerable
 from thresher.planner.logical import (
     Aggregate,
     Dedup,

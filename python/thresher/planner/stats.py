@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thresher.expressions import functions as F
+from thresher.expressions import registry as F
 from thresher.expressions.expr import Call, Expr, UDFCall, split_conjunction
 from thresher.planner.logical import (
     Aggregate,

@@ -39,7 +39,7 @@ from typing import Any, get_type_hints
 import numpy as np
 import pyarrow as pa
 
-from thresher.datatypes import DataType, Field, Schema, conform_array
+from thresher.datatypes import DataType, Field, Schema, conform_array, storage_array
 from thresher.errors import ThresherExecutionError, ThresherTypeError
 from thresher.expressions.expr import Expr, UDFCall, lit_if_needed, to_dtype
 
@@ -205,7 +205,7 @@ class UDF:
         return run
 
     def _convert_in(self, arr: pa.Array) -> Any:
-        storage = arr.storage if isinstance(arr.type, pa.ExtensionType) else arr
+        storage = storage_array(arr, deep=False)
         if self.batch_format == "arrow":
             return arr
         if self.batch_format == "numpy":
@@ -289,9 +289,9 @@ class UDF:
         mask = None
         for a in args:
             if a.null_count:
-                m = pc.is_null(a.storage if isinstance(a, pa.ExtensionArray) else a)
+                m = pc.is_null(storage_array(a, deep=False))
                 mask = m if mask is None else pc.or_(mask, m)
-        storage = out.storage if isinstance(out, pa.ExtensionArray) else out
+        storage = storage_array(out, deep=False)
         masked = pc.if_else(mask, pa.scalar(None, storage.type), storage)
         return conform_array(masked, self.return_dtype)  # type: ignore[return-value]
 
@@ -309,7 +309,7 @@ class UDF:
                 errors[i] = f"udf {self.name} failed on row {i}: {type(exc).__name__}: {exc}"
         if not parts:
             return pa.array([], self.return_dtype.to_arrow()), None
-        values = pa.concat_arrays([p.storage if isinstance(p, pa.ExtensionArray) else p for p in parts])
+        values = pa.concat_arrays([storage_array(p, deep=False) for p in parts])
         out = conform_array(values, self.return_dtype)
         return out, (pa.array(errors, pa.large_string()) if any(errors) else None)
 

@@ -105,7 +105,7 @@ def _check_routed_run(runner: str) -> None:
     pytest.importorskip("transformers")
     from thresher import col
     from thresher import functions as F
-    from thresher.udfs.ai.functions import shared_provider
+    from thresher.udfs.ai.model_functions import shared_provider
     from thresher.udfs.ai.providers import GenerationParams
     from thresher.udfs.ai.testing import tiny_causal_lm_dir
 

@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from thresher.config import get_config
+from thresher.datatypes import storage_array
 from thresher.errors import ThresherExecutionError
 
 
@@ -172,9 +173,7 @@ def storage_of(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The storage array of ``arr`` (one chunk), whatever extension type wraps it."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-    if isinstance(arr.type, pa.ExtensionType):
-        arr = arr.storage
-    return arr
+    return storage_array(arr, deep=False)
 
 
 def binary_views(arr: pa.Array | pa.ChunkedArray) -> list[memoryview | None]:

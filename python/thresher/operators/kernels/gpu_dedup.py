@@ -34,10 +34,9 @@ import numpy as np
 import pyarrow as pa
 
 from thresher.errors import UnsupportedError
+from thresher.operators.kernels.hashing import band_hashes, fmix32
 from thresher.operators.kernels.lsh import resolve_bands_rows, verified_edges
 from thresher.operators.kernels.minhash import MAX_HASH, HashName, Unit, permutations, shingle_hashes
-
-_BAND_P = 0x100000001B3  # as lsh.band_hashes
 
 
 def gpu_available() -> bool:
@@ -67,22 +66,6 @@ def backend() -> tuple[Any, Any]:
     return cudf, cupy
 
 
-def _fmix32(xp: Any, h: Any) -> Any:
-    h = h ^ (h >> xp.uint32(16))
-    h = h * xp.uint32(0x85EBCA6B)
-    h = h ^ (h >> xp.uint32(13))
-    h = h * xp.uint32(0xC2B2AE35)
-    return h ^ (h >> xp.uint32(16))
-
-
-def _fmix64(xp: Any, h: Any) -> Any:
-    h = h ^ (h >> xp.uint64(33))
-    h = h * xp.uint64(0xFF51AFD7ED558CCD)
-    h = h ^ (h >> xp.uint64(33))
-    h = h * xp.uint64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> xp.uint64(33))
-
-
 def signatures_device(
     texts: pa.Array | pa.ChunkedArray,
     num_perm: int = 128,
@@ -109,7 +92,7 @@ def signatures_device(
     names = [f"p{i}" for i in range(num_perm)]
     for s0 in range(0, len(h), block_shingles):
         s1 = min(s0 + block_shingles, len(h))
-        hv = _fmix32(xp, xp.asarray(h[s0:s1]))
+        hv = fmix32(xp.asarray(h[s0:s1]), xp)
         perm = da * hv[None, :] + db  # uint32: wraps mod 2**32, as datasketch's affine32
         frame = cudf.DataFrame({name: perm[i] for i, name in enumerate(names)})
         frame["doc"] = xp.asarray(doc[s0:s1])
@@ -132,15 +115,7 @@ def minhash_signatures_gpu(
 def band_hashes_device(sig: Any, bands: int, rows: int) -> Any:
     """:func:`~.lsh.band_hashes` of a device signature array: device ``uint64 [n, bands]``."""
     _, xp = backend()
-    n, num_perm = sig.shape
-    if bands * rows > num_perm or bands < 1 or rows < 1:
-        raise ValueError(f"bands * rows = {bands} * {rows} does not fit a signature of {num_perm} values")
-    x = sig[:, : bands * rows].reshape(n, bands, rows).astype(xp.uint64)
-    h = xp.broadcast_to(_fmix64(xp, xp.arange(1, bands + 1, dtype=xp.uint64)), (n, bands)).copy()
-    p = xp.uint64(_BAND_P)
-    for j in range(rows):
-        h = h * p + x[:, :, j]  # uint64 wrap-around, as on the CPU
-    return _fmix64(xp, h)
+    return band_hashes(sig, bands, rows, xp)
 
 
 def candidate_pairs_device(bh: Any, valid: np.ndarray | None = None) -> tuple[Any, Any]:

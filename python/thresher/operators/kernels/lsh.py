@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from thresher.operators.kernels.components import connected_components, sorted_unique
+from thresher.operators.kernels.hashing import band_hashes
 from thresher.operators.kernels.minhash import (
     MAX_HASH,
     HashName,
@@ -27,15 +28,6 @@ from thresher.operators.kernels.minhash import (
 )
 
 _U64 = np.uint64
-_BAND_P = _U64(0x100000001B3)  # FNV prime: odd
-
-
-def _fmix64(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> _U64(33))
-    h = h * _U64(0xFF51AFD7ED558CCD)
-    h = h ^ (h >> _U64(33))
-    h = h * _U64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> _U64(33))
 
 
 def s_curve(similarity: np.ndarray | float, bands: int, rows: int) -> np.ndarray:
@@ -82,31 +74,6 @@ def optimal_bands_rows(
     error = false_positive_weight * integral(0.0, threshold, False)
     error = error + false_negative_weight * integral(threshold, 1.0, True)
     return pairs[int(np.argmin(error))]
-
-
-def band_hashes(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """One 64-bit hash per band: ``uint64 [n, bands]``; band ``k`` covers columns ``k*rows:(k+1)*rows``.
-
-    Equal bands give equal hashes; different bands collide with probability about ``2**-64``.
-    The band number is mixed in, so equal hashes in different bands mean nothing.
-
-    Examples
-    --------
-    >>> sig = np.array([[1, 2, 3, 4], [1, 2, 3, 5]], dtype=np.uint32)
-    >>> bh = band_hashes(sig, 2, 2)
-    >>> bh.shape, bool(bh[0, 0] == bh[1, 0]), bool(bh[0, 1] == bh[1, 1])
-    ((2, 2), True, False)
-    """
-    n, num_perm = signatures.shape
-    if bands * rows > num_perm or bands < 1 or rows < 1:
-        raise ValueError(f"bands * rows = {bands} * {rows} does not fit a signature of {num_perm} values")
-    x = np.ascontiguousarray(signatures[:, : bands * rows]).reshape(n, bands, rows)
-    with np.errstate(over="ignore"):
-        h = np.broadcast_to(_fmix64(np.arange(1, bands + 1, dtype=np.uint64)), (n, bands)).copy()
-        for j in range(rows):
-            h *= _BAND_P
-            h += x[:, :, j]
-        return _fmix64(h)
 
 
 def candidate_pairs(

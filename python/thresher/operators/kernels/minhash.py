@@ -53,6 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from thresher.errors import ThresherTypeError
+from thresher.operators.kernels.hashing import fmix32, fmix64
 
 Unit = Literal["char", "word"]
 HashName = Literal["poly64", "sha1_32", "xxh32", "xxh64"]
@@ -69,22 +70,6 @@ _U64 = np.uint64
 
 
 # ----------------------------------------------------------------------------------------- hashing
-def _fmix64(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> _U64(33))
-    h = h * _U64(0xFF51AFD7ED558CCD)
-    h = h ^ (h >> _U64(33))
-    h = h * _U64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> _U64(33))
-
-
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
-
-
 _POW_CACHE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 _POW_LOCK = threading.Lock()
 
@@ -121,7 +106,7 @@ def poly64(data: bytes) -> int:
     h = 0
     for byte in data:
         h = (h * _P + byte + 1) & 0xFFFFFFFFFFFFFFFF
-    return int(_fmix64(np.array([h], dtype=np.uint64))[0] >> _U64(32))
+    return int(fmix64(np.array([h], dtype=np.uint64))[0] >> _U64(32))
 
 
 def _prefix(buf: np.ndarray) -> np.ndarray:
@@ -147,7 +132,7 @@ def _raw_span_hashes(pre: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> n
 
 def _finish(h: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
-        return (_fmix64(h) >> _U64(32)).astype(np.uint32)
+        return (fmix64(h) >> _U64(32)).astype(np.uint32)
 
 
 def _span_hashes(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -437,7 +422,7 @@ def _segment_min(
     seg_start = offsets[nonempty]
     seg_end = offsets[nonempty + 1]
     dense = np.empty((num_perm, len(nonempty)), dtype=np.uint32)  # one column per non-empty document
-    hv = h.astype(np.uint64) if scheme == "legacy" else _fmix32(h)
+    hv = h.astype(np.uint64) if scheme == "legacy" else fmix32(h)
     a2, b2 = a[:, None], b[:, None]
     total = int(offsets[-1])
     buf = np.empty((num_perm, min(block, total)), dtype=np.uint32)

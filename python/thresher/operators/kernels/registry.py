@@ -1,6 +1,6 @@
 """Kernels by function name: how a registered function is computed over Arrow arrays.
 
-Functions that Polars can compute are lowered to Polars (``operators/polars_lowering.py``);
+Functions that Polars can compute are lowered to Polars (``operators/expr_to_polars.py``);
 everything else (media, url, tensor, embedding) has a kernel registered here with ``@kernel``.
 A kernel takes the evaluated argument arrays (literals already broadcast to the batch length)
 and the call's options, and returns a :class:`KernelOutput`.

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from thresher._lazy import lazy_module
 from thresher.datatypes import Schema
 from thresher.expressions.expr import Call, Cast, Expr, Literal, combine_conjunction, split_conjunction
-from thresher.operators.polars_lowering import is_lowerable, to_polars
+from thresher.operators.expr_to_polars import is_lowerable, to_polars
 from thresher.planner.logical import Filter, LogicalPlan, Project
 from thresher.planner.optimizer.rules._util import rewrite_bottom_up
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import inspect
 import threading
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from typing import Any
@@ -35,6 +36,18 @@ import numpy as np
 from thresher.errors import UnsupportedError
 from thresher.udfs.ai.batching import common_prefix_len, group_by_prefix, token_budget_batches
 from thresher.udfs.ai.providers.base import GenerationParams, PromptInput, TokenUsage, to_messages
+
+# every provider and replica of this process, so their prefix caches can be dropped at once
+_INSTANCES: weakref.WeakSet[TransformersProvider] = weakref.WeakSet()
+
+
+def clear_prefix_caches() -> None:
+    """Drop the prefix KV caches of every transformers provider and replica in this process.
+
+    Benchmarks call it between rounds so no round is timed with a cache an earlier one filled.
+    """
+    for p in list(_INSTANCES):
+        p.clear_prefix_cache()
 
 __all__ = [
     "TransformersProvider",
@@ -122,6 +135,7 @@ class TransformersProvider:
         self._prefix_cache: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         self._lock = threading.Lock()
         self._cache_kw = "past_key_values"
+        _INSTANCES.add(self)
 
     # -- loading -----------------------------------------------------------------------------------
     def load(self) -> None:
@@ -159,7 +173,12 @@ class TransformersProvider:
         twin.usage = TokenUsage()
         twin._prefix_cache = OrderedDict()
         twin._lock = threading.Lock()
+        _INSTANCES.add(twin)
         return twin
+
+    def clear_prefix_cache(self) -> None:
+        """Drop the cached prefix KV states (a benchmark's rounds must each start cold)."""
+        self._prefix_cache.clear()
 
     #: prompts a shared router hands this engine per step (refilled into its in-flight batch)
     @property

@@ -189,6 +189,8 @@ _LOWER: dict[str, _Lower] = {
     "is_not_null": lambda a, e, t: a[0].is_not_null(),
     "fill_null": lambda a, e, t: a[0].fill_null(a[1]),
     "coalesce": lambda a, e, t: pl.coalesce(a),
+    "fill_null_strategy": lambda a, e, t: a[0].fill_null(strategy=e.option("strategy"), limit=e.option("limit")),
+    "dt.strftime": lambda a, e, t: a[0].dt.strftime(e.option("format")),
     "is_in": _is_in,
     "hash": lambda a, e, t: a[0].hash(seed=e.option("seed", 0)),
     "str.contains": _str_contains,
@@ -259,6 +261,8 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
         return x.cast(pl.Float64).std(ddof=e.option("ddof", 1))
     if name == "var":
         return x.cast(pl.Float64).var(ddof=e.option("ddof", 1))
+    if name == "quantile":
+        return x.cast(pl.Float64).quantile(e.option("quantile", 0.5), interpolation=e.option("interpolation", "nearest"))
     if name == "median":
         return x.cast(pl.Float64).median()
     if name == "count":

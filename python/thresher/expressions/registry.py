@@ -240,6 +240,13 @@ def _fill_null(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return st
 
 
+@function("fill_null_strategy", sql_names=("__fill_null_strategy",))
+def _fill_null_strategy(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """Polars' ``fill_null(strategy=...)`` on one column. Order- and frame-dependent: only
+    ``DataFrame.fill_null`` uses it, inside a Window over the whole frame (never per batch)."""
+    return args[0].dtype
+
+
 @function("coalesce")
 def _coalesce(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     t = args[0].dtype
@@ -328,6 +335,7 @@ AGGREGATES: dict[str, AggRule] = {
     "std": _agg_float("std"),
     "var": _agg_float("var"),
     "median": _agg_float("median"),
+    "quantile": _agg_float("quantile"),
     "min": _agg_same("min"),
     "max": _agg_same("max"),
     "first": _agg_same("first"),

@@ -1,0 +1,628 @@
+"""One harness for every benchmark: the rules a skeptical reader can check.
+
+Rules (enforced here, not left to each script):
+
+1. **One process per engine.** Each engine runs in its own worker process (``python -m
+   benchmarks.harness worker BENCH ENGINE``), started fresh for every benchmark. No engine
+   shares caches, thread pools, imported modules or a Ray cluster with another.
+2. **Start-up is reported, never timed into a round.** Imports, ``ray.init``, model loads and
+   opening inputs happen in the engine's ``start`` hook; the harness reports the wall time from
+   spawning the process until it is ready, for every engine alike.
+3. **Same warm-up, same rounds, interleaved.** Every engine gets the same number of untimed
+   warm-up runs and the same number of timed rounds; rounds are interleaved (round r runs every
+   engine once, the order rotated each round) so a change in machine load hits all engines alike.
+   The table reports the median round (min and all rounds are in the JSON).
+4. **Caches reset between rounds.** An engine's ``reset`` hook runs before every round, outside
+   the timer (e.g. a provider's prefix KV cache is emptied). A benchmark that wants a warm cache
+   reports it as a separate engine or case, never as the only number.
+5. **Same work on every side.** Inputs are prepared once by the driver (files under a work
+   folder) and every engine reads the same ones; converting them to an engine's own in-memory
+   form is part of the round for everybody. Each script states what "the same work" means for
+   it (hash function and shingles, encode quality, decode size...) in its docstring; where two
+   modes are defensible, both are reported as separate engines.
+6. **Outputs are compared before a time counts.** After every run the worker reduces the output
+   to a canonical value outside the timer (row count plus a checksum, sorted ids, a signature
+   digest...). Every round of every engine is compared with the reference engine's first
+   output; a mismatch marks the row ``MISMATCH`` and its time is excluded from ratios and means.
+7. **Peers that pin other versions run in their own interpreter.** ``--python ENGINE=PATH`` (or
+   ``THRESHER_BENCH_PYTHON_<GROUP>=PATH``, e.g. ``..._DAFT``) runs that engine's worker with
+   another Python (a venv with daft and the pyarrow it wants). An engine whose modules cannot be
+   imported gets a ``not installed`` row, not an error.
+8. **Everything is written down.** Per benchmark: ``benchmarks/results/NAME.json`` (every
+   round, start-up, peak RSS, the machine, its load average before and after), ``NAME.md`` (the
+   table) and ``NAME.png`` (a bar chart); ``docs/benchmarks.md`` is generated from the JSON files.
+
+A benchmark module (``benchmarks/NAME_bench.py``) defines ``BENCH = Bench(...)`` with module-level
+hooks (workers import the module by name, so hooks must be importable functions). Modules import
+only the standard library, NumPy and PyArrow at top level, so a peer's interpreter can load them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import math
+import os
+import platform
+import queue
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+DOCS_PAGE = ROOT / "docs" / "benchmarks.md"
+
+Hook = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One side of a benchmark.
+
+    ``start(params) -> state`` (start-up, reported separately), ``run(state, case) -> output``
+    (the timed round), ``check(state, case, output) -> canonical`` (outside the timer; a JSON
+    value compared across engines), ``reset(state)`` (before every round, outside the timer),
+    ``metrics(state, case, output) -> dict`` (extra numbers per round, e.g. a hit rate).
+    ``requires`` lists modules that must import; ``group`` names the interpreter setting
+    (``THRESHER_BENCH_PYTHON_<GROUP>``) for peers that live in their own venv.
+    """
+
+    name: str
+    start: Hook
+    run: Hook
+    check: Hook
+    reset: Hook | None = None
+    metrics: Hook | None = None
+    requires: tuple[str, ...] = ()
+    group: str = ""
+    note: str = ""
+    supports: Hook | None = None  # supports(case) -> bool; other cases get an "n/a" row
+
+
+@dataclass(frozen=True)
+class Bench:
+    """A benchmark: prepared inputs, engines, what counts as the same output, and settings."""
+
+    name: str
+    title: str
+    engines: tuple[Engine, ...]
+    reference: str  # whose output every other output is compared with
+    baseline: str  # ratios are baseline_time / engine_time (> 1: faster than the baseline)
+    units: str  # what one round processes, e.g. "images"
+    quick: dict[str, Any]  # parameters for `all` (a few minutes on 2 cores)
+    full: dict[str, Any]  # parameters of the published numbers
+    prepare: Hook | None = None  # prepare(params, workdir) -> dict merged into params (driver, once)
+    cases: Hook | None = None  # cases(params) -> list[str]; default one case ""
+    count: Hook | None = None  # count(params) -> units per round
+    compare: Hook | None = None  # compare(reference_canonical, canonical) -> bool (default ==)
+    primary: str = "seconds"  # or a metric name (simulators report counts, not time)
+    higher_is_better: bool = False
+    rounds: int = 5
+    warmup: int = 1
+    timeout_s: float = 600.0
+    notes: str = ""
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def _rss_tree() -> int | None:
+    try:
+        import psutil
+    except ImportError:
+        return None
+    try:
+        p = psutil.Process()
+        total = p.memory_info().rss
+        for c in p.children(recursive=True):
+            try:
+                total += c.memory_info().rss
+            except psutil.Error:
+                pass
+        return int(total)
+    except Exception:  # noqa: BLE001 - a failed sample must not fail a round
+        return None
+
+
+class _PeakRSS:
+    """Peak resident memory of this worker and its children while a round runs (10 ms samples)."""
+
+    def __enter__(self) -> _PeakRSS:
+        self.before = _rss_tree()
+        self.peak = self.before or 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._loop, daemon=True)
+        self._t.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.01):
+            v = _rss_tree()
+            if v:
+                self.peak = max(self.peak, v)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+        v = _rss_tree()
+        if v:
+            self.peak = max(self.peak, v)
+
+
+def load_bench(name: str) -> Bench:
+    mod = importlib.import_module(f"benchmarks.{name}_bench")
+    bench = mod.BENCH
+    assert isinstance(bench, Bench), f"benchmarks.{name}_bench.BENCH is not a Bench"
+    return bench
+
+
+def _worker(bench_name: str, engine_name: str) -> int:
+    """Serve ``start`` once, then ``run`` / ``quit`` commands as JSON lines on stdin/stdout."""
+    out = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # an engine that prints must not corrupt the protocol
+    sys.stdout = sys.stderr
+
+    def send(obj: dict[str, Any]) -> None:
+        out.write(json.dumps(obj, default=str) + "\n")
+        out.flush()
+
+    params = json.loads(sys.stdin.readline())
+    bench = load_bench(bench_name)
+    engine = next(e for e in bench.engines if e.name == engine_name)
+    missing = [m for m in engine.requires if importlib.util.find_spec(m) is None]
+    if missing:
+        send({"status": "not installed", "missing": missing})
+        return 0
+    t0 = time.perf_counter()
+    try:
+        state = engine.start(params)
+    except Exception as exc:  # noqa: BLE001
+        send({"status": "error", "error": _short_error(exc)})
+        return 0
+    send({"status": "ready", "start_s": time.perf_counter() - t0, "rss": _rss_tree()})
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd["op"] == "quit":
+            break
+        case = cmd["case"]
+        try:
+            if engine.reset is not None:
+                engine.reset(state)
+            with _PeakRSS() as rss:
+                t = time.perf_counter()
+                output = engine.run(state, case)
+                seconds = time.perf_counter() - t
+            canonical = engine.check(state, case, output)
+            metrics = engine.metrics(state, case, output) if engine.metrics is not None else {}
+            del output
+            send({"status": "ok", "seconds": seconds, "canonical": canonical, "metrics": metrics,
+                  "rss_peak": rss.peak or None, "rss_before": rss.before})
+        except Exception as exc:  # noqa: BLE001 - a failing engine is a row, not a crash
+            send({"status": "error", "error": _short_error(exc)})
+    return 0
+
+
+def _short_error(exc: BaseException) -> str:
+    line = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return line.replace(str(ROOT), ".")[:300]  # no machine paths in results
+
+
+# --------------------------------------------------------------------------- driver side
+
+
+class _Proc:
+    """The driver's handle on one engine's worker process."""
+
+    def __init__(self, bench: Bench, engine: Engine, params: dict[str, Any], python: str) -> None:
+        self.engine = engine
+        env = dict(os.environ)
+        paths = [str(ROOT)]
+        if python == sys.executable:
+            paths.append(str(ROOT / "python"))  # this checkout's thresher, whatever is installed
+        env["PYTHONPATH"] = os.pathsep.join(paths + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        self.t_spawn = time.perf_counter()
+        self.p = subprocess.Popen(
+            [python, "-m", "benchmarks.harness", "worker", bench.name, engine.name],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, cwd=ROOT, env=env,
+            start_new_session=True,
+        )
+        self.q: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+        assert self.p.stdin is not None
+        self.p.stdin.write(json.dumps(params) + "\n")
+        self.p.stdin.flush()
+
+    def _pump(self) -> None:
+        assert self.p.stdout is not None
+        for line in self.p.stdout:
+            self.q.put(line)
+        self.q.put(None)
+
+    def recv(self, timeout: float) -> dict[str, Any]:
+        try:
+            line = self.q.get(timeout=timeout)
+        except queue.Empty:
+            self.kill()
+            return {"status": "timeout", "error": f"no answer within {timeout:g}s"}
+        if line is None:
+            return {"status": "error", "error": f"worker exited (code {self.p.wait()})"}
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def send(self, obj: dict[str, Any]) -> None:
+        assert self.p.stdin is not None
+        try:
+            self.p.stdin.write(json.dumps(obj) + "\n")
+            self.p.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
+
+    def kill(self) -> None:
+        if self.p.poll() is None:
+            try:
+                os.killpg(self.p.pid, signal.SIGKILL)  # the worker's own session: its pools too
+            except ProcessLookupError:
+                pass
+        self.p.wait()
+
+    def close(self) -> None:
+        self.send({"op": "quit"})
+        try:
+            self.p.wait(30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        else:
+            self.kill()  # reaps whatever the engine left in its session (pool processes, raylets)
+
+
+def interpreter_for(engine: Engine, overrides: dict[str, str]) -> str:
+    for key in (engine.name, engine.group):
+        if key and key in overrides:
+            return overrides[key]
+    for key in (engine.name, engine.group):
+        env = os.environ.get(f"THRESHER_BENCH_PYTHON_{_env_key(key)}") if key else None
+        if env:
+            return env
+    return sys.executable
+
+
+def _env_key(s: str) -> str:
+    return "".join(c.upper() if c.isalnum() else "_" for c in s)
+
+
+def _machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(terse=True),
+                            "cpus": os.cpu_count()}
+    try:
+        info["load_avg"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        pass
+    return info
+
+
+def run_bench(
+    name: str,
+    *,
+    full: bool = False,
+    rounds: int | None = None,
+    warmup: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    pythons: dict[str, str] | None = None,
+    only: list[str] | None = None,
+    out_dir: Path = RESULTS,
+) -> dict[str, Any]:
+    """Run one benchmark under the rules above; write its JSON, Markdown and PNG; return the result."""
+    bench = load_bench(name)
+    params = dict(bench.full if full else bench.quick)
+    params.update(overrides or {})
+    n_rounds = rounds if rounds is not None else params.pop("rounds", bench.rounds)
+    n_warm = warmup if warmup is not None else params.pop("warmup", bench.warmup)
+    params.pop("rounds", None)
+    params.pop("warmup", None)
+    engines = [e for e in bench.engines if not only or e.name in only or e.name == bench.reference]
+    work = Path(tempfile.mkdtemp(prefix=f"thresher-bench-{name}-"))
+    machine_before = _machine()
+    t_prep = time.perf_counter()
+    try:
+        if bench.prepare is not None:
+            params.update(bench.prepare(params, work) or {})
+        params["workdir"] = str(work)
+        prep_s = time.perf_counter() - t_prep
+        cases = list(bench.cases(params)) if bench.cases is not None else [""]
+        units = bench.count(params) if bench.count is not None else None
+        rows = _measure(bench, engines, params, cases, n_rounds, n_warm, pythons or {})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result = {
+        "bench": name, "title": bench.title, "units": bench.units, "units_per_round": units,
+        "params": {k: v for k, v in params.items() if k != "workdir" and not k.startswith("_")},
+        "mode": "full" if full else "quick", "rounds": n_rounds, "warmup": n_warm,
+        "reference": bench.reference, "baseline": bench.baseline, "primary": bench.primary,
+        "higher_is_better": bench.higher_is_better, "prepare_s": prep_s, "notes": bench.notes,
+        "engines": {e.name: e.note for e in engines},
+        "machine": machine_before | {"load_avg_after": _machine().get("load_avg")},
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cases": cases, "rows": rows,
+    }
+    _summarize(result)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    md = markdown_table(result)
+    (out_dir / f"{name}.md").write_text(md)
+    try:
+        plot_png(result, out_dir / f"{name}.png")
+    except ImportError:
+        pass  # Pillow missing: the table and the JSON still stand
+    print(md, flush=True)
+    return result
+
+
+def _measure(bench: Bench, engines: list[Engine], params: dict[str, Any], cases: list[str], n_rounds: int,
+             n_warm: int, pythons: dict[str, str]) -> list[dict[str, Any]]:
+    rows = {(e.name, c): {"engine": e.name, "case": c, "status": "ok", "times": [], "metrics": [],
+                          "rss_peak": None, "rss_extra": None, "start_s": None, "error": None,
+                          "canonical": None, "mismatch": None} for e in engines for c in cases}
+    for e in engines:
+        for c in cases:
+            if e.supports is not None and not e.supports(c):
+                rows[(e.name, c)]["status"] = "n/a"
+    procs: dict[str, _Proc | None] = {}
+    dead: dict[str, str] = {}  # engine -> status (not installed / error) for every case
+
+    def proc(e: Engine) -> _Proc | None:
+        if e.name in dead:
+            return None
+        p = procs.get(e.name)
+        if p is not None:
+            return p
+        python = interpreter_for(e, pythons)
+        if python != sys.executable and not Path(python).exists():
+            dead[e.name] = "not installed"
+            for c in cases:
+                if rows[(e.name, c)]["status"] == "n/a":
+                    continue
+                rows[(e.name, c)].update(status="not installed", error=f"interpreter for {e.name} not found")
+            return None
+        p = _Proc(bench, e, params, python)
+        ans = p.recv(bench.timeout_s)
+        if ans["status"] != "ready":
+            p.kill()
+            dead[e.name] = ans["status"]
+            msg = ans.get("error") or "missing: " + ", ".join(ans.get("missing", []))
+            for c in cases:
+                if rows[(e.name, c)]["status"] == "n/a":
+                    continue
+                rows[(e.name, c)].update(status=ans["status"], error=msg)
+            return None
+        for c in cases:
+            if rows[(e.name, c)]["start_s"] is None:
+                rows[(e.name, c)]["start_s"] = time.perf_counter() - p.t_spawn
+                rows[(e.name, c)]["start_hook_s"] = ans["start_s"]
+        procs[e.name] = p
+        return p
+
+    def one(e: Engine, case: str, timed: bool) -> None:
+        row = rows[(e.name, case)]
+        if row["status"] not in ("ok", "MISMATCH"):
+            return
+        p = proc(e)
+        if p is None:
+            return
+        p.send({"op": "run", "case": case})
+        ans = p.recv(bench.timeout_s)
+        if ans["status"] != "ok":
+            row.update(status=ans["status"], error=ans.get("error"))
+            if ans["status"] in ("timeout", "error") and p.p.poll() is not None:
+                procs[e.name] = None  # restarted (with its start-up) for the next case
+            return
+        canon = ans["canonical"]
+        if row["canonical"] is None:
+            row["canonical"] = canon
+        elif not (bench.compare or (lambda a, b: a == b))(row["canonical"], canon):
+            row["status"] = "MISMATCH"
+            row["mismatch"] = f"output changed between rounds: {_brief(canon)} vs {_brief(row['canonical'])}"
+        if timed:
+            row["times"].append(ans["seconds"])
+            row["metrics"].append(ans.get("metrics") or {})
+            if ans.get("rss_peak"):
+                row["rss_peak"] = max(row["rss_peak"] or 0, ans["rss_peak"])
+                extra = ans["rss_peak"] - (ans.get("rss_before") or ans["rss_peak"])
+                row["rss_extra"] = max(row["rss_extra"] or 0, extra)
+
+    ordered = sorted(engines, key=lambda e: e.name != bench.reference)  # the reference answers first
+    try:
+        for case in cases:  # warm-up: the reference first so its output is the yardstick
+            for e in ordered:
+                for _ in range(n_warm):
+                    one(e, case, timed=False)
+        for r in range(n_rounds):
+            for case in cases:
+                k = r % len(ordered)
+                for e in ordered[k:] + ordered[:k]:  # rotate: no engine always runs first
+                    one(e, case, timed=True)
+    finally:
+        for p in procs.values():
+            if p is not None:
+                p.close()
+    same = bench.compare or (lambda a, b: a == b)
+    for (name, case), row in rows.items():  # every round equals the row's first output (checked above)
+        ref = rows[(bench.reference, case)]["canonical"]
+        if name == bench.reference or row["status"] != "ok" or row["canonical"] is None:
+            continue
+        if ref is None:
+            row.update(status="MISMATCH", mismatch=f"no output from {bench.reference} to compare with")
+        elif not same(ref, row["canonical"]):
+            row.update(status="MISMATCH",
+                       mismatch=f"output differs from {bench.reference}'s: {_brief(row['canonical'])} vs {_brief(ref)}")
+    out = []
+    for row in rows.values():
+        if len(json.dumps(row["canonical"], default=str)) > 400:
+            row["canonical"] = _brief(row["canonical"])
+        out.append(row)
+    return out
+
+
+def _brief(v: Any) -> str:
+    s = json.dumps(v, default=str)
+    return s if len(s) <= 120 else s[:117] + "..."
+
+
+def _value(row: dict[str, Any], primary: str) -> float | None:
+    if not row["times"]:
+        return None
+    if primary == "seconds":
+        return statistics.median(row["times"])
+    vals = [m.get(primary) for m in row["metrics"] if m.get(primary) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def _summarize(result: dict[str, Any]) -> None:
+    """Median, min, ratio vs the baseline (median over median) and a geomean over cases."""
+    primary, hib = result["primary"], result["higher_is_better"]
+    by = {(r["engine"], r["case"]): r for r in result["rows"]}
+    units = result["units_per_round"]
+    for r in result["rows"]:
+        v = _value(r, primary)
+        r["value"] = v
+        if r["times"]:
+            r["median_s"] = statistics.median(r["times"])
+            r["min_s"] = min(r["times"])
+            if units and primary == "seconds":
+                r["units_per_s"] = units / r["median_s"]
+        for m in (r["metrics"][0] if r["metrics"] else {}):
+            vals = [x[m] for x in r["metrics"] if isinstance(x.get(m), int | float)]
+            if vals:
+                r.setdefault("metric_medians", {})[m] = statistics.median(vals)
+        base = by.get((result["baseline"], r["case"]))
+        bv = _value(base, primary) if base and base["status"] == "ok" else None
+        r["ratio"] = None
+        if r["status"] == "ok" and v and bv:
+            r["ratio"] = (v / bv) if hib else (bv / v)
+    geo: dict[str, float] = {}
+    if len(result["cases"]) > 1:
+        for e in result["engines"]:
+            rs = [r["ratio"] for r in result["rows"] if r["engine"] == e and r["ratio"]]
+            if rs:
+                geo[e] = math.exp(sum(math.log(x) for x in rs) / len(rs))
+    result["geomean_ratio"] = geo
+
+
+def _fmt(v: Any, nd: int = 3) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if v != v:
+            return "-"
+        return f"{v:,.{nd}f}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+def markdown_table(result: dict[str, Any]) -> str:
+    """The benchmark's table as Markdown: one row per engine and case."""
+    primary = result["primary"]
+    load = result["machine"].get("load_avg")
+    lines = [f"### {result['title']}", ""]
+    lines.append(
+        f"{result['rounds']} interleaved rounds after {result['warmup']} warm-up, median shown; "
+        f"ratio = {'engine / ' if result['higher_is_better'] else ''}{result['baseline']}"
+        f"{'' if result['higher_is_better'] else ' / engine'} ({primary}, > 1 is better than {result['baseline']}); "
+        f"outputs compared with {result['reference']}'s. {result['mode']} settings: "
+        + ", ".join(f"{k}={v}" for k, v in result["params"].items())
+        + f". Machine: {result['machine'].get('cpus')} CPUs, load average {load} at start, "
+        f"{result['machine'].get('load_avg_after')} at end; {result['date']}."
+    )
+    if result.get("notes"):
+        lines += ["", result["notes"]]
+    lines.append("")
+    multi = len(result["cases"]) > 1
+    metric_names = sorted({m for r in result["rows"] for m in (r.get("metric_medians") or {})})
+    head = (["case"] if multi else []) + ["engine", "status", "start-up s", "median s", "min s"]
+    if result["units_per_round"] and primary == "seconds":
+        head.append(f"{result['units']}/s")
+    head += metric_names + ["ratio", "peak RSS MiB"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result["rows"]:
+        status = r["status"] if r["status"] != "ok" else "ok"
+        cells = ([r["case"]] if multi else []) + [r["engine"], status, _fmt(r.get("start_s"), 2),
+                                                  _fmt(r.get("median_s")), _fmt(r.get("min_s"))]
+        if result["units_per_round"] and primary == "seconds":
+            cells.append(_fmt(r.get("units_per_s"), 1))
+        cells += [_fmt((r.get("metric_medians") or {}).get(m)) for m in metric_names]
+        cells += [_fmt(r.get("ratio"), 2) + ("x" if r.get("ratio") else ""),
+                  _fmt(r["rss_peak"] / 2**20 if r.get("rss_peak") else None, 0)]
+        lines.append("| " + " | ".join(cells) + " |")
+    if result.get("geomean_ratio"):
+        lines += ["", "Geometric mean of the ratio over the cases each engine matched: "
+                  + ", ".join(f"{e} {g:.2f}x" for e, g in result["geomean_ratio"].items())]
+    problems = [r for r in result["rows"] if r["status"] not in ("ok", "n/a")]
+    if problems:
+        lines += [""] + [f"- {r['engine']}{' ' + r['case'] if r['case'] else ''}: {r['status']}"
+                         f" ({r.get('mismatch') or r.get('error') or ''})" for r in problems]
+    return "\n".join(lines) + "\n"
+
+
+def plot_png(result: dict[str, Any], path: Path) -> None:
+    """A horizontal bar chart of the primary value per engine (and case), drawn with Pillow."""
+    from PIL import Image, ImageDraw
+
+    bars = [(f"{r['case'] + ' ' if r['case'] else ''}{r['engine']}", r.get("value"), r["status"])
+            for r in result["rows"]]
+    vals = [v for _, v, _ in bars if v]
+    top = max(vals) if vals else 1.0
+    w, lh, left = 900, 22, 300
+    img = Image.new("RGB", (w, 40 + lh * len(bars) + 20), "white")
+    d = ImageDraw.Draw(img)
+    unit = "seconds (median)" if result["primary"] == "seconds" else f"{result['primary']} (median)"
+    d.text((10, 10), f"{result['title'][:90]} - {unit}", fill="black")
+    for i, (label, v, status) in enumerate(bars):
+        y = 40 + i * lh
+        d.text((10, y + 4), label[:45], fill="black")
+        if v:
+            color = (70, 130, 180) if status == "ok" else (200, 80, 80)
+            d.rectangle([left, y + 3, left + int((w - left - 110) * v / top), y + lh - 3], fill=color)
+            d.text((left + int((w - left - 110) * v / top) + 5, y + 4), f"{v:.3g}" + ("" if status == "ok" else f" {status}"),
+                   fill="black")
+        else:
+            d.text((left, y + 4), status, fill=(200, 80, 80))
+    img.save(path)
+
+
+def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE) -> Path:
+    """Generate ``docs/benchmarks.md`` from every ``results/*.json`` the harness wrote."""
+    results = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
+    results = [r for r in results if "rows" in r and "bench" in r]
+    doc = __doc__ or ""
+    rules = doc[doc.index("Rules"): doc.index("A benchmark module")].strip()
+    out = ["# Benchmarks", "",
+           "This page is generated by `make bench` (`python -m benchmarks all`, then `python -m benchmarks docs`) "
+           "from `benchmarks/results/*.json`; do not edit it by hand. Every number below can be reproduced "
+           "with that one command (`--full` for the published sizes).", "",
+           "Read the load average in each table before the ratios: a loaded or small machine distorts wall "
+           "times (ratios measured in one interleaved run are the more trustworthy part).", "",
+           "## " + rules.replace("Rules (enforced here, not left to each script):", "The rules").strip(), ""]
+    for r in results:
+        out += [markdown_table(r), ""]
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text("\n".join(out).rstrip() + "\n")
+    return page
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "worker":
+        # run the imported module's worker, so BENCH objects and this module share one Bench class
+        from benchmarks import harness
+
+        raise SystemExit(harness._worker(sys.argv[2], sys.argv[3]))
+    print("usage: python -m benchmarks.harness worker BENCH ENGINE (started by python -m benchmarks)", file=sys.stderr)
+    raise SystemExit(2)

@@ -1,0 +1,94 @@
+"""Canonical form of a query result, so results from different engines compare value by value.
+
+Columns are compared by position (engines name aggregates differently), rows as a multiset (ties
+under ORDER BY ... LIMIT may come in any order), numbers with a relative tolerance of 1e-6
+(decimal vs double arithmetic), dates as ISO strings.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import math
+from pathlib import Path
+from typing import Any
+
+TABLES = ("customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier")
+
+
+def _norm(v: Any) -> Any:
+    if isinstance(v, decimal.Decimal | float):
+        return float(v)
+    if isinstance(v, datetime.date | datetime.datetime):
+        return v.isoformat()[:10] if type(v) is datetime.date else v.isoformat()
+    if isinstance(v, bool) or v is None or isinstance(v, int | str):
+        return v
+    return str(v)
+
+
+def _key(row: list[Any]) -> str:
+    return repr([f"{x:.6g}" if isinstance(x, float) else x for x in row])
+
+
+def canonical(table: Any) -> dict[str, Any]:
+    """``{"shape": [rows, cols], "rows": [...]}`` of an Arrow table (or anything with ``to_arrow``)."""
+    if not hasattr(table, "to_pylist"):
+        table = table.to_arrow()
+    cols = [[_norm(v) for v in c.to_pylist()] for c in table.columns]
+    rows = [list(r) for r in zip(*cols)] if cols else []
+    rows.sort(key=_key)
+    return {"shape": [table.num_rows, table.num_columns], "rows": rows}
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
+    return bool(a == b)
+
+
+def same_result(ref: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Same shape and every value equal (numbers within 1e-6 relative)."""
+    if ref["shape"] != other["shape"]:
+        return False
+    return all(len(r) == len(o) and all(_close(x, y) for x, y in zip(r, o))
+               for r, o in zip(ref["rows"], other["rows"]))
+
+
+def plain_string_copy(root: Path) -> Path:
+    """A copy of the tables with string_view columns as large_string (Daft 0.7 cannot read Utf8View)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = root.with_name(root.name + "-plainstrings")
+    if (out / ".complete").exists():
+        return out
+    for f in root.glob("*/*.parquet"):
+        t = pq.read_table(f)
+        schema = pa.schema([pa.field(x.name, pa.large_string() if pa.types.is_string_view(x.type) else x.type)
+                            for x in t.schema])
+        (out / f.parent.name).mkdir(parents=True, exist_ok=True)
+        pq.write_table(t.cast(schema), out / f.parent.name / f.name)
+    (out / ".complete").touch()
+    return out
+
+
+def generate(scale: float) -> Path:
+    """TPC-H at ``scale`` (generated once under .data/, by the tests' own generator)."""
+    import sys
+
+    tests = str(Path(__file__).resolve().parents[2] / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    from conftest import generate_tpch  # type: ignore[import-not-found]
+
+    return generate_tpch(scale)  # type: ignore[no-any-return]
+
+
+def duckdb_connection(root: str | Path) -> Any:
+    """A DuckDB connection with one view per TPC-H table over its Parquet files."""
+    import duckdb
+
+    con = duckdb.connect()
+    for t in TABLES:
+        con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{Path(root) / t}/*.parquet')")
+    return con

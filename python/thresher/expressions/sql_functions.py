@@ -1,0 +1,18 @@
+"""Functions SQL needs that the DataFrame namespaces do not spell (window functions: ``window.py``).
+
+Their Polars lowerings live in ``operators/sql_functions_polars.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from thresher.datatypes import DataType, Field
+from thresher.expressions.registry import function
+
+
+@function("range_list", sql_names=("__range_list",))
+def _range_list(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """``[0, 1, ..., n-1]`` for an integer ``n`` (INTERSECT ALL / EXCEPT ALL repeat a row n times)."""
+    return DataType.list(DataType.int64())
