@@ -28,18 +28,9 @@ pytest.importorskip("duckdb")
 
 #: query -> why it does not match DuckDB yet (measured at SF 0.01)
 KNOWN_GAPS: dict[int, str] = {
-    5: "ROLLUP",
     13: "join keys inside OR branches: cross join runs out of memory",
-    14: "ROLLUP",
-    18: "ROLLUP",
-    22: "ROLLUP",
     41: "correlated scalar subquery compared in WHERE",
     48: "join keys inside OR branches: cross join runs out of memory",
-    67: "ROLLUP",
-    70: "ROLLUP with grouping() and a window over an aggregate",
-    77: "ROLLUP",
-    80: "ROLLUP",
-    86: "ROLLUP with grouping() and a window over an aggregate",
 }
 
 #: the queries that run in about a second or less at SF 0.01 (on a loaded 2-core machine)
