@@ -18,8 +18,10 @@ DataType(embedding[float32, 4])
 from __future__ import annotations
 
 import builtins
+import datetime
+import decimal
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -608,6 +610,115 @@ class Schema(Mapping[str, DataType]):
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><td>{f.name}</td><td>{f.dtype}</td></tr>" for f in self._fields)
         return f"<table><tr><th>column</th><th>type</th></tr>{rows}</table>"
+
+
+# --------------------------------------------------------------------------------------------
+# Python values and names -> DataType
+# --------------------------------------------------------------------------------------------
+
+
+def infer_literal_type(value: Any) -> DataType:
+    """The type of a Python value as a literal (``lit(3)`` is int64, ``lit("a")`` string).
+
+    Examples
+    --------
+    >>> infer_literal_type(3), infer_literal_type([1.5])
+    (DataType(int64), DataType(list[double]))
+    """
+    if value is None:
+        return DataType.null()
+    if isinstance(value, bool):
+        return DataType.bool()
+    if isinstance(value, int):
+        return DataType.int64() if -(2**63) <= value < 2**63 else DataType.uint64()
+    if isinstance(value, float):
+        return DataType.float64()
+    if isinstance(value, decimal.Decimal):
+        exp = value.as_tuple().exponent
+        scale = max(0, -exp) if isinstance(exp, int) else 0
+        return DataType.decimal(38, scale)
+    if isinstance(value, str):
+        return DataType.string()
+    if isinstance(value, bytes):
+        return DataType.binary()
+    if isinstance(value, datetime.datetime):
+        return DataType.timestamp("us", None if value.tzinfo is None else str(value.tzinfo))
+    if isinstance(value, datetime.date):
+        return DataType.date()
+    if isinstance(value, datetime.timedelta):
+        return DataType.duration("us")
+    if isinstance(value, (list, tuple)):
+        return DataType(pa.array([list(value)]).type)
+    raise ThresherTypeError(f"cannot make a literal from {type(value).__name__} value {value!r}")
+
+
+
+_DTYPE_NAMES: dict[str, Callable[[], DataType]] = {
+    "bool": DataType.bool, "boolean": DataType.bool,
+    "int8": DataType.int8, "int16": DataType.int16, "int32": DataType.int32, "int64": DataType.int64,
+    "uint8": DataType.uint8, "uint16": DataType.uint16, "uint32": DataType.uint32, "uint64": DataType.uint64,
+    "float32": DataType.float32, "float64": DataType.float64, "float": DataType.float64, "double": DataType.float64,
+    "string": DataType.string, "str": DataType.string, "utf8": DataType.string, "binary": DataType.binary,
+    "date": DataType.date, "timestamp": DataType.timestamp, "datetime": DataType.timestamp,
+    "float16": lambda: DataType(pa.float16()), "f32": DataType.float32,
+    "f64": DataType.float64, "i8": DataType.int8, "i16": DataType.int16, "i32": DataType.int32,
+    "i64": DataType.int64, "u8": DataType.uint8, "u16": DataType.uint16, "u32": DataType.uint32,
+    "u64": DataType.uint64, "large_string": DataType.string, "large_utf8": DataType.string,
+    "bytes": DataType.binary, "large_binary": DataType.binary, "duration": DataType.duration,
+}
+
+
+def _foreign_dtype(dtype: Any) -> pa.DataType | None:
+    """The Arrow type of a Polars or NumPy dtype (class or instance), else None."""
+    module = (dtype if isinstance(dtype, type) else type(dtype)).__module__ or ""
+    if module.split(".")[0] == "polars":
+        import polars as pl
+
+        # Polars knows its own Arrow mapping: an empty Series of that dtype, exported
+        return pl.Series("x", [], dtype=dtype).to_arrow().type
+    if module.split(".")[0] == "numpy":
+        import numpy as np
+
+        np_type = np.dtype(dtype)
+        if np_type.kind in ("U", "S", "O"):
+            return pa.large_string() if np_type.kind != "S" else pa.large_binary()
+        return pa.from_numpy_dtype(np_type)
+    return None
+
+
+def to_dtype(dtype: DataType | pa.DataType | str | type | Any) -> DataType:
+    """Coerce a dtype to a DataType: a DataType, an Arrow type, a Polars dtype (``pl.Float64``,
+    ``pl.List(pl.Int64)``), a NumPy dtype (``np.float32``, ``np.dtype("int8")``), a Python type
+    (int, str) or a name ("int64", "Float64", "utf8", or any pyarrow alias like "timestamp[ms]").
+
+    >>> import polars as pl, numpy as np
+    >>> to_dtype(pl.Float64), to_dtype(np.int8), to_dtype("Float32"), to_dtype("timestamp[ms]")
+    (DataType(double), DataType(int8), DataType(float), DataType(timestamp[ms]))
+    """
+    if isinstance(dtype, DataType):
+        return dtype
+    if isinstance(dtype, pa.DataType):
+        return DataType(dtype)
+    if isinstance(dtype, str):
+        if dtype.lower() in _DTYPE_NAMES:
+            return _DTYPE_NAMES[dtype.lower()]()
+        try:
+            return DataType(pa.type_for_alias(dtype.lower()))
+        except ValueError:
+            raise ThresherTypeError(
+                f"unknown data type {dtype!r}; use a name like 'int64', 'float64', 'string', 'date', "
+                "'timestamp[us]', a DataType, or a Polars/NumPy/Arrow dtype"
+            ) from None
+    py = {int: DataType.int64, float: DataType.float64, str: DataType.string, bool: DataType.bool, bytes: DataType.binary}
+    if isinstance(dtype, type) and dtype in py:
+        return py[dtype]()
+    try:
+        foreign = _foreign_dtype(dtype)
+    except (TypeError, ValueError, pa.ArrowException) as exc:
+        raise ThresherTypeError(f"cannot convert data type {dtype!r}: {exc}") from None
+    if foreign is not None:
+        return DataType(foreign)
+    raise ThresherTypeError(f"unknown data type {dtype!r}")
 
 
 # --------------------------------------------------------------------------------------------

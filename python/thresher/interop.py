@@ -108,7 +108,7 @@ def python_to_arrow(values: list[Any], dtype: DataType) -> pa.Array:
 
 def pandas_to_table(df: Any, schema: Mapping[str, Any] | None = None) -> pa.Table:
     """An Arrow table from a pandas frame; media columns typed by ``schema`` or ``attrs``."""
-    from thresher.expressions.expr import to_dtype
+    from thresher.datatypes import to_dtype
 
     types = _schema_from_attrs(df)
     if schema:

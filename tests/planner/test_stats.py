@@ -5,7 +5,8 @@ import pyarrow.parquet as pq
 
 import thresher as th
 from thresher import col
-from thresher.planner.stats import estimate, expr_class, expr_cost
+from thresher.expressions.cost import cost_class, expr_cost
+from thresher.planner.stats import estimate
 
 
 def test_rows_from_parquet_footers_and_selectivity(tmp_path):
@@ -23,4 +24,4 @@ def test_costs_order_classes():
     e_scalar, e_io = col("a") > 1, col("b").image.width() > 1
     e_dec = col("b").image.decode().image.phash() > 1
     assert expr_cost(e_scalar) < expr_cost(e_io) < expr_cost(e_dec)
-    assert [expr_class(e) for e in (e_scalar, e_io, e_dec)] == ["scalar", "io", "decode"]
+    assert [cost_class(e) for e in (e_scalar, e_io, e_dec)] == ["scalar", "io", "decode"]

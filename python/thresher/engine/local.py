@@ -349,14 +349,14 @@ class LocalExecutor:
         from thresher.operators.dedup import DedupOperator
 
         def _cheap(plan: LogicalPlan) -> bool:
-            from thresher.expressions.expr import max_cost
+            from thresher.expressions.cost import cost_class
             from thresher.planner.logical import Filter, FlatMap, Project
 
             for n in plan.walk():
                 if isinstance(n, FlatMap):
                     return False
                 exprs = n.exprs if isinstance(n, Project) else (n.predicate,) if isinstance(n, Filter) else ()
-                if any(max_cost(e) != "scalar" for e in exprs):
+                if any(cost_class(e) != "scalar" for e in exprs):
                     return False
             return True
 

@@ -20,17 +20,17 @@ Examples
 from __future__ import annotations
 
 import builtins
-import datetime
-import decimal
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from thresher.datatypes import DataType, Field, Schema
+from thresher._typing import IntoExpr
+from thresher.datatypes import DataType, Field, Schema, infer_literal_type, to_dtype
 from thresher.errors import ThresherTypeError
 from thresher.expressions import registry as F
+from thresher.expressions.cost import CLASS_COST, CostClass, udf_cost
 
 if TYPE_CHECKING:
     from thresher.expressions.audio import AudioNamespace
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from thresher.expressions.url import UrlNamespace
     from thresher.expressions.video import VideoNamespace
 
-IntoExpr = Any  # Expr | Python scalar
 
 
 def _freeze(v: Any) -> Any:
@@ -108,6 +107,11 @@ class Expr:
                 out.add(e.name)
             stack.extend(e.children())
         return out
+
+    def call_cost(self) -> tuple[CostClass, float]:
+        """This node's own cost class and per-row cost, its children not counted: nothing for a
+        plain node; calls of functions and UDFs override it (sums and maxima: ``expressions/cost.py``)."""
+        return "scalar", 0.0
 
     def walk(self) -> Iterable[Expr]:
         """All nodes, parents before children."""
@@ -190,10 +194,10 @@ class Expr:
     def __neg__(self) -> Expr:
         return Call("neg", (self,))
 
-    def __eq__(self, other: object) -> Expr:  # type: ignore[override]
+    def __eq__(self, other: IntoExpr) -> Expr:  # type: ignore[override]
         return self._bin("eq", other)
 
-    def __ne__(self, other: object) -> Expr:  # type: ignore[override]
+    def __ne__(self, other: IntoExpr) -> Expr:  # type: ignore[override]
         return self._bin("neq", other)
 
     def __lt__(self, other: IntoExpr) -> Expr:
@@ -256,6 +260,10 @@ class Expr:
 
     # ---- aggregations -----------------------------------------------------------------------
     def sum(self) -> Expr:
+        """The sum of the non-null values; Polars' semantics: 0 when there are none.
+
+        SQL (``th.sql``) follows DuckDB instead: ``SUM`` over no non-NULL values is NULL.
+        """
         return AggCall("sum", self)
 
     def mean(self) -> Expr:
@@ -437,34 +445,6 @@ class Column(Expr):
         return f'col("{self.name}")'
 
 
-def infer_literal_type(value: Any) -> DataType:
-    if value is None:
-        return DataType.null()
-    if isinstance(value, bool):
-        return DataType.bool()
-    if isinstance(value, int):
-        return DataType.int64() if -(2**63) <= value < 2**63 else DataType.uint64()
-    if isinstance(value, float):
-        return DataType.float64()
-    if isinstance(value, decimal.Decimal):
-        exp = value.as_tuple().exponent
-        scale = max(0, -exp) if isinstance(exp, int) else 0
-        return DataType.decimal(38, scale)
-    if isinstance(value, str):
-        return DataType.string()
-    if isinstance(value, bytes):
-        return DataType.binary()
-    if isinstance(value, datetime.datetime):
-        return DataType.timestamp("us", None if value.tzinfo is None else str(value.tzinfo))
-    if isinstance(value, datetime.date):
-        return DataType.date()
-    if isinstance(value, datetime.timedelta):
-        return DataType.duration("us")
-    if isinstance(value, (list, tuple)):
-        return DataType(pa.array([list(value)]).type)
-    raise ThresherTypeError(f"cannot make a literal from {type(value).__name__} value {value!r}")
-
-
 @dataclass(frozen=True, eq=False, repr=False)
 class Literal(Expr):
     value: Any
@@ -554,6 +534,10 @@ class Call(Expr):
     @property
     def spec(self) -> F.FunctionSpec:
         return F.get(self.name)
+
+    def call_cost(self) -> tuple[CostClass, float]:
+        c = self.spec.cost
+        return c, CLASS_COST[c]
 
     def option(self, name: str, default: Any = None) -> Any:
         for k, v in self.options:
@@ -711,6 +695,9 @@ class UDFCall(Expr):
         dtype: DataType = self.udf.resolve_return_dtype(fields)
         return Field(fields[0].name if fields else self.udf.name, dtype)
 
+    def call_cost(self) -> tuple[CostClass, float]:
+        return udf_cost(self.udf)
+
     def output_name(self) -> str:
         return self.args[0].output_name() if self.args else str(self.udf.name)
 
@@ -744,7 +731,7 @@ def lit(value: Any, dtype: DataType | pa.DataType | str | None = None) -> Expr:
     return Literal(value, t)
 
 
-def lit_if_needed(value: Any) -> Expr:
+def lit_if_needed(value: IntoExpr) -> Expr:
     return value if isinstance(value, Expr) else lit(value)
 
 
@@ -782,74 +769,6 @@ def when(condition: Expr) -> _WhenBuilder:
     return _WhenBuilder((), condition)
 
 
-_DTYPE_NAMES: dict[str, Callable[[], DataType]] = {
-    "bool": DataType.bool, "boolean": DataType.bool,
-    "int8": DataType.int8, "int16": DataType.int16, "int32": DataType.int32, "int64": DataType.int64,
-    "uint8": DataType.uint8, "uint16": DataType.uint16, "uint32": DataType.uint32, "uint64": DataType.uint64,
-    "float32": DataType.float32, "float64": DataType.float64, "float": DataType.float64, "double": DataType.float64,
-    "string": DataType.string, "str": DataType.string, "utf8": DataType.string, "binary": DataType.binary,
-    "date": DataType.date, "timestamp": DataType.timestamp, "datetime": DataType.timestamp,
-    "float16": lambda: DataType(pa.float16()), "f32": DataType.float32,
-    "f64": DataType.float64, "i8": DataType.int8, "i16": DataType.int16, "i32": DataType.int32,
-    "i64": DataType.int64, "u8": DataType.uint8, "u16": DataType.uint16, "u32": DataType.uint32,
-    "u64": DataType.uint64, "large_string": DataType.string, "large_utf8": DataType.string,
-    "bytes": DataType.binary, "large_binary": DataType.binary, "duration": DataType.duration,
-}
-
-
-def _foreign_dtype(dtype: Any) -> pa.DataType | None:
-    """The Arrow type of a Polars or NumPy dtype (class or instance), else None."""
-    module = (dtype if isinstance(dtype, type) else type(dtype)).__module__ or ""
-    if module.split(".")[0] == "polars":
-        import polars as pl
-
-        # Polars knows its own Arrow mapping: an empty Series of that dtype, exported
-        return pl.Series("x", [], dtype=dtype).to_arrow().type
-    if module.split(".")[0] == "numpy":
-        import numpy as np
-
-        np_type = np.dtype(dtype)
-        if np_type.kind in ("U", "S", "O"):
-            return pa.large_string() if np_type.kind != "S" else pa.large_binary()
-        return pa.from_numpy_dtype(np_type)
-    return None
-
-
-def to_dtype(dtype: DataType | pa.DataType | str | type | Any) -> DataType:
-    """Coerce a dtype to a DataType: a DataType, an Arrow type, a Polars dtype (``pl.Float64``,
-    ``pl.List(pl.Int64)``), a NumPy dtype (``np.float32``, ``np.dtype("int8")``), a Python type
-    (int, str) or a name ("int64", "Float64", "utf8", or any pyarrow alias like "timestamp[ms]").
-
-    >>> import polars as pl, numpy as np
-    >>> to_dtype(pl.Float64), to_dtype(np.int8), to_dtype("Float32"), to_dtype("timestamp[ms]")
-    (DataType(double), DataType(int8), DataType(float), DataType(timestamp[ms]))
-    """
-    if isinstance(dtype, DataType):
-        return dtype
-    if isinstance(dtype, pa.DataType):
-        return DataType(dtype)
-    if isinstance(dtype, str):
-        if dtype.lower() in _DTYPE_NAMES:
-            return _DTYPE_NAMES[dtype.lower()]()
-        try:
-            return DataType(pa.type_for_alias(dtype.lower()))
-        except ValueError:
-            raise ThresherTypeError(
-                f"unknown data type {dtype!r}; use a name like 'int64', 'float64', 'string', 'date', "
-                "'timestamp[us]', a DataType, or a Polars/NumPy/Arrow dtype"
-            ) from None
-    py = {int: DataType.int64, float: DataType.float64, str: DataType.string, bool: DataType.bool, bytes: DataType.binary}
-    if isinstance(dtype, type) and dtype in py:
-        return py[dtype]()
-    try:
-        foreign = _foreign_dtype(dtype)
-    except (TypeError, ValueError, pa.ArrowException) as exc:
-        raise ThresherTypeError(f"cannot convert data type {dtype!r}: {exc}") from None
-    if foreign is not None:
-        return DataType(foreign)
-    raise ThresherTypeError(f"unknown data type {dtype!r}")
-
-
 def expr_equal(a: Expr, b: Expr) -> bool:
     """Structural equality of two expressions."""
     return a.key() == b.key()
@@ -877,18 +796,3 @@ def combine_conjunction(parts: Sequence[Expr]) -> Expr:
 
 def has_aggregate(e: Expr) -> bool:
     return any(isinstance(n, (AggCall, CountStar)) for n in e.walk())
-
-
-def max_cost(e: Expr) -> str:
-    """The most expensive cost class among the functions ``e`` calls."""
-    order = F.COST_ORDER
-    best = "scalar"
-    for n in e.walk():
-        c = "scalar"
-        if isinstance(n, Call):
-            c = n.spec.cost
-        elif isinstance(n, UDFCall):
-            c = getattr(n.udf, "cost", "model")
-        if order.index(c) > order.index(best):
-            best = c
-    return best

@@ -16,10 +16,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.datatypes import DataType, Field, supertype
+from thresher.datatypes import DataType, Field, infer_literal_type, supertype
 from thresher.errors import ThresherTypeError
-
-COST_ORDER = ("scalar", "io", "decode", "model")
+from thresher.expressions.cost import CostClass, check_cost_class
 
 TypeRule = Callable[[Sequence[Field], dict[str, Any]], DataType]
 
@@ -28,7 +27,7 @@ TypeRule = Callable[[Sequence[Field], dict[str, Any]], DataType]
 class FunctionSpec:
     name: str
     type_rule: TypeRule
-    cost: str = "scalar"
+    cost: CostClass = "scalar"
     #: accepts ``on_error`` ("null" | "raise" | "column") and may fail per row
     fallible: bool = False
     #: SQL name(s) this function answers to
@@ -41,8 +40,7 @@ _SQL_NAMES: dict[str, str] = {}
 
 
 def register(spec: FunctionSpec) -> FunctionSpec:
-    if spec.cost not in COST_ORDER:
-        raise ValueError(f"cost of {spec.name} must be one of {COST_ORDER}")
+    check_cost_class(spec.cost, spec.name)
     _REGISTRY[spec.name] = spec
     for s in spec.sql_names or (spec.name.replace(".", "_"),):
         _SQL_NAMES[s.lower()] = spec.name
@@ -50,7 +48,7 @@ def register(spec: FunctionSpec) -> FunctionSpec:
 
 
 def function(
-    name: str, *, cost: str = "scalar", fallible: bool = False, sql_names: tuple[str, ...] = ()
+    name: str, *, cost: CostClass = "scalar", fallible: bool = False, sql_names: tuple[str, ...] = ()
 ) -> Callable[[TypeRule], TypeRule]:
     """Decorator form: register a type rule under ``name``."""
 
@@ -261,7 +259,6 @@ def _coalesce(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
 @function("is_in")
 def _is_in(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     a = args[0]
-    from thresher.expressions.expr import infer_literal_type
 
     for v in opts.get("values", ()):
         if v is None:

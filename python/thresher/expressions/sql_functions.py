@@ -22,3 +22,9 @@ def _shift(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
 def _rank_by(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     """RANK / DENSE_RANK over several ORDER BY keys (``method`` "min" | "dense"; one direction)."""
     return DataType.int64()
+
+
+@function("range_list", sql_names=("__range_list",))
+def _range_list(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """``[0, 1, ..., n-1]`` for an integer ``n`` (INTERSECT ALL / EXCEPT ALL repeat a row n times)."""
+    return DataType.list(DataType.int64())

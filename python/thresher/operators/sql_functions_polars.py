@@ -19,3 +19,4 @@ register_lowering(
     .rank(method=e.option("method", "min"), descending=bool(e.option("descending", False)))
     .cast(pl.Int64),
 )
+register_lowering("range_list", lambda a, e, t: pl.int_ranges(0, a[0], dtype=pl.Int64))

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thresher.datatypes import Schema
-from thresher.expressions.expr import Expr, UDFCall, max_cost
+from thresher.expressions.cost import cost_class, most_expensive
+from thresher.expressions.expr import Expr, UDFCall
 from thresher.operators.expr_to_polars import is_lowerable
 from thresher.planner.logical import (
     Aggregate,
@@ -287,8 +288,7 @@ class PhysicalPlanner:
             child = self.lower(node.children()[0])
             cls = _resource_class(node)
             res, conc, actor, udf_batch = _stage_resources(node)
-            cost = max((max_cost(e) for e in _node_exprs(node)), key=("scalar", "io", "decode", "model").index,
-                       default="scalar")
+            cost = most_expensive(cost_class(e) for e in _node_exprs(node))
             if (
                 not isinstance(node, Sample)  # a sample starts its stage: row offsets are counted at its input
                 and child.kind == "map"
@@ -300,7 +300,7 @@ class PhysicalPlanner:
                 child.logical = node
                 if cost != "scalar":
                     child.batch_size = min(child.batch_size, MEDIA_BATCH_ROWS)
-                child.cost = max(child.cost, cost, key=("scalar", "io", "decode", "model").index)
+                child.cost = most_expensive((child.cost, cost))
                 return child
             stage = self._new(kind="map", inputs=[child], ops=[node], logical=node, resources=res,
                               concurrency=conc, actor=actor, cost=cost)

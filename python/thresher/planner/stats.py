@@ -5,22 +5,14 @@ listings, in-memory tables) and flow up the plan with textbook selectivities (an
 10%, a range a third, anything else half). They only need to be good enough to order joins and
 to pick a broadcast side; ``None`` means unknown, and rules that need a number then do nothing.
 
-Expression costs turn the cost classes of registered functions (``FunctionSpec.cost``) and the
-``cost`` hints of UDFs into a number per row, so filter terms can be ordered cheapest first.
-
-Examples
---------
->>> from thresher.expressions.expr import col
->>> expr_cost(col("a") > 1) < expr_cost(col("b").image.decode().image.width() > 1)
-True
+Per-row expression costs live with the cost classes, in ``expressions/cost.py``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thresher.expressions import registry as F
-from thresher.expressions.expr import Call, Expr, UDFCall, split_conjunction
+from thresher.expressions.expr import Call, Expr, split_conjunction
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
@@ -36,48 +28,8 @@ from thresher.planner.logical import (
     Union,
 )
 
-#: relative cost per row of one call of each class (a decode is ~1000 vectorized scalar ops)
-CLASS_COST = {"scalar": 1.0, "io": 100.0, "decode": 1_000.0, "model": 10_000.0}
-
 #: an explode multiplies rows by this much when the list lengths are unknown
 EXPLODE_FANOUT = 4.0
-
-
-def cost_rank(cls: str) -> int:
-    """Position of a cost class, cheapest first (scalar=0, io=1, decode=2, model=3)."""
-    return F.COST_ORDER.index(cls)
-
-
-def udf_cost_class(udf: object) -> str:
-    """A UDF's cost hint (``udf.cost``), ``"model"`` when it gives none."""
-    c = getattr(udf, "cost", None)
-    return c if c in F.COST_ORDER else "model"
-
-
-def expr_cost(e: Expr) -> float:
-    """Estimated cost per row of evaluating ``e`` (the sum over the calls it makes)."""
-    total = 0.0
-    for n in e.walk():
-        if isinstance(n, Call):
-            total += CLASS_COST[n.spec.cost]
-        elif isinstance(n, UDFCall):
-            hint = getattr(n.udf, "cost_per_row", None)
-            total += float(hint) if isinstance(hint, (int, float)) else CLASS_COST[udf_cost_class(n.udf)]
-    return total
-
-
-def expr_class(e: Expr) -> str:
-    """The most expensive cost class ``e`` uses (UDFs count by their hint)."""
-    best = "scalar"
-    for n in e.walk():
-        c = "scalar"
-        if isinstance(n, Call):
-            c = n.spec.cost
-        elif isinstance(n, UDFCall):
-            c = udf_cost_class(n.udf)
-        if cost_rank(c) > cost_rank(best):
-            best = c
-    return best
 
 
 def term_selectivity(term: Expr) -> float:

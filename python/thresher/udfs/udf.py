@@ -39,9 +39,10 @@ from typing import Any, get_type_hints
 import numpy as np
 import pyarrow as pa
 
-from thresher.datatypes import DataType, Field, Schema, conform_array, storage_array
+from thresher.datatypes import DataType, Field, Schema, conform_array, storage_array, to_dtype
 from thresher.errors import ThresherExecutionError, ThresherTypeError
-from thresher.expressions.expr import Expr, UDFCall, lit_if_needed, to_dtype
+from thresher.expressions.cost import check_cost_class
+from thresher.expressions.expr import Expr, UDFCall, lit_if_needed
 
 _ANNOTATION_TYPES: dict[Any, Callable[[], DataType]] = {
     int: DataType.int64, float: DataType.float64, str: DataType.string, bool: DataType.bool, bytes: DataType.binary,
@@ -136,8 +137,7 @@ class UDF:
             raise ValueError(f"udf {self.name}: batch_size must be >= 1")
         if self.on_error not in ("raise", "null", "column"):
             raise ValueError(f"udf {self.name}: on_error must be 'raise', 'null' or 'column'")
-        if self.cost not in ("scalar", "io", "decode", "model"):
-            raise ValueError(f"udf {self.name}: cost must be scalar, io, decode or model")
+        check_cost_class(self.cost, f"udf {self.name}")
         if self.batch_format not in ("arrow", "numpy", "polars", "python"):
             raise ValueError(f"udf {self.name}: batch_format must be arrow, numpy, polars or python")
         try:

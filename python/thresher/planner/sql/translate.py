@@ -34,6 +34,7 @@ from thresher.expressions.expr import (
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
+    Explode,
     Filter,
     Join,
     Limit,
@@ -43,6 +44,7 @@ from thresher.planner.logical import (
     Union,
     Window,
 )
+from thresher.planner.sql.coerce import SQLCastError, coerce_literals
 
 
 class SQLError(ThresherError):
@@ -64,7 +66,8 @@ _SQL_TYPES = {
     "INT": DataType.int32, "INTEGER": DataType.int32, "BIGINT": DataType.int64, "SMALLINT": DataType.int16,
     "TINYINT": DataType.int8, "DOUBLE": DataType.float64, "FLOAT": DataType.float32, "REAL": DataType.float32,
     "TEXT": DataType.string, "VARCHAR": DataType.string, "CHAR": DataType.string, "STRING": DataType.string,
-    "BOOLEAN": DataType.bool, "DATE": DataType.date, "TIMESTAMP": DataType.timestamp, "DATETIME": DataType.timestamp,
+    "BOOLEAN": DataType.bool, "DATE": DataType.date, "TIMESTAMP": DataType.timestamp, "TIMESTAMPNTZ": DataType.timestamp,
+    "DATETIME": DataType.timestamp,
     "BLOB": DataType.binary, "BINARY": DataType.binary, "VARBINARY": DataType.binary,
     "UBIGINT": DataType.uint64, "UINT": DataType.uint32,
 }
@@ -126,23 +129,54 @@ class Translator:
                 self.ctes[cte.alias_or_name.lower()] = self.statement(cte.this)
         if isinstance(node, exp.Select):
             return self.select(node)
-        if isinstance(node, exp.Union):
+        if isinstance(node, (exp.Union, exp.Intersect, exp.Except)):
             left, right = self.statement(node.left), self.statement(node.right)
             right = self._rename_like(right, left.schema)
-            plan: LogicalPlan = Union((left, right))
-            if node.args.get("distinct"):
-                plan = Distinct(plan, None, "first")
-            return self._order_limit(node, plan, {})
-        if isinstance(node, (exp.Intersect, exp.Except)):
-            left, right = self.statement(node.left), self.statement(node.right)
-            right = self._rename_like(right, left.schema)
-            keys = tuple(Column(n) for n in left.schema.names)
-            how = "semi" if isinstance(node, exp.Intersect) else "anti"
-            plan = Distinct(Join(left, right, keys, keys, how), None, "first")
+            distinct = node.args.get("distinct") is not False
+            plan: LogicalPlan
+            if isinstance(node, exp.Union):
+                plan = Union((left, right))
+                if distinct:
+                    plan = Distinct(plan, None, "first")
+            else:
+                plan = self._intersect_except(left, right, isinstance(node, exp.Intersect), distinct)
             return self._order_limit(node, plan, {})
         if isinstance(node, exp.Subquery):
             return self.statement(node.this)
         raise SQLError(f"unsupported statement {type(node).__name__}: {_where(node)}")
+
+    def _intersect_except(self, left: LogicalPlan, right: LogicalPlan, intersect: bool, distinct: bool) -> LogicalPlan:
+        """INTERSECT / EXCEPT [ALL] by grouping both sides' rows together: grouping treats NULLs
+        as not distinct, as SQL set operations do (a join on the columns would not match NULLs).
+
+        Each row is tagged with its side; per distinct row, DISTINCT keeps it when both sides
+        have it (INTERSECT) or only the left one does (EXCEPT); ALL repeats it min(l, r) or
+        l - r times, l and r counting its copies on each side.
+        """
+        import thresher.expressions.sql_functions  # noqa: F401  (registers "range_list")
+        import thresher.operators.sql_functions_polars  # noqa: F401  (and its Polars lowering)
+
+        names = left.schema.names
+        side = self._fresh("side")
+        cols = tuple(Column(n) for n in names)
+        both = Union((Project(left, cols + (lit(1).alias(side),)), Project(right, cols + (lit(2).alias(side),))))
+        tag = Column(side)
+        keys = tuple(Column(n).alias(n) for n in names)
+        if distinct:
+            lo, hi = self._fresh("lo"), self._fresh("hi")
+            grouped = Aggregate(both, keys, (AggCall("min", tag).alias(lo), AggCall("max", tag).alias(hi)))
+            keep = (Call("and", (Call("eq", (Column(lo), lit(1))), Call("eq", (Column(hi), lit(2)))))
+                    if intersect else Call("eq", (Column(hi), lit(1))))
+            return Project(Filter(grouped, keep), cols)
+        nl, nr, n = self._fresh("nl"), self._fresh("nr"), self._fresh("n")
+        ones = [AggCall("sum", when(Call("eq", (tag, lit(k)))).then(lit(1)).otherwise(lit(0))).alias(c)
+                for k, c in ((1, nl), (2, nr))]
+        grouped = Aggregate(both, keys, tuple(ones))
+        a, b = Column(nl), Column(nr)
+        times = (when(Call("lt", (a, b))).then(a).otherwise(b) if intersect else Call("sub", (a, b)))
+        counted = Filter(Project(grouped, cols + (times.alias(n),)), Call("gt", (Column(n), lit(0))))
+        repeated = Explode(Project(counted, cols + (Call("range_list", (Column(n),)).alias(n),)), (n,))
+        return Project(repeated, cols)
 
     def _rename_like(self, plan: LogicalPlan, schema: Schema) -> LogicalPlan:
         if plan.schema.names == schema.names:
@@ -278,7 +312,7 @@ class Translator:
             right = rel.plan
             rest_right = [t for t in rest if t.columns() <= set(right.schema.names)]
             if rest_right and how in ("left", "semi", "anti"):
-                right = Filter(right, combine_conjunction(rest_right))
+                right = Filter(right, self._typed(combine_conjunction(rest_right), right.schema))
                 rest = [t for t in rest if t not in rest_right]
             if rest:
                 raise SQLError(f"unsupported ON condition in {kind} JOIN {rel.alias!r}: {rest}")
@@ -325,7 +359,7 @@ class Translator:
 
             plan = ScanSource(InMemorySource(pa.table({"__dummy": [0]})))
         if where_terms:
-            plan = Filter(plan, combine_conjunction(where_terms))
+            plan = Filter(plan, self._typed(combine_conjunction(where_terms), plan.schema))
         plan = self._select_subqueries(node, plan)
         outputs: list[tuple[str, Expr]] = []
         windows: list[tuple[str, Any]] = []
@@ -419,18 +453,32 @@ class Translator:
     def _aggregate(self, plan: LogicalPlan, keys: list[Expr], exprs: list[Expr]) -> tuple[LogicalPlan, Callable[[Expr], Expr]]:
         key_names = {k.key(): f"__key{i}" for i, k in enumerate(keys)}
         aggs: dict[Any, tuple[str, Expr]] = {}
+        # SQL's SUM of no non-NULL values is NULL (Polars, and so the DataFrame API, gives 0): a
+        # SUM whose input can be NULL, or any SUM without GROUP BY (an empty input), comes with
+        # a COUNT of its input and reads NULL where that count is 0
+        null_sums: dict[Any, Any] = {}
         for e in exprs:
             for n in e.walk():
                 if isinstance(n, (AggCall, CountStar)) and n.key() not in aggs:
                     aggs[n.key()] = (f"__agg{len(aggs)}", n)
+                    if isinstance(n, AggCall) and n.name == "sum" and (
+                            not keys or n.child.resolve(plan.schema).nullable):
+                        count = AggCall("count", n.child)
+                        null_sums[n.key()] = count.key()
+                        if count.key() not in aggs:
+                            aggs[count.key()] = (f"__agg{len(aggs)}", count)
         node = Aggregate(plan, tuple(k.alias(key_names[k.key()]) for k in keys),
                          tuple(a.alias(name) for name, a in aggs.values()) or (CountStar().alias("__count"),))
+        null = Literal(None, DataType.null())
 
         def rewrite(e: Expr) -> Expr:
             def fn(x: Expr) -> Expr | None:
                 if x.key() in key_names:
                     return Column(key_names[x.key()])
                 if isinstance(x, (AggCall, CountStar)) and x.key() in aggs:
+                    if x.key() in null_sums:
+                        n = Column(aggs[null_sums[x.key()]][0])
+                        return when(Call("gt", (n, lit(0)))).then(Column(aggs[x.key()][0])).otherwise(null)
                     return Column(aggs[x.key()][0])
                 return None
 
@@ -488,6 +536,22 @@ class Translator:
 
     # -- expressions ------------------------------------------------------------------------------
     def expr(self, node: Any, schema: Schema | None) -> Expr:
+        """The expression for ``node``; against a known ``schema`` with SQL's implicit literal casts."""
+        e = self._expr(node, schema)
+        if schema is None:
+            return e
+        try:
+            return coerce_literals(e, schema)
+        except SQLCastError as exc:
+            raise SQLError(f"{exc} in {_where(node)}") from exc
+
+    def _typed(self, e: Expr, schema: Schema) -> Expr:
+        try:
+            return coerce_literals(e, schema)
+        except SQLCastError as exc:
+            raise SQLError(str(exc)) from exc
+
+    def _expr(self, node: Any, schema: Schema | None) -> Expr:
         from sqlglot import exp
 
         if isinstance(node, exp.Paren):

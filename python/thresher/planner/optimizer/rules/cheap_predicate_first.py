@@ -15,7 +15,7 @@ After::
 A conjunction is split and its terms grouped by cost class (``scalar`` < ``io`` < ``decode`` <
 ``model``; from ``FunctionSpec.cost`` of each function called and the ``cost`` hint of each UDF),
 cheapest group lowest. Within a group terms are ordered by their estimated cost per row
-(``planner.stats.expr_cost``). Separate filter nodes matter: a filter evaluates its whole predicate
+(``expressions.cost.expr_cost``). Separate filter nodes matter: a filter evaluates its whole predicate
 on every input row, so an expensive term only saves work once the cheap ones have already dropped
 rows. Filters commute, so the result is unchanged. ``merge_filters`` leaves a filter over a
 cheaper one alone, and ``predicate_pushdown`` moves terms past a cheaper filter, so the split
@@ -26,16 +26,16 @@ from __future__ import annotations
 
 from itertools import groupby
 
+from thresher.expressions.cost import cost_class, cost_rank, expr_cost
 from thresher.expressions.expr import Expr, combine_conjunction, split_conjunction
 from thresher.planner.logical import Filter, LogicalPlan
 from thresher.planner.optimizer.rules._util import rewrite_bottom_up
-from thresher.planner.stats import cost_rank, expr_class, expr_cost
 
 
 def order_terms(terms: list[Expr]) -> list[list[Expr]]:
     """Terms grouped by cost class, cheapest group first, each group cheapest term first."""
-    ranked = sorted(enumerate(terms), key=lambda it: (cost_rank(expr_class(it[1])), expr_cost(it[1]), it[0]))
-    return [[t for _, t in grp] for _, grp in groupby(ranked, key=lambda it: cost_rank(expr_class(it[1])))]
+    ranked = sorted(enumerate(terms), key=lambda it: (cost_rank(cost_class(it[1])), expr_cost(it[1]), it[0]))
+    return [[t for _, t in grp] for _, grp in groupby(ranked, key=lambda it: cost_rank(cost_class(it[1])))]
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:

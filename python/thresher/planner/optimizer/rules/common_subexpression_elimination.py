@@ -30,10 +30,10 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 
+from thresher.expressions.cost import cost_class
 from thresher.expressions.expr import Alias, Column, Expr, Literal, has_aggregate
 from thresher.planner.logical import Filter, LogicalPlan, Project
 from thresher.planner.optimizer.rules._util import rewrite_top_down
-from thresher.planner.stats import expr_class
 
 PREFIX = "__cse"
 
@@ -44,7 +44,7 @@ def _candidates(exprs: list[Expr]) -> Counter[tuple[object, ...]]:
         for n in e.walk():
             if isinstance(n, (Column, Literal, Alias)) or has_aggregate(n):
                 continue
-            if expr_class(n) == "scalar":
+            if cost_class(n) == "scalar":
                 continue
             counts[n.key()] += 1
     return counts
@@ -118,7 +118,7 @@ def _across(node: Project) -> LogicalPlan | None:
         keys = set()
         for e in g:
             for n in e.walk():
-                if not isinstance(n, (Column, Literal, Alias)) and not has_aggregate(n) and expr_class(n) != "scalar":
+                if not isinstance(n, (Column, Literal, Alias)) and not has_aggregate(n) and cost_class(n) != "scalar":
                     keys.add(n.key())
                     exprs[n.key()] = n
         seen_in.update(keys)

@@ -32,10 +32,10 @@ Three rewrites, all exact:
 
 from __future__ import annotations
 
+from thresher.expressions.cost import cost_class, cost_rank
 from thresher.expressions.expr import Call, Cast, Column, Expr, combine_conjunction, split_conjunction, strip_alias
 from thresher.planner.logical import Filter, LogicalPlan, Project
 from thresher.planner.optimizer.rules._util import rewrite_top_down, substitute
-from thresher.planner.stats import cost_rank, expr_class
 
 #: header reads that give the same value on encoded bytes and on the decoded pixels
 SIZE_HEADERS = ("image.width", "image.height")
@@ -113,7 +113,7 @@ def _rewrite_filter(node: Filter) -> LogicalPlan | None:
 
 def _through_project(node: Filter, proj: Project) -> LogicalPlan | None:
     mapping = {e.output_name(): strip_alias(e) for e in proj.exprs}
-    if not any(cost_rank(expr_class(e)) >= cost_rank("decode") for e in mapping.values()):
+    if not any(cost_rank(cost_class(e)) >= cost_rank("decode") for e in mapping.values()):
         return None  # nothing expensive to save
     decoded = {n for n, e in mapping.items() if isinstance(e, Call) and e.name in SIZE_KEEPING_DECODES}
     down: list[Expr] = []
@@ -135,10 +135,10 @@ def _through_project(node: Filter, proj: Project) -> LogicalPlan | None:
                 up.append(t)
                 continue
         others = cols - used_decoded
-        if not all(cost_rank(expr_class(mapping[c])) <= cost_rank("io") for c in others):
+        if not all(cost_rank(cost_class(mapping[c])) <= cost_rank("io") for c in others):
             up.append(t)
             continue
-        if not used_decoded and all(cost_rank(expr_class(mapping[c])) == 0 for c in others):
+        if not used_decoded and all(cost_rank(cost_class(mapping[c])) == 0 for c in others):
             up.append(t)  # plain scalar terms: predicate_pushdown's job
             continue
 

@@ -17,17 +17,17 @@ expensive predicate keeps seeing only the rows the cheap one let through.
 
 from __future__ import annotations
 
+from thresher.expressions.cost import cost_class, cost_rank
 from thresher.expressions.expr import combine_conjunction, split_conjunction
 from thresher.planner.logical import Filter, LogicalPlan
 from thresher.planner.optimizer.rules._util import rewrite_bottom_up
-from thresher.planner.stats import cost_rank, expr_class
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
     def visit(node: LogicalPlan) -> LogicalPlan | None:
         if isinstance(node, Filter) and isinstance(node.input, Filter):
             inner = node.input
-            if cost_rank(expr_class(node.predicate)) > cost_rank(expr_class(inner.predicate)):
+            if cost_rank(cost_class(node.predicate)) > cost_rank(cost_class(inner.predicate)):
                 return None
             terms = split_conjunction(inner.predicate)
             keys = {t.key() for t in terms}

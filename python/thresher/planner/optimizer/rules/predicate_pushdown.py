@@ -29,13 +29,13 @@ import decimal
 from typing import Any
 
 from thresher.datatypes import DataType, Schema
+from thresher.expressions.cost import cost_class, cost_rank
 from thresher.expressions.expr import (
     Call,
     Column,
     Expr,
     Literal,
     combine_conjunction,
-    max_cost,
     split_conjunction,
     strip_alias,
 )
@@ -55,7 +55,6 @@ from thresher.planner.logical import (
     Window,
 )
 from thresher.planner.optimizer.rules._util import rewrite_top_down, substitute
-from thresher.planner.stats import cost_rank, expr_class
 
 _FLIP = {"eq": "==", "neq": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _MIRROR = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -147,7 +146,7 @@ def _push(filter_: Filter) -> LogicalPlan | None:
         down, up = [], []
         for t in terms:
             cols = t.columns()
-            if all(c in mapping and max_cost(strip_alias(mapping[c])) == "scalar" for c in cols):
+            if all(c in mapping and cost_class(strip_alias(mapping[c])) == "scalar" for c in cols):
                 down.append(substitute(t, mapping))
             else:
                 up.append(t)
@@ -175,7 +174,7 @@ def _push(filter_: Filter) -> LogicalPlan | None:
             return None
         return _wrap(child.with_children([Filter(child.input, combine_conjunction(down))]), up)
 
-    if isinstance(child, Filter) and cost_rank(expr_class(child.predicate)) < cost_rank(expr_class(filter_.predicate)):
+    if isinstance(child, Filter) and cost_rank(cost_class(child.predicate)) < cost_rank(cost_class(filter_.predicate)):
         below = _push(Filter(child.input, filter_.predicate))
         if below is None:
             return None

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from thresher.expressions.expr import Alias, Column, Expr, UDFCall, max_cost, strip_alias
+from thresher.expressions.cost import cost_class
+from thresher.expressions.expr import Alias, Column, Expr, UDFCall, strip_alias
 from thresher.planner.logical import LogicalPlan, Project
 from thresher.planner.optimizer.rules._util import rewrite_bottom_up, substitute
 
@@ -53,7 +54,7 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
             target = strip_alias(mapping[name]) if name in mapping else None
             if target is None:
                 return None
-            if (count > 1 or pooled) and not isinstance(target, Column) and max_cost(target) != "scalar":
+            if (count > 1 or pooled) and not isinstance(target, Column) and cost_class(target) != "scalar":
                 return None
         merged = []
         for e in node.exprs:

@@ -1,0 +1,88 @@
+"""Cost classes: the one place that says what a call costs, read by the optimizer and the planner.
+
+Every registered function declares a class (``FunctionSpec.cost``) and every UDF a ``cost`` hint
+(optionally a number, ``cost_per_row``). The classes are ordered cheapest first::
+
+    scalar < io < decode < model
+
+An expression's class is the most expensive class of the calls it makes (:func:`cost_class`:
+the optimizer keeps expensive expressions from being duplicated or pushed below cheap filters,
+the planner gives ``model`` calls a stage of their own); its cost is the sum of the calls'
+per-row costs (:func:`expr_cost`: filter terms are ordered cheapest first).
+
+Examples
+--------
+>>> from thresher.expressions.expr import col
+>>> cost_class(col("a") + 1), cost_class(col("b").image.decode().image.width() > 1)
+('scalar', 'decode')
+>>> expr_cost(col("a") > 1) < expr_cost(col("b").image.decode().image.width() > 1)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+if TYPE_CHECKING:
+    from thresher.expressions.expr import Expr
+
+CostClass = Literal["scalar", "io", "decode", "model"]
+
+#: the cost classes, cheapest first
+COST_ORDER: tuple[CostClass, ...] = ("scalar", "io", "decode", "model")
+
+#: relative cost per row of one call of each class (a decode is ~1000 vectorized scalar ops)
+CLASS_COST: dict[CostClass, float] = {"scalar": 1.0, "io": 100.0, "decode": 1_000.0, "model": 10_000.0}
+
+
+def cost_rank(cls: str) -> int:
+    """Position of a cost class, cheapest first (scalar=0, io=1, decode=2, model=3).
+
+    Examples
+    --------
+    >>> [cost_rank(c) for c in COST_ORDER]
+    [0, 1, 2, 3]
+    """
+    return COST_ORDER.index(cast(CostClass, cls))
+
+
+def check_cost_class(value: str, owner: str) -> CostClass:
+    """``value`` as a cost class, or ``ValueError`` naming ``owner`` (a function or UDF) and the classes."""
+    if value not in COST_ORDER:
+        raise ValueError(f"cost of {owner} must be one of {', '.join(COST_ORDER)}, got {value!r}")
+    return value
+
+
+def most_expensive(classes: Iterable[str]) -> CostClass:
+    """The most expensive of some cost classes (``"scalar"`` when there are none).
+
+    Examples
+    --------
+    >>> most_expensive(["io", "scalar", "decode"]), most_expensive([])
+    ('decode', 'scalar')
+    """
+    best: CostClass = "scalar"
+    for c in classes:
+        if cost_rank(c) > cost_rank(best):
+            best = cast(CostClass, c)
+    return best
+
+
+def udf_cost(udf: Any) -> tuple[CostClass, float]:
+    """A UDF's cost class (its ``cost`` hint; ``"model"`` when it gives none) and per-row cost
+    (its ``cost_per_row`` hint, else its class's)."""
+    c = getattr(udf, "cost", None)
+    cls: CostClass = c if c in COST_ORDER else "model"
+    hint = getattr(udf, "cost_per_row", None)
+    return cls, float(hint) if isinstance(hint, (int, float)) else CLASS_COST[cls]
+
+
+def cost_class(e: Expr) -> CostClass:
+    """The most expensive cost class among the calls ``e`` makes (UDFs count by their hint)."""
+    return most_expensive(n.call_cost()[0] for n in e.walk())
+
+
+def expr_cost(e: Expr) -> float:
+    """Estimated cost per row of evaluating ``e``: the sum over the calls it makes."""
+    return sum(n.call_cost()[1] for n in e.walk())
