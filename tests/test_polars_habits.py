@@ -324,15 +324,24 @@ def test_item3_join_coalesce() -> None:
     right = {"k": [2, 3, 4, None], "w": [1, 2, 3, 4]}
     pl_, pr = pl.DataFrame(left), pl.DataFrame(right)
     tl, tr = th.from_pydict(left), th.from_pydict(right)
-    for how in ("inner", "left", "full"):
+    for how in ("inner", "left", "right", "full"):
         for coalesce in (None, True, False):
             got = tl.join(tr, on="k", how=how, coalesce=coalesce)
             want = pl_.join(pr, on="k", how=how, coalesce=coalesce)
             assert got.columns == want.columns, (how, coalesce)
             assert sorted(got.rows(), key=repr) == sorted(want.rows(), key=repr), (how, coalesce)
-    got = tl.join(tr.rename({"k": "k2"}), left_on="k", right_on="k2", how="inner", coalesce=False)
-    want = pl_.join(pr.rename({"k": "k2"}), left_on="k", right_on="k2", how="inner", coalesce=False)
-    assert got.columns == want.columns and sorted(got.rows()) == sorted(want.rows())
+    for how in ("inner", "left", "right"):
+        for coalesce in (None, False):
+            got = tl.join(tr.rename({"k": "k2"}), left_on="k", right_on="k2", how=how, coalesce=coalesce)
+            want = pl_.join(pr.rename({"k": "k2"}), left_on="k", right_on="k2", how=how, coalesce=coalesce)
+            assert got.columns == want.columns, (how, coalesce)
+            assert sorted(got.rows(), key=repr) == sorted(want.rows(), key=repr), (how, coalesce)
+    # a non-key column present on both sides gets the suffix, as in Polars
+    both = {"k": [2, 3], "v": ["r", "s"]}
+    for how in ("left", "right"):
+        got = tl.join(th.from_pydict(both), on="k", how=how)
+        want = pl_.join(pl.DataFrame(both), on="k", how=how)
+        assert got.columns == want.columns and sorted(got.rows(), key=repr) == sorted(want.rows(), key=repr), how
 
 
 def test_item3_string_datetime_and_cast_dtypes() -> None:
