@@ -46,8 +46,10 @@ if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
 
+    from thresher.dedup import DedupNamespace
     from thresher.engine.stats import RunStats
     from thresher.io.sink import Sink
+    from thresher.planner.physical import PhysicalPlan
 
 
 def _to_expr(e: Any) -> Expr:
@@ -383,7 +385,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         return self._with(FlatMap(self._plan, udf, arg_exprs, output_schema(udf), keep_cols))
 
     @property
-    def dedup(self) -> Any:
+    def dedup(self) -> DedupNamespace[DataFrame]:
         """Deduplication methods: ``df.dedup.exact/fuzzy/semantic/image``."""
         from thresher.dedup import DedupNamespace
 
@@ -391,23 +393,28 @@ class DataFrame(RowsMixin, FrameOpsMixin):
 
     # ---- running ------------------------------------------------------------------------------
     def _optimized(self, optimize: bool = True) -> LogicalPlan:
-        from thresher.planner.optimizer.runner import optimize as run_optimizer
+        optimized = self._compile(self._plan, optimize).optimized
+        assert optimized is not None
+        return optimized
+
+    @staticmethod
+    def _compile(plan: LogicalPlan, optimize: bool = True, checkpoint: str | None = None) -> PhysicalPlan:
+        """``plan`` compiled with the session's optimizer settings."""
+        from thresher.planner.physical import CompileSettings, compile
         from thresher.session import settings
 
-        if not optimize:
-            return self._plan
-        return run_optimizer(self._plan, disabled=settings().disabled_rules).plan
+        return compile(plan, CompileSettings(optimize=optimize, disabled_rules=frozenset(settings().disabled_rules),
+                                             checkpoint_location=checkpoint))
 
     def iter_batches(self, runner: str | None = None, optimize: bool = True, **options: Any) -> Iterator[pa.RecordBatch]:
         """Stream the result batch by batch (nothing is held beyond the memory budget)."""
         if self._result is not None:
             yield from self._result.to_batches()
             return
-        from thresher.planner.physical import plan_physical
         from thresher.session import make_executor
 
+        physical = self._compile(self._plan, optimize)
         executor = make_executor(runner, **options)
-        physical = plan_physical(self._optimized(optimize))
         try:
             yield from executor.execute(physical)
         finally:
@@ -502,31 +509,15 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         and a job that already finished does nothing at all. ``checkpoint`` overrides where job
         state is kept (default: next to the sink).
         """
-        from thresher.engine.checkpoint import checkpoint_store, committed_for, partition_local
-        from thresher.planner.physical import plan_physical
+        from thresher.engine.write import run_write_job
         from thresher.session import make_executor
 
-        plan = Write(self._optimized(options.pop("optimize", True)), sink, job_id)
-        out_schema = plan.schema.to_arrow()
-        store = checkpoint_store(sink, checkpoint) if job_id else None
-        if store is not None and job_id is not None:
-            rec = store.load(job_id)
-            if rec is not None and rec.get("complete"):
-                parts = list(rec.get("partitions", []))
-                table = pa.Table.from_pylist(
-                    [{"partition_id": p, "num_rows": 0, "files": [], "status": "already committed"} for p in parts],
-                    schema=out_schema)
-                return DataFrame(ScanSource(InMemorySource(table)), result=table)
-        skip = committed_for(sink, job_id) if job_id and partition_local(plan) else set()
-        executor = make_executor(runner, skip_partitions=skip, **options)
-        physical = plan_physical(plan)
-        batches = list(executor.execute(physical))
-        self._last_stats = executor.stats()
-        table = pa.Table.from_batches(batches, schema=out_schema) if batches else out_schema.empty_table()
-        if store is not None and job_id is not None:
-            d = table.to_pydict()
-            store.mark_complete(job_id, list(d["partition_id"]), int(sum(d["num_rows"])))
+        physical = self._compile(Write(self._plan, sink, job_id), options.pop("optimize", True), checkpoint)
+        table, stats = run_write_job(physical, lambda: make_executor(runner, **options))
         result = DataFrame(ScanSource(InMemorySource(table)), result=table)
+        if stats is None:  # a finished job: nothing ran
+            return result
+        self._last_stats = stats
         result._last_stats = self._last_stats
         return result
 

@@ -30,13 +30,9 @@ _WINDOW_AGG = "window over an aggregate (windows workstream)"
 
 #: query -> why it does not match DuckDB yet (measured at SF 0.01)
 KNOWN_GAPS: dict[int, str] = {
-    5: "ROLLUP",
     12: _WINDOW_AGG,
     13: "join keys inside OR branches: cross join runs out of memory",
-    14: "ROLLUP",
-    18: "ROLLUP",
     20: _WINDOW_AGG,
-    22: "ROLLUP",
     41: "correlated scalar subquery compared in WHERE",
     47: _WINDOW_AGG,
     48: "join keys inside OR branches: cross join runs out of memory",
@@ -44,11 +40,8 @@ KNOWN_GAPS: dict[int, str] = {
     53: _WINDOW_AGG,
     57: _WINDOW_AGG,
     63: _WINDOW_AGG,
-    67: "ROLLUP",
-    70: "ROLLUP with grouping() and a window over an aggregate",
-    77: "ROLLUP",
-    80: "ROLLUP",
-    86: "ROLLUP with grouping() and a window over an aggregate",
+    70: "rank() over an aggregate and grouping() (windows workstream)",
+    86: "rank() over an aggregate and grouping() (windows workstream)",
     89: _WINDOW_AGG,
     98: _WINDOW_AGG,
 }

@@ -28,3 +28,11 @@ def _rank_by(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
 def _range_list(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     """``[0, 1, ..., n-1]`` for an integer ``n`` (INTERSECT ALL / EXCEPT ALL repeat a row n times)."""
     return DataType.list(DataType.int64())
+
+
+@function("grouping", sql_names=("__grouping",))
+def _grouping(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """SQL ``GROUPING(a, b, ...)``: a bit per argument, set where the row's grouping set leaves it
+    out. Only a placeholder: the SQL translator replaces it with the grouping columns of the
+    aggregate it belongs to (it has no kernel)."""
+    return DataType.int64()

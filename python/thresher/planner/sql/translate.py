@@ -382,10 +382,10 @@ class Translator:
         is_agg = group is not None or any(has_aggregate(e) for _, e in outputs) or (
             having_expr is not None and has_aggregate(having_expr))
         if is_agg:
-            keys = [self.expr(g, plan.schema) for g in (group.expressions if group is not None else [])]
+            keys, sets = self._group_by(group, plan.schema)
             hidden_in = [e for k, e in order_exprs.items() if k.startswith("__sort")]
             plan, rewrite = self._aggregate(plan, keys, [e for _, e in outputs] + hidden_in
-                                            + ([having_expr] if having_expr is not None else []))
+                                            + ([having_expr] if having_expr is not None else []), sets)
             outputs = [(n, rewrite(e)) for n, e in outputs]
             order_exprs = {k: (rewrite(e) if k.startswith("__sort") else e) for k, e in order_exprs.items()}
             if having_expr is not None:
@@ -450,7 +450,61 @@ class Translator:
             plan = Limit(plan, n, off)
         return plan
 
-    def _aggregate(self, plan: LogicalPlan, keys: list[Expr], exprs: list[Expr]) -> tuple[LogicalPlan, Callable[[Expr], Expr]]:
+    def _group_by(self, group: Any, schema: Schema) -> tuple[list[Expr], list[list[int]] | None]:
+        """The GROUP BY keys, and its grouping sets (indices into the keys) when it has ROLLUP,
+        CUBE or GROUPING SETS (``None`` for a plain GROUP BY).
+
+        Items combine as SQL says: ``GROUP BY a, ROLLUP(b, c)`` is the cross product of ``{(a)}``
+        and ``{(b, c), (b), ()}``.
+        """
+        from itertools import combinations
+
+        from sqlglot import exp
+
+        if group is None:
+            return [], None
+        keys: list[Expr] = []
+        index: dict[Any, int] = {}
+
+        def key_of(node: Any) -> int:
+            e = self.expr(node, schema)
+            if e.key() not in index:
+                index[e.key()] = len(keys)
+                keys.append(e)
+            return index[e.key()]
+
+        def members(node: Any) -> list[int]:
+            if isinstance(node, exp.Tuple):
+                return [key_of(x) for x in node.expressions]
+            if isinstance(node, exp.Paren):
+                return [key_of(node.this)]
+            return [key_of(node)]
+
+        sets: list[list[int]] = [[]]
+        grouped = False
+        for item in group.expressions:
+            if isinstance(item, exp.Rollup):
+                parts = [members(x) for x in item.expressions]
+                choices = [[i for p in parts[:n] for i in p] for n in range(len(parts), -1, -1)]
+                grouped = True
+            elif isinstance(item, exp.Cube):
+                parts = [members(x) for x in item.expressions]
+                choices = [[i for p in combo for i in p] for n in range(len(parts), -1, -1)
+                           for combo in combinations(parts, n)]
+                grouped = True
+            elif isinstance(item, exp.GroupingSets):
+                choices = [members(x) for x in item.expressions]
+                grouped = True
+            else:
+                choices = [[key_of(item)]]
+            sets = [s + [i for i in c if i not in s] for s in sets for c in choices]
+        for kind in ("rollup", "cube", "grouping_sets"):
+            if group.args.get(kind):
+                raise SQLError(f"unsupported GROUP BY {kind.upper()} form: {_where(group)}")
+        return keys, (sets if grouped else None)
+
+    def _aggregate(self, plan: LogicalPlan, keys: list[Expr], exprs: list[Expr],
+                   sets: list[list[int]] | None = None) -> tuple[LogicalPlan, Callable[[Expr], Expr]]:
         key_names = {k.key(): f"__key{i}" for i, k in enumerate(keys)}
         aggs: dict[Any, tuple[str, Expr]] = {}
         # SQL's SUM of no non-NULL values is NULL (Polars, and so the DataFrame API, gives 0): a
@@ -462,17 +516,37 @@ class Translator:
                 if isinstance(n, (AggCall, CountStar)) and n.key() not in aggs:
                     aggs[n.key()] = (f"__agg{len(aggs)}", n)
                     if isinstance(n, AggCall) and n.name == "sum" and (
-                            not keys or n.child.resolve(plan.schema).nullable):
+                            not keys or sets is not None or n.child.resolve(plan.schema).nullable):
                         count = AggCall("count", n.child)
                         null_sums[n.key()] = count.key()
                         if count.key() not in aggs:
                             aggs[count.key()] = (f"__agg{len(aggs)}", count)
-        node = Aggregate(plan, tuple(k.alias(key_names[k.key()]) for k in keys),
-                         tuple(a.alias(name) for name, a in aggs.values()) or (CountStar().alias("__count"),))
+        agg_exprs = tuple(a.alias(name) for name, a in aggs.values()) or (CountStar().alias("__count"),)
+        node: LogicalPlan
+        if sets is None:
+            node = Aggregate(plan, tuple(k.alias(key_names[k.key()]) for k in keys), agg_exprs)
+        else:
+            node = self._grouping_sets(plan, keys, agg_exprs, sets)
         null = Literal(None, DataType.null())
+        key_index = {k.key(): i for i, k in enumerate(keys)}
+
+        def grouping(call: Call) -> Expr:
+            """GROUPING(a, b): bit (n-1-j) set where the row's grouping set leaves argument j out."""
+            out: Expr | None = None
+            for j, a in enumerate(call.args):
+                if a.key() not in key_index:
+                    raise SQLError(f"GROUPING() argument {a!r} is not a GROUP BY key")
+                bit: Expr = (Column(f"__grouping{key_index[a.key()]}") if sets is not None else lit(0))
+                if len(call.args) - 1 - j:
+                    bit = Call("mul", (bit, lit(2 ** (len(call.args) - 1 - j))))
+                out = bit if out is None else Call("add", (out, bit))
+            assert out is not None
+            return out
 
         def rewrite(e: Expr) -> Expr:
             def fn(x: Expr) -> Expr | None:
+                if isinstance(x, Call) and x.name == "grouping":
+                    return grouping(x)
                 if x.key() in key_names:
                     return Column(key_names[x.key()])
                 if isinstance(x, (AggCall, CountStar)) and x.key() in aggs:
@@ -490,6 +564,21 @@ class Translator:
             return out
 
         return node, rewrite
+
+    def _grouping_sets(self, plan: LogicalPlan, keys: list[Expr], aggs: tuple[Expr, ...],
+                       sets: list[list[int]]) -> LogicalPlan:
+        """ROLLUP / CUBE / GROUPING SETS: one aggregate per grouping set, the keys a set leaves out
+        NULL, ``__grouping<i>`` = 1 where key i is left out (what GROUPING() reads), all unioned."""
+        types = [k.resolve(plan.schema).dtype for k in keys]
+        branches: list[LogicalPlan] = []
+        for s in sets:
+            agg = Aggregate(plan, tuple(keys[i].alias(f"__key{i}") for i in s), aggs)
+            cols: list[Expr] = [Column(f"__key{i}") if i in s else Literal(None, types[i]).alias(f"__key{i}")
+                                for i in range(len(keys))]
+            cols += [Column(a.output_name()) for a in aggs]
+            cols += [lit(0 if i in s else 1).alias(f"__grouping{i}") for i in range(len(keys))]
+            branches.append(Project(agg, tuple(cols)))
+        return branches[0] if len(branches) == 1 else Union(tuple(branches))
 
     def _windows(self, plan: LogicalPlan, windows: list[tuple[str, Any]]) -> LogicalPlan:
         for name, w in windows:
@@ -664,6 +753,10 @@ class Translator:
                 if isinstance(arg, exp.Distinct):
                     raise SQLError(f"DISTINCT is only supported in COUNT: {_where(node)}")
                 return AggCall(name, self.expr(arg, schema))
+        if isinstance(node, exp.Grouping):
+            import thresher.expressions.sql_functions  # noqa: F401  (registers the "grouping" placeholder)
+
+            return Call("grouping", tuple(self.expr(a, schema) for a in node.expressions))
         if isinstance(node, exp.Coalesce):
             args = [self.expr(node.this, schema)] + [self.expr(e, schema) for e in node.expressions]
             return Call("coalesce", tuple(args))
