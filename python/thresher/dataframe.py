@@ -257,9 +257,10 @@ class DataFrame(RowsMixin, FrameOpsMixin):
     ) -> DataFrame:
         """Join with ``other``: inner, left, right, outer (or "full"), semi, anti or cross.
 
-        ``coalesce`` as in Polars: None (default) merges same-named key columns except in an
-        outer join; True merges each pair of key columns into one (also in an outer join);
-        False keeps the right keys too (``key`` and ``key_right``).
+        ``coalesce`` as in Polars: None (default) merges the key columns except in an outer
+        join; True merges each pair of key columns into one (also in an outer join); False keeps
+        the right keys too (``key`` and ``key_right``). Column order follows Polars (a right
+        join lists the left columns first, then the right ones with the keys).
 
         >>> import thresher as th
         >>> a = th.from_pydict({"k": [1, 2], "x": ["a", "b"]})
@@ -277,7 +278,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
             raise ThresherTypeError("join: give on= or both left_on= and right_on=")
         lk = tuple(_to_expr(e) for e in (left_on if isinstance(left_on, (list, tuple)) else [left_on]))
         rk = tuple(_to_expr(e) for e in (right_on if isinstance(right_on, (list, tuple)) else [right_on]))
-        if coalesce is not None:
+        if coalesce is not None or how == "right":
             return join_coalesce(self, other, lk, rk, how, suffix, strategy, coalesce)
         return self._with(Join(self._plan, other._plan, lk, rk, how, suffix, strategy))
 
