@@ -24,11 +24,11 @@ from thresher.expressions.expr import Column, CountStar, Expr, col, combine_conj
 from thresher.frame_ops import FrameOpsMixin, expand_wildcards, group_by_ordered, join_coalesce, sample_n, unique_plan
 from thresher.frame_rows import RowsMixin
 from thresher.io.memory import InMemorySource
+from thresher.planner import windows
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
     Explode,
-    Filter,
     Join,
     Limit,
     LogicalPlan,
@@ -144,7 +144,8 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         es = expand_wildcards(es, self.schema)
         if not es:
             raise ThresherTypeError("select() needs at least one column")
-        return self._with(Project(self._plan, tuple(es)))
+        # windows (expr.over, cum_*, ...) go to Window nodes; all-aggregate selects give one row
+        return self._with(windows.project(self._plan, es, scalar_select=True))
 
     def with_columns(self, *exprs: Any, **named: Any) -> DataFrame:
         """Add or replace columns (new ones go at the end, replaced ones keep their place).
@@ -160,7 +161,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         for name in self.columns:
             out.append(by_name.pop(name) if name in by_name else Column(name))
         out.extend(e for e in new if e.output_name() in by_name)
-        return self._with(Project(self._plan, tuple(out)))
+        return self._with(windows.project(self._plan, out))
 
     def with_column(self, name: str, expr: Any) -> DataFrame:
         return self.with_columns(**{name: expr})
@@ -178,7 +179,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         preds += [col(name) == value for name, value in constraints.items()]
         if not preds:
             raise ThresherTypeError("filter() needs at least one predicate")
-        return self._with(Filter(self._plan, combine_conjunction(preds)))
+        return self._with(windows.filter_(self._plan, combine_conjunction(preds)))  # windows allowed
 
     where = filter
 
@@ -576,7 +577,9 @@ class GroupBy:
         """
         keys = expand_wildcards(self._keys, self._df.schema)
         key_names = [k.output_name() for k in keys]
-        es = tuple(expand_wildcards([_to_expr(a) for a in _flatten(aggs)], self._df.schema, exclude=key_names))
+        # a bare column gives its group's list, as in Polars
+        es = windows.agg_exprs(expand_wildcards([_to_expr(a) for a in _flatten(aggs)], self._df.schema,
+                                                exclude=key_names))
         if self._maintain_order and keys:
             return group_by_ordered(self._df, keys, list(es))
         return self._df._with(Aggregate(self._df._plan, tuple(keys), es))
