@@ -270,6 +270,7 @@ def test_item3_concat_len_all_wildcard() -> None:
     assert t.group_by("k", maintain_order=True).agg(th.len()).rows() == \
         p.group_by("k", maintain_order=True).agg(pl.len()).rows()
     assert t.agg(th.len()).rows() == p.select(pl.len()).rows()
+    assert t.select(th.len()).rows() == p.select(pl.len()).rows()
     assert t.group_by("k", maintain_order=True).len().rows() == p.group_by("k", maintain_order=True).len().rows()
     assert t.select(th.all()).rows() == p.select(pl.all()).rows()
     assert t.select(th.col("*")).columns == p.select(pl.col("*")).columns
