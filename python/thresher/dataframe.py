@@ -25,11 +25,11 @@ from thresher.expressions.expr import Column, CountStar, Expr, col, combine_conj
 from thresher.frame_ops import FrameOpsMixin, expand_wildcards, group_by_ordered, join_coalesce, sample_n, unique_plan
 from thresher.frame_rows import RowsMixin
 from thresher.io.memory import InMemorySource
+from thresher.planner import windows
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
     Explode,
-    Filter,
     Join,
     Limit,
     LogicalPlan,
@@ -146,7 +146,8 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         es = expand_wildcards(es, self.schema)
         if not es:
             raise ThresherTypeError("select() needs at least one column")
-        return self._with(Project(self._plan, tuple(es)))
+        # windows (expr.over, cum_*, ...) go to Window nodes; all-aggregate selects give one row
+        return self._with(windows.project(self._plan, es, scalar_select=True))
 
     def with_columns(self, *exprs: Any, **named: Any) -> DataFrame:
         """Add or replace columns (new ones go at the end, replaced ones keep their place).
@@ -162,7 +163,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         for name in self.columns:
             out.append(by_name.pop(name) if name in by_name else Column(name))
         out.extend(e for e in new if e.output_name() in by_name)
-        return self._with(Project(self._plan, tuple(out)))
+        return self._with(windows.project(self._plan, out))
 
     def with_column(self, name: str, expr: Any) -> DataFrame:
         return self.with_columns(**{name: expr})
@@ -180,7 +181,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         preds += [col(name) == value for name, value in constraints.items()]
         if not preds:
             raise ThresherTypeError("filter() needs at least one predicate")
-        return self._with(Filter(self._plan, combine_conjunction(preds)))
+        return self._with(windows.filter_(self._plan, combine_conjunction(preds)))  # windows allowed
 
     where = filter
 
@@ -258,9 +259,10 @@ class DataFrame(RowsMixin, FrameOpsMixin):
     ) -> DataFrame:
         """Join with ``other``: inner, left, right, outer (or "full"), semi, anti or cross.
 
-        ``coalesce`` as in Polars: None (default) merges same-named key columns except in an
-        outer join; True merges each pair of key columns into one (also in an outer join);
-        False keeps the right keys too (``key`` and ``key_right``).
+        ``coalesce`` as in Polars: None (default) merges the key columns except in an outer
+        join; True merges each pair of key columns into one (also in an outer join); False keeps
+        the right keys too (``key`` and ``key_right``). Column order follows Polars (a right
+        join lists the left columns first, then the right ones with the keys).
 
         >>> import thresher as th
         >>> a = th.from_pydict({"k": [1, 2], "x": ["a", "b"]})
@@ -278,7 +280,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
             raise ThresherTypeError("join: give on= or both left_on= and right_on=")
         lk = tuple(_to_expr(e) for e in (left_on if isinstance(left_on, (list, tuple)) else [left_on]))
         rk = tuple(_to_expr(e) for e in (right_on if isinstance(right_on, (list, tuple)) else [right_on]))
-        if coalesce is not None:
+        if coalesce is not None or how == "right":
             return join_coalesce(self, other, lk, rk, how, suffix, strategy, coalesce)
         return self._with(Join(self._plan, other._plan, lk, rk, how, suffix, strategy))
 
@@ -622,7 +624,9 @@ class GroupBy:
         """
         keys = expand_wildcards(self._keys, self._df.schema)
         key_names = [k.output_name() for k in keys]
-        es = tuple(expand_wildcards([_to_expr(a) for a in _flatten(aggs)], self._df.schema, exclude=key_names))
+        # a bare column gives its group's list, as in Polars
+        es = windows.agg_exprs(expand_wildcards([_to_expr(a) for a in _flatten(aggs)], self._df.schema,
+                                                exclude=key_names))
         if self._maintain_order and keys:
             return group_by_ordered(self._df, keys, list(es))
         return self._df._with(Aggregate(self._df._plan, tuple(keys), es))

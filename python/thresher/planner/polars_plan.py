@@ -22,6 +22,7 @@ from thresher.errors import ThresherExecutionError, UnsupportedError
 from thresher.expressions.expr import Column, Expr
 from thresher.io.source import Source
 from thresher.operators.expr_to_polars import polars_dtype, to_polars
+from thresher.operators.window import window_lazy
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
@@ -110,22 +111,8 @@ def _build(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     if isinstance(node, Join):
         return _join(node, leaf)
     if isinstance(node, Window):
-        lf = _build(node.input, leaf)
-        s = node.input.schema
-        part = [to_polars(e, s) for e in node.partition_by]
-        order = [to_polars(e, s) for e in node.order_by]
-        cols: list[pl.Expr] = []
-        for e in node.exprs:
-            pe = to_polars(e, s, in_group=True)
-            kw: dict[str, Any] = {}
-            if order:
-                kw["order_by"] = order
-                flags = set(node.descending) if node.descending else {False}
-                if len(flags) > 1:
-                    raise UnsupportedError("window ORDER BY with mixed ASC/DESC keys is not supported")
-                kw["descending"] = flags.pop()
-            cols.append((pe.over(part, **kw) if part else pe.over(pl.lit(0), **kw)).alias(e.output_name()))
-        return lf.with_columns(cols)
+        return window_lazy(_build(node.input, leaf), node.input.schema, node.exprs, node.partition_by, node.order_by,
+                           node.descending, node.nulls_last, node.frame, node.mapping_strategy)
     raise UnsupportedError(f"{type(node).__name__} cannot run in a relational stage")
 
 

@@ -51,7 +51,12 @@ def shared_provider(provider: str, model: str, options: dict[str, Any]) -> Any:
                 kwargs.setdefault("model", model)
                 p = make_provider(provider, **kwargs)
             else:
-                p = make_provider(provider, model, **kwargs)
+                from thresher.udfs.ai.models import quiet_model_loading, resolve_model
+
+                quiet_model_loading()
+                # each process resolves the name itself: an installed copy, the local cache, or
+                # (only when the hub is usable) a download; never a retry loop offline
+                p = make_provider(provider, resolve_model(model), **kwargs)
             _PROVIDERS[key] = p
     return p
 
@@ -370,6 +375,10 @@ def _to_pil(v: Any) -> Any:
 
 
 def _call(fn: ModelFunction, *args: Any) -> Expr:
+    if fn.provider != "openai":  # a server's model names are the server's business
+        from thresher.udfs.ai.models import resolve_model
+
+        resolve_model(fn.model, fn.task, build=False)  # an unknown name fails here, in one line
     return UDFCall(fn, tuple(lit_if_needed(a) for a in args))
 
 
