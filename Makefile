@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-slow lint typecheck imports bench docs clean
+.PHONY: venv demo test test-slow test-gpu lint typecheck imports bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,12 +31,22 @@ test: lint typecheck imports
 test-slow: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q -m slow --timeout=3600
 
+# Real cuDF/CuPy/vLLM/CUDA-torch tests (skipped without a GPU). vLLM pins its own torch: run this
+# from the GPU environment described in docs/guide/gpu.md, e.g. `make test-gpu VENV=.venv-gpu`.
+test-gpu:
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONPATH=python $(PY) -m pytest -q -m gpu -n 0 tests/gpu -rs
+
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) examples/curate.py
 
+# Peers that pin other versions (daft 0.7 wants pyarrow < 26) live in their own venv; the harness
+# runs their workers with that interpreter (THRESHER_BENCH_PYTHON_DAFT) and marks them "not
+# installed" when it is absent. `make bench` never changes the project's venv.
+PEERS := .venv-peers
+
 bench: $(STAMP)
-	$(PY) -m pip install -q -e '.[bench]'
-	$(PY) -m benchmarks all
+	test -x $(PEERS)/bin/python || ($(PYTHON) -m venv $(PEERS) && $(PEERS)/bin/python -m pip install -q daft pillow psutil) || true
+	THRESHER_BENCH_PYTHON_DAFT=$(abspath $(PEERS))/bin/python $(PY) -m benchmarks all
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict

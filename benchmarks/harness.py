@@ -120,6 +120,10 @@ class Bench:
 
 
 def _rss_tree() -> int | None:
+    """This process's RSS plus each descendant's USS (the pages only it holds).
+
+    A forked worker shares its parent's imported libraries; summing RSS would count them twice.
+    """
     try:
         import psutil
     except ImportError:
@@ -129,7 +133,7 @@ def _rss_tree() -> int | None:
         total = p.memory_info().rss
         for c in p.children(recursive=True):
             try:
-                total += c.memory_info().rss
+                total += c.memory_full_info().uss
             except psutil.Error:
                 pass
         return int(total)
@@ -138,7 +142,7 @@ def _rss_tree() -> int | None:
 
 
 class _PeakRSS:
-    """Peak resident memory of this worker and its children while a round runs (10 ms samples)."""
+    """Peak memory of this worker (RSS) and its children (USS) while a round runs (20 ms samples)."""
 
     def __enter__(self) -> _PeakRSS:
         self.before = _rss_tree()
@@ -149,7 +153,7 @@ class _PeakRSS:
         return self
 
     def _loop(self) -> None:
-        while not self._stop.wait(0.01):
+        while not self._stop.wait(0.02):
             v = _rss_tree()
             if v:
                 self.peak = max(self.peak, v)
@@ -163,7 +167,8 @@ class _PeakRSS:
 
 
 def load_bench(name: str) -> Bench:
-    mod = importlib.import_module(f"benchmarks.{name}_bench")
+    # "_name" is a module of benchmarks/ that `all` does not list (the harness's own self-test)
+    mod = importlib.import_module(f"benchmarks.{name}" if name.startswith("_") else f"benchmarks.{name}_bench")
     bench = mod.BENCH
     assert isinstance(bench, Bench), f"benchmarks.{name}_bench.BENCH is not a Bench"
     return bench
@@ -550,7 +555,7 @@ def markdown_table(result: dict[str, Any]) -> str:
     head = (["case"] if multi else []) + ["engine", "status", "start-up s", "median s", "min s"]
     if result["units_per_round"] and primary == "seconds":
         head.append(f"{result['units']}/s")
-    head += metric_names + ["ratio", "peak RSS MiB"]
+    head += metric_names + ["ratio", "peak RSS MiB", "RSS growth MiB"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result["rows"]:
         status = r["status"] if r["status"] != "ok" else "ok"
@@ -560,7 +565,8 @@ def markdown_table(result: dict[str, Any]) -> str:
             cells.append(_fmt(r.get("units_per_s"), 1))
         cells += [_fmt((r.get("metric_medians") or {}).get(m)) for m in metric_names]
         cells += [_fmt(r.get("ratio"), 2) + ("x" if r.get("ratio") else ""),
-                  _fmt(r["rss_peak"] / 2**20 if r.get("rss_peak") else None, 0)]
+                  _fmt(r["rss_peak"] / 2**20 if r.get("rss_peak") else None, 0),
+                  _fmt(r["rss_extra"] / 2**20 if r.get("rss_extra") is not None else None, 0)]
         lines.append("| " + " | ".join(cells) + " |")
     if result.get("geomean_ratio"):
         lines += ["", "Geometric mean of the ratio over the cases each engine matched: "
@@ -598,6 +604,19 @@ def plot_png(result: dict[str, Any], path: Path) -> None:
     img.save(path)
 
 
+def _load_note(results: list[dict[str, Any]]) -> list[str]:
+    """An explicit warning when the runs were made on a machine busier than its CPU count."""
+    loads = [x for r in results for x in (r["machine"].get("load_avg") or [])[:1] + (r["machine"].get("load_avg_after")
+                                                                                    or [])[:1]]
+    cpus = max((r["machine"].get("cpus") or 0 for r in results), default=0)
+    if not loads or not cpus or max(loads) <= cpus:
+        return []
+    return [f"**These numbers were measured on a loaded machine** ({cpus} CPUs, 1-minute load average up to "
+            f"{max(loads):.0f} during the runs, other jobs competing) and at small sizes: they show that every "
+            "benchmark runs and that its outputs agree, not how fast the engines are. Rerun `make bench` "
+            "(`--full` for the published sizes) on a quiet machine before quoting a ratio.", ""]
+
+
 def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE) -> Path:
     """Generate ``docs/benchmarks.md`` from every ``results/*.json`` the harness wrote."""
     results = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
@@ -610,6 +629,7 @@ def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE) -> Path
            "with that one command (`--full` for the published sizes).", "",
            "Read the load average in each table before the ratios: a loaded or small machine distorts wall "
            "times (ratios measured in one interleaved run are the more trustworthy part).", "",
+           *_load_note(results),
            "## " + rules.replace("Rules (enforced here, not left to each script):", "The rules").strip(), ""]
     for r in results:
         out += [markdown_table(r), ""]

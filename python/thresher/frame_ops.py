@@ -137,6 +137,15 @@ def concat(items: Sequence[DataFrame], *, how: str = "vertical") -> DataFrame:
     by counting each frame's rows when the frame is built) or "horizontal_extend" (side by side,
     shorter frames padded with nulls; lazy), as in Polars.
 
+    Parameters
+    ----------
+    items
+        The frames to combine.
+    how
+        One of :data:`CONCAT_HOW`.
+
+    Examples
+    --------
     >>> import thresher as th
     >>> a = th.from_pydict({"x": [1], "y": ["a"]})
     >>> b = th.from_pydict({"x": [2], "z": [0.5]})
@@ -270,9 +279,13 @@ def join_coalesce(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], righ
     from thresher.planner.logical import Join
 
     plain = df._with(Join(df._plan, other._plan, tuple(left_on), tuple(right_on), how, suffix, strategy))
-    if coalesce is None or how in ("semi", "anti", "cross"):
+    if how in ("semi", "anti", "cross"):
         return plain
     pairs = [(a.name, b.name) for a, b in zip(left_on, right_on) if isinstance(a, Column) and isinstance(b, Column)]
+    if how == "right":
+        return _right_join(df, other, left_on, right_on, suffix, strategy, coalesce is not False, pairs)
+    if coalesce is None:
+        return plain
     if coalesce and how == "outer":
         left_names = set(df.columns)
         out_names = {r: (r + suffix if r in left_names else r) for _, r in pairs}
@@ -294,6 +307,40 @@ def join_coalesce(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], righ
         renames = {t: (r + suffix if r in left_names else r) for r, t in tmp.items()}
         return joined.select(*[col(c).alias(renames[c]) if c in renames else col(c) for c in joined.columns])
     return plain
+
+
+def _right_join(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], right_on: Sequence[Expr], suffix: str,
+                strategy: str, coalesce: bool, pairs: list[tuple[str, str]]) -> DataFrame:
+    """A right join in Polars' layout: the left columns (without the keys when coalesced), then
+    the right columns with the keys under the right side's names; ``coalesce=False`` keeps the
+    left keys as they are (null where no left row matched)."""
+    from thresher.planner.logical import Join
+
+    if builtins.len(pairs) != builtins.len(left_on):
+        raise UnsupportedError("join(how='right') with expression keys: use column names as keys")
+    left_keys = {l_ for l_, _ in pairs}
+    right_keys = {r: l_ for l_, r in pairs}
+    ltmp = {l_: f"__thresher_lk_{i}" for i, (l_, _) in enumerate(pairs)}
+    rtmp = {r: f"__thresher_rk_{i}" for i, (_, r) in enumerate(pairs)}
+    left = df.select(*[col(c) for c in df.columns], *[col(c).alias(t) for c, t in ltmp.items()])
+    right = other.select(*[col(c) for c in other.columns], *[col(c).alias(t) for c, t in rtmp.items()])
+    joined = df._with(Join(left._plan, right._plan, tuple(left_on), tuple(right_on), "right", suffix, strategy))
+    left_names = set(df.columns)
+    out: list[Expr] = []
+    for c in df.columns:
+        if c in left_keys:
+            if not coalesce:
+                out.append(col(ltmp[c]).alias(c))
+        else:
+            out.append(col(c))
+    kept_left = {e.output_name() for e in out}
+    for c in other.columns:
+        if c in right_keys:
+            name = c if coalesce or c not in left_names else c + suffix
+            out.append(col(rtmp[c]).alias(name))
+        else:
+            out.append(col(c + suffix if c in left_names else c).alias(c + suffix if c in kept_left else c))
+    return joined.select(*out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,6 +413,19 @@ class FrameOpsMixin:
         at most that many in a row), "min", "max", "mean", "zero", "one"; "mean", "zero" and
         "one" apply to the numeric columns only.
 
+        Parameters
+        ----------
+        value
+            A scalar or an expression to fill with.
+        strategy
+            "forward", "backward", "min", "max", "mean", "zero" or "one" (instead of ``value``).
+        limit
+            With "forward"/"backward": fill at most this many nulls in a row.
+        matches_supertype
+            Fill every column the value's type fits (True) or only columns of exactly its type.
+
+        Examples
+        --------
         >>> import thresher as th
         >>> df = th.from_pydict({"a": [1, None, 3], "s": ["x", None, None]})
         >>> df.fill_null(strategy="forward").rows()
@@ -451,6 +511,17 @@ class FrameOpsMixin:
         """Wide to long: one row per (row, ``on`` column), with the ``index`` columns kept, the
         column name in ``variable_name`` and its value (in a common type) in ``value_name``.
 
+        Parameters
+        ----------
+        on
+            The columns to unpivot (default: every column not in ``index``).
+        index
+            The columns kept on every output row.
+        variable_name, value_name
+            Names of the output columns (default "variable" and "value").
+
+        Examples
+        --------
         >>> import thresher as th
         >>> th.from_pydict({"id": [1, 2], "a": [3, 4], "b": [5, 6]}).unpivot(["a", "b"], index="id").rows()
         [(1, 'a', 3), (2, 'a', 4), (1, 'b', 5), (2, 'b', 6)]
@@ -488,6 +559,20 @@ class FrameOpsMixin:
         the ``percentiles``, max. Numeric and bool columns give floats; other
         columns give text (count, null_count, min, max). One aggregation pass runs in the engine.
 
+        Parameters
+        ----------
+        percentiles
+            Quantiles (0..1) to report, one or several; None for none.
+        interpolation
+            Polars' quantile method: "nearest", "lower", "higher", "midpoint", "linear".
+
+        Returns
+        -------
+        DataFrame
+            A collected frame: a ``statistic`` column, then one column per input column.
+
+        Examples
+        --------
         >>> import thresher as th
         >>> d = th.from_pydict({"a": [1, 2, 3, 4]}).describe()
         >>> d.columns, d.row(2)
@@ -553,6 +638,26 @@ class FrameOpsMixin:
         The aggregation runs in the engine (grouped by ``index`` and ``on``); Polars reshapes its
         result, so names and order follow Polars.
 
+        Parameters
+        ----------
+        on
+            The column(s) whose distinct values become new columns.
+        index
+            The column(s) that identify an output row.
+        values
+            The column(s) whose values fill the cells (default: the rest).
+        aggregate_function
+            How several values of one cell combine; None raises when a cell has several.
+        maintain_order, sort_columns, separator
+            As in Polars' ``DataFrame.pivot``.
+
+        Returns
+        -------
+        DataFrame
+            A collected frame.
+
+        Examples
+        --------
         >>> import thresher as th
         >>> df = th.from_pydict({"k": ["a", "a", "b"], "c": ["x", "y", "x"], "v": [1, 2, 3]})
         >>> df.pivot("c", index="k", values="v").rows()
@@ -593,6 +698,32 @@ class FrameOpsMixin:
         if fn in ("sum", "len"):  # Polars: an empty cell sums (or counts) to 0, not null
             wide = wide.with_columns(pl.exclude(idx).fill_null(0))
         return from_polars(wide).collect()
+
+    @property
+    def dtypes(self) -> list[DataType]:
+        """The column types, in order (known without running anything)."""
+        return [f.dtype for f in self.schema.fields]
+
+    def null_count(self) -> DataFrame:
+        """One row: the number of nulls in each column.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"a": [1, None], "b": [None, None]}).null_count().rows()
+        [(1, 2)]
+        """
+        return self.agg(*[(CountStar() - col(c).count()).alias(c) for c in self.columns])
+
+    def equals(self, other: DataFrame) -> bool:
+        """True when both frames have the same columns, types and rows in the same order
+        (runs both plans).
+
+        >>> import thresher as th
+        >>> th.from_pydict({"a": [1]}).equals(th.from_pydict({"a": [1]}))
+        True
+        """
+        if self.schema != other.schema:
+            return False
+        return bool(self.to_arrow().equals(other.to_arrow()))
 
     def lazy(self) -> DataFrame:
         """A lazy frame over the same data (a collected frame's result is read as a scan)."""

@@ -26,21 +26,8 @@ import thresher as th  # noqa: E402
 
 pytest.importorskip("duckdb")
 
-_WINDOW_AGG = "window over an aggregate (windows workstream)"
-
 #: query -> why it does not match DuckDB yet (measured at SF 0.01)
 KNOWN_GAPS: dict[int, str] = {
-    12: _WINDOW_AGG,
-    20: _WINDOW_AGG,
-    47: _WINDOW_AGG,
-    51: "running window frame over an aggregate (windows workstream)",
-    53: _WINDOW_AGG,
-    57: _WINDOW_AGG,
-    63: _WINDOW_AGG,
-    70: "rank() over an aggregate and grouping() (windows workstream)",
-    86: "rank() over an aggregate and grouping() (windows workstream)",
-    89: _WINDOW_AGG,
-    98: _WINDOW_AGG,
 }
 
 #: the queries that ran in under about 2 s at SF 0.01 on the loaded 2-core machine (Thresher plus

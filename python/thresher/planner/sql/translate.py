@@ -42,9 +42,9 @@ from thresher.planner.logical import (
     Project,
     Sort,
     Union,
-    Window,
 )
 from thresher.planner.sql.coerce import SQLCastError, coerce_literals
+from thresher.planner.sql.windows import SQLWindows
 
 
 class SQLError(ThresherError):
@@ -363,7 +363,8 @@ class Translator:
             plan = Filter(plan, self._typed(combine_conjunction(where_terms), plan.schema))
         plan = self._select_subqueries(node, plan)
         outputs: list[tuple[str, Expr]] = []
-        windows: list[tuple[str, Any]] = []
+        windows = SQLWindows(self, node)  # OVER (...) -> placeholder columns, Window nodes below
+        unnests: list[str] = []
         for proj in node.expressions:
             name = proj.alias_or_name
             inner = proj.this if isinstance(proj, exp.Alias) else proj
@@ -371,33 +372,45 @@ class Translator:
                 for n in plan.schema.names:
                     outputs.append((n.split(".", 1)[-1], Column(n)))
                 continue
-            if isinstance(inner, exp.Window):
-                windows.append((name, inner))
-                outputs.append((name, Column(f"__win.{name}")))
-                continue
-            outputs.append((name, self.expr(inner, plan.schema)))
+            if isinstance(inner, exp.Explode):  # unnest(list) in the select list: one row per element
+                unnests.append(name)
+                inner = inner.this
+            inner, with_windows = windows.extract(inner, plan.schema)
+            outputs.append((name, self.expr(inner, with_windows)))
+        qualify = node.args.get("qualify")
+        qualify_expr = None
+        if qualify is not None:
+            q, with_windows = windows.extract(qualify.this, plan.schema)
+            qualify_expr = self.expr(q, with_windows)
         group = node.args.get("group")
         having = node.args.get("having")
         having_expr = self.expr(having.this, plan.schema) if having is not None else None
         order_exprs = self._order_inputs(node, plan, dict(outputs))
         is_agg = group is not None or any(has_aggregate(e) for _, e in outputs) or (
-            having_expr is not None and has_aggregate(having_expr))
+            having_expr is not None and has_aggregate(having_expr)) or windows.has_aggregates()
         if is_agg:
             keys, sets = self._group_by(group, plan.schema)
             hidden_in = [e for k, e in order_exprs.items() if k.startswith("__sort")]
             plan, rewrite = self._aggregate(plan, keys, [e for _, e in outputs] + hidden_in
-                                            + ([having_expr] if having_expr is not None else []), sets)
+                                            + ([having_expr] if having_expr is not None else []) + windows.inputs(), sets)
             outputs = [(n, rewrite(e)) for n, e in outputs]
             order_exprs = {k: (rewrite(e) if k.startswith("__sort") else e) for k, e in order_exprs.items()}
+            windows.rewrite(rewrite)
+            if qualify_expr is not None:
+                qualify_expr = rewrite(qualify_expr)
             if having_expr is not None:
                 plan = Filter(plan, rewrite(having_expr))
-        if windows:
-            plan = self._windows(plan, windows)
+        plan = windows.apply(plan)
+        if qualify_expr is not None:
+            plan = Filter(plan, qualify_expr)
         hidden = {k: e for k, e in order_exprs.items() if k.startswith("__sort")}
         proj_exprs = [e.alias(n) for n, e in outputs] + [e.alias(k) for k, e in hidden.items()]
         if len({n for n, _ in outputs}) != len(outputs):
             raise SQLError(f"duplicate output column names in {_where(node)}")
         plan = Project(plan, tuple(proj_exprs))
+        if unnests:  # DuckDB: an empty or NULL list gives no rows (Explode alone would give a NULL)
+            plan = Explode(Filter(plan, combine_conjunction([Column(n).list.len() > 0 for n in unnests])),
+                           tuple(unnests))
         if node.args.get("distinct"):
             plan = Distinct(plan, tuple(n for n, _ in outputs), "first")
         plan = self._order_limit(node, plan, order_exprs)
@@ -568,7 +581,7 @@ class Translator:
                 return None
 
             out = _transform_top_down(e, fn)
-            leftover = out.columns() - set(node.schema.names)
+            leftover = {c for c in out.columns() - set(node.schema.names) if not c.startswith("__win.")}
             if leftover:
                 raise SQLError(f"column(s) {sorted(c.split('.', 1)[-1] for c in leftover)} must appear in GROUP BY "
                                "or be used in an aggregate")
@@ -590,49 +603,6 @@ class Translator:
             cols += [lit(0 if i in s else 1).alias(f"__grouping{i}") for i in range(len(keys))]
             branches.append(Project(agg, tuple(cols)))
         return branches[0] if len(branches) == 1 else Union(tuple(branches))
-
-    def _windows(self, plan: LogicalPlan, windows: list[tuple[str, Any]]) -> LogicalPlan:
-        for name, w in windows:
-            spec_part = [self.expr(p, plan.schema) for p in (w.args.get("partition_by") or [])]
-            order = w.args.get("order")
-            order_by = [self.expr(o.this, plan.schema) for o in (order.expressions if order else [])]
-            desc = [bool(o.args.get("desc")) for o in (order.expressions if order else [])]
-            fn = w.this
-            fname = type(fn).__name__.lower()
-            if fname in ("rownumber", "row_number"):
-                e: Expr = Call("row_number", ())
-            elif fname in ("rank", "denserank", "dense_rank"):
-                if not order_by:
-                    raise SQLError(f"{fname} needs ORDER BY in {_where(w)}")
-                if len(set(desc)) > 1:
-                    raise SQLError(f"{fname} over ORDER BY keys with mixed ASC/DESC is not supported: {_where(w)}")
-                import thresher.expressions.sql_functions  # noqa: F401  (registers "rank_by")
-                import thresher.operators.sql_functions_polars  # noqa: F401  (and its Polars lowering)
-
-                keys: list[Expr] = []
-                for o, k in zip(order.expressions, order_by):
-                    # NULLs rank where the ORDER BY puts them: a leading flag per key orders them
-                    nulls_first = bool(o.args.get("nulls_first"))
-                    last_in_order = not nulls_first
-                    flag = "is_null" if last_in_order != desc[0] else "is_not_null"
-                    keys += [Call(flag, (k,)), k]
-                e = Call("rank_by", tuple(keys), (("method", "min" if fname == "rank" else "dense"),
-                                                  ("descending", desc[0])))
-            elif fname in ("lag", "lead"):
-                off = fn.args.get("offset")
-                n = int(off.name) if off is not None else 1
-                if fn.args.get("default") is not None:
-                    raise SQLError(f"{fname} with a default value is not supported: {_where(w)}")
-                import thresher.expressions.sql_functions  # noqa: F401  (registers "shift")
-                import thresher.operators.sql_functions_polars  # noqa: F401  (and its Polars lowering)
-
-                e = Call("shift", (self.expr(fn.this, plan.schema),), (("n", n if fname == "lag" else -n),))
-            else:
-                e = self.expr(fn, plan.schema)
-                if not has_aggregate(e):
-                    raise SQLError(f"unsupported window function {_where(w)}")
-            plan = Window(plan, (e.alias(f"__win.{name}"),), tuple(spec_part), tuple(order_by), tuple(desc))
-        return plan
 
     # -- expressions ------------------------------------------------------------------------------
     def expr(self, node: Any, schema: Schema | None) -> Expr:
@@ -757,6 +727,8 @@ class Translator:
         if isinstance(node, exp.Count):
             arg = node.this
             if arg is None or isinstance(arg, exp.Star):
+                return CountStar()
+            if isinstance(arg, (exp.Literal, exp.Boolean)):  # count(1) counts rows (a literal is one value)
                 return CountStar()
             if isinstance(arg, exp.Distinct):
                 return AggCall("n_unique", self.expr(arg.expressions[0], schema))
@@ -983,6 +955,9 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
         import re
 
         raise SQLError("syntax error: " + re.sub(r"\x1b\[[0-9;]*m", "", str(exc))) from exc
+    from thresher.planner.sql.names import name_select_items, unknown_column_message
+
+    generated = name_select_items(tree)  # count(*) -> "count_star()", a + 1 -> "(a + 1)": DuckDB's names
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
         if table.name and table.name.lower() not in catalog and table.name.lower() not in ctes:
@@ -997,11 +972,15 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
                                eliminate_subqueries, eliminate_ctes, simplify),
                         infer_schema=False, validate_qualify_columns=True)
     except OptimizeError as exc:
-        raise SQLError(str(exc)) from exc
+        columns = {name: list(plan.schema.names) for name, plan in catalog.items()}
+        raise SQLError(unknown_column_message(str(exc), tree, columns) or str(exc)) from exc
     if isinstance(tree, exp.Describe):
         raise UnsupportedError("DESCRIBE is not supported; use df.schema")
     try:
-        return Translator(catalog).statement(tree)
+        plan = Translator(catalog).statement(tree)
+        if any(n in generated and generated[n] != n for n in plan.schema.names):
+            plan = Project(plan, tuple(Column(n).alias(generated.get(n, n)) for n in plan.schema.names))
+        return plan
     except ThresherTypeError as exc:
         raise SQLError(f"type error: {exc}") from exc
 
