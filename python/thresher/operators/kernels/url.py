@@ -268,8 +268,9 @@ def download(urls: Sequence[str | None], *, max_connections: int = 32, timeout: 
             results[i] = r
             other[i] = None
     if any(u is not None for u in other):
+        # object reads wait on the network, not the CPU: as many in flight as max_connections
         vals, errs = parallel_map(lambda u: _read_object_store(u, max_bytes, io_config), other, on_error="null",
-                                  what="url.download", sources=other)
+                                  what="url.download", sources=other, threads=max(1, max_connections))
         for i, u in enumerate(other):
             if u is not None:
                 results[i] = vals[i] if errs is None or errs[i].as_py() is None else _Message(errs[i].as_py())
