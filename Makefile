@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-slow lint typecheck imports bench docs clean
+.PHONY: venv demo test test-slow test-gpu lint typecheck imports bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,9 +34,14 @@ test-slow: $(STAMP)
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) examples/curate.py
 
+# Peers that pin other versions (daft 0.7 wants pyarrow < 26) live in their own venv; the harness
+# runs their workers with that interpreter (THRESHER_BENCH_PYTHON_DAFT) and marks them "not
+# installed" when it is absent. `make bench` never changes the project's venv.
+PEERS := .venv-peers
+
 bench: $(STAMP)
-	$(PY) -m pip install -q -e '.[bench]'
-	$(PY) -m benchmarks all
+	test -x $(PEERS)/bin/python || ($(PYTHON) -m venv $(PEERS) && $(PEERS)/bin/python -m pip install -q daft pillow psutil) || true
+	THRESHER_BENCH_PYTHON_DAFT=$(abspath $(PEERS))/bin/python $(PY) -m benchmarks all
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict

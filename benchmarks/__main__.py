@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import subprocess
 import sys
 import time
 
@@ -71,12 +70,6 @@ def main(argv: list[str]) -> int:
         print(f"\n=== {name} ===", flush=True)
         t = time.perf_counter()
         try:
-            if "BENCH = Bench(" not in (HERE / f"{name}_bench.py").read_text():
-                # not yet moved under the harness: run the script as it is, marked as such
-                print(f"{name}: legacy script, not under the harness rules", flush=True)
-                if subprocess.call([sys.executable, str(HERE / f"{name}_bench.py")], cwd=HERE.parent) != 0:
-                    failed.append(name)
-                continue
             run_bench(name, full=args.full, rounds=args.rounds, warmup=args.warmup, overrides=overrides,
                       pythons=pythons, only=only)
         except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others

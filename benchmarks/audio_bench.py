@@ -1,29 +1,25 @@
-"""Audio decode benchmark: FLAC 44.1 kHz stereo → 16 kHz mono float32.
+"""Audio decode: FLAC 44.1 kHz stereo -> 16 kHz mono float32 tensors in memory.
 
-* ``thresher``: ``th.from_glob_path(...)`` → ``url.download()`` →
+* ``thresher``: ``th.from_glob_path(...)`` -> ``url.download()`` ->
   ``audio.decode(sample_rate=16000, channels=1)``, the tensors collected to NumPy.
 * ``pyav_mp``: a hand-written PyAV loop (decode + ``AudioResampler`` to fltp/mono/16 kHz, chunks
-  concatenated) on a ``multiprocessing.Pool`` with one process per core, arrays returned to the
-  parent.
+  concatenated) on a ``multiprocessing.Pool`` with one process per core (the pool is start-up),
+  arrays returned to the parent; ``pyav_1p``: the same loop in one process.
 
-Reports audio-seconds decoded per wall second (best of interleaved rounds) and checks that
-Thresher's samples equal the loop's.
-
-Usage: ``python benchmarks/audio_bench.py [--n 24 --seconds 60] [--reps 3]``
+The check compares every file's samples: same length, and a 256-point subsample, the sum and the
+sum of absolute values within 1e-4 of the reference (the 2-process loop). Goal: thresher >= 0.9x
+``pyav_mp``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import statistics
-import tempfile
-import time
-from multiprocessing import Pool
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from benchmarks.harness import ROOT, Bench, Engine
 
 RATE = 16_000
 
@@ -39,69 +35,92 @@ def _pyav_one(path: str) -> np.ndarray:
     return np.concatenate(chunks, axis=1)
 
 
-def pyav_mp(paths: list[str]) -> list[np.ndarray]:
-    with Pool(os.cpu_count() or 2) as pool:
-        return pool.map(_pyav_one, paths, chunksize=1)
-
-
-def thresher_run(paths: list[str]) -> list[np.ndarray]:
-    import thresher as th
-    from thresher import col
-    from thresher.operators.kernels.tensor import tensor_to_numpy
-
-    folder = os.path.dirname(paths[0])
-    df = th.from_glob_path(os.path.join(folder, "*.flac")).select(
-        "path", col("path").url.download().audio.decode(sample_rate=RATE, channels=1).alias("audio"))
-    out: dict[str, np.ndarray] = {}
-    for b in df.iter_batches():
-        arrs = tensor_to_numpy(b.column(b.schema.get_field_index("audio")))
-        for p, a in zip(b.column(0).to_pylist(), arrs):
-            out[p] = a  # type: ignore[assignment]
-    return [out[p] for p in paths]
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=24)
-    ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "thresher_bench_audio"))
-    args = ap.parse_args()
-    from thresher.operators.kernels.registry import get_kernel
+def prepare(p: dict[str, Any], work: Path) -> dict[str, Any]:
     from thresher.testing.media import write_audio_files
 
-    paths = write_audio_files(os.path.join(args.data, f"flac_{args.seconds:g}s_{args.n}"), args.n, args.seconds)
-    get_kernel("audio.decode")  # imports before the clock
-    import polars  # noqa: F401
-    runs = {"thresher": thresher_run, "pyav_mp": pyav_mp}
-    times: dict[str, list[float]] = {k: [] for k in runs}
-    outputs: dict[str, list[np.ndarray]] = {}
-    for _ in range(args.reps):
-        for name, fn in runs.items():
-            t = time.perf_counter()
-            outputs[name] = fn(paths)
-            times[name].append(time.perf_counter() - t)
-    audio_s = args.n * args.seconds
-    diffs = [float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")
-             for a, b in zip(outputs["thresher"], outputs["pyav_mp"])]
-    results = {}
-    for name in runs:
-        best = min(times[name])
-        results[name] = {"seconds_best": best, "seconds_median": statistics.median(times[name]),
-                         "audio_s_per_s": audio_s / best}
-    ratio = results["pyav_mp"]["seconds_best"] / results["thresher"]["seconds_best"]
-    print(f"\naudio decode: {args.n} FLAC x {args.seconds:g} s 44.1 kHz stereo -> {RATE} Hz mono float32 "
-          f"({os.cpu_count()} cores, best of {args.reps})")
-    print(f"{'engine':<12}{'s (best)':>10}{'audio-s/s':>12}{'s (median)':>12}")
-    for name, r in results.items():
-        print(f"{name:<12}{r['seconds_best']:>10.2f}{r['audio_s_per_s']:>12.0f}{r['seconds_median']:>12.2f}")
-    print(f"thresher vs pyav_mp: {ratio:.2f}x; max |thresher - pyav| over all samples: {max(diffs):.2e} "
-          f"(shapes equal: {all(d != float('inf') for d in diffs)})")
-    os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
-    with open(os.path.join(os.path.dirname(__file__), "results", "audio_bench.json"), "w") as f:
-        json.dump({"n": args.n, "seconds": args.seconds, "cores": os.cpu_count(), "python": platform.python_version(),
-                   "results": results, "speedup_vs_pyav_mp": ratio, "max_abs_diff": max(diffs)}, f, indent=2)
+    folder = ROOT / ".data" / f"bench_audio_flac_{p['seconds']:g}s_{p['n']}"
+    return {"_paths": write_audio_files(folder, p["n"], p["seconds"])}
 
 
-if __name__ == "__main__":
-    main()
+def _start_thresher(p: dict[str, Any]) -> dict[str, Any]:
+    import thresher as th
+    from thresher import col
+
+    folder = os.path.dirname(p["_paths"][0])
+    df = th.from_glob_path(os.path.join(folder, "*.flac")).select(
+        "path", col("path").url.download().audio.decode(sample_rate=RATE, channels=1).alias("audio"))
+    return {"df": df, "paths": p["_paths"]}
+
+
+def _run_thresher(state: dict[str, Any], case: str) -> list[np.ndarray]:
+    from thresher.operators.kernels.tensor import tensor_to_numpy
+
+    out: dict[str, Any] = {}
+    for b in state["df"].iter_batches():
+        arrs = tensor_to_numpy(b.column(b.schema.get_field_index("audio")))
+        for p, a in zip(b.column(0).to_pylist(), arrs):
+            out[p] = a
+    return [out[p] for p in state["paths"]]
+
+
+def _start_pool(p: dict[str, Any]) -> dict[str, Any]:
+    from multiprocessing import get_context
+
+    pool = get_context("fork").Pool(p["processes"])
+    pool.map(abs, range(8))
+    return {"pool": pool, "paths": p["_paths"]}
+
+
+def _run_pool(state: dict[str, Any], case: str) -> list[np.ndarray]:
+    return state["pool"].map(_pyav_one, state["paths"], chunksize=1)  # type: ignore[no-any-return]
+
+
+def _start_1p(p: dict[str, Any]) -> dict[str, Any]:
+    return {"paths": p["_paths"]}
+
+
+def _run_1p(state: dict[str, Any], case: str) -> list[np.ndarray]:
+    return [_pyav_one(x) for x in state["paths"]]
+
+
+def _check(state: dict[str, Any], case: str, out: list[np.ndarray]) -> list[dict[str, Any]]:
+    res = []
+    for a in out:
+        a = np.asarray(a, dtype=np.float32).reshape(-1)
+        idx = np.linspace(0, max(len(a) - 1, 0), 256).astype(np.int64)
+        res.append({"n": len(a), "sum": float(a.sum(dtype=np.float64)), "abs": float(np.abs(a).sum(dtype=np.float64)),
+                    "sub": a[idx].tolist() if len(a) else []})
+    return res
+
+
+def _compare(ref: list[dict[str, Any]], other: list[dict[str, Any]]) -> bool:
+    if len(ref) != len(other):
+        return False
+    for r, o in zip(ref, other):
+        if r["n"] != o["n"] or abs(r["sum"] - o["sum"]) > 1e-4 * max(1.0, r["n"] / 1e3):
+            return False
+        if abs(r["abs"] - o["abs"]) > 1e-4 * max(1.0, r["n"] / 1e3):
+            return False
+        if np.max(np.abs(np.asarray(r["sub"]) - np.asarray(o["sub"])), initial=0.0) > 1e-4:
+            return False
+    return True
+
+
+BENCH = Bench(
+    name="audio",
+    title="Audio decode: FLAC 44.1 kHz stereo -> 16 kHz mono float32",
+    engines=(
+        Engine("thresher", _start_thresher, _run_thresher, _check, requires=("thresher", "av")),
+        Engine("pyav_mp", _start_pool, _run_pool, _check, requires=("av",), note="PyAV loop, 2-process pool"),
+        Engine("pyav_1p", _start_1p, _run_1p, _check, requires=("av",), note="PyAV loop, one process"),
+    ),
+    reference="pyav_mp",
+    baseline="pyav_mp",
+    units="files",
+    quick={"n": 8, "seconds": 20.0, "processes": 2, "rounds": 3},
+    full={"n": 20, "seconds": 60.0, "processes": 2, "rounds": 5},
+    prepare=prepare,
+    count=lambda p: p["n"],
+    compare=_compare,
+    notes="Ratio = pyav_mp median / engine median (goal for thresher: >= 0.9x).",
+)

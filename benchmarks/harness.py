@@ -120,6 +120,10 @@ class Bench:
 
 
 def _rss_tree() -> int | None:
+    """This process's RSS plus each descendant's USS (the pages only it holds).
+
+    A forked worker shares its parent's imported libraries; summing RSS would count them twice.
+    """
     try:
         import psutil
     except ImportError:
@@ -129,7 +133,7 @@ def _rss_tree() -> int | None:
         total = p.memory_info().rss
         for c in p.children(recursive=True):
             try:
-                total += c.memory_info().rss
+                total += c.memory_full_info().uss
             except psutil.Error:
                 pass
         return int(total)
@@ -138,7 +142,7 @@ def _rss_tree() -> int | None:
 
 
 class _PeakRSS:
-    """Peak resident memory of this worker and its children while a round runs (10 ms samples)."""
+    """Peak memory of this worker (RSS) and its children (USS) while a round runs (20 ms samples)."""
 
     def __enter__(self) -> _PeakRSS:
         self.before = _rss_tree()
@@ -149,7 +153,7 @@ class _PeakRSS:
         return self
 
     def _loop(self) -> None:
-        while not self._stop.wait(0.01):
+        while not self._stop.wait(0.02):
             v = _rss_tree()
             if v:
                 self.peak = max(self.peak, v)
@@ -550,7 +554,7 @@ def markdown_table(result: dict[str, Any]) -> str:
     head = (["case"] if multi else []) + ["engine", "status", "start-up s", "median s", "min s"]
     if result["units_per_round"] and primary == "seconds":
         head.append(f"{result['units']}/s")
-    head += metric_names + ["ratio", "peak RSS MiB"]
+    head += metric_names + ["ratio", "peak RSS MiB", "RSS growth MiB"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result["rows"]:
         status = r["status"] if r["status"] != "ok" else "ok"
@@ -560,7 +564,8 @@ def markdown_table(result: dict[str, Any]) -> str:
             cells.append(_fmt(r.get("units_per_s"), 1))
         cells += [_fmt((r.get("metric_medians") or {}).get(m)) for m in metric_names]
         cells += [_fmt(r.get("ratio"), 2) + ("x" if r.get("ratio") else ""),
-                  _fmt(r["rss_peak"] / 2**20 if r.get("rss_peak") else None, 0)]
+                  _fmt(r["rss_peak"] / 2**20 if r.get("rss_peak") else None, 0),
+                  _fmt(r["rss_extra"] / 2**20 if r.get("rss_extra") is not None else None, 0)]
         lines.append("| " + " | ".join(cells) + " |")
     if result.get("geomean_ratio"):
         lines += ["", "Geometric mean of the ratio over the cases each engine matched: "

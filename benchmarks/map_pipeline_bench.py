@@ -1,30 +1,28 @@
-"""Map-heavy pipeline: decode -> resize -> a class UDF running a small torch CNN on CPU -> Parquet.
+"""Map-heavy pipeline: decode -> resize 112x112 -> a class UDF running a small torch CNN -> Parquet.
 
-Thresher (local and Ray executors) vs Ray Data and Daft on the same JPEGs, one run; prints
-images/s, ratios and the peak RSS of each engine's process tree (driver, Ray daemons and workers:
-every engine runs in its own process, a Ray engine on a fresh local Ray with all cores).
+Thresher (local and Ray executors) vs Ray Data and Daft on the same JPEGs (640x480). Each engine
+is its own process (a Ray engine starts its own local Ray with every core during start-up); the
+peak RSS is that process tree's (driver, Ray daemons and workers).
 
-    python benchmarks/map_pipeline_bench.py --n 600
+Same work: Thresher's optimizer decodes at a reduced DCT scale (``fuse_decode_resize``) while
+the peers decode at full size, so Thresher is reported both ways: ``thresher_local`` (rules in
+force) and ``thresher_local_fullsize`` (that rule off: full-size decode like the peers). The
+check reads each written dataset back: the same paths, and the CNN's labels must agree on at least
+90% of the images with the full-size Thresher run (resize filters differ slightly between
+libraries, which can flip a label of this random-weight model).
 """
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
+
+from benchmarks.harness import ROOT, Bench, Engine
 
 
 def make_jpegs(d: Path, n: int) -> list[str]:
@@ -64,40 +62,6 @@ class Classifier:
         with torch.inference_mode():
             x = torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 255.0
             return self.model(x).argmax(1).numpy().astype(np.int64)
-
-
-class PeakRSS:
-    """Peak resident memory of a process tree (``root``, or this process) sampled every 50 ms."""
-
-    def __init__(self) -> None:
-        self.peak = 0
-        self.root: int | None = None
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            total = 0
-            try:
-                me = psutil.Process(self.root) if self.root else psutil.Process()
-                tree = [me, *me.children(recursive=True)]
-            except psutil.Error:
-                tree = []
-            for p in tree:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-            time.sleep(0.05)
-
-    def __enter__(self) -> PeakRSS:
-        self._t.start()
-        return self
-
-    def __exit__(self, *a: Any) -> None:
-        self._stop.set()
-        self._t.join()
 
 
 def run_thresher(paths: list[str], out: str, runner: str) -> None:
@@ -171,91 +135,112 @@ def run_daft(paths: list[str], out: str) -> None:
     df.write_parquet(out)
 
 
-ENGINES = ("thresher-local", "thresher-ray", "ray-data", "daft")
+def prepare(p: dict[str, Any], work: Path) -> dict[str, Any]:
+    return {"_paths": make_jpegs(ROOT / ".data" / "map_bench_jpegs", p["n"])}
 
 
-def run_one(engine: str, paths: list[str], out: str) -> float:
-    """Run one engine in this process; the pipeline's seconds (Ray start-up excluded for both Ray engines)."""
-    if engine in ("thresher-ray", "ray-data"):
-        from thresher.engine.ray import ensure_ray
+def _start(p: dict[str, Any], name: str) -> dict[str, Any]:
+    os.environ.setdefault("THRESHER_PROGRESS", "0")
+    return {"paths": p["_paths"], "work": p["workdir"], "name": name, "k": 0}
 
-        # the same local Ray for both Ray engines: every core of this box, started before the clock
-        ensure_ray(num_cpus=os.cpu_count())
-    fns = {"thresher-local": lambda: run_thresher(paths, out, "local"),
-           "thresher-ray": lambda: run_thresher(paths, out, "ray"),
-           "ray-data": lambda: run_ray_data(paths, out), "daft": lambda: run_daft(paths, out)}
-    t0 = time.perf_counter()
-    fns[engine]()
-    dt = time.perf_counter() - t0
+
+def _out(state: dict[str, Any]) -> str:
+    state["k"] += 1
+    out = os.path.join(state["work"], f"{state['name']}_{state['k']}")
+    shutil.rmtree(out, ignore_errors=True)
+    return out
+
+
+def _start_local(p: dict[str, Any]) -> dict[str, Any]:
+    return _start(p, "thresher_local")
+
+
+def _start_local_full(p: dict[str, Any]) -> dict[str, Any]:
+    import thresher as th
+
+    th.set_optimizer(disabled=["fuse_decode_resize"])
+    return _start(p, "thresher_local_fullsize")
+
+
+def _start_ray(p: dict[str, Any], name: str) -> dict[str, Any]:
+    from thresher.engine.ray import ensure_ray
+
+    ensure_ray(num_cpus=os.cpu_count())  # the same local Ray for both Ray engines, before the clock
+    return _start(p, name)
+
+
+def _start_thresher_ray(p: dict[str, Any]) -> dict[str, Any]:
+    return _start_ray(p, "thresher_ray")
+
+
+def _start_ray_data(p: dict[str, Any]) -> dict[str, Any]:
+    return _start_ray(p, "ray_data")
+
+
+def _start_daft(p: dict[str, Any]) -> dict[str, Any]:
+    return _start(p, "daft")
+
+
+def _run_local(state: dict[str, Any], case: str) -> str:
+    out = _out(state)
+    run_thresher(state["paths"], out, "local")
+    return out
+
+
+def _run_thresher_ray(state: dict[str, Any], case: str) -> str:
+    out = _out(state)
+    run_thresher(state["paths"], out, "ray")
+    return out
+
+
+def _run_ray_data(state: dict[str, Any], case: str) -> str:
+    out = _out(state)
+    run_ray_data(state["paths"], out)
+    return out
+
+
+def _run_daft(state: dict[str, Any], case: str) -> str:
+    out = _out(state)
+    run_daft(state["paths"], out)
+    return out
+
+
+def _check(state: dict[str, Any], case: str, out: str) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
-    rows = pq.read_table(out).num_rows
-    if rows != len(paths):
-        raise RuntimeError(f"{engine} wrote {rows} rows, expected {len(paths)}")
-    return dt
+    t = pq.read_table(out).sort_by("path")
+    shutil.rmtree(out, ignore_errors=True)
+    return {"paths": [os.path.basename(x) for x in t.column("path").to_pylist()],
+            "labels": [int(x) for x in t.column("label").to_pylist()]}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=600)
-    ap.add_argument("--skip", default="")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best time per engine counts")
-    ap.add_argument("--timeout", type=float, default=600, help="seconds per engine before it counts as stalled")
-    ap.add_argument("--engine", default="", help=argparse.SUPPRESS)  # internal: run one engine in this process
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "map_pipeline.json"))
-    args = ap.parse_args()
-    os.environ.setdefault("THRESHER_PROGRESS", "0")
-    paths = make_jpegs(Path(tempfile.gettempdir()) / "thresher_map_bench", args.n)
-    if args.engine:
-        out = tempfile.mkdtemp()
-        try:
-            print(json.dumps({"seconds": run_one(args.engine, paths, out)}), flush=True)
-        finally:
-            shutil.rmtree(out, ignore_errors=True)
-        return
-    # every engine in its own process: a fresh Ray per Ray engine, and the peak RSS of that
-    # process tree (driver + Ray's daemons + workers) belongs to that engine alone. Rounds are
-    # interleaved and the best time counts (the box is shared: noise only ever slows a run down)
-    skip = set(filter(None, args.skip.split(",")))
-    times: dict[str, list[float]] = {}
-    peaks: dict[str, float] = {}
-    for r in range(args.rounds):
-        for name in ENGINES:
-            if name in skip:
-                continue
-            cmd = [sys.executable, __file__, "--n", str(args.n), "--engine", name]
-            with PeakRSS() as rss:
-                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        start_new_session=True)
-                rss.root = proc.pid
-                try:
-                    stdout, stderr = proc.communicate(timeout=args.timeout)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.communicate()
-                    print(f"  round {r}: {name}: stalled (no result in {args.timeout:.0f}s)", flush=True)
-                    continue
-            lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
-            if proc.returncode != 0 or not lines:
-                print(f"  round {r}: {name} failed: {(stderr.strip().splitlines() or ['?'])[-1][:200]}", flush=True)
-                continue
-            dt = json.loads(lines[-1])["seconds"]
-            times.setdefault(name, []).append(dt)
-            peaks[name] = max(peaks.get(name, 0.0), rss.peak / 2**20)
-            print(f"  round {r}: {name}: {dt:.2f}s, peak RSS {rss.peak / 2**20:.0f} MB", flush=True)
-    res = {name: {"seconds": min(ts), "rounds": ts, "images_per_s": args.n / min(ts), "peak_rss_mb": peaks[name]}
-           for name, ts in times.items()}
-    print(f"\n{args.n} JPEGs 640x480 -> decode -> 112x112 -> torch CNN (class UDF, 1 replica) -> Parquet"
-          f" on {os.cpu_count()} CPUs, best of {args.rounds} interleaved rounds; peak RSS: the most of any round")
-    for name, r in res.items():
-        print(f"  {name:<15}{r['seconds']:8.2f}s {r['images_per_s']:8.1f} img/s  peak RSS {r['peak_rss_mb']:7.0f} MB")
-    for a, b in (("thresher-ray", "ray-data"), ("thresher-local", "daft"), ("thresher-local", "ray-data")):
-        if a in res and b in res:
-            print(f"  {a} / {b}: {res[a]['images_per_s'] / res[b]['images_per_s']:.2f}x throughput, "
-                  f"{res[a]['peak_rss_mb'] / res[b]['peak_rss_mb']:.2f}x peak RSS")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(res, indent=2))
+def _compare(ref: dict[str, Any], other: dict[str, Any]) -> bool:
+    if ref["paths"] != other["paths"]:
+        return False
+    agree = np.mean(np.asarray(ref["labels"]) == np.asarray(other["labels"])) if ref["labels"] else 1.0
+    return bool(agree >= 0.9)
 
 
-if __name__ == "__main__":
-    main()
+TH = ("thresher", "torch")
+BENCH = Bench(
+    name="map_pipeline",
+    title="Map pipeline: decode -> 112x112 -> torch CNN class UDF -> Parquet",
+    engines=(
+        Engine("thresher_local", _start_local, _run_local, _check, requires=TH,
+               note="rules in force: reduced-scale decode"),
+        Engine("thresher_local_fullsize", _start_local_full, _run_local, _check, requires=TH,
+               note="fuse_decode_resize off: full-size decode like the peers"),
+        Engine("thresher_ray", _start_thresher_ray, _run_thresher_ray, _check, requires=(*TH, "ray")),
+        Engine("ray_data", _start_ray_data, _run_ray_data, _check, requires=("ray", "torch")),
+        Engine("daft", _start_daft, _run_daft, _check, requires=("daft", "torch"), group="daft"),
+    ),
+    reference="thresher_local_fullsize",
+    baseline="ray_data",
+    units="images",
+    quick={"n": 200, "rounds": 2},
+    full={"n": 600, "rounds": 3},
+    prepare=prepare,
+    count=lambda p: p["n"],
+    compare=_compare,
+    notes="Ratio = Ray Data median / engine median.",
+)

@@ -18,14 +18,13 @@ Usage: ``python benchmarks/optimizer_bench.py --n 10000 [--skip daft,ray_data] [
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from benchmarks.harness import Bench, Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDE, NARROW = (512, 384), (384, 288)
@@ -61,15 +60,15 @@ def thresher_query(paths: list[str], labels: list[str]):
             .select("path", col("img").image.resize(64, 64).alias("thumb")))
 
 
-def run_on(paths: list[str], labels: list[str]) -> int:
-    return thresher_query(paths, labels).to_arrow().num_rows
+def run_on(paths: list[str], labels: list[str]) -> list[str]:
+    return thresher_query(paths, labels).to_arrow().column("path").to_pylist()  # type: ignore[no-any-return]
 
 
-def run_off(paths: list[str], labels: list[str]) -> int:
-    return thresher_query(paths, labels).to_arrow(optimize=False).num_rows
+def run_off(paths: list[str], labels: list[str]) -> list[str]:
+    return thresher_query(paths, labels).to_arrow(optimize=False).column("path").to_pylist()  # type: ignore[no-any-return]
 
 
-def run_daft(paths: list[str], labels: list[str]) -> int:
+def run_daft(paths: list[str], labels: list[str]) -> list[str]:
     import daft
     from daft import col
     from daft import functions as F
@@ -78,17 +77,16 @@ def run_daft(paths: list[str], labels: list[str]) -> int:
     df = df.with_column("img", F.decode_image(F.download(col("path"))))
     df = df.where((F.image_width(col("img")) >= 512) & (col("label") == "cat"))
     df = df.select(col("path"), F.resize(col("img"), 64, 64).alias("thumb"))
-    return len(df.to_arrow())
+    return df.to_arrow().column("path").to_pylist()  # type: ignore[no-any-return]
 
 
-def run_ray(paths: list[str], labels: list[str]) -> int:
+def run_ray(paths: list[str], labels: list[str]) -> list[str]:
     import io
 
     import ray
     from PIL import Image
 
-    ray.init(num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    try:
+    if True:  # ray.init is the engine's start-up
         def decode(batch: dict) -> dict:
             imgs = []
             for p in batch["path"]:
@@ -103,51 +101,53 @@ def run_ray(paths: list[str], labels: list[str]) -> int:
 
         ds = ray.data.from_items([{"path": p, "label": lab} for p, lab in zip(paths, labels)])
         ds = ds.map_batches(decode, batch_size=64).filter(lambda r: r["width"] >= 512 and r["label"] == "cat")
-        return ds.count()
-    finally:
-        ray.shutdown()
+        return [r["path"] for r in ds.select_columns(["path"]).take_all()]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=10_000)
-    ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--skip", default="")
-    args = ap.parse_args()
-    paths, labels = corpus(args.n)
-    import thresher as th
-
-    explain = thresher_query(paths[:10], labels[:10]).explain(format="dict")
-    runs = {"thresher_optimized": run_on, "thresher_unoptimized": run_off, "daft": run_daft, "ray_data": run_ray}
-    results: dict[str, dict] = {}
-    for name, fn in runs.items():
-        if name in args.skip.split(","):
-            continue
-        times = []
-        try:
-            for _ in range(args.repeat if name.startswith("thresher") else 1):
-                t = time.perf_counter()
-                rows = fn(paths, labels)
-                times.append(time.perf_counter() - t)
-            results[name] = {"seconds": min(times), "all_seconds": times, "rows": rows}
-        except Exception as exc:  # noqa: BLE001 - a peer that fails is reported, not fatal
-            results[name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
-    base = results.get("thresher_optimized", {}).get("seconds")
-    print(f"{'run':24} {'seconds':>9} {'rows':>7} {'x slower than optimized':>24}")
-    for name, r in results.items():
-        if "error" in r:
-            print(f"{name:24} error: {r['error']}")
-            continue
-        ratio = r["seconds"] / base if base else float("nan")
-        r["ratio_vs_optimized"] = round(ratio, 2)
-        print(f"{name:24} {r['seconds']:9.2f} {r['rows']:7d} {ratio:24.2f}")
-    out = ROOT / "benchmarks" / "results" / "optimizer_bench.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "n": args.n, "cores": os.cpu_count(), "python": platform.python_version(), "thresher": th.__version__,
-        "rules_fired": sorted({r["rule"] for r in explain["rules"]}), "results": results,
-    }, indent=2))
+def prepare(p: dict[str, Any], work: Path) -> dict[str, Any]:
+    paths, labels = corpus(p["n"])
+    return {"_paths": paths, "_labels": labels}
 
 
-if __name__ == "__main__":
-    main()
+def _start(p: dict[str, Any]) -> dict[str, Any]:
+    return {"paths": p["_paths"], "labels": p["_labels"]}
+
+
+def _start_ray(p: dict[str, Any]) -> dict[str, Any]:
+    import ray
+
+    ray.init(num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    return _start(p)
+
+
+def _runner(fn: Any) -> Any:
+    return lambda state, case: fn(state["paths"], state["labels"])
+
+
+def _check(state: dict[str, Any], case: str, out: list[str]) -> dict[str, Any]:
+    import hashlib
+
+    names = sorted(os.path.basename(x) for x in out)
+    return {"rows": len(names), "paths": hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]}
+
+
+BENCH = Bench(
+    name="optimizer",
+    title="Filter before decode: optimizer on vs off, Daft, Ray Data",
+    engines=(
+        Engine("thresher_optimized", _start, _runner(run_on), _check, requires=("thresher",)),
+        Engine("thresher_unoptimized", _start, _runner(run_off), _check, requires=("thresher",),
+               note="collect(optimize=False)"),
+        Engine("daft", _start, _runner(run_daft), _check, requires=("daft",), group="daft"),
+        Engine("ray_data", _start_ray, _runner(run_ray), _check, requires=("ray",)),
+    ),
+    reference="thresher_optimized",
+    baseline="thresher_unoptimized",
+    units="images",
+    quick={"n": 1000, "rounds": 3},
+    full={"n": 10000, "rounds": 5},
+    prepare=prepare,
+    count=lambda p: p["n"],
+    notes="Ratio = unoptimized median / engine median; kept paths compared with the optimized run's.",
+)

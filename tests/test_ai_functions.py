@@ -40,9 +40,9 @@ def test_embed_text_dim_known_at_plan_time_and_matches_model(minilm: str) -> Non
 def test_embed_types_are_checked() -> None:
     df = th.from_pydict({"n": [1, 2]})
     with pytest.raises(th.ThresherTypeError, match="'n'.*expected string"):
-        df.select(F.embed_text(col("n"), model="unused"))
+        df.select(F.embed_text(col("n"), model="all-MiniLM-L6-v2"))
     with pytest.raises(th.ThresherTypeError, match="expected image"):
-        df.select(F.embed_image(col("n"), model="unused"))
+        df.select(F.embed_image(col("n"), model="tiny-random-clip"))
 
 
 def test_embed_image_with_tiny_clip() -> None:

@@ -4,8 +4,9 @@ pyproject.toml cover every module"): a new top-level module must be placed in a 
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 import thresher
 

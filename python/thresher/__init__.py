@@ -14,6 +14,7 @@ from thresher.dataframe import DataFrame, GroupBy
 from thresher.datatypes import DataType, Field, Schema
 from thresher.errors import (
     ColumnNotFoundError,
+    SettingError,
     ThresherError,
     ThresherExecutionError,
     ThresherIOError,
@@ -79,6 +80,7 @@ def __getattr__(name: str) -> Any:
 
         return functions
     if name == "config":
+        # the module is callable: th.config(max_download_bytes=...), th.config.x, with th.config(...)
         import thresher.config as config
 
         return config
@@ -94,6 +96,7 @@ __all__ = [
     "GroupBy",
     "Schema",
     "Series",
+    "SettingError",
     "ThresherError",
     "ThresherExecutionError",
     "ThresherIOError",

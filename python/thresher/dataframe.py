@@ -24,11 +24,11 @@ from thresher.expressions.expr import Column, CountStar, Expr, col, combine_conj
 from thresher.frame_ops import FrameOpsMixin, expand_wildcards, group_by_ordered, join_coalesce, sample_n, unique_plan
 from thresher.frame_rows import RowsMixin
 from thresher.io.memory import InMemorySource
+from thresher.planner import windows
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
     Explode,
-    Filter,
     Join,
     Limit,
     LogicalPlan,
@@ -46,8 +46,10 @@ if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
 
+    from thresher.dedup import DedupNamespace
     from thresher.engine.stats import RunStats
     from thresher.io.sink import Sink
+    from thresher.planner.physical import PhysicalPlan
 
 
 def _to_expr(e: Any) -> Expr:
@@ -142,7 +144,8 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         es = expand_wildcards(es, self.schema)
         if not es:
             raise ThresherTypeError("select() needs at least one column")
-        return self._with(Project(self._plan, tuple(es)))
+        # windows (expr.over, cum_*, ...) go to Window nodes; all-aggregate selects give one row
+        return self._with(windows.project(self._plan, es, scalar_select=True))
 
     def with_columns(self, *exprs: Any, **named: Any) -> DataFrame:
         """Add or replace columns (new ones go at the end, replaced ones keep their place).
@@ -158,7 +161,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         for name in self.columns:
             out.append(by_name.pop(name) if name in by_name else Column(name))
         out.extend(e for e in new if e.output_name() in by_name)
-        return self._with(Project(self._plan, tuple(out)))
+        return self._with(windows.project(self._plan, out))
 
     def with_column(self, name: str, expr: Any) -> DataFrame:
         return self.with_columns(**{name: expr})
@@ -176,7 +179,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         preds += [col(name) == value for name, value in constraints.items()]
         if not preds:
             raise ThresherTypeError("filter() needs at least one predicate")
-        return self._with(Filter(self._plan, combine_conjunction(preds)))
+        return self._with(windows.filter_(self._plan, combine_conjunction(preds)))  # windows allowed
 
     where = filter
 
@@ -254,9 +257,10 @@ class DataFrame(RowsMixin, FrameOpsMixin):
     ) -> DataFrame:
         """Join with ``other``: inner, left, right, outer (or "full"), semi, anti or cross.
 
-        ``coalesce`` as in Polars: None (default) merges same-named key columns except in an
-        outer join; True merges each pair of key columns into one (also in an outer join);
-        False keeps the right keys too (``key`` and ``key_right``).
+        ``coalesce`` as in Polars: None (default) merges the key columns except in an outer
+        join; True merges each pair of key columns into one (also in an outer join); False keeps
+        the right keys too (``key`` and ``key_right``). Column order follows Polars (a right
+        join lists the left columns first, then the right ones with the keys).
 
         >>> import thresher as th
         >>> a = th.from_pydict({"k": [1, 2], "x": ["a", "b"]})
@@ -274,7 +278,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
             raise ThresherTypeError("join: give on= or both left_on= and right_on=")
         lk = tuple(_to_expr(e) for e in (left_on if isinstance(left_on, (list, tuple)) else [left_on]))
         rk = tuple(_to_expr(e) for e in (right_on if isinstance(right_on, (list, tuple)) else [right_on]))
-        if coalesce is not None:
+        if coalesce is not None or how == "right":
             return join_coalesce(self, other, lk, rk, how, suffix, strategy, coalesce)
         return self._with(Join(self._plan, other._plan, lk, rk, how, suffix, strategy))
 
@@ -383,7 +387,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         return self._with(FlatMap(self._plan, udf, arg_exprs, output_schema(udf), keep_cols))
 
     @property
-    def dedup(self) -> Any:
+    def dedup(self) -> DedupNamespace[DataFrame]:
         """Deduplication methods: ``df.dedup.exact/fuzzy/semantic/image``."""
         from thresher.dedup import DedupNamespace
 
@@ -391,23 +395,28 @@ class DataFrame(RowsMixin, FrameOpsMixin):
 
     # ---- running ------------------------------------------------------------------------------
     def _optimized(self, optimize: bool = True) -> LogicalPlan:
-        from thresher.planner.optimizer.runner import optimize as run_optimizer
+        optimized = self._compile(self._plan, optimize).optimized
+        assert optimized is not None
+        return optimized
+
+    @staticmethod
+    def _compile(plan: LogicalPlan, optimize: bool = True, checkpoint: str | None = None) -> PhysicalPlan:
+        """``plan`` compiled with the session's optimizer settings."""
+        from thresher.planner.physical import CompileSettings, compile
         from thresher.session import settings
 
-        if not optimize:
-            return self._plan
-        return run_optimizer(self._plan, disabled=settings().disabled_rules).plan
+        return compile(plan, CompileSettings(optimize=optimize, disabled_rules=frozenset(settings().disabled_rules),
+                                             checkpoint_location=checkpoint))
 
     def iter_batches(self, runner: str | None = None, optimize: bool = True, **options: Any) -> Iterator[pa.RecordBatch]:
         """Stream the result batch by batch (nothing is held beyond the memory budget)."""
         if self._result is not None:
             yield from self._result.to_batches()
             return
-        from thresher.planner.physical import plan_physical
         from thresher.session import make_executor
 
+        physical = self._compile(self._plan, optimize)
         executor = make_executor(runner, **options)
-        physical = plan_physical(self._optimized(optimize))
         try:
             yield from executor.execute(physical)
         finally:
@@ -502,31 +511,15 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         and a job that already finished does nothing at all. ``checkpoint`` overrides where job
         state is kept (default: next to the sink).
         """
-        from thresher.engine.checkpoint import checkpoint_store, committed_for, partition_local
-        from thresher.planner.physical import plan_physical
+        from thresher.engine.write import run_write_job
         from thresher.session import make_executor
 
-        plan = Write(self._optimized(options.pop("optimize", True)), sink, job_id)
-        out_schema = plan.schema.to_arrow()
-        store = checkpoint_store(sink, checkpoint) if job_id else None
-        if store is not None and job_id is not None:
-            rec = store.load(job_id)
-            if rec is not None and rec.get("complete"):
-                parts = list(rec.get("partitions", []))
-                table = pa.Table.from_pylist(
-                    [{"partition_id": p, "num_rows": 0, "files": [], "status": "already committed"} for p in parts],
-                    schema=out_schema)
-                return DataFrame(ScanSource(InMemorySource(table)), result=table)
-        skip = committed_for(sink, job_id) if job_id and partition_local(plan) else set()
-        executor = make_executor(runner, skip_partitions=skip, **options)
-        physical = plan_physical(plan)
-        batches = list(executor.execute(physical))
-        self._last_stats = executor.stats()
-        table = pa.Table.from_batches(batches, schema=out_schema) if batches else out_schema.empty_table()
-        if store is not None and job_id is not None:
-            d = table.to_pydict()
-            store.mark_complete(job_id, list(d["partition_id"]), int(sum(d["num_rows"])))
+        physical = self._compile(Write(self._plan, sink, job_id), options.pop("optimize", True), checkpoint)
+        table, stats = run_write_job(physical, lambda: make_executor(runner, **options))
         result = DataFrame(ScanSource(InMemorySource(table)), result=table)
+        if stats is None:  # a finished job: nothing ran
+            return result
+        self._last_stats = stats
         result._last_stats = self._last_stats
         return result
 
@@ -585,7 +578,9 @@ class GroupBy:
         """
         keys = expand_wildcards(self._keys, self._df.schema)
         key_names = [k.output_name() for k in keys]
-        es = tuple(expand_wildcards([_to_expr(a) for a in _flatten(aggs)], self._df.schema, exclude=key_names))
+        # a bare column gives its group's list, as in Polars
+        es = windows.agg_exprs(expand_wildcards([_to_expr(a) for a in _flatten(aggs)], self._df.schema,
+                                                exclude=key_names))
         if self._maintain_order and keys:
             return group_by_ordered(self._df, keys, list(es))
         return self._df._with(Aggregate(self._df._plan, tuple(keys), es))

@@ -16,14 +16,31 @@ Examples
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 
+from thresher.datatypes import Schema
 from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import Column, Expr
-from thresher.planner.logical import Dedup
+from thresher.planner.logical import Dedup, LogicalPlan, Project
 
-if TYPE_CHECKING:
-    from thresher.dataframe import DataFrame
+F = TypeVar("F", bound="Frame")
+
+
+class Frame(Protocol):
+    """What the namespace needs of a frame (the DataFrame; this module never imports it)."""
+
+    @property
+    def plan(self) -> LogicalPlan: ...
+
+    @property
+    def schema(self) -> Schema: ...
+
+    @property
+    def columns(self) -> list[str]: ...
+
+    def with_columns(self: F, *exprs: Any, **named: Any) -> F: ...
+
+    def _with(self: F, plan: LogicalPlan) -> F: ...
 
 
 def _expr(e: Any) -> Expr:
@@ -34,15 +51,12 @@ def _expr(e: Any) -> Expr:
     raise ThresherTypeError(f"expected a column name or expression, got {e!r}")
 
 
-class DedupNamespace:
-    def __init__(self, df: DataFrame) -> None:
+class DedupNamespace(Generic[F]):
+    def __init__(self, df: F) -> None:
         self._df = df
 
     def _make(self, method: str, key: Any, params: dict[str, Any], return_groups: bool,
-              priority: Any = None, id_column: str | None = None) -> DataFrame:
-        from thresher.dataframe import DataFrame
-        from thresher.planner.logical import Project
-
+              priority: Any = None, id_column: str | None = None) -> F:
         key_expr = _expr(key)
         base = self._df
         if not isinstance(key_expr, Column):
@@ -54,11 +68,11 @@ class DedupNamespace:
                      "groups" if return_groups else "filter",
                      _expr(priority) if priority is not None else None, id_column)
         if not return_groups and base is not self._df:
-            return DataFrame(Project(node, tuple(Column(c) for c in self._df.columns)))
-        return DataFrame(node)
+            return self._df._with(Project(node, tuple(Column(c) for c in self._df.columns)))
+        return self._df._with(node)
 
     def exact(self, column: Any, keep: str = "first", return_groups: bool = False,
-              id_column: str | None = None) -> DataFrame:
+              id_column: str | None = None) -> F:
         """Drop rows whose ``column`` (text, bytes, any type) is identical to an earlier row's.
 
         ``keep``: "first" (default), "last", or "any" (the first, which is the cheapest to find).
@@ -82,7 +96,7 @@ class DedupNamespace:
         return_groups: bool = False,
         id_column: str | None = None,
         device: str = "auto",
-    ) -> DataFrame:
+    ) -> F:
         """Near-duplicate text: MinHash signatures → LSH bands → candidate pairs → components.
 
         ``bands``/``rows`` default to the pair minimizing false positives + negatives on the
@@ -110,13 +124,13 @@ class DedupNamespace:
         return self._make("fuzzy", text_column, params, return_groups, id_column=id_column)
 
     def semantic(self, embedding_column: Any, eps: float = 0.05, n_clusters: int = 1, priority: Any = None,
-                 seed: int = 0, return_groups: bool = False, id_column: str | None = None) -> DataFrame:
+                 seed: int = 0, return_groups: bool = False, id_column: str | None = None) -> F:
         """Drop items whose cosine similarity to a kept item of their k-means cluster is ≥ 1 - eps."""
         return self._make("semantic", embedding_column, {"eps": eps, "n_clusters": n_clusters, "seed": seed},
                           return_groups, priority=priority, id_column=id_column)
 
     def image(self, column: Any, max_distance: int = 4, hash: str = "phash", return_groups: bool = False,
-              id_column: str | None = None) -> DataFrame:
+              id_column: str | None = None) -> F:
         """Near-duplicate images: perceptual hashes within ``max_distance`` bits (Hamming).
 
         ``column`` is a uint64 hash column, or an image column (hashed with ``hash``).

@@ -28,3 +28,7 @@ class ThresherExecutionError(ThresherError, RuntimeError):
 
 class UnsupportedError(ThresherError, NotImplementedError):
     """A construct this executor or front end does not support."""
+
+
+class SettingError(ThresherError, ValueError):
+    """An unknown setting or option name (with a did-you-mean), or a value it cannot take."""

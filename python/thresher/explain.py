@@ -77,18 +77,18 @@ def _res(r: dict[str, Any]) -> str:
 
 
 def explain_plan(plan: LogicalPlan, format: str = "text", optimize: bool = True) -> Any:
-    from thresher.planner.optimizer.runner import optimize as run_optimizer
-    from thresher.planner.physical import plan_physical
+    from thresher.planner.physical import CompileSettings, compile
     from thresher.session import settings
 
     if format not in ("text", "dict", "html"):
         raise ValueError("explain format must be 'text', 'dict' or 'html'")
-    disabled = settings().disabled_rules if optimize else {"all"}
-    result = run_optimizer(plan, disabled=disabled)
-    physical = plan_physical(result.plan)
+    disabled = set(settings().disabled_rules) if optimize else {"all"}
+    physical = compile(plan, CompileSettings(optimize=optimize, disabled_rules=frozenset(disabled)))
+    result, optimized = physical.optimizer, physical.optimized
+    assert result is not None and optimized is not None
     data = {
         "logical": plan.pretty(),
-        "optimized": result.plan.pretty(),
+        "optimized": optimized.pretty(),
         "rules": [
             {"rule": f.rule, "iteration": f.iteration, "before": f.before, "after": f.after,
              "changes": plan_diff(f.before, f.after), "ms": round(f.seconds * 1000, 3)}

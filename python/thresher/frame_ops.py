@@ -270,9 +270,13 @@ def join_coalesce(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], righ
     from thresher.planner.logical import Join
 
     plain = df._with(Join(df._plan, other._plan, tuple(left_on), tuple(right_on), how, suffix, strategy))
-    if coalesce is None or how in ("semi", "anti", "cross"):
+    if how in ("semi", "anti", "cross"):
         return plain
     pairs = [(a.name, b.name) for a, b in zip(left_on, right_on) if isinstance(a, Column) and isinstance(b, Column)]
+    if how == "right":
+        return _right_join(df, other, left_on, right_on, suffix, strategy, coalesce is not False, pairs)
+    if coalesce is None:
+        return plain
     if coalesce and how == "outer":
         left_names = set(df.columns)
         out_names = {r: (r + suffix if r in left_names else r) for _, r in pairs}
@@ -294,6 +298,40 @@ def join_coalesce(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], righ
         renames = {t: (r + suffix if r in left_names else r) for r, t in tmp.items()}
         return joined.select(*[col(c).alias(renames[c]) if c in renames else col(c) for c in joined.columns])
     return plain
+
+
+def _right_join(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], right_on: Sequence[Expr], suffix: str,
+                strategy: str, coalesce: bool, pairs: list[tuple[str, str]]) -> DataFrame:
+    """A right join in Polars' layout: the left columns (without the keys when coalesced), then
+    the right columns with the keys under the right side's names; ``coalesce=False`` keeps the
+    left keys as they are (null where no left row matched)."""
+    from thresher.planner.logical import Join
+
+    if builtins.len(pairs) != builtins.len(left_on):
+        raise UnsupportedError("join(how='right') with expression keys: use column names as keys")
+    left_keys = {l_ for l_, _ in pairs}
+    right_keys = {r: l_ for l_, r in pairs}
+    ltmp = {l_: f"__thresher_lk_{i}" for i, (l_, _) in enumerate(pairs)}
+    rtmp = {r: f"__thresher_rk_{i}" for i, (_, r) in enumerate(pairs)}
+    left = df.select(*[col(c) for c in df.columns], *[col(c).alias(t) for c, t in ltmp.items()])
+    right = other.select(*[col(c) for c in other.columns], *[col(c).alias(t) for c, t in rtmp.items()])
+    joined = df._with(Join(left._plan, right._plan, tuple(left_on), tuple(right_on), "right", suffix, strategy))
+    left_names = set(df.columns)
+    out: list[Expr] = []
+    for c in df.columns:
+        if c in left_keys:
+            if not coalesce:
+                out.append(col(ltmp[c]).alias(c))
+        else:
+            out.append(col(c))
+    kept_left = {e.output_name() for e in out}
+    for c in other.columns:
+        if c in right_keys:
+            name = c if coalesce or c not in left_names else c + suffix
+            out.append(col(rtmp[c]).alias(name))
+        else:
+            out.append(col(c + suffix if c in left_names else c).alias(c + suffix if c in kept_left else c))
+    return joined.select(*out)
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from thresher.dataframe import DataFrame
-from thresher.datatypes import DataType, Schema, conform_batch
+from thresher.datatypes import DataType, Schema, conform_batch, to_dtype
 from thresher.errors import ThresherTypeError
 from thresher.planner.logical import ScanSource
 
@@ -40,7 +40,8 @@ def read_csv(path: Any, has_header: bool = True, delimiter: str = ",", schema: S
 
 
 def read_json(path: Any, schema: Schema | None = None) -> DataFrame:
-    """Lazily read newline-delimited JSON files."""
+    """Lazily read JSON files: newline-delimited objects (``.jsonl``/``.ndjson``) or a JSON array of
+    objects per file (``[{"a": 1}, {"a": 2}]``), detected from the first byte of each file."""
     from thresher.io.json import JsonSource
 
     return _scan(JsonSource(path, schema=schema.to_arrow() if schema is not None else None))
@@ -62,8 +63,10 @@ def from_arrow(data: pa.Table | pa.RecordBatch | Sequence[pa.RecordBatch]) -> Da
     return _scan(InMemorySource(table))
 
 
-def from_pydict(data: Mapping[str, Any], schema: Mapping[str, DataType] | None = None) -> DataFrame:
+def from_pydict(data: Mapping[str, Any], schema: Mapping[str, Any] | pa.Schema | None = None) -> DataFrame:
     """A frame from a dict of columns; ``schema`` gives types (e.g. media types) explicitly.
+
+    Types may be DataTypes, names (``"int64"``), Arrow, Polars or NumPy dtypes, or Python types.
 
     A NumPy array with two or more dimensions becomes a fixed-shape tensor column (rows along
     axis 0; ``schema`` may make it an embedding instead).
@@ -72,9 +75,17 @@ def from_pydict(data: Mapping[str, Any], schema: Mapping[str, DataType] | None =
     >>> th.from_pydict({"a": [1, 2], "t": np.zeros((2, 4, 3), dtype="float32")}).schema
     Schema(a: int64, t: tensor[float32, (4, 3)])
     """
+    types: dict[str, DataType] = {}
+    if schema:
+        names = list(schema.names) if isinstance(schema, pa.Schema) else list(schema)
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise ThresherTypeError(f"from_pydict: schema names {missing} that are not in the data {list(data)}")
+        # "int64", pa.int64(), pl.Int64, np.float32, int, DataType: whatever a Polars/pyarrow user passes
+        types = {n: to_dtype(schema.field(n).type if isinstance(schema, pa.Schema) else schema[n]) for n in names}
     arrays = {}
     for k, v in data.items():
-        t = schema.get(k) if schema else None
+        t = types.get(k)
         if isinstance(v, np.ndarray) and v.ndim >= 2:
             from thresher.operators.kernels.tensor import tensor_from_numpy
 

@@ -10,12 +10,14 @@ Examples
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from thresher.errors import ThresherError
+from thresher.config import did_you_mean, parse_size
+from thresher.errors import SettingError, ThresherError
 
 
 @dataclass
@@ -37,7 +39,8 @@ def set_runner(name: str = "local", address: str | None = None, **options: Any) 
     ``address`` is a Ray cluster address (None starts or joins a local Ray).
     """
     if name not in ("local", "ray"):
-        raise ThresherError(f"unknown runner {name!r}; use 'local' or 'ray'")
+        raise SettingError(f"unknown runner {name!r}{did_you_mean(name, ('local', 'ray'))}; use 'local' or 'ray'")
+    check_executor_options(name, options)
     with _lock:
         _settings.runner = name
         _settings.runner_options = {"address": address, **options} if name == "ray" else dict(options)
@@ -59,13 +62,63 @@ def set_optimizer(disabled: Iterable[str] = ()) -> None:
 
 
 def set_memory_budget(budget: int | str | None) -> None:
-    """Bytes the executor may keep buffered between stages (e.g. "512MB"); None = 25% of RAM."""
-    _settings.memory_budget = budget
+    """Bytes the executor may keep buffered between stages (e.g. "512MB"); None = 25% of RAM.
+
+    The value is checked now: ``th.set_memory_budget("lots")`` raises here, not at the next collect.
+    """
+    _settings.memory_budget = None if budget is None else parse_size("memory_budget", budget)
 
 
 def set_progress(enabled: bool | None) -> None:
     """Show per-stage progress bars (None: only in a terminal or a notebook)."""
+    if enabled is not None and not isinstance(enabled, bool):
+        raise SettingError(f"set_progress takes True, False or None, got {enabled!r}")
     _settings.progress = enabled
+
+
+_SIZE_OPTIONS = ("memory_budget", "target_batch_bytes", "in_flight_budget", "worker_memory_limit")
+
+
+def _executor_class(name: str) -> Any:
+    if name == "local":
+        from thresher.engine.local import LocalExecutor
+
+        return LocalExecutor
+    try:
+        from thresher.engine.ray import RayExecutor
+    except ImportError as exc:
+        raise ThresherError("the ray runner needs the 'ray' extra: pip install 'thresher[ray]'") from exc
+    return RayExecutor
+
+
+def _option_names(cls: Any) -> list[str]:
+    params = inspect.signature(cls.__init__).parameters.values()
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    # skip_partitions is internal (write() passes the committed partitions), not a user option
+    return [p.name for p in params if p.kind in kinds and p.name not in ("self", "skip_partitions")]
+
+
+def check_executor_options(runner: str, options: dict[str, Any]) -> None:
+    """Reject an option the runner does not take (with a did-you-mean) or a value it cannot use.
+
+    The same check runs for both executors, so ``collect(runner="ray", memory_budgt=...)`` fails
+    at the call instead of being silently ignored.
+    """
+    names = sorted(set(_option_names(_executor_class(runner))) | ({"address"} if runner == "ray" else set()))
+    for key, value in options.items():
+        if key in names or key == "skip_partitions":
+            if key in _SIZE_OPTIONS and value is not None:
+                parse_size(key, value)
+            elif key == "progress" and value is not None and not isinstance(value, bool):
+                raise SettingError(f"progress takes True, False or None, got {value!r}")
+            continue
+        other = "ray" if runner == "local" else "local"
+        try:
+            other_names = _option_names(_executor_class(other))
+        except ThresherError:
+            other_names = []
+        hint = f" (it applies to the {other} runner only)" if key in other_names else did_you_mean(key, names)
+        raise SettingError(f"unknown option {key!r} for the {runner} runner{hint}; options: {', '.join(sorted(names))}")
 
 
 def settings() -> _Settings:
@@ -75,9 +128,14 @@ def settings() -> _Settings:
 def make_executor(runner: str | None = None, **overrides: Any) -> Any:
     """An executor instance for ``runner`` (default: the session's)."""
     name = runner or _settings.runner
+    if name not in ("local", "ray"):
+        raise SettingError(f"unknown runner {name!r}{did_you_mean(name, ('local', 'ray'))}; use 'local' or 'ray'")
+    check_executor_options(name, overrides)
     if name == "local":
         from thresher.engine.local import LocalExecutor
 
+        if _settings.runner == "local":  # options given to set_runner("local", ...)
+            overrides = {**_settings.runner_options, **overrides}
         return LocalExecutor(
             memory_budget=overrides.pop("memory_budget", _settings.memory_budget),
             progress=overrides.pop("progress", _settings.progress),

@@ -98,6 +98,19 @@ def test_string_literals_take_the_other_sides_type(query: str) -> None:
     check(query)
 
 
+@pytest.mark.parametrize("query", [
+    "SELECT s, k, sum(i) AS x, count(*) AS n, grouping(s) AS gs, grouping(s, k) AS gsk FROM t GROUP BY ROLLUP (s, k)",
+    "SELECT s, k, sum(v) AS x FROM t GROUP BY CUBE (s, k)",
+    "SELECT s, k, sum(i) AS x, grouping(k) AS g FROM t GROUP BY GROUPING SETS ((s, k), (s), ())",
+    "SELECT s, k, sum(i) AS x FROM t GROUP BY s, ROLLUP (k)",
+    "SELECT s, sum(i) AS x FROM e GROUP BY ROLLUP (s)",
+    "SELECT s, k, grouping(s) + grouping(k) AS lh FROM t GROUP BY ROLLUP (s, k) HAVING grouping(k) = 1",
+    "SELECT s, k, grouping(s) AS g FROM t GROUP BY s, k",
+])
+def test_rollup_cube_grouping_sets(query: str) -> None:
+    check(query)
+
+
 def test_unconvertible_literal_is_an_error_naming_it() -> None:
     with pytest.raises(th.ThresherError, match="'abc'.*date"):
         th.sql("SELECT * FROM t WHERE d > 'abc'", t=th.from_arrow(T)).collect()

@@ -26,31 +26,11 @@ import thresher as th  # noqa: E402
 
 pytest.importorskip("duckdb")
 
-_WINDOW_AGG = "window over an aggregate (windows workstream)"
-
 #: query -> why it does not match DuckDB yet (measured at SF 0.01)
 KNOWN_GAPS: dict[int, str] = {
-    5: "ROLLUP",
-    12: _WINDOW_AGG,
     13: "join keys inside OR branches: cross join runs out of memory",
-    14: "ROLLUP",
-    18: "ROLLUP",
-    20: _WINDOW_AGG,
-    22: "ROLLUP",
     41: "correlated scalar subquery compared in WHERE",
-    47: _WINDOW_AGG,
     48: "join keys inside OR branches: cross join runs out of memory",
-    51: "running window frame over an aggregate (windows workstream)",
-    53: _WINDOW_AGG,
-    57: _WINDOW_AGG,
-    63: _WINDOW_AGG,
-    67: "ROLLUP",
-    70: "ROLLUP with grouping() and a window over an aggregate",
-    77: "ROLLUP",
-    80: "ROLLUP",
-    86: "ROLLUP with grouping() and a window over an aggregate",
-    89: _WINDOW_AGG,
-    98: _WINDOW_AGG,
 }
 
 #: the queries that run in about a second or less at SF 0.01 (on a loaded 2-core machine)

@@ -29,8 +29,7 @@ class Executor(Protocol):
 
 
 def check_supported(executor: Executor, plan: PhysicalPlan) -> None:
-    from thresher.errors import UnsupportedError
+    """Reject ``plan`` when a stage's kind is not in ``executor.supported_stages``."""
+    from thresher.engine.stage_runner import check_supported as check
 
-    for s in plan.stages():
-        if s.kind not in executor.supported_stages:
-            raise UnsupportedError(f"the {executor.name} executor cannot run stage {s.id} of kind {s.kind!r}")
+    check(executor.name, executor.supported_stages, plan)

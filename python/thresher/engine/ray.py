@@ -1,7 +1,9 @@
 """The Ray executor: the same physical plan, its heavy stages streamed through a Ray cluster.
 
-The driver keeps the plan's order and its cheap bookkeeping (limits, unions, row indexes,
-writes: the local executor's code); the work goes to Ray:
+A sibling of the local executor over the same stage runner
+(:mod:`~thresher.engine.stage_runner`): the driver keeps the plan's order and its cheap
+bookkeeping (limits, unions, row indexes, writes: the in-process handlers of
+:mod:`~thresher.engine.stages`); the work goes to Ray:
 
 * **scans** — every source partition is a streaming-generator task; a few are read ahead and
   their batches are handed on in partition order;
@@ -40,6 +42,7 @@ partition. An actor pool whose minimum cannot fit on the cluster fails before an
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections import deque
@@ -48,16 +51,30 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.engine import ray_shuffle
-from thresher.engine.local import LocalExecutor, _Context, _rebatch_morsels
+from thresher.engine import ray_shuffle, stages
+from thresher.engine.local import LOCAL_HANDLERS
 from thresher.engine.memory import default_budget_bytes, parse_bytes
+from thresher.engine.ray_dedup import RayShuffleRuntime, decide_on_ray, decide_semantic_on_ray
 from thresher.engine.ray_pool import ActorPool
-from thresher.engine.ray_runtime import ensure_ray, pool_bounds, remote_functions, stage_udfs, task_options
+from thresher.engine.ray_runtime import ensure_ray, remote_functions, task_options
 from thresher.engine.ray_tasks import TaskReport
+from thresher.engine.stage_runner import RunConfig, RunContext, StageHandler, check_supported, run_plan
+from thresher.engine.stages import rebatch_morsels
 from thresher.engine.stats import RunStats, StageStats
 from thresher.engine.stream import BatchSizer, Morsel
 from thresher.errors import ThresherError, ThresherExecutionError
-from thresher.planner.physical import PhysicalPlan, Stage
+from thresher.operators.dedup import DedupOperator, DedupState
+from thresher.planner.physical import (
+    FlatMapSpec,
+    HashDistribution,
+    MapSpec,
+    PhysicalPlan,
+    RangeDistribution,
+    RelationalSpec,
+    ScanSpec,
+    Stage,
+    pool_bounds,
+)
 
 __all__ = ["RayExecutor", "ensure_ray"]
 
@@ -65,7 +82,11 @@ __all__ = ["RayExecutor", "ensure_ray"]
 #: below this, per-task overhead would dominate: a 1-byte budget must not mean 1-row tasks)
 MIN_BATCH_TARGET = 1 << 20
 
-class RayExecutor(LocalExecutor):
+#: stage kinds that run on the driver with the in-process handlers (cheap bookkeeping)
+_DRIVER_KINDS = ("limit", "union", "row_index", "rebatch", "write")
+
+
+class RayExecutor:
     """Runs physical plans on Ray (``th.set_runner("ray")`` or ``collect(runner="ray")``).
 
     Parameters
@@ -97,7 +118,7 @@ class RayExecutor(LocalExecutor):
     """
 
     name = "ray"
-    supported_stages = LocalExecutor.supported_stages
+    supported_stages: frozenset[str] = frozenset({"scan", "map", "flatmap", "relational", "dedup", *_DRIVER_KINDS})
 
     def __init__(
         self,
@@ -118,9 +139,13 @@ class RayExecutor(LocalExecutor):
         **_: Any,
     ) -> None:
         total = parse_bytes(memory_budget) if memory_budget is not None else default_budget_bytes()
-        super().__init__(memory_budget=total, num_threads=num_threads, progress=progress,
-                         skip_partitions=skip_partitions, target_batch_bytes=target_batch_bytes,
-                         min_batch_rows=min_batch_rows)
+        self.budget_bytes = total
+        self.target_batch_bytes = parse_bytes(target_batch_bytes)
+        self.min_batch_rows = max(1, min_batch_rows)
+        self.num_threads = num_threads or max(2, os.cpu_count() or 2)
+        self.progress = progress
+        self.skip_partitions = frozenset(skip_partitions or ())
+        self._stats = RunStats(executor="ray")
         self.memory_budget = total
         self.flight_bytes = parse_bytes(in_flight_budget) if in_flight_budget is not None else total
         self.ray = ensure_ray(address, num_cpus)
@@ -145,23 +170,37 @@ class RayExecutor(LocalExecutor):
         self._rss_lock = threading.Lock()
 
     def stats(self) -> RunStats:
-        self._stats.executor = "ray"
         return self._stats
 
+    def handlers(self) -> dict[str, StageHandler]:
+        """How each stage kind runs: the heavy ones on Ray, the bookkeeping on the driver."""
+        table: dict[str, StageHandler] = {k: LOCAL_HANDLERS[k] for k in _DRIVER_KINDS}
+        table.update(scan=self._scan, map=self._map, flatmap=self._flatmap, relational=self._relational,
+                     dedup=stages.dedup_with(self._decide_dedup))
+        assert frozenset(table) == self.supported_stages
+        return table
+
     def execute(self, plan: PhysicalPlan, **options: Any) -> Iterator[pa.RecordBatch]:
+        """Stream the plan's output batches; a plan Ray cannot run or schedule is rejected first."""
+        check_supported(self.name, self.supported_stages, plan)
         self._check_schedulable(plan)
+        self._stats = RunStats(executor="ray")
+        return self._execute(plan, options)
+
+    def _execute(self, plan: PhysicalPlan, options: dict[str, Any]) -> Iterator[pa.RecordBatch]:
         self._flight = _Flight()
         ray_stages = sum(1 for s in plan.stages() if s.kind in ("scan", "map", "flatmap"))
         self._stage_share = max(1, self.flight_bytes // max(1, ray_stages))
         self._rss = {}
         self._workers = {}
+        config = RunConfig(self.budget_bytes, self.num_threads, self.target_batch_bytes, self.min_batch_rows,
+                           self.progress, self.skip_partitions, options)
         try:
-            yield from super().execute(plan, **options)
+            yield from run_plan(plan, self.handlers(), config, self._stats)
         finally:
             st = self._stats
             for s in st.stages.values():
                 s.extra.pop("in_flight_bytes", None)
-            st.executor = "ray"
             st.peak_in_flight_bytes = self._flight.peak  # type: ignore[attr-defined]
             st.worker_rss_bytes = sum(self._rss.values())  # type: ignore[attr-defined]
 
@@ -177,13 +216,13 @@ class RayExecutor(LocalExecutor):
             cpu, gpu, mem = s.resources.num_cpus, s.resources.num_gpus, s.resources.memory or 0
             fits_a_node = any(float(r.get("CPU", 0)) >= cpu and float(r.get("GPU", 0)) >= gpu
                               and float(r.get("memory", mem)) >= mem for r in nodes)
-            what = f"stage {s.id} ({s.describe().split(': ', 1)[-1][:60]})"
+            what = f"stage {s.id} ({s.label()[:60]})"
             if not fits_a_node:
                 raise ThresherExecutionError(
                     f"{what} asks for {cpu:g} CPU, {gpu:g} GPU per worker but no node of the cluster has that "
                     f"(cluster: {total_cpu:g} CPU, {total_gpu:g} GPU): it could never be scheduled")
-            if s.actor:
-                lo = pool_bounds(s)[0]
+            if s.pool is not None:
+                lo = s.pool.min_size
                 if cpu * lo > total_cpu or gpu * lo > total_gpu:
                     raise ThresherExecutionError(
                         f"{what} needs an actor pool of at least {lo} × ({cpu:g} CPU, {gpu:g} GPU) but the cluster "
@@ -192,9 +231,9 @@ class RayExecutor(LocalExecutor):
 
     # -- helpers ------------------------------------------------------------------------------------
     def _retries(self, stage: Stage) -> int:
-        return max([self.max_retries, *(int(getattr(u, "max_retries", 0) or 0) for u in stage_udfs(stage))])
+        return max(self.max_retries, stage.max_retries)
 
-    def _error(self, exc: BaseException, stage: Stage, partition: str) -> ThresherError:
+    def error(self, exc: BaseException, stage: Stage, partition: str) -> ThresherError:
         """A worker failure as a Thresher error naming the stage and the input partition."""
         cause = getattr(exc, "cause", None) or exc
         if isinstance(cause, ThresherError) and f"stage {stage.id} " in str(cause):
@@ -203,7 +242,7 @@ class RayExecutor(LocalExecutor):
                                          "OutOfMemoryError", "ActorUnavailableError", "ObjectLostError")
         retries = f" after {self._retries(stage)} retries" if crashed else ""
         what = str(cause) if isinstance(cause, ThresherError) else f"{type(cause).__name__}: {cause}"
-        msg = (f"stage {stage.id} ({stage.describe().split(': ', 1)[-1][:80]}) failed on input partition "
+        msg = (f"stage {stage.id} ({stage.label()[:80]}) failed on input partition "
                f"{partition!r}{retries}: {what}")
         cls = type(cause) if isinstance(cause, ThresherError) else ThresherExecutionError
         try:
@@ -215,7 +254,7 @@ class RayExecutor(LocalExecutor):
         try:
             return self.ray.get(ref)
         except Exception as exc:  # noqa: BLE001 - Ray wraps worker failures in many types
-            raise self._error(exc, stage, partition) from exc
+            raise self.error(exc, stage, partition) from exc
 
     def _record(self, rep: TaskReport, st: StageStats) -> bool:
         """Put a task's report into the stats; True when its worker had run this stage before."""
@@ -254,7 +293,7 @@ class RayExecutor(LocalExecutor):
         used = int(st.extra.get("in_flight_bytes", 0))
         return used + n <= self._stage_share
 
-    def _take(self, n: int, ctx: _Context, st: StageStats) -> None:
+    def _take(self, n: int, ctx: RunContext, st: StageStats) -> None:
         self._flight.take(n)
         st.extra["in_flight_bytes"] = int(st.extra.get("in_flight_bytes", 0)) + n
         st.extra["peak_in_flight_bytes"] = max(int(st.extra.get("peak_in_flight_bytes", 0)), st.extra["in_flight_bytes"])
@@ -285,7 +324,7 @@ class RayExecutor(LocalExecutor):
             except StopIteration:
                 return
             except Exception as exc:  # noqa: BLE001
-                raise self._error(exc, stage, pid) from exc
+                raise self.error(exc, stage, pid) from exc
             obj = self._get(ref, stage, pid)
             if isinstance(obj, TaskReport):
                 if self._record(obj, st) and heap is not None:
@@ -295,14 +334,12 @@ class RayExecutor(LocalExecutor):
             yield obj
 
     # -- scans ----------------------------------------------------------------------------------------
-    def _scan(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
-        from thresher.planner.logical import ScanSource
-
-        node = stage.logical
-        assert isinstance(node, ScanSource)
-        parts = node.source.partitions(node.columns, node.predicate)
-        if node.limit is not None or len(parts) <= 1:
-            yield from super()._scan(stage, ctx, st)  # early stop / one partition: no gain from a task
+    def _scan(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        spec = stage.spec
+        assert isinstance(spec, ScanSpec)
+        parts = spec.source.partitions(spec.columns, spec.predicate)
+        if spec.limit is not None or len(parts) <= 1:
+            yield from stages.scan(stage, ctx, st)  # early stop / one partition: no gain from a task
             return
         todo = [p for p in parts if p.id not in ctx.skip_partitions]
         st.extra["partitions"] = len(parts)
@@ -325,7 +362,7 @@ class RayExecutor(LocalExecutor):
                     if p is None:
                         break
                     self._take(reserve, ctx, st)
-                    pending.append((p.id, task.remote(p, node.columns, node.predicate, stage.batch_size, node.schema),
+                    pending.append((p.id, task.remote(p, spec.columns, spec.predicate, stage.batch_size, stage.schema),
                                     reserve))
                 if not pending:
                     return
@@ -346,21 +383,21 @@ class RayExecutor(LocalExecutor):
                 self._cancel(gen, force=True)
 
     # -- row-local map stages ---------------------------------------------------------------------------
-    def _map(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
-        from thresher.engine.lowering import row_pipeline
-
+    def _map(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        spec = stage.spec
+        assert isinstance(spec, MapSpec)
         (inp,) = stage.inputs
-        upstream = self._run(inp, ctx)
+        upstream = ctx.run(inp)
         if stage.batch_size:
-            upstream = _rebatch_morsels(upstream, stage.batch_size)
+            upstream = rebatch_morsels(upstream, stage.batch_size)
         # a batch's data aims at target_batch_bytes, and its worker heap at half the stage's
         # share of the in-flight budget: two tasks fit in flight under any budget
         half = max(MIN_BATCH_TARGET, self._stage_share // 2)
         sizer = BatchSizer(stage.batch_size, min(self.target_batch_bytes, half), self.min_batch_rows, heap_target=half)
         upstream = sizer.cut(upstream)
-        pipeline = row_pipeline(stage.ops)
+        pipeline = spec.make_pipeline()
         pool: ActorPool | None = None
-        if stage.actor:
+        if stage.pool is not None:
             pool = ActorPool(self.ray, stage, pipeline, self._retries(stage), self.generator_backpressure)
             submit: Callable[[pa.RecordBatch, str, int], tuple[Any, int]] = pool.submit_process
         else:
@@ -371,8 +408,8 @@ class RayExecutor(LocalExecutor):
                 return task.remote(pipeline_ref, b, pid, off), -1
 
         limit = self.max_in_flight
-        if stage.concurrency is not None and not stage.actor:
-            limit = max(1, pool_bounds(stage)[1])
+        if stage.concurrency is not None and stage.pool is None:
+            limit = max(1, pool_bounds(stage.concurrency)[1])
         # (morsel, ref, actor, reserved bytes); ref None: an end-of-partition marker
         pending: deque[tuple[Morsel, Any, int, int]] = deque()
         offsets: dict[str, int] = {}
@@ -429,18 +466,14 @@ class RayExecutor(LocalExecutor):
                 st.add_metrics(pool.udf_stats)
 
     # -- fan-out ------------------------------------------------------------------------------------------
-    def _flatmap(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
-        from thresher.operators.flatmap import FlatMapOperator
-        from thresher.planner.logical import FlatMap
-
+    def _flatmap(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        spec = stage.spec
+        assert isinstance(spec, FlatMapSpec)
         (inp,) = stage.inputs
-        node = stage.logical
-        assert isinstance(node, FlatMap)
-        op = FlatMapOperator(node.udf, node.args, node.output, node.keep_input, inp.schema, node.schema,
-                             outer=node.outer)
+        op = spec.make_operator()
         k = self.generator_backpressure
         pool: ActorPool | None = None
-        if stage.actor:
+        if stage.pool is not None:
             pool = ActorPool(self.ray, stage, op, self._retries(stage), self.generator_backpressure)
             submit: Callable[[pa.RecordBatch], tuple[Any, int]] = pool.submit_flatmap
         else:
@@ -453,8 +486,8 @@ class RayExecutor(LocalExecutor):
                 return task.remote(op_ref, b, stage.batch_size), -1
 
         limit = self.max_in_flight
-        if stage.concurrency is not None and not stage.actor:
-            limit = max(1, pool_bounds(stage)[1])
+        if stage.concurrency is not None and stage.pool is None:
+            limit = max(1, pool_bounds(stage.concurrency)[1])
         est = [0]
         heap = [0]  # the worker heap of one fan-out task, as measured (a video decoder's frames)
         pending: deque[tuple[str, Any, int, int]] = deque()
@@ -482,7 +515,7 @@ class RayExecutor(LocalExecutor):
         # Never wait on upstream while fan-out tasks sit unread: a generator paused on backpressure
         # keeps its CPU, and the upstream tasks may need exactly those CPUs to make progress. When
         # upstream has nothing ready, drain the oldest pending generator instead.
-        upstream = _Lookahead(_rebatch_morsels(self._run(inp, ctx), stage.batch_size), f"stage{stage.id}-input")
+        upstream = _Lookahead(rebatch_morsels(ctx.run(inp), stage.batch_size), f"stage{stage.id}-input")
         try:
             while True:
                 m = upstream.get(block=not pending)
@@ -516,51 +549,38 @@ class RayExecutor(LocalExecutor):
                 pool.close()
 
     # -- dedup: buckets and components as shuffles (engine/ray_dedup.py) ------------------------------------
-    def _dedup_decide(self, stage: Stage, ctx: _Context, st: StageStats, op: Any,
-                      keep_input: bool) -> tuple[Any, Any, Any, list[Morsel]]:
-        from thresher.engine.ray_dedup import decide_on_ray, decide_semantic_on_ray
+    def _shuffle_runtime(self, stage: Stage) -> RayShuffleRuntime:
+        return RayShuffleRuntime(self.ray, self.shuffle_partitions, self.max_in_flight, self.max_retries,
+                                 self.target_batch_bytes, lambda exc, label: self.error(exc, stage, label))
 
+    def _decide_dedup(self, stage: Stage, ctx: RunContext, st: StageStats, op: DedupOperator,
+                      keep_input: bool) -> tuple[Any, Any, DedupState, list[Morsel]]:
+        rt = self._shuffle_runtime(stage)
         if op.method == "semantic":  # k-means on the driver, clusters decided in tasks
-            return decide_semantic_on_ray(self, stage, ctx, st, op, keep_input)
-
-        return decide_on_ray(self, stage, ctx, st, op, keep_input)
+            state, kept_batches = stages.dedup_keys(stage, ctx, st, op, keep_input)
+            group, kept = decide_semantic_on_ray(rt, op, state, st)
+            return group, kept, state, kept_batches
+        return decide_on_ray(rt, ctx.run(stage.inputs[0]), st, op, keep_input)
 
     # -- barriers -------------------------------------------------------------------------------------------
-    def _relational(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
-        from thresher.expressions.expr import Column
-        from thresher.planner.logical import Aggregate, Distinct, Join, Sort
-
-        node = stage.logical
-        assert node is not None
-        direct = [getattr(node, "input", None)] if not isinstance(node, Join) else [node.left, node.right]
-        if len(stage.leaves) != len(direct) or any(a is not b for a, b in zip(stage.leaves, direct)):
-            yield from super()._relational(stage, ctx, st)
-            return
-        if isinstance(node, Aggregate) and node.keys:
-            yield from self._shuffle(stage, ctx, st, [list(node.keys)], restore_order=False)
-        elif isinstance(node, Join) and node.how != "cross":
-            yield from self._shuffle(stage, ctx, st, [list(node.left_on), list(node.right_on)], restore_order=False)
-        elif isinstance(node, Distinct):
-            names = list(node.subset) if node.subset else node.input.schema.names
-            yield from self._shuffle(stage, ctx, st, [[Column(n) for n in names]], restore_order=True)
-        elif isinstance(node, Sort) and len(node.by) == 1:
-            yield from self._range_sort(stage, ctx, st)
-        else:
-            yield from super()._relational(stage, ctx, st)
+    def _relational(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        spec = stage.spec
+        assert isinstance(spec, RelationalSpec)
+        dist = spec.distribution
+        get = self._get_for(stage)
+        if isinstance(dist, HashDistribution):
+            inputs = [ray_shuffle.chunks(ctx.run(inp), self.target_batch_bytes, st) for inp in stage.inputs]
+            yield from ray_shuffle.hash_shuffle(self.ray, stage, dist, inputs, self.shuffle_partitions,
+                                                self.max_retries, get, st)
+        elif isinstance(dist, RangeDistribution):
+            chunked = ray_shuffle.chunks(ctx.run(stage.inputs[0]), self.target_batch_bytes, st)
+            yield from ray_shuffle.range_sort(self.ray, stage, dist, chunked, self.shuffle_partitions,
+                                              self.max_retries, get, st)
+        else:  # global aggregates, multi-key sorts, windows: gathered, Polars on the driver
+            yield from stages.relational(stage, ctx, st)
 
     def _get_for(self, stage: Stage) -> ray_shuffle.Getter:
         return lambda ref, label: self._get(ref, stage, label)
-
-    def _shuffle(self, stage: Stage, ctx: _Context, st: StageStats, keys: list[list[Any]],
-                 restore_order: bool) -> Iterator[Morsel]:
-        inputs = [ray_shuffle.chunks(self._run(inp, ctx), self.target_batch_bytes, st) for inp in stage.inputs]
-        yield from ray_shuffle.hash_shuffle(self.ray, stage, inputs, keys, self.shuffle_partitions, self.max_retries,
-                                            restore_order, self._get_for(stage), st)
-
-    def _range_sort(self, stage: Stage, ctx: _Context, st: StageStats) -> Iterator[Morsel]:
-        chunked = ray_shuffle.chunks(self._run(stage.inputs[0], ctx), self.target_batch_bytes, st)
-        yield from ray_shuffle.range_sort(self.ray, stage, chunked, self.shuffle_partitions, self.max_retries,
-                                          self._get_for(stage), st)
 
 
 _NOT_READY = object()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.engine.ray_runtime import pool_bounds, remote_functions, stage_udfs, task_options
+from thresher.engine.ray_runtime import remote_functions, task_options
 from thresher.planner.physical import Stage
 
 
@@ -18,7 +18,8 @@ class ActorPool:
 
     Starts with ``min`` actors; when every actor already has work queued and the cluster has
     room (leaving a CPU for the plan's other tasks), adds one, up to ``max``. ``payload`` is what
-    every actor builds once: a row pipeline, or a flat_map operator.
+    every actor builds once: a row pipeline, or a flat_map operator. The pool's shared services
+    (the prompt router of a ``prompt()`` stage) start first, as small threaded actors.
     """
 
     #: seconds between two looks at the cluster's free resources
@@ -27,15 +28,21 @@ class ActorPool:
     def __init__(self, ray: Any, stage: Stage, payload: Any, retries: int, generator_backpressure: int = 1) -> None:
         self.ray = ray
         self.stage = stage
-        lo, hi = pool_bounds(stage)
+        spec = stage.pool
+        if spec is None:
+            raise ValueError(f"stage {stage.id} declares no UDF pool")
+        lo, hi = spec.min_size, spec.max_size
         self.hi = hi
         self.generator_backpressure = generator_backpressure
         self._cls = remote_functions()["PipelineActor"].options(max_restarts=retries, max_task_retries=retries,
                                                                 **task_options(stage))
-        # UDFs that share state across the pool's actors (the prompt router) start it here; the
-        # handle travels inside the payload, and close() collects its stats into ``udf_stats``.
-        self._detach = [u.attach_replicas(ray, hi) for u in stage_udfs(stage) if hasattr(u, "attach_replicas")]
+        # shared services start before the payload is shipped: their handles travel inside it
+        self._services: list[tuple[Any, Any]] = []
         self.udf_stats: dict[str, Any] = {}
+        for svc in spec.services:
+            handle = ray.remote(svc.factory).options(num_cpus=0, max_concurrency=svc.max_concurrency).remote(**svc.kwargs)
+            svc.bind(handle)
+            self._services.append((svc, handle))
         self._payload = ray.put(payload)
         self.actors: list[Any] = []
         self.load: list[int] = []
@@ -89,6 +96,13 @@ class ActorPool:
             except Exception:  # noqa: BLE001 - already gone
                 pass
         self.actors.clear()
-        for detach in self._detach:
-            self.udf_stats.update(detach())
-        self._detach = []
+        for svc, handle in self._services:
+            try:
+                self.udf_stats[svc.stats_key] = self.ray.get(getattr(handle, svc.stats_method).remote())
+            finally:
+                svc.bind(None)
+                try:
+                    self.ray.kill(handle)
+                except Exception:  # noqa: BLE001 - already gone
+                    pass
+        self._services = []

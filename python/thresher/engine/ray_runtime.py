@@ -86,21 +86,6 @@ def remote_functions() -> dict[str, Any]:
     return _REMOTE
 
 
-def stage_udfs(stage: Stage) -> list[Any]:
-    """The UDFs a stage calls (its flat_map's, and those inside its projections and filters)."""
-    from thresher.expressions.expr import UDFCall
-    from thresher.planner.logical import Filter, FlatMap, Project
-
-    out: list[Any] = []
-    if isinstance(stage.logical, FlatMap):
-        out.append(stage.logical.udf)
-    for op in stage.ops:
-        exprs = op.exprs if isinstance(op, Project) else (op.predicate,) if isinstance(op, Filter) else ()
-        for e in exprs:
-            out.extend(n.udf for n in e.walk() if isinstance(n, UDFCall))
-    return out
-
-
 def task_options(stage: Stage) -> dict[str, Any]:
     """The Ray resource options of one task (or actor) of ``stage``."""
     opts: dict[str, Any] = {"num_cpus": stage.resources.num_cpus}
@@ -109,11 +94,3 @@ def task_options(stage: Stage) -> dict[str, Any]:
     if stage.resources.memory:
         opts["memory"] = stage.resources.memory
     return opts
-
-
-def pool_bounds(stage: Stage) -> tuple[int, int]:
-    """``(min, max)`` actors (or concurrent tasks) of a stage from its ``concurrency``."""
-    c = stage.concurrency
-    if isinstance(c, tuple):
-        return int(c[0]), int(c[1])
-    return (int(c), int(c)) if c else (1, 1)

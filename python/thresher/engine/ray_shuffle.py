@@ -2,8 +2,8 @@
 
 The map side cuts each input chunk by key hash (or key range) in a task while the input still
 streams in; the reduce side runs the stage's relational node with Polars on one partition per
-task. Tasks never carry the upstream plan: the node is shipped with its inputs replaced by
-:class:`SchemaOnlySource` placeholders.
+task. Tasks never carry the upstream plan: the stage's distribution carries a Polars program
+whose inputs are placeholders (``planner.polars_plan.cut_inputs``).
 """
 
 from __future__ import annotations
@@ -18,37 +18,10 @@ import pyarrow.compute as pc
 from thresher.engine.ray_runtime import remote_functions
 from thresher.engine.stats import StageStats
 from thresher.engine.stream import Morsel
-from thresher.errors import ThresherExecutionError
-from thresher.io.source import Source
-from thresher.planner.physical import Stage
+from thresher.planner.physical import HashDistribution, RangeDistribution, Stage
 
 #: ``get(ref, partition_label)``: a task's result, or a Thresher error naming the stage and partition
 Getter = Callable[[Any, str], Any]
-
-
-class SchemaOnlySource(Source):
-    """A placeholder leaf: the shuffled partitions replace it inside the task."""
-
-    supports_predicate = False
-
-    def __init__(self, schema: pa.Schema) -> None:
-        self._schema = schema
-        self.name = "shuffle-input"
-
-    def arrow_schema(self) -> pa.Schema:
-        return self._schema
-
-    def partitions(self, columns: Any, predicate: Any) -> list[Any]:
-        raise ThresherExecutionError("a shuffle placeholder is never read")
-
-
-def shipped(stage: Stage) -> Any:
-    """The stage's node with its inputs cut off (a task never carries the upstream plan)."""
-    from thresher.planner.logical import ScanSource
-
-    node = stage.logical
-    assert node is not None
-    return node.with_children([ScanSource(SchemaOnlySource(leaf.schema.to_arrow())) for leaf in stage.leaves])
 
 
 def chunks(morsels: Iterator[Morsel], target_bytes: int, st: StageStats) -> Iterator[list[pa.RecordBatch]]:
@@ -68,29 +41,32 @@ def chunks(morsels: Iterator[Morsel], target_bytes: int, st: StageStats) -> Iter
         yield buf
 
 
-def hash_shuffle(ray: Any, stage: Stage, inputs: list[Iterator[list[pa.RecordBatch]]], keys: list[list[Any]],
-                 n: int, retries: int, restore_order: bool, get: Getter, st: StageStats) -> Iterator[Morsel]:
+def hash_shuffle(ray: Any, stage: Stage, dist: HashDistribution, inputs: list[Iterator[list[pa.RecordBatch]]],
+                 n: int, retries: int, get: Getter, st: StageStats) -> Iterator[Morsel]:
     """Group-by, join or distinct over ``n`` hash partitions; ``inputs`` are chunked streams.
 
-    With ``restore_order`` (distinct) rows are numbered on the map side and the result is put
-    back in input order, as the local executor gives it.
+    A distinct's rows are numbered on the map side and the result is put back in input order,
+    as the local executor gives it.
     """
+    restore_order = dist.distinct_subset is not None
+    distinct = (dist.distinct_subset, dist.distinct_keep) if restore_order else None
     rm = remote_functions()
     split = rm["hash_split"].options(num_returns=n, max_retries=retries)
     t0 = time.perf_counter()
     parts: list[list[list[Any]]] = []  # per input, per chunk: n refs
-    for inp, chunked, k in zip(stage.inputs, inputs, keys):
+    for inp, chunked, k in zip(stage.inputs, inputs, dist.keys):
         cut: list[list[Any]] = []
         rows = 0
         for batches in chunked:
-            cut.append(list(split.remote(batches, k, inp.schema, n, rows if restore_order else None)))
+            cut.append(list(split.remote(batches, list(k), inp.schema, n, rows if restore_order else None)))
             rows += sum(b.num_rows for b in batches)
         parts.append(cut)
-    node_ref = ray.put(shipped(stage))
+    program_ref = ray.put(dist.program)
     reduce = rm["reduce_partition"].options(max_retries=retries)
     counts = [len(c) for c in parts]
     schemas = [inp.schema for inp in stage.inputs]
-    refs = [reduce.remote(node_ref, counts, schemas, restore_order, *[c[i] for cut in parts for c in cut])
+    refs = [reduce.remote(program_ref, stage.schema, counts, schemas, distinct,
+                          *[c[i] for cut in parts for c in cut])
             for i in range(n)]
     st.extra["shuffle_partitions"] = n
     pid = f"stage{stage.id}"
@@ -110,19 +86,16 @@ def hash_shuffle(ray: Any, stage: Stage, inputs: list[Iterator[list[pa.RecordBat
     yield Morsel(pid, None)
 
 
-def range_sort(ray: Any, stage: Stage, chunked: Iterator[list[pa.RecordBatch]], n: int, retries: int,
-               get: Getter, st: StageStats) -> Iterator[Morsel]:
+def range_sort(ray: Any, stage: Stage, dist: RangeDistribution, chunked: Iterator[list[pa.RecordBatch]], n: int,
+               retries: int, get: Getter, st: StageStats) -> Iterator[Morsel]:
     """Sort by one key: sample boundaries, cut every chunk into ranges, sort each range in a task."""
     import polars as pl
 
     from thresher.datatypes import storage_batch
     from thresher.operators.expr_to_polars import to_polars
-    from thresher.planner.logical import Sort
 
-    node = stage.logical
-    assert isinstance(node, Sort)
     (inp,) = stage.inputs
-    key = node.by[0]
+    key = dist.key
     key_expr = to_polars(key, inp.schema).alias("k")
     rm = remote_functions()
     t0 = time.perf_counter()
@@ -143,14 +116,14 @@ def range_sort(ray: Any, stage: Stage, chunked: Iterator[list[pa.RecordBatch]], 
     ranges = len(bounds) + 2  # the ranges, then the nulls
     split = rm["range_split"].options(num_returns=ranges, max_retries=retries)
     cut = [list(split.remote(c, key, inp.schema, bounds)) for c in chunk_refs]
-    node_ref = ray.put(shipped(stage))
+    program_ref = ray.put(dist.program)
     reduce = rm["reduce_partition"].options(max_retries=retries)
     order = list(range(ranges - 1))
-    if node.descending and node.descending[0]:
+    if dist.descending:
         order.reverse()
-    nulls_last = bool(node.nulls_last[0]) if node.nulls_last else False
-    order = order + [ranges - 1] if nulls_last else [ranges - 1, *order]
-    refs = [(i, reduce.remote(node_ref, [len(cut)], [inp.schema], False, *[c[i] for c in cut])) for i in order]
+    order = order + [ranges - 1] if dist.nulls_last else [ranges - 1, *order]
+    refs = [(i, reduce.remote(program_ref, stage.schema, [len(cut)], [inp.schema], None, *[c[i] for c in cut]))
+            for i in order]
     st.extra["shuffle_partitions"] = ranges
     pid = f"stage{stage.id}"
     for i, r in refs:

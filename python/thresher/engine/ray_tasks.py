@@ -135,9 +135,6 @@ class PipelineActor:
     def flatmap(self, batch: pa.RecordBatch, batch_size: int) -> Iterator[Any]:
         yield from run_flatmap(self.pipeline, batch, batch_size)
 
-    def ping(self) -> int:
-        return os.getpid()
-
 
 # -- shuffles ----------------------------------------------------------------------------------
 
@@ -193,42 +190,39 @@ def range_split(batches: list[pa.RecordBatch], key: Any, schema: Schema, bounds:
     return tuple(out)
 
 
-def reduce_partition(node: Any, counts: list[int], schemas: list[Schema], restore_order: bool, *tables: pa.Table) -> pa.Table:
-    """Run a relational node (aggregate/join/distinct/sort) over one shuffled partition with Polars."""
-    import thresher.datatypes  # noqa: F401
-    from thresher.engine.relational import build_lazy, collect_lazy, table_to_lazy
-    from thresher.planner.logical import Join
+def reduce_partition(program: Any, schema: Schema, counts: list[int], schemas: list[Schema],
+                     distinct: tuple[Sequence[str], str] | None, *tables: pa.Table) -> pa.Table:
+    """Run a relational stage's program (aggregate/join/sort) over one shuffled partition with Polars.
 
-    leaves = [node.left, node.right] if isinstance(node, Join) else [node.input]
-    frames: dict[int, Any] = {}
+    ``counts[i]`` of ``tables`` belong to input ``i``. ``distinct=(subset, keep)``: a distinct
+    that keeps the input order (the ``__th_row`` numbers travel through ``unique()``).
+    """
+    import thresher.datatypes  # noqa: F401
+    from thresher.engine.polars_frames import collect_lazy, table_to_lazy
+
+    frames: list[Any] = []
     rows: pa.Array | None = None
     k = 0
-    for leaf, c, sch in zip(leaves, counts, schemas):
+    for c, sch in zip(counts, schemas):
         parts = list(tables[k:k + c])
         k += c
         t = pa.concat_tables(parts) if parts else sch.to_arrow().empty_table()
-        if restore_order:
+        if distinct is not None:
             # an input with no rows at all sent no chunk: its empty table has no row numbers
             numbered = "__th_row" in t.column_names
             rows = t.column("__th_row").combine_chunks() if numbered and t.num_rows else pa.array([], pa.int64())
             if numbered:
                 t = t.drop_columns(["__th_row"])
-        frames[id(leaf)] = table_to_lazy(t, sch)
+        frames.append(table_to_lazy(t, sch))
 
-    def resolve(n: Any) -> Any:
-        if id(n) in frames:
-            return frames[id(n)]
-        raise KeyError(n)
-
-    if not restore_order:
-        return collect_lazy(build_lazy(node, resolve), node.schema)
+    if distinct is None:
+        return collect_lazy(program(frames), schema)
     # distinct: keep the input order by carrying the row numbers through unique()
     import polars as pl
 
-    lf = frames[id(leaves[0])].with_columns(pl.Series("__th_row", rows))
-    subset = list(node.subset) if node.subset else [f.name for f in node.input.schema.fields]
-    keep = {"last": "last"}.get(node.keep, "first")
-    out = lf.unique(subset=subset, keep=keep, maintain_order=True)  # type: ignore[arg-type]
+    subset, keep = distinct
+    lf = frames[0].with_columns(pl.Series("__th_row", rows))
+    out = lf.unique(subset=list(subset), keep=keep, maintain_order=True)  # type: ignore[arg-type]
     table = out.collect().to_arrow()
-    result = collect_lazy(pl.from_arrow(table.drop_columns(["__th_row"])).lazy(), node.schema)  # type: ignore[union-attr]
+    result = collect_lazy(pl.from_arrow(table.drop_columns(["__th_row"])).lazy(), schema)  # type: ignore[union-attr]
     return result.append_column("__th_row", table.column("__th_row").cast(pa.int64()))

@@ -25,16 +25,8 @@ class Morsel:
     partition: str
     batch: pa.RecordBatch | None  # None: end of `partition`
 
-    @property
-    def is_end(self) -> bool:
-        return self.batch is None
-
 
 _DONE = object()
-
-
-class Cancelled(Exception):
-    pass
 
 
 class _AnyEvent:

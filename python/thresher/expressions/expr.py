@@ -318,6 +318,111 @@ class Expr:
     def all(self) -> Expr:
         return AggCall("all", self)
 
+    # ---- windows (Polars semantics; see expressions/window.py) ------------------------------
+    def over(self, partition_by: Any = None, *more_exprs: Any, order_by: Any = None, descending: builtins.bool = False,
+             nulls_last: builtins.bool = False, mapping_strategy: builtins.str = "group_to_rows") -> Expr:
+        """Evaluate this expression per group of ``partition_by``, rows sorted by ``order_by``; results
+        go back to the rows (``mapping_strategy="join"``: each row gets its group's list).
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"k": ["a", "b", "a"], "d": [2, 1, 1], "x": [10, 20, 30]})
+        >>> df.with_columns(s=th.col("x").cum_sum().over("k", order_by="d")).to_pydict()["s"]
+        [40, 20, 30]
+        """
+        from thresher.expressions.window import Over
+
+        def exprs(v: Any) -> tuple[Expr, ...]:
+            if v is None:
+                return ()
+            items = v if isinstance(v, (list, tuple)) else [v]
+            return tuple(Column(i) if isinstance(i, builtins.str) else lit_if_needed(i) for i in items)
+
+        part = exprs(partition_by) + exprs(list(more_exprs))
+        return Over(self, part, exprs(order_by), descending, nulls_last, mapping_strategy)
+
+    def _window_call(self, name: builtins.str, args: tuple[Expr, ...] = (), **opts: Any) -> Expr:
+        import thresher.expressions.window  # noqa: F401  (registers the functions)
+
+        return Call(name, (self, *args), tuple((k, v) for k, v in opts.items() if v is not None))
+
+    def cum_sum(self, *, reverse: builtins.bool = False) -> Expr:
+        """Cumulative sum in row order (per group under ``over``).
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, 2, 3]}).select(th.col("x").cum_sum()).to_pydict()
+        {'x': [1, 3, 6]}
+        """
+        return self._window_call("cum_sum", reverse=reverse)
+
+    def cum_count(self, *, reverse: builtins.bool = False) -> Expr:
+        """Running count of non-null values."""
+        return self._window_call("cum_count", reverse=reverse)
+
+    def cum_min(self, *, reverse: builtins.bool = False) -> Expr:
+        """Running minimum."""
+        return self._window_call("cum_min", reverse=reverse)
+
+    def cum_max(self, *, reverse: builtins.bool = False) -> Expr:
+        """Running maximum."""
+        return self._window_call("cum_max", reverse=reverse)
+
+    def cum_prod(self, *, reverse: builtins.bool = False) -> Expr:
+        """Running product."""
+        return self._window_call("cum_prod", reverse=reverse)
+
+    def shift(self, n: int = 1, *, fill_value: IntoExpr | None = None) -> Expr:
+        """The value ``n`` rows earlier (``n`` < 0: later); ``fill_value`` where there is none.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, 2, 3]}).select(th.col("x").shift(1, fill_value=0)).to_pydict()
+        {'x': [0, 1, 2]}
+        """
+        if not isinstance(n, int) or isinstance(n, builtins.bool):
+            raise ThresherTypeError(f"shift: n must be an int, got {n!r}")
+        fill = () if fill_value is None else (lit_if_needed(fill_value),)
+        return self._window_call("shift", fill, n=n)
+
+    def rank(self, method: builtins.str = "average", *, descending: builtins.bool = False,
+             seed: int | None = None) -> Expr:
+        """Rank of each value ("average", "min", "max", "dense", "ordinal", "random"), as Polars."""
+        return self._window_call("rank", method=method, descending=descending, seed=seed)
+
+    def _rolling(self, name: builtins.str, window_size: int, weights: Sequence[float] | None,
+                 min_samples: int | None, center: builtins.bool, **extra: Any) -> Expr:
+        return self._window_call(name, window_size=window_size,
+                                 weights=tuple(weights) if weights is not None else None,
+                                 min_samples=min_samples, center=center, **extra)
+
+    def rolling_sum(self, window_size: int, weights: Sequence[float] | None = None, *, min_samples: int | None = None,
+                    center: builtins.bool = False) -> Expr:
+        """Sum over the last ``window_size`` rows (null until ``min_samples`` values, default the window).
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, 2, 3]}).select(th.col("x").rolling_sum(2)).to_pydict()
+        {'x': [None, 3, 5]}
+        """
+        return self._rolling("rolling_sum", window_size, weights, min_samples, center)
+
+    def rolling_mean(self, window_size: int, weights: Sequence[float] | None = None, *,
+                     min_samples: int | None = None, center: builtins.bool = False) -> Expr:
+        """Mean over the last ``window_size`` rows."""
+        return self._rolling("rolling_mean", window_size, weights, min_samples, center)
+
+    def rolling_min(self, window_size: int, weights: Sequence[float] | None = None, *,
+                    min_samples: int | None = None, center: builtins.bool = False) -> Expr:
+        """Minimum over the last ``window_size`` rows."""
+        return self._rolling("rolling_min", window_size, weights, min_samples, center)
+
+    def rolling_max(self, window_size: int, weights: Sequence[float] | None = None, *,
+                    min_samples: int | None = None, center: builtins.bool = False) -> Expr:
+        """Maximum over the last ``window_size`` rows."""
+        return self._rolling("rolling_max", window_size, weights, min_samples, center)
+
+    def rolling_std(self, window_size: int, weights: Sequence[float] | None = None, *,
+                    min_samples: int | None = None, center: builtins.bool = False, ddof: int = 1) -> Expr:
+        """Standard deviation over the last ``window_size`` rows."""
+        return self._rolling("rolling_std", window_size, weights, min_samples, center, ddof=ddof)
+
     def minhash(
         self, num_perm: int = 128, ngram: int = 5, unit: builtins.str = "char", seed: int = 1,
         hash: builtins.str = "poly64",

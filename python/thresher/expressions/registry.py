@@ -80,7 +80,7 @@ def all_functions() -> dict[str, FunctionSpec]:
 
 
 _NAMESPACE_MODULES = (
-    "string", "datetime", "list", "struct", "url", "image", "video", "audio", "tensor", "embedding",
+    "string", "datetime", "list", "struct", "url", "image", "video", "audio", "tensor", "embedding", "window",
 )
 
 
@@ -356,8 +356,3 @@ def _row_number(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     """Position of the row in its window partition (1-based), by the window's order."""
     return DataType.int64()
 
-
-@function("rank")
-def _rank(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
-    """Rank of the row's value in its window partition (``method``: "min" = RANK, "dense")."""
-    return DataType.int64()

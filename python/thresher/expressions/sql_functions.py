@@ -1,4 +1,4 @@
-"""Functions SQL needs that the DataFrame namespaces do not spell: window offsets (LAG/LEAD).
+"""Functions SQL needs that the DataFrame namespaces do not spell (window functions: ``window.py``).
 
 Their Polars lowerings live in ``operators/sql_functions_polars.py``.
 """
@@ -12,19 +12,15 @@ from thresher.datatypes import DataType, Field
 from thresher.expressions.registry import function
 
 
-@function("shift", sql_names=("__shift",))
-def _shift(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
-    """The value ``n`` rows earlier in the window's order (``n`` < 0: later); LAG/LEAD."""
-    return args[0].dtype
-
-
-@function("rank_by", sql_names=("__rank_by",))
-def _rank_by(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
-    """RANK / DENSE_RANK over several ORDER BY keys (``method`` "min" | "dense"; one direction)."""
-    return DataType.int64()
-
-
 @function("range_list", sql_names=("__range_list",))
 def _range_list(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     """``[0, 1, ..., n-1]`` for an integer ``n`` (INTERSECT ALL / EXCEPT ALL repeat a row n times)."""
     return DataType.list(DataType.int64())
+
+
+@function("grouping", sql_names=("__grouping",))
+def _grouping(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """SQL ``GROUPING(a, b, ...)``: a bit per argument, set where the row's grouping set leaves it
+    out. Only a placeholder: the SQL translator replaces it with the grouping columns of the
+    aggregate it belongs to (it has no kernel)."""
+    return DataType.int64()

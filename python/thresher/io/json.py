@@ -1,4 +1,4 @@
-"""Newline-delimited JSON source: one partition per file (pyarrow.json)."""
+"""JSON source: newline-delimited JSON or a JSON array of objects, one partition per file (pyarrow.json)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,29 @@ from thresher.io.predicate import Predicate
 from thresher.io.source import Source, SourcePartition, SourceStatistics
 
 
+def read_json_table(source: Any, parse_options: pjson.ParseOptions | None = None) -> pa.Table:
+    """One JSON file as a table: newline-delimited objects, or one array of objects (``[{...}, ...]``).
+
+    An array is re-encoded as NDJSON by Polars (vectorized, no Python loop over rows) so both
+    layouts get pyarrow's type inference and ``parse_options`` alike.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            data = f.read()
+    else:
+        data = source.read()
+    if bytes(data[:4096]).lstrip()[:1] == b"[":
+        import io
+
+        import polars as pl
+
+        try:
+            data = pl.read_json(io.BytesIO(data)).write_ndjson().encode()
+        except Exception as exc:  # noqa: BLE001 - polars raises its own ComputeError/SchemaError kinds
+            raise pa.ArrowInvalid(f"a JSON array must hold objects (one per row): {exc}") from exc
+    return pjson.read_json(pa.BufferReader(data), parse_options=parse_options)
+
+
 class _JsonPartition(SourcePartition):
     def __init__(self, source: JsonSource, path: str) -> None:
         self._source = source
@@ -24,7 +47,7 @@ class _JsonPartition(SourcePartition):
 
     def read(self, columns: Sequence[str] | None, predicate: Predicate | None, batch_size: int) -> Iterator[pa.RecordBatch]:
         try:
-            t = pjson.read_json(
+            t = read_json_table(
                 self.path,
                 parse_options=pjson.ParseOptions(explicit_schema=self._source.schema_, unexpected_field_behavior="ignore"),
             )
@@ -42,7 +65,7 @@ class JsonSource(Source):
         self.files = expand_paths(paths, (".json", ".jsonl", ".ndjson"))
         if schema is None:
             try:
-                schema = pjson.read_json(self.files[0]).schema
+                schema = read_json_table(self.files[0]).schema
             except (pa.ArrowInvalid, OSError) as exc:
                 raise ThresherIOError(f"reading JSON {self.files[0]}: {exc}") from exc
         self.schema_ = schema

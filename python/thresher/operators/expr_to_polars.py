@@ -17,6 +17,7 @@ from thresher._lazy import lazy_module
 from thresher.datatypes import DataType, Schema
 from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import AggCall, Alias, Call, Cast, Column, CountStar, Expr, Literal, UDFCall, When
+from thresher.expressions.window import ORDER_DEPENDENT, SQL_WINDOW_FUNCTIONS, polars_call
 
 if TYPE_CHECKING:
     import polars as pl
@@ -221,11 +222,23 @@ _LOWER: dict[str, _Lower] = {
     "list.contains_expr": lambda a, e, t: a[0].list.contains(a[1]),
     "list.any_ne": lambda a, e, t: (a[0].list.min() != a[1]) | (a[0].list.max() != a[1]),
     "row_number": lambda a, e, t: pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
-    "rank": lambda a, e, t: a[0].rank(method=e.option("method", "min"), descending=e.option("descending", False))
-    .cast(pl.Int64),
 }
 for _p in ("year", "month", "day", "hour", "minute", "second", "weekday", "quarter", "day_of_year"):
     _LOWER[f"dt.{_p}"] = _dt_part(_p)
+
+
+def _window_only(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    raise ThresherTypeError(f"{e.name.removeprefix('win.')}() is only valid in a window (OVER ...)")
+
+
+def _order_dependent(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    return polars_call(e.name, a[0], _opts(e), a[1] if len(a) > 1 else None)
+
+
+for _n in ORDER_DEPENDENT:
+    _LOWER[_n] = _order_dependent
+for _n in SQL_WINDOW_FUNCTIONS:
+    _LOWER[_n] = _window_only
 
 
 def has_lowering(name: str) -> bool:

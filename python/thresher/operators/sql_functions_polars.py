@@ -12,11 +12,4 @@ if TYPE_CHECKING:
 else:
     pl = lazy_module("polars")
 
-register_lowering("shift", lambda a, e, t: a[0].shift(int(e.option("n", 1))))
-register_lowering(
-    "rank_by",
-    lambda a, e, t: pl.struct([x.alias(f"_{i}") for i, x in enumerate(a)])
-    .rank(method=e.option("method", "min"), descending=bool(e.option("descending", False)))
-    .cast(pl.Int64),
-)
 register_lowering("range_list", lambda a, e, t: pl.int_ranges(0, a[0], dtype=pl.Int64))

@@ -21,6 +21,7 @@ from thresher.expressions.expr import (
     has_aggregate,
 )
 from thresher.expressions.udf_protocol import GeneratorUDFProtocol
+from thresher.expressions.window import WindowFrame, contains_window, is_scalar_result
 from thresher.io.predicate import Predicate
 from thresher.io.sink import Sink
 from thresher.io.source import Source
@@ -149,6 +150,9 @@ class Project(Unary):
         for e in self.exprs:
             if has_aggregate(e):
                 raise ThresherTypeError(f"aggregation {e!r} outside of group_by().agg() / agg()")
+            if contains_window(e):
+                raise ThresherTypeError(f"{e!r} depends on other rows: it needs a Window node (select/with_columns "
+                                        "place it there)")
             f = e.resolve(self.input.schema)
             out.append(Field(e.output_name(), f.dtype, f.nullable))
             if wants_error_column(e):
@@ -435,22 +439,47 @@ class FlatMap(Unary):
 
 @dataclass(frozen=True, eq=False)
 class Window(Unary):
-    """Window functions: ``exprs`` evaluated over partitions (``AggCall``/rank-like calls)."""
+    """Window functions: ``exprs`` evaluated per partition, rows sorted by ``order_by``.
+
+    ``frame=None``: Polars semantics (the DataFrame API's ``expr.over``): each expression runs on
+    its group's rows and maps back to them (``mapping_strategy``). A :class:`WindowFrame`: SQL
+    (DuckDB) semantics, every expression an aggregate or a ``win.*`` function over that frame.
+    Output columns are appended to the input's.
+    """
 
     exprs: tuple[Expr, ...] = ()
     partition_by: tuple[Expr, ...] = ()
     order_by: tuple[Expr, ...] = ()
     descending: tuple[bool, ...] = ()
+    nulls_last: tuple[bool, ...] = ()
+    frame: WindowFrame | None = None
+    mapping_strategy: str = "group_to_rows"
 
     def _derive_schema(self) -> Schema:
-        out = list(self.input.schema.fields)
+        for k in (*self.partition_by, *self.order_by):
+            kf = k.resolve(self.input.schema)
+            if kf.dtype.is_media():
+                raise ThresherTypeError(f"window: cannot partition or order by {k!r} of type {kf.dtype}")
+        if self.descending and len(self.descending) != len(self.order_by):
+            raise ThresherTypeError("window: descending needs one flag per ORDER BY key")
+        if self.nulls_last and len(self.nulls_last) != len(self.order_by):
+            raise ThresherTypeError("window: nulls_last needs one flag per ORDER BY key")
+        out = [f for f in self.input.schema.fields if f.name not in {e.output_name() for e in self.exprs}]
         for e in self.exprs:
             f = e.resolve(self.input.schema)
-            out.append(Field(e.output_name(), f.dtype))
+            joined = self.frame is None and self.mapping_strategy == "join" and not is_scalar_result(e)
+            dtype = DataType.list(f.dtype) if joined else f.dtype
+            out.append(Field(e.output_name(), dtype))
         return Schema(out)
 
     def describe(self) -> str:
-        return f"Window [{_exprs(self.exprs)}] partition_by=[{_exprs(self.partition_by)}]"
+        order = ""
+        if self.order_by:
+            keys = [f"{e!r}{' DESC' if self.descending and self.descending[i] else ''}"
+                    for i, e in enumerate(self.order_by)]
+            order = f" order_by=[{', '.join(keys)}]"
+        frame = f" {self.frame!r}" if self.frame is not None else ""
+        return f"Window [{_exprs(self.exprs)}] partition_by=[{_exprs(self.partition_by)}]{order}{frame}"
 
 
 @dataclass(frozen=True, eq=False)

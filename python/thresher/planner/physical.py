@@ -1,4 +1,10 @@
-"""The physical plan: a DAG of stages, each a fused chain of operators with its resources.
+"""The physical plan, and ``compile``: the only thing an executor sees of a query.
+
+``compile(plan, settings)`` optimizes a logical plan and lowers it to a DAG of stages. Every
+stage carries what an executor needs to run it and nothing it would have to interpret: operator
+factories (row pipelines, flat maps, dedup), a Polars program for relational subtrees, the UDF
+pool to start (with its resources) for stateful UDFs, and for a write a :class:`WriteJob`. The
+executors in ``engine/`` schedule stages; they never see a logical node.
 
 Lowering rules:
 
@@ -15,20 +21,36 @@ Lowering rules:
   directly, or the outputs of other stages;
 * barriers (sort, aggregate, join, distinct, window) end streaming stages.
 
-The planner never executes anything: executors in ``engine/`` interpret these stages.
+>>> import thresher as th
+>>> df = th.from_pydict({"a": [1, 2, 3]}).filter(th.col("a") > 1)
+>>> [s.kind for s in compile(df.plan).stages()]
+['scan', 'map']
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import itertools
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thresher.datatypes import Schema
 from thresher.expressions.cost import cost_class, most_expensive
-from thresher.expressions.expr import Expr, UDFCall
+from thresher.expressions.expr import Column, Expr, UDFCall
+from thresher.io.predicate import Predicate
+from thresher.io.sink import Sink
+from thresher.io.source import Source
+from thresher.operators.dedup import DedupOperator
+from thresher.operators.explode import ExplodeOperator
 from thresher.operators.expr_to_polars import is_lowerable
+from thresher.operators.filter import FilterOperator
+from thresher.operators.flatmap import FlatMapOperator
+from thresher.operators.pipeline import RowPipeline
+from thresher.operators.project import ProjectOperator
+from thresher.operators.sample import SampleOperator
 from thresher.planner.logical import (
     Aggregate,
     Dedup,
@@ -49,6 +71,12 @@ from thresher.planner.logical import (
     WithRowIndex,
     Write,
 )
+from thresher.planner.polars_plan import PolarsProgram, cut_inputs
+from thresher.udfs.service import SharedService
+
+if TYPE_CHECKING:
+    from thresher.operators.base import Operator
+    from thresher.planner.optimizer.runner import OptimizerResult
 
 DEFAULT_BATCH_ROWS = 64 * 1024
 MEDIA_BATCH_ROWS = 64
@@ -69,31 +97,190 @@ class Resources:
         return s
 
 
+# -- what a stage carries (one spec per stage kind) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class UDFPool:
+    """Workers that hold state (a loaded model) for a stage, started by the executor.
+
+    Locally the workers are threads with one pipeline copy each; on Ray, actors with
+    ``resources`` each, from ``min_size`` to ``max_size`` as load requires.
+    """
+
+    min_size: int
+    max_size: int
+    resources: Resources
+    services: tuple[SharedService, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScanSpec:
+    """Read ``source``'s partitions with pushed-down columns, predicate and row limit."""
+
+    source: Source
+    columns: tuple[str, ...] | None
+    predicate: Predicate | None
+    limit: int | None
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """Row-local operators fused into one pipeline; ``make_pipeline()`` builds a fresh copy
+    (call it once per worker: class UDFs keep state in it)."""
+
+    make_pipeline: Callable[[], RowPipeline]
+
+
+@dataclass(frozen=True)
+class FlatMapSpec:
+    """A generator UDF (fan-out); ``thread_safe`` generators may run several rows at once."""
+
+    make_operator: Callable[[], FlatMapOperator]
+    thread_safe: bool
+
+
+@dataclass(frozen=True)
+class HashDistribution:
+    """A relational stage that may run per hash partition: each input is cut by ``keys[i]``,
+    then ``program`` runs over one partition of every input.
+
+    ``distinct_subset`` set: a distinct (``keep`` first/last) whose output keeps the input order."""
+
+    keys: tuple[tuple[Expr, ...], ...]
+    program: PolarsProgram
+    distinct_subset: tuple[str, ...] | None = None
+    distinct_keep: str = "first"
+
+
+@dataclass(frozen=True)
+class RangeDistribution:
+    """A one-key sort that may run per key range (ranges concatenated in order)."""
+
+    key: Expr
+    descending: bool
+    nulls_last: bool
+    program: PolarsProgram
+
+
+@dataclass(frozen=True)
+class RelationalSpec:
+    """A relational subtree run as one Polars LazyFrame over the stage's inputs (in order).
+
+    ``distribution``: how an executor may spread it over partitions; None: run it whole."""
+
+    program: PolarsProgram
+    distribution: HashDistribution | RangeDistribution | None = None
+
+
+@dataclass(frozen=True)
+class LimitSpec:
+    offset: int
+    n: int
+
+
+@dataclass(frozen=True)
+class RowIndexSpec:
+    offset: int
+
+
+@dataclass(frozen=True)
+class RebatchSpec:
+    """Exact batches of ``batch_size`` rows, or ``num_partitions`` partitions (hashed ``by``)."""
+
+    batch_size: int | None
+    num_partitions: int | None
+    by: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class DedupSpec:
+    """Keys per batch, one global decision, then a filter by row position (or the groups).
+
+    ``rerun``: pass 2 may run the input again (its order is deterministic and it is cheap)
+    instead of keeping the input batches of pass 1."""
+
+    make_operator: Callable[[], DedupOperator]
+    output: str  # filter | groups
+    rerun: bool
+
+
+@dataclass(frozen=True)
+class WriteSpec:
+    """Write the input to the plan's :class:`WriteJob` (``PhysicalPlan.write_job``)."""
+
+
+StageSpec = (ScanSpec | MapSpec | FlatMapSpec | RelationalSpec | LimitSpec | RowIndexSpec | RebatchSpec | DedupSpec
+             | WriteSpec | None)
+
+
+@dataclass
+class WriteJob:
+    """Everything a write needs besides its data: made by :func:`compile`, run by the engine.
+
+    ``job_id`` keys idempotency: the sink commits each (job_id, partition) at most once.
+    ``resumable`` is True when the caller gave the id (a re-run continues the job); with a
+    generated id nothing is skipped. ``plan_fingerprint`` identifies the optimized plan that
+    produces the data: a job record may store it and refuse to resume a job whose plan changed.
+    ``committed`` is filled by the engine once, from the sink, before the run (partitions
+    already in); they are skipped at the scan when ``partition_local`` (every output row's
+    partition is its source partition), else their rows are dropped before the sink.
+    Partitions commit in groups of ``commit_every_partitions`` or every
+    ``commit_every_seconds``. ``checkpoint_location`` overrides where job state is kept (default:
+    the sink's ``checkpoint_location()``).
+    """
+
+    sink: Sink
+    job_id: str
+    resumable: bool
+    plan_fingerprint: str
+    partition_local: bool
+    checkpoint_location: str | None = None
+    committed: frozenset[str] = frozenset()
+    commit_every_partitions: int = 8
+    commit_every_seconds: float = 5.0
+
+    @property
+    def skip_partitions(self) -> frozenset[str]:
+        """Source partitions the scan need not read at all."""
+        return self.committed if self.partition_local else frozenset()
+
+
 @dataclass(eq=False)
 class Stage:
-    """One node of the physical DAG."""
+    """One node of the physical DAG.
+
+    Executors read ``kind``, ``spec``, ``inputs``, ``schema`` and the scheduling fields
+    (``resources``, ``batch_size``, ``concurrency``, ``pool``, ``max_retries``, ``boundary``).
+    ``ops`` and ``logical`` record where the stage came from, for ``explain()`` only.
+    """
 
     id: int
-    kind: str  # scan | map | flatmap | relational | limit | union | row_index | rebatch | write
+    kind: str  # scan | map | flatmap | relational | limit | union | row_index | rebatch | dedup | write
     inputs: list[Stage] = field(default_factory=list)
-    #: map stages: the fused row-local logical nodes, bottom-up (each node's input is the previous)
+    #: map stages: the fused row-local logical nodes, bottom-up (provenance, for explain)
     ops: list[LogicalPlan] = field(default_factory=list)
-    #: the logical node this stage computes (its output schema is the stage's)
+    #: the logical node this stage computes (provenance, for explain)
     logical: LogicalPlan | None = None
-    #: relational stages: logical leaves fed by `inputs`, in the same order
-    leaves: list[LogicalPlan] = field(default_factory=list)
     resources: Resources = field(default_factory=Resources)
     batch_size: int = DEFAULT_BATCH_ROWS
     concurrency: int | tuple[int, int] | None = None
     boundary: str = "streaming"  # streaming | barrier
-    #: map stages whose UDFs hold state (class UDFs) run on an actor pool
+    #: map stages whose UDFs hold state (class UDFs) run on a UDF pool
     actor: bool = False
     cost: str = "scalar"
+    #: what the executor runs (set by :func:`plan_physical` once the stage is complete)
+    spec: StageSpec = None
+    #: the UDF pool to start for this stage (stateful UDFs), with its resources
+    pool: UDFPool | None = None
+    #: retries of a task whose worker died, as the stage's UDFs ask (the executor may retry more)
+    max_retries: int = 0
+    #: the stage's output schema
+    schema: Schema = field(default_factory=Schema)
 
-    @property
-    def schema(self) -> Schema:
-        assert self.logical is not None
-        return self.logical.schema
+    def label(self) -> str:
+        """What the stage computes, in a few words (stats, progress bars, errors)."""
+        return self.describe().split(": ", 1)[-1]
 
     def describe(self) -> str:
         head = f"Stage {self.id} [{self.kind}, {self.boundary}] {self.resources} batch={self.batch_size}"
@@ -131,8 +318,17 @@ class Stage:
 
 @dataclass
 class PhysicalPlan:
+    """Stages (``root`` and its inputs), the output schema, and for a write its :class:`WriteJob`.
+
+    ``logical`` and ``optimized`` are the plans it was compiled from, ``optimizer`` the
+    optimizer's log (for ``explain()``)."""
+
     root: Stage
     schema: Schema
+    write_job: WriteJob | None = None
+    logical: LogicalPlan | None = None
+    optimized: LogicalPlan | None = None
+    optimizer: OptimizerResult | None = None
 
     def stages(self) -> list[Stage]:
         """Stages in dependency order (inputs first)."""
@@ -161,10 +357,40 @@ class PhysicalPlan:
         return [s.to_dict() for s in self.stages()]
 
 
+# -- operator factories ------------------------------------------------------------------------
+
+
+def row_operator(node: LogicalPlan) -> Operator:
+    """The operator of one row-local logical node."""
+    if isinstance(node, Filter):
+        return FilterOperator(node.predicate, node.input.schema)
+    if isinstance(node, Project):
+        return ProjectOperator(node.exprs, node.input.schema, node.schema)
+    if isinstance(node, Explode):
+        return ExplodeOperator(node.columns, node.input.schema, node.schema)
+    if isinstance(node, Sample):
+        return SampleOperator(node.fraction, node.seed, node.schema)
+    raise NotImplementedError(f"{type(node).__name__} is not a row-local operator")
+
+
+def row_pipeline(ops: Sequence[LogicalPlan]) -> RowPipeline:
+    """A fresh pipeline of the row-local nodes ``ops`` (bottom-up)."""
+    return RowPipeline([row_operator(op) for op in ops])
+
+
+def _flatmap_operator(node: FlatMap) -> FlatMapOperator:
+    return FlatMapOperator(node.udf, node.args, node.output, node.keep_input, node.input.schema, node.schema,
+                           outer=node.outer)
+
+
+def _dedup_operator(node: Dedup) -> DedupOperator:
+    return DedupOperator(node.method, node.by, dict(node.params), node.input.schema, node.priority, node.id_column)
+
+
 # --------------------------------------------------------------------------------------------
 
 
-def _udfs(exprs: list[Expr]) -> list[Any]:
+def _udfs(exprs: Iterable[Expr]) -> list[Any]:
     out = []
     for e in exprs:
         for n in e.walk():
@@ -179,6 +405,16 @@ def _node_exprs(node: LogicalPlan) -> list[Expr]:
     if isinstance(node, Filter):
         return [node.predicate]
     return []
+
+
+def _stage_udfs(stage: Stage) -> list[Any]:
+    """The UDFs a stage calls (its flat_map's, and those inside its projections and filters)."""
+    out: list[Any] = []
+    if isinstance(stage.logical, FlatMap):
+        out.append(stage.logical.udf)
+    for op in stage.ops:
+        out.extend(_udfs(_node_exprs(op)))
+    return out
 
 
 def _resource_class(node: LogicalPlan) -> tuple[Any, ...]:
@@ -210,6 +446,25 @@ def _stage_resources(node: LogicalPlan) -> tuple[Resources, int | tuple[int, int
         if getattr(u, "batch_size", None):
             batch = int(u.batch_size)
     return res, conc, actor, batch
+
+
+def pool_bounds(concurrency: int | tuple[int, int] | None) -> tuple[int, int]:
+    """``(min, max)`` workers of a stage from its ``concurrency``."""
+    c = concurrency
+    if isinstance(c, tuple):
+        return int(c[0]), int(c[1])
+    return (int(c), int(c)) if c else (1, 1)
+
+
+def _services(udfs: Sequence[Any], max_replicas: int) -> tuple[SharedService, ...]:
+    """The shared services the stage's UDFs declare (``shared_service(max_replicas)``)."""
+    out: list[SharedService] = []
+    for u in udfs:
+        declare = getattr(u, "shared_service", None)
+        svc = declare(max_replicas) if callable(declare) else None
+        if svc is not None:
+            out.append(svc)
+    return tuple(out)
 
 
 def _is_relational(node: LogicalPlan) -> bool:
@@ -245,7 +500,51 @@ def _contains_barrier(node: LogicalPlan) -> bool:
     return False
 
 
+def partition_local(plan: LogicalPlan) -> bool:
+    """True when every output row's partition id is its source partition id (no barriers)."""
+    node = plan
+    while True:
+        if isinstance(node, ScanSource):
+            return True
+        if isinstance(node, (Project, Filter, Explode, FlatMap, Sample, Write)):
+            node = node.children()[0]
+            continue
+        return False
+
+
+def _cheap(plan: LogicalPlan) -> bool:
+    """No fan-out and only scalar expressions: running it twice costs little."""
+    for n in plan.walk():
+        if isinstance(n, FlatMap):
+            return False
+        if any(cost_class(e) != "scalar" for e in _node_exprs(n)):
+            return False
+    return True
+
+
+def _distribution(node: LogicalPlan, leaves: Sequence[LogicalPlan]) -> HashDistribution | RangeDistribution | None:
+    """How a relational stage may be spread over partitions (only when its inputs are the
+    node's direct children: then one partition of each is all a task needs)."""
+    direct = list(node.children())
+    if len(leaves) != len(direct) or any(a is not b for a, b in zip(leaves, direct)):
+        return None
+    if isinstance(node, Aggregate) and node.keys:
+        return HashDistribution((tuple(node.keys),), cut_inputs(node))
+    if isinstance(node, Join) and node.how != "cross":
+        return HashDistribution((tuple(node.left_on), tuple(node.right_on)), cut_inputs(node))
+    if isinstance(node, Distinct):
+        names = tuple(node.subset) if node.subset else tuple(node.input.schema.names)
+        return HashDistribution((tuple(Column(n) for n in names),), cut_inputs(node), distinct_subset=names,
+                                distinct_keep="last" if node.keep == "last" else "first")
+    if isinstance(node, Sort) and len(node.by) == 1:
+        return RangeDistribution(node.by[0], bool(node.descending and node.descending[0]),
+                                 bool(node.nulls_last[0]) if node.nulls_last else False, cut_inputs(node))
+    return None
+
+
 class PhysicalPlanner:
+    """Lowers an optimized logical plan to stages (use :func:`compile`)."""
+
     def __init__(self) -> None:
         self._ids = itertools.count()
 
@@ -254,7 +553,43 @@ class PhysicalPlanner:
 
     def plan(self, node: LogicalPlan) -> PhysicalPlan:
         root = self.lower(node)
+        for s in PhysicalPlan(root, node.schema).stages():
+            self._finish(s)
         return PhysicalPlan(root, node.schema)
+
+    def _finish(self, s: Stage) -> None:
+        """Attach the executor's contract to a complete stage (its fused ops are final now)."""
+        node = s.logical
+        assert node is not None
+        s.schema = node.schema
+        udfs = _stage_udfs(s)
+        s.max_retries = max([0, *(int(getattr(u, "max_retries", 0) or 0) for u in udfs)])
+        if s.actor:
+            lo, hi = pool_bounds(s.concurrency)
+            s.pool = UDFPool(lo, hi, s.resources, _services(udfs, hi))
+        if s.kind == "scan":
+            assert isinstance(node, ScanSource)
+            s.spec = ScanSpec(node.source, node.columns, node.predicate, node.limit)
+        elif s.kind == "map":
+            s.spec = MapSpec(functools.partial(row_pipeline, tuple(s.ops)))
+        elif s.kind == "flatmap":
+            assert isinstance(node, FlatMap)
+            s.spec = FlatMapSpec(functools.partial(_flatmap_operator, node), bool(getattr(node.udf, "thread_safe", False)))
+        elif s.kind == "limit":
+            assert isinstance(node, Limit)
+            s.spec = LimitSpec(node.offset, node.n)
+        elif s.kind == "row_index":
+            assert isinstance(node, WithRowIndex)
+            s.spec = RowIndexSpec(node.offset)
+        elif s.kind == "rebatch":
+            assert isinstance(node, Repartition)
+            s.spec = RebatchSpec(node.batch_size, node.num_partitions, tuple(node.by))
+        elif s.kind == "dedup":
+            assert isinstance(node, Dedup)
+            rerun = node.output == "filter" and partition_local(node.input) and _cheap(node.input)
+            s.spec = DedupSpec(functools.partial(_dedup_operator, node), node.output, rerun)
+        elif s.kind == "write":
+            s.spec = WriteSpec()
 
     # -- relational subtrees ----------------------------------------------------------------
     def _relational(self, node: LogicalPlan) -> Stage:
@@ -273,7 +608,8 @@ class PhysicalPlanner:
 
         for c in node.children():
             collect(c)
-        return self._new(kind="relational", logical=node, inputs=inputs, leaves=leaves, boundary="barrier")
+        spec = RelationalSpec(PolarsProgram(node, tuple(leaves)), _distribution(node, leaves))
+        return self._new(kind="relational", logical=node, inputs=inputs, boundary="barrier", spec=spec)
 
     # -- everything else ----------------------------------------------------------------------
     def lower(self, node: LogicalPlan) -> Stage:
@@ -339,9 +675,75 @@ class PhysicalPlanner:
 
 
 def plan_physical(node: LogicalPlan) -> PhysicalPlan:
-    """Lower an (optimized) logical plan to stages."""
+    """Lower an already optimized logical plan to stages (no write bookkeeping: see :func:`compile`)."""
     return PhysicalPlanner().plan(node)
 
 
-def iter_stages(plan: PhysicalPlan) -> Iterator[Stage]:
-    yield from plan.stages()
+# -- compile: optimize + lower, the one way from a logical plan to an executor ---------------------
+
+
+@dataclass(frozen=True)
+class CompileSettings:
+    """What :func:`compile` takes from the session: optimizer switches.
+
+    ``optimize=False`` runs no rule at all; ``disabled_rules`` switches rules off by name
+    (``"all"``: every rule); ``validate`` re-checks the plan after every rule (tests)."""
+
+    optimize: bool = True
+    disabled_rules: frozenset[str] = frozenset()
+    validate: bool = False
+    #: where a write keeps its job state (default: next to the sink)
+    checkpoint_location: str | None = None
+
+
+def plan_fingerprint(plan: LogicalPlan) -> str:
+    """A stable hash of an (optimized) plan: its canonical text and output schema.
+
+    Equal for equal plans across processes and runs (no object ids in it): a restarted job
+    compares it with the one in its job record.
+
+    >>> import thresher as th
+    >>> a = th.from_pydict({"x": [1]}).filter(th.col("x") > 0).plan
+    >>> plan_fingerprint(a) == plan_fingerprint(th.from_pydict({"x": [1]}).filter(th.col("x") > 0).plan)
+    True
+    """
+    text = plan.pretty() + "\n" + "\n".join(f"{f.name}: {f.dtype}" for f in plan.schema.fields)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def compile(plan: LogicalPlan, settings: CompileSettings | None = None) -> PhysicalPlan:  # noqa: A001
+    """Optimize ``plan`` and lower it to stages: the only way plans reach an executor.
+
+    A ``Write`` root gets a :class:`WriteJob` on the physical plan (its input is what is
+    optimized: the write itself is not subject to the rules).
+
+    >>> import thresher as th
+    >>> phys = compile(th.from_pydict({"a": [1, 2]}).plan, CompileSettings(optimize=False))
+    >>> phys.root.kind, phys.write_job is None
+    ('scan', True)
+    """
+    from thresher.planner.optimizer.runner import optimize as run_optimizer
+
+    settings = settings or CompileSettings()
+    disabled = set(settings.disabled_rules) if settings.optimize else {"all"}
+    write = plan if isinstance(plan, Write) else None
+    body = write.input if write is not None else plan
+    result = run_optimizer(body, disabled=disabled, validate=settings.validate)
+    optimized: LogicalPlan = result.plan
+    job: WriteJob | None = None
+    if write is not None:
+        optimized = Write(result.plan, write.sink, write.job_id)
+        job = WriteJob(
+            sink=write.sink,
+            job_id=write.job_id or uuid.uuid4().hex,
+            resumable=write.job_id is not None,
+            plan_fingerprint=plan_fingerprint(result.plan),
+            partition_local=partition_local(result.plan),
+            checkpoint_location=settings.checkpoint_location,
+        )
+    physical = plan_physical(optimized)
+    physical.write_job = job
+    physical.logical = plan
+    physical.optimized = optimized
+    physical.optimizer = result
+    return physical

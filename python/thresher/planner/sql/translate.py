@@ -42,9 +42,9 @@ from thresher.planner.logical import (
     Project,
     Sort,
     Union,
-    Window,
 )
 from thresher.planner.sql.coerce import SQLCastError, coerce_literals
+from thresher.planner.sql.windows import SQLWindows
 
 
 class SQLError(ThresherError):
@@ -362,7 +362,7 @@ class Translator:
             plan = Filter(plan, self._typed(combine_conjunction(where_terms), plan.schema))
         plan = self._select_subqueries(node, plan)
         outputs: list[tuple[str, Expr]] = []
-        windows: list[tuple[str, Any]] = []
+        windows = SQLWindows(self, node)  # OVER (...) -> placeholder columns, Window nodes below
         for proj in node.expressions:
             name = proj.alias_or_name
             inner = proj.this if isinstance(proj, exp.Alias) else proj
@@ -370,28 +370,34 @@ class Translator:
                 for n in plan.schema.names:
                     outputs.append((n.split(".", 1)[-1], Column(n)))
                 continue
-            if isinstance(inner, exp.Window):
-                windows.append((name, inner))
-                outputs.append((name, Column(f"__win.{name}")))
-                continue
-            outputs.append((name, self.expr(inner, plan.schema)))
+            inner, with_windows = windows.extract(inner, plan.schema)
+            outputs.append((name, self.expr(inner, with_windows)))
+        qualify = node.args.get("qualify")
+        qualify_expr = None
+        if qualify is not None:
+            q, with_windows = windows.extract(qualify.this, plan.schema)
+            qualify_expr = self.expr(q, with_windows)
         group = node.args.get("group")
         having = node.args.get("having")
         having_expr = self.expr(having.this, plan.schema) if having is not None else None
         order_exprs = self._order_inputs(node, plan, dict(outputs))
         is_agg = group is not None or any(has_aggregate(e) for _, e in outputs) or (
-            having_expr is not None and has_aggregate(having_expr))
+            having_expr is not None and has_aggregate(having_expr)) or windows.has_aggregates()
         if is_agg:
-            keys = [self.expr(g, plan.schema) for g in (group.expressions if group is not None else [])]
+            keys, sets = self._group_by(group, plan.schema)
             hidden_in = [e for k, e in order_exprs.items() if k.startswith("__sort")]
             plan, rewrite = self._aggregate(plan, keys, [e for _, e in outputs] + hidden_in
-                                            + ([having_expr] if having_expr is not None else []))
+                                            + ([having_expr] if having_expr is not None else []) + windows.inputs(), sets)
             outputs = [(n, rewrite(e)) for n, e in outputs]
             order_exprs = {k: (rewrite(e) if k.startswith("__sort") else e) for k, e in order_exprs.items()}
+            windows.rewrite(rewrite)
+            if qualify_expr is not None:
+                qualify_expr = rewrite(qualify_expr)
             if having_expr is not None:
                 plan = Filter(plan, rewrite(having_expr))
-        if windows:
-            plan = self._windows(plan, windows)
+        plan = windows.apply(plan)
+        if qualify_expr is not None:
+            plan = Filter(plan, qualify_expr)
         hidden = {k: e for k, e in order_exprs.items() if k.startswith("__sort")}
         proj_exprs = [e.alias(n) for n, e in outputs] + [e.alias(k) for k, e in hidden.items()]
         if len({n for n, _ in outputs}) != len(outputs):
@@ -450,7 +456,61 @@ class Translator:
             plan = Limit(plan, n, off)
         return plan
 
-    def _aggregate(self, plan: LogicalPlan, keys: list[Expr], exprs: list[Expr]) -> tuple[LogicalPlan, Callable[[Expr], Expr]]:
+    def _group_by(self, group: Any, schema: Schema) -> tuple[list[Expr], list[list[int]] | None]:
+        """The GROUP BY keys, and its grouping sets (indices into the keys) when it has ROLLUP,
+        CUBE or GROUPING SETS (``None`` for a plain GROUP BY).
+
+        Items combine as SQL says: ``GROUP BY a, ROLLUP(b, c)`` is the cross product of ``{(a)}``
+        and ``{(b, c), (b), ()}``.
+        """
+        from itertools import combinations
+
+        from sqlglot import exp
+
+        if group is None:
+            return [], None
+        keys: list[Expr] = []
+        index: dict[Any, int] = {}
+
+        def key_of(node: Any) -> int:
+            e = self.expr(node, schema)
+            if e.key() not in index:
+                index[e.key()] = len(keys)
+                keys.append(e)
+            return index[e.key()]
+
+        def members(node: Any) -> list[int]:
+            if isinstance(node, exp.Tuple):
+                return [key_of(x) for x in node.expressions]
+            if isinstance(node, exp.Paren):
+                return [key_of(node.this)]
+            return [key_of(node)]
+
+        sets: list[list[int]] = [[]]
+        grouped = False
+        for item in group.expressions:
+            if isinstance(item, exp.Rollup):
+                parts = [members(x) for x in item.expressions]
+                choices = [[i for p in parts[:n] for i in p] for n in range(len(parts), -1, -1)]
+                grouped = True
+            elif isinstance(item, exp.Cube):
+                parts = [members(x) for x in item.expressions]
+                choices = [[i for p in combo for i in p] for n in range(len(parts), -1, -1)
+                           for combo in combinations(parts, n)]
+                grouped = True
+            elif isinstance(item, exp.GroupingSets):
+                choices = [members(x) for x in item.expressions]
+                grouped = True
+            else:
+                choices = [[key_of(item)]]
+            sets = [s + [i for i in c if i not in s] for s in sets for c in choices]
+        for kind in ("rollup", "cube", "grouping_sets"):
+            if group.args.get(kind):
+                raise SQLError(f"unsupported GROUP BY {kind.upper()} form: {_where(group)}")
+        return keys, (sets if grouped else None)
+
+    def _aggregate(self, plan: LogicalPlan, keys: list[Expr], exprs: list[Expr],
+                   sets: list[list[int]] | None = None) -> tuple[LogicalPlan, Callable[[Expr], Expr]]:
         key_names = {k.key(): f"__key{i}" for i, k in enumerate(keys)}
         aggs: dict[Any, tuple[str, Expr]] = {}
         # SQL's SUM of no non-NULL values is NULL (Polars, and so the DataFrame API, gives 0): a
@@ -462,17 +522,37 @@ class Translator:
                 if isinstance(n, (AggCall, CountStar)) and n.key() not in aggs:
                     aggs[n.key()] = (f"__agg{len(aggs)}", n)
                     if isinstance(n, AggCall) and n.name == "sum" and (
-                            not keys or n.child.resolve(plan.schema).nullable):
+                            not keys or sets is not None or n.child.resolve(plan.schema).nullable):
                         count = AggCall("count", n.child)
                         null_sums[n.key()] = count.key()
                         if count.key() not in aggs:
                             aggs[count.key()] = (f"__agg{len(aggs)}", count)
-        node = Aggregate(plan, tuple(k.alias(key_names[k.key()]) for k in keys),
-                         tuple(a.alias(name) for name, a in aggs.values()) or (CountStar().alias("__count"),))
+        agg_exprs = tuple(a.alias(name) for name, a in aggs.values()) or (CountStar().alias("__count"),)
+        node: LogicalPlan
+        if sets is None:
+            node = Aggregate(plan, tuple(k.alias(key_names[k.key()]) for k in keys), agg_exprs)
+        else:
+            node = self._grouping_sets(plan, keys, agg_exprs, sets)
         null = Literal(None, DataType.null())
+        key_index = {k.key(): i for i, k in enumerate(keys)}
+
+        def grouping(call: Call) -> Expr:
+            """GROUPING(a, b): bit (n-1-j) set where the row's grouping set leaves argument j out."""
+            out: Expr | None = None
+            for j, a in enumerate(call.args):
+                if a.key() not in key_index:
+                    raise SQLError(f"GROUPING() argument {a!r} is not a GROUP BY key")
+                bit: Expr = (Column(f"__grouping{key_index[a.key()]}") if sets is not None else lit(0))
+                if len(call.args) - 1 - j:
+                    bit = Call("mul", (bit, lit(2 ** (len(call.args) - 1 - j))))
+                out = bit if out is None else Call("add", (out, bit))
+            assert out is not None
+            return out
 
         def rewrite(e: Expr) -> Expr:
             def fn(x: Expr) -> Expr | None:
+                if isinstance(x, Call) and x.name == "grouping":
+                    return grouping(x)
                 if x.key() in key_names:
                     return Column(key_names[x.key()])
                 if isinstance(x, (AggCall, CountStar)) and x.key() in aggs:
@@ -483,7 +563,7 @@ class Translator:
                 return None
 
             out = _transform_top_down(e, fn)
-            leftover = out.columns() - set(node.schema.names)
+            leftover = {c for c in out.columns() - set(node.schema.names) if not c.startswith("__win.")}
             if leftover:
                 raise SQLError(f"column(s) {sorted(c.split('.', 1)[-1] for c in leftover)} must appear in GROUP BY "
                                "or be used in an aggregate")
@@ -491,48 +571,20 @@ class Translator:
 
         return node, rewrite
 
-    def _windows(self, plan: LogicalPlan, windows: list[tuple[str, Any]]) -> LogicalPlan:
-        for name, w in windows:
-            spec_part = [self.expr(p, plan.schema) for p in (w.args.get("partition_by") or [])]
-            order = w.args.get("order")
-            order_by = [self.expr(o.this, plan.schema) for o in (order.expressions if order else [])]
-            desc = [bool(o.args.get("desc")) for o in (order.expressions if order else [])]
-            fn = w.this
-            fname = type(fn).__name__.lower()
-            if fname in ("rownumber", "row_number"):
-                e: Expr = Call("row_number", ())
-            elif fname in ("rank", "denserank", "dense_rank"):
-                if not order_by:
-                    raise SQLError(f"{fname} needs ORDER BY in {_where(w)}")
-                if len(set(desc)) > 1:
-                    raise SQLError(f"{fname} over ORDER BY keys with mixed ASC/DESC is not supported: {_where(w)}")
-                import thresher.expressions.sql_functions  # noqa: F401  (registers "rank_by")
-                import thresher.operators.sql_functions_polars  # noqa: F401  (and its Polars lowering)
-
-                keys: list[Expr] = []
-                for o, k in zip(order.expressions, order_by):
-                    # NULLs rank where the ORDER BY puts them: a leading flag per key orders them
-                    nulls_first = bool(o.args.get("nulls_first"))
-                    last_in_order = not nulls_first
-                    flag = "is_null" if last_in_order != desc[0] else "is_not_null"
-                    keys += [Call(flag, (k,)), k]
-                e = Call("rank_by", tuple(keys), (("method", "min" if fname == "rank" else "dense"),
-                                                  ("descending", desc[0])))
-            elif fname in ("lag", "lead"):
-                off = fn.args.get("offset")
-                n = int(off.name) if off is not None else 1
-                if fn.args.get("default") is not None:
-                    raise SQLError(f"{fname} with a default value is not supported: {_where(w)}")
-                import thresher.expressions.sql_functions  # noqa: F401  (registers "shift")
-                import thresher.operators.sql_functions_polars  # noqa: F401  (and its Polars lowering)
-
-                e = Call("shift", (self.expr(fn.this, plan.schema),), (("n", n if fname == "lag" else -n),))
-            else:
-                e = self.expr(fn, plan.schema)
-                if not has_aggregate(e):
-                    raise SQLError(f"unsupported window function {_where(w)}")
-            plan = Window(plan, (e.alias(f"__win.{name}"),), tuple(spec_part), tuple(order_by), tuple(desc))
-        return plan
+    def _grouping_sets(self, plan: LogicalPlan, keys: list[Expr], aggs: tuple[Expr, ...],
+                       sets: list[list[int]]) -> LogicalPlan:
+        """ROLLUP / CUBE / GROUPING SETS: one aggregate per grouping set, the keys a set leaves out
+        NULL, ``__grouping<i>`` = 1 where key i is left out (what GROUPING() reads), all unioned."""
+        types = [k.resolve(plan.schema).dtype for k in keys]
+        branches: list[LogicalPlan] = []
+        for s in sets:
+            agg = Aggregate(plan, tuple(keys[i].alias(f"__key{i}") for i in s), aggs)
+            cols: list[Expr] = [Column(f"__key{i}") if i in s else Literal(None, types[i]).alias(f"__key{i}")
+                                for i in range(len(keys))]
+            cols += [Column(a.output_name()) for a in aggs]
+            cols += [lit(0 if i in s else 1).alias(f"__grouping{i}") for i in range(len(keys))]
+            branches.append(Project(agg, tuple(cols)))
+        return branches[0] if len(branches) == 1 else Union(tuple(branches))
 
     # -- expressions ------------------------------------------------------------------------------
     def expr(self, node: Any, schema: Schema | None) -> Expr:
@@ -664,6 +716,10 @@ class Translator:
                 if isinstance(arg, exp.Distinct):
                     raise SQLError(f"DISTINCT is only supported in COUNT: {_where(node)}")
                 return AggCall(name, self.expr(arg, schema))
+        if isinstance(node, exp.Grouping):
+            import thresher.expressions.sql_functions  # noqa: F401  (registers the "grouping" placeholder)
+
+            return Call("grouping", tuple(self.expr(a, schema) for a in node.expressions))
         if isinstance(node, exp.Coalesce):
             args = [self.expr(node.this, schema)] + [self.expr(e, schema) for e in node.expressions]
             return Call("coalesce", tuple(args))

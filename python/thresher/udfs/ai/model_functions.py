@@ -25,6 +25,7 @@ from thresher.datatypes import DataType, Field
 from thresher.errors import ThresherExecutionError, ThresherTypeError
 from thresher.expressions.expr import Expr, UDFCall, lit_if_needed
 from thresher.udfs.ai.providers import GenerationParams, TokenUsage, make_provider
+from thresher.udfs.service import SharedService
 
 _PROVIDERS: dict[tuple[Any, ...], Any] = {}
 _PROVIDERS_LOCK = threading.Lock()
@@ -50,7 +51,12 @@ def shared_provider(provider: str, model: str, options: dict[str, Any]) -> Any:
                 kwargs.setdefault("model", model)
                 p = make_provider(provider, **kwargs)
             else:
-                p = make_provider(provider, model, **kwargs)
+                from thresher.udfs.ai.models import quiet_model_loading, resolve_model
+
+                quiet_model_loading()
+                # each process resolves the name itself: an installed copy, the local cache, or
+                # (only when the hub is usable) a download; never a retry loop offline
+                p = make_provider(provider, resolve_model(model), **kwargs)
             _PROVIDERS[key] = p
     return p
 
@@ -84,7 +90,7 @@ class ModelFunction:
     record_routing: bool = False
     _has_images: bool = False
     _dim: int | None = None
-    _router: Any = None  # Ray actor handle of the stage's router, set by attach_replicas
+    _router: Any = None  # Ray actor handle of the stage's router, bound by the executor (shared_service)
     _local: Any = None  # (router, slots) of the local executor
 
     # -- planning ---------------------------------------------------------------------------------
@@ -135,32 +141,22 @@ class ModelFunction:
         """Prompts go through one shared prefix router (token-level engines, text-only prompts)."""
         return self.task == "prompt" and self.provider in _ROUTED_PROVIDERS and not self._has_images
 
-    def attach_replicas(self, ray: Any, max_replicas: int) -> Callable[[], dict[str, Any]]:
-        """Driver side of a Ray actor pool: start the stage's shared prompt router.
+    def shared_service(self, max_replicas: int) -> SharedService | None:
+        """The stage's prompt router, shared by every replica of a Ray actor pool (None: not routed).
 
-        The handle travels with this object to every actor of the pool; the returned function
-        stops the router and returns its routing stats for the stage.
+        The executor starts it and binds its handle here before the pool's payload is shipped,
+        so the handle travels with this object to every actor.
         """
         if not self._routed():
-            return dict
+            return None
         from thresher.udfs.ai.routing import PromptRouter
 
-        router = (
-            ray.remote(PromptRouter)
-            .options(num_cpus=0, max_concurrency=max(8, 2 * max_replicas + 4))
-            .remote(record=self.record_routing, **self.routing_options)
-        )
-        self._router = router
+        return SharedService(PromptRouter, {"record": self.record_routing, **self.routing_options},
+                             max_concurrency=max(8, 2 * max_replicas + 4), bind=self._bind_router,
+                             stats_key="routing")
 
-        def detach() -> dict[str, Any]:
-            self._router = None
-            try:
-                stats = ray.get(router.stats.remote())
-            finally:
-                ray.kill(router)
-            return {"routing": stats}
-
-        return detach
+    def _bind_router(self, handle: Any) -> None:
+        self._router = handle
 
     def _local_replicas(self, provider: Any) -> Any:
         """The in-process router and model instances (``concurrency`` of them) shared by all threads."""
@@ -389,6 +385,10 @@ def _to_pil(v: Any) -> Any:
 
 
 def _call(fn: ModelFunction, *args: Any) -> Expr:
+    if fn.provider != "openai":  # a server's model names are the server's business
+        from thresher.udfs.ai.models import resolve_model
+
+        resolve_model(fn.model, fn.task, build=False)  # an unknown name fails here, in one line
     return UDFCall(fn, tuple(lit_if_needed(a) for a in args))
 
 

@@ -17,7 +17,7 @@ own answers wherever they ran. Because every call with pending prompts keeps wor
 replica steals whole buckets, no prompt can be stranded on a replica that has left.
 
 Locally the router is an in-process object; on Ray it is a small threaded actor created by the
-driver for the stage (:meth:`ModelFunction.attach_replicas`), and the pool's actors call it.
+driver for the stage (declared by :meth:`ModelFunction.shared_service`), and the pool's actors call it.
 
 Examples
 --------

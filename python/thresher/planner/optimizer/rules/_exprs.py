@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from thresher.expressions.expr import Expr
 from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project, Sort, Window
@@ -38,8 +39,7 @@ def map_node_exprs(node: LogicalPlan, fn: Callable[[Expr], Expr]) -> LogicalPlan
         return None if same(by, node.by) else Sort(node.input, by, node.descending, node.nulls_last)
     if isinstance(node, Window):
         exprs = tuple(f(e) for e in node.exprs)
-        return None if same(exprs, node.exprs) else Window(node.input, exprs, node.partition_by, node.order_by,
-                                                          node.descending)
+        return None if same(exprs, node.exprs) else replace(node, exprs=exprs)
     if isinstance(node, Join):
         return None
     return None

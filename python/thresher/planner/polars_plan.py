@@ -1,23 +1,28 @@
-"""Run a relational subtree of the logical plan as one Polars LazyFrame.
+"""A relational subtree of the logical plan as a Polars LazyFrame program.
 
-Scans that Polars can read itself come from ``Source.polars_scan`` (with our pushed-down columns
-and predicate); other leaves are the materialized outputs of upstream stages. Joins rename both
-sides' columns to positional names first, so output naming follows Thresher's schema rules
-exactly (suffixes, coalesced keys) rather than Polars'.
+:class:`PolarsProgram` is what a ``relational`` stage carries: called with one LazyFrame per
+stage input it returns the subtree's LazyFrame; the executor materializes the inputs and
+collects the result (``engine/polars_frames.py``). Scans that Polars can read itself come from
+``Source.polars_scan`` (with our pushed-down columns and predicate). Joins rename both sides'
+columns to positional names first, so output naming follows Thresher's schema rules exactly
+(suffixes, coalesced keys) rather than Polars'.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from thresher._lazy import lazy_module
-from thresher.datatypes import Schema, conform_batch, storage_batch
+from thresher.datatypes import Schema
 from thresher.errors import ThresherExecutionError, UnsupportedError
 from thresher.expressions.expr import Column, Expr
+from thresher.io.source import Source
 from thresher.operators.expr_to_polars import polars_dtype, to_polars
+from thresher.operators.window import window_lazy
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
@@ -38,19 +43,6 @@ else:
     pl = lazy_module("polars")
 
 LeafResolver = Callable[[LogicalPlan], "pl.LazyFrame"]
-
-
-def table_to_lazy(table: pa.Table, schema: Schema) -> pl.LazyFrame:
-    """A LazyFrame over ``table`` (extension columns as their storage)."""
-    if table.num_rows == 0 and table.num_columns == 0:
-        return pl.LazyFrame(schema={f.name: polars_dtype(f.dtype) for f in schema.fields})
-    batches = [storage_batch(b) for b in table.to_batches()]
-    if not batches:
-        storage_schema = pa.schema([pa.field(f.name, f.dtype.storage) for f in schema.fields])
-        return pl.from_arrow(storage_schema.empty_table()).lazy()  # type: ignore[union-attr]
-    df = pl.from_arrow(pa.Table.from_batches(batches), rechunk=False)
-    assert isinstance(df, pl.DataFrame)
-    return df.lazy()
 
 
 def _cast_to(lf: pl.LazyFrame, schema: Schema) -> pl.LazyFrame:
@@ -119,22 +111,8 @@ def _build(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     if isinstance(node, Join):
         return _join(node, leaf)
     if isinstance(node, Window):
-        lf = _build(node.input, leaf)
-        s = node.input.schema
-        part = [to_polars(e, s) for e in node.partition_by]
-        order = [to_polars(e, s) for e in node.order_by]
-        cols: list[pl.Expr] = []
-        for e in node.exprs:
-            pe = to_polars(e, s, in_group=True)
-            kw: dict[str, Any] = {}
-            if order:
-                kw["order_by"] = order
-                flags = set(node.descending) if node.descending else {False}
-                if len(flags) > 1:
-                    raise UnsupportedError("window ORDER BY with mixed ASC/DESC keys is not supported")
-                kw["descending"] = flags.pop()
-            cols.append((pe.over(part, **kw) if part else pe.over(pl.lit(0), **kw)).alias(e.output_name()))
-        return lf.with_columns(cols)
+        return window_lazy(_build(node.input, leaf), node.input.schema, node.exprs, node.partition_by, node.order_by,
+                           node.descending, node.nulls_last, node.frame, node.mapping_strategy)
     raise UnsupportedError(f"{type(node).__name__} cannot run in a relational stage")
 
 
@@ -190,12 +168,50 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
     return joined.select(out)
 
 
-def collect_lazy(lf: pl.LazyFrame, schema: Schema, engine: str = "auto") -> pa.Table:
-    """Collect ``lf`` and conform the result to ``schema`` (extension types re-wrapped)."""
-    try:
-        df = lf.collect(engine=engine)  # type: ignore[call-overload]
-    except pl.exceptions.PolarsError as exc:
-        raise ThresherExecutionError(str(exc)) from exc
-    table = df.to_arrow()
-    batches = [conform_batch(b, schema) for b in table.to_batches()]
-    return pa.Table.from_batches(batches, schema=schema.to_arrow())
+class SchemaOnlySource(Source):
+    """A placeholder leaf: the executor hands the program this input's frame instead."""
+
+    supports_predicate = False
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self._schema = schema
+        self.name = "stage-input"
+
+    def arrow_schema(self) -> pa.Schema:
+        return self._schema
+
+    def partitions(self, columns: Any, predicate: Any) -> list[Any]:
+        raise ThresherExecutionError("a stage-input placeholder is never read")
+
+
+@dataclass(frozen=True, eq=False)
+class PolarsProgram:
+    """``program(frames)``: the LazyFrame of ``node`` with ``leaves[i]`` read from ``frames[i]``.
+
+    Picklable: a Ray task receives it (then cut from its upstream plan with :func:`cut_inputs`).
+    """
+
+    node: LogicalPlan
+    leaves: tuple[LogicalPlan, ...]
+
+    @property
+    def schema(self) -> Schema:
+        return self.node.schema
+
+    def __call__(self, frames: Sequence[pl.LazyFrame]) -> pl.LazyFrame:
+        if len(frames) != len(self.leaves):
+            raise ThresherExecutionError(f"relational stage: {len(frames)} input frames for {len(self.leaves)} inputs")
+        by_leaf = {id(leaf): f for leaf, f in zip(self.leaves, frames)}
+
+        def resolve(n: LogicalPlan) -> pl.LazyFrame:
+            if id(n) in by_leaf:
+                return by_leaf[id(n)]
+            raise KeyError(n)
+
+        return build_lazy(self.node, resolve)
+
+
+def cut_inputs(node: LogicalPlan) -> PolarsProgram:
+    """``node`` over placeholders for its direct children (a task never carries the upstream plan)."""
+    leaves = tuple(ScanSource(SchemaOnlySource(c.schema.to_arrow())) for c in node.children())
+    return PolarsProgram(node.with_children(list(leaves)), leaves)

@@ -1,0 +1,45 @@
+"""Polars frames in and out of relational stages: Arrow tables as LazyFrames, results back.
+
+Extension columns travel as their storage (Polars does not know them) and are re-wrapped from
+the stage's schema on the way out.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from thresher._lazy import lazy_module
+from thresher.datatypes import Schema, conform_batch, storage_batch
+from thresher.errors import ThresherExecutionError
+from thresher.operators.expr_to_polars import polars_dtype
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = lazy_module("polars")
+
+
+def table_to_lazy(table: pa.Table, schema: Schema) -> pl.LazyFrame:
+    """A LazyFrame over ``table`` (extension columns as their storage)."""
+    if table.num_rows == 0 and table.num_columns == 0:
+        return pl.LazyFrame(schema={f.name: polars_dtype(f.dtype) for f in schema.fields})
+    batches = [storage_batch(b) for b in table.to_batches()]
+    if not batches:
+        storage_schema = pa.schema([pa.field(f.name, f.dtype.storage) for f in schema.fields])
+        return pl.from_arrow(storage_schema.empty_table()).lazy()  # type: ignore[union-attr]
+    df = pl.from_arrow(pa.Table.from_batches(batches), rechunk=False)
+    assert isinstance(df, pl.DataFrame)
+    return df.lazy()
+
+
+def collect_lazy(lf: pl.LazyFrame, schema: Schema, engine: str = "auto") -> pa.Table:
+    """Collect ``lf`` and conform the result to ``schema`` (extension types re-wrapped)."""
+    try:
+        df = lf.collect(engine=engine)  # type: ignore[call-overload]
+    except pl.exceptions.PolarsError as exc:
+        raise ThresherExecutionError(str(exc)) from exc
+    table = df.to_arrow()
+    batches = [conform_batch(b, schema) for b in table.to_batches()]
+    return pa.Table.from_batches(batches, schema=schema.to_arrow())

@@ -1,0 +1,117 @@
+"""The stage runner both executors share: a physical plan as a pipeline of morsel streams.
+
+An executor is a table of *stage handlers*, one per stage kind it supports: a handler turns a
+stage (and the streams of its inputs, which it asks for with :meth:`RunContext.run`) into a
+stream of morsels. :func:`run_plan` starts the root stage and streams its batches; every stage's
+output is handed to the next one through a :class:`~thresher.engine.stream.BufferedPipe` whose
+queued bytes count against one :class:`~thresher.engine.memory.MemoryBudget`, so a fast producer
+waits for a slow consumer instead of filling memory. The local executor's handlers
+(:mod:`thresher.engine.stages`) run everything in this process; the Ray executor replaces the
+heavy ones (scans, maps, fan-out, shuffles, dedup decisions) and keeps the rest.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from thresher.engine.memory import MemoryBudget
+from thresher.engine.progress import ProgressReporter
+from thresher.engine.stats import RunStats, StageStats
+from thresher.engine.stream import BufferedPipe, Morsel
+from thresher.errors import ThresherError, ThresherExecutionError, UnsupportedError
+from thresher.planner.physical import PhysicalPlan, Stage, WriteJob
+
+#: ``handler(stage, ctx, stats)``: the stage's output morsels
+StageHandler = Callable[[Stage, "RunContext", StageStats], Iterator[Morsel]]
+
+
+@dataclass
+class RunConfig:
+    """The knobs of one run that every stage handler may read."""
+
+    budget_bytes: int
+    threads: int
+    target_batch_bytes: int
+    min_batch_rows: int = 1
+    progress: bool | None = None
+    #: source partitions not to read (besides a write job's committed ones)
+    skip_partitions: frozenset[str] = frozenset()
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class RunContext:
+    """What a stage handler gets besides its stage: the input streams and the shared resources."""
+
+    def __init__(self, plan: PhysicalPlan, handlers: Mapping[str, StageHandler], config: RunConfig,
+                 stats: RunStats, budget: MemoryBudget, cancel: threading.Event, pool: ThreadPoolExecutor,
+                 progress: ProgressReporter) -> None:
+        self.handlers = handlers
+        self.config = config
+        self.stats = stats
+        self.budget = budget
+        self.cancel = cancel
+        self.pool = pool
+        self.progress = progress
+        self.threads = config.threads
+        self.options = config.options
+        #: the plan's write job, if it is a write
+        self.write_job: WriteJob | None = plan.write_job
+        skip = set(config.skip_partitions)
+        if plan.write_job is not None:
+            skip |= plan.write_job.skip_partitions
+        self.skip_partitions = frozenset(skip)
+
+    def run(self, stage: Stage) -> Iterator[Morsel]:
+        """``stage``'s output morsels, produced on a background thread under the memory budget."""
+        return iter(BufferedPipe(self._stage_iter(stage), self.budget, self.cancel, name=f"stage{stage.id}"))
+
+    def _stage_iter(self, stage: Stage) -> Iterator[Morsel]:
+        st = self.stats.stage(stage.id, stage.label()[:60])
+        try:
+            for m in self.handlers[stage.kind](stage, self, st):
+                if m.batch is not None:
+                    st.add_out(m.batch.num_rows, m.batch.nbytes)
+                    self.progress.update(stage.id, m.batch.num_rows)
+                yield m
+        except ThresherError:
+            raise
+        except Exception as exc:
+            raise ThresherExecutionError(f"stage {stage.id} ({stage.kind}) failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            st.finished = time.perf_counter()
+
+
+def check_supported(name: str, supported: frozenset[str], plan: PhysicalPlan) -> None:
+    """Reject a plan with a stage kind the executor cannot run, before anything runs."""
+    for s in plan.stages():
+        if s.kind not in supported:
+            raise UnsupportedError(f"the {name} executor cannot run stage {s.id} of kind {s.kind!r}")
+
+
+def run_plan(plan: PhysicalPlan, handlers: Mapping[str, StageHandler], config: RunConfig,
+             stats: RunStats) -> Iterator[pa.RecordBatch]:
+    """Stream the plan's output batches; ``stats`` fills in as the stages run."""
+    budget = MemoryBudget(config.budget_bytes)
+    cancel = threading.Event()
+    pool = ThreadPoolExecutor(config.threads, thread_name_prefix="thresher-worker")
+    progress = ProgressReporter(plan, stats, enabled=config.progress)
+    ctx = RunContext(plan, handlers, config, stats, budget, cancel, pool, progress)
+    t0 = time.perf_counter()
+    try:
+        for m in ctx.run(plan.root):
+            if m.batch is not None and m.batch.num_rows:
+                yield m.batch
+    finally:
+        cancel.set()
+        budget.close()
+        pool.shutdown(wait=True, cancel_futures=True)
+        stats.wall_seconds = time.perf_counter() - t0
+        stats.peak_buffered_bytes = budget.peak
+        progress.close()

@@ -1,0 +1,312 @@
+"""Window functions: the SQL frame, SQL's window-only functions, and the DataFrame API's
+order-dependent functions (``cum_*``, ``shift``, ``rank``, ``rolling_*``) and ``expr.over(...)``.
+
+Two semantics meet here, one per front end:
+
+* **DataFrame API (Polars).** ``col("x").cum_sum().over("k", order_by="d")`` evaluates the inner
+  expression on each group's rows (sorted by ``order_by``) and maps the results back to the rows,
+  exactly as ``polars.Expr.over``. Without ``over``, an order-dependent function runs over the whole
+  column in row order. Output types are Polars' (``cum_sum`` of int32 is int64, ``rank`` is float64
+  for ``method="average"``, uint32 otherwise), derived by asking Polars about an empty column.
+* **SQL (DuckDB).** ``sum(x) OVER (PARTITION BY k ORDER BY d ROWS BETWEEN 2 PRECEDING AND CURRENT
+  ROW)`` honours the frame; a :class:`WindowFrame` travels on the plan's ``Window`` node and the
+  functions ``win.*`` below are SQL's ranking, offset and value functions.
+
+>>> from thresher import col
+>>> col("x").cum_sum().over("k", order_by="d")
+col("x").cum_sum().over([col("k")], order_by=[col("d")])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from thresher.datatypes import DataType, Field, Schema, supertype
+from thresher.errors import ThresherTypeError
+from thresher.expressions.expr import Expr, _freeze
+from thresher.expressions.registry import expect, function
+
+# ---------------------------------------------------------------------------------------------
+# SQL frames
+# ---------------------------------------------------------------------------------------------
+
+#: bound kinds, in frame order
+BOUNDS = ("unbounded_preceding", "preceding", "current", "following", "unbounded_following")
+
+
+@dataclass(frozen=True)
+class WindowFrame:
+    """A SQL window frame: ``kind`` ("rows" | "range") and two bounds.
+
+    A bound is one of :data:`BOUNDS`; ``preceding``/``following`` carry a non-negative offset
+    (rows for ROWS; a distance on the single ORDER BY key for RANGE).
+
+    >>> WindowFrame("rows", "preceding", "current", start_offset=2)
+    ROWS BETWEEN 2 PRECEDING AND CURRENT ROW
+    """
+
+    kind: str = "range"
+    start: str = "unbounded_preceding"
+    end: str = "current"
+    start_offset: Any = None
+    end_offset: Any = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("rows", "range"):
+            raise ThresherTypeError(f"window frame kind must be ROWS or RANGE, got {self.kind!r}")
+        for side, b, off in (("start", self.start, self.start_offset), ("end", self.end, self.end_offset)):
+            if b not in BOUNDS:
+                raise ThresherTypeError(f"window frame {side} must be one of {BOUNDS}, got {b!r}")
+            if b in ("preceding", "following"):
+                if off is None or isinstance(off, bool) or not isinstance(off, (int, float)) or off < 0:
+                    raise ThresherTypeError(f"window frame {side} offset must be a non-negative number, got {off!r}")
+        if self.start == "unbounded_following" or self.end == "unbounded_preceding":
+            raise ThresherTypeError(f"invalid window frame {self}")
+        if BOUNDS.index(self.start) > BOUNDS.index(self.end):
+            raise ThresherTypeError(f"window frame starts after it ends: {self}")
+
+    @property
+    def whole_partition(self) -> bool:
+        return self.start == "unbounded_preceding" and self.end == "unbounded_following"
+
+    @property
+    def has_offsets(self) -> bool:
+        return self.start in ("preceding", "following") or self.end in ("preceding", "following")
+
+    def __repr__(self) -> str:
+        def bound(b: str, off: Any) -> str:
+            return {"unbounded_preceding": "UNBOUNDED PRECEDING", "unbounded_following": "UNBOUNDED FOLLOWING",
+                    "current": "CURRENT ROW"}.get(b) or f"{off} {b.upper()}"
+
+        return f"{self.kind.upper()} BETWEEN {bound(self.start, self.start_offset)} AND {bound(self.end, self.end_offset)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# SQL window-only functions (DuckDB semantics; evaluated by operators/window.py)
+# ---------------------------------------------------------------------------------------------
+
+#: the functions that only exist inside a SQL window
+SQL_WINDOW_FUNCTIONS = (
+    "win.row_number", "win.rank", "win.dense_rank", "win.percent_rank", "win.cume_dist", "win.ntile",
+    "win.lag", "win.lead", "win.first_value", "win.last_value", "win.nth_value",
+)
+
+
+def _hidden(name: str) -> tuple[str, ...]:
+    # reachable from SQL only through the window translation, never as a plain function call
+    return ("__" + name.replace(".", "_"),)
+
+
+def _int64_rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    return DataType.int64()
+
+
+def _float64_rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    return DataType.float64()
+
+
+def _value_rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    if len(args) > 1:  # LAG/LEAD default value
+        st = supertype(args[0].dtype, args[1].dtype)
+        if st is None:
+            raise ThresherTypeError(f"lag/lead: default of type {args[1].dtype} does not match {args[0].dtype}")
+        return st
+    return args[0].dtype
+
+
+for _name, _rule in (("win.row_number", _int64_rule), ("win.rank", _int64_rule), ("win.dense_rank", _int64_rule),
+                     ("win.ntile", _int64_rule), ("win.percent_rank", _float64_rule),
+                     ("win.cume_dist", _float64_rule), ("win.lag", _value_rule), ("win.lead", _value_rule),
+                     ("win.first_value", _value_rule), ("win.last_value", _value_rule),
+                     ("win.nth_value", _value_rule)):
+    function(_name, sql_names=_hidden(_name))(_rule)
+
+
+# ---------------------------------------------------------------------------------------------
+# DataFrame API order-dependent functions (Polars semantics and output types)
+# ---------------------------------------------------------------------------------------------
+
+#: functions whose value depends on other rows (they never run in a row-local projection)
+ORDER_DEPENDENT = (
+    "cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "shift", "rank",
+    "rolling_sum", "rolling_mean", "rolling_min", "rolling_max", "rolling_std",
+)
+
+PolarsBuilder = Callable[[Any, dict[str, Any]], Any]
+
+
+def polars_call(name: str, x: Any, opts: dict[str, Any], fill: Any = None) -> Any:
+    """The Polars expression for one of :data:`ORDER_DEPENDENT` applied to ``x`` (a ``pl.Expr``)."""
+    if name.startswith("cum_"):
+        return getattr(x, name)(reverse=bool(opts.get("reverse", False)))
+    if name == "shift":
+        return x.shift(int(opts.get("n", 1)), fill_value=fill)
+    if name == "rank":
+        return x.rank(opts.get("method", "average"), descending=bool(opts.get("descending", False)),
+                      seed=opts.get("seed"))
+    if name.startswith("rolling_"):
+        kw: dict[str, Any] = {"min_samples": opts.get("min_samples"), "center": bool(opts.get("center", False))}
+        if name == "rolling_std":
+            kw["ddof"] = int(opts.get("ddof", 1))
+        weights = opts.get("weights")
+        return getattr(x, name)(int(opts["window_size"]), list(weights) if weights is not None else None, **kw)
+    raise ThresherTypeError(f"unknown order-dependent function {name!r}")
+
+
+def _polars_rule(name: str, needs: Callable[[DataType], bool], needed: str) -> Callable[..., DataType]:
+    def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+        f = args[0]
+        expect(f, not f.dtype.is_media() and needs(f.dtype), needed, name)
+        if len(args) > 1 and supertype(f.dtype, args[1].dtype) is None:
+            raise ThresherTypeError(f"{name}: fill_value of type {args[1].dtype} does not match {f.dtype}")
+        if name.startswith("rolling_"):
+            ws = opts.get("window_size")
+            if not isinstance(ws, int) or isinstance(ws, bool) or ws < 1:
+                raise ThresherTypeError(f"{name}: window_size must be a positive int, got {ws!r}")
+        if name == "rank" and opts.get("method", "average") not in ("average", "min", "max", "dense", "ordinal",
+                                                                         "random"):
+            raise ThresherTypeError(f"rank: unknown method {opts.get('method')!r}")
+        return _polars_output_type(name, f.dtype, opts)
+
+    return rule
+
+
+def _polars_output_type(name: str, dtype: DataType, opts: dict[str, Any]) -> DataType:
+    """Ask Polars which type ``name`` returns for ``dtype`` (evaluated on an empty column)."""
+    import polars as pl
+
+    s = pl.from_arrow(pa.array([], type=dtype.storage))
+    assert isinstance(s, pl.Series)
+    out = s.to_frame("x").select(polars_call(name, pl.col("x"), opts)).to_series()
+    return DataType.from_arrow(out.to_arrow().type)
+
+
+def _orderable(t: DataType) -> bool:
+    return t.is_numeric() or t.is_bool() or t.is_string() or t.is_temporal() or t.is_null() or t.kind == "decimal"
+
+
+def _summable(t: DataType) -> bool:
+    return t.is_numeric() or t.is_bool() or t.is_null() or t.kind in ("decimal", "duration")
+
+
+for _name in ("cum_sum", "cum_prod", "rolling_sum", "rolling_mean", "rolling_std"):
+    function(_name, sql_names=_hidden(_name))(_polars_rule(_name, _summable, "a numeric type"))
+for _name in ("cum_min", "cum_max", "rolling_min", "rolling_max", "rank"):
+    function(_name, sql_names=_hidden(_name))(_polars_rule(_name, _orderable, "an orderable type"))
+function("cum_count", sql_names=_hidden("cum_count"))(_polars_rule("cum_count", lambda t: True, "any type"))
+function("shift", sql_names=("__shift",))(_polars_rule("shift", lambda t: True, "any type"))
+
+
+# ---------------------------------------------------------------------------------------------
+# expr.over(...)
+# ---------------------------------------------------------------------------------------------
+
+MAPPING_STRATEGIES = ("group_to_rows", "join")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Over(Expr):
+    """``expr.over(partition_by, order_by=..., ...)``: Polars' window expression.
+
+    The planner lifts it into a ``Window`` plan node (see ``planner/windows.py``); it never reaches
+    a row-local projection.
+    """
+
+    child: Expr
+    partition_by: tuple[Expr, ...] = ()
+    order_by: tuple[Expr, ...] = ()
+    descending: bool = False
+    nulls_last: bool = False
+    mapping_strategy: str = "group_to_rows"
+
+    def __post_init__(self) -> None:
+        if self.mapping_strategy not in MAPPING_STRATEGIES:
+            from thresher.errors import UnsupportedError
+
+            raise UnsupportedError(f"over(mapping_strategy={self.mapping_strategy!r}) is not supported "
+                                   f"(supported: {', '.join(MAPPING_STRATEGIES)})")
+        if not self.partition_by and not self.order_by:
+            raise ThresherTypeError("over() needs partition_by or order_by")
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.child, *self.partition_by, *self.order_by)
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        kids = list(children)
+        np_ = len(self.partition_by)
+        return Over(kids[0], tuple(kids[1:1 + np_]), tuple(kids[1 + np_:]), self.descending, self.nulls_last,
+                    self.mapping_strategy)
+
+    def key(self) -> tuple[Any, ...]:
+        return ("over", self.child.key(), _freeze(self.partition_by), _freeze(self.order_by), self.descending,
+                self.nulls_last, self.mapping_strategy)
+
+    def output_name(self) -> str:
+        return self.child.output_name()
+
+    def resolve(self, schema: Schema) -> Field:
+        for e in (*self.partition_by, *self.order_by):
+            f = e.resolve(schema)
+            if f.dtype.is_media():
+                raise ThresherTypeError(f"over: cannot partition or order by {e!r} of type {f.dtype}")
+        f = self.child.resolve(schema)
+        if self.mapping_strategy == "join" and not is_scalar_result(self.child):
+            return Field(f.name, DataType.list(f.dtype))
+        return Field(f.name, f.dtype)
+
+    def __repr__(self) -> str:
+        opts = f", order_by={list(self.order_by)!r}" if self.order_by else ""
+        if self.descending:
+            opts += ", descending=True"
+        if self.nulls_last:
+            opts += ", nulls_last=True"
+        if self.mapping_strategy != "group_to_rows":
+            opts += f", mapping_strategy={self.mapping_strategy!r}"
+        return f"{self.child!r}.over({list(self.partition_by)!r}{opts})"
+
+
+def is_order_dependent(e: Expr) -> bool:
+    """Does ``e`` itself (not its children) depend on other rows: an aggregate, a window or a
+    cumulative/shift/rank/rolling function?"""
+    from thresher.expressions.expr import AggCall, Call, CountStar
+
+    if isinstance(e, (Over, AggCall, CountStar)):
+        return True
+    return isinstance(e, Call) and (e.name in ORDER_DEPENDENT or e.name in SQL_WINDOW_FUNCTIONS)
+
+
+def contains_window(e: Expr) -> bool:
+    """Does ``e`` contain an ``over`` or an order-dependent function outside an aggregation?"""
+    from thresher.expressions.expr import AggCall, CountStar
+
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (AggCall, CountStar)):
+            continue
+        if is_order_dependent(x):
+            return True
+        stack.extend(x.children())
+    return False
+
+
+def is_scalar_result(e: Expr) -> bool:
+    """Does ``e`` give one value per group: every column it reads sits under an aggregation, and
+    no cumulative/shift/rank/rolling function or window runs outside one?"""
+    from thresher.expressions.expr import AggCall, Column, CountStar
+
+    found_agg = False
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (AggCall, CountStar)):
+            found_agg = True
+            continue
+        if isinstance(x, Column) or is_order_dependent(x):
+            return False
+        stack.extend(x.children())
+    return found_agg

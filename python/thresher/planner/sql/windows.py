@@ -1,0 +1,220 @@
+"""SQL window functions → ``Window`` plan nodes with DuckDB's semantics.
+
+Every ``OVER (...)`` in a SELECT list or QUALIFY becomes a placeholder column ``__win.wN``; the
+window itself becomes a :class:`WindowSpec` (function, PARTITION BY, ORDER BY with each key's
+direction and NULL placement, and the effective frame). Windows run after GROUP BY/HAVING, so a
+window over an aggregate (``avg(sum(x)) OVER (PARTITION BY k)``) hands its inner aggregates to the
+Aggregate node first and reads their columns.
+
+DuckDB's rules: NULLS LAST by default for ASC and DESC; without a frame clause the frame is
+``RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`` (peers included) when there is an ORDER BY
+and the whole partition otherwise. GROUPS frames, EXCLUDE, IGNORE NULLS and non-constant offsets
+raise an error naming the construct.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from thresher.datatypes import Field, Schema
+from thresher.errors import UnsupportedError
+from thresher.expressions.expr import AggCall, Call, CountStar, Expr, has_aggregate
+from thresher.expressions.window import WindowFrame
+from thresher.planner.logical import LogicalPlan, Window
+
+if TYPE_CHECKING:
+    from thresher.planner.sql.translate import Translator
+
+_RANKING = {"rownumber": "row_number", "rank": "rank", "denserank": "dense_rank", "percentrank": "percent_rank",
+            "cumedist": "cume_dist", "ntile": "ntile"}
+_VALUE = {"firstvalue": "first_value", "lastvalue": "last_value", "nthvalue": "nth_value", "lag": "lag",
+          "lead": "lead"}
+
+
+@dataclass
+class WindowSpec:
+    """One SQL window: ``func`` over the frame, computed into column ``name``."""
+
+    name: str
+    func: Expr
+    partition_by: list[Expr] = field(default_factory=list)
+    order_by: list[Expr] = field(default_factory=list)
+    descending: list[bool] = field(default_factory=list)
+    nulls_last: list[bool] = field(default_factory=list)
+    frame: WindowFrame = field(default_factory=WindowFrame)
+
+    def inputs(self) -> list[Expr]:
+        return [*self.func.children(), *self.partition_by, *self.order_by]
+
+    def rewrite(self, fn: Callable[[Expr], Expr]) -> None:
+        kids = self.func.children()
+        if kids:
+            self.func = self.func.with_children([fn(k) for k in kids])
+        self.partition_by = [fn(e) for e in self.partition_by]
+        self.order_by = [fn(e) for e in self.order_by]
+
+    def group_key(self) -> tuple[Any, ...]:
+        return (tuple(e.key() for e in self.partition_by), tuple(e.key() for e in self.order_by),
+                tuple(self.descending), tuple(self.nulls_last), self.frame)
+
+
+class SQLWindows:
+    """The windows of one SELECT: extraction from the AST, then Window nodes."""
+
+    def __init__(self, translator: Translator, select: Any) -> None:
+        self.tr = translator
+        self.specs: list[WindowSpec] = []
+        self.named = {w.alias_or_name: w for w in (select.args.get("windows") or [])}
+
+    # -- extraction --------------------------------------------------------------------------------
+    def extract(self, node: Any, schema: Schema) -> tuple[Any, Schema]:
+        """Replace each window in ``node`` by its placeholder column; the schema to translate it with."""
+        from sqlglot import exp
+
+        windows = [w for w in node.find_all(exp.Window) if w.find_ancestor(exp.Window) is None]
+        if not windows:
+            return node, schema
+        extra: list[Field] = []
+        for w in windows:
+            spec = self._spec(w, schema)
+            self.specs.append(spec)
+            extra.append(Field(spec.name, spec.func.resolve(schema).dtype))
+            placeholder = exp.column(spec.name.split(".", 1)[1], table="__win")
+            if w is node:
+                node = placeholder
+            else:
+                w.replace(placeholder)
+        return node, Schema((*schema.fields, *extra))
+
+    def has_aggregates(self) -> bool:
+        return any(has_aggregate(e) for s in self.specs for e in s.inputs())
+
+    def inputs(self) -> list[Expr]:
+        return [e for s in self.specs for e in s.inputs()]
+
+    def rewrite(self, fn: Callable[[Expr], Expr]) -> None:
+        for s in self.specs:
+            s.rewrite(fn)
+
+    # -- plan ---------------------------------------------------------------------------------------
+    def apply(self, plan: LogicalPlan) -> LogicalPlan:
+        """Window nodes for every extracted window (one node per distinct window specification)."""
+        groups: dict[tuple[Any, ...], list[WindowSpec]] = {}
+        for s in self.specs:
+            groups.setdefault(s.group_key(), []).append(s)
+        for specs in groups.values():
+            s = specs[0]
+            plan = Window(plan, tuple(x.func.alias(x.name) for x in specs), tuple(s.partition_by), tuple(s.order_by),
+                          tuple(s.descending), tuple(s.nulls_last), s.frame)
+        return plan
+
+    # -- one window -------------------------------------------------------------------------------
+    def _spec(self, w: Any, schema: Schema) -> WindowSpec:
+        from thresher.planner.sql.translate import SQLError, _where
+
+        part_ast = w.args.get("partition_by") or []
+        order_ast = w.args.get("order")
+        frame_ast = w.args.get("spec")
+        ref = w.args.get("alias")
+        if ref is not None:  # OVER w / OVER (w ...): a named window from the WINDOW clause
+            base = self.named.get(ref.name if hasattr(ref, "name") else str(ref))
+            if base is None:
+                raise SQLError(f"unknown window name {ref} in {_where(w)}")
+            part_ast = part_ast or base.args.get("partition_by") or []
+            order_ast = order_ast or base.args.get("order")
+            frame_ast = frame_ast or base.args.get("spec")
+        part = [self.tr.expr(p, schema) for p in part_ast]
+        order, desc, nulls_last = [], [], []
+        for o in (order_ast.expressions if order_ast is not None else []):
+            order.append(self.tr.expr(o.this, schema))
+            d = bool(o.args.get("desc"))
+            desc.append(d)
+            nf = o.args.get("nulls_first")
+            nulls_last.append(not nf if nf is not None else True)  # DuckDB: NULLS LAST for ASC and DESC
+        if frame_ast is not None:
+            frame = self._frame(frame_ast, w)
+        elif order:
+            frame = WindowFrame("range", "unbounded_preceding", "current")
+        else:
+            frame = WindowFrame("rows", "unbounded_preceding", "unbounded_following")
+        func = self._function(w.this, schema, w)
+        name = f"__win.w{len(self.specs)}_{self.tr._fresh('w').lstrip('_')}"
+        return WindowSpec(name, func, part, order, desc, nulls_last, frame)
+
+    def _frame(self, spec: Any, w: Any) -> WindowFrame:
+        from thresher.planner.sql.translate import SQLError, _where
+
+        kind = str(spec.args.get("kind") or "").lower()
+        if kind not in ("rows", "range"):
+            raise UnsupportedError(f"{kind.upper()} window frames are not supported (ROWS and RANGE are): {_where(w)}")
+        if spec.args.get("exclude") is not None:
+            raise UnsupportedError(f"EXCLUDE in a window frame is not supported: {_where(w)}")
+
+        def bound(value: Any, side: Any, default: str) -> tuple[str, Any]:
+            if value is None:
+                return default, None
+            text = value.name if hasattr(value, "name") and not hasattr(value, "is_int") else str(value)
+            side_s = str(side or "").lower()
+            if str(text).upper() == "UNBOUNDED":
+                return ("unbounded_preceding" if side_s == "preceding" else "unbounded_following"), None
+            if str(text).upper() == "CURRENT ROW":
+                return "current", None
+            from sqlglot import exp
+
+            if isinstance(value, exp.Literal) and not value.is_string:
+                num: Any = int(value.name) if value.is_int else float(decimal.Decimal(value.name))
+                return side_s, num
+            raise UnsupportedError(f"window frame offset {value.sql() if hasattr(value, 'sql') else value} is not "
+                                   f"supported (constant numbers only): {_where(w)}")
+
+        start, soff = bound(spec.args.get("start"), spec.args.get("start_side"), "unbounded_preceding")
+        end, eoff = bound(spec.args.get("end"), spec.args.get("end_side"), "current")
+        try:
+            return WindowFrame(kind, start, end, soff, eoff)
+        except Exception as exc:
+            raise SQLError(f"invalid window frame ({exc}): {_where(w)}") from None
+
+    def _function(self, fn: Any, schema: Schema, w: Any) -> Expr:
+        from sqlglot import exp
+
+        from thresher.planner.sql.translate import SQLError, _where
+
+        if isinstance(fn, (exp.IgnoreNulls, exp.RespectNulls)):
+            if isinstance(fn, exp.IgnoreNulls):
+                raise UnsupportedError(f"IGNORE NULLS in a window function is not supported: {_where(w)}")
+            fn = fn.this
+        fname = type(fn).__name__.lower()
+        if fname == "anonymous":
+            fname = str(fn.name).lower().replace("_", "")
+        if fname in _RANKING:
+            opts: tuple[tuple[str, Any], ...] = ()
+            if fname == "ntile":
+                n = fn.this
+                if not (isinstance(n, exp.Literal) and n.is_int and int(n.name) > 0):
+                    raise SQLError(f"ntile needs a positive integer constant: {_where(w)}")
+                opts = (("n", int(n.name)),)
+            return Call(f"win.{_RANKING[fname]}", (), opts)
+        if fname in _VALUE:
+            name = _VALUE[fname]
+            args = [self.tr.expr(fn.this, schema)]
+            opts = ()
+            if name in ("lag", "lead"):
+                off = fn.args.get("offset")
+                if off is not None and not (isinstance(off, exp.Literal) and off.is_int):
+                    raise UnsupportedError(f"{name} offset must be an integer constant: {_where(w)}")
+                opts = (("offset", int(off.name) if off is not None else 1),)
+                if fn.args.get("default") is not None:
+                    args.append(self.tr.expr(fn.args["default"], schema))
+            elif name == "nth_value":
+                off = fn.args.get("offset")
+                if not (isinstance(off, exp.Literal) and off.is_int and int(off.name) > 0):
+                    raise SQLError(f"nth_value needs a positive integer constant: {_where(w)}")
+                opts = (("n", int(off.name)),)
+            return Call(f"win.{name}", tuple(args), opts)
+        e = self.tr.expr(fn, schema)
+        if not isinstance(e, (AggCall, CountStar)):
+            raise UnsupportedError(f"unsupported window function {_where(w)}")
+        return e

@@ -1,0 +1,140 @@
+"""Place the DataFrame API's window expressions into ``Window`` plan nodes (Polars semantics).
+
+A projection (``select``/``with_columns``) or a filter whose expressions depend on other rows
+(``expr.over(...)``, ``cum_*``, ``shift``, ``rank``, ``rolling_*``, or an aggregation next to
+per-row values) cannot run batch by batch. Each such subexpression is lifted into a ``Window``
+node as a hidden column, and the projection reads that column::
+
+    select(x, (x - x.mean().over(k)).alias(d))
+    ->  Project[x, (__w0 - ...)] <- Window[x.mean() over k -> __w0] <- input
+
+As in Polars, an order-dependent function without ``over`` runs over the whole column in row
+order, and an aggregation next to per-row columns is broadcast. A ``select`` whose every output
+is an aggregation (or a constant) returns one row: it becomes an ``Aggregate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from thresher.errors import ThresherTypeError
+from thresher.expressions.expr import AggCall, Alias, Column, Expr, Literal, has_aggregate
+from thresher.expressions.window import Over, contains_window, is_order_dependent, is_scalar_result
+from thresher.planner.logical import Aggregate, Filter, LogicalPlan, Project, Window
+
+
+def bare_columns(e: Expr) -> set[str]:
+    """Columns ``e`` reads outside any aggregation or window."""
+    out: set[str] = set()
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Column):
+            out.add(x.name)
+        elif not is_order_dependent(x):
+            stack.extend(x.children())
+    return out
+
+
+def needs_window(e: Expr) -> bool:
+    return contains_window(e) or has_aggregate(e)
+
+
+def project(plan: LogicalPlan, exprs: Sequence[Expr], scalar_select: bool = False) -> LogicalPlan:
+    """``Project(plan, exprs)``, with window expressions lifted into Window nodes first.
+
+    ``scalar_select``: a ``select`` whose every output aggregates (or is constant) gives one row.
+    """
+    if not any(needs_window(e) for e in exprs):
+        return Project(plan, tuple(exprs))
+    if scalar_select and all(_is_scalar(e) for e in exprs) and any(has_aggregate(e) for e in exprs):
+        return Aggregate(plan, (), tuple(e if has_aggregate(e) else AggCall("first", e).alias(e.output_name())
+                                         for e in exprs))
+    windowed, rewritten = lift(plan, exprs)
+    return Project(windowed, tuple(rewritten))
+
+
+def filter_(plan: LogicalPlan, predicate: Expr) -> LogicalPlan:
+    """``Filter(plan, predicate)``; a predicate with windows filters on lifted columns."""
+    if not needs_window(predicate):
+        return Filter(plan, predicate)
+    windowed, (pred,) = lift(plan, [predicate])
+    return Project(Filter(windowed, pred), tuple(Column(n) for n in plan.schema.names))
+
+
+def _is_scalar(e: Expr) -> bool:
+    return is_scalar_result(e) or (not e.columns() and not contains_window(e))
+
+
+def lift(plan: LogicalPlan, exprs: Sequence[Expr]) -> tuple[LogicalPlan, list[Expr]]:
+    """Window nodes computing every window subexpression of ``exprs``, and ``exprs`` reading them."""
+    groups: dict[tuple[Any, ...], tuple[Over | None, list[Expr]]] = {}
+    names: dict[tuple[Any, ...], str] = {}
+    taken = set(plan.schema.names)
+
+    def hidden() -> str:
+        i = len(names)
+        while f"__w{i}" in taken:
+            i += 1
+        taken.add(f"__w{i}")
+        return f"__w{i}"
+
+    def visit(e: Expr) -> Expr:
+        if isinstance(e, Over) or is_order_dependent(e):
+            if e.key() not in names:
+                spec = e if isinstance(e, Over) else None
+                inner = e.child if isinstance(e, Over) else e
+                if isinstance(e, Over) and any(isinstance(x, Over) for x in e.child.walk()):
+                    raise ThresherTypeError(f"window expressions cannot be nested: {e!r}")
+                gkey = _spec_key(spec)
+                names[e.key()] = hidden()
+                groups.setdefault(gkey, (spec, []))[1].append(inner.alias(names[e.key()]))
+            return Column(names[e.key()])
+        kids = e.children()
+        if not kids:
+            return e
+        new = [visit(c) for c in kids]
+        return e if all(a is b for a, b in zip(new, kids)) else e.with_children(new)
+
+    out: list[Expr] = []
+    for e in exprs:
+        r = visit(e)
+        if r.output_name() != e.output_name():
+            r = (r.child if isinstance(r, Alias) else r).alias(e.output_name())
+        out.append(r)
+    for spec, items in groups.values():
+        if spec is None:
+            plan = Window(plan, tuple(items))
+        else:
+            n = len(spec.order_by)
+            plan = Window(plan, tuple(items), spec.partition_by, spec.order_by, (spec.descending,) * n,
+                          (spec.nulls_last,) * n, None, spec.mapping_strategy)
+    return plan, out
+
+
+def _spec_key(spec: Over | None) -> tuple[Any, ...]:
+    if spec is None:
+        return ("frame",)
+    return (tuple(e.key() for e in spec.partition_by), tuple(e.key() for e in spec.order_by), spec.descending,
+            spec.nulls_last, spec.mapping_strategy)
+
+
+def agg_exprs(exprs: Sequence[Expr]) -> tuple[Expr, ...]:
+    """``group_by().agg(...)`` inputs as Polars reads them: an expression without an aggregation
+    gives each group's list of values; one mixing per-row columns with aggregates is refused."""
+    out: list[Expr] = []
+    for e in exprs:
+        if contains_window(e):
+            raise ThresherTypeError(f"agg: window or order-dependent expression {e!r} is not supported in agg()")
+        if not has_aggregate(e):
+            if isinstance(e, Literal):
+                raise ThresherTypeError(f"agg: {e!r} is a constant, not an aggregation")
+            inner = e.child if isinstance(e, Alias) else e
+            out.append(AggCall("agg_list", inner).alias(e.output_name()))
+        elif bare_columns(e):
+            raise ThresherTypeError(f"agg: {e!r} mixes per-row columns {sorted(bare_columns(e))} with aggregations; "
+                                    "aggregate them too")
+        else:
+            out.append(e)
+    return tuple(out)
