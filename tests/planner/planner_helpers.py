@@ -130,6 +130,9 @@ class StubUDF:
     def make_runner(self) -> StubUDF:
         return self
 
+    def shared_service(self, max_replicas: int) -> None:
+        return None
+
     def __call__(self, args: Any, kwargs: Any, out_field: Any) -> pa.Array:
         cols = [a.to_pylist() for a in args]
         self.calls += len(cols[0]) if cols else 0

@@ -109,6 +109,12 @@ class UDFProtocol(Protocol):
         """The label ``explain()`` prints for the call."""
         ...
 
+    def shared_service(self, max_replicas: int) -> Any:
+        """The helper all workers of the UDF's pool share (a ``udfs.service.SharedService``, e.g.
+        the prompt router), or None. Typed ``Any`` here: the service type lives in ``udfs``,
+        above this module."""
+        ...
+
 
 
 @runtime_checkable

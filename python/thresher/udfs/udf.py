@@ -177,6 +177,9 @@ class UDF:
     def explain_name(self) -> str:
         return self.name
 
+    def shared_service(self, max_replicas: int) -> None:
+        return None  # workers of a @udf pool share nothing
+
     # a generator UDF gets Python values and yields Python values: no zero-copy buffers, no
     # measured rows, no column builder (see GeneratorUDFProtocol)
     @property

@@ -479,6 +479,9 @@ class VideoFramesGenerator:
         mask = None if all(valid) else pa.array([not v for v in valid], pa.bool_())
         return pa.StructArray.from_arrays([stamps, images], fields=list(st), mask=mask)
 
+    def shared_service(self, max_replicas: int) -> None:
+        return None  # every decode is independent
+
     @property
     def explain_name(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items() if v not in (None, False))
