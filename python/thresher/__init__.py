@@ -43,7 +43,7 @@ from thresher.session import get_runner_name, set_memory_budget, set_optimizer, 
 __version__ = "0.1.0"
 
 
-def sql(query: str, dialect: str = "duckdb", **tables: DataFrame) -> DataFrame:
+def sql(query: str, dialect: str = "duckdb", **tables: Any) -> DataFrame:
     """Run SQL over registered frames and the frames given by keyword (see ``thresher.sql_frontend``).
 
     >>> import thresher as th
@@ -56,7 +56,7 @@ def sql(query: str, dialect: str = "duckdb", **tables: DataFrame) -> DataFrame:
     return _sql(query, dialect=dialect, **tables)
 
 
-def register(name: str, df: DataFrame) -> None:
+def register(name: str, df: Any) -> None:
     """Make ``df`` queryable as table ``name`` in later ``th.sql`` calls."""
     from thresher.sql_frontend import register as _register
 

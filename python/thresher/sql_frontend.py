@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Any
 
 from thresher.dataframe import DataFrame
+from thresher.errors import UnsupportedError
 from thresher.planner.sql.translate import SQLError, translate
 
 _CATALOG: dict[str, DataFrame] = {}
 _LOCK = threading.Lock()
 
 
-def register(name: str, df: DataFrame) -> None:
-    """Make ``df`` queryable as table ``name`` in every later ``th.sql`` call."""
-    if not isinstance(df, DataFrame):
-        raise TypeError(f"register({name!r}, ...) needs a thresher DataFrame, got {type(df).__name__}")
+def register(name: str, df: Any) -> None:
+    """Make ``df`` (a frame, or a Polars/pandas/Arrow table) queryable as ``name`` in later ``th.sql`` calls."""
+    frame = as_frame(df, name)
     with _LOCK:
-        _CATALOG[name.lower()] = df
+        _CATALOG[name.lower()] = frame
 
 
 def unregister(name: str) -> None:
@@ -31,11 +32,13 @@ def unregister(name: str) -> None:
         _CATALOG.pop(name.lower(), None)
 
 
-def sql(query: str, dialect: str = "duckdb", **tables: DataFrame) -> DataFrame:
+def sql(query: str, dialect: str = "duckdb", **tables: Any) -> DataFrame:
     """Run a SQL query over registered frames and the frames given as keyword arguments.
 
     ``EXPLAIN <query>`` returns the query's plans (like ``df.explain()``) as a one-column frame.
-    A quoted path names a file table (``FROM 'data/*.parquet'``, ``.csv``, ``.json``, ``.lance``).
+    A quoted path names a file table (``FROM 'data/*.parquet'``, ``.csv``, ``.json``, ``.lance``), and
+    so do DuckDB's table functions (``FROM read_parquet('x.parquet')``, ``read_csv``, ``read_json``).
+    Tables may be Thresher frames or Polars, pandas or Arrow tables.
     """
     m = re.match(r"^\s*EXPLAIN\s+(.*)$", query, flags=re.IGNORECASE | re.DOTALL)
     if m:
@@ -45,10 +48,79 @@ def sql(query: str, dialect: str = "duckdb", **tables: DataFrame) -> DataFrame:
         return from_pydict({"plan": [inner.explain(format="text", print_=False)]})
     with _LOCK:
         frames = dict(_CATALOG)
-    frames.update({k.lower(): v for k, v in tables.items()})
+    frames.update({k.lower(): as_frame(v, k) for k, v in tables.items()})
+    query, functions = _table_functions(query, dialect)
+    frames.update(functions)
     frames.update(_file_tables(query, dialect, frames))
     catalog = {k: v.plan for k, v in frames.items()}
     return DataFrame(translate(query, catalog, dialect=dialect))
+
+
+def as_frame(table: Any, name: str) -> DataFrame:
+    """A Thresher frame for a table given to ``th.sql``: a frame, or a Polars/pandas/Arrow table."""
+    if isinstance(table, DataFrame):
+        return table
+    import thresher.readers as readers
+
+    mod = type(table).__module__.split(".")[0]
+    if mod == "polars":
+        import polars as pl
+
+        if isinstance(table, pl.LazyFrame):
+            table = table.collect()
+        return readers.from_polars(table)
+    if mod == "pandas":
+        return readers.from_pandas(table)
+    if mod == "pyarrow":
+        return readers.from_arrow(table)
+    raise SQLError(f"table {name!r} is a {type(table).__name__}; pass a Thresher DataFrame or a Polars, pandas "
+                   "or Arrow table")
+
+
+_TABLE_FUNCTIONS = {"read_parquet": "read_parquet", "parquet_scan": "read_parquet", "read_csv": "read_csv",
+                    "read_csv_auto": "read_csv", "read_json": "read_json", "read_json_auto": "read_json",
+                    "read_ndjson": "read_json", "read_ndjson_auto": "read_json"}
+
+
+def _table_functions(query: str, dialect: str) -> tuple[str, dict[str, DataFrame]]:
+    """Replace ``FROM read_parquet('x')`` (and read_csv/read_json) by a generated table name."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+
+    import thresher.readers as readers
+
+    if not re.search(r"\b(read_|parquet_scan)", query, flags=re.IGNORECASE):
+        return query, {}
+    try:
+        tree = sqlglot.parse_one(query, dialect=dialect)
+    except ParseError:
+        return query, {}  # translate() reports the syntax error
+    out: dict[str, DataFrame] = {}
+    for table in list(tree.find_all(exp.Table)):
+        fn = table.this
+        if not isinstance(fn, exp.Func):
+            continue
+        fname = (fn.name if isinstance(fn, exp.Anonymous) else fn.sql_name()).lower()
+        reader = _TABLE_FUNCTIONS.get(fname)
+        if reader is None:
+            raise UnsupportedError(f"table function {fname}(...) is not supported; use one of "
+                                   f"{sorted(_TABLE_FUNCTIONS)} or pass a frame")
+        args = [a for v in fn.args.values() for a in (v if isinstance(v, list) else [v]) if isinstance(a, exp.Expression)]
+        if len(args) != 1:
+            raise UnsupportedError(f"{fname}: only a path (or a list of paths) is supported, got {fn.sql(dialect)}")
+        arg = args[0]
+        items = arg.expressions if isinstance(arg, exp.Array) else [arg]
+        if not all(isinstance(i, exp.Literal) and i.is_string for i in items):
+            raise UnsupportedError(f"{fname}: the path must be a string literal, got {arg.sql(dialect)}")
+        paths = [i.this for i in items]
+        name = f"__{fname}_{len(out)}"
+        out[name] = getattr(readers, reader)(paths if len(paths) > 1 else paths[0])
+        alias = table.args.get("alias")
+        table.set("this", exp.to_identifier(name))
+        if alias is None:  # DuckDB names the table after the function
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(fname)))
+    return (tree.sql(dialect=dialect), out) if out else (query, {})
 
 
 _READERS = {".parquet": "read_parquet", ".pq": "read_parquet", ".csv": "read_csv", ".json": "read_json",

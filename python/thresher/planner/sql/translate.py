@@ -363,6 +363,7 @@ class Translator:
         plan = self._select_subqueries(node, plan)
         outputs: list[tuple[str, Expr]] = []
         windows = SQLWindows(self, node)  # OVER (...) -> placeholder columns, Window nodes below
+        unnests: list[str] = []
         for proj in node.expressions:
             name = proj.alias_or_name
             inner = proj.this if isinstance(proj, exp.Alias) else proj
@@ -370,6 +371,9 @@ class Translator:
                 for n in plan.schema.names:
                     outputs.append((n.split(".", 1)[-1], Column(n)))
                 continue
+            if isinstance(inner, exp.Explode):  # unnest(list) in the select list: one row per element
+                unnests.append(name)
+                inner = inner.this
             inner, with_windows = windows.extract(inner, plan.schema)
             outputs.append((name, self.expr(inner, with_windows)))
         qualify = node.args.get("qualify")
@@ -403,6 +407,9 @@ class Translator:
         if len({n for n, _ in outputs}) != len(outputs):
             raise SQLError(f"duplicate output column names in {_where(node)}")
         plan = Project(plan, tuple(proj_exprs))
+        if unnests:  # DuckDB: an empty or NULL list gives no rows (Explode alone would give a NULL)
+            plan = Explode(Filter(plan, combine_conjunction([Column(n).list.len() > 0 for n in unnests])),
+                           tuple(unnests))
         if node.args.get("distinct"):
             plan = Distinct(plan, tuple(n for n, _ in outputs), "first")
         plan = self._order_limit(node, plan, order_exprs)
@@ -705,6 +712,8 @@ class Translator:
             arg = node.this
             if arg is None or isinstance(arg, exp.Star):
                 return CountStar()
+            if isinstance(arg, (exp.Literal, exp.Boolean)):  # count(1) counts rows (a literal is one value)
+                return CountStar()
             if isinstance(arg, exp.Distinct):
                 return AggCall("n_unique", self.expr(arg.expressions[0], schema))
             return AggCall("count", self.expr(arg, schema))
@@ -925,6 +934,9 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
         import re
 
         raise SQLError("syntax error: " + re.sub(r"\x1b\[[0-9;]*m", "", str(exc))) from exc
+    from thresher.planner.sql.names import name_select_items, unknown_column_message
+
+    generated = name_select_items(tree)  # count(*) -> "count_star()", a + 1 -> "(a + 1)": DuckDB's names
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
         if table.name and table.name.lower() not in catalog and table.name.lower() not in ctes:
@@ -938,11 +950,15 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
                                eliminate_subqueries, eliminate_ctes, simplify),
                         infer_schema=False, validate_qualify_columns=True)
     except OptimizeError as exc:
-        raise SQLError(str(exc)) from exc
+        columns = {name: list(plan.schema.names) for name, plan in catalog.items()}
+        raise SQLError(unknown_column_message(str(exc), tree, columns) or str(exc)) from exc
     if isinstance(tree, exp.Describe):
         raise UnsupportedError("DESCRIBE is not supported; use df.schema")
     try:
-        return Translator(catalog).statement(tree)
+        plan = Translator(catalog).statement(tree)
+        if any(n in generated and generated[n] != n for n in plan.schema.names):
+            plan = Project(plan, tuple(Column(n).alias(generated.get(n, n)) for n in plan.schema.names))
+        return plan
     except ThresherTypeError as exc:
         raise SQLError(f"type error: {exc}") from exc
 

@@ -1,0 +1,132 @@
+"""Output column names as DuckDB gives them, and unknown-column errors that list the columns.
+
+DuckDB names an unaliased select item by printing the expression: ``count(*)`` is
+``count_star()``, ``a + 1`` is ``(a + 1)``, ``sum(a)`` is ``sum(a)``, a string literal keeps its
+quotes. :func:`name_select_items` aliases such items before sqlglot's qualifier would name them
+``_col_0``, ``_col_1``, ... (checked against DuckDB in ``tests/sql/test_sql_habits.py``).
+
+Examples
+--------
+>>> import sqlglot
+>>> tree = sqlglot.parse_one("SELECT a + 1, count(*), sum(a) / 2 FROM t", dialect="duckdb")
+>>> _ = name_select_items(tree)
+>>> [e.alias for e in tree.expressions]
+['(a + 1)', 'count_star()', '(sum(a) / 2)']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sqlglot import exp
+
+_BINARY = {
+    exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.IntDiv: "//", exp.Mod: "%", exp.DPipe: "||",
+    exp.EQ: "=", exp.NEQ: "!=", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<=", exp.And: "AND",
+    exp.Or: "OR", exp.Like: "~~", exp.ILike: "~~*", exp.Is: "IS",
+}
+_UPPER_FUNCS = {"coalesce": "COALESCE"}
+_CAST_NAMES = {"DOUBLE": "double", "DATE": "date", "TEXT": "VARCHAR"}
+
+
+def duckdb_name(node: Any) -> str:
+    """The column name DuckDB gives the unaliased select item ``node``."""
+    n: Any = node
+    if isinstance(n, exp.Paren):
+        return duckdb_name(n.this)
+    if isinstance(n, exp.Column):
+        return f"{n.table}.{n.name}" if n.table else n.name
+    if isinstance(n, exp.Literal):
+        return f"'{n.this}'" if n.is_string else str(n.this)
+    if isinstance(n, exp.Boolean):
+        return "true" if n.this else "false"
+    if isinstance(n, exp.Null):
+        return "NULL"
+    if isinstance(n, exp.Count) and isinstance(n.this, exp.Star):
+        return "count_star()"
+    if isinstance(n, exp.Neg):
+        return f"(-({duckdb_name(n.this)}))"
+    if isinstance(n, exp.Not) and isinstance(n.this, exp.Is):
+        return f"({duckdb_name(n.this.left)} IS NOT {duckdb_name(n.this.right)})"
+    if isinstance(n, exp.Not):
+        return f"(NOT {duckdb_name(n.this)})"
+    if isinstance(n, exp.Cast) and isinstance(n.to, exp.DataType):
+        t = n.to.sql(dialect="duckdb")
+        return f"CAST({duckdb_name(n.this)} AS {_CAST_NAMES.get(t, t)})"
+    op = _BINARY.get(type(n))
+    if op is not None:
+        return f"({duckdb_name(n.left)} {op} {duckdb_name(n.right)})"
+    if isinstance(n, exp.Between):
+        return f"({duckdb_name(n.this)} BETWEEN {duckdb_name(n.args['low'])} AND {duckdb_name(n.args['high'])})"
+    if isinstance(n, exp.In) and n.expressions:
+        return f"({duckdb_name(n.this)} IN ({', '.join(duckdb_name(e) for e in n.expressions)}))"
+    if isinstance(n, exp.Case) and n.args.get("this") is None:
+        whens = "".join(f" WHEN ({duckdb_name(w.this)}) THEN ({duckdb_name(w.args['true'])})" for w in n.args["ifs"])
+        default = n.args.get("default")
+        return f"CASE {whens}" + (f" ELSE {duckdb_name(default)}" if default is not None else "") + " END"
+    if isinstance(n, exp.Distinct):
+        return "DISTINCT " + ", ".join(duckdb_name(e) for e in n.expressions)
+    if isinstance(n, exp.Func) and not isinstance(n, (exp.Cast, exp.Case)):
+        fname = n.name if isinstance(n, exp.Anonymous) else "unnest" if isinstance(n, exp.Explode) else n.sql_name()
+        fname = _UPPER_FUNCS.get(fname.lower(), fname.lower())
+        args = [a for a in n.args.values() if a is not None]
+        flat: list[Any] = []
+        for a in args:
+            flat.extend(a if isinstance(a, list) else [a])
+        if all(isinstance(a, exp.Expression) for a in flat):
+            return f"{fname}({', '.join(duckdb_name(a) for a in flat)})"
+    return str(node.sql(dialect="duckdb", normalize_functions="lower"))
+
+
+def name_select_items(tree: Any) -> dict[str, str]:
+    """Alias every unaliased computed item of every SELECT with its DuckDB name (in place).
+
+    Returns the names given, keyed by their lowercase form: sqlglot's DuckDB dialect folds even
+    quoted identifiers to lowercase, so :func:`restore_case` puts ``count(DISTINCT a)`` back.
+    """
+    given: dict[str, str] = {}
+    for select in tree.find_all(exp.Select):
+        items = []
+        taken = {i.alias_or_name for i in select.expressions if isinstance(i, (exp.Alias, exp.Column))}
+        for item in select.expressions:
+            stars = [st for st in item.find_all(exp.Star) if not isinstance(st.parent, exp.Count)]
+            if isinstance(item, (exp.Alias, exp.Column, exp.Star)) or stars or item.find(exp.Window):
+                items.append(item)
+                continue
+            name = base = duckdb_name(item)
+            k = 1
+            while name in taken:  # DuckDB repeats a name; a Thresher schema cannot: "sum(a)_1"
+                name, k = f"{base}_{k}", k + 1
+            taken.add(name)
+            given[name.lower()] = name
+            items.append(exp.alias_(item, name, quoted=True))
+        select.set("expressions", items)
+    return given
+
+
+_UNRESOLVED = re.compile(r"Column '([^']+)' could not be resolved(?:\. Line: (\d+), Col: (\d+))?")
+
+
+def unknown_column_message(error: str, tree: Any, catalog_columns: Mapping[str, list[str]]) -> str | None:
+    """``unknown column 'c' ...; columns: t.a, t.b`` for sqlglot's unresolved-column error, else None.
+
+    Lists the columns of the tables the query reads (all known tables when it reads none of them).
+    """
+    m = _UNRESOLVED.search(error)
+    if m is None:
+        return None
+    used = [t.name.lower() for t in tree.find_all(exp.Table) if t.name.lower() in catalog_columns]
+    tables = list(dict.fromkeys(used)) or sorted(catalog_columns)
+    cols = [f"{t}.{c}" if len(tables) > 1 else c for t in tables for c in catalog_columns[t]]
+    where = f" at line {m.group(2)}, column {m.group(3)}" if m.group(2) else ""
+    close = _close(m.group(1), [c.split(".")[-1] for c in cols])
+    return f"unknown column {m.group(1)!r}{where}{close}; columns: {', '.join(cols)}"
+
+
+def _close(name: str, names: list[str]) -> str:
+    import difflib
+
+    got = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return f" (did you mean {got[0]!r}?)" if got else ""

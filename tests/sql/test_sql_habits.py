@@ -1,0 +1,114 @@
+"""SQL habits from DuckDB (issue 17 item 7), checked against DuckDB itself: frames of other
+libraries as tables, read_parquet()/read_csv()/read_json() table functions, unnest, output names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import thresher as th
+
+duckdb = pytest.importorskip("duckdb")
+
+T = pa.table({"a": [1, 2, 2, 3], "b": ["x", "y", "z", "x"], "l": [[1, 2], [], None, [None, 5]]})
+
+
+def _duck(query: str, **tables: object) -> pa.Table:
+    con = duckdb.connect()
+    for name, t in tables.items():
+        con.register(name, t)
+    return con.execute(query).arrow() if hasattr(con.execute(query), "arrow") else con.sql(query).to_arrow_table()
+
+
+def _rows(t: pa.Table) -> list[tuple[object, ...]]:
+    return [tuple(r.values()) for r in t.to_pylist()]
+
+
+def test_polars_pandas_arrow_tables() -> None:
+    # was: AttributeError: 'DataFrame' object has no attribute 'plan'
+    pl = pytest.importorskip("polars")
+    pd = pytest.importorskip("pandas")
+    q = "SELECT b, sum(a) AS s FROM t GROUP BY b ORDER BY b"
+    want = {"b": ["x", "y", "z"], "s": [4, 2, 2]}
+    t2 = T.select(["a", "b"])
+    for t in (pl.from_arrow(t2), t2.to_pandas(), t2, th.from_arrow(t2), pl.from_arrow(t2).lazy()):
+        assert th.sql(q, t=t).to_pydict() == want, type(t)
+    th.register("habits_t", pd.DataFrame({"a": [1, 2]}))
+    try:
+        assert th.sql("SELECT count(*) AS n FROM habits_t").to_pydict() == {"n": [2]}
+    finally:
+        th.unregister("habits_t")
+    with pytest.raises(th.ThresherError, match="'t' is a list"):
+        th.sql("SELECT * FROM t", t=[1, 2])
+
+
+def test_table_functions_match_duckdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # was: unknown table '' in "READ_PARQUET('x.parquet') AS _0"
+    monkeypatch.chdir(tmp_path)
+    flat = T.select(["a", "b"])
+    pq.write_table(flat, "x.parquet")
+    pq.write_table(flat.slice(0, 2), "y.parquet")
+    flat.to_pandas().to_csv("x.csv", index=False)
+    Path("x.json").write_text(json.dumps(flat.to_pylist()))
+    Path("x.jsonl").write_text("\n".join(json.dumps(r) for r in flat.to_pylist()))
+    queries = [
+        "SELECT a, b FROM read_parquet('x.parquet') ORDER BY a, b",
+        "SELECT p.a, count(*) AS n FROM read_parquet('x.parquet') AS p GROUP BY p.a ORDER BY p.a",
+        "SELECT a FROM read_parquet(['x.parquet', 'y.parquet']) ORDER BY a",
+        "SELECT b, a FROM read_csv('x.csv') ORDER BY a, b",
+        "SELECT a, b FROM read_json('x.json') ORDER BY a, b",
+        "SELECT a, b FROM read_json_auto('x.jsonl') ORDER BY a, b",
+        "SELECT x.a, y.b FROM read_parquet('x.parquet') x JOIN read_parquet('y.parquet') y ON x.a = y.a ORDER BY 1, 2",
+    ]
+    for q in queries:
+        assert _rows(th.sql(q).to_arrow()) == _rows(duckdb.sql(q).to_arrow_table()), q
+    with pytest.raises(th.UnsupportedError, match="read_xml"):
+        th.sql("SELECT * FROM read_xml('x.xml')")
+
+
+def test_unnest_matches_duckdb() -> None:
+    # was: unknown function 'explode'
+    for q in (
+        "SELECT a, unnest(l) AS v FROM t ORDER BY a, v NULLS FIRST",
+        "SELECT a, b, unnest(l) FROM t WHERE a > 1 ORDER BY 1, 3 NULLS FIRST",
+    ):
+        got, ref = th.sql(q, t=T).to_arrow(), duckdb.sql(q.replace("FROM t", "FROM T")).to_arrow_table()
+        assert got.column_names == ref.column_names
+        assert _rows(got) == _rows(ref), q
+
+
+NAMED = ["a + 1", "sum(a)", "count(*)", "count(DISTINCT a)", "avg(a + 1)", "upper(b)", "a * 2 + 1", "a > 1",
+         "coalesce(a, 0)", "'x'", "1", "1.5", "CASE WHEN a > 1 THEN 1 ELSE 0 END", "b || 'x'", "-a", "a % 2",
+         "lower(b) = 'x'", "sum(a) / count(*)", "a IS NULL", "a IS NOT NULL", "NOT a > 1", "a BETWEEN 1 AND 2",
+         "a IN (1, 2)", "length(b)", "round(avg(a), 2)", "max(a) - min(a)", "count(1)", "true", "NULL",
+         "abs(a)", "cast(a AS double)", "min(a) + max(a) * 2", "a <> 1", "b LIKE 'x%'"]
+
+
+@pytest.mark.parametrize("item", NAMED)
+def test_output_names_match_duckdb(item: str) -> None:
+    # was: _col_0, _col_1, ...
+    grouped = any(f in item for f in ("sum(", "count(", "avg(", "max(", "min("))
+    q = f"SELECT {item} FROM t" + ("" if grouped else " ORDER BY a")
+    flat = T.select(["a", "b"])
+    got = th.sql(q, t=flat).to_arrow()
+    ref = duckdb.sql(q.replace("FROM t", "FROM flat")).to_arrow_table()
+    assert got.column_names == ref.column_names
+    assert got.column(0).to_pylist() == pytest.approx(ref.column(0).to_pylist()) if item != "NULL" else True
+
+
+def test_repeated_names_stay_unique_and_count_star() -> None:
+    got = th.sql("SELECT b, count(*), sum(a), sum(a) FROM t GROUP BY b ORDER BY b", t=T.select(["a", "b"]))
+    assert got.schema.names == ["b", "count_star()", "sum(a)", "sum(a)_1"]
+
+
+def test_unknown_column_lists_the_columns() -> None:
+    # was: "Column 'c' could not be resolved. Line: 1, Col: 8"
+    with pytest.raises(th.ThresherError, match=r"unknown column 'bb'.*did you mean 'b'.*columns: a, b, l"):
+        th.sql("SELECT bb FROM t", t=T)
+    u = th.from_pydict({"a": [1], "k": [2]})
+    with pytest.raises(th.ThresherError, match=r"unknown column 'zz'.*columns: t\.a, t\.b, t\.l, u\.a, u\.k"):
+        th.sql("SELECT zz FROM t JOIN u ON t.a = u.a", t=T, u=u)
