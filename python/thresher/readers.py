@@ -137,7 +137,8 @@ def from_glob_path(pattern: str | Sequence[str]) -> DataFrame:
     """One row per file matching ``pattern``: path, size, modified time (sorted by path).
 
     ``pattern`` may use ``*``, ``?`` and ``**`` (any depth), be a list of patterns, or name an
-    object store (``s3://bucket/*.jpg``) when pyarrow.fs or fsspec can list it.
+    object store (``s3://bucket/*.jpg``) when pyarrow.fs or fsspec can list it. It is listed when
+    the frame is made; a pattern that matches no file raises ``ThresherIOError``.
 
     >>> import os, tempfile, thresher as th
     >>> d = tempfile.mkdtemp()
@@ -147,9 +148,14 @@ def from_glob_path(pattern: str | Sequence[str]) -> DataFrame:
     >>> [os.path.basename(p) for p in df.to_pydict()["path"]], df.to_pydict()["size"]
     (['a.jpg', 'b.jpg'], [5, 5])
     """
+    from thresher.errors import ThresherIOError
     from thresher.io.glob import GlobSource
 
-    return _scan(GlobSource(pattern))  # type: ignore[arg-type]
+    source = GlobSource(pattern)  # type: ignore[arg-type]
+    # listed now (once; the scan reuses it), so a pattern that matches nothing fails here, like read_parquet
+    if not source.statistics().num_rows:
+        raise ThresherIOError(f"no files match {pattern!r}")
+    return _scan(source)
 
 
 def read_iceberg(table: Any, catalog: Any = None, snapshot_id: int | None = None) -> DataFrame:
