@@ -167,7 +167,8 @@ class _PeakRSS:
 
 
 def load_bench(name: str) -> Bench:
-    mod = importlib.import_module(f"benchmarks.{name}_bench")
+    # "_name" is a module of benchmarks/ that `all` does not list (the harness's own self-test)
+    mod = importlib.import_module(f"benchmarks.{name}" if name.startswith("_") else f"benchmarks.{name}_bench")
     bench = mod.BENCH
     assert isinstance(bench, Bench), f"benchmarks.{name}_bench.BENCH is not a Bench"
     return bench
@@ -603,6 +604,19 @@ def plot_png(result: dict[str, Any], path: Path) -> None:
     img.save(path)
 
 
+def _load_note(results: list[dict[str, Any]]) -> list[str]:
+    """An explicit warning when the runs were made on a machine busier than its CPU count."""
+    loads = [x for r in results for x in (r["machine"].get("load_avg") or [])[:1] + (r["machine"].get("load_avg_after")
+                                                                                    or [])[:1]]
+    cpus = max((r["machine"].get("cpus") or 0 for r in results), default=0)
+    if not loads or not cpus or max(loads) <= cpus:
+        return []
+    return [f"**These numbers were measured on a loaded machine** ({cpus} CPUs, 1-minute load average up to "
+            f"{max(loads):.0f} during the runs, other jobs competing) and at small sizes: they show that every "
+            "benchmark runs and that its outputs agree, not how fast the engines are. Rerun `make bench` "
+            "(`--full` for the published sizes) on a quiet machine before quoting a ratio.", ""]
+
+
 def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE) -> Path:
     """Generate ``docs/benchmarks.md`` from every ``results/*.json`` the harness wrote."""
     results = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
@@ -615,6 +629,7 @@ def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE) -> Path
            "with that one command (`--full` for the published sizes).", "",
            "Read the load average in each table before the ratios: a loaded or small machine distorts wall "
            "times (ratios measured in one interleaved run are the more trustworthy part).", "",
+           *_load_note(results),
            "## " + rules.replace("Rules (enforced here, not left to each script):", "The rules").strip(), ""]
     for r in results:
         out += [markdown_table(r), ""]

@@ -64,13 +64,25 @@ def test_prompt_with_tiny_llm_is_deterministic_at_temperature_zero() -> None:
     assert isinstance(a[0], str) and a[2] is None
 
 
-def test_prompt_structured_output_invalid_json_is_null_plus_error() -> None:
+def test_prompt_structured_output_parses_valid_json_and_nulls_invalid(monkeypatch) -> None:
     from pydantic import BaseModel
+
+    from thresher.udfs.ai.providers.transformers import TransformersProvider
 
     class Label(BaseModel):
         label: str
         score: float
 
+    # the random-weight model runs as usual; the answer to the prompt "x" is replaced by valid JSON,
+    # so the test fails if parsing succeeds for nothing (or for everything)
+    real = TransformersProvider.complete_ids
+
+    def complete_ids(self, prompt_ids, params=None):  # type: ignore[no-untyped-def]
+        answers = real(self, prompt_ids, params)
+        return ['{"label": "cat", "score": 0.5}' if "user\nx" in self._tok.decode(ids) else a
+                for ids, a in zip(prompt_ids, answers)]
+
+    monkeypatch.setattr(TransformersProvider, "complete_ids", complete_ids)
     df = th.from_pydict({"q": ["x", "y"]})
     out = df.with_columns(
         lbl=F.prompt(col("q"), model=tiny_causal_lm_dir(), return_format=Label, max_tokens=4, on_error="column")
@@ -78,9 +90,34 @@ def test_prompt_structured_output_invalid_json_is_null_plus_error() -> None:
     assert out.schema["lbl"].is_struct()
     assert out.schema.names == ["q", "lbl", "lbl_error"]
     got = out.to_pydict()
-    # a random-weight model does not write valid JSON: the rows are null with a message, no crash
-    assert got["lbl"] == [None, None]
-    assert all(e for e in got["lbl_error"])
+    assert got["lbl"] == [{"label": "cat", "score": 0.5}, None]
+    # a random-weight model does not write valid JSON: that row is null with a message, no crash
+    assert got["lbl_error"][0] is None and got["lbl_error"][1]
+
+
+def test_image_embeddings_equal_the_models_own_forward_pass() -> None:
+    # reference: Pillow decodes the same bytes, CLIP's own processor and CLIPModel.forward give
+    # image_embeds (already L2-normalized by the model); Thresher decodes, batches and calls the provider
+    import io
+
+    import torch
+    from PIL import Image
+    from transformers import AutoProcessor, CLIPModel
+
+    from thresher.testing.media import make_jpeg
+
+    blobs = [make_jpeg(64 + 8 * i, 48, seed=i) for i in range(5)]
+    got = th.from_pydict({"raw": blobs}).into_batches(2).select(
+        F.embed_image(col("raw").image.decode(), model=tiny_clip_dir()).alias("e")).to_pydict(images="numpy")["e"]
+    got = np.stack([np.asarray(g, dtype=np.float32) for g in got])
+    model = CLIPModel.from_pretrained(tiny_clip_dir()).eval()
+    proc = AutoProcessor.from_pretrained(tiny_clip_dir())
+    images = [Image.open(io.BytesIO(b)).convert("RGB") for b in blobs]
+    inputs = proc(text=["a"], images=images, return_tensors="pt", padding=True)
+    with torch.inference_mode():
+        want = model(**inputs).image_embeds.numpy()
+    assert got.shape == want.shape == (5, model.config.projection_dim)
+    np.testing.assert_allclose(got, want, atol=1e-5)
 
 
 def test_embed_and_prompt_on_ray_match_local(minilm: str) -> None:

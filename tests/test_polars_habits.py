@@ -72,6 +72,9 @@ def test_item2_rows_out_like_polars() -> None:
     with pytest.raises(ValueError, match="more than one row"):
         t.row(by_predicate=th.col("k") == "a")
     assert t.filter(th.col("id") > 10).is_empty() and not t.is_empty()
+    assert t.null_count().rows() == p.null_count().rows()
+    assert t.equals(th.from_polars(p)) and not t.equals(t.tail(2))
+    assert [str(d) for d in t.dtypes] == ["int64", "string", "double", "int64"]
     # the lazy frame's ["col"] stays an expression (as in Daft), so it can build plans
     assert t.filter(t["id"] > 4).rows() == p.filter(pl.col("id") > 4).rows()
 
@@ -157,7 +160,8 @@ def test_item4_media_types_survive_polars_and_pandas() -> None:
 
 
 def test_docstring_examples() -> None:
-    for name in ("thresher.values", "thresher.series", "thresher.frame_rows", "thresher.interop"):
+    for name in ("thresher.values", "thresher.series", "thresher.frame_rows", "thresher.interop", "thresher.frame_ops",
+                 "thresher.dataframe", "thresher.expressions.string", "thresher.expressions.datetime"):
         module = importlib.import_module(name)
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
         assert result.attempted > 0 and result.failed == 0, name
@@ -266,6 +270,7 @@ def test_item3_concat_len_all_wildcard() -> None:
     assert t.group_by("k", maintain_order=True).agg(th.len()).rows() == \
         p.group_by("k", maintain_order=True).agg(pl.len()).rows()
     assert t.agg(th.len()).rows() == p.select(pl.len()).rows()
+    assert t.select(th.len()).rows() == p.select(pl.len()).rows()
     assert t.group_by("k", maintain_order=True).len().rows() == p.group_by("k", maintain_order=True).len().rows()
     assert t.select(th.all()).rows() == p.select(pl.all()).rows()
     assert t.select(th.col("*")).columns == p.select(pl.col("*")).columns

@@ -137,6 +137,15 @@ def concat(items: Sequence[DataFrame], *, how: str = "vertical") -> DataFrame:
     by counting each frame's rows when the frame is built) or "horizontal_extend" (side by side,
     shorter frames padded with nulls; lazy), as in Polars.
 
+    Parameters
+    ----------
+    items
+        The frames to combine.
+    how
+        One of :data:`CONCAT_HOW`.
+
+    Examples
+    --------
     >>> import thresher as th
     >>> a = th.from_pydict({"x": [1], "y": ["a"]})
     >>> b = th.from_pydict({"x": [2], "z": [0.5]})
@@ -404,6 +413,19 @@ class FrameOpsMixin:
         at most that many in a row), "min", "max", "mean", "zero", "one"; "mean", "zero" and
         "one" apply to the numeric columns only.
 
+        Parameters
+        ----------
+        value
+            A scalar or an expression to fill with.
+        strategy
+            "forward", "backward", "min", "max", "mean", "zero" or "one" (instead of ``value``).
+        limit
+            With "forward"/"backward": fill at most this many nulls in a row.
+        matches_supertype
+            Fill every column the value's type fits (True) or only columns of exactly its type.
+
+        Examples
+        --------
         >>> import thresher as th
         >>> df = th.from_pydict({"a": [1, None, 3], "s": ["x", None, None]})
         >>> df.fill_null(strategy="forward").rows()
@@ -489,6 +511,17 @@ class FrameOpsMixin:
         """Wide to long: one row per (row, ``on`` column), with the ``index`` columns kept, the
         column name in ``variable_name`` and its value (in a common type) in ``value_name``.
 
+        Parameters
+        ----------
+        on
+            The columns to unpivot (default: every column not in ``index``).
+        index
+            The columns kept on every output row.
+        variable_name, value_name
+            Names of the output columns (default "variable" and "value").
+
+        Examples
+        --------
         >>> import thresher as th
         >>> th.from_pydict({"id": [1, 2], "a": [3, 4], "b": [5, 6]}).unpivot(["a", "b"], index="id").rows()
         [(1, 'a', 3), (2, 'a', 4), (1, 'b', 5), (2, 'b', 6)]
@@ -526,6 +559,20 @@ class FrameOpsMixin:
         the ``percentiles``, max. Numeric and bool columns give floats; other
         columns give text (count, null_count, min, max). One aggregation pass runs in the engine.
 
+        Parameters
+        ----------
+        percentiles
+            Quantiles (0..1) to report, one or several; None for none.
+        interpolation
+            Polars' quantile method: "nearest", "lower", "higher", "midpoint", "linear".
+
+        Returns
+        -------
+        DataFrame
+            A collected frame: a ``statistic`` column, then one column per input column.
+
+        Examples
+        --------
         >>> import thresher as th
         >>> d = th.from_pydict({"a": [1, 2, 3, 4]}).describe()
         >>> d.columns, d.row(2)
@@ -591,6 +638,26 @@ class FrameOpsMixin:
         The aggregation runs in the engine (grouped by ``index`` and ``on``); Polars reshapes its
         result, so names and order follow Polars.
 
+        Parameters
+        ----------
+        on
+            The column(s) whose distinct values become new columns.
+        index
+            The column(s) that identify an output row.
+        values
+            The column(s) whose values fill the cells (default: the rest).
+        aggregate_function
+            How several values of one cell combine; None raises when a cell has several.
+        maintain_order, sort_columns, separator
+            As in Polars' ``DataFrame.pivot``.
+
+        Returns
+        -------
+        DataFrame
+            A collected frame.
+
+        Examples
+        --------
         >>> import thresher as th
         >>> df = th.from_pydict({"k": ["a", "a", "b"], "c": ["x", "y", "x"], "v": [1, 2, 3]})
         >>> df.pivot("c", index="k", values="v").rows()
@@ -631,6 +698,32 @@ class FrameOpsMixin:
         if fn in ("sum", "len"):  # Polars: an empty cell sums (or counts) to 0, not null
             wide = wide.with_columns(pl.exclude(idx).fill_null(0))
         return from_polars(wide).collect()
+
+    @property
+    def dtypes(self) -> list[DataType]:
+        """The column types, in order (known without running anything)."""
+        return [f.dtype for f in self.schema.fields]
+
+    def null_count(self) -> DataFrame:
+        """One row: the number of nulls in each column.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"a": [1, None], "b": [None, None]}).null_count().rows()
+        [(1, 2)]
+        """
+        return self.agg(*[(CountStar() - col(c).count()).alias(c) for c in self.columns])
+
+    def equals(self, other: DataFrame) -> bool:
+        """True when both frames have the same columns, types and rows in the same order
+        (runs both plans).
+
+        >>> import thresher as th
+        >>> th.from_pydict({"a": [1]}).equals(th.from_pydict({"a": [1]}))
+        True
+        """
+        if self.schema != other.schema:
+            return False
+        return bool(self.to_arrow().equals(other.to_arrow()))
 
     def lazy(self) -> DataFrame:
         """A lazy frame over the same data (a collected frame's result is read as a scan)."""

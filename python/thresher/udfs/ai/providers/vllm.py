@@ -39,10 +39,33 @@ class VLLMProvider:
 
     def __init__(self, model: str, **engine_args: Any) -> None:
         self.model_name = model
+        self._user_args = dict(engine_args)
         self.engine_args = {"enable_prefix_caching": True, **engine_args}
         self.usage = TokenUsage()
         self._llm: Any = None
+        self._pooler: Any = None
         self._lock = threading.Lock()
+
+    def _pooling_llm(self) -> Any:
+        """The engine ``embed`` runs on: vLLM serves embeddings only from a pooling runner.
+
+        A generation engine (``runner`` auto-detected as "generate" for a causal LM) rejects
+        ``LLM.embed``; so embeddings get their own engine started with ``runner="pooling"``
+        (vLLM converts a ``*ForCausalLM``/``*Model`` to an embedding model), unless the user
+        started this provider as a pooling engine already.
+        """
+        with self._lock:
+            if self._user_args.get("runner") == "pooling":
+                if self._llm is None:
+                    from vllm import LLM
+
+                    self._llm = LLM(model=self.model_name, **self.engine_args)
+                return self._llm
+            if self._pooler is None:
+                from vllm import LLM
+
+                self._pooler = LLM(model=self.model_name, **{**self._user_args, "runner": "pooling"})
+            return self._pooler
 
     def load(self) -> None:
         with self._lock:
@@ -129,8 +152,7 @@ class VLLMProvider:
         return self._texts(outs)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embeddings from a pooling model (engine started with ``runner="pooling"``)."""
-        self.load()
-        outs = self._llm.embed(list(texts), use_tqdm=False)
+        """Embeddings from a pooling engine (started with ``runner="pooling"``, see :meth:`_pooling_llm`)."""
+        outs = self._pooling_llm().embed(list(texts), use_tqdm=False)
         self.usage.add(requests=len(texts))
         return np.asarray([o.outputs.embedding for o in outs], dtype=np.float32)

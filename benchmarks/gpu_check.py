@@ -1,0 +1,185 @@
+"""The first GPU session's checklist in one command (installs nothing): ``python -m benchmarks.gpu_check``.
+
+1. ``pytest -m gpu tests/gpu``: real cuDF/CuPy fuzzy dedup against the CPU kernels, transformers
+   on CUDA against CPU, vLLM generation and embeddings (``runner="pooling"``).
+2. vLLM prompt throughput on one GPU with a random-weight model built offline
+   (:func:`thresher.udfs.ai.testing.tiny_causal_lm_dir`): the same token-id prompts (shared
+   prefixes) submitted in three orders - ``naive`` (arrival order), ``sorted`` (global sort by
+   prefix) and ``bucketed`` (:func:`thresher.udfs.ai.scheduling.schedule_prompts`) - with the
+   KV cache capped (``num_gpu_blocks_override``) so that order matters; prefix-cache hit rate
+   from vLLM's own counters (``vllm:prefix_cache_hits`` / ``vllm:prefix_cache_queries``), the
+   prefix cache reset between orders, the outputs compared (greedy: the same answers per prompt).
+3. cuDF fuzzy dedup vs the CPU kernels on ``--docs`` short documents (1M by default): seconds
+   each and whether the groups are identical.
+
+Prints one table; exits 0 with "no GPU" where there is none (as on the CPU-only machines), 1 if a
+check failed. Budget: about 5 minutes on one modern GPU (``--quick`` for less).
+
+Setup (once, its own environment: vLLM pins its own torch): see ``docs/guide/gpu.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def has_gpu() -> bool:
+    """A CUDA device visible to torch or CuPy (whichever is installed)."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return True
+    except ImportError:
+        pass
+    try:
+        import cupy
+
+        return int(cupy.cuda.runtime.getDeviceCount()) > 0
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def run_gpu_tests() -> dict[str, Any]:
+    t = time.perf_counter()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python"), os.environ.get("PYTHONPATH", "")]))
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-n", "0", "-rs", "tests/gpu"],
+                       cwd=ROOT, env=env, capture_output=True, text=True)
+    tail = (p.stdout.strip().splitlines() or ["no output"])[-1]
+    return {"check": "pytest -m gpu tests/gpu", "ok": p.returncode == 0, "detail": tail,
+            "seconds": time.perf_counter() - t, "output": p.stdout[-4000:]}
+
+
+def _prompts(n: int, prefixes: int, prefix_tokens: int, unique_tokens: int, vocab: int, seed: int = 0
+             ) -> tuple[list[list[int]], list[int]]:
+    rng = np.random.default_rng(seed)
+    heads = [rng.integers(10, vocab, prefix_tokens).tolist() for _ in range(prefixes)]
+    which = rng.zipf(1.3, n) % prefixes  # skewed: a few prefixes are common, many are rare
+    return [heads[w] + rng.integers(10, vocab, unique_tokens).tolist() for w in which], which.tolist()
+
+
+def _counter(llm: Any, name: str) -> float | None:
+    try:
+        return float(sum(getattr(m, "value", 0) or 0 for m in llm.get_metrics() if m.name == name))
+    except Exception:  # noqa: BLE001 - older vLLM: no metrics API
+        return None
+
+
+def vllm_orders(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from vllm import LLM, SamplingParams
+
+    from thresher.udfs.ai.scheduling import schedule_prompts
+    from thresher.udfs.ai.testing import tiny_causal_lm_dir
+
+    model = tiny_causal_lm_dir()
+    t0 = time.perf_counter()
+    llm = LLM(model=model, dtype="float32", enable_prefix_caching=True, max_num_seqs=args.max_num_seqs,
+              max_model_len=2048, num_gpu_blocks_override=args.kv_blocks, gpu_memory_utilization=0.5,
+              disable_log_stats=False, enforce_eager=True)
+    load_s = time.perf_counter() - t0
+    vocab = 1000
+    prompts, which = _prompts(args.prompts, args.prefixes, args.prefix_tokens, 32, vocab)
+    parts = [list(enumerate(prompts))[i : i + 512] for i in range(0, len(prompts), 512)]
+    orders = {
+        "naive": list(range(len(prompts))),
+        "sorted": sorted(range(len(prompts)), key=lambda i: which[i]),
+        "bucketed": schedule_prompts(parts, replicas=1, policy="bucketed")[0],
+    }
+    sp = SamplingParams(max_tokens=args.new_tokens, temperature=0.0, ignore_eos=True)
+    llm.generate([{"prompt_token_ids": p} for p in prompts[:64]], sp, use_tqdm=False)  # warm-up
+    rows, answers = [], {}
+    for name, order in orders.items():
+        assert sorted(order) == list(range(len(prompts))), name
+        llm.reset_prefix_cache()
+        q0, h0 = _counter(llm, "vllm:prefix_cache_queries"), _counter(llm, "vllm:prefix_cache_hits")
+        t = time.perf_counter()
+        outs = llm.generate([{"prompt_token_ids": prompts[i]} for i in order], sp, use_tqdm=False)
+        secs = time.perf_counter() - t
+        q1, h1 = _counter(llm, "vllm:prefix_cache_queries"), _counter(llm, "vllm:prefix_cache_hits")
+        hit = (h1 - h0) / (q1 - q0) if None not in (q0, q1, h0, h1) and q1 != q0 else None  # type: ignore[operator]
+        answers[name] = {i: list(o.outputs[0].token_ids) for i, o in zip(order, outs)}
+        rows.append({"check": f"vLLM {name} order", "ok": True, "prompts_per_s": len(prompts) / secs,
+                     "hit_rate": hit, "seconds": secs, "load_s": load_s})
+    same = all(answers[k] == answers["naive"] for k in answers)
+    base = rows[0]["prompts_per_s"]
+    for r in rows:
+        r["vs_naive"] = r["prompts_per_s"] / base
+        r["detail"] = (f"{r['prompts_per_s']:.0f} prompts/s, {r['vs_naive']:.2f}x naive, hit rate "
+                       + (f"{r['hit_rate']:.3f}" if r["hit_rate"] is not None else "n/a (no metrics API)")
+                       + ("" if same else "; ANSWERS DIFFER between orders"))
+        r["ok"] = same
+    return rows
+
+
+def cudf_dedup(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.fuzzy_memory import planted_short_docs
+    from thresher.operators.kernels import gpu_dedup
+    from thresher.operators.kernels.lsh import fuzzy_duplicates
+
+    if not gpu_dedup.gpu_available():
+        return {"check": "cuDF fuzzy dedup", "ok": False, "detail": "cudf/cupy not importable or no device"}
+    texts = planted_short_docs(args.docs).column("text")
+    gpu_dedup.fuzzy_duplicates_gpu(texts.slice(0, 1000), 0.8, 128, 3, "word")  # warm-up (kernels, pools)
+    t = time.perf_counter()
+    g = gpu_dedup.fuzzy_duplicates_gpu(texts, 0.8, 128, 3, "word")
+    t_gpu = time.perf_counter() - t
+    t = time.perf_counter()
+    c = fuzzy_duplicates(texts, 0.8, 128, 3, "word")
+    t_cpu = time.perf_counter() - t
+    same = bool(np.array_equal(g[0], c[0]) and np.array_equal(g[1], c[1]))
+    return {"check": f"cuDF fuzzy dedup, {args.docs:,} docs", "ok": same, "gpu_s": t_gpu, "cpu_s": t_cpu,
+            "detail": f"GPU {t_gpu:.1f}s vs CPU {t_cpu:.1f}s ({t_cpu / t_gpu:.1f}x), groups identical: {same}, "
+                      f"auto verified: {gpu_dedup.gpu_path_verified()}"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
+    ap.add_argument("--prompts", type=int, default=8000)
+    ap.add_argument("--prefixes", type=int, default=256)
+    ap.add_argument("--prefix-tokens", type=int, default=256)
+    ap.add_argument("--new-tokens", type=int, default=16)
+    ap.add_argument("--max-num-seqs", type=int, default=128)
+    ap.add_argument("--kv-blocks", type=int, default=4096, help="KV cache blocks (16 tokens) so that order matters")
+    ap.add_argument("--docs", type=int, default=1_000_000)
+    ap.add_argument("--skip", default="", help="comma-separated: tests,vllm,cudf")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gpu_check.json"))
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.prompts, args.docs = 2000, 100_000
+    if not has_gpu():
+        print("no GPU: nothing to check here (run this on a machine with a CUDA device; see docs/guide/gpu.md)")
+        return 0
+    skip = set(filter(None, args.skip.split(",")))
+    rows: list[dict[str, Any]] = []
+    steps = [("tests", lambda: [run_gpu_tests()]), ("vllm", lambda: vllm_orders(args)), ("cudf", lambda: [cudf_dedup(args)])]
+    for key, fn in steps:
+        if key in skip:
+            continue
+        try:
+            rows += fn()
+        except Exception as exc:  # noqa: BLE001 - one failing check must not hide the others
+            rows.append({"check": key, "ok": False, "detail": f"{type(exc).__name__}: {exc}"[:300]})
+    print(f"\n{'check':<34}{'ok':<5}detail")
+    for r in rows:
+        print(f"{r['check']:<34}{'yes' if r['ok'] else 'NO':<5}{r.get('detail', '')}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2, default=str))
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

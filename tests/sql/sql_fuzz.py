@@ -1,0 +1,254 @@
+"""A differential SQL fuzzer: hypothesis draws small tables (NULLs, duplicates, empty groups) and
+queries over them; each runs in Thresher and DuckDB and must give the same rows, or Thresher
+must refuse with a ``ThresherError`` naming what it does not support (never another exception,
+never different rows).
+
+Used by ``test_sql_fuzz.py`` (a few hundred cases in ``make test``, thousands under ``slow``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import math
+from typing import Any
+
+import pyarrow as pa
+from hypothesis import strategies as st
+
+INTS = st.one_of(st.none(), st.integers(-2, 3))
+STRS = st.one_of(st.none(), st.sampled_from(["x", "y", "z"]))
+FLOATS = st.one_of(st.none(), st.sampled_from([-1.5, 0.0, 0.25, 2.0, 10.0]))
+
+T1_COLS = {"a": "int", "b": "int", "s": "str", "f": "float"}
+T2_COLS = {"a": "int", "c": "int", "s": "str"}
+
+
+@st.composite
+def tables(draw: Any) -> dict[str, pa.Table]:
+    """Two tables of 0..7 rows from tiny domains, so joins match, groups repeat and NULLs abound."""
+    out = {}
+    for name, cols in (("t1", T1_COLS), ("t2", T2_COLS)):
+        n = draw(st.integers(0, 7))
+        data = {}
+        for c, kind in cols.items():
+            values = draw(st.lists({"int": INTS, "str": STRS, "float": FLOATS}[kind], min_size=n, max_size=n))
+            data[c] = pa.array(values, {"int": pa.int64(), "str": pa.string(), "float": pa.float64()}[kind])
+        out[name] = pa.table(data)
+    return out
+
+
+def _cols(alias: str, cols: dict[str, str], kind: str | None = None) -> list[str]:
+    return [f"{alias}.{c}" for c, k in cols.items() if kind is None or k == kind]
+
+
+@st.composite
+def value(draw: Any, cols: list[str], kind: str, depth: int = 0) -> str:
+    """A scalar expression of ``kind`` ("int" | "str" | "float") over ``cols`` (qualified names
+    with their kinds encoded as ``name:kind``)."""
+    mine = [c.split(":")[0] for c in cols if c.endswith(":" + kind)]
+    lits = {"int": st.sampled_from(["0", "1", "2", "-1", "NULL"]),
+            "str": st.sampled_from(["'x'", "'y'", "'w'", "NULL"]),
+            "float": st.sampled_from(["0.5", "2.0", "-1.5"])}[kind]
+    options = [st.sampled_from(mine)] if mine else []
+    options.append(lits)
+    if depth < 2:
+        if kind in ("int", "float"):
+            options.append(st.tuples(value(cols, kind, depth + 1), st.sampled_from(["+", "-", "*"]),
+                                     value(cols, kind, depth + 1)).map(lambda t: f"({t[0]} {t[1]} {t[2]})"))
+        options.append(st.tuples(predicate(cols, depth + 1), value(cols, kind, depth + 1), value(cols, kind, depth + 1))
+                       .map(lambda t: f"CASE WHEN {t[0]} THEN {t[1]} ELSE {t[2]} END"))
+        options.append(st.tuples(value(cols, kind, depth + 1), value(cols, kind, depth + 1))
+                       .map(lambda t: f"coalesce({t[0]}, {t[1]})"))
+    return str(draw(st.one_of(options)))
+
+
+@st.composite
+def predicate(draw: Any, cols: list[str], depth: int = 0) -> str:
+    """A boolean expression (three-valued: comparisons with NULLs, IS NULL, IN, BETWEEN, NOT)."""
+    kind = draw(st.sampled_from(["int", "str"] + (["float"] if any(c.endswith(":float") for c in cols) else [])))
+    a = draw(value(cols, kind, depth + 1))
+    choice = draw(st.integers(0, 6 if depth < 2 else 3))
+    if choice == 0:
+        return f"{a} {draw(st.sampled_from(['=', '<>', '<', '<=', '>', '>=']))} {draw(value(cols, kind, depth + 1))}"
+    if choice == 1:
+        return f"{a} IS {draw(st.sampled_from(['', 'NOT ']))}NULL"
+    if choice == 2:
+        items = {"int": ["0", "1", "3"], "str": ["'x'", "'z'"], "float": ["0.5", "2.0"]}[kind]
+        if draw(st.booleans()):
+            items = items + ["NULL"]
+        return f"{a} {draw(st.sampled_from(['', 'NOT ']))}IN ({', '.join(items)})"
+    if choice == 3:
+        lo, hi = draw(value(cols, kind, depth + 1)), draw(value(cols, kind, depth + 1))
+        return f"{a} {draw(st.sampled_from(['', 'NOT ']))}BETWEEN {lo} AND {hi}"
+    if choice == 4:
+        return f"NOT ({draw(predicate(cols, depth + 1))})"
+    op = "AND" if choice == 5 else "OR"
+    return f"({draw(predicate(cols, depth + 1))} {op} {draw(predicate(cols, depth + 1))})"
+
+
+def _typed(alias: str, cols: dict[str, str]) -> list[str]:
+    return [f"{alias}.{c}:{k}" for c, k in cols.items()]
+
+
+@st.composite
+def select_list(draw: Any, cols: list[str], n: int | None = None) -> list[str]:
+    n = n if n is not None else draw(st.integers(1, 3))
+    out = []
+    for _ in range(n):
+        kind = draw(st.sampled_from(["int", "str", "float", "bool"]))
+        # a predicate as a value shows its NULLs (a WHERE would read NULL as FALSE)
+        out.append(f"({draw(predicate(cols))})" if kind == "bool" else draw(value(cols, kind)))
+    return out
+
+
+@st.composite
+def projection_query(draw: Any) -> str:
+    cols = _typed("t1", T1_COLS)
+    items = draw(select_list(cols))
+    where = f" WHERE {draw(predicate(cols))}" if draw(st.booleans()) else ""
+    distinct = "DISTINCT " if draw(st.integers(0, 4)) == 0 else ""
+    return f"SELECT {distinct}{', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM t1{where}"
+
+
+@st.composite
+def aggregate_query(draw: Any) -> str:
+    cols = _typed("t1", T1_COLS)
+    keys = draw(st.lists(st.sampled_from(["t1.a", "t1.s", "t1.b"]), min_size=0, max_size=2, unique=True))
+    aggs = []
+    for _ in range(draw(st.integers(1, 3))):
+        fn = draw(st.sampled_from(["count(*)", "count", "sum", "min", "max", "avg", "count_distinct"]))
+        if fn == "count(*)":
+            aggs.append("count(*)")
+            continue
+        kind = "str" if fn in ("min", "max", "count", "count_distinct") and draw(st.booleans()) else \
+            draw(st.sampled_from(["int", "float"]))
+        arg = draw(value(cols, kind, 1))
+        aggs.append(f"count(DISTINCT {arg})" if fn == "count_distinct" else f"{fn}({arg})")
+    where = f" WHERE {draw(predicate(cols))}" if draw(st.booleans()) else ""
+    group = ""
+    if keys:
+        style = draw(st.integers(0, 5))
+        if style == 0 and len(keys) >= 1:
+            group = f" GROUP BY ROLLUP ({', '.join(keys)})"
+        elif style == 1 and len(keys) >= 1:
+            group = f" GROUP BY CUBE ({', '.join(keys)})"
+        else:
+            group = f" GROUP BY {', '.join(keys)}"
+    having = ""
+    if keys and draw(st.integers(0, 2)) == 0:
+        having = f" HAVING {draw(st.sampled_from(aggs))} {draw(st.sampled_from(['>', '<', '=', '<>']))} 1"
+    items = keys + aggs
+    return f"SELECT {', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM t1{where}{group}{having}"
+
+
+@st.composite
+def join_query(draw: Any) -> str:
+    how = draw(st.sampled_from(["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", ", "]))
+    on_key = draw(st.sampled_from([("t1.a", "t2.a"), ("t1.s", "t2.s"), ("t1.b", "t2.c")]))
+    cols = _typed("t1", T1_COLS) + _typed("t2", T2_COLS)
+    extra = draw(st.sampled_from(["", "", " AND t2.c > 0", " AND t1.b IS NOT NULL"]))
+    items = draw(select_list(cols))
+    if how == ", ":
+        cond = f"{on_key[0]} = {on_key[1]}{extra}"
+        if draw(st.booleans()):  # the join key in every OR branch (TPC-DS q13/q48)
+            cond = f"({cond} AND t1.b > 0) OR ({cond} AND t2.c < 2)"
+        where = f" WHERE {cond}"
+        frm = "t1, t2"
+    else:
+        where = f" WHERE {draw(predicate(cols))}" if draw(st.integers(0, 2)) == 0 else ""
+        frm = f"t1 {how} t2 ON {on_key[0]} = {on_key[1]}{extra if how == 'JOIN' else ''}"
+    if draw(st.integers(0, 2)) == 0:
+        key = draw(st.sampled_from(["t1.a", "t2.s", "t2.c"]))
+        agg = draw(st.sampled_from(["count(*)", "sum(t1.b)", "max(t2.c)", "count(t2.a)"]))
+        return f"SELECT {key} AS c0, {agg} AS c1 FROM {frm}{where} GROUP BY {key}"
+    return f"SELECT {', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM {frm}{where}"
+
+
+@st.composite
+def set_query(draw: Any) -> str:
+    op = draw(st.sampled_from(["UNION", "UNION ALL", "INTERSECT", "INTERSECT ALL", "EXCEPT", "EXCEPT ALL"]))
+    n = draw(st.integers(1, 2))
+    kinds = [draw(st.sampled_from(["int", "str"])) for _ in range(n)]
+
+    def side(alias: str, cols: dict[str, str]) -> str:
+        typed = _typed(alias, cols)
+        items = [draw(value(typed, k, 1)) for k in kinds]
+        where = f" WHERE {draw(predicate(typed))}" if draw(st.booleans()) else ""
+        return f"SELECT {', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM {alias}{where}"
+
+    return f"{side('t1', T1_COLS)} {op} {side('t2', T2_COLS)}"
+
+
+@st.composite
+def subquery_query(draw: Any) -> str:
+    cols = _typed("t1", T1_COLS)
+    inner_where = draw(predicate(_typed("t2", T2_COLS)))
+    form = draw(st.integers(0, 4))
+    if form == 0:
+        cond = f"t1.a {draw(st.sampled_from(['', 'NOT ']))}IN (SELECT t2.a FROM t2 WHERE {inner_where})"
+    elif form == 1:
+        cond = f"{draw(st.sampled_from(['', 'NOT ']))}EXISTS (SELECT 1 FROM t2 WHERE t2.a = t1.a AND {inner_where})"
+    elif form == 2:
+        cond = f"t1.b > (SELECT {draw(st.sampled_from(['min', 'max', 'avg']))}(t2.c) FROM t2 WHERE {inner_where})"
+    elif form == 3:
+        cond = (f"(SELECT count(*) FROM t2 WHERE t2.s = t1.s AND {inner_where}) "
+                f"{draw(st.sampled_from(['> 0', '= 0']))}")
+    else:
+        sub = f"(SELECT max(t2.c) AS m FROM t2 WHERE {inner_where})"
+        return f"SELECT t1.a AS c0, {sub} AS c1 FROM t1"
+    items = draw(select_list(cols, 2))
+    return f"SELECT {', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM t1 WHERE {cond}"
+
+
+def queries() -> st.SearchStrategy[str]:
+    return st.one_of(projection_query(), aggregate_query(), join_query(), set_query(), subquery_query())
+
+
+def _norm(v: object) -> object:
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, datetime.datetime):
+        return v.date()
+    if isinstance(v, bool):
+        return int(v)
+    return v
+
+
+def _key(row: tuple[object, ...]) -> tuple[tuple[int, str], ...]:
+    out = []
+    for v in row:
+        v = _norm(v)
+        if v is None:
+            out.append((0, ""))
+        elif isinstance(v, (int, float)):
+            out.append((1, f"{float(v):.6e}"))
+        else:
+            out.append((2, str(v)))
+    return tuple(out)
+
+
+def _same(a: object, b: object) -> bool:
+    a, b = _norm(a), _norm(b)
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def rows(table: pa.Table) -> list[tuple[object, ...]]:
+    return sorted(zip(*(c.to_pylist() for c in table.columns)), key=_key) if table.num_rows else []
+
+
+def differences(got: pa.Table, want: pa.Table) -> str | None:
+    """What differs between two results compared as multisets of rows (``None``: the same)."""
+    if got.num_columns != want.num_columns:
+        return f"{got.num_columns} columns vs DuckDB's {want.num_columns}"
+    g, w = rows(got), rows(want)
+    if len(g) != len(w):
+        return f"{len(g)} rows vs DuckDB's {len(w)}: {g} vs {w}"
+    for a, b in zip(g, w):
+        if not all(_same(x, y) for x, y in zip(a, b)):
+            return f"rows differ: {g} vs {w}"
+    return None

@@ -1,0 +1,123 @@
+"""Differential SQL fuzzing against DuckDB (see ``sql_fuzz.py``), plus every failure it found.
+
+A query either gives DuckDB's rows or is refused with a ``ThresherError`` naming an unsupported
+construct; any other exception, a failure while running, or a different answer fails. The run also checks that refusals stay rare,
+so "refuse everything" cannot pass.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, reject, settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sql_fuzz import differences, queries, tables  # noqa: E402
+
+import thresher as th  # noqa: E402
+from thresher.errors import ThresherExecutionError, ThresherIOError  # noqa: E402
+
+duckdb = pytest.importorskip("duckdb")
+
+
+def run_one(data: dict[str, pa.Table], query: str) -> str:
+    """``"match"`` or ``"refused: ..."``; raises AssertionError on a wrong answer or a crash."""
+    con = duckdb.connect()
+    for name, tab in data.items():
+        con.register(name, tab)
+    try:
+        want = con.sql(query).to_arrow_table()
+    except duckdb.Error:
+        reject()  # not valid SQL for the reference either
+    frames = {n: th.from_arrow(t) for n, t in data.items()}
+    try:
+        got = th.sql(query, **frames).to_arrow()
+    except (ThresherExecutionError, ThresherIOError) as exc:  # a failure while running is a bug, not a refusal
+        raise AssertionError(f"{query}\nfailed while running: {exc}") from exc
+    except th.ThresherError as exc:
+        return f"refused: {type(exc).__name__}: {str(exc)[:120]}"
+    except Exception as exc:  # noqa: BLE001  (the point: anything else is a bug)
+        raise AssertionError(f"{query}\ncrashed with {type(exc).__name__}: {exc}") from exc
+    diff = differences(got, want)
+    assert diff is None, f"{query}\ntables: { {n: t.to_pydict() for n, t in data.items()} }\n{diff}"
+    return "match"
+
+
+def _fuzz(n: int) -> Counter[str]:
+    stats: Counter[str] = Counter()
+
+    @settings(max_examples=n, derandomize=True, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+    @given(tables(), queries())
+    def check(data: dict[str, pa.Table], query: str) -> None:
+        outcome = run_one(data, query)
+        stats["match" if outcome == "match" else "refused"] += 1
+        if outcome != "match":
+            stats[outcome] += 1
+
+    check()
+    return stats
+
+
+def _assert_mostly_supported(stats: Counter[str]) -> None:
+    total = stats["match"] + stats["refused"]
+    refusals = {k: v for k, v in stats.items() if k.startswith("refused:")}
+    assert stats["refused"] <= 0.1 * total, f"{stats['refused']}/{total} refused: {refusals}"
+
+
+def test_sql_fuzz_against_duckdb() -> None:
+    _assert_mostly_supported(_fuzz(200))
+
+
+@pytest.mark.slow
+def test_sql_fuzz_against_duckdb_long() -> None:
+    _assert_mostly_supported(_fuzz(3000))
+
+
+# -- every failure the fuzzer found, kept as a regression test ----------------------------------------
+I64, STR, F64 = pa.int64(), pa.string(), pa.float64()
+
+
+def _t1(a: list[Any], b: list[Any], s: list[Any], f: list[Any]) -> pa.Table:
+    return pa.table({"a": pa.array(a, I64), "b": pa.array(b, I64), "s": pa.array(s, STR), "f": pa.array(f, F64)})
+
+
+def _t2(a: list[Any], c: list[Any], s: list[Any]) -> pa.Table:
+    return pa.table({"a": pa.array(a, I64), "c": pa.array(c, I64), "s": pa.array(s, STR)})
+
+
+EMPTY1, EMPTY2 = _t1([], [], [], []), _t2([], [], [])
+
+T1 = _t1([None, -1, -2, 3, None, 0, None], [1, 3, 3, -1, None, 2, None], ["y", "x", None, None, "x", "z", "x"],
+         [0.0, 0.25, 10.0, None, None, 2.0, None])
+T2_NULL = _t2([None], [None], ["z"])
+
+REGRESSIONS: dict[str, tuple[dict[str, pa.Table], str]] = {
+    # Polars gives a select of only literals one row, even over an empty input
+    "distinct_constant_over_empty_table": ({"t1": EMPTY1, "t2": EMPTY2}, "SELECT DISTINCT 0 AS c0 FROM t1"),
+    # Polars aggregates a bare literal once: SUM(2) was 2 over any number of rows (and 2, not NULL, over none)
+    "sum_of_a_constant": ({"t1": T1, "t2": EMPTY2}, "SELECT sum((2.0 - -1.5)) AS c0, count(1) AS c1 FROM t1"),
+    "sum_of_a_constant_over_empty_table": (
+        {"t1": EMPTY1, "t2": EMPTY2}, "SELECT sum(2) AS c0, count(*) AS c1, avg(0.5) AS c2, count(1) AS c3 FROM t1"),
+    # x IN (..., NULL) without a match is NULL, not FALSE
+    "in_list_with_null": ({"t1": T1, "t2": EMPTY2},
+                          "SELECT (t1.a IN (0, NULL)) AS c0, (t1.f NOT IN (0.25, NULL)) AS c1, "
+                          "(t1.s NOT IN ('x', t1.s)) AS c2 FROM t1"),
+    # a constant IN a list holding NULL crashed while running
+    "constant_in_list_with_null": ({"t1": T1, "t2": EMPTY2}, "SELECT (2.0 NOT IN (0.5, 2.0, NULL)) AS c0 FROM t1"),
+    # x NOT IN (an empty subquery) is TRUE even for a NULL x
+    "not_in_empty_subquery": ({"t1": T1, "t2": T2_NULL},
+                              "SELECT t1.a AS c0 FROM t1 WHERE t1.a NOT IN (SELECT t2.a FROM t2 WHERE t2.a <> 1)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSIONS))
+def test_fuzzer_regression(name: str) -> None:
+    data, query = REGRESSIONS[name]
+    assert run_one(data, query) == "match"

@@ -1,0 +1,25 @@
+"""The benchmark harness enforces its rules: mismatches excluded, peers missing reported, caches reset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.harness import run_bench, write_docs_page
+
+
+def test_harness_marks_mismatches_missing_peers_and_resets_caches(tmp_path: Path) -> None:
+    res = run_bench("_selftest", out_dir=tmp_path)
+    rows = {r["engine"]: r for r in res["rows"]}
+    assert rows["reference"]["status"] == rows["good"]["status"] == "ok"
+    assert rows["good"]["ratio"] is not None and len(rows["good"]["times"]) == 3
+    assert rows["wrong"]["status"] == "MISMATCH" and rows["wrong"]["ratio"] is None
+    assert rows["drifting"]["status"] == "MISMATCH" and "between rounds" in rows["drifting"]["mismatch"]
+    assert rows["absent"]["status"] == "not installed" and "no_such_module_anywhere" in rows["absent"]["error"]
+    # reset runs before every round: no timed round of "cached" reuses the previous round's cache
+    assert min(rows["cached"]["times"]) >= 0.04
+    assert all(r["start_s"] is not None for r in rows.values() if r["status"] == "ok")
+    md = (tmp_path / "_selftest.md").read_text()
+    assert "| wrong | MISMATCH |" in md and "| absent | not installed |" in md
+    assert (tmp_path / "_selftest.png").stat().st_size > 0
+    page = write_docs_page(tmp_path, tmp_path / "bench.md").read_text()
+    assert "## The rules" in page and "harness self-test" in page
