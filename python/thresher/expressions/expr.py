@@ -31,6 +31,7 @@ from thresher.datatypes import DataType, Field, Schema, infer_literal_type, to_d
 from thresher.errors import ThresherTypeError
 from thresher.expressions import registry as F
 from thresher.expressions.cost import CLASS_COST, CostClass, udf_cost
+from thresher.expressions.udf_protocol import ExprUDFProtocol
 
 if TYPE_CHECKING:
     from thresher.expressions.audio import AudioNamespace
@@ -789,7 +790,7 @@ class When(Expr):
 class UDFCall(Expr):
     """A call of a user-defined function (see ``udfs/udf.py``); ``udf`` carries resources."""
 
-    udf: Any
+    udf: ExprUDFProtocol
     args: tuple[Expr, ...]
     kwargs: tuple[tuple[str, Any], ...] = ()
 

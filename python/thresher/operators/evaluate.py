@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from thresher._lazy import lazy_module
-from thresher.datatypes import DataType, Field, Schema, conform_array, storage_batch
+from thresher.datatypes import Field, Schema, conform_array, storage_batch
 from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Alias, Call, Cast, Column, Expr, Literal, UDFCall
 from thresher.operators.expr_to_polars import has_lowering, to_polars
@@ -40,7 +40,7 @@ def wants_error_column(expr: Expr) -> bool:
     for n in expr.walk():
         if isinstance(n, Call) and n.spec.fallible and n.option("on_error") == "column":
             return True
-        if isinstance(n, UDFCall) and getattr(n.udf, "on_error", None) == "column":
+        if isinstance(n, UDFCall) and n.udf.on_error == "column":
             return True
     return False
 
@@ -190,7 +190,7 @@ class ExprEvaluator:
         for step in self._steps:
             node = step.node
             if isinstance(node, UDFCall) and id(node.udf) not in self._udf_state:
-                self._udf_state[id(node.udf)] = node.udf.make_runner() if hasattr(node.udf, "make_runner") else node.udf
+                self._udf_state[id(node.udf)] = node.udf.make_runner()
 
     # ------------------------------------------------------------------------------------
     def _eval_arg(self, arg: Expr, batch: pa.RecordBatch, schema: Schema) -> pa.Array:
@@ -212,7 +212,7 @@ class ExprEvaluator:
         if isinstance(node, UDFCall):
             state = self._udf_state.get(id(node.udf))
             if state is None:
-                state = node.udf.make_runner() if hasattr(node.udf, "make_runner") else node.udf
+                state = node.udf.make_runner()
                 self._udf_state[id(node.udf)] = state
             result = state(args, dict(node.kwargs), step.out_field)
             if isinstance(result, KernelOutput):
@@ -306,19 +306,3 @@ def _first_error(a: pa.Array, b: pa.Array) -> pa.Array:
     import pyarrow.compute as pc
 
     return pc.coalesce(a, b)
-
-
-def evaluate_mask(evaluator: ExprEvaluator, batch: pa.RecordBatch) -> pa.Array:
-    """A predicate's boolean mask, nulls treated as False."""
-    import pyarrow.compute as pc
-
-    (mask,), _ = evaluator.evaluate(batch)
-    if mask.null_count:
-        mask = pc.fill_null(mask, False)
-    return mask
-
-
-def literal_dtype(value: Any) -> DataType:
-    from thresher.expressions.expr import infer_literal_type
-
-    return infer_literal_type(value)
