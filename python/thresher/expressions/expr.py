@@ -614,6 +614,13 @@ class Cast(Expr):
         src, dst = f.dtype, self.dtype
         if src.is_media() and not dst.is_media() and not (dst.storage == src.storage):
             raise ThresherTypeError(f"cannot cast column {f.name!r} of type {src} to {dst}")
+        if src.is_string() and dst.kind in ("file", "image", "video", "audio"):
+            # a cast would take the path's own characters as the media bytes (every row null later)
+            raise ThresherTypeError(
+                f"cannot cast string column {f.name!r} to {dst}: a string is not the media's bytes; if it holds "
+                f"paths or urls, fetch them first: col({f.name!r}).url.download() gives the bytes (a file), "
+                f"which .cast({dst}) or the {dst.kind} functions accept"
+            )
         return Field(f.name, dst, f.nullable)
 
     def __repr__(self) -> str:
