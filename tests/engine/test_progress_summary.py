@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import thresher as th
-from thresher.engine.progress import _cut
+from thresher.engine.progress import cut_label as _cut
 
 
 def test_overall_total_and_summary_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -30,3 +30,8 @@ def test_stage_labels_are_cut_between_tokens() -> None:
     cut = _cut(label, 40)
     assert len(cut) <= 40 and cut.endswith("…")
     assert cut[:-1] in label and not cut[:-1].endswith(("co", "col(", '"pa'))
+    df = th.from_pydict({"path": ["a"], "size": [1], "modified": [2]}).with_columns(n=th.col("path").str.len_bytes())
+    df.collect()
+    names = [st.name for st in df.stats().stages.values()]
+    assert all(len(n) <= 60 for n in names)  # was: cut at 60 characters, mid-name
+    assert all(n.endswith(("…", "]", ")")) or "[" not in n for n in names), names

@@ -52,7 +52,7 @@ class ProgressReporter:
         self._overall = tqdm(desc="thresher", unit=" rows", total=self.total, position=0, leave=False,
                              dynamic_ncols=True, mininterval=self.refresh)
         for i, s in enumerate(plan.stages()):
-            label = _cut(s.describe().split(": ", 1)[-1], 40)
+            label = cut_label(s.describe().split(": ", 1)[-1], 40)
             self._bars[s.id] = tqdm(desc=f"  [{s.id}] {s.kind} {label}", unit=" rows", position=i + 1, leave=False,
                                     dynamic_ncols=True, mininterval=self.refresh)
 
@@ -99,7 +99,7 @@ class ProgressReporter:
                 print(self.summary(), file=sys.stderr, flush=True)
 
 
-def _cut(text: str, width: int) -> str:
+def cut_label(text: str, width: int) -> str:
     """``text`` cut at a token boundary (not mid-name) to at most ``width`` characters."""
     if len(text) <= width:
         return text
