@@ -112,6 +112,10 @@ def test_item4_media_values_out_as_numpy() -> None:
     # to_numpy stacks when every row is there and shapes agree, else an object array
     stacked = df.filter(th.col("id") < 3).to_numpy("img")
     assert stacked.shape == (3, 4, 6, 3) and stacked.dtype == np.uint8
+    from thresher.values import column_to_numpy
+
+    sliced = images_to_arrow([*imgs[:3], *imgs[:3]]).slice(2, 3)  # the stacked path honours offsets
+    np.testing.assert_array_equal(column_to_numpy(sliced), np.stack([imgs[2], imgs[0], imgs[1]]))
     ragged = df.to_numpy("img")
     assert ragged.dtype == object and ragged.shape == (4,) and ragged[3] is None
     np.testing.assert_array_equal(ragged[2], imgs[2])

@@ -23,6 +23,16 @@ from thresher.errors import (
 )
 from thresher.expressions.expr import Expr, col, count, lit, register_expr_namespace, when
 from thresher.frame_ops import all, concat, len  # noqa: A004 - Polars' names: th.all(), th.len()
+from thresher.io.config import (
+    AzureConfig,
+    GCSConfig,
+    HFConfig,
+    HTTPConfig,
+    IOConfig,
+    S3Config,
+    get_io_config,
+    set_io_config,
+)
 from thresher.readers import (
     from_arrow,
     from_glob_path,
@@ -69,6 +79,11 @@ def unregister(name: str) -> None:
     _unregister(name)
 
 
+def __dir__() -> list[str]:
+    # the lazily loaded parts are listed too, for tab completion
+    return sorted({*globals(), "config", "functions", "udf"})
+
+
 def __getattr__(name: str) -> Any:
     # heavier parts load on first use, so `import thresher` stays light
     if name == "udf":
@@ -88,6 +103,14 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AzureConfig",
+    "GCSConfig",
+    "HFConfig",
+    "HTTPConfig",
+    "IOConfig",
+    "S3Config",
+    "get_io_config",
+    "set_io_config",
     "ColumnNotFoundError",
     "DataFrame",
     "DataType",

@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
     from thresher.dedup import DedupNamespace
     from thresher.engine.stats import RunStats
+    from thresher.io.config import IOConfig
     from thresher.io.sink import Sink
     from thresher.planner.physical import PhysicalPlan
 
@@ -376,10 +378,11 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         >>> th.from_pydict({"n": [2, 3]}).flat_map(count_to, "n").to_pydict()
         {'n': [2, 2, 3, 3, 3], 'i': [0, 1, 0, 1, 2]}
         """
+        from thresher.expressions.udf_protocol import GeneratorUDFProtocol
         from thresher.planner.logical import FlatMap
         from thresher.udfs.udf import output_schema
 
-        if not getattr(udf, "is_generator", False):
+        if not (isinstance(udf, GeneratorUDFProtocol) and udf.is_generator):
             raise ThresherTypeError(f"flat_map needs a generator udf (one that yields), got {udf!r}")
         arg_exprs = tuple(_to_expr(a) for a in args)
         keep_cols = tuple(self.columns if keep is None else keep)
@@ -522,41 +525,86 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         result._last_stats = self._last_stats
         return result
 
+    def _write_files(self, sink_cls: Any, extensions: tuple[str, ...], path: str,
+                     partition_by: Sequence[str] | None, mode: str, job_id: str | None,
+                     io_config: IOConfig | None, options: dict[str, Any]) -> DataFrame:
+        from thresher.io.files_sink import is_single_file
+
+        single = not partition_by and is_single_file(path, extensions)
+        sink = sink_cls(path, partition_by=list(partition_by) if partition_by else None, mode=mode, job_id=job_id,
+                        io_config=io_config, single_file=single)
+        sink.preflight(job_id)
+        # one file: the whole frame is one partition, committed under exactly that name
+        df = self.repartition(1) if single else self
+        result = df.write(sink, job_id=job_id, **options)
+        if result.to_arrow().num_rows == 0:
+            # no partition at all (an empty input): still leave a file holding the schema
+            empty = sink.write("empty", iter(()), self.schema.to_arrow())
+            if empty.files:
+                sink.commit(job_id or f"empty-{uuid.uuid4().hex}", [empty])
+        return result
+
     def write_parquet(self, path: str, partition_by: Sequence[str] | None = None, mode: str = "append",
-                      job_id: str | None = None, **options: Any) -> DataFrame:
-        """Write Parquet files under ``path`` (Hive folders for ``partition_by``)."""
+                      job_id: str | None = None, io_config: IOConfig | None = None, **options: Any) -> DataFrame:
+        """Write Parquet: ``path`` ending in ``.parquet`` is one file (like Polars), else a dataset folder.
+
+        A folder (local, ``s3://``, ``gs://``, ``az://``) gets one file per partition (Hive folders
+        for ``partition_by``), committed exactly once per ``job_id`` and partition. An empty
+        frame still writes a file holding the schema. ``io_config`` gives credentials
+        (default: ``th.set_io_config``'s, or the environment).
+
+        >>> import os, tempfile, thresher as th
+        >>> out = os.path.join(tempfile.mkdtemp(), "x.parquet")
+        >>> _ = th.from_pydict({"a": [1, 2]}).write_parquet(out)
+        >>> th.read_parquet(out).to_pydict()
+        {'a': [1, 2]}
+        """
         from thresher.io.files_sink import ParquetSink
 
-        return self.write(ParquetSink(path, partition_by=list(partition_by) if partition_by else None, mode=mode),
-                          job_id=job_id, **options)
+        return self._write_files(ParquetSink, (".parquet", ".pq", ".parq"), path, partition_by, mode, job_id,
+                                 io_config, options)
 
     def write_csv(self, path: str, partition_by: Sequence[str] | None = None, mode: str = "append",
-                  job_id: str | None = None, **options: Any) -> DataFrame:
+                  job_id: str | None = None, io_config: IOConfig | None = None, **options: Any) -> DataFrame:
+        """Write CSV: one file for a ``.csv`` path, else a dataset folder (see :meth:`write_parquet`)."""
         from thresher.io.files_sink import CsvSink
 
-        return self.write(CsvSink(path, partition_by=list(partition_by) if partition_by else None, mode=mode),
-                          job_id=job_id, **options)
+        return self._write_files(CsvSink, (".csv",), path, partition_by, mode, job_id, io_config, options)
 
     def write_json(self, path: str, partition_by: Sequence[str] | None = None, mode: str = "append",
-                   job_id: str | None = None, **options: Any) -> DataFrame:
+                   job_id: str | None = None, io_config: IOConfig | None = None, **options: Any) -> DataFrame:
+        """Write newline-delimited JSON: one file for a ``.json``/``.jsonl`` path, else a folder."""
         from thresher.io.files_sink import JsonSink
 
-        return self.write(JsonSink(path, partition_by=list(partition_by) if partition_by else None, mode=mode),
-                          job_id=job_id, **options)
+        return self._write_files(JsonSink, (".json", ".jsonl", ".ndjson"), path, partition_by, mode, job_id,
+                                 io_config, options)
 
     def write_iceberg(self, table: Any, catalog: Any = None, mode: str = "append", job_id: str | None = None,
-                      **options: Any) -> DataFrame:
-        """Append/overwrite an Iceberg table; each partition commits once per ``job_id``."""
+                      io_config: IOConfig | None = None, **options: Any) -> DataFrame:
+        """Append/overwrite an Iceberg table; each partition commits once per ``job_id``.
+
+        ``table`` is ``"namespace.table"`` (refused at once without a namespace) or a pyiceberg
+        Table; ``io_config`` reaches the warehouse when ``catalog`` is a name or a dict.
+        """
         from thresher.io.iceberg import IcebergSink
 
-        return self.write(IcebergSink(table, catalog=catalog, mode=mode), job_id=job_id, **options)
+        sink = IcebergSink(table, catalog=catalog, mode=mode, io_config=io_config)
+        sink.preflight(job_id)
+        return self.write(sink, job_id=job_id, **options)
 
     def write_lance(self, uri: str, mode: str = "create", job_id: str | None = None, on: str | None = None,
+                    io_config: IOConfig | None = None, storage_options: Mapping[str, str] | None = None,
                     **options: Any) -> DataFrame:
-        """Write a Lance dataset; ``mode="merge_columns", on="id"`` adds columns to an existing one."""
+        """Write a Lance dataset (local or object store); ``mode="merge_columns", on="id"`` adds columns.
+
+        ``mode="create"`` on an existing dataset fails before anything runs. ``storage_options``
+        are Lance's own keys and win over ``io_config``.
+        """
         from thresher.io.lance import LanceSink
 
-        return self.write(LanceSink(uri, mode=mode, on=on), job_id=job_id, **options)
+        sink = LanceSink(uri, mode=mode, on=on, io_config=io_config, storage_options=storage_options)
+        sink.preflight(job_id)
+        return self.write(sink, job_id=job_id, **options)
 
 
 class GroupBy:

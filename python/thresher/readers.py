@@ -11,6 +11,7 @@ import pyarrow as pa
 from thresher.dataframe import DataFrame
 from thresher.datatypes import DataType, Schema, conform_batch, to_dtype
 from thresher.errors import ThresherTypeError
+from thresher.io.config import IOConfig
 from thresher.planner.logical import ScanSource
 
 
@@ -18,8 +19,12 @@ def _scan(source: Any) -> DataFrame:
     return DataFrame(ScanSource(source))
 
 
-def read_parquet(path: Any, hive_partitioning: bool = True) -> DataFrame:
-    """Lazily read Parquet files (a path, a glob, a folder or a list of them).
+def read_parquet(path: Any, hive_partitioning: bool = True, io_config: IOConfig | None = None) -> DataFrame:
+    """Lazily read Parquet files (a path, a glob, a folder or a list of them), local or remote.
+
+    ``s3://``, ``gs://``, ``az://``/``abfs://``, ``hf://`` and ``https://`` locations are read
+    through :mod:`thresher.io.fs` with ``io_config`` (default: ``th.set_io_config``'s, or the
+    environment); a filter reads only the row groups whose statistics can match.
 
     >>> import thresher as th, tempfile, os, pyarrow as pa, pyarrow.parquet as pq
     >>> d = tempfile.mkdtemp(); pq.write_table(pa.table({"a": [1, 2]}), os.path.join(d, "x.parquet"))
@@ -28,23 +33,25 @@ def read_parquet(path: Any, hive_partitioning: bool = True) -> DataFrame:
     """
     from thresher.io.parquet import ParquetSource
 
-    return _scan(ParquetSource(path, hive_partitioning=hive_partitioning))
+    return _scan(ParquetSource(path, hive_partitioning=hive_partitioning, io_config=io_config))
 
 
-def read_csv(path: Any, has_header: bool = True, delimiter: str = ",", schema: Schema | None = None) -> DataFrame:
-    """Lazily read CSV files."""
+def read_csv(path: Any, has_header: bool = True, delimiter: str = ",", schema: Schema | None = None,
+             io_config: IOConfig | None = None) -> DataFrame:
+    """Lazily read CSV files (local or on an object store, see :func:`read_parquet`)."""
     from thresher.io.csv import CsvSource
 
     return _scan(CsvSource(path, has_header=has_header, delimiter=delimiter,
-                           schema=schema.to_arrow() if schema is not None else None))
+                           schema=schema.to_arrow() if schema is not None else None, io_config=io_config))
 
 
-def read_json(path: Any, schema: Schema | None = None) -> DataFrame:
+def read_json(path: Any, schema: Schema | None = None, io_config: IOConfig | None = None) -> DataFrame:
     """Lazily read JSON files: newline-delimited objects (``.jsonl``/``.ndjson``) or a JSON array of
-    objects per file (``[{"a": 1}, {"a": 2}]``), detected from the first byte of each file."""
+    objects per file (``[{"a": 1}, {"a": 2}]``), detected from the first byte of each file; local
+    or on an object store (see :func:`read_parquet`)."""
     from thresher.io.json import JsonSource
 
-    return _scan(JsonSource(path, schema=schema.to_arrow() if schema is not None else None))
+    return _scan(JsonSource(path, schema=schema.to_arrow() if schema is not None else None, io_config=io_config))
 
 
 def from_arrow(data: pa.Table | pa.RecordBatch | Sequence[pa.RecordBatch]) -> DataFrame:
@@ -133,11 +140,12 @@ def from_polars(df: Any) -> DataFrame:
     return from_arrow(df.to_arrow())
 
 
-def from_glob_path(pattern: str | Sequence[str]) -> DataFrame:
+def from_glob_path(pattern: str | Sequence[str], io_config: IOConfig | None = None) -> DataFrame:
     """One row per file matching ``pattern``: path, size, modified time (sorted by path).
 
     ``pattern`` may use ``*``, ``?`` and ``**`` (any depth), be a list of patterns, or name an
-    object store (``s3://bucket/*.jpg``) when pyarrow.fs or fsspec can list it.
+    object store (``s3://bucket/*.jpg``, credentials from ``io_config`` or the session default).
+    It is listed when the frame is made; a pattern that matches no file raises ``ThresherIOError``.
 
     >>> import os, tempfile, thresher as th
     >>> d = tempfile.mkdtemp()
@@ -147,27 +155,47 @@ def from_glob_path(pattern: str | Sequence[str]) -> DataFrame:
     >>> [os.path.basename(p) for p in df.to_pydict()["path"]], df.to_pydict()["size"]
     (['a.jpg', 'b.jpg'], [5, 5])
     """
+    from thresher.errors import ThresherIOError
     from thresher.io.glob import GlobSource
 
-    return _scan(GlobSource(pattern))  # type: ignore[arg-type]
+    source = GlobSource(pattern, io_config=io_config)  # type: ignore[arg-type]
+    # listed now (once; the scan reuses it), so a pattern that matches nothing fails here, like read_parquet
+    if not source.statistics().num_rows:
+        raise ThresherIOError(f"no files match {pattern!r}")
+    return _scan(source)
 
 
-def read_iceberg(table: Any, catalog: Any = None, snapshot_id: int | None = None) -> DataFrame:
-    """Read an Iceberg table (an identifier like "db.t" with ``catalog``, or a pyiceberg Table)."""
+def read_iceberg(table: Any, catalog: Any = None, snapshot_id: int | None = None,
+                 io_config: IOConfig | None = None) -> DataFrame:
+    """Read an Iceberg table (an identifier like "db.t" with ``catalog``, or a pyiceberg Table).
+
+    ``io_config`` reaches the table's data files when ``catalog`` is a name or a dict of
+    properties (a Catalog object brings its own FileIO settings).
+    """
     from thresher.io.iceberg import IcebergSource
 
-    return _scan(IcebergSource(table, catalog=catalog, snapshot_id=snapshot_id))
+    return _scan(IcebergSource(table, catalog=catalog, snapshot_id=snapshot_id, io_config=io_config))
 
 
-def read_lance(uri: str, version: int | None = None) -> DataFrame:
-    """Read a Lance dataset (optionally at a version)."""
+def read_lance(uri: str, version: int | None = None, io_config: IOConfig | None = None,
+               storage_options: Mapping[str, str] | None = None) -> DataFrame:
+    """Read a Lance dataset (optionally at a version), local or on an object store.
+
+    ``io_config`` is translated to Lance's ``storage_options``; explicit ``storage_options``
+    (Lance's own keys) win over it.
+    """
     from thresher.io.lance import LanceSource
 
-    return _scan(LanceSource(uri, version=version))
+    return _scan(LanceSource(uri, version=version, storage_options=storage_options, io_config=io_config))
 
 
-def iceberg_catalog(warehouse_dir: str, name: str = "thresher") -> Any:
-    """An embedded Iceberg catalog: pyiceberg's SqlCatalog on sqlite with a local warehouse."""
+def iceberg_catalog(warehouse: str, name: str = "thresher", database: str | None = None,
+                    io_config: IOConfig | None = None) -> Any:
+    """An embedded Iceberg catalog: pyiceberg's SqlCatalog on sqlite.
+
+    ``warehouse`` is a local folder or an object-store prefix (``s3://bucket/wh``); the sqlite
+    file is ``database`` (default: ``<warehouse>/catalog.db``, which needs a local warehouse).
+    """
     from thresher.io.iceberg import default_catalog
 
-    return default_catalog(warehouse_dir, name=name)
+    return default_catalog(warehouse, name=name, database=database, io_config=io_config)

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from thresher.datatypes import ThresherExtensionType, storage_type
 
@@ -142,6 +143,30 @@ def table_to_rows(table: pa.Table, images: str = "numpy") -> list[tuple[Any, ...
     return list(zip(*cols)) if cols else []
 
 
+def _stack_images(arr: pa.Array) -> np.ndarray | None:
+    """``(n, H, W, C)`` straight from the pixel buffer when every image is present and alike
+    (one copy, no per-row work); None when they are not."""
+    from thresher.operators.kernels.image import CHANNELS
+
+    st = arr.storage
+    if len(st) == 0 or st.null_count:
+        return None
+    widths, heights, modes, data = st.flatten()
+    if data.null_count or pc.count_distinct(modes).as_py() != 1:
+        return None
+    w, h = pc.min_max(widths).as_py(), pc.min_max(heights).as_py()
+    mode = modes[0].as_py()
+    if w["min"] != w["max"] or h["min"] != h["max"] or mode not in CHANNELS:
+        return None
+    shape = (int(h["min"]), int(w["min"]), CHANNELS[mode])
+    size = shape[0] * shape[1] * shape[2]
+    offsets = np.frombuffer(data.buffers()[1], dtype=np.int64)[data.offset:data.offset + len(data) + 1]
+    if not np.array_equal(np.diff(offsets), np.full(len(data), size)):
+        return None
+    pixels = np.frombuffer(data.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return pixels.reshape((len(data), *shape)).copy()
+
+
 def _object_array(values: list[Any]) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     for i, v in enumerate(values):  # item by item: assigning a list would broadcast equal shapes
@@ -173,6 +198,9 @@ def column_to_numpy(arr: pa.Array | pa.ChunkedArray, writable: bool = False) -> 
                 return np.array(stacked) if writable and not stacked.flags.writeable else stacked
             vals: list[Any] = [None if a is None else np.array(a) for a in stacked]
         else:
+            fast = _stack_images(arr)
+            if fast is not None:
+                return fast
             vals = _image_values(arr, "numpy")
         shapes = {v.shape for v in vals if v is not None}
         if len(shapes) == 1 and all(v is not None for v in vals) and vals:

@@ -114,9 +114,33 @@ def test_window_over_aggregate_in_group_by() -> None:
         assert all(_same(_norm(a), _norm(b)) for a, b in zip(g, w)), (g, w)
 
 
+def test_regressions_found_by_the_fuzzer() -> None:
+    # sum over a frame of only NULLs is NULL (a whole-partition shortcut through Polars gave 0)
+    t = pa.table({"i": [0, 1, 2], "k": [1, 1, 2], "x": pa.array([None, None, 3], pa.int64())})
+    check("select i, sum(x) over () a, sum(x) over (partition by k) b, avg(x) over (partition by k) c from t", t)
+    # a float sum whose frame starts past the partition's end (an empty frame on the last rows)
+    check("select i, avg(f) over (partition by g order by i rows between 2 following and unbounded following) a, "
+          "sum(f) over (order by i rows between 1 following and 3 following) b from t")
+    # min/max over a column with NULLs (dense codes must not go through NaN)
+    check("select i, min(x) over (order by i rows between 1 preceding and current row) from t", t)
+
+
+def test_lag_with_a_negative_offset() -> None:
+    check("select i, lag(x, -1) over (order by i) a, lead(x, -2, 0) over (order by i) b from t")
+
+
 def test_qualify() -> None:
     check("select i, k, x from t qualify row_number() over (partition by k order by x desc nulls last, i) = 1")
     check("select i, x, rank() over (order by x) r from t qualify r <= 3 and x is not null")
+
+
+def test_order_by_a_window() -> None:
+    con = duckdb.connect()
+    con.register("t", T)
+    q = "select i, x from t order by row_number() over (order by x desc nulls last, i), i"
+    assert th.sql(q, t=th.from_arrow(T)).to_pydict()["i"] == [r[0] for r in con.execute(q).fetchall()]
+    q = "select k, sum(x) s from t group by k order by rank() over (order by sum(x) desc), k"
+    assert th.sql(q, t=th.from_arrow(T)).to_pydict()["k"] == [r[0] for r in con.execute(q).fetchall()]
 
 
 def test_named_window() -> None:
@@ -142,6 +166,8 @@ def test_float_special_values_in_moving_frames() -> None:
     ("select sum(x) over (order by g range between 1 preceding and current row) from t", "numeric keys only"),
     ("select median(x) over (order by i rows between 1 preceding and current row) from t", "moving window frame"),
     ("select sum(x) over (order by d rows between current row and 1 preceding) from t", "starts after it ends"),
+    ("select sum(row_number() over (order by x)) from t", "aggregate cannot contain a window function"),
+    ("select i from t where row_number() over (order by x) = 1", "Window"),
 ])
 def test_unsupported_constructs_are_named(query: str, message: str) -> None:
     with pytest.raises(th.ThresherError, match=message):

@@ -1,64 +1,23 @@
 """Job state of checkpointed writes: a record per job id, next to the sink.
 
 The sink is the source of truth for which partitions are committed (its commit and the record
-of (job id, partition) are one atomic operation); this store adds what the sink cannot know --
-that a job finished -- so re-running a finished job does no work at all. The write itself runs
-in :mod:`thresher.engine.write`.
+of (job id, partition) are one atomic operation); the job record adds what the sink cannot know:
+the plan the job runs (its fingerprint: a re-run with another plan is refused) and that the job
+finished, so re-running a finished job does no work at all. Records are
+:class:`thresher.io.commit.JobStore` objects, on local disk or an object store next to the data.
+The write itself runs in :mod:`thresher.engine.write`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from thresher.io.commit import JobStore
 from thresher.io.sink import Sink
 
-
-class CheckpointStore:
-    """Job state in a folder next to the sink: one JSON record per job id, written atomically.
-
-    The sink itself is the source of truth for which partitions are committed (its commit and
-    the record of (job id, partition) are one atomic operation); this store adds what the sink
-    cannot know — that a job finished — so re-running a finished job does no work at all.
-    """
-
-    def __init__(self, location: str) -> None:
-        self.location = location
-
-    def _path(self, job_id: str) -> str:
-        import hashlib
-        import os
-
-        safe = hashlib.sha1(job_id.encode()).hexdigest()[:16]
-        return os.path.join(self.location, f"job-{safe}.json")
-
-    def load(self, job_id: str) -> dict[str, Any] | None:
-        import json
-
-        try:
-            with open(self._path(job_id)) as f:
-                rec: dict[str, Any] = json.load(f)
-        except (OSError, ValueError):
-            return None
-        return rec if rec.get("job_id") == job_id else None
-
-    def mark_complete(self, job_id: str, partitions: list[str], rows: int,
-                      plan_fingerprint: str | None = None) -> None:
-        import json
-        import os
-        import tempfile
-        import time as _time
-
-        os.makedirs(self.location, exist_ok=True)
-        rec = {"job_id": job_id, "complete": True, "partitions": sorted(partitions), "rows": rows,
-               "finished_at": _time.time(), "plan_fingerprint": plan_fingerprint}
-        fd, tmp = tempfile.mkstemp(dir=self.location, prefix=".job-", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(rec, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._path(job_id))
+#: the job records of a sink (kept as a name for callers of the engine)
+CheckpointStore = JobStore
 
 
-def checkpoint_store(sink: Sink, location: str | None = None) -> CheckpointStore | None:
+def checkpoint_store(sink: Sink, location: str | None = None) -> JobStore | None:
+    """The job records next to ``sink`` (or at ``location``); None when the sink has no place for them."""
     loc = location or sink.checkpoint_location()
-    return CheckpointStore(loc) if loc else None
+    return JobStore(loc, sink.io_config) if loc else None

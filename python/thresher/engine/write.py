@@ -54,12 +54,17 @@ def run_write_job(plan: PhysicalPlan, make_executor: Callable[[], Executor]) -> 
     if job is None:
         raise ValueError("run_write_job needs a plan compiled from a Write")
     store = checkpoint_store(job.sink, job.checkpoint_location) if job.resumable else None
+    sink_job = job
     if store is not None:
-        rec = store.load(job.job_id)
-        if rec is not None and rec.get("complete"):
-            return _already(list(rec.get("partitions", []))), None
-    committed = frozenset(job.sink.committed_partitions(job.job_id)) if job.resumable else frozenset()
-    plan = dataclasses.replace(plan, write_job=dataclasses.replace(job, committed=committed))
+        # before any work: a job id reused for another plan is refused (JobPlanMismatchError),
+        # unless the sink overwrites, which starts a new generation of the job
+        rec = store.begin(job.job_id, job.plan_fingerprint, overwrite=job.sink.mode == "overwrite")
+        if rec.complete:
+            return _already(list(rec.partitions)), None
+        if rec.sink_job_id != job.job_id:
+            sink_job = dataclasses.replace(job, job_id=rec.sink_job_id)
+    committed = frozenset(job.sink.committed_partitions(sink_job.job_id)) if job.resumable else frozenset()
+    plan = dataclasses.replace(plan, write_job=dataclasses.replace(sink_job, committed=committed))
     arrow = plan.schema.to_arrow()
     executor = make_executor()
     batches = list(executor.execute(plan))

@@ -16,6 +16,7 @@ from thresher.datatypes import DataType, Field
 from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import Call, Expr
 from thresher.expressions.registry import FunctionSpec, expect, register
+from thresher.io.config import IOConfig, resolve_io_config
 
 
 def _download(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
@@ -39,7 +40,7 @@ class UrlNamespace:
         self._expr = expr
 
     def download(self, max_connections: int = 32, on_error: str = "null", timeout: float = 30.0,
-                 max_bytes: int | None = None) -> Expr:
+                 max_bytes: int | None = None, io_config: IOConfig | None = None) -> Expr:
         """Fetch each path/url as a ``file`` column of bytes.
 
         Parameters
@@ -53,9 +54,13 @@ class UrlNamespace:
             Seconds per url, retries included.
         max_bytes : int, optional
             Refuse larger downloads (never more than ``th.config.max_download_bytes``).
+        io_config : IOConfig, optional
+            Credentials, endpoints and HTTP headers (default: ``th.set_io_config``'s when the
+            expression is built, so it travels with the plan to Ray workers).
 
-        Local paths, ``file://``, ``http(s)://`` and object stores (``s3://``, ``gs://``, ... via
-        pyarrow.fs or fsspec) are fetched if their scheme is in ``th.config.allowed_url_schemes``.
+        Local paths, ``file://``, ``http(s)://`` and object stores (``s3://``, ``gs://``, ``az://``,
+        ``hf://`` through :mod:`thresher.io.fs`) are fetched if their scheme is in
+        ``th.config.allowed_url_schemes``.
 
         Examples
         --------
@@ -63,5 +68,9 @@ class UrlNamespace:
         >>> col("path").url.download().image.decode()
         col("path").url.download(max_connections=32, on_error='null', timeout=30.0, max_bytes=None).image.decode(mode=None, on_error='null')
         """
-        return Call("url.download", (self._expr,), (("max_connections", max_connections), ("on_error", on_error),
-                                                    ("timeout", float(timeout)), ("max_bytes", max_bytes)))
+        opts: tuple[tuple[str, Any], ...] = (("max_connections", max_connections), ("on_error", on_error),
+                                             ("timeout", float(timeout)), ("max_bytes", max_bytes))
+        cfg = resolve_io_config(io_config)
+        if cfg != IOConfig():  # only a non-default config shows in the plan
+            opts += (("io_config", cfg),)
+        return Call("url.download", (self._expr,), opts)

@@ -1,21 +1,33 @@
-"""Parquet, CSV and JSON sinks: two-phase, idempotent writes into a directory.
+"""Parquet, CSV and JSON sinks: two-phase, idempotent writes into a folder, local or on an object store.
 
 Layout under ``root``::
 
     root/
       year=1995/part-<hash(job, partition)>-00000.parquet   visible data (Hive-style dirs)
       _staging/<job or writer id>/<partition>-<n>/...        written, not yet committed
-      _thresher/jobs/<job id>.json                           what each job committed
-      _thresher/commit.lock                                  serializes commits (a file lock)
+      _thresher/jobs/<job id>.json                           local: what each job committed
+      _thresher/jobs/<job id>/<hash(partition)>.json         object stores: one marker per partition
+      _thresher/commit.lock                                  local: serializes commits (a file lock)
+      _thresher/checkpoints/job-<hash>.json                  job records (plan fingerprint, completion)
 
 ``write`` writes a partition's rows into ``_staging`` (readers that follow the Hive convention,
-e.g. pyarrow datasets and Spark, skip ``_``-prefixed paths). ``commit`` first records the final
-paths as *pending* in the job manifest (written atomically: temp file + ``os.replace``), renames
-the staged files into place, then marks the partitions committed. Final file names are a
-deterministic function of ``(job id, partition id)``, so a commit repeated after a crash replaces
-rather than duplicates, and a pending record left by a crash is rolled back on the next commit of
-that job (or by :func:`cleanup_orphans`). Each rename is atomic; a multi-file commit becomes
-visible file by file to readers that do not consult the manifest.
+e.g. pyarrow datasets, Polars and Spark, skip ``_``-prefixed paths). Final file names are a
+deterministic function of ``(job id, partition id)``, so repeating a commit replaces rather than
+duplicates. Locally, ``commit`` takes the root's file lock, records the final paths as *pending*
+in the job manifest (:func:`thresher.io.commit.atomic_write_json`), renames the staged files into
+place and marks the partitions committed; a pending record left by a crash is rolled back by the
+next commit of that job (or :func:`cleanup_orphans`).
+
+Object stores have neither rename nor locks. There a partition is claimed by creating its marker
+object with a conditional put (``If-None-Match: *``): exactly one committer of ``(job, partition)``
+wins, whoever runs it and however often. The marker lists the staged and final objects; the
+winner copies staged to final (server-side) and deletes the staged objects. A committer that finds
+the marker already there completes the copy if a crash interrupted it (copies are idempotent:
+same source, same name) and discards its own staged files. Each object appears whole, so a
+reader never sees a partial file; a partition's files become visible one by one.
+
+``path`` ending in the format's extension (``out/x.parquet``) writes that one file, like Polars:
+the frame is written as a single partition and committed under exactly that name.
 
 Every path goes through :func:`thresher.io.safety.safe_join`; partition values are Hive-escaped,
 so no value can place a file outside ``root``.
@@ -23,8 +35,8 @@ so no value can place a file outside ``root``.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
-import json
 import os
 import shutil
 import time
@@ -36,32 +48,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from thresher.errors import ColumnNotFoundError, ThresherIOError, ThresherTypeError
+from thresher.io import fs
+from thresher.io.commit import META_DIR, atomic_write_json, commit_lock, create_json, read_json
+from thresher.io.config import IOConfig, resolve_io_config
 from thresher.io.safety import hive_partition_dir, safe_join, safe_name, stable_token
 from thresher.io.sink import CommitResult, Sink, WriteResult
 
 STAGING_DIR = "_staging"
-META_DIR = "_thresher"
 _MODES = ("append", "overwrite", "error")
 
 
 # --------------------------------------------------------------------------------------------
-# Manifest and lock
+# Local manifest
 # --------------------------------------------------------------------------------------------
-
-
-def _atomic_write_json(path: str, data: Any) -> None:
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    with contextlib.suppress(OSError):  # make the rename durable
-        dfd = os.open(os.path.dirname(path), os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
 
 
 def _manifest_path(root: str, job_id: str) -> str:
@@ -69,29 +68,12 @@ def _manifest_path(root: str, job_id: str) -> str:
 
 
 def _load_manifest(root: str, job_id: str) -> dict[str, Any]:
-    path = _manifest_path(root, job_id)
-    try:
-        with open(path) as fh:
-            m: dict[str, Any] = json.load(fh)
-    except FileNotFoundError:
+    m = read_json(_manifest_path(root, job_id))
+    if not isinstance(m, dict):
         return {"job_id": job_id, "committed": {}, "pending": {}}
     m.setdefault("committed", {})
     m.setdefault("pending", {})
     return m
-
-
-@contextlib.contextmanager
-def _root_lock(root: str) -> Iterator[None]:
-    import fcntl
-
-    d = safe_join(root, META_DIR)
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "commit.lock"), "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _visible_files(root: str) -> list[str]:
@@ -115,7 +97,7 @@ def _rollback_pending(manifest: dict[str, Any]) -> list[str]:
 
 
 def cleanup_orphans(root: str | os.PathLike[str], older_than_s: float = 3600.0, keep: Sequence[str] = ()) -> list[str]:
-    """Remove what crashed writers left behind under ``root``.
+    """Remove what crashed writers left behind under a local ``root``.
 
     Parameters
     ----------
@@ -132,7 +114,7 @@ def cleanup_orphans(root: str | os.PathLike[str], older_than_s: float = 3600.0, 
     list of str
         The paths removed.
     """
-    root_s = os.fspath(root)
+    root_s = fs.local_path(root)
     now = time.time()
     removed: list[str] = []
     keep_names = {safe_name(k) for k in keep}
@@ -146,19 +128,19 @@ def cleanup_orphans(root: str | os.PathLike[str], older_than_s: float = 3600.0, 
             removed.append(p)
     jobs = os.path.join(root_s, META_DIR, "jobs")
     if os.path.isdir(jobs):
-        with _root_lock(root_s):
+        with commit_lock(root_s):
             for name in sorted(os.listdir(jobs)):
                 p = os.path.join(jobs, name)
                 if name.endswith(".json") and ".tmp-" not in name:
-                    with open(p) as fh:
-                        m = json.load(fh)
+                    m = read_json(p)
                     if (
-                        m.get("pending")
+                        isinstance(m, dict)
+                        and m.get("pending")
                         and now - os.path.getmtime(p) >= older_than_s
                         and safe_name(m["job_id"]) not in keep_names
                     ):
                         removed += _rollback_pending(m)
-                        _atomic_write_json(p, m)
+                        atomic_write_json(p, m)
                 elif ".tmp-" in name and now - os.path.getmtime(p) >= older_than_s:
                     os.remove(p)
                     removed.append(p)
@@ -204,65 +186,77 @@ def split_by_partition(batch: pa.RecordBatch, partition_by: Sequence[str]) -> It
 
 
 class _Writer:
-    def __init__(self, path: str, schema: pa.Schema) -> None:
-        self.path = path
+    """Writes one data file at ``uri`` (a local path or an object URI) through the fs layer."""
+
+    def __init__(self, uri: str, schema: pa.Schema, io_config: IOConfig | None) -> None:
+        self.path = uri
         self.rows = 0
+        self.bytes = 0
+        self._stream = fs.open_output_stream(uri, io_config)
 
     def write(self, batch: pa.RecordBatch) -> None:
         raise NotImplementedError
 
-    def close(self) -> None:
+    def _finish(self) -> None:
         raise NotImplementedError
+
+    def close(self) -> None:
+        try:
+            self._finish()
+            self.bytes = int(self._stream.tell())
+        finally:
+            self._stream.close()
 
 
 class _ParquetWriter(_Writer):
-    def __init__(self, path: str, schema: pa.Schema, **options: Any) -> None:
+    def __init__(self, uri: str, schema: pa.Schema, io_config: IOConfig | None, **options: Any) -> None:
         import pyarrow.parquet as pq
 
-        super().__init__(path, schema)
-        self._w = pq.ParquetWriter(path, schema, **options)
+        super().__init__(uri, schema, io_config)
+        self._w = pq.ParquetWriter(self._stream, schema, **options)
 
     def write(self, batch: pa.RecordBatch) -> None:
         self._w.write_batch(batch)
         self.rows += batch.num_rows
 
-    def close(self) -> None:
+    def _finish(self) -> None:
         self._w.close()
 
 
 class _CsvWriter(_Writer):
-    def __init__(self, path: str, schema: pa.Schema, **options: Any) -> None:
+    def __init__(self, uri: str, schema: pa.Schema, io_config: IOConfig | None, **options: Any) -> None:
         import pyarrow.csv as pcsv
 
-        super().__init__(path, schema)
-        self._w = pcsv.CSVWriter(path, schema, write_options=pcsv.WriteOptions(**options) if options else None)
+        super().__init__(uri, schema, io_config)
+        self._w = pcsv.CSVWriter(self._stream, schema,
+                                 write_options=pcsv.WriteOptions(**options) if options else None)
 
     def write(self, batch: pa.RecordBatch) -> None:
         self._w.write_batch(batch)
         self.rows += batch.num_rows
 
-    def close(self) -> None:
+    def _finish(self) -> None:
         self._w.close()
 
 
 class _JsonWriter(_Writer):
     """Newline-delimited JSON through Polars (no Python loop over rows)."""
 
-    def __init__(self, path: str, schema: pa.Schema, **options: Any) -> None:
-        super().__init__(path, schema)
-        self._fh = open(path, "wb")
-
     def write(self, batch: pa.RecordBatch) -> None:
+        import io
+
         import polars as pl
 
         from thresher.datatypes import storage_batch
 
         if batch.num_rows:
-            pl.from_arrow(storage_batch(batch)).write_ndjson(self._fh)  # type: ignore[union-attr]
+            buf = io.BytesIO()
+            pl.from_arrow(storage_batch(batch)).write_ndjson(buf)  # type: ignore[union-attr]
+            self._stream.write(buf.getvalue())
         self.rows += batch.num_rows
 
-    def close(self) -> None:
-        self._fh.close()
+    def _finish(self) -> None:
+        return None
 
 
 def _has_type(t: pa.DataType, pred: Any) -> bool:
@@ -284,7 +278,8 @@ class FileSink(Sink):
     Parameters
     ----------
     root : str or PathLike
-        The output directory (created when missing).
+        The output folder (local path or ``s3://``, ``gs://``, ``az://`` URI), or with
+        ``single_file`` the one file to write.
     partition_by : list of str, optional
         Columns that become Hive-style directories (``year=1995/``) and leave the files.
     mode : {"append", "overwrite", "error"}
@@ -292,6 +287,10 @@ class FileSink(Sink):
         root that already holds data files the job did not write.
     job_id : str, optional
         Names the staging directory (``_staging/<job>``); a random writer id when None.
+    io_config : IOConfig, optional
+        Credentials and endpoints for an object store (default: the session's).
+    single_file : bool
+        Write exactly the file ``root`` (one partition; see the module docstring).
     **options
         Passed to the format's writer (e.g. ``compression="zstd"`` for Parquet).
     """
@@ -305,26 +304,72 @@ class FileSink(Sink):
         partition_by: Sequence[str] | None = None,
         mode: str = "append",
         job_id: str | None = None,
+        io_config: IOConfig | None = None,
+        single_file: bool = False,
         **options: Any,
     ) -> None:
         if mode not in _MODES:
             raise ValueError(f"{type(self).__name__} mode must be one of {_MODES}, got {mode!r}")
-        self.root = os.path.abspath(os.fspath(root))
+        raw = os.fspath(root)
+        fs.check_writable(raw, type(self).__name__)
+        self.io_config = resolve_io_config(io_config)
+        self.single_file = single_file
+        target = fs.normalize(raw)
+        self.file: str | None = None
+        if single_file:
+            if partition_by:
+                raise ThresherIOError(f"{type(self).__name__}: partition_by needs a folder, not the file {raw!r}")
+            self.file = target
+            target = fs.parent(target)
+        self.root = target
+        self.local = fs.is_local(self.root)
         self.partition_by = list(partition_by or [])
         self.mode = mode
         self.job_id = job_id
         self.options = options
         self._writer_token = safe_name(job_id) if job_id else "w-" + uuid.uuid4().hex[:12]
-        self.name = f"{self.extension}[{self.root}]"
+        self.name = f"{self.extension}[{self.file or self.root}]"
 
     # ---- per-format hooks ---------------------------------------------------------------
-    def _open_writer(self, path: str, schema: pa.Schema) -> _Writer:
+    def _open_writer(self, uri: str, schema: pa.Schema) -> _Writer:
         raise NotImplementedError
 
     def _check_types(self, schema: pa.Schema) -> None:
         return None
 
+    # ---- paths --------------------------------------------------------------------------
+    def _join(self, *parts: str) -> str:
+        """A location under the root; every component checked (no escaping the root)."""
+        if self.local:
+            return safe_join(self.root, *parts)
+        from thresher.io.safety import check_component
+
+        for p in parts:
+            check_component(p)
+        return fs.join(self.root, *parts)
+
+    def _visible(self) -> list[str]:
+        if self.local:
+            return _visible_files(self.root) if os.path.isdir(self.root) else []
+        try:
+            entries = fs.glob(self.root, self.io_config)
+        except fs.StorageError:
+            return []
+        return [e.uri for e in entries]
+
+    def _data_files(self) -> list[str]:
+        """What a reader of this sink sees: the one file, or the visible files under the root."""
+        if self.file is not None:
+            return [self.file] if fs.exists(self.file, self.io_config) else []
+        return self._visible()
+
     # ---- protocol -----------------------------------------------------------------------
+    def preflight(self, job_id: str | None) -> None:
+        """``mode="error"``: refuse a target that holds data this job did not write, before any work."""
+        if self.mode == "error" and self._data_files():
+            if job_id is None or not self.committed_partitions(job_id):
+                raise ThresherIOError(f"{self.file or self.root} already holds data (mode='error')")
+
     def check_schema(self, schema: pa.Schema) -> None:
         for c in self.partition_by:
             if schema.get_field_index(c) < 0:
@@ -341,19 +386,21 @@ class FileSink(Sink):
         if not data_cols:
             raise ThresherTypeError("partition_by leaves no columns to write")
         self._check_types(pa.schema(data_cols))
-        if self.mode == "error" and os.path.isdir(self.root) and _visible_files(self.root):
-            if self.job_id is None or not _load_manifest(self.root, self.job_id)["committed"]:
-                raise ThresherIOError(f"{self.root} already holds data (mode='error')")
+        if self.mode == "error" and self._data_files():
+            if self.job_id is None or not self.committed_partitions(self.job_id):
+                raise ThresherIOError(f"{self.file or self.root} already holds data (mode='error')")
 
     def write(self, partition_id: str, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> WriteResult:
         """Write one partition into ``_staging`` (invisible)."""
         self.check_schema(schema)
-        stage = safe_join(
-            self.root, STAGING_DIR, self._writer_token, f"{stable_token(partition_id)}-{uuid.uuid4().hex[:8]}"
-        )
-        os.makedirs(stage, exist_ok=True)
+        stage = self._join(STAGING_DIR, self._writer_token, f"{stable_token(partition_id)}-{uuid.uuid4().hex[:8]}")
         file_schema = pa.schema([f for f in schema if f.name not in self.partition_by])
         writers: dict[str, _Writer] = {}
+
+        def open_writer(rel_dir: str) -> _Writer:
+            d = fs.join(stage, rel_dir) if rel_dir else stage
+            return self._open_writer(fs.join(d, f"part-00000.{self.extension}"), file_schema)
+
         try:
             for batch in batches:
                 if not batch.num_rows:
@@ -361,12 +408,11 @@ class FileSink(Sink):
                 for rel_dir, part in split_by_partition(batch, self.partition_by):
                     w = writers.get(rel_dir)
                     if w is None:
-                        d = safe_join(stage, rel_dir) if rel_dir else stage
-                        os.makedirs(d, exist_ok=True)
-                        w = writers[rel_dir] = self._open_writer(
-                            os.path.join(d, f"part-00000.{self.extension}"), file_schema
-                        )
+                        w = writers[rel_dir] = open_writer(rel_dir)
                     w.write(part)
+            if not writers and not self.partition_by and (self.file is not None or not self._data_files()):
+                # an empty result still leaves a file holding the schema, which reads back
+                writers[""] = open_writer("")
         finally:
             for w in writers.values():
                 w.close()
@@ -374,53 +420,82 @@ class FileSink(Sink):
         return WriteResult(
             partition_id,
             num_rows=sum(w.rows for w in writers.values()),
-            num_bytes=sum(os.path.getsize(p) for _, p in staged),
+            num_bytes=sum(w.bytes for w in writers.values()),
             files=[p for _, p in staged],
             payload={"stage": stage, "staged": staged},
         )
 
+    def _final(self, job_id: str, partition_id: str, rel_dir: str, i: int) -> str:
+        if self.file is not None:
+            return self.file
+        name = f"part-{stable_token(job_id, partition_id)}-{i:05d}.{self.extension}"
+        return self._join(rel_dir, name) if rel_dir else self._join(name)
+
+    def _markers_dir(self, job_id: str) -> str:
+        return self._join(META_DIR, "jobs", safe_name(job_id))
+
+    def _markers(self, job_id: str) -> list[dict[str, Any]]:
+        """The partition markers of ``job_id`` on an object store."""
+        try:
+            entries = fs.glob(fs.join(self._markers_dir(job_id), "*.json"), self.io_config)
+        except fs.StorageError:
+            return []
+        if not entries:
+            return []
+        with concurrent.futures.ThreadPoolExecutor(min(16, len(entries))) as ex:
+            recs = list(ex.map(lambda e: read_json(e.uri, self.io_config), entries))
+        return [r for r in recs if isinstance(r, dict) and "partition_id" in r]
+
     def committed_partitions(self, job_id: str) -> set[str]:
-        return set(_load_manifest(self.root, job_id)["committed"]) if os.path.isdir(self.root) else set()
+        if self.local:
+            return set(_load_manifest(self.root, job_id)["committed"]) if os.path.isdir(self.root) else set()
+        return {str(m["partition_id"]) for m in self._markers(job_id)}
 
     def commit(self, job_id: str, results: Sequence[WriteResult]) -> CommitResult:
-        """Rename staged files into place and record ``(job_id, partition)`` in the manifest."""
-        os.makedirs(self.root, exist_ok=True)
-        os.makedirs(safe_join(self.root, META_DIR, "jobs"), exist_ok=True)
+        """Make ``results`` visible, each ``(job_id, partition)`` exactly once."""
         unique: dict[str, WriteResult] = {}
         for r in results:
             unique.setdefault(r.partition_id, r)
-        with _root_lock(self.root):
+        if self.local:
+            res = self._commit_local(job_id, unique)
+        else:
+            res = self._commit_object_store(job_id, unique)
+        self.abort(list(unique.values()))
+        return res
+
+    def _commit_local(self, job_id: str, unique: dict[str, WriteResult]) -> CommitResult:
+        os.makedirs(self.root, exist_ok=True)
+        os.makedirs(safe_join(self.root, META_DIR, "jobs"), exist_ok=True)
+        with commit_lock(self.root):
             path = _manifest_path(self.root, job_id)
             m = _load_manifest(self.root, job_id)
             if m["pending"]:  # a crash between rename and record: roll those renames back
                 _rollback_pending(m)
-                _atomic_write_json(path, m)
+                atomic_write_json(path, m)
             todo = [r for pid, r in unique.items() if pid not in m["committed"]]
             skipped = [pid for pid in unique if pid in m["committed"]]
             seen = bool(m["committed"])
             if todo and not seen and self.mode in ("overwrite", "error"):
-                existing = _visible_files(self.root)
+                existing = self._data_files()
                 if existing and self.mode == "error":
-                    raise ThresherIOError(f"{self.root} already holds data (mode='error')")
+                    raise ThresherIOError(f"{self.file or self.root} already holds data (mode='error')")
                 for f in existing:
                     os.remove(f)
             moves: list[tuple[str, str, str]] = []  # (partition id, staged, final)
             for r in todo:
-                token = stable_token(job_id, r.partition_id)
                 for i, (rel_dir, staged) in enumerate((r.payload or {}).get("staged", [])):
-                    name = f"part-{token}-{i:05d}.{self.extension}"
-                    final = safe_join(self.root, rel_dir, name) if rel_dir else safe_join(self.root, name)
-                    moves.append((r.partition_id, staged, final))
+                    moves.append((r.partition_id, staged, self._final(job_id, r.partition_id, rel_dir, i)))
             m["pending"] = {r.partition_id: [f for pid, _, f in moves if pid == r.partition_id] for r in todo}
-            _atomic_write_json(path, m)
+            atomic_write_json(path, m)
             for _, staged, final in moves:
                 os.makedirs(os.path.dirname(final), exist_ok=True)
                 os.replace(staged, final)
+            for d in {os.path.dirname(f) for _, _, f in moves}:
+                fs.fsync_dir(d)
             for r in todo:
                 m["committed"][r.partition_id] = m["pending"].pop(r.partition_id)
             m["pending"] = {}
-            _atomic_write_json(path, m)
-        self.abort(list(unique.values()))
+            atomic_write_json(path, m)
         return CommitResult(
             committed=[r.partition_id for r in todo],
             skipped=skipped,
@@ -428,21 +503,64 @@ class FileSink(Sink):
             version=None,
         )
 
+    def _commit_object_store(self, job_id: str, unique: dict[str, WriteResult]) -> CommitResult:
+        markers = self._markers(job_id)
+        if self.mode in ("overwrite", "error") and not markers and unique:
+            existing = self._data_files()
+            if existing and self.mode == "error":
+                raise ThresherIOError(f"{self.file or self.root} already holds data (mode='error')")
+            for f in existing:  # the job's first commit: nothing of it is visible yet
+                fs.delete(f, self.io_config)
+        committed: list[str] = []
+        skipped: list[str] = []
+        rows = 0
+        for pid, r in unique.items():
+            moves = [[staged, self._final(job_id, pid, rel_dir, i)]
+                     for i, (rel_dir, staged) in enumerate((r.payload or {}).get("staged", []))]
+            marker = fs.join(self._markers_dir(job_id), stable_token(pid, n=32) + ".json")
+            rec = {"job_id": job_id, "partition_id": pid, "moves": moves, "num_rows": r.num_rows}
+            if create_json(marker, rec, self.io_config):
+                self._complete(moves, own=True)
+                committed.append(pid)
+                rows += r.num_rows
+            else:
+                won = read_json(marker, self.io_config)
+                if isinstance(won, dict):
+                    self._complete(won.get("moves", []), own=False)
+                skipped.append(pid)
+        return CommitResult(committed=committed, skipped=skipped, num_rows=rows, version=None)
+
+    def _complete(self, moves: Sequence[Sequence[str]], own: bool) -> None:
+        """Copy each staged object to its final name unless already there (idempotent)."""
+        for staged, final in moves:
+            if own or not fs.exists(final, self.io_config):
+                if fs.exists(staged, self.io_config):
+                    fs.copy(staged, final, self.io_config)
+                elif not fs.exists(final, self.io_config):
+                    raise ThresherIOError(f"commit of {final}: its staged data {staged} is gone")
+        for staged, _ in moves:
+            fs.delete(staged, self.io_config)
+
     def abort(self, results: Sequence[WriteResult]) -> None:
-        """Remove the staging directories of ``results`` (committed files are elsewhere by now)."""
+        """Remove the staging data of ``results`` (committed files are elsewhere by now)."""
         for r in results:
-            stage = (r.payload or {}).get("stage")
-            if stage:
+            payload = r.payload or {}
+            stage = payload.get("stage")
+            if not stage:
+                continue
+            if self.local:
                 shutil.rmtree(stage, ignore_errors=True)
                 for d in (os.path.dirname(stage), os.path.dirname(os.path.dirname(stage))):
                     with contextlib.suppress(OSError):
                         os.rmdir(d)  # only when empty
+            else:
+                fs.delete_dir(stage, self.io_config)
 
     def identity(self) -> tuple[Any, ...]:
-        return (type(self).__name__, self.root, tuple(self.partition_by), self.mode)
+        return (type(self).__name__, self.file or self.root, tuple(self.partition_by), self.mode)
 
     def checkpoint_location(self) -> str | None:
-        return os.path.join(self.root, META_DIR, "checkpoints")
+        return fs.join(self.root, META_DIR, "checkpoints")
 
 
 class ParquetSink(FileSink):
@@ -450,8 +568,8 @@ class ParquetSink(FileSink):
 
     extension = "parquet"
 
-    def _open_writer(self, path: str, schema: pa.Schema) -> _Writer:
-        return _ParquetWriter(path, schema, **self.options)
+    def _open_writer(self, uri: str, schema: pa.Schema) -> _Writer:
+        return _ParquetWriter(uri, schema, self.io_config, **self.options)
 
 
 class CsvSink(FileSink):
@@ -466,8 +584,8 @@ class CsvSink(FileSink):
             ):
                 raise ThresherTypeError(f"column {f.name!r} of type {f.type} cannot be written to CSV; use Parquet")
 
-    def _open_writer(self, path: str, schema: pa.Schema) -> _Writer:
-        return _CsvWriter(path, schema, **self.options)
+    def _open_writer(self, uri: str, schema: pa.Schema) -> _Writer:
+        return _CsvWriter(uri, schema, self.io_config, **self.options)
 
 
 class JsonSink(FileSink):
@@ -483,8 +601,19 @@ class JsonSink(FileSink):
             ):
                 raise ThresherTypeError(f"column {f.name!r} of type {f.type} holds bytes and cannot be written to JSON")
 
-    def _open_writer(self, path: str, schema: pa.Schema) -> _Writer:
-        return _JsonWriter(path, schema, **self.options)
+    def _open_writer(self, uri: str, schema: pa.Schema) -> _Writer:
+        return _JsonWriter(uri, schema, self.io_config)
 
 
-__all__ = ["CsvSink", "FileSink", "JsonSink", "ParquetSink", "cleanup_orphans", "split_by_partition"]
+def is_single_file(path: str | os.PathLike[str], extensions: tuple[str, ...]) -> bool:
+    """Whether a write target names one file (``out/x.parquet``) rather than a dataset folder."""
+    p = os.fspath(path).rstrip("/")
+    if not p.lower().endswith(extensions):
+        return False
+    if fs.is_local(p):
+        return not os.path.isdir(fs.local_path(p))
+    return True
+
+
+__all__ = ["CsvSink", "FileSink", "JsonSink", "ParquetSink", "cleanup_orphans", "is_single_file",
+           "split_by_partition"]

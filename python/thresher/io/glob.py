@@ -3,8 +3,8 @@
 Columns: ``path`` (string), ``size`` (int64 bytes), ``modified`` (timestamp[us, UTC]). The listing
 is sorted by path and cut into chunks of ``files_per_partition``; a partition's id is the pattern,
 its chunk number and a hash of the paths in it, so it is stable across runs over the same files.
-Local patterns use :mod:`glob` (``**`` recursive); patterns with a scheme (``s3://``, ``gs://``,
-``memory://``...) go through fsspec when it is installed.
+Local patterns use :mod:`glob` (``**`` recursive); object-store patterns (``s3://``, ``gs://``,
+``az://``, ``hf://``) are listed through :mod:`thresher.io.fs` with the source's ``io_config``.
 
 Examples
 --------
@@ -25,12 +25,13 @@ import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from thresher.errors import ThresherIOError
+from thresher.io import fs
+from thresher.io.config import IOConfig, resolve_io_config
 from thresher.io.predicate import Predicate
 from thresher.io.source import Source, SourcePartition, SourceStatistics
 
@@ -41,33 +42,16 @@ SCHEMA = pa.schema([
 ])
 
 
-def _list_files(pattern: str) -> list[tuple[str, int, datetime.datetime | None]]:
-    scheme = urlsplit(pattern).scheme
-    if len(scheme) > 1 and scheme != "file":
-        try:
-            import fsspec
-        except ImportError:
-            raise ThresherIOError(f"globbing {scheme}:// paths needs fsspec; pattern {pattern!r}") from None
-        fs, _, _ = fsspec.get_fs_token_paths(pattern)
-        out = []
-        for p, info in sorted(fs.glob(pattern, detail=True).items()):
-            if info.get("type", "file") != "file":
-                continue
-            mtime = info.get("mtime") or info.get("LastModified") or info.get("updated") or info.get("created")
-            if isinstance(mtime, (int, float)):
-                mtime = datetime.datetime.fromtimestamp(mtime, tz=datetime.timezone.utc)
-            elif isinstance(mtime, str):
-                try:
-                    mtime = datetime.datetime.fromisoformat(mtime.replace("Z", "+00:00"))
-                except ValueError:
-                    mtime = None
-            path = p if "://" in p else f"{scheme}://{p}"
-            out.append((path, int(info.get("size") or 0), mtime))
-        return out
+def _list_files(pattern: str, io_config: IOConfig | None = None) -> list[tuple[str, int, datetime.datetime | None]]:
+    if not fs.is_local(pattern):
+        if fs.scheme_of(pattern) in ("http", "https"):
+            raise ThresherIOError(f"cannot list files over http: {pattern!r} (use a list of urls)")
+        return [(e.uri, e.size, e.mtime) for e in fs.glob(pattern, io_config)]
+    # local patterns keep Python's glob (relative patterns give relative paths, as before)
     local = pattern[len("file://"):] if pattern.startswith("file://") else pattern
     if os.path.isdir(local):
         local = os.path.join(local, "**", "*")
-    out = []
+    out: list[tuple[str, int, datetime.datetime | None]] = []
     for p in sorted(_glob.glob(local, recursive=True)):
         try:
             st = os.stat(p)
@@ -120,14 +104,17 @@ class GlobSource(Source):
         A glob (``data/**/*.jpg``), a directory (all files under it) or an fsspec url pattern.
     files_per_partition : int
         Files per partition (the unit of parallelism and of checkpointing).
+    io_config : IOConfig, optional
+        Credentials and endpoints for object stores (default: the session's, captured now).
     """
 
     exact_predicate = True
     supports_predicate = True
 
-    def __init__(self, pattern: str, files_per_partition: int = 1000) -> None:
+    def __init__(self, pattern: str, files_per_partition: int = 1000, io_config: IOConfig | None = None) -> None:
         if files_per_partition < 1:
             raise ValueError("files_per_partition must be positive")
+        self.io_config = resolve_io_config(io_config)
         self.pattern = pattern
         self.files_per_partition = files_per_partition
         self._files: list[tuple[str, int, datetime.datetime | None]] | None = None
@@ -135,7 +122,7 @@ class GlobSource(Source):
 
     def _listing(self) -> list[tuple[str, int, datetime.datetime | None]]:
         if self._files is None:
-            self._files = _list_files(self.pattern)
+            self._files = _list_files(self.pattern, self.io_config)
         return self._files
 
     def arrow_schema(self) -> pa.Schema:

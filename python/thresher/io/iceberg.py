@@ -22,152 +22,44 @@ pyiceberg is imported lazily inside functions (``import thresher`` stays light).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import random
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 
-from thresher.datatypes import DataType, ThresherExtensionType, _make_ext, conform_array, storage_array
+from thresher.datatypes import DataType
 from thresher.errors import ColumnNotFoundError, ThresherIOError, ThresherTypeError
+from thresher.io import fs
+from thresher.io.commit import (
+    JOB_ID_KEY,
+    PARTITIONS_KEY,
+    decode_partition_ids,
+    encode_partition_ids,
+    retry_commit,
+)
+from thresher.io.config import IOConfig, resolve_io_config
 from thresher.io.predicate import Comparison, Predicate
 from thresher.io.safety import is_within, strip_file_scheme
 from thresher.io.sink import CommitResult, Sink, WriteResult
 from thresher.io.source import Source, SourcePartition, SourceStatistics
+from thresher.io.table_types import (
+    decode_logical_type,
+    encode_logical_type,
+    rewrap_batch,
+    storage_schema,
+    to_storage,
+)
 
 logger = logging.getLogger(__name__)
 
-#: snapshot summary / transaction property naming the job that committed
-JOB_ID_KEY = "thresher.job-id"
-#: JSON list of the partition ids committed by that snapshot (chunked: ``.0``, ``.1``, ...)
-PARTITIONS_KEY = "thresher.partitions"
 #: table property prefix recording the logical (extension) type of a column
 TYPE_PROP_PREFIX = "thresher.type."
 #: tag prefix written into the Iceberg field doc of an extension column
 DOC_TAG = "thresher:"
-_CHUNK = 8000
 
 CatalogLike = Any  # None | str | Mapping[str, str] | pyiceberg.catalog.Catalog
-
-
-# --------------------------------------------------------------------------------------------
-# Logical types and job records, shared with the Lance module
-# --------------------------------------------------------------------------------------------
-
-
-def encode_logical_type(t: pa.DataType) -> str | None:
-    """A JSON tag for a Thresher extension type (None for a plain Arrow type)."""
-    if not isinstance(t, ThresherExtensionType):
-        return None
-    return json.dumps({"kind": t.kind, "params": t.params}, sort_keys=True)
-
-
-_UINT64_TAG = json.dumps({"kind": "uint64"})
-
-
-def decode_logical_type(tag: str) -> pa.DataType:
-    """Invert :func:`encode_logical_type`."""
-    if tag == _UINT64_TAG:
-        return pa.uint64()
-    try:
-        d = json.loads(tag)
-        return _make_ext(d["kind"], d["params"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise ThresherTypeError(f"unreadable thresher logical type tag {tag!r}: {e}") from None
-
-
-def storage_schema(schema: pa.Schema, iceberg: bool = True) -> tuple[pa.Schema, dict[str, str]]:
-    """``schema`` with extension columns replaced by storage; returns ``(schema, {column: tag})``.
-
-    Iceberg has no unsigned 64-bit integer: such columns (perceptual hashes, MinHash values) are
-    stored bit for bit as ``long`` and tagged, and read back as ``uint64``.
-    """
-    fields, tags = [], {}
-    for f in schema:
-        tag = encode_logical_type(f.type)
-        if iceberg and f.type == pa.uint64():
-            tags[f.name] = _UINT64_TAG
-            fields.append(pa.field(f.name, pa.int64(), f.nullable, f.metadata))
-        elif tag is not None:
-            tags[f.name] = tag
-            fields.append(pa.field(f.name, f.type.storage_type, f.nullable, f.metadata))
-        elif isinstance(f.type, pa.ExtensionType):
-            raise ThresherTypeError(f"column {f.name!r}: foreign extension type {f.type} cannot be stored")
-        else:
-            fields.append(f)
-    return pa.schema(fields, metadata=schema.metadata), tags
-
-
-def to_storage(batch: pa.RecordBatch | pa.Table, iceberg: bool = False) -> pa.RecordBatch | pa.Table:
-    """``batch`` with extension columns replaced by their storage arrays (and, for Iceberg,
-    ``uint64`` reinterpreted as ``int64``)."""
-    if not any(isinstance(t, pa.ExtensionType) or (iceberg and t == pa.uint64()) for t in batch.schema.types):
-        return batch
-    cols = []
-    for c in batch.columns:
-        if iceberg and c.type == pa.uint64():
-            c = c.cast(pa.int64(), safe=False)
-        elif isinstance(c.type, pa.ExtensionType):
-            c = storage_array(c, deep=False)
-        cols.append(c)
-    sch, _ = storage_schema(batch.schema, iceberg=iceberg)
-    if isinstance(batch, pa.Table):
-        return pa.Table.from_arrays(cols, schema=sch)
-    return pa.RecordBatch.from_arrays(cols, schema=sch)
-
-
-def rewrap_batch(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
-    """Cast ``batch`` (storage types as a store returns them) to ``target``'s logical types."""
-    cols = []
-    fields = []
-    for name in batch.schema.names:
-        arr = batch.column(name)
-        idx = target.get_field_index(name)
-        if idx < 0:
-            cols.append(arr)
-            fields.append(batch.schema.field(name))
-            continue
-        f = target.field(idx)
-        if arr.type != f.type:
-            if isinstance(f.type, pa.ExtensionType):
-                arr = conform_array(arr, DataType(f.type))
-            else:
-                arr = arr.cast(f.type, safe=not (f.type == pa.uint64() and arr.type == pa.int64()))
-        cols.append(arr)
-        fields.append(pa.field(name, f.type, f.nullable))
-    return pa.RecordBatch.from_arrays(cols, schema=pa.schema(fields))
-
-
-def encode_partition_ids(job_id: str, partition_ids: Sequence[str]) -> dict[str, str]:
-    """Properties recording ``(job_id, partition ids)``; the JSON list is chunked when long."""
-    text = json.dumps(list(partition_ids))
-    props = {JOB_ID_KEY: job_id}
-    if len(text) <= _CHUNK:
-        props[PARTITIONS_KEY] = text
-    else:
-        chunks = [text[i : i + _CHUNK] for i in range(0, len(text), _CHUNK)]
-        props[PARTITIONS_KEY + ".chunks"] = str(len(chunks))
-        for i, c in enumerate(chunks):
-            props[f"{PARTITIONS_KEY}.{i}"] = c
-    return props
-
-
-def decode_partition_ids(props: Mapping[str, Any], job_id: str | None = None) -> list[str] | None:
-    """The partition ids recorded in ``props`` (None when not a Thresher commit, or another job's)."""
-    if props.get(JOB_ID_KEY) is None or (job_id is not None and props.get(JOB_ID_KEY) != job_id):
-        return None
-    if PARTITIONS_KEY in props:
-        text = props[PARTITIONS_KEY]
-    elif PARTITIONS_KEY + ".chunks" in props:
-        n = int(props[PARTITIONS_KEY + ".chunks"])
-        text = "".join(props[f"{PARTITIONS_KEY}.{i}"] for i in range(n))
-    else:
-        return []
-    return [str(x) for x in json.loads(text)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,15 +67,20 @@ def decode_partition_ids(props: Mapping[str, Any], job_id: str | None = None) ->
 # --------------------------------------------------------------------------------------------
 
 
-def default_catalog(warehouse_dir: str | os.PathLike[str], name: str = "thresher") -> Any:
-    """A pyiceberg ``SqlCatalog`` on SQLite with a local warehouse directory.
+def default_catalog(warehouse_dir: str | os.PathLike[str], name: str = "thresher", database: str | None = None,
+                    io_config: IOConfig | None = None) -> Any:
+    """A pyiceberg ``SqlCatalog`` on SQLite, with its warehouse on local disk or an object store.
 
     Parameters
     ----------
     warehouse_dir : str or PathLike
-        Directory for the catalog database (``catalog.db``) and table data; created if missing.
+        Folder or object prefix (``s3://bucket/warehouse``) for table data and metadata.
     name : str
         The catalog's name.
+    database : str, optional
+        The SQLite file; default ``<warehouse>/catalog.db`` (a remote warehouse needs one).
+    io_config : IOConfig, optional
+        Credentials and endpoint for a warehouse on an object store.
 
     Returns
     -------
@@ -196,21 +93,39 @@ def default_catalog(warehouse_dir: str | os.PathLike[str], name: str = "thresher
     """
     from pyiceberg.catalog.sql import SqlCatalog
 
-    path = os.path.abspath(os.fspath(warehouse_dir))
-    os.makedirs(path, exist_ok=True)
-    return SqlCatalog(name, uri=f"sqlite:///{os.path.join(path, 'catalog.db')}", warehouse=f"file://{path}")
+    where = os.fspath(warehouse_dir)
+    if fs.is_local(where):
+        path = fs.local_path(where)
+        os.makedirs(path, exist_ok=True)
+        warehouse = f"file://{path}"
+        db = database or os.path.join(path, "catalog.db")
+    else:
+        fs.check_writable(where, "an Iceberg warehouse")
+        if database is None:
+            raise ThresherIOError(f"an Iceberg warehouse on {where!r} needs a local SQLite file: "
+                                  "iceberg_catalog(warehouse, database='catalog.db')")
+        warehouse = fs.normalize(where)
+        db = database
+    db = os.path.abspath(db)
+    os.makedirs(os.path.dirname(db), exist_ok=True)
+    return SqlCatalog(name, uri=f"sqlite:///{db}", warehouse=warehouse, **fs.iceberg_properties(io_config))
 
 
-def resolve_catalog(catalog: CatalogLike) -> Any:
-    """A pyiceberg Catalog from None (the configured default), a name, a config dict or a Catalog."""
+def resolve_catalog(catalog: CatalogLike, io_config: IOConfig | None = None) -> Any:
+    """A pyiceberg Catalog from None (the configured default), a name, a config dict or a Catalog.
+
+    For a name or dict, ``io_config`` adds the FileIO properties (``s3.endpoint``, ...) the
+    catalog's own configuration does not set.
+    """
     from pyiceberg.catalog import Catalog, load_catalog
 
     if isinstance(catalog, Catalog):
         return catalog
+    extra = fs.iceberg_properties(io_config)
     if catalog is None or isinstance(catalog, str):
-        return load_catalog(catalog)
+        return load_catalog(catalog, **extra)
     if isinstance(catalog, Mapping):
-        props = {str(k): str(v) for k, v in catalog.items()}
+        props = {**extra, **{str(k): str(v) for k, v in catalog.items()}}
         return load_catalog(props.pop("name", "default"), **props)
     raise TypeError(f"catalog must be None, a name, a dict of properties or a pyiceberg Catalog, got {type(catalog)}")
 
@@ -223,12 +138,29 @@ def _identifier_str(table_or_identifier: Any) -> str:
     return ".".join(table_or_identifier.name())
 
 
-def _load_table(table_or_identifier: Any, catalog: CatalogLike) -> Any:
+def _load_table(table_or_identifier: Any, catalog: CatalogLike, io_config: IOConfig | None = None) -> Any:
+    from pyiceberg.exceptions import NoSuchTableError
     from pyiceberg.table import Table
 
     if isinstance(table_or_identifier, Table):
         return table_or_identifier
-    return resolve_catalog(catalog).load_table(table_or_identifier)
+    _check_identifier(table_or_identifier)
+    try:
+        return resolve_catalog(catalog, io_config).load_table(table_or_identifier)
+    except NoSuchTableError:
+        raise ThresherIOError(f"no Iceberg table {_identifier_str(table_or_identifier)!r} in the catalog") from None
+
+
+def _check_identifier(identifier: Any) -> None:
+    """Refuse an identifier without a namespace (``"events"``) before any work starts."""
+    if isinstance(identifier, str):
+        parts = identifier.split(".")
+    elif isinstance(identifier, (tuple, list)):
+        parts = list(identifier)
+    else:
+        return
+    if len(parts) < 2 or not all(parts):
+        raise ThresherIOError(f"Iceberg identifier {identifier!r} needs a namespace: 'namespace.table'")
 
 
 def _logical_arrow_schema(iceberg_schema: Any, properties: Mapping[str, str]) -> pa.Schema:
@@ -347,8 +279,9 @@ class IcebergSource(Source):
     exact_predicate = True
     supports_predicate = True
 
-    def __init__(self, table_or_identifier: Any, catalog: CatalogLike = None, snapshot_id: int | None = None) -> None:
-        table = _load_table(table_or_identifier, catalog)
+    def __init__(self, table_or_identifier: Any, catalog: CatalogLike = None, snapshot_id: int | None = None,
+                 io_config: IOConfig | None = None) -> None:
+        table = _load_table(table_or_identifier, catalog, resolve_io_config(io_config))
         self._identifier = _identifier_str(table)
         self._metadata = table.metadata
         self._io = table.io
@@ -450,6 +383,8 @@ class IcebergSink(Sink):
     stream : bool
         Stream a partition's batches into data files with bounded memory (unpartitioned tables
         only) instead of materializing the partition first (the faster default).
+    io_config : IOConfig, optional
+        FileIO credentials when ``catalog`` is a name or a dict (default: the session's).
     """
 
     name = "iceberg"
@@ -463,13 +398,17 @@ class IcebergSink(Sink):
         properties: Mapping[str, str] | None = None,
         max_commit_attempts: int = 30,
         stream: bool = False,
+        io_config: IOConfig | None = None,
     ) -> None:
         if mode not in ("append", "overwrite"):
             raise ValueError(f"IcebergSink mode must be 'append' or 'overwrite', got {mode!r}")
         from pyiceberg.table import Table
 
+        self.io_config = resolve_io_config(io_config)
         self._table: Any = table_or_identifier if isinstance(table_or_identifier, Table) else None
-        self._catalog = self._table.catalog if self._table is not None else resolve_catalog(catalog)
+        if self._table is None:
+            _check_identifier(table_or_identifier)
+        self._catalog = self._table.catalog if self._table is not None else resolve_catalog(catalog, self.io_config)
         self._identifier = _identifier_str(table_or_identifier)
         self.mode = mode
         self.partition_by = list(partition_by or [])
@@ -484,12 +423,7 @@ class IcebergSink(Sink):
         table = self._load()
         if table is None:
             return None
-        loc = str(table.location())
-        if loc.startswith("file://"):
-            loc = loc[len("file://"):]
-        elif "://" in loc:
-            return None
-        return os.path.join(loc, "_thresher", "checkpoints")
+        return fs.join(fs.normalize(str(table.location())), "_thresher", "checkpoints")
 
     def _load(self) -> Any | None:
         from pyiceberg.exceptions import NoSuchTableError
@@ -632,61 +566,64 @@ class IcebergSink(Sink):
         return set() if table is None else committed_partitions_of(table, job_id)
 
     def commit(self, job_id: str, results: Sequence[WriteResult]) -> CommitResult:
-        """Add the data files of ``results`` in one snapshot; partitions already in are skipped."""
+        """Add the data files of ``results`` in one snapshot; partitions already in are skipped.
+
+        Every attempt re-reads the table and re-checks which partitions the job already
+        committed, and pyiceberg's own retry loop is switched off for it (whoever created the
+        table): that loop would re-apply the append on top of a concurrent committer's
+        snapshot without this check, committing the same partitions twice.
+        """
         from pyiceberg.exceptions import CommitFailedException, ValidationException
-        from pyiceberg.table import DataScan
 
         unique: dict[str, WriteResult] = {}
         for r in results:
             unique.setdefault(r.partition_id, r)
-        last_error: Exception | None = None
-        for attempt in range(self.max_commit_attempts):
-            table = self._load()
-            if table is None:
-                raise ThresherIOError(f"Iceberg table {self._identifier} does not exist; write() creates it")
-            done = committed_partitions_of(table, job_id)
-            todo = [r for pid, r in unique.items() if pid not in done]
-            skipped = [pid for pid in unique if pid in done]
-            if not todo:
-                snap = table.current_snapshot()
-                return CommitResult(skipped=skipped, version=snap.snapshot_id if snap else None)
-            props = encode_partition_ids(job_id, [r.partition_id for r in todo])
-            tx = table.transaction()
-            if self.mode == "overwrite" and not _job_has_snapshot(table, job_id):
-                existing = []
-                if table.current_snapshot() is not None:
-                    existing = [t.file for t in DataScan(table.metadata, table.io).plan_files()]
-                with tx.update_snapshot(snapshot_properties=props).overwrite() as op:
-                    for f in existing:
-                        op.delete_data_file(f)
-                    for r in todo:
-                        for d in r.payload or []:
-                            op.append_data_file(d)
-            else:
-                with tx.update_snapshot(snapshot_properties=props).fast_append() as op:
-                    for r in todo:
-                        for d in r.payload or []:
-                            op.append_data_file(d)
-            try:
-                new = tx.commit_transaction()
-            except (CommitFailedException, ValidationException) as e:
-                last_error = e
-                wait = min(0.05 * (2**attempt), 2.0) * (0.5 + random.random())
-                logger.info(
-                    "Iceberg commit conflict on %s (attempt %d), retrying in %.2fs", self._identifier, attempt + 1, wait
-                )
-                time.sleep(wait)
-                continue
-            snap = new.current_snapshot()
-            return CommitResult(
-                committed=[r.partition_id for r in todo],
-                skipped=skipped,
-                num_rows=sum(r.num_rows for r in todo),
-                version=snap.snapshot_id if snap else None,
-            )
-        raise ThresherIOError(
-            f"Iceberg table {self._identifier}: commit of job {job_id!r} failed after "
-            f"{self.max_commit_attempts} attempts on concurrent updates: {last_error}"
+        return retry_commit(
+            lambda: self._commit_once(job_id, unique),
+            lambda e: isinstance(e, (CommitFailedException, ValidationException)),
+            f"Iceberg table {self._identifier}, job {job_id!r}",
+            self.max_commit_attempts,
+        )
+
+    def _commit_once(self, job_id: str, unique: Mapping[str, WriteResult]) -> CommitResult:
+        from pyiceberg.table import DataScan
+
+        table = self._load()
+        if table is None:
+            raise ThresherIOError(f"Iceberg table {self._identifier} does not exist; write() creates it")
+        done = committed_partitions_of(table, job_id)
+        todo = [r for pid, r in unique.items() if pid not in done]
+        skipped = [pid for pid in unique if pid in done]
+        if not todo:
+            snap = table.current_snapshot()
+            return CommitResult(skipped=skipped, version=snap.snapshot_id if snap else None)
+        # only this in-memory copy changes: the catalog builds the new metadata from its own
+        table.metadata = table.metadata.model_copy(
+            update={"properties": {**table.metadata.properties, "commit.retry.num-retries": "0"}})
+        props = encode_partition_ids(job_id, [r.partition_id for r in todo])
+        tx = table.transaction()
+        if self.mode == "overwrite" and not _job_has_snapshot(table, job_id):
+            existing = []
+            if table.current_snapshot() is not None:
+                existing = [t.file for t in DataScan(table.metadata, table.io).plan_files()]
+            with tx.update_snapshot(snapshot_properties=props).overwrite() as op:
+                for f in existing:
+                    op.delete_data_file(f)
+                for r in todo:
+                    for d in r.payload or []:
+                        op.append_data_file(d)
+        else:
+            with tx.update_snapshot(snapshot_properties=props).fast_append() as op:
+                for r in todo:
+                    for d in r.payload or []:
+                        op.append_data_file(d)
+        new = tx.commit_transaction()
+        snap = new.current_snapshot()
+        return CommitResult(
+            committed=[r.partition_id for r in todo],
+            skipped=skipped,
+            num_rows=sum(r.num_rows for r in todo),
+            version=snap.snapshot_id if snap else None,
         )
 
     def abort(self, results: Sequence[WriteResult]) -> None:
@@ -709,3 +646,22 @@ class IcebergSink(Sink):
 
     def identity(self) -> tuple[Any, ...]:
         return ("IcebergSink", self._identifier, self.mode, tuple(self.partition_by))
+
+
+__all__ = [
+    "JOB_ID_KEY",
+    "PARTITIONS_KEY",
+    "TYPE_PROP_PREFIX",
+    "IcebergSink",
+    "IcebergSource",
+    "committed_partitions_of",
+    "decode_logical_type",
+    "decode_partition_ids",
+    "default_catalog",
+    "encode_logical_type",
+    "encode_partition_ids",
+    "resolve_catalog",
+    "rewrap_batch",
+    "storage_schema",
+    "to_storage",
+]

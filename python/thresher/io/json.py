@@ -10,6 +10,9 @@ import pyarrow as pa
 import pyarrow.json as pjson
 
 from thresher.errors import ThresherIOError
+from thresher.io import fs
+from thresher.io.config import IOConfig, resolve_io_config
+from thresher.io.csv import _open, file_sizes
 from thresher.io.parquet import expand_paths
 from thresher.io.predicate import Predicate
 from thresher.io.source import Source, SourcePartition, SourceStatistics
@@ -43,16 +46,18 @@ class _JsonPartition(SourcePartition):
         self._source = source
         self.path = path
         self.id = path
-        self.size_bytes = os.path.getsize(path)
+        self.size_bytes = source.sizes.get(path)
 
     def read(self, columns: Sequence[str] | None, predicate: Predicate | None, batch_size: int) -> Iterator[pa.RecordBatch]:
         try:
             t = read_json_table(
-                self.path,
+                _open(self.path, self._source.io_config),
                 parse_options=pjson.ParseOptions(explicit_schema=self._source.schema_, unexpected_field_behavior="ignore"),
             )
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise ThresherIOError(f"malformed JSON {self.path}: {exc}") from exc
+        except OSError as exc:
+            raise fs.storage_error(self.path, "reading", exc) from exc
         if predicate is not None:
             t = t.filter(predicate.to_pyarrow())
         if columns is not None:
@@ -61,13 +66,19 @@ class _JsonPartition(SourcePartition):
 
 
 class JsonSource(Source):
-    def __init__(self, paths: Any, schema: pa.Schema | None = None) -> None:
-        self.files = expand_paths(paths, (".json", ".jsonl", ".ndjson"))
+    """JSON files (NDJSON or arrays of objects), local or on an object store (``io_config`` for credentials)."""
+
+    def __init__(self, paths: Any, schema: pa.Schema | None = None, io_config: IOConfig | None = None) -> None:
+        self.io_config = resolve_io_config(io_config)
+        self.files = expand_paths(paths, (".json", ".jsonl", ".ndjson"), self.io_config)
+        self.sizes = file_sizes(self.files, self.io_config)
         if schema is None:
             try:
-                schema = read_json_table(self.files[0]).schema
-            except (pa.ArrowInvalid, OSError) as exc:
+                schema = read_json_table(_open(self.files[0], self.io_config)).schema
+            except pa.ArrowInvalid as exc:
                 raise ThresherIOError(f"reading JSON {self.files[0]}: {exc}") from exc
+            except OSError as exc:
+                raise fs.storage_error(self.files[0], "reading", exc) from exc
         self.schema_ = schema
         self.name = f"json[{len(self.files)} file{'s' if len(self.files) != 1 else ''}]"
 
@@ -78,7 +89,8 @@ class JsonSource(Source):
         return [_JsonPartition(self, f) for f in self.files]
 
     def statistics(self) -> SourceStatistics:
-        return SourceStatistics(None, sum(os.path.getsize(f) for f in self.files))
+        sizes = list(self.sizes.values())
+        return SourceStatistics(None, None if any(s is None for s in sizes) else sum(s or 0 for s in sizes))
 
     def identity(self) -> tuple[Any, ...]:
         return ("json", tuple(self.files))

@@ -28,7 +28,6 @@ import contextlib
 import json
 import logging
 import os
-import random
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -37,19 +36,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from thresher.errors import ColumnNotFoundError, ThresherIOError, ThresherTypeError
-from thresher.io.iceberg import (
+from thresher.io import fs
+from thresher.io.commit import (
     JOB_ID_KEY,
-    decode_logical_type,
+    commit_lock,
     decode_partition_ids,
-    encode_logical_type,
     encode_partition_ids,
-    rewrap_batch,
-    to_storage,
+    job_lease,
+    retry_commit,
 )
+from thresher.io.config import IOConfig, resolve_io_config
 from thresher.io.predicate import Predicate
-from thresher.io.safety import strip_file_scheme
 from thresher.io.sink import CommitResult, Sink, WriteResult
 from thresher.io.source import Source, SourcePartition, SourceStatistics
+from thresher.io.table_types import decode_logical_type, encode_logical_type, rewrap_batch, to_storage
+
+# Lance's Rust logger prints a WARN on every create ("No existing dataset ... will be created"):
+# errors only, unless the user set LANCE_LOG (read once, when lance is first imported)
+os.environ.setdefault("LANCE_LOG", "error")
 
 logger = logging.getLogger(__name__)
 
@@ -182,23 +186,16 @@ class _StatsCollector:
         return {c: v for c, v in self.acc.items() if not any(isinstance(x, str) and len(x) > 64 for x in v[:2])}
 
 
-@contextlib.contextmanager
-def _commit_lock(uri: str) -> Iterator[None]:
-    """Serialize check-then-commit for a local dataset (other stores: one committer per job)."""
-    path = strip_file_scheme(uri)
-    if "://" in path:
-        yield
-        return
-    import fcntl
+def _options(uri: str, io_config: IOConfig | None, storage_options: Mapping[str, str] | None) -> dict[str, str] | None:
+    """Lance ``storage_options``: the IOConfig translated, explicit options on top."""
+    opts = {**(fs.lance_storage_options(uri, io_config) or {}), **dict(storage_options or {})}
+    return opts or None
 
-    lock_dir = os.path.join(path, "_thresher")
-    os.makedirs(lock_dir, exist_ok=True)
-    with open(os.path.join(lock_dir, "commit.lock"), "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+
+def _location(uri: str | os.PathLike[str]) -> str:
+    """A dataset location: local paths absolute, URIs as given."""
+    s = os.fspath(uri)
+    return fs.local_path(s) if fs.is_local(s) else fs.normalize(s)
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,15 +271,18 @@ class LanceSource(Source):
     version : int, optional
         The version to read; the latest when None (pinned at construction).
     storage_options : dict, optional
-        Object-store options passed to Lance.
+        Object-store options passed to Lance (its own keys; they win over ``io_config``).
+    io_config : IOConfig, optional
+        Credentials and endpoint (default: the session's), translated for Lance.
     """
 
     exact_predicate = True
     supports_predicate = True
 
-    def __init__(self, uri: str, version: int | None = None, storage_options: Mapping[str, str] | None = None) -> None:
-        self.uri = os.fspath(uri)
-        self._storage_options = dict(storage_options) if storage_options else None
+    def __init__(self, uri: str, version: int | None = None, storage_options: Mapping[str, str] | None = None,
+                 io_config: IOConfig | None = None) -> None:
+        self.uri = _location(uri)
+        self._storage_options = _options(self.uri, resolve_io_config(io_config), storage_options)
         ds = _open(self.uri, version, self._storage_options)
         if ds is None:
             raise ThresherIOError(f"no Lance dataset at {self.uri}")
@@ -350,9 +350,11 @@ class LanceSink(Sink):
     on : str, optional
         The join column for ``merge_columns``.
     storage_options : dict, optional
-        Object-store options passed to Lance.
+        Object-store options passed to Lance (its own keys; they win over ``io_config``).
     max_commit_attempts : int
         Attempts of the check-then-commit loop on conflicts.
+    io_config : IOConfig, optional
+        Credentials and endpoint (default: the session's), translated for Lance.
     """
 
     name = "lance"
@@ -364,24 +366,34 @@ class LanceSink(Sink):
         on: str | None = None,
         storage_options: Mapping[str, str] | None = None,
         max_commit_attempts: int = 30,
+        io_config: IOConfig | None = None,
     ) -> None:
         if mode not in _MODES:
             raise ValueError(f"LanceSink mode must be one of {_MODES}, got {mode!r}")
         if mode == "merge_columns" and not on:
             raise ValueError("LanceSink(mode='merge_columns') needs on=<join column>")
-        self.uri = os.fspath(uri)
+        fs.check_writable(os.fspath(uri), "LanceSink")
+        self.uri = _location(uri)
         self.mode = mode
         self.on = on
-        self._storage_options = dict(storage_options) if storage_options else None
+        self.io_config = resolve_io_config(io_config)
+        self._storage_options = _options(self.uri, self.io_config, storage_options)
         self.max_commit_attempts = max_commit_attempts
         self._checked: pa.Schema | None = None
         self.name = f"lance[{os.path.basename(self.uri.rstrip('/'))}]"
 
-
     def checkpoint_location(self) -> str | None:
-        if "://" in self.uri and not self.uri.startswith("file://"):
-            return None
-        return os.path.join(self.uri.removeprefix("file://"), "_thresher", "checkpoints")
+        return fs.join(self.uri, "_thresher", "checkpoints")
+
+    def preflight(self, job_id: str | None) -> None:
+        """Refuse ``mode="create"`` on an existing dataset before any work (unless this job made it)."""
+        if self.mode != "create":
+            return
+        ds = _open(self.uri, None, self._storage_options)
+        if ds is not None and not (job_id and committed_partitions_of(ds, job_id)[1]):
+            raise ThresherIOError(f"Lance dataset {self.uri} already exists (mode='create'); use mode='append' "
+                                  "or mode='overwrite'")
+
     def check_schema(self, schema: pa.Schema) -> None:
         """Raise :class:`ThresherTypeError` when ``schema`` cannot go into the dataset."""
         if self._checked is not None and self._checked.equals(schema):
@@ -456,19 +468,18 @@ class LanceSink(Sink):
         unique: dict[str, WriteResult] = {}
         for r in results:
             unique.setdefault(r.partition_id, r)
-        last: Exception | None = None
-        for attempt in range(self.max_commit_attempts):
-            try:
-                with _commit_lock(self.uri):
-                    return self._commit_once(job_id, unique)
-            except (OSError, RuntimeError) as e:
-                if isinstance(e, ThresherIOError) or not _is_conflict(e):
-                    raise
-                last = e
-                wait = min(0.05 * (2**attempt), 2.0) * (0.5 + random.random())
-                logger.info("Lance commit conflict on %s (attempt %d): %s", self.uri, attempt + 1, e)
-                time.sleep(wait)
-        raise ThresherIOError(f"Lance dataset {self.uri}: commit of job {job_id!r} failed after retries: {last}")
+
+        def attempt() -> CommitResult:
+            with commit_lock(self.uri), job_lease(self.uri, job_id, self.io_config):
+                if not fs.is_local(self.uri) and _open(self.uri, None, self._storage_options) is None:
+                    # Lance rebases a second "create" (an Overwrite) on top of the first and would
+                    # drop its rows: creators of a dataset on an object store take turns
+                    with job_lease(self.uri, "\x00create", self.io_config):
+                        return self._commit_once(job_id, unique)
+                return self._commit_once(job_id, unique)
+
+        return retry_commit(attempt, lambda e: isinstance(e, (OSError, RuntimeError)) and _is_conflict(e),
+                            f"Lance dataset {self.uri}, job {job_id!r}", self.max_commit_attempts)
 
     def _commit_once(self, job_id: str, unique: Mapping[str, WriteResult]) -> CommitResult:
         import lance
@@ -539,17 +550,14 @@ class LanceSink(Sink):
         )
 
     def abort(self, results: Sequence[WriteResult]) -> None:
-        """Delete the data files of fragments that will never be committed (local datasets)."""
-        root = strip_file_scheme(self.uri)
-        if "://" in root:
-            return
+        """Delete the data files of fragments that will never be committed."""
         ds = _open(self.uri, None, self._storage_options)
         referenced = {d.path for f in ds.get_fragments() for d in f.data_files()} if ds is not None else set()
         for r in results:
             for p in r.files:
                 if p not in referenced:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.remove(os.path.join(root, "data", p))
+                    with contextlib.suppress(fs.StorageError):
+                        fs.delete(fs.join(self.uri, "data", p), self.io_config)
 
     def identity(self) -> tuple[Any, ...]:
         return ("LanceSink", self.uri, self.mode, self.on)
@@ -566,7 +574,8 @@ def _describe(schema: pa.Schema) -> str:
     return "(" + ", ".join(f"{f.name}: {DataType(f.type)}" for f in schema) + ")"
 
 
-def add_columns(uri: str, table_with_key: pa.Table, on: str = "id", job_id: str | None = None) -> CommitResult:
+def add_columns(uri: str, table_with_key: pa.Table, on: str = "id", job_id: str | None = None,
+                io_config: IOConfig | None = None) -> CommitResult:
     """Add the columns of ``table_with_key`` to a Lance dataset by joining on ``on``.
 
     Existing columns are not rewritten (a Lance Merge adds new data files next to them); rows
@@ -587,7 +596,7 @@ def add_columns(uri: str, table_with_key: pa.Table, on: str = "id", job_id: str 
     -------
     CommitResult
     """
-    sink = LanceSink(uri, mode="merge_columns", on=on)
+    sink = LanceSink(uri, mode="merge_columns", on=on, io_config=io_config)
     res = sink.write("add_columns", table_with_key.to_batches(), table_with_key.schema)
     return sink.commit(job_id or f"add_columns-{time.time_ns()}", [res])
 

@@ -7,8 +7,8 @@ row groups. Relational stages can scan the same files with Polars (``polars_scan
 
 from __future__ import annotations
 
-import glob
 import os
+import posixpath
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -16,50 +16,33 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from thresher.errors import ThresherIOError
+from thresher.io import fs
+from thresher.io.config import IOConfig, resolve_io_config
 from thresher.io.predicate import Predicate, predicate_to_polars
 from thresher.io.source import Source, SourcePartition, SourceStatistics
 
 TARGET_PARTITION_BYTES = 64 << 20
 
 
-def expand_paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], suffixes: tuple[str, ...]) -> list[str]:
-    """Expand globs and directories into a sorted list of files; error naming what matched nothing."""
-    items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    out: list[str] = []
-    for p in items:
-        p = os.fspath(p)
-        if p.startswith("file://"):
-            p = p[len("file://"):]
-        if any(ch in p for ch in "*?["):
-            matched = sorted(glob.glob(p, recursive=True))
-            if not matched:
-                raise ThresherIOError(f"no files match {p!r}")
-            out.extend(m for m in matched if os.path.isfile(m))
-        elif os.path.isdir(p):
-            found = []
-            for root, dirs, files in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")))
-                for f in sorted(files):
-                    if f.startswith(("_", ".")):
-                        continue
-                    if suffixes and not f.endswith(suffixes):
-                        continue
-                    found.append(os.path.join(root, f))
-            if not found:
-                raise ThresherIOError(f"no {'/'.join(suffixes) or ''} files under directory {p!r}")
-            out.extend(sorted(found))
-        elif os.path.isfile(p):
-            out.append(p)
-        else:
-            raise ThresherIOError(f"file not found: {p!r}")
-    return out
+def expand_paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], suffixes: tuple[str, ...],
+                 io_config: IOConfig | None = None) -> list[str]:
+    """Expand globs and folders (local or object store) into a sorted list of file locations."""
+    return fs.expand_paths(paths, suffixes, io_config)
 
 
-def _common_root(files: list[str]) -> str | None:
-    if not files:
+def _common_root(paths: list[str]) -> str | None:
+    if not paths:
         return None
-    root = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
-    return root
+    return posixpath.commonpath([posixpath.dirname(p) for p in paths])
+
+
+def one_filesystem(files: list[str], io_config: IOConfig | None) -> tuple[Any, list[str]]:
+    """The filesystem all ``files`` live on and their paths on it (one store per source)."""
+    schemes = {fs.split_uri(f)[0] for f in files}
+    if len(schemes) > 1:
+        raise ThresherIOError(f"one source cannot mix storage schemes: {sorted(s or 'local' for s in schemes)}")
+    filesystem, _ = fs.resolve(files[0], io_config)
+    return filesystem, [fs.resolve(f, io_config)[1] for f in files]
 
 
 class _ParquetPartition(SourcePartition):
@@ -92,7 +75,8 @@ class _ParquetPartition(SourcePartition):
             )
             yield from scanner.to_batches()
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
-            raise ThresherIOError(f"reading {frag.path} (row groups {self._row_groups}): {exc}") from exc
+            raise fs.storage_error(self._source.uri_of(frag.path), f"reading (row groups {self._row_groups})",
+                                   exc) from exc
 
     def _read_filtered_with_polars(self, frag: Any, columns: Sequence[str] | None, predicate: Predicate,
                                    batch_size: int) -> Iterator[pa.RecordBatch]:
@@ -114,7 +98,8 @@ class _ParquetPartition(SourcePartition):
                     if b.num_rows:
                         yield b
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
-            raise ThresherIOError(f"reading {frag.path} (row groups {self._row_groups}): {exc}") from exc
+            raise fs.storage_error(self._source.uri_of(frag.path), f"reading (row groups {self._row_groups})",
+                                   exc) from exc
 
 
 def _has_view_columns(schema: pa.Schema, columns: Sequence[str] | None, predicate: Predicate) -> bool:
@@ -124,27 +109,48 @@ def _has_view_columns(schema: pa.Schema, columns: Sequence[str] | None, predicat
 
 
 class ParquetSource(Source):
-    """One or more Parquet files; Hive-style ``key=value`` folders become columns."""
+    """One or more Parquet files, local or on an object store; Hive-style ``key=value`` folders become columns.
 
-    def __init__(self, paths: Any, hive_partitioning: bool = True, schema: pa.Schema | None = None) -> None:
-        self.files = expand_paths(paths, (".parquet", ".pq", ".parq"))
+    Parameters
+    ----------
+    paths : str, PathLike or list of them
+        Files, folders or globs (``s3://bucket/data/**/*.parquet``).
+    hive_partitioning : bool
+        Turn ``key=value`` folders into columns.
+    schema : pyarrow.Schema, optional
+        Impose a schema instead of the first file's.
+    io_config : IOConfig, optional
+        Credentials and endpoints (default: the session's, captured now).
+    """
+
+    def __init__(self, paths: Any, hive_partitioning: bool = True, schema: pa.Schema | None = None,
+                 io_config: IOConfig | None = None) -> None:
+        self.io_config = resolve_io_config(io_config)
+        self.files = expand_paths(paths, (".parquet", ".pq", ".parq"), self.io_config)
         self._paths_arg = paths
-        root = _common_root(self.files)
+        self._scheme = fs.split_uri(self.files[0])[0]
+        self._fs, fs_paths = one_filesystem(self.files, self.io_config)
+        root = _common_root(fs_paths)
         partitioning = None
-        if hive_partitioning and root is not None and any("=" in part for f in self.files
-                                                          for part in os.path.relpath(f, root).split(os.sep)[:-1]):
+        if hive_partitioning and root is not None and any("=" in part for f in fs_paths
+                                                          for part in posixpath.relpath(f, root).split("/")[:-1]):
             partitioning = ds.HivePartitioning.discover(infer_dictionary=False)
         try:
             self.dataset = ds.dataset(
-                self.files, format="parquet", partitioning=partitioning,
+                fs_paths, format="parquet", partitioning=partitioning, filesystem=self._fs,
                 partition_base_dir=root if partitioning else None, schema=schema,
             )
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
-            raise ThresherIOError(f"opening parquet files {self.files[:3]}{'...' if len(self.files) > 3 else ''}: {exc}") from exc
+            shown = f"{self.files[:3]}{'...' if len(self.files) > 3 else ''}"
+            raise fs.storage_error(shown if len(self.files) > 1 else self.files[0], "opening parquet", exc) from exc
         self._check_schemas()
         self._root = root
         self.name = f"parquet[{len(self.files)} file{'s' if len(self.files) != 1 else ''}]"
         self._hive = partitioning is not None
+
+    def uri_of(self, fs_path: str) -> str:
+        """The location (with its scheme) of a path on this source's filesystem."""
+        return fs_path if not self._scheme else f"{self._scheme}://{fs_path}"
 
     def _check_schemas(self) -> None:
         base = self.dataset.schema
@@ -165,7 +171,7 @@ class ParquetSource(Source):
         return self.dataset.schema
 
     def _pid(self, path: str, rgs: list[int]) -> str:
-        rel = os.path.relpath(path, self._root) if self._root else path
+        rel = posixpath.relpath(path, self._root) if self._root else path
         return f"{rel}#rg{rgs[0]}-{rgs[-1]}" if rgs else f"{rel}#all"
 
     def partitions(self, columns: Sequence[str] | None, predicate: Predicate | None) -> list[SourcePartition]:
@@ -178,8 +184,8 @@ class ParquetSource(Source):
         for frag in fragments:
             try:
                 md = frag.metadata
-            except OSError as exc:
-                raise ThresherIOError(f"reading parquet footer of {frag.path}: {exc}") from exc
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise fs.storage_error(self.uri_of(frag.path), "reading the parquet footer of", exc) from exc
             if expr is not None:
                 try:
                     kept = [f.row_groups[0].id for f in frag.split_by_row_group(filter=expr) if f.row_groups]
@@ -205,11 +211,11 @@ class ParquetSource(Source):
     def statistics(self) -> SourceStatistics:
         rows = 0
         size = 0
-        for f in self.files[:1000]:
-            try:
-                size += os.path.getsize(f)
-            except OSError:
-                pass
+        try:
+            infos = self._fs.get_file_info([f.path for f in list(self.dataset.get_fragments())[:1000]])
+            size = sum(int(i.size or 0) for i in infos)
+        except (OSError, pa.ArrowException):
+            pass
         try:
             for frag in self.dataset.get_fragments():
                 rows += frag.metadata.num_rows
@@ -224,7 +230,12 @@ class ParquetSource(Source):
         if any(isinstance(t, pa.ExtensionType) for t in schema.types):
             return None
         try:
-            lf = pl.scan_parquet(self.files, hive_partitioning=self._hive)
+            if self._scheme:
+                # Polars' own object-store client would need the credentials again: scan through
+                # the same pyarrow filesystem (predicates and projections still pushed down)
+                lf = pl.scan_pyarrow_dataset(self.dataset)
+            else:
+                lf = pl.scan_parquet(self.files, hive_partitioning=self._hive)
         except Exception:  # noqa: BLE001 - fall back to our own reader
             return None
         if predicate is not None:

@@ -40,6 +40,14 @@ class Sink(ABC):
     """A writable destination. One module per format or store under io/."""
 
     name: str = "sink"
+    #: "append", "overwrite", ...: an overwriting sink may replace a job whose plan changed
+    mode: str = "append"
+    #: credentials for a sink on an object store (job records live there too)
+    io_config: Any = None
+
+    def preflight(self, job_id: str | None) -> None:
+        """Raise before the plan runs when this write cannot succeed (target exists, bad location)."""
+        return None
 
     def check_schema(self, schema: pa.Schema) -> None:
         """Raise before any data file is written when ``schema`` cannot go into this sink."""
@@ -62,7 +70,7 @@ class Sink(ABC):
         return None
 
     def checkpoint_location(self) -> str | None:
-        """A local folder next to the data where job checkpoints can live (None: no default)."""
+        """A folder or object prefix next to the data where job records live (None: no default)."""
         return None
 
     def identity(self) -> tuple[Any, ...]:

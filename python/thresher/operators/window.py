@@ -331,8 +331,9 @@ def _frame_sum(x: pl.Series, fs: np.ndarray, fe: np.ndarray, geo: _Geometry) -> 
     # a running sum restarted per partition keeps rounding local to the partition
     seg = pl.DataFrame({"v": np.where(finite, v, 0.0), "p": geo.pid}).select(pl.col("v").cum_sum().over("p"))
     s = seg.to_series().to_numpy()
-    before = np.where(fs > geo.pstart, s[np.clip(fs - 1, 0, None)], 0.0)
-    out = s[np.clip(fe, 0, None)] - before
+    last = len(s) - 1  # empty frames may point past either end; they are masked by the caller
+    before = np.where(fs > geo.pstart, s[np.clip(fs - 1, 0, last)], 0.0)
+    out = s[np.clip(fe, 0, last)] - before
     nan = _range_diff(_prefix(np.isnan(v).astype(np.int64)), fs, fe) > 0
     pinf = _range_diff(_prefix((v == np.inf).astype(np.int64)), fs, fe) > 0
     ninf = _range_diff(_prefix((v == -np.inf).astype(np.int64)), fs, fe) > 0

@@ -4,8 +4,8 @@ HTTP downloads run on one asyncio loop with ``httpx`` and at most ``max_connecti
 flight; transient failures (connection errors, 429, 5xx) are retried with exponential backoff inside
 the per-url time limit. Every download is capped in bytes (``max_bytes`` or
 ``th.config.max_download_bytes``) and time (``timeout``), and only the schemes in
-``th.config.allowed_url_schemes`` are fetched. Object stores (``s3://``, ``gs://``, ...) go through
-``pyarrow.fs`` and, failing that, ``fsspec`` when installed.
+``th.config.allowed_url_schemes`` are fetched. Object stores (``s3://``, ``gs://``, ``az://``,
+``hf://``) go through :mod:`thresher.io.fs` with the expression's ``io_config``.
 
 Examples
 --------
@@ -31,6 +31,8 @@ import pyarrow as pa
 
 from thresher.config import get_config
 from thresher.datatypes import DataType
+from thresher.io import fs
+from thresher.io.config import IOConfig
 from thresher.operators.kernels.base import (
     KernelOutput,
     RowError,
@@ -71,7 +73,8 @@ def _local_path(url: str) -> str:
     return url
 
 
-def locate(url: str, max_bytes: int | None = None, timeout: float | None = None) -> str | bytes:
+def locate(url: str, max_bytes: int | None = None, timeout: float | None = None,
+           io_config: IOConfig | None = None) -> str | bytes:
     """What ``url.download`` would fetch for one url, without reading local files into memory.
 
     A local path or ``file://`` url comes back as a checked path (scheme allowed, a regular file,
@@ -91,7 +94,8 @@ def locate(url: str, max_bytes: int | None = None, timeout: float | None = None)
         if size > cap:
             raise DownloadError(f"{size} bytes exceeds max_bytes={cap}")
         return path
-    out = download([url], max_connections=1, timeout=timeout, max_bytes=max_bytes, on_error="raise")
+    out = download([url], max_connections=1, timeout=timeout, max_bytes=max_bytes, on_error="raise",
+                   io_config=io_config)
     data = out.values.storage[0].as_py()
     if data is None:
         raise DownloadError(f"could not fetch {url}")
@@ -149,28 +153,11 @@ class _Guard:
             return exc
 
 
-def _read_object_store(url: str, max_bytes: int) -> bytes:
+def _read_object_store(url: str, max_bytes: int, io_config: IOConfig | None = None) -> bytes:
     try:
-        from pyarrow import fs as pafs
-
-        filesystem, path = pafs.FileSystem.from_uri(url)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ImportError, ValueError):
-        try:
-            import fsspec
-        except ImportError:
-            raise DownloadError(f"no filesystem for {url_scheme(url)!r} urls (install fsspec or a pyarrow "
-                                "build with that store)") from None
-        with fsspec.open(url, "rb") as f:
-            data = f.read(max_bytes + 1)
-    else:
-        info = filesystem.get_file_info(path)
-        if info.size is not None and info.size > max_bytes:
-            raise DownloadError(f"{info.size} bytes exceeds max_bytes={max_bytes}")
-        with filesystem.open_input_stream(path) as f:
-            data = f.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise DownloadError(f"more than max_bytes={max_bytes} bytes")
-    return bytes(data)
+        return fs.read_bytes(url, io_config, max_bytes=max_bytes)
+    except fs.StorageError as exc:
+        raise DownloadError(str(exc)) from None
 
 
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -210,13 +197,14 @@ class _Retry(Exception):
 
 
 async def _fetch_all(urls: Sequence[tuple[int, str]], max_connections: int, timeout: float, max_bytes: int,
-                     retries: int) -> dict[int, Any]:
+                     retries: int, headers: dict[str, str] | None = None) -> dict[int, Any]:
     import httpx
 
     sem = asyncio.Semaphore(max(1, max_connections))
     limits = httpx.Limits(max_connections=max(1, max_connections), max_keepalive_connections=max(1, max_connections))
     out: dict[int, Any] = {}
-    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), limits=limits, follow_redirects=True) as client:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(timeout), limits=limits, follow_redirects=True,
+                                 headers=headers or None) as client:
 
         async def one(i: int, url: str) -> None:
             try:
@@ -253,7 +241,7 @@ def _run_async(coro: Any) -> Any:
 
 
 def download(urls: Sequence[str | None], *, max_connections: int = 32, timeout: float | None = None,
-             max_bytes: int | None = None, on_error: str = "null") -> KernelOutput:
+             max_bytes: int | None = None, on_error: str = "null", io_config: IOConfig | None = None) -> KernelOutput:
     """Fetch every url; see the module docstring. Returns a ``file`` array plus per-row errors."""
     cfg = get_config()
     timeout = float(timeout if timeout is not None else cfg.download_timeout)
@@ -280,13 +268,16 @@ def download(urls: Sequence[str | None], *, max_connections: int = 32, timeout: 
             results[i] = r
             other[i] = None
     if any(u is not None for u in other):
-        vals, errs = parallel_map(lambda u: _read_object_store(u, max_bytes), other, on_error="null",
+        vals, errs = parallel_map(lambda u: _read_object_store(u, max_bytes, io_config), other, on_error="null",
                                   what="url.download", sources=other)
         for i, u in enumerate(other):
             if u is not None:
                 results[i] = vals[i] if errs is None or errs[i].as_py() is None else _Message(errs[i].as_py())
     if http:
-        fetched = _run_async(_fetch_all(http, max_connections, timeout, max_bytes, cfg.download_retries))
+        headers = io_config.http.all_headers() if io_config is not None else {}
+        retries = max(cfg.download_retries, io_config.http.num_tries - 1) if io_config is not None \
+            else cfg.download_retries
+        fetched = _run_async(_fetch_all(http, max_connections, timeout, max_bytes, retries, headers))
         for i, v in fetched.items():
             results[i] = v
     values: list[Any] = [None] * len(urls)
@@ -316,5 +307,6 @@ class _Message:
 def download_kernel(args: Sequence[pa.Array], options: dict[str, Any]) -> KernelOutput:
     urls = storage_of(args[0]).cast(pa.large_string()).to_pylist()
     out = download(urls, max_connections=int(options.get("max_connections", 32)), timeout=options.get("timeout"),
-                   max_bytes=options.get("max_bytes"), on_error=on_error_option(options))
+                   max_bytes=options.get("max_bytes"), on_error=on_error_option(options),
+                   io_config=options.get("io_config"))
     return out

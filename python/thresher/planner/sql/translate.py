@@ -385,7 +385,8 @@ class Translator:
         group = node.args.get("group")
         having = node.args.get("having")
         having_expr = self.expr(having.this, plan.schema) if having is not None else None
-        order_exprs = self._order_inputs(node, plan, dict(outputs))
+        order_schema = windows.extract_order_by(node.args.get("order"), plan.schema)  # ORDER BY rank() OVER ...
+        order_exprs = self._order_inputs(node, plan, dict(outputs), order_schema)
         is_agg = group is not None or any(has_aggregate(e) for _, e in outputs) or (
             having_expr is not None and has_aggregate(having_expr)) or windows.has_aggregates()
         if is_agg:
@@ -418,7 +419,8 @@ class Translator:
             plan = Project(plan, tuple(Column(n) for n, _ in outputs))
         return plan
 
-    def _order_inputs(self, node: Any, plan: LogicalPlan, outputs: dict[str, Expr]) -> dict[str, Expr]:
+    def _order_inputs(self, node: Any, plan: LogicalPlan, outputs: dict[str, Expr],
+                      schema: Schema | None = None) -> dict[str, Expr]:
         """ORDER BY keys: an output name, an ordinal, or an expression over the input (hidden)."""
         from sqlglot import exp
 
@@ -434,7 +436,7 @@ class Translator:
             elif isinstance(e, exp.Column) and not e.table and e.name in outputs:
                 out[f"__ord{i}"] = Column(e.name)
             else:
-                translated = self.expr(e, plan.schema)
+                translated = self.expr(e, schema or plan.schema)
                 match = [n for n, oe in outputs.items() if oe.key() == translated.key()]
                 out[f"__ord{i}"] = Column(match[0]) if match else translated
                 if not match:

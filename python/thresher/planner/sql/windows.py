@@ -77,6 +77,12 @@ class SQLWindows:
         windows = [w for w in node.find_all(exp.Window) if w.find_ancestor(exp.Window) is None]
         if not windows:
             return node, schema
+        from thresher.planner.sql.translate import SQLError, _where
+
+        for w in windows:
+            agg = w.find_ancestor(exp.AggFunc)
+            if agg is not None and agg.find_ancestor(exp.Window) is None:
+                raise SQLError(f"an aggregate cannot contain a window function: {_where(agg)}")
         extra: list[Field] = []
         for w in windows:
             spec = self._spec(w, schema)
@@ -88,6 +94,16 @@ class SQLWindows:
             else:
                 w.replace(placeholder)
         return node, Schema((*schema.fields, *extra))
+
+    def extract_order_by(self, order: Any, schema: Schema) -> Schema:
+        """Windows in ORDER BY keys become placeholders (in place); the schema to translate them with."""
+        if order is None:
+            return schema
+        for o in order.expressions:
+            new, schema = self.extract(o.this, schema)
+            if new is not o.this:
+                o.set("this", new)
+        return schema
 
     def has_aggregates(self) -> bool:
         return any(has_aggregate(e) for s in self.specs for e in s.inputs())
@@ -203,9 +219,12 @@ class SQLWindows:
             opts = ()
             if name in ("lag", "lead"):
                 off = fn.args.get("offset")
+                sign = 1
+                if isinstance(off, exp.Neg):  # lag(x, -1) is lead(x, 1)
+                    sign, off = -1, off.this
                 if off is not None and not (isinstance(off, exp.Literal) and off.is_int):
                     raise UnsupportedError(f"{name} offset must be an integer constant: {_where(w)}")
-                opts = (("offset", int(off.name) if off is not None else 1),)
+                opts = (("offset", sign * int(off.name) if off is not None else 1),)
                 if fn.args.get("default") is not None:
                     args.append(self.tr.expr(fn.args["default"], schema))
             elif name == "nth_value":

@@ -1,0 +1,115 @@
+"""The shared commit protocol (io/commit.py) and filesystem layer (io/fs.py), locally and on the s3 server."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import threading
+
+import pytest
+
+import thresher as th
+from thresher.io import fs
+from thresher.io.commit import JobPlanMismatchError, JobStore, create_json, job_lease, read_json
+
+
+@pytest.mark.parametrize("name", ["thresher.io.fs", "thresher.io.commit", "thresher.io.config",
+                                  "thresher.io.table_types"])
+def test_docstring_examples(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_write_parquet_docstring() -> None:
+    import thresher.dataframe
+
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for t in doctest.DocTestFinder().find(thresher.dataframe):
+        if t.name.endswith("DataFrame.write_parquet"):
+            runner.run(t)
+    assert runner.tries > 0 and runner.failures == 0
+
+
+def _roots(tmp_path, s3):
+    _, bucket, cfg = s3
+    return [(str(tmp_path / "local"), None), (f"s3://{bucket}/root", cfg)]
+
+
+def test_create_json_exactly_one_winner(tmp_path, s3):
+    for root, cfg in _roots(tmp_path, s3):
+        uri = fs.join(root, "marker.json")
+        wins: list[int] = []
+
+        def claim(i: int, uri: str = uri, cfg=cfg, wins: list[int] = wins) -> None:
+            if create_json(uri, {"who": i}, cfg):
+                wins.append(i)
+
+        threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(wins) == 1, (root, wins)
+        assert read_json(uri, cfg) == {"who": wins[0]}
+
+
+def test_job_store_fingerprints(tmp_path, s3):
+    for root, cfg in _roots(tmp_path, s3):
+        store = JobStore(fs.join(root, "_thresher", "checkpoints"), cfg)
+        assert store.load("j") is None
+        assert store.begin("j", "fp1").sink_job_id == "j"
+        assert store.begin("j", "fp1").sink_job_id == "j"  # a resume of the same plan
+        with pytest.raises(JobPlanMismatchError, match="different plan"):
+            store.begin("j", "fp2")
+        rec = store.begin("j", "fp2", overwrite=True)
+        assert rec.sink_job_id != "j" and store.begin("j", "fp2").sink_job_id == rec.sink_job_id
+        store.mark_complete("j", ["a", "b"], 3, "fp2")
+        assert store.is_complete("j") and store.load("j")["partitions"] == ["a", "b"]
+
+
+def test_job_lease_is_exclusive_on_s3(s3):
+    _, bucket, cfg = s3
+    root = f"s3://{bucket}/leased"
+    inside: list[int] = []
+    overlaps: list[int] = []
+    lock = threading.Lock()
+
+    def work(i: int) -> None:
+        with job_lease(root, "job", cfg):
+            with lock:
+                inside.append(i)
+                if len(inside) > 1:
+                    overlaps.append(i)
+            import time
+
+            time.sleep(0.02)
+            with lock:
+                inside.remove(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not overlaps
+
+
+def test_glob_patterns(tmp_path, s3):
+    server, bucket, cfg = s3
+    names = ["a.jpg", "b.png", "d/c.jpg", "d/e/f.jpg", "_hidden/x.jpg"]
+    for root, c in ((str(tmp_path / "g"), None), (f"s3://{bucket}/g", cfg)):
+        for n in names:
+            fs.write_bytes(fs.join(root, n), b"x", c)
+        rel = lambda es, root=root: sorted(e.uri[len(root) + 1:] for e in es)  # noqa: E731
+        assert rel(fs.glob(fs.join(root, "*.jpg"), c)) == ["a.jpg"]
+        assert rel(fs.glob(fs.join(root, "**/*.jpg"), c)) == ["_hidden/x.jpg", "a.jpg", "d/c.jpg", "d/e/f.jpg"]
+        assert rel(fs.glob(fs.join(root, "d/*/*.jpg"), c)) == ["d/e/f.jpg"]
+        assert rel(fs.glob(fs.join(root, "[ab].*"), c)) == ["a.jpg", "b.png"]
+        assert rel(fs.glob(root, c)) == ["a.jpg", "b.png", "d/c.jpg", "d/e/f.jpg"]  # a folder: no hidden
+
+
+def test_io_config_validation():
+    with pytest.raises(TypeError, match="S3Config"):
+        th.IOConfig(s3={"endpoint_url": "x"})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="IOConfig"):
+        th.read_parquet("x.parquet", io_config={"s3": 1})  # type: ignore[arg-type]
