@@ -230,7 +230,7 @@ def stage_table(df: th.DataFrame) -> str:
     for d in stats.to_dicts():
         extra = f"  duplicates={d['duplicates']}" if "duplicates" in d else ""
         bad = f"  bad rows={d['error_rows']}" if d["error_rows"] else ""
-        lines.append(f"  stage {d['stage']:>2} {d['name'][:58]:<58} {d['rows_in']:>6} -> {d['rows_out']:>6} rows"
+        lines.append(f"  stage {d['stage']:>2} {d['name']:<60} {d['rows_in']:>6} -> {d['rows_out']:>6} rows"
                      f"  {d['wall_s']:6.2f}s{extra}{bad}")
     return "\n".join(lines)
 

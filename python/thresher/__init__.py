@@ -79,6 +79,11 @@ def unregister(name: str) -> None:
     _unregister(name)
 
 
+def __dir__() -> list[str]:
+    # the lazily loaded parts are listed too, for tab completion
+    return sorted({*globals(), "config", "functions", "udf"})
+
+
 def __getattr__(name: str) -> Any:
     # heavier parts load on first use, so `import thresher` stays light
     if name == "udf":

@@ -378,10 +378,11 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         >>> th.from_pydict({"n": [2, 3]}).flat_map(count_to, "n").to_pydict()
         {'n': [2, 2, 3, 3, 3], 'i': [0, 1, 0, 1, 2]}
         """
+        from thresher.expressions.udf_protocol import GeneratorUDFProtocol
         from thresher.planner.logical import FlatMap
         from thresher.udfs.udf import output_schema
 
-        if not getattr(udf, "is_generator", False):
+        if not (isinstance(udf, GeneratorUDFProtocol) and udf.is_generator):
             raise ThresherTypeError(f"flat_map needs a generator udf (one that yields), got {udf!r}")
         arg_exprs = tuple(_to_expr(a) for a in args)
         keep_cols = tuple(self.columns if keep is None else keep)

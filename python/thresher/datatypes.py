@@ -560,10 +560,6 @@ class Schema(Mapping[str, DataType]):
     def from_arrow(schema: pa.Schema) -> Schema:
         return Schema(Field(f.name, DataType(f.type), f.nullable) for f in schema)
 
-    @staticmethod
-    def from_pairs(pairs: Iterable[tuple[str, DataType]]) -> Schema:
-        return Schema(Field(n, t) for n, t in pairs)
-
     def to_arrow(self) -> pa.Schema:
         return pa.schema([f.to_arrow() for f in self._fields])
 

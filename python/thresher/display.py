@@ -92,7 +92,8 @@ def _audio_duration(data: bytes) -> float | None:
 
 
 def _short(v: Any, width: int = _TEXT_WIDTH) -> str:
-    s = "null" if v is None else str(v)
+    # floats to 6 significant digits, as Polars prints them (0.1 + 0.2 shows as 0.3)
+    s = "null" if v is None else f"{v:.6g}" if isinstance(v, float) else str(v)
     s = s.replace("\n", " ")
     return s if len(s) <= width else s[: width - 1] + "…"
 
@@ -159,11 +160,13 @@ def table_to_html(table: pa.Table | pa.RecordBatch, max_rows: int = 20) -> str:
 
 
 def _type_name(t: pa.DataType) -> str:
-    kind = _kind(t)
-    if kind:
-        params = {k: v for k, v in getattr(t, "params", {}).items() if v is not None}
-        return kind + (f"{params}" if params else "")
-    return str(t)
+    """Thresher's name of the type (``string``, ``embedding[float32, 384]``), not Arrow's ``large_string``."""
+    from thresher.datatypes import DataType
+
+    try:
+        return str(DataType.from_arrow(t))
+    except Exception:  # noqa: BLE001 - a type Thresher has no name for: Arrow's
+        return str(t)
 
 
 def table_to_text(table: pa.Table | pa.RecordBatch, max_rows: int = 20) -> str:

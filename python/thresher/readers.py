@@ -145,6 +145,7 @@ def from_glob_path(pattern: str | Sequence[str], io_config: IOConfig | None = No
 
     ``pattern`` may use ``*``, ``?`` and ``**`` (any depth), be a list of patterns, or name an
     object store (``s3://bucket/*.jpg``, credentials from ``io_config`` or the session default).
+    It is listed when the frame is made; a pattern that matches no file raises ``ThresherIOError``.
 
     >>> import os, tempfile, thresher as th
     >>> d = tempfile.mkdtemp()
@@ -154,9 +155,14 @@ def from_glob_path(pattern: str | Sequence[str], io_config: IOConfig | None = No
     >>> [os.path.basename(p) for p in df.to_pydict()["path"]], df.to_pydict()["size"]
     (['a.jpg', 'b.jpg'], [5, 5])
     """
+    from thresher.errors import ThresherIOError
     from thresher.io.glob import GlobSource
 
-    return _scan(GlobSource(pattern, io_config=io_config))  # type: ignore[arg-type]
+    source = GlobSource(pattern, io_config=io_config)  # type: ignore[arg-type]
+    # listed now (once; the scan reuses it), so a pattern that matches nothing fails here, like read_parquet
+    if not source.statistics().num_rows:
+        raise ThresherIOError(f"no files match {pattern!r}")
+    return _scan(source)
 
 
 def read_iceberg(table: Any, catalog: Any = None, snapshot_id: int | None = None,

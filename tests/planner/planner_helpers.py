@@ -96,7 +96,20 @@ class CountingSource(InMemorySource):
 
 
 class StubUDF:
-    """A minimal row-wise UDF object for UDFCall (th.udf is not in the core yet)."""
+    """A minimal row-wise UDF object for UDFCall (th.udf is not in the core yet): the declared
+    UDF protocol's members, with the defaults ``@th.udf`` has."""
+
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+    memory: int | None = None
+    concurrency: int | tuple[int, int] | None = None
+    batch_size: int | None = None
+    max_retries: int = 0
+    on_error: str = "raise"
+    cost_per_row: float | None = None
+    thread_safe: bool = False
+    is_class: bool = False
+    is_generator: bool = False
 
     def __init__(self, fn: Any, dtype: th.DataType, name: str = "stub", cost: str = "model", **resources: Any) -> None:
         self.fn = fn
@@ -107,8 +120,18 @@ class StubUDF:
         for k, v in resources.items():
             setattr(self, k, v)
 
+    @property
+    def explain_name(self) -> str:
+        return self.name
+
     def resolve_return_dtype(self, fields: Any) -> th.DataType:
         return self.dtype
+
+    def make_runner(self) -> StubUDF:
+        return self
+
+    def shared_service(self, max_replicas: int) -> None:
+        return None
 
     def __call__(self, args: Any, kwargs: Any, out_field: Any) -> pa.Array:
         cols = [a.to_pylist() for a in args]

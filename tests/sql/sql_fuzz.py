@@ -201,8 +201,34 @@ def subquery_query(draw: Any) -> str:
     return f"SELECT {', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM t1 WHERE {cond}"
 
 
+@st.composite
+def window_query(draw: Any) -> str:
+    """Window functions whose answer does not depend on how ties are broken: aggregates over a
+    whole partition, over the default RANGE frame (peers included), rank/dense_rank, and
+    frames over a total order (every column in ORDER BY)."""
+    part = draw(st.sampled_from(["", "PARTITION BY t1.a", "PARTITION BY t1.s", "PARTITION BY t1.a, t1.s"]))
+    direction = draw(st.sampled_from(["", " DESC", " NULLS FIRST", " DESC NULLS LAST"]))
+    arg = draw(st.sampled_from(["t1.b", "t1.f", "(t1.b + 1)"]))
+    form = draw(st.integers(0, 4))
+    if form == 0:
+        fn = f"{draw(st.sampled_from(['sum', 'count', 'min', 'max', 'avg']))}({arg}) OVER ({part})"
+    elif form == 1:
+        fn = f"{draw(st.sampled_from(['sum', 'count', 'max']))}({arg}) OVER ({part} ORDER BY t1.b{direction})"
+    elif form == 2:
+        fn = f"{draw(st.sampled_from(['rank', 'dense_rank']))}() OVER ({part} ORDER BY t1.b{direction}, t1.f)"
+    else:
+        frame = draw(st.sampled_from(["ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
+                                      "ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING",
+                                      "ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING"]))
+        fn = (f"sum({arg}) OVER ({part} ORDER BY t1.a{direction}, t1.b, t1.s, t1.f "
+              f"{frame})")
+    where = f" WHERE {draw(predicate(_typed('t1', T1_COLS)))}" if draw(st.integers(0, 2)) == 0 else ""
+    return f"SELECT t1.a AS c0, t1.b AS c1, t1.s AS c2, t1.f AS c3, {fn} AS c4 FROM t1{where}"
+
+
 def queries() -> st.SearchStrategy[str]:
-    return st.one_of(projection_query(), aggregate_query(), join_query(), set_query(), subquery_query())
+    return st.one_of(projection_query(), aggregate_query(), join_query(), set_query(), subquery_query(),
+                     window_query())
 
 
 def _norm(v: object) -> object:

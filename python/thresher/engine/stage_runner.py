@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from thresher.engine.memory import MemoryBudget
-from thresher.engine.progress import ProgressReporter
+from thresher.engine.progress import ProgressReporter, cut_label
 from thresher.engine.stats import RunStats, StageStats
 from thresher.engine.stream import BufferedPipe, Morsel
 from thresher.errors import ThresherError, ThresherExecutionError, UnsupportedError
@@ -73,7 +73,7 @@ class RunContext:
         return iter(BufferedPipe(self._stage_iter(stage), self.budget, self.cancel, name=f"stage{stage.id}"))
 
     def _stage_iter(self, stage: Stage) -> Iterator[Morsel]:
-        st = self.stats.stage(stage.id, stage.label()[:60])
+        st = self.stats.stage(stage.id, cut_label(stage.label(), 60))
         try:
             for m in self.handlers[stage.kind](stage, self, st):
                 if m.batch is not None:

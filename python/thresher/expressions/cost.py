@@ -22,10 +22,11 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 if TYPE_CHECKING:
     from thresher.expressions.expr import Expr
+    from thresher.expressions.udf_protocol import UDFProtocol
 
 CostClass = Literal["scalar", "io", "decode", "model"]
 
@@ -69,13 +70,11 @@ def most_expensive(classes: Iterable[str]) -> CostClass:
     return best
 
 
-def udf_cost(udf: Any) -> tuple[CostClass, float]:
-    """A UDF's cost class (its ``cost`` hint; ``"model"`` when it gives none) and per-row cost
-    (its ``cost_per_row`` hint, else its class's)."""
-    c = getattr(udf, "cost", None)
-    cls: CostClass = c if c in COST_ORDER else "model"
-    hint = getattr(udf, "cost_per_row", None)
-    return cls, float(hint) if isinstance(hint, (int, float)) else CLASS_COST[cls]
+def udf_cost(udf: UDFProtocol) -> tuple[CostClass, float]:
+    """A UDF's cost class (its ``cost`` hint) and per-row cost (its ``cost_per_row`` hint, else
+    its class's)."""
+    cls = check_cost_class(udf.cost, f"udf {udf.name}")
+    return cls, CLASS_COST[cls] if udf.cost_per_row is None else float(udf.cost_per_row)
 
 
 def cost_class(e: Expr) -> CostClass:

@@ -31,6 +31,7 @@ from thresher.datatypes import DataType, Field, Schema, infer_literal_type, to_d
 from thresher.errors import ThresherTypeError
 from thresher.expressions import registry as F
 from thresher.expressions.cost import CLASS_COST, CostClass, udf_cost
+from thresher.expressions.udf_protocol import ExprUDFProtocol
 
 if TYPE_CHECKING:
     from thresher.expressions.audio import AudioNamespace
@@ -613,6 +614,13 @@ class Cast(Expr):
         src, dst = f.dtype, self.dtype
         if src.is_media() and not dst.is_media() and not (dst.storage == src.storage):
             raise ThresherTypeError(f"cannot cast column {f.name!r} of type {src} to {dst}")
+        if src.is_string() and dst.kind in ("file", "image", "video", "audio"):
+            # a cast would take the path's own characters as the media bytes (every row null later)
+            raise ThresherTypeError(
+                f"cannot cast string column {f.name!r} to {dst}: a string is not the media's bytes; if it holds "
+                f"paths or urls, fetch them first: col({f.name!r}).url.download() gives the bytes (a file), "
+                f"which .cast({dst}) or the {dst.kind} functions accept"
+            )
         return Field(f.name, dst, f.nullable)
 
     def __repr__(self) -> str:
@@ -782,7 +790,7 @@ class When(Expr):
 class UDFCall(Expr):
     """A call of a user-defined function (see ``udfs/udf.py``); ``udf`` carries resources."""
 
-    udf: Any
+    udf: ExprUDFProtocol
     args: tuple[Expr, ...]
     kwargs: tuple[tuple[str, Any], ...] = ()
 

@@ -51,6 +51,10 @@ from thresher.io.sink import CommitResult, Sink, WriteResult
 from thresher.io.source import Source, SourcePartition, SourceStatistics
 from thresher.io.table_types import decode_logical_type, encode_logical_type, rewrap_batch, to_storage
 
+# Lance's Rust logger prints a WARN on every create ("No existing dataset ... will be created"):
+# errors only, unless the user set LANCE_LOG (read once, when lance is first imported)
+os.environ.setdefault("LANCE_LOG", "error")
+
 logger = logging.getLogger(__name__)
 
 #: field metadata key holding the logical type of a column stored as plain storage

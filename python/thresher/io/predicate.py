@@ -94,10 +94,6 @@ class Predicate:
         return True
 
 
-def _scalar(v: Any) -> Any:
-    return v
-
-
 def _term_to_pyarrow(t: Comparison) -> pc.Expression:
     f = pc.field(t.column)
     if t.op == "is_null":

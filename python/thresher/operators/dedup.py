@@ -9,17 +9,22 @@ and whether it is the kept one. Removal is then a filter by row position: no joi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from thresher._lazy import lazy_module
 from thresher.datatypes import Schema, storage_array
 from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Expr
 from thresher.operators.evaluate import ExprEvaluator
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = lazy_module("polars")  # only exact dedup hashes with Polars: a planner import must not load it
 
 METHODS = ("exact", "fuzzy", "semantic", "image")
 

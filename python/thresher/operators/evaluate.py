@@ -9,6 +9,8 @@ wrong offsets; a bare column reference is passed through untouched (zero-copy).
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from thresher._lazy import lazy_module
-from thresher.datatypes import DataType, Field, Schema, conform_array, storage_batch
+from thresher.datatypes import Field, Schema, conform_array, storage_batch
 from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Alias, Call, Cast, Column, Expr, Literal, UDFCall
 from thresher.operators.expr_to_polars import has_lowering, to_polars
-from thresher.operators.kernels.base import KernelOutput
+from thresher.operators.kernels.base import KernelOutput, RowError
 from thresher.operators.kernels.registry import get_kernel
 
 if TYPE_CHECKING:
@@ -38,7 +40,7 @@ def wants_error_column(expr: Expr) -> bool:
     for n in expr.walk():
         if isinstance(n, Call) and n.spec.fallible and n.option("on_error") == "column":
             return True
-        if isinstance(n, UDFCall) and getattr(n.udf, "on_error", None) == "column":
+        if isinstance(n, UDFCall) and n.udf.on_error == "column":
             return True
     return False
 
@@ -97,6 +99,10 @@ class ExprEvaluator:
         counter = [0]
         for i, e in enumerate(self.exprs):
             self._final.append(self._extract(e, i, counter))
+        # where the batch being evaluated starts in its partition (set by process_at, per thread:
+        # one operator serves all of a stage's threads); error messages name the row there
+        self._at = threading.local()
+        self._sources = self._source_columns(schema)
         self._work_schema = Schema(self._work_schema_fields)
         self._passthrough = [
             (isinstance(f, Column) or (isinstance(f, Alias) and isinstance(f.child, Column))) for f in self._final
@@ -119,6 +125,63 @@ class ExprEvaluator:
 
         return e.transform(visit)
 
+    def _source_columns(self, schema: Schema) -> dict[str, str | None]:
+        """Per step, the string column (a path or url) its input bytes came from, for error messages.
+
+        ``col("path").url.download().image.decode()`` names ``path`` for both calls; a step over a
+        column of bytes falls back to the frame's ``path``/``url`` column (``from_glob_path`` has one).
+        """
+        strings = {f.name for f in schema.fields if f.dtype.is_string()}
+        fallback = next((n for n in ("path", "url", "uri", "file", "filename", "source") if n in strings), None)
+        origin: dict[str, str] = {}
+        out: dict[str, str | None] = {}
+        for step in self._steps:
+            src = None
+            for a in step.arg_exprs:
+                for n in a.walk():
+                    if isinstance(n, Column):
+                        src = origin.get(n.name) or (n.name if n.name in strings else None)
+                        if src is not None:
+                            break
+                if src is not None:
+                    break
+            out[step.name] = src or fallback
+            if src is not None:
+                origin[step.name] = src
+        return out
+
+    def _locate(self, errors: pa.Array, batch: pa.RecordBatch, step: _Step) -> pa.Array:
+        """Rewrite "<op> failed on row <i in batch>" to name the row's position in its partition
+        (when known) and its source path/url. Only failed rows are visited."""
+        src_name = self._sources.get(step.name)
+        src_col = batch.column(batch.schema.get_field_index(src_name)) if src_name in batch.schema.names else None
+        msgs = errors.to_pylist()
+        for i, m in enumerate(msgs):
+            if m is None:
+                continue
+            msgs[i] = self._locate_one(m, i, src_col)
+        return pa.array(msgs, pa.large_string())
+
+    def _locate_one(self, msg: str, i: int, src_col: pa.Array | None) -> str:
+        import re
+
+        partition, base = getattr(self._at, "where", (None, None))
+        where = f"row {base + i} of partition {partition}" if base is not None else f"row {i}"
+        src = src_col[i].as_py() if src_col is not None else None
+        m = re.match(r"^(.*?) failed on row \d+( \((.*?)\))?: (.*)$", msg, flags=re.S)
+        if m is None:
+            return msg + (f" [{where}" + (f", source {src}]" if src else "]"))
+        src = m.group(3) or src
+        return f"{m.group(1)} failed on {where}" + (f" (source {src})" if src else "") + f": {m.group(4)}"
+
+    def evaluate_at(self, batch: pa.RecordBatch, partition: str, offset: int) -> tuple[list[pa.Array], list[pa.Array | None]]:
+        """:meth:`evaluate` of a batch whose first row is row ``offset`` of ``partition``."""
+        self._at.where = (partition, offset)
+        try:
+            return self.evaluate(batch)
+        finally:
+            self._at.where = (None, None)
+
     def _work_schema_fields_schema(self) -> Schema:
         return Schema(self._work_schema_fields)
 
@@ -127,7 +190,7 @@ class ExprEvaluator:
         for step in self._steps:
             node = step.node
             if isinstance(node, UDFCall) and id(node.udf) not in self._udf_state:
-                self._udf_state[id(node.udf)] = node.udf.make_runner() if hasattr(node.udf, "make_runner") else node.udf
+                self._udf_state[id(node.udf)] = node.udf.make_runner()
 
     # ------------------------------------------------------------------------------------
     def _eval_arg(self, arg: Expr, batch: pa.RecordBatch, schema: Schema) -> pa.Array:
@@ -149,7 +212,7 @@ class ExprEvaluator:
         if isinstance(node, UDFCall):
             state = self._udf_state.get(id(node.udf))
             if state is None:
-                state = node.udf.make_runner() if hasattr(node.udf, "make_runner") else node.udf
+                state = node.udf.make_runner()
                 self._udf_state[id(node.udf)] = state
             result = state(args, dict(node.kwargs), step.out_field)
             if isinstance(result, KernelOutput):
@@ -189,7 +252,19 @@ class ExprEvaluator:
             fields = list(self.schema.fields)
             for step in self._steps:
                 schema = Schema(fields)
-                out = self._run_step(step, work, schema)
+                try:
+                    out = self._run_step(step, work, schema)
+                except RowError as exc:  # on_error="raise": name the row's source and position too
+                    m = re.search(r"failed on row (\d+)", str(exc))
+                    if m is None:
+                        raise
+                    i = int(m.group(1))
+                    src_name = self._sources.get(step.name)
+                    src_col = work.column(work.schema.get_field_index(src_name)) \
+                        if src_name in work.schema.names else None
+                    raise RowError(self._locate_one(str(exc), i, src_col)) from exc.__cause__
+                if out.errors is not None and (len(out.errors) - out.errors.null_count) > 0:
+                    out = KernelOutput(out.values, self._locate(out.errors, work, step))
                 values = conform_array(out.values, step.out_field.dtype)
                 if isinstance(values, pa.ChunkedArray):
                     values = values.combine_chunks()
@@ -231,19 +306,3 @@ def _first_error(a: pa.Array, b: pa.Array) -> pa.Array:
     import pyarrow.compute as pc
 
     return pc.coalesce(a, b)
-
-
-def evaluate_mask(evaluator: ExprEvaluator, batch: pa.RecordBatch) -> pa.Array:
-    """A predicate's boolean mask, nulls treated as False."""
-    import pyarrow.compute as pc
-
-    (mask,), _ = evaluator.evaluate(batch)
-    if mask.null_count:
-        mask = pc.fill_null(mask, False)
-    return mask
-
-
-def literal_dtype(value: Any) -> DataType:
-    from thresher.expressions.expr import infer_literal_type
-
-    return infer_literal_type(value)

@@ -24,6 +24,7 @@ import pyarrow as pa
 from thresher.datatypes import Schema, conform_array, storage_type
 from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Expr
+from thresher.expressions.udf_protocol import GeneratorUDFProtocol
 from thresher.operators.evaluate import ExprEvaluator
 from thresher.operators.kernels.base import binary_views
 
@@ -115,7 +116,7 @@ class _Work:
 
 
 class FlatMapOperator:
-    def __init__(self, udf: Any, args: Sequence[Expr], output: Schema, keep_input: Sequence[str],
+    def __init__(self, udf: GeneratorUDFProtocol, args: Sequence[Expr], output: Schema, keep_input: Sequence[str],
                  input_schema: Schema, schema: Schema, outer: bool = False) -> None:
         self.udf = udf
         self.output = output
@@ -125,19 +126,19 @@ class FlatMapOperator:
         self._args = ExprEvaluator(list(args), input_schema)
         self._target: Any = None
         self._arrow_schema = schema.to_arrow()
-        rt = getattr(udf, "return_dtype", None)
+        rt = udf.return_dtype
         # one output column holding the whole yielded value: a scalar, or a struct column whose
         # type is the return type (a UDF whose struct fields become columns has them as the output)
-        self._single = len(output.fields) == 1 and (rt is None or not rt.is_struct() or output.fields[0].dtype == rt)
+        self._single = len(output.fields) == 1 and (not rt.is_struct() or output.fields[0].dtype == rt)
         # Arrow cannot build an extension type nested in a struct/list from Python values: build
         # the plain storage, then cast to the real type (which wraps the extension types back)
         self._build_types = [storage_type(f.dtype.to_arrow()) for f in output.fields]
         # a UDF that reads binary arguments as buffers gets zero-copy views of the Arrow data
         # (a batch of videos is not copied into Python bytes), and one that builds its own
         # output column from what it yields skips the Python-values round trip
-        self._buffer_args = bool(getattr(udf, "buffer_args", False))
-        self._build_column = getattr(udf, "build_column", None) if self._single else None
-        self._nbytes: Callable[[Any], int] | None = getattr(udf, "row_nbytes", None)
+        self._buffer_args = udf.buffer_args
+        self._build_column = udf.build_column if self._single else None
+        self._nbytes: Callable[[Any], int] | None = udf.row_nbytes
         self.batch_bytes = BATCH_BYTES
         self.ahead_bytes = AHEAD_BYTES
         self._lock = threading.Lock()

@@ -23,10 +23,14 @@ class RowPipeline:
         if ops and isinstance(ops[0], SampleOperator):
             batches = ops[0].process_at(batch, partition, offset)
             ops = ops[1:]
+        located = len(batches) == 1  # rows still where the partition had them (offsets hold)
         for op in ops:
             nxt: list[pa.RecordBatch] = []
             for b in batches:
-                nxt.extend(op.process(b))
+                at = getattr(op, "process_at", None)
+                nxt.extend(at(b, partition, offset) if located and at is not None else op.process(b))
+            # a projection keeps every row in place; anything else (a filter) moves them
+            located = located and at is not None and len(nxt) == 1 and nxt[0].num_rows == batches[0].num_rows
             batches = nxt
             if not batches:
                 break

@@ -20,7 +20,13 @@ class ProjectOperator(Operator):
         self._arrow_schema = output_schema.to_arrow()
 
     def process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
-        values, errors = self.evaluator.evaluate(batch)
+        return self._build(batch, *self.evaluator.evaluate(batch))
+
+    def process_at(self, batch: pa.RecordBatch, partition: str, offset: int) -> list[pa.RecordBatch]:
+        """``process`` of a batch whose first row is row ``offset`` of ``partition`` (error messages name it)."""
+        return self._build(batch, *self.evaluator.evaluate_at(batch, partition, offset))
+
+    def _build(self, batch: pa.RecordBatch, values: list[pa.Array], errors: list[pa.Array | None]) -> list[pa.RecordBatch]:
         cols: list[pa.Array] = []
         for v, e, want in zip(values, errors, self.evaluator.error_columns):
             cols.append(v)

@@ -18,10 +18,9 @@ from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import (
     Column,
     Expr,
-    UDFCall,
     has_aggregate,
-    strip_alias,
 )
+from thresher.expressions.udf_protocol import GeneratorUDFProtocol
 from thresher.expressions.window import WindowFrame, contains_window, is_scalar_result
 from thresher.io.predicate import Predicate
 from thresher.io.sink import Sink
@@ -159,10 +158,6 @@ class Project(Unary):
             if wants_error_column(e):
                 out.append(Field(error_column_name(e.output_name()), DataType.string()))
         return Schema(out)
-
-    def is_trivial(self) -> bool:
-        """Only plain column references (a projection/rename)."""
-        return all(isinstance(strip_alias(e), Column) for e in self.exprs)
 
     def describe(self) -> str:
         return f"Project [{_exprs(self.exprs)}]"
@@ -425,7 +420,7 @@ class FlatMap(Unary):
     columns null. The ``stream_video_frames`` rule builds such nodes from ``explode``.
     """
 
-    udf: Any = None
+    udf: GeneratorUDFProtocol
     args: tuple[Expr, ...] = ()
     output: Schema = field(default_factory=Schema)
     keep_input: tuple[str, ...] = ()
@@ -439,8 +434,7 @@ class FlatMap(Unary):
 
     def describe(self) -> str:
         outer = " outer" if self.outer else ""
-        name = getattr(self.udf, "explain_name", None) or getattr(self.udf, "name", self.udf)
-        return f"FlatMap{outer} {name}({_exprs(self.args)}) -> [{', '.join(self.output.names)}]"
+        return f"FlatMap{outer} {self.udf.explain_name}({_exprs(self.args)}) -> [{', '.join(self.output.names)}]"
 
 
 @dataclass(frozen=True, eq=False)
@@ -505,21 +499,6 @@ class Write(Unary):
 
     def describe(self) -> str:
         return f"Write {self.sink.name}" + (f" job_id={self.job_id}" if self.job_id else "")
-
-
-def uses_udf(plan: LogicalPlan) -> bool:
-    for node in plan.walk():
-        exprs: Sequence[Expr] = ()
-        if isinstance(node, Project):
-            exprs = node.exprs
-        elif isinstance(node, Filter):
-            exprs = (node.predicate,)
-        for e in exprs:
-            if any(isinstance(n, UDFCall) for n in e.walk()):
-                return True
-        if isinstance(node, FlatMap):
-            return True
-    return False
 
 
 @dataclass(frozen=True, eq=False)

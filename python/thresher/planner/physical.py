@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from thresher.datatypes import Schema
 from thresher.expressions.cost import cost_class, most_expensive
 from thresher.expressions.expr import Column, Expr, UDFCall
+from thresher.expressions.udf_protocol import UDFProtocol
 from thresher.io.predicate import Predicate
 from thresher.io.sink import Sink
 from thresher.io.source import Source
@@ -390,8 +391,8 @@ def _dedup_operator(node: Dedup) -> DedupOperator:
 # --------------------------------------------------------------------------------------------
 
 
-def _udfs(exprs: Iterable[Expr]) -> list[Any]:
-    out = []
+def _udfs(exprs: Iterable[Expr]) -> list[UDFProtocol]:
+    out: list[UDFProtocol] = []
     for e in exprs:
         for n in e.walk():
             if isinstance(n, UDFCall):
@@ -407,9 +408,9 @@ def _node_exprs(node: LogicalPlan) -> list[Expr]:
     return []
 
 
-def _stage_udfs(stage: Stage) -> list[Any]:
+def _stage_udfs(stage: Stage) -> list[UDFProtocol]:
     """The UDFs a stage calls (its flat_map's, and those inside its projections and filters)."""
-    out: list[Any] = []
+    out: list[UDFProtocol] = []
     if isinstance(stage.logical, FlatMap):
         out.append(stage.logical.udf)
     for op in stage.ops:
@@ -420,8 +421,7 @@ def _stage_udfs(stage: Stage) -> list[Any]:
 def _resource_class(node: LogicalPlan) -> tuple[Any, ...]:
     """Nodes with equal resource classes may share a stage."""
     udfs = _udfs(_node_exprs(node))
-    heavy = [u for u in udfs if getattr(u, "num_gpus", 0) or getattr(u, "is_class", False)
-             or getattr(u, "concurrency", None) is not None]
+    heavy = [u for u in udfs if u.num_gpus or u.is_class or u.concurrency is not None]
     if not heavy:
         return ("cpu",)
     return ("udf",) + tuple(sorted({id(u) for u in heavy}))
@@ -434,16 +434,15 @@ def _stage_resources(node: LogicalPlan) -> tuple[Resources, int | tuple[int, int
     actor = False
     batch = None
     for u in udfs:
-        res.num_cpus = max(res.num_cpus, float(getattr(u, "num_cpus", 1) or 1))
-        res.num_gpus = max(res.num_gpus, float(getattr(u, "num_gpus", 0) or 0))
-        mem = getattr(u, "memory", None)
-        if mem:
-            res.memory = max(res.memory or 0, int(mem))
-        if getattr(u, "concurrency", None) is not None:
+        res.num_cpus = max(res.num_cpus, float(u.num_cpus or 1))
+        res.num_gpus = max(res.num_gpus, float(u.num_gpus or 0))
+        if u.memory:
+            res.memory = max(res.memory or 0, int(u.memory))
+        if u.concurrency is not None:
             conc = u.concurrency
-        if getattr(u, "is_class", False):
+        if u.is_class:
             actor = True
-        if getattr(u, "batch_size", None):
+        if u.batch_size:
             batch = int(u.batch_size)
     return res, conc, actor, batch
 
@@ -456,12 +455,11 @@ def pool_bounds(concurrency: int | tuple[int, int] | None) -> tuple[int, int]:
     return (int(c), int(c)) if c else (1, 1)
 
 
-def _services(udfs: Sequence[Any], max_replicas: int) -> tuple[SharedService, ...]:
+def _services(udfs: Sequence[UDFProtocol], max_replicas: int) -> tuple[SharedService, ...]:
     """The shared services the stage's UDFs declare (``shared_service(max_replicas)``)."""
     out: list[SharedService] = []
     for u in udfs:
-        declare = getattr(u, "shared_service", None)
-        svc = declare(max_replicas) if callable(declare) else None
+        svc = u.shared_service(max_replicas)
         if svc is not None:
             out.append(svc)
     return tuple(out)
@@ -563,7 +561,7 @@ class PhysicalPlanner:
         assert node is not None
         s.schema = node.schema
         udfs = _stage_udfs(s)
-        s.max_retries = max([0, *(int(getattr(u, "max_retries", 0) or 0) for u in udfs)])
+        s.max_retries = max([0, *(int(u.max_retries or 0) for u in udfs)])
         if s.actor:
             lo, hi = pool_bounds(s.concurrency)
             s.pool = UDFPool(lo, hi, s.resources, _services(udfs, hi))
@@ -574,7 +572,7 @@ class PhysicalPlanner:
             s.spec = MapSpec(functools.partial(row_pipeline, tuple(s.ops)))
         elif s.kind == "flatmap":
             assert isinstance(node, FlatMap)
-            s.spec = FlatMapSpec(functools.partial(_flatmap_operator, node), bool(getattr(node.udf, "thread_safe", False)))
+            s.spec = FlatMapSpec(functools.partial(_flatmap_operator, node), bool(node.udf.thread_safe))
         elif s.kind == "limit":
             assert isinstance(node, Limit)
             s.spec = LimitSpec(node.offset, node.n)
@@ -648,11 +646,11 @@ class PhysicalPlanner:
 
         if isinstance(node, FlatMap):
             child = self.lower(node.input)
-            res = Resources(float(getattr(node.udf, "num_cpus", 1) or 1), float(getattr(node.udf, "num_gpus", 0) or 0))
+            u = node.udf
+            res = Resources(float(u.num_cpus or 1), float(u.num_gpus or 0))
             return self._new(kind="flatmap", inputs=[child], logical=node, resources=res,
-                             concurrency=getattr(node.udf, "concurrency", None),
-                             actor=bool(getattr(node.udf, "is_class", False)),
-                             batch_size=int(getattr(node.udf, "batch_size", None) or MEDIA_BATCH_ROWS))
+                             concurrency=u.concurrency, actor=bool(u.is_class),
+                             batch_size=int(u.batch_size or MEDIA_BATCH_ROWS))
         if isinstance(node, Limit):
             return self._new(kind="limit", inputs=[self.lower(node.input)], logical=node)
         if isinstance(node, Union):

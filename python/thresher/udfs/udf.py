@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import inspect
 import pickle
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
@@ -43,6 +43,7 @@ from thresher.datatypes import DataType, Field, Schema, conform_array, storage_a
 from thresher.errors import ThresherExecutionError, ThresherTypeError
 from thresher.expressions.cost import check_cost_class
 from thresher.expressions.expr import Expr, UDFCall, lit_if_needed
+from thresher.expressions.udf_protocol import GeneratorUDFProtocol
 
 _ANNOTATION_TYPES: dict[Any, Callable[[], DataType]] = {
     int: DataType.int64, float: DataType.float64, str: DataType.string, bool: DataType.bool, bytes: DataType.binary,
@@ -104,7 +105,8 @@ def _is_generator(fn: Any) -> bool:
 
 @dataclass(eq=False)
 class UDF:
-    """A decorated function or class. Attributes are what the planner schedules by."""
+    """A decorated function or class. Attributes are what the planner schedules by: it implements
+    the declared UDF protocols (``expressions/udf_protocol.py``)."""
 
     fn: Any
     return_dtype: DataType
@@ -121,6 +123,10 @@ class UDF:
     init_args: tuple[Any, ...] = ()
     init_kwargs: dict[str, Any] = field(default_factory=dict)
     name: str = ""
+    #: a per-row cost estimate overriding the cost class's (``expressions/cost.py``)
+    cost_per_row: float | None = None
+    #: the function may run in several threads of one process at once
+    thread_safe: bool = False
     _instance: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -166,6 +172,27 @@ class UDF:
     @property
     def is_generator(self) -> bool:
         return _is_generator(self.fn)
+
+    @property
+    def explain_name(self) -> str:
+        return self.name
+
+    def shared_service(self, max_replicas: int) -> None:
+        return None  # workers of a @udf pool share nothing
+
+    # a generator UDF gets Python values and yields Python values: no zero-copy buffers, no
+    # measured rows, no column builder (see GeneratorUDFProtocol)
+    @property
+    def buffer_args(self) -> bool:
+        return False
+
+    @property
+    def row_nbytes(self) -> None:
+        return None
+
+    @property
+    def build_column(self) -> None:
+        return None
 
     # -- building expressions / running directly ------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -323,13 +350,6 @@ class UDF:
                     raise
                 attempt += 1
 
-    # -- generators (fan-out) --------------------------------------------------------------------
-    def iter_rows(self, target: Any, args: Sequence[Any]) -> Iterable[Any]:
-        out = target(*args)
-        if out is None:
-            return ()
-        return out
-
 
 def udf(
     fn: Any = None,
@@ -397,7 +417,7 @@ def udf(
     return wrap
 
 
-def output_schema(u: UDF) -> Schema:
+def output_schema(u: GeneratorUDFProtocol) -> Schema:
     """The columns a generator UDF adds (the fields of its struct return type, or one column)."""
     t = u.return_dtype
     if t.is_struct():

@@ -40,24 +40,6 @@ class RowError(ThresherExecutionError):
     """A kernel failed on one row (raised with on_error='raise')."""
 
 
-def map_items(
-    fn: Callable[[Any], Any],
-    arr: pa.Array,
-    out_type: pa.DataType,
-    *,
-    on_error: str = "null",
-    what: str = "value",
-    sources: list[Any] | None = None,
-) -> KernelOutput:
-    """Apply ``fn`` to every non-null item of ``arr`` (serially); build an array of ``out_type``.
-
-    ``fn`` takes the Python value of one item and returns the Python value of the result.
-    ``sources`` (optional) names each row's origin (path/url) for error messages.
-    """
-    out, errors = parallel_map(fn, arr.to_pylist(), on_error=on_error, what=what, sources=sources, threads=1)
-    return KernelOutput(pa.array(out, type=out_type), errors)
-
-
 # --------------------------------------------------------------------------------------------
 # The kernel thread pool
 # --------------------------------------------------------------------------------------------

@@ -414,19 +414,21 @@ class VideoFramesGenerator:
     ([0.0, 0.5], 16)
     """
 
+    # the GeneratorUDFProtocol (expressions/udf_protocol.py)
     batch = False
     batch_format = "python"
-    num_cpus = 1.0
-    num_gpus = 0.0
-    memory = None
-    concurrency = None
-    max_retries = 0
-    cost = "decode"
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+    memory: int | None = None
+    concurrency: int | tuple[int, int] | None = None
+    max_retries: int = 0
+    cost: str = "decode"
+    cost_per_row: float | None = None
     init_args: tuple[Any, ...] = ()
-    is_class = False
-    is_generator = True
-    thread_safe = True  # no state between calls: the local executor decodes several videos at once
-    buffer_args = True  # takes the video as a zero-copy view of the Arrow buffer
+    is_class: bool = False
+    is_generator: bool = True
+    thread_safe: bool = True  # no state between calls: the local executor decodes several videos at once
+    buffer_args: bool = True  # takes the video as a zero-copy view of the Arrow buffer
 
     def __init__(self, column: str = "frame", every_seconds: float | None = None, num_frames: int | None = None,
                  keyframes_only: bool = False, width: int | None = None, height: int | None = None,
@@ -476,6 +478,9 @@ class VideoFramesGenerator:
         valid = [r is not None for r in rows]
         mask = None if all(valid) else pa.array([not v for v in valid], pa.bool_())
         return pa.StructArray.from_arrays([stamps, images], fields=list(st), mask=mask)
+
+    def shared_service(self, max_replicas: int) -> None:
+        return None  # every decode is independent
 
     @property
     def explain_name(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +82,8 @@ class ModelFunction:
     max_retries: int = 1
     is_class: bool = True
     cost: str = "model"
+    cost_per_row: float | None = None
+    thread_safe: bool = False
     #: options of the shared :class:`~thresher.udfs.ai.routing.PromptRouter` (``cache_blocks``, ``load_slack``, ...)
     routing_options: dict[str, Any] = field(default_factory=dict)
     #: testing hook: the router records which replica ran each prompt (``stats()["routing"]["placements"]``)
@@ -92,6 +94,14 @@ class ModelFunction:
     _local: Any = None  # (router, slots) of the local executor
 
     # -- planning ---------------------------------------------------------------------------------
+    @property
+    def is_generator(self) -> bool:
+        return False
+
+    @property
+    def explain_name(self) -> str:
+        return self.name
+
     def _embedding_dim(self) -> int:
         if self._dim is None:
             self._dim = int(shared_provider(self.provider, self.model, self.provider_options).embedding_dim())
@@ -178,7 +188,7 @@ class ModelFunction:
         return state
 
     # -- running ----------------------------------------------------------------------------------
-    def make_runner(self) -> Any:
+    def make_runner(self) -> Callable[[list[pa.Array], dict[str, Any], Field], Any]:
         provider = shared_provider(self.provider, self.model, self.provider_options)
         provider.load()
         return _Runner(self, provider)

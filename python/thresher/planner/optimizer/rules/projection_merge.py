@@ -33,7 +33,7 @@ def _calls_pooled_udf(exprs: tuple[Expr, ...]) -> bool:
         for n in e.walk():
             if isinstance(n, UDFCall):
                 u = n.udf
-                if getattr(u, "is_class", False) or getattr(u, "num_gpus", 0) or getattr(u, "concurrency", None):
+                if u.is_class or u.num_gpus or u.concurrency is not None:
                     return True
     return False
 
