@@ -111,6 +111,16 @@ class ExprEvaluator:
         for f, through in zip(self._final, self._passthrough):
             self._polars_exprs.append(None if through else to_polars(f, self._work_schema))
 
+    def __getstate__(self) -> dict[str, Any]:
+        # thread-local state cannot be pickled (Ray ships operators to workers); it is per process anyway
+        state = self.__dict__.copy()
+        del state["_at"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._at = threading.local()
+
     def _extract(self, e: Expr, owner: int, counter: list[int]) -> Expr:
         def visit(node: Expr) -> Expr | None:
             if not _needs_kernel(node, self._work_schema_fields_schema()):
