@@ -777,7 +777,8 @@ def storage_type(t: pa.DataType) -> pa.DataType:
     return t
 
 
-def _has_extension(t: pa.DataType) -> bool:
+def has_extension(t: pa.DataType) -> bool:
+    """Whether ``t`` is, or nests, a Thresher extension type (a media/tensor/embedding column)."""
     return storage_type(t) != t
 
 
@@ -799,7 +800,7 @@ def storage_array(arr: ArrowArrayT, *, deep: bool = True) -> ArrowArrayT:
             arr = pa.chunked_array([c.storage for c in arr.chunks], arr.type.storage_type)
         else:
             arr = arr.storage
-    if deep and _has_extension(arr.type):
+    if deep and has_extension(arr.type):
         arr = arr.cast(storage_type(arr.type))
     return arr
 
@@ -816,7 +817,7 @@ BatchT = TypeVar("BatchT", pa.RecordBatch, pa.Table)
 def storage_batch(batch: BatchT) -> BatchT:
     """``batch`` (record batch or table) with extension types, also nested ones, replaced by their
     storage, for engines such as Polars that would otherwise mangle them."""
-    if not any(_has_extension(t) for t in batch.schema.types):
+    if not any(has_extension(t) for t in batch.schema.types):
         return batch
     cols = [storage_array(c) for c in batch.columns]
     if isinstance(batch, pa.Table):

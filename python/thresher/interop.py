@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from thresher.datatypes import DataType, ThresherExtensionType, storage_type
+from thresher.datatypes import DataType, ThresherExtensionType, has_extension, storage_type
 from thresher.errors import ThresherTypeError
 from thresher.values import to_python
 
@@ -42,10 +42,6 @@ if TYPE_CHECKING:
     import polars as pl
 
 SCHEMA_ATTR = "thresher_schema"
-
-
-def _has_media(t: pa.DataType) -> bool:
-    return storage_type(t) != t
 
 
 def table_to_polars(table: pa.Table) -> pl.DataFrame:
@@ -61,7 +57,7 @@ def table_to_pandas(table: pa.Table) -> pd.DataFrame:
     """A pandas frame: media as NumPy values in ``object`` columns, the schema in ``attrs``."""
     import pandas as pd
 
-    media = [n for n, t in zip(table.column_names, table.schema.types) if _has_media(t)]
+    media = [n for n, t in zip(table.column_names, table.schema.types) if has_extension(t)]
     plain = table.drop_columns(media) if media else table
     pdf = plain.to_pandas()
     for name in media:
@@ -95,7 +91,7 @@ def python_to_arrow(values: list[Any], dtype: DataType) -> pa.Array:
             from thresher.operators.kernels.image import tensors_to_arrow
 
             return tensors_to_arrow([None if v is None else np.asarray(v) for v in values], dtype)
-    if _has_media(t) and not isinstance(t, pa.ExtensionType):
+    if has_extension(t) and not isinstance(t, pa.ExtensionType):
         raise ThresherTypeError(
             f"cannot rebuild a column of type {dtype} (media nested in {storage_type(t)}) from pandas values; "
             "use to_polars/from_polars or Arrow for nested media"
@@ -113,7 +109,7 @@ def pandas_to_table(df: Any, schema: Mapping[str, Any] | None = None) -> pa.Tabl
     types = _schema_from_attrs(df)
     if schema:
         types.update({k: to_dtype(v) for k, v in schema.items()})
-    media = {n: t for n, t in types.items() if n in df.columns and _has_media(t.to_arrow())}
+    media = {n: t for n, t in types.items() if n in df.columns and has_extension(t.to_arrow())}
     plain_cols = [c for c in df.columns if c not in media]
     plain_df = df[plain_cols]
     plain_df.attrs = {}  # the schema is applied here, not carried into Arrow metadata

@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from thresher.datatypes import ThresherExtensionType, storage_type
+from thresher.datatypes import ThresherExtensionType, has_extension, storage_type
 
 IMAGE_FORMATS = ("numpy", "pil")
 
@@ -43,10 +43,6 @@ IMAGE_FORMATS = ("numpy", "pil")
 def _check_images(images: str) -> None:
     if images not in IMAGE_FORMATS:
         raise ValueError(f"images must be one of {IMAGE_FORMATS}, got {images!r}")
-
-
-def _has_media(t: pa.DataType) -> bool:
-    return storage_type(t) != t
 
 
 def _combine(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -91,7 +87,7 @@ def to_python(arr: pa.Array | pa.ChunkedArray, images: str = "numpy") -> list[An
     _check_images(images)
     arr = _combine(arr)
     t = arr.type
-    if not _has_media(t):
+    if not has_extension(t):
         return arr.to_pylist()  # type: ignore[no-any-return]
     if isinstance(t, ThresherExtensionType):
         if t.kind == "image":
@@ -130,7 +126,7 @@ def table_to_pydict(table: pa.Table, images: str = "numpy") -> dict[str, list[An
 
 def table_to_pylist(table: pa.Table, images: str = "numpy") -> list[dict[str, Any]]:
     """One dict per row, media as NumPy."""
-    if not any(_has_media(t) for t in table.schema.types):
+    if not any(has_extension(t) for t in table.schema.types):
         return table.to_pylist()  # type: ignore[no-any-return]
     cols = table_to_pydict(table, images)
     names = table.column_names
@@ -208,7 +204,7 @@ def column_to_numpy(arr: pa.Array | pa.ChunkedArray, writable: bool = False) -> 
         return _object_array(vals)
     if isinstance(t, pa.ExtensionType):
         arr = arr.storage
-    if _has_media(arr.type):
+    if has_extension(arr.type):
         return _object_array(to_python(arr))
     res = arr.to_numpy(zero_copy_only=False)
     if writable and not res.flags.writeable:
