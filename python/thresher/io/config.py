@@ -22,6 +22,7 @@ False
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -69,6 +70,14 @@ class S3Config:
     def replace(self, **changes: Any) -> S3Config:
         """A copy with ``changes`` applied."""
         return _replace(self, **changes)
+
+    def resolved_endpoint(self) -> str | None:
+        """``endpoint_url``, else ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` from the environment."""
+        return self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+
+    def resolved_region(self) -> str | None:
+        """``region_name``, else ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` from the environment."""
+        return self.region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
 
 @dataclass(frozen=True)

@@ -152,14 +152,14 @@ def _split_endpoint(url: str) -> tuple[str, str]:
 def _s3(cfg: IOConfig) -> pafs.FileSystem:
     c = cfg.s3
     kw: dict[str, Any] = {}
-    endpoint = c.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = c.resolved_endpoint()
     if endpoint:
         kw["scheme"], kw["endpoint_override"] = _split_endpoint(endpoint)
     if c.anonymous:
         kw["anonymous"] = True
     elif c.key_id or c.access_key:
         kw.update(access_key=c.key_id, secret_key=c.access_key, session_token=c.session_token)
-    region = c.region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = c.resolved_region()
     if region:
         kw["region"] = region
     if c.connect_timeout_ms is not None:
@@ -222,14 +222,14 @@ def _fsspec_fs(scheme: str, cfg: IOConfig) -> Any:
     kw: dict[str, Any] = {}
     if scheme in ("s3", "s3a"):
         c = cfg.s3
-        endpoint = c.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = c.resolved_endpoint()
         kw = {"anon": c.anonymous, "skip_instance_cache": True}
         if c.key_id or c.access_key:
             kw.update(key=c.key_id, secret=c.access_key, token=c.session_token)
         ck: dict[str, Any] = {}
         if endpoint:
             ck["endpoint_url"] = endpoint
-        region = c.region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        region = c.resolved_region()
         if region:
             ck["region_name"] = region
         kw["client_kwargs"] = ck
@@ -741,7 +741,7 @@ def lance_storage_options(uri: str, io_config: IOConfig | None = None) -> dict[s
     opts: dict[str, str] = {}
     if scheme in ("s3", "s3a"):
         c = cfg.s3
-        endpoint = c.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = c.resolved_endpoint()
         if endpoint:
             opts["aws_endpoint"] = endpoint
             if endpoint.startswith("http://"):
@@ -754,7 +754,7 @@ def lance_storage_options(uri: str, io_config: IOConfig | None = None) -> dict[s
             opts["aws_secret_access_key"] = c.access_key
         if c.session_token:
             opts["aws_session_token"] = c.session_token
-        region = c.region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        region = c.resolved_region()
         if region:
             opts["aws_region"] = region
         if c.anonymous:
@@ -784,7 +784,7 @@ def iceberg_properties(io_config: IOConfig | None = None) -> dict[str, str]:
     cfg = resolve_io_config(io_config)
     c = cfg.s3
     props: dict[str, str] = {}
-    endpoint = c.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = c.resolved_endpoint()
     if endpoint:
         props["s3.endpoint"] = endpoint
         if not c.force_virtual_addressing:
@@ -795,7 +795,7 @@ def iceberg_properties(io_config: IOConfig | None = None) -> dict[str, str]:
         props["s3.secret-access-key"] = c.access_key
     if c.session_token:
         props["s3.session-token"] = c.session_token
-    region = c.region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = c.resolved_region()
     if region:
         props["s3.region"] = region
     if c.anonymous:

@@ -459,18 +459,7 @@ def embed_text(
     ``provider``: "sentence_transformers", "transformers" (mean pooling), "openai" or "vllm".
     """
     name = {"transformers": "transformers-embed"}.get(provider, provider)
-    fn = ModelFunction(
-        name="embed_text",
-        task="embed_text",
-        provider=name,
-        model=model,
-        provider_options=provider_options,
-        normalize=normalize,
-        batch_size=batch_size,
-        concurrency=concurrency,
-        num_gpus=num_gpus,
-    )
-    return _call(fn, text)
+    return _embed("embed_text", name, text, model, normalize, batch_size, concurrency, num_gpus, provider_options)
 
 
 def embed_image(
@@ -486,10 +475,24 @@ def embed_image(
 ) -> Expr:
     """Embed a decoded image column with a CLIP-like model: ``embedding(float32, dim)``."""
     name = {"transformers": "transformers-image"}.get(provider, provider)
+    return _embed("embed_image", name, image, model, normalize, batch_size, concurrency, num_gpus, provider_options)
+
+
+def _embed(
+    task: str,
+    provider: str,
+    arg: Any,
+    model: str,
+    normalize: bool,
+    batch_size: int | None,
+    concurrency: int | tuple[int, int] | None,
+    num_gpus: float,
+    provider_options: dict[str, Any],
+) -> Expr:
     fn = ModelFunction(
-        name="embed_image",
-        task="embed_image",
-        provider=name,
+        name=task,
+        task=task,
+        provider=provider,
         model=model,
         provider_options=provider_options,
         normalize=normalize,
@@ -497,4 +500,4 @@ def embed_image(
         concurrency=concurrency,
         num_gpus=num_gpus,
     )
-    return _call(fn, image)
+    return _call(fn, arg)
