@@ -76,9 +76,9 @@ class RunContext:
         st = self.stats.stage(stage.id, cut_label(stage.label(), 60))
         try:
             for m in self.handlers[stage.kind](stage, self, st):
-                if m.batch is not None:
-                    st.add_out(m.batch.num_rows, m.batch.nbytes)
-                    self.progress.update(stage.id, m.batch.num_rows)
+                if not m.is_end:
+                    st.add_out(m.num_rows, m.num_bytes)
+                    self.progress.update(stage.id, m.num_rows)
                 yield m
         except ThresherError:
             raise

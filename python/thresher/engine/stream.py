@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import pyarrow as pa
 
@@ -22,8 +22,31 @@ from thresher.engine.memory import MemoryBudget
 
 @dataclass(slots=True)
 class Morsel:
+    """A batch of ``partition``, held here (``batch``) or in a Ray object store (``ref``).
+
+    The Ray executor hands object references between its stages so the data never passes
+    through the driver: such a morsel has ``batch=None``, a ``ref`` to a ``pa.RecordBatch``
+    and its metadata (``rows``, ``nbytes``) filled in by the task that made it. A morsel with
+    neither a batch nor a ref marks the end of ``partition``.
+    """
+
     partition: str
-    batch: pa.RecordBatch | None  # None: end of `partition`
+    batch: pa.RecordBatch | None  # None (and no ref): end of `partition`
+    ref: Any = None
+    rows: int = 0
+    nbytes: int = 0
+
+    @property
+    def is_end(self) -> bool:
+        return self.batch is None and self.ref is None
+
+    @property
+    def num_rows(self) -> int:
+        return self.batch.num_rows if self.batch is not None else self.rows
+
+    @property
+    def num_bytes(self) -> int:
+        return self.batch.nbytes if self.batch is not None else self.nbytes
 
 
 _DONE = object()
