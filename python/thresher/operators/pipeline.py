@@ -31,8 +31,13 @@ class RowPipeline:
             nxt: list[pa.RecordBatch] = []
             for b in batches:
                 at = getattr(op, "process_at", None)
-                nxt.extend(at(b, partition, offset, row_start) if located and at is not None
-                           else op.process(b))
+                if at is not None and located:
+                    nxt.extend(at(b, partition, offset, row_start))
+                elif at is not None and not isinstance(op, SampleOperator):
+                    # rows moved (a filter): errors name the partition, not a made-up position
+                    nxt.extend(at(b, partition, offset, None))
+                else:
+                    nxt.extend(op.process(b))
             # a projection keeps every row in place; anything else (a filter) moves them
             located = located and at is not None and len(nxt) == 1 and nxt[0].num_rows == batches[0].num_rows
             batches = nxt
