@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from ray_cluster_helpers import count_driver_bytes
 
 import thresher as th
 from thresher import col
@@ -78,6 +77,8 @@ def read_back(out: str) -> pa.Table:
 
 
 def run_and_measure(src: str, input_bytes: int, tmp_path: Path) -> tuple[float, Any]:
+    from thresher.engine.ray_runtime import count_driver_bytes
+
     with count_driver_bytes() as got:
         result = job(src).write_parquet(str(tmp_path / "ray"), runner="ray")
     assert set(result.to_pydict()["status"]) == {"committed"}
