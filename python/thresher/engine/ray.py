@@ -57,7 +57,7 @@ from thresher.engine.local import LOCAL_HANDLERS
 from thresher.engine.memory import default_budget_bytes, parse_bytes
 from thresher.engine.ray_dedup import RayShuffleRuntime, dedup_on_ray
 from thresher.engine.ray_pool import ActorPool
-from thresher.engine.ray_runtime import ensure_ray, remote_functions, task_options
+from thresher.engine.ray_runtime import CountingRay, DriverBytes, ensure_ray, remote_functions, task_options
 from thresher.engine.ray_tasks import TaskReport
 from thresher.engine.stage_runner import RunConfig, RunContext, StageHandler, check_supported, run_plan
 from thresher.engine.stages import rebatch_morsels
@@ -149,7 +149,8 @@ class RayExecutor:
         self._stats = RunStats(executor="ray")
         self.memory_budget = total
         self.flight_bytes = parse_bytes(in_flight_budget) if in_flight_budget is not None else total
-        self.ray = ensure_ray(address, num_cpus)
+        # every ray.get of the executor is counted: stats().driver_bytes_received
+        self.ray = CountingRay(ensure_ray(address, num_cpus))
         resources = self.ray.cluster_resources()
         self.cluster_cpus = max(1, int(resources.get("CPU", 1)))
         self.max_in_flight = max_in_flight or max(2, 2 * self.cluster_cpus)
@@ -194,6 +195,7 @@ class RayExecutor:
         self._stage_share = max(1, self.flight_bytes // max(1, ray_stages))
         self._rss = {}
         self._workers = {}
+        self.ray.received = DriverBytes()
         config = RunConfig(self.budget_bytes, self.num_threads, self.target_batch_bytes, self.min_batch_rows,
                            self.progress, self.skip_partitions, options)
         try:
@@ -204,6 +206,7 @@ class RayExecutor:
                 s.extra.pop("in_flight_bytes", None)
             st.peak_in_flight_bytes = self._flight.peak  # type: ignore[attr-defined]
             st.worker_rss_bytes = sum(self._rss.values())  # type: ignore[attr-defined]
+            st.driver_bytes_received = self.ray.received.bytes
 
     # -- scheduling checks ------------------------------------------------------------------------
     def _check_schedulable(self, plan: PhysicalPlan) -> None:

@@ -95,6 +95,9 @@ class RunStats:
     wall_seconds: float = 0.0
     peak_buffered_bytes: int = 0
     executor: str = "local"
+    #: bytes of the objects ``ray.get`` returned to the driver in a Ray run (0 locally): metadata
+    #: only, unless a stage had to hold data there (a collect's result, a gathered barrier)
+    driver_bytes_received: int = 0
 
     def stage(self, stage_id: int, name: str) -> StageStats:
         s = self.stages.get(stage_id)
