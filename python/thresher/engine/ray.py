@@ -22,7 +22,8 @@ bookkeeping (limits, unions, row indexes, writes: the in-process handlers of
   multi-key sorts, windows) is gathered and run with Polars on the driver. Results equal the local
   executor's, in the same order wherever the plan defines one;
 * **dedup** — keys in map tasks, LSH buckets / content hashes shuffled to reducer tasks,
-  connected components in large-star/small-star rounds of tasks (:mod:`.ray_dedup`).
+  connected components in large-star/small-star rounds of tasks, and the filter as a join of
+  per-chunk keep masks with the input chunks in tasks (:mod:`.ray_dedup`).
 
 Backpressure: the memory budget bounds the batches queued between stages (as locally), and an
 in-flight budget bounds the bytes in Ray (inputs of running tasks plus what they will hold
@@ -54,7 +55,7 @@ import pyarrow as pa
 from thresher.engine import ray_shuffle, stages
 from thresher.engine.local import LOCAL_HANDLERS
 from thresher.engine.memory import default_budget_bytes, parse_bytes
-from thresher.engine.ray_dedup import RayShuffleRuntime, decide_on_ray, decide_semantic_on_ray
+from thresher.engine.ray_dedup import RayShuffleRuntime, dedup_on_ray
 from thresher.engine.ray_pool import ActorPool
 from thresher.engine.ray_runtime import CountingRay, DriverBytes, ensure_ray, remote_functions, task_options
 from thresher.engine.ray_tasks import TaskReport
@@ -63,8 +64,8 @@ from thresher.engine.stages import rebatch_morsels
 from thresher.engine.stats import RunStats, StageStats
 from thresher.engine.stream import BatchSizer, Morsel
 from thresher.errors import ThresherError, ThresherExecutionError
-from thresher.operators.dedup import DedupOperator, DedupState
 from thresher.planner.physical import (
+    DedupSpec,
     FlatMapSpec,
     HashDistribution,
     MapSpec,
@@ -177,7 +178,7 @@ class RayExecutor:
         """How each stage kind runs: the heavy ones on Ray, the bookkeeping on the driver."""
         table: dict[str, StageHandler] = {k: LOCAL_HANDLERS[k] for k in _DRIVER_KINDS}
         table.update(scan=self._scan, map=self._map, flatmap=self._flatmap, relational=self._relational,
-                     dedup=stages.dedup_with(self._decide_dedup))
+                     dedup=self._dedup)
         assert frozenset(table) == self.supported_stages
         return table
 
@@ -558,14 +559,12 @@ class RayExecutor:
         return RayShuffleRuntime(self.ray, self.shuffle_partitions, self.max_in_flight, self.max_retries,
                                  self.target_batch_bytes, lambda exc, label: self.error(exc, stage, label))
 
-    def _decide_dedup(self, stage: Stage, ctx: RunContext, st: StageStats, op: DedupOperator,
-                      keep_input: bool) -> tuple[Any, Any, DedupState, list[Morsel]]:
-        rt = self._shuffle_runtime(stage)
-        if op.method == "semantic":  # k-means on the driver, clusters decided in tasks
-            state, kept_batches = stages.dedup_keys(stage, ctx, st, op, keep_input)
-            group, kept = decide_semantic_on_ray(rt, op, state, st)
-            return group, kept, state, kept_batches
-        return decide_on_ray(rt, ctx.run(stage.inputs[0]), st, op, keep_input)
+    def _dedup(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        """Keys, buckets, components and the filter, all in tasks (:mod:`.ray_dedup`)."""
+        spec = stage.spec
+        assert isinstance(spec, DedupSpec)
+        yield from dedup_on_ray(self._shuffle_runtime(stage), ctx.run(stage.inputs[0]), st, spec.make_operator(),
+                                spec.output, stage.schema.to_arrow())
 
     # -- barriers -------------------------------------------------------------------------------------------
     def _relational(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
