@@ -108,8 +108,39 @@ def per_task(tasks: int, inflight: int, rows: int) -> dict[str, Any]:
         cpu, wall = run(submit, tasks)
         out[name] = {"driver_cpu_us_per_task": 1e6 * cpu / tasks, "wall_us_per_task": 1e6 * wall / tasks,
                      "tasks_per_s": tasks / wall, "driver_cpu_bound_tasks_per_s": tasks / cpu if cpu else None}
+    # the two halves of the driver's cost apart, without waiting in between (waiting burns CPU in
+    # Ray's polling threads on a starved machine): a tight submit loop, then gets of finished refs
+    c0, t0 = time.process_time(), time.perf_counter()
+    refs = [meta.remote(batch_ref) for _ in range(tasks)]
+    sub_cpu, sub_wall = time.process_time() - c0, time.perf_counter() - t0
+    ray.wait(refs, num_returns=len(refs), fetch_local=False)
+    c0, t0 = time.process_time(), time.perf_counter()
+    for r in refs:
+        ray.get(r)
+    get_cpu, get_wall = time.process_time() - c0, time.perf_counter() - t0
+    out["split"] = {"submit_cpu_us": 1e6 * sub_cpu / tasks, "submit_wall_us": 1e6 * sub_wall / tasks,
+                    "get_meta_cpu_us": 1e6 * get_cpu / tasks, "get_meta_wall_us": 1e6 * get_wall / tasks}
+    del refs
+    out["owned_ref"] = owned_ref_bytes(ray)
     ray.shutdown()
     return out
+
+
+def owned_ref_bytes(ray: Any, n: int = 20_000) -> dict[str, float]:
+    """Driver RSS per object ref it owns (Ray's ownership table entry plus the ref), from ``n`` small puts."""
+    import gc
+
+    import psutil
+
+    proc = psutil.Process()
+    gc.collect()
+    before = proc.memory_info().rss
+    c0 = time.process_time()
+    refs = [ray.put(i) for i in range(n)]
+    cpu = time.process_time() - c0
+    after = proc.memory_info().rss
+    del refs
+    return {"refs": n, "driver_rss_bytes_per_ref": (after - before) / n, "driver_cpu_us_per_put": 1e6 * cpu / n}
 
 
 def _write_input(folder: Path, total_bytes: int, files: int) -> int:
@@ -226,6 +257,12 @@ def main(argv: list[str]) -> int:
             print(f"  {k:6s} driver CPU {r['driver_cpu_us_per_task']:8.0f} us/task   wall {r['wall_us_per_task']:8.0f} "
                   f"us/task   {r['tasks_per_s']:8.0f} tasks/s   (driver-CPU bound: "
                   f"{r['driver_cpu_bound_tasks_per_s']:.0f} tasks/s)")
+        sp = pt["split"]
+        print(f"  split: submit {sp['submit_cpu_us']:.0f} us CPU ({sp['submit_wall_us']:.0f} wall) per task, "
+              f"get of a finished metadata record {sp['get_meta_cpu_us']:.0f} us CPU ({sp['get_meta_wall_us']:.0f} wall)")
+        o = pt["owned_ref"]
+        print(f"  owned refs: {o['driver_rss_bytes_per_ref']:.0f} B of driver RSS per ref held, "
+              f"{o['driver_cpu_us_per_put']:.0f} us driver CPU per put")
     factors = [int(f) for f in args.factors.split(",") if f]
     if factors:
         result["rss"] = rss_vs_input(args.rss_mb, factors, args.batch_rows)
