@@ -36,13 +36,13 @@ order with index bookkeeping; ``stats().driver_bytes_received`` counts what it d
   shuffles (inputs cut by key hash in tasks, then Polars per partition in tasks); a one-key sort
   is range-partitioned by sampled boundaries and each range sorted in a task;
 * **dedup** — keys in map tasks, LSH buckets / content hashes shuffled to reducer tasks,
-  connected components in large-star/small-star rounds of tasks (:mod:`.ray_dedup`).
+  connected components in large-star/small-star rounds of tasks, and the filter as a join of
+  per-chunk keep masks with the input chunks in tasks (:mod:`.ray_dedup`).
 
 Still on the driver (their input references are fetched there, explicitly, by ``_resolving``):
 the root of a ``collect``/iteration (the caller asked for the data); relational stages — the
 shuffles' map side is still fed from the driver, and global aggregates, multi-key sorts and
-windows are gathered and run with Polars there; dedup's input and its second pass;
-``repartition(num_partitions)``. Everything else moves references only.
+windows are gathered and run with Polars there; ``repartition(num_partitions)``. Everything else moves references only.
 
 Backpressure: the memory budget bounds the batches queued between stages (as locally), and an
 in-flight budget bounds the bytes in Ray (inputs of running tasks plus what they will hold
@@ -76,7 +76,7 @@ from thresher.datatypes import conform_batch
 from thresher.engine import ray_shuffle, stages
 from thresher.engine.memory import default_budget_bytes, parse_bytes
 from thresher.engine.progress import cut_label
-from thresher.engine.ray_dedup import RayShuffleRuntime, decide_on_ray, decide_semantic_on_ray
+from thresher.engine.ray_dedup import RayShuffleRuntime, dedup_on_ray
 from thresher.engine.ray_pool import ActorPool
 from thresher.engine.ray_runtime import CountingRay, DriverBytes, ensure_ray, remote_functions, task_options
 from thresher.engine.ray_tasks import Meta, Step, TaskReport
@@ -85,8 +85,8 @@ from thresher.engine.stats import RunStats, StageStats
 from thresher.engine.stream import BatchSizer, Morsel
 from thresher.engine.write import PartitionCommitter
 from thresher.errors import ThresherError, ThresherExecutionError
-from thresher.operators.dedup import DedupOperator, DedupState
 from thresher.planner.physical import (
+    DedupSpec,
     FlatMapSpec,
     HashDistribution,
     LimitSpec,
@@ -205,9 +205,9 @@ class RayExecutor:
             scan=self._stream, map=self._stream, flatmap=self._stream,
             limit=self._limit, union=self._union, row_index=self._row_index, rebatch=self._rebatch,
             write=self._write,
-            # still over batches on the driver: their inputs' references are fetched first
+            # still over batches on the driver: its inputs' references are fetched first
             relational=self._resolving(self._relational),
-            dedup=self._resolving(stages.dedup_with(self._decide_dedup)),
+            dedup=self._dedup,
         )
         assert frozenset(table) == self.supported_stages
         return table
@@ -464,6 +464,7 @@ class RayExecutor:
         steps, ops = self._steps(chain[1:])
         ops_ref = self.ray.put(ops)
         fans_out = any(s.kind == "flatmap" for s in steps)
+        starts = _row_starts(parts, spec.predicate)
         k = self.generator_backpressure
         opts: dict[str, Any] = {"num_returns": "streaming", "max_retries": max(self._retries(s) for s in chain),
                                 **task_options(top)}
@@ -509,7 +510,8 @@ class RayExecutor:
                     nxt.clear()
                     self._take(reserve, ctx, st)
                     pending.append((p.id, task.remote(p, spec.columns, spec.predicate, scan.batch_size, scan.schema,
-                                                      scan.id, steps, ops_ref, remaining, out_target), reserve))
+                                                      scan.id, steps, ops_ref, remaining, out_target,
+                                                      starts.get(p.id)), reserve))
                 if not pending:
                     return
                 pid, gen, reserve = pending.popleft()
@@ -527,12 +529,12 @@ class RayExecutor:
                                     stats[step.stage_id].extra["batch_rows"] = sr.sizer.last_rows or step.batch_size
                             measured[0] = all(s.sizer is None or s.sizer.measured for s in steps) or measured[0]
                             continue
-                        ref, (rows, nbytes) = item
+                        ref, (rows, nbytes, row_start) = item
                         out_bytes += nbytes
                         est[0] = max(est[0], nbytes if fans_out else 0)
                         if remaining is not None:
                             remaining -= rows
-                        yield Morsel(pid, None, ref=ref, rows=rows, nbytes=nbytes)
+                        yield Morsel(pid, None, ref=ref, rows=rows, nbytes=nbytes, row_start=row_start)
                     drained = True
                 finally:
                     self._give(reserve, st)
@@ -576,10 +578,11 @@ class RayExecutor:
                 opts["_generator_backpressure_num_objects"] = 2 * k
             task = remote_functions()["batch_chain"].options(**opts)
 
-        def submit(payload: Any, start: int, length: int, pid: str, off: int) -> tuple[Any, int]:
+        def submit(payload: Any, start: int, length: int, pid: str, off: int, at: int | None) -> tuple[Any, int]:
             if pool is not None:
-                return pool.submit_chain(step, payload, start, length, pid, off, 2 * k if fan_out else None, out_target)
-            return task.remote([step], ops_ref, payload, start, length, pid, off, out_target), -1
+                return pool.submit_chain(step, payload, start, length, pid, off, 2 * k if fan_out else None, out_target,
+                                         at)
+            return task.remote([step], ops_ref, payload, start, length, pid, off, out_target, at), -1
 
         out_target = 0 if fan_out else min(self.target_batch_bytes, self._stage_share // 4)
 
@@ -610,10 +613,10 @@ class RayExecutor:
                         elif warm:
                             heap[0] = max(heap[0], item.heap)
                         continue
-                    ref, (rows, nbytes) = item
+                    ref, (rows, nbytes, row_start) = item
                     out_bytes += nbytes
                     est[0] = max(est[0], nbytes)
-                    yield Morsel(pid, None, ref=ref, rows=rows, nbytes=nbytes)
+                    yield Morsel(pid, None, ref=ref, rows=rows, nbytes=nbytes, row_start=row_start)
                 drained = True
             finally:
                 self._give(reserve, st)
@@ -673,7 +676,8 @@ class RayExecutor:
                     off = offsets.get(m.partition, 0)
                     offsets[m.partition] = off + length
                     self._take(reserve, ctx, st)
-                    gen, who = submit(payload, start, length, m.partition, off)
+                    at = None if m.row_start is None else m.row_start + start
+                    gen, who = submit(payload, start, length, m.partition, off, at)
                     pending.append((m.partition, gen, who, reserve, in_bytes))
                 while pending and pending[0][1] is None:
                     yield from drain_one()
@@ -900,16 +904,15 @@ class RayExecutor:
     # -- dedup: buckets and components as shuffles (engine/ray_dedup.py) ------------------------------------
     def _shuffle_runtime(self, stage: Stage) -> RayShuffleRuntime:
         return RayShuffleRuntime(self.ray, self.shuffle_partitions, self.max_in_flight, self.max_retries,
-                                 self.target_batch_bytes, lambda exc, label: self.error(exc, stage, label))
+                                 self.target_batch_bytes, lambda exc, label: self.error(exc, stage, label),
+                                 emit_refs=True)
 
-    def _decide_dedup(self, stage: Stage, ctx: RunContext, st: StageStats, op: DedupOperator,
-                      keep_input: bool) -> tuple[Any, Any, DedupState, list[Morsel]]:
-        rt = self._shuffle_runtime(stage)
-        if op.method == "semantic":  # k-means on the driver, clusters decided in tasks
-            state, kept_batches = stages.dedup_keys(stage, ctx, st, op, keep_input)
-            group, kept = decide_semantic_on_ray(rt, op, state, st)
-            return group, kept, state, kept_batches
-        return decide_on_ray(rt, ctx.run(stage.inputs[0]), st, op, keep_input)
+    def _dedup(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        """Keys, buckets, components and the filter, all in tasks (:mod:`.ray_dedup`)."""
+        spec = stage.spec
+        assert isinstance(spec, DedupSpec)
+        yield from dedup_on_ray(self._shuffle_runtime(stage), ctx.run(stage.inputs[0]), st, spec.make_operator(),
+                                spec.output, stage.schema.to_arrow())
 
     # -- barriers -------------------------------------------------------------------------------------------
     def _relational(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
@@ -930,6 +933,22 @@ class RayExecutor:
 
     def _get_for(self, stage: Stage) -> ray_shuffle.Getter:
         return lambda ref, label: self._get(ref, stage, label)
+
+
+def _row_starts(parts: list[Any], predicate: Any) -> dict[str, int]:
+    """Each partition's first row in the scan's whole input, from the partitions' row counts
+    (as :class:`~thresher.engine.stages.RowNumbering` numbers them locally): known up to the
+    first partition without a count, and not at all under a pushed predicate."""
+    out: dict[str, int] = {}
+    if predicate is not None:
+        return out
+    n = 0
+    for p in parts:
+        out[p.id] = n
+        if p.num_rows is None:
+            break
+        n += int(p.num_rows)
+    return out
 
 
 _NOT_READY = object()

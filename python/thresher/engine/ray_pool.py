@@ -77,7 +77,7 @@ class ActorPool:
             self.load[i] -= 1
 
     def submit_chain(self, step: Any, batch: Any, start: int, length: int, partition: str, offset: int,
-                     backpressure: int | None, out_bytes: int = 0) -> tuple[Any, int]:
+                     backpressure: int | None, out_bytes: int = 0, row_start: int | None = None) -> tuple[Any, int]:
         """Rows ``[start, start + length)`` of ``batch`` (a batch or its object ref) through the
         least-loaded actor's operators: a streaming generator of ``Meta``/batch pairs, then the
         report (``ray_tasks.batch_chain``)."""
@@ -85,7 +85,8 @@ class ActorPool:
         opts: dict[str, Any] = {"num_returns": "streaming"}
         if backpressure:
             opts["_generator_backpressure_num_objects"] = backpressure
-        return self.actors[i].chain.options(**opts).remote(step, batch, start, length, partition, offset, out_bytes), i
+        return self.actors[i].chain.options(**opts).remote(step, batch, start, length, partition, offset, out_bytes,
+                                                           row_start), i
 
     def close(self) -> None:
         for a in self.actors:

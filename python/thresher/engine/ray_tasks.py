@@ -39,9 +39,9 @@ class TaskReport:
     node: str = ""
 
 
-#: what the driver learns of one output batch, ``(rows, bytes)``: the batch itself stays in the
-#: object store (a plain tuple: a few bytes pickled, it is fetched once per batch)
-Meta = tuple[int, int]
+#: what the driver learns of one output batch, ``(rows, bytes, row_start)``: the batch itself
+#: stays in the object store (a plain tuple: a few bytes pickled, it is fetched once per batch)
+Meta = tuple[int, int, "int | None"]
 
 
 @dataclass
@@ -142,12 +142,17 @@ def _errors_of(op: Any) -> tuple[int, list[str]]:
     return int(getattr(op, "errors", 0)), list(getattr(op, "error_samples", []))
 
 
-def _map_step(step: Step, rep: StepReport, batches: Iterator[pa.RecordBatch], partition: str,
-              offset: int) -> Iterator[pa.RecordBatch]:
+#: a batch flowing through a task, with the position of its first row in the scan's whole input
+#: (``Morsel.row_start``; None once rows moved)
+_Item = tuple[pa.RecordBatch, "int | None"]
+
+
+def _map_step(step: Step, rep: StepReport, items: Iterator[_Item], partition: str,
+              offset: int) -> Iterator[_Item]:
     """A row pipeline over a stream of batches, each cut by the step's sizer (``offset``: the
     stream's first row within ``partition``)."""
     op, sizer = step.op, step.sizer
-    for b in batches:
+    for b, row_start in items:
         rep.rows_in += b.num_rows
         rep.bytes_in += b.nbytes
         i = 0
@@ -156,9 +161,10 @@ def _map_step(step: Step, rep: StepReport, batches: Iterator[pa.RecordBatch], pa
             if sizer is not None and b.num_rows > sizer.min_rows:
                 rows = sizer.last_rows = min(rows, sizer.rows_for(b))
             piece = b.slice(i, rows) if (i or rows < b.num_rows) else b
+            at = None if row_start is None else row_start + i
             t0 = time.perf_counter()
             start = _heap_start()
-            out = op.process(piece, partition, offset + i)
+            out = op.process(piece, partition, offset + i, at)
             heap = _heap_since(start)
             rep.busy += time.perf_counter() - t0
             warm = step.stage_id in _WARM
@@ -167,23 +173,25 @@ def _map_step(step: Step, rep: StepReport, batches: Iterator[pa.RecordBatch], pa
                 rep.heap = max(rep.heap, heap)
             if sizer is not None:
                 sizer.observe(piece.nbytes, sum(o.nbytes for o in out), heap if warm else None)
+            # one batch with the input's rows: the rows stayed where they were
+            keep = at if len(out) == 1 and out[0].num_rows == piece.num_rows else None
             for o in out:
                 rep.rows_out += o.num_rows
                 rep.bytes_out += o.nbytes
                 rep.batches_out += 1
-                yield o
+                yield o, keep
             i += rows
             if i >= b.num_rows:
                 break
         offset += b.num_rows
 
 
-def _flat_step(step: Step, rep: StepReport, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def _flat_step(step: Step, rep: StepReport, items: Iterator[_Item]) -> Iterator[_Item]:
     """A fan-out over a stream of batches, ``batch_size`` input rows per call. Its heap is the
     worker's resident memory at each output above where the call started (a decoder's frames
     are held while it yields)."""
     op, n = step.op, step.batch_size
-    for b in batches:
+    for b, _ in items:
         rep.rows_in += b.num_rows
         rep.bytes_in += b.nbytes
         for i in range(0, max(1, b.num_rows), n):
@@ -197,25 +205,33 @@ def _flat_step(step: Step, rep: StepReport, batches: Iterator[pa.RecordBatch]) -
                 rep.rows_out += o.num_rows
                 rep.bytes_out += o.nbytes
                 rep.batches_out += 1
-                yield o
+                yield o, None
                 t0 = time.perf_counter()
             rep.busy += time.perf_counter() - t0
             _WARM.add(step.stage_id)
 
 
-def _coalesce(batches: Iterator[pa.RecordBatch], target: int) -> Iterator[pa.RecordBatch]:
+def _coalesce(items: Iterator[_Item], target: int) -> Iterator[_Item]:
     """Consecutive small batches merged up to ``target`` bytes (fewer objects in the object
-    store and fewer metadata round trips: a stage's batch size bounds its calls, not its output)."""
+    store and fewer metadata round trips: a stage's batch size bounds its calls, not its output).
+    A merged batch keeps its first row's position when its rows were contiguous."""
     buf: list[pa.RecordBatch] = []
     size = 0
-    for b in batches:
+    first: int | None = None
+    nxt: int | None = None
+    for b, rs in items:
         if buf and size + b.nbytes > target:
-            yield _concat(buf)
+            yield _concat(buf), first
             buf, size = [], 0
+        if not buf:
+            first = rs
+        elif nxt is None or rs != nxt:
+            first = None
+        nxt = None if rs is None else rs + b.num_rows
         buf.append(b)
         size += b.nbytes
     if buf:
-        yield _concat(buf)
+        yield _concat(buf), first
 
 
 def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
@@ -225,7 +241,7 @@ def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     return pa.Table.from_batches(rows).combine_chunks().to_batches()[0]
 
 
-def _run_chain(steps: list[Step], source: Iterator[pa.RecordBatch], partition: str, offset: int,
+def _run_chain(steps: list[Step], source: Iterator[_Item], partition: str, offset: int,
                limit: int | None, first: StepReport | None, out_bytes: int = 0) -> Iterator[Any]:
     """The shared body of every data task: ``source``'s batches through ``steps``, each output
     batch (merged up to ``out_bytes``) yielded as its :data:`Meta` then the batch (two objects:
@@ -237,15 +253,16 @@ def _run_chain(steps: list[Step], source: Iterator[pa.RecordBatch], partition: s
     reps = [StepReport(s.stage_id) for s in steps]
     before = [_errors_of(s.op)[0] for s in steps]
 
-    def counted(it: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for b in it:
+    def counted(it: Iterator[_Item]) -> Iterator[_Item]:
+        for item in it:
+            b = item[0]
             if first is not None:
                 first.rows_out += b.num_rows
                 first.bytes_out += b.nbytes
                 first.batches_out += 1
-            yield b
+            yield item
 
-    stream: Iterator[pa.RecordBatch] = counted(source)
+    stream: Iterator[_Item] = counted(source)
     for step, rep in zip(steps, reps):
         if step.kind == "map":
             stream = _map_step(step, rep, stream, partition, offset)
@@ -255,12 +272,12 @@ def _run_chain(steps: list[Step], source: Iterator[pa.RecordBatch], partition: s
     left = limit
     if out_bytes:
         stream = _coalesce(stream, out_bytes)
-    for b in stream:
+    for b, row_start in stream:
         if left is not None:
             if b.num_rows > left:
                 b = b.slice(0, left)
             left -= b.num_rows
-        yield (b.num_rows, b.nbytes)
+        yield (b.num_rows, b.nbytes, row_start)
         yield b
         if left is not None and left <= 0:
             break
@@ -281,27 +298,31 @@ def _run_chain(steps: list[Step], source: Iterator[pa.RecordBatch], partition: s
 
 
 def scan_chain(part: Any, columns: Any, predicate: Any, batch_size: int, schema: Schema, scan_id: int,
-               steps: list[Step], ops: list[Any], limit: int | None, out_bytes: int = 0) -> Iterator[Any]:
+               steps: list[Step], ops: list[Any], limit: int | None, out_bytes: int = 0,
+               row_start: int | None = None) -> Iterator[Any]:
     """Streaming generator: one source partition read, then ``steps`` (the fused stages above
     the scan, their operators in ``ops``: shipped once per stage as one object) over its
-    batches, in this one task; at most ``limit`` rows come out."""
+    batches, in this one task; at most ``limit`` rows come out. ``row_start``: the partition's
+    first row in the scan's whole input, when known."""
     steps = [replace(s, op=o) for s, o in zip(steps, ops)]
 
-    def read() -> Iterator[pa.RecordBatch]:
+    def read() -> Iterator[_Item]:
+        at = row_start
         for b in part.read(columns, predicate, batch_size):
-            yield conform_batch(b, schema)
+            yield conform_batch(b, schema), at
+            at = None if at is None else at + b.num_rows
 
     yield from _run_chain(steps, read(), part.id, 0, limit, StepReport(scan_id), out_bytes)
 
 
 def batch_chain(steps: list[Step], ops: list[Any], batch: pa.RecordBatch, start: int, length: int, partition: str,
-                offset: int, out_bytes: int = 0) -> Iterator[Any]:
+                offset: int, out_bytes: int = 0, row_start: int | None = None) -> Iterator[Any]:
     """Streaming generator: ``steps`` over rows ``[start, start + length)`` of ``batch`` (Ray
     resolves the batch's object ref to a zero-copy view in this worker); ``offset``: the row of
     ``partition`` that ``start`` is."""
     steps = [replace(s, op=o) for s, o in zip(steps, ops)]
     piece = batch.slice(start, length) if (start or length < batch.num_rows) else batch
-    yield from _run_chain(steps, iter([piece]), partition, offset, None, None, out_bytes)
+    yield from _run_chain(steps, iter([(piece, row_start)]), partition, offset, None, None, out_bytes)
 
 
 def take_rows(spans: list[tuple[int, int, int]], schema: Schema | None, *batches: pa.RecordBatch) -> pa.RecordBatch:
@@ -353,9 +374,10 @@ class PipelineActor:
             pass
 
     def chain(self, step: Step, batch: pa.RecordBatch, start: int, length: int, partition: str,
-              offset: int, out_bytes: int = 0) -> Iterator[Any]:
+              offset: int, out_bytes: int = 0, row_start: int | None = None) -> Iterator[Any]:
         """:func:`batch_chain` with this actor's operators (built once)."""
-        yield from batch_chain([step], [self.pipeline], batch, start, length, partition, offset, out_bytes)
+        yield from batch_chain([step], [self.pipeline], batch, start, length, partition, offset, out_bytes,
+                               row_start)
 
 
 # -- shuffles ----------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ class WriteResult:
     node_id: str | None = None
 
 
-_WRITER_METADATA: ContextVar[dict[str, str]] = ContextVar("thresher_writer_metadata", default={})
+_WRITER_METADATA: ContextVar[dict[str, str] | None] = ContextVar("thresher_writer_metadata", default=None)
 
 
 @contextlib.contextmanager
@@ -43,7 +43,7 @@ def writer_metadata(meta: dict[str, str]) -> Iterator[None]:
     ...     current_writer_metadata()
     {'k': 'v'}
     """
-    token = _WRITER_METADATA.set({**_WRITER_METADATA.get(), **meta})
+    token = _WRITER_METADATA.set({**(_WRITER_METADATA.get() or {}), **meta})
     try:
         yield
     finally:
@@ -52,7 +52,7 @@ def writer_metadata(meta: dict[str, str]) -> Iterator[None]:
 
 def current_writer_metadata() -> dict[str, str]:
     """The metadata :func:`writer_metadata` set for files written now (empty: none)."""
-    return dict(_WRITER_METADATA.get())
+    return dict(_WRITER_METADATA.get() or {})
 
 
 @dataclass
