@@ -167,6 +167,7 @@ def test_table_sinks_write_in_tasks(ray_runtime: Any, tmp_path: Path, fmt: str) 
         again = df.write_lance(uri, mode="append", job_id="j1", runner="ray").to_pydict()
         back = th.read_lance(uri)
     node = ray.get_runtime_context().get_node_id()
-    assert first["status"] == ["committed"] * 3 and set(first["node_id"]) == {node}
+    # Iceberg's sink holds its catalog (a database engine) and does not pickle: it writes on the driver
+    assert first["status"] == ["committed"] * 3 and set(first["node_id"]) == ({None} if fmt == "iceberg" else {node})
     assert set(again["status"]) == {"already committed"}  # exactly once across runs
     assert back.sort("id").to_pydict() == df.sort("id").to_pydict(runner="local")

@@ -42,7 +42,9 @@ order with index bookkeeping; ``stats().driver_bytes_received`` counts what it d
 Still on the driver (their input references are fetched there, explicitly, by ``_resolving``):
 the root of a ``collect``/iteration (the caller asked for the data); relational stages — the
 shuffles' map side is still fed from the driver, and global aggregates, multi-key sorts and
-windows are gathered and run with Polars there; ``repartition(num_partitions)``. Everything else moves references only.
+windows are gathered and run with Polars there; ``repartition(num_partitions)``; a write
+whose sink does not pickle (the Iceberg sink, whose catalog holds a database engine: stats say
+``writes_on_driver``). Everything else moves references only.
 
 Backpressure: the memory budget bounds the batches queued between stages (as locally), and an
 in-flight budget bounds the bytes in Ray (inputs of running tasks plus what they will hold
@@ -83,7 +85,7 @@ from thresher.engine.ray_tasks import Meta, Step, TaskReport
 from thresher.engine.stage_runner import RunConfig, RunContext, StageHandler, check_supported, run_plan
 from thresher.engine.stats import RunStats, StageStats
 from thresher.engine.stream import BatchSizer, Morsel
-from thresher.engine.write import PartitionCommitter
+from thresher.engine.write import PartitionCommitter, write_stage
 from thresher.errors import ThresherError, ThresherExecutionError
 from thresher.planner.physical import (
     DedupSpec,
@@ -520,8 +522,12 @@ class RayExecutor:
                 try:
                     for item in self._outputs(gen, top, pid):
                         if isinstance(item, TaskReport):
-                            self._record(item, st)
                             self._record_steps(item, chain, stats, top, ctx)
+                            # busy time and bad rows went to each step's stage: not twice to the top's
+                            item.errors, item.samples = 0, []
+                            if steps:
+                                item.busy = 0.0
+                            self._record(item, st)
                             heap[0] = max(heap[0], item.heap)
                             for sr, step in zip(item.steps[1:], steps):
                                 if sr.sizer is not None:
@@ -835,9 +841,16 @@ class RayExecutor:
         if job is None:
             raise ValueError(f"stage {stage.id} is a write but the plan has no write job")
         arrow = stage.inputs[0].schema.to_arrow()
+        try:
+            sink_ref = self.ray.put(job.sink)
+        except TypeError as exc:
+            # a sink that cannot travel to a worker (an Iceberg catalog holding a database
+            # engine) writes here, from fetched batches, and says so in the stats
+            st.extra["writes_on_driver"] = f"{job.sink!r} does not pickle: {str(exc).splitlines()[0][:120]}"
+            yield from self._resolving(write_stage)(stage, ctx, st)
+            return
         job.sink.check_schema(arrow)
         committer = PartitionCommitter(job)
-        sink_ref = self.ray.put(job.sink)
         task = remote_functions()["write_partition"].options(max_retries=self.max_retries, num_cpus=1)
         pending: deque[tuple[str, Any, int]] = deque()
         nodes: set[str] = set()

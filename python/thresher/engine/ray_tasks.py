@@ -219,7 +219,7 @@ def _coalesce(items: Iterator[_Item], target: int) -> Iterator[_Item]:
     size = 0
     first: int | None = None
     nxt: int | None = None
-    for b, rs in items:
+    for b, rs in _split(items, target):
         if buf and size + b.nbytes > target:
             yield _concat(buf), first
             buf, size = [], 0
@@ -232,6 +232,18 @@ def _coalesce(items: Iterator[_Item], target: int) -> Iterator[_Item]:
         size += b.nbytes
     if buf:
         yield _concat(buf), first
+
+
+def _split(items: Iterator[_Item], target: int) -> Iterator[_Item]:
+    """Batches far over ``target`` bytes cut into pieces of about ``target`` (zero-copy slices),
+    so the stages after this task (a shuffle's map side, a dedup's chunks) can spread them."""
+    for b, rs in items:
+        if b.nbytes <= 2 * target or b.num_rows <= 1:
+            yield b, rs
+            continue
+        step = max(1, int(target * b.num_rows // max(1, b.nbytes)))
+        for i in range(0, b.num_rows, step):
+            yield b.slice(i, step), None if rs is None else rs + i
 
 
 def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
