@@ -349,6 +349,7 @@ class RayExecutor:
         st.extra["partitions"] = len(parts)
         if len(todo) != len(parts):
             st.extra["partitions_skipped"] = len(parts) - len(todo)
+        numbering = stages.RowNumbering(parts, ctx.skip_partitions, spec.predicate)
         k = self.generator_backpressure
         task = remote_functions()["read_partition"].options(num_returns="streaming", _generator_backpressure_num_objects=k,
                                                    max_retries=self.max_retries, num_cpus=1)
@@ -374,13 +375,13 @@ class RayExecutor:
                 drained = False
                 try:
                     for b in self._drain(gen, stage, pid, st, est):
-                        yield Morsel(pid, b)
+                        yield numbering.number(Morsel(pid, b))
                     drained = True
                 finally:
                     self._give(reserve, st)
                     if not drained:
                         self._cancel(gen, force=True)
-                yield Morsel(pid, None)
+                yield numbering.number(Morsel(pid, None))
         finally:
             for _, gen, reserve in pending:
                 self._give(reserve, st)
@@ -403,13 +404,13 @@ class RayExecutor:
         pool: ActorPool | None = None
         if stage.pool is not None:
             pool = ActorPool(self.ray, stage, pipeline, self._retries(stage), self.generator_backpressure)
-            submit: Callable[[pa.RecordBatch, str, int], tuple[Any, int]] = pool.submit_process
+            submit: Callable[[pa.RecordBatch, str, int, int | None], tuple[Any, int]] = pool.submit_process
         else:
             pipeline_ref = self.ray.put(pipeline)
             task = remote_functions()["run_pipeline"].options(max_retries=self._retries(stage), **task_options(stage))
 
-            def submit(b: pa.RecordBatch, pid: str, off: int) -> tuple[Any, int]:
-                return task.remote(pipeline_ref, b, pid, off), -1
+            def submit(b: pa.RecordBatch, pid: str, off: int, row_start: int | None) -> tuple[Any, int]:
+                return task.remote(pipeline_ref, b, pid, off, row_start), -1
 
         limit = self.max_in_flight
         if stage.concurrency is not None and stage.pool is None:
@@ -432,8 +433,9 @@ class RayExecutor:
             warm = self._record(rep, st)
             assert m.batch is not None
             sizer.observe(m.batch.nbytes, sum(b.nbytes for b in out), rep.heap if warm else None)
+            keep = m.row_start if len(out) == 1 and out[0].num_rows == m.batch.num_rows else None
             for b in out:
-                yield Morsel(m.partition, b)
+                yield Morsel(m.partition, b, row_start=keep)
 
         def busy() -> int:
             return sum(1 for p in pending if p[1] is not None)
@@ -454,7 +456,7 @@ class RayExecutor:
                     off = offsets.get(m.partition, 0)
                     offsets[m.partition] = off + m.batch.num_rows
                     self._take(reserve, ctx, st)
-                    ref, who = submit(m.batch, m.partition, off)
+                    ref, who = submit(m.batch, m.partition, off, m.row_start)
                     pending.append((m, ref, who, reserve))
                 while pending and pending[0][1] is None:
                     yield from drain_one()
