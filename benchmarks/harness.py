@@ -11,7 +11,10 @@ Rules (enforced here, not left to each script):
 3. **Same warm-up, same rounds, interleaved.** Every engine gets the same number of untimed
    warm-up runs and the same number of timed rounds; rounds are interleaved (round r runs every
    engine once, the order rotated each round) so a change in machine load hits all engines alike.
-   The table reports the median round (min and all rounds are in the JSON).
+   The table reports the median round (min and all rounds are in the JSON), the ratio of the
+   medians, and the *paired* ratio: the median over rounds of the ratio within each round
+   (baseline's round r over the engine's round r, run next to each other), which a load that
+   drifts across rounds cannot tilt; its min-max range over the rounds is in the table too.
 4. **Caches reset between rounds.** An engine's ``reset`` hook runs before every round, outside
    the timer (e.g. a provider's prefix KV cache is emptied). A benchmark that wants a warm cache
    reports it as a separate engine or case, never as the only number.
@@ -514,6 +517,9 @@ def _summarize(result: dict[str, Any]) -> None:
         r["ratio"] = None
         if r["status"] == "ok" and v and bv:
             r["ratio"] = (v / bv) if hib else (bv / v)
+        r["paired_ratios"] = _paired(base, r, primary, hib) if base and base["status"] == "ok" and r["status"] == "ok" \
+            else []
+        r["paired_ratio"] = statistics.median(r["paired_ratios"]) if r["paired_ratios"] else None
     geo: dict[str, float] = {}
     if len(result["cases"]) > 1:
         for e in result["engines"]:
@@ -521,6 +527,20 @@ def _summarize(result: dict[str, Any]) -> None:
             if rs:
                 geo[e] = math.exp(sum(math.log(x) for x in rs) / len(rs))
     result["geomean_ratio"] = geo
+
+
+def _paired(base: dict[str, Any], row: dict[str, Any], primary: str, hib: bool) -> list[float]:
+    """Per-round ratios of ``row`` against ``base`` (round r with round r: the rounds interleave)."""
+    if primary == "seconds":
+        b, e = base["times"], row["times"]
+    else:
+        b = [m.get(primary) for m in base["metrics"]]
+        e = [m.get(primary) for m in row["metrics"]]
+    out = []
+    for x, y in zip(b, e):
+        if x and y:
+            out.append((y / x) if hib else (x / y))
+    return out
 
 
 def _fmt(v: Any, nd: int = 3) -> str:
@@ -541,7 +561,8 @@ def markdown_table(result: dict[str, Any]) -> str:
     lines.append(
         f"{result['rounds']} interleaved rounds after {result['warmup']} warm-up, median shown; "
         f"ratio = {'engine / ' if result['higher_is_better'] else ''}{result['baseline']}"
-        f"{'' if result['higher_is_better'] else ' / engine'} ({primary}, > 1 is better than {result['baseline']}); "
+        f"{'' if result['higher_is_better'] else ' / engine'} ({primary}, > 1 is better than {result['baseline']}), "
+        "of the medians and paired (the median of the per-round ratios, range in brackets); "
         f"outputs compared with {result['reference']}'s. {result['mode']} settings: "
         + ", ".join(f"{k}={v}" for k, v in result["params"].items())
         + f". Machine: {result['machine'].get('cpus')} CPUs, load average {load} at start, "
@@ -555,7 +576,7 @@ def markdown_table(result: dict[str, Any]) -> str:
     head = (["case"] if multi else []) + ["engine", "status", "start-up s", "median s", "min s"]
     if result["units_per_round"] and primary == "seconds":
         head.append(f"{result['units']}/s")
-    head += metric_names + ["ratio", "peak RSS MiB", "RSS growth MiB"]
+    head += metric_names + ["ratio", "paired ratio (range)", "peak RSS MiB", "RSS growth MiB"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result["rows"]:
         status = r["status"] if r["status"] != "ok" else "ok"
@@ -564,7 +585,9 @@ def markdown_table(result: dict[str, Any]) -> str:
         if result["units_per_round"] and primary == "seconds":
             cells.append(_fmt(r.get("units_per_s"), 1))
         cells += [_fmt((r.get("metric_medians") or {}).get(m)) for m in metric_names]
+        pr = r.get("paired_ratios") or []
         cells += [_fmt(r.get("ratio"), 2) + ("x" if r.get("ratio") else ""),
+                  (f"{r['paired_ratio']:.2f}x ({min(pr):.2f}-{max(pr):.2f})" if pr else "-"),
                   _fmt(r["rss_peak"] / 2**20 if r.get("rss_peak") else None, 0),
                   _fmt(r["rss_extra"] / 2**20 if r.get("rss_extra") is not None else None, 0)]
         lines.append("| " + " | ".join(cells) + " |")
