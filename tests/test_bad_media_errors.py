@@ -135,3 +135,14 @@ def test_row_numbering_counts_partitions_a_checkpoint_skipped() -> None:
     assert got == [4, 7, 8]
     unknown = RowNumbering(parts, set(), predicate=object())  # a pushed predicate drops rows while reading
     assert unknown.number(Morsel(parts[0].id, parts[0].table.to_batches()[0])).row_start is None
+
+
+def test_a_bad_row_counts_once_however_many_calls_fail_on_it(photos: str) -> None:
+    # was (make demo): "bad rows=13" for 7 corrupt files: width() and height() each counted them
+    df = th.from_glob_path(photos).with_columns(raw=col("path").url.download()).with_columns(
+        w=col("raw").image.width(), h=col("raw").image.height())
+    out = df.to_pydict()
+    assert out["w"].count(None) == out["h"].count(None) == 1
+    stage = next(st for st in df.stats().stages.values() if st.error_rows)
+    assert stage.error_rows == 1, stage
+    assert len(stage.error_samples) == 1 and f"row {BAD} " in stage.error_samples[0]

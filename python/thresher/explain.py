@@ -41,19 +41,28 @@ def plan_diff(before: str, after: str) -> list[str]:
 
 def _rules_text(rules: list[dict[str, Any]]) -> list[str]:
     """Each rule that fired, once (in the order it first fired), with the lines its firings changed."""
-    order: dict[str, list[dict[str, Any]]] = {}
-    for r in rules:
-        order.setdefault(r["rule"], []).append(r)
     lines: list[str] = []
-    for k, (name, firings) in enumerate(order.items()):
-        ms = sum(f["ms"] for f in firings)
-        passes = sorted({f["iteration"] + 1 for f in firings})
-        when = f"pass {passes[0]}" if len(passes) == 1 else f"passes {', '.join(map(str, passes))}"
-        times = f", fired {len(firings)} times" if len(firings) > 1 else ""
-        lines.append(f"  {k + 1}. {name} ({when}{times}, {ms:.2f} ms)")
+    for k, (name, firings) in enumerate(_by_rule(rules).items()):
+        lines.append(f"  {k + 1}. {name} ({_when(firings)})")
         for f in firings:
             lines.extend("       " + d for d in f["changes"])
     return lines
+
+
+def _by_rule(rules: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The firings of each rule, rules in the order they first fired."""
+    order: dict[str, list[dict[str, Any]]] = {}
+    for r in rules:
+        order.setdefault(r["rule"], []).append(r)
+    return order
+
+
+def _when(firings: list[dict[str, Any]]) -> str:
+    """"pass 1, 0.20 ms" or "passes 1, 2, fired 2 times, 0.41 ms"."""
+    passes = sorted({f["iteration"] + 1 for f in firings})
+    when = f"pass {passes[0]}" if len(passes) == 1 else f"passes {', '.join(map(str, passes))}"
+    times = f", fired {len(firings)} times" if len(firings) > 1 else ""
+    return f"{when}{times}, {sum(f['ms'] for f in firings):.2f} ms"
 
 
 def _stage_lines(stage: Any, depth: int, out: list[str]) -> None:
@@ -105,13 +114,14 @@ class Explanation(str):
             return f"<pre style='margin:0.2em 0 0.6em 1em'>{esc(text)}</pre>"
 
         rules = []
-        for r in s["rules"]:
+        for name, firings in _by_rule(s["rules"]).items():
+            changes = [d for f in firings for d in f["changes"]]
             diff = "".join(
-                f"<div style='color:{'#b00' if d.startswith('-') else '#070'}'>{esc(d)}</div>" for d in r["changes"]
+                f"<div style='color:{'#b00' if d.startswith('-') else '#070'}'>{esc(d)}</div>" for d in changes
             )
             rules.append(
-                f"<details><summary><code>{esc(r['rule'])}</code> (pass {r['iteration'] + 1}, {r['ms']} ms, "
-                f"{len(r['changes'])} lines)</summary><pre style='margin-left:1em'>{diff}</pre></details>"
+                f"<details><summary><code>{esc(name)}</code> ({esc(_when(firings))}, "
+                f"{len(changes)} lines)</summary><pre style='margin-left:1em'>{diff}</pre></details>"
             )
         stages = "".join(
             f"<tr><td>{st['id']}</td><td>{esc(st['kind'])}</td><td>{esc(st['boundary'])}</td>"

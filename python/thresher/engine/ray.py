@@ -15,12 +15,13 @@ bookkeeping (limits, unions, row indexes, writes: the in-process handlers of
   room, batches go to the least-loaded actor;
 * **flat_map stages** — streaming-generator tasks (or actor methods), so one input row that fans
   out to thousands of rows arrives ``batch_size`` rows at a time;
-* **barriers** (:mod:`~thresher.engine.ray_shuffle`) — group-by, join and distinct are hash
-  shuffles (inputs cut by key hash in tasks while they stream in, then Polars per partition in
-  tasks); a one-key sort is range-partitioned by sampled boundaries and each range sorted in a
-  task; anything else (global aggregates,
-  multi-key sorts, windows) is gathered and run with Polars on the driver. Results equal the local
-  executor's, in the same order wherever the plan defines one;
+* **barriers** (:mod:`~thresher.engine.ray_relational`) — group-by, join and distinct are hash
+  shuffles; sorts (any number of keys, directions, null placements) are range-partitioned by
+  sampled boundaries and each range sorted in a task; global aggregates are partial aggregates
+  per chunk plus a final one; windows are hash-partitioned by their PARTITION BY keys and put
+  back in input order by row numbers; anything else runs in one task. The driver holds row
+  counts and references only. Results equal the local executor's, in the same order wherever
+  the plan defines one;
 * **dedup** — keys in map tasks, LSH buckets / content hashes shuffled to reducer tasks,
   connected components in large-star/small-star rounds of tasks, and the filter as a join of
   per-chunk keep masks with the input chunks in tasks (:mod:`.ray_dedup`).
@@ -52,11 +53,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.engine import ray_shuffle, stages
+from thresher.engine import stages
 from thresher.engine.local import LOCAL_HANDLERS
 from thresher.engine.memory import default_budget_bytes, parse_bytes
 from thresher.engine.ray_dedup import RayShuffleRuntime, dedup_on_ray
 from thresher.engine.ray_pool import ActorPool
+from thresher.engine.ray_relational import run_relational
 from thresher.engine.ray_runtime import CountingRay, DriverBytes, ensure_ray, remote_functions, task_options
 from thresher.engine.ray_tasks import TaskReport
 from thresher.engine.stage_runner import RunConfig, RunContext, StageHandler, check_supported, run_plan
@@ -67,10 +69,8 @@ from thresher.errors import ThresherError, ThresherExecutionError
 from thresher.planner.physical import (
     DedupSpec,
     FlatMapSpec,
-    HashDistribution,
     MapSpec,
     PhysicalPlan,
-    RangeDistribution,
     RelationalSpec,
     ScanSpec,
     Stage,
@@ -568,23 +568,15 @@ class RayExecutor:
 
     # -- barriers -------------------------------------------------------------------------------------------
     def _relational(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        """Every relational barrier in tasks (:mod:`.ray_relational`): hash shuffles, range sorts,
+        partial + final global aggregates, windows by their PARTITION BY keys, else one task."""
         spec = stage.spec
         assert isinstance(spec, RelationalSpec)
-        dist = spec.distribution
-        get = self._get_for(stage)
-        if isinstance(dist, HashDistribution):
-            inputs = [ray_shuffle.chunks(ctx.run(inp), self.target_batch_bytes, st) for inp in stage.inputs]
-            yield from ray_shuffle.hash_shuffle(self.ray, stage, dist, inputs, self.shuffle_partitions,
-                                                self.max_retries, get, st)
-        elif isinstance(dist, RangeDistribution):
-            chunked = ray_shuffle.chunks(ctx.run(stage.inputs[0]), self.target_batch_bytes, st)
-            yield from ray_shuffle.range_sort(self.ray, stage, dist, chunked, self.shuffle_partitions,
-                                              self.max_retries, get, st)
-        else:  # global aggregates, multi-key sorts, windows: gathered, Polars on the driver
+        if spec.distribution is None:  # a plan compiled without one (never by compile()): whole, here
             yield from stages.relational(stage, ctx, st)
-
-    def _get_for(self, stage: Stage) -> ray_shuffle.Getter:
-        return lambda ref, label: self._get(ref, stage, label)
+            return
+        inputs = [ctx.run(inp) for inp in stage.inputs]
+        yield from run_relational(self._shuffle_runtime(stage), stage, spec.distribution, inputs, st)
 
 
 _NOT_READY = object()

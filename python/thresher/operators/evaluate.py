@@ -265,6 +265,7 @@ class ExprEvaluator:
     def evaluate(self, batch: pa.RecordBatch) -> tuple[list[pa.Array], list[pa.Array | None]]:
         """Return the value arrays of every expression and, per expression, its row errors."""
         errors: list[pa.Array | None] = [None] * len(self.exprs)
+        bad: pa.Array | None = None  # per row, its first error in any step: a bad row counts once
         if self._steps:
             cols = list(batch.columns)
             names = list(batch.schema.names)
@@ -289,7 +290,7 @@ class ExprEvaluator:
                 if isinstance(values, pa.ChunkedArray):
                     values = values.combine_chunks()
                 if out.errors is not None and (len(out.errors) - out.errors.null_count) > 0:
-                    self.errors.add(out.errors)
+                    bad = out.errors if bad is None else _first_error(bad, out.errors)
                     prev = errors[step.owner]
                     errors[step.owner] = out.errors if prev is None else _first_error(prev, out.errors)
                 cols.append(values)
@@ -297,6 +298,8 @@ class ExprEvaluator:
                 fields.append(Field(step.name, step.out_field.dtype))
                 work = pa.RecordBatch.from_arrays(cols, names=names)
             batch = work
+            if bad is not None:
+                self.errors.add(bad)
         results: list[pa.Array] = [None] * len(self.exprs)  # type: ignore[list-item]
         lowered = [i for i, p in enumerate(self._polars_exprs) if p is not None]
         if lowered:
