@@ -49,6 +49,7 @@ import math
 import os
 import platform
 import queue
+import re
 import shutil
 import signal
 import statistics
@@ -627,11 +628,12 @@ def plot_png(result: dict[str, Any], path: Path) -> None:
     img.save(path)
 
 
-def _load_note(results: list[dict[str, Any]]) -> list[str]:
+def _load_note(results: list[dict[str, Any]], kept_loads: list[float] | None = None) -> list[str]:
     """An explicit warning when the runs were made on a machine busier than its CPU count."""
     loads = [x for r in results for x in (r["machine"].get("load_avg") or [])[:1] + (r["machine"].get("load_avg_after")
                                                                                     or [])[:1]]
-    cpus = max((r["machine"].get("cpus") or 0 for r in results), default=0)
+    loads += kept_loads or []
+    cpus = max((r["machine"].get("cpus") or 0 for r in results), default=0) or (2 if kept_loads else 0)
     if not loads or not cpus or max(loads) <= cpus:
         return []
     return [f"**These numbers were measured on a loaded machine** ({cpus} CPUs, 1-minute load average up to "
@@ -640,10 +642,39 @@ def _load_note(results: list[dict[str, Any]]) -> list[str]:
             "(`--full` for the published sizes) on a quiet machine before quoting a ratio.", ""]
 
 
-def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE) -> Path:
-    """Generate ``docs/benchmarks.md`` from every ``results/*.json`` the harness wrote."""
+def _sections(text: str) -> list[tuple[str, str]]:
+    """``(title, text)`` of each ``### title`` section of a generated page, in page order."""
+    out: list[tuple[str, str]] = []
+    for chunk in text.split("\n### ")[1:]:
+        title = chunk.split("\n", 1)[0].strip()
+        out.append((title, "### " + chunk.rstrip() + "\n"))
+    return out
+
+
+def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE, keep_others: bool = False) -> Path:
+    """Generate ``docs/benchmarks.md`` from every ``results/*.json`` the harness wrote.
+
+    ``keep_others``: a benchmark whose JSON is not in ``results_dir`` keeps its table from the
+    current page (``python -m benchmarks docs`` after re-running a few benchmarks); its own load
+    average and date stay in it, so every table still says when and where it was measured.
+    """
     results = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
     results = [r for r in results if "rows" in r and "bench" in r]
+    for r in results:
+        _summarize(r)  # JSON written before a summary column existed gets it too
+    fresh = {r["title"]: markdown_table(r) for r in results}
+    kept_loads: list[float] = []
+    if keep_others and page.exists():
+        tables = []
+        for title, text in _sections(page.read_text()):
+            if title in fresh:
+                tables.append(fresh.pop(title))
+            else:
+                tables.append(text)
+                kept_loads += [float(x) for x in re.findall(r"load average \[([0-9.]+)", text)]
+        tables += list(fresh.values())
+    else:
+        tables = list(fresh.values())
     doc = __doc__ or ""
     rules = doc[doc.index("Rules"): doc.index("A benchmark module")].strip()
     out = ["# Benchmarks", "",
@@ -652,10 +683,10 @@ def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE) -> Path
            "with that one command (`--full` for the published sizes).", "",
            "Read the load average in each table before the ratios: a loaded or small machine distorts wall "
            "times (ratios measured in one interleaved run are the more trustworthy part).", "",
-           *_load_note(results),
+           *_load_note(results, kept_loads),
            "## " + rules.replace("Rules (enforced here, not left to each script):", "The rules").strip(), ""]
-    for r in results:
-        out += [markdown_table(r), ""]
+    for t in tables:
+        out += [t, ""]
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text("\n".join(out).rstrip() + "\n")
     return page

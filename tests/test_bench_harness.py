@@ -28,3 +28,12 @@ def test_harness_marks_mismatches_missing_peers_and_resets_caches(tmp_path: Path
     assert (tmp_path / "_selftest.png").stat().st_size > 0
     page = write_docs_page(tmp_path, tmp_path / "bench.md").read_text()
     assert "## The rules" in page and "harness self-test" in page
+    # `docs` after re-running some benchmarks: the others keep their tables, the re-run ones are replaced
+    other = "### Another benchmark\n\n| engine |\n|---|\n| x |\n"
+    (tmp_path / "bench.md").write_text(page.replace("### ", other + "\n### ", 1))
+    empty = tmp_path / "none"
+    empty.mkdir()
+    kept = write_docs_page(empty, tmp_path / "bench.md", keep_others=True).read_text()
+    assert "### Another benchmark" in kept and kept.count("| wrong | MISMATCH |") == 1
+    again = write_docs_page(tmp_path, tmp_path / "bench.md", keep_others=True).read_text()
+    assert "### Another benchmark" in again and again.count("| wrong | MISMATCH |") == 1
