@@ -633,6 +633,48 @@ _INFIX = {
 }
 
 
+_DEFAULTS_CACHE: dict[builtins.str, dict[builtins.str, Any]] = {}
+
+
+def _option_defaults(name: builtins.str) -> dict[builtins.str, Any]:
+    """The default option values of the method that builds calls of ``name`` (``url.download``:
+    ``col(...).url.download``'s keyword defaults), so a call's repr shows only what was chosen,
+    as Polars does. A name the optimizer made by fusing (``image.decode_resize``) takes the
+    defaults of its parts; a name no method builds has none (every option shows)."""
+    found = _DEFAULTS_CACHE.get(name)
+    if found is not None:
+        return found
+    import inspect
+
+    ns, _, meth = name.rpartition(".")
+    out: dict[builtins.str, Any] = {}
+    try:
+        holder: Any = getattr(Column("_"), ns) if ns else Column("_")
+        parts = [meth] if callable(getattr(holder, meth, None)) else meth.split("_")
+        methods = [getattr(holder, m, None) for m in parts]
+        if all(callable(m) for m in methods):
+            for m in methods:
+                assert m is not None
+                for p in inspect.signature(m).parameters.values():
+                    if p.default is not inspect.Parameter.empty:
+                        out.setdefault(p.name, p.default)
+    except (AttributeError, TypeError, ValueError):
+        out = {}
+    _DEFAULTS_CACHE[name] = out
+    return out
+
+
+def _same(value: Any, default: Any) -> bool:
+    if value is None or default is None:
+        return value is default
+    if isinstance(default, float) and type(value) in (int, float) and not isinstance(value, bool):
+        return bool(value == default)
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except Exception:  # noqa: BLE001 - values without a plain equality (arrays) always show
+        return False
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Call(Expr):
     """A call of a registered scalar function (see ``expressions/registry.py``)."""
@@ -683,7 +725,9 @@ class Call(Expr):
         if self.name == "not":
             return f"~{self.args[0]!r}"
         head, *rest = self.args if self.args else (None,)
-        params = [repr(a) for a in rest] + [f"{k}={v!r}" for k, v in self.options]
+        defaults = _option_defaults(self.name)
+        params = [repr(a) for a in rest] + [f"{k}={v!r}" for k, v in self.options
+                                            if not (k in defaults and _same(v, defaults[k]))]
         if head is None:
             return f"{self.name}({', '.join(params)})"
         return f"{head!r}.{self.name}({', '.join(params)})"
