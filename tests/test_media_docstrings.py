@@ -16,6 +16,8 @@ MODULES = [
     "thresher.expressions.url",
     "thresher.operators.kernels.video",
     "thresher.operators.kernels.tensor",
+    "thresher.operators.kernels.audio",
+    "thresher.operators.kernels.media_procs",
 ]
 
 

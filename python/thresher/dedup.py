@@ -124,10 +124,21 @@ class DedupNamespace(Generic[F]):
         return self._make("fuzzy", text_column, params, return_groups, id_column=id_column)
 
     def semantic(self, embedding_column: Any, eps: float = 0.05, n_clusters: int = 1, priority: Any = None,
-                 seed: int = 0, return_groups: bool = False, id_column: str | None = None) -> F:
-        """Drop items whose cosine similarity to a kept item of their k-means cluster is ≥ 1 - eps."""
-        return self._make("semantic", embedding_column, {"eps": eps, "n_clusters": n_clusters, "seed": seed},
-                          return_groups, priority=priority, id_column=id_column)
+                 seed: int = 0, return_groups: bool = False, id_column: str | None = None,
+                 kmeans_sample: int | None = None) -> F:
+        """Drop items whose cosine similarity to a kept item of their k-means cluster is ≥ 1 - eps.
+
+        k-means is trained on at most ``kmeans_sample`` rows (default 100,000, chosen by a hash
+        of the row position and ``seed``: the same rows on every executor), then every row goes
+        to its nearest centroid; so no process holds all embeddings on Ray.
+        """
+        params: dict[str, Any] = {"eps": eps, "n_clusters": n_clusters, "seed": seed}
+        if kmeans_sample is not None:
+            if kmeans_sample < 1:
+                raise ValueError(f"kmeans_sample must be >= 1, got {kmeans_sample}")
+            params["kmeans_sample"] = int(kmeans_sample)
+        return self._make("semantic", embedding_column, params, return_groups, priority=priority,
+                          id_column=id_column)
 
     def image(self, column: Any, max_distance: int = 4, hash: str = "phash", return_groups: bool = False,
               id_column: str | None = None) -> F:

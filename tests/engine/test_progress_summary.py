@@ -35,3 +35,23 @@ def test_stage_labels_are_cut_between_tokens() -> None:
     names = [st.name for st in df.stats().stages.values()]
     assert all(len(n) <= 60 for n in names)  # was: cut at 60 characters, mid-name
     assert all(n.endswith(("…", "]", ")")) or "[" not in n for n in names), names
+
+
+def test_a_stage_read_twice_counts_its_rows_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # was (make demo): "Scan json ... 0 -> 1,600 rows" for an 800-row file, because the dedup
+    # reads its input a second time to filter it; and the overall bar ran to 1,600/800
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(f'{{"id": {i}, "text": "doc {i % 30}"}}\n' for i in range(80)))
+    df = th.read_json(str(path)).dedup.exact("text")
+    assert df.collect(progress=True).height == 30
+    scan = next(d for d in df.stats().to_dicts() if d["name"].startswith("Scan"))
+    assert scan["rows_out"] == 80, scan
+    assert (scan["passes"], scan["reread_rows"]) == (2, 80)  # the second pass is shown, not added
+    assert "read 2 times" in repr(df.stats())
+    last = [line for line in capsys.readouterr().err.replace("\r", "\n").splitlines() if line.strip()][-1]
+    assert last.startswith("thresher: 80 rows read -> 30 rows out in "), last
+
+
+def test_a_cut_after_a_whole_argument_says_so() -> None:
+    label = 'Dedup fuzzy(col("text"), ngram=3, num_perm=128, seed=1, bands=16, threshold=0.7)'
+    assert _cut(label, 60) == 'Dedup fuzzy(col("text"), ngram=3, num_perm=128, seed=1, …'

@@ -15,7 +15,7 @@ def test_inline_width_of_decode_becomes_header_read():
     out = header_predicates.apply(plan)
     assert isinstance(out, Filter)
     assert repr(out.predicate) == ('((col("b").image.width() > 4) & '
-                                   'col("b").image.decode(mode=None, on_error=\'null\').is_not_null())')
+                                   'col("b").image.decode().is_not_null())')
     assert header_predicates.apply(out) is None
 
 

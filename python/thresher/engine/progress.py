@@ -107,7 +107,8 @@ def cut_label(text: str, width: int) -> str:
     for sep in (", ", " ", "(", "."):
         k = cut.rfind(sep)
         if k > width // 2:
-            return cut[:k].rstrip(" ,(.") + "…"
+            # after a whole argument, say so (", …"): "seed=1…" would read as a cut-off "seed=12"
+            return cut[:k].rstrip(" ,(.") + (", …" if sep == ", " else "…")
     return cut + "…"
 
 

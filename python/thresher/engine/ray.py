@@ -15,14 +15,16 @@ bookkeeping (limits, unions, row indexes, writes: the in-process handlers of
   room, batches go to the least-loaded actor;
 * **flat_map stages** — streaming-generator tasks (or actor methods), so one input row that fans
   out to thousands of rows arrives ``batch_size`` rows at a time;
-* **barriers** (:mod:`~thresher.engine.ray_shuffle`) — group-by, join and distinct are hash
-  shuffles (inputs cut by key hash in tasks while they stream in, then Polars per partition in
-  tasks); a one-key sort is range-partitioned by sampled boundaries and each range sorted in a
-  task; anything else (global aggregates,
-  multi-key sorts, windows) is gathered and run with Polars on the driver. Results equal the local
-  executor's, in the same order wherever the plan defines one;
+* **barriers** (:mod:`~thresher.engine.ray_relational`) — group-by, join and distinct are hash
+  shuffles; sorts (any number of keys, directions, null placements) are range-partitioned by
+  sampled boundaries and each range sorted in a task; global aggregates are partial aggregates
+  per chunk plus a final one; windows are hash-partitioned by their PARTITION BY keys and put
+  back in input order by row numbers; anything else runs in one task. The driver holds row
+  counts and references only. Results equal the local executor's, in the same order wherever
+  the plan defines one;
 * **dedup** — keys in map tasks, LSH buckets / content hashes shuffled to reducer tasks,
-  connected components in large-star/small-star rounds of tasks (:mod:`.ray_dedup`).
+  connected components in large-star/small-star rounds of tasks, and the filter as a join of
+  per-chunk keep masks with the input chunks in tasks (:mod:`.ray_dedup`).
 
 Backpressure: the memory budget bounds the batches queued between stages (as locally), and an
 in-flight budget bounds the bytes in Ray (inputs of running tasks plus what they will hold
@@ -51,25 +53,24 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.engine import ray_shuffle, stages
+from thresher.engine import stages
 from thresher.engine.local import LOCAL_HANDLERS
 from thresher.engine.memory import default_budget_bytes, parse_bytes
-from thresher.engine.ray_dedup import RayShuffleRuntime, decide_on_ray, decide_semantic_on_ray
+from thresher.engine.ray_dedup import RayShuffleRuntime, dedup_on_ray
 from thresher.engine.ray_pool import ActorPool
-from thresher.engine.ray_runtime import ensure_ray, remote_functions, task_options
+from thresher.engine.ray_relational import run_relational
+from thresher.engine.ray_runtime import CountingRay, DriverBytes, ensure_ray, remote_functions, task_options
 from thresher.engine.ray_tasks import TaskReport
 from thresher.engine.stage_runner import RunConfig, RunContext, StageHandler, check_supported, run_plan
 from thresher.engine.stages import rebatch_morsels
 from thresher.engine.stats import RunStats, StageStats
 from thresher.engine.stream import BatchSizer, Morsel
 from thresher.errors import ThresherError, ThresherExecutionError
-from thresher.operators.dedup import DedupOperator, DedupState
 from thresher.planner.physical import (
+    DedupSpec,
     FlatMapSpec,
-    HashDistribution,
     MapSpec,
     PhysicalPlan,
-    RangeDistribution,
     RelationalSpec,
     ScanSpec,
     Stage,
@@ -148,7 +149,8 @@ class RayExecutor:
         self._stats = RunStats(executor="ray")
         self.memory_budget = total
         self.flight_bytes = parse_bytes(in_flight_budget) if in_flight_budget is not None else total
-        self.ray = ensure_ray(address, num_cpus)
+        # every ray.get of the executor is counted: stats().driver_bytes_received
+        self.ray = CountingRay(ensure_ray(address, num_cpus))
         resources = self.ray.cluster_resources()
         self.cluster_cpus = max(1, int(resources.get("CPU", 1)))
         self.max_in_flight = max_in_flight or max(2, 2 * self.cluster_cpus)
@@ -176,7 +178,7 @@ class RayExecutor:
         """How each stage kind runs: the heavy ones on Ray, the bookkeeping on the driver."""
         table: dict[str, StageHandler] = {k: LOCAL_HANDLERS[k] for k in _DRIVER_KINDS}
         table.update(scan=self._scan, map=self._map, flatmap=self._flatmap, relational=self._relational,
-                     dedup=stages.dedup_with(self._decide_dedup))
+                     dedup=self._dedup)
         assert frozenset(table) == self.supported_stages
         return table
 
@@ -193,6 +195,7 @@ class RayExecutor:
         self._stage_share = max(1, self.flight_bytes // max(1, ray_stages))
         self._rss = {}
         self._workers = {}
+        self.ray.received = DriverBytes()
         config = RunConfig(self.budget_bytes, self.num_threads, self.target_batch_bytes, self.min_batch_rows,
                            self.progress, self.skip_partitions, options)
         try:
@@ -203,6 +206,7 @@ class RayExecutor:
                 s.extra.pop("in_flight_bytes", None)
             st.peak_in_flight_bytes = self._flight.peak  # type: ignore[attr-defined]
             st.worker_rss_bytes = sum(self._rss.values())  # type: ignore[attr-defined]
+            st.driver_bytes_received = self.ray.received.bytes
 
     # -- scheduling checks ------------------------------------------------------------------------
     def _check_schedulable(self, plan: PhysicalPlan) -> None:
@@ -345,6 +349,7 @@ class RayExecutor:
         st.extra["partitions"] = len(parts)
         if len(todo) != len(parts):
             st.extra["partitions_skipped"] = len(parts) - len(todo)
+        numbering = stages.RowNumbering(parts, ctx.skip_partitions, spec.predicate)
         k = self.generator_backpressure
         task = remote_functions()["read_partition"].options(num_returns="streaming", _generator_backpressure_num_objects=k,
                                                    max_retries=self.max_retries, num_cpus=1)
@@ -370,13 +375,13 @@ class RayExecutor:
                 drained = False
                 try:
                     for b in self._drain(gen, stage, pid, st, est):
-                        yield Morsel(pid, b)
+                        yield numbering.number(Morsel(pid, b))
                     drained = True
                 finally:
                     self._give(reserve, st)
                     if not drained:
                         self._cancel(gen, force=True)
-                yield Morsel(pid, None)
+                yield numbering.number(Morsel(pid, None))
         finally:
             for _, gen, reserve in pending:
                 self._give(reserve, st)
@@ -399,13 +404,13 @@ class RayExecutor:
         pool: ActorPool | None = None
         if stage.pool is not None:
             pool = ActorPool(self.ray, stage, pipeline, self._retries(stage), self.generator_backpressure)
-            submit: Callable[[pa.RecordBatch, str, int], tuple[Any, int]] = pool.submit_process
+            submit: Callable[[pa.RecordBatch, str, int, int | None], tuple[Any, int]] = pool.submit_process
         else:
             pipeline_ref = self.ray.put(pipeline)
             task = remote_functions()["run_pipeline"].options(max_retries=self._retries(stage), **task_options(stage))
 
-            def submit(b: pa.RecordBatch, pid: str, off: int) -> tuple[Any, int]:
-                return task.remote(pipeline_ref, b, pid, off), -1
+            def submit(b: pa.RecordBatch, pid: str, off: int, row_start: int | None) -> tuple[Any, int]:
+                return task.remote(pipeline_ref, b, pid, off, row_start), -1
 
         limit = self.max_in_flight
         if stage.concurrency is not None and stage.pool is None:
@@ -428,8 +433,9 @@ class RayExecutor:
             warm = self._record(rep, st)
             assert m.batch is not None
             sizer.observe(m.batch.nbytes, sum(b.nbytes for b in out), rep.heap if warm else None)
+            keep = m.row_start if len(out) == 1 and out[0].num_rows == m.batch.num_rows else None
             for b in out:
-                yield Morsel(m.partition, b)
+                yield Morsel(m.partition, b, row_start=keep)
 
         def busy() -> int:
             return sum(1 for p in pending if p[1] is not None)
@@ -450,7 +456,7 @@ class RayExecutor:
                     off = offsets.get(m.partition, 0)
                     offsets[m.partition] = off + m.batch.num_rows
                     self._take(reserve, ctx, st)
-                    ref, who = submit(m.batch, m.partition, off)
+                    ref, who = submit(m.batch, m.partition, off, m.row_start)
                     pending.append((m, ref, who, reserve))
                 while pending and pending[0][1] is None:
                     yield from drain_one()
@@ -553,34 +559,24 @@ class RayExecutor:
         return RayShuffleRuntime(self.ray, self.shuffle_partitions, self.max_in_flight, self.max_retries,
                                  self.target_batch_bytes, lambda exc, label: self.error(exc, stage, label))
 
-    def _decide_dedup(self, stage: Stage, ctx: RunContext, st: StageStats, op: DedupOperator,
-                      keep_input: bool) -> tuple[Any, Any, DedupState, list[Morsel]]:
-        rt = self._shuffle_runtime(stage)
-        if op.method == "semantic":  # k-means on the driver, clusters decided in tasks
-            state, kept_batches = stages.dedup_keys(stage, ctx, st, op, keep_input)
-            group, kept = decide_semantic_on_ray(rt, op, state, st)
-            return group, kept, state, kept_batches
-        return decide_on_ray(rt, ctx.run(stage.inputs[0]), st, op, keep_input)
+    def _dedup(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        """Keys, buckets, components and the filter, all in tasks (:mod:`.ray_dedup`)."""
+        spec = stage.spec
+        assert isinstance(spec, DedupSpec)
+        yield from dedup_on_ray(self._shuffle_runtime(stage), ctx.run(stage.inputs[0]), st, spec.make_operator(),
+                                spec.output, stage.schema.to_arrow())
 
     # -- barriers -------------------------------------------------------------------------------------------
     def _relational(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        """Every relational barrier in tasks (:mod:`.ray_relational`): hash shuffles, range sorts,
+        partial + final global aggregates, windows by their PARTITION BY keys, else one task."""
         spec = stage.spec
         assert isinstance(spec, RelationalSpec)
-        dist = spec.distribution
-        get = self._get_for(stage)
-        if isinstance(dist, HashDistribution):
-            inputs = [ray_shuffle.chunks(ctx.run(inp), self.target_batch_bytes, st) for inp in stage.inputs]
-            yield from ray_shuffle.hash_shuffle(self.ray, stage, dist, inputs, self.shuffle_partitions,
-                                                self.max_retries, get, st)
-        elif isinstance(dist, RangeDistribution):
-            chunked = ray_shuffle.chunks(ctx.run(stage.inputs[0]), self.target_batch_bytes, st)
-            yield from ray_shuffle.range_sort(self.ray, stage, dist, chunked, self.shuffle_partitions,
-                                              self.max_retries, get, st)
-        else:  # global aggregates, multi-key sorts, windows: gathered, Polars on the driver
+        if spec.distribution is None:  # a plan compiled without one (never by compile()): whole, here
             yield from stages.relational(stage, ctx, st)
-
-    def _get_for(self, stage: Stage) -> ray_shuffle.Getter:
-        return lambda ref, label: self._get(ref, stage, label)
+            return
+        inputs = [ctx.run(inp) for inp in stage.inputs]
+        yield from run_relational(self._shuffle_runtime(stage), stage, spec.distribution, inputs, st)
 
 
 _NOT_READY = object()

@@ -78,9 +78,10 @@ class ActorPool:
         if i >= 0:
             self.load[i] -= 1
 
-    def submit_process(self, batch: pa.RecordBatch, partition: str, offset: int) -> tuple[Any, int]:
+    def submit_process(self, batch: pa.RecordBatch, partition: str, offset: int,
+                       row_start: int | None = None) -> tuple[Any, int]:
         i = self.pick()
-        return self.actors[i].process.remote(batch, partition, offset), i
+        return self.actors[i].process.remote(batch, partition, offset, row_start), i
 
     def submit_flatmap(self, batch: pa.RecordBatch) -> tuple[Any, int]:
         i = self.pick()

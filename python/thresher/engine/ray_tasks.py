@@ -89,12 +89,13 @@ def read_partition(part: Any, columns: Any, predicate: Any, batch_size: int, sch
     yield _report(t0)
 
 
-def run_pipeline(pipeline: Any, batch: pa.RecordBatch, partition: str, offset: int) -> tuple[list[pa.RecordBatch], TaskReport]:
-    """A stateless map stage over one batch."""
+def run_pipeline(pipeline: Any, batch: pa.RecordBatch, partition: str, offset: int,
+                 row_start: int | None = None) -> tuple[list[pa.RecordBatch], TaskReport]:
+    """A stateless map stage over one batch (``row_start``: its first row's position in the whole input)."""
     t0 = time.perf_counter()
     start = _heap_start()
     before = pipeline.error_count()
-    out = pipeline.process(batch, partition, offset)
+    out = pipeline.process(batch, partition, offset, row_start)
     rep = _report(t0, pipeline, before)
     rep.heap = _heap_since(start)
     return out, rep
@@ -129,8 +130,9 @@ class PipelineActor:
         except Exception:  # noqa: BLE001
             pass
 
-    def process(self, batch: pa.RecordBatch, partition: str, offset: int) -> tuple[list[pa.RecordBatch], TaskReport]:
-        return run_pipeline(self.pipeline, batch, partition, offset)
+    def process(self, batch: pa.RecordBatch, partition: str, offset: int,
+                row_start: int | None = None) -> tuple[list[pa.RecordBatch], TaskReport]:
+        return run_pipeline(self.pipeline, batch, partition, offset, row_start)
 
     def flatmap(self, batch: pa.RecordBatch, batch_size: int) -> Iterator[Any]:
         yield from run_flatmap(self.pipeline, batch, batch_size)

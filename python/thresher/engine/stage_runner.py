@@ -74,11 +74,16 @@ class RunContext:
 
     def _stage_iter(self, stage: Stage) -> Iterator[Morsel]:
         st = self.stats.stage(stage.id, cut_label(stage.label(), 60))
+        first = st.begin_pass()  # a stage read twice (a dedup's second pass) counts its rows once
         try:
             for m in self.handlers[stage.kind](stage, self, st):
-                if not m.is_end:
+                if m.is_end:
+                    pass
+                elif first:
                     st.add_out(m.num_rows, m.num_bytes)
                     self.progress.update(stage.id, m.num_rows)
+                else:
+                    st.add_reread(m.num_rows, m.num_bytes)
                 yield m
         except ThresherError:
             raise

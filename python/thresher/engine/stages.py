@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -44,6 +44,48 @@ DedupDecide = Callable[[Stage, RunContext, StageStats, DedupOperator, bool],
                        tuple[np.ndarray, np.ndarray, DedupState, list[Morsel]]]
 
 
+class RowNumbering:
+    """Numbers a scan's rows across its partitions: :attr:`Morsel.row_start` of each morsel.
+
+    The morsels of a scan come out partition after partition, in the order of ``parts``, so a
+    running count is each row's position in the whole input. A partition skipped by a
+    checkpoint counts its metadata row count; one without it, or a pushed ``predicate`` (rows
+    dropped while reading), leaves the positions unknown (None) from there on.
+
+    >>> from thresher.io.memory import InMemorySource
+    >>> src = InMemorySource(pa.table({"x": list(range(5))}), partition_rows=2)
+    >>> parts = src.partitions(None, None)
+    >>> n = RowNumbering(parts, frozenset(), None)
+    >>> [n.number(Morsel(p.id, b)).row_start for p in parts for b in p.read(None, None, 10)]
+    [0, 2, 4]
+    """
+
+    def __init__(self, parts: Sequence[Any], skip: Collection[str], predicate: Any) -> None:
+        self._next: int | None = None if predicate is not None else 0
+        self._skipped = {p.id: p.num_rows for p in parts if p.id in skip}
+        self._order = [p.id for p in parts]
+        self._done = 0  # index into _order of the next partition not yet finished
+
+    def _pass_skipped(self, pid: str) -> None:
+        # partitions before `pid` that were skipped: add their metadata row counts
+        while self._done < len(self._order) and self._order[self._done] != pid:
+            passed = self._order[self._done]
+            if passed in self._skipped and self._next is not None:  # (a read one was counted as it went)
+                n = self._skipped[passed]
+                self._next = None if n is None else self._next + n
+            self._done += 1
+
+    def number(self, m: Morsel) -> Morsel:
+        self._pass_skipped(m.partition)
+        if m.is_end:
+            self._done += 1
+            return m
+        if self._next is not None:  # a batch here or a Ray object ref with its row count
+            m.row_start = self._next
+            self._next += m.num_rows
+        return m
+
+
 def scan(stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
     """Read the source's partitions in order (a few ahead on background threads)."""
     spec = stage.spec
@@ -61,6 +103,7 @@ def scan(stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
     st.extra["partitions"] = len(parts)
     if len(todo) != len(parts):
         st.extra["partitions_skipped"] = len(parts) - len(todo)
+    rows = RowNumbering(parts, ctx.skip_partitions, spec.predicate)
     if remaining is not None or len(todo) <= 1 or ctx.threads <= 1:
         for p in todo:
             if remaining is not None and remaining <= 0:
@@ -72,8 +115,8 @@ def scan(stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
                     if b.num_rows > remaining:
                         b = b.slice(0, remaining)
                     remaining -= b.num_rows
-                yield Morsel(p.id, b)
-            yield Morsel(p.id, None)
+                yield rows.number(Morsel(p.id, b))
+            yield rows.number(Morsel(p.id, None))
         return
     # read a few partitions ahead on background threads, hand them over in order
     ahead = max(1, min(ctx.threads, 4))
@@ -91,8 +134,9 @@ def scan(stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
     try:
         while pipes:
             pid, pipe = pipes.pop(0)
-            yield from pipe
-            yield Morsel(pid, None)
+            for m in pipe:
+                yield rows.number(m)
+            yield rows.number(Morsel(pid, None))
             open_next()
     finally:
         for _, pipe in pipes:
@@ -108,14 +152,14 @@ def map_stage(stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]
     local = threading.local()
     cfg = ctx.config
 
-    def fn(batch: pa.RecordBatch, partition: str, offset: int) -> list[pa.RecordBatch]:
+    def fn(batch: pa.RecordBatch, partition: str, offset: int, row_start: int | None) -> list[pa.RecordBatch]:
         # a UDF pool's state (a loaded model) lives per worker thread: one pipeline copy each
         p = getattr(local, "pipeline", None)
         if p is None:
             p = local.pipeline = pipeline if stage.pool is None else spec.make_pipeline()
         t0 = time.perf_counter()
         st.add_in(batch.num_rows, batch.nbytes)
-        out = p.process(batch, partition, offset)
+        out = p.process(batch, partition, offset, row_start)
         st.add_busy(time.perf_counter() - t0)
         st.add_metrics(p.take_metrics())
         sizer.observe(batch.nbytes, sum(b.nbytes for b in out))
@@ -373,18 +417,31 @@ def rebatch_morsels(source: Iterator[Morsel], rows: int, exact: bool = False) ->
                 yield m
             else:
                 for i in range(0, m.batch.num_rows, rows):
-                    yield Morsel(m.partition, m.batch.slice(i, rows))
+                    first = None if m.row_start is None else m.row_start + i
+                    yield Morsel(m.partition, m.batch.slice(i, rows), row_start=first)
         return
     pid = None
     buf: list[pa.RecordBatch] = []
+    # row_start of buf's first row: None unless the buffered morsels were contiguous rows
+    start: int | None = None
+
+    def numbered(batches: Iterator[pa.RecordBatch], p: str) -> Iterator[Morsel]:
+        nonlocal start
+        for b in batches:
+            yield Morsel(p, b, row_start=start)
+            start = None if start is None else start + b.num_rows
+
     for m in source:
         if m.batch is None:
             if buf:
-                for b in rebatch(buf, rows):
-                    yield Morsel(m.partition, b)
+                yield from numbered(rebatch(buf, rows), m.partition)
                 buf = []
             yield m
             continue
+        if not buf:
+            start = m.row_start
+        elif start is None or m.row_start != start + sum(b.num_rows for b in buf) or m.partition != pid:
+            start = None
         pid = m.partition
         buf.append(m.batch)
         if sum(b.num_rows for b in buf) >= rows:
@@ -392,8 +449,6 @@ def rebatch_morsels(source: Iterator[Morsel], rows: int, exact: bool = False) ->
             last = merged[-1]
             full = merged if last.num_rows == rows else merged[:-1]
             buf = [] if last.num_rows == rows else [last]
-            for b in full:
-                yield Morsel(pid, b)
+            yield from numbered(iter(full), pid)
     if buf and pid is not None:
-        for b in rebatch(buf, rows):
-            yield Morsel(pid, b)
+        yield from numbered(rebatch(buf, rows), pid)

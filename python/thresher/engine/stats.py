@@ -23,7 +23,25 @@ class StageStats:
     error_rows: int = 0
     error_samples: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: times the stage's output was produced: a stage read again by a later one (a dedup's
+    #: second pass over its input) runs twice, but its rows are counted once
+    passes: int = 0
+    #: rows and bytes produced again by passes after the first (not in rows_out/bytes_out)
+    reread_rows: int = 0
+    reread_bytes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def begin_pass(self) -> bool:
+        """Start producing the stage's output; True for the first pass (whose rows count)."""
+        with self._lock:
+            self.passes += 1
+            return self.passes == 1
+
+    def add_reread(self, rows: int, nbytes: int) -> None:
+        """Output rows of a later pass: the same rows again, kept apart from ``rows_out``."""
+        with self._lock:
+            self.reread_rows += rows
+            self.reread_bytes += nbytes
 
     def add_out(self, rows: int, nbytes: int) -> None:
         with self._lock:
@@ -84,6 +102,7 @@ class StageStats:
             "busy_s": round(self.busy_seconds, 4),
             "error_rows": self.error_rows,
             **({"errors": self.error_samples[:5]} if self.error_samples else {}),
+            **({"passes": self.passes, "reread_rows": self.reread_rows} if self.passes > 1 else {}),
             **self.extra,
             **self._rates(),
         }
@@ -95,6 +114,9 @@ class RunStats:
     wall_seconds: float = 0.0
     peak_buffered_bytes: int = 0
     executor: str = "local"
+    #: bytes of the objects ``ray.get`` returned to the driver in a Ray run (0 locally): metadata
+    #: only, unless a stage had to hold data there (a collect's result, a gathered barrier)
+    driver_bytes_received: int = 0
 
     def stage(self, stage_id: int, name: str) -> StageStats:
         s = self.stages.get(stage_id)
@@ -113,6 +135,7 @@ class RunStats:
                 f"  bytes {_size(d['bytes_in']):>9} -> {_size(d['bytes_out']):>9}"
                 f"  wall {d['wall_s']:8.3f}s busy {d['busy_s']:8.3f}s"
                 + (f"  bad rows {d['error_rows']}" if d["error_rows"] else "")
+                + (f"  (read {d['passes']} times: {d['reread_rows']} rows again)" if "passes" in d else "")
                 + (
                     f"  tokens {d.get('prompt_tokens', 0)}+{d.get('completion_tokens', 0)}"
                     f" (cached {d.get('cached_prompt_tokens', 0)}) {d['tokens_per_s']:.0f} tok/s"

@@ -28,6 +28,11 @@ class Morsel:
     through the driver: such a morsel has ``batch=None``, a ``ref`` to a ``pa.RecordBatch``
     and its metadata (``rows``, ``nbytes``) filled in by the task that made it. A morsel with
     neither a batch nor a ref marks the end of ``partition``.
+
+    ``row_start`` is the position of the morsel's first row in the whole input of its scan
+    (partitions in order), set by the scan where it is known and kept by every step that keeps
+    the rows where they were (a projection, a cut into pieces); None once rows moved or were
+    dropped. Bad-media errors name a row by it.
     """
 
     partition: str
@@ -35,6 +40,7 @@ class Morsel:
     ref: Any = None
     rows: int = 0
     nbytes: int = 0
+    row_start: int | None = None
 
     @property
     def is_end(self) -> bool:
@@ -142,15 +148,17 @@ class BufferedPipe:
 
 
 def ordered_map(
-    fn: Callable[[pa.RecordBatch, str, int], list[pa.RecordBatch]],
+    fn: Callable[[pa.RecordBatch, str, int, int | None], list[pa.RecordBatch]],
     source: Iterable[Morsel],
     pool: ThreadPoolExecutor | None,
     max_in_flight: int,
     cancel: threading.Event,
 ) -> Iterator[Morsel]:
-    """Apply ``fn(batch, partition, offset)`` to each batch, up to ``max_in_flight`` at once.
+    """Apply ``fn(batch, partition, offset, row_start)`` to each batch, up to ``max_in_flight`` at once.
 
-    Results come out in input order; ``offset`` is the batch's first row within its partition.
+    Results come out in input order; ``offset`` is the batch's first row within its partition
+    (as this stage sees it), ``row_start`` the morsel's :attr:`Morsel.row_start`. A result of one
+    batch with the input's row count keeps ``row_start`` (row-local operators never reorder).
     """
     offsets: dict[str, int] = {}
 
@@ -168,18 +176,17 @@ def ordered_map(
                 offsets.pop(m.partition, None)
                 yield m
             else:
-                for out in fn(m.batch, m.partition, offset_of(m)):
-                    yield Morsel(m.partition, out)
+                outs = fn(m.batch, m.partition, offset_of(m), m.row_start)
+                yield from _results(m, outs)
         return
-    pending: deque[tuple[str, Future[list[pa.RecordBatch]] | None]] = deque()
+    pending: deque[tuple[Morsel, Future[list[pa.RecordBatch]] | None]] = deque()
 
     def drain_one() -> Iterator[Morsel]:
-        pid, fut = pending.popleft()
+        m, fut = pending.popleft()
         if fut is None:
-            yield Morsel(pid, None)
+            yield m
         else:
-            for out in fut.result():
-                yield Morsel(pid, out)
+            yield from _results(m, fut.result())
 
     try:
         for m in source:
@@ -187,9 +194,9 @@ def ordered_map(
                 return
             if m.batch is None:
                 offsets.pop(m.partition, None)
-                pending.append((m.partition, None))
+                pending.append((m, None))
             else:
-                pending.append((m.partition, pool.submit(fn, m.batch, m.partition, offset_of(m))))
+                pending.append((m, pool.submit(fn, m.batch, m.partition, offset_of(m), m.row_start)))
             while len(pending) >= max_in_flight or (pending and pending[0][1] is not None and pending[0][1].done()):
                 yield from drain_one()
         while pending:
@@ -198,6 +205,14 @@ def ordered_map(
         for _, fut in pending:
             if fut is not None:
                 fut.cancel()
+
+
+def _results(m: Morsel, outs: list[pa.RecordBatch]) -> Iterator[Morsel]:
+    """The morsels of ``outs``, computed from ``m``'s batch (same rows: same ``row_start``)."""
+    assert m.batch is not None
+    keep = m.row_start if len(outs) == 1 and outs[0].num_rows == m.batch.num_rows else None
+    for out in outs:
+        yield Morsel(m.partition, out, row_start=keep)
 
 
 def rebatch(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
@@ -312,6 +327,6 @@ class BatchSizer:
                 continue
             i = 0
             while i < b.num_rows:  # sized again per piece: the estimate may change in between
-                yield Morsel(m.partition, b.slice(i, rows))
+                yield Morsel(m.partition, b.slice(i, rows), row_start=None if m.row_start is None else m.row_start + i)
                 i += rows
                 rows = self.last_rows = self.rows_for(b)

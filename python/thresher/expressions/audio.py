@@ -4,7 +4,7 @@ Examples
 --------
 >>> from thresher import col
 >>> col("a").audio.decode(sample_rate=16_000, channels=1)
-col("a").audio.decode(sample_rate=16000, channels=1, on_error='null')
+col("a").audio.decode(sample_rate=16000, channels=1)
 """
 
 from __future__ import annotations

@@ -63,10 +63,57 @@ def _freeze(v: Any) -> Any:
     return v
 
 
+def memo(e: Expr, slot: str, compute: Callable[[Expr], Any]) -> Any:
+    """``compute(e)``, computed once per node: expressions are immutable, and the planner asks
+    the same questions (key, type, does it aggregate...) of the same nodes many times while the
+    optimizer rebuilds the plans around them. Stored in the node's ``__dict__`` under ``slot``
+    (dropped when pickled)."""
+    d = e.__dict__
+    try:
+        return d[slot]
+    except KeyError:
+        v = d[slot] = compute(e)
+        return v
+
+
+_RESOLVE_MEMO = "_memo_resolve"
+
+
 class Expr:
     """Base of every expression node. Subclasses are immutable."""
 
     __slots__ = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # memoize each subclass's key() and resolve(): see `memo`
+        super().__init_subclass__(**kwargs)
+        own_key = cls.__dict__.get("key")
+        if own_key is not None and not getattr(own_key, "_memoized", False):
+            def key(self: Expr, _k: Callable[[Expr], tuple[Any, ...]] = own_key) -> tuple[Any, ...]:
+                return memo(self, "_memo_key", _k)  # type: ignore[no-any-return]
+
+            key._memoized = True  # type: ignore[attr-defined]
+            key.__doc__ = own_key.__doc__
+            cls.key = key  # type: ignore[method-assign]
+        own_resolve = cls.__dict__.get("resolve")
+        if own_resolve is not None and not getattr(own_resolve, "_memoized", False):
+            def resolve(self: Expr, schema: Schema, _r: Callable[[Expr, Schema], Field] = own_resolve) -> Field:
+                # one entry: the last schema object asked about (plans rebuilt around an
+                # unchanged input hand the same object again)
+                hit = self.__dict__.get(_RESOLVE_MEMO)
+                if hit is not None and hit[0] is schema:
+                    return hit[1]  # type: ignore[no-any-return]
+                f = _r(self, schema)
+                self.__dict__[_RESOLVE_MEMO] = (schema, f)
+                return f
+
+            resolve._memoized = True  # type: ignore[attr-defined]
+            resolve.__doc__ = own_resolve.__doc__
+            cls.resolve = resolve  # type: ignore[method-assign]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # memoized answers stay behind (a schema object and cached keys need not travel to workers)
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_memo_")}
 
     # ---- structure ----------------------------------------------------------------------
     def children(self) -> tuple[Expr, ...]:
@@ -100,14 +147,7 @@ class Expr:
 
     def columns(self) -> set[str]:
         """Names of the columns this expression reads."""
-        out: set[str] = set()
-        stack: list[Expr] = [self]
-        while stack:
-            e = stack.pop()
-            if isinstance(e, Column):
-                out.add(e.name)
-            stack.extend(e.children())
-        return out
+        return set(memo(self, "_memo_columns", _columns))
 
     def call_cost(self) -> tuple[CostClass, float]:
         """This node's own cost class and per-row cost, its children not counted: nothing for a
@@ -633,6 +673,48 @@ _INFIX = {
 }
 
 
+_DEFAULTS_CACHE: dict[builtins.str, dict[builtins.str, Any]] = {}
+
+
+def _option_defaults(name: builtins.str) -> dict[builtins.str, Any]:
+    """The default option values of the method that builds calls of ``name`` (``url.download``:
+    ``col(...).url.download``'s keyword defaults), so a call's repr shows only what was chosen,
+    as Polars does. A name the optimizer made by fusing (``image.decode_resize``) takes the
+    defaults of its parts; a name no method builds has none (every option shows)."""
+    found = _DEFAULTS_CACHE.get(name)
+    if found is not None:
+        return found
+    import inspect
+
+    ns, _, meth = name.rpartition(".")
+    out: dict[builtins.str, Any] = {}
+    try:
+        holder: Any = getattr(Column("_"), ns) if ns else Column("_")
+        parts = [meth] if callable(getattr(holder, meth, None)) else meth.split("_")
+        methods = [getattr(holder, m, None) for m in parts]
+        if all(callable(m) for m in methods):
+            for m in methods:
+                assert m is not None
+                for p in inspect.signature(m).parameters.values():
+                    if p.default is not inspect.Parameter.empty:
+                        out.setdefault(p.name, p.default)
+    except (AttributeError, TypeError, ValueError):
+        out = {}
+    _DEFAULTS_CACHE[name] = out
+    return out
+
+
+def _same(value: Any, default: Any) -> bool:
+    if value is None or default is None:
+        return value is default
+    if isinstance(default, float) and type(value) in (int, float) and not isinstance(value, bool):
+        return bool(value == default)
+    try:
+        return type(value) is type(default) and bool(value == default)
+    except Exception:  # noqa: BLE001 - values without a plain equality (arrays) always show
+        return False
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Call(Expr):
     """A call of a registered scalar function (see ``expressions/registry.py``)."""
@@ -683,7 +765,9 @@ class Call(Expr):
         if self.name == "not":
             return f"~{self.args[0]!r}"
         head, *rest = self.args if self.args else (None,)
-        params = [repr(a) for a in rest] + [f"{k}={v!r}" for k, v in self.options]
+        defaults = _option_defaults(self.name)
+        params = [repr(a) for a in rest] + [f"{k}={v!r}" for k, v in self.options
+                                            if not (k in defaults and _same(v, defaults[k]))]
         if head is None:
             return f"{self.name}({', '.join(params)})"
         return f"{head!r}.{self.name}({', '.join(params)})"
@@ -908,4 +992,19 @@ def combine_conjunction(parts: Sequence[Expr]) -> Expr:
 
 
 def has_aggregate(e: Expr) -> bool:
+    return memo(e, "_memo_has_aggregate", _has_aggregate)  # type: ignore[no-any-return]
+
+
+def _has_aggregate(e: Expr) -> bool:
     return any(isinstance(n, (AggCall, CountStar)) for n in e.walk())
+
+
+def _columns(e: Expr) -> frozenset[str]:
+    out: set[str] = set()
+    stack: list[Expr] = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Column):
+            out.add(x.name)
+        stack.extend(x.children())
+    return frozenset(out)

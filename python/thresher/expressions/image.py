@@ -10,7 +10,7 @@ Examples
 --------
 >>> from thresher import col
 >>> col("bytes").image.decode(mode="RGB").image.resize(224, 224)
-col("bytes").image.decode(mode='RGB', on_error='null').image.resize(width=224, height=224, keep_aspect=False, filter='bilinear')
+col("bytes").image.decode(mode='RGB').image.resize(width=224, height=224)
 """
 
 from __future__ import annotations
@@ -214,7 +214,7 @@ class ImageNamespace:
         --------
         >>> from thresher import col
         >>> col("b").image.decode("RGB")
-        col("b").image.decode(mode='RGB', on_error='null')
+        col("b").image.decode(mode='RGB')
         """
         return self._call("decode", mode=mode, on_error=on_error)
 
@@ -239,7 +239,7 @@ class ImageNamespace:
         --------
         >>> from thresher import col
         >>> col("img").image.resize(64, 32, keep_aspect=True)
-        col("img").image.resize(width=64, height=32, keep_aspect=True, filter='bilinear')
+        col("img").image.resize(width=64, height=32, keep_aspect=True)
         """
         return self._call("resize", width=width, height=height, keep_aspect=keep_aspect, filter=filter)
 

@@ -4,7 +4,7 @@ Examples
 --------
 >>> from thresher import col
 >>> col("meta").struct.field("width")
-col("meta").struct.field(name='width')
+col("meta").struct.field(name='width').alias("width")
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Examples
 --------
 >>> from thresher import col
 >>> col("t").tensor.reshape((2, -1))
-col("t").tensor.reshape(shape=(2, -1), on_error='null')
+col("t").tensor.reshape(shape=(2, -1))
 """
 
 from __future__ import annotations

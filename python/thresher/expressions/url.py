@@ -4,7 +4,7 @@ Examples
 --------
 >>> from thresher import col
 >>> col("u").url.download(max_connections=8)
-col("u").url.download(max_connections=8, on_error='null', timeout=30.0, max_bytes=None)
+col("u").url.download(max_connections=8)
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class UrlNamespace:
         --------
         >>> from thresher import col
         >>> col("path").url.download().image.decode()
-        col("path").url.download(max_connections=32, on_error='null', timeout=30.0, max_bytes=None).image.decode(mode=None, on_error='null')
+        col("path").url.download().image.decode()
         """
         opts: tuple[tuple[str, Any], ...] = (("max_connections", max_connections), ("on_error", on_error),
                                              ("timeout", float(timeout)), ("max_bytes", max_bytes))

@@ -4,7 +4,7 @@ Examples
 --------
 >>> from thresher import col
 >>> col("v").video.frames(every_seconds=1.0, width=224, height=224)
-col("v").video.frames(every_seconds=1.0, num_frames=None, keyframes_only=False, width=224, height=224, on_error='null')
+col("v").video.frames(every_seconds=1.0, width=224, height=224)
 """
 
 from __future__ import annotations

@@ -141,6 +141,13 @@ class DedupOperator:
             elif gpu_dedup.gpu_path_verified():  # "auto": only a device path that agreed with the CPU once
                 self.device = "gpu"
 
+    @property
+    def kmeans_sample(self) -> int:
+        """Semantic dedup: the rows k-means is trained on at most (the same on every executor)."""
+        from thresher.operators.kernels.semantic import DEFAULT_KMEANS_SAMPLE
+
+        return int(self.params.get("kmeans_sample", DEFAULT_KMEANS_SAMPLE))
+
     # -- pass 1 ------------------------------------------------------------------------------
     def keys(self, batch: pa.RecordBatch, state: DedupState) -> None:
         values, _ = self._evaluator.evaluate(batch)
@@ -289,7 +296,7 @@ class DedupOperator:
             emb = np.concatenate(state.keys)
             prio = np.concatenate(state.priority) if state.priority else None
             return semantic_duplicates(emb, float(p["eps"]), int(p.get("n_clusters", 1)), prio,
-                                       seed=int(p.get("seed", 0)))
+                                       seed=int(p.get("seed", 0)), sample_size=self.kmeans_sample)
         from thresher.operators.kernels.phash_lsh import phash_groups
 
         hashes = np.concatenate(state.keys)

@@ -134,6 +134,12 @@ def map_chunk(op: DedupOperator, n_parts: int, row_offset: int, batches: list[pa
     return (*parts, side)
 
 
+def map_batches(op: DedupOperator, n_parts: int, row_offset: int, *batches: pa.RecordBatch) -> tuple[Any, ...]:
+    """:func:`map_chunk` with the chunk's batches as separate arguments (Ray resolves object
+    references given as arguments on the worker, not inside a list)."""
+    return map_chunk(op, n_parts, row_offset, list(batches))
+
+
 # ---------------------------------------------------------------------------------- bucket reduce
 def exact_reduce(keep_last: bool, *parts: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows of duplicated content hashes: ``(row, group = first row, is_kept)``."""
@@ -394,17 +400,41 @@ class ShuffleDedup:
     def _column(self, i: int) -> list[Any]:
         return [c[i] for c in self._chunks]
 
+    def add_refs(self, batches: list[Any], rows: int) -> None:
+        """Submit the map task of one chunk given as ``rows`` rows in ``batches`` (object
+        references, resolved on the worker: the data never passes through here)."""
+        if self.op.method not in ("exact", "fuzzy", "image"):
+            raise ValueError(f"dedup method {self.op.method!r} has no shuffle form")
+        if self._op_ref is None:
+            if self.op.device != "cpu":
+                self.op = copy.copy(self.op)
+                self.op.device = "cpu"
+            self._op_ref = self.runner.put(self.op)
+        if not rows:
+            return
+        self._chunks.append(self.runner.submit(map_batches, self.n_parts + 1, self._op_ref, self.n_parts, self.n,
+                                               *batches))
+        self._starts.append(self.n)
+        self.n += rows
+
     def decide(self) -> tuple[np.ndarray, np.ndarray]:
-        n, p, run = self.n, self.n_parts, self.runner
+        """Every row's ``(group, is_kept)``, gathered here (see :meth:`decide_refs` to keep them in tasks)."""
+        n = self.n
         group = np.arange(n, dtype=np.int64)
+        kept = np.ones(n, bool)
+        for res in self.runner.get(self.decide_refs()):
+            rows, g, k = as_decided(res)
+            group[rows] = g
+            kept[rows] = k
+        return group, kept
+
+    def decide_refs(self) -> list[Any]:
+        """Per partition, a handle of its decided rows (:func:`as_decided` reads it): only the
+        rows that are not their own kept group; every other row is kept and its own group."""
+        p, run = self.n_parts, self.runner
         if self.op.method == "exact":
             keep_last = self.op.params.get("keep", "first") == "last"
-            outs = [run.submit(exact_reduce, 1, keep_last, *self._column(i))[0] for i in range(p)]
-            kept = np.ones(n, bool)
-            for rows, first, is_kept in run.get(outs):
-                group[rows] = first
-                kept[rows] = is_kept
-            return group, kept
+            return [run.submit(exact_reduce, 1, keep_last, *self._column(i))[0] for i in range(p)]
         if self.op.method == "fuzzy":
             buckets = [run.submit(fuzzy_bucket_edges, 1, *self._column(i))[0] for i in range(p)]
             if self.op.params.get("verify"):
@@ -416,10 +446,7 @@ class ShuffleDedup:
             buckets = [run.submit(image_bucket_edges, 1, k, 50_000_000, *self._column(i))[0] for i in range(p)]
             parts = [run.submit(contract_pair, p + 1, p, e) for e in buckets]
         self.edges = int(sum(run.get([x[p] for x in parts])))
-        leaves = self._components([x[:p] for x in parts])
-        for leaf, center in run.get(leaves):
-            group[leaf] = center
-        return group, group == np.arange(n)
+        return self._components([x[:p] for x in parts])
 
     def _verify(self, buckets: list[Any]) -> list[list[Any]]:
         """Two hops, so no task holds more than its share of the shingle hashes: edges by left
@@ -518,7 +545,8 @@ def semantic_shuffled(op: DedupOperator, state: DedupState, runner: Any, n_parts
         return group, kept
     emb = np.concatenate(state.keys)
     prio = np.concatenate(state.priority) if state.priority else None
-    x, clusters = semantic_clusters(emb, int(p.get("n_clusters", 1)), prio, seed=int(p.get("seed", 0)))
+    x, clusters = semantic_clusters(emb, int(p.get("n_clusters", 1)), prio, seed=int(p.get("seed", 0)),
+                                    sample_size=op.kmeans_sample)
     parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n_parts)]
     load = np.zeros(n_parts)
     for members in sorted(clusters, key=len, reverse=True):
@@ -532,6 +560,229 @@ def semantic_shuffled(op: DedupOperator, state: DedupState, runner: Any, n_parts
             kept[members] = keep
             group[members] = grp
     return group, kept
+
+
+# ------------------------------------------------------------------- decided rows -> keep masks
+def as_decided(result: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, group, is_kept)`` of a partition's decision: exact and semantic reducers give
+    the triple, the components' :func:`star_leaves` the ``(leaf, centre)`` pairs (leaves are
+    never kept)."""
+    if len(result) == 2:
+        rows, group = result
+        return rows, group, np.zeros(len(rows), bool)
+    rows, group, kept = result
+    return rows, group, kept
+
+
+def _parts(parts: Sequence[Any]) -> Any:
+    """``parts`` as a task's returns: one part alone is the whole return value (a runner, like
+    Ray with ``num_returns=1``, hands a single return on as it is)."""
+    return parts[0] if len(parts) == 1 else tuple(parts)
+
+
+def chunk_of(rows: np.ndarray, chunk_starts: np.ndarray) -> np.ndarray:
+    """The chunk (index into the ascending ``chunk_starts``) of every global row position."""
+    return (np.searchsorted(chunk_starts, rows, side="right") - 1).astype(np.int64)
+
+
+def decided_by_chunk(chunk_starts: np.ndarray, by_group: bool, result: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
+    """A partition's decided rows cut by the input chunk of their row (``len(chunk_starts)``
+    parts): the keep mask of one chunk is then the parts of every partition for it. With
+    ``by_group`` as many parts again, cut by the chunk of their group row (to look up its id)."""
+    rows, group, kept = as_decided(result)
+    c = len(chunk_starts)
+    out = _split(chunk_of(rows, chunk_starts), c, rows, group, kept)
+    if by_group:
+        out += _split(chunk_of(group, chunk_starts), c, rows, group, kept)
+    return _parts(out)  # type: ignore[no-any-return]
+
+
+def _decided(parts: Sequence[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
+    return _concat(parts, 3, (np.int64, np.int64, bool))
+
+
+def filter_chunk(row_offset: int, n_batches: int, want_batches: bool, *args: Any) -> tuple[Any, ...]:
+    """The filter of one input chunk: its batches joined with its part of the keep mask.
+
+    ``args``: the chunk's ``n_batches`` batches, then its decided rows from every partition.
+    Returns ``(meta, *batches)``: ``meta[i] = (rows, bytes, what, dropped)`` with ``what`` "all"
+    (batch ``i`` unchanged: its output is None, the caller reuses the input), "none" (no row
+    kept) or "some" (the filtered batch, made only with ``want_batches``; ``dropped``: the
+    positions of the dropped rows, for a caller that holds the input batch itself).
+    """
+    batches = args[:n_batches]
+    rows, _, kept = _decided(args[n_batches:])
+    total = sum(b.num_rows for b in batches)
+    mask = np.ones(total, bool)
+    mask[rows - row_offset] = kept
+    meta: list[tuple[int, int, str, Any]] = []
+    outs: list[Any] = []
+    pos = 0
+    for b in batches:
+        m = mask[pos:pos + b.num_rows]
+        pos += b.num_rows
+        if m.all():
+            meta.append((b.num_rows, b.nbytes, "all", None))
+            outs.append(None)
+        elif not m.any():
+            meta.append((0, 0, "none", None))
+            outs.append(None)
+        else:
+            fb = b.filter(pa.array(m)) if want_batches else None
+            kept_rows = int(m.sum())
+            meta.append((kept_rows, fb.nbytes if fb is not None else b.nbytes * kept_rows // b.num_rows, "some",
+                         np.flatnonzero(~m).astype(np.int32)))
+            outs.append(fb)
+    return (meta, *outs)
+
+
+def _ids(batches: Sequence[pa.RecordBatch], id_column: str) -> pa.Array:
+    cols = [b.column(b.schema.get_field_index(id_column)) for b in batches]
+    return pa.concat_arrays(cols) if cols else pa.array([])
+
+
+def group_ids_of(id_column: str, chunk_starts: np.ndarray, row_offset: int, n_batches: int,
+                 *args: Any) -> tuple[Any, ...]:
+    """First hop of ``return_groups`` with an id column, for the group rows in this chunk: the
+    id of each decided row's group row, cut by the chunk of the decided row (``len(chunk_starts)``
+    parts of ``(rows, group ids)``)."""
+    ids = _ids(args[:n_batches], id_column)
+    rows, group, _ = _decided(args[n_batches:])
+    gids = ids.take(pa.array(group - row_offset))
+    c = len(chunk_starts)
+    part = chunk_of(rows, chunk_starts)
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(c + 1))
+    rows, gids = rows[order], gids.take(pa.array(order))
+    return _parts([(rows[bounds[i]:bounds[i + 1]], gids.slice(int(bounds[i]), int(bounds[i + 1] - bounds[i])))
+                   for i in range(c)])  # type: ignore[no-any-return]
+
+
+def groups_chunk(schema: pa.Schema, id_column: str | None, row_offset: int, n_batches: int, n_decided: int,
+                 *args: Any) -> tuple[Any, ...]:
+    """The ``return_groups`` rows of one chunk: ``(id, group_id, kept)`` in row order.
+
+    ``args``: the chunk's batches, its ``n_decided`` decided parts, then (with an id column) the
+    group ids :func:`group_ids_of` found for its rows. Returns ``(meta, batch)`` as
+    :func:`filter_chunk` does.
+    """
+    batches = args[:n_batches]
+    rows, group, kept_part = _decided(args[n_batches:n_batches + n_decided])
+    n = sum(b.num_rows for b in batches)
+    local = rows - row_offset
+    kept = np.ones(n, bool)
+    kept[local] = kept_part
+    if id_column is None:
+        g = np.arange(row_offset, row_offset + n, dtype=np.int64)
+        g[local] = group
+        ids: pa.Array = pa.array(np.arange(row_offset, row_offset + n, dtype=np.int64))
+        group_ids: pa.Array = pa.array(g)
+    else:
+        ids = _ids(batches, id_column)
+        found = list(args[n_batches + n_decided:])
+        f_rows = np.concatenate([f[0] for f in found]) if found else _EMPTY
+        f_ids = [f[1] for f in found if len(f[1])]
+        index = np.arange(n, dtype=np.int64)
+        index[f_rows - row_offset] = n + np.arange(len(f_rows), dtype=np.int64)
+        group_ids = pa.concat_arrays([ids, *[a.cast(ids.type) for a in f_ids]]).take(pa.array(index))
+    batch = pa.RecordBatch.from_arrays([ids, group_ids, pa.array(kept)], schema=schema)
+    return [(batch.num_rows, batch.nbytes, "some", None)], batch
+
+
+# ------------------------------------------------------------------------ semantic, in tasks
+def semantic_map(op: DedupOperator, sample_size: int, row_offset: int, *batches: pa.RecordBatch) -> tuple[Any, Any]:
+    """Semantic keys of one chunk: ``((rows, normalized embeddings, priority), k-means sample
+    candidates)``; the candidates are the chunk's ``sample_size`` smallest sampling hashes."""
+    from thresher.operators.kernels.semantic import _normalize, bottom_k, sample_hash
+
+    state = DedupState()
+    for b in batches:
+        if b.num_rows:
+            op.keys(b, state)
+    n = state.n
+    rows = np.arange(row_offset, row_offset + n, dtype=np.int64)
+    x = _normalize(np.concatenate(state.keys)) if state.keys else np.empty((0, 0), np.float32)
+    prio = np.concatenate(state.priority) if state.priority else np.zeros(n)
+    h = sample_hash(rows, int(op.params.get("seed", 0)))
+    pick = bottom_k(h, rows, sample_size)
+    return (rows, x, prio), (h[pick], rows[pick], x[pick])
+
+
+def semantic_sample_merge(sample_size: int, *samples: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """The ``sample_size`` smallest sampling hashes of several candidate sets, in row order."""
+    from thresher.operators.kernels.semantic import bottom_k
+
+    h = np.concatenate([s[0] for s in samples])
+    rows = np.concatenate([s[1] for s in samples])
+    x = np.concatenate([s[2] for s in samples if len(s[2])]) if any(len(s[2]) for s in samples) else samples[0][2]
+    pick = bottom_k(h, rows, sample_size)
+    return h[pick], rows[pick], x[pick]
+
+
+def semantic_train(n_clusters: int, seed: int, sample: tuple[np.ndarray, ...]) -> np.ndarray:
+    """k-means centroids trained on the sample (:func:`~.kernels.semantic.sample_rows`' rows)."""
+    from thresher.operators.kernels.semantic import train_centroids
+
+    return train_centroids(sample[2], n_clusters, seed)
+
+
+def semantic_assign(centroids: np.ndarray | None, part: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's nearest centroid, and the cluster sizes of this chunk."""
+    from thresher.operators.kernels.semantic import assign_clusters
+
+    rows, x, _ = part
+    if centroids is None or not len(rows):
+        k = 1 if centroids is None else len(centroids)
+        return np.zeros(len(rows), np.int64), np.bincount(np.zeros(len(rows), np.int64), minlength=k)
+    labels = assign_clusters(x, centroids)
+    return labels, np.bincount(labels, minlength=len(centroids))
+
+
+def semantic_balance(n_parts: int, *counts: np.ndarray) -> np.ndarray:
+    """Clusters dealt to partitions by cost (size squared, largest first, to the least loaded)."""
+    sizes = np.sum(counts, axis=0)
+    mapping = np.zeros(len(sizes), np.int64)
+    load = np.zeros(n_parts)
+    for c in np.argsort(-sizes, kind="stable"):
+        i = int(np.argmin(load))
+        mapping[c] = i
+        load[i] += float(sizes[c]) ** 2
+    return mapping
+
+
+def semantic_split(n_parts: int, mapping: np.ndarray, part: tuple[np.ndarray, ...],
+                   labels: np.ndarray) -> tuple[Any, ...]:
+    """A chunk's rows cut by the partition of their cluster: ``(rows, labels, priority, x)``."""
+    rows, x, prio = part
+    return _parts(_split(mapping[labels] if len(labels) else labels, n_parts, rows, labels, prio, x))  # type: ignore[no-any-return]
+
+
+def semantic_reduce(thr: float, block: int, *parts: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """Decide this partition's clusters (each independently): ``(rows, group row, is_kept)``."""
+    from thresher.operators.kernels.semantic import cluster_decisions
+
+    parts = tuple(q for q in parts if len(q[0]))
+    if not parts:
+        return _EMPTY, _EMPTY, np.empty(0, bool)
+    rows = np.concatenate([q[0] for q in parts])
+    labels = np.concatenate([q[1] for q in parts])
+    prio = np.concatenate([q[2] for q in parts])
+    x = np.concatenate([q[3] for q in parts])
+    # the visiting order of the local decision: cluster, priority descending, row
+    order = np.lexsort((rows, -prio, labels))
+    cuts = np.flatnonzero(labels[order][1:] != labels[order][:-1]) + 1
+    out_rows, out_group, out_kept = [], [], []
+    for members in np.split(order, cuts):
+        if len(members) < 2:
+            continue
+        keep, grp = cluster_decisions(x[members], thr, block)
+        r = rows[members]
+        out_rows.append(r)
+        out_group.append(r[grp])
+        out_kept.append(keep)
+    if not out_rows:
+        return _EMPTY, _EMPTY, np.empty(0, bool)
+    return np.concatenate(out_rows), np.concatenate(out_group), np.concatenate(out_kept)
 
 
 # a bucket task returns its edges as one object (a pair); these unpack it inside the next task

@@ -20,7 +20,7 @@ import pyarrow as pa
 from thresher._lazy import lazy_module
 from thresher.datatypes import Field, Schema, conform_array, storage_batch
 from thresher.errors import ThresherExecutionError
-from thresher.expressions.expr import Alias, Call, Cast, Column, Expr, Literal, UDFCall
+from thresher.expressions.expr import Alias, Call, Cast, Column, Expr, Literal, UDFCall, memo
 from thresher.operators.expr_to_polars import has_lowering, to_polars
 from thresher.operators.kernels.base import KernelOutput, RowError
 from thresher.operators.kernels.registry import get_kernel
@@ -37,6 +37,10 @@ def error_column_name(output: str) -> str:
 
 def wants_error_column(expr: Expr) -> bool:
     """True when a fallible call in ``expr`` asked for ``on_error="column"``."""
+    return memo(expr, "_memo_wants_error_column", _wants_error_column)  # type: ignore[no-any-return]
+
+
+def _wants_error_column(expr: Expr) -> bool:
     for n in expr.walk():
         if isinstance(n, Call) and n.spec.fallible and n.option("on_error") == "column":
             return True
@@ -99,8 +103,9 @@ class ExprEvaluator:
         counter = [0]
         for i, e in enumerate(self.exprs):
             self._final.append(self._extract(e, i, counter))
-        # where the batch being evaluated starts in its partition (set by process_at, per thread:
-        # one operator serves all of a stage's threads); error messages name the row there
+        # where the batch being evaluated came from: (partition, its first row's position in the
+        # whole input) set by evaluate_at, per thread (one operator serves all of a stage's
+        # threads); error messages name the row by it
         self._at = threading.local()
         self._sources = self._source_columns(schema)
         self._work_schema = Schema(self._work_schema_fields)
@@ -161,7 +166,7 @@ class ExprEvaluator:
         return out
 
     def _locate(self, errors: pa.Array, batch: pa.RecordBatch, step: _Step) -> pa.Array:
-        """Rewrite "<op> failed on row <i in batch>" to name the row's position in its partition
+        """Rewrite "<op> failed on row <i in batch>" to name the row's position in the whole input
         (when known) and its source path/url. Only failed rows are visited."""
         src_name = self._sources.get(step.name)
         src_col = batch.column(batch.schema.get_field_index(src_name)) if src_name in batch.schema.names else None
@@ -173,20 +178,29 @@ class ExprEvaluator:
         return pa.array(msgs, pa.large_string())
 
     def _locate_one(self, msg: str, i: int, src_col: pa.Array | None) -> str:
-        import re
-
-        partition, base = getattr(self._at, "where", (None, None))
-        where = f"row {base + i} of partition {partition}" if base is not None else f"row {i}"
+        partition, row_start = getattr(self._at, "where", (None, None))
+        if row_start is not None:
+            where = f"row {row_start + i}"
+        elif partition is not None:
+            # rows were dropped or moved before this step (a filter, a pushed predicate, a
+            # union): the batch position says nothing, the partition and the source still do
+            where = f"a row of partition {partition}"
+        else:
+            where = f"row {i}"
         src = src_col[i].as_py() if src_col is not None else None
         m = re.match(r"^(.*?) failed on row \d+( \((.*?)\))?: (.*)$", msg, flags=re.S)
         if m is None:
             return msg + (f" [{where}" + (f", source {src}]" if src else "]"))
         src = m.group(3) or src
+        if src is None and partition is not None and row_start is not None:
+            src = f"partition {partition}"  # no path/url column: the partition id names the file
         return f"{m.group(1)} failed on {where}" + (f" (source {src})" if src else "") + f": {m.group(4)}"
 
-    def evaluate_at(self, batch: pa.RecordBatch, partition: str, offset: int) -> tuple[list[pa.Array], list[pa.Array | None]]:
-        """:meth:`evaluate` of a batch whose first row is row ``offset`` of ``partition``."""
-        self._at.where = (partition, offset)
+    def evaluate_at(self, batch: pa.RecordBatch, partition: str, offset: int,
+                    row_start: int | None = None) -> tuple[list[pa.Array], list[pa.Array | None]]:
+        """:meth:`evaluate` of a batch whose first row is row ``offset`` of ``partition`` and row
+        ``row_start`` of the whole input (None: not known, rows were dropped or moved upstream)."""
+        self._at.where = (partition, row_start)
         try:
             return self.evaluate(batch)
         finally:
@@ -255,6 +269,7 @@ class ExprEvaluator:
     def evaluate(self, batch: pa.RecordBatch) -> tuple[list[pa.Array], list[pa.Array | None]]:
         """Return the value arrays of every expression and, per expression, its row errors."""
         errors: list[pa.Array | None] = [None] * len(self.exprs)
+        bad: pa.Array | None = None  # per row, its first error in any step: a bad row counts once
         if self._steps:
             cols = list(batch.columns)
             names = list(batch.schema.names)
@@ -279,7 +294,7 @@ class ExprEvaluator:
                 if isinstance(values, pa.ChunkedArray):
                     values = values.combine_chunks()
                 if out.errors is not None and (len(out.errors) - out.errors.null_count) > 0:
-                    self.errors.add(out.errors)
+                    bad = out.errors if bad is None else _first_error(bad, out.errors)
                     prev = errors[step.owner]
                     errors[step.owner] = out.errors if prev is None else _first_error(prev, out.errors)
                 cols.append(values)
@@ -287,6 +302,8 @@ class ExprEvaluator:
                 fields.append(Field(step.name, step.out_field.dtype))
                 work = pa.RecordBatch.from_arrays(cols, names=names)
             batch = work
+            if bad is not None:
+                self.errors.add(bad)
         results: list[pa.Array] = [None] * len(self.exprs)  # type: ignore[list-item]
         lowered = [i for i, p in enumerate(self._polars_exprs) if p is not None]
         if lowered:

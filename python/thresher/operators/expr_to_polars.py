@@ -153,7 +153,9 @@ def _struct_field(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 
 
 def _round(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
-    return a[0].round(e.option("decimals", 0))
+    # SQL asks for DuckDB's half-away-from-zero; the DataFrame API keeps Polars' default
+    mode = e.option("mode")
+    return a[0].round(e.option("decimals", 0)) if mode is None else a[0].round(e.option("decimals", 0), mode=mode)
 
 
 def _str_to_date(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:

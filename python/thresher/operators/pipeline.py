@@ -14,8 +14,10 @@ class RowPipeline:
     def __init__(self, operators: Sequence[Operator]) -> None:
         self.operators = list(operators)
 
-    def process(self, batch: pa.RecordBatch, partition: str = "", offset: int = 0) -> list[pa.RecordBatch]:
-        """Run the chain; ``partition``/``offset`` locate the batch's first row in its partition."""
+    def process(self, batch: pa.RecordBatch, partition: str = "", offset: int = 0,
+                row_start: int | None = None) -> list[pa.RecordBatch]:
+        """Run the chain; ``partition``/``offset`` locate the batch's first row in its partition,
+        ``row_start`` in the whole input of the scan (when known: error messages name it)."""
         from thresher.operators.sample import SampleOperator
 
         batches = [batch]
@@ -23,12 +25,19 @@ class RowPipeline:
         if ops and isinstance(ops[0], SampleOperator):
             batches = ops[0].process_at(batch, partition, offset)
             ops = ops[1:]
-        located = len(batches) == 1  # rows still where the partition had them (offsets hold)
+        # rows still where the partition had them (offsets hold); a sample that dropped some moved them
+        located = len(batches) == 1 and batches[0].num_rows == batch.num_rows
         for op in ops:
             nxt: list[pa.RecordBatch] = []
             for b in batches:
                 at = getattr(op, "process_at", None)
-                nxt.extend(at(b, partition, offset) if located and at is not None else op.process(b))
+                if at is not None and located:
+                    nxt.extend(at(b, partition, offset, row_start))
+                elif at is not None and not isinstance(op, SampleOperator):
+                    # rows moved (a filter): errors name the partition, not a made-up position
+                    nxt.extend(at(b, partition, offset, None))
+                else:
+                    nxt.extend(op.process(b))
             # a projection keeps every row in place; anything else (a filter) moves them
             located = located and at is not None and len(nxt) == 1 and nxt[0].num_rows == batches[0].num_rows
             batches = nxt

@@ -22,9 +22,11 @@ class ProjectOperator(Operator):
     def process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         return self._build(batch, *self.evaluator.evaluate(batch))
 
-    def process_at(self, batch: pa.RecordBatch, partition: str, offset: int) -> list[pa.RecordBatch]:
-        """``process`` of a batch whose first row is row ``offset`` of ``partition`` (error messages name it)."""
-        return self._build(batch, *self.evaluator.evaluate_at(batch, partition, offset))
+    def process_at(self, batch: pa.RecordBatch, partition: str, offset: int,
+                   row_start: int | None = None) -> list[pa.RecordBatch]:
+        """``process`` of a batch whose first row is row ``offset`` of ``partition`` and row
+        ``row_start`` of the whole input (error messages name it)."""
+        return self._build(batch, *self.evaluator.evaluate_at(batch, partition, offset, row_start))
 
     def _build(self, batch: pa.RecordBatch, values: list[pa.Array], errors: list[pa.Array | None]) -> list[pa.RecordBatch]:
         cols: list[pa.Array] = []

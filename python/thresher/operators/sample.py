@@ -39,6 +39,7 @@ class SampleOperator(Operator):
     def process(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         return self.process_at(batch, "", 0)
 
-    def process_at(self, batch: pa.RecordBatch, partition: str, start: int) -> list[pa.RecordBatch]:
+    def process_at(self, batch: pa.RecordBatch, partition: str, start: int,
+                   row_start: int | None = None) -> list[pa.RecordBatch]:
         mask = keep_mask(self.seed, partition, start, batch.num_rows, self.fraction)
         return [batch.filter(pa.array(mask))]

@@ -54,3 +54,41 @@ def test_bad_audio_and_caps(audio) -> None:
     with config(max_audio_duration=1.5):
         out = run("audio.decode", audio)
         assert out.values.null_count == 2 and "max_audio_duration" in out.errors[0].as_py()
+
+
+def test_worker_processes_give_the_thread_path_results(audio, monkeypatch) -> None:
+    """Decoding in worker processes (big batches) returns exactly what the kernel threads return,
+    errors and the max_audio_duration of this process's config included."""
+    from thresher.operators.kernels import audio as kernels
+    from thresher.operators.kernels import media_procs
+
+    bad = pa.array([corrupt_corpus()["text.flac"], make_audio(seconds=3.0, seed=4), b""], pa.large_binary())
+    cases = [(audio, {}), (audio, {"sample_rate": 16_000, "channels": 1}), (bad, {"sample_rate": 8_000})]
+    with config(kernel_threads=2):
+        want = [run("audio.decode", a, **o) for a, o in cases]
+        want_seg = run("audio.segment", audio, window_seconds=0.5, sample_rate=8_000, channels=1)
+        with config(max_audio_duration=1.5):
+            want_cap = run("audio.decode", audio)
+        monkeypatch.setattr(kernels, "PROCESS_MIN_BYTES", 0)
+        assert kernels._use_processes([memoryview(b"ab"), memoryview(b"cd")])
+        got = [run("audio.decode", a, **o) for a, o in cases]
+        got_seg = run("audio.segment", audio, window_seconds=0.5, sample_rate=8_000, channels=1)
+        with config(max_audio_duration=1.5):
+            got_cap = run("audio.decode", audio)
+    assert media_procs.process_pool_size() == 2
+    for w, g in [*zip(want, got), (want_seg, got_seg), (want_cap, got_cap)]:
+        assert g.values.equals(w.values)
+        assert (g.errors is None) == (w.errors is None)
+        if w.errors is not None:
+            assert g.errors.to_pylist() == w.errors.to_pylist()
+    assert "max_audio_duration" in got_cap.errors[0].as_py()
+
+
+def test_a_crashed_worker_fails_one_call_and_is_replaced() -> None:
+    from thresher.operators.kernels import media_procs
+
+    with pytest.raises(media_procs.WorkerCrashed):
+        media_procs.process_call("os", "_exit", 3)
+    assert [media_procs.process_call("math", "sqrt", 16.0) for _ in range(4)] == [4.0] * 4
+    with pytest.raises(ZeroDivisionError):
+        media_procs.process_call("operator", "truediv", 1, 0)

@@ -18,6 +18,11 @@ import numpy as np
 
 Backend = Literal["auto", "faiss", "sklearn", "numpy"]
 
+#: rows k-means is trained on at most (then every row goes to its nearest centroid): 100k x 384
+#: float32 is 150 MB, so training fits one process whatever the input size (SemDeDup trains on a
+#: sample too); the rows are the same whatever the executor or the chunking (see :func:`sample_rows`)
+DEFAULT_KMEANS_SAMPLE = 100_000
+
 
 def _normalize(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
@@ -102,6 +107,57 @@ def kmeans(
     raise ValueError(f"backend must be auto, faiss, sklearn or numpy, got {backend!r}")
 
 
+def sample_hash(rows: np.ndarray, seed: int) -> np.ndarray:
+    """The sampling hash of global row positions: the k-means sample is the ``k`` smallest.
+
+    A function of (row, seed) only, so a map task can pick its candidates from its own rows and
+    the union of every chunk's ``k`` smallest holds the global ``k`` smallest.
+    """
+    from thresher.operators.kernels.hashing import fmix64
+
+    salt = fmix64(np.array([seed & 0xFFFFFFFFFFFFFFFF], np.uint64))[0]
+    return fmix64(np.asarray(rows, np.uint64) ^ salt)  # type: ignore[no-any-return]
+
+
+def bottom_k(h: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """Positions (into ``h``/``rows``) of the ``k`` smallest ``(hash, row)``, in row order."""
+    if len(h) <= k:
+        return np.argsort(rows, kind="stable")
+    pick = np.lexsort((rows, h))[:k]
+    return pick[np.argsort(rows[pick], kind="stable")]
+
+
+def sample_rows(n: int, sample_size: int, seed: int) -> np.ndarray:
+    """The rows (ascending) k-means trains on: all when ``n <= sample_size``.
+
+    >>> sample_rows(5, 10, 0).tolist()
+    [0, 1, 2, 3, 4]
+    >>> len(sample_rows(1000, 10, 0))
+    10
+    """
+    rows = np.arange(n, dtype=np.int64)
+    return rows[bottom_k(sample_hash(rows, seed), rows, sample_size)]
+
+
+def assign_clusters(x: np.ndarray, centroids: np.ndarray, block: int = 65536) -> np.ndarray:
+    """The nearest centroid (squared Euclidean) of every row of ``x``, ties to the lowest index.
+
+    >>> assign_clusters(np.array([[0, 0], [9, 9]], np.float32), np.array([[10, 10], [1, 0]], np.float32)).tolist()
+    [1, 0]
+    """
+    c = np.asarray(centroids, np.float32)
+    cc = (c * c).sum(axis=1)
+    out = np.empty(len(x), np.int64)
+    for s in range(0, len(x), block):  # bounded memory: block x k distances at a time
+        out[s:s + block] = (cc[None, :] - 2 * x[s:s + block] @ c.T).argmin(axis=1)
+    return out
+
+
+def train_centroids(x_sample: np.ndarray, n_clusters: int, seed: int, backend: Backend = "auto") -> np.ndarray:
+    """k-means centroids of the (already normalized) sample rows."""
+    return kmeans(x_sample, n_clusters, seed=seed, backend=backend)[1]
+
+
 def _similar_pairs(x: np.ndarray, members: np.ndarray, thr: float, block: int) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``(i, j)``, ``j < i`` in the order of ``members``, with cosine similarity ``>= thr``."""
     lefts, rights = [], []
@@ -147,6 +203,7 @@ def semantic_duplicates(
     seed: int = 0,
     backend: Backend = "auto",
     block: int = 2048,
+    sample_size: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mark semantic near-duplicates: ``(group_id int64 [n], is_kept bool [n])``.
 
@@ -166,6 +223,9 @@ def semantic_duplicates(
         For :func:`kmeans`.
     block
         Rows per similarity block (memory ``block * cluster size`` floats).
+    sample_size
+        Train k-means on at most this many rows (:func:`sample_rows`), then give every row its
+        nearest centroid; None: k-means over all rows.
 
     Returns
     -------
@@ -180,7 +240,8 @@ def semantic_duplicates(
     >>> g.tolist(), keep.tolist()
     ([1, 1, 2], [False, True, True])
     """
-    x, clusters = semantic_clusters(embeddings, n_clusters, priority, labels=labels, seed=seed, backend=backend)
+    x, clusters = semantic_clusters(embeddings, n_clusters, priority, labels=labels, seed=seed, backend=backend,
+                                    sample_size=sample_size)
     n = len(x)
     group = np.arange(n, dtype=np.int64)
     kept = np.ones(n, dtype=bool)
@@ -199,12 +260,14 @@ def semantic_clusters(
     labels: np.ndarray | None = None,
     seed: int = 0,
     backend: Backend = "auto",
+    sample_size: int | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The global half of :func:`semantic_duplicates`: normalized embeddings and the clusters.
 
     Each cluster (two members or more) is its rows in visiting order: priority descending, then
     row. :func:`cluster_decisions` decides each one independently, so clusters can be spread
-    over tasks.
+    over tasks. ``sample_size``: k-means is trained on :func:`sample_rows` only and every row
+    assigned to its nearest centroid (the Ray executor does the same in tasks).
 
     Examples
     --------
@@ -214,7 +277,10 @@ def semantic_clusters(
     """
     x = _normalize(embeddings)
     n = len(x)
-    if labels is None:
+    if labels is None and n_clusters > 1 and sample_size is not None:
+        centroids = train_centroids(x[sample_rows(n, sample_size, seed)], n_clusters, seed, backend)
+        labels = assign_clusters(x, centroids)
+    elif labels is None:
         labels = kmeans(x, n_clusters, seed=seed, backend=backend)[0] if n_clusters > 1 else np.zeros(n, np.int64)
     labels = np.asarray(labels)
     prio = np.zeros(n) if priority is None else np.asarray(priority, dtype=np.float64)
