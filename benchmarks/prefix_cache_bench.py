@@ -89,7 +89,7 @@ def summary(result: dict[str, Any]) -> str:
 
 BENCH = Bench(
     name="prefix_cache",
-    title="Prompt scheduling on the independent prefix-cache simulator (simulated prompts/s)",
+    title="Prompt scheduling on the prefix-cache simulator (simulated prompts/s)",
     engines=tuple(Engine(p, _start, _policy(p), _check, metrics=_metrics, requires=("thresher",))
                   for p in POLICIES),
     reference="naive",
