@@ -45,7 +45,10 @@ demo: $(STAMP)
 PEERS := .venv-peers
 
 bench: $(STAMP)
-	test -x $(PEERS)/bin/python || ($(PYTHON) -m venv $(PEERS) && $(PEERS)/bin/python -m pip install -q daft pillow psutil) || true
+	# torch pinned (CPU wheel) for the map-pipeline peer; av/simplejpeg/psutil for the media peers and RSS
+	test -x $(PEERS)/bin/python || ($(PYTHON) -m venv $(PEERS) && $(PEERS)/bin/python -m pip install -q torch==2.13.0 \
+		&& $(PEERS)/bin/python -m pip install -q 'daft==0.7.26' pillow psutil av simplejpeg numpy) \
+		|| echo 'peer venv $(PEERS) could not be built: Daft rows will read "not installed"'
 	THRESHER_BENCH_PYTHON_DAFT=$(abspath $(PEERS))/bin/python $(PY) -m benchmarks all
 
 docs: $(STAMP)

@@ -11,7 +11,10 @@ Rules (enforced here, not left to each script):
 3. **Same warm-up, same rounds, interleaved.** Every engine gets the same number of untimed
    warm-up runs and the same number of timed rounds; rounds are interleaved (round r runs every
    engine once, the order rotated each round) so a change in machine load hits all engines alike.
-   The table reports the median round (min and all rounds are in the JSON).
+   The table reports the median round (min and all rounds are in the JSON), the ratio of the
+   medians, and the *paired* ratio: the median over rounds of the ratio within each round
+   (baseline's round r over the engine's round r, run next to each other), which a load that
+   drifts across rounds cannot tilt; its min-max range over the rounds is in the table too.
 4. **Caches reset between rounds.** An engine's ``reset`` hook runs before every round, outside
    the timer (e.g. a provider's prefix KV cache is emptied). A benchmark that wants a warm cache
    reports it as a separate engine or case, never as the only number.
@@ -46,6 +49,7 @@ import math
 import os
 import platform
 import queue
+import re
 import shutil
 import signal
 import statistics
@@ -114,6 +118,7 @@ class Bench:
     warmup: int = 1
     timeout_s: float = 600.0
     notes: str = ""
+    summary: Hook | None = None  # summary(result) -> Markdown shown under the table (e.g. a sweep's worst/median)
 
 
 # --------------------------------------------------------------------------- worker side
@@ -361,6 +366,8 @@ def run_bench(
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cases": cases, "rows": rows,
     }
     _summarize(result)
+    if bench.summary is not None:
+        result["summary_md"] = bench.summary(result)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     md = markdown_table(result)
@@ -514,6 +521,9 @@ def _summarize(result: dict[str, Any]) -> None:
         r["ratio"] = None
         if r["status"] == "ok" and v and bv:
             r["ratio"] = (v / bv) if hib else (bv / v)
+        r["paired_ratios"] = _paired(base, r, primary, hib) if base and base["status"] == "ok" and r["status"] == "ok" \
+            else []
+        r["paired_ratio"] = statistics.median(r["paired_ratios"]) if r["paired_ratios"] else None
     geo: dict[str, float] = {}
     if len(result["cases"]) > 1:
         for e in result["engines"]:
@@ -521,6 +531,20 @@ def _summarize(result: dict[str, Any]) -> None:
             if rs:
                 geo[e] = math.exp(sum(math.log(x) for x in rs) / len(rs))
     result["geomean_ratio"] = geo
+
+
+def _paired(base: dict[str, Any], row: dict[str, Any], primary: str, hib: bool) -> list[float]:
+    """Per-round ratios of ``row`` against ``base`` (round r with round r: the rounds interleave)."""
+    if primary == "seconds":
+        b, e = base["times"], row["times"]
+    else:
+        b = [m.get(primary) for m in base["metrics"]]
+        e = [m.get(primary) for m in row["metrics"]]
+    out = []
+    for x, y in zip(b, e):
+        if x and y:
+            out.append((y / x) if hib else (x / y))
+    return out
 
 
 def _fmt(v: Any, nd: int = 3) -> str:
@@ -541,7 +565,8 @@ def markdown_table(result: dict[str, Any]) -> str:
     lines.append(
         f"{result['rounds']} interleaved rounds after {result['warmup']} warm-up, median shown; "
         f"ratio = {'engine / ' if result['higher_is_better'] else ''}{result['baseline']}"
-        f"{'' if result['higher_is_better'] else ' / engine'} ({primary}, > 1 is better than {result['baseline']}); "
+        f"{'' if result['higher_is_better'] else ' / engine'} ({primary}, > 1 is better than {result['baseline']}), "
+        "of the medians and paired (the median of the per-round ratios, range in brackets); "
         f"outputs compared with {result['reference']}'s. {result['mode']} settings: "
         + ", ".join(f"{k}={v}" for k, v in result["params"].items())
         + f". Machine: {result['machine'].get('cpus')} CPUs, load average {load} at start, "
@@ -555,7 +580,7 @@ def markdown_table(result: dict[str, Any]) -> str:
     head = (["case"] if multi else []) + ["engine", "status", "start-up s", "median s", "min s"]
     if result["units_per_round"] and primary == "seconds":
         head.append(f"{result['units']}/s")
-    head += metric_names + ["ratio", "peak RSS MiB", "RSS growth MiB"]
+    head += metric_names + ["ratio", "paired ratio (range)", "peak RSS MiB", "RSS growth MiB"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result["rows"]:
         status = r["status"] if r["status"] != "ok" else "ok"
@@ -564,10 +589,14 @@ def markdown_table(result: dict[str, Any]) -> str:
         if result["units_per_round"] and primary == "seconds":
             cells.append(_fmt(r.get("units_per_s"), 1))
         cells += [_fmt((r.get("metric_medians") or {}).get(m)) for m in metric_names]
+        pr = r.get("paired_ratios") or []
         cells += [_fmt(r.get("ratio"), 2) + ("x" if r.get("ratio") else ""),
+                  (f"{r['paired_ratio']:.2f}x ({min(pr):.2f}-{max(pr):.2f})" if pr else "-"),
                   _fmt(r["rss_peak"] / 2**20 if r.get("rss_peak") else None, 0),
                   _fmt(r["rss_extra"] / 2**20 if r.get("rss_extra") is not None else None, 0)]
         lines.append("| " + " | ".join(cells) + " |")
+    if result.get("summary_md"):
+        lines += ["", result["summary_md"]]
     if result.get("geomean_ratio"):
         lines += ["", "Geometric mean of the ratio over the cases each engine matched: "
                   + ", ".join(f"{e} {g:.2f}x" for e, g in result["geomean_ratio"].items())]
@@ -604,11 +633,12 @@ def plot_png(result: dict[str, Any], path: Path) -> None:
     img.save(path)
 
 
-def _load_note(results: list[dict[str, Any]]) -> list[str]:
+def _load_note(results: list[dict[str, Any]], kept_loads: list[float] | None = None) -> list[str]:
     """An explicit warning when the runs were made on a machine busier than its CPU count."""
     loads = [x for r in results for x in (r["machine"].get("load_avg") or [])[:1] + (r["machine"].get("load_avg_after")
                                                                                     or [])[:1]]
-    cpus = max((r["machine"].get("cpus") or 0 for r in results), default=0)
+    loads += kept_loads or []
+    cpus = max((r["machine"].get("cpus") or 0 for r in results), default=0) or (2 if kept_loads else 0)
     if not loads or not cpus or max(loads) <= cpus:
         return []
     return [f"**These numbers were measured on a loaded machine** ({cpus} CPUs, 1-minute load average up to "
@@ -617,10 +647,39 @@ def _load_note(results: list[dict[str, Any]]) -> list[str]:
             "(`--full` for the published sizes) on a quiet machine before quoting a ratio.", ""]
 
 
-def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE) -> Path:
-    """Generate ``docs/benchmarks.md`` from every ``results/*.json`` the harness wrote."""
+def _sections(text: str) -> list[tuple[str, str]]:
+    """``(title, text)`` of each ``### title`` section of a generated page, in page order."""
+    out: list[tuple[str, str]] = []
+    for chunk in text.split("\n### ")[1:]:
+        title = chunk.split("\n", 1)[0].strip()
+        out.append((title, "### " + chunk.rstrip() + "\n"))
+    return out
+
+
+def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE, keep_others: bool = False) -> Path:
+    """Generate ``docs/benchmarks.md`` from every ``results/*.json`` the harness wrote.
+
+    ``keep_others``: a benchmark whose JSON is not in ``results_dir`` keeps its table from the
+    current page (``python -m benchmarks docs`` after re-running a few benchmarks); its own load
+    average and date stay in it, so every table still says when and where it was measured.
+    """
     results = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
     results = [r for r in results if "rows" in r and "bench" in r]
+    for r in results:
+        _summarize(r)  # JSON written before a summary column existed gets it too
+    fresh = {r["title"]: markdown_table(r) for r in results}
+    kept_loads: list[float] = []
+    if keep_others and page.exists():
+        tables = []
+        for title, text in _sections(page.read_text()):
+            if title in fresh:
+                tables.append(fresh.pop(title))
+            else:
+                tables.append(text)
+                kept_loads += [float(x) for x in re.findall(r"load average \[([0-9.]+)", text)]
+        tables += list(fresh.values())
+    else:
+        tables = list(fresh.values())
     doc = __doc__ or ""
     rules = doc[doc.index("Rules"): doc.index("A benchmark module")].strip()
     out = ["# Benchmarks", "",
@@ -629,10 +688,10 @@ def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE) -> Path
            "with that one command (`--full` for the published sizes).", "",
            "Read the load average in each table before the ratios: a loaded or small machine distorts wall "
            "times (ratios measured in one interleaved run are the more trustworthy part).", "",
-           *_load_note(results),
+           *_load_note(results, kept_loads),
            "## " + rules.replace("Rules (enforced here, not left to each script):", "The rules").strip(), ""]
-    for r in results:
-        out += [markdown_table(r), ""]
+    for t in tables:
+        out += [t, ""]
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text("\n".join(out).rstrip() + "\n")
     return page

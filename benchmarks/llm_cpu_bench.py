@@ -27,6 +27,13 @@ from benchmarks.harness import Bench, Engine
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Torch's OpenMP threads wait for work by spinning (GOMP's active wait). On a machine with more
+# runnable threads than cores a spinning helper steals the time slice its own master needs, and
+# every parallel op waits for both to be scheduled: 16 prompts through one replica took 139 s
+# with 2 intra-op threads, 1.1 s with OMP_WAIT_POLICY=PASSIVE and 11 s (32 prompts) with 1 thread,
+# at load average ~25 on 2 cores (see llm_prompt_bench). Read by libgomp when torch loads: every
+# engine of these benchmarks runs under the same policy.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 WORDS = "the a engine data frame image video audio text column plan lazy model prompt token cache".split()
 

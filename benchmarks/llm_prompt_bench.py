@@ -4,6 +4,14 @@ The same prompts as ``llm_cpu`` (a shared system prompt, then a question), a tin
 Llama built offline. Each engine is its own process; the model loads during start-up (one
 untimed warm-up round as for everybody), and the prefix KV caches of every provider and replica
 are emptied before each round. The answers must be identical with 1 and 2 replicas.
+
+The "1 replica: 215 s, 2 replicas: 9.5 s" anomaly of an earlier run was not the engine: batches
+were the same (4 prompts per decode step with 1 and 2 replicas; 152 and 208 forward calls for 32
+prompts, no collapse to batch size 1), no lock serialized them. It was torch's OpenMP pool
+spinning on an oversubscribed machine (load average 25-80 on 2 cores): the single replica's model
+ran with 2 intra-op threads that must meet at every parallel op; 32 prompts took 140-170 s, and 11 s
+with ``torch.set_num_threads(1)``; 16 prompts 139 s, and 0.8-1.1 s with ``OMP_WAIT_POLICY=PASSIVE``.
+Both engines now run under the passive policy (set at the top of ``llm_cpu_bench``).
 """
 
 from __future__ import annotations
@@ -18,6 +26,13 @@ from benchmarks.llm_cpu_bench import QUICK, make_prompts
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Torch's OpenMP threads wait for work by spinning (GOMP's active wait). On a machine with more
+# runnable threads than cores a spinning helper steals the time slice its own master needs, and
+# every parallel op waits for both to be scheduled: 16 prompts through one replica took 139 s
+# with 2 intra-op threads, 1.1 s with OMP_WAIT_POLICY=PASSIVE and 11 s (32 prompts) with 1 thread,
+# at load average ~25 on 2 cores (see llm_prompt_bench). Read by libgomp when torch loads: every
+# engine of these benchmarks runs under the same policy.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _start(p: dict[str, Any], replicas: int) -> dict[str, Any]:

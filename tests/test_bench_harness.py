@@ -12,6 +12,10 @@ def test_harness_marks_mismatches_missing_peers_and_resets_caches(tmp_path: Path
     rows = {r["engine"]: r for r in res["rows"]}
     assert rows["reference"]["status"] == rows["good"]["status"] == "ok"
     assert rows["good"]["ratio"] is not None and len(rows["good"]["times"]) == 3
+    # the paired ratio pairs round r of the baseline with round r of the engine
+    per_round = sorted(b / e for b, e in zip(rows["reference"]["times"], rows["good"]["times"]))
+    assert rows["good"]["paired_ratios"] and rows["good"]["paired_ratio"] == per_round[1]
+    assert rows["wrong"]["paired_ratio"] is None
     assert rows["wrong"]["status"] == "MISMATCH" and rows["wrong"]["ratio"] is None
     assert rows["drifting"]["status"] == "MISMATCH" and "between rounds" in rows["drifting"]["mismatch"]
     assert rows["absent"]["status"] == "not installed" and "no_such_module_anywhere" in rows["absent"]["error"]
@@ -19,7 +23,17 @@ def test_harness_marks_mismatches_missing_peers_and_resets_caches(tmp_path: Path
     assert min(rows["cached"]["times"]) >= 0.04
     assert all(r["start_s"] is not None for r in rows.values() if r["status"] == "ok")
     md = (tmp_path / "_selftest.md").read_text()
+    assert "paired ratio (range)" in md
     assert "| wrong | MISMATCH |" in md and "| absent | not installed |" in md
     assert (tmp_path / "_selftest.png").stat().st_size > 0
     page = write_docs_page(tmp_path, tmp_path / "bench.md").read_text()
     assert "## The rules" in page and "harness self-test" in page
+    # `docs` after re-running some benchmarks: the others keep their tables, the re-run ones are replaced
+    other = "### Another benchmark\n\n| engine |\n|---|\n| x |\n"
+    (tmp_path / "bench.md").write_text(page.replace("### ", other + "\n### ", 1))
+    empty = tmp_path / "none"
+    empty.mkdir()
+    kept = write_docs_page(empty, tmp_path / "bench.md", keep_others=True).read_text()
+    assert "### Another benchmark" in kept and kept.count("| wrong | MISMATCH |") == 1
+    again = write_docs_page(tmp_path, tmp_path / "bench.md", keep_others=True).read_text()
+    assert "### Another benchmark" in again and again.count("| wrong | MISMATCH |") == 1

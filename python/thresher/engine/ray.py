@@ -32,17 +32,20 @@ order with index bookkeeping; ``stats().driver_bytes_received`` counts what it d
   (also in the files: Parquet key-value metadata ``thresher.node_id``, and the write result's
   ``node_id`` column); the driver commits the results once per partition with the job's
   exactly-once protocol (:class:`~thresher.engine.write.PartitionCommitter`);
-* **barriers** (:mod:`~thresher.engine.ray_shuffle`) — group-by, join and distinct are hash
-  shuffles (inputs cut by key hash in tasks, then Polars per partition in tasks); a one-key sort
-  is range-partitioned by sampled boundaries and each range sorted in a task;
+* **barriers** (:mod:`~thresher.engine.ray_relational`) — group-by, join and distinct are hash
+  shuffles; sorts (any number of keys, directions, null placements) are range-partitioned by
+  sampled boundaries and each range sorted in a task; global aggregates are partial aggregates
+  per chunk plus a final one; windows are hash-partitioned by their PARTITION BY keys and put
+  back in input order by row numbers; anything else runs in one task. The driver holds row
+  counts and references only. Results equal the local executor's, in the same order wherever
+  the plan defines one;
 * **dedup** — keys in map tasks, LSH buckets / content hashes shuffled to reducer tasks,
   connected components in large-star/small-star rounds of tasks, and the filter as a join of
   per-chunk keep masks with the input chunks in tasks (:mod:`.ray_dedup`).
 
 Still on the driver (their input references are fetched there, explicitly, by ``_resolving``):
-the root of a ``collect``/iteration (the caller asked for the data); relational stages — the
-shuffles' map side is still fed from the driver, and global aggregates, multi-key sorts and
-windows are gathered and run with Polars there; ``repartition(num_partitions)``; a write
+the root of a ``collect``/iteration (the caller asked for the data); a relational stage compiled
+without a distribution (never by ``compile()``); ``repartition(num_partitions)``; a write
 whose sink does not pickle (the Iceberg sink, whose catalog holds a database engine: stats say
 ``writes_on_driver``). Everything else moves references only.
 
@@ -75,11 +78,12 @@ from typing import Any
 import pyarrow as pa
 
 from thresher.datatypes import conform_batch
-from thresher.engine import ray_shuffle, stages
+from thresher.engine import stages
 from thresher.engine.memory import default_budget_bytes, parse_bytes
 from thresher.engine.progress import cut_label
 from thresher.engine.ray_dedup import RayShuffleRuntime, dedup_on_ray
 from thresher.engine.ray_pool import ActorPool
+from thresher.engine.ray_relational import run_relational
 from thresher.engine.ray_runtime import CountingRay, DriverBytes, ensure_ray, remote_functions, task_options
 from thresher.engine.ray_tasks import Meta, Step, TaskReport
 from thresher.engine.stage_runner import RunConfig, RunContext, StageHandler, check_supported, run_plan
@@ -90,11 +94,9 @@ from thresher.errors import ThresherError, ThresherExecutionError
 from thresher.planner.physical import (
     DedupSpec,
     FlatMapSpec,
-    HashDistribution,
     LimitSpec,
     MapSpec,
     PhysicalPlan,
-    RangeDistribution,
     RebatchSpec,
     RelationalSpec,
     RowIndexSpec,
@@ -207,8 +209,7 @@ class RayExecutor:
             scan=self._stream, map=self._stream, flatmap=self._stream,
             limit=self._limit, union=self._union, row_index=self._row_index, rebatch=self._rebatch,
             write=self._write,
-            # still over batches on the driver: its inputs' references are fetched first
-            relational=self._resolving(self._relational),
+            relational=self._relational,
             dedup=self._dedup,
         )
         assert frozenset(table) == self.supported_stages
@@ -929,23 +930,15 @@ class RayExecutor:
 
     # -- barriers -------------------------------------------------------------------------------------------
     def _relational(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        """Every relational barrier in tasks (:mod:`.ray_relational`): hash shuffles, range sorts,
+        partial + final global aggregates, windows by their PARTITION BY keys, else one task."""
         spec = stage.spec
         assert isinstance(spec, RelationalSpec)
-        dist = spec.distribution
-        get = self._get_for(stage)
-        if isinstance(dist, HashDistribution):
-            inputs = [ray_shuffle.chunks(ctx.run(inp), self.target_batch_bytes, st) for inp in stage.inputs]
-            yield from ray_shuffle.hash_shuffle(self.ray, stage, dist, inputs, self.shuffle_partitions,
-                                                self.max_retries, get, st)
-        elif isinstance(dist, RangeDistribution):
-            chunked = ray_shuffle.chunks(ctx.run(stage.inputs[0]), self.target_batch_bytes, st)
-            yield from ray_shuffle.range_sort(self.ray, stage, dist, chunked, self.shuffle_partitions,
-                                              self.max_retries, get, st)
-        else:  # global aggregates, multi-key sorts, windows: gathered, Polars on the driver
-            yield from stages.relational(stage, ctx, st)
-
-    def _get_for(self, stage: Stage) -> ray_shuffle.Getter:
-        return lambda ref, label: self._get(ref, stage, label)
+        if spec.distribution is None:  # a plan compiled without one (never by compile()): whole, here
+            yield from self._resolving(stages.relational)(stage, ctx, st)
+            return
+        inputs = [ctx.run(inp) for inp in stage.inputs]
+        yield from run_relational(self._shuffle_runtime(stage), stage, spec.distribution, inputs, st)
 
 
 def _row_starts(parts: list[Any], predicate: Any) -> dict[str, int]:

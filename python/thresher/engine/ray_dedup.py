@@ -103,6 +103,9 @@ class _Chunk:
     partitions: list[str]
     #: end-of-partition markers that follow each morsel (in plan order), and those before the first
     ends_after: list[list[str]]
+    #: the batches themselves where the input handed batches to the driver and the output must
+    #: be batches too: filtered here by the dropped positions, not fetched back
+    local: list[pa.RecordBatch | None]
 
 
 def _ingest(rt: RayShuffleRuntime, morsels: Iterator[Morsel], st: StageStats,
@@ -130,12 +133,14 @@ def _ingest(rt: RayShuffleRuntime, morsels: Iterator[Morsel], st: StageStats,
             # a batch held here anyway is cut too, so map tasks stay near target_batch_bytes
             b = m.batch
             step = max(1, int(rt.target_batch_bytes * b.num_rows // max(1, b.nbytes)))
-            pieces = [(rt.ray.put(p), p.num_rows, p.nbytes) for p in (b.slice(i, step) for i in range(0, b.num_rows, step))]
+            pieces = [(rt.ray.put(p), p.num_rows, p.nbytes, None if rt.emit_refs else p)
+                      for p in (b.slice(i, step) for i in range(0, b.num_rows, step))]
         else:
-            pieces = [(m.ref, m.num_rows, m.num_bytes)]
-        for ref, rows, nbytes in pieces:
+            pieces = [(m.ref, m.num_rows, m.num_bytes, None)]
+        for ref, rows, nbytes, local in pieces:
             if cur is None:
-                cur = _Chunk(n, [], [], [], [])
+                cur = _Chunk(n, [], [], [], [], [])
+            cur.local.append(local)
             cur.refs.append(ref)
             cur.rows.append(rows)
             cur.partitions.append(m.partition)
@@ -222,7 +227,8 @@ def _filter(rt: RayShuffleRuntime, run: RayRunner, chunks: list[_Chunk], decided
         if nxt is None:
             return False
         i, c = nxt
-        refs = run.submit(ds.filter_chunk, 1 + len(c.refs), c.start, len(c.refs), *c.refs, *[p[i] for p in parts])
+        want = any(b is None for b in c.local)
+        refs = run.submit(ds.filter_chunk, 1 + len(c.refs), c.start, len(c.refs), want, *c.refs, *[p[i] for p in parts])
         pending.append((c, refs))
         return True
 
@@ -235,11 +241,19 @@ def _filter(rt: RayShuffleRuntime, run: RayRunner, chunks: list[_Chunk], decided
         except Exception as exc:  # noqa: BLE001
             raise rt.error(exc, f"dedup filter of rows {c.start}..{c.start + sum(c.rows) - 1}") from exc
         submit_next()
-        for j, (rows, nbytes, what) in enumerate(meta):
+        for j, (rows, nbytes, what, dropped) in enumerate(meta):
+            local = c.local[j]
             if what != "none":
                 kept += rows
-                ref = c.refs[j] if what == "all" else refs[1 + j]
-                yield _emit(rt, c.partitions[j], ref, rows, nbytes)
+                if local is not None and what == "all":
+                    yield Morsel(c.partitions[j], local)
+                elif local is not None:
+                    mask = np.ones(local.num_rows, bool)
+                    mask[dropped] = False
+                    yield Morsel(c.partitions[j], local.filter(pa.array(mask)))
+                else:
+                    ref = c.refs[j] if what == "all" else refs[1 + j]
+                    yield _emit(rt, c.partitions[j], ref, rows, nbytes)
             for pid in c.ends_after[j]:
                 yield Morsel(pid, None)
     st.extra["duplicates"] = n - kept
@@ -271,7 +285,7 @@ def _groups(rt: RayShuffleRuntime, run: RayRunner, op: DedupOperator, schema: pa
         meta_ref, batch_ref = run.submit(ds.groups_chunk, 2, schema, id_col, c.start, len(c.refs), len(mine),
                                          *c.refs, *mine, *extra)
         try:
-            ((rows, nbytes, _),) = rt.ray.get(meta_ref)
+            ((rows, nbytes, _, _),) = rt.ray.get(meta_ref)
         except Exception as exc:  # noqa: BLE001
             raise rt.error(exc, f"dedup groups of rows {c.start}..") from exc
         if rows:

@@ -2,7 +2,7 @@
 stage asks of the cluster (resources, retries, actor-pool bounds).
 
 Nothing here schedules work; :mod:`thresher.engine.ray` does, with :mod:`~thresher.engine.ray_pool`
-(actor pools) and :mod:`~thresher.engine.ray_shuffle` (barriers). The worker side is
+(actor pools) and :mod:`~thresher.engine.ray_relational` (barriers). The worker side is
 :mod:`~thresher.engine.ray_tasks`.
 """
 

@@ -601,34 +601,37 @@ def _decided(parts: Sequence[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
     return _concat(parts, 3, (np.int64, np.int64, bool))
 
 
-def filter_chunk(row_offset: int, n_batches: int, *args: Any) -> tuple[Any, ...]:
+def filter_chunk(row_offset: int, n_batches: int, want_batches: bool, *args: Any) -> tuple[Any, ...]:
     """The filter of one input chunk: its batches joined with its part of the keep mask.
 
     ``args``: the chunk's ``n_batches`` batches, then its decided rows from every partition.
-    Returns ``(meta, *batches)``: ``meta[i] = (rows, bytes, what)`` with ``what`` "all" (batch
-    ``i`` unchanged: its output is None, the caller reuses the input), "none" (no row kept) or
-    "some" (the filtered batch).
+    Returns ``(meta, *batches)``: ``meta[i] = (rows, bytes, what, dropped)`` with ``what`` "all"
+    (batch ``i`` unchanged: its output is None, the caller reuses the input), "none" (no row
+    kept) or "some" (the filtered batch, made only with ``want_batches``; ``dropped``: the
+    positions of the dropped rows, for a caller that holds the input batch itself).
     """
     batches = args[:n_batches]
     rows, _, kept = _decided(args[n_batches:])
     total = sum(b.num_rows for b in batches)
     mask = np.ones(total, bool)
     mask[rows - row_offset] = kept
-    meta: list[tuple[int, int, str]] = []
+    meta: list[tuple[int, int, str, Any]] = []
     outs: list[Any] = []
     pos = 0
     for b in batches:
         m = mask[pos:pos + b.num_rows]
         pos += b.num_rows
         if m.all():
-            meta.append((b.num_rows, b.nbytes, "all"))
+            meta.append((b.num_rows, b.nbytes, "all", None))
             outs.append(None)
         elif not m.any():
-            meta.append((0, 0, "none"))
+            meta.append((0, 0, "none", None))
             outs.append(None)
         else:
-            fb = b.filter(pa.array(m))
-            meta.append((fb.num_rows, fb.nbytes, "some"))
+            fb = b.filter(pa.array(m)) if want_batches else None
+            kept_rows = int(m.sum())
+            meta.append((kept_rows, fb.nbytes if fb is not None else b.nbytes * kept_rows // b.num_rows, "some",
+                         np.flatnonzero(~m).astype(np.int32)))
             outs.append(fb)
     return (meta, *outs)
 
@@ -683,7 +686,7 @@ def groups_chunk(schema: pa.Schema, id_column: str | None, row_offset: int, n_ba
         index[f_rows - row_offset] = n + np.arange(len(f_rows), dtype=np.int64)
         group_ids = pa.concat_arrays([ids, *[a.cast(ids.type) for a in f_ids]]).take(pa.array(index))
     batch = pa.RecordBatch.from_arrays([ids, group_ids, pa.array(kept)], schema=schema)
-    return [(batch.num_rows, batch.nbytes, "some")], batch
+    return [(batch.num_rows, batch.nbytes, "some", None)], batch
 
 
 # ------------------------------------------------------------------------ semantic, in tasks

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from thresher.datatypes import Schema
 from thresher.expressions.cost import cost_class, most_expensive
-from thresher.expressions.expr import Column, Expr, UDFCall
+from thresher.expressions.expr import Column, Expr, UDFCall, every_option_shown
 from thresher.expressions.udf_protocol import UDFProtocol
 from thresher.io.predicate import Predicate
 from thresher.io.sink import Sink
@@ -52,6 +52,8 @@ from thresher.operators.flatmap import FlatMapOperator
 from thresher.operators.pipeline import RowPipeline
 from thresher.operators.project import ProjectOperator
 from thresher.operators.sample import SampleOperator
+from thresher.planner.distributions import Distribution
+from thresher.planner.distributions import distribution as _spread
 from thresher.planner.logical import (
     Aggregate,
     Dedup,
@@ -168,10 +170,11 @@ class RangeDistribution:
 class RelationalSpec:
     """A relational subtree run as one Polars LazyFrame over the stage's inputs (in order).
 
-    ``distribution``: how an executor may spread it over partitions; None: run it whole."""
+    ``distribution``: how an executor may spread it over partitions (see also
+    :mod:`thresher.planner.distributions`); None: run it whole."""
 
     program: PolarsProgram
-    distribution: HashDistribution | RangeDistribution | None = None
+    distribution: HashDistribution | RangeDistribution | Distribution | None = None
 
 
 @dataclass(frozen=True)
@@ -520,12 +523,13 @@ def _cheap(plan: LogicalPlan) -> bool:
     return True
 
 
-def _distribution(node: LogicalPlan, leaves: Sequence[LogicalPlan]) -> HashDistribution | RangeDistribution | None:
-    """How a relational stage may be spread over partitions (only when its inputs are the
-    node's direct children: then one partition of each is all a task needs)."""
+def _distribution(node: LogicalPlan, leaves: Sequence[LogicalPlan]) -> HashDistribution | RangeDistribution | Distribution | None:
+    """How a relational stage may be spread over partitions (a hash or one-key range shuffle
+    only when its inputs are the node's direct children: then one partition of each is all a
+    task needs; else :func:`thresher.planner.distributions.distribution`)."""
     direct = list(node.children())
     if len(leaves) != len(direct) or any(a is not b for a, b in zip(leaves, direct)):
-        return None
+        return _spread(node, leaves)
     if isinstance(node, Aggregate) and node.keys:
         return HashDistribution((tuple(node.keys),), cut_inputs(node))
     if isinstance(node, Join) and node.how != "cross":
@@ -537,7 +541,7 @@ def _distribution(node: LogicalPlan, leaves: Sequence[LogicalPlan]) -> HashDistr
     if isinstance(node, Sort) and len(node.by) == 1:
         return RangeDistribution(node.by[0], bool(node.descending and node.descending[0]),
                                  bool(node.nulls_last[0]) if node.nulls_last else False, cut_inputs(node))
-    return None
+    return _spread(node, leaves)
 
 
 class PhysicalPlanner:
@@ -705,7 +709,8 @@ def plan_fingerprint(plan: LogicalPlan) -> str:
     >>> plan_fingerprint(a) == plan_fingerprint(th.from_pydict({"x": [1]}).filter(th.col("x") > 0).plan)
     True
     """
-    text = plan.pretty() + "\n" + "\n".join(f"{f.name}: {f.dtype}" for f in plan.schema.fields)
+    with every_option_shown():
+        text = plan.pretty() + "\n" + "\n".join(f"{f.name}: {f.dtype}" for f in plan.schema.fields)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

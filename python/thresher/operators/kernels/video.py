@@ -227,17 +227,44 @@ def iter_frames(
     ``th.config.max_video_frames`` and ``max_video_duration`` cap the work per video.
     """
     cfg = get_config()
-    with _open(source) as container:
-        vs = _video_stream(container)
-        duration = _duration(container, vs)
-        if duration > cfg.max_video_duration:
-            raise ValueError(f"video of {duration:.1f} s exceeds max_video_duration={cfg.max_video_duration}")
-        ix = _index(container, vs)
-        targets = _targets(ix, every_seconds, num_frames, keyframes_only)
-        if len(targets) > cfg.max_video_frames:
-            raise ValueError(f"{len(targets)} frames requested, more than max_video_frames={cfg.max_video_frames}")
-        size = _out_size(vs, width, height)
-        yield from _decode_targets(container, vs, ix, targets, size)
+    try:
+        with _open(source) as container:
+            vs = _video_stream(container)
+            duration = _duration(container, vs)
+            if duration > cfg.max_video_duration:
+                raise ValueError(f"video of {duration:.1f} s exceeds max_video_duration={cfg.max_video_duration}")
+            ix = _index(container, vs)
+            targets = _targets(ix, every_seconds, num_frames, keyframes_only)
+            if len(targets) > cfg.max_video_frames:
+                raise ValueError(f"{len(targets)} frames requested, more than max_video_frames={cfg.max_video_frames}")
+            size = _out_size(vs, width, height)
+            yield from _decode_targets(container, vs, ix, targets, size)
+    finally:
+        release_freed_memory()
+
+
+def _malloc_trim() -> Any:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None).malloc_trim  # glibc only
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Give the pages the decoder just freed back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
+
+    An H.264 decoder allocates its picture buffers (about 12 MiB at 720p) on whichever thread runs
+    it, so they land in that thread's glibc arena, and glibc keeps an arena's freed pages: with a
+    new worker thread per run, resident memory grew by 10-20 MiB with every run of the same video
+    job (measured: 172, 195, 209, 222 MiB over four runs; 149-161 MiB with a trim after each video).
+    """
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 def _out_size(vs: Any, width: int | None, height: int | None) -> tuple[int, int] | None:
