@@ -104,9 +104,11 @@ def test_windows_partitioned_by_their_keys(ray_runtime: Any) -> None:
     out = q.collect(runner="ray", **OPTS)
     _close(out.to_pydict(), q.to_pydict())
     assert _stage_kinds(out)["shuffle_partitions"] == 3
-    # windows over different keys (stacked windows): one task, same result
+    # windows over different keys (stacked windows): shuffled by each one's keys in turn
     q = df.with_columns(s=col("c").sum().over("b"), mx=col("f").max().over(["a", "b"]), cum=col("c").cum_sum().over("a"))
-    _close(q.to_pydict(runner="ray", **OPTS), q.to_pydict())
+    out = q.collect(runner="ray", **OPTS)
+    _close(out.to_pydict(), q.to_pydict())
+    assert _stage_kinds(out)["window_levels"] >= 2
 
 
 def test_sql_windows_with_frames(ray_runtime: Any) -> None:
@@ -116,6 +118,14 @@ def test_sql_windows_with_frames(ray_runtime: Any) -> None:
                     sum(c) OVER (PARTITION BY a ORDER BY i ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS s3,
                     sum(c) OVER () AS total
                   FROM t""", t=df)
+    out = q.collect(runner="ray", **OPTS)
+    assert out.to_pydict() == q.to_pydict()
+    assert _stage_kinds(out)["window_levels"] == 3  # by b, by a, and OVER () in one partition
+
+
+def test_window_of_an_empty_input(ray_runtime: Any) -> None:
+    df = _frame().filter(col("i") < 0)
+    q = df.with_columns(s=col("c").sum().over("b"), r=col("c").cum_sum())
     assert q.to_pydict(runner="ray", **OPTS) == q.to_pydict()
 
 

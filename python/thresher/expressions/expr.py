@@ -20,7 +20,9 @@ Examples
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -675,6 +677,29 @@ _INFIX = {
 
 _DEFAULTS_CACHE: dict[builtins.str, dict[builtins.str, Any]] = {}
 
+# a plan's fingerprint must change when a default changes between versions, so it is taken
+# from reprs that spell out every option (the short form is for people)
+_EVERY_OPTION: contextvars.ContextVar[bool] = contextvars.ContextVar("thresher_every_option", default=False)
+
+
+@contextlib.contextmanager
+def every_option_shown() -> Iterator[None]:
+    """Within this block, calls' reprs show every option, defaults included.
+
+    >>> import thresher as th
+    >>> e = th.col("u").url.download()
+    >>> "timeout" in repr(e)
+    False
+    >>> with every_option_shown():
+    ...     "timeout" in repr(e)
+    True
+    """
+    token = _EVERY_OPTION.set(True)
+    try:
+        yield
+    finally:
+        _EVERY_OPTION.reset(token)
+
 
 def _option_defaults(name: builtins.str) -> dict[builtins.str, Any]:
     """The default option values of the method that builds calls of ``name`` (``url.download``:
@@ -765,7 +790,7 @@ class Call(Expr):
         if self.name == "not":
             return f"~{self.args[0]!r}"
         head, *rest = self.args if self.args else (None,)
-        defaults = _option_defaults(self.name)
+        defaults = {} if _EVERY_OPTION.get() else _option_defaults(self.name)
         params = [repr(a) for a in rest] + [f"{k}={v!r}" for k, v in self.options
                                             if not (k in defaults and _same(v, defaults[k]))]
         if head is None:
