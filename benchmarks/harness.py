@@ -118,6 +118,7 @@ class Bench:
     warmup: int = 1
     timeout_s: float = 600.0
     notes: str = ""
+    summary: Hook | None = None  # summary(result) -> Markdown shown under the table (e.g. a sweep's worst/median)
 
 
 # --------------------------------------------------------------------------- worker side
@@ -365,6 +366,8 @@ def run_bench(
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cases": cases, "rows": rows,
     }
     _summarize(result)
+    if bench.summary is not None:
+        result["summary_md"] = bench.summary(result)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     md = markdown_table(result)
@@ -592,6 +595,8 @@ def markdown_table(result: dict[str, Any]) -> str:
                   _fmt(r["rss_peak"] / 2**20 if r.get("rss_peak") else None, 0),
                   _fmt(r["rss_extra"] / 2**20 if r.get("rss_extra") is not None else None, 0)]
         lines.append("| " + " | ".join(cells) + " |")
+    if result.get("summary_md"):
+        lines += ["", result["summary_md"]]
     if result.get("geomean_ratio"):
         lines += ["", "Geometric mean of the ratio over the cases each engine matched: "
                   + ", ".join(f"{e} {g:.2f}x" for e, g in result["geomean_ratio"].items())]

@@ -1,28 +1,39 @@
-"""An independent block-level prefix-cache simulator for prompt scheduling (issue 19, gap a).
+"""An independent block-level prefix-cache simulator for prompt scheduling (issue 19).
 
-Written apart from :mod:`thresher.udfs.ai.simulator` (it shares no code with the schedulers it
-judges) so a policy cannot be tuned to its own yardstick. Model, per replica:
+Written apart from the scheduler's internals: it uses
+only Thresher's public scheduling API (``make_scheduler`` -> ``add`` / ``next_batch`` /
+``complete`` / ``close``, ``PromptRequest.make``, ``schedule_prompts``), so a policy cannot be
+tuned to its own yardstick. Model, per replica:
 
 * KV cache of ``cache_blocks`` blocks of 16 tokens, LRU over unpinned blocks; a running prompt
-  pins its blocks; a prompt's prefix blocks are shared (hit = already in the cache), its own
-  blocks never are. A prompt is admitted only when its blocks fit.
+  pins its blocks; a prompt's prefix blocks are shared (hit = already in the cache, a contiguous
+  run from the start), its own blocks never are. A prompt is admitted only when its blocks fit.
 * continuous batching: at most ``max_running`` prompts run; each step costs
-  ``step_s + prefill_s * uncached prompt tokens admitted + decode_s * running prompts``; a
-  prompt leaves after ``new_tokens`` steps and its prefix blocks stay cached (unpinned).
-* prompts arrive over ``arrival_s`` seconds (uniformly at random, or in prefix-grouped bursts).
+  ``step_s + prefill_s * uncached prompt tokens admitted + decode_s * running prompts``; a prompt
+  leaves after ``new_tokens`` steps and its prefix blocks stay cached (unpinned). Prompts handed to
+  a replica wait in its own FIFO queue (like vLLM's waiting queue) until they fit.
+* arrivals over ``arrival_s`` seconds: ``random`` (uniform times, prefixes shuffled), ``sorted``
+  (the input already grouped by prefix) or ``bursty`` (runs of up to 16 prompts of one prefix
+  arrive together, the runs shuffled).
 
-Policies (all see prompts only after they arrive, except the bound):
+Policies (all see a prompt only after it arrives):
 
 * ``naive``: one FIFO in arrival order; a free slot on any replica takes the next prompt.
-* ``sorted``: waits for the last arrival, sorts by prefix, deals contiguous runs to replicas.
-* ``router``: "bucket by prefix + least-loaded replica": the first prompt of a prefix assigns the
-  prefix to the replica with the least outstanding work; a free slot takes the oldest arrived
-  prompt of its own buckets (the most recently used prefix first), else steals from the most
-  loaded replica.
-* ``schedule_prompts``: Thresher's offline per-replica order (``thresher.udfs.ai.scheduling``),
-  replayed against arrival order: a replica runs its list in order and waits when the next
-  prescribed prompt has not arrived.
-* ``bound``: clairvoyant: every prompt there at t=0, each prefix on one replica (LPT), sorted.
+* ``sorted``: waits for the last arrival (a barrier), sorts by prefix, deals contiguous runs of
+  equal size to the replicas.
+* ``simple_router``: the baseline written here, "bucket by prefix + least-loaded replica": the
+  first prompt of a prefix assigns the prefix to the replica with the fewest queued prompts; a
+  free slot takes the oldest arrived prompt of its own buckets (its last prefix first), else the
+  whole largest bucket of the most loaded replica.
+* ``thresher_router``: Thresher's online router (``make_scheduler("bucketed")``, the object the
+  engine's ``PromptRouter`` drives) called as prompts arrive and slots free.
+* ``schedule_prompts``: Thresher's offline per-replica orders, computed from the arrival trace and
+  the replicas' batch size and step costs (what a user of an offline schedule knows), then
+  replayed strictly: a replica runs its list in order and waits when the next prompt has not
+  arrived.
+* ``bound``: an upper bound no schedule can beat, computed, not simulated: every replica busy until
+  the end, every step full (``max_running``), every prefix computed once in the whole cluster,
+  and no prompt finishing before ``arrival + new_tokens`` steps.
 
     python -m benchmarks.prefix_sim                # the talk's shape: 20k prompts, 512 prefixes, 8 replicas
     python -m benchmarks.prefix_sim --sweep        # cache size, replicas, prefixes, skew, arrival, lengths
@@ -33,6 +44,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import math
 import statistics
 from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass, replace
@@ -42,6 +54,7 @@ from typing import Any
 import numpy as np
 
 BLOCK = 16
+ARRIVALS = ("random", "sorted", "bursty")
 
 
 @dataclass(frozen=True)
@@ -52,15 +65,20 @@ class Shape:
     prefix_tokens: int = 288
     suffix_tokens: int = 224  # mean; lengths vary +-50%
     new_tokens: int = 128
-    zipf: float = 0.0  # 0: uniform prefix choice; > 1: skewed
+    zipf: float = 0.0  # 0: uniform prefix choice; s > 0: P(prefix k) ~ k^-s
+    arrival: str = "random"  # or "sorted", "bursty"
     arrival_s: float = 2.5
-    bursty: bool = False  # prompts of one prefix arrive together
     cache_blocks: int = 5000  # per replica: naive hits ~25%, sorted ~55% at the base shape (the talk: 26% and 54%)
     max_running: int = 32
     step_s: float = 0.004
     prefill_s: float = 1e-4
     decode_s: float = 1.5e-4
     seed: int = 0
+
+    @property
+    def own_blocks(self) -> int:
+        """Blocks a prompt's generated tokens take."""
+        return -(-self.new_tokens // BLOCK)
 
 
 @dataclass
@@ -72,33 +90,51 @@ class Prompt:
 
 
 def make_prompts(s: Shape) -> list[Prompt]:
+    """The workload, ids in arrival order."""
+    if s.arrival not in ARRIVALS:
+        raise ValueError(f"arrival must be one of {ARRIVALS}, got {s.arrival!r}")
     rng = np.random.default_rng(s.seed)
-    if s.zipf > 1.0:
-        which = (rng.zipf(s.zipf, s.prompts) - 1) % s.prefixes
+    if s.zipf > 0:
+        w = np.arange(1, s.prefixes + 1, dtype=float) ** -s.zipf
+        which = rng.choice(s.prefixes, size=s.prompts, p=w / w.sum())
     else:
         which = rng.integers(0, s.prefixes, s.prompts)
     suffix = np.maximum(1, np.round(rng.uniform(0.5, 1.5, s.prompts) * s.suffix_tokens / BLOCK)).astype(int)
-    if s.bursty:
+    times = np.sort(rng.uniform(0, s.arrival_s, s.prompts)) if s.arrival_s > 0 else np.zeros(s.prompts)
+    if s.arrival == "random":
+        order = rng.permutation(s.prompts)
+    elif s.arrival == "sorted":
         order = np.argsort(which, kind="stable")
-        arrive = np.empty(s.prompts)
-        arrive[order] = np.sort(rng.uniform(0, s.arrival_s, s.prompts))
-    else:
-        arrive = rng.uniform(0, s.arrival_s, s.prompts)
-    ps = [Prompt(i, int(w), int(b), float(t)) for i, (w, b, t) in enumerate(zip(which, suffix, arrive))]
-    ps.sort(key=lambda p: p.arrive)
-    for i, p in enumerate(ps):
-        p.pid = i  # ids in arrival order
-    return ps
+    else:  # bursty: runs of <= 16 prompts of one prefix, the runs in random order
+        by = np.argsort(which, kind="stable")
+        runs: list[np.ndarray] = []
+        for grp in np.split(by, np.flatnonzero(np.diff(which[by])) + 1):
+            runs += [grp[i : i + 16] for i in range(0, len(grp), 16)]
+        order = np.concatenate([runs[i] for i in rng.permutation(len(runs))])
+    return [Prompt(i, int(which[j]), int(suffix[j]), float(times[i])) for i, j in enumerate(order)]
+
+
+def token_ids(s: Shape, p: Prompt) -> list[int]:
+    """Tokens of a prompt: its prefix's tokens, then tokens no other prompt has."""
+    return [p.prefix * 100_000 + i for i in range(s.prefix_tokens)] + [10**9 + p.pid] * (p.suffix_blocks * BLOCK)
 
 
 class Replica:
+    """One model replica: block cache with pinning, continuous batching, a waiting queue."""
+
     def __init__(self, s: Shape) -> None:
         self.s = s
+        self.nblk = s.prefix_tokens // BLOCK
         self.cache: OrderedDict[tuple[int, int], None] = OrderedDict()  # unpinned prefix blocks, LRU
         self.pinned: dict[tuple[int, int], int] = {}  # prefix block -> running prompts using it
         self.private = 0  # blocks held by running prompts' own tokens
         self.running: list[list[Any]] = []  # [prompt, steps left]
+        self.waiting: deque[Prompt] = deque()
         self.clock = 0.0
+        self.last_done = 0.0
+        self.busy_s = 0.0
+        self.steps = 0
+        self.seq_steps = 0
         self.hit_tokens = 0
         self.prompt_tokens = 0
         self.done = 0
@@ -109,19 +145,17 @@ class Replica:
     def try_admit(self, p: Prompt) -> int | None:
         """Admit ``p`` if its blocks fit; returns its uncached prompt tokens, or None."""
         s = self.s
-        nblk = s.prefix_tokens // BLOCK
-        keys = [(p.prefix, i) for i in range(nblk)]
+        keys = [(p.prefix, i) for i in range(self.nblk)]
         hits = 0
         for k in keys:
             if k in self.cache or k in self.pinned:
                 hits += 1
             else:
                 break  # a prefix cache hit is a contiguous run from the start
-        need = (nblk - hits) + p.suffix_blocks + -(-s.new_tokens // BLOCK)
+        need = (self.nblk - hits) + p.suffix_blocks + s.own_blocks
         free = s.cache_blocks - self.used()
         reusable = sum(1 for k in keys[:hits] if k in self.cache)  # pinning these frees nothing new
-        evictable = len(self.cache) - reusable
-        if need > free + evictable:
+        if need > free + len(self.cache) - reusable:
             return None
         for k in keys[:hits]:
             if k in self.cache:
@@ -131,99 +165,153 @@ class Replica:
             self.cache.popitem(last=False)
         for k in keys[hits:]:
             self.pinned[k] = self.pinned.get(k, 0) + 1
-        self.private += p.suffix_blocks + -(-s.new_tokens // BLOCK)
+        self.private += p.suffix_blocks + s.own_blocks
         self.running.append([p, s.new_tokens])
         self.hit_tokens += hits * BLOCK
         total = s.prefix_tokens + p.suffix_blocks * BLOCK
         self.prompt_tokens += total
         return total - hits * BLOCK
 
-    def step(self, prefill_tokens: int) -> None:
+    def step(self, prefill_tokens: int) -> list[Prompt]:
+        """Run one step; return the prompts that finished."""
         s = self.s
-        self.clock += s.step_s + s.prefill_s * prefill_tokens + s.decode_s * len(self.running)
-        still = []
+        cost = s.step_s + s.prefill_s * prefill_tokens + s.decode_s * len(self.running)
+        self.clock += cost
+        self.busy_s += cost
+        self.steps += 1
+        self.seq_steps += len(self.running)
+        still, out = [], []
         for r in self.running:
             r[1] -= 1
             if r[1] > 0:
                 still.append(r)
                 continue
             p = r[0]
-            for i in range(s.prefix_tokens // BLOCK):
+            for i in range(self.nblk):
                 k = (p.prefix, i)
                 self.pinned[k] -= 1
                 if self.pinned[k] == 0:
                     del self.pinned[k]
                     self.cache[k] = None  # stays cached, most recently used
-            self.private -= p.suffix_blocks + -(-s.new_tokens // BLOCK)
-            self.done += 1
+            self.private -= p.suffix_blocks + s.own_blocks
+            out.append(p)
         self.running = still
+        if out:
+            self.done += len(out)
+            self.last_done = self.clock
+        return out
 
 
 def simulate(s: Shape, policy: str, prompts: list[Prompt] | None = None) -> dict[str, Any]:
-    prompts = prompts or make_prompts(s)
+    """Run ``policy`` on the workload; simulated throughput, hit rate and batch fill."""
+    prompts = prompts if prompts is not None else make_prompts(s)
     n = len(prompts)
     if policy == "bound":
-        prompts = [replace(p, arrive=0.0) for p in prompts]
+        return bound(s, prompts)
     reps = [Replica(s) for _ in range(s.replicas)]
     feed = _feeder(s, policy, prompts)
-    # advance the replica with the smallest clock; it admits what its feeder offers, then steps
     heap = [(0.0, r) for r in range(s.replicas)]
     finished = 0
-    stalls = 0
+    turns = 0
     while finished < n:
-        clock, r = heapq.heappop(heap)
+        if not heap:
+            raise RuntimeError(f"{policy}: {n - finished} prompts never ran")
+        turns += 1
+        if turns > 400 * n + 10_000:
+            raise RuntimeError(f"{policy}: no progress")
+        _, r = heapq.heappop(heap)
         rep = reps[r]
+        free = s.max_running - len(rep.running) - len(rep.waiting)
+        if free > 0:
+            rep.waiting.extend(feed.request(r, rep.clock, free))
         pre = 0
-        while len(rep.running) < s.max_running:
-            p = feed.peek(r, rep.clock)
-            if p is None:
-                break
-            got = rep.try_admit(p)
+        while rep.waiting and len(rep.running) < s.max_running:
+            got = rep.try_admit(rep.waiting[0])
             if got is None:
                 break
-            feed.take(r, p)
+            rep.waiting.popleft()
             pre += got
-        if not rep.running:
-            nxt = feed.next_arrival(r, rep.clock)
-            if nxt is None:
-                nxt = rep.clock + s.step_s  # nothing for this replica now: idle a step
-            stalls += 1
-            rep.clock = max(rep.clock + 1e-9, nxt)
-        else:
-            before = rep.done
-            rep.step(pre)
-            finished += rep.done - before
+        if rep.running:
+            out = rep.step(pre)
+            finished += len(out)
+            feed.done(r, out)
+            heapq.heappush(heap, (rep.clock, r))
+            continue
+        if rep.waiting:
+            raise RuntimeError(f"{policy}: a prompt does not fit an empty replica (cache_blocks too small)")
+        # idle: sleep until something may change for this replica
+        wake = feed.wake(r, rep.clock)
+        busy = [reps[q].clock for _, q in heap if reps[q].running]
+        if wake is None or (busy and min(busy) < wake):
+            wake = min(busy) if busy else None
+        if wake is None:
+            continue  # nothing will come to this replica any more
+        rep.clock = max(rep.clock, wake) + 1e-9
         heapq.heappush(heap, (rep.clock, r))
-        if stalls > 50 * n:
-            raise RuntimeError(f"{policy}: no progress")
-    makespan = max(rp.clock for rp in reps)
-    hit = sum(rp.hit_tokens for rp in reps) / max(1, sum(rp.prompt_tokens for rp in reps))
-    return {"policy": policy, "throughput": n / makespan, "hit_rate": hit, "makespan_s": makespan,
-            "per_replica": [rp.done for rp in reps]}
+    makespan = max(rp.last_done for rp in reps)
+    steps = sum(rp.steps for rp in reps)
+    return {
+        "policy": policy,
+        "completed": sum(rp.done for rp in reps),
+        "throughput": n / makespan,
+        "hit_rate": sum(rp.hit_tokens for rp in reps) / max(1, sum(rp.prompt_tokens for rp in reps)),
+        "makespan_s": makespan,
+        "batch_fill": sum(rp.seq_steps for rp in reps) / max(1, steps * s.max_running),
+        "busy": sum(rp.busy_s for rp in reps) / (makespan * s.replicas),
+        "per_replica": [rp.done for rp in reps],
+    }
+
+
+def bound(s: Shape, prompts: list[Prompt]) -> dict[str, Any]:
+    """Perfect hit rate, balance and batching: a makespan no schedule can go below.
+
+    Summed over replicas, the busy time is at least: ``step_s`` times the steps needed when every
+    step runs ``max_running`` prompts, plus ``decode_s`` for every prompt-step (exactly
+    ``prompts * new_tokens``), plus ``prefill_s`` for every token no cache can hold (every suffix,
+    and each distinct prefix once). The makespan is at least that over the replicas, and at least
+    the last arrival plus ``new_tokens`` steps of one prompt.
+    """
+    n, t = len(prompts), s.new_tokens
+    nblk = s.prefix_tokens // BLOCK
+    uncached = sum(s.prefix_tokens - nblk * BLOCK + p.suffix_blocks * BLOCK for p in prompts)
+    uncached += len({p.prefix for p in prompts}) * nblk * BLOCK
+    work = math.ceil(n * t / s.max_running) * s.step_s + n * t * s.decode_s + uncached * s.prefill_s
+    last = max(p.arrive for p in prompts)
+    makespan = max(work / s.replicas, last + t * (s.step_s + s.decode_s))
+    total = sum(s.prefix_tokens + p.suffix_blocks * BLOCK for p in prompts)
+    return {"policy": "bound", "completed": n, "throughput": n / makespan, "hit_rate": 1 - uncached / total,
+            "makespan_s": makespan, "batch_fill": 1.0, "busy": 1.0, "per_replica": []}
 
 
 class _Feeder:
-    """What each replica may run next (``peek``/``take``), seeing only prompts that have arrived."""
+    """Hands replicas prompts that have arrived: ``request(r, now, n)``, ``done(r, prompts)``, ``wake(r, now)``."""
 
     def __init__(self, prompts: list[Prompt]) -> None:
         self.prompts = prompts
-        self.arrivals = [p.arrive for p in prompts]
+        self.i = 0  # prompts[:i] have arrived
 
-    def next_arrival(self, r: int, now: float) -> float | None:
-        i = int(np.searchsorted(self.arrivals, now, side="right"))
-        return self.arrivals[i] if i < len(self.arrivals) else None
+    def _arrive(self, now: float) -> list[Prompt]:
+        j = self.i
+        while j < len(self.prompts) and self.prompts[j].arrive <= now:
+            j += 1
+        out, self.i = self.prompts[self.i : j], j
+        return out
+
+    def done(self, r: int, prompts: list[Prompt]) -> None:
+        pass
+
+    def wake(self, r: int, now: float) -> float | None:
+        return self.prompts[self.i].arrive if self.i < len(self.prompts) else None
 
 
 class _Naive(_Feeder):
     def __init__(self, prompts: list[Prompt]) -> None:
         super().__init__(prompts)
-        self.q = deque(prompts)
+        self.q: deque[Prompt] = deque()
 
-    def peek(self, r: int, now: float) -> Prompt | None:
-        return self.q[0] if self.q and self.q[0].arrive <= now else None
-
-    def take(self, r: int, p: Prompt) -> None:
-        self.q.popleft()
+    def request(self, r: int, now: float, n: int) -> list[Prompt]:
+        self.q.extend(self._arrive(now))
+        return [self.q.popleft() for _ in range(min(n, len(self.q)))]
 
 
 class _Lists(_Feeder):
@@ -233,25 +321,25 @@ class _Lists(_Feeder):
         super().__init__(prompts)
         self.lists = [deque(x) for x in lists]
         self.barrier = barrier
+        self.inversions = 0  # times a replica's next prompt had not arrived
 
-    def peek(self, r: int, now: float) -> Prompt | None:
+    def request(self, r: int, now: float, n: int) -> list[Prompt]:
+        q, out = self.lists[r], []
+        if now < self.barrier:
+            return out
+        while q and len(out) < n and q[0].arrive <= now:
+            out.append(q.popleft())
+        if q and len(out) < n and q[0].arrive > now:
+            self.inversions += 1
+        return out
+
+    def wake(self, r: int, now: float) -> float | None:
         q = self.lists[r]
-        if not q or now < self.barrier or q[0].arrive > now:
-            return None
-        return q[0]
-
-    def take(self, r: int, p: Prompt) -> None:
-        self.lists[r].popleft()
-
-    def next_arrival(self, r: int, now: float) -> float | None:
-        q = self.lists[r]
-        if not q:
-            return None
-        return max(q[0].arrive, self.barrier, now + 1e-9)
+        return max(q[0].arrive, self.barrier) if q else None
 
 
-class _Router(_Feeder):
-    """Bucket by prefix; a prefix sticks to the replica with the least outstanding work when first seen."""
+class _SimpleRouter(_Feeder):
+    """Bucket by prefix; a prefix sticks to the replica with the fewest queued prompts when first seen."""
 
     def __init__(self, prompts: list[Prompt], s: Shape) -> None:
         super().__init__(prompts)
@@ -260,127 +348,161 @@ class _Router(_Feeder):
         self.buckets: list[dict[int, deque[Prompt]]] = [{} for _ in range(s.replicas)]
         self.load = [0] * s.replicas
         self.last: list[int | None] = [None] * s.replicas
-        self.i = 0
 
-    def _arrive(self, now: float) -> None:
-        while self.i < len(self.prompts) and self.prompts[self.i].arrive <= now:
-            p = self.prompts[self.i]
-            self.i += 1
-            r = self.owner.get(p.prefix)
-            if r is None:
-                r = min(range(self.s.replicas), key=lambda k: self.load[k])
-                self.owner[p.prefix] = r
-            self.buckets[r].setdefault(p.prefix, deque()).append(p)
-            self.load[r] += 1
+    def request(self, r: int, now: float, n: int) -> list[Prompt]:
+        for p in self._arrive(now):
+            o = self.owner.get(p.prefix)
+            if o is None:
+                o = min(range(self.s.replicas), key=lambda k: self.load[k])
+                self.owner[p.prefix] = o
+            self.buckets[o].setdefault(p.prefix, deque()).append(p)
+            self.load[o] += 1
+        out: list[Prompt] = []
+        while len(out) < n:
+            b = self.buckets[r]
+            if self.last[r] in b:
+                key = self.last[r]
+            elif b:
+                key = min(b, key=lambda k: b[k][0].pid)  # the oldest arrived prompt's bucket
+            else:
+                donor = max(range(self.s.replicas), key=lambda k: self.load[k])
+                if donor == r or self.load[donor] <= 1 or not self.buckets[donor]:
+                    break
+                bd = self.buckets[donor]
+                key = max(bd, key=lambda k: len(bd[k]))
+                b[key] = bd.pop(key)
+                self.load[donor] -= len(b[key])
+                self.load[r] += len(b[key])
+                self.owner[key] = r
+            assert key is not None
+            q = b[key]
+            while q and len(out) < n:
+                out.append(q.popleft())
+                self.load[r] -= 1
+            if not q:
+                del b[key]
+            self.last[r] = key
+        return out
 
-    def _pick(self, r: int) -> tuple[int, int] | None:
-        b = self.buckets[r]
-        if self.last[r] in b:
-            return r, self.last[r]  # type: ignore[return-value]
-        if b:
-            return r, max(b, key=lambda k: len(b[k]))
-        donor = max(range(self.s.replicas), key=lambda k: self.load[k])
-        if self.load[donor] > 1 and self.buckets[donor]:
-            bd = self.buckets[donor]
-            return donor, max(bd, key=lambda k: len(bd[k]))
-        return None
 
-    def peek(self, r: int, now: float) -> Prompt | None:
-        self._arrive(now)
-        got = self._pick(r)
-        return None if got is None else self.buckets[got[0]][got[1]][0]
+class _ThresherRouter(_Feeder):
+    """Thresher's online router through its public API: add on arrival, next_batch when slots free."""
 
-    def take(self, r: int, p: Prompt) -> None:
-        owner = self.owner[p.prefix]
-        if owner != r:  # stolen: the whole bucket moves to the thief
-            self.buckets[r][p.prefix] = self.buckets[owner].pop(p.prefix)
-            moved = len(self.buckets[r][p.prefix])
-            self.load[owner] -= moved
-            self.load[r] += moved
-            self.owner[p.prefix] = r
-        q = self.buckets[r][p.prefix]
-        q.popleft()
-        self.load[r] -= 1
-        if not q:
-            del self.buckets[r][p.prefix]
-        self.last[r] = p.prefix
+    def __init__(self, prompts: list[Prompt], s: Shape) -> None:
+        from thresher.udfs.ai.scheduling import make_scheduler
 
-    def next_arrival(self, r: int, now: float) -> float | None:
-        return self.arrivals[self.i] if self.i < len(self.arrivals) else None
+        super().__init__(prompts)
+        self.s = s
+        self.sched = make_scheduler("bucketed", s.replicas, cache_blocks=s.cache_blocks)
+        self.by_id = {p.pid: p for p in prompts}
+        self.finished: list[list[int]] = [[] for _ in range(s.replicas)]
+
+    def request(self, r: int, now: float, n: int) -> list[Prompt]:
+        from thresher.udfs.ai.scheduling import PromptRequest
+
+        arrived = self._arrive(now)
+        if arrived:
+            self.sched.add(PromptRequest.make(p.pid, token_ids(self.s, p)) for p in arrived)
+        if self.i == len(self.prompts):
+            self.sched.close()
+        self.sched.complete(r, self.finished[r])
+        self.finished[r] = []
+        return [self.by_id[q.id] for q in self.sched.next_batch(r, n)]
+
+    def done(self, r: int, prompts: list[Prompt]) -> None:
+        self.finished[r].extend(p.pid for p in prompts)
+
+
+def _schedule_prompts_lists(s: Shape, prompts: list[Prompt]) -> list[list[Prompt]]:
+    from thresher.udfs.ai.scheduling import ReplicaModel, schedule_prompts
+
+    model = ReplicaModel(new_tokens=s.new_tokens, step_s=s.step_s, prefill_s_per_token=s.prefill_s,
+                         decode_s_per_seq=s.decode_s, cache_blocks=s.cache_blocks)
+    parts = ([(p.pid, token_ids(s, p))] for p in prompts)
+    ids = schedule_prompts(parts, replicas=s.replicas, arrivals=[p.arrive for p in prompts],
+                           batch_size=s.max_running, model=model)
+    return [[prompts[i] for i in x] for x in ids]
 
 
 def _feeder(s: Shape, policy: str, prompts: list[Prompt]) -> Any:
     if policy == "naive":
         return _Naive(prompts)
-    if policy == "router":
-        return _Router(prompts, s)
-    if policy in ("sorted", "bound"):
+    if policy == "simple_router":
+        return _SimpleRouter(prompts, s)
+    if policy == "thresher_router":
+        return _ThresherRouter(prompts, s)
+    if policy == "sorted":
         order = sorted(prompts, key=lambda p: (p.prefix, p.pid))
-        if policy == "sorted":
-            k = -(-len(order) // s.replicas)
-            return _Lists(prompts, [order[i : i + k] for i in range(0, len(order), k)],
-                          barrier=max(p.arrive for p in prompts))
-        groups: dict[int, list[Prompt]] = {}
-        for p in order:
-            groups.setdefault(p.prefix, []).append(p)
-        lists: list[list[Prompt]] = [[] for _ in range(s.replicas)]
-        for g in sorted(groups.values(), key=len, reverse=True):  # LPT
-            min(lists, key=len).extend(g)
-        return _Lists(prompts, lists)
+        k = -(-len(order) // s.replicas)
+        return _Lists(prompts, [order[i : i + k] for i in range(0, len(order), k)],
+                      barrier=max(p.arrive for p in prompts))
     if policy == "schedule_prompts":
-        from thresher.udfs.ai.scheduling import schedule_prompts
-
-        nblk = s.prefix_tokens // BLOCK
-        toks = {p.pid: [p.prefix * 1000 + i for i in range(nblk * BLOCK)] + [10**9 + p.pid] * (p.suffix_blocks * BLOCK)
-                for p in prompts}
-        parts = [[(p.pid, toks[p.pid]) for p in prompts[i : i + 256]] for i in range(0, len(prompts), 256)]
-        ids = schedule_prompts(parts, replicas=s.replicas, cache_blocks=s.cache_blocks)
-        return _Lists(prompts, [[prompts[i] for i in x] for x in ids])
-    raise ValueError(policy)
+        return _Lists(prompts, _schedule_prompts_lists(s, prompts))
+    raise ValueError(f"unknown policy {policy!r}; expected one of {POLICIES}")
 
 
-POLICIES = ("naive", "sorted", "router", "schedule_prompts", "bound")
+POLICIES = ("naive", "sorted", "simple_router", "thresher_router", "schedule_prompts", "bound")
+THRESHER = ("thresher_router", "schedule_prompts")
+REFERENCES = ("naive", "sorted", "simple_router", "bound")
 
 
-def sweep_points(base: Shape) -> list[Shape]:
-    pts = [base]
-    pts += [replace(base, cache_blocks=c) for c in (3000, 10000)]
-    pts += [replace(base, replicas=r) for r in (2, 16)]
-    pts += [replace(base, prefixes=k) for k in (64, 4096)]
-    pts += [replace(base, zipf=1.3), replace(base, bursty=True), replace(base, arrival_s=0.0),
-            replace(base, arrival_s=10.0), replace(base, suffix_tokens=64), replace(base, prefix_tokens=96)]
+def sweep_points(base: Shape) -> dict[str, Shape]:
+    """The sweep: each point changes one thing of the base (the talk's) shape, scaled from the base."""
+    b = base
+    pts = {"base": b}
+    pts |= {f"cache={c}": replace(b, cache_blocks=c) for c in (b.cache_blocks // 2, b.cache_blocks * 2)}
+    pts |= {f"replicas={r}": replace(b, replicas=r) for r in (max(2, b.replicas // 4), b.replicas * 2)}
+    pts |= {f"prefixes={k}": replace(b, prefixes=k) for k in (max(2, b.prefixes // 8), b.prefixes * 8)}
+    pts |= {f"zipf={z}": replace(b, zipf=z) for z in (0.8, 1.2)}
+    pts |= {f"arrival={a}": replace(b, arrival=a) for a in ("sorted", "bursty")}
+    pts |= {f"arrival_s={t:g}": replace(b, arrival_s=t) for t in (0.0, b.arrival_s * 8, b.arrival_s * 24)}
+    pts |= {f"suffix={t}": replace(b, suffix_tokens=t) for t in (max(BLOCK, b.suffix_tokens // 4), b.suffix_tokens * 4)}
+    pts |= {f"prefix={b.prefix_tokens // 3}": replace(b, prefix_tokens=b.prefix_tokens // 3)}
     return pts
 
 
+def summarize(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Worst and median throughput ratio of each Thresher policy vs each reference over the points."""
+    out = {}
+    for p in THRESHER:
+        for ref in REFERENCES:
+            xs = [r[p] / r[ref] for r in rows.values() if r.get(p) and r.get(ref)]
+            if xs:
+                out[f"{p} / {ref}"] = {"worst": min(xs), "median": statistics.median(xs),
+                                       "best": max(xs), "points": len(xs)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--prompts", type=int, default=20_000)
+    ap.add_argument("--prefixes", type=int, default=512)
     ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated sweep point names")
     ap.add_argument("--policies", default=",".join(POLICIES))
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "prefix_sim.json"))
+    ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
-    base = Shape(prompts=args.prompts)
+    base = Shape(prompts=args.prompts, prefixes=args.prefixes)
     policies = args.policies.split(",")
-    points = sweep_points(base) if args.sweep else [base]
-    rows = []
-    for s in points:
+    points = sweep_points(base) if args.sweep else {"base": base}
+    if args.only:
+        points = {k: v for k, v in points.items() if k in args.only.split(",")}
+    rows: dict[str, dict[str, float]] = {}
+    detail = {}
+    for name, s in points.items():
         prompts = make_prompts(s)
         res = {p: simulate(s, p, prompts) for p in policies}
-        row = {"shape": {k: v for k, v in asdict(s).items() if v != getattr(base, k)} or "base",
-               **{f"{p}_tput": r["throughput"] for p, r in res.items()}, **{f"{p}_hit": r["hit_rate"] for p, r in res.items()}}
-        rows.append(row)
-        print(json.dumps(row["shape"]), " ".join(f"{p} {r['throughput']:.0f}/s hit {r['hit_rate']:.3f}" for p, r in res.items()),
-              flush=True)
-    summary = {}
-    for p in policies:
-        for ref in ("naive", "sorted", "bound"):
-            if ref in policies and p != ref:
-                xs = [r[f"{p}_tput"] / r[f"{ref}_tput"] for r in rows]
-                summary[f"{p}_vs_{ref}"] = {"worst": min(xs), "median": statistics.median(xs)}
+        rows[name] = {p: r["throughput"] for p, r in res.items()}
+        detail[name] = {"shape": asdict(s), **{p: {k: v for k, v in r.items() if k != "per_replica"}
+                                               for p, r in res.items()}}
+        print(f"{name:<16}", " ".join(f"{p} {r['throughput']:.1f}/s hit {r['hit_rate']:.3f} fill {r['batch_fill']:.2f}"
+                                      for p, r in res.items()), flush=True)
+    summary = summarize(rows)
     for k, v in summary.items():
-        print(f"{k:<34} worst {v['worst']:.3f}  median {v['median']:.3f}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"rows": rows, "summary": summary}, indent=2, default=str))
+        print(f"{k:<34} worst {v['worst']:.3f}  median {v['median']:.3f}  best {v['best']:.3f}")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"rows": rows, "summary": summary, "detail": detail}, indent=2))
     return 0
 
 

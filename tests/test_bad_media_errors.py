@@ -146,3 +146,14 @@ def test_a_bad_row_counts_once_however_many_calls_fail_on_it(photos: str) -> Non
     stage = next(st for st in df.stats().stages.values() if st.error_rows)
     assert stage.error_rows == 1, stage
     assert len(stage.error_samples) == 1 and f"row {BAD} " in stage.error_samples[0]
+
+
+def test_row_numbering_counts_ray_ref_morsels_by_their_metadata() -> None:
+    from thresher.engine.stages import RowNumbering
+    from thresher.engine.stream import Morsel
+
+    # a Ray scan hands over object refs with their row counts, never the batch itself
+    n = RowNumbering([type("P", (), {"id": "p0", "num_rows": 7})()], set(), None)
+    got = [n.number(Morsel("p0", None, ref=object(), rows=r)).row_start for r in (3, 4)]
+    assert got == [0, 3]
+    assert n.number(Morsel("p0", None)).is_end

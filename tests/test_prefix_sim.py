@@ -1,20 +1,69 @@
-"""The independent prefix-cache simulator (benchmarks/prefix_sim.py) keeps its own invariants."""
+"""The independent prefix-cache simulator (benchmarks/prefix_sim.py): hand-computed cases, its own
+invariants, the bound, and the scheduler never below the sorted baseline on a small sweep.
+
+Every number here is a deterministic simulated count (no wall time).
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 import pytest
-from benchmarks.prefix_sim import POLICIES, Replica, Shape, make_prompts, simulate
+from benchmarks.prefix_sim import (
+    POLICIES,
+    Prompt,
+    Replica,
+    Shape,
+    make_prompts,
+    simulate,
+    summarize,
+    sweep_points,
+)
 
 SMALL = Shape(prompts=600, prefixes=24, replicas=3, prefix_tokens=96, suffix_tokens=48, new_tokens=8,
               arrival_s=0.2, cache_blocks=100, max_running=8)
+
+# one replica, two slots, two prompts of one 32-token prefix and a 16-token suffix each, new_tokens=2
+TINY = Shape(prompts=2, prefixes=1, replicas=1, prefix_tokens=32, suffix_tokens=16, new_tokens=2, arrival_s=0.0,
+             cache_blocks=100, max_running=2, step_s=1.0, prefill_s=0.01, decode_s=0.1)
+
+
+def test_a_tiny_case_computed_by_hand() -> None:
+    prompts = [Prompt(0, 0, 1, 0.0), Prompt(1, 0, 1, 0.0)]
+    # step 1 admits both: the first computes its 2 prefix blocks and its suffix (48 tokens); the
+    # second finds the prefix pinned by the first (a hit) and computes its suffix only (16):
+    # 1 + 0.01 * 64 + 0.1 * 2 = 1.84 s; step 2 decodes both: 1 + 0.1 * 2 = 1.2 s; both leave.
+    r = simulate(TINY, "naive", prompts)
+    assert r["completed"] == 2 and r["makespan_s"] == pytest.approx(3.04)
+    assert r["throughput"] == pytest.approx(2 / 3.04)
+    assert r["hit_rate"] == pytest.approx(32 / 96)
+    # the bound: ceil(2 prompts * 2 steps / 2 slots) = 2 steps, 4 prompt-steps of decode, 64 uncached
+    # tokens (both suffixes, the prefix once) -> the same 3.04 s: this schedule is optimal
+    b = simulate(TINY, "bound", prompts)
+    assert b["makespan_s"] == pytest.approx(3.04)
+    # one slot: the second prompt waits 2 steps, then hits the cached prefix
+    one = replace(TINY, max_running=1)
+    r1 = simulate(one, "naive", prompts)
+    assert r1["makespan_s"] == pytest.approx((1 + 0.48 + 0.1) + 1.1 + (1 + 0.16 + 0.1) + 1.1)
+    assert r1["hit_rate"] == pytest.approx(32 / 96)
+
+
+def test_a_small_cache_evicts_least_recently_used_prefix_blocks() -> None:
+    # 5 blocks: a prompt needs 2 prefix + 1 suffix + 1 output block; two prefixes do not both stay
+    s = replace(TINY, cache_blocks=5, max_running=1, prefixes=2)
+    prompts = [Prompt(0, 0, 1, 0.0), Prompt(1, 1, 1, 0.0), Prompt(2, 0, 1, 0.0)]
+    r = simulate(s, "naive", prompts)
+    assert r["hit_rate"] == 0.0  # prefix 0 was evicted to make room for prefix 1
+    s9 = replace(s, cache_blocks=9)
+    assert simulate(s9, "naive", prompts)["hit_rate"] == pytest.approx(32 / 144)
 
 
 @pytest.mark.parametrize("policy", POLICIES)
 def test_every_prompt_runs_once(policy: str) -> None:
     r = simulate(SMALL, policy)
-    assert sum(r["per_replica"]) == SMALL.prompts
+    assert r["completed"] == SMALL.prompts
+    if policy != "bound":
+        assert sum(r["per_replica"]) == SMALL.prompts
     assert 0.0 <= r["hit_rate"] < 1.0 and r["throughput"] > 0
 
 
@@ -28,14 +77,53 @@ def test_the_cache_never_holds_more_than_its_blocks() -> None:
     assert rep.hit_tokens > 0
 
 
+@pytest.mark.parametrize("arrival", ["random", "sorted", "bursty"])
+def test_arrival_orders_keep_the_workload(arrival: str) -> None:
+    base = make_prompts(SMALL)
+    ps = make_prompts(replace(SMALL, arrival=arrival))
+    assert [p.pid for p in ps] == list(range(SMALL.prompts))
+    assert all(a.arrive <= b.arrive for a, b in zip(ps, ps[1:]))
+    assert sorted(p.prefix for p in ps) == sorted(p.prefix for p in base)
+    if arrival == "sorted":
+        assert [p.prefix for p in ps] == sorted(p.prefix for p in ps)
+
+
 def test_grouping_by_prefix_beats_arrival_order_when_the_cache_is_small() -> None:
     prompts = make_prompts(SMALL)
     naive = simulate(SMALL, "naive", prompts)
-    bound = simulate(SMALL, "bound", prompts)
-    router = simulate(SMALL, "router", prompts)
-    assert bound["hit_rate"] > naive["hit_rate"] + 0.2
-    assert router["hit_rate"] > naive["hit_rate"] + 0.2
-    # with a cache big enough for every prefix, order barely matters: naive only misses each
-    # replica's first sight of a prefix (3 replicas x 24 prefixes of 600 prompts)
+    for policy in ("sorted", "simple_router", "thresher_router", "schedule_prompts"):
+        assert simulate(SMALL, policy, prompts)["hit_rate"] > naive["hit_rate"] + 0.2, policy
+    # with a cache big enough for every prefix, order barely matters
     big = replace(SMALL, cache_blocks=5000)
-    assert 0 <= simulate(big, "bound")["hit_rate"] - simulate(big, "naive")["hit_rate"] < 0.08
+    assert 0 <= simulate(big, "sorted")["hit_rate"] - simulate(big, "naive")["hit_rate"] < 0.08
+
+
+@pytest.mark.slow
+def test_the_scheduler_is_never_below_sorted_and_the_bound_holds_on_a_small_sweep() -> None:
+    rows = {}
+    for name, s in sweep_points(SMALL).items():
+        prompts = make_prompts(s)
+        rows[name] = {p: simulate(s, p, prompts)["throughput"] for p in POLICIES}
+    summary = summarize(rows)
+    for p in ("thresher_router", "schedule_prompts"):
+        assert summary[f"{p} / bound"]["best"] <= 1.0 + 1e-9  # nothing beats the bound, Zipf skew included
+        vs_sorted = {k: v[p] / v["sorted"] for k, v in rows.items()}
+        assert all(x >= _floor(k) for k, x in vs_sorted.items()), vs_sorted
+        assert summary[f"{p} / naive"]["median"] > 1.0
+    assert all(r[p] <= r["bound"] * (1 + 1e-9) for r in rows.values() for p in POLICIES)
+
+
+def test_the_scheduler_is_never_below_sorted_on_skew_and_arrival_points() -> None:
+    pts = sweep_points(SMALL)
+    for name in ("base", "zipf=1.2", "arrival=bursty", "arrival_s=0", "replicas=2"):
+        s = pts[name]
+        prompts = make_prompts(s)
+        res = {p: simulate(s, p, prompts)["throughput"] for p in ("sorted", "thresher_router", "bound")}
+        assert res["sorted"] * _floor(name) <= res["thresher_router"] <= res["bound"] * (1 + 1e-9), (name, res)
+
+
+def _floor(point: str) -> float:
+    """Never below sorted -- except one known gap: with every prompt present at t=0 (``arrival_s=0``)
+    sorted's equal contiguous split finishes all replicas together and the router's tail is ~1%
+    longer (0.990x here, 0.989x at 4,000 prompts). Kept visible rather than hidden: it may not widen."""
+    return 0.985 if point == "arrival_s=0" else 1.0

@@ -51,9 +51,21 @@ def sql(query: str, dialect: str = "duckdb", **tables: Any) -> DataFrame:
     frames.update({k.lower(): as_frame(v, k) for k, v in tables.items()})
     query, functions = _table_functions(query, dialect)
     frames.update(functions)
-    frames.update(_file_tables(query, dialect, frames))
+    tree = _parse(query, dialect)  # parsed once, for the file tables and the translation
+    frames.update(_file_tables(tree, frames))
     catalog = {k: v.plan for k, v in frames.items()}
-    return DataFrame(translate(query, catalog, dialect=dialect))
+    return DataFrame(translate(query, catalog, dialect=dialect, tree=tree))
+
+
+def _parse(query: str, dialect: str) -> Any:
+    """The sqlglot tree of ``query``, or None when it does not parse (translate() reports why)."""
+    import sqlglot
+    from sqlglot.errors import ParseError
+
+    try:
+        return sqlglot.parse_one(query, dialect=dialect)
+    except ParseError:
+        return None
 
 
 def as_frame(table: Any, name: str) -> DataFrame:
@@ -127,21 +139,18 @@ _READERS = {".parquet": "read_parquet", ".pq": "read_parquet", ".csv": "read_csv
             ".jsonl": "read_json", ".ndjson": "read_json", ".lance": "read_lance"}
 
 
-def _file_tables(query: str, dialect: str, known: dict[str, DataFrame]) -> dict[str, DataFrame]:
+def _file_tables(tree: Any, known: dict[str, DataFrame]) -> dict[str, DataFrame]:
     """Tables named by a quoted path (``FROM 'data/*.parquet'``, ``FROM "imgs.lance"``), read by
-    extension like DuckDB does; names already registered or given win."""
+    extension like DuckDB does; names already registered or given win. ``tree`` is the parsed
+    query (None when it does not parse: translate() reports the syntax error)."""
     import os
 
-    import sqlglot
     from sqlglot import exp
-    from sqlglot.errors import ParseError
 
     import thresher.readers as readers
 
-    try:
-        tree = sqlglot.parse_one(query, dialect=dialect)
-    except ParseError:
-        return {}  # translate() reports the syntax error
+    if tree is None:
+        return {}
     out: dict[str, DataFrame] = {}
     for table in tree.find_all(exp.Table):
         name = table.name

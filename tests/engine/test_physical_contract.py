@@ -162,3 +162,18 @@ def test_prompt_stage_declares_its_pool_and_router_for_the_executor() -> None:
     assert udf._router == "handle"
     svc.bind(None)
     assert udf._router is None
+
+
+def test_plan_fingerprint_spells_out_default_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    # explain() hides options left at their default; a job record must not: if a default changed
+    # between versions, a resumed job would otherwise mix outputs of two different plans
+    from thresher.expressions import expr as expr_mod
+    from thresher.planner.physical import plan_fingerprint
+
+    plan = th.from_pydict({"u": ["file:///x"]}).select(th.col("u").url.download()).plan
+    before = plan_fingerprint(plan)
+    assert "timeout" not in plan.pretty()
+    monkeypatch.setitem(expr_mod._DEFAULTS_CACHE, "url.download", {"timeout": 99.0})
+    assert plan_fingerprint(plan) == before
+    explicit = th.from_pydict({"u": ["file:///x"]}).select(th.col("u").url.download(timeout=5.0)).plan
+    assert plan_fingerprint(explicit) != before

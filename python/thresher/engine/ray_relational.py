@@ -139,13 +139,19 @@ def _single(parts: list[Any]) -> Any:
     return parts[0] if len(parts) == 1 else tuple(parts)
 
 
-def window_split(keys: Sequence[Any], schema: Schema, n: int, row_offset: int, *batches: pa.RecordBatch) -> Any:
-    """Cut one chunk by the hash of the PARTITION BY keys, rows numbered from ``row_offset``."""
+def window_split(keys: Sequence[Any], schema: Schema, n: int, row_offset: int, pre: Any, in_schema: Schema,
+                 *batches: pa.RecordBatch) -> Any:
+    """Cut one chunk by the hash of the PARTITION BY keys, rows numbered from ``row_offset``
+    (after ``pre``, the filters/projections below the windows, if any)."""
     from thresher.operators.partition import hash_partition
 
-    table = _table(batches, schema)
+    table = _table(batches, in_schema)
+    if pre is not None:
+        from thresher.engine.polars_frames import collect_lazy, table_to_lazy
+
+        table = collect_lazy(pre([table_to_lazy(table, in_schema)]), schema)
     table = table.append_column(_ROW, pa.array(np.arange(row_offset, row_offset + table.num_rows), pa.int64()))
-    return _single(hash_partition(table, keys, schema, n) if table.num_rows else [table] * n)
+    return _single(hash_partition(table, keys, schema, n) if table.num_rows and n > 1 else [table] * n)
 
 
 def window_reduce(program: Any, out_schema: Schema, in_schema: Schema, bounds: np.ndarray, *tables: pa.Table) -> Any:
@@ -244,19 +250,9 @@ def run_relational(rt: RayShuffleRuntime, stage: Stage, dist: Any, inputs: list[
         for i in range(ranges):
             results.append((f"range-{i}", run.submit(run_program, 2, dist.program, stage.schema, [len(cut)], schemas,
                                                      *[c[i] for c in cut])))
-    elif isinstance(dist, WindowDistribution) and dist.keys and ins[0].rows:
-        (inp,) = ins
-        n = rt.shuffle_partitions
-        total = inp.rows
-        bounds = np.array([(total * i) // n for i in range(1, n)], np.int64)
-        cut = [run.submit(window_split, n, dist.keys, schemas[0], n, start, *c)
-               for c, start in zip(inp.chunks, inp.starts)]
-        reduced = [run.submit(window_reduce, n, dist.program, stage.schema, schemas[0], bounds, *[c[i] for c in cut])
-                   for i in range(n)]
-        st.extra["shuffle_partitions"] = n
-        for i in range(n):
-            results.append((f"rows-{i}", run.submit(in_row_order, 2, *[r[i] for r in reduced])))
-    else:  # Gather, a keyless window, an empty sort: the program whole, in one task
+    elif isinstance(dist, WindowDistribution):
+        results.extend(_windows(rt, run, stage, dist, ins[0], schemas[0], st))
+    else:  # Gather, an empty sort: the program whole, in one task
         program = dist.program
         results.append(("whole stage", run.submit(run_program, 2, program, stage.schema, [len(i.refs) for i in ins],
                                                   schemas, *[r for i in ins for r in i.refs])))
@@ -303,6 +299,44 @@ def _hash(rt: RayShuffleRuntime, run: RayRunner, stage: Stage, dist: HashDistrib
     reduced = [_as_list(run.submit(reduce_by_rows, n, dist.program, stage.schema, counts, schemas, distinct, bounds,
                                    *[c[i] for c in cut])) for i in range(n)]
     return [(f"rows-{i}", run.submit(in_row_order, 2, *[r[i] for r in reduced])) for i in range(n)]
+
+
+def _windows(rt: RayShuffleRuntime, run: RayRunner, stage: Stage, dist: WindowDistribution, inp: _Input,
+             in_schema: Schema, st: StageStats) -> list[tuple[str, list[Any]]]:
+    """Windows level by level (stacked ones innermost first), each hash-partitioned by its own
+    PARTITION BY keys (one partition without), rows numbered once from the chunks' row counts;
+    the last level's output cut by row number and every range put back in input order."""
+    n = rt.shuffle_partitions
+    levels = [*dist.levels, (dist.keys, dist.program, stage.schema)]
+    bounds = np.array([(inp.rows * i) // n for i in range(1, n)], np.int64)
+    prev: list[Any] = []
+    schema = dist.pre.schema if dist.pre is not None else in_schema
+    for li, (keys, program, out_schema) in enumerate(levels):
+        parts = n if keys else 1
+        if li == 0:
+            cut = [_as_list(run.submit(window_split, parts, keys, schema, parts, start, dist.pre, in_schema, *c))
+                   for c, start in zip(inp.chunks, inp.starts)]
+        else:
+            cut = [_as_list(run.submit(window_resplit, parts, keys, schema, parts, t)) for t in prev]
+        last = li == len(levels) - 1
+        outs = len(bounds) + 1 if last else 1
+        reduced = [_as_list(run.submit(window_reduce, outs, program, out_schema, schema,
+                                       bounds if last else np.empty(0, np.int64), *[c[i] for c in cut]))
+                   for i in range(parts)]
+        prev = [r[0] for r in reduced]
+        schema = out_schema
+    st.extra["shuffle_partitions"] = n
+    st.extra["window_levels"] = len(levels)
+    return [(f"rows-{i}", run.submit(in_row_order, 2, *[r[i] for r in reduced])) for i in range(len(bounds) + 1)]
+
+
+def window_resplit(keys: Sequence[Any], schema: Schema, n: int, table: pa.Table) -> Any:
+    """Cut a window level's output (rows numbered already) by the next level's keys."""
+    from thresher.operators.partition import hash_partition
+
+    if n == 1 or not table.num_rows:
+        return _single([table] * n)
+    return _single(hash_partition(table, keys, schema, n))
 
 
 def _as_list(refs: list[Any]) -> list[Any]:

@@ -77,12 +77,12 @@ class RowNumbering:
 
     def number(self, m: Morsel) -> Morsel:
         self._pass_skipped(m.partition)
-        if m.batch is None:
+        if m.is_end:
             self._done += 1
             return m
-        if self._next is not None:
+        if self._next is not None:  # a batch here or a Ray object ref with its row count
             m.row_start = self._next
-            self._next += m.batch.num_rows
+            self._next += m.num_rows
         return m
 
 

@@ -20,7 +20,9 @@ Examples
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -63,10 +65,57 @@ def _freeze(v: Any) -> Any:
     return v
 
 
+def memo(e: Expr, slot: str, compute: Callable[[Expr], Any]) -> Any:
+    """``compute(e)``, computed once per node: expressions are immutable, and the planner asks
+    the same questions (key, type, does it aggregate...) of the same nodes many times while the
+    optimizer rebuilds the plans around them. Stored in the node's ``__dict__`` under ``slot``
+    (dropped when pickled)."""
+    d = e.__dict__
+    try:
+        return d[slot]
+    except KeyError:
+        v = d[slot] = compute(e)
+        return v
+
+
+_RESOLVE_MEMO = "_memo_resolve"
+
+
 class Expr:
     """Base of every expression node. Subclasses are immutable."""
 
     __slots__ = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # memoize each subclass's key() and resolve(): see `memo`
+        super().__init_subclass__(**kwargs)
+        own_key = cls.__dict__.get("key")
+        if own_key is not None and not getattr(own_key, "_memoized", False):
+            def key(self: Expr, _k: Callable[[Expr], tuple[Any, ...]] = own_key) -> tuple[Any, ...]:
+                return memo(self, "_memo_key", _k)  # type: ignore[no-any-return]
+
+            key._memoized = True  # type: ignore[attr-defined]
+            key.__doc__ = own_key.__doc__
+            cls.key = key  # type: ignore[method-assign]
+        own_resolve = cls.__dict__.get("resolve")
+        if own_resolve is not None and not getattr(own_resolve, "_memoized", False):
+            def resolve(self: Expr, schema: Schema, _r: Callable[[Expr, Schema], Field] = own_resolve) -> Field:
+                # one entry: the last schema object asked about (plans rebuilt around an
+                # unchanged input hand the same object again)
+                hit = self.__dict__.get(_RESOLVE_MEMO)
+                if hit is not None and hit[0] is schema:
+                    return hit[1]  # type: ignore[no-any-return]
+                f = _r(self, schema)
+                self.__dict__[_RESOLVE_MEMO] = (schema, f)
+                return f
+
+            resolve._memoized = True  # type: ignore[attr-defined]
+            resolve.__doc__ = own_resolve.__doc__
+            cls.resolve = resolve  # type: ignore[method-assign]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # memoized answers stay behind (a schema object and cached keys need not travel to workers)
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_memo_")}
 
     # ---- structure ----------------------------------------------------------------------
     def children(self) -> tuple[Expr, ...]:
@@ -100,14 +149,7 @@ class Expr:
 
     def columns(self) -> set[str]:
         """Names of the columns this expression reads."""
-        out: set[str] = set()
-        stack: list[Expr] = [self]
-        while stack:
-            e = stack.pop()
-            if isinstance(e, Column):
-                out.add(e.name)
-            stack.extend(e.children())
-        return out
+        return set(memo(self, "_memo_columns", _columns))
 
     def call_cost(self) -> tuple[CostClass, float]:
         """This node's own cost class and per-row cost, its children not counted: nothing for a
@@ -635,6 +677,29 @@ _INFIX = {
 
 _DEFAULTS_CACHE: dict[builtins.str, dict[builtins.str, Any]] = {}
 
+# a plan's fingerprint must change when a default changes between versions, so it is taken
+# from reprs that spell out every option (the short form is for people)
+_EVERY_OPTION: contextvars.ContextVar[bool] = contextvars.ContextVar("thresher_every_option", default=False)
+
+
+@contextlib.contextmanager
+def every_option_shown() -> Iterator[None]:
+    """Within this block, calls' reprs show every option, defaults included.
+
+    >>> import thresher as th
+    >>> e = th.col("u").url.download()
+    >>> "timeout" in repr(e)
+    False
+    >>> with every_option_shown():
+    ...     "timeout" in repr(e)
+    True
+    """
+    token = _EVERY_OPTION.set(True)
+    try:
+        yield
+    finally:
+        _EVERY_OPTION.reset(token)
+
 
 def _option_defaults(name: builtins.str) -> dict[builtins.str, Any]:
     """The default option values of the method that builds calls of ``name`` (``url.download``:
@@ -725,7 +790,7 @@ class Call(Expr):
         if self.name == "not":
             return f"~{self.args[0]!r}"
         head, *rest = self.args if self.args else (None,)
-        defaults = _option_defaults(self.name)
+        defaults = {} if _EVERY_OPTION.get() else _option_defaults(self.name)
         params = [repr(a) for a in rest] + [f"{k}={v!r}" for k, v in self.options
                                             if not (k in defaults and _same(v, defaults[k]))]
         if head is None:
@@ -952,4 +1017,19 @@ def combine_conjunction(parts: Sequence[Expr]) -> Expr:
 
 
 def has_aggregate(e: Expr) -> bool:
+    return memo(e, "_memo_has_aggregate", _has_aggregate)  # type: ignore[no-any-return]
+
+
+def _has_aggregate(e: Expr) -> bool:
     return any(isinstance(n, (AggCall, CountStar)) for n in e.walk())
+
+
+def _columns(e: Expr) -> frozenset[str]:
+    out: set[str] = set()
+    stack: list[Expr] = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Column):
+            out.add(x.name)
+        stack.extend(x.children())
+    return frozenset(out)

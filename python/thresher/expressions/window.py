@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from thresher.datatypes import DataType, Field, Schema, supertype
 from thresher.errors import ThresherTypeError
-from thresher.expressions.expr import Expr, _freeze
+from thresher.expressions.expr import Expr, _freeze, memo
 from thresher.expressions.registry import expect, function
 
 # ---------------------------------------------------------------------------------------------
@@ -281,6 +281,10 @@ def is_order_dependent(e: Expr) -> bool:
 
 def contains_window(e: Expr) -> bool:
     """Does ``e`` contain an ``over`` or an order-dependent function outside an aggregation?"""
+    return memo(e, "_memo_contains_window", _contains_window)  # type: ignore[no-any-return]
+
+
+def _contains_window(e: Expr) -> bool:
     from thresher.expressions.expr import AggCall, CountStar
 
     stack = [e]

@@ -20,7 +20,7 @@ import pyarrow as pa
 from thresher._lazy import lazy_module
 from thresher.datatypes import Field, Schema, conform_array, storage_batch
 from thresher.errors import ThresherExecutionError
-from thresher.expressions.expr import Alias, Call, Cast, Column, Expr, Literal, UDFCall
+from thresher.expressions.expr import Alias, Call, Cast, Column, Expr, Literal, UDFCall, memo
 from thresher.operators.expr_to_polars import has_lowering, to_polars
 from thresher.operators.kernels.base import KernelOutput, RowError
 from thresher.operators.kernels.registry import get_kernel
@@ -37,6 +37,10 @@ def error_column_name(output: str) -> str:
 
 def wants_error_column(expr: Expr) -> bool:
     """True when a fallible call in ``expr`` asked for ``on_error="column"``."""
+    return memo(expr, "_memo_wants_error_column", _wants_error_column)  # type: ignore[no-any-return]
+
+
+def _wants_error_column(expr: Expr) -> bool:
     for n in expr.walk():
         if isinstance(n, Call) and n.spec.fallible and n.option("on_error") == "column":
             return True

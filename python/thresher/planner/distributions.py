@@ -56,10 +56,19 @@ class SortDistribution:
 
 @dataclass(frozen=True)
 class WindowDistribution:
-    """Window functions partitioned by ``keys`` (empty: one task); output in input order."""
+    """Window functions partitioned by ``keys`` (empty: one task); output in input order.
+
+    ``levels``: stacked windows (several PARTITION BY specs), innermost first: each a
+    ``(keys, program over the level's input, output schema)``, shuffled by its own keys in turn;
+    the last level is ``(keys, program)`` itself (with the projections above the windows).
+    Rows are numbered per chunk after ``pre`` (within the chunk's range of input positions, so
+    the numbers keep the input order even where ``pre`` filters)."""
 
     keys: tuple[Expr, ...]
     program: PolarsProgram
+    levels: tuple[tuple[tuple[Expr, ...], PolarsProgram, Schema], ...] = ()
+    #: filters/projections between the input and the innermost window, run per chunk first
+    pre: PolarsProgram | None = None
 
 
 @dataclass(frozen=True)
@@ -170,21 +179,27 @@ def distribution(node: LogicalPlan, leaves: Sequence[LogicalPlan]) -> Distributi
         nl = tuple(node.nulls_last) if node.nulls_last else (False,) * len(node.by)
         desc = tuple(node.descending) if node.descending else (False,) * len(node.by)
         return SortDistribution(tuple(node.by), desc, nl, cut_leaves(node, leaves))
-    window = _window_over(node, leaves)
-    if window is not None:
-        return WindowDistribution(tuple(window.partition_by), cut_leaves(node, leaves))
+    windows = _windows_over(node, leaves)
+    if windows:
+        top, bottom = windows[0], windows[-1]
+        levels = tuple((tuple(w.partition_by), cut_leaves(w, [w.input]), w.schema) for w in reversed(windows[1:]))
+        pre = None if bottom.input is leaves[0] else cut_leaves(bottom.input, leaves)
+        return WindowDistribution(tuple(top.partition_by), cut_leaves(node, [top.input]), levels, pre)
     return Gather(cut_leaves(node, leaves))
 
 
-def _window_over(node: LogicalPlan, leaves: Sequence[LogicalPlan]) -> Window | None:
-    """The window of ``Project* -> Window -> leaf`` (projections keep the rows and their order,
-    so the whole program may run per partition and the rows be put back in input order)."""
+def _windows_over(node: LogicalPlan, leaves: Sequence[LogicalPlan]) -> list[Window]:
+    """The windows of ``Project* -> Window -> Window* -> leaf``, outermost first (projections
+    keep the rows and their order, so each level may run per partition of its keys and the rows
+    be put back in input order); empty when the stage is not of that shape."""
     if len(leaves) != 1:
-        return None
+        return []
     while isinstance(node, Project):
         if node.exprs and not any(e.columns() for e in node.exprs):
-            return None
+            return []
         node = node.input
-    if isinstance(node, Window) and node.input is leaves[0]:
-        return node
-    return None
+    out: list[Window] = []
+    while isinstance(node, Window):
+        out.append(node)
+        node = node.input
+    return out if out and _row_local_to(node, leaves[0]) else []

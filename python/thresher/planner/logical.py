@@ -9,6 +9,7 @@ Nodes compare by value (``key()``), which is what the optimizer's fixpoint loop 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -43,6 +44,27 @@ def _key(v: Any) -> Any:
     except TypeError:
         return ("id", id(v))
     return v
+
+
+#: id(source) -> (a weak reference to it, its Schema): the optimizer rebuilds scans many times
+#: per query and converting a wide Arrow schema each time dominated planning
+_SOURCE_SCHEMAS: dict[int, tuple[weakref.ref[Source], Schema]] = {}
+
+
+def source_schema(source: Source) -> Schema:
+    """``Schema.from_arrow(source.arrow_schema())``, computed once per source object."""
+    hit = _SOURCE_SCHEMAS.get(id(source))
+    if hit is not None and hit[0]() is source:
+        return hit[1]
+    schema = Schema.from_arrow(source.arrow_schema())
+    key = id(source)
+    try:
+        # the callback runs while the source is freed, before its id can be reused
+        ref = weakref.ref(source, lambda _r, k=key: _SOURCE_SCHEMAS.pop(k, None))  # type: ignore[misc]
+    except TypeError:  # not weakly referenceable: no caching
+        return schema
+    _SOURCE_SCHEMAS[key] = (ref, schema)
+    return schema
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,11 +142,11 @@ class ScanSource(LogicalPlan):
     limit: int | None = None
 
     def _derive_schema(self) -> Schema:
-        full = Schema.from_arrow(self.source.arrow_schema())
+        full = source_schema(self.source)
         return full if self.columns is None else full.select(self.columns)
 
     def full_schema(self) -> Schema:
-        return Schema.from_arrow(self.source.arrow_schema())
+        return source_schema(self.source)
 
     def describe(self) -> str:
         parts = [f"Scan {self.source.name}"]

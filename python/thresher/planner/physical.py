@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from thresher.datatypes import Schema
 from thresher.expressions.cost import cost_class, most_expensive
-from thresher.expressions.expr import Column, Expr, UDFCall
+from thresher.expressions.expr import Column, Expr, UDFCall, every_option_shown
 from thresher.expressions.udf_protocol import UDFProtocol
 from thresher.io.predicate import Predicate
 from thresher.io.sink import Sink
@@ -709,7 +709,8 @@ def plan_fingerprint(plan: LogicalPlan) -> str:
     >>> plan_fingerprint(a) == plan_fingerprint(th.from_pydict({"x": [1]}).filter(th.col("x") > 0).plan)
     True
     """
-    text = plan.pretty() + "\n" + "\n".join(f"{f.name}: {f.dtype}" for f in plan.schema.fields)
+    with every_option_shown():
+        text = plan.pretty() + "\n" + "\n".join(f"{f.name}: {f.dtype}" for f in plan.schema.fields)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

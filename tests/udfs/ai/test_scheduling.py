@@ -1,27 +1,29 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 
+import numpy as np
 import pytest
 
+from thresher.udfs.ai.routing import PromptRouter
 from thresher.udfs.ai.scheduling import (
     LRUBlockCache,
     PrefixScheduler,
     PromptRequest,
+    ReplicaModel,
     iter_schedule,
     prefix_block_hashes,
     schedule_prompts,
 )
-from thresher.udfs.ai.simulator import SimConfig, Workload, simulate
 
 
 def _partitions(n: int = 600, prefixes: int = 12, part: int = 50, seed: int = 1):
-    wl = Workload(
-        num_prompts=n, num_prefixes=prefixes, prompt_tokens=96, prefix_tokens=48, partition_size=part, seed=seed
-    )
-    for p in wl.partitions():
-        yield [(i, t.tolist()) for i, t in p]
+    """``n`` prompts of 96 tokens: a 48-token prefix (one of ``prefixes``) and unique tokens, shuffled."""
+    rng = np.random.default_rng(seed)
+    which = rng.integers(0, prefixes, n)
+    prompts = [(i, [int(w) + 1] * 48 + [10_000 + i] * 48) for i, w in enumerate(which)]
+    for k in range(0, n, part):
+        yield prompts[k : k + part]
 
 
 def test_block_hashes_name_whole_prefixes():
@@ -125,62 +127,94 @@ def test_prefix_routing_follows_cache_and_respects_load():
     assert s.buckets(1) == [[3]]
 
 
-def test_idle_replica_steals_only_from_parked_or_overloaded_replicas():
-    s = PrefixScheduler(num_replicas=2, cache_blocks=1024, min_slack_tokens=1000, load_slack=0.0)
-    s.add(PromptRequest.make(i, [7] * 64 + [i] * 16) for i in range(4))
-    assert [p.id for p in s.next_batch(0, 1)] == [0]  # replica 0 starts draining the [7]*64 bucket
-    assert s.next_batch(1, 4) == []  # 240 queued tokens on replica 0 are within the slack: no steal
-    s.park(0)  # replica 0's worker left: its bucket may move
-    assert [p.id for p in s.next_batch(1, 4)] == [1, 2, 3] and s.steals == 1
-    s.complete(1, [1, 2, 3])
-    assert s.next_batch(0, 0) == []  # replica 0 is back at work
-    s.add(PromptRequest.make(10 + i, [8] * 64 + [i] * 16) for i in range(20))  # 1,600 tokens, least-loaded 1
-    assert s.buckets(1) and not s.buckets(0)
+
+
+def test_no_steal_from_a_replica_that_will_take_its_prompts_itself() -> None:
+    s = PrefixScheduler(num_replicas=2, cache_blocks=1024, min_slack_tokens=10**9)
+    s.add(PromptRequest.make(i, [7] * 64 + [i] * 16) for i in range(3))  # -> replica 0
+    assert [p.id for p in s.next_batch(0, 8)] == [0, 1, 2]  # replica 0 has 8 slots: no backlog
+    s.add([PromptRequest.make(3, [7] * 64 + [3] * 16)])  # affinity: back to replica 0 (it caches [7]*64)
+    assert s.buckets(0) == [[3]]
+    assert s.next_batch(1, 8) == []  # replica 0 still has 5 free slots: nothing to steal
+    s.park(0)  # replica 0's worker left: even the bucket it was draining moves
+    assert [p.id for p in s.next_batch(1, 8)] == [3] and s.steals == 1
+
+
+def test_a_thief_prefers_the_bucket_whose_prefix_it_caches() -> None:
+    s = PrefixScheduler(num_replicas=2, cache_blocks=1024, min_slack_tokens=0, load_slack=0.0)
+    s.add([PromptRequest.make(0, [5] * 64 + [0] * 16)])
+    assert [p.id for p in s.next_batch(0, 1)] == [0]  # replica 0 now caches [5] * 64
     s.complete(0, [0])
-    assert [p.id for p in s.next_batch(0, 4)] == [10, 11, 12, 13]  # backlog 1,600 - 0 over the slack: stolen
-    assert s.steals == 2
+    s.add([PromptRequest.make(1, [3] * 64 + [1] * 4000)])
+    assert [p.id for p in s.next_batch(0, 1)] == [1]  # replica 0 busy with a long prompt
+    assert s.next_batch(1, 0) == []  # replica 1 has no free slot
+    s.add(PromptRequest.make(10 + i, [2] * 64 + [i] * 16) for i in range(5))  # -> least loaded: replica 1
+    s.add(PromptRequest.make(20 + i, [5] * 64 + [i + 1] * 16) for i in range(2))  # cached on 0, but 0 is overloaded
+    assert sorted(map(sorted, s.buckets(1))) == [[10, 11, 12, 13, 14], [20, 21]] and not s.buckets(0)
+    # replica 0 frees slots with nothing of its own: of replica 1's backlog it takes the bucket whose
+    # prefix it caches (no prefill lost), not the larger one
+    assert [p.id for p in s.next_batch(0, 2)] == [20, 21] and s.steals == 1
 
 
-def test_bucketed_hit_rate_at_least_sorted_while_streaming():
-    wl = Workload(num_prompts=3000, num_prefixes=48, prompt_tokens=128, prefix_tokens=80, partition_size=100)
-    cfg = SimConfig(replicas=4, cache_blocks=400, max_running=16, max_buffered=600)
-    naive, srt, buck = (simulate(wl, p, cfg) for p in ("naive", "sorted", "bucketed"))
-    # streaming: the buffer grows to 16 prompts per shared bucket (48 prefixes) at most, never to the whole input
-    assert buck.max_pending <= max(600, 16 * 48) + 100 < srt.max_pending
-    assert buck.hit_rate >= srt.hit_rate
-    assert buck.hit_rate > naive.hit_rate + 0.1
-    assert buck.completed == srt.completed == naive.completed == 3000
+def test_a_drained_prefix_returns_to_the_replica_that_caches_it() -> None:
+    s = PrefixScheduler(num_replicas=2, cache_blocks=1024)
+    s.add(PromptRequest.make(i, [4] * 64 + [i] * 16) for i in range(3))
+    s.add(PromptRequest.make(10 + i, [6] * 64 + [i] * 16) for i in range(3))
+    homes = {}
+    for r in (0, 1):
+        for p in s.next_batch(r, 8):
+            homes[p.token_ids[0]] = r
+    assert homes[4] != homes[6]
+    s.complete(0, range(100))
+    s.complete(1, range(100))
+    s.add([PromptRequest.make(50, [6] * 64 + [50] * 16), PromptRequest.make(51, [4] * 64 + [51] * 16)])
+    assert s.buckets(homes[6]) == [[50]] and s.buckets(homes[4]) == [[51]]
 
 
-def test_simulator_calibration_matches_targets():
-    """Scaled-down replay: with a cache calibrated for naive ~26%, sorted lands near 54% and bucketing wins."""
-    from thresher.udfs.ai.simulator import calibrate_cache_blocks
+@pytest.mark.parametrize("arrivals", [None, "spread"])
+def test_schedule_prompts_is_the_engine_routers_decisions_on_the_same_arrival_trace(arrivals) -> None:
+    """Replaying the recorded calls through :class:`PromptRouter` (the engine's router) gives the
+    same replica for every prompt, in the same order, as :func:`schedule_prompts`."""
+    parts = list(_partitions(n=400, prefixes=10, part=20, seed=3))
+    times = [0.002 * k for k in range(len(parts))] if arrivals else None
+    trace: list = []
+    model = ReplicaModel(new_tokens=8, cache_blocks=512)
+    offline = schedule_prompts(iter(parts), replicas=3, batch_size=6, arrivals=times, model=model,
+                               max_buffered=100, trace=trace, cache_blocks=512)
+    router = PromptRouter(cache_blocks=512, stale_after=1e9)
+    for _ in range(3):
+        router.register()
+    rid: dict[int, int] = {}  # router's prompt id -> the partition's prompt id
+    online: list[list[int]] = [[], [], []]
+    for ev in trace:
+        if ev[0] == "add":
+            part = parts[ev[1]]
+            router.submit(f"p{ev[1]}", [toks for _, toks in part])
+            rid.update(zip(range(len(rid), len(rid) + len(part)), (pid for pid, _ in part)))
+        else:
+            _, r, finished, free, issued = ev
+            back = {v: k for k, v in rid.items()}
+            work = router.issue(r, [(back[pid], "answer") for pid in finished], free)
+            assert [rid[pid] for pid, _ in work] == issued
+            online[r].extend(rid[pid] for pid, _ in work)
+    assert online == offline
+    assert sorted(i for r in offline for i in r) == list(range(400))
 
-    wl = Workload(num_prompts=4000, num_prefixes=96, arrival_s=0.5)
-    cfg = SimConfig(replicas=4)
-    blocks = calibrate_cache_blocks(wl, cfg, 0.26, lo=64, hi=1 << 15)
-    cfg = replace(cfg, cache_blocks=blocks)
-    res = {p: simulate(wl, p, cfg) for p in ("naive", "sorted", "bucketed")}
-    assert abs(res["naive"].hit_rate - 0.26) < 0.02
-    assert res["sorted"].hit_rate > 0.5
-    assert res["bucketed"].hit_rate >= res["sorted"].hit_rate
-    assert res["bucketed"].throughput >= 1.5 * res["naive"].throughput
-    assert res["bucketed"].throughput >= 1.05 * res["sorted"].throughput
 
-
-def test_oracle_bound_hits_the_ideal_rate_and_bucketing_tracks_it_across_prefix_counts():
-    """More prefixes over the same prompts lower even the clairvoyant bound; the policy follows it."""
-    from thresher.udfs.ai.simulator import compare
-
-    cfg = SimConfig(replicas=4, cache_blocks=600, max_running=32, max_buffered=1200)
-    ideal_tp, ratio = [], []
-    for k in (16, 512):
-        wl = Workload(num_prompts=3000, num_prefixes=k, prompt_tokens=128, prefix_tokens=80, partition_size=100)
-        res = compare(wl, cfg, ("naive", "bucketed", "ideal"))
-        assert abs(res["ideal"].hit_rate - wl.ideal_hit_rate()) < 0.01
-        assert res["bucketed"].hit_rate <= res["ideal"].hit_rate + 1e-9
-        assert res["bucketed"].hit_rate > res["naive"].hit_rate
-        ideal_tp.append(res["ideal"].throughput)
-        ratio.append(res["bucketed"].throughput / res["ideal"].throughput)
-    assert ideal_tp[1] < 0.95 * ideal_tp[0]  # ~6 prompts per prefix: the bound itself drops
-    assert min(ratio) > 0.9, ratio
+def test_schedule_prompts_respects_arrivals_and_keeps_prefixes_together() -> None:
+    parts = list(_partitions(n=600, prefixes=12, part=1, seed=5))  # one prompt per partition
+    times = [0.001 * k for k in range(600)]
+    trace: list = []
+    out = schedule_prompts(iter(parts), replicas=4, batch_size=8, arrivals=times, trace=trace,
+                           model=ReplicaModel(new_tokens=16, cache_blocks=256), cache_blocks=256)
+    assert sorted(i for r in out for i in r) == list(range(600))
+    added: set[int] = set()
+    for ev in trace:  # a prompt is never issued before it arrived
+        if ev[0] == "add":
+            added.add(ev[1])
+        else:
+            assert set(ev[4]) <= added
+    prefix = {pid: toks[0] for p in parts for pid, toks in p}
+    # affinity: most prefixes run on one replica (a few split by steals to keep slots full)
+    homes = {k: {r for r, ids in enumerate(out) for i in ids if prefix[i] == k} for k in set(prefix.values())}
+    assert sum(len(v) for v in homes.values()) <= 12 * 1.5

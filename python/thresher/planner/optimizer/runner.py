@@ -7,6 +7,7 @@ after, time spent) for ``explain()``; users switch rules off by name, and unknow
 
 from __future__ import annotations
 
+import functools
 import importlib
 import time
 from collections.abc import Callable, Iterable
@@ -84,11 +85,22 @@ def validate_plan(plan: LogicalPlan, schema: Schema, rule: str = "?") -> None:
 
 @dataclass
 class RuleFiring:
+    """One rule that changed the plan: the plans before and after (printed on demand: printing
+    the whole tree at every firing cost more than the rules themselves) and the time it took."""
+
     rule: str
     iteration: int
-    before: str
-    after: str
+    before_plan: LogicalPlan
+    after_plan: LogicalPlan
     seconds: float
+
+    @functools.cached_property
+    def before(self) -> str:
+        return self.before_plan.pretty()
+
+    @functools.cached_property
+    def after(self) -> str:
+        return self.after_plan.pretty()
 
 
 @dataclass
@@ -96,6 +108,8 @@ class OptimizerResult:
     plan: LogicalPlan
     log: list[RuleFiring] = field(default_factory=list)
     iterations: int = 0
+    #: rule applications (each one walks the plan once or more)
+    rule_runs: int = 0
 
 
 def _load(name: str) -> Callable[[LogicalPlan], LogicalPlan | None]:
@@ -110,7 +124,7 @@ def optimize(
     max_iterations: int = 16,
     validate: bool = False,
 ) -> OptimizerResult:
-    """Run every enabled rule, in order, until a full pass changes nothing."""
+    """Run every enabled rule, in order, until none of them changes the plan any more."""
     names = rule_names()
     disabled = set(disabled)
     unknown = disabled - set(names) - {"all"}
@@ -121,19 +135,27 @@ def optimize(
     rules = [(n, _load(n)) for n in names if n not in disabled]
     result = OptimizerResult(plan)
     schema = plan.schema
+    # a fixpoint is reached once every rule in a row has run on the current plan without
+    # changing it: the pass after the last change stops at the rule that made it (the rules
+    # after it in its own pass already saw the final plan) instead of rerunning all of them
+    quiet = 0
     for it in range(max_iterations):
-        changed = False
+        result.iterations = it + 1
         for name, rule in rules:
+            if quiet >= len(rules):
+                break
             t0 = time.perf_counter()
             new = rule(result.plan)
             dt = time.perf_counter() - t0
+            result.rule_runs += 1
             if new is not None and new != result.plan:
-                result.log.append(RuleFiring(name, it, result.plan.pretty(), new.pretty(), dt))
+                result.log.append(RuleFiring(name, it, result.plan, new, dt))
                 if validate:
                     validate_plan(new, schema, name)
                 result.plan = new
-                changed = True
-        result.iterations = it + 1
-        if not changed:
+                quiet = 0
+            else:
+                quiet += 1
+        if quiet >= len(rules):
             break
     return result

@@ -67,7 +67,7 @@ def count_subquery_to_exists(tree: Any) -> Any:
         test: Any = exp.Exists(this=body)
         return exp.Not(this=test) if kind in negative else test
 
-    return tree.transform(rewrite)
+    return tree.transform(rewrite, copy=False)
 
 
 def hide_local_ors(tree: Any) -> Any:
@@ -174,7 +174,7 @@ def factor_or_conjuncts(tree: Any) -> Any:
         ors = exp.or_(*(exp.Paren(this=exp.and_(*(c.copy() for c in r))) for r in rests))
         return wrap(exp.and_(*shared, exp.Paren(this=ors)))
 
-    return tree.transform(rewrite)
+    return tree.transform(rewrite, copy=False)
 
 
 def array_any_to_min_max(tree: Any) -> Any:

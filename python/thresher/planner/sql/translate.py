@@ -754,7 +754,11 @@ class Translator:
             return Call("abs", (self.expr(node.this, schema),))
         if isinstance(node, exp.Round):
             d = node.args.get("decimals")
-            return Call("round", (self.expr(node.this, schema),), (("decimals", int(d.name) if d is not None else 0),))
+            if d is not None and not (isinstance(d, exp.Literal) and d.is_int) and not (
+                    isinstance(d, exp.Neg) and isinstance(d.this, exp.Literal) and d.this.is_int):
+                raise UnsupportedError(f"ROUND with a non-constant precision ({d.sql()}) in {_where(node)}")
+            digits = 0 if d is None else (-int(d.this.name) if isinstance(d, exp.Neg) else int(d.name))
+            return sql_round(self.expr(node.this, schema), digits, schema)
         if isinstance(node, exp.Upper):
             return self.expr(node.this, schema).str.upper()
         if isinstance(node, exp.Lower):
@@ -907,6 +911,84 @@ def combine_or(parts: list[Expr]) -> Expr:
     return out
 
 
+def sql_round(x: Expr, digits: int, schema: Schema | None) -> Expr:
+    """DuckDB's ``ROUND(x, digits)``.
+
+    A DOUBLE is rounded as DuckDB computes it, ``std::round(x * 10^d) / 10^d`` (half away from
+    zero on the scaled binary value: ``round(0.125, 2)`` is 0.13 because 12.5 is exact,
+    ``round(0.285, 2)`` is 0.28 because 0.285 * 100 is 28.499999999999996), and
+    ``std::round(x / 10^-d) * 10^-d`` for a negative ``d``; a result that is not finite gives
+    ``x`` back. A FLOAT is computed
+    in double precision and cast back, as DuckDB does. A DECIMAL rounds half away from zero to
+    ``DECIMAL(p, d)``; an integer is returned unchanged. Polars' own ``round`` rounds half to
+    even, which is what the DataFrame API keeps.
+    """
+    dtype: DataType | None = None
+    if schema is not None:
+        try:
+            dtype = x.resolve(schema).dtype
+        except ThresherError:
+            dtype = None
+    away = (("decimals", 0), ("mode", "half_away_from_zero"))
+    if dtype is not None and dtype.kind == "decimal":
+        if digits < 0:
+            raise UnsupportedError(f"ROUND of a DECIMAL with a negative precision ({digits})")
+        scale = dtype.arrow.scale
+        out: Expr = Call("round", (x,), (("decimals", digits), ("mode", "half_away_from_zero")))
+        if digits < scale:
+            out = out.cast(DataType.decimal(dtype.arrow.precision, digits))
+        return out
+    if dtype is not None and dtype.is_integer():
+        if digits < 0:
+            raise UnsupportedError(f"ROUND of an integer with a negative precision ({digits})")
+        return x
+    is_float32 = dtype is not None and str(dtype) == "float"
+    xd = x.cast(DataType.float64()) if is_float32 or (dtype is not None and not dtype.is_float()) else x
+    # the scale as a column (x * 0 + 10^|d|), not a literal: Polars divides by a scalar through
+    # its reciprocal (2739 / 10 gives 273.90000000000003), DuckDB divides exactly (273.9). A
+    # non-finite x makes it NaN, and the guard below then returns x, as DuckDB does.
+    scale = float(10 ** abs(digits))
+    m = Call("add", (Call("mul", (xd, lit(0.0))), lit(scale)))
+    if digits >= 0:
+        y = Call("mul", (xd, m))
+        r: Expr = Call("round", (y,), away)
+        if digits > 0:
+            r = _exact_tie(xd, scale, y, r)
+        r = Call("truediv", (r, m))
+    else:
+        r = Call("mul", (Call("round", (Call("truediv", (xd, m)),), away), m))
+    out = when(Call("lt", (Call("abs", (r,)), lit(float("inf"))))).then(r).otherwise(xd)
+    return out.cast(DataType.float32()) if is_float32 else out
+
+
+def _split(v: float) -> tuple[float, float]:
+    """Veltkamp's split of a double into two halves of 26 bits (``hi + lo == v`` exactly)."""
+    c = 134217729.0 * v
+    hi = c - (c - v)
+    return hi, v - hi
+
+
+def _exact_tie(x: Expr, scale: float, y: Expr, r: Expr) -> Expr:
+    """DuckDB 2 breaks a tie of ``y = x * scale`` (rounded to a double) on the exact product:
+    70.55 * 10 is 705.4999999999999716 but rounds to the double 705.5, and DuckDB gives 70.5.
+    The product's rounding error is Dekker's two-product ``x * scale - y`` (exact, from halves
+    of 26 bits); where ``y`` is a tie and the error points toward zero, ``r`` (rounded away)
+    steps back by one."""
+    c = Call("mul", (x, lit(134217729.0)))
+    xh = Call("sub", (c, Call("sub", (c, x))))
+    xl = Call("sub", (x, xh))
+    sh, sl = _split(scale)
+    err = Call("add", (Call("add", (Call("add", (Call("sub", (Call("mul", (xh, lit(sh))), y)),
+                                                Call("mul", (xh, lit(sl))))),
+                                    Call("mul", (xl, lit(sh))))),
+                       Call("mul", (xl, lit(sl)))))
+    tie = Call("eq", (Call("abs", (Call("sub", (y, r)),)), lit(0.5)))
+    zero = lit(0.0)
+    down = Call("and", (tie, Call("and", (Call("gt", (y, zero)), Call("lt", (err, zero))))))
+    up = Call("and", (tie, Call("and", (Call("lt", (y, zero)), Call("gt", (err, zero))))))
+    return when(down).then(Call("sub", (r, lit(1.0)))).when(up).then(Call("add", (r, lit(1.0)))).otherwise(r)
+
+
 def _transform_top_down(e: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
     out = fn(e)
     if out is not None:
@@ -931,18 +1013,19 @@ def _equi_keys(terms: list[Expr], left: set[str], right: set[str]) -> list[tuple
     return out
 
 
-def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duckdb") -> LogicalPlan:
-    """Parse ``sql`` with sqlglot and translate it to a logical plan over ``catalog``."""
-    import sqlglot
-    from sqlglot import exp
-    from sqlglot.errors import OptimizeError, ParseError
-    from sqlglot.optimizer import optimize
+def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> Any:
+    """sqlglot's qualification and decorrelation plus our AST rewrites, in place on ``tree``.
+
+    The same passes ``sqlglot.optimizer.optimize(rules=...)`` would run, called directly: that
+    wrapper deep-copies the tree first and inspects every rule's signature on each call.
+    """
     from sqlglot.optimizer.eliminate_ctes import eliminate_ctes
     from sqlglot.optimizer.eliminate_subqueries import eliminate_subqueries
     from sqlglot.optimizer.normalize import normalize
     from sqlglot.optimizer.qualify import qualify
     from sqlglot.optimizer.simplify import simplify
     from sqlglot.optimizer.unnest_subqueries import unnest_subqueries
+    from sqlglot.schema import ensure_schema
 
     from thresher.planner.sql.rewrites import (
         array_any_to_min_max,
@@ -951,8 +1034,31 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
         hide_local_ors,
     )
 
+    mapping = ensure_schema(dict(schema), dialect=dialect)
+    tree = qualify(tree, dialect=dialect, schema=mapping, isolate_tables=True, quote_identifiers=False,
+                   validate_qualify_columns=True)
+    tree = factor_or_conjuncts(tree)
+    tree = normalize(tree)
+    tree = count_subquery_to_exists(tree)
+    tree = hide_local_ors(tree)
+    tree = unnest_subqueries(tree)
+    tree = array_any_to_min_max(tree)
+    tree = eliminate_subqueries(tree)
+    tree = eliminate_ctes(tree)
+    return simplify(tree, dialect=dialect)
+
+
+def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duckdb", tree: Any = None) -> LogicalPlan:
+    """Parse ``sql`` with sqlglot and translate it to a logical plan over ``catalog``.
+
+    ``tree`` is ``sql`` already parsed by the caller (it is rewritten in place)."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import OptimizeError, ParseError
+
     try:
-        tree = sqlglot.parse_one(sql, dialect=dialect)
+        if tree is None:
+            tree = sqlglot.parse_one(sql, dialect=dialect)
     except ParseError as exc:
         import re
 
@@ -966,13 +1072,13 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
             known = sorted(catalog)
             raise SQLError(f"unknown table {table.name!r} in {_where(table)}; known tables: {known} "
                            "(pass frames as th.sql(query, name=df) or th.register(name, df))")
-    schema = {name: {c: sql_type_name(t) for c, t in plan.schema.items()} for name, plan in catalog.items()}
+    # sqlglot only needs the tables the query names (building its schema object over a whole
+    # catalog of wide tables costs more than qualifying a small query)
+    named = {t.name.lower() for t in tree.find_all(exp.Table) if t.name}
+    schema = {name: {c: sql_type_name(t) for c, t in plan.schema.items()}
+              for name, plan in catalog.items() if name in named}
     try:
-        tree = optimize(tree, schema=schema, dialect=dialect,  # type: ignore[arg-type]
-                        rules=(qualify, factor_or_conjuncts, normalize, count_subquery_to_exists, hide_local_ors,
-                               unnest_subqueries, array_any_to_min_max,  # type: ignore[arg-type]
-                               eliminate_subqueries, eliminate_ctes, simplify),
-                        infer_schema=False, validate_qualify_columns=True)
+        tree = _sqlglot_passes(tree, schema, dialect)
     except OptimizeError as exc:
         columns = {name: list(plan.schema.names) for name, plan in catalog.items()}
         raise SQLError(unknown_column_message(str(exc), tree, columns) or str(exc)) from exc

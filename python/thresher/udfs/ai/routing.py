@@ -5,11 +5,12 @@ Ray actor pool, or the model instances of a local stage with ``concurrency > 1``
 each replica would bucket only its own batch, and prompts sharing a prefix would be spread over
 replicas whose caches then all hold -- and all miss -- the same prefixes. Here every call instead
 hands its tokenized prompts to one :class:`PromptRouter`, which owns a
-:class:`~thresher.udfs.ai.scheduling.PrefixScheduler` (the same component
-:func:`~thresher.udfs.ai.scheduling.schedule_prompts` and the simulator drive): prompts are
-bucketed by token-level prefix across all in-flight calls, a bucket goes to the replica whose
-modelled cache holds its prefix unless that replica's queued tokens exceed the least-loaded one's
-by the slack, and a replica drains its bucket before taking the next, largest first.
+:class:`~thresher.udfs.ai.scheduling.PrefixScheduler` -- the one piece of routing logic:
+:func:`~thresher.udfs.ai.scheduling.schedule_prompts` replays the same object offline against an
+arrival trace. Prompts are bucketed by token-level prefix across all in-flight calls, a bucket
+sticks to its replica (the one whose modelled cache holds its prefix, else the least loaded), a
+replica's free slots take the next arrived prompts of its own buckets, and a replica with none
+left steals from one with a backlog, preferring a prefix it caches.
 
 A call then works *as its replica* until its own prompts are done: it runs whatever the router
 issues to that replica (which may be other calls' prompts), reports the answers, and picks up its
@@ -191,18 +192,46 @@ class PromptRouter:
                 if done is not None:
                     return [], done
                 self._park_stale(now)
-                batch = sched.next_batch(replica, max_prompts)
-                if batch:
-                    self.executed[replica] += len(batch)
-                    self._inflight[replica].update((p.id, p.token_ids) for p in batch)
-                    if self.placements is not None:
-                        self.placements.extend((replica, _digest(p.token_ids)) for p in batch)
-                    return [(p.id, p.token_ids) for p in batch], None
+                work = self._next(replica, max_prompts)
+                if work:
+                    return work, None
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return [], None
                 self._cond.wait(left)
                 now = time.monotonic()
+
+    def issue(
+        self, replica: int, finished: Sequence[tuple[int, Any]], max_prompts: int
+    ) -> list[tuple[int, Sequence[int]]]:
+        """Report ``finished`` ``(prompt id, answer)`` pairs, then take up to ``max_prompts`` prompts
+        for ``replica`` at once (possibly none): the routing decision of :meth:`step` without its
+        wait, and what :func:`~thresher.udfs.ai.scheduling.schedule_prompts` replays offline.
+
+        Examples
+        --------
+        >>> router = PromptRouter(cache_blocks=64)
+        >>> router.register(), router.register()
+        (0, 1)
+        >>> router.submit("t", [[1] * 32, [2] * 32, [1] * 32 + [5] * 16])
+        >>> [pid for pid, _ in router.issue(0, [], 4)], [pid for pid, _ in router.issue(1, [], 4)]
+        ([0, 2], [1])
+        """
+        with self._cond:
+            self._seen[replica] = time.monotonic()
+            self._parked.discard(replica)
+            self._finish(replica, finished)
+            return self._next(replica, max_prompts)
+
+    def _next(self, replica: int, max_prompts: int) -> list[tuple[int, Sequence[int]]]:
+        assert self._sched is not None
+        batch = self._sched.next_batch(replica, max_prompts)
+        if batch:
+            self.executed[replica] += len(batch)
+            self._inflight[replica].update((p.id, p.token_ids) for p in batch)
+            if self.placements is not None:
+                self.placements.extend((replica, _digest(p.token_ids)) for p in batch)
+        return [(p.id, p.token_ids) for p in batch]
 
     def wait(self, ticket: str, timeout: float) -> list[Any] | None:
         """Wait (not working) up to ``timeout`` seconds for the ticket's answers."""

@@ -8,21 +8,25 @@ runs which prompt and in what order:
 - :class:`NaiveScheduler` -- first in, first out; any replica takes the next prompts.
 - :class:`SortedScheduler` -- sorts the prompts by their tokens, then hands them out in order. With
   ``window=None`` it is the global sort baseline: a barrier that waits for the whole input.
-- :class:`PrefixScheduler` -- the streaming policy: a bounded buffer of pending prompts grouped into
-  buckets by their token-level prefix (a chain of 16-token block hashes, the same unit vLLM caches),
-  largest bucket first, a bucket stays on its replica until drained, and buckets are routed to the
-  replica whose modelled KV cache most likely holds their prefix, unless that replica's outstanding
-  work exceeds the least-loaded one's by a threshold.
+- :class:`PrefixScheduler` -- the engine's router: prompts are bucketed by their token-level
+  prefix (a chain of 16-token block hashes, the unit vLLM caches); a bucket sticks to one replica
+  (cache affinity); a new bucket goes to the replica whose modelled KV cache holds its prefix, else
+  to the least-loaded one; a replica's freed slots take the next *arrived* prompts of its own
+  buckets (the one it is draining first), and only when it has none left does it steal from a
+  replica with a backlog, preferring a bucket whose prefix it already caches.
 
-All three implement :class:`Scheduler` (``add`` / ``close`` / ``next_batch`` / ``complete``), the
-interface the engine-side model actors and the offline simulator (:mod:`.simulator`) both drive, so
-the numbers measured offline are those of the real policy. :func:`schedule_prompts` is the
-functional contract on top: it consumes partitions lazily and returns each replica's execution order.
+All three implement :class:`Scheduler` (``add`` / ``close`` / ``next_batch`` / ``complete``).
+:class:`~thresher.udfs.ai.routing.PromptRouter` drives a :class:`PrefixScheduler` in the engine;
+:func:`schedule_prompts` (offline) is not a separate heuristic but the same object driven by
+:func:`iter_schedule` against an arrival trace, with replicas modelled by :class:`ReplicaModel`
+(continuous batching, prefix cache, step costs), so its per-replica orders are the router's
+decisions and stay feasible while prompts stream in. ``benchmarks/prefix_sim.py`` judges both on
+an independent simulator.
 
 Examples
 --------
 >>> prompts = [(i, [i % 2] * 32 + [100 + i] * 16) for i in range(6)]
->>> schedule_prompts([prompts[:3], prompts[3:]], replicas=2, batch_size=2)
+>>> schedule_prompts([prompts[:3], prompts[3:]], replicas=2, batch_size=4)
 [[0, 2, 4], [1, 3, 5]]
 """
 
@@ -33,7 +37,7 @@ import itertools
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import xxhash
@@ -48,6 +52,7 @@ __all__ = [
     "LRUBlockCache",
     "prefix_block_hashes",
     "make_scheduler",
+    "ReplicaModel",
     "iter_schedule",
     "schedule_prompts",
 ]
@@ -127,7 +132,7 @@ class LRUBlockCache:
     """A least-recently-used set of block hashes with a fixed capacity in blocks.
 
     Used two ways: as the scheduler's *model* of what a replica's KV cache holds, and by the
-    simulator as the replica's cache itself.
+    offline replay (:func:`iter_schedule`) as the replica's cache itself.
 
     Examples
     --------
@@ -172,7 +177,7 @@ class LRUBlockCache:
 
 
 class Scheduler(Protocol):
-    """What a model actor (or the simulator) drives: feed prompts, ask for work, report completions."""
+    """What a model actor (or the offline replay) drives: feed prompts, ask for work, report completions."""
 
     num_replicas: int
 
@@ -338,11 +343,13 @@ class PrefixScheduler(_Base):
     partner arrives). A new bucket is routed to the replica whose modelled cache (an LRU of block
     hashes sized like the replica's KV cache, updated as prompts are issued) holds the longest part
     of its prefix -- unless that replica's outstanding tokens exceed the least-loaded replica's by
-    more than the slack, then to the least-loaded one. A replica drains its current bucket before it
-    picks its next one, the largest first; a prompt older than ``max_wait`` issues has its bucket
-    served first so nothing starves. An idle replica steals a whole bucket from the busiest one
-    when that one's backlog exceeds its own by more than the slack, or the busiest one left
-    (:meth:`park`), or the input ended.
+    more than the slack, then to the least-loaded one. :meth:`next_batch` fills a replica's free
+    slots from its own buckets: the one it is draining, then one whose whole prefix it caches, then
+    the largest (a prompt older than ``max_wait`` issues has its bucket served first so nothing
+    starves). With none left it steals, so its slots stay full: only from a replica whose pending
+    prompts exceed its free slots (as of its last request) or that left (:meth:`park`), a whole
+    bucket that replica is not draining -- the one whose prefix the thief caches longest first,
+    then the busiest victim's largest -- else part of the one it is draining.
 
     Parameters
     ----------
@@ -410,6 +417,7 @@ class PrefixScheduler(_Base):
         self._tie = itertools.count()
         self._cache_blocks = cache_blocks
         self._parked: set[int] = set()
+        self._cap: list[int | None] = [None] * num_replicas  # slots a replica had at its last request
         #: buckets (or bucket halves) moved to an idle replica, for the stats
         self.steals = 0
         #: buckets routed to a replica because its modelled cache held part of their prefix
@@ -421,6 +429,7 @@ class PrefixScheduler(_Base):
         self._heaps.append([])
         self._active.append(None)
         self._hot.append({})
+        self._cap.append(None)
         return r
 
     def park(self, replica: int) -> None:
@@ -435,13 +444,6 @@ class PrefixScheduler(_Base):
 
     def _slack(self) -> float:
         return self.min_slack_tokens + self.load_slack * (sum(self.outstanding) / self.num_replicas)
-
-    def _may_steal_from(self, victim: int, thief: int) -> bool:
-        """Buckets stay on their replica until drained, unless it left (parked), the input ended
-        (the tail is balanced freely), or its backlog exceeds the thief's by more than the slack."""
-        return (
-            self.closed or victim in self._parked or self.outstanding[victim] - self.outstanding[thief] > self._slack()
-        )
 
     # -- buffering -------------------------------------------------------------------------------
     @property
@@ -484,7 +486,9 @@ class PrefixScheduler(_Base):
         for prev, d in partners.items():
             self._move(prev, d)
         if depth == 0 and hashes:
-            depth = 1  # shares nothing yet: a singleton bucket under its first block
+            # Shares nothing with a pending prompt yet: a singleton bucket under its first block
+            # (routed by the longest prefix a replica's modelled cache holds).
+            depth = 1
         self._place(p, depth, hint=None)
 
     def _place(self, p: PromptRequest, depth: int, hint: int | None) -> None:
@@ -542,7 +546,7 @@ class PrefixScheduler(_Base):
         return best
 
     # -- issuing ---------------------------------------------------------------------------------
-    def _pick(self, replica: int, steal: bool) -> _Bucket | None:
+    def _pick(self, replica: int, want: int) -> _Bucket | None:
         active = self._active[replica]
         if active is not None and active in self._buckets:
             return self._buckets[active]
@@ -563,7 +567,7 @@ class PrefixScheduler(_Base):
                 heapq.heappop(heap)  # stale entry
                 continue
             return b
-        return self._steal(replica) if steal else None
+        return self._steal(replica, want) if want else None
 
     def _hot_bucket(self, replica: int) -> _Bucket | None:
         """The largest bucket whose whole prefix the replica (as modelled) still caches: all hits, serve it now."""
@@ -586,29 +590,51 @@ class PrefixScheduler(_Base):
         waited_since, pid = order[0]
         return pid if self._issued - waited_since > limit else None
 
-    def _steal(self, replica: int) -> _Bucket | None:
-        victims = sorted(range(self.num_replicas), key=lambda r: -self.outstanding[r])
-        for v in victims:
-            if v == replica or not self._may_steal_from(v, replica):
+    def _steal(self, replica: int, want: int) -> _Bucket | None:
+        """Work for a replica whose own buckets are empty, so its ``want`` free slots stay full.
+
+        Only from a replica with a backlog -- more pending prompts than its free slots (as of its
+        last request) -- or one that left (parked): a replica that will take its prompts at its
+        next request is not robbed. A whole bucket that the victim is not draining, preferring the
+        one whose prefix this replica caches longest (no prefill lost), then the busiest victim's
+        largest; else part of a bucket being drained (its backlog, at most half; all of it when its
+        replica left). The bucket becomes this replica's: affinity follows the cache that now
+        holds its prefix.
+        """
+        cache, load, active, parked = self.caches[replica], self.outstanding, self._active, self._parked
+        backlog = [0] * self.num_replicas
+        for b in self._buckets.values():
+            backlog[b.replica] += len(b.members)
+        for v in range(self.num_replicas):
+            if v not in parked:
+                cap = self._cap[v]
+                slots = cap if cap is not None else self._cap[replica] or want  # unknown: like the thief's
+                backlog[v] -= max(0, slots - len(self._running[v]))
+        best: _Bucket | None = None
+        best_score: tuple[int, int, int, int] = (-1, -1, -1, -1)
+        donor: _Bucket | None = None
+        for b in self._buckets.values():
+            v = b.replica
+            if v == replica or backlog[v] <= 0:
                 continue
-            candidates = [b for b in self._buckets.values() if b.replica == v and b.key != self._active[v]]
-            if candidates:
-                bucket = max(candidates, key=lambda b: len(b.members))
-                self._reassign(bucket, replica)
-                self.steals += 1
-                return bucket
-        # Only buckets being drained are left: split the largest in half.
-        live = [
-            b
-            for b in self._buckets.values()
-            if b.replica != replica and len(b.members) > 1 and self._may_steal_from(b.replica, replica)
-        ]
-        if not live:
+            if active[v] == b.key and v not in parked:
+                if donor is None or backlog[v] > backlog[donor.replica]:
+                    donor = b
+                continue
+            hits = cache.matched_prefix(b.chain) if b.chain else 0
+            score = (int(hits == len(b.chain) and hits > 0), hits, load[v], len(b.members))
+            if score > best_score:
+                best, best_score = b, score
+        if best is not None:
+            self._reassign(best, replica)
+            self.steals += 1
+            return best
+        if donor is None:
             return None
-        donor = max(live, key=lambda b: len(b.members))
-        half = list(donor.members)[len(donor.members) // 2 :]
+        take = min(max(1, len(donor.members) // 2), backlog[donor.replica])
+        part = list(donor.members)[len(donor.members) - take :]
         split = _Bucket(-next(self._tie) - 1, donor.chain, replica)
-        for pid in half:
+        for pid in part:
             p = donor.members.pop(pid)
             split.members[pid] = p
             self._shared += (len(split.members) == 2) - (len(donor.members) == 1)
@@ -632,10 +658,11 @@ class PrefixScheduler(_Base):
 
     def next_batch(self, replica: int, max_prompts: int) -> list[PromptRequest]:
         self._parked.discard(replica)
+        self._cap[replica] = len(self._running[replica]) + max_prompts
         batch: list[PromptRequest] = []
         while len(batch) < max_prompts:
             # Steal another replica's bucket only when this one would otherwise sit idle.
-            bucket = self._pick(replica, steal=not batch and not self._running[replica])
+            bucket = self._pick(replica, want=max_prompts - len(batch))  # own work first, then steal
             if bucket is None:
                 break
             self._active[replica] = bucket.key
@@ -683,6 +710,87 @@ def make_scheduler(policy: str, num_replicas: int, **options: object) -> Schedul
     raise ValueError(f"unknown scheduling policy {policy!r}; expected 'naive', 'sorted' or 'bucketed'")
 
 
+@dataclass(frozen=True)
+class ReplicaModel:
+    """How :func:`iter_schedule` models a replica's time while it replays the router offline.
+
+    A replica runs continuous batching: at most ``batch_size`` sequences at once (the engine's
+    ``max_num_seqs``); each step costs ``step_s`` plus ``prefill_s_per_token`` per prompt token
+    admitted that its prefix cache (an LRU of ``cache_blocks`` blocks) does not hold, plus
+    ``decode_s_per_seq`` per running sequence; a sequence leaves after ``new_tokens`` steps and its
+    slot is offered to the router at the next step. Only ratios of the costs matter to the order.
+
+    Examples
+    --------
+    >>> ReplicaModel(new_tokens=16).new_tokens
+    16
+    """
+
+    new_tokens: int = 128
+    step_s: float = 0.004
+    prefill_s_per_token: float = 1e-4
+    decode_s_per_seq: float = 1.5e-4
+    cache_blocks: int = 8192
+
+
+class _Feed:
+    """Hands a scheduler the partitions that have arrived (pushed by time, or pulled as the buffer drains)."""
+
+    def __init__(
+        self,
+        sched: Scheduler,
+        source: Iterator[Sequence[tuple[int, Sequence[int]]]],
+        times: Iterator[float] | None,
+        max_buffered: int,
+        trace: list[tuple[Any, ...]] | None,
+    ) -> None:
+        self.sched, self.source, self.times, self.max_buffered, self.trace = sched, source, times, max_buffered, trace
+        self.barrier = bool(getattr(sched, "barrier", False))
+        self.exhausted = False
+        self.k = 0
+        self.next: Sequence[tuple[int, Sequence[int]]] | None = None
+        self.t = 0.0
+
+    def _add(self, part: Sequence[tuple[int, Sequence[int]]]) -> None:
+        self.sched.add(PromptRequest.make(pid, toks) for pid, toks in part)
+        if self.trace is not None:
+            self.trace.append(("add", self.k))
+        self.k += 1
+
+    def _pull(self) -> bool:
+        part = next(self.source, None)
+        if part is None:
+            self.exhausted = True
+            self.sched.close()
+            return False
+        self.next = part
+        return True
+
+    def until(self, now: float) -> float | None:
+        """Add what has arrived by ``now``; return the next arrival time (None: none known)."""
+        sched = self.sched
+        if self.times is None:
+            while not self.exhausted and (sched.pending < sched.buffer_limit(self.max_buffered) or self.barrier):
+                if self._pull():
+                    assert self.next is not None
+                    self._add(self.next)
+            return None
+        while not self.exhausted:
+            if self.next is None:
+                if not self._pull():
+                    break
+                t = next(self.times, None)
+                if t is None:
+                    raise ValueError("arrivals has fewer entries than partitions")
+                self.t = float(t)
+            if self.t > now:
+                return self.t
+            assert self.next is not None
+            self._add(self.next)
+            self.next = None
+        return None
+
+
 def iter_schedule(
     partitions: Iterable[Sequence[tuple[int, Sequence[int]]]],
     replicas: int,
@@ -690,14 +798,27 @@ def iter_schedule(
     policy: str = "bucketed",
     batch_size: int = 32,
     max_buffered: int = 8192,
+    arrivals: Iterable[float] | None = None,
+    model: ReplicaModel | None = None,
+    trace: list[tuple[Any, ...]] | None = None,
     **options: object,
 ) -> Iterator[tuple[int, list[int]]]:
-    """Yield ``(replica, prompt_ids)`` batches as the streaming scheduler issues them.
+    """Replay the engine's router against an arrival trace; yield ``(replica, prompt_ids)`` as it issues them.
 
-    Partitions are pulled lazily, only while fewer than ``max_buffered`` prompts are pending, so
-    an unbounded input works. Replicas ask for work in the order they would free up, modelled as a
-    virtual clock advanced by the prompt tokens each batch carries (a batch completes before its
-    replica asks again).
+    This is the online policy run offline, not a separate heuristic: replicas are modelled
+    (:class:`ReplicaModel`) running continuous batching, and whenever a replica has free slots
+    it asks the scheduler -- the same object :class:`~thresher.udfs.ai.routing.PromptRouter`
+    drives in the engine -- for that many prompts, reporting first the prompts it finished.
+    Prompts reach the scheduler only when they arrive:
+
+    - ``arrivals`` given: partition ``k`` arrives at time ``arrivals[k]`` (seconds, ascending), the
+      order and times prompts stream in from upstream;
+    - ``arrivals=None``: the engine pulls -- a partition arrives whenever fewer than
+      ``max_buffered`` prompts (grown by the scheduler's :meth:`~Scheduler.buffer_limit`) are
+      pending, so an unbounded input works.
+
+    ``trace``, if a list, receives the calls made to the scheduler, in order:
+    ``("add", partition_index)`` and ``("issue", replica, finished_ids, free_slots, issued_ids)``.
 
     Examples
     --------
@@ -705,36 +826,55 @@ def iter_schedule(
     >>> next(iter_schedule(endless, replicas=2, batch_size=2, max_buffered=8))
     (0, [0, 3])
     """
+    m = model or ReplicaModel()
+    if policy in ("bucketed", "prefix"):
+        options.setdefault("cache_blocks", m.cache_blocks)
     sched = make_scheduler(policy, replicas, **options)
-    source = iter(partitions)
-    exhausted = False
-    clock = [0] * replicas
-    last: list[list[int]] = [[] for _ in range(replicas)]
-    while True:
-        while not exhausted and (sched.pending < sched.buffer_limit(max_buffered) or getattr(sched, "barrier", False)):
-            part = next(source, None)
-            if part is None:
-                exhausted = True
-                sched.close()
-            else:
-                sched.add(PromptRequest.make(pid, toks) for pid, toks in part)
-        if exhausted and sched.pending == 0:
-            return
-        idle = set()
-        while True:
-            r = min((i for i in range(replicas) if i not in idle), key=clock.__getitem__, default=None)
-            if r is None:
+    caches = [LRUBlockCache(m.cache_blocks) for _ in range(replicas)]
+    running: list[deque[tuple[int, list[int]]]] = [deque() for _ in range(replicas)]  # (finish step, ids)
+    nrun = [0] * replicas
+    steps = [0] * replicas
+    finished: list[list[int]] = [[] for _ in range(replicas)]
+    heap = [(0.0, r) for r in range(replicas)]
+    feed = _Feed(sched, iter(partitions), None if arrivals is None else iter(arrivals), max_buffered, trace)
+
+    while heap:
+        now, r = heapq.heappop(heap)
+        upcoming = feed.until(now)
+        done = finished[r]
+        finished[r] = []
+        sched.complete(r, done)
+        free = batch_size - nrun[r]
+        batch = sched.next_batch(r, free) if free > 0 else []
+        if trace is not None and (batch or done):
+            trace.append(("issue", r, done, free, [p.id for p in batch]))
+        prefill = 0
+        if batch:
+            ids = [p.id for p in batch]
+            yield r, ids
+            for p in batch:
+                prefill += p.num_tokens - BLOCK_SIZE * caches[r].admit(p.block_hashes)
+            running[r].append((steps[r] + m.new_tokens, ids))
+            nrun[r] += len(ids)
+        if nrun[r]:
+            now += m.step_s + m.prefill_s_per_token * prefill + m.decode_s_per_seq * nrun[r]
+            steps[r] += 1
+            q = running[r]
+            while q and q[0][0] <= steps[r]:
+                _, ids = q.popleft()
+                nrun[r] -= len(ids)
+                finished[r].extend(ids)
+            heapq.heappush(heap, (now, r))
+            continue
+        # Idle: wake at the next arrival, or after the next replica's turn (it may take its own
+        # prompts, or leave a backlog to steal); with nothing pending or to come, this replica is done.
+        if upcoming is not None:
+            heapq.heappush(heap, (max(upcoming, now), r))
+        elif sched.pending:
+            if not heap:
                 raise RuntimeError("scheduler has pending prompts but issued none to any replica")
-            sched.complete(r, last[r])
-            last[r] = []
-            batch = sched.next_batch(r, batch_size)
-            if batch:
-                break
-            idle.add(r)
-        ids = [p.id for p in batch]
-        last[r] = ids
-        clock[r] += sum(p.num_tokens for p in batch)
-        yield r, ids
+            busy = [t for t, q in heap if nrun[q]]  # after the next busy replica's step, else the next turn
+            heapq.heappush(heap, (max(min(busy) if busy else heap[0][0], now) + 1e-9, r))
 
 
 def schedule_prompts(
@@ -744,6 +884,12 @@ def schedule_prompts(
 ) -> list[list[int]]:
     """Schedule streamed prompts onto replicas; return each replica's prompt ids in execution order.
 
+    The orders are the decisions of the engine's online router (:class:`PrefixScheduler`, as
+    :class:`~thresher.udfs.ai.routing.PromptRouter` runs it) replayed against the arrival trace by
+    :func:`iter_schedule`: a replica's free slot takes the next *arrived* prompt of its own
+    buckets, so running the returned lists while prompts stream in in the same order keeps
+    batches full.
+
     Parameters
     ----------
     partitions : Iterable[Sequence[tuple[int, Sequence[int]]]]
@@ -751,9 +897,10 @@ def schedule_prompts(
     replicas : int
         Number of model replicas.
     **options
-        ``policy`` (``"bucketed"`` default, ``"sorted"``, ``"naive"``), ``batch_size`` (prompts per
-        request, 32), ``max_buffered`` (bound on pending prompts, 8,192), and the policy's own
-        options (e.g. ``cache_blocks``, ``load_slack`` for :class:`PrefixScheduler`).
+        ``policy`` (``"bucketed"`` default, ``"sorted"``, ``"naive"``), ``batch_size`` (sequences a
+        replica runs at once, 32), ``arrivals`` (arrival time of each partition; default: pulled as
+        the buffer drains), ``max_buffered`` (8,192), ``model`` (a :class:`ReplicaModel`), and the
+        policy's own options (e.g. ``cache_blocks``, ``load_slack`` for :class:`PrefixScheduler`).
 
     Returns
     -------

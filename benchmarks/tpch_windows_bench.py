@@ -1,0 +1,88 @@
+"""SQL window functions over TPC-H ``orders``: ``th.sql`` vs DuckDB on the same Parquet file.
+
+Each query computes one window per row of ``orders`` (1.5M rows at scale 1) and the result is
+compared with DuckDB's before a time counts (rows as a multiset, numbers within 1e-6 relative).
+Tie-sensitive functions (row_number, lag, ROWS frames) order by a unique key last, so both
+engines compute the same answer.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import Bench, Engine
+from benchmarks.tpch.canon import canonical, generate, same_result
+
+QUERIES = {
+    "row_number": "select o_orderkey, row_number() over (partition by o_custkey order by o_orderdate desc, "
+                  "o_totalprice, o_orderkey) as rn from orders",
+    "running_sum": "select o_orderkey, sum(o_totalprice) over (partition by o_custkey order by o_orderdate, o_orderkey "
+                   "rows between unbounded preceding and current row) as s from orders",
+    "rank": "select o_orderkey, rank() over (partition by o_orderpriority order by o_totalprice desc) as r from orders",
+    "partition_avg": "select o_orderkey, avg(o_totalprice) over (partition by o_custkey) as a from orders",
+    "lag": "select o_orderkey, lag(o_totalprice) over (partition by o_custkey order by o_orderdate, o_orderkey) as p "
+           "from orders",
+    "range_sum": "select o_orderkey, sum(o_totalprice) over (partition by o_orderpriority order by o_orderdate "
+                 "range between 7 preceding and current row) as s from orders",
+}
+
+
+def prepare(p: dict[str, Any], work: Path) -> dict[str, Any]:
+    return {"_root": str(generate(p["scale"]))}
+
+
+def cases(p: dict[str, Any]) -> list[str]:
+    return list(QUERIES)
+
+
+def _start_thresher(p: dict[str, Any]) -> dict[str, Any]:
+    import thresher as th
+
+    orders = th.read_parquet(str(Path(p["_root"]) / "orders"))
+    return {"run": lambda q: th.sql(q, orders=orders).to_arrow()}
+
+
+def _start_duckdb(p: dict[str, Any]) -> dict[str, Any]:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW orders AS SELECT * FROM read_parquet('{Path(p['_root']) / 'orders'}/*.parquet')")
+    return {"run": lambda q: con.sql(q).to_arrow_table()}
+
+
+def _run(state: dict[str, Any], case: str) -> Any:
+    c0 = time.process_time()
+    out = state["run"](QUERIES[case])
+    state["cpu_s"] = time.process_time() - c0
+    return out
+
+
+def _cpu(state: dict[str, Any], case: str, out: Any) -> dict[str, Any]:
+    return {"cpu_s": state.get("cpu_s")}
+
+
+def _check(state: dict[str, Any], case: str, out: Any) -> dict[str, Any]:
+    return canonical(out)
+
+
+BENCH = Bench(
+    name="tpch_windows",
+    title="SQL windows over TPC-H orders: th.sql vs DuckDB",
+    engines=(
+        Engine("thresher", _start_thresher, _run, _check, metrics=_cpu, requires=("thresher",)),
+        Engine("duckdb", _start_duckdb, _run, _check, metrics=_cpu, requires=("duckdb",)),
+    ),
+    reference="duckdb",
+    baseline="duckdb",
+    units="queries",
+    quick={"scale": 0.1, "rounds": 2},
+    full={"scale": 1.0, "rounds": 3},
+    prepare=prepare,
+    cases=cases,
+    compare=same_result,
+    timeout_s=300.0,
+    notes="Ratio = DuckDB median / engine median per query (> 1: faster than DuckDB); cpu_s: process CPU "
+          "seconds of the round (threads included).",
+)

@@ -1,0 +1,84 @@
+"""SQL ROUND follows DuckDB bit for bit (differential: the same values through DuckDB and th.sql).
+
+DuckDB rounds a DOUBLE as ``std::round(x * 10^d) / 10^d`` with a tie of the rounded product
+broken on the exact product (70.55 -> 70.5 at one digit, 0.125 -> 0.13 at two); a DECIMAL half
+away from zero to ``DECIMAL(p, d)``; an integer is unchanged. Polars' own ``round`` (the
+DataFrame API) rounds half to even and keeps its behaviour.
+"""
+
+from __future__ import annotations
+
+import decimal
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import thresher as th
+
+duckdb = pytest.importorskip("duckdb")
+
+_SPECIAL = [0.125, 0.285, 1.005, 2.675, 70.55, -70.55, -19.325, 0.5, -0.5, 1.5, 2.5, -2.5, 0.49999999999999994,
+            1e300, -1e300, 1e308, 1e15 + 0.5, 4503599627370495.5, 2.0**53 + 2, 5e-324, 0.0, -0.0,
+            float("inf"), -float("inf"), float("nan")]
+
+
+def _doubles() -> list[float | None]:
+    rng = np.random.default_rng(7)
+    parts = [rng.uniform(-1000, 1000, 3000), np.round(rng.uniform(-100, 100, 3000), 3),
+             np.round(rng.uniform(-1e5, 1e5, 3000), 4), np.arange(-400, 400) / 8.0, rng.uniform(-1e-3, 1e-3, 500)]
+    return [float(v) for v in np.concatenate(parts)] + _SPECIAL + [None]
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return (a != a and b != b) or (a == b and str(a)[0] == str(b)[0])  # NaN == NaN; the sign of zero
+
+
+@pytest.mark.parametrize("digits", [0, 1, 2, 3, 4, 8, 15, -1, -2])
+def test_round_double_matches_duckdb(digits: int) -> None:
+    t = pa.table({"x": pa.array(_doubles(), pa.float64())})
+    q = f"SELECT round(x, {digits}) AS r FROM t"
+    ref = duckdb.connect().sql(q).to_arrow_table()["r"].to_pylist()
+    got = th.sql(q, t=t).to_arrow()["r"].to_pylist()
+    bad = [(x, g, r) for x, g, r in zip(t["x"].to_pylist(), got, ref) if not _same(g, r)]
+    assert not bad, f"{len(bad)} values differ from DuckDB, e.g. (x, got, duckdb) {bad[:5]}"
+
+
+@pytest.mark.parametrize("digits", [0, 2])
+def test_round_float_matches_duckdb(digits: int) -> None:
+    t = pa.table({"x": pa.array([v for v in _doubles()[:2000]], pa.float32())})
+    q = f"SELECT round(x, {digits}) AS r FROM t"
+    ref = duckdb.connect().sql(q).to_arrow_table()
+    got = th.sql(q, t=t).to_arrow()
+    assert got.schema.field("r").type == ref.schema.field("r").type == pa.float32()
+    assert got["r"].to_pylist() == ref["r"].to_pylist()
+
+
+@pytest.mark.parametrize("digits", [0, 1, 2, 3, 5])
+def test_round_decimal_matches_duckdb(digits: int) -> None:
+    rng = np.random.default_rng(3)
+    vals = [decimal.Decimal(f"{v:.3f}") for v in rng.uniform(-100, 100, 2000)]
+    vals += [decimal.Decimal(s) for s in ("1.005", "-1.005", "0.125", "-0.125", "2.675", "0.500", "-0.500")] + [None]
+    t = pa.table({"x": pa.array(vals, pa.decimal128(10, 3))})
+    q = f"SELECT round(x, {digits}) AS r FROM t"
+    ref = duckdb.connect().sql(q).to_arrow_table()
+    got = th.sql(q, t=t).to_arrow()
+    assert got["r"].to_pylist() == ref["r"].to_pylist()
+    assert got.schema.field("r").type.scale == ref.schema.field("r").type.scale
+
+
+def test_round_integer_is_unchanged_and_negative_precision_is_refused() -> None:
+    t = pa.table({"x": pa.array([1, -3, None], pa.int32())})
+    assert th.sql("SELECT round(x, 2) AS r FROM t", t=t).to_arrow()["r"].to_pylist() == [1, -3, None]
+    with pytest.raises(th.errors.UnsupportedError, match="negative precision"):
+        th.sql("SELECT round(x, -1) AS r FROM t", t=t).to_arrow()
+
+
+def test_dataframe_round_keeps_polars_half_to_even() -> None:
+    import polars as pl
+
+    vals = [0.125, 2.5, -2.5, 0.285]
+    got = th.from_pydict({"x": vals}).select(th.col("x").round(2)).to_pydict()["x"]
+    assert got == pl.Series(vals).round(2).to_list()
