@@ -35,7 +35,7 @@ from thresher import col
 ray = pytest.importorskip("ray")
 
 NODES = 4
-FILES = 12
+FILES = 24
 ROWS = 1_000
 
 
@@ -94,7 +94,6 @@ def cluster() -> Any:
         yield c
 
 
-@pytest.mark.xfail(strict=True, reason="writes still run on the driver: no node id in the files yet (issue 18)")
 @pytest.mark.slow
 def test_read_map_write_runs_on_every_node(cluster: Any, tmp_path: Path) -> None:
     src = write_inputs(tmp_path / "in", FILES, ROWS)
@@ -103,7 +102,7 @@ def test_read_map_write_runs_on_every_node(cluster: Any, tmp_path: Path) -> None
     assert len(nodes) == NODES
     out = str(tmp_path / "out")
     # a little work per batch, so that tasks overlap and the scheduler spreads them
-    result = pipeline(src, node_udf(sleep_s=0.05)).write_parquet(out, job_id="all-nodes", runner="ray")
+    result = pipeline(src, node_udf(sleep_s=0.1)).write_parquet(out, job_id="all-nodes", runner="ray")
     check_exactly_once(out, "all-nodes", result, FILES)
     got = read_sorted(out)
     assert set(got.column("node").to_pylist()) == nodes, "the map did not run on every node"
@@ -111,6 +110,10 @@ def test_read_map_write_runs_on_every_node(cluster: Any, tmp_path: Path) -> None
     where = file_node_ids(out)
     assert None not in where.values(), f"files without a node id in their metadata: {where}"
     assert set(where.values()) == nodes, "scans/writes did not run on every node"
+    # the commit records say the same: each partition's write task ran where its file says
+    res = result.to_pydict()
+    by_file = {f: n for pid, n in zip(res["partition_id"], res["node_id"]) for f in committed(out, "all-nodes")[pid]}
+    assert by_file == where
 
 
 @pytest.mark.slow
