@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
+from collections import OrderedDict
 from typing import Any
 
 from thresher.dataframe import DataFrame
@@ -49,12 +51,60 @@ def sql(query: str, dialect: str = "duckdb", **tables: Any) -> DataFrame:
     with _LOCK:
         frames = dict(_CATALOG)
     frames.update({k.lower(): as_frame(v, k) for k, v in tables.items()})
+    catalog = {k: v.plan for k, v in frames.items()}
+    hit = _cached_plan(query, dialect, catalog)
+    if hit is not None:
+        return DataFrame(hit)
+    text = query
     query, functions = _table_functions(query, dialect)
     frames.update(functions)
     tree = _parse(query, dialect)  # parsed once, for the file tables and the translation
-    frames.update(_file_tables(tree, frames))
-    catalog = {k: v.plan for k, v in frames.items()}
-    return DataFrame(translate(query, catalog, dialect=dialect, tree=tree))
+    files = _file_tables(tree, frames)
+    frames.update(files)
+    plan = translate(query, {k: v.plan for k, v in frames.items()}, dialect=dialect, tree=tree)
+    if not functions and not files:  # those read fresh frames on every call: nothing to reuse
+        _remember_plan(text, dialect, catalog, plan)
+    return DataFrame(plan)
+
+
+#: (query text, dialect, the registry's size, ((table name, id(plan)), ...)) -> (weak references to
+#: those plans, the translated plan). Translating is a pure function of the text and the tables'
+#: plans (immutable), so the same query over the same frames reuses its plan; the weak references
+#: make sure an id still names the plan it named (and keep no frame alive).
+_PLAN_CACHE: OrderedDict[tuple[Any, ...], tuple[tuple[weakref.ref[Any], ...], Any]] = OrderedDict()
+_PLAN_CACHE_SIZE = 128
+
+
+def _plan_key(query: str, dialect: str, catalog: dict[str, Any]) -> tuple[Any, ...]:
+    from thresher.expressions.registry import _SQL_NAMES
+
+    return (query, dialect, len(_SQL_NAMES), tuple(sorted((k, id(v)) for k, v in catalog.items())))
+
+
+def _cached_plan(query: str, dialect: str, catalog: dict[str, Any]) -> Any:
+    key = _plan_key(query, dialect, catalog)
+    with _LOCK:
+        entry = _PLAN_CACHE.get(key)
+        if entry is None:
+            return None
+        refs, plan = entry
+        if not all(r() is catalog[k] for r, (k, _) in zip(refs, key[3])):
+            del _PLAN_CACHE[key]
+            return None
+        _PLAN_CACHE.move_to_end(key)
+        return plan
+
+
+def _remember_plan(query: str, dialect: str, catalog: dict[str, Any], plan: Any) -> None:
+    key = _plan_key(query, dialect, catalog)
+    try:
+        refs = tuple(weakref.ref(catalog[k]) for k, _ in key[3])
+    except TypeError:
+        return
+    with _LOCK:
+        _PLAN_CACHE[key] = (refs, plan)
+        while len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
+            _PLAN_CACHE.popitem(last=False)
 
 
 def _parse(query: str, dialect: str) -> Any:

@@ -97,18 +97,12 @@ def check(src: str, input_bytes: int, tmp_path: Path) -> None:
     assert fraction < 0.01, f"{got} came back to the driver: {fraction:.2%} of the {input_bytes:,}-byte input"
 
 
-PENDING = pytest.mark.xfail(strict=True, reason="scans/maps/writes/dedup still return batches to the driver "
-                             "(issue 18 data plane in progress; measured ~200% of the input on main)")
-
-
-@PENDING
 def test_driver_receives_metadata_only(ray_runtime: Any, tmp_path: Path) -> None:
     src, size = make_input(tmp_path / "in", 24 << 20, files=8)
     assert size >= 20 << 20
     check(src, size, tmp_path)
 
 
-@PENDING
 @pytest.mark.slow
 def test_driver_receives_metadata_only_500mb(ray_runtime: Any, tmp_path: Path) -> None:
     src, size = make_input(tmp_path / "in", 520 * 10**6, files=24)

@@ -1,20 +1,37 @@
-"""The Ray executor: the same physical plan, its heavy stages streamed through a Ray cluster.
+"""The Ray executor: the same physical plan, its stages run as Ray tasks that hand each other
+object references.
 
 A sibling of the local executor over the same stage runner
-(:mod:`~thresher.engine.stage_runner`): the driver keeps the plan's order and its cheap
-bookkeeping (limits, unions, row indexes, writes: the in-process handlers of
-:mod:`~thresher.engine.stages`); the work goes to Ray:
+(:mod:`~thresher.engine.stage_runner`). Stages exchange :class:`~thresher.engine.stream.Morsel`
+objects that hold an object reference and its metadata (rows, bytes), never the batch: every
+data task yields ``(rows, bytes)`` and then the batch as two objects, and the driver fetches only
+the first (and the task's small report). The driver schedules from that metadata and keeps plan
+order with index bookkeeping; ``stats().driver_bytes_received`` counts what it did fetch.
 
-* **scans** — every source partition is a streaming-generator task; a few are read ahead and
-  their batches are handed on in partition order;
-* **stateless map stages** — one task per batch with the stage's resources (``num_cpus``,
-  ``num_gpus``, ``memory``); results come back in input order;
+* **scans, fused with the streaming stages above them** — one streaming-generator task per
+  source partition reads it and runs the map / filter / flat_map stages above the scan in the
+  same task (Ray Data's operator fusion) while they ask the same of the cluster (task
+  resources; no actor pool, no concurrency cap). ``stats()`` shows it: the top stage's
+  ``fused`` lists the stages, the others say ``fused_into``. Small outputs are merged up to the
+  target batch size in the task;
+* **map / flat_map stages that start a task of their own** (other resources, or over a
+  non-scan input) — one task per piece of an input reference (``(ref, start, length)``: pieces
+  are planned from row counts, cut in the worker); results come back in input order;
 * **class-UDF stages** (:mod:`~thresher.engine.ray_pool`) — an actor pool of
   ``concurrency=(min, max)`` actors: each builds its operators once (the model loads once per
   actor), the pool starts at ``min`` and grows while all actors are busy and the cluster has
-  room, batches go to the least-loaded actor;
-* **flat_map stages** — streaming-generator tasks (or actor methods), so one input row that fans
-  out to thousands of rows arrives ``batch_size`` rows at a time;
+  room, pieces go to the least-loaded actor; a pool stage is never fused;
+* **limit, union, row index, exact rebatching** — planned from row counts: a limit passes whole
+  references on, slices only the one it cuts (in a task) and then closes its input, which
+  cancels the tasks still running upstream; a union passes references on (conformed in a task
+  where an input's Arrow schema differs); a row index numbers each reference from the counts
+  before it and adds the column in a task; ``into_batches(n)`` plans spans over references and
+  cuts them in tasks;
+* **writes** — each partition's references go to a write task (scheduled where the data is)
+  that writes the files with the sink and returns its small ``WriteResult`` and its node id
+  (also in the files: Parquet key-value metadata ``thresher.node_id``, and the write result's
+  ``node_id`` column); the driver commits the results once per partition with the job's
+  exactly-once protocol (:class:`~thresher.engine.write.PartitionCommitter`);
 * **barriers** (:mod:`~thresher.engine.ray_relational`) — group-by, join and distinct are hash
   shuffles; sorts (any number of keys, directions, null placements) are range-partitioned by
   sampled boundaries and each range sorted in a task; global aggregates are partial aggregates
@@ -25,6 +42,12 @@ bookkeeping (limits, unions, row indexes, writes: the in-process handlers of
 * **dedup** — keys in map tasks, LSH buckets / content hashes shuffled to reducer tasks,
   connected components in large-star/small-star rounds of tasks, and the filter as a join of
   per-chunk keep masks with the input chunks in tasks (:mod:`.ray_dedup`).
+
+Still on the driver (their input references are fetched there, explicitly, by ``_resolving``):
+the root of a ``collect``/iteration (the caller asked for the data); a relational stage compiled
+without a distribution (never by ``compile()``); ``repartition(num_partitions)``; a write
+whose sink does not pickle (the Iceberg sink, whose catalog holds a database engine: stats say
+``writes_on_driver``). Everything else moves references only.
 
 Backpressure: the memory budget bounds the batches queued between stages (as locally), and an
 in-flight budget bounds the bytes in Ray (inputs of running tasks plus what they will hold
@@ -47,31 +70,36 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
 
+from thresher.datatypes import conform_batch
 from thresher.engine import stages
-from thresher.engine.local import LOCAL_HANDLERS
 from thresher.engine.memory import default_budget_bytes, parse_bytes
+from thresher.engine.progress import cut_label
 from thresher.engine.ray_dedup import RayShuffleRuntime, dedup_on_ray
 from thresher.engine.ray_pool import ActorPool
 from thresher.engine.ray_relational import run_relational
 from thresher.engine.ray_runtime import CountingRay, DriverBytes, ensure_ray, remote_functions, task_options
-from thresher.engine.ray_tasks import TaskReport
+from thresher.engine.ray_tasks import Meta, Step, TaskReport
 from thresher.engine.stage_runner import RunConfig, RunContext, StageHandler, check_supported, run_plan
-from thresher.engine.stages import rebatch_morsels
 from thresher.engine.stats import RunStats, StageStats
 from thresher.engine.stream import BatchSizer, Morsel
+from thresher.engine.write import PartitionCommitter, write_stage
 from thresher.errors import ThresherError, ThresherExecutionError
 from thresher.planner.physical import (
     DedupSpec,
     FlatMapSpec,
+    LimitSpec,
     MapSpec,
     PhysicalPlan,
+    RebatchSpec,
     RelationalSpec,
+    RowIndexSpec,
     ScanSpec,
     Stage,
     pool_bounds,
@@ -82,9 +110,6 @@ __all__ = ["RayExecutor", "ensure_ray"]
 #: the smallest byte target of a batch, however small the budget (one task always runs anyway;
 #: below this, per-task overhead would dominate: a 1-byte budget must not mean 1-row tasks)
 MIN_BATCH_TARGET = 1 << 20
-
-#: stage kinds that run on the driver with the in-process handlers (cheap bookkeeping)
-_DRIVER_KINDS = ("limit", "union", "row_index", "rebatch", "write")
 
 
 class RayExecutor:
@@ -119,7 +144,8 @@ class RayExecutor:
     """
 
     name = "ray"
-    supported_stages: frozenset[str] = frozenset({"scan", "map", "flatmap", "relational", "dedup", *_DRIVER_KINDS})
+    supported_stages: frozenset[str] = frozenset({"scan", "map", "flatmap", "relational", "dedup", "limit", "union",
+                                                  "row_index", "rebatch", "write"})
 
     def __init__(
         self,
@@ -169,6 +195,9 @@ class RayExecutor:
         self._stage_share = self.flight_bytes
         self._rss: dict[int, int] = {}
         self._workers: dict[int, set[int]] = {}  # stage id -> worker pids that ran it
+        # several nodes: data tasks spread over them (Ray packs tasks with no arguments onto the
+        # driver's node otherwise); write tasks follow their data
+        self.spread = sum(1 for n in self.ray.nodes() if n.get("Alive")) > 1
         self._rss_lock = threading.Lock()
 
     def stats(self) -> RunStats:
@@ -176,9 +205,13 @@ class RayExecutor:
 
     def handlers(self) -> dict[str, StageHandler]:
         """How each stage kind runs: the heavy ones on Ray, the bookkeeping on the driver."""
-        table: dict[str, StageHandler] = {k: LOCAL_HANDLERS[k] for k in _DRIVER_KINDS}
-        table.update(scan=self._scan, map=self._map, flatmap=self._flatmap, relational=self._relational,
-                     dedup=self._dedup)
+        table: dict[str, StageHandler] = dict(
+            scan=self._stream, map=self._stream, flatmap=self._stream,
+            limit=self._limit, union=self._union, row_index=self._row_index, rebatch=self._rebatch,
+            write=self._write,
+            relational=self._relational,
+            dedup=self._dedup,
+        )
         assert frozenset(table) == self.supported_stages
         return table
 
@@ -191,7 +224,7 @@ class RayExecutor:
 
     def _execute(self, plan: PhysicalPlan, options: dict[str, Any]) -> Iterator[pa.RecordBatch]:
         self._flight = _Flight()
-        ray_stages = sum(1 for s in plan.stages() if s.kind in ("scan", "map", "flatmap"))
+        ray_stages = sum(1 for s in plan.stages() if s.kind in ("scan", "map", "flatmap", "write"))
         self._stage_share = max(1, self.flight_bytes // max(1, ray_stages))
         self._rss = {}
         self._workers = {}
@@ -199,7 +232,7 @@ class RayExecutor:
         config = RunConfig(self.budget_bytes, self.num_threads, self.target_batch_bytes, self.min_batch_rows,
                            self.progress, self.skip_partitions, options)
         try:
-            yield from run_plan(plan, self.handlers(), config, self._stats)
+            yield from run_plan(plan, self.handlers(), config, self._stats, self._materialize)
         finally:
             st = self._stats
             for s in st.stages.values():
@@ -207,6 +240,12 @@ class RayExecutor:
             st.peak_in_flight_bytes = self._flight.peak  # type: ignore[attr-defined]
             st.worker_rss_bytes = sum(self._rss.values())  # type: ignore[attr-defined]
             st.driver_bytes_received = self.ray.received.bytes
+
+    def _materialize(self, m: Morsel) -> pa.RecordBatch:
+        """The root's output, fetched here: the caller asked for the data (collect, iteration)."""
+        batch = self.ray.get(m.ref)
+        assert isinstance(batch, pa.RecordBatch)
+        return batch
 
     # -- scheduling checks ------------------------------------------------------------------------
     def _check_schedulable(self, plan: PhysicalPlan) -> None:
@@ -316,197 +355,275 @@ class RayExecutor:
         except Exception:  # noqa: BLE001 - it already finished, or force is not allowed (actor task)
             pass
 
-    def _drain(self, gen: Any, stage: Stage, pid: str, st: StageStats, est: list[int],
-               heap: list[int] | None = None) -> Iterator[pa.RecordBatch]:
-        """The batches of one streaming-generator task, in order (its report goes to the stats).
+    # -- task outputs ---------------------------------------------------------------------------------
+    def _outputs(self, gen: Any, stage: Stage, label: str) -> Iterator[tuple[Any, Meta] | TaskReport]:
+        """A data task's outputs in order: ``(batch ref, (rows, bytes))`` pairs, then its report.
 
-        ``est[0]`` keeps the largest batch seen, ``heap[0]`` the largest worker heap of a task
-        (past its worker's first one)."""
+        Only the small metadata tuples and the report are fetched here; batches stay in the
+        object store and travel on as references."""
         while True:
             try:
                 ref = next(gen)
             except StopIteration:
                 return
             except Exception as exc:  # noqa: BLE001
-                raise self.error(exc, stage, pid) from exc
-            obj = self._get(ref, stage, pid)
+                raise self.error(exc, stage, label) from exc
+            obj = self._get(ref, stage, label)
             if isinstance(obj, TaskReport):
-                if self._record(obj, st) and heap is not None:
-                    heap[0] = max(heap[0], obj.heap)
-                continue
-            est[0] = max(est[0], obj.nbytes)
-            yield obj
+                yield obj
+                return
+            try:
+                batch_ref = next(gen)
+            except Exception as exc:  # noqa: BLE001
+                raise self.error(exc, stage, label) from exc
+            yield batch_ref, obj
 
-    # -- scans ----------------------------------------------------------------------------------------
-    def _scan(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
-        spec = stage.spec
+    def _record_steps(self, rep: TaskReport, chain: list[Stage], stats: dict[int, StageStats],
+                      top: Stage, ctx: RunContext) -> None:
+        """A fused task's report into the stats of every stage it ran (the top stage's output is
+        counted by the stage runner, from the morsels)."""
+        for sr in rep.steps:
+            s = stats[sr.stage_id]
+            if sr.rows_in or sr.bytes_in:
+                s.add_in(sr.rows_in, sr.bytes_in)
+            if sr.stage_id != top.id:
+                s.add_out(sr.rows_out, sr.bytes_out)
+                ctx.progress.update(sr.stage_id, sr.rows_out)
+            if sr.stage_id != chain[0].id or len(chain) == 1:
+                s.add_busy(sr.busy)
+            s.add_metrics(sr.metrics)
+            if sr.errors:
+                s.error_rows += sr.errors
+                if len(s.error_samples) < 20:
+                    s.error_samples.extend(sr.samples[: 20 - len(s.error_samples)])
+            if sr.heap:
+                s.extra["task_heap_max"] = max(int(s.extra.get("task_heap_max", 0)), sr.heap)
+
+    # -- streaming stages: scans, maps, fan-out, fused where they can share a task ----------------------
+    def fused_chain(self, stage: Stage) -> list[Stage]:
+        """The stages that run with ``stage`` in one task, bottom-up (``stage`` last).
+
+        A scan and the streaming stages right above it fuse (Ray Data's operator fusion) when they
+        ask the same of the cluster: same task resources, no actor pool, no concurrency cap, no
+        pushed-down scan limit. A class-UDF pool stage or other resources start a new task. Stages
+        not over a scan run alone (their row offsets within a partition are known only at their
+        own input)."""
+        chain = [stage]
+        s = stage
+        while s.kind in ("map", "flatmap") and s.pool is None and s.concurrency is None:
+            (below,) = s.inputs
+            if below.kind not in ("scan", "map", "flatmap") or below.pool is not None or below.concurrency is not None:
+                break
+            if task_options(below) != task_options(s):
+                break
+            if isinstance(below.spec, ScanSpec) and below.spec.limit is not None:
+                break
+            chain.insert(0, below)
+            s = below
+            if below.kind == "scan":
+                break
+        return chain if chain[0].kind == "scan" else [stage]
+
+    def _stream(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        chain = self.fused_chain(stage)
+        if chain[0].kind == "scan":
+            yield from self._scan_chain(chain, ctx, st)
+        else:
+            yield from self._batch_stage(stage, ctx, st)
+
+    def _steps(self, chain: list[Stage]) -> tuple[list[Step], list[Any]]:
+        steps: list[Step] = []
+        ops: list[Any] = []
+        half = max(MIN_BATCH_TARGET, self._stage_share // 2)
+        for s in chain:
+            if isinstance(s.spec, MapSpec):
+                sizer = BatchSizer(s.batch_size, min(self.target_batch_bytes, half), self.min_batch_rows, heap_target=half)
+                steps.append(Step(s.id, "map", None, s.batch_size, sizer))
+                ops.append(s.spec.make_pipeline())
+            elif isinstance(s.spec, FlatMapSpec):
+                steps.append(Step(s.id, "flatmap", None, s.batch_size))
+                ops.append(s.spec.make_operator())
+        return steps, ops
+
+    def _scan_chain(self, chain: list[Stage], ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        """Scan tasks, one per source partition, each running the fused stages above the scan;
+        outputs handed on as references in partition order."""
+        scan, top = chain[0], chain[-1]
+        spec = scan.spec
         assert isinstance(spec, ScanSpec)
+        # stats of the fused stages below the top, made top-down (the order the stage runner
+        # would have made them in)
+        stats = {top.id: st}
+        for s in reversed(chain[:-1]):
+            stats[s.id] = ctx.stats.stage(s.id, cut_label(s.label(), 60))
+            stats[s.id].extra["fused_into"] = top.id
+        if len(chain) > 1:
+            st.extra["fused"] = " + ".join(f"{s.kind} {s.id}" for s in chain)
         parts = spec.source.partitions(spec.columns, spec.predicate)
-        if spec.limit is not None or len(parts) <= 1:
-            yield from stages.scan(stage, ctx, st)  # early stop / one partition: no gain from a task
-            return
         todo = [p for p in parts if p.id not in ctx.skip_partitions]
-        st.extra["partitions"] = len(parts)
+        stats[scan.id].extra["partitions"] = len(parts)
         if len(todo) != len(parts):
-            st.extra["partitions_skipped"] = len(parts) - len(todo)
-        numbering = stages.RowNumbering(parts, ctx.skip_partitions, spec.predicate)
+            stats[scan.id].extra["partitions_skipped"] = len(parts) - len(todo)
+        steps, ops = self._steps(chain[1:])
+        ops_ref = self.ray.put(ops)
+        fans_out = any(s.kind == "flatmap" for s in steps)
+        starts = _row_starts(parts, spec.predicate)
         k = self.generator_backpressure
-        task = remote_functions()["read_partition"].options(num_returns="streaming", _generator_backpressure_num_objects=k,
-                                                   max_retries=self.max_retries, num_cpus=1)
-        est = [min(self.target_batch_bytes, 8 << 20)]
+        opts: dict[str, Any] = {"num_returns": "streaming", "max_retries": max(self._retries(s) for s in chain),
+                                **task_options(top)}
+        if self.spread:
+            opts["scheduling_strategy"] = "SPREAD"
+        if fans_out:
+            # a fan-out may make far more than it read: its outputs wait for the driver to take
+            # them (a paused generator keeps its CPU: leave one for the stages after it)
+            opts["_generator_backpressure_num_objects"] = 2 * k
+            ahead = max(1, min(self.cluster_cpus - 1, 4))
+        else:
+            ahead = self.max_in_flight
+        task = remote_functions()["scan_chain"].options(**opts)
+        # a fan-out's outputs go out as they come (the generator's backpressure bounds them);
+        # others are merged up to the target batch size
+        out_target = 0 if fans_out else min(self.target_batch_bytes, self._stage_share // 4)
+        remaining = spec.limit
+        est = [0]  # the most bytes one task handed out (a fan-out's: one batch), as measured
+        heap = [0]
+        measured = [not steps]
         pending: deque[tuple[str, Any, int]] = deque()
         it = iter(todo)
+        nxt: list[Any] = []  # a partition taken from `it` but not submitted yet
+
+        def reserve_for(p: Any) -> int:
+            if fans_out:
+                out = 2 * k * max(est[0], min(self.target_batch_bytes, 8 << 20))
+            else:
+                out = max(est[0], int(getattr(p, "size_bytes", 0) or 0), min(self.target_batch_bytes, 8 << 20))
+            return min(self._stage_share, out + heap[0])
+
         try:
             while True:
-                # a scan generator paused on backpressure keeps its CPU: leave one for the stages after it
-                while len(pending) < max(1, min(self.cluster_cpus - 1, 4)):
-                    reserve = k * est[0]
-                    if pending and not self._fits(reserve, st):
-                        break
-                    p = next(it, None)
+                cap = 1 if remaining is not None or not measured[0] or self._heap_pressure() else ahead
+                while len(pending) < cap:
+                    p = nxt[0] if nxt else next(it, None)
                     if p is None:
                         break
+                    reserve = reserve_for(p)
+                    if pending and not self._fits(reserve, st):
+                        nxt[:] = [p]  # submitted once the tasks before it have made room
+                        break
+                    nxt.clear()
                     self._take(reserve, ctx, st)
-                    pending.append((p.id, task.remote(p, spec.columns, spec.predicate, stage.batch_size, stage.schema),
-                                    reserve))
+                    pending.append((p.id, task.remote(p, spec.columns, spec.predicate, scan.batch_size, scan.schema,
+                                                      scan.id, steps, ops_ref, remaining, out_target,
+                                                      starts.get(p.id)), reserve))
                 if not pending:
                     return
                 pid, gen, reserve = pending.popleft()
                 drained = False
+                out_bytes = 0
                 try:
-                    for b in self._drain(gen, stage, pid, st, est):
-                        yield numbering.number(Morsel(pid, b))
+                    for item in self._outputs(gen, top, pid):
+                        if isinstance(item, TaskReport):
+                            self._record_steps(item, chain, stats, top, ctx)
+                            # busy time and bad rows went to each step's stage: not twice to the top's
+                            item.errors, item.samples = 0, []
+                            if steps:
+                                item.busy = 0.0
+                            self._record(item, st)
+                            heap[0] = max(heap[0], item.heap)
+                            for sr, step in zip(item.steps[1:], steps):
+                                if sr.sizer is not None:
+                                    step.sizer = sr.sizer
+                                    stats[step.stage_id].extra["batch_rows"] = sr.sizer.last_rows or step.batch_size
+                            measured[0] = all(s.sizer is None or s.sizer.measured for s in steps) or measured[0]
+                            continue
+                        ref, (rows, nbytes, row_start) = item
+                        out_bytes += nbytes
+                        est[0] = max(est[0], nbytes if fans_out else 0)
+                        if remaining is not None:
+                            remaining -= rows
+                        yield Morsel(pid, None, ref=ref, rows=rows, nbytes=nbytes, row_start=row_start)
                     drained = True
                 finally:
                     self._give(reserve, st)
                     if not drained:
                         self._cancel(gen, force=True)
-                yield numbering.number(Morsel(pid, None))
+                if not fans_out:
+                    est[0] = max(est[0], out_bytes)
+                yield Morsel(pid, None)
+                if remaining is not None and remaining <= 0:
+                    return
         finally:
             for _, gen, reserve in pending:
                 self._give(reserve, st)
                 self._cancel(gen, force=True)
+            for s in chain[:-1]:
+                stats[s.id].finished = time.perf_counter()
+                for key in ("peak_in_flight_bytes", "worker_rss_max"):
+                    if key in st.extra:
+                        stats[s.id].extra[key] = st.extra[key]
 
-    # -- row-local map stages ---------------------------------------------------------------------------
-    def _map(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
-        spec = stage.spec
-        assert isinstance(spec, MapSpec)
+    def _batch_stage(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        """A map or fan-out stage over its input's batches (references, or batches a driver-side
+        stage made): one task (or actor call) per piece, outputs in input order."""
+        fan_out = stage.kind == "flatmap"
         (inp,) = stage.inputs
-        upstream = ctx.run(inp)
-        if stage.batch_size:
-            upstream = rebatch_morsels(upstream, stage.batch_size)
-        # a batch's data aims at target_batch_bytes, and its worker heap at half the stage's
-        # share of the in-flight budget: two tasks fit in flight under any budget
-        half = max(MIN_BATCH_TARGET, self._stage_share // 2)
-        sizer = BatchSizer(stage.batch_size, min(self.target_batch_bytes, half), self.min_batch_rows, heap_target=half)
-        upstream = sizer.cut(upstream)
-        pipeline = spec.make_pipeline()
-        pool: ActorPool | None = None
-        if stage.pool is not None:
-            pool = ActorPool(self.ray, stage, pipeline, self._retries(stage), self.generator_backpressure)
-            submit: Callable[[pa.RecordBatch, str, int, int | None], tuple[Any, int]] = pool.submit_process
-        else:
-            pipeline_ref = self.ray.put(pipeline)
-            task = remote_functions()["run_pipeline"].options(max_retries=self._retries(stage), **task_options(stage))
-
-            def submit(b: pa.RecordBatch, pid: str, off: int, row_start: int | None) -> tuple[Any, int]:
-                return task.remote(pipeline_ref, b, pid, off, row_start), -1
-
-        limit = self.max_in_flight
-        if stage.concurrency is not None and stage.pool is None:
-            limit = max(1, pool_bounds(stage.concurrency)[1])
-        # (morsel, ref, actor, reserved bytes); ref None: an end-of-partition marker
-        pending: deque[tuple[Morsel, Any, int, int]] = deque()
-        offsets: dict[str, int] = {}
-
-        def drain_one() -> Iterator[Morsel]:
-            m, ref, who, reserve = pending.popleft()
-            if ref is None:
-                yield m
-                return
-            try:
-                out, rep = self._get(ref, stage, m.partition)
-            finally:
-                self._give(reserve, st)
-                if pool is not None:
-                    pool.done(who)
-            warm = self._record(rep, st)
-            assert m.batch is not None
-            sizer.observe(m.batch.nbytes, sum(b.nbytes for b in out), rep.heap if warm else None)
-            keep = m.row_start if len(out) == 1 and out[0].num_rows == m.batch.num_rows else None
-            for b in out:
-                yield Morsel(m.partition, b, row_start=keep)
-
-        def busy() -> int:
-            return sum(1 for p in pending if p[1] is not None)
-
-        try:
-            for m in upstream:
-                if m.batch is None:
-                    offsets.pop(m.partition, None)
-                    pending.append((m, None, -1, 0))
-                else:
-                    st.add_in(m.batch.num_rows, m.batch.nbytes)
-                    st.extra["batch_rows"] = sizer.last_rows or m.batch.num_rows
-                    ctx.progress.update(stage.id, 0)
-                    # the input, and what the task will hold besides: its output or its heap
-                    reserve = int(m.batch.nbytes * (1 + sizer.growth))
-                    while pending and (busy() >= self._cap(limit, sizer) or not self._fits(reserve, st)):
-                        yield from drain_one()
-                    off = offsets.get(m.partition, 0)
-                    offsets[m.partition] = off + m.batch.num_rows
-                    self._take(reserve, ctx, st)
-                    ref, who = submit(m.batch, m.partition, off, m.row_start)
-                    pending.append((m, ref, who, reserve))
-                while pending and pending[0][1] is None:
-                    yield from drain_one()
-            while pending:
-                yield from drain_one()
-        finally:
-            for _, ref, _, reserve in pending:
-                if ref is not None:
-                    self._give(reserve, st)
-            if pool is not None:
-                st.extra["actors"] = pool.peak
-                pool.close()
-                st.add_metrics(pool.udf_stats)
-
-    # -- fan-out ------------------------------------------------------------------------------------------
-    def _flatmap(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
-        spec = stage.spec
-        assert isinstance(spec, FlatMapSpec)
-        (inp,) = stage.inputs
-        op = spec.make_operator()
+        steps, ops = self._steps([stage])
+        step = steps[0]
+        step.sizer = None  # the driver cuts the pieces (below), from the input's row counts
         k = self.generator_backpressure
+        half = max(MIN_BATCH_TARGET, self._stage_share // 2)
+        sizer = None if fan_out else BatchSizer(stage.batch_size, min(self.target_batch_bytes, half),
+                                                self.min_batch_rows, heap_target=half)
         pool: ActorPool | None = None
         if stage.pool is not None:
-            pool = ActorPool(self.ray, stage, op, self._retries(stage), self.generator_backpressure)
-            submit: Callable[[pa.RecordBatch], tuple[Any, int]] = pool.submit_flatmap
+            pool = ActorPool(self.ray, stage, ops[0], self._retries(stage), self.generator_backpressure)
         else:
-            op_ref = self.ray.put(op)
-            task = remote_functions()["run_flatmap"].options(
-                num_returns="streaming", _generator_backpressure_num_objects=k, max_retries=self._retries(stage),
-                **task_options(stage))
+            ops_ref = self.ray.put(ops)
+            opts: dict[str, Any] = {"num_returns": "streaming", "max_retries": self._retries(stage),
+                                    **task_options(stage)}
+            if fan_out:
+                opts["_generator_backpressure_num_objects"] = 2 * k
+            task = remote_functions()["batch_chain"].options(**opts)
 
-            def submit(b: pa.RecordBatch) -> tuple[Any, int]:
-                return task.remote(op_ref, b, stage.batch_size), -1
+        def submit(payload: Any, start: int, length: int, pid: str, off: int, at: int | None) -> tuple[Any, int]:
+            if pool is not None:
+                return pool.submit_chain(step, payload, start, length, pid, off, 2 * k if fan_out else None, out_target,
+                                         at)
+            return task.remote([step], ops_ref, payload, start, length, pid, off, out_target, at), -1
+
+        out_target = 0 if fan_out else min(self.target_batch_bytes, self._stage_share // 4)
 
         limit = self.max_in_flight
         if stage.concurrency is not None and stage.pool is None:
             limit = max(1, pool_bounds(stage.concurrency)[1])
         est = [0]
-        heap = [0]  # the worker heap of one fan-out task, as measured (a video decoder's frames)
-        pending: deque[tuple[str, Any, int, int]] = deque()
+        heap = [0]
+        # (partition, generator or None for an end marker, actor, reserved bytes, input bytes)
+        pending: deque[tuple[str, Any, int, int, int]] = deque()
+        offsets: dict[str, int] = {}
 
         def drain_one() -> Iterator[Morsel]:
-            pid, gen, who, reserve = pending.popleft()
+            pid, gen, who, reserve, in_bytes = pending.popleft()
             if gen is None:
                 yield Morsel(pid, None)
                 return
             drained = False
+            out_bytes = 0
             try:
-                for b in self._drain(gen, stage, pid, st, est, heap):
-                    yield Morsel(pid, b)
+                for item in self._outputs(gen, stage, pid):
+                    if isinstance(item, TaskReport):
+                        warm = self._record(item, st)
+                        for sr in item.steps:
+                            st.add_metrics(sr.metrics)
+                        if sizer is not None:
+                            sizer.observe(in_bytes, out_bytes, item.heap if warm else None)
+                        elif warm:
+                            heap[0] = max(heap[0], item.heap)
+                        continue
+                    ref, (rows, nbytes, row_start) = item
+                    out_bytes += nbytes
+                    est[0] = max(est[0], nbytes)
+                    yield Morsel(pid, None, ref=ref, rows=rows, nbytes=nbytes, row_start=row_start)
                 drained = True
             finally:
                 self._give(reserve, st)
@@ -518,10 +635,24 @@ class RayExecutor:
         def busy() -> int:
             return sum(1 for p in pending if p[1] is not None)
 
+        def pieces(m: Morsel) -> Iterator[tuple[int, int]]:
+            rows = m.num_rows
+            if fan_out:
+                n = stage.batch_size
+            else:
+                assert sizer is not None
+                n = stage.batch_size if rows <= sizer.min_rows else min(stage.batch_size,
+                                                                         sizer.rows_for_size(rows, m.num_bytes))
+                st.extra["batch_rows"] = n
+            if rows == 0:
+                yield 0, 0
+            for start in range(0, rows, max(1, n)):
+                yield start, min(n, rows - start)
+
         # Never wait on upstream while fan-out tasks sit unread: a generator paused on backpressure
         # keeps its CPU, and the upstream tasks may need exactly those CPUs to make progress. When
-        # upstream has nothing ready, drain the oldest pending generator instead.
-        upstream = _Lookahead(rebatch_morsels(ctx.run(inp), stage.batch_size), f"stage{stage.id}-input")
+        # upstream has nothing ready, drain the oldest pending task instead.
+        upstream = _Lookahead(ctx.run(inp), f"stage{stage.id}-input")
         try:
             while True:
                 m = upstream.get(block=not pending)
@@ -531,33 +662,264 @@ class RayExecutor:
                 if m is _END:
                     break
                 assert isinstance(m, Morsel)
-                if m.batch is None:
-                    pending.append((m.partition, None, -1, 0))
+                if m.is_end:
+                    offsets.pop(m.partition, None)
+                    pending.append((m.partition, None, -1, 0, 0))
                     continue
-                st.add_in(m.batch.num_rows, m.batch.nbytes)
-                # the input, the outputs the generator may run ahead by, and its worker heap
-                reserve = m.batch.nbytes + k * max(est[0], m.batch.nbytes) + heap[0]
-                while pending and (busy() >= (1 if self._heap_pressure() else limit) or not self._fits(reserve, st)):
+                st.add_in(m.num_rows, m.num_bytes)
+                ctx.progress.update(stage.id, 0)
+                payload = m.ref if m.ref is not None else m.batch
+                for start, length in pieces(m):
+                    in_bytes = m.num_bytes * length // max(1, m.num_rows)
+                    if fan_out:
+                        reserve = in_bytes + 2 * k * max(est[0], in_bytes) + heap[0]
+                        cap = 1 if self._heap_pressure() else limit
+                    else:
+                        assert sizer is not None
+                        reserve = int(in_bytes * (1 + sizer.growth))
+                        cap = self._cap(limit, sizer)
+                    while pending and (busy() >= cap or not self._fits(reserve, st)):
+                        yield from drain_one()
+                    off = offsets.get(m.partition, 0)
+                    offsets[m.partition] = off + length
+                    self._take(reserve, ctx, st)
+                    at = None if m.row_start is None else m.row_start + start
+                    gen, who = submit(payload, start, length, m.partition, off, at)
+                    pending.append((m.partition, gen, who, reserve, in_bytes))
+                while pending and pending[0][1] is None:
                     yield from drain_one()
-                self._take(reserve, ctx, st)
-                gen, who = submit(m.batch)
-                pending.append((m.partition, gen, who, reserve))
             while pending:
                 yield from drain_one()
         finally:
             upstream.close()
-            for _, gen, _, reserve in pending:
+            for _, gen, _, reserve, _ in pending:
                 if gen is not None:
                     self._give(reserve, st)
                     self._cancel(gen, force=pool is None)
             if pool is not None:
                 st.extra["actors"] = pool.peak
                 pool.close()
+                st.add_metrics(pool.udf_stats)
+
+    # -- limit, union, row index, rebatch: planned from row counts, rows cut in tasks ---------------------
+    def _small_task(self, name: str, *args: Any) -> Any:
+        return remote_functions()[name].options(max_retries=self.max_retries, num_cpus=0.25).remote(*args)
+
+    def _payload(self, m: Morsel) -> Any:
+        return m.ref if m.ref is not None else m.batch
+
+    def _limit(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        """Counts rows from metadata; only the morsel the limit cuts is sliced (in a task), and
+        returning closes the input, which cancels the scan/map tasks still running upstream."""
+        spec = stage.spec
+        assert isinstance(spec, LimitSpec)
+        skip, left = spec.offset, spec.n
+        if left == 0:
+            return
+        for m in ctx.run(stage.inputs[0]):
+            if m.is_end:
+                yield m
+                continue
+            rows = m.num_rows
+            st.add_in(rows, m.num_bytes)
+            drop = min(skip, rows)
+            skip -= drop
+            take = min(rows - drop, left)
+            if take == rows:
+                yield m
+            elif take > 0:
+                yield self._sliced(m, [(0, drop, take)], None)
+            left -= take
+            if left <= 0:
+                yield Morsel(m.partition, None)
+                return
+
+    def _sliced(self, m: Morsel, spans: list[tuple[int, int, int]], schema: Any, *more: Morsel) -> Morsel:
+        """A morsel of ``spans`` of ``m`` (and ``more``), cut in a task; its size estimated from theirs."""
+        src = [m, *more]
+        rows = sum(n for _, _, n in spans)
+        nbytes = sum(src[i].num_bytes * n // max(1, src[i].num_rows) for i, _, n in spans)
+        ref = self._small_task("take_rows", spans, schema, *[self._payload(x) for x in src])
+        return Morsel(m.partition, None, ref=ref, rows=rows, nbytes=nbytes)
+
+    def _union(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        """The inputs one after the other (as locally); batches conformed to the union's schema in
+        tasks where an input's Arrow schema differs, passed on as they are where it does not."""
+        target = stage.schema.to_arrow()
+        for i, inp in enumerate(stage.inputs):
+            same = inp.schema.to_arrow().equals(target, check_metadata=False)
+            for m in ctx.run(inp):
+                pid = f"u{i}:{m.partition}"
+                if m.is_end:
+                    yield Morsel(pid, None)
+                    continue
+                st.add_in(m.num_rows, m.num_bytes)
+                if m.batch is not None:
+                    yield Morsel(pid, conform_batch(m.batch, stage.schema))
+                elif same:
+                    yield Morsel(pid, None, ref=m.ref, rows=m.rows, nbytes=m.nbytes)
+                else:
+                    out = self._sliced(m, [(0, 0, m.num_rows)], stage.schema)
+                    out.partition = pid
+                    yield out
+
+    def _row_index(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        """Offsets from the row counts in plan order; the column is added in a task."""
+        spec = stage.spec
+        assert isinstance(spec, RowIndexSpec)
+        n = spec.offset
+        schema = stage.schema.to_arrow()
+        for m in ctx.run(stage.inputs[0]):
+            if m.is_end:
+                yield m
+                continue
+            rows = m.num_rows
+            st.add_in(rows, m.num_bytes)
+            ref = self._small_task("add_row_index", self._payload(m), n, schema)
+            yield Morsel(m.partition, None, ref=ref, rows=rows, nbytes=m.num_bytes + 8 * rows)
+            n += rows
+
+    def _rebatch(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        """Exact batches of ``batch_size`` rows per partition, planned from row counts and cut in
+        tasks; a repartition into ``num_partitions`` is gathered on the driver (listed above)."""
+        spec = stage.spec
+        assert isinstance(spec, RebatchSpec)
+        if not spec.batch_size:
+            yield from self._resolving(stages.rebatch_stage)(stage, ctx, st)
+            return
+        size = spec.batch_size
+        buf: list[Morsel] = []
+        spans: list[tuple[int, int, int]] = []
+        have = 0
+        pid: str | None = None
+
+        def flush() -> Morsel:
+            nonlocal buf, spans, have
+            used = sorted({i for i, _, _ in spans})
+            remap = {old: new for new, old in enumerate(used)}
+            parts = [buf[i] for i in used]
+            out = self._sliced(parts[0], [(remap[i], s, n) for i, s, n in spans], None, *parts[1:])
+            out.partition = pid or out.partition
+            buf, spans, have = [], [], 0
+            return out
+
+        for m in ctx.run(stage.inputs[0]):
+            if m.is_end:
+                if spans:
+                    yield flush()
+                buf, spans, have = [], [], 0
+                yield m
+                continue
+            st.add_in(m.num_rows, m.num_bytes)
+            pid = m.partition
+            if m.num_rows == 0:
+                continue
+            if not spans and m.num_rows == size:
+                yield m  # already exact: passed on as it is
+                continue
+            buf.append(m)
+            start = 0
+            while start < m.num_rows:
+                take = min(size - have, m.num_rows - start)
+                spans.append((len(buf) - 1, start, take))
+                have += take
+                start += take
+                if have == size:
+                    last = buf[-1]
+                    rest = start
+                    yield flush()
+                    if rest < last.num_rows:
+                        buf = [last]
+        if spans:
+            yield flush()
+
+    # -- writes: one task per partition, committed here --------------------------------------------------
+    def _write(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+        """Each partition's batch references go to a write task (on the node that holds them);
+        the task writes the files with the sink and returns the small ``WriteResult``; the driver
+        commits them once per partition with the job's protocol (:class:`PartitionCommitter`)."""
+        job = ctx.write_job
+        if job is None:
+            raise ValueError(f"stage {stage.id} is a write but the plan has no write job")
+        arrow = stage.inputs[0].schema.to_arrow()
+        try:
+            sink_ref = self.ray.put(job.sink)
+        except TypeError as exc:
+            # a sink that cannot travel to a worker (an Iceberg catalog holding a database
+            # engine) writes here, from fetched batches, and says so in the stats
+            st.extra["writes_on_driver"] = f"{job.sink!r} does not pickle: {str(exc).splitlines()[0][:120]}"
+            yield from self._resolving(write_stage)(stage, ctx, st)
+            return
+        job.sink.check_schema(arrow)
+        committer = PartitionCommitter(job)
+        task = remote_functions()["write_partition"].options(max_retries=self.max_retries, num_cpus=1)
+        pending: deque[tuple[str, Any, int]] = deque()
+        nodes: set[str] = set()
+        current: list[Morsel] = []
+
+        def finish_one() -> None:
+            pid, ref, reserve = pending.popleft()
+            try:
+                result, node = self._get(ref, stage, pid)
+            finally:
+                self._give(reserve, st)
+            nodes.add(node)
+            committer.add(result)
+
+        try:
+            for m in ctx.run(stage.inputs[0]):
+                if not m.is_end:
+                    st.add_in(m.num_rows, m.num_bytes)
+                    current.append(m)
+                    continue
+                pid = m.partition
+                if pid in job.committed:
+                    committer.already(pid)
+                    current = []
+                    continue
+                reserve = min(self._stage_share, sum(x.num_bytes for x in current))
+                while pending and (len(pending) >= self.max_in_flight or not self._fits(reserve, st)):
+                    finish_one()
+                self._take(reserve, ctx, st)
+                pending.append((pid, task.remote(sink_ref, pid, arrow, *[self._payload(x) for x in current]), reserve))
+                current = []
+            if current:  # a stream that ended without its end marker
+                pid = current[0].partition
+                if pid in job.committed:
+                    committer.already(pid)
+                else:
+                    pending.append((pid, task.remote(sink_ref, pid, arrow, *[self._payload(x) for x in current]), 0))
+            while pending:
+                finish_one()
+        finally:
+            for _, _, reserve in pending:
+                self._give(reserve, st)
+            st.extra["write_nodes"] = len(nodes)
+        table = committer.finish()
+        for b in table.to_batches():
+            yield Morsel("write", b)
+        yield Morsel("write", None)
+
+    # -- stages that still need the batches on the driver ---------------------------------------------------
+    def _resolving(self, handler: StageHandler) -> StageHandler:
+        """``handler`` over inputs whose references are fetched here first (the stage kinds that
+        still run on the driver; listed in the module docstring)."""
+
+        def run(stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
+            return handler(stage, _Resolving(ctx, lambda m: self._resolve(m, stage)), st)
+
+        return run
+
+    def _resolve(self, m: Morsel, stage: Stage) -> Morsel:
+        if m.ref is None:
+            return m
+        return Morsel(m.partition, self._get(m.ref, stage, m.partition))
 
     # -- dedup: buckets and components as shuffles (engine/ray_dedup.py) ------------------------------------
     def _shuffle_runtime(self, stage: Stage) -> RayShuffleRuntime:
         return RayShuffleRuntime(self.ray, self.shuffle_partitions, self.max_in_flight, self.max_retries,
-                                 self.target_batch_bytes, lambda exc, label: self.error(exc, stage, label))
+                                 self.target_batch_bytes, lambda exc, label: self.error(exc, stage, label),
+                                 emit_refs=True)
 
     def _dedup(self, stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
         """Keys, buckets, components and the filter, all in tasks (:mod:`.ray_dedup`)."""
@@ -573,10 +935,26 @@ class RayExecutor:
         spec = stage.spec
         assert isinstance(spec, RelationalSpec)
         if spec.distribution is None:  # a plan compiled without one (never by compile()): whole, here
-            yield from stages.relational(stage, ctx, st)
+            yield from self._resolving(stages.relational)(stage, ctx, st)
             return
         inputs = [ctx.run(inp) for inp in stage.inputs]
         yield from run_relational(self._shuffle_runtime(stage), stage, spec.distribution, inputs, st)
+
+
+def _row_starts(parts: list[Any], predicate: Any) -> dict[str, int]:
+    """Each partition's first row in the scan's whole input, from the partitions' row counts
+    (as :class:`~thresher.engine.stages.RowNumbering` numbers them locally): known up to the
+    first partition without a count, and not at all under a pushed predicate."""
+    out: dict[str, int] = {}
+    if predicate is not None:
+        return out
+    n = 0
+    for p in parts:
+        out[p.id] = n
+        if p.num_rows is None:
+            break
+        n += int(p.num_rows)
+    return out
 
 
 _NOT_READY = object()
@@ -630,6 +1008,25 @@ class _Lookahead:
 
     def close(self) -> None:
         self._stop.set()
+
+
+class _Resolving(RunContext):
+    """A run context whose input streams hold batches, not references (fetched by ``resolve``)."""
+
+    def __init__(self, inner: RunContext, resolve: Callable[[Morsel], Morsel]) -> None:  # noqa: D107
+        self.__dict__.update(inner.__dict__)
+        self._inner = inner
+        self._resolve = resolve
+
+    def run(self, stage: Stage) -> Iterator[Morsel]:
+        source = self._inner.run(stage)
+        try:
+            for m in source:
+                yield self._resolve(m)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
 
 
 class _Flight:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pyarrow as pa
-
 from thresher.engine.ray_runtime import remote_functions, task_options
 from thresher.planner.physical import Stage
 
@@ -78,17 +76,17 @@ class ActorPool:
         if i >= 0:
             self.load[i] -= 1
 
-    def submit_process(self, batch: pa.RecordBatch, partition: str, offset: int,
-                       row_start: int | None = None) -> tuple[Any, int]:
+    def submit_chain(self, step: Any, batch: Any, start: int, length: int, partition: str, offset: int,
+                     backpressure: int | None, out_bytes: int = 0, row_start: int | None = None) -> tuple[Any, int]:
+        """Rows ``[start, start + length)`` of ``batch`` (a batch or its object ref) through the
+        least-loaded actor's operators: a streaming generator of ``Meta``/batch pairs, then the
+        report (``ray_tasks.batch_chain``)."""
         i = self.pick()
-        return self.actors[i].process.remote(batch, partition, offset, row_start), i
-
-    def submit_flatmap(self, batch: pa.RecordBatch) -> tuple[Any, int]:
-        i = self.pick()
-        gen = self.actors[i].flatmap.options(
-            num_returns="streaming", _generator_backpressure_num_objects=self.generator_backpressure
-        ).remote(batch, self.stage.batch_size)
-        return gen, i
+        opts: dict[str, Any] = {"num_returns": "streaming"}
+        if backpressure:
+            opts["_generator_backpressure_num_objects"] = backpressure
+        return self.actors[i].chain.options(**opts).remote(step, batch, start, length, partition, offset, out_bytes,
+                                                           row_start), i
 
     def close(self) -> None:
         for a in self.actors:

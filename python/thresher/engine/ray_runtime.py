@@ -77,9 +77,11 @@ def remote_functions() -> dict[str, Any]:
     from thresher.engine import ray_tasks as t
 
     _REMOTE.update(
-        read_partition=ray.remote(t.read_partition),
-        run_pipeline=ray.remote(t.run_pipeline),
-        run_flatmap=ray.remote(t.run_flatmap),
+        scan_chain=ray.remote(t.scan_chain),
+        batch_chain=ray.remote(t.batch_chain),
+        take_rows=ray.remote(t.take_rows),
+        add_row_index=ray.remote(t.add_row_index),
+        write_partition=ray.remote(t.write_partition),
         hash_split=ray.remote(t.hash_split),
         range_split=ray.remote(t.range_split),
         reduce_partition=ray.remote(t.reduce_partition),

@@ -101,8 +101,11 @@ def check_supported(name: str, supported: frozenset[str], plan: PhysicalPlan) ->
 
 
 def run_plan(plan: PhysicalPlan, handlers: Mapping[str, StageHandler], config: RunConfig,
-             stats: RunStats) -> Iterator[pa.RecordBatch]:
-    """Stream the plan's output batches; ``stats`` fills in as the stages run."""
+             stats: RunStats, materialize: Callable[[Morsel], pa.RecordBatch] | None = None) -> Iterator[pa.RecordBatch]:
+    """Stream the plan's output batches; ``stats`` fills in as the stages run.
+
+    ``materialize`` fetches the batch of a morsel that holds only a reference (the Ray executor
+    gets the root's output there: the caller asked for the data)."""
     budget = MemoryBudget(config.budget_bytes)
     cancel = threading.Event()
     pool = ThreadPoolExecutor(config.threads, thread_name_prefix="thresher-worker")
@@ -111,8 +114,14 @@ def run_plan(plan: PhysicalPlan, handlers: Mapping[str, StageHandler], config: R
     t0 = time.perf_counter()
     try:
         for m in ctx.run(plan.root):
-            if m.batch is not None and m.batch.num_rows:
+            if m.is_end or not m.num_rows:
+                continue
+            if m.batch is not None:
                 yield m.batch
+            elif materialize is not None:
+                yield materialize(m)
+            else:
+                raise ThresherExecutionError(f"stage {plan.root.id} handed out a reference and nothing can fetch it")
     finally:
         cancel.set()
         budget.close()

@@ -108,7 +108,8 @@ class BufferedPipe:
             for m in it:
                 if self._cancel.is_set():
                     break
-                n = m.batch.nbytes if m.batch is not None else 0
+                # a batch held here, or one in Ray's object store (a ref): both count
+                n = m.num_bytes if not m.is_end else 0
                 if not self._budget.acquire(n, self._cancel, self._feed_starving):  # type: ignore[arg-type]
                     break
                 if self._stop.is_set():
@@ -303,16 +304,20 @@ class BatchSizer:
 
     def rows_for(self, batch: pa.RecordBatch) -> int:
         """Rows per piece for this batch's row size."""
-        if not batch.num_rows:
+        return self.rows_for_size(batch.num_rows, batch.nbytes)
+
+    def rows_for_size(self, rows: int, nbytes: int) -> int:
+        """Rows per piece for a batch of ``rows`` rows and ``nbytes`` bytes (known from metadata)."""
+        if not rows:
             return self.max_rows
-        in_row = max(1.0, batch.nbytes / batch.num_rows)
-        rows = self.target_bytes / (in_row * max(1.0, self._out))
+        in_row = max(1.0, nbytes / rows)
+        fit = self.target_bytes / (in_row * max(1.0, self._out))
         if self.heap_target is not None:
             if self._heap > 0:
-                rows = min(rows, self.heap_target / (in_row * self._heap))
+                fit = min(fit, self.heap_target / (in_row * self._heap))
             if not self.measured:
-                rows = min(rows, self.max_rows // 8)
-        return int(max(self.min_rows, min(self.max_rows, rows)))
+                fit = min(fit, self.max_rows // 8)
+        return int(max(self.min_rows, min(self.max_rows, fit)))
 
     def cut(self, source: Iterable[Morsel]) -> Iterator[Morsel]:
         """``source``'s morsels, data batches cut to the adapted size (end markers untouched)."""

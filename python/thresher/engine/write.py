@@ -31,12 +31,61 @@ from thresher.planner.physical import PhysicalPlan, Stage, WriteJob
 WRITE_RESULT_SCHEMA = pa.schema([
     ("partition_id", pa.large_string()), ("num_rows", pa.int64()),
     ("files", pa.large_list(pa.large_string())), ("status", pa.large_string()),
+    ("node_id", pa.large_string()),
 ])
 
 
 def _already(pids: list[str]) -> pa.Table:
     rows = [{"partition_id": p, "num_rows": 0, "files": [], "status": "already committed"} for p in pids]
     return pa.Table.from_pylist(rows, schema=WRITE_RESULT_SCHEMA)
+
+
+class PartitionCommitter:
+    """The driver's half of a write: written partitions (``WriteResult``) committed in groups.
+
+    Both executors use it: locally the sink writes in this process, on Ray a task on a worker
+    writes and hands back its small ``WriteResult``; either way the sink commits each
+    (job id, partition) once, here, in groups of ``commit_every_partitions`` or every
+    ``commit_every_seconds``.
+    """
+
+    def __init__(self, job: WriteJob) -> None:
+        self.job = job
+        self.rows_out: list[dict[str, Any]] = []
+        self.pending: list[WriteResult] = []
+        self.last_commit = time.monotonic()
+
+    def add(self, result: WriteResult) -> None:
+        """A written partition: committed with the next group."""
+        self.pending.append(result)
+        job = self.job
+        if len(self.pending) >= job.commit_every_partitions or time.monotonic() - self.last_commit > job.commit_every_seconds:
+            self.commit()
+
+    def already(self, pid: str) -> None:
+        """A partition the job committed before: reported, not written."""
+        self.rows_out.append({"partition_id": pid, "num_rows": 0, "files": [], "status": "already committed"})
+
+    def commit(self) -> None:
+        if not self.pending:
+            return
+        res = self.job.sink.commit(self.job.job_id, self.pending)
+        committed = set(res.committed)
+        for r in self.pending:
+            status = "committed" if r.partition_id in committed else "skipped"
+            self.rows_out.append({"partition_id": r.partition_id, "num_rows": r.num_rows, "files": r.files,
+                                  "status": status, "node_id": r.node_id})
+        self.pending = []
+        self.last_commit = time.monotonic()
+
+    def finish(self) -> pa.Table:
+        """Commit what is left; one row per partition (and per partition committed before)."""
+        self.commit()
+        seen = {r["partition_id"] for r in self.rows_out}
+        for pid in sorted(self.job.committed):
+            if pid not in seen:
+                self.already(pid)
+        return pa.Table.from_pylist(self.rows_out, schema=WRITE_RESULT_SCHEMA)
 
 
 def run_write_job(plan: PhysicalPlan, make_executor: Callable[[], Executor]) -> tuple[pa.Table, RunStats | None]:
@@ -91,22 +140,7 @@ def write_partitions(job: WriteJob, upstream: Iterator[Morsel], arrow_schema: pa
     sink = job.sink
     sink.check_schema(arrow_schema)
     already = job.committed
-    rows_out: list[dict[str, Any]] = []
-    pending: list[WriteResult] = []
-    last_commit = time.monotonic()
-
-    def commit() -> None:
-        nonlocal pending, last_commit
-        if not pending:
-            return
-        res = sink.commit(job.job_id, pending)
-        committed = set(res.committed)
-        for r in pending:
-            status = "committed" if r.partition_id in committed else "skipped"
-            rows_out.append({"partition_id": r.partition_id, "num_rows": r.num_rows, "files": r.files, "status": status})
-        pending = []
-        last_commit = time.monotonic()
-
+    committer = PartitionCommitter(job)
     it = iter(upstream)
     lookahead: list[Morsel] = []
 
@@ -123,7 +157,7 @@ def write_partitions(job: WriteJob, upstream: Iterator[Morsel], arrow_schema: pa
         if first.batch is None:
             # an empty partition still counts as done
             if pid not in already:
-                pending.append(sink.write(pid, iter(()), arrow_schema))
+                committer.add(sink.write(pid, iter(()), arrow_schema))
             continue
 
         def batches(first: Morsel = first, pid: str = pid) -> Iterator[pa.RecordBatch]:
@@ -143,14 +177,7 @@ def write_partitions(job: WriteJob, upstream: Iterator[Morsel], arrow_schema: pa
         if pid in already:
             for _ in batches():
                 pass
-            rows_out.append({"partition_id": pid, "num_rows": 0, "files": [], "status": "already committed"})
+            committer.already(pid)
             continue
-        pending.append(sink.write(pid, batches(), arrow_schema))
-        if len(pending) >= job.commit_every_partitions or time.monotonic() - last_commit > job.commit_every_seconds:
-            commit()
-    commit()
-    seen = {r["partition_id"] for r in rows_out}
-    for pid in sorted(already):
-        if pid not in seen:
-            rows_out.append({"partition_id": pid, "num_rows": 0, "files": [], "status": "already committed"})
-    return pa.Table.from_pylist(rows_out, schema=WRITE_RESULT_SCHEMA)
+        committer.add(sink.write(pid, batches(), arrow_schema))
+    return committer.finish()

@@ -52,7 +52,7 @@ from thresher.io import fs
 from thresher.io.commit import META_DIR, atomic_write_json, commit_lock, create_json, read_json
 from thresher.io.config import IOConfig, resolve_io_config
 from thresher.io.safety import hive_partition_dir, safe_join, safe_name, stable_token
-from thresher.io.sink import CommitResult, Sink, WriteResult
+from thresher.io.sink import CommitResult, Sink, WriteResult, current_writer_metadata
 
 STAGING_DIR = "_staging"
 _MODES = ("append", "overwrite", "error")
@@ -220,6 +220,10 @@ class _ParquetWriter(_Writer):
         self.rows += batch.num_rows
 
     def _finish(self) -> None:
+        # who wrote the file (a Ray write task sets the node id): key-value metadata of the file
+        meta = current_writer_metadata()
+        if meta:
+            self._w.add_key_value_metadata(meta)
         self._w.close()
 
 

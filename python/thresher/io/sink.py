@@ -7,8 +7,10 @@ partition exactly once (``committed_partitions`` tells which ones are already in
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,32 @@ class WriteResult:
     files: list[str] = field(default_factory=list)
     #: format-specific handle the commit needs (Lance fragments, Iceberg DataFiles, ...)
     payload: Any = None
+    #: the Ray node that wrote the files (None when written in the driver's process)
+    node_id: str | None = None
+
+
+_WRITER_METADATA: ContextVar[dict[str, str] | None] = ContextVar("thresher_writer_metadata", default=None)
+
+
+@contextlib.contextmanager
+def writer_metadata(meta: dict[str, str]) -> Iterator[None]:
+    """Key-value metadata that data files written in this block carry (where the format has it:
+    Parquet), e.g. ``{"thresher.node_id": ...}`` from a Ray write task.
+
+    >>> with writer_metadata({"k": "v"}):
+    ...     current_writer_metadata()
+    {'k': 'v'}
+    """
+    token = _WRITER_METADATA.set({**(_WRITER_METADATA.get() or {}), **meta})
+    try:
+        yield
+    finally:
+        _WRITER_METADATA.reset(token)
+
+
+def current_writer_metadata() -> dict[str, str]:
+    """The metadata :func:`writer_metadata` set for files written now (empty: none)."""
+    return dict(_WRITER_METADATA.get() or {})
 
 
 @dataclass

@@ -516,6 +516,8 @@ class Write(Unary):
                 Field("num_rows", DataType.int64()),
                 Field("files", DataType.list(DataType.string())),
                 Field("status", DataType.string()),
+                # the Ray node that wrote the partition's files (null when written in-process)
+                Field("node_id", DataType.string()),
             ]
         )
 
