@@ -91,6 +91,7 @@ from thresher.engine.stats import RunStats, StageStats
 from thresher.engine.stream import BatchSizer, Morsel
 from thresher.engine.write import PartitionCommitter, write_stage
 from thresher.errors import ThresherError, ThresherExecutionError
+from thresher.io.memory import InMemorySource
 from thresher.planner.physical import (
     DedupSpec,
     FlatMapSpec,
@@ -480,6 +481,10 @@ class RayExecutor:
             ahead = max(1, min(self.cluster_cpus - 1, 4))
         else:
             ahead = self.max_in_flight
+        if not steps and isinstance(spec.source, InMemorySource):
+            # the rows already sit in the driver's memory and slicing them is no work: a reserved
+            # CPU would only deadlock the read behind actor pools that hold every CPU
+            opts["num_cpus"] = 0
         task = remote_functions()["scan_chain"].options(**opts)
         # a fan-out's outputs go out as they come (the generator's backpressure bounds them);
         # others are merged up to the target batch size
@@ -881,7 +886,8 @@ class RayExecutor:
                 while pending and (len(pending) >= self.max_in_flight or not self._fits(reserve, st)):
                     finish_one()
                 self._take(reserve, ctx, st)
-                pending.append((pid, task.remote(sink_ref, pid, arrow, *[self._payload(x) for x in current]), reserve))
+                pending.append((pid, self._near(task, current).remote(sink_ref, pid, arrow,
+                                                                      *[self._payload(x) for x in current]), reserve))
                 current = []
             if current:  # a stream that ended without its end marker
                 pid = current[0].partition
@@ -899,6 +905,32 @@ class RayExecutor:
         for b in table.to_batches():
             yield Morsel("write", b)
         yield Morsel("write", None)
+
+    def _near(self, task: Any, morsels: list[Morsel]) -> Any:
+        """``task`` placed (softly) on the node that holds most of ``morsels``' bytes.
+
+        Ray's own locality preference skips small objects (they travel inline), so a partition
+        of small batches could be written anywhere: on a cluster the write goes where its map
+        ran, which moves no data and spreads the writes as the maps were spread."""
+        if not self.spread:
+            return task
+        refs = [m.ref for m in morsels if m.ref is not None]
+        if not refs:
+            return task
+        try:
+            import ray
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            held: dict[str, int] = {}
+            for loc in ray.experimental.get_object_locations(refs, timeout_ms=1000).values():
+                for node in loc.get("node_ids") or ():
+                    held[node] = held.get(node, 0) + int(loc.get("object_size") or 1)
+        except Exception:  # noqa: BLE001 - placement is an optimization: Ray's default still works
+            return task
+        if not held:
+            return task
+        node = max(held, key=lambda n: held[n])
+        return task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True))
 
     # -- stages that still need the batches on the driver ---------------------------------------------------
     def _resolving(self, handler: StageHandler) -> StageHandler:
