@@ -9,7 +9,6 @@ marked MISMATCH and left out of the ratio and the geometric mean.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -65,16 +64,7 @@ def _start_daft(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run(state: dict[str, Any], case: str) -> Any:
-    c0 = time.process_time()
-    out = state["run"](_text(case))
-    state["cpu_s"] = time.process_time() - c0
-    return out
-
-
-def _cpu(state: dict[str, Any], case: str, out: Any) -> dict[str, Any]:
-    # process CPU seconds of the round (every engine runs its threads in its worker process): on a
-    # machine shared with other jobs this moves much less than the wall time does
-    return {"cpu_s": state.get("cpu_s")}
+    return state["run"](_text(case))
 
 
 def _check(state: dict[str, Any], case: str, out: Any) -> dict[str, Any]:
@@ -85,9 +75,9 @@ BENCH = Bench(
     name="tpch_sql",
     title="TPC-H via SQL: th.sql vs DuckDB, Polars SQL, Daft SQL",
     engines=(
-        Engine("thresher", _start_thresher, _run, _check, metrics=_cpu, requires=("thresher",)),
-        Engine("duckdb", _start_duckdb, _run, _check, metrics=_cpu, requires=("duckdb",)),
-        Engine("polars", _start_polars, _run, _check, metrics=_cpu, requires=("polars",)),
+        Engine("thresher", _start_thresher, _run, _check, requires=("thresher",)),
+        Engine("duckdb", _start_duckdb, _run, _check, requires=("duckdb",)),
+        Engine("polars", _start_polars, _run, _check, requires=("polars",)),
         Engine("daft", _start_daft, _run, _check, requires=("daft",), group="daft"),
     ),
     reference="duckdb",

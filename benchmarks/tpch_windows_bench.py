@@ -8,7 +8,6 @@ engines compute the same answer.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +52,7 @@ def _start_duckdb(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run(state: dict[str, Any], case: str) -> Any:
-    c0 = time.process_time()
-    out = state["run"](QUERIES[case])
-    state["cpu_s"] = time.process_time() - c0
-    return out
-
-
-def _cpu(state: dict[str, Any], case: str, out: Any) -> dict[str, Any]:
-    return {"cpu_s": state.get("cpu_s")}
+    return state["run"](QUERIES[case])
 
 
 def _check(state: dict[str, Any], case: str, out: Any) -> dict[str, Any]:
@@ -71,8 +63,8 @@ BENCH = Bench(
     name="tpch_windows",
     title="SQL windows over TPC-H orders: th.sql vs DuckDB",
     engines=(
-        Engine("thresher", _start_thresher, _run, _check, metrics=_cpu, requires=("thresher",)),
-        Engine("duckdb", _start_duckdb, _run, _check, metrics=_cpu, requires=("duckdb",)),
+        Engine("thresher", _start_thresher, _run, _check, requires=("thresher",)),
+        Engine("duckdb", _start_duckdb, _run, _check, requires=("duckdb",)),
     ),
     reference="duckdb",
     baseline="duckdb",

@@ -83,7 +83,6 @@ def remote_functions() -> dict[str, Any]:
         add_row_index=ray.remote(t.add_row_index),
         write_partition=ray.remote(t.write_partition),
         hash_split=ray.remote(t.hash_split),
-        range_split=ray.remote(t.range_split),
         reduce_partition=ray.remote(t.reduce_partition),
         PipelineActor=ray.remote(t.PipelineActor),
     )

@@ -415,37 +415,6 @@ def hash_split(batches: list[pa.RecordBatch], keys: Any, schema: Schema, n: int,
     return tuple(hash_partition(table, keys, schema, n))
 
 
-def range_split(batches: list[pa.RecordBatch], key: Any, schema: Schema, bounds: list[Any]) -> tuple[pa.Table, ...]:
-    """Cut a chunk of a sort's input by key ranges: ``len(bounds) + 1`` ranges, then the nulls."""
-    import numpy as np
-    import polars as pl
-
-    from thresher.datatypes import storage_batch
-    from thresher.operators.expr_to_polars import to_polars
-
-    table = _table(batches, schema)
-    n = len(bounds) + 2
-    if table.num_rows == 0:
-        return tuple(table for _ in range(n))
-    frame = pl.from_arrow(pa.Table.from_batches([storage_batch(b) for b in table.to_batches()]))
-    assert isinstance(frame, pl.DataFrame)
-    keys = frame.select(to_polars(key, schema).alias("k")).to_series()
-    if bounds:
-        b = pl.Series(bounds, dtype=keys.dtype)
-        pids = b.search_sorted(keys.fill_null(b[0]), side="right").to_numpy().astype(np.int64)
-    else:
-        pids = np.zeros(len(keys), np.int64)
-    pids[keys.is_null().to_numpy()] = n - 1
-    order = np.argsort(pids, kind="stable")
-    counts = np.bincount(pids, minlength=n)
-    ordered = table.take(pa.array(order))
-    out, start = [], 0
-    for c in counts:
-        out.append(ordered.slice(start, int(c)))
-        start += int(c)
-    return tuple(out)
-
-
 def reduce_partition(program: Any, schema: Schema, counts: list[int], schemas: list[Schema],
                      distinct: tuple[Sequence[str], str] | None, *tables: pa.Table) -> pa.Table:
     """Run a relational stage's program (aggregate/join/sort) over one shuffled partition with Polars.
