@@ -90,7 +90,7 @@ def test_csv_json_roundtrip(tmp_path: Path) -> None:
 def test_write_parquet_partition_by(tmp_path: Path) -> None:
     df = th.from_pydict({"year": [2020, 2021, 2020, 2022], "v": [1, 2, 3, 4]})
     out = df.write_parquet(str(tmp_path / "out"), partition_by=["year"])
-    assert out.schema.names == ["partition_id", "num_rows", "files", "status"]
+    assert out.schema.names == ["partition_id", "num_rows", "files", "status", "node_id"]
     dirs = sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_dir() and not p.name.startswith("_"))
     assert dirs == ["year=2020", "year=2021", "year=2022"]
     back = th.read_parquet(str(tmp_path / "out")).sort("v").to_pydict()
