@@ -78,8 +78,15 @@ def udf_cost(udf: UDFProtocol) -> tuple[CostClass, float]:
 
 
 def cost_class(e: Expr) -> CostClass:
-    """The most expensive cost class among the calls ``e`` makes (UDFs count by their hint)."""
-    return most_expensive(n.call_cost()[0] for n in e.walk())
+    """The most expensive cost class among the calls ``e`` makes (UDFs count by their hint).
+
+    Computed once per node from its children's (expressions are immutable; the optimizer asks
+    about every subexpression of every expression, which walked each subtree again)."""
+    d = e.__dict__
+    hit: CostClass | None = d.get("_memo_cost_class")
+    if hit is None:
+        hit = d["_memo_cost_class"] = most_expensive([e.call_cost()[0], *(cost_class(c) for c in e.children())])
+    return hit
 
 
 def expr_cost(e: Expr) -> float:

@@ -53,7 +53,27 @@ def _union(a: Req, b: set[str]) -> Req:
     return None if a is None else a | b
 
 
+#: (id of a node, the columns required of it) -> (the node, kept alive so its id is not reused;
+#: the pruned node): a subplan shared by several parents is pruned once per distinct demand
+_Memo = dict[tuple[int, frozenset[str] | None], tuple[LogicalPlan, LogicalPlan]]
+
+
 def prune(node: LogicalPlan, required: Req) -> LogicalPlan:
+    """``node`` computing only the columns in ``required`` (None: all of them) and what they need."""
+    return _rec({}, node, required)
+
+
+def _rec(memo: _Memo, node: LogicalPlan, required: Req) -> LogicalPlan:
+    key = (id(node), None if required is None else frozenset(required))
+    hit = memo.get(key)
+    if hit is not None:
+        return hit[1]
+    out = _prune(memo, node, required)
+    memo[key] = (node, out)
+    return out
+
+
+def _prune(memo: _Memo, node: LogicalPlan, required: Req) -> LogicalPlan:
     if isinstance(node, ScanSource):
         full = node.full_schema().names
         if required is None:
@@ -76,40 +96,40 @@ def prune(node: LogicalPlan, required: Req) -> LogicalPlan:
             kept = tuple(e for e in exprs if e.output_name() in required
                          or (wants_error_column(e) and error_column_name(e.output_name()) in required))
             exprs = kept or exprs[:1]
-        child = prune(node.input, _cols(exprs))
+        child = _rec(memo, node.input, _cols(exprs))
         if child is node.input and _same_exprs(exprs, node.exprs):
             return node
         return Project(child, exprs)
 
     if isinstance(node, Filter):
-        return _same(node, prune(node.input, _union(required, node.predicate.columns())))
+        return _same(node, _rec(memo, node.input, _union(required, node.predicate.columns())))
 
     if isinstance(node, Sort):
-        return _same(node, prune(node.input, _union(required, _cols(node.by))))
+        return _same(node, _rec(memo, node.input, _union(required, _cols(node.by))))
 
     if isinstance(node, (Limit, Sample)):
-        return _same(node, prune(node.input, required))
+        return _same(node, _rec(memo, node.input, required))
 
     if isinstance(node, Repartition):
-        return _same(node, prune(node.input, _union(required, _cols(node.by))))
+        return _same(node, _rec(memo, node.input, _union(required, _cols(node.by))))
 
     if isinstance(node, WithRowIndex):
         req = None if required is None else required - {node.name}
-        return _same(node, prune(node.input, req))
+        return _same(node, _rec(memo, node.input, req))
 
     if isinstance(node, Explode):
-        return _same(node, prune(node.input, _union(required, set(node.columns))))
+        return _same(node, _rec(memo, node.input, _union(required, set(node.columns))))
 
     if isinstance(node, Distinct):
         if node.subset is None:
-            return _same(node, prune(node.input, None))
-        return _same(node, prune(node.input, _union(required, set(node.subset))))
+            return _same(node, _rec(memo, node.input, None))
+        return _same(node, _rec(memo, node.input, _union(required, set(node.subset))))
 
     if isinstance(node, Aggregate):
         aggs = node.aggs
         if required is not None:
             aggs = tuple(a for a in aggs if a.output_name() in required) or aggs[:1]
-        child = prune(node.input, _cols(node.keys) | _cols(aggs))
+        child = _rec(memo, node.input, _cols(node.keys) | _cols(aggs))
         if child is node.input and _same_exprs(aggs, node.aggs):
             return node
         return Aggregate(child, node.keys, aggs)
@@ -119,23 +139,23 @@ def prune(node: LogicalPlan, required: Req) -> LogicalPlan:
         if node.id_column:
             need.add(node.id_column)
         if node.output == "groups":
-            return _same(node, prune(node.input, need))
-        return _same(node, prune(node.input, _union(required, need)))
+            return _same(node, _rec(memo, node.input, need))
+        return _same(node, _rec(memo, node.input, _union(required, need)))
 
     if isinstance(node, Window):
         need = _cols(node.exprs) | _cols(node.partition_by) | _cols(node.order_by)
-        return _same(node, prune(node.input, _union(required, need)))
+        return _same(node, _rec(memo, node.input, _union(required, need)))
 
     if isinstance(node, FlatMap):
         keep_cols: tuple[str, ...] = tuple(node.keep_input if required is None else
                                       (c for c in node.keep_input if c in required))
-        child = prune(node.input, _cols(node.args) | set(keep_cols))
+        child = _rec(memo, node.input, _cols(node.args) | set(keep_cols))
         if child is node.input and keep_cols == tuple(node.keep_input):
             return node
         return FlatMap(child, node.udf, node.args, node.output, keep_cols, node.outer)
 
     if isinstance(node, Union):
-        kids = tuple(prune(i, required) for i in node.inputs)
+        kids = tuple(_rec(memo, i, required) for i in node.inputs)
         if required is not None:
             # every input must keep the same columns in the same order
             names = [c for c in node.inputs[0].schema.names if c in required] or node.inputs[0].schema.names[:1]
@@ -155,14 +175,14 @@ def prune(node: LogicalPlan, required: Req) -> LogicalPlan:
             lreq = (required & left_names) | clash | _cols(node.left_on)
             rreq = {n for n in right_names if n in required or n + node.suffix in required}
             rreq |= clash | _cols(node.right_on)
-        left = prune(node.left, lreq)
-        right = prune(node.right, rreq)
+        left = _rec(memo, node.left, lreq)
+        right = _rec(memo, node.right, rreq)
         if left is node.left and right is node.right:
             return node
         return Join(left, right, node.left_on, node.right_on, node.how, node.suffix, node.strategy)
 
     # unknown or sink nodes: children must keep everything
-    kids = tuple(prune(c, None) for c in node.children())
+    kids = tuple(_rec(memo, c, None) for c in node.children())
     if all(a is b for a, b in zip(kids, node.children())):
         return node
     return node.with_children(kids)

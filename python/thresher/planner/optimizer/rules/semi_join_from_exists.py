@@ -36,7 +36,12 @@ Needed = frozenset[str] | None  # None: every column is needed (the plan's outpu
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
-    return _visit(plan, None)
+    return _visit({}, plan, None)
+
+
+#: (id of a node, the columns needed of it) -> (the node, kept alive so its id is not reused; the
+#: rewritten node or None): a subplan shared by several parents is visited once per distinct need
+_Memo = dict[tuple[int, Needed], tuple[LogicalPlan, LogicalPlan | None]]
 
 
 def _cols(exprs: tuple[Expr, ...] | list[Expr]) -> frozenset[str]:
@@ -69,7 +74,16 @@ def _child_needs(node: LogicalPlan, needed: Needed) -> list[Needed]:
     return [None] * len(node.children())
 
 
-def _visit(node: LogicalPlan, needed: Needed) -> LogicalPlan | None:
+def _visit(memo: _Memo, node: LogicalPlan, needed: Needed) -> LogicalPlan | None:
+    hit = memo.get((id(node), needed))
+    if hit is not None:
+        return hit[1]
+    out = _visit_node(memo, node, needed)
+    memo[(id(node), needed)] = (node, out)
+    return out
+
+
+def _visit_node(memo: _Memo, node: LogicalPlan, needed: Needed) -> LogicalPlan | None:
     changed = False
     if isinstance(node, Filter) and needed is not None and isinstance(node.input, Join):
         new = _rewrite(node, needed)
@@ -83,7 +97,7 @@ def _visit(node: LogicalPlan, needed: Needed) -> LogicalPlan | None:
     new_kids: list[LogicalPlan] = []
     kid_changed = False
     for k, nd in zip(kids, _child_needs(node, needed)):
-        nk = _visit(k, nd)
+        nk = _visit(memo, k, nd)
         kid_changed |= nk is not None
         new_kids.append(nk if nk is not None else k)
     if kid_changed:
