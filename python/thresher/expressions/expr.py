@@ -1020,16 +1020,26 @@ def has_aggregate(e: Expr) -> bool:
     return memo(e, "_memo_has_aggregate", _has_aggregate)  # type: ignore[no-any-return]
 
 
+# The memoized questions below combine their children's (memoized) answers: an expression the
+# optimizer rebuilt around unchanged subexpressions is answered without walking them again.
+
+
 def _has_aggregate(e: Expr) -> bool:
-    return any(isinstance(n, (AggCall, CountStar)) for n in e.walk())
+    return isinstance(e, (AggCall, CountStar)) or any(has_aggregate(c) for c in e.children())
+
+
+_NO_COLUMNS: frozenset[str] = frozenset()
 
 
 def _columns(e: Expr) -> frozenset[str]:
-    out: set[str] = set()
-    stack: list[Expr] = [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, Column):
-            out.add(x.name)
-        stack.extend(x.children())
-    return frozenset(out)
+    if isinstance(e, Column):
+        return frozenset((e.name,))
+    kids = e.children()
+    if not kids:
+        return _NO_COLUMNS
+    if len(kids) == 1:
+        return memo(kids[0], "_memo_columns", _columns)  # type: ignore[no-any-return]
+    out: frozenset[str] = _NO_COLUMNS
+    for c in kids:
+        out = out | memo(c, "_memo_columns", _columns)
+    return out

@@ -287,15 +287,10 @@ def contains_window(e: Expr) -> bool:
 def _contains_window(e: Expr) -> bool:
     from thresher.expressions.expr import AggCall, CountStar
 
-    stack = [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, (AggCall, CountStar)):
-            continue
-        if is_order_dependent(x):
-            return True
-        stack.extend(x.children())
-    return False
+    if isinstance(e, (AggCall, CountStar)):
+        return False  # an aggregation's argument is per row of its group
+    # the children's answers are memoized: a rebuilt expression does not walk them again
+    return is_order_dependent(e) or any(contains_window(c) for c in e.children())
 
 
 def is_scalar_result(e: Expr) -> bool:

@@ -41,12 +41,12 @@ def wants_error_column(expr: Expr) -> bool:
 
 
 def _wants_error_column(expr: Expr) -> bool:
-    for n in expr.walk():
-        if isinstance(n, Call) and n.spec.fallible and n.option("on_error") == "column":
-            return True
-        if isinstance(n, UDFCall) and n.udf.on_error == "column":
-            return True
-    return False
+    if isinstance(expr, Call) and expr.spec.fallible and expr.option("on_error") == "column":
+        return True
+    if isinstance(expr, UDFCall) and expr.udf.on_error == "column":
+        return True
+    # the children's answers are memoized: a rebuilt expression does not walk them again
+    return any(wants_error_column(c) for c in expr.children())
 
 
 @dataclass

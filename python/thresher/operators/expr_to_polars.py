@@ -347,11 +347,20 @@ def to_polars(expr: Expr, schema: Schema, in_group: bool = True) -> pl.Expr:
 
 
 def is_lowerable(expr: Expr) -> bool:
-    for n in expr.walk():
-        if isinstance(n, UDFCall):
-            return False
-        if isinstance(n, Call) and n.name not in _LOWER:
-            return False
-        if isinstance(n, Cast) and n.dtype.is_media():
-            return False
-    return True
+    """Can ``expr`` become a Polars expression (no UDF, no media cast, every call lowered)?"""
+    d = expr.__dict__
+    hit: tuple[int, bool] | None = d.get("_memo_lowerable")
+    if hit is None or hit[0] != len(_LOWER):  # register_lowering may have added a function since
+        hit = d["_memo_lowerable"] = (len(_LOWER), _is_lowerable(expr))
+    return hit[1]
+
+
+def _is_lowerable(n: Expr) -> bool:
+    if isinstance(n, UDFCall):
+        return False
+    if isinstance(n, Call) and n.name not in _LOWER:
+        return False
+    if isinstance(n, Cast) and n.dtype.is_media():
+        return False
+    # the children's answers are memoized: a rebuilt expression does not walk them again
+    return all(is_lowerable(c) for c in n.children())
