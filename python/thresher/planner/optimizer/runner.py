@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from thresher.datatypes import Schema
 from thresher.errors import ThresherError
 from thresher.planner.logical import LogicalPlan
+from thresher.planner.optimizer.rules._util import memo_scope
 
 # The order matters: simplify first, then move filters and limits down, then cut columns, then
 # the media-aware rewrites that depend on knowing which columns survive, then ordering work by
@@ -135,6 +136,13 @@ def optimize(
     rules = [(n, _load(n)) for n in names if n not in disabled]
     result = OptimizerResult(plan)
     schema = plan.schema
+    with memo_scope():  # a node a rule has seen keeps its answer for the later passes
+        _fixpoint(result, rules, schema, max_iterations, validate)
+    return result
+
+
+def _fixpoint(result: OptimizerResult, rules: list[tuple[str, Callable[[LogicalPlan], LogicalPlan | None]]],
+              schema: Schema, max_iterations: int, validate: bool) -> None:
     # a fixpoint is reached once every rule in a row has run on the current plan without
     # changing it: the pass after the last change stops at the rule that made it (the rules
     # after it in its own pass already saw the final plan) instead of rerunning all of them
@@ -158,4 +166,3 @@ def optimize(
                 quiet += 1
         if quiet >= len(rules):
             break
-    return result

@@ -2,10 +2,53 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from thresher.expressions.expr import Alias, Column, Expr
 from thresher.planner.logical import LogicalPlan
+
+#: the memo tables of one optimize() call: tag -> (what keeps the tag's ids valid, the table)
+_SCOPE: contextvars.ContextVar[dict[Any, tuple[Any, dict[Any, Any]]] | None] = contextvars.ContextVar(
+    "thresher_rule_memo", default=None)
+
+
+@contextlib.contextmanager
+def memo_scope() -> Iterator[None]:
+    """Keep the traversals' memo tables (see :func:`rule_memo`) for the duration of the block:
+    the optimizer runner opens one per ``optimize()`` call."""
+    token = _SCOPE.set({})
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def rule_memo(tag: Any, keep: Any = None) -> dict[Any, Any]:
+    """The memo table of one traversal, named by ``tag`` (hashable; ``keep`` holds the objects
+    whose ids it contains, so they are not reused).
+
+    Inside :func:`memo_scope` the table lasts for the whole optimize() call: the fixpoint loop
+    runs every rule again over a plan that is mostly the same node objects as in the pass
+    before, and a node a rule already rewrote (or left alone) gets the same answer again
+    without walking its subtree. Outside, a fresh table (one call)."""
+    scope = _SCOPE.get()
+    if scope is None:
+        return {}
+    hit = scope.get(tag)
+    if hit is None:
+        hit = scope[tag] = (keep, {})
+    return hit[1]
+
+
+def _fn_tag(kind: str, fn: Callable[..., Any]) -> tuple[Any, Any]:
+    """A memo tag for traversing with ``fn``: its code and the objects its closure holds (two
+    rules can share a helper's code with different functions captured)."""
+    cells = tuple(c.cell_contents for c in getattr(fn, "__closure__", None) or ())
+    code = getattr(fn, "__code__", fn)
+    return (kind, code, tuple(id(c) for c in cells)), (fn, cells)
 
 
 def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan | None]) -> LogicalPlan | None:
@@ -14,10 +57,11 @@ def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan
     ``fn`` must depend on the node only (every rule's does): a subplan shared by several parents
     (a CTE used twice, the two sides of a self join) is rewritten once and its result shared,
     so the work follows the plan's distinct nodes, not its size as a tree (TPC-DS q14's 2,039
-    tree nodes are 147 objects).
+    tree nodes are 147 objects). Within one optimize() call a node is rewritten once: the
+    answer is kept for the later passes (see :func:`rule_memo`).
     """
     # id -> (the node, kept alive so that its id is not reused; its result)
-    done: dict[int, tuple[LogicalPlan, LogicalPlan | None]] = {}
+    done: dict[int, tuple[LogicalPlan, LogicalPlan | None]] = rule_memo(*_fn_tag("bottom_up", fn))
 
     def visit(node: LogicalPlan) -> LogicalPlan | None:
         hit = done.get(id(node))
@@ -45,8 +89,9 @@ def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan
 def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan | None]) -> LogicalPlan | None:
     """Apply ``fn`` at a node first (repeatedly while it fires), then to its children.
 
-    Shared subplans are rewritten once (see :func:`rewrite_bottom_up`)."""
-    done: dict[int, tuple[LogicalPlan, LogicalPlan | None]] = {}
+    Shared subplans are rewritten once (see :func:`rewrite_bottom_up`), and within one
+    optimize() call a node is rewritten once (see :func:`rule_memo`)."""
+    done: dict[int, tuple[LogicalPlan, LogicalPlan | None]] = rule_memo(*_fn_tag("top_down", fn))
 
     def visit(start: LogicalPlan) -> LogicalPlan | None:
         hit = done.get(id(start))

@@ -38,6 +38,7 @@ from thresher.planner.logical import (
     Window,
     WithRowIndex,
 )
+from thresher.planner.optimizer.rules._util import rule_memo
 
 Req = set[str] | None
 
@@ -54,13 +55,14 @@ def _union(a: Req, b: set[str]) -> Req:
 
 
 #: (id of a node, the columns required of it) -> (the node, kept alive so its id is not reused;
-#: the pruned node): a subplan shared by several parents is pruned once per distinct demand
+#: the pruned node): a subplan shared by several parents is pruned once per distinct demand (and
+#: once per optimize() call: see rule_memo)
 _Memo = dict[tuple[int, frozenset[str] | None], tuple[LogicalPlan, LogicalPlan]]
 
 
 def prune(node: LogicalPlan, required: Req) -> LogicalPlan:
     """``node`` computing only the columns in ``required`` (None: all of them) and what they need."""
-    return _rec({}, node, required)
+    return _rec(rule_memo("projection_pushdown"), node, required)
 
 
 def _rec(memo: _Memo, node: LogicalPlan, required: Req) -> LogicalPlan:

@@ -31,16 +31,18 @@ from __future__ import annotations
 
 from thresher.expressions.expr import Call, Column, Expr, combine_conjunction, split_conjunction, strip_alias
 from thresher.planner.logical import Aggregate, Distinct, Filter, Join, Limit, LogicalPlan, Project, Sort
+from thresher.planner.optimizer.rules._util import rule_memo
 
 Needed = frozenset[str] | None  # None: every column is needed (the plan's output, or unknown)
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
-    return _visit({}, plan, None)
+    return _visit(rule_memo("semi_join_from_exists"), plan, None)
 
 
 #: (id of a node, the columns needed of it) -> (the node, kept alive so its id is not reused; the
 #: rewritten node or None): a subplan shared by several parents is visited once per distinct need
+#: (and once per optimize() call: see rule_memo)
 _Memo = dict[tuple[int, Needed], tuple[LogicalPlan, LogicalPlan | None]]
 
 
