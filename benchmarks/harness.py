@@ -373,8 +373,8 @@ def run_bench(
         "engines": {e.name: e.note for e in engines},
         "machine": machine_before | {"load_avg_after": _machine().get("load_avg")},
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cases": cases, "rows": rows,
-        "command": command or os.environ.get("THRESHER_BENCH_COMMAND")
-        or _command_line(name, full, rounds, warmup, overrides or {}, only),
+        "command": scrub_command(command or os.environ.get("THRESHER_BENCH_COMMAND")
+                                 or _command_line(name, full, rounds, warmup, overrides or {}, only)),
     }
     _summarize(result)
     if bench.summary is not None:
@@ -389,6 +389,12 @@ def run_bench(
         pass  # Pillow missing: the table and the JSON still stand
     print(md, flush=True)
     return result
+
+
+def scrub_command(cmd: str) -> str:
+    """A command fit for a results file and the docs: no machine paths (the checkout is ``.``)."""
+    cmd = cmd.replace(str(ROOT), ".")
+    return re.sub(r"(?<![\w.])/(?:[\w.+-]+/)*[\w.+-]+", "PATH", cmd)
 
 
 def _command_line(name: str, full: bool, rounds: int | None, warmup: int | None, overrides: dict[str, Any],

@@ -45,3 +45,11 @@ def test_harness_marks_mismatches_missing_peers_and_resets_caches(tmp_path: Path
     assert "come from these commands" in kept and "(not recorded)" in kept
     again = write_docs_page(tmp_path, tmp_path / "bench.md", keep_others=True).read_text()
     assert "### Another benchmark" in again and again.count("| wrong | MISMATCH |") == 1
+
+
+def test_recorded_commands_carry_no_machine_paths() -> None:
+    from benchmarks.harness import ROOT, scrub_command
+
+    cmd = f"python -m benchmarks image --python daft={ROOT}/.venv-peers/bin/python --python ray=/opt/ray/bin/python"
+    assert scrub_command(cmd) == "python -m benchmarks image --python daft=./.venv-peers/bin/python --python ray=PATH"
+    assert scrub_command("make bench BENCH_SCALE=quick --set queries='1,3'") == "make bench BENCH_SCALE=quick --set queries='1,3'"
