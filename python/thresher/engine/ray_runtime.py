@@ -58,6 +58,10 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
                 kwargs["address"] = address
             elif num_cpus:
                 kwargs["num_cpus"] = num_cpus
+                if not os.environ.get("RAY_ADDRESS"):
+                    # a local instance of that size: never the cluster named in Ray's
+                    # ray_current_cluster file, which another process may have left behind
+                    kwargs["address"] = "local"
             import warnings
 
             for attempt in range(STARTUP_ATTEMPTS):
