@@ -952,7 +952,9 @@ class RayExecutor:
             return
         job.sink.check_schema(arrow)
         committer = PartitionCommitter(job)
-        task = remote_functions()["write_partition"].options(max_retries=self.max_retries, num_cpus=1)
+        write_fn = remote_functions()["write_partition"]
+        write_opts: dict[str, Any] = {"max_retries": self.max_retries, "num_cpus": 1}
+        task = write_fn.options(**write_opts)
         pending: deque[tuple[str, Any, int]] = deque()
         nodes: set[str] = set()
         current: list[Morsel] = []
@@ -981,7 +983,7 @@ class RayExecutor:
                 while pending and (len(pending) >= self.max_in_flight or not self._fits(reserve, st)):
                     finish_one()
                 self._take(reserve, ctx, st)
-                pending.append((pid, self._near(task, current).remote(sink_ref, pid, arrow,
+                pending.append((pid, self._near(write_fn, write_opts, current).remote(sink_ref, pid, arrow,
                                                                       *[self._payload(x) for x in current]), reserve))
                 current = []
             if current:  # a stream that ended without its end marker
@@ -1001,17 +1003,18 @@ class RayExecutor:
             yield Morsel("write", b)
         yield Morsel("write", None)
 
-    def _near(self, task: Any, morsels: list[Morsel]) -> Any:
-        """``task`` placed (softly) on the node that holds most of ``morsels``' bytes.
+    def _near(self, fn: Any, opts: dict[str, Any], morsels: list[Morsel]) -> Any:
+        """Remote function ``fn`` with ``opts``, placed (softly) on the node that holds most of
+        ``morsels``' bytes (options are given at once: Ray's ``options()`` result has none).
 
         Ray's own locality preference skips small objects (they travel inline), so a partition
         of small batches could be written anywhere: on a cluster the write goes where its map
         ran, which moves no data and spreads the writes as the maps were spread."""
         if not self.spread:
-            return task
+            return fn.options(**opts)
         refs = [m.ref for m in morsels if m.ref is not None]
         if not refs:
-            return task
+            return fn.options(**opts)
         try:
             import ray
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -1021,11 +1024,11 @@ class RayExecutor:
                 for node in loc.get("node_ids") or ():
                     held[node] = held.get(node, 0) + int(loc.get("object_size") or 1)
         except Exception:  # noqa: BLE001 - placement is an optimization: Ray's default still works
-            return task
+            return fn.options(**opts)
         if not held:
-            return task
+            return fn.options(**opts)
         node = max(held, key=lambda n: held[n])
-        return task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True))
+        return fn.options(**opts, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True))
 
     # -- stages that still need the batches on the driver ---------------------------------------------------
     def _resolving(self, handler: StageHandler) -> StageHandler:

@@ -24,6 +24,10 @@ _INIT_LOCK = threading.Lock()
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
     """Start (or join) Ray once per process, quietly; later calls reuse it.
 
+    ``address`` joins that cluster; ``num_cpus`` starts a new local Ray with that many CPUs
+    (unless ``RAY_ADDRESS`` names a cluster); neither: Ray's own choice (``RAY_ADDRESS``, else the
+    cluster last started on this machine, else a new local one).
+
     >>> ray = ensure_ray(num_cpus=2)  # doctest: +SKIP
     """
     import ray
@@ -57,6 +61,11 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
                 kwargs["address"] = address
             elif num_cpus:
                 kwargs["num_cpus"] = num_cpus
+                if not os.environ.get("RAY_ADDRESS"):
+                    # CPUs given: a Ray of this process's own. Without "local" Ray would join the
+                    # cluster last started on this machine by anyone (/tmp/ray/ray_current_cluster),
+                    # and refuse, as CPUs cannot be given to a cluster one joins
+                    kwargs["address"] = "local"
             import warnings
 
             with warnings.catch_warnings():
