@@ -42,14 +42,21 @@ demo: $(STAMP)
 # Peers that pin other versions (daft 0.7 wants pyarrow < 26) live in their own venv; the harness
 # runs their workers with that interpreter (THRESHER_BENCH_PYTHON_DAFT) and marks them "not
 # installed" when it is absent. `make bench` never changes the project's venv.
+# `make bench` runs every benchmark at the published sizes (hours on 2 cores) and regenerates
+# docs/benchmarks.md from benchmarks/results/; `make bench BENCH_SCALE=quick` runs the quick sizes
+# (about an hour on a loaded 2-core machine). The page names the command that produced it.
 PEERS := .venv-peers
+BENCH_SCALE ?= full
+BENCH_FLAGS := $(if $(filter full,$(BENCH_SCALE)),--full,$(if $(filter quick,$(BENCH_SCALE)),,$(error BENCH_SCALE must be full or quick)))
 
 bench: $(STAMP)
 	# torch pinned (CPU wheel) for the map-pipeline peer; av/simplejpeg/psutil for the media peers and RSS
 	test -x $(PEERS)/bin/python || ($(PYTHON) -m venv $(PEERS) && $(PEERS)/bin/python -m pip install -q torch==2.13.0 \
 		&& $(PEERS)/bin/python -m pip install -q 'daft==0.7.26' pillow psutil av simplejpeg numpy) \
 		|| echo 'peer venv $(PEERS) could not be built: Daft rows will read "not installed"'
-	THRESHER_BENCH_PYTHON_DAFT=$(abspath $(PEERS))/bin/python $(PY) -m benchmarks all
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 THRESHER_BENCH_PYTHON_DAFT=$(abspath $(PEERS))/bin/python \
+		THRESHER_BENCH_COMMAND='make bench$(if $(filter quick,$(BENCH_SCALE)), BENCH_SCALE=quick,)' \
+		$(PY) -m benchmarks all $(BENCH_FLAGS)
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict

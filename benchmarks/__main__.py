@@ -3,10 +3,12 @@
 The rules every benchmark follows are at the top of ``benchmarks/harness.py`` (each engine in its
 own process, the same warm-up and interleaved rounds for all, start-up reported apart, caches
 reset between rounds, outputs compared before a time counts). Names are the module names without
-``_bench.py``; ``all`` runs every benchmark at its quick settings and then regenerates
-``docs/benchmarks.md`` from ``benchmarks/results/*.json``.
+``_bench.py``; ``all`` runs every benchmark and then regenerates ``docs/benchmarks.md`` from
+``benchmarks/results/*.json`` (tables, and the PNG plots copied under ``docs/img/benchmarks/``).
+``make bench`` is ``all --full`` (the published sizes, hours on 2 cores); ``make bench
+BENCH_SCALE=quick`` is ``all`` at the quick sizes (about an hour on a loaded 2-core machine).
 
-Options: ``--full`` (the published sizes), ``--rounds N``, ``--warmup N``, ``--set KEY=VALUE``
+Options: ``--full`` (the published sizes; the default is the quick sizes), ``--rounds N``, ``--warmup N``, ``--set KEY=VALUE``
 (a benchmark parameter, repeatable), ``--engines a,b`` (run only these, plus the reference),
 ``--python ENGINE=PATH`` (run a peer with another interpreter, e.g. a venv with daft; or set
 ``THRESHER_BENCH_PYTHON_DAFT``), ``--no-docs``. ``docs`` rewrites the page from the JSON files
@@ -21,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
+import shlex
 import sys
 import time
 
-from benchmarks.harness import HERE, run_bench, write_docs_page
+from benchmarks.harness import HERE, RESULTS, run_bench, write_docs_page
 
 
 def available() -> list[str]:
@@ -66,19 +70,25 @@ def main(argv: list[str]) -> int:
     overrides = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
     pythons = dict(s.split("=", 1) for s in args.python)
     only = [e for e in args.engines.split(",") if e] or None
+    # the one command that reproduces these results, recorded in each JSON and shown on the docs page
+    command = os.environ.get("THRESHER_BENCH_COMMAND") or " ".join(["python -m benchmarks", *map(shlex.quote, argv)])
     failed = []
+    if run_all and not args.no_docs:  # the page must come from this run only: no table left from an older one
+        for old in RESULTS.glob("*.*"):
+            if old.suffix in (".json", ".md", ".png") and old.stem in available():
+                old.unlink()
     for name in names:
         print(f"\n=== {name} ===", flush=True)
         t = time.perf_counter()
         try:
             run_bench(name, full=args.full, rounds=args.rounds, warmup=args.warmup, overrides=overrides,
-                      pythons=pythons, only=only)
+                      pythons=pythons, only=only, command=command)
         except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
             print(f"{name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-            failed.append(name)
+            failed.append(f"{name} ({type(exc).__name__}: {exc})"[:300])
         print(f"({name}: {time.perf_counter() - t:.0f}s)", flush=True)
     if run_all and not args.no_docs:
-        print(f"wrote {write_docs_page()}")
+        print(f"wrote {write_docs_page(failed=failed)}")
     if failed:
         print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

@@ -12,8 +12,9 @@
 3. cuDF fuzzy dedup vs the CPU kernels on ``--docs`` short documents (1M by default): seconds
    each and whether the groups are identical.
 
-Prints one table; exits 0 with "no GPU" where there is none (as on the CPU-only machines), 1 if a
-check failed. Budget: about 5 minutes on one modern GPU (``--quick`` for less).
+Prints one table; exits 0 with "no GPU" (and what it found instead) where there is none, as on the
+CPU-only machines; a step whose library is not installed is a ``skip`` row; exits 1 if a check
+ran and failed. Budget: about 5 minutes on one modern GPU (``--quick`` for less).
 
 Setup (once, its own environment: vLLM pins its own torch): see ``docs/guide/gpu.md``.
 """
@@ -53,6 +54,30 @@ def has_gpu() -> bool:
         return False
 
 
+def found() -> str:
+    """What this environment has of the GPU stack (for the "no GPU" line and the table's header)."""
+    import importlib.util
+
+    parts = []
+    try:
+        import torch
+
+        parts.append(f"torch {torch.__version__} ({'CUDA ' + str(torch.version.cuda) if torch.version.cuda else 'CPU build'}"
+                     f", {torch.cuda.device_count() if torch.version.cuda else 0} CUDA devices)")
+    except ImportError:
+        parts.append("torch: not installed")
+    for mod in ("cupy", "cudf", "vllm"):
+        parts.append(f"{mod}: {'installed' if importlib.util.find_spec(mod) is not None else 'not installed'}")
+    return "; ".join(parts)
+
+
+def _missing(*mods: str) -> str | None:
+    import importlib.util
+
+    gone = [m for m in mods if importlib.util.find_spec(m) is None]
+    return f"not installed: {', '.join(gone)} (see docs/guide/gpu.md)" if gone else None
+
+
 def run_gpu_tests() -> dict[str, Any]:
     t = time.perf_counter()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python"), os.environ.get("PYTHONPATH", "")]))
@@ -79,6 +104,8 @@ def _counter(llm: Any, name: str) -> float | None:
 
 
 def vllm_orders(args: argparse.Namespace) -> list[dict[str, Any]]:
+    if (why := _missing("vllm")) is not None:
+        return [{"check": "vLLM prompt orders", "ok": None, "detail": why}]
     from vllm import LLM, SamplingParams
 
     from thresher.udfs.ai.scheduling import schedule_prompts
@@ -129,8 +156,10 @@ def cudf_dedup(args: argparse.Namespace) -> dict[str, Any]:
     from thresher.operators.kernels import gpu_dedup
     from thresher.operators.kernels.lsh import fuzzy_duplicates
 
+    if (why := _missing("cudf", "cupy")) is not None:
+        return {"check": "cuDF fuzzy dedup", "ok": None, "detail": why}
     if not gpu_dedup.gpu_available():
-        return {"check": "cuDF fuzzy dedup", "ok": False, "detail": "cudf/cupy not importable or no device"}
+        return {"check": "cuDF fuzzy dedup", "ok": False, "detail": "cudf/cupy installed but no device visible to CuPy"}
     texts = planted_short_docs(args.docs).column("text")
     gpu_dedup.fuzzy_duplicates_gpu(texts.slice(0, 1000), 0.8, 128, 3, "word")  # warm-up (kernels, pools)
     t = time.perf_counter()
@@ -161,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.prompts, args.docs = 2000, 100_000
     if not has_gpu():
-        print("no GPU: nothing to check here (run this on a machine with a CUDA device; see docs/guide/gpu.md)")
+        print(f"no GPU: nothing to check here ({found()}). Run it on a machine with a CUDA device, from the "
+              "GPU environment described in docs/guide/gpu.md.")
         return 0
+    print(f"GPU stack: {found()}", flush=True)
     skip = set(filter(None, args.skip.split(",")))
     rows: list[dict[str, Any]] = []
     steps = [("tests", lambda: [run_gpu_tests()]), ("vllm", lambda: vllm_orders(args)), ("cudf", lambda: [cudf_dedup(args)])]
@@ -175,10 +206,11 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"check": key, "ok": False, "detail": f"{type(exc).__name__}: {exc}"[:300]})
     print(f"\n{'check':<34}{'ok':<5}detail")
     for r in rows:
-        print(f"{r['check']:<34}{'yes' if r['ok'] else 'NO':<5}{r.get('detail', '')}")
+        ok = "skip" if r["ok"] is None else "yes" if r["ok"] else "NO"
+        print(f"{r['check']:<34}{ok:<5}{r.get('detail', '')}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2, default=str))
-    return 0 if all(r["ok"] for r in rows) else 1
+    return 0 if all(r["ok"] is not False for r in rows) else 1
 
 
 if __name__ == "__main__":

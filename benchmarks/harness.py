@@ -335,8 +335,14 @@ def run_bench(
     pythons: dict[str, str] | None = None,
     only: list[str] | None = None,
     out_dir: Path = RESULTS,
+    command: str | None = None,
 ) -> dict[str, Any]:
-    """Run one benchmark under the rules above; write its JSON, Markdown and PNG; return the result."""
+    """Run one benchmark under the rules above; write its JSON, Markdown and PNG; return the result.
+
+    ``command`` is the one command that reproduces this result (recorded in the JSON and shown
+    under the table); by default ``$THRESHER_BENCH_COMMAND`` (set by ``make bench``) or a
+    ``python -m benchmarks NAME`` line with these settings.
+    """
     bench = load_bench(name)
     params = dict(bench.full if full else bench.quick)
     params.update(overrides or {})
@@ -367,6 +373,8 @@ def run_bench(
         "engines": {e.name: e.note for e in engines},
         "machine": machine_before | {"load_avg_after": _machine().get("load_avg")},
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cases": cases, "rows": rows,
+        "command": scrub_command(command or os.environ.get("THRESHER_BENCH_COMMAND")
+                                 or _command_line(name, full, rounds, warmup, overrides or {}, only)),
     }
     _summarize(result)
     if bench.summary is not None:
@@ -381,6 +389,23 @@ def run_bench(
         pass  # Pillow missing: the table and the JSON still stand
     print(md, flush=True)
     return result
+
+
+def scrub_command(cmd: str) -> str:
+    """A command fit for a results file and the docs: no machine paths (the checkout is ``.``)."""
+    cmd = cmd.replace(str(ROOT), ".")
+    return re.sub(r"(?<![\w.])/(?:[\w.+-]+/)*[\w.+-]+", "PATH", cmd)
+
+
+def _command_line(name: str, full: bool, rounds: int | None, warmup: int | None, overrides: dict[str, Any],
+                  only: list[str] | None) -> str:
+    """The ``python -m benchmarks`` line that runs this benchmark with these settings."""
+    parts = ["python -m benchmarks", name] + (["--full"] if full else [])
+    parts += [f"--rounds {rounds}"] if rounds is not None else []
+    parts += [f"--warmup {warmup}"] if warmup is not None else []
+    parts += [f'--set "{k}={v!r}"' if isinstance(v, str) else f"--set {k}={v}" for k, v in overrides.items()]
+    parts += [f"--engines {','.join(only)}"] if only else []
+    return " ".join(parts)
 
 
 def _measure(bench: Bench, engines: list[Engine], params: dict[str, Any], cases: list[str], n_rounds: int,
@@ -575,6 +600,8 @@ def markdown_table(result: dict[str, Any]) -> str:
         + f". Machine: {result['machine'].get('cpus')} CPUs, load average {load} at start, "
         f"{result['machine'].get('load_avg_after')} at end; {result['date']}."
     )
+    if result.get("command"):
+        lines += ["", f"Reproduce: `{result['command']}`."]
     if result.get("notes"):
         lines += ["", result["notes"]]
     lines.append("")
@@ -647,7 +674,7 @@ def _load_note(results: list[dict[str, Any]], kept_loads: list[float] | None = N
     return [f"**These numbers were measured on a loaded machine** ({cpus} CPUs, 1-minute load average up to "
             f"{max(loads):.0f} during the runs, other jobs competing) and at small sizes: they show that every "
             "benchmark runs and that its outputs agree, not how fast the engines are. Rerun `make bench` "
-            "(`--full` for the published sizes) on a quiet machine before quoting a ratio.", ""]
+            "(the published sizes) on a quiet machine before quoting a ratio.", ""]
 
 
 def _sections(text: str) -> list[tuple[str, str]]:
@@ -659,18 +686,29 @@ def _sections(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE, keep_others: bool = False) -> Path:
+def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE, keep_others: bool = False,
+                    failed: list[str] | None = None) -> Path:
     """Generate ``docs/benchmarks.md`` from every ``results/*.json`` the harness wrote.
 
     ``keep_others``: a benchmark whose JSON is not in ``results_dir`` keeps its table from the
     current page (``python -m benchmarks docs`` after re-running a few benchmarks); its own load
-    average and date stay in it, so every table still says when and where it was measured.
+    average, date and command stay in it, so every table still says when and where it was
+    measured. ``failed``: benchmarks of this run that wrote no result (named on the page).
     """
     results = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
     results = [r for r in results if "rows" in r and "bench" in r]
+    img_dir = page.parent / "img" / "benchmarks"
+    fresh: dict[str, str] = {}
     for r in results:
         _summarize(r)  # JSON written before a summary column existed gets it too
-    fresh = {r["title"]: markdown_table(r) for r in results}
+        table = markdown_table(r)
+        png = results_dir / f"{r['bench']}.png"
+        if png.exists():  # the plot next to its table (the page may only link inside docs/)
+            img_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(png, img_dir / png.name)
+            table += f"\n![{r['title']}](img/benchmarks/{png.name})\n"
+        fresh[r["title"]] = table
+    commands = [r.get("command") or "(not recorded)" for r in results]
     kept_loads: list[float] = []
     if keep_others and page.exists():
         tables = []
@@ -680,18 +718,30 @@ def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE, keep_ot
             else:
                 tables.append(text)
                 kept_loads += [float(x) for x in re.findall(r"load average \[([0-9.]+)", text)]
+                commands += re.findall(r"^Reproduce: `([^`]+)`", text, flags=re.M) or ["(not recorded)"]
         tables += list(fresh.values())
     else:
         tables = list(fresh.values())
+    distinct = list(dict.fromkeys(commands))
+    if len(distinct) == 1 and distinct != ["(not recorded)"]:
+        origin = (f"Every number on this page comes from one command, `{distinct[0]}`, which wrote "
+                  "`benchmarks/results/*.json` (with a Markdown table and a PNG plot per benchmark) and then this "
+                  "page from them; rerun it to reproduce the page.")
+    else:
+        origin = ("The tables on this page come from these commands (each table names its own under "
+                  "\"Reproduce\"): " + "; ".join(f"`{c}`" for c in distinct) + ". `make bench` reruns them all.")
     doc = __doc__ or ""
     rules = doc[doc.index("Rules"): doc.index("A benchmark module")].strip()
     out = ["# Benchmarks", "",
-           "This page is generated by `make bench` (`python -m benchmarks all`, then `python -m benchmarks docs`) "
-           "from `benchmarks/results/*.json`; do not edit it by hand. Every number below can be reproduced "
-           "with that one command (`--full` for the published sizes).", "",
+           "This page is generated by the benchmark harness (`benchmarks/harness.py`) from "
+           "`benchmarks/results/*.json`; do not edit it by hand. " + origin, "",
+           "`make bench` runs every benchmark at its published sizes (`--full`; hours on 2 cores); "
+           "`make bench BENCH_SCALE=quick` runs the quick sizes (the settings are printed in each table).", "",
            "Read the load average in each table before the ratios: a loaded or small machine distorts wall "
            "times (ratios measured in one interleaved run are the more trustworthy part).", "",
            *_load_note(results, kept_loads),
+           *([f"**Benchmarks that did not complete in this run** (no table below): {'; '.join(failed)}.", ""]
+             if failed else []),
            "## " + rules.replace("Rules (enforced here, not left to each script):", "The rules").strip(), ""]
     for t in tables:
         out += [t, ""]

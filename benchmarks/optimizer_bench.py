@@ -10,10 +10,11 @@ the cats whose image is at least 512 px wide (10% of rows), make 64×64 thumbnai
 With the optimizer on, the label test runs in the scan, only the cats are downloaded, their width
 is read from the JPEG header, and only the 10% that pass are decoded (``header_predicates``,
 ``predicate_pushdown``, ``common_subexpression_elimination``, ``cheap_predicate_first``). Off
-(``collect(optimize=False)``), every image is downloaded and decoded. Prints ratios and writes
-``benchmarks/results/optimizer_bench.json``.
+(``collect(optimize=False)``), every image is downloaded and decoded. The kept paths of every
+engine are compared with the optimized run's before a time counts; ``ray.init`` is Ray Data's
+start-up, reported apart.
 
-Usage: ``python benchmarks/optimizer_bench.py --n 10000 [--skip daft,ray_data] [--repeat 2]``
+Usage: ``python -m benchmarks optimizer [--full] [--engines daft,ray_data]``
 """
 
 from __future__ import annotations
@@ -86,22 +87,21 @@ def run_ray(paths: list[str], labels: list[str]) -> list[str]:
     import ray
     from PIL import Image
 
-    if True:  # ray.init is the engine's start-up
-        def decode(batch: dict) -> dict:
-            imgs = []
-            for p in batch["path"]:
-                with open(p, "rb") as f:
-                    im = Image.open(io.BytesIO(f.read()))
-                    im.load()
-                imgs.append(im)
-            batch["width"] = np.array([im.size[0] for im in imgs])
-            batch["thumb"] = np.array([np.asarray(im.convert("RGB").resize((64, 64))).tobytes() for im in imgs],
-                                      dtype=object)
-            return batch
+    def decode(batch: dict) -> dict:  # ray.init ran in the engine's start-up
+        imgs = []
+        for p in batch["path"]:
+            with open(p, "rb") as f:
+                im = Image.open(io.BytesIO(f.read()))
+                im.load()
+            imgs.append(im)
+        batch["width"] = np.array([im.size[0] for im in imgs])
+        batch["thumb"] = np.array([np.asarray(im.convert("RGB").resize((64, 64))).tobytes() for im in imgs],
+                                  dtype=object)
+        return batch
 
-        ds = ray.data.from_items([{"path": p, "label": lab} for p, lab in zip(paths, labels)])
-        ds = ds.map_batches(decode, batch_size=64).filter(lambda r: r["width"] >= 512 and r["label"] == "cat")
-        return [r["path"] for r in ds.select_columns(["path"]).take_all()]
+    ds = ray.data.from_items([{"path": p, "label": lab} for p, lab in zip(paths, labels)])
+    ds = ds.map_batches(decode, batch_size=64).filter(lambda r: r["width"] >= 512 and r["label"] == "cat")
+    return [r["path"] for r in ds.select_columns(["path"]).take_all()]
 
 
 def prepare(p: dict[str, Any], work: Path) -> dict[str, Any]:

@@ -11,12 +11,16 @@ The measured inputs of the scale model in ``docs/guide/scale.md``:
    with ``--inflight`` tasks kept in flight (capped on this machine by its 2 cores).
 2. **Thresher on Ray per batch**: a read -> map -> write_parquet job of B map batches; the
    driver's CPU time per batch (scheduling, bookkeeping, commit) and the job's wall time.
-3. **Driver peak RSS vs input size**: the same job over 1x, 2x, 4x, 8x the base input size, each
-   in a fresh process (a fresh Ray), the driver process's own RSS sampled every 20 ms (workers
-   and Ray daemons are not the driver).
+3. **Driver peak RSS vs input size**: a read -> map (a batch UDF) -> filter -> write_parquet job
+   over each input size (``--sizes-mb``, e.g. 50,200,800), each in a fresh process (a fresh
+   Ray), the driver process's own RSS sampled every 20 ms in a thread during the job (workers
+   and Ray daemons are not the driver), plus ``getrusage`` of the driver process (its lifetime
+   peak, Ray start-up included), and the bytes the driver received (``stats().driver_bytes_received``).
+   The written row count is checked against the input (half of the ids pass the filter). A child
+   whose Ray fails to start (a loaded machine) is retried.
 
     python -m benchmarks.ray_overhead                 # quick sizes
-    python -m benchmarks.ray_overhead --tasks 4000 --rss-mb 64
+    python -m benchmarks.ray_overhead --skip-tasks --sizes-mb 50,200,800
 
 Writes ``benchmarks/results/ray_overhead.json`` and prints a table. Wall-clock numbers taken on
 a loaded machine are upper bounds of the overhead; the CPU-time numbers are less distorted.
@@ -160,7 +164,9 @@ def _write_input(folder: Path, total_bytes: int, files: int) -> int:
 
 
 def _job_child(src: str, out: str, batch_rows: int) -> dict[str, Any]:
-    """In a fresh process: one read -> map -> write job on Ray; the driver's CPU, wall, peak RSS."""
+    """In a fresh process: one read -> map -> filter -> write job on Ray; the driver's CPU, wall, peak RSS."""
+    import resource
+
     import psutil
 
     ray = _quiet_ray(2)
@@ -187,41 +193,68 @@ def _job_child(src: str, out: str, batch_rows: int) -> dict[str, Any]:
     t = threading.Thread(target=sample, daemon=True)
     t.start()
     c0, t0 = time.process_time(), time.perf_counter()
-    df = th.read_parquet(src).with_columns(y=double(col("x")))
+    df = th.read_parquet(src).with_columns(y=double(col("x"))).filter(col("id") % 2 == 0)
     res = df.write_parquet(out, runner="ray")
     cpu, wall = time.process_time() - c0, time.perf_counter() - t0
     stop.set()
     t.join()
-    stats = df.stats()
+    rss_after = proc.memory_info().rss
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    stats = res.stats()
     batches = None
     if stats is not None:
         batches = max((int(s.batches_out) for s in stats.stages.values()), default=None)
     received = getattr(stats, "driver_bytes_received", None) if stats is not None else None
     ray.shutdown()
-    return {"driver_cpu_s": cpu, "wall_s": wall, "rss_before": rss0, "rss_peak": peak[0], "batches": batches,
-            "rows": int(sum(res.to_pydict()["num_rows"])), "driver_bytes_received": received}
+    return {"driver_cpu_s": cpu, "wall_s": wall, "rss_before": rss0, "rss_peak": peak[0], "rss_after": rss_after,
+            "ru_maxrss": maxrss, "batches": batches, "rows": int(sum(res.to_pydict()["num_rows"])),
+            "driver_bytes_received": received}
 
 
-def rss_vs_input(base_mb: int, factors: list[int], batch_rows: int) -> list[dict[str, Any]]:
+def _run_child(src: Path, out: Path, batch_rows: int, attempts: int = 3) -> dict[str, Any]:
+    """The job in a fresh process; a child whose Ray did not start (a loaded machine) is retried."""
+    cmd = [sys.executable, "-m", "benchmarks.ray_overhead", "--child", str(src / "*.parquet"), str(out),
+           str(batch_rows)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python") + os.pathsep + str(ROOT), "THRESHER_PROGRESS": "0"}
+    err = ""
+    for attempt in range(attempts):
+        shutil_rm(out)
+        try:
+            p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+        except subprocess.TimeoutExpired as exc:
+            err = f"timed out after {exc.timeout} s"
+            continue
+        line = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+        if not p.returncode and line:
+            r: dict[str, Any] = json.loads(line[-1])
+            r["attempts"] = attempt + 1
+            return r
+        err = f"child failed ({p.returncode}): {p.stderr[-2000:]}"
+        print(f"  attempt {attempt + 1} failed, retrying: {err.splitlines()[-1] if err else ''}", file=sys.stderr)
+        time.sleep(10)
+    raise RuntimeError(err)
+
+
+def rss_vs_input(sizes_mb: list[int], batch_rows: int) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="thresher-ray-overhead-") as tmp:
-        for f in factors:
-            src = Path(tmp) / f"in{f}"
-            size = _write_input(src, base_mb * f << 20, files=4 * f)
-            cmd = [sys.executable, "-m", "benchmarks.ray_overhead", "--child", str(src / "*.parquet"),
-                   str(Path(tmp) / f"out{f}"), str(batch_rows)]
-            env = {**os.environ, "PYTHONPATH": str(ROOT / "python") + os.pathsep + str(ROOT),
-                   "THRESHER_PROGRESS": "0"}
-            p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
-            line = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
-            if p.returncode or not line:
-                raise RuntimeError(f"child failed ({p.returncode}): {p.stderr[-2000:]}")
-            r = json.loads(line[-1])
-            r.update(input_bytes=size, factor=f)
+        for mb in sizes_mb:
+            src = Path(tmp) / f"in{mb}"
+            files = max(4, mb // 12)  # ~12 MiB files: the partition count grows with the input
+            size = _write_input(src, mb << 20, files=files)
+            import pyarrow.parquet as pq
+
+            n_in = sum(pq.read_metadata(f).num_rows for f in src.iterdir())
+            r = _run_child(src, Path(tmp) / f"out{mb}", batch_rows)
+            r.update(input_bytes=size, input_rows=n_in, files=files, expected_rows=(n_in + 1) // 2)
+            if r["rows"] != r["expected_rows"]:
+                raise RuntimeError(f"wrong output at {mb} MB: {r['rows']} rows written, expected {r['expected_rows']}")
+            if r.get("driver_bytes_received") is not None:
+                r["driver_bytes_received_share"] = r["driver_bytes_received"] / size
             if r.get("batches"):
                 r["driver_cpu_ms_per_batch"] = 1e3 * r["driver_cpu_s"] / r["batches"]
             rows.append(r)
-            shutil_rm(Path(tmp) / f"out{f}")
+            shutil_rm(Path(tmp) / f"out{mb}")
             shutil_rm(src)
     return rows
 
@@ -237,8 +270,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--tasks", type=int, default=2000)
     ap.add_argument("--inflight", type=int, default=64)
     ap.add_argument("--batch-rows", type=int, default=4096)
-    ap.add_argument("--rss-mb", type=int, default=32, help="the smallest input of the RSS sweep")
-    ap.add_argument("--factors", default="1,2,4,8")
+    ap.add_argument("--sizes-mb", default="32,64,128,256", help="input sizes of the RSS sweep (MiB of Parquet)")
     ap.add_argument("--skip-tasks", action="store_true")
     ap.add_argument("--child", nargs=3, metavar=("SRC", "OUT", "BATCH_ROWS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -263,15 +295,15 @@ def main(argv: list[str]) -> int:
         o = pt["owned_ref"]
         print(f"  owned refs: {o['driver_rss_bytes_per_ref']:.0f} B of driver RSS per ref held, "
               f"{o['driver_cpu_us_per_put']:.0f} us driver CPU per put")
-    factors = [int(f) for f in args.factors.split(",") if f]
-    if factors:
-        result["rss"] = rss_vs_input(args.rss_mb, factors, args.batch_rows)
-        print("driver RSS vs input (read -> map -> write_parquet on Ray, fresh process each):")
+    sizes = [int(f) for f in args.sizes_mb.split(",") if f]
+    if sizes:
+        result["rss"] = rss_vs_input(sizes, args.batch_rows)
+        print("driver RSS vs input (read -> map -> filter -> write_parquet on Ray, fresh process each):")
         for r in result["rss"]:
             print(f"  input {r['input_bytes'] / 2**20:7.0f} MiB  driver peak RSS {r['rss_peak'] / 2**20:7.0f} MiB "
-                  f"(+{(r['rss_peak'] - r['rss_before']) / 2**20:5.0f} over idle)  batches {r.get('batches')}  "
-                  f"driver CPU {r['driver_cpu_s']:.2f}s  wall {r['wall_s']:.1f}s  "
-                  f"received {r.get('driver_bytes_received')}")
+                  f"(+{(r['rss_peak'] - r['rss_before']) / 2**20:5.0f} over idle; getrusage {r['ru_maxrss'] / 2**20:.0f} MiB)"
+                  f"  batches {r.get('batches')}  driver CPU {r['driver_cpu_s']:.2f}s  wall {r['wall_s']:.1f}s  "
+                  f"received {r.get('driver_bytes_received')} B  attempts {r['attempts']}")
     result["machine"]["load_after"] = os.getloadavg()
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "ray_overhead.json"

@@ -1,27 +1,28 @@
 """Object-store reads: Thresher vs pyarrow.fs directly, against a local S3-compatible server (moto).
 
-Two workloads, same work on both sides, outputs compared before a time counts:
+Two cases, same work on both sides:
 
-- ``small``: N small objects (JPEG-sized) listed and downloaded: ``th.from_glob_path`` +
-  ``url.download()`` vs a pyarrow ``FileSelector`` listing and 32 threads of ``open_input_stream``.
-- ``large``: one Parquet file read whole: ``th.read_parquet(...).to_arrow()`` vs
-  ``pyarrow.parquet.read_table(..., filesystem=S3FileSystem)``.
+- ``small``: ``small`` objects of ``small_bytes`` random bytes (JPEG-sized) listed and
+  downloaded: ``th.from_glob_path`` + ``url.download()`` vs a pyarrow ``FileSelector`` listing
+  and 32 threads of ``open_input_stream``.
+- ``large``: one Parquet file of ``large_mb`` MiB read whole: ``th.read_parquet(...).to_arrow()``
+  vs ``pyarrow.parquet.read_table(..., filesystem=S3FileSystem)``.
 
-The server is a Python process on the same machine, so absolute numbers mostly measure it; the
-ratios in one run are what to read. Usage::
-
-    python -m benchmarks.storage_bench --small 2000 --large-mb 64 --rounds 3 --out storage_bench.json
+The driver starts the server (moto's ``ThreadedMotoServer``, in the driver process, so it serves
+every engine alike) and uploads the objects once; each engine opens its client at start-up. The
+check, outside the timer: the small objects' count and the digest of their bytes in key order,
+and the large table's rows and a digest of its columns sorted by id; both must equal what was
+uploaded (``written`` in the output), not just the other engine's. The server is a Python
+process on the same machine, so absolute numbers mostly measure it; read the ratios.
 """
 
 from __future__ import annotations
 
-import argparse
+import atexit
 import concurrent.futures as cf
-import json
+import hashlib
 import logging
-import os
-import time
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,97 +30,144 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from benchmarks.harness import Bench, Engine
 
-def _best(fn: Callable[[], Any], rounds: int) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(rounds):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
+_SERVER: list[Any] = []  # the running server of this driver process (stopped at exit or by the next prepare)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--small", type=int, default=2000)
-    ap.add_argument("--small-bytes", type=int, default=30_000)
-    ap.add_argument("--large-mb", type=int, default=64)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--out", default="")
-    args = ap.parse_args()
+def _stop_server() -> None:
+    while _SERVER:
+        _SERVER.pop().stop()
 
+
+def _fs(endpoint: str) -> pafs.S3FileSystem:
+    return pafs.S3FileSystem(endpoint_override=endpoint.removeprefix("http://"), scheme="http", access_key="testing",
+                             secret_key="testing", region="us-east-1", allow_bucket_creation=True)
+
+
+def _large_table(mb: int) -> pa.Table:
+    rng = np.random.default_rng(1)
+    rows = mb * (1 << 20) // 40
+    return pa.table({"id": np.arange(rows, dtype=np.int64), "x": rng.random(rows), "y": rng.random(rows),
+                     "g": rng.integers(0, 1000, rows), "z": rng.random(rows)})
+
+
+def _digest_small(blobs: list[bytes]) -> str:
+    h = hashlib.sha256()
+    for b in blobs:
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.hexdigest()[:16]
+
+
+def _digest_large(t: pa.Table) -> str:
+    t = t.sort_by("id")
+    h = hashlib.sha256()
+    for name in ("id", "x", "y", "g", "z"):
+        h.update(name.encode())
+        h.update(t.column(name).combine_chunks().to_numpy().astype(np.float64 if name in "xyz" else np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def prepare(p: dict[str, Any], work: Path) -> dict[str, Any]:
     from moto.server import ThreadedMotoServer
 
-    import thresher as th
-
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    _stop_server()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    _SERVER.append(server)
+    atexit.register(_stop_server)
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    fs = pafs.S3FileSystem(endpoint_override=f"{host}:{port}", scheme="http", access_key="testing",
-                           secret_key="testing", region="us-east-1", allow_bucket_creation=True)
-    cfg = th.IOConfig(s3=th.S3Config(endpoint_url=endpoint, key_id="testing", access_key="testing",
-                                     region_name="us-east-1"))
+    fs = _fs(endpoint)
     fs.create_dir("bench")
     rng = np.random.default_rng(0)
-    payloads = [rng.integers(0, 256, args.small_bytes, dtype=np.uint8).tobytes() for _ in range(args.small)]
+    payloads = [rng.integers(0, 256, p["small_bytes"], dtype=np.uint8).tobytes() for _ in range(p["small"])]
 
     def put(i: int) -> None:
         with fs.open_output_stream(f"bench/img/{i:06d}.jpg") as f:
             f.write(payloads[i])
 
     with cf.ThreadPoolExecutor(16) as ex:
-        list(ex.map(put, range(args.small)))
-    rows = args.large_mb * (1 << 20) // 40
-    big = pa.table({"id": np.arange(rows, dtype=np.int64), "x": rng.random(rows), "y": rng.random(rows),
-                    "g": rng.integers(0, 1000, rows), "z": rng.random(rows)})
+        list(ex.map(put, range(p["small"])))
+    big = _large_table(p["large_mb"])
     pq.write_table(big, "bench/large.parquet", filesystem=fs, row_group_size=1 << 20)
-    size = fs.get_file_info("bench/large.parquet").size
+    return {"_endpoint": endpoint, "_small_digest": _digest_small(payloads), "_large_digest": _digest_large(big),
+            "_large_rows": big.num_rows}
 
-    def small_pyarrow() -> list[bytes]:
-        infos = fs.get_file_info(pafs.FileSelector("bench/img", recursive=True))
-        paths = sorted(i.path for i in infos if i.type == pafs.FileType.File)
 
-        def read(p: str) -> bytes:
-            with fs.open_input_stream(p) as f:
-                return bytes(f.read())
+def _start(p: dict[str, Any]) -> dict[str, Any]:
+    return {"p": p, "fs": _fs(p["_endpoint"])}
 
-        with cf.ThreadPoolExecutor(32) as ex:
-            return list(ex.map(read, paths))
 
-    def small_thresher() -> list[bytes]:
-        df = th.from_glob_path("s3://bench/img/*.jpg", io_config=cfg).with_columns(
-            data=th.col("path").url.download(io_config=cfg))
-        return [bytes(b) for b in df.select("data").to_arrow().column("data").to_pylist()]
+def _start_thresher(p: dict[str, Any]) -> dict[str, Any]:
+    import thresher as th
 
-    def large_pyarrow() -> pa.Table:
+    s = _start(p)
+    s["cfg"] = th.IOConfig(s3=th.S3Config(endpoint_url=p["_endpoint"], key_id="testing", access_key="testing",
+                                          region_name="us-east-1"))
+    return s
+
+
+def _run_pyarrow(state: dict[str, Any], case: str) -> Any:
+    fs = state["fs"]
+    if case == "large":
         return pq.read_table("bench/large.parquet", filesystem=fs)
+    infos = fs.get_file_info(pafs.FileSelector("bench/img", recursive=True))
+    paths = sorted(i.path for i in infos if i.type == pafs.FileType.File)
 
-    def large_thresher() -> pa.Table:
+    def read(path: str) -> bytes:
+        with fs.open_input_stream(path) as f:
+            return bytes(f.read())
+
+    with cf.ThreadPoolExecutor(32) as ex:
+        return list(ex.map(read, paths))
+
+
+def _run_thresher(state: dict[str, Any], case: str) -> Any:
+    import thresher as th
+
+    cfg = state["cfg"]
+    if case == "large":
         return th.read_parquet("s3://bench/large.parquet", io_config=cfg).to_arrow()
-
-    results: dict[str, Any] = {"small_objects": args.small, "small_bytes": args.small_bytes, "large_bytes": size}
-    t_pa, out_pa = _best(small_pyarrow, args.rounds)
-    t_th, out_th = _best(small_thresher, args.rounds)
-    assert out_pa == out_th == payloads, "small objects differ"
-    results["small"] = {"pyarrow.fs": t_pa, "thresher": t_th, "thresher_vs_pyarrow": t_pa / t_th}
-    t_pa, out_pa = _best(large_pyarrow, args.rounds)
-    t_th, out_th = _best(large_thresher, args.rounds)
-    assert out_th.sort_by("id").equals(out_pa.cast(out_th.schema).sort_by("id")), "large file differs"
-    results["large"] = {"pyarrow.fs": t_pa, "thresher": t_th, "thresher_vs_pyarrow": t_pa / t_th,
-                        "thresher_MBps": size / t_th / 1e6}
-    try:
-        import daft  # noqa: F401
-    except ImportError:
-        results["daft"] = "not installed in this environment (install it in a separate venv: it pins pyarrow)"
-    server.stop()
-    print(json.dumps(results, indent=2))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(results, f, indent=2)
-    os._exit(0)
+    df = th.from_glob_path("s3://bench/img/*.jpg", io_config=cfg).with_columns(
+        data=th.col("path").url.download(io_config=cfg))
+    t = df.select("path", "data").to_arrow().sort_by("path")
+    return [bytes(b) for b in t.column("data").to_pylist()]
 
 
-if __name__ == "__main__":
-    main()
+def _check(state: dict[str, Any], case: str, out: Any) -> dict[str, Any]:
+    p = state["p"]
+    if case == "large":
+        digest = _digest_large(out)
+        return {"rows": out.num_rows, "digest": digest,
+                "written": out.num_rows == p["_large_rows"] and digest == p["_large_digest"]}
+    digest = _digest_small(out)
+    return {"rows": len(out), "digest": digest, "written": digest == p["_small_digest"]}
+
+
+def _compare(ref: dict[str, Any], other: dict[str, Any]) -> bool:
+    return bool(ref == other and other["written"])
+
+
+BENCH = Bench(
+    name="storage",
+    title="Object-store reads (local moto S3): Thresher vs pyarrow.fs",
+    engines=(
+        Engine("pyarrow_fs", _start, _run_pyarrow, _check, requires=("moto",),
+               note="FileSelector listing + 32 threads of open_input_stream; pq.read_table"),
+        Engine("thresher", _start_thresher, _run_thresher, _check, requires=("thresher", "moto"),
+               note="from_glob_path + url.download; read_parquet"),
+    ),
+    reference="pyarrow_fs",
+    baseline="pyarrow_fs",
+    units="objects",
+    quick={"small": 500, "small_bytes": 30_000, "large_mb": 32, "rounds": 3},
+    full={"small": 2000, "small_bytes": 30_000, "large_mb": 64, "rounds": 5},
+    prepare=prepare,
+    cases=lambda p: ["small", "large"],
+    compare=_compare,
+    notes="Ratio = pyarrow_fs median / engine median; both must return exactly the uploaded bytes (small) and "
+          "table (large). The moto server runs in the driver process and dominates absolute times.",
+)

@@ -26,8 +26,14 @@ def test_harness_marks_mismatches_missing_peers_and_resets_caches(tmp_path: Path
     assert "paired ratio (range)" in md
     assert "| wrong | MISMATCH |" in md and "| absent | not installed |" in md
     assert (tmp_path / "_selftest.png").stat().st_size > 0
-    page = write_docs_page(tmp_path, tmp_path / "bench.md").read_text()
+    # the command that reproduces the numbers is recorded and shown; the plot is copied next to the page
+    assert res["command"] == "python -m benchmarks _selftest"
+    assert "Reproduce: `python -m benchmarks _selftest`." in md
+    page = write_docs_page(tmp_path, tmp_path / "bench.md", failed=["broken (ValueError: x)"]).read_text()
     assert "## The rules" in page and "harness self-test" in page
+    assert "comes from one command, `python -m benchmarks _selftest`" in page
+    assert "did not complete in this run** (no table below): broken (ValueError: x)" in page
+    assert "![" in page and (tmp_path / "img" / "benchmarks" / "_selftest.png").stat().st_size > 0
     # `docs` after re-running some benchmarks: the others keep their tables, the re-run ones are replaced
     other = "### Another benchmark\n\n| engine |\n|---|\n| x |\n"
     (tmp_path / "bench.md").write_text(page.replace("### ", other + "\n### ", 1))
@@ -35,5 +41,15 @@ def test_harness_marks_mismatches_missing_peers_and_resets_caches(tmp_path: Path
     empty.mkdir()
     kept = write_docs_page(empty, tmp_path / "bench.md", keep_others=True).read_text()
     assert "### Another benchmark" in kept and kept.count("| wrong | MISMATCH |") == 1
+    # a kept table without a recorded command: the page no longer claims one command made it all
+    assert "come from these commands" in kept and "(not recorded)" in kept
     again = write_docs_page(tmp_path, tmp_path / "bench.md", keep_others=True).read_text()
     assert "### Another benchmark" in again and again.count("| wrong | MISMATCH |") == 1
+
+
+def test_recorded_commands_carry_no_machine_paths() -> None:
+    from benchmarks.harness import ROOT, scrub_command
+
+    cmd = f"python -m benchmarks image --python daft={ROOT}/.venv-peers/bin/python --python ray=/opt/ray/bin/python"
+    assert scrub_command(cmd) == "python -m benchmarks image --python daft=./.venv-peers/bin/python --python ray=PATH"
+    assert scrub_command("make bench BENCH_SCALE=quick --set queries='1,3'") == "make bench BENCH_SCALE=quick --set queries='1,3'"

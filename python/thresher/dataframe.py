@@ -446,6 +446,8 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         """``{column: values}``. Media come out as NumPy: images ``H×W×C`` uint8 arrays
         (``images="pil"``: Pillow images), tensors N-d arrays, embeddings 1-d arrays.
 
+        Examples
+        --------
         >>> import numpy as np, thresher as th
         >>> df = th.from_pydict({"t": np.zeros((2, 2, 3), dtype="float32")})
         >>> [v.shape for v in df.to_pydict()["t"]]

@@ -158,16 +158,53 @@ def test_table_sinks_write_in_tasks(ray_runtime: Any, tmp_path: Path, fmt: str) 
     df = th.read_parquet(path).with_columns(y=col("x") * 2)
     if fmt == "iceberg":
         catalog = th.iceberg_catalog(str(tmp_path / "wh"))
-        first = df.write_iceberg("db.t", catalog=catalog, job_id="j1", runner="ray").to_pydict()
+        written = df.write_iceberg("db.t", catalog=catalog, job_id="j1", runner="ray")
         again = df.write_iceberg("db.t", catalog=catalog, job_id="j1", runner="ray").to_pydict()
         back = th.read_iceberg("db.t", catalog=catalog)
+        df.write_iceberg("db.local", catalog=catalog, job_id="j1", runner="local")
+        local = th.read_iceberg("db.local", catalog=catalog)
     else:
         uri = str(tmp_path / "ds.lance")
-        first = df.write_lance(uri, mode="create", job_id="j1", runner="ray").to_pydict()
+        written = df.write_lance(uri, mode="create", job_id="j1", runner="ray")
         again = df.write_lance(uri, mode="append", job_id="j1", runner="ray").to_pydict()
         back = th.read_lance(uri)
+        local = df
+    first = written.to_pydict()
+    stats = written.stats()
+    assert stats is not None
+    assert not any("writes_on_driver" in s.extra for s in stats.stages.values())
+    # the files were written in tasks on the worker node (the Iceberg sink re-opens its catalog there)
     node = ray.get_runtime_context().get_node_id()
-    # Iceberg's sink holds its catalog (a database engine) and does not pickle: it writes on the driver
-    assert first["status"] == ["committed"] * 3 and set(first["node_id"]) == ({None} if fmt == "iceberg" else {node})
+    assert first["status"] == ["committed"] * 3 and set(first["node_id"]) == {node}
     assert set(again["status"]) == {"already committed"}  # exactly once across runs
-    assert back.sort("id").to_pydict() == df.sort("id").to_pydict(runner="local")
+    assert back.sort("id").to_pydict() == local.sort("id").to_pydict(runner="local")
+    if fmt == "iceberg":
+        from pyiceberg.catalog.sql import SqlCatalog
+
+        from thresher.io.commit import JOB_ID_KEY
+
+        table = SqlCatalog("thresher", **catalog.properties).load_table("db.t")
+        jobs = [s.summary.additional_properties.get(JOB_ID_KEY) for s in table.snapshots() if s.summary]
+        assert jobs.count("j1") == len(jobs) >= 1  # the re-run added no snapshot
+
+
+def test_a_sink_that_does_not_pickle_writes_on_the_driver(ray_runtime: Any, tmp_path: Path) -> None:
+    """A sink no worker can receive is not shipped: the driver writes, and the stats say so."""
+    import threading
+
+    from thresher.io.files_sink import ParquetSink
+
+    class LockedSink(ParquetSink):
+        def __init__(self, uri: str) -> None:
+            super().__init__(uri)
+            self.lock = threading.Lock()  # does not pickle
+
+    path, _ = _parquet(tmp_path, files=2, rows=300)
+    df = th.read_parquet(path).with_columns(y=col("x") * 2)
+    written = df.write(LockedSink(str(tmp_path / "out")), job_id="j1", runner="ray")
+    res = written.to_pydict()
+    stats = written.stats()
+    assert stats is not None
+    assert any("does not pickle" in s.extra.get("writes_on_driver", "") for s in stats.stages.values())
+    assert res["status"] == ["committed"] * 2 and set(res["node_id"]) == {None}
+    assert _read_dir(tmp_path / "out").sort_by("id").equals(df.sort("id").to_arrow(runner="local"))

@@ -322,3 +322,46 @@ def test_kill9_resume_small(tmp_path):
 @pytest.mark.slow
 def test_kill9_resume_many(tmp_path):
     check_kill_loop(tmp_path, kills=25, n=40, delay=0.05, max_delay=0.12, min_kills=20)
+
+
+# ---------------------------------------------------------------------------------------------
+# the sink travels to another process (a Ray write task) and re-opens its catalog there
+# ---------------------------------------------------------------------------------------------
+
+_WRITE_ELSEWHERE = textwrap.dedent("""
+    import pickle, sys
+    sink, pid, table = pickle.loads(sys.stdin.buffer.read())
+    assert sink._catalog_obj is None  # nothing of the parent's catalog came along
+    sys.stdout.buffer.write(pickle.dumps(sink.write(pid, table.to_batches(), table.schema)))
+""")
+
+
+def test_sink_pickles_writes_in_another_process_and_commits_once(catalog):
+    import pickle
+
+    t = make_table(6)
+    sink = IcebergSink("db.t", catalog, partition_by=["year"])
+    sink.prepare(t.schema)  # the driver creates the table before the tasks run
+    results = []
+    for pid, part in (("p0", t.slice(0, 3)), ("p1", t.slice(3))):
+        out = subprocess.run([sys.executable, "-c", _WRITE_ELSEWHERE], input=pickle.dumps((sink, pid, part)),
+                             capture_output=True, check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        results.append(pickle.loads(out.stdout))
+    assert [r.num_rows for r in results] == [3, 3]
+    assert all(is_within(str(catalog.properties["warehouse"]).removeprefix("file://"), f.removeprefix("file://"))
+               for r in results for f in r.files)
+    assert sink.commit("job", results).committed == ["p0", "p1"]
+    assert sink.commit("job", results).skipped == ["p0", "p1"]  # exactly once: a re-run commits nothing
+    got = read_all(IcebergSource("db.t", catalog)).sort_by("id")
+    assert got.column("id").to_pylist() == t.column("id").to_pylist()
+    assert got.column("emb").equals(t.column("emb"))
+
+
+def test_sink_with_an_in_memory_catalog_refuses_to_pickle(tmp_path):
+    import pickle
+
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    mem = SqlCatalog("mem", uri="sqlite:///:memory:", warehouse=f"file://{tmp_path}")
+    with pytest.raises(TypeError, match="in-memory SQLite"):
+        pickle.dumps(IcebergSink("db.t", mem))

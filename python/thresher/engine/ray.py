@@ -46,8 +46,9 @@ order with index bookkeeping; ``stats().driver_bytes_received`` counts what it d
 Still on the driver (their input references are fetched there, explicitly, by ``_resolving``):
 the root of a ``collect``/iteration (the caller asked for the data); a relational stage compiled
 without a distribution (never by ``compile()``); ``repartition(num_partitions)``; a write
-whose sink does not pickle (the Iceberg sink, whose catalog holds a database engine: stats say
-``writes_on_driver``). Everything else moves references only.
+whose sink does not pickle (an Iceberg catalog in an in-memory SQLite database, which no other
+process can open: stats say ``writes_on_driver``; an Iceberg sink otherwise travels as its
+catalog's construction config and re-opens the catalog on the worker). Everything else moves references only.
 
 Backpressure: the memory budget bounds the batches queued between stages (as locally), and an
 in-flight budget bounds the bytes in Ray (inputs of running tasks plus what they will hold
@@ -847,15 +848,16 @@ class RayExecutor:
         if job is None:
             raise ValueError(f"stage {stage.id} is a write but the plan has no write job")
         arrow = stage.inputs[0].schema.to_arrow()
+        job.sink.check_schema(arrow)
         try:
             sink_ref = self.ray.put(job.sink)
         except TypeError as exc:
-            # a sink that cannot travel to a worker (an Iceberg catalog holding a database
-            # engine) writes here, from fetched batches, and says so in the stats
+            # a sink that cannot travel to a worker (an Iceberg catalog in an in-memory SQLite
+            # database) writes here, from fetched batches, and says so in the stats
             st.extra["writes_on_driver"] = f"{job.sink!r} does not pickle: {str(exc).splitlines()[0][:120]}"
             yield from self._resolving(write_stage)(stage, ctx, st)
             return
-        job.sink.check_schema(arrow)
+        job.sink.prepare(arrow)  # e.g. the Iceberg table, created once here, not raced for by the tasks
         committer = PartitionCommitter(job)
         task = remote_functions()["write_partition"].options(max_retries=self.max_retries, num_cpus=1)
         pending: deque[tuple[str, Any, int]] = deque()

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -57,12 +58,30 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
                 kwargs["address"] = address
             elif num_cpus:
                 kwargs["num_cpus"] = num_cpus
+                if not os.environ.get("RAY_ADDRESS"):
+                    # a local instance of that size: never the cluster named in Ray's
+                    # ray_current_cluster file, which another process may have left behind
+                    kwargs["address"] = "local"
             import warnings
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ray.init(**kwargs)
+            for attempt in range(STARTUP_ATTEMPTS):
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        ray.init(**kwargs)
+                    break
+                except Exception as exc:  # noqa: BLE001 - only a local start that timed out is retried
+                    # Ray gives a starting raylet a fixed 30 s to register; on a loaded machine it
+                    # can miss that and the next start succeeds (a cluster address is not retried)
+                    if address or attempt == STARTUP_ATTEMPTS - 1 or "timed out" not in str(exc):
+                        raise
+                    ray.shutdown()
+                    time.sleep(2.0 * (attempt + 1))
     return ray
+
+
+#: local ``ray.init`` attempts when the start times out (a loaded machine)
+STARTUP_ATTEMPTS = 3
 
 
 _REMOTE: dict[str, Any] = {}

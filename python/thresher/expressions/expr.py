@@ -366,6 +366,8 @@ class Expr:
         """Evaluate this expression per group of ``partition_by``, rows sorted by ``order_by``; results
         go back to the rows (``mapping_strategy="join"``: each row gets its group's list).
 
+        Examples
+        --------
         >>> import thresher as th
         >>> df = th.from_pydict({"k": ["a", "b", "a"], "d": [2, 1, 1], "x": [10, 20, 30]})
         >>> df.with_columns(s=th.col("x").cum_sum().over("k", order_by="d")).to_pydict()["s"]

@@ -130,6 +130,39 @@ def resolve_catalog(catalog: CatalogLike, io_config: IOConfig | None = None) -> 
     raise TypeError(f"catalog must be None, a name, a dict of properties or a pyiceberg Catalog, got {type(catalog)}")
 
 
+#: catalogs re-opened in this process from a pickled sink, by construction config (one per worker)
+_REOPENED: dict[str, Any] = {}
+
+
+def catalog_spec(catalog: Any) -> tuple[type, str, dict[str, str]]:
+    """What re-opens ``catalog`` in another process: its class, name and properties.
+
+    Every pyiceberg catalog is built as ``cls(name, **properties)`` (SQL: the database URI and
+    the warehouse; REST: the endpoint and credentials; FileIO properties alike). A catalog that
+    another process cannot reach the same way raises ``TypeError`` (the Ray executor then writes
+    on the driver): an in-memory SQLite database exists only in the process that made it.
+    """
+    props = {str(k): v for k, v in dict(getattr(catalog, "properties", None) or {}).items()}
+    uri = str(props.get("uri", ""))
+    if uri.startswith("sqlite") and (":memory:" in uri or uri.rstrip("/") == "sqlite:"
+                                     or "mode=memory" in uri):
+        raise TypeError(f"Iceberg catalog {getattr(catalog, 'name', '?')!r} is an in-memory SQLite database: "
+                        "other processes cannot open it (use a file: iceberg_catalog(warehouse))")
+    return type(catalog), str(catalog.name), props
+
+
+def reopen_catalog(spec: tuple[type, str, dict[str, str]]) -> Any:
+    """The catalog of :func:`catalog_spec`, opened once per process."""
+    import json
+
+    cls, name, props = spec
+    key = json.dumps([cls.__module__, cls.__qualname__, name, props], sort_keys=True, default=str)
+    cat = _REOPENED.get(key)
+    if cat is None:
+        cat = _REOPENED[key] = cls(name, **props)
+    return cat
+
+
 def _identifier_str(table_or_identifier: Any) -> str:
     if isinstance(table_or_identifier, str):
         return table_or_identifier
@@ -408,7 +441,9 @@ class IcebergSink(Sink):
         self._table: Any = table_or_identifier if isinstance(table_or_identifier, Table) else None
         if self._table is None:
             _check_identifier(table_or_identifier)
-        self._catalog = self._table.catalog if self._table is not None else resolve_catalog(catalog, self.io_config)
+        self._catalog_obj: Any = (self._table.catalog if self._table is not None
+                                  else resolve_catalog(catalog, self.io_config))
+        self._catalog_spec: tuple[type, str, dict[str, str]] | None = None
         self._identifier = _identifier_str(table_or_identifier)
         self.mode = mode
         self.partition_by = list(partition_by or [])
@@ -417,6 +452,32 @@ class IcebergSink(Sink):
         self.stream = stream
         self._checked: pa.Schema | None = None
         self.name = f"iceberg[{self._identifier}]"
+
+    # ---- travelling to a worker ---------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled for a write task on a worker: the catalog travels as its construction config
+        (class, name, properties; re-opened there on first use) and the table is loaded again
+        there; raises ``TypeError`` for a catalog no other process can open."""
+        state = dict(self.__dict__)
+        state["_catalog_spec"] = self._catalog_spec or catalog_spec(self._catalog_obj)
+        state["_catalog_obj"] = None
+        state["_table"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    @property
+    def _catalog(self) -> Any:
+        if self._catalog_obj is None:
+            assert self._catalog_spec is not None
+            self._catalog_obj = reopen_catalog(self._catalog_spec)
+        return self._catalog_obj
+
+    def prepare(self, schema: pa.Schema) -> None:
+        """Create the table (and its namespace) here, once, before write tasks run elsewhere."""
+        self.check_schema(schema)
+        self._ensure_table(schema)
 
     # ---- table handling -----------------------------------------------------------------
     def checkpoint_location(self) -> str | None:
@@ -656,10 +717,12 @@ __all__ = [
     "IcebergSource",
     "committed_partitions_of",
     "decode_logical_type",
+    "catalog_spec",
     "decode_partition_ids",
     "default_catalog",
     "encode_logical_type",
     "encode_partition_ids",
+    "reopen_catalog",
     "resolve_catalog",
     "rewrap_batch",
     "storage_schema",

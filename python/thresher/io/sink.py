@@ -81,6 +81,10 @@ class Sink(ABC):
         """Raise before any data file is written when ``schema`` cannot go into this sink."""
         return None
 
+    def prepare(self, schema: pa.Schema) -> None:
+        """Create, once and before writes run in other processes, what they need (a table)."""
+        return None
+
     @abstractmethod
     def write(self, partition_id: str, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> WriteResult:
         """Write one partition's rows as invisible data files."""
