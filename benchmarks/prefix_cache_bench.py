@@ -3,7 +3,8 @@
 Runs ``benchmarks/prefix_sim.py`` (a block-level LRU cache per replica with pinning, continuous
 batching, an arrival process; it uses only Thresher's public scheduling API) for every policy on
 every point of the sweep: the talk's shape (20,000 prompts of 288 shared + ~224 own tokens, 512
-prefixes, 8 replicas, arrivals over 2.5 s) and one change at a time of cache size, replica count,
+prefixes, 8 replicas, arrivals over 38 s; an 8B model on an L4 per replica, every cost-model
+parameter and its source in the simulator's docstring) and one change at a time of cache size, replica count,
 prefix count, Zipf skew, arrival order and window, and prompt lengths. Engines are the policies:
 ``naive``, ``sorted`` (a barrier, then contiguous prefix-sorted runs), ``simple_router`` (the
 baseline "bucket by prefix + least-loaded replica", written in the simulator), Thresher's online
@@ -95,8 +96,9 @@ BENCH = Bench(
     reference="naive",
     baseline="naive",
     units="prompts",
-    quick={"prompts": 4000, "prefixes": 128, "cache_blocks": 2500, "rounds": 1, "warmup": 0},
-    full={"prompts": 20000, "prefixes": 512, "cache_blocks": 5000, "rounds": 1, "warmup": 0},
+    # quick: a fifth of the prompts and a quarter of the prefixes (cache: a full batch plus ~40% of them)
+    quick={"prompts": 4000, "prefixes": 128, "cache_blocks": 6600, "arrival_s": 7.6, "rounds": 1, "warmup": 0},
+    full={"prompts": 20000, "prefixes": 512, "cache_blocks": 9500, "arrival_s": 38.0, "rounds": 1, "warmup": 0},
     cases=cases,
     count=lambda p: p["prompts"],
     primary="sim_prompts_per_s",

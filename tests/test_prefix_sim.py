@@ -21,7 +21,7 @@ from benchmarks.prefix_sim import (
 )
 
 SMALL = Shape(prompts=600, prefixes=24, replicas=3, prefix_tokens=96, suffix_tokens=48, new_tokens=8,
-              arrival_s=0.2, cache_blocks=100, max_running=8)
+              arrival_s=2.0, cache_blocks=100, max_running=8)
 
 # one replica, two slots, two prompts of one 32-token prefix and a 16-token suffix each, new_tokens=2
 TINY = Shape(prompts=2, prefixes=1, replicas=1, prefix_tokens=32, suffix_tokens=16, new_tokens=2, arrival_s=0.0,
@@ -110,6 +110,10 @@ def test_the_scheduler_is_never_below_sorted_and_the_bound_holds_on_a_small_swee
         vs_sorted = {k: v[p] / v["sorted"] for k, v in rows.items()}
         assert all(x >= _floor(k) for k, x in vs_sorted.items()), vs_sorted
         assert summary[f"{p} / naive"]["median"] > 1.0
+        # it subsumes the simple router (bucket by prefix + least-loaded replica): at least as good
+        # at the median; at its worst point (long suffixes, a KV-limited batch) within 1.5%
+        vs_simple = {k: v[p] / v["simple_router"] for k, v in rows.items()}
+        assert summary[f"{p} / simple_router"]["median"] >= 1.0 and min(vs_simple.values()) >= 0.985, vs_simple
     assert all(r[p] <= r["bound"] * (1 + 1e-9) for r in rows.values() for p in POLICIES)
 
 
@@ -124,6 +128,7 @@ def test_the_scheduler_is_never_below_sorted_on_skew_and_arrival_points() -> Non
 
 def _floor(point: str) -> float:
     """Never below sorted -- except one known gap: with every prompt present at t=0 (``arrival_s=0``)
-    sorted's equal contiguous split finishes all replicas together and the router's tail is ~1%
-    longer (0.990x here, 0.989x at 4,000 prompts). Kept visible rather than hidden: it may not widen."""
-    return 0.985 if point == "arrival_s=0" else 1.0
+    sorted pays no barrier, and both split the prompts equally by count; prompts' lengths vary
+    +-50%, so which replica ends last is down to the draw (0.997x here; 1.000x at the talk's
+    shape). Kept visible rather than hidden: it may not widen."""
+    return 0.995 if point == "arrival_s=0" else 1.0

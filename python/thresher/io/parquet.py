@@ -19,7 +19,7 @@ from thresher.errors import ThresherIOError
 from thresher.io import fs
 from thresher.io.config import IOConfig, resolve_io_config
 from thresher.io.predicate import Predicate, predicate_to_polars
-from thresher.io.source import Source, SourcePartition, SourceStatistics
+from thresher.io.source import ColumnStatistics, Source, SourcePartition, SourceStatistics
 
 TARGET_PARTITION_BYTES = 64 << 20
 
@@ -222,6 +222,41 @@ class ParquetSource(Source):
         except OSError:
             return SourceStatistics(None, size)
         return SourceStatistics(rows, size)
+
+    def column_statistics(self, name: str) -> ColumnStatistics | None:
+        """Min, max and nulls of a top-level column over every row group's footer statistics
+        (cached; None when a file lacks them, or for more than 64 files)."""
+        cache: dict[str, ColumnStatistics | None] = self.__dict__.setdefault("_column_stats", {})
+        if name not in cache:
+            cache[name] = self._column_statistics(name)
+        return cache[name]
+
+    def _column_statistics(self, name: str) -> ColumnStatistics | None:
+        lo: Any = None
+        hi: Any = None
+        nulls = 0
+        try:
+            fragments = list(self.dataset.get_fragments())
+            if not fragments or len(fragments) > 64:
+                return None
+            for frag in fragments:
+                md = frag.metadata
+                idx = next((i for i in range(md.num_columns) if md.schema.column(i).path == name), None)
+                if idx is None:
+                    return None
+                for rg in range(md.num_row_groups):
+                    st = md.row_group(rg).column(idx).statistics
+                    if st is None or not st.has_min_max or st.null_count is None:
+                        if st is not None and st.null_count is not None and st.null_count == md.row_group(rg).num_rows:
+                            nulls += st.null_count  # an all-null row group has no min/max
+                            continue
+                        return None
+                    nulls += st.null_count
+                    lo = st.min if lo is None or st.min < lo else lo
+                    hi = st.max if hi is None or st.max > hi else hi
+        except (OSError, pa.ArrowException, TypeError, ValueError):
+            return None
+        return ColumnStatistics(lo, hi, nulls)
 
     def polars_scan(self, columns: Sequence[str] | None, predicate: Predicate | None) -> Any | None:
         import polars as pl

@@ -26,6 +26,17 @@ class SourceStatistics:
     column_sizes: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ColumnStatistics:
+    """What a source knows about one column without reading it (None = unknown): the smallest
+    and largest value over all rows, the nulls, and a distinct count where the file records one."""
+
+    min: Any = None
+    max: Any = None
+    null_count: int | None = None
+    distinct_count: int | None = None
+
+
 class SourcePartition(ABC):
     """One unit of reading (and of checkpointing)."""
 
@@ -64,6 +75,10 @@ class Source(ABC):
 
     def statistics(self) -> SourceStatistics:
         return SourceStatistics()
+
+    def column_statistics(self, name: str) -> ColumnStatistics | None:
+        """Min/max/null statistics of column ``name`` (from file footers; None = unknown)."""
+        return None
 
     def polars_scan(self, columns: Sequence[str] | None, predicate: Predicate | None) -> Any | None:
         """Optionally a ``polars.LazyFrame`` over the same data (fast path for relational stages)."""

@@ -282,7 +282,9 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
             return x.cast(pl.Int64).sum()
         return x.sum()
     if name == "mean":
-        return x.cast(pl.Float64).mean() if in_type.kind == "decimal" else x.mean()
+        # Polars averages a decimal exactly (an i128 sum) and returns Float64 itself: casting
+        # every value to Float64 first cost TPC-H q1 about a fifth of its time
+        return x.mean()
     if name == "std":
         return x.cast(pl.Float64).std(ddof=e.option("ddof", 1))
     if name == "var":

@@ -322,7 +322,9 @@ class Join(LogicalPlan):
             if f.name in drop:
                 continue
             name = f.name + self.suffix if f.name in left_names else f.name
-            out.append(Field(name, f.dtype, True))
+            # an inner (or cross) join adds no nulls: keeping the input's nullability lets joins be
+            # reordered (join_order) without the output schema changing
+            out.append(Field(name, f.dtype, f.nullable if self.how in ("inner", "cross") else True))
         return Schema(out)
 
     def coalesced_right_keys(self) -> set[str]:

@@ -6,6 +6,14 @@ collects the result (``engine/polars_frames.py``). Scans that Polars can read it
 ``Source.polars_scan`` (with our pushed-down columns and predicate). Joins rename both sides'
 columns to positional names first, so output naming follows Thresher's schema rules exactly
 (suffixes, coalesced keys) rather than Polars'.
+
+A join whose right side groups on the join keys (a decorrelated subquery: TPC-H Q2, Q17, Q20,
+Q21) passes the left side's keys down to the group-by: its input is semi-joined with the left
+side's frame first, so only the groups the join can keep are computed (a "magic set", as
+DuckDB's delim join and Polars' own SQL do). The left frame is the same LazyFrame object in both
+places, so Polars computes it once (a cached common subplan). The optimizer's
+``semi_join_reduction`` rule can only use an input strictly below the left side (a logical plan
+has no shared nodes); here the whole, already filtered and joined, left side serves.
 """
 
 from __future__ import annotations
@@ -17,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from thresher._lazy import lazy_module
-from thresher.datatypes import Schema
+from thresher.datatypes import Schema, supertype
 from thresher.errors import ThresherExecutionError, UnsupportedError
-from thresher.expressions.expr import Column, Expr
+from thresher.expressions.expr import Column, Expr, strip_alias
 from thresher.io.source import Source
 from thresher.operators.expr_to_polars import polars_dtype, to_polars
 from thresher.operators.window import window_lazy
@@ -36,6 +44,7 @@ from thresher.planner.logical import (
     Union,
     Window,
 )
+from thresher.planner.stats import estimate
 
 if TYPE_CHECKING:
     import polars as pl
@@ -62,17 +71,17 @@ def _keys(exprs: Sequence[Expr], schema: Schema) -> list[pl.Expr]:
 
 
 def _build(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
-    if isinstance(node, ScanSource):
-        lf = node.source.polars_scan(node.columns, node.predicate)
-        if lf is None:
-            return leaf(node)
-        if node.limit is not None:
-            lf = lf.head(node.limit)
-        return lf  # type: ignore[no-any-return]
     try:
         return leaf(node)
     except KeyError:
         pass
+    if isinstance(node, ScanSource):
+        lf = node.source.polars_scan(node.columns, node.predicate)
+        if lf is None:
+            raise ThresherExecutionError(f"no frame for stage input {node.describe()}")
+        if node.limit is not None:
+            lf = lf.head(node.limit)
+        return lf  # type: ignore[no-any-return]
     if isinstance(node, Filter):
         lf = _build(node.input, leaf)
         return lf.filter(to_polars(node.predicate, node.input.schema))
@@ -121,17 +130,101 @@ def _build(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     raise UnsupportedError(f"{type(node).__name__} cannot run in a relational stage")
 
 
+#: the left side must not be estimated larger than this many times the group-by's input
+REDUCE_MAX_RATIO = 2.0
+
+
+def _filtered(node: LogicalPlan) -> bool:
+    """Does ``node`` drop rows of its inputs somewhere (a filter, a scan predicate, a semi join)?"""
+    if isinstance(node, Filter):
+        return True
+    if isinstance(node, ScanSource):
+        return node.predicate is not None
+    if isinstance(node, Join) and node.how in ("semi", "anti"):
+        return True
+    if isinstance(node, (Aggregate, Distinct)):
+        return False
+    return any(_filtered(c) for c in node.children())
+
+
+def _grouped_on(right: LogicalPlan, right_on: Sequence[Expr]) -> tuple[Aggregate, list[Expr]] | None:
+    """``right`` is ``[Project renames | Filter]* Aggregate`` grouped on exactly the join keys:
+    the aggregate and its key expressions in ``right_on``'s order."""
+    names: list[str] = []
+    for e in right_on:
+        k = strip_alias(e)
+        if not isinstance(k, Column):
+            return None
+        names.append(k.name)
+    n = right
+    while isinstance(n, (Project, Filter)):
+        if isinstance(n, Project):
+            srcs = {e.output_name(): strip_alias(e) for e in n.exprs}
+            mapped = [srcs.get(x) for x in names]
+            if not all(isinstance(m, Column) for m in mapped):
+                return None
+            names = [m.name for m in mapped if isinstance(m, Column)]
+        n = n.input
+    if not isinstance(n, Aggregate) or not n.keys:
+        return None
+    keys = {k.output_name(): strip_alias(k) for k in n.keys}
+    if set(keys) != set(names) or len(set(names)) != len(names):
+        return None
+    return n, [keys[x] for x in names]
+
+
+def _reduced_right(node: Join, left: pl.LazyFrame, leaf: LeafResolver) -> pl.LazyFrame | None:
+    """The right side with its group-by's input semi-joined with ``left`` on the join keys, when
+    the right side groups on those keys and the left side filters its inputs somewhere (so it
+    likely holds a fraction of the keys) and is not estimated much larger than the group-by's
+    input (then hashing its keys would cost about what it saves). None otherwise.
+
+    The plan statistics' textbook selectivities are far off for decorrelated subqueries (TPC-H
+    Q20's left side is estimated at 400,000 rows and has 8,600), hence the loose test: a semi
+    join that keeps most rows costs a hash probe per row, one that keeps few saves most of a
+    group-by."""
+    if node.how not in ("inner", "left") or not node.left_on:
+        return None
+    found = _grouped_on(node.right, node.right_on)
+    if found is None:
+        return None
+    agg, key_exprs = found
+    if not _filtered(node.left):
+        return None
+    lrows, grows = estimate(node.left).rows, estimate(agg.input).rows
+    if lrows is not None and grows is not None and lrows > REDUCE_MAX_RATIO * grows:
+        return None
+    ls, gs = node.left.schema, agg.input.schema
+    lk, gk = [], []
+    for k, (le, ge) in enumerate(zip(node.left_on, key_exprs)):
+        a, b = to_polars(le, ls), to_polars(ge, gs)
+        st = supertype(le.resolve(ls).dtype, ge.resolve(gs).dtype)
+        if st is None:
+            return None
+        pt = polars_dtype(st)
+        lk.append(a.cast(pt).alias(f"__sk{k}"))
+        gk.append(b.cast(pt))
+    names = [f"__sk{k}" for k in range(len(lk))]
+    keys = left.select(lk)
+    grouped = _build(agg.input, leaf).join(keys, left_on=gk, right_on=names, how="semi")
+
+    def resolve(n: LogicalPlan) -> pl.LazyFrame:
+        return grouped if n is agg.input else leaf(n)
+
+    return _build(node.right, resolve)
+
+
 def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
     left = _build(node.left, leaf)
-    right = _build(node.right, leaf)
+    right = _reduced_right(node, left, leaf)
+    if right is None:
+        right = _build(node.right, leaf)
     ls, rs = node.left.schema, node.right.schema
     lmap = {n: f"__l{i}" for i, n in enumerate(ls.names)}
     rmap = {n: f"__r{i}" for i, n in enumerate(rs.names)}
     lkeys = [to_polars(e, ls).alias(f"__lk{k}") for k, e in enumerate(node.left_on)]
     rkeys = [to_polars(e, rs).alias(f"__rk{k}") for k, e in enumerate(node.right_on)]
     # join keys in a common type (int32 vs int64, decimal scales)
-    from thresher.datatypes import supertype
-
     for k, (le, re_) in enumerate(zip(node.left_on, node.right_on)):
         lt, rt = le.resolve(ls).dtype, re_.resolve(rs).dtype
         st = supertype(lt, rt)

@@ -10,9 +10,10 @@ Per-row expression costs live with the cost classes, in ``expressions/cost.py``.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
-from thresher.expressions.expr import Call, Expr, split_conjunction
+from thresher.expressions.expr import Call, Column, Expr, split_conjunction, strip_alias
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
@@ -25,6 +26,7 @@ from thresher.planner.logical import (
     Project,
     Sample,
     ScanSource,
+    Sort,
     Union,
 )
 
@@ -159,3 +161,69 @@ def estimate(plan: LogicalPlan) -> Estimate:
     if kids:
         return kids[0]
     return Estimate(None, None)
+
+
+def _span(lo: object, hi: object) -> float | None:
+    """How many distinct values fit between ``lo`` and ``hi`` (integers and dates; None otherwise)."""
+    if isinstance(lo, bool) or isinstance(hi, bool):
+        return 2.0
+    if isinstance(lo, int) and isinstance(hi, int):
+        return float(hi - lo + 1)
+    if isinstance(lo, datetime.datetime) or isinstance(hi, datetime.datetime):
+        return None
+    if isinstance(lo, datetime.date) and isinstance(hi, datetime.date):
+        return float((hi - lo).days + 1)
+    return None
+
+
+def column_ndv(plan: LogicalPlan, name: str) -> float | None:
+    """Estimated distinct values of column ``name`` of ``plan``'s output: traced down to the scan
+    that reads it, where an integer or date column holds at most ``max - min + 1`` values (from
+    the file footers) and at most its non-null rows; a group-by key holds at most the groups
+    (then known without statistics too). Filters and joins above the scan are ignored (the base
+    table's count, as a join estimate wants it). None when the column cannot be traced or its
+    source knows nothing."""
+    node = plan
+    cap = None
+    while True:
+        if isinstance(node, ScanSource):
+            st = node.source.statistics()
+            cs = node.source.column_statistics(name)
+            if cs is None:
+                return cap
+            rows = None if st.num_rows is None else float(st.num_rows - (cs.null_count or 0))
+            ndv = float(cs.distinct_count) if cs.distinct_count is not None else _span(cs.min, cs.max)
+            if ndv is None:
+                return cap
+            out = max(1.0, ndv if rows is None else min(ndv, rows))
+            return out if cap is None else min(out, cap)
+        if isinstance(node, Project):
+            src = next((e for e in node.exprs if e.output_name() == name), None)
+            if src is None:
+                return None
+            src = strip_alias(src)
+            if not isinstance(src, Column):
+                return None
+            name, node = src.name, node.input
+            continue
+        if isinstance(node, Aggregate):
+            src = next((strip_alias(k) for k in node.keys if k.output_name() == name), None)
+            if not isinstance(src, Column):
+                return cap
+            rows = estimate(node).rows
+            if rows is not None:
+                cap = rows if cap is None else min(cap, rows)
+            name, node = src.name, node.input
+            continue
+        if isinstance(node, Join):
+            if node.how in ("semi", "anti") or name in node.left.schema.names:
+                node = node.left
+                continue
+            if name in node.right.schema.names:
+                node = node.right
+                continue
+            return None
+        if isinstance(node, (Filter, Limit, Distinct, Sort)) and name in node.input.schema.names:
+            node = node.input
+            continue
+        return None

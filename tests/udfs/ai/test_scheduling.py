@@ -191,6 +191,8 @@ def test_schedule_prompts_is_the_engine_routers_decisions_on_the_same_arrival_tr
             part = parts[ev[1]]
             router.submit(f"p{ev[1]}", [toks for _, toks in part])
             rid.update(zip(range(len(rid), len(rid) + len(part)), (pid for pid, _ in part)))
+        elif ev[0] == "close":
+            router.close_input()
         else:
             _, r, finished, free, issued = ev
             back = {v: k for k, v in rid.items()}
@@ -212,9 +214,72 @@ def test_schedule_prompts_respects_arrivals_and_keeps_prefixes_together() -> Non
     for ev in trace:  # a prompt is never issued before it arrived
         if ev[0] == "add":
             added.add(ev[1])
-        else:
+        elif ev[0] == "issue":
             assert set(ev[4]) <= added
     prefix = {pid: toks[0] for p in parts for pid, toks in p}
     # affinity: most prefixes run on one replica (a few split by steals to keep slots full)
     homes = {k: {r for r, ids in enumerate(out) for i in ids if prefix[i] == k} for k in set(prefix.values())}
     assert sum(len(v) for v in homes.values()) <= 12 * 1.5
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_driving_never_loses_or_duplicates_a_prompt(seed: int) -> None:
+    """Any interleaving of arrivals, requests of any size, completions, replicas leaving and
+    coming back, and the end of input (with its rebalance and end-game stealing rules): every
+    prompt is issued exactly once, and only after it was added."""
+    rng = np.random.default_rng(seed)
+    n, replicas = 800, 4
+    s = PrefixScheduler(replicas, cache_blocks=int(rng.integers(8, 200)))
+    prompts = [PromptRequest.make(i, [int(rng.integers(0, 9))] * int(rng.integers(0, 4) * 16)
+                                  + [10_000 + i] * int(rng.integers(1, 40))) for i in range(n)]
+    added, issued, running = 0, [], [[] for _ in range(replicas)]
+    while len(issued) < n:
+        op = rng.random()
+        if op < 0.3 and added < n:
+            k = int(rng.integers(1, 40))
+            s.add(prompts[added : added + k])
+            added = min(n, added + k)
+            if added == n and rng.random() < 0.7:
+                s.close()
+        elif op < 0.35:
+            s.park(int(rng.integers(0, replicas)))
+        elif op < 0.5:
+            r = int(rng.integers(0, replicas))
+            done = running[r][: int(rng.integers(0, len(running[r]) + 1))]
+            running[r] = running[r][len(done) :]
+            s.complete(r, done)
+        else:
+            r = int(rng.integers(0, replicas))
+            batch = [p.id for p in s.next_batch(r, int(rng.integers(0, 12)))]
+            assert all(i < added for i in batch)
+            issued += batch
+            running[r] += batch
+            if added == n and not batch and not s.pending:
+                break
+        if added == n and not s.pending:
+            break
+    assert sorted(issued) == list(range(n))
+    assert s.pending == 0 and not s.buckets()
+
+
+def test_end_of_input_evens_out_what_each_replica_is_assigned() -> None:
+    """Routing with cache affinity leaves replicas unevenly loaded; close() moves pending buckets
+    (splitting one only where no whole bucket fits) so issued + pending is equal to within one."""
+    s = PrefixScheduler(3, cache_blocks=4096, load_slack=10.0, min_slack_tokens=10**9)
+    # prefix 0 is cached on replica 0, so all 90 of its prompts go there; prefixes 1 and 2 elsewhere
+    s.add([PromptRequest.make(1000, [0] * 32 + [1000] * 16)])
+    assert [p.id for p in s.next_batch(0, 1)] == [1000]
+    s.add(PromptRequest.make(i, [i % 3] * 32 + [i] * 16) for i in range(90))
+    s.add(PromptRequest.make(100 + i, [0] * 32 + [100 + i] * 16) for i in range(60))
+    before = [s.issued[r] + sum(len(b) for b in s.buckets(r)) for r in range(3)]
+    assert max(before) - min(before) > 30
+    s.close()
+    after = [s.issued[r] + sum(len(b) for b in s.buckets(r)) for r in range(3)]
+    assert sum(after) == sum(before) and max(after) - min(after) <= 1
+    assert s.rebalance_on_close > 0
+    # nothing is stolen past the mean once the input is complete and the thief has work
+    for r in range(3):
+        s.next_batch(r, 1)
+    ids = [p.id for p in s.next_batch(1, 200)]
+    assert s.issued[1] == after[1]
+    assert len(ids) == after[1] - 1

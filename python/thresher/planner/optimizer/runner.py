@@ -37,6 +37,7 @@ RULES: tuple[str, ...] = (
     "stream_video_frames",  # explode(video.frames) becomes a streaming FlatMap (no list per video)
     "common_subexpression_elimination",  # an expensive subexpression used twice is computed once
     "cheap_predicate_first",  # split filters by cost class, cheapest lowest, so decodes see fewer rows
+    "join_order",  # a tree of inner joins: rebuilt greedily, smallest estimated join first
     "join_reorder",  # inner join chains: join the smaller inputs first (estimated from statistics)
     "broadcast_join",  # a small join side (from statistics) is broadcast instead of shuffled
 )

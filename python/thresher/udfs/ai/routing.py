@@ -151,6 +151,14 @@ class PromptRouter:
             self._parked.add(replica)
             self._cond.notify_all()
 
+    def close_input(self) -> None:
+        """No more prompts will be submitted (until a later :meth:`submit`): the scheduler evens out
+        what each replica has left to run (:meth:`PrefixScheduler.close`)."""
+        with self._cond:
+            if self._sched is not None:
+                self._sched.close()
+            self._cond.notify_all()
+
     # -- prompts -----------------------------------------------------------------------------------
     def submit(self, ticket: str, token_ids: Sequence[Sequence[int]]) -> None:
         """Buffer one call's tokenized prompts under ``ticket``."""

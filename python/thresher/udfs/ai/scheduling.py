@@ -13,7 +13,9 @@ runs which prompt and in what order:
   (cache affinity); a new bucket goes to the replica whose modelled KV cache holds its prefix, else
   to the least-loaded one; a replica's freed slots take the next *arrived* prompts of its own
   buckets (the one it is draining first), and only when it has none left does it steal from a
-  replica with a backlog, preferring a bucket whose prefix it already caches.
+  replica with a backlog, preferring a bucket whose prefix it already caches. When the input
+  ends it evens out what each replica has left, like a global sort's equal split, but without
+  the sort's barrier.
 
 All three implement :class:`Scheduler` (``add`` / ``close`` / ``next_batch`` / ``complete``).
 :class:`~thresher.udfs.ai.routing.PromptRouter` drives a :class:`PrefixScheduler` in the engine;
@@ -217,6 +219,7 @@ class _Base:
         self.closed = False
         self.outstanding = [0] * num_replicas  # queued + running prompt tokens per replica
         self._running: list[dict[int, int]] = [{} for _ in range(num_replicas)]
+        self.issued = [0] * num_replicas  # prompts ever issued per replica
 
     def close(self) -> None:
         self.closed = True
@@ -229,6 +232,7 @@ class _Base:
         """Grow by one replica (an actor that joined the pool); returns its index."""
         self.outstanding.append(0)
         self._running.append({})
+        self.issued.append(0)
         self.num_replicas += 1
         return self.num_replicas - 1
 
@@ -236,6 +240,7 @@ class _Base:
         running = self._running[replica]
         for p in batch:
             running[p.id] = p.num_tokens
+        self.issued[replica] += len(batch)
         return batch
 
     def complete(self, replica: int, prompt_ids: Iterable[int]) -> None:
@@ -351,6 +356,12 @@ class PrefixScheduler(_Base):
     bucket that replica is not draining -- the one whose prefix the thief caches longest first,
     then the busiest victim's largest -- else part of the one it is draining.
 
+    When the input is complete (:meth:`close`), the makespan is what is left to optimise: pending
+    buckets are moved so every replica is assigned (issued + pending) the same number of prompts
+    (:meth:`rebalance`), the age cap stops moving buckets, and a replica that still has work steals
+    only up to that mean -- growing a replica's last batch past its share only makes it finish
+    after the replica it robbed. A replica with nothing at all still steals freely.
+
     Parameters
     ----------
     num_replicas : int
@@ -420,6 +431,8 @@ class PrefixScheduler(_Base):
         self._cap: list[int | None] = [None] * num_replicas  # slots a replica had at its last request
         #: buckets (or bucket halves) moved to an idle replica, for the stats
         self.steals = 0
+        #: prompts moved by the rebalance when the input ended, for the stats
+        self.rebalance_on_close = 0
         #: buckets routed to a replica because its modelled cache held part of their prefix
         self.cache_routed = 0
 
@@ -463,6 +476,7 @@ class PrefixScheduler(_Base):
 
     def add(self, prompts: Iterable[PromptRequest]) -> None:
         for p in prompts:
+            self.closed = False  # more input after all (a long-lived router): streaming rules again
             if p.id in self._key_of:
                 raise ValueError(f"prompt id {p.id} is already pending")
             p.arrival = next(self._seq)
@@ -546,11 +560,14 @@ class PrefixScheduler(_Base):
         return best
 
     # -- issuing ---------------------------------------------------------------------------------
-    def _pick(self, replica: int, want: int) -> _Bucket | None:
+    def _pick(self, replica: int, want: int, taken: int = 0) -> _Bucket | None:
         active = self._active[replica]
         if active is not None and active in self._buckets:
             return self._buckets[active]
-        starving = self._starving()
+        # Once the input is complete every prompt will run soon anyway: the age cap (there so an
+        # endless stream starves nothing) would only move buckets off the replicas evened out by
+        # the rebalance, and the replica that took the last of them would finish late.
+        starving = None if self.closed else self._starving()
         if starving is not None:
             bucket = self._buckets[self._key_of[starving]]
             if bucket.replica != replica:
@@ -567,7 +584,7 @@ class PrefixScheduler(_Base):
                 heapq.heappop(heap)  # stale entry
                 continue
             return b
-        return self._steal(replica, want) if want else None
+        return self._steal(replica, want, taken) if want else None
 
     def _hot_bucket(self, replica: int) -> _Bucket | None:
         """The largest bucket whose whole prefix the replica (as modelled) still caches: all hits, serve it now."""
@@ -590,7 +607,7 @@ class PrefixScheduler(_Base):
         waited_since, pid = order[0]
         return pid if self._issued - waited_since > limit else None
 
-    def _steal(self, replica: int, want: int) -> _Bucket | None:
+    def _steal(self, replica: int, want: int, taken: int = 0) -> _Bucket | None:
         """Work for a replica whose own buckets are empty, so its ``want`` free slots stay full.
 
         Only from a replica with a backlog -- more pending prompts than its free slots (as of its
@@ -605,17 +622,37 @@ class PrefixScheduler(_Base):
         backlog = [0] * self.num_replicas
         for b in self._buckets.values():
             backlog[b.replica] += len(b.members)
+        pending = backlog[:]
         for v in range(self.num_replicas):
             if v not in parked:
                 cap = self._cap[v]
                 slots = cap if cap is not None else self._cap[replica] or want  # unknown: like the thief's
                 backlog[v] -= max(0, slots - len(self._running[v]))
+        limit = None  # prompts this replica may take (None: any)
+        if self.closed and (self._running[replica] or taken):
+            # The input is complete and this replica has work (running, or ``taken`` prompts of its
+            # own in the batch being filled): growing its last batch only makes it finish later
+            # than the replica it robs. Take at most what brings its total (issued + pending) up
+            # to the mean, from replicas above it.
+            live = [v for v in range(self.num_replicas) if v not in parked]
+            total = [self.issued[v] + pending[v] for v in range(self.num_replicas)]
+            total[replica] += taken
+            target = sum(total[v] for v in live) / max(1, len(live))
+            limit = int(target - total[replica])
+            if limit < 1:
+                return None
+            for v in live:
+                backlog[v] = min(backlog[v], int(total[v] - target))
         best: _Bucket | None = None
         best_score: tuple[int, int, int, int] = (-1, -1, -1, -1)
         donor: _Bucket | None = None
         for b in self._buckets.values():
             v = b.replica
             if v == replica or backlog[v] <= 0:
+                continue
+            if limit is not None and len(b.members) > limit:
+                if donor is None or backlog[v] > backlog[donor.replica]:
+                    donor = b  # too large to take whole: a part of it
                 continue
             if active[v] == b.key and v not in parked:
                 if donor is None or backlog[v] > backlog[donor.replica]:
@@ -632,6 +669,13 @@ class PrefixScheduler(_Base):
         if donor is None:
             return None
         take = min(max(1, len(donor.members) // 2), backlog[donor.replica])
+        if limit is not None:
+            take = min(len(donor.members), backlog[donor.replica], limit)
+        self.steals += 1
+        return self._split(donor, take, replica)
+
+    def _split(self, donor: _Bucket, take: int, replica: int) -> _Bucket:
+        """Move the ``take`` newest prompts of ``donor`` to a new bucket (same prefix) on ``replica``."""
         part = list(donor.members)[len(donor.members) - take :]
         split = _Bucket(-next(self._tie) - 1, donor.chain, replica)
         for pid in part:
@@ -642,10 +686,72 @@ class PrefixScheduler(_Base):
             self.outstanding[donor.replica] -= p.num_tokens
             self.outstanding[replica] += p.num_tokens
         self._buckets[split.key] = split
-        self.steals += 1
         self._push(donor)
         self._push(split)
         return split
+
+    def close(self) -> None:
+        """No more prompts will arrive: even out what the replicas still have to run (:meth:`rebalance`)."""
+        if not self.closed:
+            self.rebalance_on_close = self.rebalance()
+        super().close()
+
+    def rebalance(self) -> int:
+        """Move pending prompts so every working replica is assigned the same number in total.
+
+        With the input complete, the makespan is set by the replica that finishes last; replicas
+        run at about the same speed, so they end together when each has been assigned (issued so
+        far plus pending) the same number of prompts -- what a global sort's equal split gets,
+        without its barrier. Pending buckets move whole from the most to the least assigned
+        replica (one whose prefix the receiver caches first, then the largest that fits), a bucket
+        is split only when none fits; the one a replica is draining stays. Parked replicas are left
+        out. Returns the number of prompts moved.
+        """
+        live = [r for r in range(self.num_replicas) if r not in self._parked]
+        if len(live) < 2 or not self._buckets:
+            return 0
+        pending = dict.fromkeys(live, 0)
+        for b in self._buckets.values():
+            if b.replica in pending:
+                pending[b.replica] += len(b.members)
+        assigned = {r: self.issued[r] + pending[r] for r in live}
+        target = sum(assigned.values()) / len(live)
+        moved = 0
+        for _ in range(4 * len(self._buckets) + len(live)):
+            donor = max(live, key=assigned.__getitem__)
+            taker = min(live, key=assigned.__getitem__)
+            amount = int(min(assigned[donor] - target, target - assigned[taker]))
+            if amount < 1:
+                break
+            cache = self.caches[taker]
+            fits: _Bucket | None = None
+            fits_score: tuple[int, int] = (-1, -1)
+            larger: _Bucket | None = None
+            for b in self._buckets.values():
+                if b.replica != donor or not b.members or self._active[donor] == b.key:
+                    continue
+                n = len(b.members)
+                if n <= amount:
+                    score = (int(bool(b.chain) and cache.matched_prefix(b.chain) == len(b.chain)), n)
+                    if score > fits_score:
+                        fits, fits_score = b, score
+                elif larger is None or n < len(larger.members):
+                    larger = b
+            if fits is not None:
+                n = len(fits.members)
+                self._reassign(fits, taker)
+            elif larger is not None:
+                n = amount
+                self._split(larger, amount, taker)
+            else:
+                live.remove(donor)  # only the bucket it is draining is left: it keeps it
+                if len(live) < 2:
+                    break
+                continue
+            assigned[donor] -= n
+            assigned[taker] += n
+            moved += n
+        return moved
 
     def _reassign(self, bucket: _Bucket, replica: int) -> None:
         tokens = sum(p.num_tokens for p in bucket.members.values())
@@ -662,7 +768,7 @@ class PrefixScheduler(_Base):
         batch: list[PromptRequest] = []
         while len(batch) < max_prompts:
             # Steal another replica's bucket only when this one would otherwise sit idle.
-            bucket = self._pick(replica, want=max_prompts - len(batch))  # own work first, then steal
+            bucket = self._pick(replica, max_prompts - len(batch), len(batch))  # own work first, then steal
             if bucket is None:
                 break
             self._active[replica] = bucket.key
@@ -762,6 +868,8 @@ class _Feed:
         if part is None:
             self.exhausted = True
             self.sched.close()
+            if self.trace is not None:
+                self.trace.append(("close",))
             return False
         self.next = part
         return True
@@ -818,7 +926,8 @@ def iter_schedule(
       pending, so an unbounded input works.
 
     ``trace``, if a list, receives the calls made to the scheduler, in order:
-    ``("add", partition_index)`` and ``("issue", replica, finished_ids, free_slots, issued_ids)``.
+    ``("add", partition_index)``, ``("close",)`` (the input ended) and
+    ``("issue", replica, finished_ids, free_slots, issued_ids)``.
 
     Examples
     --------

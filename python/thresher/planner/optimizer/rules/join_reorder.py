@@ -23,13 +23,15 @@ After (the 2-row join shrinks orders before the 1.5M-row one runs)::
 outer join's keys come from ``A`` alone, no column is renamed with a suffix in either order, and
 ``C`` is estimated smaller than ``B`` (``planner.stats.estimate``: Parquet footers, file listings,
 in-memory sizes, textbook selectivities). Inner joins commute and associate, so the rows are the
-same; a projection restores the column order. Unknown sizes leave the plan alone.
+same; a projection restores the column order. Unknown sizes leave the plan alone. Trees that
+``join_order`` reorders as a whole (no column names shared between inputs) are left to it.
 """
 
 from __future__ import annotations
 
 from thresher.expressions.expr import Column
 from thresher.planner.logical import Join, LogicalPlan
+from thresher.planner.optimizer.rules import join_order
 from thresher.planner.optimizer.rules._joins import no_suffixes, plain_inner, reorder_to
 from thresher.planner.optimizer.rules._util import rewrite_top_down
 from thresher.planner.stats import estimate
@@ -42,6 +44,8 @@ def _swap(outer: Join) -> LogicalPlan | None:
     assert isinstance(inner, Join)
     if not (no_suffixes(inner) and no_suffixes(outer)):
         return None
+    if join_order.handles(outer):
+        return None  # join_order orders this tree as a whole
     a, b, c = inner.left, inner.right, outer.right
     a_names = set(a.schema.names)
     if not all(isinstance(k, Column) and k.name in a_names for k in outer.left_on):

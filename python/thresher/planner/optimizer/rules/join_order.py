@@ -1,0 +1,339 @@
+"""join_order: a tree of inner joins is rebuilt in the order that keeps intermediate results small.
+
+SQL lists tables in whatever order its author wrote them; the translator joins them in that order
+(each next table that shares an equality with what is joined so far). TPC-DS q72 starts with
+``catalog_sales JOIN inventory ON cs_item_sk = inv_item_sk``: 1.4M x 11.7M rows meeting on 18,000
+items, about 900M rows, before the date and demographic filters that leave a few thousand.
+
+The rule flattens a maximal tree of inner (and cross) joins, with the filters and column
+selections between them, into its inputs (the leaves) and its predicates, then joins greedily
+(GOO, "greedy operator ordering"): at each step the two connected parts whose join is estimated
+smallest. Equalities between two parts become join keys wherever they were written (ON or
+WHERE); a predicate on one leaf filters that leaf; any other predicate (``inv_quantity < cs_quantity``,
+``d3.d_date > d1.d_date + 5``) filters the first join that has all its columns. Parts that no
+equality connects are cross-joined last, smallest first.
+
+Before (the order written; the first join is the 900M-row one)::
+
+    Filter (cs_quantity > inv_quantity_on_hand)
+      Join inner on [d1.d_week_seq = d2.d_week_seq, inv_date_sk = d2.d_date_sk]
+        Join inner on [cs_sold_date_sk = d1.d_date_sk]
+          Join inner on [cs_item_sk = inv_item_sk]
+            Scan catalog_sales
+            Scan inventory
+          Scan date_dim d1 predicate=[d_year == 1999]
+        Scan date_dim d2
+
+After (the filtered dates first; inventory meets a few thousand sales on item and date)::
+
+    Project [...the original column order...]
+      Filter (cs_quantity > inv_quantity_on_hand)
+        Join inner on [inv_date_sk = d2.d_date_sk, inv_item_sk = cs_item_sk]
+          Scan inventory
+          Join inner on [d2.d_week_seq = d1.d_week_seq]
+            Scan date_dim d2
+            Join inner on [cs_sold_date_sk = d1.d_date_sk]
+              Scan catalog_sales
+              Scan date_dim d1 predicate=[d_year == 1999]
+
+Estimates (``planner.stats``): a leaf's rows after its filters; an equi-join of parts ``A`` and
+``B`` keeps ``|A| |B| / max(ndv(a), ndv(b))`` rows, where ``ndv`` is the base column's distinct
+count (an integer or date column holds at most ``max - min + 1`` values, from the Parquet
+footers; a group-by key at most the groups; unknown: the square root of the leaf's rows, so
+that two columns of unknown contents never look like a cheap key join). A second key of the same join counts with the
+square root of its selectivity, a third with the fourth root (keys are rarely independent).
+
+Inner joins commute and associate, so the rows are the same; a projection restores the column
+names and order. The rule leaves alone: regions of fewer than three inputs, inputs whose column
+names overlap (suffixes), unknown sizes, and a region already in the chosen order (so it runs
+to a fixpoint with the rules that insert projections between the joins).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from thresher.expressions.expr import Alias, Call, Column, Expr, combine_conjunction, split_conjunction, strip_alias
+from thresher.planner.logical import Filter, Join, LogicalPlan, Project
+from thresher.planner.optimizer.rules._joins import reorder_to
+from thresher.planner.optimizer.rules.broadcast_join import is_small
+from thresher.planner.stats import column_ndv, estimate, term_selectivity
+
+#: regions with more inputs than this are left as written (the greedy search is cubic)
+MAX_LEAVES = 24
+
+
+def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    return _visit(plan)
+
+
+def handles(node: LogicalPlan) -> bool:
+    """Whether this rule orders the join tree rooted at ``node`` (so join_reorder keeps off it)."""
+    if not _in_region(node):
+        return False
+    region = _flatten(node)
+    return region is not None and len(region[0]) >= 3
+
+
+def _in_region(node: LogicalPlan) -> bool:
+    """A node the flattening looks through: an inner/cross join, or a filter or plain column
+    selection directly over one."""
+    if isinstance(node, Join):
+        return node.how == "cross" or (node.how == "inner" and bool(node.left_on))
+    if isinstance(node, Filter):
+        return _in_region(node.input) and isinstance(node.input, Join)
+    if isinstance(node, Project):
+        return (isinstance(node.input, Join) and _in_region(node.input)
+                and all(isinstance(e, Column) for e in node.exprs))
+    return False
+
+
+def _visit(node: LogicalPlan) -> LogicalPlan | None:
+    if _in_region(node):
+        region = _flatten(node)
+        if region is not None:
+            leaves, _ = region
+            new_leaves = [_visit(leaf) for leaf in leaves]
+            if any(n is not None for n in new_leaves):
+                mapping = {id(old): new for old, new in zip(leaves, new_leaves) if new is not None}
+                node = _replace_leaves(node, mapping)
+                region = _flatten(node)
+                assert region is not None
+            out = _reorder(node, region)
+            if out is not None:
+                return out
+            return node if any(n is not None for n in new_leaves) else None
+    kids = node.children()
+    new = [_visit(k) for k in kids]
+    if all(n is None for n in new):
+        return None
+    return node.with_children([n if n is not None else k for n, k in zip(new, kids)])
+
+
+def _replace_leaves(node: LogicalPlan, mapping: dict[int, LogicalPlan]) -> LogicalPlan:
+    if id(node) in mapping:
+        return mapping[id(node)]
+    kids = node.children()
+    if not kids:
+        return node
+    return node.with_children([_replace_leaves(k, mapping) for k in kids])
+
+
+def _flatten(root: LogicalPlan) -> tuple[list[LogicalPlan], list[Expr]] | None:
+    """The region's leaves and its predicates (join keys as ``eq`` terms), or None when the
+    leaves' column names overlap."""
+    leaves: list[LogicalPlan] = []
+    terms: list[Expr] = []
+
+    def walk(node: LogicalPlan, top: bool) -> None:
+        if not top and not _in_region(node):
+            leaves.append(node)
+            return
+        if isinstance(node, Join):
+            for lk, rk in zip(node.left_on, node.right_on):
+                terms.append(Call("eq", (strip_alias(lk), strip_alias(rk))))
+            walk(node.left, False)
+            walk(node.right, False)
+        elif isinstance(node, Filter):
+            terms.extend(split_conjunction(node.predicate))
+            walk(node.input, False)
+        else:
+            assert isinstance(node, Project)
+            walk(node.input, False)
+
+    walk(root, True)
+    # a canonical order (not the tree's): ties in the search then break the same way whatever
+    # shape the tree had, so the rule's own output is a fixpoint
+    leaves.sort(key=lambda leaf: min(leaf.schema.names, default=""))
+    seen: set[str] = set()
+    for leaf in leaves:
+        names = set(leaf.schema.names)
+        if names & seen:
+            return None
+        seen |= names
+    if not set(root.schema.names) <= seen:
+        return None
+    return leaves, terms
+
+
+@dataclass
+class _Edge:
+    """An equality whose two sides come from disjoint sets of leaves."""
+
+    term: Expr
+    a: Expr
+    b: Expr
+    la: frozenset[int]
+    lb: frozenset[int]
+    sel: float
+
+
+@dataclass
+class _Part:
+    plan: LogicalPlan
+    leaves: frozenset[int]
+    rows: float
+    #: the join structure, for comparing with the tree as written
+    sig: object
+
+
+def _leaf_sets(e: Expr, owner: dict[str, int]) -> frozenset[int] | None:
+    cols = e.columns()
+    if not all(c in owner for c in cols):
+        return None
+    return frozenset(owner[c] for c in cols)
+
+
+def _ndv(e: Expr, leaves: list[LogicalPlan], owner: dict[str, int], rows: list[float]) -> float | None:
+    if isinstance(e, Column) and e.name in owner:
+        i = owner[e.name]
+        # unknown (a string column): assume it is no key (a square root of the rows), so an
+        # equality of two such columns does not look like a cheap key join (q85: cd1 and cd2
+        # meet on marital and education status, 5 x 7 values over 1.9M rows each)
+        return column_ndv(leaves[i], e.name) or math.sqrt(rows[i])
+    ls = _leaf_sets(e, owner)
+    if ls is not None and len(ls) == 1:
+        return math.sqrt(rows[next(iter(ls))])
+    return None
+
+
+def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) -> LogicalPlan | None:
+    leaves, terms = region
+    if not 3 <= len(leaves) <= MAX_LEAVES:
+        return None
+    rows: list[float] = []
+    for leaf in leaves:
+        r = estimate(leaf).rows
+        if r is None:
+            return None
+        rows.append(max(r, 1.0))
+    owner = {n: i for i, leaf in enumerate(leaves) for n in leaf.schema.names}
+    edges: list[_Edge] = []
+    local: dict[int, list[Expr]] = {}
+    residual: list[tuple[Expr, frozenset[int]]] = []
+    for t in terms:
+        ls = _leaf_sets(t, owner)
+        if ls is None:
+            return None
+        if isinstance(t, Call) and t.name == "eq" and len(t.args) == 2:
+            a, b = t.args
+            la, lb = _leaf_sets(a, owner), _leaf_sets(b, owner)
+            if la and lb and not la & lb:
+                nd = [n for n in (_ndv(a, leaves, owner, rows), _ndv(b, leaves, owner, rows)) if n]
+                edges.append(_Edge(t, a, b, la, lb, 1.0 / max(nd) if nd else 0.1))
+                continue
+        if len(ls) == 1:
+            local.setdefault(next(iter(ls)), []).append(t)
+        else:
+            residual.append((t, ls))
+    parts: list[_Part] = []
+    for i, leaf in enumerate(leaves):
+        plan, r = leaf, rows[i]
+        if i in local:
+            pred = combine_conjunction(local[i])
+            plan = Filter(plan, pred)
+            for t in local[i]:
+                r *= term_selectivity(t)
+        parts.append(_Part(plan, frozenset({i}), max(r, 1.0), i))
+    used_res: set[int] = set()
+    while len(parts) > 1:
+        best: tuple[tuple[float, int, int], int, int, list[_Edge]] | None = None
+        for x in range(len(parts)):
+            for y in range(x + 1, len(parts)):
+                px, py = parts[x], parts[y]
+                between = [e for e in edges if (e.la <= px.leaves and e.lb <= py.leaves)
+                           or (e.la <= py.leaves and e.lb <= px.leaves)]
+                if not between:
+                    continue
+                est = _join_rows(px, py, between, residual, used_res)
+                key = (est, min(px.leaves), min(py.leaves))
+                if best is None or key < best[0]:
+                    best = (key, x, y, between)
+        if best is None:  # nothing connects the parts: cross join the two smallest
+            order = sorted(range(len(parts)), key=lambda k: (parts[k].rows, min(parts[k].leaves)))
+            x, y = sorted(order[:2])
+            between = []
+        else:
+            _, x, y, between = best
+        px, py = parts[x], parts[y]
+        joined = _join(px, py, between, residual, used_res)
+        if joined is None:
+            return None
+        parts = [p for k, p in enumerate(parts) if k not in (x, y)] + [joined]
+    (final,) = parts
+    plan = final.plan
+    left_over = [t for k, (t, _) in enumerate(residual) if k not in used_res]
+    if left_over:  # constants (no columns): on top
+        plan = Filter(plan, combine_conjunction(left_over))
+    if final.sig == _signature(root, leaves):
+        return None
+    try:
+        return reorder_to(plan, root.schema.names)
+    except Exception:  # noqa: BLE001 - a key that no longer type-checks: keep the tree as written
+        return None
+
+
+def _join_rows(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
+               used: set[int]) -> float:
+    sels = sorted(e.sel for e in between)
+    sel = 1.0
+    for k, s in enumerate(sels):
+        sel *= s ** (1.0 / 2**k)
+    both = px.leaves | py.leaves
+    for k, (t, ls) in enumerate(residual):
+        if k not in used and ls <= both:
+            sel *= term_selectivity(t)
+    return max(px.rows * py.rows * sel, 1.0)
+
+
+def _join(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
+          used: set[int]) -> _Part | None:
+    # the larger part probes, the smaller one is built (and broadcast when small)
+    left, right = (px, py) if (px.rows, -min(px.leaves)) >= (py.rows, -min(py.leaves)) else (py, px)
+    left_on: list[Expr] = []
+    right_on: list[Expr] = []
+    keys = []
+    for e in between:
+        lk, rk = (e.a, e.b) if e.la <= left.leaves else (e.b, e.a)
+        left_on.append(lk)
+        # a plain column key would be merged away (coalesced); keep it, as SQL does
+        right_on.append(Alias(rk, f"__key.{rk.output_name()}") if isinstance(rk, Column) else rk)
+        keys.append(repr(e.term))
+    rows = _join_rows(px, py, between, residual, used)
+    try:
+        if between:
+            # the strategy broadcast_join would pick (so a rebuilt tree costs it no extra pass)
+            small_l, small_r = is_small(estimate(left.plan)), is_small(estimate(right.plan))
+            strategy = "broadcast" if small_r else "hash" if small_l is False and small_r is False else "auto"
+            plan: LogicalPlan = Join(left.plan, right.plan, tuple(left_on), tuple(right_on), "inner",
+                                     strategy=strategy)
+        else:
+            plan = Join(left.plan, right.plan, (), (), "cross")
+    except Exception:  # noqa: BLE001 - incompatible key types: give up on the region
+        return None
+    both = left.leaves | right.leaves
+    here = []
+    for k, (t, ls) in enumerate(residual):
+        if k not in used and ls <= both:
+            here.append(t)
+            used.add(k)
+    if here:
+        plan = Filter(plan, combine_conjunction(here))
+    return _Part(plan, both, rows, (left.sig, right.sig, frozenset(keys)))
+
+
+def _signature(root: LogicalPlan, leaves: list[LogicalPlan]) -> object:
+    """The join structure of the tree as written, comparable with ``_Part.sig``."""
+    index = {id(leaf): i for i, leaf in enumerate(leaves)}
+
+    def sig(node: LogicalPlan) -> object:
+        if id(node) in index:
+            return index[id(node)]
+        if isinstance(node, Join):
+            keys = frozenset(repr(Call("eq", (strip_alias(a), strip_alias(b))))
+                             for a, b in zip(node.left_on, node.right_on))
+            return (sig(node.left), sig(node.right), keys)
+        return sig(node.children()[0])
+
+    return sig(root)

@@ -1,0 +1,74 @@
+"""The Polars program of a relational stage: the left side's keys reach a grouped right side.
+
+A join whose right side groups on the join keys (a decorrelated subquery) semi-joins the
+group-by's input with the left side's frame (Polars computes that frame once). The results are
+compared with DuckDB running the same SQL, over keys with NULLs, duplicates, groups the left side
+never has and a key type that differs between the sides.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyarrow as pa
+import pytest
+
+import thresher as th
+from thresher.planner.physical import compile as compile_plan
+
+duckdb = pytest.importorskip("duckdb")
+
+PART = pa.table({"pk": pa.array([1, 2, 3, 4, 5, None], pa.int32()),
+                 "brand": ["a", "b", "a", "c", "a", "a"]})
+LINES = pa.table({"lp": pa.array([1, 1, 2, 3, 3, 3, 4, 6, None, 5], pa.int64()),
+                  "qty": [1.0, 5.0, 2.0, 1.0, 2.0, 9.0, 4.0, 3.0, 7.0, None]})
+
+QUERIES = {
+    # TPC-H Q17's shape: a scalar subquery correlated on the key (a left join after decorrelation)
+    "scalar": """select lp, qty from lines, part where lp = pk and brand = 'a'
+                 and qty < (select 2 * avg(qty) from lines l2 where l2.lp = part.pk)""",
+    # an inner join with a derived table grouped on the key
+    "derived": """select pk, brand, s from part join
+                    (select lp, sum(qty) as s, count(*) as c from lines group by lp) g on g.lp = pk
+                  where brand = 'a'""",
+    # the group-by filtered (HAVING) above the grouping, joined on the key
+    "having": """select pk, s from part left join
+                   (select lp, sum(qty) as s from lines group by lp having sum(qty) > 2) g on g.lp = pk
+                 where brand <> 'b'""",
+}
+
+
+def _program(q: str):
+    physical = compile_plan(th.sql(q, lines=LINES, part=PART).plan)
+    assert physical.root.kind == "relational" and not physical.root.inputs
+    return physical.root.spec.program([])
+
+
+def _rows(table: pa.Table) -> list[tuple]:
+    def norm(v):
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(v, 9) if isinstance(v, float) else v
+
+    return sorted((tuple(norm(v) for v in r.values()) for r in table.to_pylist()), key=repr)
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_same_rows_as_duckdb(name: str) -> None:
+    q = QUERIES[name]
+    con = duckdb.connect()
+    con.register("lines", LINES)
+    con.register("part", PART)
+    expected = con.sql(q).to_arrow_table()
+    got = th.sql(q, lines=LINES, part=PART).to_arrow()
+    assert _rows(got) == _rows(expected)
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_group_by_input_is_semi_joined_with_the_left_side(name: str) -> None:
+    plan = _program(QUERIES[name]).explain()
+    assert "SEMI JOIN" in plan
+    assert "CACHE" in plan  # the left frame is computed once
+
+
+def test_not_when_the_left_side_filters_nothing() -> None:
+    q = "select pk, s from part join (select lp, sum(qty) as s from lines group by lp) g on g.lp = pk"
+    assert "SEMI JOIN" not in _program(q).explain()
