@@ -44,7 +44,7 @@ demo: $(STAMP)
 # installed" when it is absent. `make bench` never changes the project's venv.
 # `make bench` runs every benchmark at the published sizes (hours on 2 cores) and regenerates
 # docs/benchmarks.md from benchmarks/results/; `make bench BENCH_SCALE=quick` runs the quick sizes
-# (about an hour on a loaded 2-core machine). The page names the command that produced it.
+# (67 min on a 2-core machine shared with other jobs at load average 25-65; map_pipeline 17 min of it). The page names the command that produced it.
 PEERS := .venv-peers
 BENCH_SCALE ?= full
 BENCH_FLAGS := $(if $(filter full,$(BENCH_SCALE)),--full,$(if $(filter quick,$(BENCH_SCALE)),,$(error BENCH_SCALE must be full or quick)))

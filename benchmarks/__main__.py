@@ -6,7 +6,7 @@ reset between rounds, outputs compared before a time counts). Names are the modu
 ``_bench.py``; ``all`` runs every benchmark and then regenerates ``docs/benchmarks.md`` from
 ``benchmarks/results/*.json`` (tables, and the PNG plots copied under ``docs/img/benchmarks/``).
 ``make bench`` is ``all --full`` (the published sizes, hours on 2 cores); ``make bench
-BENCH_SCALE=quick`` is ``all`` at the quick sizes (about an hour on a loaded 2-core machine).
+BENCH_SCALE=quick`` is ``all`` at the quick sizes (67 min on a loaded 2-core machine).
 
 Options: ``--full`` (the published sizes; the default is the quick sizes), ``--rounds N``, ``--warmup N``, ``--set KEY=VALUE``
 (a benchmark parameter, repeatable), ``--engines a,b`` (run only these, plus the reference),

@@ -660,7 +660,7 @@ def plot_png(result: dict[str, Any], path: Path) -> None:
                    fill="black")
         else:
             d.text((left, y + 4), status, fill=(200, 80, 80))
-    img.save(path)
+    img.convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(path, optimize=True)  # a few KB in git
 
 
 def _load_note(results: list[dict[str, Any]], kept_loads: list[float] | None = None) -> list[str]:

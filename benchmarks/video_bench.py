@@ -19,15 +19,22 @@ the growth above the start of the round). The check is the number of frames per 
 second of video for every engine). Goals: thresher peak <= 1.5x ``pyav_seek_1p``'s at >= 1.2x
 its speed.
 
-Where thresher's memory goes (720p, 2 cores; measured with RSS sampling, tracemalloc and
-``MALLOC_ARENA_MAX``): about 67 MiB is ``import thresher`` (PyArrow and the package), 15 MiB PyAV,
-38 MiB pandas (PyArrow imports it on its first ``pa.array``/``pa.scalar`` call when it is
-installed), so ~134 MiB before any work against ~45 MiB for the plain loop's interpreter, NumPy and
-PyAV. A run adds ~45 MiB: two H.264 decoders at once (~12 MiB each at 720p: the price of using both
-cores) plus frames and scalers; Python-tracked memory peaks under 6 MiB, Arrow's pool under 1 MiB.
-Without a ``malloc_trim`` after each video, glibc kept the decoders' freed pages in per-thread
-arenas and RSS grew 10-20 MiB per round. ``pyav_seek_1p_same_imports`` shows the same loop with
-the same libraries loaded.
+Where thresher's memory goes (720p, 2 cores; RSS sampling, /proc/self/smaps, ``MALLOC_ARENA_MAX``
+and ``MALLOC_MMAP_THRESHOLD_`` runs): ``import thresher`` is ~66 MiB (NumPy 14, PyArrow 27, its
+compute module 9, the package 3 on a 13 MiB interpreter) and PyAV 16 more, against ~45 MiB for the
+plain loop's interpreter, NumPy and PyAV. PyArrow would import pandas (~40 MiB) on its first
+conversion of a Python value; ``thresher._lazy`` keeps it out until something else imports pandas,
+and a local-files job loads neither asyncio (~5 MiB) nor ``pyarrow.fs`` (~7 MiB). A run adds one
+H.264 decoder (~17 MiB at 720p) with a second frame thread (~5 MiB) rather than two decoders at
+once (~38 MiB), plus frames and scalers. glibc's mmap threshold is pinned at 128 KiB on the first
+video: otherwise freed decoder buffers stayed in per-thread arenas and settled RSS grew ~10 MiB per
+round. ``pyav_seek_1p_same_imports`` shows the plain loop with the same libraries loaded.
+
+Measured (quick settings, 5 interleaved rounds, load average ~40 on 2 cores): before these changes
+thresher peaked at 188 MiB (pyav_seek_1p 66, same-imports loop 145); after, 128 MiB (66, 106),
+at 1.73x pyav_seek_1p's median time (2.35x paired) and 1.62x pyav_seek_mp's. The goal (<= 1.5x
+pyav_seek_1p's peak, ~99 MiB) is not met: PyArrow and its compute module alone are 36 MiB the
+plain loop never loads.
 """
 
 from __future__ import annotations
@@ -128,11 +135,12 @@ def _start_pool(p: dict[str, Any]) -> dict[str, Any]:
 
 def _start_same_imports(p: dict[str, Any]) -> dict[str, Any]:
     import av  # noqa: F401
+    import numpy as np
     import pyarrow as pa
 
     import thresher  # noqa: F401
 
-    pa.array([0])  # PyArrow's first conversion imports pandas (when installed), as in the thresher worker
+    pa.array(np.arange(1))  # a first conversion (PyArrow's pandas probe), as in the thresher worker
     return {"paths": p["_paths"]}
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+# first: on import it keeps PyArrow from importing pandas (~40 MiB) until something else does
+from thresher import _lazy  # noqa: F401
 from thresher.dataframe import DataFrame, GroupBy
 from thresher.datatypes import DataType, Field, Schema
 from thresher.errors import (

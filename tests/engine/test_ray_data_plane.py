@@ -112,6 +112,28 @@ def test_read_map_write_sends_no_batch_to_the_driver(ray_runtime: Any, tmp_path:
     assert stats is not None and stats.driver_bytes_received <= got.bytes
 
 
+def test_writes_placed_near_their_data_run(ray_runtime: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    # on a cluster (several nodes) each write task is placed on the node holding its batches; the
+    # same code path on this one node, forced: the placed task runs and writes what it should
+    from thresher.engine.ray import RayExecutor
+
+    init = RayExecutor.__init__
+
+    def spreading(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.spread = True
+
+    monkeypatch.setattr(RayExecutor, "__init__", spreading)
+    (tmp_path / "in").mkdir()
+    path, _ = _parquet(tmp_path / "in", files=3, rows=2_000)
+    df = th.read_parquet(path).with_columns(y=twice(col("x")))
+    res = df.write_parquet(str(tmp_path / "ray"), runner="ray").to_pydict()
+    assert res["status"] == ["committed"] * 3
+    assert set(res["node_id"]) == {ray.get_runtime_context().get_node_id()}
+    df.write_parquet(str(tmp_path / "local"), runner="local")
+    assert _read_dir(tmp_path / "ray").equals(_read_dir(tmp_path / "local"))
+
+
 def test_scan_and_maps_fuse_into_one_task_and_a_pool_breaks_fusion(ray_runtime: Any, tmp_path: Path) -> None:
     path, _ = _parquet(tmp_path, files=3, rows=1_000)
     df = th.read_parquet(path).with_columns(y=twice(col("x"))).filter(col("id") % 2 == 0)

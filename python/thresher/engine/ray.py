@@ -63,7 +63,13 @@ the workers' total resident memory passes ``worker_memory_limit`` stages run one
 
 Faults: a task whose worker dies is retried by Ray (``max_retries``), an actor that dies is
 restarted and its task re-run; when retries run out the error names the stage and the input
-partition. An actor pool whose minimum cannot fit on the cluster fails before anything runs.
+partition. An actor pool whose minimum cannot fit on the cluster fails before anything runs, and
+so does a plan whose pools' minimum actors (which hold their CPUs and GPUs while their stage runs,
+and all stages run at once) would leave no room for one task of its other stages: the scans and
+maps feeding them, the writes and barriers reading from them (a deadlock otherwise; the
+bookkeeping tasks of limits, unions, row indexes and rebatching reserve no CPU, so they always
+run). A pool grows past its minimum only while that room stays free. However a run ends --
+finished, failed, stopped early -- its pools' actors and shared services are killed with it.
 """
 
 from __future__ import annotations
@@ -201,6 +207,10 @@ class RayExecutor:
         # driver's node otherwise); write tasks follow their data
         self.spread = sum(1 for n in self.ray.nodes() if n.get("Alive")) > 1
         self._rss_lock = threading.Lock()
+        #: the actor pools of the running plan (killed when the run ends, however it ends)
+        self._pools: list[ActorPool] = []
+        #: what one task of the plan's stages outside actor pools asks at most (CPU, GPU)
+        self._task_reserve: tuple[float, float] = (1.0, 0.0)
 
     def stats(self) -> RunStats:
         return self._stats
@@ -231,11 +241,19 @@ class RayExecutor:
         self._rss = {}
         self._workers = {}
         self.ray.received = DriverBytes()
+        pools: list[ActorPool] = []
+        self._pools = pools
         config = RunConfig(self.budget_bytes, self.num_threads, self.target_batch_bytes, self.min_batch_rows,
                            self.progress, self.skip_partitions, options)
         try:
             yield from run_plan(plan, self.handlers(), config, self._stats, self._materialize)
         finally:
+            # A stage's own thread closes its pool when the stage ends; a run that failed or was
+            # stopped may leave that thread waiting on an actor: its actors (and services) are
+            # killed here, so none outlives the run and holds the cluster's CPUs (the thread then
+            # wakes up with the actor's death and ends).
+            for pool in pools:
+                pool.close(stats=False)
             st = self._stats
             for s in st.stages.values():
                 s.extra.pop("in_flight_bytes", None)
@@ -273,6 +291,69 @@ class RayExecutor:
                         f"{what} needs an actor pool of at least {lo} × ({cpu:g} CPU, {gpu:g} GPU) but the cluster "
                         f"has {total_cpu:g} CPU, {total_gpu:g} GPU: it could never be scheduled "
                         "(lower concurrency, num_cpus or num_gpus)")
+        self._check_deadlock(plan, total_cpu, total_gpu)
+
+    def _task_asks(self, plan: PhysicalPlan) -> list[tuple[Stage, float, float]]:
+        """``(stage, CPU, GPU)`` that one Ray task of each stage outside the actor pools reserves.
+
+        Scans fused with the maps above them ask the maps' resources (fusion needs equal ones); a
+        bare scan of an in-memory source and the bookkeeping stages (limit, union, row index,
+        rebatch: ``_small_task``) ask nothing; writes and the barriers' tasks one CPU."""
+        fused: set[int] = set()
+        for s in plan.stages():
+            if s.kind in ("map", "flatmap") and s.pool is None:
+                chain = self.fused_chain(s)
+                if len(chain) > 1:
+                    fused.update(x.id for x in chain)
+        asks: list[tuple[Stage, float, float]] = []
+        for s in plan.stages():
+            if s.pool is not None:
+                continue
+            if s.kind == "scan":
+                spec = s.spec
+                if isinstance(spec, ScanSpec) and isinstance(spec.source, InMemorySource) and s.id not in fused:
+                    continue
+                asks.append((s, float(s.resources.num_cpus), float(s.resources.num_gpus)))
+            elif s.kind in ("map", "flatmap"):
+                asks.append((s, float(s.resources.num_cpus), float(s.resources.num_gpus)))
+            elif s.kind in ("write", "relational", "dedup"):
+                asks.append((s, 1.0, 0.0))
+        return asks
+
+    def _check_deadlock(self, plan: PhysicalPlan, total_cpu: float, total_gpu: float) -> None:
+        """Fail before running when the actor pools' minimums would leave no room for a task.
+
+        A pool's actors hold their CPUs (and GPUs) for as long as its stage runs, and every stage
+        of a plan runs at once: the tasks that feed a pool (scans, maps), and those that read
+        from it (writes, barriers), must still fit beside all the pools' minimum actors, or they
+        wait for resources that come back only when the pools end, which waits for them: a
+        deadlock. Also sets the reserve a pool leaves free when it grows past its minimum."""
+        pools = [s for s in plan.stages() if s.kind in ("map", "flatmap") and s.pool is not None]
+        asks = self._task_asks(plan)
+        self._task_reserve = (max([1.0, *(c for _, c, _ in asks)]), max([0.0, *(g for _, _, g in asks)]))
+        if not pools:
+            return
+        held_cpu = sum(s.resources.num_cpus * s.pool.min_size for s in pools if s.pool is not None)
+        held_gpu = sum(s.resources.num_gpus * s.pool.min_size for s in pools if s.pool is not None)
+        eps = 1e-9
+        names = ", ".join(f"stage {s.id}: {s.pool.min_size} × {s.resources.num_cpus:g} CPU"
+                          + (f" {s.resources.num_gpus:g} GPU" if s.resources.num_gpus else "")
+                          for s in pools if s.pool is not None)
+        hint = ("lower the pools' minimum (concurrency=(1, n) grows a pool only while room is left), "
+                "their num_cpus / num_gpus, or run on more CPUs")
+        if held_cpu > total_cpu + eps or held_gpu > total_gpu + eps:
+            raise ThresherExecutionError(
+                f"the plan's actor pools need at least {held_cpu:g} CPU, {held_gpu:g} GPU at once ({names}) but "
+                f"the cluster has {total_cpu:g} CPU, {total_gpu:g} GPU: the run would deadlock ({hint})")
+        for s, cpu, gpu in asks:
+            if held_cpu + cpu > total_cpu + eps or held_gpu + gpu > total_gpu + eps:
+                need = f"{cpu:g} CPU" + (f", {gpu:g} GPU" if gpu else "")
+                raise ThresherExecutionError(
+                    f"stage {s.id} ({s.label()[:60]}) runs tasks of {need} each, but the actor pools of this plan "
+                    f"({names}) hold {held_cpu:g} of the cluster's {total_cpu:g} CPU"
+                    + (f" and {held_gpu:g} of its {total_gpu:g} GPU" if gpu else "")
+                    + " while they run: those tasks could never be scheduled and the run would deadlock "
+                    f"({hint})")
 
     # -- helpers ------------------------------------------------------------------------------------
     def _retries(self, stage: Stage) -> int:
@@ -372,6 +453,15 @@ class RayExecutor:
                 raise self.error(exc, stage, label) from exc
             obj = self._get(ref, stage, label)
             if isinstance(obj, TaskReport):
+                # the report is the last output: wait for the task itself to end, so a pool
+                # closed right after its last batch kills idle actors, not ones still finishing
+                # a task (which Ray would report as failed and retry)
+                try:
+                    next(gen)
+                except StopIteration:
+                    pass
+                except Exception as exc:  # noqa: BLE001
+                    raise self.error(exc, stage, label) from exc
                 yield obj
                 return
             try:
@@ -582,7 +672,9 @@ class RayExecutor:
                                                 self.min_batch_rows, heap_target=half)
         pool: ActorPool | None = None
         if stage.pool is not None:
-            pool = ActorPool(self.ray, stage, ops[0], self._retries(stage), self.generator_backpressure)
+            pool = ActorPool(self.ray, stage, ops[0], self._retries(stage), self.generator_backpressure,
+                             reserve=self._task_reserve)
+            self._pools.append(pool)
         else:
             ops_ref = self.ray.put(ops)
             opts: dict[str, Any] = {"num_returns": "streaming", "max_retries": self._retries(stage),
@@ -709,7 +801,10 @@ class RayExecutor:
 
     # -- limit, union, row index, rebatch: planned from row counts, rows cut in tasks ---------------------
     def _small_task(self, name: str, *args: Any) -> Any:
-        return remote_functions()[name].options(max_retries=self.max_retries, num_cpus=0.25).remote(*args)
+        """A bookkeeping task (slice, concat, add a row index): zero-copy Arrow work that reserves no
+        CPU, so it runs even while actor pools hold every CPU (the pools' actors wait on its
+        output: a reserved CPU would deadlock them, see ``_check_deadlock``)."""
+        return remote_functions()[name].options(max_retries=self.max_retries, num_cpus=0).remote(*args)
 
     def _payload(self, m: Morsel) -> Any:
         return m.ref if m.ref is not None else m.batch
@@ -859,7 +954,9 @@ class RayExecutor:
             return
         job.sink.prepare(arrow)  # e.g. the Iceberg table, created once here, not raced for by the tasks
         committer = PartitionCommitter(job)
-        task = remote_functions()["write_partition"].options(max_retries=self.max_retries, num_cpus=1)
+        write_fn = remote_functions()["write_partition"]
+        write_opts: dict[str, Any] = {"max_retries": self.max_retries, "num_cpus": 1}
+        task = write_fn.options(**write_opts)
         pending: deque[tuple[str, Any, int]] = deque()
         nodes: set[str] = set()
         current: list[Morsel] = []
@@ -888,7 +985,7 @@ class RayExecutor:
                 while pending and (len(pending) >= self.max_in_flight or not self._fits(reserve, st)):
                     finish_one()
                 self._take(reserve, ctx, st)
-                pending.append((pid, self._near(task, current).remote(sink_ref, pid, arrow,
+                pending.append((pid, self._near(write_fn, write_opts, current).remote(sink_ref, pid, arrow,
                                                                       *[self._payload(x) for x in current]), reserve))
                 current = []
             if current:  # a stream that ended without its end marker
@@ -908,17 +1005,18 @@ class RayExecutor:
             yield Morsel("write", b)
         yield Morsel("write", None)
 
-    def _near(self, task: Any, morsels: list[Morsel]) -> Any:
-        """``task`` placed (softly) on the node that holds most of ``morsels``' bytes.
+    def _near(self, fn: Any, opts: dict[str, Any], morsels: list[Morsel]) -> Any:
+        """Remote function ``fn`` with ``opts``, placed (softly) on the node that holds most of
+        ``morsels``' bytes (options are given at once: Ray's ``options()`` result has none).
 
         Ray's own locality preference skips small objects (they travel inline), so a partition
         of small batches could be written anywhere: on a cluster the write goes where its map
         ran, which moves no data and spreads the writes as the maps were spread."""
         if not self.spread:
-            return task
+            return fn.options(**opts)
         refs = [m.ref for m in morsels if m.ref is not None]
         if not refs:
-            return task
+            return fn.options(**opts)
         try:
             import ray
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -928,11 +1026,11 @@ class RayExecutor:
                 for node in loc.get("node_ids") or ():
                     held[node] = held.get(node, 0) + int(loc.get("object_size") or 1)
         except Exception:  # noqa: BLE001 - placement is an optimization: Ray's default still works
-            return task
+            return fn.options(**opts)
         if not held:
-            return task
+            return fn.options(**opts)
         node = max(held, key=lambda n: held[n])
-        return task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True))
+        return fn.options(**opts, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True))
 
     # -- stages that still need the batches on the driver ---------------------------------------------------
     def _resolving(self, handler: StageHandler) -> StageHandler:

@@ -4,10 +4,12 @@ cluster has room."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 from thresher.engine.ray_runtime import remote_functions, task_options
+from thresher.errors import ThresherExecutionError
 from thresher.planner.physical import Stage
 
 
@@ -15,17 +17,29 @@ class ActorPool:
     """An autoscaling pool of :class:`~thresher.engine.ray_tasks.PipelineActor` for one stage.
 
     Starts with ``min`` actors; when every actor already has work queued and the cluster has
-    room (leaving a CPU for the plan's other tasks), adds one, up to ``max``. ``payload`` is what
-    every actor builds once: a row pipeline, or a flat_map operator. The pool's shared services
-    (the prompt router of a ``prompt()`` stage) start first, as small threaded actors.
+    room, adds one, up to ``max``. Room means the actor fits and ``reserve`` (CPUs, GPUs) stays
+    free besides: what one task of the plan's other stages asks (at least one CPU), so a grown
+    pool never starves the tasks that feed it or read from it. ``payload`` is what every actor
+    builds once: a row pipeline, or a flat_map operator. The pool's shared services (the prompt
+    router of a ``prompt()`` stage) start first, as small threaded actors.
+
+    :meth:`close` stops every actor and service; it may be called more than once and from
+    another thread than the one using the pool (the executor kills the pools of a run that
+    failed or stopped, whatever their stage's thread is waiting on).
     """
 
     #: seconds between two looks at the cluster's free resources
     recheck = 0.5
+    #: seconds to wait for a service's stats at the end of the stage
+    stats_timeout = 30.0
 
-    def __init__(self, ray: Any, stage: Stage, payload: Any, retries: int, generator_backpressure: int = 1) -> None:
+    def __init__(self, ray: Any, stage: Stage, payload: Any, retries: int, generator_backpressure: int = 1,
+                 reserve: tuple[float, float] = (1.0, 0.0)) -> None:
         self.ray = ray
         self.stage = stage
+        self.reserve = (max(1.0, reserve[0]), reserve[1])
+        self._lock = threading.Lock()
+        self.closed = False
         spec = stage.pool
         if spec is None:
             raise ValueError(f"stage {stage.id} declares no UDF pool")
@@ -61,10 +75,13 @@ class ActorPool:
         self._checked = now
         avail = self.ray.available_resources()
         r = self.stage.resources
-        return bool(float(avail.get("CPU", 0)) >= r.num_cpus + 1 and float(avail.get("GPU", 0)) >= r.num_gpus)
+        cpu, gpu = self.reserve
+        return bool(float(avail.get("CPU", 0)) >= r.num_cpus + cpu and float(avail.get("GPU", 0)) >= r.num_gpus + gpu)
 
     def pick(self) -> int:
         """The actor for the next batch (a new one when all are busy and the cluster has room)."""
+        if self.closed:
+            raise ThresherExecutionError(f"stage {self.stage.id}: its actor pool was stopped (the run ended)")
         i = min(range(len(self.actors)), key=lambda j: self.load[j])
         if self.load[i] >= 1 and len(self.actors) < self.hi and self._room():
             self._add()
@@ -88,20 +105,29 @@ class ActorPool:
         return self.actors[i].chain.options(**opts).remote(step, batch, start, length, partition, offset, out_bytes,
                                                            row_start), i
 
-    def close(self) -> None:
-        for a in self.actors:
+    def close(self, stats: bool = True) -> None:
+        """Kill the actors, then the services (after fetching their stats when ``stats``)."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            actors, self.actors = list(self.actors), []
+            services, self._services = self._services, []
+        for a in actors:
             try:
-                self.ray.kill(a)
+                self.ray.kill(a, no_restart=True)
             except Exception:  # noqa: BLE001 - already gone
                 pass
-        self.actors.clear()
-        for svc, handle in self._services:
+        for svc, handle in services:
             try:
-                self.udf_stats[svc.stats_key] = self.ray.get(getattr(handle, svc.stats_method).remote())
+                if stats:
+                    ref = getattr(handle, svc.stats_method).remote()
+                    self.udf_stats[svc.stats_key] = self.ray.get(ref, timeout=self.stats_timeout)
+            except Exception:  # noqa: BLE001 - a dead or stuck service has no stats: the stage's error says why
+                pass
             finally:
                 svc.bind(None)
                 try:
-                    self.ray.kill(handle)
+                    self.ray.kill(handle, no_restart=True)
                 except Exception:  # noqa: BLE001 - already gone
                     pass
-        self._services = []

@@ -25,6 +25,10 @@ _INIT_LOCK = threading.Lock()
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
     """Start (or join) Ray once per process, quietly; later calls reuse it.
 
+    ``address`` joins that cluster; ``num_cpus`` starts a new local Ray with that many CPUs
+    (unless ``RAY_ADDRESS`` names a cluster); neither: Ray's own choice (``RAY_ADDRESS``, else the
+    cluster last started on this machine, else a new local one).
+
     >>> ray = ensure_ray(num_cpus=2)  # doctest: +SKIP
     """
     import ray
@@ -59,8 +63,9 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
             elif num_cpus:
                 kwargs["num_cpus"] = num_cpus
                 if not os.environ.get("RAY_ADDRESS"):
-                    # a local instance of that size: never the cluster named in Ray's
-                    # ray_current_cluster file, which another process may have left behind
+                    # CPUs given: a Ray of this process's own. Without "local" Ray would join the
+                    # cluster last started on this machine by anyone (/tmp/ray/ray_current_cluster),
+                    # and refuse, as CPUs cannot be given to a cluster one joins
                     kwargs["address"] = "local"
             import warnings
 

@@ -38,14 +38,21 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pyarrow as pa
-import pyarrow.fs as pafs
 
+from thresher._lazy import lazy_module
 from thresher.errors import ThresherIOError
 from thresher.io.config import IOConfig, resolve_io_config
+
+if TYPE_CHECKING:
+    import pyarrow.fs as pafs
+else:
+    # ~7 MiB (its S3 module loads the AWS SDK and OpenSSL): a job over local files made of
+    # glob listings and local reads never needs it
+    pafs = lazy_module("pyarrow.fs")
 
 #: schemes of object stores (no rename, no locks: commits use conditional puts)
 OBJECT_STORE_SCHEMES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "azure"})

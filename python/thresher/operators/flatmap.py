@@ -217,6 +217,11 @@ class FlatMapOperator:
         running row decodes into a queue of at most ``batch_size`` rows; at most ``workers + 1``
         rows are started and not yet emitted.
         """
+        # a generator that parallelizes inside a row (the video sampler's frame threads) may
+        # take fewer rows at once than there are workers
+        rows_at_once = getattr(self.udf, "rows_at_once", None)
+        if rows_at_once is not None:
+            workers = rows_at_once(workers)
         if workers <= 1:
             for key, b in inputs:
                 if b is None:

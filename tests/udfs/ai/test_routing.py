@@ -142,9 +142,6 @@ def test_prompt_with_two_local_replicas_routes_by_prefix() -> None:
     import thresher as th  # noqa: F401
 
 
-@pytest.mark.skip(reason="known bug, issue 18 open: since stages exchange object refs, a prompt stage on two Ray "
-                         "actors with the shared PromptRouter service does not drain (the run hangs and leaks its "
-                         "actors into later Ray tests)")
 def test_prompt_with_two_ray_actors_routes_by_prefix() -> None:
     pytest.importorskip("ray")
     _check_routed_run("ray")

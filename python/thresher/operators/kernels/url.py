@@ -19,16 +19,16 @@ Examples
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
 
+from thresher._lazy import lazy_module
 from thresher.config import get_config
 from thresher.datatypes import DataType
 from thresher.io import fs
@@ -42,6 +42,11 @@ from thresher.operators.kernels.base import (
     storage_of,
 )
 from thresher.operators.kernels.registry import kernel
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")  # ~5 MiB, for http(s) only: a local file never starts an event loop
 
 
 class DownloadError(Exception):

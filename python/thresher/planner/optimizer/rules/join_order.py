@@ -41,7 +41,11 @@ Estimates (``planner.stats``): a leaf's rows after its filters; an equi-join of 
 count (an integer or date column holds at most ``max - min + 1`` values, from the Parquet
 footers; a group-by key at most the groups; unknown: the square root of the leaf's rows, so
 that two columns of unknown contents never look like a cheap key join). A second key of the same join counts with the
-square root of its selectivity, a third with the fourth root (keys are rarely independent).
+square root of its selectivity, a third with the fourth root (keys are rarely independent), and
+a composite key holds at most as many values as its table has rows (store_sales meets
+store_returns on item, ticket and customer: about one sale per return). Of the candidate joins
+the one with the smallest output plus build side goes first (with equal outputs, the join with a
+small dimension).
 
 Inner joins commute and associate, so the rows are the same; a projection restores the column
 names and order. The rule leaves alone: regions of fewer than three inputs, inputs whose column
@@ -55,7 +59,7 @@ import math
 from dataclasses import dataclass
 
 from thresher.expressions.expr import Alias, Call, Column, Expr, combine_conjunction, split_conjunction, strip_alias
-from thresher.planner.logical import Filter, Join, LogicalPlan, Project
+from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project, ScanSource
 from thresher.planner.optimizer.rules._joins import reorder_to
 from thresher.planner.optimizer.rules.broadcast_join import is_small
 from thresher.planner.stats import column_ndv, estimate, term_selectivity
@@ -209,6 +213,7 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
             return None
         rows.append(max(r, 1.0))
     owner = {n: i for i, leaf in enumerate(leaves) for n in leaf.schema.names}
+    base = {i: _base_rows(leaf) for i, leaf in enumerate(leaves)}
     edges: list[_Edge] = []
     local: dict[int, list[Expr]] = {}
     residual: list[tuple[Expr, frozenset[int]]] = []
@@ -246,8 +251,10 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
                            or (e.la <= py.leaves and e.lb <= px.leaves)]
                 if not between:
                     continue
-                est = _join_rows(px, py, between, residual, used_res)
-                key = (est, min(px.leaves), min(py.leaves))
+                est = _join_rows(px, py, between, residual, used_res, base)
+                # the output, plus the side to build a hash table on: of two joins with the same
+                # estimate, the one with a small dimension goes first
+                key = (est + min(px.rows, py.rows), min(px.leaves), min(py.leaves))
                 if best is None or key < best[0]:
                     best = (key, x, y, between)
         if best is None:  # nothing connects the parts: cross join the two smallest
@@ -257,7 +264,7 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
         else:
             _, x, y, between = best
         px, py = parts[x], parts[y]
-        joined = _join(px, py, between, residual, used_res)
+        joined = _join(px, py, between, residual, used_res, base)
         if joined is None:
             return None
         parts = [p for k, p in enumerate(parts) if k not in (x, y)] + [joined]
@@ -274,12 +281,34 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
         return None
 
 
+def _base_rows(leaf: LogicalPlan) -> float:
+    """The leaf's rows before its filters (the table's, when it is a scan under row-wise nodes)."""
+    node = leaf
+    while not isinstance(node, ScanSource) and len(node.children()) == 1 and not isinstance(node, Aggregate):
+        node = node.children()[0]
+    if isinstance(node, ScanSource):
+        n = node.source.statistics().num_rows
+        if n is not None:
+            return float(n)
+    r = estimate(leaf).rows
+    return math.inf if r is None else max(r, 1.0)
+
+
 def _join_rows(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
-               used: set[int]) -> float:
+               used: set[int], base: dict[int, float]) -> float:
     sels = sorted(e.sel for e in between)
     sel = 1.0
     for k, s in enumerate(sels):
         sel *= s ** (1.0 / 2**k)
+    if between:
+        # a composite key has at most as many values as the table holding it has rows (sales
+        # meet returns on item, ticket and customer: one match per return, not far fewer)
+        cap_x = cap_y = 1.0
+        for i in {i for e in between for i in (e.la if e.la <= px.leaves else e.lb)}:
+            cap_x *= base.get(i, math.inf)
+        for i in {i for e in between for i in (e.la if e.la <= py.leaves else e.lb)}:
+            cap_y *= base.get(i, math.inf)
+        sel = max(sel, 1.0 / max(cap_x, cap_y))
     both = px.leaves | py.leaves
     for k, (t, ls) in enumerate(residual):
         if k not in used and ls <= both:
@@ -288,7 +317,7 @@ def _join_rows(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[
 
 
 def _join(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
-          used: set[int]) -> _Part | None:
+          used: set[int], base: dict[int, float]) -> _Part | None:
     # the larger part probes, the smaller one is built (and broadcast when small)
     left, right = (px, py) if (px.rows, -min(px.leaves)) >= (py.rows, -min(py.leaves)) else (py, px)
     left_on: list[Expr] = []
@@ -300,7 +329,7 @@ def _join(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[Expr,
         # a plain column key would be merged away (coalesced); keep it, as SQL does
         right_on.append(Alias(rk, f"__key.{rk.output_name()}") if isinstance(rk, Column) else rk)
         keys.append(repr(e.term))
-    rows = _join_rows(px, py, between, residual, used)
+    rows = _join_rows(px, py, between, residual, used, base)
     try:
         if between:
             # the strategy broadcast_join would pick (so a rebuilt tree costs it no extra pass)

@@ -1,0 +1,108 @@
+"""What ``import thresher`` loads: heavy libraries stay out until a job uses them.
+
+Each check runs in a fresh interpreter (this one has imported everything already). PyArrow would
+import pandas (~40 MiB) on its first conversion of a Python value; ``thresher._lazy`` answers that
+probe "no" while pandas is not imported and tells PyArrow the truth as soon as anything imports
+pandas, so pandas behaves exactly as without thresher (checked against a process without it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import thresher
+
+#: libraries `import thresher` must not load (each costs MiBs of RSS or a second of start-up)
+HEAVY = ("pandas", "polars", "sqlglot", "pyiceberg", "lance", "ray", "transformers", "torch", "PIL", "fsspec",
+         "httpx", "duckdb", "sklearn", "datasketch", "av", "pydantic", "tqdm", "asyncio", "ssl", "pyarrow.fs",
+         "pyarrow.dataset", "pyarrow.parquet")
+
+
+def _run(code: str) -> str:
+    root = str(Path(thresher.__file__).resolve().parents[1])  # this very thresher
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *(p for p in sys.path if p)])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_import_thresher_loads_no_heavy_library() -> None:
+    loaded = json.loads(_run(f"import sys, json, thresher\nprint(json.dumps([m for m in {HEAVY!r} "
+                             "if m in sys.modules]))"))
+    assert loaded == [], f"`import thresher` loads {loaded}: import them where they are used"
+
+
+def test_typed_conversions_do_not_import_pandas() -> None:
+    # (inferring the type of a Python list still does: PyArrow's C++ inference looks for pandas.NA
+    # once per process, and that probe is left alone, or pandas values would never convert)
+    code = ("import sys, numpy as np, pyarrow as pa, pyarrow.compute as pc, thresher as th\n"
+            "t = th.from_arrow(pa.table({'x': np.arange(5)})).to_arrow()\n"
+            "a = pa.array(np.arange(3)); pa.array(['a'], pa.string()); pa.scalar(1.5, pa.float64())\n"
+            "assert pc.sum(a).as_py() == 3 and t.num_rows == 5\n"
+            "print('pandas' in sys.modules)")
+    assert _run(code) == "False"
+
+
+# pandas values that PyArrow converts through its pandas integration (type inference from a list
+# meets pandas.NA/NaT/DateOffset; a Series goes through the array path; from_pandas through compat)
+_PANDAS_CASES = """
+import json, sys
+import numpy as np, pyarrow as pa
+PRE
+import pandas as pd
+cases = {
+    "na": lambda: pa.array([pd.NA, 1]),
+    "nat": lambda: pa.array([pd.NaT, pd.Timestamp("2020-01-01")]),
+    "object_series": lambda: pa.array(pd.Series([1, None, pd.NA], dtype=object)),
+    "categorical": lambda: pa.array(pd.Series(pd.Categorical(["a", "b", "a"]))),
+    "nullable_int": lambda: pa.array(pd.Series([1, None], dtype="Int64")),
+    "tz_series": lambda: pa.array(pd.Series(pd.to_datetime(["2020-01-01"]).tz_localize("Europe/Paris"))),
+    "offset": lambda: pa.array([pd.DateOffset(months=1)]),
+    "scalar_na": lambda: pa.scalar(pd.NA),
+    "table": lambda: pa.Table.from_pandas(pd.DataFrame({"a": [1, None], "c": pd.Categorical(["x", "y"])})),
+    "nan_from_pandas": lambda: pa.array(np.array([np.nan, 1.0]), from_pandas=True),
+    "to_pandas": lambda: pa.table({"a": [1, 2]}).to_pandas().dtypes.astype(str).to_dict(),
+}
+out = {}
+for name, f in cases.items():
+    try:
+        r = f()
+        if isinstance(r, pa.Table):
+            out[name] = f"{r.schema} {r.to_pylist()}"
+        elif isinstance(r, (pa.Array, pa.Scalar)):
+            out[name] = f"{r.type} {r.to_pylist() if isinstance(r, pa.Array) else r.as_py()}"
+        else:
+            out[name] = str(r)
+    except Exception as e:
+        out[name] = "error " + type(e).__name__
+print(json.dumps(out, sort_keys=True))
+"""
+
+
+@pytest.mark.parametrize("before", ["frame", "array"])
+def test_pandas_after_thresher_converts_as_without_it(before: str) -> None:
+    pytest.importorskip("pandas")
+    # thresher imported and used (PyArrow's probe answered) before pandas is imported
+    use = {"frame": "th.from_arrow(pa.table({'x': np.arange(3)})).to_arrow()",
+           "array": "pa.array(np.arange(3)); pa.array(['a'], pa.string())"}[before]
+    pre = f"import thresher as th\n{use}\nassert 'pandas' not in sys.modules"
+    got = json.loads(_run(_PANDAS_CASES.replace("PRE", pre)))
+    want = json.loads(_run(_PANDAS_CASES.replace("PRE", "")))
+    assert got == want
+    # the cases that need PyArrow's pandas integration convert in the reference
+    assert not [k for k in ("categorical", "nullable_int", "object_series", "offset", "tz_series", "to_pandas")
+                if want[k].startswith("error")], want
+
+
+def test_pandas_imported_first_is_left_alone() -> None:
+    pytest.importorskip("pandas")
+    code = ("import sys, pandas as pd, pyarrow as pa, thresher\n"
+            "assert not any(type(f).__name__ == '_PandasWatch' for f in sys.meta_path)\n"
+            "print(pa.array(pd.Series(pd.Categorical(['a']))).type)")
+    assert _run(code).startswith("dictionary")
