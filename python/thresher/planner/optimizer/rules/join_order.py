@@ -61,6 +61,7 @@ from dataclasses import dataclass
 from thresher.expressions.expr import Alias, Call, Column, Expr, combine_conjunction, split_conjunction, strip_alias
 from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project, ScanSource
 from thresher.planner.optimizer.rules._joins import reorder_to
+from thresher.planner.optimizer.rules._util import rule_memo
 from thresher.planner.optimizer.rules.broadcast_join import is_small
 from thresher.planner.stats import column_ndv, estimate, term_selectivity
 
@@ -69,7 +70,7 @@ MAX_LEAVES = 24
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
-    return _visit(plan)
+    return _visit(rule_memo("join_order"), plan)
 
 
 def handles(node: LogicalPlan) -> bool:
@@ -93,12 +94,24 @@ def _in_region(node: LogicalPlan) -> bool:
     return False
 
 
-def _visit(node: LogicalPlan) -> LogicalPlan | None:
+def _visit(memo: dict[int, tuple[LogicalPlan, LogicalPlan | None]], node: LogicalPlan) -> LogicalPlan | None:
+    """``_visit_node``, once per node object: a subplan shared by several parents (a CTE used
+    twice) is ordered once, and within one optimize() call a node keeps its answer for the later
+    passes (see rule_memo)."""
+    hit = memo.get(id(node))
+    if hit is not None:
+        return hit[1]
+    out = _visit_node(memo, node)
+    memo[id(node)] = (node, out)  # the node is kept alive: its id is not reused
+    return out
+
+
+def _visit_node(memo: dict[int, tuple[LogicalPlan, LogicalPlan | None]], node: LogicalPlan) -> LogicalPlan | None:
     if _in_region(node):
         region = _flatten(node)
         if region is not None:
             leaves, _ = region
-            new_leaves = [_visit(leaf) for leaf in leaves]
+            new_leaves = [_visit(memo, leaf) for leaf in leaves]
             if any(n is not None for n in new_leaves):
                 mapping = {id(old): new for old, new in zip(leaves, new_leaves) if new is not None}
                 node = _replace_leaves(node, mapping)
@@ -109,7 +122,7 @@ def _visit(node: LogicalPlan) -> LogicalPlan | None:
                 return out
             return node if any(n is not None for n in new_leaves) else None
     kids = node.children()
-    new = [_visit(k) for k in kids]
+    new = [_visit(memo, k) for k in kids]
     if all(n is None for n in new):
         return None
     return node.with_children([n if n is not None else k for n, k in zip(new, kids)])
