@@ -9,7 +9,6 @@ Nodes compare by value (``key()``), which is what the optimizer's fixpoint loop 
 
 from __future__ import annotations
 
-import functools
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -47,9 +46,14 @@ def _key(v: Any) -> Any:
     return v
 
 
-@functools.cache
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 #: id(source) -> (a weak reference to it, its Schema): the optimizer rebuilds scans many times
@@ -107,7 +111,7 @@ class LogicalPlan:
         new = object.__new__(type(self))
         for name in _field_names(type(self)):
             object.__setattr__(new, name, changes[name] if name in changes else getattr(self, name))
-        object.__setattr__(new, "_schema", self._schema)
+        object.__setattr__(new, "_schema", self.schema)
         return new
 
     def key(self) -> tuple[Any, ...]:
