@@ -18,6 +18,7 @@ has no shared nodes); here the whole, already filtered and joined, left side ser
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -60,17 +61,39 @@ def _cast_to(lf: pl.LazyFrame, schema: Schema) -> pl.LazyFrame:
 
 def build_lazy(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     """Translate ``node`` (and its relational descendants) into a LazyFrame."""
+    token = _MEMO.set({})
     try:
         return _build(node, leaf)
     except pl.exceptions.PolarsError as exc:
         raise ThresherExecutionError(f"planning {node.describe()}: {exc}") from exc
+    finally:
+        _MEMO.reset(token)
+
+
+#: one build_lazy call's LazyFrames by (node id, resolver id): a subplan object that several
+#: parents share (the finest aggregate all of a ROLLUP's grouping sets read, a CTE used twice)
+#: becomes one LazyFrame object, which Polars computes once (its common-subplan cache)
+_MEMO: contextvars.ContextVar[dict[tuple[int, int], tuple[Any, Any, pl.LazyFrame]] | None] = contextvars.ContextVar(
+    "thresher_polars_build_memo", default=None)
+
+
+def _build(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
+    memo = _MEMO.get()
+    if memo is None:
+        return _build_node(node, leaf)
+    hit = memo.get((id(node), id(leaf)))
+    if hit is not None:
+        return hit[2]
+    lf = _build_node(node, leaf)
+    memo[(id(node), id(leaf))] = (node, leaf, lf)
+    return lf
 
 
 def _keys(exprs: Sequence[Expr], schema: Schema) -> list[pl.Expr]:
     return [to_polars(e, schema).alias(e.output_name()) for e in exprs]
 
 
-def _build(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
+def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     try:
         return leaf(node)
     except KeyError:
