@@ -30,7 +30,6 @@ Lowering rules:
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -712,6 +711,8 @@ def plan_fingerprint(plan: LogicalPlan) -> str:
     """
     with every_option_shown():
         text = plan.pretty() + "\n" + "\n".join(f"{f.name}: {f.dtype}" for f in plan.schema.fields)
+    import hashlib  # here: importing hashlib loads OpenSSL (~3.5 MiB RSS), and only writes need this
+
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
