@@ -188,11 +188,46 @@ class _Edge:
 
 @dataclass
 class _Part:
-    plan: LogicalPlan
+    """A leaf (with its own filter terms) or the join of two parts: the search works on these
+    and builds plan nodes only for a region whose order changes (building a join derives its
+    schema, and most regions, on every pass after the first, are already in order)."""
+
     leaves: frozenset[int]
     rows: float
     #: the join structure, for comparing with the tree as written
     sig: object
+    leaf: LogicalPlan | None = None
+    local: list[Expr] | None = None
+    #: a join: the probe and build sides, their keys (right keys aliased), the terms it filters
+    left: _Part | None = None
+    right: _Part | None = None
+    left_on: tuple[Expr, ...] = ()
+    right_on: tuple[Expr, ...] = ()
+    here: list[Expr] | None = None
+
+
+class _GiveUp(Exception):
+    """A join of the chosen order does not type-check: keep the tree as written."""
+
+
+def _build(part: _Part) -> LogicalPlan:
+    if part.leaf is not None:
+        return Filter(part.leaf, combine_conjunction(part.local)) if part.local else part.leaf
+    assert part.left is not None and part.right is not None
+    left, right = _build(part.left), _build(part.right)
+    try:
+        if part.left_on:
+            # the strategy broadcast_join would pick (so a rebuilt tree costs it no extra pass)
+            small_l, small_r = is_small(estimate(left)), is_small(estimate(right))
+            strategy = "broadcast" if small_r else "hash" if small_l is False and small_r is False else "auto"
+            plan: LogicalPlan = Join(left, right, part.left_on, part.right_on, "inner", strategy=strategy)
+        else:
+            plan = Join(left, right, (), (), "cross")
+    except Exception as exc:  # noqa: BLE001 - incompatible key types: give up on the region
+        raise _GiveUp from exc
+    if part.here:
+        plan = Filter(plan, combine_conjunction(part.here))
+    return plan
 
 
 def _leaf_sets(e: Expr, owner: dict[str, int]) -> frozenset[int] | None:
@@ -247,13 +282,10 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
             residual.append((t, ls))
     parts: list[_Part] = []
     for i, leaf in enumerate(leaves):
-        plan, r = leaf, rows[i]
-        if i in local:
-            pred = combine_conjunction(local[i])
-            plan = Filter(plan, pred)
-            for t in local[i]:
-                r *= term_selectivity(t)
-        parts.append(_Part(plan, frozenset({i}), max(r, 1.0), i))
+        r = rows[i]
+        for t in local.get(i, ()):
+            r *= term_selectivity(t)
+        parts.append(_Part(frozenset({i}), max(r, 1.0), i, leaf=leaf, local=local.get(i)))
     used_res: set[int] = set()
     while len(parts) > 1:
         best: tuple[tuple[float, int, int], int, int, list[_Edge]] | None = None
@@ -278,16 +310,17 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
             _, x, y, between = best
         px, py = parts[x], parts[y]
         joined = _join(px, py, between, residual, used_res, base)
-        if joined is None:
-            return None
         parts = [p for k, p in enumerate(parts) if k not in (x, y)] + [joined]
     (final,) = parts
-    plan = final.plan
+    if final.sig == _signature(root, leaves):
+        return None
+    try:
+        plan = _build(final)
+    except _GiveUp:
+        return None
     left_over = [t for k, (t, _) in enumerate(residual) if k not in used_res]
     if left_over:  # constants (no columns): on top
         plan = Filter(plan, combine_conjunction(left_over))
-    if final.sig == _signature(root, leaves):
-        return None
     try:
         return reorder_to(plan, root.schema.names)
     except Exception:  # noqa: BLE001 - a key that no longer type-checks: keep the tree as written
@@ -330,7 +363,7 @@ def _join_rows(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[
 
 
 def _join(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
-          used: set[int], base: dict[int, float]) -> _Part | None:
+          used: set[int], base: dict[int, float]) -> _Part:
     # the larger part probes, the smaller one is built (and broadcast when small)
     left, right = (px, py) if (px.rows, -min(px.leaves)) >= (py.rows, -min(py.leaves)) else (py, px)
     left_on: list[Expr] = []
@@ -343,26 +376,15 @@ def _join(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[Expr,
         right_on.append(Alias(rk, f"__key.{rk.output_name()}") if isinstance(rk, Column) else rk)
         keys.append(repr(e.term))
     rows = _join_rows(px, py, between, residual, used, base)
-    try:
-        if between:
-            # the strategy broadcast_join would pick (so a rebuilt tree costs it no extra pass)
-            small_l, small_r = is_small(estimate(left.plan)), is_small(estimate(right.plan))
-            strategy = "broadcast" if small_r else "hash" if small_l is False and small_r is False else "auto"
-            plan: LogicalPlan = Join(left.plan, right.plan, tuple(left_on), tuple(right_on), "inner",
-                                     strategy=strategy)
-        else:
-            plan = Join(left.plan, right.plan, (), (), "cross")
-    except Exception:  # noqa: BLE001 - incompatible key types: give up on the region
-        return None
     both = left.leaves | right.leaves
     here = []
     for k, (t, ls) in enumerate(residual):
         if k not in used and ls <= both:
             here.append(t)
             used.add(k)
-    if here:
-        plan = Filter(plan, combine_conjunction(here))
-    return _Part(plan, both, rows, (left.sig, right.sig, frozenset(keys)))
+    return _Part(both, rows, (left.sig, right.sig, frozenset(keys)), left=left, right=right,
+                 left_on=tuple(left_on) if between else (), right_on=tuple(right_on) if between else (),
+                 here=here)
 
 
 def _signature(root: LogicalPlan, leaves: list[LogicalPlan]) -> object:
