@@ -288,12 +288,6 @@ class _Geometry:
         self.pstart, self.pend = _bounds(self.pid)
         self.gstart, self.gend = (self.pstart, self.pend) if not no else _bounds(self.peer)
         self._frames: dict[WindowFrame, list[tuple[np.ndarray, np.ndarray]]] = {}
-        self._range_keys: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-
-    def frame(self, frame: WindowFrame) -> tuple[np.ndarray, np.ndarray]:
-        """The frame's first and last row per row (before EXCLUDE); empty where first > last."""
-        segs = self.segments(WindowFrame(frame.kind, frame.start, frame.end, frame.start_offset, frame.end_offset))
-        return segs[0]
 
     def segments(self, frame: WindowFrame) -> list[tuple[np.ndarray, np.ndarray]]:
         """The frame as 1-3 disjoint row ranges ``[s, e]`` in row order (EXCLUDE cuts a hole out of
@@ -550,22 +544,26 @@ def _evaluate(e: Expr, j: int, df: pl.DataFrame, geo: _Geometry, frame: WindowFr
             return pl.Series((geo.gend - pstart + 1) / psize)
         if name == "ntile":
             return pl.Series(_ntile(i - pstart, psize, int(e.option("n"))))
+        skip = bool(e.option("ignore_nulls", False))
         if name in ("lag", "lead"):
             off = int(e.option("offset", 1))
-            idx = i - off if name == "lag" else i + off
-            valid = (idx >= pstart) & (idx <= pend)
+            if skip:
+                idx, valid = _lag_non_null(args[0], off if name == "lag" else -off, pstart, pend)
+            else:
+                idx = i - off if name == "lag" else i + off
+                valid = (idx >= pstart) & (idx <= pend)
             out = _gather(args[0], idx, valid)
             if len(args) > 1:
                 out = pl.select(pl.when(pl.lit(pl.Series(valid))).then(pl.lit(out))
                                 .otherwise(pl.lit(args[1].cast(out.dtype)))).to_series()
             return out
         segs = geo.segments(frame)
-        if name == "first_value":
-            return _gather(args[0], *_nth_row(segs, 1, from_end=False))
-        if name == "last_value":
-            return _gather(args[0], *_nth_row(segs, 1, from_end=True))
-        if name == "nth_value":
-            return _gather(args[0], *_nth_row(segs, int(e.option("n")), from_end=False))
+        if name in ("first_value", "last_value", "nth_value"):
+            n_th = int(e.option("n")) if name == "nth_value" else 1
+            if skip:
+                return _gather(args[0], *_nth_non_null(segs, args[0].is_not_null().to_numpy(), n_th,
+                                                       from_end=name == "last_value"))
+            return _gather(args[0], *_nth_row(segs, n_th, from_end=name == "last_value"))
         raise UnsupportedError(f"window function {e.name} is not supported")
     segs = geo.segments(frame)
     sizes = _add(np.maximum(se - ss + 1, 0) for ss, se in segs)
@@ -630,6 +628,52 @@ def _nth_row(segs: list[tuple[np.ndarray, np.ndarray]], nth: int, from_end: bool
         found |= here
         left = np.where(found, left, left - size)
     return idx, found
+
+
+def _nth_non_null(segs: list[tuple[np.ndarray, np.ndarray]], valid: np.ndarray, nth: int,
+                  from_end: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`_nth_row`, counting only the rows where ``valid`` (IGNORE NULLS): a prefix count
+    of the valid rows gives each segment's count, and the wanted row is found by one
+    ``searchsorted`` of its rank among the valid rows."""
+    pre = _prefix(valid.astype(np.int64))  # pre[j]: valid rows before row j
+    positions = np.flatnonzero(valid)  # the valid rows, by rank
+    order = segs[::-1] if from_end else segs
+    n = len(segs[0][0])
+    left = np.full(n, nth - 1, dtype=np.int64)
+    idx = np.zeros(n, dtype=np.int64)
+    found = np.zeros(n, dtype=bool)
+    for ss, se in order:
+        empty = ss > se
+        lo = np.where(empty, 0, pre[np.clip(ss, 0, n)])
+        hi = np.where(empty, 0, pre[np.clip(se + 1, 0, n)])
+        size = hi - lo
+        here = ~found & (left < size)
+        rank = (hi - 1 - left) if from_end else (lo + left)
+        idx = np.where(here, positions[np.clip(rank, 0, max(len(positions) - 1, 0))] if len(positions) else 0, idx)
+        found |= here
+        left = np.where(found, left, left - size)
+    return idx, found
+
+
+def _lag_non_null(x: pl.Series, off: int, pstart: np.ndarray, pend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """LAG(x, off) IGNORE NULLS (LEAD for ``off`` < 0): the ``off``-th non-null row before (after)
+    each row within its partition; ``off`` = 0 is the row itself, NULL or not."""
+    n = len(x)
+    i = np.arange(n, dtype=np.int64)
+    if off == 0:
+        return i, np.ones(n, dtype=bool)
+    valid = x.is_not_null().to_numpy()
+    pre = _prefix(valid.astype(np.int64))
+    positions = np.flatnonzero(valid)
+    if off > 0:
+        rank = pre[i] - off  # the rank among valid rows of the off-th one before row i
+        ok = rank >= pre[pstart]
+    else:
+        rank = pre[i + 1] - off - 1
+        ok = rank < pre[pend + 1]
+    ok &= (rank >= 0) & (rank < len(positions))
+    idx = positions[np.clip(rank, 0, max(len(positions) - 1, 0))] if len(positions) else np.zeros(n, dtype=np.int64)
+    return idx, ok
 
 
 def _frame_sum(x: pl.Series, segs: list[tuple[np.ndarray, np.ndarray]], geo: _Geometry) -> Any:
