@@ -106,3 +106,24 @@ def test_pandas_imported_first_is_left_alone() -> None:
             "assert not any(type(f).__name__ == '_PandasWatch' for f in sys.meta_path)\n"
             "print(pa.array(pd.Series(pd.Categorical(['a']))).type)")
     assert _run(code).startswith("dictionary")
+
+
+#: what a local video job (glob -> download -> video.frames -> explode) must still not load: the
+#: hand-written PyAV loop it is measured against loads none of them (hashlib loads OpenSSL, ~3.5 MiB)
+VIDEO_JOB_HEAVY = ("pandas", "polars", "sqlglot", "PIL", "fsspec", "asyncio", "ssl", "hashlib", "_hashlib",
+                   "pyarrow.fs", "pyarrow.dataset", "pyarrow.parquet", "thresher.engine.checkpoint")
+
+
+def test_local_video_job_loads_no_heavy_library(tmp_path: Path) -> None:
+    pytest.importorskip("av")
+    from thresher.testing.media import write_videos
+
+    write_videos(tmp_path, 2, seconds=2.0, width=64, height=48)
+    code = ("import sys, json, os, thresher as th\n"
+            f"df = th.from_glob_path(os.path.join({str(tmp_path)!r}, '*.mp4')).select('path', th.col('path')"
+            ".url.download().video.frames(every_seconds=1, width=16, height=16).alias('f')).explode('f')\n"
+            "n = sum(b.num_rows for b in df.iter_batches())\n"
+            f"print(json.dumps([n, [m for m in {VIDEO_JOB_HEAVY!r} if m in sys.modules]]))")
+    n, loaded = json.loads(_run(code))
+    assert n == 4  # two frames from each of the two videos: the job ran
+    assert loaded == [], f"a local video job loads {loaded}: import them where they are used"

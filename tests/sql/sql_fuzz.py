@@ -19,8 +19,12 @@ from hypothesis import strategies as st
 INTS = st.one_of(st.none(), st.integers(-2, 3))
 STRS = st.one_of(st.none(), st.sampled_from(["x", "y", "z"]))
 FLOATS = st.one_of(st.none(), st.sampled_from([-1.5, 0.0, 0.25, 2.0, 10.0]))
+# dates around a (leap) month end, for RANGE frames with day and month offsets
+DATES = st.one_of(st.none(), st.sampled_from([datetime.date(2024, 1, 30), datetime.date(2024, 1, 31),
+                                              datetime.date(2024, 2, 1), datetime.date(2024, 2, 29),
+                                              datetime.date(2024, 3, 2)]))
 
-T1_COLS = {"a": "int", "b": "int", "s": "str", "f": "float"}
+T1_COLS = {"a": "int", "b": "int", "s": "str", "f": "float", "d": "date"}
 T2_COLS = {"a": "int", "c": "int", "s": "str"}
 
 
@@ -32,8 +36,10 @@ def tables(draw: Any) -> dict[str, pa.Table]:
         n = draw(st.integers(0, 7))
         data = {}
         for c, kind in cols.items():
-            values = draw(st.lists({"int": INTS, "str": STRS, "float": FLOATS}[kind], min_size=n, max_size=n))
-            data[c] = pa.array(values, {"int": pa.int64(), "str": pa.string(), "float": pa.float64()}[kind])
+            values = draw(st.lists({"int": INTS, "str": STRS, "float": FLOATS, "date": DATES}[kind], min_size=n,
+                                   max_size=n))
+            data[c] = pa.array(values, {"int": pa.int64(), "str": pa.string(), "float": pa.float64(),
+                                        "date": pa.date32()}[kind])
         out[name] = pa.table(data)
     return out
 
@@ -201,27 +207,55 @@ def subquery_query(draw: Any) -> str:
     return f"SELECT {', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM t1 WHERE {cond}"
 
 
+#: ORDER BY keys of a RANGE frame with offsets, and offsets DuckDB accepts for their types
+RANGE_KEYS = {"t1.b": ["0", "1", "2", "1.5"], "t1.f": ["0.5", "1", "2.5", "12"],
+              "t1.d": ["1", "2", "interval 2 days", "interval '1 month'", "interval 36 hours"]}
+
+
+@st.composite
+def frame_clause(draw: Any, kind: str, offsets: list[str]) -> str:
+    """``kind BETWEEN start AND end [EXCLUDE ...]`` with the start never after the end."""
+    bounds = ["unbounded preceding", f"{draw(st.sampled_from(offsets))} preceding", "current row",
+              f"{draw(st.sampled_from(offsets))} following", "unbounded following"]
+    i = draw(st.integers(0, 3))
+    j = draw(st.integers(max(i, 1), 4))
+    exclude = draw(st.sampled_from(["", "", " EXCLUDE CURRENT ROW", " EXCLUDE GROUP", " EXCLUDE TIES",
+                                    " EXCLUDE NO OTHERS"]))
+    return f"{kind} BETWEEN {bounds[i]} AND {bounds[j]}{exclude}"
+
+
 @st.composite
 def window_query(draw: Any) -> str:
     """Window functions whose answer does not depend on how ties are broken: aggregates over a
-    whole partition, over the default RANGE frame (peers included), rank/dense_rank, and
-    frames over a total order (every column in ORDER BY)."""
+    whole partition, over the default RANGE frame (peers included), over RANGE frames with
+    offsets (numbers, days, intervals) and GROUPS frames, with or without EXCLUDE, rank/dense_rank,
+    and ROWS frames over a total order (every column in ORDER BY)."""
     part = draw(st.sampled_from(["", "PARTITION BY t1.a", "PARTITION BY t1.s", "PARTITION BY t1.a, t1.s"]))
     direction = draw(st.sampled_from(["", " DESC", " NULLS FIRST", " DESC NULLS LAST"]))
     arg = draw(st.sampled_from(["t1.b", "t1.f", "(t1.b + 1)"]))
-    form = draw(st.integers(0, 4))
+    form = draw(st.integers(0, 6))
     if form == 0:
         fn = f"{draw(st.sampled_from(['sum', 'count', 'min', 'max', 'avg']))}({arg}) OVER ({part})"
     elif form == 1:
         fn = f"{draw(st.sampled_from(['sum', 'count', 'max']))}({arg}) OVER ({part} ORDER BY t1.b{direction})"
     elif form == 2:
         fn = f"{draw(st.sampled_from(['rank', 'dense_rank']))}() OVER ({part} ORDER BY t1.b{direction}, t1.f)"
-    else:
+    elif form in (3, 4):
         frame = draw(st.sampled_from(["ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
                                       "ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING",
                                       "ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING"]))
         fn = (f"sum({arg}) OVER ({part} ORDER BY t1.a{direction}, t1.b, t1.s, t1.f "
               f"{frame})")
+    else:
+        agg = draw(st.sampled_from(["sum", "count", "min", "max", "avg"]))
+        call = "count(*)" if agg == "count" and draw(st.booleans()) else f"{agg}({arg})"
+        if form == 5:
+            key = draw(st.sampled_from(sorted(RANGE_KEYS)))
+            frame = draw(frame_clause("RANGE", RANGE_KEYS[key]))
+        else:
+            key = draw(st.sampled_from(["t1.b", "t1.d", "t1.s"]))
+            frame = draw(frame_clause("GROUPS", ["0", "1", "2"]))
+        fn = f"{call} OVER ({part} ORDER BY {key}{direction} {frame})"
     where = f" WHERE {draw(predicate(_typed('t1', T1_COLS)))}" if draw(st.integers(0, 2)) == 0 else ""
     return f"SELECT t1.a AS c0, t1.b AS c1, t1.s AS c2, t1.f AS c3, {fn} AS c4 FROM t1{where}"
 

@@ -84,8 +84,9 @@ def test_sql_fuzz_against_duckdb_long() -> None:
 I64, STR, F64 = pa.int64(), pa.string(), pa.float64()
 
 
-def _t1(a: list[Any], b: list[Any], s: list[Any], f: list[Any]) -> pa.Table:
-    return pa.table({"a": pa.array(a, I64), "b": pa.array(b, I64), "s": pa.array(s, STR), "f": pa.array(f, F64)})
+def _t1(a: list[Any], b: list[Any], s: list[Any], f: list[Any], d: list[Any] | None = None) -> pa.Table:
+    return pa.table({"a": pa.array(a, I64), "b": pa.array(b, I64), "s": pa.array(s, STR), "f": pa.array(f, F64),
+                     "d": pa.array(d if d is not None else [None] * len(a), pa.date32())})
 
 
 def _t2(a: list[Any], c: list[Any], s: list[Any]) -> pa.Table:

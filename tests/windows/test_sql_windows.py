@@ -7,6 +7,7 @@ fuzzer appends ``i`` as a last ORDER BY key so both engines see one order.
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import math
 from typing import Any
@@ -158,12 +159,91 @@ def test_float_special_values_in_moving_frames() -> None:
           "avg(f) over (order by i rows between 2 preceding and current row) a from t", t)
 
 
+# ---------------------------------------------------------------------------------------------
+# RANGE frames with offsets over every orderable key type; GROUPS frames; EXCLUDE
+# ---------------------------------------------------------------------------------------------
+
+_DAYS = [0, 1, 1, 29, 30, 31, 59, None, 60, 7, 8, 14]
+TYPED = pa.table({
+    "i": list(range(12)), "k": [1, 2, 1, 1, 2, 1, 2, 2, 1, 2, 1, 1], "x": [3, 1, 4, 1, 5, None, 2, 6, 5, 3, 5, 8],
+    # Jan 31 2024 + days: month ends, a leap February, peers, a NULL
+    "dt": pa.array([None if v is None else datetime.date(2024, 1, 31) + datetime.timedelta(days=v) for v in _DAYS],
+                   pa.date32()),
+    "ts": pa.array([None if v is None else datetime.datetime(2024, 1, 31, 6) + datetime.timedelta(days=v, hours=7 * j)
+                    for j, v in enumerate(_DAYS)], pa.timestamp("us")),
+    "ns": pa.array([datetime.datetime(2024, 1, 31) + datetime.timedelta(hours=7 * j) for j in range(12)],
+                   pa.timestamp("ns")),
+    "ms": pa.array([datetime.datetime(2024, 1, 31) + datetime.timedelta(hours=9 * j) for j in range(12)],
+                   pa.timestamp("ms")),
+    "tz": pa.array([datetime.datetime(2024, 3, 30, h, tzinfo=datetime.timezone.utc) for h in range(0, 24, 2)],
+                   pa.timestamp("us", tz="UTC")),
+    "tm": pa.array([datetime.time(h, m) for h, m in [(0, 10), (0, 50), (23, 40), (12, 0), (12, 0), (1, 5), (23, 59),
+                                                     (0, 0), (11, 30), (22, 0), (3, 3)]] + [None], pa.time64("us")),
+    "f32": pa.array([0.1, 0.2, 0.3, 0.7, 0.35, None, 1.1, 0.6, 0.9, 0.4, 0.45, 0.15], pa.float32()),
+    "fl": pa.array([1.0, math.nan, 2.5, math.inf, -math.inf, None, 2.5, 0.0, -0.0, math.nan, 3.0, 1.5], pa.float64()),
+    "i8": pa.array([1, 2, 3, -4, 100, 90, -100, 0, 5, 5, None, 6], pa.int8()),
+    "dec": pa.array([decimal.Decimal(v) if v else None for v in
+                     ["1.25", "1.30", "2.00", None, "1.25", "0.05", "3.10", "2.95", "1.00", "0.99", "1.01", "2.05"]],
+                    pa.decimal128(6, 2)),
+})
+
+
+@pytest.mark.parametrize("key, offset", [
+    ("dt", "7"), ("dt", "interval 7 days"), ("dt", "interval '1 month'"), ("dt", "interval 36 hours"),
+    ("dt", "interval '1 year 2 months'"), ("ts", "interval 1 day"), ("ts", "interval '1 month 2 days 3 hours'"),
+    ("ts", "interval 90 minutes"), ("ns", "interval 7 hours"), ("ns", "interval '1 day'"), ("ms", "interval 9 hours"),
+    ("tz", "interval 4 hours"), ("tz", "interval 1 day"), ("tm", "interval 1 hour"),
+    ("tm", "interval '2 hours 10 minutes'"), ("f32", "0.1"), ("f32", "0.25"), ("fl", "1"), ("fl", "0.5"),
+    ("i8", "1"), ("i8", "2.5"), ("dec", "0.05"), ("dec", "0.125"), ("dec", "1"),
+])
+def test_range_offsets_over_each_key_type(key: str, offset: str) -> None:
+    frames = (f"{offset} preceding and current row", f"{offset} preceding and {offset} following",
+              f"current row and {offset} following", f"unbounded preceding and {offset} preceding",
+              f"{offset} following and unbounded following")
+    for direction in ("", " desc", " nulls first", " desc nulls first"):
+        cols = []
+        for j, frame in enumerate(frames):
+            fn = ("sum(x) over (partition by k", "count(*) over (", "max(x) over (partition by k")[j % 3]
+            exclude = " exclude current row" if j == 2 else ""
+            cols.append(f"{fn} order by {key}{direction} range between {frame}{exclude}) w{j}")
+        check(f"select i, {', '.join(cols)} from t", TYPED)
+
+
+@pytest.mark.parametrize("query", [
+    "select i, sum(x) over (partition by k order by x groups between 1 preceding and 1 following) from t",
+    "select i, count(*) over (order by dt desc nulls first groups between 2 preceding and 1 preceding) from t",
+    "select i, avg(x) over (order by i8 groups between current row and 2 following) from t",
+    "select i, min(x) over (order by dt groups between 1 following and unbounded following) from t",
+    "select i, sum(x) over (order by x rows between 1 preceding and 1 following exclude current row) s, "
+    "max(x) over (order by x, i rows between 2 preceding and 2 following exclude current row) m from t",
+    "select i, sum(x) over (order by dt range between interval 30 days preceding and current row exclude group) s, "
+    "count(x) over (order by dt range between interval 30 days preceding and current row exclude ties) c from t",
+    "select i, min(x) over (order by i8 groups between 1 preceding and 1 following exclude ties) a, "
+    "max(x) over (order by i8 desc range between 5 preceding and 5 following exclude group) b from t",
+    "select i, first_value(x) over (order by x, i rows between 2 preceding and 2 following exclude current row) f, "
+    "last_value(x) over (order by x, i rows between 2 preceding and 2 following exclude current row) l, "
+    "nth_value(x, 2) over (order by x, i rows between 2 preceding and 2 following exclude current row) n from t",
+    "select i, sum(x) over (order by x rows between unbounded preceding and unbounded following exclude ties) s, "
+    "avg(dec) over (order by k range between unbounded preceding and unbounded following exclude group) a, "
+    "count(*) over (order by k rows between current row and current row exclude current row) c from t",
+])
+def test_groups_frames_and_exclude(query: str) -> None:
+    check(query, TYPED)
+
+
 @pytest.mark.parametrize("query, message", [
-    ("select sum(x) over (order by d groups between 1 preceding and current row) from t", "GROUPS window frames"),
-    ("select sum(x) over (order by d rows between 1 preceding and current row exclude ties) from t", "EXCLUDE"),
     ("select first_value(x ignore nulls) over (order by d) from t", "IGNORE NULLS"),
     ("select sum(x) over (order by d, i range between 1 preceding and current row) from t", "exactly one ORDER BY"),
-    ("select sum(x) over (order by g range between 1 preceding and current row) from t", "numeric keys only"),
+    ("select sum(x) over (order by g range between 1 preceding and current row) from t", "key of type String"),
+    ("select sum(x) over (order by d range between interval 1 day preceding and current row) from t",
+     "INTERVAL offset .* over an ORDER BY key of type Int64"),
+    ("select sum(x) over (order by cast(d as timestamp) range between 1 preceding and current row) from t",
+     "needs an INTERVAL offset"),
+    ("select sum(x) over (order by d rows between 1.5 preceding and current row) from t", "must be an integer"),
+    ("select sum(x) over (order by d groups between interval 1 day preceding and current row) from t",
+     "needs a RANGE frame"),
+    ("select sum(x) over (order by d range between interval '1.5 days' preceding and current row) from t",
+     "fractional number of days"),
     ("select median(x) over (order by i rows between 1 preceding and current row) from t", "moving window frame"),
     ("select sum(x) over (order by d rows between current row and 1 preceding) from t", "starts after it ends"),
     ("select sum(row_number() over (order by x)) from t", "aggregate cannot contain a window function"),
@@ -192,6 +272,8 @@ AGGS = ["sum(x)", "avg(x)", "min(x)", "max(x)", "count(x)", "count(*)", "sum(f)"
 def tables(draw: Any) -> pa.Table:
     n = draw(st.integers(0, 25))
     small = st.one_of(st.none(), st.integers(0, 2))
+    days = draw(st.lists(st.one_of(st.none(), st.integers(0, 40)), min_size=n, max_size=n))
+    hours = draw(st.lists(st.integers(0, 23), min_size=n, max_size=n))
     return pa.table({
         "i": pa.array(list(range(n)), pa.int64()),
         "k": pa.array(draw(st.lists(small, min_size=n, max_size=n)), pa.int64()),
@@ -199,11 +281,27 @@ def tables(draw: Any) -> pa.Table:
                       pa.string()),
         "d": pa.array(draw(st.lists(st.one_of(st.none(), st.integers(0, 5)), min_size=n, max_size=n)), pa.int64()),
         "x": pa.array(draw(st.lists(st.one_of(st.none(), st.integers(-5, 10)), min_size=n, max_size=n)), pa.int64()),
-        "f": pa.array(draw(st.lists(st.one_of(st.none(), st.sampled_from([-1.5, 0.0, 0.25, 2.0, 3.5])),
+        "f": pa.array(draw(st.lists(st.one_of(st.none(), st.sampled_from([-1.5, 0.0, 0.25, 2.0, 3.5, math.nan,
+                                                                          math.inf, -math.inf])),
                                     min_size=n, max_size=n)), pa.float64()),
-        "m": pa.array(draw(st.lists(st.one_of(st.none(), st.sampled_from(["1.25", "-0.50", "3.00"])),
+        "m": pa.array(draw(st.lists(st.one_of(st.none(), st.sampled_from(["1.25", "-0.50", "3.00", "2.75"])),
                                     min_size=n, max_size=n)), pa.string()).cast(pa.decimal128(10, 2)),
+        # dates around month ends (Jan 20 .. Mar 1, 2024: a leap February) and timestamps on them
+        "dt": pa.array([None if v is None else datetime.date(2024, 1, 20) + datetime.timedelta(days=v)
+                        for v in days], pa.date32()),
+        "ts": pa.array([None if v is None else datetime.datetime(2024, 1, 20, h) + datetime.timedelta(days=v)
+                        for v, h in zip(days, hours)], pa.timestamp("us")),
     })
+
+
+#: RANGE offsets that fit each ORDER BY key's type (DuckDB computes ``key -/+ offset``)
+RANGE_OFFSETS = {
+    "d": ["0", "1", "2", "3", "0.5", "1.5"], "x": ["0", "1", "3", "2.5"], "f": ["0", "0.5", "1", "2.5"],
+    "m": ["0", "0.25", "1", "1.125"],
+    "dt": ["0", "1", "7", "interval 3 days", "interval '1 month'", "interval 36 hours", "interval '1 week'"],
+    "ts": ["interval 12 hours", "interval 2 days", "interval '1 month'", "interval '1 day 6 hours'",
+           "interval 0 minutes"],
+}
 
 
 @st.composite
@@ -213,7 +311,7 @@ def windows(draw: Any) -> str:
                                  "last_value(f)", "nth_value(x, 2)", *AGGS]))
     fname = func.split("(")[0]
     part = draw(st.lists(st.sampled_from(["k", "g"]), unique=True, max_size=2))
-    keys = draw(st.lists(st.sampled_from(["d", "x", "f", "g"]), unique=True, max_size=2))
+    keys = draw(st.lists(st.sampled_from(["d", "x", "f", "g", "m", "dt", "ts"]), unique=True, max_size=2))
     order = []
     for key in keys:
         order.append(key + draw(st.sampled_from(["", " asc", " desc"])) +
@@ -221,29 +319,42 @@ def windows(draw: Any) -> str:
     frame = ""
     is_agg = fname in {a.split("(")[0] for a in AGGS} or fname in ("first_value", "last_value", "nth_value")
     if is_agg and draw(st.booleans()):
-        kind = draw(st.sampled_from(["rows", "range"]))
-        offsets_ok = kind == "rows" or (len(keys) == 1 and keys[0] in ("d", "x", "f"))
+        # (sqlglot reads "OVER (GROUPS ..." without an ORDER BY as a window name: a syntax error)
+        kind = draw(st.sampled_from(["rows", "range", "groups"] if keys else ["rows", "range"]))
+        if kind == "range" and len(keys) == 1 and keys[0] in RANGE_OFFSETS:
+            offsets = RANGE_OFFSETS[keys[0]]
+        elif kind == "range":
+            offsets = []
+        else:
+            offsets = ["0", "1", "2", "3"]
         bounds = ["unbounded preceding", "current row", "unbounded following"]
-        if offsets_ok:
-            bounds += [f"{draw(st.integers(0, 3))} preceding", f"{draw(st.integers(0, 3))} following"]
+        if offsets:
+            bounds += [f"{draw(st.sampled_from(offsets))} preceding", f"{draw(st.sampled_from(offsets))} following"]
         rank = {"unbounded preceding": 0, "preceding": 1, "current row": 2, "following": 3, "unbounded following": 4}
+
+        def side(bound: str) -> int:
+            return rank[bound if bound in rank else bound.rsplit(" ", 1)[-1]]
+
         a, b = draw(st.sampled_from(bounds)), draw(st.sampled_from(bounds))
-        ra, rb = rank[a.split(" ", 1)[-1] if a[0].isdigit() else a], rank[b.split(" ", 1)[-1] if b[0].isdigit() else b]
-        if ra > rb:
+        if side(a) > side(b):
             a, b = b, a
-            ra, rb = rb, ra
-        if ra == 4 or rb == 0:
+        if side(a) == 4 or side(b) == 0:
             a, b = "unbounded preceding", "unbounded following"
-        frame = f" {kind} between {a} and {b}"
-    range_offsets = "range" in frame and any(c.isdigit() for c in frame)
+        exclude = draw(st.sampled_from(["", "", "", " exclude current row", " exclude group", " exclude ties",
+                                        " exclude no others"]))
+        frame = f" {kind} between {a} and {b}{exclude}"
+    peer_frame = " range " in f" {frame} " or " groups " in f" {frame} " or "exclude group" in frame \
+        or "exclude ties" in frame
     tie_sensitive = fname in TIE_SENSITIVE or " rows " in f" {frame} "
-    if tie_sensitive and not range_offsets:
+    if tie_sensitive and not peer_frame:
         order.append("i")
-    elif tie_sensitive:
-        # a value function over a RANGE frame with offsets: the frame's first row depends on ties
-        if fname in TIE_SENSITIVE:
-            frame = ""
-            order.append("i")
+    elif tie_sensitive and fname in TIE_SENSITIVE:
+        # a value function over a frame of peer groups: the frame's first row depends on ties
+        frame = ""
+        order.append("i")
+    elif tie_sensitive and " rows " in f" {frame} ":
+        # an aggregate over ROWS excluding peers: the frame's rows depend on ties
+        order.append("i")
     spec = []
     if part:
         spec.append("partition by " + ", ".join(part))
@@ -254,7 +365,14 @@ def windows(draw: Any) -> str:
 
 def _fuzz(table: pa.Table, wins: list[str]) -> None:
     cols = ", ".join(f"{w} as w{j}" for j, w in enumerate(wins))
-    check(f"select i, {cols} from t", table)
+    query = f"select i, {cols} from t"
+    con = duckdb.connect()
+    con.register("t", table)
+    try:
+        con.execute(query)
+    except duckdb.Error:
+        hypothesis.reject()  # not a valid window for the reference either (e.g. GROUPS without ORDER BY)
+    check(query, table)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

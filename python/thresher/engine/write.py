@@ -18,7 +18,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.engine.checkpoint import checkpoint_store
 from thresher.engine.executor import Executor
 from thresher.engine.stage_runner import RunContext
 from thresher.engine.stages import counting
@@ -102,6 +101,8 @@ def run_write_job(plan: PhysicalPlan, make_executor: Callable[[], Executor]) -> 
     job = plan.write_job
     if job is None:
         raise ValueError("run_write_job needs a plan compiled from a Write")
+    from thresher.engine.checkpoint import checkpoint_store  # a job that writes nothing never loads it
+
     store = checkpoint_store(job.sink, job.checkpoint_location) if job.resumable else None
     sink_job = job
     if store is not None:

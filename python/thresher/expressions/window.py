@@ -19,6 +19,7 @@ col("x").cum_sum().over([col("k")], order_by=[col("d")])
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,14 +37,43 @@ from thresher.expressions.registry import expect, function
 
 #: bound kinds, in frame order
 BOUNDS = ("unbounded_preceding", "preceding", "current", "following", "unbounded_following")
+#: frame kinds: offsets count rows, distances on the ORDER BY key, or peer groups
+FRAME_KINDS = ("rows", "range", "groups")
+#: what a frame leaves out of itself (SQL's EXCLUDE clause)
+EXCLUDES = ("no_others", "current_row", "group", "ties")
+
+
+@dataclass(frozen=True)
+class IntervalOffset:
+    """A RANGE frame offset over a DATE/TIMESTAMP/TIME key: SQL's INTERVAL as DuckDB stores it
+    (months, days and microseconds, applied in that order).
+
+    >>> IntervalOffset(days=7)
+    INTERVAL '7 days'
+    """
+
+    months: int = 0
+    days: int = 0
+    micros: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.months, self.days, self.micros) < 0:
+            raise ThresherTypeError(f"window frame interval offset must not be negative, got {self}")
+
+    def __repr__(self) -> str:
+        parts = [f"{v} {u}" for v, u in ((self.months, "months"), (self.days, "days"), (self.micros, "microseconds"))
+                 if v]
+        return f"INTERVAL '{' '.join(parts) or '0 days'}'"
 
 
 @dataclass(frozen=True)
 class WindowFrame:
-    """A SQL window frame: ``kind`` ("rows" | "range") and two bounds.
+    """A SQL window frame: ``kind`` ("rows" | "range" | "groups"), two bounds and an exclusion.
 
     A bound is one of :data:`BOUNDS`; ``preceding``/``following`` carry a non-negative offset
-    (rows for ROWS; a distance on the single ORDER BY key for RANGE).
+    (rows for ROWS, peer groups for GROUPS; for RANGE a distance on the single ORDER BY key: a
+    number, or an :class:`IntervalOffset` for a temporal key). ``exclude`` is one of
+    :data:`EXCLUDES` (``EXCLUDE CURRENT ROW``, ``GROUP``, ``TIES``; ``no_others`` by default).
 
     >>> WindowFrame("rows", "preceding", "current", start_offset=2)
     ROWS BETWEEN 2 PRECEDING AND CURRENT ROW
@@ -54,16 +84,26 @@ class WindowFrame:
     end: str = "current"
     start_offset: Any = None
     end_offset: Any = None
+    exclude: str = "no_others"
 
     def __post_init__(self) -> None:
-        if self.kind not in ("rows", "range"):
-            raise ThresherTypeError(f"window frame kind must be ROWS or RANGE, got {self.kind!r}")
+        if self.kind not in FRAME_KINDS:
+            raise ThresherTypeError(f"window frame kind must be ROWS, RANGE or GROUPS, got {self.kind!r}")
+        if self.exclude not in EXCLUDES:
+            raise ThresherTypeError(f"window frame exclude must be one of {EXCLUDES}, got {self.exclude!r}")
         for side, b, off in (("start", self.start, self.start_offset), ("end", self.end, self.end_offset)):
             if b not in BOUNDS:
                 raise ThresherTypeError(f"window frame {side} must be one of {BOUNDS}, got {b!r}")
             if b in ("preceding", "following"):
-                if off is None or isinstance(off, bool) or not isinstance(off, (int, float)) or off < 0:
+                if isinstance(off, IntervalOffset):
+                    if self.kind != "range":
+                        raise ThresherTypeError(f"an interval offset needs a RANGE frame, got {self.kind.upper()}")
+                    continue
+                if off is None or isinstance(off, bool) or not isinstance(off, (int, float, decimal.Decimal)) \
+                        or not off >= 0:
                     raise ThresherTypeError(f"window frame {side} offset must be a non-negative number, got {off!r}")
+                if self.kind != "range" and off != int(off):
+                    raise ThresherTypeError(f"a {self.kind.upper()} frame offset must be an integer, got {off!r}")
         if self.start == "unbounded_following" or self.end == "unbounded_preceding":
             raise ThresherTypeError(f"invalid window frame {self}")
         if BOUNDS.index(self.start) > BOUNDS.index(self.end):
@@ -71,7 +111,8 @@ class WindowFrame:
 
     @property
     def whole_partition(self) -> bool:
-        return self.start == "unbounded_preceding" and self.end == "unbounded_following"
+        return self.start == "unbounded_preceding" and self.end == "unbounded_following" \
+            and self.exclude == "no_others"
 
     @property
     def has_offsets(self) -> bool:
@@ -82,7 +123,9 @@ class WindowFrame:
             return {"unbounded_preceding": "UNBOUNDED PRECEDING", "unbounded_following": "UNBOUNDED FOLLOWING",
                     "current": "CURRENT ROW"}.get(b) or f"{off} {b.upper()}"
 
-        return f"{self.kind.upper()} BETWEEN {bound(self.start, self.start_offset)} AND {bound(self.end, self.end_offset)}"
+        ex = "" if self.exclude == "no_others" else f" EXCLUDE {self.exclude.replace('_', ' ').upper()}"
+        return (f"{self.kind.upper()} BETWEEN {bound(self.start, self.start_offset)} AND "
+                f"{bound(self.end, self.end_offset)}{ex}")
 
 
 # ---------------------------------------------------------------------------------------------

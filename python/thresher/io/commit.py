@@ -34,7 +34,6 @@ thresher.io.commit.JobPlanMismatchError: job 'job-1' was started with a differen
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -263,6 +262,8 @@ class JobStore:
         self.io_config = io_config
 
     def _uri(self, job_id: str) -> str:
+        import hashlib  # here, not at the top: hashlib loads OpenSSL (~3.5 MiB RSS)
+
         safe = hashlib.sha1(job_id.encode()).hexdigest()[:16]
         return fs.join(self.location, f"job-{safe}.json")
 

@@ -267,6 +267,35 @@ class ParquetSource(Source):
             return None
         return ColumnStatistics(lo, hi, nulls)
 
+    def column_ranges(self, name: str) -> list[tuple[Any, Any]] | None:
+        """Each row group's ``(min, max)`` of top-level column ``name`` from the footers (cached;
+        None when a row group lacks them, or for more than 64 files)."""
+        cache: dict[str, list[tuple[Any, Any]] | None] = self.__dict__.setdefault("_column_ranges_cache", {})
+        if name not in cache:
+            cache[name] = self._column_ranges(name)
+        return cache[name]
+
+    def _column_ranges(self, name: str) -> list[tuple[Any, Any]] | None:
+        out: list[tuple[Any, Any]] = []
+        try:
+            fragments = list(self.dataset.get_fragments())
+            if not fragments or len(fragments) > 64:
+                return None
+            for frag in fragments:
+                md = frag.metadata
+                idx = next((i for i in range(md.num_columns) if md.schema.column(i).path == name), None)
+                if idx is None:
+                    return None
+                for rg in range(md.num_row_groups):
+                    st = md.row_group(rg).column(idx).statistics
+                    if st is not None and st.has_min_max:
+                        out.append((st.min, st.max))
+                    elif st is None or st.null_count != md.row_group(rg).num_rows:
+                        return None
+        except (OSError, pa.ArrowException, TypeError, ValueError):
+            return None
+        return out
+
     def polars_scan(self, columns: Sequence[str] | None, predicate: Predicate | None) -> Any | None:
         import polars as pl
 

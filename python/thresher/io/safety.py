@@ -18,7 +18,6 @@ Examples
 from __future__ import annotations
 
 import datetime
-import hashlib
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -163,6 +162,8 @@ def strip_file_scheme(uri: str) -> str:
 
 def stable_token(*parts: str, n: int = 16) -> str:
     """A short, filesystem-safe hash of ``parts`` (job id, partition id): deterministic names."""
+    import hashlib  # here, not at the top: hashlib loads OpenSSL (~3.5 MiB RSS)
+
     h = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
     return h[:n]
 

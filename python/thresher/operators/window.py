@@ -6,9 +6,11 @@ Polars semantics (the DataFrame API, ``frame=None``) are Polars' own ``Expr.over
 1. the sort order of (partition keys, ORDER BY keys) with each key's direction and NULL placement,
    as an index (not stable: ties are peers or SQL leaves their order undefined);
 2. partition and peer-group bounds per row from run ids of the sorted keys (``rle_id``);
-3. the frame ``[fs, fe]`` per row: row offsets for ROWS; for RANGE a vectorized binary search
-   (all rows at once, ``log2(n)`` NumPy steps) over the single ORDER BY key inside the partition's
-   non-NULL run, NULL keys framing their NULL peers as DuckDB does;
+3. the frame ``[fs, fe]`` per row: row offsets for ROWS; peer-group offsets for GROUPS; for
+   RANGE the bound value ``key -/+ offset`` (exact integers for integer, decimal, date and
+   timestamp keys, calendar months for intervals) found by one ``np.searchsorted`` over the
+   single ORDER BY key of all partitions at once, NULL and NaN keys framing their peers as DuckDB
+   does; EXCLUDE cuts the frame into up to three row ranges;
 4. each function from the bounds: ``count``/``sum``/``avg`` as differences of prefix sums (exact
    in int64 for integers and decimals; floats keep NaN/±inf counts apart so one inf cannot poison
    later frames), ``min``/``max`` over dense value codes with a running min/max for frames that
@@ -21,7 +23,8 @@ No Python loop runs over rows; loops run over functions and over ``log2`` levels
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import decimal
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,7 +34,7 @@ from thresher._lazy import lazy_module
 from thresher.datatypes import DataType, Schema
 from thresher.errors import UnsupportedError
 from thresher.expressions.expr import AggCall, Call, CountStar, Expr, strip_alias
-from thresher.expressions.window import WindowFrame
+from thresher.expressions.window import IntervalOffset, WindowFrame
 from thresher.operators.expr_to_polars import polars_dtype, to_polars
 
 if TYPE_CHECKING:
@@ -215,13 +218,30 @@ class _Geometry:
         self.peer = _run_ids(df, part + [f"__wo{i}" for i in range(no)]) if no else self.pid
         self.pstart, self.pend = _bounds(self.pid)
         self.gstart, self.gend = (self.pstart, self.pend) if not no else _bounds(self.peer)
-        self._frames: dict[WindowFrame, tuple[np.ndarray, np.ndarray]] = {}
+        self._frames: dict[WindowFrame, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._range_keys: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def frame(self, frame: WindowFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The frame's first and last row per row (before EXCLUDE); empty where first > last."""
+        segs = self.segments(WindowFrame(frame.kind, frame.start, frame.end, frame.start_offset, frame.end_offset))
+        return segs[0]
+
+    def segments(self, frame: WindowFrame) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The frame as 1-3 disjoint row ranges ``[s, e]`` in row order (EXCLUDE cuts a hole out of
+        it; EXCLUDE TIES puts the current row back in the hole); a range is empty where s > e."""
         if frame not in self._frames:
-            fs = self._bound(frame, frame.start, frame.start_offset, True)
-            fe = self._bound(frame, frame.end, frame.end_offset, False)
-            self._frames[frame] = (np.maximum(fs, self.pstart), np.minimum(fe, self.pend))
+            fs = np.maximum(self._bound(frame, frame.start, frame.start_offset, True), self.pstart)
+            fe = np.minimum(self._bound(frame, frame.end, frame.end_offset, False), self.pend)
+            if frame.exclude == "no_others":
+                segs = [(fs, fe)]
+            else:
+                xs, xe = (self.i, self.i) if frame.exclude == "current_row" else (self.gstart, self.gend)
+                segs = [(fs, np.minimum(fe, xs - 1))]
+                if frame.exclude == "ties":
+                    inside = (fs <= self.i) & (self.i <= fe)
+                    segs.append((np.where(inside, self.i, self.i + 1), self.i))
+                segs.append((np.maximum(fs, xe + 1), fe))
+            self._frames[frame] = segs
         return self._frames[frame]
 
     def _bound(self, frame: WindowFrame, kind: str, offset: Any, start: bool) -> np.ndarray:
@@ -237,36 +257,139 @@ class _Geometry:
             return self.i - int(offset) if kind == "preceding" else self.i + int(offset)
         if kind == "current":
             return self.gstart if start else self.gend
+        if frame.kind == "groups":
+            return self._groups_bound(kind, int(offset), start)
         return self._range_bound(kind, offset, start)
+
+    def _groups_bound(self, kind: str, offset: int, start: bool) -> np.ndarray:
+        """GROUPS: ``offset`` peer groups away from the current row's (peer ids are consecutive)."""
+        first, last = self.peer[self.pstart], self.peer[self.pend]
+        target = self.peer - offset if kind == "preceding" else self.peer + offset
+        change = np.flatnonzero(self.peer[1:] != self.peer[:-1]) + 1
+        run_start = np.concatenate([[0], change]).astype(np.int64)
+        run_end = np.concatenate([change - 1, [self.n - 1]]).astype(np.int64)
+        t = np.clip(target, first, last)
+        if start:  # a start before the partition is its first row; after it, the frame is empty
+            return np.where(target > last, self.pend + 1, run_start[t])
+        return np.where(target < first, self.pstart - 1, run_end[t])
 
     def _range_bound(self, kind: str, offset: Any, start: bool) -> np.ndarray:
         if self.no != 1:
             raise UnsupportedError(f"a RANGE frame with an offset needs exactly one ORDER BY key, got {self.no}")
         key = self.df["__wo0"]
-        if not (key.dtype.is_numeric() or isinstance(key.dtype, pl.Decimal)):
-            raise UnsupportedError(f"a RANGE frame with an offset over an ORDER BY key of type {key.dtype} "
-                                   "is not supported (numeric keys only)")
-        nulls = key.is_null().to_numpy()
-        if key.dtype.is_integer() and float(offset) == int(offset):
-            k = key.fill_null(0).cast(pl.Int64).to_numpy()
-            off: Any = int(offset)
-        else:
-            k = key.fill_null(0).cast(pl.Float64).to_numpy()
-            off = float(offset)
-        if self.desc:  # descending keys: "preceding" means larger values
-            k = -k
-        nn = np.bincount(self.pid, weights=~nulls, minlength=int(self.pid.max()) + 1).astype(np.int64)[self.pid]
-        if self.nulls_last:
-            lo, hi = self.pstart, self.pstart + nn
-        else:
-            lo, hi = self.pend + 1 - nn, self.pend + 1
-        target = k - off if kind == "preceding" else k + off
+        # the bound's value in the key's own space: ``key - offset`` for PRECEDING over an ascending
+        # key (DuckDB computes exactly this, then finds the first/last row past it)
+        subtract = (kind == "preceding") != self.desc
+        # the first row >= the start value (<= for a descending key) and the last row <= the end value
+        k, target = _range_values(key, offset, subtract, round_up=start != self.desc)
+        if self.desc:  # search a descending key as its negation (order-preserving integers and floats)
+            k, target = -k, -target
+        searchable, lo, hi = self._searchable(key)
         if start:
-            out = _search(k, lo, hi, target, strict=False)
+            out = _search(k, searchable, self.pid, lo, hi, target, strict=False)
         else:
-            out = _search(k, lo, hi, target, strict=True) - 1
-        # a NULL key's frame is its NULL peers
-        return np.where(nulls, self.gstart if start else self.gend, out)
+            out = _search(k, searchable, self.pid, lo, hi, target, strict=True) - 1
+        # a NULL (or NaN) key's frame is its peers: NULL +- offset is NULL, NaN +- offset is NaN
+        return np.where(searchable, out, self.gstart if start else self.gend)
+
+    def _searchable(self, key: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows whose key is a number (not NULL, not NaN) and, per row, its partition's run of them:
+        NULLs sort first or last, NaN above every number (first when descending)."""
+        nulls = key.is_null().to_numpy()
+        nan = key.is_nan().fill_null(False).to_numpy() if key.dtype.is_float() else np.zeros(self.n, dtype=bool)
+        searchable = ~(nulls | nan)
+        groups = int(self.pid.max()) + 1
+        n_null = np.bincount(self.pid, weights=nulls, minlength=groups).astype(np.int64)[self.pid]
+        n_nan = np.bincount(self.pid, weights=nan, minlength=groups).astype(np.int64)[self.pid]
+        n_num = (self.pend - self.pstart + 1) - n_null - n_nan
+        lo = self.pstart + (0 if self.nulls_last else n_null) + (n_nan if self.desc else 0)
+        return searchable, lo, lo + n_num
+
+
+def _range_values(key: pl.Series, offset: Any, subtract: bool, round_up: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The sort key as NumPy and each row's bound value ``key -/+ offset`` in the same exact space:
+    integers (integer keys, decimals unscaled, dates in days, timestamps and times in their unit)
+    or floats. For an integer key a fractional bound rounds toward the frame's inside
+    (``round_up``: up for a lower bound), which finds the same rows as comparing exactly."""
+    dt = key.dtype
+    sign = -1 if subtract else 1
+    if isinstance(offset, IntervalOffset):
+        return _interval_values(key, offset, sign)
+    if dt.is_temporal() and dt != pl.Date:
+        raise UnsupportedError(f"a RANGE frame over an ORDER BY key of type {dt} needs an INTERVAL offset, "
+                               f"got {offset!r}")
+    if not (dt.is_numeric() or isinstance(dt, pl.Decimal) or dt == pl.Date):
+        raise UnsupportedError(f"a RANGE frame with an offset over an ORDER BY key of type {dt} "
+                               "is not supported (numeric, DATE, TIMESTAMP and TIME keys)")
+    if dt.is_float():
+        npt: Any = np.float32 if dt == pl.Float32 else np.float64  # DuckDB computes REAL bounds in REAL
+        k = key.fill_null(0).fill_nan(0).to_numpy().astype(npt)
+        return k, (k + np.asarray(sign * float(offset), dtype=npt)).astype(npt)
+    if dt == pl.Date:
+        if offset != int(offset):
+            raise UnsupportedError(f"a RANGE frame over a DATE key needs a whole number of days or an INTERVAL, "
+                                   f"got {offset}")
+        k = key.to_physical().fill_null(0).cast(pl.Int64).to_numpy()
+        return k, _shifted(k, sign * int(offset))
+    off = decimal.Decimal(str(offset)) if isinstance(offset, float) else decimal.Decimal(offset)
+    if isinstance(dt, pl.Decimal):
+        # exact: key and offset as integers in units of 10^-digits
+        scale = dt.scale or 0
+        digits = max(scale, -int(off.as_tuple().exponent))
+        phys = (key.cast(pl.Decimal(38, digits)) if digits != scale else key).fill_null(0).to_physical()
+        lo_v: Any = phys.min()
+        hi_v: Any = phys.max()
+        if max(abs(int(lo_v or 0)), abs(int(hi_v or 0))) >= 2**62:
+            raise UnsupportedError("a RANGE frame over a DECIMAL key this large is not supported")
+        k = phys.cast(pl.Int64).to_numpy()
+        return k, _shifted(k, int(sign * off * 10**digits))
+    # an integer key: a fractional bound rounds to a whole key value toward the frame's inside
+    o = int((sign * off).to_integral_value(rounding=decimal.ROUND_CEILING if round_up else decimal.ROUND_FLOOR))
+    k = key.fill_null(0).cast(pl.Int64).to_numpy() if dt != pl.UInt64 else _u64(key)
+    return k, _shifted(k, o)
+
+
+def _u64(key: pl.Series) -> np.ndarray:
+    top: Any = key.max()
+    if top is not None and int(top) >= 2**62:
+        raise UnsupportedError("a RANGE frame over a UBIGINT key above 2^62 is not supported")
+    return key.fill_null(0).cast(pl.Int64).to_numpy()
+
+
+def _shifted(k: np.ndarray, add: int) -> np.ndarray:
+    """``k + add`` in int64, refusing rather than wrapping around."""
+    if len(k) and max(abs(int(k.min()) + add), abs(int(k.max()) + add), abs(int(k.min())), abs(int(k.max()))) >= 2**62:
+        raise UnsupportedError("a RANGE frame bound overflows 64-bit integers")
+    return k + np.int64(add)
+
+
+def _interval_values(key: pl.Series, off: IntervalOffset, sign: int) -> tuple[np.ndarray, np.ndarray]:
+    """``key -/+ INTERVAL`` as DuckDB: months first (the day clamped to the month's end), then days,
+    then microseconds; a DATE key becomes a timestamp (DuckDB's DATE - INTERVAL is a TIMESTAMP);
+    a TIME key moves by the interval's time part only."""
+    dt = key.dtype
+    if dt == pl.Time:  # DuckDB does not wrap the bound around midnight: 00:10 - 1 hour is before 00:00
+        k = key.to_physical().cast(pl.Int64).fill_null(0).to_numpy()
+        return k, _shifted(k, sign * off.micros * 1000)
+    if dt == pl.Date:
+        ts = key.cast(pl.Datetime("us"))
+    elif isinstance(dt, pl.Datetime):
+        tz = dt.time_zone
+        if tz not in (None, "UTC", "Etc/UTC", "+00:00") and (off.months or off.days):
+            raise UnsupportedError(f"a RANGE frame with a calendar INTERVAL ({off}) over a TIMESTAMP in time zone "
+                                   f"{tz} is not supported")
+        ts = key.dt.convert_time_zone("UTC").dt.replace_time_zone(None) if tz is not None else key
+        if getattr(ts.dtype, "time_unit", None) in ("ms", None):
+            ts = ts.cast(pl.Datetime("us"))
+    else:
+        raise UnsupportedError(f"a RANGE frame with an INTERVAL offset ({off}) over an ORDER BY key of type {dt} "
+                               "is not supported (DATE, TIMESTAMP and TIME keys)")
+    unit = getattr(ts.dtype, "time_unit", "us")
+    per_us = 1000 if unit == "ns" else 1
+    k = ts.to_physical().cast(pl.Int64).fill_null(0).to_numpy()
+    moved = ts.dt.offset_by(f"{sign * off.months}mo") if off.months else ts
+    base = moved.to_physical().cast(pl.Int64).fill_null(0).to_numpy()
+    return k, _shifted(base, sign * (off.days * 86_400_000_000 + off.micros) * per_us)
 
 
 def _run_ids(df: pl.DataFrame, cols: list[str]) -> np.ndarray:
@@ -287,19 +410,38 @@ def _bounds(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts[ids], ends[ids]
 
 
-def _search(keys: np.ndarray, lo: np.ndarray, hi: np.ndarray, target: np.ndarray, strict: bool) -> np.ndarray:
-    """Per row, the first index in ``[lo, hi)`` whose key is ``>= target`` (``> target`` if strict);
-    every row's binary search advances together."""
-    lo, hi = lo.copy(), hi.copy()
-    while True:
-        active = lo < hi
-        if not active.any():
-            return lo
-        mid = (lo + hi) // 2
-        v = keys[np.where(active, mid, 0)]
-        right = active & ((v <= target) if strict else (v < target))
-        lo = np.where(right, mid + 1, lo)
-        hi = np.where(active & ~right, mid, hi)
+def _search(keys: np.ndarray, searchable: np.ndarray, pid: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+            target: np.ndarray, strict: bool) -> np.ndarray:
+    """Per row, the first index in its partition's run ``[lo, hi)`` of searchable rows whose key is
+    ``>= target`` (``> target`` if strict); ``hi`` where there is none.
+
+    One ``np.searchsorted`` over all partitions at once: each key becomes an integer code that
+    orders like it (its offset from the minimum when the keys span a small range, else its rank
+    among the distinct keys), placed in its partition's own band ``[pid * W, pid * W + W)``; the
+    rows of a partition outside its run sit at the band's bottom (before the run) or top (after),
+    so the composite codes are sorted and a target's code lands inside its own partition's run.
+    """
+    vals = keys[searchable]
+    if not len(vals):
+        return lo.copy()
+    if keys.dtype.kind in "iu" and int(vals.max()) - int(vals.min()) <= 4 * len(keys):
+        base = vals.min()
+        codes = keys - base
+        width = int(vals.max() - base) + 1  # codes of searchable rows are in [0, width)
+        t = target - base + (1 if strict else 0)  # the first code >= t
+        tc = np.clip(t, 0, width)
+    else:
+        distinct = np.unique(vals)
+        width = len(distinct)
+        codes = np.searchsorted(distinct, keys)
+        tc = np.searchsorted(distinct, target, side="right" if strict else "left")
+    band = width + 2
+    if (int(pid[-1]) + 1) * band >= 2**62:
+        raise UnsupportedError("a RANGE frame over this many partitions and distinct keys is not supported")
+    i = np.arange(len(keys), dtype=np.int64)
+    inner = np.where(searchable, codes.astype(np.int64) + 1, np.where(i < lo, 0, band - 1))
+    composite = pid * band + inner
+    return np.searchsorted(composite, pid * band + tc.astype(np.int64) + 1, side="left").astype(np.int64)
 
 
 def _with_nulls(values: Any, valid: np.ndarray) -> pl.Series:
@@ -348,23 +490,22 @@ def _evaluate(e: Expr, j: int, df: pl.DataFrame, geo: _Geometry, frame: WindowFr
                 out = pl.select(pl.when(pl.lit(pl.Series(valid))).then(pl.lit(out))
                                 .otherwise(pl.lit(args[1].cast(out.dtype)))).to_series()
             return out
-        fs, fe = geo.frame(frame)
+        segs = geo.segments(frame)
         if name == "first_value":
-            return _gather(args[0], fs, fs <= fe)
+            return _gather(args[0], *_nth_row(segs, 1, from_end=False))
         if name == "last_value":
-            return _gather(args[0], fe, fs <= fe)
+            return _gather(args[0], *_nth_row(segs, 1, from_end=True))
         if name == "nth_value":
-            idx = fs + int(e.option("n")) - 1
-            return _gather(args[0], idx, (fs <= fe) & (idx <= fe))
+            return _gather(args[0], *_nth_row(segs, int(e.option("n")), from_end=False))
         raise UnsupportedError(f"window function {e.name} is not supported")
-    fs, fe = geo.frame(frame)
-    nonempty = fs <= fe
+    segs = geo.segments(frame)
+    sizes = _add(np.maximum(se - ss + 1, 0) for ss, se in segs)
     if isinstance(e, CountStar):
-        return pl.Series(np.where(nonempty, fe - fs + 1, 0))
+        return pl.Series(sizes)
     if not isinstance(e, AggCall):
         raise UnsupportedError(f"{e!r} is not a window function")
     x = args[0]
-    whole = bool(np.all(fs == pstart) and np.all(fe == pend))
+    whole = len(segs) == 1 and bool(np.all(segs[0][0] == pstart) and np.all(segs[0][1] == pend))
     if e.name not in _FRAMED_AGGS:
         if not whole:
             raise UnsupportedError(f"{e.name}() over a moving window frame ({frame!r}) is not supported; "
@@ -375,15 +516,16 @@ def _evaluate(e: Expr, j: int, df: pl.DataFrame, geo: _Geometry, frame: WindowFr
         agg = _agg(e.name, pl.col(x.name), e, arg_types[0], True).over("__wpid")
         return df.select(x, pid).select(agg).to_series()
     if e.name in ("first", "last"):
-        return _gather(x, fs if e.name == "first" else fe, nonempty)
+        return _gather(x, *_nth_row(segs, 1, from_end=e.name == "last"))
     valid = x.is_not_null().to_numpy()
-    cnt = np.where(nonempty, _range_diff(_prefix(valid.astype(np.int64)), fs, fe), 0)
+    valid_prefix = _prefix(valid.astype(np.int64))
+    cnt = _add(_seg_sum(valid_prefix, ss, se) for ss, se in segs)
     if e.name == "count":
         return pl.Series(cnt)
     has = cnt > 0
     if e.name in ("min", "max"):
-        return _min_max(x, fs, fe, has, geo, e.name == "min")
-    total = _frame_sum(x, fs, fe, geo)
+        return _min_max(x, segs, has, geo, e.name == "min")
+    total = _frame_sum(x, segs, geo)
     if e.name == "sum":
         if isinstance(total, pl.Series):
             return pl.select(pl.when(pl.lit(pl.Series(has))).then(pl.lit(total))).to_series()
@@ -392,7 +534,36 @@ def _evaluate(e: Expr, j: int, df: pl.DataFrame, geo: _Geometry, frame: WindowFr
     return _with_nulls(mean / np.maximum(cnt, 1), has)
 
 
-def _frame_sum(x: pl.Series, fs: np.ndarray, fe: np.ndarray, geo: _Geometry) -> Any:
+def _add(parts: Iterable[np.ndarray]) -> np.ndarray:
+    out: np.ndarray | None = None
+    for p in parts:
+        out = p if out is None else out + p
+    assert out is not None
+    return out
+
+
+def _seg_sum(prefix: np.ndarray, fs: np.ndarray, fe: np.ndarray) -> np.ndarray:
+    """Sum over each row range ``[fs, fe]`` from a prefix sum; 0 where the range is empty."""
+    return np.where(fs <= fe, _range_diff(prefix, fs, fe), 0)
+
+
+def _nth_row(segs: list[tuple[np.ndarray, np.ndarray]], nth: int, from_end: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The row of the frame's ``nth`` row (1-based, counted from its end if ``from_end``) over its
+    ordered segments, and whether there is one."""
+    order = segs[::-1] if from_end else segs
+    left = np.full(len(segs[0][0]), nth - 1, dtype=np.int64)  # rows still to skip
+    idx = np.zeros_like(left)
+    found = np.zeros(len(left), dtype=bool)
+    for ss, se in order:
+        size = np.maximum(se - ss + 1, 0)
+        here = ~found & (left < size)
+        idx = np.where(here, (se - left) if from_end else (ss + left), idx)
+        found |= here
+        left = np.where(found, left, left - size)
+    return idx, found
+
+
+def _frame_sum(x: pl.Series, segs: list[tuple[np.ndarray, np.ndarray]], geo: _Geometry) -> Any:
     """Sum of the non-null values in each frame: int64/float64 NumPy, or a decimal Series."""
     dt = x.dtype
     if isinstance(dt, pl.Decimal):
@@ -400,7 +571,8 @@ def _frame_sum(x: pl.Series, fs: np.ndarray, fe: np.ndarray, geo: _Geometry) -> 
         unscaled = (x.fill_null(0) * (10 ** scale)).cast(pl.Int64).to_numpy()
         if float(np.abs(unscaled.astype(np.float64)).sum()) >= 2.0 ** 62:
             raise UnsupportedError("a decimal sum over a moving window frame would overflow 64-bit integers")
-        ints = pl.Series(_range_diff(_prefix(unscaled), fs, fe))
+        pre = _prefix(unscaled)
+        ints = pl.Series(_add(_seg_sum(pre, ss, se) for ss, se in segs))
         return pl.select(pl.lit(ints).cast(pl.Decimal(38, 0)) * pl.lit(pl.Series([10 ** -scale if scale else 1],
                                                                                   dtype=pl.Decimal(38, scale)))
                          ).to_series()
@@ -408,24 +580,33 @@ def _frame_sum(x: pl.Series, fs: np.ndarray, fe: np.ndarray, geo: _Geometry) -> 
         v = x.fill_null(0).cast(pl.Int64).to_numpy()
         if float(np.abs(v.astype(np.float64)).sum()) >= 2.0 ** 63:
             raise UnsupportedError("an integer sum over a moving window frame would overflow int64")
-        return _range_diff(_prefix(v), fs, fe)
+        pre = _prefix(v)
+        return _add(_seg_sum(pre, ss, se) for ss, se in segs)
     v = x.cast(pl.Float64).to_numpy(allow_copy=True)
     v = np.where(np.isnan(v) & ~x.is_nan().fill_null(False).to_numpy(), 0.0, v)  # nulls -> 0
     finite = np.isfinite(v)
     # a running sum restarted per partition keeps rounding local to the partition
     seg = pl.DataFrame({"v": np.where(finite, v, 0.0), "p": geo.pid}).select(pl.col("v").cum_sum().over("p"))
     s = seg.to_series().to_numpy()
-    last = len(s) - 1  # empty frames may point past either end; they are masked by the caller
-    before = np.where(fs > geo.pstart, s[np.clip(fs - 1, 0, last)], 0.0)
-    out = s[np.clip(fe, 0, last)] - before
-    nan = _range_diff(_prefix(np.isnan(v).astype(np.int64)), fs, fe) > 0
-    pinf = _range_diff(_prefix((v == np.inf).astype(np.int64)), fs, fe) > 0
-    ninf = _range_diff(_prefix((v == -np.inf).astype(np.int64)), fs, fe) > 0
-    out = np.where(pinf, np.inf, np.where(ninf, -np.inf, out))
-    return np.where(nan | (pinf & ninf), np.nan, out)
+    last = len(s) - 1  # empty frames may point past either end: they add nothing
+    nan_pre = _prefix(np.isnan(v).astype(np.int64))
+    pinf_pre = _prefix((v == np.inf).astype(np.int64))
+    ninf_pre = _prefix((v == -np.inf).astype(np.int64))
+    out = np.zeros(len(s), dtype=np.float64)
+    nan = np.zeros(len(s), dtype=np.int64)
+    pinf = np.zeros(len(s), dtype=np.int64)
+    ninf = np.zeros(len(s), dtype=np.int64)
+    for fs, fe in segs:
+        before = np.where(fs > geo.pstart, s[np.clip(fs - 1, 0, last)], 0.0)
+        out = out + np.where(fs <= fe, s[np.clip(fe, 0, last)] - before, 0.0)
+        nan += _seg_sum(nan_pre, fs, fe)
+        pinf += _seg_sum(pinf_pre, fs, fe)
+        ninf += _seg_sum(ninf_pre, fs, fe)
+    out = np.where(pinf > 0, np.inf, np.where(ninf > 0, -np.inf, out))
+    return np.where((nan > 0) | ((pinf > 0) & (ninf > 0)), np.nan, out)
 
 
-def _min_max(x: pl.Series, fs: np.ndarray, fe: np.ndarray, has: np.ndarray, geo: _Geometry,
+def _min_max(x: pl.Series, segs: list[tuple[np.ndarray, np.ndarray]], has: np.ndarray, geo: _Geometry,
              is_min: bool) -> pl.Series:
     """Min/max over each frame, on dense value codes (any orderable type)."""
     if x.dtype == pl.Null:
@@ -435,7 +616,8 @@ def _min_max(x: pl.Series, fs: np.ndarray, fe: np.ndarray, has: np.ndarray, geo:
     if is_min:
         codes = np.where(codes < 0, big, codes)
     n = len(codes)
-    if np.all(fs == geo.pstart) or np.all(fe == geo.pend):
+    fs, fe = segs[0]
+    if len(segs) == 1 and (np.all(fs == geo.pstart) or np.all(fe == geo.pend)):
         # frames anchored at a partition edge: one running min/max; offsetting each partition's codes
         # below (min) or above (max) the previous partitions makes the scan restart at partition starts
         forward = bool(np.all(fs == geo.pstart))
@@ -452,26 +634,37 @@ def _min_max(x: pl.Series, fs: np.ndarray, fe: np.ndarray, has: np.ndarray, geo:
             got = run[np.clip(fs, 0, n - 1)]
             got = got + shift[np.clip(fs, 0, n - 1)] if is_min else got - shift[np.clip(fs, 0, n - 1)]
     else:
-        got = _sparse_query(codes, fs, fe, is_min)
+        op = np.minimum if is_min else np.maximum
+        width = max(int(np.max(np.maximum(se - ss + 1, 1))) for ss, se in segs)
+        table = _sparse_table(codes, width, is_min)
+        got = None
+        for ss, se in segs:
+            part = np.where(ss <= se, _sparse_query(table, ss, se, is_min), big if is_min else -1)
+            got = part if got is None else op(got, part)
     uniq = x.drop_nulls().unique().sort()
-    return _gather(uniq, got - 1, has)
+    return _gather(uniq, np.asarray(got) - 1, has)
 
 
-def _sparse_query(codes: np.ndarray, fs: np.ndarray, fe: np.ndarray, is_min: bool) -> np.ndarray:
+def _sparse_table(codes: np.ndarray, width: int, is_min: bool) -> np.ndarray:
     op = np.minimum if is_min else np.maximum
     n = len(codes)
-    width = np.maximum(fe - fs + 1, 1)
     levels = [codes]
     k = 1
-    while (1 << k) <= int(width.max()):
+    while (1 << k) <= width:
         prev = levels[-1]
         half = 1 << (k - 1)
         nxt = prev.copy()
         nxt[: n - half] = op(prev[: n - half], prev[half:])
         levels.append(nxt)
         k += 1
-    lvl = np.floor(np.log2(width)).astype(np.int64)
-    table = np.stack(levels)
+    return np.stack(levels)
+
+
+def _sparse_query(table: np.ndarray, fs: np.ndarray, fe: np.ndarray, is_min: bool) -> np.ndarray:
+    op = np.minimum if is_min else np.maximum
+    n = table.shape[1]
+    width = np.maximum(fe - fs + 1, 1)
+    lvl = np.minimum(np.floor(np.log2(width)).astype(np.int64), table.shape[0] - 1)
     a = np.clip(fs, 0, n - 1)
     b = np.clip(fe - (1 << lvl) + 1, 0, n - 1)
     return op(table[lvl, a], table[lvl, b])

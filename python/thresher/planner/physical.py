@@ -30,7 +30,6 @@ Lowering rules:
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -54,6 +53,7 @@ from thresher.operators.project import ProjectOperator
 from thresher.operators.sample import SampleOperator
 from thresher.planner.distributions import Distribution
 from thresher.planner.distributions import distribution as _spread
+from thresher.planner.gc_pause import gc_paused
 from thresher.planner.logical import (
     Aggregate,
     Dedup,
@@ -711,6 +711,8 @@ def plan_fingerprint(plan: LogicalPlan) -> str:
     """
     with every_option_shown():
         text = plan.pretty() + "\n" + "\n".join(f"{f.name}: {f.dtype}" for f in plan.schema.fields)
+    import hashlib  # here: importing hashlib loads OpenSSL (~3.5 MiB RSS), and only writes need this
+
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -725,6 +727,11 @@ def compile(plan: LogicalPlan, settings: CompileSettings | None = None) -> Physi
     >>> phys.root.kind, phys.write_job is None
     ('scan', True)
     """
+    with gc_paused():
+        return _compile(plan, settings)
+
+
+def _compile(plan: LogicalPlan, settings: CompileSettings | None) -> PhysicalPlan:
     from thresher.planner.optimizer.runner import optimize as run_optimizer
 
     settings = settings or CompileSettings()

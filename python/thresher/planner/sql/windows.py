@@ -8,8 +8,10 @@ Aggregate node first and reads their columns.
 
 DuckDB's rules: NULLS LAST by default for ASC and DESC; without a frame clause the frame is
 ``RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`` (peers included) when there is an ORDER BY
-and the whole partition otherwise. GROUPS frames, EXCLUDE, IGNORE NULLS and non-constant offsets
-raise an error naming the construct.
+and the whole partition otherwise. ROWS, RANGE (numeric offsets over
+a numeric key, integers or intervals over DATE/TIMESTAMP/TIME keys) and GROUPS frames with
+EXCLUDE CURRENT ROW/GROUP/TIES are supported; IGNORE NULLS and non-constant offsets raise an error
+naming the construct.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from thresher.datatypes import Field, Schema
 from thresher.errors import UnsupportedError
 from thresher.expressions.expr import AggCall, Call, CountStar, Expr, has_aggregate
-from thresher.expressions.window import WindowFrame
+from thresher.expressions.window import IntervalOffset, WindowFrame
 from thresher.planner.logical import LogicalPlan, Window
 
 if TYPE_CHECKING:
@@ -164,10 +166,15 @@ class SQLWindows:
         from thresher.planner.sql.translate import SQLError, _where
 
         kind = str(spec.args.get("kind") or "").lower()
-        if kind not in ("rows", "range"):
-            raise UnsupportedError(f"{kind.upper()} window frames are not supported (ROWS and RANGE are): {_where(w)}")
-        if spec.args.get("exclude") is not None:
-            raise UnsupportedError(f"EXCLUDE in a window frame is not supported: {_where(w)}")
+        if kind not in ("rows", "range", "groups"):
+            raise UnsupportedError(f"{kind.upper()} window frames are not supported (ROWS, RANGE and GROUPS are): "
+                                   f"{_where(w)}")
+        ex = spec.args.get("exclude")
+        exclude = "no_others"
+        if ex is not None:
+            exclude = " ".join(str(ex.name if hasattr(ex, "name") else ex).lower().split()).replace(" ", "_")
+            if exclude not in ("no_others", "current_row", "group", "ties"):
+                raise UnsupportedError(f"EXCLUDE {ex} in a window frame is not supported: {_where(w)}")
 
         def bound(value: Any, side: Any, default: str) -> tuple[str, Any]:
             if value is None:
@@ -181,15 +188,19 @@ class SQLWindows:
             from sqlglot import exp
 
             if isinstance(value, exp.Literal) and not value.is_string:
-                num: Any = int(value.name) if value.is_int else float(decimal.Decimal(value.name))
+                # DuckDB types 0.5 DECIMAL (exact) and 1e1 DOUBLE
+                num: Any = int(value.name) if value.is_int else \
+                    float(value.name) if "e" in value.name.lower() else decimal.Decimal(value.name)
                 return side_s, num
+            if isinstance(value, exp.Interval):
+                return side_s, _interval_offset(value, w)
             raise UnsupportedError(f"window frame offset {value.sql() if hasattr(value, 'sql') else value} is not "
-                                   f"supported (constant numbers only): {_where(w)}")
+                                   f"supported (constant numbers and intervals only): {_where(w)}")
 
         start, soff = bound(spec.args.get("start"), spec.args.get("start_side"), "unbounded_preceding")
         end, eoff = bound(spec.args.get("end"), spec.args.get("end_side"), "current")
         try:
-            return WindowFrame(kind, start, end, soff, eoff)
+            return WindowFrame(kind, start, end, soff, eoff, exclude)
         except Exception as exc:
             raise SQLError(f"invalid window frame ({exc}): {_where(w)}") from None
 
@@ -237,3 +248,60 @@ class SQLWindows:
         if not isinstance(e, (AggCall, CountStar)):
             raise UnsupportedError(f"unsupported window function {_where(w)}")
         return e
+
+
+#: microseconds per interval unit below a day; months and days are kept apart (calendar units)
+_MICROS = {"hour": 3_600_000_000, "minute": 60_000_000, "second": 1_000_000, "millisecond": 1_000,
+           "microsecond": 1}
+_UNIT_ALIASES = {"year": "year", "years": "year", "yr": "year", "y": "year", "month": "month", "months": "month",
+                 "mon": "month", "mons": "month", "week": "week", "weeks": "week", "w": "week", "day": "day",
+                 "days": "day", "d": "day", "hour": "hour", "hours": "hour", "h": "hour", "hr": "hour",
+                 "minute": "minute", "minutes": "minute", "min": "minute", "mins": "minute", "m": "minute",
+                 "second": "second", "seconds": "second", "sec": "second", "secs": "second", "s": "second",
+                 "millisecond": "millisecond", "milliseconds": "millisecond", "ms": "millisecond",
+                 "microsecond": "microsecond", "microseconds": "microsecond", "us": "microsecond"}
+
+
+def _interval_offset(node: Any, w: Any) -> IntervalOffset:
+    """``INTERVAL '7' DAY``, ``INTERVAL '1 day 2 hours'``, ``INTERVAL 36 HOURS``: months, days and
+    microseconds, as DuckDB keeps an interval (calendar units stay apart from time units)."""
+    from sqlglot import exp
+
+    from thresher.planner.sql.translate import _where
+
+    amount = node.this
+    while isinstance(amount, exp.Paren):
+        amount = amount.this
+    unit = node.args.get("unit")
+    if not isinstance(amount, exp.Literal):
+        raise UnsupportedError(f"window frame offset {node.sql()} is not supported (a constant interval only): "
+                               f"{_where(w)}")
+    text = str(amount.name).strip()
+    tokens = text.split() if unit is None else [text, str(unit.name)]
+    if len(tokens) % 2:
+        raise UnsupportedError(f"window frame offset {node.sql()}: cannot read the interval {text!r}: {_where(w)}")
+    months = days = micros = 0
+    for num_s, unit_s in zip(tokens[::2], tokens[1::2]):
+        u = _UNIT_ALIASES.get(unit_s.lower())
+        try:
+            num = decimal.Decimal(num_s)
+        except decimal.InvalidOperation:
+            u = None
+        if u is None:
+            raise UnsupportedError(f"window frame offset {node.sql()}: unsupported interval {text!r}: {_where(w)}")
+        if u in ("year", "month", "week", "day"):
+            if num != num.to_integral_value():
+                raise UnsupportedError(f"window frame offset {node.sql()}: a fractional number of {u}s is not "
+                                       f"supported: {_where(w)}")
+            if u in ("year", "month"):
+                months += int(num) * (12 if u == "year" else 1)
+            else:
+                days += int(num) * (7 if u == "week" else 1)
+        else:
+            micros += int(num * _MICROS[u])
+    try:
+        return IntervalOffset(months, days, micros)
+    except Exception as exc:
+        from thresher.planner.sql.translate import SQLError
+
+        raise SQLError(f"invalid window frame ({exc}): {_where(w)}") from None

@@ -74,7 +74,7 @@ from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Proje
 from thresher.planner.optimizer.rules._joins import reorder_to
 from thresher.planner.optimizer.rules._util import rule_memo
 from thresher.planner.optimizer.rules.broadcast_join import is_small
-from thresher.planner.stats import column_ndv, estimate, term_selectivity
+from thresher.planner.stats import column_ndv, estimate, source_statistics, term_selectivity
 
 #: regions with more inputs than this are left as written (the greedy search is cubic)
 MAX_LEAVES = 24
@@ -493,7 +493,7 @@ def _base_rows(leaf: LogicalPlan) -> float:
     while not isinstance(node, ScanSource) and len(node.children()) == 1 and not isinstance(node, Aggregate):
         node = node.children()[0]
     if isinstance(node, ScanSource):
-        n = node.source.statistics().num_rows
+        n = source_statistics(node.source).num_rows
         if n is not None:
             return float(n)
     r = estimate(leaf).rows
