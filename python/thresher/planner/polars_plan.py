@@ -377,8 +377,10 @@ def _key_range_filter(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> tu
 
     Only where it pays: the build side is a filtered scan (cheap to compute on its own), the
     probe side's rows are clustered on the key (its row groups' footer ranges say so, without
-    reading data) and the build keys fall in at most half of its row groups. Returns the probe
-    side (filtered or not) and the computed build side, or None when nothing was computed."""
+    reading data) and the build keys fall in at most half of its row groups. Returns the filtered
+    probe side and the computed build side, or None when no filter applies (then the build side
+    stays a scan: Polars joined TPC-H Q9's green parts as a computed frame at 0.60 s CPU, as a
+    scan at 0.32 s)."""
     if not (_scan_only(node.right) and _filtered(node.right)):
         return None
     rows = estimate(node.right).rows
@@ -402,8 +404,9 @@ def _key_range_filter(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> tu
             continue
         if hit <= KEY_RANGE_MAX_FRACTION * len(ranges):
             bounds.append(to_polars(node.left_on[k], ls).is_between(lo, hi))
-    if bounds:
-        left = left.filter(pl.all_horizontal(bounds) if len(bounds) > 1 else bounds[0])
+    if not bounds:
+        return None
+    left = left.filter(pl.all_horizontal(bounds) if len(bounds) > 1 else bounds[0])
     return left, built.lazy()
 
 
