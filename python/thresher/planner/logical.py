@@ -17,6 +17,7 @@ from typing import Any
 from thresher.datatypes import DataType, Field, Schema, supertype
 from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import (
+    Alias,
     Column,
     Expr,
     has_aggregate,
@@ -196,7 +197,17 @@ class Project(Unary):
         from thresher.operators.evaluate import error_column_name, wants_error_column
 
         out: list[Field] = []
+        schema = self.input.schema
         for e in self.exprs:
+            # a column passed through or renamed (most of what SQL's projections hold): no
+            # aggregate, window or fallible call in it, its type is the input column's
+            if isinstance(e, Column):
+                out.append(schema.field(e.name))
+                continue
+            if isinstance(e, Alias) and isinstance(e.child, Column):
+                f = schema.field(e.child.name)
+                out.append(Field(e.name, f.dtype, f.nullable))
+                continue
             if has_aggregate(e):
                 raise ThresherTypeError(f"aggregation {e!r} outside of group_by().agg() / agg()")
             if contains_window(e):

@@ -207,11 +207,46 @@ class _Edge:
 
 @dataclass
 class _Part:
-    plan: LogicalPlan
+    """A leaf (with its own filter terms) or the join of two parts: the search works on these
+    and builds plan nodes only for a region whose order changes (building a join derives its
+    schema, and most regions, on every pass after the first, are already in order)."""
+
     leaves: frozenset[int]
     rows: float
     #: the join structure, for comparing with the tree as written
     sig: object
+    leaf: LogicalPlan | None = None
+    local: list[Expr] | None = None
+    #: a join: the probe and build sides, their keys (right keys aliased), the terms it filters
+    left: _Part | None = None
+    right: _Part | None = None
+    left_on: tuple[Expr, ...] = ()
+    right_on: tuple[Expr, ...] = ()
+    here: list[Expr] | None = None
+
+
+class _GiveUp(Exception):
+    """A join of the chosen order does not type-check: keep the tree as written."""
+
+
+def _build(part: _Part) -> LogicalPlan:
+    if part.leaf is not None:
+        return Filter(part.leaf, combine_conjunction(part.local)) if part.local else part.leaf
+    assert part.left is not None and part.right is not None
+    left, right = _build(part.left), _build(part.right)
+    try:
+        if part.left_on:
+            # the strategy broadcast_join would pick (so a rebuilt tree costs it no extra pass)
+            small_l, small_r = is_small(estimate(left)), is_small(estimate(right))
+            strategy = "broadcast" if small_r else "hash" if small_l is False and small_r is False else "auto"
+            plan: LogicalPlan = Join(left, right, part.left_on, part.right_on, "inner", strategy=strategy)
+        else:
+            plan = Join(left, right, (), (), "cross")
+    except Exception as exc:  # noqa: BLE001 - incompatible key types: give up on the region
+        raise _GiveUp from exc
+    if part.here:
+        plan = Filter(plan, combine_conjunction(part.here))
+    return plan
 
 
 def _leaf_sets(e: Expr, owner: dict[str, int]) -> frozenset[int] | None:
@@ -269,21 +304,15 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
         edges += _close_equivalences(edges, leaves, owner, rows)
     parts: list[_Part] = []
     for i, leaf in enumerate(leaves):
-        plan, r = leaf, rows[i]
-        if i in local:
-            pred = combine_conjunction(local[i])
-            plan = Filter(plan, pred)
-            for t in local[i]:
-                r *= term_selectivity(t)
-        parts.append(_Part(plan, frozenset({i}), max(r, 1.0), i))
+        r = rows[i]
+        for t in local.get(i, ()):
+            r *= term_selectivity(t)
+        parts.append(_Part(frozenset({i}), max(r, 1.0), i, leaf=leaf, local=local.get(i)))
     used_res: set[int] = set()
     if exact:
         dp = _dp_order(parts, edges, residual, base)
         if dp is not None:
-            built = _build(dp, parts, edges, residual, used_res, base)
-            if built is None:
-                return None
-            parts = [built]
+            parts = [_assemble(dp, parts, edges, residual, used_res, base)]
     while len(parts) > 1:
         best: tuple[tuple[float, int, int], int, int, list[_Edge]] | None = None
         for x in range(len(parts)):
@@ -292,7 +321,7 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
                 between = _between(px.leaves, py.leaves, edges)
                 if not between:
                     continue
-                est = _join_rows(px.leaves, px.rows, py.leaves, py.rows, between, residual, used_res, base)
+                est = _join_rows(px, py, between, residual, used_res, base)
                 # the output, plus the side to build a hash table on: of two joins with the same
                 # estimate, the one with a small dimension goes first
                 key = (est + min(px.rows, py.rows), min(px.leaves), min(py.leaves))
@@ -306,16 +335,17 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
             _, x, y, between = best
         px, py = parts[x], parts[y]
         joined = _join(px, py, between, residual, used_res, base)
-        if joined is None:
-            return None
         parts = [p for k, p in enumerate(parts) if k not in (x, y)] + [joined]
     (final,) = parts
-    plan = final.plan
+    if final.sig == _signature(root, leaves):
+        return None
+    try:
+        plan = _build(final)
+    except _GiveUp:
+        return None
     left_over = [t for k, (t, _) in enumerate(residual) if k not in used_res]
     if left_over:  # constants (no columns): on top
         plan = Filter(plan, combine_conjunction(left_over))
-    if final.sig == _signature(root, leaves):
-        return None
     try:
         return reorder_to(plan, root.schema.names)
     except Exception:  # noqa: BLE001 - a key that no longer type-checks: keep the tree as written
@@ -438,7 +468,7 @@ def _dp_order(parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr,
                     r1, r2 = rows[s1], rows[s2]
                     l1, l2 = _leaves_of(s1, parts), _leaves_of(s2, parts)
                     inside = {k for k, (_, ls) in enumerate(residual) if ls <= l1 or ls <= l2}
-                    out = _join_rows(l1, r1, l2, r2, between, residual, inside, base)
+                    out = _join_rows(_Part(l1, r1, None), _Part(l2, r2, None), between, residual, inside, base)
                     build = min(r1, r2)
                     c = cost[s1] + cost[s2] + out + build
                     # equal costs (a fact meeting two filtered dimensions, estimated alike):
@@ -472,18 +502,15 @@ def _leaves_of(mask: int, parts: list[_Part]) -> frozenset[int]:
     return frozenset(out)
 
 
-def _build(tree: object, parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
-           used: set[int], base: dict[int, float]) -> _Part | None:
-    """The part for ``tree`` (from :func:`_dp_order`), built bottom-up with :func:`_join`; None
-    when a join could not be built (incompatible key types)."""
+def _assemble(tree: object, parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
+              used: set[int], base: dict[int, float]) -> _Part:
+    """The part for ``tree`` (from :func:`_dp_order`), joined bottom-up with :func:`_join`."""
     if isinstance(tree, int):
         return parts[tree]
     assert isinstance(tree, tuple)
     x, y = tree
-    px = _build(x, parts, edges, residual, used, base)
-    py = None if px is None else _build(y, parts, edges, residual, used, base)
-    if px is None or py is None:
-        return None
+    px = _assemble(x, parts, edges, residual, used, base)
+    py = _assemble(y, parts, edges, residual, used, base)
     return _join(px, py, _between(px.leaves, py.leaves, edges), residual, used, base)
 
 
@@ -500,9 +527,8 @@ def _base_rows(leaf: LogicalPlan) -> float:
     return math.inf if r is None else max(r, 1.0)
 
 
-def _join_rows(xl: frozenset[int], xr: float, yl: frozenset[int], yr: float, between: list[_Edge],
-               residual: list[tuple[Expr, frozenset[int]]], used: set[int], base: dict[int, float]) -> float:
-    """Estimated rows of joining the parts of leaves ``xl`` (``xr`` rows) and ``yl`` (``yr``)."""
+def _join_rows(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
+               used: set[int], base: dict[int, float]) -> float:
     sels = sorted(e.sel for e in between)
     sel = 1.0
     for k, s in enumerate(sels):
@@ -511,20 +537,20 @@ def _join_rows(xl: frozenset[int], xr: float, yl: frozenset[int], yr: float, bet
         # a composite key has at most as many values as the table holding it has rows (sales
         # meet returns on item, ticket and customer: one match per return, not far fewer)
         cap_x = cap_y = 1.0
-        for i in {i for e in between for i in (e.la if e.la <= xl else e.lb)}:
+        for i in {i for e in between for i in (e.la if e.la <= px.leaves else e.lb)}:
             cap_x *= base.get(i, math.inf)
-        for i in {i for e in between for i in (e.la if e.la <= yl else e.lb)}:
+        for i in {i for e in between for i in (e.la if e.la <= py.leaves else e.lb)}:
             cap_y *= base.get(i, math.inf)
         sel = max(sel, 1.0 / max(cap_x, cap_y))
-    both = xl | yl
+    both = px.leaves | py.leaves
     for k, (t, ls) in enumerate(residual):
         if k not in used and ls <= both:
             sel *= term_selectivity(t)
-    return max(xr * yr * sel, 1.0)
+    return max(px.rows * py.rows * sel, 1.0)
 
 
 def _join(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
-          used: set[int], base: dict[int, float]) -> _Part | None:
+          used: set[int], base: dict[int, float]) -> _Part:
     # the larger part probes, the smaller one is built (and broadcast when small)
     left, right = (px, py) if (px.rows, -min(px.leaves)) >= (py.rows, -min(py.leaves)) else (py, px)
     left_on: list[Expr] = []
@@ -536,27 +562,16 @@ def _join(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[Expr,
         # a plain column key would be merged away (coalesced); keep it, as SQL does
         right_on.append(Alias(rk, f"__key.{rk.output_name()}") if isinstance(rk, Column) else rk)
         keys.append(_canon(e.term))
-    rows = _join_rows(px.leaves, px.rows, py.leaves, py.rows, between, residual, used, base)
-    try:
-        if between:
-            # the strategy broadcast_join would pick (so a rebuilt tree costs it no extra pass)
-            small_l, small_r = is_small(estimate(left.plan)), is_small(estimate(right.plan))
-            strategy = "broadcast" if small_r else "hash" if small_l is False and small_r is False else "auto"
-            plan: LogicalPlan = Join(left.plan, right.plan, tuple(left_on), tuple(right_on), "inner",
-                                     strategy=strategy)
-        else:
-            plan = Join(left.plan, right.plan, (), (), "cross")
-    except Exception:  # noqa: BLE001 - incompatible key types: give up on the region
-        return None
+    rows = _join_rows(px, py, between, residual, used, base)
     both = left.leaves | right.leaves
     here = []
     for k, (t, ls) in enumerate(residual):
         if k not in used and ls <= both:
             here.append(t)
             used.add(k)
-    if here:
-        plan = Filter(plan, combine_conjunction(here))
-    return _Part(plan, both, rows, (left.sig, right.sig, frozenset(keys)))
+    return _Part(both, rows, (left.sig, right.sig, frozenset(keys)), left=left, right=right,
+                 left_on=tuple(left_on) if between else (), right_on=tuple(right_on) if between else (),
+                 here=here)
 
 
 def _signature(root: LogicalPlan, leaves: list[LogicalPlan]) -> object:
