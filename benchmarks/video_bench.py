@@ -5,13 +5,15 @@ Engines (each its own process, so the memory is its own; pools are start-up):
 * ``thresher``: ``th.from_glob_path(...)`` -> ``url.download()`` ->
   ``video.frames(every_seconds=1, width=224, height=224)`` -> ``explode``, batches consumed.
 * ``thresher_list``: the same with the ``stream_video_frames`` rule off (a list per video).
+* ``thresher_1thread``: ``thresher`` with ``th.config(kernel_threads=1)``: one video at a time on
+  one decoder thread (the default gives a video up to 4 frame threads, here both cores).
 * ``pyav_seek_1p``: a hand-written loop that seeks to every second (PyAV lands on the keyframe
   before) and decodes forward to the first frame at or after it, one video after another in one
   process; ``pyav_seek_mp``: the same loop on a 2-process pool; ``pyav_decode_all_mp``: decode
   every frame, keep the first at or after each second, 2 processes.
 * ``pyav_seek_1p_same_imports``: ``pyav_seek_1p`` in a process that has first imported what the
-  ``thresher`` worker holds before its first round (thresher, hence PyArrow, and the pandas that
-  PyArrow imports on first use): the control that separates library footprint from working memory.
+  ``thresher`` worker holds before its first round (thresher, hence PyArrow and its compute module)
+  and made a first conversion: the control that separates library footprint from working memory.
 * ``daft``: ``daft.functions.video_frames(..., sample_interval_seconds=1)`` with explode.
 
 Memory: the worker's RSS plus each child's USS, sampled every 20 ms over the round (the peak and
@@ -19,22 +21,36 @@ the growth above the start of the round). The check is the number of frames per 
 second of video for every engine). Goals: thresher peak <= 1.5x ``pyav_seek_1p``'s at >= 1.2x
 its speed.
 
-Where thresher's memory goes (720p, 2 cores; RSS sampling, /proc/self/smaps, ``MALLOC_ARENA_MAX``
-and ``MALLOC_MMAP_THRESHOLD_`` runs): ``import thresher`` is ~66 MiB (NumPy 14, PyArrow 27, its
-compute module 9, the package 3 on a 13 MiB interpreter) and PyAV 16 more, against ~45 MiB for the
-plain loop's interpreter, NumPy and PyAV. PyArrow would import pandas (~40 MiB) on its first
-conversion of a Python value; ``thresher._lazy`` keeps it out until something else imports pandas,
-and a local-files job loads neither asyncio (~5 MiB) nor ``pyarrow.fs`` (~7 MiB). A run adds one
-H.264 decoder (~17 MiB at 720p) with a second frame thread (~5 MiB) rather than two decoders at
-once (~38 MiB), plus frames and scalers. glibc's mmap threshold is pinned at 128 KiB on the first
-video: otherwise freed decoder buffers stayed in per-thread arenas and settled RSS grew ~10 MiB per
-round. ``pyav_seek_1p_same_imports`` shows the plain loop with the same libraries loaded.
+Where thresher's memory goes (720p, 2 cores; VmRSS after each import, /proc/self/smaps and
+smaps_rollup at the sampled peak, malloc_info, ``MALLOC_ARENA_MAX``/``ARROW_DEFAULT_MEMORY_POOL``/
+``MIMALLOC_ALLOW_THP`` runs). The metric is the worker's RSS for every single-process engine, so
+shared-library pages count alike on both sides (a page of libarrow or libavcodec counts once it
+is mapped, whoever else maps it). The plain loop's 67 MiB: a 13 MiB interpreter with the
+harness's modules, NumPy 14, PyAV 18, then ~20 for decoding (decoder buffers, swscale, the H.264
+code touched). Thresher's worker adds, over that:
 
-Measured (quick settings, 5 interleaved rounds, load average ~40 on 2 cores): before these changes
-thresher peaked at 188 MiB (pyav_seek_1p 66, same-imports loop 145); after, 128 MiB (66, 106),
-at 1.73x pyav_seek_1p's median time (2.35x paired) and 1.62x pyav_seek_mp's. The goal (<= 1.5x
-pyav_seek_1p's peak, ~99 MiB) is not met: PyArrow and its compute module alone are 36 MiB the
-plain loop never loads.
+* PyArrow 25 MiB and ``pyarrow.compute`` 9 (mostly library pages: libarrow's text touched at
+  load, its relocations, the compute function registry; a fixed cost of any Arrow process);
+* ``import thresher`` 4 (28 modules) and the engine, planner and kernel modules a run imports 4.5;
+* 4 MiB for the first Arrow allocation (also the consumer's ``pc.value_counts``): mimalloc, the
+  default pool, backs its arena with two transparent huge pages (``MIMALLOC_ALLOW_THP=0`` or the
+  system pool saves them, process-wide, against TLB misses on big buffers: left as it is);
+* a second FFmpeg frame thread, 3 MiB (``thresher_1thread``: 117 vs 120 MiB, ~40% slower);
+* the batch being cut (yielded frames and the Arrow column built from them), ~2 MiB.
+
+PyArrow would import pandas (~40 MiB) on its first conversion of a Python value;
+``thresher._lazy`` keeps it out until something else imports pandas, and a local-files job loads
+neither asyncio (~5 MiB), ``pyarrow.fs`` (~7 MiB) nor hashlib (OpenSSL, ~3.5 MiB). glibc's mmap
+threshold is pinned at 128 KiB on the first video and freed pages are trimmed after each: otherwise
+freed decoder buffers stayed in per-thread arenas and settled RSS grew ~10 MiB per round.
+``pyav_seek_1p_same_imports`` is the plain loop with thresher's libraries loaded (no Arrow
+allocation, no engine): 105 MiB, already 1.57x ``pyav_seek_1p``'s peak. With PyArrow, its compute
+module and thresher imported (83 MiB) the goal (<= 1.5x, ~100 MiB) leaves ~17 MiB for decoding
+and the engine, where the plain loop itself takes ~20 to decode.
+
+Measured (quick settings, interleaved rounds, medians): 188 MiB at first, 128 after the pandas,
+asyncio, pyarrow.fs and arena changes (pyav_seek_1p 66-67, same-imports loop 106), 120 after
+hashlib and 4 MiB flatmap batches left the path (1 MiB now), at 1.7-2.8x pyav_seek_1p's speed.
 """
 
 from __future__ import annotations
@@ -110,6 +126,13 @@ def _start_thresher_list(p: dict[str, Any]) -> dict[str, Any]:
     return _start_thresher(p, stream=False)
 
 
+def _start_thresher_1thread(p: dict[str, Any]) -> dict[str, Any]:
+    import thresher as th
+
+    th.config(kernel_threads=1)  # one decoder thread: the trade of the second frame thread, measured
+    return _start_thresher(p)
+
+
 def _run_thresher(state: dict[str, Any], case: str) -> list[int]:
     import pyarrow.compute as pc
 
@@ -179,6 +202,8 @@ BENCH = Bench(
         Engine("thresher", _start_thresher, _run_thresher, _check, requires=("thresher", "av")),
         Engine("thresher_list", _start_thresher_list, _run_thresher, _check, requires=("thresher", "av"),
                note="stream_video_frames off"),
+        Engine("thresher_1thread", _start_thresher_1thread, _run_thresher, _check, requires=("thresher", "av"),
+               note="th.config(kernel_threads=1): one decoder thread"),
         Engine("pyav_seek_1p", _start_plain, _run_seek_1p, _check, requires=("av",)),
         Engine("pyav_seek_1p_same_imports", _start_same_imports, _run_seek_1p, _check,
                requires=("av", "thresher"), note="pyav_seek_1p after importing thresher (PyArrow, pandas)"),

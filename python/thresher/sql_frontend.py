@@ -16,6 +16,7 @@ from typing import Any
 
 from thresher.dataframe import DataFrame
 from thresher.errors import UnsupportedError
+from thresher.planner.gc_pause import gc_paused
 from thresher.planner.sql.translate import SQLError, translate
 
 _CATALOG: dict[str, DataFrame] = {}
@@ -58,10 +59,11 @@ def sql(query: str, dialect: str = "duckdb", **tables: Any) -> DataFrame:
     text = query
     query, functions = _table_functions(query, dialect)
     frames.update(functions)
-    tree = _parse(query, dialect)  # parsed once, for the file tables and the translation
-    files = _file_tables(tree, frames)
-    frames.update(files)
-    plan = translate(query, {k: v.plan for k, v in frames.items()}, dialect=dialect, tree=tree)
+    with gc_paused():  # see planner/gc_pause.py
+        tree = _parse(query, dialect)  # parsed once, for the file tables and the translation
+        files = _file_tables(tree, frames)
+        frames.update(files)
+        plan = translate(query, {k: v.plan for k, v in frames.items()}, dialect=dialect, tree=tree)
     if not functions and not files:  # those read fresh frames on every call: nothing to reuse
         _remember_plan(text, dialect, catalog, plan)
     return DataFrame(plan)

@@ -24,3 +24,22 @@ def test_scan_reads_only_needed_columns(images_df):
     q = images_df.select("label")
     scans = [n for n in optimized(q).walk() if isinstance(n, ScanSource)]
     assert scans[0].columns == ("label",)
+
+
+def test_semi_join_sides_with_the_same_names_keep_only_what_they_use(tmp_path):
+    """A semi join outputs its left side only, so names both sides have (a table semi-joined
+    with itself, TPC-DS q83's ``date_dim IN (SELECT ... FROM date_dim)``) do not make either
+    side keep every column: the left keeps what is used above and its keys, the right its keys."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import thresher as th
+
+    pq.write_table(pa.table({"k": [1, 2, 3, 4, None], "w": [10, 20, 10, 30, 10], "s": list("abcde"),
+                             "x": [1.0, 2.0, 3.0, 4.0, 5.0]}), tmp_path / "t.parquet")
+    t = th.read_parquet(str(tmp_path / "t.parquet"))
+    q = th.sql("SELECT k FROM t WHERE w IN (SELECT w FROM t WHERE s IN ('a', 'd'))", t=t)
+    scans = sorted((n.columns for n in optimized(q).walk() if isinstance(n, ScanSource)), key=len)
+    assert scans == [("w",), ("k", "w")]
+    out = assert_rule_equivalent(q, "projection_pushdown")
+    assert sorted(out.column("k").to_pylist(), key=repr) == sorted([1, 3, 4, None], key=repr)

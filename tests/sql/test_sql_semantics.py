@@ -106,9 +106,33 @@ def test_string_literals_take_the_other_sides_type(query: str) -> None:
     "SELECT s, sum(i) AS x FROM e GROUP BY ROLLUP (s)",
     "SELECT s, k, grouping(s) + grouping(k) AS lh FROM t GROUP BY ROLLUP (s, k) HAVING grouping(k) = 1",
     "SELECT s, k, grouping(s) AS g FROM t GROUP BY s, k",
+    "SELECT s, k, avg(v) AS a, avg(i) AS ai, min(v) AS lo, max(s) AS hi, count(v) AS n, sum(v) AS x "
+    "FROM t GROUP BY ROLLUP (s, k)",
+    "SELECT k % 2 AS m, s, avg(i) AS a, count(*) AS n, min(d) AS d0 FROM t GROUP BY CUBE (k % 2, s)",
+    "SELECT s, avg(v) AS a, count(*) AS n, min(i) AS lo FROM e GROUP BY ROLLUP (s)",
+    "SELECT s, k, count(DISTINCT i) AS u, sum(i) AS x FROM t GROUP BY ROLLUP (s, k)",
+    "SELECT s, k, avg(v) AS a FROM t GROUP BY GROUPING SETS ((s), (s), (k), ())",
 ])
 def test_rollup_cube_grouping_sets(query: str) -> None:
     check(query)
+
+
+def test_grouping_sets_share_one_aggregate_of_the_input() -> None:
+    """Decomposable aggregates: every grouping set re-aggregates one shared aggregate of the
+    input (on all the keys), so the input is read and grouped once, not once per set."""
+    from thresher.planner.logical import Aggregate, LogicalPlan, Union
+
+    def find(node: LogicalPlan, kind: type) -> list[Any]:
+        found = [node] if isinstance(node, kind) else []
+        return found + [x for c in node.children() for x in find(c, kind)]
+
+    plan = th.sql("SELECT s, k, avg(v) AS a, count(*) AS n FROM t GROUP BY ROLLUP (s, k)", t=th.from_arrow(T)).plan
+    union = find(plan, Union)[0]
+    inputs = {id(a.input) for branch in union.inputs for a in find(branch, Aggregate)[:1]}
+    assert len(inputs) == 1 and isinstance(find(union.inputs[0], Aggregate)[0].input, Aggregate)
+    # count(DISTINCT) cannot be combined from partial counts: each set aggregates the input
+    plan = th.sql("SELECT s, k, count(DISTINCT i) AS u FROM t GROUP BY ROLLUP (s, k)", t=th.from_arrow(T)).plan
+    assert not any(isinstance(a.input, Aggregate) for a in find(plan, Aggregate))
 
 
 def test_unconvertible_literal_is_an_error_naming_it() -> None:

@@ -209,6 +209,15 @@ class ParquetSource(Source):
         return out
 
     def statistics(self) -> SourceStatistics:
+        """Rows (from the footers) and bytes (from the file listing) of the dataset, cached as
+        :meth:`column_statistics` is (the planner's estimates ask for them about a hundred times
+        per query, a file-system call each time)."""
+        cached = self.__dict__.get("_statistics")
+        if cached is None:
+            cached = self.__dict__["_statistics"] = self._statistics()
+        return cached  # type: ignore[no-any-return]
+
+    def _statistics(self) -> SourceStatistics:
         rows = 0
         size = 0
         try:
@@ -257,6 +266,35 @@ class ParquetSource(Source):
         except (OSError, pa.ArrowException, TypeError, ValueError):
             return None
         return ColumnStatistics(lo, hi, nulls)
+
+    def column_ranges(self, name: str) -> list[tuple[Any, Any]] | None:
+        """Each row group's ``(min, max)`` of top-level column ``name`` from the footers (cached;
+        None when a row group lacks them, or for more than 64 files)."""
+        cache: dict[str, list[tuple[Any, Any]] | None] = self.__dict__.setdefault("_column_ranges_cache", {})
+        if name not in cache:
+            cache[name] = self._column_ranges(name)
+        return cache[name]
+
+    def _column_ranges(self, name: str) -> list[tuple[Any, Any]] | None:
+        out: list[tuple[Any, Any]] = []
+        try:
+            fragments = list(self.dataset.get_fragments())
+            if not fragments or len(fragments) > 64:
+                return None
+            for frag in fragments:
+                md = frag.metadata
+                idx = next((i for i in range(md.num_columns) if md.schema.column(i).path == name), None)
+                if idx is None:
+                    return None
+                for rg in range(md.num_row_groups):
+                    st = md.row_group(rg).column(idx).statistics
+                    if st is not None and st.has_min_max:
+                        out.append((st.min, st.max))
+                    elif st is None or st.null_count != md.row_group(rg).num_rows:
+                        return None
+        except (OSError, pa.ArrowException, TypeError, ValueError):
+            return None
+        return out
 
     def polars_scan(self, columns: Sequence[str] | None, predicate: Predicate | None) -> Any | None:
         import polars as pl

@@ -80,6 +80,11 @@ class Source(ABC):
         """Min/max/null statistics of column ``name`` (from file footers; None = unknown)."""
         return None
 
+    def column_ranges(self, name: str) -> list[tuple[Any, Any]] | None:
+        """``(min, max)`` of column ``name`` in each unit a scan can skip by its statistics (a
+        Parquet row group; units that hold only NULLs are left out). None = unknown."""
+        return None
+
     def polars_scan(self, columns: Sequence[str] | None, predicate: Predicate | None) -> Any | None:
         """Optionally a ``polars.LazyFrame`` over the same data (fast path for relational stages)."""
         return None

@@ -17,6 +17,7 @@ from typing import Any
 from thresher.datatypes import DataType, Field, Schema, supertype
 from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import (
+    Alias,
     Column,
     Expr,
     has_aggregate,
@@ -44,6 +45,16 @@ def _key(v: Any) -> Any:
     except TypeError:
         return ("id", id(v))
     return v
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 #: id(source) -> (a weak reference to it, its Schema): the optimizer rebuilds scans many times
@@ -87,6 +98,23 @@ class LogicalPlan:
     def with_children(self, children: Sequence[LogicalPlan]) -> LogicalPlan:
         return self
 
+    def _with_inputs(self, children: Sequence[LogicalPlan], **changes: Any) -> LogicalPlan:
+        """``dataclasses.replace(self, **changes)``, where ``changes`` put ``children`` in place of
+        this node's children. A node's schema (and each of its type checks) is a function of its
+        own fields and its children's schemas only, so when every new child has the schema of
+        the child it replaces (a filter pushed into a scan, a join order changed below) the copy
+        keeps this node's schema instead of deriving it again: the optimizer rebuilds every
+        ancestor of a rewritten node, and re-resolving their expressions dominated planning."""
+        old = self.children()
+        if len(old) != len(children) or any(
+                a is not b and a.schema is not b.schema and a.schema != b.schema for a, b in zip(old, children)):
+            return replace(self, **changes)
+        new = object.__new__(type(self))
+        for name in _field_names(type(self)):
+            object.__setattr__(new, name, changes[name] if name in changes else getattr(self, name))
+        object.__setattr__(new, "_schema", self.schema)
+        return new
+
     def key(self) -> tuple[Any, ...]:
         k = getattr(self, "_key_cache", None)
         if k is None:
@@ -125,7 +153,7 @@ class Unary(LogicalPlan):
         return (self.input,)
 
     def with_children(self, children: Sequence[LogicalPlan]) -> LogicalPlan:
-        return replace(self, input=children[0])
+        return self._with_inputs(children, input=children[0])
 
 
 def _exprs(es: Sequence[Expr]) -> str:
@@ -169,7 +197,17 @@ class Project(Unary):
         from thresher.operators.evaluate import error_column_name, wants_error_column
 
         out: list[Field] = []
+        schema = self.input.schema
         for e in self.exprs:
+            # a column passed through or renamed (most of what SQL's projections hold): no
+            # aggregate, window or fallible call in it, its type is the input column's
+            if isinstance(e, Column):
+                out.append(schema.field(e.name))
+                continue
+            if isinstance(e, Alias) and isinstance(e.child, Column):
+                f = schema.field(e.child.name)
+                out.append(Field(e.name, f.dtype, f.nullable))
+                continue
             if has_aggregate(e):
                 raise ThresherTypeError(f"aggregation {e!r} outside of group_by().agg() / agg()")
             if contains_window(e):
@@ -295,7 +333,7 @@ class Join(LogicalPlan):
         return (self.left, self.right)
 
     def with_children(self, children: Sequence[LogicalPlan]) -> LogicalPlan:
-        return replace(self, left=children[0], right=children[1])
+        return self._with_inputs(children, left=children[0], right=children[1])
 
     def _derive_schema(self) -> Schema:
         if self.how not in JOIN_TYPES:
@@ -353,7 +391,7 @@ class Union(LogicalPlan):
         return self.inputs
 
     def with_children(self, children: Sequence[LogicalPlan]) -> LogicalPlan:
-        return Union(tuple(children))
+        return self._with_inputs(children, inputs=tuple(children))
 
     def _derive_schema(self) -> Schema:
         first = self.inputs[0].schema

@@ -53,6 +53,7 @@ from thresher.operators.project import ProjectOperator
 from thresher.operators.sample import SampleOperator
 from thresher.planner.distributions import Distribution
 from thresher.planner.distributions import distribution as _spread
+from thresher.planner.gc_pause import gc_paused
 from thresher.planner.logical import (
     Aggregate,
     Dedup,
@@ -726,6 +727,11 @@ def compile(plan: LogicalPlan, settings: CompileSettings | None = None) -> Physi
     >>> phys.root.kind, phys.write_job is None
     ('scan', True)
     """
+    with gc_paused():
+        return _compile(plan, settings)
+
+
+def _compile(plan: LogicalPlan, settings: CompileSettings | None) -> PhysicalPlan:
     from thresher.planner.optimizer.runner import optimize as run_optimizer
 
     settings = settings or CompileSettings()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from thresher.datatypes import Schema
 from thresher.errors import ThresherError
 from thresher.planner.logical import LogicalPlan
-from thresher.planner.optimizer.rules._util import memo_scope
+from thresher.planner.memo import memo_scope
 
 # The order matters: simplify first, then move filters and limits down, then cut columns, then
 # the media-aware rewrites that depend on knowing which columns survive, then ordering work by

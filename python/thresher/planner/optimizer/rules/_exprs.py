@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from thresher.expressions.expr import Expr
 from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project, Sort, Window
-from thresher.planner.optimizer.rules._util import rewrite_bottom_up
+from thresher.planner.optimizer.rules._util import expr_rewriter, rewrite_bottom_up
 
 
 def map_node_exprs(node: LogicalPlan, fn: Callable[[Expr], Expr]) -> LogicalPlan | None:
@@ -48,7 +48,9 @@ def map_node_exprs(node: LogicalPlan, fn: Callable[[Expr], Expr]) -> LogicalPlan
 def rewrite_exprs(plan: LogicalPlan, fn: Callable[[Expr], Expr | None]) -> LogicalPlan | None:
     """Apply the bottom-up expression rewrite ``fn`` to every expression in the plan."""
 
+    rewrite = expr_rewriter(fn)
+
     def visit(node: LogicalPlan) -> LogicalPlan | None:
-        return map_node_exprs(node, lambda e: e.transform(fn))
+        return map_node_exprs(node, rewrite)
 
     return rewrite_bottom_up(plan, visit)

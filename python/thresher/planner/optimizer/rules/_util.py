@@ -2,45 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from thresher.expressions.expr import Alias, Column, Expr
+from thresher.expressions.expr import Alias, Column, Expr, memo
 from thresher.planner.logical import LogicalPlan
-
-#: the memo tables of one optimize() call: tag -> (what keeps the tag's ids valid, the table)
-_SCOPE: contextvars.ContextVar[dict[Any, tuple[Any, dict[Any, Any]]] | None] = contextvars.ContextVar(
-    "thresher_rule_memo", default=None)
-
-
-@contextlib.contextmanager
-def memo_scope() -> Iterator[None]:
-    """Keep the traversals' memo tables (see :func:`rule_memo`) for the duration of the block:
-    the optimizer runner opens one per ``optimize()`` call."""
-    token = _SCOPE.set({})
-    try:
-        yield
-    finally:
-        _SCOPE.reset(token)
-
-
-def rule_memo(tag: Any, keep: Any = None) -> dict[Any, Any]:
-    """The memo table of one traversal, named by ``tag`` (hashable; ``keep`` holds the objects
-    whose ids it contains, so they are not reused).
-
-    Inside :func:`memo_scope` the table lasts for the whole optimize() call: the fixpoint loop
-    runs every rule again over a plan that is mostly the same node objects as in the pass
-    before, and a node a rule already rewrote (or left alone) gets the same answer again
-    without walking its subtree. Outside, a fresh table (one call)."""
-    scope = _SCOPE.get()
-    if scope is None:
-        return {}
-    hit = scope.get(tag)
-    if hit is None:
-        hit = scope[tag] = (keep, {})
-    return hit[1]
+from thresher.planner.memo import rule_memo
 
 
 def _fn_tag(kind: str, fn: Callable[..., Any]) -> tuple[Any, Any]:
@@ -49,6 +16,55 @@ def _fn_tag(kind: str, fn: Callable[..., Any]) -> tuple[Any, Any]:
     cells = tuple(c.cell_contents for c in getattr(fn, "__closure__", None) or ())
     code = getattr(fn, "__code__", fn)
     return (kind, code, tuple(id(c) for c in cells)), (fn, cells)
+
+
+def expr_rewriter(fn: Callable[[Expr], Expr | None]) -> Callable[[Expr], Expr]:
+    """``lambda e: e.transform(fn)``, with each expression object's answer kept (see
+    :func:`rule_memo`): expressions are immutable and ``fn`` must depend on the node only, and
+    the nodes the optimizer rebuilds around an expression keep the same expression objects, so
+    a rule pass over a rebuilt plan re-walks none of them."""
+    if getattr(fn, "__closure__", True) is None and "<locals>" not in getattr(fn, "__qualname__", "<locals>"):
+        # a module-level function: a pure function of the expression, whose answer is kept on the
+        # expression itself (as its key and type are), for every later optimize() call too
+        kept = _KEPT_REWRITERS.get(fn)
+        if kept is None:
+            kept = _KEPT_REWRITERS[fn] = _kept_rewriter(fn)
+        return kept
+    tag, keep = _fn_tag("expr_transform", fn)
+    holder = rule_memo(("expr_rewriter", tag), keep)
+    run: Callable[[Expr], Expr] | None = holder.get("run")
+    if run is None:  # one function per scope: a rule's node visitor capturing it keeps its own memo tag
+        run = holder["run"] = _expr_rewriter(fn, rule_memo(tag, keep))
+    return run
+
+
+#: module-level function -> its rewriter (the same object every time: node visitors that
+#: capture it keep their memo tags, see _fn_tag)
+_KEPT_REWRITERS: dict[Callable[[Expr], Expr | None], Callable[[Expr], Expr]] = {}
+
+
+def _kept_rewriter(fn: Callable[[Expr], Expr | None]) -> Callable[[Expr], Expr]:
+    slot = f"_memo_transform_{fn.__module__}.{fn.__qualname__}"
+
+    def transform(e: Expr) -> Expr:
+        return e.transform(fn)
+
+    def run(e: Expr) -> Expr:
+        return memo(e, slot, transform)  # type: ignore[no-any-return]
+
+    return run
+
+
+def _expr_rewriter(fn: Callable[[Expr], Expr | None], done: dict[int, tuple[Expr, Expr]]) -> Callable[[Expr], Expr]:
+    def run(e: Expr) -> Expr:
+        hit = done.get(id(e))
+        if hit is not None:
+            return hit[1]
+        out = e.transform(fn)
+        done[id(e)] = (e, out)  # e is kept alive: its id is not reused
+        return out
+
+    return run
 
 
 def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan | None]) -> LogicalPlan | None:

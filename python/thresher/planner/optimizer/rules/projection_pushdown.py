@@ -170,9 +170,15 @@ def _prune(memo: _Memo, node: LogicalPlan, required: Req) -> LogicalPlan:
         left_names = set(node.left.schema.names)
         right_names = set(node.right.schema.names)
         clash = left_names & right_names
-        if required is None:
-            lreq: Req = None
-            rreq: Req = None
+        lreq: Req
+        rreq: Req
+        if node.how in ("semi", "anti"):
+            # the output is the left side's columns only: the right side's names never clash
+            lreq = None if required is None else (required & left_names) | _cols(node.left_on)
+            rreq = _cols(node.right_on)
+        elif required is None:
+            lreq = None
+            rreq = None
         else:
             lreq = (required & left_names) | clash | _cols(node.left_on)
             rreq = {n for n in right_names if n in required or n + node.suffix in required}

@@ -1,0 +1,41 @@
+"""The memo tables of one optimize() call (see :func:`rule_memo`): the rules' traversals and the
+statistics they ask for keep their answers for the whole call."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from typing import Any
+
+#: the memo tables of one optimize() call: tag -> (what keeps the tag's ids valid, the table)
+_SCOPE: contextvars.ContextVar[dict[Any, tuple[Any, dict[Any, Any]]] | None] = contextvars.ContextVar(
+    "thresher_rule_memo", default=None)
+
+
+@contextlib.contextmanager
+def memo_scope() -> Iterator[None]:
+    """Keep the traversals' memo tables (see :func:`rule_memo`) for the duration of the block:
+    the optimizer runner opens one per ``optimize()`` call."""
+    token = _SCOPE.set({})
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def rule_memo(tag: Any, keep: Any = None) -> dict[Any, Any]:
+    """The memo table of one traversal, named by ``tag`` (hashable; ``keep`` holds the objects
+    whose ids it contains, so they are not reused).
+
+    Inside :func:`memo_scope` the table lasts for the whole optimize() call: the fixpoint loop
+    runs every rule again over a plan that is mostly the same node objects as in the pass
+    before, and a node a rule already rewrote (or left alone) gets the same answer again
+    without walking its subtree. Outside, a fresh table (one call)."""
+    scope = _SCOPE.get()
+    if scope is None:
+        return {}
+    hit = scope.get(tag)
+    if hit is None:
+        hit = scope[tag] = (keep, {})
+    return hit[1]

@@ -1,0 +1,109 @@
+"""The key-range join filter of the Polars lowering: a small, filtered build side's key range
+filters a probe side whose Parquet row groups are clustered on the key (so the scan skips row
+groups by their statistics). Results are compared with DuckDB on the same files, over NULL keys,
+an empty build side, date keys and two-column keys; the filter is asserted where it must (and
+must not) be in the Polars program."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import thresher as th
+from thresher.planner.physical import compile as compile_plan
+
+duckdb = pytest.importorskip("duckdb")
+
+N = 4000
+
+
+def _fact(order: np.ndarray) -> pa.Table:
+    i = order
+    return pa.table({
+        "k": pa.array([None if x % 97 == 0 else int(x // 10) for x in i], pa.int64()),
+        "d": pa.array([datetime.date(2000, 1, 1) + datetime.timedelta(days=int(x // 20)) for x in i]),
+        "g": pa.array([int(x % 3) for x in i], pa.int32()),
+        "v": pa.array(i * 0.5),
+    })
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("krf")
+    out = {"clustered": root / "clustered.parquet", "shuffled": root / "shuffled.parquet", "dim": root / "dim.parquet"}
+    pq.write_table(_fact(np.arange(N)), out["clustered"], row_group_size=400)  # 10 row groups, sorted by k and d
+    pq.write_table(_fact(np.random.default_rng(0).permutation(N)), out["shuffled"], row_group_size=400)
+    dim = pa.table({"dk": pa.array(list(range(400)) + [None], pa.int64()),
+                    "dd": pa.array([datetime.date(2000, 1, 1) + datetime.timedelta(days=i) for i in range(401)]),
+                    "dg": pa.array([i % 3 for i in range(401)], pa.int32()),
+                    "cat": pa.array([i % 7 for i in range(401)], pa.int64())})
+    pq.write_table(dim, out["dim"])
+    return out
+
+
+QUERIES = {
+    "inner": "select k, sum(v) as s, count(*) as n from fact, dim where k = dk and dk between 50 and 80 group by k",
+    "semi": "select k, v from fact where k in (select dk from dim where cat = 3 and dk < 60)",
+    "date": "select d, count(*) as n from fact join dim on d = dd where dd between date '2000-03-01' and date '2000-03-20' "
+            "group by d",
+    "two_keys": "select k, g, v from fact join dim on k = dk and g = dg where dk between 200 and 230",
+    "empty": "select k, v from fact join dim on k = dk where dk > 1000",
+    "wide": "select count(*) as n, sum(v) as s from fact join dim on k = dk where cat = 2",
+}
+#: the build keys fall in at most half of the clustered file's row groups
+FILTERED = {"inner", "semi", "date", "two_keys", "empty"}
+
+
+def _frames(files: dict[str, Path], fact: str) -> dict[str, th.DataFrame]:
+    return {"fact": th.read_parquet(str(files[fact])), "dim": th.read_parquet(str(files["dim"]))}
+
+
+def _rows(table: pa.Table) -> list[tuple]:
+    def norm(v: object) -> object:
+        if isinstance(v, float):
+            return None if math.isnan(v) else round(v, 9)
+        return v
+
+    return sorted((tuple(norm(v) for v in r.values()) for r in table.to_pylist()), key=repr)
+
+
+def _program_text(q: str, frames: dict[str, th.DataFrame]) -> str:
+    physical = compile_plan(th.sql(q, **frames).plan)
+    assert physical.root.kind == "relational" and not physical.root.inputs
+    return physical.root.spec.program([]).explain()  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("fact", ["clustered", "shuffled"])
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_same_rows_as_duckdb(files: dict[str, Path], fact: str, name: str) -> None:
+    con = duckdb.connect()
+    con.execute(f"create view fact as select * from read_parquet('{files[fact]}')")
+    con.execute(f"create view dim as select * from read_parquet('{files['dim']}')")
+    expected = con.sql(QUERIES[name]).to_arrow_table()
+    got = th.sql(QUERIES[name], **_frames(files, fact)).to_arrow()
+    assert _rows(got) == _rows(expected)
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_filter_only_where_row_groups_are_skipped(files: dict[str, Path], name: str) -> None:
+    text = _program_text(QUERIES[name], _frames(files, "clustered"))
+    if name == "empty":
+        assert "false" in text.lower()
+    else:
+        assert ("is_between" in text) == (name in FILTERED), text
+    if name not in FILTERED:
+        # no filter: the build side stays a scan in the program, not the frame computed to find
+        # its range (Polars joined TPC-H Q9's green parts as an in-memory frame at 0.60 s, as a
+        # scan at 0.32 s)
+        assert "DF [" not in text, text
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_no_filter_when_the_probe_side_is_not_clustered(files: dict[str, Path], name: str) -> None:
+    assert "is_between" not in _program_text(QUERIES[name], _frames(files, "shuffled"))
