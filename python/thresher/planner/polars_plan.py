@@ -10,8 +10,8 @@ columns to positional names first, so output naming follows Thresher's schema ru
 A join whose right side groups on the join keys (a decorrelated subquery: TPC-H Q2, Q17, Q20,
 Q21) passes the left side's keys down to the group-by: its input is semi-joined with the left
 side's frame first, so only the groups the join can keep are computed (a "magic set", as
-DuckDB's delim join and Polars' own SQL do). The left frame is the same LazyFrame object in both
-places, so Polars computes it once (a cached common subplan). The optimizer's
+DuckDB's delim join and Polars' own SQL do). The left frame is one cached LazyFrame in both
+places, so Polars computes it once. The optimizer's
 ``semi_join_reduction`` rule can only use an input strictly below the left side (a logical plan
 has no shared nodes); here the whole, already filtered and joined, left side serves.
 """
@@ -239,9 +239,15 @@ def _reduced_right(node: Join, left: pl.LazyFrame, leaf: LeafResolver) -> pl.Laz
 
 def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
     left = _build(node.left, leaf)
-    right = _reduced_right(node, left, leaf)
+    # the left side feeds both the join and the subquery's key set: cached, so it is computed
+    # once (Polars' common-subplan elimination misses it when the two uses project different
+    # columns: TPC-H Q21 computed its 3.8M-row lineitem join twice)
+    shared = left.cache()
+    right = _reduced_right(node, shared, leaf)
     if right is None:
         right = _build(node.right, leaf)
+    else:
+        left = shared
     ls, rs = node.left.schema, node.right.schema
     lmap = {n: f"__l{i}" for i, n in enumerate(ls.names)}
     rmap = {n: f"__r{i}" for i, n in enumerate(rs.names)}
@@ -371,8 +377,10 @@ def _key_range_filter(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> tu
 
     Only where it pays: the build side is a filtered scan (cheap to compute on its own), the
     probe side's rows are clustered on the key (its row groups' footer ranges say so, without
-    reading data) and the build keys fall in at most half of its row groups. Returns the probe
-    side (filtered or not) and the computed build side, or None when nothing was computed."""
+    reading data) and the build keys fall in at most half of its row groups. Returns the filtered
+    probe side and the computed build side, or None when no filter applies (then the build side
+    stays a scan: Polars joined TPC-H Q9's green parts as a computed frame at 0.60 s CPU, as a
+    scan at 0.32 s)."""
     if not (_scan_only(node.right) and _filtered(node.right)):
         return None
     rows = estimate(node.right).rows
@@ -396,8 +404,9 @@ def _key_range_filter(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> tu
             continue
         if hit <= KEY_RANGE_MAX_FRACTION * len(ranges):
             bounds.append(to_polars(node.left_on[k], ls).is_between(lo, hi))
-    if bounds:
-        left = left.filter(pl.all_horizontal(bounds) if len(bounds) > 1 else bounds[0])
+    if not bounds:
+        return None
+    left = left.filter(pl.all_horizontal(bounds) if len(bounds) > 1 else bounds[0])
     return left, built.lazy()
 
 
