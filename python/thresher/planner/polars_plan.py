@@ -306,6 +306,17 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
 KEY_RANGE_MAX_FRACTION = 0.5
 #: and where the build side (a filtered scan) is estimated at most this many rows
 KEY_RANGE_MAX_BUILD_ROWS = 1_000_000
+#: and where the table the build side scans has at most this fraction of the probe side's rows
+#: (computing the build side reads its whole table: TPC-H Q12's build side is lineitem filtered
+#: down to a few thousand rows, read in full to maybe skip some of the smaller orders table)
+KEY_RANGE_MAX_SCAN_FRACTION = 0.125
+
+
+def _scanned_rows(node: LogicalPlan) -> int | None:
+    """Rows of the table under ``node``'s projections and filters (None when unknown)."""
+    while isinstance(node, (Project, Filter)):
+        node = node.input
+    return node.source.statistics().num_rows if isinstance(node, ScanSource) else None
 
 
 def _scan_only(node: LogicalPlan) -> bool:
@@ -375,7 +386,8 @@ def _key_range_filter(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> tu
     join filter pushdown does the same). Rows outside the range (or with a NULL key) match no
     row of an inner or semi join, so the result is the same.
 
-    Only where it pays: the build side is a filtered scan (cheap to compute on its own), the
+    Only where it pays: the build side is a filtered scan of a table much smaller than the probe
+    side's (cheap to compute on its own), the
     probe side's rows are clustered on the key (its row groups' footer ranges say so, without
     reading data) and the build keys fall in at most half of its row groups. Returns the filtered
     probe side and the computed build side, or None when no filter applies (then the build side
@@ -390,6 +402,11 @@ def _key_range_filter(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> tu
     candidates = [(k, r) for k, e in enumerate(node.left_on)
                   if (r := _clustered_ranges(node.left, e, ls)) is not None]
     if not candidates:
+        return None
+    build_rows = _scanned_rows(node.right)
+    probe = _source_column(node.left, strip_alias(node.left_on[candidates[0][0]]).output_name())
+    probe_rows = None if probe is None else probe[0].statistics().num_rows
+    if build_rows is None or probe_rows is None or build_rows > KEY_RANGE_MAX_SCAN_FRACTION * probe_rows:
         return None
     built = right.collect()
     bounds: list[pl.Expr] = []
