@@ -93,3 +93,63 @@ def test_compile_pauses_the_collector_and_concurrent_plannings_restore_it(monkey
     compile(df.plan)
     assert len(seen) >= 5 and not any(seen)
     assert gc.isenabled()
+
+
+def test_project_of_plain_columns_types_and_checks_as_before() -> None:
+    a = th.from_pydict({"x": [1, 2], "y": ["a", None]}).plan
+    p = Project(a, (col("y"), col("x").alias("z"), (col("x") + 1).alias("w")))
+    x, y = a.schema.field("x"), a.schema.field("y")
+    assert [(f.name, f.dtype, f.nullable) for f in p.schema.fields] == [
+        ("y", y.dtype, y.nullable), ("z", x.dtype, x.nullable), ("w", (col("x") + 1).resolve(a.schema).dtype, True)]
+    with pytest.raises(ColumnNotFoundError):
+        Project(a, (col("nope").alias("z"),))
+    with pytest.raises(ColumnNotFoundError):
+        Project(a, (col("nope"),))
+
+
+_FOLDS = [0]
+
+
+def _counting_fold(e):  # type: ignore[no-untyped-def]
+    _FOLDS[0] += 1
+    return _ORIGINAL_FOLD[0](e)
+
+
+_ORIGINAL_FOLD: list = []  # type: ignore[type-arg]
+
+
+def test_a_folded_expression_keeps_its_answer_for_later_plannings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from thresher import lit
+    from thresher.planner.optimizer.rules import constant_folding
+
+    df = th.from_pydict({"x": [1, 2, 3]}).filter(col("x") > lit(1) + lit(1))
+    first = compile(df.plan).optimized.pretty()
+    assert "(1 + 1)" not in first and "2" in first  # folded
+    _ORIGINAL_FOLD[:] = [constant_folding._fold_node]
+    monkeypatch.setattr(constant_folding, "_fold_node", _counting_fold)  # a module-level function too
+    df2 = th.from_pydict({"x": [1, 2, 3]}).filter(col("x") > lit(1) + lit(1))
+    _FOLDS[0] = 0
+    assert compile(df2.plan).optimized.pretty() == first
+    n = _FOLDS[0]
+    assert n > 0
+    assert compile(df2.plan).optimized.pretty() == first
+    assert _FOLDS[0] == n  # the same expression objects: nothing folded again
+
+
+def test_plan_equality_is_key_equality() -> None:
+    from thresher.planner.logical import Limit
+
+    t = th.from_pydict({"x": [1, 2], "y": ["a", "b"]})
+    u = th.from_pydict({"x": [1, 2], "y": ["a", "b"]})  # another source: plans over it differ
+    a = t.filter(col("x") > 1).with_columns((col("x") * 2).alias("z")).plan
+    same = t.filter(col("x") > 1).with_columns((col("x") * 2).alias("z")).plan  # built again: equal
+    deep = t.filter(col("x") > 2).with_columns((col("x") * 2).alias("z")).plan  # differs at the bottom
+    other = u.filter(col("x") > 1).with_columns((col("x") * 2).alias("z")).plan
+    j = Join(a, a.with_children([a.children()[0]]), (col("x"),), (col("x"),))
+    plans = [a, same, deep, other, j, Join(a, same, (col("x"),), (col("x"),)), Union((a, same)), Union((a, deep)),
+             Limit(a, 1), Limit(same, 1), Limit(a, 2)]
+    equal = {(i, k): p == q for i, p in enumerate(plans) for k, q in enumerate(plans)}  # before any key is built
+    assert any(equal.values()) and not all(equal.values())
+    for (i, k), eq in equal.items():
+        assert eq == (plans[i].key() == plans[k].key()), (plans[i].pretty(), plans[k].pretty())
+    assert equal[(0, 1)] and not equal[(0, 2)] and not equal[(0, 3)] and hash(a) == hash(same)

@@ -70,7 +70,7 @@ def test_function_registered_by_sql_name() -> None:
 def test_errors_carry_the_position() -> None:
     t = th.from_pydict(T)
     with pytest.raises(th.ThresherError, match="line 2"):
-        th.sql("select k,\n  first_value(v ignore nulls) over (order by v) from t", t=t)
+        th.sql("select k,\n  sum(v ignore nulls) over (order by v) from t", t=t)
     with pytest.raises(th.ThresherError, match=r"unknown table 'nothere' .*line 1, column 21.*known tables: \['t'\]"):
         th.sql("select k from nothere", t=t)
     with pytest.raises(th.ThresherError, match="syntax error") as info:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Callable
 from typing import Any
@@ -74,6 +75,11 @@ CASES: dict[str, Callable[[Any], list[Any]]] = {
     "multi_key_order": lambda c: [c("x").cum_sum().over("k", order_by=["j", "d"], nulls_last=True).alias("cs")],
     "order_only": lambda c: [c("x").cum_sum().over(order_by="d", descending=True).alias("cs")],
     "expression_keys": lambda c: [c("x").sum().over(c("d") % 2).alias("s")],
+    "rolling_by": lambda c: [c("x").rolling_sum_by("d", "2i").alias("s"),
+                             c("f").rolling_mean_by("d", "3i", closed="both").alias("m"),
+                             c("x").rolling_max_by("j", "1i", min_samples=0).over("k").alias("mx"),
+                             c("f").rolling_min_by("d", "2i", closed="left").over("k", order_by="x").alias("mn"),
+                             c("f").rolling_std_by("d", "4i").alias("sd")],
 }
 
 
@@ -113,12 +119,65 @@ def test_type_errors_at_plan_build_time() -> None:
         df.group_by("k").agg(col("x") - col("x").mean())
     with pytest.raises(th.ThresherError, match="mapping_strategy='explode'"):
         col("x").over("k", mapping_strategy="explode")
+    with pytest.raises(th.ThresherTypeError, match="duration string"):
+        df.select(col("x").rolling_sum_by("d", 3))  # type: ignore[arg-type]
+    with pytest.raises(th.ThresherTypeError, match="rolling_sum_by.*window_size='3x'"):
+        df.select(col("x").rolling_sum_by("d", "3x"))
+    with pytest.raises(th.ThresherTypeError, match="closed must be one of"):
+        df.select(col("x").rolling_sum_by("d", "3i", closed="middle"))
+    with pytest.raises(th.ThresherTypeError, match="temporal or integer"):
+        df.select(col("x").rolling_sum_by("k", "3i"))
     with pytest.raises(th.ThresherTypeError, match="nested"):
         df.select(col("x").sum().over("k").cum_sum().over("j"))
 
 
+DATED = pa.table({
+    "k": pa.array(["a", "b", "a", "a", "b", None, "b", "a"]),
+    "d": pa.array([datetime.date(2024, 1, 31) + datetime.timedelta(days=n) for n in (0, 3, 1, 29, 3, 9, 30, 7)]),
+    "t": pa.array([datetime.datetime(2024, 3, 30, 22) + datetime.timedelta(hours=n) for n in (0, 5, 1, 30, 2, 9, 3, 7)],
+                  pa.timestamp("us")),
+    "x": pa.array([10, 20, 30, 40, 5, 1, 7, 2], pa.int64()),
+    "f": pa.array([1.5, None, 2.5, -1.0, 3.0, 0.5, 0.5, 4.0], pa.float64()),
+})
+
+
+@pytest.mark.parametrize("window, closed", [("1d", "right"), ("7d", "both"), ("1mo", "right"), ("2w", "left"),
+                                            ("36h", "none"), ("1mo2d", "right")])
+def test_rolling_by_a_date_or_datetime(window: str, closed: str) -> None:
+    pf = pl.from_arrow(DATED)
+    assert isinstance(pf, pl.DataFrame)
+    for by in ("d", "t"):
+        def build(c: Any, by: str = by) -> list[Any]:
+            return [c("x").rolling_sum_by(by, window, closed=closed).alias("s"),
+                    c("f").rolling_mean_by(by, window, closed=closed).over("k").alias("m"),
+                    c("x").rolling_max_by(by, window, closed=closed, min_samples=2).alias("mx")]
+
+        want = pf.with_columns(build(pl.col))
+        got = pl.from_arrow(th.from_arrow(DATED).with_columns(build(col)).to_arrow())
+        assert isinstance(got, pl.DataFrame)
+        for name in ("s", "m", "mx"):
+            assert got[name].dtype == want[name].dtype, (by, name)
+            assert _same(got[name].to_list(), want[name].to_list()), (by, window, name)
+
+
+def test_rolling_by_is_sqls_range_frame() -> None:
+    # x has no NULLs, so Polars' sum (0 over nothing) and SQL's (NULL) cannot differ; x is unique,
+    # so rows are matched by it (DuckDB returns them in window order)
+    duckdb = pytest.importorskip("duckdb")
+    q = ("select x, sum(x) over (partition by k order by d range between interval 6 days preceding and current row) s, "
+         "max(x) over (order by t range between interval 5 hours preceding and current row) m from dated")
+    con = duckdb.connect()
+    con.register("dated", DATED)
+    want = sorted((x, int(s), m) for x, s, m in con.execute(q).fetchall())
+    got = th.from_arrow(DATED).select(col("x"), col("x").rolling_sum_by("d", "7d").over("k").alias("s"),
+                                      col("x").rolling_max_by("t", "5h", closed="both").alias("m")).to_pydict()
+    assert sorted(zip(got["x"], got["s"], got["m"])) == want
+    via_sql = th.sql(q, dated=th.from_arrow(DATED)).to_pydict()
+    assert sorted(zip(via_sql["x"], via_sql["s"], via_sql["m"])) == want
+
+
 def test_both_executors(runner: str) -> None:
-    for name in ("cum_sum_over", "agg_over", "rolling"):
+    for name in ("cum_sum_over", "agg_over", "rolling", "rolling_by"):
         check(CASES[name], runner=runner)
     check(lambda c: [c("x").sum(), c("f").mean().alias("m")], how="select", runner=runner)
 
@@ -132,7 +191,9 @@ INNER: list[Callable[[Any, str], Any]] = [
     lambda e, v: e.cum_count(), lambda e, v: e.shift(1), lambda e, v: e.shift(-1, fill_value=0),
     lambda e, v: e.rank("min"), lambda e, v: e.rank("dense", descending=True), lambda e, v: e.rank(),
     lambda e, v: e.rolling_sum(2, min_samples=1), lambda e, v: e.rolling_mean(3, min_samples=2),
-    lambda e, v: e.rolling_max(2), lambda e, v: e.sum(), lambda e, v: e.mean(), lambda e, v: e.min(),
+    lambda e, v: e.rolling_max(2), lambda e, v: e.rolling_sum_by("d", "2i"),
+    lambda e, v: e.rolling_mean_by("d", "3i", closed="both"), lambda e, v: e.rolling_min_by("d", "1i", min_samples=0),
+    lambda e, v: e.sum(), lambda e, v: e.mean(), lambda e, v: e.min(),
     lambda e, v: e.max(), lambda e, v: e.count(),
 ]
 

@@ -91,6 +91,12 @@ CASES = [
     "avg(m) over (partition by k) a from t",
     "select i, 100.0 * x / sum(x) over (partition by k) pct, x - avg(x) over (partition by g) dev from t",
     "select i, count(x) over (order by d rows between unbounded preceding and unbounded following) from t",
+    # IGNORE NULLS: the first/last/n-th non-NULL value of the frame; lag/lead count non-NULL rows only
+    "select i, first_value(x ignore nulls) over (partition by k order by i rows between 1 preceding and 2 following) a, "
+    "last_value(x ignore nulls) over (partition by k order by i) b, nth_value(f, 2 ignore nulls) over (order by i "
+    "rows between unbounded preceding and unbounded following exclude current row) c, "
+    "lag(x, 2, -1 ignore nulls) over (partition by k order by i) l, lead(g ignore nulls) over (order by i) ld, "
+    "lag(m ignore nulls) over (order by d, i) lm from t",
 ]
 
 
@@ -232,7 +238,7 @@ def test_groups_frames_and_exclude(query: str) -> None:
 
 
 @pytest.mark.parametrize("query, message", [
-    ("select first_value(x ignore nulls) over (order by d) from t", "IGNORE NULLS"),
+    ("select sum(x ignore nulls) over (order by d) from t", "IGNORE NULLS is supported in first_value"),
     ("select sum(x) over (order by d, i range between 1 preceding and current row) from t", "exactly one ORDER BY"),
     ("select sum(x) over (order by g range between 1 preceding and current row) from t", "key of type String"),
     ("select sum(x) over (order by d range between interval 1 day preceding and current row) from t",
@@ -308,7 +314,9 @@ RANGE_OFFSETS = {
 def windows(draw: Any) -> str:
     func = draw(st.sampled_from(["row_number()", "rank()", "dense_rank()", "percent_rank()", "cume_dist()",
                                  "ntile(3)", "lag(x)", "lag(x, 2, 0)", "lead(g, 1, 'z')", "first_value(x)",
-                                 "last_value(f)", "nth_value(x, 2)", *AGGS]))
+                                 "last_value(f)", "nth_value(x, 2)", "first_value(x ignore nulls)",
+                                 "last_value(g ignore nulls)", "nth_value(f, 2 ignore nulls)", "lag(x, 2, 0 ignore nulls)",
+                                 "lead(g ignore nulls)", *AGGS]))
     fname = func.split("(")[0]
     part = draw(st.lists(st.sampled_from(["k", "g"]), unique=True, max_size=2))
     keys = draw(st.lists(st.sampled_from(["d", "x", "f", "g", "m", "dt", "ts"]), unique=True, max_size=2))

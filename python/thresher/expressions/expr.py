@@ -22,6 +22,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import contextvars
+import datetime
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -466,6 +467,49 @@ class Expr:
                     min_samples: int | None = None, center: builtins.bool = False, ddof: int = 1) -> Expr:
         """Standard deviation over the last ``window_size`` rows."""
         return self._rolling("rolling_std", window_size, weights, min_samples, center, ddof=ddof)
+
+    def _rolling_by(self, name: builtins.str, by: IntoExpr, window_size: builtins.str | datetime.timedelta,
+                    min_samples: int | None, closed: builtins.str, **extra: Any) -> Expr:
+        if isinstance(window_size, datetime.timedelta):
+            window_size = f"{window_size // datetime.timedelta(microseconds=1)}us"
+        by_e = Column(by) if isinstance(by, builtins.str) else lit_if_needed(by)
+        return self._window_call(name, (by_e,), window_size=window_size, min_samples=min_samples, closed=closed,
+                                 **extra)
+
+    def rolling_sum_by(self, by: IntoExpr, window_size: builtins.str | datetime.timedelta, *,
+                       min_samples: int | None = None, closed: builtins.str = "right") -> Expr:
+        """Sum over the rows whose ``by`` value lies in the ``window_size`` before this row's
+        (``closed="right"``: ``(by - window_size, by]``), as Polars' ``rolling_sum_by``. ``by`` is a
+        date, datetime or integer column, in any order; ``window_size`` a Polars duration such as
+        ``"7d"``, ``"2h"``, ``"1mo"`` (or ``"3i"`` for an integer ``by``). SQL's ``RANGE BETWEEN
+        INTERVAL 6 DAYS PRECEDING AND CURRENT ROW`` is ``rolling_sum_by(d, "7d")``.
+
+        >>> import datetime, thresher as th
+        >>> df = th.from_pydict({"d": [datetime.date(2024, 1, n) for n in (1, 2, 5)], "x": [1, 2, 3]})
+        >>> df.select(th.col("x").rolling_sum_by("d", "2d")).to_pydict()
+        {'x': [1, 3, 3]}
+        """
+        return self._rolling_by("rolling_sum_by", by, window_size, min_samples, closed)
+
+    def rolling_mean_by(self, by: IntoExpr, window_size: builtins.str | datetime.timedelta, *,
+                        min_samples: int | None = None, closed: builtins.str = "right") -> Expr:
+        """Mean over a ``window_size`` of ``by`` (see :meth:`rolling_sum_by`)."""
+        return self._rolling_by("rolling_mean_by", by, window_size, min_samples, closed)
+
+    def rolling_min_by(self, by: IntoExpr, window_size: builtins.str | datetime.timedelta, *,
+                       min_samples: int | None = None, closed: builtins.str = "right") -> Expr:
+        """Minimum over a ``window_size`` of ``by`` (see :meth:`rolling_sum_by`)."""
+        return self._rolling_by("rolling_min_by", by, window_size, min_samples, closed)
+
+    def rolling_max_by(self, by: IntoExpr, window_size: builtins.str | datetime.timedelta, *,
+                       min_samples: int | None = None, closed: builtins.str = "right") -> Expr:
+        """Maximum over a ``window_size`` of ``by`` (see :meth:`rolling_sum_by`)."""
+        return self._rolling_by("rolling_max_by", by, window_size, min_samples, closed)
+
+    def rolling_std_by(self, by: IntoExpr, window_size: builtins.str | datetime.timedelta, *,
+                       min_samples: int | None = None, closed: builtins.str = "right", ddof: int = 1) -> Expr:
+        """Standard deviation over a ``window_size`` of ``by`` (see :meth:`rolling_sum_by`)."""
+        return self._rolling_by("rolling_std_by", by, window_size, min_samples, closed, ddof=ddof)
 
     def minhash(
         self, num_perm: int = 128, ngram: int = 5, unit: builtins.str = "char", seed: int = 1,

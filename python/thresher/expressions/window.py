@@ -177,7 +177,11 @@ for _name, _rule in (("win.row_number", _int64_rule), ("win.rank", _int64_rule),
 ORDER_DEPENDENT = (
     "cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "shift", "rank",
     "rolling_sum", "rolling_mean", "rolling_min", "rolling_max", "rolling_std",
+    "rolling_sum_by", "rolling_mean_by", "rolling_min_by", "rolling_max_by", "rolling_std_by",
 )
+
+#: ``closed`` values of the ``rolling_*_by`` functions (which ends of the window it includes)
+ROLLING_CLOSED = ("right", "left", "both", "none")
 
 PolarsBuilder = Callable[[Any, dict[str, Any]], Any]
 
@@ -191,6 +195,13 @@ def polars_call(name: str, x: Any, opts: dict[str, Any], fill: Any = None) -> An
     if name == "rank":
         return x.rank(opts.get("method", "average"), descending=bool(opts.get("descending", False)),
                       seed=opts.get("seed"))
+    if name.endswith("_by"):  # a window of a duration over the ``by`` column (``fill``), not of rows
+        by_kw: dict[str, Any] = {"window_size": opts["window_size"], "closed": opts.get("closed", "right")}
+        if opts.get("min_samples") is not None:  # Polars' own default otherwise
+            by_kw["min_samples"] = int(opts["min_samples"])
+        if name == "rolling_std_by":
+            by_kw["ddof"] = int(opts.get("ddof", 1))
+        return getattr(x, name)(fill, **by_kw)
     if name.startswith("rolling_"):
         kw: dict[str, Any] = {"min_samples": opts.get("min_samples"), "center": bool(opts.get("center", False))}
         if name == "rolling_std":
@@ -228,6 +239,35 @@ def _polars_output_type(name: str, dtype: DataType, opts: dict[str, Any]) -> Dat
     return DataType.from_arrow(out.to_arrow().type)
 
 
+def _by_rule(name: str, needs: Callable[[DataType], bool], needed: str) -> Callable[..., DataType]:
+    """``rolling_*_by(by, window_size)``: the value column, a temporal or integer ``by`` column and
+    a Polars duration string; the output type is Polars' (asked on empty columns)."""
+
+    def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+        f, by = args[0], args[1]
+        expect(f, not f.dtype.is_media() and needs(f.dtype), needed, name)
+        expect(by, by.dtype.is_temporal() or by.dtype.is_integer(), "a temporal or integer type", name)
+        ws = opts.get("window_size")
+        if not isinstance(ws, str) or not ws:
+            raise ThresherTypeError(f"{name}: window_size must be a duration string such as '7d' or '2h', got {ws!r}")
+        if opts.get("closed", "right") not in ROLLING_CLOSED:
+            raise ThresherTypeError(f"{name}: closed must be one of {ROLLING_CLOSED}, got {opts.get('closed')!r}")
+        ms = opts.get("min_samples")
+        if ms is not None and (not isinstance(ms, int) or isinstance(ms, bool) or ms < 0):
+            raise ThresherTypeError(f"{name}: min_samples must be a non-negative int, got {ms!r}")
+        import polars as pl
+
+        empty = pl.DataFrame([pl.from_arrow(pa.array([], type=f.dtype.storage)).alias("x"),  # type: ignore[union-attr]
+                              pl.from_arrow(pa.array([], type=by.dtype.storage)).alias("b")])  # type: ignore[union-attr]
+        try:
+            out = empty.select(polars_call(name, pl.col("x"), opts, pl.col("b"))).to_series()
+        except Exception as exc:  # noqa: BLE001  (Polars' own message: a bad duration string, ...)
+            raise ThresherTypeError(f"{name}(by={by.name!r}, window_size={ws!r}): {exc}") from None
+        return DataType.from_arrow(out.to_arrow().type)
+
+    return rule
+
+
 def _orderable(t: DataType) -> bool:
     return t.is_numeric() or t.is_bool() or t.is_string() or t.is_temporal() or t.is_null() or t.kind == "decimal"
 
@@ -240,6 +280,10 @@ for _name in ("cum_sum", "cum_prod", "rolling_sum", "rolling_mean", "rolling_std
     function(_name, sql_names=_hidden(_name))(_polars_rule(_name, _summable, "a numeric type"))
 for _name in ("cum_min", "cum_max", "rolling_min", "rolling_max", "rank"):
     function(_name, sql_names=_hidden(_name))(_polars_rule(_name, _orderable, "an orderable type"))
+for _name in ("rolling_sum_by", "rolling_mean_by", "rolling_std_by"):
+    function(_name, sql_names=_hidden(_name))(_by_rule(_name, _summable, "a numeric type"))
+for _name in ("rolling_min_by", "rolling_max_by"):
+    function(_name, sql_names=_hidden(_name))(_by_rule(_name, _orderable, "an orderable type"))
 function("cum_count", sql_names=_hidden("cum_count"))(_polars_rule("cum_count", lambda t: True, "any type"))
 function("shift", sql_names=("__shift",))(_polars_rule("shift", lambda t: True, "any type"))
 

@@ -209,6 +209,15 @@ class ParquetSource(Source):
         return out
 
     def statistics(self) -> SourceStatistics:
+        """Rows (from the footers) and bytes (from the file listing) of the dataset, cached as
+        :meth:`column_statistics` is (the planner's estimates ask for them about a hundred times
+        per query, a file-system call each time)."""
+        cached = self.__dict__.get("_statistics")
+        if cached is None:
+            cached = self.__dict__["_statistics"] = self._statistics()
+        return cached  # type: ignore[no-any-return]
+
+    def _statistics(self) -> SourceStatistics:
         rows = 0
         size = 0
         try:

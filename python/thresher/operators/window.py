@@ -24,7 +24,7 @@ No Python loop runs over rows; loops run over functions and over ``log2`` levels
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -112,13 +112,24 @@ def _sql_window(lf: pl.LazyFrame, schema: Schema, exprs: Sequence[Expr], partiti
         # frames) SQL leaves the order among ties undefined (DuckDB's sort is not stable either).
         work = df.select(work_cols) if work_cols else df  # no keys, no arguments: only the height matters
         inverse = None
+        ids: tuple[np.ndarray, np.ndarray] | None = None
+        order_key: Callable[[], pl.Series] | None = None
         if keys and df.height:
-            perm = sort_index(work, keys, [False] * np_ + desc, [True] * np_ + nl)
-            work = work.select(pl.all().gather(perm))
+            perm, pid, peer = sort_order(work, keys, [False] * np_ + desc, [True] * np_ + nl, np_)
+            if pid is not None and peer is not None:
+                # the sort's codes gave the partitions and peers: only the arguments move (and the
+                # ORDER BY key, if a RANGE offset reads it)
+                ids = (pid, peer)
+                keys_df = work
+                order_key = (lambda: keys_df["__wo0"].gather(perm)) if no else None
+                args = [c for c in work.columns if c not in keys]
+                work = work.select(pl.col(args).gather(perm)) if args else pl.DataFrame({"__wn": np.zeros(df.height)})
+            else:
+                work = work.select(pl.all().gather(perm))
             inv = np.empty(df.height, dtype=np.int64)
             inv[perm.to_numpy()] = np.arange(df.height, dtype=np.int64)
             inverse = pl.Series(inv)
-        geo = _Geometry(work, np_, no, desc[0] if desc else False, nl[0] if nl else True)
+        geo = _Geometry(work, np_, no, desc[0] if desc else False, nl[0] if nl else True, ids, order_key)
         results = []
         for j, e in enumerate(exprs):
             name = e.output_name()
@@ -156,15 +167,35 @@ def _key_codes(s: pl.Series, descending: bool, nulls_last: bool) -> tuple[np.nda
         v = v.astype(np.int64, copy=False)
         c = (rng - v) if descending else v
     else:
-        # floats, strings, ...: dense ranks (equal values share one, as the sort compares them)
-        r = s.rank("dense", descending=descending)
-        top: Any = r.max()
-        rng = int(top or 1) - 1
-        c = r.cast(pl.Int64).fill_null(1).to_numpy().astype(np.int64, copy=False) - 1
+        few = _few_strings(s)
+        if few is not None:
+            # strings with few distinct values: their sorted distinct values as an Enum, whose codes
+            # are those values' ranks (hashing, ~8x faster than a dense rank's sort of every row)
+            rng = len(few) - 1
+            c = s.cast(pl.Enum(few)).to_physical().cast(pl.Int64).fill_null(0).to_numpy()
+            if descending:
+                c = rng - c
+        else:
+            # floats, strings, ...: dense ranks (equal values share one, as the sort compares them)
+            r = s.rank("dense", descending=descending)
+            top: Any = r.max()
+            rng = int(top or 1) - 1
+            c = r.cast(pl.Int64).fill_null(1).to_numpy().astype(np.int64, copy=False) - 1
     if valid.all():
         return c, rng + 1
     # NULLs take the slot before (NULLS FIRST) or after (NULLS LAST) every value
     return (np.where(valid, c, rng + 1) if nulls_last else np.where(valid, c + 1, 0)), rng + 2
+
+
+def _few_strings(s: pl.Series) -> pl.Series | None:
+    """The sorted distinct non-null values of a string column with few of them (at most a quarter
+    of its rows), else None."""
+    if s.dtype != pl.String or len(s) < 64:
+        return None
+    distinct = s.unique().drop_nulls()
+    if len(distinct) == 0 or len(distinct) * 4 > len(s):
+        return None
+    return distinct.sort()
 
 
 def sort_index(df: pl.DataFrame, keys: Sequence[str], descending: Sequence[bool],
@@ -177,9 +208,18 @@ def sort_index(df: pl.DataFrame, keys: Sequence[str], descending: Sequence[bool]
     would overflow, the codes so far are first made dense (their distinct count is at most the row
     count); only if that is not enough either does the multi-key sort run.
     """
+    return sort_order(df, keys, descending, nulls_last)[0]
+
+
+def sort_order(df: pl.DataFrame, keys: Sequence[str], descending: Sequence[bool], nulls_last: Sequence[bool],
+               group_keys: int = 0) -> tuple[pl.Series, np.ndarray | None, np.ndarray | None]:
+    """:func:`sort_index`, and where the packed code allows, the run ids of the sorted rows: of
+    the first ``group_keys`` keys (the partitions) and of all keys (the peer groups), so the
+    caller need not gather the key columns into the sorted order to find them."""
     code: np.ndarray | None = None
     span = 1
-    for k, d, n in zip(keys, descending, nulls_last):
+    divisor: int | None = 1  # the span of the keys after the partition keys in the packed code
+    for idx, (k, d, n) in enumerate(zip(keys, descending, nulls_last)):
         got = _key_codes(df[k], d, n)
         if got is None:
             code = None
@@ -187,44 +227,67 @@ def sort_index(df: pl.DataFrame, keys: Sequence[str], descending: Sequence[bool]
         c, m = got
         if code is None:
             code, span = c, m
-            continue
-        if span * m >= 2**62:
-            dense = pl.Series(code).rank("dense")
-            top: Any = dense.max()
-            code, span = dense.cast(pl.Int64).to_numpy() - 1, int(top or 1)
+        else:
             if span * m >= 2**62:
-                code = None
-                break
-        code = code * m + c
-        span *= m
+                dense = pl.Series(code).rank("dense")
+                top: Any = dense.max()
+                code, span = dense.cast(pl.Int64).to_numpy() - 1, int(top or 1)
+                if idx > group_keys:  # the partition keys are no longer a prefix of the code
+                    divisor = None
+                if span * m >= 2**62:
+                    code = None
+                    break
+            code = code * m + c
+            span *= m
+        if idx >= group_keys and divisor is not None:
+            divisor *= m
     if code is None:
-        return df.select(pl.arg_sort_by(list(keys), descending=list(descending),
+        perm = df.select(pl.arg_sort_by(list(keys), descending=list(descending),
                                         nulls_last=list(nulls_last))).to_series()
-    return pl.Series(code).arg_sort()
+        return perm, None, None
+    perm = pl.Series(code).arg_sort()
+    if divisor is None:
+        return perm, None, None
+    ordered = code[perm.to_numpy()]
+    return perm, _change_ids(ordered // divisor), _change_ids(ordered)
+
+
+def _change_ids(v: np.ndarray) -> np.ndarray:
+    """Run numbers of a sorted array (0, 0, 1, 1, 1, 2, ...)."""
+    if not len(v):
+        return np.zeros(0, dtype=np.int64)
+    out = np.empty(len(v), dtype=np.int64)
+    out[0] = 0
+    np.cumsum(v[1:] != v[:-1], out=out[1:])
+    return out
 
 
 class _Geometry:
-    """Partition and peer-group bounds of the sorted rows (inclusive row numbers)."""
+    """Partition and peer-group bounds of the sorted rows (inclusive row numbers).
 
-    def __init__(self, df: pl.DataFrame, np_: int, no: int, desc: bool, nulls_last: bool) -> None:
+    ``ids``: the partition and peer run ids when the sort found them; else they come from the
+    sorted key columns of ``df``. ``order_key()``: the first ORDER BY key in sorted order (RANGE
+    offsets read its values)."""
+
+    def __init__(self, df: pl.DataFrame, np_: int, no: int, desc: bool, nulls_last: bool,
+                 ids: tuple[np.ndarray, np.ndarray] | None = None,
+                 order_key: Callable[[], pl.Series] | None = None) -> None:
         self.n = df.height
         self.df = df
         self.desc = desc
         self.nulls_last = nulls_last
         self.no = no
         self.i = np.arange(self.n, dtype=np.int64)
-        part = [f"__wp{i}" for i in range(np_)]
-        self.pid = _run_ids(df, part)
-        self.peer = _run_ids(df, part + [f"__wo{i}" for i in range(no)]) if no else self.pid
+        self._order_key = order_key or (lambda: df["__wo0"])
+        if ids is not None:
+            self.pid, self.peer = ids
+        else:
+            part = [f"__wp{i}" for i in range(np_)]
+            self.pid = _run_ids(df, part)
+            self.peer = _run_ids(df, part + [f"__wo{i}" for i in range(no)]) if no else self.pid
         self.pstart, self.pend = _bounds(self.pid)
         self.gstart, self.gend = (self.pstart, self.pend) if not no else _bounds(self.peer)
         self._frames: dict[WindowFrame, list[tuple[np.ndarray, np.ndarray]]] = {}
-        self._range_keys: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-
-    def frame(self, frame: WindowFrame) -> tuple[np.ndarray, np.ndarray]:
-        """The frame's first and last row per row (before EXCLUDE); empty where first > last."""
-        segs = self.segments(WindowFrame(frame.kind, frame.start, frame.end, frame.start_offset, frame.end_offset))
-        return segs[0]
 
     def segments(self, frame: WindowFrame) -> list[tuple[np.ndarray, np.ndarray]]:
         """The frame as 1-3 disjoint row ranges ``[s, e]`` in row order (EXCLUDE cuts a hole out of
@@ -276,7 +339,7 @@ class _Geometry:
     def _range_bound(self, kind: str, offset: Any, start: bool) -> np.ndarray:
         if self.no != 1:
             raise UnsupportedError(f"a RANGE frame with an offset needs exactly one ORDER BY key, got {self.no}")
-        key = self.df["__wo0"]
+        key = self._order_key()
         # the bound's value in the key's own space: ``key - offset`` for PRECEDING over an ascending
         # key (DuckDB computes exactly this, then finds the first/last row past it)
         subtract = (kind == "preceding") != self.desc
@@ -481,22 +544,26 @@ def _evaluate(e: Expr, j: int, df: pl.DataFrame, geo: _Geometry, frame: WindowFr
             return pl.Series((geo.gend - pstart + 1) / psize)
         if name == "ntile":
             return pl.Series(_ntile(i - pstart, psize, int(e.option("n"))))
+        skip = bool(e.option("ignore_nulls", False))
         if name in ("lag", "lead"):
             off = int(e.option("offset", 1))
-            idx = i - off if name == "lag" else i + off
-            valid = (idx >= pstart) & (idx <= pend)
+            if skip:
+                idx, valid = _lag_non_null(args[0], off if name == "lag" else -off, pstart, pend)
+            else:
+                idx = i - off if name == "lag" else i + off
+                valid = (idx >= pstart) & (idx <= pend)
             out = _gather(args[0], idx, valid)
             if len(args) > 1:
                 out = pl.select(pl.when(pl.lit(pl.Series(valid))).then(pl.lit(out))
                                 .otherwise(pl.lit(args[1].cast(out.dtype)))).to_series()
             return out
         segs = geo.segments(frame)
-        if name == "first_value":
-            return _gather(args[0], *_nth_row(segs, 1, from_end=False))
-        if name == "last_value":
-            return _gather(args[0], *_nth_row(segs, 1, from_end=True))
-        if name == "nth_value":
-            return _gather(args[0], *_nth_row(segs, int(e.option("n")), from_end=False))
+        if name in ("first_value", "last_value", "nth_value"):
+            n_th = int(e.option("n")) if name == "nth_value" else 1
+            if skip:
+                return _gather(args[0], *_nth_non_null(segs, args[0].is_not_null().to_numpy(), n_th,
+                                                       from_end=name == "last_value"))
+            return _gather(args[0], *_nth_row(segs, n_th, from_end=name == "last_value"))
         raise UnsupportedError(f"window function {e.name} is not supported")
     segs = geo.segments(frame)
     sizes = _add(np.maximum(se - ss + 1, 0) for ss, se in segs)
@@ -563,12 +630,63 @@ def _nth_row(segs: list[tuple[np.ndarray, np.ndarray]], nth: int, from_end: bool
     return idx, found
 
 
+def _nth_non_null(segs: list[tuple[np.ndarray, np.ndarray]], valid: np.ndarray, nth: int,
+                  from_end: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`_nth_row`, counting only the rows where ``valid`` (IGNORE NULLS): a prefix count
+    of the valid rows gives each segment's count, and the wanted row is found by one
+    ``searchsorted`` of its rank among the valid rows."""
+    pre = _prefix(valid.astype(np.int64))  # pre[j]: valid rows before row j
+    positions = np.flatnonzero(valid)  # the valid rows, by rank
+    order = segs[::-1] if from_end else segs
+    n = len(segs[0][0])
+    left = np.full(n, nth - 1, dtype=np.int64)
+    idx = np.zeros(n, dtype=np.int64)
+    found = np.zeros(n, dtype=bool)
+    for ss, se in order:
+        empty = ss > se
+        lo = np.where(empty, 0, pre[np.clip(ss, 0, n)])
+        hi = np.where(empty, 0, pre[np.clip(se + 1, 0, n)])
+        size = hi - lo
+        here = ~found & (left < size)
+        rank = (hi - 1 - left) if from_end else (lo + left)
+        idx = np.where(here, positions[np.clip(rank, 0, max(len(positions) - 1, 0))] if len(positions) else 0, idx)
+        found |= here
+        left = np.where(found, left, left - size)
+    return idx, found
+
+
+def _lag_non_null(x: pl.Series, off: int, pstart: np.ndarray, pend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """LAG(x, off) IGNORE NULLS (LEAD for ``off`` < 0): the ``off``-th non-null row before (after)
+    each row within its partition; ``off`` = 0 is the row itself, NULL or not."""
+    n = len(x)
+    i = np.arange(n, dtype=np.int64)
+    if off == 0:
+        return i, np.ones(n, dtype=bool)
+    valid = x.is_not_null().to_numpy()
+    pre = _prefix(valid.astype(np.int64))
+    positions = np.flatnonzero(valid)
+    if off > 0:
+        rank = pre[i] - off  # the rank among valid rows of the off-th one before row i
+        ok = rank >= pre[pstart]
+    else:
+        rank = pre[i + 1] - off - 1
+        ok = rank < pre[pend + 1]
+    ok &= (rank >= 0) & (rank < len(positions))
+    idx = positions[np.clip(rank, 0, max(len(positions) - 1, 0))] if len(positions) else np.zeros(n, dtype=np.int64)
+    return idx, ok
+
+
 def _frame_sum(x: pl.Series, segs: list[tuple[np.ndarray, np.ndarray]], geo: _Geometry) -> Any:
     """Sum of the non-null values in each frame: int64/float64 NumPy, or a decimal Series."""
     dt = x.dtype
     if isinstance(dt, pl.Decimal):
         scale = dt.scale or 0
-        unscaled = (x.fill_null(0) * (10 ** scale)).cast(pl.Int64).to_numpy()
+        phys = x.fill_null(0).to_physical()  # the unscaled integers (int128)
+        lo_v: Any = phys.min()
+        hi_v: Any = phys.max()
+        if max(abs(int(lo_v or 0)), abs(int(hi_v or 0))) >= 2**62:
+            raise UnsupportedError("a decimal sum over a moving window frame would overflow 64-bit integers")
+        unscaled = phys.cast(pl.Int64).to_numpy()
         if float(np.abs(unscaled.astype(np.float64)).sum()) >= 2.0 ** 62:
             raise UnsupportedError("a decimal sum over a moving window frame would overflow 64-bit integers")
         pre = _prefix(unscaled)

@@ -10,8 +10,9 @@ DuckDB's rules: NULLS LAST by default for ASC and DESC; without a frame clause t
 ``RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`` (peers included) when there is an ORDER BY
 and the whole partition otherwise. ROWS, RANGE (numeric offsets over
 a numeric key, integers or intervals over DATE/TIMESTAMP/TIME keys) and GROUPS frames with
-EXCLUDE CURRENT ROW/GROUP/TIES are supported; IGNORE NULLS and non-constant offsets raise an error
-naming the construct.
+EXCLUDE CURRENT ROW/GROUP/TIES are supported, and IGNORE NULLS in the value functions
+(first_value, last_value, nth_value, lag, lead); non-constant offsets raise an error naming the
+construct.
 """
 
 from __future__ import annotations
@@ -209,13 +210,16 @@ class SQLWindows:
 
         from thresher.planner.sql.translate import SQLError, _where
 
+        ignore_nulls = False
         if isinstance(fn, (exp.IgnoreNulls, exp.RespectNulls)):
-            if isinstance(fn, exp.IgnoreNulls):
-                raise UnsupportedError(f"IGNORE NULLS in a window function is not supported: {_where(w)}")
+            ignore_nulls = isinstance(fn, exp.IgnoreNulls)
             fn = fn.this
         fname = type(fn).__name__.lower()
         if fname == "anonymous":
             fname = str(fn.name).lower().replace("_", "")
+        if ignore_nulls and fname not in _VALUE:
+            raise UnsupportedError(f"IGNORE NULLS is supported in first_value, last_value, nth_value, lag and lead "
+                                   f"only: {_where(w)}")
         if fname in _RANKING:
             opts: tuple[tuple[str, Any], ...] = ()
             if fname == "ntile":
@@ -243,6 +247,8 @@ class SQLWindows:
                 if not (isinstance(off, exp.Literal) and off.is_int and int(off.name) > 0):
                     raise SQLError(f"nth_value needs a positive integer constant: {_where(w)}")
                 opts = (("n", int(off.name)),)
+            if ignore_nulls:
+                opts = (*opts, ("ignore_nulls", True))
             return Call(f"win.{name}", tuple(args), opts)
         e = self.tr.expr(fn, schema)
         if not isinstance(e, (AggCall, CountStar)):

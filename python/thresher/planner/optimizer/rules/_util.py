@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from thresher.expressions.expr import Alias, Column, Expr
+from thresher.expressions.expr import Alias, Column, Expr, memo
 from thresher.planner.logical import LogicalPlan
 from thresher.planner.memo import rule_memo
 
@@ -23,11 +23,35 @@ def expr_rewriter(fn: Callable[[Expr], Expr | None]) -> Callable[[Expr], Expr]:
     :func:`rule_memo`): expressions are immutable and ``fn`` must depend on the node only, and
     the nodes the optimizer rebuilds around an expression keep the same expression objects, so
     a rule pass over a rebuilt plan re-walks none of them."""
+    if getattr(fn, "__closure__", True) is None and "<locals>" not in getattr(fn, "__qualname__", "<locals>"):
+        # a module-level function: a pure function of the expression, whose answer is kept on the
+        # expression itself (as its key and type are), for every later optimize() call too
+        kept = _KEPT_REWRITERS.get(fn)
+        if kept is None:
+            kept = _KEPT_REWRITERS[fn] = _kept_rewriter(fn)
+        return kept
     tag, keep = _fn_tag("expr_transform", fn)
     holder = rule_memo(("expr_rewriter", tag), keep)
     run: Callable[[Expr], Expr] | None = holder.get("run")
     if run is None:  # one function per scope: a rule's node visitor capturing it keeps its own memo tag
         run = holder["run"] = _expr_rewriter(fn, rule_memo(tag, keep))
+    return run
+
+
+#: module-level function -> its rewriter (the same object every time: node visitors that
+#: capture it keep their memo tags, see _fn_tag)
+_KEPT_REWRITERS: dict[Callable[[Expr], Expr | None], Callable[[Expr], Expr]] = {}
+
+
+def _kept_rewriter(fn: Callable[[Expr], Expr | None]) -> Callable[[Expr], Expr]:
+    slot = f"_memo_transform_{fn.__module__}.{fn.__qualname__}"
+
+    def transform(e: Expr) -> Expr:
+        return e.transform(fn)
+
+    def run(e: Expr) -> Expr:
+        return memo(e, slot, transform)  # type: ignore[no-any-return]
+
     return run
 
 
