@@ -134,3 +134,22 @@ def test_a_folded_expression_keeps_its_answer_for_later_plannings(monkeypatch: p
     assert n > 0
     assert compile(df2.plan).optimized.pretty() == first
     assert _FOLDS[0] == n  # the same expression objects: nothing folded again
+
+
+def test_plan_equality_is_key_equality() -> None:
+    from thresher.planner.logical import Limit
+
+    t = th.from_pydict({"x": [1, 2], "y": ["a", "b"]})
+    u = th.from_pydict({"x": [1, 2], "y": ["a", "b"]})  # another source: plans over it differ
+    a = t.filter(col("x") > 1).with_columns((col("x") * 2).alias("z")).plan
+    same = t.filter(col("x") > 1).with_columns((col("x") * 2).alias("z")).plan  # built again: equal
+    deep = t.filter(col("x") > 2).with_columns((col("x") * 2).alias("z")).plan  # differs at the bottom
+    other = u.filter(col("x") > 1).with_columns((col("x") * 2).alias("z")).plan
+    j = Join(a, a.with_children([a.children()[0]]), (col("x"),), (col("x"),))
+    plans = [a, same, deep, other, j, Join(a, same, (col("x"),), (col("x"),)), Union((a, same)), Union((a, deep)),
+             Limit(a, 1), Limit(same, 1), Limit(a, 2)]
+    equal = {(i, k): p == q for i, p in enumerate(plans) for k, q in enumerate(plans)}  # before any key is built
+    assert any(equal.values()) and not all(equal.values())
+    for (i, k), eq in equal.items():
+        assert eq == (plans[i].key() == plans[k].key()), (plans[i].pretty(), plans[k].pretty())
+    assert equal[(0, 1)] and not equal[(0, 2)] and not equal[(0, 3)] and hash(a) == hash(same)

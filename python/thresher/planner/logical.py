@@ -47,6 +47,17 @@ def _key(v: Any) -> Any:
     return v
 
 
+def _same(a: Any, b: Any) -> bool:
+    """``_key(a) == _key(b)``, recursing into plans (see ``LogicalPlan.__eq__``)."""
+    if a is b:
+        return True
+    if isinstance(a, LogicalPlan) and isinstance(b, LogicalPlan):
+        return a == b
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return bool(_key(a) == _key(b))
+
+
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
@@ -123,7 +134,19 @@ class LogicalPlan:
         return k
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, LogicalPlan) and self.key() == other.key()
+        """``self.key() == other.key()``, compared field by field: a subplan both sides share
+        (the same object) is equal without building its key, so comparing a rewritten plan with
+        the one before walks only the path to what changed."""
+        if self is other:
+            return True
+        if not isinstance(other, LogicalPlan):
+            return False
+        if type(self) is not type(other):
+            return self.key() == other.key()
+        ka, kb = self.__dict__.get("_key_cache"), other.__dict__.get("_key_cache")
+        if ka is not None and kb is not None:
+            return bool(ka == kb)
+        return all(_same(getattr(self, n), getattr(other, n)) for n in _field_names(type(self)))
 
     def __hash__(self) -> int:
         return hash(self.key())

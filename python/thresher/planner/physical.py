@@ -74,6 +74,7 @@ from thresher.planner.logical import (
     WithRowIndex,
     Write,
 )
+from thresher.planner.memo import memo_scope, rule_memo
 from thresher.planner.polars_plan import PolarsProgram, cut_inputs
 from thresher.udfs.service import SharedService
 
@@ -469,7 +470,20 @@ def _services(udfs: Sequence[UDFProtocol], max_replicas: int) -> tuple[SharedSer
 
 
 def _is_relational(node: LogicalPlan) -> bool:
-    """Can this node run inside a Polars LazyFrame (standard types, no kernels or UDFs)?"""
+    """Can this node run inside a Polars LazyFrame (standard types, no kernels or UDFs)?
+
+    Asked of each node once per lowering (see :func:`plan_physical`): the lowering asks again
+    for the same subtrees, and for a scan the answer builds a Polars scan of its files."""
+    memo: dict[int, tuple[LogicalPlan, bool]] = rule_memo("is_relational")
+    hit = memo.get(id(node))
+    if hit is not None:
+        return hit[1]
+    out = _relational_node(node)
+    memo[id(node)] = (node, out)  # the node is kept alive: its id is not reused
+    return out
+
+
+def _relational_node(node: LogicalPlan) -> bool:
     if any(f.dtype.is_media() for f in node.schema.fields):
         return False
     if isinstance(node, (Aggregate, Join, Sort, Distinct, Window, Limit, Union)):
@@ -678,7 +692,8 @@ class PhysicalPlanner:
 
 def plan_physical(node: LogicalPlan) -> PhysicalPlan:
     """Lower an already optimized logical plan to stages (no write bookkeeping: see :func:`compile`)."""
-    return PhysicalPlanner().plan(node)
+    with memo_scope():  # the lowering's questions about a node are answered once
+        return PhysicalPlanner().plan(node)
 
 
 # -- compile: optimize + lower, the one way from a logical plan to an executor ---------------------

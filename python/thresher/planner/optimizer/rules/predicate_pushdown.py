@@ -152,7 +152,7 @@ def _push(filter_: Filter) -> LogicalPlan | None:
                 up.append(t)
         if not down:
             return None
-        return _wrap(Project(Filter(child.input, combine_conjunction(down)), child.exprs), up)
+        return _wrap(child.with_children([Filter(child.input, combine_conjunction(down))]), up)
 
     if isinstance(child, (Sort, Repartition)):
         return child.with_children([Filter(child.input, filter_.predicate)])
@@ -188,7 +188,7 @@ def _push(filter_: Filter) -> LogicalPlan | None:
         up = [t for t in terms if t.columns() & set(child.columns)]
         if not down:
             return None
-        return _wrap(Explode(Filter(child.input, combine_conjunction(down)), child.columns), up)
+        return _wrap(child.with_children([Filter(child.input, combine_conjunction(down))]), up)
 
     if isinstance(child, Aggregate):
         key_map = {k.output_name(): strip_alias(k) for k in child.keys}
@@ -201,7 +201,7 @@ def _push(filter_: Filter) -> LogicalPlan | None:
                 up.append(t)
         if not down:
             return None
-        return _wrap(Aggregate(Filter(child.input, combine_conjunction(down)), child.keys, child.aggs), up)
+        return _wrap(child.with_children([Filter(child.input, combine_conjunction(down))]), up)
 
     if isinstance(child, Join):
         return _push_join(child, terms)
@@ -238,7 +238,7 @@ def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
         return None
     left = _wrap(join.left, left_terms)
     right = _wrap(join.right, right_terms)
-    new = Join(left, right, join.left_on, join.right_on, join.how, join.suffix, join.strategy)
+    new = join.with_children([left, right])  # a filter keeps its input's schema: nothing to derive again
     return _wrap(new, up)
 
 

@@ -55,6 +55,12 @@ def _merged(e: Expr, mapping: dict[str, Expr]) -> Expr:
         if isinstance(m, Column) or (isinstance(m, Alias) and not isinstance(m.child, Alias)
                                      and m.child.output_name() != m.name):
             return m
+    if isinstance(e, Alias) and isinstance(e.child, Column):
+        # a renamed column: what substituting gives, built directly (the inner expression
+        # itself when it is that already)
+        m = mapping[e.child.name]
+        t = strip_alias(m)
+        return m if isinstance(m, Alias) and m.child is t and m.name == e.name else Alias(t, e.name)
     new = substitute(e, mapping)
     if new.output_name() != e.output_name():
         new = Alias(strip_alias(new), e.output_name())
