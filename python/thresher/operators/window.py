@@ -98,6 +98,25 @@ def _sql_window(lf: pl.LazyFrame, schema: Schema, exprs: Sequence[Expr], partiti
     target.update({n: polars_dtype(t) for n, t in out_types.items()})
     desc = list(descending) or [False] * len(order_by)
     nl = list(nulls_last) or [True] * len(order_by)
+    if _hash_partitioned(exprs, partition_by, order_by, frame, schema):
+        # plain aggregates over whole partitions: Polars' hash-partitioned ``over``, no sort
+        cols: list[pl.Expr] = []
+        part = [f"__wp{i}" for i in range(len(partition_by))]
+        for j, e in enumerate(exprs):
+            agg = strip_alias(e)
+            if isinstance(agg, CountStar):
+                x: pl.Expr = pl.len()
+            else:
+                assert isinstance(agg, AggCall)
+                arg = pl.col(f"__wa{j}_0")
+                name = "mean" if agg.name == "mean" else agg.name
+                x = {"sum": arg.sum(), "mean": arg.mean(), "count": arg.count(), "min": arg.min(),
+                     "max": arg.max()}[name]
+                if name == "sum":  # SQL: the sum of no values is NULL (Polars: 0)
+                    x = pl.when(arg.count() > 0).then(arg.cast(pl.Int64).sum() if arg_types[j][0].is_integer()
+                                                      or arg_types[j][0].is_bool() else x)
+            cols.append((x.over(part) if part else x).cast(target[e.output_name()]).alias(e.output_name()))
+        return lf.with_columns(pre).with_columns(cols).select([pl.col(n).cast(t) for n, t in target.items()])
 
     work_cols = [e.meta.output_name() for e in pre]
 
@@ -144,6 +163,23 @@ def _sql_window(lf: pl.LazyFrame, schema: Schema, exprs: Sequence[Expr], partiti
         return df.select([pl.col(n).cast(t) for n, t in target.items()])
 
     return lf.with_columns(pre).map_batches(run, schema=target)
+
+
+def _hash_partitioned(exprs: Sequence[Expr], partition_by: Sequence[Expr], order_by: Sequence[Expr],
+                      frame: WindowFrame, schema: Schema) -> bool:
+    """Can the window run as Polars' ``over``: sum/avg/count/min/max/count(*) over whole partitions
+    (no ORDER BY), partitioned by keys that hash as SQL compares them (not floats: -0.0 = 0.0)?"""
+    if order_by or not frame.whole_partition:
+        return False
+    for p in partition_by:
+        t = p.resolve(schema).dtype
+        if t.is_float() or not (t.is_numeric() or t.is_string() or t.is_temporal() or t.is_bool()
+                                or t.kind == "decimal"):
+            return False
+    return all(isinstance(strip_alias(e), CountStar)
+               or (isinstance(strip_alias(e), AggCall) and strip_alias(e).name in ("sum", "mean", "count", "min", "max")
+                   and not strip_alias(e).options)  # type: ignore[attr-defined]
+               for e in exprs)
 
 
 def _key_codes(s: pl.Series, descending: bool, nulls_last: bool) -> tuple[np.ndarray, int] | None:

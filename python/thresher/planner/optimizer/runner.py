@@ -40,6 +40,7 @@ RULES: tuple[str, ...] = (
     "cheap_predicate_first",  # split filters by cost class, cheapest lowest, so decodes see fewer rows
     "join_order",  # a tree of inner joins: rebuilt greedily, smallest estimated join first
     "join_reorder",  # inner join chains: join the smaller inputs first (estimated from statistics)
+    "eager_aggregation",  # a group-by over a join first groups the big side on its join keys
     "broadcast_join",  # a small join side (from statistics) is broadcast instead of shuffled
 )
 

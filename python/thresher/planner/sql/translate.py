@@ -43,6 +43,7 @@ from thresher.planner.logical import (
     Sort,
     Union,
 )
+from thresher.planner.partial_aggregates import partial_aggregates
 from thresher.planner.sql.coerce import SQLCastError, coerce_literals
 from thresher.planner.sql.windows import SQLWindows
 
@@ -601,7 +602,7 @@ class Translator:
         smaller) result: the sets share one subplan, so the input (TPC-DS q22: a join over 11.7M
         inventory rows) is read and grouped once instead of once per set."""
         types = [k.resolve(plan.schema).dtype for k in keys]
-        partial = _partial_aggregates(aggs) if len(sets) > 1 else None
+        partial = partial_aggregates(aggs) if len(sets) > 1 else None
         base: LogicalPlan | None = None
         if partial is not None:
             used = sorted({i for s in sets for i in s})
@@ -1110,39 +1111,3 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
 
 __all__ = ["SQLError", "Translator", "translate", "sql_type_name"]
 
-
-def _partial_aggregates(aggs: tuple[Expr, ...]) -> tuple[tuple[Expr, ...], tuple[Expr, ...], tuple[Expr, ...]] | None:
-    """``aggs`` (``<agg>.alias(name)``) split for aggregating in two steps: the partial
-    aggregates over the input, the aggregates of those partials per grouping set, and the
-    expressions over the latter that give each ``name``. None when an aggregate cannot be
-    combined from partial ones (count distinct, median, ...).
-
-    A sum, count and count(*) add up their partials, min and max take the min and max of theirs,
-    a mean divides the summed sums by the summed counts (NULL where that count is 0)."""
-    first: list[Expr] = []
-    second: list[Expr] = []
-    final: list[Expr] = []
-    for a in aggs:
-        name = a.output_name()
-        inner = a.child if isinstance(a, Alias) else a
-        if isinstance(inner, CountStar) or (isinstance(inner, AggCall) and inner.name in ("sum", "count")
-                                            and not inner.options):
-            first.append(inner.alias(f"{name}.p"))
-            second.append(AggCall("sum", Column(f"{name}.p")).alias(name))
-            final.append(Column(name))
-        elif isinstance(inner, AggCall) and inner.name in ("min", "max") and not inner.options:
-            first.append(inner.alias(f"{name}.p"))
-            second.append(AggCall(inner.name, Column(f"{name}.p")).alias(name))
-            final.append(Column(name))
-        elif isinstance(inner, AggCall) and inner.name == "mean" and not inner.options:
-            first += [AggCall("sum", inner.child).alias(f"{name}.s"), AggCall("count", inner.child).alias(f"{name}.c")]
-            second += [AggCall("sum", Column(f"{name}.s")).alias(f"{name}.s"),
-                       AggCall("sum", Column(f"{name}.c")).alias(f"{name}.c")]
-            f64 = DataType.float64()
-            n = Column(f"{name}.c")
-            final.append(when(Call("gt", (n, lit(0))))
-                         .then(Call("truediv", (Column(f"{name}.s").cast(f64), n.cast(f64))))
-                         .otherwise(Literal(None, f64)).alias(name))
-        else:
-            return None
-    return tuple(first), tuple(second), tuple(final)

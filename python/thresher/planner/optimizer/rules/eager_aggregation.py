@@ -1,0 +1,134 @@
+"""eager_aggregation: a group-by over a join groups the join's big side on its join keys first.
+
+TPC-DS q22 averages ``inv_quantity_on_hand`` by the item's product name, brand, class and
+category over a year of the inventory table: millions of joined rows grouped on four strings,
+where only 18,000 items meet. Grouping the inventory side on ``inv_item_sk`` first (partial
+sums and counts) leaves 18,000 rows to join with the items and group on the strings.
+
+Before::
+
+    Aggregate keys=[i_brand] aggs=[col("inv_qty").mean()]
+      Join inner on [inv_item_sk = i_item_sk]
+        <inventory joined with the dates>
+        Scan item
+
+After::
+
+    Project [i_brand, sum(s) / sum(c)]
+      Aggregate keys=[i_brand] aggs=[col("s").sum(), col("c").sum()]
+        Join inner on [inv_item_sk = i_item_sk]
+          Aggregate keys=[inv_item_sk] aggs=[col("inv_qty").sum().alias("s"), col("inv_qty").count().alias("c")]
+            <inventory joined with the dates>
+          Scan item
+
+The rows are the same whether or not the right side's keys are unique: a right row joined with
+a partial group carries that group's sum, count, min or max once, as it would have met each of
+the group's rows (``planner.partial_aggregates`` says how each aggregate combines; count
+distinct, median and the like do not, and leave the plan alone). It applies where the
+aggregates read only the left side, some group key comes from the right side (else grouping
+first gains nothing), the names do not overlap, the partial group-by is estimated at a tenth
+of the rows it groups or fewer (distinct counts of its keys from the file footers,
+``planner.stats``) and the right side filters nothing (a join with a filtered side can drop most rows, the
+estimates cannot say how many: TPC-DS q82 joins store_sales with the few items of an inventory
+filter, and probing those is cheaper than grouping all the sales first). A left side that is itself a group-by is left alone (no second partial step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from thresher.expressions.expr import Column, Expr, strip_alias
+from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project, ScanSource
+from thresher.planner.optimizer.rules._util import rewrite_bottom_up, substitute
+from thresher.planner.partial_aggregates import partial_aggregates
+from thresher.planner.stats import column_ndv, estimate
+
+#: the partial group-by must be estimated at most this fraction of the rows it groups
+MAX_GROUP_FRACTION = 0.1
+
+
+def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    return rewrite_bottom_up(plan, _eager)
+
+
+def _filters(node: LogicalPlan) -> bool:
+    """Does ``node`` drop rows of its inputs somewhere (a filter, a scan predicate, a join other
+    than a left or outer one)?"""
+    if isinstance(node, Filter):
+        return True
+    if isinstance(node, ScanSource):
+        return node.predicate is not None or node.limit is not None
+    if isinstance(node, Join) and node.how not in ("left", "outer"):
+        return True
+    if not isinstance(node, (Project, Join)):
+        return True  # anything else: assume it may
+    return any(_filters(c) for c in node.children())
+
+
+def _eager(node: LogicalPlan) -> LogicalPlan | None:
+    if not (isinstance(node, Aggregate) and node.keys and node.aggs):
+        return None
+    below = node.input
+    mapping: dict[str, Expr] = {}
+    if isinstance(below, Project):
+        for e in below.exprs:
+            src = strip_alias(e)
+            if not isinstance(src, Column):
+                return None
+            mapping[e.output_name()] = src
+        below = below.input
+    if not (isinstance(below, Join) and below.how == "inner" and below.left_on):
+        return None
+    left, right = below.left, below.right
+    if _filters(right):
+        return None
+    if isinstance(left, Aggregate):
+        return None
+    lnames, rnames = set(left.schema.names), set(right.schema.names)
+    if lnames & rnames:
+        return None
+
+    def over_join(e: Expr) -> Expr:
+        return substitute(e, mapping, keep_name=True) if mapping else e
+
+    keys = tuple(over_join(k) for k in node.keys)
+    aggs = tuple(over_join(a) for a in node.aggs)
+    if any(not a.columns() <= lnames for a in aggs):
+        return None
+    join_keys: list[str] = []
+    for e in below.left_on:
+        c = strip_alias(e)
+        if not isinstance(c, Column):
+            return None
+        join_keys.append(c.name)
+    key_cols: set[str] = set()
+    for k in keys:
+        key_cols |= k.columns()
+    if not key_cols & rnames:
+        return None
+    group = list(dict.fromkeys(join_keys + sorted(key_cols & lnames)))
+    split = partial_aggregates(aggs)
+    if split is None:
+        return None
+    first, second, final = split
+    if {a.output_name() for a in first} & (rnames | set(group)):
+        return None
+    rows = estimate(left).rows
+    if rows is None:
+        return None
+    groups = 1.0
+    for g in group:
+        n = column_ndv(left, g)
+        if n is None:
+            return None
+        groups *= n
+    if groups > MAX_GROUP_FRACTION * rows:
+        return None
+    partial = Aggregate(left, tuple(Column(g) for g in group), first)
+    out: LogicalPlan = Aggregate(replace(below, left=partial), keys, second)
+    if any(not isinstance(f, Column) for f in final):
+        out = Project(out, tuple(Column(k.output_name()) for k in keys) + final)
+    before = [(f.name, f.dtype) for f in node.schema.fields]
+    if [(f.name, f.dtype) for f in out.schema.fields] != before:
+        return None
+    return out

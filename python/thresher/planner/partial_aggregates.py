@@ -1,0 +1,48 @@
+"""Aggregates computed in two steps: partial aggregates over the input, then aggregates of those.
+
+A ROLLUP aggregates its input once on all its keys and each grouping set aggregates that result
+(``sql/translate.py``); ``eager_aggregation`` groups a join's big side on its join keys before
+the join. Both need every aggregate split into the partial one and its combination.
+"""
+
+from __future__ import annotations
+
+from thresher.datatypes import DataType
+from thresher.expressions.expr import AggCall, Alias, Call, Column, CountStar, Expr, Literal, lit, when
+
+
+def partial_aggregates(aggs: tuple[Expr, ...]) -> tuple[tuple[Expr, ...], tuple[Expr, ...], tuple[Expr, ...]] | None:
+    """``aggs`` (``<agg>.alias(name)``) split for aggregating in two steps: the partial
+    aggregates over the input, the aggregates of those partials per grouping set, and the
+    expressions over the latter that give each ``name``. None when an aggregate cannot be
+    combined from partial ones (count distinct, median, ...).
+
+    A sum, count and count(*) add up their partials, min and max take the min and max of theirs,
+    a mean divides the summed sums by the summed counts (NULL where that count is 0)."""
+    first: list[Expr] = []
+    second: list[Expr] = []
+    final: list[Expr] = []
+    for a in aggs:
+        name = a.output_name()
+        inner = a.child if isinstance(a, Alias) else a
+        if isinstance(inner, CountStar) or (isinstance(inner, AggCall) and inner.name in ("sum", "count")
+                                            and not inner.options):
+            first.append(inner.alias(f"{name}.p"))
+            second.append(AggCall("sum", Column(f"{name}.p")).alias(name))
+            final.append(Column(name))
+        elif isinstance(inner, AggCall) and inner.name in ("min", "max") and not inner.options:
+            first.append(inner.alias(f"{name}.p"))
+            second.append(AggCall(inner.name, Column(f"{name}.p")).alias(name))
+            final.append(Column(name))
+        elif isinstance(inner, AggCall) and inner.name == "mean" and not inner.options:
+            first += [AggCall("sum", inner.child).alias(f"{name}.s"), AggCall("count", inner.child).alias(f"{name}.c")]
+            second += [AggCall("sum", Column(f"{name}.s")).alias(f"{name}.s"),
+                       AggCall("sum", Column(f"{name}.c")).alias(f"{name}.c")]
+            f64 = DataType.float64()
+            n = Column(f"{name}.c")
+            final.append(when(Call("gt", (n, lit(0))))
+                         .then(Call("truediv", (Column(f"{name}.s").cast(f64), n.cast(f64))))
+                         .otherwise(Literal(None, f64)).alias(name))
+        else:
+            return None
+    return tuple(first), tuple(second), tuple(final)

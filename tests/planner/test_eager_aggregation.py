@@ -1,0 +1,96 @@
+"""eager_aggregation: a group-by over a join groups the join's big side on its join keys first.
+
+Differential against DuckDB on the same Parquet files (keys with NULLs, a dimension whose key
+is not unique, all-NULL groups, every aggregate that combines from partials), with the rule on
+and off; and where it must not fire (count distinct, a filtered dimension, grouping on the big
+side only)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from planner_helpers import optimized
+
+import thresher as th
+from thresher.planner.logical import Aggregate, Join
+
+duckdb = pytest.importorskip("duckdb")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("eager")
+    rng = np.random.default_rng(1)
+    n = 20_000
+    k = rng.integers(0, 120, n)
+    v = rng.integers(-50, 1000, n).astype(float)
+    fact = pa.table({
+        "k": pa.array([None if i % 101 == 0 else int(x) for i, x in enumerate(k)], pa.int64()),
+        # key 7's values are all NULL: its sum is NULL in SQL, its mean too
+        "v": pa.array([None if (x == 7 or i % 13 == 0) else y for i, (x, y) in enumerate(zip(k, v))], pa.float64()),
+        "q": pa.array(rng.integers(0, 30, n), pa.int32()),
+    })
+    # keys 0..99 (100..119 never match), key 5 twice: the dimension's key is not unique
+    dk = list(range(100)) + [5]
+    dim = pa.table({"dk": pa.array(dk, pa.int64()),
+                    "brand": [f"b{x % 7}" for x in dk],
+                    "cat": [None if x % 11 == 0 else f"c{x % 3}" for x in dk]})
+    out = {"fact": root / "fact.parquet", "dim": root / "dim.parquet"}
+    pq.write_table(fact, out["fact"])
+    pq.write_table(dim, out["dim"])
+    return out
+
+
+FIRES = {
+    "sums": "select brand, sum(v) as s, count(v) as c, count(*) as n, min(q) as lo, max(v) as hi "
+            "from fact join dim on k = dk group by brand",
+    "mean": "select cat, brand, avg(v) as a, avg(q) as aq, sum(q) as sq from fact, dim where k = dk group by cat, brand",
+    "key_expr": "select brand || '-' || cast(k % 3 as varchar) as bq, sum(v) as s from fact join dim on k = dk "
+                "group by brand || '-' || cast(k % 3 as varchar)",
+    "all_null_group": "select dk, sum(v) as s, avg(v) as a from fact join dim on k = dk group by dk, brand",
+}
+STAYS = {
+    "distinct": "select brand, count(distinct q) as u from fact join dim on k = dk group by brand",
+    "filtered_dim": "select brand, sum(v) as s from fact join dim on k = dk where cat = 'c1' group by brand",
+    "fact_keys_only": "select q, sum(v) as s from fact join dim on k = dk group by q",
+}
+
+
+def _frames(files: dict[str, Path]) -> dict[str, th.DataFrame]:
+    return {name: th.read_parquet(str(path)) for name, path in files.items()}
+
+
+def _rows(table: pa.Table) -> list[tuple]:
+    def norm(v: object) -> object:
+        if isinstance(v, float):
+            return None if math.isnan(v) else round(v, 6)
+        return v
+
+    return sorted((tuple(norm(v) for v in r.values()) for r in table.to_pylist()), key=repr)
+
+
+def _pushed(plan: th.DataFrame, disabled: tuple[str, ...] = ()) -> bool:
+    return any(isinstance(n, Join) and isinstance(n.left, Aggregate) for n in optimized(plan, disabled).walk())
+
+
+@pytest.mark.parametrize("name", sorted(FIRES) + sorted(STAYS))
+def test_same_rows_as_duckdb_rule_on_and_off(files: dict[str, Path], name: str) -> None:
+    sql = {**FIRES, **STAYS}[name]
+    con = duckdb.connect()
+    for t, path in files.items():
+        con.execute(f"create view {t} as select * from read_parquet('{path}')")
+    expected = _rows(con.sql(sql).to_arrow_table())
+    q = th.sql(sql, **_frames(files))
+    assert _pushed(q) == (name in FIRES)
+    assert _rows(q.to_arrow()) == expected
+    try:
+        th.set_optimizer(disabled=["eager_aggregation"])
+        assert not _pushed(q, ("eager_aggregation",))
+        assert _rows(q.to_arrow()) == expected
+    finally:
+        th.set_optimizer(disabled=[])
