@@ -69,7 +69,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from thresher.expressions.expr import Alias, Call, Column, Expr, combine_conjunction, split_conjunction, strip_alias
+from thresher.expressions.expr import (
+    Alias,
+    Call,
+    Column,
+    Expr,
+    combine_conjunction,
+    memo,
+    split_conjunction,
+    strip_alias,
+)
 from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project, ScanSource
 from thresher.planner.optimizer.rules._joins import reorder_to
 from thresher.planner.optimizer.rules._util import rule_memo
@@ -419,7 +428,12 @@ def _one_per_class(between: list[_Edge]) -> list[_Edge]:
 
 
 def _canon(term: Expr) -> str:
-    """``a = b`` and ``b = a`` alike."""
+    """``a = b`` and ``b = a`` alike (once per term: the exact search compares edges by it for
+    every split it tries)."""
+    return memo(term, "_memo_join_canon", _canon_text)  # type: ignore[no-any-return]
+
+
+def _canon_text(term: Expr) -> str:
     if isinstance(term, Call) and term.name == "eq" and len(term.args) == 2:
         return " = ".join(sorted(repr(strip_alias(a)) for a in term.args))
     return repr(term)
