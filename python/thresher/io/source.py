@@ -35,6 +35,9 @@ class ColumnStatistics:
     max: Any = None
     null_count: int | None = None
     distinct_count: int | None = None
+    #: a dictionary-encoded text column: about how many values its largest dictionary holds (the
+    #: page's bytes over the bytes of a value of the min/max lengths; compressed pages read low)
+    dictionary_values: float | None = None
 
 
 class SourcePartition(ABC):
