@@ -177,8 +177,18 @@ def _arrow_numeric(name: str) -> pa.DataType:
 # --------------------------------------------------------------------------------------------
 
 
+#: Arrow type ids whose types are canonical as they are (numbers, decimals, dates and times): the
+#: planner builds a DataType for every expression it types, most of them of these
+_CANONICAL_IDS = frozenset(t.id for t in (
+    pa.null(), pa.bool_(), pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(),
+    pa.uint64(), pa.float16(), pa.float32(), pa.float64(), pa.decimal128(1), pa.decimal256(1), pa.date32(),
+    pa.date64(), pa.timestamp("s"), pa.time32("s"), pa.time64("us"), pa.duration("s")))
+
+
 def canonical_arrow(t: pa.DataType) -> pa.DataType:
     """The canonical Arrow type for data of type ``t`` (what every batch in flight uses)."""
+    if t.id in _CANONICAL_IDS:
+        return t
     if isinstance(t, ThresherExtensionType):
         # a type read back with another storage layout (Polars' 64-bit offsets) is the same
         # logical type: describe it canonically, `conform_array` casts the data
