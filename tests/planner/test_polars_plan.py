@@ -85,3 +85,17 @@ def test_the_left_side_is_computed_once_for_tpch_q21(tpch_dir) -> None:
     physical = compile_plan(th.sql(QUERIES[21], **frames).plan)
     plan = physical.root.spec.program([]).explain()
     assert sum("SCAN" in line and "lineitem" in line for line in plan.splitlines()) == 3, plan
+
+
+def test_a_scalar_subquery_row_joins_on_a_constant_key() -> None:
+    # TPC-H Q22's shape: compared with one aggregated row, which Polars would otherwise fuse with
+    # the comparison into an inequality join (sorting the left side)
+    q = "select pk, brand from part where pk > (select avg(qty) from lines where qty > 1)"
+    plan = _program(q).explain()
+    assert "IEJOIN" not in plan and "CROSS JOIN" not in plan, plan
+    con = duckdb.connect()
+    con.register("lines", LINES)
+    con.register("part", PART)
+    assert _rows(th.sql(q, lines=LINES, part=PART).to_arrow()) == _rows(con.sql(q).to_arrow_table())
+    empty = "select pk from part where pk > (select avg(qty) from lines where qty > 100)"
+    assert _rows(th.sql(empty, lines=LINES, part=PART).to_arrow()) == _rows(con.sql(empty).to_arrow_table())

@@ -130,6 +130,11 @@ def test_regressions_found_by_the_fuzzer() -> None:
           "sum(f) over (order by i rows between 1 following and 3 following) b from t")
     # min/max over a column with NULLs (dense codes must not go through NaN)
     check("select i, min(x) over (order by i rows between 1 preceding and current row) from t", t)
+    # max over a whole partition with a NaN is NaN (SQL orders NaN above every number; Polars' max,
+    # behind the hash-partitioned path, skips it)
+    t = pa.table({"i": [0, 1, 2, 3, 4], "k": [1, 1, 2, 2, 3], "f": [math.nan, -1.5, None, 1.0, math.nan]})
+    check("select i, max(f) over () a, max(f) over (partition by k) b, min(f) over (partition by k) c, "
+          "min(f) over () d from t", t)
 
 
 def test_lag_with_a_negative_offset() -> None:

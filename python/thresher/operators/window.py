@@ -110,8 +110,11 @@ def _sql_window(lf: pl.LazyFrame, schema: Schema, exprs: Sequence[Expr], partiti
                 assert isinstance(agg, AggCall)
                 arg = pl.col(f"__wa{j}_0")
                 name = "mean" if agg.name == "mean" else agg.name
+                # SQL orders NaN above every number: max propagates it (Polars' max skips it), min
+                # skips it unless every value is NaN (as Polars' min)
+                top = arg.nan_max() if arg_types[j][0].is_float() else arg.max()
                 x = {"sum": arg.sum(), "mean": arg.mean(), "count": arg.count(), "min": arg.min(),
-                     "max": arg.max()}[name]
+                     "max": top}[name]
                 if name == "sum":  # SQL: the sum of no values is NULL (Polars: 0)
                     x = pl.when(arg.count() > 0).then(arg.cast(pl.Int64).sum() if arg_types[j][0].is_integer()
                                                       or arg_types[j][0].is_bool() else x)
@@ -315,6 +318,9 @@ class _Geometry:
         self.no = no
         self.i = np.arange(self.n, dtype=np.int64)
         self._order_key = order_key or (lambda: df["__wo0"])
+        self._key: pl.Series | None = None
+        self._runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._searcher: _Searcher | None = None
         if ids is not None:
             self.pid, self.peer = ids
         else:
@@ -375,7 +381,9 @@ class _Geometry:
     def _range_bound(self, kind: str, offset: Any, start: bool) -> np.ndarray:
         if self.no != 1:
             raise UnsupportedError(f"a RANGE frame with an offset needs exactly one ORDER BY key, got {self.no}")
-        key = self._order_key()
+        if self._key is None:
+            self._key = self._order_key()
+        key = self._key
         # the bound's value in the key's own space: ``key - offset`` for PRECEDING over an ascending
         # key (DuckDB computes exactly this, then finds the first/last row past it)
         subtract = (kind == "preceding") != self.desc
@@ -383,11 +391,12 @@ class _Geometry:
         k, target = _range_values(key, offset, subtract, round_up=start != self.desc)
         if self.desc:  # search a descending key as its negation (order-preserving integers and floats)
             k, target = -k, -target
-        searchable, lo, hi = self._searchable(key)
-        if start:
-            out = _search(k, searchable, self.pid, lo, hi, target, strict=False)
-        else:
-            out = _search(k, searchable, self.pid, lo, hi, target, strict=True) - 1
+        if self._runs is None:
+            self._runs = self._searchable(key)
+        searchable, lo, hi = self._runs
+        if self._searcher is None or not np.array_equal(self._searcher.keys, k):
+            self._searcher = _Searcher(k, searchable, self.pid, lo)
+        out = self._searcher.find(target, strict=False) if start else self._searcher.find(target, strict=True) - 1
         # a NULL (or NaN) key's frame is its peers: NULL +- offset is NULL, NaN +- offset is NaN
         return np.where(searchable, out, self.gstart if start else self.gend)
 
@@ -509,8 +518,7 @@ def _bounds(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts[ids], ends[ids]
 
 
-def _search(keys: np.ndarray, searchable: np.ndarray, pid: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-            target: np.ndarray, strict: bool) -> np.ndarray:
+class _Searcher:
     """Per row, the first index in its partition's run ``[lo, hi)`` of searchable rows whose key is
     ``>= target`` (``> target`` if strict); ``hi`` where there is none.
 
@@ -519,28 +527,40 @@ def _search(keys: np.ndarray, searchable: np.ndarray, pid: np.ndarray, lo: np.nd
     among the distinct keys), placed in its partition's own band ``[pid * W, pid * W + W)``; the
     rows of a partition outside its run sit at the band's bottom (before the run) or top (after),
     so the composite codes are sorted and a target's code lands inside its own partition's run.
+    The codes are built once for both bounds of a frame.
     """
-    vals = keys[searchable]
-    if not len(vals):
-        return lo.copy()
-    if keys.dtype.kind in "iu" and int(vals.max()) - int(vals.min()) <= 4 * len(keys):
-        base = vals.min()
-        codes = keys - base
-        width = int(vals.max() - base) + 1  # codes of searchable rows are in [0, width)
-        t = target - base + (1 if strict else 0)  # the first code >= t
-        tc = np.clip(t, 0, width)
-    else:
-        distinct = np.unique(vals)
-        width = len(distinct)
-        codes = np.searchsorted(distinct, keys)
-        tc = np.searchsorted(distinct, target, side="right" if strict else "left")
-    band = width + 2
-    if (int(pid[-1]) + 1) * band >= 2**62:
-        raise UnsupportedError("a RANGE frame over this many partitions and distinct keys is not supported")
-    i = np.arange(len(keys), dtype=np.int64)
-    inner = np.where(searchable, codes.astype(np.int64) + 1, np.where(i < lo, 0, band - 1))
-    composite = pid * band + inner
-    return np.searchsorted(composite, pid * band + tc.astype(np.int64) + 1, side="left").astype(np.int64)
+
+    def __init__(self, keys: np.ndarray, searchable: np.ndarray, pid: np.ndarray, lo: np.ndarray) -> None:
+        self.keys, self.lo = keys, lo
+        vals = keys[searchable]
+        self.empty = not len(vals)
+        if self.empty:
+            return
+        self.distinct: np.ndarray | None = None
+        if keys.dtype.kind in "iu" and int(vals.max()) - int(vals.min()) <= 4 * len(keys):
+            self.base = vals.min()
+            codes = keys - self.base
+            self.width = int(vals.max() - self.base) + 1  # codes of searchable rows are in [0, width)
+        else:
+            self.distinct = np.unique(vals)
+            self.width = len(self.distinct)
+            codes = np.searchsorted(self.distinct, keys)
+        band = self.width + 2
+        if (int(pid[-1]) + 1) * band >= 2**62:
+            raise UnsupportedError("a RANGE frame over this many partitions and distinct keys is not supported")
+        i = np.arange(len(keys), dtype=np.int64)
+        inner = np.where(searchable, codes.astype(np.int64) + 1, np.where(i < lo, 0, band - 1))
+        self.offset = pid * band + 1
+        self.composite = pid * band + inner
+
+    def find(self, target: np.ndarray, strict: bool) -> np.ndarray:
+        if self.empty:
+            return self.lo.copy()
+        if self.distinct is None:
+            tc = np.clip(target - self.base + (1 if strict else 0), 0, self.width)  # the first code >= tc
+        else:
+            tc = np.searchsorted(self.distinct, target, side="right" if strict else "left")
+        return np.searchsorted(self.composite, self.offset + tc.astype(np.int64), side="left").astype(np.int64)
 
 
 def _with_nulls(values: Any, valid: np.ndarray) -> pl.Series:

@@ -237,6 +237,13 @@ def _reduced_right(node: Join, left: pl.LazyFrame, leaf: LeafResolver) -> pl.Laz
     return _build(node.right, resolve)
 
 
+def _one_row(node: LogicalPlan) -> bool:
+    """``node`` gives exactly one row (a global aggregate under projections)."""
+    while isinstance(node, Project):
+        node = node.input
+    return isinstance(node, Aggregate) and not node.keys
+
+
 def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
     left = _build(node.left, leaf)
     # the left side feeds both the join and the subquery's key set: cached, so it is computed
@@ -270,7 +277,13 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
             left, right = found
             rsel = [pl.col(a) for a in rmap.values()] + [pl.col(f"__rk{k}") for k in range(len(rkeys))]
     L, R = left.select(lsel), right.select(rsel)
-    if how == "cross":
+    if how == "cross" and _one_row(node.right):
+        # a scalar subquery's one row (TPC-H Q11, Q22): joined on a constant key, so Polars does
+        # not fuse the comparison above into an inequality join (which sorts the left side)
+        one = pl.lit(0, dtype=pl.Int8)
+        joined = L.with_columns(one.alias("__one")).join(R.with_columns(one.alias("__one")), on="__one",
+                                                         how="inner").drop("__one")
+    elif how == "cross":
         joined = L.join(R, how="cross")
     else:
         lon = [f"__lk{k}" for k in range(len(lkeys))]
