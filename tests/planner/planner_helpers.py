@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,18 @@ from thresher.planner.physical import plan_physical
 def sorted_rows(table: pa.Table) -> list[tuple[Any, ...]]:
     rows = [tuple(r.values()) for r in table.to_pylist()]
     return sorted(rows, key=lambda r: tuple((v is None, repr(v)) for v in r))
+
+
+def rounded_rows(table: pa.Table, digits: int) -> list[tuple[Any, ...]]:
+    """The rows, order-insensitive, floats rounded to ``digits`` and NaN read as NULL: for
+    comparing with DuckDB, whose float sums add in another order."""
+
+    def norm(v: object) -> object:
+        if isinstance(v, float):
+            return None if math.isnan(v) else round(v, digits)
+        return v
+
+    return sorted((tuple(norm(v) for v in r.values()) for r in table.to_pylist()), key=repr)
 
 
 def optimized(df: th.DataFrame, disabled: tuple[str, ...] = ()) -> Any:

@@ -7,14 +7,13 @@ side only)."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from planner_helpers import optimized
+from planner_helpers import optimized, rounded_rows
 
 import thresher as th
 from thresher.planner.logical import Aggregate, Join
@@ -66,12 +65,7 @@ def _frames(files: dict[str, Path]) -> dict[str, th.DataFrame]:
 
 
 def _rows(table: pa.Table) -> list[tuple]:
-    def norm(v: object) -> object:
-        if isinstance(v, float):
-            return None if math.isnan(v) else round(v, 6)
-        return v
-
-    return sorted((tuple(norm(v) for v in r.values()) for r in table.to_pylist()), key=repr)
+    return rounded_rows(table, 6)
 
 
 def _pushed(plan: th.DataFrame, disabled: tuple[str, ...] = ()) -> bool:

@@ -7,13 +7,13 @@ must not) be in the Polars program."""
 from __future__ import annotations
 
 import datetime
-import math
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from planner_helpers import rounded_rows
 
 import thresher as th
 from thresher.planner.physical import compile as compile_plan
@@ -65,12 +65,7 @@ def _frames(files: dict[str, Path], fact: str) -> dict[str, th.DataFrame]:
 
 
 def _rows(table: pa.Table) -> list[tuple]:
-    def norm(v: object) -> object:
-        if isinstance(v, float):
-            return None if math.isnan(v) else round(v, 9)
-        return v
-
-    return sorted((tuple(norm(v) for v in r.values()) for r in table.to_pylist()), key=repr)
+    return rounded_rows(table, 9)
 
 
 def _program_text(q: str, frames: dict[str, th.DataFrame]) -> str:

@@ -240,11 +240,11 @@ class ParquetSource(Source):
             cache[name] = self._column_statistics(name)
         return cache[name]
 
-    def _column_statistics(self, name: str) -> ColumnStatistics | None:
-        lo: Any = None
-        hi: Any = None
-        nulls = 0
-        dict_values: float | None = None
+    def _column_chunks(self, name: str) -> list[tuple[Any, int]] | None:
+        """Each row group's footer metadata of top-level column ``name`` with the group's row
+        count, in file order; None for more than 64 files, a file without the column, or an
+        unreadable footer. Column statistics and row-group ranges both read this walk."""
+        out: list[tuple[Any, int]] = []
         try:
             fragments = list(self.dataset.get_fragments())
             if not fragments or len(fragments) > 64:
@@ -255,19 +255,34 @@ class ParquetSource(Source):
                 if idx is None:
                     return None
                 for rg in range(md.num_row_groups):
-                    chunk = md.row_group(rg).column(idx)
-                    n = _dictionary_values(chunk)
-                    if n is not None:
-                        dict_values = n if dict_values is None else max(dict_values, n)
-                    st = chunk.statistics
-                    if st is None or not st.has_min_max or st.null_count is None:
-                        if st is not None and st.null_count is not None and st.null_count == md.row_group(rg).num_rows:
-                            nulls += st.null_count  # an all-null row group has no min/max
-                            continue
-                        return None
-                    nulls += st.null_count
-                    lo = st.min if lo is None or st.min < lo else lo
-                    hi = st.max if hi is None or st.max > hi else hi
+                    group = md.row_group(rg)
+                    out.append((group.column(idx), group.num_rows))
+        except (OSError, pa.ArrowException, TypeError, ValueError):
+            return None
+        return out
+
+    def _column_statistics(self, name: str) -> ColumnStatistics | None:
+        chunks = self._column_chunks(name)
+        if chunks is None:
+            return None
+        lo: Any = None
+        hi: Any = None
+        nulls = 0
+        dict_values: float | None = None
+        try:
+            for chunk, num_rows in chunks:
+                n = _dictionary_values(chunk)
+                if n is not None:
+                    dict_values = n if dict_values is None else max(dict_values, n)
+                st = chunk.statistics
+                if st is None or not st.has_min_max or st.null_count is None:
+                    if st is not None and st.null_count is not None and st.null_count == num_rows:
+                        nulls += st.null_count  # an all-null row group has no min/max
+                        continue
+                    return None
+                nulls += st.null_count
+                lo = st.min if lo is None or st.min < lo else lo
+                hi = st.max if hi is None or st.max > hi else hi
         except (OSError, pa.ArrowException, TypeError, ValueError):
             return None
         return ColumnStatistics(lo, hi, nulls, dictionary_values=dict_values)
@@ -281,22 +296,17 @@ class ParquetSource(Source):
         return cache[name]
 
     def _column_ranges(self, name: str) -> list[tuple[Any, Any]] | None:
+        chunks = self._column_chunks(name)
+        if chunks is None:
+            return None
         out: list[tuple[Any, Any]] = []
         try:
-            fragments = list(self.dataset.get_fragments())
-            if not fragments or len(fragments) > 64:
-                return None
-            for frag in fragments:
-                md = frag.metadata
-                idx = next((i for i in range(md.num_columns) if md.schema.column(i).path == name), None)
-                if idx is None:
+            for chunk, num_rows in chunks:
+                st = chunk.statistics
+                if st is not None and st.has_min_max:
+                    out.append((st.min, st.max))
+                elif st is None or st.null_count != num_rows:
                     return None
-                for rg in range(md.num_row_groups):
-                    st = md.row_group(rg).column(idx).statistics
-                    if st is not None and st.has_min_max:
-                        out.append((st.min, st.max))
-                    elif st is None or st.null_count != md.row_group(rg).num_rows:
-                        return None
         except (OSError, pa.ArrowException, TypeError, ValueError):
             return None
         return out

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 #: the memo tables of one optimize() call: tag -> (what keeps the tag's ids valid, the table)
 _SCOPE: contextvars.ContextVar[dict[Any, tuple[Any, dict[Any, Any]]] | None] = contextvars.ContextVar(
@@ -39,3 +42,16 @@ def rule_memo(tag: Any, keep: Any = None) -> dict[Any, Any]:
     if hit is None:
         hit = scope[tag] = (keep, {})
     return hit[1]
+
+
+def memoized_by_identity(tag: Any, compute: Callable[[_K], _V], obj: _K) -> _V:
+    """``compute(obj)``, once per object per optimize() call (see :func:`rule_memo`): for
+    immutable plan nodes and sources that the rules ask about again and again. The table keeps
+    ``obj`` alive, so its id is not reused for another object during the call."""
+    memo: dict[int, tuple[_K, _V]] = rule_memo(tag)
+    hit = memo.get(id(obj))
+    if hit is not None:
+        return hit[1]
+    out = compute(obj)
+    memo[id(obj)] = (obj, out)
+    return out

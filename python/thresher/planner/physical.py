@@ -74,7 +74,7 @@ from thresher.planner.logical import (
     WithRowIndex,
     Write,
 )
-from thresher.planner.memo import memo_scope, rule_memo
+from thresher.planner.memo import memo_scope, memoized_by_identity
 from thresher.planner.polars_plan import PolarsProgram, cut_inputs
 from thresher.udfs.service import SharedService
 
@@ -474,13 +474,7 @@ def _is_relational(node: LogicalPlan) -> bool:
 
     Asked of each node once per lowering (see :func:`plan_physical`): the lowering asks again
     for the same subtrees, and for a scan the answer builds a Polars scan of its files."""
-    memo: dict[int, tuple[LogicalPlan, bool]] = rule_memo("is_relational")
-    hit = memo.get(id(node))
-    if hit is not None:
-        return hit[1]
-    out = _relational_node(node)
-    memo[id(node)] = (node, out)  # the node is kept alive: its id is not reused
-    return out
+    return memoized_by_identity("is_relational", _relational_node, node)
 
 
 def _relational_node(node: LogicalPlan) -> bool:

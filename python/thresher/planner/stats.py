@@ -31,7 +31,7 @@ from thresher.planner.logical import (
     Sort,
     Union,
 )
-from thresher.planner.memo import rule_memo
+from thresher.planner.memo import memoized_by_identity
 
 #: string pattern tests (LIKE, contains, prefix and suffix matches)
 PATTERN_MATCHES = frozenset({"str.like", "str.contains", "str.starts_with", "str.ends_with"})
@@ -93,13 +93,11 @@ def source_statistics(source: Source) -> SourceStatistics:
     """``source.statistics()``, asked once per source per optimize() call (a Parquet source lists
     its files and reads their footers' row counts each time; the optimizer asks for every scan of
     every join it orders, pass after pass)."""
-    memo: dict[int, tuple[Source, SourceStatistics]] = rule_memo("source_statistics")
-    hit = memo.get(id(source))
-    if hit is not None:
-        return hit[1]
-    st = source.statistics()
-    memo[id(source)] = (source, st)  # the source is kept alive: its id is not reused
-    return st
+    return memoized_by_identity("source_statistics", _source_statistics, source)
+
+
+def _source_statistics(source: Source) -> SourceStatistics:
+    return source.statistics()
 
 
 def _scan_term_selectivity(node: ScanSource, t: Any) -> float:
@@ -145,13 +143,7 @@ def _scan(node: ScanSource) -> Estimate:
 def estimate(plan: LogicalPlan) -> Estimate:
     """Rows and bytes ``plan`` is expected to produce (once per node object per optimize() call:
     plan nodes are immutable, and the rules ask again for the same subplans)."""
-    memo: dict[int, tuple[LogicalPlan, Estimate]] = rule_memo("estimate")
-    hit = memo.get(id(plan))
-    if hit is not None:
-        return hit[1]
-    out = _estimate(plan)
-    memo[id(plan)] = (plan, out)  # the node is kept alive: its id is not reused
-    return out
+    return memoized_by_identity("estimate", _estimate, plan)
 
 
 def _estimate(plan: LogicalPlan) -> Estimate:
