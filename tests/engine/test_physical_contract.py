@@ -104,6 +104,16 @@ def test_plan_fingerprint_is_stable_and_tells_plans_apart() -> None:
     assert plan_fingerprint(q(1)) != plan_fingerprint(q(2))
 
 
+def test_plan_fingerprint_changes_with_the_partition_id_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a job checkpointed by a build whose sources named partitions differently must not resume
+    from thresher.io import source as io_source
+
+    plan = th.from_pydict({"x": [1, 2, 3]}).plan
+    before = plan_fingerprint(plan)
+    monkeypatch.setattr(io_source, "PARTITION_ID_VERSION", io_source.PARTITION_ID_VERSION + 1)
+    assert plan_fingerprint(plan) != before
+
+
 def test_write_job_carries_the_bookkeeping(tmp_path: Path) -> None:
     df = th.from_pydict({"x": [1, 2, 3]}).filter(col("x") > 1)
     sink = ParquetSink(str(tmp_path / "out"))

@@ -40,6 +40,14 @@ class ColumnStatistics:
     dictionary_values: float | None = None
 
 
+#: the version of how sources name their partitions (SourcePartition.id). Write jobs record the
+#: partitions they committed by id, and the plan fingerprint includes this number: bump it
+#: whenever a source's ids change (2: glob partitions hashed with xxh3 instead of sha256), so a
+#: job checkpointed by an older build is refused as a different plan instead of writing again
+#: the partitions it already committed under their old ids.
+PARTITION_ID_VERSION = 2
+
+
 class SourcePartition(ABC):
     """One unit of reading (and of checkpointing)."""
 

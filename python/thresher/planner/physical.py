@@ -40,6 +40,7 @@ from thresher.datatypes import Schema
 from thresher.expressions.cost import cost_class, most_expensive
 from thresher.expressions.expr import Column, Expr, UDFCall, every_option_shown
 from thresher.expressions.udf_protocol import UDFProtocol
+from thresher.io import source as io_source
 from thresher.io.predicate import Predicate
 from thresher.io.sink import Sink
 from thresher.io.source import Source
@@ -708,7 +709,8 @@ class CompileSettings:
 
 
 def plan_fingerprint(plan: LogicalPlan) -> str:
-    """A stable hash of an (optimized) plan: its canonical text and output schema.
+    """A stable hash of an (optimized) plan: its canonical text, output schema and the version
+    of the sources' partition ids (what a job record's committed partitions mean).
 
     Equal for equal plans across processes and runs (no object ids in it): a restarted job
     compares it with the one in its job record.
@@ -720,6 +722,7 @@ def plan_fingerprint(plan: LogicalPlan) -> str:
     """
     with every_option_shown():
         text = plan.pretty() + "\n" + "\n".join(f"{f.name}: {f.dtype}" for f in plan.schema.fields)
+    text += f"\npartition ids v{io_source.PARTITION_ID_VERSION}"
     import hashlib  # here: importing hashlib loads OpenSSL (~3.5 MiB RSS), and only writes need this
 
     return hashlib.sha256(text.encode()).hexdigest()[:32]
