@@ -357,4 +357,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from thresher.io.commit import JobPlanMismatchError
+
+    try:
+        sys.exit(main())
+    except JobPlanMismatchError as exc:
+        # the output folder holds this job id's writes from another version of the pipeline (or
+        # of Thresher): resuming would mix two plans, so the sink refused; say how to start over
+        print(f"\n{exc}\nThe output folder was written by a different pipeline or Thresher version: remove it "
+              "(e.g. rm -rf demo_output) or pass --job-id NEW to write a new job next to it.", file=sys.stderr)
+        sys.exit(2)
