@@ -110,10 +110,14 @@ def test_the_scheduler_is_never_below_sorted_and_the_bound_holds_on_a_small_swee
         vs_sorted = {k: v[p] / v["sorted"] for k, v in rows.items()}
         assert all(x >= _floor(k) for k, x in vs_sorted.items()), vs_sorted
         assert summary[f"{p} / naive"]["median"] > 1.0
-        # it subsumes the simple router (bucket by prefix + least-loaded replica): at least as good
-        # at the median; at its worst point (long suffixes, a KV-limited batch) within 1.5%
+        # against the simple router (bucket by prefix + least-loaded replica, written in the
+        # simulator): about as good at the median, within 2.5% at its worst point. This small
+        # shape is step-bound (8 slots, 8 output tokens), where filling every slot matters more
+        # than evening out the replicas' work, which the router (never told that the input
+        # ended) does all along -- and which wins at the talk's shape (+3.4% over the simple
+        # router there). Measured: router median 1.001, worst 0.991; schedule_prompts 0.999, 0.977.
         vs_simple = {k: v[p] / v["simple_router"] for k, v in rows.items()}
-        assert summary[f"{p} / simple_router"]["median"] >= 1.0 and min(vs_simple.values()) >= 0.985, vs_simple
+        assert summary[f"{p} / simple_router"]["median"] >= 0.995 and min(vs_simple.values()) >= 0.975, vs_simple
     assert all(r[p] <= r["bound"] * (1 + 1e-9) for r in rows.values() for p in POLICIES)
 
 
@@ -128,7 +132,22 @@ def test_the_scheduler_is_never_below_sorted_on_skew_and_arrival_points() -> Non
 
 def _floor(point: str) -> float:
     """Never below sorted -- except one known gap: with every prompt present at t=0 (``arrival_s=0``)
-    sorted pays no barrier, and both split the prompts equally by count; prompts' lengths vary
-    +-50%, so which replica ends last is down to the draw (0.997x here; 1.000x at the talk's
-    shape). Kept visible rather than hidden: it may not widen."""
-    return 0.995 if point == "arrival_s=0" else 1.0
+    sorted pays no barrier and splits the prompts exactly equally, while the router, never told
+    that the input ended (the engine cannot tell it), evens the replicas out as prompts arrive and
+    splits a bucket only to move four prompts or more -- 2% of a replica's 200 prompts here
+    (0.995x; 1.002x at the talk's shape, where four prompts are 0.2%). Kept visible rather than
+    hidden: it may not widen."""
+    return 0.99 if point == "arrival_s=0" else 1.0
+
+
+def test_the_router_is_driven_only_as_the_engine_drives_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine never tells its PromptRouter that the input ended, so the simulated router must
+    not be told either (an end-of-input rebalance would be credited to Thresher for free)."""
+    from thresher.udfs.ai.scheduling import PrefixScheduler
+
+    def told(self: PrefixScheduler) -> None:
+        raise AssertionError("the simulated router was told the input ended")
+
+    monkeypatch.setattr(PrefixScheduler, "close", told)
+    r = simulate(SMALL, "thresher_router")
+    assert r["completed"] == SMALL.prompts

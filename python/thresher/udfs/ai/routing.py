@@ -100,7 +100,7 @@ class PromptRouter:
         self._parked: set[int] = set()
         self.executed: list[int] = []  # prompts run per replica
         self.placements: list[tuple[int, int]] | None = [] if record else None
-        self._taken: dict[str, Any] = {"executed": [], "routed": 0, "steals": 0, "placements": 0}
+        self._taken: dict[str, Any] = {"executed": [], "routed": 0, "steals": 0, "moves": 0, "placements": 0}
         self._keys: dict[str, int] = {}  # worker key (Ray actor id) -> replica
         self._inflight: list[dict[int, Sequence[int]]] = []  # per replica: issued, unfinished prompts
 
@@ -252,7 +252,8 @@ class PromptRouter:
 
     def stats(self) -> dict[str, Any]:
         """Routing counters since the router started: prompts each replica ran, buckets routed by
-        cache affinity, steals (and, when recording, the placements)."""
+        cache affinity, steals, buckets moved to even the replicas out (and, when recording, the
+        placements)."""
         with self._cond:
             return self._counters(reset=False)
 
@@ -264,6 +265,7 @@ class PromptRouter:
     def _counters(self, reset: bool) -> dict[str, Any]:
         s = self._sched
         routed, steals = (0, 0) if s is None else (s.cache_routed, s.steals)
+        moves = 0 if s is None else s.bucket_moves
         base = self._taken
         out: dict[str, Any] = {
             "prompts_per_replica": [
@@ -271,6 +273,7 @@ class PromptRouter:
             ],
             "cache_routed_buckets": routed - base["routed"],
             "steals": steals - base["steals"],
+            "rebalanced_buckets": moves - base.get("moves", 0),
         }
         if self.placements is not None:
             out["placements"] = self.placements[base["placements"] :]
@@ -279,6 +282,7 @@ class PromptRouter:
                 "executed": list(self.executed),
                 "routed": routed,
                 "steals": steals,
+                "moves": moves,
                 "placements": len(self.placements or ()),
             }
         return out

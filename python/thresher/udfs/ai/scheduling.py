@@ -63,6 +63,7 @@ __all__ = [
 BLOCK_SIZE = 16
 
 _ROOT = 0  # bucket key of prompts shorter than one block
+_TAIL = 4  # a victim's last prompts a thief with work takes past its share (see PrefixScheduler._steal)
 
 
 def prefix_block_hashes(token_ids: Sequence[int], block_size: int = BLOCK_SIZE) -> tuple[int, ...]:
@@ -220,6 +221,7 @@ class _Base:
         self.outstanding = [0] * num_replicas  # queued + running prompt tokens per replica
         self._running: list[dict[int, int]] = [{} for _ in range(num_replicas)]
         self.issued = [0] * num_replicas  # prompts ever issued per replica
+        self.completed_tokens = [0] * num_replicas  # prompt tokens of the prompts a replica finished
 
     def close(self) -> None:
         self.closed = True
@@ -233,6 +235,7 @@ class _Base:
         self.outstanding.append(0)
         self._running.append({})
         self.issued.append(0)
+        self.completed_tokens.append(0)
         self.num_replicas += 1
         return self.num_replicas - 1
 
@@ -246,7 +249,13 @@ class _Base:
     def complete(self, replica: int, prompt_ids: Iterable[int]) -> None:
         running = self._running[replica]
         for pid in prompt_ids:
-            self.outstanding[replica] -= running.pop(pid, 0)
+            tokens = running.pop(pid, 0)
+            self.outstanding[replica] -= tokens
+            self.completed_tokens[replica] += tokens
+
+    def assigned(self) -> list[int]:
+        """Prompt tokens each replica has been given in all: finished, running and pending."""
+        return [o + c for o, c in zip(self.outstanding, self.completed_tokens)]
 
 
 class NaiveScheduler(_Base):
@@ -338,6 +347,8 @@ class _Bucket:
     chain: tuple[int, ...]  # block hashes of the shared prefix (the bucket's routing key)
     replica: int
     members: OrderedDict[int, PromptRequest] = field(default_factory=OrderedDict)
+    tokens: int = 0  # prompt tokens of the members
+    part: bool = False  # split off another bucket (its prefix is counted once, by the other: buffer_limit)
 
 
 class PrefixScheduler(_Base):
@@ -349,18 +360,26 @@ class PrefixScheduler(_Base):
     hashes sized like the replica's KV cache, updated as prompts are issued) holds the longest part
     of its prefix -- unless that replica's outstanding tokens exceed the least-loaded replica's by
     more than the slack, then to the least-loaded one. :meth:`next_batch` fills a replica's free
-    slots from its own buckets: the one it is draining, then one whose whole prefix it caches, then
-    the largest (a prompt older than ``max_wait`` issues has its bucket served first so nothing
-    starves). With none left it steals, so its slots stay full: only from a replica whose pending
-    prompts exceed its free slots (as of its last request) or that left (:meth:`park`), a whole
-    bucket that replica is not draining -- the one whose prefix the thief caches longest first,
-    then the busiest victim's largest -- else part of the one it is draining.
+    slots from its own buckets: the one it is draining, then the one of its prompt older than
+    ``max_wait`` issues (so nothing starves; the bucket stays on its replica unless that one left),
+    then one whose whole prefix it caches, then the largest. With none left it steals, so its
+    slots stay full: only from a replica whose pending prompts exceed its free slots (as of its
+    last request) or that left (:meth:`park`), a whole bucket that replica is not draining -- the
+    one whose prefix the thief caches longest first, then the busiest victim's largest -- else part
+    of the one it is draining.
 
-    When the input is complete (:meth:`close`), the makespan is what is left to optimise: pending
-    buckets are moved so every replica is assigned (issued + pending) the same number of prompts
-    (:meth:`rebalance`), the age cap stops moving buckets, and a replica that still has work steals
-    only up to that mean -- growing a replica's last batch past its share only makes it finish
-    after the replica it robbed. A replica with nothing at all still steals freely.
+    The makespan is set by the replica that finishes last, and the router is not told when the
+    input ends (the engine cannot know), so it keeps the replicas even all along: after every
+    :meth:`add`, once the spread of the prompt tokens each replica has been assigned in all
+    (finished, running, pending; a prompt weighs its length plus the mean length) exceeds a couple
+    of prompts and 0.5% of the mean, pending buckets move from the most to the least assigned
+    (:meth:`rebalance`; a bucket is split only to move a few prompts). Once the input looks complete (more prompts issued since the last
+    arrival than are pending), a thief that still has work takes from a backlog its owner will
+    start within its next batch only up to the mean -- growing its last batch past its share
+    only makes it finish after the replica it robbed -- except a victim's last few prompts, which
+    it starts at once rather than leave a late tail; a larger backlog, or a thief with nothing
+    running, it takes as above. :meth:`close` (the input is complete, as the offline replay
+    knows) rebalances once more, splitting buckets where no whole one fits.
 
     Parameters
     ----------
@@ -425,6 +444,9 @@ class PrefixScheduler(_Base):
         self._order: deque[tuple[int, int]] = deque()  # (arrival seq, prompt id) for the age cap
         self._seq = itertools.count()
         self._issued = 0
+        self._issued_at_add = 0  # prompts issued when prompts last arrived
+        self._added = 0
+        self._added_tokens = 0
         self._tie = itertools.count()
         self._cache_blocks = cache_blocks
         self._parked: set[int] = set()
@@ -433,6 +455,10 @@ class PrefixScheduler(_Base):
         self.steals = 0
         #: prompts moved by the rebalance when the input ended, for the stats
         self.rebalance_on_close = 0
+        #: prompts moved to keep the replicas' assigned work even while prompts stream in
+        self.balanced = 0
+        #: buckets (or bucket parts) moved by :meth:`rebalance`, for the stats
+        self.bucket_moves = 0
         #: buckets routed to a replica because its modelled cache held part of their prefix
         self.cache_routed = 0
 
@@ -482,6 +508,10 @@ class PrefixScheduler(_Base):
             p.arrival = next(self._seq)
             self._order.append((self._issued, p.id))
             self._insert(p)
+            self._issued_at_add = self._issued
+            self._added += 1
+            self._added_tokens += p.num_tokens
+        self._balance()
 
     def _insert(self, p: PromptRequest) -> None:
         hashes = p.block_hashes
@@ -515,6 +545,7 @@ class PrefixScheduler(_Base):
             if chain and chain[-1] in self.caches[bucket.replica]:
                 self._hot[bucket.replica][key] = None
         bucket.members[p.id] = p
+        bucket.tokens += p.num_tokens
         if len(bucket.members) == 2:
             self._shared += 1
         self._key_of[p.id] = key
@@ -525,7 +556,8 @@ class PrefixScheduler(_Base):
     def _move(self, pid: int, depth: int) -> None:
         old = self._buckets[self._key_of[pid]]
         p = old.members.pop(pid)
-        if len(old.members) == 1:
+        old.tokens -= p.num_tokens
+        if len(old.members) == 1 and not old.part:
             self._shared -= 1
         self.outstanding[old.replica] -= p.num_tokens
         self._drop_if_empty(old)
@@ -567,12 +599,14 @@ class PrefixScheduler(_Base):
         # Once the input is complete every prompt will run soon anyway: the age cap (there so an
         # endless stream starves nothing) would only move buckets off the replicas evened out by
         # the rebalance, and the replica that took the last of them would finish late.
-        starving = None if self.closed else self._starving()
+        starving = self._starving()
         if starving is not None:
             bucket = self._buckets[self._key_of[starving]]
-            if bucket.replica != replica:
+            if bucket.replica == replica:
+                return bucket
+            if bucket.replica in self._parked:
                 self._reassign(bucket, replica)
-            return bucket
+                return bucket
         hot = self._hot_bucket(replica)
         if hot is not None:
             return hot
@@ -612,11 +646,14 @@ class PrefixScheduler(_Base):
 
         Only from a replica with a backlog -- more pending prompts than its free slots (as of its
         last request) -- or one that left (parked): a replica that will take its prompts at its
-        next request is not robbed. A whole bucket that the victim is not draining, preferring the
-        one whose prefix this replica caches longest (no prefill lost), then the busiest victim's
-        largest; else part of a bucket being drained (its backlog, at most half; all of it when its
-        replica left). The bucket becomes this replica's: affinity follows the cache that now
-        holds its prefix.
+        next request is not robbed. If the input looks complete, this replica has work (running,
+        or ``taken`` prompts in the batch being filled) and the victim's backlog is smaller than
+        its batch, only what keeps both at or under / over the mean assigned work (see the class
+        docstring; the victim's last few prompts excepted). A whole bucket
+        that the victim is not draining and that fits, preferring the one whose prefix this
+        replica caches longest (no prefill lost), then the busiest victim's largest; else part of
+        a bucket (at most half of it; all of it when its replica left). The bucket becomes this
+        replica's: affinity follows the cache that now holds its prefix.
         """
         cache, load, active, parked = self.caches[replica], self.outstanding, self._active, self._parked
         backlog = [0] * self.num_replicas
@@ -628,29 +665,46 @@ class PrefixScheduler(_Base):
                 cap = self._cap[v]
                 slots = cap if cap is not None else self._cap[replica] or want  # unknown: like the thief's
                 backlog[v] -= max(0, slots - len(self._running[v]))
-        limit = None  # prompts this replica may take (None: any)
-        if self.closed and (self._running[replica] or taken):
-            # The input is complete and this replica has work (running, or ``taken`` prompts of its
-            # own in the batch being filled): growing its last batch only makes it finish later
-            # than the replica it robs. Take at most what brings its total (issued + pending) up
-            # to the mean, from replicas above it.
-            live = [v for v in range(self.num_replicas) if v not in parked]
-            total = [self.issued[v] + pending[v] for v in range(self.num_replicas)]
-            total[replica] += taken
-            target = sum(total[v] for v in live) / max(1, len(live))
-            limit = int(target - total[replica])
-            if limit < 1:
-                return None
-            for v in live:
-                backlog[v] = min(backlog[v], int(total[v] - target))
+        # How much of a victim's backlog the thief may take. A backlog of a full batch or more will
+        # not start on its owner within one generation: the thief runs it sooner, take it. A
+        # smaller one starts on its owner soon: moving it only pays when the thief was assigned
+        # less (issued + pending), and then at most half the difference -- else the thief ends up
+        # running the victim's tail and finishes after it.
+        total = self._work()
+        unit = self._unit()
+        total[replica] += unit * taken  # the ``taken`` prompts' tokens already count (outstanding)
+        tokens = [0.0] * self.num_replicas
+        for b in self._buckets.values():
+            tokens[b.replica] += b.tokens + unit * len(b.members)
+        # The input looks complete once more prompts were issued since the last arrival than are
+        # still pending; until then more input will come and even the replicas out (add()).
+        quiet = self._issued - self._issued_at_add > self.pending
+        live = [v for v in range(self.num_replicas) if v not in parked]
+        mean = sum(total[v] for v in live) / max(1, len(live))
+        share = [0] * self.num_replicas
+        for v in range(self.num_replicas):
+            if v in parked:
+                share[v] = pending[v]
+            elif backlog[v] >= (self._cap[v] or want):
+                share[v] = backlog[v]
+            elif quiet and (self._running[replica] or taken) and (pending[v] > min(want, _TAIL)):
+                # up to the mean: the victim keeps what brings it down to the mean, the thief takes
+                # what brings it up to it (work, converted at the victim's mean pending prompt).
+                # Except a victim's last few prompts, when they fit in the thief's free slots now:
+                # their owner would start them only as its own slots free, each leaving a late
+                # tail of mostly empty steps; the thief starts them at once.
+                room = min(total[v] - mean, mean - total[replica])
+                share[v] = min(backlog[v], int(room * pending[v] / max(1, tokens[v])))
+            else:
+                share[v] = backlog[v]  # an idle thief: any work beats idling
         best: _Bucket | None = None
         best_score: tuple[int, int, int, int] = (-1, -1, -1, -1)
         donor: _Bucket | None = None
         for b in self._buckets.values():
             v = b.replica
-            if v == replica or backlog[v] <= 0:
+            if v == replica or backlog[v] <= 0 or share[v] < 1:
                 continue
-            if limit is not None and len(b.members) > limit:
+            if len(b.members) > share[v]:
                 if donor is None or backlog[v] > backlog[donor.replica]:
                     donor = b  # too large to take whole: a part of it
                 continue
@@ -668,20 +722,24 @@ class PrefixScheduler(_Base):
             return best
         if donor is None:
             return None
-        take = min(max(1, len(donor.members) // 2), backlog[donor.replica])
-        if limit is not None:
-            take = min(len(donor.members), backlog[donor.replica], limit)
+        take = min(max(1, len(donor.members) // 2), share[donor.replica])
         self.steals += 1
         return self._split(donor, take, replica)
 
     def _split(self, donor: _Bucket, take: int, replica: int) -> _Bucket:
-        """Move the ``take`` newest prompts of ``donor`` to a new bucket (same prefix) on ``replica``."""
+        """Move the ``take`` newest prompts of ``donor`` to a new bucket (same prefix) on ``replica``
+        (all of them: the bucket itself moves, so no empty bucket is left behind)."""
+        if take >= len(donor.members):
+            self._reassign(donor, replica)
+            return donor
         part = list(donor.members)[len(donor.members) - take :]
-        split = _Bucket(-next(self._tie) - 1, donor.chain, replica)
+        split = _Bucket(-next(self._tie) - 1, donor.chain, replica, part=True)
         for pid in part:
             p = donor.members.pop(pid)
             split.members[pid] = p
-            self._shared += (len(split.members) == 2) - (len(donor.members) == 1)
+            donor.tokens -= p.num_tokens
+            split.tokens += p.num_tokens
+            self._shared -= len(donor.members) == 1 and not donor.part
             self._key_of[pid] = split.key
             self.outstanding[donor.replica] -= p.num_tokens
             self.outstanding[replica] += p.num_tokens
@@ -691,70 +749,110 @@ class PrefixScheduler(_Base):
         return split
 
     def close(self) -> None:
-        """No more prompts will arrive: even out what the replicas still have to run (:meth:`rebalance`)."""
+        """No more prompts will arrive: even out what the replicas still have to run (:meth:`rebalance`,
+        splitting buckets freely). Optional: :meth:`add` keeps them about even anyway."""
         if not self.closed:
             self.rebalance_on_close = self.rebalance()
         super().close()
 
-    def rebalance(self) -> int:
-        """Move pending prompts so every working replica is assigned the same number in total.
+    def rebalance(self, min_split_tokens: float = 0.0) -> int:
+        """Move pending prompts so every working replica is assigned the same work in all.
 
-        With the input complete, the makespan is set by the replica that finishes last; replicas
-        run at about the same speed, so they end together when each has been assigned (issued so
-        far plus pending) the same number of prompts -- what a global sort's equal split gets,
-        without its barrier. Pending buckets move whole from the most to the least assigned
-        replica (one whose prefix the receiver caches first, then the largest that fits), a bucket
-        is split only when none fits; the one a replica is draining stays. Parked replicas are left
-        out. Returns the number of prompts moved.
+        The makespan is set by the replica that finishes last; replicas run at about the same
+        speed, so they end together when each has been assigned (finished, running and pending)
+        about the same work -- a prompt weighs its length plus the mean length (its prefill and
+        its share of output steps alike; :meth:`_work`). Pending buckets move whole from the most to the least assigned replica (one whose
+        prefix the receiver caches first, then the largest that fits), and never past the mean,
+        so every move narrows the spread; when none fits, part of the smallest larger one moves,
+        if that part is worth at least ``min_split_tokens``. The one a replica is draining stays.
+        Parked replicas are left out. Returns the number of prompts moved.
+
+        :meth:`add` runs it whenever the spread exceeds a couple of prompts and half a percent of
+        the mean (splitting only to move a few prompts), so the replicas stay even while prompts stream in and end
+        together whenever the input ends -- the router need not be told (:meth:`close` runs it
+        once more, splitting freely).
         """
         live = [r for r in range(self.num_replicas) if r not in self._parked]
         if len(live) < 2 or not self._buckets:
             return 0
-        pending = dict.fromkeys(live, 0)
-        for b in self._buckets.values():
-            if b.replica in pending:
-                pending[b.replica] += len(b.members)
-        assigned = {r: self.issued[r] + pending[r] for r in live}
+        total = self._work()
+        unit = self._unit()
+        assigned = {r: total[r] for r in live}
         target = sum(assigned.values()) / len(live)
         moved = 0
         for _ in range(4 * len(self._buckets) + len(live)):
             donor = max(live, key=assigned.__getitem__)
             taker = min(live, key=assigned.__getitem__)
-            amount = int(min(assigned[donor] - target, target - assigned[taker]))
+            amount = min(assigned[donor] - target, target - assigned[taker])
             if amount < 1:
                 break
             cache = self.caches[taker]
             fits: _Bucket | None = None
-            fits_score: tuple[int, int] = (-1, -1)
+            fits_score: tuple[int, float] = (-1, -1.0)
             larger: _Bucket | None = None
             for b in self._buckets.values():
                 if b.replica != donor or not b.members or self._active[donor] == b.key:
                     continue
-                n = len(b.members)
-                if n <= amount:
-                    score = (int(bool(b.chain) and cache.matched_prefix(b.chain) == len(b.chain)), n)
+                w = b.tokens + unit * len(b.members)
+                if w <= amount:
+                    score = (int(bool(b.chain) and cache.matched_prefix(b.chain) == len(b.chain)), w)
                     if score > fits_score:
                         fits, fits_score = b, score
-                elif larger is None or n < len(larger.members):
+                elif larger is None or w < larger.tokens + unit * len(larger.members):
                     larger = b
             if fits is not None:
-                n = len(fits.members)
+                tokens, n = fits.tokens + unit * len(fits.members), len(fits.members)
                 self._reassign(fits, taker)
-            elif larger is not None:
-                n = amount
-                self._split(larger, amount, taker)
+            elif larger is not None and amount >= min_split_tokens:
+                n = max(1, int(amount * len(larger.members) / (larger.tokens + unit * len(larger.members))))
+                part = self._split(larger, n, taker)
+                tokens = part.tokens + unit * len(part.members)
             else:
-                live.remove(donor)  # only the bucket it is draining is left: it keeps it
+                live.remove(donor)  # nothing of it fits: it keeps what it has
                 if len(live) < 2:
                     break
                 continue
-            assigned[donor] -= n
-            assigned[taker] += n
+            assigned[donor] -= tokens
+            assigned[taker] += tokens
             moved += n
+            self.bucket_moves += 1
         return moved
 
+    def _unit(self) -> float:
+        """The fixed part of a prompt's work, in tokens: the mean prompt length seen so far."""
+        return self._added_tokens / max(1, self._added)
+
+    def _work(self) -> list[float]:
+        """Work each replica has been assigned in all (finished, running, pending), in tokens: a
+        prompt weighs its length plus the mean length. Neither a prompt's count alone (its output
+        steps, the same for every prompt) nor its tokens alone (its prefill) is its cost; this
+        weighs both alike."""
+        unit = self._unit()
+        pending = [0] * self.num_replicas
+        for b in self._buckets.values():
+            pending[b.replica] += len(b.members)
+        tokens = self.assigned()
+        return [tokens[r] + unit * (self.issued[r] + pending[r]) for r in range(self.num_replicas)]
+
+    def _balance(self) -> None:
+        """Keep the replicas' assigned tokens even as prompts arrive (cheap check first)."""
+        if self.num_replicas < 2 or not self._buckets:
+            return
+        total = self._work()
+        live = [total[r] for r in range(self.num_replicas) if r not in self._parked]
+        if len(live) < 2:
+            return
+        prompt = 2 * self._unit()  # the work of a mean prompt
+        mean = sum(live) / len(live)
+        # Act once the spread is worth a couple of prompts and half a percent of the work assigned
+        # so far (what it would add to the makespan were this the end of the input). Split a
+        # bucket only to move four prompts' work or more (the receiver may have to compute the
+        # bucket's prefix once, at most about one prompt's work).
+        if max(live) - min(live) > max(2 * prompt, 0.005 * mean):
+            self.balanced += self.rebalance(min_split_tokens=4 * prompt)
+
     def _reassign(self, bucket: _Bucket, replica: int) -> None:
-        tokens = sum(p.num_tokens for p in bucket.members.values())
+        tokens = bucket.tokens
         if self._active[bucket.replica] == bucket.key:
             self._active[bucket.replica] = None
         self.outstanding[bucket.replica] -= tokens
@@ -774,7 +872,8 @@ class PrefixScheduler(_Base):
             self._active[replica] = bucket.key
             while bucket.members and len(batch) < max_prompts:
                 _, p = bucket.members.popitem(last=False)
-                if len(bucket.members) == 1:
+                bucket.tokens -= p.num_tokens
+                if len(bucket.members) == 1 and not bucket.part:
                     self._shared -= 1
                 self._release(p)
                 batch.append(p)
