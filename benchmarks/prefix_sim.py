@@ -26,7 +26,10 @@ Policies (all see a prompt only after it arrives):
   free slot takes the oldest arrived prompt of its own buckets (its last prefix first), else the
   whole largest bucket of the most loaded replica.
 * ``thresher_router``: Thresher's online router (``make_scheduler("bucketed")``, the object the
-  engine's ``PromptRouter`` drives) called as prompts arrive and slots free.
+  engine's ``PromptRouter`` drives) called as prompts arrive and slots free -- and only as the
+  engine calls it: the engine never tells its router that the input ended (``PromptRouter``'s
+  ``close_input`` has no caller), so neither does this policy (it used to call ``close()``, which
+  credited the router with an end-of-input rebalance the engine never runs: 1.9% at the talk's shape).
 * ``schedule_prompts``: Thresher's offline per-replica orders, computed from the arrival trace and
   the replicas' batch size and step costs (what a user of an offline schedule knows), then
   replayed strictly: a replica runs its list in order and waits when the next prompt has not
@@ -460,8 +463,7 @@ class _ThresherRouter(_Feeder):
         arrived = self._arrive(now)
         if arrived:
             self.sched.add(PromptRequest.make(p.pid, token_ids(self.s, p)) for p in arrived)
-        if self.i == len(self.prompts):
-            self.sched.close()
+        # no close() when the last prompt arrived: the engine's router is never told (see the docstring)
         self.sched.complete(r, self.finished[r])
         self.finished[r] = []
         return [self.by_id[q.id] for q in self.sched.next_batch(r, n)]
