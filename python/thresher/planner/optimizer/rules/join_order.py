@@ -447,7 +447,6 @@ def _dp_order(parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr,
     summed over the tree ("C_out"), so a cheap first join that forces a large later one loses to
     a plan whose every step stays small (TPC-H Q5: customer meets the filtered nation first, not
     supplier, whose join with nation would leave customer a many-to-many join on the nation key)."""
-    n = len(parts)
     index = {next(iter(p.leaves)): k for k, p in enumerate(parts)}
     emask: list[tuple[int, int, _Edge]] = []
     for e in edges:
