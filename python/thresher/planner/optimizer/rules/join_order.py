@@ -322,15 +322,43 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
         dp = _dp_order(parts, edges, residual, base)
         if dp is not None:
             parts = [_assemble(dp, parts, edges, residual, used_res, base)]
+    # a pair of parts keeps its edges and estimate while other parts join (its residual terms
+    # are on its own leaves, which no other join takes; a term on no column is the exception):
+    # each pair is estimated once, not once per step (a cubic search became quadratic; TPC-DS
+    # q64 greedily orders an 18-input join twice per pass)
+    pairs: dict[tuple[frozenset[int], frozenset[int]], tuple[list[_Edge], float]] | None = (
+        {} if all(ls for _, ls in residual) else None)
+    # the choices are a function of the numbers (see _problem): a region met again (in a later
+    # pass, or the same join in another use of a CTE) repeats the steps of the first search
+    steps: list[tuple[int, int]] | None = None
+    record: list[tuple[int, int]] = []
+    if len(parts) > 1:
+        problem = ("greedy", *_problem(parts, edges, residual, base))
+        known: dict[object, list[tuple[int, int]]] = rule_memo("join_order_greedy")
+        steps = known.get(problem)
+        if steps is None:
+            known[problem] = record
     while len(parts) > 1:
+        if steps is not None:  # a search made before: its steps
+            x, y = steps[len(steps) - len(parts) + 1]
+            px, py = parts[x], parts[y]
+            joined = _join(px, py, _between(px.leaves, py.leaves, edges), residual, used_res, base)
+            parts = [p for k, p in enumerate(parts) if k not in (x, y)] + [joined]
+            continue
         best: tuple[tuple[float, int, int], int, int, list[_Edge]] | None = None
         for x in range(len(parts)):
             for y in range(x + 1, len(parts)):
                 px, py = parts[x], parts[y]
-                between = _between(px.leaves, py.leaves, edges)
+                hit = pairs.get((px.leaves, py.leaves)) if pairs is not None else None
+                if hit is not None:
+                    between, est = hit
+                else:
+                    between = _between(px.leaves, py.leaves, edges)
+                    est = _join_rows(px, py, between, residual, used_res, base) if between else 0.0
+                    if pairs is not None:
+                        pairs[(px.leaves, py.leaves)] = (between, est)
                 if not between:
                     continue
-                est = _join_rows(px, py, between, residual, used_res, base)
                 # the output, plus the side to build a hash table on: of two joins with the same
                 # estimate, the one with a small dimension goes first
                 key = (est + min(px.rows, py.rows), min(px.leaves), min(py.leaves))
@@ -345,6 +373,7 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
         px, py = parts[x], parts[y]
         joined = _join(px, py, between, residual, used_res, base)
         parts = [p for k, p in enumerate(parts) if k not in (x, y)] + [joined]
+        record.append((x, y))
     (final,) = parts
     if final.sig == _signature(root, leaves):
         return None
@@ -453,21 +482,32 @@ def _dp_order(parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr,
         a = sum(1 << index[i] for i in e.la)
         b = sum(1 << index[i] for i in e.lb)
         emask.append((a, b, e))
-    # the search is a function of these numbers only (the edges' order does not matter, and
-    # their texts only break ties, so their rank stands for them): a region met again in a
-    # later pass, its leaves rebuilt by other rules and its edges listed in another order
-    # (TPC-DS q04 orders its 6-input join three times per optimize() call), reuses the tree
-    canon = sorted({_canon(e.term) for e in edges})
-    problem = (tuple(index), tuple(p.rows for p in parts), tuple(sorted(base.items())),
-               tuple(sorted((min(a, b), max(a, b), e.sel, -1 if e.cls is None else e.cls, canon.index(_canon(e.term)))
-                            for a, b, e in emask)),
-               tuple((ls, term_selectivity(t)) for t, ls in residual))
+    problem = ("dp", *_problem(parts, edges, residual, base))
     done = rule_memo("join_order_dp")
     if problem in done:
         return done[problem]  # type: ignore[no-any-return]
     out = _dp_search(parts, emask, residual, base)
     done[problem] = out
     return out
+
+
+def _problem(parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
+             base: dict[int, float]) -> tuple[object, ...]:
+    """What a search over ``parts`` (one leaf each) depends on: their sizes, the edges' leaves,
+    selectivities and classes (in any order, either way round: their texts only break ties, so
+    their rank stands for them), the residual terms' leaves and selectivities. A region met again
+    in a later pass (its leaves rebuilt by other rules, its edges listed in another order) or the
+    same join in another use of a CTE poses the same problem (TPC-DS q04 ordered its 6-input join
+    three times per optimize() call, q64 its 18-input join four times)."""
+    rank = {c: k for k, c in enumerate(sorted({_canon(e.term) for e in edges}))}
+
+    def mask(ls: frozenset[int]) -> int:
+        return sum(1 << i for i in ls)
+
+    return (tuple(next(iter(p.leaves)) for p in parts), tuple(p.rows for p in parts), tuple(sorted(base.items())),
+            tuple(sorted((min(mask(e.la), mask(e.lb)), max(mask(e.la), mask(e.lb)), e.sel,
+                          -1 if e.cls is None else e.cls, rank[_canon(e.term)]) for e in edges)),
+            tuple((mask(ls), term_selectivity(t)) for t, ls in residual))
 
 
 def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual: list[tuple[Expr, frozenset[int]]],
