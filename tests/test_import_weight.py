@@ -129,3 +129,17 @@ def test_local_video_job_loads_no_heavy_library(tmp_path: Path) -> None:
     n, loaded = json.loads(_run(code))
     assert n == 4  # two frames from each of the two videos: the job ran
     assert loaded == [], f"a local video job loads {loaded}: import them where they are used"
+
+
+def test_mimalloc_huge_pages_off_unless_asked() -> None:
+    # set before PyArrow loads libarrow (mimalloc reads it then); a user's own setting wins
+    code = "import os, thresher\nprint(os.environ.get('MIMALLOC_ALLOW_THP'))"
+    env_before = os.environ.pop("MIMALLOC_ALLOW_THP", None)
+    try:
+        assert _run(code) == "0"
+        os.environ["MIMALLOC_ALLOW_THP"] = "1"
+        assert _run(code) == "1"
+    finally:
+        os.environ.pop("MIMALLOC_ALLOW_THP", None)
+        if env_before is not None:
+            os.environ["MIMALLOC_ALLOW_THP"] = env_before
