@@ -44,7 +44,6 @@ from thresher.io import source as io_source
 from thresher.io.predicate import Predicate
 from thresher.io.sink import Sink
 from thresher.io.source import Source
-from thresher.operators.dedup import DedupOperator
 from thresher.operators.explode import ExplodeOperator
 from thresher.operators.expr_to_polars import is_lowerable
 from thresher.operators.filter import FilterOperator
@@ -81,6 +80,7 @@ from thresher.udfs.service import SharedService
 
 if TYPE_CHECKING:
     from thresher.operators.base import Operator
+    from thresher.operators.dedup import DedupOperator
     from thresher.planner.optimizer.runner import OptimizerResult
 
 DEFAULT_BATCH_ROWS = 64 * 1024
@@ -390,6 +390,8 @@ def _flatmap_operator(node: FlatMap) -> FlatMapOperator:
 
 
 def _dedup_operator(node: Dedup) -> DedupOperator:
+    from thresher.operators.dedup import DedupOperator  # (and its helpers: only for a dedup)
+
     return DedupOperator(node.method, node.by, dict(node.params), node.input.schema, node.priority, node.id_column)
 
 
