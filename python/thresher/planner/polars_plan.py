@@ -31,7 +31,6 @@ from thresher.errors import ThresherExecutionError, UnsupportedError
 from thresher.expressions.expr import Column, Expr, strip_alias
 from thresher.io.source import Source
 from thresher.operators.expr_to_polars import polars_dtype, to_polars
-from thresher.operators.window import window_lazy
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
@@ -352,6 +351,8 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     if isinstance(node, Join):
         return _join(node, leaf)
     if isinstance(node, Window):
+        from thresher.operators.window import window_lazy  # (~0.2 MiB of module: only for a window)
+
         return window_lazy(_build(node.input, leaf), node.input.schema, node.exprs, node.partition_by, node.order_by,
                            node.descending, node.nulls_last, node.frame, node.mapping_strategy)
     raise UnsupportedError(f"{type(node).__name__} cannot run in a relational stage")
