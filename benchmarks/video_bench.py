@@ -157,11 +157,11 @@ def _start_pool(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _start_same_imports(p: dict[str, Any]) -> dict[str, Any]:
+    import thresher  # noqa: F401, I001 - first, as in the thresher worker (it sets PyArrow's allocator options)
+
     import av  # noqa: F401
     import numpy as np
     import pyarrow as pa
-
-    import thresher  # noqa: F401
 
     pa.array(np.arange(1))  # a first conversion (PyArrow's pandas probe), as in the thresher worker
     return {"paths": p["_paths"]}
