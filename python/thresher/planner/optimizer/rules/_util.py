@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from thresher.expressions.expr import Alias, Column, Expr, memo
-from thresher.planner.logical import LogicalPlan
+from thresher.expressions.expr import Alias, Call, Column, Expr, memo
+from thresher.planner.logical import LogicalPlan, _field_names
 from thresher.planner.memo import rule_memo
 
 
@@ -135,6 +135,69 @@ def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan 
         return res
 
     return visit(plan)
+
+
+def plan_has(plan: LogicalPlan, test: Callable[[LogicalPlan], bool]) -> bool:
+    """Whether some node of ``plan`` passes ``test`` (a module-level function of the node only):
+    a rule that can only fire where such a node is (a semi join, a call of ``image.resize``)
+    asks first, instead of walking the plan to find nothing. Each node object is asked once per
+    optimize() call (see :func:`rule_memo`), so a pass over a partly rebuilt plan visits only
+    the new nodes."""
+    memo: dict[int, tuple[LogicalPlan, bool]] = rule_memo(*_fn_tag("plan_has", test))
+
+    def visit(node: LogicalPlan) -> bool:
+        hit = memo.get(id(node))
+        if hit is not None:
+            return hit[1]
+        out = test(node) or any([visit(c) for c in node.children()])
+        memo[id(node)] = (node, out)
+        return out
+
+    return visit(plan)
+
+
+def plan_calls(plan: LogicalPlan) -> frozenset[str]:
+    """The names of the functions called anywhere in ``plan``'s expressions (see :func:`plan_has`:
+    each node object once per optimize() call; the rules that fuse media calls ask first)."""
+    memo: dict[int, tuple[LogicalPlan, frozenset[str]]] = rule_memo("plan_calls")
+
+    def visit(node: LogicalPlan) -> frozenset[str]:
+        hit = memo.get(id(node))
+        if hit is not None:
+            return hit[1]
+        out = node_calls(node)
+        for c in node.children():
+            out |= visit(c)
+        memo[id(node)] = (node, out)
+        return out
+
+    return visit(plan)
+
+
+def node_calls(node: LogicalPlan) -> frozenset[str]:
+    """The names of the functions called in ``node``'s own expressions."""
+    out: frozenset[str] = frozenset()
+    for name in _field_names(type(node)):
+        v = getattr(node, name)
+        if isinstance(v, Expr):
+            out |= call_names(v)
+        elif isinstance(v, tuple):
+            for x in v:
+                if isinstance(x, Expr):
+                    out |= call_names(x)
+    return out
+
+
+def call_names(e: Expr) -> frozenset[str]:
+    """The names of the functions ``e`` calls (``Call`` nodes), once per expression object."""
+    return memo(e, "_memo_call_names", _call_names)  # type: ignore[no-any-return]
+
+
+def _call_names(e: Expr) -> frozenset[str]:
+    out = frozenset((e.name,)) if isinstance(e, Call) else frozenset()
+    for c in e.children():
+        out |= call_names(c)
+    return out
 
 
 def substitute(expr: Expr, mapping: Mapping[str, Expr], keep_name: bool = False) -> Expr:

@@ -542,12 +542,13 @@ def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual
         low = mask & -mask
         rest = mask ^ low
         best: tuple[float, float, object, float] | None = None
+        inner = [x for x in info if (x[0] | x[1]) & ~mask == 0]  # the edges a split of mask can cross
         sub = rest
         while True:
             s1 = sub | low  # the side holding the lowest leaf: each split once
             s2 = mask ^ s1
             if s2 and s1 in cost and s2 in cost and _touches(s1, s2, nbr):
-                crossing = [(cls, rk, e) for a, b, cls, rk, e in info
+                crossing = [(cls, rk, e) for a, b, cls, rk, e in inner
                             if (a & ~s1 == 0 and b & ~s2 == 0) or (a & ~s2 == 0 and b & ~s1 == 0)]
                 if crossing:
                     pick: dict[int, tuple[object, _Edge]] = {}

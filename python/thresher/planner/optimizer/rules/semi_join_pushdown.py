@@ -43,10 +43,16 @@ from dataclasses import replace
 
 from thresher.expressions.expr import Column
 from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project
-from thresher.planner.optimizer.rules._util import rewrite_top_down
+from thresher.planner.optimizer.rules._util import plan_has, rewrite_top_down
+
+
+def _semi_join(node: LogicalPlan) -> bool:
+    return isinstance(node, Join) and node.how in ("semi", "anti")
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    if not plan_has(plan, _semi_join):
+        return None
     return rewrite_top_down(plan, _push)
 
 
