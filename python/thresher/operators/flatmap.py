@@ -33,10 +33,11 @@ _ITEM, _DONE, _ERROR = 0, 1, 2
 
 #: an output batch is cut at ``batch_size`` rows or once its rows reach this many bytes (for a
 #: UDF that measures its rows, see ``row_nbytes``). The yielded rows and the Arrow column built
-#: from them are both alive while a batch is emitted: at 4 MiB a video job peaked ~5 MiB higher
-#: (1 frame/s of 720p at 224x224, one video at a time) for no speed. A consumer that wants big
-#: batches (a model UDF's ``batch_size``) rebatches downstream.
-BATCH_BYTES = int(os.environ.get("THRESHER_FLATMAP_BATCH_BYTES", 1 << 20))
+#: from them are both alive while a batch is emitted: a video job (1 frame/s of 720p at 224x224,
+#: one video at a time) peaked ~5 MiB higher at 4 MiB than at 1 MiB and ~1.3 MiB higher at 1 MiB
+#: than at 256 KiB (two frames a batch), for no speed. A consumer that wants big batches (a model
+#: UDF's ``batch_size``) rebatches downstream.
+BATCH_BYTES = int(os.environ.get("THRESHER_FLATMAP_BATCH_BYTES", 256 << 10))
 #: what a row decoding ahead of the one being emitted may buffer
 AHEAD_BYTES = int(os.environ.get("THRESHER_FLATMAP_AHEAD_BYTES", 8 << 20))
 
