@@ -62,13 +62,22 @@ def build_lazy(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     """Translate ``node`` (and its relational descendants) into a LazyFrame."""
     token = _MEMO.set({})
     shared_token = _SHARED.set(shared_subplans(node))
+    scans_token = _SCANS.set({})
     try:
         return _build(node, leaf)
     except pl.exceptions.PolarsError as exc:
         raise ThresherExecutionError(f"planning {node.describe()}: {exc}") from exc
     finally:
+        _SCANS.reset(scans_token)
         _SHARED.reset(shared_token)
         _MEMO.reset(token)
+
+
+def _bare_scan(node: LogicalPlan) -> bool:
+    """``node`` is a scan under renames and filters."""
+    while isinstance(node, (Project, Filter)):
+        node = node.input
+    return isinstance(node, ScanSource)
 
 
 #: one build_lazy call's shared subplans (see :func:`shared_subplans`)
@@ -228,9 +237,26 @@ _MEMO: contextvars.ContextVar[dict[tuple[int, int], tuple[Any, Any, pl.LazyFrame
     "thresher_polars_build_memo", default=None)
 
 
+#: whether a scan the plan reads in several places is read by each (see _SCANS)
+READ_REPEATED_SCANS_APART = True
+
+#: one build_lazy call's scans built so far, by key (columns and predicate included). A table
+#: read twice with the same columns (TPC-H Q18: lineitem for the IN subquery's group-by and for
+#: the join) would be one subplan to Polars' common-subplan elimination, and its streaming engine
+#: then buffers every row of the read until the slower reader takes them: the join waits for the
+#: group-by, so all of lineitem (6M rows, +160 MB) was held, and the join's read lost the runtime
+#: key filter its small build side gives. Polars' own SQL and DuckDB read the table twice there;
+#: so does a Thresher plan (a scan under renames and filters is not memoized either). Subplans
+#: with a join or a group-by are still shared (the memo, shared_subplans). A read of all of a
+#: file's columns stays one plan to Polars whatever their order (then it is still merged).
+_SCANS: contextvars.ContextVar[dict[Any, int] | None] = contextvars.ContextVar("thresher_polars_scans", default=None)
+
+
 def _build(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     memo = _MEMO.get()
     if memo is None:
+        return _build_node(node, leaf)
+    if READ_REPEATED_SCANS_APART and _bare_scan(node):
         return _build_node(node, leaf)
     shared = (_SHARED.get() or {}).get(id(node))
     if shared is not None and shared[0] is node:
@@ -260,7 +286,23 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     except KeyError:
         pass
     if isinstance(node, ScanSource):
-        lf = node.source.polars_scan(node.columns, node.predicate)
+        cols = node.columns
+        read = cols
+        scans = _SCANS.get()
+        if scans is not None and READ_REPEATED_SCANS_APART:
+            k = node.key()
+            n = scans.get(k, 0)
+            scans[k] = n + 1
+            names = tuple(node.schema.names)
+            if n and len(names) > 1:
+                # the n-th read of a scan the plan has read before: its columns in another
+                # order, so Polars' common-subplan elimination does not merge the two reads
+                # (see _SCANS); selected back in order below
+                r = n % len(names)
+                read = names[r:] + names[:r]
+        lf = node.source.polars_scan(read, node.predicate)
+        if lf is not None and read != cols:
+            lf = lf.select(list(node.schema.names))
         if lf is None:
             raise ThresherExecutionError(f"no frame for stage input {node.describe()}")
         if node.limit is not None:
