@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from thresher.expressions.cost import cost_class
 from thresher.expressions.expr import Alias, Call, Column, Expr, memo
 from thresher.planner.logical import LogicalPlan, _field_names
 from thresher.planner.memo import rule_memo
@@ -172,6 +173,18 @@ def plan_calls(plan: LogicalPlan) -> frozenset[str]:
         return out
 
     return visit(plan)
+
+
+def computes_expensive(node: LogicalPlan) -> bool:
+    """Whether an expression of ``node`` costs more than ``scalar`` (a decode, an IO read, a
+    model, a UDF with such a hint): for rules about expensive work only, with :func:`plan_has`
+    (relational plans have none)."""
+    for name in _field_names(type(node)):
+        v = getattr(node, name)
+        for x in (v if isinstance(v, tuple) else (v,)):
+            if isinstance(x, Expr) and cost_class(x) != "scalar":
+                return True
+    return False
 
 
 def node_calls(node: LogicalPlan) -> frozenset[str]:

@@ -85,6 +85,15 @@ def _compare_literals(e: Expr) -> Expr | None:
     return Literal(bool(_COMPARE[e.name](va, vb)), e.resolve(_EMPTY).dtype)
 
 
+def _conjunction_of(e: Expr, terms: list[Expr]) -> bool:
+    """Is ``e`` ``combine_conjunction(terms)`` made of these very term objects?"""
+    for t in reversed(terms[1:]):
+        if not (isinstance(e, Call) and e.name == "and" and not e.options and e.args[1] is t):
+            return False
+        e = e.args[0]
+    return e is terms[0]
+
+
 def fold(expr: Expr) -> Expr:
     return expr.transform(_fold_node)
 
@@ -98,6 +107,8 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
             kept = [t for t in terms if not _is_true(t)]
             if not kept:
                 return node.input
+            if _conjunction_of(node.predicate, kept):
+                return None  # nothing folded and already in combine_conjunction's shape
             new = combine_conjunction(kept)
             return Filter(node.input, new) if new.key() != node.predicate.key() else None
         if isinstance(node, Project):

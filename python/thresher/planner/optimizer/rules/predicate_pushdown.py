@@ -105,6 +105,17 @@ def to_comparison(term: Expr, schema: Schema) -> Comparison | None:
     return None
 
 
+def _folded(term: Expr) -> Expr:
+    """``term`` with a comparison of two literals folded, as constant_folding would in the next
+    pass (a union branch's constant compared with the one a filter above the union wants: TPC-DS
+    q04's ``sale_type = 's'`` in each branch): the rules in between see what the filter keeps."""
+    if isinstance(term, Call) and term.args and all(isinstance(a, Literal) for a in term.args):
+        from thresher.planner.optimizer.rules.constant_folding import fold
+
+        return fold(term)
+    return term
+
+
 def _wrap(node: LogicalPlan, terms: list[Expr]) -> LogicalPlan:
     """``terms`` (of the filter being pushed, or substituted for the columns ``node`` gives the
     same types) over ``node``: type-checked already (see Filter.of_checked_terms)."""
@@ -149,12 +160,14 @@ def _push(filter_: Filter) -> LogicalPlan | None:
         for t in terms:
             cols = t.columns()
             if all(c in mapping and cost_class(strip_alias(mapping[c])) == "scalar" for c in cols):
-                down.append(substitute(t, mapping))
+                term = _folded(substitute(t, mapping))
+                if not (isinstance(term, Literal) and term.value is True):
+                    down.append(term)
             else:
                 up.append(t)
-        if not down:
+        if not down and len(up) == len(terms):
             return None
-        return _wrap(child.with_children([_wrap(child.input, down)]), up)
+        return _wrap(child.with_children([_wrap(child.input, down)]) if down else child, up)
 
     if isinstance(child, (Sort, Repartition)):
         return child.with_children([Filter.of_checked_terms(child.input, filter_.predicate)])
