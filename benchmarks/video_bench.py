@@ -72,13 +72,14 @@ What is left: 1.5x the plain loop's 66-67 MiB is 33 MiB above it, and PyArrow pl
 thresher`` take 28.4 of them before any work, leaving 4.6 for the engine (4.0) and the second
 frame thread (3-4). ``pyav_seek_1p_same_imports`` (the plain loop with those imports) peaks at
 96-98 MiB, 1.45x, by itself. ``thresher_1thread`` reaches ~100 MiB (1.49x) but gives up the
-second core (1.0-1.4x the plain loop's speed, depending on the machine's load).
+second core (1.0-1.5x the plain loop's speed, depending on the machine's load).
 
 Measured (quick settings, interleaved rounds, medians; the harness's peak is the largest of the
 rounds): 188 MiB at first; 128 after the pandas, asyncio, pyarrow.fs and arena changes; 119-120
-after hashlib and 4 MiB batches left the path, at 1.7-2.8x pyav_seek_1p's speed; 104 now
-(``--rounds 7``: pyav_seek_1p 67, same-imports loop 98, thresher_1thread 100) at 1.85x (paired
-1.81x, range 1.52-3.05) on a machine at load 14.
+after hashlib and 4 MiB batches left the path, at 1.7-2.8x pyav_seek_1p's speed; 104 now (1.55x)
+in two runs of ``--rounds 7`` on a machine at load 14, at 1.85x and 2.21x its speed (paired
+1.81x and 2.35x), with pyav_seek_1p at 67, the same-imports loop at 98 and thresher_1thread at
+100-101 MiB (1.01x and 1.48x).
 """
 
 from __future__ import annotations

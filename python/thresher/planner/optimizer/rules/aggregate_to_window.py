@@ -18,12 +18,11 @@ Before::
 
 After::
 
-    Project [<L's columns>, col("a"), col("k")]
-      Project [<L's columns>, col("a"), col("l_partkey").alias("k")]
-        Window [col("l_quantity").mean().alias("a")] partition_by=[col("l_partkey")]
-          Join inner on [col("l_partkey") = col("p_partkey")]
-            Scan lineitem
-            Scan part predicate=[p_brand == 'Brand#23']
+    Project [<L's columns>, col("a"), col("l_partkey").alias("k")]
+      Window [col("l_quantity").mean().alias("a")] partition_by=[col("l_partkey")]
+        Join inner on [col("l_partkey") = col("p_partkey")]
+          Scan lineitem
+          Scan part predicate=[p_brand == 'Brand#23']
 
 Why it is the same: ``L`` is an inner-join tree whose leaves include every leaf of ``S`` (equal
 plans: the same scans, filters and projections) with every join edge of ``S`` among them, and no
@@ -40,14 +39,25 @@ from __future__ import annotations
 from thresher.expressions.expr import AggCall, Alias, Column, Expr, strip_alias
 from thresher.expressions.window import contains_window
 from thresher.planner.logical import Aggregate, Join, LogicalPlan, Project, Window
-from thresher.planner.optimizer.rules._util import rewrite_bottom_up
+from thresher.planner.optimizer.rules._util import plan_has, rewrite_bottom_up, substitute
 
 #: aggregates whose value over a group does not change when every row is repeated equally often
 DUPLICATE_INSENSITIVE = frozenset({"min", "max", "mean"})
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    if not plan_has(plan, _joins_a_group_by):
+        return None
     return rewrite_bottom_up(plan, _rewrite)
+
+
+def _joins_a_group_by(node: LogicalPlan) -> bool:
+    if not (isinstance(node, Join) and node.how in ("inner", "left")):
+        return False
+    right = node.right
+    while isinstance(right, Project):
+        right = right.input
+    return isinstance(right, Aggregate) and bool(right.keys)
 
 
 def _rewrite(node: LogicalPlan) -> LogicalPlan | None:
@@ -225,17 +235,22 @@ def _window_plan(node: Join, left: LogicalPlan, agg: Aggregate, projects: list[P
     if taken & set(made):
         return None  # a name of the right side clashes with one of L's
     keys = tuple(Column(strip_alias(k).name) for k in agg.keys)  # type: ignore[attr-defined]
-    out: LogicalPlan = Window(left, exprs=tuple(agg.aggs), partition_by=keys)
-    passed = [Column(n) for n in l_names]
-    out = Project(out, (*passed, *(Column(a.output_name()) for a in agg.aggs),
-                        *(Alias(Column(strip_alias(k).name), k.output_name())  # type: ignore[attr-defined]
-                          for k in agg.keys)))
+    window = Window(left, exprs=tuple(agg.aggs), partition_by=keys)
+    # the right side's columns as expressions over the window's output (its projections composed)
+    made_by: dict[str, Expr] = {a.output_name(): Column(a.output_name()) for a in agg.aggs}
+    made_by.update({k.output_name(): Column(strip_alias(k).name) for k in agg.keys})  # type: ignore[attr-defined]
     for p in reversed(projects):
-        out = Project(out, (*passed, *p.exprs))
-    have = set(out.schema.names)
-    if not set(node.schema.names) <= have:
-        return None  # a right column renamed by the join's suffix
-    out = Project(out, tuple(Column(n) for n in node.schema.names))
+        made_by = {e.output_name(): strip_alias(substitute(e, made_by)) for e in p.exprs}
+    exprs: list[Expr] = []
+    for n in node.schema.names:
+        if n in taken:
+            exprs.append(Column(n))
+        elif n in made_by:
+            e = made_by[n]
+            exprs.append(e if isinstance(e, Column) and e.name == n else Alias(e, n))
+        else:
+            return None  # a right column renamed by the join's suffix
+    out = Project(window, tuple(exprs))
     if [(f.name, f.dtype) for f in out.schema.fields] != [(f.name, f.dtype) for f in node.schema.fields]:
         return None
     return out
