@@ -332,12 +332,11 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
     # pass, or the same join in another use of a CTE) repeats the steps of the first search
     steps: list[tuple[int, int]] | None = None
     record: list[tuple[int, int]] = []
+    known: dict[object, list[tuple[int, int]]] = rule_memo("join_order_greedy")
+    problem: object = None
     if len(parts) > 1:
         problem = ("greedy", *_problem(parts, edges, residual, base))
-        known: dict[object, list[tuple[int, int]]] = rule_memo("join_order_greedy")
         steps = known.get(problem)
-        if steps is None:
-            known[problem] = record
     while len(parts) > 1:
         if steps is not None:  # a search made before: its steps
             x, y = steps[len(steps) - len(parts) + 1]
@@ -374,6 +373,8 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
         joined = _join(px, py, between, residual, used_res, base)
         parts = [p for k, p in enumerate(parts) if k not in (x, y)] + [joined]
         record.append((x, y))
+    if problem is not None and steps is None:
+        known[problem] = record  # (kept once complete)
     (final,) = parts
     if final.sig == _signature(root, leaves):
         return None
