@@ -158,47 +158,51 @@ def plan_has(plan: LogicalPlan, test: Callable[[LogicalPlan], bool]) -> bool:
 
 
 def plan_calls(plan: LogicalPlan) -> frozenset[str]:
-    """The names of the functions called anywhere in ``plan``'s expressions (see :func:`plan_has`:
-    each node object once per optimize() call; the rules that fuse media calls ask first)."""
-    memo: dict[int, tuple[LogicalPlan, frozenset[str]]] = rule_memo("plan_calls")
+    """The names of the functions called anywhere in ``plan``'s expressions (the rules that fuse
+    media calls ask first; see :func:`plan_facts`)."""
+    return plan_facts(plan)[0]
 
-    def visit(node: LogicalPlan) -> frozenset[str]:
+
+def plan_is_expensive(plan: LogicalPlan) -> bool:
+    """Whether an expression of ``plan`` costs more than ``scalar`` (a decode, an IO read, a
+    model, a UDF with such a hint): rules about expensive work only ask first (relational plans
+    have none; see :func:`plan_facts`)."""
+    return plan_facts(plan)[1]
+
+
+def plan_facts(plan: LogicalPlan) -> tuple[frozenset[str], bool]:
+    """:func:`plan_calls` and :func:`plan_is_expensive` in one walk (see :func:`plan_has`: each
+    node object once per optimize() call, so a pass over a partly rebuilt plan visits only the
+    new nodes)."""
+    memo: dict[int, tuple[LogicalPlan, tuple[frozenset[str], bool]]] = rule_memo("plan_facts")
+
+    def visit(node: LogicalPlan) -> tuple[frozenset[str], bool]:
         hit = memo.get(id(node))
         if hit is not None:
             return hit[1]
-        out = node_calls(node)
+        calls, expensive = _node_facts(node)
         for c in node.children():
-            out |= visit(c)
+            kc, ke = visit(c)
+            calls |= kc
+            expensive = expensive or ke
+        out = (calls, expensive)
         memo[id(node)] = (node, out)
         return out
 
     return visit(plan)
 
 
-def computes_expensive(node: LogicalPlan) -> bool:
-    """Whether an expression of ``node`` costs more than ``scalar`` (a decode, an IO read, a
-    model, a UDF with such a hint): for rules about expensive work only, with :func:`plan_has`
-    (relational plans have none)."""
+def _node_facts(node: LogicalPlan) -> tuple[frozenset[str], bool]:
+    """The functions ``node``'s own expressions call, and whether one of them is not scalar."""
+    calls: frozenset[str] = frozenset()
+    expensive = False
     for name in _field_names(type(node)):
         v = getattr(node, name)
         for x in (v if isinstance(v, tuple) else (v,)):
-            if isinstance(x, Expr) and cost_class(x) != "scalar":
-                return True
-    return False
-
-
-def node_calls(node: LogicalPlan) -> frozenset[str]:
-    """The names of the functions called in ``node``'s own expressions."""
-    out: frozenset[str] = frozenset()
-    for name in _field_names(type(node)):
-        v = getattr(node, name)
-        if isinstance(v, Expr):
-            out |= call_names(v)
-        elif isinstance(v, tuple):
-            for x in v:
-                if isinstance(x, Expr):
-                    out |= call_names(x)
-    return out
+            if isinstance(x, Expr):
+                calls |= call_names(x)
+                expensive = expensive or cost_class(x) != "scalar"
+    return calls, expensive
 
 
 def call_names(e: Expr) -> frozenset[str]:

@@ -33,7 +33,7 @@ from collections import Counter
 from thresher.expressions.cost import cost_class
 from thresher.expressions.expr import Alias, Column, Expr, Literal, has_aggregate
 from thresher.planner.logical import Filter, LogicalPlan, Project
-from thresher.planner.optimizer.rules._util import computes_expensive, plan_has, rewrite_top_down
+from thresher.planner.optimizer.rules._util import plan_is_expensive, rewrite_top_down
 
 PREFIX = "__cse"
 
@@ -145,7 +145,7 @@ def _across(node: Project) -> LogicalPlan | None:
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
-    if not plan_has(plan, computes_expensive):  # only expensive subexpressions are shared
+    if not plan_is_expensive(plan):  # only expensive subexpressions are shared
         return None
 
     def visit(node: LogicalPlan) -> LogicalPlan | None:

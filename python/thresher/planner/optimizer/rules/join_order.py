@@ -332,12 +332,11 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
     # pass, or the same join in another use of a CTE) repeats the steps of the first search
     steps: list[tuple[int, int]] | None = None
     record: list[tuple[int, int]] = []
+    known: dict[object, list[tuple[int, int]]] = rule_memo("join_order_greedy")
+    problem: object = None
     if len(parts) > 1:
         problem = ("greedy", *_problem(parts, edges, residual, base))
-        known: dict[object, list[tuple[int, int]]] = rule_memo("join_order_greedy")
         steps = known.get(problem)
-        if steps is None:
-            known[problem] = record
     while len(parts) > 1:
         if steps is not None:  # a search made before: its steps
             x, y = steps[len(steps) - len(parts) + 1]
@@ -374,6 +373,8 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
         joined = _join(px, py, between, residual, used_res, base)
         parts = [p for k, p in enumerate(parts) if k not in (x, y)] + [joined]
         record.append((x, y))
+    if problem is not None and steps is None:
+        known[problem] = record  # (kept once complete)
     (final,) = parts
     if final.sig == _signature(root, leaves):
         return None
@@ -464,8 +465,18 @@ def _canon(term: Expr) -> str:
 
 def _canon_text(term: Expr) -> str:
     if isinstance(term, Call) and term.name == "eq" and len(term.args) == 2:
-        return " = ".join(sorted(repr(strip_alias(a)) for a in term.args))
+        return _canon_pair(*term.args)
     return repr(term)
+
+
+def _canon_pair(a: Expr, b: Expr) -> str:
+    """``_canon(a = b)`` without building the term (the signature of a tree as written asks it of
+    every join key, pass after pass)."""
+    return " = ".join(sorted((_text(strip_alias(a)), _text(strip_alias(b)))))
+
+
+def _text(e: Expr) -> str:
+    return memo(e, "_memo_join_text", repr)  # type: ignore[no-any-return]
 
 
 def _dp_order(parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
@@ -680,7 +691,7 @@ def _signature(root: LogicalPlan, leaves: list[LogicalPlan]) -> object:
         if id(node) in index:
             return index[id(node)]
         if isinstance(node, Join):
-            keys = frozenset(_canon(Call("eq", (a, b))) for a, b in zip(node.left_on, node.right_on))
+            keys = frozenset(_canon_pair(a, b) for a, b in zip(node.left_on, node.right_on))
             return (sig(node.left), sig(node.right), keys)
         return sig(node.children()[0])
 
