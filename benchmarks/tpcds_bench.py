@@ -35,7 +35,8 @@ def prepare(p: dict[str, Any], work: Path) -> dict[str, Any]:
 
 def cases(p: dict[str, Any]) -> list[str]:
     q = p.get("queries")
-    qs = ([q] if isinstance(q, int) else [int(x) for x in str(q).split(",") if x]) if q else tpcds.query_numbers()
+    qs = ([q] if isinstance(q, int) else [int(x) for x in (q if isinstance(q, list | tuple) else str(q).split(",")) if x]
+          if q else tpcds.query_numbers())
     return [f"q{n:02d}" for n in qs]
 
 

@@ -12,8 +12,8 @@ Engines (each its own process, so the memory is its own; pools are start-up):
   process; ``pyav_seek_mp``: the same loop on a 2-process pool; ``pyav_decode_all_mp``: decode
   every frame, keep the first at or after each second, 2 processes.
 * ``pyav_seek_1p_same_imports``: ``pyav_seek_1p`` in a process that has first imported what the
-  ``thresher`` worker holds before its first round (thresher, hence PyArrow and its compute module)
-  and made a first conversion: the control that separates library footprint from working memory.
+  ``thresher`` worker holds before its first round (thresher, hence PyArrow) and made a first
+  conversion: the control that separates library footprint from working memory.
 * ``daft``: ``daft.functions.video_frames(..., sample_interval_seconds=1)`` with explode.
 
 Memory: the worker's RSS plus each child's USS, sampled every 20 ms over the round (the peak and
@@ -21,36 +21,65 @@ the growth above the start of the round). The check is the number of frames per 
 second of video for every engine). Goals: thresher peak <= 1.5x ``pyav_seek_1p``'s at >= 1.2x
 its speed.
 
-Where thresher's memory goes (720p, 2 cores; VmRSS after each import, /proc/self/smaps and
-smaps_rollup at the sampled peak, malloc_info, ``MALLOC_ARENA_MAX``/``ARROW_DEFAULT_MEMORY_POOL``/
-``MIMALLOC_ALLOW_THP`` runs). The metric is the worker's RSS for every single-process engine, so
-shared-library pages count alike on both sides (a page of libarrow or libavcodec counts once it
-is mapped, whoever else maps it). The plain loop's 67 MiB: a 13 MiB interpreter with the
-harness's modules, NumPy 14, PyAV 18, then ~20 for decoding (decoder buffers, swscale, the H.264
-code touched). Thresher's worker adds, over that:
+Where thresher's memory goes (720p, 2 cores; RSS split into anonymous and file-backed pages from
+/proc/self/smaps after each step and at the sampled peak, tracemalloc for the modules, A/B runs
+of the worker under ``MIMALLOC_ALLOW_THP``/``MALLOC_ARENA_MAX``/batch-size settings). The metric
+is the worker's RSS for every single-process engine, so shared-library pages count alike on both
+sides (a page of libarrow or libavcodec counts once it is mapped, whoever else maps it). Step by
+step, in one process without the harness's threads (MiB):
 
-* PyArrow 25 MiB and ``pyarrow.compute`` 9 (mostly library pages: libarrow's text touched at
-  load, its relocations, the compute function registry; a fixed cost of any Arrow process);
-* ``import thresher`` 4 (28 modules) and the engine, planner and kernel modules a run imports 4.5;
-* 4 MiB for the first Arrow allocation (also the consumer's ``pc.value_counts``): mimalloc, the
-  default pool, backs its arena with two transparent huge pages (``MIMALLOC_ALLOW_THP=0`` or the
-  system pool saves them, process-wide, against TLB misses on big buffers: left as it is);
-* a second FFmpeg frame thread, 3 MiB (``thresher_1thread``: 117 vs 120 MiB, ~40% slower);
-* the batch being cut (yielded frames and the Arrow column built from them), ~2 MiB.
+==============================  ==============  ==============
+step                            pyav_seek_1p    thresher
+==============================  ==============  ==============
+interpreter, harness, psutil    17.6            17.6
+NumPy                           +12.0           +12.0
+PyAV                            +16.6           +16.6
+PyArrow                                         +25.1
+``import thresher``                             +3.3
+engine, first (tiny) video      +7.2            +11.2
+720p decoding, to the peak      +12.6           +16.2
+peak                            66.0            102.1
+==============================  ==============  ==============
 
-PyArrow would import pandas (~40 MiB) on its first conversion of a Python value;
-``thresher._lazy`` keeps it out until something else imports pandas, and a local-files job loads
-neither asyncio (~5 MiB), ``pyarrow.fs`` (~7 MiB) nor hashlib (OpenSSL, ~3.5 MiB). glibc's mmap
-threshold is pinned at 128 KiB on the first video and freed pages are trimmed after each: otherwise
-freed decoder buffers stayed in per-thread arenas and settled RSS grew ~10 MiB per round.
-``pyav_seek_1p_same_imports`` is the plain loop with thresher's libraries loaded (no Arrow
-allocation, no engine): 105 MiB, already 1.57x ``pyav_seek_1p``'s peak. With PyArrow, its compute
-module and thresher imported (83 MiB) the goal (<= 1.5x, ~100 MiB) leaves ~17 MiB for decoding
-and the engine, where the plain loop itself takes ~20 to decode.
+* PyArrow 25.1: 22.9 of it file-backed pages of its libraries, mapped on import (libarrow 11.9,
+  libparquet 2.9, pyarrow.lib 2.4, libarrow_substrait 2.1, libarrow_compute 1.6, libarrow_python
+  1.0, libarrow_dataset 0.7, libarrow_acero 0.6: pyarrow.lib links them all; libarrow's text
+  alone is 6.8, touched by its static initializers), the rest its Python objects;
+* ``import thresher`` 3.3 (~1.9 MiB of Python objects, tracemalloc);
+* the engine 4.0 over the plain loop's first video (the decoder's code pages, 5.3, count on both
+  sides): ~2.3 of modules (112 planner, optimizer, engine and operator modules) and ~2.2 of
+  Arrow code pages touched by building batches (libarrow, pyarrow.lib, libarrow_python);
+* decoding 3.6 more than the plain loop: a second FFmpeg frame thread (``thresher_1thread``:
+  ~3-4 MiB less, and the speed of one core) and the batch being cut.
 
-Measured (quick settings, interleaved rounds, medians): 188 MiB at first, 128 after the pandas,
-asyncio, pyarrow.fs and arena changes (pyav_seek_1p 66-67, same-imports loop 106), 120 after
-hashlib and 4 MiB flatmap batches left the path (1 MiB now), at 1.7-2.8x pyav_seek_1p's speed.
+Taken out of this path (before -> after, peak in the harness): ``pyarrow.compute`` and its
+function registry, 9 MiB (imported lazily; the fan-out repeats its input columns by slicing, not
+``take``; this consumer counts paths with a Counter, not ``pc.value_counts``); ``numpy.ma``, 1 MiB
+(``pa.array(ndarray)`` imports it: image columns are built with ``Array.from_buffers``); mimalloc's
+arena on transparent huge pages, 2-4 MiB (a 2 MiB page is resident whole: ``import thresher``
+sets ``MIMALLOC_ALLOW_THP=0`` before PyArrow loads; TPC-H SF 1 CPU time 0.99x); fan-out batches cut
+at 256 KiB instead of 1 MiB, ~1 MiB; the dedup and window operators, random and difflib imported
+where used, ~0.5. Earlier: pandas (~40 MiB, ``thresher._lazy``), asyncio (~5), ``pyarrow.fs``
+(~7), hashlib (OpenSSL, ~3.5); glibc's mmap threshold pinned at 128 KiB on the first video and
+freed pages trimmed after each (otherwise settled RSS grew ~10 MiB per round).
+
+Tried and left: capping glibc's arenas (``mallopt(M_ARENA_MAX)`` at import: -2 MiB here, but the
+image benchmark ran ~10% slower on contended arenas; set at the first video: no gain); the
+system allocator for Arrow (same as mimalloc without huge pages); a gc.collect() after planning
+(within noise).
+
+What is left: 1.5x the plain loop's 66-67 MiB is 33 MiB above it, and PyArrow plus ``import
+thresher`` take 28.4 of them before any work, leaving 4.6 for the engine (4.0) and the second
+frame thread (3-4). ``pyav_seek_1p_same_imports`` (the plain loop with those imports) peaks at
+96-98 MiB, 1.45x, by itself. ``thresher_1thread`` reaches ~100 MiB (1.49x) but gives up the
+second core (1.0-1.5x the plain loop's speed, depending on the machine's load).
+
+Measured (quick settings, interleaved rounds, medians; the harness's peak is the largest of the
+rounds): 188 MiB at first; 128 after the pandas, asyncio, pyarrow.fs and arena changes; 119-120
+after hashlib and 4 MiB batches left the path, at 1.7-2.8x pyav_seek_1p's speed; 104 now (1.55x)
+in two runs of ``--rounds 7`` on a machine at load 14, at 1.85x and 2.21x its speed (paired
+1.81x and 2.35x), with pyav_seek_1p at 67, the same-imports loop at 98 and thresher_1thread at
+100-101 MiB (1.01x and 1.48x).
 """
 
 from __future__ import annotations
@@ -134,13 +163,13 @@ def _start_thresher_1thread(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_thresher(state: dict[str, Any], case: str) -> list[int]:
-    import pyarrow.compute as pc
+    from collections import Counter
 
-    counts: dict[str, int] = {}
+    counts: Counter[str] = Counter()
     for b in state["df"].iter_batches():
-        vc = pc.value_counts(b.column(0))
-        for v, c in zip(vc.field(0).to_pylist(), vc.field(1).to_pylist()):
-            counts[v] = counts.get(v, 0) + c
+        # (a Counter of the path column, not pc.value_counts: the job itself loads no
+        # pyarrow.compute, ~9 MiB, and to_numpy of strings would load pandas)
+        counts.update(b.column(0).to_pylist())
     return [counts.get(p, 0) for p in state["paths"]]
 
 
@@ -157,11 +186,11 @@ def _start_pool(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _start_same_imports(p: dict[str, Any]) -> dict[str, Any]:
+    import thresher  # noqa: F401, I001 - first, as in the thresher worker (it sets PyArrow's allocator options)
+
     import av  # noqa: F401
     import numpy as np
     import pyarrow as pa
-
-    import thresher  # noqa: F401
 
     pa.array(np.arange(1))  # a first conversion (PyArrow's pandas probe), as in the thresher worker
     return {"paths": p["_paths"]}
@@ -206,7 +235,7 @@ BENCH = Bench(
                note="th.config(kernel_threads=1): one decoder thread"),
         Engine("pyav_seek_1p", _start_plain, _run_seek_1p, _check, requires=("av",)),
         Engine("pyav_seek_1p_same_imports", _start_same_imports, _run_seek_1p, _check,
-               requires=("av", "thresher"), note="pyav_seek_1p after importing thresher (PyArrow, pandas)"),
+               requires=("av", "thresher"), note="pyav_seek_1p after importing thresher (PyArrow)"),
         Engine("pyav_seek_mp", _start_pool, _run_seek_mp, _check, requires=("av",)),
         Engine("pyav_decode_all_mp", _start_pool, _run_decode_all_mp, _check, requires=("av",)),
         Engine("daft", _start_plain, _run_daft, _check, requires=("daft",), group="daft"),

@@ -21,7 +21,7 @@ import thresher
 #: libraries `import thresher` must not load (each costs MiBs of RSS or a second of start-up)
 HEAVY = ("pandas", "polars", "sqlglot", "pyiceberg", "lance", "ray", "transformers", "torch", "PIL", "fsspec",
          "httpx", "duckdb", "sklearn", "datasketch", "av", "pydantic", "tqdm", "asyncio", "ssl", "pyarrow.fs",
-         "pyarrow.dataset", "pyarrow.parquet")
+         "pyarrow.dataset", "pyarrow.parquet", "pyarrow.compute")
 
 
 def _run(code: str) -> str:
@@ -109,9 +109,11 @@ def test_pandas_imported_first_is_left_alone() -> None:
 
 
 #: what a local video job (glob -> download -> video.frames -> explode) must still not load: the
-#: hand-written PyAV loop it is measured against loads none of them (hashlib loads OpenSSL, ~3.5 MiB)
+#: hand-written PyAV loop it is measured against loads none of them (hashlib loads OpenSSL, ~3.5 MiB;
+#: pyarrow.compute ~9 MiB, its function registry included; numpy.ma ~1 MiB, on ``pa.array(ndarray)``)
 VIDEO_JOB_HEAVY = ("pandas", "polars", "sqlglot", "PIL", "fsspec", "asyncio", "ssl", "hashlib", "_hashlib",
-                   "pyarrow.fs", "pyarrow.dataset", "pyarrow.parquet", "thresher.engine.checkpoint")
+                   "pyarrow.fs", "pyarrow.dataset", "pyarrow.parquet", "pyarrow.compute", "pyarrow._compute",
+                   "numpy.ma", "thresher.engine.checkpoint")
 
 
 def test_local_video_job_loads_no_heavy_library(tmp_path: Path) -> None:
@@ -127,3 +129,17 @@ def test_local_video_job_loads_no_heavy_library(tmp_path: Path) -> None:
     n, loaded = json.loads(_run(code))
     assert n == 4  # two frames from each of the two videos: the job ran
     assert loaded == [], f"a local video job loads {loaded}: import them where they are used"
+
+
+def test_mimalloc_huge_pages_off_unless_asked() -> None:
+    # set before PyArrow loads libarrow (mimalloc reads it then); a user's own setting wins
+    code = "import os, thresher\nprint(os.environ.get('MIMALLOC_ALLOW_THP'))"
+    env_before = os.environ.pop("MIMALLOC_ALLOW_THP", None)
+    try:
+        assert _run(code) == "0"
+        os.environ["MIMALLOC_ALLOW_THP"] = "1"
+        assert _run(code) == "1"
+    finally:
+        os.environ.pop("MIMALLOC_ALLOW_THP", None)
+        if env_before is not None:
+            os.environ["MIMALLOC_ALLOW_THP"] = env_before

@@ -29,7 +29,6 @@ thresher.errors.SettingError: unknown setting 'max_downlod_bytes' (did you mean 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import sys
 import threading
 import types
@@ -85,6 +84,8 @@ _current = Config()
 
 def did_you_mean(name: str, known: Any) -> str:
     """`` (did you mean 'x'?)`` for the closest known name, or ``""``."""
+    import difflib  # (only for a misspelt name)
+
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

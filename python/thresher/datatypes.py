@@ -579,7 +579,7 @@ class Schema(Mapping[str, DataType]):
 
     @property
     def names(self) -> list[str]:
-        return [f.name for f in self._fields]
+        return list(self._index)  # the names in order (a copy: callers may change it)
 
     def field(self, name: str) -> Field:
         try:

@@ -23,14 +23,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from thresher._lazy import lazy_module
 from thresher.datatypes import DataType
 from thresher.values import column_to_numpy, to_python
 
 if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
+    import pyarrow.compute as pc
+else:
+    pc = lazy_module("pyarrow.compute")  # ~9 MiB: a job that computes nothing with it never loads it
 
 
 class Series:

@@ -10,6 +10,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 from collections.abc import Iterable
@@ -91,11 +92,14 @@ def _executor_class(name: str) -> Any:
     return RayExecutor
 
 
-def _option_names(cls: Any) -> list[str]:
+@functools.cache
+def _option_names(cls: Any) -> tuple[str, ...]:
+    """The options an executor class takes (its constructor's parameters; kept per class: the
+    signature was read again for every executor a collect() made)."""
     params = inspect.signature(cls.__init__).parameters.values()
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     # skip_partitions is internal (write() passes the committed partitions), not a user option
-    return [p.name for p in params if p.kind in kinds and p.name not in ("self", "skip_partitions")]
+    return tuple(p.name for p in params if p.kind in kinds and p.name not in ("self", "skip_partitions"))
 
 
 def check_executor_options(runner: str, options: dict[str, Any]) -> None:
@@ -116,7 +120,7 @@ def check_executor_options(runner: str, options: dict[str, Any]) -> None:
         try:
             other_names = _option_names(_executor_class(other))
         except ThresherError:
-            other_names = []
+            other_names = ()
         hint = f" (it applies to the {other} runner only)" if key in other_names else did_you_mean(key, names)
         raise SettingError(f"unknown option {key!r} for the {runner} runner{hint}; options: {', '.join(sorted(names))}")
 

@@ -29,13 +29,18 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from thresher._lazy import lazy_module
 from thresher.datatypes import ThresherExtensionType, has_extension, storage_type
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:
+    pc = lazy_module("pyarrow.compute")  # ~9 MiB: a job that computes nothing with it never loads it
 
 IMAGE_FORMATS = ("numpy", "pil")
 

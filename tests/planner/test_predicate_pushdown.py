@@ -98,3 +98,20 @@ def test_row_groups_pruned(tmp_path):
     src = optimized(q).walk()[-1].source
     assert len(src.partitions(None, optimized(q).walk()[-1].predicate)[0]._row_groups) == 1
     assert q.to_pydict()["a"] == list(range(950, 1000))
+
+
+def test_a_branch_constant_meets_the_filter_value_folded():
+    # a filter over a union of branches that each label their rows with a constant: pushed into a
+    # branch, the term compares two literals and folds there (False: the branch is empty; True:
+    # no filter), as constant_folding would in the next pass
+    from thresher.planner.optimizer.rules import predicate_pushdown
+
+    base = th.from_pydict({"v": [1, 2, 3]})
+    a = base.with_columns(kind=th.lit("a"))
+    b = base.with_columns(kind=th.lit("b"))
+    q = th.concat([a, b])
+    q = q.filter(col("kind") == "a")
+    out = predicate_pushdown.apply(q.plan)
+    filters = [repr(n.predicate) for n in out.walk() if isinstance(n, Filter)]
+    assert filters == ["False"], filters
+    assert_rule_equivalent(q, "predicate_pushdown")

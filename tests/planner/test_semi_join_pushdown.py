@@ -1,11 +1,15 @@
 from __future__ import annotations
 
-from planner_helpers import assert_rule_equivalent
+import pyarrow as pa
+import pytest
+from planner_helpers import assert_rule_equivalent, optimized
 
 import thresher as th
 from thresher import col
 from thresher.planner.logical import Join
 from thresher.planner.optimizer.rules import semi_join_pushdown
+
+duckdb = pytest.importorskip("duckdb")
 
 
 def _frames():
@@ -49,3 +53,28 @@ def test_same_rows():
         q = (cust.join(orders, left_on="ck", right_on="oc").join(lines, left_on="ok", right_on="lo")
              .join(big, left_on="ok", right_on="bo", how=how).filter(col("q") > 1))
         assert_rule_equivalent(q, "semi_join_pushdown")
+
+
+SCALAR = {
+    "cust": {"ck": [1, 2, 3, 4, 5, None], "bal": [5.0, 1.0, None, 9.0, 7.0, 8.0], "ph": ["1", "2", "1", "1", "2", "1"]},
+    "orders": {"oc": [1, 1, 4, None, 9]},
+}
+
+
+@pytest.mark.parametrize("exists", ["not exists", "exists"])
+def test_below_a_scalar_subquery_filter_matches_duckdb(exists: str) -> None:
+    """TPC-H Q22's shape: a comparison with an uncorrelated aggregate and a (NOT) EXISTS."""
+    query = f"""select ph, count(*) as n, sum(bal) as s from cust
+        where bal > (select avg(bal) from cust where bal > 1.0 and ph = '1')
+          and {exists} (select * from orders where oc = ck)
+        group by ph order by ph"""
+    frames = {k: th.from_pydict(v) for k, v in SCALAR.items()}
+    df = th.sql(query, **frames)
+    plan = optimized(df)
+    cross = next(n for n in plan.walk() if isinstance(n, Join) and n.how == "cross")
+    assert isinstance(cross.left, Join) and cross.left.how in ("semi", "anti")  # moved below the filter
+    con = duckdb.connect()
+    for k, v in SCALAR.items():
+        con.register(k, pa.table(v))
+    assert df.to_arrow().to_pylist() == con.sql(query).to_arrow_table().to_pylist()
+    assert_rule_equivalent(df, "semi_join_pushdown", ordered=True)

@@ -76,3 +76,14 @@ def test_same_query_over_same_frames_reuses_its_plan(count_nodes: list[int]) -> 
     fresh = th.sql(q, t=other, u=u)  # another frame: translated again
     assert fresh.plan is not first.plan
     assert sorted(fresh.to_pydict()["a"]) == [7, 7]
+
+
+@pytest.mark.parametrize("q", [4, 14, 64, 72, 88])
+def test_tpcds_plans_type_check_after_every_rule(q: int, tpcds_generate: Callable[[float], Path]) -> None:
+    """Rules build some nodes without re-running their type checks (a filter whose terms were
+    checked above, pushed down a level: ``Filter.of_checked_terms``); validation rebuilds every
+    node with the checks after every rule that fired."""
+    frames = tpcds.tables(tpcds_generate(0.01))
+    plan = th.sql(tpcds.query(q), **frames).plan
+    checked = optimize(plan, validate=True)
+    assert checked.plan == optimize(plan).plan

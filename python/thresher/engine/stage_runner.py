@@ -112,8 +112,11 @@ def run_plan(plan: PhysicalPlan, handlers: Mapping[str, StageHandler], config: R
     progress = ProgressReporter(plan, stats, enabled=config.progress)
     ctx = RunContext(plan, handlers, config, stats, budget, cancel, pool, progress)
     t0 = time.perf_counter()
+    # a relational root collects its whole result before it yields anything: run on the caller's
+    # thread, a pipe would only hand the batches over from another thread (~1 ms a query)
+    root = ctx._stage_iter(plan.root) if plan.root.kind == "relational" else ctx.run(plan.root)
     try:
-        for m in ctx.run(plan.root):
+        for m in root:
             if m.is_end or not m.num_rows:
                 continue
             if m.batch is not None:
@@ -124,6 +127,9 @@ def run_plan(plan: PhysicalPlan, handlers: Mapping[str, StageHandler], config: R
                 raise ThresherExecutionError(f"stage {plan.root.id} handed out a reference and nothing can fetch it")
     finally:
         cancel.set()
+        close = getattr(root, "close", None)
+        if close is not None:
+            close()
         budget.close()
         pool.shutdown(wait=True, cancel_futures=True)
         stats.wall_seconds = time.perf_counter() - t0

@@ -82,10 +82,28 @@ def memo(e: Expr, slot: str, compute: Callable[[Expr], Any]) -> Any:
 _RESOLVE_MEMO = "_memo_resolve"
 
 
+def _same_fields(old: Schema, new: Schema, names: frozenset[str]) -> bool:
+    """Whether ``new`` has the same fields as ``old`` under ``names`` (all present in ``old``)."""
+    try:
+        for n in names:
+            a, b = old.field(n), new.field(n)
+            if a is not b and a != b:
+                return False
+    except KeyError:  # ColumnNotFoundError: the full resolve names what is missing
+        return False
+    return True
+
+
 class Expr:
     """Base of every expression node. Subclasses are immutable."""
 
     __slots__ = ()
+    #: a node whose type is a function of its own fields and the input fields of the columns it
+    #: reads through ``children()`` (every subexpression is a child): over another schema that
+    #: has the same fields for those columns, it keeps the type it had (a filter pushed below a
+    #: join or a projection is re-checked against the input's schema, a new object with the same
+    #: fields; re-deriving the types of every term dominated pushing it)
+    _RESOLVES_BY_COLUMNS = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # memoize each subclass's key() and resolve(): see `memo`
@@ -100,14 +118,22 @@ class Expr:
             cls.key = key  # type: ignore[method-assign]
         own_resolve = cls.__dict__.get("resolve")
         if own_resolve is not None and not getattr(own_resolve, "_memoized", False):
-            def resolve(self: Expr, schema: Schema, _r: Callable[[Expr, Schema], Field] = own_resolve) -> Field:
+            by_columns = cls.__dict__.get("_RESOLVES_BY_COLUMNS", False)
+
+            def resolve(self: Expr, schema: Schema, _r: Callable[[Expr, Schema], Field] = own_resolve,
+                        _by_columns: bool = by_columns) -> Field:
                 # one entry: the last schema object asked about (plans rebuilt around an
                 # unchanged input hand the same object again)
-                hit = self.__dict__.get(_RESOLVE_MEMO)
-                if hit is not None and hit[0] is schema:
-                    return hit[1]  # type: ignore[no-any-return]
+                d = self.__dict__
+                hit = d.get(_RESOLVE_MEMO)
+                if hit is not None:
+                    if hit[0] is schema:
+                        return hit[1]  # type: ignore[no-any-return]
+                    if _by_columns and _same_fields(hit[0], schema, memo(self, "_memo_columns", _columns)):
+                        d[_RESOLVE_MEMO] = (schema, hit[1])
+                        return hit[1]  # type: ignore[no-any-return]
                 f = _r(self, schema)
-                self.__dict__[_RESOLVE_MEMO] = (schema, f)
+                d[_RESOLVE_MEMO] = (schema, f)
                 return f
 
             resolve._memoized = True  # type: ignore[attr-defined]
@@ -659,6 +685,8 @@ class Literal(Expr):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Alias(Expr):
+    _RESOLVES_BY_COLUMNS = True
+
     child: Expr
     name: str
 
@@ -684,6 +712,8 @@ class Alias(Expr):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Cast(Expr):
+    _RESOLVES_BY_COLUMNS = True
+
     child: Expr
     dtype: DataType
     strict: bool = True
@@ -790,6 +820,8 @@ def _same(value: Any, default: Any) -> bool:
 class Call(Expr):
     """A call of a registered scalar function (see ``expressions/registry.py``)."""
 
+    _RESOLVES_BY_COLUMNS = True
+
     name: str
     args: tuple[Expr, ...]
     options: tuple[tuple[str, Any], ...] = ()
@@ -848,6 +880,8 @@ class Call(Expr):
 class AggCall(Expr):
     """An aggregation (sum, mean, ...) over a group."""
 
+    _RESOLVES_BY_COLUMNS = True
+
     name: str
     child: Expr
     options: tuple[tuple[str, Any], ...] = ()
@@ -896,6 +930,8 @@ class CountStar(Expr):
 @dataclass(frozen=True, eq=False, repr=False)
 class When(Expr):
     """``when(c1).then(v1).when(c2).then(v2).otherwise(v3)``."""
+
+    _RESOLVES_BY_COLUMNS = True
 
     branches: tuple[tuple[Expr, Expr], ...]
     otherwise_: Expr

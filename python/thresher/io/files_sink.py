@@ -42,17 +42,22 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from thresher._lazy import lazy_module
 from thresher.errors import ColumnNotFoundError, ThresherIOError, ThresherTypeError
 from thresher.io import fs
 from thresher.io.commit import META_DIR, atomic_write_json, commit_lock, create_json, read_json
 from thresher.io.config import IOConfig, resolve_io_config
 from thresher.io.safety import hive_partition_dir, safe_join, safe_name, stable_token
 from thresher.io.sink import CommitResult, Sink, WriteResult, current_writer_metadata
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:
+    pc = lazy_module("pyarrow.compute")  # ~9 MiB: a job that computes nothing with it never loads it
 
 STAGING_DIR = "_staging"
 _MODES = ("append", "overwrite", "error")

@@ -23,17 +23,22 @@ import datetime
 import glob as _glob
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import xxhash
 
+from thresher._lazy import lazy_module
 from thresher.errors import ThresherIOError
 from thresher.io import fs
 from thresher.io.config import IOConfig, resolve_io_config
 from thresher.io.predicate import Predicate
 from thresher.io.source import Source, SourcePartition, SourceStatistics
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:
+    pc = lazy_module("pyarrow.compute")  # ~9 MiB: a job that computes nothing with it never loads it
 
 SCHEMA = pa.schema([
     pa.field("path", pa.large_string(), nullable=False),

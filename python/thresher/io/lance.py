@@ -30,11 +30,11 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from thresher._lazy import lazy_module
 from thresher.errors import ColumnNotFoundError, ThresherIOError, ThresherTypeError
 from thresher.io import fs
 from thresher.io.commit import (
@@ -50,6 +50,11 @@ from thresher.io.predicate import Predicate
 from thresher.io.sink import CommitResult, Sink, WriteResult
 from thresher.io.source import Source, SourcePartition, SourceStatistics
 from thresher.io.table_types import decode_logical_type, encode_logical_type, rewrap_batch, to_storage
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:
+    pc = lazy_module("pyarrow.compute")  # ~9 MiB: a job that computes nothing with it never loads it
 
 # Lance's Rust logger prints a WARN on every create ("No existing dataset ... will be created"):
 # errors only, unless the user set LANCE_LOG (read once, when lance is first imported)

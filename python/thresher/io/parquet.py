@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -312,19 +313,8 @@ class ParquetSource(Source):
         return out
 
     def polars_scan(self, columns: Sequence[str] | None, predicate: Predicate | None) -> Any | None:
-        import polars as pl
-
-        schema = self.dataset.schema
-        if any(isinstance(t, pa.ExtensionType) for t in schema.types):
-            return None
-        try:
-            if self._scheme:
-                # Polars' own object-store client would need the credentials again: scan through
-                # the same pyarrow filesystem (predicates and projections still pushed down)
-                lf = pl.scan_pyarrow_dataset(self.dataset)
-            else:
-                lf = pl.scan_parquet(self.files, hive_partitioning=self._hive)
-        except Exception:  # noqa: BLE001 - fall back to our own reader
+        lf = _whole_scan(self)
+        if lf is None:
             return None
         if predicate is not None:
             lf = lf.filter(predicate_to_polars(predicate))
@@ -334,6 +324,39 @@ class ParquetSource(Source):
 
     def identity(self) -> tuple[Any, ...]:
         return ("parquet", tuple(self.files))
+
+
+#: id(source) -> (a weak reference to it, its Polars scan of every column or None): a LazyFrame
+#: is an immutable description that each use narrows, and building the scan (path checks, the
+#: credential provider) cost more than the rest of lowering a query, once per scan per planning
+_WHOLE_SCANS: dict[int, tuple[weakref.ref[ParquetSource], Any]] = {}
+
+
+def _whole_scan(source: ParquetSource) -> Any | None:
+    hit = _WHOLE_SCANS.get(id(source))
+    if hit is not None and hit[0]() is source:
+        return hit[1]
+    lf = _build_whole_scan(source)
+    key = id(source)
+    # the callback runs while the source is freed, before its id can be reused
+    _WHOLE_SCANS[key] = (weakref.ref(source, lambda _r, k=key: _WHOLE_SCANS.pop(k, None)), lf)  # type: ignore[misc]
+    return lf
+
+
+def _build_whole_scan(source: ParquetSource) -> Any | None:
+    import polars as pl
+
+    schema = source.dataset.schema
+    if any(isinstance(t, pa.ExtensionType) for t in schema.types):
+        return None
+    try:
+        if source._scheme:
+            # Polars' own object-store client would need the credentials again: scan through
+            # the same pyarrow filesystem (predicates and projections still pushed down)
+            return pl.scan_pyarrow_dataset(source.dataset)
+        return pl.scan_parquet(source.files, hive_partitioning=source._hive)
+    except Exception:  # noqa: BLE001 - fall back to our own reader
+        return None
 
 
 #: bytes of a dictionary page's header (about), and of each PLAIN value's length prefix

@@ -11,10 +11,16 @@ from __future__ import annotations
 import datetime
 import decimal
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from thresher._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:
+    pc = lazy_module("pyarrow.compute")  # ~9 MiB: a job that computes nothing with it never loads it
 
 Op = Literal["==", "!=", "<", "<=", ">", ">=", "is_in", "is_null", "is_not_null"]
 OPS: tuple[str, ...] = ("==", "!=", "<", "<=", ">", ">=", "is_in", "is_null", "is_not_null")

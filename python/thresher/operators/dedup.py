@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from thresher._lazy import lazy_module
 from thresher.datatypes import Schema, storage_array
@@ -23,7 +22,9 @@ from thresher.operators.evaluate import ExprEvaluator
 
 if TYPE_CHECKING:
     import polars as pl
+    import pyarrow.compute as pc
 else:
+    pc = lazy_module("pyarrow.compute")  # ~9 MiB: a job that computes nothing with it never loads it
     pl = lazy_module("polars")  # only exact dedup hashes with Polars: a planner import must not load it
 
 METHODS = ("exact", "fuzzy", "semantic", "image")

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from thresher._lazy import lazy_module
 from thresher.datatypes import Schema, conform_array, storage_array
 from thresher.errors import ThresherExecutionError
 from thresher.operators.base import Operator
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:
+    pc = lazy_module("pyarrow.compute")  # ~9 MiB: a job that computes nothing with it never loads it
 
 
 class ExplodeOperator(Operator):

@@ -5,15 +5,20 @@ The mask is applied with Arrow's filter, which keeps extension columns intact.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from thresher._lazy import lazy_module
 from thresher.datatypes import Schema
 from thresher.expressions.expr import Expr
 from thresher.operators.base import Operator
 from thresher.operators.evaluate import ExprEvaluator
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:
+    pc = lazy_module("pyarrow.compute")  # ~9 MiB: a job that computes nothing with it never loads it
 
 
 class FilterOperator(Operator):

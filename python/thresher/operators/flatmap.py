@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from thresher.datatypes import Schema, conform_array, storage_type
@@ -32,10 +33,11 @@ _ITEM, _DONE, _ERROR = 0, 1, 2
 
 #: an output batch is cut at ``batch_size`` rows or once its rows reach this many bytes (for a
 #: UDF that measures its rows, see ``row_nbytes``). The yielded rows and the Arrow column built
-#: from them are both alive while a batch is emitted: at 4 MiB a video job peaked ~5 MiB higher
-#: (1 frame/s of 720p at 224x224, one video at a time) for no speed. A consumer that wants big
-#: batches (a model UDF's ``batch_size``) rebatches downstream.
-BATCH_BYTES = int(os.environ.get("THRESHER_FLATMAP_BATCH_BYTES", 1 << 20))
+#: from them are both alive while a batch is emitted: a video job (1 frame/s of 720p at 224x224,
+#: one video at a time) peaked ~5 MiB higher at 4 MiB than at 1 MiB and ~1.3 MiB higher at 1 MiB
+#: than at 256 KiB (two frames a batch), for no speed. A consumer that wants big batches (a model
+#: UDF's ``batch_size``) rebatches downstream.
+BATCH_BYTES = int(os.environ.get("THRESHER_FLATMAP_BATCH_BYTES", 256 << 10))
 #: what a row decoding ahead of the one being emitted may buffer
 AHEAD_BYTES = int(os.environ.get("THRESHER_FLATMAP_AHEAD_BYTES", 8 << 20))
 
@@ -340,8 +342,7 @@ class FlatMapOperator:
             yield self._emit(parents, out_rows, kept)
 
     def _emit(self, parents: list[int], rows: list[Any], kept: dict[str, pa.Array]) -> pa.RecordBatch:
-        idx = pa.array(parents, pa.int64())
-        arrays = [kept[c].take(idx) for c in self.keep_input]
+        arrays = _repeat_parents([kept[c] for c in self.keep_input], parents)
         for f, build in zip(self.output.fields, self._build_types):
             if self._build_column is not None:
                 arrays.append(conform_array(self._build_column(rows), f.dtype))
@@ -358,6 +359,37 @@ class FlatMapOperator:
                     f"generator udf {self.udf.name}: column {f.name!r} got values that are not {f.dtype}: {exc}"
                 ) from exc
         return pa.RecordBatch.from_arrays(arrays, schema=self._arrow_schema)
+
+
+#: at most this many input rows in an output batch are repeated by slicing (no compute kernel)
+_SLICE_RUNS = 64
+
+
+def _repeat_parents(columns: Sequence[pa.Array], parents: list[int]) -> list[pa.Array]:
+    """``column.take(parents)`` for each column, where ``parents`` never decreases.
+
+    A fan-out's batch usually comes from a few input rows (the frames of one or two videos): each
+    column is then the concatenation of its input rows' one-row slices, repeated, which needs no
+    compute kernel, so a job that computes nothing else never loads ``pyarrow.compute`` (~9 MiB
+    of RSS, a third of what a local video job adds to a plain PyAV loop). Past ``_SLICE_RUNS``
+    input rows, ``take``.
+    """
+    if not columns:
+        return []
+    p = np.asarray(parents, np.int64)
+    starts = np.flatnonzero(np.diff(p, prepend=-1))  # where each input row's run begins
+    if len(starts) > _SLICE_RUNS:
+        idx = pa.array(p)
+        return [c.take(idx) for c in columns]
+    counts = np.diff(starts, append=len(p)).tolist()
+    rows = p[starts].tolist()
+    out = []
+    for c in columns:
+        pieces: list[pa.Array] = []
+        for row, n in zip(rows, counts):
+            pieces += [c.slice(row, 1)] * n
+        out.append(pieces[0] if len(pieces) == 1 else pa.concat_arrays(pieces))
+    return out
 
 
 def _lazy(target: Any, row: list[Any]) -> Iterator[Any]:

@@ -142,7 +142,11 @@ class LogicalPlan:
         if not isinstance(other, LogicalPlan):
             return False
         if type(self) is not type(other):
-            return self.key() == other.key()
+            # a key starts with its node's class name: nodes of two kinds never compare equal
+            # (a rule's output is mostly another kind of node than its input: a filter pushed
+            # below a projection is a projection; building both trees' keys to say so cost more
+            # than the rewrite)
+            return type(self).__name__ == type(other).__name__ and self.key() == other.key()
         ka, kb = self.__dict__.get("_key_cache"), other.__dict__.get("_key_cache")
         if ka is not None and kb is not None:
             return bool(ka == kb)
@@ -257,6 +261,20 @@ class Filter(Unary):
         if not (f.dtype.is_bool() or f.dtype.is_null()):
             raise ThresherTypeError(f"filter predicate {self.predicate!r} has type {f.dtype}, expected bool")
         return self.input.schema
+
+    @classmethod
+    def of_checked_terms(cls, input: LogicalPlan, predicate: Expr) -> Filter:
+        """A filter of terms that type-checked (as bool terms of a filter) over columns of the
+        types ``input`` gives them: a rule moving a filter's terms below a projection (by
+        substitution), to one side of a join, below a sort or group-by on the columns they
+        read. Its schema is its input's and the checks are not run again (pushing a filter
+        down a level at a time re-checked every term at each level). ``validate_plan`` (the
+        optimizer's ``validate``) rebuilds it with the checks."""
+        new = object.__new__(cls)
+        object.__setattr__(new, "input", input)
+        object.__setattr__(new, "predicate", predicate)
+        object.__setattr__(new, "_schema", input.schema)
+        return new
 
     def describe(self) -> str:
         return f"Filter {self.predicate!r}"

@@ -44,7 +44,6 @@ from thresher.io import source as io_source
 from thresher.io.predicate import Predicate
 from thresher.io.sink import Sink
 from thresher.io.source import Source
-from thresher.operators.dedup import DedupOperator
 from thresher.operators.explode import ExplodeOperator
 from thresher.operators.expr_to_polars import is_lowerable
 from thresher.operators.filter import FilterOperator
@@ -81,6 +80,7 @@ from thresher.udfs.service import SharedService
 
 if TYPE_CHECKING:
     from thresher.operators.base import Operator
+    from thresher.operators.dedup import DedupOperator
     from thresher.planner.optimizer.runner import OptimizerResult
 
 DEFAULT_BATCH_ROWS = 64 * 1024
@@ -168,15 +168,32 @@ class RangeDistribution:
     program: PolarsProgram
 
 
-@dataclass(frozen=True)
 class RelationalSpec:
     """A relational subtree run as one Polars LazyFrame over the stage's inputs (in order).
 
     ``distribution``: how an executor may spread it over partitions (see also
-    :mod:`thresher.planner.distributions`); None: run it whole."""
+    :mod:`thresher.planner.distributions`); None: run it whole. The lowering gives the subtree
+    and its leaves instead (``over``), and the distribution is worked out when an executor
+    first asks (only the distributed one does: cutting the subtree from its inputs for tasks
+    walked the whole tree, shared subplans once per use, in every planning)."""
 
-    program: PolarsProgram
-    distribution: HashDistribution | RangeDistribution | Distribution | None = None
+    def __init__(self, program: PolarsProgram,
+                 distribution: HashDistribution | RangeDistribution | Distribution | None = None,
+                 over: tuple[LogicalPlan, tuple[LogicalPlan, ...]] | None = None) -> None:
+        self.program = program
+        self._distribution = distribution
+        self._over = over
+
+    @property
+    def distribution(self) -> HashDistribution | RangeDistribution | Distribution | None:
+        if self._over is not None:
+            node, leaves = self._over
+            self._distribution = _distribution(node, leaves)
+            self._over = None
+        return self._distribution
+
+    def __repr__(self) -> str:
+        return f"RelationalSpec(program={self.program!r}, distribution={self.distribution!r})"
 
 
 @dataclass(frozen=True)
@@ -390,6 +407,8 @@ def _flatmap_operator(node: FlatMap) -> FlatMapOperator:
 
 
 def _dedup_operator(node: Dedup) -> DedupOperator:
+    from thresher.operators.dedup import DedupOperator  # (and its helpers: only for a dedup)
+
     return DedupOperator(node.method, node.by, dict(node.params), node.input.schema, node.priority, node.id_column)
 
 
@@ -619,7 +638,7 @@ class PhysicalPlanner:
 
         for c in node.children():
             collect(c)
-        spec = RelationalSpec(PolarsProgram(node, tuple(leaves)), _distribution(node, leaves))
+        spec = RelationalSpec(PolarsProgram(node, tuple(leaves)), over=(node, tuple(leaves)))
         return self._new(kind="relational", logical=node, inputs=inputs, boundary="barrier", spec=spec)
 
     # -- everything else ----------------------------------------------------------------------

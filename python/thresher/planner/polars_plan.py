@@ -31,7 +31,6 @@ from thresher.errors import ThresherExecutionError, UnsupportedError
 from thresher.expressions.expr import Column, Expr, strip_alias
 from thresher.io.source import Source
 from thresher.operators.expr_to_polars import polars_dtype, to_polars
-from thresher.operators.window import window_lazy
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
@@ -62,12 +61,179 @@ def _cast_to(lf: pl.LazyFrame, schema: Schema) -> pl.LazyFrame:
 def build_lazy(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     """Translate ``node`` (and its relational descendants) into a LazyFrame."""
     token = _MEMO.set({})
+    shared_token = _SHARED.set(shared_subplans(node))
+    scans_token = _SCANS.set({})
     try:
         return _build(node, leaf)
     except pl.exceptions.PolarsError as exc:
         raise ThresherExecutionError(f"planning {node.describe()}: {exc}") from exc
     finally:
+        _SCANS.reset(scans_token)
+        _SHARED.reset(shared_token)
         _MEMO.reset(token)
+
+
+def _bare_scan(node: LogicalPlan) -> bool:
+    """``node`` is a scan under renames and filters."""
+    while isinstance(node, (Project, Filter)):
+        node = node.input
+    return isinstance(node, ScanSource)
+
+
+#: one build_lazy call's shared subplans (see :func:`shared_subplans`)
+_SHARED: contextvars.ContextVar[dict[int, tuple[LogicalPlan, LogicalPlan]] | None] = contextvars.ContextVar(
+    "thresher_polars_shared_subplans", default=None)
+
+
+def shared_subplans(root: LogicalPlan) -> dict[int, tuple[LogicalPlan, LogicalPlan]]:
+    """Subplans of ``root`` that compute the same rows as another one, up to their columns:
+    ``id(node) -> (node, merged)``, where ``merged`` computes the union of their columns.
+
+    A query that repeats a join under two consumers that need different columns (TPC-H Q11:
+    partsupp, supplier and nation joined for the groups and again for the HAVING subquery's
+    total, the second without ``ps_partkey``) gets two subplans that differ only in what
+    projection pushdown kept; Polars' common-subplan elimination compares whole plans, so both
+    were computed. Here both read one cached frame of the merged subplan and select their
+    columns from it (Polars' SQL does the same through its own CSE, DuckDB through CTE
+    materialization). Only subplans with a join or a group-by are shared (a bare scan twice
+    is what Polars already merges); the largest ones first.
+    """
+    shapes: dict[int, tuple[int, bool] | None] = {}
+    groups: dict[tuple[int, bool], dict[int, LogicalPlan]] = {}
+    # each distinct shape as a small number: a parent's shape is its own key and its children's
+    # numbers (hashing nested shapes costs the subtree's size at every node: 7.6 ms on TPC-DS q04)
+    interned: dict[Any, int] = {}
+
+    def shape(node: LogicalPlan) -> tuple[int, bool] | None:
+        got = shapes.get(id(node), _MISSING)
+        if got is not _MISSING:
+            return got  # type: ignore[return-value]
+        kids = [shape(c) for c in node.children()]
+        out: tuple[int, bool] | None = None
+        if all(k is not None for k in kids):
+            own = _shape_of(node)
+            if own is not None:
+                key = (own[0], tuple(k[0] for k in kids if k is not None))
+                out = (interned.setdefault(key, len(interned)), own[1] or any(k[1] for k in kids if k is not None))
+        shapes[id(node)] = out
+        if out is not None and out[1]:
+            groups.setdefault(out, {})[id(node)] = node
+        return out
+
+    shape(root)
+    if not any(len(g) > 1 for g in groups.values()):
+        return {}
+    found: dict[int, tuple[LogicalPlan, LogicalPlan]] = {}
+    seen: set[int] = set()
+
+    def visit(node: LogicalPlan) -> None:
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        sh = shapes.get(id(node))
+        members = groups.get(sh) if sh is not None else None
+        if members is not None and len(members) > 1:
+            if id(node) in found:
+                return
+            merged = _merge(list(members.values()))
+            if merged is not None:
+                for m in members.values():
+                    found[id(m)] = (m, merged)
+                return
+        for c in node.children():
+            visit(c)
+
+    visit(root)
+    return found
+
+
+_MISSING = object()
+
+
+def _shape_of(node: LogicalPlan) -> tuple[Any, bool] | None:
+    """What ``node`` itself computes, its columns and its inputs aside (None: not shareable), and
+    whether it is a join or a group-by: ``(key, heavy)``."""
+    if isinstance(node, ScanSource):
+        k = node.key()  # (type, source, columns, predicate, limit)
+        return ("scan",) + k[1:2] + k[3:], False
+    if isinstance(node, Project):
+        return ("project",), False
+    if isinstance(node, Filter):
+        return ("filter", node.predicate.key()), False
+    if isinstance(node, Join):
+        return ("join", node.how, tuple(e.key() for e in node.left_on), tuple(e.key() for e in node.right_on),
+                node.suffix), True
+    if isinstance(node, Aggregate):
+        return ("aggregate", tuple(e.key() for e in node.keys)), True
+    return None
+
+
+def _union_exprs(lists: Sequence[Sequence[Expr]]) -> tuple[Expr, ...] | None:
+    """The expressions of all lists, one per output name (None when two differ under a name)."""
+    out: dict[str, Expr] = {}
+    for exprs in lists:
+        for e in exprs:
+            name = e.output_name()
+            have = out.get(name)
+            if have is None:
+                out[name] = e
+            elif have is not e and have.key() != e.key():
+                return None
+    return tuple(out.values())
+
+
+def _merge(nodes: list[LogicalPlan]) -> LogicalPlan | None:
+    """One subplan computing every column of ``nodes`` (the same shape), or None."""
+    first = nodes[0]
+    if all(n is first for n in nodes):
+        return first
+    merged = _merge_node(nodes)
+    if merged is None:
+        return None
+    have = {f.name: f.dtype for f in merged.schema.fields}
+    if any(have.get(f.name) != f.dtype for n in nodes for f in n.schema.fields):
+        return None
+    return merged
+
+
+def _merge_node(nodes: list[LogicalPlan]) -> LogicalPlan | None:
+    first = nodes[0]
+    if all(n is first for n in nodes):
+        return first
+    if isinstance(first, ScanSource):
+        scans = [n for n in nodes if isinstance(n, ScanSource)]
+        if any(n.columns is None for n in scans):
+            return next(n for n in scans if n.columns is None)
+        want = set().union(*(n.columns or () for n in scans))
+        same = next((n for n in scans if set(n.columns or ()) == want), None)
+        if same is not None:
+            return same
+        return ScanSource(first.source, tuple(c for c in first.full_schema().names if c in want),
+                          first.predicate, first.limit)
+    kids = [_merge_node([n.children()[i] for n in nodes]) for i in range(len(first.children()))]
+    if any(k is None for k in kids):
+        return None
+    if isinstance(first, Filter):
+        return Filter(kids[0], first.predicate)  # type: ignore[arg-type]
+    if isinstance(first, Project):
+        exprs = _union_exprs([n.exprs for n in nodes if isinstance(n, Project)])
+        return None if exprs is None else Project(kids[0], exprs)  # type: ignore[arg-type]
+    if isinstance(first, Aggregate):
+        aggs = _union_exprs([n.aggs for n in nodes if isinstance(n, Aggregate)])
+        return None if aggs is None else Aggregate(kids[0], first.keys, aggs)  # type: ignore[arg-type]
+    if isinstance(first, Join):
+        left, right = kids
+        assert left is not None and right is not None
+        lnames = set(left.schema.names)
+        for n in nodes:
+            assert isinstance(n, Join)
+            # a right column that clashes with a left one takes the suffix: the merged sides
+            # must not make a new clash (that would rename a column a consumer reads)
+            own = set(n.left.schema.names)
+            if any((c in own) != (c in lnames) for c in n.right.schema.names):
+                return None
+        return Join(left, right, first.left_on, first.right_on, first.how, first.suffix, first.strategy)
+    return None
 
 
 #: one build_lazy call's LazyFrames by (node id, resolver id): a subplan object that several
@@ -77,10 +243,37 @@ _MEMO: contextvars.ContextVar[dict[tuple[int, int], tuple[Any, Any, pl.LazyFrame
     "thresher_polars_build_memo", default=None)
 
 
+#: whether a scan the plan reads in several places is read by each (see _SCANS)
+READ_REPEATED_SCANS_APART = True
+
+#: one build_lazy call's scans built so far, by key (columns and predicate included). A table
+#: read twice with the same columns (TPC-H Q18: lineitem for the IN subquery's group-by and for
+#: the join) would be one subplan to Polars' common-subplan elimination, and its streaming engine
+#: then buffers every row of the read until the slower reader takes them: the join waits for the
+#: group-by, so all of lineitem (6M rows, +160 MB) was held, and the join's read lost the runtime
+#: key filter its small build side gives. Polars' own SQL and DuckDB read the table twice there;
+#: so does a Thresher plan (a scan under renames and filters is not memoized either). Subplans
+#: with a join or a group-by are still shared (the memo, shared_subplans). A read of all of a
+#: file's columns stays one plan to Polars whatever their order (then it is still merged).
+_SCANS: contextvars.ContextVar[dict[Any, int] | None] = contextvars.ContextVar("thresher_polars_scans", default=None)
+
+
 def _build(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     memo = _MEMO.get()
     if memo is None:
         return _build_node(node, leaf)
+    if READ_REPEATED_SCANS_APART and _bare_scan(node):
+        return _build_node(node, leaf)
+    shared = (_SHARED.get() or {}).get(id(node))
+    if shared is not None and shared[0] is node:
+        # the merged subplan, cached explicitly: Polars pushes each consumer's projection into
+        # it before its own common-subplan elimination, which then sees two different plans
+        ckey = (id(shared[1]), -id(leaf))
+        hit = memo.get(ckey)
+        if hit is None:
+            hit = (shared[1], leaf, _build_node(shared[1], leaf).cache())
+            memo[ckey] = hit
+        return hit[2] if shared[1] is node else hit[2].select(node.schema.names)
     hit = memo.get((id(node), id(leaf)))
     if hit is not None:
         return hit[2]
@@ -99,7 +292,23 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     except KeyError:
         pass
     if isinstance(node, ScanSource):
-        lf = node.source.polars_scan(node.columns, node.predicate)
+        cols = node.columns
+        read = cols
+        scans = _SCANS.get()
+        if scans is not None and READ_REPEATED_SCANS_APART:
+            k = node.key()
+            n = scans.get(k, 0)
+            scans[k] = n + 1
+            names = tuple(node.schema.names)
+            if n and len(names) > 1:
+                # the n-th read of a scan the plan has read before: its columns in another
+                # order, so Polars' common-subplan elimination does not merge the two reads
+                # (see _SCANS); selected back in order below
+                r = n % len(names)
+                read = names[r:] + names[:r]
+        lf = node.source.polars_scan(read, node.predicate)
+        if lf is not None and read != cols:
+            lf = lf.select(list(node.schema.names))
         if lf is None:
             raise ThresherExecutionError(f"no frame for stage input {node.describe()}")
         if node.limit is not None:
@@ -148,6 +357,8 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     if isinstance(node, Join):
         return _join(node, leaf)
     if isinstance(node, Window):
+        from thresher.operators.window import window_lazy  # (~0.2 MiB of module: only for a window)
+
         return window_lazy(_build(node.input, leaf), node.input.schema, node.exprs, node.partition_by, node.order_by,
                            node.descending, node.nulls_last, node.frame, node.mapping_strategy)
     raise UnsupportedError(f"{type(node).__name__} cannot run in a relational stage")
@@ -229,12 +440,128 @@ def _reduced_right(node: Join, left: pl.LazyFrame, leaf: LeafResolver) -> pl.Laz
         gk.append(b.cast(pt))
     names = [f"__sk{k}" for k in range(len(lk))]
     keys = left.select(lk)
-    grouped = _build(agg.input, leaf).join(keys, left_on=gk, right_on=names, how="semi")
+    below = _without_implied_semi_joins(agg.input, key_exprs, node.left, node.left_on)
+    grouped = _build(below, leaf).join(keys, left_on=gk, right_on=names, how="semi")
 
     def resolve(n: LogicalPlan) -> pl.LazyFrame:
         return grouped if n is agg.input else leaf(n)
 
     return _build(node.right, resolve)
+
+
+def _column_names(exprs: Sequence[Expr]) -> list[str] | None:
+    out = []
+    for e in exprs:
+        c = strip_alias(e)
+        if not isinstance(c, Column):
+            return None
+        out.append(c.name)
+    return out
+
+
+def _without_implied_semi_joins(node: LogicalPlan, key_exprs: Sequence[Expr], outer: LogicalPlan,
+                                outer_on: Sequence[Expr]) -> LogicalPlan:
+    """``node`` (a group-by's input, grouped on ``key_exprs``) without the semi joins at its top
+    that the semi join with the outer side's keys makes redundant.
+
+    ``semi_join_reduction`` semi-joins a group-by's input with a filtered input found below the
+    outer side (TPC-H Q21: lineitem with the orders of status 'F'); the semi join with the whole
+    outer side's keys that :func:`_reduced_right` adds keeps a subset of those rows, so the first
+    one only costs a hash table and a probe per row (Q21: 730,000 orders built, 6M lineitem rows
+    probed, a third of the query's time). A semi join is dropped only where every outer key
+    provably occurs in its right side (:func:`_keys_within`); any other stays.
+    """
+    key_names = _column_names(key_exprs)
+    outer_names = _column_names(outer_on)
+    if key_names is None or outer_names is None:
+        return node
+    return _strip_semis(node, key_names, outer, outer_names)
+
+
+def _strip_semis(node: LogicalPlan, keys: list[str], outer: LogicalPlan, outer_names: list[str]) -> LogicalPlan:
+    if isinstance(node, Filter):
+        inner = _strip_semis(node.input, keys, outer, outer_names)
+        return node if inner is node.input else node.with_children([inner])
+    if isinstance(node, Project):
+        srcs = {e.output_name(): strip_alias(e) for e in node.exprs}
+        mapped = [srcs.get(k) for k in keys]
+        if not all(isinstance(m, Column) for m in mapped):
+            return node
+        inner = _strip_semis(node.input, [m.name for m in mapped if isinstance(m, Column)], outer, outer_names)
+        return node if inner is node.input else node.with_children([inner])
+    if isinstance(node, Join) and node.how == "semi":
+        lnames, rnames = _column_names(node.left_on), _column_names(node.right_on)
+        if lnames is None or rnames is None or not set(lnames) <= set(keys):
+            return node
+        # the right side's column for each outer key the semi join constrains
+        target = {outer_names[keys.index(a)]: b for a, b in zip(lnames, rnames)}
+        right = node.right
+        while isinstance(right, Project):  # renames: the same rows below (the outer side's names differ)
+            srcs = {e.output_name(): strip_alias(e) for e in right.exprs}
+            if not all(isinstance(srcs.get(b), Column) for b in target.values()):
+                break
+            target = {k: srcs[b].name for k, b in target.items()}  # type: ignore[union-attr]
+            right = right.input
+        if _keys_within(outer, target, right):
+            return _strip_semis(node.left, keys, outer, outer_names)
+    return node
+
+
+def _keys_within(node: LogicalPlan, cols: dict[str, str], target: LogicalPlan, depth: int = 0) -> bool:
+    """Every row of ``node`` has, in its columns ``cols`` (keys), values (NULL aside) that some
+    row of ``target`` has in the columns ``cols[k]`` (together): ``target`` is found below
+    ``node`` through nodes that only keep, filter or combine rows (projections renaming the
+    columns, filters, inner/semi/left joins, whose equi-join keys let a column stand for the
+    other side's key, group-by keys), with the columns traced down."""
+    if depth > 64:
+        return False
+    if node == target:
+        return all(k == v for k, v in cols.items())
+    if isinstance(node, (Filter, Sort, Limit, Distinct)):
+        return all(k in node.input.schema.names for k in cols) and _keys_within(node.input, cols, target, depth + 1)
+    if isinstance(node, Project):
+        srcs = {e.output_name(): strip_alias(e) for e in node.exprs}
+        down = {}
+        for k, v in cols.items():
+            m = srcs.get(k)
+            if not isinstance(m, Column):
+                return False
+            down[m.name] = v
+        return len(down) == len(cols) and _keys_within(node.input, down, target, depth + 1)
+    if isinstance(node, Aggregate):
+        srcs = {e.output_name(): strip_alias(e) for e in node.keys}
+        down = {}
+        for k, v in cols.items():
+            m = srcs.get(k)
+            if not isinstance(m, Column):
+                return False
+            down[m.name] = v
+        return len(down) == len(cols) and _keys_within(node.input, down, target, depth + 1)
+    if isinstance(node, Join) and node.how in ("inner", "semi", "left"):
+        ln, rn = set(node.left.schema.names), set(node.right.schema.names)
+        lk, rk = _column_names(node.left_on), _column_names(node.right_on)
+        pairs = list(zip(lk, rk)) if lk is not None and rk is not None else []
+        # the side each key column comes from: a left column, or (inner, left) a right one not
+        # renamed by a suffix; an equi-join key may stand for its partner on the other side
+        to_left: dict[str, str] = {}
+        to_right: dict[str, str] = {}
+        for k in cols:
+            if k in ln:
+                to_left[k] = k
+                partner = [b for a, b in pairs if a == k]
+                if partner and node.how in ("inner", "semi"):
+                    to_right[k] = partner[0]
+            elif node.how in ("inner", "left") and k in rn:
+                to_right[k] = k
+                partner = [a for a, b in pairs if b == k]
+                if partner and node.how == "inner":
+                    to_left[k] = partner[0]
+        if len(to_left) == len(cols) and _keys_within(
+                node.left, {to_left[k]: v for k, v in cols.items()}, target, depth + 1):
+            return True
+        return len(to_right) == len(cols) and _keys_within(
+            node.right, {to_right[k]: v for k, v in cols.items()}, target, depth + 1)
+    return False
 
 
 def _one_row(node: LogicalPlan) -> bool:

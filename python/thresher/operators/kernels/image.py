@@ -39,6 +39,7 @@ from thresher.operators.kernels.base import (  # noqa: F401 - shared helpers, re
     binary_array,
     binary_views,
     kernel_threads,
+    numpy_array,
     on_error_option,
     parallel_map,
     sources_option,
@@ -116,10 +117,10 @@ def images_to_arrow(images: Sequence[Any], dtype: DataType | None = None) -> pa.
     hs = np.fromiter((0 if r is None else r[1] for r in raws), dtype=np.int32, count=n)
     valid = np.fromiter((r is not None for r in raws), dtype=bool, count=n)
     storage = pa.StructArray.from_arrays(
-        [pa.array(ws), pa.array(hs), pa.array(["" if r is None else r[2] for r in raws], pa.string()),
+        [numpy_array(ws), numpy_array(hs), pa.array(["" if r is None else r[2] for r in raws], pa.string()),
          binary_array([b"" if r is None else r[3] for r in raws])],
         names=["width", "height", "mode", "data"],
-        mask=None if valid.all() else pa.array(~valid),
+        mask=None if valid.all() else numpy_array(~valid),
     )
     target = (dtype or DataType.image()).to_arrow()
     return pa.ExtensionArray.from_storage(target, storage)

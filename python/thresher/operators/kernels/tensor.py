@@ -18,17 +18,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from thresher._lazy import lazy_module
 from thresher.datatypes import DataType
 from thresher.errors import ThresherExecutionError
 from thresher.operators.kernels.base import KernelOutput, RowError
 from thresher.operators.kernels.image import on_error_option, storage_of, tensors_to_arrow
 from thresher.operators.kernels.registry import kernel
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
+else:
+    pc = lazy_module("pyarrow.compute")  # ~9 MiB: a job that computes nothing with it never loads it
 
 
 @dataclass

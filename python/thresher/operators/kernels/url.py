@@ -20,7 +20,6 @@ Examples
 from __future__ import annotations
 
 import os
-import random
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -169,6 +168,8 @@ _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 async def _fetch_http(client: Any, sem: asyncio.Semaphore, url: str, max_bytes: int, retries: int) -> bytes:
+    import random
+
     import httpx
 
     attempt = 0

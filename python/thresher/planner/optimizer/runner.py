@@ -26,6 +26,7 @@ RULES: tuple[str, ...] = (
     "constant_folding",  # fold literal-only expressions, drop always-true filters
     "merge_filters",  # Filter(Filter(x)) -> one conjunction (unless the lower one is cheaper)
     "predicate_pushdown",  # move filter terms below projections/joins/unions and into scans
+    "aggregate_to_window",  # a join with a group-by of rows the join already has -> a window over them
     "semi_join_from_exists",  # left join + IS [NOT] NULL on its key (decorrelated EXISTS/IN) -> semi/anti join
     "semi_join_pushdown",  # a semi/anti join moves below inner joins to the side that has its keys
     "semi_join_reduction",  # a group-by joined on its keys first semi-joins the outer side's filtered keys

@@ -29,6 +29,7 @@ from thresher.expressions.expr import (
     has_aggregate,
     lit,
     split_conjunction,
+    strip_alias,
     when,
 )
 from thresher.planner.logical import (
@@ -201,8 +202,7 @@ class Translator:
             plan = self.statement(node.this)
         else:
             raise SQLError(f"unsupported FROM item {type(node).__name__}: {_where(node)}")
-        renamed = Project(plan, tuple(Column(c).alias(f"{alias}.{c}") for c in plan.schema.names))
-        return Relation(renamed, alias)
+        return Relation(_renamed(plan, alias), alias)
 
     def _where_parts(self, select: Any) -> tuple[list[Any], list[tuple[bool, Any]]]:
         """WHERE conjuncts, with ``x [NOT] IN (subquery)`` terms set apart (they become semi/anti joins)."""
@@ -1013,6 +1013,34 @@ def _transform_top_down(e: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
     if not kids:
         return e
     return e.with_children([_transform_top_down(k, fn) for k in kids])
+
+
+def _renamed(plan: LogicalPlan, alias: str) -> LogicalPlan:
+    """``plan``'s columns as ``alias.<name>``: one projection, composed with the renaming
+    projections right below it (a derived table renames the columns its own FROM qualified;
+    the optimizer merged the layers anyway, after pushing every filter through each of them)."""
+    names = plan.schema.names
+    source: dict[str, Expr] = {n: Column(n) for n in names}
+    while isinstance(plan, Project) and all(isinstance(strip_alias(e), Column) and (
+            not isinstance(e, Alias) or isinstance(e.child, Column)) for e in plan.exprs):
+        inner = {e.output_name(): e for e in plan.exprs}
+        if len(inner) != len(plan.exprs):
+            break
+        source = {n: _compose(inner[_source_name(e)], n) for n, e in source.items()}
+        plan = plan.input
+    return Project(plan, tuple(_compose(source[n], f"{alias}.{n}") for n in names))
+
+
+def _source_name(e: Expr) -> str:
+    src = strip_alias(e)
+    assert isinstance(src, Column)
+    return src.name
+
+
+def _compose(e: Expr, name: str) -> Expr:
+    """``e`` (a column, maybe renamed) named ``name``, as projection_merge writes it."""
+    src = strip_alias(e)
+    return e if isinstance(e, Alias) and e.child is src and e.name == name else Alias(src, name)
 
 
 def _equi_keys(terms: list[Expr], left: set[str], right: set[str]) -> list[tuple[Expr, Expr, Expr]]:

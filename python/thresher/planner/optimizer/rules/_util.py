@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from thresher.expressions.expr import Alias, Column, Expr, memo
-from thresher.planner.logical import LogicalPlan
+from thresher.expressions.cost import cost_class
+from thresher.expressions.expr import Alias, Call, Column, Expr, memo
+from thresher.planner.logical import LogicalPlan, _field_names
 from thresher.planner.memo import rule_memo
 
 
@@ -135,6 +136,85 @@ def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan 
         return res
 
     return visit(plan)
+
+
+def plan_has(plan: LogicalPlan, test: Callable[[LogicalPlan], bool]) -> bool:
+    """Whether some node of ``plan`` passes ``test`` (a module-level function of the node only):
+    a rule that can only fire where such a node is (a semi join, a call of ``image.resize``)
+    asks first, instead of walking the plan to find nothing. Each node object is asked once per
+    optimize() call (see :func:`rule_memo`), so a pass over a partly rebuilt plan visits only
+    the new nodes."""
+    memo: dict[int, tuple[LogicalPlan, bool]] = rule_memo(*_fn_tag("plan_has", test))
+
+    def visit(node: LogicalPlan) -> bool:
+        hit = memo.get(id(node))
+        if hit is not None:
+            return hit[1]
+        out = test(node) or any([visit(c) for c in node.children()])
+        memo[id(node)] = (node, out)
+        return out
+
+    return visit(plan)
+
+
+def plan_calls(plan: LogicalPlan) -> frozenset[str]:
+    """The names of the functions called anywhere in ``plan``'s expressions (the rules that fuse
+    media calls ask first; see :func:`plan_facts`)."""
+    return plan_facts(plan)[0]
+
+
+def plan_is_expensive(plan: LogicalPlan) -> bool:
+    """Whether an expression of ``plan`` costs more than ``scalar`` (a decode, an IO read, a
+    model, a UDF with such a hint): rules about expensive work only ask first (relational plans
+    have none; see :func:`plan_facts`)."""
+    return plan_facts(plan)[1]
+
+
+def plan_facts(plan: LogicalPlan) -> tuple[frozenset[str], bool]:
+    """:func:`plan_calls` and :func:`plan_is_expensive` in one walk (see :func:`plan_has`: each
+    node object once per optimize() call, so a pass over a partly rebuilt plan visits only the
+    new nodes)."""
+    memo: dict[int, tuple[LogicalPlan, tuple[frozenset[str], bool]]] = rule_memo("plan_facts")
+
+    def visit(node: LogicalPlan) -> tuple[frozenset[str], bool]:
+        hit = memo.get(id(node))
+        if hit is not None:
+            return hit[1]
+        calls, expensive = _node_facts(node)
+        for c in node.children():
+            kc, ke = visit(c)
+            calls |= kc
+            expensive = expensive or ke
+        out = (calls, expensive)
+        memo[id(node)] = (node, out)
+        return out
+
+    return visit(plan)
+
+
+def _node_facts(node: LogicalPlan) -> tuple[frozenset[str], bool]:
+    """The functions ``node``'s own expressions call, and whether one of them is not scalar."""
+    calls: frozenset[str] = frozenset()
+    expensive = False
+    for name in _field_names(type(node)):
+        v = getattr(node, name)
+        for x in (v if isinstance(v, tuple) else (v,)):
+            if isinstance(x, Expr):
+                calls |= call_names(x)
+                expensive = expensive or cost_class(x) != "scalar"
+    return calls, expensive
+
+
+def call_names(e: Expr) -> frozenset[str]:
+    """The names of the functions ``e`` calls (``Call`` nodes), once per expression object."""
+    return memo(e, "_memo_call_names", _call_names)  # type: ignore[no-any-return]
+
+
+def _call_names(e: Expr) -> frozenset[str]:
+    out = frozenset((e.name,)) if isinstance(e, Call) else frozenset()
+    for c in e.children():
+        out |= call_names(c)
+    return out
 
 
 def substitute(expr: Expr, mapping: Mapping[str, Expr], keep_name: bool = False) -> Expr:

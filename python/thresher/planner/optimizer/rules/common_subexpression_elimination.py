@@ -33,7 +33,7 @@ from collections import Counter
 from thresher.expressions.cost import cost_class
 from thresher.expressions.expr import Alias, Column, Expr, Literal, has_aggregate
 from thresher.planner.logical import Filter, LogicalPlan, Project
-from thresher.planner.optimizer.rules._util import rewrite_top_down
+from thresher.planner.optimizer.rules._util import plan_is_expensive, rewrite_top_down
 
 PREFIX = "__cse"
 
@@ -50,12 +50,19 @@ def _candidates(exprs: list[Expr]) -> Counter[tuple[object, ...]]:
     return counts
 
 
+def _all_scalar(exprs: list[Expr]) -> bool:
+    """No candidate in ``exprs``: a cost class covers a whole subtree (most relational plans)."""
+    return all(cost_class(e) == "scalar" for e in exprs)
+
+
 def _size(e: Expr) -> int:
     return sum(1 for _ in e.walk())
 
 
 def _pick(exprs: list[Expr]) -> Expr | None:
     """The largest expensive subexpression that occurs at least twice."""
+    if _all_scalar(exprs):
+        return None
     counts = _candidates(exprs)
     best: Expr | None = None
     for e in exprs:
@@ -112,6 +119,8 @@ def _across(node: Project) -> LogicalPlan | None:
     if not filters:
         return None
     groups = [list(node.exprs), *([f.predicate] for f in filters)]
+    if _all_scalar([e for g in groups for e in g]):
+        return None
     seen_in: Counter[tuple[object, ...]] = Counter()
     exprs: dict[tuple[object, ...], Expr] = {}
     for g in groups:
@@ -136,6 +145,9 @@ def _across(node: Project) -> LogicalPlan | None:
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    if not plan_is_expensive(plan):  # only expensive subexpressions are shared
+        return None
+
     def visit(node: LogicalPlan) -> LogicalPlan | None:
         out = _within(node)
         if out is not None:

@@ -15,6 +15,7 @@ A filter whose predicate folds to ``True`` disappears.
 
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING, Any
 
 from thresher._lazy import lazy_module
@@ -48,6 +49,9 @@ def _fold_node(e: Expr) -> Expr | None:
         if _is_true(a) or _is_true(b):
             return Literal(True, e.resolve(_EMPTY).dtype) if _is_true(a) and _is_true(b) else None
     if isinstance(e, (Call, Cast)) and e.children() and all(isinstance(c, Literal) for c in e.children()):
+        compared = _compare_literals(e)
+        if compared is not None:
+            return compared
         if not is_lowerable(e):
             return None
         try:
@@ -59,6 +63,35 @@ def _fold_node(e: Expr) -> Expr | None:
             return None
         return Literal(value[0], dtype)
     return None
+
+
+_COMPARE = {"eq": operator.eq, "neq": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+            "ge": operator.ge}
+
+
+def _compare_literals(e: Expr) -> Expr | None:
+    """A comparison of two non-null strings or two integers of one type, in Python (what Polars answers:
+    UTF-8 orders strings as their code points do), without starting a Polars query: a filter
+    pushed into each branch of a union compares the branch's constant with the wanted one
+    (TPC-DS q04: ``sale_type = 's'`` over the store, catalog and web branches)."""
+    if not (isinstance(e, Call) and e.name in _COMPARE and len(e.args) == 2 and not e.options):
+        return None
+    a, b = e.args
+    assert isinstance(a, Literal) and isinstance(b, Literal)
+    va, vb = a.value, b.value
+    if a.dtype != b.dtype or not ((type(va) is str and type(vb) is str and a.dtype.is_string())
+                                  or (type(va) is int and type(vb) is int and a.dtype.is_integer())):
+        return None
+    return Literal(bool(_COMPARE[e.name](va, vb)), e.resolve(_EMPTY).dtype)
+
+
+def _conjunction_of(e: Expr, terms: list[Expr]) -> bool:
+    """Is ``e`` ``combine_conjunction(terms)`` made of these very term objects?"""
+    for t in reversed(terms[1:]):
+        if not (isinstance(e, Call) and e.name == "and" and not e.options and e.args[1] is t):
+            return False
+        e = e.args[0]
+    return e is terms[0]
 
 
 def fold(expr: Expr) -> Expr:
@@ -74,15 +107,22 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
             kept = [t for t in terms if not _is_true(t)]
             if not kept:
                 return node.input
+            if _conjunction_of(node.predicate, kept):
+                return None  # nothing folded and already in combine_conjunction's shape
             new = combine_conjunction(kept)
             return Filter(node.input, new) if new.key() != node.predicate.key() else None
         if isinstance(node, Project):
-            exprs = tuple(fold_expr(e) for e in node.exprs)
-            exprs = tuple(
-                (n if n.output_name() == o.output_name() else n.alias(o.output_name())) for n, o in zip(exprs, node.exprs)
-            )
-            if any(a is not b and a.key() != b.key() for a, b in zip(exprs, node.exprs)):
-                return Project(node.input, exprs)
+            changed = False
+            exprs = []
+            for o in node.exprs:
+                n = fold_expr(o)
+                if n is not o:  # (an expression with nothing to fold comes back as itself)
+                    if n.output_name() != o.output_name():
+                        n = n.alias(o.output_name())
+                    changed = changed or n.key() != o.key()
+                exprs.append(n)
+            if changed:
+                return Project(node.input, tuple(exprs))
         return None
 
     return rewrite_bottom_up(plan, visit)

@@ -69,7 +69,7 @@ def _eager(node: LogicalPlan) -> LogicalPlan | None:
     if not (isinstance(node, Aggregate) and node.keys and node.aggs):
         return None
     below = node.input
-    mapping: dict[str, Expr] = {}
+    mapping: dict[str, Column] = {}
     if isinstance(below, Project):
         for e in below.exprs:
             src = strip_alias(e)
@@ -91,9 +91,14 @@ def _eager(node: LogicalPlan) -> LogicalPlan | None:
     def over_join(e: Expr) -> Expr:
         return substitute(e, mapping, keep_name=True) if mapping else e
 
-    keys = tuple(over_join(k) for k in node.keys)
-    aggs = tuple(over_join(a) for a in node.aggs)
-    if any(not a.columns() <= lnames for a in aggs):
+    def columns_over_join(e: Expr) -> set[str]:
+        # the columns of over_join(e) (the mapping renames columns only), without building it:
+        # most group-bys fail a check below, and substituting every expression of every one
+        # of them was most of this rule's time
+        cols = e.columns()
+        return {mapping[c].name if c in mapping else c for c in cols} if mapping else cols
+
+    if any(not columns_over_join(a) <= lnames for a in node.aggs):
         return None
     join_keys: list[str] = []
     for e in below.left_on:
@@ -102,17 +107,11 @@ def _eager(node: LogicalPlan) -> LogicalPlan | None:
             return None
         join_keys.append(c.name)
     key_cols: set[str] = set()
-    for k in keys:
-        key_cols |= k.columns()
+    for k in node.keys:
+        key_cols |= columns_over_join(k)
     if not key_cols & rnames:
         return None
     group = list(dict.fromkeys(join_keys + sorted(key_cols & lnames)))
-    split = partial_aggregates(aggs)
-    if split is None:
-        return None
-    first, second, final = split
-    if {a.output_name() for a in first} & (rnames | set(group)):
-        return None
     rows = estimate(left).rows
     if rows is None:
         return None
@@ -123,6 +122,14 @@ def _eager(node: LogicalPlan) -> LogicalPlan | None:
             return None
         groups *= n
     if groups > MAX_GROUP_FRACTION * rows:
+        return None
+    keys = tuple(over_join(k) for k in node.keys)
+    aggs = tuple(over_join(a) for a in node.aggs)
+    split = partial_aggregates(aggs)
+    if split is None:
+        return None
+    first, second, final = split
+    if {a.output_name() for a in first} & (rnames | set(group)):
         return None
     partial = Aggregate(left, tuple(Column(g) for g in group), first)
     out: LogicalPlan = Aggregate(replace(below, left=partial), keys, second)

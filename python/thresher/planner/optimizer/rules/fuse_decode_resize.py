@@ -22,6 +22,7 @@ from __future__ import annotations
 from thresher.expressions.expr import Call, Expr
 from thresher.planner.logical import LogicalPlan
 from thresher.planner.optimizer.rules._exprs import rewrite_exprs
+from thresher.planner.optimizer.rules._util import plan_calls
 
 
 def fuse(e: Expr) -> Expr | None:
@@ -43,4 +44,6 @@ def fuse(e: Expr) -> Expr | None:
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    if "image.resize" not in plan_calls(plan):
+        return None
     return rewrite_exprs(plan, fuse)

@@ -26,6 +26,7 @@ from __future__ import annotations
 from thresher.expressions.expr import Call, Expr
 from thresher.planner.logical import LogicalPlan
 from thresher.planner.optimizer.rules._exprs import rewrite_exprs
+from thresher.planner.optimizer.rules._util import plan_calls
 
 _FORMATS = ("jpeg", "jpg", "png", "webp")
 
@@ -46,4 +47,6 @@ def fuse(e: Expr) -> Expr | None:
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    if "image.encode" not in plan_calls(plan):
+        return None
     return rewrite_exprs(plan, fuse)

@@ -35,7 +35,7 @@ from __future__ import annotations
 from thresher.expressions.cost import cost_class, cost_rank
 from thresher.expressions.expr import Call, Cast, Column, Expr, combine_conjunction, split_conjunction, strip_alias
 from thresher.planner.logical import Filter, LogicalPlan, Project
-from thresher.planner.optimizer.rules._util import rewrite_top_down, substitute
+from thresher.planner.optimizer.rules._util import plan_is_expensive, rewrite_top_down, substitute
 
 #: header reads that give the same value on encoded bytes and on the decoded pixels
 SIZE_HEADERS = ("image.width", "image.height")
@@ -160,6 +160,9 @@ def _through_project(node: Filter, proj: Project) -> LogicalPlan | None:
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    if not plan_is_expensive(plan):  # every rewrite saves a decode or a model's work
+        return None
+
     def visit(node: LogicalPlan) -> LogicalPlan | None:
         if not isinstance(node, Filter):
             return None

@@ -322,15 +322,42 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
         dp = _dp_order(parts, edges, residual, base)
         if dp is not None:
             parts = [_assemble(dp, parts, edges, residual, used_res, base)]
+    # a pair of parts keeps its edges and estimate while other parts join (its residual terms
+    # are on its own leaves, which no other join takes; a term on no column is the exception):
+    # each pair is estimated once, not once per step (a cubic search became quadratic; TPC-DS
+    # q64 greedily orders an 18-input join twice per pass)
+    pairs: dict[tuple[frozenset[int], frozenset[int]], tuple[list[_Edge], float]] | None = (
+        {} if all(ls for _, ls in residual) else None)
+    # the choices are a function of the numbers (see _problem): a region met again (in a later
+    # pass, or the same join in another use of a CTE) repeats the steps of the first search
+    steps: list[tuple[int, int]] | None = None
+    record: list[tuple[int, int]] = []
+    known: dict[object, list[tuple[int, int]]] = rule_memo("join_order_greedy")
+    problem: object = None
+    if len(parts) > 1:
+        problem = ("greedy", *_problem(parts, edges, residual, base))
+        steps = known.get(problem)
     while len(parts) > 1:
+        if steps is not None:  # a search made before: its steps
+            x, y = steps[len(steps) - len(parts) + 1]
+            px, py = parts[x], parts[y]
+            joined = _join(px, py, _between(px.leaves, py.leaves, edges), residual, used_res, base)
+            parts = [p for k, p in enumerate(parts) if k not in (x, y)] + [joined]
+            continue
         best: tuple[tuple[float, int, int], int, int, list[_Edge]] | None = None
         for x in range(len(parts)):
             for y in range(x + 1, len(parts)):
                 px, py = parts[x], parts[y]
-                between = _between(px.leaves, py.leaves, edges)
+                hit = pairs.get((px.leaves, py.leaves)) if pairs is not None else None
+                if hit is not None:
+                    between, est = hit
+                else:
+                    between = _between(px.leaves, py.leaves, edges)
+                    est = _join_rows(px, py, between, residual, used_res, base) if between else 0.0
+                    if pairs is not None:
+                        pairs[(px.leaves, py.leaves)] = (between, est)
                 if not between:
                     continue
-                est = _join_rows(px, py, between, residual, used_res, base)
                 # the output, plus the side to build a hash table on: of two joins with the same
                 # estimate, the one with a small dimension goes first
                 key = (est + min(px.rows, py.rows), min(px.leaves), min(py.leaves))
@@ -345,6 +372,9 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
         px, py = parts[x], parts[y]
         joined = _join(px, py, between, residual, used_res, base)
         parts = [p for k, p in enumerate(parts) if k not in (x, y)] + [joined]
+        record.append((x, y))
+    if problem is not None and steps is None:
+        known[problem] = record  # (kept once complete)
     (final,) = parts
     if final.sig == _signature(root, leaves):
         return None
@@ -435,8 +465,18 @@ def _canon(term: Expr) -> str:
 
 def _canon_text(term: Expr) -> str:
     if isinstance(term, Call) and term.name == "eq" and len(term.args) == 2:
-        return " = ".join(sorted(repr(strip_alias(a)) for a in term.args))
+        return _canon_pair(*term.args)
     return repr(term)
+
+
+def _canon_pair(a: Expr, b: Expr) -> str:
+    """``_canon(a = b)`` without building the term (the signature of a tree as written asks it of
+    every join key, pass after pass)."""
+    return " = ".join(sorted((_text(strip_alias(a)), _text(strip_alias(b)))))
+
+
+def _text(e: Expr) -> str:
+    return memo(e, "_memo_join_text", repr)  # type: ignore[no-any-return]
 
 
 def _dp_order(parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
@@ -447,13 +487,43 @@ def _dp_order(parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr,
     summed over the tree ("C_out"), so a cheap first join that forces a large later one loses to
     a plan whose every step stays small (TPC-H Q5: customer meets the filtered nation first, not
     supplier, whose join with nation would leave customer a many-to-many join on the nation key)."""
-    n = len(parts)
     index = {next(iter(p.leaves)): k for k, p in enumerate(parts)}
     emask: list[tuple[int, int, _Edge]] = []
     for e in edges:
         a = sum(1 << index[i] for i in e.la)
         b = sum(1 << index[i] for i in e.lb)
         emask.append((a, b, e))
+    problem = ("dp", *_problem(parts, edges, residual, base))
+    done = rule_memo("join_order_dp")
+    if problem in done:
+        return done[problem]  # type: ignore[no-any-return]
+    out = _dp_search(parts, emask, residual, base)
+    done[problem] = out
+    return out
+
+
+def _problem(parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
+             base: dict[int, float]) -> tuple[object, ...]:
+    """What a search over ``parts`` (one leaf each) depends on: their sizes, the edges' leaves,
+    selectivities and classes (in any order, either way round: their texts only break ties, so
+    their rank stands for them), the residual terms' leaves and selectivities. A region met again
+    in a later pass (its leaves rebuilt by other rules, its edges listed in another order) or the
+    same join in another use of a CTE poses the same problem (TPC-DS q04 ordered its 6-input join
+    three times per optimize() call, q64 its 18-input join four times)."""
+    rank = {c: k for k, c in enumerate(sorted({_canon(e.term) for e in edges}))}
+
+    def mask(ls: frozenset[int]) -> int:
+        return sum(1 << i for i in ls)
+
+    return (tuple(next(iter(p.leaves)) for p in parts), tuple(p.rows for p in parts), tuple(sorted(base.items())),
+            tuple(sorted((min(mask(e.la), mask(e.lb)), max(mask(e.la), mask(e.lb)), e.sel,
+                          -1 if e.cls is None else e.cls, rank[_canon(e.term)]) for e in edges)),
+            tuple((mask(ls), term_selectivity(t)) for t, ls in residual))
+
+
+def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual: list[tuple[Expr, frozenset[int]]],
+               base: dict[int, float]) -> object | None:
+    n = len(parts)
     nbr = [0] * n
     for a, b, _ in emask:
         for k in range(n):
@@ -464,6 +534,18 @@ def _dp_order(parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr,
     rows: dict[int, float] = {1 << k: p.rows for k, p in enumerate(parts)}
     cost: dict[int, float] = {1 << k: 0.0 for k in range(n)}
     tree: dict[int, object] = {1 << k: k for k in range(n)}
+    # per edge, what choosing one edge per class compares (see _one_per_class), once
+    info = [(a, b, e.cls, (e.sel, _canon(e.term)) if e.cls is not None else None, e) for a, b, e in emask]
+    leaves: dict[int, frozenset[int]] = {}
+    inside: dict[int, set[int]] = {}
+
+    def leaves_of(m: int) -> frozenset[int]:
+        ls = leaves.get(m)
+        if ls is None:
+            ls = leaves[m] = _leaves_of(m, parts)
+            inside[m] = {k for k, (_, rs) in enumerate(residual) if rs <= ls}
+        return ls
+
     full = (1 << n) - 1
     for mask in range(1, full + 1):
         if mask & (mask - 1) == 0:
@@ -471,18 +553,25 @@ def _dp_order(parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr,
         low = mask & -mask
         rest = mask ^ low
         best: tuple[float, float, object, float] | None = None
+        inner = [x for x in info if (x[0] | x[1]) & ~mask == 0]  # the edges a split of mask can cross
         sub = rest
         while True:
             s1 = sub | low  # the side holding the lowest leaf: each split once
             s2 = mask ^ s1
             if s2 and s1 in cost and s2 in cost and _touches(s1, s2, nbr):
-                between = _one_per_class([e for a, b, e in emask
-                                          if (a & ~s1 == 0 and b & ~s2 == 0) or (a & ~s2 == 0 and b & ~s1 == 0)])
-                if between:
+                crossing = [(cls, rk, e) for a, b, cls, rk, e in inner
+                            if (a & ~s1 == 0 and b & ~s2 == 0) or (a & ~s2 == 0 and b & ~s1 == 0)]
+                if crossing:
+                    pick: dict[int, tuple[object, _Edge]] = {}
+                    for cls, rk, e in crossing:
+                        if cls is not None:
+                            have = pick.get(cls)
+                            if have is None or rk < have[0]:  # type: ignore[operator]
+                                pick[cls] = (rk, e)
+                    between = [e for cls, _, e in crossing if cls is None or pick[cls][1] is e]
                     r1, r2 = rows[s1], rows[s2]
-                    l1, l2 = _leaves_of(s1, parts), _leaves_of(s2, parts)
-                    inside = {k for k, (_, ls) in enumerate(residual) if ls <= l1 or ls <= l2}
-                    out = _join_rows(_Part(l1, r1, None), _Part(l2, r2, None), between, residual, inside, base)
+                    l1, l2 = leaves_of(s1), leaves_of(s2)
+                    out = _rows_of_join(l1, r1, l2, r2, between, residual, inside[s1] | inside[s2], base)
                     build = min(r1, r2)
                     c = cost[s1] + cost[s2] + out + build
                     # equal costs (a fact meeting two filtered dimensions, estimated alike):
@@ -543,6 +632,12 @@ def _base_rows(leaf: LogicalPlan) -> float:
 
 def _join_rows(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
                used: set[int], base: dict[int, float]) -> float:
+    return _rows_of_join(px.leaves, px.rows, py.leaves, py.rows, between, residual, used, base)
+
+
+def _rows_of_join(x_leaves: frozenset[int], x_rows: float, y_leaves: frozenset[int], y_rows: float,
+                  between: list[_Edge], residual: list[tuple[Expr, frozenset[int]]], used: set[int],
+                  base: dict[int, float]) -> float:
     sels = sorted(e.sel for e in between)
     sel = 1.0
     for k, s in enumerate(sels):
@@ -551,16 +646,16 @@ def _join_rows(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[
         # a composite key has at most as many values as the table holding it has rows (sales
         # meet returns on item, ticket and customer: one match per return, not far fewer)
         cap_x = cap_y = 1.0
-        for i in {i for e in between for i in (e.la if e.la <= px.leaves else e.lb)}:
+        for i in {i for e in between for i in (e.la if e.la <= x_leaves else e.lb)}:
             cap_x *= base.get(i, math.inf)
-        for i in {i for e in between for i in (e.la if e.la <= py.leaves else e.lb)}:
+        for i in {i for e in between for i in (e.la if e.la <= y_leaves else e.lb)}:
             cap_y *= base.get(i, math.inf)
         sel = max(sel, 1.0 / max(cap_x, cap_y))
-    both = px.leaves | py.leaves
+    both = x_leaves | y_leaves
     for k, (t, ls) in enumerate(residual):
         if k not in used and ls <= both:
             sel *= term_selectivity(t)
-    return max(px.rows * py.rows * sel, 1.0)
+    return max(x_rows * y_rows * sel, 1.0)
 
 
 def _join(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
@@ -596,7 +691,7 @@ def _signature(root: LogicalPlan, leaves: list[LogicalPlan]) -> object:
         if id(node) in index:
             return index[id(node)]
         if isinstance(node, Join):
-            keys = frozenset(_canon(Call("eq", (a, b))) for a, b in zip(node.left_on, node.right_on))
+            keys = frozenset(_canon_pair(a, b) for a, b in zip(node.left_on, node.right_on))
             return (sig(node.left), sig(node.right), keys)
         return sig(node.children()[0])
 

@@ -105,8 +105,21 @@ def to_comparison(term: Expr, schema: Schema) -> Comparison | None:
     return None
 
 
+def _folded(term: Expr) -> Expr:
+    """``term`` with a comparison of two literals folded, as constant_folding would in the next
+    pass (a union branch's constant compared with the one a filter above the union wants: TPC-DS
+    q04's ``sale_type = 's'`` in each branch): the rules in between see what the filter keeps."""
+    if isinstance(term, Call) and term.args and all(isinstance(a, Literal) for a in term.args):
+        from thresher.planner.optimizer.rules.constant_folding import fold
+
+        return fold(term)
+    return term
+
+
 def _wrap(node: LogicalPlan, terms: list[Expr]) -> LogicalPlan:
-    return Filter(node, combine_conjunction(terms)) if terms else node
+    """``terms`` (of the filter being pushed, or substituted for the columns ``node`` gives the
+    same types) over ``node``: type-checked already (see Filter.of_checked_terms)."""
+    return Filter.of_checked_terms(node, combine_conjunction(terms)) if terms else node
 
 
 def _push(filter_: Filter) -> LogicalPlan | None:
@@ -147,18 +160,20 @@ def _push(filter_: Filter) -> LogicalPlan | None:
         for t in terms:
             cols = t.columns()
             if all(c in mapping and cost_class(strip_alias(mapping[c])) == "scalar" for c in cols):
-                down.append(substitute(t, mapping))
+                term = _folded(substitute(t, mapping))
+                if not (isinstance(term, Literal) and term.value is True):
+                    down.append(term)
             else:
                 up.append(t)
-        if not down:
+        if not down and len(up) == len(terms):
             return None
-        return _wrap(child.with_children([Filter(child.input, combine_conjunction(down))]), up)
+        return _wrap(child.with_children([_wrap(child.input, down)]) if down else child, up)
 
     if isinstance(child, (Sort, Repartition)):
-        return child.with_children([Filter(child.input, filter_.predicate)])
+        return child.with_children([Filter.of_checked_terms(child.input, filter_.predicate)])
 
     if isinstance(child, Distinct) and child.subset is None:
-        return child.with_children([Filter(child.input, filter_.predicate)])
+        return child.with_children([Filter.of_checked_terms(child.input, filter_.predicate)])
 
     if isinstance(child, Distinct) or isinstance(child, Window):
         # rows that agree on the subset / partition columns are kept or dropped together
@@ -172,13 +187,13 @@ def _push(filter_: Filter) -> LogicalPlan | None:
         up = [t for t in terms if not (t.columns() and t.columns() <= keys)]
         if not down:
             return None
-        return _wrap(child.with_children([Filter(child.input, combine_conjunction(down))]), up)
+        return _wrap(child.with_children([_wrap(child.input, down)]), up)
 
     if isinstance(child, Filter) and cost_rank(cost_class(child.predicate)) < cost_rank(cost_class(filter_.predicate)):
-        below = _push(Filter(child.input, filter_.predicate))
+        below = _push(Filter.of_checked_terms(child.input, filter_.predicate))
         if below is None:
             return None
-        return Filter(below, child.predicate)
+        return Filter.of_checked_terms(below, child.predicate)
 
     if isinstance(child, Union):
         return Union(tuple(Filter(i, filter_.predicate) for i in child.inputs))
@@ -188,7 +203,7 @@ def _push(filter_: Filter) -> LogicalPlan | None:
         up = [t for t in terms if t.columns() & set(child.columns)]
         if not down:
             return None
-        return _wrap(child.with_children([Filter(child.input, combine_conjunction(down))]), up)
+        return _wrap(child.with_children([_wrap(child.input, down)]), up)
 
     if isinstance(child, Aggregate):
         key_map = {k.output_name(): strip_alias(k) for k in child.keys}
@@ -201,7 +216,7 @@ def _push(filter_: Filter) -> LogicalPlan | None:
                 up.append(t)
         if not down:
             return None
-        return _wrap(child.with_children([Filter(child.input, combine_conjunction(down))]), up)
+        return _wrap(child.with_children([_wrap(child.input, down)]), up)
 
     if isinstance(child, Join):
         return _push_join(child, terms)
@@ -220,6 +235,7 @@ def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
     can_left = join.how in ("inner", "left", "semi", "anti", "cross")
     can_right = join.how in ("inner", "right", "cross")
     left_terms, right_terms, up = [], [], []
+    copied = False  # a term copied to the other key of an equi-join: that key may have another type
     for t in terms:
         cols = t.columns()
         if cols and cols <= left_names and can_left and not (cols & set(right_map) - left_names):
@@ -230,6 +246,7 @@ def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
                 for lk, rk in zip(join.left_on, join.right_on):
                     if isinstance(lk, Column) and lk.name == c and isinstance(rk, Column):
                         right_terms.append(substitute(t, {c: rk}))
+                        copied = True
         elif cols and all(c in right_map for c in cols) and can_right:
             right_terms.append(substitute(t, {o: Column(r) for o, r in right_map.items()}))
         else:
@@ -237,7 +254,7 @@ def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
     if not left_terms and not right_terms:
         return None
     left = _wrap(join.left, left_terms)
-    right = _wrap(join.right, right_terms)
+    right = Filter(join.right, combine_conjunction(right_terms)) if copied else _wrap(join.right, right_terms)
     new = join.with_children([left, right])  # a filter keeps its input's schema: nothing to derive again
     return _wrap(new, up)
 

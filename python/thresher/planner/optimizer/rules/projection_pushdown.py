@@ -96,7 +96,7 @@ def _prune(memo: _Memo, node: LogicalPlan, required: Req) -> LogicalPlan:
 
             # an expression whose `<name>_error` column is used must be kept (it produces it)
             kept = tuple(e for e in exprs if e.output_name() in required
-                         or (wants_error_column(e) and error_column_name(e.output_name()) in required))
+                         or (error_column_name(e.output_name()) in required and wants_error_column(e)))
             exprs = kept or exprs[:1]
         child = _rec(memo, node.input, _cols(exprs))
         if child is node.input and _same_exprs(exprs, node.exprs):

@@ -31,12 +31,18 @@ from __future__ import annotations
 
 from thresher.expressions.expr import Call, Column, Expr, combine_conjunction, split_conjunction, strip_alias
 from thresher.planner.logical import Aggregate, Distinct, Filter, Join, Limit, LogicalPlan, Project, Sort
-from thresher.planner.optimizer.rules._util import rule_memo
+from thresher.planner.optimizer.rules._util import plan_has, rule_memo
 
 Needed = frozenset[str] | None  # None: every column is needed (the plan's output, or unknown)
 
 
+def _left_or_semi_join(node: LogicalPlan) -> bool:
+    return isinstance(node, Join) and node.how in ("left", "semi", "anti")
+
+
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    if not plan_has(plan, _left_or_semi_join):  # what it rewrites: a filtered left join, a semi/anti join
+        return None
     return _visit(rule_memo("semi_join_from_exists"), plan, None)
 
 
