@@ -519,17 +519,10 @@ def _keys_within(node: LogicalPlan, cols: dict[str, str], target: LogicalPlan, d
         return all(k == v for k, v in cols.items())
     if isinstance(node, (Filter, Sort, Limit, Distinct)):
         return all(k in node.input.schema.names for k in cols) and _keys_within(node.input, cols, target, depth + 1)
-    if isinstance(node, Project):
-        srcs = {e.output_name(): strip_alias(e) for e in node.exprs}
-        down = {}
-        for k, v in cols.items():
-            m = srcs.get(k)
-            if not isinstance(m, Column):
-                return False
-            down[m.name] = v
-        return len(down) == len(cols) and _keys_within(node.input, down, target, depth + 1)
-    if isinstance(node, Aggregate):
-        srcs = {e.output_name(): strip_alias(e) for e in node.keys}
+    if isinstance(node, (Project, Aggregate)):
+        # an aggregate's group keys trace down like a projection's columns; its aggregates do not
+        outs = node.exprs if isinstance(node, Project) else node.keys
+        srcs = {e.output_name(): strip_alias(e) for e in outs}
         down = {}
         for k, v in cols.items():
             m = srcs.get(k)
