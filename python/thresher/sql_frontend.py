@@ -77,6 +77,12 @@ _PLAN_CACHE: OrderedDict[tuple[Any, ...], tuple[tuple[weakref.ref[Any], ...], An
 _PLAN_CACHE_SIZE = 128
 
 
+def clear_plan_cache() -> None:
+    """Forget every remembered translation (a benchmark round that must plan from scratch)."""
+    with _LOCK:
+        _PLAN_CACHE.clear()
+
+
 def _plan_key(query: str, dialect: str, catalog: dict[str, Any]) -> tuple[Any, ...]:
     from thresher.expressions.registry import _SQL_NAMES
 

@@ -1,0 +1,82 @@
+"""``_sqlglot_passes`` skips the passes a tree cannot need (translate._tree_kinds): the skipped
+passes must have been no-ops, so every plan is the one all passes give."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+import thresher as th
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import tpcds  # noqa: E402
+from benchmarks.tpch import dataframe_queries as dq  # noqa: E402
+from benchmarks.tpch.sql_queries import QUERIES  # noqa: E402
+
+translate_mod = importlib.import_module("thresher.planner.sql.translate")
+
+
+def _every_pass(tree: object) -> tuple[set[type], bool]:
+    return {exp.Or, exp.Count, exp.Subquery, exp.ArrayAgg}, True
+
+
+def _plans(queries: list[str], frames: dict[str, th.DataFrame]) -> list[str]:
+    from thresher.sql_frontend import clear_plan_cache
+
+    clear_plan_cache()
+    return [th.sql(q, **frames).plan.pretty() for q in queries]
+
+
+def _same_with_every_pass(monkeypatch: pytest.MonkeyPatch, queries: list[str], frames: dict[str, th.DataFrame]) -> None:
+    guarded = _plans(queries, frames)
+    monkeypatch.setattr(translate_mod, "_tree_kinds", _every_pass)
+    assert _plans(queries, frames) == guarded
+
+
+def test_tpch_plans_same_with_every_pass(monkeypatch: pytest.MonkeyPatch, tpch_dir: Path) -> None:
+    _same_with_every_pass(monkeypatch, [QUERIES[q] for q in sorted(QUERIES)], dq.tables(tpch_dir))
+
+
+def test_tpcds_plans_same_with_every_pass(monkeypatch: pytest.MonkeyPatch, tpcds_generate) -> None:  # type: ignore[no-untyped-def]
+    frames = tpcds.tables(tpcds_generate(0.01))
+    _same_with_every_pass(monkeypatch, [tpcds.query(q) for q in tpcds.query_numbers()], frames)
+
+
+@pytest.mark.parametrize(("sql", "nested"), [
+    ("SELECT a FROM t WHERE a > 1", False),
+    ("SELECT t.a FROM t JOIN (SELECT a FROM u) s ON t.a = s.a", False),
+    ("WITH c AS (SELECT a FROM t) SELECT a FROM c UNION ALL SELECT a FROM u", False),
+    ("SELECT a FROM (SELECT a FROM t UNION SELECT a FROM u) s", False),
+    ("SELECT a FROM t WHERE a > (SELECT max(a) FROM u)", True),
+    ("SELECT a FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = t.a)", True),
+    ("SELECT a FROM t WHERE a IN (SELECT a FROM u UNION SELECT a FROM v)", True),
+    ("SELECT a, (SELECT count(*) FROM u) AS n FROM t", True),
+    ("SELECT a FROM t, UNNEST([1, 2]) AS x(b)", True),
+    ("WITH c AS (SELECT a FROM t WHERE a IN (SELECT a FROM u)) SELECT a FROM c", True),
+])
+def test_tree_kinds_finds_queries_in_expressions(sql: str, nested: bool) -> None:
+    assert translate_mod._tree_kinds(sqlglot.parse_one(sql, dialect="duckdb"))[1] is nested
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT a FROM t WHERE a IN (SELECT a FROM u) OR a > (SELECT max(a) FROM u) - 1 ORDER BY a",
+    "SELECT a FROM t WHERE a > 1 OR a IS NULL ORDER BY a",
+    "SELECT t.a FROM t JOIN (SELECT a FROM u WHERE a < 3 OR a > 2) s ON t.a = s.a ORDER BY t.a",
+])
+def test_guarded_passes_match_duckdb(sql: str) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    import pyarrow as pa
+
+    data = {"t": {"a": [1, 2, 3, None]}, "u": {"a": [2, 3, 3]}}
+    con = duckdb.connect()
+    for name, cols in data.items():
+        con.register(name, pa.table(cols))
+    frames = {name: th.from_pydict(cols) for name, cols in data.items()}
+    assert th.sql(sql, **frames).to_pylist() == con.sql(sql).to_arrow_table().to_pylist()
