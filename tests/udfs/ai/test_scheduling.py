@@ -342,3 +342,26 @@ def test_a_thief_taking_a_whole_drained_bucket_leaves_no_empty_bucket() -> None:
     got = s.next_batch(1, 4)  # replica 1 is idle: it takes the last prompt, i.e. the whole bucket
     assert [p.id for p in got] == [1] and s.buckets() == [] and s.pending == 0
     assert s.next_batch(1, 4) == [] and s.next_batch(0, 4) == []
+
+
+@pytest.mark.parametrize("cache_blocks", [20, 4096])
+def test_the_replay_issues_only_what_a_replicas_kv_cache_can_start(cache_blocks: int) -> None:
+    """A modelled replica runs only the prompts whose KV blocks fit (as vLLM admits them) and asks
+    the router only for those: a prompt handed to a full replica would wait there, out of reach of
+    a replica that runs dry. Prompts of one 48-token prefix (3 shared blocks) and 3 own blocks, one
+    output block each: 20 blocks hold 3 + 4 x 4, so 4 run at once (8 slots); 4096 blocks hold 8."""
+    parts = [[(i, [1] * 48 + [10_000 + i] * 48) for i in range(k, k + 8)] for k in range(0, 160, 8)]
+    trace: list = []
+    out = schedule_prompts(iter(parts), replicas=2, batch_size=8, arrivals=[0.0] * len(parts), trace=trace,
+                           model=ReplicaModel(new_tokens=16, cache_blocks=cache_blocks), cache_blocks=cache_blocks)
+    assert sorted(i for r in out for i in r) == list(range(160))
+    outstanding, first, peak = [0, 0], [True, True], 0
+    for ev in trace:
+        if ev[0] != "issue":
+            continue
+        _, r, finished, free, issued = ev
+        outstanding[r] += len(issued) - len(finished)
+        if not first[r]:  # the first request knows nothing yet of what a prompt needs
+            peak = max(peak, outstanding[r])
+        first[r] = False
+    assert peak == (4 if cache_blocks == 20 else 8)

@@ -920,10 +920,14 @@ class ReplicaModel:
     """How :func:`iter_schedule` models a replica's time while it replays the router offline.
 
     A replica runs continuous batching: at most ``batch_size`` sequences at once (the engine's
-    ``max_num_seqs``); each step costs ``step_s`` plus ``prefill_s_per_token`` per prompt token
-    admitted that its prefix cache (an LRU of ``cache_blocks`` blocks) does not hold, plus
-    ``decode_s_per_seq`` per running sequence; a sequence leaves after ``new_tokens`` steps and its
-    slot is offered to the router at the next step. Only ratios of the costs matter to the order.
+    ``max_num_seqs``), and only as many as its KV cache of ``cache_blocks`` blocks holds -- a
+    running sequence holds its prompt's blocks (full blocks shared with the other running
+    sequences of the same prefix) and the blocks of its ``new_tokens`` output tokens, as vLLM
+    admits a prompt only when its blocks fit. Each step costs ``step_s`` plus
+    ``prefill_s_per_token`` per prompt token admitted that its prefix cache (an LRU of
+    ``cache_blocks`` blocks) does not hold, plus ``decode_s_per_seq`` per running sequence; a
+    sequence leaves after ``new_tokens`` steps and its slot is offered to the router at the next
+    step. Only ratios of the costs matter to the order.
 
     Examples
     --------
@@ -936,6 +940,57 @@ class ReplicaModel:
     prefill_s_per_token: float = 1e-4
     decode_s_per_seq: float = 1.5e-4
     cache_blocks: int = 8192
+
+
+class _ReplicaKV:
+    """A modelled replica's KV cache (:class:`ReplicaModel`): the blocks its running sequences
+    hold, which decide how many run at once, and the LRU prefix cache, which decides the hits."""
+
+    def __init__(self, capacity: int, new_tokens: int) -> None:
+        self.capacity = capacity
+        self.out_blocks = -(-new_tokens // BLOCK_SIZE)
+        self.lru = LRUBlockCache(capacity)
+        self.pinned: dict[int, int] = {}  # full prompt block -> running sequences holding it
+        self.private = 0  # partial prompt blocks and output blocks of the running sequences
+        self.needed = 0  # blocks the admitted prompts needed, for the estimate in room()
+        self.admitted = 0
+
+    def _private(self, p: PromptRequest) -> int:
+        return -(-p.num_tokens // BLOCK_SIZE) - p.num_blocks + self.out_blocks
+
+    def _need(self, p: PromptRequest) -> int:
+        return sum(1 for h in p.block_hashes if h not in self.pinned) + self._private(p)
+
+    def free(self) -> int:
+        return self.capacity - len(self.pinned) - self.private
+
+    def fits(self, p: PromptRequest) -> bool:
+        """``p``'s blocks fit next to the running sequences' (any prompt runs on an empty replica)."""
+        return (not self.pinned and not self.private) or self._need(p) <= self.free()
+
+    def admit(self, p: PromptRequest) -> int:
+        """Start ``p``: hold its blocks; return its prompt tokens the prefix cache did not hold."""
+        self.needed += self._need(p)
+        self.admitted += 1
+        for h in p.block_hashes:
+            self.pinned[h] = self.pinned.get(h, 0) + 1
+        self.private += self._private(p)
+        return p.num_tokens - BLOCK_SIZE * self.lru.admit(p.block_hashes)
+
+    def release(self, p: PromptRequest) -> None:
+        for h in p.block_hashes:
+            c = self.pinned[h] - 1
+            if c:
+                self.pinned[h] = c
+            else:
+                del self.pinned[h]
+        self.private -= self._private(p)
+
+    def room(self, default: int) -> int:
+        """About how many more prompts fit now: free blocks over the mean an admitted prompt needed."""
+        if not self.admitted:
+            return default
+        return int(self.free() * self.admitted // max(1, self.needed))
 
 
 class _Feed:
@@ -1038,8 +1093,10 @@ def iter_schedule(
     if policy in ("bucketed", "prefix"):
         options.setdefault("cache_blocks", m.cache_blocks)
     sched = make_scheduler(policy, replicas, **options)
-    caches = [LRUBlockCache(m.cache_blocks) for _ in range(replicas)]
-    running: list[deque[tuple[int, list[int]]]] = [deque() for _ in range(replicas)]  # (finish step, ids)
+    kvs = [_ReplicaKV(m.cache_blocks, m.new_tokens) for _ in range(replicas)]
+    # (finish step, prompts); waiting: issued to the replica, not yet admitted (its KV cache is full)
+    running: list[deque[tuple[int, list[PromptRequest]]]] = [deque() for _ in range(replicas)]
+    waiting: list[deque[PromptRequest]] = [deque() for _ in range(replicas)]
     nrun = [0] * replicas
     steps = [0] * replicas
     finished: list[list[int]] = [[] for _ in range(replicas)]
@@ -1052,26 +1109,35 @@ def iter_schedule(
         done = finished[r]
         finished[r] = []
         sched.complete(r, done)
-        free = batch_size - nrun[r]
+        kv, wait = kvs[r], waiting[r]
+        # Ask only for what the replica can start now (free slots its KV cache holds): a prompt
+        # issued to a full replica would wait there, where no idle replica can take it.
+        free = min(batch_size - nrun[r], kv.room(batch_size)) - len(wait)
         batch = sched.next_batch(r, free) if free > 0 else []
         if trace is not None and (batch or done):
-            trace.append(("issue", r, done, free, [p.id for p in batch]))
-        prefill = 0
+            trace.append(("issue", r, done, max(0, free), [p.id for p in batch]))
         if batch:
-            ids = [p.id for p in batch]
-            yield r, ids
-            for p in batch:
-                prefill += p.num_tokens - BLOCK_SIZE * caches[r].admit(p.block_hashes)
-            running[r].append((steps[r] + m.new_tokens, ids))
-            nrun[r] += len(ids)
+            yield r, [p.id for p in batch]
+            wait.extend(batch)
+        prefill = 0
+        started: list[PromptRequest] = []
+        while wait and nrun[r] + len(started) < batch_size and kv.fits(wait[0]):
+            p = wait.popleft()
+            prefill += kv.admit(p)
+            started.append(p)
+        if started:
+            running[r].append((steps[r] + m.new_tokens, started))
+            nrun[r] += len(started)
         if nrun[r]:
             now += m.step_s + m.prefill_s_per_token * prefill + m.decode_s_per_seq * nrun[r]
             steps[r] += 1
             q = running[r]
             while q and q[0][0] <= steps[r]:
-                _, ids = q.popleft()
-                nrun[r] -= len(ids)
-                finished[r].extend(ids)
+                _, ps = q.popleft()
+                nrun[r] -= len(ps)
+                for p in ps:
+                    kv.release(p)
+                finished[r].extend(p.id for p in ps)
             heapq.heappush(heap, (now, r))
             continue
         # Idle: wake at the next arrival, or after the next replica's turn (it may take its own
