@@ -90,13 +90,15 @@ def write_images(directory: str | os.PathLike[str], n: int, width: int = 1024, h
 
 def make_video(seconds: float = 4.0, fps: int = 30, width: int = 320, height: int = 240, gop_seconds: float = 2.0,
                codec: str = "libx264", cuts: Sequence[float] = (), seed: int = 0, bframes: int | None = None,
-               container: str = "mp4", noise: float = 0.0) -> bytes:
+               container: str = "mp4", noise: float = 0.0, slices: int | None = None) -> bytes:
     """An H.264 video with a keyframe exactly every ``gop_seconds`` (no scene-cut keyframes).
 
     Each frame is a moving pattern; at every time in ``cuts`` the scene changes abruptly (new
     colours), which ``video.shots`` should detect. Frame ``i`` has pts ``i`` in a 1/fps time base.
     ``noise`` (a standard deviation in grey levels) adds changing grain, so that predicted frames
     carry residuals and the bitrate looks like a camera's rather than a slide show's.
+    ``slices`` pins the slices per frame (x264 frame threads); by default PyAV's slice-threaded
+    x264 writes one slice per encoder thread, which depends on the machine's cores.
     """
     import av
 
@@ -106,7 +108,11 @@ def make_video(seconds: float = 4.0, fps: int = 30, width: int = 320, height: in
     params = f"keyint={gop}:min-keyint={gop}:scenecut=0"
     if bframes is not None:
         params += f":bframes={bframes}"
+    if slices is not None:
+        params += f":slices={slices}"
     stream = out.add_stream(codec, rate=fps, options={"x264-params": params, "preset": "veryfast"})
+    if slices is not None:
+        stream.codec_context.thread_type = "FRAME"  # x264's sliced threads would cut a slice per thread
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     stream.codec_context.gop_size = gop
     n = round(seconds * fps)

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from thresher.config import config
+from thresher.operators.kernels import video as video_kernels
 from thresher.operators.kernels.base import RowError
 from thresher.operators.kernels.registry import get_kernel
 from thresher.operators.kernels.video import iter_frames, video_metadata
@@ -49,6 +50,29 @@ def test_frames_exact(video) -> None:
         for f in frames:
             np.testing.assert_array_equal(f["image"], ref[round(f["timestamp"], 4)])
     assert len(list(iter_frames(video))) == 180
+
+
+@pytest.mark.parametrize("slices", [1, 3])
+def test_decoder_threads_by_slices(slices, monkeypatch) -> None:
+    """Two decoder threads: slice threading on a stream with >= 2 slices per frame, frame
+    threading on one slice per frame; either way the frames equal a plain full decode."""
+    data = make_video(seconds=3, fps=10, width=96, height=64, gop_seconds=1, noise=3.0, slices=slices)
+    with av.open(io.BytesIO(data)) as c:
+        assert video_kernels._index(c, c.streams.video[0]).slices == slices
+    chosen = []
+    set_threads = video_kernels._set_threads
+
+    def spy(vs, threads, n_slices=1):
+        set_threads(vs, threads, n_slices)
+        chosen.append((vs.thread_type.name, vs.thread_count))
+
+    monkeypatch.setattr(video_kernels, "_set_threads", spy)
+    ref = _reference(data)
+    frames = list(iter_frames(data, every_seconds=0.5, threads=2))
+    assert chosen == [("SLICE" if slices > 1 else "FRAME", 2)]
+    assert [f["timestamp"] for f in frames] == pytest.approx([0, 0.5, 1, 1.5, 2, 2.5])
+    for f in frames:
+        np.testing.assert_array_equal(f["image"], ref[round(f["timestamp"], 4)])
 
 
 def test_keyframes_only_decodes_only_keyframes(video, monkeypatch) -> None:
