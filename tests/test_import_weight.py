@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import thresher
+from thresher.planner.optimizer.runner import JOIN_ONLY_RULES
 
 #: libraries `import thresher` must not load (each costs MiBs of RSS or a second of start-up)
 HEAVY = ("pandas", "polars", "sqlglot", "pyiceberg", "lance", "ray", "transformers", "torch", "PIL", "fsspec",
@@ -113,7 +114,10 @@ def test_pandas_imported_first_is_left_alone() -> None:
 #: pyarrow.compute ~9 MiB, its function registry included; numpy.ma ~1 MiB, on ``pa.array(ndarray)``)
 VIDEO_JOB_HEAVY = ("pandas", "polars", "sqlglot", "PIL", "fsspec", "asyncio", "ssl", "hashlib", "_hashlib",
                    "pyarrow.fs", "pyarrow.dataset", "pyarrow.parquet", "pyarrow.compute", "pyarrow._compute",
-                   "numpy.ma", "thresher.engine.checkpoint")
+                   "numpy.ma", "thresher.engine.checkpoint", "difflib",
+                   # no join in the plan: no join rules; no relational stage: no Polars lowering
+                   *(f"thresher.planner.optimizer.rules.{r}" for r in sorted(JOIN_ONLY_RULES)),
+                   "thresher.planner.polars_plan", "thresher.planner.distributions", "thresher.planner.stats")
 
 
 def test_local_video_job_loads_no_heavy_library(tmp_path: Path) -> None:

@@ -249,6 +249,8 @@ class _ConfigModule(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
         if name in _field_names():
             return getattr(get_config(), name)
+        if name.startswith("__"):  # a probe (``from thresher.config import x`` asks for __path__): no suggestion
+            raise AttributeError(f"module 'thresher.config' has no attribute {name!r}")
         raise AttributeError(f"module 'thresher.config' has no attribute {name!r}{did_you_mean(name, _field_names())}")
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -50,3 +50,20 @@ def test_log_records_each_firing_and_reaches_a_fixpoint():
     assert res.log and res.iterations >= 2
     again = runner.optimize(res.plan)
     assert again.log == []
+
+
+def test_join_only_rules_skip_a_plan_without_a_join(monkeypatch):
+    """A plan without a Join never runs (nor loads) the join-only rules; one with a Join runs
+    every one of them, and each of them leaves a join-free plan unchanged."""
+    loaded = []
+    load = runner._load
+    monkeypatch.setattr(runner, "_load", lambda name: loaded.append(name) or load(name))
+    df = th.from_pydict({"a": [1, 2], "b": [3, 4]})
+    flat = df.filter(col("a") > 1).select("a").plan
+    runner.optimize(flat)
+    assert loaded and not set(loaded) & runner.JOIN_ONLY_RULES
+    for name in runner.JOIN_ONLY_RULES:  # the skip changes nothing: they would not fire
+        assert load(name)(flat) in (None, flat), name
+    loaded.clear()
+    runner.optimize(df.join(th.from_pydict({"a": [1], "c": [5]}), on="a").filter(col("b") > 0).plan)
+    assert runner.JOIN_ONLY_RULES <= set(loaded)

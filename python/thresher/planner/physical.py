@@ -51,8 +51,6 @@ from thresher.operators.flatmap import FlatMapOperator
 from thresher.operators.pipeline import RowPipeline
 from thresher.operators.project import ProjectOperator
 from thresher.operators.sample import SampleOperator
-from thresher.planner.distributions import Distribution
-from thresher.planner.distributions import distribution as _spread
 from thresher.planner.gc_pause import gc_paused
 from thresher.planner.logical import (
     Aggregate,
@@ -75,13 +73,17 @@ from thresher.planner.logical import (
     Write,
 )
 from thresher.planner.memo import memo_scope, memoized_by_identity
-from thresher.planner.polars_plan import PolarsProgram, cut_inputs
 from thresher.udfs.service import SharedService
 
 if TYPE_CHECKING:
     from thresher.operators.base import Operator
     from thresher.operators.dedup import DedupOperator
+    from thresher.planner.distributions import Distribution
     from thresher.planner.optimizer.runner import OptimizerResult
+
+    # (imported where a relational stage is lowered: a job without one, e.g. a local video job,
+    # never loads the Polars lowering, the distributions and the statistics, ~0.3 MiB)
+    from thresher.planner.polars_plan import PolarsProgram
 
 DEFAULT_BATCH_ROWS = 64 * 1024
 MEDIA_BATCH_ROWS = 64
@@ -555,6 +557,9 @@ def _distribution(node: LogicalPlan, leaves: Sequence[LogicalPlan]) -> HashDistr
     """How a relational stage may be spread over partitions (a hash or one-key range shuffle
     only when its inputs are the node's direct children: then one partition of each is all a
     task needs; else :func:`thresher.planner.distributions.distribution`)."""
+    from thresher.planner.distributions import distribution as _spread
+    from thresher.planner.polars_plan import cut_inputs
+
     direct = list(node.children())
     if len(leaves) != len(direct) or any(a is not b for a, b in zip(leaves, direct)):
         return _spread(node, leaves)
@@ -638,6 +643,8 @@ class PhysicalPlanner:
 
         for c in node.children():
             collect(c)
+        from thresher.planner.polars_plan import PolarsProgram
+
         spec = RelationalSpec(PolarsProgram(node, tuple(leaves)), over=(node, tuple(leaves)))
         return self._new(kind="relational", logical=node, inputs=inputs, boundary="barrier", spec=spec)
 

@@ -36,9 +36,9 @@ def test_metadata_without_decoding(video, monkeypatch) -> None:
     assert decoded == []
 
 
-def _reference(video: bytes) -> dict[float, np.ndarray]:
+def _reference(video: bytes, **scale) -> dict[float, np.ndarray]:
     with av.open(io.BytesIO(video)) as c:
-        return {round(float(f.time), 4): f.to_ndarray(format="rgb24") for f in c.decode(video=0)}
+        return {round(float(f.time), 4): f.to_ndarray(format="rgb24", **scale) for f in c.decode(video=0)}
 
 
 def test_frames_exact(video) -> None:
@@ -50,6 +50,13 @@ def test_frames_exact(video) -> None:
         for f in frames:
             np.testing.assert_array_equal(f["image"], ref[round(f["timestamp"], 4)])
     assert len(list(iter_frames(video))) == 180
+    scale = {"width": 40, "height": 30, "interpolation": "AREA"}
+    ref = _reference(video, **scale)
+    frames = list(iter_frames(video, every_seconds=1.0, width=40, height=30))
+    assert len(frames) == 6
+    for f in frames:
+        assert f["image"].shape == (30, 40, 3)
+        np.testing.assert_array_equal(f["image"], ref[round(f["timestamp"], 4)])
 
 
 @pytest.mark.parametrize("slices", [1, 3])

@@ -364,10 +364,13 @@ def _out_size(vs: Any, width: int | None, height: int | None) -> tuple[int, int]
     return int(width), int(height)
 
 
-def _to_rgb(frame: Any, size: tuple[int, int] | None) -> np.ndarray:
+def _to_rgb(frame: Any, size: tuple[int, int] | None, reformatter: Any) -> np.ndarray:
+    """The frame as RGB (scaled to ``size`` with area averaging), through the video's one
+    ``VideoReformatter`` on the calling thread."""
     if size is None:
-        return frame.to_ndarray(format="rgb24")
-    return frame.to_ndarray(format="rgb24", width=size[0], height=size[1], interpolation="AREA")
+        return reformatter.reformat(frame, format="rgb24", threads=1).to_ndarray()  # type: ignore[no-any-return]
+    return reformatter.reformat(frame, width=size[0], height=size[1], format="rgb24",  # type: ignore[no-any-return]
+                                interpolation="AREA", threads=1).to_ndarray()
 
 
 def _decode_targets(container: Any, vs: Any, ix: _Index, targets: list[int],
@@ -381,6 +384,12 @@ def _decode_targets(container: Any, vs: Any, ix: _Index, targets: list[int],
     only_keys = all(t in key_set for t in targets)
     queue = list(targets)
     qi = 0
+    # one swscale context for the video, on this thread: frame.to_ndarray(width=...) builds a
+    # context per frame, and swscale's default starts a thread per core for each (~0.5 ms of
+    # work for a 720p frame scaled to 224x224): ~1 MiB less peak RSS on the video benchmark
+    from av.video.reformatter import VideoReformatter
+
+    reformatter = VideoReformatter()
     pos: int | None = None  # pts of the last frame decoded
 
     def key_before(p: int) -> int:
@@ -411,7 +420,7 @@ def _decode_targets(container: Any, vs: Any, ix: _Index, targets: list[int],
                 pos = frame.pts
                 while qi < len(queue) and frame.pts >= queue[qi]:
                     if frame.pts == queue[qi] or frame.pts - queue[qi] < _frame_gap(ix, queue[qi]):
-                        yield {"timestamp": float((frame.pts - ix.start) * tb), "image": _to_rgb(frame, size)}
+                        yield {"timestamp": float((frame.pts - ix.start) * tb), "image": _to_rgb(frame, size, reformatter)}
                     qi += 1
                 if qi >= len(queue):
                     return

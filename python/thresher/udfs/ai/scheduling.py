@@ -1070,7 +1070,8 @@ def iter_schedule(
     This is the online policy run offline, not a separate heuristic: replicas are modelled
     (:class:`ReplicaModel`) running continuous batching, and whenever a replica has free slots
     it asks the scheduler -- the same object :class:`~thresher.udfs.ai.routing.PromptRouter`
-    drives in the engine -- for that many prompts, reporting first the prompts it finished.
+    drives in the engine -- for as many prompts as it can start (the free slots its KV cache
+    holds), reporting first the prompts it finished.
     Prompts reach the scheduler only when they arrive:
 
     - ``arrivals`` given: partition ``k`` arrives at time ``arrivals[k]`` (seconds, ascending), the
@@ -1081,7 +1082,7 @@ def iter_schedule(
 
     ``trace``, if a list, receives the calls made to the scheduler, in order:
     ``("add", partition_index)``, ``("close",)`` (the input ended) and
-    ``("issue", replica, finished_ids, free_slots, issued_ids)``.
+    ``("issue", replica, finished_ids, free_slots, issued_ids)`` (``free_slots``: the prompts asked for).
 
     Examples
     --------
