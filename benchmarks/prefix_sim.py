@@ -83,6 +83,7 @@ hidden under the weights read: this favours prefix caching slightly (prefill cou
 
     python -m benchmarks.prefix_sim                # the talk's shape: 20k prompts, 512 prefixes, 8 replicas
     python -m benchmarks.prefix_sim --sweep        # cache size, replicas, prefixes, skew, arrival, lengths
+    python -m benchmarks.prefix_sim --cache-blocks 7000   # a smaller cache: naive misses more (docs/guide/ai.md)
 """
 
 from __future__ import annotations
@@ -542,12 +543,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--prompts", type=int, default=20_000)
     ap.add_argument("--prefixes", type=int, default=512)
+    ap.add_argument("--cache-blocks", type=int, default=Shape.cache_blocks,
+                    help="KV cache blocks per replica (default: the calibrated 9,500)")
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--only", default="", help="comma-separated sweep point names")
     ap.add_argument("--policies", default=",".join(POLICIES))
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
-    base = Shape(prompts=args.prompts, prefixes=args.prefixes)
+    base = Shape(prompts=args.prompts, prefixes=args.prefixes, cache_blocks=args.cache_blocks)
     policies = args.policies.split(",")
     points = sweep_points(base) if args.sweep else {"base": base}
     if args.only:
