@@ -24,7 +24,7 @@ translate_mod = importlib.import_module("thresher.planner.sql.translate")
 
 
 def _every_pass(tree: object) -> tuple[set[type], bool]:
-    return {exp.Or, exp.Count, exp.Subquery, exp.ArrayAgg}, True
+    return {exp.Or, exp.Count, exp.Subquery, exp.ArrayAgg, exp.CTE}, True
 
 
 def _plans(queries: list[str], frames: dict[str, th.DataFrame]) -> list[str]:

@@ -1100,8 +1100,9 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         tree = unnest_subqueries(tree)
     if nested or any(issubclass(k, exp.ArrayAgg) for k in kinds):
         tree = array_any_to_min_max(tree)
-    tree = eliminate_subqueries(tree)
-    tree = eliminate_ctes(tree)
+    if nested or any(issubclass(k, (exp.Subquery, exp.CTE)) for k in kinds):
+        tree = eliminate_subqueries(tree)
+        tree = eliminate_ctes(tree)
     return simplify(tree, dialect=dialect)
 
 
@@ -1116,7 +1117,9 @@ def _tree_kinds(tree: Any) -> tuple[set[type], bool]:
     COUNT and a subquery, ``count_subquery_to_exists``; without a query in an expression,
     ``unnest_subqueries`` (it only rewrites subquery scopes and correlated ones, and a correlated
     derived table fails qualification before), and ``array_any_to_min_max`` unless an
-    ``ARRAY_AGG`` is written. TPC-H: ~2 ms of ~16 per query."""
+    ``ARRAY_AGG`` is written; without a derived table or a CTE (and no query in an expression,
+    which decorrelation turns into derived tables), ``eliminate_subqueries`` and
+    ``eliminate_ctes``. TPC-H: ~2 ms of ~16 per query."""
     from sqlglot import exp
 
     kinds: set[type] = set()
