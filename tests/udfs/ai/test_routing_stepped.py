@@ -336,3 +336,19 @@ def test_prompt_stage_runner_drives_the_vllm_engine_step_by_step(monkeypatch: py
     metrics = [r.take_metrics() for r in runners]
     assert sum(m.get("prompt_tokens", 0) for m in metrics) == sum(len(t) for c in calls for t in c)
     assert sum(m.get("model_requests", 0) for m in metrics) == 120
+
+
+def test_the_runner_driving_the_stepper_counts_its_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's stepper is kept across calls; a later call's runner (not the one that created
+    it, which the executor may have dropped) gets that call's token usage."""
+    from thresher.udfs.ai.model_functions import ModelFunction, _Runner
+    from thresher.udfs.ai.providers import GenerationParams
+
+    provider = _provider(monkeypatch, FakeLLM(with_engine=True, max_num_seqs=4))
+    fn = ModelFunction(name="prompt", task="prompt", provider="vllm", model="m")
+    first, later = _Runner(fn, provider), _Runner(fn, provider)
+    calls = _calls(2, 10)
+    assert first.routed(calls[0], GenerationParams()) == [answer_of(t) for t in calls[0]]
+    assert later.routed(calls[1], GenerationParams()) == [answer_of(t) for t in calls[1]]
+    assert first.take_metrics()["prompt_tokens"] == sum(map(len, calls[0]))
+    assert later.take_metrics()["prompt_tokens"] == sum(map(len, calls[1]))
