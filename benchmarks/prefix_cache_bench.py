@@ -8,7 +8,8 @@ parameter and its source in the simulator's docstring) and one change at a time 
 prefix count, Zipf skew, arrival order and window, and prompt lengths. Engines are the policies:
 ``naive``, ``sorted`` (a barrier, then contiguous prefix-sorted runs), ``simple_router`` (the
 baseline "bucket by prefix + least-loaded replica", written in the simulator), Thresher's online
-router (``thresher_router``) and its offline ``schedule_prompts`` replayed strictly against
+router (``thresher_router``; ``thresher_router_batchwise`` as the ``vllm`` provider calls it, a
+whole batch at a time) and its offline ``schedule_prompts`` replayed strictly against
 arrivals, and ``bound`` (perfect hit rate, balance and batching: no schedule can exceed it).
 
 These are counts from a deterministic simulator, not wall times (one round; the "median s"
@@ -23,7 +24,8 @@ from typing import Any
 
 from benchmarks.harness import Bench, Engine
 
-POLICIES = ("naive", "sorted", "simple_router", "thresher_router", "schedule_prompts", "bound")
+POLICIES = ("naive", "sorted", "simple_router", "thresher_router", "thresher_router_batchwise", "schedule_prompts",
+            "bound")
 _SHAPE_KEYS = ("prompts", "prefixes", "replicas", "cache_blocks", "arrival_s")
 
 
@@ -73,7 +75,7 @@ def summary(result: dict[str, Any]) -> str:
             tput.setdefault(row["case"], {})[row["engine"]] = v
     lines = ["Throughput ratios over the sweep points (each point changes one thing of `base`, the talk's shape):",
              "", "| policy / reference | base | worst | median | best | worst point |", "|---|---|---|---|---|---|"]
-    for p in ("thresher_router", "schedule_prompts"):
+    for p in ("thresher_router", "thresher_router_batchwise", "schedule_prompts"):
         for ref in ("naive", "sorted", "simple_router", "bound"):
             xs = {c: t[p] / t[ref] for c, t in tput.items() if t.get(p) and t.get(ref)}
             if not xs:

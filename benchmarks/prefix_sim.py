@@ -31,6 +31,15 @@ Policies (all see a prompt only after it arrives):
   engine calls it: the engine never tells its router that the input ended (``PromptRouter``'s
   ``close_input`` has no caller), so neither does this policy (it used to call ``close()``, which
   credited the router with an end-of-input rebalance the engine never runs: 1.9% at the talk's shape).
+  A replica asks it for work at every step with free slots, for exactly the slots that freed --
+  the way the engine's ``vllm`` provider now drives it (``run_routed`` with
+  ``VLLMProvider.stepper()``: vLLM's engine-level ``add_request``/``step``, ``max_num_seqs``
+  requests kept running, the router asked after every engine step; not yet run on a GPU).
+* ``thresher_router_batchwise``: the same router called batch by batch, the way the ``vllm``
+  provider called it before (and the path still taken by an engine without vLLM's engine-level
+  API): ``run_routed`` takes up to ``step_prompts`` (256) prompts, runs them to the end in one
+  ``LLM.generate`` call, and only then reports them and asks again. Every replica's first batch
+  is whatever has arrived when it asks, and it holds the replica for ``new_tokens`` steps.
 * ``schedule_prompts``: Thresher's offline per-replica orders, computed from the arrival trace and
   the replicas' batch size and step costs (what a user of an offline schedule knows), then
   replayed strictly: a replica runs its list in order and waits when the next prompt has not
@@ -270,7 +279,7 @@ def simulate(s: Shape, policy: str, prompts: list[Prompt] | None = None) -> dict
         _, r = heapq.heappop(heap)
         rep = reps[r]
         free = s.max_running - len(rep.running) - len(rep.waiting)
-        if free > 0:
+        if free > 0 and not (feed.batchwise and (rep.running or rep.waiting)):
             rep.waiting.extend(feed.request(r, rep.clock, free))
         pre = 0
         while rep.waiting and len(rep.running) < s.max_running:
@@ -349,6 +358,8 @@ def bound(s: Shape, prompts: list[Prompt]) -> dict[str, Any]:
 
 class _Feeder:
     """Hands replicas prompts that have arrived: ``request(r, now, n)``, ``done(r, prompts)``, ``wake(r, now)``."""
+
+    batchwise = False  # True: a replica asks for work only once its last batch has finished
 
     def __init__(self, prompts: list[Prompt]) -> None:
         self.prompts = prompts
@@ -452,11 +463,12 @@ class _SimpleRouter(_Feeder):
 class _ThresherRouter(_Feeder):
     """Thresher's online router through its public API: add on arrival, next_batch when slots free."""
 
-    def __init__(self, prompts: list[Prompt], s: Shape) -> None:
+    def __init__(self, prompts: list[Prompt], s: Shape, batchwise: bool = False) -> None:
         from thresher.udfs.ai.scheduling import make_scheduler
 
         super().__init__(prompts)
         self.s = s
+        self.batchwise = batchwise
         self.sched = make_scheduler("bucketed", s.replicas, cache_blocks=s.cache_blocks)
         self.by_id = {p.pid: p for p in prompts}
         self.finished: list[list[int]] = [[] for _ in range(s.replicas)]
@@ -494,6 +506,8 @@ def _feeder(s: Shape, policy: str, prompts: list[Prompt]) -> Any:
         return _SimpleRouter(prompts, s)
     if policy == "thresher_router":
         return _ThresherRouter(prompts, s)
+    if policy == "thresher_router_batchwise":
+        return _ThresherRouter(prompts, s, batchwise=True)
     if policy == "sorted":
         order = sorted(prompts, key=lambda p: (p.prefix, p.pid))
         k = -(-len(order) // s.replicas)
@@ -504,8 +518,9 @@ def _feeder(s: Shape, policy: str, prompts: list[Prompt]) -> Any:
     raise ValueError(f"unknown policy {policy!r}; expected one of {POLICIES}")
 
 
-POLICIES = ("naive", "sorted", "simple_router", "thresher_router", "schedule_prompts", "bound")
-THRESHER = ("thresher_router", "schedule_prompts")
+POLICIES = ("naive", "sorted", "simple_router", "thresher_router", "thresher_router_batchwise", "schedule_prompts",
+            "bound")
+THRESHER = ("thresher_router", "thresher_router_batchwise", "schedule_prompts")
 REFERENCES = ("naive", "sorted", "simple_router", "bound")
 
 

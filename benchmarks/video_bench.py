@@ -6,7 +6,8 @@ Engines (each its own process, so the memory is its own; pools are start-up):
   ``video.frames(every_seconds=1, width=224, height=224)`` -> ``explode``, batches consumed.
 * ``thresher_list``: the same with the ``stream_video_frames`` rule off (a list per video).
 * ``thresher_1thread``: ``thresher`` with ``th.config(kernel_threads=1)``: one video at a time on
-  one decoder thread (the default gives a video up to 4 frame threads, here both cores).
+  one decoder thread (the default gives a video up to 4 decoder threads, here both cores: slice
+  threads, as these videos have 2 slices per frame, frame threads on a one-slice stream).
 * ``pyav_seek_1p``: a hand-written loop that seeks to every second (PyAV lands on the keyframe
   before) and decodes forward to the first frame at or after it, one video after another in one
   process; ``pyav_seek_mp``: the same loop on a 2-process pool; ``pyav_decode_all_mp``: decode
@@ -50,7 +51,13 @@ peak                            66.0            102.1
   sides): ~2.3 of modules (112 planner, optimizer, engine and operator modules) and ~2.2 of
   Arrow code pages touched by building batches (libarrow, pyarrow.lib, libarrow_python);
 * decoding 3.6 more than the plain loop: a second FFmpeg frame thread (``thresher_1thread``:
-  ~3-4 MiB less, and the speed of one core) and the batch being cut.
+  ~3-4 MiB less, and the speed of one core) and the batch being cut. (The table is from before
+  the changes below that took 104 -> 99.5 MiB.)
+
+The corpus is written by PyAV's default (slice-threaded) x264, one slice per encoder thread: 2
+per frame on 2 cores, more on a bigger machine. Both sides decode the same files: the plain loop
+with FFmpeg's default slice threads (one per core), thresher with two slice threads when a frame
+has at least two slices (frame threads otherwise, as on the usual one-slice x264 stream).
 
 Taken out of this path (before -> after, peak in the harness): ``pyarrow.compute`` and its
 function registry, 9 MiB (imported lazily; the fan-out repeats its input columns by slicing, not
@@ -59,20 +66,33 @@ function registry, 9 MiB (imported lazily; the fan-out repeats its input columns
 arena on transparent huge pages, 2-4 MiB (a 2 MiB page is resident whole: ``import thresher``
 sets ``MIMALLOC_ALLOW_THP=0`` before PyArrow loads; TPC-H SF 1 CPU time 0.99x); fan-out batches cut
 at 256 KiB instead of 1 MiB, ~1 MiB; the dedup and window operators, random and difflib imported
-where used, ~0.5. Earlier: pandas (~40 MiB, ``thresher._lazy``), asyncio (~5), ``pyarrow.fs``
+where used, ~0.5. Then (harness peaks, ``--rounds 5``/``7``): slice threads instead of frame
+threads on a stream with enough slices per frame (a frame thread holds a decoder context and a
+frame of delay: 104 -> 101); one swscale context per video on the decoding thread instead of a
+context per frame, each starting a thread per core (101 -> 100.0); join-only optimizer rules
+skipped (not imported) on a join-free plan, the Polars lowering imported where a relational stage
+is lowered, no difflib behind ``from thresher.config import ...`` (~0.5 MiB of modules, 100.0 ->
+99.5-99.9); the decoder drained after a target's packet when the next target is past a keyframe
+(no memory change: 40 fewer packets decoded per run, decode CPU -7%). Earlier: pandas (~40 MiB, ``thresher._lazy``), asyncio (~5), ``pyarrow.fs``
 (~7), hashlib (OpenSSL, ~3.5); glibc's mmap threshold pinned at 128 KiB on the first video and
 freed pages trimmed after each (otherwise settled RSS grew ~10 MiB per round).
 
 Tried and left: capping glibc's arenas (``mallopt(M_ARENA_MAX)`` at import: -2 MiB here, but the
 image benchmark ran ~10% slower on contended arenas; set at the first video: no gain); the
-system allocator for Arrow (same as mimalloc without huge pages); a gc.collect() after planning
-(within noise).
+system allocator for Arrow (same as mimalloc without huge pages, again within noise after the
+changes above, as is ``MIMALLOC_PURGE_DELAY=0``); a gc.collect() after planning (within noise);
+error concealment off (``ec=0``: the same decoder memory). Measured and left as they are: the
+decoder's own pictures (heaptrack at the peak: 7.1 MiB in 5 pictures of the frame pool, 2.3 in
+their per-picture tables, re-made after every seek) are what the plain loop holds too; Python's
+allocator (15 arenas, 0.6 MiB free in them); xxhash for glob partition ids (0.18 MiB; the ids are
+part of a checkpoint's identity); the jemalloc background thread PyArrow starts (no RSS).
 
 What is left: 1.5x the plain loop's 66-67 MiB is 33 MiB above it, and PyArrow plus ``import
-thresher`` take 28.4 of them before any work, leaving 4.6 for the engine (4.0) and the second
-frame thread (3-4). ``pyav_seek_1p_same_imports`` (the plain loop with those imports) peaks at
-96-98 MiB, 1.45x, by itself. ``thresher_1thread`` reaches ~100 MiB (1.49x) but gives up the
-second core (1.0-1.5x the plain loop's speed, depending on the machine's load).
+thresher`` take 28.4 of them before any work. ``pyav_seek_1p_same_imports`` (the plain loop with
+those imports) peaks at 96-97 MiB, 1.45x, by itself; thresher is 2.3-3 MiB above it at the peak
+(probe, same process layout): ~1.9 of file-backed pages that running the engine touches
+(libarrow 0.9, pyarrow.lib 0.4, libarrow_python 0.25, NumPy 0.25, xxhash 0.16) and ~0.5 of
+Python (the engine's modules, less the decode memory it saves by skipping non-reference frames).
 
 Measured (quick settings, interleaved rounds, medians; the harness's peak is the largest of the
 rounds): 188 MiB at first; 128 after the pandas, asyncio, pyarrow.fs and arena changes; 119-120

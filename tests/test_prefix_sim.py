@@ -186,3 +186,33 @@ def test_the_router_is_driven_only_as_the_engine_drives_it(monkeypatch: pytest.M
     monkeypatch.setattr(PrefixScheduler, "close", told)
     r = simulate(SMALL, "thresher_router")
     assert r["completed"] == SMALL.prompts
+
+
+@pytest.mark.parametrize("policy", ["thresher_router", "thresher_router_batchwise"])
+def test_the_batchwise_router_is_asked_only_by_a_replica_whose_batch_finished(
+    policy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``thresher_router_batchwise`` drives the router the way the ``vllm`` provider does (one
+    ``LLM.generate`` per batch): a replica asks again only once every prompt it was issued has
+    finished; ``thresher_router`` asks whenever a slot is free."""
+    from thresher.udfs.ai.scheduling import PrefixScheduler
+
+    outstanding: dict[int, int] = {}
+    asked_busy = []
+    next_batch, complete = PrefixScheduler.next_batch, PrefixScheduler.complete
+
+    def ask(self: PrefixScheduler, replica: int, max_prompts: int) -> list:
+        asked_busy.append(outstanding.get(replica, 0) > 0)
+        out = next_batch(self, replica, max_prompts)
+        outstanding[replica] = outstanding.get(replica, 0) + len(out)
+        return out
+
+    def done(self: PrefixScheduler, replica: int, ids) -> None:  # type: ignore[no-untyped-def]
+        ids = list(ids)
+        outstanding[replica] = outstanding.get(replica, 0) - len(ids)
+        complete(self, replica, ids)
+
+    monkeypatch.setattr(PrefixScheduler, "next_batch", ask)
+    monkeypatch.setattr(PrefixScheduler, "complete", done)
+    assert simulate(SMALL, policy)["completed"] == SMALL.prompts
+    assert any(asked_busy) == (policy == "thresher_router")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import av
@@ -80,6 +81,35 @@ def test_decoder_threads_by_slices(slices, monkeypatch) -> None:
     assert [f["timestamp"] for f in frames] == pytest.approx([0, 0.5, 1, 1.5, 2, 2.5])
     for f in frames:
         np.testing.assert_array_equal(f["image"], ref[round(f["timestamp"], 4)])
+
+
+@pytest.mark.parametrize("drain", ["works", "gives nothing"])
+def test_drain_after_each_target(video, monkeypatch, drain) -> None:
+    """When the next target is past a keyframe, the decoder is drained after the target's packet
+    instead of being fed the frames its B-frame delay waits for; a drain that does not produce
+    the target falls back to decoding on. Either way: the same frames as a full decode."""
+    ref = _reference(video)
+    fed = []
+    decode = av.packet.Packet.decode
+    monkeypatch.setattr(av.packet.Packet, "decode", lambda self: fed.append(self.pts) or decode(self))
+    if drain == "gives nothing":
+        cc_decode = av.video.codeccontext.VideoCodecContext.decode
+        monkeypatch.setattr(av.video.codeccontext.VideoCodecContext, "decode",
+                            lambda self, packet=None: [] if packet is None else cc_decode(self, packet))
+    frames = list(iter_frames(video, every_seconds=1.0))
+    assert [f["timestamp"] for f in frames] == [0, 1, 2, 3, 4, 5]
+    for f in frames:
+        np.testing.assert_array_equal(f["image"], ref[round(f["timestamp"], 4)])
+    with_drain = len(fed)
+    fed.clear()
+    original_index = video_kernels._index
+    monkeypatch.setattr(video_kernels, "_index",
+                        lambda c, vs: dataclasses.replace(original_index(c, vs), one_packet_per_frame=False))
+    assert [f["timestamp"] for f in iter_frames(video, every_seconds=1.0)] == [0, 1, 2, 3, 4, 5]
+    if drain == "works":
+        assert with_drain < len(fed)  # fewer packets decoded
+    else:
+        assert with_drain > len(fed)  # each target decoded again the long way
 
 
 def test_keyframes_only_decodes_only_keyframes(video, monkeypatch) -> None:

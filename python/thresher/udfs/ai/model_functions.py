@@ -10,6 +10,7 @@ pydantic model or JSON schema).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import uuid
@@ -92,6 +93,7 @@ class ModelFunction:
     _dim: int | None = None
     _router: Any = None  # Ray actor handle of the stage's router, bound by the executor (shared_service)
     _local: Any = None  # (router, slots) of the local executor
+    _steppers: Any = None  # engine id -> its PromptStepper (kept: a call may hand running prompts over)
 
     # -- planning ---------------------------------------------------------------------------------
     @property
@@ -174,6 +176,7 @@ class ModelFunction:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_local"] = None  # in-process engines and locks stay in their process
+        state["_steppers"] = None
         fmt = self.return_format
         if isinstance(fmt, type) and hasattr(fmt, "model_json_schema"):
             import cloudpickle
@@ -322,6 +325,7 @@ class _Runner:
                 return list(engine.complete_ids(toks, params))
 
         step = int(getattr(self.provider, "step_prompts", 64))
+        stepper = functools.partial(self._stepper, params=params)
         if self.fn._router is not None:  # inside a Ray actor: one replica, this actor's engine
             import ray
 
@@ -336,10 +340,31 @@ class _Runner:
                 self._remote = (router, ReplicaSlots([engine], [ray.get(router.register.remote(key))]))
             router, slots = self._remote
             ticket = f"{key}:{uuid.uuid4().hex}"
-            return run_routed(router, ticket, token_ids, slots.acquire, slots.release, execute, step, ray.get)
+            return run_routed(
+                router, ticket, token_ids, slots.acquire, slots.release, execute, step, ray.get, stepper=stepper
+            )
         ticket = f"{os.getpid()}:{uuid.uuid4().hex}"
         router, slots = self.fn._local_replicas(self.provider)
-        return run_routed(router, ticket, token_ids, slots.acquire, slots.release, execute, step)
+        # Locally every call still owed answers polls for a free slot, so a call may hand its
+        # engine over still running other calls' prompts.
+        return run_routed(
+            router, ticket, token_ids, slots.acquire, slots.release, execute, step, stepper=stepper, hand_over=True
+        )
+
+    def _stepper(self, engine: Any, params: GenerationParams) -> Any:
+        """The engine's :class:`~thresher.udfs.ai.routing.PromptStepper` for this stage (one per engine,
+        kept across calls), metered; ``None`` for an engine run batch by batch."""
+        make = getattr(engine, "stepper", None)
+        if make is None:
+            return None
+        with _PROVIDERS_LOCK:
+            steppers = self.fn._steppers
+            if steppers is None:
+                steppers = self.fn._steppers = {}
+            if id(engine) not in steppers:
+                inner = make(params)
+                steppers[id(engine)] = None if inner is None else _MeteredStepper(inner, engine, self)
+            return steppers[id(engine)]
 
     def take_metrics(self) -> dict[str, Any]:
         """Token counters since the last call (and the local router's stats), then reset."""
@@ -356,6 +381,31 @@ class _Runner:
         if self.fn._local is not None and self.fn._router is None:
             out["routing"] = self.fn._local[0].take_stats()
         return out
+
+
+class _MeteredStepper:
+    """A :class:`~thresher.udfs.ai.routing.PromptStepper` whose token usage goes to the stage stats
+    (the runner of the call stepping it at the time)."""
+
+    def __init__(self, inner: Any, engine: Any, runner: _Runner) -> None:
+        self.inner, self.engine, self.runner = inner, engine, runner
+
+    @property
+    def capacity(self) -> int:
+        return int(self.inner.capacity)
+
+    def add(self, key: int, token_ids: Any) -> None:
+        self.inner.add(key, token_ids)
+
+    def running(self) -> int:
+        return int(self.inner.running())
+
+    def step(self) -> list[tuple[int, Any]]:
+        with self.runner.metered(self.engine):
+            return list(self.inner.step())
+
+    def abort(self) -> list[int]:
+        return list(self.inner.abort())
 
 
 _ENGINE_LOCKS: dict[int, threading.Lock] = {}

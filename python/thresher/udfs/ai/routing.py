@@ -39,13 +39,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import xxhash
 
 from thresher.udfs.ai.scheduling import PrefixScheduler, PromptRequest
 
-__all__ = ["PromptRouter", "PromptFailure", "ReplicaSlots", "run_routed", "token_digest"]
+__all__ = ["PromptRouter", "PromptFailure", "PromptStepper", "ReplicaSlots", "run_routed", "token_digest"]
 
 
 @dataclass(frozen=True)
@@ -330,6 +330,32 @@ def token_digest(token_ids: Sequence[int]) -> int:
     return _digest(token_ids)
 
 
+class PromptStepper(Protocol):
+    """A replica's engine driven request by request (continuous batching), not batch by batch.
+
+    ``capacity`` is how many requests it runs at once (vLLM's ``max_num_seqs``); :func:`run_routed`
+    keeps that many in it, asking the router after every :meth:`step` for exactly the freed slots.
+    """
+
+    capacity: int
+
+    def add(self, key: int, token_ids: Sequence[int]) -> None:
+        """Start one prompt under ``key`` (raises if the engine rejects this prompt alone)."""
+        ...
+
+    def step(self) -> list[tuple[int, Any]]:
+        """One engine step; the ``(key, answer)`` of the prompts that finished in it."""
+        ...
+
+    def running(self) -> int:
+        """Prompts added and not yet returned by :meth:`step`."""
+        ...
+
+    def abort(self) -> list[int]:
+        """Drop every running prompt (after a failed :meth:`step`); returns their keys."""
+        ...
+
+
 class ReplicaSlots:
     """The local model instances of a stage: a call borrows one free instance while it works.
 
@@ -362,13 +388,19 @@ def run_routed(
     execute: Callable[[Any, list[Sequence[int]]], list[Any]],
     max_prompts: int,
     call: Callable[[Any], Any] = lambda x: x,
+    stepper: Callable[[Any], PromptStepper | None] | None = None,
+    hand_over: bool = False,
 ) -> list[Any]:
     """Submit a call's prompts to the shared router and work as a replica until they are answered.
 
     ``router`` is a :class:`PromptRouter` or a Ray actor handle to one; ``call`` turns a method
     call's return value into its result (identity locally, ``ray.get`` on Ray). ``execute(engine,
-    token_ids)`` runs prompts on a replica's engine. When no replica is free (locally, more calls
-    in flight than model instances), the call waits for others to run its prompts.
+    token_ids)`` runs prompts on a replica's engine, batch by batch. When ``stepper(engine)`` gives
+    a :class:`PromptStepper`, the replica is driven continuously instead (:func:`_work_stepped`);
+    ``hand_over`` (locally, where every call still waiting for answers polls for a free slot) lets
+    a call return as soon as its own answers are in, leaving other calls' prompts running in the
+    engine for the next call that takes the slot. When no replica is free (locally, more calls in flight than model instances), the call waits
+    for others to run its prompts.
     """
     method = (
         (lambda name: getattr(router, name).remote)
@@ -387,7 +419,11 @@ def run_routed(
             continue
         replica, engine = slot
         finished: list[tuple[int, Any]] = []
+        held = [slot]  # the slot this call works on (the stepped loop may move to another)
         try:
+            stepped = stepper(engine) if stepper is not None else None
+            if stepper is not None and stepped is not None:
+                return _work_stepped(method, call, ticket, held, stepped, stepper, acquire, release, hand_over)
             while True:
                 work, done = call(method("step")(replica, ticket, finished, max_prompts))
                 finished = []
@@ -398,9 +434,9 @@ def run_routed(
                     # ended), take it over -- its buckets, cache and affinity come with it.
                     other = acquire()
                     if other is not None:
-                        release(slot)
-                        slot = other
-                        replica, engine = slot
+                        release(held[0])
+                        held[0] = other
+                        replica, engine = other
                     continue
                 if work:
                     try:
@@ -409,4 +445,68 @@ def run_routed(
                         answers = [PromptFailure(f"{type(exc).__name__}: {exc}")] * len(work)
                     finished = [(pid, a) for (pid, _), a in zip(work, answers)]
         finally:
-            release(slot)  # not parked: its buckets wait for its next call (or go stale, see PromptRouter)
+            release(held[0])  # not parked: its buckets wait for its next call (or go stale, see PromptRouter)
+
+
+def _work_stepped(
+    method: Callable[[str], Any],
+    call: Callable[[Any], Any],
+    ticket: str,
+    held: list[tuple[int, Any]],
+    engine: PromptStepper,
+    stepper: Callable[[Any], PromptStepper | None],
+    acquire: Callable[[], tuple[int, Any] | None],
+    release: Callable[[tuple[int, Any]], None],
+    hand_over: bool,
+) -> list[Any]:
+    """Drive one replica's engine step by step: after every engine step, report the prompts that
+    finished and take from the router exactly as many as freed, so the engine keeps
+    ``engine.capacity`` requests running (the simulator's every-step policy, not a batch that
+    ends with a part-empty tail). Once the call's own answers are in, it returns at once when
+    ``hand_over`` (the engine, still running, goes to the next call that takes the slot);
+    otherwise the replica keeps working -- topping up freed slots with whatever the router routes
+    to it -- until its engine is empty, so no prompt is left inside an engine nobody steps (on
+    Ray, an actor may get no further call). ``held[0]`` is the slot worked on.
+    """
+    replica = held[0][0]
+    finished: list[tuple[int, Any]] = []
+    answers: list[Any] | None = None
+    while True:
+        running = engine.running()
+        free = max(engine.capacity - running, 0)
+        if answers is None:
+            # Wait for work only when the engine has nothing to step meanwhile.
+            work, done = call(method("step")(replica, ticket, finished, free, timeout=0.0 if running else 0.05))
+            if done is not None:
+                answers = list(done)
+                if hand_over:
+                    return answers
+                work = call(method("issue")(replica, [], free)) if free else []
+        else:
+            work = call(method("issue")(replica, finished, free)) if (free or finished) else []
+        finished = []
+        for pid, toks in work:
+            try:
+                engine.add(pid, toks)
+            except Exception as exc:  # noqa: BLE001 - this prompt alone fails; its owner reports it
+                finished.append((pid, PromptFailure(f"{type(exc).__name__}: {exc}")))
+        if engine.running():
+            try:
+                finished.extend(engine.step())
+            except Exception as exc:  # noqa: BLE001 - the engine failed: every running prompt fails
+                failure = PromptFailure(f"{type(exc).__name__}: {exc}")
+                finished.extend((pid, failure) for pid in engine.abort())
+        elif answers is not None and not finished:
+            return answers
+        elif answers is None and not work and not finished:
+            # Nothing for this replica: take over a free model instance if there is one (as in
+            # the batch-by-batch loop; it may hold prompts a call handed over). This engine is
+            # empty, so nothing is left behind in it.
+            other = acquire()
+            if other is not None:
+                moved = stepper(other[1])
+                if moved is None:
+                    release(other)
+                else:
+                    release(held[0])
+                    held[0], engine, replica = other, moved, other[0]

@@ -12,6 +12,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -45,6 +46,7 @@ class VLLMProvider:
         self._llm: Any = None
         self._pooler: Any = None
         self._lock = threading.Lock()
+        self._feed: _EngineFeed | None = None
 
     def _pooling_llm(self) -> Any:
         """The engine ``embed`` runs on: vLLM serves embeddings only from a pooling runner.
@@ -132,13 +134,45 @@ class VLLMProvider:
         return self._texts(outs)
 
     def _texts(self, outs: Any) -> list[str]:
-        texts = []
-        for o in outs:
-            completion = o.outputs[0]
-            cached = getattr(o, "num_cached_tokens", None) or 0
-            self.usage.add(prompt=len(o.prompt_token_ids or ()), completion=len(completion.token_ids), cached=cached)
-            texts.append(completion.text)
-        return texts
+        return [self._text(o) for o in outs]
+
+    def _text(self, o: Any) -> str:
+        completion = o.outputs[0]
+        cached = getattr(o, "num_cached_tokens", None) or 0
+        self.usage.add(prompt=len(o.prompt_token_ids or ()), completion=len(completion.token_ids), cached=cached)
+        return str(completion.text)
+
+    def stepper(self, params: GenerationParams | None = None) -> _Stepper | None:
+        """This engine driven request by request (a :class:`~thresher.udfs.ai.routing.PromptStepper`)
+        through vLLM's engine-level API -- ``llm.llm_engine``'s ``add_request``/``step`` -- so a
+        shared router can refill exactly the slots that free at every step. ``None`` when the
+        installed vLLM has no such API (then :meth:`complete_ids` runs batch by batch)."""
+        self.load()
+        with self._lock:
+            if self._feed is None:
+                engine = getattr(self._llm, "llm_engine", None)
+                if engine is None or not all(hasattr(engine, a) for a in ("add_request", "step", "abort_request")):
+                    return None
+                self._feed = _EngineFeed(engine, self._capacity(engine))
+        sampling = self._sampling(params or GenerationParams())
+        try:  # only the finished output of each request, as LLM.generate asks for it
+            from vllm.sampling_params import RequestOutputKind
+
+            sampling.output_kind = RequestOutputKind.FINAL_ONLY
+        except (ImportError, AttributeError):  # an older vLLM: every step's outputs, the finished ones kept
+            pass
+        return _Stepper(self._feed, sampling, self._text)
+
+    def _capacity(self, engine: Any) -> int:
+        """Requests the engine runs at once: its scheduler's ``max_num_seqs``."""
+        for cfg in (
+            getattr(getattr(engine, "vllm_config", None), "scheduler_config", None),
+            getattr(engine, "scheduler_config", None),
+        ):
+            n = getattr(cfg, "max_num_seqs", None)
+            if isinstance(n, int) and n > 0:
+                return n
+        return int(self.engine_args.get("max_num_seqs") or self.step_prompts)
 
     def generate(self, prompts: Sequence[PromptInput], params: GenerationParams | None = None) -> list[str]:
         self.load()
@@ -156,3 +190,77 @@ class VLLMProvider:
         outs = self._pooling_llm().embed(list(texts), use_tqdm=False)
         self.usage.add(requests=len(texts))
         return np.asarray([o.outputs.embedding for o in outs], dtype=np.float32)
+
+
+class _EngineFeed:
+    """One vLLM ``LLMEngine`` shared by the steppers of this provider: request ids, and which
+    stepper each finished request belongs to (an engine step returns every caller's outputs)."""
+
+    def __init__(self, engine: Any, capacity: int) -> None:
+        self.engine = engine
+        self.capacity = capacity
+        self.lock = threading.Lock()
+        self.owner: dict[str, tuple[_Stepper, int]] = {}  # request id -> (stepper, prompt key)
+        self.ids = itertools.count()
+
+
+class _Stepper:
+    """One router's view of the provider's engine (see :meth:`VLLMProvider.stepper`)."""
+
+    def __init__(self, feed: _EngineFeed, sampling: Any, text: Any) -> None:
+        self._feed = feed
+        self._sampling = sampling
+        self._text = text
+        self._running: dict[int, str] = {}  # prompt key -> request id
+        self._done: list[tuple[int, Any]] = []  # finished in another stepper's engine step
+
+    @property
+    def capacity(self) -> int:
+        """The engine's capacity less what other steppers run on it now."""
+        feed = self._feed
+        with feed.lock:
+            return feed.capacity - (len(feed.owner) - len(self._running))
+
+    def add(self, key: int, token_ids: Sequence[int]) -> None:
+        feed = self._feed
+        with feed.lock:
+            rid = f"thresher-{next(feed.ids)}"
+            feed.engine.add_request(rid, {"prompt_token_ids": list(token_ids)}, self._sampling)
+            feed.owner[rid] = (self, key)
+            self._running[key] = rid
+
+    def running(self) -> int:
+        return len(self._running) + len(self._done)
+
+    def step(self) -> list[tuple[int, Any]]:
+        feed = self._feed
+        with feed.lock:
+            if self._done:  # finished during another stepper's engine step
+                done, self._done = self._done, []
+                return done
+            for o in feed.engine.step():
+                if not o.finished:
+                    continue
+                owner = feed.owner.pop(o.request_id, None)
+                if owner is None:
+                    continue
+                stepper, key = owner
+                del stepper._running[key]
+                stepper._done.append((key, self._text(o)))
+            done, self._done = self._done, []
+            return done
+
+    def abort(self) -> list[int]:
+        feed = self._feed
+        with feed.lock:
+            keys = list(self._running) + [k for k, _ in self._done]
+            self._done.clear()
+            rids = list(self._running.values())
+            for rid in rids:
+                feed.owner.pop(rid, None)
+            self._running.clear()
+            try:
+                feed.engine.abort_request(rids)
+            except Exception:  # noqa: BLE001, S110 - the engine already failed; the prompts fail anyway
+                pass
+            return keys
