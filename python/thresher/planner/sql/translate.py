@@ -1082,6 +1082,7 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         count_subquery_to_exists,
         factor_or_conjuncts,
         hide_local_ors,
+        show_hidden_ors,
     )
 
     mapping = ensure_schema(dict(schema), dialect=dialect)
@@ -1094,8 +1095,9 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         tree = normalize(tree)
     if any(issubclass(k, exp.Count) for k in kinds) and any(issubclass(k, exp.Subquery) for k in kinds):
         tree = count_subquery_to_exists(tree)
+    hidden = False
     if has_or:
-        tree = hide_local_ors(tree)
+        tree, hidden = hide_local_ors(tree)
     if nested:
         tree = unnest_subqueries(tree)
     if nested or any(issubclass(k, exp.ArrayAgg) for k in kinds):
@@ -1103,6 +1105,8 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     if nested or any(issubclass(k, (exp.Subquery, exp.CTE)) for k in kinds):
         tree = eliminate_subqueries(tree)
         tree = eliminate_ctes(tree)
+    if hidden:
+        tree = show_hidden_ors(tree)
     return simplify(tree, dialect=dialect)
 
 
