@@ -9,7 +9,11 @@
    KV cache capped (``num_gpu_blocks_override``) so that order matters; prefix-cache hit rate
    from vLLM's own counters (``vllm:prefix_cache_hits`` / ``vllm:prefix_cache_queries``), the
    prefix cache reset between orders, the outputs compared (greedy: the same answers per prompt).
-3. cuDF fuzzy dedup vs the CPU kernels on ``--docs`` short documents (1M by default): seconds
+3. The ``vllm`` provider's two ways of running routed prompts on that engine: batch by batch
+   (``LLM.generate`` calls of ``step_prompts``) and step by step (``VLLMProvider.stepper()``: the
+   router asked after every engine step for exactly the freed slots), the same prompts submitted
+   as 512-prompt calls from 4 threads: prompts/s each and whether the answers are the same.
+4. cuDF fuzzy dedup vs the CPU kernels on ``--docs`` short documents (1M by default): seconds
    each and whether the groups are identical.
 
 Prints one table; exits 0 with "no GPU" (and what it found instead) where there is none, as on the
@@ -151,6 +155,72 @@ def vllm_orders(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def vllm_stepped(args: argparse.Namespace) -> list[dict[str, Any]]:
+    if (why := _missing("vllm")) is not None:
+        return [{"check": "vLLM provider stepped", "ok": None, "detail": why}]
+    import threading
+
+    from thresher.udfs.ai.providers import GenerationParams
+    from thresher.udfs.ai.providers.vllm import VLLMProvider
+    from thresher.udfs.ai.routing import PromptRouter, ReplicaSlots, run_routed
+    from thresher.udfs.ai.testing import tiny_causal_lm_dir
+
+    provider = VLLMProvider(tiny_causal_lm_dir(), dtype="float32", max_num_seqs=args.max_num_seqs, max_model_len=2048,
+                            num_gpu_blocks_override=args.kv_blocks, gpu_memory_utilization=0.3, enforce_eager=True)
+    provider.load()
+    if provider.stepper() is None:
+        return [{"check": "vLLM provider stepped", "ok": None, "detail": "this vLLM has no engine-level API"}]
+    params = GenerationParams(max_new_tokens=args.new_tokens, temperature=0.0)
+    prompts, _ = _prompts(args.prompts, args.prefixes, args.prefix_tokens, 32, 1000, seed=1)
+    calls = [prompts[i : i + 512] for i in range(0, len(prompts), 512)]
+
+    def run(stepped: bool) -> tuple[list[Any], float]:
+        router = PromptRouter()
+        slots = ReplicaSlots([provider], [router.register()])
+        steppers: dict[int, Any] = {}
+
+        def stepper(e: Any) -> Any:
+            return steppers.setdefault(id(e), e.stepper(params)) if stepped else None
+
+        out: list[Any] = [None] * len(calls)
+        todo = iter(range(len(calls)))
+        lock = threading.Lock()
+
+        def worker() -> None:
+            while True:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                out[i] = run_routed(router, f"c{i}", calls[i], slots.acquire, slots.release,
+                                    lambda e, ts: e.complete_ids(ts, params), provider.step_prompts,
+                                    stepper=stepper, hand_over=True)
+
+        if hasattr(provider._llm, "reset_prefix_cache"):
+            provider._llm.reset_prefix_cache()
+        t = time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        return out, time.perf_counter() - t
+
+    run(True)  # warm-up (both paths share the engine)
+    rows, answers = [], {}
+    for name, stepped in (("batch by batch", False), ("stepped", True), ("batch by batch", False), ("stepped", True)):
+        got, secs = run(stepped)
+        answers.setdefault(name, got)
+        rows.append((name, len(prompts) / secs))
+    rate = {n: float(np.median([r for k, r in rows if k == n])) for n in ("batch by batch", "stepped")}
+    same = answers["stepped"] == answers["batch by batch"]
+    errors = sum(not isinstance(a, str) for c in answers["stepped"] for a in c)
+    return [{"check": f"vLLM provider {n}", "ok": same and errors == 0, "prompts_per_s": rate[n],
+             "detail": f"{rate[n]:.0f} prompts/s, {rate[n] / rate['batch by batch']:.2f}x batch by batch"
+             + ("" if same else "; ANSWERS DIFFER") + (f"; {errors} failed prompts" if errors else "")}
+            for n in rate]
+
+
 def cudf_dedup(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks.fuzzy_memory import planted_short_docs
     from thresher.operators.kernels import gpu_dedup
@@ -184,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-num-seqs", type=int, default=128)
     ap.add_argument("--kv-blocks", type=int, default=4096, help="KV cache blocks (16 tokens) so that order matters")
     ap.add_argument("--docs", type=int, default=1_000_000)
-    ap.add_argument("--skip", default="", help="comma-separated: tests,vllm,cudf")
+    ap.add_argument("--skip", default="", help="comma-separated: tests,vllm,stepped,cudf")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gpu_check.json"))
     args = ap.parse_args(argv)
     if args.quick:
@@ -196,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"GPU stack: {found()}", flush=True)
     skip = set(filter(None, args.skip.split(",")))
     rows: list[dict[str, Any]] = []
-    steps = [("tests", lambda: [run_gpu_tests()]), ("vllm", lambda: vllm_orders(args)), ("cudf", lambda: [cudf_dedup(args)])]
+    steps = [("tests", lambda: [run_gpu_tests()]), ("vllm", lambda: vllm_orders(args)),
+             ("stepped", lambda: vllm_stepped(args)), ("cudf", lambda: [cudf_dedup(args)])]
     for key, fn in steps:
         if key in skip:
             continue

@@ -31,13 +31,15 @@ Policies (all see a prompt only after it arrives):
   engine calls it: the engine never tells its router that the input ended (``PromptRouter``'s
   ``close_input`` has no caller), so neither does this policy (it used to call ``close()``, which
   credited the router with an end-of-input rebalance the engine never runs: 1.9% at the talk's shape).
-  A replica asks it for work at every step with free slots -- a serving loop that feeds vLLM's
-  scheduler continuously.
-* ``thresher_router_batchwise``: the same router called batch by batch, the way the engine's
-  ``vllm`` provider calls it today: ``run_routed`` takes up to ``step_prompts`` (256) prompts,
-  runs them to the end in one ``LLM.generate`` call, and only then reports them and asks again.
-  Every replica's first batch is whatever has arrived when it asks, and it holds the replica for
-  ``new_tokens`` steps.
+  A replica asks it for work at every step with free slots, for exactly the slots that freed --
+  the way the engine's ``vllm`` provider now drives it (``run_routed`` with
+  ``VLLMProvider.stepper()``: vLLM's engine-level ``add_request``/``step``, ``max_num_seqs``
+  requests kept running, the router asked after every engine step; not yet run on a GPU).
+* ``thresher_router_batchwise``: the same router called batch by batch, the way the ``vllm``
+  provider called it before (and the path still taken by an engine without vLLM's engine-level
+  API): ``run_routed`` takes up to ``step_prompts`` (256) prompts, runs them to the end in one
+  ``LLM.generate`` call, and only then reports them and asks again. Every replica's first batch
+  is whatever has arrived when it asks, and it holds the replica for ``new_tokens`` steps.
 * ``schedule_prompts``: Thresher's offline per-replica orders, computed from the arrival trace and
   the replicas' batch size and step costs (what a user of an offline schedule knows), then
   replayed strictly: a replica runs its list in order and waits when the next prompt has not

@@ -33,6 +33,7 @@ class _FakeLLM:
         self.capacity = num_gpu_blocks_override
         self.queries = self.hits = 0
         self.kwargs = kwargs
+        self.llm_engine = _FakeEngine(self, kwargs.get("max_num_seqs", 8))
 
     def reset_prefix_cache(self) -> None:
         self.blocks.clear()
@@ -54,12 +55,45 @@ class _FakeLLM:
                     while len(self.blocks) > self.capacity:
                         self.blocks.popitem(last=False)
             answer = [(sum(ids) * (k + 7)) % 1000 for k in range(sp.max_tokens)]
-            outs.append(types.SimpleNamespace(outputs=[types.SimpleNamespace(token_ids=answer)]))
+            outs.append(types.SimpleNamespace(outputs=[types.SimpleNamespace(token_ids=answer, text=str(answer))],
+                                              prompt_token_ids=ids, finished=True))
         return outs
 
     def get_metrics(self) -> list[Any]:
         return [types.SimpleNamespace(name="vllm:prefix_cache_queries", value=self.queries),
                 types.SimpleNamespace(name="vllm:prefix_cache_hits", value=self.hits)]
+
+
+class _FakeEngine:
+    """vLLM's engine-level API over the fake ``LLM``: a request finishes ``len // 16`` steps after it was added."""
+
+    def __init__(self, llm: _FakeLLM, max_num_seqs: int) -> None:
+        self.llm = llm
+        self.scheduler_config = types.SimpleNamespace(max_num_seqs=max_num_seqs)
+        self.live: dict[str, list[Any]] = {}
+        self.max_running = 0
+
+    added = 0  # requests added through this API, over all engines
+
+    def add_request(self, request_id: str, prompt: dict[str, list[int]], params: Any) -> None:
+        _FakeEngine.added += 1
+        self.live[request_id] = [len(prompt["prompt_token_ids"]) // 16, prompt, params]
+        self.max_running = max(self.max_running, len(self.live))
+
+    def step(self) -> list[Any]:
+        out = []
+        for rid, state in list(self.live.items()):
+            state[0] -= 1
+            if state[0] <= 0:
+                del self.live[rid]
+                (o,) = self.llm.generate([state[1]], state[2])
+                o.request_id = rid
+                out.append(o)
+        return out
+
+    def abort_request(self, request_ids: list[str]) -> None:
+        for rid in request_ids:
+            self.live.pop(rid, None)
 
 
 @pytest.fixture
@@ -112,6 +146,15 @@ def test_vllm_orders_read_the_prefix_cache_counters_and_compare_answers(fake_vll
     assert rows[0]["vs_naive"] == 1.0 and "hit rate" in rows[1]["detail"]
 
 
+def test_vllm_stepped_runs_both_provider_paths_and_compares_answers(fake_vllm: None) -> None:
+    before = _FakeEngine.added
+    rows = gpu_check.vllm_stepped(_args(prompts=1100))
+    assert _FakeEngine.added - before == 3 * 1100  # warm-up + 2 timed rounds went through add_request/step
+    assert [r["check"] for r in rows] == ["vLLM provider batch by batch", "vLLM provider stepped"]
+    assert all(r["ok"] is True for r in rows), rows  # same answers, none failed
+    assert all(r["prompts_per_s"] > 0 for r in rows) and "x batch by batch" in rows[1]["detail"]
+
+
 def test_cudf_dedup_step_runs_and_compares_with_the_cpu(fake_gpu: None) -> None:
     row = gpu_check.cudf_dedup(_args())
     assert row["ok"] is True and "groups identical: True" in row["detail"] and "auto verified: True" in row["detail"]
@@ -125,7 +168,7 @@ def test_missing_libraries_are_skip_rows_not_failures(monkeypatch: pytest.Monkey
     assert gpu_check.main(["--skip", "tests", "--out", str(out)]) == 0
     table = capsys.readouterr().out
     assert "skip" in table and "not installed: vllm" in table
-    assert [r["ok"] for r in json.loads(out.read_text())["rows"]] == [None, None]
+    assert [r["ok"] for r in json.loads(out.read_text())["rows"]] == [None, None, None]
 
 
 def test_whole_script_on_fakes_prints_one_table(fake_vllm: None, fake_gpu: None, monkeypatch: pytest.MonkeyPatch,
@@ -136,5 +179,5 @@ def test_whole_script_on_fakes_prints_one_table(fake_vllm: None, fake_gpu: None,
                          "--kv-blocks", "40", "--docs", "2000", "--out", str(out)])
     table = capsys.readouterr().out
     assert rc == 0, table
-    assert table.count("yes") == 4 and "cuDF fuzzy dedup, 2,000 docs" in table
-    assert len(json.loads(out.read_text())["rows"]) == 4
+    assert table.count("yes") == 6 and "cuDF fuzzy dedup, 2,000 docs" in table
+    assert len(json.loads(out.read_text())["rows"]) == 6

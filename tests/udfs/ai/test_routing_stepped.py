@@ -307,3 +307,48 @@ def test_vllm_stepper_matches_generate_and_keeps_rejections_per_row(monkeypatch:
     assert stepped._llm.llm_engine.max_running == 4
     assert not stepped._llm.llm_engine.live
     assert stepped.usage.as_dict()["requests"] == batch.usage.as_dict()["requests"] - 1
+
+
+def test_prompt_stage_runner_drives_the_vllm_engine_step_by_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the stage's runner (as the executor calls it): calls on several threads share one
+    stepped engine, each gets its own rows' answers, and the token usage reaches the stage stats."""
+    from thresher.udfs.ai.model_functions import ModelFunction, _Runner
+    from thresher.udfs.ai.providers import GenerationParams
+
+    provider = _provider(monkeypatch, FakeLLM(with_engine=True, max_num_seqs=6))
+    monkeypatch.setattr(provider, "complete_ids", lambda *a, **k: pytest.fail("generate() path used"))
+    fn = ModelFunction(name="prompt", task="prompt", provider="vllm", model="m")
+    runners = [_Runner(fn, provider) for _ in range(3)]
+    calls = _calls(6, 20)
+    got: list[Any] = [None] * len(calls)
+
+    def one(i: int) -> None:
+        got[i] = runners[i % 3].routed(calls[i], GenerationParams())
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert got == [[answer_of(t) for t in c] for c in calls]
+    engine = provider._llm.llm_engine
+    assert engine.max_running == 6 and not engine.live
+    metrics = [r.take_metrics() for r in runners]
+    assert sum(m.get("prompt_tokens", 0) for m in metrics) == sum(len(t) for c in calls for t in c)
+    assert sum(m.get("model_requests", 0) for m in metrics) == 120
+
+
+def test_the_runner_driving_the_stepper_counts_its_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's stepper is kept across calls; a later call's runner (not the one that created
+    it, which the executor may have dropped) gets that call's token usage."""
+    from thresher.udfs.ai.model_functions import ModelFunction, _Runner
+    from thresher.udfs.ai.providers import GenerationParams
+
+    provider = _provider(monkeypatch, FakeLLM(with_engine=True, max_num_seqs=4))
+    fn = ModelFunction(name="prompt", task="prompt", provider="vllm", model="m")
+    first, later = _Runner(fn, provider), _Runner(fn, provider)
+    calls = _calls(2, 10)
+    assert first.routed(calls[0], GenerationParams()) == [answer_of(t) for t in calls[0]]
+    assert later.routed(calls[1], GenerationParams()) == [answer_of(t) for t in calls[1]]
+    assert first.take_metrics()["prompt_tokens"] == sum(map(len, calls[0]))
+    assert later.take_metrics()["prompt_tokens"] == sum(map(len, calls[1]))

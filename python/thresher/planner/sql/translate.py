@@ -1157,15 +1157,21 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     from thresher.planner.sql.names import name_select_items, unknown_column_message
 
     generated = name_select_items(tree)  # count(*) -> "count_star()", a + 1 -> "(a + 1)": DuckDB's names
-    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
-    for table in tree.find_all(exp.Table):
+    ctes: set[str] = set()
+    tables: list[Any] = []  # in find_all's order: the first unknown one is reported
+    for node in tree.find_all(exp.CTE, exp.Table):  # one walk for both
+        if isinstance(node, exp.Table):
+            tables.append(node)
+        else:
+            ctes.add(node.alias_or_name.lower())
+    for table in tables:
         if table.name and table.name.lower() not in catalog and table.name.lower() not in ctes:
             known = sorted(catalog)
             raise SQLError(f"unknown table {table.name!r} in {_where(table)}; known tables: {known} "
                            "(pass frames as th.sql(query, name=df) or th.register(name, df))")
     # sqlglot only needs the tables the query names (building its schema object over a whole
     # catalog of wide tables costs more than qualifying a small query)
-    named = {t.name.lower() for t in tree.find_all(exp.Table) if t.name}
+    named = {t.name.lower() for t in tables if t.name}
     schema = {name: {c: sql_type_name(t) for c, t in plan.schema.items()}
               for name, plan in catalog.items() if name in named}
     try:

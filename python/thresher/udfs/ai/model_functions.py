@@ -364,7 +364,10 @@ class _Runner:
             if id(engine) not in steppers:
                 inner = make(params)
                 steppers[id(engine)] = None if inner is None else _MeteredStepper(inner, engine, self)
-            return steppers[id(engine)]
+            stepper = steppers[id(engine)]
+            if stepper is not None:
+                stepper.runner = self  # the call taking the slot now drives it: its runner counts the tokens
+            return stepper
 
     def take_metrics(self) -> dict[str, Any]:
         """Token counters since the last call (and the local router's stats), then reset."""
@@ -385,7 +388,7 @@ class _Runner:
 
 class _MeteredStepper:
     """A :class:`~thresher.udfs.ai.routing.PromptStepper` whose token usage goes to the stage stats
-    (the runner of the call stepping it at the time)."""
+    (to the runner of the call stepping it: :meth:`_Runner._stepper` sets it as a call takes the slot)."""
 
     def __init__(self, inner: Any, engine: Any, runner: _Runner) -> None:
         self.inner, self.engine, self.runner = inner, engine, runner

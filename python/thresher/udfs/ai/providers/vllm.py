@@ -155,6 +155,12 @@ class VLLMProvider:
                     return None
                 self._feed = _EngineFeed(engine, self._capacity(engine))
         sampling = self._sampling(params or GenerationParams())
+        try:  # only the finished output of each request, as LLM.generate asks for it
+            from vllm.sampling_params import RequestOutputKind
+
+            sampling.output_kind = RequestOutputKind.FINAL_ONLY
+        except (ImportError, AttributeError):  # an older vLLM: every step's outputs, the finished ones kept
+            pass
         return _Stepper(self._feed, sampling, self._text)
 
     def _capacity(self, engine: Any) -> int:
