@@ -73,12 +73,17 @@ context per frame, each starting a thread per core (101 -> 100.0); join-only opt
 skipped (not imported) on a join-free plan, the Polars lowering imported where a relational stage
 is lowered, no difflib behind ``from thresher.config import ...`` (~0.5 MiB of modules, 100.0 ->
 99.5-99.9); the decoder drained after a target's packet when the next target is past a keyframe
-(no memory change: 40 fewer packets decoded per run, decode CPU -7%). Earlier: pandas (~40 MiB, ``thresher._lazy``), asyncio (~5), ``pyarrow.fs``
-(~7), hashlib (OpenSSL, ~3.5); glibc's mmap threshold pinned at 128 KiB on the first video and
-freed pages trimmed after each (otherwise settled RSS grew ~10 MiB per round).
+(no memory change: 40 fewer packets decoded per run, decode CPU -7%); freed pages trimmed before
+each video too, not only after (what planning freed stayed resident under the first video's
+pictures: -0.3 to -1); glibc's arenas capped at two per core on ``import thresher`` (each run's
+threads spread over ~6 arenas on 2 cores, each keeping scattered live blocks: 99.4 -> 97.5).
+Earlier: pandas (~40 MiB, ``thresher._lazy``), asyncio (~5), ``pyarrow.fs`` (~7), hashlib
+(OpenSSL, ~3.5); glibc's mmap threshold pinned at 128 KiB on the first video and freed pages
+trimmed after each (otherwise settled RSS grew ~10 MiB per round).
 
-Tried and left: capping glibc's arenas (``mallopt(M_ARENA_MAX)`` at import: -2 MiB here, but the
-image benchmark ran ~10% slower on contended arenas; set at the first video: no gain); the
+Tried and left: capping glibc's arenas harder (``mallopt(M_ARENA_MAX)`` at import, 1-2 arenas:
+-2 MiB here, but the image benchmark ran ~10% slower on contended arenas; two per core, kept
+above, left the image and audio benchmarks' speed as it was; set at the first video: -0.5); the
 system allocator for Arrow (same as mimalloc without huge pages, again within noise after the
 changes above, as is ``MIMALLOC_PURGE_DELAY=0``); a gc.collect() after planning (within noise);
 error concealment off (``ec=0``: the same decoder memory). Measured and left as they are: the
@@ -89,17 +94,20 @@ part of a checkpoint's identity); the jemalloc background thread PyArrow starts 
 
 What is left: 1.5x the plain loop's 66-67 MiB is 33 MiB above it, and PyArrow plus ``import
 thresher`` take 28.4 of them before any work. ``pyav_seek_1p_same_imports`` (the plain loop with
-those imports) peaks at 96-97 MiB, 1.45x, by itself; thresher is 2.3-3 MiB above it at the peak
-(probe, same process layout): ~1.9 of file-backed pages that running the engine touches
+those imports, arena cap included) peaks at 96.4-97 MiB, 1.43-1.45x, by itself; thresher is
+~1-2.5 MiB above it at the peak: ~1.9 of file-backed pages that running the engine touches
 (libarrow 0.9, pyarrow.lib 0.4, libarrow_python 0.25, NumPy 0.25, xxhash 0.16) and ~0.5 of
-Python (the engine's modules, less the decode memory it saves by skipping non-reference frames).
+Python (the engine's modules), less the decode memory it saves by skipping non-reference frames.
 
 Measured (quick settings, interleaved rounds, medians; the harness's peak is the largest of the
 rounds): 188 MiB at first; 128 after the pandas, asyncio, pyarrow.fs and arena changes; 119-120
-after hashlib and 4 MiB batches left the path, at 1.7-2.8x pyav_seek_1p's speed; 104 now (1.55x)
-in two runs of ``--rounds 7`` on a machine at load 14, at 1.85x and 2.21x its speed (paired
-1.81x and 2.35x), with pyav_seek_1p at 67, the same-imports loop at 98 and thresher_1thread at
-100-101 MiB (1.01x and 1.48x).
+after hashlib and 4 MiB batches left the path, at 1.7-2.8x pyav_seek_1p's speed; 104 (1.55x) in
+two runs of ``--rounds 7`` on a machine at load 14, at 1.85x and 2.21x its speed (paired 1.81x
+and 2.35x), with pyav_seek_1p at 67, the same-imports loop at 98 and thresher_1thread at 100-101
+MiB. After the changes above (``--rounds 7``, load 2-5): 97.5 and 97.8 MiB in two runs, with
+pyav_seek_1p at 67.2 and 68.3 (1.45x and 1.43x; its own peak moves 66.3-68.3 MiB between runs)
+at 2.08x and 1.83x its speed (paired 2.06x and 1.76x); the same-imports loop 96.4-96.5,
+thresher_1thread 97.2.
 """
 
 from __future__ import annotations

@@ -147,3 +147,47 @@ def test_mimalloc_huge_pages_off_unless_asked() -> None:
         os.environ.pop("MIMALLOC_ALLOW_THP", None)
         if env_before is not None:
             os.environ["MIMALLOC_ALLOW_THP"] = env_before
+
+
+_ARENAS = """
+import ctypes, os, sys, threading
+PRE
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+n = 6 * (os.cpu_count() or 1) + 2
+barrier = threading.Barrier(n)
+def work():
+    libc.malloc(4096)  # this thread's own arena, if glibc gives it one
+    barrier.wait()
+threads = [threading.Thread(target=work) for _ in range(n)]
+for t in threads: t.start()
+for t in threads: t.join()
+libc.malloc_stats()  # one 'Arena N:' block per arena, on stderr
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc arenas")
+@pytest.mark.parametrize("user_setting", [None, "64"])
+def test_malloc_arenas_capped_unless_asked(user_setting: str | None) -> None:
+    root = str(Path(thresher.__file__).resolve().parents[1])
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    env["PYTHONPATH"] = os.pathsep.join([root, *(p for p in sys.path if p)])
+    if user_setting is not None:
+        env["MALLOC_ARENA_MAX"] = user_setting
+
+    def arenas(pre: str) -> int:
+        out = subprocess.run([sys.executable, "-c", _ARENAS.replace("PRE", pre)], capture_output=True, text=True,
+                             env=env, timeout=120)
+        assert out.returncode == 0, out.stderr
+        if "Arena 0:" not in out.stderr:
+            pytest.skip("not glibc's malloc")
+        return out.stderr.count("Arena ")
+
+    cap = 2 * (os.cpu_count() or 1)
+    without = arenas("")
+    with_thresher = arenas("import thresher")
+    assert without > cap  # the threads do spread over more arenas than the cap by default
+    if user_setting is None:
+        assert with_thresher <= cap
+    else:
+        assert with_thresher > cap  # the user's own setting wins
