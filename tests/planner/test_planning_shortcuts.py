@@ -184,3 +184,31 @@ def test_optimizing_leaves_no_garbage_cycles() -> None:
         if was:
             gc.enable()
     assert ours == []
+
+
+def test_an_optimized_plan_is_freed_without_the_cyclic_collector() -> None:
+    """A rewrite memo never holds the node it belongs to (rules._util._UNCHANGED): a plan the
+    optimizer saw is no web of self-references, and reference counting frees it."""
+    from thresher.expressions.expr import Expr
+
+    a = th.from_pydict({"k": [1, 2, 3], "v": [1.0, 2.0, 3.0]})
+    b = th.from_pydict({"k": [1, 2], "j": [5, 6]})
+    compile(a.join(b, on="k").filter(col("v") > 1).plan)  # imports, registries
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        df = (a.join(b, on="k").filter((col("v") + 0 > 1) & (col("j") * 2 > 3))
+              .with_columns((col("v") * 2).alias("w")).group_by("j").agg(col("w").sum().alias("s")))
+        physical = compile(df.plan)
+        assert physical.optimized is not None
+        del df, physical
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        ours = [o for o in gc.garbage if isinstance(o, (LogicalPlan, Expr))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        if was:
+            gc.enable()
+    assert ours == []
