@@ -55,3 +55,17 @@ def memoized_by_identity(tag: Any, compute: Callable[[_K], _V], obj: _K) -> _V:
     out = compute(obj)
     memo[id(obj)] = (obj, out)
     return out
+
+
+def unlink(fn: Callable[..., Any]) -> None:
+    """Empty the closure cell through which the nested function ``fn`` calls itself.
+
+    A recursive nested function is a reference cycle (the function holds the cell, the cell
+    holds the function), and everything it closes over (a traversal's memo, which keeps every
+    plan version a rule saw alive) lives until the cyclic collector runs, after planning, where
+    it was most of the garbage that collection freed (TPC-DS q04: 7,972 objects after
+    compile(); q88: 5,632). Called once the traversal is done, so reference counting frees it
+    all then. ``fn`` must not be called again."""
+    for cell in fn.__closure__ or ():
+        if cell.cell_contents is fn:
+            del cell.cell_contents

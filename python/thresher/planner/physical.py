@@ -72,7 +72,7 @@ from thresher.planner.logical import (
     WithRowIndex,
     Write,
 )
-from thresher.planner.memo import memo_scope, memoized_by_identity
+from thresher.planner.memo import memo_scope, memoized_by_identity, unlink
 from thresher.udfs.service import SharedService
 
 if TYPE_CHECKING:
@@ -365,6 +365,7 @@ class PhysicalPlan:
             seen.setdefault(s.id, s)
 
         visit(self.root)
+        unlink(visit)  # see planner/memo.py
         return list(seen.values())
 
     def pretty(self) -> str:
@@ -643,6 +644,7 @@ class PhysicalPlanner:
 
         for c in node.children():
             collect(c)
+        unlink(collect)  # see planner/memo.py
         from thresher.planner.polars_plan import PolarsProgram
 
         spec = RelationalSpec(PolarsProgram(node, tuple(leaves)), over=(node, tuple(leaves)))

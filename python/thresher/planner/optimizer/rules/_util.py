@@ -8,7 +8,7 @@ from typing import Any
 from thresher.expressions.cost import cost_class
 from thresher.expressions.expr import Alias, Call, Column, Expr, memo
 from thresher.planner.logical import LogicalPlan, _field_names
-from thresher.planner.memo import rule_memo
+from thresher.planner.memo import rule_memo, unlink
 
 
 def _fn_tag(kind: str, fn: Callable[..., Any]) -> tuple[Any, Any]:
@@ -100,7 +100,10 @@ def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan
         done[id(node)] = (node, res)
         return res
 
-    return visit(plan)
+    try:
+        return visit(plan)
+    finally:
+        unlink(visit)  # see planner/memo.py
 
 
 def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan | None]) -> LogicalPlan | None:
@@ -135,7 +138,10 @@ def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan 
         done[id(start)] = (start, res)
         return res
 
-    return visit(plan)
+    try:
+        return visit(plan)
+    finally:
+        unlink(visit)  # see planner/memo.py
 
 
 def plan_has(plan: LogicalPlan, test: Callable[[LogicalPlan], bool]) -> bool:
@@ -154,7 +160,10 @@ def plan_has(plan: LogicalPlan, test: Callable[[LogicalPlan], bool]) -> bool:
         memo[id(node)] = (node, out)
         return out
 
-    return visit(plan)
+    try:
+        return visit(plan)
+    finally:
+        unlink(visit)  # see planner/memo.py
 
 
 def plan_calls(plan: LogicalPlan) -> frozenset[str]:
@@ -189,7 +198,10 @@ def plan_facts(plan: LogicalPlan) -> tuple[frozenset[str], bool]:
         memo[id(node)] = (node, out)
         return out
 
-    return visit(plan)
+    try:
+        return visit(plan)
+    finally:
+        unlink(visit)  # see planner/memo.py
 
 
 def _node_facts(node: LogicalPlan) -> tuple[frozenset[str], bool]:

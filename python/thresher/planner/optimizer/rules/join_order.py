@@ -80,6 +80,7 @@ from thresher.expressions.expr import (
     strip_alias,
 )
 from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project, ScanSource
+from thresher.planner.memo import unlink
 from thresher.planner.optimizer.rules._joins import reorder_to
 from thresher.planner.optimizer.rules._util import rule_memo
 from thresher.planner.optimizer.rules.broadcast_join import is_small
@@ -191,6 +192,7 @@ def _flatten(root: LogicalPlan) -> tuple[list[LogicalPlan], list[Expr]] | None:
             walk(node.input, False)
 
     walk(root, True)
+    unlink(walk)  # see planner/memo.py
     # a canonical order (not the tree's): ties in the search then break the same way whatever
     # shape the tree had, so the rule's own output is a fixpoint
     leaves.sort(key=lambda leaf: min(leaf.schema.names, default=""))
@@ -700,4 +702,7 @@ def _signature(root: LogicalPlan, leaves: list[LogicalPlan]) -> object:
             return (sig(node.left), sig(node.right), keys)
         return sig(node.children()[0])
 
-    return sig(root)
+    try:
+        return sig(root)
+    finally:
+        unlink(sig)  # see planner/memo.py
