@@ -45,7 +45,11 @@ def cost_rank(cls: str) -> int:
     >>> [cost_rank(c) for c in COST_ORDER]
     [0, 1, 2, 3]
     """
-    return COST_ORDER.index(cast(CostClass, cls))
+    rank = _RANK.get(cls)
+    return COST_ORDER.index(cast(CostClass, cls)) if rank is None else rank  # (an unknown class: ValueError)
+
+
+_RANK: dict[str, int] = {c: k for k, c in enumerate(COST_ORDER)}
 
 
 def check_cost_class(value: str, owner: str) -> CostClass:
@@ -85,7 +89,14 @@ def cost_class(e: Expr) -> CostClass:
     d = e.__dict__
     hit: CostClass | None = d.get("_memo_cost_class")
     if hit is None:
-        hit = d["_memo_cost_class"] = most_expensive([e.call_cost()[0], *(cost_class(c) for c in e.children())])
+        # most_expensive([own, *children's]) without the list (relational plans: all "scalar")
+        hit = e.call_cost()[0]
+        cost_rank(hit)
+        for c in e.children():
+            k = cost_class(c)
+            if k is not hit and cost_rank(k) > cost_rank(hit):
+                hit = k
+        d["_memo_cost_class"] = hit
     return hit
 
 
