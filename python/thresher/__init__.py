@@ -18,7 +18,6 @@ from typing import Any
 # CPU time 0.99x with them off, range 0.92-1.11). MIMALLOC_ALLOW_THP=1 keeps them.
 os.environ.setdefault("MIMALLOC_ALLOW_THP", "0")
 
-
 # first: on import it keeps PyArrow from importing pandas (~40 MiB) until something else does
 from thresher import _lazy  # noqa: F401
 from thresher.dataframe import DataFrame, GroupBy

@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -155,6 +157,26 @@ def test_plan_equality_is_key_equality() -> None:
     assert equal[(0, 1)] and not equal[(0, 2)] and not equal[(0, 3)] and hash(a) == hash(same)
 
 
+@contextlib.contextmanager
+def _cyclic_garbage() -> Iterator[list[object]]:
+    """The objects only the cyclic collector could free, among those the block left behind:
+    the collector is off inside the block, then one collection saves all it finds."""
+    garbage: list[object] = []
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield garbage
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        garbage.extend(gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        if was:
+            gc.enable()
+
+
 def test_optimizing_leaves_no_garbage_cycles() -> None:
     """The optimizer's recursive traversals unlink themselves (planner.memo.unlink): their memo
     tables, which hold every plan version a rule saw, are freed when optimize() ends, not left
@@ -167,22 +189,12 @@ def test_optimizing_leaves_no_garbage_cycles() -> None:
     df = (a.join(b, on="k").join(c, on="j").filter((col("v") > 1) & (col("w") == "y"))
           .group_by("w").agg(col("v").sum().alias("s")))
     compile(df.plan)  # imports, registries: whatever a first planning creates once
-    gc.collect()
-    was = gc.isenabled()
-    gc.disable()
-    try:
+    with _cyclic_garbage() as garbage:
         physical = compile(df.plan)
         assert physical.stages()
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        gc.collect()
-        ours = [o for o in gc.garbage
-                if isinstance(o, LogicalPlan)
-                or (isinstance(o, types.FunctionType) and o.__module__.startswith("thresher."))]
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        if was:
-            gc.enable()
+    ours = [o for o in garbage
+            if isinstance(o, LogicalPlan)
+            or (isinstance(o, types.FunctionType) and o.__module__.startswith("thresher."))]
     assert ours == []
 
 
@@ -194,21 +206,11 @@ def test_an_optimized_plan_is_freed_without_the_cyclic_collector() -> None:
     a = th.from_pydict({"k": [1, 2, 3], "v": [1.0, 2.0, 3.0]})
     b = th.from_pydict({"k": [1, 2], "j": [5, 6]})
     compile(a.join(b, on="k").filter(col("v") > 1).plan)  # imports, registries
-    gc.collect()
-    was = gc.isenabled()
-    gc.disable()
-    try:
+    with _cyclic_garbage() as garbage:
         df = (a.join(b, on="k").filter((col("v") + 0 > 1) & (col("j") * 2 > 3))
               .with_columns((col("v") * 2).alias("w")).group_by("j").agg(col("w").sum().alias("s")))
         physical = compile(df.plan)
         assert physical.optimized is not None
         del df, physical
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        gc.collect()
-        ours = [o for o in gc.garbage if isinstance(o, (LogicalPlan, Expr))]
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        if was:
-            gc.enable()
+    ours = [o for o in garbage if isinstance(o, (LogicalPlan, Expr))]
     assert ours == []

@@ -399,8 +399,8 @@ def run_routed(
     a :class:`PromptStepper`, the replica is driven continuously instead (:func:`_work_stepped`);
     ``hand_over`` (locally, where every call still waiting for answers polls for a free slot) lets
     a call return as soon as its own answers are in, leaving other calls' prompts running in the
-    engine for the next call that takes the slot. When no replica is free (locally, more calls in flight than model instances), the call waits
-    for others to run its prompts.
+    engine for the next call that takes the slot. When no replica is free (locally, more calls in
+    flight than model instances), the call waits for others to run its prompts.
     """
     method = (
         (lambda name: getattr(router, name).remote)
@@ -422,7 +422,7 @@ def run_routed(
         held = [slot]  # the slot this call works on (the stepped loop may move to another)
         try:
             stepped = stepper(engine) if stepper is not None else None
-            if stepper is not None and stepped is not None:
+            if stepper is not None and stepped is not None:  # both: narrows stepper for the type checker
                 return _work_stepped(method, call, ticket, held, stepped, stepper, acquire, release, hand_over)
             while True:
                 work, done = call(method("step")(replica, ticket, finished, max_prompts))
