@@ -289,6 +289,38 @@ def _ne_test(ref: Any) -> tuple[Any, Any] | None:
     return None
 
 
+#: ``meta`` key of each occurrence of an OR conjunct ``normalize_sharing`` normalized once (its text)
+_SHARED_CNF = "thresher_shared_cnf"
+
+
+def presimplify_shared(tree: Any, simplify: Any) -> Any:
+    """Simplify once each conjunct ``normalize_sharing`` shared, and put a copy of the result
+    in every WHERE that has it, before ``simplify`` runs over the whole tree.
+
+    On TPC-DS q88 the shared OR's conjunctive normal form is eight clauses in each of eight
+    WHEREs; simplifying each WHERE merged and absorbed them again (~4.5 ms a WHERE). Given
+    the clauses already simplified (three), a WHERE takes ~2.4 ms and the tree's plans are the
+    same (checked on the 99 TPC-DS and 22 TPC-H queries and in tests). ``simplify`` keeps the
+    meaning whatever it is given, so a query where it would stop at another equivalent form
+    still gets a right plan.
+    """
+    from sqlglot import exp
+
+    memo: dict[str, Any] = {}
+    for where in list(tree.find_all(exp.Where)):
+        cond = where.this
+        for part in list(cond.flatten(unnest=False) if isinstance(cond, exp.And) else [cond]):
+            key = part.meta_get(_SHARED_CNF) if isinstance(part, exp.Paren) else None
+            if key is None:
+                continue
+            part.meta.pop(_SHARED_CNF)
+            if key not in memo:
+                memo[key] = simplify(part.copy())
+            new = memo[key].copy()
+            part.replace(exp.Paren(this=new) if isinstance(new, exp.Connector) else new)
+    return tree
+
+
 def normalize_sharing(tree: Any) -> Any:
     """sqlglot's ``normalize`` (conjunctive normal form), each repeated OR conjunct normalized once.
 
@@ -380,6 +412,7 @@ def normalize_sharing(tree: Any) -> Any:
                     inner, lambda e: distributive_law(e, False, max_distance, simplifier=simplifier))
                 inner.replace(result)
                 undo[-1] = (result, saved)
+                p.meta[_SHARED_CNF] = key  # (copies keep it: see presimplify_shared)
                 done[key] = p
         except OptimizeError:
             for now, before in reversed(undo):
