@@ -92,3 +92,62 @@ def duckdb_connection(root: str | Path) -> Any:
     for t in TABLES:
         con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{Path(root) / t}/*.parquet')")
     return con
+
+
+def ratio_summary(result: dict[str, Any], engine: str = "thresher", peers: tuple[str, ...] = ("polars", "duckdb"),
+                  goal: dict[str, float] | None = None) -> str:
+    """Markdown: per query, ``engine``'s time over each peer's (> 1: ``engine`` is slower), wall and CPU.
+
+    Wall is the ratio of the medians and, in brackets, the paired ratio (median over rounds of the
+    ratio within a round, which load drift cannot tilt); CPU is the ratio of the median process
+    CPU seconds (threads included). Totals sum the per-query medians over the queries every
+    engine ran and matched. ``goal`` maps a peer to the per-query limit to count queries over it.
+    """
+    import statistics
+
+    rows = {(r["engine"], r["case"]): r for r in result["rows"] if r["status"] == "ok" and r.get("times")}
+
+    def cpu(r: dict[str, Any]) -> float | None:
+        xs = [m["cpu_s"] for m in r.get("metrics") or [] if isinstance(m.get("cpu_s"), int | float)]
+        return statistics.median(xs) if xs else None
+
+    def paired(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+        xs = [x / y for x, y in zip(a["times"], b["times"]) if x and y]
+        return statistics.median(xs) if xs else None
+
+    peers = tuple(p for p in peers if any(e == p for e, _ in rows))
+    if (engine not in {e for e, _ in rows}) or not peers:
+        return ""
+    head = ["query"] + [f"{engine}/{p} {k}" for p in peers for k in ("wall (paired)", "CPU")]
+    lines = [f"Time ratios {engine} / peer per query (< 1: {engine} faster):", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    both = [c for c in result["cases"] if (engine, c) in rows and all((p, c) in rows for p in peers)]
+    tot: dict[str, float] = {}
+    over: dict[str, list[str]] = {p: [] for p in peers}
+    for c in result["cases"]:
+        e = rows.get((engine, c))
+        cells = [c]
+        for p in peers:
+            o = rows.get((p, c))
+            if e is None or o is None:
+                cells += ["-", "-"]
+                continue
+            w, pr = e["median_s"] / o["median_s"], paired(e, o)
+            ce, co = cpu(e), cpu(o)
+            cells += [f"{w:.2f}x ({pr:.2f}x)" if pr else f"{w:.2f}x",
+                      f"{ce / co:.2f}x" if ce and co else "-"]
+            if goal and p in goal and w > goal[p]:
+                over[p].append(c)
+        lines.append("| " + " | ".join(cells) + " |")
+    for name in (engine, *peers):
+        tot[name] = sum(rows[(name, c)]["median_s"] for c in both)
+        tot[name + ":cpu"] = sum(cpu(rows[(name, c)]) or 0.0 for c in both)
+    lines += ["", f"Totals over the {len(both)} queries every engine ran and matched (sum of medians): "
+              + ", ".join(f"{n} {tot[n]:.3f} s wall / {tot[n + ':cpu']:.3f} s CPU" for n in (engine, *peers)) + "; "
+              + ", ".join(f"{engine}/{p} {tot[engine] / tot[p]:.2f}x wall, "
+                          f"{tot[engine + ':cpu'] / tot[p + ':cpu']:.2f}x CPU" for p in peers if tot[p]) + "."]
+    for p, lim in (goal or {}).items():
+        if p in over:
+            lines.append(f"Queries over {lim:g}x {p} (wall, ratio of medians): "
+                         + (", ".join(over[p]) if over[p] else "none") + ".")
+    return "\n".join(lines)
