@@ -1071,7 +1071,6 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     from sqlglot import exp
     from sqlglot.optimizer.eliminate_ctes import eliminate_ctes
     from sqlglot.optimizer.eliminate_subqueries import eliminate_subqueries
-    from sqlglot.optimizer.normalize import normalize
     from sqlglot.optimizer.qualify import qualify
     from sqlglot.optimizer.simplify import simplify
     from sqlglot.optimizer.unnest_subqueries import unnest_subqueries
@@ -1082,17 +1081,19 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         count_subquery_to_exists,
         factor_or_conjuncts,
         hide_local_ors,
+        normalize_sharing,
         show_hidden_ors,
     )
 
     mapping = ensure_schema(dict(schema), dialect=dialect)
     tree = qualify(tree, dialect=dialect, schema=mapping, isolate_tables=False, quote_identifiers=False,
                    validate_qualify_columns=True)
+    _cheap_positions(tree)  # after qualify, which builds most column nodes anew
     kinds, nested = _tree_kinds(tree)
     has_or = any(issubclass(k, exp.Or) for k in kinds)
     if has_or:
         tree = factor_or_conjuncts(tree)
-        tree = normalize(tree)
+        tree = normalize_sharing(tree)  # normalize(tree), a repeated OR conjunct distributed once
     if any(issubclass(k, exp.Count) for k in kinds) and any(issubclass(k, exp.Subquery) for k in kinds):
         tree = count_subquery_to_exists(tree)
     hidden = False
@@ -1141,6 +1142,32 @@ def _tree_kinds(tree: Any) -> tuple[set[type], bool]:
                 up = up.parent
             nested = up is not None and not isinstance(up, places)
     return kinds, nested
+
+
+class _Positions(dict):  # type: ignore[type-arg]
+    """A parsed node's ``meta``: its token's line, column and offsets, all ints.
+
+    sqlglot copies each node's meta dict with ``copy.deepcopy`` when it copies a tree
+    (normalize's distribution, decorrelation and our rewrites copy subtrees); that generic deep
+    copy was over half of a copy's time. Ints need no deep copy: this meta copies shallowly.
+    """
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo: Any) -> _Positions:
+        return _Positions(self)
+
+
+_SCALARS = (int, str, bool, float, type(None))
+
+
+def _cheap_positions(tree: Any) -> None:
+    """Every meta dict of ``tree`` holding only scalars (sqlglot writes nothing else there) as a
+    ``_Positions``, so copying the tree copies it shallowly; plans are unchanged."""
+    for node in tree.walk():
+        meta = getattr(node, "_meta", None)
+        if meta and type(meta) is dict and all(isinstance(v, _SCALARS) for v in meta.values()):
+            node._meta = _Positions(meta)
 
 
 def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duckdb", tree: Any = None) -> LogicalPlan:
