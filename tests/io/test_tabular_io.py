@@ -46,6 +46,22 @@ def test_partition_ids_are_stable(hive_dir: Path) -> None:
     assert all("#rg" in p for p in a)
 
 
+def test_polars_scannable_agrees_with_polars_scan(hive_dir: Path, tmp_path: Path) -> None:
+    src = ParquetSource(str(hive_dir))
+    pred = Predicate((Comparison("year", "==", 2021), Comparison("v", ">", 7.0)))
+    for columns, predicate in ((None, None), (("id",), None), (("v", "id"), pred)):
+        assert src.polars_scannable(columns, predicate) is (src.polars_scan(columns, predicate) is not None)
+        assert src.polars_scannable(columns, predicate)
+    # an extension-typed (image) column: no Polars scan of the file, and the check says so
+    image = th.DataType.image().arrow
+    pixels = pa.array([{"width": 1, "height": 1, "mode": "L", "data": b"x"}], type=image.storage_type)
+    pq.write_table(pa.table({"i": pa.ExtensionArray.from_storage(image, pixels), "n": [1]}), tmp_path / "img.parquet")
+    media = ParquetSource(str(tmp_path / "img.parquet"))
+    for columns in (None, ("n",)):
+        assert media.polars_scan(columns, None) is None
+        assert not media.polars_scannable(columns, None)
+
+
 def test_projection_pushdown_reads_only_used_columns(hive_dir: Path) -> None:
     df = th.read_parquet(str(hive_dir)).select("v")
     plan = df.explain(format="dict")["optimized"]

@@ -322,6 +322,11 @@ class ParquetSource(Source):
             lf = lf.select(list(columns))
         return lf
 
+    def polars_scannable(self, columns: Sequence[str] | None, predicate: Predicate | None) -> bool:
+        # the whole scan decides (narrowing it by columns and predicate always succeeds): the
+        # lowering asked every scan for its frame only to test it, then built it again
+        return _whole_scan(self) is not None
+
     def identity(self) -> tuple[Any, ...]:
         return ("parquet", tuple(self.files))
 

@@ -100,6 +100,11 @@ class Source(ABC):
         """Optionally a ``polars.LazyFrame`` over the same data (fast path for relational stages)."""
         return None
 
+    def polars_scannable(self, columns: Sequence[str] | None, predicate: Predicate | None) -> bool:
+        """Whether :meth:`polars_scan` gives a frame for these arguments (the lowering asks of
+        every scan; a source whose answer does not depend on them says so without building it)."""
+        return self.polars_scan(columns, predicate) is not None
+
     def identity(self) -> tuple[Any, ...]:
         """Value identity of the source, used for plan equality."""
         return (type(self).__name__, id(self))

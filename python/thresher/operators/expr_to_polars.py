@@ -8,6 +8,7 @@ subtree itself and hand Polars the result as a column.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,15 @@ def polars_dtype(dtype: DataType) -> pl.DataType:
 #: Arrow storage type -> Polars dtype (building an empty Series per lookup cost a TPC-DS query's
 #: Polars program tens of milliseconds: q66 lowers ~2,000 literals and casts)
 _POLARS_DTYPES: dict[pa.DataType, pl.DataType] = {}
+
+
+@functools.lru_cache(maxsize=8192)
+def polars_col(name: str, alias: str | None = None) -> pl.Expr:
+    """``pl.col(name)`` (``.alias(alias)`` when given), built once per name: a Polars expression
+    is an immutable value, and a program renames every column at every join (TPC-DS q04 lowers
+    ~2,000 of them; building one costs more than the rest of its lowering)."""
+    c = pl.col(name)
+    return c if alias is None else c.alias(alias)
 
 
 def _lit(value: Any, dtype: DataType) -> pl.Expr:
@@ -320,10 +330,13 @@ def to_polars(expr: Expr, schema: Schema, in_group: bool = True) -> pl.Expr:
     """
     if isinstance(expr, Column):
         schema.field(expr.name)
-        return pl.col(expr.name)
+        return polars_col(expr.name)
     if isinstance(expr, Literal):
         return _lit(expr.value, expr.dtype)
     if isinstance(expr, Alias):
+        if isinstance(expr.child, Column):
+            schema.field(expr.child.name)
+            return polars_col(expr.child.name, expr.name)
         return to_polars(expr.child, schema, in_group).alias(expr.name)
     if isinstance(expr, Cast):
         inner = to_polars(expr.child, schema, in_group)

@@ -517,7 +517,7 @@ def _relational_node(node: LogicalPlan) -> bool:
     if isinstance(node, (Filter, Project)):
         return all(is_lowerable(e) for e in _node_exprs(node))
     if isinstance(node, ScanSource):
-        return node.source.polars_scan(node.columns, node.predicate) is not None and node.limit is None
+        return node.limit is None and node.source.polars_scannable(node.columns, node.predicate)
     return False
 
 

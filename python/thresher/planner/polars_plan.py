@@ -28,9 +28,9 @@ import pyarrow as pa
 from thresher._lazy import lazy_module
 from thresher.datatypes import Schema, supertype
 from thresher.errors import ThresherExecutionError, UnsupportedError
-from thresher.expressions.expr import Column, Expr, strip_alias
+from thresher.expressions.expr import Alias, Column, Expr, strip_alias
 from thresher.io.source import Source
-from thresher.operators.expr_to_polars import polars_dtype, to_polars
+from thresher.operators.expr_to_polars import polars_col, polars_dtype, to_polars
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
@@ -283,7 +283,17 @@ def _build(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
 
 
 def _keys(exprs: Sequence[Expr], schema: Schema) -> list[pl.Expr]:
-    return [to_polars(e, schema).alias(e.output_name()) for e in exprs]
+    return [_named(e, schema) for e in exprs]
+
+
+def _named(e: Expr, schema: Schema) -> pl.Expr:
+    """``to_polars(e).alias(e.output_name())``; a column passed through or renamed (most of a
+    projection) is one cached expression (see ``polars_col``)."""
+    src = e.child if isinstance(e, Alias) else e
+    if isinstance(src, Column):
+        schema.field(src.name)
+        return polars_col(src.name, e.output_name())
+    return to_polars(e, schema).alias(e.output_name())
 
 
 def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
@@ -319,7 +329,7 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
         return lf.filter(to_polars(node.predicate, node.input.schema))
     if isinstance(node, Project):
         lf = _build(node.input, leaf)
-        exprs = [to_polars(e, node.input.schema).alias(e.output_name()) for e in node.exprs]
+        exprs = [_named(e, node.input.schema) for e in node.exprs]
         if exprs and not any(e.columns() for e in node.exprs):
             # Polars gives a select of literals one row whatever the input's height (even 0);
             # a projection has one row per input row (as the streaming project operator does)
@@ -588,14 +598,14 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
             pt = polars_dtype(st)
             lkeys[k] = lkeys[k].cast(pt)
             rkeys[k] = rkeys[k].cast(pt)
-    lsel = [pl.col(n).alias(a) for n, a in lmap.items()] + lkeys
-    rsel = [pl.col(n).alias(a) for n, a in rmap.items()] + rkeys
+    lsel = [polars_col(n, a) for n, a in lmap.items()] + lkeys
+    rsel = [polars_col(n, a) for n, a in rmap.items()] + rkeys
     how = node.how
     if how in ("inner", "semi") and node.left_on:
         found = _key_range_filter(node, left, right.select(rsel))
         if found is not None:
             left, right = found
-            rsel = [pl.col(a) for a in rmap.values()] + [pl.col(f"__rk{k}") for k in range(len(rkeys))]
+            rsel = [polars_col(a) for a in rmap.values()] + [polars_col(f"__rk{k}") for k in range(len(rkeys))]
     L, R = left.select(lsel), right.select(rsel)
     if how == "cross" and _one_row(node.right):
         # a scalar subquery's one row (TPC-H Q11, Q22): joined on a constant key, so Polars does
@@ -611,7 +621,7 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
         phow = {"outer": "full"}.get(how, how)
         joined = L.join(R, left_on=lon, right_on=ron, how=phow, coalesce=False)  # type: ignore[arg-type]
     if how in ("semi", "anti"):
-        return joined.select([pl.col(a).alias(n) for n, a in lmap.items()])
+        return joined.select([polars_col(a, n) for n, a in lmap.items()])
     out: list[pl.Expr] = []
     dropped = node.coalesced_right_keys()
     # right join: a left key column takes the right key where the left side is missing
@@ -621,15 +631,15 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
             if isinstance(le, Column) and isinstance(re_, Column):
                 coalesce_from[le.name] = f"__rk{k}"
     for n, a in lmap.items():
-        e = pl.col(a)
         if n in coalesce_from:
-            e = pl.coalesce(pl.col(a), pl.col(coalesce_from[n]).cast(polars_dtype(ls[n])))
-        out.append(e.alias(n))
+            out.append(pl.coalesce(pl.col(a), pl.col(coalesce_from[n]).cast(polars_dtype(ls[n]))).alias(n))
+        else:
+            out.append(polars_col(a, n))
     left_names = set(ls.names)
     for n, a in rmap.items():
         if n in dropped:
             continue
-        out.append(pl.col(a).alias(n + node.suffix if n in left_names else n))
+        out.append(polars_col(a, n + node.suffix if n in left_names else n))
     return joined.select(out)
 
 
