@@ -67,7 +67,28 @@ def count_subquery_to_exists(tree: Any) -> Any:
         test: Any = exp.Exists(this=body)
         return exp.Not(this=test) if kind in negative else test
 
-    return tree.transform(rewrite, copy=False)
+    return _transform_kinds(tree, tuple(positive) + tuple(negative), rewrite)
+
+
+def _transform_kinds(tree: Any, kinds: tuple[type, ...], rewrite: Any) -> Any:
+    """``tree.transform(rewrite, copy=False)`` for a ``rewrite`` that returns every node not of
+    one of ``kinds`` as it is: only those nodes are visited (``transform`` called back into
+    Python for every node of the tree). Ancestors come before descendants here too (a
+    breadth-first walk), and the nodes under one ``rewrite`` replaced are skipped, as
+    ``transform`` does (they are no longer in the tree)."""
+    root: Any = tree
+    if isinstance(tree, kinds):
+        return root.transform(rewrite, copy=False)
+    for node in list(tree.find_all(*kinds)):
+        up = node.parent
+        while up is not None and up is not tree:
+            up = up.parent
+        if up is None:
+            continue  # under a node already replaced
+        new = rewrite(node)
+        if new is not node:
+            node.replace(new)
+    return tree
 
 
 #: ``meta`` key of a term ``hide_local_ors`` rewrote (copies of the node keep it)
@@ -227,7 +248,7 @@ def factor_or_conjuncts(tree: Any) -> Any:
         ors = exp.or_(*(exp.Paren(this=exp.and_(*(c.copy() for c in r), copy=False)) for r in rests), copy=False)
         return wrap(exp.and_(*shared, exp.Paren(this=ors), copy=False))
 
-    return tree.transform(rewrite, copy=False)
+    return _transform_kinds(tree, (exp.Or,), rewrite)
 
 
 def array_any_to_min_max(tree: Any) -> Any:

@@ -1102,10 +1102,10 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     if has_or:
         tree = factor_or_conjuncts(tree)
         tree = normalize_sharing(tree)  # normalize(tree), a repeated OR conjunct distributed once
-    if any(issubclass(k, exp.Count) for k in kinds) and any(issubclass(k, exp.Subquery) for k in kinds):
+    if nested and any(issubclass(k, exp.Count) for k in kinds):  # (a compared subquery is nested)
         tree = count_subquery_to_exists(tree)
     hidden = False
-    if has_or:
+    if has_or and nested:  # (only decorrelation needs the ORs hidden, and only a nested query has a correlation)
         tree, hidden = hide_local_ors(tree)
     if nested:
         tree = unnest_subqueries(tree)
@@ -1147,9 +1147,11 @@ def _tree_kinds(tree: Any) -> tuple[set[type], bool]:
     Some passes can only change a tree that holds some kind of node (none of the passes before
     them adds one), so ``_sqlglot_passes`` skips them: without an OR, ``factor_or_conjuncts``,
     ``hide_local_ors`` and ``normalize`` (an AND-only condition is in CNF already); without a
-    COUNT and a subquery, ``count_subquery_to_exists``; without a query in an expression,
+    COUNT and a query in an expression, ``count_subquery_to_exists``; without a query in an expression,
     ``unnest_subqueries`` (it only rewrites subquery scopes and correlated ones, and a correlated
-    derived table fails qualification before), and ``array_any_to_min_max`` unless an
+    derived table fails qualification before), ``hide_local_ors`` (it only prepares correlated
+    subqueries for that decorrelation; ``show_hidden_ors`` writes back whatever it hid, so the
+    tree would be the same), and ``array_any_to_min_max`` unless an
     ``ARRAY_AGG`` is written; without a derived table or a CTE (and no query in an expression,
     which decorrelation turns into derived tables), ``eliminate_subqueries`` and
     ``eliminate_ctes``. TPC-H: ~2 ms of ~16 per query.
@@ -1164,8 +1166,8 @@ def _tree_kinds(tree: Any) -> tuple[set[type], bool]:
     for node in tree.walk():
         kinds.add(type(node))
         meta = node._meta  # (the same walk makes meta dicts copy shallowly, see _Positions)
-        if meta and type(meta) is dict and meta.keys() <= _SCALAR_META:
-            node._meta = _Positions(meta)
+        if meta is not None and type(meta) is dict and meta.keys() <= _SCALAR_META:
+            node._meta = _Positions(meta) if meta else None  # (qualify leaves empty ones on columns)
         if nested or node is tree:
             continue
         if isinstance(node, exp.UDTF):
