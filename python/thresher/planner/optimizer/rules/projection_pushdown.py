@@ -212,22 +212,34 @@ def _narrowed(node: Project | Aggregate, child: LogicalPlan, kept: tuple[Expr, .
         if a is not b and a != b:
             break
     else:
-        if isinstance(node, Project):
-            from thresher.operators.evaluate import wants_error_column
-
-            owned = [(e, 2 if wants_error_column(e) else 1) for e in node.exprs]  # (its `_error` column)
-            out: list[Field] = []
-        else:
-            owned = [(e, 1) for e in node.aggs]
-            out = list(node.schema.fields[:len(node.keys)])
         fields = node.schema.fields
-        at = len(out)
         keep = {id(e) for e in kept}
-        for e, width in owned:
-            if id(e) in keep:
-                out.extend(fields[at:at + width])
-            at += width
-        if at == len(fields) and len(keep) == len(kept):
+        out: list[Field] | None = None
+        if len(keep) != len(kept):
+            pass  # (an expression object twice: derive)
+        elif isinstance(node, Project) and len(fields) == len(node.exprs):  # no `_error` column: one field each
+            out = [f for e, f in zip(node.exprs, fields) if id(e) in keep]
+            if len(out) != len(kept):
+                out = None  # (not a subsequence of them: derive)
+        else:
+            if isinstance(node, Project):
+                from thresher.operators.evaluate import wants_error_column
+
+                owned = [(e, 2 if wants_error_column(e) else 1) for e in node.exprs]  # (its `_error` column)
+                out = []
+            else:
+                owned = [(e, 1) for e in node.aggs]
+                out = list(fields[:len(node.keys)])
+            at = len(out)
+            found = 0
+            for e, width in owned:
+                if id(e) in keep:
+                    out.extend(fields[at:at + width])
+                    found += 1
+                at += width
+            if at != len(fields) or found != len(kept):
+                out = None
+        if out is not None:
             if isinstance(node, Project):
                 return Project.of_checked_fields(Schema(out), input=child, exprs=kept)
             return Aggregate.of_checked_fields(Schema(out), input=child, keys=node.keys, aggs=kept)
