@@ -88,3 +88,39 @@ def test_left_alone_and_matches_duckdb(name: str) -> None:
     df = th.sql(KEPT[name], **_frames())
     assert _windows(df) == 0
     assert rounded_rows(df.to_arrow(), 9) == rounded_rows(_duckdb(KEPT[name]), 9)
+
+
+def _dataframe_q17(agg: th.Expr) -> th.DataFrame:
+    """TPC-H Q17's shape in the DataFrame API: the group-by is over the very rows joined back
+    (S is all of L), on the coalesced key, its aggregate inside an expression."""
+    f = _frames()
+    li = f["part"].filter(th.col("brand") == "a").join(f["lines"], left_on="pk", right_on="lp")
+    limit = li.group_by("pk").agg(agg.alias("lim"))
+    return li.join(limit, on="pk").filter(th.col("qty") < th.col("lim")).select("pk", "ls", "qty")
+
+
+def _polars_q17(agg: object) -> list[tuple[object, ...]]:
+    pl = pytest.importorskip("polars")
+    f = {n: pl.DataFrame(c) for n, c in TABLES.items()}
+    li = f["part"].filter(pl.col("brand") == "a").join(f["lines"], left_on="pk", right_on="lp")
+    out = li.join(li.group_by("pk").agg(agg.alias("lim")), on="pk").filter(  # type: ignore[attr-defined]
+        pl.col("qty") < pl.col("lim")).select("pk", "ls", "qty")
+    return sorted(out.rows(), key=repr)
+
+
+def test_dataframe_api_group_by_of_the_joined_rows_becomes_a_window() -> None:
+    pl = pytest.importorskip("polars")
+    df = _dataframe_q17(0.9 * th.col("qty").mean().cast("float64"))
+    plan = optimized(df)
+    assert _windows(df) == 1 and not any(isinstance(n, Aggregate) for n in plan.walk())
+    got = assert_rule_equivalent(df, "aggregate_to_window")
+    assert sorted(map(tuple, (r.values() for r in got.to_pylist())), key=repr) == \
+        _polars_q17(0.9 * pl.col("qty").mean().cast(pl.Float64))
+
+
+def test_dataframe_api_sum_inside_an_expression_is_left_alone() -> None:
+    pl = pytest.importorskip("polars")
+    df = _dataframe_q17(0.5 * th.col("qty").sum())
+    assert _windows(df) == 0
+    got = df.to_arrow()
+    assert sorted(map(tuple, (r.values() for r in got.to_pylist())), key=repr) == _polars_q17(0.5 * pl.col("qty").sum())

@@ -69,3 +69,56 @@ def test_repeated_or_is_distributed_once(monkeypatch: pytest.MonkeyPatch) -> Non
     calls.clear()
     assert repr(normalize_sharing(tree)) == repr(expected)
     assert len(calls) == 1
+
+
+def _plans_with_and_without_presimplify(monkeypatch: pytest.MonkeyPatch, queries: list[str],
+                                        frames: dict) -> tuple[list[str], list[str]]:  # type: ignore[type-arg]
+    import thresher as th
+    import thresher.planner.sql.rewrites as rewrites
+    from thresher.sql_frontend import clear_plan_cache
+
+    def plans() -> list[str]:
+        clear_plan_cache()
+        return [th.sql(q, **frames).plan.pretty() for q in queries]
+
+    with_it = plans()
+    monkeypatch.setattr(rewrites, "presimplify_shared", lambda tree, simplify: tree)
+    return with_it, plans()
+
+
+def test_presimplified_shared_conjuncts_give_the_same_plans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``presimplify_shared`` simplifies a shared conjunct once before the whole tree: the plans
+    are those of simplifying the whole tree alone, and the answers DuckDB's."""
+    duckdb = pytest.importorskip("duckdb")
+    import pyarrow as pa
+
+    import thresher as th
+
+    s = pa.table({"k": [1, 2, 3, 4, 5, 1, 2], "t": [0, 1, 2, 3, 0, 1, 2]})
+    h = pa.table({"k": [1, 2, 3, 4, 5], "a": [4, 2, 0, 4, None], "b": [6, 4, 1, 9, 2],
+                  "c": [1, 3, 1, 3, 1], "d": [2, 4, 2, 2, None]})
+    queries = [
+        "SELECT * FROM " + ", ".join(_sub(i, _OR) for i in range(4)),
+        "SELECT * FROM " + ", ".join(_sub(i, f"{_OR} AND {_OR2}") for i in range(3)),
+        "SELECT * FROM " + ", ".join(_sub(i, f"{_OR} AND h.b <= 6 AND h.a = 4") for i in range(3)),
+    ]
+    frames = {"s": th.from_arrow(s), "h": th.from_arrow(h)}
+    with_it, without = _plans_with_and_without_presimplify(monkeypatch, queries, frames)
+    assert with_it == without
+    con = duckdb.connect()
+    con.register("s", s)
+    con.register("h", h)
+    for q in queries:
+        assert th.sql(q, **frames).to_pylist() == con.sql(q).to_arrow_table().to_pylist()
+
+
+def test_tpcds_q88_same_plan_with_presimplify(monkeypatch: pytest.MonkeyPatch, tpcds_generate) -> None:  # type: ignore[no-untyped-def]
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks import tpcds
+
+    frames = tpcds.tables(tpcds_generate(0.01))
+    with_it, without = _plans_with_and_without_presimplify(monkeypatch, [tpcds.query(88)], frames)
+    assert with_it == without

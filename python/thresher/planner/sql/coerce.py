@@ -70,11 +70,20 @@ def _dtype(e: Expr, schema: Schema) -> DataType | None:
         return None
 
 
-def coerce_literals(e: Expr, schema: Schema) -> Expr:
-    """``e`` with SQL's implicit literal casts applied against ``schema`` (see the module doc)."""
+def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]] | None = None) -> Expr:
+    """``e`` with SQL's implicit literal casts applied against ``schema`` (see the module doc).
+
+    ``done`` maps ``id(x)`` to ``(x, schema)`` for expressions already coerced against that
+    schema: they are returned as they are (coercing is idempotent: a cast literal is no longer a
+    string, a shifted date no longer an addition), so a translator that coerces each
+    subexpression as it builds it does not walk every subtree again at each level above."""
+    if done is not None:
+        hit = done.get(id(e))
+        if hit is not None and hit[0] is e and hit[1] is schema:
+            return e
     kids = e.children()
     if kids:
-        new = [coerce_literals(k, schema) for k in kids]
+        new = [coerce_literals(k, schema, done) for k in kids]
         if any(a is not b for a, b in zip(new, kids)):
             e = e.with_children(new)
     if not isinstance(e, Call):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -75,8 +76,11 @@ _SQL_TYPES = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
 def sql_type_name(t: DataType) -> str:
-    """A SQL type name for sqlglot's schema (media types are opaque BLOBs to it)."""
+    """A SQL type name for sqlglot's schema (media types are opaque BLOBs to it); remembered
+    per type (a pure function: DataTypes are immutable, equal ones have equal Arrow types), as
+    sqlglot's schema is built from every column of each table a query names."""
     if t.is_media():
         return "BLOB"
     if t.kind == "decimal":
@@ -116,6 +120,8 @@ class Translator:
         self.catalog = {k.lower(): v for k, v in catalog.items()}
         self.ctes: dict[str, LogicalPlan] = {}
         self._tmp = 0
+        #: expressions ``expr`` coerced, by id: see ``coerce_literals``
+        self._coerced: dict[int, tuple[Expr, Schema]] = {}
 
     def _fresh(self, prefix: str) -> str:
         self._tmp += 1
@@ -629,9 +635,11 @@ class Translator:
         if schema is None:
             return e
         try:
-            return coerce_literals(e, schema)
+            out = coerce_literals(e, schema, self._coerced)
         except SQLCastError as exc:
             raise SQLError(f"{exc} in {_where(node)}") from exc
+        self._coerced[id(out)] = (out, schema)
+        return out
 
     def _typed(self, e: Expr, schema: Schema) -> Expr:
         try:
@@ -1082,22 +1090,22 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         factor_or_conjuncts,
         hide_local_ors,
         normalize_sharing,
+        presimplify_shared,
         show_hidden_ors,
     )
 
     mapping = ensure_schema(dict(schema), dialect=dialect)
     tree = qualify(tree, dialect=dialect, schema=mapping, isolate_tables=False, quote_identifiers=False,
                    validate_qualify_columns=True)
-    _cheap_positions(tree)  # after qualify, which builds most column nodes anew
     kinds, nested = _tree_kinds(tree)
     has_or = any(issubclass(k, exp.Or) for k in kinds)
     if has_or:
         tree = factor_or_conjuncts(tree)
         tree = normalize_sharing(tree)  # normalize(tree), a repeated OR conjunct distributed once
-    if any(issubclass(k, exp.Count) for k in kinds) and any(issubclass(k, exp.Subquery) for k in kinds):
+    if nested and any(issubclass(k, exp.Count) for k in kinds):  # (a compared subquery is nested)
         tree = count_subquery_to_exists(tree)
     hidden = False
-    if has_or:
+    if has_or and nested:  # (only decorrelation needs the ORs hidden, and only a nested query has a correlation)
         tree, hidden = hide_local_ors(tree)
     if nested:
         tree = unnest_subqueries(tree)
@@ -1108,7 +1116,27 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         tree = eliminate_ctes(tree)
     if hidden:
         tree = show_hidden_ors(tree)
+    if has_or:
+        tree = presimplify_shared(tree, lambda t: simplify(t, dialect=dialect))
     return simplify(tree, dialect=dialect)
+
+
+class _Positions(dict):  # type: ignore[type-arg]
+    """A node's ``meta`` holding only scalars sqlglot writes there (token positions, flags).
+
+    sqlglot copies each node's meta dict with ``copy.deepcopy`` when it copies a tree
+    (normalize's distribution, decorrelation and our rewrites copy subtrees); that generic deep
+    copy was over half of a copy's time. Scalars need no deep copy: this meta copies shallowly.
+    """
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo: Any) -> _Positions:
+        return _Positions(self)
+
+
+#: meta keys sqlglot gives scalar values (positions, quoting and nullability flags)
+_SCALAR_META = frozenset({"line", "col", "start", "end", "quoted_column", "quoted_table", "is_table", "nonnull"})
 
 
 def _tree_kinds(tree: Any) -> tuple[set[type], bool]:
@@ -1119,12 +1147,17 @@ def _tree_kinds(tree: Any) -> tuple[set[type], bool]:
     Some passes can only change a tree that holds some kind of node (none of the passes before
     them adds one), so ``_sqlglot_passes`` skips them: without an OR, ``factor_or_conjuncts``,
     ``hide_local_ors`` and ``normalize`` (an AND-only condition is in CNF already); without a
-    COUNT and a subquery, ``count_subquery_to_exists``; without a query in an expression,
+    COUNT and a query in an expression, ``count_subquery_to_exists``; without a query in an expression,
     ``unnest_subqueries`` (it only rewrites subquery scopes and correlated ones, and a correlated
-    derived table fails qualification before), and ``array_any_to_min_max`` unless an
+    derived table fails qualification before), ``hide_local_ors`` (it only prepares correlated
+    subqueries for that decorrelation; ``show_hidden_ors`` writes back whatever it hid, so the
+    tree would be the same), and ``array_any_to_min_max`` unless an
     ``ARRAY_AGG`` is written; without a derived table or a CTE (and no query in an expression,
     which decorrelation turns into derived tables), ``eliminate_subqueries`` and
-    ``eliminate_ctes``. TPC-H: ~2 ms of ~16 per query."""
+    ``eliminate_ctes``. TPC-H: ~2 ms of ~16 per query.
+
+    The walk also turns each meta dict of scalars into a ``_Positions`` (run after qualify,
+    which builds most column nodes anew)."""
     from sqlglot import exp
 
     kinds: set[type] = set()
@@ -1132,6 +1165,9 @@ def _tree_kinds(tree: Any) -> tuple[set[type], bool]:
     places = (exp.From, exp.Join, exp.CTE, exp.SetOperation)
     for node in tree.walk():
         kinds.add(type(node))
+        meta = node._meta  # (the same walk makes meta dicts copy shallowly, see _Positions)
+        if meta is not None and type(meta) is dict and meta.keys() <= _SCALAR_META:
+            node._meta = _Positions(meta) if meta else None  # (qualify leaves empty ones on columns)
         if nested or node is tree:
             continue
         if isinstance(node, exp.UDTF):
@@ -1142,32 +1178,6 @@ def _tree_kinds(tree: Any) -> tuple[set[type], bool]:
                 up = up.parent
             nested = up is not None and not isinstance(up, places)
     return kinds, nested
-
-
-class _Positions(dict):  # type: ignore[type-arg]
-    """A parsed node's ``meta``: its token's line, column and offsets, all ints.
-
-    sqlglot copies each node's meta dict with ``copy.deepcopy`` when it copies a tree
-    (normalize's distribution, decorrelation and our rewrites copy subtrees); that generic deep
-    copy was over half of a copy's time. Ints need no deep copy: this meta copies shallowly.
-    """
-
-    __slots__ = ()
-
-    def __deepcopy__(self, memo: Any) -> _Positions:
-        return _Positions(self)
-
-
-_SCALARS = (int, str, bool, float, type(None))
-
-
-def _cheap_positions(tree: Any) -> None:
-    """Every meta dict of ``tree`` holding only scalars (sqlglot writes nothing else there) as a
-    ``_Positions``, so copying the tree copies it shallowly; plans are unchanged."""
-    for node in tree.walk():
-        meta = getattr(node, "_meta", None)
-        if meta and type(meta) is dict and all(isinstance(v, _SCALARS) for v in meta.values()):
-            node._meta = _Positions(meta)
 
 
 def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duckdb", tree: Any = None) -> LogicalPlan:

@@ -32,6 +32,11 @@ the rows of ``L`` with key values ``v`` are ``S(v) x E(v)``: every row of ``S(v)
 the same number of times); a sum or a count would not, and is left alone. Every row of ``L`` has
 its group (its own ``S`` part), so a left join finds a match for each row as the window does, and
 the key columns are never NULL in ``L`` (each takes part in an equi-join).
+
+``E`` may be empty: the DataFrame API's ``li.join(li.group_by("k").agg(...), on="k")`` (TPC-H
+Q17 written so) joins a group-by of ``L`` itself. An aggregate may sit inside an expression
+(``(0.2 * col("q").mean()).alias("limit")``): each aggregate call becomes a window column and
+the expression is computed over them above the window.
 """
 
 from __future__ import annotations
@@ -80,9 +85,14 @@ def _rewrite(node: LogicalPlan) -> LogicalPlan | None:
         group_keys[k.output_name()] = src.name
     for a in agg.aggs:
         src = strip_alias(a)
-        if not (isinstance(src, AggCall) and src.name in DUPLICATE_INSENSITIVE and not src.options
-                and not contains_window(src.child) and not _has_aggregate(src.child)):
+        calls = _agg_calls(src)
+        if not calls or contains_window(src):
             return None
+        for c in calls:
+            if not (c.name in DUPLICATE_INSENSITIVE and not c.options and not _has_aggregate(c.child)):
+                return None
+        if not isinstance(src, AggCall) and src.columns() - {x for c in calls for x in c.columns()}:
+            return None  # a column outside the aggregates (not a group key there)
     # each join key on the right is a group key (through the projections), and every group key is used
     pairs: list[tuple[str, str]] = []  # (L's join key column, S's group key column)
     for le, re_ in zip(node.left_on, node.right_on):
@@ -124,8 +134,9 @@ def _rewrite(node: LogicalPlan) -> LogicalPlan | None:
         if len(hit) != 1:
             return None
         matched.add(hit[0])
-    if len(matched) == len(l_leaves):
-        return None  # no other input: nothing proves the keys are not NULL (and nothing to gain)
+    # S may be all of L (the DataFrame API's ``li.join(li.group_by(k).agg(...), on=k)``, TPC-H Q17):
+    # the same rows are then joined twice; the window reads them once. The keys are still not NULL:
+    # each must take part in an equi-join inside L (checked below)
     in_s = {n for n, i in owner.items() if i in matched}
     for x, y in s_edges:
         if x not in in_s or y not in in_s:
@@ -175,6 +186,24 @@ def _renamed(node: LogicalPlan) -> tuple[LogicalPlan, dict[str, str]]:
 
 def _has_aggregate(e: Expr) -> bool:
     return isinstance(e, AggCall) or any(_has_aggregate(c) for c in e.children())
+
+
+def _agg_calls(e: Expr) -> list[AggCall]:
+    """The aggregate calls in ``e`` (outermost ones), once each by structure."""
+    out: list[AggCall] = []
+    seen: set[tuple[object, ...]] = set()
+
+    def walk(x: Expr) -> None:
+        if isinstance(x, AggCall):
+            if x.key() not in seen:
+                seen.add(x.key())
+                out.append(x)
+            return
+        for c in x.children():
+            walk(c)
+
+    walk(e)
+    return out
 
 
 def _inner_tree(node: LogicalPlan) -> tuple[list[LogicalPlan], list[tuple[str, str]]] | None:
@@ -229,15 +258,40 @@ def _window_plan(node: Join, left: LogicalPlan, agg: Aggregate, projects: list[P
                  pairs: list[tuple[str, str]]) -> LogicalPlan | None:
     l_names = list(left.schema.names)
     taken = set(l_names)
-    made = [a.output_name() for a in agg.aggs] + [k.output_name() for k in agg.keys]
+    # a group key named as the L column it is joined with (``on="k"``) is that column
+    same_key = {lcol for lcol, scol in pairs if lcol == scol}
+    made = [a.output_name() for a in agg.aggs] + [k.output_name() for k in agg.keys
+                                                    if k.output_name() not in same_key or projects]
     for p in projects:
         made += [e.output_name() for e in p.exprs]
     if taken & set(made):
         return None  # a name of the right side clashes with one of L's
     keys = tuple(Column(strip_alias(k).name) for k in agg.keys)  # type: ignore[attr-defined]
-    window = Window(left, exprs=tuple(agg.aggs), partition_by=keys)
+    # a plain aggregate is a window column of its own name; one inside an expression (the
+    # DataFrame API's ``(0.2 * col("q").mean()).alias("limit")``) is a window column of a fresh
+    # name, and the expression is computed over it above the window
+    win: list[Expr] = []
+    made_by: dict[str, Expr] = {}
+    fresh: dict[tuple[object, ...], str] = {}
+    for a in agg.aggs:
+        src = strip_alias(a)
+        if isinstance(src, AggCall):
+            win.append(a)
+            made_by[a.output_name()] = Column(a.output_name())
+            continue
+        for c in _agg_calls(src):
+            if c.key() not in fresh:
+                fresh[c.key()] = name = f"__window{len(fresh)}"
+                if name in taken or name in made:
+                    return None
+                win.append(Alias(c, name))
+
+        def to_window_column(x: Expr) -> Expr | None:
+            return Column(fresh[x.key()]) if isinstance(x, AggCall) else None
+
+        made_by[a.output_name()] = src.transform(to_window_column)
+    window = Window(left, exprs=tuple(win), partition_by=keys)
     # the right side's columns as expressions over the window's output (its projections composed)
-    made_by: dict[str, Expr] = {a.output_name(): Column(a.output_name()) for a in agg.aggs}
     made_by.update({k.output_name(): Column(strip_alias(k).name) for k in agg.keys})  # type: ignore[attr-defined]
     for p in reversed(projects):
         made_by = {e.output_name(): strip_alias(substitute(e, made_by)) for e in p.exprs}

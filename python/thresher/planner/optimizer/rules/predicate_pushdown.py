@@ -17,7 +17,8 @@ expression is cheap), sorts, unions, explodes (terms not on the exploded column)
 (terms on group keys), ``unique(subset)`` and windows (terms on the subset / partition columns),
 joins (each side's terms to that side: both sides of inner joins, the left side of left, semi and
 anti joins, the right side of right joins; a term on an equi-join key is copied to the other
-side's key) and finally into scans as a neutral ``Predicate`` (row-group statistics, partition
+side's key; an OR of ANDs over both sides is first written in conjunctive normal form when that
+is small, so its one-sided clauses go down too) and finally into scans as a neutral ``Predicate`` (row-group statistics, partition
 pruning, file stats). A filter stacked on a cheaper filter (``cheap_predicate_first``'s output)
 commutes with it, so its terms keep moving down past it.
 """
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import itertools
+import math
 from typing import Any
 
 from thresher.datatypes import DataType, Schema
@@ -223,6 +226,46 @@ def _push(filter_: Filter) -> LogicalPlan | None:
     return None
 
 
+#: an OR of ANDs over both sides of a join is rewritten in conjunctive normal form (``(a & b) | (c & d)``
+#: -> ``(a | c) & (a | d) & (b | c) & (b | d)``, exact in three-valued logic too) when that has at most
+#: this many clauses and one of them is on one side: TPC-H Q7 written with the DataFrame API,
+#: ``(supp_nation == 'FRANCE') & (cust_nation == 'GERMANY') | (...)`` over a five-way join, then filters
+#: each nation scan to the two nations and the join order sees it (the SQL front end's normal form
+#: does the same for the SQL text)
+MAX_CNF_CLAUSES = 8
+
+
+def _split_disjunction(e: Expr) -> list[Expr]:
+    if isinstance(e, Call) and e.name == "or":
+        return _split_disjunction(e.args[0]) + _split_disjunction(e.args[1])
+    return [e]
+
+
+def _cnf_clauses(term: Expr, one_side: Any) -> list[Expr] | None:
+    """``term`` (an OR of ANDs) as its CNF clauses when small and some clause is one-sided, else None."""
+    branches = [split_conjunction(b) for b in _split_disjunction(term)]
+    if len(branches) < 2 or all(len(b) == 1 for b in branches):
+        return None
+    if math.prod(len(b) for b in branches) > MAX_CNF_CLAUSES:
+        return None
+    clauses: list[Expr] = []
+    seen: set[tuple[Any, ...]] = set()
+    for combo in itertools.product(*branches):
+        atoms: list[Expr] = []
+        keys: set[tuple[Any, ...]] = set()
+        for a in combo:
+            if a.key() not in keys:
+                keys.add(a.key())
+                atoms.append(a)
+        clause = atoms[0]
+        for a in atoms[1:]:
+            clause = Call("or", (clause, a))
+        if clause.key() not in seen:
+            seen.add(clause.key())
+            clauses.append(clause)
+    return clauses if any(one_side(c) for c in clauses) else None
+
+
 def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
     left_names = set(join.left.schema.names)
     # output name -> right input column name
@@ -234,6 +277,18 @@ def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
         right_map[f.name + join.suffix if f.name in left_names else f.name] = f.name
     can_left = join.how in ("inner", "left", "semi", "anti", "cross")
     can_right = join.how in ("inner", "right", "cross")
+
+    def one_side(t: Expr) -> bool:
+        cols = t.columns()
+        return bool(cols) and ((cols <= left_names and can_left and not (cols & set(right_map) - left_names))
+                               or (all(c in right_map for c in cols) and can_right))
+
+    if join.how in ("inner", "cross"):
+        expanded: list[Expr] = []
+        for t in terms:
+            clauses = None if one_side(t) else _cnf_clauses(t, one_side)
+            expanded.extend(clauses if clauses is not None else [t])
+        terms = expanded
     left_terms, right_terms, up = [], [], []
     copied = False  # a term copied to the other key of an equi-join: that key may have another type
     right_only = set(right_map) - left_names
