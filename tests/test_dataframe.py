@@ -158,7 +158,7 @@ def test_group_by_all_aggregations(people: th.DataFrame) -> None:
     )
     out = {r["city"]: r for r in rows(df)}
     assert out["paris"]["sum"] == 56 and out["paris"]["count"] == 2 and out["paris"]["rows"] == 3
-    assert out["paris"]["mean"] == 28.0 and out["paris"]["nu"] == 2
+    assert out["paris"]["mean"] == 28.0 and out["paris"]["nu"] == 3  # 31, 25 and null (as Polars)
     assert sorted(out["paris"]["ids"]) == [1, 3, 6]
     assert out["rome"]["min"] == 25 and out["rome"]["max"] == 52
     assert out["oslo"]["std"] is None
@@ -237,3 +237,20 @@ def test_laziness_nothing_runs_until_collect() -> None:
     assert _CountingSource.reads == 0
     assert df.to_pydict() == {"x": [2, 3], "y": [4, 6]}
     assert _CountingSource.reads == 1
+
+
+def test_n_unique_counts_null_as_polars_and_sql_count_distinct_does_not() -> None:
+    pl = pytest.importorskip("polars")
+    duckdb = pytest.importorskip("duckdb")
+    d = {"g": [1, 1, 1, 2, 3, 3], "a": [1, None, 1, None, 2, 3]}
+    df, p = th.from_pydict(d), pl.DataFrame(d)
+    got = df.group_by("g").agg(col("a").n_unique().alias("n")).sort("g").to_pydict()
+    assert got == p.group_by("g").agg(pl.col("a").n_unique().alias("n")).sort("g").to_dict(as_series=False)
+    assert df.select(col("a").n_unique().alias("n")).to_pydict() == {"n": [p["a"].n_unique()]}
+    assert df.with_columns(n=col("a").n_unique().over("g")).to_pydict() == \
+        p.with_columns(n=pl.col("a").n_unique().over("g")).to_dict(as_series=False)
+    q = "select g, count(distinct a) as n from t group by g order by g"
+    t = df.to_arrow()
+    con = duckdb.connect()
+    con.register("t", t)
+    assert th.sql(q, t=df).to_arrow().to_pylist() == con.sql(q).to_arrow_table().to_pylist()

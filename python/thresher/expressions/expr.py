@@ -350,7 +350,9 @@ class Expr:
         return AggCall("count", self)
 
     def n_unique(self) -> Expr:
-        return AggCall("n_unique", self)
+        """Number of distinct values, null counted as one (as Polars; SQL's ``count(distinct x)``
+        does not count it)."""
+        return AggCall("n_unique", self, (("nulls", True),))
 
     def first(self) -> Expr:
         return AggCall("first", self)

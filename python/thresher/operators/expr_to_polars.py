@@ -314,7 +314,10 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
     if name == "count":
         return x.count().cast(pl.Int64)
     if name == "n_unique":
-        # SQL semantics: nulls are not counted
+        # the DataFrame API's n_unique counts null as a value (as Polars); SQL's count(distinct)
+        # does not
+        if e.option("nulls", False):
+            return x.n_unique().cast(pl.Int64)
         return x.drop_nulls().n_unique().cast(pl.Int64)
     if name == "agg_list":
         return x if in_group else x.implode()
