@@ -369,6 +369,13 @@ class DataType:
     @property
     def kind(self) -> str:
         """A short name: 'int64', 'string', 'image', 'list', ..."""
+        k: str | None = self.__dict__.get("_kind")
+        if k is None:  # once per type object (lowering a plan asks it of every argument's type)
+            k = self._kind()
+            object.__setattr__(self, "_kind", k)
+        return k
+
+    def _kind(self) -> str:
         t = self.arrow
         if isinstance(t, ThresherExtensionType):
             return t.kind

@@ -43,3 +43,36 @@ def test_semi_join_sides_with_the_same_names_keep_only_what_they_use(tmp_path):
     assert scans == [("w",), ("k", "w")]
     out = assert_rule_equivalent(q, "projection_pushdown")
     assert sorted(out.column("k").to_pylist(), key=repr) == sorted([1, 3, 4, None], key=repr)
+
+
+def _fresh_schemas_match(plan) -> int:  # type: ignore[no-untyped-def]
+    """Every node's schema equals the one its constructor derives (the rule selects narrowed
+    nodes' schemas from the nodes they narrow instead of deriving them)."""
+    from dataclasses import fields
+
+    seen = 0
+    for node in plan.walk():
+        fresh = type(node)(**{f.name: getattr(node, f.name) for f in fields(node)})
+        assert [(f.name, f.dtype, f.nullable) for f in fresh.schema.fields] == \
+            [(f.name, f.dtype, f.nullable) for f in node.schema.fields], node.describe()
+        seen += 1
+    return seen
+
+
+def test_narrowed_projections_and_group_bys_keep_their_fields(images_df):
+    # a projection loses `m` but keeps the download whose `img_error` column is used (two output
+    # fields for one expression); a group-by loses an aggregation; both get their schemas from
+    # the nodes they narrow
+    from thresher.planner.optimizer.rules import projection_pushdown
+
+    q = (images_df.with_columns(img=col("path").url.download(on_error="column"), n=col("id") * 2, m=col("id") + 1)
+         .select("id", "img_error", "n", "m"))
+    plan = q.select("img_error", "n").plan
+    out = projection_pushdown.apply(plan)
+    assert out is not None and "alias(\"m\")" not in out.pretty()
+    assert _fresh_schemas_match(out) >= 3
+    g = images_df.group_by("label").agg(col("id").sum().alias("s"), col("id").max().alias("hi")).select("label", "hi")
+    out = projection_pushdown.apply(g.plan)
+    assert out is not None and "alias(\"s\")" not in out.pretty()
+    assert _fresh_schemas_match(out) >= 3
+    assert_rule_equivalent(g, "projection_pushdown")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Self
 
 from thresher.datatypes import DataType, Field, Schema, supertype
 from thresher.errors import ThresherTypeError
@@ -124,6 +124,19 @@ class LogicalPlan:
         for name in _field_names(type(self)):
             object.__setattr__(new, name, changes[name] if name in changes else getattr(self, name))
         object.__setattr__(new, "_schema", self.schema)
+        return new
+
+    @classmethod
+    def of_checked_fields(cls, schema: Schema, **values: Any) -> Self:
+        """A node of ``values`` (every field) whose schema is known: a rule narrowing a node that
+        type-checked (fewer output expressions, inputs that keep the same fields for the columns
+        the remaining ones read) takes its schema from the node's own instead of deriving it
+        again (the checks would pass the same way). ``validate_plan`` (the optimizer's
+        ``validate``) rebuilds it with the checks."""
+        new = object.__new__(cls)
+        for name in _field_names(cls):
+            object.__setattr__(new, name, values[name])
+        object.__setattr__(new, "_schema", schema)
         return new
 
     def key(self) -> tuple[Any, ...]:

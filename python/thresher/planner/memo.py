@@ -48,7 +48,13 @@ def memoized_by_identity(tag: Any, compute: Callable[[_K], _V], obj: _K) -> _V:
     """``compute(obj)``, once per object per optimize() call (see :func:`rule_memo`): for
     immutable plan nodes and sources that the rules ask about again and again. The table keeps
     ``obj`` alive, so its id is not reused for another object during the call."""
-    memo: dict[int, tuple[_K, _V]] = rule_memo(tag)
+    scope = _SCOPE.get()  # (rule_memo(tag), inlined: this runs for every question about a node)
+    if scope is None:
+        return compute(obj)
+    table = scope.get(tag)
+    if table is None:
+        table = scope[tag] = (None, {})
+    memo: dict[int, tuple[_K, _V]] = table[1]
     hit = memo.get(id(obj))
     if hit is not None:
         return hit[1]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import fields
 from typing import Any
 
 from thresher.expressions.cost import cost_class
 from thresher.expressions.expr import Alias, Call, Column, Expr, memo
-from thresher.planner.logical import LogicalPlan, _field_names
+from thresher.planner.logical import LogicalPlan
 from thresher.planner.memo import rule_memo, unlink
 
 
@@ -88,23 +89,25 @@ def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan
     # id -> (the node, kept alive so that its id is not reused; its result)
     done: dict[int, tuple[LogicalPlan, LogicalPlan | None]] = rule_memo(*_fn_tag("bottom_up", fn))
 
+    get = done.get
+
     def visit(node: LogicalPlan) -> LogicalPlan | None:
-        hit = done.get(id(node))
+        hit = get(id(node))
         if hit is not None:
             return hit[1]
-        kids = node.children()
-        new_kids = []
-        changed = False
-        for k in kids:
+        new_kids: list[LogicalPlan] | None = None  # (built only when a child changed)
+        for i, k in enumerate(node.children()):
             nk = visit(k)
             if nk is not None:
-                changed = True
-                new_kids.append(nk)
-            else:
-                new_kids.append(k)
-        cur = node.with_children(new_kids) if changed else node
-        out = fn(cur)
-        res = out if out is not None else (cur if changed else None)
+                if new_kids is None:
+                    new_kids = list(node.children())
+                new_kids[i] = nk
+        if new_kids is None:
+            res = fn(node)
+        else:
+            cur = node.with_children(new_kids)
+            out = fn(cur)
+            res = cur if out is None else out
         done[id(node)] = (node, res)
         return res
 
@@ -121,25 +124,30 @@ def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan 
     optimize() call a node is rewritten once (see :func:`rule_memo`)."""
     done: dict[int, tuple[LogicalPlan, LogicalPlan | None]] = rule_memo(*_fn_tag("top_down", fn))
 
+    get = done.get
+
     def visit(start: LogicalPlan) -> LogicalPlan | None:
-        hit = done.get(id(start))
+        hit = get(id(start))
         if hit is not None:
             return hit[1]
-        changed = False
         node = start
-        for _ in range(64):
-            out = fn(node)
-            if out is None:
-                break
-            node, changed = out, True
-        kids = node.children()
-        new_kids = []
-        kid_changed = False
-        for k in kids:
+        out = fn(node)
+        changed = out is not None
+        if out is not None:  # at most 64 applications in a row
+            node = out
+            for _ in range(63):
+                out = fn(node)
+                if out is None:
+                    break
+                node = out
+        new_kids: list[LogicalPlan] | None = None  # (built only when a child changed)
+        for i, k in enumerate(node.children()):
             nk = visit(k)
-            kid_changed |= nk is not None
-            new_kids.append(nk if nk is not None else k)
-        if kid_changed:
+            if nk is not None:
+                if new_kids is None:
+                    new_kids = list(node.children())
+                new_kids[i] = nk
+        if new_kids is not None:
             node = node.with_children(new_kids)
             changed = True
         res = node if changed else None
@@ -164,7 +172,12 @@ def plan_has(plan: LogicalPlan, test: Callable[[LogicalPlan], bool]) -> bool:
         hit = memo.get(id(node))
         if hit is not None:
             return hit[1]
-        out = test(node) or any([visit(c) for c in node.children()])
+        out = test(node)
+        if not out:
+            for c in node.children():
+                if visit(c):
+                    out = True
+                    break
         memo[id(node)] = (node, out)
         return out
 
@@ -200,7 +213,8 @@ def plan_facts(plan: LogicalPlan) -> tuple[frozenset[str], bool]:
         calls, expensive = _node_facts(node)
         for c in node.children():
             kc, ke = visit(c)
-            calls |= kc
+            if kc:
+                calls = calls | kc
             expensive = expensive or ke
         out = (calls, expensive)
         memo[id(node)] = (node, out)
@@ -212,16 +226,40 @@ def plan_facts(plan: LogicalPlan) -> tuple[frozenset[str], bool]:
         unlink(visit)  # see planner/memo.py
 
 
+_NO_CALLS: frozenset[str] = frozenset()
+
+#: field annotations that never hold an expression (the inputs, names, flags, sources...)
+_NOT_EXPR_FIELDS = frozenset({
+    "LogicalPlan", "tuple[LogicalPlan, ...]", "str", "int", "bool", "float", "int | None", "str | None",
+    "tuple[str, ...]", "tuple[str, ...] | None", "tuple[bool, ...]", "Source", "Sink", "Schema",
+    "Predicate | None", "GeneratorUDFProtocol", "WindowFrame | None",
+})
+_EXPR_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _expr_fields(cls: type) -> tuple[str, ...]:
+    """The fields of plan node class ``cls`` that may hold expressions (every field whose
+    annotation is not a known other type)."""
+    names = _EXPR_FIELDS.get(cls)
+    if names is None:
+        names = _EXPR_FIELDS[cls] = tuple(
+            f.name for f in fields(cls) if not (isinstance(f.type, str) and f.type in _NOT_EXPR_FIELDS))
+    return names
+
+
 def _node_facts(node: LogicalPlan) -> tuple[frozenset[str], bool]:
     """The functions ``node``'s own expressions call, and whether one of them is not scalar."""
-    calls: frozenset[str] = frozenset()
+    calls = _NO_CALLS
     expensive = False
-    for name in _field_names(type(node)):
+    for name in _expr_fields(type(node)):
         v = getattr(node, name)
         for x in (v if isinstance(v, tuple) else (v,)):
             if isinstance(x, Expr):
-                calls |= call_names(x)
-                expensive = expensive or cost_class(x) != "scalar"
+                k = call_names(x)
+                if k:
+                    calls = calls | k
+                if not expensive:
+                    expensive = cost_class(x) != "scalar"
     return calls, expensive
 
 
@@ -231,9 +269,11 @@ def call_names(e: Expr) -> frozenset[str]:
 
 
 def _call_names(e: Expr) -> frozenset[str]:
-    out = frozenset((e.name,)) if isinstance(e, Call) else frozenset()
+    out = frozenset((e.name,)) if isinstance(e, Call) else _NO_CALLS
     for c in e.children():
-        out |= call_names(c)
+        k = call_names(c)
+        if k:
+            out = out | k
     return out
 
 

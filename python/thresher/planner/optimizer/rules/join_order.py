@@ -139,6 +139,14 @@ def _visit(memo: dict[int, tuple[LogicalPlan, LogicalPlan | None]], node: Logica
 
 
 def _visit_node(memo: dict[int, tuple[LogicalPlan, LogicalPlan | None]], node: LogicalPlan) -> LogicalPlan | None:
+    built: dict[int, LogicalPlan] = rule_memo("join_order_built")
+    if isinstance(node, Project) and built.get(id(node.input)) is node.input and _in_region(node):
+        # a selection of columns over a join tree this rule built (projection_pushdown narrowed
+        # the projection that restored the region's column order; the tree below is the same
+        # object): the region's leaves, predicates and join structure are those of the rule's
+        # own output, a fixpoint, so it stays as it is (every query with a reordered region
+        # flattened, estimated and searched it again in the pass after)
+        return None
     if _in_region(node):
         region = _flatten(node)
         if region is not None:
@@ -151,6 +159,8 @@ def _visit_node(memo: dict[int, tuple[LogicalPlan, LogicalPlan | None]], node: L
                 assert region is not None
             out = _reorder(node, region)
             if out is not None:
+                tree = out.input if isinstance(out, Project) else out
+                built[id(tree)] = tree  # (kept alive: its id is not reused)
                 return out
             return node if any(n is not None for n in new_leaves) else None
     kids = node.children()
@@ -553,6 +563,7 @@ def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual
             inside[m] = {k for k, (_, rs) in enumerate(residual) if rs <= ls}
         return ls
 
+    adj: dict[int, int] = {}  # a set of leaves -> the leaves an edge joins it with
     full = (1 << n) - 1
     for mask in range(1, full + 1):
         if mask & (mask - 1) == 0:
@@ -561,11 +572,13 @@ def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual
         rest = mask ^ low
         best: tuple[float, float, object, float] | None = None
         inner = [x for x in info if (x[0] | x[1]) & ~mask == 0]  # the edges a split of mask can cross
+        if not inner:
+            continue  # no split of it is a key join
         sub = rest
         while True:
             s1 = sub | low  # the side holding the lowest leaf: each split once
             s2 = mask ^ s1
-            if s2 and s1 in cost and s2 in cost and _touches(s1, s2, nbr):
+            if s2 and s1 in cost and s2 in cost and (adj[s1] if s1 in adj else _adjacent(s1, nbr, adj)) & s2:
                 crossing = [(cls, rk, e) for a, b, cls, rk, e in inner
                             if (a & ~s1 == 0 and b & ~s2 == 0) or (a & ~s2 == 0 and b & ~s1 == 0)]
                 if crossing:
@@ -594,14 +607,16 @@ def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual
     return tree.get(full)
 
 
-def _touches(s1: int, s2: int, nbr: list[int]) -> bool:
-    k, m = 0, s1
+def _adjacent(s1: int, nbr: list[int], adj: dict[int, int]) -> int:
+    """The leaves an edge joins with one of ``s1``'s (``nbr[k]``: leaf ``k``'s), kept in ``adj``."""
+    out, k, m = 0, 0, s1
     while m:
-        if m & 1 and nbr[k] & s2:
-            return True
+        if m & 1:
+            out |= nbr[k]
         m >>= 1
         k += 1
-    return False
+    adj[s1] = out
+    return out
 
 
 def _leaves_of(mask: int, parts: list[_Part]) -> frozenset[int]:

@@ -291,9 +291,10 @@ def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
         terms = expanded
     left_terms, right_terms, up = [], [], []
     copied = False  # a term copied to the other key of an equi-join: that key may have another type
+    right_only = set(right_map) - left_names
     for t in terms:
         cols = t.columns()
-        if cols and cols <= left_names and can_left and not (cols & set(right_map) - left_names):
+        if cols and cols <= left_names and can_left and not (cols & right_only):
             left_terms.append(t)
             # equi-join keys: a term on a left key also holds for the matching right key
             if join.how in ("inner", "semi", "left", "anti") and len(cols) == 1:
@@ -303,7 +304,8 @@ def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
                         right_terms.append(substitute(t, {c: rk}))
                         copied = True
         elif cols and all(c in right_map for c in cols) and can_right:
-            right_terms.append(substitute(t, {o: Column(r) for o, r in right_map.items()}))
+            # (a mapping of the term's own columns: one of every right column cost more than the push)
+            right_terms.append(substitute(t, {o: Column(right_map[o]) for o in cols}))
         else:
             up.append(t)
     if not left_terms and not right_terms:
