@@ -49,6 +49,43 @@ def test_tpcds_plans_same_with_every_pass(monkeypatch: pytest.MonkeyPatch, tpcds
     _same_with_every_pass(monkeypatch, [tpcds.query(q) for q in tpcds.query_numbers()], frames)
 
 
+def test_plans_same_with_normalized_schema_names(monkeypatch: pytest.MonkeyPatch, tpch_dir: Path,
+                                                 tpcds_generate) -> None:  # type: ignore[no-untyped-def]
+    """sqlglot's schema skips normalizing names already in DuckDB's normal form
+    (``_normalized_names``): the plans are those of a normalized schema."""
+    cases = [([QUERIES[q] for q in sorted(QUERIES)], dq.tables(tpch_dir)),
+             ([tpcds.query(q) for q in tpcds.query_numbers()], tpcds.tables(tpcds_generate(0.01)))]
+    fast = [_plans(queries, frames) for queries, frames in cases]
+    monkeypatch.setattr(translate_mod, "_normalized_names", lambda schema, dialect: False)
+    assert [_plans(queries, frames) for queries, frames in cases] == fast
+
+
+@pytest.mark.parametrize(("schema", "plain"), [
+    ({"t": {"a": "INT", "b_2": "VARCHAR"}}, True),
+    ({"t": {"A": "INT"}}, False),
+    ({"T": {"a": "INT"}}, False),
+    ({"t": {"a b": "INT"}}, False),
+    ({"t": {"1a": "INT"}}, False),
+    ({"t": {}}, False),
+])
+def test_normalized_names(schema: dict[str, dict[str, str]], plain: bool) -> None:
+    assert translate_mod._normalized_names(schema, "duckdb") is plain
+    assert translate_mod._normalized_names(schema, "snowflake") is False
+
+
+def test_upper_case_and_quoted_names_match_duckdb() -> None:
+    """The query's own names are still normalized (qualify does it) with the schema's left as they are."""
+    duckdb = pytest.importorskip("duckdb")
+    import pyarrow as pa
+
+    t = pa.table({"name": ["a", "b", "c"], "v": [1, 2, 3]})
+    con = duckdb.connect()
+    con.register("t", t)
+    for sql in ['SELECT "name", v FROM t WHERE v > 1 ORDER BY v', "SELECT NAME, V FROM T WHERE T.V > 1 ORDER BY v",
+                'SELECT "V", "Name" FROM "T" ORDER BY "v"']:
+        assert th.sql(sql, t=th.from_arrow(t)).to_pylist() == con.sql(sql).to_arrow_table().to_pylist()
+
+
 @pytest.mark.parametrize(("sql", "nested"), [
     ("SELECT a FROM t WHERE a > 1", False),
     ("SELECT t.a FROM t JOIN (SELECT a FROM u) s ON t.a = s.a", False),
