@@ -124,3 +124,38 @@ def test_dataframe_api_sum_inside_an_expression_is_left_alone() -> None:
     assert _windows(df) == 0
     got = df.to_arrow()
     assert sorted(map(tuple, (r.values() for r in got.to_pylist())), key=repr) == _polars_q17(0.5 * pl.col("qty").sum())
+
+
+def _dataframe_q2(how: str = "inner") -> th.DataFrame:
+    """TPC-H Q2's shape in the DataFrame API: a group-by of a subset of the outer join's inputs,
+    joined back on its key (coalesced away on the outer side) and on the aggregate's value."""
+    f = _frames()
+    s = f["lines"].join(f["supp"].filter(th.col("nation") == "x"), left_on="ls", right_on="sk")
+    cheapest = s.group_by("lp").agg(th.col("qty").min().alias("min_qty"))
+    outer = f["part"].filter(th.col("brand") == "a").join(s, left_on="pk", right_on="lp")
+    return outer.join(cheapest, left_on=["pk", "qty"], right_on=["lp", "min_qty"], how=how).select("pk", "ls", "qty")
+
+
+def _polars_q2(how: str = "inner") -> list[tuple[object, ...]]:
+    pl = pytest.importorskip("polars")
+    f = {n: pl.DataFrame(c) for n, c in TABLES.items()}
+    s = f["lines"].join(f["supp"].filter(pl.col("nation") == "x"), left_on="ls", right_on="sk")
+    cheapest = s.group_by("lp").agg(pl.col("qty").min().alias("min_qty"))
+    outer = f["part"].filter(pl.col("brand") == "a").join(s, left_on="pk", right_on="lp")
+    out = outer.join(cheapest, left_on=["pk", "qty"], right_on=["lp", "min_qty"], how=how)  # type: ignore[arg-type]
+    return sorted(out.select("pk", "ls", "qty").rows(), key=repr)
+
+
+def test_dataframe_api_join_on_the_aggregate_value_becomes_a_window_and_filter() -> None:
+    df = _dataframe_q2()
+    plan = optimized(df)
+    assert _windows(df) == 1 and not any(isinstance(n, Aggregate) for n in plan.walk())
+    got = assert_rule_equivalent(df, "aggregate_to_window")
+    assert sorted(map(tuple, (r.values() for r in got.to_pylist())), key=repr) == _polars_q2()
+
+
+def test_dataframe_api_left_join_on_the_aggregate_value_is_left_alone() -> None:
+    df = _dataframe_q2("left")
+    assert _windows(df) == 0
+    got = df.to_arrow()
+    assert sorted(map(tuple, (r.values() for r in got.to_pylist())), key=repr) == _polars_q2("left")

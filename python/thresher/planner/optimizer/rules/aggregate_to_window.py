@@ -36,14 +36,17 @@ the key columns are never NULL in ``L`` (each takes part in an equi-join).
 ``E`` may be empty: the DataFrame API's ``li.join(li.group_by("k").agg(...), on="k")`` (TPC-H
 Q17 written so) joins a group-by of ``L`` itself. An aggregate may sit inside an expression
 (``(0.2 * col("q").mean()).alias("limit")``): each aggregate call becomes a window column and
-the expression is computed over them above the window.
+the expression is computed over them above the window. An inner join may also match an
+aggregate's value (the DataFrame API's TPC-H Q2 joins on ``[partkey, supplycost] = [partkey,
+min_cost]``): the window is then filtered on ``supplycost == min_cost``; and where the join
+coalesced S's group key away, the window partitions by the L column it equals.
 """
 
 from __future__ import annotations
 
-from thresher.expressions.expr import AggCall, Alias, Column, Expr, strip_alias
+from thresher.expressions.expr import AggCall, Alias, Column, Expr, combine_conjunction, strip_alias
 from thresher.expressions.window import contains_window
-from thresher.planner.logical import Aggregate, Join, LogicalPlan, Project, Window
+from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project, Window
 from thresher.planner.optimizer.rules._util import plan_has, rewrite_bottom_up, substitute
 
 #: aggregates whose value over a group does not change when every row is repeated equally often
@@ -95,6 +98,10 @@ def _rewrite(node: LogicalPlan) -> LogicalPlan | None:
             return None  # a column outside the aggregates (not a group key there)
     # each join key on the right is a group key (through the projections), and every group key is used
     pairs: list[tuple[str, str]] = []  # (L's join key column, S's group key column)
+    # (L's column, an aggregate's output): an inner join on an aggregate's value keeps the rows
+    # equal to it, a filter over the window (the DataFrame API's TPC-H Q2 joins on the cheapest cost)
+    value_pairs: list[tuple[str, str]] = []
+    plain = {a.output_name() for a in agg.aggs if isinstance(strip_alias(a), AggCall)}
     for le, re_ in zip(node.left_on, node.right_on):
         lk, rk = strip_alias(le), strip_alias(re_)
         if not (isinstance(lk, Column) and isinstance(rk, Column)):
@@ -106,6 +113,9 @@ def _rewrite(node: LogicalPlan) -> LogicalPlan | None:
                 return None
             name = via.name
         if name not in group_keys:
+            if node.how == "inner" and not projects and name in plain:
+                value_pairs.append((lk.name, name))
+                continue
             return None
         pairs.append((lk.name, group_keys[name]))
     s_keys = {s for _, s in pairs}
@@ -121,11 +131,15 @@ def _rewrite(node: LogicalPlan) -> LogicalPlan | None:
     owner = _owners(l_leaves)
     if owner is None or not set(left.schema.names) <= set(owner):
         return None  # a name suffixed by a join, or a column made above the leaves
-    needed = set(s_keys)
+    # the window partitions by S's group key, or by the L column joined with it where the join
+    # coalesced the key away (the two are equal on every row of L: checked below)
+    l_names = set(left.schema.names)
+    part_col = {scol: (scol if scol in l_names else lcol) for lcol, scol in pairs}
+    needed = set(part_col.values()) | {lcol for lcol, _ in value_pairs}
     for a in agg.aggs:
         needed |= a.columns()
-    if not needed <= set(left.schema.names):
-        return None  # a key or an argument the join does not hand out (a coalesced key)
+    if not needed <= l_names:
+        return None  # a key or an argument the join does not hand out
     # S's leaves: distinct leaves of L
     matched: set[int] = set()
     for sl in s_leaves:
@@ -157,7 +171,7 @@ def _rewrite(node: LogicalPlan) -> LogicalPlan | None:
             return None
         if scol not in equal:
             return None  # the key takes part in no equi-join: it may be NULL
-    return _window_plan(node, left, agg, projects, pairs)
+    return _window_plan(node, left, agg, projects, pairs, value_pairs, part_col)
 
 
 def _same_rows(a: LogicalPlan, b: LogicalPlan) -> bool:
@@ -255,7 +269,8 @@ def _classes(edges: list[tuple[str, str]]) -> dict[str, str]:
 
 
 def _window_plan(node: Join, left: LogicalPlan, agg: Aggregate, projects: list[Project],
-                 pairs: list[tuple[str, str]]) -> LogicalPlan | None:
+                 pairs: list[tuple[str, str]], value_pairs: list[tuple[str, str]],
+                 part_col: dict[str, str]) -> LogicalPlan | None:
     l_names = list(left.schema.names)
     taken = set(l_names)
     # a group key named as the L column it is joined with (``on="k"``) is that column
@@ -266,7 +281,7 @@ def _window_plan(node: Join, left: LogicalPlan, agg: Aggregate, projects: list[P
         made += [e.output_name() for e in p.exprs]
     if taken & set(made):
         return None  # a name of the right side clashes with one of L's
-    keys = tuple(Column(strip_alias(k).name) for k in agg.keys)  # type: ignore[attr-defined]
+    keys = tuple(Column(part_col[strip_alias(k).name]) for k in agg.keys)  # type: ignore[attr-defined]
     # a plain aggregate is a window column of its own name; one inside an expression (the
     # DataFrame API's ``(0.2 * col("q").mean()).alias("limit")``) is a window column of a fresh
     # name, and the expression is computed over it above the window
@@ -290,9 +305,11 @@ def _window_plan(node: Join, left: LogicalPlan, agg: Aggregate, projects: list[P
             return Column(fresh[x.key()]) if isinstance(x, AggCall) else None
 
         made_by[a.output_name()] = src.transform(to_window_column)
-    window = Window(left, exprs=tuple(win), partition_by=keys)
+    window: LogicalPlan = Window(left, exprs=tuple(win), partition_by=keys)
+    if value_pairs:
+        window = Filter(window, combine_conjunction([Column(lcol) == Column(a) for lcol, a in value_pairs]))
     # the right side's columns as expressions over the window's output (its projections composed)
-    made_by.update({k.output_name(): Column(strip_alias(k).name) for k in agg.keys})  # type: ignore[attr-defined]
+    made_by.update({k.output_name(): Column(part_col[strip_alias(k).name]) for k in agg.keys})  # type: ignore[attr-defined]
     for p in reversed(projects):
         made_by = {e.output_name(): strip_alias(substitute(e, made_by)) for e in p.exprs}
     exprs: list[Expr] = []

@@ -553,15 +553,21 @@ def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual
     tree: dict[int, object] = {1 << k: k for k in range(n)}
     # per edge, what choosing one edge per class compares (see _one_per_class), once
     info = [(a, b, e.cls, (e.sel, _canon(e.term)) if e.cls is not None else None, e) for a, b, e in emask]
-    leaves: dict[int, frozenset[int]] = {}
-    inside: dict[int, set[int]] = {}
+    # _rows_of_join over sets of parts as bit masks (each part one leaf here): the leaves of a
+    # set, its caps and the residual terms a join applies, without building sets per split
+    leaf = [next(iter(p.leaves)) for p in parts]
+    bit = {i: k for k, i in enumerate(leaf)}
+    res = [(sum(1 << bit[i] for i in rs), term_selectivity(t)) for t, rs in residual]
+    caps: dict[int, float] = {}
 
-    def leaves_of(m: int) -> frozenset[int]:
-        ls = leaves.get(m)
-        if ls is None:
-            ls = leaves[m] = _leaves_of(m, parts)
-            inside[m] = {k for k, (_, rs) in enumerate(residual) if rs <= ls}
-        return ls
+    def cap(m: int) -> float:
+        # the product of the leaves' base rows, leaf ids ascending (the order a set of them
+        # iterates in _rows_of_join: the same float rounding)
+        out = 1.0
+        for i in sorted(leaf[k] for k in range(n) if m >> k & 1):
+            out *= base.get(i, math.inf)
+        caps[m] = out
+        return out
 
     adj: dict[int, int] = {}  # a set of leaves -> the leaves an edge joins it with
     full = (1 << n) - 1
@@ -574,24 +580,39 @@ def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual
         inner = [x for x in info if (x[0] | x[1]) & ~mask == 0]  # the edges a split of mask can cross
         if not inner:
             continue  # no split of it is a key join
+        applies = [(rm, ts) for rm, ts in res if rm & ~mask == 0]  # residual terms within mask
         sub = rest
         while True:
             s1 = sub | low  # the side holding the lowest leaf: each split once
             s2 = mask ^ s1
             if s2 and s1 in cost and s2 in cost and (adj[s1] if s1 in adj else _adjacent(s1, nbr, adj)) & s2:
-                crossing = [(cls, rk, e) for a, b, cls, rk, e in inner
-                            if (a & ~s1 == 0 and b & ~s2 == 0) or (a & ~s2 == 0 and b & ~s1 == 0)]
+                crossing = [x for x in inner
+                            if (x[0] & ~s1 == 0 and x[1] & ~s2 == 0) or (x[0] & ~s2 == 0 and x[1] & ~s1 == 0)]
                 if crossing:
-                    pick: dict[int, tuple[object, _Edge]] = {}
-                    for cls, rk, e in crossing:
-                        if cls is not None:
-                            have = pick.get(cls)
-                            if have is None or rk < have[0]:  # type: ignore[operator]
-                                pick[cls] = (rk, e)
-                    between = [e for cls, _, e in crossing if cls is None or pick[cls][1] is e]
+                    if any(x[2] is not None for x in crossing):
+                        pick: dict[int, tuple[object, _Edge]] = {}
+                        for _, _, cls, rk, e in crossing:
+                            if cls is not None:
+                                have = pick.get(cls)
+                                if have is None or rk < have[0]:  # type: ignore[operator]
+                                    pick[cls] = (rk, e)
+                        crossing = [x for x in crossing if x[2] is None or pick[x[2]][1] is x[4]]
                     r1, r2 = rows[s1], rows[s2]
-                    l1, l2 = leaves_of(s1), leaves_of(s2)
-                    out = _rows_of_join(l1, r1, l2, r2, between, residual, inside[s1] | inside[s2], base)
+                    # (as _rows_of_join(leaves of s1, r1, leaves of s2, r2, between, ...))
+                    sel = 1.0
+                    for k, sv in enumerate(sorted(x[4].sel for x in crossing)):
+                        sel *= sv ** (1.0 / 2**k)
+                    cx = cy = 0
+                    for a, b, _, _, _ in crossing:
+                        cx |= a if a & ~s1 == 0 else b
+                        cy |= a if a & ~s2 == 0 else b
+                    cap_x = caps[cx] if cx in caps else cap(cx)
+                    cap_y = caps[cy] if cy in caps else cap(cy)
+                    sel = max(sel, 1.0 / max(cap_x, cap_y))
+                    for rm, ts in applies:
+                        if rm & ~s1 and rm & ~s2:
+                            sel *= ts
+                    out = max(r1 * r2 * sel, 1.0)
                     build = min(r1, r2)
                     c = cost[s1] + cost[s2] + out + build
                     # equal costs (a fact meeting two filtered dimensions, estimated alike):
@@ -617,14 +638,6 @@ def _adjacent(s1: int, nbr: list[int], adj: dict[int, int]) -> int:
         k += 1
     adj[s1] = out
     return out
-
-
-def _leaves_of(mask: int, parts: list[_Part]) -> frozenset[int]:
-    out: set[int] = set()
-    for k, p in enumerate(parts):
-        if mask >> k & 1:
-            out |= p.leaves
-    return frozenset(out)
 
 
 def _assemble(tree: object, parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],

@@ -78,9 +78,9 @@ def _rec(memo: _Memo, node: LogicalPlan, required: Req) -> LogicalPlan:
 
 def _prune(memo: _Memo, node: LogicalPlan, required: Req) -> LogicalPlan:
     if isinstance(node, ScanSource):
-        full = node.full_schema().names
         if required is None:
             return node
+        full = node.full_schema().names
         keep = [c for c in full if c in required]
         if not keep:
             keep = [node.columns[0] if node.columns else full[0]]
@@ -107,6 +107,9 @@ def _prune(memo: _Memo, node: LogicalPlan, required: Req) -> LogicalPlan:
 
     if isinstance(node, Filter):
         return _same(node, _rec(memo, node.input, _union(required, node.predicate.columns())))
+
+    if isinstance(node, Join):
+        return _prune_join(memo, node, required)
 
     if isinstance(node, Sort):
         return _same(node, _rec(memo, node.input, _union(required, _cols(node.by))))
@@ -169,29 +172,6 @@ def _prune(memo: _Memo, node: LogicalPlan, required: Req) -> LogicalPlan:
             return node
         return Union(kids)
 
-    if isinstance(node, Join):
-        left_names = set(node.left.schema.names)
-        right_names = set(node.right.schema.names)
-        clash = left_names & right_names
-        lreq: Req
-        rreq: Req
-        if node.how in ("semi", "anti"):
-            # the output is the left side's columns only: the right side's names never clash
-            lreq = None if required is None else (required & left_names) | _cols(node.left_on)
-            rreq = _cols(node.right_on)
-        elif required is None:
-            lreq = None
-            rreq = None
-        else:
-            lreq = (required & left_names) | clash | _cols(node.left_on)
-            rreq = {n for n in right_names if n in required or n + node.suffix in required}
-            rreq |= clash | _cols(node.right_on)
-        left = _rec(memo, node.left, lreq)
-        right = _rec(memo, node.right, rreq)
-        if left is node.left and right is node.right:
-            return node
-        return Join(left, right, node.left_on, node.right_on, node.how, node.suffix, node.strategy)
-
     # unknown or sink nodes: children must keep everything
     kids = tuple(_rec(memo, c, None) for c in node.children())
     if all(a is b for a, b in zip(kids, node.children())):
@@ -246,6 +226,30 @@ def _narrowed(node: Project | Aggregate, child: LogicalPlan, kept: tuple[Expr, .
     if isinstance(node, Project):
         return Project(child, kept)
     return Aggregate(child, node.keys, kept)
+
+
+def _prune_join(memo: _Memo, node: Join, required: Req) -> LogicalPlan:
+    left_names = set(node.left.schema.names)
+    right_names = set(node.right.schema.names)
+    clash = left_names & right_names
+    lreq: Req
+    rreq: Req
+    if node.how in ("semi", "anti"):
+        # the output is the left side's columns only: the right side's names never clash
+        lreq = None if required is None else (required & left_names) | _cols(node.left_on)
+        rreq = _cols(node.right_on)
+    elif required is None:
+        lreq = None
+        rreq = None
+    else:
+        lreq = (required & left_names) | clash | _cols(node.left_on)
+        rreq = {n for n in right_names if n in required or n + node.suffix in required}
+        rreq |= clash | _cols(node.right_on)
+    left = _rec(memo, node.left, lreq)
+    right = _rec(memo, node.right, rreq)
+    if left is node.left and right is node.right:
+        return node
+    return Join(left, right, node.left_on, node.right_on, node.how, node.suffix, node.strategy)
 
 
 def _same_exprs(a: tuple[Expr, ...], b: tuple[Expr, ...]) -> bool:
