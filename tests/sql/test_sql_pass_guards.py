@@ -60,6 +60,35 @@ def test_plans_same_with_normalized_schema_names(monkeypatch: pytest.MonkeyPatch
     assert [_plans(queries, frames) for queries, frames in cases] == fast
 
 
+def test_plans_same_without_shared_renames(monkeypatch: pytest.MonkeyPatch, tpcds_generate) -> None:  # type: ignore[no-untyped-def]
+    """A table read under the same alias twice shares one renaming projection (Translator.relation):
+    the compiled plans are those of separate, equal projections."""
+    from thresher.planner.physical import compile
+
+    class Forgetful(dict):  # type: ignore[type-arg]
+        def __setitem__(self, key: object, value: object) -> None:
+            pass
+
+    frames = tpcds.tables(tpcds_generate(0.01))
+    queries = [tpcds.query(q) for q in (14, 23, 64, 88)]
+
+    def plans() -> list[str]:
+        from thresher.sql_frontend import clear_plan_cache
+
+        clear_plan_cache()
+        return [compile(th.sql(q, **frames).plan).pretty() for q in queries]
+
+    shared = plans()
+    real_init = translate_mod.Translator.__init__
+
+    def init(self, catalog):  # type: ignore[no-untyped-def]
+        real_init(self, catalog)
+        self._renamed = Forgetful()
+
+    monkeypatch.setattr(translate_mod.Translator, "__init__", init)
+    assert plans() == shared
+
+
 @pytest.mark.parametrize(("schema", "plain"), [
     ({"t": {"a": "INT", "b_2": "VARCHAR"}}, True),
     ({"t": {"A": "INT"}}, False),

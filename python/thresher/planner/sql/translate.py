@@ -140,6 +140,8 @@ class Translator:
         self._tmp = 0
         #: expressions ``expr`` coerced, by id: see ``coerce_literals``
         self._coerced: dict[int, tuple[Expr, Schema]] = {}
+        #: (id(plan), alias) -> (plan, the plan's columns renamed alias.<name>): see ``relation``
+        self._renamed: dict[tuple[int, str], tuple[LogicalPlan, LogicalPlan]] = {}
 
     def _fresh(self, prefix: str) -> str:
         self._tmp += 1
@@ -226,7 +228,13 @@ class Translator:
             plan = self.statement(node.this)
         else:
             raise SQLError(f"unsupported FROM item {type(node).__name__}: {_where(node)}")
-        return Relation(_renamed(plan, alias), alias)
+        # the same table under the same alias (TPC-DS q88: four tables in each of eight
+        # subqueries) is renamed once and its projection shared, as a CTE's plan already is
+        key = (id(plan), alias)
+        hit = self._renamed.get(key)
+        if hit is None or hit[0] is not plan:
+            hit = self._renamed[key] = (plan, _renamed(plan, alias))
+        return Relation(hit[1], alias)
 
     def _where_parts(self, select: Any) -> tuple[list[Any], list[tuple[bool, Any]]]:
         """WHERE conjuncts, with ``x [NOT] IN (subquery)`` terms set apart (they become semi/anti joins)."""
