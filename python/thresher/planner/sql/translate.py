@@ -108,6 +108,23 @@ def _dtype_from_sql(node: Any) -> DataType:
     return f()
 
 
+@functools.lru_cache(maxsize=1)
+def _node_names() -> tuple[dict[type, str], dict[type, str]]:
+    """The binary operators and the aggregates ``_expr`` maps by the sqlglot node's exact class
+    (built once: sqlglot is imported lazily)."""
+    from sqlglot import exp
+
+    binops: dict[type, str] = {
+        exp.EQ: "eq", exp.NEQ: "neq", exp.GT: "gt", exp.GTE: "ge", exp.LT: "lt", exp.LTE: "le",
+        exp.Add: "add", exp.Sub: "sub", exp.Mul: "mul", exp.Div: "truediv", exp.Mod: "mod",
+        exp.And: "and", exp.Or: "or",
+    }
+    aggs: dict[type, str] = {
+        exp.Sum: "sum", exp.Avg: "mean", exp.Min: "min", exp.Max: "max", exp.Stddev: "std",
+        exp.StddevSamp: "std", exp.Variance: "var", exp.ArrayAgg: "agg_list", exp.Median: "median"}
+    return binops, aggs
+
+
 @dataclass
 class Relation:
     plan: LogicalPlan
@@ -676,17 +693,13 @@ class Translator:
             return Literal(None, DataType.null())
         if isinstance(node, exp.Star):
             return CountStar()
-        binops: dict[type, str] = {
-            exp.EQ: "eq", exp.NEQ: "neq", exp.GT: "gt", exp.GTE: "ge", exp.LT: "lt", exp.LTE: "le",
-            exp.Add: "add", exp.Sub: "sub", exp.Mul: "mul", exp.Div: "truediv", exp.Mod: "mod",
-            exp.And: "and", exp.Or: "or",
-        }
-        for klass, name in binops.items():
-            if type(node) is klass:
-                bn: Any = node
-                if name in ("add", "sub") and isinstance(bn.expression, exp.Interval):
-                    return self._interval(bn, name, schema)
-                return Call(name, (self.expr(bn.this, schema), self.expr(bn.expression, schema)))
+        binops, aggs = _node_names()
+        op = binops.get(type(node))
+        if op is not None:
+            bn: Any = node
+            if op in ("add", "sub") and isinstance(bn.expression, exp.Interval):
+                return self._interval(bn, op, schema)
+            return Call(op, (self.expr(bn.this, schema), self.expr(bn.expression, schema)))
         if isinstance(node, exp.IntDiv):
             return Call("floordiv", (self.expr(node.this, schema), self.expr(node.expression, schema)))
         if isinstance(node, exp.Not):
@@ -760,14 +773,12 @@ class Translator:
             if isinstance(arg, exp.Distinct):
                 return AggCall("n_unique", self.expr(arg.expressions[0], schema))
             return AggCall("count", self.expr(arg, schema))
-        aggs = {exp.Sum: "sum", exp.Avg: "mean", exp.Min: "min", exp.Max: "max", exp.Stddev: "std",
-                exp.StddevSamp: "std", exp.Variance: "var", exp.ArrayAgg: "agg_list", exp.Median: "median"}
-        for klass, name in aggs.items():
-            if type(node) is klass:
-                arg = node.this
-                if isinstance(arg, exp.Distinct):
-                    raise SQLError(f"DISTINCT is only supported in COUNT: {_where(node)}")
-                return AggCall(name, self.expr(arg, schema))
+        agg = aggs.get(type(node))
+        if agg is not None:
+            arg = node.this
+            if isinstance(arg, exp.Distinct):
+                raise SQLError(f"DISTINCT is only supported in COUNT: {_where(node)}")
+            return AggCall(agg, self.expr(arg, schema))
         if isinstance(node, exp.Grouping):
             import thresher.expressions.sql_functions  # noqa: F401  (registers the "grouping" placeholder)
 
