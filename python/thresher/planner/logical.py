@@ -117,13 +117,19 @@ class LogicalPlan:
         keeps this node's schema instead of deriving it again: the optimizer rebuilds every
         ancestor of a rewritten node, and re-resolving their expressions dominated planning."""
         old = self.children()
-        if len(old) != len(children) or any(
-                a is not b and a.schema is not b.schema and a.schema != b.schema for a, b in zip(old, children)):
+        if len(old) != len(children):
             return replace(self, **changes)
-        new = object.__new__(type(self))
-        for name in _field_names(type(self)):
-            object.__setattr__(new, name, changes[name] if name in changes else getattr(self, name))
-        object.__setattr__(new, "_schema", self.schema)
+        for a, b in zip(old, children):
+            if a is not b:
+                sa, sb = a._schema, b._schema  # type: ignore[attr-defined]
+                if sa is not sb and sa != sb:
+                    return replace(self, **changes)
+        cls = type(self)
+        new = object.__new__(cls)
+        setattr_ = object.__setattr__
+        for name in _field_names(cls):
+            setattr_(new, name, changes[name] if name in changes else getattr(self, name))
+        setattr_(new, "_schema", self._schema)  # type: ignore[attr-defined]
         return new
 
     @classmethod
