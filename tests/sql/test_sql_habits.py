@@ -21,7 +21,7 @@ def _duck(query: str, **tables: object) -> pa.Table:
     con = duckdb.connect()
     for name, t in tables.items():
         con.register(name, t)
-    return con.execute(query).arrow() if hasattr(con.execute(query), "arrow") else con.sql(query).to_arrow_table()
+    return con.sql(query).to_arrow_table()
 
 
 def _rows(t: pa.Table) -> list[tuple[object, ...]]:
@@ -112,3 +112,36 @@ def test_unknown_column_lists_the_columns() -> None:
     u = th.from_pydict({"a": [1], "k": [2]})
     with pytest.raises(th.ThresherError, match=r"unknown column 'zz'.*columns: t\.a, t\.b, t\.l, u\.a, u\.k"):
         th.sql("SELECT zz FROM t JOIN u ON t.a = u.a", t=T, u=u)
+
+
+MIXED = pa.table({"Name": [1, 2, None, 2], "x": [3, 4, 5, 6], "CamelCase": ["a", "b", "a", None]})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT name FROM t",
+    'SELECT "Name" FROM t',
+    "SELECT * FROM t",
+    "SELECT NAME, camelcase FROM t WHERE Name > 1 ORDER BY x",
+    "SELECT name AS Foo FROM t",
+    "SELECT x AS NAME FROM t",
+    "SELECT Name AS name FROM t",
+    "SELECT camelcase, count(*) FROM t GROUP BY CamelCase ORDER BY 1",
+    "SELECT * FROM (SELECT x AS Foo FROM t)",
+    "SELECT Foo FROM (SELECT x AS Foo FROM t)",
+    "SELECT foo AS foo FROM (SELECT x AS Foo FROM t)",
+    "WITH c AS (SELECT x AS Foo, camelCase FROM t) SELECT foo, CAMELCASE FROM c ORDER BY 1",
+    "SELECT a.Name, b.x FROM t a JOIN t b ON a.name = b.NAME ORDER BY 1, 2",
+    "SELECT max(CamelCase), sum(x) FROM t",
+])
+def test_column_names_match_case_insensitively(query: str) -> None:
+    # was: any table with a column that is not lowercase failed ("unknown column t.name"), even SELECT *
+    want = _duck(query, t=MIXED)
+    got = th.sql(query, t=th.from_arrow(MIXED)).to_arrow()
+    assert got.column_names == want.column_names
+    assert _rows(got) == _rows(want)
+
+
+def test_columns_differing_only_in_case_are_refused() -> None:
+    t = pa.table({"a": [1], "A": [2]})
+    with pytest.raises(th.ThresherError, match="differ only in case"):
+        th.sql("SELECT a FROM t", t=th.from_arrow(t)).to_arrow()

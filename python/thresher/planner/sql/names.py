@@ -83,14 +83,18 @@ def duckdb_name(node: Any) -> str:
 def name_select_items(tree: Any) -> dict[str, str]:
     """Alias every unaliased computed item of every SELECT with its DuckDB name (in place).
 
-    Returns the names given, keyed by their lowercase form: sqlglot's DuckDB dialect folds even
-    quoted identifiers to lowercase, so :func:`restore_case` puts ``count(DISTINCT a)`` back.
+    Returns the names given, and the aliases the query writes in another case than lowercase,
+    keyed by their lowercase form: sqlglot's DuckDB dialect folds even quoted identifiers to
+    lowercase, so ``translate`` puts ``count(DISTINCT a)`` and ``AS Foo`` back on the result.
     """
     given: dict[str, str] = {}
+    written: dict[str, str] = {}  # aliases as the query spells them: `AS Foo` names its column "Foo"
     for select in tree.find_all(exp.Select):
         items = []
         taken = {i.alias_or_name for i in select.expressions if isinstance(i, (exp.Alias, exp.Column))}
         for item in select.expressions:
+            if isinstance(item, exp.Alias):  # find_all is breadth first: the outer query's spelling wins
+                written.setdefault(item.alias.lower(), item.alias)
             stars = [st for st in item.find_all(exp.Star) if not isinstance(st.parent, exp.Count)]
             if isinstance(item, (exp.Alias, exp.Column, exp.Star)) or stars or item.find(exp.Window):
                 items.append(item)
@@ -103,6 +107,8 @@ def name_select_items(tree: Any) -> dict[str, str]:
             given[name.lower()] = name
             items.append(exp.alias_(item, name, quoted=True))
         select.set("expressions", items)
+    for lower, spelled in written.items():
+        given.setdefault(lower, spelled)
     return given
 
 

@@ -1214,6 +1214,34 @@ def _tree_kinds(tree: Any) -> tuple[set[type], bool]:
     return kinds, nested
 
 
+def _case_folded(catalog: Mapping[str, LogicalPlan], named: set[str],
+                 output_names: dict[str, str]) -> Mapping[str, LogicalPlan]:
+    """``catalog`` with the columns of the tables in ``named`` renamed to lowercase.
+
+    DuckDB matches column names case-insensitively (``SELECT name`` and ``SELECT "NAME"`` both
+    read a column ``Name``) and outputs a column reference under the table's own spelling;
+    sqlglot's DuckDB dialect folds every identifier to lowercase. So a table with a column that
+    is not lowercase is read through a renaming projection, and each folded name is added to
+    ``output_names`` (lowercase -> the table's spelling; names the query itself writes win) for
+    translate() to put back on the result. Two columns that differ only in case are ambiguous
+    to a case-insensitive binder, so they are refused rather than one of them silently read."""
+    out = dict(catalog)
+    for name in named:
+        plan = catalog.get(name)
+        if plan is None or all(c == c.lower() for c in plan.schema.names):
+            continue
+        seen: dict[str, str] = {}
+        for c in plan.schema.names:
+            other = seen.setdefault(c.lower(), c)
+            if other != c:
+                raise SQLError(f"table {name!r} has columns {other!r} and {c!r}, which differ only in case: "
+                               "SQL names are case-insensitive, so rename one of them (df.rename) to query it")
+            if c != c.lower():
+                output_names.setdefault(c.lower(), c)
+        out[name] = Project(plan, tuple(Column(c).alias(c.lower()) for c in plan.schema.names))
+    return out
+
+
 def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duckdb", tree: Any = None) -> LogicalPlan:
     """Parse ``sql`` with sqlglot and translate it to a logical plan over ``catalog``.
 
@@ -1245,6 +1273,7 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     # sqlglot only needs the tables the query names (building its schema object over a whole
     # catalog of wide tables costs more than qualifying a small query)
     named = {t.name.lower() for t in tables if t.name}
+    catalog = _case_folded(catalog, named, generated)
     schema = {name: {c: sql_type_name(t) for c, t in plan.schema.items()}
               for name, plan in catalog.items() if name in named}
     try:
