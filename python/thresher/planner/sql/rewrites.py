@@ -363,9 +363,14 @@ def normalize_sharing(tree: Any) -> Any:
     from sqlglot import exp
     from sqlglot.dialects.dialect import Dialect
     from sqlglot.errors import OptimizeError
-    from sqlglot.helper import while_changing
-    from sqlglot.optimizer.normalize import distributive_law, normalization_distance, normalize, normalized
-    from sqlglot.optimizer.simplify import Simplifier
+    from sqlglot.optimizer.normalize import normalize, normalized
+
+    try:  # normalize's own steps: not sqlglot's public API, so another sqlglot may lack them
+        from sqlglot.helper import while_changing
+        from sqlglot.optimizer.normalize import distributive_law, normalization_distance
+        from sqlglot.optimizer.simplify import Simplifier
+    except ImportError:
+        return normalize(tree)
 
     max_distance = 128
     tops = [n for n in tree.walk(prune=lambda e: isinstance(e, exp.Connector)) if isinstance(n, exp.Connector)]
