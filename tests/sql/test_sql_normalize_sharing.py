@@ -122,3 +122,13 @@ def test_tpcds_q88_same_plan_with_presimplify(monkeypatch: pytest.MonkeyPatch, t
     frames = tpcds.tables(tpcds_generate(0.01))
     with_it, without = _plans_with_and_without_presimplify(monkeypatch, [tpcds.query(88)], frames)
     assert with_it == without
+
+
+def test_falls_back_to_normalize_without_sqlglot_internals(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the steps it reuses are sqlglot internals: a sqlglot without them gets normalize() itself
+    import sqlglot.helper
+
+    sql = "SELECT * FROM " + ", ".join(_sub(i, _OR) for i in range(3))
+    want = normalize(sqlglot.parse_one(sql))
+    monkeypatch.delattr(sqlglot.helper, "while_changing")  # (normalize holds its own reference)
+    assert normalize_sharing(sqlglot.parse_one(sql)) == want
