@@ -1199,7 +1199,9 @@ def _tree_kinds(tree: Any) -> tuple[set[type], bool]:
     places = (exp.From, exp.Join, exp.CTE, exp.SetOperation)
     for node in tree.walk():
         kinds.add(type(node))
-        meta = node._meta  # (the same walk makes meta dicts copy shallowly, see _Positions)
+        # (the same walk makes meta dicts copy shallowly, see _Positions; ``_meta`` is sqlglot's
+        # private slot, so a sqlglot without it just copies as it always did)
+        meta = getattr(node, "_meta", None)
         if meta is not None and type(meta) is dict and meta.keys() <= _SCALAR_META:
             node._meta = _Positions(meta) if meta else None  # (qualify leaves empty ones on columns)
         if nested or node is tree:
