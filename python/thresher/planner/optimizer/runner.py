@@ -17,6 +17,7 @@ from thresher.datatypes import Schema
 from thresher.errors import ThresherError
 from thresher.planner.logical import Join, LogicalPlan
 from thresher.planner.memo import memo_scope
+from thresher.planner.optimizer.rules._util import plan_has
 
 # The order matters: simplify first, then move filters and limits down, then cut columns, then
 # the media-aware rewrites that depend on knowing which columns survive, then ordering work by
@@ -152,17 +153,8 @@ def optimize(
     return result
 
 
-def _has_join(plan: LogicalPlan) -> bool:
-    seen: set[int] = set()  # a subplan shared by several parents is walked once
-    todo = [plan]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, Join):
-            return True
-        if id(node) not in seen:
-            seen.add(id(node))
-            todo.extend(node.children())
-    return False
+def _is_join(node: LogicalPlan) -> bool:
+    return isinstance(node, Join)
 
 
 def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_iterations: int,
@@ -172,18 +164,16 @@ def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_ite
     # after it in its own pass already saw the final plan) instead of rerunning all of them
     quiet = 0
     loaded: dict[str, Callable[[LogicalPlan], LogicalPlan | None]] = {}
-    joins: tuple[LogicalPlan, bool] | None = None  # (a plan, whether it has a join)
     for it in range(max_iterations):
         result.iterations = it + 1
         for name in rules:
             if quiet >= len(rules):
                 break
-            if name in JOIN_ONLY_RULES:
-                if joins is None or joins[0] is not result.plan:
-                    joins = (result.plan, _has_join(result.plan))
-                if not joins[1]:
-                    quiet += 1  # it could not change this plan
-                    continue
+            # (plan_has remembers each node's answer in this optimize() call: after a rewrite
+            # only the new nodes are walked)
+            if name in JOIN_ONLY_RULES and not plan_has(result.plan, _is_join):
+                quiet += 1  # it could not change this plan
+                continue
             rule = loaded.get(name)
             if rule is None:
                 rule = loaded[name] = _load(name)
