@@ -296,6 +296,44 @@ def _named(e: Expr, schema: Schema) -> pl.Expr:
     return to_polars(e, schema).alias(e.output_name())
 
 
+def _passed_through(e: Expr) -> bool:
+    """``e`` is a column passed through or renamed (see :func:`_named`)."""
+    return isinstance(e.child if isinstance(e, Alias) else e, Column)
+
+
+def _project(lf: pl.LazyFrame, node: Project, exprs: list[pl.Expr]) -> pl.LazyFrame:
+    """``node``'s projection of ``lf`` (``exprs``: its expressions lowered by :func:`_named`).
+
+    A projection that computes some columns and passes others through is lowered as
+    ``with_columns`` (the computed ones) and a ``select`` of columns: Polars' plan statistics
+    follow a column through those, but not through a ``select`` holding any computed expression
+    (every column's distinct count is then unknown). Its streaming hash joins size their
+    runtime filter from the build key's distinct count: unknown, the filter is only a key range
+    and no bloom filter, so the probe side's scan decodes every row (TPC-H Q22: the anti join's
+    build side is customer with a computed country code; its 1.5M-row orders scan kept all
+    rows, with the bloom filter it drops 90% of them while reading).
+    """
+    kept = [i for i, e in enumerate(node.exprs) if _passed_through(e)]
+    if not kept or len(kept) == len(exprs):
+        return lf.select(exprs)
+    taken = set(node.input.schema.names)
+    computed: list[pl.Expr] = []
+    out: list[pl.Expr] = []
+    for e, pe in zip(node.exprs, exprs):
+        name = e.output_name()
+        if _passed_through(e):
+            out.append(pe)
+            continue
+        # computed under a name no input column has: a passed-through column keeps its values
+        tmp, k = name, 0
+        while tmp in taken:
+            tmp, k = f"__p{k}_{name}", k + 1
+        taken.add(tmp)
+        computed.append(pe if tmp == name else pe.alias(tmp))
+        out.append(polars_col(tmp) if tmp == name else polars_col(tmp, name))
+    return lf.with_columns(computed).select(out)
+
+
 def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     try:
         return leaf(node)
@@ -334,7 +372,7 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
             # Polars gives a select of literals one row whatever the input's height (even 0);
             # a projection has one row per input row (as the streaming project operator does)
             return lf.with_columns(exprs).select([e.output_name() for e in node.exprs])
-        return lf.select(exprs)
+        return _project(lf, node, exprs)
     if isinstance(node, Aggregate):
         lf = _build(node.input, leaf)
         s = node.input.schema
