@@ -170,3 +170,43 @@ def test_show_hidden_ors_inverts_de_morgan() -> None:
         hidden = _de_morgan(node.copy())
         assert not hidden.find(exp.Or)
         assert _show(hidden).sql() == node.sql()
+
+
+_DERIVED = [
+    "SELECT * FROM (SELECT a, b FROM t) AS s(x, y) ORDER BY x NULLS LAST, y",
+    # two derived tables of the same text (eliminate_subqueries would make them one CTE)
+    "SELECT p.a, q.a AS qa FROM (SELECT a FROM t WHERE a > 1) p, (SELECT a FROM t WHERE a > 1) q "
+    "WHERE p.a = q.a ORDER BY 1, 2",
+    "SELECT * FROM (SELECT a FROM t UNION SELECT a FROM u) s ORDER BY a NULLS LAST",
+    "SELECT * FROM (SELECT a, b FROM t ORDER BY a DESC NULLS LAST LIMIT 2) s ORDER BY a",
+    "SELECT * FROM (SELECT a, d FROM u) s JOIN (SELECT a, b FROM t) r USING (a) ORDER BY a, b",
+    "SELECT * FROM (SELECT * FROM (SELECT a, b FROM t) i WHERE i.a IS NOT NULL) o ORDER BY a, b",
+    "SELECT s.b, s.sc, n FROM (SELECT b, sum(c) AS sc FROM t GROUP BY b) s, "
+    "(SELECT count(*) AS n FROM u) c ORDER BY b",
+]
+
+
+@pytest.mark.parametrize("sql", _DERIVED)
+def test_derived_tables_without_eliminate_subqueries(monkeypatch: pytest.MonkeyPatch, sql: str) -> None:
+    """Derived tables without a CTE or a nested query skip eliminate_subqueries/eliminate_ctes:
+    the plans are those of every pass, the answers DuckDB's."""
+    duckdb = pytest.importorskip("duckdb")
+    import pyarrow as pa
+
+    t = pa.table({"a": [1, 2, 3, 3, None], "b": ["x", "y", "x", "z", "y"], "c": [1.5, 2.5, None, 4.0, 5.0]})
+    u = pa.table({"a": [1, 3, 5], "d": [10, 30, 50]})
+    frames = {"t": th.from_arrow(t), "u": th.from_arrow(u)}
+    ran: list[str] = []
+    import sqlglot.optimizer.eliminate_subqueries as es
+
+    real = es.eliminate_subqueries
+    monkeypatch.setattr(es, "eliminate_subqueries", lambda tree: ran.append("x") or real(tree))
+    guarded = _plans([sql], frames)
+    assert not ran  # (the guard skipped the pass)
+    con = duckdb.connect()
+    con.register("t", t)
+    con.register("u", u)
+    assert th.sql(sql, **frames).to_pylist() == con.sql(sql).to_arrow_table().to_pylist()
+    monkeypatch.setattr(translate_mod, "_tree_kinds", _every_pass)
+    assert _plans([sql], frames) == guarded
+    assert ran
