@@ -234,8 +234,18 @@ def factor_or_conjuncts(tree: Any) -> Any:
         branches = [conjuncts(b) for b in (unparen(x) for x in node.flatten())]
         if len(branches) < 2:
             return node
-        texts = [[generator.generate(c) for c in b] for b in branches]
-        keyed = [dict(zip(t, b)) for t, b in zip(texts, branches)]
+        # branch by branch, stopping at the first that shares none of the first's conjuncts (most
+        # ORs: TPC-DS q88 wrote one of three branches in each of eight WHEREs)
+        texts: list[list[str]] = []
+        keyed: list[dict[str, Any]] = []
+        candidates: set[str] | None = None
+        for b in branches:
+            t = [generator.generate(c) for c in b]
+            texts.append(t)
+            keyed.append(dict(zip(t, b)))
+            candidates = set(t) if candidates is None else candidates & set(t)
+            if not candidates:
+                return node
         common = [k for k in keyed[0] if all(k in other for other in keyed[1:])]
         if not common:
             return node
