@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from thresher.datatypes import DataType, Field, Schema, supertype
 from thresher.errors import ThresherTypeError
-from thresher.expressions.expr import Expr, _freeze, memo
+from thresher.expressions.expr import AggCall, Call, CountStar, Expr, _freeze, memo
 from thresher.expressions.registry import expect, function
 
 # ---------------------------------------------------------------------------------------------
@@ -359,8 +359,6 @@ class Over(Expr):
 def is_order_dependent(e: Expr) -> bool:
     """Does ``e`` itself (not its children) depend on other rows: an aggregate, a window or a
     cumulative/shift/rank/rolling function?"""
-    from thresher.expressions.expr import AggCall, Call, CountStar
-
     if isinstance(e, (Over, AggCall, CountStar)):
         return True
     return isinstance(e, Call) and (e.name in ORDER_DEPENDENT or e.name in SQL_WINDOW_FUNCTIONS)
@@ -372,8 +370,6 @@ def contains_window(e: Expr) -> bool:
 
 
 def _contains_window(e: Expr) -> bool:
-    from thresher.expressions.expr import AggCall, CountStar
-
     if isinstance(e, (AggCall, CountStar)):
         return False  # an aggregation's argument is per row of its group
     # the children's answers are memoized: a rebuilt expression does not walk them again
