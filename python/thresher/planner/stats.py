@@ -36,6 +36,9 @@ from thresher.planner.memo import memoized_by_identity
 #: string pattern tests (LIKE, contains, prefix and suffix matches)
 PATTERN_MATCHES = frozenset({"str.like", "str.contains", "str.starts_with", "str.ends_with"})
 
+#: the fraction of its left input a semi or anti join is guessed to keep
+SEMI_JOIN_KEEPS = 0.5
+
 #: an explode multiplies rows by this much when the list lengths are unknown
 EXPLODE_FANOUT = 4.0
 
@@ -193,7 +196,7 @@ def _estimate(plan: LogicalPlan) -> Estimate:
         if plan.how == "cross":
             rows = left.rows * right.rows
         elif plan.how in ("semi", "anti"):
-            return left.scaled(left.rows * 0.5)
+            return left.scaled(left.rows * SEMI_JOIN_KEEPS)
         elif plan.how == "left":
             rows = left.rows
         elif plan.how == "right":

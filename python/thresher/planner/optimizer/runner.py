@@ -29,7 +29,7 @@ RULES: tuple[str, ...] = (
     "predicate_pushdown",  # move filter terms below projections/joins/unions and into scans
     "aggregate_to_window",  # a join with a group-by of rows the join already has -> a window over them
     "semi_join_from_exists",  # left join + IS [NOT] NULL on its key (decorrelated EXISTS/IN) -> semi/anti join
-    "semi_join_pushdown",  # a semi/anti join moves below inner joins to the side that has its keys
+    "semi_join_pushdown",  # a semi/anti join moves below inner joins to the side with its keys (or above, by rows)
     "semi_join_reduction",  # a group-by joined on its keys first semi-joins the outer side's filtered keys
     "projection_merge",  # Project(Project(x)) -> one Project when nothing expensive is duplicated
     "limit_pushdown",  # move limits below row-local maps and into scans (early stop)

@@ -54,7 +54,7 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
 def _reduce(node: LogicalPlan) -> LogicalPlan | None:
     if not (isinstance(node, Join) and node.how in ("inner", "left") and node.left_on):
         return None
-    found = _grouped_on(node.right, node.right_on)
+    found = grouped_on(node.right, node.right_on)
     if found is None:
         return None
     agg, key_exprs = found
@@ -77,7 +77,7 @@ def _reduce(node: LogicalPlan) -> LogicalPlan | None:
     return replace(node, right=_replace_node(node.right, agg, reduced))
 
 
-def _grouped_on(right: LogicalPlan, right_on: tuple[Expr, ...]) -> tuple[Aggregate, tuple[Expr, ...]] | None:
+def grouped_on(right: LogicalPlan, right_on: tuple[Expr, ...]) -> tuple[Aggregate, tuple[Expr, ...]] | None:
     """``right`` is ``[Project renames | Filter]* Aggregate`` grouped on exactly the join keys."""
     names: list[str] = []
     for e in right_on:
