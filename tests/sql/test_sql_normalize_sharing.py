@@ -132,3 +132,39 @@ def test_falls_back_to_normalize_without_sqlglot_internals(monkeypatch: pytest.M
     want = normalize(sqlglot.parse_one(sql))
     monkeypatch.delattr(sqlglot.helper, "while_changing")  # (normalize holds its own reference)
     assert normalize_sharing(sqlglot.parse_one(sql)) == want
+
+
+@pytest.mark.parametrize(("cond", "settled"), [
+    (_OR, True),  # TPC-DS q88's shape
+    (f"{_OR} AND {_OR2}", True),
+    (f"h.z > s.t AND {_OR} AND 5 < h.y AND (h.e = 1 OR h.f = 2)", True),  # comparisons simplify turns
+    (f"{_OR} AND h.b <= 6 AND h.a = 4 AND 4 = h.a", False),  # simplify absorbs the shared clauses
+])
+def test_presimplified_where_is_in_simplify_order(monkeypatch: pytest.MonkeyPatch, cond: str, settled: bool) -> None:
+    """A WHERE that got a presimplified shared conjunct is put in the order ``simplify`` leaves
+    it in (where simplify has nothing else to do, its first pass over it changes nothing), and
+    the simplified tree is the one simplifying it unsorted gives."""
+    from sqlglot import exp
+    from sqlglot.optimizer.simplify import simplify
+
+    import thresher.planner.sql.rewrites as rewrites
+
+    sql = "SELECT * FROM " + ", ".join(_sub(i, cond) for i in range(3))
+
+    def prepared() -> exp.Expr:
+        return rewrites.presimplify_shared(normalize_sharing(sqlglot.parse_one(sql, dialect="duckdb")), simplify)
+
+    tree = prepared()
+    for where in tree.find_all(exp.Where):
+        assert (simplify(where.this.copy()).sql() == where.this.sql()) == settled
+    monkeypatch.setattr(rewrites, "_sort_conjuncts", lambda where: None)
+    unsorted = prepared()
+    assert unsorted.sql() != tree.sql()  # (the order is not simplify's without the sort)
+    got, want = simplify(tree), simplify(unsorted)
+    assert got.sql() == want.sql()
+
+    def conjuncts(t: exp.Expr) -> list[list[str]]:  # (what the translation reads: And.flatten())
+        return [[c.sql() for c in w.this.flatten()] for w in t.find_all(exp.Where)]
+
+    # (only how the ANDs nest may differ: simplify leaves an AND it finds sorted nested as it is)
+    assert conjuncts(got) == conjuncts(want)

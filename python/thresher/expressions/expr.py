@@ -72,11 +72,13 @@ def memo(e: Expr, slot: str, compute: Callable[[Expr], Any]) -> Any:
     optimizer rebuilds the plans around them. Stored in the node's ``__dict__`` under ``slot``
     (dropped when pickled)."""
     d = e.__dict__
-    try:
-        return d[slot]
-    except KeyError:
+    v = d.get(slot, _MISSING)  # (not try/except KeyError: most questions are asked of new nodes, and
+    if v is _MISSING:          # raising the KeyError of each miss cost more than the lookups)
         v = d[slot] = compute(e)
-        return v
+    return v
+
+
+_MISSING: Any = object()
 
 
 _RESOLVE_MEMO = "_memo_resolve"

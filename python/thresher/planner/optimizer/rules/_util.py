@@ -188,8 +188,11 @@ def plan_has(plan: LogicalPlan, test: Callable[[LogicalPlan], bool]) -> bool:
 
 
 def plan_calls(plan: LogicalPlan) -> frozenset[str]:
-    """The names of the functions called anywhere in ``plan``'s expressions (the rules that fuse
-    media calls ask first; see :func:`plan_facts`)."""
+    """The names of the functions called anywhere in ``plan``'s expressions that are not
+    ``scalar`` (see :mod:`thresher.expressions.cost`), with the names of every call in those
+    expressions: the rules that fuse media calls (decode, resize, encode) ask first (see
+    :func:`plan_facts`). A plan of scalar expressions gives no names: its expressions are not
+    walked for them (a relational plan's were most of what this cost)."""
     return plan_facts(plan)[0]
 
 
@@ -254,12 +257,13 @@ def _node_facts(node: LogicalPlan) -> tuple[frozenset[str], bool]:
     for name in _expr_fields(type(node)):
         v = getattr(node, name)
         for x in (v if isinstance(v, tuple) else (v,)):
-            if isinstance(x, Expr):
+            # (only an expression that is not scalar can call a function that is not: the
+            # names of a scalar one's calls are not collected, see plan_calls)
+            if isinstance(x, Expr) and cost_class(x) != "scalar":
+                expensive = True
                 k = call_names(x)
                 if k:
                     calls = calls | k
-                if not expensive:
-                    expensive = cost_class(x) != "scalar"
     return calls, expensive
 
 
