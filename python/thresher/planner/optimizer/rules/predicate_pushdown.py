@@ -277,10 +277,11 @@ def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
         right_map[f.name + join.suffix if f.name in left_names else f.name] = f.name
     can_left = join.how in ("inner", "left", "semi", "anti", "cross")
     can_right = join.how in ("inner", "right", "cross")
+    right_only = set(right_map) - left_names
 
     def one_side(t: Expr) -> bool:
         cols = t.columns()
-        return bool(cols) and ((cols <= left_names and can_left and not (cols & set(right_map) - left_names))
+        return bool(cols) and ((cols <= left_names and can_left and not (cols & right_only))
                                or (all(c in right_map for c in cols) and can_right))
 
     if join.how in ("inner", "cross"):
@@ -291,7 +292,6 @@ def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
         terms = expanded
     left_terms, right_terms, up = [], [], []
     copied = False  # a term copied to the other key of an equi-join: that key may have another type
-    right_only = set(right_map) - left_names
     for t in terms:
         cols = t.columns()
         if cols and cols <= left_names and can_left and not (cols & right_only):
@@ -304,8 +304,11 @@ def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
                         right_terms.append(substitute(t, {c: rk}))
                         copied = True
         elif cols and all(c in right_map for c in cols) and can_right:
-            # (a mapping of the term's own columns: one of every right column cost more than the push)
-            right_terms.append(substitute(t, {o: Column(right_map[o]) for o in cols}))
+            # (a mapping of the term's own columns that the join renames: one of every right column
+            # cost more than the push, and a term whose columns keep their names is the same term,
+            # whose answers (columns, type, cost) its expression objects already hold)
+            renamed = {o: Column(right_map[o]) for o in cols if right_map[o] != o}
+            right_terms.append(substitute(t, renamed) if renamed else t)
         else:
             up.append(t)
     if not left_terms and not right_terms:
