@@ -1111,7 +1111,12 @@ def has_aggregate(e: Expr) -> bool:
 
 
 def _has_aggregate(e: Expr) -> bool:
-    return isinstance(e, (AggCall, CountStar)) or any(has_aggregate(c) for c in e.children())
+    if isinstance(e, (AggCall, CountStar)):
+        return True
+    for c in e.children():  # (a loop, not any() over a generator: this runs for every new node)
+        if has_aggregate(c):
+            return True
+    return False
 
 
 _NO_COLUMNS: frozenset[str] = frozenset()

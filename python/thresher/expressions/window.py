@@ -373,7 +373,12 @@ def _contains_window(e: Expr) -> bool:
     if isinstance(e, (AggCall, CountStar)):
         return False  # an aggregation's argument is per row of its group
     # the children's answers are memoized: a rebuilt expression does not walk them again
-    return is_order_dependent(e) or any(contains_window(c) for c in e.children())
+    if is_order_dependent(e):
+        return True
+    for c in e.children():  # (a loop, not any() over a generator: this runs for every new node)
+        if contains_window(c):
+            return True
+    return False
 
 
 def is_scalar_result(e: Expr) -> bool:

@@ -46,7 +46,10 @@ def _wants_error_column(expr: Expr) -> bool:
     if isinstance(expr, UDFCall) and expr.udf.on_error == "column":
         return True
     # the children's answers are memoized: a rebuilt expression does not walk them again
-    return any(wants_error_column(c) for c in expr.children())
+    for c in expr.children():  # (a loop, not any() over a generator: this runs for every new node)
+        if wants_error_column(c):
+            return True
+    return False
 
 
 @dataclass
