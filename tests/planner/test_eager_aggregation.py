@@ -88,3 +88,28 @@ def test_same_rows_as_duckdb_rule_on_and_off(files: dict[str, Path], name: str) 
         assert _rows(q.to_arrow()) == expected
     finally:
         th.set_optimizer(disabled=[])
+
+
+@pytest.mark.parametrize("name", sorted(FIRES))
+def test_partial_aggregate_schema_is_the_derived_one(files: dict[str, Path], name: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The partial group-by takes its schema from the aggregate it splits (``_partial``): the
+    schema the constructor derives with its checks."""
+    import importlib
+
+    rule = importlib.import_module("thresher.planner.optimizer.rules.eager_aggregation")
+    built: list[tuple[list[tuple[str, str, bool]], list[tuple[str, str, bool]]]] = []
+    real = rule._partial
+
+    def checked(node, left, keys, first):  # type: ignore[no-untyped-def]
+        out = real(node, left, keys, first)
+        derived = Aggregate(left, keys, first)
+        built.append(([(f.name, str(f.dtype), f.nullable) for f in out.schema.fields],
+                      [(f.name, str(f.dtype), f.nullable) for f in derived.schema.fields]))
+        return out
+
+    monkeypatch.setattr(rule, "_partial", checked)
+    assert _pushed(th.sql(FIRES[name], **_frames(files)))
+    assert built
+    for got, want in built:
+        assert got == want

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from thresher.datatypes import Field, Schema
 from thresher.expressions.expr import Column, Expr, strip_alias
 from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project, ScanSource
 from thresher.planner.optimizer.rules._util import rewrite_bottom_up, substitute
@@ -131,7 +132,7 @@ def _eager(node: LogicalPlan) -> LogicalPlan | None:
     first, second, final = split
     if {a.output_name() for a in first} & (rnames | set(group)):
         return None
-    partial = Aggregate(left, tuple(Column(g) for g in group), first)
+    partial = _partial(node, left, tuple(Column(g) for g in group), first)
     out: LogicalPlan = Aggregate(replace(below, left=partial), keys, second)
     if any(not isinstance(f, Column) for f in final):
         out = Project(out, tuple(Column(k.output_name()) for k in keys) + final)
@@ -139,3 +140,23 @@ def _eager(node: LogicalPlan) -> LogicalPlan | None:
     if [(f.name, f.dtype) for f in out.schema.fields] != before:
         return None
     return out
+
+
+def _partial(node: Aggregate, left: LogicalPlan, keys: tuple[Column, ...], first: tuple[Expr, ...]) -> Aggregate:
+    """``Aggregate(left, keys, first)``: where each partial aggregate is its aggregate of ``node``
+    again (a sum, count, min or max of the same input, renamed), its type is that aggregate's
+    in ``node`` (the columns it reads have the same fields in ``left`` as in ``node``'s input:
+    an inner join and a renaming projection keep them), so the node's schema is built from
+    ``node``'s instead of resolving every aggregate again (TPC-DS q66: two group-bys of 48
+    CASE sums each, ~2 ms apiece). A mean (a sum and a count) is derived as usual."""
+    if len(first) != len(node.aggs):
+        return Aggregate(left, keys, first)
+    fields = []
+    for k in keys:
+        f = left.schema.field(k.name)
+        if f.dtype.is_media():
+            return Aggregate(left, keys, first)  # (the constructor reports it)
+        fields.append(Field(k.name, f.dtype))
+    aggs = node.schema.fields[len(node.keys):]
+    fields += [Field(a.output_name(), f.dtype) for a, f in zip(first, aggs)]
+    return Aggregate.of_checked_fields(Schema(fields), input=left, keys=keys, aggs=first)
