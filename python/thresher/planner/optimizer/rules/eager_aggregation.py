@@ -76,7 +76,8 @@ def _eager(node: LogicalPlan) -> LogicalPlan | None:
             src = strip_alias(e)
             if not isinstance(src, Column):
                 return None
-            mapping[e.output_name()] = src
+            if src.name != e.output_name():  # (a column passed through keeps its expressions' objects)
+                mapping[e.output_name()] = src
         below = below.input
     if not (isinstance(below, Join) and below.how == "inner" and below.left_on):
         return None
