@@ -416,6 +416,15 @@ def _named(e: Expr, schema: Schema) -> pl.Expr:
     return to_polars(e, schema).alias(e.output_name())
 
 
+def _fresh_name(prefix: str, schema: Schema) -> str:
+    """``prefix`` or ``prefix<k>``: a name no column of ``schema`` has."""
+    names = set(schema.names)
+    name, k = prefix, 0
+    while name in names:
+        name, k = f"{prefix}{k}", k + 1
+    return name
+
+
 def _passed_through(e: Expr) -> bool:
     """``e`` is a column passed through or renamed (see :func:`_named`)."""
     return isinstance(e.child if isinstance(e, Alias) else e, Column)
@@ -484,7 +493,16 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
         return lf  # type: ignore[no-any-return]
     if isinstance(node, Filter):
         lf = _build(node.input, leaf)
-        return lf.filter(to_polars(node.predicate, node.input.schema))
+        pred = to_polars(node.predicate, node.input.schema)
+        if isinstance(node.input, Join) and node.input.how == "cross" and _one_row(node.input.right):
+            # a scalar subquery's one row (TPC-H Q11, Q22) compared with every row: the test as a
+            # column first. A filter straight over the cross join that compares a column of each
+            # side Polars fuses with it into an inequality join, which sorts the left side and
+            # bounds no rows, so a semi/anti join above got no runtime filter (TPC-H Q22's SQL text).
+            # A join on a constant key (before) hid the row count the same way.
+            name = _fresh_name("__keep", node.input.schema)
+            return lf.with_columns(pred.alias(name)).filter(polars_col(name)).drop(name)
+        return lf.filter(pred)
     if isinstance(node, Project):
         lf = _build(node.input, leaf)
         exprs = [_named(e, node.input.schema) for e in node.exprs]
@@ -765,13 +783,7 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
             left, right = found
             rsel = [polars_col(a) for a in rmap.values()] + [polars_col(f"__rk{k}") for k in range(len(rkeys))]
     L, R = left.select(lsel), right.select(rsel)
-    if how == "cross" and _one_row(node.right):
-        # a scalar subquery's one row (TPC-H Q11, Q22): joined on a constant key, so Polars does
-        # not fuse the comparison above into an inequality join (which sorts the left side)
-        one = pl.lit(0, dtype=pl.Int8)
-        joined = L.with_columns(one.alias("__one")).join(R.with_columns(one.alias("__one")), on="__one",
-                                                         how="inner").drop("__one")
-    elif how == "cross":
+    if how == "cross":
         joined = L.join(R, how="cross")
     else:
         lon = [f"__lk{k}" for k in range(len(lkeys))]
