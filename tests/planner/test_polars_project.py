@@ -127,3 +127,22 @@ def test_anti_join_build_side_with_a_computed_column_gets_a_bloom_filter(
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([os.path.abspath(__file__), "-q"]))
+
+
+def test_is_in_value_lists_per_type() -> None:
+    # the Polars list an is_in tests against is built once per value list and type: the same
+    # values over columns of other types (1 / 1.0 / True) each get their own, as Polars gives
+    import polars as pl
+
+    data = {"i": pa.array([1, 2, None, 3], pa.int64()), "f": pa.array([1.0, 2.5, None, 3.0]),
+            "b": pa.array([True, False, None, True]), "s": ["1", "2", None, "x"]}
+    table = pa.table(data)
+    cases = [("i", [1, 3]), ("f", [1.0, 3.0]), ("b", [True]), ("i", [1]), ("s", ["1", "x"]), ("i", [1, 3]),
+             ("f", [2.5]), ("s", ["2"])]
+    for name, values in cases:
+        # a column (not a filter, which a scan would take as its predicate)
+        got = th.from_arrow(table).with_columns(hit=th.col(name).is_in(values)).join(
+            th.from_arrow(table).select(th.col("i").alias("k")), left_on="i", right_on="k", how="semi")
+        ref = pl.from_arrow(table).with_columns(hit=pl.col(name).is_in(values)).join(
+            pl.from_arrow(table).select(pl.col("i").alias("k")), left_on="i", right_on="k", how="semi")
+        assert _rows(got.to_arrow()) == _rows(ref.to_arrow()), (name, values)
