@@ -1112,6 +1112,7 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         normalize_sharing,
         presimplify_shared,
         show_hidden_ors,
+        sort_plain_wheres,
     )
 
     mapping = ensure_schema(dict(schema), dialect=dialect, normalize=not _normalized_names(schema, dialect))
@@ -1138,6 +1139,7 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         tree = show_hidden_ors(tree)
     if has_or:
         tree = presimplify_shared(tree, lambda t: simplify(t, dialect=dialect))
+    sort_plain_wheres(tree)
     return simplify(tree, dialect=dialect)
 
 
