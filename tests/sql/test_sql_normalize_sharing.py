@@ -17,7 +17,7 @@ def _sub(i: int, cond: str) -> str:
     return f"(SELECT count(*) AS n{i} FROM s, h WHERE s.k = h.k AND s.t = {i} AND {cond}) AS q{i}"
 
 
-@pytest.mark.parametrize("sql", [
+_SHAPES = [
     # TPC-DS q88's shape: the same OR in every subquery's WHERE (shared)
     "SELECT * FROM " + ", ".join(_sub(i, _OR) for i in range(4)),
     # two shared ORs per WHERE, and one written once in a third WHERE
@@ -41,7 +41,10 @@ def _sub(i: int, cond: str) -> str:
     + ", ".join(_sub(i, _OR) for i in range(3)) + ", x",
     # no repeat: plain normalize
     "SELECT * FROM " + _sub(0, _OR),
-])
+]
+
+
+@pytest.mark.parametrize("sql", _SHAPES)
 def test_normalize_sharing_is_normalize(sql: str) -> None:
     tree = sqlglot.parse_one(sql, dialect="duckdb")
     expected = normalize(tree.copy())
@@ -82,6 +85,9 @@ def _plans_with_and_without_presimplify(monkeypatch: pytest.MonkeyPatch, queries
         return [th.sql(q, **frames).plan.pretty() for q in queries]
 
     with_it = plans()
+    real = rewrites.normalize_sharing
+    # (without presimplify_shared, the sharing must make the copies: a lazy one leaves them to it)
+    monkeypatch.setattr(rewrites, "normalize_sharing", lambda tree, lazy=False: real(tree))
     monkeypatch.setattr(rewrites, "presimplify_shared", lambda tree, simplify: tree)
     return with_it, plans()
 
@@ -168,3 +174,23 @@ def test_presimplified_where_is_in_simplify_order(monkeypatch: pytest.MonkeyPatc
 
     # (only how the ANDs nest may differ: simplify leaves an AND it finds sorted nested as it is)
     assert conjuncts(got) == conjuncts(want)
+
+
+@pytest.mark.parametrize("sql", _SHAPES)
+def test_lazy_sharing_then_presimplify_is_the_same_tree(sql: str) -> None:
+    """``lazy=True`` leaves the later occurrences of a shared conjunct as written (marked):
+    after ``presimplify_shared`` and ``simplify`` the tree is the one the copies give."""
+    from sqlglot import exp
+    from sqlglot.optimizer.simplify import simplify
+
+    from thresher.planner.sql.rewrites import presimplify_shared
+
+    def final(lazy: bool) -> exp.Expr:
+        tree = normalize_sharing(sqlglot.parse_one(sql, dialect="duckdb"), lazy=lazy)
+        return simplify(presimplify_shared(tree, simplify))
+
+    got, want = final(True), final(False)
+    assert got.sql() == want.sql()
+    assert [[c.sql() for c in w.this.flatten()] for w in got.find_all(exp.Where)] == \
+        [[c.sql() for c in w.this.flatten()] for w in want.find_all(exp.Where)]
+    assert "thresher_shared_forms" not in (got.meta or {})

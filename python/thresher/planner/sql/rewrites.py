@@ -322,6 +322,8 @@ def _ne_test(ref: Any) -> tuple[Any, Any] | None:
 
 #: ``meta`` key of each occurrence of an OR conjunct ``normalize_sharing`` normalized once (its text)
 _SHARED_CNF = "thresher_shared_cnf"
+#: root ``meta`` key of a lazy ``normalize_sharing``'s normal forms (conjunct text -> its normal form)
+_SHARED_FORMS = "thresher_shared_forms"
 
 
 def presimplify_shared(tree: Any, simplify: Any) -> Any:
@@ -339,6 +341,7 @@ def presimplify_shared(tree: Any, simplify: Any) -> Any:
     from sqlglot import exp
 
     memo: dict[str, Any] = {}
+    forms: dict[str, Any] = tree.meta.pop(_SHARED_FORMS, None) or {}
     for where in list(tree.find_all(exp.Where)):
         cond = where.this
         shared = False
@@ -347,8 +350,8 @@ def presimplify_shared(tree: Any, simplify: Any) -> Any:
             if key is None:
                 continue
             part.meta.pop(_SHARED_CNF)
-            if key not in memo:
-                memo[key] = simplify(part.copy())
+            if key not in memo:  # (a lazy normalize_sharing left the later occurrences as written)
+                memo[key] = simplify(forms.get(key, part).copy())
             new = memo[key].copy()
             part.replace(exp.Paren(this=new) if isinstance(new, exp.Connector) else new)
             shared = True
@@ -424,7 +427,7 @@ def _sort_conjuncts(where: Any) -> None:
 _SIMPLIFIER: dict[str, Any] = {}
 
 
-def normalize_sharing(tree: Any) -> Any:
+def normalize_sharing(tree: Any, lazy: bool = False) -> Any:
     """sqlglot's ``normalize`` (conjunctive normal form), each repeated OR conjunct normalized once.
 
     TPC-DS q88 has eight subqueries whose WHERE clauses share one OR of ANDs
@@ -441,6 +444,12 @@ def normalize_sharing(tree: Any) -> Any:
     or BETWEEN, whose every conjunct still to normalize is a parenthesized OR written at least twice in the
     query; any other connector goes through sqlglot's steps unchanged. Where sqlglot gives up
     on a connector (``OptimizeError``) the condition is put back as it was, as sqlglot does.
+
+    ``lazy``: the later occurrences of a shared conjunct are left as written, marked, instead of
+    becoming copies of its normal form: ``presimplify_shared`` replaces every occurrence with a
+    simplified copy of that form anyway (the root's meta holds the forms for it). Only for a
+    tree no pass between the two reads (no query in an expression, no CTE: see
+    ``_sqlglot_passes``); TPC-DS q88: seven copies of an eight-clause CNF not made.
     """
     from sqlglot import exp
     from sqlglot.dialects.dialect import Dialect
@@ -482,6 +491,8 @@ def normalize_sharing(tree: Any) -> Any:
         return normalize(tree)
     simplifier = Simplifier(annotate_new_expressions=False)
     done: dict[str, Any] = {}  # conjunct text -> its normal form (a Paren in the tree)
+    if lazy:
+        tree.meta[_SHARED_FORMS] = done  # (presimplify_shared takes it)
     for node in tops:
         if normalized(node):
             continue
@@ -509,6 +520,10 @@ def normalize_sharing(tree: Any) -> Any:
             for p in parts:
                 key = texts[id(p)]
                 if key in done:
+                    if lazy:  # (left as written: presimplify_shared puts its simplified normal form here)
+                        p.meta[_SHARED_CNF] = key
+                        undo.append((p, None))
+                        continue
                     new = done[key].copy()
                     p.replace(new)
                     undo.append((new, p))
@@ -524,6 +539,9 @@ def normalize_sharing(tree: Any) -> Any:
                 done[key] = p
         except OptimizeError:
             for now, before in reversed(undo):
-                now.replace(before)
+                if before is None:
+                    now.meta.pop(_SHARED_CNF, None)
+                else:
+                    now.replace(before)
             return tree
     return tree

@@ -1122,7 +1122,9 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     has_or = any(issubclass(k, exp.Or) for k in kinds)
     if has_or:
         tree = factor_or_conjuncts(tree)
-        tree = normalize_sharing(tree)  # normalize(tree), a repeated OR conjunct distributed once
+        # normalize(tree), a repeated OR conjunct distributed once (lazily where no pass before
+        # presimplify_shared reads the tree: only decorrelation and the CTE passes do)
+        tree = normalize_sharing(tree, lazy=not nested and not any(issubclass(k, exp.CTE) for k in kinds))
     if nested and any(issubclass(k, exp.Count) for k in kinds):  # (a compared subquery is nested)
         tree = count_subquery_to_exists(tree)
     hidden = False
