@@ -199,8 +199,15 @@ class _Writer:
         self.bytes = 0
         self._stream = fs.open_output_stream(uri, io_config)
 
+    #: bytes written to the writer but held back in memory
+    held_bytes = 0
+
     def write(self, batch: pa.RecordBatch) -> None:
         raise NotImplementedError
+
+    def flush(self) -> None:
+        """Write out what is held back."""
+        return None
 
     def _finish(self) -> None:
         raise NotImplementedError
@@ -213,18 +220,49 @@ class _Writer:
             self._stream.close()
 
 
+#: rows of one Parquet row group (pyarrow's default for ``write_table``)
+ROW_GROUP_ROWS = 1024 * 1024
+#: bytes a Parquet writer holds back at most before it writes a row group
+ROW_GROUP_BYTES = 64 * 1024 * 1024
+#: bytes all the open writers of one partition hold back at most (with ``partition_by``)
+HELD_BYTES = 256 * 1024 * 1024
+
+
 class _ParquetWriter(_Writer):
+    """Batches are held back and written as row groups of ``row_group_size`` rows (or 64 MiB).
+
+    Each ``write_batch`` call would end a row group, and every row group starts each column's
+    dictionary afresh: a partition arriving as 7 batches of ~30k rows took 2x the CPU of the
+    same rows in one row group (measured, 200k rows with a float32[16] column).
+    """
+
     def __init__(self, uri: str, schema: pa.Schema, io_config: IOConfig | None, **options: Any) -> None:
         import pyarrow.parquet as pq
 
         super().__init__(uri, schema, io_config)
+        self._row_group_rows = int(options.pop("row_group_size", None) or ROW_GROUP_ROWS)
         self._w = pq.ParquetWriter(self._stream, schema, **options)
+        self._held: list[pa.RecordBatch] = []
+        self._held_rows = 0
+        self.held_bytes = 0
 
     def write(self, batch: pa.RecordBatch) -> None:
-        self._w.write_batch(batch)
+        self._held.append(batch)
+        self._held_rows += batch.num_rows
+        self.held_bytes += batch.nbytes
         self.rows += batch.num_rows
+        if self._held_rows >= self._row_group_rows or self.held_bytes >= ROW_GROUP_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is held back, as row groups of ``row_group_size`` rows (the last may be shorter)."""
+        if not self._held:
+            return
+        self._w.write_table(pa.Table.from_batches(self._held), row_group_size=self._row_group_rows)
+        self._held, self._held_rows, self.held_bytes = [], 0, 0
 
     def _finish(self) -> None:
+        self.flush()
         # who wrote the file (a Ray write task sets the node id): key-value metadata of the file
         meta = current_writer_metadata()
         if meta:
@@ -410,6 +448,7 @@ class FileSink(Sink):
             d = fs.join(stage, rel_dir) if rel_dir else stage
             return self._open_writer(fs.join(d, f"part-00000.{self.extension}"), file_schema)
 
+        held = 0  # bytes the open writers hold back, all together
         try:
             for batch in batches:
                 if not batch.num_rows:
@@ -418,7 +457,13 @@ class FileSink(Sink):
                     w = writers.get(rel_dir)
                     if w is None:
                         w = writers[rel_dir] = open_writer(rel_dir)
+                    before = w.held_bytes
                     w.write(part)
+                    held += w.held_bytes - before
+                    if held > HELD_BYTES:  # many Hive folders open at once: bound the memory
+                        for o in writers.values():
+                            o.flush()
+                        held = 0
             if not writers and not self.partition_by and (self.file is not None or not self._data_files()):
                 # an empty result still leaves a file holding the schema, which reads back
                 writers[""] = open_writer("")
