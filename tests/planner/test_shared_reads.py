@@ -9,12 +9,12 @@ filter that keeps nothing.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from planner_helpers import rounded_rows
 
 import thresher as th
 import thresher.planner.polars_plan as pp
@@ -60,10 +60,7 @@ def share_small_tables(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _rows(table: pa.Table) -> list[tuple]:
-    def norm(v):
-        return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(v, 6) if isinstance(v, float) else v
-
-    return [tuple(norm(v) for v in r.values()) for r in table.to_pylist()]
+    return rounded_rows(table, 6, ordered=True)
 
 
 def _frames(files: Path) -> dict[str, th.DataFrame]:
