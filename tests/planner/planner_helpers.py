@@ -21,8 +21,8 @@ def sorted_rows(table: pa.Table) -> list[tuple[Any, ...]]:
     return sorted(rows, key=lambda r: tuple((v is None, repr(v)) for v in r))
 
 
-def rounded_rows(table: pa.Table, digits: int) -> list[tuple[Any, ...]]:
-    """The rows, order-insensitive, floats rounded to ``digits`` and NaN read as NULL: for
+def rounded_rows(table: pa.Table, digits: int, ordered: bool = False) -> list[tuple[Any, ...]]:
+    """The rows, floats rounded to ``digits`` and NaN read as NULL, sorted unless ``ordered``: for
     comparing with DuckDB, whose float sums add in another order."""
 
     def norm(v: object) -> object:
@@ -30,7 +30,8 @@ def rounded_rows(table: pa.Table, digits: int) -> list[tuple[Any, ...]]:
             return None if math.isnan(v) else round(v, digits)
         return v
 
-    return sorted((tuple(norm(v) for v in r.values()) for r in table.to_pylist()), key=repr)
+    rows = [tuple(norm(v) for v in r.values()) for r in table.to_pylist()]
+    return rows if ordered else sorted(rows, key=repr)
 
 
 def optimized(df: th.DataFrame, disabled: tuple[str, ...] = ()) -> Any:

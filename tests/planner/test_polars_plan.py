@@ -8,10 +8,9 @@ never has and a key type that differs between the sides.
 
 from __future__ import annotations
 
-import math
-
 import pyarrow as pa
 import pytest
+from planner_helpers import rounded_rows
 
 import thresher as th
 from thresher.planner.physical import compile as compile_plan
@@ -45,10 +44,7 @@ def _program(q: str):
 
 
 def _rows(table: pa.Table) -> list[tuple]:
-    def norm(v):
-        return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(v, 9) if isinstance(v, float) else v
-
-    return sorted((tuple(norm(v) for v in r.values()) for r in table.to_pylist()), key=repr)
+    return rounded_rows(table, 9)
 
 
 @pytest.mark.parametrize("name", sorted(QUERIES))

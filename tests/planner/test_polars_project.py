@@ -8,7 +8,6 @@ from an input column (swapped, reused, shadowed) and NULLs.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from planner_helpers import rounded_rows
 
 import thresher as th
 
@@ -37,10 +37,7 @@ CASES = {  # name: (join key, projection)
 
 
 def _rows(table: pa.Table) -> list[tuple]:
-    def norm(v):
-        return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(v, 9) if isinstance(v, float) else v
-
-    return sorted((tuple(norm(v) for v in r.values()) for r in table.to_pylist()), key=repr)
+    return rounded_rows(table, 9)
 
 
 @pytest.mark.parametrize("how", ["inner", "anti", "semi", "left"])

@@ -8,12 +8,12 @@ DuckDB on Parquet files with NULL keys, duplicates, an empty filter result and e
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from planner_helpers import rounded_rows
 
 import thresher as th
 from thresher import col
@@ -54,11 +54,7 @@ def _duckdb(tables: dict[str, pa.Table]):
 
 
 def _rows(table: pa.Table) -> list[tuple]:
-    def norm(v):
-        return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 6) \
-            if isinstance(v, float) else v
-
-    return sorted((tuple(norm(v) for v in r.values()) for r in table.to_pylist()), key=repr)
+    return rounded_rows(table, 6)
 
 
 def _program_explain(df: th.DataFrame) -> str:

@@ -264,6 +264,8 @@ def factor_or_conjuncts(tree: Any) -> Any:
 def array_any_to_min_max(tree: Any) -> Any:
     from sqlglot import exp
 
+    if tree.find(exp.ArrayAgg) is None:
+        return tree  # (it rewrites ARRAY_AGG projections only: no Python walk over every column)
     uses: dict[tuple[str, str], list[Any]] = {}
     for col in tree.find_all(exp.Column):
         if col.table:
