@@ -153,6 +153,19 @@ def test_long_document_spans_many_blocks() -> None:
     np.testing.assert_array_equal(sig[1], datasketch_sig(ref_shingles(text, 3, "word"), 16, 1, "affine32", poly64))
 
 
+@pytest.mark.parametrize("short", [False, True])
+def test_word_shingle_hashes_match_reference_across_chunks(short: bool) -> None:
+    # every document has >= ngram words (the composed-hash fast path) unless `short` adds a 2-word one
+    rng = np.random.default_rng(5)
+    words = ["a", "bb", "ccc", "dddd", "\u00e9t\u00e9", "x" * 40]
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(3, 30)))) for _ in range(80)]
+    if short:
+        texts[40] = "lone pair"
+    sig = minhash_signatures(pa.array(texts), 16, 3, "word", chunk_bytes=300)
+    for i, text in enumerate(texts):
+        np.testing.assert_array_equal(sig[i], datasketch_sig(ref_shingles(text, 3, "word"), 16, 1, "affine32", poly64))
+
+
 def test_signature_estimates_jaccard() -> None:
     rng = np.random.default_rng(1)
     base = [f"t{i}" for i in rng.permutation(10000)[:400]]

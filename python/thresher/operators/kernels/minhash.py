@@ -136,8 +136,9 @@ def _raw_span_hashes(pre: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> n
 
 
 def _finish(h: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return (fmix64(h) >> _U64(32)).astype(np.uint32)
+    h = fmix64(h)  # a new array: the input is not touched
+    h >>= _U64(32)
+    return h.astype(np.uint32)
 
 
 def _span_hashes(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -198,7 +199,9 @@ class _Chunk:
         tok_h = _raw_span_hashes(pre, self.tok_s, self.tok_e)
         scale = ppow[self.tok_e - self.tok_s]
         m = len(tok_h) - self.ngram + 1
-        full = bool((self.last - self.first == self.ngram - 1).all())
+        # every shingle has ngram words unless some document has fewer (then its one shingle is shorter)
+        full = len(self.first) == 0 or int(self.last[-1] - self.first[-1]) == self.ngram - 1 and bool(
+            (self.last - self.first == self.ngram - 1).all())
         with np.errstate(over="ignore"):
             if m > 0:
                 at = tok_h[:m].copy()
@@ -207,8 +210,9 @@ class _Chunk:
                     at += _U64(0x21)
                     at *= scale[j : j + m]
                     at += tok_h[j : j + m]
-                first = np.minimum(self.first, m - 1)
-                h = at[first]
+                if full:  # first <= m - 1 already; finish the m composed values, then gather 32-bit ones
+                    return _finish(at)[self.first]
+                h = at[np.minimum(self.first, m - 1)]
             else:
                 h = np.zeros(len(self.first), dtype=np.uint64)
             if not full:  # documents with fewer than ngram words: their one shingle is all their words
@@ -470,7 +474,7 @@ def minhash_signatures(
     scheme: Scheme = "affine32",
     *,
     num_threads: int | None = 1,
-    chunk_bytes: int = 1 << 19,
+    chunk_bytes: int = 1 << 18,
 ) -> np.ndarray:
     """MinHash signatures of a batch of documents, ``uint32 [n, num_perm]``.
 
