@@ -127,6 +127,22 @@ def test_filtered_read_fetches_only_needed_row_groups(s3):
     assert data_spans and all(end < rg1_start for _, end in data_spans), (spans, rg1_start, size)
 
 
+def test_whole_read_asks_size_once_and_reads_footer_once(s3):
+    server, bucket, cfg = s3
+    t = pa.table({"id": pa.array(range(20_000), pa.int64()), "x": pa.array([i * 0.5 for i in range(20_000)])})
+    pq.write_table(t, f"{bucket}/whole.parquet", filesystem=_pafs(server), row_group_size=5_000)
+    size = _pafs(server).get_file_info(f"{bucket}/whole.parquet").size
+    before = len(server.requests_for("whole.parquet"))
+    out = th.read_parquet(f"s3://{bucket}/whole.parquet", io_config=cfg).to_arrow()
+    reqs = server.requests_for("whole.parquet")[before:]
+    assert out.sort_by("id").equals(pq.read_table(f"{bucket}/whole.parquet", filesystem=_pafs(server)))
+    # one HEAD (the listing that finds the file and its size) and the footer fetched once:
+    # opening with the known size needs no HEAD, the footer read at planning serves the scan
+    assert [r for r in reqs if r[0] == "HEAD"] == [reqs[0]] and reqs[0][0] == "HEAD", reqs
+    tails = [r for r in reqs if r[0] == "GET" and r[2].endswith(f"-{size - 1}")]
+    assert len(tails) == 1, reqs
+
+
 def test_missing_bucket_key_and_corrupt_object(s3):
     server, bucket, cfg = s3
     with pytest.raises(ThresherIOError, match="bucket 'no-such-bucket-x' does not exist"):

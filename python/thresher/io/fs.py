@@ -491,15 +491,22 @@ def _glob_regex(pattern: str, sep: str) -> re.Pattern[str]:
 def expand_paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], suffixes: tuple[str, ...],
                  io_config: IOConfig | None = None) -> list[str]:
     """Expand globs and folders into a sorted list of file locations; error naming what matched nothing."""
+    return [e.uri for e in expand_entries(paths, suffixes, io_config)]
+
+
+def expand_entries(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], suffixes: tuple[str, ...],
+                   io_config: IOConfig | None = None) -> list[FileEntry]:
+    """:func:`expand_paths` with each file's size and mtime from the same listing (size -1 for
+    http(s), which is not asked): a reader that knows the size skips a HEAD per file open."""
     items = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    out: list[str] = []
+    out: list[FileEntry] = []
     for p in items:
         s = os.fspath(p)
         if scheme_of(s) in ("http", "https"):
-            out.append(s)
+            out.append(FileEntry(s, -1, None))
             continue
         if _GLOB_CHARS.search(s):
-            matched = [e.uri for e in glob(s, io_config)]
+            matched = glob(s, io_config)
             if not matched:
                 raise StorageError(f"no files match {s!r}")
             out.extend(matched)
@@ -507,9 +514,9 @@ def expand_paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
         loc = normalize(s)
         i = info(loc, io_config)
         if i.type == pafs.FileType.File:
-            out.append(loc)
+            out.append(FileEntry(loc, -1 if i.size is None else int(i.size), _mtime(i)))
         elif i.type == pafs.FileType.Directory:
-            found = [e.uri for e in _walk(loc, io_config) if not suffixes or e.uri.endswith(suffixes)]
+            found = [e for e in _walk(loc, io_config) if not suffixes or e.uri.endswith(suffixes)]
             if not found:
                 raise StorageError(f"no {'/'.join(suffixes)} files under folder {s!r}")
             out.extend(found)
@@ -830,6 +837,7 @@ __all__ = [
     "copy",
     "delete",
     "exists",
+    "expand_entries",
     "expand_paths",
     "filesystem",
     "glob",

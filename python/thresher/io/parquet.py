@@ -127,7 +127,8 @@ class ParquetSource(Source):
     def __init__(self, paths: Any, hive_partitioning: bool = True, schema: pa.Schema | None = None,
                  io_config: IOConfig | None = None) -> None:
         self.io_config = resolve_io_config(io_config)
-        self.files = expand_paths(paths, (".parquet", ".pq", ".parq"), self.io_config)
+        entries = fs.expand_entries(paths, (".parquet", ".pq", ".parq"), self.io_config)
+        self.files = [e.uri for e in entries]
         self._paths_arg = paths
         self._scheme = fs.split_uri(self.files[0])[0]
         self._fs, fs_paths = one_filesystem(self.files, self.io_config)
@@ -136,11 +137,18 @@ class ParquetSource(Source):
         if hive_partitioning and root is not None and any("=" in part for f in fs_paths
                                                           for part in posixpath.relpath(f, root).split("/")[:-1]):
             partitioning = ds.HivePartitioning.discover(infer_dictionary=False)
+        #: each file's size from the listing (object stores), None where unknown
+        self._sizes: list[int] | None = None
+        if self._scheme and partitioning is None and all(e.size >= 0 for e in entries):
+            self._sizes = [e.size for e in entries]
         try:
-            self.dataset = ds.dataset(
-                fs_paths, format="parquet", partitioning=partitioning, filesystem=self._fs,
-                partition_base_dir=root if partitioning else None, schema=schema,
-            )
+            if self._sizes is not None:
+                self.dataset = _object_store_dataset(self._fs, fs_paths, self._sizes, schema)
+            else:
+                self.dataset = ds.dataset(
+                    fs_paths, format="parquet", partitioning=partitioning, filesystem=self._fs,
+                    partition_base_dir=root if partitioning else None, schema=schema,
+                )
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
             shown = f"{self.files[:3]}{'...' if len(self.files) > 3 else ''}"
             raise fs.storage_error(shown if len(self.files) > 1 else self.files[0], "opening parquet", exc) from exc
@@ -221,11 +229,14 @@ class ParquetSource(Source):
     def _statistics(self) -> SourceStatistics:
         rows = 0
         size = 0
-        try:
-            infos = self._fs.get_file_info([f.path for f in list(self.dataset.get_fragments())[:1000]])
-            size = sum(int(i.size or 0) for i in infos)
-        except (OSError, pa.ArrowException):
-            pass
+        if self._sizes is not None:
+            size = sum(self._sizes)
+        else:
+            try:
+                infos = self._fs.get_file_info([f.path for f in list(self.dataset.get_fragments())[:1000]])
+                size = sum(int(i.size or 0) for i in infos)
+            except (OSError, pa.ArrowException):
+                pass
         try:
             for frag in self.dataset.get_fragments():
                 rows += frag.metadata.num_rows
@@ -329,6 +340,19 @@ class ParquetSource(Source):
 
     def identity(self) -> tuple[Any, ...]:
         return ("parquet", tuple(self.files))
+
+
+def _object_store_dataset(filesystem: Any, paths: list[str], sizes: list[int], schema: pa.Schema | None) -> ds.Dataset:
+    """What ``ds.dataset(paths)`` builds (the first file's schema unless ``schema``), from
+    fragments that know their size: ``ds.dataset`` re-asks each object's size on every open (a
+    HEAD) and reads the first footer for discovery only, to read it again for the row groups.
+    Here the first fragment reads its footer once and keeps it for planning and reading."""
+    fmt = ds.ParquetFileFormat()
+    frags = [fmt.make_fragment(p, filesystem, file_size=n) for p, n in zip(paths, sizes, strict=True)]
+    if schema is None:
+        frags[0].ensure_complete_metadata()
+        schema = frags[0].physical_schema
+    return ds.FileSystemDataset(frags, schema, fmt, filesystem)
 
 
 #: id(source) -> (a weak reference to it, its Polars scan of every column or None): a LazyFrame
