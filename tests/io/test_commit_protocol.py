@@ -113,3 +113,27 @@ def test_io_config_validation():
         th.IOConfig(s3={"endpoint_url": "x"})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="IOConfig"):
         th.read_parquet("x.parquet", io_config={"s3": 1})  # type: ignore[arg-type]
+
+
+def test_staging_folder_survives_a_concurrent_cleanup_of_its_empty_parent(tmp_path, monkeypatch):
+    # another process writing the same job commits and removes the then-empty _staging/<job>
+    # between our creating it and creating our own folder inside it (a CI failure under load)
+    import os as _os
+
+    from thresher.io import fs
+
+    job_dir = tmp_path / "_staging" / "shared"
+    real_mkdir = _os.mkdir
+    removed = []
+
+    def racing_mkdir(path, *a, **kw):
+        if _os.fspath(path).startswith(_os.fspath(job_dir) + _os.sep) and not removed:
+            _os.rmdir(job_dir)  # the other writer's cleanup wins the race once
+            removed.append(path)
+        return real_mkdir(path, *a, **kw)
+
+    monkeypatch.setattr(_os, "mkdir", racing_mkdir)
+    target = job_dir / "attempt-1" / "part-00000.parquet"
+    with fs.open_output_stream(str(target)) as out:
+        out.write(b"x")
+    assert removed and target.read_bytes() == b"x"

@@ -713,17 +713,31 @@ def copy(src: str, dst: str, io_config: IOConfig | None = None) -> None:
         raise storage_error(src, f"copying to {dst}:", e) from None
 
 
+def _makedirs_local(path: str, attempts: int = 8) -> None:
+    """``os.makedirs(path, exist_ok=True)`` that survives a concurrent writer removing an empty
+    parent between two of its steps: a sink's abort/commit removes its staging folder's parents
+    when they are empty (``_staging/<job>``), and another process writing the same job may be
+    between creating ``_staging/<job>`` and its own folder inside it."""
+    for _ in range(attempts - 1):
+        try:
+            os.makedirs(path, exist_ok=True)
+            return
+        except FileNotFoundError:
+            continue
+    os.makedirs(path, exist_ok=True)
+
+
 def makedirs(uri: str, io_config: IOConfig | None = None) -> None:
     """Create a folder (a no-op on object stores, which have none)."""
     if is_local(uri):
-        os.makedirs(local_path(uri), exist_ok=True)
+        _makedirs_local(local_path(uri))
 
 
 def open_output_stream(uri: str, io_config: IOConfig | None = None) -> Any:
     """A writable stream; on object stores the object appears whole when the stream closes."""
     fs, path = resolve(uri, io_config)
     if is_local(uri):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _makedirs_local(os.path.dirname(path))
     try:
         return fs.open_output_stream(path)
     except (OSError, pa.ArrowException) as e:
