@@ -19,7 +19,7 @@ has no shared nodes); here the whole, already filtered and joined, left side ser
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -416,9 +416,8 @@ def _named(e: Expr, schema: Schema) -> pl.Expr:
     return to_polars(e, schema).alias(e.output_name())
 
 
-def _fresh_name(prefix: str, schema: Schema) -> str:
-    """``prefix`` or ``prefix<k>``: a name no column of ``schema`` has."""
-    names = set(schema.names)
+def _fresh_name(prefix: str, names: Collection[str]) -> str:
+    """``prefix`` or ``prefix<k>``: a name not in ``names``."""
     name, k = prefix, 0
     while name in names:
         name, k = f"{prefix}{k}", k + 1
@@ -454,9 +453,7 @@ def _project(lf: pl.LazyFrame, node: Project, exprs: list[pl.Expr]) -> pl.LazyFr
             out.append(pe)
             continue
         # computed under a name no input column has: a passed-through column keeps its values
-        tmp, k = name, 0
-        while tmp in taken:
-            tmp, k = f"__p{k}_{name}", k + 1
+        tmp = name if name not in taken else _fresh_name(f"__p_{name}", taken)
         taken.add(tmp)
         computed.append(pe if tmp == name else pe.alias(tmp))
         out.append(polars_col(tmp) if tmp == name else polars_col(tmp, name))
@@ -500,7 +497,7 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
             # side Polars fuses with it into an inequality join, which sorts the left side and
             # bounds no rows, so a semi/anti join above got no runtime filter (TPC-H Q22's SQL text).
             # A join on a constant key (before) hid the row count the same way.
-            name = _fresh_name("__keep", node.input.schema)
+            name = _fresh_name("__keep", set(node.input.schema.names))
             return lf.with_columns(pred.alias(name)).filter(polars_col(name)).drop(name)
         return lf.filter(pred)
     if isinstance(node, Project):

@@ -17,6 +17,7 @@ every use of the list column is such an ``ARRAY_ANY``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 
@@ -415,9 +416,7 @@ def _sort_conjuncts(where: Any) -> None:
             ops.append(u)
 
     collect(where.this)
-    simplifier = _SIMPLIFIER.get("")
-    if simplifier is None:
-        simplifier = _SIMPLIFIER[""] = Simplifier(annotate_new_expressions=False)
+    simplifier = _simplifier()
     deduped = {}
     for op in ops:
         op = turn(simplifier, op)
@@ -425,8 +424,12 @@ def _sort_conjuncts(where: Any) -> None:
     where.set("this", exp.and_(*(op for _, op in sorted(deduped.items(), key=lambda kv: kv[0])), copy=False))
 
 
-#: the Simplifier whose sort_comparison _sort_conjuncts uses (it holds no state between calls)
-_SIMPLIFIER: dict[str, Any] = {}
+@functools.cache
+def _simplifier() -> Any:
+    """The Simplifier whose sort_comparison _sort_conjuncts uses (it holds no state between calls)."""
+    from sqlglot.optimizer.simplify import Simplifier
+
+    return Simplifier(annotate_new_expressions=False)
 
 
 def normalize_sharing(tree: Any, lazy: bool = False) -> Any:
