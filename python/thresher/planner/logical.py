@@ -148,7 +148,7 @@ class LogicalPlan:
     def key(self) -> tuple[Any, ...]:
         k = getattr(self, "_key_cache", None)
         if k is None:
-            k = (type(self).__name__,) + tuple(_key(getattr(self, f.name)) for f in fields(self))
+            k = (type(self).__name__,) + tuple(_key(getattr(self, n)) for n in _field_names(type(self)))
             object.__setattr__(self, "_key_cache", k)
         return k
 
