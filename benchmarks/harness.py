@@ -674,7 +674,7 @@ def _load_note(results: list[dict[str, Any]], kept_loads: list[tuple[str, float]
     busy = [(title, load) for title, load in loads if cpus and load > cpus]
     if not busy:
         return []
-    named = "; ".join(f"{title} (load {load:.0f})" for title, load in busy)
+    named = "; ".join(f"{title} (load {load:.1f})" for title, load in busy)
     return [f"**Measured on a loaded machine** ({cpus} CPUs; 1-minute load average above the CPU count when the "
             f"benchmark started, other jobs competing): {named}. Their wall times are inflated; rerun them on a "
             "quiet machine before quoting a ratio.", ""]
