@@ -663,18 +663,21 @@ def plot_png(result: dict[str, Any], path: Path) -> None:
     img.convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(path, optimize=True)  # a few KB in git
 
 
-def _load_note(results: list[dict[str, Any]], kept_loads: list[float] | None = None) -> list[str]:
-    """An explicit warning when the runs were made on a machine busier than its CPU count."""
-    loads = [x for r in results for x in (r["machine"].get("load_avg") or [])[:1] + (r["machine"].get("load_avg_after")
-                                                                                    or [])[:1]]
+def _load_note(results: list[dict[str, Any]], kept_loads: list[tuple[str, float]] | None = None) -> list[str]:
+    """An explicit warning naming the tables measured while other jobs loaded the machine.
+
+    Only the 1-minute load average taken *before* a benchmark started counts: the one taken at its
+    end includes the benchmark's own processes (Ray's workers, each engine's threads)."""
+    loads = [(r.get("title", r.get("bench", "?")), float((r["machine"].get("load_avg") or [0.0])[0])) for r in results]
     loads += kept_loads or []
     cpus = max((r["machine"].get("cpus") or 0 for r in results), default=0) or (2 if kept_loads else 0)
-    if not loads or not cpus or max(loads) <= cpus:
+    busy = [(title, load) for title, load in loads if cpus and load > cpus]
+    if not busy:
         return []
-    return [f"**These numbers were measured on a loaded machine** ({cpus} CPUs, 1-minute load average up to "
-            f"{max(loads):.0f} during the runs, other jobs competing) and at small sizes: they show that every "
-            "benchmark runs and that its outputs agree, not how fast the engines are. Rerun `make bench` "
-            "(the published sizes) on a quiet machine before quoting a ratio.", ""]
+    named = "; ".join(f"{title} (load {load:.1f})" for title, load in busy)
+    return [f"**Measured on a loaded machine** ({cpus} CPUs; 1-minute load average above the CPU count when the "
+            f"benchmark started, other jobs competing): {named}. Their wall times are inflated; rerun them on a "
+            "quiet machine before quoting a ratio.", ""]
 
 
 def _sections(text: str) -> list[tuple[str, str]]:
@@ -709,7 +712,7 @@ def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE, keep_ot
             table += f"\n![{r['title']}](img/benchmarks/{png.name})\n"
         fresh[r["title"]] = table
     commands = [r.get("command") or "(not recorded)" for r in results]
-    kept_loads: list[float] = []
+    kept_loads: list[tuple[str, float]] = []
     if keep_others and page.exists():
         tables = []
         for title, text in _sections(page.read_text()):
@@ -717,7 +720,7 @@ def write_docs_page(results_dir: Path = RESULTS, page: Path = DOCS_PAGE, keep_ot
                 tables.append(fresh.pop(title))
             else:
                 tables.append(text)
-                kept_loads += [float(x) for x in re.findall(r"load average \[([0-9.]+)", text)]
+                kept_loads += [(title, float(x)) for x in re.findall(r"load average \[([0-9.]+)", text)[:1]]
                 commands += re.findall(r"^Reproduce: `([^`]+)`", text, flags=re.M) or ["(not recorded)"]
         tables += list(fresh.values())
     else:

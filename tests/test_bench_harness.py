@@ -53,3 +53,15 @@ def test_recorded_commands_carry_no_machine_paths() -> None:
     cmd = f"python -m benchmarks image --python daft={ROOT}/.venv-peers/bin/python --python ray=/opt/ray/bin/python"
     assert scrub_command(cmd) == "python -m benchmarks image --python daft=./.venv-peers/bin/python --python ray=PATH"
     assert scrub_command("make bench BENCH_SCALE=quick --set queries='1,3'") == "make bench BENCH_SCALE=quick --set queries='1,3'"
+
+
+def test_load_warning_names_tables_started_on_a_busy_machine() -> None:
+    from benchmarks.harness import _load_note
+
+    def result(title: str, start: float, end: float) -> dict[str, object]:
+        return {"title": title, "machine": {"cpus": 2, "load_avg": [start, 1.0, 1.0], "load_avg_after": [end, 1.0, 1.0]}}
+
+    # a benchmark's own processes (Ray workers) raise the load taken at its end: that is not a busy machine
+    assert _load_note([result("calm", 0.5, 11.8)]) == []
+    note = " ".join(_load_note([result("calm", 0.5, 11.8), result("busy", 5.7, 1.0)], [("kept", 23.9)]))
+    assert "busy (load 5.7)" in note and "kept (load 23.9)" in note and "calm" not in note

@@ -136,3 +136,38 @@ def test_a_semi_join_the_outer_keys_imply_is_dropped(status: str) -> None:
     # no outer row at all: an empty key set
     empty = q.replace("l.sk <> 11", "l.sk > 100")
     assert _rows(th.sql(empty, **tables).to_arrow()) == _rows(con.sql(empty).to_arrow_table())
+
+
+def test_select_fast_path_is_polars_select() -> None:
+    # _select, _with_columns and _filter hand Polars the parsed expressions themselves: the same
+    # plans as the LazyFrame methods; anything not a Polars expression goes through the method
+    import polars as pl
+
+    from thresher.planner.polars_plan import _filter, _select, _with_columns
+
+    lf = pl.LazyFrame({"a": [1, 2, None], "b": ["x", "y", "z"]})
+    exprs = [pl.col("a").alias("c"), (pl.col("a") * 2).alias("d"), pl.col("b")]
+    pred = (pl.col("a") > 1) | pl.col("b").is_in(["x"])
+    pairs = [(_select(lf, exprs), lf.select(exprs)), (_with_columns(lf, exprs), lf.with_columns(exprs)),
+             (_filter(lf, pred), lf.filter(pred)),
+             (_select(lf, ["b", "a"]), lf.select(["b", "a"]))]  # type: ignore[list-item]
+    for fast, slow in pairs:
+        assert fast.explain(optimized=False) == slow.explain(optimized=False)
+        assert fast.collect().equals(slow.collect())
+
+
+def test_scan_key_is_the_node_key() -> None:
+    # the lowering counts reads of a scan by _scan_key (see _SCANS): equal where key() is equal
+    from thresher.io.predicate import Comparison, Predicate
+    from thresher.planner.logical import ScanSource
+    from thresher.planner.polars_plan import _scan_key
+
+    src = th.from_arrow(PART).plan.source  # type: ignore[attr-defined]
+    p1, p2 = Predicate((Comparison("pk", ">", 1),)), Predicate((Comparison("pk", ">", 2),))
+    nodes = [ScanSource(src, cols, pred, lim) for cols in (None, ("pk",), ("brand", "pk"))
+             for pred in (None, p1, p2) for lim in (None, 3)]
+    again = [ScanSource(n.source, n.columns, Predicate(n.predicate.terms) if n.predicate else None, n.limit)
+             for n in nodes]
+    for a in nodes:
+        for b in nodes + again:
+            assert (_scan_key(a) == _scan_key(b)) == (a.key() == b.key())

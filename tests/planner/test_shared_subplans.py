@@ -158,3 +158,29 @@ def test_a_scan_read_twice_is_read_apart_and_matches_duckdb(tmp_path: Path, limi
     assert all(c.startswith("Parquet SCAN") for c in cached), plan
     got, want = df.to_arrow(), _duckdb(tables).sql(q).to_arrow_table()
     assert [tuple(r.values()) for r in got.to_pylist()] == [tuple(r.values()) for r in want.to_pylist()]
+
+
+def _shared(plan: object) -> dict[int, object]:
+    return {k: (id(node), merged.key()) for k, (node, merged) in shared_subplans(plan).items()}  # type: ignore[arg-type]
+
+
+def test_outline_precheck_misses_no_shared_subplan(monkeypatch: pytest.MonkeyPatch, tpch_dir: Path,
+                                                   tpcds_generate) -> None:  # type: ignore[no-untyped-def]
+    # _may_share answers "nothing to share" from node kinds and sources alone: on every TPC-H and
+    # TPC-DS plan, the subplans found with it are those found without it (and some are found)
+    import sys
+
+    from thresher.planner import polars_plan
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks import tpcds
+    from benchmarks.tpch import dataframe_queries as dq
+    from benchmarks.tpch.sql_queries import QUERIES
+
+    plans = [compile_plan(th.sql(QUERIES[q], **dq.tables(tpch_dir)).plan).optimized for q in sorted(QUERIES)]
+    frames = tpcds.tables(tpcds_generate(0.01))
+    plans += [compile_plan(th.sql(tpcds.query(q), **frames).plan).optimized for q in tpcds.query_numbers()]
+    with_check = [_shared(p) for p in plans]
+    monkeypatch.setattr(polars_plan, "_may_share", lambda root: True)
+    assert [_shared(p) for p in plans] == with_check
+    assert sum(bool(s) for s in with_check) >= 5

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -150,6 +152,11 @@ def _term_to_sql(t: Comparison) -> str:
     return f"{c} {op} {sql_literal(t.value)}"
 
 
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
+
 def predicate_to_polars(pred: Predicate) -> Any:
     """The predicate as a Polars expression (for sources that scan with Polars)."""
     import polars as pl
@@ -164,7 +171,7 @@ def predicate_to_polars(pred: Predicate) -> Any:
         elif t.op == "is_in":
             e = c.is_in(list(t.value))
         else:
-            v = pl.lit(t.value)
-            e = {"==": c == v, "!=": c != v, "<": c < v, "<=": c <= v, ">": c > v, ">=": c >= v}[t.op]
+            # only the comparison asked for (building all six cost five Polars expressions a term)
+            e = _COMPARE[t.op](c, pl.lit(t.value))
         out = e if out is None else out & e
     return out

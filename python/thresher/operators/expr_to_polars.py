@@ -126,6 +126,7 @@ def _str_contains(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     return a[0].str.contains(o["pattern"], literal=o.get("literal", False))
 
 
+@functools.lru_cache(maxsize=1024)
 def _like_to_regex(pattern: str, ci: bool) -> str:
     import re
 

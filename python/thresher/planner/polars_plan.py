@@ -101,6 +101,8 @@ def shared_subplans(root: LogicalPlan) -> dict[int, tuple[LogicalPlan, LogicalPl
     materialization). Only subplans with a join or a group-by are shared (a bare scan twice
     is what Polars already merges); the largest ones first.
     """
+    if not _may_share(root):
+        return {}
     shapes: dict[int, tuple[int, bool] | None] = {}
     groups: dict[tuple[int, bool], dict[int, LogicalPlan]] = {}
     # each distinct shape as a small number: a parent's shape is its own key and its children's
@@ -151,6 +153,56 @@ def shared_subplans(root: LogicalPlan) -> dict[int, tuple[LogicalPlan, LogicalPl
 
 
 _MISSING = object()
+
+
+def _may_share(root: LogicalPlan) -> bool:
+    """Whether :func:`shared_subplans` can find anything: two distinct subplans with a join or a
+    group-by and the same *outline* (node kinds, join types, key counts, scanned sources, but no
+    expression, column or predicate). Equal shapes have equal outlines, so when no two outlines
+    match no two shapes do. Most plans share nothing, and the outline needs no expression keys
+    (those were 2/3 of shared_subplans' time, itself a sixth of lowering TPC-H q8/q16/q22)."""
+    outlines: dict[int, tuple[int, bool] | None] = {}
+    interned: dict[Any, int] = {}
+    heavy: set[int] = set()
+    found = False
+
+    def outline(node: LogicalPlan) -> tuple[int, bool] | None:
+        nonlocal found
+        got = outlines.get(id(node), _MISSING)
+        if got is not _MISSING:
+            return got  # type: ignore[return-value]
+        kids = [outline(c) for c in node.children()]
+        out: tuple[int, bool] | None = None
+        if all(k is not None for k in kids):
+            own = _outline_of(node)
+            if own is not None:
+                num = interned.setdefault((own, tuple(k[0] for k in kids if k is not None)), len(interned))
+                out = (num, isinstance(node, (Join, Aggregate)) or any(k[1] for k in kids if k is not None))
+                if out[1]:
+                    if num in heavy:
+                        found = True
+                    heavy.add(num)
+        outlines[id(node)] = out
+        return out
+
+    outline(root)
+    return found
+
+
+def _outline_of(node: LogicalPlan) -> tuple[Any, ...] | None:
+    """A function of :func:`_shape_of`'s key (None where that is None) that builds no expression
+    key: see :func:`_may_share`."""
+    if isinstance(node, ScanSource):
+        return ("scan", node.source)
+    if isinstance(node, Project):
+        return ("project",)
+    if isinstance(node, Filter):
+        return ("filter",)
+    if isinstance(node, Join):
+        return ("join", node.how, len(node.left_on), len(node.right_on), node.suffix)
+    if isinstance(node, Aggregate):
+        return ("aggregate", len(node.keys))
+    return None
 
 #: a filtered read of a table shared by the plan's reads of it is cached where it is estimated
 #: at most this many rows (its rows wait in memory until every reader has taken them)
@@ -396,10 +448,44 @@ def _shared_read(node: LogicalPlan, read: SharedRead, memo: dict[tuple[int, int]
         memo[key] = hit
     lf = hit[2]
     if read.terms:
-        lf = lf.filter(predicate_to_polars(Predicate(read.terms)))
+        lf = _filter(lf, predicate_to_polars(Predicate(read.terms)))
     if read.filters:
-        lf = lf.filter(to_polars(combine_conjunction(read.filters), read.base.schema))
+        lf = _filter(lf, to_polars(combine_conjunction(read.filters), read.base.schema))
     return lf.select(list(node.schema.names))
+
+
+def _select(lf: pl.LazyFrame, exprs: list[pl.Expr]) -> pl.LazyFrame:
+    """``lf.select(exprs)`` for a list of Polars expressions, the same plan: ``select`` first
+    parses its arguments (names, nested iterables, literals, keyword names) one at a time, a
+    fifth of lowering TPC-H q8/q16/q22 (each join selects every column of both sides, renamed);
+    an expression's parse is its ``_pyexpr``. Any other argument, or a Polars without these
+    attributes, takes ``select`` itself."""
+    return _exprs_call(lf, "select", exprs)
+
+
+def _with_columns(lf: pl.LazyFrame, exprs: list[pl.Expr]) -> pl.LazyFrame:
+    """``lf.with_columns(exprs)``, the same way as :func:`_select`."""
+    return _exprs_call(lf, "with_columns", exprs)
+
+
+def _exprs_call(lf: pl.LazyFrame, method: str, exprs: list[pl.Expr]) -> pl.LazyFrame:
+    try:
+        pyexprs = [e._pyexpr for e in exprs]
+        call = getattr(lf._ldf, method)
+    except AttributeError:
+        return getattr(lf, method)(exprs)  # type: ignore[no-any-return]
+    return lf._from_pyldf(call(pyexprs))
+
+
+def _filter(lf: pl.LazyFrame, predicate: pl.Expr) -> pl.LazyFrame:
+    """``lf.filter(predicate)`` for one Polars expression, the same plan without the checks
+    ``filter`` makes of each argument (booleans, masks, generators, names, keywords)."""
+    try:
+        pyexpr = predicate._pyexpr
+        call = lf._ldf.filter
+    except AttributeError:
+        return lf.filter(predicate)
+    return lf._from_pyldf(call(pyexpr))
 
 
 def _keys(exprs: Sequence[Expr], schema: Schema) -> list[pl.Expr]:
@@ -443,7 +529,7 @@ def _project(lf: pl.LazyFrame, node: Project, exprs: list[pl.Expr]) -> pl.LazyFr
     """
     kept = [i for i, e in enumerate(node.exprs) if _passed_through(e)]
     if not kept or len(kept) == len(exprs):
-        return lf.select(exprs)
+        return _select(lf, exprs)
     taken = set(node.input.schema.names)
     computed: list[pl.Expr] = []
     out: list[pl.Expr] = []
@@ -457,7 +543,19 @@ def _project(lf: pl.LazyFrame, node: Project, exprs: list[pl.Expr]) -> pl.LazyFr
         taken.add(tmp)
         computed.append(pe if tmp == name else pe.alias(tmp))
         out.append(polars_col(tmp) if tmp == name else polars_col(tmp, name))
-    return lf.with_columns(computed).select(out)
+    return _select(_with_columns(lf, computed), out)
+
+
+def _scan_key(node: ScanSource) -> Any:
+    """What ``node.key()`` compares, as a plain tuple: the generic key walks every field and
+    column name (a tenth of lowering TPC-H q8, one new scan node each). An unhashable predicate
+    (a value list of lists) takes the key itself."""
+    k = (node.source, node.columns, node.predicate, node.limit)
+    try:
+        hash(k)
+    except TypeError:
+        return node.key()
+    return k
 
 
 def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
@@ -470,7 +568,7 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
         read = cols
         scans = _SCANS.get()
         if scans is not None and READ_REPEATED_SCANS_APART:
-            k = node.key()
+            k = _scan_key(node)
             n = scans.get(k, 0)
             scans[k] = n + 1
             names = tuple(node.schema.names)
@@ -498,8 +596,8 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
             # bounds no rows, so a semi/anti join above got no runtime filter (TPC-H Q22's SQL text).
             # A join on a constant key (before) hid the row count the same way.
             name = _fresh_name("__keep", set(node.input.schema.names))
-            return lf.with_columns(pred.alias(name)).filter(polars_col(name)).drop(name)
-        return lf.filter(pred)
+            return _filter(_with_columns(lf, [pred.alias(name)]), polars_col(name)).drop(name)
+        return _filter(lf, pred)
     if isinstance(node, Project):
         lf = _build(node.input, leaf)
         exprs = [_named(e, node.input.schema) for e in node.exprs]
@@ -515,7 +613,7 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
             aggs = [to_polars(a, s, in_group=True).alias(a.output_name()) for a in node.aggs]
             out = lf.group_by(_keys(node.keys, s)).agg(aggs)
         else:
-            out = lf.select([to_polars(a, s, in_group=False).alias(a.output_name()) for a in node.aggs])
+            out = _select(lf, [to_polars(a, s, in_group=False).alias(a.output_name()) for a in node.aggs])
         return out
     if isinstance(node, Sort):
         lf = _build(node.input, leaf)
@@ -622,7 +720,7 @@ def _reduced_right(node: Join, left: pl.LazyFrame, leaf: LeafResolver) -> pl.Laz
         lk.append(a.cast(pt).alias(f"__sk{k}"))
         gk.append(b.cast(pt))
     names = [f"__sk{k}" for k in range(len(lk))]
-    keys = left.select(lk)
+    keys = _select(left, lk)
     below = _without_implied_semi_joins(agg.input, key_exprs, node.left, node.left_on)
     grouped = _build(below, leaf).join(keys, left_on=gk, right_on=names, how="semi")
 
@@ -775,11 +873,11 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
     rsel = [polars_col(n, a) for n, a in rmap.items()] + rkeys
     how = node.how
     if how in ("inner", "semi") and node.left_on:
-        found = _key_range_filter(node, left, right.select(rsel))
+        found = _key_range_filter(node, left, _select(right, rsel))
         if found is not None:
             left, right = found
             rsel = [polars_col(a) for a in rmap.values()] + [polars_col(f"__rk{k}") for k in range(len(rkeys))]
-    L, R = left.select(lsel), right.select(rsel)
+    L, R = _select(left, lsel), _select(right, rsel)
     if how == "cross":
         joined = L.join(R, how="cross")
     else:
@@ -788,7 +886,7 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
         phow = {"outer": "full"}.get(how, how)
         joined = L.join(R, left_on=lon, right_on=ron, how=phow, coalesce=False)  # type: ignore[arg-type]
     if how in ("semi", "anti"):
-        return joined.select([polars_col(a, n) for n, a in lmap.items()])
+        return _select(joined, [polars_col(a, n) for n, a in lmap.items()])
     out: list[pl.Expr] = []
     dropped = node.coalesced_right_keys()
     # right join: a left key column takes the right key where the left side is missing
@@ -807,7 +905,7 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
         if n in dropped:
             continue
         out.append(polars_col(a, n + node.suffix if n in left_names else n))
-    return joined.select(out)
+    return _select(joined, out)
 
 
 #: a key-range filter is tried where the probe side's row groups each span at most this fraction

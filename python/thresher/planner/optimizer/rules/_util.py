@@ -15,8 +15,11 @@ from thresher.planner.memo import rule_memo, unlink
 def _fn_tag(kind: str, fn: Callable[..., Any]) -> tuple[Any, Any]:
     """A memo tag for traversing with ``fn``: its code and the objects its closure holds (two
     rules can share a helper's code with different functions captured)."""
-    cells = tuple(c.cell_contents for c in getattr(fn, "__closure__", None) or ())
+    closure = getattr(fn, "__closure__", None)
     code = getattr(fn, "__code__", fn)
+    if not closure:  # (most rules' visitors: nothing captured)
+        return (kind, code, ()), (fn, ())
+    cells = tuple(c.cell_contents for c in closure)
     return (kind, code, tuple(id(c) for c in cells)), (fn, cells)
 
 
@@ -90,17 +93,19 @@ def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan
     done: dict[int, tuple[LogicalPlan, LogicalPlan | None]] = rule_memo(*_fn_tag("bottom_up", fn))
 
     get = done.get
+    hit = get(id(plan))
+    if hit is not None:  # (a plan this rule has seen: no walk)
+        return hit[1]
 
     def visit(node: LogicalPlan) -> LogicalPlan | None:
-        hit = get(id(node))
-        if hit is not None:
-            return hit[1]
         new_kids: list[LogicalPlan] | None = None  # (built only when a child changed)
-        for i, k in enumerate(node.children()):
-            nk = visit(k)
+        kids = node.children()
+        for i, k in enumerate(kids):
+            hit = get(id(k))  # (a child seen before, without a call: a later pass's new node over old ones)
+            nk = visit(k) if hit is None else hit[1]
             if nk is not None:
                 if new_kids is None:
-                    new_kids = list(node.children())
+                    new_kids = list(kids)
                 new_kids[i] = nk
         if new_kids is None:
             res = fn(node)
@@ -125,11 +130,11 @@ def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan 
     done: dict[int, tuple[LogicalPlan, LogicalPlan | None]] = rule_memo(*_fn_tag("top_down", fn))
 
     get = done.get
+    hit = get(id(plan))
+    if hit is not None:  # (a plan this rule has seen: no walk)
+        return hit[1]
 
     def visit(start: LogicalPlan) -> LogicalPlan | None:
-        hit = get(id(start))
-        if hit is not None:
-            return hit[1]
         node = start
         out = fn(node)
         changed = out is not None
@@ -141,11 +146,13 @@ def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan 
                     break
                 node = out
         new_kids: list[LogicalPlan] | None = None  # (built only when a child changed)
-        for i, k in enumerate(node.children()):
-            nk = visit(k)
+        kids = node.children()
+        for i, k in enumerate(kids):
+            hit = get(id(k))  # (see rewrite_bottom_up)
+            nk = visit(k) if hit is None else hit[1]
             if nk is not None:
                 if new_kids is None:
-                    new_kids = list(node.children())
+                    new_kids = list(kids)
                 new_kids[i] = nk
         if new_kids is not None:
             node = node.with_children(new_kids)
@@ -168,19 +175,21 @@ def plan_has(plan: LogicalPlan, test: Callable[[LogicalPlan], bool]) -> bool:
     the new nodes."""
     memo: dict[int, tuple[LogicalPlan, bool]] = rule_memo(*_fn_tag("plan_has", test))
 
+    get = memo.get
+    hit = get(id(plan))
+    if hit is not None:
+        return hit[1]
+
     def visit(node: LogicalPlan) -> bool:
-        hit = memo.get(id(node))
-        if hit is not None:
-            return hit[1]
         out = test(node)
         if not out:
             for c in node.children():
-                if visit(c):
+                hit = get(id(c))  # (see rewrite_bottom_up)
+                if (visit(c) if hit is None else hit[1]):
                     out = True
                     break
         memo[id(node)] = (node, out)
         return out
-
     try:
         return visit(plan)
     finally:
@@ -209,20 +218,22 @@ def plan_facts(plan: LogicalPlan) -> tuple[frozenset[str], bool]:
     new nodes)."""
     memo: dict[int, tuple[LogicalPlan, tuple[frozenset[str], bool]]] = rule_memo("plan_facts")
 
+    get = memo.get
+    hit = get(id(plan))
+    if hit is not None:
+        return hit[1]
+
     def visit(node: LogicalPlan) -> tuple[frozenset[str], bool]:
-        hit = memo.get(id(node))
-        if hit is not None:
-            return hit[1]
         calls, expensive = _node_facts(node)
         for c in node.children():
-            kc, ke = visit(c)
+            hit = get(id(c))  # (see rewrite_bottom_up)
+            kc, ke = visit(c) if hit is None else hit[1]
             if kc:
                 calls = calls | kc
             expensive = expensive or ke
         out = (calls, expensive)
         memo[id(node)] = (node, out)
         return out
-
     try:
         return visit(plan)
     finally:

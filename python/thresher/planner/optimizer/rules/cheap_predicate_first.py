@@ -27,14 +27,16 @@ from __future__ import annotations
 from itertools import groupby
 
 from thresher.expressions.cost import cost_class, cost_rank, expr_cost
-from thresher.expressions.expr import Expr, combine_conjunction, split_conjunction
+from thresher.expressions.expr import Expr, combine_conjunction, memo, split_conjunction
 from thresher.planner.logical import Filter, LogicalPlan
 from thresher.planner.optimizer.rules._util import rewrite_bottom_up
 
 
 def order_terms(terms: list[Expr]) -> list[list[Expr]]:
     """Terms grouped by cost class, cheapest group first, each group cheapest term first."""
-    ranked = sorted(enumerate(terms), key=lambda it: (cost_rank(cost_class(it[1])), expr_cost(it[1]), it[0]))
+    # (each term's cost once per term object: a filter's terms are ordered again in every pass)
+    ranked = sorted(enumerate(terms), key=lambda it: (cost_rank(cost_class(it[1])),
+                                                      memo(it[1], "_memo_expr_cost", expr_cost), it[0]))
     return [[t for _, t in grp] for _, grp in groupby(ranked, key=lambda it: cost_rank(cost_class(it[1])))]
 
 
@@ -43,6 +45,8 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
         if not isinstance(node, Filter):
             return None
         terms = split_conjunction(node.predicate)
+        if len(terms) == 1:
+            return None  # one term: one group, as it is
         groups = order_terms(terms)
         flat = [t for g in groups for t in g]
         if len(groups) == 1 and all(a is b for a, b in zip(flat, terms)):

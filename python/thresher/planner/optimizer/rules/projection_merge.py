@@ -76,6 +76,11 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
         uses: Counter[str] = Counter()
         for e in node.exprs:
             uses.update(memo(e, "_memo_column_uses", _column_uses))
+        if all(type(e) is Column for e in inner.exprs) and all(name in mapping for name in uses):
+            # the inner projection only selects columns (as join_order's, restoring the column
+            # order, does): the merged expressions are the outer ones, as they are (substituting
+            # a column for itself rebuilt each of them, and deriving their types again)
+            return Project(inner.input, node.exprs)
         pooled = _calls_pooled_udf(node.exprs)
         for name, count in uses.items():
             target = strip_alias(mapping[name]) if name in mapping else None
