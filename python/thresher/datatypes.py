@@ -182,7 +182,10 @@ def _arrow_numeric(name: str) -> pa.DataType:
 _CANONICAL_IDS = frozenset(t.id for t in (
     pa.null(), pa.bool_(), pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(),
     pa.uint64(), pa.float16(), pa.float32(), pa.float64(), pa.decimal128(1), pa.decimal256(1), pa.date32(),
-    pa.date64(), pa.timestamp("s"), pa.time32("s"), pa.time64("us"), pa.duration("s")))
+    pa.date64(), pa.timestamp("s"), pa.time32("s"), pa.time64("us"), pa.duration("s"),
+    # and the canonical string and binary types themselves (every string literal and comparison
+    # over strings types one)
+    pa.large_string(), pa.large_binary()))
 
 
 def canonical_arrow(t: pa.DataType) -> pa.DataType:

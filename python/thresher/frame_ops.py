@@ -103,7 +103,10 @@ def expand_wildcards(exprs: Sequence[Expr], schema: Schema, exclude: Sequence[st
     """
     out: list[Expr] = []
     for e in exprs:
-        patterns = {n.name for n in e.walk() if isinstance(n, Column) and _is_pattern(n.name)}
+        if isinstance(e, Column):  # (most arguments: a column has no subexpressions to walk)
+            patterns = {e.name} if _is_pattern(e.name) else set()
+        else:
+            patterns = {n.name for n in e.walk() if isinstance(n, Column) and _is_pattern(n.name)}
         if not patterns:
             out.append(e)
             continue

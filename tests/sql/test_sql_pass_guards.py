@@ -81,8 +81,8 @@ def test_plans_same_without_shared_renames(monkeypatch: pytest.MonkeyPatch, tpcd
     shared = plans()
     real_init = translate_mod.Translator.__init__
 
-    def init(self, catalog):  # type: ignore[no-untyped-def]
-        real_init(self, catalog)
+    def init(self, catalog, *args):  # type: ignore[no-untyped-def]
+        real_init(self, catalog, *args)
         self._renamed = Forgetful()
 
     monkeypatch.setattr(translate_mod.Translator, "__init__", init)

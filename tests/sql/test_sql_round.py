@@ -82,3 +82,34 @@ def test_dataframe_round_keeps_polars_half_to_even() -> None:
     vals = [0.125, 2.5, -2.5, 0.285]
     got = th.from_pydict({"x": vals}).select(th.col("x").round(2)).to_pydict()["x"]
     assert got == pl.Series(vals).round(2).to_list()
+
+
+@pytest.mark.parametrize("arrow_type", [pa.float64(), pa.float32(), pa.int32(), pa.decimal128(10, 3), pa.int64()])
+@pytest.mark.parametrize("digits", [0, 1, 2, -1])
+def test_round_output_has_nothing_to_coerce(arrow_type: pa.DataType, digits: int) -> None:
+    """The translator marks ROUND's output as coerced (``expr`` does not walk it again): coercing
+    it against the same schema must change nothing (fails if sql_round ever writes a string
+    literal comparison or a DATE +/- integer that SQL's implicit casts would rewrite)."""
+    from thresher.expressions.expr import Column
+    from thresher.planner.sql.coerce import coerce_literals
+    from thresher.planner.sql.translate import sql_round
+
+    schema = th.from_arrow(pa.table({"x": pa.array([1], arrow_type)})).schema
+    try:
+        out = sql_round(Column("x") * 3 if arrow_type != pa.int64() else Column("x"), digits, schema)
+    except th.errors.UnsupportedError:
+        return  # (a DECIMAL or an integer with a negative precision)
+    assert coerce_literals(out, schema).key() == out.key()
+
+
+def test_round_of_an_expression_with_implicit_casts_matches_duckdb() -> None:
+    """What ROUND rounds is still coerced: a string compared with a DATE inside the rounded value."""
+    import datetime
+
+    t = pa.table({"d": pa.array([datetime.date(2000, 1, 1), datetime.date(2000, 1, 2), None]),
+                  "x": pa.array([1.25, 2.35, 3.45], pa.float64())})
+    q = ("SELECT round(CASE WHEN d = '2000-01-01' THEN x ELSE x * 2 END, 1) AS r, "
+         "round(CASE WHEN d > '2000-01-01' THEN x END) AS r0 FROM t")
+    ref = duckdb.connect().sql(q).to_arrow_table()
+    got = th.sql(q, t=t).to_arrow()
+    assert got["r"].to_pylist() == ref["r"].to_pylist() and got["r0"].to_pylist() == ref["r0"].to_pylist()

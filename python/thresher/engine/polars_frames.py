@@ -41,5 +41,10 @@ def collect_lazy(lf: pl.LazyFrame, schema: Schema, engine: str = "auto") -> pa.T
     except pl.exceptions.PolarsError as exc:
         raise ThresherExecutionError(str(exc)) from exc
     table = df.to_arrow()
+    target = schema.to_arrow()
+    if table.schema.equals(target, check_metadata=True):
+        # already the stage's types (no extension column, nothing to widen): conforming each
+        # batch would compare the same schemas again and rebuild the same table
+        return table
     batches = [conform_batch(b, schema) for b in table.to_batches()]
-    return pa.Table.from_batches(batches, schema=schema.to_arrow())
+    return pa.Table.from_batches(batches, schema=target)

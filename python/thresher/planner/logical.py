@@ -412,17 +412,20 @@ class Join(LogicalPlan):
             return self.left.schema
         out = list(self.left.schema.fields)
         if self.how == "outer":
-            out = [Field(f.name, f.dtype, True) for f in out]
-        left_names = set(self.left.schema.names)
+            out = [f if f.nullable else Field(f.name, f.dtype, True) for f in out]
+        left_names = self.left.schema  # (a Schema answers `in` from its index)
         # equi-join keys with the same name on both sides appear once (Polars' coalescing rule)
         drop = self.coalesced_right_keys()
+        keeps_nulls = self.how in ("inner", "cross")
         for f in self.right.schema.fields:
             if f.name in drop:
                 continue
             name = f.name + self.suffix if f.name in left_names else f.name
             # an inner (or cross) join adds no nulls: keeping the input's nullability lets joins be
             # reordered (join_order) without the output schema changing
-            out.append(Field(name, f.dtype, f.nullable if self.how in ("inner", "cross") else True))
+            nullable = f.nullable if keeps_nulls else True
+            # (a field that keeps its name and nullability is the input's own, frozen, Field)
+            out.append(f if name == f.name and nullable == f.nullable else Field(name, f.dtype, nullable))
         return Schema(out)
 
     def coalesced_right_keys(self) -> set[str]:

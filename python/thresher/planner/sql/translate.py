@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlglot import exp
+
 from thresher.datatypes import DataType, Schema
 from thresher.errors import ThresherError, ThresherTypeError, UnsupportedError
 from thresher.expressions.expr import (
@@ -93,7 +95,6 @@ def sql_type_name(t: DataType) -> str:
 
 
 def _dtype_from_sql(node: Any) -> DataType:
-    from sqlglot import exp
 
     name = node.this.name if isinstance(node, exp.DataType) else str(node)
     name = str(name).upper()
@@ -111,8 +112,7 @@ def _dtype_from_sql(node: Any) -> DataType:
 @functools.lru_cache(maxsize=1)
 def _node_names() -> tuple[dict[type, str], dict[type, str]]:
     """The binary operators and the aggregates ``_expr`` maps by the sqlglot node's exact class
-    (built once: sqlglot is imported lazily)."""
-    from sqlglot import exp
+    (built once)."""
 
     binops: dict[type, str] = {
         exp.EQ: "eq", exp.NEQ: "neq", exp.GT: "gt", exp.GTE: "ge", exp.LT: "lt", exp.LTE: "le",
@@ -134,8 +134,12 @@ class Relation:
 class Translator:
     """Translate one (already sqlglot-optimized) statement against a catalog of plans."""
 
-    def __init__(self, catalog: Mapping[str, LogicalPlan]) -> None:
+    def __init__(self, catalog: Mapping[str, LogicalPlan], facts: TreeFacts | None = None) -> None:
         self.catalog = {k.lower(): v for k, v in catalog.items()}
+        #: what one walk over the tree found (see ``tree_facts``); None: assume anything
+        self.facts = facts
+        #: table alias -> the columns the query reads through it (``TreeFacts.used``; None: all)
+        self.used = facts.used if facts is not None else None
         self.ctes: dict[str, LogicalPlan] = {}
         self._tmp = 0
         #: expressions ``expr`` coerced, by id: see ``coerce_literals``
@@ -149,7 +153,6 @@ class Translator:
 
     # -- statements ----------------------------------------------------------------------------------
     def statement(self, node: Any) -> LogicalPlan:
-        from sqlglot import exp
 
         with_ = node.args.get("with") or node.args.get("with_")
         if with_ is not None:
@@ -215,7 +218,6 @@ class Translator:
 
     # -- FROM / JOIN ------------------------------------------------------------------------------
     def relation(self, node: Any) -> Relation:
-        from sqlglot import exp
 
         alias = node.alias_or_name
         if isinstance(node, exp.Table):
@@ -233,12 +235,17 @@ class Translator:
         key = (id(plan), alias)
         hit = self._renamed.get(key)
         if hit is None or hit[0] is not plan:
-            hit = self._renamed[key] = (plan, _renamed(plan, alias))
+            names = plan.schema.names
+            if self.used is not None and isinstance(node, exp.Table) and name not in self.ctes:
+                read = self.used.get(alias.lower(), frozenset()) | self.used.get("", frozenset())
+                # (the first column stays: where no column is read, as under count(*), the
+                # optimizer keeps a relation's first column)
+                names = [n for i, n in enumerate(names) if i == 0 or n in read]
+            hit = self._renamed[key] = (plan, _renamed(plan, alias, names))
         return Relation(hit[1], alias)
 
     def _where_parts(self, select: Any) -> tuple[list[Any], list[tuple[bool, Any]]]:
         """WHERE conjuncts, with ``x [NOT] IN (subquery)`` terms set apart (they become semi/anti joins)."""
-        from sqlglot import exp
 
         where = select.args.get("where")
         if where is None:
@@ -359,7 +366,8 @@ class Translator:
         """Uncorrelated scalar subqueries in the SELECT list: one value, cross-joined onto every row.
 
         The subquery's first value is taken (NULL when it returns no rows, as SQL has it)."""
-        from sqlglot import exp
+        if self.facts is not None and id(node) not in self.facts.subquery_selects:
+            return plan  # (no subquery in its list: no walk over each item)
 
         for proj in node.expressions:
             for sq in list(proj.find_all(exp.Subquery)):
@@ -382,7 +390,6 @@ class Translator:
 
     # -- SELECT --------------------------------------------------------------------------------------
     def select(self, node: Any) -> LogicalPlan:
-        from sqlglot import exp
 
         plan, where_terms = self.from_clause(node)
         if plan is None:
@@ -455,7 +462,6 @@ class Translator:
     def _order_inputs(self, node: Any, plan: LogicalPlan, outputs: dict[str, Expr],
                       schema: Schema | None = None) -> dict[str, Expr]:
         """ORDER BY keys: an output name, an ordinal, or an expression over the input (hidden)."""
-        from sqlglot import exp
 
         order = node.args.get("order")
         out: dict[str, Expr] = {}
@@ -508,7 +514,6 @@ class Translator:
         """
         from itertools import combinations
 
-        from sqlglot import exp
 
         if group is None:
             return [], None
@@ -674,7 +679,6 @@ class Translator:
             raise SQLError(str(exc)) from exc
 
     def _expr(self, node: Any, schema: Schema | None) -> Expr:
-        from sqlglot import exp
 
         if isinstance(node, exp.Paren):
             return self.expr(node.this, schema)
@@ -802,7 +806,14 @@ class Translator:
                     isinstance(d, exp.Neg) and isinstance(d.this, exp.Literal) and d.this.is_int):
                 raise UnsupportedError(f"ROUND with a non-constant precision ({d.sql()}) in {_where(node)}")
             digits = 0 if d is None else (-int(d.this.name) if isinstance(d, exp.Neg) else int(d.name))
-            return sql_round(self.expr(node.this, schema), digits, schema)
+            rounded = sql_round(self.expr(node.this, schema), digits, schema)
+            if schema is not None:
+                # its input is coerced already, and what sql_round adds around it (float
+                # arithmetic and comparisons with float literals, casts) has nothing to coerce:
+                # ``expr`` need not walk the ~60 nodes of a DOUBLE's rounding again (TPC-DS q02:
+                # seven ROUNDs, 3,200 coerce_literals calls)
+                self._coerced[id(rounded)] = (rounded, schema)
+            return rounded
         if isinstance(node, exp.Upper):
             return self.expr(node.this, schema).str.upper()
         if isinstance(node, exp.Lower):
@@ -871,7 +882,6 @@ class Translator:
 
     def _array_any(self, node: Any, schema: Schema | None) -> Expr:
         """``ARRAY_ANY(list, _x -> c <op> _x)`` as list functions (what decorrelated EXISTS uses)."""
-        from sqlglot import exp
 
         arr = self.expr(node.this, schema)
         lam = node.expression
@@ -937,7 +947,6 @@ class Translator:
 
 
 def _anonymous() -> type:
-    from sqlglot import exp
 
     return exp.Anonymous
 
@@ -1043,11 +1052,12 @@ def _transform_top_down(e: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
     return e.with_children([_transform_top_down(k, fn) for k in kids])
 
 
-def _renamed(plan: LogicalPlan, alias: str) -> LogicalPlan:
-    """``plan``'s columns as ``alias.<name>``: one projection, composed with the renaming
-    projections right below it (a derived table renames the columns its own FROM qualified;
-    the optimizer merged the layers anyway, after pushing every filter through each of them)."""
-    names = plan.schema.names
+def _renamed(plan: LogicalPlan, alias: str, names: Any = None) -> LogicalPlan:
+    """``plan``'s columns (or those of ``names``, in the plan's order) as ``alias.<name>``: one
+    projection, composed with the renaming projections right below it (a derived table renames
+    the columns its own FROM qualified; the optimizer merged the layers anyway, after pushing
+    every filter through each of them)."""
+    names = plan.schema.names if names is None else names
     source: dict[str, Expr] = {n: Column(n) for n in names}
     while isinstance(plan, Project) and all(isinstance(strip_alias(e), Column) and (
             not isinstance(e, Alias) or isinstance(e.child, Column)) for e in plan.exprs):
@@ -1096,7 +1106,6 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     a CTE and a projection per joined table. The optimized plans of the 99 TPC-DS and 22 TPC-H
     queries are the same either way; translating the 22 TPC-H queries costs a third less.
     """
-    from sqlglot import exp
     from sqlglot.optimizer.eliminate_ctes import eliminate_ctes
     from sqlglot.optimizer.eliminate_subqueries import eliminate_subqueries
     from sqlglot.optimizer.qualify import qualify
@@ -1199,7 +1208,6 @@ def _tree_kinds(tree: Any) -> tuple[set[type], bool]:
 
     The walk also turns each meta dict of scalars into a ``_Positions`` (run after qualify,
     which builds most column nodes anew)."""
-    from sqlglot import exp
 
     kinds: set[type] = set()
     nested = not isinstance(tree, exp.Query)
@@ -1221,6 +1229,52 @@ def _tree_kinds(tree: Any) -> tuple[set[type], bool]:
                 up = up.parent
             nested = up is not None and not isinstance(up, places)
     return kinds, nested
+
+
+@dataclass
+class TreeFacts:
+    """What the translator asks of the whole (passed) tree, found in one walk.
+
+    ``used``: table alias -> the names of the columns the tree reads through it, the names of
+    unqualified columns under ``""`` (they may read any table); None when the tree has a star
+    (``SELECT *``, ``t.*``) or a ``USING`` join, which read columns not named. A table is then
+    renamed ``alias.<name>`` for those columns only (``Translator.relation``): TPC-DS fact tables
+    have 23-34 columns, a query reads a few, and every plan node above the renaming derived and
+    carried the others until the optimizer pruned them (the optimized plans are the same).
+    ``has_windows``: whether any window function is written (``SQLWindows.extract`` otherwise
+    walks each select item for one). ``subquery_selects``: the ids of the SELECTs with a subquery
+    in their select list (``_select_subqueries`` walks only their items)."""
+
+    used: dict[str, frozenset[str]] | None
+    has_windows: bool
+    subquery_selects: frozenset[int]
+
+
+def tree_facts(tree: Any) -> TreeFacts:
+    used: dict[str, set[str]] | None = {}
+    windows = False
+    selects: set[int] = set()
+    for node in tree.find_all(exp.Column, exp.Star, exp.Join, exp.Window, exp.Subquery):
+        if isinstance(node, exp.Column):
+            if used is not None:
+                used.setdefault(node.table.lower(), set()).add(node.name.lower())
+        elif isinstance(node, exp.Window):
+            windows = True
+        elif isinstance(node, exp.Subquery):
+            sel = node.find_ancestor(exp.Select)
+            if sel is not None:
+                child: Any = node
+                while child.parent is not sel:
+                    child = child.parent
+                if child.arg_key == "expressions":
+                    selects.add(id(sel))
+        elif isinstance(node, exp.Join):
+            if node.args.get("using"):
+                used = None
+        elif not isinstance(node.parent, exp.Count):  # a star that is not count(*)
+            used = None
+    return TreeFacts(None if used is None else {k: frozenset(v) for k, v in used.items()}, windows,
+                     frozenset(selects))
 
 
 def _case_folded(catalog: Mapping[str, LogicalPlan], named: set[str],
@@ -1256,7 +1310,6 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
 
     ``tree`` is ``sql`` already parsed by the caller (it is rewritten in place)."""
     import sqlglot
-    from sqlglot import exp
     from sqlglot.errors import OptimizeError, ParseError
 
     try:
@@ -1293,7 +1346,7 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     if isinstance(tree, exp.Describe):
         raise UnsupportedError("DESCRIBE is not supported; use df.schema")
     try:
-        plan = Translator(catalog).statement(tree)
+        plan = Translator(catalog, tree_facts(tree)).statement(tree)
         if any(n in generated and generated[n] != n for n in plan.schema.names):
             plan = Project(plan, tuple(Column(n).alias(generated.get(n, n)) for n in plan.schema.names))
         return plan

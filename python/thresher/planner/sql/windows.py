@@ -77,6 +77,9 @@ class SQLWindows:
         """Replace each window in ``node`` by its placeholder column; the schema to translate it with."""
         from sqlglot import exp
 
+        if self.tr.facts is not None and not self.tr.facts.has_windows:
+            return node, schema  # (the query has no window: no walk over each item)
+
         windows = [w for w in node.find_all(exp.Window) if w.find_ancestor(exp.Window) is None]
         if not windows:
             return node, schema
