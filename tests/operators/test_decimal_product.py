@@ -24,3 +24,38 @@ def test_decimal_product_matches_duckdb(p1: int, s1: int, p2: int, s2: int) -> N
         assert [None if v is None else decimal.Decimal(v) for v in got[name].to_pylist()] == \
             [None if v is None else decimal.Decimal(v) for v in want[name].to_pylist()], name
     assert got.schema.field("x").type == pa.decimal128(38, s1 + s2)
+
+
+def test_sql_multiply_of_each_pair_of_operands_is_its_own() -> None:
+    # the Sql.Binary node is cached by its operands' JSON: the same operands give the node the
+    # JSON round trip builds, other operands (another column, another literal, another scale)
+    # their own, and each computes its own product
+    import io
+    import json
+
+    import polars as pl
+
+    from thresher.operators.expr_to_polars import _sql_binary
+
+    def built(left: pl.Expr, right: pl.Expr) -> str:
+        node = {"Function": {"input": [json.loads(left.meta.serialize(format="json")),
+                                       json.loads(right.meta.serialize(format="json"))],
+                             "function": {"Sql": {"Binary": "Mul"}}}}
+        return str(pl.Expr.deserialize(io.StringIO(json.dumps(node)), format="json"))
+
+    d = pl.Decimal(10, 2)
+    pairs = [(pl.col("a"), pl.col("b")), (pl.col("a"), pl.col("c")), (pl.col("b"), pl.col("a")),
+             (pl.col("a"), pl.lit(decimal.Decimal("1.5"), dtype=d)), (pl.col("a"), pl.lit(decimal.Decimal("2.5"), dtype=d)),
+             (pl.col("a"), pl.lit(decimal.Decimal("1.5"), dtype=pl.Decimal(10, 3)))]
+    frame = pl.DataFrame({"a": [decimal.Decimal("1.25"), None], "b": [decimal.Decimal("3.10"), decimal.Decimal("1")],
+                          "c": [decimal.Decimal("-2.00"), decimal.Decimal("4.5")]},
+                         schema={"a": d, "b": d, "c": d})
+    seen = set()
+    for _ in range(2):  # the second time from the cache
+        for left, right in pairs:
+            got = _sql_binary("Mul", left, right)
+            assert got is not None and str(got) == built(left, right)
+            want = frame.select((left.cast(pl.Decimal(38, 6)) * right).alias("p"))["p"].to_list()
+            assert frame.select(got.alias("p"))["p"].to_list() == want
+            seen.add(str(got))
+    assert len(seen) == len(pairs)

@@ -143,6 +143,7 @@ def test_select_fast_path_is_polars_select() -> None:
     # plans as the LazyFrame methods; anything not a Polars expression goes through the method
     import polars as pl
 
+    from thresher._polars import select_columns
     from thresher.planner.polars_plan import _filter, _select, _with_columns
 
     lf = pl.LazyFrame({"a": [1, 2, None], "b": ["x", "y", "z"]})
@@ -150,7 +151,8 @@ def test_select_fast_path_is_polars_select() -> None:
     pred = (pl.col("a") > 1) | pl.col("b").is_in(["x"])
     pairs = [(_select(lf, exprs), lf.select(exprs)), (_with_columns(lf, exprs), lf.with_columns(exprs)),
              (_filter(lf, pred), lf.filter(pred)),
-             (_select(lf, ["b", "a"]), lf.select(["b", "a"]))]  # type: ignore[list-item]
+             (_select(lf, ["b", "a"]), lf.select(["b", "a"])),  # type: ignore[list-item]
+             (select_columns(lf, ["b", "a"]), lf.select(["b", "a"])), (select_columns(lf, ["a"]), lf.select(["a"]))]
     for fast, slow in pairs:
         assert fast.explain(optimized=False) == slow.explain(optimized=False)
         assert fast.collect().equals(slow.collect())

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from thresher._polars import filter_, select_columns
 from thresher.errors import ThresherIOError
 from thresher.io import fs
 from thresher.io.config import IOConfig, resolve_io_config
@@ -328,9 +329,9 @@ class ParquetSource(Source):
         if lf is None:
             return None
         if predicate is not None:
-            lf = lf.filter(predicate_to_polars(predicate))
+            lf = filter_(lf, predicate_to_polars(predicate))
         if columns is not None:
-            lf = lf.select(list(columns))
+            lf = select_columns(lf, columns)
         return lf
 
     def polars_scannable(self, columns: Sequence[str] | None, predicate: Predicate | None) -> bool:

@@ -86,18 +86,24 @@ def _sql_binary(op: str, left: pl.Expr, right: pl.Expr) -> pl.Expr | None:
     Polars' SQL front end multiplies decimals exactly (the product keeps ``s1 + s2`` digits, as
     SQL says), ~7x faster than widening an operand and rescaling the product with i128
     divisions; its Python API does not expose that kernel, so the node is built through the
-    expression's JSON form.
+    expression's JSON form: the operands' JSON inside the node's, as text (parsing them into
+    Python objects and writing them out again was most of the cost), built once per operands.
     """
+    try:
+        return _sql_binary_json(op, left.meta.serialize(format="json"), right.meta.serialize(format="json"))
+    except Exception:  # noqa: BLE001 - an operand that has no JSON form (a Python UDF): the slow path
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _sql_binary_json(op: str, left: str, right: str) -> pl.Expr:
+    """The ``Sql.Binary`` node over the operands' JSON forms (a Polars expression is an immutable
+    value: the same text gives the same expression)."""
     import io
     import json
 
-    try:
-        node = {"Function": {"input": [json.loads(left.meta.serialize(format="json")),  # type: ignore[arg-type]
-                                       json.loads(right.meta.serialize(format="json"))],  # type: ignore[arg-type]
-                             "function": {"Sql": {"Binary": op}}}}
-        return pl.Expr.deserialize(io.StringIO(json.dumps(node)), format="json")
-    except Exception:  # noqa: BLE001 - an operand that has no JSON form (a Python UDF): the slow path
-        return None
+    node = '{"Function":{"input":[' + left + "," + right + '],"function":{"Sql":{"Binary":' + json.dumps(op) + "}}}}"
+    return pl.Expr.deserialize(io.StringIO(node), format="json")
 
 
 def _mul(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:

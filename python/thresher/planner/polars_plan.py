@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from thresher._lazy import lazy_module
+from thresher._polars import filter_ as _filter
+from thresher._polars import select as _select
+from thresher._polars import with_columns as _with_columns
 from thresher.datatypes import Schema, supertype
 from thresher.errors import ThresherExecutionError, UnsupportedError
 from thresher.expressions.expr import Alias, Column, Expr, combine_conjunction, split_conjunction, strip_alias
@@ -452,40 +455,6 @@ def _shared_read(node: LogicalPlan, read: SharedRead, memo: dict[tuple[int, int]
     if read.filters:
         lf = _filter(lf, to_polars(combine_conjunction(read.filters), read.base.schema))
     return lf.select(list(node.schema.names))
-
-
-def _select(lf: pl.LazyFrame, exprs: list[pl.Expr]) -> pl.LazyFrame:
-    """``lf.select(exprs)`` for a list of Polars expressions, the same plan: ``select`` first
-    parses its arguments (names, nested iterables, literals, keyword names) one at a time, a
-    fifth of lowering TPC-H q8/q16/q22 (each join selects every column of both sides, renamed);
-    an expression's parse is its ``_pyexpr``. Any other argument, or a Polars without these
-    attributes, takes ``select`` itself."""
-    return _exprs_call(lf, "select", exprs)
-
-
-def _with_columns(lf: pl.LazyFrame, exprs: list[pl.Expr]) -> pl.LazyFrame:
-    """``lf.with_columns(exprs)``, the same way as :func:`_select`."""
-    return _exprs_call(lf, "with_columns", exprs)
-
-
-def _exprs_call(lf: pl.LazyFrame, method: str, exprs: list[pl.Expr]) -> pl.LazyFrame:
-    try:
-        pyexprs = [e._pyexpr for e in exprs]
-        call = getattr(lf._ldf, method)
-    except AttributeError:
-        return getattr(lf, method)(exprs)  # type: ignore[no-any-return]
-    return lf._from_pyldf(call(pyexprs))
-
-
-def _filter(lf: pl.LazyFrame, predicate: pl.Expr) -> pl.LazyFrame:
-    """``lf.filter(predicate)`` for one Polars expression, the same plan without the checks
-    ``filter`` makes of each argument (booleans, masks, generators, names, keywords)."""
-    try:
-        pyexpr = predicate._pyexpr
-        call = lf._ldf.filter
-    except AttributeError:
-        return lf.filter(predicate)
-    return lf._from_pyldf(call(pyexpr))
 
 
 def _keys(exprs: Sequence[Expr], schema: Schema) -> list[pl.Expr]:

@@ -1,0 +1,58 @@
+"""LazyFrame ``select`` / ``with_columns`` / ``filter`` over Polars expressions without Polars'
+per-argument parsing: the same plans.
+
+Polars' methods first parse each argument (names, nested iterables, literals, booleans, masks,
+keyword names) into an expression, one Python call at a time; a query's Polars program renames
+every column at every join, so that parsing was a fifth of lowering TPC-H q8/q16/q22. An
+expression's parse is its ``_pyexpr`` and a name's is ``pl.col(name)``'s (built once per name
+here), which these functions hand Polars directly. Any other argument, or a Polars without
+these attributes, goes through the method itself.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+
+def select(lf: Any, exprs: Sequence[Any]) -> Any:
+    """``lf.select(exprs)`` for a list of Polars expressions."""
+    return _call(lf, "select", exprs)
+
+
+def with_columns(lf: Any, exprs: Sequence[Any]) -> Any:
+    """``lf.with_columns(exprs)`` for a list of Polars expressions."""
+    return _call(lf, "with_columns", exprs)
+
+
+def select_columns(lf: Any, names: Sequence[str]) -> Any:
+    """``lf.select(list(names))``: the columns by name."""
+    return _call(lf, "select", [col(n) for n in names])
+
+
+def filter_(lf: Any, predicate: Any) -> Any:
+    """``lf.filter(predicate)`` for one Polars expression."""
+    try:
+        pyexpr = predicate._pyexpr
+        call = lf._ldf.filter
+    except AttributeError:
+        return lf.filter(predicate)
+    return lf._from_pyldf(call(pyexpr))
+
+
+@functools.lru_cache(maxsize=8192)
+def col(name: str) -> Any:
+    """``pl.col(name)``, built once per name (a Polars expression is an immutable value)."""
+    import polars as pl
+
+    return pl.col(name)
+
+
+def _call(lf: Any, method: str, exprs: Sequence[Any]) -> Any:
+    try:
+        pyexprs = [e._pyexpr for e in exprs]
+        call = getattr(lf._ldf, method)
+    except AttributeError:
+        return getattr(lf, method)(list(exprs))
+    return lf._from_pyldf(call(pyexprs))
