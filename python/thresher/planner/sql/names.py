@@ -95,9 +95,10 @@ def name_select_items(tree: Any) -> dict[str, str]:
         for item in select.expressions:
             if isinstance(item, exp.Alias):  # find_all is breadth first: the outer query's spelling wins
                 written.setdefault(item.alias.lower(), item.alias)
-            stars = [st for st in item.find_all(exp.Star) if not isinstance(st.parent, exp.Count)]
-            if isinstance(item, (exp.Alias, exp.Column, exp.Star)) or stars or item.find(exp.Window):
-                items.append(item)
+            if isinstance(item, (exp.Alias, exp.Column, exp.Star)) or any(
+                    isinstance(n, exp.Window) or not isinstance(n.parent, exp.Count)
+                    for n in item.find_all(exp.Star, exp.Window)):
+                items.append(item)  # (named already, or a star or a window in it: left as written)
                 continue
             name = base = duckdb_name(item)
             k = 1
@@ -106,7 +107,8 @@ def name_select_items(tree: Any) -> dict[str, str]:
             taken.add(name)
             given[name.lower()] = name
             items.append(exp.alias_(item, name, quoted=True))
-        select.set("expressions", items)
+        if any(a is not b for a, b in zip(items, select.expressions)):
+            select.set("expressions", items)
     for lower, spelled in written.items():
         given.setdefault(lower, spelled)
     return given
