@@ -1145,13 +1145,42 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         tree = array_any_to_min_max(tree)
     if nested or any(issubclass(k, exp.CTE) for k in kinds):
         tree = eliminate_subqueries(tree)
-        tree = eliminate_ctes(tree)
+        if not _every_cte_read(tree):
+            tree = eliminate_ctes(tree)
     if hidden:
         tree = show_hidden_ors(tree)
     if has_or:
         tree = presimplify_shared(tree, lambda t: simplify(t, dialect=dialect))
     sort_plain_wheres(tree)
     return simplify(tree, dialect=dialect)
+
+
+def _every_cte_read(tree: Any) -> bool:
+    """Whether every CTE of ``tree`` is read, so that ``eliminate_ctes`` (which removes the unread
+    ones) would leave the tree as it is: all CTEs sit in the root's WITH (``eliminate_subqueries``
+    hoists them there) under distinct names, and each name is read by a table of the main query
+    or of a later CTE (an earlier CTE's table of that name is the catalog's table). Any other
+    shape answers False (the pass then runs). TPC-DS: the pass removed nothing in any of the 45
+    queries it ran on (~0.7 ms each)."""
+    with_ = tree.args.get("with_") or tree.args.get("with")
+    ctes = list(with_.expressions) if with_ is not None else []
+    names = [c.alias_or_name.lower() for c in ctes]
+    if not names or len(set(names)) != len(names) or sum(1 for _ in tree.find_all(exp.CTE)) != len(ctes):
+        return not names and tree.find(exp.CTE) is None
+    order = {name: i for i, name in enumerate(names)}
+    unread = set(names)
+    for table in tree.find_all(exp.Table):
+        name = table.name.lower()
+        if name not in unread or table.args.get("db") is not None:
+            continue
+        holder: Any = table.parent
+        while holder is not None and not (isinstance(holder, exp.CTE) and holder.parent is with_):
+            holder = holder.parent
+        if holder is None or order[holder.alias_or_name.lower()] > order[name]:
+            unread.discard(name)
+            if not unread:
+                return True
+    return False
 
 
 class _Positions(dict):  # type: ignore[type-arg]
