@@ -292,3 +292,22 @@ def test_plans_same_with_eliminate_ctes_always(monkeypatch: pytest.MonkeyPatch, 
     fast = [_plans(queries, frames) for queries, frames in cases]
     monkeypatch.setattr(translate_mod, "_every_cte_read", lambda tree: False)
     assert [_plans(queries, frames) for queries, frames in cases] == fast
+
+
+def test_sql_columns_follow_each_frame() -> None:
+    """sqlglot's schema is remembered per plan (``_sql_columns``), never per table name: a name
+    bound to another frame is qualified against that frame's columns, and what sqlglot got is
+    never changed by it."""
+    import pyarrow as pa
+
+    first = th.from_arrow(pa.table({"a": [1, 2], "b": ["x", "y"]}))
+    second = th.from_arrow(pa.table({"a": [3], "c b": [4.5]}))
+    for _ in range(2):  # (the second time from the remembered columns)
+        assert th.sql("SELECT b FROM t ORDER BY a", t=first).to_pydict() == {"b": ["x", "y"]}
+        assert th.sql('SELECT "c b" AS c FROM t', t=second).to_pydict() == {"c": [4.5]}
+        with pytest.raises(th.errors.ThresherError, match="unknown column 'b'"):
+            th.sql("SELECT b FROM t", t=second)
+    for frame, plain in ((first, True), (second, False)):
+        cols = translate_mod._sql_columns(frame.plan)
+        assert dict(cols) == {c: translate_mod.sql_type_name(t) for c, t in frame.plan.schema.items()}
+        assert cols.plain is plain
