@@ -243,3 +243,71 @@ def test_sorted_where_is_simplify_order(cond: str, settled: bool) -> None:
     got = simplify(tree)
     assert got.sql() == want.sql()
     assert [c.sql() for c in got.find(exp.Where).this.flatten()] == [c.sql() for c in want.find(exp.Where).this.flatten()]
+
+
+@pytest.mark.parametrize(("sql", "read"), [
+    ("WITH a AS (SELECT k FROM t) SELECT k FROM a", True),
+    ("WITH a AS (SELECT k FROM t) SELECT k FROM t", False),
+    ("WITH a AS (SELECT k FROM t), b AS (SELECT k FROM a) SELECT k FROM t", False),  # a read by an unread CTE only
+    ("WITH a AS (SELECT k FROM t), b AS (SELECT k FROM a) SELECT k FROM b", True),
+    ("WITH a AS (SELECT k FROM b), b AS (SELECT k FROM t) SELECT k FROM a", False),  # an earlier CTE's b is a table
+    ("WITH a AS (SELECT k FROM t) SELECT k FROM (WITH c AS (SELECT k FROM a) SELECT k FROM c)", False),  # nested WITH
+    ("SELECT k FROM t", True),
+])
+def test_every_cte_read(sql: str, read: bool) -> None:
+    """``_every_cte_read`` answers True only where ``eliminate_ctes`` has nothing to remove."""
+    from sqlglot.optimizer.eliminate_ctes import eliminate_ctes
+
+    tree = sqlglot.parse_one(sql, dialect="duckdb")
+    assert translate_mod._every_cte_read(tree) is read
+    if read:
+        assert eliminate_ctes(tree.copy()).sql() == tree.sql()
+
+
+@pytest.mark.parametrize("sql", [
+    # an unread CTE the translator could not translate (a FULL JOIN on an inequality): removed first
+    "WITH bad AS (SELECT t.k FROM t FULL JOIN u ON t.k > u.k) SELECT k FROM t WHERE k IN (SELECT k FROM u)",
+    "WITH a AS (SELECT k FROM t), b AS (SELECT k FROM a WHERE k > 1), c AS (SELECT k FROM b) "
+    "SELECT count(*) AS n FROM b WHERE k IN (SELECT k FROM u)",
+])
+def test_unread_ctes_are_removed(sql: str) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    import pyarrow as pa
+
+    t = pa.table({"k": pa.array([1, 2, 2, 3], pa.int64())})
+    u = pa.table({"k": pa.array([2, 3, 4], pa.int64())})
+    ref = duckdb.connect()
+    ref.register("t", t)
+    ref.register("u", u)
+    want = sorted(ref.sql(sql).fetchall())
+    got = th.sql(sql, t=th.from_arrow(t), u=th.from_arrow(u)).to_arrow()
+    assert sorted(zip(*(c.to_pylist() for c in got.columns))) == want
+
+
+def test_plans_same_with_eliminate_ctes_always(monkeypatch: pytest.MonkeyPatch, tpch_dir: Path,
+                                               tpcds_generate) -> None:  # type: ignore[no-untyped-def]
+    """Skipping ``eliminate_ctes`` where every CTE is read (``_every_cte_read``) gives the plans it gives."""
+    cases = [([QUERIES[q] for q in sorted(QUERIES)], dq.tables(tpch_dir)),
+             ([tpcds.query(q) for q in tpcds.query_numbers()], tpcds.tables(tpcds_generate(0.01)))]
+    fast = [_plans(queries, frames) for queries, frames in cases]
+    monkeypatch.setattr(translate_mod, "_every_cte_read", lambda tree: False)
+    assert [_plans(queries, frames) for queries, frames in cases] == fast
+
+
+def test_sql_columns_follow_each_frame() -> None:
+    """sqlglot's schema is remembered per plan (``_sql_columns``), never per table name: a name
+    bound to another frame is qualified against that frame's columns, and what sqlglot got is
+    never changed by it."""
+    import pyarrow as pa
+
+    first = th.from_arrow(pa.table({"a": [1, 2], "b": ["x", "y"]}))
+    second = th.from_arrow(pa.table({"a": [3], "c b": [4.5]}))
+    for _ in range(2):  # (the second time from the remembered columns)
+        assert th.sql("SELECT b FROM t ORDER BY a", t=first).to_pydict() == {"b": ["x", "y"]}
+        assert th.sql('SELECT "c b" AS c FROM t', t=second).to_pydict() == {"c": [4.5]}
+        with pytest.raises(th.errors.ThresherError, match="unknown column 'b'"):
+            th.sql("SELECT b FROM t", t=second)
+    for frame, plain in ((first, True), (second, False)):
+        cols = translate_mod._sql_columns(frame.plan)
+        assert dict(cols) == {c: translate_mod.sql_type_name(t) for c, t in frame.plan.schema.items()}
+        assert cols.plain is plain

@@ -18,7 +18,7 @@ from thresher.datatypes import Schema
 from thresher.errors import ThresherError
 from thresher.planner.logical import Join, LogicalPlan
 from thresher.planner.memo import memo_scope
-from thresher.planner.optimizer.rules._util import plan_has
+from thresher.planner.optimizer.rules._util import kinds_mask, plan_kinds
 
 # The order matters: simplify first, then move filters and limits down, then cut columns, then
 # the media-aware rewrites that depend on knowing which columns survive, then ordering work by
@@ -172,17 +172,13 @@ def optimize(
     return result
 
 
-def _is_join(node: LogicalPlan) -> bool:
-    return isinstance(node, Join)
-
-
 def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_iterations: int,
               validate: bool) -> None:
     # a fixpoint is reached once every rule in a row has run on the current plan without
     # changing it: the pass after the last change stops at the rule that made it (the rules
     # after it in its own pass already saw the final plan) instead of rerunning all of them
     quiet = 0
-    # whether the current plan has a join, asked once per plan object (plan_has remembers each
+    # whether the current plan has a join, asked once per plan object (plan_kinds remembers each
     # node's answer in this optimize() call: after a rewrite only the new nodes are walked)
     asked: LogicalPlan | None = None
     has_join = False
@@ -194,7 +190,7 @@ def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_ite
                 break
             if name in JOIN_ONLY_RULES:
                 if asked is not result.plan:
-                    asked, has_join = result.plan, plan_has(result.plan, _is_join)
+                    asked, has_join = result.plan, bool(plan_kinds(result.plan) & kinds_mask((Join,)))
                 if not has_join:
                     quiet += 1  # it could not change this plan
                     continue

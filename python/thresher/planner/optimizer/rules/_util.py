@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any
@@ -80,7 +81,8 @@ def _expr_rewriter(fn: Callable[[Expr], Expr | None], done: dict[int, tuple[Expr
     return run
 
 
-def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan | None]) -> LogicalPlan | None:
+def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan | None],
+                      only: tuple[type[LogicalPlan], ...] | None = None) -> LogicalPlan | None:
     """Apply ``fn`` to every node, children first; return the new tree or None if unchanged.
 
     ``fn`` must depend on the node only (every rule's does): a subplan shared by several parents
@@ -88,6 +90,9 @@ def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan
     so the work follows the plan's distinct nodes, not its size as a tree (TPC-DS q14's 2,039
     tree nodes are 147 objects). Within one optimize() call a node is rewritten once: the
     answer is kept for the later passes (see :func:`rule_memo`).
+
+    ``only``: the node classes at which ``fn`` can return something (it returns None at every
+    other node): a subtree without one of them is not walked (see :func:`plan_kinds`).
     """
     # id -> (the node, kept alive so that its id is not reused; its result)
     done: dict[int, tuple[LogicalPlan, LogicalPlan | None]] = rule_memo(*_fn_tag("bottom_up", fn))
@@ -96,13 +101,21 @@ def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan
     hit = get(id(plan))
     if hit is not None:  # (a plan this rule has seen: no walk)
         return hit[1]
+    want, kinds = _wanted(plan, only)
+    if kinds is not None and not kinds_of(plan, kinds) & want:
+        return None
 
     def visit(node: LogicalPlan) -> LogicalPlan | None:
         new_kids: list[LogicalPlan] | None = None  # (built only when a child changed)
         kids = node.children()
         for i, k in enumerate(kids):
             hit = get(id(k))  # (a child seen before, without a call: a later pass's new node over old ones)
-            nk = visit(k) if hit is None else hit[1]
+            if hit is not None:
+                nk = hit[1]
+            elif kinds is not None and not kinds_of(k, kinds) & want:
+                nk = None  # nothing there for fn
+            else:
+                nk = visit(k)
             if nk is not None:
                 if new_kids is None:
                     new_kids = list(kids)
@@ -122,17 +135,22 @@ def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan
         unlink(visit)  # see planner/memo.py
 
 
-def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan | None]) -> LogicalPlan | None:
+def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan | None],
+                     only: tuple[type[LogicalPlan], ...] | None = None) -> LogicalPlan | None:
     """Apply ``fn`` at a node first (repeatedly while it fires), then to its children.
 
     Shared subplans are rewritten once (see :func:`rewrite_bottom_up`), and within one
-    optimize() call a node is rewritten once (see :func:`rule_memo`)."""
+    optimize() call a node is rewritten once (see :func:`rule_memo`). ``only``: as for
+    :func:`rewrite_bottom_up`."""
     done: dict[int, tuple[LogicalPlan, LogicalPlan | None]] = rule_memo(*_fn_tag("top_down", fn))
 
     get = done.get
     hit = get(id(plan))
     if hit is not None:  # (a plan this rule has seen: no walk)
         return hit[1]
+    want, kinds = _wanted(plan, only)
+    if kinds is not None and not kinds_of(plan, kinds) & want:
+        return None
 
     def visit(start: LogicalPlan) -> LogicalPlan | None:
         node = start
@@ -149,7 +167,12 @@ def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan 
         kids = node.children()
         for i, k in enumerate(kids):
             hit = get(id(k))  # (see rewrite_bottom_up)
-            nk = visit(k) if hit is None else hit[1]
+            if hit is not None:
+                nk = hit[1]
+            elif kinds is not None and not kinds_of(k, kinds) & want:
+                nk = None
+            else:
+                nk = visit(k)
             if nk is not None:
                 if new_kids is None:
                     new_kids = list(kids)
@@ -163,6 +186,86 @@ def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan 
 
     try:
         return visit(plan)
+    finally:
+        unlink(visit)  # see planner/memo.py
+
+
+#: plan node class -> its bit in the masks of :func:`plan_kinds`
+_KIND_BITS: dict[type, int] = {}
+#: (node classes, how many classes had bits then) -> the mask of every class with a bit that is one of them
+_MASKS: dict[tuple[tuple[type, ...], int], int] = {}
+
+_Kinds = dict[int, tuple[LogicalPlan, int]]
+
+
+def kinds_mask(classes: tuple[type[LogicalPlan], ...]) -> int:
+    """The bits (see :func:`plan_kinds`) of the node classes that are one of ``classes`` (or a
+    subclass): ``plan_kinds(plan) & kinds_mask((Join,))`` says whether ``plan`` has a join."""
+    key = (classes, len(_KIND_BITS))
+    mask = _MASKS.get(key)
+    if mask is None:
+        with _REGISTERING:
+            _register(LogicalPlan)
+            mask = _MASKS[(classes, len(_KIND_BITS))] = sum(
+                bit for cls, bit in _KIND_BITS.items() if issubclass(cls, classes))
+    return mask
+
+
+#: (plannings in several threads: two classes never get the same bit)
+_REGISTERING = threading.Lock()
+
+
+def _register(cls: type[LogicalPlan]) -> None:
+    """Give ``cls`` and every subclass of it a bit (all plan node classes at once: a mask made
+    for ``only`` then holds every class that exists, so no node of a class it should match is
+    skipped)."""
+    if cls not in _KIND_BITS:
+        _KIND_BITS[cls] = 1 << len(_KIND_BITS)
+    sub: type[LogicalPlan]
+    for sub in cls.__subclasses__():
+        _register(sub)
+
+
+def _bit(cls: type) -> int:
+    with _REGISTERING:
+        _register(LogicalPlan)  # (a class not seen yet: every class defined since)
+    return _KIND_BITS[cls]
+
+
+def plan_kinds(plan: LogicalPlan) -> int:
+    """The node classes in ``plan``, as a mask of their bits (see :func:`kinds_mask`): once per
+    node object per optimize() call (see :func:`rule_memo`), for every rule that asks, so a
+    rule that rewrites only some kinds of node skips the subtrees without one (the join rules
+    skip the inputs of a join tree, a limit or a group-by is at the top of a plan or nowhere)."""
+    return kinds_of(plan, rule_memo("plan_kinds"))
+
+
+def _wanted(plan: LogicalPlan, only: tuple[type[LogicalPlan], ...] | None) -> tuple[int, _Kinds | None]:
+    """The mask of ``only`` and the table of :func:`plan_kinds` (None: no ``only``)."""
+    if only is None:
+        return 0, None
+    kinds: _Kinds = rule_memo("plan_kinds")
+    kinds_of(plan, kinds)  # (first: every class in the plan has its bit)
+    return kinds_mask(only), kinds
+
+
+def kinds_of(node: LogicalPlan, kinds: _Kinds) -> int:
+    """:func:`plan_kinds` with its memo table."""
+    hit = kinds.get(id(node))
+    if hit is not None:
+        return hit[1]
+    get = kinds.get
+
+    def visit(n: LogicalPlan) -> int:
+        out = _KIND_BITS.get(type(n)) or _bit(type(n))
+        for c in n.children():
+            h = get(id(c))
+            out |= visit(c) if h is None else h[1]
+        kinds[id(n)] = (n, out)  # (n kept alive: its id is not reused)
+        return out
+
+    try:
+        return visit(node)
     finally:
         unlink(visit)  # see planner/memo.py
 

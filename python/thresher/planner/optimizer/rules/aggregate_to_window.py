@@ -56,7 +56,7 @@ DUPLICATE_INSENSITIVE = frozenset({"min", "max", "mean"})
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
     if not plan_has(plan, _joins_a_group_by):
         return None
-    return rewrite_bottom_up(plan, _rewrite)
+    return rewrite_bottom_up(plan, _rewrite, only=(Join,))
 
 
 def _joins_a_group_by(node: LogicalPlan) -> bool:

@@ -70,4 +70,4 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
             return Join(node.left, node.right, node.left_on, node.right_on, node.how, node.suffix, "hash")
         return None
 
-    return rewrite_top_down(plan, visit)
+    return rewrite_top_down(plan, visit, only=(Join,))

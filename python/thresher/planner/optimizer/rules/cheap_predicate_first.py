@@ -56,4 +56,4 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
             out = Filter(out, combine_conjunction(g))
         return out
 
-    return rewrite_bottom_up(plan, visit)
+    return rewrite_bottom_up(plan, visit, only=(Filter,))

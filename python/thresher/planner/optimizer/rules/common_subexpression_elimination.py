@@ -156,4 +156,4 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
             return _across(node)
         return None
 
-    return rewrite_top_down(plan, visit)
+    return rewrite_top_down(plan, visit, only=(Project, Filter))

@@ -125,4 +125,4 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
                 return Project(node.input, tuple(exprs))
         return None
 
-    return rewrite_bottom_up(plan, visit)
+    return rewrite_bottom_up(plan, visit, only=(Filter, Project))

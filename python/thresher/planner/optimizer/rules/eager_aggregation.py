@@ -49,7 +49,7 @@ MAX_GROUP_FRACTION = 0.1
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
-    return rewrite_bottom_up(plan, _eager)
+    return rewrite_bottom_up(plan, _eager, only=(Aggregate,))
 
 
 def _filters(node: LogicalPlan) -> bool:

@@ -172,4 +172,4 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
                 return out
         return _rewrite_filter(node)
 
-    return rewrite_top_down(plan, visit)
+    return rewrite_top_down(plan, visit, only=(Filter,))

@@ -203,8 +203,7 @@ def _flatten(root: LogicalPlan) -> tuple[list[LogicalPlan], list[Expr]] | None:
             leaves.append(node)
             return
         if isinstance(node, Join):
-            for lk, rk in zip(node.left_on, node.right_on):
-                terms.append(Call("eq", (strip_alias(lk), strip_alias(rk))))
+            terms.extend(_key_terms(node))
             walk(node.left, False)
             walk(node.right, False)
         elif isinstance(node, Filter):
@@ -228,6 +227,17 @@ def _flatten(root: LogicalPlan) -> tuple[list[LogicalPlan], list[Expr]] | None:
     if not set(root.schema.names) <= seen:
         return None
     return leaves, terms
+
+
+def _key_terms(node: Join) -> tuple[Expr, ...]:
+    """The join's keys as ``eq`` terms, the same objects each time the region is flattened in
+    one optimize() call (their columns, texts and selectivities are kept on them: a region is
+    flattened again in every pass, and by ``handles`` for join_reorder)."""
+    return memoized_by_identity("join_order_key_terms", _make_key_terms, node)  # type: ignore[no-any-return]
+
+
+def _make_key_terms(node: Join) -> tuple[Expr, ...]:
+    return tuple(Call("eq", (strip_alias(lk), strip_alias(rk))) for lk, rk in zip(node.left_on, node.right_on))
 
 
 @dataclass

@@ -69,4 +69,4 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
     def visit(node: LogicalPlan) -> LogicalPlan | None:
         return _swap(node) if isinstance(node, Join) else None
 
-    return rewrite_top_down(plan, visit)
+    return rewrite_top_down(plan, visit, only=(Join,))

@@ -55,4 +55,4 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
             return Limit(ScanSource(child.source, child.columns, child.predicate, total), node.n, node.offset)
         return None
 
-    return rewrite_top_down(plan, visit)
+    return rewrite_top_down(plan, visit, only=(Limit,))

@@ -35,4 +35,4 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
             return Filter(inner.input, combine_conjunction(terms))
         return None
 
-    return rewrite_bottom_up(plan, visit)
+    return rewrite_bottom_up(plan, visit, only=(Filter,))

@@ -327,4 +327,4 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
                 return out
         return None
 
-    return rewrite_top_down(plan, visit)
+    return rewrite_top_down(plan, visit, only=(Filter,))

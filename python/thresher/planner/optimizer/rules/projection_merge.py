@@ -90,4 +90,4 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
                 return None
         return Project(inner.input, tuple(_merged(e, mapping) for e in node.exprs))
 
-    return rewrite_bottom_up(plan, visit)
+    return rewrite_bottom_up(plan, visit, only=(Project,))

@@ -69,7 +69,7 @@ def _semi_join(node: LogicalPlan) -> bool:
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
     if not plan_has(plan, _semi_join):
         return None
-    return rewrite_top_down(plan, _place)
+    return rewrite_top_down(plan, _place, only=(Join,))
 
 
 def _place(node: LogicalPlan) -> LogicalPlan | None:

@@ -48,7 +48,7 @@ SELECTIVITY = 0.1
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
-    return rewrite_bottom_up(plan, _reduce)
+    return rewrite_bottom_up(plan, _reduce, only=(Join,))
 
 
 def _reduce(node: LogicalPlan) -> LogicalPlan | None:

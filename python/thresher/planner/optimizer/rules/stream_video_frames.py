@@ -39,7 +39,7 @@ from typing import Any
 from thresher.datatypes import Field, Schema
 from thresher.expressions.expr import Alias, Call, Column, Expr
 from thresher.planner.logical import Explode, FlatMap, LogicalPlan, Project
-from thresher.planner.optimizer.rules._util import plan_has, rewrite_bottom_up
+from thresher.planner.optimizer.rules._util import rewrite_bottom_up
 
 
 def _frames_call(e: Expr) -> Call | None:
@@ -104,11 +104,5 @@ def rewrite(node: LogicalPlan) -> LogicalPlan | None:
     return Project(flat, tuple(Column(n) for n in node.schema.names))
 
 
-def _explodes(node: LogicalPlan) -> bool:
-    return isinstance(node, Explode)
-
-
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
-    if not plan_has(plan, _explodes):
-        return None
-    return rewrite_bottom_up(plan, rewrite)
+    return rewrite_bottom_up(plan, rewrite, only=(Explode,))
