@@ -418,17 +418,44 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         from thresher.session import make_executor
 
         physical = self._compile(self._plan, optimize)
-        executor = make_executor(runner, **options)
+        yield from self._execute(physical, make_executor(runner, **options))
+
+    def _execute(self, physical: PhysicalPlan, executor: Any) -> Iterator[pa.RecordBatch]:
         try:
             yield from executor.execute(physical)
         finally:
             self._last_stats = executor.stats()
 
+    def _collect_batches(self, runner: str | None, optimize: bool, options: dict[str, Any]) -> list[pa.RecordBatch]:
+        """Every batch of the result. The cyclic garbage collector waits from planning to the end
+        of a run that is one relational stage run here (Polars computes it; no Python code of
+        the user's runs): the plans, the Polars program and its intermediate objects are then
+        freed by reference counting before any collection traverses them, instead of being
+        traversed, and some promoted to the oldest generation (whose full collections traverse
+        every object of the process), by the collections their allocations trigger (see
+        planner/gc_pause.py; compiling alone already paused it). Any other plan runs with the
+        collector on."""
+        import contextlib
+
+        from thresher.planner.gc_pause import gc_paused
+        from thresher.session import make_executor
+
+        with contextlib.ExitStack() as paused:
+            paused.enter_context(gc_paused())
+            physical = self._compile(self._plan, optimize)
+            executor = make_executor(runner, **options)
+            root = physical.root
+            if not (getattr(executor, "name", None) == "local" and root.kind == "relational" and not root.inputs):
+                paused.close()
+            batches = list(self._execute(physical, executor))
+            del physical, executor, root
+            return batches
+
     def collect(self, runner: str | None = None, optimize: bool = True, **options: Any) -> DataFrame:
         """Run the plan and return a materialized frame (the same lazy API applies to it)."""
         if self._result is not None:
             return self
-        batches = list(self.iter_batches(runner=runner, optimize=optimize, **options))
+        batches = self._collect_batches(runner, optimize, options)
         schema = self.schema.to_arrow()
         table = pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
         out = DataFrame(ScanSource(InMemorySource(table)), result=table)

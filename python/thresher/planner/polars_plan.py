@@ -657,8 +657,11 @@ def _grouped_on(right: LogicalPlan, right_on: Sequence[Expr]) -> tuple[Aggregate
     return n, [keys[x] for x in names]
 
 
-def _reduced_right(node: Join, left: pl.LazyFrame, leaf: LeafResolver) -> pl.LazyFrame | None:
-    """The right side with its group-by's input semi-joined with ``left`` on the join keys, when
+def _reduced_right(node: Join, left: pl.LazyFrame, leaf: LeafResolver) -> tuple[pl.LazyFrame, pl.LazyFrame] | None:
+    """The right side with its group-by's input semi-joined with ``left`` on the join keys, and
+    ``left`` cached (it feeds both the join and the subquery's key set, so it is computed once:
+    Polars' common-subplan elimination misses it when the two uses project different columns,
+    TPC-H Q21 computed its 3.8M-row lineitem join twice), when
     the right side groups on those keys and the left side filters its inputs somewhere (so it
     likely holds a fraction of the keys) and is not estimated much larger than the group-by's
     input (then hashing its keys would cost about what it saves). None otherwise.
@@ -689,6 +692,7 @@ def _reduced_right(node: Join, left: pl.LazyFrame, leaf: LeafResolver) -> pl.Laz
         lk.append(a.cast(pt).alias(f"__sk{k}"))
         gk.append(b.cast(pt))
     names = [f"__sk{k}" for k in range(len(lk))]
+    left = left.cache()
     keys = _select(left, lk)
     below = _without_implied_semi_joins(agg.input, key_exprs, node.left, node.left_on)
     grouped = _build(below, leaf).join(keys, left_on=gk, right_on=names, how="semi")
@@ -696,7 +700,7 @@ def _reduced_right(node: Join, left: pl.LazyFrame, leaf: LeafResolver) -> pl.Laz
     def resolve(n: LogicalPlan) -> pl.LazyFrame:
         return grouped if n is agg.input else leaf(n)
 
-    return _build(node.right, resolve)
+    return _build(node.right, resolve), left
 
 
 def _column_names(exprs: Sequence[Expr]) -> list[str] | None:
@@ -816,15 +820,11 @@ def _one_row(node: LogicalPlan) -> bool:
 
 def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
     left = _build(node.left, leaf)
-    # the left side feeds both the join and the subquery's key set: cached, so it is computed
-    # once (Polars' common-subplan elimination misses it when the two uses project different
-    # columns: TPC-H Q21 computed its 3.8M-row lineitem join twice)
-    shared = left.cache()
-    right = _reduced_right(node, shared, leaf)
-    if right is None:
+    reduced = _reduced_right(node, left, leaf)
+    if reduced is None:
         right = _build(node.right, leaf)
     else:
-        left = shared
+        right, left = reduced
     ls, rs = node.left.schema, node.right.schema
     lmap = {n: f"__l{i}" for i, n in enumerate(ls.names)}
     rmap = {n: f"__r{i}" for i, n in enumerate(rs.names)}
@@ -842,7 +842,7 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
     rsel = [polars_col(n, a) for n, a in rmap.items()] + rkeys
     how = node.how
     if how in ("inner", "semi") and node.left_on:
-        found = _key_range_filter(node, left, _select(right, rsel))
+        found = _key_range_filter(node, left, right, rsel)
         if found is not None:
             left, right = found
             rsel = [polars_col(a) for a in rmap.values()] + [polars_col(f"__rk{k}") for k in range(len(rkeys))]
@@ -954,9 +954,11 @@ def _clustered_ranges(node: LogicalPlan, key: Expr, schema: Schema) -> list[tupl
     return ranges
 
 
-def _key_range_filter(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame] | None:
+def _key_range_filter(node: Join, left: pl.LazyFrame, right: pl.LazyFrame,
+                      rsel: list[pl.Expr]) -> tuple[pl.LazyFrame, pl.LazyFrame] | None:
     """A join filter from a small, filtered build side to a probe side clustered on the join key
-    (``right`` has the build keys as ``__rk<k>``): the build side is computed first and the
+    (``right`` selected by ``rsel`` has the build keys as ``__rk<k>``; selected only where the
+    filter applies): the build side is computed first and the
     probe side keeps the keys in its ``[min, max]``. Polars pushes that filter down to the scan,
     whose row-group statistics then skip the row groups outside the range: TPC-DS q39 reads the
     one month of the date-ordered inventory table it joins with instead of all of it (DuckDB's
@@ -985,7 +987,7 @@ def _key_range_filter(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> tu
     probe_rows = None if probe is None else probe[0].statistics().num_rows
     if build_rows is None or probe_rows is None or build_rows > KEY_RANGE_MAX_SCAN_FRACTION * probe_rows:
         return None
-    built = right.collect()
+    built = _select(right, rsel).collect()
     bounds: list[pl.Expr] = []
     for k, ranges in candidates:
         col = built.get_column(f"__rk{k}")

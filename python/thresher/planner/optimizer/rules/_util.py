@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any
@@ -203,10 +204,15 @@ def kinds_mask(classes: tuple[type[LogicalPlan], ...]) -> int:
     key = (classes, len(_KIND_BITS))
     mask = _MASKS.get(key)
     if mask is None:
-        _register(LogicalPlan)
-        mask = _MASKS[(classes, len(_KIND_BITS))] = sum(
-            bit for cls, bit in _KIND_BITS.items() if issubclass(cls, classes))
+        with _REGISTERING:
+            _register(LogicalPlan)
+            mask = _MASKS[(classes, len(_KIND_BITS))] = sum(
+                bit for cls, bit in _KIND_BITS.items() if issubclass(cls, classes))
     return mask
+
+
+#: (plannings in several threads: two classes never get the same bit)
+_REGISTERING = threading.Lock()
 
 
 def _register(cls: type[LogicalPlan]) -> None:
@@ -221,7 +227,8 @@ def _register(cls: type[LogicalPlan]) -> None:
 
 
 def _bit(cls: type) -> int:
-    _register(LogicalPlan)  # (a class not seen yet: every class defined since)
+    with _REGISTERING:
+        _register(LogicalPlan)  # (a class not seen yet: every class defined since)
     return _KIND_BITS[cls]
 
 
