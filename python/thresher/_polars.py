@@ -6,7 +6,7 @@ keyword names) into an expression, one Python call at a time; a query's Polars p
 every column at every join, so that parsing was a fifth of lowering TPC-H q8/q16/q22. An
 expression's parse is its ``_pyexpr`` and a name's is ``pl.col(name)``'s (built once per name
 here), which these functions hand Polars directly. Any other argument, or a Polars without
-these attributes, goes through the method itself.
+these attributes or with another internal signature (a TypeError), goes through the method itself.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ def filter_(lf: Any, predicate: Any) -> Any:
         call = lf._ldf.filter
     except AttributeError:
         return lf.filter(predicate)
-    return lf._from_pyldf(call(pyexpr))
+    try:
+        return lf._from_pyldf(call(pyexpr))
+    except TypeError:  # a Polars whose internal signature differs: the public method
+        return lf.filter(predicate)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -55,4 +58,7 @@ def _call(lf: Any, method: str, exprs: Sequence[Any]) -> Any:
         call = getattr(lf._ldf, method)
     except AttributeError:
         return getattr(lf, method)(list(exprs))
-    return lf._from_pyldf(call(pyexprs))
+    try:
+        return lf._from_pyldf(call(pyexprs))
+    except TypeError:  # a Polars whose internal signature differs: the public method
+        return getattr(lf, method)(list(exprs))

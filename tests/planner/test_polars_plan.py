@@ -158,6 +158,33 @@ def test_select_fast_path_is_polars_select() -> None:
         assert fast.collect().equals(slow.collect())
 
 
+
+def test_select_fast_path_falls_back_when_polars_internals_differ() -> None:
+    # a Polars whose internal methods take other arguments (a TypeError) gets the public methods
+    import polars as pl
+
+    from thresher._polars import filter_, select, with_columns
+
+    class Internals:
+        def __init__(self, ldf: object) -> None:
+            self._real = ldf
+
+        def select(self, *a: object) -> object:
+            raise TypeError("select() takes 3 positional arguments")
+
+        with_columns = filter = select
+
+    lf = pl.LazyFrame({"a": [1, 2, None]})
+    odd = pl.LazyFrame._from_pyldf(lf._ldf)
+    odd._ldf = Internals(lf._ldf)  # type: ignore[assignment]
+    odd.select = lf.select  # type: ignore[method-assign]
+    odd.with_columns = lf.with_columns  # type: ignore[method-assign]
+    odd.filter = lf.filter  # type: ignore[method-assign]
+    e = (pl.col("a") + 1).alias("b")
+    assert select(odd, [e]).collect().equals(lf.select(e).collect())
+    assert with_columns(odd, [e]).collect().equals(lf.with_columns(e).collect())
+    assert filter_(odd, pl.col("a") > 1).collect().equals(lf.filter(pl.col("a") > 1).collect())
+
 def test_scan_key_is_the_node_key() -> None:
     # the lowering counts reads of a scan by _scan_key (see _SCANS): equal where key() is equal
     from thresher.io.predicate import Comparison, Predicate
