@@ -26,7 +26,9 @@ def _relational(path: str) -> th.DataFrame:
     return th.read_parquet(path).filter(col("v") > 0).group_by("k").agg(col("v").sum().alias("s")).sort("k")
 
 
-def test_paused_while_polars_runs_a_relational_plan(parquet: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def gc_at_collect(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether the cyclic collector was on at each Polars collect, in order."""
     seen: list[bool] = []
     collect = pl.LazyFrame.collect
 
@@ -35,9 +37,13 @@ def test_paused_while_polars_runs_a_relational_plan(parquet: str, monkeypatch: p
         return collect(self, *a, **k)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pl.LazyFrame, "collect", recording)
+    return seen
+
+
+def test_paused_while_polars_runs_a_relational_plan(parquet: str, gc_at_collect: list[bool]) -> None:
     assert gc.isenabled()
     got = _relational(parquet).to_arrow()
-    assert seen == [False] and gc.isenabled()
+    assert gc_at_collect == [False] and gc.isenabled()
     assert got.to_pydict() == {"k": [1, 2], "s": [1.0, 5.0]}
 
 
@@ -63,18 +69,10 @@ def test_a_collector_the_user_turned_off_stays_off(parquet: str) -> None:
         gc.enable()
 
 
-def test_on_again_after_a_failed_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_on_again_after_a_failed_run(tmp_path: Path, gc_at_collect: list[bool]) -> None:
     path = tmp_path / "s.parquet"
     pq.write_table(pa.table({"s": ["1", "x", "2"]}), path)
-    seen: list[bool] = []
-    collect = pl.LazyFrame.collect
-
-    def recording(self: pl.LazyFrame, *a: object, **k: object) -> pl.DataFrame:
-        seen.append(gc.isenabled())
-        return collect(self, *a, **k)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(pl.LazyFrame, "collect", recording)
     df = th.read_parquet(str(path)).select(col("s").cast(th.DataType.int64()).alias("i")).sort("i")
     with pytest.raises(th.errors.ThresherExecutionError):  # "x" is no int64: Polars fails in the run
         df.to_arrow()
-    assert seen == [False] and gc.isenabled()
+    assert gc_at_collect == [False] and gc.isenabled()

@@ -12,6 +12,7 @@ import pyarrow as pa
 import thresher as th
 from thresher.io.memory import InMemorySource
 from thresher.operators.kernels import registry
+from thresher.planner.logical import LogicalPlan
 from thresher.planner.optimizer.runner import optimize
 from thresher.planner.physical import plan_physical
 
@@ -157,3 +158,12 @@ def udf_call(udf: StubUDF, *args: Any) -> Any:
     from thresher.expressions.expr import UDFCall
 
     return UDFCall(udf, tuple(args))
+
+
+def replaced(node: LogicalPlan, old: LogicalPlan, new: LogicalPlan) -> LogicalPlan:
+    """``node`` with the subtree ``old`` (by identity) replaced by ``new``: new objects on the path
+    to it, the other subtrees shared (as another rule's rewrite leaves them)."""
+    if node is old:
+        return new
+    kids = node.children()
+    return node.with_children([replaced(k, old, new) for k in kids]) if kids else node

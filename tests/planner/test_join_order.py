@@ -3,7 +3,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from planner_helpers import assert_rule_equivalent, optimized, sorted_rows
+from planner_helpers import assert_rule_equivalent, optimized, replaced, sorted_rows
 
 import thresher as th
 from thresher.planner.logical import Filter, Join, LogicalPlan
@@ -178,7 +178,21 @@ def test_implied_keys_only_within_one_type(k2):
     assert_rule_equivalent(q, "join_order")
 
 
-def test_a_narrowed_selection_over_its_own_output_is_not_searched_again(tpch_dir, monkeypatch):
+@pytest.fixture
+def searched(monkeypatch: pytest.MonkeyPatch) -> list[LogicalPlan]:
+    """The join trees join_order searches (each call of its _reorder), in order."""
+    seen: list[LogicalPlan] = []
+    full = join_order._reorder
+
+    def counting(root, region):  # type: ignore[no-untyped-def]
+        seen.append(root)
+        return full(root, region)
+
+    monkeypatch.setattr(join_order, "_reorder", counting)
+    return seen
+
+
+def test_a_narrowed_selection_over_its_own_output_is_not_searched_again(tpch_dir, searched):
     # TPC-H Q2 (DataFrame): join_order reorders the supplier regions under a projection restoring
     # their column order; projection_pushdown then narrows that projection (the join tree below
     # stays the same object). The next join_order run leaves such a region without searching it,
@@ -189,14 +203,6 @@ def test_a_narrowed_selection_over_its_own_output_is_not_searched_again(tpch_dir
     from thresher.planner.optimizer.rules import projection_pushdown
 
     plan = QUERIES[2](_tpch_frames(tpch_dir)).plan
-    searched: list[LogicalPlan] = []
-    full = join_order._reorder
-
-    def counting(root, region):  # type: ignore[no-untyped-def]
-        searched.append(root)
-        return full(root, region)
-
-    monkeypatch.setattr(join_order, "_reorder", counting)
     with memo_scope():
         pruned = projection_pushdown.apply(plan) or plan
         ordered = join_order.apply(pruned)
@@ -213,7 +219,7 @@ def test_a_narrowed_selection_over_its_own_output_is_not_searched_again(tpch_dir
     assert sorted_rows(q.to_arrow()) == sorted_rows(q.to_arrow(optimize=False))
 
 
-def test_the_tree_under_its_own_restoring_projection_is_not_searched_again(tpch_dir, monkeypatch):
+def test_the_tree_under_its_own_restoring_projection_is_not_searched_again(tpch_dir, searched):
     # TPC-H Q7 (DataFrame): join_order's output restores the column order with a projection of
     # columns, which projection_merge folds into the projection above; the join tree left there
     # is the rule's own output, and the next run leaves it without searching it (a full search, in
@@ -226,21 +232,7 @@ def test_the_tree_under_its_own_restoring_projection_is_not_searched_again(tpch_
     from thresher.planner.memo import memo_scope
     from thresher.planner.optimizer.rules import projection_merge, projection_pushdown
 
-    def replaced(node: LogicalPlan, old: LogicalPlan, new: LogicalPlan) -> LogicalPlan:
-        if node is old:
-            return new
-        kids = node.children()
-        return node.with_children([replaced(k, old, new) for k in kids]) if kids else node
-
     plan = QUERIES[7](_tpch_frames(tpch_dir)).plan
-    searched: list[LogicalPlan] = []
-    full = join_order._reorder
-
-    def counting(root, region):  # type: ignore[no-untyped-def]
-        searched.append(root)
-        return full(root, region)
-
-    monkeypatch.setattr(join_order, "_reorder", counting)
     with memo_scope():
         pruned = projection_pushdown.apply(plan) or plan
         ordered = join_order.apply(pruned)

@@ -3,19 +3,14 @@ one optimize() scope, a subtree another rule changed is walked again, with a fre
 
 from __future__ import annotations
 
+from planner_helpers import replaced
+
 import thresher as th
 from thresher import col
 from thresher.planner.logical import Filter, Join, Limit, LogicalPlan, Project
 from thresher.planner.memo import memo_scope
 from thresher.planner.optimizer.rules import limit_pushdown, merge_filters
 from thresher.planner.optimizer.rules._util import kinds_mask, plan_kinds, rewrite_bottom_up
-
-
-def _replaced(node: LogicalPlan, old: LogicalPlan, new: LogicalPlan) -> LogicalPlan:
-    if node is old:
-        return new
-    kids = node.children()
-    return node.with_children([_replaced(k, old, new) for k in kids]) if kids else node
 
 
 def _plan() -> LogicalPlan:
@@ -40,7 +35,7 @@ def test_a_limit_another_rule_puts_below_a_join_is_found_in_the_same_scope():
     # as a fresh scope does
     plan = _plan()
     join = next(n for n in plan.walk() if isinstance(n, Join))
-    changed = _replaced(plan, join.right, Limit(Project(join.right, (col("k"), col("y"))), 1))
+    changed = replaced(plan, join.right, Limit(Project(join.right, (col("k"), col("y"))), 1))
     with memo_scope():
         assert limit_pushdown.apply(plan) is None
         in_scope = limit_pushdown.apply(changed)
@@ -53,7 +48,7 @@ def test_a_bottom_up_rewrite_in_the_same_scope_sees_a_changed_subtree():
     # over it by another rule is merged in the same scope, as in a fresh one
     plan = _plan()
     flt = next(n for n in plan.walk() if isinstance(n, Filter))
-    changed = _replaced(plan, flt, Filter(flt, col("x") < 6))
+    changed = replaced(plan, flt, Filter(flt, col("x") < 6))
     with memo_scope():
         assert merge_filters.apply(plan) is None
         in_scope = merge_filters.apply(changed)
