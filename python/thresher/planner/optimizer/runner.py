@@ -126,23 +126,14 @@ class OptimizerResult:
     rule_runs: int = 0
 
 
-def _load(name: str) -> Callable[[LogicalPlan], LogicalPlan | None]:
-    mod = importlib.import_module(f"thresher.planner.optimizer.rules.{name}")
-    fn: Callable[[LogicalPlan], LogicalPlan | None] = mod.apply
-    return fn
-
-
-_LOAD = _load
 #: rule name -> its module: ``importlib.import_module`` for each rule of each optimize() call
 #: was a tenth of the runner's own time (TPC-H q16: 40 lookups)
 _MODULES: dict[str, Any] = {}
 
 
-def _rule(name: str) -> Callable[[LogicalPlan], LogicalPlan | None]:
-    """The rule's ``apply`` (looked up on its module at each optimize() call, so a patched one
-    is seen); through ``_load`` when that was replaced (a test recording what is loaded)."""
-    if _load is not _LOAD:
-        return _load(name)
+def _load(name: str) -> Callable[[LogicalPlan], LogicalPlan | None]:
+    """The rule's ``apply``, looked up on its module at each optimize() call (a patched one is
+    seen); the module is imported once per process."""
     mod = _MODULES.get(name)
     if mod is None:
         mod = _MODULES[name] = importlib.import_module(f"thresher.planner.optimizer.rules.{name}")
@@ -196,7 +187,7 @@ def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_ite
                     continue
             rule = loaded.get(name)
             if rule is None:
-                rule = loaded[name] = _rule(name)
+                rule = loaded[name] = _load(name)
             t0 = time.perf_counter()
             new = rule(result.plan)
             dt = time.perf_counter() - t0

@@ -96,7 +96,6 @@ def sql_type_name(t: DataType) -> str:
 
 
 def _dtype_from_sql(node: Any) -> DataType:
-
     name = node.this.name if isinstance(node, exp.DataType) else str(node)
     name = str(name).upper()
     if name.startswith("DECIMAL") or name == "NUMERIC":
@@ -114,7 +113,6 @@ def _dtype_from_sql(node: Any) -> DataType:
 def _node_names() -> tuple[dict[type, str], dict[type, str]]:
     """The binary operators and the aggregates ``_expr`` maps by the sqlglot node's exact class
     (built once)."""
-
     binops: dict[type, str] = {
         exp.EQ: "eq", exp.NEQ: "neq", exp.GT: "gt", exp.GTE: "ge", exp.LT: "lt", exp.LTE: "le",
         exp.Add: "add", exp.Sub: "sub", exp.Mul: "mul", exp.Div: "truediv", exp.Mod: "mod",
@@ -154,7 +152,6 @@ class Translator:
 
     # -- statements ----------------------------------------------------------------------------------
     def statement(self, node: Any) -> LogicalPlan:
-
         with_ = node.args.get("with") or node.args.get("with_")
         if with_ is not None:
             for cte in with_.expressions:
@@ -219,7 +216,6 @@ class Translator:
 
     # -- FROM / JOIN ------------------------------------------------------------------------------
     def relation(self, node: Any) -> Relation:
-
         alias = node.alias_or_name
         if isinstance(node, exp.Table):
             name = node.name.lower()
@@ -247,7 +243,6 @@ class Translator:
 
     def _where_parts(self, select: Any) -> tuple[list[Any], list[tuple[bool, Any]]]:
         """WHERE conjuncts, with ``x [NOT] IN (subquery)`` terms set apart (they become semi/anti joins)."""
-
         where = select.args.get("where")
         if where is None:
             return [], []
@@ -391,7 +386,6 @@ class Translator:
 
     # -- SELECT --------------------------------------------------------------------------------------
     def select(self, node: Any) -> LogicalPlan:
-
         plan, where_terms = self.from_clause(node)
         if plan is None:
             import pyarrow as pa
@@ -463,7 +457,6 @@ class Translator:
     def _order_inputs(self, node: Any, plan: LogicalPlan, outputs: dict[str, Expr],
                       schema: Schema | None = None) -> dict[str, Expr]:
         """ORDER BY keys: an output name, an ordinal, or an expression over the input (hidden)."""
-
         order = node.args.get("order")
         out: dict[str, Expr] = {}
         if order is None:
@@ -514,7 +507,6 @@ class Translator:
         and ``{(b, c), (b), ()}``.
         """
         from itertools import combinations
-
 
         if group is None:
             return [], None
@@ -680,7 +672,6 @@ class Translator:
             raise SQLError(str(exc)) from exc
 
     def _expr(self, node: Any, schema: Schema | None) -> Expr:
-
         if isinstance(node, exp.Paren):
             return self.expr(node.this, schema)
         if isinstance(node, exp.Column):
@@ -883,7 +874,6 @@ class Translator:
 
     def _array_any(self, node: Any, schema: Schema | None) -> Expr:
         """``ARRAY_ANY(list, _x -> c <op> _x)`` as list functions (what decorrelated EXISTS uses)."""
-
         arr = self.expr(node.this, schema)
         lam = node.expression
         if not isinstance(lam, exp.Lambda) or len(lam.expressions) != 1:
@@ -912,7 +902,7 @@ class Translator:
         """Registry functions by SQL name: ``image_width(x)``, ``embed_text(t, 'model')``, ..."""
         name = (node.name if hasattr(node, "name") and node.name else node.sql_name()).lower()
         fn_node: Any = node
-        is_anon = type(fn_node) is _anonymous()
+        is_anon = type(fn_node) is exp.Anonymous
         args_nodes = list(getattr(fn_node, "expressions", [])) if is_anon else [
             a for a in fn_node.args.values() if a is not None and not isinstance(a, (str, bool, list))]
         args = [self.expr(a, schema) for a in args_nodes]
@@ -945,11 +935,6 @@ class Translator:
                 call.resolve(schema)  # the registry's type rule: a ThresherTypeError names the problem
             return call
         raise SQLError(f"unknown function {name!r} in {_where(node)}")
-
-
-def _anonymous() -> type:
-
-    return exp.Anonymous
 
 
 def _keep(keys: Any) -> tuple[Expr, ...]:
@@ -1266,7 +1251,6 @@ def _tree_kinds(tree: Any) -> tuple[set[type], bool]:
 
     The walk also turns each meta dict of scalars into a ``_Positions`` (run after qualify,
     which builds most column nodes anew)."""
-
     kinds: set[type] = set()
     nested = not isinstance(tree, exp.Query)
     places = (exp.From, exp.Join, exp.CTE, exp.SetOperation)
