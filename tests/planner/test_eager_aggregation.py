@@ -113,3 +113,45 @@ def test_partial_aggregate_schema_is_the_derived_one(files: dict[str, Path], nam
     assert built
     for got, want in built:
         assert got == want
+
+
+# a left join whose aggregates read only its right side: the right side is grouped on its join
+# keys first (dim's keys 0..59 meet no fact row through the filter, key 5 is on two dim rows,
+# key 7's values are all NULL)
+LEFT_FIRES = {
+    "left_aggs": "select dk, count(v) as c, sum(v) as s, min(q) as lo, max(v) as hi, avg(v) as a, sum(q) as sq "
+                 "from dim left join (select * from fact where k >= 60 or k = 7) f on dk = k group by dk",
+    "left_by_brand": "select brand, cat, count(v) as c, sum(q) as sq, avg(q) as aq "
+                     "from dim left join (select * from fact where k >= 60 or k = 7) f on dk = k group by brand, cat",
+    "left_q13": "select c, count(*) as n from (select dk, count(v) as c from dim left join "
+                "(select * from fact where q <> 3 and k >= 40) f on dk = k group by dk) t group by c",
+}
+LEFT_STAYS = {
+    "left_count_star": "select dk, count(*) as n, sum(v) as s from dim left join "
+                       "(select * from fact where k >= 60) f on dk = k group by dk",
+    "left_filtered_left": "select dk, count(v) as c from dim left join fact on dk = k where cat = 'c1' group by dk",
+    "left_left_columns": "select dk, count(v) as c, max(brand) as b from dim left join fact on dk = k group by dk",
+}
+
+
+def _right_grouped(plan: th.DataFrame, disabled: tuple[str, ...] = ()) -> bool:
+    return any(isinstance(n, Join) and n.how == "left" and isinstance(n.right, Aggregate)
+               for n in optimized(plan, disabled).walk())
+
+
+@pytest.mark.parametrize("name", sorted(LEFT_FIRES) + sorted(LEFT_STAYS))
+def test_left_join_same_rows_as_duckdb_rule_on_and_off(files: dict[str, Path], name: str) -> None:
+    sql = {**LEFT_FIRES, **LEFT_STAYS}[name]
+    con = duckdb.connect()
+    for t, path in files.items():
+        con.execute(f"create view {t} as select * from read_parquet('{path}')")
+    expected = _rows(con.sql(sql).to_arrow_table())
+    q = th.sql(sql, **_frames(files))
+    assert _right_grouped(q) == (name in LEFT_FIRES)
+    assert _rows(q.to_arrow()) == expected
+    try:
+        th.set_optimizer(disabled=["eager_aggregation"])
+        assert not _right_grouped(q, ("eager_aggregation",))
+        assert _rows(q.to_arrow()) == expected
+    finally:
+        th.set_optimizer(disabled=[])
