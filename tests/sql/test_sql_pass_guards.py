@@ -311,3 +311,47 @@ def test_sql_columns_follow_each_frame() -> None:
         cols = translate_mod._sql_columns(frame.plan)
         assert dict(cols) == {c: translate_mod.sql_type_name(t) for c, t in frame.plan.schema.items()}
         assert cols.plain is plain
+
+
+def test_plans_same_without_setting_local_ors_aside(monkeypatch: pytest.MonkeyPatch, tpch_dir: Path,
+                                                    tpcds_generate) -> None:  # type: ignore[no-untyped-def]
+    """A WHERE's OR over one table is kept out of the whole tree's ``normalize`` and
+    ``simplify`` and put back in normal form, simplified once per text (``put_back_local_ors``):
+    the plans are those of the passes over the whole tree."""
+    import thresher.planner.sql.rewrites as rewrites
+
+    cases = [([QUERIES[q] for q in sorted(QUERIES)], dq.tables(tpch_dir)),
+             ([tpcds.query(q) for q in tpcds.query_numbers()], tpcds.tables(tpcds_generate(0.01)))]
+    aside: list[object] = []
+    real = rewrites.set_aside_local_ors
+    monkeypatch.setattr(rewrites, "set_aside_local_ors", lambda tree: aside.extend(out := real(tree)) or out)
+    with_aside = [_plans(queries, frames) for queries, frames in cases]
+    assert len(aside) >= 8  # (TPC-DS q88: one in each of its eight WHEREs)
+    monkeypatch.setattr(rewrites, "set_aside_local_ors", lambda tree: [])
+    assert [_plans(queries, frames) for queries, frames in cases] == with_aside
+
+
+_LOCAL_OR = "((a = 1 AND b = 2) OR (a BETWEEN 3 AND 4 AND b IS NULL) OR (a = 5 AND b > 0))"
+
+
+@pytest.mark.parametrize("sql", [
+    f"SELECT a, b FROM t WHERE {_LOCAL_OR} AND a < 10 ORDER BY a, b",
+    f"SELECT s1.c AS c1, s2.c AS c2 FROM (SELECT count(*) AS c FROM t WHERE {_LOCAL_OR}) s1, "
+    f"(SELECT count(*) AS c FROM t WHERE {_LOCAL_OR} AND b < 5) s2",
+    f"SELECT t.a AS ta, u.a AS ua FROM t, u WHERE t.a = u.a AND {_LOCAL_OR.replace('a ', 't.a ').replace('b ', 't.b ')} "
+    "ORDER BY t.a, u.a",
+    f"SELECT a, b FROM t WHERE {_LOCAL_OR} AND 1 = 0",
+    f"WITH c AS (SELECT a, b FROM t WHERE {_LOCAL_OR}) SELECT c.a AS ca, u.a AS ua FROM c JOIN u ON c.a = u.a ORDER BY 1, 2",
+    f"SELECT a, b FROM t WHERE NOT {_LOCAL_OR} ORDER BY a, b",
+])
+def test_local_ors_set_aside_match_duckdb(sql: str) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    import pyarrow as pa
+
+    data = {"t": {"a": [1, 1, 3, 4, 5, 5, None, 2], "b": [2, None, None, 1, 3, -1, 2, 2]},
+            "u": {"a": [1, 3, 5, 5, 7]}}
+    con = duckdb.connect()
+    for name, cols in data.items():
+        con.register(name, pa.table(cols))
+    frames = {name: th.from_pydict(cols) for name, cols in data.items()}
+    assert th.sql(sql, **frames).to_pylist() == con.sql(sql).to_arrow_table().to_pylist()

@@ -1094,6 +1094,7 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     """
     from sqlglot.optimizer.eliminate_ctes import eliminate_ctes
     from sqlglot.optimizer.eliminate_subqueries import eliminate_subqueries
+    from sqlglot.optimizer.normalize import normalize
     from sqlglot.optimizer.qualify import qualify
     from sqlglot.optimizer.simplify import simplify
     from sqlglot.optimizer.unnest_subqueries import unnest_subqueries
@@ -1106,6 +1107,8 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         hide_local_ors,
         normalize_sharing,
         presimplify_shared,
+        put_back_local_ors,
+        set_aside_local_ors,
         show_hidden_ors,
         sort_plain_wheres,
     )
@@ -1115,8 +1118,11 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
                    validate_qualify_columns=True)
     kinds, nested = _tree_kinds(tree)
     has_or = any(issubclass(k, exp.Or) for k in kinds)
+    aside: list[tuple[Any, Any]] = []
     if has_or:
         tree = factor_or_conjuncts(tree)
+        if not nested:  # (decorrelation reads the columns of conditions: no stand-ins there)
+            aside = set_aside_local_ors(tree)
         # normalize(tree), a repeated OR conjunct distributed once (lazily where no pass before
         # presimplify_shared reads the tree: only decorrelation and the CTE passes do)
         tree = normalize_sharing(tree, lazy=not nested and not any(issubclass(k, exp.CTE) for k in kinds))
@@ -1138,7 +1144,10 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     if has_or:
         tree = presimplify_shared(tree, lambda t: simplify(t, dialect=dialect))
     sort_plain_wheres(tree)
-    return simplify(tree, dialect=dialect)
+    tree = simplify(tree, dialect=dialect)
+    if aside:
+        tree = put_back_local_ors(tree, aside, lambda t: simplify(normalize(t), dialect=dialect))
+    return tree
 
 
 def _every_cte_read(tree: Any) -> bool:
