@@ -32,6 +32,7 @@ RULES: tuple[str, ...] = (
     "semi_join_from_exists",  # left join + IS [NOT] NULL on its key (decorrelated EXISTS/IN) -> semi/anti join
     "semi_join_pushdown",  # a semi/anti join moves below inner joins to the side with its keys (or above, by rows)
     "semi_join_reduction",  # a group-by joined on its keys first semi-joins the outer side's filtered keys
+    "semi_join_key_set",  # a semi join's right side computes its set of keys (a self-join on != -> min/max per key)
     "projection_merge",  # Project(Project(x)) -> one Project when nothing expensive is duplicated
     "limit_pushdown",  # move limits below row-local maps and into scans (early stop)
     "projection_pushdown",  # read and compute only the columns something downstream uses
@@ -51,7 +52,7 @@ RULES: tuple[str, ...] = (
 #: plan without a Join skips them, and a process that never plans a join never imports them (a
 #: small job's peak memory: ~0.4 MiB of modules, with the statistics code they use)
 JOIN_ONLY_RULES = frozenset({
-    "aggregate_to_window", "semi_join_from_exists", "semi_join_pushdown", "semi_join_reduction", "join_order",
+    "aggregate_to_window", "semi_join_from_exists", "semi_join_pushdown", "semi_join_reduction", "semi_join_key_set", "join_order",
     "join_reorder", "eager_aggregation", "broadcast_join",
 })
 
