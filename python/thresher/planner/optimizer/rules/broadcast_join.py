@@ -61,13 +61,13 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
             return None
         left, right = is_small(estimate(node.left)), is_small(estimate(node.right))
         if right and node.how in ("inner", "left", "semi", "anti"):
-            return Join(node.left, node.right, node.left_on, node.right_on, node.how, node.suffix, "broadcast")
+            return node._with_inputs(node.children(), strategy="broadcast")  # (its schema kept)
         if left and right is False:
             flipped = _flip(node)
             if flipped is not None:
                 return flipped
         if left is False and right is False:
-            return Join(node.left, node.right, node.left_on, node.right_on, node.how, node.suffix, "hash")
+            return node._with_inputs(node.children(), strategy="hash")
         return None
 
     return rewrite_top_down(plan, visit, only=(Join,))
