@@ -67,3 +67,63 @@ def test_join_only_rules_skip_a_plan_without_a_join(monkeypatch):
     loaded.clear()
     runner.optimize(df.join(th.from_pydict({"a": [1], "c": [5]}), on="a").filter(col("b") > 0).plan)
     assert runner.JOIN_ONLY_RULES <= set(loaded)
+
+
+def _join_pair():
+    a = th.from_pydict({"k": [1, 2, 3], "v": [4, 5, 6]})
+    b = th.from_pydict({"k": [1, 2], "w": ["x", "y"]})
+    return a.join(b, on="k").filter(col("v") > 4).select("k", "w")
+
+
+def test_hints_only_tells_a_strategy_change_from_any_other():
+    from thresher.planner.logical import Join, Project
+
+    plan = _join_pair().plan
+    (j,) = [n for n in plan.walk() if isinstance(n, Join)]
+
+    def replace_join(node, new):
+        return new if node is j else node.with_children([replace_join(c, new) for c in node.children()])
+
+    hinted = replace_join(plan, j._with_inputs(j.children(), strategy="broadcast"))
+    assert hinted != plan and runner.hints_only(plan, hinted)
+    assert runner.hints_only(plan, plan)
+    for other in (Join(j.left, j.right, j.left_on, j.right_on, "left", j.suffix, "broadcast"),  # another kind
+                  Join(j.left, j.right, j.left_on, j.right_on, j.how, "_x", "broadcast"),  # another suffix
+                  Join(j.left, Project(j.right, tuple(col(n) for n in j.right.schema.names)), j.left_on,
+                       j.right_on, j.how, j.suffix, "broadcast")):  # another input
+        assert not runner.hints_only(plan, replace_join(plan, other))
+    assert not runner.hints_only(plan, plan.with_children([Filter(plan.input, col("k") > 0)]))
+
+
+def test_a_strategy_change_does_not_rerun_the_rules_before_it(monkeypatch):
+    """broadcast_join setting a strategy (the last rule of the first pass here) costs no pass of
+    the rules before it; the plan is the one the full fixpoint gives."""
+    q = _join_pair()
+    ran: list[str] = []
+    load = runner._load
+    monkeypatch.setattr(runner, "_load", lambda name: (lambda p, f=load(name), n=name: ran.append(n) or f(p)))
+    res = runner.optimize(q.plan)
+    assert [f.rule for f in res.log][-1] == "broadcast_join"
+    fast_runs = list(ran)
+    ran.clear()
+    monkeypatch.setattr(runner, "hints_only", lambda a, b: False)
+    full = runner.optimize(q.plan)
+    assert full.plan == res.plan and full.plan.pretty() == res.plan.pretty()
+    assert len(fast_runs) < len(ran)
+    after = fast_runs[len(fast_runs) - fast_runs[::-1].index("broadcast_join"):]
+    assert "projection_pushdown" in after and "join_order" not in after  # (the pass stops early)
+
+
+def test_strategy_shortcut_keeps_the_tpch_plans(tpch_dir, monkeypatch):
+    """The 22 TPC-H DataFrame queries optimize to the same plans with and without the shortcut."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks.tpch.queries_df import QUERIES, tables
+
+    t = tables(tpch_dir)
+    fast = {q: runner.optimize(f(t).plan).plan.pretty() for q, f in QUERIES.items()}
+    monkeypatch.setattr(runner, "hints_only", lambda a, b: False)
+    full = {q: runner.optimize(f(t).plan).plan.pretty() for q, f in QUERIES.items()}
+    assert fast == full

@@ -57,3 +57,21 @@ def test_same_rows():
     orders, lines = _frames()
     for test in (lambda c: c.is_not_null(), lambda c: c.is_null()):
         assert_rule_equivalent(th.DataFrame(_exists(orders, lines, test)), "semi_join_from_exists")
+
+
+def test_a_plan_without_a_candidate_is_not_walked(monkeypatch):
+    """A semi/anti join over plain inputs and no filtered left join: nothing to rewrite, and the
+    plan is not walked; a semi join on a group-by's keys still loses the group-by."""
+    orders, lines = _frames()
+    walked = []
+    visit = semi_join_from_exists._visit
+    monkeypatch.setattr(semi_join_from_exists, "_visit", lambda *a: walked.append(a) or visit(*a))
+    plain = orders.join(lines, left_on="ok", right_on="lk", how="anti").filter(col("prio") != "c")
+    assert semi_join_from_exists.apply(plain.plan) is None and not walked
+    left = Join(orders.plan, lines.plan, (Column("ok"),), (Column("lk"),), "left")
+    assert semi_join_from_exists.apply(Filter(left, col("late").is_null())) is None and walked  # (a candidate)
+    walked.clear()
+    keys = lines.group_by("lk").agg(th.count().alias("n")).select("lk")
+    grouped = Join(orders.plan, keys.plan, (Column("ok"),), (Column("lk"),), "semi")
+    out = semi_join_from_exists.apply(grouped)
+    assert walked and isinstance(out, Join) and out.right is lines.plan

@@ -31,6 +31,9 @@ from thresher.planner.stats import Estimate, estimate
 
 BROADCAST_BYTES = 10 << 20
 BROADCAST_ROWS = 100_000
+#: most of its changes set a join's strategy only (a hint no rule reads): the optimizer's runner
+#: then does not run the other rules again for them (see ``runner.hints_only``)
+SETS_JOIN_STRATEGIES = True
 
 
 def is_small(e: Estimate) -> bool | None:
