@@ -411,7 +411,7 @@ class Join(LogicalPlan):
         if self.how in ("semi", "anti"):
             return self.left.schema
         out = list(self.left.schema.fields)
-        if self.how == "outer":
+        if self.how in ("outer", "right"):  # (a right row without a match has NULLs on the left)
             out = [f if f.nullable else Field(f.name, f.dtype, True) for f in out]
         left_names = self.left.schema  # (a Schema answers `in` from its index)
         # equi-join keys with the same name on both sides appear once (Polars' coalescing rule)

@@ -263,7 +263,9 @@ class Translator:
             if len(sub.schema.names) != 1:
                 raise SQLError(f"IN subquery must return one column: {_where(node)}")
             right = Column(sub.schema.names[0])
-            if negate:
+            # (where neither side can be NULL, the anti join alone is NOT IN: TPC-H q16's
+            # suppliers, read from columns the Parquet schema declares NOT NULL)
+            if negate and (left.resolve(plan.schema).nullable or sub.schema.field(right.name).nullable):
                 plan = self._not_in_nulls(plan, left, sub, right)
             plan = Join(plan, sub, (left,), (right,), "anti" if negate else "semi")
         return plan
@@ -1405,4 +1407,3 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
 
 
 __all__ = ["SQLError", "Translator", "translate", "sql_type_name"]
-
