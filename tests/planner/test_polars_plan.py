@@ -62,7 +62,10 @@ def test_same_rows_as_duckdb(name: str) -> None:
 def test_group_by_input_is_semi_joined_with_the_left_side(name: str) -> None:
     plan = _program(QUERIES[name]).explain()
     assert "SEMI JOIN" in plan
-    assert "CACHE" in plan  # the left frame is computed once
+    # the left frame is computed once; "scalar"'s comparison makes its join an inner one, which
+    # join_order puts between the group-by and the filtered parts first: those are its key source
+    # (a filtered scan, read again rather than cached)
+    assert ("CACHE" in plan) == (name != "scalar")
 
 
 def test_not_when_the_left_side_filters_nothing() -> None:

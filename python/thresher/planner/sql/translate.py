@@ -340,6 +340,12 @@ class Translator:
             where_terms = pool
         else:
             where_terms = [t for w in where_nodes for t in split_conjunction(self.expr(w, None))]
+        # a LEFT JOIN whose right columns a WHERE term rejects where NULL (``b.x = a.y``, ``b.x > 3``:
+        # the rows the join adds for a left row without a match are filtered out) is an inner
+        # join (TPC-DS q93's returns of one reason, q1/q6's decorrelated scalar subqueries),
+        # which the optimizer may reorder and push filters through (kept to FROMs whose outer joins are
+        # all LEFT ones, to be safe)
+        only_left = all(kind == "LEFT" for kind, _, _ in outer)
         for kind, rel, on_terms in outer:
             names = set(plan.schema.names)
             keys = _equi_keys(on_terms, names, set(rel.plan.schema.names))
@@ -349,10 +355,15 @@ class Translator:
             if how is None or not keys:
                 raise SQLError(f"unsupported {kind or 'non-equi'} JOIN {rel.alias!r}: needs at least one equality")
             right = rel.plan
+            if how == "left" and only_left and _rejects_nulls(where_terms, set(right.schema.names)):
+                how = "inner"
             rest_right = [t for t in rest if t.columns() <= set(right.schema.names)]
-            if rest_right and how in ("left", "semi", "anti"):
+            if rest_right and how in ("left", "inner", "semi", "anti"):
                 right = Filter(right, self._typed(combine_conjunction(rest_right), right.schema))
                 rest = [t for t in rest if t not in rest_right]
+            if rest and how == "inner":  # (an inner join's other ON terms filter its rows)
+                where_terms = where_terms + rest
+                rest = []
             if rest:
                 raise SQLError(f"unsupported ON condition in {kind} JOIN {rel.alias!r}: {rest}")
             plan = Join(plan, right, tuple(k[1] for k in keys), _keep(k[2] for k in keys), how)
@@ -1404,6 +1415,23 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
         return plan
     except ThresherTypeError as exc:
         raise SQLError(f"type error: {exc}") from exc
+
+
+#: comparisons that are NULL where an argument is NULL (a WHERE keeps no such row)
+_NULL_REJECTING = frozenset({"eq", "neq", "lt", "le", "gt", "ge"})
+
+
+def _rejects_nulls(terms: list[Expr], names: set[str]) -> bool:
+    """Does some WHERE conjunct in ``terms`` drop every row where a column in ``names`` is NULL (a
+    comparison with such a column as an argument)? (``col IS NOT NULL`` is left to the optimizer:
+    over a decorrelated EXISTS it makes the join a semi join, semi_join_from_exists)"""
+    for t in terms:
+        if isinstance(t, Call) and t.name in _NULL_REJECTING:
+            for a in t.args:
+                c = strip_alias(a)
+                if isinstance(c, Column) and c.name in names:
+                    return True
+    return False
 
 
 __all__ = ["SQLError", "Translator", "translate", "sql_type_name"]
