@@ -66,6 +66,17 @@ def value(draw: Any, cols: list[str], kind: str, depth: int = 0) -> str:
                        .map(lambda t: f"CASE WHEN {t[0]} THEN {t[1]} ELSE {t[2]} END"))
         options.append(st.tuples(value(cols, kind, depth + 1), value(cols, kind, depth + 1))
                        .map(lambda t: f"coalesce({t[0]}, {t[1]})"))
+        # SQL's truncating % and //, and CASTs that round (a zero divisor is an error in DuckDB)
+        if kind == "int":
+            options.append(st.tuples(value(cols, kind, depth + 1), st.sampled_from(["%", "//"]),
+                                     st.sampled_from(["2", "-3", "3"])).map(lambda t: f"({t[0]} {t[1]} {t[2]})"))
+            options.append(value(cols, "float", depth + 1).map(lambda v: f"CAST({v} AS INTEGER)"))
+        if kind == "float":
+            options.append(st.tuples(value(cols, kind, depth + 1), st.sampled_from(["0.75", "-2.0"]))
+                           .map(lambda t: f"({t[0]} % {t[1]})"))
+            options.append(st.tuples(value(cols, "float", depth + 1), st.sampled_from(["DECIMAL(9, 1)", "DECIMAL(9, 0)"]))
+                           .map(lambda t: f"CAST({t[0]} AS {t[1]})"))
+            options.append(value(cols, "int", depth + 1).map(lambda v: f"CAST({v} AS DOUBLE)"))
     return str(draw(st.one_of(options)))
 
 
@@ -114,7 +125,14 @@ def projection_query(draw: Any) -> str:
     items = draw(select_list(cols))
     where = f" WHERE {draw(predicate(cols))}" if draw(st.booleans()) else ""
     distinct = "DISTINCT " if draw(st.integers(0, 4)) == 0 else ""
-    return f"SELECT {distinct}{', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM t1{where}"
+    order = ""
+    if draw(st.integers(0, 3)) == 0:  # ORDER BY every output (ties are equal rows) with LIMIT/OFFSET
+        keys = [f"{i + 1}{draw(st.sampled_from(['', ' DESC', ' NULLS FIRST', ' DESC NULLS LAST']))}"
+                for i in range(len(items))]
+        order = f" ORDER BY {', '.join(keys)} LIMIT {draw(st.integers(0, 4))}"
+        if draw(st.booleans()):
+            order += f" OFFSET {draw(st.integers(0, 3))}"
+    return f"SELECT {distinct}{', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM t1{where}{order}"
 
 
 @st.composite

@@ -115,6 +115,28 @@ REGRESSIONS: dict[str, tuple[dict[str, pa.Table], str]] = {
     # x NOT IN (an empty subquery) is TRUE even for a NULL x
     "not_in_empty_subquery": ({"t1": T1, "t2": T2_NULL},
                               "SELECT t1.a AS c0 FROM t1 WHERE t1.a NOT IN (SELECT t2.a FROM t2 WHERE t2.a <> 1)"),
+    # % and // truncate toward zero in DuckDB (-7 % 3 is -1, -7 // 2 is -3); Polars floors; // of a
+    # DOUBLE divides
+    "remainder_and_quotient_of_negatives": (
+        {"t1": T1, "t2": EMPTY2},
+        "SELECT (t1.a % 2) AS c0, (t1.b % -2) AS c1, (t1.a // 2) AS c2, (t1.b // -2) AS c3, (-7 // 2) AS c4, "
+        "(-7 % 3) AS c5, (t1.f % -0.75) AS c6, (t1.f // 0.75) AS c7, (CAST(t1.f AS DECIMAL(9, 2)) % 0.75) AS c8 "
+        "FROM t1"),
+    # CAST rounds in DuckDB: a DOUBLE to an integer half to even, to a DECIMAL half away from zero,
+    # a DECIMAL to an integer or a smaller scale half away from zero; Polars truncates
+    "cast_rounds": (
+        {"t1": _t1([1, 2, 3, 4, 5, 6], [0] * 6, ["x"] * 6, [0.5, -1.5, 2.5, -0.25, 10.0, None]), "t2": EMPTY2},
+        "SELECT CAST(t1.f AS INTEGER) AS c0, CAST(t1.f AS DECIMAL(9, 0)) AS c1, "
+        "CAST(CAST(t1.f AS DECIMAL(9, 2)) AS BIGINT) AS c2, CAST(CAST(t1.f * 0.5 AS DECIMAL(9, 3)) AS DECIMAL(9, 1)) "
+        "AS c3, CAST(2.5 AS INTEGER) AS c4 FROM t1"),
+    # the same in a WHERE, typed only once the joins are planned (0.0 = CAST(0.5 AS DECIMAL(9, 0)) held)
+    "cast_rounds_in_where": ({"t1": _t1([None], [None], [None], [0.0]), "t2": EMPTY2},
+                             "SELECT count(*) AS c0 FROM t1 WHERE t1.f = CAST(0.5 AS DECIMAL(9, 0)) "
+                             "OR t1.a // -2 = 1 OR CAST(t1.f - 0.5 AS INTEGER) <> 0"),
+    # x IS TRUE / IS FALSE were read as x IS NULL
+    "is_true_is_false": ({"t1": T1, "t2": EMPTY2},
+                         "SELECT ((t1.a > 0) IS TRUE) AS c0, ((t1.a > 0) IS NOT TRUE) AS c1, ((t1.s = 'x') IS FALSE) "
+                         "AS c2, ((t1.s = 'x') IS NOT FALSE) AS c3 FROM t1 WHERE (t1.b > 1) IS NOT TRUE"),
 }
 
 
@@ -122,3 +144,37 @@ REGRESSIONS: dict[str, tuple[dict[str, pa.Table], str]] = {
 def test_fuzzer_regression(name: str) -> None:
     data, query = REGRESSIONS[name]
     assert run_one(data, query) == "match"
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    # two outputs named a: the ordinal ORDER BY used to index the deduplicated names (IndexError)
+    ("WITH c AS (SELECT a, b FROM t1 WHERE a = 1) SELECT c.a, t2.a FROM c JOIN t2 ON c.a = t2.a ORDER BY 1, 2",
+     "duplicate output column name 'a'"),
+    ("SELECT t1.a, t2.a FROM t1 JOIN t2 ON t1.a = t2.a ORDER BY 2", "duplicate output column name 'a'"),
+    ("SELECT * FROM t1 JOIN t2 ON t1.a = t2.a", "duplicate output column name 'a'"),
+    # sqlglot reads position 0 or -1 as a Python index (the last column): sorted by b, silently
+    ("SELECT a, b FROM t1 ORDER BY 0", "ORDER BY position 0 is out of range"),
+    ("SELECT a, b FROM t1 ORDER BY -1", "ORDER BY position -1 is out of range"),
+    ("SELECT a, count(*) FROM t1 GROUP BY 0", "GROUP BY position 0 is out of range"),
+    ("SELECT a FROM t1 UNION SELECT a FROM t2 ORDER BY 0", "ORDER BY position 0 is out of range"),
+    # IN (subquery) where its NULL would be seen: the decorrelated join gave FALSE
+    ("SELECT a, a IN (SELECT a FROM t2) AS m FROM t1", r"IN \(subquery\) whose result is used as a value"),
+    ("SELECT a FROM t1 WHERE NOT (a IN (SELECT a FROM t2) AND b > 1)", r"IN \(subquery\) whose result"),
+    ("SELECT a FROM t1 WHERE (a IN (SELECT a FROM t2)) IS NULL", r"IN \(subquery\) whose result"),
+    ("SELECT a FROM t1 WHERE coalesce(a IN (SELECT c FROM t2 WHERE t2.a = t1.a), TRUE)", r"IN \(subquery\) whose"),
+])
+def test_refused_with_a_clear_error(query: str, message: str) -> None:
+    frames = {"t1": th.from_arrow(T1), "t2": th.from_arrow(T2_NULL)}
+    with pytest.raises(th.ThresherError, match=message):
+        th.sql(query, **frames).to_arrow()
+
+
+@pytest.mark.parametrize("query", [
+    # IN (subquery) where NULL and FALSE both drop the row stays supported
+    "SELECT t1.a AS c0 FROM t1 WHERE t1.a IN (SELECT t2.a FROM t2) OR t1.b > 2",
+    "SELECT t1.a AS c0, CASE WHEN t1.a IN (SELECT t2.a FROM t2) THEN 1 ELSE 0 END AS c1 FROM t1",
+    "SELECT t1.a AS c0 FROM t1 JOIN t2 ON t1.a = t2.a AND t1.b IN (SELECT t2.c FROM t2)",
+])
+def test_in_subquery_in_a_condition(query: str) -> None:
+    t2 = _t2([None, -1, 3, 3], [1, 3, None, 2], ["x", None, "z", "x"])
+    assert run_one({"t1": T1, "t2": t2}, query) == "match"

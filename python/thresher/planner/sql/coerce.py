@@ -5,6 +5,8 @@
   ``i_price > '10'`` numbers. A literal that does not convert is an error naming it (DuckDB:
   "Could not convert string ... to DATE"), never a string comparison.
 - ``DATE +/- integer`` adds days (``d_date + 5``).
+- ``CAST`` rounds where Polars' cast truncates, and ``//`` truncates toward zero where Polars'
+  floors (:class:`SQLCast`, :data:`SQL_QUOTIENT`): both depend on the operands' types.
 
 The translator builds expressions bottom-up, sometimes before the schema they run against is
 known (WHERE terms are collected before the joins are planned), so this is a rewrite of a whole
@@ -15,13 +17,52 @@ from __future__ import annotations
 
 import datetime
 import decimal
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from thresher.datatypes import DataType, Schema
 from thresher.errors import ThresherError, ThresherTypeError
-from thresher.expressions.expr import Call, Expr, Literal, lit
+from thresher.expressions.expr import Call, Cast, Expr, Literal, lit, when
 
 _COMPARISONS = {"eq", "neq", "gt", "ge", "lt", "le"}
+
+#: the option of a ``floordiv`` written as SQL's ``//`` (see :func:`_sql_quotient`)
+SQL_QUOTIENT = (("sql", True),)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class SQLCast(Cast):
+    """A SQL ``CAST`` whose rounding waits for its input's type (see :func:`_sql_cast`); until
+    then (and where the type stays unknown) it is Polars' cast."""
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        return SQLCast(children[0], self.dtype, self.strict)
+
+
+def _sql_cast(e: SQLCast, src: DataType) -> Expr:
+    """DuckDB's CAST rounds where Polars' cast (the DataFrame API's) truncates: a DECIMAL cast to
+    an integer or to a DECIMAL of a smaller scale, and a DOUBLE cast to a DECIMAL, round half away
+    from zero (``CAST(2.5 AS INTEGER)`` is 3, ``CAST(0.5::DOUBLE AS DECIMAL(9, 0))`` is 1); a
+    DOUBLE cast to an integer rounds half to even (``CAST(0.5::DOUBLE AS INTEGER)`` is 0,
+    ``CAST(-1.5::DOUBLE AS INTEGER)`` is -2)."""
+    to, x = e.dtype, e.child
+    if (to.is_integer() or to.kind == "decimal") and (src.is_float() or src.kind == "decimal"):
+        digits = to.arrow.scale if to.kind == "decimal" else 0
+        if src.is_float() or digits < src.arrow.scale:
+            mode = "half_to_even" if src.is_float() and to.is_integer() else "half_away_from_zero"
+            x = Call("round", (x,), (("decimals", digits), ("mode", mode)))
+    return Cast(x, to, e.strict)
+
+
+def _sql_quotient(a: Expr, b: Expr, ta: DataType, tb: DataType) -> Expr:
+    """DuckDB's ``a // b``: integers divide truncating toward zero (``-7 // 2`` is -3; Polars'
+    ``//`` floors): ``sign(a) * sign(b) * (|a| // |b|)``; with a DOUBLE or DECIMAL operand it
+    divides (``7.5 // 2`` is 3.75), as DuckDB does."""
+    if not all(t.is_integer() or t.is_null() for t in (ta, tb)):
+        return Call("truediv", (a, b))
+    q = Call("floordiv", (Call("abs", (a,)), Call("abs", (b,))))
+    return when(Call("neq", (Call("lt", (a, lit(0))), Call("lt", (b, lit(0)))))).then(Call("neg", (q,))).otherwise(q)
 
 
 class SQLCastError(ThresherError):
@@ -86,8 +127,14 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
         new = [coerce_literals(k, schema, done) for k in kids]
         if any(a is not b for a, b in zip(new, kids)):
             e = e.with_children(new)
+    if isinstance(e, SQLCast):
+        src = _dtype(e.child, schema)
+        return _sql_cast(e, src) if src is not None else e
     if not isinstance(e, Call):
         return e
+    if e.name == "floordiv" and e.options == SQL_QUOTIENT:
+        ta, tb = _dtype(e.args[0], schema), _dtype(e.args[1], schema)
+        return _sql_quotient(e.args[0], e.args[1], ta, tb) if ta is not None and tb is not None else e
     if e.name in _COMPARISONS and len(e.args) == 2:
         a, b = e.args
         if isinstance(b, Literal) and not isinstance(a, Literal):

@@ -50,7 +50,7 @@ from thresher.planner.logical import (
     Union,
 )
 from thresher.planner.partial_aggregates import partial_aggregates
-from thresher.planner.sql.coerce import SQLCastError, coerce_literals
+from thresher.planner.sql.coerce import SQL_QUOTIENT, SQLCast, SQLCastError, coerce_literals
 from thresher.planner.sql.windows import SQLWindows
 
 
@@ -433,6 +433,12 @@ class Translator:
         group = node.args.get("group")
         having = node.args.get("having")
         having_expr = self.expr(having.this, plan.schema) if having is not None else None
+        seen: set[str] = set()
+        for n, _ in outputs:  # checked before ORDER BY resolves ordinals against the output names
+            if n in seen:
+                raise SQLError(f"duplicate output column name {n!r} in {_where(node)}: give the columns "
+                               f"distinct aliases (AS)")
+            seen.add(n)
         order_schema = windows.extract_order_by(node.args.get("order"), plan.schema)  # ORDER BY rank() OVER ...
         order_exprs = self._order_inputs(node, plan, dict(outputs), order_schema)
         is_agg = group is not None or any(has_aggregate(e) for _, e in outputs) or (
@@ -454,8 +460,6 @@ class Translator:
             plan = Filter(plan, qualify_expr)
         hidden = {k: e for k, e in order_exprs.items() if k.startswith("__sort")}
         proj_exprs = [e.alias(n) for n, e in outputs] + [e.alias(k) for k, e in hidden.items()]
-        if len({n for n, _ in outputs}) != len(outputs):
-            raise SQLError(f"duplicate output column names in {_where(node)}")
         plan = Project(plan, tuple(proj_exprs))
         if unnests:  # DuckDB: an empty or NULL list gives no rows (Explode alone would give a NULL)
             plan = Explode(Filter(plan, combine_conjunction([Column(n).list.len() > 0 for n in unnests])),
@@ -478,7 +482,11 @@ class Translator:
         for i, o in enumerate(order.expressions):
             e = o.this
             if isinstance(e, exp.Literal) and e.is_int:
-                out[f"__ord{i}"] = Column(names[int(e.name) - 1])
+                pos = int(e.name)
+                if not 1 <= pos <= len(names):
+                    raise SQLError(f"ORDER BY position {pos} is not in the select list (1..{len(names)}): "
+                                   f"{_where(o)}")
+                out[f"__ord{i}"] = Column(names[pos - 1])
             elif isinstance(e, exp.Column) and not e.table and e.name in outputs:
                 out[f"__ord{i}"] = Column(e.name)
             else:
@@ -710,6 +718,10 @@ class Translator:
             return Literal(None, DataType.null())
         if isinstance(node, exp.Star):
             return CountStar()
+        if isinstance(node, exp.Mod):
+            return sql_remainder(self.expr(node.this, schema), self.expr(node.expression, schema))
+        if isinstance(node, exp.IntDiv):  # (truncated once the operands' types are known: coerce.py)
+            return Call("floordiv", (self.expr(node.this, schema), self.expr(node.expression, schema)), SQL_QUOTIENT)
         binops, aggs = _node_names()
         op = binops.get(type(node))
         if op is not None:
@@ -717,17 +729,21 @@ class Translator:
             if op in ("add", "sub") and isinstance(bn.expression, exp.Interval):
                 return self._interval(bn, op, schema)
             return Call(op, (self.expr(bn.this, schema), self.expr(bn.expression, schema)))
-        if isinstance(node, exp.IntDiv):
-            return Call("floordiv", (self.expr(node.this, schema), self.expr(node.expression, schema)))
         if isinstance(node, exp.Not):
             inner = node.this
-            if isinstance(inner, exp.Is):
+            if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
                 return Call("is_not_null", (self.expr(inner.this, schema),))
             return Call("not", (self.expr(inner, schema),))
         if isinstance(node, exp.Neg):
             return Call("neg", (self.expr(node.this, schema),))
         if isinstance(node, exp.Is):
-            return Call("is_null", (self.expr(node.this, schema),))
+            x = self.expr(node.this, schema)
+            if isinstance(node.expression, exp.Null):
+                return Call("is_null", (x,))
+            if isinstance(node.expression, exp.Boolean):  # x IS TRUE / IS FALSE: never NULL
+                test = x if node.expression.this else Call("not", (x,))
+                return when(Call("is_null", (x,))).then(lit(False)).otherwise(test)
+            raise UnsupportedError(f"IS with {node.expression.sql()!r} (only IS [NOT] NULL/TRUE/FALSE): {_where(node)}")
         if isinstance(node, exp.Between):
             x = self.expr(node.this, schema)
             btw = x.is_between(self.expr(node.args["low"], schema), self.expr(node.args["high"], schema))
@@ -767,7 +783,11 @@ class Translator:
             dtype = _dtype_from_sql(to)
             if isinstance(inner, Literal) and dtype.kind == "date" and isinstance(inner.value, str):
                 return lit(datetime.date.fromisoformat(inner.value))
-            return inner.cast(dtype, strict=not isinstance(node, exp.TryCast))
+            arg = node.this
+            whole = isinstance(arg, (exp.Round, exp.Floor, exp.Ceil)) and (  # already a whole number
+                arg.args.get("decimals") is None or arg.args["decimals"].sql() == "0")
+            return (inner.cast(dtype, strict=not isinstance(node, exp.TryCast)) if whole
+                    else SQLCast(inner, dtype, not isinstance(node, exp.TryCast)))
         if isinstance(node, exp.Extract):
             part = node.this.name.lower()
             inner = self.expr(node.expression, schema)
@@ -963,6 +983,13 @@ def combine_or(parts: list[Expr]) -> Expr:
     return out
 
 
+def sql_remainder(a: Expr, b: Expr) -> Expr:
+    """DuckDB's ``a % b``: truncated toward zero, the sign of ``a`` (``-7 % 3`` is -1), where
+    Polars' ``%`` (the DataFrame API's) floors: ``sign(a) * (|a| % |b|)``, for any numeric type."""
+    m = Call("mod", (Call("abs", (a,)), Call("abs", (b,))))
+    return when(Call("lt", (a, lit(0)))).then(Call("neg", (m,))).otherwise(m)
+
+
 def sql_round(x: Expr, digits: int, schema: Schema | None) -> Expr:
     """DuckDB's ``ROUND(x, digits)``.
 
@@ -1145,6 +1172,8 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     if has_or and nested:  # (only decorrelation needs the ORs hidden, and only a nested query has a correlation)
         tree, hidden = hide_local_ors(tree)
     if nested:
+        if exp.In in kinds:
+            _refuse_observed_in_subqueries(tree)
         tree = unnest_subqueries(tree)
     if nested or any(issubclass(k, exp.ArrayAgg) for k in kinds):
         tree = array_any_to_min_max(tree)
@@ -1161,6 +1190,29 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     if aside:
         tree = put_back_local_ors(tree, aside, lambda t: simplify(normalize(t), dialect=dialect))
     return tree
+
+
+def _refuse_observed_in_subqueries(tree: Any) -> None:
+    """``x IN (subquery)`` is decorrelated into a join that gives FALSE where SQL gives NULL (no
+    match, and a NULL ``x`` or a NULL in the subquery). That is the same answer where NULL and
+    FALSE both reject a row: in a WHERE, HAVING, QUALIFY, ON or CASE WHEN condition, under AND
+    and OR only. Anywhere else (a select list, under NOT or IS, compared, in a function) the
+    NULL would be seen, so it is refused rather than answered wrong. (``NOT IN`` has its own
+    NULL-aware path, see ``_not_in_nulls``.)"""
+    for node in tree.find_all(exp.In):
+        if node.args.get("query") is None or isinstance(node.parent, exp.Not):
+            continue
+        child, up = node, node.parent
+        while isinstance(up, (exp.Paren, exp.And, exp.Or)):
+            child, up = up, up.parent
+        if isinstance(up, (exp.Where, exp.Having, exp.Qualify)) or (
+                isinstance(up, exp.If) and child is up.this) or (
+                isinstance(up, exp.Join) and child is up.args.get("on")):
+            continue
+        raise UnsupportedError(
+            f"IN (subquery) whose result is used as a value (a select list, NOT, IS, a comparison or a "
+            f"function; it would be FALSE where SQL gives NULL) is not supported: {_where(node)}; "
+            f"use EXISTS, or the IN in a WHERE condition")
 
 
 def _every_cte_read(tree: Any) -> bool:
@@ -1369,6 +1421,17 @@ def _case_folded(catalog: Mapping[str, LogicalPlan], named: set[str],
     return out
 
 
+def _check_positions(node: Any) -> None:
+    """ORDER BY / GROUP BY positions start at 1: sqlglot's qualify reads 0 or -1 as Python
+    indexes (the last select item), so they are refused before it runs, as DuckDB does."""
+    for item in node.expressions:
+        e = item.this if isinstance(item, exp.Ordered) else item
+        if isinstance(e, exp.Neg) and isinstance(e.this, exp.Literal) and e.this.is_int or (
+                isinstance(e, exp.Literal) and e.is_int and int(e.name) <= 0):
+            clause = "ORDER BY" if isinstance(node, exp.Order) else "GROUP BY"
+            raise SQLError(f"{clause} position {e.sql()} is out of range (positions start at 1): {_where(e)}")
+
+
 def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duckdb", tree: Any = None) -> LogicalPlan:
     """Parse ``sql`` with sqlglot and translate it to a logical plan over ``catalog``.
 
@@ -1386,11 +1449,13 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     generated = name_select_items(tree)  # count(*) -> "count_star()", a + 1 -> "(a + 1)": DuckDB's names
     ctes: set[str] = set()
     tables: list[Any] = []  # in find_all's order: the first unknown one is reported
-    for node in tree.find_all(exp.CTE, exp.Table):  # one walk for both
+    for node in tree.find_all(exp.CTE, exp.Table, exp.Order, exp.Group):  # one walk for all
         if isinstance(node, exp.Table):
             tables.append(node)
-        else:
+        elif isinstance(node, exp.CTE):
             ctes.add(node.alias_or_name.lower())
+        elif not isinstance(node.parent, exp.Window):
+            _check_positions(node)
     for table in tables:
         if table.name and table.name.lower() not in catalog and table.name.lower() not in ctes:
             known = sorted(catalog)
