@@ -7,6 +7,7 @@ so "refuse everything" cannot pass.
 
 from __future__ import annotations
 
+import datetime
 import sys
 from collections import Counter
 from pathlib import Path
@@ -133,6 +134,11 @@ REGRESSIONS: dict[str, tuple[dict[str, pa.Table], str]] = {
     "cast_rounds_in_where": ({"t1": _t1([None], [None], [None], [0.0]), "t2": EMPTY2},
                              "SELECT count(*) AS c0 FROM t1 WHERE t1.f = CAST(0.5 AS DECIMAL(9, 0)) "
                              "OR t1.a // -2 = 1 OR CAST(t1.f - 0.5 AS INTEGER) <> 0"),
+    # DATE - DATE is DuckDB's day count (a BIGINT), not a duration
+    "date_minus_date": ({"t1": _t1([1, 2, 3], [0] * 3, ["x"] * 3, [0.0] * 3, [datetime.date(2024, 3, 1), None,
+                                                                          datetime.date(2023, 12, 31)]), "t2": EMPTY2},
+                        "SELECT (t1.d - DATE '2024-02-01') AS c0, (DATE '2024-02-01' - t1.d) + 1 AS c1 FROM t1 "
+                        "WHERE t1.d - DATE '2024-01-01' < 100"),
     # x IS TRUE / IS FALSE were read as x IS NULL
     "is_true_is_false": ({"t1": T1, "t2": EMPTY2},
                          "SELECT ((t1.a > 0) IS TRUE) AS c0, ((t1.a > 0) IS NOT TRUE) AS c1, ((t1.s = 'x') IS FALSE) "
@@ -162,6 +168,9 @@ def test_fuzzer_regression(name: str) -> None:
     ("SELECT a FROM t1 WHERE NOT (a IN (SELECT a FROM t2) AND b > 1)", r"IN \(subquery\) whose result"),
     ("SELECT a FROM t1 WHERE (a IN (SELECT a FROM t2)) IS NULL", r"IN \(subquery\) whose result"),
     ("SELECT a FROM t1 WHERE coalesce(a IN (SELECT c FROM t2 WHERE t2.a = t1.a), TRUE)", r"IN \(subquery\) whose"),
+    # a correlated subquery inside a select item's expression is not decorrelated (was ColumnNotFoundError)
+    ("SELECT a, (SELECT count(*) FROM t2 WHERE t2.a = t1.a) + 1 AS n FROM t1",
+     "correlated scalar subquery inside an expression of the select list"),
 ])
 def test_refused_with_a_clear_error(query: str, message: str) -> None:
     frames = {"t1": th.from_arrow(T1), "t2": th.from_arrow(T2_NULL)}

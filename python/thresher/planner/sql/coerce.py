@@ -4,7 +4,7 @@
   takes that value's type: ``d_date BETWEEN '2000-01-27' AND '2000-04-26'`` compares dates,
   ``i_price > '10'`` numbers. A literal that does not convert is an error naming it (DuckDB:
   "Could not convert string ... to DATE"), never a string comparison.
-- ``DATE +/- integer`` adds days (``d_date + 5``).
+- ``DATE +/- integer`` adds days (``d_date + 5``); ``DATE - DATE`` is the number of days between.
 - ``CAST`` rounds where Polars' cast truncates, and ``//`` truncates toward zero where Polars'
   floors (:class:`SQLCast`, :data:`SQL_QUOTIENT`): both depend on the operands' types.
 
@@ -166,6 +166,8 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
                 return _add_days(a, b, e.name == "sub")
             if tb.kind == "date" and ta.is_integer() and e.name == "add":
                 return _add_days(b, a, False)
+            if ta.kind == "date" and tb.kind == "date" and e.name == "sub":  # DuckDB: the days between, a BIGINT
+                return Call("sub", (a.cast(DataType.int64()), b.cast(DataType.int64())))
     return e
 
 

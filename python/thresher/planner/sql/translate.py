@@ -21,7 +21,7 @@ from typing import Any
 from sqlglot import exp
 
 from thresher.datatypes import DataType, Schema
-from thresher.errors import ThresherError, ThresherTypeError, UnsupportedError
+from thresher.errors import ColumnNotFoundError, ThresherError, ThresherTypeError, UnsupportedError
 from thresher.expressions.expr import (
     AggCall,
     Alias,
@@ -382,7 +382,12 @@ class Translator:
             for sq in list(proj.find_all(exp.Subquery)):
                 if sq.find_ancestor(exp.Select) is not node:
                     continue
-                sub = self.statement(sq.this)
+                try:
+                    sub = self.statement(sq.this)
+                except ColumnNotFoundError as exc:  # (sqlglot decorrelates only a subquery that is the whole item)
+                    raise UnsupportedError(f"a correlated scalar subquery inside an expression of the select list "
+                                           f"({exc}) is not supported: {_where(sq)}; select the subquery as its own "
+                                           f"column (in a derived table) and compute with it outside") from exc
                 if len(sub.schema.names) != 1:
                     raise SQLError(f"a scalar subquery must return one column: {_where(sq)}")
                 alias = self._fresh("sq")
