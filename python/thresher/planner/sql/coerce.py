@@ -6,7 +6,7 @@
   "Could not convert string ... to DATE"), never a string comparison.
 - ``DATE +/- integer`` adds days (``d_date + 5``); ``DATE - DATE`` is the number of days between.
 - ``CAST`` rounds where Polars' cast truncates, and ``//`` truncates toward zero where Polars'
-  floors (:class:`SQLCast`, :data:`SQL_QUOTIENT`): both depend on the operands' types.
+  floors (:class:`SQLCast`, :data:`SQL_TRUNCATED`): both depend on the operands' types.
 
 The translator builds expressions bottom-up, sometimes before the schema they run against is
 known (WHERE terms are collected before the joins are planned), so this is a rewrite of a whole
@@ -27,8 +27,8 @@ from thresher.expressions.expr import Call, Cast, Expr, Literal, lit, when
 
 _COMPARISONS = {"eq", "neq", "gt", "ge", "lt", "le"}
 
-#: the option of a ``floordiv`` written as SQL's ``//`` (see :func:`_sql_quotient`)
-SQL_QUOTIENT = (("sql", True),)
+#: the option of a ``mod`` or ``floordiv`` written as SQL's ``%`` or ``//`` (see :func:`_sql_truncated`)
+SQL_TRUNCATED = (("sql", True),)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -55,14 +55,22 @@ def _sql_cast(e: SQLCast, src: DataType) -> Expr:
     return Cast(x, to, e.strict)
 
 
-def _sql_quotient(a: Expr, b: Expr, ta: DataType, tb: DataType) -> Expr:
-    """DuckDB's ``a // b``: integers divide truncating toward zero (``-7 // 2`` is -3; Polars'
-    ``//`` floors): ``sign(a) * sign(b) * (|a| // |b|)``; with a DOUBLE or DECIMAL operand it
-    divides (``7.5 // 2`` is 3.75), as DuckDB does."""
-    if not all(t.is_integer() or t.is_null() for t in (ta, tb)):
+def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType) -> Expr:
+    """DuckDB's ``a % b`` and ``a // b`` truncate toward zero where Polars' (the DataFrame
+    API's) floor. The remainder has the sign of ``a`` (``-7 % 3`` is -1): ``sign(a) * (|a| % |b|)``
+    for any numeric type; integers divide as ``sign(a) * sign(b) * (|a| // |b|)`` (``-7 // 2`` is
+    -3), and ``//`` with a DOUBLE or DECIMAL operand divides (``7.5 // 2`` is 3.75), as DuckDB does.
+    A NULL operand gives NULL either way."""
+    if ta.is_null() or tb.is_null():  # (Polars has no abs or // of the null type)
+        other = tb if ta.is_null() else ta
+        return Literal(None, DataType.null()) if other.is_null() else Literal(None, DataType.null()).cast(other)
+    if name == "floordiv" and not (ta.is_integer() and tb.is_integer()):
         return Call("truediv", (a, b))
-    q = Call("floordiv", (Call("abs", (a,)), Call("abs", (b,))))
-    return when(Call("neq", (Call("lt", (a, lit(0))), Call("lt", (b, lit(0)))))).then(Call("neg", (q,))).otherwise(q)
+    r = Call(name, (Call("abs", (a,)), Call("abs", (b,))))
+    negative = Call("lt", (a, lit(0)))
+    if name == "floordiv":
+        negative = Call("neq", (negative, Call("lt", (b, lit(0)))))
+    return when(negative).then(Call("neg", (r,))).otherwise(r)
 
 
 class SQLCastError(ThresherError):
@@ -132,9 +140,9 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
         return _sql_cast(e, src) if src is not None else e
     if not isinstance(e, Call):
         return e
-    if e.name == "floordiv" and e.options == SQL_QUOTIENT:
+    if e.options == SQL_TRUNCATED and e.name in ("mod", "floordiv"):
         ta, tb = _dtype(e.args[0], schema), _dtype(e.args[1], schema)
-        return _sql_quotient(e.args[0], e.args[1], ta, tb) if ta is not None and tb is not None else e
+        return _sql_truncated(e.name, e.args[0], e.args[1], ta, tb) if ta is not None and tb is not None else e
     if e.name in _COMPARISONS and len(e.args) == 2:
         a, b = e.args
         if isinstance(b, Literal) and not isinstance(a, Literal):

@@ -50,7 +50,7 @@ from thresher.planner.logical import (
     Union,
 )
 from thresher.planner.partial_aggregates import partial_aggregates
-from thresher.planner.sql.coerce import SQL_QUOTIENT, SQLCast, SQLCastError, coerce_literals
+from thresher.planner.sql.coerce import SQL_TRUNCATED, SQLCast, SQLCastError, coerce_literals
 from thresher.planner.sql.windows import SQLWindows
 
 
@@ -384,10 +384,11 @@ class Translator:
                     continue
                 try:
                     sub = self.statement(sq.this)
-                except ColumnNotFoundError as exc:  # (sqlglot decorrelates only a subquery that is the whole item)
-                    raise UnsupportedError(f"a correlated scalar subquery inside an expression of the select list "
-                                           f"({exc}) is not supported: {_where(sq)}; select the subquery as its own "
-                                           f"column (in a derived table) and compute with it outside") from exc
+                except ColumnNotFoundError as exc:  # (sqlglot decorrelates a whole item correlated by equalities)
+                    raise UnsupportedError(f"a correlated scalar subquery in the select list that could not be "
+                                           f"decorrelated ({exc}) is not supported: {_where(sq)}; only one that is a "
+                                           f"whole select item, correlated by equalities, is (compute with it in an "
+                                           f"outer query)") from exc
                 if len(sub.schema.names) != 1:
                     raise SQLError(f"a scalar subquery must return one column: {_where(sq)}")
                 alias = self._fresh("sq")
@@ -470,6 +471,9 @@ class Translator:
             plan = Explode(Filter(plan, combine_conjunction([Column(n).list.len() > 0 for n in unnests])),
                            tuple(unnests))
         if node.args.get("distinct"):
+            if node.args["distinct"].args.get("on") is not None:  # (a plain DISTINCT would keep every row)
+                raise UnsupportedError(f"DISTINCT ON is not supported: {_where(node.args['distinct'])}; use "
+                                       f"row_number() OVER (PARTITION BY ... ORDER BY ...) = 1 (QUALIFY)")
             plan = Distinct(plan, tuple(n for n, _ in outputs), "first")
         plan = self._order_limit(node, plan, order_exprs)
         if hidden:
@@ -723,10 +727,9 @@ class Translator:
             return Literal(None, DataType.null())
         if isinstance(node, exp.Star):
             return CountStar()
-        if isinstance(node, exp.Mod):
-            return sql_remainder(self.expr(node.this, schema), self.expr(node.expression, schema))
-        if isinstance(node, exp.IntDiv):  # (truncated once the operands' types are known: coerce.py)
-            return Call("floordiv", (self.expr(node.this, schema), self.expr(node.expression, schema)), SQL_QUOTIENT)
+        if isinstance(node, (exp.Mod, exp.IntDiv)):  # (truncated once the operands' types are known: coerce.py)
+            return Call("mod" if isinstance(node, exp.Mod) else "floordiv",
+                        (self.expr(node.this, schema), self.expr(node.expression, schema)), SQL_TRUNCATED)
         binops, aggs = _node_names()
         op = binops.get(type(node))
         if op is not None:
@@ -986,13 +989,6 @@ def combine_or(parts: list[Expr]) -> Expr:
     for p in parts[1:]:
         out = Call("or", (out, p))
     return out
-
-
-def sql_remainder(a: Expr, b: Expr) -> Expr:
-    """DuckDB's ``a % b``: truncated toward zero, the sign of ``a`` (``-7 % 3`` is -1), where
-    Polars' ``%`` (the DataFrame API's) floors: ``sign(a) * (|a| % |b|)``, for any numeric type."""
-    m = Call("mod", (Call("abs", (a,)), Call("abs", (b,))))
-    return when(Call("lt", (a, lit(0)))).then(Call("neg", (m,))).otherwise(m)
 
 
 def sql_round(x: Expr, digits: int, schema: Schema | None) -> Expr:
