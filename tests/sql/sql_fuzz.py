@@ -89,6 +89,9 @@ def predicate(draw: Any, cols: list[str], depth: int = 0) -> str:
     if choice == 0:
         return f"{a} {draw(st.sampled_from(['=', '<>', '<', '<=', '>', '>=']))} {draw(value(cols, kind, depth + 1))}"
     if choice == 1:
+        if depth < 2 and draw(st.booleans()):  # IS [NOT] TRUE/FALSE is never NULL
+            return (f"({draw(predicate(cols, depth + 1))}) IS {draw(st.sampled_from(['', 'NOT ']))}"
+                    f"{draw(st.sampled_from(['TRUE', 'FALSE']))}")
         return f"{a} IS {draw(st.sampled_from(['', 'NOT ']))}NULL"
     if choice == 2:
         items = {"int": ["0", "1", "3"], "str": ["'x'", "'z'"], "float": ["0.5", "2.0"]}[kind]
@@ -169,7 +172,7 @@ def aggregate_query(draw: Any) -> str:
 @st.composite
 def join_query(draw: Any) -> str:
     how = draw(st.sampled_from(["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", ", "]))
-    on_key = draw(st.sampled_from([("t1.a", "t2.a"), ("t1.s", "t2.s"), ("t1.b", "t2.c")]))
+    on_key = draw(st.sampled_from([("t1.a", "t2.a"), ("t1.s", "t2.s"), ("t1.b", "t2.c"), ("(t1.b // -2)", "t2.c")]))
     cols = _typed("t1", T1_COLS) + _typed("t2", T2_COLS)
     extra = draw(st.sampled_from(["", "", " AND t2.c > 0", " AND t1.b IS NOT NULL"]))
     items = draw(select_list(cols))

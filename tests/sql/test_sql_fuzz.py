@@ -138,6 +138,11 @@ REGRESSIONS: dict[str, tuple[dict[str, pa.Table], str]] = {
     "cast_rounds_in_where": ({"t1": _t1([None], [None], [None], [0.0]), "t2": EMPTY2},
                              "SELECT count(*) AS c0 FROM t1 WHERE t1.f = CAST(0.5 AS DECIMAL(9, 0)) "
                              "OR t1.a // -2 = 1 OR CAST(t1.f - 0.5 AS INTEGER) <> 0"),
+    # ... and in a join's ON keys, typed against each side (they stayed Polars' floor and cast)
+    "truncation_and_rounding_in_join_keys": (
+        {"t1": T1, "t2": _t2([2, 3, 0, -1, None], [1, 2, 3, 4, 5], ["x", "y", "z", "x", None])},
+        "SELECT t1.a AS c0, t2.c AS c1, t3.c AS c2 FROM t1 JOIN t2 ON (t1.a - 4) // 2 = -t2.a "
+        "LEFT JOIN t2 AS t3 ON CAST(t1.f * -3 AS INTEGER) = t3.a"),
     # DATE - DATE is DuckDB's day count (a BIGINT), not a duration
     "date_minus_date": ({"t1": _t1([1, 2, 3], [0] * 3, ["x"] * 3, [0.0] * 3, [datetime.date(2024, 3, 1), None,
                                                                           datetime.date(2023, 12, 31)]), "t2": EMPTY2},

@@ -334,7 +334,7 @@ class Translator:
                 used = {id(t) for t, _, _ in keys}
                 pool = [t for t in pool if id(t) not in used]
                 if keys:
-                    plan = Join(plan, rel.plan, tuple(k[1] for k in keys), _keep(k[2] for k in keys), "inner")
+                    plan = Join(plan, rel.plan, *self._typed_keys(keys, plan, rel.plan), "inner")
                 else:
                     plan = Join(plan, rel.plan, (), (), "cross")
             where_terms = pool
@@ -366,10 +366,17 @@ class Translator:
                 rest = []
             if rest:
                 raise SQLError(f"unsupported ON condition in {kind} JOIN {rel.alias!r}: {rest}")
-            plan = Join(plan, right, tuple(k[1] for k in keys), _keep(k[2] for k in keys), how)
+            plan = Join(plan, right, *self._typed_keys(keys, plan, rel.plan), how)
         if in_subqueries:
             plan = self._in_subqueries(plan, in_subqueries)
         return plan, where_terms
+
+    def _typed_keys(self, keys: list[tuple[Expr, Expr, Expr]], left: LogicalPlan,
+                    right: LogicalPlan) -> tuple[tuple[Expr, ...], tuple[Expr, ...]]:
+        """The left and right keys of ``keys`` (see ``_equi_keys``), each typed against its side
+        (a ``//`` or a CAST in an ON key waits for its operand's type, as a WHERE term does)."""
+        return (tuple(self._typed(k[1], left.schema) for k in keys),
+                _keep(self._typed(k[2], right.schema) for k in keys))
 
     def _select_subqueries(self, node: Any, plan: LogicalPlan) -> LogicalPlan:
         """Uncorrelated scalar subqueries in the SELECT list: one value, cross-joined onto every row.
