@@ -248,3 +248,13 @@ def test_fuzz_against_polars(data: dict[str, list[Any]], build: Callable[[Any], 
 @given(frames(), window_exprs())
 def test_fuzz_against_polars_long(data: dict[str, list[Any]], build: Callable[[Any], list[Any]]) -> None:
     _fuzz(data, build)
+
+
+def test_min_max_over_an_order_of_two_rows() -> None:
+    """Found by the fuzzer: Polars' lazy engine gave ``min().over(None, order_by=...)`` (and max,
+    also inside arithmetic) the first row's value over a two-row frame; eager Polars is right."""
+    data = {"k": [None, None], "d": [None, None], "x": [0, -1], "f": [None, 0.5]}
+    check(lambda c: [c("x").min().over(None, order_by="x").alias("a"),
+                     c("x").max().over(None, order_by="x", descending=True).alias("b"),
+                     (c("x").min() + c("f").max()).over(None, order_by="d").alias("c"),
+                     c("x").cum_max().over(None, order_by="x").alias("e")], data)

@@ -67,8 +67,13 @@ def _polars_over(lf: pl.LazyFrame, schema: Schema, exprs: Sequence[Expr], partit
     order = [to_polars(e, schema) for e in order_by]
     cols: list[pl.Expr] = []
     for e in exprs:
-        pe = to_polars(strip_alias(e), schema, in_group=True)
-        if part or order:
+        inner = strip_alias(e)
+        pe = to_polars(inner, schema, in_group=True)
+        # Polars' lazy engine gets ``min().over(None, order_by=...)`` (and max) wrong over two
+        # rows: the first row's value (eager Polars is right). An expression of whole-frame
+        # aggregates does not depend on the order: it goes without it
+        unordered = not part and _order_free_min_max(inner)
+        if part or (order and not unordered):
             kw: dict[str, Any] = {"mapping_strategy": mapping_strategy}
             if order:
                 kw.update(order_by=order, descending=bool(descending and descending[0]),
@@ -76,6 +81,27 @@ def _polars_over(lf: pl.LazyFrame, schema: Schema, exprs: Sequence[Expr], partit
             pe = pe.over(part or None, **kw)
         cols.append(pe.alias(e.output_name()))
     return lf.with_columns(cols)
+
+
+_ORDER_FREE_AGGS = frozenset({"min", "max", "sum", "mean", "count", "n_unique"})
+_ORDER_FREE_CALLS = frozenset({"add", "sub", "mul", "truediv", "neg", "abs"})
+
+
+def _order_free_min_max(e: Expr) -> bool:
+    """``e`` takes a min or max, and is built only of literals, arithmetic, casts and
+    aggregates whose value does not depend on the rows' order."""
+    found = False
+
+    def walk(x: Expr) -> bool:
+        nonlocal found
+        if isinstance(x, AggCall):
+            found = found or x.name in ("min", "max")
+            return x.name in _ORDER_FREE_AGGS and walk(x.child)
+        if isinstance(x, Call) and x.name not in _ORDER_FREE_CALLS:
+            return False
+        return all(walk(k) for k in x.children())
+
+    return walk(e) and found
 
 
 # ---------------------------------------------------------------------------------------------
