@@ -210,3 +210,19 @@ def test_optimized_equals_unoptimized(runner: str, case: tuple[th.DataFrame, lis
 @given(pipelines())
 def test_optimized_equals_unoptimized_many(runner: str, case: tuple[th.DataFrame, list[str]]) -> None:
     check(*case, runner=runner)
+
+
+def test_equal_udf_branches_under_a_shared_join() -> None:
+    """Found by the slow fuzzer (seed 31337): a union of two equal joins over a UDF projection
+    (another stage's output) had the joins merged into one shared Polars subplan whose copy of
+    the UDF projection no stage fed, so the relational stage tried to lower the UDF itself
+    (NotLowerable while running)."""
+    types = _types()
+    left = _frame({"i": [1, 2, None], "j": [0, 0, 0], "f": [0.5, None, 1.0], "s": ["a", "b", None],
+                   "d": [None] * 3, "l": [None] * 3}, types)
+    right = _frame({"rk": [1, 2, 2], "rv": ["x", "y", "z"]}, types)
+    df = left.with_columns(c2=udf_call(_TIMES3, col("i"))).filter(col("f").is_not_null())
+    df = df.join(right, left_on="i", right_on="rk", how="inner")
+    df = df.union(df.filter(col("i").is_not_null())).filter(col("i").is_not_null())
+    check(df, [], runner="local")
+    assert sorted(df.to_arrow().column("c2").to_pylist()) == [3, 3]

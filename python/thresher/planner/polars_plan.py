@@ -62,10 +62,11 @@ def _cast_to(lf: pl.LazyFrame, schema: Schema) -> pl.LazyFrame:
     return lf.select([pl.col(f.name).cast(polars_dtype(f.dtype)) for f in schema.fields])
 
 
-def build_lazy(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
-    """Translate ``node`` (and its relational descendants) into a LazyFrame."""
+def build_lazy(node: LogicalPlan, leaf: LeafResolver, leaves: Collection[int] = ()) -> pl.LazyFrame:
+    """Translate ``node`` (and its relational descendants) into a LazyFrame; ``leaves``: the ids
+    of the nodes ``leaf`` reads (another stage's output), never merged into a shared subplan."""
     token = _MEMO.set({})
-    shared_token = _SHARED.set(shared_subplans(node))
+    shared_token = _SHARED.set(shared_subplans(node, leaves))
     scans_token = _SCANS.set({})
     reads_token = _SHARED_READS.set(shared_reads(node))
     try:
@@ -91,7 +92,7 @@ _SHARED: contextvars.ContextVar[dict[int, tuple[LogicalPlan, LogicalPlan]] | Non
     "thresher_polars_shared_subplans", default=None)
 
 
-def shared_subplans(root: LogicalPlan) -> dict[int, tuple[LogicalPlan, LogicalPlan]]:
+def shared_subplans(root: LogicalPlan, leaves: Collection[int] = ()) -> dict[int, tuple[LogicalPlan, LogicalPlan]]:
     """Subplans of ``root`` that compute the same rows as another one, up to their columns:
     ``id(node) -> (node, merged)``, where ``merged`` computes the union of their columns.
 
@@ -102,7 +103,9 @@ def shared_subplans(root: LogicalPlan) -> dict[int, tuple[LogicalPlan, LogicalPl
     were computed. Here both read one cached frame of the merged subplan and select their
     columns from it (Polars' SQL does the same through its own CSE, DuckDB through CTE
     materialization). Only subplans with a join or a group-by are shared (a bare scan twice
-    is what Polars already merges); the largest ones first.
+    is what Polars already merges); the largest ones first. A subplan over one of ``leaves``
+    (the ids of another stage's outputs: two equal UDF projections, say) is not: the merged
+    copy would be a new node that no stage feeds.
     """
     if not _may_share(root):
         return {}
@@ -116,6 +119,9 @@ def shared_subplans(root: LogicalPlan) -> dict[int, tuple[LogicalPlan, LogicalPl
         got = shapes.get(id(node), _MISSING)
         if got is not _MISSING:
             return got  # type: ignore[return-value]
+        if id(node) in leaves:
+            shapes[id(node)] = None
+            return None
         kids = [shape(c) for c in node.children()]
         out: tuple[int, bool] | None = None
         if all(k is not None for k in kids):
@@ -1046,7 +1052,7 @@ class PolarsProgram:
                 return by_leaf[id(n)]
             raise KeyError(n)
 
-        return build_lazy(self.node, resolve)
+        return build_lazy(self.node, resolve, by_leaf.keys())
 
 
 def cut_inputs(node: LogicalPlan) -> PolarsProgram:
