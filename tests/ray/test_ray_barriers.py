@@ -187,3 +187,15 @@ def test_barrier_sends_no_data_to_the_driver(ray_runtime: Any, kind: str) -> Non
     assert out[-1].is_end and all(m.ref is not None and m.batch is None for m in out[:-1])
     result = pa.Table.from_batches([ray.get(m.ref) for m in out[:-1]])
     assert result.to_pydict() == q.to_arrow().to_pydict()
+
+
+def test_scalar_subquery_row_check_on_ray(ray_runtime: Any) -> None:
+    df = _frame()
+    one = th.sql("SELECT i, c FROM t WHERE c > (SELECT max(c) FROM t WHERE b = 'x') - 5 "
+                 "AND i >= (SELECT DISTINCT i FROM t WHERE i = 7)", t=df)
+    assert sorted(one.to_pydict(runner="ray", **OPTS)["i"]) == sorted(one.to_pydict()["i"])
+    many = th.sql("SELECT i FROM t WHERE i > (SELECT i FROM t WHERE i < 3)", t=df)
+    from thresher.errors import ThresherError
+
+    with pytest.raises(ThresherError, match="scalar subquery returned 3 rows"):
+        many.to_pydict(runner="ray", **OPTS)

@@ -24,3 +24,11 @@ def _grouping(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     out. Only a placeholder: the SQL translator replaces it with the grouping columns of the
     aggregate it belongs to (it has no kernel)."""
     return DataType.int64()
+
+
+@function("single_row_value", sql_names=("__single_row_value",))
+def _single_row_value(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """``__single_row_value(value, n_rows)``: ``value``, or an error when ``n_rows`` exceeds 1 (a
+    scalar subquery that returned more than one row; the SQL translator adds it, see
+    ``planner/sql/translate.py``'s ``_guard_scalar_subqueries``)."""
+    return args[0].dtype

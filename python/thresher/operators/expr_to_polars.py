@@ -416,3 +416,9 @@ def _is_lowerable(n: Expr) -> bool:
         return False
     # the children's answers are memoized: a rebuilt expression does not walk them again
     return all(is_lowerable(c) for c in n.children())
+
+
+# The SQL-only functions (their type rules and lowerings) are registered here too, not only by
+# the SQL translator: a Ray worker that runs a plan using one has never imported the translator.
+import thresher.expressions.sql_functions  # noqa: E402,F401
+import thresher.operators.sql_functions_polars  # noqa: E402,F401

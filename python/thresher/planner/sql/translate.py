@@ -120,7 +120,8 @@ def _node_names() -> tuple[dict[type, str], dict[type, str]]:
     }
     aggs: dict[type, str] = {
         exp.Sum: "sum", exp.Avg: "mean", exp.Min: "min", exp.Max: "max", exp.Stddev: "std",
-        exp.StddevSamp: "std", exp.Variance: "var", exp.ArrayAgg: "agg_list", exp.Median: "median"}
+        exp.StddevSamp: "std", exp.Variance: "var", exp.ArrayAgg: "agg_list", exp.Median: "median",
+        exp.First: "first"}
     return binops, aggs
 
 
@@ -1182,6 +1183,7 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     if nested:
         if exp.In in kinds:
             _refuse_observed_in_subqueries(tree)
+        _guard_scalar_subqueries(tree)
         tree = unnest_subqueries(tree)
     if nested or any(issubclass(k, exp.ArrayAgg) for k in kinds):
         tree = array_any_to_min_max(tree)
@@ -1221,6 +1223,111 @@ def _refuse_observed_in_subqueries(tree: Any) -> None:
             f"IN (subquery) whose result is used as a value (a select list, NOT, IS, a comparison or a "
             f"function; it would be FALSE where SQL gives NULL) is not supported: {_where(node)}; "
             f"use EXISTS, or the IN in a WHERE condition")
+
+
+#: the SQL function a guarded scalar subquery's value goes through (``_guard_scalar_subqueries``)
+SINGLE_ROW_VALUE = "__single_row_value"
+
+
+def _guard_scalar_subqueries(tree: Any) -> None:
+    """A scalar subquery must return at most one row; SQL (and DuckDB) raise an error when it
+    returns more. Decorrelation would instead cross-join every row (duplicating the outer rows)
+    or take the first or largest value: a plausible answer that is wrong. So a scalar subquery
+    that is not one row by its shape (an aggregate without GROUP BY, LIMIT 0/1, no FROM) is
+    checked where it runs: uncorrelated, it becomes ``SELECT __single_row_value(v, n) FROM
+    (SELECT first(x) AS v, count(*) AS n FROM (<subquery>))``, whose function raises when ``n``
+    exceeds 1 (a one-row aggregate: the check costs nothing measurable; TPC-DS q6/q54/q58's
+    ``SELECT DISTINCT d_month_seq ...`` are such). A correlated one is refused: its check would
+    be per outer row, which decorrelation does not keep.
+    """
+    for sq in list(tree.find_all(exp.Subquery)):
+        if not _is_scalar_position(sq) or not isinstance(sq.this, (exp.Select, exp.SetOperation)):
+            continue
+        inner = sq.this
+        names = inner.named_selects
+        if len(names) != 1 or _one_row_by_shape(inner):
+            continue
+        if _correlated(sq):
+            raise UnsupportedError(
+                f"a correlated scalar subquery that may return more than one row (it has no aggregate "
+                f"without GROUP BY and no LIMIT 1) is not supported: {_where(sq)}; aggregate its value "
+                f"(e.g. max(...)) or add LIMIT 1")
+        rows, agg = _fresh_alias(tree, "_sq_rows"), _fresh_alias(tree, "_sq_one")
+        counted = exp.select(
+            exp.alias_(exp.First(this=exp.column(names[0], table=rows)), "v"),
+            exp.alias_(exp.Count(this=exp.Star()), "n"),
+        ).from_(exp.Subquery(this=inner.copy(), alias=exp.TableAlias(this=exp.to_identifier(rows))))
+        guarded = exp.select(exp.alias_(exp.Anonymous(
+            this=SINGLE_ROW_VALUE, expressions=[exp.column("v", table=agg), exp.column("n", table=agg)]), names[0]),
+        ).from_(exp.Subquery(this=counted, alias=exp.TableAlias(this=exp.to_identifier(agg))))
+        sq.set("this", guarded)
+
+
+def _is_scalar_position(sq: Any) -> bool:
+    """Whether subquery ``sq`` is used as a value (not a FROM/JOIN table, an IN/EXISTS/ANY/ALL
+    operand, a set operation's side or a CTE)."""
+    parent = sq.parent
+    if isinstance(parent, (exp.From, exp.Join, exp.Exists, exp.Any, exp.All, exp.SetOperation, exp.CTE,
+                           exp.Lateral, exp.Table)):
+        return False
+    return not (isinstance(parent, exp.In) and parent.args.get("query") is sq)
+
+
+def _one_row_by_shape(select: Any) -> bool:
+    """At most one row whatever the data: no FROM, LIMIT 0 or 1, or an aggregate without GROUP BY
+    (and no window function)."""
+    if not isinstance(select, exp.Select):
+        return False
+    limit = select.args.get("limit")
+    if limit is not None:
+        n = limit.expression if isinstance(limit, exp.Limit) else None
+        if isinstance(n, exp.Literal) and not n.is_string and n.this in ("0", "1"):
+            return True
+    if select.args.get("from_", select.args.get("from")) is None:
+        return True
+    if select.args.get("group") is not None or any(p.find(exp.Window) for p in select.expressions):
+        return False
+    if any(p.find(exp.AggFunc) for p in select.expressions):
+        return True
+    # (a WHERE only drops rows) reading one source that is one row by shape: a derived table, or
+    # a CTE such as TPC-DS q14's ``avg_sales``, read as ``(SELECT average_sales FROM avg_sales)``
+    source = select.args["from_" if "from_" in select.args else "from"].this
+    if select.args.get("joins") or select.args.get("laterals"):
+        return False
+    if isinstance(source, exp.Subquery):
+        return _one_row_by_shape(source.this)
+    if isinstance(source, exp.Table) and not source.args.get("db"):
+        cte = _cte_named(select, source.name)
+        return cte is not None and _one_row_by_shape(cte.this)
+    return False
+
+
+def _cte_named(node: Any, name: str) -> Any:
+    """The CTE ``name`` that ``node`` sees (the nearest enclosing WITH that defines it), or None."""
+    up = node
+    while up is not None:
+        with_ = up.args.get("with_") or up.args.get("with") if isinstance(up, exp.Query) else None
+        if with_ is not None:
+            for cte in with_.expressions:
+                if cte.alias_or_name == name:
+                    return cte
+        up = up.parent
+    return None
+
+
+def _correlated(sq: Any) -> bool:
+    """Whether ``sq`` reads a column of a table it does not define itself (after ``qualify`` every
+    column names its table alias, and every table has one)."""
+    defined = {a.name for a in sq.find_all(exp.TableAlias)} | {t.name for t in sq.find_all(exp.Table)}
+    return any(c.table and c.table not in defined for c in sq.find_all(exp.Column))
+
+
+def _fresh_alias(tree: Any, prefix: str) -> str:
+    taken = {a.name for a in tree.find_all(exp.TableAlias)}
+    i = 0
+    while f"{prefix}_{i}" in taken:
+        i += 1
+    return f"{prefix}_{i}"
 
 
 def _every_cte_read(tree: Any) -> bool:
