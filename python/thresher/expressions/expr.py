@@ -1088,6 +1088,29 @@ def strip_alias(e: Expr) -> Expr:
     return e
 
 
+def plain_column_names(exprs: Iterable[Expr]) -> list[str] | None:
+    """The names of the columns ``exprs`` read as they are (aliases aside), or None when any of
+    them is not a plain column reference (join keys a rewrite can only follow as columns)."""
+    out = []
+    for e in exprs:
+        c = strip_alias(e)
+        if not isinstance(c, Column):
+            return None
+        out.append(c.name)
+    return out
+
+
+def column_sources(exprs: Iterable[Expr]) -> dict[str, str]:
+    """Output name -> the input column it passes on, for each of ``exprs`` (a projection's list)
+    that is a plain column reference, renamed or not."""
+    out: dict[str, str] = {}
+    for e in exprs:
+        src = strip_alias(e)
+        if isinstance(src, Column):
+            out[e.output_name()] = src.name
+    return out
+
+
 def split_conjunction(e: Expr) -> list[Expr]:
     """``a & b & c`` → ``[a, b, c]``."""
     if isinstance(e, Call) and e.name == "and":

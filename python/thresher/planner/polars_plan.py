@@ -31,7 +31,15 @@ from thresher._polars import select as _select
 from thresher._polars import with_columns as _with_columns
 from thresher.datatypes import Schema, supertype
 from thresher.errors import ThresherExecutionError, UnsupportedError
-from thresher.expressions.expr import Alias, Column, Expr, combine_conjunction, split_conjunction, strip_alias
+from thresher.expressions.expr import (
+    Alias,
+    Column,
+    Expr,
+    combine_conjunction,
+    plain_column_names,
+    split_conjunction,
+    strip_alias,
+)
 from thresher.io.predicate import Comparison, Predicate, predicate_to_polars
 from thresher.io.source import Source
 from thresher.operators.expr_to_polars import polars_col, polars_dtype, to_polars
@@ -709,16 +717,6 @@ def _reduced_right(node: Join, left: pl.LazyFrame, leaf: LeafResolver) -> tuple[
     return _build(node.right, resolve), left
 
 
-def _column_names(exprs: Sequence[Expr]) -> list[str] | None:
-    out = []
-    for e in exprs:
-        c = strip_alias(e)
-        if not isinstance(c, Column):
-            return None
-        out.append(c.name)
-    return out
-
-
 def _without_implied_semi_joins(node: LogicalPlan, key_exprs: Sequence[Expr], outer: LogicalPlan,
                                 outer_on: Sequence[Expr]) -> LogicalPlan:
     """``node`` (a group-by's input, grouped on ``key_exprs``) without the semi joins at its top
@@ -731,8 +729,8 @@ def _without_implied_semi_joins(node: LogicalPlan, key_exprs: Sequence[Expr], ou
     probed, a third of the query's time). A semi join is dropped only where every outer key
     provably occurs in its right side (:func:`_keys_within`); any other stays.
     """
-    key_names = _column_names(key_exprs)
-    outer_names = _column_names(outer_on)
+    key_names = plain_column_names(key_exprs)
+    outer_names = plain_column_names(outer_on)
     if key_names is None or outer_names is None:
         return node
     return _strip_semis(node, key_names, outer, outer_names)
@@ -750,7 +748,7 @@ def _strip_semis(node: LogicalPlan, keys: list[str], outer: LogicalPlan, outer_n
         inner = _strip_semis(node.input, [m.name for m in mapped if isinstance(m, Column)], outer, outer_names)
         return node if inner is node.input else node.with_children([inner])
     if isinstance(node, Join) and node.how == "semi":
-        lnames, rnames = _column_names(node.left_on), _column_names(node.right_on)
+        lnames, rnames = plain_column_names(node.left_on), plain_column_names(node.right_on)
         if lnames is None or rnames is None or not set(lnames) <= set(keys):
             return node
         # the right side's column for each outer key the semi join constrains
@@ -792,7 +790,7 @@ def _keys_within(node: LogicalPlan, cols: dict[str, str], target: LogicalPlan, d
         return len(down) == len(cols) and _keys_within(node.input, down, target, depth + 1)
     if isinstance(node, Join) and node.how in ("inner", "semi", "left"):
         ln, rn = set(node.left.schema.names), set(node.right.schema.names)
-        lk, rk = _column_names(node.left_on), _column_names(node.right_on)
+        lk, rk = plain_column_names(node.left_on), plain_column_names(node.right_on)
         pairs = list(zip(lk, rk)) if lk is not None and rk is not None else []
         # the side each key column comes from: a left column, or (inner, left) a right one not
         # renamed by a suffix; an equi-join key may stand for its partner on the other side

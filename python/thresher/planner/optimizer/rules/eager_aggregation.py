@@ -60,7 +60,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from thresher.datatypes import Field, Schema
-from thresher.expressions.expr import Column, Expr, strip_alias
+from thresher.expressions.expr import Column, Expr, plain_column_names, strip_alias
 from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project, ScanSource
 from thresher.planner.optimizer.rules._util import rewrite_bottom_up, substitute
 from thresher.planner.partial_aggregates import partial_aggregates
@@ -140,16 +140,7 @@ def _eager(node: LogicalPlan) -> LogicalPlan | None:
     if not key_cols & rnames:
         return None
     group = list(dict.fromkeys(join_keys + sorted(key_cols & lnames)))
-    rows = estimate(left).rows
-    if rows is None:
-        return None
-    groups = 1.0
-    for g in group:
-        n = column_ndv(left, g)
-        if n is None:
-            return None
-        groups *= n
-    if groups > MAX_GROUP_FRACTION * rows:
+    if not _few_groups(left, group, MAX_GROUP_FRACTION):
         return None
     keys = tuple(over_join(k) for k in node.keys)
     aggs = tuple(over_join(a) for a in node.aggs)
@@ -167,6 +158,21 @@ def _eager(node: LogicalPlan) -> LogicalPlan | None:
     if [(f.name, f.dtype) for f in out.schema.fields] != before:
         return None
     return out
+
+
+def _few_groups(plan: LogicalPlan, group: list[str], fraction: float) -> bool:
+    """Whether grouping ``plan`` by ``group`` is estimated to leave at most ``fraction`` of its
+    rows (False when its rows or a column's distinct values are unknown)."""
+    rows = estimate(plan).rows
+    if rows is None:
+        return False
+    groups = 1.0
+    for g in group:
+        n = column_ndv(plan, g)
+        if n is None:
+            return False
+        groups *= n
+    return groups <= fraction * rows
 
 
 def _eager_left(node: Aggregate, join: Join, mapping: dict[str, Column]) -> LogicalPlan | None:
@@ -188,23 +194,11 @@ def _eager_left(node: Aggregate, join: Join, mapping: dict[str, Column]) -> Logi
             return None
     if any(not columns_over_join(k) <= lnames for k in node.keys):
         return None
-    join_keys: list[str] = []
-    for e in join.right_on:
-        c = strip_alias(e)
-        if not isinstance(c, Column):
-            return None
-        join_keys.append(c.name)
-    group = list(dict.fromkeys(join_keys))
-    rows = estimate(right).rows
-    if rows is None:
+    join_keys = plain_column_names(join.right_on)
+    if join_keys is None:
         return None
-    groups = 1.0
-    for g in group:
-        n = column_ndv(right, g)
-        if n is None:
-            return None
-        groups *= n
-    if groups > MAX_GROUP_FRACTION_LEFT * rows:
+    group = list(dict.fromkeys(join_keys))
+    if not _few_groups(right, group, MAX_GROUP_FRACTION_LEFT):
         return None
     keys = tuple(substitute(k, mapping, keep_name=True) if mapping else k for k in node.keys)
     aggs = tuple(substitute(a, mapping, keep_name=True) if mapping else a for a in node.aggs)

@@ -29,7 +29,16 @@ top-down carrying the set of columns the ancestors use (projections and aggregat
 
 from __future__ import annotations
 
-from thresher.expressions.expr import Call, Column, Expr, combine_conjunction, split_conjunction, strip_alias
+from thresher.expressions.expr import (
+    Call,
+    Column,
+    Expr,
+    column_sources,
+    combine_conjunction,
+    plain_column_names,
+    split_conjunction,
+    strip_alias,
+)
 from thresher.planner.logical import Aggregate, Distinct, Filter, Join, Limit, LogicalPlan, Project, Sort
 from thresher.planner.optimizer.rules._util import plan_has, rule_memo
 
@@ -179,19 +188,12 @@ def _unique_on(plan: LogicalPlan, names: set[str]) -> bool:
 
 def _drop_grouping(right: LogicalPlan, right_on: tuple[Expr, ...]) -> tuple[LogicalPlan, tuple[Expr, ...]]:
     """``[Project renames]* Aggregate(keys)`` joined on its keys → the aggregate's input, on the key exprs."""
-    names: list[str] = []
-    for e in right_on:
-        k = strip_alias(e)
-        if not isinstance(k, Column):
-            return right, right_on
-        names.append(k.name)
+    names = plain_column_names(right_on)
+    if names is None:
+        return right, right_on
     node = right
     while isinstance(node, Project):
-        srcs: dict[str, str] = {}
-        for e in node.exprs:
-            src = strip_alias(e)
-            if isinstance(src, Column):
-                srcs[e.output_name()] = src.name
+        srcs = column_sources(node.exprs)
         if not all(n in srcs for n in names):
             return right, right_on
         names = [srcs[n] for n in names]

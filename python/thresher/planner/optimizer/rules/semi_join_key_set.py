@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from thresher.expressions.expr import AggCall, Call, Column, Expr, strip_alias
+from thresher.expressions.expr import AggCall, Call, Column, column_sources, plain_column_names, strip_alias
 from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project
 from thresher.planner.optimizer.rules._util import rewrite_bottom_up
 
@@ -56,32 +56,18 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
 def _semi(node: LogicalPlan) -> LogicalPlan | None:
     if not (isinstance(node, Join) and node.how in ("semi", "anti") and node.right_on):
         return None
-    keys = _columns(node.right_on)
+    keys = plain_column_names(node.right_on)
     if keys is None:
         return None
     right = _key_set(node.right, keys)
     return None if right is None else replace(node, right=right)
 
 
-def _columns(exprs: tuple[Expr, ...]) -> list[str] | None:
-    out = []
-    for e in exprs:
-        c = strip_alias(e)
-        if not isinstance(c, Column):
-            return None
-        out.append(c.name)
-    return out
-
-
 def _key_set(plan: LogicalPlan, keys: list[str]) -> LogicalPlan | None:
     """A plan holding the same set of ``keys`` values as ``plan`` (columns of the same names and
     types; other columns may differ), cheaper to compute; None when none is known."""
     if isinstance(plan, Project):
-        sources: dict[str, str] = {}
-        for e in plan.exprs:
-            src = strip_alias(e)
-            if isinstance(src, Column):
-                sources[e.output_name()] = src.name
+        sources = column_sources(plan.exprs)
         if not all(k in sources for k in keys):
             return None
         below = _key_set(plan.input, [sources[k] for k in keys])
@@ -129,7 +115,7 @@ def _unequal_pair(filt: Filter, join: Join, keys: list[str]) -> LogicalPlan | No
         return None
     if left.schema[a.name].is_float() or right.schema[b.name].is_float():
         return None
-    lkeys, rkeys = _columns(join.left_on), _columns(join.right_on)
+    lkeys, rkeys = plain_column_names(join.left_on), plain_column_names(join.right_on)
     if lkeys is None or rkeys is None:
         return None
     if not (all(k in lkeys for k in keys) or all(k in rkeys for k in keys)):
