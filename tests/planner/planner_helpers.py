@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -15,6 +16,17 @@ from thresher.operators.kernels import registry
 from thresher.planner.logical import LogicalPlan
 from thresher.planner.optimizer.runner import optimize
 from thresher.planner.physical import plan_physical
+
+
+def duckdb_over(files: dict[str, Path]) -> Any:
+    """A DuckDB connection with one view per table over its Parquet file (the reference side of
+    a differential test)."""
+    import duckdb
+
+    con = duckdb.connect()
+    for t, path in files.items():
+        con.execute(f"create view {t} as select * from read_parquet('{path}')")
+    return con
 
 
 def sorted_rows(table: pa.Table) -> list[tuple[Any, ...]]:

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from planner_helpers import optimized, rounded_rows
+from planner_helpers import duckdb_over, optimized, rounded_rows
 
 import thresher as th
 from thresher.planner.logical import Aggregate, Join
@@ -75,9 +75,7 @@ def _pushed(plan: th.DataFrame, disabled: tuple[str, ...] = ()) -> bool:
 @pytest.mark.parametrize("name", sorted(FIRES) + sorted(STAYS))
 def test_same_rows_as_duckdb_rule_on_and_off(files: dict[str, Path], name: str) -> None:
     sql = {**FIRES, **STAYS}[name]
-    con = duckdb.connect()
-    for t, path in files.items():
-        con.execute(f"create view {t} as select * from read_parquet('{path}')")
+    con = duckdb_over(files)
     expected = _rows(con.sql(sql).to_arrow_table())
     q = th.sql(sql, **_frames(files))
     assert _pushed(q) == (name in FIRES)
@@ -142,9 +140,7 @@ def _right_grouped(plan: th.DataFrame, disabled: tuple[str, ...] = ()) -> bool:
 @pytest.mark.parametrize("name", sorted(LEFT_FIRES) + sorted(LEFT_STAYS))
 def test_left_join_same_rows_as_duckdb_rule_on_and_off(files: dict[str, Path], name: str) -> None:
     sql = {**LEFT_FIRES, **LEFT_STAYS}[name]
-    con = duckdb.connect()
-    for t, path in files.items():
-        con.execute(f"create view {t} as select * from read_parquet('{path}')")
+    con = duckdb_over(files)
     expected = _rows(con.sql(sql).to_arrow_table())
     q = th.sql(sql, **_frames(files))
     assert _right_grouped(q) == (name in LEFT_FIRES)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from planner_helpers import optimized, rounded_rows
+from planner_helpers import duckdb_over, optimized, rounded_rows
 
 import thresher as th
 from thresher.planner.logical import Aggregate, Join
@@ -76,9 +76,7 @@ def _changed(plan: th.DataFrame, disabled: tuple[str, ...] = ()) -> bool:
 @pytest.mark.parametrize("name", sorted(FIRES) + sorted(STAYS))
 def test_same_rows_as_duckdb_rule_on_and_off(files: dict[str, Path], name: str) -> None:
     sql = {**FIRES, **STAYS}[name]
-    con = duckdb.connect()
-    for t, path in files.items():
-        con.execute(f"create view {t} as select * from read_parquet('{path}')")
+    con = duckdb_over(files)
     expected = rounded_rows(con.sql(sql).to_arrow_table(), 6)
     q = th.sql(sql, **_frames(files))
     assert _changed(q) == (name in FIRES)

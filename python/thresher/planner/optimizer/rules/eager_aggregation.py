@@ -57,6 +57,7 @@ need only be estimated at half the rows it groups or fewer; the left side must f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from thresher.datatypes import Field, Schema
@@ -142,20 +143,27 @@ def _eager(node: LogicalPlan) -> LogicalPlan | None:
     group = list(dict.fromkeys(join_keys + sorted(key_cols & lnames)))
     if not _few_groups(left, group, MAX_GROUP_FRACTION):
         return None
-    keys = tuple(over_join(k) for k in node.keys)
-    aggs = tuple(over_join(a) for a in node.aggs)
+    gcols = tuple(Column(g) for g in group)
+    return _two_phase(node, tuple(over_join(k) for k in node.keys), tuple(over_join(a) for a in node.aggs),
+                      rnames | set(group), lambda first: replace(below, left=_partial(node, left, gcols, first)))
+
+
+def _two_phase(node: Aggregate, keys: tuple[Expr, ...], aggs: tuple[Expr, ...], taken: set[str],
+               regroup: Callable[[tuple[Expr, ...]], LogicalPlan]) -> LogicalPlan | None:
+    """``node`` as a partial aggregate (``regroup`` places the first phase of ``aggs`` below the
+    join) and a final one over the join by ``keys``; None when ``aggs`` do not split, a partial
+    result's name is ``taken`` (a column of the join's other side or a group key), or the result's
+    schema would not be ``node``'s."""
     split = partial_aggregates(aggs)
     if split is None:
         return None
     first, second, final = split
-    if {a.output_name() for a in first} & (rnames | set(group)):
+    if {a.output_name() for a in first} & taken:
         return None
-    partial = _partial(node, left, tuple(Column(g) for g in group), first)
-    out: LogicalPlan = Aggregate(replace(below, left=partial), keys, second)
+    out: LogicalPlan = Aggregate(regroup(first), keys, second)
     if any(not isinstance(f, Column) for f in final):
         out = Project(out, tuple(Column(k.output_name()) for k in keys) + final)
-    before = [(f.name, f.dtype) for f in node.schema.fields]
-    if [(f.name, f.dtype) for f in out.schema.fields] != before:
+    if [(f.name, f.dtype) for f in out.schema.fields] != [(f.name, f.dtype) for f in node.schema.fields]:
         return None
     return out
 
@@ -202,19 +210,9 @@ def _eager_left(node: Aggregate, join: Join, mapping: dict[str, Column]) -> Logi
         return None
     keys = tuple(substitute(k, mapping, keep_name=True) if mapping else k for k in node.keys)
     aggs = tuple(substitute(a, mapping, keep_name=True) if mapping else a for a in node.aggs)
-    split = partial_aggregates(aggs)
-    if split is None:
-        return None
-    first, second, final = split
-    if {a.output_name() for a in first} & (lnames | set(group)):
-        return None
-    partial = Aggregate(right, tuple(Column(g) for g in group), first)
-    out: LogicalPlan = Aggregate(replace(join, right=partial), keys, second)
-    if any(not isinstance(f, Column) for f in final):
-        out = Project(out, tuple(Column(k.output_name()) for k in keys) + final)
-    if [(f.name, f.dtype) for f in out.schema.fields] != [(f.name, f.dtype) for f in node.schema.fields]:
-        return None
-    return out
+    gcols = tuple(Column(g) for g in group)
+    return _two_phase(node, keys, aggs, lnames | set(group),
+                      lambda first: replace(join, right=Aggregate(right, gcols, first)))
 
 
 def _partial(node: Aggregate, left: LogicalPlan, keys: tuple[Column, ...], first: tuple[Expr, ...]) -> Aggregate:
