@@ -75,3 +75,28 @@ def test_a_plan_without_a_candidate_is_not_walked(monkeypatch):
     grouped = Join(orders.plan, keys.plan, (Column("ok"),), (Column("lk"),), "semi")
     out = semi_join_from_exists.apply(grouped)
     assert walked and isinstance(out, Join) and out.right is lines.plan
+
+
+def test_inner_join_with_an_unread_unique_side_becomes_semi_join():
+    """A side of at most one row (an aggregate without keys: a scalar subquery) that nothing above
+    reads: a semi join of the other side; read above, or unique on the key by a group-by, it stays."""
+    orders, lines = _frames()
+    one = lines.agg(col("lk").max().alias("m"))  # one row
+    joined = Join(orders.plan, one.plan, (Column("ok"),), (Alias(Column("m"), "__key"),), "inner")
+    out = semi_join_from_exists.apply(Project(joined, (col("prio"),)))
+    assert isinstance(out, Project) and isinstance(out.input, Join) and out.input.how == "semi"
+    assert out.input.right is one.plan  # the aggregate stays (a scalar subquery's row check is in it)
+    assert semi_join_from_exists.apply(out) is None
+    assert semi_join_from_exists.apply(Project(joined, (col("prio"), col("m")))) is None
+    # the one-row side on the left: the other side is kept, semi-joined with it
+    swapped = Join(one.plan, orders.plan, (Column("m"),), (Alias(Column("ok"), "__key"),), "inner")
+    out = semi_join_from_exists.apply(Project(swapped, (col("prio"),)))
+    assert isinstance(out, Project) and isinstance(out.input, Join) and out.input.how == "semi"
+    assert out.input.left is orders.plan and repr(out.input.left_on[0]) == 'col("ok")'
+    plain = Join(orders.plan, lines.plan, (Column("ok"),), (Alias(Column("lk"), "__key"),), "inner")
+    assert semi_join_from_exists.apply(Project(plain, (col("prio"),))) is None
+    keys = lines.group_by("lk").agg(th.count().alias("n"))
+    grouped = Join(orders.plan, keys.plan, (Column("ok"),), (Alias(Column("lk"), "__key"),), "inner")
+    assert semi_join_from_exists.apply(Project(grouped, (col("prio"),))) is None
+    for plan in (Project(joined, (col("prio"),)), Project(swapped, (col("prio"),))):
+        assert_rule_equivalent(th.DataFrame(plan), "semi_join_from_exists")
