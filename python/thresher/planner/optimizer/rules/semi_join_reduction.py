@@ -29,8 +29,27 @@ After::
 
 The key source is found by walking down the outer side's inner joins to the side that holds the
 keys (following equi-join keys to the other side, taking the side estimated smaller); it must be
-strictly below the outer side (so nothing big runs twice) and estimated at a tenth of the
-group-by's input or less (``planner.stats``), so the semi join removes most of it.
+strictly below the outer side (so nothing big runs twice), or be the outer side itself where that
+is a filtered read of one table (cheap to read twice), and estimated at a tenth of the group-by's
+input or less (``planner.stats``), so the semi join removes most of it.
+
+Inner joins commute, so a group-by on the left side is reduced too, with the whole right side as
+the key source (a filtered scan). TPC-DS q2 sums web and catalog sales per week
+(``wswscs``) and joins each of its two uses with the weeks of one year::
+
+    Join inner on [col("wswscs.d_week_seq") = col("date_dim.d_week_seq")]
+      Project [...] Aggregate keys=[col("date_dim.d_week_seq")] aggs=[...]
+        Join inner on [col("sold_date_sk") = col("date_dim.d_date_sk")]
+          Union [web_sales, catalog_sales]
+          Scan date_dim
+      Scan date_dim predicate=[d_year == 2001]
+
+Each use now sums only that year's sales (``Join semi`` of the aggregate's input with
+``Scan date_dim predicate=[d_year == 2001]`` on the week, which semi_join_pushdown moves onto
+the inner date_dim): two group-bys over a fifth of the sales each instead of one shared group-by
+over all of them (SF1: 274 -> 219 ms CPU). A group-by on the left with a key source deeper in
+the right side is left alone: TPC-DS q83's three per-item sums then each semi-joined the items
+with store returns in those weeks, 47 -> 56 ms.
 """
 
 from __future__ import annotations
@@ -54,27 +73,55 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
 def _reduce(node: LogicalPlan) -> LogicalPlan | None:
     if not (isinstance(node, Join) and node.how in ("inner", "left") and node.left_on):
         return None
-    found = grouped_on(node.right, node.right_on)
+    right = _reduced(node.left, node.left_on, node.right, node.right_on)
+    if right is not None:
+        return replace(node, right=right)
+    if node.how == "inner":  # (inner joins commute: the group-by may be the left side)
+        left = _reduced(node.right, node.right_on, node.left, node.left_on, whole_only=True)
+        if left is not None:
+            return replace(node, left=left)
+    return None
+
+
+def _reduced(outer: LogicalPlan, outer_on: tuple[Expr, ...], grouped: LogicalPlan,
+             grouped_keys: tuple[Expr, ...], whole_only: bool = False) -> LogicalPlan | None:
+    """``grouped`` with its group-by's input semi-joined with the key source below ``outer`` (with
+    ``whole_only``, only with ``outer`` itself, a filtered scan)."""
+    found = grouped_on(grouped, grouped_keys)
     if found is None:
         return None
     agg, key_exprs = found
     lk_cols: set[str] = set()
-    for e in node.left_on:
+    for e in outer_on:
         lk_cols |= e.columns()
-    located = _key_source(node.left, {c: c for c in lk_cols})
+    located = _key_source(outer, {c: c for c in lk_cols})
     if located is None:
         return None
     source, names = located
-    if source is node.left or not _selective(source, agg.input):
+    if (source is outer and not _scan_only(source)) or (whole_only and source is not outer):
+        return None
+    if not _selective(source, agg.input):
         return None
     key_cols: set[str] = set()
     for e in key_exprs:
         key_cols |= e.columns()
     if _already_reduced(agg.input, set(names.values()), key_cols):
         return None
-    on = tuple(substitute(e, {c: Column(n) for c, n in names.items()}) for e in node.left_on)
+    on = tuple(substitute(strip_alias(e), {c: Column(n) for c, n in names.items()}) for e in outer_on)
     reduced = replace(agg, input=Join(agg.input, source, key_exprs, on, "semi"))
-    return replace(node, right=_replace_node(node.right, agg, reduced))
+    return _replace_node(grouped, agg, reduced)
+
+
+def _scan_only(node: LogicalPlan) -> bool:
+    """A filtered (and projected) read of one table: cheap to read a second time for the keys,
+    and a filter of the group-by's input (an unfiltered dimension holds every key)."""
+    return _filtered(node) and _one_scan(node)
+
+
+def _one_scan(node: LogicalPlan) -> bool:
+    while isinstance(node, (Project, Filter)):
+        node = node.input
+    return isinstance(node, ScanSource)
 
 
 def grouped_on(right: LogicalPlan, right_on: tuple[Expr, ...]) -> tuple[Aggregate, tuple[Expr, ...]] | None:
