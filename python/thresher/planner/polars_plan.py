@@ -3,9 +3,11 @@
 :class:`PolarsProgram` is what a ``relational`` stage carries: called with one LazyFrame per
 stage input it returns the subtree's LazyFrame; the executor materializes the inputs and
 collects the result (``engine/polars_frames.py``). Scans that Polars can read itself come from
-``Source.polars_scan`` (with our pushed-down columns and predicate). Joins rename both sides'
-columns to positional names first, so output naming follows Thresher's schema rules exactly
-(suffixes, coalesced keys) rather than Polars'.
+``Source.polars_scan`` (with our pushed-down columns and predicate). An inner, semi or anti join
+on same-typed columns whose output names Polars gives as Thresher's schema says is a Polars join
+of the columns as they are; any other join renames both sides' columns to positional names
+first, so output naming follows Thresher's schema rules exactly (suffixes, coalesced keys)
+rather than Polars'.
 
 A join whose right side groups on the join keys (a decorrelated subquery: TPC-H Q2, Q17, Q20,
 Q21) passes the left side's keys down to the group-by: its input is semi-joined with the left
@@ -842,14 +844,19 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
             pt = polars_dtype(st)
             lkeys[k] = lkeys[k].cast(pt)
             rkeys[k] = rkeys[k].cast(pt)
-    lsel = [polars_col(n, a) for n, a in lmap.items()] + lkeys
-    rsel = [polars_col(n, a) for n, a in rmap.items()] + rkeys
     how = node.how
+    found = None
     if how in ("inner", "semi") and node.left_on:
-        found = _key_range_filter(node, left, right, rsel)
-        if found is not None:
-            left, right = found
-            rsel = [polars_col(a) for a in rmap.values()] + [polars_col(f"__rk{k}") for k in range(len(rkeys))]
+        found = _key_range_filter(node, left, right, lambda: [polars_col(n, a) for n, a in rmap.items()] + rkeys)
+    if found is not None:
+        left, right = found
+        rsel = [polars_col(a) for a in rmap.values()] + [polars_col(f"__rk{k}") for k in range(len(rkeys))]
+    else:
+        direct = _direct_join(node, left, right)
+        if direct is not None:
+            return direct
+        rsel = [polars_col(n, a) for n, a in rmap.items()] + rkeys
+    lsel = [polars_col(n, a) for n, a in lmap.items()] + lkeys
     L, R = _select(left, lsel), _select(right, rsel)
     if how == "cross":
         joined = L.join(R, how="cross")
@@ -879,6 +886,52 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
             continue
         out.append(polars_col(a, n + node.suffix if n in left_names else n))
     return _select(joined, out)
+
+
+def _direct_join(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> pl.LazyFrame | None:
+    """An inner, semi or anti join on columns of the same type, joined as they are, without the
+    positional renames (None where those are needed). A semi or anti join gives the left side's
+    columns; an inner join the left's, then the right's but the right key columns the join
+    merges (plain column keys: all of them, Polars' ``coalesce``; keys kept as SQL keeps them,
+    ``col.alias("__key.x")``: none). That is Polars' own output wherever no right column takes a
+    suffix. The renames were a ``select`` on each side and one after, which cost lowering and
+    Polars' optimizer time on every collect (it walks them)."""
+    how = node.how
+    if how not in ("inner", "semi", "anti") or not node.left_on:
+        return None
+    ls, rs = node.left.schema, node.right.schema
+    lon: list[str] = []
+    ron: list[str] = []
+    for le, re_ in zip(node.left_on, node.right_on):
+        lc, rc = _key_column(le), _key_column(re_)
+        if lc is None or rc is None or ls[lc] != rs[rc]:
+            return None
+        lon.append(lc)
+        ron.append(rc)
+    if len(set(lon)) != len(lon) or len(set(ron)) != len(ron):
+        return None
+    if how != "inner":
+        return left.join(right, left_on=lon, right_on=ron, how=how)  # type: ignore[arg-type]
+    merged = {type(e) is Column for e in node.right_on}
+    if len(merged) != 1:
+        return None  # some keys merged, some kept: Polars merges all or none
+    lnames = set(ls.names)
+    if True in merged:
+        same = dict(zip(ron, lon))
+        # a right key merged into a left key of its name is no clash; any other shared name is
+        if any(n in lnames and same.get(n) != n for n in rs.names):
+            return None
+        return left.join(right, left_on=lon, right_on=ron, how="inner", coalesce=True)
+    if any(n in lnames for n in rs.names):
+        return None
+    return left.join(right, left_on=lon, right_on=ron, how="inner", coalesce=False)
+
+
+def _key_column(e: Expr) -> str | None:
+    """The column a join key reads where it is one, plain or renamed (None for any other key)."""
+    if type(e) is Alias:
+        e = e.child
+    return e.name if type(e) is Column else None
 
 
 #: a key-range filter is tried where the probe side's row groups each span at most this fraction
@@ -959,9 +1012,9 @@ def _clustered_ranges(node: LogicalPlan, key: Expr, schema: Schema) -> list[tupl
 
 
 def _key_range_filter(node: Join, left: pl.LazyFrame, right: pl.LazyFrame,
-                      rsel: list[pl.Expr]) -> tuple[pl.LazyFrame, pl.LazyFrame] | None:
+                      rsel: Callable[[], list[pl.Expr]]) -> tuple[pl.LazyFrame, pl.LazyFrame] | None:
     """A join filter from a small, filtered build side to a probe side clustered on the join key
-    (``right`` selected by ``rsel`` has the build keys as ``__rk<k>``; selected only where the
+    (``right`` selected by ``rsel()`` has the build keys as ``__rk<k>``; selected only where the
     filter applies): the build side is computed first and the
     probe side keeps the keys in its ``[min, max]``. Polars pushes that filter down to the scan,
     whose row-group statistics then skip the row groups outside the range: TPC-DS q39 reads the
@@ -991,7 +1044,7 @@ def _key_range_filter(node: Join, left: pl.LazyFrame, right: pl.LazyFrame,
     probe_rows = None if probe is None else probe[0].statistics().num_rows
     if build_rows is None or probe_rows is None or build_rows > KEY_RANGE_MAX_SCAN_FRACTION * probe_rows:
         return None
-    built = _select(right, rsel).collect()
+    built = _select(right, rsel()).collect()
     bounds: list[pl.Expr] = []
     for k, ranges in candidates:
         col = built.get_column(f"__rk{k}")
