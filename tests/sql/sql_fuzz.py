@@ -24,7 +24,10 @@ DATES = st.one_of(st.none(), st.sampled_from([datetime.date(2024, 1, 30), dateti
                                               datetime.date(2024, 2, 1), datetime.date(2024, 2, 29),
                                               datetime.date(2024, 3, 2)]))
 
-T1_COLS = {"a": "int", "b": "int", "s": "str", "f": "float", "d": "date"}
+# SMALLINTs whose products and sums leave the type (DuckDB: "Overflow in multiplication of INT16")
+SMALLS = st.one_of(st.none(), st.sampled_from([-300, -2, 0, 3, 200, 30000]))
+
+T1_COLS = {"a": "int", "b": "int", "s": "str", "f": "float", "d": "date", "h": "int16"}
 T2_COLS = {"a": "int", "c": "int", "s": "str"}
 
 
@@ -36,10 +39,10 @@ def tables(draw: Any) -> dict[str, pa.Table]:
         n = draw(st.integers(0, 7))
         data = {}
         for c, kind in cols.items():
-            values = draw(st.lists({"int": INTS, "str": STRS, "float": FLOATS, "date": DATES}[kind], min_size=n,
-                                   max_size=n))
+            values = draw(st.lists({"int": INTS, "str": STRS, "float": FLOATS, "date": DATES, "int16": SMALLS}[kind],
+                                   min_size=n, max_size=n))
             data[c] = pa.array(values, {"int": pa.int64(), "str": pa.string(), "float": pa.float64(),
-                                        "date": pa.date32()}[kind])
+                                        "date": pa.date32(), "int16": pa.int16()}[kind])
         out[name] = pa.table(data)
     return out
 
@@ -66,11 +69,19 @@ def value(draw: Any, cols: list[str], kind: str, depth: int = 0) -> str:
                        .map(lambda t: f"CASE WHEN {t[0]} THEN {t[1]} ELSE {t[2]} END"))
         options.append(st.tuples(value(cols, kind, depth + 1), value(cols, kind, depth + 1))
                        .map(lambda t: f"coalesce({t[0]}, {t[1]})"))
-        # SQL's truncating % and //, and CASTs that round (a zero divisor is an error in DuckDB)
+        # SQL's truncating % and //, and CASTs that round
         if kind == "int":
             options.append(st.tuples(value(cols, kind, depth + 1), st.sampled_from(["%", "//"]),
                                      st.sampled_from(["2", "-3", "3"])).map(lambda t: f"({t[0]} {t[1]} {t[2]})"))
             options.append(value(cols, "float", depth + 1).map(lambda v: f"CAST({v} AS INTEGER)"))
+            # a divisor that may be 0 (an error in DuckDB), bare or guarded as queries guard it
+            options.append(st.tuples(value(cols, kind, depth + 1), st.sampled_from(["%", "//"]),
+                                     value(cols, kind, depth + 1), st.integers(0, 3)).map(_division))
+            # SMALLINT arithmetic that may overflow (an error in DuckDB; Polars wraps)
+            small = [c.split(":")[0] for c in cols if c.endswith(":int16")]
+            if small:
+                options.append(st.tuples(st.sampled_from(small), st.sampled_from(["*", "+", "-"]),
+                                         st.sampled_from(small + ["1000", "2", "-1"]), st.booleans()).map(_small))
         if kind == "float":
             options.append(st.tuples(value(cols, kind, depth + 1), st.sampled_from(["0.75", "-2.0"]))
                            .map(lambda t: f"({t[0]} % {t[1]})"))
@@ -78,6 +89,24 @@ def value(draw: Any, cols: list[str], kind: str, depth: int = 0) -> str:
                            .map(lambda t: f"CAST({t[0]} AS {t[1]})"))
             options.append(value(cols, "int", depth + 1).map(lambda v: f"CAST({v} AS DOUBLE)"))
     return str(draw(st.one_of(options)))
+
+
+def _division(t: tuple[str, str, str, int]) -> str:
+    n, op, d, guard = t
+    if guard == 1:
+        return f"CASE WHEN {d} <> 0 THEN ({n} {op} {d}) END"
+    if guard == 2:
+        return f"({n} {op} NULLIF({d}, 0))"
+    if guard == 3:
+        return f"CASE WHEN {d} = 0 THEN 0 ELSE ({n} {op} {d}) END"
+    return f"({n} {op} {d})"
+
+
+def _small(t: tuple[str, str, str, bool]) -> str:
+    x, op, y, guard = t
+    if guard:  # only where it cannot overflow
+        return f"CASE WHEN abs({x}) < 100 AND abs({y}) < 100 THEN ({x} {op} {y}) END"
+    return f"({x} {op} {y})"
 
 
 @st.composite
@@ -103,6 +132,11 @@ def predicate(draw: Any, cols: list[str], depth: int = 0) -> str:
         return f"{a} {draw(st.sampled_from(['', 'NOT ']))}BETWEEN {lo} AND {hi}"
     if choice == 4:
         return f"NOT ({draw(predicate(cols, depth + 1))})"
+    if choice == 5 and kind == "int" and draw(st.booleans()):
+        # a division guarded by the terms beside it (DuckDB does not evaluate it where d = 0)
+        d = draw(value(cols, "int", depth + 1))
+        cmp = f"{a} % {d} {draw(st.sampled_from(['=', '<>', '>']))} {draw(st.sampled_from(['0', '1']))}"
+        return draw(st.sampled_from([f"({d} <> 0 AND {cmp})", f"({cmp} AND {d} <> 0)", f"({d} = 0 OR {cmp})"]))
     op = "AND" if choice == 5 else "OR"
     return f"({draw(predicate(cols, depth + 1))} {op} {draw(predicate(cols, depth + 1))})"
 

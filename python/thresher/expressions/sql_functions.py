@@ -32,3 +32,11 @@ def _single_row_value(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     scalar subquery that returned more than one row; the SQL translator adds it, see
     ``planner/sql/translate.py``'s ``_guard_scalar_subqueries``)."""
     return args[0].dtype
+
+
+@function("sql_nonzero", sql_names=("__sql_nonzero",))
+def _sql_nonzero(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """``__sql_nonzero(value, n, d)``: ``value`` (``n % d`` or ``n // d``, computed), or an error
+    where ``d`` is 0 and ``n`` is not NULL: SQL's division by zero (the SQL translator adds it,
+    see ``planner/sql/coerce.py``; a CASE branch or a WHERE term checks only its own rows)."""
+    return args[0].dtype

@@ -21,7 +21,7 @@ from thresher._lazy import lazy_module
 from thresher.datatypes import Field, Schema, conform_array, storage_batch
 from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Alias, Call, Cast, Column, Expr, Literal, UDFCall, memo
-from thresher.operators.expr_to_polars import has_lowering, to_polars
+from thresher.operators.expr_to_polars import filter_to_polars, has_lowering, to_polars
 from thresher.operators.kernels.base import KernelOutput, RowError
 from thresher.operators.kernels.registry import get_kernel
 
@@ -92,7 +92,9 @@ def _needs_kernel(node: Expr, schema: Schema) -> bool:
 class ExprEvaluator:
     """Compiled evaluation of ``exprs`` over batches with ``schema``."""
 
-    def __init__(self, exprs: Sequence[Expr], schema: Schema, udf_runner: Callable[[Any], Any] | None = None) -> None:
+    def __init__(self, exprs: Sequence[Expr], schema: Schema, udf_runner: Callable[[Any], Any] | None = None,
+                 predicate: bool = False) -> None:
+        """``predicate``: the one expression is a filter's (see ``filter_to_polars``)."""
         self.schema = schema
         self.exprs = list(exprs)
         self.fields = [e.resolve(schema) for e in self.exprs]
@@ -117,7 +119,8 @@ class ExprEvaluator:
         ]
         self._polars_exprs: list[pl.Expr | None] = []
         for f, through in zip(self._final, self._passthrough):
-            self._polars_exprs.append(None if through else to_polars(f, self._work_schema))
+            lower = filter_to_polars if predicate else to_polars
+            self._polars_exprs.append(None if through else lower(f, self._work_schema))
 
     def __getstate__(self) -> dict[str, Any]:
         # thread-local state cannot be pickled (Ray ships operators to workers); it is per process anyway

@@ -8,6 +8,7 @@ subtree itself and hand Polars the result as a column.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -315,9 +316,56 @@ def has_lowering(name: str) -> bool:
     return name in _LOWER
 
 
+def lowering(name: str) -> _Lower:
+    """The Polars lowering of calls of ``name``."""
+    return _LOWER[name]
+
+
 def register_lowering(name: str, fn: _Lower) -> None:
     """Let a plugin function run in Polars."""
     _LOWER[name] = fn
+
+
+#: the guard of a checked call: the rows where SQL evaluates it (a boolean Polars expression, no
+#: NULLs), None for every row, False for none (a guard's own terms: their checks are not run)
+Guard = Any
+_Checked = Callable[[list["pl.Expr"], Call, list[DataType], Guard], "pl.Expr | None"]
+#: name -> (is this call checked, its checked lowering); see :func:`register_checked_lowering`
+_CHECKED: dict[str, tuple[Callable[[Call], bool], _Checked]] = {}
+
+
+def register_checked_lowering(name: str, applies: Callable[[Call], bool], fn: _Checked) -> None:
+    """A lowering of ``name`` that raises at run time (SQL's division by zero, integer
+    overflow), for the calls ``applies`` accepts: ``fn(args, call, arg_types, guard)`` checks only
+    the rows ``guard`` selects, the rows where SQL evaluates the call (a CASE branch's, those a
+    WHERE's other terms keep); it returns None to use the plain lowering."""
+    _CHECKED[name] = (applies, fn)
+
+
+def _is_checked(e: Expr) -> bool:
+    if not isinstance(e, Call):
+        return False
+    hit = _CHECKED.get(e.name)
+    return hit is not None and hit[0](e)
+
+
+def needs_guard(expr: Expr) -> bool:
+    """Does ``expr`` hold a checked call (see :func:`register_checked_lowering`)?"""
+    d = expr.__dict__
+    hit: tuple[int, bool] | None = d.get("_memo_checked")
+    if hit is None or hit[0] != len(_CHECKED):
+        hit = d["_memo_checked"] = (len(_CHECKED), _is_checked(expr) or any(needs_guard(c) for c in expr.children()))
+    return hit[1]
+
+
+def _and_guard(guard: Guard, cond: pl.Expr) -> Guard:
+    if guard is False:
+        return False
+    return cond if guard is None else guard & cond
+
+
+def _true(c: pl.Expr) -> pl.Expr:
+    return c.fill_null(False)
 
 
 def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -> pl.Expr:
@@ -352,11 +400,114 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
     raise ThresherTypeError(f"no Polars form for aggregation {name!r}")
 
 
-def to_polars(expr: Expr, schema: Schema, in_group: bool = True) -> pl.Expr:
+def filter_to_polars(pred: Expr, schema: Schema) -> pl.Expr:
+    """A filter's predicate (:func:`to_polars`) where a checked call (SQL's ``n % d``) checks
+    only the rows SQL evaluates it on: DuckDB evaluates a WHERE's AND terms in any order, each on
+    the rows the others keep, and the right side of an OR on the rows its left side does not
+    keep (``WHERE d <> 0 AND n % d = 1``, ``WHERE d = 0 OR n % d = 1`` do not fail)."""
+    if not needs_guard(pred):
+        return to_polars(pred, schema)
+    token, checks = _IN_FILTER.set(True), _LOWERED_CHECKS.set({})
+    try:
+        return _predicate(pred, schema, None)
+    finally:
+        _LOWERED_CHECKS.reset(checks)
+        _IN_FILTER.reset(token)
+
+
+#: lowering a filter's predicate: a check there must not be elementwise, or Polars merges the
+#: filter with those below it (a WHERE's other terms, pushed into the scan) and evaluates the
+#: check on the rows they drop
+_IN_FILTER: contextvars.ContextVar[bool] = contextvars.ContextVar("thresher_in_filter", default=False)
+
+
+def check_is_elementwise() -> bool:
+    """May the check a checked lowering builds be an elementwise batch function (see
+    :func:`filter_to_polars`)?"""
+    return not _IN_FILTER.get()
+
+
+def _predicate(pred: Expr, schema: Schema, guard: Guard) -> pl.Expr:
+    if not (isinstance(pred, Call) and pred.name in ("and", "or") and needs_guard(pred)):
+        return to_polars(pred, schema, True, guard)
+    if pred.name == "or":
+        # DuckDB evaluates the right side on the rows the left does not keep; the optimizer may
+        # have swapped them, so each side checks only the rows the other does not keep
+        left, right = pred.args
+        lg = _and_guard(guard, ~_true(_unchecked(right, schema))) if needs_guard(left) else guard
+        rg = _and_guard(guard, ~_true(_unchecked(left, schema))) if needs_guard(right) else guard
+        return _predicate(left, schema, lg) | _predicate(right, schema, rg)
+    terms = _conjuncts(pred)
+    plain = [None if not needs_guard(t) else _true(_unchecked(t, schema)) for t in terms]
+    out: list[pl.Expr] = []
+    for i, t in enumerate(terms):
+        if not needs_guard(t):
+            out.append(to_polars(t, schema, True, guard))
+            continue
+        g = guard
+        for j, u in enumerate(terms):
+            if j != i:
+                other = plain[j]
+                g = _and_guard(g, other if other is not None else _true(to_polars(u, schema)))
+        out.append(_predicate(t, schema, g))
+    return functools.reduce(lambda x, y: x & y, out)
+
+
+def _conjuncts(e: Expr) -> list[Expr]:
+    if isinstance(e, Call) and e.name == "and":
+        return [t for a in e.args for t in _conjuncts(a)]
+    return [e]
+
+
+def _unchecked(e: Expr, schema: Schema) -> pl.Expr:
+    """``e`` with no run-time checks (a guard's own value)."""
+    return to_polars(e, schema, True, False)
+
+
+#: the checked calls lowered in the expression being lowered: structural key -> [(guard, Polars
+#: expression)] (see :func:`_checked_once`); None outside a lowering that has checks
+_LOWERED_CHECKS: contextvars.ContextVar[dict[Any, list[tuple[Guard, pl.Expr]]] | None] = contextvars.ContextVar(
+    "thresher_lowered_checks", default=None)
+
+
+def _checked_once(expr: Call, schema: Schema, in_group: bool, guard: Guard, fn: _Lower) -> pl.Expr:
+    """A checked call, lowered once per expression: an occurrence already lowered there for every
+    row (or for the same rows) checks this one's rows too, so it is reused (a ROUND's input is
+    read ~10 times by its expansion, its CASE branches among them; ``CASE WHEN x - y <= 30 ...
+    WHEN x - y <= 60 ...`` repeats ``x - y``). One expression is evaluated on one frame, so the
+    rows are the same."""
+    seen = _LOWERED_CHECKS.get()
+    if seen is None:
+        return _guarded_call(expr, schema, in_group, guard, fn)
+    hits = seen.setdefault(expr.key(), [])
+    for g, out in hits:
+        if g is None or g is guard:
+            return out
+    out = _guarded_call(expr, schema, in_group, guard, fn)
+    hits.append((guard, out))
+    return out
+
+
+def to_polars(expr: Expr, schema: Schema, in_group: bool = True, guard: Guard = None) -> pl.Expr:
+    if _LOWERED_CHECKS.get() is None and needs_guard(expr):
+        token = _LOWERED_CHECKS.set({})
+        try:
+            return _to_polars(expr, schema, in_group, guard)
+        finally:
+            _LOWERED_CHECKS.reset(token)
+    return _to_polars(expr, schema, in_group, guard)
+
+
+def _to_polars(expr: Expr, schema: Schema, in_group: bool = True, guard: Guard = None) -> pl.Expr:
     """Lower ``expr`` to a Polars expression over columns named as in ``schema``.
 
     ``in_group`` says aggregations run inside ``group_by().agg`` (False: a global aggregation).
+    ``guard`` selects the rows a checked call (see :func:`register_checked_lowering`) checks:
+    None all of them; a CASE's branch checks only the rows that take it, a COALESCE's argument
+    those where the arguments before it are NULL.
     """
+    if guard is not None and not needs_guard(expr):
+        guard = None
     if isinstance(expr, Column):
         schema.field(expr.name)
         return polars_col(expr.name)
@@ -366,15 +517,17 @@ def to_polars(expr: Expr, schema: Schema, in_group: bool = True) -> pl.Expr:
         if isinstance(expr.child, Column):
             schema.field(expr.child.name)
             return polars_col(expr.child.name, expr.name)
-        return to_polars(expr.child, schema, in_group).alias(expr.name)
+        return to_polars(expr.child, schema, in_group, guard).alias(expr.name)
     if isinstance(expr, Cast):
-        inner = to_polars(expr.child, schema, in_group)
+        inner = to_polars(expr.child, schema, in_group, guard)
         src = expr.child.resolve(schema).dtype
         if expr.dtype.is_media() or src.is_media():
             raise NotLowerable(expr)
         if expr.dtype.is_string() and src.kind == "decimal":
             return inner.cast(pl.String)
         return inner.cast(polars_dtype(expr.dtype), strict=expr.strict)
+    if isinstance(expr, When) and needs_guard(expr):
+        return _guarded_when(expr, schema, in_group, guard)
     if isinstance(expr, When):
         chain: Any = None
         for cond, value in expr.branches:
@@ -390,12 +543,86 @@ def to_polars(expr: Expr, schema: Schema, in_group: bool = True) -> pl.Expr:
         fn = _LOWER.get(expr.name)
         if fn is None:
             raise NotLowerable(expr)
-        args = [to_polars(a, schema, in_group) for a in expr.args]
-        types = [a.resolve(schema).dtype for a in expr.args]
-        return fn(args, expr, types)
+        if guard is None and not needs_guard(expr):
+            args = [to_polars(a, schema, in_group) for a in expr.args]
+            types = [a.resolve(schema).dtype for a in expr.args]
+            return fn(args, expr, types)
+        if _is_checked(expr) and guard is not False:
+            return _checked_once(expr, schema, in_group, guard, fn)
+        return _guarded_call(expr, schema, in_group, guard, fn)
     if isinstance(expr, UDFCall):
         raise NotLowerable(expr)
     raise NotLowerable(expr)
+
+
+def _guarded_when(expr: When, schema: Schema, in_group: bool, guard: Guard) -> pl.Expr:
+    """A CASE evaluates a branch's value on the rows that take it, a condition on the rows no
+    condition before it took."""
+    chain: Any = None
+    rest = guard
+    for cond, value in expr.branches:
+        c = to_polars(cond, schema, in_group, rest)
+        taken = _true(_unchecked(cond, schema)) if needs_guard(cond) else _true(c)
+        v = to_polars(value, schema, in_group, _and_guard(rest, taken))
+        chain = pl.when(c).then(v) if chain is None else chain.when(c).then(v)
+        rest = _and_guard(rest, ~taken)
+    return chain.otherwise(to_polars(expr.otherwise_, schema, in_group, rest))
+
+
+_COMPARISONS = frozenset(("eq", "neq", "lt", "le", "gt", "ge"))
+_NULL_IN_NULL_OUT = _COMPARISONS | {"add", "sub", "mul", "truediv", "mod", "floordiv", "neg", "abs"}
+
+
+def _exact(e: Expr, schema: Schema, in_group: bool, guard: Guard) -> pl.Expr:
+    """``e``, its chain of integer arithmetic with a constant operand (``-x * 1000 + 1``) computed
+    in Int128 (see ``_guarded_call``)."""
+    if not (isinstance(e, Call) and e.name in ("add", "sub", "mul", "neg") and e.options
+            and e.resolve(schema).dtype.is_integer()):
+        return to_polars(e, schema, in_group, guard)
+    if e.name == "neg":
+        return pl.lit(0, dtype=pl.Int128) - _exact(e.args[0], schema, in_group, guard).cast(pl.Int128)
+    a, b = e.args
+    if isinstance(b, Literal):
+        x, y = _exact(a, schema, in_group, guard).cast(pl.Int128), to_polars(b, schema)
+    elif isinstance(a, Literal):
+        x, y = to_polars(a, schema), _exact(b, schema, in_group, guard).cast(pl.Int128)
+    else:
+        return to_polars(e, schema, in_group, guard)
+    return x + y if e.name == "add" else x - y if e.name == "sub" else x * y
+
+
+def _guarded_call(expr: Call, schema: Schema, in_group: bool, guard: Guard, fn: _Lower) -> pl.Expr:
+    types = [a.resolve(schema).dtype for a in expr.args]
+    args: list[pl.Expr]
+    if expr.name in _NULL_IN_NULL_OUT and any(isinstance(a, Literal) and a.value is None for a in expr.args):
+        # NULL whatever the other operand: DuckDB folds it to NULL and never evaluates that
+        args = [to_polars(a, schema, in_group, False) for a in expr.args]
+        return fn(args, expr, types)
+    if expr.name in ("and", "or") and any(not a.columns() for a in expr.args):
+        # DuckDB folds ``x AND FALSE``, ``x OR TRUE`` (a constant side) without evaluating x
+        return _predicate(expr, schema, guard)
+    if expr.name in _COMPARISONS and len(expr.args) == 2 and any(isinstance(a, Literal) for a in expr.args):
+        # DuckDB's optimizer moves the constants of ``x * 1000 > 0``, ``x + c = k`` to the literal's
+        # side (``x > 0``, ``x > k - c``): the arithmetic never runs, nor overflows; compared
+        # exactly (in Int128), unchecked, the answer is that one
+        args = [_exact(a, schema, in_group, guard) for a in expr.args]
+        return fn(args, expr, types)
+    if expr.name in ("coalesce", "fill_null"):
+        # an argument is evaluated on the rows where every argument before it is NULL
+        args = []
+        rest = guard
+        for a in expr.args:
+            x = to_polars(a, schema, in_group, rest)
+            args.append(x)
+            rest = _and_guard(rest, (_unchecked(a, schema) if needs_guard(a) else x).is_null())
+    else:
+        args = [to_polars(a, schema, in_group, guard) for a in expr.args]
+    checked = _CHECKED.get(expr.name)
+    if checked is not None and guard is not False and checked[0](expr):
+        out = checked[1](args, expr, types, guard)
+        if out is not None:
+            return out
+    return fn(args, expr, types)
 
 
 def is_lowerable(expr: Expr) -> bool:

@@ -23,7 +23,7 @@ else:
 
 class FilterOperator(Operator):
     def __init__(self, predicate: Expr, input_schema: Schema) -> None:
-        self.evaluator = ExprEvaluator([predicate], input_schema)
+        self.evaluator = ExprEvaluator([predicate], input_schema, predicate=True)
         self.schema = input_schema
 
     def warm_up(self) -> None:

@@ -44,7 +44,7 @@ from thresher.expressions.expr import (
 )
 from thresher.io.predicate import Comparison, Predicate, predicate_to_polars
 from thresher.io.source import Source
-from thresher.operators.expr_to_polars import polars_col, polars_dtype, to_polars
+from thresher.operators.expr_to_polars import filter_to_polars, polars_col, polars_dtype, to_polars
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
@@ -469,7 +469,7 @@ def _shared_read(node: LogicalPlan, read: SharedRead, memo: dict[tuple[int, int]
     if read.terms:
         lf = _filter(lf, predicate_to_polars(Predicate(read.terms)))
     if read.filters:
-        lf = _filter(lf, to_polars(combine_conjunction(read.filters), read.base.schema))
+        lf = _filter(lf, filter_to_polars(combine_conjunction(read.filters), read.base.schema))
     return lf.select(list(node.schema.names))
 
 
@@ -573,7 +573,7 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
         return lf  # type: ignore[no-any-return]
     if isinstance(node, Filter):
         lf = _build(node.input, leaf)
-        pred = to_polars(node.predicate, node.input.schema)
+        pred = filter_to_polars(node.predicate, node.input.schema)
         if isinstance(node.input, Join) and node.input.how == "cross" and _one_row(node.input.right):
             # a scalar subquery's one row (TPC-H Q11, Q22) compared with every row: the test as a
             # column first. A filter straight over the cross join that compares a column of each

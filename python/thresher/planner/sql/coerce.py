@@ -7,6 +7,8 @@
 - ``DATE +/- integer`` adds days (``d_date + 5``); ``DATE - DATE`` is the number of days between.
 - ``CAST`` rounds where Polars' cast truncates, and ``//`` truncates toward zero where Polars'
   floors (:class:`SQLCast`, :data:`SQL_TRUNCATED`): both depend on the operands' types.
+- ``%`` and ``//`` by zero are an error (DuckDB's "Division by zero"), where Polars gives NULL or
+  inf: ``__sql_nonzero`` checks at run time, on the rows SQL evaluates the division on.
 
 The translator builds expressions bottom-up, sometimes before the schema they run against is
 known (WHERE terms are collected before the joins are planned), so this is a rewrite of a whole
@@ -29,6 +31,9 @@ _COMPARISONS = {"eq", "neq", "gt", "ge", "lt", "le"}
 
 #: the option of a ``mod`` or ``floordiv`` written as SQL's ``%`` or ``//`` (see :func:`_sql_truncated`)
 SQL_TRUNCATED = (("sql", True),)
+#: the option of an ``add``, ``sub``, ``mul`` or ``neg`` written in SQL: integer overflow is an error
+#: at run time (DuckDB's "Overflow in multiplication of INT16"), where Polars (the DataFrame API) wraps
+SQL_CHECKED = (("sql", True),)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -65,12 +70,26 @@ def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType) -> E
         other = tb if ta.is_null() else ta
         return Literal(None, DataType.null()) if other.is_null() else Literal(None, DataType.null()).cast(other)
     if name == "floordiv" and not (ta.is_integer() and tb.is_integer()):
-        return Call("truediv", (a, b))
-    r = Call(name, (Call("abs", (a,)), Call("abs", (b,))))
+        return _nonzero(Call("truediv", (a, b)), a, b, "//")
+    divisor = b
+    if ta.kind == "decimal" or tb.kind == "decimal":  # (Polars raises on every row: NULL, checked below)
+        divisor = when(Call("eq", (b, lit(0)))).then(Literal(None, DataType.null())).otherwise(b)
+    r = Call(name, (Call("abs", (a,)), Call("abs", (divisor,))))
     negative = Call("lt", (a, lit(0)))
     if name == "floordiv":
         negative = Call("neq", (negative, Call("lt", (b, lit(0)))))
-    return when(negative).then(Call("neg", (r,))).otherwise(r)
+    out = when(negative).then(Call("neg", (r,))).otherwise(r)
+    if ta.is_float() or tb.is_float():  # DuckDB: a DOUBLE % 0 is NaN
+        return out
+    return _nonzero(out, a, b, "%" if name == "mod" else "//")
+
+
+def _nonzero(value: Expr, a: Expr, b: Expr, op: str) -> Expr:
+    """``value`` (``a % b``, ``a // b``), an error at run time where ``b`` is 0 and ``a`` is not NULL
+    (DuckDB: "Division by zero"); only on the rows SQL evaluates it (a CASE branch's, ...)."""
+    import thresher.expressions.sql_functions  # noqa: F401  (registers sql_nonzero)
+
+    return Call("sql_nonzero", (value, a, b), (("op", op),))
 
 
 class SQLCastError(ThresherError):

@@ -50,7 +50,7 @@ from thresher.planner.logical import (
     Union,
 )
 from thresher.planner.partial_aggregates import partial_aggregates
-from thresher.planner.sql.coerce import SQL_TRUNCATED, SQLCast, SQLCastError, coerce_literals
+from thresher.planner.sql.coerce import SQL_CHECKED, SQL_TRUNCATED, SQLCast, SQLCastError, coerce_literals
 from thresher.planner.sql.windows import SQLWindows
 
 
@@ -361,7 +361,8 @@ class Translator:
             rest_right = [t for t in rest if t.columns() <= set(right.schema.names)]
             if rest_right and how in ("left", "inner", "semi", "anti"):
                 right = Filter(right, self._typed(combine_conjunction(rest_right), right.schema))
-                rest = [t for t in rest if t not in rest_right]
+                moved = {id(t) for t in rest_right}
+                rest = [t for t in rest if id(t) not in moved]
             if rest and how == "inner":  # (an inner join's other ON terms filter its rows)
                 where_terms = where_terms + rest
                 rest = []
@@ -744,14 +745,16 @@ class Translator:
             bn: Any = node
             if op in ("add", "sub") and isinstance(bn.expression, exp.Interval):
                 return self._interval(bn, op, schema)
-            return Call(op, (self.expr(bn.this, schema), self.expr(bn.expression, schema)))
+            return Call(op, (self.expr(bn.this, schema), self.expr(bn.expression, schema)),
+                        SQL_CHECKED if op in ("add", "sub", "mul") else ())
         if isinstance(node, exp.Not):
             inner = node.this
             if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
                 return Call("is_not_null", (self.expr(inner.this, schema),))
             return Call("not", (self.expr(inner, schema),))
         if isinstance(node, exp.Neg):
-            return Call("neg", (self.expr(node.this, schema),))
+            inner = self.expr(node.this, schema)  # (-5: a literal's negation, nothing to check)
+            return Call("neg", (inner,), () if isinstance(inner, Literal) else SQL_CHECKED)
         if isinstance(node, exp.Is):
             x = self.expr(node.this, schema)
             if isinstance(node.expression, exp.Null):
@@ -836,6 +839,10 @@ class Translator:
             import thresher.expressions.sql_functions  # noqa: F401  (registers the "grouping" placeholder)
 
             return Call("grouping", tuple(self.expr(a, schema) for a in node.expressions))
+        if isinstance(node, exp.Nullif):  # NULLIF(a, b): NULL where a = b (guards a division: n / NULLIF(d, 0))
+            a = self.expr(node.this, schema)
+            return when(Call("eq", (a, self.expr(node.expression, schema)))).then(
+                Literal(None, DataType.null())).otherwise(a)
         if isinstance(node, exp.Coalesce):
             args = [self.expr(node.this, schema)] + [self.expr(e, schema) for e in node.expressions]
             return Call("coalesce", tuple(args))

@@ -1,0 +1,161 @@
+"""SQL's run-time arithmetic errors, as DuckDB raises them: differential tests.
+
+Polars (and the DataFrame API, which follows it) wraps an integer that overflows and gives NULL
+for an integer ``%`` or ``//`` by zero (inf for ``//`` of doubles); DuckDB raises ("Overflow in
+multiplication of INT16", "Division by zero"). Thresher's SQL used to give the wrapped / NULL
+value: a silent wrong answer. Now it raises too, but only on the rows DuckDB evaluates the
+arithmetic on: a CASE branch's rows, a COALESCE argument's, the rows a WHERE's other AND terms
+keep, an OR's other side does not keep. DuckDB's ``/`` is a DOUBLE division (``1 / 0`` is inf, ``0 /
+0`` NaN), as Thresher's: not checked.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+import thresher as th
+from thresher.errors import ThresherExecutionError
+
+duckdb = pytest.importorskip("duckdb")
+
+T = pa.table({
+    "n": pa.array([1, 6, None, -7], pa.int32()),
+    "d": pa.array([0, 2, 0, 3], pa.int32()),
+    "f": pa.array([1.5, 0.0, None, 2.0], pa.float64()),
+    "m": pa.array([Decimal("2.50"), Decimal("0.00"), None, Decimal("1.25")], pa.decimal128(9, 2)),
+    "s": pa.array([30000, 2, None, -5], pa.int16()),
+    "big": pa.array([2 ** 63 - 1, 1, None, -3], pa.int64()),
+})
+U = pa.table({"n": pa.array([1, 6, 3], pa.int32()), "k": pa.array([0, 3, 1], pa.int32())})
+TABLES = {"t": T, "u": U}
+
+
+def _rows(table: pa.Table) -> list[tuple[Any, ...]]:
+    rows = [tuple("nan" if v != v else v for v in r) for r in zip(*(c.to_pylist() for c in table.columns))]
+    return sorted(rows, key=lambda r: tuple(map(repr, r)))
+
+
+def _duckdb(query: str) -> list[tuple[Any, ...]]:
+    con = duckdb.connect()
+    for name, tab in TABLES.items():
+        con.register(name, tab)
+    return _rows(con.sql(query).to_arrow_table())
+
+
+def _thresher(query: str) -> list[tuple[Any, ...]]:
+    return _rows(th.sql(query, **{n: th.from_arrow(tab) for n, tab in TABLES.items()}).to_arrow())
+
+
+DIVISION_BY_ZERO = [
+    "SELECT n % d AS r FROM t",
+    "SELECT n // d AS r FROM t",
+    "SELECT 7 % 0 AS r",
+    "SELECT n % 0 AS r FROM t",
+    "SELECT f // 0 AS r FROM t",  # // of doubles is a division, of zero an error
+    "SELECT m % 0 AS r FROM t",
+    "SELECT m // d AS r FROM t",
+    "SELECT n FROM t WHERE n % d = 0",
+    "SELECT n FROM t WHERE n > 0 AND n // d = 0",  # n > 0 keeps the row where d = 0
+    "SELECT sum(n % d) AS r FROM t",
+    "SELECT d = 0 OR n % d > 1 AS r FROM t",  # a select list's OR evaluates both sides
+    "SELECT d <> 0 AND n % d > 1 AS r FROM t",
+    "SELECT CASE WHEN n % d > 1 THEN 1 WHEN d = 0 THEN 0 END AS r FROM t",  # the first condition sees every row
+    "SELECT sum(n) OVER (PARTITION BY n % d) AS r FROM t",
+    "SELECT coalesce(n, 1 % d) AS r FROM t",  # evaluated where n is NULL, and d is 0 there
+    "SELECT t.n FROM t JOIN u ON t.n = u.n AND t.n % t.d = 0",
+    "SELECT t.n FROM t JOIN u ON t.n = u.n AND u.n % u.k = 0",
+]
+
+
+@pytest.mark.parametrize("query", DIVISION_BY_ZERO)
+def test_division_by_zero_is_an_error_as_in_duckdb(query: str) -> None:
+    with pytest.raises(duckdb.Error, match="Division by zero"):
+        _duckdb(query)
+    with pytest.raises(ThresherExecutionError, match="division by zero in"):
+        _thresher(query)
+
+
+OVERFLOW = [
+    "SELECT s * 1000 AS r FROM t",
+    "SELECT CAST(n * 10 AS SMALLINT) * 1000 AS r FROM t",
+    "SELECT s + 32767 AS r FROM t",
+    "SELECT big + 1 AS r FROM t",
+    "SELECT big * 2 AS r FROM t",
+    "SELECT n * 2147483647 AS r FROM t",
+    "SELECT -(s - 2 - 32767) AS r FROM t",  # -(-32768) leaves SMALLINT
+    "SELECT 2147483647::INTEGER + 1 AS r",
+    "SELECT s * s AS r FROM t",
+    "SELECT n FROM t WHERE s * s > n",
+    "SELECT sum(s * 1000) AS r FROM t",
+    "SELECT CASE WHEN s > 100 THEN s * 1000 END AS r FROM t",
+]
+
+
+@pytest.mark.parametrize("query", OVERFLOW)
+def test_integer_overflow_is_an_error_as_in_duckdb(query: str) -> None:
+    with pytest.raises(duckdb.Error, match="Overflow"):
+        _duckdb(query)
+    with pytest.raises(ThresherExecutionError, match="integer overflow in"):
+        _thresher(query)
+
+
+SAME = [
+    # guarded divisions: DuckDB does not evaluate them on the rows where d = 0
+    "SELECT CASE WHEN d <> 0 THEN n % d END AS r FROM t",
+    "SELECT CASE WHEN d = 0 THEN 0 ELSE n // d END AS r FROM t",
+    "SELECT CASE d WHEN 0 THEN 0 ELSE n % d END AS r FROM t",
+    "SELECT CASE WHEN d = 0 THEN 0 WHEN n % d > 1 THEN 1 END AS r FROM t",
+    "SELECT IF(d <> 0, n % d, 0) AS r FROM t",
+    "SELECT n % NULLIF(d, 0) AS r FROM t",
+    "SELECT coalesce(d, n % d) AS r FROM t",  # d is never NULL: n % d is not evaluated
+    "SELECT n FROM t WHERE d <> 0 AND n % d = 0",
+    "SELECT n FROM t WHERE n % d = 0 AND d <> 0",
+    "SELECT n FROM t WHERE d <> 0 AND n // d > 1 AND n > 0",
+    "SELECT n FROM t WHERE d = 0 OR n % d > 1",
+    "SELECT n FROM t WHERE d <> 0 AND (n % d = 0 OR n > 10)",
+    "SELECT n FROM t WHERE coalesce(n % NULLIF(d, 0), 0) = 0",
+    "SELECT sum(CASE WHEN d <> 0 THEN n % d END) AS r FROM t",
+    "SELECT n % d AS r FROM t WHERE d <> 0",
+    "SELECT r FROM (SELECT n, d, n % d AS r FROM t) WHERE d <> 0",
+    "SELECT n FROM t GROUP BY n HAVING sum(d) <> 0 AND max(n) % sum(d) = 0",
+    "SELECT t.n FROM t JOIN u ON t.n = u.n AND u.k <> 0 WHERE t.n % u.k = 0",
+    "SELECT t.n FROM t LEFT JOIN u ON t.n = u.n AND u.k <> 0 AND u.n % u.k = 0",
+    "SELECT n FROM t WHERE n IN (SELECT n % k FROM u WHERE k <> 0)",
+    "SELECT n % 2 AS r FROM t WHERE n IS NULL OR d = 0",
+    "SELECT NULL % 0 AS r",
+    "SELECT n % 0 AS r FROM t WHERE n IS NULL",  # NULL % 0 is NULL
+    # DOUBLE and DECIMAL `/` and DOUBLE `%`: inf / NaN, no error
+    "SELECT n / d AS r FROM t",
+    "SELECT f / 0 AS r FROM t",
+    "SELECT m / 0 AS r FROM t",
+    "SELECT f % 0 AS r FROM t",
+    "SELECT CASE WHEN d <> 0 THEN m % d END AS r FROM t",
+    "SELECT CASE WHEN d <> 0 THEN f // d END AS r FROM t",
+    # overflow only on rows not evaluated, or compared with a constant (DuckDB moves it)
+    "SELECT CASE WHEN s < 100 THEN s * 1000 END AS r FROM t",
+    "SELECT n FROM t WHERE s < 100 AND s * 1000 > n",
+    "SELECT n FROM t WHERE s * 1000 > 0",
+    "SELECT n FROM t WHERE s + 32767 > 0",
+    "SELECT s * 1000 > 0 AS r FROM t",
+    "SELECT n FROM t GROUP BY n HAVING max(s) * 1000 > 0",
+    "SELECT s * 1000::INTEGER AS r FROM t",  # INTEGER arithmetic: no overflow
+    "SELECT CAST(s AS INTEGER) * 1000 AS r FROM t",
+    "SELECT -s AS r, s - 2 AS q, big - 4 AS p FROM t",
+    "SELECT sum(s) AS r FROM t",
+]
+
+
+@pytest.mark.parametrize("query", SAME)
+def test_guarded_and_valid_arithmetic_matches_duckdb(query: str) -> None:
+    assert _thresher(query) == _duckdb(query)
+
+
+def test_the_dataframe_api_keeps_polars_arithmetic() -> None:
+    df = th.from_arrow(T)
+    out = df.select((th.col("s") * 1000).alias("x"), (th.col("n") % th.col("d")).alias("y")).to_arrow()
+    assert out.column("x").to_pylist() == [-15488, 2000, None, -5000]
+    assert out.column("y").to_pylist() == [None, 0, None, 2]
