@@ -1,5 +1,5 @@
-"""Inner, semi and anti joins on same-typed columns are lowered as Polars joins of the columns as
-they are (polars_plan._direct_join), without renaming every column of both sides.
+"""Inner, left, semi, anti and cross joins on same-typed columns are lowered as Polars joins of
+the columns as they are (polars_plan._direct_join), without renaming every column of both sides.
 
 Each case compares Thresher's result (columns, names, order, rows) with Polars' eager join (the
 DataFrame API's reference) or DuckDB (SQL), over Parquet files with NULL keys, duplicate keys,
@@ -59,7 +59,11 @@ CASES = {
     "semi two keys": (["k", "k2"], ["rk", "rk2"], {"rk": "rk", "rk2": "rk2", "x": "x"}, "semi", True),
     "anti": (["k"], ["rk"], {"rk": "rk", "y": "y", "x": "x"}, "anti", True),
     "anti same name": (["k"], ["k"], {"k": "rk"}, "anti", True),
-    "left (renamed)": (["k"], ["rk"], {"rk": "rk", "y": "y"}, "left", False),
+    "left": (["k"], ["rk"], {"rk": "rk", "y": "y"}, "left", True),
+    "left two keys": (["k", "k2"], ["rk", "rk2"], {"rk": "rk", "rk2": "rk2", "y": "y"}, "left", True),
+    "left same name": (["k"], ["k"], {"k": "rk", "y": "y"}, "left", True),
+    "left suffixed column": (["k"], ["rk"], {"rk": "rk", "y": "y", "x": "x"}, "left", False),
+    "full (renamed)": (["k"], ["rk"], {"rk": "rk", "y": "y"}, "full", False),
 }
 
 
@@ -115,3 +119,27 @@ def test_sql_join_chain_and_anti_match_duckdb(frames, checked_direct) -> None:  
     df = th.sql(q, l=t["l"], r=t["r"])
     assert sorted_rows(df.to_arrow()) == sorted_rows(duckdb_over(paths).sql(q).to_arrow_table())
     assert checked_direct and all(cols == want_cols for cols, want_cols in checked_direct)
+
+
+@pytest.mark.parametrize("rcols,direct", [({"y": "y", "rk2": "rk2"}, True), ({"y": "y", "x": "x"}, False)])
+def test_cross_join_matches_polars(frames, checked_direct, rcols: dict[str, str], direct: bool) -> None:  # type: ignore[no-untyped-def]
+    t, _ = frames
+    df = t["l"].join(t["r"].select(*[col(src).alias(n) for n, src in rcols.items()]), how="cross")
+    got = df.to_arrow()
+    pright = pl.from_arrow(RIGHT).select([pl.col(src).alias(n) for n, src in rcols.items()])
+    want = pl.from_arrow(LEFT).join(pright, how="cross").to_arrow()  # type: ignore[union-attr]
+    assert got.column_names == want.column_names == list(df.columns)
+    assert sorted_rows(got) == sorted_rows(want)
+    assert ("__l0" not in _program(df)) == direct
+    assert len(checked_direct) == 2 * direct
+    assert all(cols == want_cols for cols, want_cols in checked_direct)
+
+
+def test_sql_left_join_keeps_the_right_key(frames, checked_direct) -> None:  # type: ignore[no-untyped-def]
+    # a LEFT JOIN's right key column is NULL where no right row matched, as DuckDB gives it
+    t, paths = frames
+    q = "select l.k, l.k2, r.rk, r.y from l left join r on l.k = r.rk and l.k2 = r.rk2"
+    df = th.sql(q, l=t["l"], r=t["r"])
+    assert "__l0" not in _program(df)
+    assert checked_direct and all(cols == want_cols for cols, want_cols in checked_direct)
+    assert sorted_rows(df.to_arrow()) == sorted_rows(duckdb_over(paths).sql(q).to_arrow_table())

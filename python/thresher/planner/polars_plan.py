@@ -3,9 +3,9 @@
 :class:`PolarsProgram` is what a ``relational`` stage carries: called with one LazyFrame per
 stage input it returns the subtree's LazyFrame; the executor materializes the inputs and
 collects the result (``engine/polars_frames.py``). Scans that Polars can read itself come from
-``Source.polars_scan`` (with our pushed-down columns and predicate). An inner, semi or anti join
-on same-typed columns whose output names Polars gives as Thresher's schema says is a Polars join
-of the columns as they are; any other join renames both sides' columns to positional names
+``Source.polars_scan`` (with our pushed-down columns and predicate). An inner, left, semi, anti
+or cross join on same-typed columns whose output names Polars gives as Thresher's schema says is
+a Polars join of the columns as they are; any other join renames both sides' columns to positional names
 first, so output naming follows Thresher's schema rules exactly (suffixes, coalesced keys)
 rather than Polars'.
 
@@ -889,17 +889,21 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
 
 
 def _direct_join(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> pl.LazyFrame | None:
-    """An inner, semi or anti join on columns of the same type, joined as they are, without the
-    positional renames (None where those are needed). A semi or anti join gives the left side's
-    columns; an inner join the left's, then the right's but the right key columns the join
-    merges (plain column keys: all of them, Polars' ``coalesce``; keys kept as SQL keeps them,
-    ``col.alias("__key.x")``: none). That is Polars' own output wherever no right column takes a
-    suffix. The renames were a ``select`` on each side and one after, which cost lowering and
-    Polars' optimizer time on every collect (it walks them)."""
+    """An inner, left, semi, anti or cross join on columns of the same type, joined as they are,
+    without the positional renames (None where those are needed). A semi or anti join gives the
+    left side's columns; an inner or left join the left's, then the right's but the right key
+    columns the join merges (plain column keys: all of them, Polars' ``coalesce``; keys kept as
+    SQL keeps them, ``col.alias("__key.x")``: none); a cross join every column of both. That is
+    Polars' own output wherever no right column takes a suffix. The renames were a ``select`` on
+    each side and one after, which cost lowering and Polars' optimizer time on every collect (it
+    walks them)."""
     how = node.how
-    if how not in ("inner", "semi", "anti") or not node.left_on:
-        return None
     ls, rs = node.left.schema, node.right.schema
+    if how == "cross":
+        lnames = set(ls.names)
+        return None if any(n in lnames for n in rs.names) else left.join(right, how="cross")
+    if how not in ("inner", "left", "semi", "anti") or not node.left_on:
+        return None
     lon: list[str] = []
     ron: list[str] = []
     for le, re_ in zip(node.left_on, node.right_on):
@@ -910,7 +914,7 @@ def _direct_join(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> pl.Lazy
         ron.append(rc)
     if len(set(lon)) != len(lon) or len(set(ron)) != len(ron):
         return None
-    if how != "inner":
+    if how in ("semi", "anti"):
         return left.join(right, left_on=lon, right_on=ron, how=how)  # type: ignore[arg-type]
     merged = {type(e) is Column for e in node.right_on}
     if len(merged) != 1:
@@ -921,10 +925,10 @@ def _direct_join(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> pl.Lazy
         # a right key merged into a left key of its name is no clash; any other shared name is
         if any(n in lnames and same.get(n) != n for n in rs.names):
             return None
-        return left.join(right, left_on=lon, right_on=ron, how="inner", coalesce=True)
+        return left.join(right, left_on=lon, right_on=ron, how=how, coalesce=True)  # type: ignore[arg-type]
     if any(n in lnames for n in rs.names):
         return None
-    return left.join(right, left_on=lon, right_on=ron, how="inner", coalesce=False)
+    return left.join(right, left_on=lon, right_on=ron, how=how, coalesce=False)  # type: ignore[arg-type]
 
 
 def _key_column(e: Expr) -> str | None:
