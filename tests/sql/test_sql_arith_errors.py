@@ -127,6 +127,8 @@ SAME = [
     "SELECT n FROM t WHERE n IN (SELECT n % k FROM u WHERE k <> 0)",
     "SELECT n % 2 AS r FROM t WHERE n IS NULL OR d = 0",
     "SELECT NULL % 0 AS r",
+    "SELECT CASE WHEN n > 100 THEN 7 % 0 END AS r FROM t",  # a constant: evaluated on no row
+    "SELECT n, 7 % 0 AS r FROM t WHERE n > 100",
     "SELECT n % 0 AS r FROM t WHERE n IS NULL",  # NULL % 0 is NULL
     # DOUBLE and DECIMAL `/` and DOUBLE `%`: inf / NaN, no error
     "SELECT n / d AS r FROM t",

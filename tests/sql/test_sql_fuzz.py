@@ -188,6 +188,9 @@ REGRESSIONS: dict[str, tuple[dict[str, pa.Table], str]] = {
                                             "SELECT t1.a AS c0 FROM t1 WHERE (t1.b % 0) = NULL"),
     "division_by_zero_of_nulls": ({"t1": _t1([None, None], [1, 2], ["x", "y"], [0.0, 1.0]), "t2": EMPTY2},
                                   "SELECT count(DISTINCT (t1.a // 0)) AS c0, sum(t1.a % t1.b) AS c1 FROM t1"),
+    # a constant division by zero over no rows is never evaluated (it was checked once anyway)
+    "constant_division_by_zero_over_no_rows": ({"t1": EMPTY1, "t2": T2_NULL},
+                                               "SELECT (0 % 0) AS c0 FROM t1 INTERSECT SELECT t2.a AS c0 FROM t2"),
     "division_by_a_column": ({"t1": T1, "t2": EMPTY2},
                              "SELECT (t1.a % t1.b) AS c0, CASE WHEN t1.b <> 0 THEN t1.a // t1.b END AS c1 FROM t1"),
 }

@@ -619,6 +619,10 @@ def _guarded_call(expr: Call, schema: Schema, in_group: bool, guard: Guard, fn: 
         args = [to_polars(a, schema, in_group, guard) for a in expr.args]
     checked = _CHECKED.get(expr.name)
     if checked is not None and guard is not False and checked[0](expr):
+        if guard is None and schema.names and not expr.columns():
+            # a constant (``0 % 0``) is evaluated once per row: none over no rows (DuckDB)
+            any_row = polars_col(schema.names[0])
+            guard = any_row.is_null() | any_row.is_not_null()
         out = checked[1](args, expr, types, guard)
         if out is not None:
             return out

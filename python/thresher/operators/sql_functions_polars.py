@@ -58,6 +58,12 @@ def _guard_mask(guard: Guard, n: int, s: Sequence[pl.Series]) -> pl.Series | Non
     return s[n] if guard is not None and len(s) > n else None
 
 
+def _rows(v: pl.Series, s: Sequence[pl.Series]) -> pl.Series:
+    """``v`` with a row per row of the batch (a constant's is one value; a guard has every row)."""
+    n = max(len(x) for x in s)
+    return v.new_from_index(0, n) if len(v) == 1 and n > 1 else v
+
+
 def _masked(bad: pl.Series, mask: pl.Series | None) -> bool:
     """Is ``bad`` true on a row ``mask`` selects (either may be one value, for every row)?"""
     if mask is not None:
@@ -112,7 +118,7 @@ def _overflow_checked(a: list[pl.Expr], e: Call, t: list[DataType], guard: Guard
     def check(s: Sequence[pl.Series], **_: object) -> pl.Series:
         v = s[0]
         if not v.dtype.is_integer() or _fits(e.name, s[1:1 + len(a)], v.dtype):
-            return v
+            return _rows(v, s)
         ops = [x.cast(pl.Int128) for x in s[1:1 + len(a)]]
         if e.name == "neg":
             exact = ops[0] * pl.Series([-1], dtype=pl.Int128)  # (Polars has no neg of Int128)
@@ -127,7 +133,7 @@ def _overflow_checked(a: list[pl.Expr], e: Call, t: list[DataType], guard: Guard
             raise ThresherExecutionError(
                 f"integer overflow in {what}: the result does not fit {v.dtype} (SQL raises, as DuckDB does; "
                 f"cast an operand to a wider type, e.g. CAST(x AS BIGINT) or DOUBLE)")
-        return v
+        return _rows(v, s)
 
     inputs = [plain, *a] + ([guard] if guard is not None else [])
     return pl.map_batches(inputs, check, return_dtype=pl.dtype_of(plain), is_elementwise=check_is_elementwise())
@@ -141,14 +147,14 @@ def _nonzero(a: list[pl.Expr], e: Call, t: list[DataType], guard: Guard) -> pl.E
         n, d = s[1], s[2]  # (a literal is one value for every row)
         lo, hi = cast(Any, d.min()), cast(Any, d.max())
         if lo is None or hi is None or lo > 0 or hi < 0:  # (no zero: what almost every batch needs)
-            return s[0]
+            return _rows(s[0], s)
         if len(d) == 1:
             if d[0] is None or d[0] != 0:
-                return s[0]
+                return _rows(s[0], s)
             bad = n.is_not_null()
         elif len(n) == 1:
             if n[0] is None:
-                return s[0]
+                return _rows(s[0], s)
             bad = d == 0
         else:
             bad = (d == 0) & n.is_not_null()
@@ -156,7 +162,7 @@ def _nonzero(a: list[pl.Expr], e: Call, t: list[DataType], guard: Guard) -> pl.E
             raise ThresherExecutionError(
                 f"division by zero in {e.args[1]!r} {e.option('op', '%')} {e.args[2]!r} (SQL raises, as DuckDB "
                 f"does; guard it, e.g. CASE WHEN d <> 0 THEN ... END or NULLIF(d, 0))")
-        return s[0]
+        return _rows(s[0], s)
 
     inputs = [a[0], a[1], a[2]] + ([guard] if guard is not None else [])
     return pl.map_batches(inputs, check, return_dtype=pl.dtype_of(a[0]), is_elementwise=check_is_elementwise())
