@@ -106,9 +106,19 @@ class StringNamespace:
     def split(self, by: str) -> Expr:
         return self._call("split", by=by)
 
-    def replace(self, pattern: str, value: str, literal: bool = False, n: int = -1) -> Expr:
-        """Replace matches of ``pattern`` (all of them unless ``n`` is given)."""
+    def replace(self, pattern: str, value: str, literal: bool = False, n: int = 1) -> Expr:
+        """Replace the first ``n`` matches of ``pattern`` (the first one by default, as in Polars;
+        :meth:`replace_all` replaces every one).
+
+        >>> from thresher import col
+        >>> col("s").str.replace("a", "X")
+        col("s").str.replace(pattern='a', value='X')
+        """
         return self._call("replace", pattern=pattern, value=value, literal=literal, n=n)
+
+    def replace_all(self, pattern: str, value: str, literal: bool = False) -> Expr:
+        """Replace every match of ``pattern``."""
+        return self._call("replace", pattern=pattern, value=value, literal=literal, n=-1)
 
     def extract(self, pattern: str, group_index: int = 1) -> Expr:
         """The ``group_index``-th capture group of the regex ``pattern`` (null if no match)."""
@@ -120,8 +130,12 @@ class StringNamespace:
     def strip(self, characters: str | None = None) -> Expr:
         return self._call("strip", characters=characters)
 
-    def to_date(self, format: str | None = None) -> Expr:
-        return self._call("to_date", format=format)
+    def to_date(self, format: str | None = None, strict: bool = True) -> Expr:
+        """Parse as a date with ``format`` (chrono's, as in Polars); ``strict=False`` gives null
+        where the text does not parse, as in Polars."""
+        if strict:
+            return self._call("to_date", format=format)
+        return self._call("to_date", format=format, strict=False)
 
     def like(self, pattern: str, case_insensitive: bool = False) -> Expr:
         """SQL LIKE: ``%`` any run of characters, ``_`` one character."""
