@@ -23,6 +23,8 @@ from thresher.expressions.registry import FunctionSpec, expect, register
 def _part_rule(fn: str) -> Any:
     def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
         f = args[0]
+        if fn in ("dt.hour", "dt.minute", "dt.second"):  # (a DATE has no time of day, in Polars as in DuckDB)
+            expect(f, f.dtype.kind == "timestamp" or f.dtype.is_null(), "a timestamp", fn)
         expect(f, f.dtype.kind in ("date", "timestamp") or f.dtype.is_null(), "a date or timestamp", fn)
         return DataType.int32()
 

@@ -269,7 +269,7 @@ def _is_in(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return DataType.bool()
 
 
-@function("hash")
+@function("hash", sql_names=("__hash",))  # (not SQL's HASH: DuckDB's hash gives other values)
 def _hash(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return DataType.uint64()
 

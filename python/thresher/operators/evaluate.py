@@ -315,13 +315,19 @@ class ExprEvaluator:
         if lowered:
             frame = pl.from_arrow(storage_batch(batch), rechunk=False)
             assert isinstance(frame, pl.DataFrame)
+            exprs = [self._polars_exprs[i].alias(f"__o{i}") for i in lowered]  # type: ignore[union-attr]
             try:
-                out_df = frame.select([self._polars_exprs[i].alias(f"__o{i}") for i in lowered])  # type: ignore[union-attr]
+                try:
+                    arrays = frame.select(exprs).to_arrow().columns
+                except pl.exceptions.ShapeError:
+                    # Polars' eager select can fold an expression to one value and then refuse to
+                    # broadcast it next to full columns (DATE '2023-11-30' <= coalesce(DATE
+                    # '2024-02-29', d)): each alone, broadcast below
+                    arrays = [frame.select(x).to_arrow().column(0) for x in exprs]
             except pl.exceptions.PolarsError as exc:
                 raise ThresherExecutionError(f"evaluating {[self.exprs[i] for i in lowered]}: {exc}") from exc
-            table = out_df.to_arrow()
             for k, i in enumerate(lowered):
-                arr = table.column(k)
+                arr = arrays[k]
                 arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
                 if len(arr) != batch.num_rows and len(arr) == 1:
                     arr = pa.repeat(arr[0], batch.num_rows) if batch.num_rows else arr.slice(0, 0)

@@ -9,6 +9,7 @@ subtree itself and hand Polars the result as a column.
 from __future__ import annotations
 
 import contextvars
+import decimal
 import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -134,12 +135,18 @@ def _str_contains(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 
 
 @functools.lru_cache(maxsize=1024)
-def _like_to_regex(pattern: str, ci: bool) -> str:
+def _like_to_regex(pattern: str, ci: bool, escape: str | None = None) -> str:
     import re
 
     out = []
-    for ch in pattern:
-        if ch == "%":
+    chars = iter(pattern)
+    for ch in chars:
+        if ch == escape:  # the next character stands for itself (a trailing escape is an error in DuckDB)
+            nxt = next(chars, None)
+            if nxt is None:
+                raise ThresherTypeError(f"LIKE pattern {pattern!r} ends with its escape character {escape!r}")
+            out.append(re.escape(nxt))
+        elif ch == "%":
             out.append(".*")
         elif ch == "_":
             out.append(".")
@@ -152,6 +159,8 @@ def _str_like(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     o = _opts(e)
     pat: str = o["pattern"]
     ci = o.get("case_insensitive", False)
+    if o.get("escape") is not None:
+        return a[0].str.contains(_like_to_regex(pat, ci, o["escape"]))
     inner = pat.strip("%")
     if not ci and "_" not in pat and "%" not in inner:
         # fast paths for the common shapes: 'abc%', '%abc', '%abc%', 'abc'
@@ -193,7 +202,9 @@ _IS_IN_LISTS_MAX = 256
 
 def _is_in(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     values = list(e.option("values", ()))
-    if t[0].kind == "decimal":
+    if t[0].kind == "decimal" or (t[0].is_numeric() and any(
+            isinstance(v, (float, decimal.Decimal)) and not isinstance(v, bool) for v in values)):
+        # a fraction in the list of an integer column (x IN (1, 2.5)) compares as a number, as SQL does
         return a[0].cast(pl.Float64).is_in([float(v) for v in values])
     # a list literal: a bare Series of the same dtype is ambiguous (deprecated) in Polars 2.
     # Built once per value list and type: implode() runs an eager select (0.2 ms; TPC-H Q22's
@@ -228,7 +239,7 @@ def _round(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 
 
 def _str_to_date(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
-    return a[0].str.to_date(e.option("format"))
+    return a[0].str.to_date(e.option("format"), strict=e.option("strict", True))
 
 
 def _strip(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
@@ -310,6 +321,15 @@ for _n in ORDER_DEPENDENT:
     _LOWER[_n] = _order_dependent
 for _n in SQL_WINDOW_FUNCTIONS:
     _LOWER[_n] = _window_only
+
+
+#: one-argument numeric functions whose value of NULL is NULL (their type rule keeps the null type)
+_NULL_IN_NULL_OUT = frozenset({"abs", "neg", "round", "sqrt"})
+
+
+def _typed_null_first(fn: _Lower, dtype: Any) -> _Lower:
+    """``fn`` with its first argument (a NULL of Polars' null type) cast to ``dtype`` first."""
+    return lambda a, e, t: fn([a[0].cast(dtype), *a[1:]], e, t)
 
 
 def has_lowering(name: str) -> bool:
@@ -543,6 +563,13 @@ def _to_polars(expr: Expr, schema: Schema, in_group: bool = True, guard: Guard =
         fn = _LOWER.get(expr.name)
         if fn is None:
             raise NotLowerable(expr)
+        if expr.args and expr.args[0].resolve(schema).dtype.is_null():
+            # a NULL literal (upper(NULL), -NULL): Polars has no string, date or numeric functions on
+            # its null type; a numeric one of NULL is NULL
+            if expr.name in _NULL_IN_NULL_OUT:
+                return to_polars(expr.args[0], schema, in_group)
+            if expr.name.startswith(("str.", "dt.")):
+                fn = _typed_null_first(fn, pl.String if expr.name.startswith("str.") else pl.Date)
         if guard is None and not needs_guard(expr):
             args = [to_polars(a, schema, in_group) for a in expr.args]
             types = [a.resolve(schema).dtype for a in expr.args]

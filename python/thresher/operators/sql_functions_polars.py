@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from thresher._lazy import lazy_module
 from thresher.datatypes import DataType
 from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Literal
+from thresher.expressions.sql_functions import DATE_TEXT, TIMESTAMP_TEXT
 from thresher.operators.expr_to_polars import (
     Guard,
     check_is_elementwise,
@@ -173,3 +175,165 @@ for _name in ("add", "sub", "mul", "neg"):
     register_checked_lowering(_name, _is_sql, _overflow_checked)
 register_lowering("sql_nonzero", lambda a, e, t: a[0])
 register_checked_lowering("sql_nonzero", lambda e: True, _nonzero)
+
+
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+
+
+def _parse_text(x: pl.Expr, to: DataType) -> pl.Expr:
+    """The text in ``x`` read as DuckDB reads it for ``to`` where it is one of the common forms
+    (null where it is not, or does not convert)."""
+    s = x.str.strip_chars()
+    if to.is_bool():  # DuckDB does not strip here: ' true ' is not a boolean
+        low = x.str.to_lowercase()
+        return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
+    if to.is_integer():
+        # '12', '+4', and '1.5' / '1e2' (rounded half away from zero, as DuckDB does)
+        as_float = s.cast(pl.Float64, strict=False).round(0, mode="half_away_from_zero")
+        whole = pl.coalesce(s.cast(pl.Int64, strict=False),
+                            pl.when(as_float.abs() < 2.0**63).then(as_float).cast(pl.Int64, strict=False))
+        return whole.cast(polars_dtype(to), strict=False)
+    if to.is_float():
+        return s.cast(pl.Float64, strict=False).cast(polars_dtype(to), strict=False)
+    if to.kind == "decimal":
+        scale = to.arrow.scale
+        wide = s.cast(pl.Decimal(38, max(scale + 6, 12)), strict=False)
+        return wide.round(scale, mode="half_away_from_zero").cast(polars_dtype(to), strict=False)
+    if to.kind == "date":  # 'YYYY-M-D' (DuckDB reads more: '2024/02/29', a time after it, ...)
+        return pl.when(s.str.contains(DATE_TEXT)).then(s).str.to_date("%Y-%m-%d", strict=False)
+    if to.kind == "timestamp":  # 'YYYY-MM-DD[ HH:MM:SS[.ffffff]]', not stripped (DuckDB refuses a trailing blank)
+        unit = to.arrow.unit
+        ok = pl.when(x.str.contains(TIMESTAMP_TEXT)).then(x)
+        return pl.coalesce(ok.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit=unit),
+                           ok.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit=unit),
+                           ok.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime(unit)))
+    raise ThresherExecutionError(f"no SQL cast from text to {to}")
+
+
+def _sql_type_name(t: DataType) -> str:
+    if t.kind == "decimal":
+        return f"DECIMAL({t.arrow.precision}, {t.arrow.scale})"
+    names = {"int8": "TINYINT", "int16": "SMALLINT", "int32": "INTEGER", "int64": "BIGINT", "uint8": "UTINYINT",
+             "uint16": "USMALLINT", "uint32": "UINTEGER", "uint64": "UBIGINT", "float": "FLOAT", "double": "DOUBLE",
+             "bool": "BOOLEAN"}
+    return names.get(str(t.arrow), t.kind.upper())
+
+
+def _sql_text_cast(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    to: DataType = e.option("to")
+    strict = bool(e.option("strict", True))
+    dtype = polars_dtype(to)
+    name = _sql_type_name(to)
+
+    def check(s: Sequence[pl.Series], **_: object) -> pl.Series:  # (Polars passes return_dtype=)
+        text, value = s[0], s[1]
+        bad = text.is_not_null() & value.is_null()
+        if strict and bad.any():
+            raise ThresherExecutionError(f"could not convert string {text.filter(bad)[0]!r} to {name}")
+        if not strict and not to.is_bool():  # (DuckDB's booleans are the few words above)
+            # DuckDB reads more forms than the common ones parsed here ('0x10', '1_000', 'inf' as
+            # a date, ...): where text that failed could be one, refuse rather than guess NULL
+            unsure = bad & (text.str.contains(r"\d") | text.str.strip_chars().str.to_lowercase().is_in(
+                ["inf", "-inf", "+inf", "infinity", "-infinity", "+infinity", "epoch", "nan"]))
+            if unsure.any():
+                raise ThresherExecutionError(
+                    f"TRY_CAST({text.filter(unsure)[0]!r} AS {name}) is not supported: Thresher reads only the "
+                    f"common forms of text as {name}, and cannot tell whether DuckDB would read this one")
+        return value.cast(dtype)
+
+    text = a[0].cast(pl.String)
+    return pl.map_batches([text, _parse_text(text, to)], check, return_dtype=dtype, is_elementwise=True)
+
+
+register_lowering("sql_text_cast", _sql_text_cast)
+
+
+def _sql_to_text(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    x, src = a[0], t[0]
+    if src.kind == "timestamp":
+        # always six digits of fraction, then none of its trailing zeros (nor the point of ".000000")
+        return x.dt.strftime("%Y-%m-%d %H:%M:%S%.6f").str.replace(r"\.?0+$", "")
+    text = x.cast(pl.String)
+    text = text.str.replace(r"^(-?)0\.0000([1-9])$", "${1}${2}e-05")
+    text = text.str.replace(r"^(-?)0\.0000([1-9])(\d+)$", "${1}${2}.${3}e-05")
+    text = text.str.replace(r"e([+-]?)(\d)$", "e${1}0${2}")
+    return text.str.replace("NaN", "nan", literal=True)
+
+
+register_lowering("sql_to_text", _sql_to_text)
+
+
+# The characters whose DuckDB UPPER/LOWER differs from Polars' to_uppercase/to_lowercase ("code:code.code",
+# hex), found by comparing the two over every code point (DuckDB 2.0, Polars 2.1); Σ added for Polars'
+# final sigma, which depends on the characters around it.
+_DUCKDB_UPPER = (
+    "DF:1E9E 149:149 19B:19B 1F0:1F0 264:264 390:390 3B0:3B0 587:587 1C8A:1C8A 1E96:1E96 1E97:1E97 1E98:1E98 "
+    "1E99:1E99 1E9A:1E9A 1F50:1F50 1F52:1F52 1F54:1F54 1F56:1F56 1F80:1F88 1F81:1F89 1F82:1F8A 1F83:1F8B "
+    "1F84:1F8C 1F85:1F8D 1F86:1F8E 1F87:1F8F 1F88:1F88 1F89:1F89 1F8A:1F8A 1F8B:1F8B 1F8C:1F8C 1F8D:1F8D "
+    "1F8E:1F8E 1F8F:1F8F 1F90:1F98 1F91:1F99 1F92:1F9A 1F93:1F9B 1F94:1F9C 1F95:1F9D 1F96:1F9E 1F97:1F9F "
+    "1F98:1F98 1F99:1F99 1F9A:1F9A 1F9B:1F9B 1F9C:1F9C 1F9D:1F9D 1F9E:1F9E 1F9F:1F9F 1FA0:1FA8 1FA1:1FA9 "
+    "1FA2:1FAA 1FA3:1FAB 1FA4:1FAC 1FA5:1FAD 1FA6:1FAE 1FA7:1FAF 1FA8:1FA8 1FA9:1FA9 1FAA:1FAA 1FAB:1FAB "
+    "1FAC:1FAC 1FAD:1FAD 1FAE:1FAE 1FAF:1FAF 1FB2:1FB2 1FB3:1FBC 1FB4:1FB4 1FB6:1FB6 1FB7:1FB7 1FBC:1FBC "
+    "1FC2:1FC2 1FC3:1FCC 1FC4:1FC4 1FC6:1FC6 1FC7:1FC7 1FCC:1FCC 1FD2:1FD2 1FD3:1FD3 1FD6:1FD6 1FD7:1FD7 "
+    "1FE2:1FE2 1FE3:1FE3 1FE4:1FE4 1FE6:1FE6 1FE7:1FE7 1FF2:1FF2 1FF3:1FFC 1FF4:1FF4 1FF6:1FF6 1FF7:1FF7 "
+    "1FFC:1FFC A7CD:A7CD A7CF:A7CF A7D3:A7D3 A7D5:A7D5 A7DB:A7DB FB00:FB00 FB01:FB01 FB02:FB02 FB03:FB03 "
+    "FB04:FB04 FB05:FB05 FB06:FB06 FB13:FB13 FB14:FB14 FB15:FB15 FB16:FB16 FB17:FB17 10D70:10D70 10D71:10D71 "
+    "10D72:10D72 10D73:10D73 10D74:10D74 10D75:10D75 10D76:10D76 10D77:10D77 10D78:10D78 10D79:10D79 "
+    "10D7A:10D7A 10D7B:10D7B 10D7C:10D7C 10D7D:10D7D 10D7E:10D7E 10D7F:10D7F 10D80:10D80 10D81:10D81 "
+    "10D82:10D82 10D83:10D83 10D84:10D84 10D85:10D85 16EBB:16EBB 16EBC:16EBC 16EBD:16EBD 16EBE:16EBE "
+    "16EBF:16EBF 16EC0:16EC0 16EC1:16EC1 16EC2:16EC2 16EC3:16EC3 16EC4:16EC4 16EC5:16EC5 16EC6:16EC6 "
+    "16EC7:16EC7 16EC8:16EC8 16EC9:16EC9 16ECA:16ECA 16ECB:16ECB 16ECC:16ECC 16ECD:16ECD 16ECE:16ECE "
+    "16ECF:16ECF 16ED0:16ED0 16ED1:16ED1 16ED2:16ED2 16ED3:16ED3 "
+)
+_DUCKDB_LOWER = (
+    "130:69 3A3:3C3 1C89:1C89 A7CB:A7CB A7CC:A7CC A7CE:A7CE A7D2:A7D2 A7D4:A7D4 A7DA:A7DA A7DC:A7DC "
+    "10D50:10D50 10D51:10D51 10D52:10D52 10D53:10D53 10D54:10D54 10D55:10D55 10D56:10D56 10D57:10D57 "
+    "10D58:10D58 10D59:10D59 10D5A:10D5A 10D5B:10D5B 10D5C:10D5C 10D5D:10D5D 10D5E:10D5E 10D5F:10D5F "
+    "10D60:10D60 10D61:10D61 10D62:10D62 10D63:10D63 10D64:10D64 10D65:10D65 16EA0:16EA0 16EA1:16EA1 "
+    "16EA2:16EA2 16EA3:16EA3 16EA4:16EA4 16EA5:16EA5 16EA6:16EA6 16EA7:16EA7 16EA8:16EA8 16EA9:16EA9 "
+    "16EAA:16EAA 16EAB:16EAB 16EAC:16EAC 16EAD:16EAD 16EAE:16EAE 16EAF:16EAF 16EB0:16EB0 16EB1:16EB1 "
+    "16EB2:16EB2 16EB3:16EB3 16EB4:16EB4 16EB5:16EB5 16EB6:16EB6 16EB7:16EB7 16EB8:16EB8 "
+)
+
+
+def _case_table(packed: str) -> dict[str, str]:
+    out = {}
+    for item in packed.split():
+        key, value = item.split(":")
+        out[chr(int(key, 16))] = "".join(chr(int(c, 16)) for c in value.split("."))
+    return out
+
+
+@functools.lru_cache(maxsize=2)
+def _case_tables(upper: bool) -> tuple[list[str], list[str]]:
+    table = _case_table(_DUCKDB_UPPER if upper else _DUCKDB_LOWER)
+    return list(table), list(table.values())
+
+
+def _sql_case(upper: bool) -> Callable[[list[pl.Expr], Call, list[DataType]], pl.Expr]:
+    def lower_it(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+        keys, values = _case_tables(upper)
+
+        def convert(s: pl.Series) -> pl.Series:
+            s = s.cast(pl.String)
+            fast = s.str.to_uppercase() if upper else s.str.to_lowercase()
+            special = s.str.contains_any(keys).fill_null(False)
+            if not special.any():
+                return fast
+            # the few strings holding one of them: character by character
+            rows = pl.DataFrame({"row": special.arg_true(), "s": s.filter(special)})
+            chars = rows.with_columns(pl.col("s").str.split("")).explode("s")
+            c = pl.col("s")
+            mapped = chars.with_columns(pl.when(c.is_in(keys)).then(c.replace_strict(keys, values, default=None))
+                                        .otherwise(c.str.to_uppercase() if upper else c.str.to_lowercase()))
+            joined = mapped.group_by("row", maintain_order=True).agg(c.str.join(""))
+            return fast.scatter(joined["row"], joined["s"])
+
+        return a[0].map_batches(convert, return_dtype=pl.String, is_elementwise=True)
+
+    return lower_it
+
+
+register_lowering("sql_upper", _sql_case(True))
+register_lowering("sql_lower", _sql_case(False))

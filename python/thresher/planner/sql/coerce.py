@@ -50,8 +50,18 @@ def _sql_cast(e: SQLCast, src: DataType) -> Expr:
     an integer or to a DECIMAL of a smaller scale, and a DOUBLE cast to a DECIMAL, round half away
     from zero (``CAST(2.5 AS INTEGER)`` is 3, ``CAST(0.5::DOUBLE AS DECIMAL(9, 0))`` is 1); a
     DOUBLE cast to an integer rounds half to even (``CAST(0.5::DOUBLE AS INTEGER)`` is 0,
-    ``CAST(-1.5::DOUBLE AS INTEGER)`` is -2)."""
+    ``CAST(-1.5::DOUBLE AS INTEGER)`` is -2). Text cast to a number, DATE, TIMESTAMP or BOOLEAN
+    is read as DuckDB reads it (``CAST(' 12 ' AS INTEGER)`` is 12, ``'1.5'`` is 2, ``'yes'`` is
+    true), where Polars' cast refuses or gives NULL: ``sql_text_cast``."""
     to, x = e.dtype, e.child
+    if src.is_string() and (to.is_numeric() or to.is_bool() or to.kind in ("date", "timestamp")):
+        import thresher.expressions.sql_functions  # noqa: F401  (registers sql_text_cast)
+
+        return Call("sql_text_cast", (x,), (("to", to), ("strict", e.strict)))
+    if to.is_string() and (src.is_float() or src.kind == "timestamp"):
+        import thresher.expressions.sql_functions  # noqa: F401  (registers sql_to_text)
+
+        return Call("sql_to_text", (x,))
     if (to.is_integer() or to.kind == "decimal") and (src.is_float() or src.kind == "decimal"):
         digits = to.arrow.scale if to.kind == "decimal" else 0
         if src.is_float() or digits < src.arrow.scale:
@@ -185,6 +195,9 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
                 converted = tuple(literal_as(v, t) if isinstance(v, str) else v for v in values)
                 return Call("is_in", e.args, tuple((k, converted if k == "values" else v) for k, v in e.options))
         return e
+    if e.name == "str.concat":  # 1 || 'a' is '1a': SQL casts each part to VARCHAR
+        parts = tuple(_as_text(a, schema) for a in e.args)
+        return Call(e.name, parts, e.options) if any(a is not b for a, b in zip(parts, e.args)) else e
     if e.name in ("add", "sub") and len(e.args) == 2:
         a, b = e.args
         ta, tb = _dtype(a, schema), _dtype(b, schema)
@@ -196,6 +209,19 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
             if ta.kind == "date" and tb.kind == "date" and e.name == "sub":  # DuckDB: the days between, a BIGINT
                 return Call("sub", (a.cast(DataType.int64()), b.cast(DataType.int64())))
     return e
+
+
+def _as_text(e: Expr, schema: Schema) -> Expr:
+    """A part of ``||`` or CONCAT as VARCHAR, as SQL casts it (CONCAT's ``coalesce(part, '')``
+    too, whose cast goes inside)."""
+    if isinstance(e, Call) and e.name == "coalesce" and len(e.args) == 2 and isinstance(e.args[1], Literal) \
+            and e.args[1].value == "":
+        inner = _as_text(e.args[0], schema)
+        return e if inner is e.args[0] else Call("coalesce", (inner, e.args[1]), e.options)
+    t = _dtype(e, schema)
+    if t is None or t.is_string() or t.is_null():
+        return e
+    return _sql_cast(SQLCast(e, DataType.string()), t)
 
 
 def _add_days(date: Expr, days: Expr, subtract: bool) -> Expr:

@@ -784,13 +784,13 @@ class Translator:
                     # a NULL in the list: no match is NULL (unknown), not FALSE
                     isin = when(isin).then(lit(True)).otherwise(Literal(None, DataType.bool()))
             return Call("not", (isin,)) if node.args.get("negate") else isin
+        if isinstance(node, exp.Escape) and isinstance(node.this, (exp.Like, exp.ILike)):
+            esc = node.expression
+            if not (isinstance(esc, exp.Literal) and esc.is_string and len(esc.name) == 1):
+                raise SQLError(f"LIKE ... ESCAPE needs a one-character literal: {_where(node)}")
+            return self._like(node.this, schema, esc.name)
         if isinstance(node, (exp.Like, exp.ILike)):
-            pat = node.expression
-            if not isinstance(pat, exp.Literal):
-                raise SQLError(f"LIKE needs a literal pattern: {_where(node)}")
-            like = Call("str.like", (self.expr(node.this, schema),),
-                        (("pattern", pat.name), ("case_insensitive", isinstance(node, exp.ILike))))
-            return Call("not", (like,)) if node.args.get("negate") else like
+            return self._like(node, schema, None)
         if isinstance(node, exp.Case):
             return self._case(node, schema)
         if isinstance(node, exp.If):
@@ -800,8 +800,24 @@ class Translator:
             to = node.args["to"]
             inner = self.expr(node.this, schema)
             dtype = _dtype_from_sql(to)
-            if isinstance(inner, Literal) and dtype.kind == "date" and isinstance(inner.value, str):
-                return lit(datetime.date.fromisoformat(inner.value))
+            if isinstance(inner, Literal) and dtype.kind in ("date", "timestamp") and isinstance(inner.value, str):
+                # DATE '2000-01-27', TIMESTAMP '2024-02-29 12:00:00': a literal of the type (other
+                # text goes through SQL's text cast when it runs: an error, or NULL for TRY_CAST)
+                from thresher.expressions.sql_functions import DATE_TEXT, TIMESTAMP_TEXT
+
+                text = inner.value.strip() if dtype.kind == "date" else inner.value
+                try:
+                    if not re.match(DATE_TEXT if dtype.kind == "date" else TIMESTAMP_TEXT, text):
+                        raise ValueError(text)
+                    value = (datetime.date(*map(int, text.split("-"))) if dtype.kind == "date"
+                             else datetime.datetime.fromisoformat(text))
+                except ValueError:
+                    pass
+                else:
+                    if dtype.kind == "timestamp" and isinstance(value, datetime.datetime) and value.tzinfo is None:
+                        return Literal(value, dtype)
+                    if dtype.kind == "date":
+                        return lit(value)
             arg = node.this
             whole = isinstance(arg, (exp.Round, exp.Floor, exp.Ceil)) and (  # already a whole number
                 arg.args.get("decimals") is None or arg.args["decimals"].sql() == "0")
@@ -814,12 +830,12 @@ class Translator:
                 raise SQLError(f"unsupported EXTRACT part {part!r}: {_where(node)}")
             return Call(f"dt.{part}", (inner,))
         if isinstance(node, exp.Substring):
-            start = self.expr(node.args["start"], schema) if node.args.get("start") is not None else lit(1)
+            start = _int_literal(node.args["start"]) if node.args.get("start") is not None else 1
             length = node.args.get("length")
-            if not isinstance(start, Literal) or (length is not None and not isinstance(self.expr(length, schema), Literal)):
-                raise SQLError(f"SUBSTRING needs literal positions: {_where(node)}")
-            ln = self.expr(length, schema).value if length is not None else None  # type: ignore[attr-defined]
-            return self.expr(node.this, schema).str.slice(int(start.value) - 1, ln)
+            ln = _int_literal(length) if length is not None else None
+            if start is None or (length is not None and ln is None):
+                raise SQLError(f"SUBSTRING needs literal integer positions: {_where(node)}")
+            return sql_substring(self.expr(node.this, schema), start, ln)
         if isinstance(node, exp.Count):
             arg = node.this
             if arg is None or isinstance(arg, exp.Star):
@@ -862,10 +878,10 @@ class Translator:
                 # seven ROUNDs, 3,200 coerce_literals calls)
                 self._coerced[id(rounded)] = (rounded, schema)
             return rounded
-        if isinstance(node, exp.Upper):
-            return self.expr(node.this, schema).str.upper()
-        if isinstance(node, exp.Lower):
-            return self.expr(node.this, schema).str.lower()
+        if isinstance(node, (exp.Upper, exp.Lower)):  # (each character alone, as DuckDB: sql_functions.py)
+            import thresher.expressions.sql_functions  # noqa: F401  (registers sql_upper, sql_lower)
+
+            return Call("sql_upper" if isinstance(node, exp.Upper) else "sql_lower", (self.expr(node.this, schema),))
         if isinstance(node, exp.Length):
             return self.expr(node.this, schema).str.len()
         if isinstance(node, exp.DPipe):
@@ -882,6 +898,16 @@ class Translator:
         if isinstance(node, exp.Anonymous) or isinstance(node, exp.Func):
             return self._function(node, schema)
         raise SQLError(f"unsupported SQL construct {type(node).__name__}: {_where(node)}")
+
+    def _like(self, node: Any, schema: Schema | None, escape: str | None) -> Expr:
+        pat = node.expression
+        if not isinstance(pat, exp.Literal):
+            raise SQLError(f"LIKE needs a literal pattern: {_where(node)}")
+        opts: tuple[tuple[str, Any], ...] = (("pattern", pat.name), ("case_insensitive", isinstance(node, exp.ILike)))
+        if escape is not None:
+            opts += (("escape", escape),)
+        like = Call("str.like", (self.expr(node.this, schema),), opts)
+        return Call("not", (like,)) if node.args.get("negate") else like
 
     def _agg_filter(self, node: Any, schema: Schema | None) -> Expr:
         """``agg(x) FILTER (WHERE c)`` as ``agg(CASE WHEN c THEN x END)`` (aggregates skip NULLs)."""
@@ -926,6 +952,10 @@ class Translator:
         code = {"DAY": "d", "MONTH": "mo", "YEAR": "y", "HOUR": "h", "MINUTE": "m", "SECOND": "s", "WEEK": "w"}.get(unit)
         if code is None:
             raise SQLError(f"unsupported interval unit {unit}: {_where(node)}")
+        if code in ("h", "m", "s"):
+            # a DATE shifted by hours is a TIMESTAMP (DATE '2024-01-01' - INTERVAL 13 MINUTE is
+            # 2023-12-31 23:47:00); Polars shifts a date and truncates it back to a day
+            base = SQLCast(base, DataType.timestamp("us"))
         return Call("dt.offset_by", (base,), (("by", f"{amount}{code}"),))
 
     def _array_any(self, node: Any, schema: Schema | None) -> Expr:
@@ -956,12 +986,18 @@ class Translator:
 
     def _function(self, node: Any, schema: Schema | None) -> Expr:
         """Registry functions by SQL name: ``image_width(x)``, ``embed_text(t, 'model')``, ..."""
-        name = (node.name if hasattr(node, "name") and node.name else node.sql_name()).lower()
         fn_node: Any = node
         is_anon = type(fn_node) is exp.Anonymous
+        # (a typed node's .name is its first argument's text: TRIM('abs') named 'abs', CEIL(1.25) '1.25')
+        name = (node.name if is_anon else node.sql_name()).lower()
         args_nodes = list(getattr(fn_node, "expressions", [])) if is_anon else [
             a for a in fn_node.args.values() if a is not None and not isinstance(a, (str, bool, list))]
-        args = [self.expr(a, schema) for a in args_nodes]
+        try:
+            args = [self.expr(a, schema) for a in args_nodes]
+        except ThresherError:
+            if not _known_function(name):  # (DATE_DIFF('day', ...): the function, not its 'day', is what is missing)
+                raise SQLError(f"unknown function {_spelled(node)!r} in {_where(node)}") from None
+            raise
         if name in ("embed_text", "embed_image", "prompt"):
             from thresher.udfs.ai import model_functions as ai
 
@@ -990,7 +1026,28 @@ class Translator:
             if schema is not None:
                 call.resolve(schema)  # the registry's type rule: a ThresherTypeError names the problem
             return call
-        raise SQLError(f"unknown function {name!r} in {_where(node)}")
+        raise SQLError(f"unknown function {_spelled(node)!r} in {_where(node)}")
+
+
+def _spelled(node: Any) -> str:
+    """A function's name as DuckDB spells it (sqlglot's own names differ: STRPOS is its
+    STR_POSITION, STRFTIME its TIME_TO_STR)."""
+    try:
+        return str(node.sql(dialect="duckdb")).split("(")[0].strip().lower()
+    except Exception:  # noqa: BLE001  (a node sqlglot cannot write in DuckDB's dialect)
+        return str(node.sql_name()).lower()
+
+
+def _known_function(name: str) -> bool:
+    """Could ``name`` be a function ``Translator._function`` translates?"""
+    from thresher.expressions.registry import lookup_sql
+
+    if name in ("embed_text", "embed_image", "prompt"):
+        return True
+    registered = lookup_sql(name)
+    if registered is not None and not registered.startswith("__"):
+        return True
+    return "_" in name and hasattr(Expr, name.split("_", 1)[0])
 
 
 def _keep(keys: Any) -> tuple[Expr, ...]:
@@ -1004,6 +1061,40 @@ def combine_or(parts: list[Expr]) -> Expr:
     for p in parts[1:]:
         out = Call("or", (out, p))
     return out
+
+
+def _int_literal(node: Any) -> int | None:
+    """The value of an integer literal node (``3``, ``-2``), else None."""
+    if isinstance(node, exp.Paren):
+        return _int_literal(node.this)
+    if isinstance(node, exp.Neg):
+        inner = _int_literal(node.this)
+        return -inner if inner is not None else None
+    if isinstance(node, exp.Literal) and node.is_int:
+        return int(node.name)
+    return None
+
+
+def sql_substring(x: Expr, start: int, length: int | None) -> Expr:
+    """DuckDB's ``SUBSTRING(x, start[, length])``: the characters at 1-based positions
+    ``[start, start + length)`` that exist. A start of 0 is the position before the first
+    character (``substring('hello', 0, 2)`` is 'h'), a negative start counts from the end
+    (``substring('hello', -2, 2)`` is 'lo'), and a negative length takes the characters before
+    ``start`` (``substring('hello', 3, -2)`` is 'he'). Polars' ``str.slice`` counts a negative
+    offset from the end as DuckDB does, but a 0-based offset, so the rest is arithmetic on the
+    literal positions."""
+    if start > 0:
+        if length is None or length >= 0:
+            return x.str.slice(start - 1, length)
+        lo = max(start + length, 1)
+        return x.str.slice(lo - 1, start - lo)
+    if start == 0:
+        if length is None:
+            return x.str.slice(0)
+        return x.str.slice(0, max(length - 1, 0))
+    if length is None or length >= 0:
+        return x.str.slice(start, length)
+    return x.str.slice(start + length, -length)
 
 
 def sql_round(x: Expr, digits: int, schema: Schema | None) -> Expr:
@@ -1137,6 +1228,21 @@ def _equi_keys(terms: list[Expr], left: set[str], right: set[str]) -> list[tuple
     return out
 
 
+def _time_shifts_of_date_literals(tree: Any) -> None:
+    """``x - INTERVAL 12 HOUR`` as ``CAST(x AS TIMESTAMP) - INTERVAL 12 HOUR``, in place: a DATE
+    shifted by hours, minutes or seconds is a TIMESTAMP in DuckDB, and sqlglot's simplify folds
+    ``DATE '2023-12-31' - INTERVAL 12 HOUR`` to ``CAST('2023-12-30 12:00:00' AS DATE)``, a date."""
+    for iv in reversed(list(tree.find_all(exp.Interval))):  # (inner ones first: an outer one copies its base)
+        op = iv.parent
+        unit = iv.args.get("unit")
+        if not (isinstance(op, (exp.Add, exp.Sub)) and op.expression is iv and unit is not None
+                and unit.name.upper().rstrip("S") in ("HOUR", "MINUTE", "SECOND")):
+            continue
+        base = op.this
+        if not (isinstance(base, exp.Cast) and base.to.is_type(exp.DataType.Type.TIMESTAMP)):
+            base.replace(exp.Cast(this=base.copy(), to=exp.DataType.build("TIMESTAMP")))
+
+
 def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> Any:
     """sqlglot's qualification and decorrelation plus our AST rewrites, in place on ``tree``.
 
@@ -1173,6 +1279,8 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     tree = qualify(tree, dialect=dialect, schema=mapping, isolate_tables=False, quote_identifiers=False,
                    validate_qualify_columns=True)
     kinds, nested = _tree_kinds(tree)
+    if exp.Interval in kinds:
+        _time_shifts_of_date_literals(tree)
     has_or = any(issubclass(k, exp.Or) for k in kinds)
     aside: list[tuple[Any, Any]] = []
     if has_or:

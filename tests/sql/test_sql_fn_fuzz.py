@@ -1,0 +1,184 @@
+"""Differential fuzzing of SQL scalar functions and type coercion against DuckDB (see
+``fn_fuzz.py``), plus every failure it found.
+
+A query either gives DuckDB's values (with the same kind of type) or is refused with a
+``ThresherError``; any other exception, a failure while running, or a different answer fails. The
+run also checks that refusals stay rare, so "refuse everything" cannot pass, and each DuckDB
+function Thresher does not have is refused with an error that names it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, reject, settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fn_fuzz import REFUSED_CALLS, differences, queries, tables  # noqa: E402
+
+import thresher as th  # noqa: E402
+from thresher.errors import ThresherExecutionError, ThresherIOError  # noqa: E402
+
+duckdb = pytest.importorskip("duckdb")
+
+
+def run_one(table: pa.Table, query: str) -> str:
+    """``"match"`` or ``"refused: ..."``; raises AssertionError on a wrong answer or a crash."""
+    con = duckdb.connect()
+    con.register("t", table)
+    try:
+        want = con.sql(query).to_arrow_table()
+    except duckdb.Error:
+        reject()  # an error in DuckDB too (a CAST of invalid text, ...)
+    try:
+        got = th.sql(query, t=th.from_arrow(table)).to_arrow()
+    except (ThresherExecutionError, ThresherIOError) as exc:  # a failure while running is a bug, not a refusal
+        if "is not supported" in str(exc):  # ... unless it says so (TRY_CAST of text Thresher cannot read)
+            return f"refused: {type(exc).__name__}: {str(exc)[:100]}"
+        if "could not convert string" in str(exc):
+            # text CAST does not read: invalid (in a branch DuckDB never evaluated: it evaluates
+            # COALESCE and CASE lazily, Thresher every branch), or a form only DuckDB reads
+            # ('12024-02-29', '2024/02/29'); an error either way, never a wrong value
+            return "refused: could not convert string"
+        raise AssertionError(f"{query}\ntable: {table.to_pydict()}\nfailed while running: {exc}") from exc
+    except th.ThresherError as exc:
+        return f"refused: {type(exc).__name__}: {str(exc)[:100]}"
+    except Exception as exc:  # noqa: BLE001  (the point: anything else is a bug)
+        raise AssertionError(f"{query}\ncrashed with {type(exc).__name__}: {exc}") from exc
+    diff = differences(got, want)
+    assert diff is None, f"{query}\ntable: {table.to_pydict()}\n{diff}"
+    return "match"
+
+
+def fuzz(n: int, seed: int | None = None) -> Counter[str]:
+    stats: Counter[str] = Counter()
+
+    @settings(max_examples=n, derandomize=seed is None, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(tables(), queries())
+    def check(table: pa.Table, query: str) -> None:
+        outcome = run_one(table, query)
+        stats["match" if outcome == "match" else "refused"] += 1
+        if outcome != "match":
+            stats[outcome] += 1
+
+    if seed is not None:
+        from hypothesis import seed as with_seed
+
+        check = with_seed(seed)(check)
+    check()
+    return stats
+
+
+def _assert_mostly_supported(stats: Counter[str]) -> None:
+    total = stats["match"] + stats["refused"]
+    refusals = {k: v for k, v in stats.items() if k.startswith("refused:")}
+    assert total > 0
+    assert stats["refused"] <= 0.1 * total, f"{stats['refused']}/{total} refused: {refusals}"
+
+
+def test_sql_function_fuzz_against_duckdb() -> None:
+    _assert_mostly_supported(fuzz(150))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(4))
+def test_sql_function_fuzz_against_duckdb_long(seed: int) -> None:
+    _assert_mostly_supported(fuzz(1500, seed))
+
+
+T = pa.table({"id": pa.array([0, 1], pa.int64()), "i": pa.array([1, None], pa.int64()),
+              "f": pa.array([0.5, None]), "s": pa.array(["a,b", None]),
+              "d": pa.array([datetime.date(2024, 2, 29), None])})
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED_CALLS))
+def test_unsupported_function_is_refused_by_name(name: str) -> None:
+    """A DuckDB function Thresher does not have is an error naming it, never another function's answer."""
+    call = REFUSED_CALLS[name]
+    fn = name.split("#")[0]
+    with pytest.raises(th.ThresherError, match=f"(?i){fn}"):
+        th.sql(f"SELECT {call} AS c FROM t", t=th.from_arrow(T)).to_arrow()
+
+
+# -- every failure the fuzzer found, kept as a regression test ------------------------------------
+
+def _table(**cols: list[object]) -> pa.Table:
+    from fn_fuzz import COLUMNS
+
+    n = len(next(iter(cols.values())))
+    data = {"id": pa.array(range(n), pa.int64())}
+    for c, values in cols.items():
+        data[c] = pa.array(values, COLUMNS[c][0])
+    return pa.table(data)
+
+
+D, TS = datetime.date, datetime.datetime
+STRS = _table(s=["Hello", "", "日本語", None, "ab"])
+TEXT = _table(s=[" 12 ", "1.5", "2.5", "-2.5", "+4", "1e2", "abc", None, "yes", "F", "-0"])
+DAYS = _table(s=["2024-02-29", " 2024-1-5 ", "abc", None], u=["2024-02-29 23:59:59.5", "2024-02-29", "x", None], d=[D(2024, 2, 29), D(2024, 1, 1), None, D(1999, 12, 31)],
+              ts=[TS(2024, 2, 29, 23, 59, 59, 500000), TS(2023, 12, 31), TS(2024, 1, 1, 0, 0, 0, 120000), None])
+NUMS = _table(i=[1, 2, None, -7], j=[2, 1, 3, None], f=[1e-05, 1e-07, float("nan"), -1.5e-05],
+              s=["a", None, "", "b"], d=[D(2024, 2, 29), None, D(2023, 12, 31), D(2024, 3, 1)])
+
+REGRESSIONS: dict[str, tuple[pa.Table, str]] = {
+    # SUBSTRING's start 0 is before the first character ('h', was 'o': Polars read offset -1 from
+    # the end), a negative start counts from the end and a negative length takes what precedes
+    # the start (both were refused)
+    "substring_zero_negative_start_and_length": (
+        STRS, "SELECT id, substring(s, 0, 2) AS c0, substring(s, -2, 2) AS c1, substring(s, -2) AS c2, "
+              "substring(s, 3, -2) AS c3, substr(s, -7, 3) AS c4, substring(s FROM 0 FOR 3) AS c5 FROM t"),
+    # CAST/TRY_CAST of text read it as DuckDB does: ' 12 ' is 12 and '1.5' 2 (TRY_CAST gave NULL
+    # for both), 'yes' is true (a crash: Polars has no text-to-boolean cast)
+    "cast_of_text_to_numbers_and_booleans": (
+        TEXT, "SELECT id, TRY_CAST(s AS INTEGER) AS c0, TRY_CAST(s AS DOUBLE) AS c1, TRY_CAST(s AS DECIMAL(9, 1)) AS c2, "
+              "TRY_CAST(s AS BOOLEAN) AS c3, TRY_CAST(s AS SMALLINT) AS c4 FROM t"),
+    "cast_of_text_to_integer_rounds": (
+        TEXT, "SELECT id, CAST(s AS INTEGER) AS c0 FROM t WHERE s IN (' 12 ', '1.5', '2.5', '-2.5', '+4', '1e2')"),
+    # text to DATE and TIMESTAMP (a crash: Polars 2 has no such cast), TIMESTAMP literals (a crash)
+    "cast_of_text_to_dates_and_timestamps": (
+        DAYS, "SELECT id, TRY_CAST(s AS DATE) AS c0, TRY_CAST(u AS TIMESTAMP) AS c1, TIMESTAMP '2024-02-29 12:00:00' "
+              "AS c2, CAST(' 2024-1-5' AS DATE) AS c3, CAST(CAST(d AS VARCHAR) AS TIMESTAMP) AS c4 FROM t"),
+    # a DOUBLE and a TIMESTAMP as text are written as DuckDB writes them: '1e-05' (was '0.00001'),
+    # '1e-07' (was '1e-7'), 'nan' (was 'NaN'), '2024-02-29 23:59:59.5' (was '...59.500000')
+    "cast_of_doubles_and_timestamps_to_text": (
+        _table(f=[1e-05, 1e-07, float("nan"), -1.5e-05], ts=[TS(2024, 2, 29, 23, 59, 59, 500000), TS(2023, 12, 31),
+                                                            TS(2024, 1, 1, 0, 0, 0, 120000), None]),
+        "SELECT id, CAST(f AS VARCHAR) AS c0, CAST(ts AS VARCHAR) AS c1, CAST(f * 10 AS TEXT) AS c2 FROM t"),
+    # a DATE shifted by hours, minutes or seconds is a TIMESTAMP: d - INTERVAL 13 MINUTE was the
+    # day before (Polars truncated it back to a date), and sqlglot folded DATE '2023-12-31' -
+    # INTERVAL 12 HOUR to the DATE 2023-12-30
+    "date_shifted_by_hours": (
+        DAYS, "SELECT id, d - INTERVAL 13 MINUTE AS c0, DATE '2023-12-31' - INTERVAL 12 HOUR AS c1, "
+              "(DATE '2023-12-31' - INTERVAL 1 MINUTE) - INTERVAL 25 HOUR AS c2, d + INTERVAL 36 HOURS AS c3 FROM t"),
+    # a NULL literal in a string or numeric function crashed (Polars has no upper or abs of its null type)
+    "functions_of_null": (
+        STRS, "SELECT id, upper(lower(NULL)) AS c0, -NULL AS c1, abs(abs(NULL)) AS c2, substr(lower(NULL), 3, 1) AS c3, "
+              "round(NULL, 1) AS c4 FROM t"),
+    # x IN (1, 2.5) of an integer x crashed (2.5 in an Int64 Series)
+    "in_list_of_mixed_numbers": (
+        NUMS, "SELECT id, i IN (1, 2.5) AS c0, j NOT IN (2.0, 3) AS c1, CASE WHEN TRUE THEN j ELSE NULL END IN (1, 2.5) "
+              "AS c2 FROM t"),
+    # Polars' eager select folded DATE '2024-02-29' >= coalesce(DATE '2024-02-29', d) to one value
+    # it then would not broadcast next to a column (a crash)
+    "folded_date_comparison_next_to_a_column": (
+        NUMS, "SELECT id, (coalesce(DATE '2024-02-29', d) >= (DATE '2023-12-31' - 31)) AS c0, "
+              "coalesce(d, DATE '2024-01-01') AS c1 FROM t"),
+    # LIKE ... ESCAPE (was refused) and || of a number (was refused: SQL casts it to VARCHAR)
+    "like_escape_and_concat_of_numbers": (
+        _table(s=["a_b", "a%", "ab", "a!", None], i=[1, None, -2, 3, 4]),
+        "SELECT id, s LIKE 'a!_%' ESCAPE '!' AS c0, s NOT LIKE 'a!%' ESCAPE '!' AS c1, i || s AS c2, "
+        "concat(s, i, 0.5) AS c3 FROM t"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REGRESSIONS))
+def test_function_fuzzer_regression(name: str) -> None:
+    table, query = REGRESSIONS[name]
+    assert run_one(table, query) == "match"
