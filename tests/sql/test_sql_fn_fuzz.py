@@ -157,6 +157,11 @@ REGRESSIONS: dict[str, tuple[pa.Table, str]] = {
     "date_shifted_by_hours": (
         DAYS, "SELECT id, d - INTERVAL 13 MINUTE AS c0, DATE '2023-12-31' - INTERVAL 12 HOUR AS c1, "
               "(DATE '2023-12-31' - INTERVAL 1 MINUTE) - INTERVAL 25 HOUR AS c2, d + INTERVAL 36 HOURS AS c3 FROM t"),
+    # UPPER/LOWER map each character alone, as DuckDB: upper('ß') was 'SS' (not 'ẞ'), lower('ΑΣ')
+    # 'ας' (not 'ασ'), lower('İ') 'i̇' (not 'i'), Polars' full Unicode mappings
+    "upper_lower_character_by_character": (
+        _table(s=["ß", "Straße", "ΑΣ Α", "İstanbul", "ﬁne", "Hello", None, "", "ᾀb"]),
+        "SELECT id, upper(s) AS c0, lower(s) AS c1, upper(lower(s)) AS c2 FROM t"),
     # a NULL literal in a string or numeric function crashed (Polars has no upper or abs of its null type)
     "functions_of_null": (
         STRS, "SELECT id, upper(lower(NULL)) AS c0, -NULL AS c1, abs(abs(NULL)) AS c2, substr(lower(NULL), 3, 1) AS c3, "
