@@ -84,7 +84,7 @@ def _assert_mostly_supported(stats: Counter[str]) -> None:
 
 
 def test_sql_function_fuzz_against_duckdb() -> None:
-    _assert_mostly_supported(fuzz(150))
+    _assert_mostly_supported(fuzz(60))
 
 
 @pytest.mark.slow
