@@ -162,6 +162,12 @@ REGRESSIONS: dict[str, tuple[pa.Table, str]] = {
     "upper_lower_character_by_character": (
         _table(s=["ß", "Straße", "ΑΣ Α", "İstanbul", "ﬁne", "Hello", None, "", "ᾀb"]),
         "SELECT id, upper(s) AS c0, lower(s) AS c1, upper(lower(s)) AS c2 FROM t"),
+    # a DATE literal plus months clamped February to 28 days in a leap year too: DATE '2023-12-31'
+    # + INTERVAL 2 MONTHS was 2024-02-28 (DuckDB: 2024-02-29)
+    "date_literal_plus_months_in_a_leap_year": (
+        DAYS, "SELECT id, CAST(DATE '2023-12-31' + INTERVAL 2 MONTHS AS DATE) AS c0, "
+              "CAST(DATE '2024-03-31' - INTERVAL 1 MONTH AS DATE) AS c1, CAST(DATE '2024-02-29' + INTERVAL 1 YEAR AS DATE) "
+              "AS c2, CAST(DATE '2000-01-31' + INTERVAL 1 MONTH AS DATE) AS c3 FROM t"),
     # a NULL literal in a string or numeric function crashed (Polars has no upper or abs of its null type)
     "functions_of_null": (
         STRS, "SELECT id, upper(lower(NULL)) AS c0, -NULL AS c1, abs(abs(NULL)) AS c2, substr(lower(NULL), 3, 1) AS c3, "

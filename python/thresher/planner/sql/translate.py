@@ -9,6 +9,7 @@ final projection gives the output names.
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import decimal
 import functools
@@ -948,7 +949,9 @@ class Translator:
             if unit in ("MONTH", "YEAR"):
                 months = amount * (12 if unit == "YEAR" else 1)
                 y, m = divmod(d.month - 1 + months, 12)
-                return lit(datetime.date(d.year + y, m + 1, min(d.day, 28 if m + 1 == 2 else 30 if m + 1 in (4, 6, 9, 11) else 31)))
+                # the day clamped to the month's end, leap years included (DATE '2023-12-31' +
+                # INTERVAL 2 MONTH is 2024-02-29)
+                return lit(datetime.date(d.year + y, m + 1, min(d.day, calendar.monthrange(d.year + y, m + 1)[1])))
         code = {"DAY": "d", "MONTH": "mo", "YEAR": "y", "HOUR": "h", "MINUTE": "m", "SECOND": "s", "WEEK": "w"}.get(unit)
         if code is None:
             raise SQLError(f"unsupported interval unit {unit}: {_where(node)}")
