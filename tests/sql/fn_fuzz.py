@@ -99,11 +99,11 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
     options: list[Any] = []
     opt = options.append
     num = st.sampled_from(["int", "float", "dec"])
-    # mixed types: COALESCE, IFNULL, CASE (DuckDB takes the common supertype)
+    # mixed types: COALESCE, IFNULL, NULLIF, CASE (DuckDB takes the common supertype)
     any_mix = {"int": ["int"], "float": ["int", "float"], "dec": ["int", "dec"], "str": ["str"], "date": ["date"],
                "ts": ["ts", "date"], "bool": ["bool"]}[kind]
     opt(st.tuples(st.sampled_from(any_mix), st.sampled_from(any_mix)).flatmap(
-        lambda ks: st.tuples(sub(ks[0]), sub(ks[1]), st.sampled_from(["coalesce", "ifnull"]))).map(
+        lambda ks: st.tuples(sub(ks[0]), sub(ks[1]), st.sampled_from(["coalesce", "ifnull", "nullif"]))).map(
         lambda t: f"{t[2]}({t[0]}, {t[1]})"))
     opt(st.tuples(sub("bool"), sub(kind), st.sampled_from(any_mix).flatmap(sub)).map(
         lambda t: f"CASE WHEN {t[0]} THEN {t[1]} ELSE {t[2]} END"))
@@ -206,7 +206,7 @@ REFUSED_CALLS = {
     "lpad": "lpad(s, 4, '*')", "rpad": "rpad(s, 4, '*')", "strpos": "strpos(s, 'a')", "position": "position('a' IN s)",
     "reverse": "reverse(s)", "left": "left(s, 2)", "right": "right(s, 2)", "floor": "floor(f)", "ceil": "ceil(f)",
     "sign": "sign(i)", "power": "power(f, 2)", "pow": "pow(i, 2)", "ln": "ln(f)", "log": "log(f)", "log#10": "log10(f)",
-    "exp": "exp(f)", "greatest": "greatest(i, 2)", "least": "least(i, NULL)", "nullif": "nullif(i, 1)",
+    "exp": "exp(f)", "greatest": "greatest(i, 2)", "least": "least(i, NULL)",
     "date_part": "date_part('year', d)", "year": "year(d)", "month": "month(d)", "dayofweek": "dayofweek(d)",
     "dow": "extract(dow from d)", "doy": "extract(doy from d)", "week": "extract(week from d)",
     "isodow": "extract(isodow from d)", "date_trunc": "date_trunc('month', d)",
