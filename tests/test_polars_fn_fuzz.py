@@ -263,6 +263,15 @@ def _assert_mostly_supported(stats: Counter[str]) -> None:
     assert stats["refused"] <= 0.25 * total, f"{stats['refused']}/{total} refused: {refusals}"
 
 
+def test_is_in_of_a_decimal_with_none() -> None:
+    """col(decimal).is_in([None, 1]) crashed (float(None)) where Polars answers."""
+    table = pa.table({"i": pa.array([3, -1, None], pa.int64())})
+    for c in ("f", "s", "d", "ts", "b"):
+        table = table.append_column(c, pa.nulls(3, COLUMNS[c][0]))
+    ops = {op.text: op for op in OPS}
+    assert run_one(table, "i", [ops["cast(pl.Decimal(9, 2))"], ops["is_in([None, 1])"]]) == "match"
+
+
 def test_dataframe_function_fuzz_against_polars() -> None:
     _assert_mostly_supported(fuzz(200))
 

@@ -205,7 +205,7 @@ def _is_in(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     if t[0].kind == "decimal" or (t[0].is_numeric() and any(
             isinstance(v, (float, decimal.Decimal)) and not isinstance(v, bool) for v in values)):
         # a fraction in the list of an integer column (x IN (1, 2.5)) compares as a number, as SQL does
-        return a[0].cast(pl.Float64).is_in([float(v) for v in values])
+        return a[0].cast(pl.Float64).is_in([float(v) if v is not None else None for v in values])
     # a list literal: a bare Series of the same dtype is ambiguous (deprecated) in Polars 2.
     # Built once per value list and type: implode() runs an eager select (0.2 ms; TPC-H Q22's
     # program built it twice per run)
