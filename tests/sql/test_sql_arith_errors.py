@@ -148,6 +148,9 @@ SAME = [
     "SELECT CAST(s AS INTEGER) * 1000 AS r FROM t",
     "SELECT -s AS r, s - 2 AS q, big - 4 AS p FROM t",
     "SELECT sum(s) AS r FROM t",
+    # NULLIF with a NULL side: a = NULL is never true (crashed: a NULL-typed when() condition)
+    "SELECT NULLIF(NULL, f) AS r FROM t",
+    "SELECT NULLIF(n, NULL) AS r FROM t",
 ]
 
 

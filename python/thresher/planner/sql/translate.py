@@ -857,8 +857,10 @@ class Translator:
 
             return Call("grouping", tuple(self.expr(a, schema) for a in node.expressions))
         if isinstance(node, exp.Nullif):  # NULLIF(a, b): NULL where a = b (guards a division: n / NULLIF(d, 0))
-            a = self.expr(node.this, schema)
-            return when(Call("eq", (a, self.expr(node.expression, schema)))).then(
+            a, b = self.expr(node.this, schema), self.expr(node.expression, schema)
+            if any(isinstance(x, Literal) and x.value is None for x in (a, b)):
+                return a  # a = NULL is never true (and Polars refuses a NULL-typed when() condition)
+            return when(Call("eq", (a, b))).then(
                 Literal(None, DataType.null())).otherwise(a)
         if isinstance(node, exp.Coalesce):
             args = [self.expr(node.this, schema)] + [self.expr(e, schema) for e in node.expressions]
