@@ -21,10 +21,11 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import reject
 from hypothesis import strategies as st
 
 import thresher as th
+from fuzz_support import assert_mostly_supported, run_cases
 from thresher.errors import ThresherExecutionError
 
 D, TS = datetime.date, datetime.datetime
@@ -237,30 +238,11 @@ def run_one(table: pa.Table, column: str, chain: list[Op]) -> str:
 
 
 def fuzz(n: int, seed: int | None = None) -> Counter[str]:
-    stats: Counter[str] = Counter()
-
-    @settings(max_examples=n, derandomize=seed is None, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(frames(), chains())
-    def check(table: pa.Table, chain: tuple[str, list[Op]]) -> None:
-        outcome = run_one(table, *chain)
-        stats["match" if outcome == "match" else "refused"] += 1
-        if outcome != "match":
-            stats[outcome] += 1
-
-    if seed is not None:
-        from hypothesis import seed as with_seed
-
-        check = with_seed(seed)(check)
-    check()
-    return stats
+    return run_cases((frames(), chains()), lambda table, chain: run_one(table, *chain), n, seed)
 
 
 def _assert_mostly_supported(stats: Counter[str]) -> None:
-    total = stats["match"] + stats["refused"]
-    refusals = {k: v for k, v in stats.items() if k.startswith("refused:")}
-    assert total > 0
-    assert stats["refused"] <= 0.25 * total, f"{stats['refused']}/{total} refused: {refusals}"
+    assert_mostly_supported(stats, 0.25)
 
 
 def test_is_in_of_a_decimal_with_none() -> None:

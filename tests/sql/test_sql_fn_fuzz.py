@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import reject
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fn_fuzz import REFUSED_CALLS, differences, queries, tables  # noqa: E402
 
 import thresher as th  # noqa: E402
+from fuzz_support import assert_mostly_supported, run_cases  # noqa: E402
 from thresher.errors import ThresherExecutionError, ThresherIOError  # noqa: E402
 
 duckdb = pytest.importorskip("duckdb")
@@ -57,30 +58,11 @@ def run_one(table: pa.Table, query: str) -> str:
 
 
 def fuzz(n: int, seed: int | None = None) -> Counter[str]:
-    stats: Counter[str] = Counter()
-
-    @settings(max_examples=n, derandomize=seed is None, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(tables(), queries())
-    def check(table: pa.Table, query: str) -> None:
-        outcome = run_one(table, query)
-        stats["match" if outcome == "match" else "refused"] += 1
-        if outcome != "match":
-            stats[outcome] += 1
-
-    if seed is not None:
-        from hypothesis import seed as with_seed
-
-        check = with_seed(seed)(check)
-    check()
-    return stats
+    return run_cases((tables(), queries()), run_one, n, seed)
 
 
 def _assert_mostly_supported(stats: Counter[str]) -> None:
-    total = stats["match"] + stats["refused"]
-    refusals = {k: v for k, v in stats.items() if k.startswith("refused:")}
-    assert total > 0
-    assert stats["refused"] <= 0.1 * total, f"{stats['refused']}/{total} refused: {refusals}"
+    assert_mostly_supported(stats, 0.1)
 
 
 def test_sql_function_fuzz_against_duckdb() -> None:

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sql_fuzz import differences, queries, tables  # noqa: E402
 
 import thresher as th  # noqa: E402
+from fuzz_support import assert_mostly_supported  # noqa: E402
 from thresher.errors import ThresherExecutionError, ThresherIOError  # noqa: E402
 
 duckdb = pytest.importorskip("duckdb")
@@ -97,9 +98,7 @@ ANSWERED: list[str] = []
 
 
 def _assert_mostly_supported(stats: Counter[str]) -> None:
-    total = stats["match"] + stats["refused"]
-    refusals = {k: v for k, v in stats.items() if k.startswith("refused:")}
-    assert stats["refused"] <= 0.1 * total, f"{stats['refused']}/{total} refused: {refusals}"
+    assert_mostly_supported(stats, 0.1)
 
 
 def test_sql_fuzz_against_duckdb() -> None:

@@ -323,8 +323,11 @@ for _n in SQL_WINDOW_FUNCTIONS:
     _LOWER[_n] = _window_only
 
 
-#: one-argument numeric functions whose value of NULL is NULL (their type rule keeps the null type)
-_NULL_IN_NULL_OUT = frozenset({"abs", "neg", "round", "sqrt"})
+_COMPARISONS = frozenset(("eq", "neq", "lt", "le", "gt", "ge"))
+#: calls that are NULL when an operand is a NULL literal (DuckDB folds them, evaluating nothing)
+_NULL_OPERAND_IS_NULL = _COMPARISONS | {"add", "sub", "mul", "truediv", "mod", "floordiv", "neg", "abs"}
+#: calls that are NULL when their first argument is NULL (the type rule keeps Polars' null type)
+_NULL_IN_NULL_OUT = _NULL_OPERAND_IS_NULL | {"round", "sqrt"}
 
 
 def _typed_null_first(fn: _Lower, dtype: Any) -> _Lower:
@@ -596,10 +599,6 @@ def _guarded_when(expr: When, schema: Schema, in_group: bool, guard: Guard) -> p
     return chain.otherwise(to_polars(expr.otherwise_, schema, in_group, rest))
 
 
-_COMPARISONS = frozenset(("eq", "neq", "lt", "le", "gt", "ge"))
-_NULL_IN_NULL_OUT = _COMPARISONS | {"add", "sub", "mul", "truediv", "mod", "floordiv", "neg", "abs"}
-
-
 def _exact(e: Expr, schema: Schema, in_group: bool, guard: Guard) -> pl.Expr:
     """``e``, its chain of integer arithmetic with a constant operand (``-x * 1000 + 1``) computed
     in Int128 (see ``_guarded_call``)."""
@@ -621,7 +620,7 @@ def _exact(e: Expr, schema: Schema, in_group: bool, guard: Guard) -> pl.Expr:
 def _guarded_call(expr: Call, schema: Schema, in_group: bool, guard: Guard, fn: _Lower) -> pl.Expr:
     types = [a.resolve(schema).dtype for a in expr.args]
     args: list[pl.Expr]
-    if expr.name in _NULL_IN_NULL_OUT and any(isinstance(a, Literal) and a.value is None for a in expr.args):
+    if expr.name in _NULL_OPERAND_IS_NULL and any(isinstance(a, Literal) and a.value is None for a in expr.args):
         # NULL whatever the other operand: DuckDB folds it to NULL and never evaluates that
         args = [to_polars(a, schema, in_group, False) for a in expr.args]
         return fn(args, expr, types)

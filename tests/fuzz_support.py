@@ -1,0 +1,42 @@
+"""What the differential fuzzers share: run hypothesis cases through a checker that says
+``"match"`` or ``"refused: ..."`` (and raises on a wrong answer), count the outcomes, and check
+that refusals stay rare, so "refuse everything" cannot pass."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import seed as with_seed
+from hypothesis.strategies import SearchStrategy, tuples
+
+
+def run_cases(strategies: tuple[SearchStrategy[Any], ...], run_one: Callable[..., str], n: int,
+              seed: int | None = None) -> Counter[str]:
+    """``n`` cases drawn from ``strategies`` through ``run_one``: the outcomes counted ("match",
+    "refused" and each refusal's text). Without ``seed`` the draw is the same every run."""
+    stats: Counter[str] = Counter()
+
+    @settings(max_examples=n, derandomize=seed is None, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(tuples(*strategies))
+    def check(case: tuple[Any, ...]) -> None:
+        outcome = run_one(*case)
+        stats["match" if outcome == "match" else "refused"] += 1
+        if outcome != "match":
+            stats[outcome] += 1
+
+    if seed is not None:
+        check = with_seed(seed)(check)
+    check()
+    return stats
+
+
+def assert_mostly_supported(stats: Counter[str], max_refused: float) -> None:
+    """At most ``max_refused`` (a share) of the cases were refused, and some ran."""
+    total = stats["match"] + stats["refused"]
+    refusals = {k: v for k, v in stats.items() if k.startswith("refused:")}
+    assert total > 0
+    assert stats["refused"] <= max_refused * total, f"{stats['refused']}/{total} refused: {refusals}"
