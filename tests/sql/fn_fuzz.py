@@ -112,6 +112,8 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
         opt(sub("int").map(lambda x: f"(-{x})"))
         opt(st.tuples(sub("int"), st.sampled_from(["+", "-", "*"]), sub("int")).map(lambda t: f"({t[0]} {t[1]} {t[2]})"))
         opt(sub("str").map(lambda x: f"length({x})"))
+        opt(st.tuples(st.sampled_from(["strpos", "instr", "position"]), sub("str"), sub("str")).map(
+            lambda t: f"position({t[2]} IN {t[1]})" if t[0] == "position" else f"{t[0]}({t[1]}, {t[2]})"))
         opt(st.tuples(st.sampled_from(["year", "month", "day", "quarter"]), st.sampled_from(["date", "ts"]).flatmap(sub))
             .map(lambda t: f"extract({t[0]} from {t[1]})"))
         opt(st.tuples(st.sampled_from(["hour", "minute", "second"]), sub("ts")).map(lambda t: f"extract({t[0]} from {t[1]})"))
@@ -150,6 +152,20 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
         opt(st.tuples(st.sampled_from(["int", "float", "dec", "date", "ts", "bool"]).flatmap(sub),
                       st.sampled_from(["VARCHAR", "TEXT"])).map(lambda t: f"CAST({t[0]} AS {t[1]})"))
         opt(st.tuples(sub("int"), sub("str")).map(lambda t: f"({t[0]} || {t[1]})"))
+        chars = st.sampled_from(["", ", 'a'", ", ' '", ", 'ab'", ", 'ß '", ", NULL"]).map(lambda c: [c]) | sub("str").map(
+            lambda x: [f", {x}"])
+        opt(st.tuples(st.sampled_from(["trim", "ltrim", "rtrim"]), sub("str"), chars).map(
+            lambda t: f"{t[0]}({t[1]}{t[2][0]})"))
+        opt(st.tuples(sub("str"), st.sampled_from(["'a'", "''", "' '", "'ß'", "','", "'ab'", "'日本'"]), sub("str")).map(
+            lambda t: f"replace({t[0]}, {t[1]}, {t[2]})"))
+        opt(st.tuples(st.sampled_from(["left", "right"]), sub("str"), sub("int")).map(lambda t: f"{t[0]}({t[1]}, {t[2]})"))
+        opt(st.tuples(st.sampled_from(["lpad", "rpad"]), sub("str"), st.sampled_from(["0", "1", "2", "4", "-1", "NULL"]),
+                      st.sampled_from(["'*'", "'xy'", "'ä'", "''", "' '"])).map(lambda t: f"{t[0]}({t[1]}, {t[2]}, {t[3]})"))
+        opt(st.tuples(sub("str"), st.sampled_from(["','", "' '", "''", "'a'"]) | sub("str"), sub("int")).map(
+            lambda t: f"split_part({t[0]}, {t[1]}, {t[2]})"))
+        opt(sub("str").map(lambda x: f"reverse({x})"))
+        opt(st.tuples(st.sampled_from(["','", "''", "NULL"]), st.lists(sub("str"), min_size=1, max_size=3)).map(
+            lambda t: f"concat_ws({t[0]}, {', '.join(t[1])})"))
     if kind == "date":
         units = st.sampled_from(["DAY", "DAYS", "MONTH", "MONTHS", "YEAR", "YEARS", "WEEK"])
         opt(st.tuples(sub("date"), st.sampled_from(["+", "-"]), st.sampled_from(["1", "2", "12", "13", "30"]), units)
@@ -174,6 +190,8 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
         # mixed numeric comparisons: int vs double vs decimal
         opt(st.tuples(num.flatmap(sub), st.sampled_from(["=", "<", ">="]), num.flatmap(sub)).map(
             lambda t: f"({t[0]} {t[1]} {t[2]})"))
+        opt(st.tuples(st.sampled_from(["starts_with", "contains"]), sub("str"), sub("str")).map(
+            lambda t: f"{t[0]}({t[1]}, {t[2]})"))
         opt(st.tuples(sub("str"), st.sampled_from(["LIKE", "NOT LIKE", "ILIKE", "NOT ILIKE"]),
                       st.sampled_from(LIKE_PATTERNS)).map(lambda t: f"({t[0]} {t[1]} '{t[2]}')"))
         opt(st.tuples(sub("str"), st.sampled_from(["LIKE", "NOT LIKE"]), st.sampled_from(["a!_%", "%!%", "!!%", "a_"]))
@@ -198,13 +216,11 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
 
 
 #: DuckDB functions Thresher's SQL does not have: each must be refused with an error naming it
-#: (the key, up to a ``#``; ``trim('abs')`` was read as a call of abs: sqlglot names a typed node
-#: after its first argument's text)
+#: (the key, up to a ``#``)
 REFUSED_CALLS = {
-    "trim": "trim(s)", "ltrim": "ltrim(s)", "rtrim": "rtrim(s, 'a')", "replace": "replace(s, 'a', 'X')",
-    "starts_with": "starts_with(s, 'a')", "contains": "contains(s, 'a')", "split_part": "split_part(s, ',', 2)",
-    "lpad": "lpad(s, 4, '*')", "rpad": "rpad(s, 4, '*')", "strpos": "strpos(s, 'a')", "position": "position('a' IN s)",
-    "reverse": "reverse(s)", "left": "left(s, 2)", "right": "right(s, 2)", "floor": "floor(f)", "ceil": "ceil(f)",
+    "repeat": "repeat(s, 2)", "ends_with": "ends_with(s, 'a')", "regexp_replace": "regexp_replace(s, 'a', 'b')",
+    "translate": "translate(s, 'a', 'b')", "strlen": "strlen(s)", "ascii": "ascii(s)",
+    "floor": "floor(f)", "ceil": "ceil(f)",
     "sign": "sign(i)", "power": "power(f, 2)", "pow": "pow(i, 2)", "ln": "ln(f)", "log": "log(f)", "log#10": "log10(f)",
     "exp": "exp(f)", "greatest": "greatest(i, 2)", "least": "least(i, NULL)",
     "date_part": "date_part('year', d)", "year": "year(d)", "month": "month(d)", "dayofweek": "dayofweek(d)",
@@ -212,7 +228,7 @@ REFUSED_CALLS = {
     "isodow": "extract(isodow from d)", "date_trunc": "date_trunc('month', d)",
     "date_diff": "date_diff('day', d, DATE '2024-03-01')", "datediff": "datediff('month', d, DATE '2024-03-01')",
     "strftime": "strftime(d, '%Y/%m/%d')", "make_date": "make_date(2024, 2, 29)", "last_day": "last_day(d)",
-    "hash": "hash(s)", "trim#abs": "trim('abs')",
+    "hash": "hash(s)",
     "second#of_date": "extract(second from d)",
 }
 

@@ -168,7 +168,56 @@ REGRESSIONS: dict[str, tuple[pa.Table, str]] = {
         _table(s=["a_b", "a%", "ab", "a!", None], i=[1, None, -2, 3, 4]),
         "SELECT id, s LIKE 'a!_%' ESCAPE '!' AS c0, s NOT LIKE 'a!%' ESCAPE '!' AS c1, i || s AS c2, "
         "concat(s, i, 0.5) AS c3 FROM t"),
+    # DuckDB's string functions (were refused): positions in code points, NULL in NULL out
+    "trim_with_and_without_characters": (
+        _table(s=["  a  ", "xxaxx", "\u00a0a\u3000", "\ta\n", "", None, "ß ß", "aaa"], u=["a", "x", " ", "a", None, "ß", "ß ", "a"]),
+        # trim() strips Unicode's space separators (NBSP, U+3000) but not a tab or a newline;
+        # trim(s, '') is s; trim('abs') is the text 'abs' (was read as a call of abs)
+        "SELECT id, trim(s) AS c0, ltrim(s) AS c1, rtrim(s) AS c2, trim(s, u) AS c3, ltrim(s, 'xa') AS c4, "
+        "rtrim(s, '') AS c5, trim(s, NULL) AS c6, trim('abs') AS c7, TRIM(LEADING 'x' FROM s) AS c8 FROM t"),
+    "replace_all_occurrences_literally": (
+        _table(s=["aaa", "a.a", "", None, "Straße", "a%_"], u=["X", "", None, "ss", "y", "."]),
+        # every occurrence, '.' and '%' literally; an empty pattern leaves the text as it is
+        "SELECT id, replace(s, 'a', u) AS c0, replace(s, '.', 'X') AS c1, replace(s, '', 'Z') AS c2, "
+        "replace(s, 'ß', u) AS c3, replace(s, NULL, 'a') AS c4, replace(s, '%_', '') AS c5 FROM t"),
+    "starts_with_contains_strpos": (
+        _table(s=["ab日c", "abc", None, "", "naïve", "e\u0301x"], u=["c", "", "a", "", "ï", "x"]),
+        # strpos counts characters (Polars' find gives a byte offset: 'c' in 'ab日c' was 6), '' is at 1
+        "SELECT id, starts_with(s, u) AS c0, contains(s, u) AS c1, strpos(s, u) AS c2, position('c' IN s) AS c3, "
+        "instr(s, 'z') AS c4, strpos(s, '') AS c5, contains(s, NULL) AS c6 FROM t"),
+    "left_right_lpad_rpad": (
+        _table(s=["abc", "日本語", "", None, "e\u0301x", "ß"], i=[2, -1, 0, 1, 1, None]),
+        # a negative count drops that many from the other end; lpad/rpad cut text longer than n
+        "SELECT id, left(s, i) AS c0, right(s, i) AS c1, left(s, -2) AS c2, right(s, 10) AS c3, lpad(s, 5, 'xy') AS c4, "
+        "rpad(s, 2, '*') AS c5, lpad(s, -1, 'x') AS c6, rpad(s, 4, 'ä') AS c7, lpad(s, NULL, 'x') AS c8 FROM t"),
+    "split_part_positions": (
+        _table(s=["a,b,,c", "abc", "", None, "a,b"], u=[",", "", ",", ",", None], i=[2, 2, 1, 1, 1]),
+        # 1-based, negative from the end, 0 or out of range ''; an empty delimiter splits characters
+        "SELECT id, split_part(s, u, i) AS c0, split_part(s, ',', 0) AS c1, split_part(s, ',', -1) AS c2, "
+        "split_part(s, ',', 9) AS c3, split_part(s, ',', -9) AS c4, split_part(s, '', 2) AS c5 FROM t"),
+    "reverse_and_concat_ws": (
+        _table(s=["abc", "日本語", "", None, "İß"], i=[1, None, 3, 4, 5]),
+        # concat_ws took its separator for a part (concat_ws(',', s, s) was ',aa'); it skips NULLs
+        "SELECT id, reverse(s) AS c0, concat_ws(',', s, i, s) AS c1, concat_ws('', s, NULL) AS c2, "
+        "concat_ws(NULL, s) AS c3 FROM t"),
 }
+
+
+def test_reverse_of_combining_characters_is_refused() -> None:
+    """DuckDB reverses grapheme clusters (reverse('e\u0301x') is 'xe\u0301'): refused, not reversed by code point."""
+    table = _table(s=["abc", "e\u0301x"])
+    assert run_one(table, "SELECT id, reverse(s) AS c0 FROM t WHERE s = 'abc'") == "match"
+    with pytest.raises(th.ThresherError, match="grapheme"):
+        th.sql("SELECT reverse(s) AS c FROM t", t=th.from_arrow(table)).to_arrow()
+
+
+def test_string_function_needing_a_literal_says_so() -> None:
+    t = th.from_arrow(_table(s=["a"], i=[2]))
+    for call in ("lpad(s, i, 'x')", "replace(s, s, 'x')", "concat_ws(s, s)"):
+        with pytest.raises(th.ThresherError, match="literal"):
+            th.sql(f"SELECT {call} AS c FROM t", t=t).to_arrow()
+    with pytest.raises(th.ThresherError, match="(?i)lpad"):
+        th.sql("SELECT lpad(s, 3) AS c FROM t", t=t).to_arrow()
 
 
 @pytest.mark.parametrize("name", sorted(REGRESSIONS))

@@ -81,3 +81,27 @@ def _text_rule(name: str) -> Any:
 # ('SS', 'ας')
 function("sql_upper", sql_names=("__sql_upper",))(_text_rule("upper"))
 function("sql_lower", sql_names=("__sql_lower",))(_text_rule("lower"))
+
+
+#: DuckDB's string functions SQL has (``__sql_str(args..., op=...)``): the type of their result;
+#: their arguments are text but for the integer ones (``left``, ``right``, ``split_part``'s part)
+SQL_STRING_FUNCTIONS: dict[str, DataType] = {
+    "trim": DataType.string(), "ltrim": DataType.string(), "rtrim": DataType.string(),
+    "replace": DataType.string(), "starts_with": DataType.bool(), "contains": DataType.bool(),
+    "left": DataType.string(), "right": DataType.string(), "lpad": DataType.string(), "rpad": DataType.string(),
+    "strpos": DataType.int64(), "split_part": DataType.string(), "reverse": DataType.string(),
+}
+SQL_STRING_INT_ARGS: dict[str, tuple[int, ...]] = {"left": (1,), "right": (1,), "split_part": (2,)}
+
+
+@function("sql_str", sql_names=("__sql_str",))
+def _sql_str(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's ``trim``, ``replace``, ``left``, ``strpos``, ``split_part``, ... (``op``), lowered in
+    ``operators/sql_functions_polars.py``: each NULL in, NULL out, positions in code points."""
+    op = opts["op"]
+    for i, a in enumerate(args):
+        if i in SQL_STRING_INT_ARGS.get(op, ()):
+            expect(a, a.dtype.is_integer() or a.dtype.is_null(), "integer", op)
+        else:
+            expect(a, a.dtype.is_string() or a.dtype.is_null(), "string", op)
+    return SQL_STRING_FUNCTIONS[op]

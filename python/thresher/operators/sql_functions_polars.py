@@ -10,7 +10,7 @@ from thresher._lazy import lazy_module
 from thresher.datatypes import DataType
 from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Literal
-from thresher.expressions.sql_functions import DATE_TEXT, TIMESTAMP_TEXT
+from thresher.expressions.sql_functions import DATE_TEXT, SQL_STRING_FUNCTIONS, SQL_STRING_INT_ARGS, TIMESTAMP_TEXT
 from thresher.operators.expr_to_polars import (
     Guard,
     check_is_elementwise,
@@ -337,3 +337,84 @@ def _sql_case(upper: bool) -> Callable[[list[pl.Expr], Call, list[DataType]], pl
 
 register_lowering("sql_upper", _sql_case(True))
 register_lowering("sql_lower", _sql_case(False))
+
+
+# -- DuckDB's string functions (``__sql_str``) ---------------------------------------------------
+# Positions and lengths are code points, as DuckDB's (and Polars') are, except for ``reverse``:
+# DuckDB reverses grapheme clusters (reverse('e\u0301x') is 'xe\u0301'), so text holding a character
+# that may join a cluster (a combining mark, a format character such as a zero-width joiner, a
+# CR, Hangul, a regional indicator, an emoji modifier) is refused rather than reversed otherwise.
+_GRAPHEME_JOINERS = r"[\p{M}\p{Cf}\r\p{Hangul}\x{1F1E6}-\x{1F1FF}\x{1F3FB}-\x{1F3FF}\x{0E33}\x{0EB3}]"
+
+
+def _sql_reverse(x: pl.Expr) -> pl.Expr:
+    def check(s: pl.Series) -> pl.Series:
+        bad = s.str.contains(_GRAPHEME_JOINERS).fill_null(False)
+        if bad.any():
+            raise ThresherExecutionError(
+                f"reverse({s.filter(bad)[0]!r}) is not supported: DuckDB reverses grapheme clusters (a character "
+                f"with its combining marks), Thresher only text whose characters each stand alone")
+        return s.str.reverse()
+
+    return x.map_batches(check, return_dtype=pl.String, is_elementwise=True)
+
+
+def _sql_str(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:  # noqa: C901  (one case per function)
+    op = e.option("op")
+    args = [x.cast(pl.Int64) if i in SQL_STRING_INT_ARGS.get(op, ()) else x.cast(pl.String) for i, x in enumerate(a)]
+    s = args[0]
+    out: pl.Expr
+    if op in ("trim", "ltrim", "rtrim"):
+        if len(args) == 1:  # DuckDB strips Unicode's space separators (' ', NBSP, U+3000), not tabs or newlines
+            out = s
+            if op != "rtrim":
+                out = out.str.replace(r"^\p{Zs}+", "")
+            if op != "ltrim":
+                out = out.str.replace(r"\p{Zs}+$", "")
+        else:
+            out = (s.str.strip_chars(args[1]) if op == "trim" else s.str.strip_chars_start(args[1]) if op == "ltrim"
+                   else s.str.strip_chars_end(args[1]))
+    elif op == "replace":  # (the pattern is a literal: replace of an empty one leaves the text as it is)
+        pattern = e.option("pattern")
+        out = s if pattern == "" else s.str.replace_all(pattern, args[1], literal=True)
+    elif op == "starts_with":
+        out = s.str.starts_with(args[1])
+    elif op == "contains":
+        out = s.str.contains(args[1], literal=True)
+    elif op == "left":  # a negative count: all but that many at the end, as Polars' head
+        out = s.str.head(args[1])
+    elif op == "right":
+        out = s.str.tail(args[1])
+    elif op in ("lpad", "rpad"):  # the text cut to n characters, then the fill repeated up to n
+        n, fill = int(e.option("n")), str(e.option("fill"))
+        cut = s.str.head(max(n, 0))
+        if fill:
+            pad = pl.lit(fill * (n // len(fill) + 1)).str.head(pl.lit(max(n, 0)) - cut.str.len_chars().cast(pl.Int64))
+            out = pl.concat_str([pad, cut] if op == "lpad" else [cut, pad])
+        else:
+            def check(x: pl.Series) -> pl.Series:
+                if (x.str.len_chars() < n).any():
+                    raise ThresherExecutionError(f"Insufficient padding in {op.upper()}: its fill is '' (as DuckDB)")
+                return x
+
+            out = cut.map_batches(check, return_dtype=pl.String, is_elementwise=True)
+    elif op == "strpos":  # 1-based, in characters; 0 where absent (Polars' find gives a byte offset)
+        needle = args[1]
+        out = (pl.when(needle == "").then(pl.lit(1, pl.Int64))
+               .when(s.str.contains(needle, literal=True))
+               .then(s.str.split(needle).list.first().str.len_chars().cast(pl.Int64) + 1)
+               .otherwise(pl.lit(0, pl.Int64)))
+    elif op == "split_part":  # 1-based, negative from the end; out of range (or 0) is ''
+        part = args[2]
+        index = pl.when(part > 0).then(part - 1).when(part < 0).then(part)
+        out = s.str.split(args[1]).list.get(index, null_on_oob=True).fill_null("")
+    elif op == "reverse":
+        out = _sql_reverse(s)
+    else:
+        raise ThresherExecutionError(f"no SQL string function {op!r}")
+    dtype = polars_dtype(SQL_STRING_FUNCTIONS[op])
+    null = functools.reduce(lambda p, q: p | q, [x.is_null() for x in args])
+    return pl.when(null).then(pl.lit(None, dtype)).otherwise(out.cast(dtype))
+
+
+register_lowering("sql_str", _sql_str)

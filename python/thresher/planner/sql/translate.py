@@ -889,11 +889,21 @@ class Translator:
             return self.expr(node.this, schema).str.len()
         if isinstance(node, exp.DPipe):
             return Call("str.concat", (self.expr(node.this, schema), self.expr(node.expression, schema)))
+        if isinstance(node, exp.ConcatWs):  # (a Concat too: its first part is the separator)
+            sep, *rest = [self.expr(a, schema) for a in node.expressions]
+            if not (isinstance(sep, Literal) and (sep.value is None or isinstance(sep.value, str))):
+                raise UnsupportedError(f"concat_ws needs its separator as a literal: {_where(node)}")
+            if sep.value is None or not rest:
+                return Literal(None, DataType.string())
+            # DuckDB skips NULL parts (all NULL is '')
+            return Call("str.concat", tuple(rest), (("separator", sep.value), ("ignore_nulls", True)))
         if isinstance(node, exp.Concat):
             parts = [self.expr(a, schema) for a in node.expressions]
             if node.args.get("coalesce"):  # DuckDB/Postgres CONCAT: NULL counts as ''
                 parts = [Call("coalesce", (p, lit(""))) for p in parts]
             return Call("str.concat", tuple(parts))
+        if isinstance(node, _STRING_NODES):
+            return self._string_function(node, schema)
         if isinstance(node, exp.Filter):
             return self._agg_filter(node, schema)
         if isinstance(node, exp.ArrayAny):
@@ -911,6 +921,65 @@ class Translator:
             opts += (("escape", escape),)
         like = Call("str.like", (self.expr(node.this, schema),), opts)
         return Call("not", (like,)) if node.args.get("negate") else like
+
+    def _string_function(self, node: Any, schema: Schema | None) -> Expr:
+        """DuckDB's trim/ltrim/rtrim, replace, starts_with, contains, left, right, lpad/rpad,
+        strpos/position/instr, split_part and reverse, as ``__sql_str`` (``sql_functions.py``)."""
+        import thresher.expressions.sql_functions  # noqa: F401  (registers sql_str)
+
+        def arg(key: str) -> Expr:
+            return self.expr(node.args[key], schema)
+
+        def literal(key: str, what: str, kind: type) -> Any:
+            value = self.expr(node.args[key], schema) if node.args.get(key) is not None else None
+            if not (isinstance(value, Literal) and (value.value is None or isinstance(value.value, kind))
+                    and not isinstance(value.value, bool)):
+                raise UnsupportedError(f"{_spelled(node)} needs {what} as a literal: {_where(node)}")
+            return value.value
+
+        def call(op: str, *args: Expr, **opts: Any) -> Expr:
+            c = Call("sql_str", tuple(args), (("op", op), *opts.items()))
+            if schema is not None:
+                c.resolve(schema)  # (a ThresherTypeError names the function and the argument)
+            return c
+
+        null = Literal(None, DataType.string())
+        if isinstance(node, exp.Trim):
+            position = str(node.args.get("position") or "BOTH").upper()
+            op = {"LEADING": "ltrim", "TRAILING": "rtrim"}.get(position, "trim")
+            if node.args.get("collation") is not None:
+                raise UnsupportedError(f"TRIM ... COLLATE: {_where(node)}")
+            chars = node.args.get("expression")
+            return call(op, arg("this"), *([] if chars is None else [self.expr(chars, schema)]))
+        if isinstance(node, exp.Replace):
+            pattern = literal("expression", "the text it replaces", str)
+            if pattern is None:
+                return null
+            return call("replace", arg("this"), arg("replacement"), pattern=pattern)
+        if isinstance(node, (exp.StartsWith, exp.Contains)):
+            return call("starts_with" if isinstance(node, exp.StartsWith) else "contains", arg("this"), arg("expression"))
+        if isinstance(node, (exp.Left, exp.Right)):
+            return call("left" if isinstance(node, exp.Left) else "right", arg("this"), arg("expression"))
+        if isinstance(node, exp.Pad):
+            n_node = node.args["expression"]
+            n = None if isinstance(n_node, exp.Null) else _int_literal(n_node)
+            if n is None and not isinstance(n_node, exp.Null):
+                raise UnsupportedError(f"{_spelled(node)} needs its length as an integer literal: {_where(node)}")
+            if node.args.get("fill_pattern") is None:  # (DuckDB has no default fill)
+                raise SQLError(f"{_spelled(node)} needs its fill: {_where(node)}")
+            fill = literal("fill_pattern", "its fill", str)
+            if n is None or fill is None:
+                return null
+            return call("lpad" if node.args.get("is_left") else "rpad", arg("this"), n=n, fill=fill)
+        if isinstance(node, exp.StrPosition):
+            if node.args.get("position") is not None or node.args.get("occurrence") is not None:
+                raise UnsupportedError(f"{_spelled(node)} with a start position or an occurrence: {_where(node)}")
+            return call("strpos", arg("this"), arg("substr"))
+        if isinstance(node, exp.SplitPart):
+            return call("split_part", arg("this"), arg("delimiter"), arg("part_index"))
+        if isinstance(node, exp.Reverse):
+            return call("reverse", arg("this"))
+        raise SQLError(f"unsupported string function {_spelled(node)!r}: {_where(node)}")
 
     def _agg_filter(self, node: Any, schema: Schema | None) -> Expr:
         """``agg(x) FILTER (WHERE c)`` as ``agg(CASE WHEN c THEN x END)`` (aggregates skip NULLs)."""
@@ -1032,6 +1101,10 @@ class Translator:
                 call.resolve(schema)  # the registry's type rule: a ThresherTypeError names the problem
             return call
         raise SQLError(f"unknown function {_spelled(node)!r} in {_where(node)}")
+
+
+_STRING_NODES = (exp.Trim, exp.Replace, exp.StartsWith, exp.Contains, exp.Left, exp.Right, exp.Pad, exp.StrPosition,
+                 exp.SplitPart, exp.Reverse)
 
 
 def _spelled(node: Any) -> str:
