@@ -407,7 +407,12 @@ def _sql_str(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:  # noqa: 
     elif op == "split_part":  # 1-based, negative from the end; out of range (or 0) is ''
         part = args[2]
         index = pl.when(part > 0).then(part - 1).when(part < 0).then(part)
-        out = s.str.split(args[1]).list.get(index, null_on_oob=True).fill_null("")
+        size = s.str.len_chars().cast(pl.Int64)
+        # an empty delimiter splits the characters (by hand: Polars splits a constant text by a
+        # column's '' with an empty part at each end)
+        char = pl.when((part != 0) & (part.abs() <= size)).then(s.str.slice(index, 1)).otherwise(pl.lit(""))
+        out = pl.when(args[1] == "").then(char).otherwise(
+            s.str.split(args[1]).list.get(index, null_on_oob=True).fill_null(""))
     elif op == "reverse":
         out = _sql_reverse(s)
     else:
