@@ -5,7 +5,8 @@ must give the same values, with the same kind of type (text, number, boolean, da
 or Thresher must refuse with a ``ThresherError`` that names the construct it does not support.
 
 The expressions are strings, numbers, dates and casts: string functions (case, length, SUBSTRING
-with zero and negative starts, ``||`` and CONCAT with NULL, LIKE/ILIKE with ``%`` and ``_``),
+with zero and negative starts, ``||`` and CONCAT with NULL, LIKE/ILIKE with ``%`` and ``_``, TRIM,
+REPLACE, LEFT/RIGHT, LPAD/RPAD, STRPOS, SPLIT_PART, REVERSE, CONCAT_WS, STARTS_WITH, CONTAINS),
 ROUND of DOUBLE and DECIMAL with ties and negative digits, COALESCE/IFNULL over mixed types, CASE
 with mixed result types, EXTRACT and date +/- INTERVAL at month ends, CAST and TRY_CAST between
 VARCHAR, integers, DOUBLE, DECIMAL, DATE, TIMESTAMP and BOOLEAN (invalid text included), IN lists
