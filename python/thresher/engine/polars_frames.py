@@ -13,7 +13,7 @@ import pyarrow as pa
 from thresher._lazy import lazy_module
 from thresher.datatypes import Schema, conform_batch, storage_batch
 from thresher.errors import ThresherExecutionError
-from thresher.operators.expr_to_polars import polars_dtype
+from thresher.operators.expr_to_polars import polars_dtype, polars_error_message
 
 if TYPE_CHECKING:
     import polars as pl
@@ -39,7 +39,7 @@ def collect_lazy(lf: pl.LazyFrame, schema: Schema, engine: str = "auto") -> pa.T
     try:
         df = lf.collect(engine=engine)  # type: ignore[call-overload]
     except pl.exceptions.PolarsError as exc:
-        raise ThresherExecutionError(str(exc)) from exc
+        raise ThresherExecutionError(polars_error_message(exc)) from exc
     table = df.to_arrow()
     target = schema.to_arrow()
     if table.schema.equals(target, check_metadata=True):

@@ -21,7 +21,7 @@ from thresher._lazy import lazy_module
 from thresher.datatypes import Field, Schema, conform_array, storage_batch
 from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Alias, Call, Cast, Column, Expr, Literal, UDFCall, memo
-from thresher.operators.expr_to_polars import filter_to_polars, has_lowering, to_polars
+from thresher.operators.expr_to_polars import filter_to_polars, has_lowering, polars_error_message, to_polars
 from thresher.operators.kernels.base import KernelOutput, RowError
 from thresher.operators.kernels.registry import get_kernel
 
@@ -325,7 +325,8 @@ class ExprEvaluator:
                     # '2024-02-29', d)): each alone, broadcast below
                     arrays = [frame.select(x).to_arrow().column(0) for x in exprs]
             except pl.exceptions.PolarsError as exc:
-                raise ThresherExecutionError(f"evaluating {[self.exprs[i] for i in lowered]}: {exc}") from exc
+                raise ThresherExecutionError(
+                    f"evaluating {[self.exprs[i] for i in lowered]}: {polars_error_message(exc)}") from exc
             for k, i in enumerate(lowered):
                 arr = arrays[k]
                 arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import decimal
 import functools
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -449,6 +450,20 @@ def check_is_elementwise() -> bool:
     """May the check a checked lowering builds be an elementwise batch function (see
     :func:`filter_to_polars`)?"""
     return not _IN_FILTER.get()
+
+
+def polars_error_message(exc: Exception) -> str:
+    """The message of an error Polars raised running a lowered program: a checked integer
+    operation's (``sql_functions_polars._overflow_in_polars``: its exact result, computed in
+    Int64, cast back strictly) is reported as the integer overflow it is."""
+    text = str(exc)
+    hit = re.search(r"conversion from `i64` to `(\w+)` failed", text)
+    if hit is not None and "cast(Int64)" in text:
+        to = {"i8": "Int8", "i16": "Int16", "i32": "Int32", "u8": "UInt8", "u16": "UInt16"}.get(hit.group(1), hit.group(1))
+        where = text.split("This error occurred in the following expression:", 1)[-1].strip()
+        return (f"integer overflow in {where}: the result does not fit {to} (SQL raises, as DuckDB does; "
+                f"cast an operand to a wider type, e.g. CAST(x AS BIGINT) or DOUBLE)")
+    return text
 
 
 def _predicate(pred: Expr, schema: Schema, guard: Guard) -> pl.Expr:

@@ -44,7 +44,13 @@ from thresher.expressions.expr import (
 )
 from thresher.io.predicate import Comparison, Predicate, predicate_to_polars
 from thresher.io.source import Source
-from thresher.operators.expr_to_polars import filter_to_polars, polars_col, polars_dtype, to_polars
+from thresher.operators.expr_to_polars import (
+    filter_to_polars,
+    polars_col,
+    polars_dtype,
+    polars_error_message,
+    to_polars,
+)
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
@@ -82,7 +88,7 @@ def build_lazy(node: LogicalPlan, leaf: LeafResolver, leaves: Collection[int] = 
     try:
         return _build(node, leaf)
     except pl.exceptions.PolarsError as exc:
-        raise ThresherExecutionError(f"planning {node.describe()}: {exc}") from exc
+        raise ThresherExecutionError(f"planning {node.describe()}: {polars_error_message(exc)}") from exc
     finally:
         _SHARED_READS.reset(reads_token)
         _SCANS.reset(scans_token)
