@@ -197,6 +197,12 @@ REGRESSIONS: dict[str, tuple[pa.Table, str]] = {
         "split_part(s, ',', 9) AS c3, split_part(s, ',', -9) AS c4, split_part(s, '', 2) AS c5, "
         # (a constant text split by a column's '': Polars added an empty part at each end)
         "split_part('2024-02-29', u, 2) AS c6, split_part('abc', '', -3) AS c7, split_part(s, '', -4) AS c8 FROM t"),
+    # a constant text with a column argument: replace('', 'a', s) failed while running (Polars'
+    # replace_all of a constant by a column's values)
+    "constant_text_with_column_arguments": (
+        _table(s=[None, "", "x", ","], i=[1, 2, None, -1]),
+        "SELECT id, replace('', 'a', s) AS c0, replace('aba', 'a', s) AS c1, trim('xax', s) AS c2, "
+        "split_part('a,b', s, i) AS c3, left('abc', i) AS c4, strpos('a,b', s) AS c5, starts_with('xy', s) AS c6 FROM t"),
     "reverse_and_concat_ws": (
         _table(s=["abc", "日本語", "", None, "İß"], i=[1, None, 3, 4, 5]),
         # concat_ws took its separator for a part (concat_ws(',', s, s) was ',aa'); it skips NULLs
