@@ -202,7 +202,8 @@ REGRESSIONS: dict[str, tuple[pa.Table, str]] = {
     "constant_text_with_column_arguments": (
         _table(s=[None, "", "x", ","], i=[1, 2, None, -1]),
         "SELECT id, replace('', 'a', s) AS c0, replace('aba', 'a', s) AS c1, trim('xax', s) AS c2, "
-        "split_part('a,b', s, i) AS c3, left('abc', i) AS c4, strpos('a,b', s) AS c5, starts_with('xy', s) AS c6 FROM t"),
+        "split_part('a,b', s, i) AS c3, left('abc', i) AS c4, strpos('a,b', s) AS c5, starts_with('xy', s) AS c6, "
+        "replace(lower('ABA'), 'a', s) AS c7, replace(coalesce(NULL, 'aa'), 'a', s) AS c8 FROM t"),
     "reverse_and_concat_ws": (
         _table(s=["abc", "日本語", "", None, "İß"], i=[1, None, 3, 4, 5]),
         # concat_ws took its separator for a part (concat_ws(',', s, s) was ',aa'); it skips NULLs

@@ -408,8 +408,8 @@ def _sql_str(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:  # noqa: 
     op = e.option("op")
     args = [x.cast(pl.Int64) if i in SQL_STRING_INT_ARGS.get(op, ()) else x.cast(pl.String) for i, x in enumerate(a)]
     s = args[0]
-    columns = [x for x, y in zip(args[1:], e.args[1:]) if not isinstance(y, Literal)]
-    if isinstance(e.args[0], Literal) and columns:
+    columns = [x for x, y in zip(args[1:], e.args[1:]) if y.columns()]
+    if not e.args[0].columns() and columns:
         # a constant text with a column argument: one value per row (Polars' replace_all of a
         # constant by a column's values fails on the lengths, its split adds empty parts)
         s = pl.concat_str([s, columns[0].cast(pl.String).str.head(0)])
