@@ -108,6 +108,9 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
         lambda t: f"{t[2]}({t[0]}, {t[1]})"))
     opt(st.tuples(sub("bool"), sub(kind), st.sampled_from(any_mix).flatmap(sub)).map(
         lambda t: f"CASE WHEN {t[0]} THEN {t[1]} ELSE {t[2]} END"))
+    opt(st.tuples(st.sampled_from(["greatest", "least"]), sub(kind),
+                  st.lists(st.sampled_from(any_mix).flatmap(sub), min_size=1, max_size=2)).map(
+        lambda t: f"{t[0]}({', '.join([t[1], *t[2]])})"))
     if kind == "int":
         opt(sub("int").map(lambda x: f"abs({x})"))
         opt(sub("int").map(lambda x: f"(-{x})"))
@@ -118,6 +121,14 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
         opt(st.tuples(st.sampled_from(["year", "month", "day", "quarter"]), st.sampled_from(["date", "ts"]).flatmap(sub))
             .map(lambda t: f"extract({t[0]} from {t[1]})"))
         opt(st.tuples(st.sampled_from(["hour", "minute", "second"]), sub("ts")).map(lambda t: f"extract({t[0]} from {t[1]})"))
+        dated = st.sampled_from(["date", "ts"]).flatmap(sub)
+        parts = st.sampled_from(["year", "month", "day", "quarter", "dow", "isodow", "doy", "week"])
+        opt(st.tuples(parts, dated).map(lambda t: f"extract({t[0]} from {t[1]})"))
+        opt(st.tuples(parts, dated).map(lambda t: f"date_part('{t[0]}', {t[1]})"))
+        opt(st.tuples(st.sampled_from(["year", "month", "day", "dayofweek"]), dated).map(lambda t: f"{t[0]}({t[1]})"))
+        opt(st.tuples(num.flatmap(sub)).map(lambda t: f"sign({t[0]})"))
+        opt(st.tuples(st.sampled_from(["date_diff", "datediff"]), st.sampled_from(["day", "month", "year", "quarter"]),
+                      dated, dated).map(lambda t: f"{t[0]}('{t[1]}', {t[2]}, {t[3]})"))
         opt(st.tuples(st.sampled_from(["float", "dec", "str", "bool"]).flatmap(sub),
                       st.sampled_from(["CAST", "TRY_CAST"]), st.sampled_from(["INTEGER", "BIGINT", "SMALLINT"]))
             .map(lambda t: f"{t[1]}({t[0]} AS {t[2]})"))
@@ -130,10 +141,16 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
         opt(st.tuples(sub("float"), st.sampled_from(["+", "-", "*"]), num.flatmap(sub)).map(
             lambda t: f"({t[0]} {t[1]} {t[2]})"))
         opt(sub("float").map(lambda x: f"sqrt(abs({x}))"))
+        opt(st.tuples(st.sampled_from(["floor", "ceil", "ceiling"]), st.sampled_from(["int", "float"]).flatmap(sub))
+            .map(lambda t: f"{t[0]}({t[1]})"))
+        opt(st.tuples(st.sampled_from(["exp", "ln", "log", "log10"]), num.flatmap(sub)).map(lambda t: f"{t[0]}({t[1]})"))
+        opt(st.tuples(st.sampled_from(["power", "pow", "log"]), num.flatmap(sub), num.flatmap(sub)).map(
+            lambda t: f"{t[0]}({t[1]}, {t[2]})"))
         opt(st.tuples(st.sampled_from(["int", "dec", "str"]).flatmap(sub), st.sampled_from(["CAST", "TRY_CAST"]))
             .map(lambda t: f"{t[1]}({t[0]} AS DOUBLE)"))
     if kind == "dec":
         opt(sub("dec").map(lambda x: f"abs({x})"))
+        opt(st.tuples(st.sampled_from(["floor", "ceil"]), sub("dec")).map(lambda t: f"{t[0]}({t[1]})"))
         opt(st.tuples(sub("dec"), st.sampled_from(["", ", 0", ", 1", ", 2", ", 3"])).map(lambda t: f"round({t[0]}{t[1]})"))
         opt(st.tuples(sub("dec"), st.sampled_from(["+", "-", "*"]), st.sampled_from(["int", "dec"]).flatmap(sub)).map(
             lambda t: f"({t[0]} {t[1]} {t[2]})"))
@@ -175,7 +192,12 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
             lambda t: f"({t[0]} {t[1]} {t[2]})"))
         opt(st.tuples(st.sampled_from(["str", "ts"]).flatmap(sub), st.sampled_from(["CAST", "TRY_CAST"])).map(
             lambda t: f"{t[1]}({t[0]} AS DATE)"))
+        opt(st.sampled_from(["date", "ts"]).flatmap(sub).map(lambda x: f"last_day({x})"))
+        opt(st.tuples(st.sampled_from(["date", "ts"]).flatmap(sub), st.sampled_from(["day(x)", "1", "28"])).map(
+            lambda t: f"make_date(year({t[0]}), month({t[0]}), {t[1].replace('x', t[0])})"))
     if kind == "ts":
+        opt(st.tuples(st.sampled_from(["year", "quarter", "month", "week", "day", "hour", "minute", "second"]),
+                      st.sampled_from(["date", "ts"]).flatmap(sub)).map(lambda t: f"date_trunc('{t[0]}', {t[1]})"))
         opt(st.tuples(st.sampled_from(["date", "str"]).flatmap(sub), st.sampled_from(["CAST", "TRY_CAST"])).map(
             lambda t: f"{t[1]}({t[0]} AS TIMESTAMP)"))
         opt(st.tuples(sub("date"), st.sampled_from(["+", "-"]), st.sampled_from(["1", "12", "13", "25"]),
@@ -221,15 +243,9 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
 REFUSED_CALLS = {
     "repeat": "repeat(s, 2)", "ends_with": "ends_with(s, 'a')", "regexp_replace": "regexp_replace(s, 'a', 'b')",
     "translate": "translate(s, 'a', 'b')", "strlen": "strlen(s)", "ascii": "ascii(s)",
-    "floor": "floor(f)", "ceil": "ceil(f)",
-    "sign": "sign(i)", "power": "power(f, 2)", "pow": "pow(i, 2)", "ln": "ln(f)", "log": "log(f)", "log#10": "log10(f)",
-    "exp": "exp(f)", "greatest": "greatest(i, 2)", "least": "least(i, NULL)",
-    "date_part": "date_part('year', d)", "year": "year(d)", "month": "month(d)", "dayofweek": "dayofweek(d)",
-    "dow": "extract(dow from d)", "doy": "extract(doy from d)", "week": "extract(week from d)",
-    "isodow": "extract(isodow from d)", "date_trunc": "date_trunc('month', d)",
-    "date_diff": "date_diff('day', d, DATE '2024-03-01')", "datediff": "datediff('month', d, DATE '2024-03-01')",
-    "strftime": "strftime(d, '%Y/%m/%d')", "make_date": "make_date(2024, 2, 29)", "last_day": "last_day(d)",
-    "hash": "hash(s)",
+    "date_trunc#millisecond": "date_trunc('millisecond', d)",
+    "date_diff#week": "date_diff('week', d, DATE '2024-03-01')", "datediff#hour": "datediff('hour', d, d)",
+    "strftime": "strftime(d, '%Y/%m/%d')", "hash": "hash(s)",
     "second#of_date": "extract(second from d)",
 }
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from thresher.datatypes import DataType, Field
+from thresher.datatypes import DataType, Field, supertype
+from thresher.errors import ThresherTypeError
 from thresher.expressions.registry import expect, function
 
 
@@ -105,3 +106,117 @@ def _sql_str(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
         else:
             expect(a, a.dtype.is_string() or a.dtype.is_null(), "string", op)
     return SQL_STRING_FUNCTIONS[op]
+
+# -- DuckDB's numeric and date functions (lowered in ``operators/sql_functions_polars.py``) ---------
+
+def _numeric_arg(f: Field, name: str) -> None:
+    expect(f, f.dtype.is_numeric() or f.dtype.is_null(), "a numeric type", name)
+
+
+def _rounding_rule(name: str) -> Any:
+    def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+        """DuckDB's FLOOR / CEIL: a DECIMAL(p, s) gives DECIMAL(p, 0), a FLOAT a FLOAT, anything
+        else (an integer too) a DOUBLE."""
+        t = args[0].dtype
+        _numeric_arg(args[0], name)
+        if t.kind == "decimal":
+            return DataType.decimal(t.arrow.precision, 0)
+        if str(t) == "float":
+            return t
+        return DataType.float64()
+
+    return rule
+
+
+function("sql_floor", sql_names=("__sql_floor",))(_rounding_rule("floor"))
+function("sql_ceil", sql_names=("__sql_ceil",))(_rounding_rule("ceil"))
+
+
+@function("sql_sign", sql_names=("__sql_sign",))
+def _sql_sign(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's SIGN: -1, 0 or 1 as a TINYINT (0 for -0.0), NULL for NULL."""
+    _numeric_arg(args[0], "sign")
+    return DataType.int8()
+
+
+def _extreme_rule(name: str) -> Any:
+    def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+        """DuckDB's GREATEST / LEAST: the common type of the arguments; NULLs are skipped (NULL
+        only where every argument is)."""
+        t = args[0].dtype
+        for f in args[1:]:
+            st = supertype(t, f.dtype)
+            if st is None:
+                raise ThresherTypeError(f"{name}: {f.name!r} ({f.dtype}) does not match {t}")
+            t = st
+        return t
+
+    return rule
+
+
+function("sql_greatest", sql_names=("__sql_greatest",))(_extreme_rule("greatest"))
+function("sql_least", sql_names=("__sql_least",))(_extreme_rule("least"))
+
+#: DuckDB's date parts (EXTRACT, DATE_PART, YEAR(d), ...) that ``sql_date_part`` computes
+DATE_PARTS = ("year", "month", "day", "quarter", "dow", "isodow", "doy", "week")
+
+
+@function("sql_date_part", sql_names=("__sql_date_part",))
+def _sql_date_part(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """A part of a DATE or TIMESTAMP as DuckDB numbers it (``opts["part"]``, one of
+    ``DATE_PARTS``): dow is 0 on Sunday, isodow 7 on Sunday, week the ISO week (2021-01-03 is in
+    week 53 of 2020)."""
+    f = args[0]
+    expect(f, f.dtype.kind in ("date", "timestamp") or f.dtype.is_null(), "a date or timestamp", opts["part"])
+    return DataType.int64()
+
+#: DuckDB's math functions ``sql_math`` computes (``opts["op"]``): a DOUBLE of any numeric arguments
+MATH_FUNCTIONS = ("exp", "ln", "log10", "log", "power")
+
+
+@function("sql_math", sql_names=("__sql_math",))
+def _sql_math(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's EXP, LN, LOG10, LOG(b, x) (``ln(x) / ln(b)``) and POWER/POW: DOUBLEs computed as C
+    computes them, never an error (``ln(0)`` is -inf, ``ln(-1)`` NaN, ``power(0, -1)`` inf)."""
+    for f in args:
+        _numeric_arg(f, opts["op"])
+    return DataType.float64()
+
+
+#: the units of ``sql_date_trunc`` and ``sql_date_diff``
+DATE_TRUNC_UNITS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second")
+DATE_DIFF_UNITS = ("year", "quarter", "month", "day")
+
+
+@function("sql_date_trunc", sql_names=("__sql_date_trunc",))
+def _sql_date_trunc(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's DATE_TRUNC(unit, x): a TIMESTAMP (of a DATE too) at the start of x's year,
+    quarter, month, ISO week (Monday), day, hour, minute or second."""
+    f = args[0]
+    expect(f, f.dtype.kind in ("date", "timestamp") or f.dtype.is_null(), "a date or timestamp", "date_trunc")
+    return f.dtype if f.dtype.kind == "timestamp" else DataType.timestamp("us")
+
+
+@function("sql_date_diff", sql_names=("__sql_date_diff",))
+def _sql_date_diff(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's DATE_DIFF(unit, a, b): the unit boundaries crossed from a to b (a BIGINT;
+    ``date_diff('year', DATE '2023-12-31', DATE '2024-01-01')`` is 1), a time of day ignored."""
+    for f in args:
+        expect(f, f.dtype.kind in ("date", "timestamp") or f.dtype.is_null(), "a date or timestamp", "date_diff")
+    return DataType.int64()
+
+
+@function("sql_last_day", sql_names=("__sql_last_day",))
+def _sql_last_day(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's LAST_DAY(x): the DATE of the last day of x's month."""
+    f = args[0]
+    expect(f, f.dtype.kind in ("date", "timestamp") or f.dtype.is_null(), "a date or timestamp", "last_day")
+    return DataType.date()
+
+
+@function("sql_make_date", sql_names=("__sql_make_date",))
+def _sql_make_date(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's MAKE_DATE(year, month, day): a DATE, an error where there is no such day."""
+    for f in args:
+        expect(f, f.dtype.is_integer() or f.dtype.is_null(), "an integer", "make_date")
+    return DataType.date()

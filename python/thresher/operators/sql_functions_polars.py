@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from thresher._lazy import lazy_module
-from thresher.datatypes import DataType
+from thresher.datatypes import DataType, supertype
 from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Literal
 from thresher.expressions.sql_functions import DATE_TEXT, SQL_STRING_FUNCTIONS, SQL_STRING_INT_ARGS, TIMESTAMP_TEXT
@@ -115,6 +115,16 @@ def _overflow_checked(a: list[pl.Expr], e: Call, t: list[DataType], guard: Guard
     a = [pl.lit(x.value, dtype=polars_dtype(x.dtype))  # a typed literal keeps its type (CAST(1000 AS INT))
          if isinstance(x, Literal) and x.dtype.is_integer() and x.dtype != _INT64 and x.value is not None else y
          for x, y in zip(e.args, a)]
+    if len(a) == 2:
+        # an untyped integer literal that does not fit the other operand's type is an INTEGER (a
+        # BIGINT if it needs one), as in DuckDB (2024 * CAST(i AS TINYINT) is an INTEGER); Polars
+        # would widen it to Int16 while reporting Int8 as the type of the product
+        for k in (0, 1):
+            x, other = e.args[k], t[1 - k]
+            if isinstance(x, Literal) and x.dtype == _INT64 and isinstance(x.value, int) and other.is_integer():
+                lo, hi = _RANGE.get(str(polars_dtype(other)), (0, -1))
+                if not lo <= x.value <= hi:
+                    a[k] = pl.lit(x.value, dtype=pl.Int32 if -2**31 <= x.value < 2**31 else pl.Int64)
     plain = _LOWERED[e.name]([*a], e, t)
     wide = _exact_type(e, t)
     if check_is_elementwise() and wide is not None:
@@ -473,3 +483,157 @@ def _sql_str(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:  # noqa: 
 
 
 register_lowering("sql_str", _sql_str)
+
+# -- DuckDB's numeric and date functions ------------------------------------------------------
+
+def _sql_rounding(up: bool) -> Callable[[list[pl.Expr], Call, list[DataType]], pl.Expr]:
+    def lower_it(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+        x = a[0]
+        if t[0].kind == "decimal":  # exact, then DECIMAL(p, 0)
+            out = (x.ceil() if up else x.floor()).cast(pl.Decimal(t[0].arrow.precision, 0))
+            return out
+        if str(t[0]) != "float":
+            x = x.cast(pl.Float64)
+        return x.ceil() if up else x.floor()
+
+    return lower_it
+
+
+register_lowering("sql_floor", _sql_rounding(False))
+register_lowering("sql_ceil", _sql_rounding(True))
+
+
+def _sql_sign(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    x = a[0]
+    if t[0].is_null():
+        return pl.lit(None, dtype=pl.Int8)
+    if t[0].is_float():  # sign(NaN) is 0 in DuckDB (Polars orders NaN above every number)
+        x = pl.when(x.is_nan()).then(pl.lit(0.0, polars_dtype(t[0]))).otherwise(x)
+    return (pl.when(x > 0).then(pl.lit(1, pl.Int8)).when(x < 0).then(pl.lit(-1, pl.Int8))
+            .when(x.is_not_null()).then(pl.lit(0, pl.Int8)).otherwise(pl.lit(None, pl.Int8)))
+
+
+register_lowering("sql_sign", _sql_sign)
+
+
+def _sql_extreme(greatest: bool) -> Callable[[list[pl.Expr], Call, list[DataType]], pl.Expr]:
+    def lower_it(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+        target = t[0]
+        for other in t[1:]:
+            target = supertype(target, other) or target
+        dtype = polars_dtype(target)
+        # left to right, NULLs skipped, the first of equal values kept (greatest(-0.0, 0) is -0.0
+        # in DuckDB; Polars' max_horizontal gives 0.0)
+        out = a[0].cast(dtype)
+        for y in a[1:]:
+            x = y.cast(dtype)
+            better = (x > out) if greatest else (x < out)
+            out = pl.when(out.is_null() | better).then(x).otherwise(out)
+        return out
+
+    return lower_it
+
+
+register_lowering("sql_greatest", _sql_extreme(True))
+register_lowering("sql_least", _sql_extreme(False))
+
+
+def _sql_date_part(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    x, part = a[0], e.option("part")
+    if t[0].is_null():
+        return pl.lit(None, dtype=pl.Int64)
+    if part == "dow":  # Sunday 0
+        out = x.dt.weekday() % 7
+    elif part == "isodow":
+        out = x.dt.weekday()
+    elif part == "doy":
+        out = x.dt.ordinal_day()
+    elif part == "week":  # ISO week
+        out = x.dt.week()
+    else:
+        out = getattr(x.dt, part)()
+    return out.cast(pl.Int64)
+
+
+register_lowering("sql_date_part", _sql_date_part)
+
+
+def _sql_math(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    op = e.option("op")
+    x = [(pl.lit(None, dtype=pl.Float64) if tt.is_null() else y.cast(pl.Float64)) for y, tt in zip(a, t)]
+    if op == "exp":
+        return x[0].exp()
+    if op == "ln":
+        return x[0].log()
+    if op == "log10":
+        return x[0].log10()
+    if op == "log":  # log(b, x): ln(x) / ln(b), as DuckDB computes it (log(1, 8) is inf)
+        return x[1].log() / x[0].log()
+    return x[0].pow(x[1])
+
+
+register_lowering("sql_math", _sql_math)
+
+_TRUNC = {"year": "1y", "quarter": "1q", "month": "1mo", "week": "1w", "day": "1d", "hour": "1h", "minute": "1m",
+          "second": "1s"}
+
+
+def _sql_date_trunc(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    if t[0].is_null():
+        return pl.lit(None, dtype=pl.Datetime("us"))
+    x = a[0] if t[0].kind == "timestamp" else a[0].cast(pl.Datetime("us"))
+    return x.dt.truncate(_TRUNC[e.option("unit")])  # (Polars' weeks start on Monday, as ISO's)
+
+
+register_lowering("sql_date_trunc", _sql_date_trunc)
+
+
+def _sql_date_diff(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    if any(x.is_null() for x in t):
+        return pl.lit(None, dtype=pl.Int64)
+    unit = e.option("unit")
+    start, end = (x.cast(pl.Date) for x in a)  # (boundaries crossed: a time of day does not count)
+    if unit == "day":
+        return (end - start).dt.total_days().cast(pl.Int64)
+    y0, y1 = start.dt.year().cast(pl.Int64), end.dt.year().cast(pl.Int64)
+    if unit == "year":
+        return y1 - y0
+    if unit == "quarter":
+        return (y1 * 4 + end.dt.quarter()) - (y0 * 4 + start.dt.quarter())
+    return (y1 * 12 + end.dt.month()) - (y0 * 12 + start.dt.month())
+
+
+register_lowering("sql_date_diff", _sql_date_diff)
+
+
+def _sql_last_day(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    if t[0].is_null():
+        return pl.lit(None, dtype=pl.Date)
+    return a[0].cast(pl.Date).dt.month_end()
+
+
+register_lowering("sql_last_day", _sql_last_day)
+
+
+def _sql_make_date(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    parts = [pl.lit(None, dtype=pl.Int32) if tt.is_null() else x.cast(pl.Int32, strict=False) for x, tt in zip(a, t)]
+    y, m, d = parts
+    # the day is checked against its month (Polars would roll 2023-02-29 over or fail the batch)
+    ok = (y >= 1) & (y <= 9999) & (m >= 1) & (m <= 12) & (d >= 1)
+    first = pl.when(ok).then(pl.date(y, m, pl.lit(1, dtype=pl.Int32)))
+    last = first.dt.month_end().dt.day()
+    made = pl.when(d <= last).then(first.dt.offset_by(pl.format("{}d", d - 1)))
+
+    def check(s: Sequence[pl.Series], **_: object) -> pl.Series:
+        value = s[0]
+        known = s[1].is_not_null() & s[2].is_not_null() & s[3].is_not_null()
+        bad = value.is_null() & known
+        if bad.any():
+            raise ThresherExecutionError("make_date: a year, month and day that make no date (DuckDB raises: "
+                                         "Date out of range)")
+        return value
+
+    return pl.map_batches([made, *parts], check, return_dtype=pl.Date, is_elementwise=True)
+
+
+register_lowering("sql_make_date", _sql_make_date)

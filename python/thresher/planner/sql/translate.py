@@ -827,9 +827,38 @@ class Translator:
         if isinstance(node, exp.Extract):
             part = node.this.name.lower()
             inner = self.expr(node.expression, schema)
+            if part in ("dow", "isodow", "doy", "week"):
+                return _date_part(part, inner)
             if part not in ("year", "month", "day", "hour", "minute", "second", "quarter"):
                 raise SQLError(f"unsupported EXTRACT part {part!r}: {_where(node)}")
             return Call(f"dt.{part}", (inner,))
+        if isinstance(node, (exp.Year, exp.Month, exp.Day, exp.DayOfWeek)):
+            part = {exp.Year: "year", exp.Month: "month", exp.Day: "day", exp.DayOfWeek: "dow"}[type(node)]
+            return _date_part(part, self.expr(node.this, schema))
+        if isinstance(node, exp.Anonymous) and node.name.lower() in ("date_part", "datepart") \
+                and len(node.expressions) == 2 and isinstance(node.expressions[0], exp.Literal) \
+                and node.expressions[0].is_string:
+            part = node.expressions[0].name.lower()
+            if part in ("year", "month", "day", "quarter", "dow", "isodow", "doy", "week"):
+                return _date_part(part, self.expr(node.expressions[1], schema))
+        if isinstance(node, (exp.Floor, exp.Ceil)) and node.args.get("decimals") is None \
+                and node.args.get("to") is None:
+            import thresher.expressions.sql_functions  # noqa: F401  (registers sql_floor, sql_ceil)
+
+            return Call("sql_floor" if isinstance(node, exp.Floor) else "sql_ceil", (self.expr(node.this, schema),))
+        if isinstance(node, exp.Sign):
+            import thresher.expressions.sql_functions  # noqa: F401  (registers sql_sign)
+
+            return Call("sql_sign", (self.expr(node.this, schema),))
+        if isinstance(node, (exp.Exp, exp.Ln, exp.Log, exp.Pow)):
+            return self._math(node, schema)
+        if isinstance(node, (exp.TimestampTrunc, exp.DateTrunc, exp.DateDiff, exp.LastDay, exp.DateFromParts)):
+            return self._date_function(node, schema)
+        if isinstance(node, (exp.Greatest, exp.Least)):  # NULLs skipped, as DuckDB does
+            import thresher.expressions.sql_functions  # noqa: F401  (registers sql_greatest, sql_least)
+
+            args = [self.expr(node.this, schema)] + [self.expr(a, schema) for a in node.expressions]
+            return Call("sql_greatest" if isinstance(node, exp.Greatest) else "sql_least", tuple(args))
         if isinstance(node, exp.Substring):
             start = _int_literal(node.args["start"]) if node.args.get("start") is not None else 1
             length = node.args.get("length")
@@ -911,6 +940,49 @@ class Translator:
         if isinstance(node, exp.Anonymous) or isinstance(node, exp.Func):
             return self._function(node, schema)
         raise SQLError(f"unsupported SQL construct {type(node).__name__}: {_where(node)}")
+
+    def _math(self, node: Any, schema: Schema | None) -> Expr:
+        """EXP, LN, LOG10, LOG(x) (DuckDB's is base 10), LOG(b, x), POWER/POW: DOUBLEs."""
+        import thresher.expressions.sql_functions  # noqa: F401  (registers sql_math)
+
+        x = self.expr(node.this, schema)
+        other = node.args.get("expression")
+        if isinstance(node, exp.Exp):
+            return Call("sql_math", (x,), (("op", "exp"),))
+        if isinstance(node, exp.Ln):
+            return Call("sql_math", (x,), (("op", "ln"),))
+        if isinstance(node, exp.Pow):
+            return Call("sql_math", (x, self.expr(other, schema)), (("op", "power"),))
+        if other is None:  # LOG(x)
+            return Call("sql_math", (x,), (("op", "log10"),))
+        if isinstance(node.this, exp.Literal) and node.this.name == "10":  # LOG10(x), as sqlglot reads it
+            return Call("sql_math", (self.expr(other, schema),), (("op", "log10"),))
+        return Call("sql_math", (x, self.expr(other, schema)), (("op", "log"),))
+
+    def _date_function(self, node: Any, schema: Schema | None) -> Expr:
+        """DATE_TRUNC, DATE_DIFF/DATEDIFF, LAST_DAY and MAKE_DATE as DuckDB computes them."""
+        from thresher.expressions.sql_functions import DATE_DIFF_UNITS, DATE_TRUNC_UNITS
+
+        if isinstance(node, exp.LastDay):
+            return Call("sql_last_day", (self.expr(node.this, schema),))
+        if isinstance(node, exp.DateFromParts):
+            parts = [node.args.get(k) for k in ("year", "month", "day")]
+            if any(p is None for p in parts):
+                raise SQLError(f"make_date needs a year, a month and a day: {_where(node)}")
+            return Call("sql_make_date", tuple(self.expr(p, schema) for p in parts))
+        unit_node = node.args.get("unit")
+        unit = (unit_node.name if unit_node is not None else "").lower().rstrip("s")
+        if isinstance(node, exp.DateDiff):
+            fn = "date_diff"
+            if unit not in DATE_DIFF_UNITS:
+                raise UnsupportedError(f"{fn} by {unit!r} is not supported (only {', '.join(DATE_DIFF_UNITS)}): "
+                                       f"{_where(node)}")
+            start, end = self.expr(node.expression, schema), self.expr(node.this, schema)
+            return Call("sql_date_diff", (start, end), (("unit", unit),))
+        if unit not in DATE_TRUNC_UNITS:
+            raise UnsupportedError(f"date_trunc to {unit!r} is not supported (only {', '.join(DATE_TRUNC_UNITS)}): "
+                                   f"{_where(node)}")
+        return Call("sql_date_trunc", (self.expr(node.this, schema),), (("unit", unit),))
 
     def _like(self, node: Any, schema: Schema | None, escape: str | None) -> Expr:
         pat = node.expression
@@ -1105,6 +1177,12 @@ class Translator:
 
 _STRING_NODES = (exp.Trim, exp.Replace, exp.StartsWith, exp.Contains, exp.Left, exp.Right, exp.Pad, exp.StrPosition,
                  exp.SplitPart, exp.Reverse)
+
+def _date_part(part: str, x: Expr) -> Expr:
+    """A part of a DATE or TIMESTAMP numbered as DuckDB does (``sql_functions.DATE_PARTS``)."""
+    import thresher.expressions.sql_functions  # noqa: F401  (registers sql_date_part)
+
+    return Call("sql_date_part", (x,), (("part", part),))
 
 
 def _spelled(node: Any) -> str:
