@@ -436,7 +436,7 @@ def _sql_str(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:  # noqa: 
                    else s.str.strip_chars_end(args[1]))
     elif op == "replace":  # (the pattern is a literal: replace of an empty one leaves the text as it is)
         pattern = e.option("pattern")
-        out = s if pattern == "" else s.str.replace_all(pattern, args[1], literal=True)
+        out = s if pattern == "" else s.str.replace_all(pattern, args[1].fill_null(""), literal=True)  # (NULL: masked below)
     elif op == "starts_with":
         out = s.str.starts_with(args[1])
     elif op == "contains":
