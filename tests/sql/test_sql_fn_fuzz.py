@@ -190,7 +190,9 @@ REGRESSIONS: dict[str, tuple[pa.Table, str]] = {
         _table(s=["abc", "日本語", "", None, "e\u0301x", "ß"], i=[2, -1, 0, 1, 1, None]),
         # a negative count drops that many from the other end; lpad/rpad cut text longer than n
         "SELECT id, left(s, i) AS c0, right(s, i) AS c1, left(s, -2) AS c2, right(s, 10) AS c3, lpad(s, 5, 'xy') AS c4, "
-        "rpad(s, 2, '*') AS c5, lpad(s, -1, 'x') AS c6, rpad(s, 4, 'ä') AS c7, lpad(s, NULL, 'x') AS c8 FROM t"),
+        "rpad(s, 2, '*') AS c5, lpad(s, -1, 'x') AS c6, rpad(s, 4, 'ä') AS c7, lpad(s, NULL, 'x') AS c8, "
+        # an empty fill with a length of 0 or below failed while running (an unsigned comparison)
+        "lpad(s, -1, '') AS c9, rpad(s, 0, '') AS c10 FROM t"),
     "split_part_positions": (
         _table(s=["a,b,,c", "abc", "", None, "a,b", "abc"], u=[",", "", ",", ",", None, ""], i=[2, 2, 1, 1, 1, -2]),
         # 1-based, negative from the end, 0 or out of range ''; an empty delimiter splits characters

@@ -448,7 +448,9 @@ def _sql_str(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:  # noqa: 
     elif op in ("lpad", "rpad"):  # the text cut to n characters, then the fill repeated up to n
         n, fill = int(e.option("n")), str(e.option("fill"))
         cut = s.str.head(max(n, 0))
-        if fill:
+        if n <= 0:
+            out = cut
+        elif fill:
             pad = pl.lit(fill * (n // len(fill) + 1)).str.head(pl.lit(max(n, 0)) - cut.str.len_chars().cast(pl.Int64))
             out = pl.concat_str([pad, cut] if op == "lpad" else [cut, pad])
         else:
