@@ -245,15 +245,21 @@ def _fill_null_strategy(args: Sequence[Field], opts: dict[str, Any]) -> DataType
     return args[0].dtype
 
 
-@function("coalesce")
-def _coalesce(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+def common_type(fn: str, args: Sequence[Field]) -> DataType:
+    """The supertype of every argument's type (COALESCE, GREATEST), or an error naming ``fn``
+    and the first argument that does not match."""
     t = args[0].dtype
     for f in args[1:]:
         st = supertype(t, f.dtype)
         if st is None:
-            raise ThresherTypeError(f"coalesce: {f.name!r} ({f.dtype}) does not match {t}")
+            raise ThresherTypeError(f"{fn}: {f.name!r} ({f.dtype}) does not match {t}")
         t = st
     return t
+
+
+@function("coalesce")
+def _coalesce(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    return common_type("coalesce", args)
 
 
 @function("is_in")

@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from thresher.datatypes import DataType, Field, supertype
-from thresher.errors import ThresherTypeError
-from thresher.expressions.registry import expect, function
+from thresher.datatypes import DataType, Field
+from thresher.expressions.registry import common_type, expect, function
 
 
 @function("range_list", sql_names=("__range_list",))
@@ -143,13 +142,7 @@ def _extreme_rule(name: str) -> Any:
     def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
         """DuckDB's GREATEST / LEAST: the common type of the arguments; NULLs are skipped (NULL
         only where every argument is)."""
-        t = args[0].dtype
-        for f in args[1:]:
-            st = supertype(t, f.dtype)
-            if st is None:
-                raise ThresherTypeError(f"{name}: {f.name!r} ({f.dtype}) does not match {t}")
-            t = st
-        return t
+        return common_type(name, args)
 
     return rule
 

@@ -106,6 +106,16 @@ _RANGE = {f"Int{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64
     f"UInt{b}": (0, 2 ** b - 1) for b in (8, 16, 32, 64)}
 
 
+def _exact_op(name: str, ops: list[Any], zero: Any) -> Any:
+    """``name`` (add, sub, mul, neg) over ``ops``, Polars expressions or Series already in a type
+    that holds the exact result; ``zero`` of that type (Polars has no negation of Int128)."""
+    if name == "neg":
+        return zero - ops[0]
+    if name == "add":
+        return ops[0] + ops[1]
+    return ops[0] - ops[1] if name == "sub" else ops[0] * ops[1]
+
+
 def _overflow_checked(a: list[pl.Expr], e: Call, t: list[DataType], guard: Guard) -> pl.Expr | None:
     """``a + b``, ``a - b``, ``a * b``, ``-a`` of integers: an error where the result leaves its
     type (Polars' type of it: an integer literal takes the other operand's, as in DuckDB),
@@ -134,15 +144,7 @@ def _overflow_checked(a: list[pl.Expr], e: Call, t: list[DataType], guard: Guard
         v = s[0]
         if not v.dtype.is_integer() or _fits(e.name, s[1:1 + len(a)], v.dtype):
             return _rows(v, s)
-        ops = [x.cast(pl.Int128) for x in s[1:1 + len(a)]]
-        if e.name == "neg":
-            exact = ops[0] * pl.Series([-1], dtype=pl.Int128)  # (Polars has no neg of Int128)
-        elif e.name == "add":
-            exact = ops[0] + ops[1]
-        elif e.name == "sub":
-            exact = ops[0] - ops[1]
-        else:
-            exact = ops[0] * ops[1]
+        exact = _exact_op(e.name, [x.cast(pl.Int128) for x in s[1:1 + len(a)]], pl.Series([0], dtype=pl.Int128))
         if _masked(v.cast(pl.Int128) != exact, _guard_mask(guard, 1 + len(a), s)):
             what = f"-{e.args[0]!r}" if e.name == "neg" else f"{e.args[0]!r} {_SYMBOL[e.name]} {e.args[1]!r}"
             raise ThresherExecutionError(
@@ -182,15 +184,7 @@ def _overflow_in_polars(
     (``CASE WHEN x - y <= 30 ... END`` in five aggregates: TPC-DS q50, q62, q99), where a batch
     function ran per occurrence and per morsel (``wide``: see ``_exact_type``). Not in a filter:
     see ``filter_to_polars``."""
-    ops = [x.cast(wide) for x in a]
-    if e.name == "neg":
-        exact = pl.lit(0, dtype=wide) - ops[0]
-    elif e.name == "add":
-        exact = ops[0] + ops[1]
-    elif e.name == "sub":
-        exact = ops[0] - ops[1]
-    else:
-        exact = ops[0] * ops[1]
+    exact = _exact_op(e.name, [x.cast(wide) for x in a], pl.lit(0, dtype=wide))
     if guard is not None:
         exact = pl.when(guard).then(exact).otherwise(plain.cast(wide))
     return exact.cast(pl.dtype_of(plain), strict=True)
