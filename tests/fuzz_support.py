@@ -4,6 +4,7 @@ that refusals stay rare, so "refuse everything" cannot pass."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -40,3 +41,10 @@ def assert_mostly_supported(stats: Counter[str], max_refused: float) -> None:
     refusals = {k: v for k, v in stats.items() if k.startswith("refused:")}
     assert total > 0
     assert stats["refused"] <= max_refused * total, f"{stats['refused']}/{total} refused: {refusals}"
+
+
+def same_number(x: float, y: float) -> bool:
+    """Equal up to the last digits (1e-12 relative), NaN equal to NaN."""
+    if math.isnan(x) or math.isnan(y):
+        return math.isnan(x) and math.isnan(y)
+    return x == y or math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-300)

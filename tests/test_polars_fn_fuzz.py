@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from hypothesis import reject
 from hypothesis import strategies as st
 
 import thresher as th
-from fuzz_support import assert_mostly_supported, run_cases
+from fuzz_support import assert_mostly_supported, run_cases, same_number
 from thresher.errors import ThresherExecutionError
 
 D, TS = datetime.date, datetime.datetime
@@ -201,10 +200,7 @@ def _same(a: object, b: object) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if isinstance(a, (int, float, decimal.Decimal)) and isinstance(b, (int, float, decimal.Decimal)):
-        x, y = float(a), float(b)
-        if math.isnan(x) or math.isnan(y):
-            return math.isnan(x) and math.isnan(y)
-        return x == y or math.isclose(x, y, rel_tol=1e-12)
+        return same_number(float(a), float(b))
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     return type(a) is type(b) and a == b

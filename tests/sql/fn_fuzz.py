@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import math
 from typing import Any
 
 import pyarrow as pa
 from hypothesis import strategies as st
+
+from fuzz_support import same_number
 
 D = datetime.date
 TS = datetime.datetime
@@ -290,10 +291,7 @@ def same_value(a: object, b: object) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if isinstance(a, (int, float, decimal.Decimal)) and isinstance(b, (int, float, decimal.Decimal)):
-        x, y = float(a), float(b)
-        if math.isnan(x) or math.isnan(y):
-            return math.isnan(x) and math.isnan(y)
-        return math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-300) or x == y
+        return same_number(float(a), float(b))
     return type(a) is type(b) and a == b
 
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pytest
 
 import thresher as th
+from duckdb_diff import duckdb_rows, thresher_rows
 from thresher.errors import ThresherExecutionError
 
 duckdb = pytest.importorskip("duckdb")
@@ -37,20 +38,12 @@ V = pa.table({"a": pa.array([2147483000, 5, 1, None], pa.int32()), "b": pa.array
 TABLES = {"t": T, "u": U, "v": V}
 
 
-def _rows(table: pa.Table) -> list[tuple[Any, ...]]:
-    rows = [tuple("nan" if v != v else v for v in r) for r in zip(*(c.to_pylist() for c in table.columns))]
-    return sorted(rows, key=lambda r: tuple(map(repr, r)))
-
-
 def _duckdb(query: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect()
-    for name, tab in TABLES.items():
-        con.register(name, tab)
-    return _rows(con.sql(query).to_arrow_table())
+    return duckdb_rows(query, TABLES)
 
 
 def _thresher(query: str) -> list[tuple[Any, ...]]:
-    return _rows(th.sql(query, **{n: th.from_arrow(tab) for n, tab in TABLES.items()}).to_arrow())
+    return thresher_rows(query, TABLES)
 
 
 DIVISION_BY_ZERO = [

@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-import thresher as th
+from duckdb_diff import duckdb_rows, thresher_rows
 from thresher.errors import ThresherExecutionError, UnsupportedError
 
 duckdb = pytest.importorskip("duckdb")
@@ -26,19 +26,12 @@ ONE = pa.table({"x": pa.array([5], pa.int64())})
 TABLES = {"t": T, "u": U, "one": ONE}
 
 
-def _rows(table: pa.Table) -> list[tuple[Any, ...]]:
-    return sorted(zip(*(c.to_pylist() for c in table.columns)), key=lambda r: tuple(map(repr, r)))
-
-
 def _duckdb(query: str) -> list[tuple[Any, ...]]:
-    con = duckdb.connect()
-    for name, tab in TABLES.items():
-        con.register(name, tab)
-    return _rows(con.sql(query).to_arrow_table())
+    return duckdb_rows(query, TABLES)
 
 
 def _thresher(query: str) -> list[tuple[Any, ...]]:
-    return _rows(th.sql(query, **{n: th.from_arrow(tab) for n, tab in TABLES.items()}).to_arrow())
+    return thresher_rows(query, TABLES)
 
 
 @pytest.mark.parametrize("query", [

@@ -1,0 +1,28 @@
+"""Run one SQL query through DuckDB and Thresher over the same Arrow tables, as rows sorted
+the same way (order-insensitive; NaN compares equal to NaN), for differential tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+import thresher as th
+
+
+def sorted_rows(table: pa.Table) -> list[tuple[Any, ...]]:
+    rows = [tuple("nan" if v != v else v for v in r) for r in zip(*(c.to_pylist() for c in table.columns))]
+    return sorted(rows, key=lambda r: tuple(map(repr, r)))
+
+
+def duckdb_rows(query: str, tables: dict[str, pa.Table]) -> list[tuple[Any, ...]]:
+    import duckdb
+
+    con = duckdb.connect()
+    for name, tab in tables.items():
+        con.register(name, tab)
+    return sorted_rows(con.sql(query).to_arrow_table())
+
+
+def thresher_rows(query: str, tables: dict[str, pa.Table]) -> list[tuple[Any, ...]]:
+    return sorted_rows(th.sql(query, **{n: th.from_arrow(tab) for n, tab in tables.items()}).to_arrow())
