@@ -191,3 +191,64 @@ def test_an_integer_check_runs_in_polars_and_names_its_expression() -> None:
     assert all("python_udf" not in x and "strict_cast" in x for x in lowered), lowered
     with pytest.raises(ThresherExecutionError, match=r'integer overflow in .*col\("a"\).* does not fit Int32'):
         df.to_arrow()
+
+
+# -- SUM of BIGINT values past BIGINT (DuckDB sums integers into a HUGEINT, exactly) -------------
+# Polars' sum wraps: Thresher answered sum(b) = -4611686018427387899 for 3 * 2^62 + 5 (DuckDB
+# 13835058055282163717). Thresher's SUM of integers stays a BIGINT: a sum that leaves it is an error.
+W = pa.table({
+    "b": pa.array([2 ** 62, 2 ** 62, 2 ** 62, 5], pa.int64()),
+    "g": pa.array([1, 1, 2, 2], pa.int32()),
+    "i": pa.array([2 ** 31 - 1] * 4, pa.int32()),
+    "u": pa.array([2 ** 63, 2 ** 63, 1, 2], pa.uint64()),
+    "n": pa.array([-(2 ** 62), -(2 ** 62), 2 ** 62, None], pa.int64()),
+})
+
+SUM_OVERFLOW = [
+    "SELECT sum(b) AS r FROM w",
+    "SELECT g, sum(b) AS r FROM w GROUP BY g",  # group 1 is 2^63
+    "SELECT sum(b * 1) AS r FROM w",
+    "SELECT sum(b) FILTER (WHERE g = 1) AS r FROM w",
+    "SELECT g, sum(b) AS r FROM w GROUP BY ROLLUP (g)",  # (the sum of the partial sums too)
+    "SELECT sum(u) AS r FROM w",
+    "SELECT sum(CASE WHEN g = 1 THEN b ELSE 0 END) AS r FROM w",
+    "SELECT sum(coalesce(b, n)) AS r FROM w",
+    "SELECT sum(x) AS r FROM (SELECT g, sum(b) AS x FROM w WHERE g = 1 OR b = 5 GROUP BY g, b)",
+]
+
+
+@pytest.mark.parametrize("query", SUM_OVERFLOW)
+def test_a_bigint_sum_that_leaves_bigint_is_an_error(query: str) -> None:
+    tables = {"w": W}
+    assert duckdb_rows(query, tables)  # DuckDB answers (a HUGEINT)
+    with pytest.raises(ThresherExecutionError, match="integer overflow in a SUM of BIGINT values"):
+        thresher_rows(query, tables)
+
+
+SUM_EXACT = [
+    "SELECT sum(b) AS r FROM w WHERE g = 2",
+    "SELECT sum(n) AS r FROM w",  # the partial sums leave BIGINT, the sum does not
+    "SELECT sum(n) AS r, sum(i) AS q FROM w GROUP BY g",
+    "SELECT sum(CAST(b AS DECIMAL(38, 0))) AS r FROM w",  # the exact sum, as DuckDB's
+    "SELECT sum(i) AS r, sum(CAST(i AS BIGINT) + i) AS q FROM w",
+    "SELECT sum(CASE WHEN g = 1 THEN 1 ELSE 0 END) AS r FROM w",
+]
+
+
+@pytest.mark.parametrize("query", SUM_EXACT)
+def test_a_bigint_sum_that_fits_matches_duckdb(query: str) -> None:
+    tables = {"w": W}
+    assert thresher_rows(query, tables) == duckdb_rows(query, tables)
+
+
+def test_only_a_sum_that_can_leave_bigint_is_checked() -> None:
+    """A sum of INTEGER (or narrower) values, or of CASE/COALESCE over them and constants, fits
+    BIGINT below 2^32 rows: it is summed as before (TPC-H/TPC-DS ``sum(CASE ... THEN 1 ELSE 0
+    END)``), only a BIGINT one in Int128."""
+    from thresher.expressions.expr import AggCall
+
+    df = th.sql("SELECT sum(i) AS a, sum(CASE WHEN g = 1 THEN 1 ELSE 0 END) AS b, sum(coalesce(i, 0)) AS c, "
+                "sum(b) AS d FROM w", w=th.from_arrow(W))
+    exact = {n.child.key() for p in [df._plan, *df._plan.walk()] for e in getattr(p, "aggs", ())
+             for n in e.walk() if isinstance(n, AggCall) and n.option("exact")}
+    assert len(exact) == 1, exact

@@ -395,6 +395,10 @@ def _true(c: pl.Expr) -> pl.Expr:
 
 def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -> pl.Expr:
     if name == "sum":
+        if e.option("exact") and str(in_type.arrow) in ("int64", "uint64"):
+            # SQL: a sum that leaves BIGINT is an error (DuckDB answers in HUGEINT), not a wrapped
+            # value: summed in Int128, cast back strictly (see ``polars_error_message``)
+            return x.cast(pl.Int128).sum().cast(pl.UInt64 if str(in_type.arrow) == "uint64" else pl.Int64, strict=True)
         if in_type.is_integer() or in_type.is_bool():
             return x.cast(pl.Int64).sum()
         return x.sum()
@@ -457,6 +461,10 @@ def polars_error_message(exc: Exception) -> str:
     operation's (``sql_functions_polars._overflow_in_polars``: its exact result, computed in
     Int64, cast back strictly) is reported as the integer overflow it is."""
     text = str(exc)
+    if re.search(r"conversion from `i128` to `[iu]64` failed", text):
+        return ("integer overflow in a SUM of BIGINT values: the sum does not fit BIGINT (DuckDB sums integers "
+                "into a HUGEINT; Thresher's SUM of integers is a BIGINT: sum a DECIMAL(38, 0) instead, e.g. "
+                "sum(CAST(x AS DECIMAL(38, 0))), or a DOUBLE)")
     hit = re.search(r"conversion from `i64` to `(\w+)` failed", text)
     if hit is not None and "cast(Int64)" in text:
         to = {"i8": "Int8", "i16": "Int16", "i32": "Int32", "u8": "UInt8", "u16": "UInt16"}.get(hit.group(1), hit.group(1))

@@ -10,6 +10,9 @@ from __future__ import annotations
 from thresher.datatypes import DataType
 from thresher.expressions.expr import AggCall, Alias, Call, Column, CountStar, Expr, Literal, lit, when
 
+#: SQL's sum that raises where it leaves BIGINT (``sql/coerce.SQL_EXACT_SUM``)
+_EXACT = (("exact", True),)
+
 
 def partial_aggregates(aggs: tuple[Expr, ...]) -> tuple[tuple[Expr, ...], tuple[Expr, ...], tuple[Expr, ...]] | None:
     """``aggs`` (``<agg>.alias(name)``) split for aggregating in two steps: the partial
@@ -26,9 +29,11 @@ def partial_aggregates(aggs: tuple[Expr, ...]) -> tuple[tuple[Expr, ...], tuple[
         name = a.output_name()
         inner = a.child if isinstance(a, Alias) else a
         if isinstance(inner, CountStar) or (isinstance(inner, AggCall) and inner.name in ("sum", "count")
-                                            and not inner.options):
+                                            and inner.options in ((), _EXACT)):
             first.append(inner.alias(f"{name}.p"))
-            second.append(AggCall("sum", Column(f"{name}.p")).alias(name))
+            # (SQL's exact sum: the sum of the partial sums must not wrap either)
+            second.append(AggCall("sum", Column(f"{name}.p"), inner.options if isinstance(inner, AggCall) else ()
+                                  ).alias(name))
             final.append(Column(name))
         elif isinstance(inner, AggCall) and inner.name in ("min", "max") and not inner.options:
             first.append(inner.alias(f"{name}.p"))

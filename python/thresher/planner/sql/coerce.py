@@ -25,7 +25,7 @@ from typing import Any
 
 from thresher.datatypes import DataType, Schema
 from thresher.errors import ThresherError, ThresherTypeError
-from thresher.expressions.expr import Call, Cast, Expr, Literal, lit, when
+from thresher.expressions.expr import Alias, Call, Cast, Expr, Literal, When, lit, when
 
 _COMPARISONS = {"eq", "neq", "gt", "ge", "lt", "le"}
 
@@ -34,6 +34,37 @@ SQL_TRUNCATED = (("sql", True),)
 #: the option of an ``add``, ``sub``, ``mul`` or ``neg`` written in SQL: integer overflow is an error
 #: at run time (DuckDB's "Overflow in multiplication of INT16"), where Polars (the DataFrame API) wraps
 SQL_CHECKED = (("sql", True),)
+#: the option of a ``sum`` written in SQL whose argument may hold BIGINT values: a sum that leaves
+#: BIGINT is an error at run time (DuckDB sums integers into a HUGEINT and answers exactly; Polars,
+#: as the DataFrame API, wraps). A sum of INTEGER (or narrower) values fits BIGINT below 2^32 rows.
+SQL_EXACT_SUM = (("exact", True),)
+
+
+def may_leave_int32(e: Expr, schema: Schema | None) -> bool:
+    """May ``e`` hold an integer outside INTEGER's range (so its SUM can leave BIGINT)? False
+    where its type is an integer of at most 32 bits, or it is a literal, CASE or COALESCE of
+    such values (``sum(CASE WHEN ... THEN 1 ELSE 0 END)``: Thresher types the literals BIGINT)."""
+    if isinstance(e, Literal):
+        return isinstance(e.value, int) and not -2 ** 31 <= e.value < 2 ** 32
+    if isinstance(e, Alias):
+        return may_leave_int32(e.child, schema)
+    if schema is not None:
+        try:
+            t = e.resolve(schema).dtype
+        except ThresherError:
+            return True
+        if not (t.is_integer() or t.is_null()):
+            return False  # (decimal, double: not this check's)
+        if t.is_null() or str(t.arrow) in _NARROW_INTS:
+            return False
+    if isinstance(e, When):
+        return any(may_leave_int32(v, schema) for _, v in e.branches) or may_leave_int32(e.otherwise_, schema)
+    if isinstance(e, Call) and e.name == "coalesce":
+        return any(may_leave_int32(a, schema) for a in e.args)
+    return True
+
+
+_NARROW_INTS = frozenset({"int8", "int16", "int32", "uint8", "uint16", "uint32"})
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -51,7 +51,15 @@ from thresher.planner.logical import (
     Union,
 )
 from thresher.planner.partial_aggregates import partial_aggregates
-from thresher.planner.sql.coerce import SQL_CHECKED, SQL_TRUNCATED, SQLCast, SQLCastError, coerce_literals
+from thresher.planner.sql.coerce import (
+    SQL_CHECKED,
+    SQL_EXACT_SUM,
+    SQL_TRUNCATED,
+    SQLCast,
+    SQLCastError,
+    coerce_literals,
+    may_leave_int32,
+)
 from thresher.planner.sql.windows import SQLWindows
 
 
@@ -880,7 +888,10 @@ class Translator:
             arg = node.this
             if isinstance(arg, exp.Distinct):
                 raise SQLError(f"DISTINCT is only supported in COUNT: {_where(node)}")
-            return AggCall(agg, self.expr(arg, schema))
+            x = self.expr(arg, schema)
+            if agg == "sum" and may_leave_int32(x, schema):
+                return AggCall(agg, x, SQL_EXACT_SUM)  # (a BIGINT sum must not wrap: see SQL_EXACT_SUM)
+            return AggCall(agg, x)
         if isinstance(node, exp.Grouping):
             import thresher.expressions.sql_functions  # noqa: F401  (registers the "grouping" placeholder)
 
