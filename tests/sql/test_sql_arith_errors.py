@@ -252,3 +252,39 @@ def test_only_a_sum_that_can_leave_bigint_is_checked() -> None:
     exact = {n.child.key() for p in [df._plan, *df._plan.walk()] for e in getattr(p, "aggs", ())
              for n in e.walk() if isinstance(n, AggCall) and n.option("exact")}
     assert len(exact) == 1, exact
+
+
+# -- a chain of constants: DuckDB computes step by step in the operand's type ---------------------
+# sqlglot's simplify merged x * 1000 * 1000 into x * 1000000 (an INTEGER, no error): Thresher
+# answered 1000000 where DuckDB raises "Overflow in multiplication of INT16 (1000 * 1000)".
+CHAIN_OVERFLOW = [
+    "SELECT CAST(n AS SMALLINT) * 1000 * 1000 AS r FROM t",
+    "SELECT s * 1000 * 1000 AS r FROM t",
+    "SELECT 2 * s * 1000 AS r FROM t",
+    "SELECT s + 32000 + 1000 AS r FROM t",
+    "SELECT (s * 10) * 10 * 10 * 10 AS r FROM t",
+    "SELECT s + 30000 + -1000 AS r FROM t",  # s + 30000 leaves SMALLINT first
+    "SELECT sum(s * 1000 * 1000) AS r FROM t",
+]
+
+
+@pytest.mark.parametrize("query", CHAIN_OVERFLOW)
+def test_a_chain_of_constants_overflows_at_its_step_as_in_duckdb(query: str) -> None:
+    with pytest.raises(duckdb.Error, match="Overflow"):
+        _duckdb(query)
+    with pytest.raises(ThresherExecutionError, match="integer overflow in"):
+        _thresher(query)
+
+
+CHAIN_SAME = [
+    "SELECT s * 2 * 3 AS r, s + 1 + 2 AS q, s - 1 - 2 AS p, 2 * s * 3 AS o FROM t WHERE s < 100",
+    "SELECT s * 1000 * 0 AS r FROM t",  # DuckDB merges a multiplication chain: x * 0
+    "SELECT 1000 * 1000 * s AS r FROM t WHERE s < 100",  # constants alone fold (an INTEGER)
+    "SELECT n * 1.5 * 2 AS r, f * 0.1 * 3 AS q FROM t",
+    "SELECT s FROM t WHERE s * 2 * 2 > 100",
+]
+
+
+@pytest.mark.parametrize("query", CHAIN_SAME)
+def test_a_chain_of_constants_that_fits_matches_duckdb(query: str) -> None:
+    assert _thresher(query) == _duckdb(query)

@@ -948,6 +948,8 @@ class Translator:
             return self._agg_filter(node, schema)
         if isinstance(node, exp.ArrayAny):
             return self._array_any(node, schema)
+        if isinstance(node, exp.Anonymous) and node.name == KEEP_STEP:  # (see _keep_constant_steps)
+            return self.expr(node.expressions[0], schema)
         if isinstance(node, exp.Anonymous) or isinstance(node, exp.Func):
             return self._function(node, schema)
         raise SQLError(f"unsupported SQL construct {type(node).__name__}: {_where(node)}")
@@ -1410,6 +1412,53 @@ def _time_shifts_of_date_literals(tree: Any) -> None:
             base.replace(exp.Cast(this=base.copy(), to=exp.DataType.build("TIMESTAMP")))
 
 
+#: a stand-in function around a step of a chained computation with constants (see
+#: ``_keep_constant_steps``); the translation reads through it
+KEEP_STEP = "__thresher_step"
+_STEP_NODES = (exp.Add, exp.Sub, exp.Mul)
+
+
+def _is_number(node: Any) -> bool:
+    while isinstance(node, (exp.Neg, exp.Paren)):
+        node = node.this
+    return isinstance(node, exp.Literal) and not node.is_string
+
+
+def _is_zero(node: Any) -> bool:
+    while isinstance(node, (exp.Neg, exp.Paren)):
+        node = node.this
+    try:
+        return float(node.name) == 0
+    except ValueError:
+        return False
+
+
+def _keep_constant_steps(tree: Any) -> None:
+    """In place: ``x * 1000 * 1000`` keeps its two steps. sqlglot's simplify merges the constants
+    of a chain (``x * 1000000``, ``2 * x * 3`` to ``6 * x``, ``x + 1 + 2`` to ``x + 3``), where DuckDB
+    computes step by step in the operand's type: ``CAST(b AS SMALLINT) * 1000 * 1000`` overflows
+    SMALLINT at the second step (an error), and ``x * 1000000`` is an INTEGER. A step with a
+    constant whose result another constant combines with is hidden from simplify in a stand-in
+    function the translation reads through (constants alone, ``1000 * 1000 * x``, DuckDB folds
+    too). DuckDB merges a chain of multiplications itself, in the first step's type (``x * 1000 *
+    0`` is 0 where ``x * 1000`` overflows, ``s * 1000 * 1000`` fails folding ``1000 * 1000`` in
+    SMALLINT): the same answers as step by step but for a last factor 0 (merged here too) and a
+    merged constant that leaves the type while every ``x`` is 0 or NULL (an error in DuckDB)."""
+    for node in list(tree.find_all(*_STEP_NODES)):
+        parent = node.parent
+        while isinstance(parent, exp.Paren):
+            parent = parent.parent
+        if not isinstance(parent, _STEP_NODES):
+            continue
+        sides = (node.this, node.expression)
+        if sum(map(_is_number, sides)) != 1:
+            continue
+        other = parent.expression if parent.this is node or (
+            isinstance(parent.this, exp.Paren) and parent.this.this is node) else parent.this
+        if _is_number(other) and not (isinstance(node, exp.Mul) and isinstance(parent, exp.Mul) and _is_zero(other)):
+            node.replace(exp.Anonymous(this=KEEP_STEP, expressions=[node.copy()]))
+
+
 def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> Any:
     """sqlglot's qualification and decorrelation plus our AST rewrites, in place on ``tree``.
 
@@ -1448,6 +1497,8 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     kinds, nested = _tree_kinds(tree)
     if exp.Interval in kinds:
         _time_shifts_of_date_literals(tree)
+    if sum(k in kinds for k in _STEP_NODES) and exp.Literal in kinds:
+        _keep_constant_steps(tree)
     has_or = any(issubclass(k, exp.Or) for k in kinds)
     aside: list[tuple[Any, Any]] = []
     if has_or:
