@@ -758,6 +758,14 @@ class Translator:
                         SQL_CHECKED if op in ("add", "sub", "mul") else ())
         if isinstance(node, exp.Not):
             inner = node.this
+            while isinstance(inner, exp.Paren):
+                inner = inner.this
+            if isinstance(inner, exp.Not):
+                # NOT NOT x is x (NULL stays NULL). A lone NOT EXISTS in a WHERE arrives decorrelated
+                # as NOT (k IS NOT NULL), which simplify leaves there: it is k IS NULL, the null
+                # test semi_join_from_exists makes an anti join (it stayed a left join against the
+                # subquery's grouped keys)
+                return self.expr(inner.this, schema)
             if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
                 return Call("is_not_null", (self.expr(inner.this, schema),))
             return Call("not", (self.expr(inner, schema),))
