@@ -33,6 +33,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         # key 7's values are all NULL: its sum is NULL in SQL, its mean too
         "v": pa.array([None if (x == 7 or i % 13 == 0) else y for i, (x, y) in enumerate(zip(k, v))], pa.float64()),
         "q": pa.array(rng.integers(0, 30, n), pa.int32()),
+        # the partial sums of a BIGINT mean leave BIGINT (they wrapped: the mean was wrong)
+        "big": pa.array([None if i % 17 == 0 else 2 ** 60 for i in range(n)], pa.int64()),
     })
     # keys 0..99 (100..119 never match), key 5 twice: the dimension's key is not unique
     dk = list(range(100)) + [5]
@@ -52,6 +54,7 @@ FIRES = {
     "key_expr": "select brand || '-' || cast(k % 3 as varchar) as bq, sum(v) as s from fact join dim on k = dk "
                 "group by brand || '-' || cast(k % 3 as varchar)",
     "all_null_group": "select dk, sum(v) as s, avg(v) as a from fact join dim on k = dk group by dk, brand",
+    "bigint_mean": "select brand, avg(big) as a, avg(q) as aq from fact join dim on k = dk group by brand",
 }
 STAYS = {
     "distinct": "select brand, count(distinct q) as u from fact join dim on k = dk group by brand",

@@ -232,6 +232,9 @@ SUM_EXACT = [
     "SELECT sum(CAST(b AS DECIMAL(38, 0))) AS r FROM w",  # the exact sum, as DuckDB's
     "SELECT sum(i) AS r, sum(CAST(i AS BIGINT) + i) AS q FROM w",
     "SELECT sum(CASE WHEN g = 1 THEN 1 ELSE 0 END) AS r FROM w",
+    # a mean's partial sums under a ROLLUP are exact (they wrapped: avg(b) of group 1 was -4.6e18)
+    "SELECT g, avg(b) AS r, avg(i) AS q, avg(u) AS p FROM w GROUP BY ROLLUP (g)",
+    "SELECT g, avg(n) AS r, count(b) AS q FROM w GROUP BY CUBE (g)",
 ]
 
 

@@ -7,21 +7,26 @@ the join. Both need every aggregate split into the partial one and its combinati
 
 from __future__ import annotations
 
-from thresher.datatypes import DataType
-from thresher.expressions.expr import AggCall, Alias, Call, Column, CountStar, Expr, Literal, lit, when
+from thresher.datatypes import DataType, Schema
+from thresher.errors import ThresherError
+from thresher.expressions.expr import AggCall, Alias, Call, Cast, Column, CountStar, Expr, Literal, lit, when
 
 #: SQL's sum that raises where it leaves BIGINT (``sql/coerce.SQL_EXACT_SUM``)
 _EXACT = (("exact", True),)
 
 
-def partial_aggregates(aggs: tuple[Expr, ...]) -> tuple[tuple[Expr, ...], tuple[Expr, ...], tuple[Expr, ...]] | None:
+def partial_aggregates(aggs: tuple[Expr, ...], schema: Schema | None = None
+                       ) -> tuple[tuple[Expr, ...], tuple[Expr, ...], tuple[Expr, ...]] | None:
     """``aggs`` (``<agg>.alias(name)``) split for aggregating in two steps: the partial
     aggregates over the input, the aggregates of those partials per grouping set, and the
     expressions over the latter that give each ``name``. None when an aggregate cannot be
     combined from partial ones (count distinct, median, ...).
 
     A sum, count and count(*) add up their partials, min and max take the min and max of theirs,
-    a mean divides the summed sums by the summed counts (NULL where that count is 0)."""
+    a mean divides the summed sums by the summed counts (NULL where that count is 0). A mean of
+    64-bit integers (its input's type read from ``schema``) sums them as DECIMAL(38, 0): summed
+    as they are, the partial sums wrapped past BIGINT (``avg(b)`` of three 2^62 under a ROLLUP
+    was negative; Polars and DuckDB average them exactly)."""
     first: list[Expr] = []
     second: list[Expr] = []
     final: list[Expr] = []
@@ -40,7 +45,8 @@ def partial_aggregates(aggs: tuple[Expr, ...]) -> tuple[tuple[Expr, ...], tuple[
             second.append(AggCall(inner.name, Column(f"{name}.p")).alias(name))
             final.append(Column(name))
         elif isinstance(inner, AggCall) and inner.name == "mean" and not inner.options:
-            first += [AggCall("sum", inner.child).alias(f"{name}.s"), AggCall("count", inner.child).alias(f"{name}.c")]
+            first += [_mean_sum(inner.child, schema).alias(f"{name}.s"),
+                      AggCall("count", inner.child).alias(f"{name}.c")]
             second += [AggCall("sum", Column(f"{name}.s")).alias(f"{name}.s"),
                        AggCall("sum", Column(f"{name}.c")).alias(f"{name}.c")]
             f64 = DataType.float64()
@@ -51,3 +57,18 @@ def partial_aggregates(aggs: tuple[Expr, ...]) -> tuple[tuple[Expr, ...], tuple[
         else:
             return None
     return tuple(first), tuple(second), tuple(final)
+
+
+def _mean_sum(x: Expr, schema: Schema | None) -> AggCall:
+    """The partial sum of a mean of ``x``: of ``x`` as DECIMAL(38, 0) where it is a 64-bit integer,
+    so the partial sums cannot wrap; where its type is unknown (no schema, or it does not
+    resolve), a sum that raises rather than wraps (the exact sum's check)."""
+    try:
+        t = x.resolve(schema).dtype if schema is not None else None
+    except ThresherError:
+        t = None
+    if t is None:
+        return AggCall("sum", x, _EXACT)
+    if str(t.arrow) in ("int64", "uint64"):
+        return AggCall("sum", Cast(x, DataType.decimal(38, 0)))
+    return AggCall("sum", x)

@@ -680,7 +680,7 @@ class Translator:
         smaller) result: the sets share one subplan, so the input (TPC-DS q22: a join over 11.7M
         inventory rows) is read and grouped once instead of once per set."""
         types = [k.resolve(plan.schema).dtype for k in keys]
-        partial = partial_aggregates(aggs) if len(sets) > 1 else None
+        partial = partial_aggregates(aggs, plan.schema) if len(sets) > 1 else None
         base: LogicalPlan | None = None
         if partial is not None:
             used = sorted({i for s in sets for i in s})

@@ -154,7 +154,7 @@ def _two_phase(node: Aggregate, keys: tuple[Expr, ...], aggs: tuple[Expr, ...], 
     join) and a final one over the join by ``keys``; None when ``aggs`` do not split, a partial
     result's name is ``taken`` (a column of the join's other side or a group key), or the result's
     schema would not be ``node``'s."""
-    split = partial_aggregates(aggs)
+    split = partial_aggregates(aggs, node.input.schema)
     if split is None:
         return None
     first, second, final = split
