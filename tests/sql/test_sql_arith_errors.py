@@ -123,6 +123,10 @@ SAME = [
     "SELECT n FROM t WHERE d = 0 OR n % d > 1",
     "SELECT n FROM t WHERE d <> 0 AND (n % d = 0 OR n > 10)",
     "SELECT n FROM t WHERE coalesce(n % NULLIF(d, 0), 0) = 0",
+    # a CASE WHEN condition's AND / OR short-circuits, as a WHERE's
+    "SELECT CASE WHEN d = 0 OR n % d > 1 THEN 1 ELSE 2 END AS r FROM t",
+    "SELECT CASE WHEN d <> 0 AND n % d > 1 THEN 1 WHEN d = 0 OR n // d = 0 THEN 2 END AS r FROM t",
+    "SELECT sum(CASE WHEN d = 0 OR (n > 0 AND n % d > 1) THEN 1 END) AS r FROM t GROUP BY d",
     "SELECT sum(CASE WHEN d <> 0 THEN n % d END) AS r FROM t",
     "SELECT n % d AS r FROM t WHERE d <> 0",
     "SELECT r FROM (SELECT n, d, n % d AS r FROM t) WHERE d <> 0",
