@@ -193,10 +193,16 @@ REGRESSIONS: dict[str, tuple[dict[str, pa.Table], str]] = {
     "division_by_a_column": ({"t1": T1, "t2": EMPTY2},
                              "SELECT (t1.a % t1.b) AS c0, CASE WHEN t1.b <> 0 THEN t1.a // t1.b END AS c1 FROM t1"),
     # a CASE WHEN condition's OR / AND short-circuits in DuckDB as a WHERE's does: 1 % a is not
-    # evaluated where a = 0 (Thresher raised "division by zero"; found by seed 101)
+    # evaluated where a = 0 (Thresher raised "division by zero"; found by seeds 101-103)
     "or_in_a_case_condition": ({"t1": T1, "t2": EMPTY2},
                                "SELECT DISTINCT CASE WHEN (t1.a = 0 OR 1 % t1.a > 1) THEN (0.5 % 0.75) "
                                "ELSE CAST(t1.a AS DOUBLE) END AS c0 FROM t1"),
+    # an overflow check Polars computed once for two CASE branches (a common subexpression: no
+    # cast(Int64) left in the text) raised Polars' conversion error, not the overflow (seeds 101-103)
+    "overflow_in_a_common_subexpression": (
+        {"t1": T1.append_column("h", pa.array([200, 2, None, 3, None, 1, -2], pa.int16())), "t2": EMPTY2},
+        "SELECT CASE WHEN t1.s < NULL THEN (t1.h * t1.h) ELSE (t1.h * t1.h) END AS c0, t1.s AS c1 FROM t1 "
+        "ORDER BY 1 DESC NULLS LAST, 2 NULLS FIRST LIMIT 3"),
     "and_in_a_case_condition": ({"t1": T1, "t2": EMPTY2},
                                 "SELECT CASE WHEN (t1.a <> 0 AND t1.b % t1.a > 1) THEN 1 ELSE 2 END AS c0, "
                                 "sum(CASE WHEN t1.a = 0 OR (t1.b > 0 AND 1 % t1.a > 1) THEN 1 END) OVER () AS c1 FROM t1"),

@@ -466,7 +466,9 @@ def polars_error_message(exc: Exception) -> str:
                 "into a HUGEINT; Thresher's SUM of integers is a BIGINT: sum a DECIMAL(38, 0) instead, e.g. "
                 "sum(CAST(x AS DECIMAL(38, 0))), or a DOUBLE)")
     hit = re.search(r"conversion from `i64` to `(\w+)` failed", text)
-    if hit is not None and "cast(Int64)" in text:
+    # (the operands are cast to Int64, or are a common subexpression Polars computed once: h * h
+    # in both branches of a CASE under ORDER BY ... LIMIT raised Polars' own text)
+    if hit is not None and ("cast(Int64)" in text or re.search(r"\[\(col\(\"__POLARS_CSER_\w+\"\)\) [-+*] ", text)):
         to = {"i8": "Int8", "i16": "Int16", "i32": "Int32", "u8": "UInt8", "u16": "UInt16"}.get(hit.group(1), hit.group(1))
         where = text.split("This error occurred in the following expression:", 1)[-1].strip()
         return (f"integer overflow in {where}: the result does not fit {to} (SQL raises, as DuckDB does; "
