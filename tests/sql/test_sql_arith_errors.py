@@ -218,6 +218,8 @@ SUM_OVERFLOW = [
     "SELECT sum(CASE WHEN g = 1 THEN b ELSE 0 END) AS r FROM w",
     "SELECT sum(coalesce(b, n)) AS r FROM w",
     "SELECT sum(x) AS r FROM (SELECT g, sum(b) AS x FROM w WHERE g = 1 OR b = 5 GROUP BY g, b)",
+    "SELECT g, sum(b) OVER (PARTITION BY g) AS r FROM w",  # a window over whole partitions
+    "SELECT g, sum(b) OVER () AS r FROM w",
 ]
 
 
@@ -236,6 +238,9 @@ SUM_EXACT = [
     "SELECT sum(CAST(b AS DECIMAL(38, 0))) AS r FROM w",  # the exact sum, as DuckDB's
     "SELECT sum(i) AS r, sum(CAST(i AS BIGINT) + i) AS q FROM w",
     "SELECT sum(CASE WHEN g = 1 THEN 1 ELSE 0 END) AS r FROM w",
+    # each partition's sum fits (all the values' magnitudes together do not: that was refused)
+    "SELECT g, i, sum(n) OVER (PARTITION BY g) AS r FROM w",
+    "SELECT g, i, sum(CASE WHEN g = 2 THEN b END) OVER (PARTITION BY g) AS r FROM w",
     # a mean's partial sums under a ROLLUP are exact (they wrapped: avg(b) of group 1 was -4.6e18)
     "SELECT g, avg(b) AS r, avg(i) AS q, avg(u) AS p FROM w GROUP BY ROLLUP (g)",
     "SELECT g, avg(n) AS r, count(b) AS q FROM w GROUP BY CUBE (g)",

@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from thresher._lazy import lazy_module
 from thresher.datatypes import DataType, Schema
-from thresher.errors import UnsupportedError
+from thresher.errors import ThresherExecutionError, UnsupportedError
 from thresher.expressions.expr import AggCall, Call, CountStar, Expr, strip_alias
 from thresher.expressions.window import IntervalOffset, WindowFrame
 from thresher.operators.expr_to_polars import polars_dtype, to_polars
@@ -664,6 +664,18 @@ def _evaluate(e: Expr, j: int, df: pl.DataFrame, geo: _Geometry, frame: WindowFr
         pid = pl.Series("__wpid", geo.pid)
         agg = _agg(e.name, pl.col(x.name), e, arg_types[0], True).over("__wpid")
         return df.select(x, pid).select(agg).to_series()
+    if whole and e.name == "sum" and e.option("exact") and str(arg_types[0].arrow) in ("int64", "uint64"):
+        # SQL's sum of BIGINT values over whole partitions: an error only where a partition's sum
+        # leaves BIGINT (the prefix sums below refuse once all the values' magnitudes could)
+        from thresher.operators.expr_to_polars import _agg, polars_error_message
+
+        pid = pl.Series("__wpid", geo.pid)
+        v = pl.col(x.name)
+        total = pl.when(v.count().over("__wpid") > 0).then(_agg("sum", v, e, arg_types[0], True).over("__wpid"))
+        try:
+            return df.select(x, pid).select(total).to_series()
+        except pl.exceptions.PolarsError as exc:
+            raise ThresherExecutionError(polars_error_message(exc)) from exc
     if e.name in ("first", "last"):
         return _gather(x, *_nth_row(segs, 1, from_end=e.name == "last"))
     valid = x.is_not_null().to_numpy()
