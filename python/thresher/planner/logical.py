@@ -9,10 +9,11 @@ Nodes compare by value (``key()``), which is what the optimizer's fixpoint loop 
 
 from __future__ import annotations
 
+import operator
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from thresher.datatypes import DataType, Field, Schema, supertype
 from thresher.errors import ThresherTypeError
@@ -96,9 +97,13 @@ class LogicalPlan:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_schema", self._derive_schema())
 
-    @property
-    def schema(self) -> Schema:
-        return self._schema  # type: ignore[attr-defined,no-any-return]
+    if TYPE_CHECKING:
+        @property
+        def schema(self) -> Schema: ...
+    else:
+        #: the node's output schema (derived once, at construction); read through a C getter, not
+        #: a Python method: the planner reads it hundreds of times per query
+        schema = property(operator.attrgetter("_schema"))
 
     def _derive_schema(self) -> Schema:
         raise NotImplementedError

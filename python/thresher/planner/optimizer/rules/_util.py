@@ -92,7 +92,8 @@ def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan
     answer is kept for the later passes (see :func:`rule_memo`).
 
     ``only``: the node classes at which ``fn`` can return something (it returns None at every
-    other node): a subtree without one of them is not walked (see :func:`plan_kinds`).
+    other node): a subtree without one of them is not walked (see :func:`plan_kinds`), and
+    ``fn`` is not called at a node of another class.
     """
     # id -> (the node, kept alive so that its id is not reused; its result)
     done: dict[int, tuple[LogicalPlan, LogicalPlan | None]] = rule_memo(*_fn_tag("bottom_up", fn))
@@ -104,6 +105,9 @@ def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan
     want, kinds = _wanted(plan, only)
     if kinds is not None and not kinds_of(plan, kinds) & want:
         return None
+    # (with ``only``: every node of ``plan`` has its entry in ``kinds``, made by _wanted, so a
+    # child's classes are one lookup; and ``fn`` is called only at a node of a wanted class)
+    bits = _KIND_BITS
 
     def visit(node: LogicalPlan) -> LogicalPlan | None:
         new_kids: list[LogicalPlan] | None = None  # (built only when a child changed)
@@ -112,7 +116,7 @@ def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan
             hit = get(id(k))  # (a child seen before, without a call: a later pass's new node over old ones)
             if hit is not None:
                 nk = hit[1]
-            elif kinds is not None and not kinds_of(k, kinds) & want:
+            elif kinds is not None and not kinds[id(k)][1] & want:
                 nk = None  # nothing there for fn
             else:
                 nk = visit(k)
@@ -121,10 +125,10 @@ def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan
                     new_kids = list(kids)
                 new_kids[i] = nk
         if new_kids is None:
-            res = fn(node)
+            res = fn(node) if kinds is None or bits[type(node)] & want else None
         else:
             cur = node.with_children(new_kids)
-            out = fn(cur)
+            out = fn(cur) if kinds is None or bits[type(cur)] & want else None
             res = cur if out is None else out
         done[id(node)] = (node, res)
         return res
@@ -152,9 +156,11 @@ def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan 
     if kinds is not None and not kinds_of(plan, kinds) & want:
         return None
 
+    bits = _KIND_BITS  # (see rewrite_bottom_up)
+
     def visit(start: LogicalPlan) -> LogicalPlan | None:
         node = start
-        out = fn(node)
+        out = fn(node) if kinds is None or bits[type(node)] & want else None
         changed = out is not None
         if out is not None:  # at most 64 applications in a row
             node = out
@@ -170,7 +176,7 @@ def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan 
             if hit is not None:
                 nk = hit[1]
             elif kinds is not None and not kinds_of(k, kinds) & want:
-                nk = None
+                nk = None  # (a child of a node fn made may be new: kinds_of)
             else:
                 nk = visit(k)
             if nk is not None:
@@ -270,25 +276,38 @@ def kinds_of(node: LogicalPlan, kinds: _Kinds) -> int:
         unlink(visit)  # see planner/memo.py
 
 
-def plan_has(plan: LogicalPlan, test: Callable[[LogicalPlan], bool]) -> bool:
+def plan_has(plan: LogicalPlan, test: Callable[[LogicalPlan], bool],
+             only: tuple[type[LogicalPlan], ...] | None = None) -> bool:
     """Whether some node of ``plan`` passes ``test`` (a module-level function of the node only):
     a rule that can only fire where such a node is (a semi join, a call of ``image.resize``)
     asks first, instead of walking the plan to find nothing. Each node object is asked once per
     optimize() call (see :func:`rule_memo`), so a pass over a partly rebuilt plan visits only
-    the new nodes."""
+    the new nodes. ``only``: the node classes at which ``test`` can pass (it is False at every
+    other node, and not called there): a subtree without one of them is not walked (see
+    :func:`plan_kinds`)."""
     memo: dict[int, tuple[LogicalPlan, bool]] = rule_memo(*_fn_tag("plan_has", test))
 
     get = memo.get
     hit = get(id(plan))
     if hit is not None:
         return hit[1]
+    want, kinds = _wanted(plan, only)
+    if kinds is not None and not kinds[id(plan)][1] & want:
+        return False
+    bits = _KIND_BITS  # (with ``only``: every node of ``plan`` has its entry in ``kinds``, see _wanted)
 
     def visit(node: LogicalPlan) -> bool:
-        out = test(node)
+        out = test(node) if kinds is None or bits[type(node)] & want else False
         if not out:
             for c in node.children():
                 hit = get(id(c))  # (see rewrite_bottom_up)
-                if (visit(c) if hit is None else hit[1]):
+                if hit is not None:
+                    found = hit[1]
+                elif kinds is not None and not kinds[id(c)][1] & want:
+                    continue  # nothing there for test
+                else:
+                    found = visit(c)
+                if found:
                     out = True
                     break
         memo[id(node)] = (node, out)

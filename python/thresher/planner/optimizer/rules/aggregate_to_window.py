@@ -54,7 +54,7 @@ DUPLICATE_INSENSITIVE = frozenset({"min", "max", "mean"})
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
-    if not plan_has(plan, _joins_a_group_by):
+    if not plan_has(plan, _joins_a_group_by, only=(Join,)):
         return None
     return rewrite_bottom_up(plan, _rewrite, only=(Join,))
 

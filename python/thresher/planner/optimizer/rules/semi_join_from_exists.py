@@ -96,8 +96,8 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
     # what it rewrites: a filtered left join, a semi/anti join on a group-by's keys, an inner join
     # with a one-row side; a plan with none (most semi/anti joins are over plain inputs:
     # TPC-H q4, q16, q22) is not walked with the columns each node's ancestors read
-    if not (plan_has(plan, _filtered_left_join) or plan_has(plan, _grouped_semi_join)
-            or plan_has(plan, _one_row_side_join)):
+    if not (plan_has(plan, _filtered_left_join, only=(Filter,)) or plan_has(plan, _grouped_semi_join, only=(Join,))
+            or plan_has(plan, _one_row_side_join, only=(Join,))):
         return None
     return _visit(rule_memo("semi_join_from_exists"), plan, None)
 

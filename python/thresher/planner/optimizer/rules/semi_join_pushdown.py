@@ -67,7 +67,7 @@ def _semi_join(node: LogicalPlan) -> bool:
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
-    if not plan_has(plan, _semi_join):
+    if not plan_has(plan, _semi_join, only=(Join,)):
         return None
     return rewrite_top_down(plan, _place, only=(Join,))
 
