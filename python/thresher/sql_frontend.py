@@ -125,8 +125,10 @@ def _parse(query: str, dialect: str) -> Any:
     import sqlglot
     from sqlglot.errors import ParseError
 
+    from thresher.planner.sql.translate import sqlglot_dialect
+
     try:
-        return sqlglot.parse_one(query, dialect=dialect)
+        return sqlglot.parse_one(query, dialect=sqlglot_dialect(dialect))
     except ParseError:
         return None
 

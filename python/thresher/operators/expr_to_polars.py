@@ -20,7 +20,7 @@ import pyarrow as pa
 from thresher._lazy import lazy_module
 from thresher.datatypes import DataType, Schema
 from thresher.errors import ThresherTypeError
-from thresher.expressions.expr import AggCall, Alias, Call, Cast, Column, CountStar, Expr, Literal, UDFCall, When
+from thresher.expressions.expr import AggCall, Alias, Call, Cast, Column, CountStar, Expr, Literal, UDFCall, When, memo
 from thresher.expressions.window import ORDER_DEPENDENT, SQL_WINDOW_FUNCTIONS, polars_call
 
 if TYPE_CHECKING:
@@ -66,6 +66,11 @@ def _lit(value: Any, dtype: DataType) -> pl.Expr:
     if isinstance(value, (list, tuple)):
         return pl.lit(pl.Series([list(value)])).first()
     return pl.lit(value)
+
+
+def _lit_of(e: Expr) -> pl.Expr:
+    assert isinstance(e, Literal)
+    return _lit(e.value, e.dtype)
 
 
 def _opts(e: Call) -> dict[str, Any]:
@@ -563,7 +568,9 @@ def _to_polars(expr: Expr, schema: Schema, in_group: bool = True, guard: Guard =
         schema.field(expr.name)
         return polars_col(expr.name)
     if isinstance(expr, Literal):
-        return _lit(expr.value, expr.dtype)
+        # (once per literal object: a Polars expression is an immutable value, and pl.lit infers
+        # the type of the Python value each time; kept like the literal's key, see expr.memo)
+        return memo(expr, "_memo_polars_lit", _lit_of)  # type: ignore[no-any-return]
     if isinstance(expr, Alias):
         if isinstance(expr.child, Column):
             schema.field(expr.child.name)

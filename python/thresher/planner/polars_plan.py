@@ -577,10 +577,16 @@ def _scan_key(node: ScanSource) -> Any:
 
 
 def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
-    try:
-        return leaf(node)
-    except KeyError:
-        pass
+    if type(leaf) is _LeafFrames:
+        # (a lookup: raising and catching a KeyError at every node of the program cost more)
+        frame = leaf.frames.get(id(node), _MISSING)
+        if frame is not _MISSING:
+            return frame  # type: ignore[return-value]
+    else:
+        try:
+            return leaf(node)
+        except KeyError:
+            pass
     if isinstance(node, ScanSource):
         cols = node.columns
         read = cols
@@ -865,29 +871,41 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
     else:
         right, left = reduced
     ls, rs = node.left.schema, node.right.schema
-    lmap = {n: f"__l{i}" for i, n in enumerate(ls.names)}
-    rmap = {n: f"__r{i}" for i, n in enumerate(rs.names)}
-    lkeys = [to_polars(e, ls).alias(f"__lk{k}") for k, e in enumerate(node.left_on)]
-    rkeys = [to_polars(e, rs).alias(f"__rk{k}") for k, e in enumerate(node.right_on)]
-    # join keys in a common type (int32 vs int64, decimal scales)
-    for k, (le, re_) in enumerate(zip(node.left_on, node.right_on)):
-        lt, rt = le.resolve(ls).dtype, re_.resolve(rs).dtype
-        st = supertype(lt, rt)
-        if st is not None and (st != lt or st != rt):
-            pt = polars_dtype(st)
-            lkeys[k] = lkeys[k].cast(pt)
-            rkeys[k] = rkeys[k].cast(pt)
+    renamed: list[Any] = []
+
+    def positional() -> tuple[dict[str, str], dict[str, str], list[pl.Expr], list[pl.Expr]]:
+        """The columns' positional names and the keys (``__lk<k>``/``__rk<k>``) of a join that
+        renames them, built once, where the join needs them (a direct join does not: most joins)."""
+        if not renamed:
+            lmap = {n: f"__l{i}" for i, n in enumerate(ls.names)}
+            rmap = {n: f"__r{i}" for i, n in enumerate(rs.names)}
+            lkeys = [to_polars(e, ls).alias(f"__lk{k}") for k, e in enumerate(node.left_on)]
+            rkeys = [to_polars(e, rs).alias(f"__rk{k}") for k, e in enumerate(node.right_on)]
+            # join keys in a common type (int32 vs int64, decimal scales)
+            for k, (le, re_) in enumerate(zip(node.left_on, node.right_on)):
+                lt, rt = le.resolve(ls).dtype, re_.resolve(rs).dtype
+                st = supertype(lt, rt)
+                if st is not None and (st != lt or st != rt):
+                    pt = polars_dtype(st)
+                    lkeys[k] = lkeys[k].cast(pt)
+                    rkeys[k] = rkeys[k].cast(pt)
+            renamed.extend((lmap, rmap, lkeys, rkeys))
+        return renamed[0], renamed[1], renamed[2], renamed[3]
+
     how = node.how
     found = None
     if how in ("inner", "semi") and node.left_on:
-        found = _key_range_filter(node, left, right, lambda: [polars_col(n, a) for n, a in rmap.items()] + rkeys)
+        found = _key_range_filter(node, left, right,
+                                  lambda: [polars_col(n, a) for n, a in positional()[1].items()] + positional()[3])
     if found is not None:
         left, right = found
+        lmap, rmap, lkeys, rkeys = positional()
         rsel = [polars_col(a) for a in rmap.values()] + [polars_col(f"__rk{k}") for k in range(len(rkeys))]
     else:
         direct = _direct_join(node, left, right)
         if direct is not None:
             return direct
+        lmap, rmap, lkeys, rkeys = positional()
         rsel = [polars_col(n, a) for n, a in rmap.items()] + rkeys
     lsel = [polars_col(n, a) for n, a in lmap.items()] + lkeys
     L, R = _select(left, lsel), _select(right, rsel)
@@ -1134,13 +1152,22 @@ class PolarsProgram:
         if len(frames) != len(self.leaves):
             raise ThresherExecutionError(f"relational stage: {len(frames)} input frames for {len(self.leaves)} inputs")
         by_leaf = {id(leaf): f for leaf, f in zip(self.leaves, frames)}
+        return build_lazy(self.node, _LeafFrames(by_leaf), by_leaf.keys())
 
-        def resolve(n: LogicalPlan) -> pl.LazyFrame:
-            if id(n) in by_leaf:
-                return by_leaf[id(n)]
-            raise KeyError(n)
 
-        return build_lazy(self.node, resolve, by_leaf.keys())
+class _LeafFrames:
+    """The :data:`LeafResolver` of a program's inputs: the frame of each leaf node, by its id
+    (``KeyError`` for any other node; :func:`_build_node` looks the node up instead of calling)."""
+
+    __slots__ = ("frames",)
+
+    def __init__(self, frames: dict[int, pl.LazyFrame]) -> None:
+        self.frames = frames
+
+    def __call__(self, n: LogicalPlan) -> pl.LazyFrame:
+        if id(n) in self.frames:
+            return self.frames[id(n)]
+        raise KeyError(n)
 
 
 def cut_inputs(node: LogicalPlan) -> PolarsProgram:

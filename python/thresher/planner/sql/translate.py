@@ -1467,6 +1467,18 @@ def _keep_constant_steps(tree: Any) -> None:
             node.replace(exp.Anonymous(this=KEEP_STEP, expressions=[node.copy()]))
 
 
+@functools.lru_cache(maxsize=16)
+def sqlglot_dialect(name: str) -> Any:
+    """sqlglot's ``Dialect`` object for the dialect ``name``, made once per name. Every sqlglot
+    function given a dialect by name parses the name and builds a new ``Dialect``
+    (``Dialect.get_or_raise``): qualify's steps, the schema, the simplifier and the parser did
+    that ~20 times per query; given the object they use it as it is. (A dialect object holds
+    only its settings, which nothing changes.)"""
+    from sqlglot.dialects.dialect import Dialect
+
+    return Dialect.get_or_raise(name)
+
+
 def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> Any:
     """sqlglot's qualification and decorrelation plus our AST rewrites, in place on ``tree``.
 
@@ -1499,7 +1511,9 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         sort_plain_wheres,
     )
 
-    mapping = ensure_schema(dict(schema), dialect=dialect, normalize=not _normalized_names(schema, dialect))
+    names_normalized = _normalized_names(schema, dialect)
+    dialect = sqlglot_dialect(dialect)  # (sqlglot's passes then take it as it is, see sqlglot_dialect)
+    mapping = ensure_schema(dict(schema), dialect=dialect, normalize=not names_normalized)
     tree = qualify(tree, dialect=dialect, schema=mapping, isolate_tables=False, quote_identifiers=False,
                    validate_qualify_columns=True)
     kinds, nested = _tree_kinds(tree)
@@ -1897,7 +1911,7 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
 
     try:
         if tree is None:
-            tree = sqlglot.parse_one(sql, dialect=dialect)
+            tree = sqlglot.parse_one(sql, dialect=sqlglot_dialect(dialect))
     except ParseError as exc:
         raise SQLError("syntax error: " + re.sub(r"\x1b\[[0-9;]*m", "", str(exc))) from exc
     from thresher.planner.sql.names import name_select_items, unknown_column_message
