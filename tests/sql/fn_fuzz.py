@@ -6,7 +6,11 @@ or Thresher must refuse with a ``ThresherError`` that names the construct it doe
 
 The expressions are strings, numbers, dates and casts: string functions (case, length, SUBSTRING
 with zero and negative starts, ``||`` and CONCAT with NULL, LIKE/ILIKE with ``%`` and ``_``, TRIM,
-REPLACE, LEFT/RIGHT, LPAD/RPAD, STRPOS, SPLIT_PART, REVERSE, CONCAT_WS, STARTS_WITH, CONTAINS),
+REPLACE, LEFT/RIGHT, LPAD/RPAD, STRPOS, SPLIT_PART, REVERSE, CONCAT_WS, STARTS_WITH, CONTAINS,
+ENDS_WITH/SUFFIX, REPEAT, the LENGTH spellings, STRLEN, BIT_LENGTH, ASCII, CHR, TRANSLATE),
+REGEXP_MATCHES/REPLACE/EXTRACT (RE2 patterns whose Perl classes, boundaries and character classes
+Rust's regex reads otherwise, options, rewrites), STRFTIME/STRPTIME (DuckDB's format codes),
+EPOCH/EPOCH_MS/TO_TIMESTAMP, DATE_DIFF and DATE_SUB by every unit,
 ROUND of DOUBLE and DECIMAL with ties and negative digits, COALESCE/IFNULL over mixed types, CASE
 with mixed result types, EXTRACT and date +/- INTERVAL at month ends, CAST and TRY_CAST between
 VARCHAR, integers, DOUBLE, DECIMAL, DATE, TIMESTAMP and BOOLEAN (invalid text included), IN lists
@@ -37,7 +41,7 @@ DECIMALS = [None] + [decimal.Decimal(x) for x in ["0.00", "2.45", "-2.45", "0.50
                                                    "3.14", "100.00", "-0.01", "12.35"]]
 STRINGS = [None, "", " ", "a", "A", "Hello", " a b ", "ÄÖü", "naïve", "日本語", "a_b%c", "x,y,,z", "abc\\", "ß",
            " 12 ", "1.5", "-3", "+4", "0", "1e2", "true", "F", "yes", "2024-02-29", "2023-02-29", " 2024-01-01",
-           "2024-1-5", "Straße", "İ", "ﬁ"]
+           "2024-1-5", "Straße", "İ", "ﬁ", "a\nb", "٣4", "\u212a", "12 ab3", "x y_z"]
 DATES = [None, D(2024, 2, 29), D(2024, 2, 28), D(2023, 12, 31), D(2024, 1, 1), D(2023, 1, 1), D(2021, 1, 3),
          D(2024, 12, 30), D(1999, 12, 31), D(2024, 3, 31), D(2023, 1, 31), D(2000, 2, 29), D(2024, 10, 31),
          D(1970, 1, 1), D(1969, 12, 31)]
@@ -85,6 +89,20 @@ LITERALS = {
     "bool": ["TRUE", "FALSE", "CAST(NULL AS BOOLEAN)"],
 }
 
+#: RE2 patterns (DuckDB's): Perl classes (ASCII in RE2, Unicode in Rust), boundaries, classes with
+#: '&' or '[' (a set operation or a nested class in Rust), groups that take no part, empty matches
+REGEX_PATTERNS = ["a", "^a", "a$", r"\d+", r"\w+", r"\s", r"\S+", r"\D", "[a-c]+", "[^a ]", "(a)(b)?", r"(\w)(\w)", ".", "",
+                  "x*", "ä|ß", "[[:alpha:]]+", r"\bab", r"b\B", "[a&b]", "[[]", "(?i)h", "a.?b", r"\pL+", r"[\d,]+", "日.",
+                  r"(.)\s*$", r"\.", "%", "(?P<x>l+)", r"[\w]", "H|(h)", r"\z", "(?s).", "[a-]"]
+REGEX_OPTIONS = ["", ", 'i'", ", 'c'", ", 's'", ", 'l'", ", 'ci'", ", 'ic'"]
+REGEX_REPLACEMENTS = ["'X'", "''", r"'\1'", r"'<\0>'", "'$1'", r"'\\'", "'ä'", r"'\2\1'"]
+STRFTIME_FORMATS = ["%Y-%m-%d", "%d/%m/%y", "%-d %b %Y", "%A %B %-m", "%H:%M:%S.%f", "%I %p %-I", "%j %-j %U %W %V %G",
+                    "%c", "%x %X", "%g %n", "%a%%", "%T %z%Z", "week %u %w", "x", "%-H:%-M:%-S %h %-y"]
+STRPTIME_FORMATS = ["%Y-%m-%d", "%d/%m/%Y %H:%M:%S", "%Y%m%d", "%b %d %Y", "%j %Y", "%y-%m-%d", "%B %d, %Y %I:%M %p",
+                    "%Y-%m-%d %H:%M"]
+DIFF_UNITS = ["day", "month", "year", "quarter", "week", "hour", "minute", "second", "millisecond", "microsecond"]
+SUB_UNITS = ["week", "day", "hour", "minute", "second", "millisecond", "microsecond"]
+
 LIKE_PATTERNS = ["%", "_", "a%", "%a", "%a%", "a_b%", "__", "%_%", "H%o", "%ö%", "", "a\\_%", "%\\%", "日%", "%,%"]
 
 
@@ -128,8 +146,13 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
         opt(st.tuples(parts, dated).map(lambda t: f"date_part('{t[0]}', {t[1]})"))
         opt(st.tuples(st.sampled_from(["year", "month", "day", "dayofweek"]), dated).map(lambda t: f"{t[0]}({t[1]})"))
         opt(st.tuples(num.flatmap(sub)).map(lambda t: f"sign({t[0]})"))
-        opt(st.tuples(st.sampled_from(["date_diff", "datediff"]), st.sampled_from(["day", "month", "year", "quarter"]),
+        opt(st.tuples(st.sampled_from(["date_diff", "datediff"]), st.sampled_from(DIFF_UNITS),
                       dated, dated).map(lambda t: f"{t[0]}('{t[1]}', {t[2]}, {t[3]})"))
+        opt(st.tuples(st.sampled_from(["date_sub", "datesub"]), st.sampled_from(SUB_UNITS),
+                      dated, dated).map(lambda t: f"{t[0]}('{t[1]}', {t[2]}, {t[3]})"))
+        opt(st.tuples(st.sampled_from(["length", "len", "char_length", "character_length", "strlen", "bit_length",
+                                       "ascii"]), sub("str")).map(lambda t: f"{t[0]}({t[1]})"))
+        opt(dated.map(lambda x: f"epoch_ms({x})"))
         opt(st.tuples(st.sampled_from(["float", "dec", "str", "bool"]).flatmap(sub),
                       st.sampled_from(["CAST", "TRY_CAST"]), st.sampled_from(["INTEGER", "BIGINT", "SMALLINT"]))
             .map(lambda t: f"{t[1]}({t[0]} AS {t[2]})"))
@@ -149,6 +172,7 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
             lambda t: f"{t[0]}({t[1]}, {t[2]})"))
         opt(st.tuples(st.sampled_from(["int", "dec", "str"]).flatmap(sub), st.sampled_from(["CAST", "TRY_CAST"]))
             .map(lambda t: f"{t[1]}({t[0]} AS DOUBLE)"))
+        opt(st.sampled_from(["date", "ts"]).flatmap(sub).map(lambda x: f"epoch({x})"))
     if kind == "dec":
         opt(sub("dec").map(lambda x: f"abs({x})"))
         opt(st.tuples(st.sampled_from(["floor", "ceil"]), sub("dec")).map(lambda t: f"{t[0]}({t[1]})"))
@@ -185,6 +209,19 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
         opt(sub("str").map(lambda x: f"reverse({x})"))
         opt(st.tuples(st.sampled_from(["','", "''", "NULL"]), st.lists(sub("str"), min_size=1, max_size=3)).map(
             lambda t: f"concat_ws({t[0]}, {', '.join(t[1])})"))
+        opt(st.tuples(sub("str"), sub("int")).map(lambda t: f"repeat({t[0]}, {t[1]})"))
+        opt(sub("int").map(lambda x: f"chr(CAST(abs({x}) + 64 AS INTEGER))") | st.sampled_from(["chr(0)", "chr(233)", "chr(26085)", "chr(128512)",
+                                                                               "chr(-1)", "chr(55296)"]))
+        opt(st.tuples(sub("str"), st.sampled_from(["'a'", "'ab'", "''", "'aä日'", "'a a'", "'ß'", "NULL"]),
+                      st.sampled_from(["'x'", "''", "'XY'", "'ü'", "NULL"])).map(lambda t: f"translate({t[0]}, {t[1]}, {t[2]})"))
+        opt(st.tuples(sub("str"), st.sampled_from(REGEX_PATTERNS), st.sampled_from(REGEX_REPLACEMENTS),
+                      st.sampled_from(REGEX_OPTIONS + [", 'g'", ", 'gi'", ", 'gl'"])).map(
+            lambda t: f"regexp_replace({t[0]}, '{t[1]}', {t[2]}{t[3]})"))
+        opt(st.tuples(sub("str"), st.sampled_from(REGEX_PATTERNS), st.sampled_from(["", ", 0", ", 1", ", 2"]),
+                      st.sampled_from(REGEX_OPTIONS)).map(
+            lambda t: f"regexp_extract({t[0]}, '{t[1]}'{t[2] or (', 0' if t[3] else '')}{t[3]})"))
+        opt(st.tuples(st.sampled_from(["date", "ts"]).flatmap(sub), st.sampled_from(STRFTIME_FORMATS)).map(
+            lambda t: f"strftime({t[0]}, '{t[1]}')"))
     if kind == "date":
         units = st.sampled_from(["DAY", "DAYS", "MONTH", "MONTHS", "YEAR", "YEARS", "WEEK"])
         opt(st.tuples(sub("date"), st.sampled_from(["+", "-"]), st.sampled_from(["1", "2", "12", "13", "30"]), units)
@@ -204,6 +241,10 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
         opt(st.tuples(sub("date"), st.sampled_from(["+", "-"]), st.sampled_from(["1", "12", "13", "25"]),
                       st.sampled_from(["DAY", "MONTH", "YEAR", "HOUR", "MINUTE", "SECOND"])).map(
             lambda t: f"({t[0]} {t[1]} INTERVAL {t[2]} {t[3]})"))
+        opt(st.tuples(st.sampled_from(["date", "ts"]).flatmap(sub), st.sampled_from(STRPTIME_FORMATS)).map(
+            lambda t: f"strptime(strftime({t[0]}, '{t[1]}'), '{t[1]}')"))
+        opt(sub("str").map(lambda x: f"strptime({x}, '%Y-%m-%d')"))
+        opt(sub("int").map(lambda x: f"epoch_ms({x} * 86400001)"))
         opt(st.tuples(sub("ts"), st.sampled_from(["+", "-"]), st.sampled_from(["1", "25", "13"]),
                       st.sampled_from(["HOUR", "MINUTE", "SECOND", "DAY", "MONTH"])).map(
             lambda t: f"({t[0]} {t[1]} INTERVAL {t[2]} {t[3]})"))
@@ -214,7 +255,9 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
         # mixed numeric comparisons: int vs double vs decimal
         opt(st.tuples(num.flatmap(sub), st.sampled_from(["=", "<", ">="]), num.flatmap(sub)).map(
             lambda t: f"({t[0]} {t[1]} {t[2]})"))
-        opt(st.tuples(st.sampled_from(["starts_with", "contains"]), sub("str"), sub("str")).map(
+        opt(st.tuples(sub("str"), st.sampled_from(REGEX_PATTERNS), st.sampled_from(REGEX_OPTIONS)).map(
+            lambda t: f"regexp_matches({t[0]}, '{t[1]}'{t[2]})"))
+        opt(st.tuples(st.sampled_from(["starts_with", "contains", "ends_with", "suffix"]), sub("str"), sub("str")).map(
             lambda t: f"{t[0]}({t[1]}, {t[2]})"))
         opt(st.tuples(sub("str"), st.sampled_from(["LIKE", "NOT LIKE", "ILIKE", "NOT ILIKE"]),
                       st.sampled_from(LIKE_PATTERNS)).map(lambda t: f"({t[0]} {t[1]} '{t[2]}')"))
@@ -242,18 +285,24 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
 #: DuckDB functions Thresher's SQL does not have: each must be refused with an error naming it
 #: (the key, up to a ``#``)
 REFUSED_CALLS = {
-    "repeat": "repeat(s, 2)", "ends_with": "ends_with(s, 'a')", "regexp_replace": "regexp_replace(s, 'a', 'b')",
-    "translate": "translate(s, 'a', 'b')", "strlen": "strlen(s)", "ascii": "ascii(s)",
-    "date_trunc#millisecond": "date_trunc('millisecond', d)",
-    "date_diff#week": "date_diff('week', d, DATE '2024-03-01')", "datediff#hour": "datediff('hour', d, d)",
-    "strftime": "strftime(d, '%Y/%m/%d')", "hash": "hash(s)",
-    "second#of_date": "extract(second from d)",
+    "date_trunc#millisecond": "date_trunc('millisecond', d)", "hash": "hash(s)", "md5": "md5(s)",
+    "second#of_date": "extract(second from d)", "length_grapheme": "length_grapheme(s)",
+    "try_strptime": "try_strptime(s, '%Y')", "date_sub#month": "date_sub('month', d, d)",
+    # (where RE2 and Rust's regex read a pattern or option otherwise, or chrono a format code)
+    "regexp_matches#newline_option": "regexp_matches(s, 'a', 'm')",
+    "regexp_matches#non_ascii_class_in_class": "regexp_matches(s, '[\\W]')",
+    "regexp_replace#quoted": "regexp_replace(s, '\\Qa\\E', 'b')",
+    "strptime#fraction": "strptime(s, '%S.%f')", "strftime#%e": "strftime(d, '%e')",
 }
+#: a query item drawn alone (not nested): TO_TIMESTAMP is a TIMESTAMP WITH TIME ZONE
+TOP_LEVEL = ["to_timestamp({})", "epoch(to_timestamp({}))", "strftime(to_timestamp({}), '%Y-%m-%d %H:%M:%S.%f')"]
 
 
 @st.composite
 def queries(draw: Any) -> str:
     items = [draw(st.sampled_from(KINDS).flatmap(expr)) for _ in range(draw(st.integers(1, 2)))]
+    if draw(st.integers(0, 15)) == 0:
+        items[0] = draw(st.sampled_from(TOP_LEVEL)).format(draw(st.sampled_from(["int", "float", "dec"]).flatmap(expr)))
     where = ""
     if draw(st.integers(0, 3)) == 0:
         where = f" WHERE {draw(expr('bool'))}"

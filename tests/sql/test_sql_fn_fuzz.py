@@ -306,3 +306,111 @@ def test_numeric_and_date_functions_match_duckdb(name: str) -> None:
         assert got.schema.field(field.name).type == field.type, (name, field.name)
     if name in ("floor_ceil", "sign", "greatest_least"):  # (-0.0 stays -0.0)
         assert [str(x) for x in got.column("c").to_pylist()] == [str(x) for x in want.column("c").to_pylist()]
+
+
+# -- DuckDB's text, regular expression and time functions: the corners, values and exact types --
+
+_TEXTS = _table(
+    s=["abc", "日本語", "", None, "a.b\\c", "\u212a k", "x y_z", "12 ab3", "a\nb", "٣4", "Straße", "aaa"],
+    u=["c", "", "a", None, "b", "k", "y", "3", "b", "4", "e", "a"],
+    i=[2, -1, 0, None, 65, 26085, 1, 3, 128512, 0, 10, 7])
+_TIMES = _table(
+    d=[D(2024, 2, 29), D(1969, 12, 31), None, D(1970, 1, 1), D(2021, 1, 3), D(2024, 12, 30), D(1999, 12, 31),
+       D(2000, 2, 29), D(2024, 1, 7), D(2024, 1, 8), D(1969, 12, 25), D(2024, 3, 31)],
+    ts=[TS(2024, 2, 29, 23, 59, 59, 500000), TS(1969, 12, 31, 23, 59, 59, 999999), None, TS(2024, 1, 1),
+        TS(1969, 12, 31, 23, 59, 59, 999500), TS(1999, 12, 31, 23, 59, 59), TS(2024, 3, 10, 2, 30),
+        TS(2021, 1, 3, 1, 2, 3, 4), TS(1970, 1, 1, 0, 0, 0, 2500), TS(1969, 12, 31, 23, 0, 0, 1),
+        TS(2024, 1, 8, 0, 0), TS(2000, 1, 1, 12, 0)],
+    f=[0.5, -1.5, None, 1e-7, 2.5e-6, 12345.678, 0.0, -0.0, 1.0000005, -2.5e-6, 1e9, -1e-6],
+    i=[0, -1, None, 1, 86400001, -86400001, 7, 1000, -1000, 2, 3, 4])
+
+TEXT_AND_TIME_FUNCTIONS: dict[str, tuple[pa.Table, str]] = {
+    # lengths: code points (length and its spellings), bytes (strlen), bits; ascii of '' is 0
+    "lengths_ascii_chr": (
+        _TEXTS, "SELECT id, length(s) AS a, len(s) AS b, char_length(s) AS c, character_length(s) AS e, strlen(s) AS g, "
+                "bit_length(s) AS h, ascii(s) AS k, chr(CAST(i + 100 AS INTEGER)) AS l, chr(0) AS m, "
+                "ascii(chr(CAST(abs(i) AS INTEGER))) AS n FROM t"),
+    # repeat 0 or fewer times is ''; a NULL text's type is DuckDB's NULL BLOB (a NULL here)
+    "ends_with_repeat_translate": (
+        _TEXTS, "SELECT id, ends_with(s, u) AS a, suffix(s, 'c') AS b, repeat(s, i) AS c, repeat('ab', i) AS e, "
+                "translate(s, 'aä日.', 'xy') AS g, translate(s, 'aa', 'xy') AS h, translate(s, '', 'x') AS k, "
+                "translate(s, NULL, 'x') AS l, repeat(NULL, i) AS m FROM t"),
+    # RE2's \d, \w, \s and \b are ASCII (Rust's Unicode: '٣4' and 'K' would match otherwise); [a&b]
+    # and [[] are classes of literal characters (Rust: an intersection, a nested class)
+    "regexp_matches": (
+        _TEXTS, "SELECT id, regexp_matches(s, '\\d') AS a, regexp_matches(s, '^\\w+$') AS b, regexp_matches(s, '\\s') AS c, "
+                "regexp_matches(s, 'k', 'i') AS e, regexp_matches(s, '[a&b]') AS g, regexp_matches(s, '[[]') AS h, "
+                "regexp_matches(s, 'a.b') AS k, regexp_matches(s, 'a.b', 's') AS l, regexp_matches(s, 'a.b', 'l') AS m, "
+                "regexp_matches(s, '\\bab') AS n FROM t"),
+    # the first match, every one with 'g'; \1 is a group, \\ a backslash and $ literal in the
+    # replacement (also with 'l', which makes the pattern literal only)
+    "regexp_replace": (
+        _TEXTS, "SELECT id, regexp_replace(s, '[a-z]', 'X') AS a, regexp_replace(s, '[a-z]', 'X', 'g') AS b, "
+                "regexp_replace(s, '(\\w)(\\w)', '\\2\\1$1', 'g') AS c, regexp_replace(s, '.', '-', 'l') AS e, "
+                "regexp_replace(s, 'x*', '-', 'g') AS g, regexp_replace(s, 'a', '<\\0\\\\>', 'lg') AS h, "
+                "regexp_replace(s, 'A', 'b', 'ig') AS k FROM t"),
+    # '' where nothing matches or the group took no part (or does not exist)
+    "regexp_extract": (
+        _TEXTS, "SELECT id, regexp_extract(s, '(\\d+)\\s*(\\w+)', 2) AS a, regexp_extract(s, 'b') AS b, "
+                "regexp_extract(s, '(x)?b', 1) AS c, regexp_extract(s, 'b', 3) AS e, regexp_extract(s, 'B', 0, 'i') AS g FROM t"),
+    "strftime_strptime": (
+        _TIMES, "SELECT id, strftime(d, '%Y/%m/%d %a %j %-d %f') AS a, strftime(ts, '%c|%x %X|%g %n|%I %p|%U %W %V %G|%z%Z') "
+                "AS b, strftime('%d.%m.%Y', d) AS c, strptime(strftime(ts, '%d/%m/%Y %H:%M:%S'), '%d/%m/%Y %H:%M:%S') AS e, "
+                "strptime(strftime(d, '%j %Y'), '%j %Y') AS g, strptime(strftime(ts, '%B %d, %Y %I:%M %p'), "
+                "'%B %d, %Y %I:%M %p') AS h FROM t"),
+    # epoch_ms of a timestamp rounds half away from zero (1969-12-31 23:59:59.9995 is -1); to_timestamp
+    # rounds to microseconds half to even
+    "epoch_to_timestamp": (
+        _TIMES, "SELECT id, epoch(d) AS a, epoch(ts) AS b, epoch_ms(d) AS c, epoch_ms(ts) AS e, epoch_ms(i) AS g, "
+                "to_timestamp(f) AS h, to_timestamp(i) AS k FROM t"),
+    # date_diff counts boundaries crossed (rounded down before 1970 too), its weeks are the days
+    # between divided by 7 and truncated; date_sub counts whole units elapsed
+    "date_diff_date_sub_by_the_clock": (
+        _TIMES, "SELECT id, date_diff('week', d, DATE '2024-01-08') AS a, date_diff('hour', ts, d) AS b, "
+                "datediff('minute', d, ts) AS c, date_diff('second', ts, TIMESTAMP '1970-01-01 00:00:00') AS e, "
+                "date_diff('millisecond', ts, d) AS g, date_sub('week', d, DATE '2024-01-08') AS h, "
+                "date_sub('hour', ts, d) AS k, datesub('minute', d, ts) AS l, date_sub('day', ts, d) AS m, "
+                "date_sub('second', ts, TIMESTAMP '1970-01-01 00:00:00') AS n, date_sub('microsecond', d, ts) AS o FROM t"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TEXT_AND_TIME_FUNCTIONS))
+def test_text_and_time_functions_match_duckdb(name: str) -> None:
+    table, query = TEXT_AND_TIME_FUNCTIONS[name]
+    assert run_one(table, query) == "match"
+    con = duckdb.connect()
+    con.register("t", table)
+    want = con.sql(query).to_arrow_table()
+    got = th.sql(query, t=th.from_arrow(table)).to_arrow()
+    for field in want.schema:  # the exact types too (text as Thresher's large_string)
+        w, g = field.type, got.schema.field(field.name).type
+        if pa.types.is_string(w) or (name == "ends_with_repeat_translate" and field.name in ("l", "m")):
+            continue
+        if pa.types.is_timestamp(w):
+            assert pa.types.is_timestamp(g) and g.unit == w.unit and (g.tz is None) == (w.tz is None), field.name
+            continue
+        assert g == w, (name, field.name, g, w)
+
+
+@pytest.mark.parametrize("call", ["chr(-1)", "chr(55296)", "chr(1114112)", "chr(CAST(i - 10 AS INTEGER))"])
+def test_chr_of_no_code_point_is_an_error(call: str) -> None:
+    with pytest.raises(ThresherExecutionError, match="chr"):
+        th.sql(f"SELECT {call} AS c FROM t", t=th.from_arrow(_TEXTS)).to_arrow()
+
+
+@pytest.mark.parametrize("call", [
+    "regexp_replace(s, '(a)', '\\2')", "regexp_replace(s, 'a', '\\x')", "regexp_matches(s, '[\\D]')",
+    "regexp_matches(s, '[a--b]')", "regexp_matches(s, 'a', 'n')", "regexp_extract(s, 'a', 10)",
+    "regexp_matches(s, '\\Qa.b\\E')", "regexp_matches(s, 'a{')", "strftime(d, '%e')", "strftime(d, '%k')",
+    "strptime(s, '%y')", "strptime(s, '%H')", "regexp_matches(s, s)", "strftime(d, s)", "translate(s, s, 'a')",
+])
+def test_regexp_and_format_refusals_name_the_function(call: str) -> None:
+    """A pattern, option or format code RE2 (or DuckDB's strftime) and Polars read otherwise is refused."""
+    fn = call.split("(")[0]
+    with pytest.raises(th.ThresherError, match=fn):
+        th.sql(f"SELECT {call} AS c FROM t", t=th.from_arrow(_table(s=["a.b"], d=[D(2024, 2, 29)]))).to_arrow()
+
+
+def test_strptime_of_text_that_does_not_parse_is_an_error() -> None:
+    with pytest.raises(ThresherExecutionError, match="strptime"):
+        th.sql("SELECT strptime(s, '%Y-%m-%d') AS c FROM t", t=th.from_arrow(_table(s=["2024-02-30"]))).to_arrow()

@@ -90,8 +90,12 @@ SQL_STRING_FUNCTIONS: dict[str, DataType] = {
     "replace": DataType.string(), "starts_with": DataType.bool(), "contains": DataType.bool(),
     "left": DataType.string(), "right": DataType.string(), "lpad": DataType.string(), "rpad": DataType.string(),
     "strpos": DataType.int64(), "split_part": DataType.string(), "reverse": DataType.string(),
+    "ends_with": DataType.bool(), "repeat": DataType.string(), "strlen": DataType.int64(),
+    "bit_length": DataType.int64(), "ascii": DataType.int32(), "chr": DataType.string(), "translate": DataType.string(),
+    "regexp_matches": DataType.bool(), "regexp_replace": DataType.string(), "regexp_extract": DataType.string(),
 }
-SQL_STRING_INT_ARGS: dict[str, tuple[int, ...]] = {"left": (1,), "right": (1,), "split_part": (2,)}
+SQL_STRING_INT_ARGS: dict[str, tuple[int, ...]] = {"left": (1,), "right": (1,), "split_part": (2,), "repeat": (1,),
+                                                   "chr": (0,)}
 
 
 @function("sql_str", sql_names=("__sql_str",))
@@ -178,7 +182,10 @@ def _sql_math(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
 
 #: the units of ``sql_date_trunc`` and ``sql_date_diff``
 DATE_TRUNC_UNITS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second")
-DATE_DIFF_UNITS = ("year", "quarter", "month", "day")
+DATE_DIFF_UNITS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond",
+                   "microsecond")
+#: DATE_SUB's (whole units between; its months, quarters and years are not supported)
+DATE_SUB_UNITS = ("week", "day", "hour", "minute", "second", "millisecond", "microsecond")
 
 
 @function("sql_date_trunc", sql_names=("__sql_date_trunc",))
@@ -193,7 +200,9 @@ def _sql_date_trunc(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
 @function("sql_date_diff", sql_names=("__sql_date_diff",))
 def _sql_date_diff(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     """DuckDB's DATE_DIFF(unit, a, b): the unit boundaries crossed from a to b (a BIGINT;
-    ``date_diff('year', DATE '2023-12-31', DATE '2024-01-01')`` is 1), a time of day ignored."""
+    ``date_diff('year', DATE '2023-12-31', DATE '2024-01-01')`` is 1; a time of day ignored for
+    a day or longer; weeks are the days between divided by 7, truncated), or with ``sub`` DuckDB's
+    DATE_SUB: the whole units between (the microseconds between divided, truncated)."""
     for f in args:
         expect(f, f.dtype.kind in ("date", "timestamp") or f.dtype.is_null(), "a date or timestamp", "date_diff")
     return DataType.int64()
@@ -213,3 +222,41 @@ def _sql_make_date(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     for f in args:
         expect(f, f.dtype.is_integer() or f.dtype.is_null(), "an integer", "make_date")
     return DataType.date()
+
+
+@function("sql_strftime", sql_names=("__sql_strftime",))
+def _sql_strftime(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's STRFTIME(x, format): a DATE or TIMESTAMP as text (``opts["format"]``: chrono's
+    spelling of DuckDB's format, translated by the SQL translator)."""
+    f = args[0]
+    expect(f, f.dtype.kind in ("date", "timestamp") or f.dtype.is_null(), "a date or timestamp", "strftime")
+    return DataType.string()
+
+
+@function("sql_strptime", sql_names=("__sql_strptime",))
+def _sql_strptime(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's STRPTIME(text, format): a TIMESTAMP, an error where the text does not match."""
+    f = args[0]
+    expect(f, f.dtype.is_string() or f.dtype.is_null(), "string", "strptime")
+    return DataType.timestamp("us")
+
+
+@function("sql_epoch", sql_names=("__sql_epoch",))
+def _sql_epoch(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's EPOCH(x) (seconds since 1970 as a DOUBLE) and EPOCH_MS(x) of a DATE or TIMESTAMP
+    (milliseconds, a BIGINT, rounded half away from zero) (``opts["unit"]``: "s" or "ms")."""
+    f = args[0]
+    expect(f, f.dtype.kind in ("date", "timestamp") or f.dtype.is_null(), "a date or timestamp", "epoch")
+    return DataType.float64() if opts["unit"] == "s" else DataType.int64()
+
+
+@function("sql_from_epoch", sql_names=("__sql_from_epoch",))
+def _sql_from_epoch(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's EPOCH_MS(n) (a TIMESTAMP n milliseconds after 1970, ``unit`` "ms") and
+    TO_TIMESTAMP(x) (a TIMESTAMP WITH TIME ZONE x seconds after 1970 UTC, ``unit`` "s")."""
+    f = args[0]
+    if opts["unit"] == "ms":
+        expect(f, f.dtype.is_integer() or f.dtype.is_null(), "an integer", "epoch_ms")
+        return DataType.timestamp("us")
+    expect(f, f.dtype.is_numeric() or f.dtype.is_null(), "a numeric type", "to_timestamp")
+    return DataType.timestamp("us", "UTC")

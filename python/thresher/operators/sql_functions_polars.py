@@ -471,6 +471,31 @@ def _sql_str(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:  # noqa: 
             s.str.split(args[1]).list.get(index, null_on_oob=True).fill_null(""))
     elif op == "reverse":
         out = _sql_reverse(s)
+    elif op == "ends_with":
+        out = s.str.ends_with(args[1])
+    elif op == "repeat":  # 0 or fewer times is ''
+        out = s.repeat_by(args[1].clip(lower_bound=0)).list.join("")
+    elif op == "strlen":  # bytes of its UTF-8
+        out = s.str.len_bytes()
+    elif op == "bit_length":
+        out = s.str.len_bytes().cast(pl.Int64) * 8
+    elif op == "ascii":
+        out = _sql_ascii(s)
+    elif op == "chr":
+        out = _sql_chr(args[0])
+    elif op == "translate":
+        source, target = e.option("source"), e.option("target")
+        seen: dict[str, str] = {}
+        for i, ch in enumerate(source):  # the first mapping of a character wins; those past the target's end go
+            seen.setdefault(ch, target[i] if i < len(target) else "")
+        out = s.str.replace_many(list(seen), list(seen.values())) if seen else s
+    elif op == "regexp_matches":
+        out = s.str.contains(e.option("pattern"))
+    elif op == "regexp_replace":  # the first match, or every one with 'g'
+        pattern, value = e.option("pattern"), e.option("replacement")
+        out = (s.str.replace_all(pattern, value) if e.option("all") else s.str.replace(pattern, value, n=1))
+    elif op == "regexp_extract":  # '' where it does not match (or the group took no part)
+        out = s.str.extract(e.option("pattern"), e.option("group")).fill_null("")
     else:
         raise ThresherExecutionError(f"no SQL string function {op!r}")
     dtype = polars_dtype(SQL_STRING_FUNCTIONS[op])
@@ -479,6 +504,47 @@ def _sql_str(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:  # noqa: 
 
 
 register_lowering("sql_str", _sql_str)
+
+#: ``_HEX[b]``: the byte ``b`` as two hex digits
+_HEX = [f"{b:02x}" for b in range(256)]
+
+
+def _sql_ascii(s: pl.Expr) -> pl.Expr:
+    """The code point of the first character (0 of ''), from its UTF-8 bytes (Polars has no ord)."""
+    first = s.str.head(1)
+    raw = first.cast(pl.Binary)
+    b = [raw.bin.get(i, null_on_oob=True).cast(pl.Int32) for i in range(4)]
+    n = first.str.len_bytes()
+    return (pl.when(n == 0).then(pl.lit(0, pl.Int32)).when(n == 1).then(b[0])
+            .when(n == 2).then((b[0] - 0xC0) * 64 + (b[1] - 0x80))
+            .when(n == 3).then((b[0] - 0xE0) * 4096 + (b[1] - 0x80) * 64 + (b[2] - 0x80))
+            .otherwise((b[0] - 0xF0) * 262144 + (b[1] - 0x80) * 4096 + (b[2] - 0x80) * 64 + (b[3] - 0x80)))
+
+
+def _sql_chr(cp: pl.Expr) -> pl.Expr:
+    """The character of a code point: its UTF-8 bytes as hex, decoded (Polars has no chr); an
+    error for a number that is no code point (negative, a surrogate, past U+10FFFF), as DuckDB."""
+    ok = (cp >= 0) & (cp <= 0x10FFFF) & ((cp < 0xD800) | (cp > 0xDFFF))
+    c = pl.when(ok).then(cp)
+
+    def byte(x: pl.Expr) -> pl.Expr:
+        return x.cast(pl.Int64).replace_strict(list(range(256)), _HEX, default="", return_dtype=pl.String)
+
+    cont = [byte(0x80 + (c // (64 ** k)) % 64) for k in (2, 1, 0)]
+    hexed = (pl.when(c < 0x80).then(byte(c))
+             .when(c < 0x800).then(pl.concat_str([byte(0xC0 + c // 64), cont[2]]))
+             .when(c < 0x10000).then(pl.concat_str([byte(0xE0 + c // 4096), cont[1], cont[2]]))
+             .otherwise(pl.concat_str([byte(0xF0 + c // 262144), *cont])))
+    text = pl.when(ok).then(hexed.str.decode("hex").cast(pl.String))
+
+    def check(x: Sequence[pl.Series], **_: object) -> pl.Series:
+        bad = x[1].is_not_null() & x[0].is_null()
+        if bad.any():
+            raise ThresherExecutionError(f"chr({x[1].filter(bad)[0]}): not a Unicode code point (DuckDB raises: "
+                                         f"Invalid UTF8 Codepoint)")
+        return x[0]
+
+    return pl.map_batches([text, cp], check, return_dtype=pl.String, is_elementwise=True)
 
 # -- DuckDB's numeric and date functions ------------------------------------------------------
 
@@ -588,7 +654,15 @@ def _sql_date_diff(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     if any(x.is_null() for x in t):
         return pl.lit(None, dtype=pl.Int64)
     unit = e.option("unit")
+    if unit in _MICROS or e.option("sub"):
+        us0, us1 = (x.cast(pl.Datetime("us")).dt.epoch("us") for x in a)
+        if e.option("sub"):  # DATE_SUB: the whole units between (the microseconds between, truncated)
+            return _truncated_div(us1 - us0, _SUB_MICROS[unit])
+        # the unit boundaries crossed (rounded down: 23:59:59.5 is in the second 23:59:59, before 1970 too)
+        return us1 // _MICROS[unit] - us0 // _MICROS[unit]
     start, end = (x.cast(pl.Date) for x in a)  # (boundaries crossed: a time of day does not count)
+    if unit == "week":  # DuckDB: the days between divided by 7, truncated (not the weeks' boundaries)
+        return _truncated_div((end - start).dt.total_days().cast(pl.Int64), 7)
     if unit == "day":
         return (end - start).dt.total_days().cast(pl.Int64)
     y0, y1 = start.dt.year().cast(pl.Int64), end.dt.year().cast(pl.Int64)
@@ -600,6 +674,92 @@ def _sql_date_diff(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 
 
 register_lowering("sql_date_diff", _sql_date_diff)
+
+#: microseconds in a unit of DATE_DIFF's by the clock (DATE_SUB's, with its weeks and days)
+_MICROS = {"hour": 3_600_000_000, "minute": 60_000_000, "second": 1_000_000, "millisecond": 1_000,
+           "microsecond": 1}
+_SUB_MICROS = _MICROS | {"week": 7 * 86_400_000_000, "day": 86_400_000_000}
+
+
+def _truncated_div(x: pl.Expr, n: int) -> pl.Expr:
+    """``x / n`` rounded toward zero, as C divides (Polars' ``//`` rounds down)."""
+    return pl.when(x >= 0).then(x // n).otherwise(-((-x) // n))
+
+
+def _timestamp_us(x: pl.Expr, t: DataType) -> pl.Expr:
+    return x.cast(pl.Datetime("us")) if t.kind == "date" or t.arrow.unit != "us" else x
+
+
+def _sql_strftime(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    if t[0].is_null():
+        return pl.lit(None, dtype=pl.String)
+    return _timestamp_us(a[0], t[0]).dt.strftime(e.option("format"))  # (a DATE at midnight, as DuckDB)
+
+
+register_lowering("sql_strftime", _sql_strftime)
+
+
+def _sql_strptime(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    if t[0].is_null():
+        return pl.lit(None, dtype=pl.Datetime("us"))
+    fmt, spelled = e.option("format"), e.option("spelled")
+    parsed = a[0].str.to_datetime(fmt, strict=False, time_unit="us")
+
+    def check(s: Sequence[pl.Series], **_: object) -> pl.Series:
+        bad = s[1].is_not_null() & s[0].is_null()
+        if bad.any():
+            raise ThresherExecutionError(
+                f"strptime({s[1].filter(bad)[0]!r}, {spelled!r}): the text does not match the format (DuckDB raises "
+                f"too), or it is in a form DuckDB reads and Thresher's parser does not: such text is not supported")
+        return s[0]
+
+    return pl.map_batches([parsed, a[0]], check, return_dtype=pl.Datetime("us"), is_elementwise=True)
+
+
+register_lowering("sql_strptime", _sql_strptime)
+
+
+def _sql_epoch(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    seconds = e.option("unit") == "s"
+    if t[0].is_null():
+        return pl.lit(None, dtype=pl.Float64 if seconds else pl.Int64)
+    us = _timestamp_us(a[0], t[0]).dt.epoch("us")
+    if seconds:
+        return us.cast(pl.Float64) / 1e6
+    # milliseconds rounded half away from zero, as DuckDB (1969-12-31 23:59:59.9995 is -1, .999999 is 0)
+    return pl.when(us >= 0).then((us + 500) // 1000).otherwise(-((500 - us) // 1000))
+
+
+register_lowering("sql_epoch", _sql_epoch)
+
+
+def _sql_from_epoch(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    ms = e.option("unit") == "ms"
+    dtype = pl.Datetime("us") if ms else pl.Datetime("us", "UTC")
+    if t[0].is_null():
+        return pl.lit(None, dtype=dtype)
+    if ms:
+        x = a[0].cast(pl.Int64)
+        us: pl.Expr = pl.when(x.abs() <= 9_223_372_036_854_775).then(x * 1000)
+    else:  # seconds as a DOUBLE, rounded to microseconds half to even (DuckDB's nearbyint)
+        f = a[0].cast(pl.Float64) * 1e6
+        us = pl.when(f.abs() < 9.2e18).then(f.round(0, mode="half_to_even")).cast(pl.Int64, strict=False)
+    out = us.cast(pl.Datetime("us"))
+    if not ms:
+        out = out.dt.replace_time_zone("UTC")
+    name = "epoch_ms" if ms else "to_timestamp"
+
+    def check(s: Sequence[pl.Series], **_: object) -> pl.Series:
+        bad = s[1].is_not_null() & s[0].is_null()
+        if bad.any():
+            raise ThresherExecutionError(f"{name}({s[1].filter(bad)[0]}): out of the range of a TIMESTAMP (DuckDB "
+                                         f"raises)")
+        return s[0]
+
+    return pl.map_batches([out, a[0]], check, return_dtype=dtype, is_elementwise=True)
+
+
+register_lowering("sql_from_epoch", _sql_from_epoch)
 
 
 def _sql_last_day(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:

@@ -868,6 +868,8 @@ class Translator:
             return Call("sql_sign", (self.expr(node.this, schema),))
         if isinstance(node, (exp.Exp, exp.Ln, exp.Log, exp.Pow)):
             return self._math(node, schema)
+        if isinstance(node, _TIME_NODES):
+            return self._time_function(node, schema)
         if isinstance(node, (exp.TimestampTrunc, exp.DateTrunc, exp.DateDiff, exp.LastDay, exp.DateFromParts)):
             return self._date_function(node, schema)
         if isinstance(node, (exp.Greatest, exp.Least)):  # NULLs skipped, as DuckDB does
@@ -995,6 +997,7 @@ class Translator:
         unit = (unit_node.name if unit_node is not None else "").lower().rstrip("s")
         if isinstance(node, exp.DateDiff):
             fn = "date_diff"
+            unit = {"ms": "millisecond", "us": "microsecond"}.get(unit, unit)
             if unit not in DATE_DIFF_UNITS:
                 raise UnsupportedError(f"{fn} by {unit!r} is not supported (only {', '.join(DATE_DIFF_UNITS)}): "
                                        f"{_where(node)}")
@@ -1004,6 +1007,52 @@ class Translator:
             raise UnsupportedError(f"date_trunc to {unit!r} is not supported (only {', '.join(DATE_TRUNC_UNITS)}): "
                                    f"{_where(node)}")
         return Call("sql_date_trunc", (self.expr(node.this, schema),), (("unit", unit),))
+
+    def _date_sub(self, node: Any, args: list[Expr]) -> Expr:
+        """DuckDB's DATE_SUB(unit, a, b) (DATESUB): the whole units from a to b."""
+        from thresher.expressions.sql_functions import DATE_SUB_UNITS
+
+        unit = args[0].value.lower().rstrip("s") if len(args) == 3 and isinstance(args[0], Literal) and isinstance(
+            args[0].value, str) else None
+        unit = {"m": "minute", "ms": "millisecond", "us": "microsecond"}.get(unit or "", unit)
+        if unit not in DATE_SUB_UNITS:
+            raise UnsupportedError(f"date_sub by {unit!r} is not supported (only {', '.join(DATE_SUB_UNITS)}; DuckDB's "
+                                   f"months count whole months by the calendar): {_where(node)}")
+        return Call("sql_date_diff", (args[1], args[2]), (("unit", unit), ("sub", True)))
+
+    def _time_function(self, node: Any, schema: Schema | None) -> Expr:
+        """STRFTIME, STRPTIME, EPOCH, EPOCH_MS and TO_TIMESTAMP as DuckDB computes them."""
+        import thresher.expressions.sql_functions  # noqa: F401  (registers sql_strftime, ...)
+
+        x = self.expr(node.this, schema)
+        if isinstance(node, (exp.TimeToStr, exp.StrToTime)):
+            fn = "strftime" if isinstance(node, exp.TimeToStr) else "strptime"
+            fmt_node = node.args.get("format")
+            fmt = self.expr(fmt_node, schema) if fmt_node is not None else None
+            if fmt is not None and isinstance(node.this, exp.Literal) and node.this.is_string and not (
+                    isinstance(fmt_node, exp.Literal) and fmt_node.is_string):
+                x, fmt = fmt, self.expr(node.this, schema)  # (DuckDB's strftime('%Y', d))
+            if not (isinstance(fmt, Literal) and (fmt.value is None or isinstance(fmt.value, str))):
+                raise UnsupportedError(f"{fn} needs its format as a text literal: {_where(node)}")
+            if fmt.value is None:
+                return Literal(None, DataType.string() if fn == "strftime" else DataType.timestamp("us"))
+            chrono = _chrono_format(fmt.value, fn, node)
+            call = Call(f"sql_{fn}", (x,), (("format", chrono), ("spelled", fmt.value)))
+        elif isinstance(node, exp.TimeToUnix):
+            call = Call("sql_epoch", (x,), (("unit", "s"),))
+        else:
+            scale = node.args.get("scale")
+            scale_v = _int_literal(scale) if scale is not None else 0
+            if scale_v not in (0, 3):
+                raise UnsupportedError(f"{_spelled(node)} is not supported: {_where(node)}")
+            t = x.resolve(schema).dtype if schema is not None else None
+            if scale_v == 3 and t is not None and t.kind in ("date", "timestamp"):
+                call = Call("sql_epoch", (x,), (("unit", "ms"),))  # EPOCH_MS of a DATE or TIMESTAMP
+            else:
+                call = Call("sql_from_epoch", (x,), (("unit", "ms" if scale_v == 3 else "s"),))
+        if schema is not None:
+            call.resolve(schema)  # (a ThresherTypeError names the function and the argument)
+        return call
 
     def _like(self, node: Any, schema: Schema | None, escape: str | None) -> Expr:
         pat = node.expression
@@ -1072,7 +1121,65 @@ class Translator:
             return call("split_part", arg("this"), arg("delimiter"), arg("part_index"))
         if isinstance(node, exp.Reverse):
             return call("reverse", arg("this"))
-        raise SQLError(f"unsupported string function {_spelled(node)!r}: {_where(node)}")
+        if isinstance(node, exp.EndsWith):
+            return call("ends_with", arg("this"), arg("expression"))
+        if isinstance(node, exp.Repeat):
+            text = arg("this")
+            if schema is not None and text.resolve(schema).dtype.is_null():
+                return Literal(None, DataType.null())  # (DuckDB's is a NULL BLOB: repeat has a BLOB form)
+            return call("repeat", text, arg("times"))
+        if isinstance(node, exp.BitLength):
+            return call("bit_length", arg("this"))
+        if isinstance(node, exp.Ascii):
+            return call("ascii", arg("this"))
+        if isinstance(node, exp.Chr):
+            if len(node.expressions) != 1 or node.args.get("charset"):
+                raise UnsupportedError(f"chr of more than one code point: {_where(node)}")
+            return call("chr", self.expr(node.expressions[0], schema))
+        if isinstance(node, exp.Translate):
+            source, target = literal("from_", "the characters it replaces", str), literal("to", "their replacements", str)
+            if source is None or target is None:
+                return null
+            return call("translate", arg("this"), source=source, target=target)
+        return self._regexp_function(node, schema, call, literal)
+
+    def _regexp_function(self, node: Any, schema: Schema | None, call: Any, literal: Any) -> Expr:
+        """DuckDB's regexp_matches, regexp_replace and regexp_extract: a literal RE2 pattern
+        rewritten for Polars' (Rust's) regex where the two read it alike, refused where not."""
+        fn = _REGEXP_NAMES.get(type(node), "regexp")
+        if isinstance(node, exp.RegexpLike):
+            op, options_key = "regexp_matches", "flag"
+        elif isinstance(node, exp.RegexpReplace):
+            op, options_key = "regexp_replace", "modifiers"
+            if node.args.get("position") is not None or node.args.get("occurrence") is not None:
+                raise UnsupportedError(f"{fn} with a position or an occurrence: {_where(node)}")
+        elif isinstance(node, exp.RegexpExtract):
+            op, options_key = "regexp_extract", "parameters"
+            if node.args.get("position") is not None or node.args.get("occurrence") is not None:
+                raise UnsupportedError(f"{fn} with a position or an occurrence: {_where(node)}")
+        else:
+            raise SQLError(f"unsupported string function {fn!r}: {_where(node)}")
+        result = DataType.bool() if op == "regexp_matches" else DataType.string()
+        pattern = literal("expression", "its pattern", str)
+        options = literal(options_key, "its options", str) if node.args.get(options_key) is not None else ""
+        if pattern is None or options is None:
+            return Literal(None, result)
+        opts: dict[str, Any] = {}
+        rust, groups = _rust_regex(pattern, options, op, node)
+        opts["pattern"] = rust
+        if op == "regexp_replace":
+            replacement = literal("replacement", "its replacement", str)
+            if replacement is None:
+                return Literal(None, result)
+            opts["replacement"] = _rust_replacement(replacement, groups, node)  # (a rewrite with 'l' too)
+            opts["all"] = "g" in options
+        if op == "regexp_extract":
+            group_node = node.args.get("group")
+            group = 0 if group_node is None else _int_literal(group_node)
+            if group is None or not 0 <= group <= 9:
+                raise UnsupportedError(f"{fn} needs its group as an integer literal from 0 to 9: {_where(node)}")
+            opts["group"] = group
+        return call(op, self.expr(node.this, schema), **opts)  # type: ignore[no-any-return]
 
     def _agg_filter(self, node: Any, schema: Schema | None) -> Expr:
         """``agg(x) FILTER (WHERE c)`` as ``agg(CASE WHEN c THEN x END)`` (aggregates skip NULLs)."""
@@ -1159,6 +1266,18 @@ class Translator:
         name = (node.name if is_anon else node.sql_name()).lower()
         args_nodes = list(getattr(fn_node, "expressions", [])) if is_anon else [
             a for a in fn_node.args.values() if a is not None and not isinstance(a, (str, bool, list))]
+        if name in ("strlen", "suffix"):
+            import thresher.expressions.sql_functions  # noqa: F401  (registers sql_str)
+
+            op = "strlen" if name == "strlen" else "ends_with"
+            c = Call("sql_str", tuple(self.expr(a, schema) for a in args_nodes), (("op", op),))
+            if schema is not None:
+                c.resolve(schema)
+            return c
+        if name in ("date_sub", "datesub"):
+            import thresher.expressions.sql_functions  # noqa: F401  (registers sql_date_diff)
+
+            return self._date_sub(node, [self.expr(a, schema) for a in args_nodes])
         try:
             args = [self.expr(a, schema) for a in args_nodes]
         except ThresherError:
@@ -1197,7 +1316,160 @@ class Translator:
 
 
 _STRING_NODES = (exp.Trim, exp.Replace, exp.StartsWith, exp.Contains, exp.Left, exp.Right, exp.Pad, exp.StrPosition,
-                 exp.SplitPart, exp.Reverse)
+                 exp.SplitPart, exp.Reverse, exp.EndsWith, exp.Repeat, exp.BitLength, exp.Ascii, exp.Chr,
+                 exp.Translate, exp.RegexpLike, exp.RegexpReplace, exp.RegexpExtract)
+_REGEXP_NAMES = {exp.RegexpLike: "regexp_matches", exp.RegexpReplace: "regexp_replace",
+                 exp.RegexpExtract: "regexp_extract"}
+_TIME_NODES = (exp.TimeToStr, exp.StrToTime, exp.TimeToUnix, exp.UnixToTime)
+
+#: DuckDB's strftime codes chrono writes alike (``%-d``: no padding), and those spelled otherwise
+_STRFTIME_SAME = frozenset("aAwudbBhmyYHIpMSjUWVGXT%") | {f"-{c}" for c in "dmyHIMSj"}
+_STRFTIME_AS = {"f": "%6f", "g": "%3f", "n": "%9f", "x": "%Y-%m-%d", "c": "%Y-%m-%d %H:%M:%S", "z": "+00", "Z": ""}
+#: the codes STRPTIME reads as chrono does
+_STRPTIME_SAME = frozenset("YmdHMSbBjpI%")
+
+
+def _chrono_format(fmt: str, fn: str, node: Any) -> str:
+    """DuckDB's ``fmt`` in chrono's spelling (Polars' strftime and strptime); a code the two write
+    or read differently is refused."""
+    if fmt == "":
+        raise UnsupportedError(f"{fn} with an empty format (DuckDB raises): {_where(node)}")
+    out, i = [], 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch != "%":
+            out.append(ch)
+            i += 1
+            continue
+        code = fmt[i + 1:i + 3] if fmt[i + 1:i + 2] == "-" else fmt[i + 1:i + 2]
+        if fn == "strftime" and code in _STRFTIME_SAME:
+            out.append("%" + code)
+        elif fn == "strftime" and code in _STRFTIME_AS:
+            out.append(_STRFTIME_AS[code])
+        elif fn == "strptime" and code in _STRPTIME_SAME:
+            out.append("%" + code)
+        else:
+            raise UnsupportedError(f"{fn}'s format code %{code} is not supported (it is not one Thresher writes or "
+                                   f"reads exactly as DuckDB does): {_where(node)}")
+        i += 1 + len(code)
+    chrono = "".join(out)
+    if fn == "strptime":
+        import polars as pl
+
+        try:  # (Polars refuses some formats DuckDB reads: an hour without minutes, ...)
+            pl.Series(["x"], dtype=pl.String).str.to_datetime(chrono, strict=False, time_unit="us")
+        except Exception as exc:  # noqa: BLE001
+            raise UnsupportedError(f"strptime's format {fmt!r} is not supported (Polars: "
+                                   f"{str(exc).strip().splitlines()[0]}): {_where(node)}") from None
+    return chrono
+
+
+#: RE2's Perl classes (ASCII) as Rust classes: outside a class, inside one
+_PERL_CLASSES = {"d": ("[0-9]", "0-9"), "w": ("(?-i:[0-9A-Za-z_])", "0-9A-Za-z_"), "s": ("[\\t\\n\\f\\r ]", "\\t\\n\\f\\r "),
+                 "D": ("[^0-9]", None), "W": ("(?-i:[^0-9A-Za-z_])", None), "S": ("[^\\t\\n\\f\\r ]", None)}
+_RUST_META = set("\\.+*?()|[]{}^$")
+
+
+def _rust_regex(pattern: str, options: str, op: str, node: Any) -> tuple[str, int]:
+    """An RE2 pattern (DuckDB's) as a Rust regex (Polars') that matches the same text, and its
+    number of groups. Rust's \\d, \\w, \\s and \\b are Unicode where RE2's are ASCII: they are
+    spelled as ASCII classes; a class's nested classes and set operators (Rust's, literal text in
+    RE2) are escaped; options are c, i, s (a dot matches a newline), l (literal) and g."""
+    import polars as pl
+
+    fn = op
+    flags = ""
+    for o in options:
+        if o == "i" or o == "c":
+            flags = flags.replace("i", "") + ("i" if o == "i" else "")
+        elif o == "s":
+            flags += "s"
+        elif o == "l" or (o == "g" and op == "regexp_replace"):
+            pass
+        else:
+            raise UnsupportedError(f"{fn}'s option {o!r} is not supported (only c, i, s, l{', g' if op == 'regexp_replace' else ''}): "
+                                   f"{_where(node)}")
+    out: list[str] = []
+    if "l" in options:
+        out = ["\\" + c if c in _RUST_META else c for c in pattern]
+    else:
+        i, in_class, first = 0, False, False
+        while i < len(pattern):
+            c = pattern[i]
+            if c == "\\" and i + 1 < len(pattern):
+                n = pattern[i + 1]
+                if n in _PERL_CLASSES:
+                    outside, inside = _PERL_CLASSES[n]
+                    if in_class and (inside is None or (n == "w" and ("i" in flags or "(?i" in pattern))):
+                        raise UnsupportedError(f"{fn}: \\{n} inside a character class is not supported: {_where(node)}")
+                    out.append(inside if in_class and inside is not None else outside)
+                elif n in "bB" and not in_class:
+                    out.append(f"(?-u:\\{n})")  # (RE2's word boundary is ASCII)
+                elif n in "QECbB":
+                    raise UnsupportedError(f"{fn}: \\{n} in a pattern is not supported: {_where(node)}")
+                else:
+                    out.append(c + n)
+                i += 2
+                first = False
+                continue
+            if in_class:
+                if c == "[" and pattern[i + 1:i + 2] == ":":  # [:alpha:] (ASCII in both)
+                    end = pattern.find(":]", i + 2)
+                    if end < 0:
+                        raise UnsupportedError(f"{fn}: an unclosed [: in a pattern: {_where(node)}")
+                    out.append(pattern[i:end + 2])
+                    i = end + 2
+                    first = False
+                    continue
+                if c == "]" and not first:
+                    in_class = False
+                elif c in "[&~" or (c == "-" and pattern[i + 1:i + 2] == "-"):
+                    if c == "-":
+                        raise UnsupportedError(f"{fn}: '--' in a character class is not supported: {_where(node)}")
+                    c = "\\" + c  # literal in RE2 (Rust: a nested class, an intersection, a difference)
+                first = False
+            elif c == "[":
+                in_class, first = True, True
+                out.append(c)
+                if pattern[i + 1:i + 2] == "^":
+                    out.append("^")
+                    i += 1
+                i += 1
+                continue
+            out.append(c)
+            i += 1
+    rust = (f"(?{flags})" if flags else "") + "".join(out)
+    try:
+        groups = len(pl.Series([""], dtype=pl.String).str.extract_groups(rust).struct.fields)
+    except Exception as exc:  # noqa: BLE001  (Polars' regex error: one RE2 may read otherwise)
+        raise UnsupportedError(f"{fn}'s pattern {pattern!r} is not supported (Polars' regex: "
+                               f"{str(exc).splitlines()[-1]}): {_where(node)}") from None
+    return rust, groups
+
+
+def _rust_replacement(text: str, groups: int, node: Any) -> str:
+    """RE2's rewrite (``\\1`` a group, ``\\\\`` a backslash) as Polars' (``${1}``, ``$`` doubled)."""
+    out, i = [], 0
+    while i < len(text):
+        c = text[i]
+        if c == "$":
+            out.append("$$")
+        elif c == "\\":
+            n = text[i + 1:i + 2]
+            if n.isdigit() and int(n) <= groups:
+                out.append("${" + n + "}")
+            elif n == "\\":
+                out.append("\\")
+            else:
+                raise UnsupportedError(f"regexp_replace's replacement {text!r} is not supported (DuckDB raises: "
+                                       f"a backslash must be followed by a group's number or a backslash): {_where(node)}")
+            i += 2
+            continue
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
 
 def _date_part(part: str, x: Expr) -> Expr:
     """A part of a DATE or TIMESTAMP numbered as DuckDB does (``sql_functions.DATE_PARTS``)."""
