@@ -295,7 +295,8 @@ REFUSED_CALLS = {
     "strptime#fraction": "strptime(s, '%S.%f')", "strftime#%e": "strftime(d, '%e')",
 }
 #: a query item drawn alone (not nested): TO_TIMESTAMP is a TIMESTAMP WITH TIME ZONE
-TOP_LEVEL = ["to_timestamp({})", "epoch(to_timestamp({}))", "strftime(to_timestamp({}), '%Y-%m-%d %H:%M:%S.%f')"]
+TOP_LEVEL = ["to_timestamp({})", "epoch(to_timestamp({}))", "strftime(to_timestamp({}), '%Y-%m-%d %H:%M:%S.%f')",
+             "CAST(to_timestamp({}) AS TIMESTAMP)"]
 
 
 @st.composite

@@ -1365,8 +1365,8 @@ def _chrono_format(fmt: str, fn: str, node: Any) -> str:
 
 
 #: RE2's Perl classes (ASCII) as Rust classes: outside a class, inside one
-_PERL_CLASSES = {"d": ("[0-9]", "0-9"), "w": ("(?-i:[0-9A-Za-z_])", "0-9A-Za-z_"), "s": ("[\\t\\n\\f\\r ]", "\\t\\n\\f\\r "),
-                 "D": ("[^0-9]", None), "W": ("(?-i:[^0-9A-Za-z_])", None), "S": ("[^\\t\\n\\f\\r ]", None)}
+_PERL_CLASSES = {"d": ("[0-9]", "0-9"), "w": ("[0-9A-Za-z_]", "0-9A-Za-z_"), "s": ("[\\t\\n\\f\\r ]", "\\t\\n\\f\\r "),
+                 "D": ("[^0-9]", None), "W": ("[^0-9A-Za-z_]", None), "S": ("[^\\t\\n\\f\\r ]", None)}
 _RUST_META = set("\\.+*?()|[]{}^$")
 
 
@@ -1400,7 +1400,8 @@ def _rust_regex(pattern: str, options: str, op: str, node: Any) -> tuple[str, in
                 n = pattern[i + 1]
                 if n in _PERL_CLASSES:
                     outside, inside = _PERL_CLASSES[n]
-                    if in_class and (inside is None or (n == "w" and ("i" in flags or "(?i" in pattern))):
+                    # (under 'i' both fold the class alike: \w matches the Kelvin sign, as in RE2)
+                    if in_class and inside is None:
                         raise UnsupportedError(f"{fn}: \\{n} inside a character class is not supported: {_where(node)}")
                     out.append(inside if in_class and inside is not None else outside)
                 elif n in "bB" and not in_class:
