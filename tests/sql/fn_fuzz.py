@@ -100,8 +100,9 @@ STRFTIME_FORMATS = ["%Y-%m-%d", "%d/%m/%y", "%-d %b %Y", "%A %B %-m", "%H:%M:%S.
                     "%c", "%x %X", "%g %n", "%a%%", "%T %z%Z", "week %u %w", "x", "%-H:%-M:%-S %h %-y"]
 STRPTIME_FORMATS = ["%Y-%m-%d", "%d/%m/%Y %H:%M:%S", "%Y%m%d", "%b %d %Y", "%j %Y", "%y-%m-%d", "%B %d, %Y %I:%M %p",
                     "%Y-%m-%d %H:%M"]
-DIFF_UNITS = ["day", "month", "year", "quarter", "week", "hour", "minute", "second", "millisecond", "microsecond"]
-SUB_UNITS = ["week", "day", "hour", "minute", "second", "millisecond", "microsecond"]
+DIFF_UNITS = ["day", "month", "year", "quarter", "week", "hour", "minute", "second", "millisecond", "microsecond",
+              "ms", "us", "m", "mins", "w", "s", "h", "d", "days", "yrs"]
+SUB_UNITS = ["week", "day", "hour", "minute", "second", "millisecond", "microsecond", "ms", "us", "m", "secs", "w"]
 
 LIKE_PATTERNS = ["%", "_", "a%", "%a", "%a%", "a_b%", "__", "%_%", "H%o", "%ö%", "", "a\\_%", "%\\%", "日%", "%,%"]
 
@@ -234,7 +235,8 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
         opt(st.tuples(st.sampled_from(["date", "ts"]).flatmap(sub), st.sampled_from(["day(x)", "1", "28"])).map(
             lambda t: f"make_date(year({t[0]}), month({t[0]}), {t[1].replace('x', t[0])})"))
     if kind == "ts":
-        opt(st.tuples(st.sampled_from(["year", "quarter", "month", "week", "day", "hour", "minute", "second"]),
+        opt(st.tuples(st.sampled_from(["year", "quarter", "month", "week", "day", "hour", "minute", "second",
+                                       "millisecond", "microsecond", "ms", "us", "m", "s"]),
                       st.sampled_from(["date", "ts"]).flatmap(sub)).map(lambda t: f"date_trunc('{t[0]}', {t[1]})"))
         opt(st.tuples(st.sampled_from(["date", "str"]).flatmap(sub), st.sampled_from(["CAST", "TRY_CAST"])).map(
             lambda t: f"{t[1]}({t[0]} AS TIMESTAMP)"))
@@ -285,7 +287,7 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
 #: DuckDB functions Thresher's SQL does not have: each must be refused with an error naming it
 #: (the key, up to a ``#``)
 REFUSED_CALLS = {
-    "date_trunc#millisecond": "date_trunc('millisecond', d)", "hash": "hash(s)", "md5": "md5(s)",
+    "date_trunc#decade": "date_trunc('decade', d)", "hash": "hash(s)", "md5": "md5(s)",
     "second#of_date": "extract(second from d)", "length_grapheme": "length_grapheme(s)",
     "try_strptime": "try_strptime(s, '%Y')", "date_sub#month": "date_sub('month', d, d)",
     # (where RE2 and Rust's regex read a pattern or option otherwise, or chrono a format code)

@@ -271,7 +271,8 @@ NUMERIC_AND_DATE_FUNCTIONS = {
                         "log(j, f) AS o FROM t",
     # DATE_TRUNC of a DATE is a TIMESTAMP; weeks start on Monday (2021-01-03 is in the week of 2020-12-28)
     "date_trunc": "SELECT id, date_trunc('month', d) AS a, date_trunc('week', d) AS b, date_trunc('quarter', ts) AS c, "
-                  "date_trunc('year', d) AS d, date_trunc('day', ts) AS e, date_trunc('hour', ts) AS g FROM t",
+                  "date_trunc('year', d) AS d, date_trunc('day', ts) AS e, date_trunc('hour', ts) AS g, "
+                  "date_trunc('millisecond', ts) AS k, date_trunc('microsecond', d) AS l FROM t",
     # DATE_DIFF counts the boundaries crossed (1969-12-31 to 1970-01-01 is a year; 23:59 to 00:00 a day)
     "date_diff": "SELECT id, date_diff('day', d, DATE '2024-03-01') AS a, datediff('month', d, ts) AS b, "
                  "date_diff('year', ts, d) AS c, date_diff('quarter', d, DATE '2024-04-01') AS e, "
@@ -366,6 +367,13 @@ TEXT_AND_TIME_FUNCTIONS: dict[str, tuple[pa.Table, str]] = {
     "epoch_to_timestamp": (
         _TIMES, "SELECT id, epoch(d) AS a, epoch(ts) AS b, epoch_ms(d) AS c, epoch_ms(ts) AS e, epoch_ms(i) AS g, "
                 "to_timestamp(f) AS h, to_timestamp(i) AS k FROM t"),
+    # date_trunc below a second rounds down, before 1970 too (1969-12-31 23:59:59.9995 is .999);
+    # DuckDB's short unit names ('ms' is a millisecond, 'm' a minute: 'ms' was read as 'm')
+    "date_trunc_below_seconds": (
+        _TIMES, "SELECT id, date_trunc('millisecond', ts) AS a, date_trunc('microsecond', ts) AS b, "
+                "date_trunc('ms', ts) AS c, date_trunc('millisecond', d) AS e, date_diff('ms', d, ts) AS g, "
+                "date_sub('m', ts, d) AS h, date_diff('mins', ts, d) AS k, date_diff('us', ts, d) AS l, "
+                "date_sub('s', d, ts) AS m, date_diff('w', d, DATE '2024-01-08') AS n, date_sub('ms', ts, d) AS o FROM t"),
     # date_diff counts boundaries crossed (rounded down before 1970 too), its weeks are the days
     # between divided by 7 and truncated; date_sub counts whole units elapsed
     "date_diff_date_sub_by_the_clock": (

@@ -181,7 +181,8 @@ def _sql_math(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
 
 
 #: the units of ``sql_date_trunc`` and ``sql_date_diff``
-DATE_TRUNC_UNITS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second")
+DATE_TRUNC_UNITS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond",
+                    "microsecond")
 DATE_DIFF_UNITS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond",
                    "microsecond")
 #: DATE_SUB's (whole units between; its months, quarters and years are not supported)
@@ -191,7 +192,8 @@ DATE_SUB_UNITS = ("week", "day", "hour", "minute", "second", "millisecond", "mic
 @function("sql_date_trunc", sql_names=("__sql_date_trunc",))
 def _sql_date_trunc(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     """DuckDB's DATE_TRUNC(unit, x): a TIMESTAMP (of a DATE too) at the start of x's year,
-    quarter, month, ISO week (Monday), day, hour, minute or second."""
+    quarter, month, ISO week (Monday), day, hour, minute, second, millisecond or microsecond
+    (rounded down, before 1970 too)."""
     f = args[0]
     expect(f, f.dtype.kind in ("date", "timestamp") or f.dtype.is_null(), "a date or timestamp", "date_trunc")
     return f.dtype if f.dtype.kind == "timestamp" else DataType.timestamp("us")

@@ -637,7 +637,8 @@ def _sql_math(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 register_lowering("sql_math", _sql_math)
 
 _TRUNC = {"year": "1y", "quarter": "1q", "month": "1mo", "week": "1w", "day": "1d", "hour": "1h", "minute": "1m",
-          "second": "1s"}
+          "second": "1s",
+          "millisecond": "1ms", "microsecond": "1us"}
 
 
 def _sql_date_trunc(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:

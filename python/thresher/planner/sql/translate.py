@@ -994,10 +994,9 @@ class Translator:
                 raise SQLError(f"make_date needs a year, a month and a day: {_where(node)}")
             return Call("sql_make_date", tuple(self.expr(p, schema) for p in parts))
         unit_node = node.args.get("unit")
-        unit = (unit_node.name if unit_node is not None else "").lower().rstrip("s")
+        unit = _date_unit(unit_node.name if unit_node is not None else "")
         if isinstance(node, exp.DateDiff):
             fn = "date_diff"
-            unit = {"ms": "millisecond", "us": "microsecond"}.get(unit, unit)
             if unit not in DATE_DIFF_UNITS:
                 raise UnsupportedError(f"{fn} by {unit!r} is not supported (only {', '.join(DATE_DIFF_UNITS)}): "
                                        f"{_where(node)}")
@@ -1012,9 +1011,8 @@ class Translator:
         """DuckDB's DATE_SUB(unit, a, b) (DATESUB): the whole units from a to b."""
         from thresher.expressions.sql_functions import DATE_SUB_UNITS
 
-        unit = args[0].value.lower().rstrip("s") if len(args) == 3 and isinstance(args[0], Literal) and isinstance(
+        unit = _date_unit(args[0].value) if len(args) == 3 and isinstance(args[0], Literal) and isinstance(
             args[0].value, str) else None
-        unit = {"m": "minute", "ms": "millisecond", "us": "microsecond"}.get(unit or "", unit)
         if unit not in DATE_SUB_UNITS:
             raise UnsupportedError(f"date_sub by {unit!r} is not supported (only {', '.join(DATE_SUB_UNITS)}; DuckDB's "
                                    f"months count whole months by the calendar): {_where(node)}")
@@ -1470,6 +1468,22 @@ def _rust_replacement(text: str, groups: int, node: Any) -> str:
             out.append(c)
         i += 1
     return "".join(out)
+
+
+#: DuckDB's short names of date units (a plural is the unit: 'days', 'hours')
+_DATE_UNIT_ALIASES = {
+    "y": "year", "yr": "year", "yrs": "year", "mon": "month", "mons": "month", "d": "day", "dayofmonth": "day",
+    "h": "hour", "hr": "hour", "hrs": "hour", "m": "minute", "min": "minute", "mins": "minute", "s": "second",
+    "sec": "second", "secs": "second", "ms": "millisecond", "msec": "millisecond", "msecs": "millisecond",
+    "msecond": "millisecond", "mseconds": "millisecond", "us": "microsecond", "usec": "microsecond",
+    "usecs": "microsecond", "usecond": "microsecond", "useconds": "microsecond", "w": "week",
+}
+
+
+def _date_unit(name: str) -> str:
+    """A DuckDB date unit's name ('ms', 'mins', 'days') as the unit ('millisecond', 'minute', 'day')."""
+    low = name.lower()
+    return _DATE_UNIT_ALIASES.get(low) or (low[:-1] if low.endswith("s") else low)
 
 
 def _date_part(part: str, x: Expr) -> Expr:
