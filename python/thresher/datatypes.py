@@ -633,6 +633,44 @@ class Schema(Mapping[str, DataType]):
 # --------------------------------------------------------------------------------------------
 
 
+_SIGNED = ((8, "int8"), (16, "int16"), (32, "int32"), (64, "int64"))
+_UNSIGNED = ((8, "uint8"), (16, "uint16"), (32, "uint32"), (64, "uint64"))
+
+
+def literal_type_next_to(value: Any, other: DataType) -> DataType:
+    """The type Polars gives a Python number used next to a value of type ``other`` (its
+    "dynamic" literals): an int that fits an integer type takes that type (else the common type
+    with the smallest integer type that holds it: ``UInt8`` and ``-1`` give ``Int16``), a number
+    next to a float takes the float's type (``Float32`` stays), a float next to an integer is
+    ``Float64``. Anything else is :func:`infer_literal_type`.
+
+    >>> literal_type_next_to(1000, DataType.int8()), literal_type_next_to(2, DataType.float32())
+    (DataType(int16), DataType(float))
+    """
+    t = other.arrow
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return infer_literal_type(value)
+    if pa.types.is_floating(t):
+        return other
+    if pa.types.is_decimal(t) and isinstance(value, int):
+        return DataType.decimal(38, 0)
+    if isinstance(value, float) or not pa.types.is_integer(t):
+        return infer_literal_type(value)
+
+    def bounds(signed: bool, bits: int) -> tuple[int, int]:
+        return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+
+    lo, hi = bounds(pa.types.is_signed_integer(t), t.bit_width)
+    if lo <= value <= hi:
+        return other
+    family = _UNSIGNED if value >= 0 and pa.types.is_unsigned_integer(t) else _SIGNED
+    for bits, name in (*family, (64, "uint64")):
+        lo, hi = bounds(name.startswith("int"), bits)
+        if lo <= value <= hi:
+            return supertype(other, getattr(DataType, name)()) or infer_literal_type(value)
+    return infer_literal_type(value)
+
+
 def infer_literal_type(value: Any) -> DataType:
     """The type of a Python value as a literal (``lit(3)`` is int64, ``lit("a")`` string).
 

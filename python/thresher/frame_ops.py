@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from thresher.datatypes import DataType, Schema, supertype
+from thresher.datatypes import DataType, Schema, literal_type_next_to, supertype
 from thresher.errors import ThresherTypeError, UnsupportedError
 from thresher.expressions.expr import (
     AggCall,
@@ -377,6 +377,10 @@ class FrameOpsMixin:
 
         def to_arrow(self, **kw: Any) -> Any: ...
 
+        def limit(self, n: int, offset: int = 0) -> DataFrame: ...
+
+        def drop(self, *columns: str) -> DataFrame: ...
+
     def tail(self, n: int = 5) -> DataFrame:
         """The last ``n`` rows, in order.
 
@@ -388,6 +392,28 @@ class FrameOpsMixin:
             raise ValueError(f"tail: n must be non-negative, got {n}")
         indexed = self.with_row_index(_ORDER)
         return indexed.sort(_ORDER, descending=True).limit(int(n)).sort(_ORDER).drop(_ORDER)
+
+    def slice(self, offset: int, length: int | None = None) -> DataFrame:
+        """``length`` rows (default: all the rest) from row ``offset``; a negative ``offset``
+        counts from the end, as in Polars.
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"a": [1, 2, 3, 4]})
+        >>> df.slice(1, 2).rows(), df.slice(-3, 2).rows(), df.slice(2).rows()
+        ([(2,), (3,)], [(2,), (3,)], [(3,), (4,)])
+        """
+        if length is not None and length < 0:
+            raise ValueError(f"slice: length must be non-negative, got {length}")
+        if offset < 0:
+            # the rows [height + offset, height + offset + length) that exist: counted from the
+            # end (0 = the last row), those from -offset - length to -offset - 1
+            skip = 0 if length is None else builtins.max(0, -int(offset) - int(length))
+            indexed = self.with_row_index(_ORDER)
+            return indexed.sort(_ORDER, descending=True).limit(-int(offset) - skip, skip).sort(_ORDER).drop(_ORDER)
+        if length is None:
+            indexed = self.with_row_index(_ORDER)
+            return indexed.filter(col(_ORDER) >= int(offset)).drop(_ORDER)
+        return self.limit(int(length), int(offset))
 
     def drop_nulls(self, subset: str | Sequence[str] | None = None) -> DataFrame:
         """Drop rows with a null in any of ``subset`` (default: any column).
@@ -455,7 +481,9 @@ class FrameOpsMixin:
             else:
                 fits = vt == ct
             if fits and supertype(ct, vt) is not None:
-                exprs.append(col(f.name).fill_null(v).alias(f.name))
+                # a number takes Polars' type next to the column (Int8 filled with 0 stays Int8)
+                filler = lit(value, literal_type_next_to(value, ct)) if ct.is_numeric() and vt.is_numeric() else v
+                exprs.append(col(f.name).fill_null(filler).alias(f.name))
         return self.with_columns(*exprs) if exprs else self._with(self._plan)
 
     def _fill_strategy(self, strategy: str, limit: int | None) -> DataFrame:
@@ -465,13 +493,22 @@ class FrameOpsMixin:
             raise ValueError(f"fill_null: strategy must be one of {FILL_STRATEGIES}, got {strategy!r}")
         if limit is not None and strategy not in ("forward", "backward"):
             raise ValueError("fill_null: 'limit' only applies to the 'forward' and 'backward' strategies")
-        numeric_only = strategy in ("mean", "zero", "one")
+        if strategy in ("zero", "one"):
+            # as Polars: each column keeps its type; "zero" is also '' for text, false, and the
+            # epoch for dates and timestamps ("one" of a timestamp is one unit after the epoch)
+            fills: list[Expr] = []
+            for f in self.schema.fields:
+                t = f.dtype
+                if t.is_numeric() or t.is_bool() or t.kind in ("date", "timestamp"):
+                    fills.append(col(f.name).fill_null(lit(0 if strategy == "zero" else 1).cast(t)).alias(f.name))
+                elif t.is_string() and strategy == "zero":
+                    fills.append(col(f.name).fill_null(lit("")).alias(f.name))
+            return self.with_columns(*fills) if fills else self._with(self._plan)
+        numeric_only = strategy == "mean"
         targets = [f.name for f in self.schema.fields
                    if not f.dtype.is_media() and (f.dtype.is_numeric() or not numeric_only)]
         if not targets:
             return self._with(self._plan)
-        if strategy in ("zero", "one"):
-            return self.with_columns(*[col(c).fill_null(0 if strategy == "zero" else 1).alias(c) for c in targets])
         # forward/backward depend on row order and min/max/mean on the whole column: one Window
         # over the whole frame (ordered by position), never a per-batch projection
         indexed = self.with_row_index(_ORDER)

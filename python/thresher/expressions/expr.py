@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from thresher._typing import IntoExpr
-from thresher.datatypes import DataType, Field, Schema, infer_literal_type, to_dtype
+from thresher.datatypes import DataType, Field, Schema, infer_literal_type, literal_type_next_to, to_dtype
 from thresher.errors import ThresherTypeError
 from thresher.expressions import registry as F
 from thresher.expressions.cost import CLASS_COST, CostClass, udf_cost
@@ -221,7 +221,7 @@ class Expr:
 
     # ---- operators ----------------------------------------------------------------------
     def _bin(self, name: str, other: IntoExpr, reflected: bool = False) -> Expr:
-        o = lit_if_needed(other)
+        o = _dynamic(other)
         return Call(name, (o, self) if reflected else (self, o))
 
     def __add__(self, other: IntoExpr) -> Expr:
@@ -316,7 +316,7 @@ class Expr:
         return Call("is_not_null", (self,))
 
     def fill_null(self, value: IntoExpr) -> Expr:
-        return Call("fill_null", (self, lit_if_needed(value)))
+        return Call("fill_null", (self, _dynamic(value)))
 
     def is_in(self, values: Iterable[Any]) -> Expr:
         """True where the value is one of ``values`` (a list of Python scalars)."""
@@ -350,6 +350,14 @@ class Expr:
     def count(self) -> Expr:
         """Number of non-null values."""
         return AggCall("count", self)
+
+    def null_count(self) -> Expr:
+        """Number of null values (int64; Polars: u32).
+
+        >>> col("x").null_count()
+        col("x").is_null().sum()
+        """
+        return AggCall("sum", self.is_null())
 
     def n_unique(self) -> Expr:
         """Number of distinct values, null counted as one (as Polars; SQL's ``count(distinct x)``
@@ -671,11 +679,17 @@ class Column(Expr):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Literal(Expr):
+    """A constant. ``dynamic``: a Python number written next to an expression (``col("x") * 3``,
+    ``fill_null(0)``): as in Polars, its type follows the other operand's
+    (:func:`~thresher.datatypes.literal_type_next_to`: ``int8 * 3`` is int8); ``dtype`` is its
+    type alone."""
+
     value: Any
     dtype: DataType
+    dynamic: bool = False
 
     def key(self) -> tuple[Any, ...]:
-        return ("lit", _freeze(self.value), str(self.dtype))
+        return ("lit", _freeze(self.value), str(self.dtype), self.dynamic)
 
     def resolve(self, schema: Schema) -> Field:
         return Field("literal", self.dtype)
@@ -862,6 +876,11 @@ class Call(Expr):
 
     def resolve(self, schema: Schema) -> Field:
         fields = [a.resolve(schema) for a in self.args]
+        if len(fields) == 2 and self.name in _DYNAMIC_OPERANDS:
+            for i, a in enumerate(self.args):
+                other = self.args[1 - i]
+                if isinstance(a, Literal) and a.dynamic and not (isinstance(other, Literal) and other.dynamic):
+                    fields[i] = Field(fields[i].name, literal_type_next_to(a.value, fields[1 - i].dtype))
         dtype = self.spec.type_rule(fields, self.opts)
         name = fields[0].name if fields else self.name
         return Field(name, dtype)
@@ -1041,6 +1060,17 @@ def lit(value: Any, dtype: DataType | pa.DataType | str | None = None) -> Expr:
 
 def lit_if_needed(value: IntoExpr) -> Expr:
     return value if isinstance(value, Expr) else lit(value)
+
+
+# the calls whose Python-number operand takes its type from the other operand, as in Polars
+# (Polars computes them so: a Python number is lowered as an untyped ``pl.lit``)
+_DYNAMIC_OPERANDS = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "fill_null"})
+
+
+def _dynamic(value: IntoExpr) -> Expr:
+    if isinstance(value, (int, float)) and not isinstance(value, builtins.bool):
+        return Literal(value, infer_literal_type(value), dynamic=True)
+    return lit_if_needed(value)
 
 
 def count() -> Expr:

@@ -288,7 +288,7 @@ AggRule = Callable[[Field, dict[str, Any]], DataType]
 
 
 def _agg_sum(f: Field, opts: dict[str, Any]) -> DataType:
-    expect(f, _numeric_or_null(f) or f.dtype.kind == "duration", "a numeric type", "sum")
+    expect(f, _numeric_or_null(f) or f.dtype.kind == "duration" or f.dtype.is_bool(), "a numeric type", "sum")
     t = f.dtype.arrow
     if pa.types.is_decimal(t):
         return DataType.decimal(38, t.scale)

@@ -35,6 +35,8 @@ class Comparison:
     column: str
     op: Op
     value: Any = None
+    # a float column: NaN is greater than every number (Polars, DuckDB), so ``>``/``>=`` keep it
+    nan_greatest: bool = False
 
     def __str__(self) -> str:
         if self.op in ("is_null", "is_not_null"):
@@ -81,8 +83,8 @@ class Predicate:
                 if nulls == 0:
                     return False
                 continue
-            if lo is None or hi is None:
-                continue
+            if lo is None or hi is None or (t.nan_greatest and t.op in (">", ">=")):
+                continue  # (statistics leave NaN out)
             try:
                 v = t.value
                 if t.op == "==" and (v < lo or v > hi):
@@ -111,6 +113,9 @@ def _term_to_pyarrow(t: Comparison) -> pc.Expression:
     if t.op == "is_in":
         return f.isin(pa.array(list(t.value)))
     v = pc.scalar(t.value)
+    if t.nan_greatest and t.op in (">", ">="):
+        # pyarrow's comparisons with NaN are all false
+        return (f > v if t.op == ">" else f >= v) | f.is_nan()
     return {
         "==": lambda: f == v,
         "!=": lambda: f != v,

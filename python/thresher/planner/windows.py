@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from thresher.errors import ThresherTypeError
-from thresher.expressions.expr import AggCall, Alias, Column, Expr, Literal, has_aggregate
+from thresher.expressions.expr import AggCall, Alias, Column, CountStar, Expr, Literal, has_aggregate
 from thresher.expressions.window import Over, contains_window, is_order_dependent, is_scalar_result
 from thresher.planner.logical import Aggregate, Filter, LogicalPlan, Project, Window
 
@@ -41,16 +41,25 @@ def needs_window(e: Expr) -> bool:
     return contains_window(e) or has_aggregate(e)
 
 
+_ONE_ROW = "__thresher_one_row"
+
+
 def project(plan: LogicalPlan, exprs: Sequence[Expr], scalar_select: bool = False) -> LogicalPlan:
     """``Project(plan, exprs)``, with window expressions lifted into Window nodes first.
 
     ``scalar_select``: a ``select`` whose every output aggregates (or is constant) gives one row.
     """
+    if scalar_select and all(_is_scalar(e) for e in exprs):
+        # one row, even of an empty frame (Polars: ``select(lit(1))`` is one row): the aggregates
+        # in an Aggregate (a row count when there are none), the constants computed above it
+        aggs = tuple(e for e in exprs if has_aggregate(e))
+        if aggs or not any(needs_window(e) for e in exprs):
+            one = Aggregate(plan, (), aggs or (CountStar().alias(_ONE_ROW),))
+            if len(aggs) == len(exprs):
+                return one
+            return Project(one, tuple(Column(e.output_name()) if has_aggregate(e) else e for e in exprs))
     if not any(needs_window(e) for e in exprs):
         return Project(plan, tuple(exprs))
-    if scalar_select and all(_is_scalar(e) for e in exprs) and any(has_aggregate(e) for e in exprs):
-        return Aggregate(plan, (), tuple(e if has_aggregate(e) else AggCall("first", e).alias(e.output_name())
-                                         for e in exprs))
     windowed, rewritten = lift(plan, exprs)
     return Project(windowed, tuple(rewritten))
 

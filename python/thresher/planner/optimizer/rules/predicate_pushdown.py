@@ -91,9 +91,9 @@ def to_comparison(term: Expr, schema: Schema) -> Comparison | None:
             if dtype.is_media() or b.value is None or dtype.is_list() or dtype.is_struct():
                 return None
             v = _coerce_literal(b.value, dtype)
-            if v is None:
-                return None
-            return Comparison(a.name, op, v)  # type: ignore[arg-type]
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                return None  # (NaN equals NaN in Polars and DuckDB, in no source's own filter)
+            return Comparison(a.name, op, v, nan_greatest=dtype.is_float())  # type: ignore[arg-type]
         return None
     if term.name == "is_in" and isinstance(term.args[0], Column) and term.args[0].name in schema:
         dtype = schema[term.args[0].name]
