@@ -62,3 +62,15 @@ def _call(lf: Any, method: str, exprs: Sequence[Any]) -> Any:
         return lf._from_pyldf(call(pyexprs))
     except TypeError:  # a Polars whose internal signature differs: the public method
         return getattr(lf, method)(list(exprs))
+
+
+def from_arrow(data: Any, rechunk: bool = True) -> Any:
+    """``pl.from_arrow(data)`` of a table or record batch, with its column names kept: Polars
+    renames a column named ``""`` (a pivot of an empty string makes one) to ``column_<i>``."""
+    import polars as pl
+
+    df: Any = pl.from_arrow(data, rechunk=rechunk)
+    names = data.schema.names
+    if "" in names:
+        df.columns = list(names)
+    return df

@@ -650,6 +650,8 @@ def literal_type_next_to(value: Any, other: DataType) -> DataType:
     t = other.arrow
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return infer_literal_type(value)
+    if pa.types.is_null(t) and isinstance(value, int) and -(2**31) <= value < 2**31:
+        return DataType.int32()  # (next to a null, as alone: Polars' int32 when it fits)
     if pa.types.is_floating(t):
         return other
     if pa.types.is_decimal(t) and isinstance(value, int):

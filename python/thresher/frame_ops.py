@@ -477,12 +477,15 @@ class FrameOpsMixin:
             ct = f.dtype
             if matches_supertype:
                 fits = (vt.is_numeric() and ct.is_numeric()) or (vt.is_string() and ct.is_string()) or \
-                    (vt.is_bool() and ct.is_bool()) or (vt.kind == ct.kind and vt.kind in ("date", "timestamp"))
+                    (vt.is_bool() and ct.is_bool()) or (vt.kind == ct.kind and vt.kind in ("date", "timestamp")) \
+                    or ct.is_null()
             else:
                 fits = vt == ct
             if fits and supertype(ct, vt) is not None:
-                # a number takes Polars' type next to the column (Int8 filled with 0 stays Int8)
-                filler = lit(value, literal_type_next_to(value, ct)) if ct.is_numeric() and vt.is_numeric() else v
+                # a number takes Polars' type next to the column (Int8 filled with 0 stays Int8; a
+                # column of nulls filled with 0 is Int32)
+                filler = lit(value, literal_type_next_to(value, ct)) \
+                    if (ct.is_numeric() or ct.is_null()) and vt.is_numeric() else v
                 exprs.append(col(f.name).fill_null(filler).alias(f.name))
         return self.with_columns(*exprs) if exprs else self._with(self._plan)
 

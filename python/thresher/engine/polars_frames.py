@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from thresher import _polars
 from thresher._lazy import lazy_module
 from thresher.datatypes import Schema, conform_batch, storage_batch
 from thresher.errors import ThresherExecutionError
@@ -28,8 +29,8 @@ def table_to_lazy(table: pa.Table, schema: Schema) -> pl.LazyFrame:
     batches = [storage_batch(b) for b in table.to_batches()]
     if not batches:
         storage_schema = pa.schema([pa.field(f.name, f.dtype.storage) for f in schema.fields])
-        return pl.from_arrow(storage_schema.empty_table()).lazy()  # type: ignore[union-attr]
-    df = pl.from_arrow(pa.Table.from_batches(batches), rechunk=False)
+        return _polars.from_arrow(storage_schema.empty_table()).lazy()
+    df = _polars.from_arrow(pa.Table.from_batches(batches), rechunk=False)
     assert isinstance(df, pl.DataFrame)
     return df.lazy()
 

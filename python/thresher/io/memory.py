@@ -7,6 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from thresher import _polars
 from thresher.io.predicate import Predicate
 from thresher.io.source import Source, SourcePartition, SourceStatistics
 
@@ -54,16 +55,14 @@ class InMemorySource(Source):
         return SourceStatistics(self.table.num_rows, self.table.nbytes)
 
     def polars_scan(self, columns: Sequence[str] | None, predicate: Predicate | None) -> Any | None:
-        import polars as pl
-
         if any(isinstance(t, pa.ExtensionType) for t in self.table.schema.types):
             return None
         t = self.table if columns is None else self.table.select(list(columns))
-        lf = pl.from_arrow(t, rechunk=False).lazy()  # type: ignore[union-attr]
+        lf = _polars.from_arrow(t, rechunk=False).lazy()
         if predicate is not None:
             from thresher.io.predicate import predicate_to_polars
 
-            lf = pl.from_arrow(self.table, rechunk=False).lazy().filter(predicate_to_polars(predicate))  # type: ignore[union-attr]
+            lf = _polars.from_arrow(self.table, rechunk=False).lazy().filter(predicate_to_polars(predicate))
             if columns is not None:
                 lf = lf.select(list(columns))
         return lf

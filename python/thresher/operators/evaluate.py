@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from thresher import _polars
 from thresher._lazy import lazy_module
 from thresher.datatypes import Field, Schema, conform_array, storage_batch
 from thresher.errors import ThresherExecutionError
@@ -231,7 +232,7 @@ class ExprEvaluator:
             if arg.dtype.is_media():
                 return pa.nulls(batch.num_rows, dtype)
             return pa.array([arg.value] * batch.num_rows, type=dtype)
-        frame = pl.from_arrow(storage_batch(batch), rechunk=False)
+        frame = _polars.from_arrow(storage_batch(batch), rechunk=False)
         assert isinstance(frame, pl.DataFrame)
         out = frame.select(to_polars(arg, schema).alias("__v")).to_series().to_arrow()
         return conform_array(out, arg.resolve(schema).dtype)  # type: ignore[return-value]
@@ -313,7 +314,7 @@ class ExprEvaluator:
         results: list[pa.Array] = [None] * len(self.exprs)  # type: ignore[list-item]
         lowered = [i for i, p in enumerate(self._polars_exprs) if p is not None]
         if lowered:
-            frame = pl.from_arrow(storage_batch(batch), rechunk=False)
+            frame = _polars.from_arrow(storage_batch(batch), rechunk=False)
             assert isinstance(frame, pl.DataFrame)
             exprs = [self._polars_exprs[i].alias(f"__o{i}") for i in lowered]  # type: ignore[union-attr]
             try:
