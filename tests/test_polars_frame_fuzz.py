@@ -1,0 +1,555 @@
+"""Differential fuzzing of the DataFrame API's frame operations against Polars' LazyFrame (issue 15).
+
+Hypothesis draws two small frames (NULLs, duplicate keys, empty frames, NaN, -0.0, unicode, dates,
+int8/int32/int64 and decimal columns) and a pipeline of one to four frame operations written once
+and applied to a ``th`` frame and a ``pl.LazyFrame`` alike: filter, select (also of aggregations,
+and constants, broadcast next to columns), with_columns (arithmetic with Python numbers, windows
+``over``, ``cum_sum``, ``str.split``), group_by().agg (sum, mean, min, max, count, len, n_unique,
+null_count, first, last, std, var, median, quantile, a bare column's list; maintain_order or a sort
+after), join (every ``how``, ``on`` or ``left_on``/``right_on``, several keys, suffix, coalesce,
+nulls_equal, key types that differ), unique (subset, keep, maintain_order), sort (several keys,
+per-key ``descending``/``nulls_last``), head/tail/slice/limit, concat (vertical, diagonal),
+drop_nulls, fill_null (values and strategies), rename, drop, explode, with_row_index, unpivot,
+pivot.
+
+Each step is drawn from the schema Polars reports for the pipeline so far, and the fuzzer tracks
+whether the row order is determined: order-dependent steps (head, tail, slice, with_row_index,
+first/last, ``keep="first"``, pivot, ...) are drawn only where it is, and results whose order
+Polars leaves open (a join, a group-by without maintain_order, unpivot) are compared as
+multisets. A sort lists every sortable column (the drawn keys first) so ties cannot reorder rows.
+Thresher must give Polars' column names, types (as Polars reads Thresher's Arrow result) and
+values (floats to 1e-9), or refuse with a ``ThresherError`` or an ``AttributeError``/``TypeError``
+naming what it lacks; a pipeline Polars itself rejects is skipped.
+
+Deliberate differences, documented in docs/guide/dataframe.md and not counted as mismatches:
+counts (``count``, ``len``, ``n_unique``, ``null_count``, ``with_row_index``) are Int64 in
+Thresher (Polars UInt32); an integer ``sum`` is Int64 (Polars keeps Int32 and wraps: the Polars
+side sums in Int64); ``lit(1)`` alone is Int64 (Polars Int32: the Polars side writes
+``lit(1, dtype=Int64)``). Not drawn: a frame without columns (Thresher gives no rows, Polars keeps
+the height), ``unique(subset, keep="any")`` (which row stays is open).
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pytest
+from hypothesis import reject
+from hypothesis import strategies as st
+
+import thresher as th
+from fuzz_support import assert_mostly_supported, run_cases, same_number
+from thresher.errors import ThresherExecutionError
+
+D = datetime.date
+Dec = decimal.Decimal
+
+LEFT: dict[str, tuple[pa.DataType, list[Any]]] = {
+    "k": (pa.int64(), [None, 0, 1, 2, 2, -1]),
+    "k2": (pa.string(), [None, "a", "b", "é", ""]),
+    "i": (pa.int32(), [None, 0, 1, -5, 7, 100, 2147483647]),
+    "f": (pa.float64(), [None, 0.0, -0.0, 1.5, -2.5, float("nan"), 1e300, 0.1]),
+    "s": (pa.string(), [None, "", "a", "x,y", "日本,語", "ß", "a,b,a"]),
+    "d": (pa.date32(), [None, D(2024, 2, 29), D(1970, 1, 1), D(1969, 12, 31), D(2024, 12, 31)]),
+    "b": (pa.bool_(), [None, True, False]),
+    "e": (pa.int8(), [None, 0, 1, -128, 127]),
+    "m": (pa.decimal128(10, 2), [None, Dec("1.50"), Dec("-2.25"), Dec("0.00")]),
+}
+RIGHT: dict[str, tuple[pa.DataType, list[Any]]] = {
+    "k": (pa.int64(), [None, 0, 1, 2, 3]),
+    "k2": (pa.string(), [None, "a", "b", "é", "z"]),
+    "j": (pa.int16(), [None, 0, 1, 7, -5]),
+    "i": (pa.int32(), [None, 1, 7]),
+    "g": (pa.string(), [None, "p", "q"]),
+    "m": (pa.decimal128(10, 2), [None, Dec("1.50"), Dec("-2.25"), Dec("0.00")]),
+}
+
+
+def _table(draw: Any, spec: dict[str, tuple[pa.DataType, list[Any]]], max_rows: int) -> pa.Table:
+    n = draw(st.integers(0, max_rows))
+    names = [c for c in spec if draw(st.integers(0, 5)) > 0] or [next(iter(spec))]
+    return pa.table({c: pa.array(draw(st.lists(st.sampled_from(spec[c][1]), min_size=n, max_size=n)), spec[c][0])
+                     for c in names})
+
+
+# ---- the pipeline --------------------------------------------------------------------------------------------------
+
+INT = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
+NUMERIC = (*INT, pl.Float32, pl.Float64)
+
+
+def _kind(dtype: pl.DataType) -> str:
+    if dtype in INT:
+        return "int"
+    if dtype in (pl.Float32, pl.Float64):
+        return "float"
+    if isinstance(dtype, pl.Decimal):
+        return "dec"
+    if dtype == pl.String:
+        return "str"
+    if dtype == pl.Date:
+        return "date"
+    if dtype == pl.Boolean:
+        return "bool"
+    if isinstance(dtype, pl.List):
+        return "list"
+    return "other"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One frame operation: ``apply(frame, module, right)`` on a ``th`` frame or a ``pl.LazyFrame``
+    alike (``right`` is the same module's second frame)."""
+    text: str
+    apply: Callable[[Any, Any, Any], Any]
+
+
+def _lit(m: Any, v: Any) -> Any:
+    return m.lit(v)
+
+
+def _predicate(draw: Any, schema: dict[str, str]) -> tuple[str, Callable[[Any], Any]]:
+    name = draw(st.sampled_from(sorted(schema)))
+    kind = schema[name]
+    if kind in ("int", "float", "dec"):
+        v = draw(st.sampled_from([0, 1, -1, 2]))
+        op = draw(st.sampled_from(["<", ">=", "==", "!="]))
+        ops = {"<": lambda e: e < v, ">=": lambda e: e >= v, "==": lambda e: e == v, "!=": lambda e: e != v}
+        return f"col({name!r}) {op} {v}", lambda m: ops[op](m.col(name))
+    if kind == "str":
+        v = draw(st.sampled_from(["a", "", "é", "x,y"]))
+        if draw(st.booleans()):
+            return f"col({name!r}).is_in(['a', {v!r}])", lambda m: m.col(name).is_in(["a", v])
+        return f"col({name!r}) > {v!r}", lambda m: m.col(name) > v
+    if kind == "date":
+        v = D(2000, 1, 1)
+        return f"col({name!r}) > {v!r}", lambda m: m.col(name) > v
+    if kind == "bool":
+        return f"col({name!r})", lambda m: m.col(name)
+    if draw(st.booleans()):
+        return f"col({name!r}).is_null()", lambda m: m.col(name).is_null()
+    return f"col({name!r}).is_not_null()", lambda m: m.col(name).is_not_null()
+
+
+def _wide(e: Any, kind: str, m: Any) -> Any:
+    """``e`` as Thresher sums it, on Polars' side: an integer sum is Int64 in Thresher (Polars
+    keeps Int32 and wraps on overflow; documented in docs/guide/dataframe.md)."""
+    return e.cast(pl.Int64) if m is pl and kind == "int" else e
+
+
+AGGS: dict[str, tuple[tuple[str, ...], Callable[[Any], Any]]] = {
+    "sum": (("int", "float", "dec", "bool"), lambda e: e.sum()),
+    "mean": (("int", "float", "bool"), lambda e: e.mean()),
+    "min": (("int", "float", "str", "date", "bool", "dec"), lambda e: e.min()),
+    "max": (("int", "float", "str", "date", "bool", "dec"), lambda e: e.max()),
+    "count": (("int", "float", "str", "date", "bool", "dec"), lambda e: e.count()),
+    "n_unique": (("int", "str", "date", "bool"), lambda e: e.n_unique()),
+    "std": (("int", "float"), lambda e: e.std()),
+    "var": (("int", "float"), lambda e: e.var()),
+    "median": (("int", "float"), lambda e: e.median()),
+    "quantile(0.25)": (("int", "float"), lambda e: e.quantile(0.25)),
+    "null_count": (("int", "str"), lambda e: e.null_count()),
+}
+ORDERED_AGGS: dict[str, tuple[tuple[str, ...], Callable[[Any], Any]]] = {
+    "first": (("int", "float", "str", "date", "bool"), lambda e: e.first()),
+    "last": (("int", "float", "str", "date", "bool"), lambda e: e.last()),
+}
+
+
+def _aggs(draw: Any, schema: dict[str, str], ordered: bool, exclude: set[str]) -> list[tuple[str, Callable[[Any], Any]]]:
+    """Aggregations (name, builder on a module) over the columns not in ``exclude``."""
+    out: list[tuple[str, Callable[[Any], Any]]] = []
+    cols = [c for c in sorted(schema) if c not in exclude and schema[c] != "list"]
+    table = {**AGGS, **(ORDERED_AGGS if ordered else {})}
+    for i in range(draw(st.integers(1, 3))):
+        if not cols:
+            break
+        c = draw(st.sampled_from(cols))
+        options = [n for n, (kinds, _) in table.items() if schema[c] in kinds]
+        if ordered and draw(st.integers(0, 5)) == 0:
+            out.append((f"col({c!r}).alias('a{i}')", lambda m, c=c, i=i: m.col(c).alias(f"a{i}")))
+            continue
+        if draw(st.integers(0, 6)) == 0:
+            out.append((f"len().alias('a{i}')", lambda m, i=i: m.len().alias(f"a{i}")))
+            continue
+        if not options:
+            continue
+        name = draw(st.sampled_from(options))
+        fn, k = table[name][1], schema[c] if name == "sum" else ""
+        out.append((f"col({c!r}).{name}().alias('a{i}')",
+                    lambda m, c=c, fn=fn, i=i, k=k: fn(_wide(m.col(c), k, m)).alias(f"a{i}")))
+    return out
+
+
+def _value_expr(draw: Any, schema: dict[str, str], ordered: bool) -> tuple[str, Callable[[Any], Any]]:
+    """A per-row expression (possibly with a broadcast aggregate or a window)."""
+    nums = [c for c in sorted(schema) if schema[c] in ("int", "float")]
+    keys = [c for c in sorted(schema) if schema[c] in ("int", "str", "bool", "date")]
+    strs = [c for c in sorted(schema) if schema[c] == "str"]
+    choice = draw(st.integers(0, 7))
+    if choice == 0 and nums:
+        c = draw(st.sampled_from(nums))
+        v = draw(st.sampled_from([1, 2.5, -3]))
+        return f"col({c!r}) * {v}", lambda m: m.col(c) * v
+    if choice == 1 and len(nums) >= 1:
+        c, c2 = draw(st.sampled_from(nums)), draw(st.sampled_from(nums))
+        return f"col({c!r}) + col({c2!r})", lambda m: m.col(c) + m.col(c2)
+    if choice == 2 and nums:
+        c = draw(st.sampled_from(nums))
+        agg = draw(st.sampled_from(["sum", "max", "mean", "count"]))
+        return f"col({c!r}) - col({c!r}).{agg}()", lambda m: m.col(c) - getattr(
+            _wide(m.col(c), schema[c], m) if agg == "sum" else m.col(c), agg)()
+    if choice == 3 and keys:
+        c, k = draw(st.sampled_from(sorted(schema))), draw(st.sampled_from(keys))
+        if schema[c] == "list":
+            return "lit(1)", lambda m: m.lit(1)
+        agg = draw(st.sampled_from(["count", "max", "n_unique"] + (["sum", "mean"] if schema[c] in ("int", "float")
+                                                                     else [])))
+        return (f"col({c!r}).{agg}().over({k!r})",
+                lambda m: getattr(_wide(m.col(c), schema[c], m) if agg == "sum" else m.col(c), agg)().over(k))
+    if choice == 4 and ordered and nums:
+        c = draw(st.sampled_from(nums))
+        return f"col({c!r}).cum_sum()", lambda m: m.col(c).cum_sum()
+    if choice == 5 and strs:
+        c = draw(st.sampled_from(strs))
+        return f"col({c!r}).str.split(',')", lambda m: m.col(c).str.split(",")
+    if choice == 6 and keys:
+        c = draw(st.sampled_from(keys))
+        return f"col({c!r}).is_null()", lambda m: m.col(c).is_null()
+    v = draw(st.sampled_from([1, "z", None, 2.5, D(2024, 1, 1)]))
+    # (a Python int alone is Int64 in Thresher, Int32 in Polars: docs/guide/dataframe.md)
+    return f"lit({v!r})", lambda m: m.lit(v, dtype=pl.Int64) if m is pl and isinstance(v, int) else m.lit(v)
+
+
+@dataclass
+class State:
+    schema: dict[str, str]
+    ordered: bool  # the row order is determined (the comparison is row by row)
+
+
+def _sortable(schema: dict[str, str]) -> list[str]:
+    return [c for c in sorted(schema) if schema[c] not in ("list", "other")]
+
+
+def _schema(lf: pl.LazyFrame) -> dict[str, str]:
+    return {n: _kind(t) for n, t in lf.collect_schema().items()}
+
+
+@st.composite
+def pipelines(draw: Any) -> tuple[pa.Table, pa.Table, list[Step], bool]:
+    left, right = _table(draw, LEFT, 7), _table(draw, RIGHT, 5)
+    lf = pl.from_arrow(left).lazy()  # type: ignore[union-attr]
+    rf = pl.from_arrow(right).lazy()  # type: ignore[union-attr]
+    state = State(_schema(lf), True)
+    steps: list[Step] = []
+    for _ in range(draw(st.integers(1, 4))):
+        step, ordered = _step(draw, state, _schema(rf))
+        try:
+            lf = step.apply(lf, pl, rf)
+            schema = _schema(lf)
+        except Exception:  # noqa: BLE001 (Polars rejects it: the case is skipped)
+            reject()
+        if not schema:
+            # a frame without columns has no rows in Thresher (Polars keeps its height): not drawn
+            reject()
+        steps.append(step)
+        state = State(schema, ordered)
+    return left, right, steps, state.ordered
+
+
+def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]:  # noqa: C901, PLR0911, PLR0912
+    schema, ordered = state.schema, state.ordered
+    cols = sorted(schema)
+    kind = draw(st.sampled_from(["filter", "select", "with_columns", "agg_select", "group_by", "join", "unique",
+                                 "sort", "head", "concat", "drop_nulls", "fill_null", "rename", "drop", "explode",
+                                 "with_row_index", "unpivot", "pivot"]))
+    if kind == "filter":
+        text, p = _predicate(draw, schema)
+        return Step(f"filter({text})", lambda f, m, r: f.filter(p(m))), ordered
+    if kind in ("select", "with_columns"):
+        exprs = [_value_expr(draw, schema, ordered) for _ in range(draw(st.integers(1, 2)))]
+        keep = draw(st.lists(st.sampled_from(cols), max_size=3, unique=True)) if kind == "select" else []
+        named = [(f"x{i}", e) for i, e in enumerate(exprs)]
+        text = ", ".join([repr(c) for c in keep] + [f"x{i}={t}" for i, (t, _) in enumerate(exprs)])
+        return Step(f"{kind}({text})", lambda f, m, r: getattr(f, kind)(
+            *keep, **{n: fn(m) for n, (_, fn) in named})), ordered
+    if kind == "agg_select":
+        aggs = _aggs(draw, schema, ordered, set())
+        if not aggs:
+            return Step("select(len())", lambda f, m, r: f.select(m.len())), True
+        text = ", ".join(t for t, _ in aggs)
+        return Step(f"select({text})", lambda f, m, r: f.select(*[fn(m) for _, fn in aggs])), True
+    if kind == "group_by":
+        keyable = [c for c in cols if schema[c] in ("int", "str", "bool", "date")]
+        if not keyable:
+            return Step("unique()", lambda f, m, r: f.unique()), False
+        keys = draw(st.lists(st.sampled_from(keyable), min_size=1, max_size=2, unique=True))
+        mo = ordered and draw(st.booleans())
+        aggs = _aggs(draw, schema, mo, set(keys))
+        then_sort = not mo and draw(st.booleans())
+        text = f"group_by({keys}, maintain_order={mo}).agg({', '.join(t for t, _ in aggs)})"
+
+        def gb(f: Any, m: Any, r: Any) -> Any:
+            out = f.group_by(*keys, maintain_order=mo).agg(*[fn(m) for _, fn in aggs])
+            return out.sort(*keys, nulls_last=True) if then_sort else out
+
+        return Step(text + (f".sort({keys}, nulls_last=True)" if then_sort else ""), gb), mo or then_sort
+    if kind == "join":
+        how = draw(st.sampled_from(["inner", "left", "right", "full", "semi", "anti", "cross"]))
+        suffix = draw(st.sampled_from(["_right", "_r"]))
+        filt = draw(st.booleans())
+        rtext = "right.filter(col(right[0]).is_not_null())" if filt else "right"
+        rfirst = sorted(right)[0]
+
+        def rhs(r: Any, m: Any) -> Any:
+            return r.filter(m.col(rfirst).is_not_null()) if filt else r
+
+        if how == "cross":
+            return Step(f"join({rtext}, how='cross', suffix={suffix!r})",
+                        lambda f, m, r: f.join(rhs(r, m), how="cross", suffix=suffix)), False
+        common = [c for c in cols if c in right and schema[c] not in ("list", "other")]
+        kw: dict[str, Any] = {"how": how, "suffix": suffix}
+        if common and draw(st.booleans()):
+            on = draw(st.lists(st.sampled_from(common), min_size=1, max_size=2, unique=True))
+            kw["on"] = on
+        else:
+            lcols = [c for c in cols if schema[c] not in ("list", "other")]
+            if not lcols:
+                return Step("drop_nulls()", lambda f, m, r: f.drop_nulls()), ordered
+            n = draw(st.integers(1, 2))
+            kw["left_on"] = draw(st.lists(st.sampled_from(lcols), min_size=n, max_size=n))
+            kw["right_on"] = draw(st.lists(st.sampled_from(sorted(right)), min_size=n, max_size=n))
+        if how in ("full", "left", "right") and draw(st.integers(0, 3)) == 0:
+            kw["coalesce"] = draw(st.booleans())
+        if draw(st.integers(0, 9)) == 0:
+            kw["nulls_equal"] = True
+        text = ", ".join(f"{k}={v!r}" for k, v in kw.items())
+        return Step(f"join({rtext}, {text})", lambda f, m, r: f.join(rhs(r, m), **kw)), False
+    if kind == "unique":
+        subset = draw(st.one_of(st.none(), st.lists(st.sampled_from(_sortable(schema) or cols), min_size=1,
+                                                     max_size=2, unique=True)))
+        keep = draw(st.sampled_from(["first", "last", "none"] if ordered else ["none"]))
+        if subset is None and draw(st.booleans()):
+            keep = "any"
+        mo = ordered and draw(st.booleans())
+        # keep='any' with a strict subset leaves which row stays open: never drawn
+        return (Step(f"unique({subset!r}, keep={keep!r}, maintain_order={mo})",
+                     lambda f, m, r: f.unique(subset, keep=keep, maintain_order=mo)), mo)
+    if kind == "sort":
+        sortable = _sortable(schema)
+        if not sortable:
+            return Step("drop_nulls()", lambda f, m, r: f.drop_nulls()), ordered
+        keys = draw(st.lists(st.sampled_from(sortable), min_size=1, max_size=2, unique=True))
+        per_key = draw(st.booleans())
+        desc: Any = [draw(st.booleans()) for _ in keys] if per_key else draw(st.booleans())
+        nl: Any = [draw(st.booleans()) for _ in keys] if per_key and draw(st.booleans()) else draw(st.booleans())
+        # the other columns break ties, so the order is determined (unless a list column is left)
+        rest = [c for c in sortable if c not in keys]
+        if isinstance(desc, list):
+            desc = desc + [False] * len(rest)
+        if isinstance(nl, list):
+            nl = nl + [False] * len(rest)
+        by = keys + rest
+        return (Step(f"sort({by}, descending={desc}, nulls_last={nl})",
+                     lambda f, m, r: f.sort(by, descending=desc, nulls_last=nl)), len(by) == len(schema))
+    if kind == "head":
+        if not ordered:
+            return Step("drop_nulls()", lambda f, m, r: f.drop_nulls()), ordered
+        which = draw(st.sampled_from(["head", "tail", "slice", "limit"]))
+        n = draw(st.integers(0, 4))
+        if which == "slice":
+            off = draw(st.integers(-3, 3))
+            ln = draw(st.one_of(st.none(), st.integers(0, 3)))
+            return Step(f"slice({off}, {ln})", lambda f, m, r: f.slice(off, ln)), True
+        return Step(f"{which}({n})", lambda f, m, r: getattr(f, which)(n)), True
+    if kind == "concat":
+        if draw(st.booleans()):
+            text, p = _predicate(draw, schema)
+            return (Step(f"concat([<frame so far>, <frame so far>.filter({text})])",
+                         lambda f, m, r: m.concat([f, f.filter(p(m))])), ordered)
+        return (Step("concat([<frame so far>, right], how='diagonal')",
+                     lambda f, m, r: m.concat([f, r], how="diagonal")), ordered)
+    if kind == "drop_nulls":
+        subset = draw(st.one_of(st.none(), st.lists(st.sampled_from(cols), min_size=1, max_size=2, unique=True)))
+        return Step(f"drop_nulls({subset!r})", lambda f, m, r: f.drop_nulls(subset)), ordered
+    if kind == "fill_null":
+        if ordered and draw(st.integers(0, 3)) == 0:
+            strategy = draw(st.sampled_from(["forward", "backward", "zero", "max"]))
+            return Step(f"fill_null(strategy={strategy!r})",
+                        lambda f, m, r: f.fill_null(strategy=strategy)), ordered
+        v = draw(st.sampled_from([0, -1, 2.5, "z"]))
+        return Step(f"fill_null({v!r})", lambda f, m, r: f.fill_null(v)), ordered
+    if kind == "rename":
+        c = draw(st.sampled_from(cols))
+        new = draw(st.sampled_from(["k", "r", c + "_", "j"]))
+        return Step(f"rename({{{c!r}: {new!r}}})", lambda f, m, r: f.rename({c: new})), ordered
+    if kind == "drop":
+        c = draw(st.sampled_from(cols))
+        return Step(f"drop({c!r})", lambda f, m, r: f.drop(c)), ordered
+    if kind == "explode":
+        lists = [c for c in cols if schema[c] == "list"]
+        if not lists:
+            strs = [c for c in cols if schema[c] == "str"]
+            if not strs:
+                return Step("drop_nulls()", lambda f, m, r: f.drop_nulls()), ordered
+            c = draw(st.sampled_from(strs))
+            return (Step(f"with_columns(col({c!r}).str.split(',')).explode({c!r})",
+                         lambda f, m, r: f.with_columns(m.col(c).str.split(",")).explode(c)), ordered)
+        c = draw(st.sampled_from(lists))
+        return Step(f"explode({c!r})", lambda f, m, r: f.explode(c)), ordered
+    if kind == "with_row_index":
+        if not ordered:
+            return Step("drop_nulls()", lambda f, m, r: f.drop_nulls()), ordered
+        off = draw(st.sampled_from([0, 1, 10]))
+        return Step(f"with_row_index('idx', offset={off})",
+                    lambda f, m, r: f.with_row_index("idx", offset=off)), True
+    if kind == "pivot":
+        keyable = [c for c in cols if schema[c] in ("int", "str", "bool")]
+        values = [c for c in cols if schema[c] in ("int", "float")]
+        if not ordered or len(keyable) < 2 or not values:  # (new columns come in first-seen order)
+            return Step("drop_nulls()", lambda f, m, r: f.drop_nulls()), ordered
+        on, index = draw(st.lists(st.sampled_from(keyable), min_size=2, max_size=2, unique=True))
+        if not [c for c in values if c not in (on, index)]:
+            return Step("drop_nulls()", lambda f, m, r: f.drop_nulls()), ordered
+        v = draw(st.sampled_from([c for c in values if c not in (on, index)]))
+        agg = draw(st.sampled_from(["sum", "max", "len", "first"]))
+
+        def pivot(f: Any, m: Any, r: Any) -> Any:
+            if m is pl:  # eager in both (Polars' lazy pivot needs the new columns' names)
+                if agg == "sum":
+                    f = f.with_columns(_wide(pl.col(v), schema[v], pl))
+                return f.collect().pivot(on, index=index, values=v, aggregate_function=agg).lazy()
+            return f.pivot(on, index=index, values=v, aggregate_function=agg)
+
+        return Step(f"pivot({on!r}, index={index!r}, values={v!r}, aggregate_function={agg!r})", pivot), True
+    # unpivot
+    nums = [c for c in cols if schema[c] in ("int", "float")]
+    strs = [c for c in cols if schema[c] == "str"]
+    on = draw(st.sampled_from([nums, strs]))
+    if not on:
+        return Step("drop_nulls()", lambda f, m, r: f.drop_nulls()), ordered
+    index = [c for c in cols if c not in on][:1]
+    # Polars' unpivot emits the input's chunks one after the other (each chunk's rows for every
+    # variable), so its row order depends on how the input happened to be chunked
+    return (Step(f"unpivot({on!r}, index={index!r})", lambda f, m, r: f.unpivot(on, index=index)), False)
+
+
+# ---- comparing ------------------------------------------------------------------------------------------------------
+
+# documented: counts and row indexes are Int64 in Thresher, UInt32 in Polars (docs/guide/dataframe.md)
+_COUNT_TYPES = {(pl.Int64, pl.UInt32)}
+
+
+def _same_dtype(got: pl.DataType, want: pl.DataType) -> bool:
+    if got == want or (got, want) in _COUNT_TYPES:
+        return True
+    if isinstance(got, pl.List) and isinstance(want, pl.List):
+        return _same_dtype(got.inner, want.inner)
+    return False
+
+
+def _same(a: object, b: object) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float, decimal.Decimal)) and isinstance(b, (int, float, decimal.Decimal)):
+        if isinstance(a, float) or isinstance(b, float):
+            x, y = float(a), float(b)
+            if math.isnan(x) or math.isnan(y):
+                return math.isnan(x) and math.isnan(y)
+            return x == y or math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
+        return same_number(float(a), float(b)) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def _sort_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    def one(v: Any) -> Any:
+        if v is None:
+            return (0, "")
+        if isinstance(v, float):  # (-0.0 sorts as 0.0: Polars' unique() may give either)
+            return (1, "nan" if math.isnan(v) else f"{v + 0.0 if v else 0.0:.6g}")
+        if isinstance(v, (int, decimal.Decimal)) and not isinstance(v, bool):
+            return (1, f"{float(v):.6g}")
+        return (2, repr(v))
+    return tuple(one(v) for v in row)
+
+
+def _describe(left: pa.Table, right: pa.Table, steps: list[Step]) -> str:
+    return (f"df = {left.to_pydict()}\nright = {right.to_pydict()}\n"
+            f"pipeline: df." + ".".join(s.text for s in steps))
+
+
+def run_one(left: pa.Table, right: pa.Table, steps: list[Step], ordered: bool) -> str:
+    """``"match"`` or ``"refused: ..."``; raises AssertionError on a wrong answer or a crash."""
+    text = _describe(left, right, steps) + f"\n(compared {'row by row' if ordered else 'as multisets'})"
+    lf, rf = pl.from_arrow(left).lazy(), pl.from_arrow(right).lazy()  # type: ignore[union-attr]
+    try:
+        for step in steps:
+            lf = step.apply(lf, pl, rf)
+        want = lf.collect()
+    except Exception:  # noqa: BLE001 (Polars rejects it: nothing to compare with)
+        reject()
+    try:
+        tf, tr = th.from_arrow(left), th.from_arrow(right)
+        for step in steps:
+            tf = step.apply(tf, th, tr)
+    except (AttributeError, TypeError) as exc:
+        return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
+    except th.ThresherError as exc:
+        return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
+    try:
+        got_arrow = tf.to_arrow()
+    except ThresherExecutionError as exc:
+        if "is not supported" in str(exc):
+            return f"refused: {str(exc)[:80]}"
+        raise AssertionError(f"{text}\nfailed while running: {exc}") from exc
+    except th.ThresherError as exc:
+        return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
+    except Exception as exc:  # noqa: BLE001 (the point: anything else is a bug)
+        raise AssertionError(f"{text}\ncrashed with {type(exc).__name__}: {exc}") from exc
+    names = got_arrow.schema.names
+    assert names == want.columns, f"{text}\ncolumns {names} vs Polars' {want.columns}"
+    # (by position: Polars' from_arrow renames a column named '' to 'column_1')
+    got = pl.from_arrow(got_arrow.rename_columns([f"c{i}" for i in range(len(names))]))
+    assert isinstance(got, pl.DataFrame)
+    for i, (name, want_type) in enumerate(want.schema.items()):
+        assert _same_dtype(got.schema[f"c{i}"], want_type), (
+            f"{text}\ncolumn {name!r}: {got.schema[f'c{i}']} vs Polars' {want_type}")
+    got_rows, want_rows = got.rows(), want.rows()
+    assert len(got_rows) == len(want_rows), (
+        f"{text}\n{len(got_rows)} rows vs Polars' {len(want_rows)}\n{got_rows}\nvs Polars'\n{want_rows}")
+    if not ordered:
+        got_rows, want_rows = sorted(got_rows, key=_sort_key), sorted(want_rows, key=_sort_key)
+    for i, (a, b) in enumerate(zip(got_rows, want_rows)):
+        assert len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b)), (
+            f"{text}\nrow {i}: {a} vs Polars' {b}\n{got_rows}\nvs Polars'\n{want_rows}")
+    return "match"
+
+
+def fuzz(n: int, seed: int | None = None) -> Counter[str]:
+    return run_cases((pipelines(),), lambda case: run_one(*case), n, seed)
+
+
+def _assert_mostly_supported(stats: Counter[str]) -> None:
+    assert_mostly_supported(stats, 0.1)
+
+
+def test_dataframe_frame_fuzz_against_polars() -> None:
+    _assert_mostly_supported(fuzz(200))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(4))
+def test_dataframe_frame_fuzz_against_polars_long(seed: int) -> None:
+    _assert_mostly_supported(fuzz(1500, seed))
