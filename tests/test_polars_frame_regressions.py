@@ -112,3 +112,12 @@ def test_a_column_named_by_the_empty_string() -> None:
     t = pa.table({"": [1, None, 3], "a": ["x", "y", "x"]})
     _same_as_polars(t, lambda f, m: f.filter(m.col("") > 0).with_columns(n=m.col("").max().over("a")))
     _same_as_polars(t, lambda f, m: f.select(m.col("") * 2))
+
+
+def test_pivot_on_a_column_named_by_the_empty_string() -> None:
+    # the pivot's own Polars reshape failed: to_polars() renamed the column '' to column_1
+    t = pa.table({"": ["x", "", None, "x"], "b": [True, None, True, False], "v": [1, 2, 3, 4]})
+    want = _polars(t).pivot("", index="b", values="v", aggregate_function="sum")
+    got = th.from_arrow(t).pivot("", index="b", values="v", aggregate_function="sum")
+    assert got.columns == want.columns
+    assert _polars(got.to_arrow()).rows() == want.rows()

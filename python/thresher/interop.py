@@ -48,7 +48,9 @@ def table_to_polars(table: pa.Table) -> pl.DataFrame:
     """A Polars frame over ``table``; extension columns are passed through as extension columns."""
     import polars as pl
 
-    out = pl.from_arrow(table)
+    from thresher import _polars
+
+    out = _polars.from_arrow(table)  # (keeps a column named '')
     assert isinstance(out, pl.DataFrame)
     return out
 
