@@ -51,6 +51,7 @@ from thresher.errors import ThresherExecutionError
 
 D = datetime.date
 Dec = decimal.Decimal
+_PANIC = pl.exceptions.PanicException  # (a BaseException)
 
 LEFT: dict[str, tuple[pa.DataType, list[Any]]] = {
     "k": (pa.int64(), [None, 0, 1, 2, 2, -1]),
@@ -207,6 +208,9 @@ def _value_expr(draw: Any, schema: dict[str, str], ordered: bool) -> tuple[str, 
     if choice == 0 and nums:
         c = draw(st.sampled_from(nums))
         v = draw(st.sampled_from([1, 2.5, -3]))
+        if draw(st.integers(0, 3)) == 0:
+            v = draw(st.sampled_from([2, 0.5]))
+            return f"col({c!r}) ** {v}", lambda m: m.col(c) ** v
         return f"col({c!r}) * {v}", lambda m: m.col(c) * v
     if choice == 1 and len(nums) >= 1:
         c, c2 = draw(st.sampled_from(nums)), draw(st.sampled_from(nums))
@@ -264,7 +268,7 @@ def pipelines(draw: Any) -> tuple[pa.Table, pa.Table, list[Step], bool]:
         try:
             lf = step.apply(lf, pl, rf)
             schema = _schema(lf)
-        except Exception:  # noqa: BLE001 (Polars rejects it: the case is skipped)
+        except (Exception, _PANIC):  # noqa: BLE001 (Polars rejects it: the case is skipped)
             reject()
         if not schema:
             # a frame without columns has no rows in Thresher (Polars keeps its height): not drawn
@@ -515,7 +519,7 @@ def run_one(left: pa.Table, right: pa.Table, steps: list[Step], ordered: bool) -
         for step in steps:
             lf = step.apply(lf, pl, rf)
         want = lf.collect()
-    except Exception:  # noqa: BLE001 (Polars rejects it: nothing to compare with)
+    except (Exception, _PANIC):  # noqa: BLE001 (Polars rejects it, or panics: nothing to compare with)
         reject()
     try:
         tf, tr = th.from_arrow(left), th.from_arrow(right)
@@ -525,7 +529,7 @@ def run_one(left: pa.Table, right: pa.Table, steps: list[Step], ordered: bool) -
         return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
     except th.ThresherError as exc:
         return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
-    except Exception as exc:  # noqa: BLE001 (an eager step, pivot, crashed)
+    except (Exception, _PANIC) as exc:  # noqa: BLE001 (an eager step, pivot, crashed)
         raise AssertionError(f"{text}\ncrashed with {type(exc).__name__}: {exc}") from exc
     try:
         got_arrow = tf.to_arrow()
@@ -535,7 +539,7 @@ def run_one(left: pa.Table, right: pa.Table, steps: list[Step], ordered: bool) -
         raise AssertionError(f"{text}\nfailed while running: {exc}") from exc
     except th.ThresherError as exc:
         return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
-    except Exception as exc:  # noqa: BLE001 (the point: anything else is a bug)
+    except (Exception, _PANIC) as exc:  # noqa: BLE001 (the point: anything else is a bug)
         raise AssertionError(f"{text}\ncrashed with {type(exc).__name__}: {exc}") from exc
     names = got_arrow.schema.names
     assert names == want.columns, f"{text}\ncolumns {names} vs Polars' {want.columns}"

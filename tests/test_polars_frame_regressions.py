@@ -121,3 +121,15 @@ def test_pivot_on_a_column_named_by_the_empty_string() -> None:
     got = th.from_arrow(t).pivot("", index="b", values="v", aggregate_function="sum")
     assert got.columns == want.columns
     assert _polars(got.to_arrow()).rows() == want.rows()
+
+
+def test_power_has_polars_type() -> None:
+    # col(int8) ** 2 was declared Float64 but computed (by Polars) in Int8: 100 ** 2 gave 16.0;
+    # Polars: Int8 16 (the base's integer type), and float32 ** x stays Float32
+    t = pa.table({"e": pa.array([100, 3], pa.int8()), "i": pa.array([2, 3], pa.int32()), "k": [3, 2],
+                  "u": pa.array([2, 3], pa.uint8()), "f": pa.array([2.0, 0.5], pa.float32()), "d": [2.0, 1.5]})
+    _same_as_polars(t, lambda f, m: f.select(
+        (m.col("e") ** 2).alias("a"), (m.col("k") ** 2).alias("b"), (m.col("e") ** 0.5).alias("c"),
+        (m.col("e") ** m.col("k")).alias("g"), (m.col("i") ** m.col("u")).alias("h"), (m.col("f") ** 2).alias("j"),
+        (m.col("f") ** m.col("d")).alias("n"), (m.col("e") ** m.col("f")).alias("o"),
+        (m.col("d") ** m.col("f")).alias("q"), (m.col("u") ** 2).alias("r")))

@@ -151,6 +151,13 @@ def _arith(op: str) -> TypeRule:
         dec = _decimal_result(op, ta, tb)
         if dec is not None:
             return dec
+        if op == "pow" and not ta.is_null() and not tb.is_null():
+            # Polars: the base's type (an integer to an integer power stays that integer type, as
+            # Polars computes it), else the exponent's float type
+            if ta.is_float() or (ta.is_integer() and tb.is_integer()):
+                return ta
+            if tb.is_float():
+                return tb
         if op in ("truediv", "pow"):
             if ta.arrow == pa.float32() and (tb.arrow == pa.float32() or tb.is_null()):
                 return DataType.float32()
