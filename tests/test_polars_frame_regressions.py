@@ -133,3 +133,19 @@ def test_power_has_polars_type() -> None:
         (m.col("e") ** m.col("k")).alias("g"), (m.col("i") ** m.col("u")).alias("h"), (m.col("f") ** 2).alias("j"),
         (m.col("f") ** m.col("d")).alias("n"), (m.col("e") ** m.col("f")).alias("o"),
         (m.col("d") ** m.col("f")).alias("q"), (m.col("u") ** 2).alias("r")))
+
+
+def test_lit_of_a_number_next_to_a_column() -> None:
+    # th.lit(2) * col(int8) was declared Int64 but Polars computed it in Int8 (2 * 100 gave -56 in
+    # an Int64 column); th.lit is dynamic as pl.lit: Int8 (-56, as Polars), lit(200) * int8 Int16
+    t = pa.table({"e": pa.array([100, 3, None], pa.int8()), "f": pa.array([1.5, None, 2.0], pa.float32())})
+    _same_as_polars(t, lambda f, m: f.select((m.lit(2) * m.col("e")).alias("a"), (m.lit(200) * m.col("e")).alias("b"),
+                                             (m.col("f") - m.lit(1)).alias("c"), m.col("e").fill_null(m.lit(7))))
+
+
+def test_fill_null_mean_fills_dates_too() -> None:
+    # strategy="mean" left dates and timestamps null (Polars fills them with the mean date/time)
+    t = pa.table({"d": pa.array([datetime.date(2020, 1, 1), None, datetime.date(2020, 1, 4)]),
+                  "t": pa.array([datetime.datetime(2020, 1, 1), None, datetime.datetime(2020, 1, 2)]),
+                  "i": pa.array([1, None, 2], pa.int8())})
+    _same_as_polars(t, lambda f, m: f.fill_null(strategy="mean"))

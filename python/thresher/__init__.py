@@ -31,7 +31,8 @@ from thresher.errors import (
     ThresherTypeError,
     UnsupportedError,
 )
-from thresher.expressions.expr import Expr, col, count, lit, register_expr_namespace, when
+from thresher.expressions.expr import Expr, col, count, register_expr_namespace, when
+from thresher.expressions.expr import user_lit as lit
 from thresher.frame_ops import all, concat, len  # noqa: A004 - Polars' names: th.all(), th.len()
 from thresher.io.config import (
     AzureConfig,

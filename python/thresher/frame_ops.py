@@ -507,9 +507,9 @@ class FrameOpsMixin:
                 elif t.is_string() and strategy == "zero":
                     fills.append(col(f.name).fill_null(lit("")).alias(f.name))
             return self.with_columns(*fills) if fills else self._with(self._plan)
-        numeric_only = strategy == "mean"
-        targets = [f.name for f in self.schema.fields
-                   if not f.dtype.is_media() and (f.dtype.is_numeric() or not numeric_only)]
+        mean_only = strategy == "mean"  # (numbers, dates and timestamps, as Polars)
+        targets = [f.name for f in self.schema.fields if not f.dtype.is_media() and (
+            not mean_only or f.dtype.is_numeric() or f.dtype.kind in ("date", "timestamp"))]
         if not targets:
             return self._with(self._plan)
         # forward/backward depend on row order and min/max/mean on the whole column: one Window

@@ -1047,7 +1047,8 @@ def col(name: str) -> Expr:
 
 
 def lit(value: Any, dtype: DataType | pa.DataType | str | None = None) -> Expr:
-    """A constant. ``dtype`` overrides the inferred type.
+    """A constant. ``dtype`` overrides the inferred type. (``th.lit`` is :func:`user_lit`: a Python
+    number there takes its type from the column it meets, as in Polars.)
 
     >>> lit(3)
     3
@@ -1060,6 +1061,19 @@ def lit(value: Any, dtype: DataType | pa.DataType | str | None = None) -> Expr:
 
 def lit_if_needed(value: IntoExpr) -> Expr:
     return value if isinstance(value, Expr) else lit(value)
+
+
+def user_lit(value: Any, dtype: DataType | pa.DataType | str | None = None) -> Expr:
+    """``th.lit``: :func:`lit`, but a Python number without ``dtype`` is dynamic as in Polars
+    (``lit(200) * col(int8)`` is Int16; alone it is Int64). The planner's own constants (the SQL
+    translator's) use :func:`lit` and keep their type.
+
+    >>> user_lit(3)
+    3
+    """
+    if dtype is None and isinstance(value, (int, float)) and not isinstance(value, builtins.bool):
+        return _dynamic(value)
+    return lit(value, dtype)
 
 
 # the calls whose Python-number operand takes its type from the other operand, as in Polars
