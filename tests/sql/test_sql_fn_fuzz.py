@@ -261,6 +261,11 @@ NUMERIC_AND_DATE_FUNCTIONS = {
     # GREATEST/LEAST skip NULLs (NULL only where every argument is)
     "greatest_least": "SELECT id, greatest(i, j) AS a, least(i, NULL) AS b, greatest(f, i) AS c, "
                       "greatest(d, ts) AS e, least(d, DATE '2024-01-01') AS g, least(NULL, NULL) AS h FROM t",
+    # a DECIMAL and an integer: a DECIMAL wide enough for the integer's digits (found by the fuzzer,
+    # seed 8: greatest(CAST(-0.5 AS DECIMAL(4, 1)), <a BIGINT 1440>) failed while running)
+    "greatest_least_of_decimal_and_integers": "SELECT id, greatest(CAST(-0.5 AS DECIMAL(4, 1)), i * 1000) AS a, "
+                      "least(m, j) AS b, greatest(m, CAST(i AS SMALLINT)) AS c, "
+                      "least(CAST(m AS DECIMAL(38, 2)), i) AS e FROM t",
     # dow 0 on Sunday, isodow 7; week is ISO (2021-01-03 in week 53, 2024-12-30 in week 1)
     "date_parts": "SELECT id, year(d) AS a, month(ts) AS b, day(d) AS c, dayofweek(d) AS e, extract(dow FROM d) AS f, "
                   "extract(isodow FROM ts) AS g, extract(doy FROM d) AS h, extract(week FROM d) AS k, "

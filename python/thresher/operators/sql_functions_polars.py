@@ -7,10 +7,16 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from thresher._lazy import lazy_module
-from thresher.datatypes import DataType, supertype
+from thresher.datatypes import DataType, Field
 from thresher.errors import ThresherExecutionError
 from thresher.expressions.expr import Literal
-from thresher.expressions.sql_functions import DATE_TEXT, SQL_STRING_FUNCTIONS, SQL_STRING_INT_ARGS, TIMESTAMP_TEXT
+from thresher.expressions.sql_functions import (
+    DATE_TEXT,
+    SQL_STRING_FUNCTIONS,
+    SQL_STRING_INT_ARGS,
+    TIMESTAMP_TEXT,
+    extreme_type,
+)
 from thresher.operators.expr_to_polars import (
     Guard,
     check_is_elementwise,
@@ -580,10 +586,7 @@ register_lowering("sql_sign", _sql_sign)
 
 def _sql_extreme(greatest: bool) -> Callable[[list[pl.Expr], Call, list[DataType]], pl.Expr]:
     def lower_it(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
-        target = t[0]
-        for other in t[1:]:
-            target = supertype(target, other) or target
-        dtype = polars_dtype(target)
+        dtype = polars_dtype(extreme_type("greatest" if greatest else "least", [Field(f"a{i}", x) for i, x in enumerate(t)]))
         # left to right, NULLs skipped, the first of equal values kept (greatest(-0.0, 0) is -0.0
         # in DuckDB; Polars' max_horizontal gives 0.0)
         out = a[0].cast(dtype)
