@@ -102,7 +102,7 @@ STRPTIME_FORMATS = ["%Y-%m-%d", "%d/%m/%Y %H:%M:%S", "%Y%m%d", "%b %d %Y", "%j %
                     "%Y-%m-%d %H:%M"]
 DIFF_UNITS = ["day", "month", "year", "quarter", "week", "hour", "minute", "second", "millisecond", "microsecond",
               "ms", "us", "m", "mins", "w", "s", "h", "d", "days", "yrs"]
-SUB_UNITS = ["week", "day", "hour", "minute", "second", "millisecond", "microsecond", "ms", "us", "m", "secs", "w"]
+SUB_UNITS = ["year", "quarter", "month", "yrs", "mons", "week", "day", "hour", "minute", "second", "millisecond", "microsecond", "ms", "us", "m", "secs", "w"]
 
 LIKE_PATTERNS = ["%", "_", "a%", "%a", "%a%", "a_b%", "__", "%_%", "H%o", "%ö%", "", "a\\_%", "%\\%", "日%", "%,%"]
 
@@ -289,7 +289,7 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
 REFUSED_CALLS = {
     "date_trunc#decade": "date_trunc('decade', d)", "hash": "hash(s)", "md5": "md5(s)",
     "second#of_date": "extract(second from d)", "length_grapheme": "length_grapheme(s)",
-    "try_strptime": "try_strptime(s, '%Y')", "date_sub#month": "date_sub('month', d, d)",
+    "try_strptime": "try_strptime(s, '%Y')", "date_sub#decade": "date_sub('decade', d, d)",
     # (where RE2 and Rust's regex read a pattern or option otherwise, or chrono a format code)
     "regexp_matches#newline_option": "regexp_matches(s, 'a', 'm')",
     "regexp_matches#non_ascii_class_in_class": "regexp_matches(s, '[\\W]')",

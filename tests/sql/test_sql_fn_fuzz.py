@@ -372,6 +372,13 @@ TEXT_AND_TIME_FUNCTIONS: dict[str, tuple[pa.Table, str]] = {
     "epoch_to_timestamp": (
         _TIMES, "SELECT id, epoch(d) AS a, epoch(ts) AS b, epoch_ms(d) AS c, epoch_ms(ts) AS e, epoch_ms(i) AS g, "
                 "to_timestamp(f) AS h, to_timestamp(i) AS k FROM t"),
+    # date_sub by months: whole months of the age; an end on its month's last day reaches a later
+    # start day (Jan 31 to Feb 29 is a month), a time of day can take a month back
+    "date_sub_by_months": (
+        _TIMES, "SELECT id, date_sub('month', d, DATE '2024-02-29') AS a, date_sub('month', DATE '2024-02-29', d) AS b, "
+                "date_sub('quarter', ts, d) AS c, date_sub('year', d, ts) AS e, date_sub('month', ts, "
+                "TIMESTAMP '2024-02-29 12:00:00') AS g, date_sub('mons', DATE '2024-01-31', d) AS h, "
+                "date_sub('yrs', DATE '2000-02-29', d) AS k FROM t"),
     # date_trunc below a second rounds down, before 1970 too (1969-12-31 23:59:59.9995 is .999);
     # DuckDB's short unit names ('ms' is a millisecond, 'm' a minute: 'ms' was read as 'm')
     "date_trunc_below_seconds": (

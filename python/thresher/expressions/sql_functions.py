@@ -202,8 +202,8 @@ DATE_TRUNC_UNITS = ("year", "quarter", "month", "week", "day", "hour", "minute",
                     "microsecond")
 DATE_DIFF_UNITS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond",
                    "microsecond")
-#: DATE_SUB's (whole units between; its months, quarters and years are not supported)
-DATE_SUB_UNITS = ("week", "day", "hour", "minute", "second", "millisecond", "microsecond")
+#: DATE_SUB's (whole units between)
+DATE_SUB_UNITS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond", "microsecond")
 
 
 @function("sql_date_trunc", sql_names=("__sql_date_trunc",))

@@ -658,6 +658,8 @@ def _sql_date_diff(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     if any(x.is_null() for x in t):
         return pl.lit(None, dtype=pl.Int64)
     unit = e.option("unit")
+    if e.option("sub") and unit in ("month", "quarter", "year"):
+        return _sql_months_between(a, unit)
     if unit in _MICROS or e.option("sub"):
         us0, us1 = (x.cast(pl.Datetime("us")).dt.epoch("us") for x in a)
         if e.option("sub"):  # DATE_SUB: the whole units between (the microseconds between, truncated)
@@ -683,6 +685,29 @@ register_lowering("sql_date_diff", _sql_date_diff)
 _MICROS = {"hour": 3_600_000_000, "minute": 60_000_000, "second": 1_000_000, "millisecond": 1_000,
            "microsecond": 1}
 _SUB_MICROS = _MICROS | {"week": 7 * 86_400_000_000, "day": 86_400_000_000}
+
+
+def _sql_months_between(a: list[pl.Expr], unit: str) -> pl.Expr:
+    """DuckDB's DATE_SUB by months, quarters or years: the whole months of the age from the
+    earlier to the later (negated when the first is later), where an end on the last day of its
+    month reaches a start day past it (Jan 31 to Feb 29 is a month)."""
+    x, y = (v.cast(pl.Datetime("us")) for v in a)
+    neg = x > y
+    lo, hi = pl.when(neg).then(y).otherwise(x), pl.when(neg).then(x).otherwise(y)
+
+    def parts(v: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
+        time = v.dt.epoch("us") - v.dt.truncate("1d").dt.epoch("us")
+        return v.dt.year().cast(pl.Int64), v.dt.month().cast(pl.Int64), v.dt.day().cast(pl.Int64), time
+
+    ly, lm, ld, lt = parts(lo)
+    hy, hm, hd, ht = parts(hi)
+    end_days = hi.dt.month_end().dt.day().cast(pl.Int64)
+    moved = (hd == end_days) & ((ld > end_days) | ((ld == end_days) & (lt < ht)))
+    start_day = pl.when(moved).then(end_days).otherwise(ld)
+    borrow = ((hd < start_day) | ((hd == start_day) & (ht < lt))).cast(pl.Int64)
+    months = (hy - ly) * 12 + (hm - lm) - borrow
+    whole = months // {"month": 1, "quarter": 3, "year": 12}[unit]
+    return pl.when(neg).then(-whole).otherwise(whole)
 
 
 def _truncated_div(x: pl.Expr, n: int) -> pl.Expr:

@@ -1014,8 +1014,8 @@ class Translator:
         unit = _date_unit(args[0].value) if len(args) == 3 and isinstance(args[0], Literal) and isinstance(
             args[0].value, str) else None
         if unit not in DATE_SUB_UNITS:
-            raise UnsupportedError(f"date_sub by {unit!r} is not supported (only {', '.join(DATE_SUB_UNITS)}; DuckDB's "
-                                   f"months count whole months by the calendar): {_where(node)}")
+            raise UnsupportedError(f"date_sub by {unit!r} is not supported (only {', '.join(DATE_SUB_UNITS)}): "
+                                   f"{_where(node)}")
         return Call("sql_date_diff", (args[1], args[2]), (("unit", unit), ("sub", True)))
 
     def _time_function(self, node: Any, schema: Schema | None) -> Expr:
