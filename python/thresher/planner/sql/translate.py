@@ -908,8 +908,11 @@ class Translator:
             return Call("grouping", tuple(self.expr(a, schema) for a in node.expressions))
         if isinstance(node, exp.Nullif):  # NULLIF(a, b): NULL where a = b (guards a division: n / NULLIF(d, 0))
             a, b = self.expr(node.this, schema), self.expr(node.expression, schema)
-            if any(isinstance(x, Literal) and x.value is None for x in (a, b)):
-                return a  # a = NULL is never true (and Polars refuses a NULL-typed when() condition)
+            if any((isinstance(x, Literal) and x.value is None) or (schema is not None and x.resolve(schema).dtype.is_null())
+                   for x in (a, b)):
+                # a = NULL is never true (and Polars refuses a NULL-typed when() condition:
+                # nullif(abs(NULL), i) failed while running)
+                return a
             return when(Call("eq", (a, b))).then(
                 Literal(None, DataType.null())).otherwise(a)
         if isinstance(node, exp.Coalesce):
