@@ -21,12 +21,15 @@ Thresher must give Polars' column names, types (as Polars reads Thresher's Arrow
 values (floats to 1e-9), or refuse with a ``ThresherError`` or an ``AttributeError``/``TypeError``
 naming what it lacks; a pipeline Polars itself rejects is skipped.
 
-Deliberate differences, documented in docs/guide/dataframe.md and not counted as mismatches:
-counts (``count``, ``len``, ``n_unique``, ``null_count``, ``with_row_index``) are Int64 in
-Thresher (Polars UInt32); an integer ``sum`` is Int64 (Polars keeps Int32 and wraps: the Polars
-side sums in Int64); ``lit(1)`` alone is Int64 (Polars Int32: the Polars side writes
-``lit(1, dtype=Int64)``). Not drawn: a frame without columns (Thresher gives no rows, Polars keeps
-the height), ``unique(subset, keep="any")`` (which row stays is open).
+Deliberate differences, documented in docs/guide/dataframe.md, are written into the Polars side
+(so the comparison stays exact): counts (``count``, ``len``, ``n_unique``, ``null_count``, a sum of
+booleans, ``with_row_index``, pivot's ``len``) are Int64 in Thresher (Polars UInt32, where
+``count - 3`` wraps): cast to Int64; an integer ``sum`` is Int64 (Polars keeps Int32 and wraps):
+summed in Int64; ``lit(1)`` alone is Int64 (Polars Int32): ``lit(1, dtype=Int64)``.
+
+Not drawn: a frame without columns (Thresher gives no rows, Polars keeps the height),
+``unique(subset, keep="any")`` (which row stays is open). ``join(nulls_equal=True)`` is drawn and
+refused (a TypeError naming it).
 """
 
 from __future__ import annotations
@@ -149,6 +152,17 @@ def _term(draw: Any, schema: dict[str, str]) -> tuple[str, Callable[[Any], Any]]
     return f"col({name!r}).is_not_null()", lambda m: m.col(name).is_not_null()
 
 
+def _int_lit(m: Any, v: int) -> Any:
+    """``lit(v)`` alone: Int64 in Thresher, Int32 in Polars (documented in docs/guide/dataframe.md)."""
+    return m.lit(v, dtype=pl.Int64) if m is pl else m.lit(v)
+
+
+def _counted(e: Any, m: Any) -> Any:
+    """A count (``count``, ``len``, ``n_unique``, ``null_count``, a row index) as Thresher types it:
+    Int64 (Polars UInt32, where ``count - 3`` wraps; documented in docs/guide/dataframe.md)."""
+    return e.cast(pl.Int64) if m is pl else e
+
+
 def _wide(e: Any, kind: str, m: Any) -> Any:
     """``e`` as Thresher sums it, on Polars' side: an integer sum is Int64 in Thresher (Polars
     keeps Int32 and wraps on overflow; documented in docs/guide/dataframe.md)."""
@@ -188,14 +202,16 @@ def _aggs(draw: Any, schema: dict[str, str], ordered: bool, exclude: set[str]) -
             out.append((f"col({c!r}).alias('a{i}')", lambda m, c=c, i=i: m.col(c).alias(f"a{i}")))
             continue
         if draw(st.integers(0, 6)) == 0:
-            out.append((f"len().alias('a{i}')", lambda m, i=i: m.len().alias(f"a{i}")))
+            out.append((f"len().alias('a{i}')", lambda m, i=i: _counted(m.len(), m).alias(f"a{i}")))
             continue
         if not options:
             continue
         name = draw(st.sampled_from(options))
         fn, k = table[name][1], schema[c] if name == "sum" else ""
+        counted = name in ("count", "n_unique", "null_count") or (name == "sum" and schema[c] == "bool")
         out.append((f"col({c!r}).{name}().alias('a{i}')",
-                    lambda m, c=c, fn=fn, i=i, k=k: fn(_wide(m.col(c), k, m)).alias(f"a{i}")))
+                    lambda m, c=c, fn=fn, i=i, k=k, n=counted: (
+                        _counted(fn(_wide(m.col(c), k, m)), m) if n else fn(_wide(m.col(c), k, m))).alias(f"a{i}")))
     return out
 
 
@@ -218,16 +234,20 @@ def _value_expr(draw: Any, schema: dict[str, str], ordered: bool) -> tuple[str, 
     if choice == 2 and nums:
         c = draw(st.sampled_from(nums))
         agg = draw(st.sampled_from(["sum", "max", "mean", "count"]))
-        return f"col({c!r}) - col({c!r}).{agg}()", lambda m: m.col(c) - getattr(
-            _wide(m.col(c), schema[c], m) if agg == "sum" else m.col(c), agg)()
+        return f"col({c!r}) - col({c!r}).{agg}()", lambda m: m.col(c) - (
+            _counted(m.col(c).count(), m) if agg == "count" else
+            getattr(_wide(m.col(c), schema[c], m) if agg == "sum" else m.col(c), agg)())
     if choice == 3 and keys:
         c, k = draw(st.sampled_from(sorted(schema))), draw(st.sampled_from(keys))
         if schema[c] == "list":
-            return "lit(1)", lambda m: m.lit(1)
+            return "lit(1)", lambda m: _int_lit(m, 1)
         agg = draw(st.sampled_from(["count", "max", "n_unique"] + (["sum", "mean"] if schema[c] in ("int", "float")
                                                                      else [])))
-        return (f"col({c!r}).{agg}().over({k!r})",
-                lambda m: getattr(_wide(m.col(c), schema[c], m) if agg == "sum" else m.col(c), agg)().over(k))
+        def over(m: Any) -> Any:
+            e = getattr(_wide(m.col(c), schema[c], m) if agg == "sum" else m.col(c), agg)().over(k)
+            return _counted(e, m) if agg in ("count", "n_unique") else e
+
+        return f"col({c!r}).{agg}().over({k!r})", over
     if choice == 4 and ordered and nums:
         c = draw(st.sampled_from(nums))
         return f"col({c!r}).cum_sum()", lambda m: m.col(c).cum_sum()
@@ -238,8 +258,7 @@ def _value_expr(draw: Any, schema: dict[str, str], ordered: bool) -> tuple[str, 
         c = draw(st.sampled_from(keys))
         return f"col({c!r}).is_null()", lambda m: m.col(c).is_null()
     v = draw(st.sampled_from([1, "z", None, 2.5, D(2024, 1, 1)]))
-    # (a Python int alone is Int64 in Thresher, Int32 in Polars: docs/guide/dataframe.md)
-    return f"lit({v!r})", lambda m: m.lit(v, dtype=pl.Int64) if m is pl and isinstance(v, int) else m.lit(v)
+    return f"lit({v!r})", lambda m: _int_lit(m, v) if isinstance(v, int) else m.lit(v)
 
 
 @dataclass
@@ -299,10 +318,11 @@ def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]: 
     if kind == "agg_select":
         if draw(st.integers(0, 5)) == 0:
             agg = draw(st.sampled_from(["max", "min", "count", "null_count"] + (["first", "last"] if ordered else [])))
-            return Step(f"select(all().{agg}())", lambda f, m, r: f.select(getattr(m.all(), agg)())), True
+            return Step(f"select(all().{agg}())", lambda f, m, r: f.select(
+                _counted(getattr(m.all(), agg)(), m) if agg in ("count", "null_count") else getattr(m.all(), agg)())), True
         aggs = _aggs(draw, schema, ordered, set())
         if not aggs:
-            return Step("select(len())", lambda f, m, r: f.select(m.len())), True
+            return Step("select(len())", lambda f, m, r: f.select(_counted(m.len(), m))), True
         text = ", ".join(t for t, _ in aggs)
         return Step(f"select({text})", lambda f, m, r: f.select(*[fn(m) for _, fn in aggs])), True
     if kind == "group_by":
@@ -430,8 +450,8 @@ def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]: 
         if not ordered:
             return Step("drop_nulls()", lambda f, m, r: f.drop_nulls()), ordered
         off = draw(st.sampled_from([0, 1, 10]))
-        return Step(f"with_row_index('idx', offset={off})",
-                    lambda f, m, r: f.with_row_index("idx", offset=off)), True
+        return Step(f"with_row_index('idx', offset={off})", lambda f, m, r: f.with_row_index("idx", offset=off)
+                    .with_columns(_counted(m.col("idx"), m))), True
     if kind == "pivot":
         keyable = [c for c in cols if schema[c] in ("int", "str", "bool")]
         values = [c for c in cols if schema[c] in ("int", "float")]
@@ -447,7 +467,8 @@ def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]: 
             if m is pl:  # eager in both (Polars' lazy pivot needs the new columns' names)
                 if agg == "sum":
                     f = f.with_columns(_wide(pl.col(v), schema[v], pl))
-                return f.collect().pivot(on, index=index, values=v, aggregate_function=agg).lazy()
+                out = f.collect().pivot(on, index=index, values=v, aggregate_function=agg).lazy()
+                return out.with_columns(_counted(pl.exclude(index), pl)) if agg == "len" else out
             return f.pivot(on, index=index, values=v, aggregate_function=agg)
 
         return Step(f"pivot({on!r}, index={index!r}, values={v!r}, aggregate_function={agg!r})", pivot), True
@@ -465,12 +486,8 @@ def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]: 
 
 # ---- comparing ------------------------------------------------------------------------------------------------------
 
-# documented: counts and row indexes are Int64 in Thresher, UInt32 in Polars (docs/guide/dataframe.md)
-_COUNT_TYPES = {(pl.Int64, pl.UInt32)}
-
-
 def _same_dtype(got: pl.DataType, want: pl.DataType) -> bool:
-    if got == want or (got, want) in _COUNT_TYPES:
+    if got == want:
         return True
     if isinstance(got, pl.List) and isinstance(want, pl.List):
         return _same_dtype(got.inner, want.inner)
