@@ -151,6 +151,13 @@ REGRESSIONS: dict[str, tuple[pa.Table, str]] = {
         DAYS, "SELECT id, CAST(DATE '2023-12-31' + INTERVAL 2 MONTHS AS DATE) AS c0, "
               "CAST(DATE '2024-03-31' - INTERVAL 1 MONTH AS DATE) AS c1, CAST(DATE '2024-02-29' + INTERVAL 1 YEAR AS DATE) "
               "AS c2, CAST(DATE '2000-01-31' + INTERVAL 1 MONTH AS DATE) AS c3 FROM t"),
+    # TRY_CAST of a number too wide for the DECIMAL is NULL (failed while running: Polars' non-strict
+    # cast raised "decimal precision 9 can't fit values with 11 digits"); found by the function
+    # fuzzer (seed 11: TRY_CAST(epoch(d) AS DECIMAL(9, 2)))
+    "try_cast_to_a_too_narrow_decimal": (
+        _table(d=[None, D(1999, 12, 31)], i=[2, None], f=[1.5, None]), "SELECT id, TRY_CAST(epoch(d) AS DECIMAL(9, 2)) AS c0, TRY_CAST(i * 1000 AS DECIMAL(4, 2)) AS c1, "
+              "TRY_CAST(99.96 AS DECIMAL(3, 1)) AS c2, TRY_CAST(f * 1e7 AS DECIMAL(4, 1)) AS c3, "
+              "TRY_CAST(CAST(i AS DECIMAL(9, 2)) * 100 AS DECIMAL(4, 1)) AS c4 FROM t"),
     # NULLIF with a NULL-typed side that is no literal failed while running (Polars refuses a
     # NULL-typed when() condition); found by the function fuzzer (seed 9)
     "nullif_of_a_null_typed_expression": (

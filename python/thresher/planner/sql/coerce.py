@@ -98,6 +98,12 @@ def _sql_cast(e: SQLCast, src: DataType) -> Expr:
         if src.is_float() or digits < src.arrow.scale:
             mode = "half_to_even" if src.is_float() and to.is_integer() else "half_away_from_zero"
             x = Call("round", (x,), (("decimals", digits), ("mode", mode)))
+    if to.kind == "decimal" and not e.strict and (src.is_numeric()):
+        # TRY_CAST to a DECIMAL too narrow for the value is NULL (Polars' non-strict cast raises:
+        # "decimal precision 9 can't fit values with 11 digits")
+        bound = lit(10.0 ** (to.arrow.precision - to.arrow.scale))
+        fits = Call("lt", (Call("abs", (Cast(x, DataType.float64(), False),)), bound))
+        x = when(fits).then(x).otherwise(Literal(None, DataType.null()))
     return Cast(x, to, e.strict)
 
 
