@@ -259,6 +259,8 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
             lambda t: f"({t[0]} {t[1]} {t[2]})"))
         opt(st.tuples(sub("str"), st.sampled_from(REGEX_PATTERNS), st.sampled_from(REGEX_OPTIONS)).map(
             lambda t: f"regexp_matches({t[0]}, '{t[1]}'{t[2]})"))
+        opt(st.tuples(sub("str"), st.sampled_from(REGEX_PATTERNS + ["a|ab", "(?m)a$", r"\w+\s\w+"]),
+                      st.sampled_from(REGEX_OPTIONS)).map(lambda t: f"regexp_full_match({t[0]}, '{t[1]}'{t[2]})"))
         opt(st.tuples(st.sampled_from(["starts_with", "contains", "ends_with", "suffix"]), sub("str"), sub("str")).map(
             lambda t: f"{t[0]}({t[1]}, {t[2]})"))
         opt(st.tuples(sub("str"), st.sampled_from(["LIKE", "NOT LIKE", "ILIKE", "NOT ILIKE"]),

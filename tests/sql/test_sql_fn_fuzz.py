@@ -369,6 +369,12 @@ TEXT_AND_TIME_FUNCTIONS: dict[str, tuple[pa.Table, str]] = {
                 "regexp_replace(s, '(\\w)(\\w)', '\\2\\1$1', 'g') AS c, regexp_replace(s, '.', '-', 'l') AS e, "
                 "regexp_replace(s, 'x*', '-', 'g') AS g, regexp_replace(s, 'a', '<\\0\\\\>', 'lg') AS h, "
                 "regexp_replace(s, 'A', 'b', 'ig') AS k FROM t"),
+    # the whole text: an alternative that matches only a prefix does not count ('a|ab' matches 'ab'),
+    # a (?m) in the pattern does not end the match at a newline
+    "regexp_full_match": (
+        _TEXTS, "SELECT id, regexp_full_match(s, 'a|ab') AS a, regexp_full_match(s, '\\w+') AS b, "
+                "regexp_full_match(s, '(?m)a$') AS c, regexp_full_match(s, 'ABC', 'i') AS e, "
+                "regexp_full_match(s, '') AS g, regexp_full_match(s, 'a.b', 's') AS h FROM t"),
     # '' where nothing matches or the group took no part (or does not exist)
     "regexp_extract": (
         _TEXTS, "SELECT id, regexp_extract(s, '(\\d+)\\s*(\\w+)', 2) AS a, regexp_extract(s, 'b') AS b, "

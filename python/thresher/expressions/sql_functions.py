@@ -92,7 +92,7 @@ SQL_STRING_FUNCTIONS: dict[str, DataType] = {
     "strpos": DataType.int64(), "split_part": DataType.string(), "reverse": DataType.string(),
     "ends_with": DataType.bool(), "repeat": DataType.string(), "strlen": DataType.int64(),
     "bit_length": DataType.int64(), "ascii": DataType.int32(), "chr": DataType.string(), "translate": DataType.string(),
-    "regexp_matches": DataType.bool(), "regexp_replace": DataType.string(), "regexp_extract": DataType.string(),
+    "regexp_matches": DataType.bool(), "regexp_full_match": DataType.bool(), "regexp_replace": DataType.string(), "regexp_extract": DataType.string(),
 }
 SQL_STRING_INT_ARGS: dict[str, tuple[int, ...]] = {"left": (1,), "right": (1,), "split_part": (2,), "repeat": (1,),
                                                    "chr": (0,)}

@@ -495,7 +495,7 @@ def _sql_str(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:  # noqa: 
         for i, ch in enumerate(source):  # the first mapping of a character wins; those past the target's end go
             seen.setdefault(ch, target[i] if i < len(target) else "")
         out = s.str.replace_many(list(seen), list(seen.values())) if seen else s
-    elif op == "regexp_matches":
+    elif op in ("regexp_matches", "regexp_full_match"):  # (the full match's pattern is anchored)
         out = s.str.contains(e.option("pattern"))
     elif op == "regexp_replace":  # the first match, or every one with 'g'
         pattern, value = e.option("pattern"), e.option("replacement")

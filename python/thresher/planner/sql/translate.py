@@ -1150,6 +1150,8 @@ class Translator:
         fn = _REGEXP_NAMES.get(type(node), "regexp")
         if isinstance(node, exp.RegexpLike):
             op, options_key = "regexp_matches", "flag"
+        elif isinstance(node, exp.RegexpFullMatch):
+            op, options_key = "regexp_full_match", "options"
         elif isinstance(node, exp.RegexpReplace):
             op, options_key = "regexp_replace", "modifiers"
             if node.args.get("position") is not None or node.args.get("occurrence") is not None:
@@ -1160,7 +1162,7 @@ class Translator:
                 raise UnsupportedError(f"{fn} with a position or an occurrence: {_where(node)}")
         else:
             raise SQLError(f"unsupported string function {fn!r}: {_where(node)}")
-        result = DataType.bool() if op == "regexp_matches" else DataType.string()
+        result = DataType.bool() if op in ("regexp_matches", "regexp_full_match") else DataType.string()
         pattern = literal("expression", "its pattern", str)
         options = literal(options_key, "its options", str) if node.args.get(options_key) is not None else ""
         if pattern is None or options is None:
@@ -1318,8 +1320,9 @@ class Translator:
 
 _STRING_NODES = (exp.Trim, exp.Replace, exp.StartsWith, exp.Contains, exp.Left, exp.Right, exp.Pad, exp.StrPosition,
                  exp.SplitPart, exp.Reverse, exp.EndsWith, exp.Repeat, exp.BitLength, exp.Ascii, exp.Chr,
-                 exp.Translate, exp.RegexpLike, exp.RegexpReplace, exp.RegexpExtract)
-_REGEXP_NAMES = {exp.RegexpLike: "regexp_matches", exp.RegexpReplace: "regexp_replace",
+                 exp.Translate, exp.RegexpLike, exp.RegexpFullMatch, exp.RegexpReplace, exp.RegexpExtract)
+_REGEXP_NAMES = {exp.RegexpLike: "regexp_matches", exp.RegexpFullMatch: "regexp_full_match",
+                 exp.RegexpReplace: "regexp_replace",
                  exp.RegexpExtract: "regexp_extract"}
 _TIME_NODES = (exp.TimeToStr, exp.StrToTime, exp.TimeToUnix, exp.UnixToTime)
 
@@ -1440,7 +1443,10 @@ def _rust_regex(pattern: str, options: str, op: str, node: Any) -> tuple[str, in
                 continue
             out.append(c)
             i += 1
-    rust = (f"(?{flags})" if flags else "") + "".join(out)
+    body = "".join(out)
+    if op == "regexp_full_match":  # the whole text (\A and \z: a (?m) in the pattern leaves them be)
+        body = f"\\A(?:{body})\\z"
+    rust = (f"(?{flags})" if flags else "") + body
     try:
         groups = len(pl.Series([""], dtype=pl.String).str.extract_groups(rust).struct.fields)
     except Exception as exc:  # noqa: BLE001  (Polars' regex error: one RE2 may read otherwise)
