@@ -149,3 +149,16 @@ def test_fill_null_mean_fills_dates_too() -> None:
                   "t": pa.array([datetime.datetime(2020, 1, 1), None, datetime.datetime(2020, 1, 2)]),
                   "i": pa.array([1, None, 2], pa.int8())})
     _same_as_polars(t, lambda f, m: f.fill_null(strategy="mean"))
+
+
+@pytest.mark.parametrize("int_type", [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint64()])
+def test_relaxed_concat_of_an_integer_and_a_decimal(int_type: pa.DataType) -> None:
+    # concat(how='diagonal_relaxed') of an Int64 and a Decimal(10, 2) column gave Decimal(10, 2),
+    # which cannot hold an int64 (Polars: Decimal(38, 2); an int8 fits, Decimal(10, 2) stays)
+    a = pa.table({"m": pa.array([7, None], int_type)})
+    b = pa.table({"m": pa.array([decimal.Decimal("1.50")], pa.decimal128(10, 2))})
+    for how in ("vertical_relaxed", "diagonal_relaxed"):
+        want = pl.concat([_polars(a).lazy(), _polars(b).lazy()], how=how).collect()  # type: ignore[call-overload]
+        got = _polars(th.concat([th.from_arrow(a), th.from_arrow(b)], how=how).to_arrow())
+        assert got.schema == want.schema
+        assert got.rows() == want.rows()

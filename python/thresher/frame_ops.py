@@ -189,7 +189,7 @@ def concat(items: Sequence[DataFrame], *, how: str = "vertical") -> DataFrame:
             if have is None or have.is_null():
                 types[fld.name] = fld.dtype
             elif have != fld.dtype and not fld.dtype.is_null():
-                st = supertype(have, fld.dtype) if relaxed else None
+                st = _relaxed_supertype(have, fld.dtype) if relaxed else None
                 if st is None:
                     hint = "" if relaxed else f"; use how={how.split('_')[0] + '_relaxed'!r} to widen types"
                     raise ThresherTypeError(
@@ -207,6 +207,22 @@ def concat(items: Sequence[DataFrame], *, how: str = "vertical") -> DataFrame:
             exprs.append(e.alias(n))
         plans.append(Project(f._plan, tuple(exprs)))
     return frames[0]._with(Union(tuple(plans)))
+
+
+_INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 19}
+
+
+def _relaxed_supertype(a: DataType, b: DataType) -> DataType | None:
+    """The type a relaxed concat widens ``a`` and ``b`` to, as Polars: an integer and a
+    ``decimal(p, s)`` give that decimal when it holds every value of the integer type, else
+    ``decimal(38, s)`` (the common supertype, ``decimal(p, s)``, could not hold an int64)."""
+    for x, y in ((a, b), (b, a)):
+        if x.is_integer() and y.kind == "decimal":
+            p, s = y.arrow.precision, y.arrow.scale
+            bits = x.arrow.bit_width
+            digits = 20 if x.arrow == DataType.uint64().arrow else _INT_DIGITS[bits]
+            return y if digits + s <= p else DataType.decimal(38, s)
+    return supertype(a, b)
 
 
 def _concat_horizontal(frames: list[DataFrame], strict: bool) -> DataFrame:
