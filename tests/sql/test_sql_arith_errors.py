@@ -300,3 +300,32 @@ CHAIN_SAME = [
 @pytest.mark.parametrize("query", CHAIN_SAME)
 def test_a_chain_of_constants_that_fits_matches_duckdb(query: str) -> None:
     assert _thresher(query) == _duckdb(query)
+
+
+# -- % and // at an integer type's minimum -----------------------------------------------------------
+# SQL's truncating % and // were sign(a) * (|a| % |b|): |a| wraps at the minimum (|-32768| is
+# -32768 in SMALLINT), so -32768 % 3 was -1 (DuckDB -2) and -2^63 // 2 was 2^62 (DuckDB -2^62);
+# x // -1 at the minimum wrapped where DuckDB raises "Overflow in division".
+MINS = {t: pa.table({"a": pa.array([lo, lo + 1, -7, 7, 0, None, -1, 3], t), "b": pa.array([3, -2, 2, -2, 5, 3, 7, -3], t)})
+        for t, lo in (("int8", -128), ("int16", -32768), ("int32", -2 ** 31), ("int64", -2 ** 63))}
+
+
+@pytest.mark.parametrize("dtype", sorted(MINS))
+@pytest.mark.parametrize("query", [
+    "SELECT a, b, a % b AS r, a // b AS q FROM m",
+    "SELECT a, a % 3 AS r, a // 2 AS q, a // -2 AS p, 5 % b AS o, -7 // b AS n FROM m",
+    "SELECT a FROM m WHERE a % b = -2 OR a // b < -1000",
+    "SELECT a, CASE WHEN a > -100 THEN a // -1 END AS r FROM m",
+])
+def test_remainder_and_division_at_the_minimum_match_duckdb(dtype: str, query: str) -> None:
+    tables = {"m": MINS[dtype]}
+    assert thresher_rows(query, tables) == duckdb_rows(query, tables)
+
+
+@pytest.mark.parametrize("dtype", sorted(MINS))
+def test_the_minimum_divided_by_minus_one_overflows_as_in_duckdb(dtype: str) -> None:
+    tables = {"m": MINS[dtype]}
+    with pytest.raises(duckdb.Error, match="Overflow"):
+        duckdb_rows("SELECT a // -1 AS r FROM m", tables)
+    with pytest.raises(ThresherExecutionError, match="integer overflow in"):
+        thresher_rows("SELECT a // -1 AS r FROM m", tables)

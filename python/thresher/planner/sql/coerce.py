@@ -110,14 +110,31 @@ def _sql_cast(e: SQLCast, src: DataType) -> Expr:
 def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType) -> Expr:
     """DuckDB's ``a % b`` and ``a // b`` truncate toward zero where Polars' (the DataFrame
     API's) floor. The remainder has the sign of ``a`` (``-7 % 3`` is -1): ``sign(a) * (|a| % |b|)``
-    for any numeric type; integers divide as ``sign(a) * sign(b) * (|a| // |b|)`` (``-7 // 2`` is
-    -3), and ``//`` with a DOUBLE or DECIMAL operand divides (``7.5 // 2`` is 3.75), as DuckDB does.
+    for a DOUBLE or DECIMAL operand; integers step Polars' floored ones toward zero (``-7 // 2`` is
+    -3; no ``|a|``, which wraps at the type's minimum), and ``//`` with a DOUBLE or DECIMAL operand
+    divides (``7.5 // 2`` is 3.75), as DuckDB does.
     A NULL operand gives NULL either way."""
     if ta.is_null() or tb.is_null():  # (Polars has no abs or // of the null type)
         other = tb if ta.is_null() else ta
         return Literal(None, DataType.null()) if other.is_null() else Literal(None, DataType.null()).cast(other)
     if name == "floordiv" and not (ta.is_integer() and tb.is_integer()):
         return _nonzero(Call("truediv", (a, b)), a, b, "//")
+    if ta.is_integer() and tb.is_integer():
+        # from Polars' flooring ones, stepping toward zero where the signs differ and b does not
+        # divide a: no |a|, which leaves the type at its minimum (|-32768| wraps: -32768 % 3 was -1,
+        # DuckDB -2; -2^63 // 2 was 2^62)
+        floor_mod = Call("mod", (a, b))
+        step = Call("and", (Call("neq", (floor_mod, lit(0))),
+                            Call("neq", (Call("lt", (a, lit(0))), Call("lt", (b, lit(0)))))))
+        if name == "mod":
+            out = when(step).then(Call("sub", (floor_mod, b))).otherwise(floor_mod)
+        else:
+            # (x // -1 is -x, checked: the type's minimum has no negation, an overflow in DuckDB;
+            # Polars' division wraps there)
+            floor = when(Call("eq", (b, lit(-1)))).then(Call("neg", (a,), SQL_CHECKED)).otherwise(
+                Call("floordiv", (a, b)))
+            out = when(step).then(Call("add", (floor, lit(1)))).otherwise(floor)
+        return _nonzero(out, a, b, "%" if name == "mod" else "//")
     divisor = b
     if ta.kind == "decimal" or tb.kind == "decimal":  # (Polars raises on every row: NULL, checked below)
         divisor = when(Call("eq", (b, lit(0)))).then(Literal(None, DataType.null())).otherwise(b)
