@@ -294,6 +294,10 @@ CHAIN_SAME = [
     "SELECT 1000 * 1000 * s AS r FROM t WHERE s < 100",  # constants alone fold (an INTEGER)
     "SELECT n * 1.5 * 2 AS r, f * 0.1 * 3 AS q FROM t",
     "SELECT s FROM t WHERE s * 2 * 2 > 100",
+    # constants alone are an INTEGER in DuckDB, not a literal taking the SMALLINT's type (sqlglot
+    # folded 1000 * 2 into 2000: 1000 * (s + 2000) overflowed SMALLINT where DuckDB answers)
+    "SELECT 1000 * (s + 1000 * 2) AS r, -3 * (s - 0 * 0 - 2) AS q, s + -1 * 30000 AS p FROM t",
+    "SELECT s * (1 + 1) AS r, 2 * 1000 * s AS q, s + 3000000000 * 2 AS p FROM t",
 ]
 
 

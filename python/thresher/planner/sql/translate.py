@@ -1723,9 +1723,21 @@ _STEP_NODES = (exp.Add, exp.Sub, exp.Mul)
 
 
 def _is_number(node: Any) -> bool:
+    """A number, or constants alone (``1000 * 2``)."""
+    return _is_constant(node)
+
+
+def _is_constant(node: Any) -> bool:
+    """A number, or +, -, * of numbers."""
     while isinstance(node, (exp.Neg, exp.Paren)):
         node = node.this
+    if isinstance(node, _STEP_NODES):
+        return _is_constant(node.this) and _is_constant(node.expression)
     return isinstance(node, exp.Literal) and not node.is_string
+
+
+def _integer_constant(node: Any) -> bool:
+    return all(x.is_int for x in node.find_all(exp.Literal))
 
 
 def _is_zero(node: Any) -> bool:
@@ -1748,17 +1760,23 @@ def _keep_constant_steps(tree: Any) -> None:
     0`` is 0 where ``x * 1000`` overflows, ``s * 1000 * 1000`` fails folding ``1000 * 1000`` in
     SMALLINT): the same answers as step by step but for a last factor 0 (merged here too) and a
     merged constant that leaves the type while every ``x`` is 0 or NULL (an error in DuckDB)."""
-    for node in list(tree.find_all(*_STEP_NODES)):
+    for node in reversed(list(tree.find_all(*_STEP_NODES))):  # (inner ones first: an outer one copies them)
         parent = node.parent
         while isinstance(parent, exp.Paren):
             parent = parent.parent
         if not isinstance(parent, _STEP_NODES):
             continue
         sides = (node.this, node.expression)
-        if sum(map(_is_number, sides)) != 1:
-            continue
         other = parent.expression if parent.this is node or (
             isinstance(parent.this, exp.Paren) and parent.this.this is node) else parent.this
+        if all(map(_is_number, sides)) and not _is_constant(other) and _integer_constant(node):
+            # constants alone (1000 * 2 next to a SMALLINT) are an INTEGER in DuckDB (a BIGINT where
+            # a literal needs one), not a literal that takes the other operand's type
+            wide = any(not -2 ** 31 <= int(x.name) < 2 ** 31 for x in node.find_all(exp.Literal))
+            node.replace(exp.Cast(this=node.copy(), to=exp.DataType.build("BIGINT" if wide else "INT")))
+            continue
+        if sum(map(_is_number, sides)) != 1:
+            continue
         if _is_number(other) and not (isinstance(node, exp.Mul) and isinstance(parent, exp.Mul) and _is_zero(other)):
             node.replace(exp.Anonymous(this=KEEP_STEP, expressions=[node.copy()]))
 
