@@ -241,15 +241,23 @@ SUM_EXACT = [
     # each partition's sum fits (all the values' magnitudes together do not: that was refused)
     "SELECT g, i, sum(n) OVER (PARTITION BY g) AS r FROM w",
     "SELECT g, i, sum(CASE WHEN g = 2 THEN b END) OVER (PARTITION BY g) AS r FROM w",
+    # avg of BIGINT values is exact, as DuckDB's (Polars sums doubles: avg(2^63 - 1, -2^63) was 0.0)
+    "SELECT avg(x) AS r FROM mm WHERE g = 1",
+    "SELECT g, avg(x) AS r FROM mm GROUP BY g",
+    "SELECT g, avg(x) OVER (PARTITION BY g) AS r FROM mm",
+    "SELECT g, i, avg(n) OVER (PARTITION BY g) AS r, sum(n) OVER (PARTITION BY g) AS q FROM w",
     # a mean's partial sums under a ROLLUP are exact (they wrapped: avg(b) of group 1 was -4.6e18)
     "SELECT g, avg(b) AS r, avg(i) AS q, avg(u) AS p FROM w GROUP BY ROLLUP (g)",
     "SELECT g, avg(n) AS r, count(b) AS q FROM w GROUP BY CUBE (g)",
 ]
 
 
+MM = pa.table({"g": pa.array([1, 1, 2], pa.int32()), "x": pa.array([2 ** 63 - 1, -(2 ** 63), 5], pa.int64())})
+
+
 @pytest.mark.parametrize("query", SUM_EXACT)
 def test_a_bigint_sum_that_fits_matches_duckdb(query: str) -> None:
-    tables = {"w": W}
+    tables = {"w": W, "mm": MM}
     assert thresher_rows(query, tables) == duckdb_rows(query, tables)
 
 

@@ -408,6 +408,11 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
             return x.cast(pl.Int64).sum()
         return x.sum()
     if name == "mean":
+        if e.option("exact") and str(in_type.arrow) in ("int64", "uint64"):
+            # SQL: DuckDB averages BIGINT values exactly (a HUGEINT sum); Polars sums them as
+            # doubles, so avg(2^63 - 1, -2^63) was 0.0, not -0.5
+            n = x.count()
+            return pl.when(n > 0).then(x.cast(pl.Int128).sum().cast(pl.Float64) / n.cast(pl.Float64))
         # Polars averages a decimal exactly (an i128 sum) and returns Float64 itself: casting
         # every value to Float64 first cost TPC-H q1 about a fifth of its time
         return x.mean()

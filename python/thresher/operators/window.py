@@ -43,6 +43,8 @@ else:
     pl = lazy_module("polars")
 
 #: aggregates a moving frame supports; the others need the whole partition as their frame
+#: SQL's exact sum/avg of BIGINT values (``planner/sql/coerce.SQL_EXACT_SUM``)
+_EXACT = (("exact", True),)
 _FRAMED_AGGS = ("sum", "mean", "count", "min", "max", "first", "last")
 
 
@@ -141,7 +143,15 @@ def _sql_window(lf: pl.LazyFrame, schema: Schema, exprs: Sequence[Expr], partiti
                 top = arg.nan_max() if arg_types[j][0].is_float() else arg.max()
                 x = {"sum": arg.sum(), "mean": arg.mean(), "count": arg.count(), "min": arg.min(),
                      "max": top}[name]
-                if name == "sum":  # SQL: the sum of no values is NULL (Polars: 0)
+                if agg.options == _EXACT and str(arg_types[j][0].arrow) in ("int64", "uint64"):
+                    # SQL's sum/avg of BIGINT values: exact, an error where a sum leaves BIGINT
+                    # (the checked aggregate's lowering)
+                    from thresher.operators.expr_to_polars import _agg
+
+                    x = _agg(name, arg, agg, arg_types[j][0], True)
+                    if name == "sum":
+                        x = pl.when(arg.count() > 0).then(x)
+                elif name == "sum":  # SQL: the sum of no values is NULL (Polars: 0)
                     x = pl.when(arg.count() > 0).then(arg.cast(pl.Int64).sum() if arg_types[j][0].is_integer()
                                                       or arg_types[j][0].is_bool() else x)
             cols.append((x.over(part) if part else x).cast(target[e.output_name()]).alias(e.output_name()))
@@ -207,7 +217,7 @@ def _hash_partitioned(exprs: Sequence[Expr], partition_by: Sequence[Expr], order
             return False
     return all(isinstance(strip_alias(e), CountStar)
                or (isinstance(strip_alias(e), AggCall) and strip_alias(e).name in ("sum", "mean", "count", "min", "max")
-                   and not strip_alias(e).options)  # type: ignore[attr-defined]
+                   and strip_alias(e).options in ((), _EXACT))  # type: ignore[attr-defined]
                for e in exprs)
 
 
@@ -664,14 +674,14 @@ def _evaluate(e: Expr, j: int, df: pl.DataFrame, geo: _Geometry, frame: WindowFr
         pid = pl.Series("__wpid", geo.pid)
         agg = _agg(e.name, pl.col(x.name), e, arg_types[0], True).over("__wpid")
         return df.select(x, pid).select(agg).to_series()
-    if whole and e.name == "sum" and e.option("exact") and str(arg_types[0].arrow) in ("int64", "uint64"):
+    if whole and e.name in ("sum", "mean") and e.option("exact") and str(arg_types[0].arrow) in ("int64", "uint64"):
         # SQL's sum of BIGINT values over whole partitions: an error only where a partition's sum
         # leaves BIGINT (the prefix sums below refuse once all the values' magnitudes could)
         from thresher.operators.expr_to_polars import _agg, polars_error_message
 
         pid = pl.Series("__wpid", geo.pid)
         v = pl.col(x.name)
-        total = pl.when(v.count().over("__wpid") > 0).then(_agg("sum", v, e, arg_types[0], True).over("__wpid"))
+        total = pl.when(v.count().over("__wpid") > 0).then(_agg(e.name, v, e, arg_types[0], True).over("__wpid"))
         try:
             return df.select(x, pid).select(total).to_series()
         except pl.exceptions.PolarsError as exc:

@@ -44,7 +44,7 @@ def partial_aggregates(aggs: tuple[Expr, ...], schema: Schema | None = None
             first.append(inner.alias(f"{name}.p"))
             second.append(AggCall(inner.name, Column(f"{name}.p")).alias(name))
             final.append(Column(name))
-        elif isinstance(inner, AggCall) and inner.name == "mean" and not inner.options:
+        elif isinstance(inner, AggCall) and inner.name == "mean" and inner.options in ((), _EXACT):
             first += [_mean_sum(inner.child, schema).alias(f"{name}.s"),
                       AggCall("count", inner.child).alias(f"{name}.c")]
             second += [AggCall("sum", Column(f"{name}.s")).alias(f"{name}.s"),

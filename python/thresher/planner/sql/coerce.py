@@ -37,6 +37,7 @@ SQL_CHECKED = (("sql", True),)
 #: the option of a ``sum`` written in SQL whose argument may hold BIGINT values: a sum that leaves
 #: BIGINT is an error at run time (DuckDB sums integers into a HUGEINT and answers exactly; Polars,
 #: as the DataFrame API, wraps). A sum of INTEGER (or narrower) values fits BIGINT below 2^32 rows.
+#: An ``avg`` of such values sums them exactly too (Polars sums doubles: avg(2^63 - 1, -2^63) 0.0).
 SQL_EXACT_SUM = (("exact", True),)
 
 

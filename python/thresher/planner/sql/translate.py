@@ -899,7 +899,7 @@ class Translator:
             if isinstance(arg, exp.Distinct):
                 raise SQLError(f"DISTINCT is only supported in COUNT: {_where(node)}")
             x = self.expr(arg, schema)
-            if agg == "sum" and may_leave_int32(x, schema):
+            if agg in ("sum", "mean") and may_leave_int32(x, schema):
                 return AggCall(agg, x, SQL_EXACT_SUM)  # (a BIGINT sum must not wrap: see SQL_EXACT_SUM)
             return AggCall(agg, x)
         if isinstance(node, exp.Grouping):
