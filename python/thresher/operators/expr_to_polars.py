@@ -610,7 +610,10 @@ def _to_polars(expr: Expr, schema: Schema, in_group: bool = True, guard: Guard =
             # a NULL literal (upper(NULL), -NULL): Polars has no string, date or numeric functions on
             # its null type; a numeric one of NULL is NULL
             if expr.name in _NULL_IN_NULL_OUT:
-                return to_polars(expr.args[0], schema, in_group)
+                out = to_polars(expr.args[0], schema, in_group)
+                # (a comparison is a boolean NULL: a filter refuses Polars' null type, HAVING
+                # min(NULL) > 1 under a ROLLUP failed while running)
+                return out.cast(pl.Boolean) if expr.name in _COMPARISONS else out
             if expr.name.startswith(("str.", "dt.")):
                 fn = _typed_null_first(fn, pl.String if expr.name.startswith("str.") else pl.Date)
         if guard is None and not needs_guard(expr):

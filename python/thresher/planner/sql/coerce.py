@@ -121,6 +121,9 @@ def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType) -> E
     if name == "floordiv" and not (ta.is_integer() and tb.is_integer()):
         return _nonzero(Call("truediv", (a, b)), a, b, "//")
     if ta.is_integer() and tb.is_integer():
+        # (an operand with a NULL in it, NULL - b, is Polars' null type, which has no % or //: typed)
+        a, b = (Cast(x, t) if any(isinstance(n, Literal) and n.value is None for n in x.walk()) else x
+                for x, t in ((a, ta), (b, tb)))
         # from Polars' flooring ones, stepping toward zero where the signs differ and b does not
         # divide a: no |a|, which leaves the type at its minimum (|-32768| wraps: -32768 % 3 was -1,
         # DuckDB -2; -2^63 // 2 was 2^62)
