@@ -625,9 +625,11 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     if isinstance(node, Project):
         lf = _build(node.input, leaf)
         exprs = [_named(e, node.input.schema) for e in node.exprs]
-        if exprs and not any(e.columns() for e in node.exprs):
+        if exprs and (not any(e.columns() for e in node.exprs) or not any(x.meta.root_names() for x in exprs)):
             # Polars gives a select of literals one row whatever the input's height (even 0);
-            # a projection has one row per input row (as the streaming project operator does)
+            # a projection has one row per input row (as the streaming project operator does).
+            # (Lowered literals too: NULL + a is lowered to the NULL, SELECT 0, NULL + a over no
+            # rows gave one row)
             return lf.with_columns(exprs).select([e.output_name() for e in node.exprs])
         return _project(lf, node, exprs)
     if isinstance(node, Aggregate):
