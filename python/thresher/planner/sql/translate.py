@@ -843,11 +843,13 @@ class Translator:
         if isinstance(node, exp.Extract):
             part = node.this.name.lower()
             inner = self.expr(node.expression, schema)
-            if part in ("dow", "isodow", "doy", "week"):
+            if part in ("dow", "isodow", "doy", "week", "year", "month", "day", "quarter"):
                 return _date_part(part, inner)
-            if part not in ("year", "month", "day", "hour", "minute", "second", "quarter"):
+            if part not in ("hour", "minute", "second"):
                 raise SQLError(f"unsupported EXTRACT part {part!r}: {_where(node)}")
-            return Call(f"dt.{part}", (inner,))
+            # a BIGINT, as DuckDB's (Polars' parts are Int32: extract(year from d) * 86400001 raised
+            # an overflow DuckDB does not)
+            return SQLCast(Call(f"dt.{part}", (inner,)), DataType.int64())
         if isinstance(node, (exp.Year, exp.Month, exp.Day, exp.DayOfWeek)):
             part = {exp.Year: "year", exp.Month: "month", exp.Day: "day", exp.DayOfWeek: "dow"}[type(node)]
             return _date_part(part, self.expr(node.this, schema))
