@@ -28,8 +28,7 @@ booleans, ``with_row_index``, pivot's ``len``) are Int64 in Thresher (Polars UIn
 summed in Int64; ``lit(1)`` alone is Int64 (Polars Int32): ``lit(1, dtype=Int64)``.
 
 Not drawn: a frame without columns (Thresher gives no rows, Polars keeps the height),
-``unique(subset, keep="any")`` (which row stays is open). ``join(nulls_equal=True)`` is drawn and
-refused (a TypeError naming it).
+``unique(subset, keep="any")`` (which row stays is open).
 """
 
 from __future__ import annotations
@@ -368,7 +367,7 @@ def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]: 
             kw["right_on"] = [b for _, b in chosen]
         if how in ("full", "left", "right") and draw(st.integers(0, 3)) == 0:
             kw["coalesce"] = draw(st.booleans())
-        if draw(st.integers(0, 9)) == 0:
+        if draw(st.integers(0, 3)) == 0:
             kw["nulls_equal"] = True
         text = ", ".join(f"{k}={v!r}" for k, v in kw.items())
         return Step(f"join({rtext}, {text})", lambda f, m, r: f.join(rhs(r, m), **kw)), False

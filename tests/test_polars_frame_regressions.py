@@ -162,3 +162,44 @@ def test_relaxed_concat_of_an_integer_and_a_decimal(int_type: pa.DataType) -> No
         got = _polars(th.concat([th.from_arrow(a), th.from_arrow(b)], how=how).to_arrow())
         assert got.schema == want.schema
         assert got.rows() == want.rows()
+
+
+_NE_LEFT = pa.table({"k": pa.array([None, 1, 1, 2, None], pa.int64()), "m": ["x", "a", None, "b", None],
+                     "x": pa.array([1, 2, 3, 4, 5], pa.int64())})
+_NE_RIGHT = pa.table({"k": pa.array([None, 1, None, 3], pa.int64()), "m": [None, None, "a", "b"],
+                      "y": pa.array([10, 20, 30, 40], pa.int64())})
+
+
+def _join_as_polars(pipeline: Callable[[Any, Any, Any], Any]) -> None:
+    want = pipeline(_polars(_NE_LEFT).lazy(), _polars(_NE_RIGHT).lazy(), pl).collect()
+    got = _polars(pipeline(th.from_arrow(_NE_LEFT), th.from_arrow(_NE_RIGHT), th).to_arrow())
+    assert got.schema == want.schema
+    assert sorted(got.rows(), key=repr) == sorted(want.rows(), key=repr), f"{got}\nvs Polars'\n{want}"
+
+
+@pytest.mark.parametrize("how", ["inner", "left", "right", "full", "semi", "anti"])
+@pytest.mark.parametrize("on", [["k"], ["k", "m"]])
+@pytest.mark.parametrize("coalesce", [None, True, False])
+def test_join_nulls_equal(how: str, on: list[str], coalesce: bool | None) -> None:
+    # join(nulls_equal=True) raised a TypeError naming the argument; NULL keys match each other
+    if coalesce is not None and how in ("semi", "anti"):
+        return
+    _join_as_polars(lambda a, b, m: a.join(b, on=on, how=how, nulls_equal=True, coalesce=coalesce))
+    _join_as_polars(lambda a, b, m: a.join(b.rename({"k": "kk"}), left_on=on, right_on=["kk", *on[1:]], how=how,
+                                           nulls_equal=True, coalesce=coalesce))
+
+
+def test_join_nulls_equal_under_optimizer_rewrites() -> None:
+    # shapes where rules read join keys: a filter above (pushed into both sides, IS NOT NULL on
+    # keys inferred), a chain of joins (reordered), a group-by joined on its keys (semi-join
+    # reduction), a semi join below an inner join
+    _join_as_polars(lambda a, b, m: a.join(b, on="k", nulls_equal=True).filter(m.col("x") > 1))
+    _join_as_polars(lambda a, b, m: a.join(b, on="k", how="left", nulls_equal=True).filter(m.col("y").is_null()))
+    _join_as_polars(lambda a, b, m: a.filter(m.col("x") > 1).join(b, on="k", nulls_equal=True)
+                    .join(b.select("k", m.col("y").alias("z")), on="k", nulls_equal=True))
+    _join_as_polars(lambda a, b, m: a.filter(m.col("x") < 5).join(
+        b.group_by("k").agg(m.col("y").sum()), on="k", nulls_equal=True))
+    _join_as_polars(lambda a, b, m: a.join(b, on="k", how="semi", nulls_equal=True)
+                    .join(b.select("k", "y"), on="k").group_by("k").agg(m.col("x").sum()))
+    _join_as_polars(lambda a, b, m: a.join(b, on="k", how="semi").join(b.select("k", "y"), on="k", nulls_equal=True)
+                    .select("k", "y"))

@@ -256,6 +256,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         strategy: str = "auto",
         *,
         coalesce: bool | None = None,
+        nulls_equal: bool = False,
     ) -> DataFrame:
         """Join with ``other``: inner, left, right, outer (or "full"), semi, anti or cross.
 
@@ -263,6 +264,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         join; True merges each pair of key columns into one (also in an outer join); False keeps
         the right keys too (``key`` and ``key_right``). Column order follows Polars (a right
         join lists the left columns first, then the right ones with the keys).
+        ``nulls_equal=True`` (Polars') makes NULL keys match each other.
 
         >>> import thresher as th
         >>> a = th.from_pydict({"k": [1, 2], "x": ["a", "b"]})
@@ -281,8 +283,8 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         lk = tuple(_to_expr(e) for e in (left_on if isinstance(left_on, (list, tuple)) else [left_on]))
         rk = tuple(_to_expr(e) for e in (right_on if isinstance(right_on, (list, tuple)) else [right_on]))
         if coalesce is not None or how == "right":
-            return join_coalesce(self, other, lk, rk, how, suffix, strategy, coalesce)
-        return self._with(Join(self._plan, other._plan, lk, rk, how, suffix, strategy))
+            return join_coalesce(self, other, lk, rk, how, suffix, strategy, coalesce, bool(nulls_equal))
+        return self._with(Join(self._plan, other._plan, lk, rk, how, suffix, strategy, bool(nulls_equal)))
 
     def explode(self, *columns: str) -> DataFrame:
         """One row per element of the list column(s)."""

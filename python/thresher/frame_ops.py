@@ -291,18 +291,18 @@ def sample_n(df: DataFrame, n: int, seed: int | None, shuffle: bool) -> DataFram
 
 
 def join_coalesce(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], right_on: Sequence[Expr], how: str,
-                  suffix: str, strategy: str, coalesce: bool | None) -> DataFrame:
+                  suffix: str, strategy: str, coalesce: bool | None, nulls_equal: bool = False) -> DataFrame:
     """Polars' ``coalesce``: True merges each pair of key columns into one (also for full joins);
     False keeps the right key columns (named with ``suffix`` on a clash); None is the default per
     join type (coalesced except for full joins)."""
     from thresher.planner.logical import Join
 
-    plain = df._with(Join(df._plan, other._plan, tuple(left_on), tuple(right_on), how, suffix, strategy))
+    plain = df._with(Join(df._plan, other._plan, tuple(left_on), tuple(right_on), how, suffix, strategy, nulls_equal))
     if how in ("semi", "anti", "cross"):
         return plain
     pairs = [(a.name, b.name) for a, b in zip(left_on, right_on) if isinstance(a, Column) and isinstance(b, Column)]
     if how == "right":
-        return _right_join(df, other, left_on, right_on, suffix, strategy, coalesce is not False, pairs)
+        return _right_join(df, other, left_on, right_on, suffix, strategy, coalesce is not False, pairs, nulls_equal)
     if coalesce is None:
         return plain
     if coalesce and how == "outer":
@@ -321,7 +321,7 @@ def join_coalesce(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], righ
             if c in tmp:
                 right_exprs.append(col(c).alias(tmp[c]))
         joined = df._with(Join(df._plan, other.select(*right_exprs)._plan, tuple(left_on), tuple(right_on), how,
-                               suffix, strategy))
+                               suffix, strategy, nulls_equal))
         left_names = set(df.columns)
         renames = {t: (r + suffix if r in left_names else r) for r, t in tmp.items()}
         return joined.select(*[col(c).alias(renames[c]) if c in renames else col(c) for c in joined.columns])
@@ -329,7 +329,7 @@ def join_coalesce(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], righ
 
 
 def _right_join(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], right_on: Sequence[Expr], suffix: str,
-                strategy: str, coalesce: bool, pairs: list[tuple[str, str]]) -> DataFrame:
+                strategy: str, coalesce: bool, pairs: list[tuple[str, str]], nulls_equal: bool = False) -> DataFrame:
     """A right join in Polars' layout: the left columns (without the keys when coalesced), then
     the right columns with the keys under the right side's names; ``coalesce=False`` keeps the
     left keys as they are (null where no left row matched)."""
@@ -343,7 +343,8 @@ def _right_join(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], right_
     rtmp = {r: f"__thresher_rk_{i}" for i, (_, r) in enumerate(pairs)}
     left = df.select(*[col(c) for c in df.columns], *[col(c).alias(t) for c, t in ltmp.items()])
     right = other.select(*[col(c) for c in other.columns], *[col(c).alias(t) for c, t in rtmp.items()])
-    joined = df._with(Join(left._plan, right._plan, tuple(left_on), tuple(right_on), "right", suffix, strategy))
+    joined = df._with(Join(left._plan, right._plan, tuple(left_on), tuple(right_on), "right", suffix, strategy,
+                           nulls_equal))
     left_names = set(df.columns)
     out: list[Expr] = []
     for c in df.columns:

@@ -393,6 +393,9 @@ class Join(LogicalPlan):
     suffix: str = "_right"
     #: physical strategy hint: "auto" | "broadcast" | "hash"
     strategy: str = "auto"
+    #: Polars' ``nulls_equal``: NULL keys match each other (DataFrame API only; the optimizer
+    #: leaves such a join and the nodes above it as they are, see ``optimize``)
+    nulls_equal: bool = False
 
     def children(self) -> tuple[LogicalPlan, ...]:
         return (self.left, self.right)
@@ -448,7 +451,8 @@ class Join(LogicalPlan):
             return "Join cross"
         on = ", ".join(f"{a!r} = {b!r}" for a, b in zip(self.left_on, self.right_on))
         strat = f" strategy={self.strategy}" if self.strategy != "auto" else ""
-        return f"Join {self.how} on [{on}]{strat}"
+        ne = " nulls_equal" if self.nulls_equal else ""
+        return f"Join {self.how} on [{on}]{strat}{ne}"
 
 
 @dataclass(frozen=True, eq=False)

@@ -239,7 +239,7 @@ def _outline_of(node: LogicalPlan) -> tuple[Any, ...] | None:
     if isinstance(node, Filter):
         return ("filter",)
     if isinstance(node, Join):
-        return ("join", node.how, len(node.left_on), len(node.right_on), node.suffix)
+        return ("join", node.how, len(node.left_on), len(node.right_on), node.suffix, node.nulls_equal)
     if isinstance(node, Aggregate):
         return ("aggregate", len(node.keys))
     if isinstance(node, Union):
@@ -357,7 +357,7 @@ def _shape_of(node: LogicalPlan) -> tuple[Any, bool] | None:
         return ("filter", node.predicate.key()), False
     if isinstance(node, Join):
         return ("join", node.how, tuple(e.key() for e in node.left_on), tuple(e.key() for e in node.right_on),
-                node.suffix), True
+                node.suffix, node.nulls_equal), True
     if isinstance(node, Aggregate):
         return ("aggregate", tuple(e.key() for e in node.keys)), True
     if isinstance(node, Union):
@@ -430,7 +430,8 @@ def _merge_node(nodes: list[LogicalPlan]) -> LogicalPlan | None:
             own = set(n.left.schema.names)
             if any((c in own) != (c in lnames) for c in n.right.schema.names):
                 return None
-        return Join(left, right, first.left_on, first.right_on, first.how, first.suffix, first.strategy)
+        return Join(left, right, first.left_on, first.right_on, first.how, first.suffix, first.strategy,
+                    first.nulls_equal)
     if isinstance(first, Union):
         # each input merged with the same input of the other copies: every merged input must
         # have the same columns in the same order (a union pairs columns by position)
@@ -727,7 +728,7 @@ def _reduced_right(node: Join, left: pl.LazyFrame, leaf: LeafResolver) -> tuple[
     Q20's left side is estimated at 400,000 rows and has 8,600), hence the loose test: a semi
     join that keeps most rows costs a hash probe per row, one that keeps few saves most of a
     group-by."""
-    if node.how not in ("inner", "left") or not node.left_on:
+    if node.how not in ("inner", "left") or not node.left_on or node.nulls_equal:
         return None
     found = _grouped_on(node.right, node.right_on)
     if found is None:
@@ -790,7 +791,7 @@ def _strip_semis(node: LogicalPlan, keys: list[str], outer: LogicalPlan, outer_n
             return node
         inner = _strip_semis(node.input, [m.name for m in mapped if isinstance(m, Column)], outer, outer_names)
         return node if inner is node.input else node.with_children([inner])
-    if isinstance(node, Join) and node.how == "semi":
+    if isinstance(node, Join) and node.how == "semi" and not node.nulls_equal:
         lnames, rnames = plain_column_names(node.left_on), plain_column_names(node.right_on)
         if lnames is None or rnames is None or not set(lnames) <= set(keys):
             return node
@@ -831,7 +832,7 @@ def _keys_within(node: LogicalPlan, cols: dict[str, str], target: LogicalPlan, d
                 return False
             down[m.name] = v
         return len(down) == len(cols) and _keys_within(node.input, down, target, depth + 1)
-    if isinstance(node, Join) and node.how in ("inner", "semi", "left"):
+    if isinstance(node, Join) and node.how in ("inner", "semi", "left") and not node.nulls_equal:
         ln, rn = set(node.left.schema.names), set(node.right.schema.names)
         lk, rk = plain_column_names(node.left_on), plain_column_names(node.right_on)
         pairs = list(zip(lk, rk)) if lk is not None and rk is not None else []
@@ -896,7 +897,7 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
 
     how = node.how
     found = None
-    if how in ("inner", "semi") and node.left_on:
+    if how in ("inner", "semi") and node.left_on and not node.nulls_equal:
         found = _key_range_filter(node, left, right,
                                   lambda: [polars_col(n, a) for n, a in positional()[1].items()] + positional()[3])
     if found is not None:
@@ -904,7 +905,7 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
         lmap, rmap, lkeys, rkeys = positional()
         rsel = [polars_col(a) for a in rmap.values()] + [polars_col(f"__rk{k}") for k in range(len(rkeys))]
     else:
-        direct = _direct_join(node, left, right)
+        direct = None if node.nulls_equal else _direct_join(node, left, right)
         if direct is not None:
             return direct
         lmap, rmap, lkeys, rkeys = positional()
@@ -917,7 +918,8 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
         lon = [f"__lk{k}" for k in range(len(lkeys))]
         ron = [f"__rk{k}" for k in range(len(rkeys))]
         phow = {"outer": "full"}.get(how, how)
-        joined = L.join(R, left_on=lon, right_on=ron, how=phow, coalesce=False)  # type: ignore[arg-type]
+        joined = L.join(R, left_on=lon, right_on=ron, how=phow, coalesce=False,  # type: ignore[arg-type]
+                        nulls_equal=node.nulls_equal)
     if how in ("semi", "anti"):
         return _select(joined, [polars_col(a, n) for n, a in lmap.items()])
     out: list[pl.Expr] = []
