@@ -55,6 +55,26 @@ def test_with_children_derives_again_when_an_input_schema_changes() -> None:
         f.with_children([th.from_pydict({"x": [[1]], "y": ["a"]}).plan])  # list > int
 
 
+def test_filter_over_a_narrowed_input_keeps_its_checks_only_where_its_columns_are_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a filter's schema is its input's; over an input that keeps the fields of the columns its
+    # predicate reads (projection pushdown narrowing the scan below) it is not derived again
+    a = th.from_pydict({"x": [1, 2], "y": ["a", "b"], "z": [1.0, 2.0]}).plan
+    narrow = th.from_pydict({"x": [3], "y": ["c"]}).plan
+    f = Filter(a, (col("x") > 1) & (col("y") == "a"))
+    monkeypatch.setattr(Filter, "_derive_schema", lambda self: pytest.fail("derived again"))
+    m = f.with_children([narrow])
+    assert m.schema is narrow.schema and m.children() == (narrow,) and m.predicate is f.predicate
+    monkeypatch.undo()
+    assert m.schema == _fresh(m).schema and m.key() == _fresh(m).key()
+    with pytest.raises(ThresherTypeError):  # x is a list now: checked again
+        f.with_children([th.from_pydict({"x": [[1]], "y": ["a"]}).plan])
+    with pytest.raises(ColumnNotFoundError):  # y is gone: checked again
+        f.with_children([th.from_pydict({"x": [1]}).plan])
+    wider = f.with_children([th.from_pydict({"x": [1.5], "y": ["c"]}).plan])  # x is a double: derived
+    assert str(wider.schema["x"]) == "double"
+
+
 def test_gc_paused_restores_the_collector_state() -> None:
     assert gc.isenabled()
     with gc_paused():

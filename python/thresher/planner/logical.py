@@ -21,7 +21,10 @@ from thresher.expressions.expr import (
     Alias,
     Column,
     Expr,
+    _columns,
+    _same_fields,
     has_aggregate,
+    memo,
 )
 from thresher.expressions.udf_protocol import GeneratorUDFProtocol
 from thresher.expressions.window import WindowFrame, contains_window, is_scalar_result
@@ -299,6 +302,17 @@ class Filter(Unary):
         object.__setattr__(new, "predicate", predicate)
         object.__setattr__(new, "_schema", input.schema)
         return new
+
+    def with_children(self, children: Sequence[LogicalPlan]) -> LogicalPlan:
+        """Over a new input whose fields for the columns the predicate reads are the old
+        input's (projection pushdown narrowing the scan below, a join order changed below), the
+        checks pass the same way and the schema is the input's: not derived again."""
+        if len(children) == 1:
+            new_in, old_in = children[0], self.input
+            sa, sb = old_in._schema, new_in._schema  # type: ignore[attr-defined]
+            if sa is not sb and sa != sb and _same_fields(sa, sb, memo(self.predicate, "_memo_columns", _columns)):
+                return Filter.of_checked_terms(new_in, self.predicate)
+        return self._with_inputs(children, input=children[0])
 
     def describe(self) -> str:
         return f"Filter {self.predicate!r}"

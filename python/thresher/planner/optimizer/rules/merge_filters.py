@@ -32,7 +32,8 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
             terms = split_conjunction(inner.predicate)
             keys = {t.key() for t in terms}
             terms += [t for t in split_conjunction(node.predicate) if t.key() not in keys]
-            return Filter(inner.input, combine_conjunction(terms))
+            # both predicates type-checked (bool, no aggregate) over the same input's columns
+            return Filter.of_checked_terms(inner.input, combine_conjunction(terms))
         return None
 
     return rewrite_bottom_up(plan, visit, only=(Filter,))
