@@ -140,8 +140,9 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
             lambda t: f"position({t[2]} IN {t[1]})" if t[0] == "position" else f"{t[0]}({t[1]}, {t[2]})"))
         opt(st.tuples(st.sampled_from(["year", "month", "day", "quarter"]), st.sampled_from(["date", "ts"]).flatmap(sub))
             .map(lambda t: f"extract({t[0]} from {t[1]})"))
-        opt(st.tuples(st.sampled_from(["hour", "minute", "second"]), sub("ts")).map(lambda t: f"extract({t[0]} from {t[1]})"))
         dated = st.sampled_from(["date", "ts"]).flatmap(sub)
+        opt(st.tuples(st.sampled_from(["hour", "minute", "second"]), dated).map(lambda t: f"extract({t[0]} from {t[1]})"))
+        opt(st.tuples(st.sampled_from(["hour", "minute", "second"]), dated).map(lambda t: f"date_part('{t[0]}', {t[1]})"))
         parts = st.sampled_from(["year", "month", "day", "quarter", "dow", "isodow", "doy", "week"])
         opt(st.tuples(parts, dated).map(lambda t: f"extract({t[0]} from {t[1]})"))
         opt(st.tuples(parts, dated).map(lambda t: f"date_part('{t[0]}', {t[1]})"))
@@ -290,7 +291,7 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
 #: (the key, up to a ``#``)
 REFUSED_CALLS = {
     "date_trunc#decade": "date_trunc('decade', d)", "hash": "hash(s)", "md5": "md5(s)",
-    "second#of_date": "extract(second from d)", "length_grapheme": "length_grapheme(s)",
+    "millisecond#part": "extract(millisecond from d)", "length_grapheme": "length_grapheme(s)",
     "try_strptime": "try_strptime(s, '%Y')", "date_sub#decade": "date_sub('decade', d, d)",
     # (where RE2 and Rust's regex read a pattern or option otherwise, or chrono a format code)
     "regexp_matches#newline_option": "regexp_matches(s, 'a', 'm')",

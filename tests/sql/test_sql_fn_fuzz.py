@@ -163,6 +163,14 @@ REGRESSIONS: dict[str, tuple[pa.Table, str]] = {
     "extract_is_a_bigint": (
         DAYS, "SELECT id, epoch_ms(extract(year from d) * 86400001) AS c0, extract(month from d) * 1000000000 AS c1, "
               "extract(hour from ts) * 3000000000 AS c2, extract(quarter from ts) AS c3, extract(day from d) AS c4 FROM t"),
+    # EXTRACT(hour | minute | second FROM <DATE>) is 0, as DuckDB's (was refused: "dt.minute: column
+    # 'd' has type date32[day], expected a timestamp"), and so is DATE_PART('minute', d) (was refused
+    # as an unknown function for these parts, of a timestamp too; fuzzer seed 15: in a WHERE)
+    "time_parts_of_a_date": (
+        DAYS, "SELECT id, extract(minute from d) AS c0, extract(hour from d) * 3000000000 AS c1, "
+              "extract(second from d) AS c2, date_part('minute', d) AS c3, date_part('hour', ts) AS c4, "
+              "date_part('second', ts) AS c5, extract(minute from DATE '2020-03-04') AS c6 FROM t "
+              "WHERE id = 3 OR 1 NOT BETWEEN extract(minute from d) + 2 AND 5"),
     # NULLIF with a NULL-typed side that is no literal failed while running (Polars refuses a
     # NULL-typed when() condition); found by the function fuzzer (seed 9)
     "nullif_of_a_null_typed_expression": (

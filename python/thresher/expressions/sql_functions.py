@@ -172,14 +172,14 @@ function("sql_greatest", sql_names=("__sql_greatest",))(_extreme_rule("greatest"
 function("sql_least", sql_names=("__sql_least",))(_extreme_rule("least"))
 
 #: DuckDB's date parts (EXTRACT, DATE_PART, YEAR(d), ...) that ``sql_date_part`` computes
-DATE_PARTS = ("year", "month", "day", "quarter", "dow", "isodow", "doy", "week")
+DATE_PARTS = ("year", "month", "day", "quarter", "dow", "isodow", "doy", "week", "hour", "minute", "second")
 
 
 @function("sql_date_part", sql_names=("__sql_date_part",))
 def _sql_date_part(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     """A part of a DATE or TIMESTAMP as DuckDB numbers it (``opts["part"]``, one of
     ``DATE_PARTS``): dow is 0 on Sunday, isodow 7 on Sunday, week the ISO week (2021-01-03 is in
-    week 53 of 2020)."""
+    week 53 of 2020); hour, minute and second of a DATE are 0 (midnight's)."""
     f = args[0]
     expect(f, f.dtype.kind in ("date", "timestamp") or f.dtype.is_null(), "a date or timestamp", opts["part"])
     return DataType.int64()

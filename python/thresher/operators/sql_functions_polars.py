@@ -615,6 +615,8 @@ def _sql_date_part(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
         out = x.dt.ordinal_day()
     elif part == "week":  # ISO week
         out = x.dt.week()
+    elif part in ("hour", "minute", "second") and t[0].kind == "date":  # midnight's, as DuckDB
+        return pl.when(x.is_not_null()).then(pl.lit(0, pl.Int64))
     else:
         out = getattr(x.dt, part)()
     return out.cast(pl.Int64)

@@ -847,9 +847,9 @@ class Translator:
                 return _date_part(part, inner)
             if part not in ("hour", "minute", "second"):
                 raise SQLError(f"unsupported EXTRACT part {part!r}: {_where(node)}")
-            # a BIGINT, as DuckDB's (Polars' parts are Int32: extract(year from d) * 86400001 raised
-            # an overflow DuckDB does not)
-            return SQLCast(Call(f"dt.{part}", (inner,)), DataType.int64())
+            # a BIGINT, as DuckDB's (Polars' parts are Int32: extract(hour from ts) * 3000000000
+            # overflowed); of a DATE 0 (midnight's), as DuckDB's
+            return _date_part(part, inner)
         if isinstance(node, (exp.Year, exp.Month, exp.Day, exp.DayOfWeek)):
             part = {exp.Year: "year", exp.Month: "month", exp.Day: "day", exp.DayOfWeek: "dow"}[type(node)]
             return _date_part(part, self.expr(node.this, schema))
@@ -857,7 +857,7 @@ class Translator:
                 and len(node.expressions) == 2 and isinstance(node.expressions[0], exp.Literal) \
                 and node.expressions[0].is_string:
             part = node.expressions[0].name.lower()
-            if part in ("year", "month", "day", "quarter", "dow", "isodow", "doy", "week"):
+            if part in ("year", "month", "day", "quarter", "dow", "isodow", "doy", "week", "hour", "minute", "second"):
                 return _date_part(part, self.expr(node.expressions[1], schema))
         if isinstance(node, (exp.Floor, exp.Ceil)) and node.args.get("decimals") is None \
                 and node.args.get("to") is None:
