@@ -275,7 +275,11 @@ def _sql_from_epoch(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     TO_TIMESTAMP(x) (a TIMESTAMP WITH TIME ZONE x seconds after 1970 UTC, ``unit`` "s")."""
     f = args[0]
     if opts["unit"] == "ms":
-        expect(f, f.dtype.is_integer() or f.dtype.is_null(), "an integer", "epoch_ms")
+        if f.dtype.kind in ("date", "timestamp"):
+            # EPOCH_MS of a DATE or TIMESTAMP where the translator did not know the argument's
+            # type (a WHERE clause): milliseconds, as ``sql_epoch`` computes them
+            return DataType.int64()
+        expect(f, f.dtype.is_integer() or f.dtype.is_null(), "an integer, a date or a timestamp", "epoch_ms")
         return DataType.timestamp("us")
     expect(f, f.dtype.is_numeric() or f.dtype.is_null(), "a numeric type", "to_timestamp")
     return DataType.timestamp("us", "UTC")

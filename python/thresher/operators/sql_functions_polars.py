@@ -766,6 +766,8 @@ register_lowering("sql_epoch", _sql_epoch)
 
 def _sql_from_epoch(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     ms = e.option("unit") == "ms"
+    if ms and t[0].kind in ("date", "timestamp"):  # EPOCH_MS of a DATE or TIMESTAMP: milliseconds
+        return _sql_epoch(a, e, t)
     dtype = pl.Datetime("us") if ms else pl.Datetime("us", "UTC")
     if t[0].is_null():
         return pl.lit(None, dtype=dtype)
