@@ -203,3 +203,19 @@ def test_join_nulls_equal_under_optimizer_rewrites() -> None:
                     .join(b.select("k", "y"), on="k").group_by("k").agg(m.col("x").sum()))
     _join_as_polars(lambda a, b, m: a.join(b, on="k", how="semi").join(b.select("k", "y"), on="k", nulls_equal=True)
                     .select("k", "y"))
+
+
+@pytest.mark.parametrize("coalesce", [None, True, False])
+@pytest.mark.parametrize("keys", [(["i", "m"], ["k", "m"]), (["i"], ["k"])])
+def test_right_join_key_named_like_a_left_column(coalesce: bool | None, keys: tuple[list[str], list[str]]) -> None:
+    # a right join whose right key has the name of a left column that is no key raised "duplicate
+    # column names: ['k']"; Polars names the right key k_right (a left key merged away frees its name)
+    left = pa.table({"i": pa.array([1, 2, None], pa.int64()), "m": ["a", "b", "a"], "k": pa.array([7, 8, 9], pa.int64())})
+    right = pa.table({"k": pa.array([1, 2, 3], pa.int64()), "m": ["a", "b", "a"], "y": pa.array([10, 20, 30], pa.int64())})
+    lk, rk = keys
+    want = _polars(left).lazy().join(_polars(right).lazy(), left_on=lk, right_on=rk, how="right",
+                                     coalesce=coalesce).collect()
+    got = _polars(th.from_arrow(left).join(th.from_arrow(right), left_on=lk, right_on=rk, how="right",
+                                          coalesce=coalesce).to_arrow())
+    assert got.schema == want.schema
+    assert sorted(got.rows(), key=repr) == sorted(want.rows(), key=repr)

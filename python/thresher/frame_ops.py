@@ -356,8 +356,9 @@ def _right_join(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], right_
     kept_left = {e.output_name() for e in out}
     for c in other.columns:
         if c in right_keys:
-            name = c if coalesce or c not in left_names else c + suffix
-            out.append(col(rtmp[c]).alias(name))
+            # (a suffix where a left column kept in the output has the name, as Polars: with
+            # coalesce, a left key merged away leaves its name free)
+            out.append(col(rtmp[c]).alias(c + suffix if c in kept_left else c))
         else:
             out.append(col(c + suffix if c in left_names else c).alias(c + suffix if c in kept_left else c))
     return joined.select(*out)
