@@ -219,3 +219,11 @@ def test_right_join_key_named_like_a_left_column(coalesce: bool | None, keys: tu
                                           coalesce=coalesce).to_arrow())
     assert got.schema == want.schema
     assert sorted(got.rows(), key=repr) == sorted(want.rows(), key=repr)
+
+
+def test_keyword_string_in_select_names_a_column() -> None:
+    # select(z="y") and with_columns(z="y") gave the text 'y' in every row; Polars reads a string
+    # as a column name there too (other values stay literals)
+    t = pa.table({"y": pa.array([1, 2], pa.int64()), "s": ["a", "b"]})
+    _same_as_polars(t, lambda f, m: f.select("s", z="y", w=m.lit("y"), n=2.5))
+    _same_as_polars(t, lambda f, m: f.with_columns(z="s", y="y"))

@@ -62,6 +62,12 @@ def _to_expr(e: Any) -> Expr:
     raise ThresherTypeError(f"expected a column name or an expression, got {type(e).__name__}: {e!r}")
 
 
+def _named(v: Any) -> Expr:
+    """A keyword argument's expression in select/with_columns: a string names a column (as in
+    Polars: ``select(z="y")`` is column y as z), any other value is a literal."""
+    return Column(v) if isinstance(v, str) else lit_if_needed(v)
+
+
 def _flatten(items: Sequence[Any]) -> list[Any]:
     out: list[Any] = []
     for i in items:
@@ -142,7 +148,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         >>> th.from_pydict({"a": [1, 2]}).select((th.col("a") * 10).alias("b")).to_pydict()
         {'b': [10, 20]}
         """
-        es = [_to_expr(e) for e in _flatten(exprs)] + [lit_if_needed(v).alias(k) for k, v in named.items()]
+        es = [_to_expr(e) for e in _flatten(exprs)] + [_named(v).alias(k) for k, v in named.items()]
         es = expand_wildcards(es, self.schema)
         if not es:
             raise ThresherTypeError("select() needs at least one column")
@@ -156,7 +162,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         >>> th.from_pydict({"a": [1, 2]}).with_columns(b=th.col("a") + 1).to_pydict()
         {'a': [1, 2], 'b': [2, 3]}
         """
-        new = [_to_expr(e) for e in _flatten(exprs)] + [lit_if_needed(v).alias(k) for k, v in named.items()]
+        new = [_to_expr(e) for e in _flatten(exprs)] + [_named(v).alias(k) for k, v in named.items()]
         new = expand_wildcards(new, self.schema)
         by_name = {e.output_name(): e for e in new}
         out: list[Expr] = []
