@@ -36,6 +36,21 @@ else:
 register_lowering("range_list", lambda a, e, t: pl.int_ranges(0, a[0], dtype=pl.Int64))
 
 
+def _raise_where_null_of_known(value: pl.Expr, source: pl.Expr, dtype: Any,
+                               message: Callable[[object], str]) -> pl.Expr:
+    """``value``, raising ``message(first source value)`` where ``source`` is known and ``value`` is NULL.
+
+    Polars' conversions give NULL for input they cannot convert; DuckDB raises for it instead.
+    """
+    def check(s: Sequence[pl.Series], **_: object) -> pl.Series:  # (Polars passes return_dtype=)
+        bad = s[1].is_not_null() & s[0].is_null()
+        if bad.any():
+            raise ThresherExecutionError(message(s[1].filter(bad)[0]))
+        return s[0]
+
+    return pl.map_batches([value, source], check, return_dtype=dtype, is_elementwise=True)
+
+
 def _single_row_value(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     def check(s: Sequence[pl.Series], **_: object) -> pl.Series:  # (Polars passes return_dtype=)
         if (s[1] > 1).any():
@@ -543,14 +558,8 @@ def _sql_chr(cp: pl.Expr) -> pl.Expr:
              .otherwise(pl.concat_str([byte(0xF0 + c // 262144), *cont])))
     text = pl.when(ok).then(hexed.str.decode("hex").cast(pl.String))
 
-    def check(x: Sequence[pl.Series], **_: object) -> pl.Series:
-        bad = x[1].is_not_null() & x[0].is_null()
-        if bad.any():
-            raise ThresherExecutionError(f"chr({x[1].filter(bad)[0]}): not a Unicode code point (DuckDB raises: "
-                                         f"Invalid UTF8 Codepoint)")
-        return x[0]
-
-    return pl.map_batches([text, cp], check, return_dtype=pl.String, is_elementwise=True)
+    return _raise_where_null_of_known(
+        text, cp, pl.String, lambda v: f"chr({v}): not a Unicode code point (DuckDB raises: Invalid UTF8 Codepoint)")
 
 # -- DuckDB's numeric and date functions ------------------------------------------------------
 
@@ -736,15 +745,10 @@ def _sql_strptime(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     fmt, spelled = e.option("format"), e.option("spelled")
     parsed = a[0].str.to_datetime(fmt, strict=False, time_unit="us")
 
-    def check(s: Sequence[pl.Series], **_: object) -> pl.Series:
-        bad = s[1].is_not_null() & s[0].is_null()
-        if bad.any():
-            raise ThresherExecutionError(
-                f"strptime({s[1].filter(bad)[0]!r}, {spelled!r}): the text does not match the format (DuckDB raises "
-                f"too), or it is in a form DuckDB reads and Thresher's parser does not: such text is not supported")
-        return s[0]
-
-    return pl.map_batches([parsed, a[0]], check, return_dtype=pl.Datetime("us"), is_elementwise=True)
+    return _raise_where_null_of_known(
+        parsed, a[0], pl.Datetime("us"),
+        lambda v: f"strptime({v!r}, {spelled!r}): the text does not match the format (DuckDB raises too), or it is "
+                  f"in a form DuckDB reads and Thresher's parser does not: such text is not supported")
 
 
 register_lowering("sql_strptime", _sql_strptime)
@@ -782,14 +786,8 @@ def _sql_from_epoch(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
         out = out.dt.replace_time_zone("UTC")
     name = "epoch_ms" if ms else "to_timestamp"
 
-    def check(s: Sequence[pl.Series], **_: object) -> pl.Series:
-        bad = s[1].is_not_null() & s[0].is_null()
-        if bad.any():
-            raise ThresherExecutionError(f"{name}({s[1].filter(bad)[0]}): out of the range of a TIMESTAMP (DuckDB "
-                                         f"raises)")
-        return s[0]
-
-    return pl.map_batches([out, a[0]], check, return_dtype=dtype, is_elementwise=True)
+    return _raise_where_null_of_known(
+        out, a[0], dtype, lambda v: f"{name}({v}): out of the range of a TIMESTAMP (DuckDB raises)")
 
 
 register_lowering("sql_from_epoch", _sql_from_epoch)
