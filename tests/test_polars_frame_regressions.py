@@ -227,3 +227,25 @@ def test_keyword_string_in_select_names_a_column() -> None:
     t = pa.table({"y": pa.array([1, 2], pa.int64()), "s": ["a", "b"]})
     _same_as_polars(t, lambda f, m: f.select("s", z="y", w=m.lit("y"), n=2.5))
     _same_as_polars(t, lambda f, m: f.with_columns(z="s", y="y"))
+
+
+def test_keyword_arguments_of_group_by_and_agg_are_named_expressions() -> None:
+    # group_by("g").agg(z="y") raised a TypeError; in Polars keywords of agg are named expressions
+    # and a string is a column (z: each group's list of y); group_by keywords name keys
+    t = pa.table({"g": pa.array([1, 1, 2, None], pa.int64()), "y": pa.array([1, None, 3, 4], pa.int64()),
+                  "s": ["a", "b", None, "a"]})
+    _same_as_polars(t, lambda f, m: f.group_by("g", maintain_order=True).agg(
+        z="y", t=m.col("y").sum(), u=m.col("s").max(), v=m.col("y").mean()))
+    _same_as_polars(t, lambda f, m: f.group_by("g", maintain_order=True).agg(m.col("s").max(), z="y"))
+    _same_as_polars(t, lambda f, m: f.group_by(k="g", maintain_order=True).agg(m.col("y").sum()))
+    _same_as_polars(t, lambda f, m: f.group_by("s", k=m.col("y") > 1, maintain_order=True).agg(z="g"))
+    _same_as_polars(t, lambda f, m: f.group_by("g", maintain_order=True).agg(m.col("y").sum()).sort("g"))
+
+
+def test_agg_of_a_named_constant_is_refused() -> None:
+    # agg(lit(1).alias("z")) failed deep in execution (an Arrow cast error); Polars gives the
+    # constant per group, which Thresher does not support: a clear refusal naming it
+    df = th.from_pydict({"g": [1, 1, 2], "y": [1, 2, 3]})
+    for bad in ({"z": 1}, {"z": th.lit(1)}, {"z": th.lit(1) + 1}):
+        with pytest.raises(th.errors.ThresherTypeError, match="constant"):
+            df.group_by("g").agg(**bad)

@@ -224,22 +224,24 @@ class DataFrame(RowsMixin, FrameOpsMixin):
             raise ThresherTypeError("sort: descending/nulls_last must have one value per key")
         return self._with(Sort(self._plan, tuple(keys), tuple(desc), tuple(nl)))
 
-    def group_by(self, *keys: Any, maintain_order: bool = False) -> GroupBy:
+    def group_by(self, *keys: Any, maintain_order: bool = False, **named_keys: Any) -> GroupBy:
         """Group rows; finish with ``.agg(...)``. ``maintain_order=True`` returns the groups in
-        the order of their first row (otherwise the order is unspecified, as in Polars).
+        the order of their first row (otherwise the order is unspecified, as in Polars). Keyword
+        keys are named, as in Polars (``group_by(k="g")`` groups by column g, named k).
 
         >>> import thresher as th
         >>> df = th.from_pydict({"k": ["b", "a", "b"], "v": [1, 2, 3]})
         >>> df.group_by("k", maintain_order=True).agg(th.col("v").sum()).rows()
         [('b', 4), ('a', 2)]
         """
-        return GroupBy(self, [_to_expr(k) for k in _flatten(keys)], maintain_order)
+        exprs = [_to_expr(k) for k in _flatten(keys)] + [_named(v).alias(k) for k, v in named_keys.items()]
+        return GroupBy(self, exprs, maintain_order)
 
     groupby = group_by
 
-    def agg(self, *aggs: Any) -> DataFrame:
-        """Aggregate the whole frame into one row."""
-        return GroupBy(self, []).agg(*aggs)
+    def agg(self, *aggs: Any, **named_aggs: Any) -> DataFrame:
+        """Aggregate the whole frame into one row (keywords as in ``group_by().agg``)."""
+        return GroupBy(self, []).agg(*aggs, **named_aggs)
 
     def count_rows(self) -> int:
         """The number of rows (runs the plan)."""
@@ -652,8 +654,10 @@ class GroupBy:
         self._keys = keys
         self._maintain_order = maintain_order
 
-    def agg(self, *aggs: Any) -> DataFrame:
-        """Aggregations like ``col("x").sum()``, ``th.count()``.
+    def agg(self, *aggs: Any, **named_aggs: Any) -> DataFrame:
+        """Aggregations like ``col("x").sum()``, ``th.count()``. Keyword arguments are named, as in
+        Polars: ``agg(total=col("v").sum())``, and a string names a column (``agg(vs="v")``: each
+        group's list of v).
 
         >>> import thresher as th
         >>> df = th.from_pydict({"k": ["a", "a", "b"], "v": [1, 2, 3]})
@@ -663,8 +667,8 @@ class GroupBy:
         keys = expand_wildcards(self._keys, self._df.schema)
         key_names = [k.output_name() for k in keys]
         # a bare column gives its group's list, as in Polars
-        es = windows.agg_exprs(expand_wildcards([_to_expr(a) for a in _flatten(aggs)], self._df.schema,
-                                                exclude=key_names))
+        given = [_to_expr(a) for a in _flatten(aggs)] + [_named(v).alias(k) for k, v in named_aggs.items()]
+        es = windows.agg_exprs(expand_wildcards(given, self._df.schema, exclude=key_names))
         if self._maintain_order and keys:
             return group_by_ordered(self._df, keys, list(es))
         return self._df._with(Aggregate(self._df._plan, tuple(keys), es))

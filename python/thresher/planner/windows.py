@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from thresher.errors import ThresherTypeError
-from thresher.expressions.expr import AggCall, Alias, Column, CountStar, Expr, Literal, has_aggregate
+from thresher.expressions.expr import AggCall, Alias, Column, CountStar, Expr, has_aggregate
 from thresher.expressions.window import Over, contains_window, is_order_dependent, is_scalar_result
 from thresher.planner.logical import Aggregate, Filter, LogicalPlan, Project, Window
 
@@ -137,7 +137,7 @@ def agg_exprs(exprs: Sequence[Expr]) -> tuple[Expr, ...]:
         if contains_window(e):
             raise ThresherTypeError(f"agg: window or order-dependent expression {e!r} is not supported in agg()")
         if not has_aggregate(e):
-            if isinstance(e, Literal):
+            if not bare_columns(e):  # (lit(1), lit(1).alias("z"), agg(z=1): no column to list)
                 raise ThresherTypeError(f"agg: {e!r} is a constant, not an aggregation")
             inner = e.child if isinstance(e, Alias) else e
             out.append(AggCall("agg_list", inner).alias(e.output_name()))
