@@ -15,7 +15,9 @@ side's frame first, so only the groups the join can keep are computed (a "magic 
 DuckDB's delim join and Polars' own SQL do). The left frame is one cached LazyFrame in both
 places, so Polars computes it once. The optimizer's
 ``semi_join_reduction`` rule can only use an input strictly below the left side (a logical plan
-has no shared nodes); here the whole, already filtered and joined, left side serves.
+has no shared nodes); here the whole, already filtered and joined, left side serves. The
+same cached left side reduces a semi or anti join's big right side to the left keys' rows first
+(:func:`_key_set_reduced`), so the join's hash table is built on those few.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from thresher.planner.logical import (
     Union,
     Window,
 )
-from thresher.planner.stats import estimate
+from thresher.planner.stats import column_ndv, estimate
 
 if TYPE_CHECKING:
     import polars as pl
@@ -866,6 +868,60 @@ def _one_row(node: LogicalPlan) -> bool:
     return isinstance(node, Aggregate) and not node.keys
 
 
+#: a semi/anti join's right side is reduced to the left side's keys where its join key is
+#: estimated to hold at least this many times as many distinct values as the left side has rows
+SEMI_REDUCE_MIN_RATIO = 4.0
+#: and at least this many (a hash table of fewer keys stays in the CPU caches, and adding a row
+#: whose key is already there costs about what probing a small table does: TPC-H Q22's anti join
+#: with orders, 1.5M rows of 150,000 customers, got slower reduced, 42 -> 50 ms CPU)
+SEMI_REDUCE_MIN_KEYS = 500_000
+
+
+def _key_count(node: LogicalPlan, on: Sequence[Expr]) -> float | None:
+    """Estimated distinct keys ``on`` of ``node``'s rows: at most its rows, and at least the most
+    distinct values one key column holds (None when that is unknown)."""
+    rows = estimate(node).rows
+    names = plain_column_names(on)
+    if rows is None or names is None:
+        return None
+    ndvs = [column_ndv(node, n) for n in names]
+    known = [x for x in ndvs if x is not None]
+    return min(rows, max(known)) if known else None
+
+
+def _key_set_reduced(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame] | None:
+    """A semi or anti join's big right side semi-joined with the small left side's keys first,
+    and ``left`` cached (it feeds both; Polars computes it once), or None.
+
+    Polars builds a semi (anti) join's hash table on the right side and probes it with the left
+    rows. Where the left side is filtered (likely holds a fraction of the keys) and estimated much
+    smaller than the right side, hashing the left keys and probing each right row once is cheaper
+    than hashing every right row: the right side is reduced to the rows whose key the left side
+    has, and the semi (anti) join then builds its table on those few (TPC-H Q4: orders of one
+    quarter semi lineitem, 3.8M rows hashed -> 57,000 orders' keys hashed, 134 -> 97 ms CPU).
+    The result is the same: a right row whose key no left row has (or a NULL key) matches no left
+    row. Joins with ``nulls_equal`` are left alone (a NULL key would match there)."""
+    if node.how not in ("semi", "anti") or not node.left_on or node.nulls_equal:
+        return None
+    if not _filtered(node.left):
+        return None
+    lrows, rkeys = estimate(node.left).rows, _key_count(node.right, node.right_on)
+    if lrows is None or rkeys is None or rkeys < max(SEMI_REDUCE_MIN_RATIO * lrows, SEMI_REDUCE_MIN_KEYS):
+        return None
+    ls, rs = node.left.schema, node.right.schema
+    lk, rk = [], []
+    for k, (le, re_) in enumerate(zip(node.left_on, node.right_on)):
+        st = supertype(le.resolve(ls).dtype, re_.resolve(rs).dtype)
+        if st is None:
+            return None
+        pt = polars_dtype(st)
+        lk.append(to_polars(le, ls).cast(pt).alias(f"__sk{k}"))
+        rk.append(to_polars(re_, rs).cast(pt))
+    left = left.cache()
+    keys = _select(left, lk)
+    return left, right.join(keys, left_on=rk, right_on=[f"__sk{k}" for k in range(len(lk))], how="semi")
+
+
 def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
     left = _build(node.left, leaf)
     reduced = _reduced_right(node, left, leaf)
@@ -905,6 +961,9 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
         lmap, rmap, lkeys, rkeys = positional()
         rsel = [polars_col(a) for a in rmap.values()] + [polars_col(f"__rk{k}") for k in range(len(rkeys))]
     else:
+        keyset = _key_set_reduced(node, left, right)
+        if keyset is not None:
+            left, right = keyset
         direct = None if node.nulls_equal else _direct_join(node, left, right)
         if direct is not None:
             return direct
