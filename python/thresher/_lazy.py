@@ -25,6 +25,11 @@ class LazyModule(types.ModuleType):
         self.__dict__.update(module.__dict__)  # later reads are plain attribute lookups
         return getattr(module, attr)
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # pickled as the module it stands for (imported where it is unpickled): a batch function
+        # of a lowered expression that reads ``pl`` travels to a Ray worker inside the Polars plan
+        return importlib.import_module, (self.__name__,)
+
 
 def lazy_module(name: str) -> Any:
     """``name`` imported when first touched (see :class:`LazyModule`)."""

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from thresher.datatypes import Schema
-from thresher.errors import ColumnNotFoundError, ThresherTypeError, UnsupportedError
+from thresher.errors import (
+    ColumnNotFoundError,
+    ThresherError,
+    ThresherTypeError,
+    UnsupportedError,
+    without_polars_context,
+)
 from thresher.expressions.expr import Column, CountStar, Expr, col, combine_conjunction, lit_if_needed
 from thresher.frame_ops import FrameOpsMixin, expand_wildcards, group_by_ordered, join_coalesce, sample_n, unique_plan
 from thresher.frame_rows import RowsMixin
@@ -433,6 +439,9 @@ class DataFrame(RowsMixin, FrameOpsMixin):
     def _execute(self, physical: PhysicalPlan, executor: Any) -> Iterator[pa.RecordBatch]:
         try:
             yield from executor.execute(physical)
+        except ThresherError as exc:  # (on any path: one raised in a batch function has Polars' expression)
+            without_polars_context(exc)
+            raise
         finally:
             self._last_stats = executor.stats()
 

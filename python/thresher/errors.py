@@ -32,3 +32,23 @@ class UnsupportedError(ThresherError, NotImplementedError):
 
 class SettingError(ThresherError, ValueError):
     """An unknown setting or option name (with a did-you-mean), or a value it cannot take."""
+
+
+#: where Polars appends its own context to an exception raised in a function it called (a batch
+#: function of a lowered expression): the whole lowered expression, or the plan until the failure
+_POLARS_CONTEXT = ("\n\nThis error occurred in the following expression:", "\n\nResolved plan until failure:",
+                   "\n\nThis error occurred with the following context stack:")
+
+
+def without_polars_context(exc: ThresherError) -> ThresherError:
+    """``exc`` with the context Polars appended to its message cut off (in place: the type, the
+    traceback and the cause stay). A Thresher error raised inside a Polars batch function (SQL
+    ``1 // 0``, ``chr(-1)``, a bad ``strptime`` text) comes back from Polars with the whole
+    lowered Polars expression after the message: long, and no expression the user wrote; the
+    message itself names the construct and the value."""
+    if exc.args and isinstance(exc.args[0], str):
+        text = exc.args[0]
+        cut = min((i for i in (text.find(m) for m in _POLARS_CONTEXT) if i >= 0), default=-1)
+        if cut >= 0:
+            exc.args = (text[:cut].rstrip(), *exc.args[1:])
+    return exc

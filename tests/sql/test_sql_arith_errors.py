@@ -193,7 +193,7 @@ def test_an_integer_check_runs_in_polars_and_names_its_expression() -> None:
     node = df._plan  # the projection computing x and y
     lowered = [str(to_polars(e, node.input.schema)) for e in node.exprs]
     assert all("python_udf" not in x and "strict_cast" in x for x in lowered), lowered
-    with pytest.raises(ThresherExecutionError, match=r'integer overflow in .*col\("a"\).* does not fit Int32'):
+    with pytest.raises(ThresherExecutionError, match=r"integer overflow in an expression of column 'a': .* does not fit Int32"):
         df.to_arrow()
 
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 from thresher import _polars
 from thresher._lazy import lazy_module
 from thresher.datatypes import Schema, conform_batch, storage_batch
-from thresher.errors import ThresherExecutionError
+from thresher.errors import ThresherError, ThresherExecutionError, without_polars_context
 from thresher.operators.expr_to_polars import polars_dtype, polars_error_message
 
 if TYPE_CHECKING:
@@ -41,6 +41,9 @@ def collect_lazy(lf: pl.LazyFrame, schema: Schema, engine: str = "auto") -> pa.T
         df = lf.collect(engine=engine)  # type: ignore[call-overload]
     except pl.exceptions.PolarsError as exc:
         raise ThresherExecutionError(polars_error_message(exc)) from exc
+    except ThresherError as exc:  # raised in a batch function: Polars appended its expression
+        without_polars_context(exc)
+        raise
     table = df.to_arrow()
     target = schema.to_arrow()
     if table.schema.equals(target, check_metadata=True):

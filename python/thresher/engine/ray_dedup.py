@@ -188,9 +188,11 @@ def dedup_on_ray(rt: RayShuffleRuntime, morsels: Iterator[Morsel], st: StageStat
             if op.method != "exact":
                 st.extra["component_rounds"] = sd.rounds
                 st.extra["star_edges"] = sd.edges
-    except ThresherError:
-        raise
     except Exception as exc:  # noqa: BLE001 - Ray wraps task failures in many types
+        # (a Thresher error of a task comes as RayTaskError(ThresherError): its message is the
+        # task's traceback; rt.error gives the error's own message, naming the stage)
+        if isinstance(exc, ThresherError) and getattr(exc, "cause", None) is None:
+            raise
         raise rt.error(exc, "dedup shuffle") from exc
     st.extra["shuffle_partitions"] = rt.shuffle_partitions
     st.extra["dedup_chunks"] = len(chunks)

@@ -261,7 +261,9 @@ def run_relational(rt: RayShuffleRuntime, stage: Stage, dist: Any, inputs: list[
         try:
             rows, nbytes = rt.ray.get(meta_ref)
         except Exception as exc:  # noqa: BLE001 - Ray wraps task failures in many types
-            if isinstance(exc, ThresherError):
+            # (a Thresher error raised in the task comes as Ray's RayTaskError(ThresherError), whose
+            # message is the task's traceback: rt.error gives its own message, naming the stage)
+            if isinstance(exc, ThresherError) and getattr(exc, "cause", None) is None:
                 raise
             raise rt.error(exc, label) from exc
         if not rows:

@@ -20,7 +20,7 @@ import pyarrow as pa
 from thresher import _polars
 from thresher._lazy import lazy_module
 from thresher.datatypes import Field, Schema, conform_array, storage_batch
-from thresher.errors import ThresherExecutionError
+from thresher.errors import ThresherError, ThresherExecutionError, without_polars_context
 from thresher.expressions.expr import Alias, Call, Cast, Column, Expr, Literal, UDFCall, memo
 from thresher.operators.expr_to_polars import filter_to_polars, has_lowering, polars_error_message, to_polars
 from thresher.operators.kernels.base import KernelOutput, RowError
@@ -328,6 +328,9 @@ class ExprEvaluator:
             except pl.exceptions.PolarsError as exc:
                 raise ThresherExecutionError(
                     f"evaluating {[self.exprs[i] for i in lowered]}: {polars_error_message(exc)}") from exc
+            except ThresherError as exc:  # raised in a batch function: Polars appended its expression
+                without_polars_context(exc)
+                raise
             for k, i in enumerate(lowered):
                 arr = arrays[k]
                 arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr

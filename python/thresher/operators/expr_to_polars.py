@@ -480,9 +480,15 @@ def polars_error_message(exc: Exception) -> str:
     # in both branches of a CASE under ORDER BY ... LIMIT raised Polars' own text)
     if hit is not None and ("cast(Int64)" in text or re.search(r"\[\(col\(\"__POLARS_CSER_\w+\"\)\) [-+*] ", text)):
         to = {"i8": "Int8", "i16": "Int16", "i32": "Int32", "u8": "UInt8", "u16": "UInt16"}.get(hit.group(1), hit.group(1))
-        where = text.split("This error occurred in the following expression:", 1)[-1].strip()
-        return (f"integer overflow in {where}: the result does not fit {to} (SQL raises, as DuckDB does; "
-                f"cast an operand to a wider type, e.g. CAST(x AS BIGINT) or DOUBLE)")
+        # Polars names the column the failing expression reads first (not a made-up one: its
+        # common subexpressions, a literal's 'literal') and the first value that does not fit;
+        # the lowered Polars expression after the message is none the user wrote
+        head = text.split("\n\n", 1)[0]
+        where = re.search(r"failed in column '(.*)' for \d+ out of \d+ values: \[([^,\]]*)", head)
+        value = f" ({where.group(2)})" if where else ""
+        column = f" of column {where.group(1)!r}" if where and not where.group(1).startswith(("__", "literal")) else ""
+        return (f"integer overflow in an expression{column}: the result{value} does not fit {to} (SQL raises, "
+                f"as DuckDB does; cast an operand to a wider type, e.g. CAST(x AS BIGINT) or DOUBLE)")
     return text
 
 
