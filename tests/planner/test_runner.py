@@ -111,7 +111,9 @@ def test_a_strategy_change_does_not_rerun_the_rules_before_it(monkeypatch):
     assert full.plan == res.plan and full.plan.pretty() == res.plan.pretty()
     assert len(fast_runs) < len(ran)
     after = fast_runs[len(fast_runs) - fast_runs[::-1].index("broadcast_join"):]
-    assert "projection_pushdown" in after and "join_order" not in after  # (the pass stops early)
+    # (the pass stops early: before projection_pushdown, the last rule that changed the plan
+    # before broadcast_join, as it is idempotent)
+    assert "limit_pushdown" in after and "projection_pushdown" not in after and "join_order" not in after
 
 
 def test_strategy_shortcut_keeps_the_tpch_plans(tpch_dir, monkeypatch):
@@ -125,5 +127,53 @@ def test_strategy_shortcut_keeps_the_tpch_plans(tpch_dir, monkeypatch):
     t = tables(tpch_dir)
     fast = {q: runner.optimize(f(t).plan).plan.pretty() for q, f in QUERIES.items()}
     monkeypatch.setattr(runner, "hints_only", lambda a, b: False)
+    full = {q: runner.optimize(f(t).plan).plan.pretty() for q, f in QUERIES.items()}
+    assert fast == full
+
+
+def test_an_idempotent_rule_is_not_rerun_on_its_own_output(monkeypatch):
+    """A rule declaring IDEMPOTENT (projection_pushdown) that made the last change is not run again
+    on its output in the pass after; the plan is the one the full fixpoint gives."""
+    q = th.from_pydict({"a": [1, 2], "b": [3, 4], "c": [5, 6]}).filter(col("a") > 1).select("a")
+    ran: list[str] = []
+    load = runner._load
+    monkeypatch.setattr(runner, "_load", lambda name: (lambda p, f=load(name), n=name: ran.append(n) or f(p)))
+    res = runner.optimize(q.plan)
+    assert [f.rule for f in res.log][-1] == "projection_pushdown"
+    assert ran.count("projection_pushdown") == 1
+    fast_runs = len(ran)
+    ran.clear()
+    monkeypatch.setattr(runner, "is_idempotent", lambda name: False)
+    full = runner.optimize(q.plan)
+    assert ran.count("projection_pushdown") == 2 and len(ran) == fast_runs + 1
+    assert full.plan == res.plan and full.plan.pretty() == res.plan.pretty()
+
+
+def test_validate_checks_a_rule_that_declares_idempotent(monkeypatch):
+    """optimize(validate=True) raises when a rule declaring IDEMPOTENT changes its own output."""
+    from thresher.planner.logical import Limit
+
+    q = th.from_pydict({"a": [1, 2]})
+    runner._load("limit_pushdown")
+    mod = runner._MODULES["limit_pushdown"]
+    # a rule that adds a limit on top of every plan: never quiet on its own output
+    monkeypatch.setattr(mod, "apply", lambda p: Limit(p, 5))
+    monkeypatch.setattr(runner, "is_idempotent", lambda name: name == "limit_pushdown")
+    with pytest.raises(ThresherError, match="IDEMPOTENT"):
+        runner.optimize(q.plan, validate=True)
+
+
+def test_idempotent_shortcut_keeps_the_tpch_plans(tpch_dir, monkeypatch):
+    """The 22 TPC-H DataFrame queries optimize to the same plans with and without the shortcut
+    (and every declared-idempotent rule's firing checks out under validate)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks.tpch.queries_df import QUERIES, tables
+
+    t = tables(tpch_dir)
+    fast = {q: runner.optimize(f(t).plan, validate=True).plan.pretty() for q, f in QUERIES.items()}
+    monkeypatch.setattr(runner, "is_idempotent", lambda name: False)
     full = {q: runner.optimize(f(t).plan).plan.pretty() for q, f in QUERIES.items()}
     assert fast == full

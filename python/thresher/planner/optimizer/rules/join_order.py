@@ -101,6 +101,10 @@ MAX_LEAVES = 24
 #: widens the rows: TPC-DS q17 joined item with store_returns first, 0.16 -> 0.21 s; DP over
 #: TPC-DS q18's 7 inputs lost Polars' sharing of the join between its ROLLUP branches.)
 DP_MAX_LEAVES = 6
+#: its output is its own fixpoint (the search breaks ties in _flatten's canonical order, and a
+#: region already in the chosen order is left as it is; see _visit): the optimizer's runner does
+#: not rerun it on its own output
+IDEMPOTENT = True
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:

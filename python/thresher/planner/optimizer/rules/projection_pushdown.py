@@ -43,6 +43,11 @@ from thresher.planner.optimizer.rules._util import rule_memo
 
 Req = set[str] | None
 
+#: its output is its own fixpoint: the columns each node keeps are those its (already pruned)
+#: parent reads, so pruning the output again asks every node for the same columns (the runner
+#: then does not rerun it on its own output; ``optimize(validate=True)`` checks it)
+IDEMPOTENT = True
+
 
 def _cols(exprs: tuple[Expr, ...] | list[Expr]) -> set[str]:
     out: set[str] = set()
