@@ -381,6 +381,30 @@ def _contains_window(e: Expr) -> bool:
     return False
 
 
+def needs_window(e: Expr) -> bool:
+    """``contains_window(e) or has_aggregate(e)``: does ``e`` depend on other rows (a projection or
+    filter of it cannot run batch by batch)? One walk instead of those two: every DataFrame
+    ``select``/``with_columns``/``filter`` asks it of each new expression, and the plan node then
+    asks both questions again. Where the answer is no, it is no to both, and their memos are
+    filled in on the way (one walk answers all three)."""
+    return memo(e, "_memo_needs_window", _needs_window)  # type: ignore[no-any-return]
+
+
+def _needs_window(e: Expr) -> bool:
+    # (contains_window(e) or has_aggregate(e), from the children's memoized answers: an
+    # aggregation or an order-dependent node is a yes; otherwise a yes of either question for e
+    # is a yes of it for a child)
+    if is_order_dependent(e):
+        return True
+    for c in e.children():  # (a loop, not any() over a generator: this runs for every new node)
+        if needs_window(c):
+            return True
+    d = e.__dict__
+    d["_memo_contains_window"] = False
+    d["_memo_has_aggregate"] = False
+    return False
+
+
 def is_scalar_result(e: Expr) -> bool:
     """Does ``e`` give one value per group: every column it reads sits under an aggregation, and
     no cumulative/shift/rank/rolling function or window runs outside one?"""

@@ -20,7 +20,7 @@ from typing import Any
 
 from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import AggCall, Alias, Column, CountStar, Expr, has_aggregate
-from thresher.expressions.window import Over, contains_window, is_order_dependent, is_scalar_result
+from thresher.expressions.window import Over, contains_window, is_order_dependent, is_scalar_result, needs_window
 from thresher.planner.logical import Aggregate, Filter, LogicalPlan, Project, Window
 
 
@@ -35,10 +35,6 @@ def bare_columns(e: Expr) -> set[str]:
         elif not is_order_dependent(x):
             stack.extend(x.children())
     return out
-
-
-def needs_window(e: Expr) -> bool:
-    return contains_window(e) or has_aggregate(e)
 
 
 _ONE_ROW = "__thresher_one_row"
