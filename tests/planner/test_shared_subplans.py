@@ -239,3 +239,25 @@ def test_rollup_over_a_union_aggregates_once_and_matches_duckdb(tmp_path: Path, 
     assert got_scans["item"] <= 2, got_scans
     got, want = df.to_arrow(), _duckdb(tables).sql(q).to_arrow_table()
     assert _rows(got) == _rows(want)
+
+
+def test_reads_twice_is_necessary_for_sharing(tmp_path):
+    """build_lazy skips shared_subplans and shared_reads for a plan that reads no source twice:
+    whenever either finds something, _reads_twice says yes (two scans of one source, or a subplan
+    object under two parents)."""
+    from thresher.planner.polars_plan import _reads_twice, shared_reads
+
+    frames = _write(tmp_path, {"partsupp": PARTSUPP, "supplier": SUPPLIER, "nation": NATION})
+    once = frames["partsupp"].join(frames["supplier"], left_on="ps_suppkey", right_on="s_suppkey")
+    assert not _reads_twice(compile_plan(once.plan).optimized)
+    q11 = th.sql(Q11.format(nation="GERMANY", fraction=0.0001), **frames)
+    plan = compile_plan(q11.plan).optimized
+    assert shared_subplans(plan) and _reads_twice(plan)
+    # one subplan object under two parents (a self join): read twice, though its scan is one object
+    sub = frames["partsupp"].filter(col("ps_availqty") > 1).group_by("ps_partkey").agg(col("ps_availqty").sum())
+    joined = sub.join(sub.select(col("ps_partkey").alias("k")), left_on="ps_partkey", right_on="k")
+    assert _reads_twice(joined.plan)
+    for df in (once, q11, joined):
+        p = compile_plan(df.plan).optimized
+        if shared_subplans(p) or shared_reads(p):
+            assert _reads_twice(p)

@@ -84,9 +84,10 @@ def build_lazy(node: LogicalPlan, leaf: LeafResolver, leaves: Collection[int] = 
     """Translate ``node`` (and its relational descendants) into a LazyFrame; ``leaves``: the ids
     of the nodes ``leaf`` reads (another stage's output), never merged into a shared subplan."""
     token = _MEMO.set({})
-    shared_token = _SHARED.set(shared_subplans(node, leaves))
+    twice = _reads_twice(node)
+    shared_token = _SHARED.set(shared_subplans(node, leaves) if twice else {})
     scans_token = _SCANS.set({})
-    reads_token = _SHARED_READS.set(shared_reads(node))
+    reads_token = _SHARED_READS.set(shared_reads(node) if twice else {})
     try:
         return _build(node, leaf)
     except pl.exceptions.PolarsError as exc:
@@ -96,6 +97,29 @@ def build_lazy(node: LogicalPlan, leaf: LeafResolver, leaves: Collection[int] = 
         _SCANS.reset(scans_token)
         _SHARED.reset(shared_token)
         _MEMO.reset(token)
+
+
+def _reads_twice(root: LogicalPlan) -> bool:
+    """Whether ``root`` reads a source twice: two scans of one source, or a node object with two
+    parents (a subplan read twice). Without either, :func:`shared_subplans` (two distinct
+    subplans with the same shape read the same sources, each its own scan or a shared one) and
+    :func:`shared_reads` (two reads of one table) find nothing, and their walks (outlines of
+    every node, the reads' conjuncts) are skipped: one walk with no expression work instead
+    (most TPC-H plans read each table once)."""
+    seen: set[int] = set()
+    sources: set[Any] = set()
+    todo = [root]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            return True
+        seen.add(id(node))
+        if isinstance(node, ScanSource):
+            if node.source in sources:  # (sources compare as plans do: by identity())
+                return True
+            sources.add(node.source)
+        todo.extend(node.children())
+    return False
 
 
 def _bare_scan(node: LogicalPlan) -> bool:
