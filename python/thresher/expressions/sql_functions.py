@@ -42,6 +42,16 @@ def _sql_nonzero(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return args[0].dtype
 
 
+@function("sql_fmod", sql_names=("__sql_fmod",))
+def _sql_fmod(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """``a % b`` where either is a DOUBLE or FLOAT: C's ``fmod``, exact, with the sign of ``a``,
+    NaN where ``b`` is 0, as DuckDB computes it (Polars' ``a - b * floor(a / b)`` loses the
+    remainder of a large quotient: ``2^62 % 1000.0`` was 0, DuckDB 904)."""
+    from thresher.expressions.registry import get
+
+    return get("mod").type_rule(args, {})
+
+
 #: the text SQL's CAST reads as a DATE ('2024-1-5', stripped) or a TIMESTAMP (not stripped: DuckDB
 #: refuses a trailing blank); DuckDB reads more forms, which TRY_CAST refuses rather than guess
 DATE_TEXT = r"^\d{4}-\d{1,2}-\d{1,2}$"

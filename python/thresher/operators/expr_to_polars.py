@@ -65,7 +65,15 @@ def _lit(value: Any, dtype: DataType) -> pl.Expr:
         return pl.lit(pl.Series([value], dtype=polars_dtype(dtype))).first()
     if isinstance(value, (list, tuple)):
         return pl.lit(pl.Series([list(value)])).first()
+    if (type(value) is int and dtype.is_integer() and dtype != _INT64) or (type(value) is float and dtype == _FLOAT32):
+        # an integer of another type than Int64 keeps it (SQL's s * 10 of a SMALLINT s is a
+        # SMALLINT literal 10: Polars' untyped literal would widen the product where 10 fits not),
+        # and a Float32 its type (Polars' untyped one is a Float64 next to an integer)
+        return pl.lit(value, dtype=polars_dtype(dtype))
     return pl.lit(value)
+
+
+_INT64, _FLOAT32 = DataType.int64(), DataType.float32()
 
 
 def _lit_of(e: Expr) -> pl.Expr:
@@ -126,9 +134,22 @@ def _mul(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 
 
 def _truediv(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    x, y = a
+    if e.option("sql") is True and _is_constant(e.args[1]) and not _is_constant(e.args[0]):
+        # SQL's x / 10 is IEEE's division, as DuckDB's; Polars divides a column by a constant
+        # through its reciprocal (x * 0.1: 3 / 10 is 0.30000000000000004, a third of all quotients
+        # are off by one unit in the last place). A divisor that is a column (the same value on
+        # every row, from x: no constant to take the reciprocal of) divides exactly.
+        y = x.is_null().cast(pl.Float64) + y.cast(pl.Float64)
     if t[0].kind == "decimal" or t[1].kind == "decimal":
-        return a[0].cast(pl.Float64) / a[1].cast(pl.Float64)
-    return a[0] / a[1]
+        return x.cast(pl.Float64) / y.cast(pl.Float64)
+    return x / y
+
+
+def _is_constant(e: Expr) -> bool:
+    while isinstance(e, Cast):
+        e = e.child
+    return isinstance(e, Literal) and e.value is not None
 
 
 def _floordiv(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
@@ -477,8 +498,10 @@ def polars_error_message(exc: Exception) -> str:
                 "sum(CAST(x AS DECIMAL(38, 0))), or a DOUBLE)")
     hit = re.search(r"conversion from `i64` to `(\w+)` failed", text)
     # (the operands are cast to Int64, or are a common subexpression Polars computed once: h * h
-    # in both branches of a CASE under ORDER BY ... LIMIT raised Polars' own text)
-    if hit is not None and ("cast(Int64)" in text or re.search(r"\[\(col\(\"__POLARS_CSER_\w+\"\)\) [-+*] ", text)):
+    # in both branches of a CASE under ORDER BY ... LIMIT raised Polars' own text; of
+    # typed constants alone, 2147483647::INTEGER + 1, Polars folds the check to one literal)
+    if hit is not None and ("cast(Int64)" in text or re.search(r"\[\(col\(\"__POLARS_CSER_\w+\"\)\) [-+*] ", text)
+                            or re.search(r"failed in column 'literal'.*\)\.strict_cast\(\w+\)\s*$", text, re.S)):
         to = {"i8": "Int8", "i16": "Int16", "i32": "Int32", "u8": "UInt8", "u16": "UInt16"}.get(hit.group(1), hit.group(1))
         # Polars names the column the failing expression reads first (not a made-up one: its
         # common subexpressions, a literal's 'literal') and the first value that does not fit;

@@ -247,6 +247,28 @@ register_lowering("sql_nonzero", lambda a, e, t: a[0])
 register_checked_lowering("sql_nonzero", lambda e: True, _nonzero)
 
 
+def _sql_fmod(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    """``__sql_fmod(a, b)``: numpy's ``fmod`` (C's: exact), NULL where an operand is NULL."""
+    import numpy as np
+
+    both32 = all(x == DataType.float32() or x.is_null() for x in t)
+    dtype = pl.Float32 if both32 else pl.Float64
+
+    def fmod(s: Sequence[pl.Series], **_: object) -> pl.Series:
+        x, y = (v.cast(dtype) for v in s)
+        n = max(len(x), len(y))
+        x, y = (v.new_from_index(0, n) if len(v) == 1 and n > 1 else v for v in (x, y))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = pl.Series(np.fmod(x.to_numpy(), y.to_numpy()), dtype=dtype)
+        missing = x.is_null() | y.is_null()
+        return r if not missing.any() else r.zip_with(~missing, pl.Series([None] * n, dtype=dtype))
+
+    return pl.map_batches([a[0], a[1]], fmod, return_dtype=dtype, is_elementwise=True)
+
+
+register_lowering("sql_fmod", _sql_fmod)
+
+
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 

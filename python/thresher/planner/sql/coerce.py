@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
 from thresher.datatypes import DataType, Schema
 from thresher.errors import ThresherError, ThresherTypeError
 from thresher.expressions.expr import Alias, Call, Cast, Expr, Literal, When, lit, when
@@ -32,7 +34,8 @@ _COMPARISONS = {"eq", "neq", "gt", "ge", "lt", "le"}
 #: the option of a ``mod`` or ``floordiv`` written as SQL's ``%`` or ``//`` (see :func:`_sql_truncated`)
 SQL_TRUNCATED = (("sql", True),)
 #: the option of an ``add``, ``sub``, ``mul`` or ``neg`` written in SQL: integer overflow is an error
-#: at run time (DuckDB's "Overflow in multiplication of INT16"), where Polars (the DataFrame API) wraps
+#: at run time (DuckDB's "Overflow in multiplication of INT16"), where Polars (the DataFrame API) wraps;
+#: of a ``truediv``: a division by a constant is IEEE's, where Polars multiplies by the reciprocal
 SQL_CHECKED = (("sql", True),)
 #: the option of a ``sum`` written in SQL whose argument may hold BIGINT values: a sum that leaves
 #: BIGINT is an error at run time (DuckDB sums integers into a HUGEINT and answers exactly; Polars,
@@ -119,7 +122,7 @@ def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType) -> E
         other = tb if ta.is_null() else ta
         return Literal(None, DataType.null()) if other.is_null() else Literal(None, DataType.null()).cast(other)
     if name == "floordiv" and not (ta.is_integer() and tb.is_integer()):
-        return _nonzero(Call("truediv", (a, b)), a, b, "//")
+        return _nonzero(Call("truediv", (a, b), SQL_CHECKED), a, b, "//")
     if ta.is_integer() and tb.is_integer():
         # (an operand with a NULL in it, NULL - b, is Polars' null type, which has no % or //: typed)
         a, b = (Cast(x, t) if any(isinstance(n, Literal) and n.value is None for n in x.walk()) else x
@@ -137,8 +140,14 @@ def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType) -> E
             # Polars' division wraps there)
             floor = when(Call("eq", (b, lit(-1)))).then(Call("neg", (a,), SQL_CHECKED)).otherwise(
                 Call("floordiv", (a, b)))
-            out = when(step).then(Call("add", (floor, lit(1)))).otherwise(floor)
+            # (a 1 of the quotient's type: an Int64 one made every quotient a BIGINT)
+            one = Literal(1, _supertype_or(ta, tb))
+            out = when(step).then(Call("add", (floor, one))).otherwise(floor)
         return _nonzero(out, a, b, "%" if name == "mod" else "//")
+    if name == "mod" and (ta.is_float() or tb.is_float()):  # (C's fmod, exact, as DuckDB's)
+        import thresher.expressions.sql_functions  # noqa: F401  (registers sql_fmod)
+
+        return Call("sql_fmod", (a, b))
     divisor = b
     if ta.kind == "decimal" or tb.kind == "decimal":  # (Polars raises on every row: NULL, checked below)
         divisor = when(Call("eq", (b, lit(0)))).then(Literal(None, DataType.null())).otherwise(b)
@@ -150,6 +159,12 @@ def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType) -> E
     if ta.is_float() or tb.is_float():  # DuckDB: a DOUBLE % 0 is NaN
         return out
     return _nonzero(out, a, b, "%" if name == "mod" else "//")
+
+
+def _supertype_or(ta: DataType, tb: DataType) -> DataType:
+    from thresher.datatypes import supertype
+
+    return supertype(ta, tb) or _INT64
 
 
 def _nonzero(value: Expr, a: Expr, b: Expr, op: str) -> Expr:
@@ -227,6 +242,10 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
         return _sql_cast(e, src) if src is not None else e
     if not isinstance(e, Call):
         return e
+    if e.options == SQL_CHECKED and e.name in _INT_ARITHMETIC and len(e.args) == 2:
+        e = _duckdb_integer_operands(e, schema)
+    if e.name in _INT_ARITHMETIC | {"truediv"} and len(e.args) == 2:
+        e = _float_operands(e, schema)
     if e.options == SQL_TRUNCATED and e.name in ("mod", "floordiv"):
         ta, tb = _dtype(e.args[0], schema), _dtype(e.args[1], schema)
         return _sql_truncated(e.name, e.args[0], e.args[1], ta, tb) if ta is not None and tb is not None else e
@@ -267,6 +286,117 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
             if ta.kind == "date" and tb.kind == "date" and e.name == "sub":  # DuckDB: the days between, a BIGINT
                 return Call("sub", (a.cast(DataType.int64()), b.cast(DataType.int64())))
     return e
+
+
+_INT_ARITHMETIC = frozenset({"add", "sub", "mul", "mod", "floordiv"})
+_INT64 = DataType.int64()
+
+
+def _signed(t: DataType) -> bool:
+    return pa.types.is_signed_integer(t.arrow)
+
+
+def _int_range(t: DataType) -> tuple[int, int]:
+    bits = t.arrow.bit_width
+    return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if _signed(t) else (0, 2 ** bits - 1)
+
+
+def _plain_int_literal(e: Expr) -> bool:
+    """An integer constant written in the query (typed BIGINT by the translator until here)."""
+    return isinstance(e, Literal) and type(e.value) is int and e.dtype == _INT64 and not e.dynamic
+
+
+def _literal_type_next_to(value: int, other: DataType) -> DataType | None:
+    """DuckDB's type of an integer literal next to an integer of type ``other``: ``other`` where
+    the value fits it (``s * 10`` is a SMALLINT), else INTEGER or BIGINT, the smallest that holds
+    it (``s * 100000`` is an INTEGER); None where BIGINT does not (a HUGEINT in DuckDB)."""
+    lo, hi = _int_range(other)
+    if lo <= value <= hi:
+        return other
+    if -2 ** 31 <= value < 2 ** 31:
+        return DataType.int32()
+    return _INT64 if -2 ** 63 <= value < 2 ** 63 else None
+
+
+def duckdb_integer_type(a: DataType, b: DataType) -> DataType | None:
+    """The type DuckDB computes ``+ - * % //`` of two integers in: the wider of two of the same
+    signedness; of a signed and an unsigned one, the signed one where it is wider, else BIGINT
+    (TINYINT and UTINYINT: BIGINT, where Polars' supertype is Int16); None for a HUGEINT
+    (UBIGINT with a signed integer)."""
+    ta, tb = a.arrow, b.arrow
+    if _signed(a) == _signed(b):
+        return a if ta.bit_width >= tb.bit_width else b
+    signed, unsigned = (a, b) if _signed(a) else (b, a)
+    if signed.arrow.bit_width > unsigned.arrow.bit_width:
+        return signed
+    return None if unsigned.arrow.bit_width == 64 else _INT64
+
+
+def _duckdb_integer_operands(e: Call, schema: Schema) -> Call:
+    """``a + b``, ``a - b``, ``a * b``, ``a % b``, ``a // b`` of integers with DuckDB's operand
+    types: an integer literal takes the other operand's type where it fits (``s * 10`` of a
+    SMALLINT ``s`` is a SMALLINT, computed and checked for overflow in SMALLINT), and a signed
+    and an unsigned operand are cast to DuckDB's common type (see :func:`duckdb_integer_type`).
+    Other operands are left as they are."""
+    a, b = e.args
+    ta, tb = _dtype(a, schema), _dtype(b, schema)
+    if ta is None or tb is None:
+        return e
+    if _plain_int_literal(a) and _plain_int_literal(b):
+        return e  # (constants alone: folded by the parser's simplifier)
+    na, nb, wider = a, b, False
+    if _plain_int_literal(a) and tb.is_integer():
+        t = _literal_type_next_to(a.value, tb)  # type: ignore[attr-defined]
+        if t is None:
+            return e
+        na, ta, wider = (a if t == _INT64 else Literal(a.value, t)), t, t != tb  # type: ignore[attr-defined]
+    elif _plain_int_literal(b) and ta.is_integer():
+        t = _literal_type_next_to(b.value, ta)  # type: ignore[attr-defined]
+        if t is None:
+            return e
+        nb, tb, wider = (b if t == _INT64 else Literal(b.value, t)), t, t != ta  # type: ignore[attr-defined]
+    if not (ta.is_integer() and tb.is_integer()):
+        return e
+    common = duckdb_integer_type(ta, tb)
+    if common is None:
+        return e
+    if _signed(ta) == _signed(tb) and not wider:  # (Polars computes it in the wider one itself)
+        return e if na is a and nb is b else Call(e.name, (na, nb), e.options)
+    # (a literal wider than the other operand, or a signed and an unsigned one: both cast, as
+    # Polars would widen an untyped literal to a type of its own choosing)
+    if common != ta:
+        na = Literal(na.value, common) if isinstance(na, Literal) else Cast(na, common)
+    if common != tb:
+        nb = Literal(nb.value, common) if isinstance(nb, Literal) else Cast(nb, common)
+    if na is a and nb is b:
+        return e
+    return Call(e.name, (na, nb), e.options)
+
+
+_FLOAT32 = DataType.float32()
+
+
+def _float_operands(e: Call, schema: Schema) -> Call:
+    """Arithmetic of a FLOAT (float32) with an integer or a DECIMAL is a FLOAT in DuckDB, computed
+    in float32, where Polars widens it to Float64 (of an Int32 or Int64, or a DECIMAL): the
+    other operand cast to FLOAT. With a DOUBLE (``1e3``, a DOUBLE column) it is a DOUBLE, computed
+    in float64: the FLOAT cast to DOUBLE (Polars computes a float literal next to a Float32 in
+    Float32)."""
+    ta, tb = _dtype(e.args[0], schema), _dtype(e.args[1], schema)
+    if ta is None or tb is None or (ta == _FLOAT32) == (tb == _FLOAT32):
+        return e
+    k = 1 if ta == _FLOAT32 else 0
+    other, t = e.args[k], (tb if k else ta)
+    args = list(e.args)
+    if isinstance(other, Literal) and other.dynamic:
+        return e  # (a Python number next to a Float32 takes its type already)
+    if t.is_integer() or t.kind == "decimal":
+        args[k] = Cast(other, _FLOAT32)
+    elif t.is_float():  # (a DOUBLE: the FLOAT widened, where Polars computes a literal's in Float32)
+        args[1 - k] = Cast(args[1 - k], t)
+    else:
+        return e
+    return Call(e.name, tuple(args), e.options)
 
 
 def _as_text(e: Expr, schema: Schema) -> Expr:

@@ -756,7 +756,7 @@ class Translator:
             if op in ("add", "sub") and isinstance(bn.expression, exp.Interval):
                 return self._interval(bn, op, schema)
             return Call(op, (self.expr(bn.this, schema), self.expr(bn.expression, schema)),
-                        SQL_CHECKED if op in ("add", "sub", "mul") else ())
+                        SQL_CHECKED if op in ("add", "sub", "mul", "truediv") else ())
         if isinstance(node, exp.Not):
             inner = node.this
             while isinstance(inner, exp.Paren):
@@ -772,6 +772,8 @@ class Translator:
             return Call("not", (self.expr(inner, schema),))
         if isinstance(node, exp.Neg):
             inner = self.expr(node.this, schema)  # (-5: a literal's negation, nothing to check)
+            if isinstance(inner, Literal) and type(inner.value) is int and inner.dtype == DataType.int64():
+                return lit(-inner.value)  # (a negative integer literal: it takes its neighbour's type too)
             return Call("neg", (inner,), () if isinstance(inner, Literal) else SQL_CHECKED)
         if isinstance(node, exp.Is):
             x = self.expr(node.this, schema)
