@@ -26,9 +26,15 @@ def _part_rule(fn: str) -> Any:
         if fn in ("dt.hour", "dt.minute", "dt.second"):  # (a DATE has no time of day, in Polars as in DuckDB)
             expect(f, f.dtype.kind == "timestamp" or f.dtype.is_null(), "a timestamp", fn)
         expect(f, f.dtype.kind in ("date", "timestamp") or f.dtype.is_null(), "a date or timestamp", fn)
-        return DataType.int32()
+        return PART_TYPES[fn.removeprefix("dt.")]()
 
     return rule
+
+
+#: each part's type, as Polars gives it (the year Int32, the day of the year Int16, the others Int8)
+PART_TYPES = {"year": DataType.int32, "day_of_year": DataType.int16, "month": DataType.int8, "day": DataType.int8,
+              "hour": DataType.int8, "minute": DataType.int8, "second": DataType.int8, "weekday": DataType.int8,
+              "quarter": DataType.int8}
 
 
 for _p in ("year", "month", "day", "hour", "minute", "second", "weekday", "quarter", "day_of_year"):

@@ -308,6 +308,50 @@ class Expr:
     def sqrt(self) -> Expr:
         return Call("sqrt", (self,))
 
+    def _numeric_call(self, name: builtins.str, args: tuple[Expr, ...] = (), **opts: Any) -> Expr:
+        import thresher.expressions.numeric  # noqa: F401  (registers the functions)
+
+        return Call(name, (self, *args), tuple(opts.items()))
+
+    def floor(self) -> Expr:
+        """Round down to an integral value (an integer column is unchanged), as Polars."""
+        return self._numeric_call("floor")
+
+    def ceil(self) -> Expr:
+        """Round up to an integral value (an integer column is unchanged), as Polars."""
+        return self._numeric_call("ceil")
+
+    def clip(self, lower_bound: IntoExpr | None = None, upper_bound: IntoExpr | None = None) -> Expr:
+        """The value limited to ``[lower_bound, upper_bound]`` (either may be None: unbounded; a
+        string names a column), in the column's type, as Polars.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [-3, 1, 9]}).select(th.col("x").clip(0, 5)).to_pydict()
+        {'x': [0, 1, 5]}
+        """
+        bounds = tuple(_expr_or_column(b) for b in (lower_bound, upper_bound) if b is not None)
+        return self._numeric_call("clip", bounds, lower=lower_bound is not None, upper=upper_bound is not None)
+
+    def fill_nan(self, value: IntoExpr) -> Expr:
+        """NaN replaced by ``value`` (NULL stays NULL), as Polars."""
+        return self._numeric_call("fill_nan", (_dynamic(value),))
+
+    def is_nan(self) -> Expr:
+        """True where the value is NaN (NULL where it is NULL)."""
+        return self._numeric_call("is_nan")
+
+    def is_not_nan(self) -> Expr:
+        """True where the value is not NaN (NULL where it is NULL)."""
+        return self._numeric_call("is_not_nan")
+
+    def is_finite(self) -> Expr:
+        """True where the value is neither infinite nor NaN (NULL where it is NULL)."""
+        return self._numeric_call("is_finite")
+
+    def is_infinite(self) -> Expr:
+        """True where the value is +inf or -inf (NULL where it is NULL)."""
+        return self._numeric_call("is_infinite")
+
     # ---- null handling and membership ------------------------------------------------------
     def is_null(self) -> Expr:
         return Call("is_null", (self,))
@@ -324,8 +368,9 @@ class Expr:
         return Call("is_in", (self,), (("values", vals),))
 
     def is_between(self, lower: IntoExpr, upper: IntoExpr, closed: str = "both") -> Expr:
-        """``lower <= x <= upper`` (``closed`` = "both" | "left" | "right" | "none")."""
-        lo, hi = lit_if_needed(lower), lit_if_needed(upper)
+        """``lower <= x <= upper`` (``closed`` = "both" | "left" | "right" | "none"); a string
+        bound names a column, as in Polars."""
+        lo, hi = _expr_or_column(lower), _expr_or_column(upper)
         left = self >= lo if closed in ("both", "left") else self > lo
         right = self <= hi if closed in ("both", "right") else self < hi
         return left & right
@@ -350,6 +395,10 @@ class Expr:
     def count(self) -> Expr:
         """Number of non-null values."""
         return AggCall("count", self)
+
+    def len(self) -> Expr:
+        """Number of values, NULLs included (int64; Polars: u32), as Polars' ``Expr.len``."""
+        return Alias(CountStar(), self.output_name())
 
     def null_count(self) -> Expr:
         """Number of null values (int64; Polars: u32).
@@ -505,6 +554,34 @@ class Expr:
                     min_samples: int | None = None, center: builtins.bool = False, ddof: int = 1) -> Expr:
         """Standard deviation over the last ``window_size`` rows."""
         return self._rolling("rolling_std", window_size, weights, min_samples, center, ddof=ddof)
+
+    def rolling_var(self, window_size: int, weights: Sequence[float] | None = None, *,
+                    min_samples: int | None = None, center: builtins.bool = False, ddof: int = 1) -> Expr:
+        """Variance over the last ``window_size`` rows."""
+        return self._rolling("rolling_var", window_size, weights, min_samples, center, ddof=ddof)
+
+    def diff(self, n: int = 1, null_behavior: builtins.str = "ignore") -> Expr:
+        """This value minus the one ``n`` rows earlier (``n`` < 0: later), as Polars.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, 4, 9]}).select(th.col("x").diff()).to_pydict()
+        {'x': [None, 3, 5]}
+        """
+        if not isinstance(n, int) or isinstance(n, builtins.bool):
+            raise ThresherTypeError(f"diff: n must be an int, got {n!r}")
+        if null_behavior not in ("ignore", "drop"):
+            raise ThresherTypeError(f"diff: null_behavior must be 'ignore' or 'drop', got {null_behavior!r}")
+        if null_behavior == "drop":
+            from thresher.errors import UnsupportedError
+
+            raise UnsupportedError("diff(null_behavior='drop') is not supported (it changes the column's length)")
+        return self._window_call("diff", n=n)
+
+    def pct_change(self, n: int = 1) -> Expr:
+        """The change from the value ``n`` rows earlier, as a fraction of it (Polars' ``pct_change``)."""
+        if not isinstance(n, int) or isinstance(n, builtins.bool):
+            raise ThresherTypeError(f"pct_change: n must be an int, got {n!r}")
+        return self._window_call("pct_change", n=n)
 
     def _rolling_by(self, name: builtins.str, by: IntoExpr, window_size: builtins.str | datetime.timedelta,
                     min_samples: int | None, closed: builtins.str, **extra: Any) -> Expr:
@@ -993,6 +1070,22 @@ class When(Expr):
         final = supertype(dtype, ot)
         if final is None:
             raise ThresherTypeError(f"otherwise() value of type {ot} does not match the branches' type {dtype}")
+        # a Python number among the values takes its type from the others, as in Polars
+        # (``then(col(int8)).otherwise(0)`` is Int8; ``then(1).otherwise(2)`` alone stays Int64)
+        values = [v for _, v in self.branches] + [self.otherwise_]
+        dynamic = [v for v in values if isinstance(v, Literal) and v.dynamic]
+        if dynamic and len(dynamic) < len(values):
+            fixed: DataType | None = None
+            for v in values:
+                if not (isinstance(v, Literal) and v.dynamic):
+                    vt = v.resolve(schema).dtype
+                    fixed = vt if fixed is None else supertype(fixed, vt)
+            if fixed is not None:
+                out = fixed
+                for v in dynamic:
+                    assert isinstance(v, Literal)
+                    out = supertype(out, literal_type_next_to(v.value, fixed)) or final
+                final = out
         return Field(self.output_name(), final)
 
     def __repr__(self) -> str:
@@ -1078,7 +1171,7 @@ def user_lit(value: Any, dtype: DataType | pa.DataType | str | None = None) -> E
 
 # the calls whose Python-number operand takes its type from the other operand, as in Polars
 # (Polars computes them so: a Python number is lowered as an untyped ``pl.lit``)
-_DYNAMIC_OPERANDS = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "fill_null"})
+_DYNAMIC_OPERANDS = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "fill_null", "fill_nan"})
 
 
 def _dynamic(value: IntoExpr) -> Expr:
@@ -1092,28 +1185,39 @@ def count() -> Expr:
     return CountStar()
 
 
+def _expr_or_column(value: IntoExpr) -> Expr:
+    """A Polars argument that "accepts expression input": a string names a column, a Python
+    number is dynamic (typed by what it meets), anything else a literal."""
+    if isinstance(value, builtins.str):
+        return Column(value)
+    return _dynamic(value)
+
+
 class _WhenBuilder:
-    def __init__(self, branches: tuple[tuple[Expr, Expr], ...], cond: Expr) -> None:
+    def __init__(self, branches: tuple[tuple[Expr, Expr], ...], cond: IntoExpr) -> None:
         self._branches = branches
-        self._cond = cond
+        self._cond = _expr_or_column(cond)
 
-    def then(self, value: IntoExpr) -> _ThenBuilder:
-        return _ThenBuilder(self._branches + ((self._cond, lit_if_needed(value)),))
+    def then(self, value: IntoExpr) -> Then:
+        return Then(self._branches + ((self._cond, _expr_or_column(value)),), Literal(None, DataType.null()))
 
 
-class _ThenBuilder:
-    def __init__(self, branches: tuple[tuple[Expr, Expr], ...]) -> None:
-        self._branches = branches
+@dataclass(frozen=True, eq=False, repr=False)
+class Then(When):
+    """``when(c).then(v)`` before its ``otherwise``: already an expression (NULL where no
+    condition holds), as Polars' ``Then``; ``.when(...)`` adds a branch, ``.otherwise(...)`` ends it."""
 
-    def when(self, cond: Expr) -> _WhenBuilder:
-        return _WhenBuilder(self._branches, cond)
+    def when(self, cond: IntoExpr) -> _WhenBuilder:
+        return _WhenBuilder(self.branches, cond)
 
     def otherwise(self, value: IntoExpr) -> Expr:
-        return When(self._branches, lit_if_needed(value))
+        return When(self.branches, _expr_or_column(value))
 
 
-def when(condition: Expr) -> _WhenBuilder:
-    """Start a conditional: ``when(c).then(a).otherwise(b)``.
+def when(condition: IntoExpr) -> _WhenBuilder:
+    """Start a conditional: ``when(c).then(a).otherwise(b)``. As in Polars, a string in
+    ``when``/``then``/``otherwise`` names a column (``lit("x")`` is the text), and
+    ``when(c).then(a)`` without ``otherwise`` is NULL where ``c`` does not hold.
 
     >>> when(col("x") > 0).then(lit("pos")).otherwise(lit("neg"))
     when((col("x") > 0)).then('pos').otherwise('neg')

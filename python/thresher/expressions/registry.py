@@ -81,6 +81,7 @@ def all_functions() -> dict[str, FunctionSpec]:
 
 _NAMESPACE_MODULES = (
     "string", "datetime", "list", "struct", "url", "image", "video", "audio", "tensor", "embedding", "window",
+    "numeric",
 )
 
 
@@ -219,13 +220,20 @@ def _abs(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
 @function("round")
 def _round(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     expect(args[0], _numeric_or_null(args[0]), "a numeric type", "round")
-    return args[0].dtype if not args[0].dtype.is_integer() else args[0].dtype
+    t = args[0].dtype
+    if t.kind == "decimal" and opts.get("mode") is None and opts.get("decimals", 0) < t.arrow.scale:
+        # the DataFrame API's round (Polars): a decimal rounded to fewer digits than its scale
+        # gains a digit of precision (9.99 -> 10.00); SQL gives a mode (DuckDB's half away from
+        # zero) and types it itself
+        return DataType.decimal(min(t.arrow.precision + 1, 38), t.arrow.scale)
+    return t
 
 
 @function("sqrt")
 def _sqrt(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     expect(args[0], _numeric_or_null(args[0]), "a numeric type", "sqrt")
-    return DataType.float64()
+    # a float32 stays float32, as in Polars (SQL casts a REAL argument to DOUBLE first, as DuckDB)
+    return args[0].dtype if args[0].dtype.arrow == pa.float32() else DataType.float64()
 
 
 @function("is_null")
@@ -309,7 +317,9 @@ def _agg_sum(f: Field, opts: dict[str, Any]) -> DataType:
 def _agg_float(name: str) -> AggRule:
     def rule(f: Field, opts: dict[str, Any]) -> DataType:
         expect(f, _numeric_or_null(f) or f.dtype.is_bool(), "a numeric type", name)
-        return DataType.float64()
+        # Polars keeps a float32 column's mean/std/var/median/quantile float32 (SQL casts a REAL
+        # argument to DOUBLE first: DuckDB answers in DOUBLE)
+        return f.dtype if f.dtype.arrow == pa.float32() else DataType.float64()
 
     return rule
 

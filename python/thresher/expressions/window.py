@@ -175,8 +175,8 @@ for _name, _rule in (("win.row_number", _int64_rule), ("win.rank", _int64_rule),
 
 #: functions whose value depends on other rows (they never run in a row-local projection)
 ORDER_DEPENDENT = (
-    "cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "shift", "rank",
-    "rolling_sum", "rolling_mean", "rolling_min", "rolling_max", "rolling_std",
+    "cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "shift", "rank", "diff", "pct_change",
+    "rolling_sum", "rolling_mean", "rolling_min", "rolling_max", "rolling_std", "rolling_var",
     "rolling_sum_by", "rolling_mean_by", "rolling_min_by", "rolling_max_by", "rolling_std_by",
 )
 
@@ -195,6 +195,10 @@ def polars_call(name: str, x: Any, opts: dict[str, Any], fill: Any = None) -> An
     if name == "rank":
         return x.rank(opts.get("method", "average"), descending=bool(opts.get("descending", False)),
                       seed=opts.get("seed"))
+    if name == "diff":
+        return x.diff(int(opts.get("n", 1)), null_behavior=opts.get("null_behavior", "ignore"))
+    if name == "pct_change":
+        return x.pct_change(int(opts.get("n", 1)))
     if name.endswith("_by"):  # a window of a duration over the ``by`` column (``fill``), not of rows
         by_kw: dict[str, Any] = {"window_size": opts["window_size"], "closed": opts.get("closed", "right")}
         if opts.get("min_samples") is not None:  # Polars' own default otherwise
@@ -204,7 +208,7 @@ def polars_call(name: str, x: Any, opts: dict[str, Any], fill: Any = None) -> An
         return getattr(x, name)(fill, **by_kw)
     if name.startswith("rolling_"):
         kw: dict[str, Any] = {"min_samples": opts.get("min_samples"), "center": bool(opts.get("center", False))}
-        if name == "rolling_std":
+        if name in ("rolling_std", "rolling_var"):
             kw["ddof"] = int(opts.get("ddof", 1))
         weights = opts.get("weights")
         return getattr(x, name)(int(opts["window_size"]), list(weights) if weights is not None else None, **kw)
@@ -235,7 +239,10 @@ def _polars_output_type(name: str, dtype: DataType, opts: dict[str, Any]) -> Dat
 
     s = pl.from_arrow(pa.array([], type=dtype.storage))
     assert isinstance(s, pl.Series)
-    out = s.to_frame("x").select(polars_call(name, pl.col("x"), opts)).to_series()
+    try:
+        out = s.to_frame("x").select(polars_call(name, pl.col("x"), opts)).to_series()
+    except Exception as exc:  # noqa: BLE001  (Polars refuses the type: rolling_min of strings, ...)
+        raise ThresherTypeError(f"{name}: not supported for type {dtype}: {str(exc).splitlines()[0]}") from None
     return DataType.from_arrow(out.to_arrow().type)
 
 
@@ -276,7 +283,8 @@ def _summable(t: DataType) -> bool:
     return t.is_numeric() or t.is_bool() or t.is_null() or t.kind in ("decimal", "duration")
 
 
-for _name in ("cum_sum", "cum_prod", "rolling_sum", "rolling_mean", "rolling_std"):
+for _name in ("cum_sum", "cum_prod", "rolling_sum", "rolling_mean", "rolling_std", "rolling_var", "diff",
+              "pct_change"):
     function(_name, sql_names=_hidden(_name))(_polars_rule(_name, _summable, "a numeric type"))
 for _name in ("cum_min", "cum_max", "rolling_min", "rolling_max", "rank"):
     function(_name, sql_names=_hidden(_name))(_polars_rule(_name, _orderable, "an orderable type"))

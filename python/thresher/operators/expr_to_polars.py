@@ -217,7 +217,7 @@ def _str_slice(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 def _dt_part(name: str) -> _Lower:
     def f(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
         part = {"day_of_year": "ordinal_day"}.get(name, name)
-        return getattr(a[0].dt, part)().cast(pl.Int32)
+        return getattr(a[0].dt, part)()  # (Polars' own type, as the type rule says)
 
     return f
 
@@ -335,6 +335,19 @@ _LOWER: dict[str, _Lower] = {
 }
 for _p in ("year", "month", "day", "hour", "minute", "second", "weekday", "quarter", "day_of_year"):
     _LOWER[f"dt.{_p}"] = _dt_part(_p)
+for _p in ("is_nan", "is_not_nan", "is_finite", "is_infinite", "floor", "ceil"):  # (expressions/numeric.py)
+    _LOWER[_p] = functools.partial(lambda a, e, t, n: getattr(a[0], n)(), n=_p)
+_LOWER["fill_nan"] = lambda a, e, t: a[0].fill_nan(a[1])
+
+
+def _clip(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    bounds = iter(a[1:])
+    lo = next(bounds) if e.option("lower") else None
+    hi = next(bounds) if e.option("upper") else None
+    return a[0].clip(lo, hi)
+
+
+_LOWER["clip"] = _clip
 
 
 def _window_only(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
@@ -437,14 +450,14 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
         # Polars averages a decimal exactly (an i128 sum) and returns Float64 itself: casting
         # every value to Float64 first cost TPC-H q1 about a fifth of its time
         return x.mean()
-    if name == "std":
-        return x.cast(pl.Float64).std(ddof=e.option("ddof", 1))
-    if name == "var":
-        return x.cast(pl.Float64).var(ddof=e.option("ddof", 1))
-    if name == "quantile":
-        return x.cast(pl.Float64).quantile(e.option("quantile", 0.5), interpolation=e.option("interpolation", "nearest"))
-    if name == "median":
-        return x.cast(pl.Float64).median()
+    if name in ("std", "var", "quantile", "median"):
+        # (a float32 column keeps its type, as in Polars: computed as Polars computes it)
+        xf = x if in_type.arrow == pa.float32() else x.cast(pl.Float64)
+        if name == "quantile":
+            return xf.quantile(e.option("quantile", 0.5), interpolation=e.option("interpolation", "nearest"))
+        if name == "median":
+            return xf.median()
+        return getattr(xf, name)(ddof=e.option("ddof", 1))
     if name == "count":
         return x.count().cast(pl.Int64)
     if name == "n_unique":

@@ -51,9 +51,12 @@ def partial_aggregates(aggs: tuple[Expr, ...], schema: Schema | None = None
                        AggCall("sum", Column(f"{name}.c")).alias(f"{name}.c")]
             f64 = DataType.float64()
             n = Column(f"{name}.c")
-            final.append(when(Call("gt", (n, lit(0))))
-                         .then(Call("truediv", (Column(f"{name}.s").cast(f64), n.cast(f64))))
-                         .otherwise(Literal(None, f64)).alias(name))
+            mean: Expr = (when(Call("gt", (n, lit(0))))
+                          .then(Call("truediv", (Column(f"{name}.s").cast(f64), n.cast(f64))))
+                          .otherwise(Literal(None, f64)))
+            if _input_type(inner.child, schema) == DataType.float32():
+                mean = mean.cast(DataType.float32())  # (a float32 column's mean is float32, as in Polars)
+            final.append(mean.alias(name))
         else:
             return None
     return tuple(first), tuple(second), tuple(final)
@@ -63,12 +66,18 @@ def _mean_sum(x: Expr, schema: Schema | None) -> AggCall:
     """The partial sum of a mean of ``x``: of ``x`` as DECIMAL(38, 0) where it is a 64-bit integer,
     so the partial sums cannot wrap; where its type is unknown (no schema, or it does not
     resolve), a sum that raises rather than wraps (the exact sum's check)."""
-    try:
-        t = x.resolve(schema).dtype if schema is not None else None
-    except ThresherError:
-        t = None
+    t = _input_type(x, schema)
     if t is None:
         return AggCall("sum", x, _EXACT)
     if str(t.arrow) in ("int64", "uint64"):
         return AggCall("sum", Cast(x, DataType.decimal(38, 0)))
+    if t == DataType.float32():  # (summed as Polars averages float32: in float64)
+        return AggCall("sum", Cast(x, DataType.float64()))
     return AggCall("sum", x)
+
+
+def _input_type(x: Expr, schema: Schema | None) -> DataType | None:
+    try:
+        return x.resolve(schema).dtype if schema is not None else None
+    except ThresherError:
+        return None

@@ -48,6 +48,7 @@ def project(plan: LogicalPlan, exprs: Sequence[Expr], scalar_select: bool = Fals
     if scalar_select and all(_is_scalar(e) for e in exprs):
         # one row, even of an empty frame (Polars: ``select(lit(1))`` is one row): the aggregates
         # in an Aggregate (a row count when there are none), the constants computed above it
+        plan, exprs = _lift_agg_windows(plan, exprs)
         aggs = tuple(e for e in exprs if has_aggregate(e))
         if aggs or not any(needs_window(e) for e in exprs):
             one = Aggregate(plan, (), aggs or (CountStar().alias(_ONE_ROW),))
@@ -58,6 +59,37 @@ def project(plan: LogicalPlan, exprs: Sequence[Expr], scalar_select: bool = Fals
         return Project(plan, tuple(exprs))
     windowed, rewritten = lift(plan, exprs)
     return Project(windowed, tuple(rewritten))
+
+
+def _lift_agg_windows(plan: LogicalPlan, exprs: Sequence[Expr]) -> tuple[LogicalPlan, list[Expr]]:
+    """The windows inside the arguments of aggregations (``select(col("x").cum_sum().max())``,
+    ``select(col("x").shift().over("k").sum())``) computed first, over the whole input as in
+    Polars, and the aggregations reading their hidden columns."""
+    inner: list[Expr] = []
+
+    def collect(e: Expr) -> None:
+        if isinstance(e, AggCall):
+            if contains_window(e.child) or isinstance(e.child, Over):
+                inner.append(e.child)
+            return
+        for c in e.children():
+            collect(c)
+
+    for e in exprs:
+        collect(e)
+    if not inner:
+        return plan, list(exprs)
+    plan, lifted = lift(plan, inner)
+    done = {id(a): b for a, b in zip(inner, lifted)}
+
+    def swap(e: Expr) -> Expr:
+        if isinstance(e, AggCall):
+            return AggCall(e.name, done[id(e.child)], e.options) if id(e.child) in done else e
+        kids = e.children()
+        new = [swap(k) for k in kids]
+        return e if all(a is b for a, b in zip(new, kids)) else e.with_children(new)
+
+    return plan, [swap(e) for e in exprs]
 
 
 def filter_(plan: LogicalPlan, predicate: Expr) -> LogicalPlan:

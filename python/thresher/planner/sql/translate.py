@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
 from sqlglot import exp
 
 from thresher.datatypes import DataType, Schema
@@ -27,6 +28,7 @@ from thresher.expressions.expr import (
     AggCall,
     Alias,
     Call,
+    Cast,
     Column,
     CountStar,
     Expr,
@@ -906,6 +908,8 @@ class Translator:
             x = self.expr(arg, schema)
             if agg in ("sum", "mean") and may_leave_int32(x, schema):
                 return AggCall(agg, x, SQL_EXACT_SUM)  # (a BIGINT sum must not wrap: see SQL_EXACT_SUM)
+            if agg in ("mean", "std", "var", "median") and _is_float32(x, schema):
+                x = Cast(x, DataType.float64())  # (DuckDB answers in DOUBLE; Polars would keep REAL)
             return AggCall(agg, x)
         if isinstance(node, exp.Grouping):
             import thresher.expressions.sql_functions  # noqa: F401  (registers the "grouping" placeholder)
@@ -1316,6 +1320,8 @@ class Translator:
 
         registered = lookup_sql(name)
         if registered is not None and not registered.startswith("__"):
+            if registered == "sqrt" and len(args) == 1 and _is_float32(args[0], schema):
+                args = [Cast(args[0], DataType.float64())]  # (DuckDB answers in DOUBLE; Polars would keep REAL)
             call = Call(registered, tuple(args))
             if schema is not None:
                 call.resolve(schema)  # the registry's type rule: a ThresherTypeError names the problem
@@ -2136,3 +2142,13 @@ def _rejects_nulls(terms: list[Expr], names: set[str]) -> bool:
 
 
 __all__ = ["SQLError", "Translator", "translate", "sql_type_name"]
+
+
+def _is_float32(x: Expr, schema: Schema | None) -> bool:
+    """Is ``x`` of type REAL (float32) over ``schema``? (False where that is unknown)"""
+    if schema is None:
+        return False
+    try:
+        return x.resolve(schema).dtype.arrow == pa.float32()
+    except ThresherError:
+        return False

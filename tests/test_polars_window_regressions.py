@@ -1,0 +1,143 @@
+"""Cases the window and expression fuzzer (tests/test_polars_window_fuzz.py) found, each compared
+with Polars: values, column names and types. Each failed before its fix."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import thresher as th
+
+D, Dec = datetime.date, decimal.Decimal
+NAN = float("nan")
+
+
+def _same_as_polars(table: pa.Table, pipeline: Callable[[Any, Any], Any]) -> None:
+    want = pipeline(pl.from_arrow(table).lazy(), pl).collect()  # type: ignore[union-attr]
+    got = pl.from_arrow(pipeline(th.from_arrow(table), th).to_arrow())
+    assert isinstance(got, pl.DataFrame)
+    assert got.schema == want.schema, f"{got.schema}\nvs Polars'\n{want.schema}"
+    assert got.equals(want), f"{got}\nvs Polars'\n{want}"  # (NaN equals NaN here)
+
+
+TABLE = pa.table({
+    "k": pa.array([1, 1, 2, None, 2], pa.int64()),
+    "i8": pa.array([5, None, -1, 127, 0], pa.int8()),
+    "i32": pa.array([7, -5, None, 2, 0], pa.int32()),
+    "f32": pa.array([1.5, None, NAN, -2.25, 0.0], pa.float32()),
+    "f64": pa.array([0.1, -0.0, None, NAN, 2.5], pa.float64()),
+    "m": pa.array([Dec("1.25"), None, Dec("-2.35"), Dec("9999999.99"), Dec("0.00")], pa.decimal128(10, 2)),
+    "d": pa.array([D(2024, 2, 29), None, D(1969, 12, 31), D(2024, 12, 31), D(2023, 1, 1)], pa.date32()),
+    "s": pa.array(["b", "a", None, "z", "q"], pa.string()),
+    "lo": pa.array(["a", "b", "a", "a", "r"], pa.string()),
+    "hi": pa.array(["c", "c", "z", "y", "s"], pa.string()),
+    "b": pa.array([True, None, False, True, False], pa.bool_()),
+})
+
+
+@pytest.mark.parametrize("build", [
+    lambda m: m.when(m.col("b")).then("s").otherwise("lo"),
+    lambda m: m.when("b").then(m.col("s")).otherwise(m.lit("lo")),
+    lambda m: m.col("s").is_between("lo", "hi"),
+    lambda m: m.col("i32").is_between("i8", 5, closed="left"),
+], ids=["then_otherwise", "when", "is_between", "is_between_mixed"])
+def test_a_string_argument_names_a_column(build: Callable[[Any], Any]) -> None:
+    # when/then/otherwise and is_between took a string for the text itself ('s' in every row,
+    # s compared with 'lo'): a wrong answer. Polars parses a string there as a column name
+    _same_as_polars(TABLE, lambda f, m: f.select(build(m).alias("r")))
+
+
+@pytest.mark.parametrize("build", [
+    lambda m: m.when(m.col("b")).then(m.col("i32")).otherwise(0),
+    lambda m: m.when(m.col("b")).then(m.col("i8")).otherwise(300),
+    lambda m: m.when(m.col("b")).then(0).otherwise(m.col("i8")),
+    lambda m: m.when(m.col("b")).then(m.col("f32")).otherwise(1),
+    lambda m: m.when(m.col("b")).then(m.col("i8")).when(m.col("k") == 1).then(m.col("f32")).otherwise(2),
+    lambda m: m.when(m.col("b")).then(m.col("m")).otherwise(0),
+], ids=["int32_0", "int8_300", "0_int8", "float32_1", "chain", "decimal_0"])
+def test_when_python_number_takes_the_branches_type(build: Callable[[Any], Any]) -> None:
+    # a Python number in then/otherwise was Int64 and widened the result (then(int32).otherwise(0)
+    # was Int64, Polars Int32), also in group_by().agg() lists
+    _same_as_polars(TABLE, lambda f, m: f.select(build(m).alias("r")))
+    _same_as_polars(TABLE, lambda f, m: f.group_by("k", maintain_order=True).agg(build(m).alias("r")))
+
+
+def test_when_then_without_otherwise_is_an_expression() -> None:
+    # when(c).then(x) had no expression methods (AttributeError: '_ThenBuilder' has no 'alias')
+    _same_as_polars(TABLE, lambda f, m: f.select(m.when(m.col("b")).then(m.col("i8")).alias("r"),
+                                                 m.when(m.col("k") == 1).then(1).when(m.col("b")).then(2).alias("t")))
+
+
+@pytest.mark.parametrize("agg", ["mean", "std", "var", "median", "quantile"])
+def test_float32_aggregates_stay_float32(agg: str) -> None:
+    # Float64 (Polars keeps Float32), in select, over() and group_by().agg()
+    def e(m: Any) -> Any:
+        c = m.col("f32")
+        return c.quantile(0.5) if agg == "quantile" else getattr(c, agg)()
+
+    _same_as_polars(TABLE, lambda f, m: f.select(e(m)))
+    _same_as_polars(TABLE, lambda f, m: f.with_columns(e(m).over("k").alias("r")))
+    _same_as_polars(TABLE, lambda f, m: f.group_by("k", maintain_order=True).agg(e(m)))
+
+
+def test_date_parts_have_polars_types() -> None:
+    # each was Int32 (Polars: month, day, weekday, quarter Int8; ordinal day Int16)
+    _same_as_polars(TABLE, lambda f, m: f.select(
+        m.col("d").dt.year().alias("y"), m.col("d").dt.month().alias("mo"), m.col("d").dt.day().alias("dd"),
+        m.col("d").dt.weekday().alias("w"), m.col("d").dt.quarter().alias("q"),
+        (m.col("d").dt.ordinal_day() if m is pl else m.col("d").dt.day_of_year()).alias("o")))
+
+
+def test_sqrt_of_float32_and_round_of_decimal_have_polars_types() -> None:
+    # sqrt(Float32) was Float64; round(Decimal(10, 2), 1) kept Decimal(10, 2) (Polars: (11, 2))
+    _same_as_polars(TABLE, lambda f, m: f.select(m.col("f32").sqrt(), m.col("m").round(1).alias("r1"),
+                                                 m.col("m").round(0).alias("r0"), m.col("m").round(2).alias("r2")))
+
+
+@pytest.mark.parametrize("build", [
+    lambda m: m.col("f32").rolling_max(2).over("k", order_by="i32").max(),
+    lambda m: m.col("i32").cum_sum().max(),
+    lambda m: m.col("f64").shift(1).over("k").sum(),
+], ids=["rolling_over_max", "cum_sum_max", "shift_over_sum"])
+def test_aggregation_of_a_window_in_select(build: Callable[[Any], Any]) -> None:
+    # crashed: "NotLowerable: col("f32").rolling_max(...).over(...)" while running
+    _same_as_polars(TABLE, lambda f, m: f.select(build(m).alias("r")))
+    _same_as_polars(TABLE, lambda f, m: f.select(build(m).alias("r"), m.col("i8").sum()))
+
+
+def test_rolling_min_of_strings_is_a_clear_error() -> None:
+    # raised Polars' own InvalidOperationError from the type rule
+    with pytest.raises(th.ThresherError, match="rolling_min"):
+        th.from_arrow(TABLE).with_columns(th.col("s").rolling_min(2).over("k")).to_arrow()
+
+
+@pytest.mark.parametrize("build", [
+    lambda m: m.col("i8").clip(0, 5), lambda m: m.col("f64").clip(None, 1), lambda m: m.col("m").clip(0, 1),
+    lambda m: m.col("i32").clip("i8"), lambda m: m.col("f32").fill_nan(0), lambda m: m.col("f64").fill_nan(None),
+    lambda m: m.col("i32").fill_nan(-1.5), lambda m: m.col("f64").is_nan(), lambda m: m.col("f32").is_not_nan(),
+    lambda m: m.col("f64").is_finite(), lambda m: m.col("f64").is_infinite(), lambda m: m.col("f32").floor(),
+    lambda m: m.col("m").ceil(), lambda m: m.col("i8").floor(), lambda m: m.col("i8").diff(),
+    lambda m: m.col("i32").diff(-1).over("k"), lambda m: m.col("f32").pct_change(),
+    lambda m: m.col("m").diff().over("k", order_by="i8"), lambda m: m.col("f64").rolling_var(2, min_samples=1),
+], ids=["clip", "clip_upper", "clip_decimal", "clip_column", "fill_nan", "fill_nan_none", "fill_nan_int",
+        "is_nan", "is_not_nan", "is_finite", "is_infinite", "floor", "ceil_decimal", "floor_int", "diff",
+        "diff_over", "pct_change", "diff_decimal", "rolling_var"])
+def test_first_hour_polars_methods(build: Callable[[Any], Any]) -> None:
+    # each was an AttributeError ('Column has no attribute ...')
+    _same_as_polars(TABLE, lambda f, m: f.select(build(m).alias("r")))
+
+
+def test_expr_len_counts_nulls() -> None:
+    # an AttributeError; a count is Int64 in Thresher (Polars UInt32, documented)
+    def n(m: Any, e: Any) -> Any:
+        return e.cast(pl.Int64) if m is pl else e
+
+    _same_as_polars(TABLE, lambda f, m: f.select(n(m, m.col("i8").len())))
+    _same_as_polars(TABLE, lambda f, m: f.with_columns(n(m, m.col("i8").len()).over("k").alias("r")))
+    _same_as_polars(TABLE, lambda f, m: f.group_by("k", maintain_order=True).agg(n(m, m.col("i8").len())))
