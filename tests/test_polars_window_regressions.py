@@ -141,3 +141,27 @@ def test_expr_len_counts_nulls() -> None:
     _same_as_polars(TABLE, lambda f, m: f.select(n(m, m.col("i8").len())))
     _same_as_polars(TABLE, lambda f, m: f.with_columns(n(m, m.col("i8").len()).over("k").alias("r")))
     _same_as_polars(TABLE, lambda f, m: f.group_by("k", maintain_order=True).agg(n(m, m.col("i8").len())))
+
+
+@pytest.mark.parametrize("build", [
+    lambda m: m.col("f64").shift().over("k").sum(),
+    lambda m: m.col("f64").cum_max().over("k").mean(),
+    lambda m: m.col("i8").max().over("k").rank("max", descending=True),
+    lambda m: m.col("s").last().over("f64", order_by="f64", nulls_last=True).cum_max(),
+    lambda m: m.col("f32").cum_max().over(None, order_by="f32").cum_sum(),
+    lambda m: m.col("i8").max().over("k").rank() + m.col("i32").cum_sum().over("b"),
+], ids=["sum_of_over", "mean_of_over", "rank_of_over", "cum_max_of_over", "cum_sum_of_ordered_over", "two"])
+def test_a_function_of_a_window_in_with_columns_and_filter(build: Callable[[Any], Any]) -> None:
+    # crashed while running: "NotLowerable: col("i32").shift().over([col("k")])": an aggregation or
+    # a frame-wide cum_*/rank/... of an over() next to per-row columns (with_columns, filter)
+    _same_as_polars(TABLE, lambda f, m: f.with_columns(build(m).alias("r")))
+    _same_as_polars(TABLE, lambda f, m: f.filter(build(m).is_not_null()))
+
+
+@pytest.mark.parametrize("build", [
+    lambda m: m.col("i32").max().rank(), lambda m: m.col("f64").sum().cum_sum(), lambda m: m.col("f64").max().shift(),
+    lambda m: m.col("i8").max().diff() + 1, lambda m: m.col("f64").shift().over("k").sum().rank(),
+], ids=["rank", "cum_sum", "shift", "diff", "rank_of_sum_of_over"])
+def test_an_order_dependent_function_of_an_aggregate_selects_one_row(build: Callable[[Any], Any]) -> None:
+    # a select of col(x).max().rank() gave one row per input row (Polars: one row)
+    _same_as_polars(TABLE, lambda f, m: f.select(build(m).alias("r")))

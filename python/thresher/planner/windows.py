@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from thresher.errors import ThresherTypeError
-from thresher.expressions.expr import AggCall, Alias, Column, CountStar, Expr, has_aggregate
+from thresher.expressions.expr import AggCall, Alias, Call, Column, CountStar, Expr, has_aggregate
 from thresher.expressions.window import Over, contains_window, is_order_dependent, is_scalar_result, needs_window
 from thresher.planner.logical import Aggregate, Filter, LogicalPlan, Project, Window
 
@@ -61,13 +61,17 @@ def project(plan: LogicalPlan, exprs: Sequence[Expr], scalar_select: bool = Fals
     return Project(windowed, tuple(rewritten))
 
 
-def _lift_agg_windows(plan: LogicalPlan, exprs: Sequence[Expr]) -> tuple[LogicalPlan, list[Expr]]:
+def _lift_agg_windows(plan: LogicalPlan, exprs: Sequence[Expr],
+                      taken: set[str] | None = None) -> tuple[LogicalPlan, list[Expr]]:
     """The windows inside the arguments of aggregations (``select(col("x").cum_sum().max())``,
-    ``select(col("x").shift().over("k").sum())``) computed first, over the whole input as in
-    Polars, and the aggregations reading their hidden columns."""
+    ``filter(col("x").shift().over("k").sum() > 0)``) computed first, over the whole input as in
+    Polars, and the aggregations reading their hidden columns (not under an ``over``: there the
+    aggregation, and the windows inside it, run per group)."""
     inner: list[Expr] = []
 
     def collect(e: Expr) -> None:
+        if isinstance(e, Over):
+            return  # (an aggregation under an over runs per group: its windows stay with it)
         if isinstance(e, AggCall):
             if contains_window(e.child) or isinstance(e.child, Over):
                 inner.append(e.child)
@@ -79,7 +83,7 @@ def _lift_agg_windows(plan: LogicalPlan, exprs: Sequence[Expr]) -> tuple[Logical
         collect(e)
     if not inner:
         return plan, list(exprs)
-    plan, lifted = lift(plan, inner)
+    plan, lifted = lift(plan, inner, taken)
     done = {id(a): b for a, b in zip(inner, lifted)}
 
     def swap(e: Expr) -> Expr:
@@ -101,14 +105,29 @@ def filter_(plan: LogicalPlan, predicate: Expr) -> LogicalPlan:
 
 
 def _is_scalar(e: Expr) -> bool:
-    return is_scalar_result(e) or (not e.columns() and not contains_window(e))
+    return is_scalar_result(e) or (not e.columns() and not contains_window(e)) or _order_dependent_of_scalars(e)
 
 
-def lift(plan: LogicalPlan, exprs: Sequence[Expr]) -> tuple[LogicalPlan, list[Expr]]:
-    """Window nodes computing every window subexpression of ``exprs``, and ``exprs`` reading them."""
+def _order_dependent_of_scalars(e: Expr) -> bool:
+    """``e`` applies order-dependent functions (no ``over``) to aggregates only, as in
+    ``col("x").sum().rank()``: one value, as in Polars (a select of it is one row)."""
+    if isinstance(e, (Over, AggCall, CountStar)):
+        return False
+    if isinstance(e, Call) and is_order_dependent(e):
+        return all(is_scalar_result(a) or _order_dependent_of_scalars(a) for a in e.args) and bool(e.args)
+    kids = e.children()
+    return bool(kids) and any(_order_dependent_of_scalars(k) for k in kids) and all(
+        is_scalar_result(k) or _order_dependent_of_scalars(k) or not k.columns() for k in kids)
+
+
+def lift(plan: LogicalPlan, exprs: Sequence[Expr], taken: set[str] | None = None) -> tuple[LogicalPlan, list[Expr]]:
+    """Window nodes computing every window subexpression of ``exprs``, and ``exprs`` reading them.
+    (``taken``: hidden names already given out, by an enclosing ``lift`` whose nodes are not built yet.)"""
+    taken = taken if taken is not None else set()
+    plan, exprs = _lift_agg_windows(plan, exprs, taken)
     groups: dict[tuple[Any, ...], tuple[Over | None, list[Expr]]] = {}
     names: dict[tuple[Any, ...], str] = {}
-    taken = set(plan.schema.names)
+    taken.update(plan.schema.names)
 
     def hidden() -> str:
         i = len(names)
@@ -124,6 +143,12 @@ def lift(plan: LogicalPlan, exprs: Sequence[Expr]) -> tuple[LogicalPlan, list[Ex
                 inner = e.child if isinstance(e, Over) else e
                 if isinstance(e, Over) and any(isinstance(x, Over) for x in e.child.walk()):
                     raise ThresherTypeError(f"window expressions cannot be nested: {e!r}")
+                if spec is None and any(isinstance(x, Over) for c in e.children() for x in c.walk()):
+                    # a frame-wide function of a window (``x.max().over("k").rank()``): the window
+                    # first, in a node below, then the function of its column
+                    nonlocal plan
+                    plan, lifted = lift(plan, e.children(), taken)
+                    inner = e.with_children(lifted)
                 gkey = _spec_key(spec)
                 names[e.key()] = hidden()
                 groups.setdefault(gkey, (spec, []))[1].append(inner.alias(names[e.key()]))
