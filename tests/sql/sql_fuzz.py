@@ -27,7 +27,12 @@ DATES = st.one_of(st.none(), st.sampled_from([datetime.date(2024, 1, 30), dateti
 # SMALLINTs whose products and sums leave the type (DuckDB: "Overflow in multiplication of INT16")
 SMALLS = st.one_of(st.none(), st.sampled_from([-300, -2, 0, 3, 200, 30000]))
 
-T1_COLS = {"a": "int", "b": "int", "s": "str", "f": "float", "d": "date", "h": "int16"}
+# DECIMAL(9, 2) values, for RANGE frames over decimals, casts and their types
+DECS = st.one_of(st.none(), st.sampled_from([decimal.Decimal(x) for x in ("-1.50", "0.00", "0.25", "2.50", "2.75", "10.00")]))
+# text for LIKE / ILIKE with escapes, string functions in GROUP BY keys and casts of text
+WORDS = st.one_of(st.none(), st.sampled_from(["", "x", "X_y", "x%y", "ab", "Ab!", "a!b", "1", " 2 ", "-3", "1.5"]))
+
+T1_COLS = {"a": "int", "b": "int", "s": "str", "f": "float", "d": "date", "h": "int16", "m": "dec", "w": "word"}
 T2_COLS = {"a": "int", "c": "int", "s": "str"}
 
 
@@ -39,10 +44,11 @@ def tables(draw: Any) -> dict[str, pa.Table]:
         n = draw(st.integers(0, 7))
         data = {}
         for c, kind in cols.items():
-            values = draw(st.lists({"int": INTS, "str": STRS, "float": FLOATS, "date": DATES, "int16": SMALLS}[kind],
-                                   min_size=n, max_size=n))
+            values = draw(st.lists({"int": INTS, "str": STRS, "float": FLOATS, "date": DATES, "int16": SMALLS,
+                                    "dec": DECS, "word": WORDS}[kind], min_size=n, max_size=n))
             data[c] = pa.array(values, {"int": pa.int64(), "str": pa.string(), "float": pa.float64(),
-                                        "date": pa.date32(), "int16": pa.int16()}[kind])
+                                        "date": pa.date32(), "int16": pa.int16(), "dec": pa.decimal128(9, 2),
+                                        "word": pa.string()}[kind])
         out[name] = pa.table(data)
     return out
 
@@ -264,7 +270,8 @@ def subquery_query(draw: Any) -> str:
 
 #: ORDER BY keys of a RANGE frame with offsets, and offsets DuckDB accepts for their types
 RANGE_KEYS = {"t1.b": ["0", "1", "2", "1.5"], "t1.f": ["0.5", "1", "2.5", "12"],
-              "t1.d": ["1", "2", "interval 2 days", "interval '1 month'", "interval 36 hours"]}
+              "t1.d": ["1", "2", "interval 2 days", "interval '1 month'", "interval 36 hours"],
+              "t1.m": ["0", "1", "0.25", "2.5", "1.125"], "t1.h": ["0", "1", "2"]}
 
 
 @st.composite
@@ -315,9 +322,161 @@ def window_query(draw: Any) -> str:
     return f"SELECT t1.a AS c0, t1.b AS c1, t1.s AS c2, t1.f AS c3, {fn} AS c4 FROM t1{where}"
 
 
+#: string expressions over t1.w and t1.s, for GROUP BY keys
+TEXT_KEYS = ["upper(t1.w)", "lower(t1.w)", "length(t1.w)", "substr(t1.w, 1, 1)", "t1.s || t1.w", "trim(t1.w)",
+             "coalesce(t1.w, t1.s)", "replace(t1.w, '!', '')", "left(t1.w, 1)", "t1.w LIKE 'a%'",
+             "concat(t1.s, '-', t1.w)", "nullif(t1.w, '')", "reverse(t1.s)"]
+
+
+@st.composite
+def grouping_sets_query(draw: Any) -> str:
+    """GROUPING SETS / ROLLUP / CUBE with grouping(), HAVING on aggregates and on grouping(), and
+    string functions as keys (a key's NULL from the data and the NULL of a rolled-up key differ
+    only in grouping())."""
+    pool = ["t1.a", "t1.s", "t1.b"] + TEXT_KEYS
+    keys = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2, unique=True))
+    style = draw(st.integers(0, 3))
+    if style == 0:
+        sets = draw(st.lists(st.lists(st.sampled_from(keys), max_size=len(keys), unique=True)
+                             .map(lambda k: f"({', '.join(k)})"), min_size=1, max_size=3))
+        group = f"GROUPING SETS ({', '.join(sets)})"
+    elif style == 1:
+        group = f"ROLLUP ({', '.join(keys)})"
+    elif style == 2:
+        group = f"CUBE ({', '.join(keys)})"
+    else:
+        group = ", ".join(keys)
+    agg = draw(st.sampled_from(["count(*)", "sum(t1.b)", "max(t1.w)", "min(t1.f)", "count(DISTINCT t1.s)",
+                                "avg(t1.m)", "sum(t1.h)"]))
+    items = [*keys, f"grouping({', '.join(keys)})", agg]
+    having = ""
+    hv = draw(st.integers(0, 3))
+    if hv == 1:
+        having = f" HAVING count(*) {draw(st.sampled_from(['>', '=', '<>']))} 1"
+    elif hv == 2:
+        having = f" HAVING grouping({keys[0]}) = {draw(st.integers(0, 1))}"
+    elif hv == 3:
+        having = f" HAVING {agg} IS NOT NULL"
+    where = f" WHERE {draw(predicate(_typed('t1', T1_COLS)))}" if draw(st.integers(0, 3)) == 0 else ""
+    return f"SELECT {', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM t1{where} GROUP BY {group}{having}"
+
+
+@st.composite
+def nested_set_query(draw: Any) -> str:
+    """Set operations (ALL or not) inside a FROM subquery, an IN subquery and a scalar count."""
+    op = draw(st.sampled_from(["UNION", "UNION ALL", "INTERSECT", "INTERSECT ALL", "EXCEPT", "EXCEPT ALL"]))
+    left = draw(st.sampled_from(["SELECT t1.a AS k FROM t1", "SELECT t1.b AS k FROM t1 WHERE t1.s IS NOT NULL",
+                                 "SELECT t1.a + 1 AS k FROM t1"]))
+    right = draw(st.sampled_from(["SELECT t2.a AS k FROM t2", "SELECT t2.c AS k FROM t2",
+                                  "SELECT t2.c AS k FROM t2 WHERE t2.s = 'x'"]))
+    inner = f"{left} {op} {right}"
+    form = draw(st.integers(0, 3))
+    if form == 0:
+        return f"SELECT u.k AS c0, count(*) AS c1 FROM ({inner}) AS u GROUP BY u.k"
+    if form == 1:
+        return (f"SELECT t1.a AS c0, t1.s AS c1 FROM t1 WHERE t1.b {draw(st.sampled_from(['', 'NOT ']))}IN "
+                f"(SELECT u.k FROM ({inner}) AS u)")
+    if form == 2:
+        return f"SELECT (SELECT count(*) FROM ({inner}) AS u) AS c0, (SELECT sum(u.k) FROM ({inner}) AS u) AS c1"
+    return f"SELECT u.k AS c0 FROM ({inner}) AS u JOIN t2 ON u.k = t2.a"
+
+
+@st.composite
+def correlated_select_query(draw: Any) -> str:
+    """A correlated scalar subquery as a select item (an aggregate of the rows of t2 matching the
+    row of t1; NULL or 0 where none does)."""
+    agg = draw(st.sampled_from(["count(*)", "max(t2.c)", "sum(t2.c)", "min(t2.s)", "count(t2.c)", "avg(t2.c)"]))
+    corr = draw(st.sampled_from(["t2.a = t1.a", "t2.s = t1.s", "t2.a = t1.a AND t2.s = t1.s"]))
+    extra = draw(st.sampled_from(["", " AND t2.c > 0", " AND t2.c IS NOT NULL"]))
+    sub = f"(SELECT {agg} FROM t2 WHERE {corr}{extra})"
+    where = f" WHERE {draw(predicate(_typed('t1', T1_COLS)))}" if draw(st.integers(0, 2)) == 0 else ""
+    other = draw(st.sampled_from(["t1.b", "t1.s", "t1.f"]))
+    return f"SELECT t1.a AS c0, {other} AS c1, {sub} AS c2 FROM t1{where}"
+
+
+#: casts between numeric, decimal, text and date types (source, targets)
+CASTS = {"t1.a": ["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "DOUBLE", "DECIMAL(9, 2)", "DECIMAL(4, 1)", "VARCHAR",
+                  "UTINYINT"],
+         "t1.f": ["INTEGER", "BIGINT", "DECIMAL(9, 2)", "DECIMAL(9, 0)", "VARCHAR", "SMALLINT", "FLOAT"],
+         "t1.m": ["INTEGER", "DOUBLE", "DECIMAL(9, 1)", "DECIMAL(18, 4)", "VARCHAR", "TINYINT", "DECIMAL(3, 1)"],
+         "t1.h": ["TINYINT", "INTEGER", "DECIMAL(5, 1)", "DOUBLE", "VARCHAR", "USMALLINT"],
+         "t1.w": ["INTEGER", "DOUBLE", "DECIMAL(9, 2)", "BIGINT"],
+         "t1.d": ["VARCHAR", "TIMESTAMP"],
+         "t1.s": ["VARCHAR"]}
+
+
+@st.composite
+def typed_query(draw: Any) -> str:
+    """Expressions whose result type is the point: CAST and TRY_CAST between numeric, decimal,
+    text and date types, NULLIF and COALESCE of mixed types, and arithmetic of a SMALLINT or a
+    DECIMAL with literals (the types are compared too, see :func:`type_differences`)."""
+    items = []
+    for _ in range(draw(st.integers(1, 3))):
+        form = draw(st.integers(0, 4))
+        if form == 0:
+            src = draw(st.sampled_from(sorted(CASTS)))
+            fn = draw(st.sampled_from(["CAST", "TRY_CAST"]))
+            items.append(f"{fn}({src} AS {draw(st.sampled_from(CASTS[src]))})")
+        elif form == 1:
+            a, b = draw(st.sampled_from([("t1.h", "0"), ("t1.h", "t1.a"), ("t1.a", "t1.f"), ("t1.m", "0"),
+                                         ("t1.m", "t1.f"), ("t1.h", "100000"), ("t1.m", "t1.a"), ("t1.b", "1.5")]))
+            items.append(f"{draw(st.sampled_from(['coalesce', 'nullif', 'ifnull']))}({a}, {b})")
+        elif form == 2:
+            x = draw(st.sampled_from(["t1.h", "t1.m", "t1.a"]))
+            items.append(f"({x} {draw(st.sampled_from(['+', '-', '*', '%', '//']))} "
+                         f"{draw(st.sampled_from(['2', '-1', '1000', '0.5', 't1.h', 't1.a']))})")
+        elif form == 3:
+            items.append(f"CASE WHEN t1.a > 0 THEN {draw(st.sampled_from(['t1.h', 't1.m', '1', '2.5', 't1.f']))} "
+                         f"ELSE {draw(st.sampled_from(['t1.a', '0', 'NULL', 't1.m']))} END")
+        else:
+            items.append(f"{draw(st.sampled_from(['abs', 'sign', 'round', 'floor', 'ceil']))}"
+                         f"({draw(st.sampled_from(['t1.h', 't1.m', 't1.a', 't1.f']))})")
+    agg = draw(st.integers(0, 3)) == 0
+    if agg:
+        items = [f"{draw(st.sampled_from(['sum', 'min', 'max', 'avg']))}({e})" for e in items]
+    return f"SELECT {', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM t1"
+
+
+@st.composite
+def ordered_query(draw: Any) -> str:
+    """ORDER BY keys with ASC/DESC and NULLS FIRST/LAST, LIMIT/OFFSET, ties left on the keys: the
+    order of the key columns is checked row by row (``-- ordered: n``: the first n outputs are
+    the keys), the other columns as a multiset only where no LIMIT can cut through ties."""
+    keys = draw(st.lists(st.sampled_from(["t1.a", "t1.s", "t1.f", "t1.d", "t1.m", "upper(t1.w)", "t1.b % 2"]),
+                         min_size=1, max_size=2, unique=True))
+    order = ", ".join(f"{i + 1}{draw(st.sampled_from(['', ' ASC', ' DESC', ' NULLS FIRST', ' NULLS LAST', ' DESC NULLS FIRST', ' ASC NULLS LAST']))}"
+                      for i in range(len(keys)))
+    limit = ""
+    if draw(st.booleans()):
+        limit = f" LIMIT {draw(st.integers(0, 5))}"
+        if draw(st.booleans()):
+            limit += f" OFFSET {draw(st.integers(0, 4))}"
+    elif draw(st.booleans()):
+        limit = f" OFFSET {draw(st.integers(0, 4))}"
+    distinct = "DISTINCT " if draw(st.integers(0, 3)) == 0 else ""
+    items = keys + ([] if distinct or limit else ["t1.b"])  # (a LIMIT may cut through ties)
+    where = f" WHERE {draw(predicate(_typed('t1', T1_COLS)))}" if draw(st.integers(0, 3)) == 0 else ""
+    return (f"SELECT {distinct}{', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM t1{where} "
+            f"ORDER BY {order}{limit} -- ordered: {len(keys)}")
+
+
+@st.composite
+def like_query(draw: Any) -> str:
+    """LIKE / ILIKE / NOT LIKE with ``%``, ``_`` and an ESCAPE character, in a WHERE and as a value."""
+    pat = draw(st.sampled_from(["'x%'", "'%!_%'", "'a!%b'", "'%b'", "'_'", "'%'", "''", "'x!%y'", r"'X\_%'",
+                                "'a!!b'", "'%y'"]))
+    op = draw(st.sampled_from(["LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"]))
+    esc = " ESCAPE '!'" if "!" in pat else (r" ESCAPE '\'" if "\\" in pat else "")
+    cond = f"t1.w {op} {pat}{esc}"
+    if draw(st.booleans()):
+        return f"SELECT t1.w AS c0, ({cond}) AS c1 FROM t1"
+    return f"SELECT t1.w AS c0, t1.a AS c1 FROM t1 WHERE {cond}"
+
+
 def queries() -> st.SearchStrategy[str]:
     return st.one_of(projection_query(), aggregate_query(), join_query(), set_query(), subquery_query(),
-                     window_query())
+                     window_query(), grouping_sets_query(), nested_set_query(), correlated_select_query(),
+                     typed_query(), ordered_query(), like_query())
 
 
 def _norm(v: object) -> object:
@@ -350,6 +509,45 @@ def _same(a: object, b: object) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
     return a == b
+
+
+def _type_name(t: pa.DataType) -> str:
+    """A result type as compared with DuckDB's: a DECIMAL by its scale (Thresher's precision is 38
+    where DuckDB narrows it, the same values: docs/guide/sql.md), text as text."""
+    if pa.types.is_decimal(t):
+        return f"decimal(scale {t.scale})"
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "string"
+    return str(t)
+
+
+#: where Thresher's type knowingly differs from DuckDB's (docs/guide/sql.md): SUM of integers is a
+#: BIGINT (DuckDB: a HUGEINT, Arrow's decimal(38, 0)); an integer constant on its own (SELECT 1,
+#: CASE ... THEN 1 ELSE 0 END) is a BIGINT (DuckDB: an INTEGER; next to a typed operand it takes
+#: DuckDB's type, which test_sql_arith_types.py checks)
+KNOWN_TYPE_DIFFERENCES = {("int64", "decimal(scale 0)"), ("int64", "int32")}
+
+
+def type_differences(got: pa.Table, want: pa.Table) -> str | None:
+    """The result columns whose types differ from DuckDB's (``None``: none does)."""
+    out = []
+    for i, (g, w) in enumerate(zip(got.schema.types, want.schema.types)):
+        pair = (_type_name(g), _type_name(w))
+        if pair[0] != pair[1] and pair not in KNOWN_TYPE_DIFFERENCES and not pa.types.is_null(w):
+            out.append(f"c{i}: {g} vs DuckDB's {w}")
+    return "; ".join(out) or None
+
+
+def ordered_differences(query: str, got: pa.Table, want: pa.Table) -> str | None:
+    """For a query marked ``-- ordered: n``: do the first ``n`` columns come in DuckDB's order?"""
+    if "-- ordered: " not in query:
+        return None
+    n = int(query.rsplit("-- ordered: ", 1)[1])
+    g = [tuple(_norm(got.column(i)[r].as_py()) for i in range(n)) for r in range(got.num_rows)]
+    w = [tuple(_norm(want.column(i)[r].as_py()) for i in range(n)) for r in range(want.num_rows)]
+    if len(g) != len(w) or not all(all(_same(x, y) for x, y in zip(a, b)) for a, b in zip(g, w)):
+        return f"ORDER BY keys in another order: {g} vs DuckDB's {w}"
+    return None
 
 
 def rows(table: pa.Table) -> list[tuple[object, ...]]:

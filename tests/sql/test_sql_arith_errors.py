@@ -97,6 +97,19 @@ OVERFLOW = [
     "SELECT CASE WHEN b < 0 THEN a - b END AS x FROM v",
     "SELECT x FROM (SELECT a - b AS x FROM v) WHERE x < 100",
     "SELECT -(a - b) AS x FROM v",
+    # compared with a constant where DuckDB's optimizer does not move it (x * c where c does not
+    # divide it, x + c where k - c leaves the type, a constant outside the type, a BETWEEN): it
+    # evaluates the arithmetic; Thresher answered (sqlglot moved every + and -, the lowering
+    # computed every chain exactly)
+    "SELECT n FROM t WHERE s + 30000 > -10000",
+    "SELECT s + 30000 > -10000 AS r FROM t",
+    "SELECT n FROM t WHERE s * 4 > 2",
+    "SELECT n FROM t WHERE 1 + s * 2 > 0",
+    "SELECT n FROM t WHERE s * 2 > 100000",
+    "SELECT n FROM t WHERE s * 2 BETWEEN 0 AND 4",
+    "SELECT n FROM t WHERE s + 30000 BETWEEN 1 AND 2",
+    # a check in both sides of a CASE condition's AND runs on every row
+    "SELECT CASE WHEN s * 1000 > n AND s * 1000 < 5 THEN 1 END AS r FROM t",
 ]
 
 
@@ -152,6 +165,20 @@ SAME = [
     "SELECT n FROM t WHERE s * 1000 > 0",
     "SELECT n FROM t WHERE s + 32767 > 0",
     "SELECT s * 1000 > 0 AS r FROM t",
+    # an overflow in one side of a CASE condition's AND / OR: DuckDB evaluates it only on the rows
+    # the other side does not decide (Thresher checked every row: "integer overflow" raised)
+    "SELECT CASE WHEN s < 100 AND s * 1000 > n THEN 1 END AS r FROM t",
+    "SELECT CASE WHEN s > 100 OR s * 1000 > n THEN 1 ELSE 2 END AS r FROM t",
+    "SELECT sum(CASE WHEN s IS NOT NULL AND s < 10 AND s * 1000 < 0 THEN 1 END) AS r FROM t",
+    # DuckDB's optimizer moves these constants (its MoveConstantsRule): nothing to overflow
+    "SELECT n FROM t WHERE s * 2 > 4",
+    "SELECT n FROM t WHERE s * 2 * 3 > 6",
+    "SELECT n FROM t WHERE s * 2 + 2 > 0",
+    "SELECT s * 3 <> 7 AS r, s * 3 = 7 AS q, 4 = s * 2 AS p FROM t",
+    "SELECT n FROM t WHERE 10 - s < 0",
+    "SELECT n FROM t WHERE (s + 3000) * 20 > 0",
+    "SELECT n FROM t WHERE s + 30000 > 1",
+    "SELECT n FROM t WHERE -s * 2 > 0",
     "SELECT n FROM t GROUP BY n HAVING max(s) * 1000 > 0",
     "SELECT s * 1000::INTEGER AS r FROM t",  # INTEGER arithmetic: no overflow
     "SELECT CAST(s AS INTEGER) * 1000 AS r FROM t",

@@ -42,6 +42,13 @@ def _sql_nonzero(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return args[0].dtype
 
 
+@function("sql_evaluated", sql_names=("__sql_evaluated",))
+def _sql_evaluated(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """``x`` itself: SQL arithmetic DuckDB evaluates as written (a BETWEEN's operand, whose
+    constants its optimizer does not move; see ``planner/sql/translate.py``)."""
+    return args[0].dtype
+
+
 @function("sql_fmod", sql_names=("__sql_fmod",))
 def _sql_fmod(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     """``a % b`` where either is a DOUBLE or FLOAT: C's ``fmod``, exact, with the sign of ``a``,

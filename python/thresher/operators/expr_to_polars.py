@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from thresher._lazy import lazy_module
 from thresher.datatypes import DataType, Schema
-from thresher.errors import ThresherTypeError
+from thresher.errors import ThresherError, ThresherTypeError
 from thresher.expressions.expr import AggCall, Alias, Call, Cast, Column, CountStar, Expr, Literal, UDFCall, When, memo
 from thresher.expressions.window import ORDER_DEPENDENT, SQL_WINDOW_FUNCTIONS, polars_call
 
@@ -674,14 +674,14 @@ def _guarded_when(expr: When, schema: Schema, in_group: bool, guard: Guard) -> p
     """A CASE evaluates a branch's value on the rows that take it, a condition on the rows no
     condition before it took. A condition with a division checked for zero is evaluated as a
     WHERE's (``_predicate``): DuckDB does not evaluate ``1 % a > 1`` in ``CASE WHEN a = 0 OR 1 % a
-    > 1`` where ``a = 0`` (that raised). One with overflow checks only checks them on all its rows
-    (TPC-DS q50/q62/q99: ``x - y > 30 AND x - y <= 60`` in five CASEs; each term guarded by the
-    other cost q99 ~10% CPU), as before: it can raise where DuckDB's AND/OR would not reach the
-    overflowing operand."""
+    > 1`` where ``a = 0`` (that raised). One with overflow checks likewise where a check is in one
+    side of an AND / OR only (:func:`_partly_checked`); one whose checks are in every side checks
+    them on all its rows (TPC-DS q50/q62/q99: ``x - y > 30 AND x - y <= 60`` in five CASEs; each
+    term guarded by the other cost q99 ~10% CPU), as DuckDB evaluates them there too."""
     chain: Any = None
     rest = guard
     for cond, value in expr.branches:
-        c = (_predicate(cond, schema, rest, in_group) if _divides(cond)
+        c = (_predicate(cond, schema, rest, in_group) if _divides(cond) or _partly_checked(cond)
              else to_polars(cond, schema, in_group, rest))
         taken = _true(_unchecked(cond, schema, in_group)) if needs_guard(cond) else _true(c)
         v = to_polars(value, schema, in_group, _and_guard(rest, taken))
@@ -690,27 +690,95 @@ def _guarded_when(expr: When, schema: Schema, in_group: bool, guard: Guard) -> p
     return chain.otherwise(to_polars(expr.otherwise_, schema, in_group, rest))
 
 
+def _partly_checked(e: Expr) -> bool:
+    """Is ``e`` an AND / OR with a checked operation (an overflow check) in one side but not in
+    the other? DuckDB evaluates such a side only on the rows the other does not decide (``CASE
+    WHEN s < 100 AND s * 1000 > n``: raised for s = 30000): the condition is lowered as a WHERE's.
+    One in both sides (``x - y > 30 AND x - y <= 60``, TPC-DS q50/q62/q99) runs on every row
+    either way: checked there, without the guards' cost."""
+    if not (isinstance(e, Call) and e.name in ("and", "or") and len(e.args) == 2 and needs_guard(e)):
+        return False
+    a, b = e.args
+    return _checked_keys(a) != _checked_keys(b) or _partly_checked(a) or _partly_checked(b)
+
+
+def _checked_keys(e: Expr) -> frozenset[Any]:
+    return frozenset(n.key() for n in e.walk() if _is_checked(n)) if needs_guard(e) else frozenset()
+
+
 def _divides(e: Expr) -> bool:
     """Does ``e`` hold a ``%`` or ``//`` checked for a zero divisor (``__sql_nonzero``)?"""
     return any(isinstance(n, Call) and n.name == "sql_nonzero" for n in e.walk())
 
 
-def _exact(e: Expr, schema: Schema, in_group: bool, guard: Guard) -> pl.Expr:
-    """``e``, its chain of integer arithmetic with a constant operand (``-x * 1000 + 1``) computed
-    in Int128 (see ``_guarded_call``)."""
-    if not (isinstance(e, Call) and e.name in ("add", "sub", "mul", "neg") and e.options
-            and e.resolve(schema).dtype.is_integer()):
-        return to_polars(e, schema, in_group, guard)
-    if e.name == "neg":
-        return pl.lit(0, dtype=pl.Int128) - _exact(e.args[0], schema, in_group, guard).cast(pl.Int128)
-    a, b = e.args
-    if isinstance(b, Literal):
-        x, y = _exact(a, schema, in_group, guard).cast(pl.Int128), to_polars(b, schema)
-    elif isinstance(a, Literal):
-        x, y = to_polars(a, schema), _exact(b, schema, in_group, guard).cast(pl.Int128)
-    else:
-        return to_polars(e, schema, in_group, guard)
-    return x + y if e.name == "add" else x - y if e.name == "sub" else x * y
+_FLIPPED = {"eq": "eq", "neq": "neq", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+_POLARS_COMPARE = {"eq": "eq", "neq": "ne", "lt": "lt", "le": "le", "gt": "gt", "ge": "ge"}
+
+
+def _moved_constants(expr: Call, schema: Schema, in_group: bool, guard: Guard) -> pl.Expr | None:
+    """A comparison of integer arithmetic with a constant as DuckDB's optimizer rewrites it
+    (its MoveConstantsRule), so that the arithmetic it removes never runs, nor overflows, and the
+    arithmetic it keeps is checked: ``x + c1 CMP c2`` is ``x CMP c2 - c1`` (``x - c1``, ``c1 - x``
+    likewise) where ``c2 - c1`` fits the type; ``x * c1 CMP c2`` is ``x CMP c2 / c1`` (flipped for
+    a negative ``c1``) where ``c1`` divides ``c2``, and ``= c2`` / ``<> c2`` are FALSE / TRUE (NULL
+    for a NULL ``x``) where it does not; repeated (``x * 2 + 2 > 0`` is ``x > -1``). Not moved:
+    ``x * 4 > 2`` and ``s * 2 > 100000`` (a constant outside the SMALLINT: compared as INTEGERs),
+    which DuckDB evaluates, overflow included. None where nothing moves (the plain lowering)."""
+    a, b = expr.args
+    op = expr.name
+    if isinstance(a, Literal):
+        a, b, op = b, a, _FLIPPED[op]
+    if not (isinstance(b, Literal) and type(b.value) is int and _sql_integer_step(a, schema)):
+        return None
+    side, k = a, b.value
+    moved = False
+    while _sql_integer_step(side, schema):
+        assert isinstance(side, Call)
+        t = side.resolve(schema).dtype
+        lo, hi = _int_bounds(t)
+        if not lo <= k <= hi:
+            break
+        left_arg, right_arg = side.args
+        const_left = not (isinstance(right_arg, Literal) and type(right_arg.value) is int)
+        x, c1 = (right_arg, left_arg.value) if const_left else (left_arg, right_arg.value)  # type: ignore[attr-defined]
+        if side.name == "add":
+            nk, op2 = k - c1, op
+        elif side.name == "sub":  # (c1 - x CMP k: x CMP' c1 - k)
+            nk, op2 = (c1 - k, _FLIPPED[op]) if const_left else (k + c1, op)
+        else:
+            if c1 == 0:
+                break
+            if k % c1:
+                if op in ("eq", "neq"):  # never equal: a constant, NULL for a NULL x (nothing evaluated)
+                    x_null = _unchecked(x, schema, in_group).is_null()
+                    return pl.when(x_null).then(pl.lit(None, dtype=pl.Boolean)).otherwise(pl.lit(op == "neq"))
+                break
+            nk, op2 = k // c1, (_FLIPPED[op] if c1 < 0 else op)
+        if not lo <= nk <= hi:
+            break
+        side, k, op, moved = x, nk, op2, True
+    if not moved:
+        return None
+    left = to_polars(side, schema, in_group, guard)
+    return getattr(left, _POLARS_COMPARE[op])(pl.lit(k))
+
+
+def _sql_integer_step(e: Expr, schema: Schema) -> bool:
+    """``x + c``, ``x - c``, ``c - x``, ``x * c`` of integers written in SQL (``c`` a constant)."""
+    if not (isinstance(e, Call) and e.name in ("add", "sub", "mul") and e.option("sql") is True
+            and len(e.args) == 2 and any(isinstance(x, Literal) and type(x.value) is int for x in e.args)):
+        return False
+    try:
+        return e.resolve(schema).dtype.is_integer()
+    except ThresherError:
+        return False
+
+
+def _int_bounds(t: DataType) -> tuple[int, int]:
+    import pyarrow as pa
+
+    bits = t.arrow.bit_width
+    return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if pa.types.is_signed_integer(t.arrow) else (0, 2 ** bits - 1)
 
 
 def _guarded_call(expr: Call, schema: Schema, in_group: bool, guard: Guard, fn: _Lower) -> pl.Expr:
@@ -724,11 +792,9 @@ def _guarded_call(expr: Call, schema: Schema, in_group: bool, guard: Guard, fn: 
         # DuckDB folds ``x AND FALSE``, ``x OR TRUE`` (a constant side) without evaluating x
         return _predicate(expr, schema, guard)
     if expr.name in _COMPARISONS and len(expr.args) == 2 and any(isinstance(a, Literal) for a in expr.args):
-        # DuckDB's optimizer moves the constants of ``x * 1000 > 0``, ``x + c = k`` to the literal's
-        # side (``x > 0``, ``x > k - c``): the arithmetic never runs, nor overflows; compared
-        # exactly (in Int128), unchecked, the answer is that one
-        args = [_exact(a, schema, in_group, guard) for a in expr.args]
-        return fn(args, expr, types)
+        moved = _moved_constants(expr, schema, in_group, guard)
+        if moved is not None:
+            return moved
     if expr.name in ("coalesce", "fill_null"):
         # an argument is evaluated on the rows where every argument before it is NULL
         args = []

@@ -634,7 +634,7 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
             lf = lf.select(list(node.schema.names))
         if lf is None:
             raise ThresherExecutionError(f"no frame for stage input {node.describe()}")
-        if node.limit is not None:
+        if node.limit is not None and node.limit < 2 ** 32:
             lf = lf.head(node.limit)
         return lf  # type: ignore[no-any-return]
     if isinstance(node, Filter):
@@ -680,7 +680,8 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
         )
     if isinstance(node, Limit):
         lf = _build(node.input, leaf)
-        return lf.slice(node.offset, node.n)
+        # (an OFFSET without LIMIT is n = 2^62, more rows than Polars' slice takes: to the end)
+        return lf.slice(node.offset, node.n if node.n < 2 ** 32 else None)
     if isinstance(node, Distinct):
         lf = _build(node.input, leaf)
         keep = {"any": "any", "first": "first", "last": "last"}.get(node.keep, "any")

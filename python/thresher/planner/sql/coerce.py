@@ -242,6 +242,11 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
         return _sql_cast(e, src) if src is not None else e
     if not isinstance(e, Call):
         return e
+    if e.options == SQL_CHECKED and e.name in _INT_ARITHMETIC | {"truediv"} and len(e.args) == 2:
+        ta, tb = _dtype(e.args[0], schema), _dtype(e.args[1], schema)
+        if ta is not None and tb is not None and ta.is_null() and tb.is_null():
+            # NULL + NULL is a BIGINT in DuckDB (NULL / NULL a DOUBLE), not NULL's type
+            return Literal(None, DataType.float64() if e.name == "truediv" else _INT64)
     if e.options == SQL_CHECKED and e.name in _INT_ARITHMETIC and len(e.args) == 2:
         e = _duckdb_integer_operands(e, schema)
     if e.name in _INT_ARITHMETIC | {"truediv"} and len(e.args) == 2:

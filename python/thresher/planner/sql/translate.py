@@ -972,6 +972,10 @@ class Translator:
             return self._array_any(node, schema)
         if isinstance(node, exp.Anonymous) and node.name == KEEP_STEP:  # (see _keep_constant_steps)
             return self.expr(node.expressions[0], schema)
+        if isinstance(node, exp.Anonymous) and node.name == KEEP_EVALUATED:  # (see _keep_compared_steps)
+            import thresher.expressions.sql_functions  # noqa: F401  (registers sql_evaluated)
+
+            return Call("sql_evaluated", (self.expr(node.expressions[0], schema),))
         if isinstance(node, exp.Anonymous) or isinstance(node, exp.Func):
             return self._function(node, schema)
         raise SQLError(f"unsupported SQL construct {type(node).__name__}: {_where(node)}")
@@ -1577,6 +1581,7 @@ def _time_shifts_of_date_literals(tree: Any) -> None:
 #: a stand-in function around a step of a chained computation with constants (see
 #: ``_keep_constant_steps``); the translation reads through it
 KEEP_STEP = "__thresher_step"
+KEEP_EVALUATED = "__thresher_evaluated"
 _STEP_NODES = (exp.Add, exp.Sub, exp.Mul)
 
 
@@ -1639,6 +1644,55 @@ def _keep_constant_steps(tree: Any) -> None:
             node.replace(exp.Anonymous(this=KEEP_STEP, expressions=[node.copy()]))
 
 
+_COMPARISON_NODES = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ)
+
+
+def _constant_step(node: Any) -> bool:
+    """``x + c``, ``x - c``, ``c - x`` or ``x * c`` (``c`` a number, ``x`` not a constant)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return (isinstance(node, _STEP_NODES) and sum(map(_is_number, (node.this, node.expression))) == 1)
+
+
+def _keep_compared_steps(tree: Any) -> None:
+    """In place: ``x + c CMP k`` and ``x + c BETWEEN a AND b`` keep their arithmetic through
+    sqlglot's simplify, which moves the constant (``s + 30000 > -10000`` to ``s > -40000``, and a
+    BETWEEN split into two comparisons likewise) whatever the types. DuckDB moves it only for an
+    integer ``x`` and where ``k - c`` fits the type, so ``s + 30000`` of a SMALLINT ``s`` is
+    evaluated there, and overflows; ``x * c`` it moves where ``c`` divides ``k`` (the lowering
+    does the same: ``expr_to_polars._moved_constants``); a BETWEEN's operand it never moves (it
+    stays in a stand-in the translation reads as ``sql_evaluated``: evaluated, overflow included).
+    Of a DOUBLE, ``f + 0.1 > 0.3`` is not ``f > 0.2`` in binary arithmetic either."""
+    for node in list(tree.find_all(*_COMPARISON_NODES, exp.Between)):
+        if isinstance(node, exp.Between):
+            if _constant_step(node.this):
+                node.this.replace(exp.Anonymous(this=KEEP_EVALUATED, expressions=[node.this.copy()]))
+            continue
+        for side, other in ((node.this, node.expression), (node.expression, node.this)):
+            if _constant_step(side) and _is_number(other):
+                side.replace(exp.Anonymous(this=KEEP_STEP, expressions=[side.copy()]))
+                break
+
+
+def _keep_constant_cases(tree: Any) -> None:
+    """In place: a CASE (or IF) whose conditions are constants keeps its branches through sqlglot's
+    simplify, which replaces it by the branch taken (``CASE WHEN TRUE THEN 0.5 ELSE f END`` by
+    ``0.5``, a DECIMAL): its type is that of all its branches in DuckDB (a DOUBLE there, and
+    ``CASE WHEN 1 = 1 THEN NULL ELSE s END`` a VARCHAR, not NULL's type). Its conditions go in a
+    stand-in simplify cannot evaluate; the optimizer's constant folding then takes the branch,
+    keeping the type."""
+    for node in list(tree.find_all(exp.Case, exp.If)):
+        if isinstance(node, exp.If) and isinstance(node.parent, exp.Case):
+            continue  # (a CASE's WHEN ... THEN: the CASE's)
+        conditions = [node.this] if isinstance(node, exp.If) else [i.this for i in node.args.get("ifs") or ()]
+        if isinstance(node, exp.Case) and node.this is not None:
+            conditions.append(node.this)
+        if conditions and not any(c.find(exp.Column, exp.Subquery, exp.Select) for c in conditions):
+            # (each condition in a stand-in the translation reads through, opaque to simplify)
+            for c in conditions:
+                c.replace(exp.Anonymous(this=KEEP_STEP, expressions=[c.copy()]))
+
+
 @functools.lru_cache(maxsize=16)
 def sqlglot_dialect(name: str) -> Any:
     """sqlglot's ``Dialect`` object for the dialect ``name``, made once per name. Every sqlglot
@@ -1693,6 +1747,9 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         _time_shifts_of_date_literals(tree)
     if sum(k in kinds for k in _STEP_NODES) and exp.Literal in kinds:
         _keep_constant_steps(tree)
+        _keep_compared_steps(tree)
+    if exp.Case in kinds or exp.If in kinds:
+        _keep_constant_cases(tree)
     has_or = any(issubclass(k, exp.Or) for k in kinds)
     aside: list[tuple[Any, Any]] = []
     if has_or:
