@@ -407,8 +407,8 @@ class Join(LogicalPlan):
     suffix: str = "_right"
     #: physical strategy hint: "auto" | "broadcast" | "hash"
     strategy: str = "auto"
-    #: Polars' ``nulls_equal``: NULL keys match each other (DataFrame API only; the optimizer
-    #: leaves such a join and the nodes above it as they are, see ``optimize``)
+    #: Polars' ``nulls_equal``: NULL keys match each other (DataFrame API only; every optimizer
+    #: rule that reads join keys either keeps it, or leaves such a join alone)
     nulls_equal: bool = False
 
     def children(self) -> tuple[LogicalPlan, ...]:

@@ -194,51 +194,11 @@ def optimize(
         raise ThresherError(f"unknown optimizer rule(s) {sorted(unknown)}; rules are {list(names)}")
     if "all" in disabled:
         return OptimizerResult(plan)
-    if _nulls_equal_join(plan):
-        return _optimize_around_nulls_equal(plan, disabled, max_iterations, validate)
     rules = [n for n in names if n not in disabled]
     result = OptimizerResult(plan)
     schema = plan.schema
     with memo_scope():  # a node a rule has seen keeps its answer for the later passes
         _fixpoint(result, rules, schema, max_iterations, validate)
-    return result
-
-
-def _nulls_equal_join(plan: LogicalPlan) -> bool:
-    # each node object once: SQL plans share subtrees (TPC-DS q14 walks 1,384 nodes, ~0.5 ms)
-    seen: set[int] = set()
-    todo = [plan]
-    while todo:
-        node = todo.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, Join) and node.nulls_equal:
-            return True
-        todo.extend(node.children())
-    return False
-
-
-def _optimize_around_nulls_equal(plan: LogicalPlan, disabled: Iterable[str], max_iterations: int,
-                                 validate: bool) -> OptimizerResult:
-    """A join whose NULL keys match (DataFrame ``join(nulls_equal=True)``) breaks what the rules
-    assume of join keys (a NULL key never matches: filters infer ``IS NOT NULL`` on keys, semi
-    joins stand for key sets, joins reorder): the subtrees without such a join are optimized on
-    their own, and the join and the nodes above it stay as they are."""
-    result = OptimizerResult(plan)
-
-    def around(node: LogicalPlan) -> LogicalPlan:
-        if not _nulls_equal_join(node):
-            sub = optimize(node, disabled, max_iterations, validate)
-            result.log.extend(sub.log)
-            result.rule_runs += sub.rule_runs
-            result.iterations = max(result.iterations, sub.iterations)
-            return sub.plan
-        kids = node.children()
-        new = [around(c) for c in kids]
-        return node if all(a is b for a, b in zip(kids, new)) else node.with_children(new)
-
-    result.plan = around(plan)
     return result
 
 

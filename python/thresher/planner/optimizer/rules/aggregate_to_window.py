@@ -69,7 +69,8 @@ def _joins_a_group_by(node: LogicalPlan) -> bool:
 
 
 def _rewrite(node: LogicalPlan) -> LogicalPlan | None:
-    if not (isinstance(node, Join) and node.how in ("inner", "left") and node.left_on):
+    # (not a join whose NULL keys match: a row of L with a NULL key would meet S's NULL group)
+    if not (isinstance(node, Join) and node.how in ("inner", "left") and node.left_on and not node.nulls_equal):
         return None
     # the right side: [Project]* over a group-by of plain columns with duplicate-insensitive aggregates
     projects: list[Project] = []
@@ -222,12 +223,13 @@ def _agg_calls(e: Expr) -> list[AggCall]:
 
 def _inner_tree(node: LogicalPlan) -> tuple[list[LogicalPlan], list[tuple[str, str]]] | None:
     """The leaves (maximal non-inner-join subplans) and equi-join edges of an inner-join tree;
-    None if a join key is not a plain column."""
+    None if a join key is not a plain column. A join whose NULL keys match is a leaf: its keys
+    may be NULL, and its edge does not make its columns equal in the sense the others do."""
     leaves: list[LogicalPlan] = []
     edges: list[tuple[str, str]] = []
 
     def walk(n: LogicalPlan) -> bool:
-        if isinstance(n, Join) and n.how == "inner" and n.left_on:
+        if isinstance(n, Join) and n.how == "inner" and n.left_on and not n.nulls_equal:
             for le, re_ in zip(n.left_on, n.right_on):
                 a, b = strip_alias(le), strip_alias(re_)
                 if not (isinstance(a, Column) and isinstance(b, Column)):

@@ -52,7 +52,7 @@ def _flip(j: Join) -> LogicalPlan | None:
             return None
         if str(j.left.schema[lk.name]) != str(j.right.schema[rk.name]):
             return None
-    flipped = Join(j.right, j.left, j.right_on, j.left_on, "inner", j.suffix, "broadcast")
+    flipped = Join(j.right, j.left, j.right_on, j.left_on, "inner", j.suffix, "broadcast", j.nulls_equal)
     if not (no_suffixes(j) and no_suffixes(flipped)):
         return None
     return reorder_to(flipped, j.schema.names)

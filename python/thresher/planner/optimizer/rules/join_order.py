@@ -123,7 +123,8 @@ def _in_region(node: LogicalPlan) -> bool:
     """A node the flattening looks through: an inner/cross join, or a filter or plain column
     selection directly over one."""
     if isinstance(node, Join):
-        return node.how == "cross" or (node.how == "inner" and bool(node.left_on))
+        # (a join whose NULL keys match is a leaf: its keys are no equalities to reorder or close)
+        return node.how == "cross" or (node.how == "inner" and bool(node.left_on) and not node.nulls_equal)
     if isinstance(node, Filter):
         return _in_region(node.input) and isinstance(node.input, Join)
     if isinstance(node, Project):

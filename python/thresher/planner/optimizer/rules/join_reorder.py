@@ -54,10 +54,11 @@ def _swap(outer: Join) -> LogicalPlan | None:
     if eb is None or ec is None or not ec < eb:
         return None
     try:
-        first = Join(a, c, outer.left_on, outer.right_on, "inner", outer.suffix, outer.strategy)
+        # (each join keeps its keys' NULL semantics: inner joins commute and associate either way)
+        first = Join(a, c, outer.left_on, outer.right_on, "inner", outer.suffix, outer.strategy, outer.nulls_equal)
         if not no_suffixes(first):
             return None
-        second = Join(first, b, inner.left_on, inner.right_on, "inner", inner.suffix, inner.strategy)
+        second = Join(first, b, inner.left_on, inner.right_on, "inner", inner.suffix, inner.strategy, inner.nulls_equal)
         if not no_suffixes(second) or set(second.schema.names) != set(outer.schema.names):
             return None
     except Exception:  # noqa: BLE001 - a key that no longer resolves: keep the user's order

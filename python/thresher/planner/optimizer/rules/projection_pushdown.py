@@ -254,7 +254,7 @@ def _prune_join(memo: _Memo, node: Join, required: Req) -> LogicalPlan:
     right = _rec(memo, node.right, rreq)
     if left is node.left and right is node.right:
         return node
-    return Join(left, right, node.left_on, node.right_on, node.how, node.suffix, node.strategy)
+    return Join(left, right, node.left_on, node.right_on, node.how, node.suffix, node.strategy, node.nulls_equal)
 
 
 def _same_exprs(a: tuple[Expr, ...], b: tuple[Expr, ...]) -> bool:

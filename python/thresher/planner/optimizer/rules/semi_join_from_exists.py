@@ -160,7 +160,9 @@ def _visit_node(memo: _Memo, node: LogicalPlan, needed: Needed) -> LogicalPlan |
     if isinstance(node, Join) and node.how in ("semi", "anti") and node.left_on:
         right, right_on = _drop_grouping(node.right, node.right_on)
         if right is not node.right:
-            node, changed = Join(node.left, right, node.left_on, right_on, node.how, node.suffix, node.strategy), True
+            # (a group-by has a NULL group where its input has a NULL key: a key set either way)
+            node, changed = Join(node.left, right, node.left_on, right_on, node.how, node.suffix, node.strategy,
+                                 node.nulls_equal), True
     kids = node.children()
     new_kids: list[LogicalPlan] = []
     kid_changed = False
@@ -176,8 +178,8 @@ def _visit_node(memo: _Memo, node: LogicalPlan, needed: Needed) -> LogicalPlan |
 def _rewrite(flt: Filter, needed: frozenset[str]) -> LogicalPlan | None:
     j = flt.input
     assert isinstance(j, Join)
-    if j.how != "left" or not j.left_on:
-        return None
+    if j.how != "left" or not j.left_on or j.nulls_equal:
+        return None  # (NULL keys that match each other: a matched right key may be NULL)
     right_names = set(j.right.schema.names)
     if right_names & set(j.left.schema.names):
         return None
@@ -214,9 +216,10 @@ def _inner_as_semi(j: Join, needed: frozenset[str]) -> Join | None:
     if ln & rn:  # suffixed names
         return None
     if not needed & rn and _at_most_one_row(j.right):
-        return Join(j.left, j.right, j.left_on, j.right_on, "semi", j.suffix, j.strategy)
+        return Join(j.left, j.right, j.left_on, j.right_on, "semi", j.suffix, j.strategy, j.nulls_equal)
     if not needed & ln and _at_most_one_row(j.left):
-        return Join(j.right, j.left, tuple(strip_alias(k) for k in j.right_on), j.left_on, "semi", j.suffix, "auto")
+        return Join(j.right, j.left, tuple(strip_alias(k) for k in j.right_on), j.left_on, "semi", j.suffix, "auto",
+                    j.nulls_equal)
     return None
 
 

@@ -73,18 +73,18 @@ def apply(plan: LogicalPlan) -> LogicalPlan | None:
 def _reduce(node: LogicalPlan) -> LogicalPlan | None:
     if not (isinstance(node, Join) and node.how in ("inner", "left") and node.left_on):
         return None
-    right = _reduced(node.left, node.left_on, node.right, node.right_on)
+    right = _reduced(node.left, node.left_on, node.right, node.right_on, node.nulls_equal)
     if right is not None:
         return replace(node, right=right)
     if node.how == "inner":  # (inner joins commute: the group-by may be the left side)
-        left = _reduced(node.right, node.right_on, node.left, node.left_on, whole_only=True)
+        left = _reduced(node.right, node.right_on, node.left, node.left_on, node.nulls_equal, whole_only=True)
         if left is not None:
             return replace(node, left=left)
     return None
 
 
 def _reduced(outer: LogicalPlan, outer_on: tuple[Expr, ...], grouped: LogicalPlan,
-             grouped_keys: tuple[Expr, ...], whole_only: bool = False) -> LogicalPlan | None:
+             grouped_keys: tuple[Expr, ...], join_nulls_equal: bool, whole_only: bool = False) -> LogicalPlan | None:
     """``grouped`` with its group-by's input semi-joined with the key source below ``outer`` (with
     ``whole_only``, only with ``outer`` itself, a filtered scan)."""
     found = grouped_on(grouped, grouped_keys)
@@ -108,7 +108,9 @@ def _reduced(outer: LogicalPlan, outer_on: tuple[Expr, ...], grouped: LogicalPla
     if _already_reduced(agg.input, set(names.values()), key_cols):
         return None
     on = tuple(substitute(strip_alias(e), {c: Column(n) for c, n in names.items()}) for e in outer_on)
-    reduced = replace(agg, input=Join(agg.input, source, key_exprs, on, "semi"))
+    # (a join whose NULL keys match meets the group-by's NULL group: the semi join keeps the NULL
+    # keys where the key source has one, as the outer side has)
+    reduced = replace(agg, input=Join(agg.input, source, key_exprs, on, "semi", nulls_equal=join_nulls_equal))
     return _replace_node(grouped, agg, reduced)
 
 
