@@ -250,16 +250,21 @@ def _concat_horizontal(frames: list[DataFrame], strict: bool) -> DataFrame:
 
 def unique_plan(df: DataFrame, subset: Sequence[str] | None, keep: str, maintain_order: bool) -> DataFrame:
     """``unique`` with ``maintain_order`` or ``keep="none"``: pick each key's row by its position
-    (the min or max row index of the group), keep those rows, in input order when asked."""
+    (the min or max row index of its group: a window over the keys), or the rows alone in their
+    group, keep those rows, in input order when asked. One pass over ``df``: a semi join of the
+    row-indexed rows with their group-by read ``df`` twice, and where ``df``'s row order is open (a
+    join's) the two reads numbered the rows differently (``unique(keep="none")`` after a left join
+    kept a row of a duplicated key and dropped the single one)."""
     keys = list(subset) if subset is not None else list(df.columns)
     for k in keys:
         df.schema.field(k)
+    part = [col(k) for k in keys]
+    if keep == "none":
+        return (df.filter(CountStar().over(part) == 1) if not maintain_order else
+                df.with_row_index(_ORDER).filter(CountStar().over(part) == 1).sort(_ORDER).drop(_ORDER))
     indexed = df.with_row_index(_ORDER)
     pos = col(_ORDER).max() if keep == "last" else col(_ORDER).min()
-    picked = indexed.group_by(*keys).agg(pos.alias(_ORDER), CountStar().alias("__thresher_n"))
-    if keep == "none":
-        picked = picked.filter(col("__thresher_n") == 1)
-    out = indexed.join(picked.select(_ORDER), on=_ORDER, how="semi")
+    out = indexed.filter(col(_ORDER) == pos.over(part))
     if maintain_order:
         out = out.sort(_ORDER)
     return out.drop(_ORDER)
@@ -337,6 +342,12 @@ def _right_join(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], right_
 
     if builtins.len(pairs) != builtins.len(left_on):
         raise UnsupportedError("join(how='right') with expression keys: use column names as keys")
+    repeated = sorted({r for _, r in pairs if [b for _, b in pairs].count(r) > 1})
+    if coalesce and repeated:
+        # (Polars gives a right column named like a left key the key's values there, and its full
+        # join of the same keys panics: no answer to match)
+        raise UnsupportedError(f"join(how='right') on the right key column {repeated[0]!r} twice (coalesced) is not "
+                               "supported: join on it once, or pass coalesce=False")
     left_keys = {l_ for l_, _ in pairs}
     right_keys = {r: l_ for l_, r in pairs}
     ltmp = {l_: f"__thresher_lk_{i}" for i, (l_, _) in enumerate(pairs)}
