@@ -274,6 +274,10 @@ def _elementwise(draw: Any, e: Ex) -> Ex | None:
             "str.zfill(3)": lambda x, m: x.str.zfill(3),
             "str.head(1)": lambda x, m: x.str.head(1),
             "str.pad_start(3, '*')": lambda x, m: x.str.pad_start(3, "*"),
+            "str.tail(-1)": lambda x, m: x.str.tail(-1),
+            "str.reverse()": lambda x, m: x.str.reverse(),
+            "str.count_matches('a|b')": lambda x, m: x.str.count_matches("a|b"),
+            "str.strip_chars_end(' x')": lambda x, m: x.str.strip_chars_end(" x"),
         }
         name = draw(st.sampled_from(sorted(ops)))
         return _typed(f"{e.text}.{name}", lambda m: ops[name](b(m), m), e.scalar, e.window)
@@ -287,6 +291,7 @@ def _elementwise(draw: Any, e: Ex) -> Ex | None:
             "dt.strftime('%Y/%m')": lambda x: x.dt.strftime("%Y/%m"),
             "dt.month_start()": lambda x: x.dt.month_start(), "dt.month_end()": lambda x: x.dt.month_end(),
             "dt.is_leap_year()": lambda x: x.dt.is_leap_year(),
+            "dt.iso_year()": lambda x: x.dt.iso_year(),
         }
         name = draw(st.sampled_from(sorted(dops)))
         return _typed(f"{e.text}.{name}", lambda m: dops[name](b(m)), e.scalar, e.window)
@@ -420,13 +425,15 @@ def expressions(draw: Any, allow_window: bool = True, want_scalar: bool = False,
         nested = not e.window or draw(st.integers(0, 3)) == 0
         if roll < 4:
             nxt = _elementwise(draw, e)
+        # (not an over of an over: Polars evaluates the inner one within the outer one's groups,
+        # Thresher refuses it)
         elif roll < 7 and allow_window and nested and not e.scalar:
             nxt = _ordered_fn(draw, e)
-            if nxt is not None and draw(st.integers(0, 3)) > 0:
+            if nxt is not None and not e.window and draw(st.integers(0, 3)) > 0:
                 nxt = _over(draw, nxt) or nxt
         elif roll < 10 and allow_window and not e.scalar and nested:
             nxt = _aggregate(draw, e)
-            if nxt is not None and draw(st.booleans()):
+            if nxt is not None and not e.window and draw(st.booleans()):
                 nxt = _over(draw, nxt) or nxt
         elif allow_window and e.kind in ("int", "float") and depth < 1:
             other = draw(expressions(depth=depth + 1))

@@ -165,3 +165,19 @@ def test_a_function_of_a_window_in_with_columns_and_filter(build: Callable[[Any]
 def test_an_order_dependent_function_of_an_aggregate_selects_one_row(build: Callable[[Any], Any]) -> None:
     # a select of col(x).max().rank() gave one row per input row (Polars: one row)
     _same_as_polars(TABLE, lambda f, m: f.select(build(m).alias("r")))
+
+
+@pytest.mark.parametrize("build", [
+    lambda m: m.col("s").str.head(1), lambda m: m.col("s").str.tail(-1), lambda m: m.col("s").str.pad_start(3, "*"),
+    lambda m: m.col("s").str.pad_end(2), lambda m: m.col("s").str.zfill(3), lambda m: m.col("hi").str.reverse(),
+    lambda m: m.col("s").str.to_integer(strict=False), lambda m: m.col("lo").str.count_matches("a|b"),
+    lambda m: m.col("s").str.strip_chars_start("b"), lambda m: m.col("s").str.strip_chars_end(),
+    lambda m: m.col("s").str.to_titlecase(), lambda m: m.col("d").dt.week(), lambda m: m.col("d").dt.iso_year(),
+    lambda m: m.col("d").dt.is_leap_year(), lambda m: m.col("d").dt.month_start(), lambda m: m.col("d").dt.month_end(),
+    lambda m: m.col("d").dt.ordinal_day(),
+], ids=["head", "tail", "pad_start", "pad_end", "zfill", "reverse", "to_integer", "count_matches", "strip_start",
+        "strip_end", "titlecase", "week", "iso_year", "is_leap_year", "month_start", "month_end", "ordinal_day"])
+def test_first_hour_str_and_dt_methods(build: Callable[[Any], Any]) -> None:
+    # each was an AttributeError ('StringNamespace' / 'DateTimeNamespace' object has no attribute ...)
+    _same_as_polars(TABLE, lambda f, m: f.select(build(m).alias("r")))
+    _same_as_polars(TABLE, lambda f, m: f.group_by("k", maintain_order=True).agg(build(m).alias("r")))

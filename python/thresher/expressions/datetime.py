@@ -108,6 +108,35 @@ class DateTimeNamespace:
     def day_of_year(self) -> Expr:
         return self._call("day_of_year")
 
+    def ordinal_day(self) -> Expr:
+        """The day of the year, 1 to 366 (Polars' name of :meth:`day_of_year`; Int16)."""
+        return self._call("day_of_year")
+
+    def _polars(self, name: str) -> Expr:
+        import thresher.expressions.numeric  # noqa: F401  (registers Polars' pass-through methods)
+
+        return self._call(name)
+
+    def week(self) -> Expr:
+        """The ISO week number, 1 to 53, as Polars."""
+        return self._polars("week")
+
+    def iso_year(self) -> Expr:
+        """The ISO year (the year of the ISO week), as Polars."""
+        return self._polars("iso_year")
+
+    def is_leap_year(self) -> Expr:
+        """True in a leap year."""
+        return self._polars("is_leap_year")
+
+    def month_start(self) -> Expr:
+        """The first day of the month (a timestamp keeps its time of day), as Polars."""
+        return self._polars("month_start")
+
+    def month_end(self) -> Expr:
+        """The last day of the month (a timestamp keeps its time of day), as Polars."""
+        return self._polars("month_end")
+
     def truncate(self, every: str) -> Expr:
         """Truncate to a unit: "1y", "1mo", "1w", "1d", "1h" (Polars duration strings)."""
         return self._call("truncate", every=every)

@@ -80,3 +80,51 @@ def _fill_nan(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     # the common type (a Python number next to it already has its type: ``Call.resolve``); an
     # integer column filled with a float becomes float, as in Polars
     return supertype(f.dtype, v.dtype) or f.dtype
+
+
+# ---------------------------------------------------------------------------------------------
+# Polars' own namespace methods, passed through: ``expr.str.<m>(...)`` / ``expr.dt.<m>(...)``
+# ---------------------------------------------------------------------------------------------
+
+#: ``"str.head"`` -> what its input must be; each is Polars' method of that name with the call's
+#: options as its keyword arguments, typed by Polars
+PASSTHROUGH: dict[str, Callable[[DataType], bool]] = {
+    **{f"str.{m}": (lambda t: t.is_string() or t.is_null())
+       for m in ("head", "tail", "pad_start", "pad_end", "zfill", "to_integer", "reverse", "count_matches",
+                 "strip_chars_start", "strip_chars_end", "to_titlecase")},
+    **{f"dt.{m}": (lambda t: t.kind in ("date", "timestamp") or t.is_null())
+       for m in ("week", "iso_year", "is_leap_year", "month_start", "month_end")},
+}
+
+
+def polars_method(name: str, x: Any, opts: dict[str, Any]) -> Any:
+    """``x.<ns>.<method>(**opts)`` for ``name`` = ``"<ns>.<method>"`` (``x`` a ``pl.Expr``)."""
+    ns, method = name.split(".", 1)
+    return getattr(getattr(x, ns), method)(**opts)
+
+
+@functools.lru_cache(maxsize=512)
+def _passthrough_type(name: str, storage: pa.DataType, opts: tuple[tuple[str, Any], ...]) -> pa.DataType:
+    import polars as pl
+
+    s = pl.from_arrow(pa.array([], type=storage))
+    assert isinstance(s, pl.Series)
+    try:
+        out = s.to_frame("x").select(polars_method(name, pl.col("x"), dict(opts))).to_series()
+    except Exception as exc:  # noqa: BLE001  (Polars refuses the type or an option)
+        raise ThresherTypeError(f"{name}: {str(exc).splitlines()[0]}") from None
+    return out.to_arrow().type
+
+
+def _passthrough_rule(name: str) -> Callable[[Sequence[Field], dict[str, Any]], DataType]:
+    def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+        f = args[0]
+        expect(f, PASSTHROUGH[name](f.dtype), "a string" if name.startswith("str.") else "a date or timestamp", name)
+        storage = f.dtype.storage if not f.dtype.is_null() else (pa.string() if name.startswith("str.") else pa.date32())
+        return DataType.from_arrow(_passthrough_type(name, storage, tuple(sorted(opts.items()))))
+
+    return rule
+
+
+for _name in PASSTHROUGH:
+    function(_name, sql_names=("__" + _name.replace(".", "_"),))(_passthrough_rule(_name))

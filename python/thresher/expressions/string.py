@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from thresher.datatypes import DataType, Field
+from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import Call, Expr, lit_if_needed
 from thresher.expressions.registry import FunctionSpec, expect, function, register
 
@@ -48,6 +49,12 @@ def _cast_numeric(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return DataType.float64()
 
 
+def _int_arg(fn: str, n: Any) -> int:
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise ThresherTypeError(f"{fn}: expected an int, got {n!r}")
+    return n
+
+
 class StringNamespace:
     """String functions, reached as ``expr.str``."""
 
@@ -56,6 +63,55 @@ class StringNamespace:
 
     def _call(self, name: str, *args: Any, **options: Any) -> Expr:
         return Call(f"str.{name}", (self._expr, *(lit_if_needed(a) for a in args)), tuple(options.items()))
+
+    def _polars(self, name: str, **options: Any) -> Expr:
+        import thresher.expressions.numeric  # noqa: F401  (registers Polars' pass-through methods)
+
+        return Call(f"str.{name}", (self._expr,), tuple(options.items()))
+
+    def head(self, n: int) -> Expr:
+        """The first ``n`` characters (``n`` < 0: all but the last ``-n``), as Polars."""
+        return self._polars("head", n=_int_arg("str.head", n))
+
+    def tail(self, n: int) -> Expr:
+        """The last ``n`` characters (``n`` < 0: all but the first ``-n``), as Polars."""
+        return self._polars("tail", n=_int_arg("str.tail", n))
+
+    def pad_start(self, length: int, fill_char: str = " ") -> Expr:
+        """Padded on the left with ``fill_char`` to ``length`` characters, as Polars."""
+        return self._polars("pad_start", length=_int_arg("str.pad_start", length), fill_char=fill_char)
+
+    def pad_end(self, length: int, fill_char: str = " ") -> Expr:
+        """Padded on the right with ``fill_char`` to ``length`` characters, as Polars."""
+        return self._polars("pad_end", length=_int_arg("str.pad_end", length), fill_char=fill_char)
+
+    def zfill(self, length: int) -> Expr:
+        """Padded with zeros on the left (after a sign) to ``length`` characters, as Polars."""
+        return self._polars("zfill", length=_int_arg("str.zfill", length))
+
+    def to_integer(self, *, base: int = 10, strict: bool = True) -> Expr:
+        """The text as an Int64 in ``base`` (``strict=False``: NULL where it is none), as Polars."""
+        return self._polars("to_integer", base=_int_arg("str.to_integer", base), strict=bool(strict))
+
+    def reverse(self) -> Expr:
+        """The characters in reverse order."""
+        return self._polars("reverse")
+
+    def count_matches(self, pattern: str, *, literal: bool = False) -> Expr:
+        """How many times ``pattern`` (a regex unless ``literal``) occurs, as Polars (UInt32)."""
+        return self._polars("count_matches", pattern=str(pattern), literal=bool(literal))
+
+    def strip_chars_start(self, characters: str | None = None) -> Expr:
+        """Leading whitespace (or ``characters``) removed."""
+        return self._polars("strip_chars_start", characters=characters)
+
+    def strip_chars_end(self, characters: str | None = None) -> Expr:
+        """Trailing whitespace (or ``characters``) removed."""
+        return self._polars("strip_chars_end", characters=characters)
+
+    def to_titlecase(self) -> Expr:
+        """Each word's first letter upper case, the others lower, as Polars."""
+        return self._polars("to_titlecase")
 
     def contains(self, pattern: str, literal: bool = False) -> Expr:
         """True where the string matches the regex ``pattern`` (or contains it if ``literal``)."""

@@ -350,6 +350,23 @@ def _clip(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 _LOWER["clip"] = _clip
 
 
+def _passthrough(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    from thresher.expressions.numeric import polars_method
+
+    x = a[0] if not t[0].is_null() else a[0].cast(pl.String if e.name.startswith("str.") else pl.Date)
+    return polars_method(e.name, x, _opts(e))
+
+
+def _register_passthrough() -> None:
+    from thresher.expressions.numeric import PASSTHROUGH
+
+    for name in PASSTHROUGH:
+        _LOWER[name] = _passthrough
+
+
+_register_passthrough()
+
+
 def _window_only(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     raise ThresherTypeError(f"{e.name.removeprefix('win.')}() is only valid in a window (OVER ...)")
 
