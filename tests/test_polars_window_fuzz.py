@@ -519,7 +519,9 @@ def steps(draw: Any) -> Step:
                 e = _elementwise(draw, e) or e
             else:
                 e = draw(expressions(allow_window=False, want_scalar=True))
-                if e.window:
+                if e.window or "ddof=0" in e.text:
+                    # (Polars' group_by gives var/std(ddof=0) of a group of only NULLs as 0.0 after a
+                    # when/then, NULL in a select and after a filter: Thresher gives NULL)
                     continue
             exprs.append(e)
         text = ", ".join(f"{e.text}.alias('r{i}')" for i, e in enumerate(exprs))

@@ -181,3 +181,14 @@ def test_first_hour_str_and_dt_methods(build: Callable[[Any], Any]) -> None:
     # each was an AttributeError ('StringNamespace' / 'DateTimeNamespace' object has no attribute ...)
     _same_as_polars(TABLE, lambda f, m: f.select(build(m).alias("r")))
     _same_as_polars(TABLE, lambda f, m: f.group_by("k", maintain_order=True).agg(build(m).alias("r")))
+
+
+def test_an_over_under_nested_aggregations_in_select() -> None:
+    # crashed while running: NotLowerable: col("i32").min().over([col("k")]) (an over under a
+    # mean under a sum under a first)
+    def e(m: Any) -> Any:
+        inner = (m.col("f64") + m.col("f64").min().over("k").mean()).sum()
+        return m.when(m.col("i8") > 0).then(inner).otherwise("f32").first()
+
+    _same_as_polars(TABLE, lambda f, m: f.select(e(m).alias("r")))
+    _same_as_polars(TABLE, lambda f, m: f.with_columns(e(m).alias("r")))

@@ -73,7 +73,8 @@ def _lift_agg_windows(plan: LogicalPlan, exprs: Sequence[Expr],
         if isinstance(e, Over):
             return  # (an aggregation under an over runs per group: its windows stay with it)
         if isinstance(e, AggCall):
-            if contains_window(e.child) or isinstance(e.child, Over):
+            # (an over anywhere inside, also under a nested aggregation: x.min().over(k).mean().sum())
+            if contains_window(e.child) or any(isinstance(x, Over) for x in e.child.walk()):
                 inner.append(e.child)
             return
         for c in e.children():
