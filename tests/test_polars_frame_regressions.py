@@ -293,11 +293,12 @@ def test_unique_keeps_polars_rows(subset: list[str], keep: str, maintain_order: 
 def test_right_join_on_one_right_key_twice() -> None:
     # frame fuzzer seed 204: left_on=["s", "k2"], right_on=["g", "g"], how="right" gave the right
     # column k2 its own values; Polars gives it the key's (its full join of the same keys panics):
-    # refused, naming the key; coalesce=False is as Polars
+    # refused, naming the keys; coalesce=False, and the second left key named like no right
+    # column, are as Polars
     left = pa.table({"s": ["q", "q", None], "k2": ["q", "r", None], "x": pa.array([1, 2, 3], pa.int64())})
     right = pa.table({"k2": ["a", "b", "c"], "g": ["q", "z", None]})
     for coalesce in (None, True):
-        with pytest.raises(th.errors.UnsupportedError, match="'g' twice"):
+        with pytest.raises(th.errors.UnsupportedError, match="'g' twice, the second time with the left key 'k2'"):
             th.from_arrow(left).join(th.from_arrow(right), how="right", left_on=["s", "k2"], right_on=["g", "g"],
                                      coalesce=coalesce)
     want = _polars(left).lazy().join(_polars(right).lazy(), how="right", left_on=["s", "k2"], right_on=["g", "g"],
@@ -306,3 +307,9 @@ def test_right_join_on_one_right_key_twice() -> None:
                                            coalesce=False).to_arrow())
     assert got.schema == want.schema
     assert sorted(got.rows(), key=repr) == sorted(want.rows(), key=repr)
+    for lo in (["k2", "s"],):
+        want = _polars(left).lazy().join(_polars(right).lazy(), how="right", left_on=lo, right_on=["g", "g"]).collect()
+        got = _polars(th.from_arrow(left).join(th.from_arrow(right), how="right", left_on=lo,
+                                               right_on=["g", "g"]).to_arrow())
+        assert got.schema == want.schema
+        assert sorted(got.rows(), key=repr) == sorted(want.rows(), key=repr)

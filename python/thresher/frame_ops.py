@@ -342,12 +342,15 @@ def _right_join(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], right_
 
     if builtins.len(pairs) != builtins.len(left_on):
         raise UnsupportedError("join(how='right') with expression keys: use column names as keys")
-    repeated = sorted({r for _, r in pairs if [b for _, b in pairs].count(r) > 1})
-    if coalesce and repeated:
-        # (Polars gives a right column named like a left key the key's values there, and its full
-        # join of the same keys panics: no answer to match)
-        raise UnsupportedError(f"join(how='right') on the right key column {repeated[0]!r} twice (coalesced) is not "
-                               "supported: join on it once, or pass coalesce=False")
+    seen: set[str] = set()
+    for l_, r in pairs:
+        if coalesce and r in seen and l_ in other.columns:
+            # (a right key joined with a second left key named like a right column: Polars gives
+            # that column the key's values, and its full join of the same keys panics)
+            raise UnsupportedError(f"join(how='right') on the right key column {r!r} twice, the second time with "
+                                   f"the left key {l_!r}, also a right column (coalesced), is not supported: "
+                                   "join on it once, or pass coalesce=False")
+        seen.add(r)
     left_keys = {l_ for l_, _ in pairs}
     right_keys = {r: l_ for l_, r in pairs}
     ltmp = {l_: f"__thresher_lk_{i}" for i, (l_, _) in enumerate(pairs)}
