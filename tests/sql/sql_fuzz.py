@@ -522,9 +522,9 @@ def _type_name(t: pa.DataType) -> str:
 
 
 #: where Thresher's type knowingly differs from DuckDB's (docs/guide/sql.md): SUM of integers is a
-#: BIGINT (DuckDB: a HUGEINT, Arrow's decimal(38, 0)); an integer constant on its own (SELECT 1,
-#: CASE ... THEN 1 ELSE 0 END) is a BIGINT (DuckDB: an INTEGER; next to a typed operand it takes
-#: DuckDB's type, which test_sql_arith_types.py checks)
+#: BIGINT (DuckDB: a HUGEINT, Arrow's decimal(38, 0)); an integer constant on its own (SELECT 1)
+#: is a BIGINT (DuckDB: an INTEGER; next to a typed operand, in COALESCE or CASE it takes DuckDB's
+#: type, which test_sql_arith_types.py and the regressions check)
 KNOWN_TYPE_DIFFERENCES = {("int64", "decimal(scale 0)"), ("int64", "int32")}
 
 

@@ -226,6 +226,20 @@ REGRESSIONS: dict[str, tuple[dict[str, pa.Table], str]] = {
                                      "SELECT CASE WHEN 'w' <= 'w' THEN 0.5 ELSE t1.f END AS c0, CASE WHEN 1 = 1 THEN NULL "
                                      "ELSE t1.s END AS c1, CASE 1 WHEN 1 THEN 0.5 ELSE t1.f END AS c2, "
                                      "IF(TRUE, 1, t1.f) AS c3 FROM t1"),
+    # an integer literal in COALESCE / CASE takes the other values' type where it fits, in DuckDB's
+    # order (COALESCE's arguments, a CASE's ELSE then its THENs): they were BIGINTs (seeds 7-13)
+    "literal_types_in_coalesce_and_case": (
+        {"t1": T1.append_column("h", pa.array([200, 2, None, 3, None, 1, -2], pa.int16())), "t2": EMPTY2},
+        "SELECT coalesce(t1.h, 0) AS c0, CASE WHEN t1.a > 0 THEN t1.h ELSE 0 END AS c1, ifnull(t1.h, 1) AS c2, "
+        "least(t1.h, 100000) AS c3, CASE WHEN t1.a > 2 THEN 1 WHEN t1.a > 1 THEN t1.h END AS c4, "
+        "coalesce(NULL, 1, t1.h) AS c5, greatest(t1.h, -1) AS c6 FROM t1"),
+    # ... and a CASE whose condition folds to NULL (NULL > x) keeps the type of all its branches
+    "case_with_a_null_condition_keeps_its_type": (
+        {"t1": T1, "t2": EMPTY2}, "SELECT (-1.5 * CASE WHEN NULL > t1.s THEN t1.f ELSE -1.5 END) AS c0 FROM t1"),
+    # CAST to the unsigned integer types was refused ('unsupported SQL type USMALLINT')
+    "cast_to_unsigned": ({"t1": T1, "t2": EMPTY2},
+                         "SELECT TRY_CAST(t1.a AS UTINYINT) AS c0, TRY_CAST(t1.b AS USMALLINT) AS c1, "
+                         "TRY_CAST(t1.b AS UINTEGER) AS c2 FROM t1"),
     "and_in_a_case_condition": ({"t1": T1, "t2": EMPTY2},
                                 "SELECT CASE WHEN (t1.a <> 0 AND t1.b % t1.a > 1) THEN 1 ELSE 2 END AS c0, "
                                 "sum(CASE WHEN t1.a = 0 OR (t1.b > 0 AND 1 % t1.a > 1) THEN 1 END) OVER () AS c1 FROM t1"),

@@ -529,8 +529,10 @@ def polars_error_message(exc: Exception) -> str:
     hit = re.search(r"conversion from `i64` to `(\w+)` failed", text)
     # (the operands are cast to Int64, or are a common subexpression Polars computed once: h * h
     # in both branches of a CASE under ORDER BY ... LIMIT raised Polars' own text; of
-    # typed constants alone, 2147483647::INTEGER + 1, Polars folds the check to one literal)
+    # typed constants alone, 2147483647::INTEGER + 1, Polars folds the check to one literal; a
+    # whole CASE of them Polars computed once fails in its common subexpression's column)
     if hit is not None and ("cast(Int64)" in text or re.search(r"\[\(col\(\"__POLARS_CSER_\w+\"\)\) [-+*] ", text)
+                            or "failed in column '__POLARS_CSER_" in text
                             or re.search(r"failed in column 'literal'.*\)\.strict_cast\(\w+\)\s*$", text, re.S)):
         to = {"i8": "Int8", "i16": "Int16", "i32": "Int32", "u8": "UInt8", "u16": "UInt16"}.get(hit.group(1), hit.group(1))
         # Polars names the column the failing expression reads first (not a made-up one: its

@@ -240,6 +240,14 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
     if isinstance(e, SQLCast):
         src = _dtype(e.child, schema)
         return _sql_cast(e, src) if src is not None else e
+    if isinstance(e, When):
+        values = [v for _, v in e.branches] + [e.otherwise_]
+
+        def rebuild(xs: list[Expr]) -> Expr:
+            return When(tuple((c, x) for (c, _), x in zip(e.branches, xs)), xs[-1])
+
+        # (DuckDB types a CASE from its ELSE, then each THEN in turn)
+        return _typed_int_literals(e, values, schema, rebuild, [len(values) - 1, *range(len(values) - 1)])
     if not isinstance(e, Call):
         return e
     if e.options == SQL_CHECKED and e.name in _INT_ARITHMETIC | {"truediv"} and len(e.args) == 2:
@@ -269,6 +277,8 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
                 if na is not a:
                     return Call(e.name, (na, b), e.options)
         return e
+    if e.name in _VALUE_LISTS:
+        return _typed_int_literals(e, e.args, schema, lambda xs: Call(e.name, tuple(xs), e.options))
     if e.name == "is_in":
         values = e.option("values", ())
         if any(isinstance(v, str) for v in values):
@@ -376,6 +386,91 @@ def _duckdb_integer_operands(e: Call, schema: Schema) -> Call:
     if na is a and nb is b:
         return e
     return Call(e.name, (na, nb), e.options)
+
+
+#: the calls whose result is one of their arguments (COALESCE, IFNULL, GREATEST, LEAST)
+_VALUE_LISTS = frozenset({"coalesce", "sql_greatest", "sql_least"})
+
+
+def _typed_int_literals(e: Expr, values: Sequence[Expr], schema: Schema, rebuild: Any,
+                        order: Sequence[int] | None = None) -> Expr:
+    """A CASE's values or COALESCE's (GREATEST's, LEAST's) arguments with DuckDB's types for its
+    integer literals. DuckDB folds the values' types in ``order`` (COALESCE's arguments in turn, a
+    CASE's ELSE first, then each THEN): an integer literal next to an integer type takes it where
+    it fits (``coalesce(s, 0)`` and ``CASE WHEN ... THEN 0 ELSE s END`` of a SMALLINT ``s`` are
+    SMALLINTs; they were BIGINTs), else is an INTEGER or BIGINT (``least(s, 100000)`` an
+    INTEGER), as it is next to a NULL or another literal (``coalesce(NULL, 1, s)``, ``CASE WHEN
+    ... THEN 1 WHEN ... THEN s END``: INTEGERs)."""
+    if not any(_plain_int_literal(v) for v in values):
+        return e
+    state: DataType | None | str = "start"  # (None: NULL so far; "lit": integer literals so far)
+    lits: list[int] = []
+    for k in order if order is not None else range(len(values)):
+        v = values[k]
+        if _plain_int_literal(v):
+            lits.append(v.value)  # type: ignore[attr-defined]
+            if state == "start":
+                state = "lit"
+            elif state is None or state == "lit":
+                state = _natural_type(lits)
+            else:
+                state = _absorb(state, lits)  # type: ignore[arg-type]
+            if state is _NO_TYPE:
+                return e
+            continue
+        t = _dtype(v, schema)
+        if t is None:
+            return e
+        if t.is_null():
+            if state == "lit":
+                state = _natural_type(lits)
+            elif state == "start":
+                state = None
+            continue
+        if state == "lit":
+            state = _absorb(t, lits)
+        elif state in ("start", None):
+            state = t
+        else:
+            assert isinstance(state, DataType)
+            state = duckdb_integer_type(state, t) if state.is_integer() and t.is_integer() else None
+            if state is None:
+                return e
+        if state is _NO_TYPE:
+            return e
+    if not isinstance(state, DataType) or not state.is_integer():
+        return e
+    out = []
+    for v in values:
+        if _plain_int_literal(v) and state != _INT64:
+            lo, hi = _int_range(state)
+            if not lo <= v.value <= hi:  # type: ignore[attr-defined]
+                return e
+            v = Literal(v.value, state)  # type: ignore[attr-defined]
+        out.append(v)
+    return rebuild(out)
+
+
+_NO_TYPE = DataType.null()
+
+
+def _natural_type(values: Sequence[int]) -> DataType:
+    """INTEGER where every value fits it, else BIGINT (a HUGEINT's: :data:`_NO_TYPE`)."""
+    if all(-2 ** 31 <= x < 2 ** 31 for x in values):
+        return DataType.int32()
+    return _INT64 if all(-2 ** 63 <= x < 2 ** 63 for x in values) else _NO_TYPE
+
+
+def _absorb(t: DataType, values: Sequence[int]) -> DataType:
+    """An integer type ``t`` met by integer literals: ``t`` where they fit, else the common type
+    with theirs (:data:`_NO_TYPE` where there is none, or ``t`` is no integer)."""
+    if not t.is_integer():
+        return _NO_TYPE
+    lo, hi = _int_range(t)
+    if all(lo <= x <= hi for x in values):
+        return t
+    n = _natural_type(values)
+    return _NO_TYPE if n is _NO_TYPE else (duckdb_integer_type(t, n) or _NO_TYPE)
 
 
 _FLOAT32 = DataType.float32()

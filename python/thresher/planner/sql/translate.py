@@ -88,7 +88,8 @@ _SQL_TYPES = {
     "BOOLEAN": DataType.bool, "DATE": DataType.date, "TIMESTAMP": DataType.timestamp, "TIMESTAMPNTZ": DataType.timestamp,
     "DATETIME": DataType.timestamp,
     "BLOB": DataType.binary, "BINARY": DataType.binary, "VARBINARY": DataType.binary,
-    "UBIGINT": DataType.uint64, "UINT": DataType.uint32,
+    "UBIGINT": DataType.uint64, "UINT": DataType.uint32, "UINTEGER": DataType.uint32, "USMALLINT": DataType.uint16,
+    "UTINYINT": DataType.uint8,
 }
 
 
@@ -1674,8 +1675,19 @@ def _keep_compared_steps(tree: Any) -> None:
                 break
 
 
+def _bare_null(node: Any) -> bool:
+    """Does ``node`` hold a NULL that is not ``IS [NOT] NULL``'s (simplify folds ``NULL > x``)?"""
+    return any(not isinstance(n.parent, exp.Is) for n in node.find_all(exp.Null))
+
+
+def _foldable(node: Any) -> bool:
+    """A condition simplify may fold to a constant: no column in it, or a bare NULL."""
+    return not node.find(exp.Column) or _bare_null(node)
+
+
 def _keep_constant_cases(tree: Any) -> None:
-    """In place: a CASE (or IF) whose conditions are constants keeps its branches through sqlglot's
+    """In place: a CASE (or IF) with a constant condition (or one holding a NULL, which simplify can
+    fold: ``NULL > x``) keeps its branches through sqlglot's
     simplify, which replaces it by the branch taken (``CASE WHEN TRUE THEN 0.5 ELSE f END`` by
     ``0.5``, a DECIMAL): its type is that of all its branches in DuckDB (a DOUBLE there, and
     ``CASE WHEN 1 = 1 THEN NULL ELSE s END`` a VARCHAR, not NULL's type). Its conditions go in a
@@ -1685,9 +1697,11 @@ def _keep_constant_cases(tree: Any) -> None:
         if isinstance(node, exp.If) and isinstance(node.parent, exp.Case):
             continue  # (a CASE's WHEN ... THEN: the CASE's)
         conditions = [node.this] if isinstance(node, exp.If) else [i.this for i in node.args.get("ifs") or ()]
-        if isinstance(node, exp.Case) and node.this is not None:
+        foldable = any(map(_foldable, conditions))
+        if isinstance(node, exp.Case) and node.this is not None:  # (CASE x WHEN v: x = v)
+            foldable = _foldable(node.this) or any(_bare_null(c) for c in conditions)
             conditions.append(node.this)
-        if conditions and not any(c.find(exp.Column, exp.Subquery, exp.Select) for c in conditions):
+        if foldable and not any(c.find(exp.Subquery, exp.Select) for c in conditions):
             # (each condition in a stand-in the translation reads through, opaque to simplify)
             for c in conditions:
                 c.replace(exp.Anonymous(this=KEEP_STEP, expressions=[c.copy()]))
