@@ -236,6 +236,9 @@ REGRESSIONS: dict[str, tuple[dict[str, pa.Table], str]] = {
     # ... and a CASE whose condition folds to NULL (NULL > x) keeps the type of all its branches
     "case_with_a_null_condition_keeps_its_type": (
         {"t1": T1, "t2": EMPTY2}, "SELECT (-1.5 * CASE WHEN NULL > t1.s THEN t1.f ELSE -1.5 END) AS c0 FROM t1"),
+    "case_with_a_condition_that_folds_keeps_its_type": (
+        {"t1": T1, "t2": EMPTY2}, "SELECT CASE WHEN (t1.s IS NOT NULL OR 1 <= 1) THEN NULL ELSE t1.s END AS c0, "
+                                  "CASE WHEN t1.a > 0 OR TRUE THEN 0.5 ELSE t1.f END AS c1 FROM t1"),
     # CAST to the unsigned integer types was refused ('unsupported SQL type USMALLINT')
     "cast_to_unsigned": ({"t1": T1, "t2": EMPTY2},
                          "SELECT TRY_CAST(t1.a AS UTINYINT) AS c0, TRY_CAST(t1.b AS USMALLINT) AS c1, "

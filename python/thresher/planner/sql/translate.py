@@ -1680,26 +1680,23 @@ def _bare_null(node: Any) -> bool:
     return any(not isinstance(n.parent, exp.Is) for n in node.find_all(exp.Null))
 
 
-def _foldable(node: Any) -> bool:
-    """A condition simplify may fold to a constant: no column in it, or a bare NULL."""
-    return not node.find(exp.Column) or _bare_null(node)
-
-
 def _keep_constant_cases(tree: Any) -> None:
-    """In place: a CASE (or IF) with a constant condition (or one holding a NULL, which simplify can
-    fold: ``NULL > x``) keeps its branches through sqlglot's
+    """In place: a CASE (or IF) keeps its branches through sqlglot's
     simplify, which replaces it by the branch taken (``CASE WHEN TRUE THEN 0.5 ELSE f END`` by
     ``0.5``, a DECIMAL): its type is that of all its branches in DuckDB (a DOUBLE there, and
-    ``CASE WHEN 1 = 1 THEN NULL ELSE s END`` a VARCHAR, not NULL's type). Its conditions go in a
-    stand-in simplify cannot evaluate; the optimizer's constant folding then takes the branch,
-    keeping the type."""
+    ``CASE WHEN 1 = 1 THEN NULL ELSE s END`` a VARCHAR, not NULL's type), also where a condition
+    with a column folds (``NULL > x``, ``x IS NOT NULL OR 1 <= 1``). Its conditions go in a
+    stand-in simplify cannot evaluate (it still simplifies inside); the optimizer's constant folding
+    then takes the branch, keeping the type. (A simple CASE's WHEN values only where its operand
+    is a constant or one holds a NULL.)"""
     for node in list(tree.find_all(exp.Case, exp.If)):
         if isinstance(node, exp.If) and isinstance(node.parent, exp.Case):
             continue  # (a CASE's WHEN ... THEN: the CASE's)
         conditions = [node.this] if isinstance(node, exp.If) else [i.this for i in node.args.get("ifs") or ()]
-        foldable = any(map(_foldable, conditions))
+        # (any condition: one with a column folds too, x IS NOT NULL OR 1 <= 1)
+        foldable = bool(conditions)
         if isinstance(node, exp.Case) and node.this is not None:  # (CASE x WHEN v: x = v)
-            foldable = _foldable(node.this) or any(_bare_null(c) for c in conditions)
+            foldable = not node.this.find(exp.Column) or _bare_null(node.this) or any(map(_bare_null, conditions))
             conditions.append(node.this)
         if foldable and not any(c.find(exp.Subquery, exp.Select) for c in conditions):
             # (each condition in a stand-in the translation reads through, opaque to simplify)
