@@ -313,3 +313,22 @@ def test_right_join_on_one_right_key_twice() -> None:
                                                right_on=["g", "g"]).to_arrow())
         assert got.schema == want.schema
         assert sorted(got.rows(), key=repr) == sorted(want.rows(), key=repr)
+
+
+def test_typed_int64_and_float64_constants_keep_their_type_next_to_narrow_columns() -> None:
+    """Frame fuzzer seed 210: a typed Int64 constant (th.lit(.., dtype), or a constant column that
+    projection_merge inlines into the expression reading it) was lowered as Polars' untyped
+    literal, which takes an Int32 operand's type: Int32 max + 1 wrapped to -2147483648 in a column
+    declared Int64. Float64 constants next to Float32 columns likewise computed in Float32."""
+    table = pa.table({"i": pa.array([2147483647, 1, None], pa.int32()), "f": pa.array([1.1, 2.2, None], pa.float32())})
+
+    def typed(m: Any, value: Any, name: str) -> Any:
+        return m.lit(value, dtype=name if m is th else getattr(pl, name.capitalize()))
+
+    _same_as_polars(table, lambda f, m: f.select(m.col("i") + typed(m, 1, "int64"),
+                                                 (m.col("f") + typed(m, 0.1, "float64")).alias("g")))
+    # a constant column inlined by projection_merge (Thresher's keyword constant is Int64, Polars'
+    # Int32: a documented difference, so the Polars side writes it typed)
+    _same_as_polars(table, lambda f, m: (f.select("i", "f", x0=1, y0=0.1) if m is th else
+                                         f.select("i", "f", x0=typed(m, 1, "int64"), y0=typed(m, 0.1, "float64")))
+                    .with_columns(x0=m.col("i") + m.col("x0"), y0=m.col("f") + m.col("y0")))

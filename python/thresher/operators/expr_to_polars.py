@@ -56,7 +56,7 @@ def polars_col(name: str, alias: str | None = None) -> pl.Expr:
     return c if alias is None else c.alias(alias)
 
 
-def _lit(value: Any, dtype: DataType) -> pl.Expr:
+def _lit(value: Any, dtype: DataType, dynamic: bool = True) -> pl.Expr:
     if value is None:
         if dtype.is_null():
             return pl.lit(None)
@@ -70,15 +70,20 @@ def _lit(value: Any, dtype: DataType) -> pl.Expr:
         # SMALLINT literal 10: Polars' untyped literal would widen the product where 10 fits not),
         # and a Float32 its type (Polars' untyped one is a Float64 next to an integer)
         return pl.lit(value, dtype=polars_dtype(dtype))
+    if not dynamic and ((type(value) is int and dtype == _INT64) or (type(value) is float and dtype == _FLOAT64)):
+        # a typed Int64 / Float64 constant (th.lit(1, dtype="int64"), a constant column inlined
+        # by projection_merge) keeps its type: Polars' untyped literal would take an Int32 /
+        # Float32 operand's type and compute there (Int32 max + 1 wrapped in an Int64 column)
+        return pl.lit(value, dtype=polars_dtype(dtype))
     return pl.lit(value)
 
 
-_INT64, _FLOAT32 = DataType.int64(), DataType.float32()
+_INT64, _FLOAT32, _FLOAT64 = DataType.int64(), DataType.float32(), DataType.float64()
 
 
 def _lit_of(e: Expr) -> pl.Expr:
     assert isinstance(e, Literal)
-    return _lit(e.value, e.dtype)
+    return _lit(e.value, e.dtype, e.dynamic)
 
 
 def _opts(e: Call) -> dict[str, Any]:
