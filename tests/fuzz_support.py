@@ -4,11 +4,13 @@ that refusals stay rare, so "refuse everything" cannot pass."""
 
 from __future__ import annotations
 
+import decimal
 import math
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as with_seed
 from hypothesis.strategies import SearchStrategy, tuples
@@ -48,3 +50,31 @@ def same_number(x: float, y: float) -> bool:
     if math.isnan(x) or math.isnan(y):
         return math.isnan(x) and math.isnan(y)
     return x == y or math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-300)
+
+
+def same_dtype(got: pl.DataType, want: pl.DataType) -> bool:
+    """Polars dtypes equal (lists by their inner types)."""
+    if got == want:
+        return True
+    if isinstance(got, pl.List) and isinstance(want, pl.List):
+        return same_dtype(got.inner, want.inner)
+    return False
+
+
+def same_value(a: object, b: object) -> bool:
+    """Two cells of a Polars row equal: NULL only to NULL, bools only to bools, numbers up to float
+    rounding (NaN to NaN; decimals and integers exactly), lists element by element."""
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float, decimal.Decimal)) and isinstance(b, (int, float, decimal.Decimal)):
+        if isinstance(a, float) or isinstance(b, float):
+            x, y = float(a), float(b)
+            if math.isnan(x) or math.isnan(y):
+                return math.isnan(x) and math.isnan(y)
+            return x == y or math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
+        return same_number(float(a), float(b)) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import thresher.sql_frontend as sql_frontend
 from thresher.testing.media import make_jpeg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +71,9 @@ def test_page_runs(page: Path, fixtures: Path, tmp_path: Path, monkeypatch: pyte
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("THRESHER_TINY_MODELS_DIR", str(fixtures / ".models"))
+    # a page's th.register(...) stays on its page (the SQL guide registers 'files': other tests
+    # in the same worker listed it among the known tables)
+    monkeypatch.setattr(sql_frontend, "_CATALOG", dict(sql_frontend._CATALOG))
     namespace: dict[str, object] = {"__name__": "__docs__"}
     for line, code in python_blocks(page.read_text(), ray=_ray_enabled()):
         try:
@@ -120,6 +124,7 @@ def test_reference_docstring_examples_run(target: str, fixtures: Path, tmp_path:
         (tmp_path / entry.name).symlink_to(entry, target_is_directory=True)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(sql_frontend, "_CATALOG", dict(sql_frontend._CATALOG))
     obj = _resolve(target)
     finder = doctest.DocTestFinder()
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

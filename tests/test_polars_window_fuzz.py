@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import datetime
 import decimal
-import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,7 +61,7 @@ from hypothesis import reject
 from hypothesis import strategies as st
 
 import thresher as th
-from fuzz_support import assert_mostly_supported, run_cases, same_number
+from fuzz_support import assert_mostly_supported, run_cases, same_dtype, same_value
 from thresher.errors import ThresherExecutionError
 
 D = datetime.date
@@ -552,30 +551,6 @@ def steps(draw: Any) -> Step:
 
 # ---- comparing ------------------------------------------------------------------------------------------------------
 
-def _same_dtype(got: pl.DataType, want: pl.DataType) -> bool:
-    if got == want:
-        return True
-    if isinstance(got, pl.List) and isinstance(want, pl.List):
-        return _same_dtype(got.inner, want.inner)
-    return False
-
-
-def _same(a: object, b: object) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, (int, float, decimal.Decimal)) and isinstance(b, (int, float, decimal.Decimal)):
-        if isinstance(a, float) or isinstance(b, float):
-            x, y = float(a), float(b)
-            if math.isnan(x) or math.isnan(y):
-                return math.isnan(x) and math.isnan(y)
-            return x == y or math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
-        return same_number(float(a), float(b)) and a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return type(a) is type(b) and a == b
-
 
 def run_one(table: pa.Table, step: Step) -> str:
     """``"match"`` or ``"refused: ..."``; raises AssertionError on a wrong answer or a crash."""
@@ -608,13 +583,13 @@ def run_one(table: pa.Table, step: Step) -> str:
     got = pl.from_arrow(got_arrow.rename_columns([f"c{i}" for i in range(len(names))]))
     assert isinstance(got, pl.DataFrame)
     for i, (name, want_type) in enumerate(want.schema.items()):
-        assert _same_dtype(got.schema[f"c{i}"], want_type), (
+        assert same_dtype(got.schema[f"c{i}"], want_type), (
             f"{text}\ncolumn {name!r}: {got.schema[f'c{i}']} vs Polars' {want_type}")
     got_rows = got.rows()
     assert len(got_rows) == len(want_rows), (
         f"{text}\n{len(got_rows)} rows vs Polars' {len(want_rows)}\n{got_rows}\nvs Polars'\n{want_rows}")
     for i, (a, b) in enumerate(zip(got_rows, want_rows)):
-        assert len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b)), (
+        assert len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b)), (
             f"{text}\nrow {i}: {a} vs Polars' {b}\n{got_rows}\nvs Polars'\n{want_rows}")
     return "match"
 

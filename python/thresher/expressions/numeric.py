@@ -32,17 +32,27 @@ UNARY: dict[str, Callable[[DataType], bool]] = {
 
 
 @functools.lru_cache(maxsize=512)
-def polars_unary_type(name: str, storage: pa.DataType, opts: tuple[tuple[str, Any], ...] = ()) -> pa.DataType:
-    """The Arrow type Polars gives ``pl.col(x).<name>(**opts)`` of a column of type ``storage``."""
+def polars_result_type(name: str, storage: pa.DataType, opts: tuple[tuple[str, Any], ...] = ()) -> pa.DataType:
+    """The Arrow type Polars gives :func:`polars_method` ``name`` (``"is_nan"``, ``"str.head"``)
+    with ``opts`` of a column of type ``storage`` (asked of Polars on an empty column)."""
     import polars as pl
 
     s = pl.from_arrow(pa.array([], type=storage))
     assert isinstance(s, pl.Series)
     try:
-        out = s.to_frame("x").select(getattr(pl.col("x"), name)(**dict(opts))).to_series()
-    except Exception as exc:  # noqa: BLE001  (Polars refuses the type)
+        out = s.to_frame("x").select(polars_method(name, pl.col("x"), dict(opts))).to_series()
+    except Exception as exc:  # noqa: BLE001  (Polars refuses the type or an option)
         raise ThresherTypeError(f"{name}: not supported for type {storage}: {str(exc).splitlines()[0]}") from None
     return out.to_arrow().type
+
+
+def polars_method(name: str, x: Any, opts: dict[str, Any]) -> Any:
+    """``x.<name>(**opts)``, ``name`` a method (``"is_nan"``) or a namespace's (``"str.head"``);
+    ``x`` a ``pl.Expr``."""
+    *namespaces, method = name.split(".")
+    for ns in namespaces:
+        x = getattr(x, ns)
+    return getattr(x, method)(**opts)
 
 
 def _unary_rule(name: str) -> Callable[[Sequence[Field], dict[str, Any]], DataType]:
@@ -51,7 +61,7 @@ def _unary_rule(name: str) -> Callable[[Sequence[Field], dict[str, Any]], DataTy
         expect(f, UNARY[name](f.dtype), "a numeric type", name)
         if f.dtype.is_null():
             return DataType.bool() if name.startswith("is_") else f.dtype
-        return DataType.from_arrow(polars_unary_type(name, f.dtype.storage))
+        return DataType.from_arrow(polars_result_type(name, f.dtype.storage))
 
     return rule
 
@@ -97,31 +107,12 @@ PASSTHROUGH: dict[str, Callable[[DataType], bool]] = {
 }
 
 
-def polars_method(name: str, x: Any, opts: dict[str, Any]) -> Any:
-    """``x.<ns>.<method>(**opts)`` for ``name`` = ``"<ns>.<method>"`` (``x`` a ``pl.Expr``)."""
-    ns, method = name.split(".", 1)
-    return getattr(getattr(x, ns), method)(**opts)
-
-
-@functools.lru_cache(maxsize=512)
-def _passthrough_type(name: str, storage: pa.DataType, opts: tuple[tuple[str, Any], ...]) -> pa.DataType:
-    import polars as pl
-
-    s = pl.from_arrow(pa.array([], type=storage))
-    assert isinstance(s, pl.Series)
-    try:
-        out = s.to_frame("x").select(polars_method(name, pl.col("x"), dict(opts))).to_series()
-    except Exception as exc:  # noqa: BLE001  (Polars refuses the type or an option)
-        raise ThresherTypeError(f"{name}: {str(exc).splitlines()[0]}") from None
-    return out.to_arrow().type
-
-
 def _passthrough_rule(name: str) -> Callable[[Sequence[Field], dict[str, Any]], DataType]:
     def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
         f = args[0]
         expect(f, PASSTHROUGH[name](f.dtype), "a string" if name.startswith("str.") else "a date or timestamp", name)
         storage = f.dtype.storage if not f.dtype.is_null() else (pa.string() if name.startswith("str.") else pa.date32())
-        return DataType.from_arrow(_passthrough_type(name, storage, tuple(sorted(opts.items()))))
+        return DataType.from_arrow(polars_result_type(name, storage, tuple(sorted(opts.items()))))
 
     return rule
 

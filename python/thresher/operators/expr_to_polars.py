@@ -799,8 +799,6 @@ def _sql_integer_step(e: Expr, schema: Schema) -> bool:
 
 
 def _int_bounds(t: DataType) -> tuple[int, int]:
-    import pyarrow as pa
-
     bits = t.arrow.bit_width
     return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if pa.types.is_signed_integer(t.arrow) else (0, 2 ** bits - 1)
 
