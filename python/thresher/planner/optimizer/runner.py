@@ -4,7 +4,10 @@ Each rule lives in its own module under ``rules/`` and exposes ``apply(plan) -> 
 (None: nothing changed). The runner records every change (rule name, the plan before and
 after, time spent) for ``explain()``; users switch rules off by name, and unknown names raise.
 A rule module may declare ``IDEMPOTENT = True`` (its output is its own fixpoint: the runner does
-not rerun it on a plan it just produced) or ``SETS_JOIN_STRATEGIES = True`` (see :func:`hints_only`).
+not rerun it on a plan it just produced), ``SETS_JOIN_STRATEGIES = True`` (see :func:`hints_only`),
+``NARROWS_ONLY = True`` (see :func:`narrows_only`) or ``QUIET_AFTER_NARROWING = "<why>"`` (see
+:func:`quiet_after_narrowing`). ``optimize(validate=True)`` checks every such declaration where the
+runner relies on it.
 """
 
 from __future__ import annotations
@@ -117,6 +120,22 @@ def is_idempotent(name: str) -> bool:
     return bool(getattr(_MODULES.get(name), "IDEMPOTENT", False))
 
 
+def narrows_only(name: str) -> bool:
+    """Whether rule ``name`` declares ``NARROWS_ONLY = True``: every change it makes only narrows
+    the plan (a scan reads fewer of its columns, a projection or an aggregation computes fewer of
+    its expressions, a union input gets a projection onto the columns kept), nothing else."""
+    return bool(getattr(_MODULES.get(name), "NARROWS_ONLY", False))
+
+
+def quiet_after_narrowing(name: str) -> str | None:
+    """The reason rule ``name`` gives (``QUIET_AFTER_NARROWING = "..."``) why it cannot change a
+    plan that a ``NARROWS_ONLY`` rule made from one it left unchanged, else None: the runner then
+    counts it as quiet on the narrowed plan without running it; ``optimize(validate=True)`` runs it
+    and checks."""
+    reason = getattr(_MODULES.get(name), "QUIET_AFTER_NARROWING", None)
+    return reason if isinstance(reason, str) and reason else None
+
+
 def validate_plan(plan: LogicalPlan, schema: Schema, rule: str = "?") -> None:
     """Raise unless ``plan`` rebuilds node by node (every type check passes again) with ``schema``."""
 
@@ -204,29 +223,38 @@ def optimize(
 
 def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_iterations: int,
               validate: bool) -> None:
-    # a fixpoint is reached once every rule in a row has run on the current plan without
-    # changing it: the pass after the last change stops at the rule that made it (the rules
-    # after it in its own pass already saw the final plan) instead of rerunning all of them
-    quiet = 0
+    # a fixpoint is reached once every rule has run on the current plan without changing it:
+    # ``settled`` holds the rules that have (or need not: see below), so the pass after the last
+    # change stops at the rule that made it (the rules after it in its own pass already saw the
+    # final plan) instead of rerunning all of them
+    settled: set[str] = set()
+    everything = set(rules)
     # whether the current plan has a join, asked once per plan object (plan_kinds remembers each
     # node's answer in this optimize() call: after a rewrite only the new nodes are walked)
     asked: LogicalPlan | None = None
     has_join = False
     loaded: dict[str, Callable[[LogicalPlan], LogicalPlan | None]] = {}
+
+    def load(name: str) -> Callable[[LogicalPlan], LogicalPlan | None]:
+        rule = loaded.get(name)
+        if rule is None:
+            rule = loaded[name] = _load(name)
+        return rule
+
     for it in range(max_iterations):
         result.iterations = it + 1
         for name in rules:
-            if quiet >= len(rules):
+            if settled >= everything:
                 break
+            if name in settled:
+                continue  # it ran quietly on this plan, or on one this plan only narrows
             if name in JOIN_ONLY_RULES:
                 if asked is not result.plan:
                     asked, has_join = result.plan, bool(plan_kinds(result.plan) & kinds_mask((Join,)))
                 if not has_join:
-                    quiet += 1  # it could not change this plan
+                    settled.add(name)  # it could not change this plan
                     continue
-            rule = loaded.get(name)
-            if rule is None:
-                rule = loaded[name] = _load(name)
+            rule = load(name)
             t0 = time.perf_counter()
             new = rule(result.plan)
             dt = time.perf_counter() - t0
@@ -239,7 +267,7 @@ def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_ite
                 # nothing any rule decides on: the rules that saw the plan before it stay quiet
                 # (TPC-H q12, q14, q16, q19-q22: 40 -> 30 rule runs)
                 if getattr(_MODULES.get(name), "SETS_JOIN_STRATEGIES", False) and hints_only(result.plan, new):
-                    quiet += 1
+                    settled.add(name)
                 elif is_idempotent(name):
                     # a rule whose output is its own fixpoint counts as having run quietly on
                     # it: the pass after its firing stops before running it again when nothing
@@ -247,14 +275,34 @@ def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_ite
                     # TPC-H DataFrame plans: its rerun was the final pass's largest cost)
                     if validate:
                         _check_idempotent(name, rule, new)
-                    quiet = 1
+                    kept: set[str] = set()
+                    if narrows_only(name):
+                        # a plan that only reads and computes fewer columns: the rules that were
+                        # quiet on the plan before it and declare QUIET_AFTER_NARROWING stay quiet
+                        # (the second pass over the 143 benchmark queries ran them for nothing)
+                        kept = {r for r in settled if quiet_after_narrowing(r)}
+                        if validate:
+                            for r in sorted(kept):
+                                _check_quiet_after_narrowing(r, load(r), result.plan, new)
+                    settled = kept | {name}
                 else:
-                    quiet = 0
+                    settled = set()
                 result.plan = new
             else:
-                quiet += 1
-        if quiet >= len(rules):
+                settled.add(name)
+        if settled >= everything:
             break
+
+
+def _check_quiet_after_narrowing(name: str, rule: Callable[[LogicalPlan], LogicalPlan | None],
+                                  before: LogicalPlan, narrowed: LogicalPlan) -> None:
+    """Raise unless ``rule`` (one that declares ``QUIET_AFTER_NARROWING`` and left ``before``
+    unchanged) leaves ``narrowed`` as it is too."""
+    again = rule(narrowed)
+    if again is not None and again != narrowed:
+        raise ThresherError(f"rule {name} declares QUIET_AFTER_NARROWING ({quiet_after_narrowing(name)}) but "
+                            f"changed a narrowed plan:\n{before.pretty()}\n-> narrowed\n{narrowed.pretty()}\n->\n"
+                            f"{again.pretty()}")
 
 
 def _check_idempotent(name: str, rule: Callable[[LogicalPlan], LogicalPlan | None], plan: LogicalPlan) -> None:

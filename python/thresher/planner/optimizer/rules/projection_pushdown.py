@@ -48,6 +48,11 @@ Req = set[str] | None
 #: then does not rerun it on its own output; ``optimize(validate=True)`` checks it)
 IDEMPOTENT = True
 
+#: it only narrows: scans read fewer columns, projections and aggregations compute fewer of their
+#: expressions, a flat map keeps fewer input columns, a union input gets a projection onto the kept
+#: columns (the rules declaring QUIET_AFTER_NARROWING that were quiet before it stay quiet)
+NARROWS_ONLY = True
+
 
 def _cols(exprs: tuple[Expr, ...] | list[Expr]) -> set[str]:
     out: set[str] = set()

@@ -65,6 +65,11 @@ from thresher.planner.stats import SEMI_JOIN_KEEPS
 def _semi_join(node: LogicalPlan) -> bool:
     return isinstance(node, Join) and node.how in ("semi", "anti")
 
+#: a plan projection_pushdown narrowed from one this rule left unchanged stays unchanged (the runner
+#: skips it there; ``optimize(validate=True)`` runs it and checks):
+QUIET_AFTER_NARROWING = ("it decides on join kinds and keys (kept), the names two join sides share "
+                         "(kept) and row estimates (which no column count changes)")
+
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
     if not plan_has(plan, _semi_join, only=(Join,)):

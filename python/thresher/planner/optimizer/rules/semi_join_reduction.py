@@ -65,6 +65,11 @@ from thresher.planner.stats import estimate
 #: the key source must be estimated at this fraction of the group-by's input or less
 SELECTIVITY = 0.1
 
+#: a plan projection_pushdown narrowed from one this rule left unchanged stays unchanged (the runner
+#: skips it there; ``optimize(validate=True)`` runs it and checks):
+QUIET_AFTER_NARROWING = ("it decides on join and group-by keys (kept), the names two join sides share "
+                         "(kept), filters and row estimates (which no column count changes)")
+
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
     return rewrite_bottom_up(plan, _reduce, only=(Join,))
