@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -332,3 +333,30 @@ def test_typed_int64_and_float64_constants_keep_their_type_next_to_narrow_column
     _same_as_polars(table, lambda f, m: (f.select("i", "f", x0=1, y0=0.1) if m is th else
                                          f.select("i", "f", x0=typed(m, 1, "int64"), y0=typed(m, 0.1, "float64")))
                     .with_columns(x0=m.col("i") + m.col("x0"), y0=m.col("f") + m.col("y0")))
+
+
+@pytest.mark.parametrize("how", ["inner", "left", "full"])
+@pytest.mark.parametrize("coalesce", [None, True, False])
+@pytest.mark.parametrize("keys", [
+    (lambda m: m.col("k") + 1, lambda m: "k"),
+    (lambda m: m.col("x") + 0, lambda m: "j"),
+    (lambda m: ["k", m.col("x") * 1], lambda m: ["k", "j"]),
+    (lambda m: ["k", "x"], lambda m: ["k", m.col("j") - 1]),
+])
+def test_join_on_an_expression_keeps_the_right_keys(how: str, coalesce: bool | None, keys: Any) -> None:
+    # an inner/left join with a left key that is an expression dropped the right key column
+    # (Polars keeps it, as 'k_right': it merges no key once a key is an expression), and a full
+    # join with coalesce=True merged the plain-column key pairs next to an expression key
+    left_on, right_on = keys
+    t = pa.table({"k": pa.array([1, 2, None, 2, 3], pa.int64()), "x": pa.array([1, 2, 3, 4, 5], pa.int64())})
+    r = pa.table({"k": pa.array([2, 3, None, 4], pa.int64()), "j": pa.array([3, 4, 5, 6], pa.int64()),
+                  "v": ["p", "q", "r", "s"]})
+
+    def pipeline(f: Any, m: Any) -> Any:
+        other = m.from_arrow(r) if m is th else pl.from_arrow(r).lazy()  # type: ignore[union-attr]
+        out = f.join(other, left_on=left_on(m), right_on=right_on(m), how=how, coalesce=coalesce)
+        return out.sort(out.columns, nulls_last=True) if m is th else out.sort(pl.all(), nulls_last=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (Polars warns that it turns coalescing off)
+        _same_as_polars(t, pipeline)

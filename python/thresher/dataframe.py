@@ -276,7 +276,8 @@ class DataFrame(RowsMixin, FrameOpsMixin):
 
         ``coalesce`` as in Polars: None (default) merges the key columns except in an outer
         join; True merges each pair of key columns into one (also in an outer join); False keeps
-        the right keys too (``key`` and ``key_right``). Column order follows Polars (a right
+        the right keys too (``key`` and ``key_right``); where a key is an expression, no key is
+        merged (as Polars). Column order follows Polars (a right
         join lists the left columns first, then the right ones with the keys).
         ``nulls_equal=True`` (Polars') makes NULL keys match each other.
 
@@ -296,6 +297,9 @@ class DataFrame(RowsMixin, FrameOpsMixin):
             raise ThresherTypeError("join: give on= or both left_on= and right_on=")
         lk = tuple(_to_expr(e) for e in (left_on if isinstance(left_on, (list, tuple)) else [left_on]))
         rk = tuple(_to_expr(e) for e in (right_on if isinstance(right_on, (list, tuple)) else [right_on]))
+        if not all(isinstance(e, Column) for e in (*lk, *rk)) and how != "right":
+            # Polars coalesces no key when a key is an expression (it keeps every right key column)
+            coalesce = False
         if coalesce is not None or how == "right":
             return join_coalesce(self, other, lk, rk, how, suffix, strategy, coalesce, bool(nulls_equal))
         return self._with(Join(self._plan, other._plan, lk, rk, how, suffix, strategy, bool(nulls_equal)))

@@ -319,7 +319,9 @@ def join_coalesce(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], righ
     if not coalesce and how in ("inner", "left", "right"):
         # keep a copy of each right key under a temporary name placed where the key is, so the
         # join's own coalescing drops the key and the copy survives in its position
-        tmp = {r: f"__thresher_rk_{i}" for i, (_, r) in enumerate(pairs)}
+        # (every right key column: the join drops one even where its left key is an expression)
+        rkeys = dict.fromkeys(b.name for b in right_on if isinstance(b, Column))
+        tmp = {r: f"__thresher_rk_{i}" for i, r in enumerate(rkeys)}
         right_exprs: list[Expr] = []
         for c in other.columns:
             right_exprs.append(col(c))
