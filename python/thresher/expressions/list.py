@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pyarrow as pa
+
 from thresher.datatypes import DataType, Field
+from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import Call, Expr
 from thresher.expressions.registry import expect, function
 
@@ -44,10 +47,15 @@ def _agg_rule(name: str) -> Any:
     def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
         _check_list(args[0], f"list.{name}")
         inner = args[0].dtype.inner()
-        if name == "mean":
-            return DataType.float64()
-        if name == "sum" and inner.is_integer():
-            return DataType.int64()
+        if name == "mean":  # (Float32 stays Float32, as in Polars)
+            return DataType.float32() if inner.arrow == pa.float32() else DataType.float64()
+        if name == "sum":  # (as a column's sum: integers and booleans in Int64, decimals with 38 digits)
+            if inner.kind == "decimal":
+                return DataType.decimal(38, inner.arrow.scale)
+            if inner.arrow == pa.uint64():
+                return inner
+            if inner.is_integer() or inner.is_bool():
+                return DataType.int64()
         return inner
 
     return rule
@@ -96,6 +104,60 @@ class ListNamespace:
 
     def contains(self, item: Any) -> Expr:
         return self._call("contains", item=item)
+
+    # Polars' own list methods, passed through (typed by Polars): expressions/numeric.py
+
+    def _polars(self, name: str, **options: Any) -> Expr:
+        import thresher.expressions.numeric  # noqa: F401  (registers Polars' pass-through methods)
+
+        return Call(f"list.{name}", (self._expr,), tuple(options.items()))
+
+    def first(self) -> Expr:
+        """The first element (null for an empty list), as Polars."""
+        return self._polars("first")
+
+    def last(self) -> Expr:
+        """The last element (null for an empty list), as Polars."""
+        return self._polars("last")
+
+    def head(self, n: int = 5) -> Expr:
+        return self._polars("head", n=_int("list.head", n))
+
+    def tail(self, n: int = 5) -> Expr:
+        return self._polars("tail", n=_int("list.tail", n))
+
+    def slice(self, offset: int, length: int | None = None) -> Expr:
+        return self._polars("slice", offset=_int("list.slice", offset),
+                            length=None if length is None else _int("list.slice", length))
+
+    def sort(self, *, descending: bool = False, nulls_last: bool = False) -> Expr:
+        return self._polars("sort", descending=bool(descending), nulls_last=bool(nulls_last))
+
+    def reverse(self) -> Expr:
+        return self._polars("reverse")
+
+    def unique(self, *, maintain_order: bool = False) -> Expr:
+        """The distinct elements (in first-seen order with ``maintain_order``; else in an order
+        left open, as in Polars)."""
+        return self._polars("unique", maintain_order=bool(maintain_order))
+
+    def n_unique(self) -> Expr:
+        return self._polars("n_unique")
+
+    def drop_nulls(self) -> Expr:
+        return self._polars("drop_nulls")
+
+    def arg_min(self) -> Expr:
+        return self._polars("arg_min")
+
+    def arg_max(self) -> Expr:
+        return self._polars("arg_max")
+
+
+def _int(fn: str, n: Any) -> int:
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise ThresherTypeError(f"{fn}: expected an int, got {n!r}")
+    return n
 
 
 @function("list.contains_expr")

@@ -101,16 +101,20 @@ def _fill_nan(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
 PASSTHROUGH: dict[str, Callable[[DataType], bool]] = {
     **{f"str.{m}": (lambda t: t.is_string() or t.is_null())
        for m in ("head", "tail", "pad_start", "pad_end", "zfill", "to_integer", "reverse", "count_matches",
-                 "strip_chars_start", "strip_chars_end", "to_titlecase")},
+                 "strip_chars_start", "strip_chars_end", "to_titlecase", "to_datetime")},
     **{f"dt.{m}": (lambda t: t.kind in ("date", "timestamp") or t.is_null())
        for m in ("week", "iso_year", "is_leap_year", "month_start", "month_end")},
+    **{f"list.{m}": (lambda t: t.is_list())
+       for m in ("first", "last", "head", "tail", "slice", "sort", "reverse", "unique", "n_unique", "drop_nulls",
+                 "arg_min", "arg_max")},
 }
+_WANTS = {"str": "a string", "dt": "a date or timestamp", "list": "a list"}
 
 
 def _passthrough_rule(name: str) -> Callable[[Sequence[Field], dict[str, Any]], DataType]:
     def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
         f = args[0]
-        expect(f, PASSTHROUGH[name](f.dtype), "a string" if name.startswith("str.") else "a date or timestamp", name)
+        expect(f, PASSTHROUGH[name](f.dtype), _WANTS[name.split(".")[0]], name)
         storage = f.dtype.storage if not f.dtype.is_null() else (pa.string() if name.startswith("str.") else pa.date32())
         return DataType.from_arrow(polars_result_type(name, storage, tuple(sorted(opts.items()))))
 

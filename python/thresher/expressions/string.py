@@ -193,6 +193,15 @@ class StringNamespace:
             return self._call("to_date", format=format)
         return self._call("to_date", format=format, strict=False)
 
+    def to_datetime(self, format: str | None = None, *, time_unit: str | None = None, time_zone: str | None = None,
+                    strict: bool = True, exact: bool = True) -> Expr:
+        """Parse as a datetime with ``format`` (chrono's), as Polars' ``str.to_datetime`` (the
+        time unit, when not given, is the one Polars infers from the format)."""
+        options = {"format": format, "time_unit": time_unit, "time_zone": time_zone, "strict": bool(strict),
+                   "exact": bool(exact)}
+        defaults = {"format": None, "time_unit": None, "time_zone": None, "strict": True, "exact": True}
+        return self._polars("to_datetime", **{k: v for k, v in options.items() if v != defaults[k]})
+
     def like(self, pattern: str, case_insensitive: bool = False) -> Expr:
         """SQL LIKE: ``%`` any run of characters, ``_`` one character."""
         return self._call("like", pattern=pattern, case_insensitive=case_insensitive)

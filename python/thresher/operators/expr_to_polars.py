@@ -260,6 +260,15 @@ def _list_get(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     return a[0].list.get(e.option("index"), null_on_oob=True)
 
 
+def _list_sum(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    """Summed in the type ``list.sum`` is declared with: Int64 for integers and booleans (Polars
+    keeps Int32 and wraps, and counts booleans in UInt32)."""
+    inner = t[0].inner() if t[0].is_list() else None
+    if inner is not None and (inner.is_integer() or inner.is_bool()) and inner.arrow != pa.uint64():
+        return a[0].cast(pl.List(pl.Int64)).list.sum()
+    return a[0].list.sum()
+
+
 def _struct_field(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     return a[0].struct.field(e.option("name"))
 
@@ -328,7 +337,7 @@ _LOWER: dict[str, _Lower] = {
     "list.len": lambda a, e, t: a[0].list.len().cast(pl.Int64),
     "list.get": _list_get,
     "list.join": lambda a, e, t: a[0].list.join(e.option("separator")),
-    "list.sum": lambda a, e, t: a[0].list.sum(),
+    "list.sum": _list_sum,
     "list.mean": lambda a, e, t: a[0].list.mean(),
     "list.min": lambda a, e, t: a[0].list.min(),
     "list.max": lambda a, e, t: a[0].list.max(),
