@@ -33,7 +33,8 @@ COLUMNS: dict[str, tuple[pa.DataType, str, list[Any]]] = {
     "i": (pa.int64(), "int", [None, 0, 1, -1, 2, -7, 10, 3]),
     "f": (pa.float64(), "float", [None, 0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 0.125, 2.675, 1e-7, 12345.678, -1.0]),
     "s": (pa.string(), "str", [None, "", " ", "a", "Hello", " a b ", "ÄÖü", "naïve", "日本語", "a_b%c", "x,y,,z",
-                              "ß", " 12 ", "1.5", "-3", "aaa", "2024-02-29", "İ"]),
+                              "ß", " 12 ", "1.5", "-3", "aaa", "2024-02-29", "İ", "+7", "29.02.2024", "20240131",
+                              "2024-13", "2024-01-31 23:59", "hello wORLD"]),
     "d": (pa.date32(), "date", [None, D(2024, 2, 29), D(2024, 2, 28), D(2023, 12, 31), D(2024, 1, 1), D(2021, 1, 3),
                                 D(2024, 12, 30), D(1999, 12, 31), D(2024, 3, 31), D(1969, 12, 31)]),
     "ts": (pa.timestamp("us"), "ts", [None, TS(2024, 2, 29, 23, 59, 59, 500000), TS(2023, 12, 31),
@@ -97,6 +98,31 @@ def _ops() -> list[Op]:
         add(f"str.split({by!r})", ("str",), "list", lambda e, m, b=by: e.str.split(b))
     add("str.to_date('%Y-%m-%d', strict=False)", ("str",), "date",
         lambda e, m: e.str.to_date("%Y-%m-%d", strict=False))
+    for n, fill in ((3, "*"), (5, " "), (0, "x"), (2, "日")):
+        add(f"str.pad_start({n}, {fill!r})", ("str",), "str", lambda e, m, n=n, f=fill: e.str.pad_start(n, f))
+        add(f"str.pad_end({n}, {fill!r})", ("str",), "str", lambda e, m, n=n, f=fill: e.str.pad_end(n, f))
+    for n in (0, 3, 4):
+        add(f"str.zfill({n})", ("str",), "str", lambda e, m, n=n: e.str.zfill(n))
+    for n in (0, 2, -1, -5):
+        add(f"str.head({n})", ("str",), "str", lambda e, m, n=n: e.str.head(n))
+        add(f"str.tail({n})", ("str",), "str", lambda e, m, n=n: e.str.tail(n))
+    for chars in (None, " 1", "a"):
+        add(f"str.strip_chars_start({chars!r})", ("str",), "str", lambda e, m, c=chars: e.str.strip_chars_start(c))
+        add(f"str.strip_chars_end({chars!r})", ("str",), "str", lambda e, m, c=chars: e.str.strip_chars_end(c))
+    add("str.to_titlecase()", ("str",), "str", lambda e, m: e.str.to_titlecase())
+    add("str.reverse()", ("str",), "str", lambda e, m: e.str.reverse())
+    add("str.to_integer(strict=False)", ("str",), "int", lambda e, m: e.str.to_integer(strict=False))
+    for pat, literal in (("a", True), ("[a-z]", False), (",", True), ("", True)):
+        add(f"str.count_matches({pat!r}, literal={literal})", ("str",), "int",
+            lambda e, m, p=pat, lit=literal: e.str.count_matches(p, literal=lit))
+    for pat, val in ((r"\s+", "_"), (r"(\w)(\w)", "$2$1"), ("^", ">")):
+        add(f"str.replace_all({pat!r}, {val!r})", ("str",), "str",
+            lambda e, m, p=pat, v=val: e.str.replace_all(p, v))
+    for fmt in ("%d.%m.%Y", "%Y%m%d", "%Y-%m"):
+        add(f"str.to_date({fmt!r}, strict=False)", ("str",), "date",
+            lambda e, m, f=fmt: e.str.to_date(f, strict=False))
+    add("str.to_datetime('%Y-%m-%d %H:%M', strict=False)", ("str",), "ts",
+        lambda e, m: e.str.to_datetime("%Y-%m-%d %H:%M", strict=False))
 
     add("abs()", NUM, "same", lambda e, m: e.abs())
     for d in (0, 1, 2):

@@ -54,6 +54,8 @@ from thresher.errors import ThresherExecutionError
 D = datetime.date
 Dec = decimal.Decimal
 _PANIC = pl.exceptions.PanicException  # (a BaseException)
+# (Polars warns that it merges no key where a join key is an expression and coalesce=True)
+pytestmark = pytest.mark.filterwarnings("ignore:coalescing join requested:UserWarning")
 
 LEFT: dict[str, tuple[pa.DataType, list[Any]]] = {
     "k": (pa.int64(), [None, 0, 1, 2, 2, -1]),
@@ -131,11 +133,26 @@ def _predicate(draw: Any, schema: dict[str, str]) -> tuple[str, Callable[[Any], 
 def _term(draw: Any, schema: dict[str, str]) -> tuple[str, Callable[[Any], Any]]:
     name = draw(st.sampled_from(sorted(schema)))
     kind = schema[name]
+    if kind == "int" and draw(st.integers(0, 3)) == 0:
+        vals = draw(st.sampled_from([[0, 2], [1, None], [], [-1, 7, 100]]))
+        if draw(st.booleans()):
+            return f"col({name!r}).is_in({vals!r})", lambda m: m.col(name).is_in(vals)
+        lo, hi = draw(st.sampled_from([(0, 2), (-1, 1), (2, 0)]))
+        closed = draw(st.sampled_from(["both", "left", "right", "none"]))
+        return (f"col({name!r}).is_between({lo}, {hi}, closed={closed!r})",
+                lambda m: m.col(name).is_between(lo, hi, closed=closed))
     if kind in ("int", "float", "dec"):
         v = draw(st.sampled_from([0, 1, -1, 2]))
         op = draw(st.sampled_from(["<", ">=", "==", "!="]))
         ops = {"<": lambda e: e < v, ">=": lambda e: e >= v, "==": lambda e: e == v, "!=": lambda e: e != v}
         return f"col({name!r}) {op} {v}", lambda m: ops[op](m.col(name))
+    if kind == "str" and draw(st.integers(0, 2)) == 0:
+        fn_name, arg, kw = draw(st.sampled_from([
+            ("contains", "a", {"literal": True}), ("contains", "^a|y$", {}), ("contains", ",", {"literal": True}),
+            ("contains", "[é日]", {}), ("starts_with", "a", {}), ("ends_with", "y", {})]))
+        kwt = "".join(f", {k}={v!r}" for k, v in kw.items())
+        return (f"col({name!r}).str.{fn_name}({arg!r}{kwt})",
+                lambda m: getattr(m.col(name).str, fn_name)(arg, **kw))
     if kind == "str":
         v = draw(st.sampled_from(["a", "", "é", "x,y"]))
         if draw(st.booleans()):
@@ -214,11 +231,15 @@ def _aggs(draw: Any, schema: dict[str, str], ordered: bool, exclude: set[str]) -
     return out
 
 
-def _value_expr(draw: Any, schema: dict[str, str], ordered: bool) -> tuple[str, Callable[[Any], Any]]:
-    """A per-row expression (possibly with a broadcast aggregate or a window)."""
+def _value_expr(draw: Any, schema: dict[str, str], ordered: bool,  # noqa: C901, PLR0911
+                lists: dict[str, str] | None = None) -> tuple[str, Callable[[Any], Any]]:
+    """A per-row expression (possibly with a broadcast aggregate or a window); ``lists``: the
+    element kinds of the list columns."""
+    strs = [c for c in sorted(schema) if schema[c] == "str"]
+    if (lists or strs) and draw(st.integers(0, 3 if lists else 6)) == 0:
+        return _list_expr(draw, lists or {}, strs)
     nums = [c for c in sorted(schema) if schema[c] in ("int", "float")]
     keys = [c for c in sorted(schema) if schema[c] in ("int", "str", "bool", "date")]
-    strs = [c for c in sorted(schema) if schema[c] == "str"]
     choice = draw(st.integers(0, 7))
     if choice == 0 and nums:
         c = draw(st.sampled_from(nums))
@@ -260,10 +281,58 @@ def _value_expr(draw: Any, schema: dict[str, str], ordered: bool) -> tuple[str, 
     return f"lit({v!r})", lambda m: _int_lit(m, v) if isinstance(v, int) else m.lit(v)
 
 
+def _list_expr(draw: Any, lists: dict[str, str], strs: list[str]) -> tuple[str, Callable[[Any], Any]]:
+    """A ``list.*`` method of a list column (a group's list, a split string) or of a string
+    column split on commas."""
+    if strs and (not lists or draw(st.booleans())):
+        s = draw(st.sampled_from(strs))
+        ctext, inner = f"col({s!r}).str.split(',')", "str"
+
+        def c_(m: Any) -> Any:
+            return m.col(s).str.split(",")
+    else:
+        c = draw(st.sampled_from(sorted(lists)))
+        ctext, inner = f"col({c!r})", lists[c]
+
+        def c_(m: Any) -> Any:
+            return m.col(c)
+    name = draw(st.sampled_from(["len", "get", "contains", "join", "sum", "mean", "min", "max", "first", "last",
+                                 "n_unique", "arg_max", "sort", "unique", "slice"]))
+    if name == "len":
+        return f"{ctext}.list.len()", lambda m: _counted(c_(m).list.len(), m)
+    if name == "get":
+        i = draw(st.sampled_from([0, 1, -1, 5]))
+        # (Thresher gives NULL out of range; Polars raises unless asked for NULL)
+        return f"{ctext}.list.get({i})", lambda m: (
+            c_(m).list.get(i, null_on_oob=True) if m is pl else c_(m).list.get(i))
+    if name == "contains":
+        v = {"str": "a", "int": 1, "float": 1.5, "bool": True, "date": D(1970, 1, 1)}.get(inner, 0)
+        return f"{ctext}.list.contains({v!r})", lambda m: c_(m).list.contains(v)
+    if name == "join":
+        return f"{ctext}.list.join('-')", lambda m: c_(m).list.join("-")
+    if name == "sum" and inner == "int":
+        # (an integer sum is Int64 in Thresher; documented)
+        return f"{ctext}.list.sum()", lambda m: (
+            c_(m).cast(pl.List(pl.Int64)) if m is pl else c_(m)).list.sum()
+    if name == "sort":
+        return (f"{ctext}.list.sort(descending=True).list.first()",
+                lambda m: c_(m).list.sort(descending=True).list.first())
+    if name == "unique":
+        return (f"{ctext}.list.unique(maintain_order=True)", lambda m: c_(m).list.unique(maintain_order=True))
+    if name == "slice":
+        return f"{ctext}.list.slice(1, 2)", lambda m: c_(m).list.slice(1, 2)
+    return f"{ctext}.list.{name}()", lambda m: getattr(c_(m).list, name)()
+
+
 @dataclass
 class State:
     schema: dict[str, str]
     ordered: bool  # the row order is determined (the comparison is row by row)
+    lists: dict[str, str]  # a list column's element kind
+
+
+def _lists(lf: pl.LazyFrame) -> dict[str, str]:
+    return {n: _kind(t.inner) for n, t in lf.collect_schema().items() if isinstance(t, pl.List)}
 
 
 def _sortable(schema: dict[str, str]) -> list[str]:
@@ -279,7 +348,7 @@ def pipelines(draw: Any) -> tuple[pa.Table, pa.Table, list[Step], bool]:
     left, right = _table(draw, LEFT, 7), _table(draw, RIGHT, 5)
     lf = pl.from_arrow(left).lazy()  # type: ignore[union-attr]
     rf = pl.from_arrow(right).lazy()  # type: ignore[union-attr]
-    state = State(_schema(lf), True)
+    state = State(_schema(lf), True, _lists(lf))
     steps: list[Step] = []
     for _ in range(draw(st.integers(1, 4))):
         step, ordered = _step(draw, state, _schema(rf))
@@ -292,7 +361,7 @@ def pipelines(draw: Any) -> tuple[pa.Table, pa.Table, list[Step], bool]:
             # a frame without columns has no rows in Thresher (Polars keeps its height): not drawn
             reject()
         steps.append(step)
-        state = State(schema, ordered)
+        state = State(schema, ordered, _lists(lf))
     return left, right, steps, state.ordered
 
 
@@ -308,7 +377,7 @@ def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]: 
         text, p = _predicate(draw, schema)
         return Step(f"filter({text})", lambda f, m, r: f.filter(p(m))), ordered
     if kind in ("select", "with_columns"):
-        exprs = [_value_expr(draw, schema, ordered) for _ in range(draw(st.integers(1, 2)))]
+        exprs = [_value_expr(draw, schema, ordered, state.lists) for _ in range(draw(st.integers(1, 2)))]
         keep = draw(st.lists(st.sampled_from(cols), max_size=3, unique=True)) if kind == "select" else []
         named = [(f"x{i}", e) for i, e in enumerate(exprs)]
         text = ", ".join([repr(c) for c in keep] + [f"x{i}={t}" for i, (t, _) in enumerate(exprs)])
@@ -365,12 +434,41 @@ def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]: 
             chosen = draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=2))
             kw["left_on"] = [a for a, _ in chosen]
             kw["right_on"] = [b for _, b in chosen]
-        if how in ("full", "left", "right") and draw(st.integers(0, 3)) == 0:
+        # now and then a key is an expression (Polars then merges no key column)
+        keyed: dict[tuple[str, int], tuple[str, Callable[[Any, str], Any]]] = {}
+        if "left_on" in kw and draw(st.integers(0, 2)) == 0:
+            side = draw(st.sampled_from(["left_on", "right_on"]))
+            i = draw(st.integers(0, len(kw[side]) - 1))
+            kinds = schema if side == "left_on" else right
+            key_kind = kinds[kw[side][i]]
+            options = {"int": ["{} + 1", "{} * 1", "{}.cast(pl.Int64)"], "str": ["{}.str.slice(0, 1)"],
+                       "dec": ["{} * 1"], "date": ["{}.dt.offset_by('1d')"]}.get(key_kind, [])
+            if options:
+                form = draw(st.sampled_from(options))
+                fns: dict[str, Callable[[Any, str], Any]] = {
+                    "{} + 1": lambda m, c: m.col(c) + 1, "{} * 1": lambda m, c: m.col(c) * 1,
+                    "{}.cast(pl.Int64)": lambda m, c: m.col(c).cast(pl.Int64),
+                    "{}.str.slice(0, 1)": lambda m, c: m.col(c).str.slice(0, 1),
+                    "{}.dt.offset_by('1d')": lambda m, c: m.col(c).dt.offset_by("1d")}
+                keyed[(side, i)] = (form.format(f"col({kw[side][i]!r})"), fns[form])
+        if how in ("full", "left", "right", "inner") and draw(st.integers(0, 3)) == 0:
             kw["coalesce"] = draw(st.booleans())
         if draw(st.integers(0, 3)) == 0:
             kw["nulls_equal"] = True
-        text = ", ".join(f"{k}={v!r}" for k, v in kw.items())
-        return Step(f"join({rtext}, {text})", lambda f, m, r: f.join(rhs(r, m), **kw)), False
+
+        def key_list(side: str) -> str:
+            return "[" + ", ".join(keyed[(side, i)][0] if (side, i) in keyed else repr(c)
+                                   for i, c in enumerate(kw[side])) + "]"
+
+        text = ", ".join(f"{k}={key_list(k) if k in ('left_on', 'right_on') else repr(v)}" for k, v in kw.items())
+
+        def join(f: Any, m: Any, r: Any) -> Any:
+            args = dict(kw)
+            for (side, i), (_, fn) in keyed.items():
+                args[side] = [fn(m, c) if j == i else c for j, c in enumerate(args[side])]
+            return f.join(rhs(r, m), **args)
+
+        return Step(f"join({rtext}, {text})", join), False
     if kind == "unique":
         subset = draw(st.one_of(st.none(), st.lists(st.sampled_from(_sortable(schema) or cols), min_size=1,
                                                      max_size=2, unique=True)))
@@ -396,6 +494,20 @@ def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]: 
         if isinstance(nl, list):
             nl = nl + [False] * len(rest)
         by = keys + rest
+        nums = [c for c in sortable if schema[c] in ("int", "float")]
+        strs = [c for c in sortable if schema[c] == "str"]
+        if (nums or strs) and draw(st.integers(0, 3)) == 0:
+            # an expression first (ties broken by the columns after it)
+            c = draw(st.sampled_from(nums + strs))
+            etext, efn = ((f"col({c!r}) * -1", lambda m: m.col(c) * -1) if schema[c] != "str" else
+                          (f"col({c!r}).str.len_bytes()", lambda m: m.col(c).str.len_bytes()))
+            if isinstance(desc, list):
+                desc = [draw(st.booleans()), *desc]
+            if isinstance(nl, list):
+                nl = [draw(st.booleans()), *nl]
+            return (Step(f"sort([{etext}, *{by}], descending={desc}, nulls_last={nl})",
+                         lambda f, m, r: f.sort([efn(m), *by], descending=desc, nulls_last=nl)),
+                    len(by) == len(schema))
         return (Step(f"sort({by}, descending={desc}, nulls_last={nl})",
                      lambda f, m, r: f.sort(by, descending=desc, nulls_last=nl)), len(by) == len(schema))
     if kind == "head":
@@ -413,6 +525,19 @@ def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]: 
             text, p = _predicate(draw, schema)
             return (Step(f"concat([<frame so far>, <frame so far>.filter({text})])",
                          lambda f, m, r: m.concat([f, f.filter(p(m))])), ordered)
+        if ordered and draw(st.integers(0, 2)) == 0:
+            # side by side with columns of the same frame (the heights agree)
+            picked = draw(st.lists(st.sampled_from(cols), min_size=1, max_size=2, unique=True))
+            return (Step(f"concat([<frame so far>, <frame so far>.select({picked} renamed '_h')], how='horizontal')",
+                         lambda f, m, r: m.concat([f, f.select([m.col(c).alias(c + "_h") for c in picked])],
+                                                  how="horizontal")), ordered)
+        nums = [c for c in cols if schema[c] == "int"]
+        if nums and draw(st.integers(0, 2)) == 0:
+            c = draw(st.sampled_from(nums))
+            return (Step(f"concat([<frame so far>, <frame so far>.with_columns(col({c!r}).cast(pl.Float64))], "
+                         "how='vertical_relaxed')",
+                         lambda f, m, r: m.concat([f, f.with_columns(m.col(c).cast(pl.Float64))],
+                                                  how="vertical_relaxed")), ordered)
         how = draw(st.sampled_from(["diagonal", "diagonal_relaxed"]))
         return (Step(f"concat([<frame so far>, right], how={how!r})",
                      lambda f, m, r: m.concat([f, r], how=how)), ordered)
@@ -441,6 +566,10 @@ def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]: 
             if not strs:
                 return Step("drop_nulls()", lambda f, m, r: f.drop_nulls()), ordered
             c = draw(st.sampled_from(strs))
+            if draw(st.integers(0, 2)) == 0:  # two list columns of the same lengths
+                return (Step(f"with_columns(col({c!r}).str.split(','), t=col({c!r}).str.split(',')).explode({c!r}, 't')",
+                             lambda f, m, r: f.with_columns(m.col(c).str.split(","), t=m.col(c).str.split(","))
+                             .explode(c, "t")), ordered)
             return (Step(f"with_columns(col({c!r}).str.split(',')).explode({c!r})",
                          lambda f, m, r: f.with_columns(m.col(c).str.split(",")).explode(c)), ordered)
         c = draw(st.sampled_from(lists))

@@ -172,7 +172,8 @@ def _elementwise(draw: Any, e: Ex) -> Ex | None:
     k = e.kind
     b = e.build
     applicable = {0: NUM, 1: NUM, 2: NUM, 3: None, 4: None, 5: None, 6: ("int", "float", "dec", "date", "str"),
-                  7: ("int", "str"), 8: None, 9: ("str",), 10: ("date",), 11: ("bool",)}
+                  7: ("int", "str"), 8: None, 9: ("str",), 10: ("date",), 11: ("bool",), 12: ("list",),
+                  13: ("str",)}
     choice = draw(st.sampled_from([c for c, kinds in applicable.items() if kinds is None or k in kinds]))
     if choice == 0 and k in NUM:
         # (no ** of a decimal: Polars refuses it on rows, and types it as a decimal on an empty frame)
@@ -283,7 +284,10 @@ def _elementwise(draw: Any, e: Ex) -> Ex | None:
             "str.strip_chars_end(' x')": lambda x, m: x.str.strip_chars_end(" x"),
         }
         name = draw(st.sampled_from(sorted(ops)))
-        return _typed(f"{e.text}.{name}", lambda m: ops[name](b(m), m), e.scalar, e.window)
+        out = _typed(f"{e.text}.{name}", lambda m: ops[name](b(m), m), e.scalar, e.window)
+        if out is not None and out.kind == "list" and draw(st.booleans()):
+            return _list_method(draw, out) or out
+        return out
     if choice == 10 and k == "date":
         dops: dict[str, Callable[[Any], Any]] = {
             "dt.year()": lambda x: x.dt.year(), "dt.month()": lambda x: x.dt.month(),
@@ -300,7 +304,43 @@ def _elementwise(draw: Any, e: Ex) -> Ex | None:
         return _typed(f"{e.text}.{name}", lambda m: dops[name](b(m)), e.scalar, e.window)
     if choice == 11 and k == "bool":
         return _typed(f"~{e.text}", lambda m: ~b(m), e.scalar, e.window)
+    if choice == 12 and k == "list":
+        return _list_method(draw, e)
+    if choice == 13 and k == "str":  # (a split string's list, then a list method)
+        sep = draw(st.sampled_from([",", " ", ""]))
+        split = _typed(f"{e.text}.str.split({sep!r})", lambda m: b(m).str.split(sep), e.scalar, e.window)
+        return _list_method(draw, split) if split is not None else None
     return None
+
+
+def _list_method(draw: Any, e: Ex) -> Ex | None:
+    """A ``list.*`` method (the lists come from ``str.split``); a list it gives may take another."""
+    b = e.build
+    lops: dict[str, Callable[[Any, Any], Any]] = {
+        "list.len()": lambda x, m: _counted(x.list.len(), m),
+        # (Thresher gives NULL out of range; Polars raises unless asked for NULL)
+        "list.get(0)": lambda x, m: x.list.get(0, null_on_oob=True) if m is pl else x.list.get(0),
+        "list.get(-1)": lambda x, m: x.list.get(-1, null_on_oob=True) if m is pl else x.list.get(-1),
+        "list.get(1)": lambda x, m: x.list.get(1, null_on_oob=True) if m is pl else x.list.get(1),
+        "list.contains('a')": lambda x, m: x.list.contains("a"),
+        "list.contains('')": lambda x, m: x.list.contains(""),
+        "list.join('|')": lambda x, m: x.list.join("|"),
+        "list.min()": lambda x, m: x.list.min(), "list.max()": lambda x, m: x.list.max(),
+        "list.first()": lambda x, m: x.list.first(), "list.last()": lambda x, m: x.list.last(),
+        "list.sort(descending=True)": lambda x, m: x.list.sort(descending=True),
+        "list.sort(nulls_last=True)": lambda x, m: x.list.sort(nulls_last=True),
+        "list.reverse()": lambda x, m: x.list.reverse(), "list.slice(1, 2)": lambda x, m: x.list.slice(1, 2),
+        "list.slice(-2)": lambda x, m: x.list.slice(-2), "list.head(2)": lambda x, m: x.list.head(2),
+        "list.tail(1)": lambda x, m: x.list.tail(1), "list.n_unique()": lambda x, m: x.list.n_unique(),
+        "list.unique(maintain_order=True)": lambda x, m: x.list.unique(maintain_order=True),
+        "list.drop_nulls()": lambda x, m: x.list.drop_nulls(), "list.arg_min()": lambda x, m: x.list.arg_min(),
+        "list.arg_max()": lambda x, m: x.list.arg_max(),
+    }
+    name = draw(st.sampled_from(sorted(lops)))
+    out = _typed(f"{e.text}.{name}", lambda m: lops[name](b(m), m), e.scalar, e.window)
+    if out is not None and out.kind == "list" and draw(st.booleans()):
+        return _list_method(draw, out) or out
+    return out
 
 
 # ---- order-dependent methods, aggregations and over ------------------------------------------------------------------
