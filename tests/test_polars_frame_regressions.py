@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -396,3 +397,20 @@ def test_list_methods_passed_to_polars() -> None:
         m.col("s").str.split(",").list.slice(1, 2).list.reverse().alias("slice"),
         m.col("s").str.split(",").list.arg_max().alias("arg_max"),
         m.col("s").str.to_datetime("%Y", strict=False).alias("ts")))
+
+
+def test_rename_with_a_function() -> None:
+    # rename(function) raised "'function' object is not iterable" (Polars renames each column)
+    t = pa.table({"a": [1, 2], "b": ["x", "y"]})
+    _same_as_polars(t, lambda f, m: f.rename(lambda c: c.upper() if c == "a" else c + "_"))
+
+
+@pytest.mark.parametrize("build, names", [
+    (lambda: th.col(pl.Int64), "col(Int64)"),
+    (lambda: th.col("a").is_in(th.col("a")), 'is_in(col("a"))'),
+])
+def test_unsupported_polars_forms_are_named(build: Callable[[], Any], names: str) -> None:
+    # col(<dtype>) raised "object of type 'DataTypeClass' has no len()", is_in(<column>)
+    # "'Column' object is not iterable": now errors that name the construct
+    with pytest.raises(th.ThresherError, match=re.escape(names)):
+        build()

@@ -14,7 +14,7 @@ Examples
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -203,7 +203,11 @@ class DataFrame(RowsMixin, FrameOpsMixin):
             self.schema.field(c)
         return self._with(Project(self._plan, tuple(Column(n) for n in self.columns if n not in cols)))
 
-    def rename(self, mapping: Mapping[str, str]) -> DataFrame:
+    def rename(self, mapping: Mapping[str, str] | Callable[[str], str]) -> DataFrame:
+        """Rename columns: a mapping of old to new names, or a function of each name (as Polars)."""
+        if callable(mapping):
+            fn = mapping
+            mapping = {c: fn(c) for c in self.columns}
         for c in mapping:
             self.schema.field(c)
         exprs = tuple(Column(n).alias(mapping[n]) if n in mapping else Column(n) for n in self.columns)

@@ -364,6 +364,11 @@ class Expr:
 
     def is_in(self, values: Iterable[Any]) -> Expr:
         """True where the value is one of ``values`` (a list of Python scalars)."""
+        if isinstance(values, Expr):
+            from thresher.errors import UnsupportedError
+
+            raise UnsupportedError(f"is_in({values!r}): is_in of an expression (a column, a list column) is not "
+                                   "supported; pass a list of Python values, or use a semi join")
         vals = tuple(values)
         return Call("is_in", (self,), (("values", vals),))
 
@@ -1136,6 +1141,11 @@ def col(name: str) -> Expr:
     >>> col("a")
     col("a")
     """
+    if not isinstance(name, str):
+        from thresher.errors import ThresherTypeError
+
+        raise ThresherTypeError(f"col({name!r}): expected a column name; col() of a data type is not supported "
+                                "(select the columns by name)")
     return Column(name)
 
 
