@@ -14,7 +14,8 @@ An expression is a column, then zero to three drawn methods: element-wise ones (
 ``strict`` both ways, ``fill_null``, ``is_null``, ``is_between``, ``is_in``, ``when/then/otherwise``
 chains, ``str.*``, ``dt.*``, and the first-hour Polars methods ``clip``, ``fill_nan``, ``is_nan``,
 ``floor``, ``ceil``), order-dependent ones (``cum_sum/count/min/max/prod`` with ``reverse``,
-``shift(n, fill_value)``, ``rank(method, descending)``, ``rolling_sum/mean/min/max/std/var(
+``shift(n, fill_value)``, ``rank(method, descending)``, ``is_duplicated``, ``is_unique``,
+``is_first_distinct``, ``is_last_distinct``, ``rolling_sum/mean/min/max/std/var(
 window_size, min_samples, center)``, ``diff``, ``pct_change``) and aggregations (``sum``, ``mean``,
 ``min``, ``max``, ``count``, ``n_unique``, ``null_count``, ``len``, ``first``, ``last``, ``std``,
 ``var``, ``median``, ``quantile``, ``any``, ``all``); an order-dependent function or an
@@ -345,11 +346,15 @@ def _list_method(draw: Any, e: Ex) -> Ex | None:
 
 # ---- order-dependent methods, aggregations and over ------------------------------------------------------------------
 
+DISTINCT = ("is_duplicated", "is_unique", "is_first_distinct", "is_last_distinct")
+
+
 def _ordered_fn(draw: Any, e: Ex) -> Ex | None:
     b = e.build
     name = draw(st.sampled_from(["cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "shift", "shift", "rank",
                                  "rank", "rolling_sum", "rolling_mean", "rolling_min", "rolling_max", "rolling_std",
-                                 "rolling_var", "diff", "pct_change"]))
+                                 "rolling_var", "diff", "pct_change", "is_duplicated", "is_unique",
+                                 "is_first_distinct", "is_last_distinct"]))
     if (name.startswith("rolling_") or name in ("cum_sum", "cum_prod", "diff", "pct_change")) and e.kind not in NUM:
         return None  # (Polars refuses them on strings and dates, but not on an empty frame)
     if name.startswith("cum_"):
@@ -375,6 +380,8 @@ def _ordered_fn(draw: Any, e: Ex) -> Ex | None:
     if name == "diff":
         n = draw(st.sampled_from([1, 2, -1]))
         return _typed(f"{e.text}.diff({n})", lambda m: b(m).diff(n), window=True)
+    if name in DISTINCT:  # (over the whole column: not drawn inside an over)
+        return _typed(f"{e.text}.{name}()", lambda m: getattr(b(m), name)(), window=True)
     if name == "pct_change":
         return _typed(f"{e.text}.pct_change()", lambda m: b(m).pct_change(), window=True)
     ws = draw(st.integers(1, 3))
@@ -474,7 +481,8 @@ def expressions(draw: Any, allow_window: bool = True, want_scalar: bool = False,
         # Thresher refuses it)
         elif roll < 7 and allow_window and nested and not e.scalar:
             nxt = _ordered_fn(draw, e)
-            if nxt is not None and not e.window and draw(st.integers(0, 3)) > 0:
+            if nxt is not None and not e.window and not nxt.text.endswith(tuple(f"{n}()" for n in DISTINCT)) and \
+                    draw(st.integers(0, 3)) > 0:
                 nxt = _over(draw, nxt) or nxt
         elif roll < 10 and allow_window and not e.scalar and nested:
             nxt = _aggregate(draw, e)

@@ -192,3 +192,26 @@ def test_an_over_under_nested_aggregations_in_select() -> None:
 
     _same_as_polars(TABLE, lambda f, m: f.select(e(m).alias("r")))
     _same_as_polars(TABLE, lambda f, m: f.with_columns(e(m).alias("r")))
+
+
+DUPS = pa.table({
+    "f": pa.array([0.0, -0.0, NAN, NAN, None, None, 1.0, 1.0]),
+    "s": ["a", "a", None, "b", None, "c", "d", "a"],
+    "i": pa.array([1, 2, 1, None, 5, None, 7, 1], pa.int8()),
+    "b": [True, None, False, True, None, True, False, True],
+    "k": [1, 1, 2, 2, 1, 2, 1, 2],
+    "m": pa.array([Dec("1.5"), None, Dec("1.50")] + [None] * 5, pa.decimal128(10, 2)),
+})
+
+
+@pytest.mark.parametrize("column", ["f", "s", "i", "b", "m"])
+@pytest.mark.parametrize("name", ["is_duplicated", "is_unique", "is_first_distinct", "is_last_distinct"])
+def test_duplicate_flags_as_polars(column: str, name: str) -> None:
+    # new (they were AttributeErrors): NULL and NaN count as values, 0.0 and -0.0 as one; the
+    # first/last in row order, also after a sort
+    def flag(m: Any) -> Any:
+        return getattr(m.col(column), name)()
+
+    _same_as_polars(DUPS, lambda f, m: f.with_columns(flag(m)))
+    _same_as_polars(DUPS, lambda f, m: f.filter(flag(m) & (m.col("k") == 1)))
+    _same_as_polars(DUPS, lambda f, m: f.sort(["k", "i", "s"], nulls_last=True).with_columns(r=flag(m)))

@@ -372,6 +372,23 @@ class Expr:
         vals = tuple(values)
         return Call("is_in", (self,), (("values", vals),))
 
+    def is_duplicated(self) -> Expr:
+        """True where the value occurs more than once in the column (NULL, NaN count as values;
+        0.0 and -0.0 as one), as Polars: the rows of each value counted (a window over it)."""
+        return (CountStar().over(self) > 1).alias(self.output_name())
+
+    def is_unique(self) -> Expr:
+        """True where the value occurs once in the column, as Polars."""
+        return (CountStar().over(self) == 1).alias(self.output_name())
+
+    def is_first_distinct(self) -> Expr:
+        """True on the first row (in row order) of each value, as Polars."""
+        return (self.is_null().cum_count().over(self) == 1).alias(self.output_name())
+
+    def is_last_distinct(self) -> Expr:
+        """True on the last row (in row order) of each value, as Polars."""
+        return (self.is_null().cum_count(reverse=True).over(self) == 1).alias(self.output_name())
+
     def is_between(self, lower: IntoExpr, upper: IntoExpr, closed: str = "both") -> Expr:
         """``lower <= x <= upper`` (``closed`` = "both" | "left" | "right" | "none"); a string
         bound names a column, as in Polars."""
