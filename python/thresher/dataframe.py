@@ -482,19 +482,26 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         """Run the plan and return a materialized frame (the same lazy API applies to it)."""
         if self._result is not None:
             return self
-        batches = self._collect_batches(runner, optimize, options)
-        schema = self.schema.to_arrow()
-        table = pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
+        table = self._collect_table(runner, optimize, options)
         out = DataFrame(ScanSource(InMemorySource(table)), result=table)
         out._last_stats = self._last_stats
         return out
+
+    def _collect_table(self, runner: str | None, optimize: bool, options: dict[str, Any]) -> pa.Table:
+        batches = self._collect_batches(runner, optimize, options)
+        schema = self.schema.to_arrow()
+        return pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
 
     def stats(self) -> RunStats | None:
         """Per-stage rows, bytes, wall and busy time of the last run of this frame."""
         return self._last_stats
 
-    def to_arrow(self, **kw: Any) -> pa.Table:
-        return self.collect(**kw)._result  # type: ignore[return-value]
+    def to_arrow(self, runner: str | None = None, optimize: bool = True, **options: Any) -> pa.Table:
+        """The result as an Arrow table (what :meth:`collect` holds, without building the frame
+        around it: a plan node, its schema and a source per call)."""
+        if self._result is not None:
+            return self._result
+        return self._collect_table(runner, optimize, options)
 
     def to_pydict(self, *, images: str = "numpy", **kw: Any) -> dict[str, list[Any]]:
         """``{column: values}``. Media come out as NumPy: images ``H×W×C`` uint8 arrays

@@ -8,6 +8,7 @@ Polars LazyFrame.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -34,6 +35,13 @@ LOCAL_HANDLERS: Mapping[str, StageHandler] = {
     "dedup": stages.dedup_with(stages.decide_in_memory),
     "write": write_stage,
 }
+
+
+@functools.cache
+def _default_threads() -> int:
+    """The CPUs, at least 2 (asked once: ``os.cpu_count()`` reads a file under /sys, and every
+    ``collect()`` makes an executor)."""
+    return max(2, os.cpu_count() or 2)
 
 
 class LocalExecutor:
@@ -75,7 +83,7 @@ class LocalExecutor:
         self.budget_bytes = parse_bytes(memory_budget) if memory_budget is not None else default_budget_bytes()
         self.target_batch_bytes = parse_bytes(target_batch_bytes)
         self.min_batch_rows = max(1, min_batch_rows)
-        self.num_threads = num_threads or max(2, os.cpu_count() or 2)
+        self.num_threads = num_threads or _default_threads()
         self.progress = progress
         self.skip_partitions = frozenset(skip_partitions or ())
         self._stats = RunStats(executor="local")
