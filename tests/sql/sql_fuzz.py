@@ -32,7 +32,14 @@ DECS = st.one_of(st.none(), st.sampled_from([decimal.Decimal(x) for x in ("-1.50
 # text for LIKE / ILIKE with escapes, string functions in GROUP BY keys and casts of text
 WORDS = st.one_of(st.none(), st.sampled_from(["", "x", "X_y", "x%y", "ab", "Ab!", "a!b", "1", " 2 ", "-3", "1.5"]))
 
-T1_COLS = {"a": "int", "b": "int", "s": "str", "f": "float", "d": "date", "h": "int16", "m": "dec", "w": "word"}
+# BIGINTs whose sums leave BIGINT (DuckDB sums into a HUGEINT; Thresher must raise, never wrap)
+BIGS = st.one_of(st.none(), st.sampled_from([2**62, -2**62, 2**63 - 1, -2**63, 1, 0, -3]))
+# DECIMAL(18, 3) values, for decimal arithmetic whose scale and precision grow
+DEC18 = st.one_of(st.none(), st.sampled_from([decimal.Decimal(x) for x in (
+    "-1.500", "0.000", "0.001", "2.125", "123456789012.345", "99999999999999.999", "-99999999999999.999")]))
+
+T1_COLS = {"a": "int", "b": "int", "s": "str", "f": "float", "d": "date", "h": "int16", "m": "dec", "w": "word",
+           "g": "big", "n": "dec18"}
 T2_COLS = {"a": "int", "c": "int", "s": "str"}
 
 
@@ -45,10 +52,11 @@ def tables(draw: Any) -> dict[str, pa.Table]:
         data = {}
         for c, kind in cols.items():
             values = draw(st.lists({"int": INTS, "str": STRS, "float": FLOATS, "date": DATES, "int16": SMALLS,
-                                    "dec": DECS, "word": WORDS}[kind], min_size=n, max_size=n))
+                                    "dec": DECS, "word": WORDS, "big": BIGS, "dec18": DEC18}[kind],
+                                   min_size=n, max_size=n))
             data[c] = pa.array(values, {"int": pa.int64(), "str": pa.string(), "float": pa.float64(),
                                         "date": pa.date32(), "int16": pa.int16(), "dec": pa.decimal128(9, 2),
-                                        "word": pa.string()}[kind])
+                                        "word": pa.string(), "big": pa.int64(), "dec18": pa.decimal128(18, 3)}[kind])
         out[name] = pa.table(data)
     return out
 
@@ -268,6 +276,77 @@ def subquery_query(draw: Any) -> str:
     return f"SELECT {', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM t1 WHERE {cond}"
 
 
+@st.composite
+def in_value_query(draw: Any) -> str:
+    """``x [NOT] IN (subquery)`` and ``[NOT] EXISTS`` whose NULL is seen: a select item, a CASE
+    value, under NOT / IS / a comparison in a WHERE, uncorrelated or correlated by an equality,
+    over subqueries that may be empty or hold NULLs (SQL's three-valued answer)."""
+    x, col = draw(st.sampled_from([("t1.a", "t2.a"), ("t1.b", "t2.c"), ("t1.s", "t2.s"), ("(t1.a + 1)", "t2.c")]))
+    inner = draw(st.sampled_from(["", "", f" WHERE {col} IS NOT NULL", " WHERE t2.c > 1", " WHERE t2.c > 100",
+                                  " WHERE t2.s = 'x'"]))
+    corr = draw(st.sampled_from(["", "", "t2.s = t1.s", "t2.a = t1.b"]))
+    if corr:
+        inner = f"{inner} AND {corr}" if inner else f" WHERE {corr}"
+    sub = f"(SELECT {col} FROM t2{inner})"
+    form = draw(st.integers(0, 3))
+    test = (f"{x} {draw(st.sampled_from(['', 'NOT ']))}IN {sub}" if form < 3 else
+            f"{draw(st.sampled_from(['', 'NOT ']))}EXISTS (SELECT 1 FROM t2{inner})")
+    place = draw(st.integers(0, 4))
+    if place == 0:
+        return f"SELECT t1.a AS c0, {x} AS c1, ({test}) AS c2 FROM t1"
+    if place == 1:
+        return f"SELECT t1.a AS c0, CASE WHEN t1.b > 0 THEN ({test}) ELSE (NOT ({test})) END AS c1 FROM t1"
+    if place == 2:
+        check = draw(st.sampled_from(["IS NULL", "IS NOT NULL", "IS FALSE", "= FALSE"]))
+        return f"SELECT t1.a AS c0, {x} AS c1 FROM t1 WHERE ({test}) {check}"
+    if place == 3:
+        return f"SELECT t1.a AS c0, {x} AS c1 FROM t1 WHERE NOT ({test}) OR t1.b > 2"
+    return f"SELECT count(*) AS c0, count(CASE WHEN ({test}) IS NULL THEN 1 END) AS c1, sum(CAST(({test}) AS INTEGER)) AS c2 FROM t1"
+
+
+@st.composite
+def big_sum_query(draw: Any) -> str:
+    """SUM / AVG of BIGINTs near 2^63 (grouped, filtered, over windows, of INTEGERs): DuckDB's
+    HUGEINT sum answers where Thresher's BIGINT sum must raise, never wrap (see ``run_one``)."""
+    arg = draw(st.sampled_from(["t1.g", "t1.g", "CAST(t1.g // 4 AS INTEGER)", "t1.g // 2", "t1.a"]))
+    agg = draw(st.sampled_from(["sum", "sum", "avg", "min"]))
+    form = draw(st.integers(0, 3))
+    where = f" WHERE {draw(predicate(_typed('t1', T1_COLS)))}" if draw(st.integers(0, 2)) == 0 else ""
+    if form == 0:
+        return f"SELECT {agg}({arg}) AS c0, count({arg}) AS c1 FROM t1{where}"
+    if form == 1:
+        key = draw(st.sampled_from(["t1.a", "t1.s", "ROLLUP (t1.s)"]))
+        out = "t1.s" if "ROLLUP" in key else key
+        return f"SELECT {out} AS c0, {agg}({arg}) AS c1 FROM t1{where} GROUP BY {key}"
+    if form == 2:
+        part = draw(st.sampled_from(["", "PARTITION BY t1.a", "PARTITION BY t1.s"]))
+        return f"SELECT t1.a AS c0, {agg}({arg}) OVER ({part}) AS c1 FROM t1{where}"
+    return f"SELECT {agg}({arg}) FILTER (WHERE {draw(predicate(_typed('t1', T1_COLS)))}) AS c0 FROM t1{where}"
+
+
+#: decimal operands: DECIMAL(9, 2), DECIMAL(18, 3), casts to other precisions and scales, literals
+DEC_OPERANDS = ["t1.m", "t1.n", "CAST(t1.m AS DECIMAL(4, 1))", "CAST(t1.n AS DECIMAL(38, 10))",
+                "CAST(t1.m AS DECIMAL(30, 20))", "CAST(t1.n AS DECIMAL(20, 0))", "0.5", "1.125", "2", "t1.a",
+                "CAST(t1.a AS DECIMAL(3, 0))", "t1.h"]
+
+
+@st.composite
+def decimal_query(draw: Any) -> str:
+    """Arithmetic of DECIMALs of different precisions and scales (+ - * / % //, nested), AVG and
+    SUM of them, compared with DuckDB: its result scales (types compare by scale), its overflow
+    and scale errors (``Overflow in ...``: Thresher must raise or answer the exact value)."""
+    items = []
+    for _ in range(draw(st.integers(1, 3))):
+        x, y = draw(st.sampled_from(DEC_OPERANDS)), draw(st.sampled_from(DEC_OPERANDS))
+        e = f"({x} {draw(st.sampled_from(['+', '-', '*', '*', '/', '%', '//']))} {y})"
+        if draw(st.booleans()):
+            e = f"({e} {draw(st.sampled_from(['+', '-', '*']))} {draw(st.sampled_from(DEC_OPERANDS))})"
+        items.append(e)
+    if draw(st.integers(0, 2)) == 0:
+        items = [f"{draw(st.sampled_from(['sum', 'avg', 'max']))}({e})" for e in items]
+    return f"SELECT {', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM t1"
+
+
 #: ORDER BY keys of a RANGE frame with offsets, and offsets DuckDB accepts for their types
 RANGE_KEYS = {"t1.b": ["0", "1", "2", "1.5"], "t1.f": ["0.5", "1", "2.5", "12"],
               "t1.d": ["1", "2", "interval 2 days", "interval '1 month'", "interval 36 hours"],
@@ -476,7 +555,8 @@ def like_query(draw: Any) -> str:
 def queries() -> st.SearchStrategy[str]:
     return st.one_of(projection_query(), aggregate_query(), join_query(), set_query(), subquery_query(),
                      window_query(), grouping_sets_query(), nested_set_query(), correlated_select_query(),
-                     typed_query(), ordered_query(), like_query())
+                     typed_query(), ordered_query(), like_query(), in_value_query(), big_sum_query(),
+                     decimal_query())
 
 
 def _norm(v: object) -> object:
@@ -507,6 +587,8 @@ def _same(a: object, b: object) -> bool:
     if a is None or b is None:
         return a is None and b is None
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if math.isnan(float(a)) or math.isnan(float(b)):  # (0.0 / 0.0 of DECIMALs: NaN in both)
+            return math.isnan(float(a)) and math.isnan(float(b))
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
     return a == b
 

@@ -120,6 +120,9 @@ def _decimal_result(op: str, a: DataType, b: DataType) -> DataType | None:
     sa = ta.scale if pa.types.is_decimal(ta) else 0
     sb = tb.scale if pa.types.is_decimal(tb) else 0
     if op == "mul":
+        if sa + sb > 38:  # (DuckDB raises too: "Needed scale 40 to accurately represent the multiplication")
+            raise ThresherTypeError(f"*: the product of {a} and {b} needs DECIMAL scale {sa + sb}, past the "
+                                    f"largest, 38; cast an operand to a DECIMAL of a smaller scale (or to DOUBLE)")
         return DataType.decimal(38, sa + sb)
     if op in ("add", "sub", "mod"):
         return DataType.decimal(38, max(sa, sb))

@@ -111,7 +111,7 @@ def _sql_cast(e: SQLCast, src: DataType) -> Expr:
     return Cast(x, to, e.strict)
 
 
-def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType) -> Expr:
+def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType, schema: Schema | None = None) -> Expr:
     """DuckDB's ``a % b`` and ``a // b`` truncate toward zero where Polars' (the DataFrame
     API's) floor. The remainder has the sign of ``a`` (``-7 % 3`` is -1): ``sign(a) * (|a| % |b|)``
     for a DOUBLE or DECIMAL operand; integers step Polars' floored ones toward zero (``-7 // 2`` is
@@ -144,6 +144,11 @@ def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType) -> E
             one = Literal(1, _supertype_or(ta, tb))
             out = when(step).then(Call("add", (floor, one))).otherwise(floor)
         return _nonzero(out, a, b, "%" if name == "mod" else "//")
+    if name == "mod" and (ta.kind == "decimal" or tb.kind == "decimal") and not (ta.is_float() or tb.is_float()):
+        wa, wb = duckdb_decimal_width(a, schema), duckdb_decimal_width(b, schema)
+        if wa is not None and wb is not None and max(wa[0] - wa[1], wb[0] - wb[1]) + max(wa[1], wb[1]) > 38:
+            # DuckDB: a remainder of DECIMALs that needs more than 38 digits is a DOUBLE's
+            a, b, ta, tb = Cast(a, DataType.float64()), Cast(b, DataType.float64()), DataType.float64(), DataType.float64()
     if name == "mod" and (ta.is_float() or tb.is_float()):  # (C's fmod, exact, as DuckDB's)
         import thresher.expressions.sql_functions  # noqa: F401  (registers sql_fmod)
 
@@ -159,6 +164,56 @@ def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType) -> E
     if ta.is_float() or tb.is_float():  # DuckDB: a DOUBLE % 0 is NaN
         return out
     return _nonzero(out, a, b, "%" if name == "mod" else "//")
+
+
+#: DuckDB's DECIMAL width of each integer type
+_INT_WIDTHS = {"int8": 3, "int16": 5, "int32": 10, "int64": 19, "uint8": 3, "uint16": 5, "uint32": 10, "uint64": 20}
+
+
+def duckdb_decimal_width(e: Expr, schema: Schema | None) -> tuple[int, int] | None:
+    """The (precision, scale) DuckDB gives ``e`` as a DECIMAL operand, where Thresher can tell
+    (``None`` where not): Thresher's DECIMAL arithmetic is ``DECIMAL(38, s)`` whatever the
+    operands (the same values), DuckDB's narrower, which decides whether a ``%`` of DECIMALs is a
+    DECIMAL or (past 38 digits) a DOUBLE. A literal ``1.125`` is ``DECIMAL(4, 3)`` (``0.5``:
+    ``(2, 1)``), an integer one an INTEGER's (10 digits) or a BIGINT's (19); ``+ -`` add a digit,
+    ``*`` adds the widths (two of at most 18 digits stay at 18), each capped at 38."""
+    if isinstance(e, Alias):
+        return duckdb_decimal_width(e.child, schema)
+    if isinstance(e, Literal):
+        if isinstance(e.value, bool) or e.value is None:
+            return None
+        if isinstance(e.value, int):
+            return (10, 0) if -2 ** 31 <= e.value < 2 ** 31 else (19, 0) if -2 ** 63 <= e.value < 2 ** 63 else (38, 0)
+        if isinstance(e.value, decimal.Decimal):
+            digits = e.value.as_tuple()
+            scale = max(0, -int(digits.exponent))
+            return max(len(digits.digits), scale + 1), scale
+        return None
+    if isinstance(e, Call) and len(e.args) == 2 and e.name in ("add", "sub", "mul", "mod"):
+        wa, wb = duckdb_decimal_width(e.args[0], schema), duckdb_decimal_width(e.args[1], schema)
+        if wa is None or wb is None:
+            return None
+        if e.name == "mul":
+            scale, width = wa[1] + wb[1], wa[0] + wb[0]
+            if width > 18 and max(wa[0], wb[0]) <= 18 and scale < 18:
+                width = 18
+        else:
+            scale = max(wa[1], wb[1])
+            width = max(wa[0] - wa[1], wb[0] - wb[1]) + scale + (e.name != "mod")
+        return min(width, 38), scale
+    if isinstance(e, Call) and len(e.args) == 1 and e.name in ("neg", "abs"):
+        return duckdb_decimal_width(e.args[0], schema)
+    if isinstance(e, Cast):
+        t: DataType | None = e.dtype
+    elif isinstance(e, Call) or schema is None:
+        return None
+    else:  # (a column: its type; a CASE, a COALESCE: their DECIMAL(38, s) at worst)
+        t = _dtype(e, schema)
+    if t is not None:
+        if t.kind == "decimal":
+            return t.arrow.precision, t.arrow.scale
+        return (_INT_WIDTHS[str(t.arrow)], 0) if str(t.arrow) in _INT_WIDTHS else None
+    return None
 
 
 def _supertype_or(ta: DataType, tb: DataType) -> DataType:
@@ -261,7 +316,7 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
         e = _float_operands(e, schema)
     if e.options == SQL_TRUNCATED and e.name in ("mod", "floordiv"):
         ta, tb = _dtype(e.args[0], schema), _dtype(e.args[1], schema)
-        return _sql_truncated(e.name, e.args[0], e.args[1], ta, tb) if ta is not None and tb is not None else e
+        return _sql_truncated(e.name, e.args[0], e.args[1], ta, tb, schema) if ta is not None and tb is not None else e
     if e.name in _COMPARISONS and len(e.args) == 2:
         a, b = e.args
         if isinstance(b, Literal) and not isinstance(a, Literal):

@@ -742,7 +742,12 @@ class Translator:
             text = node.name
             if "." in text or "e" in text.lower():
                 return lit(decimal.Decimal(text)) if "e" not in text.lower() else lit(float(text))
-            return lit(int(text))
+            number = int(text)
+            if not -2 ** 63 <= number < 2 ** 63:  # (DuckDB: a HUGEINT; Arrow's DECIMAL(38, 0) here)
+                if len(text.lstrip("-")) > 38:
+                    raise SQLError(f"integer literal {text} has more than 38 digits: {_where(node)}")
+                return lit(decimal.Decimal(number))
+            return lit(number)
         if isinstance(node, exp.Boolean):
             return lit(bool(node.this))
         if isinstance(node, exp.Null):
@@ -774,6 +779,8 @@ class Translator:
                 return Call("is_not_null", (self.expr(inner.this, schema),))
             return Call("not", (self.expr(inner, schema),))
         if isinstance(node, exp.Neg):
+            if isinstance(node.this, exp.Literal) and node.this.is_int and node.this.name == str(2 ** 63):
+                return lit(-2 ** 63)  # (BIGINT's smallest, as DuckDB reads it; 2 ** 63 alone is a HUGEINT)
             inner = self.expr(node.this, schema)  # (-5: a literal's negation, nothing to check)
             if isinstance(inner, Literal) and type(inner.value) is int and inner.dtype == DataType.int64():
                 return lit(-inner.value)  # (a negative integer literal: it takes its neighbour's type too)
@@ -1645,6 +1652,17 @@ def _keep_constant_steps(tree: Any) -> None:
             node.replace(exp.Anonymous(this=KEEP_STEP, expressions=[node.copy()]))
 
 
+def _keep_constant_divisions(tree: Any) -> None:
+    """In place: a division of constants stays one (a DOUBLE, as DuckDB's ``/`` always is):
+    sqlglot's simplify folds ``0.5 / 0.5`` to the integer ``1`` and ``1.5 / 0.5`` to ``3`` (a
+    BIGINT; the fuzzer, seed 302) and ``0.1 / 0.3`` to a DECIMAL. Its operands go in the
+    stand-in the translation reads through (simplify still folds inside a stand-in)."""
+    for node in list(tree.find_all(exp.Div)):
+        if _is_constant(node.this) and _is_constant(node.expression):
+            for side in (node.this, node.expression):
+                side.replace(exp.Anonymous(this=KEEP_STEP, expressions=[side.copy()]))
+
+
 _COMPARISON_NODES = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ)
 
 
@@ -1759,6 +1777,8 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     if sum(k in kinds for k in _STEP_NODES) and exp.Literal in kinds:
         _keep_constant_steps(tree)
         _keep_compared_steps(tree)
+    if exp.Div in kinds and exp.Literal in kinds:
+        _keep_constant_divisions(tree)
     if exp.Case in kinds or exp.If in kinds:
         _keep_constant_cases(tree)
     has_or = any(issubclass(k, exp.Or) for k in kinds)
@@ -1776,10 +1796,13 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     if has_or and nested:  # (only decorrelation needs the ORs hidden, and only a nested query has a correlation)
         tree, hidden = hide_local_ors(tree)
     if nested:
-        if exp.In in kinds:
-            _refuse_observed_in_subqueries(tree)
+        rewritten = exp.In in kinds and _observed_in_subqueries(tree)
+        if rewritten or exp.Exists in kinds or any(issubclass(k, exp.Count) for k in kinds):
+            _uncorrelated_exists(tree)
         _guard_scalar_subqueries(tree)
+        steps = _open_steps(tree)
         tree = unnest_subqueries(tree)
+        _close_steps(steps)
     if nested or any(issubclass(k, exp.ArrayAgg) for k in kinds):
         tree = array_any_to_min_max(tree)
     if nested or any(issubclass(k, exp.CTE) for k in kinds):
@@ -1797,27 +1820,120 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     return tree
 
 
-def _refuse_observed_in_subqueries(tree: Any) -> None:
-    """``x IN (subquery)`` is decorrelated into a join that gives FALSE where SQL gives NULL (no
+def _observed_in_subqueries(tree: Any) -> bool:
+    """Rewrites ``x [NOT] IN (subquery)`` where its NULL would be seen into a CASE with SQL's
+    three-valued answer; returns whether it rewrote any (then EXISTS nodes were added).
+
+    ``x IN (subquery)`` is decorrelated into a join that gives FALSE where SQL gives NULL (no
     match, and a NULL ``x`` or a NULL in the subquery). That is the same answer where NULL and
     FALSE both reject a row: in a WHERE, HAVING, QUALIFY, ON or CASE WHEN condition, under AND
-    and OR only. Anywhere else (a select list, under NOT or IS, compared, in a function) the
-    NULL would be seen, so it is refused rather than answered wrong. (``NOT IN`` has its own
-    NULL-aware path, see ``_not_in_nulls``.)"""
-    for node in tree.find_all(exp.In):
-        if node.args.get("query") is None or isinstance(node.parent, exp.Not):
+    and OR only, and those stay as they are (as does an uncorrelated ``NOT IN`` that is a WHERE
+    conjunct: ``_not_in_nulls``). Anywhere else (a select list, under NOT or IS, compared, in a
+    function) it becomes
+
+        CASE WHEN NOT EXISTS (q) THEN FALSE WHEN x IS NULL THEN NULL WHEN x IN (q) THEN TRUE
+             WHEN EXISTS (q's rows whose value is NULL) THEN NULL ELSE FALSE END
+
+    whose IN is a CASE WHEN condition (FALSE and NULL alike there) and whose EXISTS are
+    decorrelated (correlated by equalities) or counted (``_uncorrelated_exists``). A correlated
+    subquery must be a plain SELECT (no aggregate, GROUP BY, LIMIT or set operation): its NULL
+    test is added to its WHERE."""
+    rewritten = False
+    for node in list(tree.find_all(exp.In)):
+        q = node.args.get("query")
+        if q is None:
             continue
         child, up = node, node.parent
-        while isinstance(up, (exp.Paren, exp.And, exp.Or)):
+        negated = isinstance(up, exp.Not)
+        if negated:
             child, up = up, up.parent
-        if isinstance(up, (exp.Where, exp.Having, exp.Qualify)) or (
-                isinstance(up, exp.If) and child is up.this) or (
-                isinstance(up, exp.Join) and child is up.args.get("on")):
+        while isinstance(up, exp.Paren):
+            child, up = up, up.parent
+        if negated and _where_conjunct(up):
+            if not _correlated(q):
+                continue  # (the anti join with _not_in_nulls)
+        elif not negated:
+            while isinstance(up, (exp.Paren, exp.And, exp.Or)):
+                child, up = up, up.parent
+            if isinstance(up, (exp.Where, exp.Having, exp.Qualify)) or (
+                    isinstance(up, exp.If) and child is up.this) or (
+                    isinstance(up, exp.Join) and child is up.args.get("on")):
+                continue
+        node.replace(_three_valued_in(node))
+        rewritten = True
+    return rewritten
+
+
+def _where_conjunct(node: Any) -> bool:
+    """Whether ``node`` is a SELECT's WHERE or (through ANDs and parentheses) its condition's
+    conjunct (not an aggregate's FILTER)."""
+    up = node
+    while isinstance(up, (exp.And, exp.Paren)):
+        up = up.parent
+    return isinstance(up, exp.Where) and isinstance(up.parent, exp.Select)
+
+
+def _three_valued_in(node: Any) -> Any:
+    """``x IN (q)`` as a CASE with SQL's NULLs (see ``_observed_in_subqueries``)."""
+    sub = node.args["query"]
+    q = sub.this if isinstance(sub, exp.Subquery) else sub
+    names = q.named_selects if isinstance(q, exp.Query) else []
+    if len(names) != 1:
+        raise SQLError(f"IN subquery must return one column: {_where(node)}")
+    if _reads_outside(q):
+        if not isinstance(q, exp.Select) or q.args.get("group") or q.args.get("having") or q.args.get("limit") \
+                or q.args.get("offset") or any(s.find(exp.AggFunc) for s in q.selects):
+            raise UnsupportedError(
+                f"a correlated IN (subquery) whose result is used as a value (a select list, NOT, IS, a "
+                f"comparison or a function) with an aggregate, GROUP BY, LIMIT or a set operation is not "
+                f"supported: {_where(node)}; use it in a WHERE condition, or an EXISTS")
+        value = q.selects[0].unalias()
+        with_nulls = q.copy().where(exp.Is(this=value.copy(), expression=exp.Null()), copy=False)
+    else:
+        inner = _fresh_alias(node.root(), "_in_rows")
+        with_nulls = exp.select(exp.Literal.number(1)).from_(
+            exp.Subquery(this=q.copy(), alias=exp.TableAlias(this=exp.to_identifier(inner)))).where(
+            exp.Is(this=exp.column(names[0], table=inner), expression=exp.Null()))
+    x = node.this
+    return exp.Paren(this=exp.Case(ifs=[
+        exp.If(this=exp.Not(this=exp.Exists(this=q.copy())), true=exp.false()),
+        exp.If(this=exp.Is(this=x.copy(), expression=exp.Null()), true=exp.null()),
+        exp.If(this=exp.In(this=x.copy(), query=sub.copy()), true=exp.true()),
+        exp.If(this=exp.Exists(this=with_nulls), true=exp.null()),
+    ], default=exp.false()))
+
+
+def _uncorrelated_exists(tree: Any) -> None:
+    """An uncorrelated ``EXISTS (q)`` (decorrelation leaves it as it is) as the scalar subquery
+    ``(SELECT count(*) FROM (q)) > 0``: one value, cross-joined onto every row (a comparison,
+    so that decorrelation finds it in a WHERE too)."""
+    for node in list(tree.find_all(exp.Exists)):
+        if _reads_outside(node.this):
             continue
-        raise UnsupportedError(
-            f"IN (subquery) whose result is used as a value (a select list, NOT, IS, a comparison or a "
-            f"function; it would be FALSE where SQL gives NULL) is not supported: {_where(node)}; "
-            f"use EXISTS, or the IN in a WHERE condition")
+        rows = _fresh_alias(node.root(), "_ex_rows")
+        count = exp.select(exp.alias_(exp.Count(this=exp.Star()), "n")).from_(
+            exp.Subquery(this=node.this.copy(), alias=exp.TableAlias(this=exp.to_identifier(rows))))
+        node.replace(exp.Paren(this=exp.GT(this=exp.Subquery(this=count), expression=exp.Literal.number(0))))
+
+
+def _open_steps(tree: Any) -> list[Any]:
+    """The ``KEEP_STEP`` stand-ins of ``tree`` as parentheses while ``unnest_subqueries`` runs
+    (put back by ``_close_steps``): it hoists no subquery of a select list that holds an
+    anonymous function (it might be an aggregate), and a stand-in is none; with one in a CASE
+    condition beside it, an IN (subquery) was left to the translation, which refused it."""
+    out = []
+    for node in list(tree.find_all(exp.Anonymous)):
+        if node.name == KEEP_STEP and len(node.expressions) == 1:
+            paren = exp.Paren(this=node.expressions[0])
+            node.replace(paren)
+            out.append(paren)
+    return out
+
+
+def _close_steps(parens: list[Any]) -> None:
+    for paren in parens:
+        if paren.parent is not None:  # (still in the tree: decorrelation does not copy a select list)
+            paren.replace(exp.Anonymous(this=KEEP_STEP, expressions=[paren.this]))
 
 
 #: the SQL function a guarded scalar subquery's value goes through (``_guard_scalar_subqueries``)
@@ -1915,6 +2031,27 @@ def _correlated(sq: Any) -> bool:
     column names its table alias, and every table has one)."""
     defined = {a.name for a in sq.find_all(exp.TableAlias)} | {t.name for t in sq.find_all(exp.Table)}
     return any(c.table and c.table not in defined for c in sq.find_all(exp.Column))
+
+
+def _reads_outside(q: Any) -> bool:
+    """Whether query ``q`` reads a column of a table of an enclosing query (by sqlglot's scopes:
+    ``_correlated`` takes a name defined anywhere inside, ``u`` in ``(SELECT * FROM u) x WHERE
+    x.w = u.w``, for the inner one)."""
+    from sqlglot.optimizer.scope import build_scope
+
+    if not isinstance(q, exp.Query):
+        return True
+    root = build_scope(q)
+    if root is None:
+        return True
+    for scope in root.traverse():
+        for col in scope.external_columns:
+            up = scope.parent
+            while up is not None and col.table not in up.sources:
+                up = up.parent
+            if up is None:
+                return True
+    return False
 
 
 def _fresh_alias(tree: Any, prefix: str) -> str:
