@@ -604,9 +604,10 @@ def _type_name(t: pa.DataType) -> str:
 
 
 #: where Thresher's type knowingly differs from DuckDB's (docs/guide/sql.md): SUM of integers is a
-#: BIGINT (DuckDB: a HUGEINT, Arrow's decimal(38, 0)); an integer constant on its own (SELECT 1)
-#: is a BIGINT (DuckDB: an INTEGER; next to a typed operand, in COALESCE or CASE it takes DuckDB's
-#: type, which test_sql_arith_types.py and the regressions check)
+#: BIGINT (DuckDB: a HUGEINT, Arrow's decimal(38, 0); a sum past BIGINT raises, see run_one); an
+#: integer constant in an aggregate or in arithmetic of constants alone (min(0), -7 // 2) is a
+#: BIGINT (DuckDB: an INTEGER; on its own, SELECT 1, it is an INTEGER: test_sql_fuzz.py checks
+#: that without this exception)
 KNOWN_TYPE_DIFFERENCES = {("int64", "decimal(scale 0)"), ("int64", "int32")}
 
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from thresher.datatypes import DataType, Schema
 from thresher.errors import ThresherError, ThresherTypeError
-from thresher.expressions.expr import Alias, Call, Cast, Expr, Literal, When, lit, when
+from thresher.expressions.expr import Alias, Call, Cast, Column, Expr, Literal, When, lit, when
 
 _COMPARISONS = {"eq", "neq", "gt", "ge", "lt", "le"}
 
@@ -205,10 +205,12 @@ def duckdb_decimal_width(e: Expr, schema: Schema | None) -> tuple[int, int] | No
         return duckdb_decimal_width(e.args[0], schema)
     if isinstance(e, Cast):
         t: DataType | None = e.dtype
-    elif isinstance(e, Call) or schema is None:
-        return None
-    else:  # (a column: its type; a CASE, a COALESCE: their DECIMAL(38, s) at worst)
+    elif isinstance(e, Column) and schema is not None:
         t = _dtype(e, schema)
+        if t is not None and t.kind == "decimal" and t.arrow.precision == 38:
+            return None  # (Thresher's arithmetic result, read from a derived table: DuckDB's is narrower)
+    else:  # (a CASE, a COALESCE, a function: not worked out; a DECIMAL % stays a DECIMAL)
+        return None
     if t is not None:
         if t.kind == "decimal":
             return t.arrow.precision, t.arrow.scale

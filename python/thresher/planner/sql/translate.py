@@ -452,7 +452,11 @@ class Translator:
                 unnests.append(name)
                 inner = inner.this
             inner, with_windows = windows.extract(inner, plan.schema)
-            outputs.append((name, self.expr(inner, with_windows)))
+            out = self.expr(inner, with_windows)
+            if isinstance(out, Literal) and type(out.value) is int and out.dtype == DataType.int64() \
+                    and -2 ** 31 <= out.value < 2 ** 31:
+                out = Literal(out.value, DataType.int32())  # (SELECT 1: DuckDB's INTEGER, a BIGINT where it needs one)
+            outputs.append((name, out))
         qualify = node.args.get("qualify")
         qualify_expr = None
         if qualify is not None:
@@ -1284,6 +1288,9 @@ class Translator:
 
     def _function(self, node: Any, schema: Schema | None) -> Expr:
         """Registry functions by SQL name: ``image_width(x)``, ``embed_text(t, 'model')``, ..."""
+        if isinstance(node, exp.Exists):  # (decorrelation rewrites every one it can, _uncorrelated_exists the rest)
+            raise UnsupportedError(f"a correlated EXISTS (subquery) that could not be decorrelated (correlated other "
+                                   f"than by equalities ANDed in its WHERE) is not supported: {_where(node)}")
         fn_node: Any = node
         is_anon = type(fn_node) is exp.Anonymous
         # (a typed node's .name is its first argument's text: TRIM('abs') named 'abs', CEIL(1.25) '1.25')
@@ -2296,11 +2303,18 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     generated = name_select_items(tree)  # count(*) -> "count_star()", a + 1 -> "(a + 1)": DuckDB's names
     ctes: set[str] = set()
     tables: list[Any] = []  # in find_all's order: the first unknown one is reported
-    for node in tree.find_all(exp.CTE, exp.Table, exp.Order, exp.Group):  # one walk for all
+    for node in tree.find_all(exp.CTE, exp.Table, exp.Order, exp.Group, exp.Window):  # one walk for all
         if isinstance(node, exp.Table):
             tables.append(node)
         elif isinstance(node, exp.CTE):
             ctes.add(node.alias_or_name.lower())
+        elif isinstance(node, exp.Window):
+            up = node.parent
+            while up is not None and not isinstance(up, (exp.Window, exp.Query)):
+                up = up.parent
+            if isinstance(up, exp.Window):
+                raise SQLError(f"window functions cannot be nested (in another's arguments, PARTITION BY or ORDER "
+                               f"BY; DuckDB refuses them too): {_where(node)}; compute the inner one in a subquery")
         elif not isinstance(node.parent, exp.Window):
             _check_positions(node)
     for table in tables:
