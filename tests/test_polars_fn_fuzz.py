@@ -123,6 +123,10 @@ def _ops() -> list[Op]:
             lambda e, m, f=fmt: e.str.to_date(f, strict=False))
     add("str.to_datetime('%Y-%m-%d %H:%M', strict=False)", ("str",), "ts",
         lambda e, m: e.str.to_datetime("%Y-%m-%d %H:%M", strict=False))
+    for dtype, fmt in ((pl.Date, "%Y-%m-%d"), (pl.Date, None), (pl.Datetime, "%Y-%m-%d %H:%M"),
+                       (pl.Datetime("ms"), "%Y-%m-%d"), (pl.Datetime, None)):
+        add(f"str.strptime({dtype}, {fmt!r}, strict=False)", ("str",), "date" if dtype == pl.Date else "ts",
+            lambda e, m, d=dtype, f=fmt: e.str.strptime(d, f, strict=False))
 
     add("abs()", NUM, "same", lambda e, m: e.abs())
     for d in (0, 1, 2):

@@ -414,3 +414,11 @@ def test_unsupported_polars_forms_are_named(build: Callable[[], Any], names: str
     # "'Column' object is not iterable": now errors that name the construct
     with pytest.raises(th.ThresherError, match=re.escape(names)):
         build()
+
+
+@pytest.mark.parametrize("dtype, fmt", [(pl.Date, "%Y-%m-%d"), (pl.Datetime, "%Y-%m-%d %H:%M:%S%.f"),
+                                        (pl.Datetime("ms"), None), (pl.Datetime("ns", "UTC"), "%Y-%m-%d %H:%M:%S%.f")])
+def test_strptime_as_polars(dtype: Any, fmt: str | None) -> None:
+    # str.strptime was an AttributeError: now to_date / to_datetime with the type's unit and zone
+    t = pa.table({"t": ["2024-01-02 03:04:05.123", "x", None, "2024-02-29 23:59:00.5", "2024-01-02"]})
+    _same_as_polars(t, lambda f, m: f.select(m.col("t").str.strptime(dtype, fmt, strict=False)))

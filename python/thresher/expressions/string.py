@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from thresher.datatypes import DataType, Field
-from thresher.errors import ThresherTypeError
+from thresher.errors import ThresherTypeError, UnsupportedError
 from thresher.expressions.expr import Call, Expr, lit_if_needed
 from thresher.expressions.registry import FunctionSpec, expect, function, register
 
@@ -201,6 +201,20 @@ class StringNamespace:
                    "exact": bool(exact)}
         defaults = {"format": None, "time_unit": None, "time_zone": None, "strict": True, "exact": True}
         return self._polars("to_datetime", **{k: v for k, v in options.items() if v != defaults[k]})
+
+    def strptime(self, dtype: Any, format: str | None = None, *, strict: bool = True, exact: bool = True) -> Expr:
+        """Parse as ``dtype`` (Polars' ``pl.Date`` or ``pl.Datetime``, also with a time unit and
+        zone): :meth:`to_date` or :meth:`to_datetime`, as Polars' ``str.strptime``."""
+        name = getattr(dtype, "__name__", None) or type(dtype).__name__
+        if name == "Date" or dtype == "date":
+            if not exact:
+                raise UnsupportedError("str.strptime(pl.Date, exact=False) is not supported")
+            return self.to_date(format, strict=strict)
+        if name == "Datetime" or dtype == "datetime":
+            unit = dtype.time_unit if not isinstance(dtype, (type, str)) else None
+            zone = dtype.time_zone if not isinstance(dtype, (type, str)) else None
+            return self.to_datetime(format, time_unit=unit, time_zone=zone, strict=strict, exact=exact)
+        raise UnsupportedError(f"str.strptime({dtype!r}) is not supported (pl.Date and pl.Datetime are)")
 
     def like(self, pattern: str, case_insensitive: bool = False) -> Expr:
         """SQL LIKE: ``%`` any run of characters, ``_`` one character."""
