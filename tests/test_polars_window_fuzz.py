@@ -174,7 +174,7 @@ def _elementwise(draw: Any, e: Ex) -> Ex | None:
     b = e.build
     applicable = {0: NUM, 1: NUM, 2: NUM, 3: None, 4: None, 5: None, 6: ("int", "float", "dec", "date", "str"),
                   7: ("int", "str"), 8: None, 9: ("str",), 10: ("date",), 11: ("bool",), 12: ("list",),
-                  13: ("str",)}
+                  13: ("str",), 14: None}
     choice = draw(st.sampled_from([c for c, kinds in applicable.items() if kinds is None or k in kinds]))
     if choice == 0 and k in NUM:
         # (no ** of a decimal: Polars refuses it on rows, and types it as a decimal on an empty frame)
@@ -251,9 +251,10 @@ def _elementwise(draw: Any, e: Ex) -> Ex | None:
                           f".otherwise(lit({other!r}))",
                           lambda m: m.when(cfn(m)).then(b(m)).when(m.col("k") == 1).then(m.col("k").cast(e.dtype))
                           .otherwise(m.lit(other)), False, e.window)
-        if draw(st.integers(0, 5)) == 0 and k in ("int", "float"):  # a string names a column
-            return _typed(f"when({cond}).then({e.text}).otherwise('i16')",
-                          lambda m: m.when(cfn(m)).then(b(m)).otherwise("i16"), False, e.window)
+        if draw(st.integers(0, 5)) == 0 and k in ("int", "float", "dec"):  # a string names a column
+            oc = draw(st.sampled_from(["i16", "i32", "i64", "m", "u8"]))
+            return _typed(f"when({cond}).then({e.text}).otherwise({oc!r})",
+                          lambda m: m.when(cfn(m)).then(b(m)).otherwise(oc), False, e.window)
         if draw(st.booleans()):
             return _typed(f"when({cond}).then({e.text})", lambda m: m.when(cfn(m)).then(b(m)), False, e.window)
         return _typed(f"when({cond}).then({e.text}).otherwise(lit({other!r}))",
@@ -307,6 +308,17 @@ def _elementwise(draw: Any, e: Ex) -> Ex | None:
         return _typed(f"~{e.text}", lambda m: ~b(m), e.scalar, e.window)
     if choice == 12 and k == "list":
         return _list_method(draw, e)
+    if choice == 14:  # coalesce with another column (a decimal meets integers), maybe a number
+        # (of one kind: Thresher refuses a number next to a string, a date or a boolean)
+        same = {"int": ["i8", "i32", "i64", "u8", "f32", "f64", "m"], "float": ["i8", "i64", "f32", "f64", "m"],
+                "dec": ["i8", "i32", "i64", "m"], "str": ["s", "g"], "date": ["d"], "bool": ["b"]}.get(k)
+        if not same:
+            return None
+        other = draw(st.sampled_from(same))
+        last = draw(st.sampled_from([None, 0, 2.5, "i64", "m"] if k in NUM else [None]))
+        rest = [other] if last is None else [other, last]
+        return _typed(f"coalesce({e.text}, {', '.join(repr(r) for r in rest)})",
+                      lambda m: m.coalesce(b(m), *rest), False, e.window)
     if choice == 13 and k == "str":  # (a split string's list, then a list method)
         sep = draw(st.sampled_from([",", " ", ""]))
         split = _typed(f"{e.text}.str.split({sep!r})", lambda m: b(m).str.split(sep), e.scalar, e.window)

@@ -215,3 +215,29 @@ def test_duplicate_flags_as_polars(column: str, name: str) -> None:
     _same_as_polars(DUPS, lambda f, m: f.with_columns(flag(m)))
     _same_as_polars(DUPS, lambda f, m: f.filter(flag(m) & (m.col("k") == 1)))
     _same_as_polars(DUPS, lambda f, m: f.sort(["k", "i", "s"], nulls_last=True).with_columns(r=flag(m)))
+
+
+DEC_INT = pa.table({"m": pa.array([None, Dec("1.25"), Dec("-2.50")], pa.decimal128(10, 2)),
+                    "i64": pa.array([10**12, 3, None], pa.int64()), "i32": pa.array([2147483647, None, 1], pa.int32()),
+                    "i8": pa.array([5, None, 3], pa.int8()), "b": [True, False, None]})
+
+
+@pytest.mark.parametrize("other", ["i64", "i32", "i8"])
+def test_when_and_coalesce_of_a_decimal_and_an_integer_take_polars_type(other: str) -> None:
+    # when(b).then(col(int64)).otherwise(col(decimal(10, 2))) was typed decimal(10, 2) and failed
+    # while running ("Decimal value does not fit in precision 10"); Polars: decimal(38, 2) where
+    # the decimal cannot hold the integer type, else the decimal. th.coalesce is new.
+    _same_as_polars(DEC_INT, lambda f, m: f.select(
+        m.when(m.col("b")).then(m.col(other)).otherwise(m.col("m")).alias("w"),
+        m.when(m.col("b")).then(m.col("m")).when(m.col("i8") > 4).then(m.col(other)).alias("t"),
+        m.coalesce("m", other, 0).alias("c"), m.coalesce(m.col(other), "m").alias("d")))
+
+
+def test_over_with_a_key_holding_an_over_is_refused_by_name() -> None:
+    # it failed while running with "NotLowerable" (is_duplicated of an expression with an over
+    # reached it too)
+    df = th.from_arrow(TABLE)
+    for e in (lambda: th.len().over(th.col("i8").sum().over("k")),
+              lambda: (th.col("f64") + th.col("i8").sum().over("k")).is_duplicated()):
+        with pytest.raises(th.UnsupportedError, match="a key holding an over"):
+            df.select(e().alias("r")).to_arrow()

@@ -31,9 +31,10 @@ from thresher.errors import (
     ThresherTypeError,
     UnsupportedError,
 )
-from thresher.expressions.expr import Expr, col, count, register_expr_namespace, when
+from thresher.expressions.expr import Expr, col, count, register_expr_namespace
 from thresher.expressions.expr import user_lit as lit
-from thresher.frame_ops import all, concat, len  # noqa: A004 - Polars' names: th.all(), th.len()
+from thresher.expressions.expr import user_when as when
+from thresher.frame_ops import all, coalesce, concat, len  # noqa: A004 - Polars' names: th.all(), th.len()
 from thresher.io.config import (
     AzureConfig,
     GCSConfig,
@@ -137,6 +138,7 @@ __all__ = [
     "ThresherTypeError",
     "UnsupportedError",
     "all",
+    "coalesce",
     "col",
     "concat",
     "count",

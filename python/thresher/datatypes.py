@@ -490,6 +490,21 @@ class DataType:
         return str(t)
 
 
+_INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 19}
+
+
+def polars_supertype(a: DataType, b: DataType) -> DataType | None:
+    """:func:`supertype` as Polars takes it where they differ: a decimal next to an integer
+    stays that decimal where it holds every value of the integer type, and is ``decimal(38, s)``
+    otherwise (:func:`supertype` keeps the decimal, too narrow for an int32's values)."""
+    for x, y in ((a, b), (b, a)):
+        if x.kind == "decimal" and y.is_integer():
+            t = x.arrow
+            digits = _INT_DIGITS[y.arrow.bit_width] + (1 if y.arrow == pa.uint64() else 0)
+            return x if t.precision - t.scale >= digits else DataType(pa.decimal128(38, t.scale))
+    return supertype(a, b)
+
+
 def supertype(a: DataType, b: DataType) -> DataType | None:
     """The common type two values are compared/combined in, or None if there is none."""
     if a == b:

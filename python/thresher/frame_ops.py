@@ -70,6 +70,29 @@ def len() -> Expr:  # noqa: A001 - Polars' name (pl.len), reached as th.len
     return CountStar().alias("len")
 
 
+def coalesce(*exprs: Any) -> Expr:
+    """The first non-null of ``exprs`` per row, as Polars' ``pl.coalesce`` (a string names a
+    column; typed as Polars types a ``when/then/otherwise`` chain of the same values).
+
+    >>> import thresher as th
+    >>> th.from_pydict({"a": [None, 1], "b": [2, 3]}).select(th.coalesce("a", "b")).rows()
+    [(2,), (1,)]
+    """
+    from thresher.expressions.expr import _expr_or_column
+    from thresher.expressions.expr import user_when as when
+
+    items = [e for x in exprs for e in (x if isinstance(x, (list, tuple)) else [x])]
+    if not items:
+        raise ThresherTypeError("coalesce: give at least one expression")
+    args = [_expr_or_column(x) for x in items]
+    if builtins.len(args) == 1:
+        return args[0]
+    chain = when(args[0].is_not_null()).then(args[0])
+    for a in args[1:-1]:
+        chain = chain.when(a.is_not_null()).then(a)
+    return chain.otherwise(args[-1]).alias(args[0].output_name())
+
+
 def all() -> Expr:  # noqa: A001 - Polars' name (pl.all), reached as th.all
     """Every column: the same as ``col("*")``.
 

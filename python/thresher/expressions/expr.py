@@ -492,7 +492,14 @@ class Expr:
             return tuple(Column(i) if isinstance(i, builtins.str) else lit_if_needed(i) for i in items)
 
         part = exprs(partition_by) + exprs(list(more_exprs))
-        return Over(self, part, exprs(order_by), descending, nulls_last, mapping_strategy)
+        order = exprs(order_by)
+        for k in (*part, *order):
+            if any(isinstance(n, Over) for n in k.walk()):
+                from thresher.errors import UnsupportedError
+
+                raise UnsupportedError(f"over(): a key holding an over ({k!r}) is not supported; compute it "
+                                       "in a with_columns first")
+        return Over(self, part, order, descending, nulls_last, mapping_strategy)
 
     def _window_call(self, name: builtins.str, args: tuple[Expr, ...] = (), **opts: Any) -> Expr:
         import thresher.expressions.window  # noqa: F401  (registers the functions)
@@ -1057,6 +1064,9 @@ class When(Expr):
 
     branches: tuple[tuple[Expr, Expr], ...]
     otherwise_: Expr
+    #: written with ``th.when`` (the DataFrame API): a decimal next to an integer takes Polars'
+    #: common type (:func:`~thresher.datatypes.polars_supertype`)
+    polars: bool = False
 
     def children(self) -> tuple[Expr, ...]:
         out: list[Expr] = []
@@ -1067,17 +1077,19 @@ class When(Expr):
     def with_children(self, children: Sequence[Expr]) -> Expr:
         kids = list(children)
         branches = tuple((kids[2 * i], kids[2 * i + 1]) for i in range(len(self.branches)))
-        return When(branches, kids[-1])
+        return When(branches, kids[-1], self.polars)
 
     def key(self) -> tuple[Any, ...]:
-        return ("when", tuple((c.key(), v.key()) for c, v in self.branches), self.otherwise_.key())
+        return ("when", tuple((c.key(), v.key()) for c, v in self.branches), self.otherwise_.key(), self.polars)
 
     def output_name(self) -> str:
         return self.branches[0][1].output_name()
 
     def resolve(self, schema: Schema) -> Field:
-        from thresher.datatypes import supertype
+        from thresher.datatypes import polars_supertype
+        from thresher.datatypes import supertype as sql_supertype
 
+        supertype = polars_supertype if self.polars else sql_supertype
         dtype: DataType | None = None
         for cond, value in self.branches:
             cf = cond.resolve(schema)
@@ -1221,12 +1233,14 @@ def _expr_or_column(value: IntoExpr) -> Expr:
 
 
 class _WhenBuilder:
-    def __init__(self, branches: tuple[tuple[Expr, Expr], ...], cond: IntoExpr) -> None:
+    def __init__(self, branches: tuple[tuple[Expr, Expr], ...], cond: IntoExpr, polars: bool = False) -> None:
         self._branches = branches
         self._cond = _expr_or_column(cond)
+        self._polars = polars
 
     def then(self, value: IntoExpr) -> Then:
-        return Then(self._branches + ((self._cond, _expr_or_column(value)),), Literal(None, DataType.null()))
+        return Then(self._branches + ((self._cond, _expr_or_column(value)),), Literal(None, DataType.null()),
+                    self._polars)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -1235,10 +1249,10 @@ class Then(When):
     condition holds), as Polars' ``Then``; ``.when(...)`` adds a branch, ``.otherwise(...)`` ends it."""
 
     def when(self, cond: IntoExpr) -> _WhenBuilder:
-        return _WhenBuilder(self.branches, cond)
+        return _WhenBuilder(self.branches, cond, self.polars)
 
     def otherwise(self, value: IntoExpr) -> Expr:
-        return When(self.branches, _expr_or_column(value))
+        return When(self.branches, _expr_or_column(value), self.polars)
 
 
 def when(condition: IntoExpr) -> _WhenBuilder:
@@ -1250,6 +1264,16 @@ def when(condition: IntoExpr) -> _WhenBuilder:
     when((col("x") > 0)).then('pos').otherwise('neg')
     """
     return _WhenBuilder((), condition)
+
+
+def user_when(condition: IntoExpr) -> _WhenBuilder:
+    """``th.when``: :func:`when`, typed as Polars where a decimal meets an integer (the
+    planner's own conditionals keep :func:`~thresher.datatypes.supertype`).
+
+    >>> user_when(col("x") > 0).then(lit("pos")).otherwise(lit("neg"))
+    when((col("x") > 0)).then('pos').otherwise('neg')
+    """
+    return _WhenBuilder((), condition, polars=True)
 
 
 def expr_equal(a: Expr, b: Expr) -> bool:
