@@ -422,3 +422,27 @@ def test_strptime_as_polars(dtype: Any, fmt: str | None) -> None:
     # str.strptime was an AttributeError: now to_date / to_datetime with the type's unit and zone
     t = pa.table({"t": ["2024-01-02 03:04:05.123", "x", None, "2024-02-29 23:59:00.5", "2024-01-02"]})
     _same_as_polars(t, lambda f, m: f.select(m.col("t").str.strptime(dtype, fmt, strict=False)))
+
+
+@pytest.mark.parametrize("value", ["i64", "i32", "i8", 0])
+def test_fill_null_of_a_decimal_with_an_integer_takes_polars_type(value: Any) -> None:
+    # col(decimal(10, 2)).fill_null(col(int64)) was typed decimal(10, 2) and failed while running
+    # ("Decimal value does not fit in precision 10"); Polars: decimal(38, 2) where the decimal
+    # cannot hold the integer type
+    t = pa.table({"m": pa.array([None, decimal.Decimal("1.25"), None], pa.decimal128(10, 2)),
+                  "i64": pa.array([10**12, 3, None], pa.int64()), "i32": pa.array([2147483647, 3, None], pa.int32()),
+                  "i8": pa.array([5, None, 3], pa.int8())})
+
+    def fill(m: Any) -> Any:
+        return m.col(value) if isinstance(value, str) else value
+
+    _same_as_polars(t, lambda f, m: f.select(m.col("m").fill_null(fill(m)).alias("a"),
+                                             m.col("i8").fill_null(m.col("m")).alias("b")))
+
+
+def test_uint64_next_to_a_signed_integer_is_refused() -> None:
+    # Polars' common type is Int128, which Arrow lacks: it failed while running with
+    # "Invalid or unsupported format string: '_pli128'"
+    df = th.from_arrow(pa.table({"i": pa.array([1, None], pa.int64()), "u": pa.array([None, 2**64 - 1], pa.uint64())}))
+    with pytest.raises(th.ThresherTypeError, match="cannot be filled with uint64"):
+        df.select(th.col("i").fill_null(th.col("u"))).to_arrow()

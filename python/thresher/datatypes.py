@@ -496,8 +496,11 @@ _INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 19}
 def polars_supertype(a: DataType, b: DataType) -> DataType | None:
     """:func:`supertype` as Polars takes it where they differ: a decimal next to an integer
     stays that decimal where it holds every value of the integer type, and is ``decimal(38, s)``
-    otherwise (:func:`supertype` keeps the decimal, too narrow for an int32's values)."""
+    otherwise (:func:`supertype` keeps the decimal, too narrow for an int32's values); a uint64
+    next to a signed integer has none (Polars' Int128, which Arrow lacks)."""
     for x, y in ((a, b), (b, a)):
+        if x.arrow == pa.uint64() and pa.types.is_signed_integer(y.arrow):
+            return None
         if x.kind == "decimal" and y.is_integer():
             t = x.arrow
             digits = _INT_DIGITS[y.arrow.bit_width] + (1 if y.arrow == pa.uint64() else 0)

@@ -249,8 +249,12 @@ register(FunctionSpec("is_not_null", _is_null))
 
 @function("fill_null", sql_names=("coalesce2",))
 def _fill_null(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """Polars' ``fill_null``: the common type as Polars takes it (a decimal filled with an
+    integer column it cannot hold is ``decimal(38, s)``)."""
+    from thresher.datatypes import polars_supertype
+
     a, b = args
-    st = supertype(a.dtype, b.dtype)
+    st = polars_supertype(a.dtype, b.dtype)
     if st is None:
         raise ThresherTypeError(f"fill_null: column {a.name!r} ({a.dtype}) cannot be filled with {b.dtype}")
     return st
