@@ -10,7 +10,9 @@ Rules (enforced here, not left to each script):
    spawning the process until it is ready, for every engine alike.
 3. **Same warm-up, same rounds, interleaved.** Every engine gets the same number of untimed
    warm-up runs and the same number of timed rounds; rounds are interleaved (round r runs every
-   engine once, the order rotated each round) so a change in machine load hits all engines alike.
+   engine once, the order rotated each round and reversed every other round) so a change in machine
+   load hits all engines alike and no engine always runs right after the same other engine (its
+   predecessor's memory and cache traffic would tilt one ratio).
    The table reports the median round (min and all rounds are in the JSON), the ratio of the
    medians, and the *paired* ratio: the median over rounds of the ratio within each round
    (baseline's round r over the engine's round r, run next to each other), which a load that
@@ -438,6 +440,21 @@ def _command_line(name: str, full: bool, rounds: int | None, warmup: int | None,
     return " ".join(parts)
 
 
+def round_order(engines: list[Any], r: int) -> list[Any]:
+    """The order the engines run in, in round ``r``: a rotation, reversed on odd rounds.
+
+    A plain rotation keeps the cyclic order, so each engine would always run right after the same
+    other one (and pay for its cache and memory traffic); reversing every other round makes each
+    engine follow each other engine, and over ``2 * len(engines)`` rounds each runs first twice.
+
+    >>> [round_order(["a", "b", "c"], r) for r in range(4)]
+    [['a', 'b', 'c'], ['c', 'b', 'a'], ['b', 'c', 'a'], ['a', 'c', 'b']]
+    """
+    k = (r // 2) % len(engines)
+    rot = engines[k:] + engines[:k]
+    return rot if r % 2 == 0 else rot[::-1]
+
+
 def _measure(bench: Bench, engines: list[Engine], params: dict[str, Any], cases: list[str], n_rounds: int,
              n_warm: int, pythons: dict[str, str]) -> list[dict[str, Any]]:
     rows = {(e.name, c): {"engine": e.name, "case": c, "status": "ok", "times": [], "metrics": [],
@@ -518,8 +535,7 @@ def _measure(bench: Bench, engines: list[Engine], params: dict[str, Any], cases:
                     one(e, case, timed=False)
         for r in range(n_rounds):
             for case in cases:
-                k = r % len(ordered)
-                for e in ordered[k:] + ordered[:k]:  # rotate: no engine always runs first
+                for e in round_order(ordered, r):
                     one(e, case, timed=True)
     finally:
         for p in procs.values():

@@ -65,3 +65,17 @@ def test_load_warning_names_tables_started_on_a_busy_machine() -> None:
     assert _load_note([result("calm", 0.5, 11.8)]) == []
     note = " ".join(_load_note([result("calm", 0.5, 11.8), result("busy", 5.7, 1.0)], [("kept", 23.9)]))
     assert "busy (load 5.7)" in note and "kept (load 23.9)" in note and "calm" not in note
+
+
+def test_round_order_balances_who_runs_after_whom() -> None:
+    from collections import Counter
+
+    from benchmarks.harness import round_order
+
+    engines = ["duckdb", "thresher", "polars"]
+    orders = [round_order(engines, r) for r in range(2 * len(engines))]
+    assert all(sorted(o) == sorted(engines) for o in orders)
+    # each engine runs first equally often, and each runs right after each other engine equally often
+    assert set(Counter(o[0] for o in orders).values()) == {2}
+    follows = Counter((a, b) for o in orders for a, b in zip(o, o[1:]))
+    assert len(follows) == 6 and set(follows.values()) == {2}
