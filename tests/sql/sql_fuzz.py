@@ -347,6 +347,22 @@ def decimal_query(draw: Any) -> str:
     return f"SELECT {', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM t1"
 
 
+@st.composite
+def values_query(draw: Any) -> str:
+    """A VALUES list as a table (its columns typed over all its rows: INTEGER, BIGINT, DECIMAL, text,
+    NULLs), read, joined with t1 and grouped."""
+    rows = draw(st.lists(st.tuples(st.sampled_from(["1", "-2", "NULL", "3000000000", "0"]),
+                                   st.sampled_from(["'x'", "'y'", "NULL"]),
+                                   st.sampled_from(["0.5", "2", "NULL", "1.25"])), min_size=1, max_size=4))
+    vals = ", ".join(f"({a}, {b}, {c})" for a, b, c in rows)
+    form = draw(st.integers(0, 2))
+    if form == 0:
+        return f"SELECT v.x AS c0, v.y AS c1, v.z AS c2 FROM (VALUES {vals}) AS v(x, y, z)"
+    if form == 1:
+        return f"SELECT t1.a AS c0, v.y AS c1, v.z AS c2 FROM t1 JOIN (VALUES {vals}) AS v(x, y, z) ON t1.a = v.x"
+    return f"SELECT v.y AS c0, count(*) AS c1, max(v.z) AS c2 FROM (VALUES {vals}) AS v(x, y, z) GROUP BY v.y"
+
+
 #: ORDER BY keys of a RANGE frame with offsets, and offsets DuckDB accepts for their types
 RANGE_KEYS = {"t1.b": ["0", "1", "2", "1.5"], "t1.f": ["0.5", "1", "2.5", "12"],
               "t1.d": ["1", "2", "interval 2 days", "interval '1 month'", "interval 36 hours"],
@@ -556,7 +572,7 @@ def queries() -> st.SearchStrategy[str]:
     return st.one_of(projection_query(), aggregate_query(), join_query(), set_query(), subquery_query(),
                      window_query(), grouping_sets_query(), nested_set_query(), correlated_select_query(),
                      typed_query(), ordered_query(), like_query(), in_value_query(), big_sum_query(),
-                     decimal_query())
+                     decimal_query(), values_query())
 
 
 def _norm(v: object) -> object:

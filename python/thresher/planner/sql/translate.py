@@ -2303,9 +2303,12 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     generated = name_select_items(tree)  # count(*) -> "count_star()", a + 1 -> "(a + 1)": DuckDB's names
     ctes: set[str] = set()
     tables: list[Any] = []  # in find_all's order: the first unknown one is reported
-    for node in tree.find_all(exp.CTE, exp.Table, exp.Order, exp.Group, exp.Window):  # one walk for all
+    values: list[Any] = []
+    for node in tree.find_all(exp.CTE, exp.Table, exp.Order, exp.Group, exp.Window, exp.Values):  # one walk for all
         if isinstance(node, exp.Table):
             tables.append(node)
+        elif isinstance(node, exp.Values):
+            values.append(node)
         elif isinstance(node, exp.CTE):
             ctes.add(node.alias_or_name.lower())
         elif isinstance(node, exp.Window):
@@ -2317,6 +2320,8 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
                                f"BY; DuckDB refuses them too): {_where(node)}; compute the inner one in a subquery")
         elif not isinstance(node.parent, exp.Window):
             _check_positions(node)
+    if values:
+        tree = _values_as_selects(tree, values)
     for table in tables:
         if table.name and table.name.lower() not in catalog and table.name.lower() not in ctes:
             known = sorted(catalog)
@@ -2341,6 +2346,31 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
         return plan
     except ThresherTypeError as exc:
         raise SQLError(f"type error: {exc}") from exc
+
+
+def _values_as_selects(tree: Any, values: list[Any]) -> Any:
+    """``VALUES (1, 'a'), (2, 'b')`` (a statement, or a FROM item ``(VALUES ...) AS v(x, y)``) as
+    ``SELECT 1 AS x, 'a' AS y UNION ALL SELECT 2, 'b'``: each column the type of all its rows, as
+    DuckDB types it; unnamed columns are DuckDB's ``col0``, ``col1``, ..."""
+    for node in values:
+        rows = [r.expressions if isinstance(r, exp.Tuple) else [r] for r in node.expressions]
+        alias = node.args.get("alias")
+        width = len(rows[0]) if rows else 0
+        if not rows or any(len(r) != width for r in rows):
+            raise SQLError(f"VALUES rows must all have the same number of values: {_where(node)}")
+        names = [c.name for c in alias.columns] if alias is not None and alias.columns else []
+        if names and len(names) != width:
+            raise SQLError(f"VALUES has {width} columns but its alias names {len(names)}: {_where(node)}")
+        names = names or [f"col{i}" for i in range(width)]
+        query: Any = None
+        for r in rows:
+            one = exp.select(*(exp.alias_(v.copy(), n) for v, n in zip(r, names)))
+            query = one if query is None else exp.union(query, one, distinct=False)
+        if node is tree:
+            return query
+        table = alias.this.copy() if alias is not None and alias.this else exp.to_identifier("valueslist")
+        node.replace(exp.Subquery(this=query, alias=exp.TableAlias(this=table)))
+    return tree
 
 
 #: comparisons that are NULL where an argument is NULL (a WHERE keeps no such row)
