@@ -525,7 +525,12 @@ def supertype(a: DataType, b: DataType) -> DataType | None:
                 scale = max(ta.scale, tb.scale)
                 ints = max(ta.precision - ta.scale, tb.precision - tb.scale)
                 return DataType(pa.decimal128(min(38, ints + scale), scale))
-            return a if pa.types.is_decimal(ta) else b
+            # an integer takes the decimal of its digits (BIGINT: DECIMAL(19, 0)), as DuckDB: the
+            # decimal alone (DECIMAL(10, 2) next to a BIGINT) cannot hold the integer's values
+            dec, other = (ta, tb) if pa.types.is_decimal(ta) else (tb, ta)
+            digits = _INT_DIGITS[other.bit_width] + (1 if other == pa.uint64() else 0)
+            ints = max(dec.precision - dec.scale, digits)
+            return DataType(pa.decimal128(min(38, ints + dec.scale), dec.scale))
         if pa.types.is_floating(ta) or pa.types.is_floating(tb):
             width = max(ta.bit_width if pa.types.is_floating(ta) else 0, tb.bit_width if pa.types.is_floating(tb) else 0)
             other_int = tb if pa.types.is_integer(tb) else ta if pa.types.is_integer(ta) else None
