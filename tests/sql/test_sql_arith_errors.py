@@ -35,7 +35,11 @@ U = pa.table({"n": pa.array([1, 6, 3], pa.int32()), "k": pa.array([0, 3, 1], pa.
 # INTEGER operands: checked in Polars itself (exact in Int64, cast back strictly), not by a batch
 # function; a - b leaves INTEGER on the first row only
 V = pa.table({"a": pa.array([2147483000, 5, 1, None], pa.int32()), "b": pa.array([-1000, 3, 1, 2], pa.int32())})
-TABLES = {"t": T, "u": U, "v": V}
+# repeated values one after another: Polars 2.1's comparison of a constant with a CASE of constants
+# gave fewer values than rows there (see DIVISION_BY_ZERO)
+W = pa.table({"n": pa.array([None, -1, 0, None, -2], pa.int64()), "f": [10.0, 10.0, -1.5, None, None],
+              "d": pa.array([1, 1, 2, 0, 3], pa.int64())})
+TABLES = {"t": T, "u": U, "v": V, "w": W}
 
 
 def _duckdb(query: str) -> list[tuple[Any, ...]]:
@@ -64,6 +68,7 @@ DIVISION_BY_ZERO = [
     "SELECT coalesce(n, 1 % d) AS r FROM t",  # evaluated where n is NULL, and d is 0 there
     "SELECT t.n FROM t JOIN u ON t.n = u.n AND t.n % t.d = 0",
     "SELECT t.n FROM t JOIN u ON t.n = u.n AND u.n % u.k = 0",
+    "SELECT n FROM w WHERE (-1 % 3) NOT BETWEEN CASE WHEN 0.5 NOT BETWEEN f AND 2.0 THEN 1 ELSE -1 END AND (n % 0)",
 ]
 
 
@@ -198,7 +203,26 @@ SAME = [
 ]
 
 
-@pytest.mark.parametrize("query", SAME)
+def test_a_constant_compared_with_a_case_of_constants_guards_a_check() -> None:
+    """An OR's left side a constant compared with a CASE of constants: Polars 2.1 gave the guard
+    of the right side's check 4 values for 5 rows (``lit(-1) < when(c).then(1).otherwise(-1)``
+    evaluated on its own), and the check failed with a Rust panic, a BaseException that ``except
+    Exception`` lets through (SQL fuzzer, seed 402). Now DuckDB's division by zero."""
+    t1 = pa.table({"a": [None, 3, None, None, 0], "b": [None, -1, 0, None, -2], "f": [10.0, 10.0, -1.5, None, None]})
+    query = ("SELECT t1.a AS c0, count(*) AS c1 FROM t1 WHERE (-1 % 3) NOT BETWEEN CASE WHEN 0.5 NOT BETWEEN t1.f "
+             "AND 2.0 THEN 1 ELSE -1 END AND (t1.b % 0) GROUP BY t1.a")
+    with pytest.raises(duckdb.Error, match="Division by zero"):
+        duckdb_rows(query, {"t1": t1})
+    with pytest.raises(ThresherExecutionError, match="division by zero in"):
+        thresher_rows(query, {"t1": t1})
+
+
+@pytest.mark.parametrize("query", SAME + [
+    # (the same shape where no division by zero is reached: the guard keeps the rows' values)
+    "SELECT n FROM w WHERE -1 < CASE WHEN f > 0.5 THEN 1 ELSE -1 END OR n % d > 1",
+    "SELECT n FROM w WHERE NOT (-1 < CASE WHEN f > 0.5 THEN 1 ELSE -1 END) AND n % d = 0",
+    "SELECT -1 < CASE WHEN f > 0.5 THEN 1 ELSE -1 END AS r FROM w",
+])
 def test_guarded_and_valid_arithmetic_matches_duckdb(query: str) -> None:
     assert _thresher(query) == _duckdb(query)
 

@@ -101,6 +101,19 @@ def _binary(op: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> _Lower:
     return lambda a, e, t: op(a[0], a[1])
 
 
+def _compare(op: Callable[[pl.Expr, pl.Expr], pl.Expr], flipped: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> _Lower:
+    """A comparison with a constant on the left is lowered with the constant on the right: Polars
+    2.1 gives too few rows for ``lit(-1) < when(c).then(1).otherwise(-1)`` evaluated on its own
+    (4 values for 5 rows, as a batch function's input: a SQL division check then failed with a
+    Rust panic) and answers right with the sides swapped."""
+    def lower(a: list[pl.Expr], e: Any, t: Any) -> pl.Expr:
+        if not a[0].meta.root_names() and a[1].meta.root_names():  # (a constant, when(True).then(-1) too)
+            return flipped(a[1], a[0])
+        return op(a[0], a[1])
+
+    return lower
+
+
 def _sql_binary(op: str, left: pl.Expr, right: pl.Expr) -> pl.Expr | None:
     """Polars' SQL-semantics binary kernel (``Sql.Binary``), or None where it cannot be built.
 
@@ -295,12 +308,12 @@ _LOWER: dict[str, _Lower] = {
     "floordiv": _floordiv,
     "mod": _binary(lambda x, y: x % y),
     "pow": _binary(lambda x, y: x.pow(y)),
-    "eq": _binary(lambda x, y: x == y),
-    "neq": _binary(lambda x, y: x != y),
-    "lt": _binary(lambda x, y: x < y),
-    "le": _binary(lambda x, y: x <= y),
-    "gt": _binary(lambda x, y: x > y),
-    "ge": _binary(lambda x, y: x >= y),
+    "eq": _compare(lambda x, y: x == y, lambda x, y: x == y),
+    "neq": _compare(lambda x, y: x != y, lambda x, y: x != y),
+    "lt": _compare(lambda x, y: x < y, lambda x, y: x > y),
+    "le": _compare(lambda x, y: x <= y, lambda x, y: x >= y),
+    "gt": _compare(lambda x, y: x > y, lambda x, y: x < y),
+    "ge": _compare(lambda x, y: x >= y, lambda x, y: x <= y),
     "and": _binary(lambda x, y: x & y),
     "or": _binary(lambda x, y: x | y),
     "not": lambda a, e, t: ~a[0],

@@ -95,6 +95,9 @@ def _masked(bad: pl.Series, mask: pl.Series | None) -> bool:
                 return False
         elif len(bad) == 1:
             return bool(bad.fill_null(False)[0]) and bool(mask.any())
+        elif len(mask) != len(bad):  # (Polars' bug of _compare's docstring, or another: no Rust panic)
+            raise ThresherExecutionError(f"internal error: a checked operation's guard has {len(mask)} rows for "
+                                         f"{len(bad)} values (please report the query)")
         else:
             bad = bad & mask
     return bool(bad.fill_null(False).any())
