@@ -305,6 +305,35 @@ def in_value_query(draw: Any) -> str:
 
 
 @st.composite
+def grouped_subquery_query(draw: Any) -> str:
+    """A subquery in a grouped SELECT: ``x [NOT] IN (q)``, ``[NOT] EXISTS (q)`` or a scalar ``(q)``
+    in its select list (over a group key or an aggregate, correlated by a group key or not), or
+    an IN / EXISTS in its HAVING; evaluated once per group."""
+    key = draw(st.sampled_from(["t1.a", "t1.s", "t1.b"]))
+    col = {"t1.a": "t2.a", "t1.s": "t2.s", "t1.b": "t2.c"}[key]
+    x = draw(st.sampled_from([key, key, "max(t1.b)" if col != "t2.s" else "min(t1.s)", "count(*)"]))
+    x_col = "t2.s" if x == "min(t1.s)" else col if x == key else "t2.c"
+    inner = draw(st.sampled_from(["", "", f" WHERE {x_col} IS NOT NULL", " WHERE t2.c > 1", " WHERE t2.c > 100"]))
+    corr = draw(st.sampled_from(["", "", f"{col} = {key}"]))
+    where = f"{inner} AND {corr}" if inner and corr else f" WHERE {corr}" if corr else inner
+    form = draw(st.integers(0, 3))
+    if form == 0:
+        test = f"{x} {draw(st.sampled_from(['', 'NOT ']))}IN (SELECT {x_col} FROM t2{inner})"
+    elif form == 1:
+        test = f"{draw(st.sampled_from(['', 'NOT ']))}EXISTS (SELECT 1 FROM t2{where})"
+    elif form == 2:
+        test = f"(SELECT {draw(st.sampled_from(['max(t2.c)', 'count(*)', 'min(t2.a)']))} FROM t2{where})"
+    else:
+        test = f"{x} IN (SELECT {x_col} FROM t2{inner}) OR count(*) > 1"
+    filt = f" WHERE {draw(predicate(_typed('t1', T1_COLS)))}" if draw(st.booleans()) else ""
+    if form != 2 and draw(st.integers(0, 3)) == 0:
+        return f"SELECT {key} AS c0, count(*) AS c1 FROM t1{filt} GROUP BY {key} HAVING {test}"
+    order = f" ORDER BY c2 NULLS FIRST, c1 DESC, c0 NULLS LAST LIMIT {draw(st.integers(1, 4))}" if draw(
+        st.booleans()) else ""
+    return f"SELECT {key} AS c0, count(*) AS c1, ({test}) AS c2 FROM t1{filt} GROUP BY {key}{order}"
+
+
+@st.composite
 def big_sum_query(draw: Any) -> str:
     """SUM / AVG of BIGINTs near 2^63 (grouped, filtered, over windows, of INTEGERs): DuckDB's
     HUGEINT sum answers where Thresher's BIGINT sum must raise, never wrap (see ``run_one``)."""
@@ -572,7 +601,7 @@ def queries() -> st.SearchStrategy[str]:
     return st.one_of(projection_query(), aggregate_query(), join_query(), set_query(), subquery_query(),
                      window_query(), grouping_sets_query(), nested_set_query(), correlated_select_query(),
                      typed_query(), ordered_query(), like_query(), in_value_query(), big_sum_query(),
-                     decimal_query(), values_query())
+                     decimal_query(), values_query(), grouped_subquery_query())
 
 
 def _norm(v: object) -> object:

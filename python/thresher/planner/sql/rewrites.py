@@ -626,3 +626,172 @@ def put_back_local_ors(tree: Any, aside: list[tuple[Any, Any]], simplify: Any = 
         if isinstance(where.this, exp.And):
             _sort_conjuncts(where)
     return tree
+
+
+def lift_grouped_subqueries(tree: Any) -> Any:
+    """A grouped SELECT (GROUP BY, or an aggregate) whose select list holds a subquery (``x IN
+    (q)``, ``EXISTS (q)``, a scalar ``(q)``), or whose HAVING holds an IN or EXISTS, becomes the
+    grouped query in a derived table and the subqueries in a SELECT over it::
+
+        SELECT g, g IN (SELECT y FROM u) AS m, count(*) AS c FROM t GROUP BY g
+            ->  SELECT _lift._k0 AS g, _lift._l0 IN (SELECT y FROM u) AS m, _lift._k2 AS c
+                FROM (SELECT t.g AS _l0, t.g AS _k0, count(*) AS _k2 FROM t GROUP BY t.g) AS _lift
+
+    Decorrelation joins a subquery's rows onto the rows of the query it sits in, and a column
+    of those rows in a grouped select list is neither grouped nor aggregated; over the derived
+    table there is one row per group, which is what the subquery is evaluated for. Inside a
+    subquery target, every aggregate and every column of the grouped query's own tables (also
+    one a correlated subquery reads) becomes a column of the derived table; ORDER BY, LIMIT,
+    OFFSET and DISTINCT move out with them. A subquery inside an aggregate is evaluated per input
+    row and stays (so does one in an aggregate's FILTER). Refused (raises ``ValueError`` with a reason, the caller names the position):
+    a subquery target with a window function, a QUALIFY, a GROUP BY holding a subquery.
+    """
+    from sqlglot import exp
+
+    for select in reversed(list(tree.find_all(exp.Select))):  # (inner queries first: find_all is breadth first)
+        outer = _lifted_select(select)
+        if outer is None:
+            continue
+        if select is tree:
+            tree = outer
+        else:
+            select.replace(outer)
+    return tree
+
+
+_LIFT = "_lift"
+
+
+def _own_nodes(node: Any, kinds: tuple[type, ...]) -> list[Any]:
+    """``node``'s nodes of ``kinds`` outside nested queries, aggregates and FILTERs (walked by
+    hand: ``find_all`` cannot prune)."""
+    from sqlglot import exp
+
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, kinds):
+            out.append(n)
+            continue
+        if n is not node and isinstance(n, (exp.Query, exp.AggFunc, exp.Filter)):
+            continue
+        stack.extend(n.iter_expressions())
+    return out
+
+
+def _is_subquery_target(node: Any) -> bool:
+    from sqlglot import exp
+
+    return not isinstance(node, exp.In) or node.args.get("query") is not None
+
+
+def _lifted_select(select: Any) -> Any:
+    """``select`` as a SELECT over its grouped self (``lift_grouped_subqueries``), or None where
+    it is not grouped or holds no subquery to lift."""
+    from sqlglot import exp
+
+    kinds = (exp.Subquery, exp.Exists, exp.In)
+    items = select.expressions
+    having = select.args.get("having")
+    item_targets = [i for i in items if any(_is_subquery_target(n) for n in _own_nodes(i, kinds))]
+    having_target = having is not None and any(
+        isinstance(n, (exp.Exists, exp.In)) and _is_subquery_target(n) for n in _own_nodes(having.this, kinds))
+    if not item_targets and not having_target:
+        return None
+    scopes = [*items, *([having.this] if having is not None else [])]
+    group = select.args.get("group")
+    if group is None and not any(_own_nodes(x, (exp.AggFunc, exp.Filter)) for x in scopes):
+        return None
+    if group is not None and any(_own_nodes(g, kinds) for g in group.expressions):
+        raise ValueError("a GROUP BY key holding a subquery")
+    if select.args.get("qualify") is not None:
+        raise ValueError("a QUALIFY beside a subquery in a grouped select list")
+    sources = _source_aliases(select)
+    taken = {i.alias_or_name for i in items}
+    inner_items: list[Any] = []
+    lifted: dict[str, str] = {}
+
+    def fresh(base: str) -> str:
+        while base in taken:
+            base += "_"
+        taken.add(base)
+        return base
+
+    def ref(node: Any) -> Any:
+        key = node.sql()
+        if key not in lifted:
+            lifted[key] = fresh(f"_l{len(lifted)}")
+            inner_items.append(_as(node.copy(), lifted[key]))
+        return exp.column(lifted[key], table=_LIFT)
+
+    def walk(node: Any, shadow: frozenset[str], top: Any) -> Any:
+        if isinstance(node, (exp.AggFunc, exp.Filter)) and not shadow:  # (FILTER: its aggregate's)
+            return ref(node)
+        if isinstance(node, exp.Column):
+            return ref(node) if node.table in sources and node.table not in shadow else node
+        if isinstance(node, exp.Select) and node is not top:  # (its own tables hide the grouped query's)
+            shadow = shadow | _source_aliases(node)
+        for key, child in list(node.args.items()):
+            if isinstance(child, exp.Expression):
+                new = walk(child, shadow, top)
+                if new is not child:
+                    node.set(key, new)
+            elif isinstance(child, list):
+                node.set(key, [walk(c, shadow, top) if isinstance(c, exp.Expression) else c for c in child])
+        return node
+
+    def lift(x: Any) -> Any:
+        """``x`` (grouped scope) with its aggregates and own-table columns as ``_lift`` columns."""
+        if x.find(exp.Window):
+            raise ValueError("a window function beside a subquery in a grouped select list")
+        copy = x.copy()
+        return walk(copy, frozenset(), copy)
+
+    outer_items = []
+    for item in items:
+        if item in item_targets:
+            outer_items.append(_as(lift(item.unalias()), item.alias_or_name))
+        else:  # (under a name of its own: an ORDER BY name is then the output's, not the derived table's)
+            name = fresh(f"_k{len(outer_items)}")
+            inner_items.append(_as(item.unalias().copy(), name))
+            outer_items.append(_as(exp.column(name, table=_LIFT), item.alias_or_name))
+    outer_where = lift(having.this) if having_target else None
+    order = select.args.get("order")
+    outer_order = None
+    if order is not None:
+        outer_order = exp.Order(expressions=[
+            o if not any(c.table in sources for c in o.find_all(exp.Column)) and not o.find(exp.AggFunc)
+            else lift(o) for o in order.expressions])
+    inner = select.copy()
+    for key in ("order", "limit", "offset", "distinct"):
+        inner.set(key, None)
+    if having_target:
+        inner.set("having", None)
+    inner.set("expressions", inner_items)
+    outer = exp.Select(expressions=outer_items).from_(
+        exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(_LIFT))), copy=False)
+    if outer_where is not None:
+        outer.set("where", exp.Where(this=outer_where))
+    for key, value in (("order", outer_order), ("limit", select.args.get("limit")),
+                       ("offset", select.args.get("offset")), ("distinct", select.args.get("distinct"))):
+        if value is not None:
+            outer.set(key, value.copy())
+    return outer
+
+
+def _as(e: Any, name: str) -> Any:
+    """``e AS name`` (sqlglot's ``alias_`` gives a subquery a table alias instead)."""
+    from sqlglot import exp
+
+    return exp.Alias(this=e, alias=exp.to_identifier(name))
+
+
+def _source_aliases(select: Any) -> frozenset[str]:
+    """The names a SELECT's FROM and JOINs define (a table's alias or name)."""
+    from sqlglot import exp
+
+    out = set()
+    for part in [select.args.get("from_") or select.args.get("from"), *(select.args.get("joins") or [])]:
+        if part is not None and isinstance(part.this, exp.Expression):
+            out.add(part.this.alias_or_name)
+    return frozenset(out)

@@ -1803,6 +1803,7 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     if has_or and nested:  # (only decorrelation needs the ORs hidden, and only a nested query has a correlation)
         tree, hidden = hide_local_ors(tree)
     if nested:
+        tree = _lifted(tree)
         rewritten = exp.In in kinds and _observed_in_subqueries(tree)
         if rewritten or exp.Exists in kinds or any(issubclass(k, exp.Count) for k in kinds):
             _uncorrelated_exists(tree)
@@ -1825,6 +1826,17 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     if aside:
         tree = put_back_local_ors(tree, aside, lambda t: simplify(normalize(t), dialect=dialect))
     return tree
+
+
+def _lifted(tree: Any) -> Any:
+    """``lift_grouped_subqueries``, its refusals as UnsupportedError naming the query."""
+    from thresher.planner.sql.rewrites import lift_grouped_subqueries
+
+    try:
+        return lift_grouped_subqueries(tree)
+    except ValueError as exc:
+        raise UnsupportedError(f"{exc} is not supported: {_where(tree)}; compute the grouped query in a "
+                               f"derived table and use the subquery in a SELECT over it") from exc
 
 
 def _observed_in_subqueries(tree: Any) -> bool:
