@@ -628,6 +628,10 @@ def put_back_local_ors(tree: Any, aside: list[tuple[Any, Any]], simplify: Any = 
     return tree
 
 
+class LiftRefused(ValueError):
+    """A grouped query shape ``lift_grouped_subqueries`` leaves out (the message names it)."""
+
+
 def lift_grouped_subqueries(tree: Any) -> Any:
     """A grouped SELECT (GROUP BY, or an aggregate) whose select list holds a subquery (``x IN
     (q)``, ``EXISTS (q)``, a scalar ``(q)``), or whose HAVING holds an IN or EXISTS, becomes the
@@ -643,7 +647,8 @@ def lift_grouped_subqueries(tree: Any) -> Any:
     subquery target, every aggregate and every column of the grouped query's own tables (also
     one a correlated subquery reads) becomes a column of the derived table; ORDER BY, LIMIT,
     OFFSET and DISTINCT move out with them. A subquery inside an aggregate is evaluated per input
-    row and stays (so does one in an aggregate's FILTER). Refused (raises ``ValueError`` with a reason, the caller names the position):
+    row and stays (so does one in an aggregate's FILTER). Refused (raises ``LiftRefused`` naming
+    the shape; the caller adds the position):
     a subquery target with a window function, a QUALIFY, a GROUP BY holding a subquery.
     """
     from sqlglot import exp
@@ -703,9 +708,9 @@ def _lifted_select(select: Any) -> Any:
     if group is None and not any(_own_nodes(x, (exp.AggFunc, exp.Filter)) for x in scopes):
         return None
     if group is not None and any(_own_nodes(g, kinds) for g in group.expressions):
-        raise ValueError("a GROUP BY key holding a subquery")
+        raise LiftRefused("a GROUP BY key holding a subquery")
     if select.args.get("qualify") is not None:
-        raise ValueError("a QUALIFY beside a subquery in a grouped select list")
+        raise LiftRefused("a QUALIFY beside a subquery in a grouped select list")
     sources = _source_aliases(select)
     taken = {i.alias_or_name for i in items}
     inner_items: list[Any] = []
@@ -743,7 +748,7 @@ def _lifted_select(select: Any) -> Any:
     def lift(x: Any) -> Any:
         """``x`` (grouped scope) with its aggregates and own-table columns as ``_lift`` columns."""
         if x.find(exp.Window):
-            raise ValueError("a window function beside a subquery in a grouped select list")
+            raise LiftRefused("a window function beside a subquery in a grouped select list")
         copy = x.copy()
         return walk(copy, frozenset(), copy)
 

@@ -1830,11 +1830,11 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
 
 def _lifted(tree: Any) -> Any:
     """``lift_grouped_subqueries``, its refusals as UnsupportedError naming the query."""
-    from thresher.planner.sql.rewrites import lift_grouped_subqueries
+    from thresher.planner.sql.rewrites import LiftRefused, lift_grouped_subqueries
 
     try:
         return lift_grouped_subqueries(tree)
-    except ValueError as exc:
+    except LiftRefused as exc:
         raise UnsupportedError(f"{exc} is not supported: {_where(tree)}; compute the grouped query in a "
                                f"derived table and use the subquery in a SELECT over it") from exc
 
