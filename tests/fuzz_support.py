@@ -78,3 +78,46 @@ def same_value(a: object, b: object) -> bool:
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
     return type(a) is type(b) and a == b
+
+
+#: Polars' Rust panic (a BaseException: ``except Exception`` lets it through)
+PANIC = pl.exceptions.PanicException
+
+
+def compare_with_polars(text: str, tf: Any, want: pl.DataFrame, want_rows: list[tuple[Any, ...]] | None = None,
+                        sort_key: Callable[[tuple[Any, ...]], Any] | None = None) -> str:
+    """Run Thresher's frame ``tf`` and compare it with Polars' result ``want`` (its ``want_rows``
+    where the caller already took them): names, dtypes, then rows (in order, or both sorted by
+    ``sort_key``). ``"match"``, or ``"refused: ..."`` where Thresher refused with its own error;
+    an AssertionError naming ``text`` on a wrong answer, a failure while running or a crash."""
+    import thresher as th
+    from thresher.errors import ThresherExecutionError
+
+    try:
+        got_arrow = tf.to_arrow()
+    except ThresherExecutionError as exc:
+        if "is not supported" in str(exc):
+            return f"refused: {str(exc)[:80]}"
+        raise AssertionError(f"{text}\nfailed while running: {exc}") from exc
+    except th.ThresherError as exc:
+        return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
+    except (Exception, PANIC) as exc:  # noqa: BLE001 (the point: anything else is a bug)
+        raise AssertionError(f"{text}\ncrashed with {type(exc).__name__}: {exc}") from exc
+    names = got_arrow.schema.names
+    assert names == want.columns, f"{text}\ncolumns {names} vs Polars' {want.columns}"
+    # (by position: Polars' from_arrow renames a column named '' to 'column_1')
+    got = pl.from_arrow(got_arrow.rename_columns([f"c{i}" for i in range(len(names))]))
+    assert isinstance(got, pl.DataFrame)
+    for i, (name, want_type) in enumerate(want.schema.items()):
+        assert same_dtype(got.schema[f"c{i}"], want_type), (
+            f"{text}\ncolumn {name!r}: {got.schema[f'c{i}']} vs Polars' {want_type}")
+    got_rows = got.rows()
+    want_rows = want.rows() if want_rows is None else want_rows
+    assert len(got_rows) == len(want_rows), (
+        f"{text}\n{len(got_rows)} rows vs Polars' {len(want_rows)}\n{got_rows}\nvs Polars'\n{want_rows}")
+    if sort_key is not None:
+        got_rows, want_rows = sorted(got_rows, key=sort_key), sorted(want_rows, key=sort_key)
+    for i, (a, b) in enumerate(zip(got_rows, want_rows)):
+        assert len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b)), (
+            f"{text}\nrow {i}: {a} vs Polars' {b}\n{got_rows}\nvs Polars'\n{want_rows}")
+    return "match"

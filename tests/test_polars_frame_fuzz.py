@@ -48,12 +48,11 @@ from hypothesis import reject
 from hypothesis import strategies as st
 
 import thresher as th
-from fuzz_support import assert_mostly_supported, run_cases, same_dtype, same_value
-from thresher.errors import ThresherExecutionError
+from fuzz_support import PANIC as _PANIC
+from fuzz_support import assert_mostly_supported, compare_with_polars, run_cases
 
 D = datetime.date
 Dec = decimal.Decimal
-_PANIC = pl.exceptions.PanicException  # (a BaseException)
 # (Polars warns that it merges no key where a join key is an expression and coalesce=True)
 pytestmark = pytest.mark.filterwarnings("ignore:coalescing join requested:UserWarning")
 
@@ -652,33 +651,7 @@ def run_one(left: pa.Table, right: pa.Table, steps: list[Step], ordered: bool) -
         return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
     except (Exception, _PANIC) as exc:  # noqa: BLE001 (an eager step, pivot, crashed)
         raise AssertionError(f"{text}\ncrashed with {type(exc).__name__}: {exc}") from exc
-    try:
-        got_arrow = tf.to_arrow()
-    except ThresherExecutionError as exc:
-        if "is not supported" in str(exc):
-            return f"refused: {str(exc)[:80]}"
-        raise AssertionError(f"{text}\nfailed while running: {exc}") from exc
-    except th.ThresherError as exc:
-        return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
-    except (Exception, _PANIC) as exc:  # noqa: BLE001 (the point: anything else is a bug)
-        raise AssertionError(f"{text}\ncrashed with {type(exc).__name__}: {exc}") from exc
-    names = got_arrow.schema.names
-    assert names == want.columns, f"{text}\ncolumns {names} vs Polars' {want.columns}"
-    # (by position: Polars' from_arrow renames a column named '' to 'column_1')
-    got = pl.from_arrow(got_arrow.rename_columns([f"c{i}" for i in range(len(names))]))
-    assert isinstance(got, pl.DataFrame)
-    for i, (name, want_type) in enumerate(want.schema.items()):
-        assert same_dtype(got.schema[f"c{i}"], want_type), (
-            f"{text}\ncolumn {name!r}: {got.schema[f'c{i}']} vs Polars' {want_type}")
-    got_rows, want_rows = got.rows(), want.rows()
-    assert len(got_rows) == len(want_rows), (
-        f"{text}\n{len(got_rows)} rows vs Polars' {len(want_rows)}\n{got_rows}\nvs Polars'\n{want_rows}")
-    if not ordered:
-        got_rows, want_rows = sorted(got_rows, key=_sort_key), sorted(want_rows, key=_sort_key)
-    for i, (a, b) in enumerate(zip(got_rows, want_rows)):
-        assert len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b)), (
-            f"{text}\nrow {i}: {a} vs Polars' {b}\n{got_rows}\nvs Polars'\n{want_rows}")
-    return "match"
+    return compare_with_polars(text, tf, want, sort_key=None if ordered else _sort_key)
 
 
 def fuzz(n: int, seed: int | None = None) -> Counter[str]:

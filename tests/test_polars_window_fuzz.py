@@ -63,12 +63,11 @@ from hypothesis import reject
 from hypothesis import strategies as st
 
 import thresher as th
-from fuzz_support import assert_mostly_supported, run_cases, same_dtype, same_value
-from thresher.errors import ThresherExecutionError
+from fuzz_support import PANIC as _PANIC
+from fuzz_support import assert_mostly_supported, compare_with_polars, run_cases
 
 D = datetime.date
 Dec = decimal.Decimal
-_PANIC = pl.exceptions.PanicException  # (a BaseException)
 NAN, INF = float("nan"), float("inf")
 
 COLUMNS: dict[str, tuple[pa.DataType, list[Any]]] = {
@@ -633,30 +632,7 @@ def run_one(table: pa.Table, step: Step) -> str:
         return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
     except (Exception, _PANIC) as exc:  # noqa: BLE001
         raise AssertionError(f"{text}\ncrashed with {type(exc).__name__}: {exc}") from exc
-    try:
-        got_arrow = tf.to_arrow()
-    except ThresherExecutionError as exc:
-        if "is not supported" in str(exc):
-            return f"refused: {str(exc)[:80]}"
-        raise AssertionError(f"{text}\nfailed while running: {exc}") from exc
-    except th.ThresherError as exc:
-        return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
-    except (Exception, _PANIC) as exc:  # noqa: BLE001 (the point: anything else is a bug)
-        raise AssertionError(f"{text}\ncrashed with {type(exc).__name__}: {exc}") from exc
-    names = got_arrow.schema.names
-    assert names == want.columns, f"{text}\ncolumns {names} vs Polars' {want.columns}"
-    got = pl.from_arrow(got_arrow.rename_columns([f"c{i}" for i in range(len(names))]))
-    assert isinstance(got, pl.DataFrame)
-    for i, (name, want_type) in enumerate(want.schema.items()):
-        assert same_dtype(got.schema[f"c{i}"], want_type), (
-            f"{text}\ncolumn {name!r}: {got.schema[f'c{i}']} vs Polars' {want_type}")
-    got_rows = got.rows()
-    assert len(got_rows) == len(want_rows), (
-        f"{text}\n{len(got_rows)} rows vs Polars' {len(want_rows)}\n{got_rows}\nvs Polars'\n{want_rows}")
-    for i, (a, b) in enumerate(zip(got_rows, want_rows)):
-        assert len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b)), (
-            f"{text}\nrow {i}: {a} vs Polars' {b}\n{got_rows}\nvs Polars'\n{want_rows}")
-    return "match"
+    return compare_with_polars(text, tf, want, want_rows)
 
 
 def fuzz(n: int, seed: int | None = None) -> Counter[str]:

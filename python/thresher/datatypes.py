@@ -493,6 +493,14 @@ class DataType:
 _INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 19}
 
 
+def integer_digits(t: pa.DataType) -> int | None:
+    """The decimal digits every value of integer type ``t`` fits in (BIGINT 19, UBIGINT 20): the
+    ``DECIMAL(digits, 0)`` DuckDB and Polars take it as next to a decimal; None for other types."""
+    if not pa.types.is_integer(t):
+        return None
+    return _INT_DIGITS[t.bit_width] + (1 if t == pa.uint64() else 0)
+
+
 def polars_supertype(a: DataType, b: DataType) -> DataType | None:
     """:func:`supertype` as Polars takes it where they differ: a decimal next to an integer
     stays that decimal where it holds every value of the integer type, and is ``decimal(38, s)``
@@ -502,8 +510,8 @@ def polars_supertype(a: DataType, b: DataType) -> DataType | None:
         if x.arrow == pa.uint64() and pa.types.is_signed_integer(y.arrow):
             return None
         if x.kind == "decimal" and y.is_integer():
-            t = x.arrow
-            digits = _INT_DIGITS[y.arrow.bit_width] + (1 if y.arrow == pa.uint64() else 0)
+            t, digits = x.arrow, integer_digits(y.arrow)
+            assert digits is not None
             return x if t.precision - t.scale >= digits else DataType(pa.decimal128(38, t.scale))
     return supertype(a, b)
 
@@ -528,8 +536,7 @@ def supertype(a: DataType, b: DataType) -> DataType | None:
             # an integer takes the decimal of its digits (BIGINT: DECIMAL(19, 0)), as DuckDB: the
             # decimal alone (DECIMAL(10, 2) next to a BIGINT) cannot hold the integer's values
             dec, other = (ta, tb) if pa.types.is_decimal(ta) else (tb, ta)
-            digits = _INT_DIGITS[other.bit_width] + (1 if other == pa.uint64() else 0)
-            ints = max(dec.precision - dec.scale, digits)
+            ints = max(dec.precision - dec.scale, integer_digits(other) or 0)
             return DataType(pa.decimal128(min(38, ints + dec.scale), dec.scale))
         if pa.types.is_floating(ta) or pa.types.is_floating(tb):
             width = max(ta.bit_width if pa.types.is_floating(ta) else 0, tb.bit_width if pa.types.is_floating(tb) else 0)

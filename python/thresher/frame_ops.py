@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from thresher.datatypes import DataType, Schema, literal_type_next_to, supertype
+from thresher.datatypes import DataType, Schema, literal_type_next_to, polars_supertype, supertype
 from thresher.errors import ThresherTypeError, UnsupportedError
 from thresher.expressions.expr import (
     AggCall,
@@ -232,20 +232,12 @@ def concat(items: Sequence[DataFrame], *, how: str = "vertical") -> DataFrame:
     return frames[0]._with(Union(tuple(plans)))
 
 
-_INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 19}
-
-
 def _relaxed_supertype(a: DataType, b: DataType) -> DataType | None:
     """The type a relaxed concat widens ``a`` and ``b`` to, as Polars: an integer and a
     ``decimal(p, s)`` give that decimal when it holds every value of the integer type, else
-    ``decimal(38, s)`` (the common supertype, ``decimal(p, s)``, could not hold an int64)."""
-    for x, y in ((a, b), (b, a)):
-        if x.is_integer() and y.kind == "decimal":
-            p, s = y.arrow.precision, y.arrow.scale
-            bits = x.arrow.bit_width
-            digits = 20 if x.arrow == DataType.uint64().arrow else _INT_DIGITS[bits]
-            return y if digits + s <= p else DataType.decimal(38, s)
-    return supertype(a, b)
+    ``decimal(38, s)`` (:func:`polars_supertype`); a uint64 and a signed integer the common
+    supertype (int64)."""
+    return polars_supertype(a, b) or supertype(a, b)
 
 
 def _concat_horizontal(frames: list[DataFrame], strict: bool) -> DataFrame:

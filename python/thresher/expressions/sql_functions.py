@@ -159,21 +159,11 @@ def _sql_sign(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return DataType.int8()
 
 
-#: the decimal digits of an integer type, as DuckDB widens a DECIMAL to hold it
-_INT_DIGITS = {"int8": 3, "int16": 5, "int32": 10, "int64": 19, "uint8": 3, "uint16": 5, "uint32": 10, "uint64": 20}
-
-
 def extreme_type(name: str, args: Sequence[Field]) -> DataType:
-    """GREATEST / LEAST's type: the arguments' common type, a DECIMAL widened to hold every integer
-    argument's digits as DuckDB's (DECIMAL(4, 1) and a BIGINT: DECIMAL(20, 1)), where the common
-    type keeps the DECIMAL as it is (a BIGINT's 1440 did not convert)."""
-    t = common_type(name, args)
-    if t.kind == "decimal":
-        scale, whole = t.arrow.scale, t.arrow.precision - t.arrow.scale
-        for f in args:
-            whole = max(whole, _INT_DIGITS.get(str(f.dtype.arrow), 0))
-        t = DataType.decimal(min(38, whole + scale), scale)
-    return t
+    """GREATEST / LEAST's type: the arguments' common type, where a DECIMAL next to an integer is
+    widened to hold the integer's digits as DuckDB's (DECIMAL(4, 1) and a BIGINT: DECIMAL(20, 1);
+    :func:`~thresher.datatypes.supertype`)."""
+    return common_type(name, args)
 
 
 def _extreme_rule(name: str) -> Any:

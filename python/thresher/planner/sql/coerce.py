@@ -25,7 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.datatypes import DataType, Schema
+from thresher.datatypes import DataType, Schema, integer_digits
 from thresher.errors import ThresherError, ThresherTypeError
 from thresher.expressions.expr import Alias, Call, Cast, Column, Expr, Literal, When, lit, when
 
@@ -167,9 +167,6 @@ def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType, sche
 
 
 #: DuckDB's DECIMAL width of each integer type
-_INT_WIDTHS = {"int8": 3, "int16": 5, "int32": 10, "int64": 19, "uint8": 3, "uint16": 5, "uint32": 10, "uint64": 20}
-
-
 def duckdb_decimal_width(e: Expr, schema: Schema | None) -> tuple[int, int] | None:
     """The (precision, scale) DuckDB gives ``e`` as a DECIMAL operand, where Thresher can tell
     (``None`` where not): Thresher's DECIMAL arithmetic is ``DECIMAL(38, s)`` whatever the
@@ -214,7 +211,8 @@ def duckdb_decimal_width(e: Expr, schema: Schema | None) -> tuple[int, int] | No
     if t is not None:
         if t.kind == "decimal":
             return t.arrow.precision, t.arrow.scale
-        return (_INT_WIDTHS[str(t.arrow)], 0) if str(t.arrow) in _INT_WIDTHS else None
+        int_digits = integer_digits(t.arrow)
+        return (int_digits, 0) if int_digits is not None else None
     return None
 
 
