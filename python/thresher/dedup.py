@@ -102,7 +102,7 @@ class DedupNamespace(Generic[F]):
         ``bands``/``rows`` default to the pair minimizing false positives + negatives on the
         S-curve ``1-(1-s^r)^b`` at ``threshold``; ``verify=True`` checks each candidate pair's
         exact Jaccard similarity of shingle sets (raises precision). ``device``: ``"auto"`` runs
-        signatures, buckets and components on a GPU (cuDF/CuPy, the ``gpu`` extra) when one is
+        signatures, buckets and components on a GPU (CuPy, the ``gpu`` extra) when one is
         there, ``"gpu"`` insists, ``"cpu"`` never; the result is the same. On the Ray executor
         the decision is a shuffle over CPU tasks whatever ``device`` says.
 

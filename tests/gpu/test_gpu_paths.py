@@ -1,4 +1,4 @@
-"""Real GPU paths: cuDF/CuPy fuzzy dedup, vLLM generation and embeddings, transformers on CUDA.
+"""Real GPU paths: CuPy fuzzy dedup, vLLM generation and embeddings, transformers on CUDA.
 
 Marked ``gpu`` and skipped without a device (``make test-gpu`` selects them; the default suite
 skips them). Nothing is downloaded: the models are random-weight ones built from a config.
@@ -34,7 +34,7 @@ def test_gpu_fuzzy_dedup_equals_cpu_on_the_device() -> None:
     from thresher.testing.text import planted_corpus
 
     if not gpu_dedup.gpu_available():
-        pytest.skip("cudf/cupy or a CUDA device missing")
+        pytest.skip("cupy or a CUDA device missing")
     assert gpu_dedup._known_answer_check() == (True, "")
     docs, _ = planted_corpus(3000, seed=5)
     texts = pa.array(docs, pa.large_string())
@@ -44,6 +44,35 @@ def test_gpu_fuzzy_dedup_equals_cpu_on_the_device() -> None:
         assert (~cpu[1]).sum() > 100
         assert np.array_equal(cpu[0], gpu[0]) and np.array_equal(cpu[1], gpu[1])
     assert gpu_dedup.gpu_path_verified()
+
+
+def test_gpu_kernels_equal_cpu_across_blocks_and_random_graphs() -> None:
+    """The two device kernels (MinHash atomic-min, the components' scatter-min) on odd sizes."""
+    from thresher.operators.kernels import gpu_dedup
+    from thresher.operators.kernels.components import connected_components
+    from thresher.operators.kernels.lsh import band_hashes, candidate_pairs
+    from thresher.operators.kernels.minhash import minhash_signatures
+    from thresher.testing.text import planted_corpus
+
+    if not gpu_dedup.gpu_available():
+        pytest.skip("cupy or a CUDA device missing")
+    docs, _ = planted_corpus(2000, seed=9)
+    texts = pa.array(docs[:700] + [None, "", "x"] + docs[700:], pa.large_string())
+    for unit, ngram, perms in (("word", 3, 128), ("char", 5, 96), ("word", 1, 7)):
+        cpu = minhash_signatures(texts, perms, ngram, unit, seed=4)  # type: ignore[arg-type]
+        for block in (997, 1 << 24):  # documents cut by block boundaries, and one block
+            dev = gpu_dedup.signatures_device(texts, perms, ngram, unit, seed=4, block_shingles=block)  # type: ignore[arg-type]
+            assert np.array_equal(gpu_dedup.backend().asnumpy(dev), cpu), (unit, ngram, perms, block)
+    sig = minhash_signatures(texts, 128, 3, "word")
+    bh = band_hashes(sig, 16, 8)
+    valid = ~(sig == 0xFFFFFFFF).all(axis=1)
+    left, right = candidate_pairs(bh, valid=valid)
+    gl, gr = gpu_dedup.candidate_pairs_gpu(bh, valid)
+    assert len(left) > 100 and np.array_equal(gl, left) and np.array_equal(gr, right)
+    rng = np.random.default_rng(1)
+    for n, m in ((1, 0), (50, 10), (5000, 4000), (200_000, 300_000)):
+        a, b = rng.integers(0, n, m), rng.integers(0, n, m)
+        assert np.array_equal(gpu_dedup.components_gpu(a, b, n), connected_components(a, b, n=n)), (n, m)
 
 
 @needs_cuda_torch

@@ -1,8 +1,9 @@
-"""The GPU dedup path's code, run on the CPU with pandas standing in for cuDF and NumPy for CuPy.
+"""The GPU dedup path's code, run on the CPU with NumPy standing in for CuPy.
 
-The stand-ins live here only: a module ``cudf`` exposing ``DataFrame`` (pandas) and a module
-``cupy`` exposing the NumPy functions the code uses (plus ``asnumpy`` and a fake device count).
-Every result is compared with the CPU kernels, bit for bit.
+The stand-in lives here only: a module ``cupy`` exposing the NumPy functions the code uses (plus
+``asnumpy`` and a fake device count) and no ``RawModule``, so the two device kernels run as their
+``np.minimum.at`` equivalents; ``make test-gpu`` (tests/gpu) runs the kernels themselves. Every
+result is compared with the CPU kernels, bit for bit.
 """
 
 from __future__ import annotations
@@ -23,22 +24,17 @@ from thresher.operators.kernels.lsh import band_hashes, candidate_pairs, fuzzy_d
 from thresher.operators.kernels.minhash import minhash_signatures
 from thresher.testing.text import planted_corpus
 
-pd = pytest.importorskip("pandas")
-
-_CUPY_NAMES = ("uint32", "uint64", "int64", "full", "asarray", "arange", "broadcast_to", "concatenate", "unique",
-               "minimum", "maximum", "empty")
+_CUPY_NAMES = ("uint32", "uint64", "int64", "full", "asarray", "ascontiguousarray", "arange", "broadcast_to",
+               "concatenate", "unique", "minimum", "maximum", "empty", "lexsort", "stack")
 
 
 @pytest.fixture
 def fake_gpu(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    cudf = types.ModuleType("cudf")
-    cudf.DataFrame = pd.DataFrame  # type: ignore[attr-defined]
     cupy = types.ModuleType("cupy")
     for name in _CUPY_NAMES:
         setattr(cupy, name, getattr(np, name))
     cupy.asnumpy = np.asarray  # type: ignore[attr-defined]
     cupy.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "cudf", cudf)
     monkeypatch.setitem(sys.modules, "cupy", cupy)
     monkeypatch.setattr(gpu_dedup, "_VERIFIED", None)  # each test's (fake) device is checked afresh
     assert gpu_dedup.gpu_available()

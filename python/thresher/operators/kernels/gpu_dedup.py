@@ -1,7 +1,7 @@
-"""Fuzzy dedup on a GPU (cuDF + CuPy, the ``gpu`` extra): the CPU path's results, computed on the device.
+"""Fuzzy dedup on a GPU (CuPy, the ``gpu`` extra): the CPU path's results, computed on the device.
 
-Nothing here is imported by ``import thresher``; cuDF and CuPy are imported inside functions, and
-:func:`gpu_available` says whether they and a device are present. ``df.dedup.fuzzy(...,
+Nothing here is imported by ``import thresher``; CuPy is imported inside functions, and
+:func:`gpu_available` says whether it and a device are present. ``df.dedup.fuzzy(...,
 device="auto")`` (the default) takes this path on the local executor when they are.
 
 Same semantics as the CPU kernels, bit for bit: the signatures equal
@@ -13,22 +13,25 @@ row of its component). What runs where:
 
 * shingling and the 32-bit shingle hashes: host (vectorized NumPy over the Arrow buffer; a text
   pass, cheap next to the permutations);
-* permutations ``fmix32(h) * a + b mod 2**32`` (CuPy, uint32 wrap-around, blocks of shingles)
-  and the per-document minimum (cuDF ``groupby(doc).min()``): device;
-* band hashes (CuPy uint64 arithmetic), per-band bucket sort (cuDF ``sort_values``), consecutive
-  pairs, components (hook-and-jump: cuDF ``groupby.min`` to hook roots, CuPy gathers for the
-  pointer jumping): device;
+* permutations ``fmix32(h) * a + b mod 2**32`` and the per-document minimum: one device kernel,
+  a thread per (shingle, permutation) pair taking ``atomicMin`` into its document's signature
+  (no ``[num_perm, shingles]`` intermediate, no sort: documents need not be contiguous);
+* band hashes (CuPy uint64 arithmetic), per-band bucket sort (``lexsort`` by hash, then row),
+  consecutive pairs, components (hook-and-jump: an ``atomicMin`` scatter hooks roots, CuPy
+  gathers do the pointer jumping): device;
 * ``verify=True``: exact Jaccard of the candidate pairs with the CPU kernel on the host (edges
   are few next to documents).
 
-Only the ``affine32`` permutation scheme is offered here (``legacy`` needs 61-bit modular
-arithmetic). The test suite runs this module's code on the CPU with pandas/NumPy standing in for
-cuDF/CuPy (see ``tests/operators/kernels/test_gpu_dedup.py``); it has not run on a GPU yet.
+Only CuPy is needed (no cuDF: its sort and group-by were the only uses, and they are a
+``lexsort`` and an atomic scatter here). Only the ``affine32`` permutation scheme is offered
+(``legacy`` needs 61-bit modular arithmetic). The test suite runs this module's code on the CPU
+with NumPy standing in for CuPy, where the two kernels become ``np.minimum.at`` (see
+``tests/operators/kernels/test_gpu_dedup.py``); ``make test-gpu`` runs it on a device.
 
-Because of that, ``device="auto"`` does not trust the device on its word: :func:`gpu_path_verified`
-runs the whole path once per process on a small known-answer corpus and compares every step with
-the CPU kernels; if anything differs (or fails), ``auto`` uses the CPU and warns once.
-``device="gpu"`` is the user's explicit choice and is not second-guessed.
+``device="auto"`` does not trust the device on its word: :func:`gpu_path_verified` runs the whole
+path once per process on a small known-answer corpus and compares every step with the CPU
+kernels; if anything differs (or fails), ``auto`` uses the CPU and warns once. ``device="gpu"``
+is the user's explicit choice and is not second-guessed.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from thresher.operators.kernels.minhash import MAX_HASH, HashName, Unit, permuta
 
 
 def gpu_available() -> bool:
-    """Whether cuDF and CuPy import and a CUDA device is visible.
+    """Whether CuPy imports and a CUDA device is visible.
 
     Examples
     --------
@@ -55,7 +58,6 @@ def gpu_available() -> bool:
     True
     """
     try:
-        import cudf  # noqa: F401
         import cupy
 
         return int(cupy.cuda.runtime.getDeviceCount()) > 0
@@ -84,7 +86,7 @@ def _known_answer_check() -> tuple[bool, str]:
                 return False, f"MinHash signatures ({unit} {ngram}-grams) differ"
         sig = minhash_signatures(texts, 128, 3, "word")
         bh = band_hashes(sig, 16, 8)
-        _, xp = backend()
+        xp = backend()
         if not np.array_equal(np.asarray(xp.asnumpy(band_hashes_device(xp.asarray(sig), 16, 8))), bh):
             return False, "band hashes differ"
         valid = ~(sig == MAX_HASH).all(axis=1)
@@ -132,14 +134,72 @@ def gpu_path_verified() -> bool:
         return _VERIFIED[0]
 
 
-def backend() -> tuple[Any, Any]:
-    """``(cudf, cupy)``, or :class:`UnsupportedError` when there is no GPU path here."""
+def backend() -> Any:
+    """The ``cupy`` module, or :class:`UnsupportedError` when there is no GPU path here."""
     if not gpu_available():
-        raise UnsupportedError("the GPU dedup path needs cudf, cupy and a CUDA device (pip install thresher[gpu])")
-    import cudf
+        raise UnsupportedError("the GPU dedup path needs cupy and a CUDA device (pip install thresher[gpu])")
     import cupy
 
-    return cudf, cupy
+    return cupy
+
+
+# Two kernels, compiled once per process by CuPy (NVRTC) on first use. The minimum is order-free,
+# so the atomics give the same answer as a sort and group-by, run after run.
+_KERNEL_SOURCE = r"""
+extern "C" __global__ void minhash_min(const unsigned int* h, const long long* doc, long long count,
+                                       const unsigned int* a, const unsigned int* b, int perms,
+                                       unsigned int* out) {
+    long long total = count * (long long)perms;
+    long long step = (long long)blockDim.x * gridDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += step) {
+        long long s = i / perms;
+        int p = (int)(i - s * perms);
+        unsigned int x = h[s];  /* MurmurHash3's fmix32, as hashing.fmix32 */
+        x ^= x >> 16; x *= 0x85EBCA6Bu; x ^= x >> 13; x *= 0xC2B2AE35u; x ^= x >> 16;
+        atomicMin(out + doc[s] * perms + p, a[p] * x + b[p]);  /* uint32 wraps mod 2**32 */
+    }
+}
+extern "C" __global__ void scatter_min_i64(long long* target, const long long* index,
+                                           const long long* values, long long count) {
+    long long step = (long long)blockDim.x * gridDim.x;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < count; i += step) {
+        atomicMin(target + index[i], values[i]);
+    }
+}
+"""
+_KERNELS: dict[str, Any] = {}
+_KERNEL_LOCK = threading.Lock()  # not _VERIFY_LOCK: the known-answer check compiles under that one
+_THREADS = 256
+
+
+def _kernel(xp: Any, name: str) -> Any:
+    with _KERNEL_LOCK:
+        if name not in _KERNELS:
+            module = xp.RawModule(code=_KERNEL_SOURCE)
+            _KERNELS["minhash_min"] = module.get_function("minhash_min")
+            _KERNELS["scatter_min_i64"] = module.get_function("scatter_min_i64")
+        return _KERNELS[name]
+
+
+def _on_device(xp: Any) -> bool:
+    """CuPy proper (kernels run); the tests' NumPy stand-in has no ``RawModule``."""
+    return hasattr(xp, "RawModule")
+
+
+def _grid(total: int) -> tuple[int]:
+    return (max(1, min((total + _THREADS - 1) // _THREADS, 65535 * 8)),)
+
+
+def _scatter_min(xp: Any, target: Any, index: Any, values: Any) -> None:
+    """``target[index] = minimum(target[index], values)`` with repeated indices, in place (int64)."""
+    if not len(index):
+        return
+    if _on_device(xp):
+        index = xp.ascontiguousarray(index, dtype=xp.int64)
+        values = xp.ascontiguousarray(values, dtype=xp.int64)
+        _kernel(xp, "scatter_min_i64")(_grid(len(index)), (_THREADS,), (target, index, values, np.int64(len(index))))
+    else:
+        xp.minimum.at(target, index, values)
 
 
 def signatures_device(
@@ -150,32 +210,33 @@ def signatures_device(
     seed: int = 1,
     hash: HashName = "poly64",
     *,
-    block_shingles: int = 1 << 18,
+    block_shingles: int = 1 << 24,
 ) -> Any:
     """MinHash signatures as a device array ``uint32 [n, num_perm]`` (equal to the CPU ones).
 
-    Shingles are processed in blocks of ``block_shingles`` (the block's ``[num_perm, block]``
-    permutation values bound device memory: 128 MiB at the default); a document cut by a block
-    boundary gets the minimum of both parts.
+    Shingle hashes go to the device in blocks of ``block_shingles`` (12 bytes each with their
+    document numbers: 192 MiB at the default); a document cut by a block boundary gets the
+    minimum of both parts.
     """
-    cudf, xp = backend()
+    xp = backend()
     h, off = shingle_hashes(texts, ngram, unit, hash)
     a, b = permutations(num_perm, seed, "affine32")
     n = len(off) - 1
     out = xp.full((n, num_perm), MAX_HASH, dtype=xp.uint32)
     doc = np.repeat(np.arange(n, dtype=np.int64), np.diff(off))
-    da, db = xp.asarray(a)[:, None], xp.asarray(b)[:, None]
-    names = [f"p{i}" for i in range(num_perm)]
+    da = xp.asarray(np.ascontiguousarray(a, dtype=np.uint32))
+    db = xp.asarray(np.ascontiguousarray(b, dtype=np.uint32))
     for s0 in range(0, len(h), block_shingles):
         s1 = min(s0 + block_shingles, len(h))
-        hv = fmix32(xp.asarray(h[s0:s1]), xp)
-        perm = da * hv[None, :] + db  # uint32: wraps mod 2**32, as datasketch's affine32
-        frame = cudf.DataFrame({name: perm[i] for i, name in enumerate(names)})
-        frame["doc"] = xp.asarray(doc[s0:s1])
-        mins = frame.groupby("doc", sort=True).min()
-        docs = xp.asarray(mins.index.values)
-        vals = xp.asarray(mins[names].values, dtype=xp.uint32)
-        out[docs] = xp.minimum(out[docs], vals)
+        hv = xp.asarray(np.ascontiguousarray(h[s0:s1], dtype=np.uint32))
+        dv = xp.asarray(doc[s0:s1])
+        if _on_device(xp):
+            count = s1 - s0
+            _kernel(xp, "minhash_min")(_grid(count * num_perm), (_THREADS,),
+                                       (hv, dv, np.int64(count), da, db, np.int32(num_perm), out))
+        else:
+            perm = da[:, None] * fmix32(hv, xp)[None, :] + db[:, None]  # uint32: wraps mod 2**32
+            xp.minimum.at(out, (dv[None, :], xp.arange(num_perm)[:, None]), perm)
     return out
 
 
@@ -184,25 +245,26 @@ def minhash_signatures_gpu(
     hash: HashName = "poly64",
 ) -> np.ndarray:
     """:func:`~.minhash.minhash_signatures` computed on the GPU, as a host array."""
-    _, xp = backend()
+    xp = backend()
     return np.asarray(xp.asnumpy(signatures_device(texts, num_perm, ngram, unit, seed, hash)))
 
 
 def band_hashes_device(sig: Any, bands: int, rows: int) -> Any:
     """:func:`~.lsh.band_hashes` of a device signature array: device ``uint64 [n, bands]``."""
-    _, xp = backend()
-    return band_hashes(sig, bands, rows, xp)
+    return band_hashes(sig, bands, rows, backend())
 
 
 def candidate_pairs_device(bh: Any, valid: np.ndarray | None = None) -> tuple[Any, Any]:
     """:func:`~.lsh.candidate_pairs` (chain mode) on the device: sorted unique ``(left, right)``."""
-    cudf, xp = backend()
+    xp = backend()
     n, bands = bh.shape
     rows = xp.arange(n, dtype=xp.int64) if valid is None else xp.asarray(np.flatnonzero(valid).astype(np.int64))
+    row_key = rows.astype(xp.uint64)  # lexsort's keys share one dtype; rows are >= 0
     lefts, rights = [], []
     for k in range(bands):
-        frame = cudf.DataFrame({"h": bh[rows, k], "r": rows}).sort_values(["h", "r"])
-        hs, members = xp.asarray(frame["h"].values), xp.asarray(frame["r"].values)
+        h = bh[rows, k]
+        order = xp.lexsort(xp.stack([row_key, h]))  # by hash, then row (the last key is the primary one)
+        hs, members = h[order], rows[order]
         same = hs[1:] == hs[:-1]
         lefts.append(members[:-1][same])
         rights.append(members[1:][same])
@@ -216,10 +278,10 @@ def candidate_pairs_device(bh: Any, valid: np.ndarray | None = None) -> tuple[An
 def connected_components_device(left: Any, right: Any, n: int) -> Any:
     """:func:`~.components.connected_components` on the device: the smallest node of each component.
 
-    Hook-and-jump: every open edge hooks the larger of its two roots under the smaller (one
-    ``groupby(root).min()`` per round), then pointer jumping to a fixpoint.
+    Hook-and-jump: every open edge hooks the larger of its two roots under the smaller (an
+    atomic-min scatter per round), then pointer jumping to a fixpoint.
     """
-    cudf, xp = backend()
+    xp = backend()
     labels = xp.arange(n, dtype=xp.int64)
     u, v = xp.asarray(left, dtype=xp.int64), xp.asarray(right, dtype=xp.int64)
     while len(u):
@@ -228,9 +290,7 @@ def connected_components_device(left: Any, right: Any, n: int) -> Any:
         if not bool(open_.any()):
             break
         u, v, lu, lv = u[open_], v[open_], lu[open_], lv[open_]
-        hooks = cudf.DataFrame({"hi": xp.maximum(lu, lv), "lo": xp.minimum(lu, lv)}).groupby("hi", sort=True).min()
-        hi = xp.asarray(hooks.index.values, dtype=xp.int64)
-        labels[hi] = xp.minimum(labels[hi], xp.asarray(hooks["lo"].values, dtype=xp.int64))
+        _scatter_min(xp, labels, xp.maximum(lu, lv), xp.minimum(lu, lv))
         while True:
             nxt = labels[labels]
             if bool((nxt == labels).all()):
@@ -242,7 +302,7 @@ def connected_components_device(left: Any, right: Any, n: int) -> Any:
 def fuzzy_band_hashes_gpu(texts: pa.Array | pa.ChunkedArray, num_perm: int, ngram: int, unit: Unit, seed: int,
                           hash: HashName, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
     """Host ``(band hashes uint64 [n, bands], valid)`` of a batch, signatures computed on the device."""
-    _, xp = backend()
+    xp = backend()
     sig = signatures_device(texts, num_perm, ngram, unit, seed, hash)
     valid = xp.asnumpy(~(sig == MAX_HASH).all(axis=1))
     return np.asarray(xp.asnumpy(band_hashes_device(sig, bands, rows))), np.asarray(valid, dtype=bool)
@@ -250,7 +310,7 @@ def fuzzy_band_hashes_gpu(texts: pa.Array | pa.ChunkedArray, num_perm: int, ngra
 
 def candidate_pairs_gpu(band_hashes: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Host ``(left, right)`` of :func:`candidate_pairs_device` for host band hashes."""
-    _, xp = backend()
+    xp = backend()
     bh = xp.asarray(band_hashes)
     left, right = candidate_pairs_device(bh, valid)
     return np.asarray(xp.asnumpy(left)), np.asarray(xp.asnumpy(right))
@@ -258,7 +318,7 @@ def candidate_pairs_gpu(band_hashes: np.ndarray, valid: np.ndarray | None = None
 
 def components_gpu(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
     """Host labels of :func:`connected_components_device`."""
-    _, xp = backend()
+    xp = backend()
     return np.asarray(xp.asnumpy(connected_components_device(xp.asarray(left), xp.asarray(right), n)), np.int64)
 
 
