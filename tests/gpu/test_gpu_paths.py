@@ -60,8 +60,9 @@ def test_gpu_kernels_equal_cpu_across_blocks_and_random_graphs() -> None:
     texts = pa.array(docs[:700] + [None, "", "x"] + docs[700:], pa.large_string())
     for unit, ngram, perms in (("word", 3, 128), ("char", 5, 96), ("word", 1, 7)):
         cpu = minhash_signatures(texts, perms, ngram, unit, seed=4)  # type: ignore[arg-type]
-        for block in (997, 1 << 24):  # documents cut by block boundaries, and one block
-            dev = gpu_dedup.signatures_device(texts, perms, ngram, unit, seed=4, block_shingles=block)  # type: ignore[arg-type]
+        for block, chunk in ((997, 65536), (1 << 24, 65536), (1 << 24, 129)):  # cut documents; threaded chunks
+            dev = gpu_dedup.signatures_device(texts, perms, ngram, unit, seed=4,  # type: ignore[arg-type]
+                                              block_shingles=block, docs_per_chunk=chunk)
             assert np.array_equal(gpu_dedup.backend().asnumpy(dev), cpu), (unit, ngram, perms, block)
     sig = minhash_signatures(texts, 128, 3, "word")
     bh = band_hashes(sig, 16, 8)

@@ -62,6 +62,11 @@ def test_signatures_equal_the_cpu_ones(fake_gpu: None, unit: str, ngram: int) ->
     # small blocks: documents are cut across blocks and must still get their minimum
     dev = gpu_dedup.signatures_device(texts, 64, ngram, unit, seed=7, block_shingles=1000)  # type: ignore[arg-type]
     assert np.array_equal(np.asarray(dev), cpu)
+    # chunks of documents shingled on threads (odd sizes: the nulls and empty texts fall inside one)
+    for docs_per_chunk in (1, 7, 33):
+        dev = gpu_dedup.signatures_device(texts, 64, ngram, unit, seed=7, block_shingles=50,  # type: ignore[arg-type]
+                                          docs_per_chunk=docs_per_chunk)
+        assert np.array_equal(np.asarray(dev), cpu), docs_per_chunk
     assert np.array_equal(gpu_dedup.minhash_signatures_gpu(texts, 64, ngram, unit, 7), cpu)  # type: ignore[arg-type]
 
 

@@ -11,8 +11,8 @@ equal :func:`~.lsh.candidate_pairs` (consecutive members of each bucket in row o
 components equal :func:`~.components.connected_components` (every row labelled by the smallest
 row of its component). What runs where:
 
-* shingling and the 32-bit shingle hashes: host (vectorized NumPy over the Arrow buffer; a text
-  pass, cheap next to the permutations);
+* shingling and the 32-bit shingle hashes: host (vectorized NumPy over the Arrow buffer, chunks
+  of documents on a thread per core, streamed to the device in order);
 * permutations ``fmix32(h) * a + b mod 2**32`` and the per-document minimum: one device kernel,
   a thread per (shingle, permutation) pair taking ``atomicMin`` into its document's signature
   (no ``[num_perm, shingles]`` intermediate, no sort: documents need not be contiguous);
@@ -36,8 +36,11 @@ is the user's explicit choice and is not second-guessed.
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -202,6 +205,26 @@ def _scatter_min(xp: Any, target: Any, index: Any, values: Any) -> None:
         xp.minimum.at(target, index, values)
 
 
+def _host_shingles(texts: pa.Array | pa.ChunkedArray, ngram: int, unit: Unit, hash: HashName,
+                   docs_per_chunk: int, num_threads: int | None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """``(first document, shingle hashes, offsets)`` per chunk of documents, in order; with
+    ``num_threads`` > 1 (``None``: a thread per core) the chunks are shingled on a thread pool
+    (the NumPy steps release the GIL), so more than one core feeds the device."""
+    n = len(texts)
+    bounds = [(i, min(i + docs_per_chunk, n)) for i in range(0, n, docs_per_chunk)]
+
+    def one(bound: tuple[int, int]) -> tuple[int, np.ndarray, np.ndarray]:
+        h, off = shingle_hashes(texts.slice(bound[0], bound[1] - bound[0]), ngram, unit, hash)
+        return bound[0], h, off
+
+    threads = num_threads if num_threads is not None else (os.cpu_count() or 1)
+    if threads <= 1 or len(bounds) <= 1:
+        yield from map(one, bounds)
+        return
+    with ThreadPoolExecutor(max_workers=min(threads, len(bounds))) as pool:
+        yield from pool.map(one, bounds)
+
+
 def signatures_device(
     texts: pa.Array | pa.ChunkedArray,
     num_perm: int = 128,
@@ -211,32 +234,35 @@ def signatures_device(
     hash: HashName = "poly64",
     *,
     block_shingles: int = 1 << 24,
+    docs_per_chunk: int = 16384,
+    num_threads: int | None = 1,
 ) -> Any:
     """MinHash signatures as a device array ``uint32 [n, num_perm]`` (equal to the CPU ones).
 
-    Shingle hashes go to the device in blocks of ``block_shingles`` (12 bytes each with their
-    document numbers: 192 MiB at the default); a document cut by a block boundary gets the
-    minimum of both parts.
+    The host shingles chunks of ``docs_per_chunk`` documents, on ``num_threads`` threads (as
+    :func:`~.minhash.minhash_signatures`: 1 by default, since the executor already runs batches
+    in parallel; ``None`` for a thread per core); each chunk's
+    hashes go to the device in launches of at most ``block_shingles`` (12 bytes each with their
+    document numbers); a document cut by a launch boundary gets the minimum of both parts.
     """
     xp = backend()
-    h, off = shingle_hashes(texts, ngram, unit, hash)
     a, b = permutations(num_perm, seed, "affine32")
-    n = len(off) - 1
-    out = xp.full((n, num_perm), MAX_HASH, dtype=xp.uint32)
-    doc = np.repeat(np.arange(n, dtype=np.int64), np.diff(off))
+    out = xp.full((len(texts), num_perm), MAX_HASH, dtype=xp.uint32)
     da = xp.asarray(np.ascontiguousarray(a, dtype=np.uint32))
     db = xp.asarray(np.ascontiguousarray(b, dtype=np.uint32))
-    for s0 in range(0, len(h), block_shingles):
-        s1 = min(s0 + block_shingles, len(h))
-        hv = xp.asarray(np.ascontiguousarray(h[s0:s1], dtype=np.uint32))
-        dv = xp.asarray(doc[s0:s1])
-        if _on_device(xp):
-            count = s1 - s0
-            _kernel(xp, "minhash_min")(_grid(count * num_perm), (_THREADS,),
-                                       (hv, dv, np.int64(count), da, db, np.int32(num_perm), out))
-        else:
-            perm = da[:, None] * fmix32(hv, xp)[None, :] + db[:, None]  # uint32: wraps mod 2**32
-            xp.minimum.at(out, (dv[None, :], xp.arange(num_perm)[:, None]), perm)
+    for first, h, off in _host_shingles(texts, ngram, unit, hash, docs_per_chunk, num_threads):
+        doc = np.repeat(np.arange(first, first + len(off) - 1, dtype=np.int64), np.diff(off))
+        for s0 in range(0, len(h), block_shingles):
+            s1 = min(s0 + block_shingles, len(h))
+            hv = xp.asarray(np.ascontiguousarray(h[s0:s1], dtype=np.uint32))
+            dv = xp.asarray(doc[s0:s1])
+            if _on_device(xp):
+                count = s1 - s0
+                _kernel(xp, "minhash_min")(_grid(count * num_perm), (_THREADS,),
+                                           (hv, dv, np.int64(count), da, db, np.int32(num_perm), out))
+            else:
+                perm = da[:, None] * fmix32(hv, xp)[None, :] + db[:, None]  # uint32: wraps mod 2**32
+                xp.minimum.at(out, (dv[None, :], xp.arange(num_perm)[:, None]), perm)
     return out
 
 
@@ -300,10 +326,11 @@ def connected_components_device(left: Any, right: Any, n: int) -> Any:
 
 
 def fuzzy_band_hashes_gpu(texts: pa.Array | pa.ChunkedArray, num_perm: int, ngram: int, unit: Unit, seed: int,
-                          hash: HashName, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+                          hash: HashName, bands: int, rows: int, num_threads: int | None = 1
+                          ) -> tuple[np.ndarray, np.ndarray]:
     """Host ``(band hashes uint64 [n, bands], valid)`` of a batch, signatures computed on the device."""
     xp = backend()
-    sig = signatures_device(texts, num_perm, ngram, unit, seed, hash)
+    sig = signatures_device(texts, num_perm, ngram, unit, seed, hash, num_threads=num_threads)
     valid = xp.asnumpy(~(sig == MAX_HASH).all(axis=1))
     return np.asarray(xp.asnumpy(band_hashes_device(sig, bands, rows))), np.asarray(valid, dtype=bool)
 
@@ -335,10 +362,12 @@ def fuzzy_duplicates_gpu(
     verify: bool = False,
     weights: tuple[float, float] = (0.5, 0.5),
     hash: HashName = "poly64",
+    num_threads: int | None = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """GPU counterpart of :func:`~.lsh.fuzzy_duplicates`, same result: ``(group, is_kept)``."""
+    """GPU counterpart of :func:`~.lsh.fuzzy_duplicates`, same result: ``(group, is_kept)``;
+    ``num_threads`` shingles on the host as the CPU path's does."""
     bands, rows = resolve_bands_rows(threshold, num_perm, bands, rows, weights)
-    bh, valid = fuzzy_band_hashes_gpu(texts, num_perm, ngram, unit, seed, hash, bands, rows)
+    bh, valid = fuzzy_band_hashes_gpu(texts, num_perm, ngram, unit, seed, hash, bands, rows, num_threads)
     if texts.null_count:
         valid &= np.asarray(texts.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     left, right = candidate_pairs_gpu(bh, valid)
