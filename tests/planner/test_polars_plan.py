@@ -203,3 +203,59 @@ def test_scan_key_is_the_node_key() -> None:
     for a in nodes:
         for b in nodes + again:
             assert (_scan_key(a) == _scan_key(b)) == (a.key() == b.key())
+
+
+SALES = pa.table({"k1": pa.array([1, 1, 2, 2, 3, None, 4, 4, 5], pa.int64()),
+                  "k2": pa.array([1, 1, 2, None, 3, 1, 4, 5, 5], pa.int32()),
+                  "yr": [2000, 2000, 2000, 2000, 2001, 2000, 2000, 1999, 2000],
+                  "q": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, None, 8.0, 9.0]})
+WEB = pa.table({"k1": pa.array([1, 1, 2, 2, 3, None, 4, 4, 6, 5], pa.int64()),
+                "k2": pa.array([1, 1, 2, None, 3, 1, 4, 5, 6, 5], pa.int64()),
+                "yr": [2000, 2001, 2000, 2000, 2001, 2000, 2000, 1999, 2000, 1998],
+                "q": [1.5, 2.5, 3.5, None, 5.5, 6.5, 7.5, 8.5, 9.5, 10.5]})
+
+#: TPC-DS Q78's shape: one side's sales of one year grouped on (k1, k2, yr), joined with the other
+#: side's sales of every year grouped on the same keys (NULL and duplicate keys, int32 vs int64)
+APART = """select a.k1, a.k2, a.yr, a.s, b.s2 from
+             (select k1, k2, yr, sum(q) s from sales where yr = {year} group by k1, k2, yr) a
+             {how} join (select k1, k2, yr, sum(q) s2, count(*) c from web group by k1, k2, yr) b
+             on a.k1 = b.k1 and a.k2 = b.k2 and a.yr = b.yr"""
+
+
+def _apart_rows(q: str) -> tuple[str, list[tuple], list[tuple]]:
+    con = duckdb.connect()
+    con.register("sales", SALES)
+    con.register("web", WEB)
+    frame = th.sql(q, sales=SALES, web=WEB)
+    program = compile_plan(frame.plan).root.spec.program([]).explain()
+    return program, _rows(frame.to_arrow()), _rows(con.sql(q).to_arrow_table())
+
+
+@pytest.mark.parametrize("how", ["left", "inner"])
+@pytest.mark.parametrize("year", [2000, 1900])
+def test_a_left_side_filtered_below_its_group_by_reduces_the_right_one(monkeypatch, how: str, year: int) -> None:
+    import thresher.planner.polars_plan as polars_plan
+
+    monkeypatch.setattr(polars_plan, "REDUCE_APART_MIN_ROWS", 0)
+    program, got, expected = _apart_rows(APART.format(how=how, year=year))
+    assert "SEMI JOIN" in program and "CACHE" in program, program
+    assert got == expected
+
+
+def test_not_when_the_grouped_input_is_estimated_small() -> None:
+    program, got, expected = _apart_rows(APART.format(how="left", year=2000))
+    assert "SEMI JOIN" not in program
+    assert got == expected
+
+
+def test_a_filter_both_sides_hold_does_not_count() -> None:
+    # TPC-DS Q30/Q81's shape: a CTE's rows next to its own per-state average; the left side's
+    # filter is the right side's too, so it holds the same keys and reducing would only cost
+    from thresher.planner.polars_plan import _filtered_apart
+
+    filtered = th.from_arrow(SALES).filter(th.col("yr") == 2000)
+    left = filtered.group_by("k1", "k2").agg(th.col("q").sum().alias("s"))
+    assert not _filtered_apart(left.plan, filtered.select("k1", "q").plan)
+    assert not _filtered_apart(left.plan, filtered.plan)
+    assert _filtered_apart(left.plan, th.from_arrow(WEB).plan)
+    assert _filtered_apart(left.plan, th.from_arrow(SALES).filter(th.col("yr") == 1999).plan)

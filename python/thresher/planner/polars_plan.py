@@ -716,6 +716,30 @@ def _filtered(node: LogicalPlan) -> bool:
     return any(_filtered(c) for c in node.children())
 
 
+#: a left side filtered only below a group-by (:func:`_filtered_apart`) reduces the right side's
+#: group-by input only when that input is estimated at least this many rows: the cached left side
+#: and the extra semi join cost a few milliseconds, which a small input does not pay back
+#: (TPC-DS Q58, one week of catalog sales estimated at 72,000 rows: 71.5 -> 76.1 ms CPU reduced;
+#: Q78, web sales of every year estimated at 360,000: 797 -> 676 ms)
+REDUCE_APART_MIN_ROWS = 200_000
+
+
+def _drops_rows(node: LogicalPlan) -> bool:
+    return (isinstance(node, Filter) or (isinstance(node, ScanSource) and node.predicate is not None)
+            or (isinstance(node, Join) and node.how in ("semi", "anti")))
+
+
+def _filtered_apart(node: LogicalPlan, other: LogicalPlan) -> bool:
+    """Does ``node`` drop rows somewhere, below its group-bys too, by a filter (a scan predicate,
+    a semi or anti join) that ``other`` does not hold? Then ``node`` likely holds a fraction of
+    ``other``'s keys: TPC-DS Q78 left-joins store sales of 2000 grouped by year, item and customer
+    with web sales of every year grouped on the same keys. Where both sides read one filtered
+    subplan (a CTE on both sides of a self-join, TPC-DS Q30 and Q81: customers' returns of one
+    year next to their state's average) they hold the same keys, and reducing costs ~30%."""
+    held = {n for n in other.walk() if _drops_rows(n)}
+    return any(_drops_rows(n) and n not in held for n in node.walk())
+
+
 def _grouped_on(right: LogicalPlan, right_on: Sequence[Expr]) -> tuple[Aggregate, list[Expr]] | None:
     """``right`` is ``[Project renames | Filter]* Aggregate`` grouped on exactly the join keys:
     the aggregate and its key expressions in ``right_on``'s order."""
@@ -761,9 +785,10 @@ def _reduced_right(node: Join, left: pl.LazyFrame, leaf: LeafResolver) -> tuple[
     if found is None:
         return None
     agg, key_exprs = found
-    if not _filtered(node.left):
-        return None
     lrows, grows = estimate(node.left).rows, estimate(agg.input).rows
+    if not (_filtered(node.left) or (grows is not None and grows >= REDUCE_APART_MIN_ROWS
+                                     and _filtered_apart(node.left, agg.input))):
+        return None
     if lrows is not None and grows is not None and lrows > REDUCE_MAX_RATIO * grows:
         return None
     ls, gs = node.left.schema, agg.input.schema
