@@ -596,10 +596,11 @@ class Schema(Mapping[str, DataType]):
     DataType(string)
     """
 
-    __slots__ = ("_fields", "_index")
+    __slots__ = ("_fields", "_index", "_arrow")
 
     def __init__(self, fields: Iterable[Field] = ()) -> None:
         self._fields: tuple[Field, ...] = tuple(fields)
+        self._arrow: pa.Schema | None = None
         self._index = {f.name: i for i, f in enumerate(self._fields)}
         if len(self._index) != len(self._fields):
             seen: set[str] = set()
@@ -611,7 +612,12 @@ class Schema(Mapping[str, DataType]):
         return Schema(Field(f.name, DataType(f.type), f.nullable) for f in schema)
 
     def to_arrow(self) -> pa.Schema:
-        return pa.schema([f.to_arrow() for f in self._fields])
+        """The Arrow schema (built once per schema object: both are immutable, and a run asks
+        for it at each stage and for the result)."""
+        arrow = self._arrow
+        if arrow is None:
+            arrow = self._arrow = pa.schema([f.to_arrow() for f in self._fields])
+        return arrow
 
     @property
     def fields(self) -> tuple[Field, ...]:

@@ -74,3 +74,74 @@ def test_cpu_count_asked_once(frame: th.DataFrame, monkeypatch: pytest.MonkeyPat
         assert local.LocalExecutor(num_threads=3).num_threads == 3
     finally:
         local._default_threads.cache_clear()
+
+
+def _stage_stats(stats: object) -> list[dict[str, object]]:
+    """The statistics of a run without its times."""
+    return [{k: v for k, v in d.items() if k not in ("wall_s", "busy_s")}
+            for d in stats.to_dicts()]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("shape", ["grouped", "empty", "many"])
+def test_a_lone_relational_stage_runs_without_the_pipeline_as_execute_runs_it(
+        frame: th.DataFrame, tmp_path: Path, shape: str) -> None:
+    """A plan that is one relational stage over nothing runs on the caller's thread without the
+    pipeline around it: the same batches (empty ones left out, cut at the stage's batch size)
+    and the same statistics as the pipeline's run."""
+    from thresher.planner.physical import compile
+
+    if shape == "empty":
+        frame = frame.filter(col("k") > 10)
+    elif shape == "many":  # more rows than a batch holds
+        path = tmp_path / "big.parquet"
+        pq.write_table(pa.table({"k": list(range(300_000))}), path)
+        frame = th.read_parquet(str(path)).filter(col("k") % 2 == 0).sort("k", descending=True)
+    plan = compile(frame.plan)
+    assert plan.root.kind == "relational" and not plan.root.inputs
+    ex = local.LocalExecutor(progress=False)
+    alone = ex.run_alone(plan)
+    assert alone is not None
+    lean = ex.stats()
+    ex2 = local.LocalExecutor(progress=False)
+    piped = list(ex2.execute(plan))
+    assert [b.num_rows for b in alone] == [b.num_rows for b in piped]
+    assert pa.Table.from_batches(alone, schema=plan.root.schema.to_arrow()).equals(
+        pa.Table.from_batches(piped, schema=plan.root.schema.to_arrow()))
+    assert _stage_stats(lean) == _stage_stats(ex2.stats())
+    (st,) = lean.stages.values()
+    assert st.passes == 1 and st.busy_seconds > 0 and st.finished is not None
+    if shape == "many":
+        assert len(alone) > 1 and st.batches_out == len(alone)
+    # what to_arrow gives is the same table
+    assert frame.to_arrow().equals(pa.Table.from_batches(piped, schema=frame.schema.to_arrow()))
+
+
+def test_run_alone_leaves_other_plans_and_progress_bars_to_execute(frame: th.DataFrame) -> None:
+    from thresher.planner.physical import compile
+
+    assert local.LocalExecutor(progress=True).run_alone(compile(frame.plan)) is None
+    mapped = th.from_pydict({"a": [1, 2]}).with_columns(b=th.udf(return_dtype="int64")(lambda x: x)(col("a")))
+    assert compile(mapped.plan).root.kind != "relational" or compile(mapped.plan).root.inputs
+    assert local.LocalExecutor(progress=False).run_alone(compile(mapped.plan)) is None
+
+
+def test_a_lone_relational_stage_fails_as_in_the_pipeline(frame: th.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure inside the stage is worded as the pipeline words it."""
+    from thresher.engine import stages
+    from thresher.planner.physical import compile
+
+    def failing(*a: object, **k: object) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(stages, "collect_lazy", failing)
+    plan = compile(frame.plan)
+    errors = []
+    for run in (lambda: local.LocalExecutor(progress=False).run_alone(plan),
+                lambda: list(local.LocalExecutor(progress=False).execute(plan))):
+        with pytest.raises(th.ThresherError) as info:
+            run()
+        errors.append((type(info.value), str(info.value)))
+    assert errors[0] == errors[1]
+    assert "RuntimeError: boom" in errors[0][1]
+    with pytest.raises(th.ThresherError, match="boom"):
+        frame.to_arrow()

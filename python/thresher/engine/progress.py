@@ -27,6 +27,11 @@ def _default_enabled() -> bool:
     return sys.stderr.isatty() or "ipykernel" in sys.modules
 
 
+def progress_enabled(flag: bool | None) -> bool:
+    """Whether a run with ``progress=flag`` shows bars (None: the default, see the module)."""
+    return _default_enabled() if flag is None else flag
+
+
 class ProgressReporter:
     """One bar per stage; ``update(stage_id, rows)`` adds output rows (thread-safe)."""
 
@@ -34,7 +39,7 @@ class ProgressReporter:
     refresh = 0.2
 
     def __init__(self, plan: PhysicalPlan, stats: RunStats, enabled: bool | None = None) -> None:
-        self.enabled = _default_enabled() if enabled is None else enabled
+        self.enabled = progress_enabled(enabled)
         self._stats = stats
         self._bars: dict[int, Any] = {}
         self._rows: dict[int, int] = {}

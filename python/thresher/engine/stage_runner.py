@@ -50,14 +50,16 @@ class RunContext:
     """What a stage handler gets besides its stage: the input streams and the shared resources."""
 
     def __init__(self, plan: PhysicalPlan, handlers: Mapping[str, StageHandler], config: RunConfig,
-                 stats: RunStats, budget: MemoryBudget, cancel: threading.Event, pool: ThreadPoolExecutor,
+                 stats: RunStats, budget: MemoryBudget, cancel: threading.Event, pool: ThreadPoolExecutor | None,
                  progress: ProgressReporter) -> None:
         self.handlers = handlers
         self.config = config
         self.stats = stats
         self.budget = budget
         self.cancel = cancel
-        self.pool = pool
+        self._pool = pool
+        self._pool_lock = threading.Lock()
+        self._shut = False
         self.progress = progress
         self.threads = config.threads
         self.options = config.options
@@ -67,6 +69,26 @@ class RunContext:
         if plan.write_job is not None:
             skip |= plan.write_job.skip_partitions
         self.skip_partitions = frozenset(skip)
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        """The worker threads of row-local work, started when a stage first asks (a plan that is
+        one relational stage, what a relational query compiles to, never does)."""
+        if self._pool is None:
+            with self._pool_lock:  # (stages run on their own threads: one pool for all)
+                if self._shut:  # (as a pool shut down says to a late stage thread)
+                    raise RuntimeError("cannot schedule new futures after shutdown")
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="thresher-worker")
+        return self._pool
+
+    def shutdown(self) -> None:
+        """Stop the worker threads, if any started (queued work is dropped)."""
+        with self._pool_lock:
+            self._shut = True
+            pool = self._pool
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def run(self, stage: Stage) -> Iterator[Morsel]:
         """``stage``'s output morsels, produced on a background thread under the memory budget."""
@@ -108,9 +130,8 @@ def run_plan(plan: PhysicalPlan, handlers: Mapping[str, StageHandler], config: R
     gets the root's output there: the caller asked for the data)."""
     budget = MemoryBudget(config.budget_bytes)
     cancel = threading.Event()
-    pool = ThreadPoolExecutor(config.threads, thread_name_prefix="thresher-worker")
     progress = ProgressReporter(plan, stats, enabled=config.progress)
-    ctx = RunContext(plan, handlers, config, stats, budget, cancel, pool, progress)
+    ctx = RunContext(plan, handlers, config, stats, budget, cancel, None, progress)
     t0 = time.perf_counter()
     # a relational root collects its whole result before it yields anything: run on the caller's
     # thread, a pipe would only hand the batches over from another thread (~1 ms a query)
@@ -131,7 +152,7 @@ def run_plan(plan: PhysicalPlan, handlers: Mapping[str, StageHandler], config: R
         if close is not None:
             close()
         budget.close()
-        pool.shutdown(wait=True, cancel_futures=True)
+        ctx.shutdown()
         stats.wall_seconds = time.perf_counter() - t0
         stats.peak_buffered_bytes = budget.peak
         progress.close()

@@ -217,8 +217,6 @@ def flatmap(stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
 
 def relational(stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
     """The stage's Polars program over its gathered inputs, collected once."""
-    spec = stage.spec
-    assert isinstance(spec, RelationalSpec)
     frames = []
     for inp in stage.inputs:
         batches = [m.batch for m in ctx.run(inp) if m.batch is not None]
@@ -226,14 +224,22 @@ def relational(stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel
         table = pa.Table.from_batches(batches, schema=arrow) if batches else arrow.empty_table()
         st.add_in(table.num_rows, table.nbytes)
         frames.append(table_to_lazy(table, inp.schema))
-    t0 = time.perf_counter()
-    lf = spec.program(frames)
-    table = collect_lazy(lf, stage.schema, engine=ctx.options.get("polars_engine", "auto"))
-    st.add_busy(time.perf_counter() - t0)
     pid = f"stage{stage.id}"
-    for b in table.to_batches(max_chunksize=stage.batch_size):
+    for b in relational_batches(stage, frames, ctx.options, st):
         yield Morsel(pid, b)
     yield Morsel(pid, None)
+
+
+def relational_batches(stage: Stage, frames: list[Any], options: dict[str, Any], st: StageStats) -> list[pa.RecordBatch]:
+    """A relational stage's output: its Polars program over ``frames`` (its inputs' LazyFrames)
+    collected, cut into batches of at most the stage's batch size (its busy time goes to ``st``)."""
+    spec = stage.spec
+    assert isinstance(spec, RelationalSpec)
+    t0 = time.perf_counter()
+    lf = spec.program(frames)
+    table = collect_lazy(lf, stage.schema, engine=options.get("polars_engine", "auto"))
+    st.add_busy(time.perf_counter() - t0)
+    return table.to_batches(max_chunksize=stage.batch_size)
 
 
 def limit(stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
