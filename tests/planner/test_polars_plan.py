@@ -259,3 +259,32 @@ def test_a_filter_both_sides_hold_does_not_count() -> None:
     assert not _filtered_apart(left.plan, filtered.plan)
     assert _filtered_apart(left.plan, th.from_arrow(WEB).plan)
     assert _filtered_apart(left.plan, th.from_arrow(SALES).filter(th.col("yr") == 1999).plan)
+
+
+def _grouped_keys(lines: th.DataFrame) -> th.DataFrame:
+    return (lines.group_by("lp").agg(th.col("qty").sum().alias("s"), th.count().alias("c"))
+            .filter((th.col("s") > 2) | (th.col("c") > 1)).select("lp"))
+
+
+#: DuckDB's text of each DataFrame query below (the group-by's HAVING as a derived table)
+_GROUPED_SQL = "(select lp from lines group by lp having sum(qty) > 2 or count(*) > 1)"
+
+
+@pytest.mark.parametrize("how", ["semi", "anti"])
+@pytest.mark.parametrize("brand", ["a", "b", "z"])
+def test_a_semi_or_anti_join_reduces_its_grouped_right_side(how: str, brand: str) -> None:
+    # TPC-H Q21's shape in the DataFrame API: the order semi (anti) joined with a group-by on the
+    # key. The group-by's input is semi-joined with the left side's keys first (its other groups
+    # cannot match a left row): Q21 grouped all of lineitem twice, 6M and 3.8M rows. The left
+    # side's key is int32, the group-by's int64; NULL keys on both sides
+    lines, part = th.from_arrow(LINES), th.from_arrow(PART)
+    df = part.filter(th.col("brand") == brand).join(_grouped_keys(lines), left_on="pk", right_on="lp", how=how)
+    plan = compile_plan(df.plan).root.spec.program([]).explain()
+    assert plan.count("SEMI JOIN:") == 1 + (how == "semi") and "CACHE" in plan, plan
+    con = duckdb.connect()
+    con.register("lines", LINES)
+    con.register("part", PART)
+    neg = "not " if how == "anti" else ""
+    want = con.sql(f"select * from part where brand = '{brand}' and {neg}exists "
+                   f"(select 1 from {_GROUPED_SQL} g where g.lp = part.pk)").to_arrow_table()
+    assert _rows(df.to_arrow()) == _rows(want)

@@ -10,10 +10,10 @@ first, so output naming follows Thresher's schema rules exactly (suffixes, coale
 rather than Polars'.
 
 A join whose right side groups on the join keys (a decorrelated subquery: TPC-H Q2, Q17, Q20,
-Q21) passes the left side's keys down to the group-by: its input is semi-joined with the left
-side's frame first, so only the groups the join can keep are computed (a "magic set", as
-DuckDB's delim join and Polars' own SQL do). The left frame is one cached LazyFrame in both
-places, so Polars computes it once. The optimizer's
+Q21; a semi or anti join too) passes the left side's keys down to the group-by: its input is
+semi-joined with the left side's frame first, so only the groups the join can keep are computed
+(a "magic set", as DuckDB's delim join and Polars' own SQL do). The left frame is one cached
+LazyFrame in both places, so Polars computes it once. The optimizer's
 ``semi_join_reduction`` rule can only use an input strictly below the left side (a logical plan
 has no shared nodes); here the whole, already filtered and joined, left side serves. The
 same cached left side reduces a semi or anti join's big right side to the left keys' rows first
@@ -778,8 +778,15 @@ def _reduced_right(node: Join, left: pl.LazyFrame, leaf: LeafResolver) -> tuple[
     The plan statistics' textbook selectivities are far off for decorrelated subqueries (TPC-H
     Q20's left side is estimated at 400,000 rows and has 8,600), hence the loose test: a semi
     join that keeps most rows costs a hash probe per row, one that keeps few saves most of a
-    group-by."""
-    if node.how not in ("inner", "left") or not node.left_on or node.nulls_equal:
+    group-by.
+
+    A semi or anti join whose right side groups on the keys (the DataFrame API's EXISTS / NOT
+    EXISTS over a grouped subquery) is reduced the same way: a group whose key no left row has
+    matches no left row either way, and a group whose key one has keeps all its rows (the semi
+    join is on the whole grouping key). TPC-H Q21 written with semi joins grouped all of
+    lineitem (6M rows) and its late lines (3.8M) per order to keep the orders of ~30,000 left
+    rows: 949 -> 342 ms CPU (SF1, collect, 9 alternating rounds)."""
+    if node.how not in ("inner", "left", "semi", "anti") or not node.left_on or node.nulls_equal:
         return None
     found = _grouped_on(node.right, node.right_on)
     if found is None:
@@ -1011,7 +1018,7 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
         lmap, rmap, lkeys, rkeys = positional()
         rsel = [polars_col(a) for a in rmap.values()] + [polars_col(f"__rk{k}") for k in range(len(rkeys))]
     else:
-        keyset = _key_set_reduced(node, left, right)
+        keyset = _key_set_reduced(node, left, right) if reduced is None else None
         if keyset is not None:
             left, right = keyset
         direct = None if node.nulls_equal else _direct_join(node, left, right)
