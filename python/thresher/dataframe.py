@@ -471,18 +471,18 @@ class DataFrame(RowsMixin, FrameOpsMixin):
             paused.enter_context(gc_paused())
             physical = self._compile(self._plan, optimize)
             executor = make_executor(runner, **options)
-            run_alone = getattr(executor, "run_alone", None)
-            if run_alone is not None:  # the local executor: a lone relational stage runs here
+            start_alone = getattr(executor, "start_alone", None)
+            if start_alone is not None:  # the local executor: a lone relational stage runs here
                 try:
-                    alone = run_alone(physical)
+                    finish = start_alone(physical)
+                    if finish is not None:
+                        del physical  # (the plans go before Polars runs: see start_alone)
+                        return finish()  # type: ignore[no-any-return]
                 except ThresherError as exc:  # (as _execute)
                     without_polars_context(exc)
                     raise
                 finally:
                     self._last_stats = executor.stats()
-                if alone is not None:
-                    del physical, executor
-                    return alone  # type: ignore[no-any-return]
             root = physical.root
             if not (getattr(executor, "name", None) == "local" and root.kind == "relational" and not root.inputs):
                 paused.close()

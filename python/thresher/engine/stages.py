@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from thresher.datatypes import conform_batch
+from thresher.datatypes import Schema, conform_batch
 from thresher.engine.polars_frames import collect_lazy, table_to_lazy
 from thresher.engine.stage_runner import RunContext, StageHandler
 from thresher.engine.stats import StageStats
@@ -233,13 +233,25 @@ def relational(stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel
 def relational_batches(stage: Stage, frames: list[Any], options: dict[str, Any], st: StageStats) -> list[pa.RecordBatch]:
     """A relational stage's output: its Polars program over ``frames`` (its inputs' LazyFrames)
     collected, cut into batches of at most the stage's batch size (its busy time goes to ``st``)."""
+    t0 = time.perf_counter()
+    lf = relational_program(stage, frames)
+    return collect_relational(lf, stage.schema, stage.batch_size, options, st, t0)
+
+
+def relational_program(stage: Stage, frames: list[Any]) -> Any:
+    """A relational stage's Polars program (a LazyFrame) over ``frames``."""
     spec = stage.spec
     assert isinstance(spec, RelationalSpec)
-    t0 = time.perf_counter()
-    lf = spec.program(frames)
-    table = collect_lazy(lf, stage.schema, engine=options.get("polars_engine", "auto"))
+    return spec.program(frames)
+
+
+def collect_relational(lf: Any, schema: Schema, batch_size: int, options: dict[str, Any], st: StageStats,
+                       t0: float) -> list[pa.RecordBatch]:
+    """The stage's program ``lf`` collected as ``schema``, in batches of at most ``batch_size``
+    rows; the time since ``t0`` goes to ``st`` as busy."""
+    table = collect_lazy(lf, schema, engine=options.get("polars_engine", "auto"))
     st.add_busy(time.perf_counter() - t0)
-    return table.to_batches(max_chunksize=stage.batch_size)
+    return table.to_batches(max_chunksize=batch_size)
 
 
 def limit(stage: Stage, ctx: RunContext, st: StageStats) -> Iterator[Morsel]:
