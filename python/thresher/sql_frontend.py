@@ -122,13 +122,12 @@ def _remember_plan(query: str, dialect: str, catalog: dict[str, Any], plan: Any)
 
 def _parse(query: str, dialect: str) -> Any:
     """The sqlglot tree of ``query``, or None when it does not parse (translate() reports why)."""
-    import sqlglot
     from sqlglot.errors import ParseError
 
-    from thresher.planner.sql.translate import sqlglot_dialect
+    from thresher.planner.sql.translate import parse_sql, sqlglot_dialect
 
     try:
-        return sqlglot.parse_one(query, dialect=sqlglot_dialect(dialect))
+        return parse_sql(query, sqlglot_dialect(dialect))
     except ParseError:
         return None
 

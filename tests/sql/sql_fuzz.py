@@ -334,6 +334,79 @@ def grouped_subquery_query(draw: Any) -> str:
 
 
 @st.composite
+def grouped_key_subquery_query(draw: Any) -> str:
+    """A GROUP BY key holding a subquery (``x IN (q)``, ``EXISTS (q)``, a scalar ``(q)``, a CASE
+    over one; by position or written out, beside a plain key, in ROLLUP / GROUPING SETS), a window
+    or QUALIFY beside a subquery in a grouped query (also with the subquery in HAVING), and a
+    correlated ``x IN (SELECT agg ...)`` as a value."""
+    x, col = draw(st.sampled_from([("t1.a", "t2.a"), ("t1.b", "t2.c"), ("t1.s", "t2.s")]))
+    inner = draw(st.sampled_from(["", "", f" WHERE {col} IS NOT NULL", " WHERE t2.c > 1", " WHERE t2.c > 100"]))
+    corr = draw(st.sampled_from(["", "t2.a = t1.a", "t2.s = t1.s"]))
+    where = f"{inner} AND {corr}" if inner and corr else f" WHERE {corr}" if corr else inner
+    filt = f" WHERE {draw(predicate(_typed('t1', T1_COLS)))}" if draw(st.integers(0, 3)) == 0 else ""
+    agg = draw(st.sampled_from(["count(*)", "sum(t1.b)", "max(t1.s)", "min(t1.f)", "count(DISTINCT t1.a)"]))
+    shape = draw(st.integers(0, 3))
+    if shape == 0:  # a subquery key
+        form = draw(st.integers(0, 3))
+        if form == 0:
+            key = f"{x} {draw(st.sampled_from(['', 'NOT ']))}IN (SELECT {col} FROM t2{inner})"
+        elif form == 1:
+            key = f"{draw(st.sampled_from(['', 'NOT ']))}EXISTS (SELECT 1 FROM t2{where})"
+        elif form == 2:
+            key = f"(SELECT {draw(st.sampled_from(['max(t2.c)', 'count(*)', 'min(t2.s)']))} FROM t2{where})"
+        else:
+            key = f"CASE WHEN {x} IN (SELECT {col} FROM t2{inner}) THEN 1 ELSE 0 END"
+        other = draw(st.sampled_from(["", "", "t1.a", "t1.s"]))
+        items = [key, *([other] if other else []), agg]
+        style = draw(st.integers(0, 4))
+        if style == 0:
+            group = ", ".join(str(i + 1) for i in range(len(items) - 1))
+        elif style == 1:
+            group = ", ".join(items[:-1])
+        elif style == 2:
+            group = f"ROLLUP ({', '.join(items[:-1])})"
+        elif style == 3:
+            group = f"GROUPING SETS (({', '.join(items[:-1])}), ({items[0]}), ())"
+            items.append(f"grouping({items[0]})")
+        else:  # (the key only in GROUP BY)
+            items = [*items[1:]]
+            group = key + (f", {other}" if other else "")
+        having = f" HAVING {agg} IS NOT NULL OR count(*) > 1" if draw(st.integers(0, 3)) == 0 else ""
+        return f"SELECT {', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM t1{filt} GROUP BY {group}{having}"
+    if shape == 1:  # a window or QUALIFY beside a subquery in the select list
+        sub = draw(st.sampled_from([f"{x} IN (SELECT {col} FROM t2{inner})", f"EXISTS (SELECT 1 FROM t2{where})",
+                                    f"(SELECT max(t2.c) FROM t2{where})"]))
+        win = draw(st.sampled_from([f"rank() OVER (ORDER BY {agg} NULLS FIRST, {x} NULLS FIRST)",
+                                    "sum(count(*)) OVER ()", f"count(*) OVER (PARTITION BY {agg})"]))
+        items = [x, agg, sub, win] if draw(st.booleans()) else [x, agg, f"({sub}) IS NULL OR {win} > 1"]
+        qualify = f" QUALIFY {win} <= 2" if draw(st.booleans()) else ""
+        return f"SELECT {', '.join(f'{e} AS c{i}' for i, e in enumerate(items))} FROM t1{filt} GROUP BY {x}{qualify}"
+    if shape == 2:  # a subquery in HAVING beside windows (which run over the groups HAVING keeps)
+        test = draw(st.sampled_from([f"{x} {draw(st.sampled_from(['', 'NOT ']))}IN (SELECT {col} FROM t2{inner})",
+                                     f"{draw(st.sampled_from(['', 'NOT ']))}EXISTS (SELECT 1 FROM t2{where})"]))
+        test = f"{test} OR count(*) > 1" if draw(st.booleans()) else test
+        win = draw(st.sampled_from([f"row_number() OVER (ORDER BY {x} NULLS FIRST)", "sum(count(*)) OVER ()",
+                                    f"rank() OVER (ORDER BY {agg} DESC NULLS LAST, {x} NULLS LAST)"]))
+        qualify = f" QUALIFY {win} > 1" if draw(st.booleans()) else ""
+        return f"SELECT {x} AS c0, {agg} AS c1, {win} AS c2 FROM t1{filt} GROUP BY {x} HAVING {test}{qualify}"
+    # a correlated x IN (one aggregate)
+    value = draw(st.sampled_from([f"max({col})", f"min({col})", "count(*)", "count(t2.c)"] if col != "t2.s" else
+                                 ["max(t2.s)", "min(t2.s)"]))
+    corr = draw(st.sampled_from(["t2.a = t1.a", "t2.s = t1.s", "t2.c = t1.b"]))
+    sub = f"(SELECT {value} FROM t2{inner}{' AND ' if inner else ' WHERE '}{corr})"
+    lhs = x if "count" not in value else "t1.b"
+    test = f"{lhs} {draw(st.sampled_from(['', 'NOT ']))}IN {sub}"
+    place = draw(st.integers(0, 3))
+    if place == 0:
+        return f"SELECT t1.a AS c0, {lhs} AS c1, {test} AS c2 FROM t1{filt}"
+    if place == 1:
+        return f"SELECT t1.a AS c0, CASE WHEN {test} THEN 1 ELSE 0 END AS c1 FROM t1{filt}"
+    if place == 2:
+        return f"SELECT t1.a AS c0 FROM t1 WHERE ({test}) {draw(st.sampled_from(['IS NULL', 'IS NOT TRUE', 'OR t1.b > 2']))}"
+    return f"SELECT t1.s AS c0, count(*) FILTER (WHERE {test}) AS c1 FROM t1{filt} GROUP BY t1.s"
+
+
+@st.composite
 def big_sum_query(draw: Any) -> str:
     """SUM / AVG of BIGINTs near 2^63 (grouped, filtered, over windows, of INTEGERs): DuckDB's
     HUGEINT sum answers where Thresher's BIGINT sum must raise, never wrap (see ``run_one``)."""
@@ -601,7 +674,7 @@ def queries() -> st.SearchStrategy[str]:
     return st.one_of(projection_query(), aggregate_query(), join_query(), set_query(), subquery_query(),
                      window_query(), grouping_sets_query(), nested_set_query(), correlated_select_query(),
                      typed_query(), ordered_query(), like_query(), in_value_query(), big_sum_query(),
-                     decimal_query(), values_query(), grouped_subquery_query())
+                     decimal_query(), values_query(), grouped_subquery_query(), grouped_key_subquery_query())
 
 
 def _norm(v: object) -> object:

@@ -331,8 +331,8 @@ def test_fuzzer_regression(name: str) -> None:
     ("SELECT a, b FROM t1 ORDER BY -1", "ORDER BY position -1 is out of range"),
     ("SELECT a, count(*) FROM t1 GROUP BY 0", "GROUP BY position 0 is out of range"),
     ("SELECT a FROM t1 UNION SELECT a FROM t2 ORDER BY 0", "ORDER BY position 0 is out of range"),
-    # a correlated IN (subquery) as a value whose subquery aggregates (its NULL test would need the groups)
-    ("SELECT a, a IN (SELECT max(t2.c) FROM t2 WHERE t2.a = t1.a) AS m FROM t1",
+    # a correlated IN (subquery) as a value whose subquery groups (its NULL test would need the groups)
+    ("SELECT a, a IN (SELECT max(t2.c) FROM t2 WHERE t2.a = t1.a GROUP BY t2.s) AS m FROM t1",
      r"correlated IN \(subquery\) whose result is used as a value .* with an aggregate"),
     # a window function nested in another's arguments or window (DuckDB refuses them too); was
     # "unsupported SQL construct Window"
@@ -400,6 +400,36 @@ IN_T2S = {"with_null": _t2([None, -1, 3, 3], [1, 3, None, 2], ["x", None, "z", "
 ])
 def test_in_subquery_as_a_value(query: str, t2: str) -> None:
     assert run_one({"t1": T1, "t2": IN_T2S[t2]}, query) == "match"
+
+
+@pytest.mark.parametrize("t2", sorted(IN_T2S))
+@pytest.mark.parametrize("query", [
+    # a correlated IN (subquery) whose subquery is one aggregate: refused as a value ("with an
+    # aggregate ... is not supported") and in a CASE condition ("could not be decorrelated")
+    "SELECT t1.a AS c0, t1.b IN (SELECT max(t2.c) FROM t2 WHERE t2.a = t1.a) AS c1, "
+    "t1.b NOT IN (SELECT count(*) FROM t2 WHERE t2.s = t1.s) AS c2 FROM t1",
+    "SELECT t1.a AS c0, CASE WHEN t1.b IN (SELECT min(t2.c) FROM t2 WHERE t2.a = t1.b) THEN 1 ELSE 0 END AS c1 FROM t1",
+    "SELECT t1.a AS c0 FROM t1 WHERE (t1.a IN (SELECT max(t2.a) FROM t2 WHERE t2.s = t1.s)) IS NULL",
+    "SELECT t1.a AS c0 FROM t1 WHERE t1.a NOT IN (SELECT max(t2.a) + 1 FROM t2 WHERE t2.s = t1.s) OR t1.b > 2",
+    "SELECT t1.s AS c0, count(*) FILTER (WHERE t1.b IN (SELECT count(DISTINCT t2.c) FROM t2 WHERE t2.s = t1.s)) AS c1 "
+    "FROM t1 GROUP BY t1.s",
+])
+def test_in_aggregate_subquery_as_a_value(query: str, t2: str) -> None:
+    assert run_one({"t1": T1, "t2": IN_T2S[t2]}, query) == "match"
+
+
+@pytest.mark.parametrize("query", [
+    # sqlglot read a GROUPING SETS / ROLLUP / CUBE element as arithmetic only: LIKE, IN and
+    # comparisons there were syntax errors (the SQL fuzzer's grouping generator, seeds 421-426)
+    "SELECT t1.w LIKE 'a%' AS c0, count(*) AS c1 FROM t1 GROUP BY ROLLUP (t1.w LIKE 'a%')",
+    "SELECT t1.w LIKE 'a%' AS c0, t1.s AS c1, grouping(t1.w LIKE 'a%', t1.s) AS c2, sum(t1.b) AS c3 FROM t1 "
+    "GROUP BY GROUPING SETS ((t1.w LIKE 'a%', t1.s), t1.s, t1.w LIKE 'a%', ())",
+    "SELECT t1.a > 0 AS c0, t1.s IN ('x', 'y') AS c1, count(*) AS c2 FROM t1 GROUP BY CUBE (t1.a > 0, t1.s IN ('x', 'y'))",
+    "SELECT t1.a IN (SELECT t2.a FROM t2) AS c0, count(*) AS c1 FROM t1 GROUP BY ROLLUP (t1.a IN (SELECT t2.a FROM t2))",
+])
+def test_any_expression_in_grouping_sets(query: str) -> None:
+    assert run_one({"t1": T1_NUM.append_column("w", pa.array(["ab", None, "x", "Ab", "a", "ab", ""])),
+                    "t2": IN_T2S["with_null"]}, query) == "match"
 
 
 @pytest.mark.parametrize(("query", "outcome"), [

@@ -649,12 +649,18 @@ def lift_grouped_subqueries(tree: Any) -> Any:
     OFFSET and DISTINCT move out with them. A subquery inside an aggregate is evaluated per input
     row and stays (so does one in an aggregate's FILTER). Refused (raises ``LiftRefused`` naming
     the shape; the caller adds the position):
-    a subquery target with a window function, a QUALIFY, a GROUP BY holding a subquery.
+    a window function beside a subquery in HAVING.
+
+    A GROUP BY key holding a subquery is first evaluated per row (``_pregrouped``): the rows go
+    into a derived table with the key as a column, and the grouped query reads that.
     """
     from sqlglot import exp
 
     for select in reversed(list(tree.find_all(exp.Select))):  # (inner queries first: find_all is breadth first)
-        outer = _lifted_select(select)
+        pre = _pregrouped(select)
+        outer = _lifted_select(pre if pre is not None else select)
+        if outer is None:
+            outer = pre
         if outer is None:
             continue
         if select is tree:
@@ -707,10 +713,12 @@ def _lifted_select(select: Any) -> Any:
     group = select.args.get("group")
     if group is None and not any(_own_nodes(x, (exp.AggFunc, exp.Filter)) for x in scopes):
         return None
-    if group is not None and any(_own_nodes(g, kinds) for g in group.expressions):
-        raise LiftRefused("a GROUP BY key holding a subquery")
-    if select.args.get("qualify") is not None:
-        raise LiftRefused("a QUALIFY beside a subquery in a grouped select list")
+    qualify = select.args.get("qualify")
+    # windows run after HAVING: where HAVING moves out, so do they (over the derived table's
+    # rows, one per group kept), else each is a column of the grouped query
+    windows_out = having_target
+    if windows_out:
+        item_targets += [i for i in items if i not in item_targets and _own_nodes(i, (exp.Window,))]
     sources = _source_aliases(select)
     taken = {i.alias_or_name for i in items}
     inner_items: list[Any] = []
@@ -730,25 +738,26 @@ def _lifted_select(select: Any) -> Any:
         return exp.column(lifted[key], table=_LIFT)
 
     def walk(node: Any, shadow: frozenset[str], top: Any) -> Any:
-        if isinstance(node, (exp.AggFunc, exp.Filter)) and not shadow:  # (FILTER: its aggregate's)
+        # (FILTER: its aggregate's; a window: computed over the groups, in the grouped query)
+        if isinstance(node, exp.Window) and not shadow:
+            if not windows_out:
+                return ref(node)
+            for key, child in list(node.args.items()):  # (the window's own function stays, its arguments lift)
+                if key == "this" and isinstance(child, exp.AggFunc):
+                    _walk_children(child, shadow, top, walk)
+                elif isinstance(child, exp.Expression):
+                    node.set(key, walk(child, shadow, top))
+                elif isinstance(child, list):
+                    node.set(key, [walk(c, shadow, top) if isinstance(c, exp.Expression) else c for c in child])
+            return node
+        if isinstance(node, (exp.AggFunc, exp.Filter)) and not shadow:
             return ref(node)
         if isinstance(node, exp.Column):
             return ref(node) if node.table in sources and node.table not in shadow else node
-        if isinstance(node, exp.Select) and node is not top:  # (its own tables hide the grouped query's)
-            shadow = shadow | _source_aliases(node)
-        for key, child in list(node.args.items()):
-            if isinstance(child, exp.Expression):
-                new = walk(child, shadow, top)
-                if new is not child:
-                    node.set(key, new)
-            elif isinstance(child, list):
-                node.set(key, [walk(c, shadow, top) if isinstance(c, exp.Expression) else c for c in child])
-        return node
+        return _walk_children(node, shadow, top, walk)
 
     def lift(x: Any) -> Any:
-        """``x`` (grouped scope) with its aggregates and own-table columns as ``_lift`` columns."""
-        if x.find(exp.Window):
-            raise LiftRefused("a window function beside a subquery in a grouped select list")
+        """``x`` (grouped scope) with its aggregates, windows and own-table columns as ``_lift`` columns."""
         copy = x.copy()
         return walk(copy, frozenset(), copy)
 
@@ -761,6 +770,12 @@ def _lifted_select(select: Any) -> Any:
             inner_items.append(_as(item.unalias().copy(), name))
             outer_items.append(_as(exp.column(name, table=_LIFT), item.alias_or_name))
     outer_where = lift(having.this) if having_target else None
+    outer_qualify = None
+    if qualify is not None:  # (after the windows, before DISTINCT, ORDER BY, LIMIT)
+        outer_qualify = lift(qualify.this)
+        if not windows_out:  # (the windows are columns: a WHERE over them)
+            outer_where = outer_qualify if outer_where is None else exp.and_(outer_where, outer_qualify, copy=False)
+            outer_qualify = None
     order = select.args.get("order")
     outer_order = None
     if order is not None:
@@ -768,7 +783,7 @@ def _lifted_select(select: Any) -> Any:
             o if not any(c.table in sources for c in o.find_all(exp.Column)) and not o.find(exp.AggFunc)
             else lift(o) for o in order.expressions])
     inner = select.copy()
-    for key in ("order", "limit", "offset", "distinct"):
+    for key in ("order", "limit", "offset", "distinct", "qualify"):
         inner.set(key, None)
     if having_target:
         inner.set("having", None)
@@ -777,10 +792,105 @@ def _lifted_select(select: Any) -> Any:
         exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(_LIFT))), copy=False)
     if outer_where is not None:
         outer.set("where", exp.Where(this=outer_where))
+    if outer_qualify is not None:
+        outer.set("qualify", exp.Qualify(this=outer_qualify))
     for key, value in (("order", outer_order), ("limit", select.args.get("limit")),
                        ("offset", select.args.get("offset")), ("distinct", select.args.get("distinct"))):
         if value is not None:
             outer.set(key, value.copy())
+    return outer
+
+
+def _walk_children(node: Any, shadow: frozenset[str], top: Any, walk: Any) -> Any:
+    """``node`` with ``walk(child, shadow, top)`` put in place of each child; a nested SELECT adds
+    its own tables to ``shadow`` (they hide the grouped query's)."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Select) and node is not top:
+        shadow = shadow | _source_aliases(node)
+    for key, child in list(node.args.items()):
+        if isinstance(child, exp.Expression):
+            new = walk(child, shadow, top)
+            if new is not child:
+                node.set(key, new)
+        elif isinstance(child, list):
+            node.set(key, [walk(c, shadow, top) if isinstance(c, exp.Expression) else c for c in child])
+    return node
+
+
+_PRE = "_pre"
+
+
+def _pregrouped(select: Any) -> Any:
+    """``select`` over a derived table of its rows where a GROUP BY key holds a subquery (``x IN
+    (q)``, ``EXISTS (q)``, a scalar ``(q)``), or None where none does::
+
+        SELECT (SELECT max(y) FROM u WHERE u.y = t.g) AS k, count(*) FROM t WHERE t.x > 0 GROUP BY 1
+            ->  SELECT _pre._g0 AS k, count(*) FROM (SELECT t.g AS g, (SELECT max(y) FROM u WHERE
+                u.y = t.g) AS _g0 FROM t WHERE t.x > 0) AS _pre GROUP BY _pre._g0
+
+    A key is evaluated once per input row, as DuckDB does, and grouped on; each occurrence of the
+    key elsewhere in the select list, HAVING, QUALIFY, ORDER BY (the same expression) reads that
+    column, and every column of the query's own tables there (also one a subquery reads) reads its
+    copy in the derived table (FROM, joins and WHERE stay inside)."""
+    from sqlglot import exp
+
+    group = select.args.get("group")
+    if group is None:
+        return None
+    kinds = (exp.Subquery, exp.Exists, exp.In)
+    sets = (exp.Group, exp.Rollup, exp.Cube, exp.GroupingSets)
+    keys: list[Any] = []
+    for n in _own_nodes(group, kinds):
+        if not _is_subquery_target(n):
+            continue
+        k = n
+        while not (isinstance(k.parent, sets) or isinstance(k.parent, exp.Tuple) and isinstance(k.parent.parent, sets)):
+            k = k.parent
+        while isinstance(k, exp.Paren):  # (GROUPING SETS ((x IN (q)), ...): the set of x IN (q))
+            k = k.this
+        if k not in keys:
+            keys.append(k.copy())
+    if not keys:
+        return None
+    sources = _source_aliases(select)
+    taken = {f"_g{i}" for i in range(len(keys))}
+    columns: dict[tuple[str, str], str] = {}
+    inner_items: list[Any] = []
+
+    def walk(node: Any, shadow: frozenset[str], top: Any) -> Any:
+        if not shadow:
+            for i, k in enumerate(keys):
+                if node == k:
+                    return exp.column(f"_g{i}", table=_PRE)
+        if isinstance(node, exp.Column):
+            if node.table not in sources or node.table in shadow:
+                return node
+            if (node.table, node.name) not in columns:
+                name = node.name
+                while name in taken:
+                    name += "_"
+                taken.add(name)
+                columns[node.table, node.name] = name
+                inner_items.append(_as(node.copy(), name))
+            return exp.column(columns[node.table, node.name], table=_PRE)
+        return _walk_children(node, shadow, top, walk)
+
+    outer = select.copy()
+    for key in ("expressions", "group", "having", "qualify", "windows", "order"):
+        part = outer.args.get(key)
+        if isinstance(part, exp.Expression):
+            outer.set(key, walk(part, frozenset(), part))
+        elif isinstance(part, list):
+            outer.set(key, [walk(x, frozenset(), x) for x in part])
+    inner = select.copy()
+    for key in ("group", "having", "qualify", "windows", "order", "limit", "offset", "distinct", "with_", "with"):
+        inner.set(key, None)
+    inner.set("expressions", [*inner_items, *(_as(k, f"_g{i}") for i, k in enumerate(keys))])
+    outer.set("joins", None)
+    outer.set("where", None)
+    outer.set("from_" if "from_" in select.args or "from" not in select.args else "from",
+              exp.From(this=exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(_PRE)))))
     return outer
 
 

@@ -1741,6 +1741,78 @@ def sqlglot_dialect(name: str) -> Any:
     return Dialect.get_or_raise(name)
 
 
+def parse_sql(sql: str, dialect: Any) -> Any:
+    """``sqlglot.parse_one(sql, dialect)`` (a ``Dialect`` object); where that fails on a query with
+    GROUPING SETS, ROLLUP or CUBE, parsed again with each of their elements in parentheses
+    (``_parenthesized_grouping_elements``): sqlglot reads an element as arithmetic only, so
+    ``ROLLUP (s LIKE 'a%')`` or ``GROUPING SETS (x IN (SELECT ...), ())`` were syntax errors
+    (DuckDB takes them). Any other error is sqlglot's."""
+    import sqlglot
+    from sqlglot.errors import ParseError
+
+    try:
+        return sqlglot.parse_one(sql, dialect=dialect)
+    except ParseError:
+        if not re.search(r"\b(GROUPING\s+SETS|ROLLUP|CUBE)\b", sql, flags=re.IGNORECASE):
+            raise
+        try:
+            again = _parenthesized_grouping_elements(sql, dialect)
+            tree = sqlglot.parse_one(again, dialect=dialect) if again != sql else None
+        except ParseError:
+            tree = None
+        if tree is None:
+            raise
+        return tree
+
+
+def _parenthesized_grouping_elements(sql: str, dialect: Any) -> str:
+    """``sql`` with each element of a GROUPING SETS / ROLLUP / CUBE list that is not already one
+    parenthesized group (nor a nested GROUPING SETS / ROLLUP / CUBE) in parentheses:
+    ``ROLLUP (s LIKE 'a%', b)`` -> ``ROLLUP ((s LIKE 'a%'), (b))`` (the same grouping)."""
+    from sqlglot.tokens import TokenType
+
+    tokens = dialect.tokenize(sql)
+    heads = (TokenType.GROUPING_SETS, TokenType.ROLLUP, TokenType.CUBE)
+    inserts: list[tuple[int, str]] = []
+    for n, tok in enumerate(tokens):
+        if tok.token_type not in heads or n + 1 >= len(tokens) or tokens[n + 1].token_type != TokenType.L_PAREN:
+            continue
+        depth, first, elements = 0, n + 2, []
+        for m in range(n + 1, len(tokens)):
+            kind = tokens[m].token_type
+            if kind == TokenType.L_PAREN:
+                depth += 1
+            elif kind == TokenType.R_PAREN:
+                depth -= 1
+                if depth == 0:
+                    elements.append((first, m - 1))
+                    break
+            elif kind == TokenType.COMMA and depth == 1:
+                elements.append((first, m - 1))
+                first = m + 1
+        for a, b in elements:
+            if a > b or tokens[a].token_type in heads or _one_group(tokens, a, b):
+                continue
+            inserts += [(tokens[a].start, "("), (tokens[b].end + 1, ")")]
+    for at, text in sorted(inserts, key=lambda x: -x[0]):
+        sql = sql[:at] + text + sql[at:]
+    return sql
+
+
+def _one_group(tokens: list[Any], a: int, b: int) -> bool:
+    """Whether tokens ``a..b`` are one parenthesized group ``( ... )``."""
+    from sqlglot.tokens import TokenType
+
+    if tokens[a].token_type != TokenType.L_PAREN or tokens[b].token_type != TokenType.R_PAREN:
+        return False
+    depth = 0
+    for m in range(a, b + 1):
+        depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(tokens[m].token_type, 0)
+        if depth == 0 and m < b:
+            return False
+    return True
+
+
 def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> Any:
     """sqlglot's qualification and decorrelation plus our AST rewrites, in place on ``tree``.
 
@@ -1804,6 +1876,8 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         tree, hidden = hide_local_ors(tree)
     if nested:
         tree = _lifted(tree)
+        if exp.In in kinds:
+            _in_one_aggregate_as_comparison(tree)
         rewritten = exp.In in kinds and _observed_in_subqueries(tree)
         if rewritten or exp.Exists in kinds or any(issubclass(k, exp.Count) for k in kinds):
             _uncorrelated_exists(tree)
@@ -1881,6 +1955,24 @@ def _observed_in_subqueries(tree: Any) -> bool:
         node.replace(_three_valued_in(node))
         rewritten = True
     return rewritten
+
+
+def _in_one_aggregate_as_comparison(tree: Any) -> None:
+    """A correlated ``x IN (SELECT agg(...) FROM ... WHERE ...)`` (one aggregate value, no GROUP BY,
+    HAVING, LIMIT or OFFSET: exactly one row per outer row) as ``x = (SELECT agg(...) ...)``: the
+    same three-valued answer (NULL where ``x`` or the value is NULL), and a scalar subquery that
+    decorrelation joins on its equalities; the IN was refused as a value and in a CASE condition
+    (its NULL test needs the subquery's rows, not its groups). ``NOT`` above it stays."""
+    for node in list(tree.find_all(exp.In)):
+        sub = node.args.get("query")
+        q = sub.this if isinstance(sub, exp.Subquery) else sub
+        if not isinstance(q, exp.Select) or len(q.selects) != 1 or any(
+                q.args.get(k) for k in ("group", "having", "limit", "offset", "qualify", "distinct")):
+            continue
+        value = q.selects[0]
+        if not value.find(exp.AggFunc) or value.find(exp.Window) or not _reads_outside(q):
+            continue
+        node.replace(exp.Paren(this=exp.EQ(this=node.this, expression=exp.Subquery(this=q))))
 
 
 def _where_conjunct(node: Any) -> bool:
@@ -2302,12 +2394,11 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     """Parse ``sql`` with sqlglot and translate it to a logical plan over ``catalog``.
 
     ``tree`` is ``sql`` already parsed by the caller (it is rewritten in place)."""
-    import sqlglot
     from sqlglot.errors import OptimizeError, ParseError
 
     try:
         if tree is None:
-            tree = sqlglot.parse_one(sql, dialect=sqlglot_dialect(dialect))
+            tree = parse_sql(sql, sqlglot_dialect(dialect))
     except ParseError as exc:
         raise SQLError("syntax error: " + re.sub(r"\x1b\[[0-9;]*m", "", str(exc))) from exc
     from thresher.planner.sql.names import name_select_items, unknown_column_message
