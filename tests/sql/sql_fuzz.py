@@ -346,6 +346,8 @@ def grouped_key_subquery_query(draw: Any) -> str:
     filt = f" WHERE {draw(predicate(_typed('t1', T1_COLS)))}" if draw(st.integers(0, 3)) == 0 else ""
     agg = draw(st.sampled_from(["count(*)", "sum(t1.b)", "max(t1.s)", "min(t1.f)", "count(DISTINCT t1.a)"]))
     shape = draw(st.integers(0, 3))
+    if shape in (1, 2) and corr:  # (grouped by x: correlated by the key)
+        where = f"{inner} AND {col} = {x}" if inner else f" WHERE {col} = {x}"
     if shape == 0:  # a subquery key
         form = draw(st.integers(0, 3))
         if form == 0:

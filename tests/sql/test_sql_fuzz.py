@@ -314,6 +314,22 @@ REGRESSIONS.update({
 })
 
 
+REGRESSIONS.update({
+    # a constant WHERE term stayed above a join while the term beside it went down to a side: the
+    # % by (-1 // 3) = 0 ran on every row there ("division by zero"; DuckDB, with the constant
+    # FALSE beside it, answers no rows). The join of a decorrelated subquery in the select list,
+    # or of a GROUP BY key holding one (grouped_key_subquery_query, seed 518), or a plain join
+    "constant_guard_beside_a_subquery_join": (
+        {"t1": T1, "t2": _t2([None, -1, 3, 3], [1, 3, None, 2], ["x", None, "z", "x"])},
+        "SELECT CASE WHEN t1.a IN (SELECT t2.a FROM t2) THEN 1 ELSE 0 END AS c0, min(t1.f) AS c1 FROM t1 "
+        "WHERE (t1.b % (-1 // 3) <> 1 AND (-1 // 3) <> 0) GROUP BY CASE WHEN t1.a IN (SELECT t2.a FROM t2) THEN 1 ELSE 0 END"),
+    "constant_guard_beside_a_join": (
+        {"t1": T1, "t2": _t2([None, -1, 3, 3], [1, 3, None, 2], ["x", None, "z", "x"])},
+        "SELECT t1.a AS c0 FROM t1 JOIN t2 ON t1.a = t2.a WHERE (t1.b % (-1 // 3) <> 1 AND (-1 // 3) <> 0 "
+        "AND t2.c % (-1 // 3) <> 0)"),
+})
+
+
 @pytest.mark.parametrize("name", sorted(REGRESSIONS))
 def test_fuzzer_regression(name: str) -> None:
     data, query = REGRESSIONS[name]
@@ -426,6 +442,14 @@ def test_in_aggregate_subquery_as_a_value(query: str, t2: str) -> None:
     "GROUP BY GROUPING SETS ((t1.w LIKE 'a%', t1.s), t1.s, t1.w LIKE 'a%', ())",
     "SELECT t1.a > 0 AS c0, t1.s IN ('x', 'y') AS c1, count(*) AS c2 FROM t1 GROUP BY CUBE (t1.a > 0, t1.s IN ('x', 'y'))",
     "SELECT t1.a IN (SELECT t2.a FROM t2) AS c0, count(*) AS c1 FROM t1 GROUP BY ROLLUP (t1.a IN (SELECT t2.a FROM t2))",
+    # a position inside ROLLUP / CUBE / GROUPING SETS names a select item (it stayed a constant:
+    # "column(s) ['s'] must appear in GROUP BY")
+    "SELECT t1.s AS c0, t1.a > 0 AS c1, count(*) AS c2 FROM t1 GROUP BY ROLLUP (1, 2)",
+    "SELECT t1.s AS c0, t1.a AS c1, sum(t1.b) AS c2 FROM t1 GROUP BY GROUPING SETS ((1), (1, 2), 2, ())",
+    "SELECT t1.s AS c0, t1.a AS c1, count(*) AS c2 FROM t1 GROUP BY CUBE (1, t1.a)",
+    # a key twice in one set ("duplicate column names: ['__key0']")
+    "SELECT t1.s AS c0, count(*) AS c1 FROM t1 GROUP BY ROLLUP (t1.s, t1.s)",
+    "SELECT t1.s AS c0, t1.a AS c1, count(*) AS c2 FROM t1 GROUP BY GROUPING SETS ((t1.s, t1.s), (t1.a, t1.s, t1.a), ())",
 ])
 def test_any_expression_in_grouping_sets(query: str) -> None:
     assert run_one({"t1": T1_NUM.append_column("w", pa.array(["ab", None, "x", "Ab", "a", "ab", ""])),

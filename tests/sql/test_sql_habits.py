@@ -100,6 +100,28 @@ def test_output_names_match_duckdb(item: str) -> None:
     assert got.column(0).to_pylist() == pytest.approx(ref.column(0).to_pylist()) if item != "NULL" else True
 
 
+@pytest.mark.parametrize("query", [
+    # a subquery item is named as DuckDB prints it: an uncorrelated scalar one was 'value', IN
+    # (subquery) 'g IN (SELECT y FROM u)' (DuckDB: '(g = ANY(SELECT y FROM u))'), EXISTS 'exists(...)'
+    "SELECT g IN (SELECT y FROM u), g NOT IN (SELECT y FROM u), EXISTS (SELECT 1 FROM u), (SELECT max(y) FROM u) FROM t",
+    "SELECT (SELECT max(y) FROM u WHERE u.k = t.k AND y > 1) FROM t",
+    "SELECT (SELECT max(y) AS m FROM u AS v WHERE v.k = t.k) FROM t",
+    "SELECT g IN (SELECT y + 1 FROM u WHERE y IS NOT NULL), NOT EXISTS (SELECT 1 FROM u WHERE u.y = t.g) FROM t",
+    "SELECT (SELECT y FROM u ORDER BY y LIMIT 1), (SELECT DISTINCT y FROM u WHERE y = 2) FROM t",
+    "SELECT (SELECT max(y) FROM u WHERE y IN (1, 2) OR k = 3) FROM t",
+    "SELECT CASE WHEN g IN (SELECT y FROM u) THEN 1 ELSE 0 END, count(*) FROM t GROUP BY 1",
+    "SELECT g, g IN (SELECT y FROM u) FROM t GROUP BY g",
+])
+def test_subquery_item_names_match_duckdb(query: str) -> None:
+    t = pa.table({"g": [1, 2, None], "x": [1, 2, 3], "k": [1, None, 2]})
+    u = pa.table({"y": [1, 2, None], "k": [1, 2, 2]})
+    con = duckdb.connect()
+    con.register("t", t)
+    con.register("u", u)
+    got = th.sql(query, t=th.from_arrow(t), u=th.from_arrow(u)).to_arrow()
+    assert got.column_names == con.sql(query).columns
+
+
 def test_repeated_names_stay_unique_and_count_star() -> None:
     got = th.sql("SELECT b, count(*), sum(a), sum(a) FROM t GROUP BY b ORDER BY b", t=T.select(["a", "b"]))
     assert got.schema.names == ["b", "count_star()", "sum(a)", "sum(a)_1"]

@@ -62,6 +62,12 @@ def duckdb_name(node: Any) -> str:
         return f"({duckdb_name(n.this)} BETWEEN {duckdb_name(n.args['low'])} AND {duckdb_name(n.args['high'])})"
     if isinstance(n, exp.In) and n.expressions:
         return f"({duckdb_name(n.this)} IN ({', '.join(duckdb_name(e) for e in n.expressions)}))"
+    if isinstance(n, exp.In) and n.args.get("query") is not None:
+        return f"({duckdb_name(n.this)} = ANY({_duckdb_query(n.args['query'])}))"
+    if isinstance(n, exp.Exists):
+        return f"EXISTS({_duckdb_query(n.this)})"
+    if isinstance(n, exp.Subquery) and not n.alias:
+        return f"({_duckdb_query(n)})"
     if isinstance(n, exp.Case) and n.args.get("this") is None:
         whens = "".join(f" WHEN ({duckdb_name(w.this)}) THEN ({duckdb_name(w.args['true'])})" for w in n.args["ifs"])
         default = n.args.get("default")
@@ -78,6 +84,62 @@ def duckdb_name(node: Any) -> str:
         if all(isinstance(a, exp.Expression) for a in flat):
             return f"{fname}({', '.join(duckdb_name(a) for a in flat)})"
     return str(node.sql(dialect="duckdb", normalize_functions="lower"))
+
+
+_QUERY_PARTS = frozenset({"expressions", "from_", "from", "joins", "where", "group", "having", "order", "limit",
+                          "distinct"})
+
+
+def _duckdb_query(q: Any) -> str:
+    """A subquery as DuckDB prints it in a column name (``SELECT max(y) FROM u WHERE (u.k = t.k)``):
+    a plain SELECT over tables (comma-joined), else sqlglot's text."""
+    while isinstance(q, exp.Subquery) and not q.alias:
+        q = q.this
+    fallback = str(q.sql(dialect="duckdb", normalize_functions="lower"))
+    if not isinstance(q, exp.Select) or any(v is not None and v != [] and k not in _QUERY_PARTS
+                                            for k, v in q.args.items()):
+        return fallback
+    distinct = q.args.get("distinct")
+    if distinct is not None and distinct.args.get("on") is not None:
+        return fallback
+    items = [f"{duckdb_name(i.this)} AS {i.alias}" if isinstance(i, exp.Alias) else duckdb_name(i)
+             for i in q.expressions]
+    text = "SELECT " + ("DISTINCT " if distinct is not None else "") + ", ".join(items)
+    sources = [q.args.get("from_") or q.args.get("from")]
+    for j in q.args.get("joins") or []:
+        if j.args.get("on") is not None or j.args.get("using") or j.side or j.kind:
+            return fallback
+        sources.append(j)
+    if sources[0] is not None:
+        names = []
+        for src in sources:
+            t = src.this
+            if not isinstance(t, exp.Table) or t.args.get("db"):
+                return fallback
+            names.append(t.name + (f" AS {t.alias}" if t.alias else ""))
+        text += " FROM " + " , ".join(names)
+    if q.args.get("where") is not None:
+        text += f" WHERE {duckdb_name(q.args['where'].this)}"
+    group = q.args.get("group")
+    if group is not None:
+        if any(group.args.get(k) for k in group.args if k != "expressions"):
+            return fallback
+        text += " GROUP BY " + ", ".join(duckdb_name(g) for g in group.expressions)
+    if q.args.get("having") is not None:
+        text += f" HAVING {duckdb_name(q.args['having'].this)}"
+    order = q.args.get("order")
+    if order is not None:
+        if any(o.args.get("nulls_first") is not None and o.args.get("nulls_first") != bool(o.args.get("desc"))
+               for o in order.expressions):
+            return fallback
+        text += " ORDER BY " + ", ".join(duckdb_name(o.this) + (" DESC" if o.args.get("desc") else "")
+                                         for o in order.expressions)
+    limit = q.args.get("limit")
+    if limit is not None:
+        if not isinstance(limit, exp.Limit) or limit.args.get("offset") is not None:
+            return fallback
+        text += f" LIMIT {duckdb_name(limit.expression)}"
+    return text
 
 
 def name_select_items(tree: Any) -> dict[str, str]:
@@ -106,7 +168,7 @@ def name_select_items(tree: Any) -> dict[str, str]:
                 name, k = f"{base}_{k}", k + 1
             taken.add(name)
             given[name.lower()] = name
-            items.append(exp.alias_(item, name, quoted=True))
+            items.append(exp.Alias(this=item, alias=exp.to_identifier(name, quoted=True)))  # (alias_ gives a subquery a table alias)
         if any(a is not b for a, b in zip(items, select.expressions)):
             select.set("expressions", items)
     for lower, spelled in written.items():

@@ -600,7 +600,8 @@ class Translator:
                 grouped = True
             else:
                 choices = [[key_of(item)]]
-            sets = [s + [i for i in c if i not in s] for s in sets for c in choices]
+            # (a key named twice in one set is one key: ROLLUP (g, g) is (g), (g), ())
+            sets = [s + [i for i in dict.fromkeys(c) if i not in s] for s in sets for c in choices]
         for kind in ("rollup", "cube", "grouping_sets"):
             if group.args.get(kind):
                 raise SQLError(f"unsupported GROUP BY {kind.upper()} form: {_where(group)}")
@@ -2390,6 +2391,24 @@ def _check_positions(node: Any) -> None:
             raise SQLError(f"{clause} position {e.sql()} is out of range (positions start at 1): {_where(e)}")
 
 
+def _expand_set_positions(group: Any, select: Any) -> None:
+    """A position inside ROLLUP / CUBE / GROUPING SETS (``ROLLUP (1, 2)``) as the select item it
+    names, as DuckDB reads it (sqlglot expands only a plain ``GROUP BY 1``; the position stayed a
+    constant and the item was "must appear in GROUP BY")."""
+    sets = (exp.Rollup, exp.Cube, exp.GroupingSets)
+    for node in list(group.find_all(exp.Literal)):
+        up = node.parent
+        while isinstance(up, (exp.Tuple, exp.Paren)) and not isinstance(up.parent, exp.Group):
+            up = up.parent
+        if not isinstance(up, sets) or not node.is_int:
+            continue
+        n = int(node.name)
+        if not 1 <= n <= len(select.expressions):
+            raise SQLError(f"GROUP BY position {n} is out of range (the select list has "
+                           f"{len(select.expressions)} items): {_where(node)}")
+        node.replace(select.expressions[n - 1].unalias().copy())
+
+
 def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duckdb", tree: Any = None) -> LogicalPlan:
     """Parse ``sql`` with sqlglot and translate it to a logical plan over ``catalog``.
 
@@ -2423,6 +2442,8 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
                                f"BY; DuckDB refuses them too): {_where(node)}; compute the inner one in a subquery")
         elif not isinstance(node.parent, exp.Window):
             _check_positions(node)
+            if isinstance(node, exp.Group) and isinstance(node.parent, exp.Select):
+                _expand_set_positions(node, node.parent)
     if values:
         tree = _values_as_selects(tree, values)
     for table in tables:

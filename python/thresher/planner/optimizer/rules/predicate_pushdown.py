@@ -327,6 +327,14 @@ def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
             up.append(t)
     if not left_terms and not right_terms:
         return None
+    # a constant term decides every row: it goes down with the terms it sat beside too, so that a
+    # term whose evaluation can fail (SQL's % by 0) runs only where it is not FALSE, as in one filter
+    # (WHERE b % (-1 // 3) <> 1 AND (-1 // 3) <> 0 beside a decorrelated subquery raised "division
+    # by zero"; it stays above as well)
+    constants = [t for t in up if not t.columns()]
+    if constants:
+        left_terms = [*constants, *left_terms] if left_terms else left_terms
+        right_terms = [*constants, *right_terms] if right_terms else right_terms
     left = _wrap(join.left, left_terms)
     right = Filter(join.right, combine_conjunction(right_terms)) if copied else _wrap(join.right, right_terms)
     new = join.with_children([left, right])  # a filter keeps its input's schema: nothing to derive again
