@@ -105,12 +105,13 @@ def _duckdb_query(q: Any) -> str:
     items = [f"{duckdb_name(i.this)} AS {i.alias}" if isinstance(i, exp.Alias) else duckdb_name(i)
              for i in q.expressions]
     text = "SELECT " + ("DISTINCT " if distinct is not None else "") + ", ".join(items)
-    sources = [q.args.get("from_") or q.args.get("from")]
+    first = q.args.get("from_") or q.args.get("from")
+    sources: list[Any] = [first]
     for j in q.args.get("joins") or []:
         if j.args.get("on") is not None or j.args.get("using") or j.side or j.kind:
             return fallback
         sources.append(j)
-    if sources[0] is not None:
+    if first is not None:
         names = []
         for src in sources:
             t = src.this
