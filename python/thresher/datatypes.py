@@ -23,7 +23,7 @@ import decimal
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import pyarrow as pa
 
@@ -188,6 +188,24 @@ _CANONICAL_IDS = frozenset(t.id for t in (
     pa.large_string(), pa.large_binary()))
 
 
+def _type_ids(*names: str) -> frozenset[int]:
+    """The Arrow type ids ``pa.lib.Type_<name>`` of this pyarrow (DECIMAL32/64 are newer than 17)."""
+    return frozenset(getattr(pa.lib, f"Type_{n}") for n in names if hasattr(pa.lib, f"Type_{n}"))
+
+
+_INTEGER_IDS = _type_ids("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
+_FLOAT_IDS = _type_ids("HALF_FLOAT", "FLOAT", "DOUBLE")
+_DECIMAL_IDS = _type_ids("DECIMAL32", "DECIMAL64", "DECIMAL128", "DECIMAL256")
+_NUMERIC_IDS = _INTEGER_IDS | _FLOAT_IDS | _DECIMAL_IDS
+_TEMPORAL_IDS = _type_ids("DATE32", "DATE64", "TIMESTAMP", "TIME32", "TIME64", "DURATION")
+_LARGE_STRING_ID = pa.lib.Type_LARGE_STRING
+_BOOL_ID = pa.lib.Type_BOOL
+_NULL_ID = pa.lib.Type_NA
+_EXTENSION_ID = _EXT_CLASSES["file"]({}).id  # (pyarrow names no Type_EXTENSION)
+#: the ids of the canonical types without parameters: one id, one type
+_PLAIN_IDS = _INTEGER_IDS | _FLOAT_IDS | _type_ids("NA", "BOOL", "LARGE_STRING", "LARGE_BINARY", "DATE32", "DATE64")
+
+
 def canonical_arrow(t: pa.DataType) -> pa.DataType:
     """The canonical Arrow type for data of type ``t`` (what every batch in flight uses)."""
     if t.id in _CANONICAL_IDS:
@@ -234,9 +252,35 @@ class DataType:
     """
 
     arrow: pa.DataType
+    if TYPE_CHECKING:  # (not a dataclass field: each object's own, set in __post_init__)
+        _tid: ClassVar[int]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "arrow", canonical_arrow(self.arrow))
+        t = self.arrow
+        tid = t.id
+        if tid not in _CANONICAL_IDS:
+            t = canonical_arrow(t)
+            tid = t.id
+            object.__setattr__(self, "arrow", t)
+        # the Arrow type id, kept as a plain int: the predicates below and ``==`` read it instead
+        # of calling into Arrow each time (the type rules ask them of every typed expression)
+        self.__dict__["_tid"] = tid
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__["_tid"] = self.arrow.id  # (a type pickled before it kept its id)
+
+    def __eq__(self, other: object) -> builtins.bool:
+        """Equal Arrow types (as the dataclass's own ``==``; its hash stays the dataclass's): types
+        of two ids never are, and of one id without parameters always are, without asking Arrow."""
+        if self is other:
+            return True
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        tid = self._tid
+        if tid != other._tid:
+            return False
+        return tid in _PLAIN_IDS or builtins.bool(self.arrow == other.arrow)
 
     # ---- constructors ------------------------------------------------------------------
     @staticmethod
@@ -245,51 +289,51 @@ class DataType:
 
     @staticmethod
     def null() -> DataType:
-        return DataType(pa.null())
+        return _PLAIN['null']
 
     @staticmethod
     def bool() -> DataType:
-        return DataType(pa.bool_())
+        return _PLAIN['bool']
 
     @staticmethod
     def int8() -> DataType:
-        return DataType(pa.int8())
+        return _PLAIN['int8']
 
     @staticmethod
     def int16() -> DataType:
-        return DataType(pa.int16())
+        return _PLAIN['int16']
 
     @staticmethod
     def int32() -> DataType:
-        return DataType(pa.int32())
+        return _PLAIN['int32']
 
     @staticmethod
     def int64() -> DataType:
-        return DataType(pa.int64())
+        return _PLAIN['int64']
 
     @staticmethod
     def uint8() -> DataType:
-        return DataType(pa.uint8())
+        return _PLAIN['uint8']
 
     @staticmethod
     def uint16() -> DataType:
-        return DataType(pa.uint16())
+        return _PLAIN['uint16']
 
     @staticmethod
     def uint32() -> DataType:
-        return DataType(pa.uint32())
+        return _PLAIN['uint32']
 
     @staticmethod
     def uint64() -> DataType:
-        return DataType(pa.uint64())
+        return _PLAIN['uint64']
 
     @staticmethod
     def float32() -> DataType:
-        return DataType(pa.float32())
+        return _PLAIN['float32']
 
     @staticmethod
     def float64() -> DataType:
-        return DataType(pa.float64())
+        return _PLAIN['float64']
 
     @staticmethod
     def decimal(precision: int, scale: int) -> DataType:
@@ -297,15 +341,15 @@ class DataType:
 
     @staticmethod
     def string() -> DataType:
-        return DataType(pa.large_string())
+        return _PLAIN['string']
 
     @staticmethod
     def binary() -> DataType:
-        return DataType(pa.large_binary())
+        return _PLAIN['binary']
 
     @staticmethod
     def date() -> DataType:
-        return DataType(pa.date32())
+        return _PLAIN['date']
 
     @staticmethod
     def timestamp(unit: str = "us", tz: str | None = None) -> DataType:
@@ -410,33 +454,35 @@ class DataType:
         return dict(t.params) if isinstance(t, ThresherExtensionType) else {}
 
     def is_media(self) -> builtins.bool:
-        return isinstance(self.arrow, ThresherExtensionType)
+        return self._tid == _EXTENSION_ID and isinstance(self.arrow, ThresherExtensionType)
 
+    # (the predicates below test the Arrow type id against sets, as ``pa.types.is_*`` do)
     def is_numeric(self) -> builtins.bool:
-        t = self.arrow
-        return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+        return self._tid in _NUMERIC_IDS
 
     def is_integer(self) -> builtins.bool:
-        return pa.types.is_integer(self.arrow)
+        return self._tid in _INTEGER_IDS
 
     def is_float(self) -> builtins.bool:
-        return pa.types.is_floating(self.arrow)
+        return self._tid in _FLOAT_IDS
 
     def is_string(self) -> builtins.bool:
-        return pa.types.is_large_string(self.arrow)
+        return self._tid == _LARGE_STRING_ID
+
+    def is_decimal(self) -> builtins.bool:
+        return self._tid in _DECIMAL_IDS
 
     def is_binary(self) -> builtins.bool:
         return pa.types.is_large_binary(self.arrow) or pa.types.is_fixed_size_binary(self.arrow)
 
     def is_bool(self) -> builtins.bool:
-        return pa.types.is_boolean(self.arrow)
+        return self._tid == _BOOL_ID
 
     def is_temporal(self) -> builtins.bool:
-        t = self.arrow
-        return pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_time(t) or pa.types.is_duration(t)
+        return self._tid in _TEMPORAL_IDS
 
     def is_null(self) -> builtins.bool:
-        return pa.types.is_null(self.arrow)
+        return self._tid == _NULL_ID
 
     def is_list(self) -> builtins.bool:
         return pa.types.is_large_list(self.arrow) or pa.types.is_fixed_size_list(self.arrow)
@@ -490,6 +536,18 @@ class DataType:
         return str(t)
 
 
+#: the types without parameters, one object each: ``DataType.int64()`` is asked for at every
+#: typed expression (a comparison's bool, a literal's type), and building one canonicalized its
+#: Arrow type each time
+_PLAIN: dict[str, DataType] = {name: DataType(t) for name, t in (
+    ("null", pa.null()), ("bool", pa.bool_()), ("int8", pa.int8()), ("int16", pa.int16()), ("int32", pa.int32()),
+    ("int64", pa.int64()), ("uint8", pa.uint8()), ("uint16", pa.uint16()), ("uint32", pa.uint32()),
+    ("uint64", pa.uint64()), ("float32", pa.float32()), ("float64", pa.float64()), ("string", pa.large_string()),
+    ("binary", pa.large_binary()), ("date", pa.date32()))}
+
+
+
+
 _INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 19}
 
 
@@ -516,10 +574,27 @@ def polars_supertype(a: DataType, b: DataType) -> DataType | None:
     return supertype(a, b)
 
 
+#: (id, id) -> the supertype of the two types of those ids, for types without parameters (a
+#: function of the ids alone), filled in as they are asked for
+_PLAIN_SUPERTYPES: dict[tuple[int, int], DataType | None] = {}
+
+
 def supertype(a: DataType, b: DataType) -> DataType | None:
     """The common type two values are compared/combined in, or None if there is none."""
-    if a == b:
+    if a is b or a == b:
         return a
+    ids = (a._tid, b._tid)
+    try:
+        return _PLAIN_SUPERTYPES[ids]
+    except KeyError:
+        pass
+    out = _supertype(a, b)
+    if ids[0] in _PLAIN_IDS and ids[1] in _PLAIN_IDS:
+        _PLAIN_SUPERTYPES[ids] = out
+    return out
+
+
+def _supertype(a: DataType, b: DataType) -> DataType | None:
     if a.is_null():
         return b
     if b.is_null():
@@ -579,6 +654,14 @@ class Field:
     name: str
     dtype: DataType
     nullable: bool = True
+
+    def __init__(self, name: str, dtype: DataType, nullable: builtins.bool = True) -> None:
+        # (the instance dict written directly: a frozen dataclass's generated __init__ sets each
+        # field through object.__setattr__, and the planner makes a Field for every typed expression)
+        d = self.__dict__
+        d["name"] = name
+        d["dtype"] = dtype
+        d["nullable"] = nullable
 
     def to_arrow(self) -> pa.Field:
         return pa.field(self.name, self.dtype.to_arrow(), self.nullable)
@@ -709,6 +792,13 @@ def literal_type_next_to(value: Any, other: DataType) -> DataType:
     return infer_literal_type(value)
 
 
+#: the literal types of the values of these exact classes (the first ones the tests below find)
+_PLAIN_LITERAL_TYPES: dict[type, DataType] = {
+    str: _PLAIN["string"], float: _PLAIN["float64"], bool: _PLAIN["bool"], type(None): _PLAIN["null"],
+    bytes: _PLAIN["binary"],
+}
+
+
 def infer_literal_type(value: Any) -> DataType:
     """The type of a Python value as a literal (``lit(3)`` is int64, ``lit("a")`` string).
 
@@ -717,6 +807,9 @@ def infer_literal_type(value: Any) -> DataType:
     >>> infer_literal_type(3), infer_literal_type([1.5])
     (DataType(int64), DataType(list[double]))
     """
+    plain = _PLAIN_LITERAL_TYPES.get(type(value))  # (str, float, bool, None, bytes themselves)
+    if plain is not None:
+        return plain
     if value is None:
         return DataType.null()
     if isinstance(value, bool):

@@ -112,13 +112,13 @@ def _numeric_or_null(f: Field) -> bool:
 
 
 def _decimal_result(op: str, a: DataType, b: DataType) -> DataType | None:
-    ta, tb = a.arrow, b.arrow
-    if not (pa.types.is_decimal(ta) or pa.types.is_decimal(tb)):
+    da, db = a.is_decimal(), b.is_decimal()
+    if not (da or db):
         return None
-    if pa.types.is_floating(ta) or pa.types.is_floating(tb):
+    if a.is_float() or b.is_float():
         return DataType.float64()
-    sa = ta.scale if pa.types.is_decimal(ta) else 0
-    sb = tb.scale if pa.types.is_decimal(tb) else 0
+    sa = a.arrow.scale if da else 0
+    sb = b.arrow.scale if db else 0
     if op == "mul":
         if sa + sb > 38:  # (DuckDB raises too: "Needed scale 40 to accurately represent the multiplication")
             raise ThresherTypeError(f"*: the product of {a} and {b} needs DECIMAL scale {sa + sb}, past the "
@@ -287,13 +287,16 @@ def _coalesce(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
 @function("is_in")
 def _is_in(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     a = args[0]
-
+    checked: list[DataType] = []  # (a list's values mostly share one type: each type is checked once)
     for v in opts.get("values", ()):
         if v is None:
             continue
         vt = infer_literal_type(v)
+        if vt in checked:
+            continue
         if supertype(a.dtype, vt) is None:
             raise ThresherTypeError(f"is_in: column {a.name!r} ({a.dtype}) cannot be compared with {v!r} ({vt})")
+        checked.append(vt)
     return DataType.bool()
 
 
@@ -312,7 +315,7 @@ AggRule = Callable[[Field, dict[str, Any]], DataType]
 def _agg_sum(f: Field, opts: dict[str, Any]) -> DataType:
     expect(f, _numeric_or_null(f) or f.dtype.kind == "duration" or f.dtype.is_bool(), "a numeric type", "sum")
     t = f.dtype.arrow
-    if pa.types.is_decimal(t):
+    if f.dtype.is_decimal():
         return DataType.decimal(38, t.scale)
     if pa.types.is_integer(t) or pa.types.is_null(t):
         return DataType.uint64() if t == pa.uint64() else DataType.int64()

@@ -1,0 +1,126 @@
+"""What building a query costs: the DataFrame calls of the TPC-H queries (``queries_df``) stay
+within a budget of Python calls, and the shortcuts that keep them there (one object per type
+without parameters, type predicates and ``==`` on the Arrow type id, a cache of the supertypes of
+such types, node constructors writing their fields directly) answer as before."""
+
+from __future__ import annotations
+
+import itertools
+import pickle
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import thresher as th
+from thresher import col
+from thresher.datatypes import DataType, _supertype, supertype
+from thresher.errors import ThresherTypeError
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.tpch.queries_df import QUERIES  # noqa: E402
+
+_D, _S, _I, _I32, _DT = pa.decimal128(15, 2), pa.large_string(), pa.int64(), pa.int32(), pa.date32()
+#: the TPC-H tables' column types as the benchmark's parquet files give them
+_TPCH = {
+    "customer": [("c_custkey", _I), ("c_name", _S), ("c_address", _S), ("c_nationkey", _I), ("c_phone", _S),
+                 ("c_acctbal", _D), ("c_mktsegment", _S), ("c_comment", _S)],
+    "lineitem": [("l_orderkey", _I), ("l_partkey", _I), ("l_suppkey", _I), ("l_linenumber", _I32),
+                 ("l_quantity", _D), ("l_extendedprice", _D), ("l_discount", _D), ("l_tax", _D),
+                 ("l_returnflag", _S), ("l_linestatus", _S), ("l_shipdate", _DT), ("l_commitdate", _DT),
+                 ("l_receiptdate", _DT), ("l_shipinstruct", _S), ("l_shipmode", _S), ("l_comment", _S)],
+    "nation": [("n_nationkey", _I), ("n_name", _S), ("n_regionkey", _I), ("n_comment", _S)],
+    "orders": [("o_orderkey", _I), ("o_custkey", _I), ("o_orderstatus", _S), ("o_totalprice", _D),
+               ("o_orderdate", _DT), ("o_orderpriority", _S), ("o_clerk", _S), ("o_shippriority", _I32),
+               ("o_comment", _S)],
+    "part": [("p_partkey", _I), ("p_name", _S), ("p_mfgr", _S), ("p_brand", _S), ("p_type", _S), ("p_size", _I32),
+             ("p_container", _S), ("p_retailprice", _D), ("p_comment", _S)],
+    "partsupp": [("ps_partkey", _I), ("ps_suppkey", _I), ("ps_availqty", _I32), ("ps_supplycost", _D),
+                 ("ps_comment", _S)],
+    "region": [("r_regionkey", _I), ("r_name", _S), ("r_comment", _S)],
+    "supplier": [("s_suppkey", _I), ("s_name", _S), ("s_address", _S), ("s_nationkey", _I), ("s_phone", _S),
+                 ("s_acctbal", _D), ("s_comment", _S)],
+}
+
+
+@pytest.fixture(scope="module")
+def tpch() -> dict[str, th.DataFrame]:
+    return {name: th.from_arrow(pa.schema(cols).empty_table()) for name, cols in _TPCH.items()}
+
+
+def test_the_tpch_queries_still_type_check_as_they_are_built(tpch: dict[str, th.DataFrame]) -> None:
+    for q in QUERIES.values():
+        assert q(tpch).schema  # every query builds
+    with pytest.raises(ThresherTypeError, match="expected bool"):
+        tpch["part"].filter(col("p_size"))
+    with pytest.raises(ThresherTypeError, match="incompatible types"):
+        tpch["part"].join(tpch["supplier"], left_on="p_partkey", right_on="s_name")
+    with pytest.raises(ThresherTypeError, match="mixes per-row columns"):
+        tpch["part"].group_by("p_brand").agg(col("p_size").sum() + col("p_size"))
+    with pytest.raises(ThresherTypeError, match="cannot compare"):
+        tpch["part"].filter(col("p_brand") == col("p_size"))
+
+
+_TYPES = [
+    pa.null(), pa.bool_(), pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint32(), pa.uint64(),
+    pa.float16(), pa.float32(), pa.float64(), pa.decimal128(15, 2), pa.decimal128(38, 2), pa.decimal128(15, 3),
+    pa.large_string(), pa.string(), pa.large_binary(), pa.binary(4), pa.date32(), pa.date64(), pa.timestamp("us"),
+    pa.timestamp("us", "UTC"), pa.timestamp("ms"), pa.time64("us"), pa.duration("us"), pa.duration("ms"),
+    pa.large_list(pa.int64()), pa.large_list(pa.int32()), pa.list_(pa.float32(), 3), pa.struct([("a", pa.int64())]),
+]
+_DTYPES = [DataType(t) for t in _TYPES] + [DataType.image("RGB"), DataType.embedding("float32", 4), DataType.file()]
+
+
+def test_plain_types_are_one_object_each() -> None:
+    assert DataType.int64() is DataType.int64() and DataType.string() is DataType.string()
+    assert DataType.bool() is th.lit(True).resolve(th.from_pydict({"a": [1]}).schema).dtype
+    assert DataType.date() == DataType(pa.date32()) and DataType.float32() == DataType(pa.float32())
+
+
+def test_type_predicates_and_equality_answer_as_arrow() -> None:
+    for d in _DTYPES:
+        t = d.arrow
+        assert d.is_numeric() == (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)), d
+        assert d.is_integer() == pa.types.is_integer(t), d
+        assert d.is_float() == pa.types.is_floating(t), d
+        assert d.is_decimal() == pa.types.is_decimal(t), d
+        assert d.is_string() == pa.types.is_large_string(t), d
+        assert d.is_bool() == pa.types.is_boolean(t), d
+        assert d.is_null() == pa.types.is_null(t), d
+        assert d.is_temporal() == (pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_time(t)
+                                   or pa.types.is_duration(t)), d
+        assert d.is_media() == (d.kind in ("image", "embedding", "file")), d
+    for a, b in itertools.product(_DTYPES, repeat=2):
+        assert (a == b) == (a.arrow == b.arrow), (a, b)
+        if a == b and not a.is_media():  # (a media type has no hash, as before)
+            assert hash(a) == hash(b), (a, b)
+    assert DataType.int64() != 3 and DataType.int64() != pa.int64()
+
+
+def test_a_pickled_type_keeps_its_id() -> None:
+    for d in _DTYPES:
+        back = pickle.loads(pickle.dumps(d))
+        assert back == d and back.is_numeric() == d.is_numeric(), d
+    # a type pickled without its id (before it kept one) gets it back
+    d = DataType(pa.decimal128(15, 2))
+    old = object.__new__(DataType)
+    old.__setstate__({"arrow": d.arrow})
+    assert old == d and old.is_decimal() and old.is_numeric()
+
+
+def test_supertypes_from_the_cache_are_the_rules() -> None:
+    for _ in range(2):  # (the second round answers from the cache)
+        for a, b in itertools.product(_DTYPES, repeat=2):
+            want = a if a == b else _supertype(a, b)
+            got = supertype(a, b)
+            assert (got is None) == (want is None) and (got is None or got == want), (a, b, got, want)
+
+
+def test_is_in_names_the_first_value_of_a_wrong_type() -> None:
+    df = th.from_pydict({"s": ["a", "b"]})
+    with pytest.raises(ThresherTypeError, match=r"cannot be compared with 1 \(int64\)"):
+        df.filter(col("s").is_in(["a", "b", 1, 2.5]))
+    assert df.filter(col("s").is_in(["a", None, "c"])).to_pydict() == {"s": ["a"]}
