@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import pickle
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,8 +16,10 @@ import pytest
 
 import thresher as th
 from thresher import col
-from thresher.datatypes import DataType, _supertype, supertype
+from thresher.datatypes import DataType, Field, _supertype, supertype
 from thresher.errors import ThresherTypeError
+from thresher.expressions.expr import AggCall, Alias, Call, Cast, Column, Literal
+from thresher.planner.logical import Aggregate, Filter, Join, Project, Sort
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,6 +52,33 @@ _TPCH = {
 @pytest.fixture(scope="module")
 def tpch() -> dict[str, th.DataFrame]:
     return {name: th.from_arrow(pa.schema(cols).empty_table()) for name, cols in _TPCH.items()}
+
+
+def _python_calls(fn: Callable[[], object]) -> int:
+    """Python function calls ``fn()`` makes (its second run: imports and first-use caches aside)."""
+    fn()
+    n = 0
+
+    def count(frame: object, event: str, arg: object) -> None:
+        nonlocal n
+        if event == "call":
+            n += 1
+
+    sys.setprofile(count)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return n
+
+
+def test_building_the_tpch_queries_stays_within_a_call_budget(tpch: dict[str, th.DataFrame]) -> None:
+    # q16 and q22 are the short queries where building the plan shows (~0.5 ms of ~40); before
+    # these shortcuts they made 709 and 728 calls, and the 22 queries 18,220 (now ~440, ~570,
+    # ~14,300: the budgets leave room, not the old counts)
+    assert _python_calls(lambda: QUERIES[16](tpch)) <= 500
+    assert _python_calls(lambda: QUERIES[22](tpch)) <= 630
+    assert sum(_python_calls(lambda q=q: QUERIES[q](tpch)) for q in QUERIES) <= 16_000  # type: ignore[misc]
 
 
 def test_the_tpch_queries_still_type_check_as_they_are_built(tpch: dict[str, th.DataFrame]) -> None:
@@ -124,3 +154,29 @@ def test_is_in_names_the_first_value_of_a_wrong_type() -> None:
     with pytest.raises(ThresherTypeError, match=r"cannot be compared with 1 \(int64\)"):
         df.filter(col("s").is_in(["a", "b", 1, 2.5]))
     assert df.filter(col("s").is_in(["a", None, "c"])).to_pydict() == {"s": ["a"]}
+
+
+def test_node_constructors_keep_dataclass_behaviour() -> None:
+    import dataclasses
+
+    e = Cast(Alias(Call("add", (Column("a"), Literal(1, DataType.int64(), True))), "b"), DataType.int32())
+    assert repr(e) == '(col("a") + 1).alias("b").cast(int32)'
+    assert dataclasses.replace(Column("a"), name="z").key() == ("col", "z")
+    assert pickle.loads(pickle.dumps(e)).key() == e.key()
+    assert AggCall("sum", Column("a")).key() == col("a").sum().key()
+    with pytest.raises(ThresherTypeError, match="unknown function 'nope'"):
+        Call("nope", ())
+    with pytest.raises(ThresherTypeError, match="unknown aggregation 'nope'"):
+        AggCall("nope", Column("a"))
+    f = Field("a", DataType.int64())
+    assert f == Field(name="a", dtype=DataType.int64(), nullable=True) and hash(f) == hash(Field("a", DataType.int64()))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.name = "b"  # type: ignore[misc]
+    df = th.from_pydict({"a": [2, 1], "b": ["x", "y"]})
+    p = df.plan
+    for node in (Filter(p, col("a") > 1), Project(p, (col("b"),)), Sort(p, (col("a"),), (False,), (False,)),
+                 Aggregate(p, (col("b"),), (col("a").sum(),)), Join(p, p, (col("a"),), (col("a"),))):
+        same = dataclasses.replace(node)
+        assert same == node and same.schema == node.schema and same is not node
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            node.input = p  # type: ignore[misc,union-attr]

@@ -40,9 +40,11 @@ from thresher.expressions.expr import (
     CountStar,
     Expr,
     Literal,
+    _columns,
     col,
     combine_conjunction,
     lit,
+    memo,
     to_dtype,
 )
 
@@ -129,7 +131,8 @@ def expand_wildcards(exprs: Sequence[Expr], schema: Schema, exclude: Sequence[st
         if isinstance(e, Column):  # (most arguments: a column has no subexpressions to walk)
             patterns = {e.name} if _is_pattern(e.name) else set()
         else:
-            patterns = {n.name for n in e.walk() if isinstance(n, Column) and _is_pattern(n.name)}
+            # (the names of the columns it reads, memoized per node: the planner asks them again)
+            patterns = {n for n in memo(e, "_memo_columns", _columns) if _is_pattern(n)}
         if not patterns:
             out.append(e)
             continue

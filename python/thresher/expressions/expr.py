@@ -25,7 +25,7 @@ import contextvars
 import datetime
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
@@ -84,6 +84,13 @@ _MISSING: Any = object()
 _RESOLVE_MEMO = "_memo_resolve"
 
 
+def _unmemoized(fn: Callable[..., Field]) -> Callable[..., Field]:
+    """Mark a ``resolve`` cheaper than its memo (a column's field looked up in the schema, a
+    constant's own field): ``Expr.__init_subclass__`` leaves it unwrapped."""
+    fn._memoized = True  # type: ignore[attr-defined]
+    return fn
+
+
 def _same_fields(old: Schema, new: Schema, names: frozenset[str]) -> bool:
     """Whether ``new`` has the same fields as ``old`` under ``names`` (all present in ``old``)."""
     try:
@@ -106,6 +113,9 @@ class Expr:
     #: join or a projection is re-checked against the input's schema, a new object with the same
     #: fields; re-deriving the types of every term dominated pushing it)
     _RESOLVES_BY_COLUMNS = False
+    #: whether a node of this class itself depends on other rows (``window.is_order_dependent``):
+    #: True for an aggregation or an ``over``, None for a call (its function decides), else False
+    _ORDER_DEPENDENT: ClassVar[bool | None] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # memoize each subclass's key() and resolve(): see `memo`
@@ -770,9 +780,16 @@ def register_expr_namespace(name: builtins.str) -> Callable[[type], type]:
 class Column(Expr):
     name: str
 
+    # (each node class writes its fields into the instance dict itself: the __init__ a frozen
+    # dataclass generates sets each one through object.__setattr__, and a query builds and the
+    # optimizer rebuilds these nodes by the hundred)
+    def __init__(self, name: str) -> None:
+        self.__dict__["name"] = name
+
     def key(self) -> tuple[Any, ...]:
         return ("col", self.name)
 
+    @_unmemoized
     def resolve(self, schema: Schema) -> Field:
         return schema.field(self.name)
 
@@ -794,11 +811,21 @@ class Literal(Expr):
     dtype: DataType
     dynamic: bool = False
 
+    def __init__(self, value: Any, dtype: DataType, dynamic: bool = False) -> None:
+        d = self.__dict__
+        d["value"] = value
+        d["dtype"] = dtype
+        d["dynamic"] = dynamic
+
     def key(self) -> tuple[Any, ...]:
         return ("lit", _freeze(self.value), str(self.dtype), self.dynamic)
 
+    @_unmemoized
     def resolve(self, schema: Schema) -> Field:
-        return Field("literal", self.dtype)
+        f: Field | None = self.__dict__.get("_memo_field")  # (the same for every schema)
+        if f is None:
+            f = self.__dict__["_memo_field"] = Field("literal", self.dtype)
+        return f
 
     def output_name(self) -> str:
         return "literal"
@@ -813,6 +840,11 @@ class Alias(Expr):
 
     child: Expr
     name: str
+
+    def __init__(self, child: Expr, name: str) -> None:
+        d = self.__dict__
+        d["child"] = child
+        d["name"] = name
 
     def children(self) -> tuple[Expr, ...]:
         return (self.child,)
@@ -841,6 +873,12 @@ class Cast(Expr):
     child: Expr
     dtype: DataType
     strict: bool = True
+
+    def __init__(self, child: Expr, dtype: DataType, strict: bool = True) -> None:
+        d = self.__dict__
+        d["child"] = child
+        d["dtype"] = dtype
+        d["strict"] = strict
 
     def children(self) -> tuple[Expr, ...]:
         return (self.child,)
@@ -945,13 +983,18 @@ class Call(Expr):
     """A call of a registered scalar function (see ``expressions/registry.py``)."""
 
     _RESOLVES_BY_COLUMNS = True
+    _ORDER_DEPENDENT = None
 
     name: str
     args: tuple[Expr, ...]
     options: tuple[tuple[str, Any], ...] = ()
 
-    def __post_init__(self) -> None:
-        F.get(self.name)  # unknown function names fail when the expression is built
+    def __init__(self, name: str, args: tuple[Expr, ...], options: tuple[tuple[str, Any], ...] = ()) -> None:
+        F.get(name)  # unknown function names fail when the expression is built
+        d = self.__dict__
+        d["name"] = name
+        d["args"] = args
+        d["options"] = options
 
     @property
     def spec(self) -> F.FunctionSpec:
@@ -987,7 +1030,7 @@ class Call(Expr):
                 other = self.args[1 - i]
                 if isinstance(a, Literal) and a.dynamic and not (isinstance(other, Literal) and other.dynamic):
                     fields[i] = Field(fields[i].name, literal_type_next_to(a.value, fields[1 - i].dtype))
-        dtype = self.spec.type_rule(fields, self.opts)
+        dtype = F.get(self.name).type_rule(fields, dict(self.options))  # (self.spec, self.opts)
         name = fields[0].name if fields else self.name
         return Field(name, dtype)
 
@@ -1010,14 +1053,19 @@ class AggCall(Expr):
     """An aggregation (sum, mean, ...) over a group."""
 
     _RESOLVES_BY_COLUMNS = True
+    _ORDER_DEPENDENT = True
 
     name: str
     child: Expr
     options: tuple[tuple[str, Any], ...] = ()
 
-    def __post_init__(self) -> None:
-        if self.name not in F.AGGREGATES:
-            raise ThresherTypeError(f"unknown aggregation {self.name!r}")
+    def __init__(self, name: str, child: Expr, options: tuple[tuple[str, Any], ...] = ()) -> None:
+        if name not in F.AGGREGATES:
+            raise ThresherTypeError(f"unknown aggregation {name!r}")
+        d = self.__dict__
+        d["name"] = name
+        d["child"] = child
+        d["options"] = options
 
     def children(self) -> tuple[Expr, ...]:
         return (self.child,)
@@ -1039,15 +1087,21 @@ class AggCall(Expr):
         return f"{self.child!r}.{self.name}()"
 
 
+_COUNT_FIELD = Field("count", DataType.int64(), False)
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class CountStar(Expr):
     """``th.count()``: the number of rows of a group."""
 
+    _ORDER_DEPENDENT = True
+
     def key(self) -> tuple[Any, ...]:
         return ("count_star",)
 
+    @_unmemoized
     def resolve(self, schema: Schema) -> Field:
-        return Field("count", DataType.int64(), False)
+        return _COUNT_FIELD
 
     def output_name(self) -> str:
         return "count"
@@ -1325,7 +1379,10 @@ def combine_conjunction(parts: Sequence[Expr]) -> Expr:
 
 
 def has_aggregate(e: Expr) -> bool:
-    return memo(e, "_memo_has_aggregate", _has_aggregate)  # type: ignore[no-any-return]
+    v = e.__dict__.get("_memo_has_aggregate", _MISSING)  # (`memo`, inlined: asked of every new node)
+    if v is _MISSING:
+        v = e.__dict__["_memo_has_aggregate"] = _has_aggregate(e)
+    return v  # type: ignore[no-any-return]
 
 
 # The memoized questions below combine their children's (memoized) answers: an expression the

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from thresher.datatypes import DataType, Field, Schema, supertype
 from thresher.errors import ThresherTypeError
-from thresher.expressions.expr import AggCall, Call, CountStar, Expr, _freeze, memo
+from thresher.expressions.expr import _MISSING, AggCall, CountStar, Expr, _freeze
 from thresher.expressions.registry import expect, function
 
 # ---------------------------------------------------------------------------------------------
@@ -311,6 +311,8 @@ class Over(Expr):
     a row-local projection.
     """
 
+    _ORDER_DEPENDENT = True
+
     child: Expr
     partition_by: tuple[Expr, ...] = ()
     order_by: tuple[Expr, ...] = ()
@@ -364,17 +366,24 @@ class Over(Expr):
         return f"{self.child!r}.over({list(self.partition_by)!r}{opts})"
 
 
+#: the names of :data:`ORDER_DEPENDENT` and :data:`SQL_WINDOW_FUNCTIONS` (a set: every new
+#: expression node is asked whether it is one)
+_ORDER_DEPENDENT_NAMES = frozenset(ORDER_DEPENDENT + SQL_WINDOW_FUNCTIONS)
+
+
 def is_order_dependent(e: Expr) -> bool:
     """Does ``e`` itself (not its children) depend on other rows: an aggregate, a window or a
     cumulative/shift/rank/rolling function?"""
-    if isinstance(e, (Over, AggCall, CountStar)):
-        return True
-    return isinstance(e, Call) and (e.name in ORDER_DEPENDENT or e.name in SQL_WINDOW_FUNCTIONS)
+    o = e._ORDER_DEPENDENT  # (a class attribute, not isinstance tests: asked of every new node)
+    return e.name in _ORDER_DEPENDENT_NAMES if o is None else o  # type: ignore[attr-defined]
 
 
 def contains_window(e: Expr) -> bool:
     """Does ``e`` contain an ``over`` or an order-dependent function outside an aggregation?"""
-    return memo(e, "_memo_contains_window", _contains_window)  # type: ignore[no-any-return]
+    v = e.__dict__.get("_memo_contains_window", _MISSING)  # (`memo`, inlined: asked of every new node)
+    if v is _MISSING:
+        v = e.__dict__["_memo_contains_window"] = _contains_window(e)
+    return v  # type: ignore[no-any-return]
 
 
 def _contains_window(e: Expr) -> bool:
@@ -395,7 +404,10 @@ def needs_window(e: Expr) -> bool:
     ``select``/``with_columns``/``filter`` asks it of each new expression, and the plan node then
     asks both questions again. Where the answer is no, it is no to both, and their memos are
     filled in on the way (one walk answers all three)."""
-    return memo(e, "_memo_needs_window", _needs_window)  # type: ignore[no-any-return]
+    v = e.__dict__.get("_memo_needs_window", _MISSING)  # (`memo`, inlined)
+    if v is _MISSING:
+        v = e.__dict__["_memo_needs_window"] = _needs_window(e)
+    return v  # type: ignore[no-any-return]
 
 
 def _needs_window(e: Expr) -> bool:

@@ -1,8 +1,9 @@
 """Logical plan nodes: immutable, typed, valid by construction.
 
-Each node derives its schema once, in ``__post_init__``, and rejects ill-typed input there (a
-non-boolean filter, an aggregation outside ``agg``, a join on incompatible keys), so a type error
-surfaces when the user adds the operation, not in the middle of a run.
+Each node derives its schema once, when it is made (``__post_init__``, or the ``__init__`` of the
+nodes the API builds most), and rejects ill-typed input there (a non-boolean filter, an
+aggregation outside ``agg``, a join on incompatible keys), so a type error surfaces when the user
+adds the operation, not in the middle of a run.
 
 Nodes compare by value (``key()``), which is what the optimizer's fixpoint loop relies on.
 """
@@ -247,6 +248,14 @@ class Project(Unary):
 
     exprs: tuple[Expr, ...] = ()
 
+    # (the nodes the API builds most write their fields into the instance dict themselves: the
+    # __init__ a frozen dataclass generates sets each one through object.__setattr__)
+    def __init__(self, input: LogicalPlan, exprs: tuple[Expr, ...] = ()) -> None:
+        d = self.__dict__
+        d["input"] = input
+        d["exprs"] = exprs
+        d["_schema"] = self._derive_schema()
+
     def _derive_schema(self) -> Schema:
         from thresher.operators.evaluate import error_column_name, wants_error_column
 
@@ -280,6 +289,12 @@ class Project(Unary):
 @dataclass(frozen=True, eq=False)
 class Filter(Unary):
     predicate: Expr = field(default=None)  # type: ignore[assignment]
+
+    def __init__(self, input: LogicalPlan, predicate: Expr = None) -> None:  # type: ignore[assignment]
+        d = self.__dict__
+        d["input"] = input
+        d["predicate"] = predicate
+        d["_schema"] = self._derive_schema()
 
     def _derive_schema(self) -> Schema:
         f = self.predicate.resolve(self.input.schema)
@@ -359,6 +374,15 @@ class Sort(Unary):
     descending: tuple[bool, ...] = ()
     nulls_last: tuple[bool, ...] = ()
 
+    def __init__(self, input: LogicalPlan, by: tuple[Expr, ...] = (), descending: tuple[bool, ...] = (),
+                 nulls_last: tuple[bool, ...] = ()) -> None:
+        d = self.__dict__
+        d["input"] = input
+        d["by"] = by
+        d["descending"] = descending
+        d["nulls_last"] = nulls_last
+        d["_schema"] = self._derive_schema()
+
     def _derive_schema(self) -> Schema:
         for e in self.by:
             f = e.resolve(self.input.schema)
@@ -375,6 +399,13 @@ class Sort(Unary):
 class Aggregate(Unary):
     keys: tuple[Expr, ...] = ()
     aggs: tuple[Expr, ...] = ()
+
+    def __init__(self, input: LogicalPlan, keys: tuple[Expr, ...] = (), aggs: tuple[Expr, ...] = ()) -> None:
+        d = self.__dict__
+        d["input"] = input
+        d["keys"] = keys
+        d["aggs"] = aggs
+        d["_schema"] = self._derive_schema()
 
     def _derive_schema(self) -> Schema:
         out: list[Field] = []
@@ -410,6 +441,20 @@ class Join(LogicalPlan):
     #: Polars' ``nulls_equal``: NULL keys match each other (DataFrame API only; every optimizer
     #: rule that reads join keys either keeps it, or leaves such a join alone)
     nulls_equal: bool = False
+
+    def __init__(self, left: LogicalPlan, right: LogicalPlan, left_on: tuple[Expr, ...] = (),
+                 right_on: tuple[Expr, ...] = (), how: str = "inner", suffix: str = "_right", strategy: str = "auto",
+                 nulls_equal: bool = False) -> None:
+        d = self.__dict__
+        d["left"] = left
+        d["right"] = right
+        d["left_on"] = left_on
+        d["right_on"] = right_on
+        d["how"] = how
+        d["suffix"] = suffix
+        d["strategy"] = strategy
+        d["nulls_equal"] = nulls_equal
+        d["_schema"] = self._derive_schema()
 
     def children(self) -> tuple[LogicalPlan, ...]:
         return (self.left, self.right)
