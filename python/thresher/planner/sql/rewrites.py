@@ -18,6 +18,7 @@ every use of the list column is such an ``ARRAY_ANY``.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 
@@ -570,6 +571,7 @@ def set_aside_local_ors(tree: Any) -> list[tuple[Any, Any]]:
     planning). The plans of the 99 TPC-DS and 22 TPC-H queries are the same either way (a
     conjunct's normal form does not depend on its neighbours, see ``normalize_sharing``). Only
     for a tree without a query in an expression: decorrelation reads conditions' columns.
+
     """
     from sqlglot import exp
 
@@ -588,6 +590,85 @@ def set_aside_local_ors(tree: Any) -> list[tuple[Any, Any]]:
             part.replace(stand_in)
             out.append((stand_in, part))
     return out
+
+
+def set_aside_ors_across_tables(tree: Any) -> list[tuple[Any, Any]]:
+    """Replace each conjunct of a WHERE that ``_kept_as_written`` keeps (an OR of ANDs over
+    several tables) by a stand-in column, in place, so that the whole tree's ``normalize`` and
+    ``simplify`` leave it as written; ``put_back_local_ors`` puts it back so. Only for a tree
+    without a query in an expression (whatever passes run: decorrelation reads conditions'
+    columns), so that every set of passes gives the same plans."""
+    from sqlglot import exp
+
+    out: list[tuple[Any, Any]] = []
+    if query_in_expression(tree):
+        return out
+    for where in list(tree.find_all(exp.Where)):
+        for part in _conjuncts(where.this):
+            node = part
+            while isinstance(node, exp.Paren):
+                node = node.this
+            if not isinstance(node, exp.Or) or node.find(exp.And) is None or node.find(exp.Query) is not None:
+                continue
+            tables = {c.table for c in node.find_all(exp.Column)}
+            if len(tables) < 2 or "" in tables or not _kept_as_written(node):
+                continue
+            stand_in = exp.column(f"{_ASIDE}{_AS_WRITTEN}{len(out)}")
+            part.replace(stand_in)
+            out.append((stand_in, part))
+    return out
+
+
+def query_in_expression(tree: Any) -> bool:
+    """Whether a query sits in an expression (a subquery in a condition or a select list, EXISTS,
+    IN, a table function) rather than only as a FROM/JOIN item, a CTE or a set operation's branch
+    (``translate._tree_kinds``'s ``nested``, without its pass guards)."""
+    from sqlglot import exp
+
+    places = (exp.From, exp.Join, exp.CTE, exp.SetOperation)
+    for node in tree.walk():
+        if node is tree:
+            continue
+        if isinstance(node, exp.UDTF):
+            return True
+        if isinstance(node, (exp.Select, exp.SetOperation)):
+            up = node.parent
+            while isinstance(up, (exp.Subquery, exp.Paren)):
+                up = up.parent
+            if up is not None and not isinstance(up, places):
+                return True
+    return not isinstance(tree, exp.Query)
+
+
+#: the stand-in name of a conjunct put back as written (see ``_kept_as_written``)
+_AS_WRITTEN = "w"
+#: the most CNF clauses an OR over several tables may have to be kept as written (the optimizer's
+#: predicate_pushdown writes the same ones for its one-sided clauses: MAX_CNF_CLAUSES)
+_MAX_KEPT_CLAUSES = 8
+
+
+def _kept_as_written(node: Any) -> bool:
+    """An OR of ANDs over several tables whose every comparison reads one table (no join
+    condition inside) and whose normal form is small: it is put back as written, and the
+    optimizer's predicate_pushdown sends its one-sided clauses down and keeps it whole above the
+    join, as for the DataFrame API. TPC-H Q7's nation pair: Polars derives each nation's filter
+    from it and, with the nations as is_in lists, filters lineitem's scan by the join keys while
+    it runs; its conjunctive normal form (two clauses over both nations) does not let it."""
+    from sqlglot import exp
+
+    branches = list(node.flatten())
+    sizes = []
+    for b in branches:
+        while isinstance(b, exp.Paren):
+            b = b.this
+        atoms = list(b.flatten()) if isinstance(b, exp.And) else [b]
+        for a in atoms:
+            while isinstance(a, exp.Paren):
+                a = a.this
+            if isinstance(a, (exp.Or, exp.And)) or len({c.table for c in a.find_all(exp.Column)}) != 1:
+                return False
+        sizes.append(len(atoms))
+    return len(branches) >= 2 and math.prod(sizes) <= _MAX_KEPT_CLAUSES
 
 
 def put_back_local_ors(tree: Any, aside: list[tuple[Any, Any]], simplify: Any = None) -> Any:
@@ -610,7 +691,9 @@ def put_back_local_ors(tree: Any, aside: list[tuple[Any, Any]], simplify: Any = 
         part = parts.pop(col.name, None) if col.name.startswith(_ASIDE) and not col.table else None
         if part is None:
             continue
-        if generator is not None:
+        if col.name.startswith(_ASIDE + _AS_WRITTEN):
+            part = part.copy()
+        elif generator is not None:
             key = generator.generate(part)
             if key not in memo:
                 memo[key] = simplify(part)

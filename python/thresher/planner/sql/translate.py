@@ -1842,6 +1842,7 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         presimplify_shared,
         put_back_local_ors,
         set_aside_local_ors,
+        set_aside_ors_across_tables,
         show_hidden_ors,
         sort_plain_wheres,
     )
@@ -1867,6 +1868,7 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         tree = factor_or_conjuncts(tree)
         if not nested:  # (decorrelation reads the columns of conditions: no stand-ins there)
             aside = set_aside_local_ors(tree)
+        aside += set_aside_ors_across_tables(tree)
         # normalize(tree), a repeated OR conjunct distributed once (lazily where no pass before
         # presimplify_shared reads the tree: only decorrelation and the CTE passes do)
         tree = normalize_sharing(tree, lazy=not nested and not any(issubclass(k, exp.CTE) for k in kinds))
