@@ -25,7 +25,7 @@ import contextlib
 import math
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import polars as pl
@@ -258,6 +258,13 @@ def run_frame(data: dict[str, pa.Table], query: str, force: bool = True) -> str:
         want = eval(query, {"ns": pl, "A": A, "B": B}).collect().to_arrow()
     except pl.exceptions.PolarsError:
         return "polars-rejects"
+    return _forced_off_and_reference(query, data, th_run, want, "polars", force)
+
+
+def _forced_off_and_reference(query: str, data: dict[str, pa.Table], th_run: Callable[[], tuple[pa.Table, str]],
+                              want: pa.Table, reference: str, force: bool) -> str:
+    """Run ``th_run`` with the rule forced (or as it is) and switched off; both must give the
+    reference's rows. ``fired`` where the lowered programs differ, ``same`` where they do not."""
     try:
         with forced() if force else contextlib.nullcontext(), watched():
             got, program = th_run()
@@ -267,7 +274,7 @@ def run_frame(data: dict[str, pa.Table], query: str, force: bool = True) -> str:
         return "refused"
     a, b, c = _rows(got), _rows(off), _rows(want)
     assert a == b == c, f"{query}\nforced: {sorted(a.items(), key=repr)}\noff: {sorted(b.items(), key=repr)}\n" \
-                        f"polars: {sorted(c.items(), key=repr)}\ndata: { {n: t.to_pydict() for n, t in data.items()} }\n{program}"
+                        f"{reference}: {sorted(c.items(), key=repr)}\ndata: { {n: t.to_pydict() for n, t in data.items()} }\n{program}"
     return "fired" if program != program_off else "same"
 
 
@@ -393,17 +400,7 @@ def run_sql(data: dict[str, pa.Table], query: str, force: bool = True) -> str:
         from thresher.planner.physical import compile as compile_plan
         return frame.to_arrow(), compile_plan(frame.plan).root.spec.program([]).explain()
 
-    try:
-        with forced() if force else contextlib.nullcontext(), watched():
-            got, program = th_run()
-        with disabled():
-            off, program_off = th_run()
-    except th.ThresherError:
-        return "refused"
-    a, b, c = _rows(got), _rows(off), _rows(want)
-    assert a == b == c, f"{query}\nforced: {sorted(a.items(), key=repr)}\noff: {sorted(b.items(), key=repr)}\n" \
-                        f"duckdb: {sorted(c.items(), key=repr)}\ndata: { {n: t.to_pydict() for n, t in data.items()} }\n{program}"
-    return "fired" if program != program_off else "same"
+    return _forced_off_and_reference(query, data, th_run, want, "duckdb", force)
 
 
 def fuzz(seed: int, n: int, kind: str, keep_going: bool = False, big: int = 0) -> Counter[str]:

@@ -285,8 +285,7 @@ def in_value_query(draw: Any) -> str:
     inner = draw(st.sampled_from(["", "", f" WHERE {col} IS NOT NULL", " WHERE t2.c > 1", " WHERE t2.c > 100",
                                   " WHERE t2.s = 'x'"]))
     corr = draw(st.sampled_from(["", "", "t2.s = t1.s", "t2.a = t1.b"]))
-    if corr:
-        inner = f"{inner} AND {corr}" if inner else f" WHERE {corr}"
+    inner = _where_and(inner, corr)
     sub = f"(SELECT {col} FROM t2{inner})"
     form = draw(st.integers(0, 3))
     test = (f"{x} {draw(st.sampled_from(['', 'NOT ']))}IN {sub}" if form < 3 else
@@ -304,6 +303,20 @@ def in_value_query(draw: Any) -> str:
     return f"SELECT count(*) AS c0, count(CASE WHEN ({test}) IS NULL THEN 1 END) AS c1, sum(CAST(({test}) AS INTEGER)) AS c2 FROM t1"
 
 
+def _where_and(inner: str, corr: str) -> str:
+    """A subquery's WHERE from its own filter (`` WHERE ...`` or empty) and a correlation (or empty)."""
+    return f"{inner} AND {corr}" if inner and corr else f" WHERE {corr}" if corr else inner
+
+
+def _subquery_value(draw: Any, form: int, x: str, col: str, inner: str, where: str, scalars: list[str]) -> str:
+    """``x [NOT] IN (SELECT col ...)`` (form 0), ``[NOT] EXISTS (...)`` (1) or a scalar ``(SELECT agg ...)`` (2)."""
+    if form == 0:
+        return f"{x} {draw(st.sampled_from(['', 'NOT ']))}IN (SELECT {col} FROM t2{inner})"
+    if form == 1:
+        return f"{draw(st.sampled_from(['', 'NOT ']))}EXISTS (SELECT 1 FROM t2{where})"
+    return f"(SELECT {draw(st.sampled_from(scalars))} FROM t2{where})"
+
+
 @st.composite
 def grouped_subquery_query(draw: Any) -> str:
     """A subquery in a grouped SELECT: ``x [NOT] IN (q)``, ``[NOT] EXISTS (q)`` or a scalar ``(q)``
@@ -315,14 +328,10 @@ def grouped_subquery_query(draw: Any) -> str:
     x_col = "t2.s" if x == "min(t1.s)" else col if x == key else "t2.c"
     inner = draw(st.sampled_from(["", "", f" WHERE {x_col} IS NOT NULL", " WHERE t2.c > 1", " WHERE t2.c > 100"]))
     corr = draw(st.sampled_from(["", "", f"{col} = {key}"]))
-    where = f"{inner} AND {corr}" if inner and corr else f" WHERE {corr}" if corr else inner
+    where = _where_and(inner, corr)
     form = draw(st.integers(0, 3))
-    if form == 0:
-        test = f"{x} {draw(st.sampled_from(['', 'NOT ']))}IN (SELECT {x_col} FROM t2{inner})"
-    elif form == 1:
-        test = f"{draw(st.sampled_from(['', 'NOT ']))}EXISTS (SELECT 1 FROM t2{where})"
-    elif form == 2:
-        test = f"(SELECT {draw(st.sampled_from(['max(t2.c)', 'count(*)', 'min(t2.a)']))} FROM t2{where})"
+    if form < 3:
+        test = _subquery_value(draw, form, x, x_col, inner, where, ["max(t2.c)", "count(*)", "min(t2.a)"])
     else:
         test = f"{x} IN (SELECT {x_col} FROM t2{inner}) OR count(*) > 1"
     filt = f" WHERE {draw(predicate(_typed('t1', T1_COLS)))}" if draw(st.booleans()) else ""
@@ -342,20 +351,16 @@ def grouped_key_subquery_query(draw: Any) -> str:
     x, col = draw(st.sampled_from([("t1.a", "t2.a"), ("t1.b", "t2.c"), ("t1.s", "t2.s")]))
     inner = draw(st.sampled_from(["", "", f" WHERE {col} IS NOT NULL", " WHERE t2.c > 1", " WHERE t2.c > 100"]))
     corr = draw(st.sampled_from(["", "t2.a = t1.a", "t2.s = t1.s"]))
-    where = f"{inner} AND {corr}" if inner and corr else f" WHERE {corr}" if corr else inner
+    where = _where_and(inner, corr)
     filt = f" WHERE {draw(predicate(_typed('t1', T1_COLS)))}" if draw(st.integers(0, 3)) == 0 else ""
     agg = draw(st.sampled_from(["count(*)", "sum(t1.b)", "max(t1.s)", "min(t1.f)", "count(DISTINCT t1.a)"]))
     shape = draw(st.integers(0, 3))
     if shape in (1, 2) and corr:  # (grouped by x: correlated by the key)
-        where = f"{inner} AND {col} = {x}" if inner else f" WHERE {col} = {x}"
+        where = _where_and(inner, f"{col} = {x}")
     if shape == 0:  # a subquery key
         form = draw(st.integers(0, 3))
-        if form == 0:
-            key = f"{x} {draw(st.sampled_from(['', 'NOT ']))}IN (SELECT {col} FROM t2{inner})"
-        elif form == 1:
-            key = f"{draw(st.sampled_from(['', 'NOT ']))}EXISTS (SELECT 1 FROM t2{where})"
-        elif form == 2:
-            key = f"(SELECT {draw(st.sampled_from(['max(t2.c)', 'count(*)', 'min(t2.s)']))} FROM t2{where})"
+        if form < 3:
+            key = _subquery_value(draw, form, x, col, inner, where, ["max(t2.c)", "count(*)", "min(t2.s)"])
         else:
             key = f"CASE WHEN {x} IN (SELECT {col} FROM t2{inner}) THEN 1 ELSE 0 END"
         other = draw(st.sampled_from(["", "", "t1.a", "t1.s"]))

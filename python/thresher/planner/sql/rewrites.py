@@ -576,20 +576,29 @@ def set_aside_local_ors(tree: Any) -> list[tuple[Any, Any]]:
     from sqlglot import exp
 
     out: list[tuple[Any, Any]] = []
+    for part, _, tables in _where_ors_of_ands(tree):
+        if len(tables) != 1 or "" in tables:
+            continue
+        stand_in = exp.column(f"{_ASIDE}{len(out)}")
+        part.replace(stand_in)
+        out.append((stand_in, part))
+    return out
+
+
+def _where_ors_of_ands(tree: Any) -> list[tuple[Any, Any, set[str]]]:
+    """``(conjunct, the OR inside its parentheses, the tables its columns name)`` for each WHERE
+    conjunct that is an OR holding an AND and no query, found before any is replaced."""
+    from sqlglot import exp
+
+    found = []
     for where in list(tree.find_all(exp.Where)):
         for part in _conjuncts(where.this):
             node = part
             while isinstance(node, exp.Paren):
                 node = node.this
-            if not isinstance(node, exp.Or) or node.find(exp.And) is None or node.find(exp.Query) is not None:
-                continue
-            tables = {c.table for c in node.find_all(exp.Column)}
-            if len(tables) != 1 or "" in tables:
-                continue
-            stand_in = exp.column(f"{_ASIDE}{len(out)}")
-            part.replace(stand_in)
-            out.append((stand_in, part))
-    return out
+            if isinstance(node, exp.Or) and node.find(exp.And) is not None and node.find(exp.Query) is None:
+                found.append((part, node, {c.table for c in node.find_all(exp.Column)}))
+    return found
 
 
 def set_aside_ors_across_tables(tree: Any) -> list[tuple[Any, Any]]:
@@ -603,19 +612,12 @@ def set_aside_ors_across_tables(tree: Any) -> list[tuple[Any, Any]]:
     out: list[tuple[Any, Any]] = []
     if query_in_expression(tree):
         return out
-    for where in list(tree.find_all(exp.Where)):
-        for part in _conjuncts(where.this):
-            node = part
-            while isinstance(node, exp.Paren):
-                node = node.this
-            if not isinstance(node, exp.Or) or node.find(exp.And) is None or node.find(exp.Query) is not None:
-                continue
-            tables = {c.table for c in node.find_all(exp.Column)}
-            if len(tables) < 2 or "" in tables or not _kept_as_written(node):
-                continue
-            stand_in = exp.column(f"{_ASIDE}{_AS_WRITTEN}{len(out)}")
-            part.replace(stand_in)
-            out.append((stand_in, part))
+    for part, node, tables in _where_ors_of_ands(tree):
+        if len(tables) < 2 or "" in tables or not _kept_as_written(node):
+            continue
+        stand_in = exp.column(f"{_ASIDE}{_AS_WRITTEN}{len(out)}")
+        part.replace(stand_in)
+        out.append((stand_in, part))
     return out
 
 
