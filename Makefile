@@ -31,7 +31,7 @@ test: lint typecheck imports
 test-slow: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q -m slow --timeout=3600
 
-# Real cuDF/CuPy/vLLM/CUDA-torch tests (skipped without a GPU). vLLM pins its own torch: run this
+# Real CuPy/vLLM/CUDA-torch tests (skipped without a GPU). vLLM pins its own torch: run this
 # from the GPU environment described in docs/guide/gpu.md, e.g. `make test-gpu VENV=.venv-gpu`.
 test-gpu:
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONPATH=python $(PY) -m pytest -q -m gpu -n 0 tests/gpu -rs

@@ -1,9 +1,9 @@
-"""``benchmarks/gpu_check.py`` runs end to end before a GPU ever does: fake cuDF/CuPy/vLLM stand in.
+"""``benchmarks/gpu_check.py`` runs end to end without a GPU: fake CuPy/vLLM stand in.
 
 The first session that gets a GPU has minutes of device time; a typo in the script would waste
 them. Here its vLLM step drives a fake ``vllm`` module with a real block-level prefix cache (LRU
-over 16-token blocks, so the order of the prompts changes the hit rate as on a GPU), and its cuDF
-step runs on pandas/NumPy stand-ins (as ``tests/operators/kernels/test_gpu_dedup.py`` does).
+over 16-token blocks, so the order of the prompts changes the hit rate as on a GPU), and its dedup
+step runs on a NumPy stand-in for CuPy (as ``tests/operators/kernels/test_gpu_dedup.py`` does).
 """
 
 from __future__ import annotations
@@ -107,18 +107,15 @@ def fake_vllm(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def fake_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    pd = pytest.importorskip("pandas")
-    cudf = types.ModuleType("cudf")
-    cudf.DataFrame = pd.DataFrame  # type: ignore[attr-defined]
     cupy = types.ModuleType("cupy")
-    for name in ("uint32", "uint64", "int64", "full", "asarray", "arange", "broadcast_to", "concatenate", "unique",
-                 "minimum", "maximum", "empty"):
+    for name in ("uint32", "uint64", "int64", "full", "asarray", "ascontiguousarray", "arange", "broadcast_to",
+                 "concatenate", "unique", "minimum", "maximum", "empty", "lexsort", "stack"):
         setattr(cupy, name, getattr(np, name))
     cupy.asnumpy = np.asarray  # type: ignore[attr-defined]
-    cupy.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))  # type: ignore[attr-defined]
-    for mod in (cudf, cupy):
-        mod.__spec__ = types.SimpleNamespace(name=mod.__name__)  # type: ignore[assignment]
-        monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    cupy.cuda = types.SimpleNamespace(  # type: ignore[attr-defined]
+        runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, deviceSynchronize=lambda: None))
+    cupy.__spec__ = types.SimpleNamespace(name="cupy")  # type: ignore[assignment]
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
     monkeypatch.setattr(gpu_dedup, "_VERIFIED", None)
 
 
@@ -155,14 +152,17 @@ def test_vllm_stepped_runs_both_provider_paths_and_compares_answers(fake_vllm: N
     assert all(r["prompts_per_s"] > 0 for r in rows) and "x batch by batch" in rows[1]["detail"]
 
 
-def test_cudf_dedup_step_runs_and_compares_with_the_cpu(fake_gpu: None) -> None:
-    row = gpu_check.cudf_dedup(_args())
-    assert row["ok"] is True and "groups identical: True" in row["detail"] and "auto verified: True" in row["detail"]
+def test_gpu_dedup_step_runs_and_compares_with_the_cpu(fake_gpu: None) -> None:
+    kernels, frame = gpu_check.gpu_dedup_vs_cpu(_args())
+    assert kernels["ok"] is True and "groups identical: True" in kernels["detail"]
+    assert "auto verified: True" in kernels["detail"] and set(kernels["phases_s"]) >= {"band hashes", "components"}
+    assert frame["ok"] is True and "results identical: True" in frame["detail"]
+    assert len(frame["gpu_s"]) == len(frame["cpu_s"]) == 2  # interleaved, each twice
 
 
 def test_missing_libraries_are_skip_rows_not_failures(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                       capsys: Any) -> None:
-    monkeypatch.setattr(gpu_check, "has_gpu", lambda: True)  # e.g. CUDA torch, but no vLLM/cuDF installed
+    monkeypatch.setattr(gpu_check, "has_gpu", lambda: True)  # e.g. CUDA torch, but no vLLM/CuPy installed
     monkeypatch.setattr(gpu_check, "_missing", lambda *mods: f"not installed: {', '.join(mods)}")
     out = tmp_path / "gpu_check.json"
     assert gpu_check.main(["--skip", "tests", "--out", str(out)]) == 0
@@ -179,5 +179,6 @@ def test_whole_script_on_fakes_prints_one_table(fake_vllm: None, fake_gpu: None,
                          "--kv-blocks", "40", "--docs", "2000", "--out", str(out)])
     table = capsys.readouterr().out
     assert rc == 0, table
-    assert table.count("yes") == 6 and "cuDF fuzzy dedup, 2,000 docs" in table
-    assert len(json.loads(out.read_text())["rows"]) == 6
+    assert table.count("yes") == 7 and "GPU fuzzy dedup kernels, 2,000 docs" in table
+    assert "df.dedup.fuzzy, 2,000 docs" in table
+    assert len(json.loads(out.read_text())["rows"]) == 7
