@@ -84,25 +84,32 @@ def same_value(a: object, b: object) -> bool:
 PANIC = pl.exceptions.PanicException
 
 
+def refusal(text: str, exc: BaseException) -> str:
+    """``"refused: ..."`` for an error by which Thresher refuses a construct (its own errors, and an
+    execution error saying "is not supported"); else an AssertionError naming ``text``: a failure
+    while running or a crash (any other exception, a Polars panic too) is a bug."""
+    import thresher as th
+    from thresher.errors import ThresherExecutionError
+
+    if isinstance(exc, ThresherExecutionError):
+        if "is not supported" in str(exc):
+            return f"refused: {str(exc)[:80]}"
+        raise AssertionError(f"{text}\nfailed while running: {exc}") from exc
+    if isinstance(exc, th.ThresherError):
+        return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
+    raise AssertionError(f"{text}\ncrashed with {type(exc).__name__}: {exc}") from exc
+
+
 def compare_with_polars(text: str, tf: Any, want: pl.DataFrame, want_rows: list[tuple[Any, ...]] | None = None,
                         sort_key: Callable[[tuple[Any, ...]], Any] | None = None) -> str:
     """Run Thresher's frame ``tf`` and compare it with Polars' result ``want`` (its ``want_rows``
     where the caller already took them): names, dtypes, then rows (in order, or both sorted by
     ``sort_key``). ``"match"``, or ``"refused: ..."`` where Thresher refused with its own error;
     an AssertionError naming ``text`` on a wrong answer, a failure while running or a crash."""
-    import thresher as th
-    from thresher.errors import ThresherExecutionError
-
     try:
         got_arrow = tf.to_arrow()
-    except ThresherExecutionError as exc:
-        if "is not supported" in str(exc):
-            return f"refused: {str(exc)[:80]}"
-        raise AssertionError(f"{text}\nfailed while running: {exc}") from exc
-    except th.ThresherError as exc:
-        return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
-    except (Exception, PANIC) as exc:  # noqa: BLE001 (the point: anything else is a bug)
-        raise AssertionError(f"{text}\ncrashed with {type(exc).__name__}: {exc}") from exc
+    except (Exception, PANIC) as exc:  # noqa: BLE001 (classified: anything but a refusal is a bug)
+        return refusal(text, exc)
     names = got_arrow.schema.names
     assert names == want.columns, f"{text}\ncolumns {names} vs Polars' {want.columns}"
     # (by position: Polars' from_arrow renames a column named '' to 'column_1')

@@ -24,8 +24,7 @@ from hypothesis import reject
 from hypothesis import strategies as st
 
 import thresher as th
-from fuzz_support import assert_mostly_supported, run_cases, same_number
-from thresher.errors import ThresherExecutionError
+from fuzz_support import PANIC, assert_mostly_supported, refusal, run_cases, same_number
 
 D, TS = datetime.date, datetime.datetime
 
@@ -249,14 +248,8 @@ def run_one(table: pa.Table, column: str, chain: list[Op]) -> str:
         return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
     try:
         got = th.from_arrow(table).select(expr).to_arrow().column("c").to_pylist()
-    except ThresherExecutionError as exc:
-        if "is not supported" in str(exc):
-            return f"refused: {str(exc)[:80]}"
-        raise AssertionError(f"{text}\ntable: {table.to_pydict()}\nfailed while running: {exc}") from exc
-    except th.ThresherError as exc:
-        return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
-    except Exception as exc:  # noqa: BLE001  (the point: anything else is a bug)
-        raise AssertionError(f"{text}\ntable: {table.to_pydict()}\ncrashed with {type(exc).__name__}: {exc}") from exc
+    except (Exception, PANIC) as exc:  # noqa: BLE001  (classified: anything but a refusal is a bug)
+        return refusal(f"{text}\ntable: {table.to_pydict()}", exc)
     assert len(got) == len(want), f"{text}\ntable: {table.to_pydict()}\n{len(got)} rows vs Polars' {len(want)}"
     for row, (a, b) in enumerate(zip(got, want)):
         assert _same(a, b), f"{text}\ntable: {table.to_pydict()}\n{got} vs Polars' {want} (row {row}: {a!r} vs {b!r})"

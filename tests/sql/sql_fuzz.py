@@ -400,7 +400,7 @@ def grouped_key_subquery_query(draw: Any) -> str:
     value = draw(st.sampled_from([f"max({col})", f"min({col})", "count(*)", "count(t2.c)"] if col != "t2.s" else
                                  ["max(t2.s)", "min(t2.s)"]))
     corr = draw(st.sampled_from(["t2.a = t1.a", "t2.s = t1.s", "t2.c = t1.b"]))
-    sub = f"(SELECT {value} FROM t2{inner}{' AND ' if inner else ' WHERE '}{corr})"
+    sub = f"(SELECT {value} FROM t2{_where_and(inner, corr)})"
     lhs = x if "count" not in value else "t1.b"
     test = f"{lhs} {draw(st.sampled_from(['', 'NOT ']))}IN {sub}"
     place = draw(st.integers(0, 3))
