@@ -113,7 +113,7 @@ def test_a_strategy_change_does_not_rerun_the_rules_before_it(monkeypatch):
     after = fast_runs[len(fast_runs) - fast_runs[::-1].index("broadcast_join"):]
     # (the pass stops early: before projection_pushdown, the last rule that changed the plan
     # before broadcast_join, as it is idempotent)
-    assert "limit_pushdown" in after and "projection_pushdown" not in after and "join_order" not in after
+    assert "projection_merge" in after and "projection_pushdown" not in after and "join_order" not in after
 
 
 def test_strategy_shortcut_keeps_the_tpch_plans(tpch_dir, monkeypatch):
@@ -153,7 +153,7 @@ def test_validate_checks_a_rule_that_declares_idempotent(monkeypatch):
     """optimize(validate=True) raises when a rule declaring IDEMPOTENT changes its own output."""
     from thresher.planner.logical import Limit
 
-    q = th.from_pydict({"a": [1, 2]})
+    q = th.from_pydict({"a": [1, 2]}).limit(2)  # (a plan with a limit: limit_pushdown runs, see NEEDS_KINDS)
     runner._load("limit_pushdown")
     mod = runner._MODULES["limit_pushdown"]
     # a rule that adds a limit on top of every plan: never quiet on its own output
@@ -177,3 +177,39 @@ def test_idempotent_shortcut_keeps_the_tpch_plans(tpch_dir, monkeypatch):
     monkeypatch.setattr(runner, "is_idempotent", lambda name: False)
     full = {q: runner.optimize(f(t).plan).plan.pretty() for q, f in QUERIES.items()}
     assert fast == full
+
+
+def test_a_rule_is_not_run_on_a_plan_without_the_nodes_it_needs(monkeypatch):
+    """A rule of NEEDS_KINDS is not called on a plan without a node of those classes (a plan
+    without a limit: limit_pushdown; without an explode: stream_video_frames); the plan is the one
+    running every rule gives."""
+    q = th.from_pydict({"a": [1, 2], "b": [3, 4]}).filter(col("a") > 1).select("a")
+    ran: list[str] = []
+    load = runner._load
+    monkeypatch.setattr(runner, "_load", lambda name: (lambda p, f=load(name), n=name: ran.append(n) or f(p)))
+    runner.optimize(q.plan, validate=True)  # (validate runs the skipped rules and checks them)
+    ran.clear()
+    res = runner.optimize(q.plan)
+    assert "constant_folding" in ran and "predicate_pushdown" in ran
+    assert "limit_pushdown" not in ran and "stream_video_frames" not in ran
+    fast = list(ran)
+    ran.clear()
+    monkeypatch.setattr(runner, "NEEDS_KINDS", {})
+    full = runner.optimize(q.plan)
+    assert full.plan == res.plan and full.plan.pretty() == res.plan.pretty()
+    assert ran.count("limit_pushdown") >= 1 and len(ran) > len(fast)
+    limited = runner.optimize(q.limit(1).plan)
+    assert any(f.rule == "limit_pushdown" for f in limited.log)  # (with a limit it runs and fires)
+
+
+def test_validate_runs_a_rule_skipped_for_its_kinds(monkeypatch):
+    """optimize(validate=True) runs a rule skipped for NEEDS_KINDS and raises if it changes the plan."""
+    from thresher.planner.logical import Limit
+
+    q = th.from_pydict({"a": [1, 2]})
+    runner._load("limit_pushdown")
+    mod = runner._MODULES["limit_pushdown"]
+    monkeypatch.setattr(mod, "apply", lambda p: None if isinstance(p, Limit) else Limit(p, 5))
+    with pytest.raises(ThresherError, match="NEEDS_KINDS"):
+        runner.optimize(q.plan, validate=True)
+    assert not isinstance(runner.optimize(q.plan).plan, Limit)  # (skipped: the declaration is trusted)

@@ -21,7 +21,7 @@ from typing import Any
 
 from thresher.datatypes import Schema
 from thresher.errors import ThresherError
-from thresher.planner.logical import Join, LogicalPlan, _field_names
+from thresher.planner.logical import Aggregate, Explode, Filter, Join, Limit, LogicalPlan, Project, _field_names
 from thresher.planner.memo import memo_scope
 from thresher.planner.optimizer.rules._util import kinds_mask, plan_kinds
 
@@ -60,6 +60,24 @@ JOIN_ONLY_RULES = frozenset({
     "aggregate_to_window", "semi_join_from_exists", "semi_join_pushdown", "semi_join_reduction", "semi_join_key_set", "join_order",
     "join_reorder", "eager_aggregation", "broadcast_join",
 })
+
+#: rules that rewrite only at nodes of these classes (each walks the plan with ``only=`` them, and
+#: returns None for a plan without one): the runner skips them on such a plan without calling them
+#: (a relational plan has no Explode, most have no Limit). ``optimize(validate=True)`` runs a
+#: skipped rule and checks that it changes nothing.
+NEEDS_KINDS: dict[str, tuple[type[LogicalPlan], ...]] = {
+    "constant_folding": (Filter, Project),
+    "merge_filters": (Filter,),
+    "predicate_pushdown": (Filter,),
+    "projection_merge": (Project,),
+    "limit_pushdown": (Limit,),
+    "header_predicates": (Filter,),
+    "stream_video_frames": (Explode,),
+    "common_subexpression_elimination": (Project, Filter),
+    "cheap_predicate_first": (Filter,),
+    "eager_aggregation": (Aggregate,),
+    **{name: (Join,) for name in JOIN_ONLY_RULES},
+}
 
 #: rules added at run time with register_rule: (name, the rule it follows or None = the end)
 _EXTRA_RULES: list[tuple[str, str | None]] = []
@@ -228,11 +246,13 @@ def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_ite
     # change stops at the rule that made it (the rules after it in its own pass already saw the
     # final plan) instead of rerunning all of them
     settled: set[str] = set()
-    everything = set(rules)
-    # whether the current plan has a join, asked once per plan object (plan_kinds remembers each
+    everything = len(rules)  # (``settled`` only ever holds names of ``rules``)
+    # the node classes the current plan has, asked once per plan object (plan_kinds remembers each
     # node's answer in this optimize() call: after a rewrite only the new nodes are walked)
     asked: LogicalPlan | None = None
-    has_join = False
+    kinds = 0
+    # each rule's mask of the classes it needs (NEEDS_KINDS; 0: none declared)
+    needs = [(name, kinds_mask(NEEDS_KINDS[name]) if name in NEEDS_KINDS else 0) for name in rules]
     loaded: dict[str, Callable[[LogicalPlan], LogicalPlan | None]] = {}
 
     def load(name: str) -> Callable[[LogicalPlan], LogicalPlan | None]:
@@ -243,15 +263,17 @@ def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_ite
 
     for it in range(max_iterations):
         result.iterations = it + 1
-        for name in rules:
-            if settled >= everything:
+        for name, need in needs:
+            if len(settled) == everything:
                 break
             if name in settled:
                 continue  # it ran quietly on this plan, or on one this plan only narrows
-            if name in JOIN_ONLY_RULES:
+            if need:
                 if asked is not result.plan:
-                    asked, has_join = result.plan, bool(plan_kinds(result.plan) & kinds_mask((Join,)))
-                if not has_join:
+                    asked, kinds = result.plan, plan_kinds(result.plan)
+                if not kinds & need:
+                    if validate and name not in JOIN_ONLY_RULES:  # (those stay unimported without a join)
+                        _check_skipped(name, load(name), result.plan)
                     settled.add(name)  # it could not change this plan
                     continue
             rule = load(name)
@@ -290,8 +312,17 @@ def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_ite
                 result.plan = new
             else:
                 settled.add(name)
-        if settled >= everything:
+        if len(settled) == everything:
             break
+
+
+def _check_skipped(name: str, rule: Callable[[LogicalPlan], LogicalPlan | None], plan: LogicalPlan) -> None:
+    """Raise unless ``rule`` (skipped: ``plan`` has no node of the classes NEEDS_KINDS gives it)
+    leaves ``plan`` as it is."""
+    again = rule(plan)
+    if again is not None and again != plan:
+        raise ThresherError(f"rule {name} needs {NEEDS_KINDS[name]} (NEEDS_KINDS) but changed a plan without "
+                            f"them:\n{plan.pretty()}\n->\n{again.pretty()}")
 
 
 def _check_quiet_after_narrowing(name: str, rule: Callable[[LogicalPlan], LogicalPlan | None],

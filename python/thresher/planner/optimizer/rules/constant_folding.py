@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from thresher._lazy import lazy_module
 from thresher.datatypes import Schema
-from thresher.expressions.expr import Call, Cast, Expr, Literal, combine_conjunction, split_conjunction
+from thresher.expressions.expr import Call, Cast, Expr, Literal, combine_conjunction, memo, split_conjunction
 from thresher.operators.expr_to_polars import is_lowerable, to_polars
 from thresher.planner.logical import Filter, LogicalPlan, Project
-from thresher.planner.optimizer.rules._util import expr_rewriter, rewrite_bottom_up
+from thresher.planner.optimizer.rules._util import rewrite_bottom_up
 
 if TYPE_CHECKING:
     import polars as pl
@@ -97,13 +97,52 @@ def _conjunction_of(e: Expr, terms: list[Expr]) -> bool:
 def fold(expr: Expr) -> Expr:
     return expr.transform(_fold_node)
 
+
+def _fold_tree(e: Expr) -> Expr:
+    """``e.transform(_fold_node)``, calling ``_fold_node`` only where it can fold (a call or a
+    cast: it returns None at every other node) and without the generic walk's tuple and
+    comparison per node (every expression of every filter and projection is walked)."""
+    kids = e.children()
+    if kids:
+        new: list[Expr] | None = None
+        for i, c in enumerate(kids):
+            n = _fold_tree(c)
+            if n is not c:
+                if new is None:
+                    new = list(kids)
+                new[i] = n
+        if new is not None:
+            e = e.with_children(tuple(new))
+    if isinstance(e, (Call, Cast)):
+        out = _fold_node(e)
+        if out is not None:
+            return out
+    return e
+
+
+#: what an expression's memo holds when folding left it as it is (the expression itself there
+#: would be a reference cycle)
+_UNCHANGED: Any = object()
+
+
+def _folded(e: Expr) -> Any:
+    out = _fold_tree(e)
+    return _UNCHANGED if out is e else out
+
+
+def _fold_expr(e: Expr) -> Expr:
+    """``_fold_tree(e)``, kept on the expression (a pure function of it: later passes and later
+    optimize() calls over the same expression objects fold nothing again)."""
+    out = memo(e, "_memo_constant_folding", _folded)
+    return e if out is _UNCHANGED else out  # type: ignore[no-any-return]
+
 #: a plan projection_pushdown narrowed from one this rule left unchanged stays unchanged (the runner
 #: skips it there; ``optimize(validate=True)`` runs it and checks):
 QUIET_AFTER_NARROWING = "it folds literals in filter and projection expressions: narrowing drops expressions, adds none"
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
-    fold_expr = expr_rewriter(_fold_node)  # each expression folded once per optimize() call
+    fold_expr = _fold_expr  # (each expression folded once)
 
     def visit(node: LogicalPlan) -> LogicalPlan | None:
         if isinstance(node, Filter):

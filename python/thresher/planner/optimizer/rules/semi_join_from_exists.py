@@ -92,12 +92,19 @@ def _at_most_one_row(plan: LogicalPlan) -> bool:
     return isinstance(plan, Aggregate) and not plan.keys
 
 
+def _rewritable(node: LogicalPlan) -> bool:
+    """A node of one of the three shapes the rule rewrites."""
+    if isinstance(node, Filter):
+        return _filtered_left_join(node)
+    return _grouped_semi_join(node) or _one_row_side_join(node)
+
+
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
     # what it rewrites: a filtered left join, a semi/anti join on a group-by's keys, an inner join
     # with a one-row side; a plan with none (most semi/anti joins are over plain inputs:
     # TPC-H q4, q16, q22) is not walked with the columns each node's ancestors read
-    if not (plan_has(plan, _filtered_left_join, only=(Filter,)) or plan_has(plan, _grouped_semi_join, only=(Join,))
-            or plan_has(plan, _one_row_side_join, only=(Join,))):
+    # (one walk asks all three: three walks each visited the plan's joins)
+    if not plan_has(plan, _rewritable, only=(Filter, Join)):
         return None
     return _visit(rule_memo("semi_join_from_exists"), plan, None)
 
