@@ -1833,6 +1833,11 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     from sqlglot.optimizer.unnest_subqueries import unnest_subqueries
     from sqlglot.schema import ensure_schema
 
+    from thresher.planner.sql.domain_decorrelation import (
+        decorrelate_by_domain,
+        hoist_nested_scalar_subqueries,
+        put_back_hoisted,
+    )
     from thresher.planner.sql.rewrites import (
         array_any_to_min_max,
         count_subquery_to_exists,
@@ -1884,10 +1889,13 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         rewritten = exp.In in kinds and _observed_in_subqueries(tree)
         if rewritten or exp.Exists in kinds or any(issubclass(k, exp.Count) for k in kinds):
             _uncorrelated_exists(tree)
+        hoisted = hoist_nested_scalar_subqueries(tree)
+        decorrelate_by_domain(tree)
         _guard_scalar_subqueries(tree)
         steps = _open_steps(tree)
         tree = unnest_subqueries(tree)
         _close_steps(steps)
+        put_back_hoisted(hoisted)
     if nested or any(issubclass(k, exp.ArrayAgg) for k in kinds):
         tree = array_any_to_min_max(tree)
     if nested or any(issubclass(k, exp.CTE) for k in kinds):
