@@ -598,6 +598,44 @@ def correlated_select_query(draw: Any) -> str:
     return f"SELECT t1.a AS c0, {other} AS c1, {sub} AS c2 FROM t1{where}"
 
 
+@st.composite
+def inequality_correlated_query(draw: Any) -> str:
+    """A subquery correlated by an inequality (``t2.c < t1.b``), alone or beside an equality, as a
+    select item (an aggregate, or one inside an expression), compared in the WHERE, or as [NOT]
+    EXISTS / [NOT] IN (as a condition or a value); plus a scalar aggregate subquery correlated by an
+    equality inside a select item's expression."""
+    op = draw(st.sampled_from(["<", "<=", ">", ">=", "<>"]))
+    outer = draw(st.sampled_from(["t1.b", "t1.a", "(t1.a + t1.b)", "t1.h"]))
+    corr = draw(st.sampled_from([f"t2.c {op} {outer}", f"t2.c {op} {outer}", f"t2.a = t1.a AND t2.c {op} {outer}",
+                                 f"t2.s = t1.s AND t2.a {op} {outer}", "t2.c BETWEEN t1.a AND t1.b",
+                                 f"t2.c - t1.a {op} 1", "t2.a = t1.a"]))
+    extra = draw(st.sampled_from(["", "", " AND t2.c IS NOT NULL", " AND t2.s <> 'x'"]))
+    where = f" WHERE {corr}{extra}"
+    agg = draw(st.sampled_from(["count(*)", "max(t2.c)", "sum(t2.c)", "min(t2.s)", "count(t2.c)", "avg(t2.c)"]))
+    sub = f"(SELECT {agg} FROM t2{where})"
+    filt = f" WHERE {draw(predicate(_typed('t1', T1_COLS)))}" if draw(st.integers(0, 2)) == 0 else ""
+    form = draw(st.integers(0, 5))
+    if form == 0:
+        return f"SELECT t1.a AS c0, t1.b AS c1, {sub} AS c2 FROM t1{filt}"
+    if form == 1:
+        num = agg not in ("min(t2.s)",)
+        item = f"coalesce({sub}, -1)" if num else f"coalesce({sub}, 'none')"
+        if num and draw(st.booleans()):
+            item = f"{sub} + t1.a"
+        return f"SELECT t1.a AS c0, {item} AS c1 FROM t1{filt}"
+    if form == 2:
+        agg = draw(st.sampled_from(["count(*)", "max(t2.c)", "sum(t2.c)", "avg(t2.c)"]))
+        return (f"SELECT t1.a AS c0, t1.s AS c1 FROM t1 WHERE t1.b {draw(st.sampled_from(['<', '>=', '=']))} "
+                f"(SELECT {agg} FROM t2{where})")
+    if form == 3:
+        test = f"{draw(st.sampled_from(['', 'NOT ']))}EXISTS (SELECT 1 FROM t2{where})"
+    else:
+        test = f"t1.a {draw(st.sampled_from(['', 'NOT ']))}IN (SELECT t2.a FROM t2{where})"
+    if draw(st.booleans()):
+        return f"SELECT t1.a AS c0, t1.b AS c1, ({test}) AS c2 FROM t1{filt}"
+    return f"SELECT t1.a AS c0, t1.b AS c1 FROM t1 WHERE {test}"
+
+
 #: casts between numeric, decimal, text and date types (source, targets)
 CASTS = {"t1.a": ["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "DOUBLE", "DECIMAL(9, 2)", "DECIMAL(4, 1)", "VARCHAR",
                   "UTINYINT"],
@@ -681,7 +719,8 @@ def queries() -> st.SearchStrategy[str]:
     return st.one_of(projection_query(), aggregate_query(), join_query(), set_query(), subquery_query(),
                      window_query(), grouping_sets_query(), nested_set_query(), correlated_select_query(),
                      typed_query(), ordered_query(), like_query(), in_value_query(), big_sum_query(),
-                     decimal_query(), values_query(), grouped_subquery_query(), grouped_key_subquery_query())
+                     decimal_query(), values_query(), grouped_subquery_query(), grouped_key_subquery_query(),
+                     inequality_correlated_query())
 
 
 def _norm(v: object) -> object:

@@ -107,6 +107,26 @@ def test_inequality_correlation_as_duckdb(query: str) -> None:
     assert got == want
 
 
+# an EXISTS correlated by an equality and one <> (TPC-H Q21's shape), which sqlglot decorrelates into a
+# list test that is NULL where the outer value or every inner value of the key is NULL: NOT EXISTS lost
+# those rows, EXISTS / NOT EXISTS as a value read NULL (``_exists_tests_never_null``; found by the fuzzer)
+LIST_TESTS = [
+    "SELECT t.k, t.x, (NOT EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND u.y <> t.x)) AS e FROM t",
+    "SELECT t.k FROM t WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND u.y <> t.x)",
+    "SELECT t.k FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND u.y <> t.x)",
+    "SELECT t.k, (EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND u.y <> t.x)) AS e FROM t",
+    "SELECT t.k FROM t WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND u.y <> t.x) OR t.k = 1",
+    "SELECT t.k FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND u.y <> t.x) AND NOT EXISTS "
+    "(SELECT 1 FROM u WHERE u.k = t.k AND u.y <> t.x AND u.y > 10)",
+]
+
+
+@pytest.mark.parametrize("query", LIST_TESTS)
+def test_exists_with_a_list_test_as_duckdb(query: str) -> None:
+    got, want = _both(query)
+    assert got == want
+
+
 @pytest.mark.parametrize("query", ["SELECT t.g, (SELECT count(*) FROM u WHERE u.y < t.g) AS m FROM t",
                                    "SELECT t.k FROM t WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.y > t.g)",
                                    "SELECT t.k, t.x NOT IN (SELECT u.y FROM u WHERE u.y < t.g) AS b FROM t"])

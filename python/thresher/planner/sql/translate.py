@@ -1896,6 +1896,7 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         tree = unnest_subqueries(tree)
         _close_steps(steps)
         put_back_hoisted(hoisted)
+        _exists_tests_never_null(tree)
     if nested or any(issubclass(k, exp.ArrayAgg) for k in kinds):
         tree = array_any_to_min_max(tree)
     if nested or any(issubclass(k, exp.CTE) for k in kinds):
@@ -1984,6 +1985,26 @@ def _in_one_aggregate_as_comparison(tree: Any) -> None:
         if not value.find(exp.AggFunc) or value.find(exp.Window) or not _reads_outside(q):
             continue
         node.replace(exp.Paren(this=exp.EQ(this=node.this, expression=exp.Subquery(this=q))))
+
+
+def _exists_tests_never_null(tree: Any) -> None:
+    """An EXISTS that decorrelation made a list test, as FALSE where that test is NULL, in place.
+
+    ``unnest_subqueries`` writes ``EXISTS (SELECT ... WHERE u.k = t.k AND u.y <> t.x)`` as
+    ``(NOT _u_0.k IS NULL AND ARRAY_ANY(_u_0.ys, _x -> _x <> t.x))`` (TPC-H Q21), and the list test
+    (or the min/max one ``array_any_to_min_max`` makes of it) is NULL where ``t.x`` is NULL or
+    every ``u.y`` of the key is: EXISTS is FALSE there, and ``NOT EXISTS`` or EXISTS as a value was
+    NULL instead of TRUE / FALSE (rows lost, a wrong value). The test becomes ``COALESCE(test,
+    FALSE)``, except in a WHERE's conjunct, where NULL and FALSE alike drop the row (Q21's EXISTS;
+    its NOT EXISTS gets the COALESCE)."""
+    for node in list(tree.find_all(exp.ArrayAny)):
+        up = node.parent
+        if not (isinstance(up, exp.And) and up.expression is node and isinstance(up.this, exp.Not)
+                and isinstance(up.this.this, exp.Is) and isinstance(up.parent, exp.Paren)):
+            continue
+        if _where_conjunct(up.parent):
+            continue
+        node.replace(exp.Coalesce(this=node.copy(), expressions=[exp.false()]))
 
 
 def _where_conjunct(node: Any) -> bool:
