@@ -76,3 +76,13 @@ def test_errors_carry_the_position() -> None:
     with pytest.raises(th.ThresherError, match="syntax error") as info:
         th.sql("select k from t where k = ", t=t)
     assert "\x1b" not in str(info.value)  # no terminal colour codes in messages
+
+
+@pytest.mark.parametrize("query", [
+    # MIN / MAX of the distinct values (was "DISTINCT is only supported in COUNT")
+    "SELECT min(DISTINCT v) AS a, max(DISTINCT s) AS b FROM t",
+    "SELECT k, max(DISTINCT v) AS a, count(DISTINCT s) AS c FROM t GROUP BY k ORDER BY k NULLS FIRST",
+    "SELECT k, min(DISTINCT v) OVER (PARTITION BY k) AS a FROM t ORDER BY v",
+])
+def test_min_max_distinct_as_duckdb(query: str) -> None:
+    _check(query)

@@ -916,8 +916,10 @@ class Translator:
         agg = aggs.get(type(node))
         if agg is not None:
             arg = node.this
+            if isinstance(arg, exp.Distinct) and agg in ("min", "max") and len(arg.expressions) == 1:
+                arg = arg.expressions[0]  # (the least / greatest of the distinct values is the same value)
             if isinstance(arg, exp.Distinct):
-                raise SQLError(f"DISTINCT is only supported in COUNT: {_where(node)}")
+                raise SQLError(f"DISTINCT is only supported in COUNT, MIN and MAX: {_where(node)}")
             x = self.expr(arg, schema)
             if agg in ("sum", "mean") and may_leave_int32(x, schema):
                 return AggCall(agg, x, SQL_EXACT_SUM)  # (a BIGINT sum must not wrap: see SQL_EXACT_SUM)
