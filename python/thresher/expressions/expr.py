@@ -208,9 +208,17 @@ class Expr:
         kids = self.children()
         node: Expr = self
         if kids:
-            new = tuple(c.transform(fn) for c in kids)
-            if any(a is not b for a, b in zip(new, kids)):
-                node = self.with_children(new)
+            # (a loop, not a tuple of a generator and any(): the optimizer's rules walk every
+            # expression of the plans they rebuild with this)
+            new: list[Expr] | None = None
+            for i, c in enumerate(kids):
+                n = c.transform(fn)
+                if n is not c:
+                    if new is None:
+                        new = list(kids)
+                    new[i] = n
+            if new is not None:
+                node = self.with_children(tuple(new))
         out = fn(node)
         return node if out is None else out
 

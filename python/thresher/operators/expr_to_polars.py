@@ -921,8 +921,12 @@ def _is_lowerable(n: Expr) -> bool:
         return False
     if isinstance(n, Cast) and n.dtype.is_media():
         return False
-    # the children's answers are memoized: a rebuilt expression does not walk them again
-    return all(is_lowerable(c) for c in n.children())
+    # the children's answers are memoized: a rebuilt expression does not walk them again (a loop,
+    # not all() over a generator: the lowering asks of every subexpression of every plan)
+    for c in n.children():
+        if not is_lowerable(c):
+            return False
+    return True
 
 
 # The SQL-only functions (their type rules and lowerings) are registered here too, not only by

@@ -3,9 +3,8 @@ statistics they ask for keep their answers for the whole call."""
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 _K = TypeVar("_K")
@@ -16,15 +15,24 @@ _SCOPE: contextvars.ContextVar[dict[Any, tuple[Any, dict[Any, Any]]] | None] = c
     "thresher_rule_memo", default=None)
 
 
-@contextlib.contextmanager
-def memo_scope() -> Iterator[None]:
+class _Scope:
+    """The context manager :func:`memo_scope` gives: a class, not a ``contextlib.contextmanager``
+    generator (entered twice per compile(): the generator's wrapper cost more than the block's
+    own bookkeeping)."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _SCOPE.set({})
+
+    def __exit__(self, *exc: object) -> None:
+        _SCOPE.reset(self._token)
+
+
+def memo_scope() -> _Scope:
     """Keep the traversals' memo tables (see :func:`rule_memo`) for the duration of the block:
     the optimizer runner opens one per ``optimize()`` call."""
-    token = _SCOPE.set({})
-    try:
-        yield
-    finally:
-        _SCOPE.reset(token)
+    return _Scope()
 
 
 def rule_memo(tag: Any, keep: Any = None) -> dict[Any, Any]:

@@ -501,24 +501,34 @@ def _is_relational(node: LogicalPlan) -> bool:
 
 
 def _relational_node(node: LogicalPlan) -> bool:
-    if any(f.dtype.is_media() for f in node.schema.fields):
-        return False
+    # (loops, not generators: asked of every node of every plan lowered)
+    for f in node.schema.fields:
+        if f.dtype.is_media():
+            return False
     if isinstance(node, (Aggregate, Join, Sort, Distinct, Window, Limit, Union)):
-        exprs: list[Expr] = []
         if isinstance(node, Aggregate):
-            exprs = [*node.keys, *node.aggs]
-        elif isinstance(node, Join):
-            exprs = [*node.left_on, *node.right_on]
-        elif isinstance(node, Sort):
-            exprs = list(node.by)
-        elif isinstance(node, Window):
-            exprs = [*node.exprs, *node.partition_by, *node.order_by]
-        return all(is_lowerable(e) for e in exprs)
-    if isinstance(node, (Filter, Project)):
-        return all(is_lowerable(e) for e in _node_exprs(node))
+            return _all_lowerable(node.keys) and _all_lowerable(node.aggs)
+        if isinstance(node, Join):
+            return _all_lowerable(node.left_on) and _all_lowerable(node.right_on)
+        if isinstance(node, Sort):
+            return _all_lowerable(node.by)
+        if isinstance(node, Window):
+            return _all_lowerable(node.exprs) and _all_lowerable(node.partition_by) and _all_lowerable(node.order_by)
+        return True
+    if isinstance(node, Filter):
+        return is_lowerable(node.predicate)
+    if isinstance(node, Project):
+        return _all_lowerable(node.exprs)
     if isinstance(node, ScanSource):
         return node.limit is None and node.source.polars_scannable(node.columns, node.predicate)
     return False
+
+
+def _all_lowerable(exprs: Iterable[Expr]) -> bool:
+    for e in exprs:
+        if not is_lowerable(e):
+            return False
+    return True
 
 
 _BARRIERS = (Aggregate, Join, Sort, Distinct, Window)
@@ -736,6 +746,10 @@ class CompileSettings:
     checkpoint_location: str | None = None
 
 
+#: what compile() uses without settings (one object: its construction was part of every call)
+_DEFAULT_SETTINGS = CompileSettings()
+
+
 def plan_fingerprint(plan: LogicalPlan) -> str:
     """A stable hash of an (optimized) plan: its canonical text, output schema and the version
     of the sources' partition ids (what a job record's committed partitions mean).
@@ -774,7 +788,7 @@ def compile(plan: LogicalPlan, settings: CompileSettings | None = None) -> Physi
 def _compile(plan: LogicalPlan, settings: CompileSettings | None) -> PhysicalPlan:
     from thresher.planner.optimizer.runner import optimize as run_optimizer
 
-    settings = settings or CompileSettings()
+    settings = settings or _DEFAULT_SETTINGS
     disabled = set(settings.disabled_rules) if settings.optimize else {"all"}
     write = plan if isinstance(plan, Write) else None
     body = write.input if write is not None else plan

@@ -276,7 +276,9 @@ def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_ite
                         _check_skipped(name, load(name), result.plan)
                     settled.add(name)  # it could not change this plan
                     continue
-            rule = load(name)
+            rule = loaded.get(name)  # (load(name), inlined: once per rule run)
+            if rule is None:
+                rule = loaded[name] = _load(name)
             t0 = time.perf_counter()
             new = rule(result.plan)
             dt = time.perf_counter() - t0

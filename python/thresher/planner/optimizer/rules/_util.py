@@ -102,8 +102,8 @@ def rewrite_bottom_up(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan
     hit = get(id(plan))
     if hit is not None:  # (a plan this rule has seen: no walk)
         return hit[1]
-    want, kinds = _wanted(plan, only)
-    if kinds is not None and not kinds_of(plan, kinds) & want:
+    want, kinds, here = _wanted(plan, only)
+    if kinds is not None and not here & want:
         return None
     # (with ``only``: every node of ``plan`` has its entry in ``kinds``, made by _wanted, so a
     # child's classes are one lookup; and ``fn`` is called only at a node of a wanted class)
@@ -152,8 +152,8 @@ def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan 
     hit = get(id(plan))
     if hit is not None:  # (a plan this rule has seen: no walk)
         return hit[1]
-    want, kinds = _wanted(plan, only)
-    if kinds is not None and not kinds_of(plan, kinds) & want:
+    want, kinds, here = _wanted(plan, only)
+    if kinds is not None and not here & want:
         return None
 
     bits = _KIND_BITS  # (see rewrite_bottom_up)
@@ -246,13 +246,14 @@ def plan_kinds(plan: LogicalPlan) -> int:
     return kinds_of(plan, rule_memo("plan_kinds"))
 
 
-def _wanted(plan: LogicalPlan, only: tuple[type[LogicalPlan], ...] | None) -> tuple[int, _Kinds | None]:
-    """The mask of ``only`` and the table of :func:`plan_kinds` (None: no ``only``)."""
+def _wanted(plan: LogicalPlan, only: tuple[type[LogicalPlan], ...] | None) -> tuple[int, _Kinds | None, int]:
+    """The mask of ``only``, the table of :func:`plan_kinds` (None: no ``only``) and ``plan``'s
+    own mask in it (0: no ``only``)."""
     if only is None:
-        return 0, None
+        return 0, None, 0
     kinds: _Kinds = rule_memo("plan_kinds")
-    kinds_of(plan, kinds)  # (first: every class in the plan has its bit)
-    return kinds_mask(only), kinds
+    here = kinds_of(plan, kinds)  # (first: every class in the plan has its bit)
+    return kinds_mask(only), kinds, here
 
 
 def kinds_of(node: LogicalPlan, kinds: _Kinds) -> int:
@@ -291,8 +292,8 @@ def plan_has(plan: LogicalPlan, test: Callable[[LogicalPlan], bool],
     hit = get(id(plan))
     if hit is not None:
         return hit[1]
-    want, kinds = _wanted(plan, only)
-    if kinds is not None and not kinds[id(plan)][1] & want:
+    want, kinds, here = _wanted(plan, only)
+    if kinds is not None and not here & want:
         return False
     bits = _KIND_BITS  # (with ``only``: every node of ``plan`` has its entry in ``kinds``, see _wanted)
 
