@@ -152,6 +152,14 @@ function("sql_floor", sql_names=("__sql_floor",))(_rounding_rule("floor"))
 function("sql_ceil", sql_names=("__sql_ceil",))(_rounding_rule("ceil"))
 
 
+@function("sql_round_double", sql_names=("__sql_round_double",))
+def _sql_round_double(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's ``ROUND(x, digits)`` of a DOUBLE (option ``digits``, negative too): a DOUBLE.
+    The SQL translator casts other types to DOUBLE first (``translate.sql_round``)."""
+    expect(args[0], args[0].dtype == DataType.float64() or args[0].dtype.is_null(), "DOUBLE", "round")
+    return DataType.float64()
+
+
 @function("sql_sign", sql_names=("__sql_sign",))
 def _sql_sign(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     """DuckDB's SIGN: -1, 0 or 1 as a TINYINT (0 for -0.0), NULL for NULL."""

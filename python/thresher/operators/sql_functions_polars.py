@@ -606,6 +606,69 @@ register_lowering("sql_floor", _sql_rounding(False))
 register_lowering("sql_ceil", _sql_rounding(True))
 
 
+#: Veltkamp's splitting constant for doubles (2^27 + 1): ``c - (c - v)`` with ``c = K * v`` is the
+#: upper 26 bits of ``v``
+_SPLIT = 134217729.0
+
+
+def _split(v: float) -> tuple[float, float]:
+    """Veltkamp's split of a double into two halves of 26 bits (``hi + lo == v`` exactly)."""
+    c = _SPLIT * v
+    hi = c - (c - v)
+    return hi, v - hi
+
+
+def _sql_round_double(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    """DuckDB's ``ROUND(x, d)`` of a DOUBLE: ``std::round(x * 10^d) / 10^d`` (half away from zero on
+    the scaled binary value: ``round(0.125, 2)`` is 0.13 because 12.5 is exact, ``round(0.285, 2)``
+    is 0.28 because 0.285 * 100 is 28.499999999999996), ``std::round(x / 10^-d) * 10^-d`` for a
+    negative ``d``; a result that is not finite gives ``x`` back.
+
+    DuckDB 2 breaks a tie of ``y = x * 10^d`` (rounded to a double) on the exact product: 70.55 * 10
+    is 705.4999999999999716 but rounds to the double 705.5, and DuckDB gives 70.5. The product's
+    rounding error is Dekker's two-product ``x * 10^d - y`` (exact, from halves of 26 bits); where
+    ``y`` is a tie and the error points toward zero, the result (rounded away) steps back by one.
+
+    The scale is a column (``x * 0 + 10^|d|``), not a literal: Polars divides by a scalar through
+    its reciprocal (2739 / 10 gives 273.90000000000003), DuckDB divides exactly (273.9); a
+    non-finite ``x`` makes it NaN, and the result is then ``x``.
+
+    Every step is a field of one struct (``struct.with_fields``), computed once: written as one
+    expression tree each intermediate value (``x``, its product, the rounded product, the error)
+    was repeated in every place that reads it, ~700 nodes per ROUND of a quotient, which Polars
+    had to optimize and evaluate (TPC-DS q02's seven ROUNDs: ~30 ms of lowering, ~40 ms of
+    collect); on 4M rows this runs in a quarter of the time of the tree, with the same results.
+    """
+    digits = int(e.option("digits", 0))
+    scale = float(10 ** abs(digits))
+    f = pl.field
+    s = pl.struct(a[0].alias("x"))
+    s = s.struct.with_fields((f("x") * 0.0 + scale).alias("m"))
+    if digits < 0:
+        s = s.struct.with_fields(((f("x") / f("m")).round(0, mode="half_away_from_zero") * f("m")).alias("o"))
+    else:
+        s = s.struct.with_fields((f("x") * f("m")).alias("y"))
+        s = s.struct.with_fields(f("y").round(0, mode="half_away_from_zero").alias("r"))
+        if digits > 0:
+            sh, sl = _split(scale)
+            s = s.struct.with_fields((f("x") * _SPLIT).alias("c"))
+            s = s.struct.with_fields((f("c") - (f("c") - f("x"))).alias("xh"))
+            s = s.struct.with_fields((f("x") - f("xh")).alias("xl"))
+            s = s.struct.with_fields(
+                ((((f("xh") * sh - f("y")) + f("xh") * sl) + f("xl") * sh) + f("xl") * sl).alias("err"))
+            tie = (f("y") - f("r")).abs() == 0.5
+            s = s.struct.with_fields(
+                pl.when(tie & (f("y") > 0.0) & (f("err") < 0.0)).then(f("r") - 1.0)
+                .when(tie & (f("y") < 0.0) & (f("err") > 0.0)).then(f("r") + 1.0)
+                .otherwise(f("r")).alias("r"))
+        s = s.struct.with_fields((f("r") / f("m")).alias("o"))
+    s = s.struct.with_fields(pl.when(f("o").abs() < float("inf")).then(f("o")).otherwise(f("x")).alias("o"))
+    return s.struct.field("o")
+
+
+register_lowering("sql_round_double", _sql_round_double)
+
+
 def _sql_sign(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     x = a[0]
     if t[0].is_null():

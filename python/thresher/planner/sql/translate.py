@@ -952,10 +952,9 @@ class Translator:
             digits = 0 if d is None else (-int(d.this.name) if isinstance(d, exp.Neg) else int(d.name))
             rounded = sql_round(self.expr(node.this, schema), digits, schema)
             if schema is not None:
-                # its input is coerced already, and what sql_round adds around it (float
-                # arithmetic and comparisons with float literals, casts) has nothing to coerce:
-                # ``expr`` need not walk the ~60 nodes of a DOUBLE's rounding again (TPC-DS q02:
-                # seven ROUNDs, 3,200 coerce_literals calls)
+                # its input is coerced already, and what sql_round adds around it (a call with
+                # no literal argument, casts) has nothing to coerce: ``expr`` need not walk the
+                # input again
                 self._coerced[id(rounded)] = (rounded, schema)
             return rounded
         if isinstance(node, (exp.Upper, exp.Lower)):  # (each character alone, as DuckDB: sql_functions.py)
@@ -1453,12 +1452,9 @@ def sql_substring(x: Expr, start: int, length: int | None) -> Expr:
 def sql_round(x: Expr, digits: int, schema: Schema | None) -> Expr:
     """DuckDB's ``ROUND(x, digits)``.
 
-    A DOUBLE is rounded as DuckDB computes it, ``std::round(x * 10^d) / 10^d`` (half away from
-    zero on the scaled binary value: ``round(0.125, 2)`` is 0.13 because 12.5 is exact,
-    ``round(0.285, 2)`` is 0.28 because 0.285 * 100 is 28.499999999999996), and
-    ``std::round(x / 10^-d) * 10^-d`` for a negative ``d``; a result that is not finite gives
-    ``x`` back. A FLOAT is computed
-    in double precision and cast back, as DuckDB does. A DECIMAL rounds half away from zero to
+    A DOUBLE is rounded as DuckDB computes it (one call, ``sql_round_double``: its lowering in
+    ``operators/sql_functions_polars.py`` says how). A FLOAT is computed in double precision and
+    cast back, as DuckDB does, as is any other type (a NULL). A DECIMAL rounds half away from zero to
     ``DECIMAL(p, d)``; an integer is returned unchanged. Polars' own ``round`` rounds half to
     even, which is what the DataFrame API keeps.
     """
@@ -1468,7 +1464,6 @@ def sql_round(x: Expr, digits: int, schema: Schema | None) -> Expr:
             dtype = x.resolve(schema).dtype
         except ThresherError:
             dtype = None
-    away = (("decimals", 0), ("mode", "half_away_from_zero"))
     if dtype is not None and dtype.kind == "decimal":
         if digits < 0:
             raise UnsupportedError(f"ROUND of a DECIMAL with a negative precision ({digits})")
@@ -1482,50 +1477,12 @@ def sql_round(x: Expr, digits: int, schema: Schema | None) -> Expr:
             raise UnsupportedError(f"ROUND of an integer with a negative precision ({digits})")
         return x
     is_float32 = dtype is not None and str(dtype) == "float"
-    xd = x.cast(DataType.float64()) if is_float32 or (dtype is not None and not dtype.is_float()) else x
-    # the scale as a column (x * 0 + 10^|d|), not a literal: Polars divides by a scalar through
-    # its reciprocal (2739 / 10 gives 273.90000000000003), DuckDB divides exactly (273.9). A
-    # non-finite x makes it NaN, and the guard below then returns x, as DuckDB does.
-    scale = float(10 ** abs(digits))
-    m = Call("add", (Call("mul", (xd, lit(0.0))), lit(scale)))
-    if digits >= 0:
-        y = Call("mul", (xd, m))
-        r: Expr = Call("round", (y,), away)
-        if digits > 0:
-            r = _exact_tie(xd, scale, y, r)
-        r = Call("truediv", (r, m))
-    else:
-        r = Call("mul", (Call("round", (Call("truediv", (xd, m)),), away), m))
-    out = when(Call("lt", (Call("abs", (r,)), lit(float("inf"))))).then(r).otherwise(xd)
+    xd = x if dtype == DataType.float64() else x.cast(DataType.float64())
+    import thresher.expressions.sql_functions  # noqa: F401  (registers sql_round_double)
+    import thresher.operators.sql_functions_polars  # noqa: F401  (and its Polars lowering)
+
+    out = Call("sql_round_double", (xd,), (("digits", digits),))
     return out.cast(DataType.float32()) if is_float32 else out
-
-
-def _split(v: float) -> tuple[float, float]:
-    """Veltkamp's split of a double into two halves of 26 bits (``hi + lo == v`` exactly)."""
-    c = 134217729.0 * v
-    hi = c - (c - v)
-    return hi, v - hi
-
-
-def _exact_tie(x: Expr, scale: float, y: Expr, r: Expr) -> Expr:
-    """DuckDB 2 breaks a tie of ``y = x * scale`` (rounded to a double) on the exact product:
-    70.55 * 10 is 705.4999999999999716 but rounds to the double 705.5, and DuckDB gives 70.5.
-    The product's rounding error is Dekker's two-product ``x * scale - y`` (exact, from halves
-    of 26 bits); where ``y`` is a tie and the error points toward zero, ``r`` (rounded away)
-    steps back by one."""
-    c = Call("mul", (x, lit(134217729.0)))
-    xh = Call("sub", (c, Call("sub", (c, x))))
-    xl = Call("sub", (x, xh))
-    sh, sl = _split(scale)
-    err = Call("add", (Call("add", (Call("add", (Call("sub", (Call("mul", (xh, lit(sh))), y)),
-                                                Call("mul", (xh, lit(sl))))),
-                                    Call("mul", (xl, lit(sh))))),
-                       Call("mul", (xl, lit(sl)))))
-    tie = Call("eq", (Call("abs", (Call("sub", (y, r)),)), lit(0.5)))
-    zero = lit(0.0)
-    down = Call("and", (tie, Call("and", (Call("gt", (y, zero)), Call("lt", (err, zero))))))
-    up = Call("and", (tie, Call("and", (Call("lt", (y, zero)), Call("gt", (err, zero))))))
-    return when(down).then(Call("sub", (r, lit(1.0)))).when(up).then(Call("add", (r, lit(1.0)))).otherwise(r)
 
 
 def _transform_top_down(e: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
