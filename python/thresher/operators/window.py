@@ -157,6 +157,33 @@ def _sql_window(lf: pl.LazyFrame, schema: Schema, exprs: Sequence[Expr], partiti
             cols.append((x.over(part) if part else x).cast(target[e.output_name()]).alias(e.output_name()))
         return lf.with_columns(pre).with_columns(cols).select([pl.col(n).cast(t) for n, t in target.items()])
 
+    if _native_running(exprs, partition_by, order_by, desc, nl, frame, schema, arg_types):
+        # running sums, counts, min and max (ROWS UNBOUNDED PRECEDING to the current row) as
+        # Polars' own cumulative functions over each partition in its order: no Python batch
+        # function (which held all rows and sorted them in NumPy: TPC-DS q51's four windows)
+        pkeys = [pl.col(f"__wp{i}") for i in range(len(partition_by))]
+        okeys = [pl.col(f"__wo{i}") for i in range(len(order_by))]
+        running: list[pl.Expr] = []
+        for j, e in enumerate(exprs):
+            agg = strip_alias(e)
+            assert isinstance(agg, AggCall)
+            arg = pl.col(f"__wa{j}_0")
+            if agg.name == "count":
+                x = arg.cum_count()
+            elif agg.name == "sum":
+                if arg_types[j][0].is_integer():
+                    arg = arg.cast(pl.Int64)
+                # (Polars' cum_sum leaves a NULL row NULL; SQL's frame sum skips it, NULL only
+                # before the frame holds a value)
+                x = pl.when(arg.cum_count() > 0).then(arg.fill_null(0).cum_sum())
+            else:
+                # a NULL row takes the previous value (the same running min or max); NULL only
+                # before the first value
+                x = arg.forward_fill().cum_max() if agg.name == "max" else arg.forward_fill().cum_min()
+            x = x.over(pkeys, order_by=okeys, descending=desc[0], nulls_last=nl[0])
+            running.append(x.cast(target[e.output_name()]).alias(e.output_name()))
+        return lf.with_columns(pre).with_columns(running).select([pl.col(n).cast(t) for n, t in target.items()])
+
     work_cols = [e.meta.output_name() for e in pre]
 
     def run(df: pl.DataFrame) -> pl.DataFrame:
@@ -219,6 +246,44 @@ def _hash_partitioned(exprs: Sequence[Expr], partition_by: Sequence[Expr], order
                or (isinstance(strip_alias(e), AggCall) and strip_alias(e).name in ("sum", "mean", "count", "min", "max")
                    and strip_alias(e).options in ((), _EXACT))  # type: ignore[attr-defined]
                for e in exprs)
+
+
+def _native_running(exprs: Sequence[Expr], partition_by: Sequence[Expr], order_by: Sequence[Expr],
+                    desc: Sequence[bool], nulls_last: Sequence[bool], frame: WindowFrame, schema: Schema,
+                    arg_types: Sequence[Sequence[DataType]]) -> bool:
+    """Can the window run as Polars' cumulative functions ``over`` its partitions in its order?
+
+    ``ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`` (the frame of a running total: rows
+    that tie on the ORDER BY keys are not peers there, their order is SQL's to choose), with
+    partition keys that hash as SQL compares them (no floats), ORDER BY keys in one direction
+    and NULL placement and not floats (Polars' over takes one of each), and only ``count``,
+    ``sum`` of decimals and integers below 64 bits (an Int64 sum cannot leave its type), and
+    ``min``/``max`` of integers, decimals and dates/times (not floats: SQL's NaN is above every
+    number; not strings)."""
+    if not (frame.kind == "rows" and frame.start == "unbounded_preceding" and frame.end == "current"
+            and frame.exclude == "no_others" and partition_by and order_by):
+        return False
+    if len(set(desc)) > 1 or len(set(nulls_last)) > 1:
+        return False
+    for k in (*partition_by, *order_by):
+        t = k.resolve(schema).dtype
+        if t.is_float() or not (t.is_numeric() or t.is_string() or t.is_temporal() or t.is_bool()
+                                or t.kind == "decimal"):
+            return False
+    for e, types in zip(exprs, arg_types):
+        agg = strip_alias(e)
+        if not isinstance(agg, AggCall) or agg.options not in ((), _EXACT) or len(types) != 1:
+            return False
+        t = types[0]
+        small_int = t.is_integer() and t.arrow.bit_width < 64
+        if agg.name == "count":
+            continue
+        if agg.name == "sum" and (t.kind == "decimal" or small_int):
+            continue
+        if agg.name in ("min", "max") and (t.kind == "decimal" or t.is_integer() or t.is_temporal()):
+            continue
+        return False
+    return True
 
 
 def _key_codes(s: pl.Series, descending: bool, nulls_last: bool) -> tuple[np.ndarray, int] | None:
