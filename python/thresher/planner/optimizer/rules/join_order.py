@@ -79,6 +79,7 @@ from thresher.expressions.expr import (
     split_conjunction,
     strip_alias,
 )
+from thresher.io.source import ColumnStatistics
 from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project, ScanSource
 from thresher.planner.memo import memoized_by_identity, unlink
 from thresher.planner.optimizer.rules._joins import reorder_to
@@ -87,7 +88,9 @@ from thresher.planner.optimizer.rules.broadcast_join import is_small
 from thresher.planner.stats import (
     SEMI_JOIN_KEEPS,
     column_ndv,
+    column_statistics,
     estimate,
+    input_statistics,
     predicate_selectivity,
     source_statistics,
     term_selectivity,
@@ -259,6 +262,17 @@ class _Edge:
     cls: int | None = None
 
 
+@dataclass(frozen=True)
+class _Residual:
+    """A term over several leaves that is no join key: it filters the first join holding them.
+    ``sel``: the fraction it keeps, its comparisons estimated from their leaves' column
+    statistics (TPC-DS q48's OR of three ANDs over demographics, sales and addresses)."""
+
+    term: Expr
+    leaves: frozenset[int]
+    sel: float
+
+
 @dataclass
 class _Part:
     """A leaf (with its own filter terms) or the join of two parts: the search works on these
@@ -337,7 +351,11 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
     base = {i: _base_rows(leaf) for i, leaf in enumerate(leaves)}
     edges: list[_Edge] = []
     local: dict[int, list[Expr]] = {}
-    residual: list[tuple[Expr, frozenset[int]]] = []
+    residual: list[_Residual] = []
+
+    def info(name: str) -> ColumnStatistics | None:
+        return column_statistics(leaves[owner[name]], name) if name in owner else None
+
     for t in terms:
         ls = _leaf_sets(t, owner)
         if ls is None:
@@ -352,15 +370,15 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
         if len(ls) == 1:
             local.setdefault(next(iter(ls)), []).append(t)
         else:
-            residual.append((t, ls))
+            residual.append(_Residual(t, ls, term_selectivity(t, info)))
     exact = len(leaves) <= DP_MAX_LEAVES
     if exact:
         edges += _close_equivalences(edges, leaves, owner, rows)
     parts: list[_Part] = []
     for i, leaf in enumerate(leaves):
         r = rows[i]
-        for t in local.get(i, ()):
-            r *= term_selectivity(t)
+        if local.get(i):
+            r *= predicate_selectivity(combine_conjunction(local[i]), input_statistics(leaf))
         parts.append(_Part(frozenset({i}), max(r, 1.0), i, leaf=leaf, local=local.get(i)))
     used_res: set[int] = set()
     if exact:
@@ -372,7 +390,7 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
     # each pair is estimated once, not once per step (a cubic search became quadratic; TPC-DS
     # q64 greedily orders an 18-input join twice per pass)
     pairs: dict[tuple[frozenset[int], frozenset[int]], tuple[list[_Edge], float]] | None = (
-        {} if all(ls for _, ls in residual) else None)
+        {} if all(r.leaves for r in residual) else None)
     # the choices are a function of the numbers (see _problem): a region met again (in a later
     # pass, or the same join in another use of a CTE) repeats the steps of the first search
     steps: list[tuple[int, int]] | None = None
@@ -427,7 +445,7 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
         plan = _build(final)
     except _GiveUp:
         return None
-    left_over = [t for k, (t, _) in enumerate(residual) if k not in used_res]
+    left_over = [r.term for k, r in enumerate(residual) if k not in used_res]
     if left_over:  # constants (no columns): on top
         plan = Filter(plan, combine_conjunction(left_over))
     try:
@@ -524,7 +542,7 @@ def _text(e: Expr) -> str:
     return memo(e, "_memo_join_text", repr)  # type: ignore[no-any-return]
 
 
-def _dp_order(parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
+def _dp_order(parts: list[_Part], edges: list[_Edge], residual: list[_Residual],
               base: dict[int, float]) -> object | None:
     """The join tree of least cost over ``parts`` (one leaf each) as nested ``(x, y)`` pairs of
     part indexes, or None when no sequence of key joins connects them all (GOO then finishes with
@@ -547,7 +565,7 @@ def _dp_order(parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr,
     return out
 
 
-def _problem(parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
+def _problem(parts: list[_Part], edges: list[_Edge], residual: list[_Residual],
              base: dict[int, float]) -> tuple[object, ...]:
     """What a search over ``parts`` (one leaf each) depends on: their sizes, the edges' leaves,
     selectivities and classes (in any order, either way round: their texts only break ties, so
@@ -563,10 +581,10 @@ def _problem(parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr, 
     return (tuple(next(iter(p.leaves)) for p in parts), tuple(p.rows for p in parts), tuple(sorted(base.items())),
             tuple(sorted((min(mask(e.la), mask(e.lb)), max(mask(e.la), mask(e.lb)), e.sel,
                           -1 if e.cls is None else e.cls, rank[_canon(e.term)]) for e in edges)),
-            tuple((mask(ls), term_selectivity(t)) for t, ls in residual))
+            tuple((mask(r.leaves), r.sel) for r in residual))
 
 
-def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual: list[tuple[Expr, frozenset[int]]],
+def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual: list[_Residual],
                base: dict[int, float]) -> object | None:
     n = len(parts)
     nbr = [0] * n
@@ -585,7 +603,7 @@ def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual
     # set, its caps and the residual terms a join applies, without building sets per split
     leaf = [next(iter(p.leaves)) for p in parts]
     bit = {i: k for k, i in enumerate(leaf)}
-    res = [(sum(1 << bit[i] for i in rs), term_selectivity(t)) for t, rs in residual]
+    res = [(sum(1 << bit[i] for i in r.leaves), r.sel) for r in residual]
     caps: dict[int, float] = {}
 
     def cap(m: int) -> float:
@@ -668,7 +686,7 @@ def _adjacent(s1: int, nbr: list[int], adj: dict[int, int]) -> int:
     return out
 
 
-def _assemble(tree: object, parts: list[_Part], edges: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
+def _assemble(tree: object, parts: list[_Part], edges: list[_Edge], residual: list[_Residual],
               used: set[int], base: dict[int, float]) -> _Part:
     """The part for ``tree`` (from :func:`_dp_order`), joined bottom-up with :func:`_join`."""
     if isinstance(tree, int):
@@ -695,7 +713,7 @@ def _estimated_rows(plan: LogicalPlan) -> float | None:
         return estimated_rows(plan.input)
     if isinstance(plan, Filter) and isinstance(plan.input, (Join, Project, Filter)):
         r = estimated_rows(plan.input)
-        return None if r is None else r * predicate_selectivity(plan.predicate)
+        return None if r is None else r * predicate_selectivity(plan.predicate, input_statistics(plan.input))
     if isinstance(plan, Join) and plan.how in ("semi", "anti"):
         r = estimated_rows(plan.left)
         return None if r is None else r * SEMI_JOIN_KEEPS
@@ -728,13 +746,13 @@ def _base_rows(leaf: LogicalPlan) -> float:
     return math.inf if r is None else max(r, 1.0)
 
 
-def _join_rows(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
+def _join_rows(px: _Part, py: _Part, between: list[_Edge], residual: list[_Residual],
                used: set[int], base: dict[int, float]) -> float:
     return _rows_of_join(px.leaves, px.rows, py.leaves, py.rows, between, residual, used, base)
 
 
 def _rows_of_join(x_leaves: frozenset[int], x_rows: float, y_leaves: frozenset[int], y_rows: float,
-                  between: list[_Edge], residual: list[tuple[Expr, frozenset[int]]], used: set[int],
+                  between: list[_Edge], residual: list[_Residual], used: set[int],
                   base: dict[int, float]) -> float:
     sels = sorted(e.sel for e in between)
     sel = 1.0
@@ -750,13 +768,13 @@ def _rows_of_join(x_leaves: frozenset[int], x_rows: float, y_leaves: frozenset[i
             cap_y *= base.get(i, math.inf)
         sel = max(sel, 1.0 / max(cap_x, cap_y))
     both = x_leaves | y_leaves
-    for k, (t, ls) in enumerate(residual):
-        if k not in used and ls <= both:
-            sel *= term_selectivity(t)
+    for k, r in enumerate(residual):
+        if k not in used and r.leaves <= both:
+            sel *= r.sel
     return max(x_rows * y_rows * sel, 1.0)
 
 
-def _join(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[Expr, frozenset[int]]],
+def _join(px: _Part, py: _Part, between: list[_Edge], residual: list[_Residual],
           used: set[int], base: dict[int, float]) -> _Part:
     # the larger part probes, the smaller one is built (and broadcast when small)
     left, right = (px, py) if (px.rows, -min(px.leaves)) >= (py.rows, -min(py.leaves)) else (py, px)
@@ -772,9 +790,9 @@ def _join(px: _Part, py: _Part, between: list[_Edge], residual: list[tuple[Expr,
     rows = _join_rows(px, py, between, residual, used, base)
     both = left.leaves | right.leaves
     here = []
-    for k, (t, ls) in enumerate(residual):
-        if k not in used and ls <= both:
-            here.append(t)
+    for k, r in enumerate(residual):
+        if k not in used and r.leaves <= both:
+            here.append(r.term)
             used.add(k)
     return _Part(both, rows, (left.sig, right.sig, frozenset(keys)), left=left, right=right,
                  left_on=tuple(left_on) if between else (), right_on=tuple(right_on) if between else (),
