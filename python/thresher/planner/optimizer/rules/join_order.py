@@ -111,7 +111,58 @@ IDEMPOTENT = True
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
+    rule_memo("join_order_regions")["now"] = _regions(plan)
     return _visit(rule_memo("join_order"), plan)
+
+
+def _regions(plan: LogicalPlan) -> list[frozenset[LogicalPlan]]:
+    """The leaves of each region of ``plan`` this rule orders (a subplan shared by several
+    parents counted once), for :func:`_shared_pairs`."""
+    out: list[frozenset[LogicalPlan]] = []
+    seen: set[int] = set()
+
+    def walk(node: LogicalPlan) -> None:
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        if _in_region(node):
+            region = _flatten(node)
+            if region is not None:
+                if len(region[0]) >= 3:
+                    out.append(frozenset(region[0]))
+                for leaf in region[0]:
+                    walk(leaf)
+                return
+        for c in node.children():
+            walk(c)
+
+    walk(plan)
+    unlink(walk)  # see planner/memo.py
+    return out
+
+
+def _shared_pairs(leaves: list[LogicalPlan], edges: list[_Edge]) -> dict[frozenset[int], int]:
+    """Pairs of leaves (by index) that an edge joins and that are both leaves of other regions of
+    the plan too: how many regions hold both. Their join, the same subplan in each, is computed
+    once and shared (the lowering caches a join read twice): each region pays its share of it.
+    TPC-DS q88 counts the sales of eight time slices, each joining store_sales with the same
+    filtered household_demographics and store: the join of the sales with the households shared
+    by the eight was 2.4 times faster than each slice joining its own times first, though the
+    households keep 80% of the rows and the times 2%."""
+    regions = rule_memo("join_order_regions").get("now") or []
+    out: dict[frozenset[int], int] = {}
+    for e in edges:
+        if len(e.la) != 1 or len(e.lb) != 1:
+            continue
+        (i,), (j,) = e.la, e.lb
+        pair = frozenset((i, j))
+        if pair in out:
+            continue
+        a, b = leaves[i], leaves[j]
+        k = sum(1 for r in regions if a in r and b in r)
+        if k > 1:
+            out[pair] = k
+    return out
 
 
 def handles(node: LogicalPlan) -> bool:
@@ -382,7 +433,7 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
         parts.append(_Part(frozenset({i}), max(r, 1.0), i, leaf=leaf, local=local.get(i)))
     used_res: set[int] = set()
     if exact:
-        dp = _dp_order(parts, edges, residual, base)
+        dp = _dp_order(parts, edges, residual, base, _shared_pairs(leaves, edges))
         if dp is not None:
             parts = [_assemble(dp, parts, edges, residual, used_res, base)]
     # a pair of parts keeps its edges and estimate while other parts join (its residual terms
@@ -543,7 +594,7 @@ def _text(e: Expr) -> str:
 
 
 def _dp_order(parts: list[_Part], edges: list[_Edge], residual: list[_Residual],
-              base: dict[int, float]) -> object | None:
+              base: dict[int, float], shared: dict[frozenset[int], int] | None = None) -> object | None:
     """The join tree of least cost over ``parts`` (one leaf each) as nested ``(x, y)`` pairs of
     part indexes, or None when no sequence of key joins connects them all (GOO then finishes with
     cross joins). Cost: every join's estimated output plus its build side (the smaller input),
@@ -556,11 +607,12 @@ def _dp_order(parts: list[_Part], edges: list[_Edge], residual: list[_Residual],
         a = sum(1 << index[i] for i in e.la)
         b = sum(1 << index[i] for i in e.lb)
         emask.append((a, b, e))
-    problem = ("dp", *_problem(parts, edges, residual, base))
+    shared = shared or {}
+    problem = ("dp", *_problem(parts, edges, residual, base), tuple(sorted((tuple(sorted(p)), k) for p, k in shared.items())))
     done = rule_memo("join_order_dp")
     if problem in done:
         return done[problem]  # type: ignore[no-any-return]
-    out = _dp_search(parts, emask, residual, base)
+    out = _dp_search(parts, emask, residual, base, shared)
     done[problem] = out
     return out
 
@@ -585,7 +637,7 @@ def _problem(parts: list[_Part], edges: list[_Edge], residual: list[_Residual],
 
 
 def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual: list[_Residual],
-               base: dict[int, float]) -> object | None:
+               base: dict[int, float], shared: dict[frozenset[int], int]) -> object | None:
     n = len(parts)
     nbr = [0] * n
     for a, b, _ in emask:
@@ -604,6 +656,8 @@ def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual
     leaf = [next(iter(p.leaves)) for p in parts]
     bit = {i: k for k, i in enumerate(leaf)}
     res = [(sum(1 << bit[i] for i in r.leaves), r.sel) for r in residual]
+    # a join of two leaves that other regions share: each pays its part (see _shared_pairs)
+    share = {sum(1 << bit[i] for i in pair): k for pair, k in shared.items()}
     caps: dict[int, float] = {}
 
     def cap(m: int) -> float:
@@ -660,7 +714,7 @@ def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual
                             sel *= ts
                     out = max(r1 * r2 * sel, 1.0)
                     build = min(r1, r2)
-                    c = cost[s1] + cost[s2] + out + build
+                    c = cost[s1] + cost[s2] + (out + build) / share.get(mask, 1)
                     # equal costs (a fact meeting two filtered dimensions, estimated alike):
                     # the larger build on top, so the smaller dimension joins first, as the greedy
                     # order does
