@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from thresher.expressions.expr import Call, Column, Expr, Literal, split_conjunction, strip_alias
+from thresher.expressions.expr import Call, Column, Expr, Literal, memo, split_conjunction, strip_alias
 from thresher.io.source import ColumnStatistics, Source, SourceStatistics
 from thresher.planner.logical import (
     Aggregate,
@@ -172,7 +172,12 @@ _FLIP = {"eq": "eq", "neq": "neq", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le
 
 
 def _atom(term: Expr) -> tuple[str, str, Any] | None:
-    """``(column, op, value)`` of a comparison of a column with a constant (``is_in``: a tuple)."""
+    """``(column, op, value)`` of a comparison of a column with a constant (``is_in``: a tuple);
+    once per term object (multiplying out an AND of ORs asks it of the same terms many times)."""
+    return memo(term, "_memo_selectivity_atom", _make_atom)  # type: ignore[no-any-return]
+
+
+def _make_atom(term: Expr) -> tuple[str, str, Any] | None:
     if not isinstance(term, Call):
         return None
     if term.name == "is_in" and len(term.args) == 1 and isinstance(term.args[0], Column):
