@@ -1,4 +1,4 @@
-"""LazyFrame ``select`` / ``with_columns`` / ``filter`` over Polars expressions without Polars'
+"""LazyFrame ``select`` / ``with_columns`` / ``filter`` / ``group_by().agg`` / ``sort`` over Polars expressions without Polars'
 per-argument parsing: the same plans.
 
 Polars' methods first parse each argument (names, nested iterables, literals, booleans, masks,
@@ -42,6 +42,36 @@ def filter_(lf: Any, predicate: Any) -> Any:
         return lf._from_pyldf(call(pyexpr))
     except TypeError:  # a Polars whose internal signature differs: the public method
         return lf.filter(predicate)
+
+
+def group_by_agg(lf: Any, keys: Sequence[Any], aggs: Sequence[Any]) -> Any:
+    """``lf.group_by(keys).agg(aggs)`` for lists of Polars expressions."""
+    try:
+        pykeys = [e._pyexpr for e in keys]
+        pyaggs = [e._pyexpr for e in aggs]
+        call = lf._ldf.group_by
+    except AttributeError:
+        return lf.group_by(list(keys)).agg(list(aggs))
+    try:
+        return lf._from_pyldf(call(pykeys, False).agg(pyaggs))
+    except TypeError:  # a Polars whose internal signature differs: the public methods
+        return lf.group_by(list(keys)).agg(list(aggs))
+
+
+def sort(lf: Any, by: Sequence[Any], descending: list[bool], nulls_last: list[bool]) -> Any:
+    """``lf.sort(by, descending=..., nulls_last=..., maintain_order=True)`` for a list of Polars
+    expressions (one flag of each per expression)."""
+    try:
+        pyby = [e._pyexpr for e in by]
+        call = lf._ldf.sort_by_exprs
+    except AttributeError:
+        return lf.sort(list(by), descending=descending, nulls_last=nulls_last, maintain_order=True)
+    if len(descending) != len(pyby) or len(nulls_last) != len(pyby):
+        return lf.sort(list(by), descending=descending, nulls_last=nulls_last, maintain_order=True)  # (its error)
+    try:
+        return lf._from_pyldf(call(pyby, descending, nulls_last, True, True))
+    except TypeError:  # a Polars whose internal signature differs: the public method
+        return lf.sort(list(by), descending=descending, nulls_last=nulls_last, maintain_order=True)
 
 
 @functools.lru_cache(maxsize=8192)

@@ -462,13 +462,12 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         every object of the process), by the collections their allocations trigger (see
         planner/gc_pause.py; compiling alone already paused it). Any other plan runs with the
         collector on."""
-        import contextlib
-
-        from thresher.planner.gc_pause import gc_paused
+        from thresher.planner.gc_pause import pause, resume
         from thresher.session import make_executor
 
-        with contextlib.ExitStack() as paused:
-            paused.enter_context(gc_paused())
+        pause()  # (try/finally, not an ExitStack: its six functions ran on every query)
+        paused = True
+        try:
             physical = self._compile(self._plan, optimize)
             executor = make_executor(runner, **options)
             start_alone = getattr(executor, "start_alone", None)
@@ -485,10 +484,14 @@ class DataFrame(RowsMixin, FrameOpsMixin):
                     self._last_stats = executor.stats()
             root = physical.root
             if not (getattr(executor, "name", None) == "local" and root.kind == "relational" and not root.inputs):
-                paused.close()
+                paused = False
+                resume()
             batches = list(self._execute(physical, executor))
             del physical, executor, root
             return batches
+        finally:
+            if paused:
+                resume()
 
     def collect(self, runner: str | None = None, optimize: bool = True, **options: Any) -> DataFrame:
         """Run the plan and return a materialized frame (the same lazy API applies to it)."""

@@ -134,7 +134,8 @@ def make_executor(runner: str | None = None, **overrides: Any) -> Any:
     name = runner or _settings.runner
     if name not in ("local", "ray"):
         raise SettingError(f"unknown runner {name!r}{did_you_mean(name, ('local', 'ray'))}; use 'local' or 'ray'")
-    check_executor_options(name, overrides)
+    if overrides or name != "local":  # (the local runner with no options: nothing to check)
+        check_executor_options(name, overrides)
     if name == "local":
         from thresher.engine.local import LocalExecutor
 

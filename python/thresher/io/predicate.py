@@ -166,9 +166,11 @@ def predicate_to_polars(pred: Predicate) -> Any:
     """The predicate as a Polars expression (for sources that scan with Polars)."""
     import polars as pl
 
+    from thresher._polars import col
+
     out = None
     for t in pred.terms:
-        c = pl.col(t.column)
+        c = col(t.column)  # (built once per name: see thresher._polars.col)
         if t.op == "is_null":
             e = c.is_null()
         elif t.op == "is_not_null":

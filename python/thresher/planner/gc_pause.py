@@ -51,3 +51,9 @@ def gc_paused() -> _Paused:
     """Disable the cyclic collector for the block (nested and concurrent blocks included: it is
     enabled again when the last one ends, and only if it was enabled when the first began)."""
     return _PAUSED
+
+
+#: begin / end a paused block without a ``with`` block (a caller that may end it early:
+#: ``DataFrame._collect_batches``, which used an ``ExitStack`` for that, six more calls a query)
+pause = _PAUSED.__enter__
+resume = _PAUSED.__exit__

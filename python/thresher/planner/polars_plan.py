@@ -31,7 +31,9 @@ import pyarrow as pa
 
 from thresher._lazy import lazy_module
 from thresher._polars import filter_ as _filter
+from thresher._polars import group_by_agg as _group_by_agg
 from thresher._polars import select as _select
+from thresher._polars import sort as _sort
 from thresher._polars import with_columns as _with_columns
 from thresher.datatypes import Schema, supertype
 from thresher.errors import ThresherExecutionError, UnsupportedError
@@ -356,7 +358,9 @@ def shared_reads(root: LogicalPlan) -> dict[int, SharedRead]:
             cols = tuple(c for c in scan.full_schema().names if c in want)
         base: LogicalPlan = ScanSource(scan.source, cols, Predicate(tuple(terms)) if terms else None)
         if filters:
-            base = Filter(base, combine_conjunction(filters))
+            # (terms that type-checked as a filter of this table's columns: not checked again,
+            # which ran the expressions' type resolution, cold code, on every query sharing a read)
+            base = Filter.of_checked_terms(base, combine_conjunction(filters))
         shared = [(node, SharedRead(base, tuple(t for t in (m.predicate.terms if m.predicate else ()) if t not in terms),
                                     tuple(f for f in conj if f.key() not in fkeys))) for node, m, conj in group]
         if not any(r.terms or r.filters for _node, r in shared):
@@ -652,11 +656,13 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
     if isinstance(node, Project):
         lf = _build(node.input, leaf)
         exprs = [_named(e, node.input.schema) for e in node.exprs]
-        if exprs and (not any(e.columns() for e in node.exprs) or not any(x.meta.root_names() for x in exprs)):
+        if exprs and not any(map(_passed_through, node.exprs)) and (
+                not any(e.columns() for e in node.exprs) or not any(x.meta.root_names() for x in exprs)):
             # Polars gives a select of literals one row whatever the input's height (even 0);
             # a projection has one row per input row (as the streaming project operator does).
             # (Lowered literals too: NULL + a is lowered to the NULL, SELECT 0, NULL + a over no
-            # rows gave one row)
+            # rows gave one row; a column passed through reads a column: most projections are
+            # told by that alone, without Polars' meta namespace)
             return lf.with_columns(exprs).select([e.output_name() for e in node.exprs])
         return _project(lf, node, exprs)
     if isinstance(node, Aggregate):
@@ -664,7 +670,7 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
         s = node.input.schema
         if node.keys:
             aggs = [to_polars(a, s, in_group=True).alias(a.output_name()) for a in node.aggs]
-            out = lf.group_by(_keys(node.keys, s)).agg(aggs)
+            out = _group_by_agg(lf, _keys(node.keys, s), aggs)
         else:
             out = _select(lf, [to_polars(a, s, in_group=False).alias(a.output_name()) for a in node.aggs])
         return out
@@ -672,12 +678,7 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
         lf = _build(node.input, leaf)
         s = node.input.schema
         nulls_last = list(node.nulls_last) if node.nulls_last else [False] * len(node.by)
-        return lf.sort(
-            [to_polars(e, s) for e in node.by],
-            descending=list(node.descending),
-            nulls_last=nulls_last,
-            maintain_order=True,
-        )
+        return _sort(lf, [to_polars(e, s) for e in node.by], list(node.descending), nulls_last)
     if isinstance(node, Limit):
         lf = _build(node.input, leaf)
         # (an OFFSET without LIMIT is n = 2^62, more rows than Polars' slice takes: to the end)
@@ -962,8 +963,14 @@ def _key_set_reduced(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> tup
         return None
     if not _filtered(node.left):
         return None
-    lrows, rkeys = estimate(node.left).rows, _key_count(node.right, node.right_on)
-    if lrows is None or rkeys is None or rkeys < max(SEMI_REDUCE_MIN_RATIO * lrows, SEMI_REDUCE_MIN_KEYS):
+    rrows = estimate(node.right).rows
+    if rrows is None or rrows < SEMI_REDUCE_MIN_KEYS:
+        return None  # (fewer rows than that, fewer keys: most right sides stop here)
+    rkeys = _key_count(node.right, node.right_on)
+    if rkeys is None or rkeys < SEMI_REDUCE_MIN_KEYS:
+        return None
+    lrows = estimate(node.left).rows
+    if lrows is None or rkeys < SEMI_REDUCE_MIN_RATIO * lrows:
         return None
     ls, rs = node.left.schema, node.right.schema
     lk, rk = [], []
@@ -1206,6 +1213,19 @@ def _key_range_filter(node: Join, left: pl.LazyFrame, right: pl.LazyFrame,
     scan at 0.32 s)."""
     if not (_scan_only(node.right) and _filtered(node.right)):
         return None
+    # the table sizes first (two footers' row counts, read already): most joins stop there,
+    # before the estimate and the row groups' ranges (cold code on every query)
+    build_rows = _scanned_rows(node.right)
+    if build_rows is None:
+        return None
+    probe_rows: dict[int, int | None] = {}
+    for k, e in enumerate(node.left_on):
+        key = strip_alias(e)
+        if isinstance(key, Column):
+            probe = _source_column(node.left, key.name)
+            probe_rows[k] = None if probe is None else probe[0].statistics().num_rows
+    if not any(n is not None and build_rows <= KEY_RANGE_MAX_SCAN_FRACTION * n for n in probe_rows.values()):
+        return None  # (as below for whichever key comes first)
     rows = estimate(node.right).rows
     if rows is None or rows > KEY_RANGE_MAX_BUILD_ROWS:
         return None
@@ -1214,10 +1234,8 @@ def _key_range_filter(node: Join, left: pl.LazyFrame, right: pl.LazyFrame,
                   if (r := _clustered_ranges(node.left, e, ls)) is not None]
     if not candidates:
         return None
-    build_rows = _scanned_rows(node.right)
-    probe = _source_column(node.left, strip_alias(node.left_on[candidates[0][0]]).output_name())
-    probe_rows = None if probe is None else probe[0].statistics().num_rows
-    if build_rows is None or probe_rows is None or build_rows > KEY_RANGE_MAX_SCAN_FRACTION * probe_rows:
+    first = probe_rows[candidates[0][0]]  # (a candidate's key is a column)
+    if first is None or build_rows > KEY_RANGE_MAX_SCAN_FRACTION * first:
         return None
     built = _select(right, rsel()).collect()
     bounds: list[pl.Expr] = []
