@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 
 from thresher._lazy import lazy_module
+from thresher._polars import with_columns as _with_columns
 from thresher.datatypes import DataType, Schema
 from thresher.errors import ThresherExecutionError, UnsupportedError
 from thresher.expressions.expr import AggCall, Call, CountStar, Expr, strip_alias
@@ -82,7 +83,7 @@ def _polars_over(lf: pl.LazyFrame, schema: Schema, exprs: Sequence[Expr], partit
                           nulls_last=bool(nulls_last and nulls_last[0]))
             pe = pe.over(part or None, **kw)
         cols.append(pe.alias(e.output_name()))
-    return lf.with_columns(cols)
+    return _with_columns(lf, cols)  # (lf.with_columns without Polars' per-argument parsing)
 
 
 _ORDER_FREE_AGGS = frozenset({"min", "max", "sum", "mean", "count", "n_unique"})
