@@ -1797,6 +1797,7 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         hoist_nested_scalar_subqueries,
         put_back_hoisted,
     )
+    from thresher.planner.sql.quantified_comparisons import quantified_comparisons
     from thresher.planner.sql.rewrites import (
         array_any_to_min_max,
         count_subquery_to_exists,
@@ -1843,6 +1844,8 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         tree, hidden = hide_local_ors(tree)
     if nested:
         tree = _lifted(tree)
+        if (exp.Any in kinds or exp.All in kinds) and quantified_comparisons(tree):
+            kinds.add(exp.In)
         if exp.In in kinds:
             _in_one_aggregate_as_comparison(tree)
         rewritten = exp.In in kinds and _observed_in_subqueries(tree)
