@@ -446,3 +446,42 @@ def test_uint64_next_to_a_signed_integer_is_refused() -> None:
     df = th.from_arrow(pa.table({"i": pa.array([1, None], pa.int64()), "u": pa.array([None, 2**64 - 1], pa.uint64())}))
     with pytest.raises(th.ThresherTypeError, match="cannot be filled with uint64"):
         df.select(th.col("i").fill_null(th.col("u"))).to_arrow()
+
+
+# ---- found by the chain fuzzer (tests/test_polars_chain_fuzz.py) ----------------------------------------------------
+
+_CHAIN = pa.table({"k": pa.array([1, 1, 2, 2, None, 1], pa.int64()), "x": pa.array([1, None, 3, 4, 5, 2], pa.int64()),
+                   "y": pa.array([1, -1, 1, 1, 0, None], pa.int64()), "f": [0.5, None, -1.0, 2.0, 1.0, 3.0]})
+
+
+@pytest.mark.parametrize("agg", ["sum", "mean", "min", "max", "count", "len", "std", "median"])
+def test_aggregation_of_a_filtered_column(agg: str) -> None:
+    # col(x).filter(p).sum() was an AttributeError ("Column has no attribute 'filter'")
+    def filtered(m: Any) -> Any:
+        out = getattr(m.col("x").filter(m.col("y") > 0), agg)()
+        return out.cast(pl.Int64) if m is pl and agg in ("count", "len") else out
+
+    _same_as_polars(_CHAIN, lambda f, m: f.group_by("k", maintain_order=True).agg(filtered(m).alias("a")))
+    _same_as_polars(_CHAIN, lambda f, m: f.select(filtered(m).alias("a")))
+    _same_as_polars(_CHAIN, lambda f, m: f.with_columns(filtered(m).over("k").alias("a")))
+
+
+def test_filtered_column_refuses_what_would_keep_nulls() -> None:
+    # (first() of when(p).then(x) would be the first row's NULL, not the first row where p holds)
+    df = th.from_arrow(_CHAIN)
+    with pytest.raises(th.UnsupportedError, match=r"filter\(...\).first is not supported"):
+        df.group_by("k").agg(th.col("x").filter(th.col("y") > 0).first())
+
+
+def test_sort_takes_maintain_order() -> None:
+    # sort(..., maintain_order=True) was a TypeError; Thresher's sort is stable
+    _same_as_polars(_CHAIN, lambda f, m: f.sort("k", descending=True, maintain_order=True, multithreaded=False))
+    _same_as_polars(_CHAIN, lambda f, m: f.sort("y").sort("k", nulls_last=True, maintain_order=True))
+
+
+def test_over_inside_an_aggregation_in_agg_is_refused() -> None:
+    # failed while running ("NotLowerable: col("x").max().over([col("y")])"): Polars evaluates it
+    # within each group
+    df = th.from_arrow(_CHAIN)
+    with pytest.raises(th.UnsupportedError, match=r"over\(\) inside an aggregation"):
+        df.group_by("k").agg(th.col("x").max().over("y").first())

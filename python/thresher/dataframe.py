@@ -225,8 +225,12 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         *more: Any,
         descending: bool | Sequence[bool] = False,
         nulls_last: bool | Sequence[bool] = False,
+        maintain_order: bool = False,
+        multithreaded: bool = True,
     ) -> DataFrame:
-        """Sort by columns/expressions; ``descending`` and ``nulls_last`` per key or for all."""
+        """Sort by columns/expressions; ``descending`` and ``nulls_last`` per key or for all.
+        The sort is stable (rows with equal keys keep their order), so ``maintain_order`` is
+        always met; ``multithreaded`` is accepted for Polars' signature."""
         keys = [_to_expr(b) for b in _flatten([by, *more])]
         desc = [descending] * len(keys) if isinstance(descending, bool) else list(descending)
         nl = [nulls_last] * len(keys) if isinstance(nulls_last, bool) else list(nulls_last)

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from thresher._typing import IntoExpr
 from thresher.datatypes import DataType, Field, Schema, infer_literal_type, literal_type_next_to, to_dtype
-from thresher.errors import ThresherTypeError
+from thresher.errors import ThresherTypeError, UnsupportedError
 from thresher.expressions import registry as F
 from thresher.expressions.cost import CLASS_COST, CostClass, udf_cost
 from thresher.expressions.udf_protocol import ExprUDFProtocol
@@ -416,6 +416,21 @@ class Expr:
         return left & right
 
     # ---- aggregations -----------------------------------------------------------------------
+    def filter(self, *predicates: IntoExpr) -> _Filtered:
+        """The values where every predicate is true, to aggregate (Polars' ``col(x).filter(p).sum()``
+        in ``agg``/``select``/``over``): sum, mean, min, max, count, len, std, var, median and
+        quantile (each the aggregation of ``when(p).then(x)``: they skip the NULLs that leaves).
+
+        >>> col("x").filter(col("y") > 0).sum()
+        when((col("y") > 0)).then(col("x")).otherwise(None).sum().alias("x")
+        """
+        if not predicates:
+            raise ThresherTypeError("filter() needs a predicate")
+        cond = _expr_or_column(predicates[0])
+        for p in predicates[1:]:
+            cond = cond & _expr_or_column(p)
+        return _Filtered(self, cond)
+
     def sum(self) -> Expr:
         """The sum of the non-null values; Polars' semantics: 0 when there are none.
 
@@ -1315,6 +1330,31 @@ class Then(When):
 
     def otherwise(self, value: IntoExpr) -> Expr:
         return When(self.branches, _expr_or_column(value), self.polars)
+
+
+class _Filtered:
+    """``x.filter(p)``: only an aggregation of it is supported (as ``when(p).then(x)``, whose NULLs
+    these aggregations skip)."""
+
+    _SKIPPING = ("sum", "mean", "min", "max", "count", "std", "var", "median", "quantile")
+
+    def __init__(self, child: Expr, cond: Expr) -> None:
+        self._child, self._cond = child, cond
+
+    def _masked(self) -> Expr:
+        return when(self._cond).then(self._child).otherwise(Literal(None, DataType.null()))
+
+    def __getattr__(self, name: builtins.str) -> Any:
+        if name in self._SKIPPING:
+            masked = self._masked()
+            name_ = self._child.output_name()
+            return lambda *a, **kw: getattr(masked, name)(*a, **kw).alias(name_)
+        if name == "len":
+            cond, out = self._cond, self._child.output_name()
+            return lambda: AggCall("count", when(cond).then(lit(1)).otherwise(Literal(None, DataType.null()))
+                                   ).alias(out)
+        raise UnsupportedError(f"col(...).filter(...).{name} is not supported: only "
+                               f"{', '.join(self._SKIPPING)} and len of a filtered column")
 
 
 def when(condition: IntoExpr) -> _WhenBuilder:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from thresher.errors import ThresherTypeError
+from thresher.errors import ThresherTypeError, UnsupportedError
 from thresher.expressions.expr import AggCall, Alias, Call, Column, CountStar, Expr, has_aggregate
 from thresher.expressions.window import Over, contains_window, is_order_dependent, is_scalar_result, needs_window
 from thresher.planner.logical import Aggregate, Filter, LogicalPlan, Project, Window
@@ -190,6 +190,9 @@ def agg_exprs(exprs: Sequence[Expr]) -> tuple[Expr, ...]:
     for e in exprs:
         if contains_window(e):
             raise ThresherTypeError(f"agg: window or order-dependent expression {e!r} is not supported in agg()")
+        if any(isinstance(n, Over) for n in e.walk()):
+            # (an over() under an aggregation: Polars evaluates it within each group)
+            raise UnsupportedError(f"agg: over() inside an aggregation ({e!r}) is not supported in group_by().agg()")
         if not has_aggregate(e):
             if not bare_columns(e):  # (lit(1), lit(1).alias("z"), agg(z=1): no column to list)
                 raise ThresherTypeError(f"agg: {e!r} is a constant, not an aggregation")

@@ -1220,6 +1220,10 @@ class Translator:
         if isinstance(agg, CountStar):
             return AggCall("count", when(cond).then(lit(1)).otherwise(null))
         if isinstance(agg, AggCall):
+            if agg.name in ("first", "last", "agg_list") or agg.option("nulls"):
+                # (these keep NULLs: the rows FILTER drops would come back as NULLs)
+                raise UnsupportedError(f"FILTER (WHERE ...) on {agg.name.replace('agg_', '')}() is not supported: "
+                                       f"{_where(node)}")
             return AggCall(agg.name, when(cond).then(agg.child).otherwise(null), agg.options)
         raise SQLError(f"FILTER (WHERE ...) needs an aggregate: {_where(node)}")
 
