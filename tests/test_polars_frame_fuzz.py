@@ -7,7 +7,7 @@ and constants, broadcast next to columns), with_columns (arithmetic with Python 
 ``over``, ``cum_sum``, ``str.split``), group_by().agg (sum, mean, min, max, count, len, n_unique,
 null_count, first, last, std, var, median, quantile, a bare column's list; maintain_order or a sort
 after), join (every ``how``, ``on`` or ``left_on``/``right_on``, several keys, suffix, coalesce,
-nulls_equal, key types that differ), unique (subset, keep, maintain_order), sort (several keys,
+nulls_equal, key types that differ, ``maintain_order``), unique (subset, keep, maintain_order), sort (several keys,
 per-key ``descending``/``nulls_last``), head/tail/slice/limit, concat (vertical, diagonal),
 drop_nulls, fill_null (values and strategies), rename, drop, explode, with_row_index, unpivot,
 pivot.
@@ -417,11 +417,15 @@ def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]: 
         def rhs(r: Any, m: Any) -> Any:
             return r.filter(m.col(rfirst).is_not_null()) if filt else r
 
+        # now and then in a determined order (Polars' maintain_order: by both frames' row order)
+        mo = draw(st.sampled_from(["left_right", "right_left"])) if draw(st.integers(0, 3)) == 0 else None
+        mkw = {"maintain_order": mo} if mo else {}
+        mtext = f", maintain_order={mo!r}" if mo else ""
         if how == "cross":
-            return Step(f"join({rtext}, how='cross', suffix={suffix!r})",
-                        lambda f, m, r: f.join(rhs(r, m), how="cross", suffix=suffix)), False
+            return Step(f"join({rtext}, how='cross', suffix={suffix!r}{mtext})",
+                        lambda f, m, r: f.join(rhs(r, m), how="cross", suffix=suffix, **mkw)), ordered and mo is not None
         common = [c for c in cols if c in right and schema[c] not in ("list", "other")]
-        kw: dict[str, Any] = {"how": how, "suffix": suffix}
+        kw: dict[str, Any] = {"how": how, "suffix": suffix, **mkw}
         if common and draw(st.booleans()):
             on = draw(st.lists(st.sampled_from(common), min_size=1, max_size=2, unique=True))
             kw["on"] = on
@@ -467,7 +471,7 @@ def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]: 
                 args[side] = [fn(m, c) if j == i else c for j, c in enumerate(args[side])]
             return f.join(rhs(r, m), **args)
 
-        return Step(f"join({rtext}, {text})", join), False
+        return Step(f"join({rtext}, {text})", join), ordered and mo is not None
     if kind == "unique":
         subset = draw(st.one_of(st.none(), st.lists(st.sampled_from(_sortable(schema) or cols), min_size=1,
                                                      max_size=2, unique=True)))

@@ -485,3 +485,14 @@ def test_over_inside_an_aggregation_in_agg_is_refused() -> None:
     df = th.from_arrow(_CHAIN)
     with pytest.raises(th.UnsupportedError, match=r"over\(\) inside an aggregation"):
         df.group_by("k").agg(th.col("x").max().over("y").first())
+
+
+@pytest.mark.parametrize("how", ["inner", "left", "right", "full", "semi", "anti", "cross"])
+@pytest.mark.parametrize("order", ["left", "right", "left_right", "right_left"])
+def test_join_maintain_order(how: str, order: str) -> None:
+    # join(..., maintain_order=...) was a TypeError; rows without a partner come last, as in Polars
+    left = pa.table({"id": pa.array(range(6), pa.int64()), "k": pa.array([2, 1, 2, None, 7, 1], pa.int64())})
+    right = pa.table({"k": pa.array([1, 2, 2, None, 8, 1], pa.int64()), "v": pa.array([10, 20, None, 40, 50, 60])})
+    keys: dict[str, Any] = {} if how == "cross" else {"on": "k", "nulls_equal": how == "left"}
+    _same_as_polars(left, lambda f, m: f.join(
+        (pl.from_arrow(right).lazy() if m is pl else th.from_arrow(right)), how=how, maintain_order=order, **keys))

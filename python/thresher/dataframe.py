@@ -279,6 +279,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         *,
         coalesce: bool | None = None,
         nulls_equal: bool = False,
+        maintain_order: str | None = None,
     ) -> DataFrame:
         """Join with ``other``: inner, left, right, outer (or "full"), semi, anti or cross.
 
@@ -287,7 +288,10 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         the right keys too (``key`` and ``key_right``); where a key is an expression, no key is
         merged (as Polars). Column order follows Polars (a right
         join lists the left columns first, then the right ones with the keys).
-        ``nulls_equal=True`` (Polars') makes NULL keys match each other.
+        ``nulls_equal=True`` (Polars') makes NULL keys match each other. ``maintain_order``
+        (Polars'): "left", "right", "left_right" or "right_left" orders the rows by the left
+        and/or right frame's row order (rows without a partner last); None or "none" leaves it
+        open.
 
         >>> import thresher as th
         >>> a = th.from_pydict({"k": [1, 2], "x": ["a", "b"]})
@@ -295,6 +299,9 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         >>> a.join(b, on="k", how="full", coalesce=True).sort("k").rows()
         [(1, 'a', None), (2, 'b', 0.5), (3, None, 1.5)]
         """
+        if maintain_order not in (None, "none"):
+            return _join_in_order(self, other, maintain_order, on=on, left_on=left_on, right_on=right_on, how=how,
+                                  suffix=suffix, strategy=strategy, coalesce=coalesce, nulls_equal=nulls_equal)
         if how == "full":
             how = "outer"
         if how == "cross":
@@ -687,6 +694,26 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         sink = LanceSink(uri, mode=mode, on=on, io_config=io_config, storage_options=storage_options)
         sink.preflight(job_id)
         return self.write(sink, job_id=job_id, **options)
+
+
+def _join_in_order(left: DataFrame, right: DataFrame, maintain_order: str, **kw: Any) -> DataFrame:
+    """``left.join(right, maintain_order=...)``: both sides numbered, joined, sorted by the
+    numbers (stable; a row without a partner has no number there and comes last), numbers dropped."""
+    sides = {"left": ("l",), "right": ("r",), "left_right": ("l", "r"), "right_left": ("r", "l")}.get(maintain_order)
+    if sides is None:
+        raise ThresherTypeError(f"join: maintain_order must be None, 'none', 'left', 'right', 'left_right' or "
+                                f"'right_left', got {maintain_order!r}")
+    taken = set(left.columns) | set(right.columns)
+    names = {}
+    for side in ("l", "r"):
+        name = f"__join_order_{side}"
+        while name in taken:
+            name += "_"
+        names[side] = name
+    out = left.with_row_index(names["l"]).join(right.with_row_index(names["r"]), **kw)
+    by = [names[s] for s in sides if names[s] in out.columns]
+    hidden = [n for n in names.values() if n in out.columns]
+    return out.sort(by, nulls_last=True).drop(*hidden) if by else out.drop(*hidden)
 
 
 class GroupBy:
