@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import re
 from typing import Any
 
 import pyarrow as pa
@@ -343,6 +344,10 @@ def same_value(a: object, b: object) -> bool:
         # branch sqlglot folds away, stay DATEs in Thresher where DuckDB gives a TIMESTAMP at
         # midnight (the same instant)
         return b == datetime.datetime(a.year, a.month, a.day)
+    if isinstance(a, str) and isinstance(b, str) and b == a + " 00:00:00" and re.fullmatch(r"-?\d+-\d\d-\d\d", a):
+        # the same known difference cast to text: CAST(d + INTERVAL 1 DAY AS VARCHAR) is
+        # '2024-03-01' (DuckDB: '2024-03-01 00:00:00'; function fuzzer seed 1002)
+        return True
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if isinstance(a, (int, float, decimal.Decimal)) and isinstance(b, (int, float, decimal.Decimal)):

@@ -715,12 +715,81 @@ def like_query(draw: Any) -> str:
     return f"SELECT t1.w AS c0, t1.a AS c1 FROM t1 WHERE {cond}"
 
 
+#: windows whose values do not depend on how ties are broken among the derived table's rows
+#: (rows tied on every ORDER BY key are equal in the columns it keeps)
+COMPOSED_WINDOWS = [
+    "row_number() OVER (PARTITION BY t1.a ORDER BY t1.b, t1.s, t1.f, t1.d)",
+    "row_number() OVER (ORDER BY t1.b DESC NULLS LAST, t1.a, t1.s, t1.f, t1.d)",
+    "rank() OVER (PARTITION BY t1.s ORDER BY t1.b NULLS FIRST)",
+    "dense_rank() OVER (ORDER BY t1.a DESC, t1.s)",
+    "sum(t1.b) OVER (PARTITION BY t1.s)",
+    "count(*) OVER (PARTITION BY t1.a, t1.s)",
+    "lag(t1.b) OVER (PARTITION BY t1.s ORDER BY t1.a, t1.b, t1.f, t1.d)",
+    "lead(t1.b, 1, -1) OVER (ORDER BY t1.a NULLS LAST, t1.b, t1.s, t1.f, t1.d)",
+    "sum(t1.b) OVER (ORDER BY t1.d RANGE BETWEEN INTERVAL 1 DAY PRECEDING AND CURRENT ROW)",
+    "max(t1.f) OVER (PARTITION BY t1.a ORDER BY t1.d DESC RANGE BETWEEN CURRENT ROW AND INTERVAL 2 DAY FOLLOWING)",
+    "min(t1.b) OVER (ORDER BY t1.b ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING EXCLUDE TIES)",
+    "avg(t1.f) OVER (PARTITION BY t1.s ORDER BY t1.a NULLS FIRST)",
+]
+
+
+@st.composite
+def composed_query(draw: Any) -> str:
+    """A derived table (a CTE or a FROM subquery) the optimizer pushes filters, projections and
+    limits into or past: a window, ORDER BY ... LIMIT/OFFSET, a GROUP BY, a UNION ALL; then a WHERE
+    on its outputs, a join with t2, a GROUP BY, a window or an ORDER BY ... LIMIT outside."""
+    form = draw(st.integers(0, 3))
+    where_in = f" WHERE {draw(predicate(_typed('t1', T1_COLS)))}" if draw(st.integers(0, 3)) == 0 else ""
+    if form == 0:
+        inner = (f"SELECT t1.a, t1.b, t1.s, t1.f, t1.d, {draw(st.sampled_from(COMPOSED_WINDOWS))} AS w "
+                 f"FROM t1{where_in}")
+    elif form == 1:
+        order = ", ".join(f"{c}{draw(st.sampled_from(['', ' DESC', ' NULLS FIRST', ' DESC NULLS LAST']))}"
+                          for c in draw(st.permutations(["t1.a", "t1.b", "t1.s", "t1.f", "t1.d"])))
+        off = f" OFFSET {draw(st.integers(0, 3))}" if draw(st.booleans()) else ""
+        inner = (f"SELECT t1.a, t1.b, t1.s, t1.f, t1.d, t1.b * 2 AS w FROM t1{where_in} ORDER BY {order} "
+                 f"LIMIT {draw(st.integers(0, 5))}{off}")
+    elif form == 2:
+        agg = draw(st.sampled_from(["count(*)", "sum(t1.b)", "max(t1.b)", "count(DISTINCT t1.b)", "min(t1.a + t1.b)"]))
+        inner = (f"SELECT t1.a, max(t1.b) AS b, t1.s, sum(t1.f) AS f, max(t1.d) AS d, {agg} AS w FROM t1{where_in} "
+                 f"GROUP BY t1.a, t1.s")
+    else:
+        all_ = draw(st.sampled_from(["UNION ALL", "UNION"]))
+        inner = (f"SELECT t1.a, t1.b, t1.s, t1.f, t1.d, t1.a AS w FROM t1{where_in} {all_} "
+                 f"SELECT t2.a, t2.c, t2.s, NULL, NULL, t2.c - t2.a FROM t2")
+    preds = ["x.w > 1", "x.w IS NULL", "x.w <= 1", "x.a = 1", "x.s = 'x' OR x.w < 2", "x.b IS NOT NULL AND x.w <> 0",
+             "x.w BETWEEN 1 AND 2", "x.w IN (1, 2, NULL)", "x.f > 0 OR x.d IS NULL", "x.d >= DATE '2024-01-31'"]
+    where = " WHERE " + " AND ".join(draw(st.lists(st.sampled_from(preds), min_size=1, max_size=2, unique=True))) \
+        if draw(st.integers(0, 3)) > 0 else ""
+    case = ("CASE WHEN x.w > 1 THEN x.s WHEN x.w IS NULL THEN NULL WHEN x.s IS NULL THEN 'n' ELSE upper(x.s) END")
+    outer = draw(st.integers(0, 4))
+    head = f"WITH x AS ({inner}) " if draw(st.booleans()) else ""
+    src = "x" if head else f"({inner}) AS x"
+    if outer == 0:
+        return f"{head}SELECT x.a AS c0, x.b AS c1, x.w AS c2, {case} AS c3 FROM {src}{where}"
+    if outer == 1:
+        how = draw(st.sampled_from(["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN"]))
+        key = draw(st.sampled_from(["x.a = t2.a", "x.s = t2.s", "x.w = t2.c"]))
+        return f"{head}SELECT x.a AS c0, x.w AS c1, t2.c AS c2, t2.s AS c3 FROM {src} {how} t2 ON {key}{where}"
+    if outer == 2:
+        key = draw(st.sampled_from(["x.s", "x.a", "x.w"]))
+        return (f"{head}SELECT {key} AS c0, count(*) AS c1, sum(x.w) AS c2, max(x.b) AS c3 FROM {src}{where} "
+                f"GROUP BY {key}")
+    if outer == 3:
+        win = draw(st.sampled_from(["rank() OVER (ORDER BY x.w NULLS LAST)", "sum(x.w) OVER (PARTITION BY x.s)",
+                                    "count(*) OVER ()", "max(x.b) OVER (PARTITION BY x.a)"]))
+        return f"{head}SELECT x.a AS c0, x.w AS c1, {win} AS c2 FROM {src}{where}"
+    n = draw(st.integers(0, 4))
+    return (f"{head}SELECT x.w AS c0, x.a AS c1, x.s AS c2 FROM {src}{where} "
+            f"ORDER BY x.w NULLS FIRST, x.a DESC, x.s LIMIT {n} -- ordered: 3")
+
+
 def queries() -> st.SearchStrategy[str]:
     return st.one_of(projection_query(), aggregate_query(), join_query(), set_query(), subquery_query(),
                      window_query(), grouping_sets_query(), nested_set_query(), correlated_select_query(),
                      typed_query(), ordered_query(), like_query(), in_value_query(), big_sum_query(),
                      decimal_query(), values_query(), grouped_subquery_query(), grouped_key_subquery_query(),
-                     inequality_correlated_query())
+                     inequality_correlated_query(), composed_query())
 
 
 def _norm(v: object) -> object:
