@@ -74,6 +74,23 @@ def _named(v: Any) -> Expr:
     return Column(v) if isinstance(v, str) else lit_if_needed(v)
 
 
+def _to_exprs(items: Sequence[Any]) -> list[Expr]:
+    """``[_to_expr(e) for e in _flatten(items)]`` in one loop (the arguments of every select,
+    filter, sort, group_by)."""
+    out: list[Expr] = []
+    for i in items:
+        if isinstance(i, Expr):
+            out.append(i)
+        elif isinstance(i, str):
+            out.append(Column(i))
+        elif isinstance(i, (list, tuple)):
+            for j in i:
+                out.append(_to_expr(j))
+        else:
+            out.append(_to_expr(i))
+    return out
+
+
 def _flatten(items: Sequence[Any]) -> list[Any]:
     out: list[Any] = []
     for i in items:
@@ -154,12 +171,14 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         >>> th.from_pydict({"a": [1, 2]}).select((th.col("a") * 10).alias("b")).to_pydict()
         {'b': [10, 20]}
         """
-        es = [_to_expr(e) for e in _flatten(exprs)] + [_named(v).alias(k) for k, v in named.items()]
-        es = expand_wildcards(es, self.schema)
+        es = _to_exprs(exprs)
+        if named:
+            es += [_named(v).alias(k) for k, v in named.items()]
+        es = expand_wildcards(es, self._plan.schema)
         if not es:
             raise ThresherTypeError("select() needs at least one column")
         # windows (expr.over, cum_*, ...) go to Window nodes; all-aggregate selects give one row
-        return self._with(windows.project(self._plan, es, scalar_select=True))
+        return DataFrame(windows.project(self._plan, es, scalar_select=True))
 
     def with_columns(self, *exprs: Any, **named: Any) -> DataFrame:
         """Add or replace columns (new ones go at the end, replaced ones keep their place).
@@ -168,14 +187,20 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         >>> th.from_pydict({"a": [1, 2]}).with_columns(b=th.col("a") + 1).to_pydict()
         {'a': [1, 2], 'b': [2, 3]}
         """
-        new = [_to_expr(e) for e in _flatten(exprs)] + [_named(v).alias(k) for k, v in named.items()]
-        new = expand_wildcards(new, self.schema)
-        by_name = {e.output_name(): e for e in new}
+        new = _to_exprs(exprs)
+        if named:
+            new += [_named(v).alias(k) for k, v in named.items()]
+        new = expand_wildcards(new, self._plan.schema)
+        by_name = {}
+        for e in new:
+            by_name[e.output_name()] = e
         out: list[Expr] = []
-        for name in self.columns:
+        for name in self._plan.schema.names:
             out.append(by_name.pop(name) if name in by_name else Column(name))
-        out.extend(e for e in new if e.output_name() in by_name)
-        return self._with(windows.project(self._plan, out))
+        for e in new:
+            if e.output_name() in by_name:
+                out.append(e)
+        return DataFrame(windows.project(self._plan, out))
 
     def with_column(self, name: str, expr: Any) -> DataFrame:
         return self.with_columns(**{name: expr})
@@ -189,11 +214,13 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         >>> df.filter(th.col("a") > 1, b="y").rows()
         [(2, 'y'), (3, 'y')]
         """
-        preds = [_to_expr(p) for p in _flatten(predicates)]
+        if len(predicates) == 1 and not constraints and isinstance(predicates[0], Expr):
+            return DataFrame(windows.filter_(self._plan, predicates[0]))  # (the common case, directly)
+        preds = _to_exprs(predicates)
         preds += [col(name) == value for name, value in constraints.items()]
         if not preds:
             raise ThresherTypeError("filter() needs at least one predicate")
-        return self._with(windows.filter_(self._plan, combine_conjunction(preds)))  # windows allowed
+        return DataFrame(windows.filter_(self._plan, combine_conjunction(preds)))  # windows allowed
 
     where = filter
 
@@ -231,12 +258,12 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         """Sort by columns/expressions; ``descending`` and ``nulls_last`` per key or for all.
         The sort is stable (rows with equal keys keep their order), so ``maintain_order`` is
         always met; ``multithreaded`` is accepted for Polars' signature."""
-        keys = [_to_expr(b) for b in _flatten([by, *more])]
+        keys = _to_exprs((by, *more))
         desc = [descending] * len(keys) if isinstance(descending, bool) else list(descending)
         nl = [nulls_last] * len(keys) if isinstance(nulls_last, bool) else list(nulls_last)
         if len(desc) != len(keys) or len(nl) != len(keys):
             raise ThresherTypeError("sort: descending/nulls_last must have one value per key")
-        return self._with(Sort(self._plan, tuple(keys), tuple(desc), tuple(nl)))
+        return DataFrame(Sort(self._plan, tuple(keys), tuple(desc), tuple(nl)))
 
     def group_by(self, *keys: Any, maintain_order: bool = False, **named_keys: Any) -> GroupBy:
         """Group rows; finish with ``.agg(...)``. ``maintain_order=True`` returns the groups in
@@ -248,7 +275,9 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         >>> df.group_by("k", maintain_order=True).agg(th.col("v").sum()).rows()
         [('b', 4), ('a', 2)]
         """
-        exprs = [_to_expr(k) for k in _flatten(keys)] + [_named(v).alias(k) for k, v in named_keys.items()]
+        exprs = _to_exprs(keys)
+        if named_keys:
+            exprs += [_named(v).alias(k) for k, v in named_keys.items()]
         return GroupBy(self, exprs, maintain_order)
 
     groupby = group_by
@@ -305,19 +334,24 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         if how == "full":
             how = "outer"
         if how == "cross":
-            return self._with(Join(self._plan, other._plan, (), (), "cross", suffix, strategy))
+            return DataFrame(Join(self._plan, other._plan, (), (), "cross", suffix, strategy))
         if on is not None:
             left_on = right_on = on
         if left_on is None or right_on is None:
             raise ThresherTypeError("join: give on= or both left_on= and right_on=")
-        lk = tuple(_to_expr(e) for e in (left_on if isinstance(left_on, (list, tuple)) else [left_on]))
-        rk = tuple(_to_expr(e) for e in (right_on if isinstance(right_on, (list, tuple)) else [right_on]))
-        if not all(isinstance(e, Column) for e in (*lk, *rk)) and how != "right":
+        lk = tuple(_to_expr(e) for e in left_on) if isinstance(left_on, (list, tuple)) else (_to_expr(left_on),)
+        rk = tuple(_to_expr(e) for e in right_on) if isinstance(right_on, (list, tuple)) else (_to_expr(right_on),)
+        plain = True
+        for e in (*lk, *rk):
+            if not isinstance(e, Column):
+                plain = False
+                break
+        if not plain and how != "right":
             # Polars coalesces no key when a key is an expression (it keeps every right key column)
             coalesce = False
         if coalesce is not None or how == "right":
             return join_coalesce(self, other, lk, rk, how, suffix, strategy, coalesce, bool(nulls_equal))
-        return self._with(Join(self._plan, other._plan, lk, rk, how, suffix, strategy, bool(nulls_equal)))
+        return DataFrame(Join(self._plan, other._plan, lk, rk, how, suffix, strategy, bool(nulls_equal)))
 
     def explode(self, *columns: str) -> DataFrame:
         """One row per element of the list column(s)."""
@@ -734,14 +768,17 @@ class GroupBy:
         >>> df.group_by("k").agg(th.col("v").sum()).sort("k").to_pydict()
         {'k': ['a', 'b'], 'v': [3, 3]}
         """
-        keys = expand_wildcards(self._keys, self._df.schema)
-        key_names = [k.output_name() for k in keys]
+        plan = self._df._plan
+        keys = expand_wildcards(self._keys, plan.schema) if self._keys else []
         # a bare column gives its group's list, as in Polars
-        given = [_to_expr(a) for a in _flatten(aggs)] + [_named(v).alias(k) for k, v in named_aggs.items()]
-        es = windows.agg_exprs(expand_wildcards(given, self._df.schema, exclude=key_names))
+        given = _to_exprs(aggs)
+        if named_aggs:
+            given += [_named(v).alias(k) for k, v in named_aggs.items()]
+        es = windows.agg_exprs(expand_wildcards(given, plan.schema, exclude=[k.output_name() for k in keys]
+                                                if keys else ()))
         if self._maintain_order and keys:
             return group_by_ordered(self._df, keys, list(es))
-        return self._df._with(Aggregate(self._df._plan, tuple(keys), es))
+        return DataFrame(Aggregate(plan, tuple(keys), es))
 
     def count(self) -> DataFrame:
         return self.agg(CountStar().alias("count"))

@@ -21,6 +21,7 @@ import builtins
 import datetime
 import decimal
 import json
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -200,6 +201,7 @@ _NUMERIC_IDS = _INTEGER_IDS | _FLOAT_IDS | _DECIMAL_IDS
 _TEMPORAL_IDS = _type_ids("DATE32", "DATE64", "TIMESTAMP", "TIME32", "TIME64", "DURATION")
 _LARGE_STRING_ID = pa.lib.Type_LARGE_STRING
 _BOOL_ID = pa.lib.Type_BOOL
+_STRUCT_ID = pa.lib.Type_STRUCT
 _NULL_ID = pa.lib.Type_NA
 _EXTENSION_ID = _EXT_CLASSES["file"]({}).id  # (pyarrow names no Type_EXTENSION)
 #: the ids of the canonical types without parameters: one id, one type
@@ -337,7 +339,13 @@ class DataType:
 
     @staticmethod
     def decimal(precision: int, scale: int) -> DataType:
-        return DataType(pa.decimal128(precision, scale))
+        # (one object per precision and scale: the type rules of decimal arithmetic ask for them)
+        t = _DECIMAL_TYPES.get((precision, scale))
+        if t is None:
+            t = DataType(pa.decimal128(precision, scale))
+            if type(precision) is int and type(scale) is int:
+                _DECIMAL_TYPES[(precision, scale)] = t
+        return t
 
     @staticmethod
     def string() -> DataType:
@@ -488,7 +496,7 @@ class DataType:
         return pa.types.is_large_list(self.arrow) or pa.types.is_fixed_size_list(self.arrow)
 
     def is_struct(self) -> builtins.bool:
-        return pa.types.is_struct(self.arrow)
+        return self._tid == _STRUCT_ID
 
     def inner(self) -> DataType:
         """Element type of a list (or of a tensor/embedding)."""
@@ -577,17 +585,22 @@ def polars_supertype(a: DataType, b: DataType) -> DataType | None:
 #: (id, id) -> the supertype of the two types of those ids, for types without parameters (a
 #: function of the ids alone), filled in as they are asked for
 _PLAIN_SUPERTYPES: dict[tuple[int, int], DataType | None] = {}
+_NOT_CACHED: Any = object()
+#: (precision, scale) -> DataType.decimal(precision, scale)
+_DECIMAL_TYPES: dict[tuple[int, int], DataType] = {}
 
 
 def supertype(a: DataType, b: DataType) -> DataType | None:
     """The common type two values are compared/combined in, or None if there is none."""
-    if a is b or a == b:
+    if a is b:
         return a
     ids = (a._tid, b._tid)
-    try:
-        return _PLAIN_SUPERTYPES[ids]
-    except KeyError:
-        pass
+    # (a cached pair has two ids: its types are not equal. Two types of one plain id are)
+    hit = _PLAIN_SUPERTYPES.get(ids, _NOT_CACHED)
+    if hit is not _NOT_CACHED:
+        return hit
+    if ids[0] == ids[1] and ids[0] in _PLAIN_IDS or a == b:
+        return a
     out = _supertype(a, b)
     if ids[0] in _PLAIN_IDS and ids[1] in _PLAIN_IDS:
         _PLAIN_SUPERTYPES[ids] = out
@@ -667,6 +680,10 @@ class Field:
         return pa.field(self.name, self.dtype.to_arrow(), self.nullable)
 
 
+_FIELD_NAME = operator.attrgetter("name")
+_FIELDS = operator.attrgetter("_fields")
+
+
 class Schema(Mapping[str, DataType]):
     """An ordered mapping of column names to :class:`DataType`.
 
@@ -684,7 +701,8 @@ class Schema(Mapping[str, DataType]):
     def __init__(self, fields: Iterable[Field] = ()) -> None:
         self._fields: tuple[Field, ...] = tuple(fields)
         self._arrow: pa.Schema | None = None
-        self._index = {f.name: i for i, f in enumerate(self._fields)}
+        # (no comprehension: its frame is one more step of every node's schema)
+        self._index = dict(zip(map(_FIELD_NAME, self._fields), range(len(self._fields))))
         if len(self._index) != len(self._fields):
             seen: set[str] = set()
             dups = [f.name for f in self._fields if f.name in seen or seen.add(f.name)]  # type: ignore[func-returns-value]
@@ -702,9 +720,12 @@ class Schema(Mapping[str, DataType]):
             arrow = self._arrow = pa.schema([f.to_arrow() for f in self._fields])
         return arrow
 
-    @property
-    def fields(self) -> tuple[Field, ...]:
-        return self._fields
+    if TYPE_CHECKING:
+        @property
+        def fields(self) -> tuple[Field, ...]: ...
+    else:
+        #: the fields in order (a C getter, not a Python method: every plan node reads them)
+        fields = property(_FIELDS)
 
     @property
     def names(self) -> list[str]:
@@ -810,6 +831,8 @@ def infer_literal_type(value: Any) -> DataType:
     plain = _PLAIN_LITERAL_TYPES.get(type(value))  # (str, float, bool, None, bytes themselves)
     if plain is not None:
         return plain
+    if type(value) is int and -(2**63) <= value < 2**63:
+        return _PLAIN["int64"]
     if value is None:
         return DataType.null()
     if isinstance(value, bool):
@@ -853,6 +876,11 @@ _DTYPE_NAMES: dict[str, Callable[[], DataType]] = {
 }
 
 
+#: a name of ``_DTYPE_NAMES`` as written (``cast("float64")``) -> its type, filled in as they are
+#: asked for (a DataType is immutable)
+_NAMED_DTYPES: dict[str, DataType] = {}
+
+
 def _foreign_dtype(dtype: Any) -> pa.DataType | None:
     """The Arrow type of a Polars or NumPy dtype (class or instance), else None."""
     module = (dtype if isinstance(dtype, type) else type(dtype)).__module__ or ""
@@ -885,8 +913,12 @@ def to_dtype(dtype: DataType | pa.DataType | str | type | Any) -> DataType:
     if isinstance(dtype, pa.DataType):
         return DataType(dtype)
     if isinstance(dtype, str):
+        named = _NAMED_DTYPES.get(dtype)
+        if named is not None:
+            return named
         if dtype.lower() in _DTYPE_NAMES:
-            return _DTYPE_NAMES[dtype.lower()]()
+            named = _NAMED_DTYPES[dtype] = _DTYPE_NAMES[dtype.lower()]()
+            return named
         try:
             return DataType(pa.type_for_alias(dtype.lower()))
         except ValueError:

@@ -128,11 +128,20 @@ def expand_wildcards(exprs: Sequence[Expr], schema: Schema, exclude: Sequence[st
     """
     out: list[Expr] = []
     for e in exprs:
+        # (a name that is neither "*" nor starts with "^" is no pattern: most are told so here,
+        # without a call of _is_pattern per name)
         if isinstance(e, Column):  # (most arguments: a column has no subexpressions to walk)
-            patterns = {e.name} if _is_pattern(e.name) else set()
+            n = e.name
+            if n != "*" and n[:1] != "^":
+                out.append(e)
+                continue
+            patterns = {n} if _is_pattern(n) else set()
         else:
             # (the names of the columns it reads, memoized per node: the planner asks them again)
-            patterns = {n for n in memo(e, "_memo_columns", _columns) if _is_pattern(n)}
+            patterns = set()
+            for n in memo(e, "_memo_columns", _columns):
+                if (n == "*" or n[:1] == "^") and _is_pattern(n):
+                    patterns.add(n)
         if not patterns:
             out.append(e)
             continue

@@ -34,6 +34,7 @@ from thresher.datatypes import DataType, Field, Schema, infer_literal_type, lite
 from thresher.errors import ThresherTypeError, UnsupportedError
 from thresher.expressions import registry as F
 from thresher.expressions.cost import CLASS_COST, CostClass, udf_cost
+from thresher.expressions.registry import _REGISTRY as _FUNCTIONS
 from thresher.expressions.udf_protocol import ExprUDFProtocol
 
 if TYPE_CHECKING:
@@ -116,10 +117,15 @@ class Expr:
     #: whether a node of this class itself depends on other rows (``window.is_order_dependent``):
     #: True for an aggregation or an ``over``, None for a call (its function decides), else False
     _ORDER_DEPENDENT: ClassVar[bool | None] = False
+    #: a node of this class has no subexpressions (its class keeps ``Expr.children``): the walks
+    #: that every new node goes through (``needs_window``, ``has_aggregate``, ...) stop at it
+    #: without calling ``children()``
+    _LEAF: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # memoize each subclass's key() and resolve(): see `memo`
         super().__init_subclass__(**kwargs)
+        cls._LEAF = cls.children is Expr.children
         own_key = cls.__dict__.get("key")
         if own_key is not None and not getattr(own_key, "_memoized", False):
             def key(self: Expr, _k: Callable[[Expr], tuple[Any, ...]] = own_key) -> tuple[Any, ...]:
@@ -238,81 +244,79 @@ class Expr:
         return Cast(self, to_dtype(dtype), strict)
 
     # ---- operators ----------------------------------------------------------------------
-    def _bin(self, name: str, other: IntoExpr, reflected: bool = False) -> Expr:
-        o = _dynamic(other)
-        return Call(name, (o, self) if reflected else (self, o))
-
+    # (each builds its Call itself, without a shared helper: a query builds dozens, once each,
+    # and every Python frame on that path is one more step of cold code)
     def __add__(self, other: IntoExpr) -> Expr:
-        return self._bin("add", other)
+        return Call("add", (self, _dynamic(other)))
 
     def __radd__(self, other: IntoExpr) -> Expr:
-        return self._bin("add", other, True)
+        return Call("add", (_dynamic(other), self))
 
     def __sub__(self, other: IntoExpr) -> Expr:
-        return self._bin("sub", other)
+        return Call("sub", (self, _dynamic(other)))
 
     def __rsub__(self, other: IntoExpr) -> Expr:
-        return self._bin("sub", other, True)
+        return Call("sub", (_dynamic(other), self))
 
     def __mul__(self, other: IntoExpr) -> Expr:
-        return self._bin("mul", other)
+        return Call("mul", (self, _dynamic(other)))
 
     def __rmul__(self, other: IntoExpr) -> Expr:
-        return self._bin("mul", other, True)
+        return Call("mul", (_dynamic(other), self))
 
     def __truediv__(self, other: IntoExpr) -> Expr:
-        return self._bin("truediv", other)
+        return Call("truediv", (self, _dynamic(other)))
 
     def __rtruediv__(self, other: IntoExpr) -> Expr:
-        return self._bin("truediv", other, True)
+        return Call("truediv", (_dynamic(other), self))
 
     def __floordiv__(self, other: IntoExpr) -> Expr:
-        return self._bin("floordiv", other)
+        return Call("floordiv", (self, _dynamic(other)))
 
     def __rfloordiv__(self, other: IntoExpr) -> Expr:
-        return self._bin("floordiv", other, True)
+        return Call("floordiv", (_dynamic(other), self))
 
     def __mod__(self, other: IntoExpr) -> Expr:
-        return self._bin("mod", other)
+        return Call("mod", (self, _dynamic(other)))
 
     def __rmod__(self, other: IntoExpr) -> Expr:
-        return self._bin("mod", other, True)
+        return Call("mod", (_dynamic(other), self))
 
     def __pow__(self, other: IntoExpr) -> Expr:
-        return self._bin("pow", other)
+        return Call("pow", (self, _dynamic(other)))
 
     def __neg__(self) -> Expr:
         return Call("neg", (self,))
 
     def __eq__(self, other: IntoExpr) -> Expr:  # type: ignore[override]
-        return self._bin("eq", other)
+        return Call("eq", (self, _dynamic(other)))
 
     def __ne__(self, other: IntoExpr) -> Expr:  # type: ignore[override]
-        return self._bin("neq", other)
+        return Call("neq", (self, _dynamic(other)))
 
     def __lt__(self, other: IntoExpr) -> Expr:
-        return self._bin("lt", other)
+        return Call("lt", (self, _dynamic(other)))
 
     def __le__(self, other: IntoExpr) -> Expr:
-        return self._bin("le", other)
+        return Call("le", (self, _dynamic(other)))
 
     def __gt__(self, other: IntoExpr) -> Expr:
-        return self._bin("gt", other)
+        return Call("gt", (self, _dynamic(other)))
 
     def __ge__(self, other: IntoExpr) -> Expr:
-        return self._bin("ge", other)
+        return Call("ge", (self, _dynamic(other)))
 
     def __and__(self, other: IntoExpr) -> Expr:
-        return self._bin("and", other)
+        return Call("and", (self, _dynamic(other)))
 
     def __rand__(self, other: IntoExpr) -> Expr:
-        return self._bin("and", other, True)
+        return Call("and", (_dynamic(other), self))
 
     def __or__(self, other: IntoExpr) -> Expr:
-        return self._bin("or", other)
+        return Call("or", (self, _dynamic(other)))
 
     def __ror__(self, other: IntoExpr) -> Expr:
-        return self._bin("or", other, True)
+        return Call("or", (_dynamic(other), self))
 
     def __invert__(self) -> Expr:
         return Call("not", (self,))
@@ -879,7 +883,8 @@ class Alias(Expr):
         return ("alias", self.child.key(), self.name)
 
     def resolve(self, schema: Schema) -> Field:
-        f = self.child.resolve(schema)
+        c = self.child  # (a column's field read here: one call less for the most common child)
+        f = schema.field(c.name) if c.__class__ is Column else c.resolve(schema)  # type: ignore[attr-defined]
         return Field(self.name, f.dtype, f.nullable)
 
     def output_name(self) -> str:
@@ -913,7 +918,8 @@ class Cast(Expr):
         return ("cast", self.child.key(), str(self.dtype), self.strict)
 
     def resolve(self, schema: Schema) -> Field:
-        f = self.child.resolve(schema)
+        c = self.child  # (a column's field read here: one call less for the most common child)
+        f = schema.field(c.name) if c.__class__ is Column else c.resolve(schema)  # type: ignore[attr-defined]
         src, dst = f.dtype, self.dtype
         if src.is_media() and not dst.is_media() and not (dst.storage == src.storage):
             raise ThresherTypeError(f"cannot cast column {f.name!r} of type {src} to {dst}")
@@ -1013,7 +1019,8 @@ class Call(Expr):
     options: tuple[tuple[str, Any], ...] = ()
 
     def __init__(self, name: str, args: tuple[Expr, ...], options: tuple[tuple[str, Any], ...] = ()) -> None:
-        F.get(name)  # unknown function names fail when the expression is built
+        if name not in _FUNCTIONS:
+            F.get(name)  # unknown function names fail when the expression is built (or load their module)
         d = self.__dict__
         d["name"] = name
         d["args"] = args
@@ -1047,13 +1054,16 @@ class Call(Expr):
         return ("call", self.name, tuple(a.key() for a in self.args), _freeze(self.options))
 
     def resolve(self, schema: Schema) -> Field:
-        fields = [a.resolve(schema) for a in self.args]
+        fields = []
+        for a in self.args:  # (a loop, not a comprehension: no frame of its own; a column's field read here)
+            fields.append(schema.field(a.name) if a.__class__ is Column else a.resolve(schema))  # type: ignore[attr-defined]
         if len(fields) == 2 and self.name in _DYNAMIC_OPERANDS:
             for i, a in enumerate(self.args):
                 other = self.args[1 - i]
                 if isinstance(a, Literal) and a.dynamic and not (isinstance(other, Literal) and other.dynamic):
                     fields[i] = Field(fields[i].name, literal_type_next_to(a.value, fields[1 - i].dtype))
-        dtype = F.get(self.name).type_rule(fields, dict(self.options))  # (self.spec, self.opts)
+        spec = _FUNCTIONS.get(self.name) or F.get(self.name)  # (self.spec, self.opts)
+        dtype = spec.type_rule(fields, dict(self.options))
         name = fields[0].name if fields else self.name
         return Field(name, dtype)
 
@@ -1103,7 +1113,8 @@ class AggCall(Expr):
         return dict(self.options).get(name, default)
 
     def resolve(self, schema: Schema) -> Field:
-        f = self.child.resolve(schema)
+        c = self.child  # (a column's field read here: one call less for the most common child)
+        f = schema.field(c.name) if c.__class__ is Column else c.resolve(schema)  # type: ignore[attr-defined]
         return Field(f.name, F.AGGREGATES[self.name](f, dict(self.options)))
 
     def __repr__(self) -> str:
@@ -1269,7 +1280,7 @@ def lit(value: Any, dtype: DataType | pa.DataType | str | None = None) -> Expr:
 
 
 def lit_if_needed(value: IntoExpr) -> Expr:
-    return value if isinstance(value, Expr) else lit(value)
+    return value if isinstance(value, Expr) else Literal(value, infer_literal_type(value))
 
 
 def user_lit(value: Any, dtype: DataType | pa.DataType | str | None = None) -> Expr:
@@ -1291,9 +1302,12 @@ _DYNAMIC_OPERANDS = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod"
 
 
 def _dynamic(value: IntoExpr) -> Expr:
+    # (lit_if_needed written out: every operator calls this)
+    if isinstance(value, Expr):
+        return value
     if isinstance(value, (int, float)) and not isinstance(value, builtins.bool):
-        return Literal(value, infer_literal_type(value), dynamic=True)
-    return lit_if_needed(value)
+        return Literal(value, infer_literal_type(value), True)
+    return Literal(value, infer_literal_type(value))
 
 
 def count() -> Expr:
@@ -1440,6 +1454,8 @@ def has_aggregate(e: Expr) -> bool:
 def _has_aggregate(e: Expr) -> bool:
     if isinstance(e, (AggCall, CountStar)):
         return True
+    if e._LEAF:
+        return False
     for c in e.children():  # (a loop, not any() over a generator: this runs for every new node)
         if has_aggregate(c):
             return True
@@ -1452,12 +1468,13 @@ _NO_COLUMNS: frozenset[str] = frozenset()
 def _columns(e: Expr) -> frozenset[str]:
     if isinstance(e, Column):
         return frozenset((e.name,))
-    kids = e.children()
-    if not kids:
+    if e._LEAF:
         return _NO_COLUMNS
-    if len(kids) == 1:
-        return memo(kids[0], "_memo_columns", _columns)  # type: ignore[no-any-return]
     out: frozenset[str] = _NO_COLUMNS
-    for c in kids:
-        out = out | memo(c, "_memo_columns", _columns)
+    for c in e.children():
+        d = c.__dict__
+        v = d.get("_memo_columns")  # (`memo`, inlined; a column's answered here)
+        if v is None:
+            v = d["_memo_columns"] = frozenset((c.name,)) if c.__class__ is Column else _columns(c)  # type: ignore[attr-defined]
+        out = out | v if out else v
     return out

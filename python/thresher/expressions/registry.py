@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.datatypes import DataType, Field, infer_literal_type, supertype
+from thresher.datatypes import _EXTENSION_ID, DataType, Field, infer_literal_type, supertype
 from thresher.errors import ThresherTypeError
 from thresher.expressions.cost import CostClass, check_cost_class
 
@@ -101,6 +101,9 @@ def _load_namespaces() -> None:
 # --------------------------------------------------------------------------------------------
 
 
+_BOOL = DataType.bool()
+
+
 def expect(field: Field, ok: bool, needed: str, fn: str) -> None:
     """Raise a type error naming the column, its type and what ``fn`` needs."""
     if not ok:
@@ -148,8 +151,10 @@ def _arith(op: str) -> TypeRule:
         if op == "add" and ta.is_string() and tb.is_string():
             return DataType.string()
         for f in (a, b):
-            expect(f, _numeric_or_null(f), "a numeric type", {"add": "+", "sub": "-", "mul": "*", "truediv": "/",
-                                                                "floordiv": "//", "mod": "%", "pow": "**"}[op])
+            t = f.dtype  # (_numeric_or_null written out: every arithmetic node asks it of both operands)
+            if not (t.is_numeric() or t.is_null()):
+                expect(f, False, "a numeric type", {"add": "+", "sub": "-", "mul": "*", "truediv": "/",
+                                                    "floordiv": "//", "mod": "%", "pow": "**"}[op])
         if ta.is_null() and tb.is_null():
             return DataType.null()
         dec = _decimal_result(op, ta, tb)
@@ -180,13 +185,15 @@ for _op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow"):
 def _compare(op: str) -> TypeRule:
     def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
         a, b = args
-        if supertype(a.dtype, b.dtype) is None and not (a.dtype.is_temporal() and b.dtype.is_temporal()):
+        ta, tb = a.dtype, b.dtype
+        if supertype(ta, tb) is None and not (ta.is_temporal() and tb.is_temporal()):
             raise ThresherTypeError(
-                f"cannot compare column {a.name!r} ({a.dtype}) with {b.name!r} ({b.dtype}) using {op}"
+                f"cannot compare column {a.name!r} ({ta}) with {b.name!r} ({tb}) using {op}"
             )
-        if a.dtype.is_media() or b.dtype.is_media():
-            raise ThresherTypeError(f"cannot compare media column {a.name!r} ({a.dtype}) with {op}")
-        return DataType.bool()
+        # (a media type is an extension type: the others are told apart by their Arrow id)
+        if _EXTENSION_ID in (ta._tid, tb._tid) and (ta.is_media() or tb.is_media()):
+            raise ThresherTypeError(f"cannot compare media column {a.name!r} ({ta}) with {op}")
+        return _BOOL
 
     return rule
 
@@ -198,8 +205,10 @@ for _op in ("eq", "neq", "lt", "le", "gt", "ge"):
 def _logical(name: str) -> TypeRule:
     def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
         for f in args:
-            expect(f, f.dtype.is_bool() or f.dtype.is_null(), "bool", name)
-        return DataType.bool()
+            t = f.dtype
+            if not (t.is_bool() or t.is_null()):
+                expect(f, False, "bool", name)
+        return _BOOL
 
     return rule
 
@@ -313,10 +322,10 @@ AggRule = Callable[[Field, dict[str, Any]], DataType]
 
 
 def _agg_sum(f: Field, opts: dict[str, Any]) -> DataType:
-    expect(f, _numeric_or_null(f) or f.dtype.kind == "duration" or f.dtype.is_bool(), "a numeric type", "sum")
     t = f.dtype.arrow
-    if f.dtype.is_decimal():
+    if f.dtype.is_decimal():  # (numeric: the check below passes)
         return DataType.decimal(38, t.scale)
+    expect(f, _numeric_or_null(f) or f.dtype.kind == "duration" or f.dtype.is_bool(), "a numeric type", "sum")
     if pa.types.is_integer(t) or pa.types.is_null(t):
         return DataType.uint64() if t == pa.uint64() else DataType.int64()
     if pa.types.is_boolean(t):
@@ -326,7 +335,9 @@ def _agg_sum(f: Field, opts: dict[str, Any]) -> DataType:
 
 def _agg_float(name: str) -> AggRule:
     def rule(f: Field, opts: dict[str, Any]) -> DataType:
-        expect(f, _numeric_or_null(f) or f.dtype.is_bool(), "a numeric type", name)
+        t = f.dtype
+        if not (t.is_numeric() or t.is_null() or t.is_bool()):
+            expect(f, False, "a numeric type", name)
         # Polars keeps a float32 column's mean/std/var/median/quantile float32 (SQL casts a REAL
         # argument to DOUBLE first: DuckDB answers in DOUBLE)
         return f.dtype if f.dtype.arrow == pa.float32() else DataType.float64()

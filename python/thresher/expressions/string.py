@@ -28,7 +28,9 @@ def _string_arg(fn: str) -> Any:
 
 def _rule(fn: str, out: DataType) -> Any:
     def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
-        _string_arg(fn)(args)
+        t = args[0].dtype  # (_string_arg(fn)(args), its error raised only where the type is wrong)
+        if not (t.is_string() or t.is_null()):
+            _string_arg(fn)(args)
         return out
 
     return rule
@@ -62,7 +64,8 @@ class StringNamespace:
         self._expr = expr
 
     def _call(self, name: str, *args: Any, **options: Any) -> Expr:
-        return Call(f"str.{name}", (self._expr, *(lit_if_needed(a) for a in args)), tuple(options.items()))
+        return Call(f"str.{name}", (self._expr, *map(lit_if_needed, args)) if args else (self._expr,),
+                    tuple(options.items()))
 
     def _polars(self, name: str, **options: Any) -> Expr:
         import thresher.expressions.numeric  # noqa: F401  (registers Polars' pass-through methods)

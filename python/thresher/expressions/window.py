@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from thresher.datatypes import DataType, Field, Schema, supertype
 from thresher.errors import ThresherTypeError
-from thresher.expressions.expr import _MISSING, AggCall, CountStar, Expr, _freeze
+from thresher.expressions.expr import _MISSING, AggCall, Column, CountStar, Expr, _freeze
 from thresher.expressions.registry import expect, function
 
 # ---------------------------------------------------------------------------------------------
@@ -390,8 +390,11 @@ def _contains_window(e: Expr) -> bool:
     if isinstance(e, (AggCall, CountStar)):
         return False  # an aggregation's argument is per row of its group
     # the children's answers are memoized: a rebuilt expression does not walk them again
-    if is_order_dependent(e):
+    o = e._ORDER_DEPENDENT  # (is_order_dependent written out: this runs for every new node)
+    if e.name in _ORDER_DEPENDENT_NAMES if o is None else o:  # type: ignore[attr-defined]
         return True
+    if e._LEAF:
+        return False
     for c in e.children():  # (a loop, not any() over a generator: this runs for every new node)
         if contains_window(c):
             return True
@@ -404,24 +407,25 @@ def needs_window(e: Expr) -> bool:
     ``select``/``with_columns``/``filter`` asks it of each new expression, and the plan node then
     asks both questions again. Where the answer is no, it is no to both, and their memos are
     filled in on the way (one walk answers all three)."""
-    v = e.__dict__.get("_memo_needs_window", _MISSING)  # (`memo`, inlined)
-    if v is _MISSING:
-        v = e.__dict__["_memo_needs_window"] = _needs_window(e)
-    return v  # type: ignore[no-any-return]
-
-
-def _needs_window(e: Expr) -> bool:
+    d = e.__dict__
+    v = d.get("_memo_needs_window", _MISSING)  # (`memo`, inlined)
+    if v is not _MISSING:
+        return v  # type: ignore[no-any-return]
     # (contains_window(e) or has_aggregate(e), from the children's memoized answers: an
     # aggregation or an order-dependent node is a yes; otherwise a yes of either question for e
-    # is a yes of it for a child)
-    if is_order_dependent(e):
+    # is a yes of it for a child. is_order_dependent written out: this runs for every new node)
+    o = e._ORDER_DEPENDENT
+    if e.name in _ORDER_DEPENDENT_NAMES if o is None else o:  # type: ignore[attr-defined]
+        d["_memo_needs_window"] = True
         return True
-    for c in e.children():  # (a loop, not any() over a generator: this runs for every new node)
-        if needs_window(c):
-            return True
-    d = e.__dict__
+    if not e._LEAF:
+        for c in e.children():  # (a loop, not any() over a generator: this runs for every new node)
+            if c.__class__ is not Column and needs_window(c):  # (a column: no, without a call)
+                d["_memo_needs_window"] = True
+                return True
     d["_memo_contains_window"] = False
     d["_memo_has_aggregate"] = False
+    d["_memo_needs_window"] = False
     return False
 
 

@@ -46,9 +46,14 @@ def _wants_error_column(expr: Expr) -> bool:
         return True
     if isinstance(expr, UDFCall) and expr.udf.on_error == "column":
         return True
+    if expr._LEAF:
+        return False
     # the children's answers are memoized: a rebuilt expression does not walk them again
     for c in expr.children():  # (a loop, not any() over a generator: this runs for every new node)
-        if wants_error_column(c):
+        v = c.__dict__.get("_memo_wants_error_column")  # (wants_error_column, inlined)
+        if v is None:
+            v = c.__dict__["_memo_wants_error_column"] = _wants_error_column(c)
+        if v:
             return True
     return False
 

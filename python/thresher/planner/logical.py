@@ -277,7 +277,8 @@ class Project(Unary):
                 raise ThresherTypeError(f"{e!r} depends on other rows: it needs a Window node (select/with_columns "
                                         "place it there)")
             f = e.resolve(self.input.schema)
-            out.append(Field(e.output_name(), f.dtype, f.nullable))
+            name = e.output_name()
+            out.append(f if f.name == name else Field(name, f.dtype, f.nullable))  # (a Field is immutable)
             if wants_error_column(e):
                 out.append(Field(error_column_name(e.output_name()), DataType.string()))
         return Schema(out)
@@ -385,7 +386,8 @@ class Sort(Unary):
 
     def _derive_schema(self) -> Schema:
         for e in self.by:
-            f = e.resolve(self.input.schema)
+            # (a column key's field read here: one call less)
+            f = self.input.schema.field(e.name) if e.__class__ is Column else e.resolve(self.input.schema)  # type: ignore[attr-defined]
             if f.dtype.is_media() or f.dtype.is_struct():
                 raise ThresherTypeError(f"sort: cannot sort by {e!r} of type {f.dtype}")
         return self.input.schema
@@ -410,15 +412,19 @@ class Aggregate(Unary):
     def _derive_schema(self) -> Schema:
         out: list[Field] = []
         for k in self.keys:
-            f = k.resolve(self.input.schema)
+            # (a column key's field read here: one call less)
+            f = self.input.schema.field(k.name) if k.__class__ is Column else k.resolve(self.input.schema)  # type: ignore[attr-defined]
             if f.dtype.is_media():
                 raise ThresherTypeError(f"group_by: cannot group by {k!r} of type {f.dtype}")
-            out.append(Field(k.output_name(), f.dtype))
+            name = k.output_name()
+            # (the key's own Field where it has this name and is nullable: a Field is immutable)
+            out.append(f if f.nullable is True and f.name == name else Field(name, f.dtype))
         for a in self.aggs:
             if not has_aggregate(a):
                 raise ThresherTypeError(f"agg: {a!r} is not an aggregation (use .sum(), .mean(), ...)")
             f = a.resolve(self.input.schema)
-            out.append(Field(a.output_name(), f.dtype))
+            name = a.output_name()
+            out.append(f if f.nullable is True and f.name == name else Field(name, f.dtype))
         return Schema(out)
 
     def describe(self) -> str:
@@ -470,7 +476,9 @@ class Join(LogicalPlan):
         if self.how != "cross" and not self.left_on:
             raise ThresherTypeError("join: give on= or left_on=/right_on= (or how='cross')")
         for l_, r in zip(self.left_on, self.right_on):
-            lf, rf = l_.resolve(self.left.schema), r.resolve(self.right.schema)
+            # (a column key's field read here: one call less)
+            lf = self.left.schema.field(l_.name) if l_.__class__ is Column else l_.resolve(self.left.schema)  # type: ignore[attr-defined]
+            rf = self.right.schema.field(r.name) if r.__class__ is Column else r.resolve(self.right.schema)  # type: ignore[attr-defined]
             if supertype(lf.dtype, rf.dtype) is None:
                 raise ThresherTypeError(
                     f"join keys {l_!r} ({lf.dtype}) and {r!r} ({rf.dtype}) have incompatible types"
@@ -480,7 +488,7 @@ class Join(LogicalPlan):
         out = list(self.left.schema.fields)
         if self.how in ("outer", "right"):  # (a right row without a match has NULLs on the left)
             out = [f if f.nullable else Field(f.name, f.dtype, True) for f in out]
-        left_names = self.left.schema  # (a Schema answers `in` from its index)
+        left_names = self.left.schema._index  # (its names' index: `in` without a Python call)
         # equi-join keys with the same name on both sides appear once (Polars' coalescing rule)
         drop = self.coalesced_right_keys()
         keeps_nulls = self.how in ("inner", "cross")

@@ -19,8 +19,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from thresher.errors import ThresherTypeError, UnsupportedError
-from thresher.expressions.expr import AggCall, Alias, Call, Column, CountStar, Expr, has_aggregate
-from thresher.expressions.window import Over, contains_window, is_order_dependent, is_scalar_result, needs_window
+from thresher.expressions.expr import AggCall, Alias, Call, Column, CountStar, Expr, _columns, has_aggregate, memo
+from thresher.expressions.window import (
+    _ORDER_DEPENDENT_NAMES,
+    Over,
+    contains_window,
+    is_order_dependent,
+    is_scalar_result,
+    needs_window,
+)
 from thresher.planner.logical import Aggregate, Filter, LogicalPlan, Project, Window
 
 
@@ -32,7 +39,9 @@ def bare_columns(e: Expr) -> set[str]:
         x = stack.pop()
         if isinstance(x, Column):
             out.add(x.name)
-        elif not is_order_dependent(x):
+            continue
+        o = x._ORDER_DEPENDENT  # (is_order_dependent written out)
+        if not (x.name in _ORDER_DEPENDENT_NAMES if o is None else o) and not x._LEAF:  # type: ignore[attr-defined]
             stack.extend(x.children())
     return out
 
@@ -45,7 +54,7 @@ def project(plan: LogicalPlan, exprs: Sequence[Expr], scalar_select: bool = Fals
 
     ``scalar_select``: a ``select`` whose every output aggregates (or is constant) gives one row.
     """
-    if scalar_select and all(_is_scalar(e) for e in exprs):
+    if scalar_select and _all_scalar(exprs):
         # one row, even of an empty frame (Polars: ``select(lit(1))`` is one row): the aggregates
         # in an Aggregate (a row count when there are none), the constants computed above it
         plan, exprs = _lift_agg_windows(plan, exprs)
@@ -55,7 +64,10 @@ def project(plan: LogicalPlan, exprs: Sequence[Expr], scalar_select: bool = Fals
             if len(aggs) == len(exprs):
                 return one
             return Project(one, tuple(Column(e.output_name()) if has_aggregate(e) else e for e in exprs))
-    if not any(needs_window(e) for e in exprs):
+    for e in exprs:  # (a loop, not any() over a generator: every select/with_columns runs it)
+        if e.__class__ is not Column and needs_window(e):  # (a column: no, without a call)
+            break
+    else:
         return Project(plan, tuple(exprs))
     windowed, rewritten = lift(plan, exprs)
     return Project(windowed, tuple(rewritten))
@@ -105,8 +117,22 @@ def filter_(plan: LogicalPlan, predicate: Expr) -> LogicalPlan:
     return Project(Filter(windowed, pred), tuple(Column(n) for n in plan.schema.names))
 
 
+def _all_scalar(exprs: Sequence[Expr]) -> bool:
+    for e in exprs:
+        # (a column is never one value: most selects list columns, told so without a call)
+        if e.__class__ is Column or not _is_scalar(e):
+            return False
+    return True
+
+
 def _is_scalar(e: Expr) -> bool:
-    return is_scalar_result(e) or (not e.columns() and not contains_window(e)) or _order_dependent_of_scalars(e)
+    if is_scalar_result(e):
+        return True
+    # (_order_dependent_of_scalars needs an order-dependent call outside aggregations and windows:
+    # without a window there is none, and the walk is not made)
+    if not contains_window(e):
+        return not memo(e, "_memo_columns", _columns)
+    return _order_dependent_of_scalars(e)
 
 
 def _order_dependent_of_scalars(e: Expr) -> bool:
