@@ -226,6 +226,10 @@ def test_leaf_nodes_and_the_shortcuts_of_building_answer_as_before() -> None:
         else:
             with pytest.raises(th.errors.ThresherError, match=match):
                 build()
+    # an over() under an aggregation is found at any depth (and refused), none elsewhere
+    from thresher.planner.windows import _has_over
+
+    assert _has_over((col("n").min().over("s").sum() + 1).alias("z")) and not _has_over((col("n").sum() + 1).alias("z"))
     # the common forms of filter / select / join take the short paths and give the same plans
     assert df.filter(col("n") > 0).plan == df.filter([col("n") > 0]).plan == Filter(df.plan, col("n") > 0)
     assert df.filter(col("n") > 0, n=1).plan == Filter(df.plan, (col("n") > 0) & (col("n") == 1))

@@ -209,6 +209,19 @@ def _spec_key(spec: Over | None) -> tuple[Any, ...]:
             spec.nulls_last, spec.mapping_strategy)
 
 
+def _has_over(e: Expr) -> bool:
+    """``any(isinstance(n, Over) for n in e.walk())``, stopping at leaves and columns without a
+    call (every aggregation of a group_by().agg asks it)."""
+    if isinstance(e, Over):
+        return True
+    if e._LEAF:
+        return False
+    for c in e.children():
+        if c.__class__ is not Column and _has_over(c):
+            return True
+    return False
+
+
 def agg_exprs(exprs: Sequence[Expr]) -> tuple[Expr, ...]:
     """``group_by().agg(...)`` inputs as Polars reads them: an expression without an aggregation
     gives each group's list of values; one mixing per-row columns with aggregates is refused."""
@@ -216,7 +229,7 @@ def agg_exprs(exprs: Sequence[Expr]) -> tuple[Expr, ...]:
     for e in exprs:
         if contains_window(e):
             raise ThresherTypeError(f"agg: window or order-dependent expression {e!r} is not supported in agg()")
-        if any(isinstance(n, Over) for n in e.walk()):
+        if _has_over(e):
             # (an over() under an aggregation: Polars evaluates it within each group)
             raise UnsupportedError(f"agg: over() inside an aggregation ({e!r}) is not supported in group_by().agg()")
         if not has_aggregate(e):
