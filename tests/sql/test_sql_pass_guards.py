@@ -173,6 +173,43 @@ def test_show_hidden_ors_inverts_de_morgan() -> None:
         assert _show(hidden).sql() == node.sql()
 
 
+
+def test_hide_local_ors_moves_the_nodes_it_rewrites() -> None:
+    """``hide_local_ors`` builds each hidden term of the term's own leaves (it leaves the tree):
+    no copy of the term, nor of each part once per level of nesting (TPC-DS q41's OR)."""
+    from thresher.planner.sql.rewrites import _de_morgan, hide_local_ors
+
+    node = sqlglot.parse_one("(a = 1 AND (b = 2 OR c = 3)) OR NOT d = 4")
+    leaves = [id(n) for n in node.find_all(exp.EQ)]
+    hidden = _de_morgan(node)
+    assert sorted(id(n) for n in hidden.find_all(exp.EQ)) == sorted(leaves)
+    tree = sqlglot.parse_one("SELECT * FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = t.a AND (u.b = 1 OR u.c = 2))")
+    eqs = {id(n) for n in tree.find_all(exp.EQ)}
+    tree, was_hidden = hide_local_ors(tree)
+    assert was_hidden and not tree.find(exp.Or)
+    assert {id(n) for n in tree.find_all(exp.EQ)} == eqs
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT a FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = t.a AND (u.d = 10 OR u.d = 50)) ORDER BY a",
+    "SELECT DISTINCT b FROM t WHERE (SELECT count(*) FROM u WHERE (u.a = t.a AND (u.d = 30 OR u.d > 40)) "
+    "OR (u.a = t.a AND (u.d < 20 OR NOT u.d = 50))) > 0 ORDER BY b",
+])
+def test_hidden_ors_against_duckdb(sql: str) -> None:
+    """Correlated subqueries whose local ORs ``hide_local_ors`` hides for decorrelation (the
+    shape of TPC-DS q41): DuckDB's answers."""
+    duckdb = pytest.importorskip("duckdb")
+    import pyarrow as pa
+
+    t = pa.table({"a": [1, 2, 3, 3, None], "b": ["x", "y", "x", "z", "y"]})
+    u = pa.table({"a": [1, 3, 5, None], "d": [10, 30, 50, 10]})
+    con = duckdb.connect()
+    con.register("t", t)
+    con.register("u", u)
+    expected = con.sql(sql).to_arrow_table().to_pylist()
+    assert th.sql(sql, t=th.from_arrow(t), u=th.from_arrow(u)).to_pylist() == expected
+
+
 _DERIVED = [
     "SELECT * FROM (SELECT a, b FROM t) AS s(x, y) ORDER BY x NULLS LAST, y",
     # two derived tables of the same text (eliminate_subqueries would make them one CTE)
