@@ -393,3 +393,18 @@ def test_local_ors_set_aside_match_duckdb(sql: str) -> None:
         con.register(name, pa.table(cols))
     frames = {name: th.from_pydict(cols) for name, cols in data.items()}
     assert th.sql(sql, **frames).to_pylist() == con.sql(sql).to_arrow_table().to_pylist()
+
+
+def test_count_subquery_to_exists_moves_the_select() -> None:
+    """``count_subquery_to_exists`` puts the subquery's own SELECT in the EXISTS (no copy); a
+    compared COUNT inside it is left as it is, as it was when the body was a copy."""
+    from thresher.planner.sql.rewrites import count_subquery_to_exists
+
+    tree = sqlglot.parse_one("SELECT a FROM t WHERE (SELECT count(*) FROM u WHERE u.a = t.a AND "
+                             "(SELECT count(*) FROM v WHERE v.a = u.a) = 0) > 0")
+    outer = tree.find(exp.Subquery).this
+    tree = count_subquery_to_exists(tree)
+    exists = tree.find(exp.Exists)
+    assert exists is not None and exists.this is outer
+    assert exists.this.find(exp.EQ, exp.Not) is not None
+    assert "(SELECT COUNT(*) FROM v WHERE v.a = u.a) = 0" in tree.sql()

@@ -53,9 +53,14 @@ def count_subquery_to_exists(tree: Any) -> Any:
             return None
         return sel
 
+    kinds = tuple(positive) + tuple(negative)
+    #: ids of the comparisons in a body moved into an EXISTS: left as they are, as they were
+    #: when the body was a copy (those under a replaced node are not visited)
+    moved: set[int] = set()
+
     def rewrite(node: Any) -> Any:
         kind = type(node)
-        if kind not in positive and kind not in negative:
+        if (kind not in positive and kind not in negative) or id(node) in moved:
             return node
         sel = count_star_select(node.this)
         other = node.expression
@@ -64,12 +69,14 @@ def count_subquery_to_exists(tree: Any) -> Any:
         want = positive.get(kind, negative.get(kind))
         if int(other.name) != want:
             return node
-        body = sel.copy()
-        body.set("expressions", [exp.Literal.number(1)])
-        test: Any = exp.Exists(this=body)
+        # the select itself, not a copy (the comparison leaves the tree): TPC-DS q41's whole
+        # OR of ORs was copied
+        moved.update(id(n) for n in sel.find_all(*kinds))
+        sel.set("expressions", [exp.Literal.number(1)])
+        test: Any = exp.Exists(this=sel)
         return exp.Not(this=test) if kind in negative else test
 
-    return _transform_kinds(tree, tuple(positive) + tuple(negative), rewrite)
+    return _transform_kinds(tree, kinds, rewrite)
 
 
 def _transform_kinds(tree: Any, kinds: tuple[type, ...], rewrite: Any) -> Any:
