@@ -457,6 +457,17 @@ def test_any_expression_in_grouping_sets(query: str) -> None:
                     "t2": IN_T2S["with_null"]}, query) == "match"
 
 
+@pytest.mark.parametrize("query", [
+    # a SUM of REALs was a REAL summed in 32 bits (DuckDB: a DOUBLE; the SQL fuzzer, seed 4006)
+    "SELECT sum(CAST(t1.f AS FLOAT)) AS c0 FROM t1",
+    "SELECT t1.s AS c0, sum(CAST(t1.f AS FLOAT)) AS c1 FROM t1 GROUP BY t1.s",
+    "SELECT sum(CAST(t1.f AS FLOAT)) OVER (PARTITION BY t1.a) AS c0 FROM t1",
+])
+def test_sum_of_reals_is_a_double(query: str) -> None:
+    data = {"t1": _t1([1, 1, 2], [0, 0, 0], ["x", "x", None], [0.1, 0.2, None]), "t2": _t2([], [], [])}
+    assert run_one(data, query) == "match"
+
+
 @pytest.mark.parametrize(("query", "outcome"), [
     # a product of DECIMALs whose scale passes 38: DuckDB raises while binding; Thresher failed
     # while running (Polars' 'scale must be less than or equal to precision')

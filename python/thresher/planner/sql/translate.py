@@ -923,7 +923,7 @@ class Translator:
             x = self.expr(arg, schema)
             if agg in ("sum", "mean") and may_leave_int32(x, schema):
                 return AggCall(agg, x, SQL_EXACT_SUM)  # (a BIGINT sum must not wrap: see SQL_EXACT_SUM)
-            if agg in ("mean", "std", "var", "median") and _is_float32(x, schema):
+            if agg in ("sum", "mean", "std", "var", "median") and _is_float32(x, schema):
                 x = Cast(x, DataType.float64())  # (DuckDB answers in DOUBLE; Polars would keep REAL)
             return AggCall(agg, x)
         if isinstance(node, exp.Grouping):
