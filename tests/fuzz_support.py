@@ -100,6 +100,17 @@ def refusal(text: str, exc: BaseException) -> str:
     raise AssertionError(f"{text}\ncrashed with {type(exc).__name__}: {exc}") from exc
 
 
+def build_refusal(text: str, exc: BaseException) -> str:
+    """``"refused: ..."`` for an error raised while building Thresher's frame (a missing method or
+    argument: AttributeError / TypeError, or Thresher's own error); else an AssertionError naming
+    ``text``: any other exception, a Polars panic too, is a crash."""
+    import thresher as th
+
+    if isinstance(exc, (AttributeError, TypeError, th.ThresherError)):
+        return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
+    raise AssertionError(f"{text}\ncrashed with {type(exc).__name__}: {exc}") from exc
+
+
 def compare_with_polars(text: str, tf: Any, want: pl.DataFrame, want_rows: list[tuple[Any, ...]] | None = None,
                         sort_key: Callable[[tuple[Any, ...]], Any] | None = None) -> str:
     """Run Thresher's frame ``tf`` and compare it with Polars' result ``want`` (its ``want_rows``

@@ -49,7 +49,7 @@ from hypothesis import strategies as st
 
 import thresher as th
 from fuzz_support import PANIC as _PANIC
-from fuzz_support import assert_mostly_supported, compare_with_polars, run_cases
+from fuzz_support import assert_mostly_supported, build_refusal, compare_with_polars, run_cases
 
 D = datetime.date
 Dec = decimal.Decimal
@@ -649,12 +649,8 @@ def run_one(left: pa.Table, right: pa.Table, steps: list[Step], ordered: bool) -
         tf, tr = th.from_arrow(left), th.from_arrow(right)
         for step in steps:
             tf = step.apply(tf, th, tr)
-    except (AttributeError, TypeError) as exc:
-        return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
-    except th.ThresherError as exc:
-        return f"refused: {type(exc).__name__}: {str(exc)[:80]}"
-    except (Exception, _PANIC) as exc:  # noqa: BLE001 (an eager step, pivot, crashed)
-        raise AssertionError(f"{text}\ncrashed with {type(exc).__name__}: {exc}") from exc
+    except (Exception, _PANIC) as exc:  # noqa: BLE001 (classified: a refusal, or a crash)
+        return build_refusal(text, exc)
     return compare_with_polars(text, tf, want, sort_key=None if ordered else _sort_key)
 
 

@@ -339,6 +339,16 @@ def _branch_selectivity(branch: list[Expr], info: ColumnInfo | None) -> float:
     return out
 
 
+def _join_side(join: Join, name: str) -> LogicalPlan | None:
+    """The input of ``join`` whose output column ``name`` is (a semi or anti join's are its left
+    side's), or None where neither holds it."""
+    if join.how in ("semi", "anti") or name in join.left.schema.names:
+        return join.left
+    if name in join.right.schema.names:
+        return join.right
+    return None
+
+
 def column_statistics(plan: LogicalPlan, name: str) -> ColumnStatistics | None:
     """What the source read by ``plan`` knows about its output column ``name``: traced down through
     renames, filters and joins to the scan that reads it (None when it cannot be, or it knows
@@ -355,13 +365,11 @@ def column_statistics(plan: LogicalPlan, name: str) -> ColumnStatistics | None:
             name, node = src.name, node.input
             continue
         if isinstance(node, Join):
-            if node.how in ("semi", "anti") or name in node.left.schema.names:
-                node = node.left
-                continue
-            if name in node.right.schema.names:
-                node = node.right
-                continue
-            return None
+            side = _join_side(node, name)
+            if side is None:
+                return None
+            node = side
+            continue
         if isinstance(node, (Filter, Limit, Distinct, Sort, Sample)) and name in node.input.schema.names:
             node = node.input
             continue
@@ -561,13 +569,11 @@ def column_ndv(plan: LogicalPlan, name: str) -> float | None:
             name, node = src.name, node.input
             continue
         if isinstance(node, Join):
-            if node.how in ("semi", "anti") or name in node.left.schema.names:
-                node = node.left
-                continue
-            if name in node.right.schema.names:
-                node = node.right
-                continue
-            return None
+            side = _join_side(node, name)
+            if side is None:
+                return None
+            node = side
+            continue
         if isinstance(node, (Filter, Limit, Distinct, Sort)) and name in node.input.schema.names:
             node = node.input
             continue

@@ -38,6 +38,8 @@ def _is_true(e: Expr) -> bool:
 
 
 def _fold_node(e: Expr) -> Expr | None:
+    if not isinstance(e, (Call, Cast)):  # (asked of every node of every filter and projection)
+        return None
     if isinstance(e, Call) and e.name == "and":
         a, b = e.args
         if _is_true(a):
@@ -98,40 +100,18 @@ def fold(expr: Expr) -> Expr:
     return expr.transform(_fold_node)
 
 
-def _fold_tree(e: Expr) -> Expr:
-    """``e.transform(_fold_node)``, calling ``_fold_node`` only where it can fold (a call or a
-    cast: it returns None at every other node) and without the generic walk's tuple and
-    comparison per node (every expression of every filter and projection is walked)."""
-    kids = e.children()
-    if kids:
-        new: list[Expr] | None = None
-        for i, c in enumerate(kids):
-            n = _fold_tree(c)
-            if n is not c:
-                if new is None:
-                    new = list(kids)
-                new[i] = n
-        if new is not None:
-            e = e.with_children(tuple(new))
-    if isinstance(e, (Call, Cast)):
-        out = _fold_node(e)
-        if out is not None:
-            return out
-    return e
-
-
 #: what an expression's memo holds when folding left it as it is (the expression itself there
 #: would be a reference cycle)
 _UNCHANGED: Any = object()
 
 
 def _folded(e: Expr) -> Any:
-    out = _fold_tree(e)
+    out = fold(e)
     return _UNCHANGED if out is e else out
 
 
 def _fold_expr(e: Expr) -> Expr:
-    """``_fold_tree(e)``, kept on the expression (a pure function of it: later passes and later
+    """``fold(e)``, kept on the expression (a pure function of it: later passes and later
     optimize() calls over the same expression objects fold nothing again)."""
     out = memo(e, "_memo_constant_folding", _folded)
     return e if out is _UNCHANGED else out  # type: ignore[no-any-return]
