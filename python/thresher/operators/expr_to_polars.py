@@ -477,6 +477,8 @@ def _true(c: pl.Expr) -> pl.Expr:
 
 
 def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -> pl.Expr:
+    if e.option("distinct"):  # (SQL's SUM / AVG (DISTINCT x): over the group's distinct values)
+        x = x.unique()
     if name == "sum":
         if e.option("exact") and str(in_type.arrow) in ("int64", "uint64"):
             # SQL: a sum that leaves BIGINT is an error (DuckDB answers in HUGEINT), not a wrapped

@@ -183,6 +183,11 @@ class Translator:
                     plan = Distinct(plan, None, "first")
             else:
                 plan = self._intersect_except(left, right, isinstance(node, exp.Intersect), distinct)
+            if node.args.get("order") is not None:
+                _order_by_all(node.args["order"], len(plan.schema.names))
+                for o in node.args["order"].expressions:  # (a position: the output column it names)
+                    if isinstance(o.this, exp.Literal) and o.this.is_int and 1 <= int(o.this.name) <= len(plan.schema):
+                        o.set("this", exp.column(plan.schema.names[int(o.this.name) - 1], quoted=True))
             return self._order_limit(node, plan, {})
         if isinstance(node, exp.Subquery):
             return self.statement(node.this)
@@ -340,6 +345,13 @@ class Translator:
                     if keys:
                         pick = (idx, keys)
                         break
+                null_safe = False
+                if pick is None:
+                    # no equality: IS NOT DISTINCT FROM terms are keys that match NULL to NULL
+                    # (the DataFrame API's join(nulls_equal=True))
+                    pick = next(((i, k) for i, (r, _) in enumerate(remaining)
+                                 if (k := _null_safe_keys(pool, names, set(r.plan.schema.names)))), None)
+                    null_safe = pick is not None
                 if pick is None:
                     idx, keys = 0, []
                 else:
@@ -348,7 +360,8 @@ class Translator:
                 used = {id(t) for t, _, _ in keys}
                 pool = [t for t in pool if id(t) not in used]
                 if keys:
-                    plan = Join(plan, rel.plan, *self._typed_keys(keys, plan, rel.plan), "inner")
+                    plan = Join(plan, rel.plan, *self._typed_keys(keys, plan, rel.plan), "inner",
+                                nulls_equal=null_safe)
                 else:
                     plan = Join(plan, rel.plan, (), (), "cross")
             where_terms = pool
@@ -363,6 +376,7 @@ class Translator:
         for kind, rel, on_terms in outer:
             names = set(plan.schema.names)
             keys = _equi_keys(on_terms, names, set(rel.plan.schema.names))
+            null_safe = not keys and bool(keys := _null_safe_keys(on_terms, names, set(rel.plan.schema.names)))
             used = {id(t) for t, _, _ in keys}
             rest = [t for t in on_terms if id(t) not in used]
             how = {"LEFT": "left", "RIGHT": "right", "FULL": "outer", "SEMI": "semi", "ANTI": "anti"}.get(kind)
@@ -381,7 +395,7 @@ class Translator:
                 rest = []
             if rest:
                 raise SQLError(f"unsupported ON condition in {kind} JOIN {rel.alias!r}: {rest}")
-            plan = Join(plan, right, *self._typed_keys(keys, plan, rel.plan), how)
+            plan = Join(plan, right, *self._typed_keys(keys, plan, rel.plan), how, nulls_equal=null_safe)
         if in_subqueries:
             plan = self._in_subqueries(plan, in_subqueries)
         return plan, where_terms
@@ -514,6 +528,7 @@ class Translator:
         if order is None:
             return out
         names = list(outputs)
+        _order_by_all(order, len(names))
         for i, o in enumerate(order.expressions):
             e = o.this
             if isinstance(e, exp.Literal) and e.is_int:
@@ -802,6 +817,8 @@ class Translator:
             x = self.expr(node.this, schema)
             btw = x.is_between(self.expr(node.args["low"], schema), self.expr(node.args["high"], schema))
             return Call("not", (btw,)) if node.args.get("negate") else btw
+        if isinstance(node, exp.In) and isinstance(node.this, exp.Tuple):
+            return self._row_in(node, schema)
         if isinstance(node, exp.In):
             if node.args.get("query") is not None:
                 raise SQLError(f"could not decorrelate IN subquery {_where(node)}")
@@ -918,14 +935,26 @@ class Translator:
             arg = node.this
             if isinstance(arg, exp.Distinct) and agg in ("min", "max") and len(arg.expressions) == 1:
                 arg = arg.expressions[0]  # (the least / greatest of the distinct values is the same value)
+            distinct: tuple[tuple[str, Any], ...] = ()
+            if isinstance(arg, exp.Distinct) and agg in ("sum", "mean") and len(arg.expressions) == 1:
+                # SUM / AVG (DISTINCT x): the aggregate of the group's distinct values (see
+                # expr_to_polars._agg); no partial aggregation splits it (its options are not plain)
+                arg, distinct = arg.expressions[0], (("distinct", True),)
             if isinstance(arg, exp.Distinct):
-                raise SQLError(f"DISTINCT is only supported in COUNT, MIN and MAX: {_where(node)}")
+                raise SQLError(f"DISTINCT is only supported in COUNT, SUM, AVG, MIN and MAX: {_where(node)}")
             x = self.expr(arg, schema)
             if agg in ("sum", "mean") and may_leave_int32(x, schema):
-                return AggCall(agg, x, SQL_EXACT_SUM)  # (a BIGINT sum must not wrap: see SQL_EXACT_SUM)
+                # (a BIGINT sum must not wrap: see SQL_EXACT_SUM)
+                return AggCall(agg, x, SQL_EXACT_SUM + distinct)
             if agg in ("sum", "mean", "std", "var", "median") and _is_float32(x, schema):
                 x = Cast(x, DataType.float64())  # (DuckDB answers in DOUBLE; Polars would keep REAL)
-            return AggCall(agg, x)
+            return AggCall(agg, x, distinct)
+        if isinstance(node, (exp.LogicalAnd, exp.LogicalOr, exp.GroupConcat, exp.PercentileCont, exp.PercentileDisc,
+                             exp.Quantile, exp.WithinGroup)):
+            return self._composed_aggregate(node, schema, None)
+        if isinstance(node, (exp.NullSafeEQ, exp.NullSafeNEQ)):
+            same = _not_distinct(self.expr(node.this, schema), self.expr(node.expression, schema))
+            return same if isinstance(node, exp.NullSafeEQ) else Call("not", (same,))
         if isinstance(node, exp.Grouping):
             import thresher.expressions.sql_functions  # noqa: F401  (registers the "grouping" placeholder)
 
@@ -1213,10 +1242,20 @@ class Translator:
 
     def _agg_filter(self, node: Any, schema: Schema | None) -> Expr:
         """``agg(x) FILTER (WHERE c)`` as ``agg(CASE WHEN c THEN x END)`` (aggregates skip NULLs)."""
-        agg = self.expr(node.this, schema)
         where = node.expression
         cond = self.expr(where.this if where is not None and hasattr(where, "this") else where, schema)
         null = Literal(None, DataType.null())
+        inner = node.this
+        if not any(isinstance(n, Column) for n in cond.walk()):
+            # a condition of constants alone that stays a call ('x' NOT IN ('x', 'z')) is one value
+            # where Polars meets the group's rows: median / quantile failed while running ("shapes
+            # ... not suitable for zip_with"); ANDed with a test of every row it is a row's
+            cond = _row_shaped(cond, self.expr(_aggregated(inner), schema))
+        if isinstance(inner, (exp.LogicalAnd, exp.LogicalOr, exp.GroupConcat, exp.PercentileCont,
+                              exp.PercentileDisc, exp.Quantile, exp.WithinGroup)):
+            # (built of aggregates that skip NULLs: each reads its argument where the filter holds)
+            return self._composed_aggregate(inner, schema, cond)
+        agg = self.expr(inner, schema)
         if isinstance(agg, CountStar):
             return AggCall("count", when(cond).then(lit(1)).otherwise(null))
         if isinstance(agg, AggCall):
@@ -1226,6 +1265,124 @@ class Translator:
                                        f"{_where(node)}")
             return AggCall(agg.name, when(cond).then(agg.child).otherwise(null), agg.options)
         raise SQLError(f"FILTER (WHERE ...) needs an aggregate: {_where(node)}")
+
+    def _row_in(self, node: Any, schema: Schema | None) -> Expr:
+        """``(a, b) [NOT] IN ((1, 2), (3, NULL))``: DuckDB compares the row values as structs, a
+        NULL field equal to a NULL field (never NULL): an OR of ANDs of IS NOT DISTINCT FROM. The
+        subquery form is answered as a WHERE condition (``_row_in_subqueries``), refused elsewhere."""
+        if node.args.get("query") is not None:
+            raise UnsupportedError(f"a row value [NOT] IN (subquery) is supported only as a WHERE condition ANDed "
+                                   f"with the others, not as a value, under NOT or OR, nor as NOT IN: {_where(node)}")
+        values = [self.expr(v, schema) for v in node.this.expressions]
+        terms = []
+        for item in node.expressions:
+            row = item.expressions if isinstance(item, exp.Tuple) else None
+            if row is None or len(row) != len(values):
+                raise SQLError(f"a row value IN needs rows of {len(values)} values: {_where(item)}")
+            terms.append(combine_conjunction([_not_distinct(a, self.expr(b, schema)) for a, b in zip(values, row)]))
+        isin = combine_or(terms)
+        return Call("not", (isin,)) if node.args.get("negate") else isin
+
+    def _composed_aggregate(self, node: Any, schema: Schema | None, where: Expr | None) -> Expr:
+        """The aggregates built of the DataFrame API's (bool_and / bool_or, string_agg, the
+        quantiles), their argument read only where ``where`` (a FILTER's condition) holds."""
+        if isinstance(node, exp.WithinGroup):
+            fn, order = node.this, node.expression
+            keys = order.expressions if isinstance(order, exp.Order) else []
+            if not isinstance(fn, (exp.PercentileCont, exp.PercentileDisc)) or len(keys) != 1 \
+                    or keys[0].args.get("desc") or fn.expression is not None:
+                raise UnsupportedError(f"WITHIN GROUP is supported as percentile_cont / percentile_disc (q) WITHIN "
+                                       f"GROUP (ORDER BY x) (ascending): {_where(node)}")
+            node = type(fn)(this=keys[0].this, expression=fn.this)
+
+        def arg(n: Any) -> Expr:
+            x = self.expr(n, schema)
+            if where is None:
+                return x
+            return when(where).then(x).otherwise(Literal(None, DataType.null()))
+
+        if isinstance(node, (exp.LogicalAnd, exp.LogicalOr)):
+            return self._bool_aggregate(node, schema, arg)
+        if isinstance(node, exp.GroupConcat):
+            return self._string_agg(node, schema, arg)
+        return self._quantile(node, schema, arg)
+
+    def _bool_aggregate(self, node: Any, schema: Schema | None, arg: Callable[[Any], Expr]) -> Expr:
+        """``bool_and`` / ``bool_or`` as the DataFrame API's ``all()`` / ``any()``,
+        NULL where the group has no non-NULL value (DuckDB's; Polars' all() of NULLs is TRUE)."""
+        x = arg(node.this)
+        if isinstance(x, Literal) and x.value is None:
+            x = Literal(None, DataType.bool())
+        if schema is not None and not x.resolve(schema).dtype.is_bool():
+            raise SQLError(f"{_spelled(node)} needs a BOOLEAN argument: {_where(node)}")
+        agg = AggCall("any" if isinstance(node, exp.LogicalOr) else "all", x)
+        return when(Call("gt", (AggCall("count", x), lit(0)))).then(agg).otherwise(Literal(None, DataType.bool()))
+
+    def _string_agg(self, node: Any, schema: Schema | None, arg_of: Callable[[Any], Expr]) -> Expr:
+        """``string_agg`` / ``listagg`` / ``group_concat`` (x [, sep] [ORDER BY x [DESC]]) as the
+        DataFrame API's ``agg_list(x).list.join(sep)``: NULLs skipped, NULL where the group has no
+        non-NULL value (DuckDB's). An ORDER BY inside is taken only on the aggregated value itself
+        (the list sorted before it is joined); other keys are refused."""
+        arg = node.this
+        order = None
+        if isinstance(arg, exp.Order):
+            order, arg = arg, arg.this
+        if isinstance(arg, exp.Distinct):
+            raise UnsupportedError(f"string_agg(DISTINCT ...) is not supported: {_where(node)}")
+        sep_node = node.args.get("separator")
+        sep = "," if sep_node is None else None
+        if sep_node is not None:
+            sep_expr = self.expr(sep_node, None)
+            if not (isinstance(sep_expr, Literal) and isinstance(sep_expr.value, str)):
+                raise UnsupportedError(f"string_agg needs its separator as a string literal: {_where(node)}")
+            sep = sep_expr.value
+        x = arg_of(arg)
+        if schema is not None:
+            t = x.resolve(schema).dtype
+            if t.is_integer() or t.is_null():
+                x = SQLCast(x, DataType.string())  # (DuckDB joins the values' text)
+            elif not t.is_string():
+                raise UnsupportedError(f"string_agg of a {sql_type_name(t)} (only VARCHAR and integers): "
+                                       f"{_where(node)}")
+        listed: Expr = AggCall("agg_list", x)
+        if order is not None:
+            keys = order.expressions
+            if len(keys) != 1 or keys[0].this != arg:
+                raise UnsupportedError(f"string_agg(x ... ORDER BY <key>) is supported only when the key is "
+                                       f"the aggregated value itself: {_where(node)}")
+            listed = listed.list.sort(descending=bool(keys[0].args.get("desc")))
+        joined = listed.list.join(str(sep))
+        return when(Call("gt", (AggCall("count", x), lit(0)))).then(joined).otherwise(Literal(None, DataType.string()))
+
+    def _quantile(self, node: Any, schema: Schema | None, arg: Callable[[Any], Expr]) -> Expr:
+        """``quantile_cont(x, q)`` (``percentile_cont``) and ``quantile_disc(x, q)`` (``quantile``)
+        as the DataFrame API's ``quantile(q, interpolation=...)``: linear for the continuous one,
+        Polars' 'equiprobable' (the value at ceil(n * q), as DuckDB) for the discrete one, which
+        keeps its argument's type (integers and floats only here)."""
+        q_node = node.args.get("quantile") if isinstance(node, exp.Quantile) else node.expression
+        if q_node is None or isinstance(node.this, exp.Literal):  # (percentile_cont(q) WITHIN GROUP)
+            raise UnsupportedError(f"{_spelled(node)} needs the form quantile(x, q): {_where(node)}")
+        q = self.expr(q_node, None)
+        qv = q.value if isinstance(q, Literal) else None
+        if isinstance(qv, decimal.Decimal) or type(qv) is int:
+            qv = float(qv)
+        if not isinstance(qv, float) or not 0 <= qv <= 1:
+            raise UnsupportedError(f"{_spelled(node)} needs one constant quantile from 0 to 1: {_where(node)}")
+        x = arg(node.this)
+        t = x.resolve(schema).dtype if schema is not None else None
+        if isinstance(node, exp.PercentileCont):
+            if t is not None and not (t.is_integer() or t.is_float() or t.is_null()):
+                # (DuckDB's of a DECIMAL is a DECIMAL)
+                raise UnsupportedError(f"{_spelled(node)} of a {sql_type_name(t)} (only integers and floats): "
+                                       f"{_where(node)}")
+            if _is_float32(x, schema):
+                x = Cast(x, DataType.float64())
+            return AggCall("quantile", x, (("quantile", qv), ("interpolation", "linear")))
+        if t is not None and not (t.is_integer() or t.is_float()):
+            raise UnsupportedError(f"{_spelled(node)} of a {sql_type_name(t)} (only integers and floats): "
+                                   f"{_where(node)}")
+        out = AggCall("quantile", x, (("quantile", qv), ("interpolation", "equiprobable")))
+        return out if t is None or t.is_float() else Cast(out, t)  # (one of the values: exact)
 
     def _case(self, node: Any, schema: Schema | None) -> Expr:
         subject = self.expr(node.this, schema) if node.this is not None else None
@@ -1412,6 +1569,35 @@ def _keep(keys: Any) -> tuple[Expr, ...]:
     return tuple(Alias(k, f"__key.{k.output_name()}") if isinstance(k, Column) else k for k in keys)
 
 
+def _aggregated(agg: Any) -> Any:
+    """The argument an aggregate's node reads (a constant where there is none: count(*))."""
+    if isinstance(agg, exp.WithinGroup):
+        keys = agg.expression.expressions if isinstance(agg.expression, exp.Order) else []
+        return keys[0].this if keys else exp.Literal.number(1)
+    arg = agg.this if isinstance(agg, exp.Func) else None
+    if isinstance(arg, exp.Order):
+        arg = arg.this
+    if isinstance(arg, exp.Distinct) and len(arg.expressions) == 1:
+        arg = arg.expressions[0]
+    return arg if isinstance(arg, exp.Expression) and not isinstance(arg, (exp.Star, exp.Distinct)) \
+        else exp.Literal.number(1)
+
+
+def _row_shaped(cond: Expr, x: Expr) -> Expr:
+    """``cond`` (of constants) as a value per row where ``x`` is read: ``cond AND (x IS NULL OR
+    x IS NOT NULL)`` (the same truth value)."""
+    if not any(isinstance(n, Column) for n in x.walk()):
+        return cond
+    return Call("and", (cond, Call("or", (Call("is_null", (x,)), Call("is_not_null", (x,))))))
+
+
+def _not_distinct(a: Expr, b: Expr) -> Expr:
+    """``a IS NOT DISTINCT FROM b``: ``a = b``, TRUE where both are NULL, FALSE where one is
+    (never NULL)."""
+    both_null = Call("and", (Call("is_null", (a,)), Call("is_null", (b,))))
+    return Call("coalesce", (Call("eq", (a, b)), both_null))
+
+
 def combine_or(parts: list[Expr]) -> Expr:
     out = parts[0]
     for p in parts[1:]:
@@ -1539,6 +1725,26 @@ def _equi_keys(terms: list[Expr], left: set[str], right: set[str]) -> list[tuple
                 out.append((t, a, b))
             elif ca and cb and cb <= left and ca <= right:
                 out.append((t, b, a))
+    return out
+
+
+def _null_safe_keys(terms: list[Expr], left: set[str], right: set[str]) -> list[tuple[Expr, Expr, Expr]]:
+    """``(term, left_key, right_key)`` for every ``l IS NOT DISTINCT FROM r`` term (as
+    ``_not_distinct`` builds it) joining the two sides."""
+    out: list[tuple[Expr, Expr, Expr]] = []
+    for t in terms:
+        if not (isinstance(t, Call) and t.name == "coalesce" and len(t.args) == 2):
+            continue
+        eq, nulls = t.args
+        if not (isinstance(eq, Call) and eq.name == "eq" and isinstance(nulls, Call) and nulls.name == "and"
+                and [a.key() for a in nulls.args] == [Call("is_null", (x,)).key() for x in eq.args]):
+            continue
+        a, b = eq.args
+        ca, cb = a.columns(), b.columns()
+        if ca and cb and ca <= left and cb <= right:
+            out.append((t, a, b))
+        elif ca and cb and cb <= left and ca <= right:
+            out.append((t, b, a))
     return out
 
 
@@ -1847,6 +2053,8 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     if has_or and nested:  # (only decorrelation needs the ORs hidden, and only a nested query has a correlation)
         tree, hidden = hide_local_ors(tree)
     if nested:
+        if exp.Tuple in kinds and _row_in_subqueries(tree):
+            kinds.add(exp.Exists)
         tree = _lifted(tree)
         if (exp.Any in kinds or exp.All in kinds) and quantified_comparisons(tree):
             kinds.add(exp.In)
@@ -1878,6 +2086,38 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     if aside:
         tree = put_back_local_ors(tree, aside, lambda t: simplify(normalize(t), dialect=dialect))
     return tree
+
+
+def _row_in_subqueries(tree: Any) -> bool:
+    """``(a, b) IN (SELECT x, y ...)`` that is a WHERE condition (ANDed with the others) as
+    ``EXISTS (SELECT 1 FROM (SELECT x AS c0, y AS c1 ...) AS r WHERE r.c0 = a AND r.c1 = b)``:
+    in a WHERE only TRUE keeps a row, and the IN is TRUE exactly where some row of the subquery
+    equals the row value column by column (DuckDB's; the comparison is NULL where a column is
+    NULL, so a NULL never matches). Elsewhere (a value, under NOT or OR, NOT IN) it is refused:
+    there its NULL would be seen."""
+    changed = False
+    for node in list(tree.find_all(exp.In)):
+        query = node.args.get("query")
+        if not isinstance(node.this, exp.Tuple) or query is None:
+            continue
+        inner = query.this if isinstance(query, exp.Subquery) else query
+        values = node.this.expressions
+        if isinstance(node.parent, exp.Not) or not _where_conjunct(node.parent):
+            raise UnsupportedError(f"a row value [NOT] IN (subquery) is supported only as a WHERE condition ANDed "
+                                   f"with the others, not as a value, under NOT or OR, nor as NOT IN: "
+                                   f"{_where(node.parent if isinstance(node.parent, exp.Not) else node)}")
+        if not isinstance(inner, exp.Select) or len(inner.selects) != len(values):
+            raise UnsupportedError(f"a row value IN needs a SELECT of {len(values)} columns: {_where(node)}")
+        alias = _fresh_alias(tree, "__row_in")
+        cols = [f"c{i}" for i in range(len(values))]
+        select = inner.copy()
+        select.set("expressions", [exp.alias_(e.unalias(), c) for e, c in zip(select.expressions, cols)])
+        derived = exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+        cond = exp.and_(*(exp.EQ(this=exp.column(c, table=alias), expression=v.copy()) for c, v in zip(cols, values)))
+        exists = exp.Exists(this=exp.select(exp.Literal.number(1)).from_(derived).where(cond))
+        node.replace(exists)
+        changed = True
+    return changed
 
 
 def _lifted(tree: Any) -> Any:
@@ -2388,6 +2628,35 @@ def _check_positions(node: Any) -> None:
             raise SQLError(f"{clause} position {e.sql()} is out of range (positions start at 1): {_where(e)}")
 
 
+def _expand_all(node: Any, select: Any) -> None:
+    """DuckDB's ``GROUP BY ALL``: the positions of the select items without an aggregate (none:
+    no grouping)."""
+    if isinstance(node, exp.Group) and node.args.get("all"):
+        items = select.expressions
+        if any(isinstance(i, exp.Star) or (isinstance(i, exp.Column) and isinstance(i.this, exp.Star))
+               or i.find(exp.Window, exp.Subquery, exp.Select) is not None for i in items):
+            raise UnsupportedError(f"GROUP BY ALL with *, a window function or a subquery in the select list is not "
+                                   f"supported; name the grouping columns: {_where(select)}")
+        if node.expressions or any(node.args.get(k) for k in ("grouping_sets", "cube", "rollup")):
+            raise UnsupportedError(f"GROUP BY ALL beside other grouping is not supported: {_where(node)}")
+        keys = [exp.Literal.number(n + 1) for n, i in enumerate(items) if i.find(exp.AggFunc) is None]
+        if keys:
+            node.set("all", None)
+            node.set("expressions", keys)
+        else:
+            select.set("group", None)
+
+
+def _order_by_all(order: Any, width: int) -> None:
+    """DuckDB's ``ORDER BY ALL [ASC|DESC] [NULLS ...]`` as the positions of every output column,
+    left to right, each ordered so."""
+    if len(order.expressions) == 1 and isinstance(order.expressions[0], exp.Ordered) \
+            and isinstance(order.expressions[0].this, exp.Var) and order.expressions[0].this.name.upper() == "ALL":
+        o = order.expressions[0]
+        order.set("expressions", [exp.Ordered(this=exp.Literal.number(n + 1), desc=o.args.get("desc"),
+                                              nulls_first=o.args.get("nulls_first")) for n in range(width)])
+
+
 def _expand_set_positions(group: Any, select: Any) -> None:
     """A position inside ROLLUP / CUBE / GROUPING SETS (``ROLLUP (1, 2)``) as the select item it
     names, as DuckDB reads it (sqlglot expands only a plain ``GROUP BY 1``; the position stayed a
@@ -2438,6 +2707,8 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
                 raise SQLError(f"window functions cannot be nested (in another's arguments, PARTITION BY or ORDER "
                                f"BY; DuckDB refuses them too): {_where(node)}; compute the inner one in a subquery")
         elif not isinstance(node.parent, exp.Window):
+            if isinstance(node.parent, exp.Select):
+                _expand_all(node, node.parent)
             _check_positions(node)
             if isinstance(node, exp.Group) and isinstance(node.parent, exp.Select):
                 _expand_set_positions(node, node.parent)
