@@ -784,12 +784,106 @@ def composed_query(draw: Any) -> str:
             f"ORDER BY x.w NULLS FIRST, x.a DESC, x.s LIMIT {n} -- ordered: 3")
 
 
+@st.composite
+def aggregate_form_query(draw: Any) -> str:
+    """The aggregates and predicates beyond the plain ones: SUM / AVG (DISTINCT x) beside COUNT
+    (DISTINCT x) and plain aggregates, string_agg / listagg / group_concat (ORDER BY the value),
+    bool_and / bool_or, quantile_cont / quantile_disc / median / percentile_cont WITHIN GROUP, each
+    now and then with FILTER (WHERE ...), grouped (GROUP BY keys, GROUP BY ALL, ROLLUP), ungrouped
+    or over a window, ORDER BY ALL; IS [NOT] DISTINCT FROM in a select list, a WHERE or a join's
+    ON; row values IN / NOT IN a list and IN a subquery."""
+    cols = _typed("t1", T1_COLS)
+    form = draw(st.integers(0, 5))
+    if form == 3:
+        a, b = draw(st.sampled_from([("t1.a", "t1.b"), ("t1.s", "t1.w"), ("t1.f", "t1.a"), ("t1.m", "t1.n"),
+                                     ("t1.d", "t1.d"), ("t1.a", "t1.h")]))
+        other = {"t1.a": "t2.a", "t1.b": "t2.c", "t1.s": "t2.s", "t1.w": "t2.s", "t1.f": "t2.c", "t1.m": "t2.a",
+                 "t1.n": "t2.c", "t1.d": "t1.d", "t1.h": "t2.c"}
+        test = f"{a} IS {draw(st.sampled_from(['', 'NOT ']))}DISTINCT FROM {draw(st.sampled_from([b, 'NULL', b]))}"
+        where = draw(st.integers(0, 2))
+        if where == 0:
+            return f"SELECT t1.a AS c0, t1.b AS c1, {test} AS c2 FROM t1"
+        if where == 1:
+            return f"SELECT t1.a AS c0, t1.s AS c1 FROM t1 WHERE {test}"
+        on = f"t1.a IS NOT DISTINCT FROM t2.a{draw(st.sampled_from(['', ' AND t1.s IS NOT DISTINCT FROM t2.s']))}"
+        if other[a].startswith("t2") and draw(st.booleans()):
+            on = f"{a} IS {draw(st.sampled_from(['', 'NOT ']))}DISTINCT FROM {other[a]}"
+        return (f"SELECT t1.a AS c0, t1.s AS c1, t2.c AS c2 FROM t1 "
+                f"{draw(st.sampled_from(['JOIN', 'LEFT JOIN']))} t2 ON {on}")
+    if form == 4:
+        pair = draw(st.sampled_from([("t1.a", "t1.s", ["0", "1", "NULL"], ["'x'", "'y'", "NULL"]),
+                                     ("t1.a", "t1.b", ["1", "2", "NULL"], ["0", "3", "NULL"])]))
+        x, y, xs, ys = pair
+        if draw(st.integers(0, 2)) == 0:
+            sub_y = "t2.s" if y == "t1.s" else "t2.c"
+            filt = draw(st.sampled_from(["", " WHERE t2.c IS NOT NULL", " WHERE t2.a > 0"]))
+            extra = draw(st.sampled_from(["", " AND t1.f IS NOT NULL"]))
+            return f"SELECT t1.a AS c0, t1.b AS c1, t1.s AS c2 FROM t1 WHERE ({x}, {y}) IN (SELECT t2.a, {sub_y} FROM t2{filt}){extra}"
+        rows = [f"({draw(st.sampled_from(xs))}, {draw(st.sampled_from(ys))})" for _ in range(draw(st.integers(1, 3)))]
+        test = f"({x}, {y}) {draw(st.sampled_from(['', 'NOT ']))}IN ({', '.join(rows)})"
+        if draw(st.booleans()):
+            return f"SELECT t1.a AS c0, t1.b AS c1, t1.s AS c2, {test} AS c3 FROM t1"
+        return f"SELECT t1.a AS c0, t1.b AS c1, t1.s AS c2 FROM t1 WHERE {test}"
+    aggs = []
+    for _ in range(draw(st.integers(1, 4))):
+        fn = draw(st.integers(0, 9))
+        num = draw(st.sampled_from(["t1.a", "t1.b", "t1.h", "t1.f", "t1.a + t1.b", "t1.m"]))
+        ints = draw(st.sampled_from(["t1.a", "t1.b", "t1.h", "t1.f", "t1.a - t1.b"]))
+        if fn == 0:
+            agg = f"{draw(st.sampled_from(['sum', 'avg']))}(DISTINCT {num})"
+        elif fn == 1:
+            agg = draw(st.sampled_from([f"count(DISTINCT {num})", f"sum({num})", "count(*)", f"avg({num})"]))
+        elif fn == 2:
+            text = draw(st.sampled_from(["t1.s", "t1.w", "CAST(t1.a AS VARCHAR)"]))
+            name = draw(st.sampled_from(["string_agg", "listagg", "group_concat"]))
+            sep = draw(st.sampled_from(["", ", ','", ", ''", ", ' | '"]))
+            agg = f"{name}({text}{sep} ORDER BY {text}{draw(st.sampled_from(['', ' DESC']))})"
+        elif fn == 3:
+            agg = f"{draw(st.sampled_from(['bool_and', 'bool_or']))}({draw(predicate(cols, 1))})"
+        elif fn == 4:
+            agg = f"quantile_cont({ints}, {draw(st.sampled_from(['0', '0.25', '0.5', '0.9', '1']))})"
+        elif fn == 5:
+            agg = f"quantile_disc({ints}, {draw(st.sampled_from(['0', '0.3', '0.5', '0.75', '1']))})"
+        elif fn == 6:
+            agg = f"median({ints})"
+        elif fn == 7:
+            agg = (f"percentile_{draw(st.sampled_from(['cont', 'disc']))}({draw(st.sampled_from(['0.5', '0.2']))}) "
+                   f"WITHIN GROUP (ORDER BY {ints})")
+        elif fn == 8:
+            agg = f"quantile({ints}, {draw(st.sampled_from(['0.5', '0.1']))})"
+        else:
+            agg = f"{draw(st.sampled_from(['min', 'max']))}(DISTINCT {num})"
+        if draw(st.integers(0, 3)) == 0:
+            agg += f" FILTER (WHERE {draw(predicate(cols, 1))})"
+        aggs.append(agg)
+    where = f" WHERE {draw(predicate(cols))}" if draw(st.integers(0, 2)) == 0 else ""
+    if form == 5:  # over a window (the forms a window answers: the quantiles, COUNT (DISTINCT))
+        win = draw(st.sampled_from([f"quantile_cont({ints}, 0.5)", f"quantile_cont({ints}, 0.25)",
+                                    f"median({ints})", f"count(DISTINCT {ints})"]))
+        part = draw(st.sampled_from(["", "PARTITION BY t1.a", "PARTITION BY t1.s"]))
+        return f"SELECT t1.a AS c0, t1.s AS c1, {win} OVER ({part}) AS c2 FROM t1{where}"
+    keys = draw(st.lists(st.sampled_from(["t1.a", "t1.s", "t1.b % 2"]), min_size=0 if form == 0 else 1,
+                         max_size=2, unique=True))
+    items = keys + aggs
+    select = ", ".join(f"{e} AS c{i}" for i, e in enumerate(items))
+    group = ""
+    if keys:
+        group = draw(st.sampled_from([f" GROUP BY {', '.join(keys)}", " GROUP BY ALL",
+                                      f" GROUP BY ROLLUP ({', '.join(keys)})"]))
+        if draw(st.integers(0, 2)) == 0:
+            group += f" HAVING {draw(st.sampled_from(aggs))} IS NOT NULL"
+    if form == 2:
+        return f"SELECT {select} FROM t1{where}{group} ORDER BY ALL{draw(st.sampled_from(['', ' DESC']))} " \
+               f"-- ordered: {len(items)}"
+    return f"SELECT {select} FROM t1{where}{group}"
+
+
 def queries() -> st.SearchStrategy[str]:
     return st.one_of(projection_query(), aggregate_query(), join_query(), set_query(), subquery_query(),
                      window_query(), grouping_sets_query(), nested_set_query(), correlated_select_query(),
                      typed_query(), ordered_query(), like_query(), in_value_query(), big_sum_query(),
                      decimal_query(), values_query(), grouped_subquery_query(), grouped_key_subquery_query(),
-                     inequality_correlated_query(), composed_query())
+                     inequality_correlated_query(), composed_query(), aggregate_form_query())
 
 
 def _norm(v: object) -> object:

@@ -21,7 +21,14 @@ from hypothesis import HealthCheck, given, reject, settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sql_fuzz import differences, ordered_differences, queries, tables, type_differences  # noqa: E402
+from sql_fuzz import (  # noqa: E402
+    aggregate_form_query,
+    differences,
+    ordered_differences,
+    queries,
+    tables,
+    type_differences,
+)
 
 import thresher as th  # noqa: E402
 from fuzz_support import assert_mostly_supported  # noqa: E402
@@ -90,12 +97,12 @@ def _both_raise(frames: dict[str, Any], query: str, duck: str) -> str:
     return "answered where DuckDB raised"
 
 
-def _fuzz(n: int) -> Counter[str]:
+def _fuzz(n: int, generator: Any = None) -> Counter[str]:
     stats: Counter[str] = Counter()
 
     @settings(max_examples=n, derandomize=True, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
-    @given(tables(), queries())
+    @given(tables(), generator if generator is not None else queries())
     def check(data: dict[str, pa.Table], query: str) -> None:
         outcome = run_one(data, query)
         if outcome == "raised where DuckDB's HUGEINT sum answers":
@@ -122,6 +129,13 @@ def _assert_mostly_supported(stats: Counter[str]) -> None:
 
 def test_sql_fuzz_against_duckdb() -> None:
     _assert_mostly_supported(_fuzz(200))
+
+
+def test_sql_fuzz_aggregate_forms_against_duckdb() -> None:
+    """The aggregate forms alone (sql_fuzz.aggregate_form_query: SUM / AVG (DISTINCT), string_agg,
+    bool_and / bool_or, quantiles, GROUP BY ALL / ORDER BY ALL, IS [NOT] DISTINCT FROM, row values
+    IN), each of which was refused before."""
+    _assert_mostly_supported(_fuzz(120, aggregate_form_query()))
 
 
 @pytest.mark.slow
