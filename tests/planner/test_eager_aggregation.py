@@ -41,9 +41,12 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     dim = pa.table({"dk": pa.array(dk, pa.int64()),
                     "brand": [f"b{x % 7}" for x in dk],
                     "cat": [None if x % 11 == 0 else f"c{x % 3}" for x in dk]})
-    out = {"fact": root / "fact.parquet", "dim": root / "dim.parquet"}
+    # a date dimension on fact.q whose years span two centuries in the footers (TPC-DS's d_year)
+    days = pa.table({"d_sk": pa.array(range(30), pa.int32()), "d_year": [1900 + 7 * d for d in range(30)]})
+    out = {"fact": root / "fact.parquet", "dim": root / "dim.parquet", "days": root / "days.parquet"}
     pq.write_table(fact, out["fact"])
     pq.write_table(dim, out["dim"])
+    pq.write_table(days, out["days"])
     return out
 
 
@@ -55,6 +58,10 @@ FIRES = {
                 "group by brand || '-' || cast(k % 3 as varchar)",
     "all_null_group": "select dk, sum(v) as s, avg(v) as a from fact join dim on k = dk group by dk, brand",
     "bigint_mean": "select brand, avg(big) as a, avg(q) as aq from fact join dim on k = dk group by brand",
+    # TPC-DS q4: grouped by a year the dates filter to one (not the footers' 204): fact joined
+    # with those dates is grouped on (k, d_year) before the unfiltered dim joins
+    "one_year": "select brand, d_year, sum(v) as s, count(*) as n from fact, dim, days "
+                "where k = dk and q = d_sk and d_year = 1907 group by brand, d_year",
 }
 STAYS = {
     "distinct": "select brand, count(distinct q) as u from fact join dim on k = dk group by brand",

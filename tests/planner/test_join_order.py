@@ -60,6 +60,22 @@ def test_column_ndv_from_parquet_footers(tmp_path):
     assert column_ndv(t["sales"].select("s_day").plan, "s_day") == 100  # through a projection
 
 
+def test_column_ndv_of_a_scan_column_an_equality_or_is_in_keeps(tmp_path):
+    """A pushed-down equality leaves one value of its column, an IS IN its listed ones (the
+    footer's range said 4 years: TPC-DS q4's dates of one year looked like 201 years)."""
+    t = _tables(tmp_path)
+
+    def scan(df: th.DataFrame) -> LogicalPlan:
+        return next(n for n in optimized(df).walk() if not n.children())
+
+    one = scan(t["days"].filter(th.col("d_year") == 2001))
+    assert column_ndv(one, "d_year") == 1
+    assert column_ndv(one, "d_day") == 100  # (other columns: the footers' range)
+    two = scan(t["days"].filter(th.col("d_year").is_in([2001, 2002])))
+    assert column_ndv(two, "d_year") == 2
+    assert column_ndv(scan(t["days"].filter(th.col("d_year") > 2001)), "d_year") == 4
+
+
 def test_the_two_facts_never_meet_on_the_item_key_alone(tmp_path):
     t = _tables(tmp_path)
     q = th.sql(SQL, **t)

@@ -529,13 +529,35 @@ def _span(lo: object, hi: object) -> float | None:
     return None
 
 
+def _kept_values(node: ScanSource, name: str) -> float | None:
+    """How many values of column ``name`` the scan's pushed-down predicate lets through at most:
+    one for an equality with a value, the listed ones for an IS IN (None where no term says).
+    TPC-DS q4 joins store_sales with the dates of ``d_year = 2002``: grouped on ``d_year`` the
+    dates hold one year, not the 201 between the column's smallest and largest values."""
+    if node.predicate is None:
+        return None
+    out: float | None = None
+    for t in node.predicate.terms:
+        if t.column != name:
+            continue
+        if t.op == "==" and t.value is not None:
+            n = 1.0
+        elif t.op == "is_in":
+            n = float(max(1, len(t.value)))
+        else:
+            continue
+        out = n if out is None else min(out, n)
+    return out
+
+
 def column_ndv(plan: LogicalPlan, name: str) -> float | None:
     """Estimated distinct values of column ``name`` of ``plan``'s output: traced down to the scan
     that reads it, where an integer or date column holds at most ``max - min + 1`` values (from
     the file footers) and at most its non-null rows; a group-by key holds at most the groups
-    (then known without statistics too). Filters and joins above the scan are ignored (the base
-    table's count, as a join estimate wants it). None when the column cannot be traced or its
-    source knows nothing."""
+    (then known without statistics too), and at most the values the scan's own equality or IS IN
+    on it lets through (``_kept_values``). Other filters, and joins above the scan, are ignored
+    (the base table's count, as a join estimate wants it). None when the column cannot be traced
+    or its source knows nothing."""
     node = plan
     cap = None
     while True:
@@ -546,6 +568,9 @@ def column_ndv(plan: LogicalPlan, name: str) -> float | None:
                 return cap
             rows = None if st.num_rows is None else float(st.num_rows - (cs.null_count or 0))
             ndv = float(cs.distinct_count) if cs.distinct_count is not None else _span(cs.min, cs.max)
+            kept = _kept_values(node, name)
+            if kept is not None:
+                ndv = kept if ndv is None else min(ndv, kept)
             if ndv is None:
                 return cap
             out = max(1.0, ndv if rows is None else min(ndv, rows))
