@@ -261,3 +261,85 @@ def test_reads_twice_is_necessary_for_sharing(tmp_path):
         p = compile_plan(df.plan).optimized
         if shared_subplans(p) or shared_reads(p):
             assert _reads_twice(p)
+
+
+def _sales(n: int = 400) -> pa.Table:
+    import random
+
+    rnd = random.Random(7)
+    return pa.table({
+        "cat": [rnd.choice(["a", "b", None]) for _ in range(n)],
+        "brand": [rnd.choice(["x", "y", "z"]) for _ in range(n)],
+        "yr": pa.array([rnd.choice([1998, 1999, 2000]) for _ in range(n)], pa.int32()),
+        "moy": pa.array([rnd.randint(1, 12) for _ in range(n)], pa.int32()),
+        "price": [None if rnd.random() < 0.05 else round(rnd.uniform(-5, 100), 2) for _ in range(n)],
+    })
+
+
+BRANDS = pa.table({"b": ["x", "y", "z", "w"], "bname": ["X", "Y", None, "W"]})
+
+# TPC-DS q57's shape: a CTE of a group-by of a join under an AVG and a RANK window, read as itself
+# (filtered), its lag and its lead: computed once, with the same rows as DuckDB.
+Q57 = """with v1 as (select cat, bname, yr, moy, sum(price) as s,
+   avg(sum(price)) over (partition by cat, bname, yr) as avg_s,
+   rank() over (partition by cat, bname order by yr, moy) as rn
+ from sales, brands where brand = b and (yr = 1999 or (yr = 1998 and moy = 12) or (yr = 2000 and moy = 1))
+ group by cat, bname, yr, moy)
+select v1.cat, v1.bname, v1.yr, v1.moy, v1.s, v1.avg_s, lag.s as ps, lead.s as ns
+from v1, v1 lag, v1 lead
+where v1.cat = lag.cat and v1.cat = lead.cat and v1.bname = lag.bname and v1.bname = lead.bname
+  and v1.rn = lag.rn + 1 and v1.rn = lead.rn - 1 and v1.yr = 1999 {extra}"""
+
+
+@pytest.mark.parametrize("extra", ["and v1.avg_s > 0 and abs(v1.s - v1.avg_s) / v1.avg_s > 0.1",
+                                   "and v1.avg_s > 0 and lead.avg_s > 10"])
+def test_a_window_read_three_times_runs_once_and_matches_duckdb(tmp_path: Path, extra: str) -> None:
+    tables = {"sales": _sales(), "brands": BRANDS}
+    q = Q57.format(extra=extra)
+    df = th.sql(q, **_write(tmp_path, tables))
+    plan = _program_explain(df)
+    assert plan.count(".mean().over(") == 1, plan
+    assert _rows(df.to_arrow()) == _rows(_duckdb(tables).sql(q).to_arrow_table())
+
+
+@pytest.mark.parametrize("extra", ["", "and lead.avg_s > 10"])
+def test_one_window_object_read_in_and_out_of_a_merged_subplan_runs_once(tmp_path: Path, extra: str) -> None:
+    """Without the date filter the three reads are one window object: the lag and lead reads are
+    merged (a cached subplan), the third reads the object outside that cache, so it is cached
+    too, and computed once."""
+    tables = {"sales": _sales(), "brands": BRANDS}
+    q = Q57.replace(" and (yr = 1999 or (yr = 1998 and moy = 12) or (yr = 2000 and moy = 1))", "").format(extra=extra)
+    df = th.sql(q, **_write(tmp_path, tables))
+    plan = _program_explain(df)
+    assert plan.count(".mean().over(") == 1, plan
+    assert _rows(df.to_arrow()) == _rows(_duckdb(tables).sql(q).to_arrow_table())
+
+
+def test_copies_of_a_window_with_different_outputs_share_one(tmp_path: Path) -> None:
+    """One read keeps only the AVG, the other only the RANK (projection pushdown cut the rest):
+    the merged window computes both, each read selects its own."""
+    tables = {"sales": _sales()}
+    q = """with v as (select cat, brand, yr, price,
+       avg(price) over (partition by cat, brand) as a, rank() over (partition by cat, brand order by yr) as r
+     from sales where price > 0)
+    select x.cat, x.brand, x.a, y.r from (select distinct cat, brand, a from v) x
+    join (select cat, brand, max(r) as r from v group by cat, brand) y on x.cat = y.cat and x.brand = y.brand"""
+    df = th.sql(q, **_write(tmp_path, tables))
+    assert _rows(df.to_arrow()) == _rows(_duckdb(tables).sql(q).to_arrow_table())
+
+
+@pytest.mark.parametrize("q", [47, 57])
+def test_tpcds_window_ctes_read_three_times_compute_their_windows_once(tpcds_generate, q: int) -> None:
+    """TPC-DS q47/q57 read a CTE (a group-by under an AVG and a RANK window) as itself, its lag and
+    its lead. The three copies of the windows (distinct objects over one merged group-by) are
+    merged into one cached subplan: Polars ran the windows twice (its common-subplan elimination
+    found two of the three copies)."""
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root))
+    from benchmarks import tpcds
+
+    tables = tpcds.tables(tpcds_generate(0.01))
+    plan = _program_explain(th.sql(tpcds.query(q), **tables))
+    assert plan.count(".mean().over(") == 1, plan

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -217,7 +217,55 @@ def shared_subplans(root: LogicalPlan, leaves: Collection[int] = (),
             visit(c)
 
     visit(root)
+    if found and not cached:
+        while _cache_across(root, found, shapes):
+            pass
     return found
+
+
+def _cache_across(root: LogicalPlan, found: dict[int, tuple[LogicalPlan, LogicalPlan]],
+                  shapes: dict[int, tuple[int, bool] | None]) -> bool:
+    """Add to ``found`` (as ``(node, node)``: cached explicitly) each subplan object with a join or a
+    group-by that is read both inside a merged subplan's cache and outside it (or inside
+    another): Polars' common-subplan elimination does not look into a cache, so it was computed
+    once per side. TPC-DS q57's CTE (a group-by under two windows, one object) is read by its lag
+    and lead copies, merged, and by the filtered copy. The outermost such objects only: whether
+    one within them is read across caches is asked again once they are cached (True: some added)."""
+    contexts: dict[int, set[int]] = {}
+    objs: dict[int, LogicalPlan] = {}
+    walked: set[tuple[int, int]] = set()
+    todo: list[tuple[LogicalPlan, int]] = [(root, 0)]
+    while todo:
+        node, ctx = todo.pop()
+        if (id(node), ctx) in walked:
+            continue
+        walked.add((id(node), ctx))
+        hit = found.get(id(node))
+        if hit is not None:  # (built from its merged subplan's cache: its own context)
+            merged = hit[1]
+            if (id(merged), -1) not in walked:
+                walked.add((id(merged), -1))
+                todo.extend((c, id(merged)) for c in merged.children())
+            continue
+        sh = shapes.get(id(node))
+        if sh is not None and sh[1]:
+            contexts.setdefault(id(node), set()).add(ctx)
+            objs[id(node)] = node
+        todo.extend((c, ctx) for c in node.children())
+    across = {i for i, ctxs in contexts.items() if len(ctxs) > 1}
+    if not across:
+        return False
+    inner: set[int] = set()
+    for i in across:
+        stack = list(objs[i].children())
+        while stack:
+            n = stack.pop()
+            if id(n) not in inner:
+                inner.add(id(n))
+                stack.extend(n.children())
+    for i in across - inner:
+        found[i] = (objs[i], objs[i])
+    return True
 
 
 _MISSING = object()
@@ -272,6 +320,8 @@ def _outline_of(node: LogicalPlan) -> tuple[Any, ...] | None:
         return ("aggregate", len(node.keys))
     if isinstance(node, Union):
         return ("union",)
+    if isinstance(node, Window):
+        return ("window",)
     return None
 
 #: a filtered read of a table shared by the plan's reads of it is cached where it is estimated
@@ -393,6 +443,10 @@ def _shape_of(node: LogicalPlan) -> tuple[Any, bool] | None:
     if isinstance(node, Union):
         # (its inputs are the shape's children: equal unions of equal inputs, in order)
         return ("union",), False
+    if isinstance(node, Window):
+        # (its expressions, like a group-by's aggregates, are merged by name: see _merge_node)
+        return ("window", tuple(e.key() for e in node.partition_by), tuple(e.key() for e in node.order_by),
+                node.descending, node.nulls_last, repr(node.frame), node.mapping_strategy), False
     return None
 
 
@@ -469,6 +523,15 @@ def _merge_node(nodes: list[LogicalPlan]) -> LogicalPlan | None:
         if any(k.schema.names != names for k in kids[1:]):  # type: ignore[union-attr]
             return None
         return Union(tuple(kids))  # type: ignore[arg-type]
+    if isinstance(first, Window):
+        # TPC-DS q47/q57: a CTE of a group-by under an AVG and a RANK window, read as itself, its
+        # lag and its lead; each read computed both windows again over the one cached group-by.
+        # A window output that names a column of the merged input would replace a column
+        # another copy reads: not merged.
+        exprs = _union_exprs([n.exprs for n in nodes if isinstance(n, Window)])
+        if exprs is None or any(e.output_name() in kids[0].schema.names for e in exprs):  # type: ignore[union-attr]
+            return None
+        return replace(first, input=kids[0], exprs=exprs)  # type: ignore[arg-type]
     return None
 
 
