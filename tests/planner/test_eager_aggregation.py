@@ -62,6 +62,12 @@ FIRES = {
     # with those dates is grouped on (k, d_year) before the unfiltered dim joins
     "one_year": "select brand, d_year, sum(v) as s, count(*) as n from fact, dim, days "
                 "where k = dk and q = d_sk and d_year = 1907 group by brand, d_year",
+    # TPC-DS q74: the dimension on the join's left side, the aggregated facts on its right
+    "facts_on_the_right": "select brand, sum(v) as s, count(v) as c, min(q) as lo, avg(v) as a "
+                          "from dim join fact on dk = k group by brand",
+    "facts_on_the_right_one_year": "select cat, d_year, sum(v) as s, max(q) as hi from dim join "
+                                   "(select * from fact, days where q = d_sk and d_year = 1907) f "
+                                   "on dk = k group by cat, d_year",
 }
 STAYS = {
     "distinct": "select brand, count(distinct q) as u from fact join dim on k = dk group by brand",
@@ -79,7 +85,8 @@ def _rows(table: pa.Table) -> list[tuple]:
 
 
 def _pushed(plan: th.DataFrame, disabled: tuple[str, ...] = ()) -> bool:
-    return any(isinstance(n, Join) and isinstance(n.left, Aggregate) for n in optimized(plan, disabled).walk())
+    return any(isinstance(n, Join) and (isinstance(n.left, Aggregate) or isinstance(n.right, Aggregate))
+               for n in optimized(plan, disabled).walk())
 
 
 @pytest.mark.parametrize("name", sorted(FIRES) + sorted(STAYS))
