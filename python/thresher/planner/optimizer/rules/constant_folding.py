@@ -119,6 +119,19 @@ def _fold_expr(e: Expr) -> Expr:
 #: a plan projection_pushdown narrowed from one this rule left unchanged stays unchanged (the runner
 #: skips it there; ``optimize(validate=True)`` runs it and checks):
 QUIET_AFTER_NARROWING = "it folds literals in filter and projection expressions: narrowing drops expressions, adds none"
+#: the rules after whose changes a plan this rule left unchanged stays unchanged: it decides at
+#: each filter and projection on that node's own expressions alone (the runner does not rerun it
+#: there; ``optimize(validate=True)`` runs it and checks)
+QUIET_AFTER = {
+    "merge_filters": "the merged filter's predicate is the two filters' terms, each as it was, joined as "
+                     "combine_conjunction joins them (the shape this rule leaves)",
+    "predicate_pushdown": "a term moves as it is, renamed column for column (join keys, group keys), or as "
+                          "an OR of parts of itself (one-sided CNF clauses, which have columns); a projection's "
+                          "expressions put in for its columns are folded and split there "
+                          "(predicate_pushdown._substituted); each filter it builds is combine_conjunction of its terms",
+    "semi_join_pushdown": "it moves semi/anti and inner joins past each other: every filter and projection "
+                          "keeps its expressions, and no filter or projection is made",
+}
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:

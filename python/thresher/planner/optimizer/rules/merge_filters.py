@@ -25,6 +25,13 @@ from thresher.planner.optimizer.rules._util import rewrite_bottom_up
 #: a plan projection_pushdown narrowed from one this rule left unchanged stays unchanged (the runner
 #: skips it there; ``optimize(validate=True)`` runs it and checks):
 QUIET_AFTER_NARROWING = "it merges a filter over a filter: narrowing moves, adds and removes no filter"
+#: the rules after whose changes a plan this rule left unchanged stays unchanged (the runner does not
+#: rerun it there; ``optimize(validate=True)`` runs it and checks)
+QUIET_AFTER = {
+    "semi_join_pushdown": "it decides on a filter directly over a filter, by their predicates; that rule "
+                          "moves joins past joins (a join's place is taken by a join), making, moving and "
+                          "removing no filter and changing no predicate",
+}
 
 
 def apply(plan: LogicalPlan) -> LogicalPlan | None:

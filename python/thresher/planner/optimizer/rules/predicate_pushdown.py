@@ -34,6 +34,7 @@ from typing import Any
 from thresher.datatypes import DataType, Schema
 from thresher.expressions.cost import cost_class, cost_rank
 from thresher.expressions.expr import (
+    Alias,
     Call,
     Column,
     Expr,
@@ -109,15 +110,29 @@ def to_comparison(term: Expr, schema: Schema) -> Comparison | None:
     return None
 
 
-def _folded(term: Expr) -> Expr:
-    """``term`` with a comparison of two literals folded, as constant_folding would in the next
-    pass (a union branch's constant compared with the one a filter above the union wants: TPC-DS
-    q04's ``sale_type = 's'`` in each branch): the rules in between see what the filter keeps."""
-    if isinstance(term, Call) and term.args and all(isinstance(a, Literal) for a in term.args):
-        from thresher.planner.optimizer.rules.constant_folding import fold
+def _substituted(term: Expr, cols: set[str], mapping: dict[str, Expr]) -> list[Expr]:
+    """The conjuncts of ``term`` with a projection's expressions substituted for its columns,
+    folded as constant_folding would in the next pass where a column stood for a literal (a union
+    branch's constant compared with the one a filter above the union wants: TPC-DS q04's
+    ``sale_type = 's'`` in each branch), so the rules in between see what the filter keeps, and
+    constant_folding, quiet before, has nothing to fold or split after this rule (it declares
+    QUIET_AFTER this rule): without a literal put in, substituting builds no call of literals
+    only, and an AND put in (a boolean column computed as one) is split into its terms here."""
+    out = substitute(term, mapping)
+    fold = isinstance(out, Call) and bool(out.args) and all(isinstance(a, Literal) for a in out.args)
+    if not fold:
+        for c in cols:
+            m = mapping[c]
+            while isinstance(m, Alias):
+                m = m.child
+            if isinstance(m, Literal):
+                fold = True
+                break
+    if fold:
+        from thresher.planner.optimizer.rules.constant_folding import fold as fold_literals
 
-        return fold(term)
-    return term
+        out = fold_literals(out)
+    return split_conjunction(out) if isinstance(out, Call) and out.name == "and" else [out]
 
 
 def _wrap(node: LogicalPlan, terms: list[Expr]) -> LogicalPlan:
@@ -160,13 +175,14 @@ def _push(filter_: Filter) -> LogicalPlan | None:
 
     if isinstance(child, Project):
         mapping = {e.output_name(): e for e in child.exprs}
-        down, up = [], []
+        down: list[Expr] = []
+        up: list[Expr] = []
         for t in terms:
             cols = t.columns()
             if all(c in mapping and cost_class(strip_alias(mapping[c])) == "scalar" for c in cols):
-                term = _folded(substitute(t, mapping))
-                if not (isinstance(term, Literal) and term.value is True):
-                    down.append(term)
+                for x in _substituted(t, cols, mapping):
+                    if not (isinstance(x, Literal) and x.value is True):
+                        down.append(x)
             else:
                 up.append(t)
         if not down and len(up) == len(terms):
