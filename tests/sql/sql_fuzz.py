@@ -790,7 +790,7 @@ def aggregate_form_query(draw: Any) -> str:
     (DISTINCT x) and plain aggregates, string_agg / listagg / group_concat (ORDER BY the value),
     bool_and / bool_or, quantile_cont / quantile_disc / median / percentile_cont WITHIN GROUP, each
     now and then with FILTER (WHERE ...), grouped (GROUP BY keys, GROUP BY ALL, ROLLUP), ungrouped
-    or over a window, ORDER BY ALL; IS [NOT] DISTINCT FROM in a select list, a WHERE or a join's
+    or over a window, ORDER BY ALL; arg_max / arg_min / max_by / min_by; IS [NOT] DISTINCT FROM in a select list, a WHERE or a join's
     ON; row values IN / NOT IN a list and IN a subquery."""
     cols = _typed("t1", T1_COLS)
     form = draw(st.integers(0, 5))
@@ -826,7 +826,7 @@ def aggregate_form_query(draw: Any) -> str:
         return f"SELECT t1.a AS c0, t1.b AS c1, t1.s AS c2 FROM t1 WHERE {test}"
     aggs = []
     for _ in range(draw(st.integers(1, 4))):
-        fn = draw(st.integers(0, 9))
+        fn = draw(st.integers(0, 10))
         num = draw(st.sampled_from(["t1.a", "t1.b", "t1.h", "t1.f", "t1.a + t1.b", "t1.m"]))
         ints = draw(st.sampled_from(["t1.a", "t1.b", "t1.h", "t1.f", "t1.a - t1.b"]))
         if fn == 0:
@@ -851,8 +851,13 @@ def aggregate_form_query(draw: Any) -> str:
                    f"WITHIN GROUP (ORDER BY {ints})")
         elif fn == 8:
             agg = f"quantile({ints}, {draw(st.sampled_from(['0.5', '0.1']))})"
-        else:
+        elif fn == 9:
             agg = f"{draw(st.sampled_from(['min', 'max']))}(DISTINCT {num})"
+        else:
+            name = draw(st.sampled_from(["arg_max", "arg_min", "max_by", "min_by"]))
+            value = draw(st.sampled_from(["t1.a", "t1.s", "t1.f", "t1.d", "t1.m", "t1.w", "t1.h", "t1.a + t1.b"]))
+            by = draw(st.sampled_from(["t1.b", "t1.f", "t1.d", "t1.s", "t1.a - t1.b", "t1.m", "t1.n", "t1.h"]))
+            agg = f"{name}({value}, {by})"
         if draw(st.integers(0, 3)) == 0:
             agg += f" FILTER (WHERE {draw(predicate(cols, 1))})"
         aggs.append(agg)

@@ -139,7 +139,6 @@ def test_types_as_duckdb() -> None:
     ("SELECT string_agg(s, s) AS a FROM t", "separator"),
     ("SELECT quantile_cont(y, x) AS a FROM t", "constant quantile"),
     ("SELECT quantile_disc(s, 0.5) AS a FROM t", "only integers and floats"),
-    ("SELECT arg_max(s, x) AS a FROM t", "arg_max"),
     # (the window's frame took the plain sum / mean: a wrong answer)
     ("SELECT g, avg(DISTINCT i) OVER () AS a FROM t", "over a window is not supported"),
     ("SELECT g, sum(DISTINCT x) OVER (PARTITION BY g) AS a FROM t", "over a window is not supported"),

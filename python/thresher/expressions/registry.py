@@ -370,7 +370,35 @@ def _agg_bool(name: str) -> AggRule:
     return rule
 
 
+#: the two inputs of an aggregate that reads two (SQL's ``arg_max(x, y)``), as one struct value:
+#: every rewrite that maps an aggregate's one child carries both
+VALUE_BY = ("value", "by")
+
+
+@function("struct.value_by", sql_names=("__struct_value_by",))
+def _value_by(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """The struct ``{value: x, by: y}`` that ``max_by`` / ``min_by`` aggregate."""
+    return DataType.struct(dict(zip(VALUE_BY, (a.dtype for a in args), strict=True)))
+
+
+def _agg_by(name: str) -> AggRule:
+    def rule(f: Field, opts: dict[str, Any]) -> DataType:
+        t = f.dtype.arrow
+        expect(f, pa.types.is_struct(t) and tuple(t.field(i).name for i in range(t.num_fields)) == VALUE_BY,
+               "a struct.value_by(x, y) pair", name)
+        by = DataType.from_arrow(t.field("by").type)
+        expect(Field("by", by), not (by.is_media() or by.is_struct() or by.is_list() or by.is_null()),
+               "an orderable type", name)
+        return DataType.from_arrow(t.field("value").type)
+
+    return rule
+
+
 AGGREGATES: dict[str, AggRule] = {
+    # the value at the row with the greatest / least ``by`` among the rows where neither is NULL
+    # (the first such row among ties; NULL where there is none): DuckDB's arg_max / arg_min
+    "max_by": _agg_by("max_by"),
+    "min_by": _agg_by("min_by"),
     "sum": _agg_sum,
     "mean": _agg_float("mean"),
     "std": _agg_float("std"),

@@ -356,6 +356,7 @@ _LOWER: dict[str, _Lower] = {
     "list.max": lambda a, e, t: a[0].list.max(),
     "list.contains": lambda a, e, t: a[0].list.contains(e.option("item")),
     "struct.field": _struct_field,
+    "struct.value_by": lambda a, e, t: pl.struct(a[0].alias("value"), a[1].alias("by")),
     "list.contains_expr": lambda a, e, t: a[0].list.contains(a[1]),
     "list.any_ne": lambda a, e, t: (a[0].list.min() != a[1]) | (a[0].list.max() != a[1]),
     "row_number": lambda a, e, t: pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
@@ -514,6 +515,16 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
         return x.drop_nulls().n_unique().cast(pl.Int64)
     if name == "agg_list":
         return x if in_group else x.implode()
+    if name in ("max_by", "min_by"):
+        # the value at the first row with the greatest / least key among the rows where neither
+        # is NULL (DuckDB's arg_max / arg_min); a float key sorts NaN greatest, as DuckDB's
+        # does (Polars' arg_max skips NaN), the sort stable so the first of equal keys is taken
+        value, by = x.struct.field("value"), x.struct.field("by")
+        both = value.is_not_null() & by.is_not_null()
+        value, by = value.filter(both), by.filter(both)
+        if pa.types.is_floating(in_type.arrow.field("by").type):
+            return value.sort_by(by, descending=name == "max_by", maintain_order=True).first()
+        return value.get(by.arg_max() if name == "max_by" else by.arg_min())
     if name in ("min", "max", "first", "last", "any", "all"):
         return getattr(x, name)()
     raise ThresherTypeError(f"no Polars form for aggregation {name!r}")

@@ -930,6 +930,8 @@ class Translator:
             if isinstance(arg, exp.Distinct):
                 return AggCall("n_unique", self.expr(arg.expressions[0], schema))
             return AggCall("count", self.expr(arg, schema))
+        if isinstance(node, (exp.ArgMax, exp.ArgMin)):
+            return self._arg_max(node, schema)
         agg = aggs.get(type(node))
         if agg is not None:
             arg = node.this
@@ -1265,6 +1267,26 @@ class Translator:
                                        f"{_where(node)}")
             return AggCall(agg.name, when(cond).then(agg.child).otherwise(null), agg.options)
         raise SQLError(f"FILTER (WHERE ...) needs an aggregate: {_where(node)}")
+
+    def _arg_max(self, node: Any, schema: Schema | None) -> Expr:
+        """``arg_max(x, y)`` / ``max_by`` and ``arg_min`` / ``min_by``: x at the first row with the
+        greatest / least y among the rows where neither is NULL, NULL where there is none
+        (DuckDB's), as the aggregate ``max_by`` / ``min_by`` of the pair ``struct.value_by(x, y)``.
+        The form with a count (a list of the top n) is refused."""
+        if node.args.get("count") is not None:
+            raise UnsupportedError(f"{_spelled(node)}(x, y, n) (a list of n values) is not supported: {_where(node)}")
+        if isinstance(node.this, exp.Distinct) or isinstance(node.expression, exp.Distinct):
+            raise UnsupportedError(f"{_spelled(node)}(DISTINCT ...) is not supported: {_where(node)}")
+        x, y = self.expr(node.this, schema), self.expr(node.expression, schema)
+        if schema is not None:
+            for e in (x, y):
+                t = e.resolve(schema).dtype
+                if isinstance(e, Literal) and e.value is None:
+                    raise UnsupportedError(f"{_spelled(node)} of NULL is not supported: {_where(node)}")
+                if t.is_null() or t.is_media() or t.is_struct() or t.is_list():
+                    raise UnsupportedError(f"{_spelled(node)} of a {sql_type_name(t)} is not supported: "
+                                           f"{_where(node)}")
+        return AggCall("max_by" if isinstance(node, exp.ArgMax) else "min_by", Call("struct.value_by", (x, y)))
 
     def _row_in(self, node: Any, schema: Schema | None) -> Expr:
         """``(a, b) [NOT] IN ((1, 2), (3, NULL))``: DuckDB compares the row values as structs, a

@@ -256,6 +256,8 @@ class SQLWindows:
         e = self.tr.expr(fn, schema)
         if not isinstance(e, (AggCall, CountStar)):
             raise UnsupportedError(f"unsupported window function {_where(w)}")
+        if isinstance(e, AggCall) and e.name in ("max_by", "min_by"):
+            raise UnsupportedError(f"arg_max / arg_min over a window is not supported: {_where(w)}")
         if isinstance(e, AggCall) and e.option("distinct"):
             raise UnsupportedError(f"SUM / AVG (DISTINCT ...) over a window is not supported: {_where(w)}")
         return e
