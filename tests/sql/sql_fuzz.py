@@ -636,6 +636,42 @@ def inequality_correlated_query(draw: Any) -> str:
     return f"SELECT t1.a AS c0, t1.b AS c1 FROM t1 WHERE {test}"
 
 
+@st.composite
+def quantified_correlated_query(draw: Any) -> str:
+    """A correlated ``x <op> ANY / ALL (subquery)`` (by an equality, an inequality or both; over
+    plain rows, DISTINCT rows or one aggregate) as a select item, under NOT or IS NULL, in a CASE,
+    in a WHERE (alone or in an OR) or in a HAVING; NULLs on both sides and outer rows without any
+    inner row (ALL is TRUE there, ANY FALSE)."""
+    op = draw(st.sampled_from(["<", "<=", ">", ">=", "=", "<>"]))
+    quant = draw(st.sampled_from(["ANY", "ALL", "SOME"]))
+    corr = draw(st.sampled_from(["t2.a = t1.a", "t2.s = t1.s", "t2.c < t1.a", "t2.a = t1.a AND t2.c <> t1.b",
+                                 "t2.a >= t1.b", "t2.a = t1.a AND t2.s = t1.s"]))
+    extra = draw(st.sampled_from(["", "", " AND t2.c IS NOT NULL", " AND t2.s <> 'x'"]))
+    value = draw(st.sampled_from(["t2.c", "t2.c", "t2.a + 1", "DISTINCT t2.c", "max(t2.c)", "min(t2.a)"]))
+    sub = f"(SELECT {value} FROM t2 WHERE {corr}{extra})"
+    x = draw(st.sampled_from(["t1.b", "t1.a", "t1.a + t1.b", "t1.h", "1"]))
+    test = f"{x} {op} {quant} {sub}"
+    form = draw(st.integers(0, 6))
+    if form == 0:
+        return f"SELECT t1.a AS c0, t1.b AS c1, ({test}) AS c2 FROM t1"
+    if form == 1:
+        return f"SELECT t1.a AS c0, t1.b AS c1, NOT ({test}) AS c2, ({test}) IS NULL AS c3 FROM t1"
+    if form == 2:
+        return f"SELECT t1.a AS c0, CASE WHEN {test} THEN 'y' WHEN NOT ({test}) THEN 'n' ELSE 'u' END AS c1 FROM t1"
+    if form == 3:
+        neg = draw(st.sampled_from(["", "NOT "]))
+        return f"SELECT t1.a AS c0, t1.b AS c1 FROM t1 WHERE {neg}({test})"
+    if form == 4:
+        return f"SELECT t1.a AS c0, t1.b AS c1 FROM t1 WHERE ({test}) OR t1.a IS NULL"
+    key = draw(st.sampled_from(["t1.a", "t1.s"]))
+    agg = draw(st.sampled_from(["max(t1.b)", "count(*)", "min(t1.a)"]))
+    corr = "t2.a = t1.a" if key == "t1.a" else "t2.s = t1.s"
+    test = f"{agg} {op} {quant} (SELECT {value.replace('DISTINCT ', '')} FROM t2 WHERE {corr}{extra})"
+    if form == 5:
+        return f"SELECT {key} AS c0, {agg} AS c1 FROM t1 GROUP BY {key} HAVING {test}"
+    return f"SELECT {key} AS c0, ({test}) AS c1 FROM t1 GROUP BY {key}"
+
+
 #: casts between numeric, decimal, text and date types (source, targets)
 CASTS = {"t1.a": ["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "DOUBLE", "DECIMAL(9, 2)", "DECIMAL(4, 1)", "VARCHAR",
                   "UTINYINT"],
@@ -888,7 +924,8 @@ def queries() -> st.SearchStrategy[str]:
                      window_query(), grouping_sets_query(), nested_set_query(), correlated_select_query(),
                      typed_query(), ordered_query(), like_query(), in_value_query(), big_sum_query(),
                      decimal_query(), values_query(), grouped_subquery_query(), grouped_key_subquery_query(),
-                     inequality_correlated_query(), composed_query(), aggregate_form_query())
+                     inequality_correlated_query(), composed_query(), aggregate_form_query(),
+                     quantified_correlated_query())
 
 
 def _norm(v: object) -> object:

@@ -22,7 +22,20 @@ an EXISTS, correlated by the comparison (see ``domain_decorrelation``)::
 
     t.g > ANY (SELECT u.y FROM u WHERE u.k = t.k)  ->  EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND t.g > u.y)
 
-and any other is refused with an error naming it.
+and any other over a plain SELECT (DISTINCT and ORDER BY dropped: the compared set is the same)
+is a CASE over EXISTS tests of its rows (see ``_exists_case``), each correlated as ``q`` is plus a
+strict comparison with ``x``, which decorrelation joins as any EXISTS::
+
+    t.g > ALL (SELECT u.y FROM u WHERE u.k = t.k)
+      ->  CASE WHEN EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND t.g <= u.y) THEN FALSE
+               WHEN t.g IS NULL AND EXISTS (SELECT 1 FROM u WHERE u.k = t.k) THEN NULL
+               WHEN EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND u.y IS NULL) THEN NULL
+               ELSE TRUE END
+
+(a select item, under NOT or IS, in a CASE, in a WHERE or, lifted with its grouped query by
+``lift_grouped_subqueries``, in a HAVING). Over one aggregate without GROUP BY (one row) it is the
+comparison with that scalar subquery. Over GROUP BY, HAVING, LIMIT, a window or a set operation it
+is refused with an error naming it.
 """
 
 from __future__ import annotations
@@ -55,11 +68,19 @@ def quantified_comparisons(tree: Any) -> bool:
             if is_any and _where_conjunct(cmp) and _plain(q):
                 cmp.replace(exp.Exists(this=_filtered(q, type(cmp), cmp.this)))
                 continue
+            rows = _rows(q)
+            if rows is not None:
+                cmp.replace(exp.Paren(this=_exists_case(type(cmp), cmp.this, rows, is_any)))
+                continue
+            if _one_aggregate(q):  # one row: the comparison with its value, a scalar subquery
+                cmp.set("expression", exp.Subquery(this=q.copy()))
+                continue
             from thresher.errors import UnsupportedError
 
             raise UnsupportedError(
-                f"a correlated {_SYMBOL[cmp.key]} {'ANY' if is_any else 'ALL'} (subquery) is not supported "
-                f"here: {cmp.sql()}; only = ANY (IN), <> ALL (NOT IN), and ANY as a WHERE condition")
+                f"a correlated {_SYMBOL[cmp.key]} {'ANY' if is_any else 'ALL'} (subquery) over an aggregate, "
+                f"GROUP BY, HAVING, DISTINCT, LIMIT, window or set operation is not supported: {cmp.sql()}; "
+                f"only one over a plain SELECT ... FROM ... WHERE")
         cmp.replace(exp.Paren(this=_case(type(cmp), cmp.this.copy(), q, is_any)))
     return wrote_in
 
@@ -100,6 +121,37 @@ def _case(op: Any, x: Any, q: Any, is_any: bool) -> Any:
     ], default=exp.false() if is_any else exp.true())
 
 
+#: the comparison that is TRUE exactly where ``op`` is FALSE (both NULL on a NULL operand)
+def _negated(op: Any) -> Any:
+    from sqlglot import exp
+
+    return {exp.GT: exp.LTE, exp.GTE: exp.LT, exp.LT: exp.GTE, exp.LTE: exp.GT, exp.EQ: exp.NEQ, exp.NEQ: exp.EQ}[op]
+
+
+def _exists_case(op: Any, x: Any, q: Any, is_any: bool) -> Any:
+    """A correlated ``x <op> ANY / ALL (q)`` (``q`` a plain SELECT of one value ``e``) as EXISTS
+    tests of ``q``'s rows, each correlated as ``q`` is plus a strict comparison with ``x``::
+
+        CASE WHEN EXISTS (q WHERE x <op> e) THEN TRUE           -- ALL: x <not op> e ... THEN FALSE
+             WHEN x IS NULL AND EXISTS (q) THEN NULL
+             WHEN EXISTS (q WHERE e IS NULL) THEN NULL
+             ELSE FALSE END                                     -- ALL: TRUE (also over no rows)
+    """
+    from sqlglot import exp
+
+    decided = _filtered(q, op if is_any else _negated(op), x)
+    value = q.expressions[0].unalias()
+    rows = q.copy()
+    rows.set("expressions", [exp.alias_(exp.Literal.number(1), "one")])
+    nulls = rows.copy().where(exp.Is(this=value.copy(), expression=exp.null()), copy=False)
+    return exp.Case(ifs=[
+        exp.If(this=exp.Exists(this=decided), true=exp.true() if is_any else exp.false()),
+        exp.If(this=exp.and_(exp.Is(this=x.copy(), expression=exp.null()), exp.Exists(this=rows), copy=False),
+               true=exp.null()),
+        exp.If(this=exp.Exists(this=nulls), true=exp.null()),
+    ], default=exp.false() if is_any else exp.true())
+
+
 def _where_conjunct(node: Any) -> bool:
     from sqlglot import exp
 
@@ -115,6 +167,28 @@ def _plain(q: Any) -> bool:
     return isinstance(q, exp.Select) and not any(q.args.get(k) for k in (
         "group", "having", "qualify", "limit", "offset", "fetch", "distinct", "windows")) and not any(
         p.find(exp.AggFunc, exp.Window) for p in q.expressions)
+
+
+def _rows(q: Any) -> Any:
+    """``q`` as a plain SELECT (``_plain``) of the same set of values, or None: DISTINCT and an ORDER
+    BY without LIMIT do not change what ANY / ALL compare with."""
+    if _plain(q):
+        return q
+    if q.args.get("limit") or q.args.get("offset") or q.args.get("fetch"):
+        return None
+    rows = q.copy()
+    rows.set("distinct", None)
+    rows.set("order", None)
+    return rows if _plain(rows) else None
+
+
+def _one_aggregate(q: Any) -> bool:
+    """Whether ``q`` is an aggregate without GROUP BY, HAVING, window, LIMIT or OFFSET: one row."""
+    from sqlglot import exp
+
+    return isinstance(q, exp.Select) and not any(q.args.get(k) for k in (
+        "group", "having", "qualify", "limit", "offset", "fetch", "windows")) and any(
+        p.find(exp.AggFunc) for p in q.expressions) and not any(p.find(exp.Window) for p in q.expressions)
 
 
 def _filtered(q: Any, op: Any, x: Any) -> Any:

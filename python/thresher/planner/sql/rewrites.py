@@ -799,9 +799,10 @@ def _lifted_select(select: Any) -> Any:
     kinds = (exp.Subquery, exp.Exists, exp.In)
     items = select.expressions
     having = select.args.get("having")
-    item_targets = [i for i in items if any(_is_subquery_target(n) for n in _own_nodes(i, kinds))]
+    item_targets = [i for i in items if any(_is_subquery_target(n) for n in _own_nodes(i, (*kinds, exp.Any, exp.All)))]
     having_target = having is not None and any(
-        isinstance(n, (exp.Exists, exp.In)) and _is_subquery_target(n) for n in _own_nodes(having.this, kinds))
+        isinstance(n, (exp.Exists, exp.In)) and _is_subquery_target(n) or isinstance(n, (exp.Any, exp.All))
+        for n in _own_nodes(having.this, (*kinds, exp.Any, exp.All)))
     if not item_targets and not having_target:
         return None
     scopes = [*items, *([having.this] if having is not None else [])]
