@@ -672,6 +672,36 @@ def quantified_correlated_query(draw: Any) -> str:
     return f"SELECT {key} AS c0, ({test}) AS c1 FROM t1 GROUP BY {key}"
 
 
+@st.composite
+def null_correlated_query(draw: Any) -> str:
+    """A subquery whose correlation may hold on a NULL outer value (an OR, IS NULL, COALESCE, IS
+    NOT DISTINCT FROM, a CASE), as a scalar aggregate item, [NOT] EXISTS, [NOT] IN or a quantified
+    comparison, as a condition or a value."""
+    corr = draw(st.sampled_from([
+        "t2.a = t1.a OR t2.a IS NULL", "t2.a = t1.a OR t1.a IS NULL", "t1.a IS NULL", "t2.a IS NOT DISTINCT FROM t1.a",
+        "t2.s IS NOT DISTINCT FROM t1.s AND t2.c > 0", "coalesce(t1.a, 0) = t2.a", "t2.c < coalesce(t1.b, 2)",
+        "coalesce(t2.s, 'x') = coalesce(t1.s, 'x')", "t2.a IS DISTINCT FROM t1.b",
+        "CASE WHEN t1.a IS NULL THEN t2.a IS NULL ELSE t2.a = t1.a END", "t2.a = t1.a OR t2.c = t1.b",
+        "(t2.a = t1.a OR t1.b IS NULL) AND t2.s = t1.s"]))
+    extra = draw(st.sampled_from(["", "", " AND t2.c IS NOT NULL", " AND t2.s <> 'x'"]))
+    where = f" WHERE {corr}{extra}"
+    form = draw(st.integers(0, 4))
+    filt = f" WHERE {draw(predicate(_typed('t1', T1_COLS)))}" if draw(st.integers(0, 3)) == 0 else ""
+    if form == 0:
+        agg = draw(st.sampled_from(["count(*)", "max(t2.c)", "sum(t2.c)", "min(t2.s)", "count(t2.c)"]))
+        return f"SELECT t1.a AS c0, t1.b AS c1, t1.s AS c2, (SELECT {agg} FROM t2{where}) AS c3 FROM t1{filt}"
+    if form == 1:
+        test = f"{draw(st.sampled_from(['', 'NOT ']))}EXISTS (SELECT 1 FROM t2{where})"
+    elif form == 2:
+        test = f"t1.b {draw(st.sampled_from(['', 'NOT ']))}IN (SELECT t2.c FROM t2{where})"
+    else:
+        test = (f"t1.b {draw(st.sampled_from(['<', '>=', '=', '<>']))} {draw(st.sampled_from(['ANY', 'ALL']))} "
+                f"(SELECT t2.c FROM t2{where})")
+    if draw(st.booleans()):
+        return f"SELECT t1.a AS c0, t1.b AS c1, t1.s AS c2, ({test}) AS c3 FROM t1{filt}"
+    return f"SELECT t1.a AS c0, t1.b AS c1, t1.s AS c2 FROM t1 WHERE {test}"
+
+
 #: casts between numeric, decimal, text and date types (source, targets)
 CASTS = {"t1.a": ["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "DOUBLE", "DECIMAL(9, 2)", "DECIMAL(4, 1)", "VARCHAR",
                   "UTINYINT"],
@@ -925,7 +955,7 @@ def queries() -> st.SearchStrategy[str]:
                      typed_query(), ordered_query(), like_query(), in_value_query(), big_sum_query(),
                      decimal_query(), values_query(), grouped_subquery_query(), grouped_key_subquery_query(),
                      inequality_correlated_query(), composed_query(), aggregate_form_query(),
-                     quantified_correlated_query())
+                     quantified_correlated_query(), null_correlated_query())
 
 
 def _norm(v: object) -> object:

@@ -19,13 +19,27 @@ which ``unnest_subqueries`` then decorrelates as usual (a left join of the subqu
 conjuncts that read only those tables: a superset of the outer rows' values, which is enough, as
 each outer row finds its own group by the equalities.
 
-Exact where the subquery, for an outer row whose correlation value is NULL, has no rows: the
-equalities do not match NULL, so the outer row reads the subquery over no rows. So every
-correlated condition must be NULL when one of its outer columns is: comparisons and BETWEEN
-over columns, literals, arithmetic and casts (``u.y < t.g + 1``); a correlated OR, IS NULL, CASE,
-COALESCE or function is left as it is (and refused as before). Only what sqlglot would not
-decorrelate by itself is rewritten, so the plans of queries it did decorrelate (all 121 TPC-H and
-TPC-DS SQL queries) do not change.
+Where every correlated condition is NULL when one of its outer columns is (comparisons and
+BETWEEN over columns, literals, arithmetic and casts: ``u.y < t.g + 1``), an outer row whose
+value is NULL has no rows in the subquery, and the equalities, which do not match NULL, give it
+the subquery over no rows: exact. A correlation that may be TRUE on a NULL outer value (an OR,
+IS NULL, COALESCE, CASE, IS NOT DISTINCT FROM, a function) is joined with the domain NULL-safely
+instead: the domain also holds ``COALESCE(c, 0)`` and ``COALESCE(c, 1)`` (two literals of the
+column's type that differ), never NULL and together telling every value and NULL apart, and the
+equalities compare those::
+
+    SELECT t.k, (SELECT count(*) FROM u WHERE u.k = t.k OR t.k IS NULL) FROM t
+      ->
+    SELECT t.k, (SELECT count(*) FROM u, (SELECT DISTINCT t.k AS _c0, COALESCE(t.k, 0) AS _c0_0,
+                 COALESCE(t.k, 1) AS _c0_1 FROM t) AS _dom_0
+                 WHERE NOT (NOT u.k = _dom_0._c0 AND NOT _dom_0._c0 IS NULL)
+                   AND _dom_0._c0_0 = COALESCE(t.k, 0) AND _dom_0._c0_1 = COALESCE(t.k, 1)) FROM t
+
+(the correlated OR, now of the subquery's own tables, written without OR as ``hide_local_ors``
+does). That needs the column's type: an outer column of a derived table or CTE, or of another
+type, is left as it is (and refused as before). Only what sqlglot would not decorrelate by itself
+is rewritten, so the plans of queries it did decorrelate (all 121 TPC-H and TPC-DS SQL queries)
+do not change.
 
 ``hoist_nested_scalar_subqueries`` / ``put_back_hoisted``: ``unnest_subqueries`` decorrelates a
 scalar subquery that is a whole select item, not one inside an item's expression (``COALESCE((...),
@@ -46,22 +60,25 @@ _ARITHMETIC_NAMES = ("Paren", "Neg", "Add", "Sub", "Mul", "Div", "IntDiv", "Mod"
 _STRICT_ROOT = ("EQ", "NEQ", "GT", "GTE", "LT", "LTE", "Between")
 
 
-def decorrelate_by_domain(tree: Any) -> Any:
+def decorrelate_by_domain(tree: Any, schema: Any = None) -> bool:
     """Rewrites, in place, each subquery that ``unnest_subqueries`` would leave correlated but can
     decorrelate once correlated by equalities against the domain (see the module docstring);
-    returns ``tree``."""
+    returns whether it wrote an OR as ``NOT (NOT x AND NOT y)`` (``show_hidden_ors`` writes it
+    back). ``schema`` (sqlglot's, of the tables) types the outer columns of a correlation that
+    may hold on a NULL; without it such a subquery is left as it is."""
     from sqlglot.optimizer.scope import ScopeType, traverse_scope
 
     todo = []
     for scope in traverse_scope(tree):
         if not scope.external_columns or scope.scope_type != ScopeType.SUBQUERY or scope.parent is None:
             continue
-        plan = _plan(scope)
+        plan = _plan(scope, schema)
         if plan is not None:
             todo.append(plan)
-    for i, (select, parent, outer) in enumerate(todo):
-        _rewrite(select, parent, outer, _fresh(tree, i))
-    return tree
+    hidden = False
+    for i, (select, parent, outer, defaults) in enumerate(todo):
+        hidden |= _rewrite(select, parent, outer, _fresh(tree, i), defaults)
+    return hidden
 
 
 def _fresh(tree: Any, i: int) -> str:
@@ -74,9 +91,10 @@ def _fresh(tree: Any, i: int) -> str:
     return f"_dom_{n}"
 
 
-def _plan(scope: Any) -> tuple[Any, Any, list[Any]] | None:
-    """``(select, parent select, outer columns)`` when the subquery
-    of ``scope`` qualifies for the rewrite, else None."""
+def _plan(scope: Any, schema: Any) -> tuple[Any, Any, list[Any], dict[tuple[str, str], tuple[Any, Any]] | None] | None:
+    """``(select, parent select, outer columns, null-safe keys)`` when the subquery of ``scope``
+    qualifies for the rewrite, else None; the keys (``_null_safe_keys``) where a correlated
+    condition may hold on a NULL outer value, else None."""
     from sqlglot import exp
     from sqlglot.optimizer.scope import find_in_scope
     from sqlglot.optimizer.unnest_subqueries import _is_post_aggregation, _is_supported_scalar_aggregate
@@ -133,20 +151,66 @@ def _plan(scope: Any) -> tuple[Any, Any, list[Any]] | None:
     # the correlated conjuncts of the WHERE: strict in their outer columns
     outer_ids = {id(c) for c in outer}
     conjuncts = [c for c in _conjuncts(where.this) if any(id(n) in outer_ids for n in c.find_all(exp.Column))]
-    for c in conjuncts:
-        if type(c).__name__ not in _STRICT_ROOT or c.find(exp.AggFunc, exp.Select):
-            return None
-        for col in c.find_all(exp.Column):
-            if id(col) not in outer_ids:
-                continue
-            node = col.parent
-            while node is not c:
-                if type(node).__name__ not in _STRICT_INNER:
-                    return None
-                node = node.parent
-    if _sqlglot_decorrelates(conjuncts, outer_ids, kind):
+    if any(c.find(exp.AggFunc, exp.Select, exp.Window) for c in conjuncts):
         return None
-    return select, parent, outer
+    if all(_strict(c, outer_ids) for c in conjuncts):
+        if _sqlglot_decorrelates(conjuncts, outer_ids, kind):
+            return None
+        return select, parent, outer, None
+    keys = _null_safe_keys(outer, outer_sources, schema)
+    return None if keys is None else (select, parent, outer, keys)
+
+
+def _strict(c: Any, outer_ids: set[int]) -> bool:
+    """Whether condition ``c`` is not TRUE where one of its outer columns is NULL (by its shape)."""
+    from sqlglot import exp
+
+    if type(c).__name__ not in _STRICT_ROOT:
+        return False
+    for col in c.find_all(exp.Column):
+        if id(col) not in outer_ids:
+            continue
+        node = col.parent
+        while node is not c:
+            if type(node).__name__ not in _STRICT_INNER:
+                return False
+            node = node.parent
+    return True
+
+
+def _null_safe_keys(outer: list[Any], sources: dict[str, Any], schema: Any
+                    ) -> dict[tuple[str, str], tuple[Any, Any]] | None:
+    """Per outer column ``(table, name)``, two literals of its type that differ (``0`` and ``1``,
+    ``''`` and ``'x'``, ...): ``COALESCE(c, a)`` and ``COALESCE(c, b)`` are never NULL and together
+    tell every value and NULL apart (a value equal to both ``a`` and ``b`` does not exist), so
+    equalities over them join a NULL outer value with its own domain row. None where a column is
+    not one of a base table's, or of a type without such literals."""
+    from sqlglot import exp
+
+    if schema is None:
+        return None
+    out: dict[tuple[str, str], tuple[Any, Any]] = {}
+    for col in outer:
+        source = sources.get(col.table)
+        if not isinstance(source, exp.Table):
+            return None
+        try:
+            dtype = schema.get_column_type(source, col.name)
+        except Exception:  # noqa: BLE001  (an unknown table or column: not rewritten)
+            return None
+        T = exp.DataType.Type
+        if dtype.is_type(*exp.DataType.INTEGER_TYPES, *exp.DataType.REAL_TYPES):
+            pair: tuple[Any, Any] = (exp.Literal.number(0), exp.Literal.number(1))
+        elif dtype.is_type(*exp.DataType.TEXT_TYPES):
+            pair = (exp.Literal.string(""), exp.Literal.string("x"))
+        elif dtype.is_type(T.BOOLEAN):
+            pair = (exp.false(), exp.true())
+        elif dtype.is_type(T.DATE):
+            pair = (exp.cast(exp.Literal.string("1970-01-01"), "DATE"), exp.cast(exp.Literal.string("1970-01-02"), "DATE"))
+        else:
+            return None
+        out[(col.table, col.name)] = pair
+    return out
 
 
 def _derived_table(query: Any, select: Any) -> bool:
@@ -191,8 +255,15 @@ def _conjuncts(node: Any) -> list[Any]:
     return [node]
 
 
-def _rewrite(select: Any, parent: Any, outer: list[Any], alias: str) -> None:
+def _rewrite(select: Any, parent: Any, outer: list[Any], alias: str,
+             null_safe: dict[tuple[str, str], tuple[Any, Any]] | None) -> bool:
+    """The rewrite; with ``null_safe`` keys (see ``_null_safe_keys``) the domain is joined on
+    ``COALESCE(c, a)`` and ``COALESCE(c, b)`` instead of ``c`` (a NULL outer value finds its row),
+    and each correlated OR, now of the subquery's own tables, is written without OR for
+    ``unnest_subqueries`` (returns whether one was)."""
     from sqlglot import exp
+
+    from thresher.planner.sql.rewrites import _HIDDEN_OR, _de_morgan
 
     keys: dict[tuple[str, str], str] = {}
     for col in outer:
@@ -207,7 +278,11 @@ def _rewrite(select: Any, parent: Any, outer: list[Any], alias: str) -> None:
     else:
         sources = [frm.copy(), *(j.copy() for j in joins)]
     names = {s.this.alias_or_name for s in sources}
-    domain = exp.select(*(exp.alias_(exp.column(name, table=table), key) for (table, name), key in keys.items()))
+    items = [exp.alias_(exp.column(name, table=table), key) for (table, name), key in keys.items()]
+    if null_safe is not None:
+        items += [exp.alias_(exp.Coalesce(this=exp.column(name, table=table), expressions=[d.copy()]), f"{key}_{i}")
+                  for (table, name), key in keys.items() for i, d in enumerate(null_safe[(table, name)])]
+    domain = exp.select(*items)
     domain.set("distinct", exp.Distinct())
     domain.set("from_", sources[0])
     if sources[1:]:
@@ -218,14 +293,31 @@ def _rewrite(select: Any, parent: Any, outer: list[Any], alias: str) -> None:
                 and all(col.table in names for col in c.find_all(exp.Column))]
         if kept:
             domain.set("where", exp.Where(this=exp.and_(*kept, copy=False)))
+    outer_ids = {id(c) for c in outer}
+    correlated = [c for c in _conjuncts(select.args["where"].this)
+                  if any(id(n) in outer_ids for n in c.find_all(exp.Column))]
     for col in outer:
         col.replace(exp.column(keys[(col.table, col.name)], table=alias))
     select.append("joins", exp.Join(this=exp.Subquery(this=domain, alias=exp.TableAlias(
         this=exp.to_identifier(alias)))))
-    equalities = [exp.EQ(this=exp.column(key, table=alias), expression=exp.column(name, table=table))
-                  for (table, name), key in keys.items()]
+    if null_safe is None:
+        equalities = [exp.EQ(this=exp.column(key, table=alias), expression=exp.column(name, table=table))
+                      for (table, name), key in keys.items()]
+    else:
+        equalities = [exp.EQ(this=exp.column(f"{key}_{i}", table=alias),
+                             expression=exp.Coalesce(this=exp.column(name, table=table), expressions=[d.copy()]))
+                      for (table, name), key in keys.items() for i, d in enumerate(null_safe[(table, name)])]
+    hidden = False
+    for c in correlated:
+        if null_safe is not None and c.find(exp.Or):  # (of the subquery's own tables now: see hide_local_ors)
+            rewritten = _de_morgan(c)
+            rewritten.meta[_HIDDEN_OR] = True
+            if rewritten is not c:
+                c.replace(rewritten)
+            hidden = True
     where = select.args["where"]
     where.set("this", exp.and_(where.this, *equalities, copy=False))
+    return hidden
 
 
 #: the text of the string literal that stands where ``hoist_nested_scalar_subqueries`` took a subquery

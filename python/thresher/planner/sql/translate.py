@@ -1466,8 +1466,8 @@ class Translator:
             else:
                 raise SQLError(f"unsupported ARRAY_ANY predicate: {_where(node)}")
             value = self.expr(other, schema)
-            if isinstance(body, exp.EQ):
-                return Call("list.contains_expr", (arr, value))
+            if isinstance(body, exp.EQ):  # (a NULL value equals no element: Polars' contains finds a NULL one)
+                return Call("and", (Call("is_not_null", (value,)), Call("list.contains_expr", (arr, value))))
             return Call("list.any_ne", (arr, value))
         raise SQLError(f"unsupported ARRAY_ANY predicate: {_where(node)}")
 
@@ -2086,7 +2086,7 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         if rewritten or exp.Exists in kinds or any(issubclass(k, exp.Count) for k in kinds):
             _uncorrelated_exists(tree)
         hoisted = hoist_nested_scalar_subqueries(tree)
-        decorrelate_by_domain(tree)
+        hidden |= decorrelate_by_domain(tree, mapping)
         _guard_scalar_subqueries(tree)
         steps = _open_steps(tree)
         tree = unnest_subqueries(tree)
