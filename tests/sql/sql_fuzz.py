@@ -702,6 +702,28 @@ def null_correlated_query(draw: Any) -> str:
     return f"SELECT t1.a AS c0, t1.b AS c1, t1.s AS c2 FROM t1 WHERE {test}"
 
 
+@st.composite
+def row_subquery_query(draw: Any) -> str:
+    """A correlated scalar subquery selecting a row's value (no aggregate): ``ORDER BY v LIMIT 1``
+    (the least or greatest), or none (DuckDB raises where one returns two rows: skipped), as a
+    select item, inside an expression or compared in the WHERE."""
+    value = draw(st.sampled_from(["t2.c", "t2.s", "t2.a + t2.c"]))
+    corr = draw(st.sampled_from(["t2.a = t1.a", "t2.c = t1.b", "t2.a = t1.a AND t2.s = t1.s", "t2.c < t1.b",
+                                 "t2.a = t1.a AND t2.c > 2", "t2.a = t1.a OR t1.a IS NULL"]))
+    tail = draw(st.sampled_from(["", "", f" ORDER BY {value} LIMIT 1", f" ORDER BY {value} DESC LIMIT 1",
+                                 f" ORDER BY {value} ASC NULLS LAST LIMIT 1"]))
+    sub = f"(SELECT {value} FROM t2 WHERE {corr}{tail})"
+    form = draw(st.integers(0, 2))
+    filt = f" WHERE {draw(predicate(_typed('t1', T1_COLS)))}" if draw(st.integers(0, 3)) == 0 else ""
+    if form == 0:
+        return f"SELECT t1.a AS c0, t1.b AS c1, {sub} AS c2 FROM t1{filt}"
+    if form == 1:
+        other = "'none'" if value == "t2.s" else "-1"
+        return f"SELECT t1.a AS c0, coalesce({sub}, {other}) AS c1 FROM t1{filt}"
+    x = "t1.s" if value == "t2.s" else "t1.b"
+    return f"SELECT t1.a AS c0, t1.b AS c1 FROM t1 WHERE {x} {draw(st.sampled_from(['<', '>=', '=']))} {sub}"
+
+
 #: casts between numeric, decimal, text and date types (source, targets)
 CASTS = {"t1.a": ["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "DOUBLE", "DECIMAL(9, 2)", "DECIMAL(4, 1)", "VARCHAR",
                   "UTINYINT"],
@@ -955,7 +977,8 @@ def queries() -> st.SearchStrategy[str]:
                      typed_query(), ordered_query(), like_query(), in_value_query(), big_sum_query(),
                      decimal_query(), values_query(), grouped_subquery_query(), grouped_key_subquery_query(),
                      inequality_correlated_query(), composed_query(), aggregate_form_query(),
-                     quantified_correlated_query(), null_correlated_query())
+                     quantified_correlated_query(), null_correlated_query(),
+                     row_subquery_query())
 
 
 def _norm(v: object) -> object:

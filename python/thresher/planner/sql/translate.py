@@ -2085,12 +2085,14 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         rewritten = exp.In in kinds and _observed_in_subqueries(tree)
         if rewritten or exp.Exists in kinds or any(issubclass(k, exp.Count) for k in kinds):
             _uncorrelated_exists(tree)
+        if exp.Subquery in kinds:
+            _correlated_row_subqueries(tree)
         hoisted = hoist_nested_scalar_subqueries(tree)
         hidden |= decorrelate_by_domain(tree, mapping)
         _guard_scalar_subqueries(tree)
         steps = _open_steps(tree)
         tree = unnest_subqueries(tree)
-        _close_steps(steps)
+        _close_steps(steps, tree)
         put_back_hoisted(hoisted)
         _exists_tests_never_null(tree)
     if nested or any(issubclass(k, exp.ArrayAgg) for k in kinds):
@@ -2291,20 +2293,38 @@ def _open_steps(tree: Any) -> list[Any]:
     """The ``KEEP_STEP`` stand-ins of ``tree`` as parentheses while ``unnest_subqueries`` runs
     (put back by ``_close_steps``): it hoists no subquery of a select list that holds an
     anonymous function (it might be an aggregate), and a stand-in is none; with one in a CASE
-    condition beside it, an IN (subquery) was left to the translation, which refused it."""
-    out = []
+    condition beside it, an IN (subquery) was left to the translation, which refused it. So does
+    a ``__single_row_value`` of ``_correlated_row_subqueries``, as a COALESCE of its two operands
+    (a function sqlglot knows; ``_close_steps`` puts back each, also every copy made of it)."""
+    out: list[Any] = []
     for node in list(tree.find_all(exp.Anonymous)):
         if node.name == KEEP_STEP and len(node.expressions) == 1:
             paren = exp.Paren(this=node.expressions[0])
             node.replace(paren)
             out.append(paren)
+        elif node.name == SINGLE_ROW_VALUE and node.meta_get(_ROW_CHECK):  # (_correlated_row_subqueries')
+            pair = exp.Coalesce(this=node.expressions[0], expressions=[node.expressions[1]])
+            pair.meta[_ROW_CHECK] = True
+            node.replace(pair)
+            out.append(pair)
     return out
 
 
-def _close_steps(parens: list[Any]) -> None:
+def _close_steps(parens: list[Any], tree: Any) -> None:
     for paren in parens:
+        if isinstance(paren, exp.Coalesce):
+            continue
         if paren.parent is not None:  # (still in the tree: decorrelation does not copy a select list)
             paren.replace(exp.Anonymous(this=KEEP_STEP, expressions=[paren.this]))
+    if any(isinstance(p, exp.Coalesce) for p in parens):  # (each, and any copy decorrelation made of it)
+        for pair in list(tree.find_all(exp.Coalesce)):
+            if pair.meta_get(_ROW_CHECK):
+                pair.meta.pop(_ROW_CHECK)
+                pair.replace(exp.Anonymous(this=SINGLE_ROW_VALUE, expressions=[pair.this, *pair.expressions]))
+
+
+#: ``meta`` key of a ``__single_row_value`` that ``_correlated_row_subqueries`` wrote
+_ROW_CHECK = "thresher_row_check"
 
 
 #: the SQL function a guarded scalar subquery's value goes through (``_guard_scalar_subqueries``)
@@ -2343,6 +2363,51 @@ def _guard_scalar_subqueries(tree: Any) -> None:
             this=SINGLE_ROW_VALUE, expressions=[exp.column("v", table=agg), exp.column("n", table=agg)]), names[0]),
         ).from_(exp.Subquery(this=counted, alias=exp.TableAlias(this=exp.to_identifier(agg))))
         sq.set("this", guarded)
+
+
+def _correlated_row_subqueries(tree: Any) -> None:
+    """A correlated scalar subquery that selects a row's value (no aggregate), as aggregates that
+    decorrelation joins:
+
+    ``(SELECT v FROM ... WHERE ... ORDER BY v [ASC | DESC] [NULLS LAST] LIMIT 1)`` is the least
+    (greatest) ``v``, NULL only where every ``v`` is (DuckDB puts NULLs last by default):
+    ``(SELECT min(v) ...)``, ``(SELECT max(v) ...)``.
+
+    Without LIMIT, DuckDB raises where the subquery returns more than one row for some outer row;
+    so does ``__single_row_value((SELECT min(v) ...), (SELECT count(*) ...))`` (the min of at
+    most one row is its value). Refused (by ``_guard_scalar_subqueries``) otherwise: a LIMIT 1
+    ordered by another key or NULLS FIRST, OFFSET, DISTINCT, GROUP BY, HAVING, a window."""
+    for sq in list(tree.find_all(exp.Subquery)):
+        q = sq.this
+        if (not _is_scalar_position(sq) or not isinstance(q, exp.Select) or len(q.expressions) != 1
+                or not _reads_outside(q) or any(q.args.get(k) for k in (
+                    "group", "having", "qualify", "offset", "fetch", "distinct", "windows", "laterals", "with_"))
+                or q.expressions[0].find(exp.AggFunc, exp.Window, exp.Query)):
+            continue
+        value = q.expressions[0].unalias()
+        limit, order = q.args.get("limit"), q.args.get("order")
+        if limit is not None:
+            n = limit.expression if isinstance(limit, exp.Limit) else None
+            if not (isinstance(n, exp.Literal) and n.name == "1") or order is None or len(order.expressions) != 1:
+                continue
+            key = order.expressions[0]
+            if key.this != value or key.args.get("nulls_first"):
+                continue
+            agg: Any = exp.Max if key.args.get("desc") else exp.Min
+            new = q.copy()
+            new.set("limit", None)
+            new.set("order", None)
+            new.set("expressions", [exp.alias_(agg(this=value.copy()), "v")])
+            sq.set("this", new)
+            continue
+        if order is not None:
+            continue
+        least, rows = q.copy(), q.copy()
+        least.set("expressions", [exp.alias_(exp.Min(this=value.copy()), "v")])
+        rows.set("expressions", [exp.alias_(exp.Count(this=exp.Star()), "n")])
+        check = exp.Anonymous(this=SINGLE_ROW_VALUE, expressions=[exp.Subquery(this=least), exp.Subquery(this=rows)])
+        check.meta[_ROW_CHECK] = True
+        sq.replace(check)
 
 
 def _is_scalar_position(sq: Any) -> bool:
