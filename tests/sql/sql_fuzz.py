@@ -724,6 +724,25 @@ def row_subquery_query(draw: Any) -> str:
     return f"SELECT t1.a AS c0, t1.b AS c1 FROM t1 WHERE {x} {draw(st.sampled_from(['<', '>=', '=']))} {sub}"
 
 
+@st.composite
+def nested_correlated_query(draw: Any) -> str:
+    """A subquery inside a correlated subquery that reads the outermost query's row (correlated two
+    levels up), as EXISTS, IN or a compared aggregate, in a WHERE or a select item."""
+    inner_corr = draw(st.sampled_from(["t3.c = t1.b", "t3.a = t1.a AND t3.s = t2.s", "t3.c > t1.b",
+                                       "t3.a = t2.a AND t3.c = t1.b", "t3.s = t1.s"]))
+    inner = draw(st.sampled_from([f"EXISTS (SELECT 1 FROM t2 AS t3 WHERE {inner_corr})",
+                                  f"t2.c IN (SELECT t3.c FROM t2 AS t3 WHERE {inner_corr})",
+                                  f"t2.c > (SELECT min(t3.c) FROM t2 AS t3 WHERE {inner_corr})"]))
+    mid_corr = draw(st.sampled_from(["t2.a = t1.a", "t2.s = t1.s", "t2.c < t1.b"]))
+    mid = f"SELECT {{}} FROM t2 WHERE {mid_corr} AND {inner}"
+    form = draw(st.integers(0, 2))
+    if form == 0:
+        return f"SELECT t1.a AS c0, t1.b AS c1 FROM t1 WHERE EXISTS ({mid.format('1')})"
+    if form == 1:
+        return f"SELECT t1.a AS c0, t1.b AS c1, ({mid.format('count(*)')}) AS c2 FROM t1"
+    return f"SELECT t1.a AS c0, t1.b AS c1 FROM t1 WHERE t1.b IN ({mid.format('t2.c')})"
+
+
 #: casts between numeric, decimal, text and date types (source, targets)
 CASTS = {"t1.a": ["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "DOUBLE", "DECIMAL(9, 2)", "DECIMAL(4, 1)", "VARCHAR",
                   "UTINYINT"],

@@ -186,3 +186,17 @@ def test_in_a_list_with_null_is_not_found_for_null() -> None:
 def test_correlation_true_on_null_stays_refused(query: str) -> None:
     with pytest.raises(UnsupportedError, match="could not be decorrelated"):
         thresher_rows(query, TABLES)
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT t.k FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.k = t.k AND EXISTS (SELECT 1 FROM u AS w WHERE w.y = t.g))",
+    "SELECT t.k, (SELECT count(*) FROM u WHERE u.y IN (SELECT w.y FROM u AS w WHERE w.k = t.k)) AS m FROM t",
+    "SELECT t.k FROM t WHERE t.g IN (SELECT u.y FROM u WHERE u.y > (SELECT min(w.y) FROM u AS w WHERE w.k = t.k))",
+    "SELECT t.k, (SELECT max(u.y) FROM u WHERE u.k = t.k AND u.y < (SELECT max(w.y) FROM u AS w WHERE w.s = t.s)) "
+    "AS m FROM t",
+])
+def test_correlation_two_levels_out_is_refused_naming_it(query: str) -> None:
+    """(each was refused already, as a missing column, an unsupported LEFT JOIN condition or an
+    EXISTS that could not be decorrelated)"""
+    with pytest.raises(UnsupportedError, match="a subquery correlated to a query two or more levels out"):
+        thresher_rows(query, TABLES)

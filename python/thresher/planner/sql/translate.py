@@ -2077,6 +2077,7 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     if nested:
         if exp.Tuple in kinds and _row_in_subqueries(tree):
             kinds.add(exp.Exists)
+        _refuse_nested_correlation(tree)
         tree = _lifted(tree)
         if (exp.Any in kinds or exp.All in kinds) and quantified_comparisons(tree):
             kinds.add(exp.In)
@@ -2142,6 +2143,31 @@ def _row_in_subqueries(tree: Any) -> bool:
         node.replace(exists)
         changed = True
     return changed
+
+
+def _refuse_nested_correlation(tree: Any) -> None:
+    """A subquery (in an expression) that reads a column of a query two or more levels out, past
+    the subquery it sits in, is refused naming it: decorrelation joins a subquery onto the query
+    right outside it, where that column does not exist (it failed later, with a missing column,
+    an unsupported join condition or an EXISTS that could not be decorrelated)."""
+    from sqlglot.optimizer.scope import ScopeType, traverse_scope
+
+    for scope in traverse_scope(tree):
+        parent = scope.parent
+        if scope.scope_type != ScopeType.SUBQUERY or parent is None or parent.scope_type != ScopeType.SUBQUERY:
+            continue
+        for col in scope.external_columns:
+            if col.table in parent.sources:
+                continue
+            up = parent.parent
+            while up is not None and col.table not in up.sources:
+                up = up.parent
+            if up is not None:
+                raise UnsupportedError(
+                    f"a subquery correlated to a query two or more levels out (it reads {col.sql()}, a column of "
+                    f"neither its own tables nor those of the subquery it sits in) is not supported: "
+                    f"{_where(scope.expression)}; join that table in the middle subquery, or correlate each "
+                    f"level with the one right outside it")
 
 
 def _lifted(tree: Any) -> Any:
