@@ -525,6 +525,8 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
         if pa.types.is_floating(in_type.arrow.field("by").type):
             return value.sort_by(by, descending=name == "max_by", maintain_order=True).first()
         return value.get(by.arg_max() if name == "max_by" else by.arg_min())
+    if name == "max" and e.option("nan") == "greatest" and in_type.is_float():
+        return x.nan_max()  # (SQL: NaN is the greatest value; Polars' max skips it)
     if name in ("min", "max", "first", "last", "any", "all"):
         return getattr(x, name)()
     raise ThresherTypeError(f"no Polars form for aggregation {name!r}")

@@ -46,6 +46,9 @@ else:
 #: aggregates a moving frame supports; the others need the whole partition as their frame
 #: SQL's exact sum/avg of BIGINT values (``planner/sql/coerce.SQL_EXACT_SUM``)
 _EXACT = (("exact", True),)
+#: SQL's max of floats, NaN the greatest value (``planner/sql/coerce.SQL_NAN_MAX``): the max this
+#: module takes of floats already
+_NAN_MAX = (("nan", "greatest"),)
 _FRAMED_AGGS = ("sum", "mean", "count", "min", "max", "first", "last")
 
 
@@ -245,7 +248,7 @@ def _hash_partitioned(exprs: Sequence[Expr], partition_by: Sequence[Expr], order
             return False
     return all(isinstance(strip_alias(e), CountStar)
                or (isinstance(strip_alias(e), AggCall) and strip_alias(e).name in ("sum", "mean", "count", "min", "max")
-                   and strip_alias(e).options in ((), _EXACT))  # type: ignore[attr-defined]
+                   and strip_alias(e).options in ((), _EXACT, _NAN_MAX))  # type: ignore[attr-defined]
                for e in exprs)
 
 

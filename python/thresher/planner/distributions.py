@@ -33,6 +33,7 @@ from thresher.planner.polars_plan import PolarsProgram, SchemaOnlySource
 #: aggregations that are the same aggregation of their per-chunk results
 #: SQL's sum that raises where it leaves BIGINT (``sql/coerce.SQL_EXACT_SUM``)
 _EXACT = (("exact", True),)
+_NAN_MAX = (("nan", "greatest"),)  # (SQL's max of floats: planner/sql/coerce.SQL_NAN_MAX)
 _SELF_DECOMPOSING = {"sum": "sum", "count": "sum", "min": "min", "max": "max", "any": "any", "all": "all"}
 
 
@@ -137,7 +138,7 @@ def _decompose(aggs: Sequence[Expr], schema: Schema) -> tuple[list[Expr], list[E
             return AggCall("sum", Column(name))
         if not isinstance(e, AggCall):
             return None
-        if e.options not in ((), _EXACT) or (e.name not in _SELF_DECOMPOSING and e.name != "mean"):
+        if e.options not in ((), _EXACT, _NAN_MAX) or (e.name not in _SELF_DECOMPOSING and e.name != "mean"):
             ok = False
             return e
         if e.name == "mean":
@@ -153,8 +154,9 @@ def _decompose(aggs: Sequence[Expr], schema: Schema) -> tuple[list[Expr], list[E
             return When(((Call("gt", (total, Literal(0, DataType.int64()))), mean),), Literal(None, DataType.float64()))
         name = f"__p{len(partials)}"
         partials.append(Alias(e, name))
-        # (SQL's exact sum: the sum of the partial sums must not wrap either)
-        return AggCall(_SELF_DECOMPOSING[e.name], Column(name), e.options if e.name == "sum" else ())
+        # (SQL's exact sum: the sum of the partial sums must not wrap either; SQL's max of floats:
+        # NaN the greatest among the partials too)
+        return AggCall(_SELF_DECOMPOSING[e.name], Column(name), e.options if e.name in ("sum", "max") else ())
 
     finals: list[Expr] = [Alias(_rewrite(a, part), a.output_name()) for a in aggs]
     return (partials, finals) if ok else None

@@ -13,6 +13,7 @@ from thresher.expressions.expr import AggCall, Alias, Call, Cast, Column, CountS
 
 #: SQL's sum that raises where it leaves BIGINT (``sql/coerce.SQL_EXACT_SUM``)
 _EXACT = (("exact", True),)
+_NAN_MAX = (("nan", "greatest"),)  # (SQL's max of floats: planner/sql/coerce.SQL_NAN_MAX)
 
 
 def partial_aggregates(aggs: tuple[Expr, ...], schema: Schema | None = None
@@ -40,9 +41,10 @@ def partial_aggregates(aggs: tuple[Expr, ...], schema: Schema | None = None
             second.append(AggCall("sum", Column(f"{name}.p"), inner.options if isinstance(inner, AggCall) else ()
                                   ).alias(name))
             final.append(Column(name))
-        elif isinstance(inner, AggCall) and inner.name in ("min", "max") and not inner.options:
+        elif isinstance(inner, AggCall) and inner.name in ("min", "max") and inner.options in ((), _NAN_MAX):
             first.append(inner.alias(f"{name}.p"))
-            second.append(AggCall(inner.name, Column(f"{name}.p")).alias(name))
+            # (SQL's max of floats: NaN the greatest among the partials too)
+            second.append(AggCall(inner.name, Column(f"{name}.p"), inner.options).alias(name))
             final.append(Column(name))
         elif isinstance(inner, AggCall) and inner.name == "mean" and inner.options in ((), _EXACT):
             first += [_mean_sum(inner.child, schema).alias(f"{name}.s"),

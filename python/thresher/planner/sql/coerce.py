@@ -42,6 +42,10 @@ SQL_CHECKED = (("sql", True),)
 #: as the DataFrame API, wraps). A sum of INTEGER (or narrower) values fits BIGINT below 2^32 rows.
 #: An ``avg`` of such values sums them exactly too (Polars sums doubles: avg(2^63 - 1, -2^63) 0.0).
 SQL_EXACT_SUM = (("exact", True),)
+#: the option of a ``max`` of REAL or DOUBLE values written in SQL: NaN is greater than every number
+#: (DuckDB's ``max`` of 1.0 and NaN is NaN), where Polars' ``max`` (the DataFrame API's) skips NaN
+#: unless every value is NaN. (``min`` agrees: NaN is the least value only where every value is NaN.)
+SQL_NAN_MAX = (("nan", "greatest"),)
 
 
 def may_leave_int32(e: Expr, schema: Schema | None) -> bool:

@@ -56,6 +56,7 @@ from thresher.planner.partial_aggregates import partial_aggregates
 from thresher.planner.sql.coerce import (
     SQL_CHECKED,
     SQL_EXACT_SUM,
+    SQL_NAN_MAX,
     SQL_TRUNCATED,
     SQLCast,
     SQLCastError,
@@ -950,6 +951,8 @@ class Translator:
                 return AggCall(agg, x, SQL_EXACT_SUM + distinct)
             if agg in ("sum", "mean", "std", "var", "median") and _is_float32(x, schema):
                 x = Cast(x, DataType.float64())  # (DuckDB answers in DOUBLE; Polars would keep REAL)
+            if agg == "max" and _is_float(x, schema):
+                return AggCall(agg, x, SQL_NAN_MAX)  # (NaN is SQL's greatest value: see SQL_NAN_MAX)
             return AggCall(agg, x, distinct)
         if isinstance(node, (exp.LogicalAnd, exp.LogicalOr, exp.GroupConcat, exp.PercentileCont, exp.PercentileDisc,
                              exp.Quantile, exp.WithinGroup)):
@@ -2896,6 +2899,16 @@ def _rejects_nulls(terms: list[Expr], names: set[str]) -> bool:
 
 
 __all__ = ["SQLError", "Translator", "translate", "sql_type_name"]
+
+
+def _is_float(x: Expr, schema: Schema | None) -> bool:
+    """Is ``x`` of type REAL or DOUBLE over ``schema``? (False where that is unknown)"""
+    if schema is None:
+        return False
+    try:
+        return x.resolve(schema).dtype.is_float()
+    except ThresherError:
+        return False
 
 
 def _is_float32(x: Expr, schema: Schema | None) -> bool:

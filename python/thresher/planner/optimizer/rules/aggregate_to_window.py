@@ -93,7 +93,8 @@ def _rewrite(node: LogicalPlan) -> LogicalPlan | None:
         if not calls or contains_window(src):
             return None
         for c in calls:
-            if not (c.name in DUPLICATE_INSENSITIVE and not c.options and not _has_aggregate(c.child)):
+            # (a SQL max of floats, NaN the greatest: the window takes its max so too)
+            if not (c.name in DUPLICATE_INSENSITIVE and c.options in ((), (("nan", "greatest"),)) and not _has_aggregate(c.child)):
                 return None
         if not isinstance(src, AggCall) and src.columns() - {x for c in calls for x in c.columns()}:
             return None  # a column outside the aggregates (not a group key there)

@@ -102,8 +102,11 @@ def to_comparison(term: Expr, schema: Schema) -> Comparison | None:
         if dtype.is_media() or dtype.kind == "decimal":
             return None
         values = tuple(_coerce_literal(v, dtype) for v in term.option("values", ()))
-        if any(v is None for v in values):
-            return None
+        if dtype.is_float():
+            # (an integer in a float column's list: Polars' is_in refuses Int64 values for Float64 data)
+            values = tuple(float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in values)
+        if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
+            return None  # (NaN is in a list holding NaN in Polars and DuckDB, in no source's own filter)
         return Comparison(term.args[0].name, "is_in", values)
     if term.name in ("is_null", "is_not_null") and isinstance(term.args[0], Column) and term.args[0].name in schema:
         return Comparison(term.args[0].name, term.name)  # type: ignore[arg-type]
