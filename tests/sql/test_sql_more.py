@@ -86,3 +86,34 @@ def test_errors_carry_the_position() -> None:
 ])
 def test_min_max_distinct_as_duckdb(query: str) -> None:
     _check(query)
+
+
+def test_between_symmetric_is_refused() -> None:
+    """``x BETWEEN SYMMETRIC 5 AND 2`` was read as ``x BETWEEN 5 AND 2`` (no row); DuckDB refuses
+    the syntax, so Thresher refuses it by name."""
+    t = th.from_arrow(pa.table({"v": [1, 3, 6]}))
+    with pytest.raises(th.ThresherError, match="BETWEEN SYMMETRIC"):
+        th.sql("SELECT v FROM t WHERE v BETWEEN SYMMETRIC 5 AND 2", t=t).to_arrow()
+
+
+@pytest.mark.parametrize("query", ["SELECT v FROM t ORDER BY v LIMIT 50 PERCENT", "SELECT v FROM t ORDER BY v LIMIT 20%",
+                                   "SELECT v FROM t ORDER BY v FETCH FIRST 2 ROWS WITH TIES",
+                                   "SELECT v FROM t ORDER BY v LIMIT 2.5", "SELECT v FROM t ORDER BY v LIMIT NULL"])
+def test_limit_percent_with_ties_and_non_integer_counts_are_refused(query: str) -> None:
+    """``LIMIT 50 PERCENT`` was read as ``LIMIT 50`` (every row of a small table), ``FETCH ...
+    WITH TIES`` crashed (AttributeError), ``LIMIT 2.5`` and ``LIMIT NULL`` raised a ValueError:
+    each is refused by name now."""
+    t = th.from_arrow(pa.table({"v": [3, 1, 2, 2]}))
+    with pytest.raises(th.ThresherError, match="PERCENT|WITH TIES|integer constant"):
+        th.sql(query, t=t).to_arrow()
+
+
+@pytest.mark.parametrize("query", ["SELECT v FROM t ORDER BY v FETCH FIRST 2 ROWS ONLY",
+                                   "SELECT v FROM t ORDER BY v OFFSET 1 ROWS FETCH NEXT 2 ROWS ONLY",
+                                   "SELECT v FROM t ORDER BY v LIMIT '2'"])
+def test_fetch_first_rows_only_as_duckdb(query: str) -> None:
+    """``FETCH FIRST n ROWS ONLY`` crashed (AttributeError): it is a LIMIT, as DuckDB reads it."""
+    t = pa.table({"v": [3, 1, 2, 2]})
+    con = duckdb.connect()
+    con.register("t", t)
+    assert th.sql(query, t=th.from_arrow(t)).to_arrow().to_pylist() == con.sql(query).to_arrow_table().to_pylist()

@@ -566,8 +566,8 @@ class Translator:
         limit: Any = node.args.get("limit")
         offset: Any = node.args.get("offset")
         if limit is not None or offset is not None:
-            n = int(limit.expression.name) if limit is not None else 2**62
-            off = int(offset.expression.name) if offset is not None else 0
+            n = _row_count(limit, "LIMIT") if limit is not None else 2**62
+            off = _row_count(offset, "OFFSET") if offset is not None else 0
             plan = Limit(plan, n, off)
         return plan
 
@@ -2808,9 +2808,13 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     ctes: set[str] = set()
     tables: list[Any] = []  # in find_all's order: the first unknown one is reported
     values: list[Any] = []
-    for node in tree.find_all(exp.CTE, exp.Table, exp.Order, exp.Group, exp.Window, exp.Values):  # one walk for all
+    for node in tree.find_all(exp.CTE, exp.Table, exp.Order, exp.Group, exp.Window, exp.Values, exp.Between):  # one walk
         if isinstance(node, exp.Table):
             tables.append(node)
+        elif isinstance(node, exp.Between):
+            if node.args.get("symmetric"):  # (was read as a plain BETWEEN: BETWEEN SYMMETRIC 5 AND 2 kept no row)
+                raise UnsupportedError(f"BETWEEN SYMMETRIC is not supported (DuckDB refuses it too): {_where(node)}; "
+                                       "write BETWEEN least(a, b) AND greatest(a, b)")
         elif isinstance(node, exp.Values):
             values.append(node)
         elif isinstance(node, exp.CTE):
@@ -2899,6 +2903,25 @@ def _rejects_nulls(terms: list[Expr], names: set[str]) -> bool:
 
 
 __all__ = ["SQLError", "Translator", "translate", "sql_type_name"]
+
+
+def _row_count(node: Any, clause: str) -> int:
+    """The number of rows of a LIMIT, OFFSET or FETCH FIRST clause: a literal integer. PERCENT and
+    WITH TIES are refused (both were read as a plain count: LIMIT 50 PERCENT kept every row; FETCH
+    crashed), as is any other expression."""
+    options = node.args.get("limit_options")
+    clause = "FETCH FIRST" if isinstance(node, exp.Fetch) else clause
+    if options is not None and options.args.get("percent"):
+        raise UnsupportedError(f"{clause} ... PERCENT is not supported: {_where(node)}")
+    if options is not None and options.args.get("with_ties"):
+        raise UnsupportedError(f"{clause} ... WITH TIES is not supported: {_where(node)}; rank() over the ORDER BY "
+                               "keys filtered to <= n keeps the ties")
+    n = node.args.get("count") if isinstance(node, exp.Fetch) else node.expression
+    if isinstance(n, exp.Neg) and isinstance(n.this, exp.Literal):
+        raise SQLError(f"{clause} must not be negative: {_where(node)}")
+    if not (isinstance(n, exp.Literal) and n.name.isdigit()):  # (DuckDB reads LIMIT '2' as 2 too)
+        raise UnsupportedError(f"{clause} takes an integer constant here: {_where(node)}")
+    return int(n.name)
 
 
 def _is_float(x: Expr, schema: Schema | None) -> bool:
