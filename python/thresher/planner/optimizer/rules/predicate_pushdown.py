@@ -105,6 +105,9 @@ def to_comparison(term: Expr, schema: Schema) -> Comparison | None:
         if dtype.is_float():
             # (an integer in a float column's list: Polars' is_in refuses Int64 values for Float64 data)
             values = tuple(float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in values)
+            # (-0.0 equals 0.0, but Arrow's is_in hashes them apart: the list holds both zeros)
+            values += tuple(math.copysign(0.0, -math.copysign(1.0, v)) for v in values
+                            if isinstance(v, float) and v == 0.0)
         if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
             return None  # (NaN is in a list holding NaN in Polars and DuckDB, in no source's own filter)
         return Comparison(term.args[0].name, "is_in", values)
