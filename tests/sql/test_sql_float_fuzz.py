@@ -368,3 +368,41 @@ def test_dataframe_is_in_of_zero_keeps_minus_zero_as_polars(values: list[float],
     for frame in (th.from_arrow(t), th.read_parquet(str(tmp_path / "t.parquet"))):
         # (no sort after it: the filter is the scan's own, Arrow's is_in)
         assert sorted(frame.filter(th.col("x").is_in(values)).to_arrow().column("id").to_pylist()) == want
+
+
+# -- filters pushed into scans (pyarrow's for memory and Parquet) of special floats, against Polars -------
+_SCAN = pa.table({"id": pa.array(range(8), pa.int64()), "x": pa.array([None, NAN, INF, -INF, 0.0, -0.0, 1.5, -2.0]),
+                  "f32": pa.array([None, NAN, INF, -INF, 0.0, -0.0, 1.5, -2.0], pa.float32())})
+
+
+def _scan_filter(m: Any, c: str, op: str, v: float) -> Any:
+    x = m.col(c)
+    if op == "is_in":
+        return x.is_in([v, 1.5])
+    if op == "between":
+        return x.is_between(v, 2)
+    return {"==": x == v, "!=": x != v, "<": x < v, "<=": x <= v, ">": x > v, ">=": x >= v}[op]
+
+
+def test_scan_filters_of_special_floats_as_polars(tmp_path: Path) -> None:
+    """Every comparison of a float column with NaN, +-inf, +-0.0 and numbers, pushed into an
+    in-memory and a Parquet scan (row groups of 3 rows, so statistics prune), keeps Polars' rows.
+    ``x != inf`` dropped the NaN rows of a Parquet row group whose statistics (NaN left out) said
+    min = max = inf; ``is_in([0.0])`` dropped -0.0 (see above)."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    pq.write_table(_SCAN, tmp_path / "t.parquet", row_group_size=3)
+    wrong = []
+    for c in ("x", "f32"):
+        for op in ("==", "!=", "<", "<=", ">", ">=", "is_in", "between"):
+            for v in (0, 0.0, -0.0, NAN, INF, -INF, 1.5):
+                try:
+                    want = sorted(pl.from_arrow(_SCAN).filter(_scan_filter(pl, c, op, v))["id"].to_list())  # type: ignore[union-attr]
+                except (pl.exceptions.PolarsError, TypeError):  # (Polars refuses it: nothing to compare)
+                    continue
+                for frame in (th.from_arrow(_SCAN), th.read_parquet(str(tmp_path / "t.parquet"))):
+                    got = sorted(frame.filter(_scan_filter(th, c, op, v)).to_arrow().column("id").to_pylist())
+                    if got != want:
+                        wrong.append((c, op, v, got, want))
+    assert not wrong, wrong

@@ -116,6 +116,10 @@ def _term_to_pyarrow(t: Comparison) -> pc.Expression:
     if t.nan_greatest and t.op in (">", ">="):
         # pyarrow's comparisons with NaN are all false
         return (f > v if t.op == ">" else f >= v) | f.is_nan()
+    if t.nan_greatest and t.op == "!=":
+        # (NaN != v holds, but a Parquet row group whose statistics (NaN left out) say min = max = v
+        # was skipped by pyarrow: x != inf dropped the NaN rows of such a group)
+        return (f != v) | f.is_nan()
     return {
         "==": lambda: f == v,
         "!=": lambda: f != v,
