@@ -51,7 +51,22 @@ if TYPE_CHECKING:
 
 
 
+#: the exact types a key holds as they are (hashable values: see :func:`_freeze`)
+_FROZEN_SCALARS = frozenset({str, int, float, bool, type(None), bytes})
+
+
 def _freeze(v: Any) -> Any:
+    """``v`` as a hashable key part: dicts and sets as sorted tuples, lists and tuples as tuples
+    of their parts' keys, expressions as their keys, anything unhashable by identity."""
+    t = type(v)
+    if t in _FROZEN_SCALARS:
+        return v
+    if t is tuple or t is list:
+        # (a call's options, an is_in's values: mostly scalars, kept without a call for each)
+        for x in v:
+            if type(x) not in _FROZEN_SCALARS:
+                return tuple([_freeze(x) for x in v])
+        return v if t is tuple else tuple(v)
     if isinstance(v, dict):
         return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
     if isinstance(v, (list, tuple)):

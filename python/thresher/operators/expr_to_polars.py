@@ -462,8 +462,16 @@ def needs_guard(expr: Expr) -> bool:
     """Does ``expr`` hold a checked call (see :func:`register_checked_lowering`)?"""
     d = expr.__dict__
     hit: tuple[int, bool] | None = d.get("_memo_checked")
-    if hit is None or hit[0] != len(_CHECKED):
-        hit = d["_memo_checked"] = (len(_CHECKED), _is_checked(expr) or any(needs_guard(c) for c in expr.children()))
+    n = len(_CHECKED)
+    if hit is None or hit[0] != n:
+        # (a loop, not any() over a generator: a lowered query asks it of each new node)
+        found = isinstance(expr, Call) and expr.name in _CHECKED and _is_checked(expr)
+        if not found and not expr._LEAF:
+            for c in expr.children():
+                if needs_guard(c):
+                    found = True
+                    break
+        hit = d["_memo_checked"] = (n, found)
     return hit[1]
 
 

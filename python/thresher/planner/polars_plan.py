@@ -32,7 +32,9 @@ import pyarrow as pa
 from thresher._lazy import lazy_module
 from thresher._polars import filter_ as _filter
 from thresher._polars import group_by_agg as _group_by_agg
+from thresher._polars import join as _join_frames
 from thresher._polars import select as _select
+from thresher._polars import select_columns as _select_columns
 from thresher._polars import sort as _sort
 from thresher._polars import with_columns as _with_columns
 from thresher.datatypes import Schema, supertype
@@ -575,7 +577,7 @@ def _build(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
         if hit is None:
             hit = (shared[1], leaf, _build_node(shared[1], leaf).cache())
             memo[ckey] = hit
-        return hit[2] if shared[1] is node else hit[2].select(node.schema.names)
+        return hit[2] if shared[1] is node else _select_columns(hit[2], node.schema.names)
     hit = memo.get((id(node), id(leaf)))
     if hit is not None:
         return hit[2]
@@ -597,7 +599,7 @@ def _shared_read(node: LogicalPlan, read: SharedRead, memo: dict[tuple[int, int]
         lf = _filter(lf, predicate_to_polars(Predicate(read.terms)))
     if read.filters:
         lf = _filter(lf, filter_to_polars(combine_conjunction(read.filters), read.base.schema))
-    return lf.select(list(node.schema.names))
+    return _select_columns(lf, node.schema.names)
 
 
 def _keys(exprs: Sequence[Expr], schema: Schema) -> list[pl.Expr]:
@@ -698,7 +700,7 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
                 read = names[r:] + names[:r]
         lf = node.source.polars_scan(read, node.predicate)
         if lf is not None and read != cols:
-            lf = lf.select(list(node.schema.names))
+            lf = _select_columns(lf, node.schema.names)
         if lf is None:
             raise ThresherExecutionError(f"no frame for stage input {node.describe()}")
         if node.limit is not None and node.limit < 2 ** 32:
@@ -876,7 +878,7 @@ def _reduced_right(node: Join, left: pl.LazyFrame, leaf: LeafResolver) -> tuple[
     left = left.cache()
     keys = _select(left, lk)
     below = _without_implied_semi_joins(agg.input, key_exprs, node.left, node.left_on)
-    grouped = _build(below, leaf).join(keys, left_on=gk, right_on=names, how="semi")
+    grouped = _join_frames(_build(below, leaf), keys, gk, names, "semi")
 
     def resolve(n: LogicalPlan) -> pl.LazyFrame:
         return grouped if n is agg.input else leaf(n)
@@ -1046,7 +1048,7 @@ def _key_set_reduced(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> tup
         rk.append(to_polars(re_, rs).cast(pt))
     left = left.cache()
     keys = _select(left, lk)
-    return left, right.join(keys, left_on=rk, right_on=[f"__sk{k}" for k in range(len(lk))], how="semi")
+    return left, _join_frames(right, keys, rk, [f"__sk{k}" for k in range(len(lk))], "semi")
 
 
 def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
@@ -1099,13 +1101,12 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
     lsel = [polars_col(n, a) for n, a in lmap.items()] + lkeys
     L, R = _select(left, lsel), _select(right, rsel)
     if how == "cross":
-        joined = L.join(R, how="cross")
+        joined = _join_frames(L, R, (), (), "cross")
     else:
         lon = [f"__lk{k}" for k in range(len(lkeys))]
         ron = [f"__rk{k}" for k in range(len(rkeys))]
         phow = {"outer": "full"}.get(how, how)
-        joined = L.join(R, left_on=lon, right_on=ron, how=phow, coalesce=False,  # type: ignore[arg-type]
-                        nulls_equal=node.nulls_equal)
+        joined = _join_frames(L, R, lon, ron, phow, coalesce=False, nulls_equal=node.nulls_equal)
     if how in ("semi", "anti"):
         return _select(joined, [polars_col(a, n) for n, a in lmap.items()])
     out: list[pl.Expr] = []
@@ -1142,7 +1143,7 @@ def _direct_join(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> pl.Lazy
     ls, rs = node.left.schema, node.right.schema
     if how == "cross":
         lnames = set(ls.names)
-        return None if any(n in lnames for n in rs.names) else left.join(right, how="cross")
+        return None if any(n in lnames for n in rs.names) else _join_frames(left, right, (), (), "cross")
     if how not in ("inner", "left", "semi", "anti") or not node.left_on:
         return None
     lon: list[str] = []
@@ -1156,7 +1157,7 @@ def _direct_join(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> pl.Lazy
     if len(set(lon)) != len(lon) or len(set(ron)) != len(ron):
         return None
     if how in ("semi", "anti"):
-        return left.join(right, left_on=lon, right_on=ron, how=how)  # type: ignore[arg-type]
+        return _join_frames(left, right, lon, ron, how)
     merged = {type(e) is Column for e in node.right_on}
     if len(merged) != 1:
         return None  # some keys merged, some kept: Polars merges all or none
@@ -1166,10 +1167,10 @@ def _direct_join(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> pl.Lazy
         # a right key merged into a left key of its name is no clash; any other shared name is
         if any(n in lnames and same.get(n) != n for n in rs.names):
             return None
-        return left.join(right, left_on=lon, right_on=ron, how=how, coalesce=True)  # type: ignore[arg-type]
+        return _join_frames(left, right, lon, ron, how, coalesce=True)
     if any(n in lnames for n in rs.names):
         return None
-    return left.join(right, left_on=lon, right_on=ron, how=how, coalesce=False)  # type: ignore[arg-type]
+    return _join_frames(left, right, lon, ron, how, coalesce=False)
 
 
 def _key_column(e: Expr) -> str | None:
