@@ -189,10 +189,16 @@ def test_select_fast_path_falls_back_when_polars_internals_differ() -> None:
     assert filter_(odd, pl.col("a") > 1).collect().equals(lf.filter(pl.col("a") > 1).collect())
 
 def test_scan_key_is_the_node_key() -> None:
-    # the lowering counts reads of a scan by _scan_key (see _SCANS): equal where key() is equal
+    # the lowering counts reads of a scan by a plain tuple (see _SCANS, _count_scan): the same
+    # scan where key() is equal
     from thresher.io.predicate import Comparison, Predicate
     from thresher.planner.logical import ScanSource
-    from thresher.planner.polars_plan import _scan_key
+    from thresher.planner.polars_plan import _count_scan
+
+    def same(a: ScanSource, b: ScanSource) -> bool:
+        scans: dict[object, int] = {}
+        _count_scan(scans, a)
+        return _count_scan(scans, b) == 1
 
     src = th.from_arrow(PART).plan.source  # type: ignore[attr-defined]
     p1, p2 = Predicate((Comparison("pk", ">", 1),)), Predicate((Comparison("pk", ">", 2),))
@@ -202,7 +208,11 @@ def test_scan_key_is_the_node_key() -> None:
              for n in nodes]
     for a in nodes:
         for b in nodes + again:
-            assert (_scan_key(a) == _scan_key(b)) == (a.key() == b.key())
+            assert same(a, b) == (a.key() == b.key())
+    listed = ScanSource(src, None, Predicate((Comparison("pk", "is_in", ([1], [2])),)))  # (unhashable: the key)
+    other = ScanSource(src, None, Predicate((Comparison("pk", "is_in", ([1], [2])),)))
+    assert same(listed, listed) and same(listed, other) == (listed.key() == other.key())
+    assert not same(listed, nodes[0])
 
 
 SALES = pa.table({"k1": pa.array([1, 1, 2, 2, 3, None, 4, 4, 5], pa.int64()),

@@ -119,9 +119,10 @@ def _reads_twice(root: LogicalPlan) -> bool:
             return True
         seen.add(id(node))
         if isinstance(node, ScanSource):
-            if node.source in sources:  # (sources compare as plans do: by identity())
+            n = len(sources)
+            sources.add(node.source)  # (sources compare as plans do: by identity(); hashed once)
+            if len(sources) == n:
                 return True
-            sources.add(node.source)
         todo.extend(node.children())
     return False
 
@@ -289,13 +290,22 @@ def _may_share(root: LogicalPlan) -> bool:
         got = outlines.get(id(node), _MISSING)
         if got is not _MISSING:
             return got  # type: ignore[return-value]
-        kids = [outline(c) for c in node.children()]
+        # (loops, not generators: one walk of every node of every plan with a table read twice)
+        nums: list[int] = []
+        complete, heavy_below = True, False
+        for c in node.children():
+            k = outline(c)  # (every child: each records its own outline)
+            if k is None:
+                complete = False
+            else:
+                nums.append(k[0])
+                heavy_below = heavy_below or k[1]
         out: tuple[int, bool] | None = None
-        if all(k is not None for k in kids):
+        if complete:
             own = _outline_of(node)
             if own is not None:
-                num = interned.setdefault((own, tuple(k[0] for k in kids if k is not None)), len(interned))
-                out = (num, isinstance(node, (Join, Aggregate)) or any(k[1] for k in kids if k is not None))
+                num = interned.setdefault((own, tuple(nums)), len(interned))
+                out = (num, heavy_below or isinstance(node, (Join, Aggregate)))
                 if out[1]:
                     if num in heavy:
                         found = True
@@ -660,16 +670,20 @@ def _project(lf: pl.LazyFrame, node: Project, exprs: list[pl.Expr]) -> pl.LazyFr
     return _select(_with_columns(lf, computed), out)
 
 
-def _scan_key(node: ScanSource) -> Any:
-    """What ``node.key()`` compares, as a plain tuple: the generic key walks every field and
-    column name (a tenth of lowering TPC-H q8, one new scan node each). An unhashable predicate
-    (a value list of lists) takes the key itself."""
+def _count_scan(scans: dict[Any, int], node: ScanSource) -> int:
+    """How many times the build read ``node``'s scan before (counting this read), by what
+    ``node.key()`` compares as a plain tuple: the generic key walks every field and column name
+    (a tenth of lowering TPC-H q8, one new scan node each). An unhashable predicate (a value
+    list of lists) takes the key itself. (The tuple is hashed by the lookups alone: each hash
+    hashes the source's identity and every predicate term, Python calls each.)"""
     k = (node.source, node.columns, node.predicate, node.limit)
     try:
-        hash(k)
+        n = scans.get(k, 0)
     except TypeError:
-        return node.key()
-    return k
+        k = node.key()
+        n = scans.get(k, 0)
+    scans[k] = n + 1
+    return n
 
 
 def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
@@ -688,9 +702,7 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
         read = cols
         scans = _SCANS.get()
         if scans is not None and READ_REPEATED_SCANS_APART:
-            k = _scan_key(node)
-            n = scans.get(k, 0)
-            scans[k] = n + 1
+            n = _count_scan(scans, node)
             names = tuple(node.schema.names)
             if n and len(names) > 1:
                 # the n-th read of a scan the plan has read before: its columns in another
