@@ -705,9 +705,11 @@ def _to_polars(expr: Expr, schema: Schema, in_group: bool = True, guard: Guard =
     if isinstance(expr, When):
         chain: Any = None
         for cond, value in expr.branches:
-            c, v = to_polars(cond, schema, in_group), to_polars(value, schema, in_group)
+            # (no part holds a checked call, as the when itself does not: each part lowered
+            # without to_polars' test for one)
+            c, v = _to_polars(cond, schema, in_group), _to_polars(value, schema, in_group)
             chain = pl.when(c).then(v) if chain is None else chain.when(c).then(v)
-        return chain.otherwise(to_polars(expr.otherwise_, schema, in_group))
+        return chain.otherwise(_to_polars(expr.otherwise_, schema, in_group))
     if isinstance(expr, CountStar):
         return pl.len().cast(pl.Int64)
     if isinstance(expr, AggCall):
@@ -732,7 +734,7 @@ def _to_polars(expr: Expr, schema: Schema, in_group: bool = True, guard: Guard =
             if expr.name.startswith(("str.", "dt.")):
                 fn = _typed_null_first(fn, pl.String if expr.name.startswith("str.") else pl.Date)
         if guard is None and not needs_guard(expr):
-            args = [to_polars(a, schema, in_group) for a in expr.args]
+            args = [_to_polars(a, schema, in_group) for a in expr.args]  # (none holds a checked call)
             types = [a.resolve(schema).dtype for a in expr.args]
             return fn(args, expr, types)
         if _is_checked(expr) and guard is not False:

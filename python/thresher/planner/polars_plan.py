@@ -1154,8 +1154,7 @@ def _direct_join(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> pl.Lazy
     how = node.how
     ls, rs = node.left.schema, node.right.schema
     if how == "cross":
-        lnames = set(ls.names)
-        return None if any(n in lnames for n in rs.names) else _join_frames(left, right, (), (), "cross")
+        return None if not set(ls.names).isdisjoint(rs.names) else _join_frames(left, right, (), (), "cross")
     if how not in ("inner", "left", "semi", "anti") or not node.left_on:
         return None
     lon: list[str] = []
@@ -1177,10 +1176,11 @@ def _direct_join(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> pl.Lazy
     if True in merged:
         same = dict(zip(ron, lon))
         # a right key merged into a left key of its name is no clash; any other shared name is
-        if any(n in lnames and same.get(n) != n for n in rs.names):
-            return None
+        for n in rs.names:  # (a loop, not any() over a generator: a step of it per column)
+            if n in lnames and same.get(n) != n:
+                return None
         return _join_frames(left, right, lon, ron, how, coalesce=True)
-    if any(n in lnames for n in rs.names):
+    if not lnames.isdisjoint(rs.names):
         return None
     return _join_frames(left, right, lon, ron, how, coalesce=False)
 
