@@ -822,7 +822,8 @@ def _base_rows(leaf: LogicalPlan) -> float:
     if isinstance(node, ScanSource):
         n = source_statistics(node.source).num_rows
         if n is not None:
-            return float(n)
+            # an empty table counts as one row, as estimates do: a join's key cap divides by it
+            return max(float(n), 1.0)
     r = estimate(leaf).rows
     return math.inf if r is None else max(r, 1.0)
 
