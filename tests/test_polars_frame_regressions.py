@@ -494,8 +494,23 @@ def test_join_maintain_order(how: str, order: str) -> None:
     left = pa.table({"id": pa.array(range(6), pa.int64()), "k": pa.array([2, 1, 2, None, 7, 1], pa.int64())})
     right = pa.table({"k": pa.array([1, 2, 2, None, 8, 1], pa.int64()), "v": pa.array([10, 20, None, 40, 50, 60])})
     keys: dict[str, Any] = {} if how == "cross" else {"on": "k", "nulls_equal": how == "left"}
-    _same_as_polars(left, lambda f, m: f.join(
-        (pl.from_arrow(right).lazy() if m is pl else th.from_arrow(right)), how=how, maintain_order=order, **keys))
+
+    def pipeline(f: Any, m: Any) -> Any:
+        other = pl.from_arrow(right).lazy() if m is pl else th.from_arrow(right)
+        return f.join(other, how=how, maintain_order=order, **keys)
+
+    if order in ("left_right", "right_left") or how in ("semi", "anti"):
+        _same_as_polars(left, pipeline)
+        return
+    # "left" / "right" keep that side's order only: the other side's rows within one row of it
+    # come in any order (Polars' own order there changes between runs under load), so the rows
+    # are compared as a set and the kept side's column as a sequence
+    want = pipeline(_polars(left).lazy(), pl).collect()
+    got = _polars(pipeline(th.from_arrow(left), th).to_arrow())
+    assert got.schema == want.schema
+    assert got.sort(got.columns, nulls_last=True).equals(want.sort(want.columns, nulls_last=True))
+    kept = "id" if order == "left" else "v"
+    assert got[kept].to_list() == want[kept].to_list(), f"{got}\nvs Polars'\n{want}"
 
 
 def test_fill_nan_of_a_decimal_is_refused() -> None:
