@@ -1,14 +1,11 @@
 """The runner does not rerun, after projection_pushdown, the rules that declare they cannot change a
 plan it only narrowed (QUIET_AFTER_NARROWING); ``optimize(validate=True)`` runs them and checks.
 
-The plans are the ones the full fixpoint gives: each test compares with the declarations switched off.
+That the benchmark queries' plans are the ones the full fixpoint gives, with this and QUIET_AFTER's
+declarations switched off, is checked in test_quiet_after.py.
 """
 
 from __future__ import annotations
-
-import sys
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -17,15 +14,6 @@ from thresher import col
 from thresher.errors import ThresherError
 from thresher.planner.logical import Limit, LogicalPlan, ScanSource
 from thresher.planner.optimizer import runner
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks import tpcds  # noqa: E402
-from benchmarks.tpch import dataframe_queries as dq  # noqa: E402
-from benchmarks.tpch.queries_df import QUERIES as DF_QUERIES  # noqa: E402
-from benchmarks.tpch.queries_df import tables  # noqa: E402
-from benchmarks.tpch.sql_queries import QUERIES as SQL_QUERIES  # noqa: E402
 
 
 def _declared() -> set[str]:
@@ -105,37 +93,3 @@ def test_validate_runs_a_skipped_rule_and_checks_it(monkeypatch: pytest.MonkeyPa
     with pytest.raises(ThresherError, match="QUIET_AFTER_NARROWING"):
         runner.optimize(q.plan, validate=True)
     assert not isinstance(runner.optimize(q.plan).plan, Limit)  # (skipped: the declaration is trusted)
-
-
-def _same_with_and_without(monkeypatch: pytest.MonkeyPatch, plans: dict[str, Callable[[], LogicalPlan]]) -> None:
-    """Every plan optimizes (validated: every skipped rule is run and checked) to the plan the
-    full fixpoint gives."""
-    fast = {k: runner.optimize(p(), validate=True).plan.pretty() for k, p in plans.items()}
-    with monkeypatch.context() as m:
-        m.setattr(runner, "quiet_after_narrowing", lambda name: None)
-        full = {k: runner.optimize(p()).plan.pretty() for k, p in plans.items()}
-    assert fast == full
-
-
-def test_tpch_plans_same_without_the_skip(monkeypatch: pytest.MonkeyPatch, tpch_dir: Path) -> None:
-    """The 22 TPC-H DataFrame and the 22 TPC-H SQL queries."""
-    t = tables(tpch_dir)
-    frames = dq.tables(tpch_dir)
-    plans: dict[str, Callable[[], LogicalPlan]] = {f"df{q}": (lambda f=f: f(t).plan) for q, f in DF_QUERIES.items()}
-    plans |= {f"sql{q}": (lambda s=s: th.sql(s, **frames).plan) for q, s in SQL_QUERIES.items()}
-    _same_with_and_without(monkeypatch, plans)
-
-
-#: a sample for `make test` (the largest plans, semi joins, unions, rollups); all 99 under -m slow
-TPCDS_SAMPLE = (4, 10, 14, 35, 64, 72, 77, 88)
-
-
-@pytest.mark.parametrize("queries", [
-    pytest.param(TPCDS_SAMPLE, id="sample"),
-    pytest.param(None, id="all", marks=pytest.mark.slow),
-])
-def test_tpcds_plans_same_without_the_skip(monkeypatch: pytest.MonkeyPatch, tpcds_generate: Callable[[float], Path],
-                                           queries: tuple[int, ...] | None) -> None:
-    frames = tpcds.tables(tpcds_generate(0.01))
-    numbers = queries or tpcds.query_numbers()
-    _same_with_and_without(monkeypatch, {f"q{q}": (lambda q=q: th.sql(tpcds.query(q), **frames).plan) for q in numbers})

@@ -1744,13 +1744,19 @@ def _equi_keys(terms: list[Expr], left: set[str], right: set[str]) -> list[tuple
     out: list[tuple[Expr, Expr, Expr]] = []
     for t in terms:
         if isinstance(t, Call) and t.name == "eq":
-            a, b = t.args
-            ca, cb = a.columns(), b.columns()
-            if ca and cb and ca <= left and cb <= right:
-                out.append((t, a, b))
-            elif ca and cb and cb <= left and ca <= right:
-                out.append((t, b, a))
+            _add_oriented(out, t, t.args[0], t.args[1], left, right)
     return out
+
+
+def _add_oriented(out: list[tuple[Expr, Expr, Expr]], term: Expr, a: Expr, b: Expr,
+                  left: set[str], right: set[str]) -> None:
+    """Add ``(term, left_key, right_key)`` when one of ``a``, ``b`` reads only the left side and the
+    other only the right."""
+    ca, cb = a.columns(), b.columns()
+    if ca and cb and ca <= left and cb <= right:
+        out.append((term, a, b))
+    elif ca and cb and cb <= left and ca <= right:
+        out.append((term, b, a))
 
 
 def _null_safe_keys(terms: list[Expr], left: set[str], right: set[str]) -> list[tuple[Expr, Expr, Expr]]:
@@ -1764,12 +1770,7 @@ def _null_safe_keys(terms: list[Expr], left: set[str], right: set[str]) -> list[
         if not (isinstance(eq, Call) and eq.name == "eq" and isinstance(nulls, Call) and nulls.name == "and"
                 and [a.key() for a in nulls.args] == [Call("is_null", (x,)).key() for x in eq.args]):
             continue
-        a, b = eq.args
-        ca, cb = a.columns(), b.columns()
-        if ca and cb and ca <= left and cb <= right:
-            out.append((t, a, b))
-        elif ca and cb and cb <= left and ca <= right:
-            out.append((t, b, a))
+        _add_oriented(out, t, eq.args[0], eq.args[1], left, right)
     return out
 
 
