@@ -26,3 +26,17 @@ def duckdb_rows(query: str, tables: dict[str, pa.Table]) -> list[tuple[Any, ...]
 
 def thresher_rows(query: str, tables: dict[str, pa.Table]) -> list[tuple[Any, ...]]:
     return sorted_rows(th.sql(query, **{n: th.from_arrow(tab) for n, tab in tables.items()}).to_arrow())
+
+
+def column_types(query: str, tables: dict[str, pa.Table]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """``(thresher's, duckdb's)`` result columns of ``query`` as (name, Arrow type) pairs, large and
+    plain string/list types read as the same."""
+    import duckdb
+
+    con = duckdb.connect()
+    for name, tab in tables.items():
+        con.register(name, tab)
+    want = con.sql(query).to_arrow_table().schema
+    got = th.sql(query, **{n: th.from_arrow(tab) for n, tab in tables.items()}).to_arrow().schema
+    return ([(f.name, str(f.type).replace("large_", "")) for f in got],
+            [(f.name, str(f.type).replace("large_", "")) for f in want])

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 import thresher as th
-from duckdb_diff import duckdb_rows, thresher_rows
+from duckdb_diff import column_types, duckdb_rows, thresher_rows
 from thresher.errors import ThresherError
 
 pytest.importorskip("duckdb")
@@ -123,14 +123,8 @@ def test_order_by_all_as_duckdb(query: str) -> None:
 def test_types_as_duckdb() -> None:
     query = ("SELECT avg(DISTINCT x) AS a, string_agg(s, ',') AS b, bool_and(b) AS c, quantile_disc(i, 0.5) AS d, "
              "quantile_cont(i, 0.5) AS e, quantile_disc(y, 0.5) AS f, x IS DISTINCT FROM 1 AS h FROM t GROUP BY x")
-    got = th.sql(query, t=th.from_arrow(T)).to_arrow().schema
-    import duckdb
-
-    con = duckdb.connect()
-    con.register("t", T)
-    want = con.sql(query).to_arrow_table().schema
-    assert [(f.name, str(f.type).replace("large_", "")) for f in got] == \
-        [(f.name, str(f.type).replace("large_", "")) for f in want]
+    got, want = column_types(query, {"t": T})
+    assert got == want
 
 
 @pytest.mark.parametrize(("query", "match"), [

@@ -11,8 +11,7 @@ import decimal
 import pyarrow as pa
 import pytest
 
-import thresher as th
-from duckdb_diff import duckdb_rows, thresher_rows
+from duckdb_diff import column_types, duckdb_rows, thresher_rows
 from thresher.errors import ThresherError
 
 pytest.importorskip("duckdb")
@@ -57,14 +56,8 @@ def test_as_duckdb(query: str) -> None:
 
 def test_types_as_duckdb() -> None:
     query = "SELECT arg_max(x, y) AS a, arg_min(m, s) AS b, max_by(s, m) AS c, min_by(f, x) AS d, arg_max(b, f) AS e FROM t"
-    got = th.sql(query, t=th.from_arrow(T)).to_arrow().schema
-    import duckdb
-
-    con = duckdb.connect()
-    con.register("t", T)
-    want = con.sql(query).to_arrow_table().schema
-    assert [(f.name, str(f.type).replace("large_", "")) for f in got] == \
-        [(f.name, str(f.type).replace("large_", "")) for f in want]
+    got, want = column_types(query, {"t": T})
+    assert got == want
 
 
 @pytest.mark.parametrize(("query", "match"), [
