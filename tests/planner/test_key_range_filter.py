@@ -117,3 +117,45 @@ def test_no_build_side_computed_from_a_table_as_large_as_the_probe_side(tmp_path
     con.execute(f"create view fact as select * from read_parquet('{tmp_path / 'fact.parquet'}')")
     con.execute(f"create view dim as select * from read_parquet('{tmp_path / 'big.parquet'}')")
     assert _rows(th.sql(q, **frames).to_arrow()) == _rows(con.sql(q).to_arrow_table())
+
+
+# a union's inputs (TPC-DS q05, q54: sales of two channels unioned, then joined with a few days)
+# and a build side semi-joined with another small table (q02: the days of the weeks of one year)
+UNION_Q = ("with u as (select k, v from fact union all select k, v from fact2) "
+           "select k, sum(v) as s, count(*) as n from u, dim where k = dk and dk between 50 and 80 group by k")
+SEMI_BUILD_Q = "select k, v from fact join dim on k = dk where dk < 100 and cat in (select c from cats where name = 'c3')"
+
+
+@pytest.fixture(scope="module")
+def cats(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("krf_cats") / "cats.parquet"
+    pq.write_table(pa.table({"c": pa.array(range(7), pa.int64()), "name": [f"c{i}" for i in range(7)]}), path)
+    return path
+
+
+def _duckdb_rows(q: str, paths: dict[str, Path]) -> list[tuple]:
+    con = duckdb.connect()
+    for name, path in paths.items():
+        con.execute(f"create view {name} as select * from read_parquet('{path}')")
+    return _rows(con.sql(q).to_arrow_table())
+
+
+@pytest.mark.parametrize(("fact", "fact2", "filtered"), [
+    ("clustered", "shuffled", True),  # one input clustered: its row groups are skipped
+    ("shuffled", "clustered", True),
+    ("shuffled", "shuffled", False),
+])
+def test_union_probe_side(files: dict[str, Path], fact: str, fact2: str, filtered: bool) -> None:
+    paths = {"fact": files[fact], "fact2": files[fact2], "dim": files["dim"]}
+    frames = {name: th.read_parquet(str(path)) for name, path in paths.items()}
+    assert ("is_between" in _program_text(UNION_Q, frames)) == filtered
+    assert _rows(th.sql(UNION_Q, **frames).to_arrow()) == _duckdb_rows(UNION_Q, paths)
+
+
+@pytest.mark.parametrize("fact", ["clustered", "shuffled"])
+def test_semi_joined_build_side(files: dict[str, Path], cats: Path, fact: str) -> None:
+    paths = {"fact": files[fact], "dim": files["dim"], "cats": cats}
+    frames = {name: th.read_parquet(str(path)) for name, path in paths.items()}
+    text = _program_text(SEMI_BUILD_Q, frames)
+    assert ("is_between" in text) == (fact == "clustered"), text
+    assert _rows(th.sql(SEMI_BUILD_Q, **frames).to_arrow()) == _duckdb_rows(SEMI_BUILD_Q, paths)
