@@ -69,11 +69,12 @@ def test_round_decimal_matches_duckdb(digits: int) -> None:
     assert got.schema.field("r").type.scale == ref.schema.field("r").type.scale
 
 
-def test_round_integer_is_unchanged_and_negative_precision_is_refused() -> None:
-    t = pa.table({"x": pa.array([1, -3, None], pa.int32())})
-    assert th.sql("SELECT round(x, 2) AS r FROM t", t=t).to_arrow()["r"].to_pylist() == [1, -3, None]
-    with pytest.raises(th.errors.UnsupportedError, match="negative precision"):
-        th.sql("SELECT round(x, -1) AS r FROM t", t=t).to_arrow()
+def test_round_integer_is_unchanged_and_negative_precision_rounds_as_duckdb() -> None:
+    t = pa.table({"x": pa.array([1, -3, None, 15, -25, 149], pa.int32())})
+    assert th.sql("SELECT round(x, 2) AS r FROM t", t=t).to_arrow()["r"].to_pylist() == [1, -3, None, 15, -25, 149]
+    q = "SELECT round(x, -1) AS r, round(x, -2) AS s FROM t"
+    got, ref = th.sql(q, t=t).to_arrow(), duckdb.connect().sql(q).to_arrow_table()
+    assert got.to_pylist() == ref.to_pylist() and got.schema == ref.schema
 
 
 def test_dataframe_round_keeps_polars_half_to_even() -> None:

@@ -394,7 +394,19 @@ def _agg_by(name: str) -> AggRule:
     return rule
 
 
+def _agg_ordered(name: str) -> AggRule:
+    def rule(f: Field, opts: dict[str, Any]) -> DataType:
+        value = _agg_by(name)(f, opts)
+        return DataType.list(value) if name == "list_by" else value
+
+    return rule
+
+
 AGGREGATES: dict[str, AggRule] = {
+    # SQL's list(x ORDER BY y) / first(x ORDER BY y) of the pair struct.value_by(x, y): the
+    # values, NULLs too, in y's order (options ``descending``, ``nulls_last``; stable among ties)
+    "list_by": _agg_ordered("list_by"),
+    "first_by": _agg_ordered("first_by"),
     # the value at the row with the greatest / least ``by`` among the rows where neither is NULL
     # (the first such row among ties; NULL where there is none): DuckDB's arg_max / arg_min
     "max_by": _agg_by("max_by"),

@@ -200,16 +200,49 @@ def _sql_date_part(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return DataType.int64()
 
 #: DuckDB's math functions ``sql_math`` computes (``opts["op"]``): a DOUBLE of any numeric arguments
-MATH_FUNCTIONS = ("exp", "ln", "log10", "log", "power")
+MATH_FUNCTIONS = ("exp", "ln", "log10", "log", "power", "sin", "cos", "tan", "atan", "atan2", "degrees", "radians")
 
 
 @function("sql_math", sql_names=("__sql_math",))
 def _sql_math(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
-    """DuckDB's EXP, LN, LOG10, LOG(b, x) (``ln(x) / ln(b)``) and POWER/POW: DOUBLEs computed as C
-    computes them, never an error (``ln(0)`` is -inf, ``ln(-1)`` NaN, ``power(0, -1)`` inf)."""
+    """DuckDB's EXP, LN, LOG10, LOG(b, x) (``ln(x) / ln(b)``), POWER/POW, SIN, COS, TAN, ATAN,
+    ATAN2(y, x), DEGREES and RADIANS: DOUBLEs computed as C computes them, never an error
+    (``ln(0)`` is -inf, ``ln(-1)`` NaN, ``power(0, -1)`` inf)."""
     for f in args:
         _numeric_arg(f, opts["op"])
     return DataType.float64()
+
+
+#: DuckDB's tests of a number (``sql_float_test``'s ``op``)
+FLOAT_TESTS = ("isnan", "isinf", "isfinite")
+
+
+@function("sql_float_test", sql_names=("__sql_float_test",))
+def _sql_float_test(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's ISNAN, ISINF and ISFINITE (``opts["op"]``): a BOOLEAN, NULL for NULL; a number that
+    is not a float is finite (never NaN nor infinite)."""
+    _numeric_arg(args[0], opts["op"])
+    return DataType.bool()
+
+
+@function("sql_trunc", sql_names=("__sql_trunc",))
+def _sql_trunc(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's TRUNC(x): x rounded toward zero, of x's type (an integer unchanged), a
+    DECIMAL(p, s) as DECIMAL(p, 0); of NULL a DOUBLE."""
+    t = args[0].dtype
+    _numeric_arg(args[0], "trunc")
+    if t.kind == "decimal":
+        return DataType.decimal(t.arrow.precision, 0)
+    return DataType.float64() if t.is_null() else t
+
+
+@function("sql_round_int", sql_names=("__sql_round_int",))
+def _sql_round_int(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's ROUND(n, d) of a signed integer with ``d`` (``opts["digits"]``) below 0: n rounded
+    half away from zero to a multiple of 10^-d, of n's type (an error where it does not fit)."""
+    t = args[0].dtype
+    expect(args[0], t.is_integer() and not str(t).startswith("uint"), "a signed integer", "round")
+    return t
 
 
 #: the units of ``sql_date_trunc`` and ``sql_date_diff``

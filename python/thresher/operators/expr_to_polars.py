@@ -533,6 +533,14 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
         if pa.types.is_floating(in_type.arrow.field("by").type):
             return value.sort_by(by, descending=name == "max_by", maintain_order=True).first()
         return value.get(by.arg_max() if name == "max_by" else by.arg_min())
+    if name in ("list_by", "first_by"):
+        # SQL's list / first (x ORDER BY y): x in y's order, the input's order kept among ties
+        value, by = x.struct.field("value"), x.struct.field("by")
+        ordered = value.sort_by(by, descending=bool(e.option("descending")), nulls_last=bool(e.option("nulls_last")),
+                                maintain_order=True)
+        if name == "first_by":
+            return ordered.first()
+        return ordered if in_group else ordered.implode()
     if name == "max" and e.option("nan") == "greatest" and in_type.is_float():
         return x.nan_max()  # (SQL: NaN is the greatest value; Polars' max skips it)
     if name in ("min", "max", "first", "last", "any", "all"):

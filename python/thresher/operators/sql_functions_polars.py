@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -734,10 +735,63 @@ def _sql_math(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
         return x[0].log10()
     if op == "log":  # log(b, x): ln(x) / ln(b), as DuckDB computes it (log(1, 8) is inf)
         return x[1].log() / x[0].log()
+    if op in ("sin", "cos", "tan"):
+        return cast("pl.Expr", getattr(x[0], op)())
+    if op == "atan":
+        return x[0].arctan()
+    if op == "atan2":  # atan2(y, x)
+        return pl.arctan2(x[0], x[1])
+    if op == "degrees":  # (C's x * 180 / pi, as DuckDB: Polars' degrees rounds otherwise)
+        return x[0] * (180.0 / math.pi)
+    if op == "radians":
+        return x[0] * (math.pi / 180.0)
     return x[0].pow(x[1])
 
 
 register_lowering("sql_math", _sql_math)
+
+
+def _sql_float_test(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    op, x = e.option("op"), a[0]
+    if t[0].is_null():
+        return pl.lit(None, dtype=pl.Boolean)
+    if not t[0].is_float():  # an integer or a DECIMAL: finite
+        return pl.when(x.is_not_null()).then(pl.lit(op == "isfinite"))
+    return x.is_nan() if op == "isnan" else x.is_infinite() if op == "isinf" else x.is_finite()
+
+
+register_lowering("sql_float_test", _sql_float_test)
+
+
+def _sql_trunc(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    x = a[0]
+    if t[0].is_null():
+        return pl.lit(None, dtype=pl.Float64)
+    if t[0].is_integer():
+        return x
+    out = pl.when(x < 0).then(x.ceil()).otherwise(x.floor())  # (NaN and the infinities stay)
+    if t[0].kind == "decimal":
+        return out.cast(pl.Decimal(t[0].arrow.precision, 0))
+    return out
+
+
+register_lowering("sql_trunc", _sql_trunc)
+
+
+def _sql_round_int(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    # |n| + m / 2 in Int128 (no overflow), divided and scaled back; 10^20 is past every BIGINT's
+    # half, so any d below -20 rounds to 0 as -20 does
+    m = 10 ** min(-int(e.option("digits")), 20)
+    y = a[0].cast(pl.Int128)
+    r = ((y.abs() + m // 2) // m) * m
+    dtype = polars_dtype(t[0])
+    out = pl.when(y < 0).then(pl.lit(0, dtype=pl.Int128) - r).otherwise(r).cast(dtype, strict=False)
+    return _raise_where_null_of_known(
+        out, a[0], dtype, lambda v: f"round({v}, {e.option('digits')}): the result does not fit {t[0]} "
+                                    f"(DuckDB raises: Overflow in ROUND of integer)")
+
+
+register_lowering("sql_round_int", _sql_round_int)
 
 _TRUNC = {"year": "1y", "quarter": "1q", "month": "1mo", "week": "1w", "day": "1d", "hour": "1h", "minute": "1m",
           "second": "1s",

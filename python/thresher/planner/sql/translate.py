@@ -63,6 +63,7 @@ from thresher.planner.sql.coerce import (
     coerce_literals,
     may_leave_int32,
 )
+from thresher.planner.sql.more_functions import ordered_aggregate, ordered_list, translate_more
 from thresher.planner.sql.text_patterns import chrono_format, rust_regex, rust_replacement
 from thresher.planner.sql.windows import SQLWindows
 
@@ -881,6 +882,8 @@ class Translator:
             inner = self.expr(node.expression, schema)
             if part in ("dow", "isodow", "doy", "week", "year", "month", "day", "quarter"):
                 return _date_part(part, inner)
+            if part == "epoch":
+                return translate_more(self, node, schema)  # type: ignore[return-value]
             if part not in ("hour", "minute", "second"):
                 raise SQLError(f"unsupported EXTRACT part {part!r}: {_where(node)}")
             # a BIGINT, as DuckDB's (Polars' parts are Int32: extract(hour from ts) * 3000000000
@@ -933,6 +936,8 @@ class Translator:
             return AggCall("count", self.expr(arg, schema))
         if isinstance(node, (exp.ArgMax, exp.ArgMin)):
             return self._arg_max(node, schema)
+        if isinstance(node, (exp.ArrayAgg, exp.First)) and isinstance(node.this, exp.Order):
+            return ordered_aggregate(self, node, schema)  # (list / first (x ORDER BY y))
         agg = aggs.get(type(node))
         if agg is not None:
             arg = node.this
@@ -1024,6 +1029,10 @@ class Translator:
             import thresher.expressions.sql_functions  # noqa: F401  (registers sql_evaluated)
 
             return Call("sql_evaluated", (self.expr(node.expressions[0], schema),))
+        if isinstance(node, (exp.Anonymous, exp.Func, exp.SimilarTo, exp.Glob)):
+            more = translate_more(self, node, schema)  # (DuckDB's smaller functions: more_functions.py)
+            if more is not None:
+                return more
         if isinstance(node, exp.Anonymous) or isinstance(node, exp.Func):
             return self._function(node, schema)
         raise SQLError(f"unsupported SQL construct {type(node).__name__}: {_where(node)}")
@@ -1264,7 +1273,7 @@ class Translator:
         if isinstance(agg, CountStar):
             return AggCall("count", when(cond).then(lit(1)).otherwise(null))
         if isinstance(agg, AggCall):
-            if agg.name in ("first", "last", "agg_list") or agg.option("nulls"):
+            if agg.name in ("first", "last", "agg_list", "list_by", "first_by") or agg.option("nulls"):
                 # (these keep NULLs: the rows FILTER drops would come back as NULLs)
                 raise UnsupportedError(f"FILTER (WHERE ...) on {agg.name.replace('agg_', '')}() is not supported: "
                                        f"{_where(node)}")
@@ -1344,16 +1353,20 @@ class Translator:
         return when(Call("gt", (AggCall("count", x), lit(0)))).then(agg).otherwise(Literal(None, DataType.bool()))
 
     def _string_agg(self, node: Any, schema: Schema | None, arg_of: Callable[[Any], Expr]) -> Expr:
-        """``string_agg`` / ``listagg`` / ``group_concat`` (x [, sep] [ORDER BY x [DESC]]) as the
+        """``string_agg`` / ``listagg`` / ``group_concat`` ([DISTINCT] x [, sep] [ORDER BY key]) as the
         DataFrame API's ``agg_list(x).list.join(sep)``: NULLs skipped, NULL where the group has no
-        non-NULL value (DuckDB's). An ORDER BY inside is taken only on the aggregated value itself
-        (the list sorted before it is joined); other keys are refused."""
+        non-NULL value (DuckDB's). ORDER BY the value itself sorts the list before it is joined,
+        ORDER BY another key lists the values in its order (``more_functions.ordered_list``);
+        DISTINCT keeps each value once (ordered by another key it is refused)."""
         arg = node.this
         order = None
         if isinstance(arg, exp.Order):
             order, arg = arg, arg.this
-        if isinstance(arg, exp.Distinct):
-            raise UnsupportedError(f"string_agg(DISTINCT ...) is not supported: {_where(node)}")
+        distinct = isinstance(arg, exp.Distinct)
+        if distinct:
+            if len(arg.expressions) != 1:
+                raise UnsupportedError(f"string_agg(DISTINCT ...) of more than one value: {_where(node)}")
+            arg = arg.expressions[0]
         sep_node = node.args.get("separator")
         sep = "," if sep_node is None else None
         if sep_node is not None:
@@ -1370,12 +1383,20 @@ class Translator:
                 raise UnsupportedError(f"string_agg of a {sql_type_name(t)} (only VARCHAR and integers): "
                                        f"{_where(node)}")
         listed: Expr = AggCall("agg_list", x)
+        if distinct:  # (in the order values first appear, unless ordered by them)
+            listed = listed.list.unique(maintain_order=True)
         if order is not None:
             keys = order.expressions
-            if len(keys) != 1 or keys[0].this != arg:
-                raise UnsupportedError(f"string_agg(x ... ORDER BY <key>) is supported only when the key is "
+            if len(keys) != 1:
+                raise UnsupportedError(f"string_agg(x ... ORDER BY <keys>) with more than one key is not supported: "
+                                       f"{_where(node)}")
+            if keys[0].this == arg:
+                listed = listed.list.sort(descending=bool(keys[0].args.get("desc")))
+            elif distinct:
+                raise UnsupportedError(f"string_agg(DISTINCT x ... ORDER BY <key>) is supported only when the key is "
                                        f"the aggregated value itself: {_where(node)}")
-            listed = listed.list.sort(descending=bool(keys[0].args.get("desc")))
+            else:  # the values in another key's order (NULL values skipped by the join)
+                listed = ordered_list(self, x, keys[0], schema, node)
         joined = listed.list.join(str(sep))
         return when(Call("gt", (AggCall("count", x), lit(0)))).then(joined).otherwise(Literal(None, DataType.string()))
 
@@ -1689,7 +1710,11 @@ def sql_round(x: Expr, digits: int, schema: Schema | None) -> Expr:
         return out
     if dtype is not None and dtype.is_integer():
         if digits < 0:
-            raise UnsupportedError(f"ROUND of an integer with a negative precision ({digits})")
+            if str(dtype).startswith("uint"):
+                raise UnsupportedError(f"ROUND of an unsigned integer with a negative precision ({digits})")
+            import thresher.expressions.sql_functions  # noqa: F401  (registers sql_round_int)
+
+            return Call("sql_round_int", (x,), (("digits", digits),))  # (half away from zero, as DuckDB)
         return x
     is_float32 = dtype is not None and str(dtype) == "float"
     xd = x if dtype == DataType.float64() else x.cast(DataType.float64())

@@ -258,6 +258,8 @@ class SQLWindows:
             raise UnsupportedError(f"unsupported window function {_where(w)}")
         if isinstance(e, AggCall) and e.name in ("max_by", "min_by"):
             raise UnsupportedError(f"arg_max / arg_min over a window is not supported: {_where(w)}")
+        if isinstance(e, AggCall) and e.name in ("list_by", "first_by"):
+            raise UnsupportedError(f"an aggregate with ORDER BY over a window is not supported: {_where(w)}")
         if isinstance(e, AggCall) and e.option("distinct"):
             raise UnsupportedError(f"SUM / AVG (DISTINCT ...) over a window is not supported: {_where(w)}")
         return e

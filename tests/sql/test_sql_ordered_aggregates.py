@@ -1,0 +1,63 @@
+"""Aggregates with an ORDER BY inside answered as DuckDB (differential tests): string_agg ordered
+by another column (ASC / DESC, NULLS FIRST / LAST, with FILTER), string_agg(DISTINCT ...),
+list / array_agg (x ORDER BY y) and first(x ORDER BY y), grouped and not, over no rows. Each was
+refused before ("supported only when the key is the aggregated value itself", "string_agg(DISTINCT
+...) is not supported", "unsupported SQL construct Order"). The keys hold no ties within a group
+(DuckDB's order among ties is unspecified)."""
+
+from __future__ import annotations
+
+import datetime
+
+import pyarrow as pa
+import pytest
+
+import thresher as th
+from duckdb_diff import duckdb_rows, thresher_rows
+from thresher.errors import ThresherError
+
+pytest.importorskip("duckdb")
+
+T = pa.table({
+    "g": pa.array([1, 1, 1, 2, 2, 3, 3, 3, None, 1], pa.int64()),
+    "i": pa.array([5, 3, None, 8, -1, 0, 2, 7, 4, 9], pa.int64()),
+    "f": pa.array([0.5, float("nan"), -1.0, None, 2.0, 3.5, float("inf"), -0.25, 1.0, 9.0]),
+    "s": pa.array(["b", "a", "c", None, "z", "y", "y", "q", "r", None]),
+    "d": pa.array([datetime.date(2024, 1, d) for d in (9, 3, 5, 1, 2, 7, 4, 8, 6, 10)]),
+})
+TABLES = {"t": T}
+
+QUERIES = [
+    "SELECT g, string_agg(s, ',' ORDER BY i) AS a FROM t GROUP BY g",
+    "SELECT g, string_agg(s, '|' ORDER BY i DESC) AS a, string_agg(s ORDER BY d) AS b FROM t GROUP BY g",
+    "SELECT g, string_agg(s, ',' ORDER BY i NULLS FIRST) AS a, string_agg(s, ',' ORDER BY i DESC NULLS FIRST) AS b "
+    "FROM t GROUP BY g",
+    "SELECT string_agg(s, ',' ORDER BY f) AS a, string_agg(i, ';' ORDER BY d DESC) AS b FROM t",
+    "SELECT g, string_agg(s, ',' ORDER BY i) FILTER (WHERE i > 1) AS a FROM t GROUP BY g",
+    "SELECT g, string_agg(DISTINCT s, ',' ORDER BY s) AS a, string_agg(DISTINCT s, ',' ORDER BY s DESC) AS b "
+    "FROM t GROUP BY g",
+    "SELECT string_agg(DISTINCT s, ',' ORDER BY s) AS a FROM t",
+    "SELECT g, list(i ORDER BY d) AS a, array_agg(s ORDER BY i DESC) AS b, list(d ORDER BY i NULLS FIRST) AS c "
+    "FROM t GROUP BY g",
+    "SELECT list(s ORDER BY f) AS a, list(d ORDER BY s DESC) AS b FROM t",
+    "SELECT g, first(s ORDER BY i) AS a, first(i ORDER BY d DESC) AS b, first(s ORDER BY f DESC) AS c "
+    "FROM t GROUP BY g",
+    "SELECT list(s ORDER BY i) AS a, first(s ORDER BY i) AS b, string_agg(s, ',' ORDER BY i) AS c FROM t WHERE i > 100",
+    "SELECT g, list(s ORDER BY i) AS a, count(*) AS n FROM t WHERE i > 100 GROUP BY g",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_as_duckdb(query: str) -> None:
+    assert thresher_rows(query, TABLES) == duckdb_rows(query, TABLES)
+
+
+@pytest.mark.parametrize(("query", "names"), [
+    ("SELECT string_agg(DISTINCT s, ',' ORDER BY i) FROM t", "string_agg(DISTINCT x ... ORDER BY <key>)"),
+    ("SELECT list(i ORDER BY d, s) FROM t", "more than one key"),
+    ("SELECT list(i ORDER BY d) OVER (PARTITION BY g) FROM t", "unsupported window function"),
+])
+def test_refused_with_construct_and_position(query: str, names: str) -> None:
+    with pytest.raises(ThresherError, match="line 1, column") as err:
+        th.sql(query, t=th.from_arrow(T)).to_arrow()
+    assert names in str(err.value)
