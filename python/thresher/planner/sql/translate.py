@@ -2104,6 +2104,8 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     if has_or and nested:  # (only decorrelation needs the ORs hidden, and only a nested query has a correlation)
         tree, hidden = hide_local_ors(tree)
     if nested:
+        if exp.Subquery in kinds:
+            tree = _ordered_by_subqueries(tree)
         if exp.Tuple in kinds and _row_in_subqueries(tree):
             kinds.add(exp.Exists)
         _refuse_nested_correlation(tree)
@@ -2172,6 +2174,48 @@ def _row_in_subqueries(tree: Any) -> bool:
         node.replace(exists)
         changed = True
     return changed
+
+
+def _ordered_by_subqueries(tree: Any) -> Any:
+    """A SELECT ordered by a subquery (``ORDER BY (SELECT count(*) FROM u WHERE u.k = t.k)``) as
+    that SELECT with each such ORDER BY term as one more (hidden) output, read by an outer SELECT of
+    its outputs that orders (and limits) by them: the subquery is then a scalar subquery of a
+    SELECT list, decorrelated as those are. Left as it is (and refused where translated) under
+    DISTINCT or where two outputs share a name."""
+    for select in list(tree.find_all(exp.Select)):
+        order = select.args.get("order")
+        if order is None or not any(o.find(exp.Select) for o in order.expressions):
+            continue
+        names = [p.alias_or_name for p in select.selects]
+        if select.args.get("distinct") or len(set(names)) != len(names) or any(
+                not n or isinstance(p, exp.Star) for n, p in zip(names, select.selects)):
+            continue
+        inner_name = _fresh_alias(tree, "th_ordered")
+        terms = []
+        for k, o in enumerate(order.expressions):
+            key = o.this
+            if isinstance(key, exp.Column) and not key.table and key.name in names:
+                ref = key.name
+            else:
+                ref = _fresh_alias(tree, f"th_order{k}")
+                select.append("expressions", exp.Alias(this=key.copy(), alias=exp.to_identifier(ref)))
+            terms.append(exp.Ordered(this=exp.column(ref, table=inner_name), desc=o.args.get("desc"),
+                                     nulls_first=o.args.get("nulls_first")))
+        outer = exp.Select(expressions=[exp.alias_(exp.column(n, table=inner_name), n) for n in names])
+        for key in ("limit", "offset", "with_"):
+            if select.args.get(key) is not None:
+                outer.set(key, select.args[key].pop())
+        order.pop()
+        outer.set("order", exp.Order(expressions=terms))
+        if select is tree:
+            outer.set("from_", exp.From(this=exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(
+                inner_name)))))
+            tree = outer
+        else:
+            select.replace(outer)
+            outer.set("from_", exp.From(this=exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(
+                inner_name)))))
+    return tree
 
 
 def _refuse_nested_correlation(tree: Any) -> None:
