@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 _RANKING = {"rownumber": "row_number", "rank": "rank", "denserank": "dense_rank", "percentrank": "percent_rank",
             "cumedist": "cume_dist", "ntile": "ntile"}
+#: aggregates a window computes over whole partitions only, and their SQL names
+_WHOLE_PARTITION_ONLY = {"max_by": "arg_max / max_by", "min_by": "arg_min / min_by", "first_by": "first(x ORDER BY y)"}
 _VALUE = {"firstvalue": "first_value", "lastvalue": "last_value", "nthvalue": "nth_value", "lag": "lag",
           "lead": "lead"}
 
@@ -163,6 +165,12 @@ class SQLWindows:
         else:
             frame = WindowFrame("rows", "unbounded_preceding", "unbounded_following")
         func = self._function(w.this, schema, w)
+        if isinstance(func, AggCall) and func.name in _WHOLE_PARTITION_ONLY and (
+                frame.start != "unbounded_preceding" or frame.end != "unbounded_following" or frame.exclude != "no_others"):
+            # (computed over each whole partition: operators/window.py's _evaluate)
+            raise UnsupportedError(f"{_WHOLE_PARTITION_ONLY[func.name]} over a window is supported over the whole "
+                                   f"partition only (no ORDER BY, or a frame from UNBOUNDED PRECEDING to "
+                                   f"UNBOUNDED FOLLOWING): {_where(w)}")
         name = f"__win.w{len(self.specs)}_{self.tr._fresh('w').lstrip('_')}"
         return WindowSpec(name, func, part, order, desc, nulls_last, frame)
 
@@ -256,9 +264,7 @@ class SQLWindows:
         e = self.tr.expr(fn, schema)
         if not isinstance(e, (AggCall, CountStar)):
             raise UnsupportedError(f"unsupported window function {_where(w)}")
-        if isinstance(e, AggCall) and e.name in ("max_by", "min_by"):
-            raise UnsupportedError(f"arg_max / arg_min over a window is not supported: {_where(w)}")
-        if isinstance(e, AggCall) and e.name in ("list_by", "first_by"):
+        if isinstance(e, AggCall) and e.name == "list_by":
             raise UnsupportedError(f"an aggregate with ORDER BY over a window is not supported: {_where(w)}")
         if isinstance(e, AggCall) and e.option("distinct"):
             raise UnsupportedError(f"SUM / AVG (DISTINCT ...) over a window is not supported: {_where(w)}")
