@@ -394,17 +394,33 @@ def _agg_by(name: str) -> AggRule:
     return rule
 
 
+@function("struct.value_keys", sql_names=("__struct_value_keys",))
+def _value_keys(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """The struct ``{value: x, k0: y0, k1: y1, ...}`` that ``list_by`` / ``first_by`` aggregate
+    (the value and its ORDER BY keys)."""
+    return DataType.struct({"value": args[0].dtype, **{f"k{i}": a.dtype for i, a in enumerate(args[1:])}})
+
+
 def _agg_ordered(name: str) -> AggRule:
     def rule(f: Field, opts: dict[str, Any]) -> DataType:
-        value = _agg_by(name)(f, opts)
+        t = f.dtype.arrow
+        names = [t.field(i).name for i in range(t.num_fields)] if pa.types.is_struct(t) else []
+        expect(f, len(names) > 1 and names == ["value", *(f"k{i}" for i in range(len(names) - 1))],
+               "a struct.value_keys(x, y, ...) value and keys", name)
+        for n in names[1:]:
+            key = DataType.from_arrow(t.field(n).type)
+            expect(Field(n, key), not (key.is_media() or key.is_struct() or key.is_list() or key.is_null()),
+                   "an orderable type", name)
+        value = DataType.from_arrow(t.field("value").type)
         return DataType.list(value) if name == "list_by" else value
 
     return rule
 
 
 AGGREGATES: dict[str, AggRule] = {
-    # SQL's list(x ORDER BY y) / first(x ORDER BY y) of the pair struct.value_by(x, y): the
-    # values, NULLs too, in y's order (options ``descending``, ``nulls_last``; stable among ties)
+    # SQL's list(x ORDER BY y, ...) / first(x ORDER BY y, ...) of struct.value_keys(x, y, ...): the
+    # values, NULLs too, in the keys' order (options ``descending``, ``nulls_last``: a tuple per
+    # key; stable among ties)
     "list_by": _agg_ordered("list_by"),
     "first_by": _agg_ordered("first_by"),
     # the value at the row with the greatest / least ``by`` among the rows where neither is NULL

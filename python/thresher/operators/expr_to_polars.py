@@ -357,6 +357,7 @@ _LOWER: dict[str, _Lower] = {
     "list.contains": lambda a, e, t: a[0].list.contains(e.option("item")),
     "struct.field": _struct_field,
     "struct.value_by": lambda a, e, t: pl.struct(a[0].alias("value"), a[1].alias("by")),
+    "struct.value_keys": lambda a, e, t: pl.struct(a[0].alias("value"), *(k.alias(f"k{i}") for i, k in enumerate(a[1:]))),
     "list.contains_expr": lambda a, e, t: a[0].list.contains(a[1]),
     "list.any_ne": lambda a, e, t: (a[0].list.min() != a[1]) | (a[0].list.max() != a[1]),
     "row_number": lambda a, e, t: pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
@@ -534,10 +535,10 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
             return value.sort_by(by, descending=name == "max_by", maintain_order=True).first()
         return value.get(by.arg_max() if name == "max_by" else by.arg_min())
     if name in ("list_by", "first_by"):
-        # SQL's list / first (x ORDER BY y): x in y's order, the input's order kept among ties
-        value, by = x.struct.field("value"), x.struct.field("by")
-        ordered = value.sort_by(by, descending=bool(e.option("descending")), nulls_last=bool(e.option("nulls_last")),
-                                maintain_order=True)
+        # SQL's list / first (x ORDER BY y, ...): x in the keys' order, the input's order kept among ties
+        keys = [x.struct.field(f"k{i}") for i in range(len(e.option("descending")))]
+        ordered = x.struct.field("value").sort_by(keys, descending=list(e.option("descending")),
+                                                  nulls_last=list(e.option("nulls_last")), maintain_order=True)
         if name == "first_by":
             return ordered.first()
         return ordered if in_group else ordered.implode()

@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from thresher.datatypes import DataType, Schema
 from thresher.errors import UnsupportedError
-from thresher.expressions.expr import AggCall, Call, Cast, Expr, Literal, lit, when
+from thresher.expressions.expr import AggCall, Call, Cast, CountStar, Expr, Literal, lit, when
 
 if TYPE_CHECKING:
     from thresher.planner.sql.translate import Translator
@@ -194,32 +194,36 @@ def _escaped(c: str) -> str:
 
 
 def ordered_aggregate(tr: Translator, node: Any, schema: Schema | None) -> Expr:
-    """``list(x ORDER BY y)`` / ``array_agg`` and ``first(x ORDER BY y)``: the values (NULLs too)
-    in y's order, DuckDB's NULLS LAST unless NULLS FIRST is written."""
+    """``list(x ORDER BY y, ...)`` / ``array_agg`` and ``first(x ORDER BY y, ...)``: the values
+    (NULLs too) in the keys' order, DuckDB's NULLS LAST unless NULLS FIRST is written."""
     order = node.this
     if isinstance(order.this, exp.Distinct):
         raise UnsupportedError(f"{_spelled(node)}(DISTINCT ... ORDER BY ...) is not supported: {_where(node)}")
-    if len(order.expressions) != 1:
-        raise UnsupportedError(f"{_spelled(node)}(x ORDER BY <keys>) with more than one key is not supported: "
-                               f"{_where(node)}")
     x = tr.expr(order.this, schema)
-    listed = ordered_list(tr, x, order.expressions[0], schema, node)
+    listed = ordered_list(tr, x, order.expressions, schema, node)
     assert isinstance(listed, AggCall)
     if isinstance(node, exp.First):
-        return AggCall("first_by", listed.child, listed.options)
+        return AggCall("first_by", listed.child, listed.options) if listed.name == "list_by" else AggCall("first", x)
     # no rows: NULL (DuckDB's), not an empty list
-    return when(Call("gt", (AggCall("count", listed.child), lit(0)))).then(listed).otherwise(
-        Literal(None, DataType.null()))
+    return when(Call("gt", (CountStar(), lit(0)))).then(listed).otherwise(Literal(None, DataType.null()))
 
 
-def ordered_list(tr: Translator, x: Expr, key: Any, schema: Schema | None, node: Any) -> Expr:
-    """The aggregate list of ``x`` in the order of ``key`` (an ``exp.Ordered``)."""
-    y = tr.expr(key.this, schema)
+def ordered_list(tr: Translator, x: Expr, keys: list[Any], schema: Schema | None, node: Any) -> Expr:
+    """The aggregate list of ``x`` in the order of ``keys`` (``exp.Ordered`` nodes)."""
+    ys = [tr.expr(k.this, schema) for k in keys]
+    if schema is not None and x.resolve(schema).dtype.is_null():
+        return AggCall("agg_list", x)  # (NULLs: in any order)
     if schema is not None:
-        for e in (x, y):
+        # a key of NULLs orders nothing (a column of an empty table is NULL-typed)
+        kept = [(k, y) for k, y in zip(keys, ys) if not y.resolve(schema).dtype.is_null()]
+        if not kept:
+            kept = [(exp.Ordered(this=exp.Literal.number(0)), lit(0))]
+        keys, ys = [k for k, _ in kept], [y for _, y in kept]
+        for e in (x, *ys):
             t = e.resolve(schema).dtype
             if t.is_null() or t.is_media() or t.is_struct() or t.is_list():
                 raise UnsupportedError(f"{_spelled(node)} ... ORDER BY of a {t} value or key is not supported: "
                                        f"{_where(node)}")
-    opts = (("descending", bool(key.args.get("desc"))), ("nulls_last", not key.args.get("nulls_first")))
-    return AggCall("list_by", Call("struct.value_by", (x, y)), opts)
+    opts = (("descending", tuple(bool(k.args.get("desc")) for k in keys)),
+            ("nulls_last", tuple(not k.args.get("nulls_first") for k in keys)))
+    return AggCall("list_by", Call("struct.value_keys", (x, *ys)), opts)

@@ -1387,16 +1387,13 @@ class Translator:
             listed = listed.list.unique(maintain_order=True)
         if order is not None:
             keys = order.expressions
-            if len(keys) != 1:
-                raise UnsupportedError(f"string_agg(x ... ORDER BY <keys>) with more than one key is not supported: "
-                                       f"{_where(node)}")
-            if keys[0].this == arg:
+            if len(keys) == 1 and keys[0].this == arg:
                 listed = listed.list.sort(descending=bool(keys[0].args.get("desc")))
             elif distinct:
                 raise UnsupportedError(f"string_agg(DISTINCT x ... ORDER BY <key>) is supported only when the key is "
                                        f"the aggregated value itself: {_where(node)}")
-            else:  # the values in another key's order (NULL values skipped by the join)
-                listed = ordered_list(self, x, keys[0], schema, node)
+            else:  # the values in other keys' order (NULL values skipped by the join)
+                listed = ordered_list(self, x, keys, schema, node)
         joined = listed.list.join(str(sep))
         return when(Call("gt", (AggCall("count", x), lit(0)))).then(joined).otherwise(Literal(None, DataType.string()))
 
