@@ -2,7 +2,7 @@
 (differential tests, the same Arrow tables through both): isnan / isinf / isfinite, trunc, SIMILAR
 TO, GLOB, dayname / monthname, the date part functions (quarter, hour, week, dayofyear, ...),
 EXTRACT(epoch ...), prefix, pi and the trigonometric functions, degrees / radians, stddev_pop /
-var_pop, count_if, approx_count_distinct and ROUND of an integer to a negative number of digits.
+var_pop, count_if, approx_count_distinct, bit_and / bit_or / bit_xor and ROUND of an integer to a negative number of digits.
 Each was refused before ("unknown function", "unsupported SQL construct")."""
 
 from __future__ import annotations
@@ -77,6 +77,11 @@ AGGREGATES = [
     "SELECT count_if(i > 1) AS a, count_if(i > 100) AS b FROM t",
     "SELECT g, approx_count_distinct(s) AS a, approx_count_distinct(k % 2) AS b FROM t GROUP BY g",
     "SELECT g, count_if(k > 0) OVER (PARTITION BY g) AS b FROM t",
+    # bit_and / bit_or / bit_xor: of the type, NULLs skipped, NULL over none; over whole partitions
+    "SELECT g, bit_and(i) AS a, bit_or(k) AS b, bit_xor(i) AS c, bit_xor(CAST(k AS TINYINT)) AS e FROM t GROUP BY g",
+    "SELECT bit_and(k) AS a, bit_or(i) AS b, bit_xor(k) AS c FROM t",
+    "SELECT bit_and(k) AS a, bit_or(i) AS b FROM t WHERE g > 100",
+    "SELECT g, i, bit_or(i) OVER (PARTITION BY g) AS a, bit_xor(k) OVER () AS b FROM t",
 ]
 
 
@@ -89,7 +94,8 @@ def test_types_as_duckdb() -> None:
     from duckdb_diff import column_types
 
     query = ("SELECT isnan(f) AS a, trunc(f) AS b, trunc(m) AS c, trunc(k) AS e, round(k, -1) AS h, "
-             "dayname(d) AS j, quarter(d) AS l, extract(epoch FROM ts) AS n, pi() AS o, s GLOB 'a*' AS p FROM t")
+             "dayname(d) AS j, quarter(d) AS l, extract(epoch FROM ts) AS n, pi() AS o, s GLOB 'a*' AS p, "
+             "bit_or(k) OVER () AS q, bit_xor(CAST(k AS SMALLINT)) OVER () AS r FROM t")
     got, want = column_types(query, TABLES)
     assert got == want
 
@@ -109,6 +115,8 @@ def test_integer_round_overflow_raises_as_duckdb() -> None:
     ("SELECT s GLOB s FROM t", "GLOB needs a text literal"),
     ("SELECT week(d, 1) FROM t", "week(d, mode)"),
     ("SELECT stddev_pop(i) OVER (PARTITION BY g) FROM t", "unsupported window function"),
+    ("SELECT bit_and(f) FROM t", "only integers"),
+    ("SELECT bit_xor(i) OVER (PARTITION BY g ORDER BY k) FROM t", "whole partition only"),
 ])
 def test_refused_with_construct_and_position(query: str, names: str) -> None:
     with pytest.raises(ThresherError, match="line 1, column") as err:

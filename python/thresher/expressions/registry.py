@@ -417,11 +417,23 @@ def _agg_ordered(name: str) -> AggRule:
     return rule
 
 
+def _agg_bits(name: str) -> AggRule:
+    def rule(f: Field, opts: dict[str, Any]) -> DataType:
+        expect(f, f.dtype.is_integer(), "an integer", name)
+        return f.dtype
+
+    return rule
+
+
 AGGREGATES: dict[str, AggRule] = {
     # SQL's list(x ORDER BY y, ...) / first(x ORDER BY y, ...) of struct.value_keys(x, y, ...): the
     # values, NULLs too, in the keys' order (options ``descending``, ``nulls_last``: a tuple per
     # key; stable among ties)
     "list_by": _agg_ordered("list_by"),
+    # SQL's bit_and / bit_or / bit_xor of integers (NULLs skipped; NULL where there is none)
+    "bit_and": _agg_bits("bit_and"),
+    "bit_or": _agg_bits("bit_or"),
+    "bit_xor": _agg_bits("bit_xor"),
     "first_by": _agg_ordered("first_by"),
     # the value at the row with the greatest / least ``by`` among the rows where neither is NULL
     # (the first such row among ties; NULL where there is none): DuckDB's arg_max / arg_min

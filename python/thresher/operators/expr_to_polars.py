@@ -534,6 +534,8 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
         if pa.types.is_floating(in_type.arrow.field("by").type):
             return value.sort_by(by, descending=name == "max_by", maintain_order=True).first()
         return value.get(by.arg_max() if name == "max_by" else by.arg_min())
+    if name in ("bit_and", "bit_or", "bit_xor"):  # (NULL where the group has no value, as DuckDB)
+        return getattr(x, "bitwise_" + name[4:])()  # type: ignore[no-any-return]
     if name in ("list_by", "first_by"):
         # SQL's list / first (x ORDER BY y, ...): x in the keys' order, the input's order kept among ties
         keys = [x.struct.field(f"k{i}") for i in range(len(e.option("descending")))]

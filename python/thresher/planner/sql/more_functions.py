@@ -27,6 +27,8 @@ _PART_NODES: dict[type, str] = {
 }
 _MATH_NODES: dict[type, str] = {exp.Sin: "sin", exp.Cos: "cos", exp.Tan: "tan", exp.Atan: "atan",
                                 exp.Atan2: "atan2", exp.Degrees: "degrees", exp.Radians: "radians"}
+_BIT_AGGREGATES: dict[type, str] = {exp.BitwiseAndAgg: "bit_and", exp.BitwiseOrAgg: "bit_or",
+                                    exp.BitwiseXorAgg: "bit_xor"}
 #: the same functions sqlglot leaves anonymous in DuckDB's dialect
 _ANONYMOUS_PARTS = {"dayofweek": "dow", "weekday": "dow", "isodow": "isodow", "weekofyear": "week",
                     "dayofyear": "doy", "dayofmonth": "day"}
@@ -88,6 +90,14 @@ def translate_more(tr: Translator, node: Any, schema: Schema | None) -> Expr | N
     if isinstance(node, exp.CountIf):
         # DuckDB's count_if(c) is the sum of c as an integer: NULL where no row's c is known
         return tr.expr(exp.Sum(this=exp.Cast(this=node.this.copy(), to=exp.DataType.build("BIGINT"))), schema)
+    bits = _BIT_AGGREGATES.get(type(node))
+    if bits is not None:
+        x = tr.expr(node.this, schema)
+        if schema is not None:
+            t = x.resolve(schema).dtype
+            if not t.is_integer():
+                raise UnsupportedError(f"{bits} of a {t} is not supported (only integers): {_where(node)}")
+        return AggCall(bits, x)
     if isinstance(node, exp.ApproxDistinct):
         # (exact: DuckDB's HyperLogLog estimate is the exact count on small inputs, and near it on any)
         if node.args.get("accuracy") is not None:

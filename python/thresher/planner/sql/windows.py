@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 _RANKING = {"rownumber": "row_number", "rank": "rank", "denserank": "dense_rank", "percentrank": "percent_rank",
             "cumedist": "cume_dist", "ntile": "ntile"}
 #: aggregates a window computes over whole partitions only, and their SQL names
-_WHOLE_PARTITION_ONLY = {"max_by": "arg_max / max_by", "min_by": "arg_min / min_by", "first_by": "first(x ORDER BY y)"}
+_WHOLE_PARTITION_ONLY = {"max_by": "arg_max / max_by", "min_by": "arg_min / min_by", "first_by": "first(x ORDER BY y)",
+                         "bit_and": "bit_and", "bit_or": "bit_or", "bit_xor": "bit_xor"}
 _VALUE = {"firstvalue": "first_value", "lastvalue": "last_value", "nthvalue": "nth_value", "lag": "lag",
           "lead": "lead"}
 
