@@ -9,7 +9,7 @@ from typing import Any
 
 from thresher.expressions.cost import cost_class
 from thresher.expressions.expr import Alias, Call, Column, Expr, memo
-from thresher.planner.logical import LogicalPlan
+from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project
 from thresher.planner.memo import rule_memo, unlink
 
 
@@ -206,14 +206,16 @@ _MASKS: dict[tuple[tuple[type, ...], int], int] = {}
 _Kinds = dict[int, tuple[LogicalPlan, int]]
 
 
-def kinds_mask(classes: tuple[type[LogicalPlan], ...]) -> int:
-    """The bits (see :func:`plan_kinds`) of the node classes that are one of ``classes`` (or a
-    subclass): ``plan_kinds(plan) & kinds_mask((Join,))`` says whether ``plan`` has a join."""
+def kinds_mask(classes: tuple[type[LogicalPlan] | type[Shape], ...]) -> int:
+    """The bits (see :func:`plan_kinds`) of the node classes (and shapes) that are one of
+    ``classes`` (or a subclass): ``plan_kinds(plan) & kinds_mask((Join,))`` says whether ``plan``
+    has a join, ``plan_kinds(plan) & kinds_mask((SemiJoin,))`` whether it has a semi join."""
     key = (classes, len(_KIND_BITS))
     mask = _MASKS.get(key)
     if mask is None:
         with _REGISTERING:
             _register(LogicalPlan)
+            _register(Shape)
             mask = _MASKS[(classes, len(_KIND_BITS))] = sum(
                 bit for cls, bit in _KIND_BITS.items() if issubclass(cls, classes))
     return mask
@@ -223,13 +225,15 @@ def kinds_mask(classes: tuple[type[LogicalPlan], ...]) -> int:
 _REGISTERING = threading.Lock()
 
 
-def _register(cls: type[LogicalPlan]) -> None:
+def _register(cls: type) -> None:
     """Give ``cls`` and every subclass of it a bit (all plan node classes at once: a mask made
     for ``only`` then holds every class that exists, so no node of a class it should match is
-    skipped)."""
+    skipped; the same for the shapes)."""
     if cls not in _KIND_BITS:
         _KIND_BITS[cls] = 1 << len(_KIND_BITS)
-    sub: type[LogicalPlan]
+        if issubclass(cls, Shape):
+            _OWN.clear()  # (a shape defined since: each class's shapes are looked up again)
+    sub: type
     for sub in cls.__subclasses__():
         _register(sub)
 
@@ -237,7 +241,135 @@ def _register(cls: type[LogicalPlan]) -> None:
 def _bit(cls: type) -> int:
     with _REGISTERING:
         _register(LogicalPlan)  # (a class not seen yet: every class defined since)
+        _register(Shape)
     return _KIND_BITS[cls]
+
+
+class Shape:
+    """A shape of plan node finer than its class (a filter directly over a filter, a semi join),
+    with its own bit in the masks of :func:`plan_kinds`, set at every node that has it: a rule
+    that can only change a plan with such a node says so in the runner's ``NEEDS_KINDS``, and a
+    plan without one skips it without a call (the node classes alone let TPC-H's plans, which
+    all have filters, projections and joins, skip almost nothing). Not a plan node class: not
+    for ``only=`` (the walkers call ``fn`` at the nodes of the classes ``only`` names). Each
+    subclass names the node class it is a shape of (``of``) and tests a node of it (``test``,
+    a function of the node and its children's classes and fields, asked once per node object
+    per optimize() call)."""
+
+    of: type[LogicalPlan] = LogicalPlan
+
+    @staticmethod
+    def test(node: Any) -> bool:
+        raise NotImplementedError
+
+
+#: node class -> its bit, or its bit and its shapes (bit, test): see :func:`_own_bits`
+_OWN: dict[type, int | tuple[int, tuple[tuple[int, Callable[[Any], bool]], ...]]] = {}
+
+
+def _own_bits(node: LogicalPlan) -> int:
+    """The bits of ``node`` itself: its class's and those of the shapes it has."""
+    own = _OWN.get(type(node))
+    if own is None:
+        own = _own_entry(type(node))
+    if type(own) is int:
+        return own
+    bits, shapes = own  # type: ignore[misc]
+    for bit, test in shapes:
+        if test(node):
+            bits |= bit
+    return bits  # type: ignore[no-any-return]
+
+
+def _own_entry(cls: type) -> int | tuple[int, tuple[tuple[int, Callable[[Any], bool]], ...]]:
+    bit = _KIND_BITS.get(cls) or _bit(cls)
+    with _REGISTERING:
+        _register(Shape)
+        shapes = tuple((b, s.test) for s, b in _KIND_BITS.items()
+                       if issubclass(s, Shape) and s is not Shape and issubclass(cls, s.of))
+    entry: int | tuple[int, tuple[tuple[int, Callable[[Any], bool]], ...]] = (bit, shapes) if shapes else bit
+    _OWN[cls] = entry
+    return entry
+
+
+def _under(node: LogicalPlan) -> LogicalPlan:
+    """``node``'s input when it is a filter or a projection (what join_order's regions and
+    eager_aggregation look through), else ``node``."""
+    return node.input if isinstance(node, (Filter, Project)) else node
+
+
+class FilterOverFilter(Shape):
+    """A filter directly over a filter (merge_filters merges them)."""
+
+    of = Filter
+
+    @staticmethod
+    def test(node: Filter) -> bool:
+        return isinstance(node.input, Filter)
+
+
+class ProjectOverProject(Shape):
+    """A projection directly over a projection (projection_merge merges them)."""
+
+    of = Project
+
+    @staticmethod
+    def test(node: Project) -> bool:
+        return isinstance(node.input, Project)
+
+
+class SemiJoin(Shape):
+    """A semi or anti join."""
+
+    of = Join
+
+    @staticmethod
+    def test(node: Join) -> bool:
+        return node.how in ("semi", "anti")
+
+
+class InnerOrLeftJoin(Shape):
+    """An inner or left join."""
+
+    of = Join
+
+    @staticmethod
+    def test(node: Join) -> bool:
+        return node.how in ("inner", "left")
+
+
+class InnerOverInner(Shape):
+    """An inner join whose left input is an inner join (join_reorder swaps such a pair)."""
+
+    of = Join
+
+    @staticmethod
+    def test(node: Join) -> bool:
+        left = node.left
+        return node.how == "inner" and isinstance(left, Join) and left.how == "inner"
+
+
+class JoinChain(Shape):
+    """An inner or cross join with a join as an input, directly or under one filter or
+    projection: a region of join_order with three leaves or more has one."""
+
+    of = Join
+
+    @staticmethod
+    def test(node: Join) -> bool:
+        return node.how in ("inner", "cross") and (isinstance(_under(node.left), Join)
+                                                   or isinstance(_under(node.right), Join))
+
+
+class AggregateOverJoin(Shape):
+    """A group-by over a join, directly or under one projection (eager_aggregation's place)."""
+
+    of = Aggregate
+
+    @staticmethod
+    def test(node: Aggregate) -> bool:
+        below = node.input
+        return isinstance(below.input if isinstance(below, Project) else below, Join)
 
 
 def plan_kinds(plan: LogicalPlan) -> int:
@@ -266,7 +398,7 @@ def kinds_of(node: LogicalPlan, kinds: _Kinds) -> int:
     get = kinds.get
 
     def visit(n: LogicalPlan) -> int:
-        out = _KIND_BITS.get(type(n)) or _bit(type(n))
+        out = _own_bits(n)
         for c in n.children():
             h = get(id(c))
             out |= visit(c) if h is None else h[1]
