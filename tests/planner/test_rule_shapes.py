@@ -1,6 +1,7 @@
 """Shapes of node in the plan masks (a filter over a filter, a semi join, a chain of joins): the
-runner skips a rule whose shapes a plan lacks (NEEDS_KINDS) without calling it. Plans are the
-ones the full fixpoint gives; the counts of rule runs guard the gain."""
+runner skips a rule whose shapes a plan lacks (NEEDS_KINDS) without calling it, and trusts a
+rule's first change without comparing the plans by value. Plans are the ones the full fixpoint
+gives; the counts of rule runs guard the gain."""
 
 from __future__ import annotations
 
@@ -89,3 +90,18 @@ def test_a_rule_skipped_for_its_shape_is_checked_by_validate(monkeypatch: pytest
     with pytest.raises(ThresherError, match="NEEDS_KINDS"):
         runner.optimize(plan, validate=True)
 
+
+def test_a_rule_returning_an_equal_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule's first change is not compared with its input by value: one returning an equal plan
+    (a contract break) makes optimize(validate=True) raise; without validate the fixpoint still
+    ends (its next answer is compared) with the plan the rules give."""
+    q = th.from_pydict({"a": [1, 2], "b": [3, 4]}).filter(col("a") > 1).select("a")
+    want = runner.optimize(q.plan)
+    runner._load("constant_folding")
+    mod = runner._MODULES["constant_folding"]
+    monkeypatch.setattr(mod, "apply", lambda p: p._with_inputs(p.children()))  # a copy: equal, not the same
+    got = runner.optimize(q.plan)
+    assert got.plan == want.plan and got.plan.pretty() == want.plan.pretty()
+    assert got.iterations <= want.iterations + 1
+    with pytest.raises(ThresherError, match="equal to its input"):
+        runner.optimize(q.plan, validate=True)

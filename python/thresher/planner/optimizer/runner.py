@@ -311,6 +311,7 @@ def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_ite
     needs = _needs(tuple(rules))
     join_mask = kinds_mask((Join,)) if validate else 0
     loaded: dict[str, Callable[[LogicalPlan], LogicalPlan | None]] = {}
+    fired: set[str] = set()  # the rules that changed the plan in this call
 
     def load(name: str) -> Callable[[LogicalPlan], LogicalPlan | None]:
         rule = loaded.get(name)
@@ -341,7 +342,16 @@ def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_ite
             new = rule(result.plan)
             dt = time.perf_counter() - t0
             result.rule_runs += 1
-            if new is not None and new != result.plan:
+            # (a rule returns None when it changes nothing, and every rule of the 143 benchmark
+            # queries' plannings returns a changed plan otherwise: comparing its output with its
+            # input, by value, to be sure was 5% of planning them; a rule that fired before in
+            # this call is still compared, so one returning an equal plan stops at its next pass)
+            if new is not None and new is not result.plan and (
+                    name not in fired or new != result.plan):
+                if validate and name not in fired and new == result.plan:
+                    raise ThresherError(f"rule {name} returned a plan equal to its input (it returns None when it "
+                                        f"changes nothing):\n{new.pretty()}")
+                fired.add(name)
                 result.log.append(RuleFiring(name, it, result.plan, new, dt))
                 if validate:
                     validate_plan(new, schema, name)
