@@ -9,7 +9,7 @@ from typing import Any
 
 from thresher.expressions.cost import cost_class
 from thresher.expressions.expr import Alias, Call, Column, Expr, memo
-from thresher.planner.logical import Aggregate, Filter, Join, LogicalPlan, Project
+from thresher.planner.logical import Aggregate, Filter, Join, Limit, LogicalPlan, Project, Sort
 from thresher.planner.memo import rule_memo, unlink
 
 
@@ -328,16 +328,6 @@ class SemiJoin(Shape):
         return node.how in ("semi", "anti")
 
 
-class InnerOrLeftJoin(Shape):
-    """An inner or left join."""
-
-    of = Join
-
-    @staticmethod
-    def test(node: Join) -> bool:
-        return node.how in ("inner", "left")
-
-
 class InnerOverInner(Shape):
     """An inner join whose left input is an inner join (join_reorder swaps such a pair)."""
 
@@ -370,6 +360,56 @@ class AggregateOverJoin(Shape):
     def test(node: Aggregate) -> bool:
         below = node.input
         return isinstance(below.input if isinstance(below, Project) else below, Join)
+
+
+def _grouped(side: LogicalPlan) -> bool:
+    """``side`` is ``[Project | Filter]* Aggregate`` with keys."""
+    while isinstance(side, (Project, Filter)):
+        side = side.input
+    return isinstance(side, Aggregate) and bool(side.keys)
+
+
+class JoinOnGroupBy(Shape):
+    """An inner, left, semi or anti join with a group-by (with keys, under projections and
+    filters) as an input: what aggregate_to_window, semi_join_reduction and one of
+    semi_join_from_exists's rewrites start from."""
+
+    of = Join
+
+    @staticmethod
+    def test(node: Join) -> bool:
+        return node.how in ("inner", "left", "semi", "anti") and (_grouped(node.right) or _grouped(node.left))
+
+
+def _one_row(side: LogicalPlan) -> bool:
+    """``side`` is a group-by without keys or a limit of one row, under row-wise nodes."""
+    while isinstance(side, (Project, Filter, Sort, Limit)):
+        if isinstance(side, Limit) and side.n <= 1:
+            return True
+        side = side.children()[0]
+    return isinstance(side, Aggregate) and not side.keys
+
+
+class OneRowSideJoin(Shape):
+    """An inner join one input of which has at most one row (semi_join_from_exists makes it a
+    semi join)."""
+
+    of = Join
+
+    @staticmethod
+    def test(node: Join) -> bool:
+        return node.how == "inner" and (_one_row(node.right) or _one_row(node.left))
+
+
+class FilterOverLeftJoin(Shape):
+    """A filter directly over a left join (semi_join_from_exists's decorrelated EXISTS/IN)."""
+
+    of = Filter
+
+    @staticmethod
+    def test(node: Filter) -> bool:
+        below = node.input
+        return isinstance(below, Join) and below.how == "left"
 
 
 def plan_kinds(plan: LogicalPlan) -> int:
