@@ -117,8 +117,8 @@ def _fits(op: str, operands: Sequence[pl.Series], dtype: pl.DataType) -> bool:
         if lo is None or hi is None:
             return True  # all NULL
         bounds.append((int(lo), int(hi)))  # type: ignore[arg-type]
-    if op == "neg":
-        ends = [-bounds[0][0], -bounds[0][1]]
+    if op in ("neg", "abs"):
+        ends = [-bounds[0][0], -bounds[0][1]] if op == "neg" else [abs(bounds[0][0]), abs(bounds[0][1])]
     else:
         (a0, a1), (b0, b1) = bounds
         ends = ([a0 + b0, a1 + b1] if op == "add" else [a0 - b1, a1 - b0] if op == "sub"
@@ -132,17 +132,19 @@ _RANGE = {f"Int{b}": (-(2 ** (b - 1)), 2 ** (b - 1) - 1) for b in (8, 16, 32, 64
 
 
 def _exact_op(name: str, ops: list[Any], zero: Any) -> Any:
-    """``name`` (add, sub, mul, neg) over ``ops``, Polars expressions or Series already in a type
-    that holds the exact result; ``zero`` of that type (Polars has no negation of Int128)."""
+    """``name`` (add, sub, mul, neg, abs) over ``ops``, Polars expressions or Series already in a
+    type that holds the exact result; ``zero`` of that type (Polars has no negation of Int128)."""
     if name == "neg":
         return zero - ops[0]
+    if name == "abs":
+        return ops[0].abs()
     if name == "add":
         return ops[0] + ops[1]
     return ops[0] - ops[1] if name == "sub" else ops[0] * ops[1]
 
 
 def _overflow_checked(a: list[pl.Expr], e: Call, t: list[DataType], guard: Guard) -> pl.Expr | None:
-    """``a + b``, ``a - b``, ``a * b``, ``-a`` of integers: an error where the result leaves its
+    """``a + b``, ``a - b``, ``a * b``, ``-a``, ``abs(a)`` of integers: an error where the result leaves its
     type (Polars' type of it: an integer literal takes the other operand's, as in DuckDB),
     checked by computing the operands in Int128."""
     if not all(x.is_integer() or x.is_null() for x in t) or all(x.is_null() for x in t):
@@ -171,7 +173,8 @@ def _overflow_checked(a: list[pl.Expr], e: Call, t: list[DataType], guard: Guard
             return _rows(v, s)
         exact = _exact_op(e.name, [x.cast(pl.Int128) for x in s[1:1 + len(a)]], pl.Series([0], dtype=pl.Int128))
         if _masked(v.cast(pl.Int128) != exact, _guard_mask(guard, 1 + len(a), s)):
-            what = f"-{e.args[0]!r}" if e.name == "neg" else f"{e.args[0]!r} {_SYMBOL[e.name]} {e.args[1]!r}"
+            what = (f"-{e.args[0]!r}" if e.name == "neg" else f"abs({e.args[0]!r})" if e.name == "abs"
+                    else f"{e.args[0]!r} {_SYMBOL[e.name]} {e.args[1]!r}")
             raise ThresherExecutionError(
                 f"integer overflow in {what}: the result does not fit {v.dtype} (SQL raises, as DuckDB does; "
                 f"cast an operand to a wider type, e.g. CAST(x AS BIGINT) or DOUBLE)")
@@ -244,8 +247,8 @@ def _nonzero(a: list[pl.Expr], e: Call, t: list[DataType], guard: Guard) -> pl.E
     return pl.map_batches(inputs, check, return_dtype=pl.dtype_of(a[0]), is_elementwise=check_is_elementwise())
 
 
-_LOWERED = {name: lowering(name) for name in ("add", "sub", "mul", "neg")}
-for _name in ("add", "sub", "mul", "neg"):
+_LOWERED = {name: lowering(name) for name in ("add", "sub", "mul", "neg", "abs")}
+for _name in ("add", "sub", "mul", "neg", "abs"):
     register_checked_lowering(_name, _is_sql, _overflow_checked)
 register_lowering("sql_nonzero", lambda a, e, t: a[0])
 register_checked_lowering("sql_nonzero", lambda e: True, _nonzero)

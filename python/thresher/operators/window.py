@@ -74,7 +74,10 @@ def _polars_over(lf: pl.LazyFrame, schema: Schema, exprs: Sequence[Expr], partit
     cols: list[pl.Expr] = []
     for e in exprs:
         inner = strip_alias(e)
-        pe = to_polars(inner, schema, in_group=True)
+        if isinstance(inner, AggCall) and inner.name == "agg_list":  # (each partition's list: see _sql_window)
+            pe = to_polars(inner.child, schema, in_group=True).implode()
+        else:
+            pe = to_polars(inner, schema, in_group=True)
         # Polars' lazy engine gets ``min().over(None, order_by=...)`` (and max) wrong over two
         # rows: the first row's value (eager Polars is right). An expression of whole-frame
         # aggregates does not depend on the order: it goes without it
@@ -741,7 +744,10 @@ def _evaluate(e: Expr, j: int, df: pl.DataFrame, geo: _Geometry, frame: WindowFr
         from thresher.operators.expr_to_polars import _agg
 
         pid = pl.Series("__wpid", geo.pid)
-        agg = _agg(e.name, pl.col(x.name), e, arg_types[0], True).over("__wpid")
+        # (an ARRAY_AGG is each partition's list on every row: imploded, as over() maps a
+        # non-aggregate back row by row)
+        agg = (pl.col(x.name).implode() if e.name == "agg_list" else
+               _agg(e.name, pl.col(x.name), e, arg_types[0], True)).over("__wpid")
         return df.select(x, pid).select(agg).to_series()
     if whole and e.name in ("sum", "mean") and e.option("exact") and str(arg_types[0].arrow) in ("int64", "uint64"):
         # SQL's sum of BIGINT values over whole partitions: an error only where a partition's sum

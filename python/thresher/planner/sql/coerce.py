@@ -142,8 +142,11 @@ def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType, sche
         else:
             # (x // -1 is -x, checked: the type's minimum has no negation, an overflow in DuckDB;
             # Polars' division wraps there)
-            floor = when(Call("eq", (b, lit(-1)))).then(Call("neg", (a,), SQL_CHECKED)).otherwise(
-                Call("floordiv", (a, b)))
+            floor: Expr = Call("floordiv", (a, b))
+            if not any(pa.types.is_unsigned_integer(x.arrow) for x in (ta, tb)):
+                # (an unsigned operand: b is never -1, or the quotient's type is a wider signed one
+                # where -a fits; Polars has no negation of an unsigned a: 128 // u failed)
+                floor = when(Call("eq", (b, lit(-1)))).then(Call("neg", (a,), SQL_CHECKED)).otherwise(floor)
             # (a 1 of the quotient's type: an Int64 one made every quotient a BIGINT)
             one = Literal(1, _supertype_or(ta, tb))
             out = when(step).then(Call("add", (floor, one))).otherwise(floor)
@@ -312,6 +315,11 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
         # (DuckDB types a CASE from its ELSE, then each THEN in turn)
         return _typed_int_literals(e, values, schema, rebuild, [len(values) - 1, *range(len(values) - 1)])
     if not isinstance(e, Call):
+        return e
+    if e.name == "abs" and e.options == SQL_CHECKED:  # (only a signed integer's abs can overflow)
+        t = _dtype(e.args[0], schema)
+        if t is not None and not t.is_null() and not pa.types.is_signed_integer(t.arrow):
+            return Call("abs", e.args)
         return e
     if e.options == SQL_CHECKED and e.name in _INT_ARITHMETIC | {"truediv"} and len(e.args) == 2:
         ta, tb = _dtype(e.args[0], schema), _dtype(e.args[1], schema)

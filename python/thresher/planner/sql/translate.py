@@ -588,6 +588,9 @@ class Translator:
 
         def key_of(node: Any) -> int:
             e = self.expr(node, schema)
+            if isinstance(e, Literal) and type(e.value) is int and e.dtype == DataType.int64() \
+                    and -2 ** 31 <= e.value < 2 ** 31:
+                e = Literal(e.value, DataType.int32())  # (as the select item it names: GROUP BY 1 of SELECT 1)
             if e.key() not in index:
                 index[e.key()] = len(keys)
                 keys.append(e)
@@ -632,10 +635,18 @@ class Translator:
         # SUM whose input can be NULL, or any SUM without GROUP BY (an empty input), comes with
         # a COUNT of its input and reads NULL where that count is 0
         null_sums: dict[Any, Any] = {}
+        # ... and an ARRAY_AGG of no rows is NULL (Polars: an empty list), where a group can be
+        # empty (no GROUP BY, or the grand total of grouping sets)
+        null_lists: dict[Any, Any] = {}
         for e in exprs:
             for n in e.walk():
                 if isinstance(n, (AggCall, CountStar)) and n.key() not in aggs:
                     aggs[n.key()] = (f"__agg{len(aggs)}", n)
+                    if isinstance(n, AggCall) and n.name == "agg_list" and (not keys or sets is not None):
+                        rows = CountStar()
+                        null_lists[n.key()] = rows.key()
+                        if rows.key() not in aggs:
+                            aggs[rows.key()] = (f"__agg{len(aggs)}", rows)
                     if isinstance(n, AggCall) and n.name == "sum" and (
                             not keys or sets is not None or n.child.resolve(plan.schema).nullable):
                         count = AggCall("count", n.child)
@@ -653,11 +664,21 @@ class Translator:
                 aggs[k] = (name, AggCall(a.name, Column(f"{name}.arg"), a.options))
             plan = Project(plan, tuple(Column(n) for n in plan.schema.names) + tuple(extra))
         agg_exprs = tuple(a.alias(name) for name, a in aggs.values()) or (CountStar().alias("__count"),)
+        # a constant key (GROUP BY 1 of SELECT 1, a constant CASE) becomes a column of the input
+        # first: Polars groups an empty input by a bare constant into one group (DuckDB: none),
+        # and panicked grouping by a constant boolean (2 IN (3, 4))
+        const_keys = [i for i, k in enumerate(keys) if not k.columns() and not has_aggregate(k)]
+        grouped_keys = list(keys)
+        if const_keys:
+            plan = Project(plan, tuple(Column(n) for n in plan.schema.names)
+                           + tuple(keys[i].alias(f"__key{i}.const") for i in const_keys))
+            for i in const_keys:
+                grouped_keys[i] = Column(f"__key{i}.const")
         node: LogicalPlan
         if sets is None:
-            node = Aggregate(plan, tuple(k.alias(key_names[k.key()]) for k in keys), agg_exprs)
+            node = Aggregate(plan, tuple(g.alias(key_names[k.key()]) for g, k in zip(grouped_keys, keys)), agg_exprs)
         else:
-            node = self._grouping_sets(plan, keys, agg_exprs, sets)
+            node = self._grouping_sets(plan, grouped_keys, agg_exprs, sets)
         null = Literal(None, DataType.null())
         key_index = {k.key(): i for i, k in enumerate(keys)}
 
@@ -681,8 +702,8 @@ class Translator:
                 if x.key() in key_names:
                     return Column(key_names[x.key()])
                 if isinstance(x, (AggCall, CountStar)) and x.key() in aggs:
-                    if x.key() in null_sums:
-                        n = Column(aggs[null_sums[x.key()]][0])
+                    if x.key() in null_sums or x.key() in null_lists:
+                        n = Column(aggs[null_sums.get(x.key()) or null_lists[x.key()]][0])
                         return when(Call("gt", (n, lit(0)))).then(Column(aggs[x.key()][0])).otherwise(null)
                     return Column(aggs[x.key()][0])
                 return None
@@ -981,8 +1002,9 @@ class Translator:
         if isinstance(node, exp.Coalesce):
             args = [self.expr(node.this, schema)] + [self.expr(e, schema) for e in node.expressions]
             return Call("coalesce", tuple(args))
-        if isinstance(node, exp.Abs):
-            return Call("abs", (self.expr(node.this, schema),))
+        if isinstance(node, exp.Abs):  # (checked: abs of a signed integer's smallest value overflows)
+            inner = self.expr(node.this, schema)
+            return Call("abs", (inner,), () if isinstance(inner, Literal) else SQL_CHECKED)  # (see coerce_literals)
         if isinstance(node, exp.Round):
             d = node.args.get("decimals")
             if d is not None and not (isinstance(d, exp.Literal) and d.is_int) and not (
@@ -1442,11 +1464,17 @@ class Translator:
 
     def _interval(self, node: Any, op: str, schema: Schema | None) -> Expr:
         base = self.expr(node.this, schema)
-        iv: Any = node.expression
-        amount = int(str(iv.this.name))
-        unit = (iv.args.get("unit").name if iv.args.get("unit") is not None else "DAY").upper().rstrip("S")
-        if op == "sub":
-            amount = -amount
+        parts = _interval_parts(node)
+        if len(parts) > 1:  # INTERVAL '1 month 2 days': DuckDB adds the months, then the days, then the time
+            out = base
+            for amount, unit in parts:
+                out = self._shift(out, -amount if op == "sub" else amount, unit, node)
+            return out
+        amount, unit = parts[0]
+        return self._shift(base, -amount if op == "sub" else amount, unit, node)
+
+    def _shift(self, base: Expr, amount: int, unit: str, node: Any) -> Expr:
+        """``base`` shifted by ``amount`` ``unit`` s (DAY, MONTH, ...)."""
         if isinstance(base, Literal) and isinstance(base.value, datetime.date):
             d = base.value
             if unit == "DAY":
@@ -1794,6 +1822,43 @@ def _null_safe_keys(terms: list[Expr], left: set[str], right: set[str]) -> list[
             continue
         _add_oriented(out, t, eq.args[0], eq.args[1], left, right)
     return out
+
+
+_INTERVAL_UNITS = {"year": "YEAR", "month": "MONTH", "week": "WEEK", "day": "DAY", "hour": "HOUR",
+                   "minute": "MINUTE", "second": "SECOND"}
+
+
+def _interval_parts(node: Any) -> list[tuple[int, str]]:
+    """The parts of ``x +/- INTERVAL ...`` (``node``) as (amount, unit) pairs, calendar units first:
+    ``INTERVAL 3 DAY``, ``INTERVAL '3' DAYS``, ``INTERVAL '1 month 2 days'`` (sqlglot leaves the
+    text whole where the unit is in it); raises UnsupportedError for what it cannot read (a
+    fraction, an expression, a unit it does not know)."""
+    from thresher.planner.sql.windows import _UNIT_ALIASES
+
+    iv: Any = node.expression
+    amount = iv.this
+    while isinstance(amount, exp.Paren):
+        amount = amount.this
+    unit = iv.args.get("unit")
+    neg = isinstance(amount, exp.Neg)
+    if neg:
+        amount = amount.this
+    if not isinstance(amount, exp.Literal):
+        raise UnsupportedError(f"an interval of a non-constant amount ({iv.sql()}) is not supported: {_where(node)}")
+    text = str(amount.name).strip()
+    tokens = text.split() if unit is None else [text, str(unit.name)]
+    if unit is None and len(tokens) == 1:
+        tokens.append("day")
+    parts: dict[str, int] = {}
+    for num_s, unit_s in zip(tokens[::2], tokens[1::2]):
+        u = _INTERVAL_UNITS.get(_UNIT_ALIASES.get(unit_s.lower(), ""))
+        if u is None or not re.fullmatch(r"[+-]?\d+", num_s) or len(tokens) % 2:
+            raise UnsupportedError(f"the interval {iv.sql()} is not supported (a whole number of years, months, "
+                                   f"weeks, days, hours, minutes or seconds): {_where(node)}")
+        parts[u] = parts.get(u, 0) + int(num_s) * (-1 if neg else 1)
+    if not parts:
+        raise UnsupportedError(f"the interval {iv.sql()} is not supported (no amount): {_where(node)}")
+    return [(n, u) for u, n in sorted(parts.items(), key=lambda kv: list(_INTERVAL_UNITS.values()).index(kv[0]))]
 
 
 def _time_shifts_of_date_literals(tree: Any) -> None:
