@@ -134,6 +134,10 @@ EMPTY = _ints(i8=[])
     # Series of type UInt8")
     (EXTREMES, "SELECT id, u8 NOT IN (-2147483649, -1, 65536) AS c0, i8 IN (300, 127) AS c1 FROM t"),
     (EXTREMES, "SELECT id FROM t WHERE i32 IN (2147483648, 0, NULL)"),
+    # ... and a WHERE's x IN (an integer, a fraction) of an integer x, pushed into the scan, failed
+    # while running ("unexpected value while building Series of type Decimal(38, 1)")
+    (EXTREMES, "SELECT id FROM t WHERE i32 IN (7, 1.5, NULL)"),
+    (EXTREMES, "SELECT id FROM t WHERE u8 IN (255, 0.5) OR i64 NOT IN (0, 2.5)"),
     # a // of an unsigned operand negated it where the divisor is -1 (Polars has no negation of
     # UInt32: "128 // u32" failed while planning)
     (_ints(i8=[None, -1], u32=[4294967295, None]), "SELECT count(*) AS c0 FROM t WHERE (128 // u32) IN (-5, 0)"),

@@ -101,6 +101,8 @@ def to_comparison(term: Expr, schema: Schema) -> Comparison | None:
         dtype = schema[term.args[0].name]
         if dtype.is_media() or dtype.kind == "decimal":
             return None
+        if dtype.is_integer() and any(isinstance(v, (float, decimal.Decimal)) for v in term.option("values", ())):
+            return None  # (x IN (2, 1.5) compares as numbers: no source's own list of x's type holds 1.5)
         values = tuple(_coerce_literal(v, dtype) for v in term.option("values", ()))
         if dtype.is_float():
             # (an integer in a float column's list: Polars' is_in refuses Int64 values for Float64 data)
