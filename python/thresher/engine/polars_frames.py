@@ -41,6 +41,8 @@ def collect_lazy(lf: pl.LazyFrame, schema: Schema, engine: str = "auto") -> pa.T
         df = lf.collect(engine=engine)  # type: ignore[call-overload]
     except pl.exceptions.PolarsError as exc:
         raise ThresherExecutionError(polars_error_message(exc)) from exc
+    except pl.exceptions.PanicException as exc:  # (a BaseException: Polars failed on a case it lacks)
+        raise ThresherExecutionError(polars_error_message(exc)) from None
     except ThresherError as exc:  # raised in a batch function: Polars appended its expression
         without_polars_context(exc)
         raise

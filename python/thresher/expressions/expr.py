@@ -396,8 +396,52 @@ class Expr:
     def is_not_null(self) -> Expr:
         return Call("is_not_null", (self,))
 
-    def fill_null(self, value: IntoExpr) -> Expr:
-        return Call("fill_null", (self, _dynamic(value)))
+    def fill_null(self, value: IntoExpr = None, strategy: builtins.str | None = None,
+                  limit: int | None = None) -> Expr:
+        """Nulls replaced by ``value``, or by ``strategy`` as Polars: "forward"/"backward" (the
+        previous/next non-null value, at most ``limit`` in a row; per group under ``over``),
+        "min", "max", "mean" (of the column, or of the group), "zero", "one".
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"x": [1, None, None, 4]})
+        >>> df.select(th.col("x").fill_null(strategy="forward", limit=1)).to_pydict()
+        {'x': [1, 1, None, 4]}
+        """
+        if strategy is None:
+            if limit is not None:
+                raise ThresherTypeError("fill_null: 'limit' needs strategy='forward' or 'backward'")
+            if value is None:
+                raise ThresherTypeError("fill_null needs a value or a strategy")
+            return Call("fill_null", (self, _dynamic(value)))
+        if value is not None:
+            raise ThresherTypeError("fill_null: give a value or a strategy, not both")
+        if strategy not in ("forward", "backward", "min", "max", "mean", "zero", "one"):
+            raise ThresherTypeError(f"fill_null: strategy must be one of forward, backward, min, max, mean, zero, "
+                                    f"one; got {strategy!r}")
+        if limit is not None and (strategy not in ("forward", "backward") or not isinstance(limit, int)
+                                  or isinstance(limit, builtins.bool) or limit < 0):
+            raise ThresherTypeError(f"fill_null: limit must be a non-negative int with strategy='forward' or "
+                                    f"'backward', got limit={limit!r} with strategy={strategy!r}")
+        return self._window_call("fill_null_strategy", strategy=strategy, limit=limit)
+
+    def forward_fill(self, limit: int | None = None) -> Expr:
+        """Each null replaced by the last non-null value before it (at most ``limit`` in a row), as
+        Polars; per group, in ``order_by`` order, under ``over``.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [None, 1, None, None]}).select(th.col("x").forward_fill()).to_pydict()
+        {'x': [None, 1, 1, 1]}
+        """
+        return self.fill_null(strategy="forward", limit=limit)
+
+    def backward_fill(self, limit: int | None = None) -> Expr:
+        """Each null replaced by the first non-null value after it (at most ``limit`` in a row).
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [None, None, 2, None]}).select(th.col("x").backward_fill(1)).to_pydict()
+        {'x': [None, 2, 2, None]}
+        """
+        return self.fill_null(strategy="backward", limit=limit)
 
     def is_in(self, values: Iterable[Any]) -> Expr:
         """True where the value is one of ``values`` (a list of Python scalars)."""
@@ -487,11 +531,13 @@ class Expr:
         does not count it)."""
         return AggCall("n_unique", self, (("nulls", True),))
 
-    def first(self) -> Expr:
-        return AggCall("first", self)
+    def first(self, *, ignore_nulls: builtins.bool = False) -> Expr:
+        """The group's first value (``ignore_nulls``: its first non-null one), as Polars."""
+        return AggCall("first", self, (("ignore_nulls", True),) if ignore_nulls else ())
 
-    def last(self) -> Expr:
-        return AggCall("last", self)
+    def last(self, *, ignore_nulls: builtins.bool = False) -> Expr:
+        """The group's last value (``ignore_nulls``: its last non-null one), as Polars."""
+        return AggCall("last", self, (("ignore_nulls", True),) if ignore_nulls else ())
 
     def std(self, ddof: int = 1) -> Expr:
         return AggCall("std", self, (("ddof", ddof),))
@@ -591,7 +637,8 @@ class Expr:
         {'x': [0, 1, 2]}
         """
         if not isinstance(n, int) or isinstance(n, builtins.bool):
-            raise ThresherTypeError(f"shift: n must be an int, got {n!r}")
+            raise ThresherTypeError(f"shift: n must be an int, got {n!r}" + (
+                " (shift by an expression is not supported)" if isinstance(n, Expr) else ""))
         fill = () if fill_value is None else (lit_if_needed(fill_value),)
         return self._window_call("shift", fill, n=n)
 
@@ -640,6 +687,72 @@ class Expr:
                     min_samples: int | None = None, center: builtins.bool = False, ddof: int = 1) -> Expr:
         """Variance over the last ``window_size`` rows."""
         return self._rolling("rolling_var", window_size, weights, min_samples, center, ddof=ddof)
+
+    def rolling_median(self, window_size: int, weights: Sequence[float] | None = None, *,
+                       min_samples: int | None = None, center: builtins.bool = False) -> Expr:
+        """Median over the last ``window_size`` rows.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, 5, 2, 8]}).select(th.col("x").rolling_median(3, min_samples=1)).to_pydict()
+        {'x': [1.0, 3.0, 2.0, 5.0]}
+        """
+        return self._rolling("rolling_median", window_size, weights, min_samples, center)
+
+    def rolling_quantile(self, quantile: float, interpolation: builtins.str = "nearest", window_size: int = 2,
+                         weights: Sequence[float] | None = None, *, min_samples: int | None = None,
+                         center: builtins.bool = False) -> Expr:
+        """The ``quantile`` (0..1) over the last ``window_size`` rows (Polars' interpolation methods).
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, 5, 2, 8]}).select(th.col("x").rolling_quantile(0.5, "linear", 2)).to_pydict()
+        {'x': [None, 3.0, 3.5, 5.0]}
+        """
+        if isinstance(quantile, builtins.bool) or not isinstance(quantile, (int, float)) \
+                or not 0.0 <= float(quantile) <= 1.0:
+            raise ThresherTypeError(f"rolling_quantile: quantile must be a number between 0 and 1, got {quantile!r}")
+        return self._rolling("rolling_quantile", window_size, weights, min_samples, center,
+                             quantile=float(quantile), interpolation=interpolation)
+
+    def _ewm(self, name: builtins.str, com: float | None, span: float | None, half_life: float | None,
+             alpha: float | None, adjust: builtins.bool, min_samples: int, ignore_nulls: builtins.bool,
+             bias: builtins.bool | None = None) -> Expr:
+        if sum(v is not None for v in (com, span, half_life, alpha)) != 1:
+            raise ThresherTypeError(f"{name}: give exactly one of com, span, half_life, alpha")
+        return self._window_call(name, com=com, span=span, half_life=half_life, alpha=alpha, adjust=adjust,
+                                 min_samples=min_samples, ignore_nulls=ignore_nulls, bias=bias)
+
+    def ewm_mean(self, *, com: float | None = None, span: float | None = None, half_life: float | None = None,
+                 alpha: float | None = None, adjust: builtins.bool = True, min_samples: int = 1,
+                 ignore_nulls: builtins.bool = False) -> Expr:
+        """Exponentially weighted mean in row order (per group under ``over``), as Polars.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, 2, 3]}).select(th.col("x").ewm_mean(alpha=0.5, adjust=False)).to_pydict()
+        {'x': [1.0, 1.5, 2.25]}
+        """
+        return self._ewm("ewm_mean", com, span, half_life, alpha, adjust, min_samples, ignore_nulls)
+
+    def ewm_std(self, *, com: float | None = None, span: float | None = None, half_life: float | None = None,
+                alpha: float | None = None, adjust: builtins.bool = True, bias: builtins.bool = False,
+                min_samples: int = 1, ignore_nulls: builtins.bool = False) -> Expr:
+        """Exponentially weighted standard deviation, as Polars."""
+        return self._ewm("ewm_std", com, span, half_life, alpha, adjust, min_samples, ignore_nulls, bias)
+
+    def ewm_var(self, *, com: float | None = None, span: float | None = None, half_life: float | None = None,
+                alpha: float | None = None, adjust: builtins.bool = True, bias: builtins.bool = False,
+                min_samples: int = 1, ignore_nulls: builtins.bool = False) -> Expr:
+        """Exponentially weighted variance, as Polars."""
+        return self._ewm("ewm_var", com, span, half_life, alpha, adjust, min_samples, ignore_nulls, bias)
+
+    def rle_id(self) -> Expr:
+        """A run id: it starts at 0 and grows by one wherever the value changes from the row
+        before (null a value of its own), as Polars (uint32).
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, 1, 2, 1]}).select(th.col("x").rle_id()).to_pydict()
+        {'x': [0, 0, 1, 2]}
+        """
+        return self._window_call("rle_id")
 
     def diff(self, n: int = 1, null_behavior: builtins.str = "ignore") -> Expr:
         """This value minus the one ``n`` rows earlier (``n`` < 0: later), as Polars.

@@ -271,9 +271,15 @@ def _fill_null(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
 
 @function("fill_null_strategy", sql_names=("__fill_null_strategy",))
 def _fill_null_strategy(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
-    """Polars' ``fill_null(strategy=...)`` on one column. Order- and frame-dependent: only
-    ``DataFrame.fill_null`` uses it, inside a Window over the whole frame (never per batch)."""
-    return args[0].dtype
+    """Polars' ``fill_null(strategy=...)`` on one column (``forward_fill``, ``backward_fill``,
+    ``DataFrame.fill_null``), of the type Polars gives it. Order- and frame-dependent: it runs in
+    a Window (per ``over`` group, or over the whole frame), never per batch."""
+    from thresher.expressions.window import _polars_output_type
+
+    if args[0].dtype.is_media():
+        raise ThresherTypeError(f"fill_null: strategy {opts.get('strategy')!r} does not apply to column "
+                                f"{args[0].name!r} of type {args[0].dtype}")
+    return _polars_output_type("fill_null_strategy", args[0].dtype, opts)
 
 
 def common_type(fn: str, args: Sequence[Field]) -> DataType:

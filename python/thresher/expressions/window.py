@@ -177,11 +177,15 @@ for _name, _rule in (("win.row_number", _int64_rule), ("win.rank", _int64_rule),
 ORDER_DEPENDENT = (
     "cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "shift", "rank", "diff", "pct_change",
     "rolling_sum", "rolling_mean", "rolling_min", "rolling_max", "rolling_std", "rolling_var",
+    "rolling_median", "rolling_quantile", "ewm_mean", "ewm_std", "ewm_var", "fill_null_strategy", "rle_id",
     "rolling_sum_by", "rolling_mean_by", "rolling_min_by", "rolling_max_by", "rolling_std_by",
 )
 
 #: ``closed`` values of the ``rolling_*_by`` functions (which ends of the window it includes)
 ROLLING_CLOSED = ("right", "left", "both", "none")
+
+#: the options of ``ewm_mean/std/var`` passed on to Polars as they are
+_EWM_OPTIONS = ("com", "span", "half_life", "alpha", "adjust", "bias", "min_samples", "ignore_nulls")
 
 PolarsBuilder = Callable[[Any, dict[str, Any]], Any]
 
@@ -199,6 +203,12 @@ def polars_call(name: str, x: Any, opts: dict[str, Any], fill: Any = None) -> An
         return x.diff(int(opts.get("n", 1)), null_behavior=opts.get("null_behavior", "ignore"))
     if name == "pct_change":
         return x.pct_change(int(opts.get("n", 1)))
+    if name == "fill_null_strategy":  # (forward_fill, backward_fill, fill_null(strategy=...))
+        return x.fill_null(strategy=opts["strategy"], limit=opts.get("limit"))
+    if name == "rle_id":
+        return x.rle_id()
+    if name.startswith("ewm_"):
+        return getattr(x, name)(**{k: v for k, v in opts.items() if k in _EWM_OPTIONS})
     if name.endswith("_by"):  # a window of a duration over the ``by`` column (``fill``), not of rows
         by_kw: dict[str, Any] = {"window_size": opts["window_size"], "closed": opts.get("closed", "right")}
         if opts.get("min_samples") is not None:  # Polars' own default otherwise
@@ -211,7 +221,11 @@ def polars_call(name: str, x: Any, opts: dict[str, Any], fill: Any = None) -> An
         if name in ("rolling_std", "rolling_var"):
             kw["ddof"] = int(opts.get("ddof", 1))
         weights = opts.get("weights")
-        return getattr(x, name)(int(opts["window_size"]), list(weights) if weights is not None else None, **kw)
+        w = list(weights) if weights is not None else None
+        if name == "rolling_quantile":
+            return x.rolling_quantile(float(opts["quantile"]), opts.get("interpolation", "nearest"),
+                                      int(opts["window_size"]), w, **kw)
+        return getattr(x, name)(int(opts["window_size"]), w, **kw)
     raise ThresherTypeError(f"unknown order-dependent function {name!r}")
 
 
@@ -283,9 +297,13 @@ def _summable(t: DataType) -> bool:
     return t.is_numeric() or t.is_bool() or t.is_null() or t.kind in ("decimal", "duration")
 
 
-for _name in ("cum_sum", "cum_prod", "rolling_sum", "rolling_mean", "rolling_std", "rolling_var", "diff",
-              "pct_change"):
+for _name in ("cum_sum", "cum_prod", "rolling_sum", "rolling_mean", "rolling_std", "rolling_var", "rolling_median",
+              "rolling_quantile", "pct_change", "ewm_mean", "ewm_std", "ewm_var"):
     function(_name, sql_names=_hidden(_name))(_polars_rule(_name, _summable, "a numeric type"))
+# (a difference of dates or datetimes is a duration, as in Polars)
+function("diff", sql_names=_hidden("diff"))(_polars_rule("diff", lambda t: _summable(t) or t.is_temporal(),
+                                                         "a numeric or temporal type"))
+function("rle_id", sql_names=_hidden("rle_id"))(_polars_rule("rle_id", _orderable, "an orderable type"))
 for _name in ("cum_min", "cum_max", "rolling_min", "rolling_max", "rank"):
     function(_name, sql_names=_hidden(_name))(_polars_rule(_name, _orderable, "an orderable type"))
 for _name in ("rolling_sum_by", "rolling_mean_by", "rolling_std_by"):

@@ -340,7 +340,6 @@ _LOWER: dict[str, _Lower] = {
     "is_not_null": lambda a, e, t: a[0].is_not_null(),
     "fill_null": lambda a, e, t: a[0].fill_null(a[1]),
     "coalesce": lambda a, e, t: pl.coalesce(a),
-    "fill_null_strategy": lambda a, e, t: a[0].fill_null(strategy=e.option("strategy"), limit=e.option("limit")),
     "dt.strftime": lambda a, e, t: a[0].dt.strftime(e.option("format")),
     "is_in": _is_in,
     "hash": lambda a, e, t: a[0].hash(seed=e.option("seed", 0)),
@@ -561,6 +560,8 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
         return ordered if in_group else ordered.implode()
     if name == "max" and e.option("nan") == "greatest" and in_type.is_float():
         return x.nan_max()  # (SQL: NaN is the greatest value; Polars' max skips it)
+    if name in ("first", "last") and e.option("ignore_nulls"):
+        return getattr(x, name)(ignore_nulls=True)
     if name in ("min", "max", "first", "last", "any", "all"):
         return getattr(x, name)()
     raise ThresherTypeError(f"no Polars form for aggregation {name!r}")
@@ -593,11 +594,16 @@ def check_is_elementwise() -> bool:
     return not _IN_FILTER.get()
 
 
-def polars_error_message(exc: Exception) -> str:
+def polars_error_message(exc: BaseException) -> str:
     """The message of an error Polars raised running a lowered program: a checked integer
     operation's (``sql_functions_polars._overflow_in_polars``: its exact result, computed in
     Int64, cast back strictly) is reported as the integer overflow it is."""
     text = str(exc)
+    if "weights not yet supported on array with null values" in text:
+        return ("rolling_*(weights=...) of a column with nulls is not supported (Polars 2.1 does not weigh "
+                "one); fill_null first, or roll without weights")
+    if isinstance(exc, pl.exceptions.PanicException):
+        return f"Polars failed (a panic) running the lowered program: {text.strip().splitlines()[0]}"
     if re.search(r"conversion from `i128` to `[iu]64` failed", text):
         return ("integer overflow in a SUM of BIGINT values: the sum does not fit BIGINT (DuckDB sums integers "
                 "into a HUGEINT; Thresher's SUM of integers is a BIGINT: sum a DECIMAL(38, 0) instead, e.g. "
