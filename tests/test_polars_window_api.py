@@ -89,7 +89,7 @@ def _same_as_polars(build: Callable[[Any], list[Any]], how: str = "with_columns"
 def _same(a: Any, b: Any) -> bool:
     if a is None or b is None:
         return a is None and b is None
-    if isinstance(a, list) and isinstance(b, list):
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     if isinstance(a, float) and isinstance(b, float):
         if math.isnan(a) or math.isnan(b):
@@ -317,3 +317,43 @@ def test_rolling_weights_of_a_column_with_nulls_is_refused(name: str) -> None:
 
     with pytest.raises(ThresherExecutionError, match=r"weights=.*is not supported"):
         th.from_arrow(TABLE).select(getattr(th.col("f"), name)(2, [1.0, 2.0])).to_arrow()
+
+
+# ---- per-row expressions in group_by().agg(): each group's list, as Polars ----------------------------------------
+
+AGG_LISTS: dict[str, Callable[[Any], Any]] = {
+    "column": lambda m: m.col("s"),
+    "arithmetic": lambda m: m.col("i") * 2,
+    "cum_sum": lambda m: m.col("i").cum_sum(),
+    "cum_count_reverse": lambda m: m.col("f").cum_count(reverse=True),
+    "shift_fill": lambda m: m.col("s").shift(1, fill_value="z"),
+    "shift_back": lambda m: m.col("d").shift(-2),
+    "rank": lambda m: m.col("f").rank("dense", descending=True),
+    "rolling_mean": lambda m: m.col("i").rolling_mean(2, min_samples=1),
+    "diff": lambda m: m.col("i").diff(),
+    "forward_fill": lambda m: m.col("i").forward_fill(),
+    "ewm_mean": lambda m: m.col("f").ewm_mean(alpha=0.5),
+    "rle_id": lambda m: m.col("s").rle_id(),
+    "minus_mean": lambda m: m.col("i") - m.col("i").mean(),
+    "share": lambda m: m.col("f") / m.col("w").sum(),
+    "cum_sum_times_2": lambda m: m.col("i").cum_sum() * 2,
+    "first_plus_row": lambda m: m.col("w").first() + m.col("w"),
+    # one value per group: aggregations of per-row windows, windows of aggregations
+    "cum_sum_last": lambda m: m.col("f").cum_sum().last(),
+    "cum_max_max_plus_min": lambda m: m.col("w").cum_max().max() + m.col("w").min(),
+    "sum_rank": lambda m: m.col("w").sum().rank(),
+}
+
+
+@pytest.mark.parametrize("keys", [["k"], ["k", "g"]], ids=["k", "k_g"])
+@pytest.mark.parametrize("name", sorted(AGG_LISTS))
+def test_per_row_expressions_in_agg_give_lists(name: str, keys: list[str]) -> None:
+    # (these were refused: "window or order-dependent expression ... is not supported in agg()",
+    # "... mixes per-row columns with aggregations")
+    fn = AGG_LISTS[name]
+    want = pl.from_arrow(TABLE).lazy().group_by(keys, maintain_order=True).agg(  # type: ignore[union-attr]
+        fn(pl).alias("r")).collect()
+    got = pl.from_arrow(th.from_arrow(TABLE).group_by(keys, maintain_order=True).agg(fn(th).alias("r")).to_arrow())
+    assert isinstance(got, pl.DataFrame)
+    assert got.schema == want.schema, f"{got.schema}\nvs Polars'\n{want.schema}"
+    assert _same(got.rows(), want.rows()), f"{got.rows()}\nvs Polars'\n{want.rows()}"

@@ -223,23 +223,21 @@ def _has_over(e: Expr) -> bool:
 
 
 def agg_exprs(exprs: Sequence[Expr]) -> tuple[Expr, ...]:
-    """``group_by().agg(...)`` inputs as Polars reads them: an expression without an aggregation
-    gives each group's list of values; one mixing per-row columns with aggregates is refused."""
+    """``group_by().agg(...)`` inputs as Polars reads them: an expression that is not one value
+    per group gives each group's list of its values, computed on the group's rows in their order
+    (a column, ``col("x") * 2``, ``col("x").cum_sum()``, ``col("x").shift()``,
+    ``col("x") - col("x").mean()``: Polars' own group context evaluates them)."""
     out: list[Expr] = []
     for e in exprs:
-        if contains_window(e):
-            raise ThresherTypeError(f"agg: window or order-dependent expression {e!r} is not supported in agg()")
         if _has_over(e):
             # (an over() under an aggregation: Polars evaluates it within each group)
             raise UnsupportedError(f"agg: over() inside an aggregation ({e!r}) is not supported in group_by().agg()")
-        if not has_aggregate(e):
-            if not bare_columns(e):  # (lit(1), lit(1).alias("z"), agg(z=1): no column to list)
-                raise ThresherTypeError(f"agg: {e!r} is a constant, not an aggregation")
-            inner = e.child if isinstance(e, Alias) else e
-            out.append(AggCall("agg_list", inner).alias(e.output_name()))
-        elif bare_columns(e):
-            raise ThresherTypeError(f"agg: {e!r} mixes per-row columns {sorted(bare_columns(e))} with aggregations; "
-                                    "aggregate them too")
-        else:
+        if is_scalar_result(e) or (has_aggregate(e) and not bare_columns(e) and not contains_window(e)) \
+                or _order_dependent_of_scalars(e):  # (col("x").sum().rank(): one value per group)
             out.append(e)
+            continue
+        if not e.columns():  # (lit(1), lit(1).alias("z"), agg(z=1): no column to list)
+            raise ThresherTypeError(f"agg: {e!r} is a constant, not an aggregation")
+        inner = e.child if isinstance(e, Alias) else e
+        out.append(AggCall("agg_list", inner).alias(e.output_name()))
     return tuple(out)
