@@ -188,6 +188,13 @@ def test_rle_id(c: str) -> None:
     _same_as_polars(_over_all(lambda m: m.col(c).rle_id()))
 
 
+@pytest.mark.parametrize("name", ["is_first_distinct", "is_last_distinct", "is_unique", "is_duplicated"])
+@pytest.mark.parametrize("c", COLUMNS)
+def test_distinct_flags(c: str, name: str) -> None:
+    # (were windows over the column itself: under an over they were refused as nested windows)
+    _same_as_polars(_over_all(lambda m: getattr(m.col(c), name)()))
+
+
 # ---- rolling windows of rows ---------------------------------------------------------------------------------------
 
 ROLLING = ("rolling_sum", "rolling_mean", "rolling_min", "rolling_max", "rolling_std", "rolling_var",
@@ -334,6 +341,8 @@ AGG_LISTS: dict[str, Callable[[Any], Any]] = {
     "forward_fill": lambda m: m.col("i").forward_fill(),
     "ewm_mean": lambda m: m.col("f").ewm_mean(alpha=0.5),
     "rle_id": lambda m: m.col("s").rle_id(),
+    "is_first_distinct": lambda m: m.col("s").is_first_distinct(),
+    "is_duplicated": lambda m: m.col("f").is_duplicated(),
     "minus_mean": lambda m: m.col("i") - m.col("i").mean(),
     "share": lambda m: m.col("f") / m.col("w").sum(),
     "cum_sum_times_2": lambda m: m.col("i").cum_sum() * 2,

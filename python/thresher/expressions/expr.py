@@ -454,21 +454,33 @@ class Expr:
         return Call("is_in", (self,), (("values", vals),))
 
     def is_duplicated(self) -> Expr:
-        """True where the value occurs more than once in the column (NULL, NaN count as values;
-        0.0 and -0.0 as one), as Polars: the rows of each value counted (a window over it)."""
-        return (CountStar().over(self) > 1).alias(self.output_name())
+        """True where the value occurs more than once in the column (per group under ``over``;
+        NULL and NaN count as values), as Polars.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, 2, 1, None]}).select(th.col("x").is_duplicated()).to_pydict()
+        {'x': [True, False, True, False]}
+        """
+        return self._window_call("is_duplicated")
 
     def is_unique(self) -> Expr:
-        """True where the value occurs once in the column, as Polars."""
-        return (CountStar().over(self) == 1).alias(self.output_name())
+        """True where the value occurs once in the column (per group under ``over``), as Polars."""
+        return self._window_call("is_unique")
 
     def is_first_distinct(self) -> Expr:
-        """True on the first row (in row order) of each value, as Polars."""
-        return (self.is_null().cum_count().over(self) == 1).alias(self.output_name())
+        """True on the first row of each value (in row order; per group, in ``order_by`` order,
+        under ``over``), as Polars.
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"k": [1, 1, 2, 2], "x": [5, 5, 5, 6]})
+        >>> df.select(th.col("x").is_first_distinct().over("k")).to_pydict()
+        {'x': [True, False, True, True]}
+        """
+        return self._window_call("is_first_distinct")
 
     def is_last_distinct(self) -> Expr:
-        """True on the last row (in row order) of each value, as Polars."""
-        return (self.is_null().cum_count(reverse=True).over(self) == 1).alias(self.output_name())
+        """True on the last row of each value (in row order), as Polars."""
+        return self._window_call("is_last_distinct")
 
     def is_between(self, lower: IntoExpr, upper: IntoExpr, closed: str = "both") -> Expr:
         """``lower <= x <= upper`` (``closed`` = "both" | "left" | "right" | "none"); a string

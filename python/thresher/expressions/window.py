@@ -178,6 +178,7 @@ ORDER_DEPENDENT = (
     "cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "shift", "rank", "diff", "pct_change",
     "rolling_sum", "rolling_mean", "rolling_min", "rolling_max", "rolling_std", "rolling_var",
     "rolling_median", "rolling_quantile", "ewm_mean", "ewm_std", "ewm_var", "fill_null_strategy", "rle_id",
+    "is_first_distinct", "is_last_distinct", "is_unique", "is_duplicated",
     "rolling_sum_by", "rolling_mean_by", "rolling_min_by", "rolling_max_by", "rolling_std_by",
 )
 
@@ -205,8 +206,8 @@ def polars_call(name: str, x: Any, opts: dict[str, Any], fill: Any = None) -> An
         return x.pct_change(int(opts.get("n", 1)))
     if name == "fill_null_strategy":  # (forward_fill, backward_fill, fill_null(strategy=...))
         return x.fill_null(strategy=opts["strategy"], limit=opts.get("limit"))
-    if name == "rle_id":
-        return x.rle_id()
+    if name in ("rle_id", "is_first_distinct", "is_last_distinct", "is_unique", "is_duplicated"):
+        return getattr(x, name)()
     if name.startswith("ewm_"):
         return getattr(x, name)(**{k: v for k, v in opts.items() if k in _EWM_OPTIONS})
     if name.endswith("_by"):  # a window of a duration over the ``by`` column (``fill``), not of rows
@@ -303,7 +304,8 @@ for _name in ("cum_sum", "cum_prod", "rolling_sum", "rolling_mean", "rolling_std
 # (a difference of dates or datetimes is a duration, as in Polars)
 function("diff", sql_names=_hidden("diff"))(_polars_rule("diff", lambda t: _summable(t) or t.is_temporal(),
                                                          "a numeric or temporal type"))
-function("rle_id", sql_names=_hidden("rle_id"))(_polars_rule("rle_id", _orderable, "an orderable type"))
+for _name in ("rle_id", "is_first_distinct", "is_last_distinct", "is_unique", "is_duplicated"):
+    function(_name, sql_names=_hidden(_name))(_polars_rule(_name, lambda t: True, "any type"))
 for _name in ("cum_min", "cum_max", "rolling_min", "rolling_max", "rank"):
     function(_name, sql_names=_hidden(_name))(_polars_rule(_name, _orderable, "an orderable type"))
 for _name in ("rolling_sum_by", "rolling_mean_by", "rolling_std_by"):
