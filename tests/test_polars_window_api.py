@@ -285,6 +285,34 @@ def test_aggregation_in_select(c: str, name: str) -> None:
                     how="select", counted=name in COUNTS)
 
 
+# ---- an over inside an over: the inner one within each outer group, as Polars -------------------------------------
+
+NESTED: dict[str, Callable[[Any], Any]] = {
+    "sum_then_cum_sum": lambda m: m.col("w").sum().over("k").cum_sum().over("g"),
+    "rank_of_centered": lambda m: (m.col("i") - m.col("i").mean().over("k")).rank().over("g"),
+    "outer_order": lambda m: m.col("i").cum_sum().over("k").over("g", order_by="o"),
+    "outer_order_desc_nulls_last": lambda m: m.col("i").cum_sum().over("k").over("g", order_by="o", descending=True,
+                                                                             nulls_last=True),
+    "inner_order": lambda m: m.col("i").cum_sum().over("k", order_by="s").over("g"),
+    "inner_order_nulls_last": lambda m: m.col("f").shift().over("k", order_by="s", nulls_last=True).over("g"),
+    "frame_ordered_outer": lambda m: m.col("i").shift().over("k").over(None, order_by="o"),
+    "aggregate_of_inner": lambda m: m.col("w").min().over("k").sum().over("g"),
+    "three_levels": lambda m: m.col("w").sum().over("k").cum_sum().over("g").rank().over("d"),
+    "same_keys": lambda m: m.col("i").cum_sum().over("k").over("k"),
+    "two_inner": lambda m: (m.col("i").max().over("k") + m.col("f").min().over("s")).over("g"),
+    "outer_join": lambda m: m.col("i").cum_sum().over("k").over("g", mapping_strategy="join"),
+    "expression_keys": lambda m: m.col("w").sum().over(m.col("o") % 2).cum_max().over(m.col("s").is_null()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NESTED))
+def test_nested_over(name: str) -> None:
+    # (these were refused: "window expressions cannot be nested")
+    fn = NESTED[name]
+    _same_as_polars(lambda m: [fn(m).alias("r")])
+    _same_as_polars(lambda m: [fn(m).alias("r"), m.col("w").sum().alias("t")], how="select")
+
+
 # ---- refusals ------------------------------------------------------------------------------------------------------
 
 
@@ -297,8 +325,12 @@ def test_aggregation_in_select(c: str, name: str) -> None:
     (lambda: th.col("i").rolling_quantile(1.5), "rolling_quantile"),
     (lambda: th.col("i").fill_null(strategy="forward", limit=-1), "limit"),
     (lambda: th.col("i").fill_null(0, limit=1), "limit"),
+    # (Polars 2.1 follows no single order for these: neither both orders nor the inner one alone)
+    (lambda: th.col("i").cum_sum().over("k", order_by="s").over("g", order_by="o"), "order_by= inside another over"),
+    (lambda: th.col("i").cum_sum().over("k", order_by="s", descending=True).over("g"),
+     "order_by= inside another over"),
 ], ids=["explode", "diff_drop", "shift_by_expr", "ewm_no_decay", "ewm_two_decays", "quantile_range",
-        "negative_limit", "limit_without_strategy"])
+        "negative_limit", "limit_without_strategy", "nested_both_ordered", "nested_inner_descending"])
 def test_refused_when_built(build: Callable[[], Any], names: str) -> None:
     with pytest.raises(ThresherError, match=names.replace("(", r"\(").replace("[", r"\[")):
         th.from_arrow(TABLE).select(build())

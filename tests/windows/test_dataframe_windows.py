@@ -127,8 +127,8 @@ def test_type_errors_at_plan_build_time() -> None:
         df.select(col("x").rolling_sum_by("d", "3i", closed="middle"))
     with pytest.raises(th.ThresherTypeError, match="temporal or integer"):
         df.select(col("x").rolling_sum_by("k", "3i"))
-    with pytest.raises(th.ThresherTypeError, match="nested"):
-        df.select(col("x").sum().over("k").cum_sum().over("j"))
+    with pytest.raises(th.UnsupportedError, match="an over with order_by= inside another over"):
+        df.select(col("x").cum_sum().over("k", order_by="d").over("j", order_by="d"))
 
 
 DATED = pa.table({

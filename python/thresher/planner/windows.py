@@ -19,7 +19,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from thresher.errors import ThresherTypeError, UnsupportedError
-from thresher.expressions.expr import AggCall, Alias, Call, Column, CountStar, Expr, _columns, has_aggregate, memo
+from thresher.expressions.expr import (
+    AggCall,
+    Alias,
+    Call,
+    Column,
+    CountStar,
+    Expr,
+    _columns,
+    has_aggregate,
+    memo,
+    strip_alias,
+)
 from thresher.expressions.window import (
     _ORDER_DEPENDENT_NAMES,
     Over,
@@ -169,11 +180,17 @@ def lift(plan: LogicalPlan, exprs: Sequence[Expr], taken: set[str] | None = None
                 spec = e if isinstance(e, Over) else None
                 inner = e.child if isinstance(e, Over) else e
                 if isinstance(e, Over) and any(isinstance(x, Over) for x in e.child.walk()):
-                    raise ThresherTypeError(f"window expressions cannot be nested: {e!r}")
+                    # an over inside an over: Polars evaluates the inner one within each outer
+                    # group, which is the inner one over both sets of keys: computed first, below
+                    nonlocal plan
+                    nested = _nested_overs(e)
+                    plan, lifted = lift(plan, [_merged_over(o, e) for o in nested], taken)
+                    done = {id(o): strip_alias(x) for o, x in zip(nested, lifted)}
+                    inner = _substitute(e.child, done)
+                    spec = Over(inner, e.partition_by, e.order_by, e.descending, e.nulls_last, e.mapping_strategy)
                 if spec is None and any(isinstance(x, Over) for c in e.children() for x in c.walk()):
                     # a frame-wide function of a window (``x.max().over("k").rank()``): the window
                     # first, in a node below, then the function of its column
-                    nonlocal plan
                     plan, lifted = lift(plan, e.children(), taken)
                     inner = e.with_children(lifted)
                 gkey = _spec_key(spec)
@@ -200,6 +217,48 @@ def lift(plan: LogicalPlan, exprs: Sequence[Expr], taken: set[str] | None = None
             plan = Window(plan, tuple(items), spec.partition_by, spec.order_by, (spec.descending,) * n,
                           (spec.nulls_last,) * n, None, spec.mapping_strategy)
     return plan, out
+
+
+def _nested_overs(outer: Over) -> list[Over]:
+    """The outermost ``over`` nodes inside ``outer``'s expression."""
+    found: list[Over] = []
+    stack: list[Expr] = [outer.child]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Over):
+            found.append(x)
+        else:
+            stack.extend(x.children())
+    return found
+
+
+def _merged_over(inner: Over, outer: Over) -> Over:
+    """``inner`` as Polars evaluates it inside ``outer``: over both sets of keys, its rows in the
+    outer order (or in its own, where the outer has none).
+
+    ``x.sum().over("k").cum_sum().over("g")``: the inner window is ``x.sum().over(["g", "k"])``.
+    Polars 2.1 follows no single order where both order their rows, or where the inner one
+    sorts descending inside another window: those are refused."""
+    if inner.order_by and (outer.order_by or inner.descending):
+        raise UnsupportedError(f"over(): an over with order_by= inside another over ({inner!r} inside {outer!r}) is "
+                               "not supported where the outer one has order_by= too or the inner one sorts "
+                               "descending; compute the inner one in a with_columns first")
+    keys = outer.partition_by + tuple(k for k in inner.partition_by
+                                      if k.key() not in {o.key() for o in outer.partition_by})
+    if inner.order_by:
+        return Over(inner.child, keys, inner.order_by, inner.descending, inner.nulls_last, inner.mapping_strategy)
+    return Over(inner.child, keys, outer.order_by, outer.descending, outer.nulls_last, inner.mapping_strategy)
+
+
+def _substitute(e: Expr, done: dict[int, Expr]) -> Expr:
+    """``e`` with the nodes of ``done`` (by identity) replaced."""
+    if id(e) in done:
+        return done[id(e)]
+    kids = e.children()
+    if not kids:
+        return e
+    new = [_substitute(k, done) for k in kids]
+    return e if all(a is b for a, b in zip(new, kids)) else e.with_children(new)
 
 
 def _spec_key(spec: Over | None) -> tuple[Any, ...]:
