@@ -15,12 +15,15 @@ An expression is a column, then zero to three drawn methods: element-wise ones (
 chains, ``str.*``, ``dt.*``, and the first-hour Polars methods ``clip``, ``fill_nan``, ``is_nan``,
 ``floor``, ``ceil``), order-dependent ones (``cum_sum/count/min/max/prod`` with ``reverse``,
 ``shift(n, fill_value)``, ``rank(method, descending)``, ``is_duplicated``, ``is_unique``,
-``is_first_distinct``, ``is_last_distinct``, ``rolling_sum/mean/min/max/std/var(
-window_size, min_samples, center)``, ``diff``, ``pct_change``) and aggregations (``sum``, ``mean``,
+``is_first_distinct``, ``is_last_distinct``, ``rolling_sum/mean/min/max/std/var/median(
+window_size, min_samples, center)``, ``rolling_quantile``, ``ewm_mean``, ``forward_fill``/
+``backward_fill(limit)``, ``fill_null(strategy=)``, ``rle_id``, ``diff``, ``pct_change``) and aggregations (``sum``, ``mean``,
 ``min``, ``max``, ``count``, ``n_unique``, ``null_count``, ``len``, ``first``, ``last``, ``std``,
 ``var``, ``median``, ``quantile``, ``any``, ``all``); an order-dependent function or an
 aggregation is often wrapped in ``over(partition_by, order_by=, descending=, nulls_last=,
-mapping_strategy=)`` with keys that hold NULLs, NaN and -0.0, or an expression as key.
+mapping_strategy=)`` with keys that hold NULLs, NaN and -0.0, or an expression as key, now and
+then around an expression that holds an ``over`` already (an over of an over). In ``agg``, a bare,
+element-wise or order-dependent expression gives each group's list.
 
 Each step's output type is asked of Polars while drawing (a method Polars refuses on that type
 is not drawn). Every step keeps the row order determined, so results are compared row by row:
@@ -366,8 +369,10 @@ def _ordered_fn(draw: Any, e: Ex) -> Ex | None:
     name = draw(st.sampled_from(["cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "shift", "shift", "rank",
                                  "rank", "rolling_sum", "rolling_mean", "rolling_min", "rolling_max", "rolling_std",
                                  "rolling_var", "diff", "pct_change", "is_duplicated", "is_unique",
-                                 "is_first_distinct", "is_last_distinct"]))
-    if (name.startswith("rolling_") or name in ("cum_sum", "cum_prod", "diff", "pct_change")) and e.kind not in NUM:
+                                 "is_first_distinct", "is_last_distinct", "rolling_median", "rolling_quantile",
+                                 "ewm_mean", "forward_fill", "backward_fill", "fill_null_strategy", "rle_id"]))
+    if (name.startswith(("rolling_", "ewm_")) or name in ("cum_sum", "cum_prod", "diff", "pct_change")) and \
+            e.kind not in NUM:
         return None  # (Polars refuses them on strings and dates, but not on an empty frame)
     if name.startswith("cum_"):
         rev = draw(st.booleans())
@@ -392,8 +397,22 @@ def _ordered_fn(draw: Any, e: Ex) -> Ex | None:
     if name == "diff":
         n = draw(st.sampled_from([1, 2, -1]))
         return _typed(f"{e.text}.diff({n})", lambda m: b(m).diff(n), window=True)
-    if name in DISTINCT:  # (over the whole column: not drawn inside an over)
+    if name in DISTINCT or name in ("rle_id", "forward_fill", "backward_fill"):
+        if name.endswith("_fill") and draw(st.booleans()):
+            lim = draw(st.sampled_from([1, 2]))
+            return _typed(f"{e.text}.{name}({lim})", lambda m: getattr(b(m), name)(lim), window=True)
         return _typed(f"{e.text}.{name}()", lambda m: getattr(b(m), name)(), window=True)
+    if name == "fill_null_strategy":
+        strategy = draw(st.sampled_from(["forward", "backward", "min", "max", "mean", "zero", "one"]))
+        return _typed(f"{e.text}.fill_null(strategy={strategy!r})", lambda m: b(m).fill_null(strategy=strategy),
+                      window=True)
+    if name == "ewm_mean":
+        kw = draw(st.sampled_from([{"alpha": 0.5}, {"span": 2, "adjust": False}, {"com": 1.0, "ignore_nulls": True}]))
+        return _typed(f"{e.text}.ewm_mean(**{kw})", lambda m: b(m).ewm_mean(**kw), window=True)
+    if name == "rolling_quantile":
+        q, how = draw(st.sampled_from([(0.5, "linear"), (0.25, "nearest"), (1.0, "higher")]))
+        return _typed(f"{e.text}.rolling_quantile({q}, {how!r}, 2, min_samples=1)",
+                      lambda m: b(m).rolling_quantile(q, how, 2, min_samples=1), window=True)
     if name == "pct_change":
         return _typed(f"{e.text}.pct_change()", lambda m: b(m).pct_change(), window=True)
     ws = draw(st.integers(1, 3))
@@ -493,16 +512,15 @@ def expressions(draw: Any, allow_window: bool = True, want_scalar: bool = False,
         nested = not e.window or draw(st.integers(0, 3)) == 0
         if roll < 4:
             nxt = _elementwise(draw, e)
-        # (not an over of an over: Polars evaluates the inner one within the outer one's groups,
-        # Thresher refuses it)
+        # (an over of an over now and then: Polars evaluates the inner one within the outer
+        # one's groups, and so does Thresher; it refuses an ordered inner one in an ordered outer)
         elif roll < 7 and allow_window and nested and not e.scalar:
             nxt = _ordered_fn(draw, e)
-            if nxt is not None and not e.window and not nxt.text.endswith(tuple(f"{n}()" for n in DISTINCT)) and \
-                    draw(st.integers(0, 3)) > 0:
+            if nxt is not None and (not e.window or draw(st.integers(0, 3)) == 0) and draw(st.integers(0, 3)) > 0:
                 nxt = _over(draw, nxt) or nxt
         elif roll < 10 and allow_window and not e.scalar and nested:
             nxt = _aggregate(draw, e)
-            if nxt is not None and not e.window and draw(st.booleans()):
+            if nxt is not None and (not e.window or draw(st.integers(0, 3)) == 0) and draw(st.booleans()):
                 nxt = _over(draw, nxt) or nxt
         elif allow_window and e.kind in ("int", "float") and depth < 1:
             other = draw(expressions(depth=depth + 1))
@@ -582,10 +600,11 @@ def steps(draw: Any) -> Step:
         keys = draw(st.sampled_from([["k"], ["g"], ["k", "g"], ["b"], ["d"], ["f64"]]))
         exprs = []
         for _ in range(draw(st.integers(1, 3))):
-            if draw(st.integers(0, 4)) == 0:  # a bare column or an element-wise expression: each group's list
+            roll = draw(st.integers(0, 9))
+            if roll < 3:  # a bare column, an element-wise or an order-dependent expression: each group's list
                 c = draw(st.sampled_from([c for c in COLUMN_NAMES if c not in keys]))
                 e = Ex(f"col({c!r})", lambda m, c=c: m.col(c), SCHEMA[c])
-                e = _elementwise(draw, e) or e
+                e = (_elementwise(draw, e) if roll < 2 else _ordered_fn(draw, e)) or e
             else:
                 e = draw(expressions(allow_window=False, want_scalar=True))
                 if e.window:
