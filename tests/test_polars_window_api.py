@@ -155,6 +155,12 @@ def test_rank(c: str, method: str, descending: bool) -> None:
     _same_as_polars(_over_all(lambda m: m.col(c).rank(method, descending=descending)))
 
 
+@pytest.mark.parametrize("c", COLUMNS)
+def test_rank_random_with_a_seed(c: str) -> None:
+    # (Polars' draw for a seed: Thresher passes the seed on, so the ranks are Polars' own)
+    _same_as_polars(_over_all(lambda m: m.col(c).rank("random", seed=7)))
+
+
 def test_rank_random_is_a_permutation_of_ordinal_ties() -> None:
     # (method="random" breaks ties at random: compared with "min"/"max" bounds, not Polars' draw)
     out = th.from_arrow(TABLE).select(r=th.col("i").rank("random", seed=1), lo=th.col("i").rank("min"),
