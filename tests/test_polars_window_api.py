@@ -243,6 +243,33 @@ def test_rolling_quantile(c: str, quantile: float, interpolation: str) -> None:
                               ROLLING_OVERS))
 
 
+MORE_ROLLING: dict[str, Callable[[Any, str], Any]] = {
+    "skew": lambda m, c: m.col(c).rolling_skew(3, min_samples=2),
+    "skew_unbiased_centred": lambda m, c: m.col(c).rolling_skew(3, bias=False, center=True),
+    "kurtosis": lambda m, c: m.col(c).rolling_kurtosis(4, min_samples=3, fisher=False),
+    "rank_average": lambda m, c: m.col(c).rolling_rank(3, min_samples=1),
+    "rank_min": lambda m, c: m.col(c).rolling_rank(3, "min", min_samples=1),
+    "rank_dense": lambda m, c: m.col(c).rolling_rank(2, "dense"),
+    "rank_max_centred": lambda m, c: m.col(c).rolling_rank(3, "max", center=True),
+    "interpolate": lambda m, c: m.col(c).interpolate(),
+    "interpolate_nearest": lambda m, c: m.col(c).interpolate("nearest"),
+    # windows of a duration (or of integers) over a by column: NULLs and ties in it
+    "var_by": lambda m, c: m.col(c).rolling_var_by("d", "400d", min_samples=1),
+    "var_by_ddof0": lambda m, c: m.col(c).rolling_var_by("d", "400d", ddof=0),
+    "median_by": lambda m, c: m.col(c).rolling_median_by("d", "1000d", closed="both"),
+    "quantile_by": lambda m, c: m.col(c).rolling_quantile_by("o", "2i", quantile=0.5, interpolation="linear"),
+    "quantile_by_left": lambda m, c: m.col(c).rolling_quantile_by("o", "3i", quantile=0.25, closed="left"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_ROLLING))
+@pytest.mark.parametrize("c", ["i", "f"])
+def test_more_rolling_and_interpolate(c: str, name: str) -> None:
+    fn = MORE_ROLLING[name]
+    overs = ("plain", "k", "k_by_o", "k_join") if name.endswith(("_by", "_left", "_ddof0")) else ROLLING_OVERS
+    _same_as_polars(_over_all(lambda m: fn(m, c), overs))
+
+
 EWM = [{"com": 1.0}, {"span": 3}, {"half_life": 2}, {"alpha": 0.5}, {"alpha": 0.5, "adjust": False},
        {"alpha": 0.3, "ignore_nulls": True}, {"alpha": 0.3, "min_samples": 2}]
 

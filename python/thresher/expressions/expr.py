@@ -725,6 +725,41 @@ class Expr:
         return self._rolling("rolling_quantile", window_size, weights, min_samples, center,
                              quantile=float(quantile), interpolation=interpolation)
 
+    def rolling_skew(self, window_size: int, *, bias: builtins.bool = True, min_samples: int | None = None,
+                     center: builtins.bool = False) -> Expr:
+        """Skewness over the last ``window_size`` rows, as Polars."""
+        return self._rolling("rolling_skew", window_size, None, min_samples, center, bias=bias)
+
+    def rolling_kurtosis(self, window_size: int, *, fisher: builtins.bool = True, bias: builtins.bool = True,
+                         min_samples: int | None = None, center: builtins.bool = False) -> Expr:
+        """Kurtosis over the last ``window_size`` rows, as Polars."""
+        return self._rolling("rolling_kurtosis", window_size, None, min_samples, center, fisher=fisher, bias=bias)
+
+    def rolling_rank(self, window_size: int, method: builtins.str = "average", *, seed: int | None = None,
+                     min_samples: int | None = None, center: builtins.bool = False) -> Expr:
+        """The rank of each value among the last ``window_size`` rows (float64), as Polars.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [3, 1, 2, 5]}).select(th.col("x").rolling_rank(2)).to_pydict()
+        {'x': [None, 1.0, 2.0, 2.0]}
+        """
+        if method not in ("average", "min", "max", "dense", "random"):
+            raise ThresherTypeError(f"rolling_rank: unknown method {method!r}")
+        return self._rolling("rolling_rank", window_size, None, min_samples, center, method=method, seed=seed)
+
+    def interpolate(self, method: builtins.str = "linear") -> Expr:
+        """Nulls between two values filled by a straight line between them ("linear", float64) or
+        by the nearer of the two ("nearest", the column's type), as Polars; leading and trailing
+        nulls stay.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, None, 4, None]}).select(th.col("x").interpolate()).to_pydict()
+        {'x': [1.0, 2.5, 4.0, None]}
+        """
+        if method not in ("linear", "nearest"):
+            raise ThresherTypeError(f"interpolate: method must be 'linear' or 'nearest', got {method!r}")
+        return self._window_call("interpolate", method=method)
+
     def _ewm(self, name: builtins.str, com: float | None, span: float | None, half_life: float | None,
              alpha: float | None, adjust: builtins.bool, min_samples: int, ignore_nulls: builtins.bool,
              bias: builtins.bool | None = None) -> Expr:
@@ -831,6 +866,26 @@ class Expr:
                        min_samples: int | None = None, closed: builtins.str = "right", ddof: int = 1) -> Expr:
         """Standard deviation over a ``window_size`` of ``by`` (see :meth:`rolling_sum_by`)."""
         return self._rolling_by("rolling_std_by", by, window_size, min_samples, closed, ddof=ddof)
+
+    def rolling_var_by(self, by: IntoExpr, window_size: builtins.str | datetime.timedelta, *,
+                       min_samples: int | None = None, closed: builtins.str = "right", ddof: int = 1) -> Expr:
+        """Variance over a ``window_size`` of ``by`` (see :meth:`rolling_sum_by`)."""
+        return self._rolling_by("rolling_var_by", by, window_size, min_samples, closed, ddof=ddof)
+
+    def rolling_median_by(self, by: IntoExpr, window_size: builtins.str | datetime.timedelta, *,
+                          min_samples: int | None = None, closed: builtins.str = "right") -> Expr:
+        """Median over a ``window_size`` of ``by`` (see :meth:`rolling_sum_by`)."""
+        return self._rolling_by("rolling_median_by", by, window_size, min_samples, closed)
+
+    def rolling_quantile_by(self, by: IntoExpr, window_size: builtins.str | datetime.timedelta, *,
+                            quantile: float, interpolation: builtins.str = "nearest", min_samples: int | None = None,
+                            closed: builtins.str = "right") -> Expr:
+        """The ``quantile`` over a ``window_size`` of ``by`` (see :meth:`rolling_sum_by`)."""
+        if isinstance(quantile, builtins.bool) or not isinstance(quantile, (int, float)) \
+                or not 0.0 <= float(quantile) <= 1.0:
+            raise ThresherTypeError(f"rolling_quantile_by: quantile must be a number between 0 and 1, got {quantile!r}")
+        return self._rolling_by("rolling_quantile_by", by, window_size, min_samples, closed,
+                                quantile=float(quantile), interpolation=interpolation)
 
     def minhash(
         self, num_perm: int = 128, ngram: int = 5, unit: builtins.str = "char", seed: int = 1,

@@ -178,7 +178,8 @@ ORDER_DEPENDENT = (
     "cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "shift", "rank", "diff", "pct_change",
     "rolling_sum", "rolling_mean", "rolling_min", "rolling_max", "rolling_std", "rolling_var",
     "rolling_median", "rolling_quantile", "ewm_mean", "ewm_std", "ewm_var", "fill_null_strategy", "rle_id",
-    "is_first_distinct", "is_last_distinct", "is_unique", "is_duplicated",
+    "is_first_distinct", "is_last_distinct", "is_unique", "is_duplicated", "interpolate", "rolling_skew",
+    "rolling_kurtosis", "rolling_rank", "rolling_var_by", "rolling_median_by", "rolling_quantile_by",
     "rolling_sum_by", "rolling_mean_by", "rolling_min_by", "rolling_max_by", "rolling_std_by",
 )
 
@@ -208,14 +209,22 @@ def polars_call(name: str, x: Any, opts: dict[str, Any], fill: Any = None) -> An
         return x.fill_null(strategy=opts["strategy"], limit=opts.get("limit"))
     if name in ("rle_id", "is_first_distinct", "is_last_distinct", "is_unique", "is_duplicated"):
         return getattr(x, name)()
+    if name == "interpolate":
+        return x.interpolate(opts.get("method", "linear"))
+    if name in ("rolling_skew", "rolling_kurtosis", "rolling_rank"):  # (no weights)
+        extra = {k: v for k, v in opts.items() if k in ("bias", "fisher", "method", "seed")}
+        return getattr(x, name)(int(opts["window_size"]), min_samples=opts.get("min_samples"),
+                                center=bool(opts.get("center", False)), **extra)
     if name.startswith("ewm_"):
         return getattr(x, name)(**{k: v for k, v in opts.items() if k in _EWM_OPTIONS})
     if name.endswith("_by"):  # a window of a duration over the ``by`` column (``fill``), not of rows
         by_kw: dict[str, Any] = {"window_size": opts["window_size"], "closed": opts.get("closed", "right")}
         if opts.get("min_samples") is not None:  # Polars' own default otherwise
             by_kw["min_samples"] = int(opts["min_samples"])
-        if name == "rolling_std_by":
+        if name in ("rolling_std_by", "rolling_var_by"):
             by_kw["ddof"] = int(opts.get("ddof", 1))
+        if name == "rolling_quantile_by":
+            by_kw.update(quantile=float(opts["quantile"]), interpolation=opts.get("interpolation", "nearest"))
         return getattr(x, name)(fill, **by_kw)
     if name.startswith("rolling_"):
         kw: dict[str, Any] = {"min_samples": opts.get("min_samples"), "center": bool(opts.get("center", False))}
@@ -251,6 +260,12 @@ def _polars_rule(name: str, needs: Callable[[DataType], bool], needed: str) -> C
 def _polars_output_type(name: str, dtype: DataType, opts: dict[str, Any]) -> DataType:
     """Ask Polars which type ``name`` returns for ``dtype`` (evaluated on an empty column)."""
     import polars as pl
+
+    if name == "rolling_rank":
+        # (Polars 2.1 keeps the input's type on an empty column; on rows an average rank is
+        # float64, the others uint32)
+        _polars_output_type("rolling_max", dtype, {"window_size": 1})  # (the input type's check)
+        return DataType.float64() if opts.get("method", "average") == "average" else DataType.uint32()
 
     s = pl.from_arrow(pa.array([], type=dtype.storage))
     assert isinstance(s, pl.Series)
@@ -304,11 +319,14 @@ for _name in ("cum_sum", "cum_prod", "rolling_sum", "rolling_mean", "rolling_std
 # (a difference of dates or datetimes is a duration, as in Polars)
 function("diff", sql_names=_hidden("diff"))(_polars_rule("diff", lambda t: _summable(t) or t.is_temporal(),
                                                          "a numeric or temporal type"))
+for _name in ("interpolate", "rolling_skew", "rolling_kurtosis", "rolling_rank"):
+    function(_name, sql_names=_hidden(_name))(_polars_rule(_name, _summable, "a numeric type"))
 for _name in ("rle_id", "is_first_distinct", "is_last_distinct", "is_unique", "is_duplicated"):
     function(_name, sql_names=_hidden(_name))(_polars_rule(_name, lambda t: True, "any type"))
 for _name in ("cum_min", "cum_max", "rolling_min", "rolling_max", "rank"):
     function(_name, sql_names=_hidden(_name))(_polars_rule(_name, _orderable, "an orderable type"))
-for _name in ("rolling_sum_by", "rolling_mean_by", "rolling_std_by"):
+for _name in ("rolling_sum_by", "rolling_mean_by", "rolling_std_by", "rolling_var_by", "rolling_median_by",
+              "rolling_quantile_by"):
     function(_name, sql_names=_hidden(_name))(_by_rule(_name, _summable, "a numeric type"))
 for _name in ("rolling_min_by", "rolling_max_by"):
     function(_name, sql_names=_hidden(_name))(_by_rule(_name, _orderable, "an orderable type"))
