@@ -9,6 +9,7 @@ subtree itself and hand Polars the result as a column.
 from __future__ import annotations
 
 import contextvars
+import datetime
 import decimal
 import functools
 import re
@@ -86,8 +87,73 @@ _INT64, _FLOAT32, _FLOAT64 = DataType.int64(), DataType.float32(), DataType.floa
 
 
 def _lit_of(e: Expr) -> pl.Expr:
+    """A literal's Polars expression, built once per typed value: ``pl.lit`` infers the type of
+    the Python value and checks it against NumPy, PyTorch and other types each time (~4 µs), and
+    most programs hold the same few constants (a country code, a status). The key keeps apart
+    the values ``==`` calls equal that Polars does not make the same literal of (1 / 1.0 / True
+    by type; 0.0 / -0.0 and Decimal('0') / Decimal('0.00') by their ``repr``); a value of any
+    other type (a datetime: its time zone) is built each time."""
     assert isinstance(e, Literal)
-    return _lit(e.value, e.dtype, e.dynamic)
+    v = e.value
+    kind = type(v)
+    if kind not in _LIT_KEYED:
+        return _lit(v, e.dtype, e.dynamic)
+    key = (kind, repr(v) if kind in _LIT_BY_REPR else v, e.dtype, e.dynamic)
+    hit = _LITS.get(key)
+    if hit is None:
+        hit = _lit(v, e.dtype, e.dynamic)
+        if len(_LITS) >= _LITS_MAX:
+            _LITS.clear()
+        _LITS[key] = hit
+    return hit
+
+
+#: the value types whose literals :func:`_lit_of` keeps, those keyed by ``repr`` (not ``==``)
+_LIT_KEYED = frozenset({int, bool, str, float, decimal.Decimal, datetime.date, type(None)})
+_LIT_BY_REPR = frozenset({float, decimal.Decimal})
+#: typed value -> its Polars literal (see :func:`_lit_of`)
+_LITS: dict[tuple[Any, ...], pl.Expr] = {}
+_LITS_MAX = 1024
+
+
+def plain_lit(value: Any, text: bool = False) -> Any:
+    """What Polars makes of a method's plain argument, built once per typed value: ``pl.lit``
+    of an ``int`` or None (``str.slice(0, 2)``'s offset and length) or, with ``text`` (an
+    argument Polars reads as a literal string: ``str.starts_with``'s prefix, ``str.contains``'
+    pattern), of a ``str``. Any other value is returned as it is, for Polars to parse."""
+    kind = type(value)
+    if not (kind is int or value is None or (text and kind is str)):
+        return value
+    key = (kind, value)
+    hit = _PLAIN_LITS.get(key)
+    if hit is None:
+        if len(_PLAIN_LITS) >= _LITS_MAX:
+            _PLAIN_LITS.clear()
+        hit = _PLAIN_LITS[key] = pl.lit(value)
+    return hit
+
+
+_PLAIN_LITS: dict[tuple[type, Any], pl.Expr] = {}
+
+
+def cast(e: pl.Expr, dtype: Any, strict: bool = True) -> pl.Expr:
+    """``e.cast(dtype, strict=strict)`` with ``dtype``'s ``DataTypeExpr`` (what Polars' ``cast``
+    turns a dtype into first, ~3 µs of its ~6) built once per dtype object: a lowered program
+    casts to the same few dtypes (``polars_dtype``'s cached ones, Polars' own classes). Keyed
+    by identity (the dtype is kept, so its id is not reused): dtype classes compare equal to
+    their instances with other parameters (``pl.Datetime == pl.Datetime("ms")``)."""
+    hit = _DTYPE_EXPRS.get(id(dtype))
+    if hit is None or hit[0] is not dtype:
+        to_expr = getattr(dtype, "to_dtype_expr", None)
+        if to_expr is None:  # (not a Polars dtype: Polars parses it, or raises its error)
+            return e.cast(dtype, strict=strict)
+        if len(_DTYPE_EXPRS) >= _LITS_MAX:
+            _DTYPE_EXPRS.clear()
+        hit = _DTYPE_EXPRS[id(dtype)] = (dtype, to_expr())
+    return e.cast(hit[1], strict=strict)
+
+
+_DTYPE_EXPRS: dict[int, tuple[Any, Any]] = {}
 
 
 def _opts(e: Call) -> dict[str, Any]:
@@ -151,7 +217,7 @@ def _mul(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
         if fast is not None:
             return fast
         # Polars keeps max(scale) for decimal products; widen first so the product is exact
-        return a[0].cast(pl.Decimal(38, scale)) * a[1]
+        return cast(a[0], pl.Decimal(38, scale)) * a[1]
     return a[0] * a[1]
 
 
@@ -162,9 +228,9 @@ def _truediv(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
         # through its reciprocal (x * 0.1: 3 / 10 is 0.30000000000000004, a third of all quotients
         # are off by one unit in the last place). A divisor that is a column (the same value on
         # every row, from x: no constant to take the reciprocal of) divides exactly.
-        y = x.is_null().cast(pl.Float64) + y.cast(pl.Float64)
+        y = cast(x.is_null(), pl.Float64) + cast(y, pl.Float64)
     if t[0].kind == "decimal" or t[1].kind == "decimal":
-        return x.cast(pl.Float64) / y.cast(pl.Float64)
+        return cast(x, pl.Float64) / cast(y, pl.Float64)
     return x / y
 
 
@@ -180,7 +246,7 @@ def _floordiv(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 
 def _str_contains(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     o = _opts(e)
-    return a[0].str.contains(o["pattern"], literal=o.get("literal", False))
+    return a[0].str.contains(plain_lit(o["pattern"], text=True), literal=o.get("literal", False))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -209,19 +275,20 @@ def _str_like(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     pat: str = o["pattern"]
     ci = o.get("case_insensitive", False)
     if o.get("escape") is not None:
-        return a[0].str.contains(_like_to_regex(pat, ci, o["escape"]))
+        return a[0].str.contains(plain_lit(_like_to_regex(pat, ci, o["escape"]), text=True))
     inner = pat.strip("%")
     if not ci and "_" not in pat and "%" not in inner:
         # fast paths for the common shapes: 'abc%', '%abc', '%abc%', 'abc'
         if pat.startswith("%") and pat.endswith("%") and len(pat) >= 2:
-            return a[0].str.contains(inner, literal=True)
+            return a[0].str.contains(plain_lit(inner, text=True), literal=True)
         if pat.endswith("%") and not pat.startswith("%"):
-            return a[0].str.starts_with(inner)
+            return a[0].str.starts_with(plain_lit(inner, text=True))
         if pat.startswith("%") and not pat.endswith("%"):
-            return a[0].str.ends_with(inner)
+            return a[0].str.ends_with(plain_lit(inner, text=True))
         if "%" not in pat:
-            return a[0] == pat
-    return a[0].str.contains(_like_to_regex(pat, ci))
+            return a[0] == plain_lit(pat, text=True)
+    # (each pattern's literal built once: see plain_lit)
+    return a[0].str.contains(plain_lit(_like_to_regex(pat, ci), text=True))
 
 
 def _str_replace(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
@@ -233,7 +300,7 @@ def _str_replace(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 
 def _str_slice(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     o = _opts(e)
-    return a[0].str.slice(o["offset"], o.get("length"))
+    return a[0].str.slice(plain_lit(o["offset"]), plain_lit(o.get("length")))
 
 
 def _dt_part(name: str) -> _Lower:
@@ -244,8 +311,8 @@ def _dt_part(name: str) -> _Lower:
     return f
 
 
-#: (values, dtype) -> the one-element list Series of ``values`` an ``is_in`` tests against
-_IS_IN_LISTS: dict[tuple[Any, ...], pl.Series] = {}
+#: (values, dtype) -> the literal of the one-element list Series of ``values`` an ``is_in`` tests against
+_IS_IN_LISTS: dict[tuple[Any, ...], pl.Expr] = {}
 _IS_IN_LISTS_MAX = 256
 
 
@@ -270,7 +337,8 @@ def _is_in(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     except TypeError:  # unhashable values
         key, hit = None, None
     if hit is None:
-        hit = pl.Series(values, dtype=dtype).implode()
+        # (the list as its literal expression: what is_in makes of a Series, each time)
+        hit = pl.lit(pl.Series(values, dtype=dtype).implode())
         if key is not None:
             if len(_IS_IN_LISTS) >= _IS_IN_LISTS_MAX:
                 _IS_IN_LISTS.clear()
@@ -344,12 +412,12 @@ _LOWER: dict[str, _Lower] = {
     "is_in": _is_in,
     "hash": lambda a, e, t: a[0].hash(seed=e.option("seed", 0)),
     "str.contains": _str_contains,
-    "str.starts_with": lambda a, e, t: a[0].str.starts_with(e.option("prefix")),
-    "str.ends_with": lambda a, e, t: a[0].str.ends_with(e.option("suffix")),
+    "str.starts_with": lambda a, e, t: a[0].str.starts_with(plain_lit(e.option("prefix"), text=True)),
+    "str.ends_with": lambda a, e, t: a[0].str.ends_with(plain_lit(e.option("suffix"), text=True)),
     "str.lower": lambda a, e, t: a[0].str.to_lowercase(),
     "str.upper": lambda a, e, t: a[0].str.to_uppercase(),
-    "str.len": lambda a, e, t: a[0].str.len_chars().cast(pl.Int64),
-    "str.len_bytes": lambda a, e, t: a[0].str.len_bytes().cast(pl.Int64),
+    "str.len": lambda a, e, t: cast(a[0].str.len_chars(), pl.Int64),
+    "str.len_bytes": lambda a, e, t: cast(a[0].str.len_bytes(), pl.Int64),
     "str.split": lambda a, e, t: a[0].str.split(e.option("by")),
     "str.replace": _str_replace,
     "str.extract": lambda a, e, t: a[0].str.extract(e.option("pattern"), e.option("group_index", 1)),
@@ -361,7 +429,7 @@ _LOWER: dict[str, _Lower] = {
                                                 ignore_nulls=bool(e.option("ignore_nulls", False))),
     "dt.truncate": lambda a, e, t: a[0].dt.truncate(e.option("every")),
     "dt.offset_by": lambda a, e, t: a[0].dt.offset_by(e.option("by")),
-    "list.len": lambda a, e, t: a[0].list.len().cast(pl.Int64),
+    "list.len": lambda a, e, t: cast(a[0].list.len(), pl.Int64),
     "list.get": _list_get,
     "list.join": lambda a, e, t: a[0].list.join(e.option("separator")),
     "list.sum": _list_sum,
@@ -509,7 +577,7 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
             # value: summed in Int128, cast back strictly (see ``polars_error_message``)
             return x.cast(pl.Int128).sum().cast(pl.UInt64 if str(in_type.arrow) == "uint64" else pl.Int64, strict=True)
         if in_type.is_integer() or in_type.is_bool():
-            return x.cast(pl.Int64).sum()
+            return cast(x, pl.Int64).sum()
         return x.sum()
     if name == "mean":
         if e.option("exact") and str(in_type.arrow) in ("int64", "uint64"):
@@ -522,20 +590,20 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
         return x.mean()
     if name in ("std", "var", "quantile", "median"):
         # (a float32 column keeps its type, as in Polars: computed as Polars computes it)
-        xf = x if in_type.arrow == pa.float32() else x.cast(pl.Float64)
+        xf = x if in_type.arrow == pa.float32() else cast(x, pl.Float64)
         if name == "quantile":
             return xf.quantile(e.option("quantile", 0.5), interpolation=e.option("interpolation", "nearest"))
         if name == "median":
             return xf.median()
         return getattr(xf, name)(ddof=e.option("ddof", 1))
     if name == "count":
-        return x.count().cast(pl.Int64)
+        return cast(x.count(), pl.Int64)
     if name == "n_unique":
         # the DataFrame API's n_unique counts null as a value (as Polars); SQL's count(distinct)
         # does not
         if e.option("nulls", False):
-            return x.n_unique().cast(pl.Int64)
-        return x.drop_nulls().n_unique().cast(pl.Int64)
+            return cast(x.n_unique(), pl.Int64)
+        return cast(x.drop_nulls().n_unique(), pl.Int64)
     if name == "agg_list":
         return x if in_group else x.implode()
     if name in ("max_by", "min_by"):
@@ -730,8 +798,8 @@ def _to_polars(expr: Expr, schema: Schema, in_group: bool = True, guard: Guard =
         if expr.dtype.is_media() or src.is_media():
             raise NotLowerable(expr)
         if expr.dtype.is_string() and src.kind == "decimal":
-            return inner.cast(pl.String)
-        return inner.cast(polars_dtype(expr.dtype), strict=expr.strict)
+            return cast(inner, pl.String)
+        return cast(inner, polars_dtype(expr.dtype), strict=expr.strict)
     if isinstance(expr, When) and needs_guard(expr):
         return _guarded_when(expr, schema, in_group, guard)
     if isinstance(expr, When):
@@ -743,7 +811,7 @@ def _to_polars(expr: Expr, schema: Schema, in_group: bool = True, guard: Guard =
             chain = pl.when(c).then(v) if chain is None else chain.when(c).then(v)
         return chain.otherwise(_to_polars(expr.otherwise_, schema, in_group))
     if isinstance(expr, CountStar):
-        return pl.len().cast(pl.Int64)
+        return cast(pl.len(), pl.Int64)
     if isinstance(expr, AggCall):
         in_type = expr.child.resolve(schema).dtype
         return _agg(expr.name, to_polars(expr.child, schema, in_group), expr, in_type, in_group)

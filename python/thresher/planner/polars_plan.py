@@ -51,6 +51,7 @@ from thresher.expressions.expr import (
 from thresher.io.predicate import Comparison, Predicate, predicate_to_polars
 from thresher.io.source import Source
 from thresher.operators.expr_to_polars import (
+    cast,
     filter_to_polars,
     polars_col,
     polars_dtype,
@@ -884,8 +885,8 @@ def _reduced_right(node: Join, left: pl.LazyFrame, leaf: LeafResolver) -> tuple[
         if st is None:
             return None
         pt = polars_dtype(st)
-        lk.append(a.cast(pt).alias(f"__sk{k}"))
-        gk.append(b.cast(pt))
+        lk.append(cast(a, pt).alias(f"__sk{k}"))
+        gk.append(cast(b, pt))
     names = [f"__sk{k}" for k in range(len(lk))]
     left = left.cache()
     keys = _select(left, lk)
@@ -1056,8 +1057,8 @@ def _key_set_reduced(node: Join, left: pl.LazyFrame, right: pl.LazyFrame) -> tup
         if st is None:
             return None
         pt = polars_dtype(st)
-        lk.append(to_polars(le, ls).cast(pt).alias(f"__sk{k}"))
-        rk.append(to_polars(re_, rs).cast(pt))
+        lk.append(cast(to_polars(le, ls), pt).alias(f"__sk{k}"))
+        rk.append(cast(to_polars(re_, rs), pt))
     left = left.cache()
     keys = _select(left, lk)
     return left, _join_frames(right, keys, rk, [f"__sk{k}" for k in range(len(lk))], "semi")
@@ -1087,8 +1088,8 @@ def _join(node: Join, leaf: LeafResolver) -> pl.LazyFrame:
                 st = supertype(lt, rt)
                 if st is not None and (st != lt or st != rt):
                     pt = polars_dtype(st)
-                    lkeys[k] = lkeys[k].cast(pt)
-                    rkeys[k] = rkeys[k].cast(pt)
+                    lkeys[k] = cast(lkeys[k], pt)
+                    rkeys[k] = cast(rkeys[k], pt)
             renamed.extend((lmap, rmap, lkeys, rkeys))
         return renamed[0], renamed[1], renamed[2], renamed[3]
 
