@@ -150,7 +150,9 @@ def cast(e: pl.Expr, dtype: Any, strict: bool = True) -> pl.Expr:
         if len(_DTYPE_EXPRS) >= _LITS_MAX:
             _DTYPE_EXPRS.clear()
         hit = _DTYPE_EXPRS[id(dtype)] = (dtype, to_expr())
-    return e.cast(hit[1], strict=strict)
+    to = hit[1]
+    # (per operand too, see _once: a column cast to a dtype recurs as the same object)
+    return _once(("cast", strict), e, dtype, lambda x, _d: x.cast(to, strict=strict))  # type: ignore[no-any-return]
 
 
 _DTYPE_EXPRS: dict[int, tuple[Any, Any]] = {}
@@ -167,8 +169,32 @@ def _decimal_scale(t: DataType) -> int:
 _Lower = Callable[[list["pl.Expr"], Call, list[DataType]], "pl.Expr"]
 
 
+def _once(kind: Any, left: Any, right: Any, build: Callable[[Any, Any], Any]) -> Any:
+    """``build(left, right)``, kept per ``kind`` and operand objects: a Polars expression is an
+    immutable value, so a node of one kind over the same two operand objects is the same
+    expression. Columns and literals are built once per name and typed value (``polars_col``,
+    :func:`_lit_of`), so the nodes over them recur as the same objects from query to query
+    (``l_extendedprice * (1 - l_discount)``, ``p_brand != 'Brand#45'``), and each is built once
+    (Polars' operator methods parse their other operand; a decimal product serializes both).
+    The entry keeps its operands, so their ids are not reused while it is there: a hit is the
+    same objects (compared by identity, never by value: ``==`` builds a Polars comparison)."""
+    key = (kind, id(left), id(right))
+    hit = _NODES.get(key)
+    if hit is not None and hit[0] is left and hit[1] is right:
+        return hit[2]
+    out = build(left, right)
+    if len(_NODES) >= _LITS_MAX:
+        _NODES.clear()
+    _NODES[key] = (left, right, out)
+    return out
+
+
+#: (kind, id(left), id(right)) -> (left, right, the node): see :func:`_once`
+_NODES: dict[tuple[Any, int, int], tuple[Any, Any, Any]] = {}
+
+
 def _binary(op: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> _Lower:
-    return lambda a, e, t: op(a[0], a[1])
+    return lambda a, e, t: _once(op, a[0], a[1], op)  # type: ignore[no-any-return]
 
 
 def _compare(op: Callable[[pl.Expr, pl.Expr], pl.Expr], flipped: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> _Lower:
@@ -176,10 +202,13 @@ def _compare(op: Callable[[pl.Expr, pl.Expr], pl.Expr], flipped: Callable[[pl.Ex
     2.1 gives too few rows for ``lit(-1) < when(c).then(1).otherwise(-1)`` evaluated on its own
     (4 values for 5 rows, as a batch function's input: a SQL division check then failed with a
     Rust panic) and answers right with the sides swapped."""
+    def build(x: pl.Expr, y: pl.Expr) -> pl.Expr:
+        if not x.meta.root_names() and y.meta.root_names():  # (a constant, when(True).then(-1) too)
+            return flipped(y, x)
+        return op(x, y)
+
     def lower(a: list[pl.Expr], e: Any, t: Any) -> pl.Expr:
-        if not a[0].meta.root_names() and a[1].meta.root_names():  # (a constant, when(True).then(-1) too)
-            return flipped(a[1], a[0])
-        return op(a[0], a[1])
+        return _once(op, a[0], a[1], build)  # type: ignore[no-any-return]
 
     return lower
 
@@ -193,6 +222,10 @@ def _sql_binary(op: str, left: pl.Expr, right: pl.Expr) -> pl.Expr | None:
     expression's JSON form: the operands' JSON inside the node's, as text (parsing them into
     Python objects and writing them out again was most of the cost), built once per operands.
     """
+    return _once(("sql", op), left, right, lambda x, y: _sql_binary_built(op, x, y))  # type: ignore[no-any-return]
+
+
+def _sql_binary_built(op: str, left: pl.Expr, right: pl.Expr) -> pl.Expr | None:
     try:
         return _sql_binary_json(op, left.meta.serialize(format="json"), right.meta.serialize(format="json"))
     except Exception:  # noqa: BLE001 - an operand that has no JSON form (a Python UDF): the slow path
