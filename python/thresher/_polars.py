@@ -117,6 +117,29 @@ def join(left: Any, right: Any, left_on: Sequence[Any], right_on: Sequence[Any],
                      nulls_equal=nulls_equal)
 
 
+def drop_column(lf: Any, name: str) -> Any:
+    """``lf.drop(name)``: Polars' method turns the name into a selector each time (five Python
+    calls of its parsing); the selector is built once per name here, the same plan."""
+    sel = _drop_selector(name)
+    if sel is not None:
+        try:
+            return lf._from_pyldf(lf._ldf.drop(columns=sel))
+        except (AttributeError, TypeError):  # another Polars' internals: the public method
+            pass
+    return lf.drop(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _drop_selector(name: str) -> Any:
+    """The selector Polars' ``LazyFrame.drop(name)`` builds (None where its internals differ)."""
+    try:
+        from polars._utils.parse.expr import parse_list_into_selector
+
+        return parse_list_into_selector([name], strict=True)._pyselector
+    except (ImportError, AttributeError, TypeError):
+        return None
+
+
 @functools.lru_cache(maxsize=8192)
 def col(name: str) -> Any:
     """``pl.col(name)``, built once per name (a Polars expression is an immutable value)."""

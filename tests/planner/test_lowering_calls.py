@@ -322,3 +322,15 @@ def test_a_node_over_the_same_operands_is_polars_own_node_once() -> None:
     assert ep.cast(x, pl.Int64) is ep.cast(x, pl.Int64)
     assert ep.cast(x, pl.Int64) is not ep.cast(x, pl.Int64, strict=False)
     assert ep.cast(x, pl.Int64, strict=False).meta.serialize() == x.cast(pl.Int64, strict=False).meta.serialize()
+
+
+def test_the_drop_shortcut_builds_polars_own_drop(monkeypatch: pytest.MonkeyPatch) -> None:
+    lf = pl.LazyFrame({"a": [1, 2], "__keep": [True, False], "b": [3, 4]})
+    for name in ("__keep", "a", "b"):
+        assert _plan(_polars.drop_column(lf, name)) == _plan(lf.drop(name))
+        assert _polars.drop_column(lf, name).collect().equals(lf.drop(name).collect())
+    with pytest.raises(pl.exceptions.ColumnNotFoundError):
+        _polars.drop_column(lf, "missing").collect()
+    # Polars' internals not as expected: its public method
+    monkeypatch.setattr(_polars, "_drop_selector", lambda name: None)
+    assert _plan(_polars.drop_column(lf, "a")) == _plan(lf.drop("a"))

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from thresher._lazy import lazy_module
+from thresher._polars import drop_column as _drop_column
 from thresher._polars import filter_ as _filter
 from thresher._polars import group_by_agg as _group_by_agg
 from thresher._polars import join as _join_frames
@@ -729,7 +730,7 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
             # bounds no rows, so a semi/anti join above got no runtime filter (TPC-H Q22's SQL text).
             # A join on a constant key (before) hid the row count the same way.
             name = _fresh_name("__keep", set(node.input.schema.names))
-            return _filter(_with_columns(lf, [pred.alias(name)]), polars_col(name)).drop(name)
+            return _drop_column(_filter(_with_columns(lf, [pred.alias(name)]), polars_col(name)), name)
         return _filter(lf, pred)
     if isinstance(node, Project):
         lf = _build(node.input, leaf)
