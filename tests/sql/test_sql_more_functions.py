@@ -122,3 +122,29 @@ def test_refused_with_construct_and_position(query: str, names: str) -> None:
     with pytest.raises(ThresherError, match="line 1, column") as err:
         th.sql(query, t=th.from_arrow(T)).to_arrow()
     assert names in str(err.value)
+
+
+DEC = pa.table({
+    "g": pa.array([1, 1, 1, 2, 2, 3, 3, 3, 3, None], pa.int64()),
+    "m": pa.array([D("1.00"), D("2.01"), D("-3.02"), D("0.10"), None, D("237.96"), D("708.11"), D("-4.87"),
+                   D("-449.62"), D("5.55")], pa.decimal128(9, 2)),
+    "w": pa.array([D("1"), D("2"), D("4"), D("-7"), D("8"), None, D("3"), D("5"), D("6"), D("9")], pa.decimal128(18, 0)),
+})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT g, quantile_cont(m, 0.5) AS a, quantile_cont(m, 0.1) AS b, median(m) AS c, median(w) AS e, "
+    "quantile_cont(w, 0.33) AS h FROM t GROUP BY g",
+    "SELECT percentile_cont(0.25) WITHIN GROUP (ORDER BY m) AS a, median(m) AS b, quantile_cont(w, 0.9) AS c FROM t",
+    "SELECT median(m) AS a FROM t WHERE g > 100",
+    "SELECT g, median(m) FILTER (WHERE m > 0) AS a FROM t GROUP BY g",
+])
+def test_decimal_quantile_cont_and_median_as_duckdb(query: str) -> None:
+    """quantile_cont / median of a DECIMAL: a DECIMAL of its type, the unscaled values interpolated
+    in double precision and truncated (1.00 and 2.01: 1.50), as DuckDB; quantile_cont was refused
+    and median answered the DOUBLE 1.505."""
+    from duckdb_diff import column_types
+
+    assert thresher_rows(query, {"t": DEC}) == duckdb_rows(query, {"t": DEC})
+    got, want = column_types(query, {"t": DEC})
+    assert got == want

@@ -331,3 +331,18 @@ def _sql_from_epoch(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
         return DataType.timestamp("us")
     expect(f, f.dtype.is_numeric() or f.dtype.is_null(), "a numeric type", "to_timestamp")
     return DataType.timestamp("us", "UTC")
+
+
+@function("sql_decimal_raw", sql_names=("__sql_decimal_raw",))
+def _sql_decimal_raw(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """A DECIMAL's unscaled integer (1.50 of DECIMAL(p, 2): 150) as a DOUBLE: what DuckDB's
+    quantile_cont / median of a DECIMAL interpolate (``sql_decimal_from_raw`` reads it back)."""
+    expect(args[0], args[0].dtype.kind == "decimal", "a DECIMAL", "quantile_cont")
+    return DataType.float64()
+
+
+@function("sql_decimal_from_raw", sql_names=("__sql_decimal_from_raw",))
+def _sql_decimal_from_raw(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """An unscaled value as a DOUBLE truncated toward zero, as the DECIMAL(``precision``,
+    ``scale``) it counts (DuckDB's quantile_cont / median of a DECIMAL)."""
+    return DataType.decimal(int(opts["precision"]), int(opts["scale"]))

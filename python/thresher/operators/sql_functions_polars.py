@@ -970,3 +970,24 @@ def _sql_make_date(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 
 
 register_lowering("sql_make_date", _sql_make_date)
+
+
+def _sql_decimal_raw(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    scale = t[0].arrow.scale
+    # exact: the value times 10^scale is a whole DECIMAL, its integer the unscaled value
+    return (a[0] * pl.lit(10 ** scale, dtype=pl.Int64)).cast(pl.Int128).cast(pl.Float64)
+
+
+register_lowering("sql_decimal_raw", _sql_decimal_raw)
+
+
+def _sql_decimal_from_raw(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    import decimal
+
+    precision, scale = int(e.option("precision")), int(e.option("scale"))
+    whole = pl.when(a[0] < 0).then(a[0].ceil()).otherwise(a[0].floor()).cast(pl.Int128)
+    unit = pl.lit(decimal.Decimal(1).scaleb(-scale), dtype=pl.Decimal(38, scale))
+    return (whole.cast(pl.Decimal(38, 0)) * unit).cast(pl.Decimal(precision, scale))
+
+
+register_lowering("sql_decimal_from_raw", _sql_decimal_from_raw)

@@ -237,3 +237,13 @@ def ordered_list(tr: Translator, x: Expr, keys: list[Any], schema: Schema | None
     opts = (("descending", tuple(bool(k.args.get("desc")) for k in keys)),
             ("nulls_last", tuple(not k.args.get("nulls_first") for k in keys)))
     return AggCall("list_by", Call("struct.value_keys", (x, *ys)), opts)
+
+
+def decimal_quantile(x: Expr, q: float, t: DataType) -> Expr:
+    """DuckDB's quantile_cont(x, q) / median(x) of a DECIMAL(p, s): a DECIMAL(p, s), the unscaled
+    values interpolated in double precision (lo + (hi - lo) * fraction) and truncated toward zero
+    (1.00 and 2.01: 1.50)."""
+    import thresher.expressions.sql_functions  # noqa: F401  (registers sql_decimal_raw, ...)
+
+    raw = AggCall("quantile", Call("sql_decimal_raw", (x,)), (("quantile", q), ("interpolation", "linear")))
+    return Call("sql_decimal_from_raw", (raw,), (("precision", t.arrow.precision), ("scale", t.arrow.scale)))

@@ -63,7 +63,7 @@ from thresher.planner.sql.coerce import (
     coerce_literals,
     may_leave_int32,
 )
-from thresher.planner.sql.more_functions import ordered_aggregate, ordered_list, translate_more
+from thresher.planner.sql.more_functions import decimal_quantile, ordered_aggregate, ordered_list, translate_more
 from thresher.planner.sql.text_patterns import chrono_format, rust_regex, rust_replacement
 from thresher.planner.sql.windows import SQLWindows
 
@@ -975,6 +975,8 @@ class Translator:
             if agg in ("sum", "mean") and may_leave_int32(x, schema):
                 # (a BIGINT sum must not wrap: see SQL_EXACT_SUM)
                 return AggCall(agg, x, SQL_EXACT_SUM + distinct)
+            if agg == "median" and schema is not None and x.resolve(schema).dtype.kind == "decimal":
+                return decimal_quantile(x, 0.5, x.resolve(schema).dtype)  # (a DECIMAL, as DuckDB's)
             if agg in ("sum", "mean", "std", "var", "median") and _is_float32(x, schema):
                 x = Cast(x, DataType.float64())  # (DuckDB answers in DOUBLE; Polars would keep REAL)
             if agg == "max" and _is_float(x, schema):
@@ -1294,6 +1296,9 @@ class Translator:
         agg = self.expr(inner, schema)
         if isinstance(agg, CountStar):
             return AggCall("count", when(cond).then(lit(1)).otherwise(null))
+        if isinstance(agg, Call) and agg.name == "sql_decimal_from_raw" and isinstance(agg.args[0], AggCall):
+            q = agg.args[0]  # (median of a DECIMAL: more_functions.decimal_quantile)
+            return Call(agg.name, (AggCall(q.name, when(cond).then(q.child).otherwise(null), q.options),), agg.options)
         if isinstance(agg, AggCall):
             if agg.name in ("first", "last", "agg_list", "list_by", "first_by") or agg.option("nulls"):
                 # (these keep NULLs: the rows FILTER drops would come back as NULLs)
@@ -1436,8 +1441,9 @@ class Translator:
         x = arg(node.this)
         t = x.resolve(schema).dtype if schema is not None else None
         if isinstance(node, exp.PercentileCont):
+            if t is not None and t.kind == "decimal":
+                return decimal_quantile(x, qv, t)  # (a DECIMAL, as DuckDB's)
             if t is not None and not (t.is_integer() or t.is_float() or t.is_null()):
-                # (DuckDB's of a DECIMAL is a DECIMAL)
                 raise UnsupportedError(f"{_spelled(node)} of a {sql_type_name(t)} (only integers and floats): "
                                        f"{_where(node)}")
             if _is_float32(x, schema):
