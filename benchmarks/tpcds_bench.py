@@ -49,10 +49,13 @@ def _start_thresher(p: dict[str, Any]) -> dict[str, Any]:
 
 def _reset_thresher(state: dict[str, Any]) -> None:
     """Harness rule 4: every round translates its SQL again (th.sql remembers the translation of
-    the same text over the same frames; the other engines parse and plan every round too)."""
+    the same text over the same frames; the other engines parse and plan every round too) and
+    lowers its Polars program from scratch (no expression kept from the previous round)."""
+    from thresher.operators.expr_to_polars import clear_caches
     from thresher.sql_frontend import clear_plan_cache
 
     clear_plan_cache()
+    clear_caches()
 
 
 def _start_duckdb(p: dict[str, Any]) -> dict[str, Any]:

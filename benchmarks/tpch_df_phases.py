@@ -59,6 +59,7 @@ def measure(root: str, queries: list[int], rounds: int, cold: bool,
     from benchmarks.tpch.queries_df import QUERIES, tables
     from benchmarks.tpch.queries_polars import QUERIES as POLARS_QUERIES
     from benchmarks.tpch.queries_polars import tables as polars_tables
+    from thresher.operators.expr_to_polars import clear_caches
 
     clock = time.perf_counter if wall else time.process_time
     acc: dict[str, float] = {}
@@ -77,6 +78,7 @@ def measure(root: str, queries: list[int], rounds: int, cold: bool,
     for r in range(rounds + 1):
         for q in queries:
             settle()
+            clear_caches()  # as tpch_df's reset: the program is lowered from scratch every round
             acc.clear()
             c = clock()
             frame = QUERIES[q](t)

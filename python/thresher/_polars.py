@@ -148,6 +148,13 @@ def col(name: str) -> Any:
     return pl.col(name)
 
 
+def clear_caches() -> None:
+    """Forget the column expressions and drop selectors kept per name (see
+    ``thresher.operators.expr_to_polars.clear_caches``)."""
+    _drop_selector.cache_clear()
+    col.cache_clear()
+
+
 def _call(lf: Any, method: str, exprs: Sequence[Any]) -> Any:
     try:
         pyexprs = [e._pyexpr for e in exprs]
