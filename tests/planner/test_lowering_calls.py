@@ -48,14 +48,14 @@ def tpch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, th.DataFrame]:
     return out
 
 
-def _program_calls(build: Callable[[], Any]) -> int:
-    """Python calls of building the Polars program of a freshly compiled plan (the second time:
-    imports and first-use caches aside)."""
+def _profiled_program(build: Callable[[], Any], counts: Callable[[Any], bool]) -> int:
+    """The Python calls ``counts`` says yes to while building the Polars program of a freshly
+    compiled plan (the second time: imports and first-use caches aside)."""
     n = 0
 
-    def count(frame: object, event: str, arg: object) -> None:
+    def count(frame: Any, event: str, arg: object) -> None:
         nonlocal n
-        if event == "call":
+        if event == "call" and counts(frame):
             n += 1
 
     for _ in range(2):
@@ -67,6 +67,11 @@ def _program_calls(build: Callable[[], Any]) -> int:
         finally:
             sys.setprofile(None)
     return n
+
+
+def _program_calls(build: Callable[[], Any]) -> int:
+    """Python calls of building the Polars program of a freshly compiled plan."""
+    return _profiled_program(build, lambda frame: True)
 
 
 def test_lowering_the_tpch_queries_stays_within_a_call_budget(tpch: dict[str, th.DataFrame]) -> None:
@@ -177,23 +182,13 @@ def test_keys_of_plain_options_are_as_before() -> None:
 def _polars_calls(build: Callable[[], Any], names: set[str] | None) -> int:
     """Calls of Polars' Python functions named ``names`` (None: any) while building the Polars
     program of a freshly compiled plan (the second time, as :func:`_program_calls`)."""
-    n = 0
 
-    def count(frame: Any, event: str, arg: object) -> None:
-        nonlocal n
-        if event == "call" and (names is None or frame.f_code.co_name in names) and "polars" in frame.f_code.co_filename \
-                and "thresher" not in frame.f_code.co_filename:
-            n += 1
+    def counts(frame: Any) -> bool:
+        code = frame.f_code
+        return (names is None or code.co_name in names) and "polars" in code.co_filename \
+            and "thresher" not in code.co_filename
 
-    for _ in range(2):
-        stage = compile_plan(build().plan).root
-        n = 0
-        sys.setprofile(count)
-        try:
-            stage.spec.program([])
-        finally:
-            sys.setprofile(None)
-    return n
+    return _profiled_program(build, counts)
 
 
 def test_polars_literals_and_casts_are_built_once(tpch: dict[str, th.DataFrame]) -> None:

@@ -415,13 +415,10 @@ def _sort_connectives(where: Any) -> None:
     without it; a sqlglot that orders otherwise only takes its passes again."""
     from sqlglot import exp
 
-    try:  # simplify's own order: not sqlglot's public API, so another sqlglot may lack it
-        from sqlglot.optimizer.simplify import Simplifier, gen
-    except ImportError:
+    order = _simplify_order()
+    if order is None:
         return
-    turn = getattr(Simplifier, "sort_comparison", None)
-    if turn is None:
-        return
+    turn, gen = order
     simplifier = _simplifier()
 
     def settle(e: Any) -> Any:
@@ -479,13 +476,10 @@ def _sort_conjuncts(where: Any) -> None:
     takes its passes again."""
     from sqlglot import exp
 
-    try:  # simplify's own order: not sqlglot's public API, so another sqlglot may lack it
-        from sqlglot.optimizer.simplify import Simplifier, gen
-    except ImportError:
+    order = _simplify_order()
+    if order is None:
         return
-    turn = getattr(Simplifier, "sort_comparison", None)
-    if turn is None:
-        return
+    turn, gen = order
     ops: list[Any] = []
 
     def collect(e: Any) -> None:  # (what And.flatten() gives, through nested parenthesized ANDs too)
@@ -503,6 +497,17 @@ def _sort_conjuncts(where: Any) -> None:
         op = turn(simplifier, op)
         deduped[gen(op)] = op  # (uniq_sort's dict: the first one's place, the last one)
     where.set("this", exp.and_(*(op for _, op in sorted(deduped.items(), key=lambda kv: kv[0])), copy=False))
+
+
+def _simplify_order() -> tuple[Any, Any] | None:
+    """simplify's own ``(sort_comparison, gen)``: not sqlglot's public API, so another sqlglot
+    may lack it (None: the caller leaves the tree to simplify)."""
+    try:
+        from sqlglot.optimizer.simplify import Simplifier, gen
+    except ImportError:
+        return None
+    turn = getattr(Simplifier, "sort_comparison", None)
+    return None if turn is None else (turn, gen)
 
 
 @functools.cache
