@@ -42,6 +42,16 @@ from typing import Any
 _PHASES = ("build", "compile", "program", "collect", "rest", "e2e", "polars", "p_collect", "replay")
 
 
+_SIDES = ("thresher", "polars", "replay")
+
+
+def _order(r: int) -> tuple[str, ...]:
+    """Round ``r``'s order of a query's three runs: each goes first in one round of three (the
+    warm-up round 0 starts with Thresher's run, whose program the replay needs)."""
+    k = r % len(_SIDES)
+    return _SIDES[k:] + _SIDES[:k]
+
+
 def _timed(acc: dict[str, float], key: str, fn: Callable[..., Any],
            clock: Callable[[], float] = time.process_time) -> Callable[..., Any]:
     def run(*a: Any, **k: Any) -> Any:
@@ -121,15 +131,14 @@ def measure(root: str, queries: list[int], rounds: int, cold: bool,
         del out
         return {"replay": done - c}
 
-    sides = (thresher, polars, replay)
+    sides = {"thresher": thresher, "polars": polars, "replay": replay}
     got: dict[tuple[int, str], list[float]] = {}
     for r in range(rounds + 1):
         for q in queries:
             row: dict[str, float] = {}
-            # the warm-up round starts with the Thresher run (the replay needs its program)
-            for side in sides[r % len(sides):] + sides[:r % len(sides)]:
+            for side in _order(r):
                 settle()
-                row.update(side(q))
+                row.update(sides[side](q))
             if r:
                 for k, v in row.items():
                     got.setdefault((q, k), []).append(v * 1e3)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from benchmarks.harness import run_bench, write_docs_page
 
 
@@ -79,3 +81,37 @@ def test_round_order_balances_who_runs_after_whom() -> None:
     assert set(Counter(o[0] for o in orders).values()) == {2}
     follows = Counter((a, b) for o in orders for a, b in zip(o, o[1:]))
     assert len(follows) == 6 and set(follows.values()) == {2}
+
+
+def test_tpch_df_phases_replays_the_thresher_program_and_rotates_who_goes_first(
+        tpch_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``replay`` collects again the very LazyFrame Thresher's own collect got (never the Polars
+    side's), and each of a query's three runs goes first in one round of three."""
+    import benchmarks.tpch_df_phases as phases
+    import polars as pl
+
+    import thresher.engine.stages as stages
+    import thresher.planner.physical as physical
+    import thresher.planner.polars_plan as polars_plan
+
+    assert phases._order(0)[0] == "thresher"  # the replay needs a program
+    assert {phases._order(r)[0] for r in range(3)} == set(phases._SIDES)
+    assert all(sorted(phases._order(r)) == sorted(phases._SIDES) for r in range(6))
+
+    calls: list[tuple[pl.LazyFrame, bool]] = []  # (the frame, collected by Thresher's collect_lazy)
+    keep: Any = pl.LazyFrame.collect
+
+    def collect(self: pl.LazyFrame, *a: object, **k: object) -> Any:
+        calls.append((self, "engine" in k))  # collect_lazy passes its engine, the other two do not
+        return keep(self, *a, **k)
+
+    monkeypatch.setattr(pl.LazyFrame, "collect", collect)
+    for mod, name in ((stages, "collect_lazy"), (physical, "_compile"), (polars_plan, "build_lazy")):
+        monkeypatch.setattr(mod, name, getattr(mod, name))  # measure() wraps them: undone after the test
+    res = phases.measure(str(tpch_dir), [6], rounds=3, cold=False)
+    assert set(res[6]) == set(phases._PHASES) and all(v > 0 for v in res[6].values())
+    ours = [lf for lf, by_thresher in calls if by_thresher]
+    others = [lf for lf, by_thresher in calls if not by_thresher]
+    assert len(ours) == 4 and len(others) == 8  # the warm-up round and three timed ones
+    replays = [lf for lf in others if any(lf is o for o in ours)]
+    assert len(replays) == 4
