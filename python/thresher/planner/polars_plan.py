@@ -59,6 +59,7 @@ from thresher.operators.expr_to_polars import (
     polars_error_message,
     to_polars,
 )
+from thresher.planner.lifted_predicates import lift_scan_predicates
 from thresher.planner.logical import (
     Aggregate,
     Distinct,
@@ -91,6 +92,8 @@ def build_lazy(node: LogicalPlan, leaf: LeafResolver, leaves: Collection[int] = 
     of the nodes ``leaf`` reads (another stage's output), never merged into a shared subplan."""
     token = _MEMO.set({})
     twice = _reads_twice(node)
+    if twice and LIFT_SCAN_PREDICATES:
+        node = lift_scan_predicates(node, _shape_of, leaves)
     shared_token = _SHARED.set(shared_subplans(node, leaves) if twice else {})
     scans_token = _SCANS.set({})
     reads_token = _SHARED_READS.set(shared_reads(node) if twice else {})
@@ -103,6 +106,11 @@ def build_lazy(node: LogicalPlan, leaf: LeafResolver, leaves: Collection[int] = 
         _SCANS.reset(scans_token)
         _SHARED.reset(shared_token)
         _MEMO.reset(token)
+
+
+#: whether copies of a subplan that differ by one scan's predicate are made equal (and so shared)
+#: by lifting the differing terms to their tops (see :mod:`thresher.planner.lifted_predicates`)
+LIFT_SCAN_PREDICATES = True
 
 
 def _reads_twice(root: LogicalPlan) -> bool:

@@ -1,0 +1,312 @@
+"""Copies of a subplan that differ only by a scan predicate, made equal for the lowering to share.
+
+A CTE read several times with a different filter on a column it passes through (TPC-DS q31:
+``ss`` grouped by county, quarter and year, read for quarters 1, 2 and 3; q04/q11/q74:
+``year_total`` grouped by customer and year, read for 2001 and for 2002) reaches the lowering as
+copies that predicate pushdown made different: each copy's filter went through the group-by and
+the joins into its own date_dim scan. Polars then scanned, joined and grouped the fact table once
+per copy. Here each copy's differing terms are lifted back to its top, as a filter on the column
+that carries them there, and every copy's scan takes the OR of the copies' predicates instead:
+
+    Aggregate keys=[ca_county, d_qoy]            Filter d_qoy == 1
+      Join ...                                      Aggregate keys=[ca_county, d_qoy]
+        Scan date_dim [d_qoy == 1 AND d_year == 2000]     Join ...
+    (and the same with d_qoy == 2)                  ->    Scan date_dim [d_year == 2000 AND d_qoy is_in (1, 2)]
+                                                  (and the same over Filter d_qoy == 2)
+
+The copies are then equal up to their columns, so :func:`~thresher.planner.polars_plan.shared_subplans`
+computes them once (one cached frame), and each copy filters it. DuckDB materializes such a CTE
+once; Polars' own common-subplan elimination compares whole plans and saw different ones.
+
+Only where that costs no more than the copies did: the merged predicate is exactly the OR of the
+copies' (the common terms, and either one copy's with no other term, or each copy's one other
+term an equality or IS IN on the same column, merged into one IS IN), so the shared subplan
+reads each fact row once where the copies read it once per copy. A term is lifted only through
+nodes that keep its column's value with the row: renames, filters, the preserved side of a join (either side of an inner or cross join; a right join key by its
+equal left key), and a group-by key; a filter there keeps the same rows as the filter below
+(a group's key is the value of each of its rows; NULL fails both). Anything else (a window,
+a limit, a union, an expression over the column) keeps the copies apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Any
+
+from thresher.expressions.expr import Alias, Call, Column, Expr, Literal
+from thresher.io.predicate import Comparison, Predicate
+from thresher.planner.logical import (
+    Aggregate,
+    Filter,
+    Join,
+    LogicalPlan,
+    Project,
+    ScanSource,
+)
+
+ShapeOf = Callable[[LogicalPlan], "tuple[Any, bool] | None"]
+
+_MISSING = object()
+
+
+def lift_scan_predicates(root: LogicalPlan, shape_of: ShapeOf, leaves: Collection[int] = ()) -> LogicalPlan:
+    """``root`` with each group of copies that differ by one scan's predicate rewritten as
+    described in the module docstring (``root`` itself when there is none). ``shape_of``: what a
+    node computes apart from its inputs and columns (the lowering's ``_shape_of``); a scan's
+    predicate is left out of it here. Subplans over one of ``leaves`` stay as they are."""
+    if not _scans_differ(root):
+        return root
+    shapes: dict[int, tuple[int, bool] | None] = {}
+    groups: dict[int, dict[int, LogicalPlan]] = {}
+    interned: dict[Any, int] = {}
+    # each node's scan predicates, in walk order, as a small number: copies whose numbers are
+    # equal differ in no predicate (shared_subplans merges them as they are)
+    preds: dict[int, int] = {}
+    interned_preds: dict[Any, int] = {}
+
+    def shape(node: LogicalPlan) -> tuple[int, bool] | None:
+        got = shapes.get(id(node), _MISSING)
+        if got is not _MISSING:
+            return got  # type: ignore[return-value]
+        kids = node.children()
+        ks = [shape(c) for c in kids]
+        out: tuple[int, bool] | None = None
+        if isinstance(node, ScanSource):
+            try:
+                preds[id(node)] = interned_preds.setdefault(("p", node.predicate), len(interned_preds))
+            except TypeError:  # (a value that does not hash: a predicate of its own)
+                preds[id(node)] = interned_preds.setdefault(("id", id(node)), len(interned_preds))
+        else:
+            preds[id(node)] = interned_preds.setdefault(tuple(preds[id(c)] for c in kids), len(interned_preds))
+        if id(node) not in leaves and all(k is not None for k in ks):
+            if isinstance(node, ScanSource):
+                own: tuple[Any, bool] | None = (("scan", node.source, node.columns, node.limit), False)
+            else:
+                own = shape_of(node)
+            if own is not None:
+                key = (own[0], tuple(k[0] for k in ks if k is not None))
+                out = (interned.setdefault(key, len(interned)), own[1] or any(k[1] for k in ks if k is not None))
+        shapes[id(node)] = out
+        if out is not None and out[1]:
+            groups.setdefault(out[0], {})[id(node)] = node
+        return out
+
+    shape(root)
+    if not any(len(g) > 1 for g in groups.values()):
+        return root
+    replaced: dict[int, LogicalPlan] = {}
+    seen: set[int] = set()
+
+    def visit(node: LogicalPlan) -> None:
+        if id(node) in seen or id(node) in replaced:
+            return
+        seen.add(id(node))
+        sh = shapes.get(id(node))
+        members = groups.get(sh[0]) if sh is not None and sh[1] else None
+        if members is not None and len(members) > 1 and len({preds[i] for i in members}) > 1:
+            done = _lift(list(members.values()))
+            if done is not None:
+                replaced.update(done)
+                return
+        for c in node.children():
+            visit(c)
+
+    visit(root)
+    if not replaced:
+        return root
+    built: dict[int, LogicalPlan] = {}
+
+    def rebuild(node: LogicalPlan) -> LogicalPlan:
+        got = built.get(id(node))
+        if got is not None:
+            return got
+        new = replaced.get(id(node))
+        if new is None:
+            kids = node.children()
+            new_kids = [rebuild(c) for c in kids]
+            new = node if all(a is b for a, b in zip(kids, new_kids)) else node.with_children(new_kids)
+        built[id(node)] = new
+        return new
+
+    return rebuild(root)
+
+
+def _scans_differ(root: LogicalPlan) -> bool:
+    """Whether two scans of one source with the same columns have different predicates (else
+    there is nothing to lift: one walk, no expression key, on most plans)."""
+    first: dict[tuple[int, Any], Predicate | None] = {}
+    seen: set[int] = set()
+    todo = [root]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.__class__ is ScanSource:
+            key = (id(node.source), node.columns)  # type: ignore[attr-defined]
+            pred = first.setdefault(key, node.predicate)  # type: ignore[attr-defined]
+            if pred is not node.predicate and pred != node.predicate:  # type: ignore[attr-defined]
+                return True
+        else:
+            todo.extend(node.children())
+    return False
+
+
+def _scans(node: LogicalPlan) -> list[ScanSource]:
+    """``node``'s scans, in the order of a walk through its children (the same for copies of
+    one shape)."""
+    out: list[ScanSource] = []
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, ScanSource):
+            out.append(n)
+        todo.extend(reversed(n.children()))
+    return out
+
+
+def _lift(members: list[LogicalPlan]) -> dict[int, LogicalPlan] | None:
+    """``id(member) -> its rewrite`` for copies of one shape (scan predicates aside), or None
+    (equal already, more than one scan differs, the merged read would cost more, or a term
+    does not reach the top)."""
+    scans = [_scans(m) for m in members]
+    preds = [[s.predicate for s in ss] for ss in scans]
+    differ = [i for i in range(len(scans[0])) if any(p[i] != preds[0][i] for p in preds[1:])]
+    if len(differ) != 1:
+        return None
+    pos = differ[0]
+    if any(ss[pos].limit is not None for ss in scans):
+        return None
+    try:
+        terms = [set(p[pos].terms) if p[pos] is not None else set() for p in preds]  # type: ignore[union-attr]
+    except TypeError:  # (a value that does not hash)
+        return None
+    common = set.intersection(*terms)
+    diffs = [t - common for t in terms]
+    merged = _merged_term(diffs)
+    if merged is _MISSING:
+        return None
+    first = scans[0][pos].predicate
+    order = [t for t in (first.terms if first is not None else ()) if t in common]
+    if merged is not None and merged not in common:
+        order.append(merged)  # type: ignore[arg-type]
+    pred = Predicate(tuple(order)) if order else None
+    lifted: list[tuple[LogicalPlan, list[LogicalPlan], list[tuple[Comparison, str]]]] = []
+    for member, ss, diff in zip(members, scans, diffs):
+        scan = ss[pos]
+        if any(t.column not in scan.schema or (t.nan_greatest and t.op not in ("==", "is_in")) for t in diff):
+            # (the column read for the filter only; a float's NaN, which the scan's own rule keeps
+            # for > and >=, not checked against a filter's here)
+            return None
+        path = _path(member, scan)
+        if path is None:
+            return None
+        names: list[tuple[Comparison, str]] = []
+        for t in sorted(diff, key=str):
+            name = _lifted_name(path, t.column)
+            if name is None:
+                return None
+            names.append((t, name))
+        lifted.append((member, path, names))
+    out: dict[int, LogicalPlan] = {}
+    for member, path, names in lifted:
+        read = path[-1]
+        assert isinstance(read, ScanSource)
+        node: LogicalPlan = ScanSource(read.source, read.columns, pred, None)
+        for parent, child in zip(reversed(path[:-1]), reversed(path[1:])):
+            node = parent.with_children([node if c is child else c for c in parent.children()])
+        if names:
+            conj = [_term_expr(t, name, member.schema[name]) for t, name in names]
+            pred_expr = conj[0]
+            for c in conj[1:]:
+                pred_expr = Call("and", (pred_expr, c))
+            node = Filter(node, pred_expr)
+        out[id(member)] = node
+    return out
+
+
+def _merged_term(diffs: list[set[Comparison]]) -> Comparison | None | object:
+    """The one term that is the OR of every copy's ``diffs`` (None: some copy has none, the OR
+    is everything the common terms keep), or ``_MISSING`` where no single term is."""
+    if any(not d for d in diffs):
+        return None
+    if any(len(d) != 1 for d in diffs):
+        return _MISSING
+    ts = [next(iter(d)) for d in diffs]
+    col = ts[0].column
+    if any(t.column != col or t.op not in ("==", "is_in") for t in ts):
+        return _MISSING
+    values: list[Any] = []
+    for t in ts:
+        for v in (t.value if t.op == "is_in" else (t.value,)):
+            if v not in values:
+                values.append(v)
+    return Comparison(col, "==", values[0]) if len(values) == 1 else Comparison(col, "is_in", tuple(values))
+
+
+def _path(node: LogicalPlan, target: LogicalPlan) -> list[LogicalPlan] | None:
+    """The nodes from ``node`` down to the object ``target`` (None: not below it, or below it
+    through two children: a node object with two parents)."""
+    found: list[LogicalPlan] | None = None
+    stack: list[tuple[LogicalPlan, list[LogicalPlan]]] = [(node, [node])]
+    while stack:
+        n, path = stack.pop()
+        if n is target:
+            if found is not None:
+                return None
+            found = path
+            continue
+        stack.extend((c, path + [c]) for c in n.children())
+    return found
+
+
+def _plain_column(e: Expr) -> str | None:
+    while isinstance(e, Alias):
+        e = e.child
+    return e.name if isinstance(e, Column) else None
+
+
+def _lifted_name(path: list[LogicalPlan], column: str) -> str | None:
+    """The column of ``path[0]``'s output holding the scan ``path[-1]``'s ``column`` unchanged
+    on every row (None: no such column, or a node on the way could change which rows a filter
+    on it keeps)."""
+    name = column
+    for node, child in zip(reversed(path[:-1]), reversed(path[1:])):
+        got: str | None = None
+        if isinstance(node, Filter):
+            got = name
+        elif isinstance(node, Project):
+            got = next((e.output_name() for e in node.exprs if _plain_column(e) == name), None)
+        elif isinstance(node, Aggregate):
+            got = next((k.output_name() for k in node.keys if _plain_column(k) == name), None)
+        elif isinstance(node, Join):
+            if child is node.left:
+                if node.how in ("inner", "cross", "left", "semi", "anti") and name in node.schema:
+                    got = name
+            elif node.how in ("inner", "cross"):
+                if name in node.coalesced_right_keys():
+                    # (an inner join's right key: its row's left key holds the same value)
+                    pair = next((lk for lk, rk in zip(node.left_on, node.right_on) if _plain_column(rk) == name),
+                                None)
+                    got = _plain_column(pair) if pair is not None else None
+                else:
+                    got = name + node.suffix if name in node.left.schema else name
+                if got is not None and got not in node.schema:
+                    got = None
+        if got is None:
+            return None
+        name = got
+    return name
+
+
+def _term_expr(t: Comparison, name: str, dtype: Any) -> Expr:
+    """``t`` as a filter term on the column ``name`` (of type ``dtype``)."""
+    col = Column(name)
+    if t.op == "is_in":
+        return Call("is_in", (col,), (("values", tuple(t.value)),))
+    if t.op in ("is_null", "is_not_null"):
+        return Call(t.op, (col,))
+    return Call(_CALLS[t.op], (col, Literal(t.value, dtype)))
+
+
+_CALLS = {"==": "eq", "!=": "neq", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
