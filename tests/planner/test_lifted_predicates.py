@@ -36,6 +36,7 @@ DAYS = pa.table({
     # quarter 4 never occurs in 2000; some days have no quarter
     "d_qoy": pa.array([None if d % 41 == 0 else (d % 100) // 34 + 1 for d in range(400)], pa.int32()),
     "d_name": [None if d % 37 == 0 else f"day{d % 9}" for d in range(400)],
+    "d_week": pa.array([d // 7 for d in range(400)], pa.int64()),
     "d_date": pa.array([datetime.date(1999, 1, 1) + datetime.timedelta(days=d // 3) for d in range(400)]),
 })
 ADDR = pa.table({
@@ -73,6 +74,15 @@ LIFTED = {
     "date_key": """with s as (select d_date, d_year, count(*) as n from fact join days on f_day = d_day group by d_date, d_year)
         select a.d_date, a.n, b.n as n2 from s a join s b on a.d_year = b.d_year
         where a.d_date = date '1999-02-01' and b.d_date = date '1999-03-01'""",
+    # TPC-DS q02's shape: a CTE grouped by week joined with the days of one year, each copy's
+    # weeks a semi join below the group-by (of days with the days of its year): one semi join of
+    # either year's days below the shared group-by, each copy's again on top
+    "semi_join": """with w as (select d_week, sum(f_price) as total, count(*) as n from fact join days on f_day = d_day
+                               group by d_week)
+        select y.wk, y.total, y.n, z.total as t2 from
+          (select w.d_week as wk, total, n from w, days where days.d_week = w.d_week and d_year = 1999) y,
+          (select w.d_week as wk, total from w, days where days.d_week = w.d_week and d_year = 2000) z
+        where y.wk = z.wk - 14""",
 }
 
 APART = {

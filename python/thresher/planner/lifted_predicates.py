@@ -26,6 +26,10 @@ nodes that keep its column's value with the row: renames, filters, the preserved
 equal left key), and a group-by key; a filter there keeps the same rows as the filter below
 (a group's key is the value of each of its rows; NULL fails both). Anything else (a window,
 a limit, a union, an expression over the column) keeps the copies apart.
+
+Where the differing scan is the right side of a semi join on a column that reaches the top
+(TPC-DS q02: sales grouped by week, each copy's weeks those of one year's days), the copy's own
+semi join is repeated over the shared subplan instead of a filter (:func:`_semi_join_on_top`).
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ def lift_scan_predicates(root: LogicalPlan, shape_of: ShapeOf, leaves: Collectio
         return root
     replaced: dict[int, LogicalPlan] = {}
     seen: set[int] = set()
+    failed: set[int] = set()
 
     def visit(node: LogicalPlan) -> None:
         if id(node) in seen or id(node) in replaced:
@@ -103,11 +108,13 @@ def lift_scan_predicates(root: LogicalPlan, shape_of: ShapeOf, leaves: Collectio
         seen.add(id(node))
         sh = shapes.get(id(node))
         members = groups.get(sh[0]) if sh is not None and sh[1] else None
-        if members is not None and len(members) > 1 and len({preds[i] for i in members}) > 1:
+        if members is not None and len(members) > 1 and sh is not None and sh[0] not in failed \
+                and len({preds[i] for i in members}) > 1:
             done = _lift(list(members.values()))
             if done is not None:
                 replaced.update(done)
                 return
+            failed.add(sh[0])  # (not asked again at the other copies)
         for c in node.children():
             visit(c)
 
@@ -191,38 +198,71 @@ def _lift(members: list[LogicalPlan]) -> dict[int, LogicalPlan] | None:
     if merged is not None and merged not in common:
         order.append(merged)  # type: ignore[arg-type]
     pred = Predicate(tuple(order)) if order else None
-    lifted: list[tuple[LogicalPlan, list[LogicalPlan], list[tuple[Comparison, str]]]] = []
+    lifted: list[tuple[LogicalPlan, list[LogicalPlan], Callable[[LogicalPlan], LogicalPlan] | None]] = []
     for member, ss, diff in zip(members, scans, diffs):
         scan = ss[pos]
-        if any(t.column not in scan.schema or (t.nan_greatest and t.op not in ("==", "is_in")) for t in diff):
-            # (the column read for the filter only; a float's NaN, which the scan's own rule keeps
-            # for > and >=, not checked against a filter's here)
-            return None
         path = _path(member, scan)
         if path is None:
             return None
-        names: list[tuple[Comparison, str]] = []
-        for t in sorted(diff, key=str):
-            name = _lifted_name(path, t.column)
-            if name is None:
-                return None
-            names.append((t, name))
-        lifted.append((member, path, names))
+        top = _filter_on_top(member, path, diff) if diff else None
+        if diff and top is None:
+            top = _semi_join_on_top(path)
+        if diff and top is None:
+            return None
+        lifted.append((member, path, top))
     out: dict[int, LogicalPlan] = {}
-    for member, path, names in lifted:
+    for member, path, top in lifted:
         read = path[-1]
         assert isinstance(read, ScanSource)
         node: LogicalPlan = ScanSource(read.source, read.columns, pred, None)
         for parent, child in zip(reversed(path[:-1]), reversed(path[1:])):
             node = parent.with_children([node if c is child else c for c in parent.children()])
-        if names:
-            conj = [_term_expr(t, name, member.schema[name]) for t, name in names]
-            pred_expr = conj[0]
-            for c in conj[1:]:
-                pred_expr = Call("and", (pred_expr, c))
-            node = Filter(node, pred_expr)
-        out[id(member)] = node
+        out[id(member)] = node if top is None else top(node)
     return out
+
+
+def _filter_on_top(member: LogicalPlan, path: list[LogicalPlan],
+                   diff: set[Comparison]) -> Callable[[LogicalPlan], LogicalPlan] | None:
+    """A copy's differing scan terms as a filter over the rewritten copy (None: a term's column
+    does not reach its top)."""
+    scan = path[-1]
+    conj: list[Expr] = []
+    for t in sorted(diff, key=str):
+        if t.column not in scan.schema or (t.nan_greatest and t.op not in ("==", "is_in")):
+            # (the column read for the filter only; a float's NaN, which the scan's own rule keeps
+            # for > and >=, not checked against a filter's here)
+            return None
+        name = _lifted_name(path, t.column)
+        if name is None:
+            return None
+        conj.append(_term_expr(t, name, member.schema[name]))
+    pred = conj[0]
+    for c in conj[1:]:
+        pred = Call("and", (pred, c))
+    return lambda node: Filter(node, pred)
+
+
+def _semi_join_on_top(path: list[LogicalPlan]) -> Callable[[LogicalPlan], LogicalPlan] | None:
+    """Where the differing scan (under renames and filters) is the right side of a semi join on
+    one column that reaches the copy's top: that semi join again over the rewritten copy, with
+    the copy's own right side (TPC-DS q02: the sales of the weeks of one year, the weeks a
+    semi join of date_dim with the days of that year). The rewritten copy's semi join keeps the
+    rows of either year's weeks; the one on top keeps this year's, as the copy did."""
+    k = len(path) - 2
+    while k >= 0 and isinstance(path[k], (Project, Filter)):
+        k -= 1
+    semi = path[k] if k >= 0 else None
+    if not (isinstance(semi, Join) and semi.how == "semi" and path[k + 1] is semi.right
+            and len(semi.left_on) == 1 and not semi.nulls_equal):
+        return None
+    left_key, right_key = _plain_column(semi.left_on[0]), semi.right_on[0]
+    if left_key is None:
+        return None
+    name = _lifted_name(path[:k + 1], left_key)
+    if name is None:
+        return None
+    right = semi.right
+    return lambda node: Join(node, right, (Column(name),), (right_key,), "semi", semi.suffix)
 
 
 def _merged_term(diffs: list[set[Comparison]]) -> Comparison | None | object:
