@@ -49,17 +49,23 @@ from thresher.planner.logical import (
 )
 
 ShapeOf = Callable[[LogicalPlan], "tuple[Any, bool] | None"]
+Merge = Callable[[list[LogicalPlan]], "LogicalPlan | None"]
 
 _MISSING = object()
 
 
-def lift_scan_predicates(root: LogicalPlan, shape_of: ShapeOf, leaves: Collection[int] = ()) -> LogicalPlan:
+def lift_scan_predicates(root: LogicalPlan, shape_of: ShapeOf, leaves: Collection[int] = (),
+                         merge: Merge | None = None) -> tuple[LogicalPlan, list[LogicalPlan]]:
     """``root`` with each group of copies that differ by one scan's predicate rewritten as
     described in the module docstring (``root`` itself when there is none). ``shape_of``: what a
     node computes apart from its inputs and columns (the lowering's ``_shape_of``); a scan's
-    predicate is left out of it here. Subplans over one of ``leaves`` stay as they are."""
+    predicate is left out of it here. Subplans over one of ``leaves`` stay as they are.
+    ``merge``: one subplan computing every column of equal subplans (the lowering's ``_merge``),
+    which every rewritten copy then reads (see :func:`_lift`); those merged subplans are
+    returned with the new root, for the lowering to cache each once (Polars' common-subplan
+    elimination does not merge them: each reader's filter is pushed into its own copy first)."""
     if not _scans_differ(root):
-        return root
+        return root, []
     shapes: dict[int, tuple[int, bool] | None] = {}
     groups: dict[int, dict[int, LogicalPlan]] = {}
     interned: dict[Any, int] = {}
@@ -97,8 +103,9 @@ def lift_scan_predicates(root: LogicalPlan, shape_of: ShapeOf, leaves: Collectio
 
     shape(root)
     if not any(len(g) > 1 for g in groups.values()):
-        return root
+        return root, []
     replaced: dict[int, LogicalPlan] = {}
+    shared: list[LogicalPlan] = []
     seen: set[int] = set()
     failed: set[int] = set()
 
@@ -110,9 +117,11 @@ def lift_scan_predicates(root: LogicalPlan, shape_of: ShapeOf, leaves: Collectio
         members = groups.get(sh[0]) if sh is not None and sh[1] else None
         if members is not None and len(members) > 1 and sh is not None and sh[0] not in failed \
                 and len({preds[i] for i in members}) > 1:
-            done = _lift(list(members.values()))
+            done = _lift(list(members.values()), merge)
             if done is not None:
-                replaced.update(done)
+                replaced.update(done[0])
+                if done[1] is not None:
+                    shared.append(done[1])
                 return
             failed.add(sh[0])  # (not asked again at the other copies)
         for c in node.children():
@@ -120,7 +129,7 @@ def lift_scan_predicates(root: LogicalPlan, shape_of: ShapeOf, leaves: Collectio
 
     visit(root)
     if not replaced:
-        return root
+        return root, []
     built: dict[int, LogicalPlan] = {}
 
     def rebuild(node: LogicalPlan) -> LogicalPlan:
@@ -135,7 +144,7 @@ def lift_scan_predicates(root: LogicalPlan, shape_of: ShapeOf, leaves: Collectio
         built[id(node)] = new
         return new
 
-    return rebuild(root)
+    return rebuild(root), shared
 
 
 def _scans_differ(root: LogicalPlan) -> bool:
@@ -172,10 +181,18 @@ def _scans(node: LogicalPlan) -> list[ScanSource]:
     return out
 
 
-def _lift(members: list[LogicalPlan]) -> dict[int, LogicalPlan] | None:
-    """``id(member) -> its rewrite`` for copies of one shape (scan predicates aside), or None
+def _lift(members: list[LogicalPlan],
+          merge: Merge | None = None) -> tuple[dict[int, LogicalPlan], LogicalPlan | None] | None:
+    """``id(member) -> its rewrite`` (and the merged subplan they all read, if any) for copies of one shape (scan predicates aside), or None
     (equal already, more than one scan differs, the merged read would cost more, or a term
-    does not reach the top)."""
+    does not reach the top).
+
+    The rewritten copies are one object (``merge`` of them, every copy's columns), each copy
+    its own filter or semi join over it and its columns selected: copies that are equal above
+    their lifted filters (TPC-DS q74: ``year_total``'s store-sales branch under the 2001 and
+    the 2002 reads of its store and of its web rows) are shared by the lowering at that level,
+    and the one object inside them is then cached once across them (as separate objects, each
+    shared read computed the merged group-by again: both years, twice)."""
     scans = [_scans(m) for m in members]
     preds = [[s.predicate for s in ss] for ss in scans]
     differ = [i for i in range(len(scans[0])) if any(p[i] != preds[0][i] for p in preds[1:])]
@@ -210,15 +227,24 @@ def _lift(members: list[LogicalPlan]) -> dict[int, LogicalPlan] | None:
         if diff and top is None:
             return None
         lifted.append((member, path, top))
-    out: dict[int, LogicalPlan] = {}
-    for member, path, top in lifted:
+    rewritten: list[LogicalPlan] = []
+    for _member, path, _top in lifted:
         read = path[-1]
         assert isinstance(read, ScanSource)
         node: LogicalPlan = ScanSource(read.source, read.columns, pred, None)
         for parent, child in zip(reversed(path[:-1]), reversed(path[1:])):
             node = parent.with_children([node if c is child else c for c in parent.children()])
-        out[id(member)] = node if top is None else top(node)
-    return out
+        rewritten.append(node)
+    shared = merge(rewritten) if merge is not None else None
+    out: dict[int, LogicalPlan] = {}
+    for (member, _walk, top), own in zip(lifted, rewritten):
+        node = own if shared is None else shared
+        if top is not None:
+            node = top(node)
+        if node.schema.names != member.schema.names:
+            node = Project(node, tuple(Column(n) for n in member.schema.names))
+        out[id(member)] = node
+    return out, shared
 
 
 def _filter_on_top(member: LogicalPlan, path: list[LogicalPlan],

@@ -92,9 +92,13 @@ def build_lazy(node: LogicalPlan, leaf: LeafResolver, leaves: Collection[int] = 
     of the nodes ``leaf`` reads (another stage's output), never merged into a shared subplan."""
     token = _MEMO.set({})
     twice = _reads_twice(node)
+    lifted: list[LogicalPlan] = []
     if twice and LIFT_SCAN_PREDICATES:
-        node = lift_scan_predicates(node, _shape_of, leaves)
-    shared_token = _SHARED.set(shared_subplans(node, leaves) if twice else {})
+        node, lifted = lift_scan_predicates(node, _shape_of, leaves, _merge)
+    shared = shared_subplans(node, leaves) if twice else {}
+    for m in lifted:  # (each read by its copies' filters: cached explicitly, see lift_scan_predicates)
+        shared.setdefault(id(m), (m, m))
+    shared_token = _SHARED.set(shared)
     scans_token = _SCANS.set({})
     reads_token = _SHARED_READS.set(shared_reads(node) if twice else {})
     try:
