@@ -519,3 +519,19 @@ def test_fill_nan_of_a_decimal_is_refused() -> None:
     df = th.from_arrow(pa.table({"m": pa.array([decimal.Decimal("1.50"), None], pa.decimal128(10, 2))}))
     with pytest.raises(th.ThresherTypeError, match="fill_nan: .* expected a float or integer type"):
         df.select(th.col("m").fill_nan(0)).to_arrow()
+
+
+def test_difference_of_dates_and_timestamps_has_polars_duration_unit() -> None:
+    # (group-by fuzzer) a date minus a date was Duration('ms') where Polars 2 gives 'us'; a
+    # timestamp minus a date or timestamp of other units was always 'us' (Polars: the timestamp's
+    # unit, the coarser of two)
+    t = pa.table({"d": pa.array([datetime.date(2024, 1, 1), None, datetime.date(1969, 12, 31)]),
+                  "ts": pa.array([datetime.datetime(2024, 1, 1, 0, 0, 0, 1), None, datetime.datetime(1970, 1, 1)]),
+                  "k": pa.array([1, 1, 2], pa.int64())})
+    t = t.append_column("tms", t.column("ts").cast(pa.timestamp("ms"), safe=False)).append_column(
+        "tns", t.column("ts").cast(pa.timestamp("ns")))
+    _same_as_polars(t, lambda f, m: f.select(
+        a=m.col("d") - m.col("d"), b=m.col("ts") - m.col("d"), c=m.col("tms") - m.col("d"),
+        e=m.col("tns") - m.col("d"), g=m.col("tms") - m.col("tms"), h=m.col("d") - m.col("tns"),
+        i=m.col("tms") - m.col("tns"), j=m.col("d").max() - m.col("d").min()))
+    _same_as_polars(t, lambda f, m: f.group_by("k", maintain_order=True).agg(m.col("d").max() - m.col("d").min()))

@@ -132,6 +132,27 @@ def _decimal_result(op: str, a: DataType, b: DataType) -> DataType | None:
     return DataType.float64()
 
 
+#: (left storage type, right storage type) -> the duration type of their difference
+_DIFFERENCE_TYPES: dict[tuple[pa.DataType, pa.DataType], DataType] = {}
+
+
+def _temporal_difference(a: DataType, b: DataType) -> DataType:
+    """The duration type of ``a - b`` for dates and timestamps, as Polars computes it (asked on
+    empty columns once per pair): its unit depends on the version and the operands' units (Polars
+    2: a date minus a date is microseconds, a timestamp minus a date the timestamp's unit, two
+    timestamps the coarser unit)."""
+    key = (a.storage, b.storage)
+    hit = _DIFFERENCE_TYPES.get(key)
+    if hit is None:
+        import polars as pl
+
+        empty = pl.DataFrame([pl.from_arrow(pa.array([], type=a.storage)).alias("a"),  # type: ignore[union-attr]
+                              pl.from_arrow(pa.array([], type=b.storage)).alias("b")])  # type: ignore[union-attr]
+        out = empty.select(pl.col("a") - pl.col("b")).to_series().to_arrow().type
+        hit = _DIFFERENCE_TYPES[key] = DataType(out) if pa.types.is_duration(out) else DataType.duration("us")
+    return hit
+
+
 def _arith(op: str) -> TypeRule:
     def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
         a, b = args
@@ -140,7 +161,7 @@ def _arith(op: str) -> TypeRule:
         if op in ("add", "sub") and (ta.is_temporal() or tb.is_temporal()):
             if op == "sub" and ta.is_temporal() and tb.is_temporal() and ta.kind in ("date", "timestamp"):
                 if tb.kind in ("date", "timestamp"):
-                    return DataType.duration("us" if ta.kind == "timestamp" or tb.kind == "timestamp" else "ms")
+                    return _temporal_difference(ta, tb)
             if ta.kind in ("date", "timestamp") and tb.kind == "duration":
                 return ta
             if tb.kind in ("date", "timestamp") and ta.kind == "duration" and op == "add":
