@@ -101,6 +101,8 @@ def _sql_cast(e: SQLCast, src: DataType) -> Expr:
         import thresher.expressions.sql_functions  # noqa: F401  (registers sql_to_text)
 
         return Call("sql_to_text", (x,))
+    if to.kind == "decimal" and src.is_bool():  # (Polars has no Boolean -> Decimal cast: 1 and 0 through Int8)
+        return Cast(Cast(x, DataType.int8(), e.strict), to, e.strict)
     if (to.is_integer() or to.kind == "decimal") and (src.is_float() or src.kind == "decimal"):
         digits = to.arrow.scale if to.kind == "decimal" else 0
         if src.is_float() or digits < src.arrow.scale:
@@ -313,7 +315,12 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
             return When(tuple((c, x) for (c, _), x in zip(e.branches, xs)), xs[-1])
 
         # (DuckDB types a CASE from its ELSE, then each THEN in turn)
-        return _typed_int_literals(e, values, schema, rebuild, [len(values) - 1, *range(len(values) - 1)])
+        e = _typed_int_literals(e, values, schema, rebuild, [len(values) - 1, *range(len(values) - 1)])
+        if isinstance(e, When):
+            floats = float32_values([v for _, v in e.branches] + [e.otherwise_], schema)
+            if floats is not None:
+                return When(tuple((c, x) for (c, _), x in zip(e.branches, floats)), floats[-1])
+        return e
     if not isinstance(e, Call):
         return e
     if e.name == "abs" and e.options == SQL_CHECKED:  # (only a signed integer's abs can overflow)
@@ -349,7 +356,9 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
                     return Call(e.name, (na, b), e.options)
         return e
     if e.name in _VALUE_LISTS:
-        return _typed_int_literals(e, e.args, schema, lambda xs: Call(e.name, tuple(xs), e.options))
+        e = _typed_int_literals(e, e.args, schema, lambda xs: Call(e.name, tuple(xs), e.options))
+        floats = float32_values(e.args, schema) if isinstance(e, Call) else None
+        return e if floats is None else Call(e.name, tuple(floats), e.options)
     if e.name == "is_in":
         values = e.option("values", ())
         if any(isinstance(v, str) for v in values):
@@ -568,6 +577,27 @@ def _float_operands(e: Call, schema: Schema) -> Call:
     else:
         return e
     return Call(e.name, tuple(args), e.options)
+
+
+def float32_values(values: Sequence[Expr], schema: Schema) -> list[Expr] | None:
+    """The values of a CASE, a COALESCE (GREATEST, LEAST) or a set operation's column with the
+    integers and DECIMALs among them cast to FLOAT where a FLOAT meets no DOUBLE: DuckDB's common
+    type of a FLOAT and an integer or a DECIMAL is a FLOAT (Polars' a Float64 for an Int32, Int64
+    or Decimal: ``coalesce(r, m)`` of a DECIMAL 99.995 was the DOUBLE 99.995, DuckDB's FLOAT
+    99.99500274658203). ``None`` where nothing changes."""
+    types = [_dtype(v, schema) for v in values]
+    if not float32_common(types):
+        return None
+    return [Cast(v, _FLOAT32) if t is not None and (t.is_integer() or t.kind == "decimal") else v
+            for v, t in zip(values, types)]
+
+
+def float32_common(types: Sequence[DataType | None]) -> bool:
+    """Is DuckDB's common type of ``types`` a FLOAT where Polars' is not: a FLOAT, no DOUBLE, and
+    an integer or a DECIMAL? (False where a type is unknown)"""
+    if _FLOAT32 not in types or any(t is None or t.is_float() and t != _FLOAT32 for t in types):
+        return False
+    return any(t is not None and (t.is_integer() or t.kind == "decimal") for t in types)
 
 
 def _as_text(e: Expr, schema: Schema) -> Expr:

@@ -61,6 +61,7 @@ from thresher.planner.sql.coerce import (
     SQLCast,
     SQLCastError,
     coerce_literals,
+    float32_common,
     may_leave_int32,
 )
 from thresher.planner.sql.more_functions import decimal_quantile, ordered_aggregate, ordered_list, translate_more
@@ -177,6 +178,7 @@ class Translator:
         if isinstance(node, (exp.Union, exp.Intersect, exp.Except)):
             left, right = self.statement(node.left), self.statement(node.right)
             right = self._rename_like(right, left.schema)
+            left, right = self._float32_columns(left, right)
             distinct = node.args.get("distinct") is not False
             plan: LogicalPlan
             if isinstance(node, exp.Union):
@@ -234,6 +236,24 @@ class Translator:
         if len(plan.schema.names) != len(schema.names):
             raise SQLError(f"set operation inputs have {len(schema.names)} and {len(plan.schema.names)} columns")
         return Project(plan, tuple(Column(a).alias(b) for a, b in zip(plan.schema.names, schema.names)))
+
+    @staticmethod
+    def _float32_columns(left: LogicalPlan, right: LogicalPlan) -> tuple[LogicalPlan, LogicalPlan]:
+        """A set operation's two inputs with a column that is a FLOAT on one side and an integer
+        or a DECIMAL on the other cast to FLOAT on both, DuckDB's common type (Polars': a DOUBLE
+        for an INTEGER, a BIGINT or a DECIMAL; see :func:`float32_common`)."""
+        casts: list[int] = []
+        for i, (a, b) in enumerate(zip(left.schema.fields, right.schema.fields)):
+            if float32_common([a.dtype, b.dtype]):
+                casts.append(i)
+        if not casts:
+            return left, right
+
+        def cast(plan: LogicalPlan) -> LogicalPlan:
+            return Project(plan, tuple(Column(f.name).cast(DataType.float32()) if i in casts else Column(f.name)
+                                       for i, f in enumerate(plan.schema.fields)))
+
+        return cast(left), cast(right)
 
     # -- FROM / JOIN ------------------------------------------------------------------------------
     def relation(self, node: Any) -> Relation:
