@@ -15,6 +15,14 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("THRESHER_PROGRESS", "0")
+# Every test process starts a Ray of its own where a test does not name a cluster. Without an
+# address ``ray.init()`` joins the cluster named in /tmp/ray/ray_current_cluster (written by
+# ``ray start`` and by ``ray.cluster_utils.Cluster``, the multi-node tests' cluster, and left
+# behind): a pytest-xdist worker that joined another worker's cluster is killed by Ray's core
+# worker ("Exiting because the Raylet IPC connection failed and the local Raylet is dead",
+# written only to Ray's driver log) when that worker shuts it down, and pytest-xdist reports
+# "node down: Not properly terminated" in whatever test it was running.
+os.environ.setdefault("RAY_ADDRESS", "local")
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
@@ -122,3 +130,45 @@ def executor_names() -> list[str]:
 def runner(request: pytest.FixtureRequest) -> str:
     """Each test using this runs once per executor ("local", and "ray" when available)."""
     return str(request.param)
+
+
+# -- a pytest-xdist worker that dies ---------------------------------------------------------------
+# pytest-xdist says only "node down: Not properly terminated" for a worker that died without a
+# Python traceback (faulthandler prints one for a segfault): killed by a signal, an os._exit, or
+# Ray's core worker, which ends its driver process when the driver's raylet dies and says why only
+# in Ray's driver log. Each worker records its pid; the controller prints what Ray's driver log
+# of a worker that went down says (its warnings and errors), where there is one.
+
+def _worker_pids(controller_pid: int) -> Path:
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"thresher-xdist-{controller_pid}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        folder = _worker_pids(os.getppid())
+        folder.mkdir(exist_ok=True)
+        (folder / worker).write_text(str(os.getpid()))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    if not error:
+        return
+    import glob
+    import tempfile
+
+    try:
+        pid = (_worker_pids(os.getpid()) / node.gateway.id).read_text().strip()  # type: ignore[attr-defined]
+    except (OSError, AttributeError):
+        return
+    logs = sorted(glob.glob(os.path.join(tempfile.gettempdir(), "ray", "session_*", "logs",
+                                         f"python-core-driver-*_{pid}.log")))
+    lines = [f"{path}: {line.rstrip()}" for path in logs[-2:]
+             for line in Path(path).read_text(errors="replace").splitlines() if " E " in line or " F " in line
+             or " W " in line or "Exiting" in line]
+    said = "\n".join(lines[-30:]) or (f"(no warning or error in {', '.join(logs[-2:])})" if logs else
+                                       "(the process has no Ray driver log)")
+    sys.stderr.write(f"\nworker pid {pid} went down ({error}); Ray's driver log says:\n{said}\n")
