@@ -29,6 +29,7 @@ from thresher.errors import (
 )
 from thresher.expressions.expr import Column, CountStar, Expr, col, combine_conjunction, lit_if_needed
 from thresher.frame_ops import FrameOpsMixin, expand_wildcards, group_by_ordered, join_coalesce, sample_n, unique_plan
+from thresher.frame_polars import FramePolarsMixin
 from thresher.frame_rows import RowsMixin
 from thresher.io.memory import InMemorySource
 from thresher.planner import windows
@@ -101,7 +102,10 @@ def _flatten(items: Sequence[Any]) -> list[Any]:
     return out
 
 
-class DataFrame(RowsMixin, FrameOpsMixin):
+_JOIN_HOWS = frozenset(("inner", "left", "right", "full", "outer", "semi", "anti", "cross"))
+
+
+class DataFrame(RowsMixin, FrameOpsMixin, FramePolarsMixin):
     """A lazy, typed table. Build one with ``th.read_*`` or ``th.from_*``.
 
     ``collect()`` returns a collected DataFrame (it holds its result; the same API applies).
@@ -224,19 +228,33 @@ class DataFrame(RowsMixin, FrameOpsMixin):
 
     where = filter
 
-    def drop(self, *columns: str) -> DataFrame:
+    def drop(self, *columns: str, strict: bool = True) -> DataFrame:
+        """These columns left out (``strict=False``: names the frame lacks are ignored, as Polars).
+
+        >>> import thresher as th
+        >>> th.from_pydict({"a": [1], "b": [2]}).drop("b", "z", strict=False).columns
+        ['a']
+        """
         cols = set(_flatten(columns))
-        for c in cols:
-            self.schema.field(c)
+        if strict:
+            for c in cols:
+                self.schema.field(c)
         return self._with(Project(self._plan, tuple(Column(n) for n in self.columns if n not in cols)))
 
-    def rename(self, mapping: Mapping[str, str] | Callable[[str], str]) -> DataFrame:
-        """Rename columns: a mapping of old to new names, or a function of each name (as Polars)."""
+    def rename(self, mapping: Mapping[str, str] | Callable[[str], str], *, strict: bool = True) -> DataFrame:
+        """Rename columns: a mapping of old to new names, or a function of each name (as Polars;
+        ``strict=False``: old names the frame lacks are ignored).
+
+        >>> import thresher as th
+        >>> th.from_pydict({"a": [1], "b": [2]}).rename(str.upper).columns
+        ['A', 'B']
+        """
         if callable(mapping):
             fn = mapping
             mapping = {c: fn(c) for c in self.columns}
-        for c in mapping:
-            self.schema.field(c)
+        if strict:
+            for c in mapping:
+                self.schema.field(c)
         exprs = tuple(Column(n).alias(mapping[n]) if n in mapping else Column(n) for n in self.columns)
         return self._with(Project(self._plan, exprs))
 
@@ -309,6 +327,7 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         coalesce: bool | None = None,
         nulls_equal: bool = False,
         maintain_order: str | None = None,
+        validate: str = "m:m",
     ) -> DataFrame:
         """Join with ``other``: inner, left, right, outer (or "full"), semi, anti or cross.
 
@@ -328,6 +347,12 @@ class DataFrame(RowsMixin, FrameOpsMixin):
         >>> a.join(b, on="k", how="full", coalesce=True).sort("k").rows()
         [(1, 'a', None), (2, 'b', 0.5), (3, None, 1.5)]
         """
+        if on is not None and right_on is None and isinstance(left_on, str) and left_on in _JOIN_HOWS:
+            # Polars' positional order is (other, on, how): ``join(b, "k", "left")``
+            how, left_on = left_on, None
+        if validate != "m:m":
+            raise UnsupportedError(f"join(validate={validate!r}) is not supported (only 'm:m', no check); check "
+                                   "the keys' uniqueness first, e.g. df.select(th.col(k).is_duplicated().any())")
         if maintain_order not in (None, "none"):
             return _join_in_order(self, other, maintain_order, on=on, left_on=left_on, right_on=right_on, how=how,
                                   suffix=suffix, strategy=strategy, coalesce=coalesce, nulls_equal=nulls_equal)
@@ -353,9 +378,31 @@ class DataFrame(RowsMixin, FrameOpsMixin):
             return join_coalesce(self, other, lk, rk, how, suffix, strategy, coalesce, bool(nulls_equal))
         return DataFrame(Join(self._plan, other._plan, lk, rk, how, suffix, strategy, bool(nulls_equal)))
 
-    def explode(self, *columns: str) -> DataFrame:
-        """One row per element of the list column(s)."""
-        return self._with(Explode(self._plan, tuple(_flatten(columns))))
+    def explode(self, *columns: str, empty_as_null: bool = True, keep_nulls: bool = True) -> DataFrame:
+        """One row per element of the list column(s) (several columns: their lists must have
+        the same lengths). An empty list gives one null row (``empty_as_null=False``: no row,
+        Polars 2.1's default) and a null list one null row (``keep_nulls=False``: no row).
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"n": [1, 2, 3], "l": [[1, 2], [], None]})
+        >>> df.explode("l").rows()
+        [(1, 1), (1, 2), (2, None), (3, None)]
+        >>> df.explode("l", empty_as_null=False).rows()
+        [(1, 1), (1, 2), (3, None)]
+        """
+        names = tuple(_flatten(columns))
+        plan = self._plan
+        if names and (not empty_as_null or not keep_nulls):
+            first = col(names[0])
+            plan.schema.field(names[0])
+            if not empty_as_null and keep_nulls:  # (a null list has no length: it stays)
+                keep = first.list.len().fill_null(1) > 0
+            elif not empty_as_null:
+                keep = first.list.len() > 0
+            else:
+                keep = first.is_not_null()
+            plan = windows.filter_(plan, keep)
+        return self._with(Explode(plan, names))
 
     def distinct(self) -> DataFrame:
         return self._with(Distinct(self._plan, None, "first"))

@@ -30,6 +30,11 @@ class UnsupportedError(ThresherError, NotImplementedError):
     """A construct this executor or front end does not support."""
 
 
+class UnsupportedMethodError(UnsupportedError, AttributeError):
+    """A Polars method a frame does not have: the message names it and the nearest supported
+    spelling (an ``AttributeError`` too, so ``hasattr`` answers False)."""
+
+
 class SettingError(ThresherError, ValueError):
     """An unknown setting or option name (with a did-you-mean), or a value it cannot take."""
 

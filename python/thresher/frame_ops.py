@@ -584,17 +584,25 @@ class FrameOpsMixin:
                                                     for c in self.columns])
 
     def cast(self, dtypes: Mapping[str, Any] | Any, *, strict: bool = True) -> DataFrame:
-        """Cast columns: a mapping ``{column: dtype}``, or one dtype for every column. A dtype may
-        be a DataType, a Polars, NumPy or Arrow dtype, a Python type or a name.
+        """Cast columns: a mapping ``{column: dtype}`` (a dtype as a key: every column of that
+        type, as Polars), or one dtype for every column. A dtype may be a DataType, a Polars,
+        NumPy or Arrow dtype, a Python type or a name.
 
         >>> import polars as pl, thresher as th
         >>> th.from_pydict({"a": [1], "b": [2]}).cast({"a": pl.Float64}).schema
         Schema(a: double, b: int64)
         """
         if isinstance(dtypes, Mapping):
-            for c in dtypes:
-                self.schema.field(c)
-            targets = {c: to_dtype(t) for c, t in dtypes.items()}
+            targets = {}
+            for c, t in dtypes.items():
+                if isinstance(c, str):
+                    self.schema.field(c)
+                    targets[c] = to_dtype(t)
+                else:  # a dtype as the key: every column of that type (as Polars)
+                    src = to_dtype(c)
+                    for f in self.schema.fields:
+                        if f.dtype == src:
+                            targets[f.name] = to_dtype(t)
         else:
             t = to_dtype(dtypes)
             targets = {c: t for c in self.columns}
