@@ -10,7 +10,8 @@ after), join (every ``how``, ``on`` or ``left_on``/``right_on``, several keys, s
 nulls_equal, key types that differ, ``maintain_order``), unique (subset, keep, maintain_order), sort (several keys,
 per-key ``descending``/``nulls_last``), head/tail/slice/limit, concat (vertical, diagonal),
 drop_nulls, fill_null (values and strategies), rename, drop, explode, with_row_index, unpivot,
-pivot.
+pivot, and Polars' frame methods top_k/bottom_k, fill_nan, drop_nans, min/max/count, gather_every,
+reverse, shift, first, last.
 
 Each step is drawn from the schema Polars reports for the pipeline so far, and the fuzzer tracks
 whether the row order is determined: order-dependent steps (head, tail, slice, with_row_index,
@@ -371,7 +372,7 @@ def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]: 
     kind = draw(st.sampled_from(["filter", "select", "with_columns", "agg_select", "group_by", "group_by", "join",
                                  "join", "join", "unique",
                                  "sort", "head", "concat", "drop_nulls", "fill_null", "rename", "drop", "explode",
-                                 "with_row_index", "unpivot", "pivot"]))
+                                 "with_row_index", "unpivot", "pivot", "frame_method"]))
     if kind == "filter":
         text, p = _predicate(draw, schema)
         return Step(f"filter({text})", lambda f, m, r: f.filter(p(m))), ordered
@@ -577,6 +578,8 @@ def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]: 
                          lambda f, m, r: f.with_columns(m.col(c).str.split(",")).explode(c)), ordered)
         c = draw(st.sampled_from(lists))
         return Step(f"explode({c!r})", lambda f, m, r: f.explode(c)), ordered
+    if kind == "frame_method":
+        return _frame_method(draw, schema, ordered)
     if kind == "with_row_index":
         if not ordered:
             return Step("drop_nulls()", lambda f, m, r: f.drop_nulls()), ordered
@@ -613,6 +616,41 @@ def _step(draw: Any, state: State, right: dict[str, str]) -> tuple[Step, bool]: 
     # Polars' unpivot emits the input's chunks one after the other (each chunk's rows for every
     # variable), so its row order depends on how the input happened to be chunked
     return (Step(f"unpivot({on!r}, index={index!r})", lambda f, m, r: f.unpivot(on, index=index)), False)
+
+
+def _frame_method(draw: Any, schema: dict[str, str], ordered: bool) -> tuple[Step, bool]:
+    """One of Polars' frame methods of python/thresher/frame_polars.py."""
+    cols = sorted(schema)
+    floats = [c for c in cols if schema[c] == "float"]
+    what = draw(st.sampled_from(["top_k", "bottom_k", "fill_nan", "drop_nans", "reduce"]
+                                + (["gather_every", "reverse", "shift", "first", "last"] if ordered else [])))
+    if what in ("top_k", "bottom_k"):
+        sortable = _sortable(schema)
+        if not sortable or len(sortable) != len(cols):  # (every column a key: ties are equal rows)
+            return Step("drop_nulls()", lambda f, m, r: f.drop_nulls()), ordered
+        keys = draw(st.lists(st.sampled_from(sortable), min_size=1, max_size=2, unique=True))
+        by = keys + [c for c in sortable if c not in keys]
+        k = draw(st.integers(0, 4))
+        rev = draw(st.booleans())
+        return Step(f"{what}({k}, by={by}, reverse={rev})",
+                    lambda f, m, r: getattr(f, what)(k, by=by, reverse=rev)), True
+    if what == "fill_nan":
+        v = draw(st.sampled_from([0.0, None, -1.5]))
+        return Step(f"fill_nan({v!r})", lambda f, m, r: f.fill_nan(v)), ordered
+    if what == "drop_nans":
+        subset = draw(st.sampled_from([None, *floats]))
+        return Step(f"drop_nans({subset!r})", lambda f, m, r: f.drop_nans(subset)), ordered
+    if what == "reduce":
+        agg = draw(st.sampled_from(["min", "max", "count"]))
+        return Step(f"{agg}()", lambda f, m, r: getattr(f, agg)().select(
+            _counted(m.all(), m)) if agg == "count" else getattr(f, agg)()), True
+    if what == "gather_every":
+        n, off = draw(st.integers(1, 3)), draw(st.integers(0, 2))
+        return Step(f"gather_every({n}, {off})", lambda f, m, r: f.gather_every(n, off)), True
+    if what == "shift":
+        n = draw(st.integers(-2, 2))
+        return Step(f"shift({n})", lambda f, m, r: f.shift(n)), True
+    return Step(f"{what}()", lambda f, m, r: getattr(f, what)()), True
 
 
 # ---- comparing ------------------------------------------------------------------------------------------------------

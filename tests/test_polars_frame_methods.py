@@ -85,6 +85,21 @@ def test_top_k_and_bottom_k(table: pa.Table, by: Any, reverse: Any, k: int) -> N
         assert got.equals(want)
 
 
+@pytest.mark.parametrize("n", [-1, -3, -10, 0, 2])
+def test_head_tail_slice_with_negatives_as_polars_dataframe(table: pa.Table, n: int) -> None:
+    # (Polars' LazyFrame refuses a negative head; its DataFrame takes one: a frame here is both)
+    p, t = _polars(table), th.from_arrow(table)
+    for got, want in ((t.head(n), p.head(n)), (t.tail(n), p.tail(n))):
+        assert _polars(got.to_arrow()).equals(want)
+    for offset in (0, 1, 3):
+        if n < 0 and offset - n > table.num_rows:
+            continue  # (Polars raises OverflowError; Thresher gives no rows)
+        assert _polars(t.slice(offset, n).to_arrow()).equals(p.slice(offset, n))
+    if n < 0:
+        with pytest.raises(ValueError, match="negative length"):
+            t.slice(-2, n)
+
+
 @pytest.mark.parametrize("n,offset", [(1, 0), (2, 0), (2, 1), (3, 5), (4, 10)])
 def test_gather_every(table: pa.Table, n: int, offset: int) -> None:
     _same_as_polars(table, lambda f, m: f.gather_every(n, offset))

@@ -262,6 +262,15 @@ class DataFrame(RowsMixin, FrameOpsMixin, FramePolarsMixin):
         return self._with(Limit(self._plan, int(n), int(offset)))
 
     def head(self, n: int = 5) -> DataFrame:
+        """The first ``n`` rows (a negative ``n``: every row but the last ``-n``, as Polars'
+        DataFrame).
+
+        >>> import thresher as th
+        >>> th.from_pydict({"a": [1, 2, 3]}).head(-1).rows()
+        [(1,), (2,)]
+        """
+        if n < 0:
+            return self._without_last(-int(n))
         return self.limit(n)
 
     def sort(

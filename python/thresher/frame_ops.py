@@ -443,28 +443,35 @@ class FrameOpsMixin:
         def drop(self, *columns: str) -> DataFrame: ...
 
     def tail(self, n: int = 5) -> DataFrame:
-        """The last ``n`` rows, in order.
+        """The last ``n`` rows, in order (a negative ``n``: every row but the first ``-n``, as
+        Polars' DataFrame).
 
         >>> import thresher as th
         >>> th.from_pydict({"a": [1, 2, 3, 4]}).tail(2).rows()
         [(3,), (4,)]
+        >>> th.from_pydict({"a": [1, 2, 3, 4]}).tail(-1).rows()
+        [(2,), (3,), (4,)]
         """
         if n < 0:
-            raise ValueError(f"tail: n must be non-negative, got {n}")
+            return self.slice(-int(n))
         indexed = self.with_row_index(_ORDER)
         return indexed.sort(_ORDER, descending=True).limit(int(n)).sort(_ORDER).drop(_ORDER)
 
     def slice(self, offset: int, length: int | None = None) -> DataFrame:
         """``length`` rows (default: all the rest) from row ``offset``; a negative ``offset``
-        counts from the end, as in Polars.
+        counts from the end, and a negative ``length`` stops that many rows before the end, as in
+        Polars' DataFrame.
 
         >>> import thresher as th
         >>> df = th.from_pydict({"a": [1, 2, 3, 4]})
-        >>> df.slice(1, 2).rows(), df.slice(-3, 2).rows(), df.slice(2).rows()
-        ([(2,), (3,)], [(2,), (3,)], [(3,), (4,)])
+        >>> df.slice(1, 2).rows(), df.slice(-3, 2).rows(), df.slice(2).rows(), df.slice(1, -1).rows()
+        ([(2,), (3,)], [(2,), (3,)], [(3,), (4,)], [(2,), (3,)])
         """
         if length is not None and length < 0:
-            raise ValueError(f"slice: length must be non-negative, got {length}")
+            if offset < 0:  # (Polars 2.1's DataFrame ignores such a length: slice(-4, -1) is slice(-4))
+                raise ValueError(f"slice: a negative length ({length}) with a negative offset ({offset}) is not "
+                                 "supported; give a non-negative length")
+            return self._without_last(-int(length)).slice(offset)
         if offset < 0:
             # the rows [height + offset, height + offset + length) that exist: counted from the
             # end (0 = the last row), those from -offset - length to -offset - 1
@@ -475,6 +482,10 @@ class FrameOpsMixin:
             indexed = self.with_row_index(_ORDER)
             return indexed.filter(col(_ORDER) >= int(offset)).drop(_ORDER)
         return self.limit(int(length), int(offset))
+
+    def _without_last(self, n: int) -> DataFrame:
+        """Every row but the last ``n`` (the row count compared in the same pass, as a window)."""
+        return self.with_row_index(_ORDER).filter(col(_ORDER) < len() - int(n)).drop(_ORDER)
 
     def drop_nulls(self, subset: str | Sequence[str] | None = None) -> DataFrame:
         """Drop rows with a null in any of ``subset`` (default: any column).
