@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from thresher.errors import ThresherTypeError, UnsupportedMethodError
-from thresher.expressions.expr import CountStar, Expr, col, combine_conjunction, lit
+from thresher.expressions.expr import CountStar, Expr, col, combine_conjunction, lit, user_when
 
 if TYPE_CHECKING:
     from thresher.dataframe import DataFrame
@@ -50,7 +50,6 @@ UNSUPPORTED: dict[str, str] = {
     "rolling": "rolling_*_by(by, window_size) expressions, under over() per group",
     "group_by_dynamic": "group_by on col(t).dt.truncate(every)",
     "upsample": "a join with a frame of the wanted timestamps",
-    "update": "join(other, on=..., how='left') and th.coalesce(col('x_right'), col('x'))",
     "set_sorted": "sort(...) (Thresher keeps no sortedness flags)",
     "match_to_schema": "select(...) with cast(...) per column",
     "pipe_with_schema": "pipe(...)",
@@ -586,6 +585,54 @@ class FramePolarsMixin:
                            allow_parallel=allow_parallel, force_parallel=force_parallel, coalesce=coalesce,
                            allow_exact_matches=allow_exact_matches, check_sortedness=check_sortedness)
         return from_polars(out.collect()).collect()
+
+    def update(self, other: DataFrame, on: str | Sequence[str] | None = None, how: str = "left", *,
+               left_on: str | Sequence[str] | None = None, right_on: str | Sequence[str] | None = None,
+               include_nulls: bool = False, maintain_order: str | None = "left") -> DataFrame:
+        """This frame's values replaced by ``other``'s where the keys match (a left join by
+        default; ``how="inner"`` keeps only matched rows, ``"full"`` adds ``other``'s unmatched
+        rows at the end). A null in ``other`` replaces nothing unless ``include_nulls``. Without
+        keys, rows are matched by position. The columns and types stay this frame's, as Polars.
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"k": [1, 2, 3], "x": [10, 20, 30]})
+        >>> new = th.from_pydict({"k": [2, 3], "x": [None, 300]})
+        >>> df.update(new, on="k").rows()
+        [(1, 10), (2, 20), (3, 300)]
+        """
+        if how not in ("left", "inner", "full"):
+            raise ValueError(f"update: how must be 'left', 'inner' or 'full', got {how!r}")
+        if on is None and left_on is None and right_on is None:  # (by position)
+            idx = "__thresher_update_row"
+            return self.with_row_index(idx).update(other.with_row_index(idx), on=idx, how=how,
+                                                   include_nulls=include_nulls, maintain_order=maintain_order).drop(idx)
+        if on is not None:
+            left_on = right_on = on
+        if left_on is None or right_on is None:
+            raise ThresherTypeError("update: give on= or both left_on= and right_on=")
+        lk = [left_on] if isinstance(left_on, str) else list(left_on)
+        rk = [right_on] if isinstance(right_on, str) else list(right_on)
+        if builtins.len(lk) != builtins.len(rk):
+            raise ThresherTypeError("update: left_on and right_on must have the same number of columns")
+        common = [c for c in other.columns if c in self.columns and c not in rk and c not in lk]
+        tmp = {c: f"__thresher_update_{i}" for i, c in enumerate(common)}
+        hit = "__thresher_update_hit"
+        right = other.select(*[col(k) for k in rk],
+                             *[(col(c) if other.schema[c] == self.schema[c] else col(c).cast(self.schema[c])).alias(t)
+                               for c, t in tmp.items()], lit(True).alias(hit))
+        order = maintain_order
+        if how == "full" and order == "left":  # (the unmatched right rows in their order, after the left's)
+            order = "left_right"
+        joined = self.join(right, left_on=lk, right_on=rk, how=how, coalesce=True, maintain_order=order)
+        out: list[Expr] = []
+        for c in self.columns:
+            if c in tmp:
+                new = (user_when(col(hit).is_not_null()).then(col(tmp[c])).otherwise(col(c)) if include_nulls else
+                       col(tmp[c]).fill_null(col(c)))
+                out.append(new.alias(c))
+            else:
+                out.append(col(c))
+        return joined.select(*out)
 
     def merge_sorted(self, other: DataFrame, key: str | Sequence[str], *, maintain_order: bool = False) -> DataFrame:
         """Both frames' rows, sorted by ``key`` (each input sorted by it, as Polars requires):
