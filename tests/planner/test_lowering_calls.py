@@ -294,6 +294,39 @@ def test_a_value_list_is_lowered_as_polars_is_in() -> None:
         assert got.to_pydict() == want.to_pydict(), values
 
 
+def test_a_value_list_literal_is_polars_own_imploded_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    # built as a one-element list Series, not by implode()'s eager select: the same literal
+    # (serialized alike) for every type a list is lowered in; one with a null, or refused,
+    # is imploded as before
+    from thresher.operators.expr_to_polars import _list_literal, clear_caches
+
+    with monkeypatch.context() as m:
+        m.setattr(pl.Series, "implode", lambda self: pytest.fail("an eager implode"))
+        clear_caches()
+        got = th.from_pydict({"c": ["13", "7", None]}).filter(th.col("c").is_in(["13", "31"])).to_pydict()
+        assert got == {"c": ["13"]}
+
+    D, T = datetime.date, datetime.datetime
+    cases: list[tuple[Any, list[Any]]] = [
+        (pl.String, ["13", "31", "23"]), (pl.String, []), (pl.String, ["a", None]), (pl.Int8, [1, -3]),
+        (pl.UInt8, [1, 200]), (pl.Int32, [1, None]), (pl.Int64, [1, 2 ** 40]), (pl.UInt64, [2 ** 63]),
+        (pl.Float64, [1.5, 2]), (pl.Float32, [1.5, None]), (pl.Boolean, [True, False]), (pl.Date, [D(2020, 1, 1)]),
+        (pl.Datetime("us"), [T(2020, 1, 1, 3)]), (pl.Time, [datetime.time(1, 2)]), (pl.Binary, [b"ab"]),
+        (pl.Duration("us"), [datetime.timedelta(1)]), (pl.Decimal(12, 2), [decimal.Decimal("1.25")]),
+        (pl.Null, [None]), (pl.List(pl.Int64), [[1, 2], [3]]), (pl.Int64, [True, 2]), (pl.Int32, [1.0]),
+        (pl.Int64, ["x"]), (pl.String, [1]),
+    ]
+    for dtype, values in cases:
+        try:
+            want = pl.lit(pl.Series(values, dtype=dtype).implode())
+        except Exception as exc:  # noqa: BLE001 - refused: the same error
+            with pytest.raises(type(exc)):
+                _list_literal(values, dtype)
+            continue
+        got = _list_literal(values, dtype)
+        assert got.meta.serialize(format="json") == want.meta.serialize(format="json"), (dtype, values)
+
+
 def test_a_node_over_the_same_operands_is_polars_own_node_once() -> None:
     from thresher.operators import expr_to_polars as ep
 
