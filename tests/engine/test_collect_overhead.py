@@ -177,3 +177,23 @@ def test_the_plans_are_freed_before_polars_runs(frame: th.DataFrame, monkeypatch
     assert frame.to_arrow().to_pydict() == {"k": [1, 2], "s": [1.0, 5.0]}
     assert len(refs) == 2 and alive == [False]
     assert frame.stats() is not None and frame.stats().stages[0].rows_out == 2  # type: ignore[union-attr]
+
+
+def test_a_stage_label_is_what_describe_says_after_its_head(frame: th.DataFrame,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run names its stage by its label: the description without its head (id, kind,
+    resources, batch size), which is not formatted for it."""
+    from thresher.planner import physical
+    from thresher.planner.physical import compile
+
+    mapped = th.from_pydict({"a": [1, 2]}).with_columns(b=th.udf(return_dtype="int64")(lambda x: x)(col("a")))
+    stages = [s for f in (frame, mapped, frame.limit(1)) for s in compile(f.plan).stages()]
+    assert {s.kind for s in stages} >= {"relational", "map"}
+    want = [s.describe().split(": ", 1)[-1] for s in stages]
+
+    def unformatted(self: object) -> str:
+        raise AssertionError("a stage's head formatted for its label")
+
+    monkeypatch.setattr(physical.Resources, "__str__", unformatted)
+    assert [s.label() for s in stages] == want
+    assert frame.to_arrow().num_rows == 2

@@ -304,8 +304,19 @@ class Stage:
     schema: Schema = field(default_factory=Schema)
 
     def label(self) -> str:
-        """What the stage computes, in a few words (stats, progress bars, errors)."""
-        return self.describe().split(": ", 1)[-1]
+        """What the stage computes, in a few words (stats, progress bars, errors): what
+        :meth:`describe` says after its head (which holds no ``": "``), without the head (every
+        query's run names its stage: the head's resources and sizes were formatted for nothing)."""
+        return self._body()
+
+    def _body(self) -> str:
+        if self.kind == "map":
+            return " -> ".join(op.describe() for op in self.ops)
+        if self.kind == "relational" and self.logical is not None:
+            return "polars: " + self.logical.describe()
+        if self.logical is not None:
+            return self.logical.describe()
+        return ""
 
     def describe(self) -> str:
         head = f"Stage {self.id} [{self.kind}, {self.boundary}] {self.resources} batch={self.batch_size}"
@@ -313,15 +324,7 @@ class Stage:
             head += f" concurrency={self.concurrency}"
         if self.actor:
             head += " actor-pool"
-        if self.kind == "map":
-            body = " -> ".join(op.describe() for op in self.ops)
-        elif self.kind == "relational" and self.logical is not None:
-            body = "polars: " + self.logical.describe()
-        elif self.logical is not None:
-            body = self.logical.describe()
-        else:
-            body = ""
-        return f"{head}: {body}"
+        return f"{head}: {self._body()}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
