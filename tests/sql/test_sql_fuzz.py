@@ -375,8 +375,6 @@ def test_fuzzer_regression(name: str) -> None:
     ("SELECT s, array_agg(a) FILTER (WHERE a > 1) FROM t1 GROUP BY s", r"on list\(\) is not supported"),
     # (over a window it failed while running: "casting from Int64 to list type is not supported")
     ("SELECT array_agg(a) FILTER (WHERE a > 1) OVER (PARTITION BY s) FROM t1", r"on list\(\) is not supported"),
-    # DISTINCT ON was a plain DISTINCT
-    ("SELECT DISTINCT ON (a) a, b FROM t1 ORDER BY a, b", "DISTINCT ON is not supported"),
 ])
 def test_refused_with_a_clear_error(query: str, message: str) -> None:
     frames = {"t1": th.from_arrow(T1), "t2": th.from_arrow(T2_NULL)}

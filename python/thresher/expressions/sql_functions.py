@@ -213,6 +213,61 @@ def _sql_math(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return DataType.float64()
 
 
+#: DuckDB's bitwise operators ``sql_bits`` computes (``opts["op"]``): ``&``, ``|``, ``xor``,
+#: ``<<``, ``>>`` of two integers, ``~`` and ``bit_count`` of one
+BIT_OPERATORS = ("and", "or", "xor", "shl", "shr", "not", "count")
+
+
+def _bits_operand_type(f: Field, op: str) -> DataType | None:
+    expect(f, f.dtype.is_integer() or f.dtype.is_null(), "an integer", _BIT_SPELLING[op])
+    return None if f.dtype.is_null() else f.dtype
+
+
+_BIT_SPELLING = {"and": "&", "or": "|", "xor": "xor", "shl": "<<", "shr": ">>", "not": "~", "count": "bit_count"}
+
+
+@function("sql_bits", sql_names=("__sql_bits",))
+def _sql_bits(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    return bits_type(opts["op"], args)
+
+
+def bits_type(op: str, args: Sequence[Field]) -> DataType:
+    """DuckDB's bitwise operators on integers (``opts["op"]``, one of ``BIT_OPERATORS``): of two
+    integers the wider of the same signedness, of a signed and an unsigned one the signed one
+    where it is wider, else BIGINT (of UBIGINT and a signed integer DuckDB's HUGEINT: refused);
+    of NULL the other's type (BIGINT of two NULLs); ``~x`` of x's type; ``bit_count(x)`` a
+    TINYINT (a SMALLINT of a UBIGINT, which DuckDB counts as a HUGEINT). ``<<`` is an error where
+    DuckDB's is (a negative value or shift, a shift past the type's width, an overflow); ``>>``
+    by a negative shift or one past the width is 0."""
+    types = [_bits_operand_type(f, op) for f in args]
+    if op == "count":
+        return DataType.int16() if types[0] is not None and str(types[0]) == "uint64" else DataType.int8()
+    known = [t for t in types if t is not None]
+    if not known:
+        return DataType.int64()
+    if len(known) == 1:
+        return known[0]
+    a, b = known
+    sa, sb = signed_integer(a), signed_integer(b)
+    if sa == sb:
+        return a if a.arrow.bit_width >= b.arrow.bit_width else b
+    signed, unsigned = (a, b) if sa else (b, a)
+    if signed.arrow.bit_width > unsigned.arrow.bit_width:
+        return signed
+    if unsigned.arrow.bit_width == 64:
+        from thresher.errors import ThresherTypeError
+
+        raise ThresherTypeError(f"{_BIT_SPELLING[op]} of {args[0].dtype} and {args[1].dtype}: DuckDB computes it "
+                                f"in HUGEINT, which Thresher does not have (cast both to one type)")
+    return DataType.int64()
+
+
+def signed_integer(t: DataType) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_signed_integer(t.arrow))
+
+
 #: DuckDB's tests of a number (``sql_float_test``'s ``op``)
 FLOAT_TESTS = ("isnan", "isinf", "isfinite")
 

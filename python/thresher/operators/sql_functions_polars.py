@@ -16,7 +16,9 @@ from thresher.expressions.sql_functions import (
     SQL_STRING_FUNCTIONS,
     SQL_STRING_INT_ARGS,
     TIMESTAMP_TEXT,
+    bits_type,
     extreme_type,
+    signed_integer,
 )
 from thresher.operators.expr_to_polars import (
     Guard,
@@ -764,6 +766,50 @@ def _sql_float_test(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 
 
 register_lowering("sql_float_test", _sql_float_test)
+
+
+def _sql_bits(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    op = e.option("op")
+    dtype = bits_type(op, [Field(f"arg{i}", tt) for i, tt in enumerate(t)])
+    pdt = polars_dtype(dtype)
+    x = [pl.lit(None, dtype=pdt) if tt.is_null() else y.cast(pdt) for y, tt in zip(a, t)]
+    if op == "count":  # (of the value in its own type: bit_count(-1) of an INTEGER is 32)
+        return a[0].bitwise_count_ones().cast(pdt) if not t[0].is_null() else pl.lit(None, dtype=pdt)
+    if op == "not":
+        return ~x[0]
+    if op == "and":
+        return x[0] & x[1]
+    if op == "or":
+        return x[0] | x[1]
+    if op == "xor":
+        return x[0] ^ x[1]
+    bits = dtype.arrow.bit_width
+    signed = signed_integer(dtype)
+    v, s = x[0].cast(pl.Int128), (pl.lit(None, dtype=pl.Int64) if t[1].is_null() else a[1].cast(pl.Int64))
+    power = pl.lit(2, dtype=pl.Int128).pow(s.clip(0, bits - 1).cast(pl.UInt32))
+    if op == "shr":  # (arithmetic: a negative value stays negative; past the width or negative: 0)
+        out = pl.when((s < 0) | (s >= bits)).then(v * 0).otherwise(v // power)  # (v * 0: NULL of NULL)
+        return out.cast(pdt)
+    # <<: DuckDB's checks, in its order; the result is below 2^(bits - 1) (2^bits unsigned)
+    limit = pl.lit(2, dtype=pl.Int128).pow((pl.lit(bits - (1 if signed else 0), dtype=pl.Int64) - s)
+                                           .clip(0, bits).cast(pl.UInt32))
+    bad = (pl.when(v < 0).then(pl.lit("Cannot left-shift negative number"))
+           .when(s < 0).then(pl.lit("Cannot left-shift by negative number"))
+           .when(s == 0).then(pl.lit(None, dtype=pl.String))
+           .when((s >= bits) & (v != 0)).then(pl.lit("Left-shift value out of range" if signed else "Overflow in left shift"))
+           .when((s < bits) & (v >= limit)).then(pl.lit("Overflow in left shift")))
+    out = pl.when(s >= bits).then(v * 0).otherwise(v * power)
+
+    def check(series: Sequence[pl.Series], **_: object) -> pl.Series:  # (Polars passes return_dtype=)
+        problems = series[1].drop_nulls()
+        if len(problems):
+            raise ThresherExecutionError(f"{problems[0]} ({dtype} << shift; DuckDB raises: Out of Range Error)")
+        return series[0]
+
+    return pl.map_batches([out.cast(pdt, strict=False), bad], check, return_dtype=pdt, is_elementwise=True)
+
+
+register_lowering("sql_bits", _sql_bits)
 
 
 def _sql_trunc(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:

@@ -333,8 +333,8 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
         if ta is not None and tb is not None and ta.is_null() and tb.is_null():
             # NULL + NULL is a BIGINT in DuckDB (NULL / NULL a DOUBLE), not NULL's type
             return Literal(None, DataType.float64() if e.name == "truediv" else _INT64)
-    if e.options == SQL_CHECKED and e.name in _INT_ARITHMETIC and len(e.args) == 2:
-        e = _duckdb_integer_operands(e, schema)
+    if (e.options == SQL_CHECKED and e.name in _INT_ARITHMETIC or e.name == "sql_bits") and len(e.args) == 2:
+        e = _duckdb_integer_operands(e, schema)  # (a & 1 of a SMALLINT a: a SMALLINT)
     if e.name in _INT_ARITHMETIC | {"truediv"} and len(e.args) == 2:
         e = _float_operands(e, schema)
     if e.options == SQL_TRUNCATED and e.name in ("mod", "floordiv"):

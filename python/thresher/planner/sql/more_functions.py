@@ -29,6 +29,10 @@ _MATH_NODES: dict[type, str] = {exp.Sin: "sin", exp.Cos: "cos", exp.Tan: "tan", 
                                 exp.Atan2: "atan2", exp.Degrees: "degrees", exp.Radians: "radians"}
 _BIT_AGGREGATES: dict[type, str] = {exp.BitwiseAndAgg: "bit_and", exp.BitwiseOrAgg: "bit_or",
                                     exp.BitwiseXorAgg: "bit_xor"}
+#: DuckDB's bitwise operators (``a & b``, ``a | b``, ``xor(a, b)``, ``a << b``, ``a >> b``, ``~a``);
+#: ``bit_count(a)`` is anonymous to sqlglot
+_BIT_OPERATORS: dict[type, str] = {exp.BitwiseAnd: "and", exp.BitwiseOr: "or", exp.BitwiseXor: "xor",
+                                   exp.BitwiseLeftShift: "shl", exp.BitwiseRightShift: "shr", exp.BitwiseNot: "not"}
 #: the same functions sqlglot leaves anonymous in DuckDB's dialect
 _ANONYMOUS_PARTS = {"dayofweek": "dow", "weekday": "dow", "isodow": "isodow", "weekofyear": "week",
                     "dayofyear": "doy", "dayofmonth": "day"}
@@ -90,6 +94,22 @@ def translate_more(tr: Translator, node: Any, schema: Schema | None) -> Expr | N
     if isinstance(node, exp.CountIf):
         # DuckDB's count_if(c) is the sum of c as an integer: NULL where no row's c is known
         return tr.expr(exp.Sum(this=exp.Cast(this=node.this.copy(), to=exp.DataType.build("BIGINT"))), schema)
+    bit_op = _BIT_OPERATORS.get(type(node))
+    if bit_op is None and _anonymous(node, "bit_count", 1):
+        bit_op = "count"
+    if bit_op is not None:
+        operands = [node.this] if bit_op == "not" else [_first(node)] if bit_op == "count" else [node.this,
+                                                                                              node.expression]
+        args = [tr.expr(a, schema) for a in operands]
+        if all(_int_literal(a) for a in args):  # (DuckDB's INTEGER where the constant fits one)
+            args = [Literal(a.value, DataType.int32()) if -2 ** 31 <= a.value < 2 ** 31 else a  # type: ignore[attr-defined]
+                    for a in args]
+        call: Expr = Call("sql_bits", tuple(args), (("op", bit_op),))
+        if schema is not None:  # (an integer literal takes the other operand's type: ub & 1 of a UBIGINT ub)
+            from thresher.planner.sql.coerce import coerce_literals
+
+            call = coerce_literals(call, schema)
+        return _resolved(call, schema)
     bits = _BIT_AGGREGATES.get(type(node))
     if bits is not None:
         x = tr.expr(node.this, schema)
@@ -112,6 +132,10 @@ def _first(node: Any) -> Any:
 
 def _anonymous(node: Any, name: str, n_args: int) -> bool:
     return type(node) is exp.Anonymous and node.name.lower() == name and len(node.expressions) == n_args
+
+
+def _int_literal(e: Expr) -> bool:
+    return isinstance(e, Literal) and type(e.value) is int and e.dtype == DataType.int64() and not e.dynamic
 
 
 def _epoch_part(node: Any) -> bool:

@@ -509,6 +509,10 @@ class Translator:
             seen.add(n)
         order_schema = windows.extract_order_by(node.args.get("order"), plan.schema)  # ORDER BY rank() OVER ...
         order_exprs = self._order_inputs(node, plan, dict(outputs), order_schema)
+        distinct_on = node.args["distinct"].args.get("on") if node.args.get("distinct") else None
+        on_keys: list[str] = []
+        if distinct_on is not None:
+            on_keys = self._distinct_on_inputs(distinct_on, plan, outputs, order_exprs)
         is_agg = group is not None or any(has_aggregate(e) for _, e in outputs) or (
             having_expr is not None and has_aggregate(having_expr)) or windows.has_aggregates()
         if is_agg:
@@ -532,12 +536,16 @@ class Translator:
         if unnests:  # DuckDB: an empty or NULL list gives no rows (Explode alone would give a NULL)
             plan = Explode(Filter(plan, combine_conjunction([Column(n).list.len() > 0 for n in unnests])),
                            tuple(unnests))
-        if node.args.get("distinct"):
-            if node.args["distinct"].args.get("on") is not None:  # (a plain DISTINCT would keep every row)
-                raise UnsupportedError(f"DISTINCT ON is not supported: {_where(node.args['distinct'])}; use "
-                                       f"row_number() OVER (PARTITION BY ... ORDER BY ...) = 1 (QUALIFY)")
+        if distinct_on is not None:
+            # DuckDB: the first row of each key in ORDER BY's order (any row without ORDER BY), the
+            # answer in that order: sort, keep each key's first row in order, then LIMIT
+            plan = self._order_limit(node, plan, order_exprs,
+                                     lambda p: Distinct(p, tuple(on_keys), "first"))
+        elif node.args.get("distinct"):
             plan = Distinct(plan, tuple(n for n, _ in outputs), "first")
-        plan = self._order_limit(node, plan, order_exprs)
+            plan = self._order_limit(node, plan, order_exprs)
+        else:
+            plan = self._order_limit(node, plan, order_exprs)
         if hidden:
             plan = Project(plan, tuple(Column(n) for n, _ in outputs))
         return plan
@@ -570,7 +578,37 @@ class Translator:
                     out[f"__ord{i}"] = Column(f"__sort{i}")
         return out
 
-    def _order_limit(self, node: Any, plan: LogicalPlan, order_exprs: dict[str, Expr]) -> LogicalPlan:
+    def _distinct_on_inputs(self, on: Any, plan: LogicalPlan, outputs: list[tuple[str, Expr]],
+                            order_exprs: dict[str, Expr]) -> list[str]:
+        """DISTINCT ON's keys as column names of the select's projection: an output name, an
+        ordinal or an expression over the input, which becomes a hidden column like an ORDER BY
+        expression's (added to ``order_exprs`` as ``__sort_on<i>``)."""
+        names = [n for n, _ in outputs]
+        by_key = {e.key(): n for n, e in outputs}
+        items = on.expressions if isinstance(on, exp.Tuple) else [on]
+        keys: list[str] = []
+        for i, e in enumerate(items):
+            if isinstance(e, exp.Literal) and e.is_int:
+                pos = int(e.name)
+                if not 1 <= pos <= len(names):
+                    raise SQLError(f"DISTINCT ON position {pos} is not in the select list (1..{len(names)}): "
+                                   f"{_where(e)}")
+                keys.append(names[pos - 1])
+            elif isinstance(e, exp.Column) and not e.table and e.name in names:
+                keys.append(e.name)
+            else:
+                translated = self.expr(e, plan.schema)
+                if translated.key() in by_key:
+                    keys.append(by_key[translated.key()])
+                else:
+                    order_exprs[f"__sort_on{i}"] = translated
+                    keys.append(f"__sort_on{i}")
+        return list(dict.fromkeys(keys))
+
+    def _order_limit(self, node: Any, plan: LogicalPlan, order_exprs: dict[str, Expr],
+                     between: Callable[[LogicalPlan], LogicalPlan] | None = None) -> LogicalPlan:
+        """ORDER BY then LIMIT / OFFSET of ``node`` over ``plan``; ``between`` (DISTINCT ON) comes
+        between the two."""
         order: Any = node.args.get("order")
         if order is not None:
             by, desc, nulls_last = [], [], []
@@ -584,6 +622,8 @@ class Translator:
                 nf = o.args.get("nulls_first")
                 nulls_last.append(not nf if nf is not None else not d)
             plan = Sort(plan, tuple(by), tuple(desc), tuple(nulls_last))
+        if between is not None:
+            plan = between(plan)
         limit: Any = node.args.get("limit")
         offset: Any = node.args.get("offset")
         if limit is not None or offset is not None:
@@ -638,6 +678,8 @@ class Translator:
             elif isinstance(item, exp.GroupingSets):
                 choices = [members(x) for x in item.expressions]
                 grouped = True
+            elif isinstance(item, exp.Tuple) and not item.expressions:
+                choices = [[]]  # GROUP BY (): the empty grouping set, one group of every row
             else:
                 choices = [[key_of(item)]]
             # (a key named twice in one set is one key: ROLLUP (g, g) is (g), (g), ())
@@ -1073,7 +1115,8 @@ class Translator:
             import thresher.expressions.sql_functions  # noqa: F401  (registers sql_evaluated)
 
             return Call("sql_evaluated", (self.expr(node.expressions[0], schema),))
-        if isinstance(node, (exp.Anonymous, exp.Func, exp.SimilarTo, exp.Glob)):
+        if isinstance(node, (exp.Anonymous, exp.Func, exp.SimilarTo, exp.Glob, exp.BitwiseAnd, exp.BitwiseOr,
+                             exp.BitwiseXor, exp.BitwiseLeftShift, exp.BitwiseRightShift, exp.BitwiseNot)):
             more = translate_more(self, node, schema)  # (DuckDB's smaller functions: more_functions.py)
             if more is not None:
                 return more

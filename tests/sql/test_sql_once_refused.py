@@ -1,0 +1,148 @@
+"""SQL constructs that were refused ("DISTINCT ON is not supported", "unsupported SQL construct
+BitwiseAnd", ...) answered as DuckDB answers them: values and result types, through the same Arrow
+tables (differential tests). Results compared in order where the query fixes the order."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+import thresher as th
+from duckdb_diff import column_types, duckdb_rows, thresher_rows
+from thresher.errors import ThresherError
+
+duckdb = pytest.importorskip("duckdb")
+
+T = pa.table({
+    "a": pa.array([1, 2, 2, 3, None, 1, 3, None], pa.int64()),
+    "b": pa.array([5, 4, 3, 2, 1, 7, 9, 8], pa.int32()),
+    "s": pa.array(["x", "y", "y", None, "z", "q", "x", None]),
+    "y": pa.array([7, -3, 0, 127, None, -128, 1, 64], pa.int8()),
+    "h": pa.array([3, 300, -5, None, 0, 12, 7, 1], pa.int16()),
+    "uy": pa.array([200, 100, 0, 63, 64, None, 1, 255], pa.uint8()),
+    "ub": pa.array([9, 0, 2 ** 64 - 1, None, 2 ** 63, 1, 5, 7], pa.uint64()),
+    "f": pa.array([1.5, 2.5, None, -1.0, 3.25, 0.5, 2.0, -7.5]),
+})
+TABLES = {"t": T}
+
+
+def _ordered(query: str) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """(Thresher's rows, DuckDB's rows), in the order each answers."""
+    con = duckdb.connect()
+    con.register("t", T)
+    want = con.sql(query).to_arrow_table().to_pylist()
+    got = th.sql(query, t=th.from_arrow(T)).to_arrow().to_pylist()
+    return got, want
+
+
+# -- DISTINCT ON: the first row of each key in ORDER BY's order, the answer in that order --------
+DISTINCT_ON = [
+    "SELECT DISTINCT ON (a) a, b FROM t ORDER BY a, b",
+    "SELECT DISTINCT ON (a) a, b FROM t ORDER BY a DESC NULLS LAST, b DESC",
+    "SELECT DISTINCT ON (a) b FROM t ORDER BY a, b",  # (a key not selected)
+    "SELECT DISTINCT ON (a) a, b FROM t ORDER BY b DESC",  # (ORDER BY not led by the key)
+    "SELECT DISTINCT ON (1) a, b FROM t ORDER BY a, b",
+    "SELECT DISTINCT ON (a + 1) a AS z, b FROM t ORDER BY b",
+    "SELECT DISTINCT ON (z) a AS z, b FROM t ORDER BY b",
+    "SELECT DISTINCT ON (a, s) a, s, b FROM t ORDER BY b",
+    "SELECT DISTINCT ON (a % 2) a, b FROM t ORDER BY b DESC",
+    "SELECT DISTINCT ON (a) a, b FROM t ORDER BY b LIMIT 2",
+    "SELECT DISTINCT ON (a) a, b FROM t ORDER BY b LIMIT 2 OFFSET 1",
+    "SELECT DISTINCT ON (a) * FROM t ORDER BY a NULLS FIRST, b",
+    "SELECT DISTINCT ON (s) s, sum(b) AS sb FROM t GROUP BY s, a ORDER BY s, sum(b) DESC, a",
+    "SELECT DISTINCT ON (a) a, row_number() OVER (ORDER BY b) AS r FROM t ORDER BY b DESC",
+    "SELECT DISTINCT ON (a) a, b FROM (SELECT a, b FROM t WHERE b > 2) q ORDER BY a, b",
+]
+
+
+@pytest.mark.parametrize("query", DISTINCT_ON)
+def test_distinct_on_as_duckdb(query: str) -> None:
+    got, want = _ordered(query)
+    assert got == want
+    g, w = column_types(query, TABLES)
+    assert [n for n, _ in g] == [n for n, _ in w]
+
+
+def test_distinct_on_without_order_by_keeps_one_row_per_key() -> None:
+    """Without ORDER BY DuckDB keeps any row of each key: the keys and the row count agree."""
+    query = "SELECT DISTINCT ON (a) a, b FROM t"
+    got, want = _ordered(query)
+    assert sorted(map(repr, (r["a"] for r in got))) == sorted(map(repr, (r["a"] for r in want)))
+    rows = {(r["a"], r["b"]) for r in T.select(["a", "b"]).to_pylist()}
+    assert all((r["a"], r["b"]) in rows for r in got)
+
+
+# -- GROUP BY (): one group of every row ---------------------------------------------------------
+GROUP_BY_EMPTY = [
+    "SELECT count(*) AS c FROM t GROUP BY ()",
+    "SELECT count(*) AS c, sum(a) AS s FROM t WHERE a > 100 GROUP BY ()",
+    "SELECT 1 AS x FROM t GROUP BY ()",
+    "SELECT 1 AS x FROM t WHERE a > 100 GROUP BY ()",
+    "SELECT count(*) AS c FROM t GROUP BY (), ()",
+    "SELECT count(*) AS c FROM t GROUP BY () HAVING count(*) > 100",
+    "SELECT a, count(*) AS c FROM t GROUP BY a, ()",
+    "SELECT a, count(*) AS c FROM t GROUP BY ROLLUP (a), ()",
+    "SELECT a, s, count(*) AS c FROM t GROUP BY GROUPING SETS ((a), ()), s",
+]
+
+
+@pytest.mark.parametrize("query", GROUP_BY_EMPTY)
+def test_group_by_empty_as_duckdb(query: str) -> None:
+    assert thresher_rows(query, TABLES) == duckdb_rows(query, TABLES)
+
+
+# -- bitwise operators: &, |, xor, <<, >>, ~, bit_count (DuckDB's ^ is a power) -----------------
+BITS = [
+    "SELECT a & b AS p, a | b AS q, xor(a, b) AS r, a << 2 AS s1, b >> 1 AS s2, ~a AS n, bit_count(a) AS c, "
+    "2 ^ 3 AS w, a >> 70 AS z, b >> 31 AS z2 FROM t",
+    "SELECT b & 3 AS p, b << 20 AS q, bit_count(b) AS c, ~b AS n, 5 << 2 AS k, (5 << 2) + 1 AS k2, ~5 AS k3, "
+    "a & NULL AS k4, NULL & NULL AS k5, ~NULL AS k6, b | 300 AS k7, b >> 40 AS k8, -b >> 1 AS k9, "
+    "b >> -1 AS k10, 0 << 40 AS k11 FROM t",
+    "SELECT y & h AS p, y | 1 AS q, xor(y, 1000) AS r, y >> 3 AS s1, ~y AS n, bit_count(y) AS c, bit_count(h) AS e, "
+    "h << y % 4 AS g, y << 0 AS o FROM t WHERE y >= 0 AND h >= 0",
+    "SELECT uy & 1 AS p, uy | 300 AS q, ~uy AS n, uy >> 9 AS r, uy >> 3 AS s1, bit_count(uy) AS c, "
+    "uy & y AS e FROM t",
+    "SELECT ub & 1 AS p, ~ub AS n, ub >> 63 AS r, ub >> 1 AS s1, bit_count(ub) AS c, ub | ub AS e FROM t",
+    "SELECT bit_count(-1) AS c, bit_count(a - 5) AS d, bit_count(CAST(-1 AS BIGINT)) AS e FROM t",
+    "SELECT a FROM t WHERE a & 1 = 1 OR b >> 2 = 2",
+    "SELECT b >> 1 AS k, max(a & 1) AS s, bit_or(b << 1) AS o FROM t GROUP BY b >> 1",
+]
+
+
+@pytest.mark.parametrize("query", BITS)
+def test_bitwise_as_duckdb(query: str) -> None:
+    assert thresher_rows(query, TABLES) == duckdb_rows(query, TABLES)
+    got, want = column_types(query, TABLES)
+    assert got == want
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("SELECT b << 40 FROM t", "Left-shift value out of range"),
+    ("SELECT 1 << 62", "Left-shift value out of range"),
+    ("SELECT -b << 1 FROM t", "Cannot left-shift negative number"),
+    ("SELECT b << -1 FROM t", "Cannot left-shift by negative number"),
+    ("SELECT b << 29 FROM t", "Overflow in left shift"),
+    ("SELECT y << 6 FROM t WHERE y = 7", "Overflow in left shift"),
+    ("SELECT uy << 1 FROM t WHERE uy = 200", "Overflow in left shift"),
+])
+def test_left_shift_errors_as_duckdb(query: str, message: str) -> None:
+    con = duckdb.connect()
+    con.register("t", T)
+    with pytest.raises(duckdb.OutOfRangeException):
+        con.sql(query).fetchall()
+    with pytest.raises(ThresherError, match=message):
+        th.sql(query, t=th.from_arrow(T)).to_arrow()
+
+
+def test_left_shift_of_unsigned_to_its_top_bit_as_duckdb() -> None:
+    query = "SELECT uy << 1 AS r FROM t WHERE uy = 100 OR uy = 63"
+    assert thresher_rows(query, TABLES) == duckdb_rows(query, TABLES)
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("SELECT f & 1 FROM t", "expected an integer"),
+    ("SELECT ub & a FROM t", "HUGEINT"),
+])
+def test_bitwise_refused(query: str, message: str) -> None:
+    with pytest.raises(ThresherError, match=message):
+        th.sql(query, t=th.from_arrow(T)).to_arrow()
