@@ -4,6 +4,8 @@ tables (differential tests). Results compared in order where the query fixes the
 
 from __future__ import annotations
 
+import datetime
+
 import pyarrow as pa
 import pytest
 
@@ -146,3 +148,62 @@ def test_left_shift_of_unsigned_to_its_top_bit_as_duckdb() -> None:
 def test_bitwise_refused(query: str, message: str) -> None:
     with pytest.raises(ThresherError, match=message):
         th.sql(query, t=th.from_arrow(T)).to_arrow()
+
+
+# -- date_add(x, INTERVAL ...): x + INTERVAL as a TIMESTAMP; age() refused (an INTERVAL) --------
+D = pa.table({
+    "d": pa.array([datetime.date(2024, 1, 31), datetime.date(2023, 2, 28), None, datetime.date(1969, 12, 31)]),
+    "ts": pa.array([datetime.datetime(2024, 1, 31, 12, 30, 5), None, datetime.datetime(2023, 6, 1),
+                    datetime.datetime(1969, 12, 31, 23, 59, 59, 500000)], pa.timestamp("us")),
+})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT date_add(d, INTERVAL 1 MONTH) AS a, date_add(d, INTERVAL 36 HOUR) AS b, "
+    "date_add(DATE '2024-01-31', INTERVAL 1 MONTH) AS c, date_add(ts, INTERVAL '1 year 2 days') AS e, "
+    "date_add(ts, INTERVAL 1 DAY) AS f FROM t",
+    "SELECT datediff('month', d, ts) AS a, date_diff('day', d, DATE '2024-03-01') AS b, date_part('year', ts) AS c, "
+    "last_day(d) AS e, make_date(2024, 2, 29) AS f, strftime(d, '%Y/%m/%d') AS g, "
+    "strptime('2024-01-02 10:11:12', '%Y-%m-%d %H:%M:%S') AS h FROM t",
+])
+def test_date_functions_as_duckdb(query: str) -> None:
+    assert thresher_rows(query, {"t": D}) == duckdb_rows(query, {"t": D})
+    got, want = column_types(query, {"t": D})
+    assert got == want
+
+
+def test_age_refused_naming_it() -> None:
+    with pytest.raises(ThresherError, match=r"age\(\) is not supported.*INTERVAL.*line 1, column"):
+        th.sql("SELECT age(ts, TIMESTAMP '2020-01-01') FROM t", t=th.from_arrow(D)).to_arrow()
+
+
+# -- outer, semi and anti joins whose ON is not only equalities: DuckDB's nested loop join -------
+J_T = pa.table({"a": pa.array([1, 1, None, None, 3, 2], pa.int64()),
+                "f": pa.array([float("nan"), float("nan"), None, None, 1.5, 2.0]),
+                "s": pa.array(["x", "x", None, None, "y", "z"])})
+J_U = pa.table({"x": pa.array([1, 2, None], pa.int64()), "g": pa.array([0.5, float("nan"), 3.0])})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM t LEFT JOIN u ON t.a < u.x",
+    "SELECT * FROM t FULL JOIN u ON t.f < u.g",
+    "SELECT * FROM t RIGHT JOIN u ON t.a >= u.x AND t.s <> 'z'",
+    "SELECT t.a, u.x, u.g FROM t LEFT JOIN u ON t.a = u.x AND t.f > u.g",
+    "SELECT t.a, u.x FROM t LEFT JOIN u ON t.a = u.x AND t.f IS NULL",
+    "SELECT t.a, u.x FROM t LEFT JOIN u ON t.a > 1",
+    "SELECT t.*, u.x, v.g AS vg FROM t LEFT JOIN u ON t.a < u.x LEFT JOIN u AS v ON v.g > t.f",
+    "SELECT * FROM t LEFT JOIN u ON t.a < u.x WHERE u.x IS NULL",
+    "SELECT * FROM t LEFT JOIN u ON t.a < u.x WHERE u.x > 1",
+    "SELECT t.s, count(u.x) AS c FROM t LEFT JOIN u ON t.a <= u.x OR u.x IS NULL GROUP BY t.s",
+    "SELECT t.a, u.x FROM t JOIN u ON t.a = u.x LEFT JOIN u AS v ON v.x > t.a",
+    "SELECT * FROM t FULL JOIN u ON true",
+    "SELECT * FROM t LEFT JOIN u ON false",
+    "SELECT t.a, t.s FROM t SEMI JOIN u ON t.a < u.x",
+    "SELECT t.a, t.s FROM t ANTI JOIN u ON t.a < u.x",
+    "SELECT t.a, t.s FROM t ANTI JOIN u ON t.a = u.x AND t.f < u.g",
+])
+def test_non_equi_outer_joins_as_duckdb(query: str) -> None:
+    tables = {"t": J_T, "u": J_U}
+    assert thresher_rows(query, tables) == duckdb_rows(query, tables)
+    got, want = column_types(query, tables)
+    assert got == want

@@ -94,6 +94,10 @@ def translate_more(tr: Translator, node: Any, schema: Schema | None) -> Expr | N
     if isinstance(node, exp.CountIf):
         # DuckDB's count_if(c) is the sum of c as an integer: NULL where no row's c is known
         return tr.expr(exp.Sum(this=exp.Cast(this=node.this.copy(), to=exp.DataType.build("BIGINT"))), schema)
+    if type(node) is exp.Anonymous and node.name.lower() == "age":
+        raise UnsupportedError(f"age() is not supported: DuckDB answers an INTERVAL of months, days and "
+                               f"microseconds, which Thresher has no type for (date_diff('day', a, b) counts "
+                               f"the days): {_where(node)}")
     bit_op = _BIT_OPERATORS.get(type(node))
     if bit_op is None and _anonymous(node, "bit_count", 1):
         bit_op = "count"

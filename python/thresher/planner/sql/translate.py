@@ -402,8 +402,8 @@ class Translator:
             used = {id(t) for t, _, _ in keys}
             rest = [t for t in on_terms if id(t) not in used]
             how = {"LEFT": "left", "RIGHT": "right", "FULL": "outer", "SEMI": "semi", "ANTI": "anti"}.get(kind)
-            if how is None or not keys:
-                raise SQLError(f"unsupported {kind or 'non-equi'} JOIN {rel.alias!r}: needs at least one equality")
+            if how is None:
+                raise SQLError(f"unsupported {kind} JOIN {rel.alias!r}")
             right = rel.plan
             if how == "left" and only_left and _rejects_nulls(where_terms, set(right.schema.names)):
                 how = "inner"
@@ -412,15 +412,67 @@ class Translator:
                 right = Filter(right, self._typed(combine_conjunction(rest_right), right.schema))
                 moved = {id(t) for t in rest_right}
                 rest = [t for t in rest if id(t) not in moved]
-            if rest and how == "inner":  # (an inner join's other ON terms filter its rows)
+            if rest and how == "inner" and keys:  # (an inner join's other ON terms filter its rows)
                 where_terms = where_terms + rest
                 rest = []
-            if rest:
-                raise SQLError(f"unsupported ON condition in {kind} JOIN {rel.alias!r}: {rest}")
+            if rest or not keys:  # (ON a.x < b.y: the nested loop's answer, see _join_by_filter)
+                plan = self._join_by_filter(plan, right, keys, rest, how, null_safe, kind, rel.alias)
+                continue
             plan = Join(plan, right, *self._typed_keys(keys, plan, rel.plan), how, nulls_equal=null_safe)
         if in_subqueries:
             plan = self._in_subqueries(plan, in_subqueries)
         return plan, where_terms
+
+    def _join_by_filter(self, left: LogicalPlan, right: LogicalPlan, keys: list[tuple[Expr, Expr, Expr]],
+                        rest: list[Expr], how: str, null_safe: bool, kind: str, alias: str) -> LogicalPlan:
+        """An outer, semi or anti join whose ON is not only equalities (``LEFT JOIN b ON a.x <
+        b.y``, ``ON a.k = b.k AND a.x < b.y``): the rows of the inner join (by the equalities, or
+        every pair) that pass the other terms, plus, for LEFT / RIGHT / FULL, each side's rows
+        that none passed with NULLs for the other side's columns, as DuckDB's nested loop join.
+
+        A side's rows without a match are those an anti join on all its columns (NULL matching
+        NULL) finds missing from the matched pairs: rows equal in every column match the same
+        pairs, so duplicates are kept or dropped together."""
+        names = set(left.schema.names) | set(right.schema.names)
+        bad = [t for t in rest if not t.columns() <= names]
+        if bad:
+            raise SQLError(f"unsupported ON condition in {kind} JOIN {alias!r}: {bad}")
+        if keys:
+            pairs: LogicalPlan = Join(left, right, *self._typed_keys(keys, left, right), "inner", nulls_equal=null_safe)
+        else:
+            pairs = Join(left, right, (), (), "cross")
+        if rest:
+            pairs = Filter(pairs, self._typed(combine_conjunction(rest), pairs.schema))
+        if how == "inner":
+            return pairs
+
+        def unmatched(side: LogicalPlan) -> LogicalPlan:
+            cols = side.schema.names
+            for f in side.schema.fields:
+                if not (f.dtype.is_numeric() or f.dtype.is_string() or f.dtype.is_null()
+                        or f.dtype.kind in ("bool", "date", "timestamp", "time", "binary", "duration")):
+                    raise UnsupportedError(f"{kind} JOIN {alias!r} with an ON condition other than equalities over "
+                                           f"a {f.dtype} column ({f.name.split('.', 1)[-1]}) is not supported")
+            seen = Distinct(Project(pairs, tuple(Column(c) for c in cols)))
+            on = tuple(Column(c) for c in cols)
+            return Join(side, seen, on, on, "anti" if how != "semi" else "semi", nulls_equal=True)
+
+        if how in ("semi", "anti"):
+            return unmatched(left)
+        out_names = pairs.schema.names
+
+        def padded(rows: LogicalPlan) -> LogicalPlan:
+            have = set(rows.schema.names)
+            return Project(rows, tuple(Column(n) if n in have else
+                                       Cast(Literal(None, DataType.null()), pairs.schema.field(n).dtype).alias(n)
+                                       for n in out_names))
+
+        parts = [pairs]
+        if how in ("left", "outer"):
+            parts.append(padded(unmatched(left)))
+        if how in ("right", "outer"):
+            parts.append(padded(unmatched(right)))
+        return Union(tuple(parts))
 
     def _typed_keys(self, keys: list[tuple[Expr, Expr, Expr]], left: LogicalPlan,
                     right: LogicalPlan) -> tuple[tuple[Expr, ...], tuple[Expr, ...]]:
@@ -862,6 +914,11 @@ class Translator:
         if isinstance(node, (exp.Mod, exp.IntDiv)):  # (truncated once the operands' types are known: coerce.py)
             return Call("mod" if isinstance(node, exp.Mod) else "floordiv",
                         (self.expr(node.this, schema), self.expr(node.expression, schema)), SQL_TRUNCATED)
+        if isinstance(node, exp.DateAdd) and isinstance(node.expression, exp.Interval) and not node.args.get("unit"):
+            # DuckDB's date_add(x, INTERVAL ...): x + INTERVAL ... as a TIMESTAMP, of a DATE too
+            shifted = exp.Add(this=exp.Cast(this=node.this.copy(), to=exp.DataType.build("TIMESTAMP")),
+                              expression=node.expression.copy())
+            return self._interval(shifted, "add", schema)
         binops, aggs = _node_names()
         op = binops.get(type(node))
         if op is not None:
