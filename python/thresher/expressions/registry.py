@@ -452,7 +452,30 @@ def _agg_bits(name: str) -> AggRule:
     return rule
 
 
+#: the statistics of DuckDB's two-argument aggregates ``regr`` computes (``opts["stat"]``):
+#: corr, covar_pop, covar_samp and the regr_* family
+REGR_STATS = ("corr", "covar_pop", "covar_samp", "regr_slope", "regr_intercept", "regr_r2", "regr_count",
+              "regr_avgx", "regr_avgy", "regr_sxx", "regr_syy", "regr_sxy")
+
+
+def _agg_regr(f: Field, opts: dict[str, Any]) -> DataType:
+    """SQL's corr / covar_* / regr_* (y, x) of ``struct.value_by(y, x)``: over the rows where
+    neither is NULL, a DOUBLE (regr_count a UINTEGER, as DuckDB's)."""
+    stat = opts.get("stat")
+    t = f.dtype.arrow
+    expect(f, pa.types.is_struct(t) and tuple(t.field(i).name for i in range(t.num_fields)) == VALUE_BY,
+           "a struct.value_by(y, x) pair", str(stat))
+    for name in VALUE_BY:
+        part = DataType.from_arrow(t.field(name).type)
+        expect(Field(name, part), part.is_numeric() or part.is_null(), "a number", str(stat))
+    if stat not in REGR_STATS:
+        raise ThresherTypeError(f"regr: unknown statistic {stat!r} (one of {', '.join(REGR_STATS)})")
+    return DataType.uint32() if stat == "regr_count" else DataType.float64()
+
+
 AGGREGATES: dict[str, AggRule] = {
+    # SQL's corr / covar_pop / covar_samp / regr_* (y, x) of struct.value_by(y, x) (option ``stat``)
+    "regr": _agg_regr,
     # SQL's list(x ORDER BY y, ...) / first(x ORDER BY y, ...) of struct.value_keys(x, y, ...): the
     # values, NULLs too, in the keys' order (options ``descending``, ``nulls_last``: a tuple per
     # key; stable among ties)

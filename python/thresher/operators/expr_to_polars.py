@@ -686,6 +686,8 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
         if pa.types.is_floating(in_type.arrow.field("by").type):
             return value.sort_by(by, descending=name == "max_by", maintain_order=True).first()
         return value.get(by.arg_max() if name == "max_by" else by.arg_min())
+    if name == "regr":
+        return _regr(x, e.option("stat"))
     if name in ("bit_and", "bit_or", "bit_xor"):  # (NULL where the group has no value, as DuckDB)
         return getattr(x, "bitwise_" + name[4:])()  # type: ignore[no-any-return]
     if name in ("list_by", "first_by"):
@@ -703,6 +705,36 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
     if name in ("min", "max", "first", "last", "any", "all"):
         return getattr(x, name)()
     raise ThresherTypeError(f"no Polars form for aggregation {name!r}")
+
+
+def _regr(pair: pl.Expr, stat: str) -> pl.Expr:
+    """DuckDB's corr / covar_* / regr_* (y, x) over the rows where neither is NULL, from the
+    centred sums of squares and products (two passes: the means, then the sums), where DuckDB
+    streams: the same statistic up to rounding in the last digits. NULL over no rows (regr_count
+    0); 0 / 0 is NaN where DuckDB's is (corr of one row, the slope of a constant x), NULL where
+    DuckDB's is (regr_intercept and regr_r2 of a constant x)."""
+    y, x = pair.struct.field("value").cast(pl.Float64), pair.struct.field("by").cast(pl.Float64)
+    both = x.is_not_null() & y.is_not_null()
+    x, y = x.filter(both), y.filter(both)
+    n = x.count().cast(pl.Float64)
+    if stat == "regr_count":
+        return x.count().cast(pl.UInt32)
+    mx, my = x.mean(), y.mean()
+    if stat == "regr_avgx":
+        return mx
+    if stat == "regr_avgy":
+        return my
+    dx, dy = x - mx, y - my
+    sxy, sxx, syy = (dx * dy).sum(), (dx * dx).sum(), (dy * dy).sum()
+    some = n > 0
+    cov, var_x, var_y = sxy / n, sxx / n, syy / n
+    slope = cov / var_x
+    corr = cov / (var_x.sqrt() * var_y.sqrt())
+    out = {"covar_pop": cov, "covar_samp": pl.when(n > 1).then(sxy / (n - 1)), "corr": corr, "regr_slope": slope,
+           "regr_sxx": sxx, "regr_syy": syy, "regr_sxy": sxy,
+           "regr_intercept": pl.when(sxx != 0).then(my - slope * mx),
+           "regr_r2": pl.when(sxx != 0).then(pl.when(syy == 0).then(pl.lit(1.0)).otherwise(corr * corr))}[stat]
+    return pl.when(some).then(out)
 
 
 def filter_to_polars(pred: Expr, schema: Schema) -> pl.Expr:

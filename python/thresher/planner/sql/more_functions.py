@@ -33,6 +33,12 @@ _BIT_AGGREGATES: dict[type, str] = {exp.BitwiseAndAgg: "bit_and", exp.BitwiseOrA
 #: ``bit_count(a)`` is anonymous to sqlglot
 _BIT_OPERATORS: dict[type, str] = {exp.BitwiseAnd: "and", exp.BitwiseOr: "or", exp.BitwiseXor: "xor",
                                    exp.BitwiseLeftShift: "shl", exp.BitwiseRightShift: "shr", exp.BitwiseNot: "not"}
+#: DuckDB's two-argument statistics (the ``regr`` aggregate's ``stat``)
+_REGR_NODES: dict[type, str] = {
+    exp.Corr: "corr", exp.CovarPop: "covar_pop", exp.CovarSamp: "covar_samp", exp.RegrSlope: "regr_slope",
+    exp.RegrIntercept: "regr_intercept", exp.RegrR2: "regr_r2", exp.RegrCount: "regr_count",
+    exp.RegrAvgx: "regr_avgx", exp.RegrAvgy: "regr_avgy", exp.RegrSxx: "regr_sxx", exp.RegrSyy: "regr_syy",
+    exp.RegrSxy: "regr_sxy"}
 #: the same functions sqlglot leaves anonymous in DuckDB's dialect
 _ANONYMOUS_PARTS = {"dayofweek": "dow", "weekday": "dow", "isodow": "isodow", "weekofyear": "week",
                     "dayofyear": "doy", "dayofmonth": "day"}
@@ -114,6 +120,10 @@ def translate_more(tr: Translator, node: Any, schema: Schema | None) -> Expr | N
 
             call = coerce_literals(call, schema)
         return _resolved(call, schema)
+    stat = _REGR_NODES.get(type(node))
+    if stat is not None:  # (y, x): DuckDB's argument order, the dependent variable first
+        y, x = tr.expr(node.this, schema), tr.expr(node.expression, schema)
+        return _resolved(AggCall("regr", Call("struct.value_by", (y, x)), (("stat", stat),)), schema)
     bits = _BIT_AGGREGATES.get(type(node))
     if bits is not None:
         x = tr.expr(node.this, schema)
