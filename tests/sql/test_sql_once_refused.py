@@ -5,6 +5,7 @@ tables (differential tests). Results compared in order where the query fixes the
 from __future__ import annotations
 
 import datetime
+import decimal
 
 import pyarrow as pa
 import pytest
@@ -254,3 +255,41 @@ def test_regression_aggregates_as_duckdb(query: str) -> None:
     got = th.sql(query, t=th.from_arrow(R)).to_arrow()
     assert _close(got.to_pylist(), want.to_pylist())
     assert [(f.name, str(f.type)) for f in got.schema] == [(f.name, str(f.type)) for f in want.schema]
+
+
+# -- a set operation of VARCHAR with another type: VARCHAR, the other side cast as CAST does ----
+U = pa.table({"i": pa.array([5, None, -3], pa.int32()), "f": [1.5, 1e301, 0.1],
+              "d": [datetime.date(2024, 1, 2), None, datetime.date(1900, 1, 1)], "b": [True, False, None],
+              "m": pa.array([decimal.Decimal("2.50"), decimal.Decimal("-0.05"), None], pa.decimal128(5, 2)),
+              "s": ["x", None, "7"],
+              "ts": pa.array([datetime.datetime(2024, 1, 2, 3, 4, 5, 500000), None, datetime.datetime(2000, 1, 1)],
+                             pa.timestamp("us")),
+              "r": pa.array([3.25, None, 0.1], pa.float32()), "l": pa.array([2 ** 40, None, -1], pa.int64())})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT i AS c FROM t UNION ALL SELECT s FROM t",
+    "SELECT s AS c FROM t UNION SELECT i FROM t",
+    "SELECT f AS c FROM t UNION ALL SELECT s FROM t",
+    "SELECT d AS c FROM t UNION ALL SELECT s FROM t",
+    "SELECT b AS c FROM t UNION ALL SELECT s FROM t",
+    "SELECT m AS c FROM t UNION ALL SELECT s FROM t",
+    "SELECT ts AS c FROM t UNION ALL SELECT s FROM t",
+    "SELECT r AS c FROM t UNION ALL SELECT s FROM t",
+    "SELECT 1 AS c UNION ALL SELECT 'x'",
+    "SELECT i AS c, s AS e FROM t UNION SELECT s, l FROM t",
+    "SELECT i AS c FROM t UNION ALL SELECT '7'",
+    "SELECT i AS c FROM t INTERSECT SELECT s FROM t",
+    "SELECT i AS c FROM t EXCEPT SELECT s FROM t",
+    "SELECT NULL AS c UNION ALL SELECT s FROM t",
+])
+def test_set_operation_of_text_and_another_type_as_duckdb(query: str) -> None:
+    assert thresher_rows(query, {"t": U}) == duckdb_rows(query, {"t": U})
+    got, want = column_types(query, {"t": U})
+    assert got == want
+
+
+def test_duplicate_output_names_stay_refused() -> None:
+    """DuckDB answers two columns named a; a Thresher frame cannot hold two columns of one name."""
+    with pytest.raises(ThresherError, match=r"duplicate output column name 'a'.*line 1, column"):
+        th.sql("SELECT a, a FROM t", t=th.from_arrow(T)).to_arrow()

@@ -178,6 +178,7 @@ class Translator:
         if isinstance(node, (exp.Union, exp.Intersect, exp.Except)):
             left, right = self.statement(node.left), self.statement(node.right)
             right = self._rename_like(right, left.schema)
+            left, right = _text_aligned(left, right)
             left, right = self._float32_columns(left, right)
             distinct = node.args.get("distinct") is not False
             plan: LogicalPlan
@@ -1758,6 +1759,26 @@ def _known_function(name: str) -> bool:
     if registered is not None and not registered.startswith("__"):
         return True
     return "_" in name and hasattr(Expr, name.split("_", 1)[0])
+
+
+def _text_aligned(left: LogicalPlan, right: LogicalPlan) -> tuple[LogicalPlan, LogicalPlan]:
+    """The two inputs of a set operation with a column that is VARCHAR on one side and another
+    type on the other cast to VARCHAR there, as DuckDB does (``SELECT 1 UNION SELECT 'x'`` is
+    the VARCHARs '1' and 'x')."""
+    from thresher.planner.sql.coerce import _as_text
+
+    fixes: list[set[int]] = [set(), set()]
+    for i, (a, b) in enumerate(zip(left.schema.fields, right.schema.fields)):
+        if a.dtype.is_string() != b.dtype.is_string() and not (a.dtype.is_null() or b.dtype.is_null()):
+            fixes[0 if b.dtype.is_string() else 1].add(i)
+    out = []
+    for side, fix in zip((left, right), fixes):
+        if fix:
+            names = side.schema.names
+            side = Project(side, tuple(_as_text(Column(n), side.schema).alias(n) if i in fix else Column(n)
+                                       for i, n in enumerate(names)))
+        out.append(side)
+    return out[0], out[1]
 
 
 def _keep(keys: Any) -> tuple[Expr, ...]:
