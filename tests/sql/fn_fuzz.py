@@ -14,7 +14,7 @@ EPOCH/EPOCH_MS/TO_TIMESTAMP, DATE_DIFF and DATE_SUB by every unit,
 ROUND of DOUBLE and DECIMAL with ties and negative digits, COALESCE/IFNULL over mixed types, CASE
 with mixed result types, EXTRACT and date +/- INTERVAL at month ends, CAST and TRY_CAST between
 VARCHAR, integers, DOUBLE, DECIMAL, DATE, TIMESTAMP and BOOLEAN (invalid text included), IN lists
-and BETWEEN with mixed and reversed bounds; plus the DuckDB functions Thresher does not have
+and BETWEEN with mixed and reversed bounds, the bitwise operators; plus the DuckDB functions Thresher does not have
 (``REFUSED_CALLS``), which must be refused by name. Divisions and integer overflow are left out
 (another change owns their semantics): values stay small and there is no ``/``.
 
@@ -136,6 +136,11 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
         opt(sub("int").map(lambda x: f"abs({x})"))
         opt(sub("int").map(lambda x: f"(-{x})"))
         opt(st.tuples(sub("int"), st.sampled_from(["+", "-", "*"]), sub("int")).map(lambda t: f"({t[0]} {t[1]} {t[2]})"))
+        # bitwise operators (<< of a non-negative value by a small shift: no overflow)
+        opt(st.tuples(sub("int"), st.sampled_from(["&", "|", ">>"]), sub("int")).map(lambda t: f"({t[0]} {t[1]} {t[2]})"))
+        opt(st.tuples(sub("int"), st.sampled_from(["0", "1", "3"])).map(lambda t: f"(abs({t[0]}) << {t[1]})"))
+        opt(st.tuples(st.sampled_from(["xor({}, {})"]), sub("int"), sub("int")).map(lambda t: t[0].format(t[1], t[2])))
+        opt(st.tuples(st.sampled_from(["bit_count({})", "(~{})"]), sub("int")).map(lambda t: t[0].format(t[1])))
         opt(sub("str").map(lambda x: f"length({x})"))
         opt(st.tuples(st.sampled_from(["strpos", "instr", "position"]), sub("str"), sub("str")).map(
             lambda t: f"position({t[2]} IN {t[1]})" if t[0] == "position" else f"{t[0]}({t[1]}, {t[2]})"))

@@ -232,7 +232,12 @@ def join_query(draw: Any) -> str:
         frm = "t1, t2"
     else:
         where = f" WHERE {draw(predicate(cols))}" if draw(st.integers(0, 2)) == 0 else ""
-        frm = f"t1 {how} t2 ON {on_key[0]} = {on_key[1]}{extra if how == 'JOIN' else ''}"
+        # (an outer join's ON with other terms, or no equality at all: the nested loop's answer)
+        outer_extra = draw(st.sampled_from(["", "", extra, " AND t1.b < t2.c", " AND t1.s <> t2.s"]))
+        cond = f"{on_key[0]} = {on_key[1]}{extra if how == 'JOIN' else outer_extra}"
+        if draw(st.integers(0, 4)) == 0:
+            cond = draw(st.sampled_from(["t1.b < t2.c", "t1.a <> t2.a AND t1.b >= t2.c", "t1.s < t2.s OR t2.c IS NULL"]))
+        frm = f"t1 {how} t2 ON {cond}"
     if draw(st.integers(0, 2)) == 0:
         key = draw(st.sampled_from(["t1.a", "t2.s", "t2.c"]))
         agg = draw(st.sampled_from(["count(*)", "sum(t1.b)", "max(t2.c)", "count(t2.a)"]))

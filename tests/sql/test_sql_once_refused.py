@@ -198,6 +198,8 @@ J_U = pa.table({"x": pa.array([1, 2, None], pa.int64()), "g": pa.array([0.5, flo
     "SELECT t.s, count(u.x) AS c FROM t LEFT JOIN u ON t.a <= u.x OR u.x IS NULL GROUP BY t.s",
     "SELECT t.a, u.x FROM t JOIN u ON t.a = u.x LEFT JOIN u AS v ON v.x > t.a",
     "SELECT * FROM t FULL JOIN u ON true",
+    "SELECT count(*) AS c FROM t FULL JOIN u ON t.a < u.x",  # (projection pushdown kept a column per input)
+    "SELECT count(*) AS c FROM t LEFT JOIN u ON t.f < u.g",
     "SELECT * FROM t LEFT JOIN u ON false",
     "SELECT t.a, t.s FROM t SEMI JOIN u ON t.a < u.x",
     "SELECT t.a, t.s FROM t ANTI JOIN u ON t.a < u.x",

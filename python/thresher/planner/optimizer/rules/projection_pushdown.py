@@ -173,10 +173,13 @@ def _prune(memo: _Memo, node: LogicalPlan, required: Req) -> LogicalPlan:
         return FlatMap(child, node.udf, node.args, node.output, keep_cols, node.outer)
 
     if isinstance(node, Union):
-        kids = tuple(_rec(memo, i, required) for i in node.inputs)
-        if required is not None:
-            # every input must keep the same columns in the same order
+        if required is None:
+            kids = tuple(_rec(memo, i, None) for i in node.inputs)
+        else:
+            # every input must keep the same columns in the same order: each is asked for them (an
+            # input asked for none keeps a column of its own choosing, not always the first)
             names = [c for c in node.inputs[0].schema.names if c in required] or node.inputs[0].schema.names[:1]
+            kids = tuple(_rec(memo, i, set(names)) for i in node.inputs)
             kids = tuple(k if k.schema.names == names else Project(k, tuple(_col(n) for n in names)) for k in kids)
         if all(a is b for a, b in zip(kids, node.inputs)):
             return node
