@@ -582,6 +582,10 @@ def polars_supertype(a: DataType, b: DataType) -> DataType | None:
     return supertype(a, b)
 
 
+#: DuckDB's HUGEINT (a UBIGINT with a signed integer) as Arrow holds it: DECIMAL(38, 0)
+HUGEINT = DataType(pa.decimal128(38, 0))
+
+
 #: (id, id) -> the supertype of the two types of those ids, for types without parameters (a
 #: function of the ids alone), filled in as they are asked for
 _PLAIN_SUPERTYPES: dict[tuple[int, int], DataType | None] = {}
@@ -641,7 +645,9 @@ def _supertype(a: DataType, b: DataType) -> DataType | None:
         if unsigned.bit_width < 64:
             wide = widths[unsigned.bit_width]
             return DataType(wide if wide.bit_width >= signed.bit_width else signed)
-        return DataType.int64()
+        # a UBIGINT with a signed integer: DuckDB's HUGEINT, which Arrow (and DuckDB's Arrow
+        # export) holds as DECIMAL(38, 0); int64 lost UBIGINT values past 2^63 - 1
+        return HUGEINT
     if a.is_temporal() and b.is_temporal():
         if pa.types.is_date(ta) and pa.types.is_timestamp(tb):
             return b
@@ -809,7 +815,9 @@ def literal_type_next_to(value: Any, other: DataType) -> DataType:
     for bits, name in (*family, (64, "uint64")):
         lo, hi = bounds(name.startswith("int"), bits)
         if lo <= value <= hi:
-            return supertype(other, getattr(DataType, name)()) or infer_literal_type(value)
+            st = supertype(other, getattr(DataType, name)())
+            # (a negative number next to a uint64: Polars' Int64, not the HUGEINT of SQL's types)
+            return DataType.int64() if st is HUGEINT else st or infer_literal_type(value)
     return infer_literal_type(value)
 
 

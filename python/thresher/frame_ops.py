@@ -248,7 +248,7 @@ def _relaxed_supertype(a: DataType, b: DataType) -> DataType | None:
     """The type a relaxed concat widens ``a`` and ``b`` to, as Polars: an integer and a
     ``decimal(p, s)`` give that decimal when it holds every value of the integer type, else
     ``decimal(38, s)`` (:func:`polars_supertype`); a uint64 and a signed integer the common
-    supertype (int64)."""
+    supertype, ``decimal(38, 0)`` (Polars' Int128, which Arrow lacks: the same values)."""
     return polars_supertype(a, b) or supertype(a, b)
 
 

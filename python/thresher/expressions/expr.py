@@ -1257,6 +1257,9 @@ class Call(Expr):
                 other = self.args[1 - i]
                 if isinstance(a, Literal) and a.dynamic and not (isinstance(other, Literal) and other.dynamic):
                     fields[i] = Field(fields[i].name, literal_type_next_to(a.value, fields[1 - i].dtype))
+                    if fields[i].dtype.arrow.id == _INT64_ID and fields[1 - i].dtype.arrow.id == _UINT64_ID:
+                        # (a negative number next to a uint64: Polars computes both in Int64)
+                        fields[1 - i] = Field(fields[1 - i].name, fields[i].dtype)
         spec = _FUNCTIONS.get(self.name) or F.get(self.name)  # (self.spec, self.opts)
         dtype = spec.type_rule(fields, dict(self.options))
         name = fields[0].name if fields else self.name
@@ -1274,6 +1277,9 @@ class Call(Expr):
         if head is None:
             return f"{self.name}({', '.join(params)})"
         return f"{head!r}.{self.name}({', '.join(params)})"
+
+
+_INT64_ID, _UINT64_ID = pa.int64().id, pa.uint64().id
 
 
 @dataclass(frozen=True, eq=False, repr=False)

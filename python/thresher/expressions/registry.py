@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.datatypes import _EXTENSION_ID, DataType, Field, infer_literal_type, supertype
+from thresher.datatypes import _EXTENSION_ID, HUGEINT, DataType, Field, infer_literal_type, supertype
 from thresher.errors import ThresherTypeError
 from thresher.expressions.cost import CostClass, check_cost_class
 
@@ -174,8 +174,7 @@ def _arith(op: str) -> TypeRule:
         for f in (a, b):
             t = f.dtype  # (_numeric_or_null written out: every arithmetic node asks it of both operands)
             if not (t.is_numeric() or t.is_null()):
-                expect(f, False, "a numeric type", {"add": "+", "sub": "-", "mul": "*", "truediv": "/",
-                                                    "floordiv": "//", "mod": "%", "pow": "**"}[op])
+                expect(f, False, "a numeric type", _SYMBOLS[op])
         if ta.is_null() and tb.is_null():
             return DataType.null()
         dec = _decimal_result(op, ta, tb)
@@ -194,9 +193,18 @@ def _arith(op: str) -> TypeRule:
             return DataType.float64()
         st = supertype(ta, tb)
         assert st is not None
+        if st is HUGEINT and not opts.get("sql"):
+            # (SQL computes it in DuckDB's HUGEINT, a DECIMAL(38, 0), casting the operands itself)
+            raise ThresherTypeError(
+                f"{_SYMBOLS[op]}: column {a.name!r} ({ta}) with {b.name!r} ({tb}) is computed by Polars in Int128, "
+                f"which Arrow (and so Thresher) cannot hold; cast an operand first: .cast('int64') where the values "
+                f"fit, or .cast(th.DataType.decimal(38, 0))")
         return st
 
     return rule
+
+
+_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**"}
 
 
 for _op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow"):

@@ -25,7 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.datatypes import DataType, Schema, integer_digits
+from thresher.datatypes import HUGEINT, DataType, Schema, integer_digits
 from thresher.errors import ThresherError, ThresherTypeError
 from thresher.expressions.expr import Alias, Call, Cast, Column, Expr, Literal, When, lit, when
 
@@ -37,6 +37,10 @@ SQL_TRUNCATED = (("sql", True),)
 #: at run time (DuckDB's "Overflow in multiplication of INT16"), where Polars (the DataFrame API) wraps;
 #: of a ``truediv``: a division by a constant is IEEE's, where Polars multiplies by the reciprocal
 SQL_CHECKED = (("sql", True),)
+#: the option of a ``dt.offset_by`` written in SQL (``x + INTERVAL 1 DAY``): a DATE shifted by an
+#: interval is a TIMESTAMP in DuckDB (``DATE '2020-01-31' + INTERVAL 1 MONTH`` is 2020-02-29 00:00:00),
+#: where Polars keeps a date; the DATE is cast once its type is known (DATE + integer stays a DATE)
+SQL_DATE_SHIFT = (("sql", True),)
 #: the option of a ``sum`` written in SQL whose argument may hold BIGINT values: a sum that leaves
 #: BIGINT is an error at run time (DuckDB sums integers into a HUGEINT and answers exactly; Polars,
 #: as the DataFrame API, wraps). A sum of INTEGER (or narrower) values fits BIGINT below 2^32 rows.
@@ -126,13 +130,29 @@ def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType, sche
     A NULL operand gives NULL either way."""
     if ta.is_null() or tb.is_null():  # (Polars has no abs or // of the null type)
         other = tb if ta.is_null() else ta
+        if name == "floordiv" and (other.kind == "decimal" or other.is_float()):
+            other = DataType.float64()  # (DuckDB: a // with a DECIMAL divides, a DOUBLE: NULL // 1.5 is one)
+        elif name == "mod" and other.kind == "decimal":
+            other = DataType.null()  # (DuckDB: NULL % 1.5 is of the NULL type)
+        elif _plain_int_literal(b if ta.is_null() else a):
+            other = _natural_type([(b if ta.is_null() else a).value])  # type: ignore[attr-defined]
         return Literal(None, DataType.null()) if other.is_null() else Literal(None, DataType.null()).cast(other)
-    if name == "floordiv" and not (ta.is_integer() and tb.is_integer()):
+    ints = ta.is_integer() and tb.is_integer()
+    # a UBIGINT with a signed integer, or a HUGEINT (u - i) with an integer: DuckDB's HUGEINT,
+    # DECIMAL(38, 0) here, divided as integers are (not as DECIMALs, in DOUBLE)
+    hugeint = duckdb_integer_type(ta, tb) is None if ints else (
+        all(t.is_integer() or _is_hugeint(x, schema) for x, t in ((a, ta), (b, tb)))
+        and (_is_hugeint(a, schema) or _is_hugeint(b, schema)))
+    if name == "floordiv" and not (ints or hugeint):
         return _nonzero(Call("truediv", (a, b), SQL_CHECKED), a, b, "//")
-    if ta.is_integer() and tb.is_integer():
+    if ints or hugeint:
         # (an operand with a NULL in it, NULL - b, is Polars' null type, which has no % or //: typed)
         a, b = (Cast(x, t) if any(isinstance(n, Literal) and n.value is None for n in x.walk()) else x
                 for x, t in ((a, ta), (b, tb)))
+        unsigned = any(pa.types.is_unsigned_integer(x.arrow) for x in (ta, tb))
+        if hugeint:
+            a, b = (x if t == HUGEINT else _as_hugeint(x) for x, t in ((a, ta), (b, tb)))
+            ta, tb = HUGEINT, HUGEINT
         # from Polars' flooring ones, stepping toward zero where the signs differ and b does not
         # divide a: no |a|, which leaves the type at its minimum (|-32768| wraps: -32768 % 3 was -1,
         # DuckDB -2; -2^63 // 2 was 2^62)
@@ -145,12 +165,14 @@ def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType, sche
             # (x // -1 is -x, checked: the type's minimum has no negation, an overflow in DuckDB;
             # Polars' division wraps there)
             floor: Expr = Call("floordiv", (a, b))
-            if not any(pa.types.is_unsigned_integer(x.arrow) for x in (ta, tb)):
+            if hugeint:  # (Polars' // of DECIMALs is one, floored: typed as it is, not a DOUBLE)
+                floor = Cast(floor, HUGEINT)
+            if not unsigned:
                 # (an unsigned operand: b is never -1, or the quotient's type is a wider signed one
                 # where -a fits; Polars has no negation of an unsigned a: 128 // u failed)
                 floor = when(Call("eq", (b, lit(-1)))).then(Call("neg", (a,), SQL_CHECKED)).otherwise(floor)
             # (a 1 of the quotient's type: an Int64 one made every quotient a BIGINT)
-            one = Literal(1, _supertype_or(ta, tb))
+            one = Literal(decimal.Decimal(1), HUGEINT) if hugeint else Literal(1, _supertype_or(ta, tb))
             out = when(step).then(Call("add", (floor, one))).otherwise(floor)
         return _nonzero(out, a, b, "%" if name == "mod" else "//")
     if name == "mod" and (ta.kind == "decimal" or tb.kind == "decimal") and not (ta.is_float() or tb.is_float()):
@@ -319,10 +341,18 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
         if isinstance(e, When):
             floats = float32_values([v for _, v in e.branches] + [e.otherwise_], schema)
             if floats is not None:
-                return When(tuple((c, x) for (c, _), x in zip(e.branches, floats)), floats[-1])
+                e = When(tuple((c, x) for (c, _), x in zip(e.branches, floats)), floats[-1])
+        if isinstance(e, When):
+            return _hugeint_values(e, [v for _, v in e.branches] + [e.otherwise_], schema, rebuild)
         return e
     if not isinstance(e, Call):
         return e
+    if e.name == "dt.offset_by" and e.option("sql") is True:
+        t = _dtype(e.args[0], schema)
+        if t is None:
+            return e
+        base = DateShiftCast(e.args[0], DataType.timestamp("us")) if t.kind == "date" else e.args[0]
+        return Call(e.name, (base,), (("by", e.option("by")),))
     if e.name == "abs" and e.options == SQL_CHECKED:  # (only a signed integer's abs can overflow)
         t = _dtype(e.args[0], schema)
         if t is not None and not t.is_null() and not pa.types.is_signed_integer(t.arrow):
@@ -333,6 +363,9 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
         if ta is not None and tb is not None and ta.is_null() and tb.is_null():
             # NULL + NULL is a BIGINT in DuckDB (NULL / NULL a DOUBLE), not NULL's type
             return Literal(None, DataType.float64() if e.name == "truediv" else _INT64)
+        if e.name in ("add", "sub", "mul") and ta is not None and tb is not None and (
+                ta.is_null() and tb.kind == "decimal" or tb.is_null() and ta.kind == "decimal"):
+            return Literal(None, DataType.null())  # (DuckDB: NULL + 1.5 is of the NULL type, not a DECIMAL)
     if (e.options == SQL_CHECKED and e.name in _INT_ARITHMETIC or e.name == "sql_bits") and len(e.args) == 2:
         e = _duckdb_integer_operands(e, schema)  # (a & 1 of a SMALLINT a: a SMALLINT)
     if e.name in _INT_ARITHMETIC | {"truediv"} and len(e.args) == 2:
@@ -341,6 +374,9 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
         ta, tb = _dtype(e.args[0], schema), _dtype(e.args[1], schema)
         return _sql_truncated(e.name, e.args[0], e.args[1], ta, tb, schema) if ta is not None and tb is not None else e
     if e.name in _COMPARISONS and len(e.args) == 2:
+        shifted = _date_shifts_compared(e, schema)
+        if shifted is not e:
+            return shifted
         a, b = e.args
         if isinstance(b, Literal) and not isinstance(a, Literal):
             t = _dtype(a, schema)
@@ -356,9 +392,14 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
                     return Call(e.name, (na, b), e.options)
         return e
     if e.name in _VALUE_LISTS:
-        e = _typed_int_literals(e, e.args, schema, lambda xs: Call(e.name, tuple(xs), e.options))
+        name, options = e.name, e.options
+        e = _typed_int_literals(e, e.args, schema, lambda xs: Call(name, tuple(xs), options))
         floats = float32_values(e.args, schema) if isinstance(e, Call) else None
-        return e if floats is None else Call(e.name, tuple(floats), e.options)
+        if floats is not None:
+            e = Call(name, tuple(floats), options)
+        if isinstance(e, Call):
+            return _hugeint_values(e, e.args, schema, lambda xs: Call(name, tuple(xs), options))
+        return e
     if e.name == "is_in":
         values = e.option("values", ())
         if any(isinstance(v, str) for v in values):
@@ -454,7 +495,12 @@ def _duckdb_integer_operands(e: Call, schema: Schema) -> Call:
         return e
     common = duckdb_integer_type(ta, tb)
     if common is None:
-        return e
+        # a UBIGINT with a signed integer: DuckDB computes it in HUGEINT, held as DECIMAL(38, 0)
+        # (Polars' Int128 failed while running: Arrow lacks it); % and // there too, through
+        # :func:`_sql_truncated`
+        if e.name in ("add", "sub", "mul"):
+            return Call(e.name, (_as_hugeint(na), _as_hugeint(nb)), e.options)
+        return e if na is a and nb is b else Call(e.name, (na, nb), e.options)
     if _signed(ta) == _signed(tb) and not wider:  # (Polars computes it in the wider one itself)
         return e if na is a and nb is b else Call(e.name, (na, nb), e.options)
     # (a literal wider than the other operand, or a signed and an unsigned one: both cast, as
@@ -466,6 +512,83 @@ def _duckdb_integer_operands(e: Call, schema: Schema) -> Call:
     if na is a and nb is b:
         return e
     return Call(e.name, (na, nb), e.options)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class DateShiftCast(Cast):
+    """A DATE shifted by an interval, cast to the TIMESTAMP DuckDB makes of it (see
+    :data:`SQL_DATE_SHIFT`); marked, so that a comparison with a DATE compares dates
+    (:func:`_date_shifts_compared`)."""
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        return DateShiftCast(children[0], self.dtype, self.strict)
+
+
+def _date_shifts_compared(e: Call, schema: Schema) -> Expr:
+    """``d1 < d2 + INTERVAL 5 DAY`` of DATEs compares dates: a shifted DATE is a TIMESTAMP at
+    midnight, which compares with a DATE as that date does; the shift kept a date (as it was
+    before DATE + INTERVAL was a TIMESTAMP), so such filters plan as they did."""
+    def unshifted(x: Expr) -> Expr | None:
+        if isinstance(x, Call) and x.name == "dt.offset_by" and isinstance(x.args[0], DateShiftCast):
+            return Call(x.name, (x.args[0].child,), x.options)
+        return None
+
+    a, b = e.args
+    ua, ub = unshifted(a), unshifted(b)
+    if ua is None and ub is None:
+        return e
+    ta = _dtype(a, schema) if ua is None else DataType.date()
+    tb = _dtype(b, schema) if ub is None else DataType.date()
+    if ta is None or tb is None or ta.kind != "date" or tb.kind != "date":
+        return e
+    return Call(e.name, (a if ua is None else ua, b if ub is None else ub), e.options)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class HugeintCast(Cast):
+    """An integer cast to DuckDB's HUGEINT (:data:`~thresher.datatypes.HUGEINT`, a DECIMAL(38, 0)):
+    marked, so that a ``%`` or ``//`` of it divides as integers do (:func:`_is_hugeint`)."""
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        return HugeintCast(children[0], self.dtype, self.strict)
+
+
+def _as_hugeint(e: Expr) -> Expr:
+    """An integer operand as DuckDB's HUGEINT (:data:`~thresher.datatypes.HUGEINT`)."""
+    return HugeintCast(e, HUGEINT)
+
+
+def _is_hugeint(e: Expr, schema: Schema | None) -> bool:
+    """Is ``e`` a HUGEINT in DuckDB: an integer cast to one here, or ``+ - *`` of such values
+    and integers (``u - i``, ``(u - i) * 2``)? (A DECIMAL(38, 0) column need not be one.)"""
+    if isinstance(e, Alias):
+        return _is_hugeint(e.child, schema)
+    if isinstance(e, HugeintCast):
+        return True
+    if isinstance(e, Call) and e.name in ("neg", "abs") and len(e.args) == 1:
+        return _is_hugeint(e.args[0], schema)
+    if isinstance(e, Call) and e.name in ("add", "sub", "mul") and len(e.args) == 2 and schema is not None:
+        marked = [_is_hugeint(x, schema) for x in e.args]
+        if not any(marked):
+            return False
+        types = [_dtype(x, schema) for x, m in zip(e.args, marked) if not m]
+        return all(t is not None and t.is_integer() for t in types)
+    return False
+
+
+def _hugeint_values(e: Expr, values: Sequence[Expr], schema: Schema, rebuild: Any) -> Expr:
+    """A CASE's values or COALESCE's (GREATEST's, LEAST's) arguments where a UBIGINT meets a
+    signed integer: each integer one as a HUGEINT, DuckDB's common type (Polars' Int128 failed
+    while running: Arrow lacks it)."""
+    types = [_dtype(v, schema) for v in values]
+    if any(t is None for t in types) or not _is_hugeint_mix(types):  # type: ignore[arg-type]
+        return e
+    return rebuild([_as_hugeint(v) if t is not None and t.is_integer() else v for v, t in zip(values, types)])
+
+
+def _is_hugeint_mix(types: Sequence[DataType]) -> bool:
+    """A UBIGINT and a signed integer among ``types``: their common type is a HUGEINT."""
+    return any(t.arrow == pa.uint64() for t in types) and any(_signed(t) for t in types if t.is_integer())
 
 
 #: the calls whose result is one of their arguments (COALESCE, IFNULL, GREATEST, LEAST)

@@ -55,6 +55,7 @@ from thresher.planner.logical import (
 from thresher.planner.partial_aggregates import partial_aggregates
 from thresher.planner.sql.coerce import (
     SQL_CHECKED,
+    SQL_DATE_SHIFT,
     SQL_EXACT_SUM,
     SQL_NAN_MAX,
     SQL_TRUNCATED,
@@ -926,6 +927,8 @@ class Translator:
             bn: Any = node
             if op in ("add", "sub") and isinstance(bn.expression, exp.Interval):
                 return self._interval(bn, op, schema)
+            if op == "add" and isinstance(bn.this, exp.Interval):  # INTERVAL 1 DAY + d
+                return self._interval(exp.Add(this=bn.expression.copy(), expression=bn.this.copy()), op, schema)
             return Call(op, (self.expr(bn.this, schema), self.expr(bn.expression, schema)),
                         SQL_CHECKED if op in ("add", "sub", "mul", "truediv") else ())
         if isinstance(node, exp.Not):
@@ -1604,6 +1607,8 @@ class Translator:
         """``base`` shifted by ``amount`` ``unit`` s (DAY, MONTH, ...)."""
         if isinstance(base, Literal) and isinstance(base.value, datetime.date):
             d = base.value
+            if not isinstance(d, datetime.datetime):  # (a DATE shifted is a TIMESTAMP in DuckDB)
+                d = datetime.datetime(d.year, d.month, d.day)
             if unit == "DAY":
                 return lit(d + datetime.timedelta(days=amount))
             if unit in ("MONTH", "YEAR"):
@@ -1611,7 +1616,8 @@ class Translator:
                 y, m = divmod(d.month - 1 + months, 12)
                 # the day clamped to the month's end, leap years included (DATE '2023-12-31' +
                 # INTERVAL 2 MONTH is 2024-02-29)
-                return lit(datetime.date(d.year + y, m + 1, min(d.day, calendar.monthrange(d.year + y, m + 1)[1])))
+                return lit(d.replace(year=d.year + y, month=m + 1,
+                                     day=min(d.day, calendar.monthrange(d.year + y, m + 1)[1])))
         code = {"DAY": "d", "MONTH": "mo", "YEAR": "y", "HOUR": "h", "MINUTE": "m", "SECOND": "s", "WEEK": "w"}.get(unit)
         if code is None:
             raise SQLError(f"unsupported interval unit {unit}: {_where(node)}")
@@ -1619,7 +1625,9 @@ class Translator:
             # a DATE shifted by hours is a TIMESTAMP (DATE '2024-01-01' - INTERVAL 13 MINUTE is
             # 2023-12-31 23:47:00); Polars shifts a date and truncates it back to a day
             base = SQLCast(base, DataType.timestamp("us"))
-        return Call("dt.offset_by", (base,), (("by", f"{amount}{code}"),))
+        # (a DATE shifted by any interval is a TIMESTAMP in DuckDB: coerce.py casts the base once its
+        # type is known, through this option)
+        return Call("dt.offset_by", (base,), (("by", f"{amount}{code}"), *SQL_DATE_SHIFT))
 
     def _array_any(self, node: Any, schema: Schema | None) -> Expr:
         """``ARRAY_ANY(list, _x -> c <op> _x)`` as list functions (what decorrelated EXISTS uses)."""
@@ -2015,8 +2023,18 @@ def _time_shifts_of_date_literals(tree: Any) -> None:
     for iv in reversed(list(tree.find_all(exp.Interval))):  # (inner ones first: an outer one copies its base)
         op = iv.parent
         unit = iv.args.get("unit")
-        if not (isinstance(op, (exp.Add, exp.Sub)) and op.expression is iv and unit is not None
-                and unit.name.upper().rstrip("S") in ("HOUR", "MINUTE", "SECOND")):
+        if not (isinstance(op, (exp.Add, exp.Sub)) and op.expression is iv):
+            continue
+        if unit is None or unit.name.upper().rstrip("S") not in ("HOUR", "MINUTE", "SECOND"):
+            # DATE '2020-01-31' + INTERVAL 1 MONTH is a TIMESTAMP too (simplify folds it to a DATE):
+            # cast where the type shows, not where it is compared (d < DATE '1998-12-01' + INTERVAL
+            # 1 YEAR compares as the date, which keeps the comparison a DATE one)
+            base, up = op.this, op.parent
+            while isinstance(up, exp.Paren):
+                up = up.parent
+            if (isinstance(base, exp.Cast) and base.to.is_type(exp.DataType.Type.DATE) and not base.find(exp.Column)
+                    and not isinstance(up, (exp.Predicate, exp.Cast))):
+                base.replace(exp.Cast(this=base.copy(), to=exp.DataType.build("TIMESTAMP")))
             continue
         base = op.this
         if not (isinstance(base, exp.Cast) and base.to.is_type(exp.DataType.Type.TIMESTAMP)):
