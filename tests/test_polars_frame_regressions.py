@@ -556,3 +556,71 @@ def test_uint64_with_a_signed_integer_as_polars_where_polars_answers_in_arrow() 
     _same_as_polars(_U, lambda f, m: f.select((m.col("u") / m.col("i")).alias("a"), (m.col("u") + -1).alias("b"),
                                               (m.col("u") + 1).alias("c"), (m.col("u") < m.col("i")).alias("d")))
 
+
+_B = pa.table({"b": [True, False, None, True], "c": [False, False, True, None], "n": pa.array([1, 2, 3, 4], pa.int32()),
+               "e": pa.array([1, -2, 3, 4], pa.int8()), "u": pa.array([1, 2, 3, 4], pa.uint8()),
+               "f": [1.5, 2.0, None, 4.0], "g": pa.array([0.5, 1.0, 2.0, None], pa.float32())})
+
+
+def test_bool_arithmetic_as_polars() -> None:
+    # "+: column 'b' has type bool, expected a numeric type"; Polars casts a bool next to a number
+    # to that number's type, and adds two bools as UInt32
+    _same_as_polars(_B, lambda f, m: f.select(
+        (m.col("b") + m.col("n")).alias("a"), (m.col("b") * m.col("f")).alias("x"), (m.col("b") + 1).alias("y"),
+        (m.col("b") + m.col("c")).alias("z"), (m.col("n") / m.col("b")).alias("w"), (m.col("b") + m.col("e")).alias("v"),
+        (m.col("b") - m.col("u")).alias("t"), (m.col("b") + m.col("g")).alias("s"), (m.col("b") // m.col("n")).alias("r"),
+        (1 - m.col("b")).alias("q"), (m.col("b") + 2**40).alias("p"), (m.col("b") + True).alias("o")))
+
+
+_D = pa.table({"k": [1, 1, 2, 2, 2], "d": pa.array([19000, 19001, None, 19004, 19010], pa.date32()),
+               "ts": pa.array([1, 2, 3, None, 7], pa.timestamp("us")),
+               "du": pa.array([1, 2, 4, None, 8], pa.duration("us"))})
+
+
+def test_mean_and_median_of_dates_and_datetimes_as_polars() -> None:
+    # "mean: column 'd' has type date32[day], expected a numeric type"; Polars: a datetime
+    _same_as_polars(_D, lambda f, m: f.select(
+        m.col("d").mean().alias("a"), m.col("d").median().alias("b"), m.col("ts").mean().alias("c"),
+        m.col("ts").median().alias("e"), m.col("du").mean().alias("g"), m.col("d").quantile(0.5).alias("h")))
+    _same_as_polars(_D, lambda f, m: f.group_by("k").agg(m.col("d").mean(), m.col("ts").median()).sort("k"))
+    _same_as_polars(_D, lambda f, m: f.select(m.col("d").mean().over("k")))
+
+
+_P = pa.table({"n": pa.array([1, -2, None, 4], pa.int32()), "e": pa.array([1, 2, 3, 4], pa.int8()),
+               "f": [0.5, -0.25, None, 0.75], "g": pa.array([0.5, 0.25, None, 1.0], pa.float32()),
+               "u": pa.array([1, 2, 3, None], pa.uint8()), "b": [True, False, None, True], "c": [False, False, True, None]})
+
+
+def test_pow_and_named_operators_as_polars() -> None:
+    # Expr.pow and 2 ** col (__rpow__) were missing; so were Polars' named operators
+    _same_as_polars(_P, lambda f, m: f.select(
+        m.col("n").pow(2).alias("a"), (2 ** m.col("n").abs()).alias("p"), (2 ** m.col("e")).alias("q"),
+        (2.5 ** m.col("g")).alias("r"), m.col("f").pow(m.col("n")).alias("s"), m.col("n").add(1).alias("t"),
+        m.col("n").sub(m.col("u")).alias("v"), m.col("n").mul(2.5).alias("w"), m.col("n").truediv(2).alias("x"),
+        m.col("n").floordiv(3).alias("y"), m.col("n").mod(3).alias("z"), m.col("n").neg().alias("nn"),
+        m.col("n").eq(1).alias("eq"), m.col("n").ne(1).alias("ne"), m.col("n").lt(1).alias("lt"),
+        m.col("n").le(1).alias("le"), m.col("n").gt(1).alias("gt"), m.col("n").ge(1).alias("ge"),
+        m.col("b").and_(m.col("c"), True).alias("and"), m.col("b").or_(m.col("c")).alias("or"),
+        m.col("b").not_().alias("not")))
+
+
+@pytest.mark.parametrize("method", ["sin", "cos", "tan", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+                                    "arcsinh", "arccosh", "arctanh", "degrees", "radians", "exp", "log", "log10",
+                                    "log1p", "cbrt", "sign"])
+def test_math_methods_as_polars(method: str) -> None:
+    # each was missing (AttributeError)
+    _same_as_polars(_P, lambda f, m: f.select(*(getattr(m.col(c), method)().alias(c) for c in ("n", "f", "g", "u"))))
+    if method == "log":
+        _same_as_polars(_P, lambda f, m: f.select(m.col("f").log(2), m.col("g").log(10).alias("h")))
+
+
+def test_null_aware_equality_hash_has_nulls_and_bitwise_aggregations_as_polars() -> None:
+    # eq_missing, ne_missing, hash, has_nulls, bitwise_and / _or / _xor were missing
+    t = pa.table({"k": [1, 1, 2, 2], "a": pa.array([1, None, 3, None], pa.int32()), "b": pa.array([1, None, 4, 2], pa.int32()),
+                  "s": ["x", None, "y", "z"]})
+    _same_as_polars(t, lambda f, m: f.select(
+        m.col("a").eq_missing(m.col("b")).alias("e"), m.col("a").ne_missing(m.col("b")).alias("n"),
+        m.col("a").eq_missing(None).alias("z"), m.col("s").hash(7).alias("h"), m.col("a").hash().alias("g")))
+    _same_as_polars(t, lambda f, m: f.select(m.col("a").has_nulls(), m.col("b").bitwise_and().alias("x"),
+                                             m.col("b").bitwise_or().alias("y"), m.col("b").bitwise_xor().alias("z")))
+    _same_as_polars(t, lambda f, m: f.group_by("k").agg(m.col("a").has_nulls(), m.col("b").bitwise_xor()).sort("k"))

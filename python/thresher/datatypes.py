@@ -802,6 +802,8 @@ def literal_type_next_to(value: Any, other: DataType) -> DataType:
         return other
     if pa.types.is_decimal(t) and isinstance(value, int):
         return DataType.decimal(38, 0)
+    if pa.types.is_boolean(t) and isinstance(value, int):  # (b + 1: Polars' Int32 where it fits)
+        return DataType.int32() if -(2**31) <= value < 2**31 else infer_literal_type(value)
     if isinstance(value, float) or not pa.types.is_integer(t):
         return infer_literal_type(value)
 

@@ -7,6 +7,7 @@
   too) is a TIMESTAMP in DuckDB; Thresher kept a DATE (``INTERVAL ... + d`` was refused).
 - ``NULL // 1.5`` is a DOUBLE in DuckDB (a ``//`` with a DECIMAL divides); Thresher typed it
   DECIMAL(38, 1), and ``coalesce(NULL // 1.5, 2)`` answered a DECIMAL.
+- ``avg`` of dates is a TIMESTAMP_NS, ``median`` of dates a TIMESTAMP (both were refused).
 """
 
 from __future__ import annotations
@@ -98,8 +99,18 @@ NULL_DIVISIONS = [
     "SELECT NULL // (i * 1.0) AS x FROM t",
 ]
 
+DATE_AGGREGATES = [
+    "SELECT avg(d) AS x FROM t",
+    "SELECT median(d) AS x FROM t",
+    "SELECT avg(ts) AS x FROM t",
+    "SELECT median(ts) AS x FROM t",
+    "SELECT g, avg(d) AS x FROM t GROUP BY g",
+    "SELECT g, avg(d) AS x FROM t GROUP BY ROLLUP (g)",
+    "SELECT g, avg(DISTINCT d) AS x, median(d) AS y FROM t GROUP BY g",
+]
 
-@pytest.mark.parametrize("query", HUGEINT + INTERVALS + NULL_DIVISIONS)
+
+@pytest.mark.parametrize("query", HUGEINT + INTERVALS + NULL_DIVISIONS + DATE_AGGREGATES)
 def test_values_and_types_as_duckdb(query: str) -> None:
     tables = {"t": T}
     assert thresher_rows(query, tables) == duckdb_rows(query, tables)

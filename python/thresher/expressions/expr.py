@@ -23,6 +23,7 @@ import builtins
 import contextlib
 import contextvars
 import datetime
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -300,6 +301,84 @@ class Expr:
     def __pow__(self, other: IntoExpr) -> Expr:
         return Call("pow", (self, _dynamic(other)))
 
+    def __rpow__(self, other: IntoExpr) -> Expr:
+        if type(other) is int and -(2**31) <= other < 2**31:  # (2 ** col(n): Polars' Int32 base)
+            return Call("pow", (Literal(other, DataType.int32(), True), self))
+        return Call("pow", (_dynamic(other), self))
+
+    # ---- Polars' named operators (``col("a").add(1)`` is ``col("a") + 1``) --------------------
+    def add(self, other: IntoExpr) -> Expr:
+        return self + other
+
+    def sub(self, other: IntoExpr) -> Expr:
+        return self - other
+
+    def mul(self, other: IntoExpr) -> Expr:
+        return self * other
+
+    def truediv(self, other: IntoExpr) -> Expr:
+        return self / other
+
+    def floordiv(self, other: IntoExpr) -> Expr:
+        return self // other
+
+    def mod(self, other: IntoExpr) -> Expr:
+        return self % other
+
+    def pow(self, exponent: IntoExpr) -> Expr:
+        """``self ** exponent``, as Polars (an integer to an integer power stays that integer type)."""
+        return self**exponent
+
+    def neg(self) -> Expr:
+        return -self
+
+    def eq(self, other: IntoExpr) -> Expr:
+        return self == other
+
+    def ne(self, other: IntoExpr) -> Expr:
+        return self != other
+
+    def lt(self, other: IntoExpr) -> Expr:
+        return self < other
+
+    def le(self, other: IntoExpr) -> Expr:
+        return self <= other
+
+    def gt(self, other: IntoExpr) -> Expr:
+        return self > other
+
+    def ge(self, other: IntoExpr) -> Expr:
+        return self >= other
+
+    def and_(self, *others: IntoExpr) -> Expr:
+        out = self
+        for o in others:
+            out = out & o
+        return out
+
+    def or_(self, *others: IntoExpr) -> Expr:
+        out = self
+        for o in others:
+            out = out | o
+        return out
+
+    def not_(self) -> Expr:
+        return ~self
+
+    def eq_missing(self, other: IntoExpr) -> Expr:
+        """``self == other`` where NULL equals NULL (never NULL itself), as Polars."""
+        o = _dynamic(other)
+        a_null, b_null = Call("is_null", (self,)), Call("is_null", (o,))
+        return when(a_null | b_null).then(a_null & b_null).otherwise(self == o)
+
+    def hash(self, seed: int = 0) -> Expr:
+        """A uint64 hash of each value, Polars' (the same values as ``pl.col(x).hash(seed)``)."""
+        return Call("hash", (self,), (("seed", seed),))
+
+    def ne_missing(self, other: IntoExpr) -> Expr:
+        """``self != other`` where NULL equals NULL (never NULL itself), as Polars."""
+        return ~self.eq_missing(other)
+
     def __neg__(self) -> Expr:
         return Call("neg", (self,))
 
@@ -388,6 +467,71 @@ class Expr:
     def is_infinite(self) -> Expr:
         """True where the value is +inf or -inf (NULL where it is NULL)."""
         return self._numeric_call("is_infinite")
+
+    # ---- Polars' math (a float of the input's width; sign keeps the input's type) ------------
+    def sin(self) -> Expr:
+        return self._numeric_call("sin")
+
+    def cos(self) -> Expr:
+        return self._numeric_call("cos")
+
+    def tan(self) -> Expr:
+        return self._numeric_call("tan")
+
+    def cot(self) -> Expr:
+        return self._numeric_call("cot")
+
+    def arcsin(self) -> Expr:
+        return self._numeric_call("arcsin")
+
+    def arccos(self) -> Expr:
+        return self._numeric_call("arccos")
+
+    def arctan(self) -> Expr:
+        return self._numeric_call("arctan")
+
+    def sinh(self) -> Expr:
+        return self._numeric_call("sinh")
+
+    def cosh(self) -> Expr:
+        return self._numeric_call("cosh")
+
+    def tanh(self) -> Expr:
+        return self._numeric_call("tanh")
+
+    def arcsinh(self) -> Expr:
+        return self._numeric_call("arcsinh")
+
+    def arccosh(self) -> Expr:
+        return self._numeric_call("arccosh")
+
+    def arctanh(self) -> Expr:
+        return self._numeric_call("arctanh")
+
+    def degrees(self) -> Expr:
+        return self._numeric_call("degrees")
+
+    def radians(self) -> Expr:
+        return self._numeric_call("radians")
+
+    def exp(self) -> Expr:
+        return self._numeric_call("exp")
+
+    def log(self, base: float = math.e) -> Expr:
+        """The logarithm to ``base`` (a number; the natural one by default), as Polars."""
+        return self._numeric_call("log", base=float(base))
+
+    def log10(self) -> Expr:
+        return self._numeric_call("log10")
+
+    def log1p(self) -> Expr:
+        return self._numeric_call("log1p")
+
+    def cbrt(self) -> Expr:
+        return self._numeric_call("cbrt")
+
+    def sign(self) -> Expr:
+        return self._numeric_call("sign")
 
     # ---- null handling and membership ------------------------------------------------------
     def is_null(self) -> Expr:
@@ -579,6 +723,22 @@ class Expr:
 
     def all(self) -> Expr:
         return AggCall("all", self)
+
+    def has_nulls(self) -> Expr:
+        """True where the column (the group) holds a NULL, as Polars."""
+        return AggCall("any", Call("is_null", (self,)))
+
+    def bitwise_and(self) -> Expr:
+        """The bitwise AND of the integers (NULLs skipped; NULL where there is none), as Polars."""
+        return AggCall("bit_and", self)
+
+    def bitwise_or(self) -> Expr:
+        """The bitwise OR of the integers (NULLs skipped; NULL where there is none), as Polars."""
+        return AggCall("bit_or", self)
+
+    def bitwise_xor(self) -> Expr:
+        """The bitwise XOR of the integers (NULLs skipped; NULL where there is none), as Polars."""
+        return AggCall("bit_xor", self)
 
     # ---- windows (Polars semantics; see expressions/window.py) ------------------------------
     def over(self, partition_by: Any = None, *more_exprs: Any, order_by: Any = None, descending: builtins.bool = False,

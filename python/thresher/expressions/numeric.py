@@ -28,7 +28,15 @@ UNARY: dict[str, Callable[[DataType], bool]] = {
     "is_infinite": lambda t: t.is_numeric() or t.is_null(),
     "floor": lambda t: t.is_numeric() or t.kind == "decimal" or t.is_null(),
     "ceil": lambda t: t.is_numeric() or t.kind == "decimal" or t.is_null(),
+    # Polars' math methods: a float of the input's width (Float32 stays, an integer is Float64),
+    # sign of the input's type; Polars refuses some of a decimal (asked: a plan-time error)
+    **{m: (lambda t: t.is_numeric() or t.is_null())
+       for m in ("sin", "cos", "tan", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
+                 "arccosh", "arctanh", "degrees", "radians", "exp", "log", "log10", "log1p", "cbrt", "sign")},
 }
+#: the UNARY methods that are Polars' math (lowered as ``x.<name>(**options)``)
+MATH = ("sin", "cos", "tan", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
+        "arctanh", "degrees", "radians", "exp", "log", "log10", "log1p", "cbrt", "sign")
 
 
 @functools.lru_cache(maxsize=512)
@@ -61,7 +69,7 @@ def _unary_rule(name: str) -> Callable[[Sequence[Field], dict[str, Any]], DataTy
         expect(f, UNARY[name](f.dtype), "a numeric type", name)
         if f.dtype.is_null():
             return DataType.bool() if name.startswith("is_") else f.dtype
-        return DataType.from_arrow(polars_result_type(name, f.dtype.storage))
+        return DataType.from_arrow(polars_result_type(name, f.dtype.storage, tuple(opts.items())))
 
     return rule
 

@@ -171,6 +171,17 @@ def _arith(op: str) -> TypeRule:
             raise ThresherTypeError(f"cannot {op} column {a.name!r} ({ta}) and {b.name!r} ({tb})")
         if op == "add" and ta.is_string() and tb.is_string():
             return DataType.string()
+        if (ta.is_bool() or tb.is_bool()) and not opts.get("sql") and op != "pow":
+            # Polars (the DataFrame API) casts a bool next to an integer or a float to that type
+            # (b + n of an Int32 n is Int32), and adds two bools as UInt32 (SQL refuses, as DuckDB)
+            if ta.is_bool() and tb.is_bool():
+                if op == "add":
+                    return DataType.uint32()
+                if op == "truediv":
+                    return DataType.float64()
+            elif (tb if ta.is_bool() else ta).is_integer() or (tb if ta.is_bool() else ta).is_float():
+                other = tb if ta.is_bool() else ta
+                a, b, ta, tb = Field(a.name, other), Field(b.name, other), other, other
         for f in (a, b):
             t = f.dtype  # (_numeric_or_null written out: every arithmetic node asks it of both operands)
             if not (t.is_numeric() or t.is_null()):
@@ -371,6 +382,10 @@ def _agg_sum(f: Field, opts: dict[str, Any]) -> DataType:
 def _agg_float(name: str) -> AggRule:
     def rule(f: Field, opts: dict[str, Any]) -> DataType:
         t = f.dtype
+        if name in ("mean", "median", "quantile") and t.kind in ("date", "timestamp", "duration"):
+            # Polars: a mean / median / quantile of dates is a datetime (2020-01-01 and 2020-01-02:
+            # 2020-01-01 12:00), of datetimes or durations of their type (DuckDB's median too)
+            return DataType.timestamp("us") if t.kind == "date" else t
         if not (t.is_numeric() or t.is_null() or t.is_bool()):
             expect(f, False, "a numeric type", name)
         # Polars keeps a float32 column's mean/std/var/median/quantile float32 (SQL casts a REAL

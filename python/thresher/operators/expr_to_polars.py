@@ -519,6 +519,9 @@ for _p in ("year", "month", "day", "hour", "minute", "second", "weekday", "quart
 for _p in ("is_nan", "is_not_nan", "is_finite", "is_infinite", "floor", "ceil"):  # (expressions/numeric.py)
     _LOWER[_p] = functools.partial(lambda a, e, t, n: getattr(a[0], n)(), n=_p)
 _LOWER["fill_nan"] = lambda a, e, t: a[0].fill_nan(a[1])
+for _p in ("sin", "cos", "tan", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
+           "arctanh", "degrees", "radians", "exp", "log", "log10", "log1p", "cbrt", "sign"):  # (numeric.MATH)
+    _LOWER[_p] = functools.partial(lambda a, e, t, n: getattr(a[0], n)(**_opts(e)), n=_p)
 
 
 def _clip(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
@@ -660,7 +663,8 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
         return x.mean()
     if name in ("std", "var", "quantile", "median"):
         # (a float32 column keeps its type, as in Polars: computed as Polars computes it)
-        xf = x if in_type.arrow == pa.float32() else cast(x, pl.Float64)
+        # (dates, datetimes and durations too: Polars' median of dates is a datetime)
+        xf = x if in_type.arrow == pa.float32() or in_type.is_temporal() else cast(x, pl.Float64)
         if name == "quantile":
             return xf.quantile(e.option("quantile", 0.5), interpolation=e.option("interpolation", "nearest"))
         if name == "median":

@@ -47,6 +47,9 @@ def partial_aggregates(aggs: tuple[Expr, ...], schema: Schema | None = None
             second.append(AggCall(inner.name, Column(f"{name}.p"), inner.options).alias(name))
             final.append(Column(name))
         elif isinstance(inner, AggCall) and inner.name == "mean" and inner.options in ((), _EXACT):
+            t = _input_type(inner.child, schema)
+            if t is not None and t.is_temporal():
+                return None  # (a mean of dates is a datetime, not a sum over a count)
             first += [_mean_sum(inner.child, schema).alias(f"{name}.s"),
                       AggCall("count", inner.child).alias(f"{name}.c")]
             second += [AggCall("sum", Column(f"{name}.s")).alias(f"{name}.s"),

@@ -1098,6 +1098,9 @@ class Translator:
             if agg in ("sum", "mean") and may_leave_int32(x, schema):
                 # (a BIGINT sum must not wrap: see SQL_EXACT_SUM)
                 return AggCall(agg, x, SQL_EXACT_SUM + distinct)
+            if agg == "mean" and schema is not None and x.resolve(schema).dtype.kind == "date":
+                # (DuckDB's avg of dates is a TIMESTAMP_NS; Polars' mean a datetime in microseconds)
+                return Cast(AggCall(agg, x, distinct), DataType.timestamp("ns"))
             if agg == "median" and schema is not None and x.resolve(schema).dtype.kind == "decimal":
                 return decimal_quantile(x, 0.5, x.resolve(schema).dtype)  # (a DECIMAL, as DuckDB's)
             if agg in ("sum", "mean", "std", "var", "median") and _is_float32(x, schema):
