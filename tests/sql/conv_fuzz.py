@@ -246,8 +246,9 @@ GROUPS = [[*NUM_COLS], ["d", "ts"], ["s"], ["b"]]
 @st.composite
 def _pair(draw: Any, compared: bool = False) -> tuple[str, str]:
     """Two columns DuckDB combines; ``compared``: not a FLOAT with an integer or a DECIMAL, which
-    DuckDB compares in FLOAT (``DECIMAL -2.5000000001 = FLOAT -2.5`` is true there, false in
-    Thresher, which compares in DOUBLE: a known difference, mixed-type fuzzer seed 0)."""
+    DuckDB compares in FLOAT (``DECIMAL -2.5000000001 = FLOAT -2.5`` is true there) and Thresher
+    too in comparisons and join keys, but not yet in ``IN (subquery)``, ``EXISTS`` or a scalar
+    subquery correlated on them (a known difference, left out)."""
     group = draw(st.sampled_from(GROUPS))
     a, b = draw(st.sampled_from(group)), draw(st.sampled_from(group))
     if compared and "r" in (a, b) and {a, b} - {"r", "f"}:
@@ -262,12 +263,12 @@ def mixed_query(draw: Any) -> str:
     subquery correlated on such keys, and comparisons of two such columns (results compared as
     multisets, ``-- multiset``)."""
     form = draw(st.integers(0, 6))
-    a, b = draw(_pair(compared=form not in (1, 6)))
+    a, b = draw(_pair(compared=form in (2, 3, 4)))
     if form == 0:
         how = draw(st.sampled_from(["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "SEMI JOIN", "ANTI JOIN"]))
         extra = ""
         if how == "JOIN" and draw(st.integers(0, 2)) == 0:  # (outer joins refuse a non-equality beside the key)
-            c, e = draw(_pair(compared=True))
+            c, e = draw(_pair())
             extra = f" AND t.{c} {draw(st.sampled_from(['=', '<', '>=', '<>']))} u.{e}"
         right = "" if how in ("SEMI JOIN", "ANTI JOIN") else f", u.{b} AS ub, u.id AS uid"
         return f"SELECT t.id, t.{a} AS ta{right} FROM t {how} u ON t.{a} = u.{b}{extra} -- multiset"

@@ -190,3 +190,19 @@ def test_cast_of_a_boolean_to_a_too_narrow_decimal_raises() -> None:
     t = th.from_arrow(pa.table({"b": [True]}))
     with pytest.raises(ThresherExecutionError):  # (DuckDB: "Could not cast value true to DECIMAL(3,3)")
         th.sql("SELECT CAST(b AS DECIMAL(3,3)) AS c FROM t", t=t).to_arrow()
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT r = 1.1 AS c FROM t", "SELECT r <> CAST(1.1 AS DECIMAL(9,1)) AS c FROM t", "SELECT count(*) AS c FROM t WHERE r >= 1.1",
+    "SELECT r BETWEEN 1.1 AND 2 AS c FROM t", "SELECT CAST(16777217 AS BIGINT) = CAST(16777216 AS FLOAT) AS c FROM t",
+    "SELECT r < m AS c, r = h AS d FROM t", "SELECT a.w, b.r FROM t a JOIN t b ON a.w = b.r",
+    "SELECT a.w, b.r FROM t a LEFT JOIN t b ON a.w = b.r",
+])
+def test_float_compared_with_an_integer_or_decimal_in_float(query: str) -> None:
+    # (mixed-type fuzzer, slow seed 0) DuckDB compares a FLOAT with an integer or a DECIMAL in
+    # FLOAT: `r = 1.1` of a FLOAT 1.1 is true (Thresher compared in DOUBLE, 1.100000023841858 <>
+    # 1.1: WHERE r = 1.1 found no row), DECIMAL -2.5000000001 joins FLOAT -2.5
+    t = FLOATS.append_column("w", pa.array([decimal.Decimal("-2.5000000001"), None, decimal.Decimal("1.1")],
+                                           pa.decimal128(38, 10)))
+    t = t.set_column(0, "r", pa.array([1.1, -2.5, None], pa.float32()))
+    _same_as_duckdb({"t": t}, query)

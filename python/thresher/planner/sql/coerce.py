@@ -390,7 +390,10 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
                 na = _typed_literal(a, t)
                 if na is not a:
                     return Call(e.name, (na, b), e.options)
-        return e
+        # a FLOAT compared with an integer or a DECIMAL is compared in FLOAT, as DuckDB does (a FLOAT
+        # column holding 1.1 equals 1.1; in DOUBLE it was 1.100000023841858, unequal)
+        floats = float32_values(e.args, schema)
+        return e if floats is None else Call(e.name, tuple(floats), e.options)
     if e.name in _VALUE_LISTS:
         name, options = e.name, e.options
         e = _typed_int_literals(e, e.args, schema, lambda xs: Call(name, tuple(xs), options))

@@ -479,9 +479,20 @@ class Translator:
     def _typed_keys(self, keys: list[tuple[Expr, Expr, Expr]], left: LogicalPlan,
                     right: LogicalPlan) -> tuple[tuple[Expr, ...], tuple[Expr, ...]]:
         """The left and right keys of ``keys`` (see ``_equi_keys``), each typed against its side
-        (a ``//`` or a CAST in an ON key waits for its operand's type, as a WHERE term does)."""
-        return (tuple(self._typed(k[1], left.schema) for k in keys),
-                _keep(self._typed(k[2], right.schema) for k in keys))
+        (a ``//`` or a CAST in an ON key waits for its operand's type, as a WHERE term does); a
+        FLOAT key and an integer or DECIMAL key meet in FLOAT, as DuckDB compares them (see
+        :func:`float32_common`)."""
+        lefts = [self._typed(k[1], left.schema) for k in keys]
+        rights = [self._typed(k[2], right.schema) for k in keys]
+        for i, (a, b) in enumerate(zip(lefts, rights)):
+            try:
+                ta, tb = a.resolve(left.schema).dtype, b.resolve(right.schema).dtype
+            except ThresherError:
+                continue
+            if float32_common([ta, tb]):
+                f32 = DataType.float32()
+                lefts[i], rights[i] = (a if ta == f32 else a.cast(f32)), (b if tb == f32 else b.cast(f32))
+        return tuple(lefts), _keep(rights)
 
     def _select_subqueries(self, node: Any, plan: LogicalPlan) -> LogicalPlan:
         """Uncorrelated scalar subqueries in the SELECT list: one value, cross-joined onto every row.
