@@ -69,7 +69,8 @@ def test_plan_kinds_hold_the_shapes() -> None:
 
 def test_tpch_plans_with_and_without_the_shapes(tpch_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The 22 TPC-H DataFrame queries optimize to the same plans (and firings) as with node classes
-    only in NEEDS_KINDS, in 39% fewer rule runs (697 -> 426; q16 26 -> 15, q22 25 -> 15)."""
+    only in NEEDS_KINDS, in 39% fewer rule runs (697 -> 426; q16 26 -> 15, q22 25 -> 15; 424 and q16 14
+    since semi_join_pushdown reaches its own fixpoint in one run, q15 and q16)."""
     from benchmarks.tpch.queries_df import QUERIES, tables
 
     t = tables(tpch_dir)
@@ -80,8 +81,8 @@ def test_tpch_plans_with_and_without_the_shapes(tpch_dir: Path, monkeypatch: pyt
         assert fast[q].plan.pretty() == full[q].plan.pretty(), q
         assert [f.rule for f in fast[q].log] == [f.rule for f in full[q].log], q
     runs = {q: r.rule_runs for q, r in fast.items()}
-    assert sum(runs.values()) <= 426 < sum(r.rule_runs for r in full.values())
-    assert runs[16] <= 15 and runs[22] <= 15
+    assert sum(runs.values()) <= 424 < sum(r.rule_runs for r in full.values())
+    assert runs[16] <= 14 and runs[22] <= 15
 
 
 def test_a_rule_skipped_for_its_shape_is_checked_by_validate(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -79,3 +79,26 @@ def test_below_a_scalar_subquery_filter_matches_duckdb(exists: str) -> None:
         con.register(k, pa.table(v))
     assert df.to_arrow().to_pylist() == con.sql(query).to_arrow_table().to_pylist()
     assert_rule_equivalent(df, "semi_join_pushdown", ordered=True)
+
+
+def test_its_output_is_its_own_fixpoint_so_the_runner_runs_it_once(tpch_dir, monkeypatch):
+    """The rule walks what it made again until no join moves (IDEMPOTENT): TPC-H q16 (DataFrame)
+    runs it once, not again in a second pass over projection_pushdown's narrowing of its output;
+    the plan is the one the rule rerun by the fixpoint gives."""
+    from benchmarks.tpch.queries_df import QUERIES, tables
+
+    from thresher.planner.optimizer import runner
+
+    plan = QUERIES[16](tables(tpch_dir)).plan
+    ran: list[str] = []
+    load = runner._load
+    monkeypatch.setattr(runner, "_load", lambda name: (lambda p, f=load(name), n=name: ran.append(n) or f(p)))
+    res = runner.optimize(plan)
+    assert ran.count("semi_join_pushdown") == 1 and res.rule_runs <= 14
+    runner.optimize(plan, validate=True)  # (checks the rule's output is its own fixpoint)
+    ran.clear()
+    monkeypatch.setattr(semi_join_pushdown, "IDEMPOTENT", False)
+    monkeypatch.setattr(semi_join_pushdown, "_MAX_WALKS", 0)
+    full = runner.optimize(plan)
+    assert ran.count("semi_join_pushdown") == 2
+    assert full.plan == res.plan and full.plan.pretty() == res.plan.pretty()

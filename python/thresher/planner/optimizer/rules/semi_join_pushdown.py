@@ -53,8 +53,6 @@ which hid the row count from Polars' runtime filters.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from thresher.planner.logical import Join, LogicalPlan
 from thresher.planner.optimizer.rules._util import plan_has, rewrite_top_down
 from thresher.planner.optimizer.rules.join_order import estimated_rows
@@ -71,10 +69,28 @@ QUIET_AFTER_NARROWING = ("it decides on join kinds and keys (kept), the names tw
                          "(kept) and row estimates (which no column count changes)")
 
 
+#: its output is its own fixpoint: ``apply`` walks what it made again until no join moves (each
+#: walk after the first visits only the nodes the one before made: see rewrite_top_down's memo),
+#: so the runner does not rerun it on its own output, nor after a rule that only narrows the plan
+#: (QUIET_AFTER_NARROWING) or sets join strategies (TPC-H q16: no second pass of it)
+IDEMPOTENT = True
+
+#: walks of one ``apply`` at most
+_MAX_WALKS = 64
+
+
 def apply(plan: LogicalPlan) -> LogicalPlan | None:
     if not plan_has(plan, _semi_join, only=(Join,)):
         return None
-    return rewrite_top_down(plan, _place, only=(Join,))
+    out = rewrite_top_down(plan, _place, only=(Join,))
+    if out is None:
+        return None
+    for _ in range(_MAX_WALKS):
+        again = rewrite_top_down(out, _place, only=(Join,))
+        if again is None:
+            break
+        out = again
+    return out
 
 
 def _place(node: LogicalPlan) -> LogicalPlan | None:
@@ -83,6 +99,13 @@ def _place(node: LogicalPlan) -> LogicalPlan | None:
     if node.how == "inner":
         return _lift(node)
     return _push(node)
+
+
+def _on(semi: Join, left: LogicalPlan) -> Join:
+    """The semi/anti join ``semi`` over ``left``: ``dataclasses.replace(semi, left=left)`` without
+    its look-up of the dataclass's fields."""
+    return Join(left, semi.right, semi.left_on, semi.right_on, semi.how, semi.suffix, semi.strategy,
+                semi.nulls_equal)
 
 
 def _cheaper_below(side: LogicalPlan, join: Join) -> bool:
@@ -117,10 +140,13 @@ def _lift(node: Join) -> LogicalPlan | None:
             keys |= e.columns()
         if not is_left and keys & coalesced:
             continue
-        without = replace(node, left=semi.left) if is_left else replace(node, right=semi.left)
+        # (a semi/anti join's schema is its left input's, the same object: the join rebuilt on
+        # that input keeps its own schema, not derived again; see LogicalPlan._with_inputs)
+        without = node.with_children((semi.left, node.right) if is_left else (node.left, semi.left))
+        assert isinstance(without, Join)
         if _cheaper_below(semi.left, without):
             continue
-        return replace(semi, left=without)
+        return _on(semi, without)
     return None
 
 
@@ -141,9 +167,9 @@ def _push(node: LogicalPlan) -> LogicalPlan | None:
     if keys <= left_names:
         if below.how == "inner" and not _cheaper_below(below.left, below):
             return None
-        return replace(below, left=replace(node, left=below.left))
+        return below.with_children((_on(node, below.left), below.right))
     if below.how == "inner" and keys <= right_names and not keys & below.coalesced_right_keys():
         if not _cheaper_below(below.right, below):
             return None
-        return replace(below, right=replace(node, left=below.right))
+        return below.with_children((below.left, _on(node, below.right)))
     return None
