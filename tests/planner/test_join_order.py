@@ -328,3 +328,46 @@ def test_a_join_the_branches_share_goes_first(tmp_path):
         con.register(name, f.to_arrow())
     sql = " UNION ALL ".join(branch.format(h=h) for h in range(6))
     assert sorted_rows(df.to_arrow()) == sorted_rows(con.sql(sql).to_arrow_table())
+
+
+def test_a_plan_of_one_region_does_not_number_its_leaves(tpch_dir, monkeypatch):
+    # the leaves shared by two regions (see the test above) are found by numbering equal leaves
+    # across the regions, which hashes each leaf (a walk of its whole subtree's fields); a plan of
+    # one region (TPC-H q5, q8) shares nothing and numbers none
+    from benchmarks.tpch.queries_df import QUERIES
+
+    from thresher.planner.memo import memo_scope
+
+    plan = QUERIES[8](_tpch_frames(tpch_dir)).plan
+    with memo_scope():
+        want = join_order.apply(plan)
+    assert want is not None
+
+    def unhashable(self):  # type: ignore[no-untyped-def]
+        raise AssertionError("a leaf of the only region was hashed")
+
+    monkeypatch.setattr(LogicalPlan, "__hash__", unhashable)
+    with memo_scope():
+        got = join_order.apply(plan)
+    assert got == want and got.pretty() == want.pretty()
+
+
+def test_a_small_search_is_not_kept_for_a_region_met_again(tpch_dir):
+    # a search over at most _DP_UNKEPT inputs costs about what its key in the memo does (TPC-H
+    # q3's three inputs): it is not kept; the order is the same
+    from benchmarks.tpch.queries_df import QUERIES
+
+    from thresher.planner.memo import memo_scope
+    from thresher.planner.optimizer.rules._util import rule_memo
+
+    plan = QUERIES[3](_tpch_frames(tpch_dir)).plan
+    with memo_scope():
+        got = join_order.apply(plan)
+        assert got is not None and rule_memo("join_order_dp") == {}
+    with memo_scope():
+        import unittest.mock
+
+        with unittest.mock.patch.object(join_order, "_DP_UNKEPT", 0):
+            kept = join_order.apply(plan)
+            assert len(rule_memo("join_order_dp")) == 1
+    assert kept is not None and kept.pretty() == got.pretty()

@@ -76,6 +76,7 @@ from thresher.expressions.expr import (
     Call,
     Column,
     Expr,
+    _columns,
     combine_conjunction,
     memo,
     split_conjunction,
@@ -128,8 +129,7 @@ def _regions(plan: LogicalPlan) -> tuple[dict[LogicalPlan, int], list[frozenset[
     """The leaves of each join region of ``plan`` (as ``_flatten`` walks one; a subplan shared by
     several parents counted once), for :func:`_shared_pairs`: a number for each distinct leaf
     (equal subplans, one number), and each region's leaves' numbers."""
-    number: dict[LogicalPlan, int] = {}
-    out: list[frozenset[int]] = []
+    found: list[list[LogicalPlan]] = []
     seen: set[int] = set()
 
     def walk(node: LogicalPlan) -> None:
@@ -149,12 +149,18 @@ def _regions(plan: LogicalPlan) -> tuple[dict[LogicalPlan, int], list[frozenset[
             else:
                 stack.extend(n.children())
         if len(leaves) >= 3:
-            out.append(frozenset(number.setdefault(leaf, len(number)) for leaf in leaves))
+            found.append(leaves)
         for leaf in leaves:
             walk(leaf)
 
     walk(plan)
     unlink(walk)  # see planner/memo.py
+    number: dict[LogicalPlan, int] = {}
+    if len(found) < 2:
+        # (one region shares nothing: its leaves are not numbered, which hashes each of them, a
+        # walk of its whole subtree's fields; most plans have one region)
+        return number, []
+    out = [frozenset(number.setdefault(leaf, len(number)) for leaf in leaves) for leaves in found]
     return number, out
 
 
@@ -396,10 +402,13 @@ def _build(part: _Part) -> LogicalPlan:
 
 
 def _leaf_sets(e: Expr, owner: dict[str, int]) -> frozenset[int] | None:
-    cols = e.columns()
-    if not all(c in owner for c in cols):
-        return None
-    return frozenset(owner[c] for c in cols)
+    out = []
+    for c in memo(e, "_memo_columns", _columns):  # (e.columns(), without its copy)
+        i = owner.get(c)
+        if i is None:
+            return None
+        out.append(i)
+    return frozenset(out)
 
 
 def _ndv(e: Expr, leaves: list[LogicalPlan], owner: dict[str, int], rows: list[float]) -> float | None:
@@ -635,6 +644,8 @@ def _dp_order(parts: list[_Part], edges: list[_Edge], residual: list[_Residual],
         b = sum(1 << index[i] for i in e.lb)
         emask.append((a, b, e))
     shared = shared or {}
+    if len(parts) <= _DP_UNKEPT:
+        return _dp_search(parts, emask, residual, base, shared)
     problem = ("dp", *_problem(parts, edges, residual, base), tuple(sorted((tuple(sorted(p)), k) for p, k in shared.items())))
     done = rule_memo("join_order_dp")
     if problem in done:
@@ -642,6 +653,11 @@ def _dp_order(parts: list[_Part], edges: list[_Edge], residual: list[_Residual],
     out = _dp_search(parts, emask, residual, base, shared)
     done[problem] = out
     return out
+
+
+#: a search over at most this many parts is not kept for a region met again: it costs about what
+#: its key does (TPC-H q3's three inputs: the key was as much work as the search it saved)
+_DP_UNKEPT = 4
 
 
 def _problem(parts: list[_Part], edges: list[_Edge], residual: list[_Residual],
@@ -652,15 +668,19 @@ def _problem(parts: list[_Part], edges: list[_Edge], residual: list[_Residual],
     in a later pass (its leaves rebuilt by other rules, its edges listed in another order) or the
     same join in another use of a CTE poses the same problem (TPC-DS q04 ordered its 6-input join
     three times per optimize() call, q64 its 18-input join four times)."""
-    rank = {c: k for k, c in enumerate(sorted({_canon(e.term) for e in edges}))}
+    canon = [_canon(e.term) for e in edges]
+    rank = {c: k for k, c in enumerate(sorted(set(canon)))}
 
     def mask(ls: frozenset[int]) -> int:
         return sum(1 << i for i in ls)
 
+    keyed = []
+    for e, c in zip(edges, canon):
+        a, b = mask(e.la), mask(e.lb)
+        keyed.append((a, b, e.sel, -1 if e.cls is None else e.cls, rank[c]) if a <= b else
+                     (b, a, e.sel, -1 if e.cls is None else e.cls, rank[c]))
     return (tuple(next(iter(p.leaves)) for p in parts), tuple(p.rows for p in parts), tuple(sorted(base.items())),
-            tuple(sorted((min(mask(e.la), mask(e.lb)), max(mask(e.la), mask(e.lb)), e.sel,
-                          -1 if e.cls is None else e.cls, rank[_canon(e.term)]) for e in edges)),
-            tuple((mask(r.leaves), r.sel) for r in residual))
+            tuple(sorted(keyed)), tuple((mask(r.leaves), r.sel) for r in residual))
 
 
 def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual: list[_Residual],
