@@ -177,7 +177,8 @@ def rewrite_top_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan 
             hit = get(id(k))  # (see rewrite_bottom_up)
             if hit is not None:
                 nk = hit[1]
-            elif kinds is not None and not kinds_of(k, kinds) & want:
+            elif kinds is not None and not ((h[1] if (h := kinds.get(id(k))) is not None else kinds_of(k, kinds))
+                                            & want):
                 nk = None  # (a child of a node fn made may be new: kinds_of)
             else:
                 nk = visit(k)
@@ -436,9 +437,19 @@ def kinds_of(node: LogicalPlan, kinds: _Kinds) -> int:
     if hit is not None:
         return hit[1]
     get = kinds.get
+    own_of = _OWN.get
 
     def visit(n: LogicalPlan) -> int:
-        out = _own_bits(n)
+        own = own_of(type(n))  # (_own_bits, inlined: once per node of every plan)
+        if own is None:
+            own = _own_entry(type(n))
+        if type(own) is int:
+            out: int = own  # type: ignore[assignment]
+        else:
+            out, shapes = own  # type: ignore[misc]
+            for bit, test in shapes:
+                if test(n):
+                    out |= bit
         for c in n.children():
             h = get(id(c))
             out |= visit(c) if h is None else h[1]
