@@ -697,7 +697,8 @@ def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual
     cost: dict[int, float] = {1 << k: 0.0 for k in range(n)}
     tree: dict[int, object] = {1 << k: k for k in range(n)}
     # per edge, what choosing one edge per class compares (see _one_per_class), once
-    info = [(a, b, e.cls, (e.sel, _canon(e.term)) if e.cls is not None else None, e) for a, b, e in emask]
+    # (and its selectivity, last)
+    info = [(a, b, e.cls, (e.sel, _canon(e.term)) if e.cls is not None else None, e, e.sel) for a, b, e in emask]
     # _rows_of_join over sets of parts as bit masks (each part one leaf here): the leaves of a
     # set, its caps and the residual terms a join applies, without building sets per split
     leaf = [next(iter(p.leaves)) for p in parts]
@@ -733,12 +734,13 @@ def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual
             s1 = sub | low  # the side holding the lowest leaf: each split once
             s2 = mask ^ s1
             if s2 and s1 in cost and s2 in cost and (adj[s1] if s1 in adj else _adjacent(s1, nbr, adj)) & s2:
+                # (an edge within mask lies in s1 where it misses s2: s1 and s2 split mask)
                 crossing = [x for x in inner
-                            if (x[0] & ~s1 == 0 and x[1] & ~s2 == 0) or (x[0] & ~s2 == 0 and x[1] & ~s1 == 0)]
+                            if (x[0] & s2 == 0 and x[1] & s1 == 0) or (x[0] & s1 == 0 and x[1] & s2 == 0)]
                 if crossing:
                     if any(x[2] is not None for x in crossing):
                         pick: dict[int, tuple[object, _Edge]] = {}
-                        for _, _, cls, rk, e in crossing:
+                        for _, _, cls, rk, e, _ in crossing:
                             if cls is not None:
                                 have = pick.get(cls)
                                 if have is None or rk < have[0]:  # type: ignore[operator]
@@ -746,18 +748,21 @@ def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual
                         crossing = [x for x in crossing if x[2] is None or pick[x[2]][1] is x[4]]
                     r1, r2 = rows[s1], rows[s2]
                     # (as _rows_of_join(leaves of s1, r1, leaves of s2, r2, between, ...))
-                    sel = 1.0
-                    for k, sv in enumerate(sorted(x[4].sel for x in crossing)):
-                        sel *= sv ** (1.0 / 2**k)
+                    if len(crossing) == 1:
+                        sel = crossing[0][5]  # (the loop below for one key: 1.0 * sel ** 1.0)
+                    else:
+                        sel = 1.0
+                        for k, sv in enumerate(sorted(x[5] for x in crossing)):
+                            sel *= sv ** (1.0 / 2**k)
                     cx = cy = 0
-                    for a, b, _, _, _ in crossing:
-                        cx |= a if a & ~s1 == 0 else b
-                        cy |= a if a & ~s2 == 0 else b
+                    for a, b, _, _, _, _ in crossing:
+                        cx |= a if a & s2 == 0 else b
+                        cy |= a if a & s1 == 0 else b
                     cap_x = caps[cx] if cx in caps else cap(cx)
                     cap_y = caps[cy] if cy in caps else cap(cy)
                     sel = max(sel, 1.0 / max(cap_x, cap_y))
                     for rm, ts in applies:
-                        if rm & ~s1 and rm & ~s2:
+                        if rm & s2 and rm & s1:  # (on both sides: rm lies within mask)
                             sel *= ts
                     out = max(r1 * r2 * sel, 1.0)
                     build = min(r1, r2)
