@@ -210,3 +210,29 @@ def test_float_compared_with_an_integer_or_decimal_in_float(query: str) -> None:
                                            pa.decimal128(38, 10)))
     t = t.set_column(0, "r", pa.array([1.1, -2.5, None], pa.float32()))
     _same_as_duckdb({"t": t}, query)
+
+
+@pytest.mark.parametrize("source", ["arrow", "parquet"])
+@pytest.mark.parametrize("query", [
+    "SELECT r, r IN (1.1, 7) AS c FROM t", "SELECT r FROM t WHERE r IN (1.1, 2)", "SELECT r FROM t WHERE r NOT IN (1.1, 2)",
+    "SELECT r, r NOT IN (1.1, 7) AS c FROM t", "SELECT r FROM t WHERE r IN (1.1e0, 2)", "SELECT r, r IN (1.1e0, 2) AS c FROM t",
+    "SELECT r, r IN (16777217, 3) AS c FROM t", "SELECT r FROM t WHERE r IN (CAST(1.1 AS DECIMAL(9,1)), NULL)",
+])
+def test_float_in_a_list_of_integers_or_decimals_in_float(tmp_path: Path, source: str, query: str) -> None:
+    # (after the fix above) `r IN (1.1, 7)` of a FLOAT 1.1 is true in DuckDB (the list's constants
+    # rounded to FLOAT); Thresher compared in DOUBLE: false as a value, and NOT IN kept the row; a
+    # DOUBLE constant among them (1.1e0) makes DuckDB compare in DOUBLE, where a Parquet scan's
+    # pushed-down test rounded the constant to FLOAT and found the row
+    t = pa.table({"r": pa.array([1.1, 2.0, None, 16777216.0], pa.float32()), "k": pa.array([1, 2, 3, 4], pa.int32())})
+    con = duckdb.connect()
+    con.register("t", t)
+    want = sorted(map(str, con.sql(query).fetchall()))
+    if source == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(t, tmp_path / "t.parquet")
+        frame = th.read_parquet(str(tmp_path / "t.parquet"))
+    else:
+        frame = th.from_arrow(t)
+    got = sorted(str(tuple(row.values())) for row in th.sql(query, t=frame).to_arrow().to_pylist())
+    assert got == want, query

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -410,7 +411,7 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
             if t is not None and not (t.is_string() or t.is_null()):
                 converted = tuple(literal_as(v, t) if isinstance(v, str) else v for v in values)
                 return Call("is_in", e.args, tuple((k, converted if k == "values" else v) for k, v in e.options))
-        return e
+        return _float32_is_in(e, values, schema)
     if e.name == "str.concat":  # 1 || 'a' is '1a': SQL casts each part to VARCHAR
         parts = tuple(_as_text(a, schema) for a in e.args)
         return Call(e.name, parts, e.options) if any(a is not b for a, b in zip(parts, e.args)) else e
@@ -716,6 +717,24 @@ def float32_values(values: Sequence[Expr], schema: Schema) -> list[Expr] | None:
         return None
     return [Cast(v, _FLOAT32) if t is not None and (t.is_integer() or t.kind == "decimal") else v
             for v, t in zip(values, types)]
+
+
+def _float32_is_in(e: Call, values: Sequence[Any], schema: Schema) -> Expr:
+    """``x IN (...)`` of a FLOAT ``x`` compared as DuckDB compares it: in FLOAT against integer and
+    DECIMAL constants (each rounded to a FLOAT first: a FLOAT column holding 1.1 is IN (1.1)), in
+    DOUBLE where a DOUBLE constant is among them (``1.1e0``; the column widened, not the list
+    narrowed, which a scan's pushed-down test would otherwise do)."""
+    if not values or _dtype(e.args[0], schema) != _FLOAT32:
+        return e
+    if any(isinstance(v, float) for v in values):
+        return Call("is_in", (Cast(e.args[0], DataType.float64()), *e.args[1:]), e.options)
+    if not all(v is None or isinstance(v, int | decimal.Decimal) and not isinstance(v, bool) for v in values):
+        return e
+    try:
+        rounded = tuple(None if v is None else struct.unpack("f", struct.pack("f", float(v)))[0] for v in values)
+    except OverflowError:  # beyond FLOAT's range: equal to no FLOAT, compared as they are
+        return e
+    return Call("is_in", e.args, tuple((k, rounded if k == "values" else v) for k, v in e.options))
 
 
 def float32_common(types: Sequence[DataType | None]) -> bool:
