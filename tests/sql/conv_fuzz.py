@@ -25,6 +25,7 @@ import decimal
 from typing import Any
 
 import pyarrow as pa
+from fn_fuzz import table_of
 from hypothesis import strategies as st
 
 D = datetime.date
@@ -95,14 +96,9 @@ def _targets(src_type: str) -> list[str]:
     return sorted(NUMERIC_TARGETS | {"VARCHAR", "BOOLEAN"})
 
 
-@st.composite
-def tables(draw: Any, max_rows: int = 6) -> pa.Table:
-    """One table ``t`` of 0..``max_rows`` rows with an ``id`` (the row's number, to line results up)."""
-    n = draw(st.integers(0, max_rows))
-    data: dict[str, pa.Array] = {"id": pa.array(range(n), pa.int64())}
-    for name, (typ, _, values) in COLUMNS.items():
-        data[name] = pa.array(draw(st.lists(st.sampled_from(values), min_size=n, max_size=n)), typ)
-    return pa.table(data)
+def tables(max_rows: int = 6) -> st.SearchStrategy[pa.Table]:
+    """One table ``t`` of this module's ``COLUMNS`` (see ``fn_fuzz.table_of``)."""
+    return table_of(COLUMNS, max_rows)
 
 
 @st.composite

@@ -67,13 +67,19 @@ KINDS = ("int", "float", "dec", "str", "date", "ts", "bool")
 
 
 @st.composite
-def tables(draw: Any, max_rows: int = 6) -> pa.Table:
-    """One table ``t`` of 0..``max_rows`` rows with an ``id`` (the row's number, to line results up)."""
+def table_of(draw: Any, columns: dict[str, tuple[pa.DataType, str, list[Any]]], max_rows: int = 6) -> pa.Table:
+    """One table of 0..``max_rows`` rows with an ``id`` (the row's number, to line results up) and
+    ``columns`` (name -> Arrow type, SQL type, the values drawn from)."""
     n = draw(st.integers(0, max_rows))
     data: dict[str, pa.Array] = {"id": pa.array(range(n), pa.int64())}
-    for name, (typ, _, values) in COLUMNS.items():
+    for name, (typ, _, values) in columns.items():
         data[name] = pa.array(draw(st.lists(st.sampled_from(values), min_size=n, max_size=n)), typ)
     return pa.table(data)
+
+
+def tables(max_rows: int = 6) -> st.SearchStrategy[pa.Table]:
+    """One table ``t`` of this module's ``COLUMNS``."""
+    return table_of(COLUMNS, max_rows)
 
 
 def _cols(kind: str) -> list[str]:
