@@ -47,6 +47,7 @@ from thresher.expressions.expr import (
     memo,
     to_dtype,
 )
+from thresher.frame_host import FrameHost
 
 if TYPE_CHECKING:
     from thresher.dataframe import DataFrame
@@ -412,35 +413,8 @@ def _right_join(df: DataFrame, other: DataFrame, left_on: Sequence[Expr], right_
 # --------------------------------------------------------------------------------------------
 
 
-class FrameOpsMixin:
+class FrameOpsMixin(FrameHost):
     """Everyday methods; see the module docstring."""
-
-    if TYPE_CHECKING:
-        _plan: LogicalPlan
-
-        @property
-        def schema(self) -> Schema: ...
-
-        @property
-        def columns(self) -> list[str]: ...
-
-        def _with(self, plan: LogicalPlan) -> DataFrame: ...
-
-        def select(self, *exprs: Any, **named: Any) -> DataFrame: ...
-
-        def with_columns(self, *exprs: Any, **named: Any) -> DataFrame: ...
-
-        def with_row_index(self, name: str = "index", offset: int = 0) -> DataFrame: ...
-
-        def filter(self, *predicates: Any, **constraints: Any) -> DataFrame: ...
-
-        def agg(self, *aggs: Any, **named_aggs: Any) -> DataFrame: ...
-
-        def to_arrow(self, **kw: Any) -> Any: ...
-
-        def limit(self, n: int, offset: int = 0) -> DataFrame: ...
-
-        def drop(self, *columns: str) -> DataFrame: ...
 
     def tail(self, n: int = 5) -> DataFrame:
         """The last ``n`` rows, in order (a negative ``n``: every row but the first ``-n``, as

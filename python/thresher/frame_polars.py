@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 from thresher.errors import ThresherTypeError, UnsupportedMethodError
 from thresher.expressions.expr import CountStar, Expr, col, combine_conjunction, lit, user_when
+from thresher.frame_host import FrameHost
 
 if TYPE_CHECKING:
     from thresher.dataframe import DataFrame
     from thresher.datatypes import Schema
-    from thresher.planner.logical import LogicalPlan
     from thresher.series import Series
 
 _ORDER = "__thresher_order"
@@ -110,62 +110,8 @@ UNSUPPORTED: dict[str, str] = {
 }
 
 
-class FramePolarsMixin:
+class FramePolarsMixin(FrameHost):
     """Polars' frame methods; see the module docstring."""
-
-    if TYPE_CHECKING:
-        _plan: LogicalPlan
-        _result: Any
-
-        @property
-        def schema(self) -> Schema: ...
-
-        @property
-        def columns(self) -> list[str]: ...
-
-        def _with(self, plan: LogicalPlan) -> DataFrame: ...
-
-        def select(self, *exprs: Any, **named: Any) -> DataFrame: ...
-
-        def with_columns(self, *exprs: Any, **named: Any) -> DataFrame: ...
-
-        def with_row_index(self, name: str = "index", offset: int = 0) -> DataFrame: ...
-
-        def filter(self, *predicates: Any, **constraints: Any) -> DataFrame: ...
-
-        def sort(self, by: Any, *more: Any, descending: bool | Sequence[bool] = False,
-                 nulls_last: bool | Sequence[bool] = False, maintain_order: bool = False,
-                 multithreaded: bool = True) -> DataFrame: ...
-
-        def limit(self, n: int, offset: int = 0) -> DataFrame: ...
-
-        def tail(self, n: int = 5) -> DataFrame: ...
-
-        def drop(self, *columns: str) -> DataFrame: ...
-
-        def join(self, other: DataFrame, on: Any = None, left_on: Any = None, right_on: Any = None,
-                 how: str = "inner", suffix: str = "_right", strategy: str = "auto", *,
-                 coalesce: bool | None = None, nulls_equal: bool = False,
-                 maintain_order: str | None = None) -> DataFrame: ...
-
-        def union(self, *others: DataFrame) -> DataFrame: ...
-
-        def unique(self, subset: Sequence[str] | str | None = None, *, keep: str = "first",
-                   maintain_order: bool = False) -> DataFrame: ...
-
-        def to_polars(self, **kw: Any) -> Any: ...
-
-        def to_arrow(self, **kw: Any) -> Any: ...
-
-        def get_column(self, name: str) -> Series: ...
-
-        def get_columns(self) -> list[Series]: ...
-
-        def write_parquet(self, path: str, *args: Any, **kw: Any) -> DataFrame: ...
-
-        def write_csv(self, path: str, *args: Any, **kw: Any) -> DataFrame: ...
-
-        def write_json(self, path: str, *args: Any, **kw: Any) -> DataFrame: ...
 
     if not TYPE_CHECKING:  # (hidden from mypy: a class __getattr__ would type every misspelling)
         def __getattr__(self, name: str) -> Any:

@@ -33,39 +33,16 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from thresher.errors import ColumnNotFoundError
+from thresher.frame_host import FrameHost
 from thresher.series import Series
 from thresher.values import table_to_pylist, table_to_rows
 
 if TYPE_CHECKING:
-    from thresher.dataframe import DataFrame
-    from thresher.datatypes import Schema
     from thresher.expressions.expr import Expr
-    from thresher.planner.logical import LogicalPlan
 
 
-class RowsMixin:
+class RowsMixin(FrameHost):
     """Row and column access; see the module docstring."""
-
-    if TYPE_CHECKING:
-        _result: pa.Table | None
-        _plan: LogicalPlan
-
-        @property
-        def schema(self) -> Schema: ...
-
-        @property
-        def columns(self) -> list[str]: ...
-
-        def to_arrow(self, **kw: Any) -> pa.Table: ...
-
-        def iter_batches(self, runner: str | None = None, optimize: bool = True,
-                         **options: Any) -> Iterator[pa.RecordBatch]: ...
-
-        def count_rows(self) -> int: ...
-
-        def limit(self, n: int, offset: int = 0) -> DataFrame: ...
-
-        def filter(self, *predicates: Any, **constraints: Any) -> DataFrame: ...
 
     # ---- size ---------------------------------------------------------------------------
     @property
