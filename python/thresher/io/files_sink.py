@@ -21,10 +21,13 @@ next commit of that job (or :func:`cleanup_orphans`).
 Object stores have neither rename nor locks. There a partition is claimed by creating its marker
 object with a conditional put (``If-None-Match: *``): exactly one committer of ``(job, partition)``
 wins, whoever runs it and however often. The marker lists the staged and final objects; the
-winner copies staged to final (server-side) and deletes the staged objects. A committer that finds
-the marker already there completes the copy if a crash interrupted it (copies are idempotent:
-same source, same name) and discards its own staged files. Each object appears whole, so a
-reader never sees a partial file; a partition's files become visible one by one.
+winner copies staged to final (server-side), deletes the staged objects and rewrites the marker
+with ``complete: true``. A committer that finds the marker already there completes the copy if a
+crash interrupted it (copies are idempotent: same source, same name) and discards its own staged
+files. ``committed_partitions`` counts a marker only when it says complete or all its final
+objects exist: a job killed between the claim and the copies re-writes that partition on resume
+and its commit finishes the claim. Each object appears whole, so a reader never sees a partial
+file; a partition's files become visible one by one.
 
 ``path`` ending in the format's extension (``out/x.parquet``) writes that one file, like Polars:
 the frame is written as a single partition and committed under exactly that name.
@@ -503,7 +506,20 @@ class FileSink(Sink):
     def committed_partitions(self, job_id: str) -> set[str]:
         if self.local:
             return set(_load_manifest(self.root, job_id)["committed"]) if os.path.isdir(self.root) else set()
-        return {str(m["partition_id"]) for m in self._markers(job_id)}
+        markers = self._markers(job_id)
+        # A marker claims its partition before the copies to the final names run: a committer
+        # killed in between leaves a claim whose data is not (all) visible. Such a partition is
+        # not committed yet; its writer writes it again and ``commit`` finishes the claim's copies.
+        unsure = [m for m in markers if not m.get("complete")]
+        finals = [str(final) for m in unsure for _, final in m.get("moves", [])]
+        there: dict[str, bool] = {}
+        if finals:
+            with concurrent.futures.ThreadPoolExecutor(min(16, len(finals))) as ex:
+                there = dict(zip(finals, ex.map(lambda f: fs.exists(f, self.io_config), finals), strict=True))
+        return {
+            str(m["partition_id"]) for m in markers
+            if m.get("complete") or all(there[str(final)] for _, final in m.get("moves", []))
+        }
 
     def commit(self, job_id: str, results: Sequence[WriteResult]) -> CommitResult:
         """Make ``results`` visible, each ``(job_id, partition)`` exactly once."""
@@ -575,12 +591,15 @@ class FileSink(Sink):
             rec = {"job_id": job_id, "partition_id": pid, "moves": moves, "num_rows": r.num_rows}
             if create_json(marker, rec, self.io_config):
                 self._complete(moves, own=True)
+                atomic_write_json(marker, {**rec, "complete": True}, self.io_config)
                 committed.append(pid)
                 rows += r.num_rows
             else:
                 won = read_json(marker, self.io_config)
                 if isinstance(won, dict):
-                    self._complete(won.get("moves", []), own=False)
+                    if not won.get("complete"):  # its committer may have died before the copies
+                        self._complete(won.get("moves", []), own=False)
+                        atomic_write_json(marker, {**won, "complete": True}, self.io_config)
                 skipped.append(pid)
         return CommitResult(committed=committed, skipped=skipped, num_rows=rows, version=None)
 
@@ -588,10 +607,13 @@ class FileSink(Sink):
         """Copy each staged object to its final name unless already there (idempotent)."""
         for staged, final in moves:
             if own or not fs.exists(final, self.io_config):
-                if fs.exists(staged, self.io_config):
+                try:
                     fs.copy(staged, final, self.io_config)
-                elif not fs.exists(final, self.io_config):
-                    raise ThresherIOError(f"commit of {final}: its staged data {staged} is gone")
+                except fs.StorageError:
+                    # another committer of the same claim finished first and removed the staged
+                    # object: the final one is there (same source, same name) or the data is lost
+                    if not fs.exists(final, self.io_config):
+                        raise ThresherIOError(f"commit of {final}: its staged data {staged} is gone") from None
         for staged, _ in moves:
             fs.delete(staged, self.io_config)
 
