@@ -8,7 +8,9 @@ reset between rounds, outputs compared before a time counts). Names are the modu
 ``make bench`` is ``all --full`` (the published sizes, hours on 2 cores); ``make bench
 BENCH_SCALE=quick`` is ``all`` at the quick sizes (67 min on a loaded 2-core machine).
 
-Options: ``--full`` (the published sizes; the default is the quick sizes), ``--rounds N``, ``--warmup N``, ``--set KEY=VALUE``
+Options: ``--full`` (the published sizes; the default is the quick sizes), ``--rounds N``, ``--warmup N``,
+``--processes K`` (spread the rounds over K worker processes per engine, every engine's worker
+restarted before the same rounds with the same warm-up; default 1, ``tpch_df --full`` 3), ``--set KEY=VALUE``
 (a benchmark parameter, repeatable), ``--engines a,b`` (run only these, plus the reference),
 ``--python ENGINE=PATH`` (run a peer with another interpreter, e.g. a venv with daft; or set
 ``THRESHER_BENCH_PYTHON_DAFT``), ``--no-docs``. ``docs`` rewrites the page from the JSON files
@@ -48,6 +50,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--warmup", type=int)
+    ap.add_argument("--processes", type=int, metavar="K",
+                    help="worker processes per engine the rounds are spread over: the rounds are split into K "
+                         "consecutive blocks and before each block every engine's worker is restarted and warmed up "
+                         "again, the same for all engines; the median is over all rounds, per-process medians are "
+                         "in the JSON (default: the benchmark's setting, 1; tpch_df --full: 3)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--engines", default="")
     ap.add_argument("--python", action="append", default=[], metavar="ENGINE=PATH")
@@ -82,7 +89,7 @@ def main(argv: list[str]) -> int:
         t = time.perf_counter()
         try:
             run_bench(name, full=args.full, rounds=args.rounds, warmup=args.warmup, overrides=overrides,
-                      pythons=pythons, only=only, command=command)
+                      pythons=pythons, only=only, command=command, processes=args.processes)
         except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
             print(f"{name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             failed.append(f"{name} ({type(exc).__name__}: {exc})"[:300])

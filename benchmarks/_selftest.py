@@ -3,11 +3,14 @@
 ``good`` and ``reference`` agree; ``wrong`` answers differently (must be marked MISMATCH and
 left out of the ratios); ``drifting`` changes its answer between rounds; ``absent`` needs a
 module that does not exist (a "not installed" row); ``cached`` is fast only when its cache
-survives between rounds (``reset`` empties it, so its rounds must all be slow).
+survives between rounds (``reset`` empties it, so its rounds must all be slow). ``good`` reports
+its worker's pid and how many runs that worker has served (warm-up included) as metrics, so a test
+can see which process ran each round and that every new process was warmed up.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -47,12 +50,16 @@ def _check(state: dict[str, Any], case: str, out: int) -> int:
     return out
 
 
+def _metrics(state: dict[str, Any], case: str, out: int) -> dict[str, int]:
+    return {"pid": os.getpid(), "calls": state["calls"]}
+
+
 BENCH = Bench(
     name="_selftest",
     title="harness self-test",
     engines=(
         Engine("reference", _start, _run, _check),
-        Engine("good", _start, _run, _check),
+        Engine("good", _start, _run, _check, metrics=_metrics),
         Engine("wrong", _start, _run_wrong, _check),
         Engine("drifting", _start, _run_drifting, _check),
         Engine("absent", _start, _run, _check, requires=("no_such_module_anywhere",)),

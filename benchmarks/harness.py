@@ -5,6 +5,15 @@ Rules (enforced here, not left to each script):
 1. **One process per engine.** Each engine runs in its own worker process (``python -m
    benchmarks.harness worker BENCH ENGINE``), started fresh for every benchmark. No engine
    shares caches, thread pools, imported modules or a Ray cluster with another.
+   With ``--processes K`` every engine's worker is restarted so its rounds are spread over K
+   processes: the rounds are split into K consecutive blocks of (nearly) equal size, and
+   before each block every worker is closed and started again, at the same points for every
+   engine, each doing the same warm-up again. One process can be unlucky for its whole life
+   (its heap, thread and memory layout); a median over rounds of one process cannot show that,
+   a median over rounds of several can. The rounds' median is over all processes; each row's
+   per-process medians (wall and CPU) are in the JSON (``process_medians_s``,
+   ``process_cpu_medians_s``). The default is one process (``Bench.processes`` or a
+   ``worker_processes`` setting changes it; ``tpch_df --full``: 3 processes of 4 rounds).
 2. **Start-up is reported, never timed into a round.** Imports, ``ray.init``, model loads and
    opening inputs happen in the engine's ``start`` hook; the harness reports the wall time from
    spawning the process until it is ready, for every engine alike.
@@ -119,6 +128,7 @@ class Bench:
     rounds: int = 5
     warmup: int = 1
     timeout_s: float = 600.0
+    processes: int = 1  # worker processes per engine over the rounds (rule 1; a "worker_processes" setting wins)
     notes: str = ""
     summary: Hook | None = None  # summary(result) -> Markdown shown under the table (e.g. a sweep's worst/median)
 
@@ -368,20 +378,26 @@ def run_bench(
     only: list[str] | None = None,
     out_dir: Path = RESULTS,
     command: str | None = None,
+    processes: int | None = None,
 ) -> dict[str, Any]:
     """Run one benchmark under the rules above; write its JSON, Markdown and PNG; return the result.
 
     ``command`` is the one command that reproduces this result (recorded in the JSON and shown
     under the table); by default ``$THRESHER_BENCH_COMMAND`` (set by ``make bench``) or a
-    ``python -m benchmarks NAME`` line with these settings.
+    ``python -m benchmarks NAME`` line with these settings. ``processes``: worker processes per
+    engine the rounds are spread over (rule 1; default: the settings' ``worker_processes``, else
+    ``bench.processes``).
     """
     bench = load_bench(name)
     params = dict(bench.full if full else bench.quick)
     params.update(overrides or {})
     n_rounds = rounds if rounds is not None else params.pop("rounds", bench.rounds)
     n_warm = warmup if warmup is not None else params.pop("warmup", bench.warmup)
+    n_procs = processes if processes is not None else params.pop("worker_processes", bench.processes)
     params.pop("rounds", None)
     params.pop("warmup", None)
+    params.pop("worker_processes", None)
+    blocks = process_blocks(n_rounds, n_procs)
     engines = [e for e in bench.engines if not only or e.name in only or e.name == bench.reference]
     work = Path(tempfile.mkdtemp(prefix=f"thresher-bench-{name}-"))
     machine_before = _machine()
@@ -393,20 +409,21 @@ def run_bench(
         prep_s = time.perf_counter() - t_prep
         cases = list(bench.cases(params)) if bench.cases is not None else [""]
         units = bench.count(params) if bench.count is not None else None
-        rows = _measure(bench, engines, params, cases, n_rounds, n_warm, pythons or {})
+        rows = _measure(bench, engines, params, cases, blocks, n_warm, pythons or {})
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = {
         "bench": name, "title": bench.title, "units": bench.units, "units_per_round": units,
         "params": {k: v for k, v in params.items() if k != "workdir" and not k.startswith("_")},
         "mode": "full" if full else "quick", "rounds": n_rounds, "warmup": n_warm,
+        "processes": len(set(blocks)), "round_process": blocks,
         "reference": bench.reference, "baseline": bench.baseline, "primary": bench.primary,
         "higher_is_better": bench.higher_is_better, "prepare_s": prep_s, "notes": bench.notes,
         "engines": {e.name: e.note for e in engines},
         "machine": machine_before | {"load_avg_after": _machine().get("load_avg")},
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cases": cases, "rows": rows,
         "command": scrub_command(command or os.environ.get("THRESHER_BENCH_COMMAND")
-                                 or _command_line(name, full, rounds, warmup, overrides or {}, only)),
+                                 or _command_line(name, full, rounds, warmup, overrides or {}, only, processes)),
     }
     _summarize(result)
     if bench.summary is not None:
@@ -430,11 +447,12 @@ def scrub_command(cmd: str) -> str:
 
 
 def _command_line(name: str, full: bool, rounds: int | None, warmup: int | None, overrides: dict[str, Any],
-                  only: list[str] | None) -> str:
+                  only: list[str] | None, processes: int | None = None) -> str:
     """The ``python -m benchmarks`` line that runs this benchmark with these settings."""
     parts = ["python -m benchmarks", name] + (["--full"] if full else [])
     parts += [f"--rounds {rounds}"] if rounds is not None else []
     parts += [f"--warmup {warmup}"] if warmup is not None else []
+    parts += [f"--processes {processes}"] if processes is not None else []
     parts += [f'--set "{k}={v!r}"' if isinstance(v, str) else f"--set {k}={v}" for k, v in overrides.items()]
     parts += [f"--engines {','.join(only)}"] if only else []
     return " ".join(parts)
@@ -455,11 +473,34 @@ def round_order(engines: list[Any], r: int) -> list[Any]:
     return rot if r % 2 == 0 else rot[::-1]
 
 
-def _measure(bench: Bench, engines: list[Engine], params: dict[str, Any], cases: list[str], n_rounds: int,
+def process_blocks(n_rounds: int, n_procs: int) -> list[int]:
+    """Which worker process (0, 1, ...) runs each timed round: ``n_procs`` consecutive blocks of
+    rounds, their sizes differing by at most one (the longer ones first); never more processes
+    than rounds, at least one.
+
+    The same list serves every engine: all workers are restarted before the same rounds.
+
+    >>> process_blocks(7, 3)
+    [0, 0, 0, 1, 1, 2, 2]
+    >>> process_blocks(2, 5)
+    [0, 1]
+    """
+    if n_procs < 1:
+        raise ValueError(f"worker processes must be at least 1, got {n_procs}")
+    k = max(1, min(n_procs, n_rounds))
+    size, extra = divmod(n_rounds, k)
+    return [b for b in range(k) for _ in range(size + (b < extra))]
+
+
+def _measure(bench: Bench, engines: list[Engine], params: dict[str, Any], cases: list[str], blocks: list[int],
              n_warm: int, pythons: dict[str, str]) -> list[dict[str, Any]]:
-    rows = {(e.name, c): {"engine": e.name, "case": c, "status": "ok", "times": [], "metrics": [],
-                          "rss_peak": None, "rss_extra": None, "start_s": None, "error": None,
-                          "canonical": None, "mismatch": None} for e in engines for c in cases}
+    """Every engine's rows: its timed rounds (``blocks[r]`` is the worker process of round ``r``,
+    the same for every engine), each after the same warm-up in each new process."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {
+        (e.name, c): {"engine": e.name, "case": c, "status": "ok", "times": [], "metrics": [], "process": [],
+                      "rss_peak": None, "rss_extra": None, "start_s": None, "starts_s": [], "error": None,
+                      "canonical": None, "mismatch": None}
+        for e in engines for c in cases}
     for e in engines:
         for c in cases:
             if e.supports is not None and not e.supports(c):
@@ -492,14 +533,16 @@ def _measure(bench: Bench, engines: list[Engine], params: dict[str, Any], cases:
                     continue
                 rows[(e.name, c)].update(status=ans["status"], error=msg)
             return None
+        start_s = time.perf_counter() - p.t_spawn
         for c in cases:
+            rows[(e.name, c)]["starts_s"].append(start_s)
             if rows[(e.name, c)]["start_s"] is None:
-                rows[(e.name, c)]["start_s"] = time.perf_counter() - p.t_spawn
+                rows[(e.name, c)]["start_s"] = start_s
                 rows[(e.name, c)]["start_hook_s"] = ans["start_s"]
         procs[e.name] = p
         return p
 
-    def one(e: Engine, case: str, timed: bool) -> None:
+    def one(e: Engine, case: str, timed: bool, block: int = 0) -> None:
         row = rows[(e.name, case)]
         if row["status"] not in ("ok", "MISMATCH"):
             return
@@ -522,25 +565,33 @@ def _measure(bench: Bench, engines: list[Engine], params: dict[str, Any], cases:
         if timed:
             row["times"].append(ans["seconds"])
             row["metrics"].append(ans.get("metrics") or {})
+            row["process"].append(block)
             if ans.get("rss_peak"):
                 row["rss_peak"] = max(row["rss_peak"] or 0, ans["rss_peak"])
                 extra = ans["rss_peak"] - (ans.get("rss_before") or ans["rss_peak"])
                 row["rss_extra"] = max(row["rss_extra"] or 0, extra)
 
     ordered = sorted(engines, key=lambda e: e.name != bench.reference)  # the reference answers first
-    try:
-        for case in cases:  # warm-up: the reference first so its output is the yardstick
-            for e in ordered:
-                for _ in range(n_warm):
-                    one(e, case, timed=False)
-        for r in range(n_rounds):
-            for case in cases:
-                for e in round_order(ordered, r):
-                    one(e, case, timed=True)
-    finally:
+
+    def close_all() -> None:
         for p in procs.values():
             if p is not None:
                 p.close()
+        procs.clear()
+
+    try:
+        for r, block in enumerate(blocks):
+            if r == 0 or block != blocks[r - 1]:
+                close_all()  # every engine's worker at once: none runs next to another's leftovers
+                for case in cases:  # warm-up: the reference first so its output is the yardstick
+                    for e in ordered:
+                        for _ in range(n_warm):
+                            one(e, case, timed=False)
+            for case in cases:
+                for e in round_order(ordered, r):
+                    one(e, case, timed=True, block=block)
+    finally:
+        close_all()
     same = bench.compare or (lambda a, b: a == b)
     for (name, case), row in rows.items():  # every round equals the row's first output (checked above)
         ref = rows[(bench.reference, case)]["canonical"]
@@ -590,6 +641,11 @@ def _summarize(result: dict[str, Any]) -> None:
             vals = [x[m] for x in r["metrics"] if isinstance(x.get(m), int | float)]
             if vals:
                 r.setdefault("metric_medians", {})[m] = statistics.median(vals)
+        if r.get("process") and len(r["process"]) == len(r["times"]):
+            r["process_medians_s"] = _per_process(r["process"], r["times"])
+            cpu = [m.get("cpu_s") for m in r["metrics"]]
+            if all(isinstance(x, int | float) for x in cpu):
+                r["process_cpu_medians_s"] = _per_process(r["process"], cpu)
         base = by.get((result["baseline"], r["case"]))
         bv = _value(base, primary) if base and base["status"] == "ok" else None
         r["ratio"] = None
@@ -605,6 +661,18 @@ def _summarize(result: dict[str, Any]) -> None:
             if rs:
                 geo[e] = math.exp(sum(math.log(x) for x in rs) / len(rs))
     result["geomean_ratio"] = geo
+
+
+def _per_process(process: list[int], values: list[float]) -> list[float]:
+    """The median of ``values`` per worker process, in process order (rule 1's ``--processes``).
+
+    >>> _per_process([0, 0, 0, 1, 1], [3.0, 1.0, 2.0, 5.0, 4.0])
+    [2.0, 4.5]
+    """
+    by: dict[int, list[float]] = {}
+    for k, v in zip(process, values):
+        by.setdefault(k, []).append(v)
+    return [statistics.median(by[k]) for k in sorted(by)]
 
 
 def _paired(base: dict[str, Any], row: dict[str, Any], primary: str, hib: bool) -> list[float]:
@@ -635,10 +703,14 @@ def markdown_table(result: dict[str, Any]) -> str:
     """The benchmark's table as Markdown: one row per engine and case."""
     primary = result["primary"]
     load = result["machine"].get("load_avg")
+    procs = result.get("processes", 1)
     lines = [f"### {result['title']}", ""]
     lines.append(
-        f"{result['rounds']} interleaved rounds after {result['warmup']} warm-up, median shown; "
-        f"ratio = {'engine / ' if result['higher_is_better'] else ''}{result['baseline']}"
+        (f"{result['rounds']} interleaved rounds over {procs} worker processes per engine (every engine's "
+         f"worker restarted before the same rounds, {result['warmup']} warm-up in each process), median over all "
+         "rounds shown, per-process medians' range in brackets; " if procs > 1 else
+         f"{result['rounds']} interleaved rounds after {result['warmup']} warm-up, median shown; ")
+        + f"ratio = {'engine / ' if result['higher_is_better'] else ''}{result['baseline']}"
         f"{'' if result['higher_is_better'] else ' / engine'} ({primary}, > 1 is better than {result['baseline']}), "
         "of the medians and paired (the median of the per-round ratios, range in brackets); "
         f"outputs compared with {result['reference']}'s. {result['mode']} settings: "
@@ -660,8 +732,10 @@ def markdown_table(result: dict[str, Any]) -> str:
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result["rows"]:
         status = r["status"] if r["status"] != "ok" else "ok"
+        pm = r.get("process_medians_s") or []
+        median = _fmt(r.get("median_s")) + (f" ({min(pm):.3f}-{max(pm):.3f})" if procs > 1 and pm else "")
         cells = ([r["case"]] if multi else []) + [r["engine"], status, _fmt(r.get("start_s"), 2),
-                                                  _fmt(r.get("median_s")), _fmt(r.get("min_s"))]
+                                                  median, _fmt(r.get("min_s"))]
         if result["units_per_round"] and primary == "seconds":
             cells.append(_fmt(r.get("units_per_s"), 1))
         cells += [_fmt((r.get("metric_medians") or {}).get(m)) for m in metric_names]

@@ -115,3 +115,69 @@ def test_tpch_df_phases_replays_the_thresher_program_and_rotates_who_goes_first(
     assert len(ours) == 4 and len(others) == 8  # the warm-up round and three timed ones
     replays = [lf for lf in others if any(lf is o for o in ours)]
     assert len(replays) == 4
+
+
+def test_process_blocks_split_the_rounds_into_consecutive_near_equal_blocks() -> None:
+    from benchmarks.harness import process_blocks
+
+    assert process_blocks(12, 1) == [0] * 12
+    assert process_blocks(12, 4) == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert process_blocks(7, 3) == [0, 0, 0, 1, 1, 2, 2]
+    assert process_blocks(3, 5) == [0, 1, 2]  # never a process without a round
+    for n in range(1, 30):
+        for k in range(1, 9):
+            b = process_blocks(n, k)
+            sizes = [b.count(x) for x in range(min(n, k))]
+            assert len(b) == n and b == sorted(b) and max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+    with pytest.raises(ValueError, match="at least 1"):
+        process_blocks(4, 0)
+
+
+def test_rounds_spread_over_worker_processes_restart_every_engine_at_the_same_rounds(tmp_path: Path) -> None:
+    """``processes=3`` over 5 rounds: blocks of 2, 2 and 1 rounds. Every engine's round r ran in the
+    same block, each block in a new worker (its own pid) that was started and warmed up again."""
+    res = run_bench("_selftest", out_dir=tmp_path, rounds=5, processes=3)
+    assert res["processes"] == 3 and res["round_process"] == [0, 0, 1, 1, 2]
+    rows = {r["engine"]: r for r in res["rows"]}
+    for name in ("reference", "good", "wrong", "drifting", "cached"):
+        assert rows[name]["process"] == [0, 0, 1, 1, 2], name
+        assert len(rows[name]["starts_s"]) == 3, name  # one start-up per process, all reported
+    good = rows["good"]
+    pids = [m["pid"] for m in good["metrics"]]
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4] and pids[0] != pids[4]
+    # runs served by the worker at each timed round: the one warm-up run again in every new process
+    assert [m["calls"] for m in good["metrics"]] == [2, 3, 2, 3, 2]
+    assert len(good["process_medians_s"]) == len(good["process_cpu_medians_s"]) == 3
+    assert good["median_s"] == sorted(good["times"])[2]  # the median is over every round of every process
+    assert min(rows["cached"]["times"]) >= 0.04  # reset still runs before every round
+    md = (tmp_path / "_selftest.md").read_text()
+    assert "over 3 worker processes per engine" in md and "--processes 3" in md
+    # one process (the default): the old table, no per-process range
+    one = run_bench("_selftest", out_dir=tmp_path, rounds=2)
+    assert one["processes"] == 1 and one["round_process"] == [0, 0]
+    assert len({m["pid"] for m in {r["engine"]: r for r in one["rows"]}["good"]["metrics"]}) == 1
+    assert "worker processes" not in (tmp_path / "_selftest.md").read_text()
+
+
+def test_tpch_summary_shows_the_ratio_range_over_worker_processes() -> None:
+    """Per process k, thresher's median over polars' (the same rounds); absent with one process."""
+    from benchmarks.harness import _summarize
+    from benchmarks.tpch.canon import ratio_summary
+
+    def row(engine: str, times: list[float]) -> dict[str, Any]:
+        return {"engine": engine, "case": "q1", "status": "ok", "times": times, "process": [0, 0, 1, 1],
+                "metrics": [{"cpu_s": t} for t in times]}
+
+    result: dict[str, Any] = {"primary": "seconds", "higher_is_better": False, "units_per_round": None,
+                              "baseline": "polars", "cases": ["q1"], "engines": {"thresher": "", "polars": ""},
+                              "processes": 2,
+                              "rows": [row("thresher", [1.0, 1.0, 3.0, 3.0]), row("polars", [1.0, 1.0, 2.0, 2.0])]}
+    _summarize(result)
+    assert result["rows"][0]["process_medians_s"] == [1.0, 3.0]
+    assert result["rows"][0]["process_cpu_medians_s"] == [1.0, 3.0]
+    md = ratio_summary(result, "thresher", ("polars",))
+    assert "| q1 | 1.33x (1.25x) [1.00-1.50] |" in md and "range over the worker processes" in md
+    for r in result["rows"]:
+        r["process"] = [0, 0, 0, 0]
+    _summarize(result)
+    assert "[" not in ratio_summary(result, "thresher", ("polars",)).split("\n", 3)[3]

@@ -100,8 +100,11 @@ def ratio_summary(result: dict[str, Any], engine: str = "thresher", peers: tuple
 
     Wall is the ratio of the medians and, in brackets, the paired ratio (median over rounds of the
     ratio within a round, which load drift cannot tilt); CPU is the ratio of the median process
-    CPU seconds (threads included). Totals sum the per-query medians over the queries every
-    engine ran and matched. ``goal`` maps a peer to the per-query limit to count queries over it.
+    CPU seconds (threads included). With the rounds spread over several worker processes
+    (``--processes``), the wall cell also gives, in square brackets, the range over the processes
+    of the ratio of the two engines' medians in that process (run in the same rounds). Totals sum
+    the per-query medians over the queries every engine ran and matched. ``goal`` maps a peer to
+    the per-query limit to count queries over it.
     """
     import statistics
 
@@ -115,11 +118,20 @@ def ratio_summary(result: dict[str, Any], engine: str = "thresher", peers: tuple
         xs = [x / y for x, y in zip(a["times"], b["times"]) if x and y]
         return statistics.median(xs) if xs else None
 
+    def per_process(a: dict[str, Any], b: dict[str, Any]) -> str:
+        pa, pb = a.get("process_medians_s") or [], b.get("process_medians_s") or []
+        if len(pa) < 2 or len(pa) != len(pb) or a.get("process") != b.get("process"):
+            return ""
+        rs = [x / y for x, y in zip(pa, pb) if x and y]
+        return f" [{min(rs):.2f}-{max(rs):.2f}]" if rs else ""
+
     peers = tuple(p for p in peers if any(e == p for e, _ in rows))
     if (engine not in {e for e, _ in rows}) or not peers:
         return ""
     head = ["query"] + [f"{engine}/{p} {k}" for p in peers for k in ("wall (paired)", "CPU")]
-    lines = [f"Time ratios {engine} / peer per query (< 1: {engine} faster):", "",
+    spread = " [range over the worker processes]" if result.get("processes", 1) > 1 else ""
+    lines = [f"Time ratios {engine} / peer per query (< 1: {engine} faster); wall: ratio of the medians "
+             f"(paired){spread}:", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     both = [c for c in result["cases"] if (engine, c) in rows and all((p, c) in rows for p in peers)]
     tot: dict[str, float] = {}
@@ -134,7 +146,7 @@ def ratio_summary(result: dict[str, Any], engine: str = "thresher", peers: tuple
                 continue
             w, pr = e["median_s"] / o["median_s"], paired(e, o)
             ce, co = cpu(e), cpu(o)
-            cells += [f"{w:.2f}x ({pr:.2f}x)" if pr else f"{w:.2f}x",
+            cells += [(f"{w:.2f}x ({pr:.2f}x)" if pr else f"{w:.2f}x") + per_process(e, o),
                       f"{ce / co:.2f}x" if ce and co else "-"]
             if goal and p in goal and w > goal[p]:
                 over[p].append(c)
