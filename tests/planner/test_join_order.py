@@ -371,3 +371,190 @@ def test_a_small_search_is_not_kept_for_a_region_met_again(tpch_dir):
             kept = join_order.apply(plan)
             assert len(rule_memo("join_order_dp")) == 1
     assert kept is not None and kept.pretty() == got.pretty()
+
+
+# The exact search (join_order._dp_search) costs only the splits DPccp lists (_csg_cmp_pairs):
+# checked against every split of every set, on random join graphs.
+
+
+def _connected(m: int, nbr: list[int]) -> bool:
+    seen = m & -m
+    while True:
+        grown = seen
+        for k in range(len(nbr)):
+            if seen >> k & 1:
+                grown |= nbr[k] & m
+        if grown == seen:
+            return seen == m
+        seen = grown
+
+
+def _random_graph(rng, n: int, hyper: bool = True, classes: bool = True):
+    """Parts, edges (an edge may have a side of two leaves), residual terms, base rows and
+    shared pairs for a random search over ``n`` leaves, and each leaf's neighbours."""
+    import math
+
+    from thresher.expressions.expr import Call, Column
+
+    parts = [join_order._Part(frozenset({i}), float(rng.choice([1, 5, 25, 1e3, 1e6, rng.uniform(1, 1e6)])), i)
+             for i in range(n)]
+    edges = []
+    for j in range(rng.randint(max(n - 1, 1), 2 * n)):
+        if hyper and n >= 3 and rng.random() < 0.15:
+            x, y, z = rng.sample(range(n), 3)
+            la, lb = frozenset({x, y}), frozenset({z})
+        else:
+            x, y = rng.sample(range(n), 2)
+            la, lb = frozenset({x}), frozenset({y})
+        a, b = Column(f"a{j}"), Column(f"b{j}")
+        sel = rng.choice([1e-3, 1 / 25, 0.5, rng.uniform(1e-6, 1)])
+        edges.append(join_order._Edge(Call("eq", (a, b)), a, b, la, lb, sel,
+                                      rng.choice([None, None, 0, 1]) if classes else None))
+    residual = [join_order._Residual(Call("lt", (Column("r"), Column("s"))),
+                                     frozenset(rng.sample(range(n), min(n, rng.randint(2, 3)))), rng.choice([0.1, 0.5]))
+                for _ in range(rng.randint(0, 2) if classes else 0)]
+    base = {i: rng.choice([math.inf, 10.0, 1e3, 1e6]) for i in range(n)}
+    simple = [e for e in edges if len(e.la) == len(e.lb) == 1]
+    shared = {simple[0].la | simple[0].lb: 2} if classes and simple and rng.random() < 0.3 else {}
+    emask = [(sum(1 << i for i in e.la), sum(1 << i for i in e.lb), e) for e in edges]
+    nbr = [0] * n
+    for a_, b_, _ in emask:
+        for k in range(n):
+            nbr[k] |= b_ if a_ >> k & 1 else a_ if b_ >> k & 1 else 0
+    return parts, emask, residual, base, shared, nbr
+
+
+def _every_split_search(parts, emask, residual, base, shared):
+    """The exact search as specified: every split of every set of leaves (sets ascending, the
+    side holding the lowest leaf descending), the splits that an edge crosses and whose sides
+    have a tree costed, ties as join_order breaks them."""
+    import math
+
+    n = len(parts)
+    rows = {1 << k: p.rows for k, p in enumerate(parts)}
+    cost = {1 << k: 0.0 for k in range(n)}
+    tree: dict[int, object] = {1 << k: k for k in range(n)}
+    for mask in range(1, 1 << n):
+        low = mask & -mask
+        best = None
+        for s1 in range(mask, 0, -1):
+            s2 = mask ^ s1
+            if s1 & ~mask or not s1 & low or not s2 or s1 not in cost or s2 not in cost:
+                continue
+            crossing = [e for a, b, e in emask if (a & ~s1 == 0 and b & ~s2 == 0) or (a & ~s2 == 0 and b & ~s1 == 0)]
+            if not crossing:
+                continue
+            crossing = join_order._one_per_class(crossing)
+            sel = 1.0
+            for k, s in enumerate(sorted(e.sel for e in crossing)):
+                sel *= s ** (1.0 / 2**k)
+            cap_x = cap_y = 1.0
+            x_leaves = {i for i in range(n) if s1 >> i & 1}
+            for i in sorted({i for e in crossing for i in (e.la if e.la <= x_leaves else e.lb)}):
+                cap_x *= base.get(i, math.inf)
+            for i in sorted({i for e in crossing for i in (e.lb if e.la <= x_leaves else e.la)}):
+                cap_y *= base.get(i, math.inf)
+            sel = max(sel, 1.0 / max(cap_x, cap_y))
+            for r in residual:
+                rm = sum(1 << i for i in r.leaves)
+                if rm & ~mask == 0 and rm & s1 and rm & s2:
+                    sel *= r.sel
+            out = max(rows[s1] * rows[s2] * sel, 1.0)
+            build = min(rows[s1], rows[s2])
+            share = {sum(1 << i for i in pair): k for pair, k in shared.items()}
+            c = cost[s1] + cost[s2] + (out + build) / share.get(mask, 1)
+            if best is None or c < best[0] * (1 - 1e-9) or (c <= best[0] * (1 + 1e-9) and build > best[3]):
+                best = (c, out, (tree[s1], tree[s2]), build)
+        if best is not None:
+            cost[mask], rows[mask], tree[mask], _ = best
+    return tree.get((1 << n) - 1)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_csg_cmp_pairs_are_every_split_into_connected_sets_an_edge_joins(seed):
+    import random
+
+    rng = random.Random(seed)
+    for _ in range(100):
+        n = rng.randint(1, 7)
+        nbr = _random_graph(rng, n)[-1] if n >= 2 else [0]
+        want: dict[int, list[int]] = {}
+        for m in range(1, 1 << n):
+            for s1 in range(1, m):
+                s2 = m ^ s1
+                if (s1 & ~m == 0 and s1 & m & -m and _connected(s1, nbr) and _connected(s2, nbr)
+                        and any(nbr[k] & s2 for k in range(n) if s1 >> k & 1)):
+                    want.setdefault(m, []).append(s1)
+        got = join_order._csg_cmp_pairs(nbr)
+        assert {m: sorted(v) for m, v in got.items()} == want  # (each pair once)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_search_picks_the_tree_a_search_over_every_split_picks(seed):
+    # classes of equal columns, edges with a side of two leaves, residual terms, shared pairs,
+    # ties (equal rows and selectivities): the same tree, the same tie broken
+    import random
+
+    rng = random.Random(seed)
+    for _ in range(120):
+        args = _random_graph(rng, rng.randint(2, 7))[:-1]
+        assert join_order._dp_search(*args) == _every_split_search(*args)
+
+
+def _tree_cost(tree, parts, emask):
+    """(rows, C_out cost) of a join tree over an acyclic graph without classes or residual
+    terms, computed from the tree itself."""
+    if isinstance(tree, int):
+        return parts[tree].rows, 0.0, 1 << tree
+    (r1, c1, m1), (r2, c2, m2) = (_tree_cost(t, parts, emask) for t in tree)
+    sel = 1.0
+    for a, b, e in emask:
+        if (a & m1 and b & m2) or (a & m2 and b & m1):
+            sel *= e.sel
+    out = r1 * r2 * sel
+    return out, c1 + c2 + out + min(r1, r2), m1 | m2
+
+
+def _every_tree(m: int, nbr: list[int]):
+    """Every join tree over the leaves of ``m`` without a cross product."""
+    if m & (m - 1) == 0:
+        yield m.bit_length() - 1
+        return
+    low = m & -m
+    for s1 in range(m, 0, -1):
+        s2 = m ^ s1
+        if (s1 & ~m == 0 and s1 & low and s2 and _connected(s1, nbr) and _connected(s2, nbr)
+                and any(nbr[k] & s2 for k in range(len(nbr)) if s1 >> k & 1)):
+            for x in _every_tree(s1, nbr):
+                for y in _every_tree(s2, nbr):
+                    yield (x, y)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_exact_search_tree_costs_least_of_every_tree(seed):
+    # over a tree-shaped join graph (one edge across any split, so a set's rows are the same
+    # whichever tree joins it, none below one row, no key cap), brute force: no tree costs less
+    import math
+    import random
+
+    from thresher.expressions.expr import Call, Column
+
+    rng = random.Random(seed)
+    for _ in range(40):
+        n = rng.randint(3, 6)
+        parts = [join_order._Part(frozenset({i}), float(rng.choice([1e3, 1e4, 1e6, rng.uniform(1e3, 1e7)])), i)
+                 for i in range(n)]
+        emask = []
+        for k in range(1, n):
+            j = rng.randrange(k)
+            a, b = Column(f"a{k}"), Column(f"b{k}")
+            e = join_order._Edge(Call("eq", (a, b)), a, b, frozenset({j}), frozenset({k}),
+                                 rng.choice([1e-3, 1e-2, rng.uniform(1e-3, 1)]))
+            emask.append((1 << j, 1 << k, e))
+        nbr = [0] * n
+        for a_, b_, _ in emask:
+            nbr[a_.bit_length() - 1] |= b_
+            nbr[b_.bit_length() - 1] |= a_
+        got = join_order._dp_search(parts, emask, [], dict.fromkeys(range(n), math.inf), {})
+        least = min(_tree_cost(t, parts, emask)[1] for t in _every_tree((1 << n) - 1, nbr))
+        assert _tree_cost(got, parts, emask)[1] == pytest.approx(least, rel=1e-9)

@@ -102,10 +102,11 @@ from thresher.planner.stats import (
 #: regions with more inputs than this are left as written (the greedy search is cubic)
 MAX_LEAVES = 24
 #: regions with at most this many inputs are ordered exactly (dynamic programming over connected
-#: subsets, 3^n splits) with implied equalities; larger ones greedily over the written ones. (Within
-#: a greedy search an implied key makes an unfiltered dimension a cheap early join that only
-#: widens the rows: TPC-DS q17 joined item with store_returns first, 0.16 -> 0.21 s; DP over
-#: TPC-DS q18's 7 inputs lost Polars' sharing of the join between its ROLLUP branches.)
+#: subsets, each split into two connected ones that an edge joins: see _csg_cmp_pairs) with
+#: implied equalities; larger ones greedily over the written ones. (Within a greedy search an
+#: implied key makes an unfiltered dimension a cheap early join that only widens the rows:
+#: TPC-DS q17 joined item with store_returns first, 0.16 -> 0.21 s; DP over TPC-DS q18's 7
+#: inputs lost Polars' sharing of the join between its ROLLUP branches.)
 DP_MAX_LEAVES = 6
 #: its output is its own fixpoint (the search breaks ties in _flatten's canonical order, and a
 #: region already in the chosen order is left as it is; see _visit): the optimizer's runner does
@@ -693,12 +694,68 @@ def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual
                 nbr[k] |= b
             if b >> k & 1:
                 nbr[k] |= a
-    rows: dict[int, float] = {1 << k: p.rows for k, p in enumerate(parts)}
-    cost: dict[int, float] = {1 << k: 0.0 for k in range(n)}
-    tree: dict[int, object] = {1 << k: k for k in range(n)}
+    size = 1 << n
+    # by set of leaves (a bit mask): the best tree's estimated rows, cost and shape (None: no
+    # sequence of key joins makes the set)
+    rows: list[float] = [0.0] * size
+    cost: list[float | None] = [None] * size
+    tree: list[object] = [None] * size
+    for k, p in enumerate(parts):
+        rows[1 << k], cost[1 << k], tree[1 << k] = p.rows, 0.0, k
     # per edge, what choosing one edge per class compares (see _one_per_class), once
     # (and its selectivity, last)
     info = [(a, b, e.cls, (e.sel, _canon(e.term)) if e.cls is not None else None, e, e.sel) for a, b, e in emask]
+    # which edges a set of leaves holds one side of, as bit masks over ``info`` for every set
+    # (ends_a[s]: the edges whose side ``a`` lies within s): an edge crosses the split of s1 | s2
+    # into s1 and s2 where one of its sides lies in s1 and the other in s2
+    ends_a, ends_b = [0] * size, [0] * size
+    one_a, one_b = [0] * n, [0] * n  # leaf -> the edges whose side is that leaf alone
+    wide = []  # the edges with a side of several leaves
+    for j, (a, b, _, _, _, _) in enumerate(info):
+        if a & (a - 1) or b & (b - 1):
+            wide.append((j, a, b))
+        else:
+            one_a[a.bit_length() - 1] |= 1 << j
+            one_b[b.bit_length() - 1] |= 1 << j
+    for m in range(1, size):
+        low = m & -m
+        k = low.bit_length() - 1
+        ends_a[m] = ends_a[m ^ low] | one_a[k]
+        ends_b[m] = ends_b[m ^ low] | one_b[k]
+    for j, a, b in wide:
+        for m in range(1, size):
+            if a & ~m == 0:
+                ends_a[m] |= 1 << j
+            if b & ~m == 0:
+                ends_b[m] |= 1 << j
+    # the edges crossing a split (a bit mask) -> the selectivity of their keys and the leaves
+    # their sides lie on (one edge of each class: see _one_per_class)
+    keyed: dict[int, tuple[float, int]] = {}
+    classed = sum(1 << j for j, x in enumerate(info) if x[2] is not None)  # (the edges in a class)
+
+    def keys(cm: int) -> tuple[float, int]:
+        crossing = [x for j, x in enumerate(info) if cm >> j & 1]
+        if cm & classed:
+            pick: dict[int, tuple[object, _Edge]] = {}
+            for _, _, cls, rk, e, _ in crossing:
+                if cls is not None:
+                    have = pick.get(cls)
+                    if have is None or rk < have[0]:  # type: ignore[operator]
+                        pick[cls] = (rk, e)
+            crossing = [x for x in crossing if x[2] is None or pick[x[2]][1] is x[4]]
+        # (as _rows_of_join(leaves of s1, r1, leaves of s2, r2, between, ...))
+        if len(crossing) == 1:
+            sel = crossing[0][5]  # (the loop below for one key: 1.0 * sel ** 1.0)
+        else:
+            sel = 1.0
+            for k, sv in enumerate(sorted(x[5] for x in crossing)):
+                sel *= sv ** (1.0 / 2**k)
+        ends = 0
+        for a, b, _, _, _, _ in crossing:
+            ends |= a | b
+        keyed[cm] = out = (sel, ends)
+        return out
+
     # _rows_of_join over sets of parts as bit masks (each part one leaf here): the leaves of a
     # set, its caps and the residual terms a join applies, without building sets per split
     leaf = [next(iter(p.leaves)) for p in parts]
@@ -706,89 +763,118 @@ def _dp_search(parts: list[_Part], emask: list[tuple[int, int, _Edge]], residual
     res = [(sum(1 << bit[i] for i in r.leaves), r.sel) for r in residual]
     # a join of two leaves that other regions share: each pays its part (see _shared_pairs)
     share = {sum(1 << bit[i] for i in pair): k for pair, k in shared.items()}
-    caps: dict[int, float] = {}
+    caps = [0.0] * size  # (0.0: not yet known; a cap is at least 1)
+    # the leaves' base rows, leaf ids ascending (the order a set of them iterates in
+    # _rows_of_join: a cap is the same product, the same float rounding)
+    ascending = [(1 << bit[i], base.get(i, math.inf)) for i in sorted(leaf)]
 
     def cap(m: int) -> float:
-        # the product of the leaves' base rows, leaf ids ascending (the order a set of them
-        # iterates in _rows_of_join: the same float rounding)
         out = 1.0
-        for i in sorted(leaf[k] for k in range(n) if m >> k & 1):
-            out *= base.get(i, math.inf)
+        for b, r in ascending:
+            if m & b:
+                out *= r
         caps[m] = out
         return out
 
-    adj: dict[int, int] = {}  # a set of leaves -> the leaves an edge joins it with
-    full = (1 << n) - 1
-    for mask in range(1, full + 1):
-        if mask & (mask - 1) == 0:
-            continue
-        low = mask & -mask
-        rest = mask ^ low
+    # the splits worth costing, by the set they join: only connected sets meeting on an edge
+    # (see _csg_cmp_pairs), in the order a search over every subset of every set met them
+    # (sets ascending, then the side holding the set's lowest leaf descending): ties break
+    # the same way
+    splits = _csg_cmp_pairs(nbr)
+    for mask in sorted(splits):
         best: tuple[float, float, object, float] | None = None
-        inner = [x for x in info if (x[0] | x[1]) & ~mask == 0]  # the edges a split of mask can cross
-        if not inner:
-            continue  # no split of it is a key join
-        applies = [(rm, ts) for rm, ts in res if rm & ~mask == 0]  # residual terms within mask
-        sub = rest
-        while True:
-            s1 = sub | low  # the side holding the lowest leaf: each split once
+        applies = [(rm, ts) for rm, ts in res if rm & ~mask == 0] if res else res  # residual terms within mask
+        part = share.get(mask, 1) if share else 1
+        for s1 in sorted(splits[mask], reverse=True):
             s2 = mask ^ s1
-            if s2 and s1 in cost and s2 in cost and (adj[s1] if s1 in adj else _adjacent(s1, nbr, adj)) & s2:
-                # (an edge within mask lies in s1 where it misses s2: s1 and s2 split mask)
-                crossing = [x for x in inner
-                            if (x[0] & s2 == 0 and x[1] & s1 == 0) or (x[0] & s1 == 0 and x[1] & s2 == 0)]
-                if crossing:
-                    if any(x[2] is not None for x in crossing):
-                        pick: dict[int, tuple[object, _Edge]] = {}
-                        for _, _, cls, rk, e, _ in crossing:
-                            if cls is not None:
-                                have = pick.get(cls)
-                                if have is None or rk < have[0]:  # type: ignore[operator]
-                                    pick[cls] = (rk, e)
-                        crossing = [x for x in crossing if x[2] is None or pick[x[2]][1] is x[4]]
-                    r1, r2 = rows[s1], rows[s2]
-                    # (as _rows_of_join(leaves of s1, r1, leaves of s2, r2, between, ...))
-                    if len(crossing) == 1:
-                        sel = crossing[0][5]  # (the loop below for one key: 1.0 * sel ** 1.0)
-                    else:
-                        sel = 1.0
-                        for k, sv in enumerate(sorted(x[5] for x in crossing)):
-                            sel *= sv ** (1.0 / 2**k)
-                    cx = cy = 0
-                    for a, b, _, _, _, _ in crossing:
-                        cx |= a if a & s2 == 0 else b
-                        cy |= a if a & s1 == 0 else b
-                    cap_x = caps[cx] if cx in caps else cap(cx)
-                    cap_y = caps[cy] if cy in caps else cap(cy)
-                    sel = max(sel, 1.0 / max(cap_x, cap_y))
-                    for rm, ts in applies:
-                        if rm & s2 and rm & s1:  # (on both sides: rm lies within mask)
-                            sel *= ts
-                    out = max(r1 * r2 * sel, 1.0)
-                    build = min(r1, r2)
-                    c = cost[s1] + cost[s2] + (out + build) / share.get(mask, 1)
-                    # equal costs (a fact meeting two filtered dimensions, estimated alike):
-                    # the larger build on top, so the smaller dimension joins first, as the greedy
-                    # order does
-                    if best is None or c < best[0] * (1 - 1e-9) or (c <= best[0] * (1 + 1e-9) and build > best[3]):
-                        best = (c, out, (tree[s1], tree[s2]), build)
-            if sub == 0:
-                break
-            sub = (sub - 1) & rest
+            c1, c2 = cost[s1], cost[s2]
+            # (an edge with a side of several leaves: a split the graph of nbr connects may have
+            # no edge across, and a set it connects no tree)
+            cm = (ends_a[s1] & ends_b[s2]) | (ends_a[s2] & ends_b[s1])
+            if cm and c1 is not None and c2 is not None:
+                sel, ends = keyed[cm] if cm in keyed else keys(cm)
+                r1, r2 = rows[s1], rows[s2]
+                cx, cy = ends & s1, ends & s2
+                cap_x = caps[cx] or cap(cx)
+                cap_y = caps[cy] or cap(cy)
+                # (max() and min() as conditional expressions, the same picks: a third of the
+                # calls the search made)
+                floor = 1.0 / (cap_y if cap_y > cap_x else cap_x)
+                if floor > sel:
+                    sel = floor
+                for rm, ts in applies:
+                    if rm & s2 and rm & s1:  # (on both sides: rm lies within mask)
+                        sel *= ts
+                out = r1 * r2 * sel
+                if 1.0 > out:
+                    out = 1.0
+                build = r2 if r2 < r1 else r1
+                c = c1 + c2 + (out + build) / part
+                # equal costs (a fact meeting two filtered dimensions, estimated alike):
+                # the larger build on top, so the smaller dimension joins first, as the greedy
+                # order does
+                if best is None or c < best[0] * (1 - 1e-9) or (c <= best[0] * (1 + 1e-9) and build > best[3]):
+                    best = (c, out, (tree[s1], tree[s2]), build)
         if best is not None:
             cost[mask], rows[mask], tree[mask], _ = best
-    return tree.get(full)
+    return tree[size - 1]
 
 
-def _adjacent(s1: int, nbr: list[int], adj: dict[int, int]) -> int:
-    """The leaves an edge joins with one of ``s1``'s (``nbr[k]``: leaf ``k``'s), kept in ``adj``."""
-    out, k, m = 0, 0, s1
-    while m:
-        if m & 1:
-            out |= nbr[k]
-        m >>= 1
-        k += 1
-    adj[s1] = out
+def _csg_cmp_pairs(nbr: list[int]) -> dict[int, list[int]]:
+    """Every split of a connected set of leaves into two connected sets that an edge joins, by
+    the set: ``{s1 | s2: [s1, ...]}`` with ``s1`` the side holding the lowest leaf (DPccp's
+    csg-cmp-pairs, Moerkotte & Neumann, "Analysis of Two Existing and One New Dynamic
+    Programming Algorithm for the Generation of Optimal Bushy Join Trees without Cross
+    Products", VLDB 2006). ``nbr[k]``: the leaves an edge joins leaf ``k`` with, as a bit mask.
+    A search over every subset of every set tries 3^n splits, most of them a side that no edge
+    holds together; this lists only the pairs worth costing, each once."""
+    n = len(nbr)
+    size = 1 << n
+    near_of = [0] * size  # a set -> the leaves an edge joins one of its leaves with
+    for m in range(1, size):
+        low = m & -m
+        near_of[m] = near_of[m ^ low] | nbr[low.bit_length() - 1]
+    # the connected sets (EnumerateCsg): each grown from its lowest leaf, never taking a lower
+    # one, by every subset of the current set's new neighbours, which the sets grown from it do
+    # not take again (``x``: the leaves barred)
+    csgs = [1 << i for i in range(n)]
+    stack = [(v, (v << 1) - 1) for v in csgs]
+    while stack:
+        s, x = stack.pop()
+        near = near_of[s] & ~x
+        if near:
+            x |= near
+            sub = near
+            while sub:
+                csgs.append(s | sub)
+                stack.append((s | sub, x))
+                sub = (sub - 1) & near
+    # each one's complements (EnumerateCmp): connected sets of leaves above its lowest leaf that
+    # an edge joins with it, each grown as above from its lowest leaf among the set's neighbours
+    out: dict[int, list[int]] = {}
+    todo: list[tuple[int, int, int]] = []
+    for s1 in csgs:
+        x = (((s1 & -s1) << 1) - 1) | s1
+        hood = near_of[s1]
+        near = hood & ~x
+        while near:
+            v = near & -near
+            todo.append((s1, v, x | ((v << 1) - 1) & hood))
+            near ^= v
+    while todo:
+        s1, s2, x = todo.pop()
+        have = out.get(s1 | s2)
+        if have is None:
+            out[s1 | s2] = [s1]
+        else:
+            have.append(s1)
+        near = near_of[s2] & ~x
+        if near:
+            x |= near
+            sub = near
+            while sub:
+                todo.append((s1, s2 | sub, x))
+                sub = (sub - 1) & near
     return out
 
 
