@@ -2299,6 +2299,7 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         hoist_nested_scalar_subqueries,
         put_back_hoisted,
     )
+    from thresher.planner.sql.lateral_joins import lateral_joins
     from thresher.planner.sql.quantified_comparisons import quantified_comparisons
     from thresher.planner.sql.rewrites import (
         array_any_to_min_max,
@@ -2320,6 +2321,9 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     tree = qualify(tree, dialect=dialect, schema=mapping, isolate_tables=False, quote_identifiers=False,
                    validate_qualify_columns=True)
     kinds, nested = _tree_kinds(tree)
+    if exp.Lateral in kinds:
+        lateral_joins(tree)
+        kinds, nested = _tree_kinds(tree)
     if exp.Interval in kinds:
         _time_shifts_of_date_literals(tree)
     if sum(k in kinds for k in _STEP_NODES) and exp.Literal in kinds:
