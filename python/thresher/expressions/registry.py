@@ -385,7 +385,9 @@ def _agg_float(name: str) -> AggRule:
         if name in ("mean", "median", "quantile") and t.kind in ("date", "timestamp", "duration"):
             # Polars: a mean / median / quantile of dates is a datetime (2020-01-01 and 2020-01-02:
             # 2020-01-01 12:00), of datetimes or durations of their type (DuckDB's median too)
-            return DataType.timestamp("us") if t.kind == "date" else t
+            if t.kind == "date":  # (SQL's avg of dates: DuckDB's TIMESTAMP_NS, see SQL_DATE_MEAN)
+                return DataType.timestamp("ns" if opts.get("date_ns") else "us")
+            return t
         if not (t.is_numeric() or t.is_null() or t.is_bool()):
             expect(f, False, "a numeric type", name)
         # Polars keeps a float32 column's mean/std/var/median/quantile float32 (SQL casts a REAL

@@ -641,6 +641,16 @@ def _true(c: pl.Expr) -> pl.Expr:
     return c.fill_null(False)
 
 
+#: nanoseconds in a day
+_DAY_NS = 86_400_000_000_000
+
+
+def date_mean_ns(days: pl.Expr, n: pl.Expr) -> pl.Expr:
+    """SQL's avg of dates (DuckDB's TIMESTAMP_NS) from the sum of their day numbers and their
+    count (Int128s): ``days * DAY / n`` to the nearest nanosecond (a half up), NULL of no dates."""
+    return pl.when(n > 0).then(((days * (2 * _DAY_NS) + n) // (2 * n)).cast(pl.Int64).cast(pl.Datetime("ns")))
+
+
 def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -> pl.Expr:
     if e.option("distinct"):  # (SQL's SUM / AVG (DISTINCT x): over the group's distinct values)
         x = x.unique()
@@ -653,6 +663,8 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
             return cast(x, pl.Int64).sum()
         return x.sum()
     if name == "mean":
+        if e.option("date_ns"):
+            return date_mean_ns(x.cast(pl.Int32).cast(pl.Int128).sum(), x.count().cast(pl.Int128))
         if e.option("exact") and str(in_type.arrow) in ("int64", "uint64"):
             # SQL: DuckDB averages BIGINT values exactly (a HUGEINT sum); Polars sums them as
             # doubles, so avg(2^63 - 1, -2^63) was 0.0, not -0.5

@@ -736,6 +736,8 @@ def _evaluate(e: Expr, j: int, df: pl.DataFrame, geo: _Geometry, frame: WindowFr
     if not isinstance(e, AggCall):
         raise UnsupportedError(f"{e!r} is not a window function")
     x = args[0]
+    if e.name == "mean" and x.dtype == pl.Date and e.option("date_ns"):
+        return _date_mean(x, segs, geo)
     whole = len(segs) == 1 and bool(np.all(segs[0][0] == pstart) and np.all(segs[0][1] == pend))
     if e.name not in _FRAMED_AGGS:
         if not whole:
@@ -778,6 +780,26 @@ def _evaluate(e: Expr, j: int, df: pl.DataFrame, geo: _Geometry, frame: WindowFr
         return _with_nulls(total, has)
     mean = (total.cast(pl.Float64).to_numpy() if isinstance(total, pl.Series) else total.astype(np.float64))
     return _with_nulls(mean / np.maximum(cnt, 1), has)
+
+
+def _date_mean(x: pl.Series, segs: list[tuple[np.ndarray, np.ndarray]], geo: _Geometry) -> pl.Series:
+    """SQL's avg of the dates in each frame (DuckDB's TIMESTAMP_NS): the sum of their day numbers
+    times a day over their count, in integers, to the nearest nanosecond (a half up), as
+    ``expr_to_polars.date_mean_ns`` computes a group's."""
+    days = x.cast(pl.Int32)
+    valid = days.is_not_null().to_numpy()
+    cnt = _add(_seg_sum(_prefix(valid.astype(np.int64)), ss, se) for ss, se in segs)
+    total = _frame_sum(days, segs, geo)
+    n = np.maximum(cnt, 1)
+    q, r = np.divmod(total, n)  # (r in [0, n): the fraction of a day r / n, in integers below)
+    q2, r2 = np.divmod(r * 86_400, n)  # whole seconds
+    q3, r3 = np.divmod(r2 * 1_000_000_000, n)  # whole nanoseconds
+    if np.any((cnt > 0) & ((q < -106_751) | (q > 106_750))):  # (a TIMESTAMP_NS ends in 1677 and 2262)
+        raise ThresherExecutionError("avg of dates outside TIMESTAMP_NS's range (1677 to 2262): DuckDB raises a "
+                                     "Conversion Error")
+    value = q * 86_400_000_000_000 + q2 * 1_000_000_000 + q3 + (2 * r3 >= n)
+    out = pl.Series(value, dtype=pl.Int64).cast(pl.Datetime("ns"))
+    return pl.select(pl.when(pl.lit(pl.Series(cnt > 0))).then(pl.lit(out))).to_series()
 
 
 def _add(parts: Iterable[np.ndarray]) -> np.ndarray:

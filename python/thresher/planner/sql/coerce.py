@@ -51,6 +51,11 @@ SQL_EXACT_SUM = (("exact", True),)
 #: (DuckDB's ``max`` of 1.0 and NaN is NaN), where Polars' ``max`` (the DataFrame API's) skips NaN
 #: unless every value is NaN. (``min`` agrees: NaN is the least value only where every value is NaN.)
 SQL_NAN_MAX = (("nan", "greatest"),)
+#: the option of a ``mean`` of DATEs written in SQL (``avg(d)``, grouped or over a window): DuckDB's
+#: TIMESTAMP_NS, the days' sum times a day in nanoseconds over the count, rounded to the nearest
+#: nanosecond in integers (Polars' mean of dates, the DataFrame API's, is a datetime in
+#: microseconds from a float: 1 us or more off DuckDB's value, where it has a fraction of a us)
+SQL_DATE_MEAN = (("date_ns", True),)
 
 
 def may_leave_int32(e: Expr, schema: Schema | None) -> bool:

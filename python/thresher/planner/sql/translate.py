@@ -55,6 +55,7 @@ from thresher.planner.logical import (
 from thresher.planner.partial_aggregates import partial_aggregates
 from thresher.planner.sql.coerce import (
     SQL_CHECKED,
+    SQL_DATE_MEAN,
     SQL_DATE_SHIFT,
     SQL_EXACT_SUM,
     SQL_NAN_MAX,
@@ -1110,8 +1111,9 @@ class Translator:
                 # (a BIGINT sum must not wrap: see SQL_EXACT_SUM)
                 return AggCall(agg, x, SQL_EXACT_SUM + distinct)
             if agg == "mean" and schema is not None and x.resolve(schema).dtype.kind == "date":
-                # (DuckDB's avg of dates is a TIMESTAMP_NS; Polars' mean a datetime in microseconds)
-                return Cast(AggCall(agg, x, distinct), DataType.timestamp("ns"))
+                # (DuckDB's avg of dates is a TIMESTAMP_NS, exact to the nanosecond; Polars' mean a
+                # datetime in microseconds: see SQL_DATE_MEAN)
+                return AggCall(agg, x, distinct + SQL_DATE_MEAN)
             if agg == "median" and schema is not None and x.resolve(schema).dtype.kind == "decimal":
                 return decimal_quantile(x, 0.5, x.resolve(schema).dtype)  # (a DECIMAL, as DuckDB's)
             if agg in ("sum", "mean", "std", "var", "median") and _is_float32(x, schema):
