@@ -76,3 +76,28 @@ def test_avg_of_dates_past_timestamp_ns_raises_as_duckdb(query: str) -> None:
         con.sql(query).to_arrow_table()
     with pytest.raises(th.ThresherError):
         th.sql(query, t=th.from_arrow(far)).to_arrow()
+
+
+# -- & | xor of a UBIGINT and a signed integer: DuckDB's HUGEINT ----------------------------------
+BITS = pa.table({
+    "u": pa.array([5, 2 ** 64 - 1, None, 2 ** 63, 0], pa.uint64()),
+    "i": pa.array([-3, 7, 1, -2 ** 63, None], pa.int64()),
+    "b": pa.array([-1, 127, None, -128, 3], pa.int8()),
+    "n": pa.array([7, -2 ** 31, 0, -1, 2 ** 31 - 1], pa.int32()),
+})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT u & i AS a, u | i AS b, xor(u, i) AS c, i & u AS d FROM t",
+    "SELECT b | u AS a, xor(n, u) AS b, u & n AS c, u & -1 AS d, u | -5 AS e FROM t",
+    "SELECT (u | i) + 1 AS a, coalesce(u & i, 0) AS b FROM t",
+    "SELECT sum(u & n) AS s FROM t",
+])
+def test_bitwise_of_ubigint_and_signed_as_duckdb(query: str) -> None:
+    _same(query, {"t": BITS})
+
+
+def test_shift_of_ubigint_by_signed_refused_naming_it() -> None:
+    with pytest.raises(th.ThresherError, match=r"<< of uint64 and int64: DuckDB shifts a HUGEINT"):
+        th.sql("SELECT u << i FROM t", t=th.from_arrow(BITS)).to_arrow()
+

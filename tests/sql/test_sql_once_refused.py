@@ -144,7 +144,7 @@ def test_left_shift_of_unsigned_to_its_top_bit_as_duckdb() -> None:
 
 @pytest.mark.parametrize(("query", "message"), [
     ("SELECT f & 1 FROM t", "expected an integer"),
-    ("SELECT ub & a FROM t", "HUGEINT"),
+    ("SELECT ub << a FROM t", "HUGEINT"),  # (ub & a: DuckDB's HUGEINT, answered, see test_sql_duckdb_gaps)
 ])
 def test_bitwise_refused(query: str, message: str) -> None:
     with pytest.raises(ThresherError, match=message):

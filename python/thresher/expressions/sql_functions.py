@@ -234,7 +234,8 @@ def _sql_bits(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
 def bits_type(op: str, args: Sequence[Field]) -> DataType:
     """DuckDB's bitwise operators on integers (``opts["op"]``, one of ``BIT_OPERATORS``): of two
     integers the wider of the same signedness, of a signed and an unsigned one the signed one
-    where it is wider, else BIGINT (of UBIGINT and a signed integer DuckDB's HUGEINT: refused);
+    where it is wider, else BIGINT (of UBIGINT and a signed integer DuckDB's HUGEINT, a
+    DECIMAL(38, 0) here, for ``&``, ``|`` and ``xor``; ``<<`` and ``>>`` of the two are refused);
     of NULL the other's type (BIGINT of two NULLs); ``~x`` of x's type; ``bit_count(x)`` a
     TINYINT (a SMALLINT of a UBIGINT, which DuckDB counts as a HUGEINT). ``<<`` is an error where
     DuckDB's is (a negative value or shift, a shift past the type's width, an overflow); ``>>``
@@ -255,10 +256,14 @@ def bits_type(op: str, args: Sequence[Field]) -> DataType:
     if signed.arrow.bit_width > unsigned.arrow.bit_width:
         return signed
     if unsigned.arrow.bit_width == 64:
+        if op in ("and", "or", "xor"):
+            from thresher.datatypes import HUGEINT
+
+            return HUGEINT  # (DuckDB's HUGEINT, held as DECIMAL(38, 0) as its Arrow results hold it)
         from thresher.errors import ThresherTypeError
 
-        raise ThresherTypeError(f"{_BIT_SPELLING[op]} of {args[0].dtype} and {args[1].dtype}: DuckDB computes it "
-                                f"in HUGEINT, which Thresher does not have (cast both to one type)")
+        raise ThresherTypeError(f"{_BIT_SPELLING[op]} of {args[0].dtype} and {args[1].dtype}: DuckDB shifts a "
+                                f"HUGEINT, which Thresher does not (cast both to one type)")
     return DataType.int64()
 
 

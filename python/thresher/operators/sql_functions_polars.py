@@ -772,6 +772,8 @@ def _sql_bits(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     op = e.option("op")
     dtype = bits_type(op, [Field(f"arg{i}", tt) for i, tt in enumerate(t)])
     pdt = polars_dtype(dtype)
+    if dtype.kind == "decimal":  # (& | xor of a UBIGINT and a signed integer: DuckDB's HUGEINT)
+        return _hugeint_bits(op, a, t)
     x = [pl.lit(None, dtype=pdt) if tt.is_null() else y.cast(pdt) for y, tt in zip(a, t)]
     if op == "count":  # (of the value in its own type: bit_count(-1) of an INTEGER is 32)
         return a[0].bitwise_count_ones().cast(pdt) if not t[0].is_null() else pl.lit(None, dtype=pdt)
@@ -810,6 +812,13 @@ def _sql_bits(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 
 
 register_lowering("sql_bits", _sql_bits)
+
+
+def _hugeint_bits(op: str, a: list[pl.Expr], t: list[DataType]) -> pl.Expr:
+    """``&``, ``|``, ``xor`` of a UBIGINT and a signed integer as DuckDB's HUGEINT: both in 128 bits
+    (the signed one sign-extended), the result a DECIMAL(38, 0) as DuckDB's Arrow results hold it."""
+    x, y = (v.cast(pl.Int128) for v in a)
+    return (x & y if op == "and" else x | y if op == "or" else x ^ y).cast(pl.Decimal(38, 0))
 
 
 def _sql_trunc(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
