@@ -101,3 +101,22 @@ def test_shift_of_ubigint_by_signed_refused_naming_it() -> None:
     with pytest.raises(th.ThresherError, match=r"<< of uint64 and int64: DuckDB shifts a HUGEINT"):
         th.sql("SELECT u << i FROM t", t=th.from_arrow(BITS)).to_arrow()
 
+
+# -- DECIMAL % DECIMAL: DuckDB's DECIMAL(max(p - s) + max(s), max(s)) --------------------------
+DECS = pa.table({
+    "k": pa.array([1, 2, -3], pa.int32()),
+    "x": pa.array([decimal.Decimal("10.00"), decimal.Decimal("-20.50"), decimal.Decimal("7.25")], pa.decimal128(9, 2)),
+    "y": pa.array([decimal.Decimal("3.0"), decimal.Decimal("2.5"), None], pa.decimal128(5, 1)),
+    "z": pa.array([decimal.Decimal("1.125"), decimal.Decimal("-0.500"), decimal.Decimal("4.000")], pa.decimal128(18, 3)),
+})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT x % y AS a, y % x AS b, z % y AS c, x % z AS d FROM t",
+    "SELECT x % 3 AS a, x % k AS b, -x % 0.7 AS c, x % 3000000000 AS d, 7 % x AS e FROM t",
+    "SELECT (x % y) % 2 AS a, sum(x % y) OVER () AS b FROM t",
+    "SELECT m % 2 AS a FROM (SELECT x % y AS m FROM t) AS s",
+])
+def test_decimal_remainder_types_as_duckdb(query: str) -> None:
+    _same(query, {"t": DECS})
+

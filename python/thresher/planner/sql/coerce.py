@@ -181,9 +181,12 @@ def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType, sche
             one = Literal(decimal.Decimal(1), HUGEINT) if hugeint else Literal(1, _supertype_or(ta, tb))
             out = when(step).then(Call("add", (floor, one))).otherwise(floor)
         return _nonzero(out, a, b, "%" if name == "mod" else "//")
+    width: tuple[int, int] | None = None
     if name == "mod" and (ta.kind == "decimal" or tb.kind == "decimal") and not (ta.is_float() or tb.is_float()):
         wa, wb = duckdb_decimal_width(a, schema), duckdb_decimal_width(b, schema)
-        if wa is not None and wb is not None and max(wa[0] - wa[1], wb[0] - wb[1]) + max(wa[1], wb[1]) > 38:
+        if wa is not None and wb is not None:
+            width = max(wa[0] - wa[1], wb[0] - wb[1]) + max(wa[1], wb[1]), max(wa[1], wb[1])
+        if width is not None and width[0] > 38:
             # DuckDB: a remainder of DECIMALs that needs more than 38 digits is a DOUBLE's
             a, b, ta, tb = Cast(a, DataType.float64()), Cast(b, DataType.float64()), DataType.float64(), DataType.float64()
     if name == "mod" and (ta.is_float() or tb.is_float()):  # (C's fmod, exact, as DuckDB's)
@@ -200,7 +203,12 @@ def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType, sche
     out = when(negative).then(Call("neg", (r,))).otherwise(r)
     if ta.is_float() or tb.is_float():  # DuckDB: a DOUBLE % 0 is NaN
         return out
-    return _nonzero(out, a, b, "%" if name == "mod" else "//")
+    checked = _nonzero(out, a, b, "%" if name == "mod" else "//")
+    if width is not None:
+        # DuckDB's type: DECIMAL(max(p - s) + max(s), max(s)) of its operands' widths, which
+        # holds the remainder (|r| < |b| and |r| <= |a|); Thresher's DECIMAL(38, s) otherwise
+        checked = Cast(checked, DataType.decimal(*width))
+    return checked
 
 
 #: DuckDB's DECIMAL width of each integer type
