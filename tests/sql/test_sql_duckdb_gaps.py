@@ -120,3 +120,27 @@ DECS = pa.table({
 def test_decimal_remainder_types_as_duckdb(query: str) -> None:
     _same(query, {"t": DECS})
 
+
+# -- two output columns of one name: a, a_1, ... as DuckDB's .pl() / .df() name them ----------
+T1 = pa.table({"a": [1, 2], "a_1": [2, 3], "b": ["x", "y"]})
+T2 = pa.table({"a": [1, 4], "a_1": [5, 6], "b": ["z", "w"]})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT a, a FROM t1",
+    "SELECT a, a, a_1, a FROM t1",
+    "SELECT * FROM t1 JOIN t2 ON t1.a = t2.a",
+    "SELECT t1.a, t2.a FROM t1 JOIN t2 ON t1.a = t2.a ORDER BY 2",
+    "WITH c AS (SELECT a, b FROM t1 WHERE a = 1) SELECT c.a, t2.a FROM c JOIN t2 ON c.a = t2.a ORDER BY 1, 2",
+    "SELECT a, a FROM t1 UNION ALL SELECT a_1, a FROM t1",
+    "SELECT a, a FROM t1 GROUP BY a ORDER BY a",
+    "SELECT 1 AS \"A\", a, a FROM t1",
+])
+def test_duplicate_output_names_as_duckdb_dataframes(query: str) -> None:
+    con = duckdb.connect()
+    con.register("t1", T1)
+    con.register("t2", T2)
+    want = con.sql(query).pl()
+    got = th.sql(query, t1=th.from_arrow(T1), t2=th.from_arrow(T2)).to_polars()
+    assert got.columns == want.columns
+    assert sorted(got.rows()) == sorted(want.rows())

@@ -351,11 +351,9 @@ def test_fuzzer_regression(name: str) -> None:
 
 
 @pytest.mark.parametrize(("query", "message"), [
-    # two outputs named a: the ordinal ORDER BY used to index the deduplicated names (IndexError)
-    ("WITH c AS (SELECT a, b FROM t1 WHERE a = 1) SELECT c.a, t2.a FROM c JOIN t2 ON c.a = t2.a ORDER BY 1, 2",
-     "duplicate output column name 'a'"),
-    ("SELECT t1.a, t2.a FROM t1 JOIN t2 ON t1.a = t2.a ORDER BY 2", "duplicate output column name 'a'"),
-    ("SELECT * FROM t1 JOIN t2 ON t1.a = t2.a", "duplicate output column name 'a'"),
+    # two outputs named a in a derived table (read by name: ambiguous; the query's own outputs are
+    # renamed a, a_1 as DuckDB's DataFrames name them, see test_sql_duckdb_gaps)
+    ("SELECT * FROM (SELECT t1.a, t2.a FROM t1 JOIN t2 ON t1.a = t2.a) AS s", "duplicate output column name 'a'"),
     # sqlglot reads position 0 or -1 as a Python index (the last column): sorted by b, silently
     ("SELECT a, b FROM t1 ORDER BY 0", "ORDER BY position 0 is out of range"),
     ("SELECT a, b FROM t1 ORDER BY -1", "ORDER BY position -1 is out of range"),

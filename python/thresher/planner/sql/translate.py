@@ -567,12 +567,16 @@ class Translator:
         group = node.args.get("group")
         having = node.args.get("having")
         having_expr = self.expr(having.this, plan.schema) if having is not None else None
-        seen: set[str] = set()
-        for n, _ in outputs:  # checked before ORDER BY resolves ordinals against the output names
-            if n in seen:
+        # (checked before ORDER BY resolves ordinals against the output names)
+        if len({n for n, _ in outputs}) < len(outputs):
+            up = node.parent
+            while isinstance(up, (exp.SetOperation, exp.Subquery)):  # (a set operation's branch: by position)
+                up = up.parent
+            if up is not None:  # (a derived table's, a CTE's: read by name, ambiguous)
+                n = next(n for i, (n, _) in enumerate(outputs) if n in {m for m, _ in outputs[:i]})
                 raise SQLError(f"duplicate output column name {n!r} in {_where(node)}: give the columns "
                                f"distinct aliases (AS)")
-            seen.add(n)
+            outputs = [(n, e) for n, (_, e) in zip(deduplicated_names([n for n, _ in outputs]), outputs)]
         order_schema = windows.extract_order_by(node.args.get("order"), plan.schema)  # ORDER BY rank() OVER ...
         order_exprs = self._order_inputs(node, plan, dict(outputs), order_schema)
         distinct_on = node.args["distinct"].args.get("on") if node.args.get("distinct") else None
@@ -1749,6 +1753,32 @@ _DATE_UNIT_ALIASES = {
     "msecond": "millisecond", "mseconds": "millisecond", "us": "microsecond", "usec": "microsecond",
     "usecs": "microsecond", "usecond": "microsecond", "useconds": "microsecond", "w": "week",
 }
+
+
+def deduplicated_names(names: list[str]) -> list[str]:
+    """A query's output names with the later ones of a repeated name renamed as DuckDB's Python
+    client names them in a DataFrame (``.pl()``, ``.df()``; its Arrow result repeats them, which a
+    Thresher frame cannot hold): ``a, a, a`` -> ``a, a_1, a_2``, a suffix taken (``a, a_1, a``)
+    skipped -> ``a, a_1, a_2``, and a taken name suffixed in turn (``a, a, a_1`` -> ``a, a_1,
+    a_1_1``); names compare without case, as DuckDB's do."""
+    count: dict[str, int] = {}
+    out = []
+    for name in names:
+        low = name.lower()
+        if low not in count:
+            count[low] = 0
+            out.append(name)
+            continue
+        index = count[low]
+        while True:
+            index += 1
+            new = f"{name}_{index}"
+            if new.lower() not in count:
+                break
+        count[low] = index
+        count[new.lower()] = 0
+        out.append(new)
+    return out
 
 
 def _date_unit(name: str) -> str:
