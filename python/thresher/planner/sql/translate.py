@@ -179,6 +179,8 @@ class Translator:
             return self.select(node)
         if isinstance(node, (exp.Union, exp.Intersect, exp.Except)):
             left, right = self.statement(node.left), self.statement(node.right)
+            if node.args.get("by_name") or node.args.get("side") or node.args.get("kind") or node.args.get("on"):
+                left, right = _by_name(node, left, right)
             right = self._rename_like(right, left.schema)
             left, right = _text_aligned(left, right)
             left, right = self._float32_columns(left, right)
@@ -336,26 +338,21 @@ class Translator:
         if frm is None:
             return None, []
         items = [frm.this] + list(frm.expressions or [])
+        joins = list(select.args.get("joins") or [])
+        kinds = [(j.side or "").upper() or (j.kind or "").upper() for j in joins]
+        right_or_full = any(k in ("RIGHT", "FULL") for k in kinds)
+        if right_or_full and (len(items) > 1 or any(k in ("", "INNER", "CROSS") for k in kinds)):
+            return self._joins_in_order(items, joins, kinds, where_nodes, in_subqueries)
         rels = [self.relation(i) for i in items]
         plan = rels[0].plan
         pending_inner: list[tuple[Relation, list[Expr]]] = [(r, []) for r in rels[1:]]
         outer: list[tuple[str, Relation, Any]] = []
-        for j in select.args.get("joins") or []:
+        for j, kind in zip(joins, kinds):
             rel = self.relation(j.this)
-            kind = (j.side or "").upper() or (j.kind or "").upper()
-            on = j.args.get("on")
-            using = j.args.get("using")
-            if using:
-                cond: list[Expr] = [Call("eq", (Column(f"{self._owner(plan, c.name)}.{c.name}"), Column(f"{rel.alias}.{c.name}")))
-                        for c in using]
-                on_terms = cond
-            else:
-                on_terms = split_conjunction(self.expr(on, None)) if on is not None else []
-            on_terms = list(on_terms)
             if kind in ("", "INNER", "CROSS"):
-                pending_inner.append((rel, on_terms))
+                pending_inner.append((rel, self._on_terms(j, plan, rel, merge=False)))
             else:
-                outer.append((kind, rel, on_terms))
+                outer.append((kind, rel, j))
         where_terms: list[Expr] = []
         # inner joins: connect relations by equi-predicates (ON and WHERE alike)
         if pending_inner:
@@ -398,33 +395,104 @@ class Translator:
         # which the optimizer may reorder and push filters through (kept to FROMs whose outer joins are
         # all LEFT ones, to be safe)
         only_left = all(kind == "LEFT" for kind, _, _ in outer)
-        for kind, rel, on_terms in outer:
-            names = set(plan.schema.names)
-            keys = _equi_keys(on_terms, names, set(rel.plan.schema.names))
-            null_safe = not keys and bool(keys := _null_safe_keys(on_terms, names, set(rel.plan.schema.names)))
-            used = {id(t) for t, _, _ in keys}
-            rest = [t for t in on_terms if id(t) not in used]
-            how = {"LEFT": "left", "RIGHT": "right", "FULL": "outer", "SEMI": "semi", "ANTI": "anti"}.get(kind)
-            if how is None:
-                raise SQLError(f"unsupported {kind} JOIN {rel.alias!r}")
-            right = rel.plan
-            if how == "left" and only_left and _rejects_nulls(where_terms, set(right.schema.names)):
-                how = "inner"
-            rest_right = [t for t in rest if t.columns() <= set(right.schema.names)]
-            if rest_right and how in ("left", "inner", "semi", "anti"):
-                right = Filter(right, self._typed(combine_conjunction(rest_right), right.schema))
-                moved = {id(t) for t in rest_right}
-                rest = [t for t in rest if id(t) not in moved]
-            if rest and how == "inner" and keys:  # (an inner join's other ON terms filter its rows)
-                where_terms = where_terms + rest
-                rest = []
-            if rest or not keys:  # (ON a.x < b.y: the nested loop's answer, see _join_by_filter)
-                plan = self._join_by_filter(plan, right, keys, rest, how, null_safe, kind, rel.alias)
-                continue
-            plan = Join(plan, right, *self._typed_keys(keys, plan, rel.plan), how, nulls_equal=null_safe)
+        for kind, rel, j in outer:  # (in the order written: no inner join follows a RIGHT or FULL one here)
+            on_terms = self._on_terms(j, plan, rel, merge=right_or_full)
+            plan, where_terms = self._outer_join(plan, rel, kind, on_terms, where_terms, only_left)
         if in_subqueries:
             plan = self._in_subqueries(plan, in_subqueries)
         return plan, where_terms
+
+    def _on_terms(self, j: Any, plan: LogicalPlan, rel: Relation, merge: bool) -> list[Expr]:
+        """A join's ON conjuncts, or its USING columns as equalities.
+
+        ``merge`` (the FROM has a RIGHT or FULL join): a USING or NATURAL join's column several
+        relations of ``plan`` hold (an earlier USING join's) is COALESCE of them all, the merged
+        column. (qualify writes a one-column USING as ``first.c = rel.c``, the first relation's
+        column: NULL on the rows a RIGHT or FULL join added, so ``a RIGHT JOIN b USING (k) JOIN
+        c USING (k)`` lost b's unmatched rows.)"""
+        using = j.args.get("using")
+        if using:
+            terms: list[Expr] = [Call("eq", (Column(f"{self._owner(plan, c.name)}.{c.name}"),
+                                             Column(f"{rel.alias}.{c.name}"))) for c in using]
+        else:
+            on = j.args.get("on")
+            terms = list(split_conjunction(self.expr(on, None))) if on is not None else []
+        if not (merge and (using or j.meta.get(_USING))):
+            return terms
+        out: list[Expr] = []
+        for t in terms:
+            right = t.args[1] if isinstance(t, Call) and t.name == "eq" else None
+            if isinstance(right, Column) and right.name.startswith(f"{rel.alias}."):
+                col = right.name[len(rel.alias) + 1:]
+                owners = [n for n in plan.schema.names if n.endswith(f".{col}") and not n.startswith("__")]
+                if len(owners) > 1:
+                    t = Call("eq", (Call("coalesce", tuple(Column(n) for n in owners)), right))
+            out.append(t)
+        return out
+
+    def _joins_in_order(self, items: list[Any], joins: list[Any], kinds: list[str], where_nodes: list[Any],
+                        in_subqueries: list[tuple[bool, Any]]) -> tuple[LogicalPlan, list[Expr]]:
+        """A FROM with a RIGHT or FULL join beside inner ones or a comma: each comma-separated
+        item is its joins applied in the order written (``a JOIN b ON .. RIGHT JOIN c ON ..`` is
+        ``(a JOIN b) RIGHT JOIN c``; an inner join written after it joins its result, NULL-padded
+        rows included); the items are then crossed and the WHERE filters the result.
+
+        The inner joins first (``from_clause``'s order, for the join planner) would join them
+        below the RIGHT or FULL join: the rows it pads with NULLs went missing (``a RIGHT JOIN b
+        .. JOIN c ON a.x = c.x``), or came back for an empty ``c`` (``.., c``, ``CROSS JOIN c``), and
+        a WHERE equality used as an inner join's key no longer removed the padded rows."""
+        groups: list[LogicalPlan] = [self.relation(i).plan for i in items]
+        for j, kind in zip(joins, kinds):
+            rel = self.relation(j.this)
+            if kind == "" and j.args.get("on") is None and not j.args.get("using"):  # a comma: a new item
+                groups.append(rel.plan)
+                continue
+            plan = groups[-1]
+            on_terms = self._on_terms(j, plan, rel, merge=True)
+            if kind in ("", "INNER", "CROSS"):
+                keys = _equi_keys(on_terms, set(plan.schema.names), set(rel.plan.schema.names))
+                used = {id(t) for t, _, _ in keys}
+                rest = [t for t in on_terms if id(t) not in used]
+                plan = (Join(plan, rel.plan, *self._typed_keys(keys, plan, rel.plan), "inner") if keys
+                        else Join(plan, rel.plan, (), (), "cross"))
+                if rest:
+                    plan = Filter(plan, self._typed(combine_conjunction(rest), plan.schema))
+            else:
+                plan, _ = self._outer_join(plan, rel, kind, on_terms, [], False)
+            groups[-1] = plan
+        plan = groups[0]
+        for g in groups[1:]:
+            plan = Join(plan, g, (), (), "cross")
+        if in_subqueries:
+            plan = self._in_subqueries(plan, in_subqueries)
+        return plan, [t for w in where_nodes for t in split_conjunction(self.expr(w, None))]
+
+    def _outer_join(self, plan: LogicalPlan, rel: Relation, kind: str, on_terms: list[Expr],
+                    where_terms: list[Expr], only_left: bool) -> tuple[LogicalPlan, list[Expr]]:
+        """``plan`` LEFT / RIGHT / FULL / SEMI / ANTI joined to ``rel`` on ``on_terms``; the WHERE
+        terms back, with an inner join's other ON terms added."""
+        names = set(plan.schema.names)
+        keys = _equi_keys(on_terms, names, set(rel.plan.schema.names))
+        null_safe = not keys and bool(keys := _null_safe_keys(on_terms, names, set(rel.plan.schema.names)))
+        used = {id(t) for t, _, _ in keys}
+        rest = [t for t in on_terms if id(t) not in used]
+        how = {"LEFT": "left", "RIGHT": "right", "FULL": "outer", "SEMI": "semi", "ANTI": "anti"}.get(kind)
+        if how is None:
+            raise SQLError(f"unsupported {kind} JOIN {rel.alias!r}")
+        right = rel.plan
+        if how == "left" and only_left and _rejects_nulls(where_terms, set(right.schema.names)):
+            how = "inner"
+        rest_right = [t for t in rest if t.columns() <= set(right.schema.names)]
+        if rest_right and how in ("left", "inner", "semi", "anti"):
+            right = Filter(right, self._typed(combine_conjunction(rest_right), right.schema))
+            moved = {id(t) for t in rest_right}
+            rest = [t for t in rest if id(t) not in moved]
+        if rest and how == "inner" and keys:  # (an inner join's other ON terms filter its rows)
+            return (Join(plan, right, *self._typed_keys(keys, plan, rel.plan), how, nulls_equal=null_safe),
+                    where_terms + rest)
+        if rest or not keys:  # (ON a.x < b.y: the nested loop's answer, see _join_by_filter)
+            return self._join_by_filter(plan, right, keys, rest, how, null_safe, kind, rel.alias), where_terms
+        return Join(plan, right, *self._typed_keys(keys, plan, rel.plan), how, nulls_equal=null_safe), where_terms
 
     def _join_by_filter(self, left: LogicalPlan, right: LogicalPlan, keys: list[tuple[Expr, Expr, Expr]],
                         rest: list[Expr], how: str, null_safe: bool, kind: str, alias: str) -> LogicalPlan:
@@ -1815,6 +1883,37 @@ def _known_function(name: str) -> bool:
     return "_" in name and hasattr(Expr, name.split("_", 1)[0])
 
 
+#: the meta key marking a join written with USING or NATURAL (before qualify makes it an ON)
+_USING = "thresher_using"
+
+
+def _by_name(node: Any, left: LogicalPlan, right: LogicalPlan) -> tuple[LogicalPlan, LogicalPlan]:
+    """``UNION [ALL] BY NAME``: the inputs' columns matched by name, case-insensitively, as
+    DuckDB: the left input's columns in their order, then the right one's others; a column one
+    input lacks is NULL there (the set operation was positional: the right input's columns went
+    under the left one's names in their order, or raised on a count that differs)."""
+    if not isinstance(node, exp.Union) or not node.args.get("by_name") or any(
+            node.args.get(k) for k in ("side", "kind", "on")):
+        raise SQLError(f"only UNION [ALL] BY NAME matches columns by name: {_where(node)}")
+    lnames, rnames = left.schema.names, right.schema.names
+    rfold = {n.lower(): n for n in reversed(rnames)}
+    if len({n.lower() for n in lnames}) != len(lnames) or len(rfold) != len(rnames):
+        raise SQLError(f"UNION BY NAME of an input with two columns of the same name: {_where(node)}")
+    lfold = {n.lower() for n in lnames}
+    names = list(lnames) + [n for n in rnames if n.lower() not in lfold]
+
+    def side(plan: LogicalPlan, fold: dict[str, str], other: LogicalPlan, ofold: dict[str, str]) -> LogicalPlan:
+        items: list[Expr] = []
+        for n in names:
+            have = fold.get(n.lower())
+            items.append(Column(have).alias(n) if have is not None
+                         else Cast(Literal(None, DataType.null()), other.schema.field(ofold[n.lower()]).dtype).alias(n))
+        return Project(plan, tuple(items))
+
+    lmap = {n.lower(): n for n in lnames}
+    return side(left, lmap, right, rfold), side(right, rfold, left, lmap)
+
+
 def _text_aligned(left: LogicalPlan, right: LogicalPlan) -> tuple[LogicalPlan, LogicalPlan]:
     """The two inputs of a set operation with a column that is VARCHAR on one side and another
     type on the other cast to VARCHAR there, as DuckDB does (``SELECT 1 UNION SELECT 'x'`` is
@@ -2350,6 +2449,9 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     names_normalized = _normalized_names(schema, dialect)
     dialect = sqlglot_dialect(dialect)  # (sqlglot's passes then take it as it is, see sqlglot_dialect)
     mapping = ensure_schema(dict(schema), dialect=dialect, normalize=not names_normalized)
+    for j in tree.find_all(exp.Join):  # (qualify writes USING and NATURAL as ON: see Translator._on_terms)
+        if j.args.get("using") or j.method == "NATURAL":
+            j.meta[_USING] = True
     tree = qualify(tree, dialect=dialect, schema=mapping, isolate_tables=False, quote_identifiers=False,
                    validate_qualify_columns=True)
     kinds, nested = _tree_kinds(tree)
