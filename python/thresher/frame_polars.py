@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from thresher.errors import ThresherTypeError, UnsupportedMethodError
 from thresher.expressions.expr import CountStar, Expr, col, combine_conjunction, lit, user_when
+from thresher.expressions.window import interpolable
 from thresher.frame_host import FrameHost
 
 if TYPE_CHECKING:
@@ -224,14 +225,15 @@ class FramePolarsMixin(FrameHost):
         return self.filter(combine_conjunction([col(c).is_not_nan().fill_null(True) for c in names]))
 
     def interpolate(self) -> DataFrame:
-        """Nulls of the numeric columns filled linearly between their neighbours (as
-        ``col(c).interpolate()``: float64; leading and trailing nulls stay).
+        """Nulls of the numeric and temporal columns filled linearly between their neighbours
+        (as ``col(c).interpolate()``: an integer becomes float64, a date stays a date; leading and
+        trailing nulls stay), as Polars; text and booleans are left as they are.
 
         >>> import thresher as th
         >>> th.from_pydict({"a": [1.0, None, 3.0], "s": ["x", None, "z"]}).interpolate().rows()
         [(1.0, 'x'), (2.0, None), (3.0, 'z')]
         """
-        nums = [f.name for f in self.schema.fields if f.dtype.is_numeric()]
+        nums = [f.name for f in self.schema.fields if interpolable(f.dtype) and not f.dtype.is_null()]
         if not nums:
             return self._with(self._plan)
         return self.with_columns(*[col(c).interpolate().alias(c) for c in nums])

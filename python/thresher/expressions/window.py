@@ -309,6 +309,11 @@ def _orderable(t: DataType) -> bool:
     return t.is_numeric() or t.is_bool() or t.is_string() or t.is_temporal() or t.is_null() or t.kind == "decimal"
 
 
+def interpolable(t: DataType) -> bool:
+    """A type ``interpolate`` fills: numbers, decimals, dates, datetimes, times and durations."""
+    return t.is_numeric() or t.is_temporal() or t.is_null()
+
+
 def _summable(t: DataType) -> bool:
     return t.is_numeric() or t.is_bool() or t.is_null() or t.kind in ("decimal", "duration")
 
@@ -319,8 +324,11 @@ for _name in ("cum_sum", "cum_prod", "rolling_sum", "rolling_mean", "rolling_std
 # (a difference of dates or datetimes is a duration, as in Polars)
 function("diff", sql_names=_hidden("diff"))(_polars_rule("diff", lambda t: _summable(t) or t.is_temporal(),
                                                          "a numeric or temporal type"))
-for _name in ("interpolate", "rolling_skew", "rolling_kurtosis", "rolling_rank"):
+for _name in ("rolling_skew", "rolling_kurtosis", "rolling_rank"):
     function(_name, sql_names=_hidden(_name))(_polars_rule(_name, _summable, "a numeric type"))
+# (dates, datetimes, times and durations too, as Polars; not booleans: Polars panics running it)
+function("interpolate", sql_names=_hidden("interpolate"))(
+    _polars_rule("interpolate", interpolable, "a numeric or temporal type"))
 for _name in ("rle_id", "is_first_distinct", "is_last_distinct", "is_unique", "is_duplicated"):
     function(_name, sql_names=_hidden(_name))(_polars_rule(_name, lambda t: True, "any type"))
 for _name in ("cum_min", "cum_max", "rolling_min", "rolling_max", "rank"):
