@@ -220,6 +220,7 @@ def join_chain_query(draw: Any) -> str:
     aliases = draw(st.permutations(sorted(_CHAIN)))[:draw(st.integers(3, 4))]
     text = f"{_CHAIN[aliases[0]][0]} AS {aliases[0]}"
     visible = [aliases[0]]
+    using = False
     for al in aliases[1:]:
         kind = draw(st.sampled_from(_CHAIN_KINDS))
         table, keys, _ = _CHAIN[al]
@@ -228,13 +229,19 @@ def join_chain_query(draw: Any) -> str:
         else:
             other = draw(st.sampled_from(visible))
             key = draw(st.sampled_from([k for k in keys if k in _CHAIN[other][1]]))
-            on = f"{other}.{key} = {al}.{key}"
-            extra = draw(st.sampled_from(["", "", "", f" AND {al}.k > 0", f" AND {other}.k IS NOT NULL",
-                                          f" OR {al}.k IS NULL"]))
-            text += f" {kind} {table} AS {al} ON {on}{extra}"
+            if draw(st.integers(0, 3)) == 0:  # (USING k: the k of every relation before merged)
+                text += f" {kind} {table} AS {al} USING (k)"
+                using = using or kind not in ("SEMI JOIN", "ANTI JOIN")
+            else:
+                on = f"{other}.{key} = {al}.{key}"
+                extra = draw(st.sampled_from(["", "", "", f" AND {al}.k > 0", f" AND {other}.k IS NOT NULL",
+                                              f" OR {al}.k IS NULL"]))
+                text += f" {kind} {table} AS {al} ON {on}{extra}"
         if kind not in ("SEMI JOIN", "ANTI JOIN"):
             visible.append(al)
     items = ", ".join(f"{al}.{_CHAIN[al][2]} AS {al}_{_CHAIN[al][2]}, {al}.k AS {al}_k" for al in visible)
+    if using and draw(st.booleans()):
+        items += ", k AS merged_k"
     where = ""
     if draw(st.integers(0, 2)) == 0:
         a, b = draw(st.sampled_from(visible)), draw(st.sampled_from(visible))

@@ -100,3 +100,14 @@ def test_intersect_by_name_is_refused() -> None:
     frames = {"t": th.from_arrow(pa.table({"a": [1]}))}
     with pytest.raises(th.ThresherError, match="BY NAME"):
         th.sql("SELECT a FROM t INTERSECT BY NAME SELECT a FROM t", **frames).to_arrow()
+
+
+@pytest.mark.parametrize("kind", ["JOIN", "LEFT JOIN", "SEMI JOIN", "ANTI JOIN"])
+def test_join_on_an_item_before_a_comma(kind: str) -> None:
+    """An ON naming a table before a comma (DuckDB: a lateral join; for these kinds the items'
+    cross product joined) is answered; for RIGHT and FULL joins it is refused."""
+    items = "t1.k, t2.k AS k2" + ("" if kind in ("SEMI JOIN", "ANTI JOIN") else ", t4.x AS x4")
+    _check(_CHAIN_TABLES, f"SELECT {items} FROM t3 RIGHT JOIN t1 ON t3.k = t1.k, t2 {kind} t4 ON t1.k = t4.k")
+    frames = {n: th.from_arrow(t) for n, t in _CHAIN_TABLES.items()}
+    with pytest.raises(th.ThresherError, match="names a table before a comma"):
+        th.sql("SELECT t1.k FROM t3 RIGHT JOIN t1 ON t3.k = t1.k, t2 FULL JOIN t4 ON t1.k = t4.k", **frames).to_arrow()

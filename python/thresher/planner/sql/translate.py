@@ -449,6 +449,19 @@ class Translator:
                 continue
             plan = groups[-1]
             on_terms = self._on_terms(j, plan, rel, merge=True)
+            reads = {c for t in on_terms for c in t.columns()}
+            outside = len(groups) > 1 and not reads <= set(plan.schema.names) | set(rel.plan.schema.names)
+            if outside and kind in ("RIGHT", "FULL"):
+                raise SQLError(f"unsupported ON condition in {kind} JOIN {rel.alias!r}: it names a table before a "
+                               f"comma (DuckDB joins laterally there); write CROSS JOIN for the comma")
+            if outside:
+                # (an ON naming an item before a comma: DuckDB joins each of its rows laterally,
+                # which for an inner, LEFT, SEMI or ANTI join is joining the items' cross product)
+                plan = groups[0]
+                for g in groups[1:]:
+                    plan = Join(plan, g, (), (), "cross")
+                groups = [plan]
+                on_terms = self._on_terms(j, plan, rel, merge=True)
             if kind in ("", "INNER", "CROSS"):
                 keys = _equi_keys(on_terms, set(plan.schema.names), set(rel.plan.schema.names))
                 used = {id(t) for t, _, _ in keys}
