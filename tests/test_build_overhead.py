@@ -235,3 +235,20 @@ def test_leaf_nodes_and_the_shortcuts_of_building_answer_as_before() -> None:
     assert df.filter(col("n") > 0, n=1).plan == Filter(df.plan, (col("n") > 0) & (col("n") == 1))
     assert df.select("s", col("n")).columns == ["s", "n"] and df.select(["s"], z="n").columns == ["s", "z"]
     assert df.join(df, left_on=col("n") + 0, right_on="n").columns == ["s", "n", "b", "s_right", "n_right", "b_right"]
+
+
+def test_a_join_schema_extends_its_left_index(tpch: dict[str, th.DataFrame]) -> None:
+    # the output's name index is the left side's copied and extended (Schema._of), not rebuilt:
+    # it must answer as a schema built from the same fields does, for every join type
+    part, ps = tpch["part"], tpch["partsupp"].with_columns(p_size=col("ps_availqty"))
+    for how in ("inner", "left", "right", "outer", "cross"):
+        kw = {} if how == "cross" else {"left_on": "p_partkey", "right_on": "ps_partkey"}
+        got = part.join(ps, how=how, **kw).schema
+        want = th.datatypes.Schema(got.fields)
+        assert got == want and got.names == want.names, how
+        assert [got.field(n) for n in want.names] == list(want.fields)
+        assert "p_size_right" in got and got.names.index("p_size_right") == len(got) - 1
+    # a suffixed name another column already has is the same error as before
+    clash = part.with_columns(p_size_right=col("p_size"))
+    with pytest.raises(ThresherTypeError, match=r"duplicate column names: \['p_size_right'\]"):
+        clash.join(ps, left_on="p_partkey", right_on="ps_partkey")

@@ -714,6 +714,18 @@ class Schema(Mapping[str, DataType]):
             dups = [f.name for f in self._fields if f.name in seen or seen.add(f.name)]  # type: ignore[func-returns-value]
             raise ThresherTypeError(f"duplicate column names: {sorted(set(dups))}")
 
+    @classmethod
+    def _of(cls, fields: tuple[Field, ...], index: dict[str, int]) -> Schema:
+        """A schema of ``fields`` whose name index ``index`` (name -> position, every name once)
+        the caller built: a join's output is its left input's fields and index plus the right
+        side's, and indexing every name again (``__init__``) was a tenth of building a TPC-H
+        query's frames (its joins' schemas grow to 30-60 columns)."""
+        new = object.__new__(cls)
+        new._fields = fields
+        new._arrow = None
+        new._index = index
+        return new
+
     @staticmethod
     def from_arrow(schema: pa.Schema) -> Schema:
         return Schema(Field(f.name, DataType(f.type), f.nullable) for f in schema)

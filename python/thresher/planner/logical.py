@@ -485,10 +485,13 @@ class Join(LogicalPlan):
                 )
         if self.how in ("semi", "anti"):
             return self.left.schema
-        out = list(self.left.schema.fields)
+        left = self.left.schema
+        out = list(left.fields)
         if self.how in ("outer", "right"):  # (a right row without a match has NULLs on the left)
             out = [f if f.nullable else Field(f.name, f.dtype, True) for f in out]
-        left_names = self.left.schema._index  # (its names' index: `in` without a Python call)
+        left_names = left._index  # (its names' index: `in` without a Python call)
+        # the output's index: the left side's, then each right column's (see Schema._of)
+        index = left_names.copy()
         # equi-join keys with the same name on both sides appear once (Polars' coalescing rule)
         drop = self.coalesced_right_keys()
         keeps_nulls = self.how in ("inner", "cross")
@@ -496,11 +499,25 @@ class Join(LogicalPlan):
             if f.name in drop:
                 continue
             name = f.name + self.suffix if f.name in left_names else f.name
+            if name in index:  # (a suffixed name another column has: Schema raises its error)
+                return self._schema_of_clashing(drop, keeps_nulls)
+            index[name] = len(out)
             # an inner (or cross) join adds no nulls: keeping the input's nullability lets joins be
             # reordered (join_order) without the output schema changing
             nullable = f.nullable if keeps_nulls else True
             # (a field that keeps its name and nullability is the input's own, frozen, Field)
             out.append(f if name == f.name and nullable == f.nullable else Field(name, f.dtype, nullable))
+        return Schema._of(tuple(out), index)
+
+    def _schema_of_clashing(self, drop: set[str], keeps_nulls: bool) -> Schema:
+        """The output of a join where a right column's (suffixed) name is taken: ``Schema``
+        raises its duplicate-names error."""
+        out = list(self.left.schema.fields)
+        left_names = self.left.schema._index
+        for f in self.right.schema.fields:
+            if f.name not in drop:
+                name = f.name + self.suffix if f.name in left_names else f.name
+                out.append(Field(name, f.dtype, f.nullable if keeps_nulls else True))
         return Schema(out)
 
     def coalesced_right_keys(self) -> set[str]:
