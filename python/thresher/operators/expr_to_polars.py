@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from thresher._lazy import lazy_module
+from thresher._polars import list_of
 from thresher.datatypes import DataType, Schema
 from thresher.errors import ThresherError, ThresherTypeError
 from thresher.expressions.expr import AggCall, Alias, Call, Cast, Column, CountStar, Expr, Literal, UDFCall, When, memo
@@ -410,7 +411,7 @@ def _list_literal(values: list[Any], dtype: pl.DataType) -> pl.Expr:
     build refuses (implode raises what Polars says of it)."""
     if None not in values:
         try:
-            return pl.lit(pl.Series([values], dtype=pl.List(dtype)))
+            return pl.lit(list_of(pl.Series(values, dtype=dtype)))
         except Exception:  # noqa: BLE001 - implode() below raises Polars' own error, or builds it
             pass
     return pl.lit(pl.Series(values, dtype=dtype).implode())

@@ -15,6 +15,12 @@ _SCOPE: contextvars.ContextVar[dict[Any, tuple[Any, dict[Any, Any]]] | None] = c
     "thresher_rule_memo", default=None)
 
 
+#: the context variable :func:`memo_scope` sets: a caller that already has a try/finally opens a
+#: scope with ``SCOPE_VAR.set({})`` and closes it with ``SCOPE_VAR.reset(token)``, without the
+#: context manager's Python calls (``build_lazy``, once per Polars program)
+SCOPE_VAR = _SCOPE
+
+
 class _Scope:
     """The context manager :func:`memo_scope` gives: a class, not a ``contextlib.contextmanager``
     generator (entered twice per compile(): the generator's wrapper cost more than the block's

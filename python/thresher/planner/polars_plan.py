@@ -73,6 +73,7 @@ from thresher.planner.logical import (
     Union,
     Window,
 )
+from thresher.planner.memo import SCOPE_VAR
 from thresher.planner.stats import column_ndv, estimate
 
 if TYPE_CHECKING:
@@ -89,7 +90,20 @@ def _cast_to(lf: pl.LazyFrame, schema: Schema) -> pl.LazyFrame:
 
 def build_lazy(node: LogicalPlan, leaf: LeafResolver, leaves: Collection[int] = ()) -> pl.LazyFrame:
     """Translate ``node`` (and its relational descendants) into a LazyFrame; ``leaves``: the ids
-    of the nodes ``leaf`` reads (another stage's output), never merged into a shared subplan."""
+    of the nodes ``leaf`` reads (another stage's output), never merged into a shared subplan.
+
+    The plan statistics the lowering asks for (every join estimates its sides, each estimate
+    walks the subtree below) are computed once per node for the whole build (a memo scope):
+    without it, a chain of joins estimated its left side again at each join (the scope's
+    context variable set here: ``memo_scope()``'s context manager is three more calls a program)."""
+    scope_token = SCOPE_VAR.set({})
+    try:
+        return _build_lazy(node, leaf, leaves)
+    finally:
+        SCOPE_VAR.reset(scope_token)
+
+
+def _build_lazy(node: LogicalPlan, leaf: LeafResolver, leaves: Collection[int]) -> pl.LazyFrame:
     token = _MEMO.set({})
     twice = _reads_twice(node)
     lifted: list[LogicalPlan] = []
