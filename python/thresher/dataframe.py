@@ -532,7 +532,10 @@ class DataFrame(RowsMixin, FrameOpsMixin, FramePolarsMixin):
         from thresher.planner.physical import CompileSettings, compile
         from thresher.session import settings
 
-        return compile(plan, CompileSettings(optimize=optimize, disabled_rules=frozenset(settings().disabled_rules),
+        disabled = settings().disabled_rules
+        if optimize and not disabled and checkpoint is None:
+            return compile(plan)  # (the default settings: one object, not one per query)
+        return compile(plan, CompileSettings(optimize=optimize, disabled_rules=frozenset(disabled),
                                              checkpoint_location=checkpoint))
 
     def iter_batches(self, runner: str | None = None, optimize: bool = True, **options: Any) -> Iterator[pa.RecordBatch]:

@@ -132,6 +132,12 @@ def settings() -> _Settings:
 def make_executor(runner: str | None = None, **overrides: Any) -> Any:
     """An executor instance for ``runner`` (default: the session's)."""
     name = runner or _settings.runner
+    if name == "local" and not overrides and (_settings.runner != "local" or not _settings.runner_options):
+        # (the default: nothing to check or merge, what every collect() of a session without
+        # runner options makes)
+        from thresher.engine.local import LocalExecutor
+
+        return LocalExecutor(memory_budget=_settings.memory_budget, progress=_settings.progress)
     if name not in ("local", "ray"):
         raise SettingError(f"unknown runner {name!r}{did_you_mean(name, ('local', 'ray'))}; use 'local' or 'ray'")
     if overrides or name != "local":  # (the local runner with no options: nothing to check)

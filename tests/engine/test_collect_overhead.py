@@ -76,6 +76,35 @@ def test_cpu_count_asked_once(frame: th.DataFrame, monkeypatch: pytest.MonkeyPat
         local._default_threads.cache_clear()
 
 
+def test_the_memory_budget_is_read_when_a_pipeline_needs_it(frame: th.DataFrame,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # a lone relational stage runs without the pipeline's memory budget: the default (the
+    # environment, the machine's memory) is not read for it; a pipeline run reads it then
+    calls: list[int] = []
+    real = local.default_budget_bytes
+
+    def counting() -> int:
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(local, "default_budget_bytes", counting)
+    frame.to_arrow()
+    assert calls == []
+    monkeypatch.setenv("THRESHER_MEMORY_BUDGET", "96MB")
+    executor = local.LocalExecutor()
+    assert executor.budget_bytes == 96 << 20 and executor.budget_bytes == 96 << 20 and len(calls) == 1
+    assert local.LocalExecutor(memory_budget="64MB").budget_bytes == 64 << 20 and len(calls) == 1
+    with pytest.raises(ValueError):
+        local.LocalExecutor(memory_budget="lots")  # a bad value still fails when the executor is made
+    th.set_runner("local", memory_budget="32MB")
+    try:
+        from thresher.session import make_executor
+
+        assert make_executor().budget_bytes == 32 << 20  # the session's runner options still apply
+    finally:
+        th.set_runner("local")
+
+
 def _stage_stats(stats: object) -> list[dict[str, object]]:
     """The statistics of a run without its times."""
     return [{k: v for k, v in d.items() if k not in ("wall_s", "busy_s")}

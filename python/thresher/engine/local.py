@@ -83,13 +83,22 @@ class LocalExecutor:
         target_batch_bytes: int | str = 16 << 20,
         min_batch_rows: int = 1,
     ) -> None:
-        self.budget_bytes = parse_bytes(memory_budget) if memory_budget is not None else default_budget_bytes()
+        # (the default is read when a run needs it: a query run as one relational stage never
+        # does, see run_alone, and reading the environment was part of every collect())
+        self._budget_bytes = parse_bytes(memory_budget) if memory_budget is not None else None
         self.target_batch_bytes = parse_bytes(target_batch_bytes)
         self.min_batch_rows = max(1, min_batch_rows)
         self.num_threads = num_threads or _default_threads()
         self.progress = progress
         self.skip_partitions = frozenset(skip_partitions or ())
         self._stats = RunStats(executor="local")
+
+    @property
+    def budget_bytes(self) -> int:
+        """Bytes of batches queued between stages (``memory_budget``, else the default)."""
+        if self._budget_bytes is None:
+            self._budget_bytes = default_budget_bytes()
+        return self._budget_bytes
 
     def stats(self) -> RunStats:
         return self._stats
