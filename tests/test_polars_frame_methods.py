@@ -187,6 +187,16 @@ def test_seq_variants_schema_and_dict(table: pa.Table) -> None:
     assert [s.name for s in th.from_arrow(sub).to_dict().values()] == sub.column_names
 
 
+def test_schema_methods_as_polars(table: pa.Table) -> None:
+    # Polars' Schema.names / dtypes / len are methods: Polars-style code runs unchanged
+    t, p = th.from_arrow(table).collect_schema(), _polars(table).collect_schema()
+    assert t.names() == p.names() == t.names
+    assert type(t.names()) is list
+    assert t.len() == p.len() == len(t)
+    assert [str(d) for d in t.dtypes()] == [str(t[n]) for n in t.names()]
+    assert t.dtypes() == list(t.values()) and len(t.dtypes()) == len(p.dtypes())
+
+
 def test_unnest() -> None:
     t = pa.table({"id": [1, 2, 3],
                   "s": pa.array([{"x": 1, "y": "a"}, None, {"x": None, "y": "c"}],

@@ -690,6 +690,21 @@ _FIELD_NAME = operator.attrgetter("name")
 _FIELDS = operator.attrgetter("_fields")
 
 
+class SchemaNames(list[str]):
+    """A schema's column names: a list (``schema.names``) that is also callable, as Polars'
+    ``Schema.names()`` is a method (``schema.names()`` returns a plain list copy).
+
+    >>> names = Schema.from_arrow(pa.schema([("a", pa.int64())])).names
+    >>> names, names()
+    (['a'], ['a'])
+    """
+
+    __slots__ = ()
+
+    def __call__(self) -> list[str]:
+        return list(self)
+
+
 class Schema(Mapping[str, DataType]):
     """An ordered mapping of column names to :class:`DataType`.
 
@@ -746,8 +761,18 @@ class Schema(Mapping[str, DataType]):
         fields = property(_FIELDS)
 
     @property
-    def names(self) -> list[str]:
-        return list(self._index)  # the names in order (a copy: callers may change it)
+    def names(self) -> SchemaNames:
+        """The names in order, a copy (callers may change it); also callable, as Polars'
+        ``Schema.names()``."""
+        return SchemaNames(self._index)
+
+    def dtypes(self) -> list[DataType]:
+        """The types in order (Polars' ``Schema.dtypes()``)."""
+        return [f.dtype for f in self._fields]
+
+    def len(self) -> int:
+        """The number of columns (Polars' ``Schema.len()``)."""
+        return len(self._fields)
 
     def field(self, name: str) -> Field:
         try:
@@ -761,7 +786,7 @@ class Schema(Mapping[str, DataType]):
         return self.field(name).dtype
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.names)
+        return iter(list(self._index))
 
     def __len__(self) -> int:
         return len(self._fields)

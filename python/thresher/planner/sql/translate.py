@@ -278,7 +278,7 @@ class Translator:
         key = (id(plan), alias)
         hit = self._renamed.get(key)
         if hit is None or hit[0] is not plan:
-            names = plan.schema.names
+            names: list[str] = plan.schema.names
             if self.used is not None and isinstance(node, exp.Table) and name not in self.ctes:
                 read = self.used.get(alias.lower(), frozenset()) | self.used.get("", frozenset())
                 # (the first column stays: where no column is read, as under count(*), the
