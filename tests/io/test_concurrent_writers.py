@@ -211,6 +211,25 @@ def test_dataframe_write_on_s3_killed_between_claim_and_copies_resumes_exactly_o
     assert _read_ids("parquet", target, "", cfg) == list(range(40))
 
 
+def test_mode_error_job_on_s3_killed_between_claim_and_copies_resumes(s3, monkeypatch):
+    """mode="error": the re-run of a job killed amid its copies saw some of the job's own final
+    objects, counted no committed partition (the claim is not finished) and refused the folder."""
+    import thresher as th
+    from thresher.errors import ThresherIOError
+
+    _, bucket, cfg = s3
+    target = f"s3://{bucket}/err-claimed"
+    df = th.from_pydict({"id": list(range(40)), "g": [i % 4 for i in range(40)]})
+    _die_at_copy(monkeypatch, die_at=3)  # two of four Hive folders visible
+    with pytest.raises(_Killed):
+        df.write_parquet(target, partition_by=["g"], mode="error", job_id="job", io_config=cfg)
+    monkeypatch.undo()
+    df.write_parquet(target, partition_by=["g"], mode="error", job_id="job", io_config=cfg)
+    assert _read_ids("parquet", target, "", cfg) == list(range(40))
+    with pytest.raises(ThresherIOError, match="already holds data"):
+        df.write_parquet(target, partition_by=["g"], mode="error", job_id="other", io_config=cfg)
+
+
 def test_s3_marker_of_a_committer_that_finished_its_copies_but_not_the_flag_counts(s3):
     """A marker without the completion flag (written by a committer killed after its copies, or by
     an older Thresher) counts as committed when every final object is there: no rewrite."""

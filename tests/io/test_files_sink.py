@@ -215,6 +215,39 @@ def test_crash_during_commit_rolls_back_pending(tmp_path):
     assert read_back(root).num_rows == 4
 
 
+class _Killed(BaseException):
+    """Stands for SIGKILL at one point of a commit (BaseException: no handler of ours catches it)."""
+
+
+def test_mode_error_job_killed_after_its_renames_resumes(tmp_path, monkeypatch):
+    """A mode="error" job killed after renaming its files into place and before recording them
+    could never be resumed: its own renamed files made the re-run refuse the folder ("already
+    holds data"), as they were not in the committed record. Its pending record now counts as its
+    own claim; the re-run rolls those files back and commits each partition once."""
+    import thresher as th
+    from thresher.io import fs
+
+    out = str(tmp_path / "out")
+    df = th.from_pydict({"id": list(range(40)), "g": [i % 4 for i in range(40)]})
+    real = fs.fsync_dir
+
+    def die_after_renames(d):  # the data folders are fsynced after the renames, before the record
+        if "_thresher" not in str(d):
+            raise _Killed
+        return real(d)
+
+    monkeypatch.setattr(fs, "fsync_dir", die_after_renames)
+    with pytest.raises(_Killed):
+        df.write_parquet(out, partition_by=["g"], mode="error", job_id="job")
+    monkeypatch.undo()
+    assert ParquetSink(out).committed_partitions("job") == set()
+    df.write_parquet(out, partition_by=["g"], mode="error", job_id="job")
+    df.write_parquet(out, partition_by=["g"], mode="error", job_id="job")  # finished: nothing to do
+    assert sorted(th.read_parquet(out).to_pydict()["id"]) == list(range(40))
+    with pytest.raises(ThresherIOError, match="already holds data"):  # another job still may not
+        df.write_parquet(out, partition_by=["g"], mode="error", job_id="other")
+
+
 def test_recommit_after_lost_manifest_update_replaces(tmp_path):
     """Deterministic names: committing the same (job, partition) again replaces the file."""
     root = str(tmp_path / "out")

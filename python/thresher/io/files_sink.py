@@ -417,7 +417,7 @@ class FileSink(Sink):
     def preflight(self, job_id: str | None) -> None:
         """``mode="error"``: refuse a target that holds data this job did not write, before any work."""
         if self.mode == "error" and self._data_files():
-            if job_id is None or not self.committed_partitions(job_id):
+            if job_id is None or not self._job_has_claims(job_id):
                 raise ThresherIOError(f"{self.file or self.root} already holds data (mode='error')")
 
     def check_schema(self, schema: pa.Schema) -> None:
@@ -437,7 +437,7 @@ class FileSink(Sink):
             raise ThresherTypeError("partition_by leaves no columns to write")
         self._check_types(pa.schema(data_cols))
         if self.mode == "error" and self._data_files():
-            if self.job_id is None or not self.committed_partitions(self.job_id):
+            if self.job_id is None or not self._job_has_claims(self.job_id):
                 raise ThresherIOError(f"{self.file or self.root} already holds data (mode='error')")
 
     def write(self, partition_id: str, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> WriteResult:
@@ -520,6 +520,21 @@ class FileSink(Sink):
             str(m["partition_id"]) for m in markers
             if m.get("complete") or all(there[str(final)] for _, final in m.get("moves", []))
         }
+
+    def _job_has_claims(self, job_id: str) -> bool:
+        """Whether ``job_id`` has made anything visible here: a committed partition, or one whose
+        commit a crash interrupted (a pending local record, an object-store marker not finished).
+
+        ``mode="error"`` checks this, not :meth:`committed_partitions`: a job killed between its
+        renames (or copies) and their record left data of its own, which its re-run must accept
+        (its commit rolls the pending files back, or finishes the claimed copies).
+        """
+        if self.local:
+            if not os.path.isdir(self.root):
+                return False
+            m = _load_manifest(self.root, job_id)
+            return bool(m["committed"] or m["pending"])
+        return bool(self._markers(job_id))
 
     def commit(self, job_id: str, results: Sequence[WriteResult]) -> CommitResult:
         """Make ``results`` visible, each ``(job_id, partition)`` exactly once."""
