@@ -230,6 +230,40 @@ def test_mode_error_job_on_s3_killed_between_claim_and_copies_resumes(s3, monkey
         df.write_parquet(target, partition_by=["g"], mode="error", job_id="other", io_config=cfg)
 
 
+def test_s3_overwrite_first_commit_keeps_what_a_concurrent_committer_of_the_job_claimed(s3):
+    """Two committers of one mode="overwrite" job on an object store: the job's first commit
+    deletes the folder's old data. A committer that found no marker of the job and listed the
+    folder after the other one had claimed and copied a partition deleted that partition's final
+    object too: the partition was lost, while its marker said committed."""
+    import pyarrow as pa
+
+    from thresher.io.files_sink import ParquetSink
+
+    _, bucket, cfg = s3
+    target = f"s3://{bucket}/ow-race"
+
+    def table(i: int) -> pa.Table:
+        return pa.table({"id": pa.array(range(i * 10, i * 10 + 10), pa.int64())})
+
+    old = ParquetSink(target, job_id="old", io_config=cfg)
+    old.commit("old", [old.write("p9", table(9).to_batches(), table(9).schema)])
+    a = ParquetSink(target, mode="overwrite", job_id="job", io_config=cfg)
+    b = ParquetSink(target, mode="overwrite", job_id="job", io_config=cfg)
+    ra = a.write("p0", table(0).to_batches(), table(0).schema)
+    rb = b.write("p1", table(1).to_batches(), table(1).schema)
+    listing = b._data_files
+
+    def a_commits_first() -> list[str]:  # b read no marker; a's whole commit runs before b lists
+        b._data_files = listing
+        assert a.commit("job", [ra]).committed == ["p0"]
+        return listing()
+
+    b._data_files = a_commits_first
+    assert b.commit("job", [rb]).committed == ["p1"]
+    assert _read_ids("parquet", target, "", cfg) == list(range(20))
+    assert b.committed_partitions("job") == {"p0", "p1"}
+
+
 def test_s3_marker_of_a_committer_that_finished_its_copies_but_not_the_flag_counts(s3):
     """A marker without the completion flag (written by a committer killed after its copies, or by
     an older Thresher) counts as committed when every final object is there: no rewrite."""

@@ -592,6 +592,12 @@ class FileSink(Sink):
         markers = self._markers(job_id)
         if self.mode in ("overwrite", "error") and not markers and unique:
             existing = self._data_files()
+            if existing:
+                # another committer of this job may have claimed and copied partitions since the
+                # markers were read: a marker is created before its copies, so every final object
+                # in the listing has its marker by now, and those objects are the job's own
+                claimed = {fs.normalize(str(final)) for m in self._markers(job_id) for _, final in m.get("moves", [])}
+                existing = [f for f in existing if fs.normalize(f) not in claimed]
             if existing and self.mode == "error":
                 raise ThresherIOError(f"{self.file or self.root} already holds data (mode='error')")
             for f in existing:  # the job's first commit: nothing of it is visible yet
