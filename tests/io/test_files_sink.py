@@ -197,6 +197,34 @@ def test_crash_between_write_and_commit_then_resume(tmp_path):
     assert read_back(root).num_rows == 6
 
 
+def test_cleanup_orphans_keeps_a_partition_still_being_written(tmp_path):
+    """A live writer streaming a slow partition changes only its own file deep in the staging
+    folder: ``_staging/<job>`` keeps the time its first partition folder was made. Cleanup judged
+    by that folder's time removed the live writer's file (its commit then failed); a crashed
+    writer's partition folder, untouched as long, is still removed."""
+    root = str(tmp_path / "out")
+    t = make_table(6)
+    sink = ParquetSink(root, job_id="job")
+    dead = sink.write("p0", t.slice(0, 3).to_batches(), t.schema)  # its writer crashed
+    batches = iter(t.slice(3, 3).to_batches(max_chunksize=1))
+    hour_ago = time.time() - 7200
+    job_dir = os.path.join(root, "_staging", "job")
+    dead_dir = os.path.dirname(dead.files[0])
+    cleaned: list[list[str]] = []
+
+    def slow_upstream():  # the first batch is written, then an hour passes before the next ones
+        yield next(batches)
+        for d in (job_dir, dead_dir, dead.files[0]):
+            os.utime(d, (hour_ago, hour_ago))
+        cleaned.append(cleanup_orphans(root))  # default: older than an hour
+        yield from batches
+
+    live = sink.write("p1", slow_upstream(), t.schema)
+    assert cleaned == [[dead_dir]]
+    assert sink.commit("job", [live]).committed == ["p1"]
+    assert read_back(root).sort_by("id").equals(t.slice(3, 3))
+
+
 def test_crash_during_commit_rolls_back_pending(tmp_path):
     root = str(tmp_path / "out")
     t = make_table(4)

@@ -104,6 +104,19 @@ def _rollback_pending(manifest: dict[str, Any]) -> list[str]:
     return removed
 
 
+def _newest_mtime(path: str) -> float:
+    """The newest modification time of ``path`` and everything under it (inf when it is gone)."""
+    try:
+        newest = os.path.getmtime(path)
+    except OSError:
+        return float("inf")
+    for dirpath, dirnames, filenames in os.walk(path):
+        for n in dirnames + filenames:
+            with contextlib.suppress(OSError):
+                newest = max(newest, os.path.getmtime(os.path.join(dirpath, n)))
+    return newest
+
+
 def cleanup_orphans(root: str | os.PathLike[str], older_than_s: float = 3600.0, keep: Sequence[str] = ()) -> list[str]:
     """Remove what crashed writers left behind under a local ``root``.
 
@@ -112,8 +125,9 @@ def cleanup_orphans(root: str | os.PathLike[str], older_than_s: float = 3600.0, 
     root : str or PathLike
         The sink root.
     older_than_s : float
-        Only touch staging directories and pending commits older than this (seconds), so live
-        writers are left alone. ``0`` removes everything not committed.
+        Only touch a partition's staging folder when nothing in it changed for this long
+        (seconds), and pending commits older than this, so live writers are left alone, however
+        long the job's folder has been there. ``0`` removes everything not committed.
     keep : sequence of str
         Job (or writer) ids whose staging directories must be kept.
 
@@ -129,11 +143,26 @@ def cleanup_orphans(root: str | os.PathLike[str], older_than_s: float = 3600.0, 
     staging = os.path.join(root_s, STAGING_DIR)
     if os.path.isdir(staging):
         for name in sorted(os.listdir(staging)):
-            p = safe_join(root_s, STAGING_DIR, name)
-            if name in keep_names or now - os.path.getmtime(p) < older_than_s:
+            if name in keep_names:
                 continue
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(p)
+            job_dir = safe_join(root_s, STAGING_DIR, name)
+            # one folder per written partition (``<partition>-<n>``), only ever touched by its
+            # writer: judged by the newest time in it, as a writer streaming a slow partition
+            # (hours behind a model) changes only its own file, deep inside, not the job's folder
+            subs = sorted(os.listdir(job_dir)) if os.path.isdir(job_dir) else []
+            for sub in subs:
+                p = os.path.join(job_dir, sub)
+                if now - _newest_mtime(p) < older_than_s:
+                    continue
+                if os.path.isdir(p):
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(p)
+                removed.append(p)
+            with contextlib.suppress(OSError):
+                os.rmdir(job_dir)  # only when empty
+                removed.append(job_dir)
     jobs = os.path.join(root_s, META_DIR, "jobs")
     if os.path.isdir(jobs):
         with commit_lock(root_s):
