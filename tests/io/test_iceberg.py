@@ -365,3 +365,27 @@ def test_sink_with_an_in_memory_catalog_refuses_to_pickle(tmp_path):
     mem = SqlCatalog("mem", uri="sqlite:///:memory:", warehouse=f"file://{tmp_path}")
     with pytest.raises(TypeError, match="in-memory SQLite"):
         pickle.dumps(IcebergSink("db.t", mem))
+
+
+def test_default_catalog_opened_by_writers_at_once_on_a_new_file(tmp_path, monkeypatch):
+    """Writers opening a new SQLite catalog at once all find its tables missing and all create
+    them; every CREATE TABLE but the first fails ("table iceberg_tables already exists": 2 of
+    20 processes, 4 at a time, on a fresh file). Injected here: another writer creates the
+    tables between this one's check and its CREATE."""
+    from pyiceberg.catalog.sql import SqlCatalog, SqlCatalogBaseTable
+
+    real = SqlCatalog.create_tables
+    lost = []
+
+    def create_after_another_writer(self):
+        if not lost:
+            lost.append(True)
+            real(self)  # the other writer, first
+            SqlCatalogBaseTable.metadata.create_all(self.engine, checkfirst=False)  # this one's stale CREATE
+        real(self)
+
+    monkeypatch.setattr(SqlCatalog, "create_tables", create_after_another_writer)
+    cat = default_catalog(tmp_path / "wh")
+    assert lost
+    cat.create_namespace_if_not_exists("db")
+    assert default_catalog(tmp_path / "wh").list_namespaces() == [("db",)]

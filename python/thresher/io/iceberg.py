@@ -108,7 +108,15 @@ def default_catalog(warehouse_dir: str | os.PathLike[str], name: str = "thresher
         db = database
     db = os.path.abspath(db)
     os.makedirs(os.path.dirname(db), exist_ok=True)
-    return SqlCatalog(name, uri=f"sqlite:///{db}", warehouse=warehouse, **fs.iceberg_properties(io_config))
+    props = {"uri": f"sqlite:///{db}", "warehouse": warehouse, **fs.iceberg_properties(io_config)}
+    try:
+        return SqlCatalog(name, **props)
+    except Exception as e:  # sqlalchemy's OperationalError (sqlalchemy is pyiceberg's, not ours)
+        # writers opening a new catalog file at once all find its tables missing and all create
+        # them: the CREATE TABLE of every one but the first fails. The tables are there now.
+        if "already exists" not in str(e):
+            raise
+        return SqlCatalog(name, **props)
 
 
 def resolve_catalog(catalog: CatalogLike, io_config: IOConfig | None = None) -> Any:
