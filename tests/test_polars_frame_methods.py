@@ -5,6 +5,7 @@ rows: values, column names and types."""
 from __future__ import annotations
 
 import datetime
+import decimal
 from collections.abc import Callable
 from typing import Any
 
@@ -195,6 +196,29 @@ def test_schema_methods_as_polars(table: pa.Table) -> None:
     assert t.len() == p.len() == len(t)
     assert [str(d) for d in t.dtypes()] == [str(t[n]) for n in t.names()]
     assert t.dtypes() == list(t.values()) and len(t.dtypes()) == len(p.dtypes())
+
+
+@pytest.mark.parametrize("mode", ["half_to_even", "half_away_from_zero"])
+def test_round_mode(table: pa.Table, mode: str) -> None:
+    _same_as_polars(table, lambda f, m: f.select(
+        m.col("f").round(0, mode=mode), m.col("g").round(1, mode=mode), m.col("i").round(0, mode=mode),
+        h=(m.col("f") * 1.25).round(1, mode=mode)))
+    dec = pa.table({"x": pa.array([decimal.Decimal("9.95"), decimal.Decimal("-2.25"), None,
+                                   decimal.Decimal("0.05")], pa.decimal128(5, 2))})
+    _same_as_polars(dec, lambda f, m: f.select(m.col("x").round(1, mode=mode), y=m.col("x").round(3, mode=mode)))
+
+
+def test_round_bad_mode() -> None:
+    with pytest.raises(ValueError, match="mode"):
+        th.col("f").round(0, mode="up")
+
+
+@pytest.mark.parametrize("nulls_equal", [False, True])
+def test_is_in_nulls_equal(table: pa.Table, nulls_equal: bool) -> None:
+    _same_as_polars(table, lambda f, m: f.select(
+        m.col("k").is_in(["a", None], nulls_equal=nulls_equal), m.col("n").is_in([3], nulls_equal=nulls_equal),
+        m.col("i").is_in([2, None, -5], nulls_equal=nulls_equal)))
+    _same_as_polars(table, lambda f, m: f.filter(m.col("n").is_in([1, None], nulls_equal=nulls_equal)))
 
 
 def test_unnest() -> None:

@@ -418,8 +418,22 @@ class Expr:
     def abs(self) -> Expr:
         return Call("abs", (self,))
 
-    def round(self, decimals: int = 0) -> Expr:
-        return Call("round", (self,), (("decimals", decimals),))
+    def round(self, decimals: int = 0, mode: builtins.str = "half_to_even") -> Expr:
+        """Round to ``decimals`` digits, ties to even (Polars' default) or, with
+        ``mode="half_away_from_zero"``, away from zero; as Polars (a decimal rounded to fewer
+        digits than its scale gains a digit of precision).
+
+        >>> import thresher as th
+        >>> f = th.from_pydict({"x": [2.5, -0.5]})
+        >>> f.select(a=th.col("x").round(), b=th.col("x").round(mode="half_away_from_zero")).to_pydict()
+        {'a': [2.0, -0.0], 'b': [3.0, -1.0]}
+        """
+        if mode == "half_to_even":
+            return Call("round", (self,), (("decimals", decimals),))
+        if mode != "half_away_from_zero":
+            raise ValueError(f"round: mode must be 'half_to_even' or 'half_away_from_zero', not {mode!r}")
+        # (typed as Polars types it, not as SQL's round, which gives a mode too and types itself)
+        return Call("round", (self,), (("decimals", decimals), ("mode", mode), ("polars_type", True)))
 
     def sqrt(self) -> Expr:
         return Call("sqrt", (self,))
@@ -587,14 +601,25 @@ class Expr:
         """
         return self.fill_null(strategy="backward", limit=limit)
 
-    def is_in(self, values: Iterable[Any]) -> Expr:
-        """True where the value is one of ``values`` (a list of Python scalars)."""
+    def is_in(self, values: Iterable[Any], *, nulls_equal: builtins.bool = False) -> Expr:
+        """True where the value is one of ``values`` (a list of Python scalars). A NULL value
+        gives NULL; with ``nulls_equal=True`` it gives whether ``values`` holds None, as Polars.
+
+        >>> import thresher as th
+        >>> f = th.from_pydict({"x": [1, None, 3]})
+        >>> f.select(a=th.col("x").is_in([1, None]), b=th.col("x").is_in([1, None], nulls_equal=True)).to_pydict()
+        {'a': [True, None, False], 'b': [True, True, False]}
+        """
         if isinstance(values, Expr):
             from thresher.errors import UnsupportedError
 
             raise UnsupportedError(f"is_in({values!r}): is_in of an expression (a column, a list column) is not "
                                    "supported; pass a list of Python values, or use a semi join")
         vals = tuple(values)
+        if nulls_equal:
+            # (a CASE around the plain is_in: the planner reads an is_in as a comparison, NULLs never matching)
+            # (the is_in first: it names the result, as in Polars)
+            return when(self.is_not_null()).then(self.is_in(vals)).otherwise(lit(any(v is None for v in vals)))
         return Call("is_in", (self,), (("values", vals),))
 
     def is_duplicated(self) -> Expr:

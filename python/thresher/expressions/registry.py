@@ -273,7 +273,8 @@ def _abs(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
 def _round(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     expect(args[0], _numeric_or_null(args[0]), "a numeric type", "round")
     t = args[0].dtype
-    if t.kind == "decimal" and opts.get("mode") is None and opts.get("decimals", 0) < t.arrow.scale:
+    polars_typed = opts.get("mode") is None or opts.get("polars_type", False)
+    if t.kind == "decimal" and polars_typed and opts.get("decimals", 0) < t.arrow.scale:
         # the DataFrame API's round (Polars): a decimal rounded to fewer digits than its scale
         # gains a digit of precision (9.99 -> 10.00); SQL gives a mode (DuckDB's half away from
         # zero) and types it itself
