@@ -67,6 +67,32 @@ def test_job_store_fingerprints(tmp_path, s3):
         assert store.is_complete("j") and store.load("j")["partitions"] == ["a", "b"]
 
 
+def test_job_store_begin_keeps_a_record_it_failed_to_read(tmp_path, monkeypatch):
+    """A failed read of an existing job record (a storage error, not a torn record) was taken for
+    an unreadable record and replaced: the job's plan fingerprint was lost, so a re-run with
+    another plan was let through (and a finished job's completion dropped)."""
+    store = JobStore(str(tmp_path / "checkpoints"))
+    store.begin("j", "fp1")
+    store.mark_complete("j", ["a"], 1, "fp1")
+    real = fs.read_bytes
+
+    def flaky_read(uri, io_config=None, max_bytes=None):
+        monkeypatch.setattr(fs, "read_bytes", real)  # fails once
+        raise fs.StorageError(f"{uri}: connection reset")
+
+    monkeypatch.setattr(fs, "read_bytes", flaky_read)
+    with pytest.raises(fs.StorageError, match="connection reset"):
+        store.begin("j", "fp2")
+    assert store.is_complete("j")
+    with pytest.raises(JobPlanMismatchError):
+        store.begin("j", "fp2")
+    assert store.begin("j", "fp1").complete
+    torn = store._uri("j")
+    with open(torn, "w") as fh:  # a torn record is still replaced
+        fh.write('{"job_id": "j", "pla')
+    assert store.begin("j", "fp2").plan_fingerprint == "fp2"
+
+
 def test_job_lease_is_exclusive_on_s3(s3):
     _, bucket, cfg = s3
     root = f"s3://{bucket}/leased"

@@ -287,7 +287,14 @@ class JobStore:
         rec = JobRecord(job_id, plan_fingerprint, job_id, started_at=time.time())
         if create_json(uri, rec.to_json(), self.io_config):
             return rec
-        old = self.record(job_id)
+        # the record exists: a failed read (StorageError) propagates; replacing the record then
+        # would drop its plan fingerprint (another plan could run under the job id) or its
+        # completion
+        try:
+            d = json.loads(fs.read_bytes(uri, self.io_config))
+        except ValueError:
+            d = None
+        old = JobRecord.from_json(d) if isinstance(d, dict) and d.get("job_id") == job_id else None
         if old is None:  # unreadable: a torn record from a foreign writer; replace it
             atomic_write_json(uri, rec.to_json(), self.io_config)
             return rec
