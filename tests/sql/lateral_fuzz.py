@@ -3,7 +3,8 @@
 
 ``lateral_case(seed)`` draws two tiny tables (keys with NULLs and repeats, so laterals match zero,
 one or several rows) and one query of the forms Thresher supports: ``CROSS JOIN LATERAL``, a comma
-before ``LATERAL``, ``[LEFT] JOIN LATERAL ... ON TRUE`` or ``ON`` a condition; the subquery a
+before ``LATERAL``, ``[LEFT] JOIN LATERAL ... ON TRUE`` or ``ON`` a condition (a fifth of them
+without the word LATERAL, which DuckDB implies for a derived table reading an earlier one); the subquery a
 plain SELECT correlated by equalities and comparisons (in its WHERE, and outer columns in its
 select list), one aggregate row (sum, count, min, a CASE over count), a GROUP BY or DISTINCT
 correlated by equalities, ORDER BY ... LIMIT / OFFSET per key (ordered by a unique column, so
@@ -36,16 +37,17 @@ def lateral_tables(rng: random.Random) -> dict[str, pa.Table]:
 
 def _join(rng: random.Random, body: str, alias: str, on_cols: list[str]) -> str:
     form = rng.randrange(5)
+    word = "LATERAL " if rng.random() < 0.8 else ""  # (without it: DuckDB's implicit LATERAL)
     if form == 0:
-        return f"CROSS JOIN LATERAL ({body}) {alias}"
+        return f"CROSS JOIN {word}({body}) {alias}"
     if form == 1:
-        return f", LATERAL ({body}) {alias}"
+        return f", {word}({body}) {alias}"
     if form == 2:
-        return f"LEFT JOIN LATERAL ({body}) {alias} ON true"
+        return f"LEFT JOIN {word}({body}) {alias} ON true"
     cond = f"{alias}.{rng.choice(on_cols)} {rng.choice(['>', '<=', '<>'])} {rng.choice([0, 2, 4])}"
     if form == 3:
-        return f"JOIN LATERAL ({body}) {alias} ON {cond}"
-    return f"LEFT JOIN LATERAL ({body}) {alias} ON {cond}"
+        return f"JOIN {word}({body}) {alias} ON {cond}"
+    return f"LEFT JOIN {word}({body}) {alias} ON {cond}"
 
 
 def _correlation(rng: random.Random, equalities_only: bool) -> str:

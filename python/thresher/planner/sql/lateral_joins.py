@@ -29,13 +29,18 @@ GROUP BY or DISTINCT correlated only by equalities ``inner = outer``: the inner 
     t, LATERAL (SELECT u.g, sum(u.y) AS s FROM u WHERE u.k = t.k GROUP BY u.g) a
       ->  t JOIN (SELECT u.g, sum(u.y) AS s, u.k AS _lateral_c0 FROM u GROUP BY u.g, u.k) a ON a._lateral_c0 = t.k
 
-Anything else correlated (a LIMIT, a window, a correlation in a nested subquery, in a JOIN's ON
-or in a GROUP BY, a set operation or a table function after LATERAL) is refused with an error
-naming the construct.
+(with an ON condition other than TRUE, that condition over the values filters an inner join's
+rows; under a LEFT JOIN each value is ``CASE WHEN cond THEN value END``). A derived table that
+reads an earlier FROM item by its name is a LATERAL one (``implicit_laterals``), as DuckDB reads it.
+
+Anything else correlated (LIMIT, GROUP BY or DISTINCT correlated by more than equalities, a
+window, a correlation in a nested subquery, in a JOIN's ON or in a GROUP BY, a set operation or a
+table function after LATERAL) is refused with an error naming the construct.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlglot import exp
@@ -69,11 +74,41 @@ def lateral_joins(tree: Any) -> None:
         _rewrite(lateral)
 
 
+def implicit_laterals(joins: list[Any]) -> None:
+    """A joined derived table that reads a column of a FROM item before it, by that item's name
+    (``FROM t, (SELECT y FROM u WHERE u.k = t.k) s``), is a LATERAL one, as DuckDB reads it (it
+    was "unknown column"); on the parsed tree, before ``qualify``. (An unqualified outer column
+    is not seen here: qualify reports it unknown, as before.)"""
+    for join in joins:
+        select = join.parent
+        if not isinstance(select, exp.Select):
+            continue
+        earlier = []
+        frm = select.args.get("from_") or select.args.get("from")
+        if frm is not None:
+            earlier += [frm.this, *(frm.expressions or [])]
+        for j in select.args.get("joins") or []:
+            if j is join:
+                break
+            earlier.append(j.this)
+        names = {e.alias_or_name for e in earlier if e.alias_or_name}
+        body = join.this
+        inside = {a.name for a in body.find_all(exp.TableAlias)} | {t.alias_or_name for t in body.find_all(exp.Table)}
+        if any(c.table in names and c.table not in inside for c in body.this.find_all(exp.Column)):
+            alias = body.args.get("alias")
+            body.set("alias", None)
+            join.set("this", exp.Lateral(this=body, alias=alias))
+
+
 def _inner_sources(select: Any) -> set[str]:
     from sqlglot.optimizer.scope import build_scope
 
     scope = build_scope(select)
     return set(scope.sources) if scope is not None else set()
+
+
+def _inner_columns(node: Any, inner: set[str]) -> list[Any]:
+    return [c for c in node.find_all(exp.Column) if c.table in inner]
 
 
 def _outer_columns(node: Any, inner: set[str]) -> list[Any]:
@@ -126,10 +161,8 @@ def _rewrite(lateral: Any) -> None:
     limited = inner.args.get("limit") is not None or inner.args.get("offset") is not None
     aggregated = any(_has_aggregate(e) for e in inner.expressions)
     if aggregated and inner.args.get("group") is None and inner.args.get("having") is None and not limited:
-        if left and not on_true:
-            raise _refuse("LEFT JOIN LATERAL over an aggregate with an ON condition other than TRUE", join)
-        if not _keyed_aggregate(select, join, inner, name, sources, on, on_true):
-            _as_scalar_subqueries(select, join, inner, name, on, on_true)
+        if not _keyed_aggregate(select, join, inner, name, sources, left, on, on_true):
+            _as_scalar_subqueries(select, join, inner, name, left, on, on_true)
     elif inner.args.get("group") is not None or inner.args.get("distinct") is not None or aggregated or limited:
         _grouped(join, inner, name, sources, left, on, on_true)
     else:
@@ -299,23 +332,32 @@ def _equality(term: Any, sources: set[str]) -> tuple[Any, Any] | None:
     return None
 
 
-def _keyed_aggregate(select: Any, join: Any, inner: Any, name: str, sources: set[str], on: Any, on_true: bool) -> bool:
+def _keyed_aggregate(select: Any, join: Any, inner: Any, name: str, sources: set[str], left: bool, on: Any,
+                     on_true: bool) -> bool:
     """One aggregate row correlated only by equalities ``inner = outer`` as a LEFT JOIN of the
     aggregate grouped on the inner sides; a column read is its value over no rows (``count`` 0,
     any other aggregate NULL) where no group matched (False, changing nothing, otherwise)::
 
         t, LATERAL (SELECT count(*) AS n FROM u WHERE u.k = t.k) a
           ->  t LEFT JOIN (SELECT count(*) AS n, 1 AS _lateral_m, u.k AS _lateral_c0 FROM u GROUP BY u.k) a
-                  ON a._lateral_c0 = t.k       (a.n read as CASE WHEN a._lateral_m IS NULL THEN 0 ELSE a.n END)
+                  ON a._lateral_c0 = t.k       (a.n read as CASE WHEN a._lateral_m IS NOT NULL THEN a.n ELSE 0 END)
+
+    A term of outer columns alone (``t.x > 0``) is not a key: where it is not TRUE the values are
+    those over no rows (``CASE WHEN a._lateral_m IS NOT NULL AND (t.x > 0) THEN a.n ELSE 0 END``).
     """
     if any(_outer_columns(e, sources) for e in inner.expressions):
         return False
     where = inner.args.get("where")
     terms = _conjuncts(where) if where is not None else []
-    if not all(_equality(t, sources) for t in terms if _outer_columns(t, sources)):
+    # (a term of outer columns alone, t.x > 0, decides whether the aggregate is over no rows)
+    outer_only = [t for t in terms if _outer_columns(t, sources) and not _inner_columns(t, sources)
+                  and not t.find(exp.Query)]
+    keyed = [t for t in terms if _outer_columns(t, sources) and t not in outer_only]
+    if not keyed or not all(_equality(t, sources) for t in keyed):
         return False
-    if not any(_outer_columns(t, sources) for t in terms):
-        return False
+    if outer_only:
+        rest = [t for t in terms if t not in outer_only]
+        inner.set("where", exp.Where(this=_and(rest)))
     empty: dict[str, Any] = {}
     for item in inner.expressions:
         value = item.this if isinstance(item, exp.Alias) else item
@@ -327,41 +369,56 @@ def _keyed_aggregate(select: Any, join: Any, inner: Any, name: str, sources: set
         marker += "_"
     inner.append("expressions", exp.alias_(exp.Literal.number(1), marker))
     targets = [c for c in _references(select, join, name) if on is None or not _under(c, on)]
-    condition = None if on_true else on.copy()
     _grouped(join, inner, name, sources, True, exp.true(), True)
     join.set("side", "LEFT")
     join.set("kind", None)
-    if condition is not None:
-        targets += [c for c in condition.find_all(exp.Column) if c.table == name]
-    for c in targets:
-        if c.name in empty:
-            c.replace(exp.Case(ifs=[exp.If(this=exp.column(marker, table=name).is_(exp.null()), true=empty[c.name].copy())],
-                               default=c.copy()))
-    if condition is not None:
-        where = select.args.get("where")
-        select.set("where", exp.Where(this=condition if where is None else exp.and_(where.this, exp.paren(condition))))
+
+    def value_of(col: Any) -> Any:
+        matched: Any = exp.column(marker, table=name).is_(exp.null()).not_()
+        if outer_only:
+            matched = exp.and_(matched, *(exp.paren(t.copy()) for t in outer_only))
+        return exp.Case(ifs=[exp.If(this=matched, true=col.copy())], default=empty[col.name].copy())
+
+    _read_as(select, targets, name, left, on, on_true, value_of, set(empty))
     return True
 
 
-def _as_scalar_subqueries(select: Any, join: Any, inner: Any, name: str, on: Any, on_true: bool) -> None:
+def _as_scalar_subqueries(select: Any, join: Any, inner: Any, name: str, left: bool, on: Any, on_true: bool) -> None:
     items = {item.alias_or_name: item.this if isinstance(item, exp.Alias) else item for item in inner.expressions}
 
-    def scalar(col: str) -> Any:
+    def value_of(col: Any) -> Any:
         q = inner.copy()
-        q.set("expressions", [exp.alias_(items[col].copy(), col)])
+        q.set("expressions", [exp.alias_(items[col.name].copy(), col.name)])
         q.set("distinct", None)
         return exp.Subquery(this=q)
 
-    condition = None if on_true else on.copy()
+    targets = [c for c in _references(select, join, name) if on is None or not _under(c, on)]
     join.pop()
-    targets = _references(select, join, name)
-    if condition is not None:
-        targets += [c for c in condition.find_all(exp.Column) if c.table == name]
+    _read_as(select, targets, name, left, on, on_true, value_of, set(items))
+
+
+def _read_as(select: Any, targets: list[Any], name: str, left: bool, on: Any, on_true: bool,
+             value_of: Callable[[Any], Any], columns: set[str]) -> None:
+    """Each column ``targets`` reads of the (one-row) lateral as ``value_of`` it; with an ON
+    condition other than TRUE, the condition over those values is a WHERE term (an inner join) or,
+    under a LEFT JOIN, decides each value: ``CASE WHEN cond THEN value END`` (NULL where the
+    lateral row does not meet it)."""
+    condition = None
+    if not on_true:
+        condition = on.copy()
+        for c in list(condition.find_all(exp.Column)):
+            if c.table == name and c.name in columns:
+                c.replace(value_of(c))
     for c in targets:
-        c.replace(scalar(c.name))
-    if condition is not None:
+        if c.name not in columns:
+            continue
+        value = value_of(c)
+        if condition is not None and left:
+            value = exp.Case(ifs=[exp.If(this=condition.copy(), true=value)])
+        c.replace(value)
+    if condition is not None and not left:
         where = select.args.get("where")
-        select.set("where", exp.Where(this=condition if where is None else exp.and_(where.this, condition)))
+        select.set("where", exp.Where(this=condition if where is None else exp.and_(where.this, exp.paren(condition))))
 
 
 def _count(node: Any, what: str) -> int:

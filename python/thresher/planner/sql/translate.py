@@ -3270,9 +3270,14 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     ctes: set[str] = set()
     tables: list[Any] = []  # in find_all's order: the first unknown one is reported
     values: list[Any] = []
-    for node in tree.find_all(exp.CTE, exp.Table, exp.Order, exp.Group, exp.Window, exp.Values, exp.Between):  # one walk
+    derived: list[Any] = []  # joined derived tables: a correlated one is a LATERAL (DuckDB's)
+    for node in tree.find_all(exp.CTE, exp.Table, exp.Order, exp.Group, exp.Window, exp.Values, exp.Between,
+                              exp.Join):  # one walk
         if isinstance(node, exp.Table):
             tables.append(node)
+        elif isinstance(node, exp.Join):
+            if isinstance(node.this, exp.Subquery):
+                derived.append(node)
         elif isinstance(node, exp.Between):
             if node.args.get("symmetric"):  # (was read as a plain BETWEEN: BETWEEN SYMMETRIC 5 AND 2 kept no row)
                 raise UnsupportedError(f"BETWEEN SYMMETRIC is not supported (DuckDB refuses it too): {_where(node)}; "
@@ -3296,6 +3301,10 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
                 _expand_set_positions(node, node.parent)
     if values:
         tree = _values_as_selects(tree, values)
+    if derived:
+        from thresher.planner.sql.lateral_joins import implicit_laterals
+
+        implicit_laterals(derived)
     for table in tables:
         if table.name and table.name.lower() not in catalog and table.name.lower() not in ctes:
             known = sorted(catalog)
