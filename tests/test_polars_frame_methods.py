@@ -221,6 +221,22 @@ def test_is_in_nulls_equal(table: pa.Table, nulls_equal: bool) -> None:
     _same_as_polars(table, lambda f, m: f.filter(m.col("n").is_in([1, None], nulls_equal=nulls_equal)))
 
 
+def test_replace(table: pa.Table) -> None:
+    _same_as_polars(table, lambda f, m: f.select(
+        m.col("k").replace({"a": "z", None: "n"}), m.col("n").replace([3, None], [30, -1]),
+        m.col("i").replace(2, 20), m.col("f").replace([NAN, 1.5], [0.0, None]),
+        m.col("b").replace(None, False), m.col("d").replace(D(2020, 1, 1), D(1999, 1, 1)),
+        x=m.col("k").replace(["a", "b"], "q")))
+    _same_as_polars(table, lambda f, m: f.filter(m.col("k").replace(None, "a") == "a").select("k", "n"))
+
+
+def test_replace_bad_arguments() -> None:
+    with pytest.raises(TypeError, match="mapping"):
+        th.col("x").replace([1, 2])
+    with pytest.raises(ValueError, match="2 old values but 3"):
+        th.col("x").replace([1, 2], [3, 4, 5])
+
+
 def test_unnest() -> None:
     t = pa.table({"id": [1, 2, 3],
                   "s": pa.array([{"x": 1, "y": "a"}, None, {"x": None, "y": "c"}],

@@ -24,7 +24,7 @@ import contextlib
 import contextvars
 import datetime
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -118,6 +118,9 @@ def _same_fields(old: Schema, new: Schema, names: frozenset[str]) -> bool:
     except KeyError:  # ColumnNotFoundError: the full resolve names what is missing
         return False
     return True
+
+
+_NO_NEW: Any = object()  # (replace's `new` left out: `old` is a mapping)
 
 
 class Expr:
@@ -621,6 +624,30 @@ class Expr:
             # (the is_in first: it names the result, as in Polars)
             return when(self.is_not_null()).then(self.is_in(vals)).otherwise(lit(any(v is None for v in vals)))
         return Call("is_in", (self,), (("values", vals),))
+
+    def replace(self, old: Any, new: Any = _NO_NEW) -> Expr:
+        """Values equal to one of ``old`` replaced by the matching ``new`` (a scalar for all, or
+        a list as long as ``old``; or ``old`` a mapping of old to new values); the rest and the
+        type stay, as Polars (None in ``old`` replaces NULLs). Values are Python scalars.
+
+        >>> import thresher as th
+        >>> f = th.from_pydict({"x": [1, None, 3]})
+        >>> f.select(th.col("x").replace({1: 10, None: 0})).to_pydict()
+        {'x': [10, 0, 3]}
+        """
+        if new is _NO_NEW:
+            if not isinstance(old, Mapping):
+                raise TypeError("replace: without `new`, `old` must be a mapping of old to new values")
+            old, new = tuple(old.keys()), tuple(old.values())
+        olds = tuple(old) if isinstance(old, (list, tuple)) else (old,)
+        news = tuple(new) if isinstance(new, (list, tuple)) else (new,) * len(olds)
+        if any(isinstance(v, Expr) for v in (*olds, *news)):
+            from thresher.errors import UnsupportedError
+
+            raise UnsupportedError("replace: old and new values must be Python scalars, not expressions")
+        if len(olds) != len(news):
+            raise ValueError(f"replace: {len(olds)} old values but {len(news)} new values")
+        return Call("replace", (self,), (("old", olds), ("new", news)))
 
     def is_duplicated(self) -> Expr:
         """True where the value occurs more than once in the column (per group under ``over``;

@@ -356,6 +356,16 @@ def _is_in(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return DataType.bool()
 
 
+@function("replace")
+def _replace(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """``old`` values replaced by ``new`` ones, in the input's type (as Polars' ``replace``)."""
+    a = args[0]
+    for v in (*opts.get("old", ()), *opts.get("new", ())):
+        if v is not None and supertype(a.dtype, infer_literal_type(v)) is None:
+            raise ThresherTypeError(f"replace: column {a.name!r} ({a.dtype}) cannot hold {v!r}")
+    return a.dtype
+
+
 @function("hash", sql_names=("__hash",))  # (not SQL's HASH: DuckDB's hash gives other values)
 def _hash(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return DataType.uint64()

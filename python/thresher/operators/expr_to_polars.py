@@ -481,6 +481,7 @@ _LOWER: dict[str, _Lower] = {
     "coalesce": lambda a, e, t: pl.coalesce(a),
     "dt.strftime": lambda a, e, t: a[0].dt.strftime(e.option("format")),
     "is_in": _is_in,
+    "replace": lambda a, e, t: a[0].replace(list(e.option("old")), list(e.option("new"))),
     "hash": lambda a, e, t: a[0].hash(seed=e.option("seed", 0)),
     "str.contains": _str_contains,
     "str.starts_with": lambda a, e, t: a[0].str.starts_with(plain_lit(e.option("prefix"), text=True)),
