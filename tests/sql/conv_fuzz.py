@@ -229,10 +229,22 @@ def temporal_query(draw: Any) -> str:
 
 # -- values of different types meeting ------------------------------------------------------------
 
+#: ``COLUMNS`` with values that are one FLOAT (DECIMAL 1.1 and 1.1000000001, BIGINT 16777216 and
+#: 16777217; FLOAT 100000 is DECIMAL 100000.001 and 100000.002) or one DOUBLE (2**53 and 2**53 + 1,
+#: already there): a subquery grouped by such values before they are compared answered twice
+MIXED_COLUMNS = {
+    **COLUMNS,
+    "r": (pa.float32(), "FLOAT", [*COLUMNS["r"][2], 100000.0, 16777216.0]),
+    "m": (pa.decimal128(9, 3), "DECIMAL(9,3)", [*COLUMNS["m"][2], Dec("1.100"), Dec("100000.001"), Dec("100000.002")]),
+    "n": (pa.decimal128(18, 0), "DECIMAL(18,0)", [*COLUMNS["n"][2], Dec(16777216), Dec(16777217)]),
+    "w": (pa.decimal128(38, 10), "DECIMAL(38,10)", [*COLUMNS["w"][2], Dec("1.1"), Dec("1.1000000001")]),
+}
+
+
 @st.composite
 def two_tables(draw: Any) -> dict[str, pa.Table]:
     """Tables ``t`` and ``u``, drawn alike (joins of small domains match often)."""
-    return {"t": draw(tables(5)), "u": draw(tables(5))}
+    return {"t": draw(table_of(MIXED_COLUMNS, 5)), "u": draw(table_of(MIXED_COLUMNS, 5))}
 
 
 #: columns that DuckDB compares with each other without an explicit cast
@@ -240,26 +252,24 @@ GROUPS = [[*NUM_COLS], ["d", "ts"], ["s"], ["b"]]
 
 
 @st.composite
-def _pair(draw: Any, compared: bool = False) -> tuple[str, str]:
-    """Two columns DuckDB combines; ``compared``: not a FLOAT with an integer or a DECIMAL, which
-    DuckDB compares in FLOAT (``DECIMAL -2.5000000001 = FLOAT -2.5`` is true there) and Thresher
-    too in comparisons and join keys, but not yet in ``IN (subquery)``, ``EXISTS`` or a scalar
-    subquery correlated on them (a known difference, left out)."""
+def _pair(draw: Any) -> tuple[str, str]:
+    """Two columns DuckDB combines; a third of them a FLOAT and an integer or a DECIMAL (compared
+    in FLOAT, also in subqueries)."""
+    if draw(st.integers(0, 2)) == 0:
+        other = draw(st.sampled_from([*INT_COLS, "m", "n", "w"]))
+        return ("r", other) if draw(st.booleans()) else (other, "r")
     group = draw(st.sampled_from(GROUPS))
-    a, b = draw(st.sampled_from(group)), draw(st.sampled_from(group))
-    if compared and "r" in (a, b) and {a, b} - {"r", "f"}:
-        b = a
-    return a, b
+    return draw(st.sampled_from(group)), draw(st.sampled_from(group))
 
 
 @st.composite
 def mixed_query(draw: Any) -> str:
     """Values of two types meeting: a join on keys of different types (every kind of join), a set
-    operation of two columns of different types, ``[NOT] IN (subquery)``, ``EXISTS`` and a scalar
-    subquery correlated on such keys, and comparisons of two such columns (results compared as
-    multisets, ``-- multiset``)."""
-    form = draw(st.integers(0, 6))
-    a, b = draw(_pair(compared=form in (2, 3, 4)))
+    operation of two columns of different types, ``[NOT] IN (subquery)`` (correlated, over a set
+    operation, in HAVING), ``<op> ANY / ALL``, ``EXISTS`` and a scalar subquery correlated on such
+    keys, and comparisons of two such columns (results compared as multisets, ``-- multiset``)."""
+    form = draw(st.integers(0, 8))
+    a, b = draw(_pair())
     if form == 0:
         how = draw(st.sampled_from(["JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "SEMI JOIN", "ANTI JOIN"]))
         extra = ""
@@ -274,18 +284,39 @@ def mixed_query(draw: Any) -> str:
     if form == 2:
         neg = draw(st.sampled_from(["", "NOT "]))
         where = f" WHERE u.id {draw(st.sampled_from(['<', '>']))} {draw(st.integers(0, 3))}" if draw(st.booleans()) else ""
+        if draw(st.integers(0, 3)) == 0:  # correlated
+            where = f" WHERE u.id {draw(st.sampled_from(['<', '<>', '=']))} t.id"
         if draw(st.booleans()):
             return f"SELECT id, {a} {neg}IN (SELECT {b} FROM u{where}) AS c0 FROM t -- multiset"
         return f"SELECT id, {a} FROM t WHERE {a} {neg}IN (SELECT {b} FROM u{where}) -- multiset"
     if form == 3:
         neg = draw(st.sampled_from(["", "NOT "]))
-        return f"SELECT id, {a} FROM t WHERE {neg}EXISTS (SELECT 1 FROM u WHERE u.{b} = t.{a}) -- multiset"
+        extra = f" AND u.id {draw(st.sampled_from(['<', '<>']))} t.id" if draw(st.integers(0, 2)) == 0 else ""
+        if draw(st.integers(0, 2)) == 0:
+            return f"SELECT id, {neg}EXISTS (SELECT 1 FROM u WHERE u.{b} = t.{a}{extra}) AS c0 FROM t -- multiset"
+        return f"SELECT id, {a} FROM t WHERE {neg}EXISTS (SELECT 1 FROM u WHERE u.{b} = t.{a}{extra}) -- multiset"
     if form == 4:
         agg = draw(st.sampled_from(["count(*)", "count(u.id)", "min(u.id)", "max(u.s)", "sum(u.i8)"]))
+        if draw(st.booleans()):
+            return f"SELECT id FROM t WHERE (SELECT count(*) FROM u WHERE u.{b} = t.{a}) > 1 -- multiset"
         return f"SELECT id, (SELECT {agg} FROM u WHERE u.{b} = t.{a}) AS c0 FROM t -- multiset"
     if form == 5:
         op = draw(st.sampled_from(["=", "<>", "<", "<=", ">", ">=", "IS DISTINCT FROM", "IS NOT DISTINCT FROM"]))
         return f"SELECT id, ({a} {op} {b}) AS c0 FROM t -- multiset"
+    if form == 6:  # a quantified comparison, uncorrelated or correlated on the id
+        op = draw(st.sampled_from(["=", "<>", "<", ">="]))
+        which = draw(st.sampled_from(["ANY", "ALL"]))
+        where = draw(st.sampled_from(["", " WHERE u.id < 3", " WHERE u.id <> t.id"]))
+        if draw(st.booleans()):
+            return f"SELECT id, {a} {op} {which} (SELECT {b} FROM u{where}) AS c0 FROM t -- multiset"
+        return f"SELECT id, {a} FROM t WHERE {a} {op} {which} (SELECT {b} FROM u{where}) -- multiset"
+    if form == 7:  # IN over a set operation, IN in HAVING
+        c = draw(st.sampled_from(next(g for g in GROUPS if b in g)))
+        neg = draw(st.sampled_from(["", "NOT "]))
+        if draw(st.booleans()):
+            op = draw(st.sampled_from(["UNION", "UNION ALL", "INTERSECT", "EXCEPT"]))
+            return f"SELECT id, {a} FROM t WHERE {a} {neg}IN (SELECT {b} FROM u {op} SELECT {c} FROM u) -- multiset"
+        return f"SELECT {a}, count(*) AS cnt FROM t GROUP BY {a} HAVING {a} {neg}IN (SELECT {b} FROM u) -- multiset"
     c, e = draw(_pair())
     return (f"SELECT {a}, count(*) AS cnt FROM (SELECT {a} FROM t UNION ALL SELECT {b} FROM u) AS x "
             f"GROUP BY {a} -- multiset")

@@ -425,6 +425,8 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
                 converted = tuple(literal_as(v, t) if isinstance(v, str) else v for v in values)
                 return Call("is_in", e.args, tuple((k, converted if k == "values" else v) for k, v in e.options))
         return _float32_is_in(e, values, schema)
+    if e.name in ("list.contains_expr", "list.any_ne") and len(e.args) == 2:
+        return _list_test_in_common_type(e, schema)
     if e.name == "str.concat":  # 1 || 'a' is '1a': SQL casts each part to VARCHAR
         parts = tuple(_as_text(a, schema) for a in e.args)
         return Call(e.name, parts, e.options) if any(a is not b for a, b in zip(parts, e.args)) else e
@@ -748,6 +750,30 @@ def _float32_is_in(e: Call, values: Sequence[Any], schema: Schema) -> Expr:
     except OverflowError:  # beyond FLOAT's range: equal to no FLOAT, compared as they are
         return e
     return Call("is_in", e.args, tuple((k, rounded if k == "values" else v) for k, v in e.options))
+
+
+def _list_test_in_common_type(e: Call, schema: Schema) -> Expr:
+    """A correlated ``x IN (subquery)`` or ``x <> ANY`` as decorrelation tests it (``x`` against
+    the list of the subquery's values, ``list.contains_expr`` / ``list.any_ne``), compared in
+    DuckDB's common type where a float meets another number: a FLOAT and an integer or DECIMAL in
+    FLOAT, otherwise in DOUBLE; a DATE and a TIMESTAMP as TIMESTAMPs (Polars compares neither a
+    float with an integer or a DECIMAL list nor a date with a timestamp list: it failed while
+    running, 'list.contains cannot check for Float32 values in List(Decimal(38, 10))';
+    ``subquery_key_types`` casts the numbers whose types it knows before decorrelation)."""
+    lt, vt = _dtype(e.args[0], schema), _dtype(e.args[1], schema)
+    if lt is None or vt is None or not lt.is_list():
+        return e
+    et = lt.inner()
+    if et == vt:
+        return e
+    if {et.kind, vt.kind} == {"date", "timestamp"}:  # (a DATE meets a TIMESTAMP as a TIMESTAMP, its midnight)
+        to = et if et.kind == "timestamp" else vt
+    elif et.is_numeric() and vt.is_numeric() and (et.is_float() or vt.is_float()):
+        to = _FLOAT32 if float32_common([et, vt]) else DataType.float64()
+    else:
+        return e
+    values = e.args[0] if et == to else Cast(e.args[0], DataType.list(to))
+    return Call(e.name, (values, e.args[1] if vt == to else Cast(e.args[1], to)), e.options)
 
 
 def float32_common(types: Sequence[DataType | None]) -> bool:

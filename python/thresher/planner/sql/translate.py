@@ -313,7 +313,9 @@ class Translator:
             # suppliers, read from columns the Parquet schema declares NOT NULL)
             if negate and (left.resolve(plan.schema).nullable or sub.schema.field(right.name).nullable):
                 plan = self._not_in_nulls(plan, left, sub, right)
-            plan = Join(plan, sub, (left,), (right,), "anti" if negate else "semi")
+            # (compared in DuckDB's common type: a FLOAT with a DECIMAL in FLOAT)
+            lefts, rights = _float32_keys([left], [right], plan.schema, sub.schema)
+            plan = Join(plan, sub, tuple(lefts), tuple(rights), "anti" if negate else "semi")
         return plan
 
     def _not_in_nulls(self, plan: LogicalPlan, left: Expr, sub: LogicalPlan, right: Column) -> LogicalPlan:
@@ -486,6 +488,8 @@ class Translator:
         terms back, with an inner join's other ON terms added."""
         names = set(plan.schema.names)
         keys = _equi_keys(on_terms, names, set(rel.plan.schema.names))
+        if keys and rel.alias.startswith("_u_"):
+            self._refuse_lossy_grouped_keys(keys, plan, rel)
         null_safe = not keys and bool(keys := _null_safe_keys(on_terms, names, set(rel.plan.schema.names)))
         used = {id(t) for t, _, _ in keys}
         rest = [t for t in on_terms if id(t) not in used]
@@ -564,17 +568,31 @@ class Translator:
         (a ``//`` or a CAST in an ON key waits for its operand's type, as a WHERE term does); a
         FLOAT key and an integer or DECIMAL key meet in FLOAT, as DuckDB compares them (see
         :func:`float32_common`)."""
-        lefts = [self._typed(k[1], left.schema) for k in keys]
-        rights = [self._typed(k[2], right.schema) for k in keys]
-        for i, (a, b) in enumerate(zip(lefts, rights)):
+        lefts, rights = _float32_keys([self._typed(k[1], left.schema) for k in keys],
+                                      [self._typed(k[2], right.schema) for k in keys], left.schema, right.schema)
+        return tuple(lefts), _keep(rights)
+
+    def _refuse_lossy_grouped_keys(self, keys: list[tuple[Expr, Expr, Expr]], left: LogicalPlan,
+                                   rel: Relation) -> None:
+        """A decorrelated subquery (``unnest_subqueries``' ``_u_N``, grouped by its keys) joined on
+        a key that DuckDB compares in a floating type its own values are not of (a DECIMAL key of a
+        FLOAT: see ``subquery_key_types``, which casts the keys whose types it knows before the
+        grouping) is refused: grouped by its own values, two that are one FLOAT are two groups,
+        and both would match the row (its row twice, a count split in two)."""
+        from thresher.planner.sql.subquery_key_types import floating_common
+
+        for _, a, b in keys:
             try:
-                ta, tb = a.resolve(left.schema).dtype, b.resolve(right.schema).dtype
+                ta = self._typed(a, left.schema).resolve(left.schema).dtype
+                tb = self._typed(b, rel.plan.schema).resolve(rel.plan.schema).dtype
             except ThresherError:
                 continue
-            if float32_common([ta, tb]):
-                f32 = DataType.float32()
-                lefts[i], rights[i] = (a if ta == f32 else a.cast(f32)), (b if tb == f32 else b.cast(f32))
-        return tuple(lefts), _keep(rights)
+            to = floating_common(ta, tb)
+            if to is not None and tb != to:
+                raise UnsupportedError(
+                    f"a subquery compared by a {sql_type_name(tb)} value with {a!r}, a {sql_type_name(ta)}, is not "
+                    f"supported where the comparison's type is not known before decorrelation (DuckDB compares "
+                    f"them in {sql_type_name(to)}); CAST the subquery's value to {sql_type_name(to)}")
 
     def _select_subqueries(self, node: Any, plan: LogicalPlan) -> LogicalPlan:
         """Uncorrelated scalar subqueries in the SELECT list: one value, cross-joined onto every row.
@@ -1947,6 +1965,21 @@ def _text_aligned(left: LogicalPlan, right: LogicalPlan) -> tuple[LogicalPlan, L
     return out[0], out[1]
 
 
+def _float32_keys(lefts: list[Expr], rights: list[Expr], left: Schema, right: Schema) -> tuple[list[Expr], list[Expr]]:
+    """Join keys ``lefts`` (over ``left``) and ``rights`` (over ``right``), a FLOAT key and an
+    integer or DECIMAL key cast to FLOAT, as DuckDB compares them (see :func:`float32_common`)."""
+    lefts, rights = list(lefts), list(rights)
+    for i, (a, b) in enumerate(zip(lefts, rights)):
+        try:
+            ta, tb = a.resolve(left).dtype, b.resolve(right).dtype
+        except ThresherError:
+            continue
+        if float32_common([ta, tb]):
+            f32 = DataType.float32()
+            lefts[i], rights[i] = (a if ta == f32 else a.cast(f32)), (b if tb == f32 else b.cast(f32))
+    return lefts, rights
+
+
 def _keep(keys: Any) -> tuple[Expr, ...]:
     """Right join keys that keep their column in the output (SQL never merges join columns:
     ``SELECT l_orderkey`` after ``ON l_orderkey = o_orderkey`` must still find it)."""
@@ -2458,6 +2491,7 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         show_hidden_ors,
         sort_plain_wheres,
     )
+    from thresher.planner.sql.subquery_key_types import cast_subquery_keys
 
     names_normalized = _normalized_names(schema, dialect)
     dialect = sqlglot_dialect(dialect)  # (sqlglot's passes then take it as it is, see sqlglot_dialect)
@@ -2504,6 +2538,9 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         tree = _lifted(tree)
         if (exp.Any in kinds or exp.All in kinds) and quantified_comparisons(tree):
             kinds.add(exp.In)
+        if any(getattr(c, "floating", True) for c in schema.values()) or exp.DataType in kinds and any(
+                t.this in _FLOATING for t in tree.find_all(exp.DataType)):
+            cast_subquery_keys(tree, mapping)  # (before decorrelation groups a subquery by its keys)
         if exp.In in kinds:
             _in_one_aggregate_as_comparison(tree)
         rewritten = exp.In in kinds and _observed_in_subqueries(tree)
@@ -2534,6 +2571,10 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     if aside:
         tree = put_back_local_ors(tree, aside, lambda t: simplify(normalize(t), dialect=dialect))
     return tree
+
+
+#: sqlglot's FLOAT and DOUBLE types (a query's CAST to one of them: see ``cast_subquery_keys``)
+_FLOATING = frozenset({exp.DataType.Type.FLOAT, exp.DataType.Type.DOUBLE})
 
 
 def _row_in_subqueries(tree: Any) -> bool:
@@ -3054,11 +3095,13 @@ def _plain_columns(columns: Any) -> bool:
 
 
 class _SQLColumns(dict):  # type: ignore[type-arg]
-    """A table's columns as sqlglot's schema names their types, and whether every name is a
-    plain lowercase identifier (see ``_normalized_names``)."""
+    """A table's columns as sqlglot's schema names their types, whether every name is a plain
+    lowercase identifier (see ``_normalized_names``), and whether a column is a FLOAT or a DOUBLE
+    (see ``cast_subquery_keys``)."""
 
-    __slots__ = ("plain",)
+    __slots__ = ("floating", "plain")
     plain: bool
+    floating: bool
 
 
 #: plan -> its _SQLColumns. A plan is immutable, so is the schema it has; keyed by the plan
@@ -3073,6 +3116,7 @@ def _sql_columns(plan: LogicalPlan) -> _SQLColumns:
     if hit is None:
         hit = _SQLColumns((c, sql_type_name(t)) for c, t in plan.schema.items())
         hit.plain = bool(hit) and all(_PLAIN_NAME.fullmatch(c) for c in hit)
+        hit.floating = any(t in ("FLOAT", "DOUBLE") for t in hit.values())
         _SQL_COLUMNS[plan] = hit
     return hit
 
