@@ -230,6 +230,21 @@ def test_replace(table: pa.Table) -> None:
     _same_as_polars(table, lambda f, m: f.filter(m.col("k").replace(None, "a") == "a").select("k", "n"))
 
 
+def test_replace_strict(table: pa.Table) -> None:
+    _same_as_polars(table, lambda f, m: f.select(
+        m.col("k").replace_strict({"a": 1, "b": 2, None: 0}), m.col("n").replace_strict([3, 1, 2], [1.5, None, 2.5]),
+        m.col("i").replace_strict([1, 2], ["x", "y"], default=None), m.col("b").replace_strict([True], [7], default=0.5),
+        m.col("d").replace_strict({D(2020, 1, 1): "new"}, default="old"),
+        x=m.col("k").replace_strict(["a"], [None], default=None), y=m.col("n").replace_strict([3], [30], default=-1),
+        z=m.col("i").replace_strict([1, 2], [10, 20], default=-1, return_dtype=pl.Int8)))
+    # a non-NULL value the mapping lacks, with no default, raises as in Polars
+    if table.num_rows:
+        with pytest.raises(th.errors.ThresherError, match="incomplete mapping"):
+            th.from_arrow(table).select(th.col("n").replace_strict([1], [30])).to_arrow()
+        with pytest.raises(pl.exceptions.InvalidOperationError):
+            _polars(table).select(pl.col("n").replace_strict([1], [30]))
+
+
 def test_replace_bad_arguments() -> None:
     with pytest.raises(TypeError, match="mapping"):
         th.col("x").replace([1, 2])

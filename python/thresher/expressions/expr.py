@@ -649,6 +649,31 @@ class Expr:
             raise ValueError(f"replace: {len(olds)} old values but {len(news)} new values")
         return Call("replace", (self,), (("old", olds), ("new", news)))
 
+    def replace_strict(self, old: Any, new: Any = _NO_NEW, *, default: Any = _NO_NEW,
+                       return_dtype: DataType | pa.DataType | str | Any | None = None) -> Expr:
+        """Each value mapped through ``old`` -> ``new`` (as :meth:`replace` takes them) into a
+        new type, as Polars: the type of ``new`` (Polars' Series inference, joined with a
+        ``default``'s) or ``return_dtype``. A value ``old`` lacks gives ``default``; with no
+        ``default`` a non-NULL one raises when the frame runs. Values are Python scalars.
+
+        >>> import thresher as th
+        >>> f = th.from_pydict({"x": [1, None, 3]})
+        >>> f.select(th.col("x").replace_strict({1: "a", 3: "c"})).to_pydict()
+        {'x': ['a', None, 'c']}
+        """
+        call = self.replace(old, new)
+        assert isinstance(call, Call)
+        opts = call.options
+        if default is not _NO_NEW:
+            if isinstance(default, Expr):
+                from thresher.errors import UnsupportedError
+
+                raise UnsupportedError("replace_strict: default must be a Python scalar, not an expression")
+            opts += (("default", default),)
+        if return_dtype is not None:
+            opts += (("return_dtype", to_dtype(return_dtype)),)
+        return Call("replace_strict", (self,), opts)
+
     def is_duplicated(self) -> Expr:
         """True where the value occurs more than once in the column (per group under ``over``;
         NULL and NaN count as values), as Polars.

@@ -16,7 +16,15 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.datatypes import _EXTENSION_ID, HUGEINT, DataType, Field, infer_literal_type, supertype
+from thresher.datatypes import (
+    _EXTENSION_ID,
+    HUGEINT,
+    DataType,
+    Field,
+    infer_literal_type,
+    literal_type_next_to,
+    supertype,
+)
 from thresher.errors import ThresherTypeError
 from thresher.expressions.cost import CostClass, check_cost_class
 
@@ -364,6 +372,41 @@ def _replace(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
         if v is not None and supertype(a.dtype, infer_literal_type(v)) is None:
             raise ThresherTypeError(f"replace: column {a.name!r} ({a.dtype}) cannot hold {v!r}")
     return a.dtype
+
+
+def replace_strict_type(opts: dict[str, Any]) -> DataType:
+    """The type of ``replace_strict``: ``return_dtype``, else Polars' Series type of the new values
+    (an int is Int64) joined with a ``default``'s (a literal next to that type)."""
+    given = opts.get("return_dtype")
+    if given is not None:
+        assert isinstance(given, DataType)
+        return given
+    out = DataType.null()
+    for v in opts.get("new", ()):
+        if v is None:
+            continue
+        vt = DataType.int64() if type(v) is int else infer_literal_type(v)
+        joined = supertype(out, vt)
+        if joined is None:
+            raise ThresherTypeError(f"replace_strict: the new values mix {out} and {vt}")
+        out = joined
+    default = opts.get("default")
+    if default is not None:
+        joined = supertype(out, literal_type_next_to(default, out))
+        if joined is None:
+            raise ThresherTypeError(f"replace_strict: default {default!r} does not join the new values' {out}")
+        out = joined
+    return out
+
+
+@function("replace_strict")
+def _replace_strict(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """``old`` values mapped to ``new`` ones in a new type (as Polars' ``replace_strict``)."""
+    a = args[0]
+    for v in opts.get("old", ()):
+        if v is not None and supertype(a.dtype, infer_literal_type(v)) is None:
+            raise ThresherTypeError(f"replace_strict: column {a.name!r} ({a.dtype}) cannot be compared with {v!r}")
+    return replace_strict_type(opts)
 
 
 @function("hash", sql_names=("__hash",))  # (not SQL's HASH: DuckDB's hash gives other values)

@@ -440,6 +440,15 @@ def _struct_field(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     return a[0].struct.field(e.option("name"))
 
 
+def _replace_strict(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    from thresher.expressions.registry import replace_strict_type
+
+    opts = dict(e.options)
+    default = {"default": opts["default"]} if "default" in opts else {}
+    return a[0].replace_strict(list(opts["old"]), list(opts["new"]), return_dtype=polars_dtype(replace_strict_type(opts)),
+                               **default)
+
+
 def _round(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     # SQL asks for DuckDB's half-away-from-zero; the DataFrame API keeps Polars' default
     mode = e.option("mode")
@@ -481,6 +490,7 @@ _LOWER: dict[str, _Lower] = {
     "coalesce": lambda a, e, t: pl.coalesce(a),
     "dt.strftime": lambda a, e, t: a[0].dt.strftime(e.option("format")),
     "is_in": _is_in,
+    "replace_strict": _replace_strict,
     "replace": lambda a, e, t: a[0].replace(list(e.option("old")), list(e.option("new"))),
     "hash": lambda a, e, t: a[0].hash(seed=e.option("seed", 0)),
     "str.contains": _str_contains,
