@@ -245,6 +245,26 @@ def test_replace_strict(table: pa.Table) -> None:
             _polars(table).select(pl.col("n").replace_strict([1], [30]))
 
 
+@pytest.mark.parametrize("left_closed", [False, True])
+def test_cut(table: pa.Table, left_closed: bool) -> None:
+    # (Polars gives a categorical, Thresher the string it reads one as: Polars' side cast to compare)
+    _same_as_polars(table, lambda f, m: f.select(
+        m.col("f").cut([-2.5, 0.0, 1.5], left_closed=left_closed).cast(pl.String),
+        m.col("g").cut([1.5], labels=["lo", "hi"], left_closed=left_closed).cast(pl.String),
+        m.col("i").cut([1, 2], labels=["a", "b", "c"], left_closed=left_closed).cast(pl.String),
+        m.col("n").cut([2], left_closed=left_closed).cast(pl.String)))
+
+
+def test_cut_bad_arguments() -> None:
+    f = th.from_pydict({"x": [1.0]})
+    with pytest.raises(th.errors.ThresherTypeError, match="2 labels"):
+        f.select(th.col("x").cut([1], labels=["a"])).to_arrow()
+    with pytest.raises(th.errors.ThresherTypeError, match="increasing"):
+        f.select(th.col("x").cut([2, 1])).to_arrow()
+    with pytest.raises(th.errors.ThresherTypeError, match="numeric"):
+        th.from_pydict({"x": ["a"]}).select(th.col("x").cut([1])).to_arrow()
+
+
 def test_replace_bad_arguments() -> None:
     with pytest.raises(TypeError, match="mapping"):
         th.col("x").replace([1, 2])

@@ -465,6 +465,23 @@ class Expr:
         bounds = tuple(_expr_or_column(b) for b in (lower_bound, upper_bound) if b is not None)
         return self._numeric_call("clip", bounds, lower=lower_bound is not None, upper=upper_bound is not None)
 
+    def cut(self, breaks: Sequence[float], *, labels: Sequence[builtins.str] | None = None,
+            left_closed: builtins.bool = False, include_breaks: builtins.bool = False) -> Expr:
+        """The interval of ``breaks`` each value falls in, as its label (``labels``, one more than
+        ``breaks``; else Polars' ``"(-inf, 2]"`` names), as Polars' ``cut``; a string, as Thresher
+        reads Polars' categoricals. NULL and NaN give NULL.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, 3, None]}).select(th.col("x").cut([2])).to_pydict()
+        {'x': ['(-inf, 2]', '(2, inf]', None]}
+        """
+        if include_breaks:
+            from thresher.errors import UnsupportedError
+
+            raise UnsupportedError("cut(include_breaks=True) is not supported")
+        labels_opt = None if labels is None else tuple(labels)
+        return self._numeric_call("cut", breaks=tuple(breaks), labels=labels_opt, left_closed=left_closed)
+
     def fill_nan(self, value: IntoExpr) -> Expr:
         """NaN replaced by ``value`` (NULL stays NULL), as Polars."""
         return self._numeric_call("fill_nan", (_dynamic(value),))

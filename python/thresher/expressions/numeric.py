@@ -88,6 +88,20 @@ def _clip(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return f.dtype
 
 
+@function("cut")
+def _cut(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """``x.cut(breaks, labels=...)``: the interval's label, a string (Polars' categorical as
+    Thresher reads one)."""
+    f = args[0]
+    expect(f, f.dtype.is_numeric() or f.dtype.kind == "decimal" or f.dtype.is_null(), "a numeric type", "cut")
+    breaks, labels = opts["breaks"], opts.get("labels")
+    if list(breaks) != sorted(set(breaks)):
+        raise ThresherTypeError(f"cut: breaks must be unique and increasing, not {list(breaks)}")
+    if labels is not None and len(labels) != len(breaks) + 1:
+        raise ThresherTypeError(f"cut: {len(breaks)} breaks need {len(breaks) + 1} labels, not {len(labels)}")
+    return DataType.string()
+
+
 @function("fill_nan", sql_names=("__fill_nan",))
 def _fill_nan(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     """``x.fill_nan(value)``: NaN replaced (a float column keeps its type, as in Polars)."""

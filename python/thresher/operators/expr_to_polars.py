@@ -13,6 +13,7 @@ import datetime
 import decimal
 import functools
 import re
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -544,6 +545,18 @@ def _clip(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 
 
 _LOWER["clip"] = _clip
+
+
+def _cut(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    labels = e.option("labels")
+    with warnings.catch_warnings():  # (Polars 2 calls cut deprecated, for bin_intervals)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        out = a[0].cut(list(e.option("breaks")), labels=None if labels is None else list(labels),
+                       left_closed=e.option("left_closed", False))
+    return out.cast(pl.String)
+
+
+_LOWER["cut"] = _cut
 
 
 def _passthrough(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
