@@ -193,6 +193,7 @@ def test_schema_methods_as_polars(table: pa.Table) -> None:
     t, p = th.from_arrow(table).collect_schema(), _polars(table).collect_schema()
     assert t.names() == p.names() == t.names
     assert type(t.names()) is list
+    assert type(th.from_arrow(table).columns) is list  # (as Polars' columns: not the callable names)
     assert t.len() == p.len() == len(t)
     assert [str(d) for d in t.dtypes()] == [str(t[n]) for n in t.names()]
     assert t.dtypes() == list(t.values()) and len(t.dtypes()) == len(p.dtypes())

@@ -131,7 +131,7 @@ class DataFrame(RowsMixin, FrameOpsMixin, FramePolarsMixin):
 
     @property
     def columns(self) -> list[str]:
-        return self.schema.names
+        return self.schema.names()  # (a plain list, as Polars': names is also callable)
 
     def explain(self, format: str = "text", optimize: bool = True, print_: bool | None = None) -> Any:
         """Show the logical, optimized and physical plans and the optimizer rules that fired.
