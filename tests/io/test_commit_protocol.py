@@ -120,6 +120,31 @@ def test_job_lease_is_exclusive_on_s3(s3):
     assert not overlaps
 
 
+def test_job_lease_taken_from_a_stale_listing_is_not_held(s3, monkeypatch):
+    """A committer that listed the leases, stalled while two others took and released theirs (the
+    second deleting the first's objects as history), found its generation's object gone, took it
+    for expired and created the next name again, which was free since it had been deleted: two
+    holders at once (1 in 30 runs of test_job_lease_is_exclusive_on_s3)."""
+    import contextlib
+
+    from thresher.errors import ThresherIOError
+
+    _, bucket, cfg = s3
+    root = f"s3://{bucket}/stale"
+    with job_lease(root, "job", cfg):
+        pass
+    stale = fs.glob(fs.join(root, "_thresher", "leases", "job", "lease-*.json"), cfg)  # lease 1 released
+    with job_lease(root, "job", cfg):  # lease 2
+        pass
+    with contextlib.ExitStack() as holder:
+        holder.enter_context(job_lease(root, "job", cfg))  # lease 3, lease 2's objects deleted
+        real = fs.glob
+        monkeypatch.setattr(fs, "glob", lambda *a, **k: (monkeypatch.setattr(fs, "glob", real), stale)[1])
+        with pytest.raises(ThresherIOError, match="holds its lease"):
+            with job_lease(root, "job", cfg, wait_s=0.5):
+                pytest.fail("entered while another committer holds the lease")
+
+
 def test_glob_patterns(tmp_path, s3):
     server, bucket, cfg = s3
     names = ["a.jpg", "b.png", "d/c.jpg", "d/e/f.jpg", "_hidden/x.jpg"]

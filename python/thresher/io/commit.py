@@ -140,7 +140,8 @@ def job_lease(root: str, job_id: str, io_config: IOConfig | None = None, lease_s
             free = not isinstance(rec, dict) or float(rec.get("expires", 0)) < time.time()
         if free:
             mine = fs.join(prefix, f"lease-{n + 1:012d}.json")
-            if create_json(mine, {"owner": token, "expires": time.time() + lease_s}, io_config):
+            if create_json(mine, {"owner": token, "expires": time.time() + lease_s}, io_config) and not _newer_lease(
+                    prefix, n + 1, io_config):
                 for g in gens[:-1]:  # older generations are history
                     fs.delete(fs.join(prefix, f"lease-{g:012d}.json"), io_config)
                     fs.delete(fs.join(prefix, f"lease-{g:012d}.released.json"), io_config)
@@ -153,6 +154,16 @@ def job_lease(root: str, job_id: str, io_config: IOConfig | None = None, lease_s
             raise ThresherIOError(f"job {job_id!r}: another committer holds its lease under {prefix} "
                                   f"for more than {wait_s:.0f} s")
         time.sleep(0.05 + 0.15 * random.random())
+
+
+def _newer_lease(prefix: str, gen: int, io_config: IOConfig | None) -> bool:
+    """Whether a generation after ``gen`` exists (then ``gen`` was created from a stale listing,
+    after its name had been deleted as history: it is deleted again and the lease not taken)."""
+    names = {fs.basename(e.uri) for e in fs.glob(fs.join(prefix, "lease-*.json"), io_config)}
+    if any(n[6:18].isdigit() and int(n[6:18]) > gen for n in names):
+        fs.delete(fs.join(prefix, f"lease-{gen:012d}.json"), io_config)
+        return True
+    return False
 
 
 # --------------------------------------------------------------------------------------------
