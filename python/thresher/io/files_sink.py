@@ -465,9 +465,7 @@ class FileSink(Sink):
         if not data_cols:
             raise ThresherTypeError("partition_by leaves no columns to write")
         self._check_types(pa.schema(data_cols))
-        if self.mode == "error" and self._data_files():
-            if self.job_id is None or not self._job_has_claims(self.job_id):
-                raise ThresherIOError(f"{self.file or self.root} already holds data (mode='error')")
+        self.preflight(self.job_id)
 
     def write(self, partition_id: str, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> WriteResult:
         """Write one partition into ``_staging`` (invisible)."""
