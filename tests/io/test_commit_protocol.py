@@ -145,6 +145,121 @@ def test_job_lease_taken_from_a_stale_listing_is_not_held(s3, monkeypatch):
                 pytest.fail("entered while another committer holds the lease")
 
 
+def test_job_lease_is_renewed_while_held(s3):
+    """A holder slower than the lease (a slow store, a big commit) lost it to a second committer
+    after the fixed 30 s: nothing renewed it. Here the lease lasts 4 s and the holder keeps it
+    9 s (a renewal may take 2.7 s to land: a store answering slowly, or this box at load 50):
+    the second committer waits for the release."""
+    import time
+
+    _, bucket, cfg = s3
+    root = f"s3://{bucket}/slow"
+    held = threading.Event()
+    times: dict[str, float] = {}
+
+    def slow_holder() -> None:
+        with job_lease(root, "job", cfg, lease_s=4.0) as lease:
+            held.set()
+            time.sleep(9.0)
+            times["released"] = time.monotonic()
+            times["lost"] = getattr(lease, "lost", None)
+
+    t = threading.Thread(target=slow_holder)
+    t.start()
+    assert held.wait(60)
+    with job_lease(root, "job", cfg, lease_s=4.0, wait_s=60):
+        times["entered"] = time.monotonic()
+    t.join()
+    assert times["entered"] >= times["released"], times
+
+
+def test_job_lease_fences_a_holder_whose_renewals_stalled(s3, monkeypatch):
+    """A holder whose renewals stall past the expiry (a paused process) has lost the lease to the
+    next committer: check() (called right before a commit) raises instead of letting both
+    commit, and a renewal landing after the expiry does not win the lease back."""
+    from thresher.io.commit import JobLease, LeaseLostError
+
+    _, bucket, cfg = s3
+    root = f"s3://{bucket}/fenced"
+    real_renew = JobLease.renew
+    paused = threading.Event()
+    monkeypatch.setattr(JobLease, "renew", lambda self: paused.wait(30))
+    entered = threading.Event()
+
+    def second() -> None:
+        with job_lease(root, "job", cfg, lease_s=1.0, wait_s=60):
+            entered.set()
+
+    with job_lease(root, "job", cfg, lease_s=1.0) as lease:
+        lease.check()  # fresh: held
+        t = threading.Thread(target=second)
+        t.start()
+        assert entered.wait(60)  # took the lease once it expired
+        with pytest.raises(LeaseLostError):
+            lease.check()
+        real_renew(lease)  # lands after the expiry: still lost
+        with pytest.raises(LeaseLostError, match="after it expired"):
+            lease.check()
+        paused.set()
+    t.join()
+
+
+def test_lance_commit_slower_than_the_lease_is_not_duplicated_on_s3(s3, monkeypatch):
+    """Two committers of one job on an object store, the first one's Lance commit slower than the
+    job lease: the second took the expired lease, found nothing committed and committed the
+    same partitions, and Lance rebased the first one's append on top: every row twice."""
+    import functools
+    import time
+
+    lance = pytest.importorskip("lance")
+    import pyarrow as pa
+
+    import thresher.io.lance as lance_io
+    from thresher.io import commit
+
+    _, bucket, cfg = s3
+    uri = f"s3://{bucket}/slow.lance"
+    monkeypatch.setattr(lance_io, "job_lease", functools.partial(commit.job_lease, lease_s=4.0))
+    t = pa.table({"id": pa.array(range(9), pa.int64())})
+    seed = lance_io.LanceSink(uri, mode="append", io_config=cfg)
+    extra = pa.table({"id": pa.array([100], pa.int64())})
+    seed.commit("seed", [seed.write("s", extra.to_batches(), extra.schema)])  # the dataset exists
+    real = lance.LanceDataset.commit
+    in_commit = threading.Event()
+
+    def slow_commit(*a, **k):
+        if threading.current_thread().name == "slow":
+            in_commit.set()
+            time.sleep(9.0)  # > 2 leases
+        return real(*a, **k)
+
+    monkeypatch.setattr(lance.LanceDataset, "commit", staticmethod(slow_commit))
+
+    def run(name: str) -> None:
+        sink = lance_io.LanceSink(uri, mode="append", io_config=cfg)
+        results = [sink.write(f"p{i}", t.slice(3 * i, 3).to_batches(), t.schema) for i in range(3)]
+        if name != "slow":
+            assert in_commit.wait(60)
+        sink.commit("job", results)
+
+    errors: list[BaseException] = []
+
+    def guarded(name: str) -> None:
+        try:
+            run(name)
+        except BaseException as e:  # pragma: no cover
+            errors.append(e)
+
+    threads = [threading.Thread(target=guarded, args=(n,), name=n) for n in ("slow", "second")]
+    for th_ in threads:
+        th_.start()
+    for th_ in threads:
+        th_.join()
+    assert not errors
+    ids = th.read_lance(uri, io_config=cfg).to_pydict()["id"]
+    assert sorted(ids) == [*range(9), 100]
+
+
 def test_glob_patterns(tmp_path, s3):
     server, bucket, cfg = s3
     names = ["a.jpg", "b.png", "d/c.jpg", "d/e/f.jpg", "_hidden/x.jpg"]

@@ -38,6 +38,7 @@ import json
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -110,23 +111,104 @@ def commit_lock(root: str) -> Iterator[None]:
         yield
 
 
+#: how long a job lease lasts without renewal: its holder renews it every third of that while
+#: held (a holder that stops, e.g. killed, blocks the job's other committers for at most this long)
+LEASE_S = 30.0
+
+
+class LeaseLostError(ThresherIOError):
+    """The job lease lapsed while held (its renewals stalled): the commit is not made, and
+    :func:`retry_commit` retries it under a fresh lease."""
+
+
+class JobLease:
+    """A held job lease (see :func:`job_lease`): renewed by a background thread while held.
+
+    Its holder calls :meth:`check` right before the commit it guards: the lease has been held
+    without a gap since it was taken and lasts at least another third of ``lease_s``, or
+    :class:`LeaseLostError` is raised. A renewal is valid only when it lands before the expiry
+    it extends (a waiter that read that expiry could not have found the lease expired); one that
+    lands later marks the lease lost for good, since a waiter may have taken the next generation.
+    """
+
+    def __init__(self, uri: str | None, token: str, expires: float, lease_s: float,
+                 io_config: IOConfig | None) -> None:
+        self.uri = uri
+        self.token = token
+        self.expires = expires
+        self.lease_s = lease_s
+        self.io_config = io_config
+        self.lost: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.uri is None:
+            return
+        self._thread = threading.Thread(target=self._heartbeat, name="thresher-job-lease", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.lease_s)
+
+    def _heartbeat(self) -> None:
+        # renewed once a third of the lease has passed since the last renewal that landed
+        while not self._stop.wait(max(self.lease_s / 20, self.expires - 2 * self.lease_s / 3 - time.time())) and self.lost is None:
+            try:
+                self.renew()
+            except Exception as e:  # a failed renewal: the next one may land in time
+                logger.warning("job lease %s: renewal failed: %s", self.uri, e)
+
+    def renew(self) -> None:
+        """Extend the lease by ``lease_s`` from now (lost when the old expiry passed first)."""
+        if self.uri is None or self.lost is not None:
+            return
+        old = self.expires
+        new = time.time() + self.lease_s
+        atomic_write_json(self.uri, {"owner": self.token, "expires": new}, self.io_config)
+        if time.time() >= old:
+            self.lost = f"its renewal landed {time.time() - old:.1f} s after it expired"
+        else:
+            self.expires = new
+
+    def check(self) -> None:
+        """Raise :class:`LeaseLostError` unless the lease is held for at least ``lease_s / 3`` more."""
+        if self.uri is None:
+            return
+        if self.lost is not None:
+            raise LeaseLostError(f"job lease {self.uri} lapsed before the commit: {self.lost}")
+        left = self.expires - time.time()
+        if left < self.lease_s / 3:
+            raise LeaseLostError(f"job lease {self.uri}: {left:.1f} s left of it before the commit "
+                                 "(its renewals stalled)")
+
+
 @contextlib.contextmanager
-def job_lease(root: str, job_id: str, io_config: IOConfig | None = None, lease_s: float = 30.0,
-              wait_s: float = 300.0) -> Iterator[None]:
+def job_lease(root: str, job_id: str, io_config: IOConfig | None = None, lease_s: float | None = None,
+              wait_s: float = 300.0) -> Iterator[JobLease]:
     """Mutual exclusion of one job's committers on an object store (a no-op locally: use :func:`commit_lock`).
 
     Leases are numbered objects ``_thresher/leases/<job>/lease-<n>.json`` created with a
     conditional put, so exactly one process takes generation ``n + 1`` after ``n`` is released
-    (``lease-<n>.released.json``) or has expired (``lease_s`` after it was taken: a committer
-    killed while holding it blocks the job for at most that long). Needed where a table
-    format merges concurrent commits by itself (Lance rebases appends), so the job's
-    already-committed check and its commit must not interleave with another committer's.
+    (``lease-<n>.released.json``) or has expired (``lease_s``, default :data:`LEASE_S`, after
+    its last renewal: the holder renews it every ``lease_s / 3`` while the block runs, so a
+    slow commit keeps it, and a committer killed while holding it blocks the job for at most
+    ``lease_s``). Needed where a table format merges concurrent commits by itself (Lance
+    rebases appends), so the job's already-committed check and its commit must not interleave
+    with another committer's. The block gets the :class:`JobLease`: call its ``check()``
+    right before committing (fencing: a holder whose renewals stalled past the expiry, e.g. a
+    paused process, raises :class:`LeaseLostError` instead of committing after a new holder).
+    What is left is a holder paused for over ``lease_s / 3`` between ``check()`` and the
+    store accepting its commit, which no lease on an object store without locks can rule out.
     """
     if fs.is_local(root):
-        yield
+        yield JobLease(None, "", float("inf"), 0.0, io_config)
         return
     from thresher.io.safety import safe_name
 
+    lease_s = LEASE_S if lease_s is None else lease_s
     prefix = fs.join(root, META_DIR, "leases", safe_name(job_id))
     deadline = time.monotonic() + wait_s
     token = os.urandom(8).hex()
@@ -140,14 +222,18 @@ def job_lease(root: str, job_id: str, io_config: IOConfig | None = None, lease_s
             free = not isinstance(rec, dict) or float(rec.get("expires", 0)) < time.time()
         if free:
             mine = fs.join(prefix, f"lease-{n + 1:012d}.json")
-            if create_json(mine, {"owner": token, "expires": time.time() + lease_s}, io_config) and not _newer_lease(
+            expires = time.time() + lease_s
+            if create_json(mine, {"owner": token, "expires": expires}, io_config) and not _newer_lease(
                     prefix, n + 1, io_config):
                 for g in gens[:-1]:  # older generations are history
                     fs.delete(fs.join(prefix, f"lease-{g:012d}.json"), io_config)
                     fs.delete(fs.join(prefix, f"lease-{g:012d}.released.json"), io_config)
+                lease = JobLease(mine, token, expires, lease_s, io_config)
+                lease.start()
                 try:
-                    yield
+                    yield lease
                 finally:
+                    lease.stop()
                     create_json(fs.join(prefix, f"lease-{n + 1:012d}.released.json"), {"owner": token}, io_config)
                 return
         if time.monotonic() > deadline:
@@ -216,7 +302,7 @@ def retry_commit(attempt: Callable[[], _T], is_conflict: Callable[[BaseException
         try:
             return attempt()
         except Exception as e:
-            if isinstance(e, ThresherIOError) or not is_conflict(e):
+            if not isinstance(e, LeaseLostError) and (isinstance(e, ThresherIOError) or not is_conflict(e)):
                 raise
             last = e
             wait = min(0.05 * (2 ** i), 2.0) * (0.5 + random.random())
@@ -338,9 +424,12 @@ class JobStore:
 
 __all__ = [
     "JOB_ID_KEY",
+    "LEASE_S",
     "META_DIR",
     "PARTITIONS_KEY",
+    "JobLease",
     "JobPlanMismatchError",
+    "LeaseLostError",
     "JobRecord",
     "JobStore",
     "atomic_write_json",

@@ -29,7 +29,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -475,18 +475,24 @@ class LanceSink(Sink):
             unique.setdefault(r.partition_id, r)
 
         def attempt() -> CommitResult:
-            with commit_lock(self.uri), job_lease(self.uri, job_id, self.io_config):
+            with commit_lock(self.uri), job_lease(self.uri, job_id, self.io_config) as lease:
                 if not fs.is_local(self.uri) and _open(self.uri, None, self._storage_options) is None:
                     # Lance rebases a second "create" (an Overwrite) on top of the first and would
                     # drop its rows: creators of a dataset on an object store take turns
-                    with job_lease(self.uri, "\x00create", self.io_config):
-                        return self._commit_once(job_id, unique)
-                return self._commit_once(job_id, unique)
+                    with job_lease(self.uri, "\x00create", self.io_config) as create:
+
+                        def fence() -> None:
+                            lease.check()
+                            create.check()
+
+                        return self._commit_once(job_id, unique, fence)
+                return self._commit_once(job_id, unique, lease.check)
 
         return retry_commit(attempt, lambda e: isinstance(e, (OSError, RuntimeError)) and _is_conflict(e),
                             f"Lance dataset {self.uri}, job {job_id!r}", self.max_commit_attempts)
 
-    def _commit_once(self, job_id: str, unique: Mapping[str, WriteResult]) -> CommitResult:
+    def _commit_once(self, job_id: str, unique: Mapping[str, WriteResult],
+                     fence: Callable[[], None] = lambda: None) -> CommitResult:
         import lance
         from lance import LanceOperation
 
@@ -518,6 +524,7 @@ class LanceSink(Sink):
             else:
                 op = LanceOperation.Append(frags)
         tx = lance.Transaction(ds.version if ds is not None else 0, op, transaction_properties=props)
+        fence()  # the job lease is still held (object stores): a lapsed holder does not commit
         new = lance.LanceDataset.commit(self.uri, tx, storage_options=self._storage_options)
         return CommitResult(
             committed=[r.partition_id for r in todo],
