@@ -109,6 +109,28 @@ def test_same_job_partition_commits_once(tmp_path):
     assert lance.dataset(uri).count_rows() == 4
 
 
+def test_fragments_of_skipped_partitions_are_deleted(tmp_path):
+    """The fragments written for a partition the job had committed already (another committer
+    of it was first) and for a partition's duplicate in one commit were left in data/ for
+    good: no version references them, nothing deleted them."""
+    uri = str(tmp_path / "t.lance")
+    t = make_table(6)
+    sink = LanceSink(uri)
+    first = sink.write("p0", t.slice(0, 3).to_batches(), t.schema)
+    again = LanceSink(uri).write("p0", t.slice(0, 3).to_batches(), t.schema)  # a second committer's
+    assert sink.commit("job", [first]).committed == ["p0"]
+    assert data_file_count(uri) == 2
+    res = sink.commit("job", [again])
+    assert res.skipped == ["p0"] and res.committed == []
+    assert data_file_count(uri) == 1
+    dup = [sink.write("p1", t.slice(3, 3).to_batches(), t.schema) for _ in range(2)]  # a partition twice
+    assert sink.commit("job", dup).committed == ["p1"]
+    assert data_file_count(uri) == 2
+    assert sink.commit("job", [first, dup[0], dup[1]]).skipped == ["p0", "p1"]  # committed ones stay
+    assert data_file_count(uri) == 2
+    assert read_all(LanceSource(uri)).sort_by("id").equals(t)
+
+
 def test_crash_after_write_then_resume(tmp_path):
     uri = str(tmp_path / "t.lance")
     t = make_table(9)

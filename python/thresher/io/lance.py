@@ -488,8 +488,15 @@ class LanceSink(Sink):
                         return self._commit_once(job_id, unique, fence)
                 return self._commit_once(job_id, unique, lease.check)
 
-        return retry_commit(attempt, lambda e: isinstance(e, (OSError, RuntimeError)) and _is_conflict(e),
-                            f"Lance dataset {self.uri}, job {job_id!r}", self.max_commit_attempts)
+        res = retry_commit(attempt, lambda e: isinstance(e, (OSError, RuntimeError)) and _is_conflict(e),
+                           f"Lance dataset {self.uri}, job {job_id!r}", self.max_commit_attempts)
+        # the fragments of a partition the job had committed already (another committer of it was
+        # first), and of a partition's duplicates, are referenced by no version: delete them
+        mine = {id(unique[pid]) for pid in res.committed}
+        unused = [r for r in results if id(r) not in mine and r.files]
+        if unused and self.mode != "merge_columns":
+            self.abort(unused)
+        return res
 
     def _commit_once(self, job_id: str, unique: Mapping[str, WriteResult],
                      fence: Callable[[], None] = lambda: None) -> CommitResult:
