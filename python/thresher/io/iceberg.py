@@ -647,12 +647,19 @@ class IcebergSink(Sink):
         unique: dict[str, WriteResult] = {}
         for r in results:
             unique.setdefault(r.partition_id, r)
-        return retry_commit(
+        res = retry_commit(
             lambda: self._commit_once(job_id, unique),
             lambda e: isinstance(e, (CommitFailedException, ValidationException)),
             f"Iceberg table {self._identifier}, job {job_id!r}",
             self.max_commit_attempts,
         )
+        # the data files of a partition the job had committed already (another committer of it
+        # was first), and of a partition's duplicates, are referenced by no snapshot: delete them
+        mine = {id(unique[pid]) for pid in res.committed}
+        unused = [r for r in results if id(r) not in mine and r.files]
+        if unused:
+            self.abort(unused)
+        return res
 
     def _commit_once(self, job_id: str, unique: Mapping[str, WriteResult]) -> CommitResult:
         from pyiceberg.table import DataScan
