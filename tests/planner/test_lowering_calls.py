@@ -82,8 +82,10 @@ def test_lowering_the_tpch_queries_stays_within_a_call_budget(tpch: dict[str, th
     # checked call); then 359, 800 and 13,895 (the budgets leave room, not the old counts)
     # ... and, with literals, literal arguments and cast dtypes built once per typed value and
     # the nodes over the same operand objects built once (see the tests below), 342, 728 and 12,731
+    # ... and q22's country codes tested as 7 equalities (polars_plan._is_in_by_equalities: 13
+    # Polars expressions built, 738 -> 918 calls, ~0.01 ms of lowering; its program runs ~1 ms faster)
     assert _program_calls(lambda: QUERIES[16](tpch)) <= 350
-    assert _program_calls(lambda: QUERIES[22](tpch)) <= 760
+    assert _program_calls(lambda: QUERIES[22](tpch)) <= 940
     assert sum(_program_calls(lambda q=q: QUERIES[q](tpch)) for q in QUERIES) <= 13_100  # type: ignore[misc]
 
 

@@ -42,6 +42,7 @@ from thresher.datatypes import Schema, supertype
 from thresher.errors import ThresherExecutionError, UnsupportedError
 from thresher.expressions.expr import (
     Alias,
+    Call,
     Column,
     Expr,
     combine_conjunction,
@@ -54,6 +55,9 @@ from thresher.io.source import Source
 from thresher.operators.expr_to_polars import (
     cast,
     filter_to_polars,
+    is_in_as_equalities,
+    is_in_by_equalities,
+    needs_guard,
     polars_col,
     polars_dtype,
     polars_error_message,
@@ -748,6 +752,13 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
         return lf  # type: ignore[no-any-return]
     if isinstance(node, Filter):
         lf = _build(node.input, leaf)
+        if IS_IN_AS_EQUALITIES and _is_in_by_equalities(node.predicate, node.input.schema):
+            # a computed value tested against a few strings: the equalities over it as a column
+            # first (Polars evaluates the shared value once there, not in a filter)
+            with is_in_as_equalities():
+                pred = filter_to_polars(node.predicate, node.input.schema)
+            name = _fresh_name("__keep", set(node.input.schema.names))
+            return _drop_column(_filter(_with_columns(lf, [pred.alias(name)]), polars_col(name)), name)
         pred = filter_to_polars(node.predicate, node.input.schema)
         if isinstance(node.input, Join) and node.input.how == "cross" and _one_row(node.input.right):
             # a scalar subquery's one row (TPC-H Q11, Q22) compared with every row: the test as a
@@ -803,6 +814,32 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
         return window_lazy(_build(node.input, leaf), node.input.schema, node.exprs, node.partition_by, node.order_by,
                            node.descending, node.nulls_last, node.frame, node.mapping_strategy)
     raise UnsupportedError(f"{type(node).__name__} cannot run in a relational stage")
+
+
+#: whether a filter tests a computed string against a few short strings with equalities (see
+#: _is_in_by_equalities)
+IS_IN_AS_EQUALITIES = True
+
+
+def _is_in_by_equalities(pred: Expr, schema: Schema) -> bool:
+    """Does ``pred`` hold an ``e.is_in([a, b, ...])`` that ``expr_to_polars`` lowers as
+    ``e == a | e == b | ...`` (see :func:`~thresher.operators.expr_to_polars.is_in_by_equalities`:
+    a computed string ``e``, a few short values), and no checked call (whose rows the filter's
+    lowering chooses)? Its caller then evaluates the predicate as a column of ``with_columns``,
+    where Polars' common-subexpression elimination computes ``e`` once (a filter would compute
+    it once per value). TPC-H Q22's ``c_phone.str.slice(0, 2).is_in(<7 codes>)`` over 150,000
+    customers: its program 29.1 -> 27.9 ms CPU, lowering it 0.42 -> 0.46 ms."""
+    # (a loop: most filters hold no is_in, and lowering asks it of each)
+    stack: list[Expr] = [pred]
+    while stack:
+        e = stack.pop()
+        if type(e) is Call:
+            if e.name == "is_in" and is_in_by_equalities(e) and e.args[0].resolve(schema).dtype.is_string():
+                return not needs_guard(pred)
+            stack.extend(e.args)
+        elif not e._LEAF:
+            stack.extend(e.children())
+    return False
 
 
 #: the left side must not be estimated larger than this many times the group-by's input
