@@ -45,6 +45,9 @@ Rules (enforced here, not left to each script):
 8. **Everything is written down.** Per benchmark: ``benchmarks/results/NAME.json`` (every
    round, start-up, peak RSS, the machine, its load average before and after), ``NAME.md`` (the
    table) and ``NAME.png`` (a bar chart); ``docs/benchmarks.md`` is generated from the JSON files.
+   With ``THRESHER_BENCH_COUNTERS=1`` every round of every engine also records its worker's
+   page faults, context switches, RSS and Python allocator counts (``counters`` in the JSON; a
+   load-independent view next to the times, read outside the timer).
 
 A benchmark module (``benchmarks/NAME_bench.py``) defines ``BENCH = Bench(...)`` with module-level
 hooks (workers import the module by name, so hooks must be importable functions). Modules import
@@ -232,6 +235,7 @@ def _worker(bench_name: str, engine_name: str) -> int:
         out.flush()
 
     params = json.loads(sys.stdin.readline())
+    counters = os.environ.get("THRESHER_BENCH_COUNTERS") == "1"
     bench = load_bench(bench_name)
     engine = next(e for e in bench.engines if e.name == engine_name)
     missing = [m for m in engine.requires if importlib.util.find_spec(m) is None]
@@ -253,10 +257,12 @@ def _worker(bench_name: str, engine_name: str) -> int:
         try:
             if engine.reset is not None:
                 engine.reset(state)
+            c0 = _counters() if counters else None
             with _PeakRSS() as rss:
                 t, c = time.perf_counter(), time.process_time()
                 output = engine.run(state, case)
                 seconds, cpu_s = time.perf_counter() - t, time.process_time() - c
+            counts = _counter_delta(c0, _counters()) if c0 is not None else None
             canonical = engine.check(state, case, output)
             metrics = engine.metrics(state, case, output) if engine.metrics is not None else {}
             # process CPU seconds of the round (every engine runs its threads in its own worker
@@ -264,10 +270,38 @@ def _worker(bench_name: str, engine_name: str) -> int:
             metrics = {"cpu_s": cpu_s, **metrics}
             del output
             send({"status": "ok", "seconds": seconds, "canonical": canonical, "metrics": metrics,
-                  "rss_peak": rss.peak or None, "rss_before": rss.before})
+                  "rss_peak": rss.peak or None, "rss_before": rss.before,
+                  **({"counters": counts} if counts is not None else {})})
         except Exception as exc:  # noqa: BLE001 - a failing engine is a row, not a crash
             send({"status": "error", "error": _short_error(exc)})
     return 0
+
+
+def _counters() -> dict[str, int]:
+    """Load-independent counts of this worker (all its threads), read around a round when
+    ``THRESHER_BENCH_COUNTERS=1`` (every engine alike; outside the timer): page faults (minor:
+    fresh or reclaimed memory touched; major: read from disk), context switches, the process's
+    RSS, and the Python allocator's live blocks and gc collections.
+    """
+    import gc
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    try:
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        rss = 0
+    return {"minflt": ru.ru_minflt, "majflt": ru.ru_majflt, "nvcsw": ru.ru_nvcsw, "nivcsw": ru.ru_nivcsw,
+            "rss": rss, "py_blocks": sys.getallocatedblocks(),
+            "gc": sum(g["collections"] for g in gc.get_stats())}
+
+
+def _counter_delta(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    """Per-round counts: the difference, except ``rss`` (after the round) and ``rss_before``."""
+    out = {k: b[k] - a[k] for k in a if k != "rss"}
+    out["rss"], out["rss_before"] = b["rss"], a["rss"]
+    return out
 
 
 def _short_error(exc: BaseException) -> str:
@@ -566,6 +600,8 @@ def _measure(bench: Bench, engines: list[Engine], params: dict[str, Any], cases:
             row["times"].append(ans["seconds"])
             row["metrics"].append(ans.get("metrics") or {})
             row["process"].append(block)
+            if "counters" in ans:
+                row.setdefault("counters", []).append(ans["counters"])
             if ans.get("rss_peak"):
                 row["rss_peak"] = max(row["rss_peak"] or 0, ans["rss_peak"])
                 extra = ans["rss_peak"] - (ans.get("rss_before") or ans["rss_peak"])

@@ -181,3 +181,23 @@ def test_tpch_summary_shows_the_ratio_range_over_worker_processes() -> None:
         r["process"] = [0, 0, 0, 0]
     _summarize(result)
     assert "[" not in ratio_summary(result, "thresher", ("polars",)).split("\n", 3)[3]
+
+
+def test_counters_are_recorded_per_round_for_every_engine_when_asked(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """``THRESHER_BENCH_COUNTERS=1``: each timed round of every engine carries its worker's page
+    faults, context switches, RSS and the Python allocator's counts (load-independent, next to the
+    times), in ``counters``; without it rows carry none (and the table is unchanged)."""
+    monkeypatch.setenv("THRESHER_BENCH_COUNTERS", "1")
+    res = run_bench("_selftest", out_dir=tmp_path, rounds=2)
+    for r in res["rows"]:
+        if r["status"] not in ("ok", "MISMATCH"):
+            continue
+        assert len(r["counters"]) == len(r["times"]) == 2, r["engine"]
+        for c in r["counters"]:
+            assert {"minflt", "majflt", "nvcsw", "nivcsw", "rss", "rss_before", "py_blocks", "gc"} <= set(c)
+            assert c["minflt"] >= 0 and c["majflt"] >= 0 and c["rss"] > 0 and c["rss_before"] > 0
+    assert "minflt" not in (tmp_path / "_selftest.md").read_text()
+    monkeypatch.delenv("THRESHER_BENCH_COUNTERS")
+    plain = run_bench("_selftest", out_dir=tmp_path, rounds=2)
+    assert all("counters" not in r for r in plain["rows"])
