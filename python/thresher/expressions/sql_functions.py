@@ -200,7 +200,7 @@ def _sql_date_part(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return DataType.int64()
 
 #: DuckDB's math functions ``sql_math`` computes (``opts["op"]``): a DOUBLE of any numeric arguments
-MATH_FUNCTIONS = ("exp", "ln", "log10", "log", "power", "sin", "cos", "tan", "atan", "atan2", "degrees", "radians")
+MATH_FUNCTIONS = ("exp", "ln", "log10", "log2", "log", "power", "sin", "cos", "tan", "atan", "atan2", "degrees", "radians")
 
 
 @function("sql_math", sql_names=("__sql_math",))

@@ -1320,6 +1320,10 @@ class Translator:
             return Call("sql_math", (x,), (("op", "log10"),))
         if isinstance(node.this, exp.Literal) and node.this.name == "10":  # LOG10(x), as sqlglot reads it
             return Call("sql_math", (self.expr(other, schema),), (("op", "log10"),))
+        if isinstance(node.this, exp.Literal) and node.this.name == "2" and not node.this.meta:
+            # LOG2(x), as sqlglot reads it (a base it wrote, with no place in the text): C's log2,
+            # which LOG(2, x), log10(x) / log10(2) in DuckDB, is not everywhere
+            return Call("sql_math", (self.expr(other, schema),), (("op", "log2"),))
         return Call("sql_math", (x, self.expr(other, schema)), (("op", "log"),))
 
     def _date_function(self, node: Any, schema: Schema | None) -> Expr:
