@@ -116,7 +116,8 @@ def _sql_cast(e: SQLCast, src: DataType) -> Expr:
     if (to.is_integer() or to.kind == "decimal") and (src.is_float() or src.kind == "decimal"):
         digits = to.arrow.scale if to.kind == "decimal" else 0
         if src.is_float() or digits < src.arrow.scale:
-            mode = "half_to_even" if src.is_float() and to.is_integer() else "half_away_from_zero"
+            # (a HUGEINT, DECIMAL(38, 0) here, is an integer: a float rounds half to even to it)
+            mode = "half_to_even" if src.is_float() and (to.is_integer() or to == HUGEINT) else "half_away_from_zero"
             x = Call("round", (x,), (("decimals", digits), ("mode", mode)))
     if to.kind == "decimal" and not e.strict and (src.is_numeric()):
         # TRY_CAST to a DECIMAL too narrow for the value is NULL (Polars' non-strict cast raises:
@@ -180,7 +181,9 @@ def _sql_truncated(name: str, a: Expr, b: Expr, ta: DataType, tb: DataType, sche
             # (a 1 of the quotient's type: an Int64 one made every quotient a BIGINT)
             one = Literal(decimal.Decimal(1), HUGEINT) if hugeint else Literal(1, _supertype_or(ta, tb))
             out = when(step).then(Call("add", (floor, one))).otherwise(floor)
-        return _nonzero(out, a, b, "%" if name == "mod" else "//")
+        checked_int = _nonzero(out, a, b, "%" if name == "mod" else "//")
+        # (a HUGEINT's quotient or remainder is one: (i // h) // 2 divides as integers too)
+        return _as_hugeint(checked_int) if hugeint else checked_int
     width: tuple[int, int] | None = None
     if name == "mod" and (ta.kind == "decimal" or tb.kind == "decimal") and not (ta.is_float() or tb.is_float()):
         wa, wb = duckdb_decimal_width(a, schema), duckdb_decimal_width(b, schema)
@@ -361,15 +364,35 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
         return e
     if not isinstance(e, Call):
         return e
+    if e.name == "sql_round_double" and e.option("late") is True and isinstance(e.args[0], Cast):
+        # ROUND translated before its input's type was known (a WHERE term): typed now, as in a
+        # SELECT list (a FLOAT's is a FLOAT, a DECIMAL's a DECIMAL rounded as one)
+        if _dtype(e.args[0].child, schema) is None:
+            return e
+        from thresher.planner.sql.translate import sql_round
+
+        return sql_round(e.args[0].child, int(e.option("digits")), schema)
+    if e.name == "sqrt" and len(e.args) == 1 and _dtype(e.args[0], schema) == _FLOAT32:
+        return Call("sqrt", (Cast(e.args[0], DataType.float64()),), e.options)  # (DuckDB's SQRT is a DOUBLE)
+    if e.name in ("sql_floor", "sql_ceil") and len(e.args) == 1 and _is_hugeint(e.args[0], schema):
+        return Call(e.name, (Cast(e.args[0], DataType.float64()),), e.options)  # (DuckDB's of a HUGEINT: a DOUBLE)
     if e.name == "dt.offset_by" and e.option("sql") is True:
         t = _dtype(e.args[0], schema)
         if t is None:
             return e
         base = DateShiftCast(e.args[0], DataType.timestamp("us")) if t.kind == "date" else e.args[0]
         return Call(e.name, (base,), (("by", e.option("by")),))
-    if e.name == "abs" and e.options == SQL_CHECKED:  # (only a signed integer's abs can overflow)
+    if e.name in ("abs", "neg") and e.options == SQL_CHECKED and len(e.args) == 1:
         t = _dtype(e.args[0], schema)
-        if t is not None and not t.is_null() and not pa.types.is_signed_integer(t.arrow):
+        if t is not None and t.is_null():
+            return Literal(None, _INT64)  # (DuckDB's -NULL and abs(NULL) are BIGINTs)
+        if e.name == "neg":
+            if t is not None and pa.types.is_unsigned_integer(t.arrow):
+                # (Polars has no negation of an unsigned integer: 0 - x, checked, is DuckDB's
+                # answer, 0, or its overflow error)
+                return Call("sub", (Literal(0, t), e.args[0]), SQL_CHECKED)
+            return e
+        if t is not None and not pa.types.is_signed_integer(t.arrow):  # (only a signed integer's abs can overflow)
             return Call("abs", e.args)
         return e
     if e.options == SQL_CHECKED and e.name in _INT_ARITHMETIC | {"truediv"} and len(e.args) == 2:
@@ -712,7 +735,7 @@ def _float_operands(e: Call, schema: Schema) -> Call:
     args = list(e.args)
     if isinstance(other, Literal) and other.dynamic:
         return e  # (a Python number next to a Float32 takes its type already)
-    if t.is_integer() or t.kind == "decimal":
+    if t.is_integer() or t.kind == "decimal" or t.is_null():  # (NULL / r is a FLOAT too)
         args[k] = Cast(other, _FLOAT32)
     elif t.is_float():  # (a DOUBLE: the FLOAT widened, where Polars computes a literal's in Float32)
         args[1 - k] = Cast(args[1 - k], t)

@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from thresher.datatypes import DataType, Schema
+from thresher.datatypes import HUGEINT, DataType, Schema
 from thresher.errors import ColumnNotFoundError, ThresherError, ThresherTypeError, UnsupportedError
 from thresher.expressions.expr import (
     AggCall,
@@ -60,6 +60,7 @@ from thresher.planner.sql.coerce import (
     SQL_EXACT_SUM,
     SQL_NAN_MAX,
     SQL_TRUNCATED,
+    HugeintCast,
     SQLCast,
     SQLCastError,
     coerce_literals,
@@ -94,7 +95,7 @@ _SQL_TYPES = {
     "DATETIME": DataType.timestamp,
     "BLOB": DataType.binary, "BINARY": DataType.binary, "VARBINARY": DataType.binary,
     "UBIGINT": DataType.uint64, "UINT": DataType.uint32, "UINTEGER": DataType.uint32, "USMALLINT": DataType.uint16,
-    "UTINYINT": DataType.uint8,
+    "UTINYINT": DataType.uint8, "INT128": lambda: HUGEINT, "HUGEINT": lambda: HUGEINT,
 }
 
 
@@ -1065,6 +1066,8 @@ class Translator:
             inner = self.expr(node.this, schema)  # (-5: a literal's negation, nothing to check)
             if isinstance(inner, Literal) and type(inner.value) is int and inner.dtype == DataType.int64():
                 return lit(-inner.value)  # (a negative integer literal: it takes its neighbour's type too)
+            if isinstance(inner, Literal) and inner.value is None and inner.dtype.is_null():
+                return Literal(None, DataType.int64())  # (DuckDB's -NULL is a BIGINT)
             return Call("neg", (inner,), () if isinstance(inner, Literal) else SQL_CHECKED)
         if isinstance(node, exp.Is):
             x = self.expr(node.this, schema)
@@ -1134,8 +1137,13 @@ class Translator:
             arg = node.this
             whole = isinstance(arg, (exp.Round, exp.Floor, exp.Ceil)) and (  # already a whole number
                 arg.args.get("decimals") is None or arg.args["decimals"].sql() == "0")
-            return (inner.cast(dtype, strict=not isinstance(node, exp.TryCast)) if whole
+            cast = (inner.cast(dtype, strict=not isinstance(node, exp.TryCast)) if whole
                     else SQLCast(inner, dtype, not isinstance(node, exp.TryCast)))
+            if isinstance(to, exp.DataType) and to.this == exp.DataType.Type.INT128:
+                # a HUGEINT (held as DECIMAL(38, 0)) marked one: its // and % divide as integers do,
+                # its FLOOR and CEIL are DOUBLEs (a DECIMAL(38, 0)'s are not)
+                return HugeintCast(cast, HUGEINT)
+            return cast
         if isinstance(node, exp.Extract):
             part = node.this.name.lower()
             inner = self.expr(node.expression, schema)
@@ -1248,6 +1256,8 @@ class Translator:
             return Call("coalesce", tuple(args))
         if isinstance(node, exp.Abs):  # (checked: abs of a signed integer's smallest value overflows)
             inner = self.expr(node.this, schema)
+            if isinstance(inner, Literal) and inner.value is None and inner.dtype.is_null():
+                return Literal(None, DataType.int64())  # (DuckDB's abs(NULL) is a BIGINT)
             return Call("abs", (inner,), () if isinstance(inner, Literal) else SQL_CHECKED)  # (see coerce_literals)
         if isinstance(node, exp.Round):
             d = node.args.get("decimals")
@@ -2075,6 +2085,13 @@ def sql_round(x: Expr, digits: int, schema: Schema | None) -> Expr:
             dtype = x.resolve(schema).dtype
         except ThresherError:
             dtype = None
+    if dtype is not None and dtype.is_integer() and str(dtype).startswith("uint"):
+        # DuckDB's ROUND of an unsigned integer is a BIGINT (of a UBIGINT a HUGEINT)
+        if dtype == DataType.uint64():
+            if digits < 0:
+                raise UnsupportedError(f"ROUND of a UBIGINT with a negative precision ({digits})")
+            return HugeintCast(x, HUGEINT)
+        x, dtype = x.cast(DataType.int64()), DataType.int64()
     if dtype is not None and dtype.kind == "decimal":
         if digits < 0:
             raise UnsupportedError(f"ROUND of a DECIMAL with a negative precision ({digits})")
@@ -2085,17 +2102,23 @@ def sql_round(x: Expr, digits: int, schema: Schema | None) -> Expr:
         return out
     if dtype is not None and dtype.is_integer():
         if digits < 0:
-            if str(dtype).startswith("uint"):
-                raise UnsupportedError(f"ROUND of an unsigned integer with a negative precision ({digits})")
             import thresher.expressions.sql_functions  # noqa: F401  (registers sql_round_int)
 
             return Call("sql_round_int", (x,), (("digits", digits),))  # (half away from zero, as DuckDB)
+        if isinstance(x, Literal) and type(x.value) is int and dtype == DataType.int64():
+            # (ROUND(0) is an INTEGER, no longer a literal that takes the type of what it meets)
+            return x.cast(DataType.int32() if -2**31 <= x.value < 2**31 else DataType.int64())
         return x
     is_float32 = dtype is not None and str(dtype) == "float"
     xd = x if dtype == DataType.float64() else x.cast(DataType.float64())
     import thresher.expressions.sql_functions  # noqa: F401  (registers sql_round_double)
     import thresher.operators.sql_functions_polars  # noqa: F401  (and its Polars lowering)
 
+    if dtype is None:
+        # typed once the input's type is known (a WHERE term is translated before its table's
+        # columns are: coerce.coerce_literals calls this again then, as for a FLOAT, a DECIMAL
+        # or an integer the answer differs from a DOUBLE's); unknown to the end, a DOUBLE's
+        return Call("sql_round_double", (xd,), (("digits", digits), ("late", True)))
     out = Call("sql_round_double", (xd,), (("digits", digits),))
     return out.cast(DataType.float32()) if is_float32 else out
 
@@ -2299,6 +2322,21 @@ def _keep_constant_steps(tree: Any) -> None:
         if sum(map(_is_number, sides)) != 1:
             continue
         if _is_number(other) and not (isinstance(node, exp.Mul) and isinstance(parent, exp.Mul) and _is_zero(other)):
+            node.replace(exp.Anonymous(this=KEEP_STEP, expressions=[node.copy()]))
+
+
+def _keep_double_literals(tree: Any) -> None:
+    """In place: a DOUBLE literal (``1.5e0``, ``1e3``) in arithmetic stays a DOUBLE: sqlglot's
+    simplify folds it with another constant into a DECIMAL or an integer (``1.5e0 * 2`` to ``3.0``,
+    ``1e3 + 1`` to ``1001``), so ``r + 1.5e0 * 2`` of a FLOAT ``r`` was computed in FLOAT where
+    DuckDB computes a DOUBLE. Each goes in the stand-in the translation reads through."""
+    for node in list(tree.find_all(exp.Literal)):
+        if node.is_string or "e" not in node.name.lower():
+            continue
+        parent = node.parent
+        while isinstance(parent, (exp.Paren, exp.Neg)):
+            parent = parent.parent
+        if isinstance(parent, (*_STEP_NODES, exp.Div)):
             node.replace(exp.Anonymous(this=KEEP_STEP, expressions=[node.copy()]))
 
 
@@ -2511,6 +2549,8 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         kinds, nested = _tree_kinds(tree)
     if exp.Interval in kinds:
         _time_shifts_of_date_literals(tree)
+    if (sum(k in kinds for k in _STEP_NODES) or exp.Div in kinds) and exp.Literal in kinds:
+        _keep_double_literals(tree)
     if sum(k in kinds for k in _STEP_NODES) and exp.Literal in kinds:
         _keep_constant_steps(tree)
         _keep_compared_steps(tree)
