@@ -111,6 +111,11 @@ REGRESSIONS: dict[str, tuple[pa.Table, str]] = {
     # 4.100000023841858; 1e3 + 1 was the integer 1001)
     "double_literal_folded": (FLOATS, "SELECT id, f + 1.5e0 * 2 AS a, coalesce(1.5e0 * 7, m - f) AS b, 1e3 + 1 AS c, "
                                       "f * (1e3 + 0) AS e FROM t"),
+    # var_pop / stddev_pop of a group whose values are all NULL is NULL (Polars' streaming engine
+    # gave 0.0 where the values were a CASE's)
+    "population_variance_of_nulls": (_table(i32=[5], d=[0.5]),
+                                     "SELECT g, var_pop(CASE WHEN i32 > 100 THEN d END) AS a, "
+                                     "stddev_pop(CASE WHEN i32 > 100 THEN d END) AS b FROM t GROUP BY g"),
 }
 
 

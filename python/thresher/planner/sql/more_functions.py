@@ -95,8 +95,11 @@ def translate_more(tr: Translator, node: Any, schema: Schema | None) -> Expr | N
         if schema is not None and str(x.resolve(schema).dtype) == "float":
             x = Cast(x, DataType.float64())  # (DuckDB answers in DOUBLE)
         agg = AggCall("std" if isinstance(node, exp.StddevPop) else "var", x, (("ddof", 0),))
-        # one value: 0 (DuckDB's, of NaN and the infinities too; Polars' of those is NaN)
-        return when(Call("eq", (AggCall("count", x), lit(1)))).then(Literal(0.0, DataType.float64())).otherwise(agg)
+        # one value: 0 (DuckDB's, of NaN and the infinities too; Polars' of those is NaN); none:
+        # NULL (Polars' streaming engine gave 0.0 for a group whose CASE values were all NULL)
+        n = AggCall("count", x)
+        one = when(Call("eq", (n, lit(1)))).then(Literal(0.0, DataType.float64())).otherwise(Literal(None, DataType.float64()))
+        return when(Call("gt", (n, lit(1)))).then(agg).otherwise(one)
     if isinstance(node, exp.CountIf):
         # DuckDB's count_if(c) is the sum of c as an integer: NULL where no row's c is known
         return tr.expr(exp.Sum(this=exp.Cast(this=node.this.copy(), to=exp.DataType.build("BIGINT"))), schema)
