@@ -431,6 +431,7 @@ def run_bench(
     params.pop("rounds", None)
     params.pop("warmup", None)
     params.pop("worker_processes", None)
+    prerun = bool(params.pop("prerun", False))
     blocks = process_blocks(n_rounds, n_procs)
     engines = [e for e in bench.engines if not only or e.name in only or e.name == bench.reference]
     work = Path(tempfile.mkdtemp(prefix=f"thresher-bench-{name}-"))
@@ -443,14 +444,14 @@ def run_bench(
         prep_s = time.perf_counter() - t_prep
         cases = list(bench.cases(params)) if bench.cases is not None else [""]
         units = bench.count(params) if bench.count is not None else None
-        rows = _measure(bench, engines, params, cases, blocks, n_warm, pythons or {})
+        rows = _measure(bench, engines, params, cases, blocks, n_warm, pythons or {}, prerun)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = {
         "bench": name, "title": bench.title, "units": bench.units, "units_per_round": units,
         "params": {k: v for k, v in params.items() if k != "workdir" and not k.startswith("_")},
         "mode": "full" if full else "quick", "rounds": n_rounds, "warmup": n_warm,
-        "processes": len(set(blocks)), "round_process": blocks,
+        "processes": len(set(blocks)), "round_process": blocks, "prerun": prerun,
         "reference": bench.reference, "baseline": bench.baseline, "primary": bench.primary,
         "higher_is_better": bench.higher_is_better, "prepare_s": prep_s, "notes": bench.notes,
         "engines": {e.name: e.note for e in engines},
@@ -527,9 +528,18 @@ def process_blocks(n_rounds: int, n_procs: int) -> list[int]:
 
 
 def _measure(bench: Bench, engines: list[Engine], params: dict[str, Any], cases: list[str], blocks: list[int],
-             n_warm: int, pythons: dict[str, str]) -> list[dict[str, Any]]:
+             n_warm: int, pythons: dict[str, str], prerun: bool = False) -> list[dict[str, Any]]:
     """Every engine's rows: its timed rounds (``blocks[r]`` is the worker process of round ``r``,
-    the same for every engine), each after the same warm-up in each new process."""
+    the same for every engine), each after the same warm-up in each new process.
+
+    ``prerun`` (the ``prerun`` setting): each timed run comes right after an untimed run of the
+    same case by the same worker. Otherwise a worker's timed run of case c follows its own run
+    of case c-1 after every other engine ran once in between (its c-1 or its c): the idle time
+    before it is the others' speed on those cases, and idle memory is given back to the system
+    meanwhile (Polars' jemalloc purges with a background thread, by time), to be faulted in again
+    by the run. An engine three times faster than a peer on c-1 hands that peer a longer idle
+    time before c and so more page faults (TPC-H q21 -> q22: Polars' q21 is 2.4x Thresher's).
+    With ``prerun`` every timed run starts from the same point: its own run just before."""
     rows: dict[tuple[str, str], dict[str, Any]] = {
         (e.name, c): {"engine": e.name, "case": c, "status": "ok", "times": [], "metrics": [], "process": [],
                       "rss_peak": None, "rss_extra": None, "start_s": None, "starts_s": [], "error": None,
@@ -625,6 +635,8 @@ def _measure(bench: Bench, engines: list[Engine], params: dict[str, Any], cases:
                             one(e, case, timed=False)
             for case in cases:
                 for e in round_order(ordered, r):
+                    if prerun:
+                        one(e, case, timed=False)
                     one(e, case, timed=True, block=block)
     finally:
         close_all()
@@ -746,6 +758,8 @@ def markdown_table(result: dict[str, Any]) -> str:
          f"worker restarted before the same rounds, {result['warmup']} warm-up in each process), median over all "
          "rounds shown, per-process medians' range in brackets; " if procs > 1 else
          f"{result['rounds']} interleaved rounds after {result['warmup']} warm-up, median shown; ")
+        + ("each timed run right after an untimed run of the same case by the same worker (prerun); "
+           if result.get("prerun") else "")
         + f"ratio = {'engine / ' if result['higher_is_better'] else ''}{result['baseline']}"
         f"{'' if result['higher_is_better'] else ' / engine'} ({primary}, > 1 is better than {result['baseline']}), "
         "of the medians and paired (the median of the per-round ratios, range in brackets); "

@@ -201,3 +201,17 @@ def test_counters_are_recorded_per_round_for_every_engine_when_asked(tmp_path: P
     monkeypatch.delenv("THRESHER_BENCH_COUNTERS")
     plain = run_bench("_selftest", out_dir=tmp_path, rounds=2)
     assert all("counters" not in r for r in plain["rows"])
+
+
+def test_prerun_puts_an_untimed_run_of_the_same_case_right_before_each_timed_one(tmp_path: Path) -> None:
+    """``prerun``: every engine's timed run follows its own untimed run of that case (the idle
+    time before it no longer depends on the other engines' speed on the previous case)."""
+    res = run_bench("_selftest", out_dir=tmp_path, rounds=3, overrides={"prerun": True})
+    good = {r["engine"]: r for r in res["rows"]}["good"]
+    # runs served by the worker at each timed round: 1 warm-up, then 2 per round
+    assert [m["calls"] for m in good["metrics"]] == [3, 5, 7]
+    assert res["prerun"] is True and "prerun" not in res["params"]
+    assert "(prerun)" in (tmp_path / "_selftest.md").read_text()
+    plain = run_bench("_selftest", out_dir=tmp_path, rounds=3)
+    assert [m["calls"] for m in {r["engine"]: r for r in plain["rows"]}["good"]["metrics"]] == [2, 3, 4]
+    assert plain["prerun"] is False and "(prerun)" not in (tmp_path / "_selftest.md").read_text()
