@@ -111,6 +111,11 @@ REGRESSIONS: dict[str, tuple[pa.Table, str]] = {
     # 4.100000023841858; 1e3 + 1 was the integer 1001)
     "double_literal_folded": (FLOATS, "SELECT id, f + 1.5e0 * 2 AS a, coalesce(1.5e0 * 7, m - f) AS b, 1e3 + 1 AS c, "
                                       "f * (1e3 + 0) AS e FROM t"),
+    # ROUND of a DECIMAL to a negative precision rounds half away from zero (was refused)
+    "round_of_decimal_to_tens": (_table(m=[D("14.50"), D("-14.50"), D("15.00"), D("-25.00"), D("149.99"), None],
+                                        n=[D("0.0001"), D("-5.0000"), D("50.0000"), D("12345.6789"), D("-0.5000"), None]),
+                                 "SELECT id, round(m, -1) AS a, round(m, -2) AS b, round(n, -3) AS c FROM t "
+                                 "WHERE round(m, -1) <> 0 OR round(n, -1) = 0"),
     # var_pop / stddev_pop of a group whose values are all NULL is NULL (Polars' streaming engine
     # gave 0.0 where the values were a CASE's)
     "population_variance_of_nulls": (_table(i32=[5], d=[0.5]),

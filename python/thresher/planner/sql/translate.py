@@ -2094,7 +2094,17 @@ def sql_round(x: Expr, digits: int, schema: Schema | None) -> Expr:
         x, dtype = x.cast(DataType.int64()), DataType.int64()
     if dtype is not None and dtype.kind == "decimal":
         if digits < 0:
-            raise UnsupportedError(f"ROUND of a DECIMAL with a negative precision ({digits})")
+            p, s = dtype.arrow.precision, dtype.arrow.scale
+            if p - s > 18:
+                raise UnsupportedError(f"ROUND of a DECIMAL of more than 18 integer digits with a negative "
+                                       f"precision ({digits})")
+            import thresher.expressions.sql_functions  # noqa: F401  (registers sql_round_int)
+
+            # half away from zero to a multiple of 10^-digits depends on the integer part alone
+            # (14.5 and 14 round to 10, 15 to 20): its truncation (Polars' cast) rounded as an
+            # integer is, as DuckDB's, a DECIMAL(p, 0) (of a DECIMAL(p, 0) a DECIMAL(p + 1, 0))
+            whole = Call("sql_round_int", (x.cast(DataType.int64()),), (("digits", digits),))
+            return whole.cast(DataType.decimal(min(38, p + 1 if s == 0 else p), 0))
         scale = dtype.arrow.scale
         out: Expr = Call("round", (x,), (("decimals", digits), ("mode", "half_away_from_zero")))
         if digits < scale:
