@@ -11,7 +11,8 @@ nulls_equal, key types that differ, ``maintain_order``), unique (subset, keep, m
 per-key ``descending``/``nulls_last``), head/tail/slice/limit, concat (vertical, diagonal),
 drop_nulls, fill_null (values and strategies), rename, drop, explode, with_row_index, unpivot,
 pivot, and Polars' frame methods top_k/bottom_k, fill_nan, drop_nans, min/max/count, gather_every,
-reverse, shift, first, last.
+reverse, shift, first, last, and the expressions of their own length (``col(c).value_counts()``,
+``unique()``, ``top_k``/``bottom_k``, ``sort`` in ``with_columns``) after any of those.
 
 Each step is drawn from the schema Polars reports for the pipeline so far, and the fuzzer tracks
 whether the row order is determined: order-dependent steps (head, tail, slice, with_row_index,
@@ -622,8 +623,31 @@ def _frame_method(draw: Any, schema: dict[str, str], ordered: bool) -> tuple[Ste
     """One of Polars' frame methods of python/thresher/frame_polars.py."""
     cols = sorted(schema)
     floats = [c for c in cols if schema[c] == "float"]
-    what = draw(st.sampled_from(["top_k", "bottom_k", "fill_nan", "drop_nans", "reduce"]
-                                + (["gather_every", "reverse", "shift", "first", "last"] if ordered else [])))
+    what = draw(st.sampled_from(["top_k", "bottom_k", "fill_nan", "drop_nans", "reduce", "value_counts", "col_unique",
+                                 "col_top_k"]
+                                + (["gather_every", "reverse", "shift", "first", "last", "col_sort"] if ordered else [])))
+    sortable = _sortable(schema)
+    if what in ("value_counts", "col_unique", "col_top_k", "col_sort") and not sortable:
+        return Step("drop_nulls()", lambda f, m, r: f.drop_nulls()), ordered
+    if what == "value_counts":  # (Expr.value_counts: the values and their counts, in no set order)
+        c = draw(st.sampled_from(sortable))
+        norm = draw(st.booleans())
+        return (Step(f"select(col({c!r}).value_counts(sort=True, normalize={norm})).unnest({c!r})",
+                     lambda f, m, r: f.select(m.col(c).value_counts(sort=True, normalize=norm)).unnest(c)
+                     .with_columns(_counted(m.col("count"), m) if not norm else m.col("proportion"))), False)
+    if what == "col_unique":
+        c = draw(st.sampled_from(sortable))
+        return (Step(f"select(col({c!r}).unique(), n=col({c!r}).n_unique())",
+                     lambda f, m, r: f.select(m.col(c).unique(), _counted(m.col(c).n_unique(), m).alias("n"))), False)
+    if what == "col_top_k":
+        c, k = draw(st.sampled_from(sortable)), draw(st.integers(0, 4))
+        fn = draw(st.sampled_from(["top_k", "bottom_k"]))
+        return Step(f"select(col({c!r}).{fn}({k}))", lambda f, m, r: f.select(getattr(m.col(c), fn)(k))), False
+    if what == "col_sort":  # (one column sorted on its own, the others kept in their order)
+        c = draw(st.sampled_from(sortable))
+        desc, nl = draw(st.booleans()), draw(st.booleans())
+        return (Step(f"with_columns(col({c!r}).sort(descending={desc}, nulls_last={nl}))",
+                     lambda f, m, r: f.with_columns(m.col(c).sort(descending=desc, nulls_last=nl))), True)
     if what in ("top_k", "bottom_k"):
         sortable = _sortable(schema)
         if not sortable or len(sortable) != len(cols):  # (every column a key: ties are equal rows)

@@ -165,7 +165,7 @@ def test_item4_media_types_survive_polars_and_pandas() -> None:
 
 def test_docstring_examples() -> None:
     for name in ("thresher.values", "thresher.series", "thresher.frame_rows", "thresher.interop", "thresher.frame_ops",
-                 "thresher.frame_polars", "thresher.dataframe", "thresher.expressions.string", "thresher.expressions.datetime"):
+                 "thresher.frame_polars", "thresher.frame_seq", "thresher.dataframe", "thresher.expressions.string", "thresher.expressions.datetime"):
         module = importlib.import_module(name)
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
         assert result.attempted > 0 and result.failed == 0, name

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from thresher import frame_seq
 from thresher.datatypes import Schema
 from thresher.errors import (
     ColumnNotFoundError,
@@ -28,9 +29,11 @@ from thresher.errors import (
     without_polars_context,
 )
 from thresher.expressions.expr import Column, CountStar, Expr, col, combine_conjunction, lit_if_needed
+from thresher.expressions.window import needs_window
 from thresher.frame_ops import FrameOpsMixin, expand_wildcards, group_by_ordered, join_coalesce, sample_n, unique_plan
 from thresher.frame_polars import FramePolarsMixin
 from thresher.frame_rows import RowsMixin
+from thresher.frame_seq import has_seq
 from thresher.io.memory import InMemorySource
 from thresher.planner import windows
 from thresher.planner.logical import (
@@ -181,6 +184,9 @@ class DataFrame(RowsMixin, FrameOpsMixin, FramePolarsMixin):
         es = expand_wildcards(es, self._plan.schema)
         if not es:
             raise ThresherTypeError("select() needs at least one column")
+        for e in es:  # (a SeqOp is order-dependent: needs_window, memoized, asks first)
+            if e.__class__ is not Column and needs_window(e) and has_seq(e):
+                return frame_seq.select(self, es)  # (col("x").unique(), .sort(), .value_counts(), ...)
         # windows (expr.over, cum_*, ...) go to Window nodes; all-aggregate selects give one row
         return DataFrame(windows.project(self._plan, es, scalar_select=True))
 
@@ -204,6 +210,9 @@ class DataFrame(RowsMixin, FrameOpsMixin, FramePolarsMixin):
         for e in new:
             if e.output_name() in by_name:
                 out.append(e)
+        for e in new:
+            if e.__class__ is not Column and needs_window(e) and has_seq(e):
+                return frame_seq.with_columns(self, out)  # (col("x").sort(): a column of its own order)
         return DataFrame(windows.project(self._plan, out))
 
     def with_column(self, name: str, expr: Any) -> DataFrame:
@@ -833,6 +842,9 @@ class GroupBy:
         given = _to_exprs(aggs)
         if named_aggs:
             given += [_named(v).alias(k) for k, v in named_aggs.items()]
+        for e in given:
+            if e.__class__ is not Column and has_seq(e):
+                return frame_seq.agg(self, given)  # (col("x").unique(), .sort(), .head(n), ...: list operations)
         es = windows.agg_exprs(expand_wildcards(given, plan.schema, exclude=[k.output_name() for k in keys]
                                                 if keys else ()))
         if self._maintain_order and keys:

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import polars as pl
     import pyarrow.compute as pc
+
+    from thresher.dataframe import DataFrame
 else:
     pc = lazy_module("pyarrow.compute")  # ~9 MiB: a job that computes nothing with it never loads it
 
@@ -198,6 +200,72 @@ class Series:
     def n_unique(self) -> int:
         """Distinct values, null counted as one value (like Polars)."""
         return len(pc.unique(self._arr))
+
+    # ---- Polars' Series methods of their own length (the expressions, run on this column) ----------
+    def to_frame(self) -> DataFrame:
+        """A one-column frame of the values (lazy, over them).
+
+        >>> Series("a", [1, 2]).to_frame().rows()
+        [(1,), (2,)]
+        """
+        from thresher.readers import from_arrow
+
+        return from_arrow(pa.table({self._name: self._arr}))
+
+    def _seq(self, build: Any) -> Series:
+        from thresher.expressions.expr import col
+
+        return self.to_frame().select(build(col(self._name))).collect().to_series()
+
+    def value_counts(self, *, sort: bool = False, parallel: bool = False, name: str | None = None,
+                     normalize: bool = False) -> DataFrame:
+        """Each distinct value and its number of rows, as a frame (as Polars' ``Series.value_counts``;
+        the count is int64, and without ``sort`` the values come in the order of their first row:
+        see ``Expr.value_counts``).
+
+        >>> Series("x", ["a", "b", "b"]).value_counts(sort=True).rows()
+        [('b', 2), ('a', 1)]
+        """
+        from thresher.expressions.expr import col
+
+        e = col(self._name).value_counts(sort=sort, parallel=parallel, name=name, normalize=normalize)
+        return self.to_frame().select(e).unnest(self._name).collect()
+
+    def unique(self, *, maintain_order: bool = False) -> Series:
+        """The distinct values (in first-row order with ``maintain_order``).
+
+        >>> Series("x", [2, 1, 2]).unique(maintain_order=True).to_list()
+        [2, 1]
+        """
+        return self._seq(lambda c: c.unique(maintain_order=maintain_order))
+
+    def unique_counts(self) -> Series:
+        """The number of rows of each distinct value, in the order of their first rows."""
+        return self._seq(lambda c: c.unique_counts())
+
+    def mode(self) -> Series:
+        """The most frequent value(s), in the order of their first rows."""
+        return self._seq(lambda c: c.mode())
+
+    def sort(self, *, descending: bool = False, nulls_last: bool = False) -> Series:
+        """The values sorted (NULLs first unless ``nulls_last``), as Polars.
+
+        >>> Series("x", [2, None, 1]).sort().to_list()
+        [None, 1, 2]
+        """
+        return self._seq(lambda c: c.sort(descending=descending, nulls_last=nulls_last))
+
+    def top_k(self, k: int = 5) -> Series:
+        """The ``k`` largest values, largest first (see ``Expr.top_k``)."""
+        return self._seq(lambda c: c.top_k(k))
+
+    def bottom_k(self, k: int = 5) -> Series:
+        """The ``k`` smallest values, smallest first (see ``Expr.bottom_k``)."""
+        return self._seq(lambda c: c.bottom_k(k))
+
+    def drop_nulls(self) -> Series:
+        """The values without the NULLs."""
+        return self._seq(lambda c: c.drop_nulls())
 
     def equals(self, other: Series) -> bool:
         """True when names, types and values (nulls included) are the same."""

@@ -728,6 +728,129 @@ class Expr:
         right = self <= hi if closed in ("both", "right") else self < hi
         return left & right
 
+    # ---- expressions of their own length (see SeqOp) ---------------------------------------
+    def _seq(self, op: builtins.str, **options: Any) -> Expr:
+        return SeqOp(op, self, tuple(options.items()))
+
+    def unique(self, *, maintain_order: builtins.bool = False) -> Expr:
+        """The distinct values (NULL and NaN are values), in the order of their first row with
+        ``maintain_order=True`` (else in no set order, as Polars). Changes the number of rows: see
+        :class:`SeqOp` for where it is taken.
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"x": [2, 1, 2, None]})
+        >>> df.select(th.col("x").unique(maintain_order=True)).to_pydict()
+        {'x': [2, 1, None]}
+        """
+        return self._seq("unique", maintain_order=builtins.bool(maintain_order))
+
+    def sort(self, *, descending: builtins.bool = False, nulls_last: builtins.bool = False) -> Expr:
+        """The values sorted (NULLs first unless ``nulls_last``; NaN above every number), as
+        Polars' ``Expr.sort``: in ``select`` it sorts this column alone.
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"x": [2, None, 1], "y": ["a", "b", "c"]})
+        >>> df.select(th.col("x").sort(nulls_last=True), "y").rows()
+        [(1, 'a'), (2, 'b'), (None, 'c')]
+        """
+        return self._seq("sort", descending=builtins.bool(descending), nulls_last=builtins.bool(nulls_last))
+
+    def head(self, n: int = 10) -> Expr:
+        """The first ``n`` values (Polars' default 10).
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [5, 6, 7]}).select(th.col("x").head(2)).to_pydict()
+        {'x': [5, 6]}
+        """
+        return self._seq("head", n=_count_arg("head", n))
+
+    limit = head
+
+    def tail(self, n: int = 10) -> Expr:
+        """The last ``n`` values (Polars' default 10)."""
+        return self._seq("tail", n=_count_arg("tail", n))
+
+    def slice(self, offset: int, length: int | None = None) -> Expr:
+        """``length`` values from ``offset`` (negative: from the end), as Polars."""
+        if not isinstance(offset, int) or (length is not None and not isinstance(length, int)):
+            raise ThresherTypeError("slice: offset and length must be Python ints (not expressions)")
+        return self._seq("slice", offset=offset, length=length if length is None else _count_arg("slice", length))
+
+    def reverse(self) -> Expr:
+        """The values in reverse order."""
+        return self._seq("reverse")
+
+    def drop_nulls(self) -> Expr:
+        """The values without the NULLs.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, None, 3]}).select(th.col("x").drop_nulls()).to_pydict()
+        {'x': [1, 3]}
+        """
+        return self._seq("drop_nulls")
+
+    def drop_nans(self) -> Expr:
+        """The values without the NaNs (NULLs stay), as Polars."""
+        return self._seq("drop_nans")
+
+    def top_k(self, k: int = 5) -> Expr:
+        """The ``k`` largest values (NaN above every number; NULLs only when fewer than ``k``
+        values are not NULL), largest first. Polars returns the same values in no set order.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, None, 5, 3]}).select(th.col("x").top_k(2)).to_pydict()
+        {'x': [5, 3]}
+        """
+        return self._seq("top_k", k=_count_arg("top_k", k))
+
+    def bottom_k(self, k: int = 5) -> Expr:
+        """The ``k`` smallest values (NULLs only when fewer than ``k`` are not NULL), smallest
+        first. Polars returns the same values in no set order."""
+        return self._seq("bottom_k", k=_count_arg("bottom_k", k))
+
+    def gather_every(self, n: int, offset: int = 0) -> Expr:
+        """Every ``n``-th value from ``offset``, as Polars."""
+        return self._seq("gather_every", n=_count_arg("gather_every", n), offset=_count_arg("gather_every", offset))
+
+    def value_counts(self, *, sort: builtins.bool = False, parallel: builtins.bool = False,
+                     name: builtins.str | None = None, normalize: builtins.bool = False) -> Expr:
+        """Each distinct value with the number of rows holding it, as Polars' ``value_counts``: a
+        struct column ``{<column>: value, count: n}`` (``name`` renames the count; ``normalize``
+        gives the share of the rows, a float64 named ``proportion``), most frequent first with
+        ``sort=True`` (ties in the order of their first row). NULL and NaN are values. Differs
+        from Polars: the count is int64 (Polars: u32), and without ``sort`` the values come in the
+        order of their first row (Polars: no set order). ``parallel`` is accepted and ignored.
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"x": ["a", "b", "b", None]})
+        >>> df.select(th.col("x").value_counts(sort=True)).unnest("x").rows()
+        [('b', 2), ('a', 1), (None, 1)]
+        """
+        del parallel
+        out = name if name is not None else ("proportion" if normalize else "count")
+        return self._seq("value_counts", sort=builtins.bool(sort), name=out, normalize=builtins.bool(normalize))
+
+    def unique_counts(self) -> Expr:
+        """The number of rows of each distinct value, in the order of the values' first rows (as
+        Polars; int64 where Polars gives u32).
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [2, 1, 2]}).select(th.col("x").unique_counts()).to_pydict()
+        {'x': [2, 1]}
+        """
+        return self._seq("unique_counts")
+
+    def mode(self, *, maintain_order: builtins.bool = False) -> Expr:
+        """The most frequent value(s) (all of them on a tie; NULL and NaN are values), in the order
+        of their first row (Polars: that order with ``maintain_order=True``, else none).
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [3, 1, 3, 1, 2]}).select(th.col("x").mode()).to_pydict()
+        {'x': [3, 1]}
+        """
+        del maintain_order
+        return self._seq("mode")
+
     # ---- aggregations -----------------------------------------------------------------------
     def filter(self, *predicates: IntoExpr) -> _Filtered:
         """The values where every predicate is true, to aggregate (Polars' ``col(x).filter(p).sum()``
@@ -766,6 +889,8 @@ class Expr:
 
     def len(self) -> Expr:
         """Number of values, NULLs included (int64; Polars: u32), as Polars' ``Expr.len``."""
+        if any(isinstance(x, SeqOp) for x in self.walk()):  # (its own length, not the frame's rows)
+            return AggCall("count", self.is_null())  # (named as the column it reads, as Polars)
         return Alias(CountStar(), self.output_name())
 
     def null_count(self) -> Expr:
@@ -1574,6 +1699,71 @@ class AggCall(Expr):
 
     def __repr__(self) -> str:
         return f"{self.child!r}.{self.name}()"
+
+
+#: what each SeqOp does to the number of rows: "keep" (sort, reverse) or "change"
+SEQ_KEEPS_LENGTH = frozenset(("sort", "reverse"))
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class SeqOp(Expr):
+    """An expression with a length of its own (Polars' ``col("x").unique()``, ``.sort()``,
+    ``.head(n)``, ``.value_counts()``, ...): it does not give one value per row.
+
+    Thresher takes it (``thresher.frame_seq``) at the top of a ``select`` (also inside other
+    expressions there: ``col("x").unique().len()``, ``col("x").sort() * 2``), alone or next to
+    aggregates, or next to per-row columns when it keeps the number of rows (``sort``,
+    ``reverse``, also in ``with_columns``), and in ``group_by().agg()`` (the list operation of each
+    group's values: ``col("x").unique()`` is ``col("x").list.unique()`` of the group's list).
+    Anywhere else (a filter, a window, a join key, next to per-row columns when it changes the
+    number of rows) the plan refuses it when built, naming it.
+    """
+
+    _ORDER_DEPENDENT = True
+
+    op: str
+    child: Expr
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __init__(self, op: str, child: Expr, options: tuple[tuple[str, Any], ...] = ()) -> None:
+        d = self.__dict__
+        d["op"] = op
+        d["child"] = child
+        d["options"] = options
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.child,)
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        return SeqOp(self.op, children[0], self.options)
+
+    def key(self) -> tuple[Any, ...]:
+        return ("seq", self.op, self.child.key(), _freeze(self.options))
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return dict(self.options).get(name, default)
+
+    def output_name(self) -> str:
+        return self.child.output_name()
+
+    def resolve(self, schema: Schema) -> Field:
+        self.child.resolve(schema)  # (a wrong column or type named first)
+        raise ThresherTypeError(
+            f"{self!r}: {self.op}() gives a column of its own length (not one value per row); Thresher "
+            f"takes it in select() (alone, next to aggregates, or, for sort/reverse, next to per-row "
+            f"columns), in with_columns() for sort/reverse, and in group_by().agg(); not here")
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.options)
+        return f"{self.child!r}.{self.op}({args})"
+
+
+def _count_arg(fn: str, n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise ThresherTypeError(f"{fn}: expected a Python int, got {n!r}")
+    if n < 0:
+        raise ValueError(f"{fn}: expected a non-negative count, got {n}")
+    return n
 
 
 _COUNT_FIELD = Field("count", DataType.int64(), False)

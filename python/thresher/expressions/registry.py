@@ -500,6 +500,15 @@ def _agg_by(name: str) -> AggRule:
     return rule
 
 
+@function("struct.pack")
+def _struct_pack(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """The struct of the arguments, its fields named by the option ``names`` (one each)."""
+    names = tuple(opts["names"])
+    if len(names) != len(args) or len(set(names)) != len(names):
+        raise ThresherTypeError(f"struct.pack: {len(args)} values need as many distinct names, got {names!r}")
+    return DataType.struct(dict(zip(names, (a.dtype for a in args), strict=True)))
+
+
 @function("struct.value_keys", sql_names=("__struct_value_keys",))
 def _value_keys(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     """The struct ``{value: x, k0: y0, k1: y1, ...}`` that ``list_by`` / ``first_by`` aggregate

@@ -572,6 +572,7 @@ _LOWER: dict[str, _Lower] = {
     "list.max": lambda a, e, t: a[0].list.max(),
     "list.contains": lambda a, e, t: a[0].list.contains(e.option("item")),
     "struct.field": _struct_field,
+    "struct.pack": lambda a, e, t: pl.struct(*(x.alias(n) for x, n in zip(a, e.option("names"), strict=True))),
     "struct.value_by": lambda a, e, t: pl.struct(a[0].alias("value"), a[1].alias("by")),
     "struct.value_keys": lambda a, e, t: pl.struct(a[0].alias("value"), *(k.alias(f"k{i}") for i, k in enumerate(a[1:]))),
     "list.contains_expr": lambda a, e, t: a[0].list.contains(a[1]),
