@@ -469,18 +469,44 @@ class Expr:
             left_closed: builtins.bool = False, include_breaks: builtins.bool = False) -> Expr:
         """The interval of ``breaks`` each value falls in, as its label (``labels``, one more than
         ``breaks``; else Polars' ``"(-inf, 2]"`` names), as Polars' ``cut``; a string, as Thresher
-        reads Polars' categoricals. NULL and NaN give NULL.
+        reads Polars' categoricals. NULL and NaN give NULL. ``include_breaks=True``: the struct
+        ``{breakpoint: the interval's upper break (float64), category: the label}``, as Polars.
 
         >>> import thresher as th
         >>> th.from_pydict({"x": [1, 3, None]}).select(th.col("x").cut([2])).to_pydict()
         {'x': ['(-inf, 2]', '(2, inf]', None]}
+        >>> th.from_pydict({"x": [1, 3]}).select(th.col("x").cut([2], include_breaks=True)).unnest("x").rows()
+        [(2.0, '(-inf, 2]'), (inf, '(2, inf]')]
         """
-        if include_breaks:
-            from thresher.errors import UnsupportedError
-
-            raise UnsupportedError("cut(include_breaks=True) is not supported")
         labels_opt = None if labels is None else tuple(labels)
-        return self._numeric_call("cut", breaks=tuple(breaks), labels=labels_opt, left_closed=left_closed)
+        opts: dict[builtins.str, Any] = {"breaks": tuple(breaks), "labels": labels_opt, "left_closed": left_closed}
+        if include_breaks:  # (only then: the plans of every other cut keep their key)
+            opts["include_breaks"] = True
+        return self._numeric_call("cut", **opts)
+
+    def qcut(self, quantiles: Sequence[float] | int, *, labels: Sequence[builtins.str] | None = None,
+             left_closed: builtins.bool = False, allow_duplicates: builtins.bool = False,
+             include_breaks: builtins.bool = False) -> Expr:
+        """The quantile interval each value falls in, as Polars' ``qcut``: ``quantiles`` a list of
+        probabilities or a number of equal-sized bins; the breaks are the column's quantiles (per
+        group under ``over``), so it runs over the whole column, as a window. A string label (as
+        Thresher reads Polars' categoricals), or with ``include_breaks`` the struct
+        ``{breakpoint, category}``. NULL and NaN give NULL; breaks that repeat raise when the frame
+        runs unless ``allow_duplicates``.
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"x": [1, 2, 3, 4]})
+        >>> df.select(th.col("x").qcut([0.5], labels=["low", "high"])).to_pydict()
+        {'x': ['low', 'low', 'high', 'high']}
+        """
+        if isinstance(quantiles, builtins.bool) or not isinstance(quantiles, (int, Sequence)):
+            raise ThresherTypeError(f"qcut: quantiles must be a list of probabilities or an int, got {quantiles!r}")
+        q: Any = quantiles if isinstance(quantiles, int) else tuple(float(x) for x in quantiles)
+        opts: dict[builtins.str, Any] = {"quantiles": q, "labels": None if labels is None else tuple(labels),
+                                         "left_closed": builtins.bool(left_closed),
+                                         "allow_duplicates": builtins.bool(allow_duplicates),
+                                         "include_breaks": builtins.bool(include_breaks)}
+        return self._window_call("qcut", **opts)
 
     def fill_nan(self, value: IntoExpr) -> Expr:
         """NaN replaced by ``value`` (NULL stays NULL), as Polars."""

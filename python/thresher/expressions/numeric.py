@@ -99,7 +99,11 @@ def _cut(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
         raise ThresherTypeError(f"cut: breaks must be unique and increasing, not {list(breaks)}")
     if labels is not None and len(labels) != len(breaks) + 1:
         raise ThresherTypeError(f"cut: {len(breaks)} breaks need {len(breaks) + 1} labels, not {len(labels)}")
-    return DataType.string()
+    return BINNED if opts.get("include_breaks") else DataType.string()
+
+
+#: ``cut``/``qcut`` with ``include_breaks=True``: each value's upper break and its interval's label
+BINNED = DataType.struct({"breakpoint": DataType.float64(), "category": DataType.string()})
 
 
 @function("fill_nan", sql_names=("__fill_nan",))

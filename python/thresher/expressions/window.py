@@ -180,7 +180,7 @@ ORDER_DEPENDENT = (
     "rolling_median", "rolling_quantile", "ewm_mean", "ewm_std", "ewm_var", "fill_null_strategy", "rle_id",
     "is_first_distinct", "is_last_distinct", "is_unique", "is_duplicated", "interpolate", "rolling_skew",
     "rolling_kurtosis", "rolling_rank", "rolling_var_by", "rolling_median_by", "rolling_quantile_by",
-    "rolling_sum_by", "rolling_mean_by", "rolling_min_by", "rolling_max_by", "rolling_std_by",
+    "rolling_sum_by", "rolling_mean_by", "rolling_min_by", "rolling_max_by", "rolling_std_by", "qcut",
 )
 
 #: ``closed`` values of the ``rolling_*_by`` functions (which ends of the window it includes)
@@ -211,6 +211,20 @@ def polars_call(name: str, x: Any, opts: dict[str, Any], fill: Any = None) -> An
         return getattr(x, name)()
     if name == "interpolate":
         return x.interpolate(opts.get("method", "linear"))
+    if name == "qcut":  # (the label a string, as Thresher reads Polars' categoricals)
+        import warnings
+
+        import polars as pl
+
+        q, labels = opts["quantiles"], opts.get("labels")
+        with warnings.catch_warnings():  # (Polars 2 calls qcut deprecated, for bin_quantiles)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            out = x.qcut(q if isinstance(q, int) else list(q), labels=None if labels is None else list(labels),
+                         left_closed=bool(opts.get("left_closed")), allow_duplicates=bool(opts.get("allow_duplicates")),
+                         include_breaks=bool(opts.get("include_breaks")))
+        if opts.get("include_breaks"):
+            return pl.struct(out.struct.field("breakpoint"), out.struct.field("category").cast(pl.String))
+        return out.cast(pl.String)
     if name in ("rolling_skew", "rolling_kurtosis", "rolling_rank"):  # (no weights)
         extra = {k: v for k, v in opts.items() if k in ("bias", "fisher", "method", "seed")}
         return getattr(x, name)(int(opts["window_size"]), min_samples=opts.get("min_samples"),
@@ -338,6 +352,30 @@ for _name in ("rolling_sum_by", "rolling_mean_by", "rolling_std_by", "rolling_va
     function(_name, sql_names=_hidden(_name))(_by_rule(_name, _summable, "a numeric type"))
 for _name in ("rolling_min_by", "rolling_max_by"):
     function(_name, sql_names=_hidden(_name))(_by_rule(_name, _orderable, "an orderable type"))
+
+
+@function("qcut", sql_names=_hidden("qcut"))
+def _qcut(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """``x.qcut(quantiles)``: the label of each value's quantile interval (a string), or with
+    ``include_breaks`` the struct ``{breakpoint, category}``, as Polars."""
+    f = args[0]
+    expect(f, f.dtype.is_numeric() or f.dtype.is_null(), "a numeric type", "qcut")
+    q, labels = opts["quantiles"], opts.get("labels")
+    if isinstance(q, int):
+        if q < 1:
+            raise ThresherTypeError(f"qcut: the number of bins must be positive, got {q}")
+        n = q - 1
+    else:
+        if any(not 0.0 <= p <= 1.0 for p in q):
+            raise ThresherTypeError(f"qcut: quantiles must lie in [0, 1], got {list(q)}")
+        n = len(q)
+    if labels is not None and len(labels) != n + 1:
+        raise ThresherTypeError(f"qcut: {n} breaks need {n + 1} labels, not {len(labels)}")
+    if opts.get("include_breaks"):
+        return DataType.struct({"breakpoint": DataType.float64(), "category": DataType.string()})
+    return DataType.string()
+
+
 function("cum_count", sql_names=_hidden("cum_count"))(_polars_rule("cum_count", lambda t: True, "any type"))
 function("shift", sql_names=("__shift",))(_polars_rule("shift", lambda t: True, "any type"))
 

@@ -604,7 +604,9 @@ def _cut(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
     with warnings.catch_warnings():  # (Polars 2 calls cut deprecated, for bin_intervals)
         warnings.simplefilter("ignore", DeprecationWarning)
         out = a[0].cut(list(e.option("breaks")), labels=None if labels is None else list(labels),
-                       left_closed=e.option("left_closed", False))
+                       left_closed=e.option("left_closed", False), include_breaks=bool(e.option("include_breaks")))
+    if e.option("include_breaks"):  # (the label a string, as Thresher reads Polars' categoricals)
+        return pl.struct(out.struct.field("breakpoint"), out.struct.field("category").cast(pl.String))
     return out.cast(pl.String)
 
 
