@@ -102,6 +102,28 @@ def _ops() -> list[Op]:
         add(f"list.join({sep!r})", ("list_str",), "str", lambda e, m, s=sep: e.list.join(s))
     for f, out in (("a", "int"), ("b", "str")):
         add(f"struct.field({f!r})", ("struct",), out, lambda e, m, f=f: e.struct.field(f))
+    # list.eval of th.element() / pl.element(): per element, aggregated (a list of one value),
+    # order-dependent over the list, or of its own length
+    evals: list[tuple[str, tuple[str, ...], Callable[[Any, Any], Any]]] = [
+        ("element() * 2", NUM_LISTS, lambda x, m: x * 2),
+        ("element().fill_null(0)", NUM_LISTS, lambda x, m: x.fill_null(0)),
+        ("element() - element().min()", NUM_LISTS, lambda x, m: x - x.min()),
+        ("element().max()", LISTS, lambda x, m: x.max()),
+        ("element().sum()", NUM_LISTS, lambda x, m: x.sum()),
+        ("element().first()", LISTS, lambda x, m: x.first()),
+        ("element().cum_sum()", ("list_int",), lambda x, m: x.cum_sum()),
+        ("element().shift(1)", LISTS, lambda x, m: x.shift(1)),
+        ("element().rank('min')", NUM_LISTS, lambda x, m: x.rank("min")),
+        ("element().sort(nulls_last=True)", LISTS, lambda x, m: x.sort(nulls_last=True)),
+        ("element().unique(maintain_order=True)", LISTS, lambda x, m: x.unique(maintain_order=True)),
+        ("element().drop_nulls().head(2)", LISTS, lambda x, m: x.drop_nulls().head(2)),
+        ("element().top_k(2).sort()", NUM_LISTS, lambda x, m: x.top_k(2).sort()),
+        ("element().str.to_uppercase()", ("list_str",), lambda x, m: x.str.to_uppercase()),
+        ("when(element() > 0).then(element())", ("list_int",),
+         lambda x, m: m.when(x > 0).then(x).otherwise(None)),
+    ]
+    for text, kinds, fn in evals:
+        add(f"list.eval({text})", kinds, "same", lambda e, m, fn=fn: e.list.eval(fn(m.element(), m)))
     # scalar methods of what a list method gave
     add("(+ 1)", ("int", "float"), "same", lambda e, m: e + 1)
     add("(* -1.5)", ("int", "float"), "float", lambda e, m: e * -1.5)

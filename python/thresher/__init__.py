@@ -34,6 +34,7 @@ from thresher.errors import (
 from thresher.expressions.expr import Expr, col, count, register_expr_namespace
 from thresher.expressions.expr import user_lit as lit
 from thresher.expressions.expr import user_when as when
+from thresher.expressions.list import element
 from thresher.frame_ops import all, coalesce, concat, len  # noqa: A004 - Polars' names: th.all(), th.len()
 from thresher.io.config import (
     AzureConfig,
@@ -142,6 +143,7 @@ __all__ = [
     "col",
     "concat",
     "count",
+    "element",
     "from_arrow",
     "from_glob_path",
     "from_pandas",

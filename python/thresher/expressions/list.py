@@ -14,9 +14,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from thresher.datatypes import DataType, Field
+from thresher.datatypes import DataType, Field, Schema
 from thresher.errors import ThresherTypeError
-from thresher.expressions.expr import Call, Expr
+from thresher.expressions.expr import Call, Column, Expr, SeqOp
 from thresher.expressions.registry import expect, function
 
 
@@ -71,6 +71,60 @@ def _contains(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return DataType.bool()
 
 
+#: the name ``th.element()`` reads: each list's elements, inside ``list.eval`` (Polars' ``pl.element()``
+#: is ``pl.col("")`` too)
+ELEMENT = ""
+
+
+def element() -> Expr:
+    """The elements of each list, in ``expr.list.eval(...)`` (Polars' ``pl.element()``).
+
+    >>> import thresher as th
+    >>> df = th.from_pydict({"l": [[3, 1, 2], None]})
+    >>> df.select(th.col("l").list.eval(th.element() * 10)).to_pydict()
+    {'l': [[30, 10, 20], None]}
+    """
+    return Column(ELEMENT)
+
+
+#: the SeqOps list.eval takes (each keeps the element type)
+_EVAL_SEQ = frozenset(("unique", "sort", "head", "tail", "slice", "reverse", "drop_nulls", "drop_nans", "top_k",
+                       "bottom_k", "gather_every"))
+
+
+def eval_field(e: Expr, inner: DataType) -> Field:
+    """The field of ``e``, an expression of ``element()``, over one list's elements of type
+    ``inner``: per-element functions, aggregations, order-dependent functions (over the list) and
+    the SeqOps of :data:`_EVAL_SEQ`; an ``over`` or a column other than ``element()`` is refused."""
+    from thresher.errors import ColumnNotFoundError
+    from thresher.expressions.window import Over
+
+    for x in e.walk():
+        if isinstance(x, SeqOp) and x.op not in _EVAL_SEQ:
+            raise ThresherTypeError(f"list.eval: {x!r} is not supported inside list.eval")
+        if isinstance(x, Over):
+            raise ThresherTypeError(f"list.eval: {x!r}: over() is not supported inside list.eval")
+    # (a SeqOp keeps the type of its argument: typed as that)
+    typed = e.transform(lambda x: x.child if isinstance(x, SeqOp) else None)
+    try:
+        return typed.resolve(Schema([Field(ELEMENT, inner)]))
+    except ColumnNotFoundError as exc:
+        raise ThresherTypeError(f"list.eval: {e!r} reads a column; inside list.eval there is only th.element() "
+                                f"({exc})") from None
+
+
+@function("list.eval")
+def _eval(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    _check_list(args[0], "list.eval")
+    inner = args[0].dtype.inner() if args[0].dtype.is_list() else DataType.null()
+    try:
+        return DataType.list(eval_field(opts["expr"], inner).dtype)
+    except ThresherTypeError as exc:  # (the elements are column '': named by their list column)
+        msg = str(exc).replace("column '' has", f"the elements of column {args[0].name!r} have").replace(
+            "column ''", f"the elements of column {args[0].name!r}")
+        raise ThresherTypeError(msg) from None
+
+
 class ListNamespace:
     """List functions, reached as ``expr.list``."""
 
@@ -101,6 +155,22 @@ class ListNamespace:
 
     def max(self) -> Expr:
         return self._call("max")
+
+    def eval(self, expr: Expr) -> Expr:
+        """``expr`` (of ``th.element()``) run on each list's elements, a list out, as Polars'
+        ``list.eval``: per-element functions, aggregations (a list of one value), the
+        order-dependent functions (``rank``, ``cum_sum``, ``shift``, ...: over each list) and the
+        expressions of their own length (``unique``, ``sort``, ``head``, ``top_k``, ...). An
+        ``over`` or a column other than ``th.element()`` inside is refused when the plan is built.
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"l": [[3, None, 1, 3], []]})
+        >>> df.select(th.col("l").list.eval(th.element().drop_nulls().unique().sort())).to_pydict()
+        {'l': [[1, 3], []]}
+        """
+        if not isinstance(expr, Expr):
+            raise ThresherTypeError(f"list.eval: expected an expression of th.element(), got {expr!r}")
+        return Call("list.eval", (self._expr,), (("expr", expr),))
 
     def contains(self, item: Any) -> Expr:
         return self._call("contains", item=item)

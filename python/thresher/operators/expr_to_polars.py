@@ -22,9 +22,23 @@ import pyarrow as pa
 
 from thresher._lazy import lazy_module
 from thresher._polars import list_of
-from thresher.datatypes import DataType, Schema
+from thresher.datatypes import DataType, Field, Schema
 from thresher.errors import ThresherError, ThresherTypeError
-from thresher.expressions.expr import AggCall, Alias, Call, Cast, Column, CountStar, Expr, Literal, UDFCall, When, memo
+from thresher.expressions.expr import (
+    AggCall,
+    Alias,
+    Call,
+    Cast,
+    Column,
+    CountStar,
+    Expr,
+    Literal,
+    SeqOp,
+    UDFCall,
+    When,
+    memo,
+)
+from thresher.expressions.list import ELEMENT
 from thresher.expressions.window import ORDER_DEPENDENT, SQL_WINDOW_FUNCTIONS, polars_call
 
 if TYPE_CHECKING:
@@ -1039,7 +1053,40 @@ def _to_polars(expr: Expr, schema: Schema, in_group: bool = True, guard: Guard =
         return _guarded_call(expr, schema, in_group, guard, fn)
     if isinstance(expr, UDFCall):
         raise NotLowerable(expr)
+    if isinstance(expr, SeqOp):  # (only inside list.eval: anywhere else the plan refuses one)
+        return _seq_to_polars(to_polars(expr.child, schema, in_group), expr)
     raise NotLowerable(expr)
+
+
+def _seq_to_polars(x: pl.Expr, e: SeqOp) -> pl.Expr:
+    o = dict(e.options)
+    if e.op == "unique":
+        return x.unique(maintain_order=bool(o.get("maintain_order")))
+    if e.op == "sort":
+        return x.sort(descending=bool(o.get("descending")), nulls_last=bool(o.get("nulls_last")))
+    if e.op in ("head", "tail"):
+        return getattr(x, e.op)(o["n"])  # type: ignore[no-any-return]
+    if e.op == "slice":
+        return x.slice(o["offset"], o.get("length"))
+    if e.op in ("top_k", "bottom_k"):  # (largest / smallest first, as the frames' SeqOps)
+        return x.sort(descending=e.op == "top_k", nulls_last=True).head(o["k"])
+    if e.op == "gather_every":
+        return x.gather_every(o["n"], o.get("offset", 0))
+    if e.op in ("reverse", "drop_nulls", "drop_nans"):
+        return getattr(x, e.op)()  # type: ignore[no-any-return]
+    raise NotLowerable(e)
+
+
+def _list_eval(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    inner = t[0].inner() if t[0].is_list() else DataType.null()
+    schema = Schema([Field(ELEMENT, inner)])
+    # (Polars' element() is col(""): the expression lowers over a schema of that one column;
+    # in_group=False: an aggregation is over the list's elements, one value)
+    # (an order-dependent function, rank() or cum_sum(), lowers as Polars' own: over each list)
+    return a[0].list.eval(to_polars(e.option("expr"), schema, in_group=False))
+
+
+_LOWER["list.eval"] = _list_eval
 
 
 def _or_as_is_in(expr: Call, schema: Schema) -> Call | None:
