@@ -192,6 +192,31 @@ def _ops() -> list[Op]:
     for by in ("1mo", "-1mo", "1y", "-1y", "3d", "1q", "1w", "-13mo", "1y2mo"):
         add(f"dt.offset_by({by!r})", TEMPORAL, "same", lambda e, m, b=by: e.dt.offset_by(b))
     add("dt.offset_by('13h')", ("ts",), "ts", lambda e, m: e.dt.offset_by("13h"))
+    # (Polars' namespace methods added later: extract_all, find, strip_prefix/suffix, contains_any,
+    # dt.round, date, epoch, timestamp and the sub-second parts)
+    for pat in (r"\d+", "[a-zä]", "x", ""):
+        add(f"str.extract_all({pat!r})", ("str",), "list", lambda e, m, p=pat: e.str.extract_all(p))
+    for pat, literal in (("a", True), (".", True), ("[0-9]", False), ("", True), ("日", True)):
+        add(f"str.find({pat!r}, literal={literal})", ("str",), "int",
+            lambda e, m, p=pat, lit=literal: e.str.find(p, literal=lit))
+    for p in ("a", "", " ", "20"):
+        add(f"str.strip_prefix({p!r})", ("str",), "str", lambda e, m, p=p: e.str.strip_prefix(p))
+        add(f"str.strip_suffix({p!r})", ("str",), "str", lambda e, m, p=p: e.str.strip_suffix(p))
+    for pats in (["a", "日"], ["", "x"], ["HELLO"]):
+        add(f"str.contains_any({pats!r})", ("str",), "bool", lambda e, m, p=pats: e.str.contains_any(p))
+    add("str.contains_any(['hello'], ascii_case_insensitive=True)", ("str",), "bool",
+        lambda e, m: e.str.contains_any(["hello"], ascii_case_insensitive=True))
+    for every in ("1y", "1mo", "1w", "1d", "2d", "1q"):
+        add(f"dt.round({every!r})", TEMPORAL, "same", lambda e, m, ev=every: e.dt.round(ev))
+    for every in ("1h", "15m", "1s", "30m"):
+        add(f"dt.round({every!r})", ("ts",), "ts", lambda e, m, ev=every: e.dt.round(ev))
+    add("dt.date()", ("ts",), "date", lambda e, m: e.dt.date())
+    for unit in ("s", "ms", "us", "d"):
+        add(f"dt.epoch({unit!r})", TEMPORAL, "int", lambda e, m, u=unit: e.dt.epoch(u))
+    for unit in ("ms", "us", "ns"):
+        add(f"dt.timestamp({unit!r})", TEMPORAL, "int", lambda e, m, u=unit: e.dt.timestamp(u))
+    for part in ("millisecond", "microsecond", "nanosecond"):
+        add(f"dt.{part}()", ("ts",), "int", lambda e, m, p=part: getattr(e.dt, p)())
     return ops
 
 

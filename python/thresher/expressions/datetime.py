@@ -141,6 +141,45 @@ class DateTimeNamespace:
         """Truncate to a unit: "1y", "1mo", "1w", "1d", "1h" (Polars duration strings)."""
         return self._call("truncate", every=every)
 
+    def _passthrough(self, name: str, **options: Any) -> Expr:
+        import thresher.expressions.numeric  # noqa: F401  (registers Polars' pass-through methods)
+
+        return self._call(name, **options)
+
+    def round(self, every: str) -> Expr:
+        """Rounded to the nearest multiple of ``every`` ("1h", "15m", "1d", "1mo"; Polars' duration
+        strings; half-way up), as Polars' ``dt.round``.
+
+        >>> import datetime as dt, thresher as th
+        >>> df = th.from_pydict({"t": [dt.datetime(2024, 1, 1, 10, 40), None]})
+        >>> df.select(th.col("t").dt.round("1h")).to_pydict()
+        {'t': [datetime.datetime(2024, 1, 1, 11, 0), None]}
+        """
+        if not isinstance(every, str):
+            raise ThresherTypeError(f"dt.round: every must be a duration string like '1h', got {every!r}")
+        return self._passthrough("round", every=every)
+
+    def date(self) -> Expr:
+        """The date of a timestamp, as Polars."""
+        return self._passthrough("date")
+
+    def epoch(self, time_unit: str = "us") -> Expr:
+        """The time since 1970-01-01 in ``time_unit`` ("ns", "us", "ms", "s" or "d"), as Polars."""
+        return self._passthrough("epoch", time_unit=time_unit)
+
+    def timestamp(self, time_unit: str = "us") -> Expr:
+        """The timestamp as an integer in ``time_unit`` ("ns", "us", "ms"), as Polars."""
+        return self._passthrough("timestamp", time_unit=time_unit)
+
+    def millisecond(self) -> Expr:
+        return self._passthrough("millisecond")
+
+    def microsecond(self) -> Expr:
+        return self._passthrough("microsecond")
+
+    def nanosecond(self) -> Expr:
+        return self._passthrough("nanosecond")
+
     def strftime(self, format: str) -> Expr:
         """Format as text with a ``strftime`` pattern (chrono's, as in Polars), e.g. "%Y-%m-%d".
 

@@ -129,9 +129,12 @@ def _fill_nan(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
 PASSTHROUGH: dict[str, Callable[[DataType], bool]] = {
     **{f"str.{m}": (lambda t: t.is_string() or t.is_null())
        for m in ("head", "tail", "pad_start", "pad_end", "zfill", "to_integer", "reverse", "count_matches",
-                 "strip_chars_start", "strip_chars_end", "to_titlecase", "to_datetime")},
+                 "strip_chars_start", "strip_chars_end", "to_titlecase", "to_datetime", "extract_all", "find",
+                 "strip_prefix", "strip_suffix", "extract_groups", "contains_any")},
     **{f"dt.{m}": (lambda t: t.kind in ("date", "timestamp") or t.is_null())
-       for m in ("week", "iso_year", "is_leap_year", "month_start", "month_end")},
+       for m in ("week", "iso_year", "is_leap_year", "month_start", "month_end", "round", "epoch", "timestamp")},
+    **{f"dt.{m}": (lambda t: t.kind == "timestamp" or t.is_null())
+       for m in ("date", "millisecond", "microsecond", "nanosecond")},
     **{f"list.{m}": (lambda t: t.is_list())
        for m in ("first", "last", "head", "tail", "slice", "sort", "reverse", "unique", "n_unique", "drop_nulls",
                  "arg_min", "arg_max")},

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from thresher.datatypes import DataType, Field
+from thresher.datatypes import DataType, Field, to_dtype
 from thresher.errors import ThresherTypeError, UnsupportedError
 from thresher.expressions.expr import Call, Expr, lit_if_needed
 from thresher.expressions.registry import FunctionSpec, expect, function, register
@@ -46,9 +46,22 @@ for _name, _out in [
     register(FunctionSpec(_name, _rule(_name, _out), sql_names=(_name.replace("str.", "str_"),)))
 
 
+@function("str.json_decode")
+def _json_decode(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    f = args[0]
+    expect(f, f.dtype.is_string() or f.dtype.is_null(), "a string", "str.json_decode")
+    return opts["dtype"]  # type: ignore[no-any-return]
+
+
 @function("str.cast_numeric")
 def _cast_numeric(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return DataType.float64()
+
+
+def _str_arg(fn: str, v: Any) -> str:
+    if not isinstance(v, str):
+        raise ThresherTypeError(f"{fn}: expected a string, got {v!r}")
+    return v
 
 
 def _int_arg(fn: str, n: Any) -> int:
@@ -103,6 +116,55 @@ class StringNamespace:
     def count_matches(self, pattern: str, *, literal: bool = False) -> Expr:
         """How many times ``pattern`` (a regex unless ``literal``) occurs, as Polars (UInt32)."""
         return self._polars("count_matches", pattern=str(pattern), literal=bool(literal))
+
+    def extract_all(self, pattern: str) -> Expr:
+        """Every match of the regex ``pattern``, as a list of strings (NULL stays NULL), as Polars.
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"s": ["a1b22", None]})
+        >>> df.select(th.col("s").str.extract_all(r"\\d+")).to_pydict()
+        {'s': [['1', '22'], None]}
+        """
+        return self._polars("extract_all", pattern=_str_arg("str.extract_all", pattern))
+
+    def extract_groups(self, pattern: str) -> Expr:
+        """The capture groups of the first match of ``pattern``, as a struct (fields named by the
+        named groups, else "1", "2", ...), as Polars."""
+        return self._polars("extract_groups", pattern=_str_arg("str.extract_groups", pattern))
+
+    def find(self, pattern: str, *, literal: bool = False, strict: bool = True) -> Expr:
+        """The character index of the first match of ``pattern`` (a regex unless ``literal``;
+        NULL where none), as Polars (UInt32)."""
+        return self._polars("find", pattern=_str_arg("str.find", pattern), literal=bool(literal), strict=bool(strict))
+
+    def strip_prefix(self, prefix: str) -> Expr:
+        """``prefix`` removed from the start where it is there, as Polars."""
+        return self._polars("strip_prefix", prefix=_str_arg("str.strip_prefix", prefix))
+
+    def strip_suffix(self, suffix: str) -> Expr:
+        """``suffix`` removed from the end where it is there, as Polars."""
+        return self._polars("strip_suffix", suffix=_str_arg("str.strip_suffix", suffix))
+
+    def contains_any(self, patterns: Sequence[str], *, ascii_case_insensitive: bool = False) -> Expr:
+        """True where any of the literal ``patterns`` occurs, as Polars."""
+        pats = tuple(_str_arg("str.contains_any", p) for p in patterns)
+        return self._polars("contains_any", patterns=pats, ascii_case_insensitive=bool(ascii_case_insensitive))
+
+    def json_decode(self, dtype: Any = None, *, infer_schema_length: int | None = None) -> Expr:
+        """The JSON text parsed into ``dtype`` (NULL stays NULL), as Polars. Differs from Polars:
+        ``dtype`` is required, because Thresher types every column when the plan is built (Polars
+        infers it from the first rows when it runs).
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"j": ['{"a": 1}', None]})
+        >>> df.select(th.col("j").str.json_decode(th.DataType.struct({"a": th.DataType.int64()}))).to_pydict()
+        {'j': [{'a': 1}, None]}
+        """
+        del infer_schema_length
+        if dtype is None:
+            raise ThresherTypeError("str.json_decode: give the type (dtype=...): Thresher types every column "
+                                    "when the plan is built; Polars infers it from the data when it runs")
+        return Call("str.json_decode", (self._expr,), (("dtype", to_dtype(dtype)),))
 
     def strip_chars_start(self, characters: str | None = None) -> Expr:
         """Leading whitespace (or ``characters``) removed."""

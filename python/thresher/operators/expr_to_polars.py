@@ -570,6 +570,7 @@ _LOWER: dict[str, _Lower] = {
     "str.replace": _str_replace,
     "str.extract": lambda a, e, t: a[0].str.extract(e.option("pattern"), e.option("group_index", 1)),
     "str.slice": _str_slice,
+    "str.json_decode": lambda a, e, t: a[0].str.json_decode(polars_dtype(e.option("dtype"))),
     "str.strip": _strip,
     "str.to_date": _str_to_date,
     "str.like": _str_like,
