@@ -34,6 +34,16 @@ from thresher.errors import (
 from thresher.expressions.expr import Expr, col, count, register_expr_namespace
 from thresher.expressions.expr import user_lit as lit
 from thresher.expressions.expr import user_when as when
+from thresher.expressions.horizontal import (
+    all_horizontal,
+    any_horizontal,
+    concat_str,
+    max_horizontal,
+    mean_horizontal,
+    min_horizontal,
+    struct,
+    sum_horizontal,
+)
 from thresher.expressions.list import element
 from thresher.frame_ops import all, coalesce, concat, len  # noqa: A004 - Polars' names: th.all(), th.len()
 from thresher.io.config import (
@@ -139,9 +149,12 @@ __all__ = [
     "ThresherTypeError",
     "UnsupportedError",
     "all",
+    "all_horizontal",
+    "any_horizontal",
     "coalesce",
     "col",
     "concat",
+    "concat_str",
     "count",
     "element",
     "from_arrow",
@@ -154,6 +167,9 @@ __all__ = [
     "iceberg_catalog",
     "len",
     "lit",
+    "max_horizontal",
+    "mean_horizontal",
+    "min_horizontal",
     "read_csv",
     "read_iceberg",
     "read_json",
@@ -167,6 +183,8 @@ __all__ = [
     "set_optimizer",
     "set_progress",
     "set_runner",
+    "struct",
+    "sum_horizontal",
     "when",
 ]
 

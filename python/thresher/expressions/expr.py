@@ -31,7 +31,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pyarrow as pa
 
 from thresher._typing import IntoExpr
-from thresher.datatypes import DataType, Field, Schema, infer_literal_type, literal_type_next_to, to_dtype
+from thresher.datatypes import (
+    DataType,
+    Field,
+    Schema,
+    infer_literal_type,
+    literal_type_next_to,
+    supertype,
+    to_dtype,
+)
 from thresher.errors import ThresherTypeError, UnsupportedError
 from thresher.expressions import registry as F
 from thresher.expressions.cost import CLASS_COST, CostClass, udf_cost
@@ -1665,6 +1673,8 @@ class Call(Expr):
                     if fields[i].dtype.arrow.id == _INT64_ID and fields[1 - i].dtype.arrow.id == _UINT64_ID:
                         # (a negative number next to a uint64: Polars computes both in Int64)
                         fields[1 - i] = Field(fields[1 - i].name, fields[i].dtype)
+        elif self.name in _DYNAMIC_ARGUMENTS:
+            _type_dynamic_literals(self.args, fields)
         spec = _FUNCTIONS.get(self.name) or F.get(self.name)  # (self.spec, self.opts)
         dtype = spec.type_rule(fields, dict(self.options))
         name = fields[0].name if fields else self.name
@@ -1970,6 +1980,22 @@ def user_lit(value: Any, dtype: DataType | pa.DataType | str | None = None) -> E
 # the calls whose Python-number operand takes its type from the other operand, as in Polars
 # (Polars computes them so: a Python number is lowered as an untyped ``pl.lit``)
 _DYNAMIC_OPERANDS = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "fill_null", "fill_nan"})
+#: functions of any number of arguments where a Python number takes its type from the others, as
+#: in Polars (th.max_horizontal("int32 column", 2) is int32)
+_DYNAMIC_ARGUMENTS = frozenset({"sum_horizontal", "min_horizontal", "max_horizontal", "mean_horizontal"})
+
+
+def _type_dynamic_literals(args: Sequence[Expr], fields: list[Field]) -> None:
+    """Each dynamic literal of ``args`` typed next to the supertype of the other arguments."""
+    fixed: DataType | None = None
+    for a, f in zip(args, fields):
+        if not (isinstance(a, Literal) and a.dynamic):
+            fixed = f.dtype if fixed is None else (supertype(fixed, f.dtype) or fixed)
+    if fixed is None:
+        return
+    for i, a in enumerate(args):
+        if isinstance(a, Literal) and a.dynamic:
+            fields[i] = Field(fields[i].name, literal_type_next_to(a.value, fixed))
 
 
 def _dynamic(value: IntoExpr) -> Expr:

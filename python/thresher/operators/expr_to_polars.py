@@ -38,6 +38,7 @@ from thresher.expressions.expr import (
     When,
     memo,
 )
+from thresher.expressions.horizontal import HORIZONTAL
 from thresher.expressions.list import ELEMENT
 from thresher.expressions.window import ORDER_DEPENDENT, SQL_WINDOW_FUNCTIONS, polars_call
 
@@ -1088,6 +1089,8 @@ def _list_eval(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 
 
 _LOWER["list.eval"] = _list_eval
+for _h in HORIZONTAL:  # (th.sum_horizontal, ...: Polars' own, typed by Polars)
+    _LOWER[_h] = functools.partial(lambda a, e, t, fn: getattr(pl, fn)(*a), fn=_h)
 
 
 def _or_as_is_in(expr: Call, schema: Schema) -> Call | None:
