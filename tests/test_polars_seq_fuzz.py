@@ -244,3 +244,12 @@ def test_lengths_polars_checks_only_when_it_runs_are_refused_when_built() -> Non
             bad()
     with pytest.raises(th.ThresherTypeError, match="column 'a' has type"):  # (the column named at build)
         df.select(th.col("a").str.len_chars().unique())
+
+
+def test_implode_as_polars() -> None:
+    data = {"g": [1, 2, 1, None], "v": [None, 2.5, float("nan"), 1.0]}
+    for build in (lambda f, m: f.select(m.col("v").implode()),
+                  lambda f, m: f.select(m.col("v").implode(), m.col("g").implode().alias("gs")),
+                  lambda f, m: f.group_by("g", maintain_order=True).agg(m.col("v").implode())):
+        got, want = _both(data, build)
+        assert str(got) == str(want)  # (NaN in lists: compared as text)

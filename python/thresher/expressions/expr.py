@@ -971,6 +971,17 @@ class Expr:
         """Collect the group's values into a list."""
         return AggCall("agg_list", self)
 
+    def implode(self, *, maintain_order: builtins.bool = True) -> Expr:
+        """All the values (NULLs too) as one list, in row order; per group in ``agg``. Polars'
+        name of :meth:`agg_list`.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [2, None, 1]}).select(th.col("x").implode()).to_pydict()
+        {'x': [[2, None, 1]]}
+        """
+        del maintain_order  # (the values stay in row order either way)
+        return AggCall("agg_list", self)
+
     def any(self) -> Expr:
         return AggCall("any", self)
 
