@@ -240,6 +240,10 @@ def expr(draw: Any, kind: str, depth: int = 0) -> str:  # noqa: C901  (one gramm
         units = st.sampled_from(["DAY", "DAYS", "MONTH", "MONTHS", "YEAR", "YEARS", "WEEK"])
         opt(st.tuples(sub("date"), st.sampled_from(["+", "-"]), st.sampled_from(["1", "2", "12", "13", "30"]), units)
             .map(lambda t: f"CAST({t[0]} {t[1]} INTERVAL {t[2]} {t[3]} AS DATE)"))
+        # intervals of several parts (DuckDB adds the months, years included, at once, then the days)
+        opt(st.tuples(sub("date"), st.sampled_from(["+", "-"]), st.sampled_from(
+            ["1 year 2 months", "1 year -1 month", "2 years 11 months 1 day", "1 month 1 day", "1 week 2 days",
+             "-1 year 13 months"])).map(lambda t: f"CAST({t[0]} {t[1]} INTERVAL '{t[2]}' AS DATE)"))
         opt(st.tuples(sub("date"), st.sampled_from(["+", "-"]), st.sampled_from(["0", "1", "31", "366"])).map(
             lambda t: f"({t[0]} {t[1]} {t[2]})"))
         opt(st.tuples(st.sampled_from(["str", "ts"]).flatmap(sub), st.sampled_from(["CAST", "TRY_CAST"])).map(

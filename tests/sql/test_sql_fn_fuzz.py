@@ -316,6 +316,11 @@ NUMERIC_AND_DATE_FUNCTIONS = {
     # (2024 and a TINYINT) crashed (Polars widened the product to Int16 but reported Int8)
     "literal_times_tinyint": "SELECT id, date_part('year', DATE '2024-02-29') * sign(i) AS a, "
                              "2024 * CAST(j AS TINYINT) AS b, CAST(j AS SMALLINT) - 100000 AS c FROM t",
+    # an interval of years and months is one shift of months, as DuckDB holds it: 2024-02-29 - '1 year
+    # 2 months' is 2022-12-29 (Thresher shifted by the year, to 2023-02-28, then the months: 2022-12-28)
+    "interval_of_years_and_months": "SELECT id, d - INTERVAL '1 year 2 months' AS a, d + INTERVAL '1 year 1 month' AS b, "
+                                    "ts - INTERVAL '2 years 11 months' AS c, d + INTERVAL '-1 year 13 months 1 day' AS e, "
+                                    "DATE '2024-02-29' + INTERVAL '1 year 1 month' AS g FROM t",
     "last_day_make_date": "SELECT id, last_day(d) AS a, last_day(ts) AS b, make_date(2024, 2, 29) AS c, "
                           "make_date(year(d), month(d), day(d)) AS e, make_date(NULL, 1, 1) AS g FROM t",
 }

@@ -2241,6 +2241,10 @@ def _interval_parts(node: Any) -> list[tuple[int, str]]:
         parts[u] = parts.get(u, 0) + int(num_s) * (-1 if neg else 1)
     if not parts:
         raise UnsupportedError(f"the interval {iv.sql()} is not supported (no amount): {_where(node)}")
+    if "YEAR" in parts and "MONTH" in parts:
+        # one shift of months, as DuckDB's INTERVAL holds them: DATE '2024-02-29' - INTERVAL '1 year
+        # 2 months' is 2022-12-29 (14 months back), not 2022-12-28 (a year to 2023-02-28, then 2 months)
+        parts["MONTH"] += 12 * parts.pop("YEAR")
     return [(n, u) for u, n in sorted(parts.items(), key=lambda kv: list(_INTERVAL_UNITS.values()).index(kv[0]))]
 
 
