@@ -2628,7 +2628,26 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     tree = simplify(tree, dialect=dialect)
     if aside:
         tree = put_back_local_ors(tree, aside, lambda t: simplify(normalize(t), dialect=dialect))
+    if exp.Null in kinds:
+        _null_conditions_typed(tree)
     return tree
+
+
+def _null_conditions_typed(tree: Any) -> None:
+    """In place: a NULL written where a condition goes (``WHERE NULL``, ``CASE WHEN NULL``, ``NOT
+    NULL``, ``p AND NULL``, ``JOIN ... ON NULL``, ``FILTER (WHERE NULL)``) as ``CAST(NULL AS
+    BOOLEAN)``: untyped, it failed while running (Polars wants a Boolean condition) or gave a column
+    of no type where the plan said BOOLEAN (DuckDB: the unknown truth value, NULL BOOLEAN)."""
+    for null in list(tree.find_all(exp.Null)):
+        child, up = null, null.parent
+        while isinstance(up, exp.Paren):
+            child, up = up, up.parent
+        if isinstance(up, exp.Anonymous) and up.name == KEEP_STEP and isinstance(up.parent, exp.If):
+            child, up = up, up.parent  # (a CASE's condition in _keep_constant_cases' stand-in)
+        if (isinstance(up, (exp.And, exp.Or, exp.Not, exp.Where, exp.Having, exp.Qualify))
+                or (isinstance(up, exp.If) and up.this is child)
+                or (isinstance(up, exp.Join) and up.args.get("on") is child)):
+            null.replace(exp.Cast(this=exp.Null(), to=exp.DataType.build("BOOLEAN")))
 
 
 #: sqlglot's FLOAT and DOUBLE types (a query's CAST to one of them: see ``cast_subquery_keys``)
