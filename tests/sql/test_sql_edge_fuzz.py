@@ -70,3 +70,16 @@ def _table() -> dict[str, pa.Table]:
 def test_null_as_a_condition(query: str) -> None:
     assert run_one(_table(), query) == "match"
 
+
+@pytest.mark.parametrize("query", [
+    # a text literal compared with a literal of another type takes that type, as beside a column
+    # (was refused: "type error: cannot compare column 'literal' (string) with 'literal' (date32[day])";
+    # simplify folds DATE '2024-02-29' + INTERVAL 1 DAY to such a literal)
+    "SELECT id FROM t WHERE DATE '2024-01-01' < '2024-02-01'",
+    "SELECT id FROM t WHERE '2024-02-01' > DATE '2024-01-01'",
+    "SELECT id FROM t WHERE (DATE '2024-02-29' + INTERVAL '1 month') >= '2024-03-29'",
+    "SELECT id FROM t WHERE TIMESTAMP '2024-01-31 10:00:00' - INTERVAL '1 month' < '2024-01-01'",
+    "SELECT id, 1 = '1' AS c, '2' > 1 AS e, 2.5 <= '2.5' AS g, TRUE = 'true' AS h FROM t",
+])
+def test_text_literal_compared_with_a_typed_literal(query: str) -> None:
+    assert run_one(_table(), query) == "match"

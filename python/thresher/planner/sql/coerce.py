@@ -321,6 +321,11 @@ def _typed_literal(e: Expr, dtype: DataType) -> Expr:
     return e
 
 
+def _text_beside_typed(text: Literal, other: Literal) -> bool:
+    """Is ``text`` a string literal and ``other`` a literal of another type (not NULL)?"""
+    return isinstance(text.value, str) and other.value is not None and not isinstance(other.value, str)
+
+
 def _dtype(e: Expr, schema: Schema) -> DataType | None:
     try:
         return e.resolve(schema).dtype
@@ -415,13 +420,15 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
         if shifted is not e:
             return shifted
         a, b = e.args
-        if isinstance(b, Literal) and not isinstance(a, Literal):
+        # (a text literal compared with another literal takes its type too: DATE '2024-01-01' <
+        # '2024-02-01', what simplify leaves of DATE '2024-02-29' + INTERVAL 1 DAY < '2024-03-01')
+        if isinstance(b, Literal) and (not isinstance(a, Literal) or _text_beside_typed(b, a)):
             t = _dtype(a, schema)
             if t is not None:
                 nb = _typed_literal(b, t)
                 if nb is not b:
                     return Call(e.name, (a, nb), e.options)
-        elif isinstance(a, Literal) and not isinstance(b, Literal):
+        elif isinstance(a, Literal) and (not isinstance(b, Literal) or _text_beside_typed(a, b)):
             t = _dtype(b, schema)
             if t is not None:
                 na = _typed_literal(a, t)
