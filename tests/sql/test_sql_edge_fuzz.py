@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from edge_fuzz import edge_queries, edge_tables  # noqa: E402
 from test_sql_fuzz import run_one  # noqa: E402
 
+import thresher as th  # noqa: E402
 from fuzz_support import assert_mostly_supported, run_cases  # noqa: E402
 
 duckdb = pytest.importorskip("duckdb")
@@ -83,3 +84,12 @@ def test_null_as_a_condition(query: str) -> None:
 ])
 def test_text_literal_compared_with_a_typed_literal(query: str) -> None:
     assert run_one(_table(), query) == "match"
+
+
+@pytest.mark.parametrize("query", ["SELECT id, s FROM t ORDER BY s COLLATE NOCASE, id",
+                                   "SELECT id FROM t WHERE s COLLATE NOCASE = 'x'", "SELECT s COLLATE \"C\" AS c FROM t"])
+def test_collate_is_refused_by_name(query: str) -> None:
+    """(It was refused as an unknown function named 's collate nocase'.)"""
+    frames = {n: th.from_arrow(t) for n, t in _table().items()}
+    with pytest.raises(th.ThresherError, match="COLLATE is not supported"):
+        th.sql(query, **frames).to_arrow()

@@ -1793,6 +1793,9 @@ class Translator:
         if isinstance(node, exp.Exists):  # (decorrelation rewrites every one it can, _uncorrelated_exists the rest)
             raise UnsupportedError(f"a correlated EXISTS (subquery) that could not be decorrelated (correlated other "
                                    f"than by equalities ANDed in its WHERE) is not supported: {_where(node)}")
+        if isinstance(node, exp.Collate):  # (it read as an unknown function named 's collate nocase')
+            raise UnsupportedError(f"COLLATE is not supported (text compares and orders by code point, DuckDB's "
+                                   f"default): {_where(node)}")
         fn_node: Any = node
         is_anon = type(fn_node) is exp.Anonymous
         # (a typed node's .name is its first argument's text: TRIM('abs') named 'abs', CEIL(1.25) '1.25')
