@@ -2251,6 +2251,52 @@ def _interval_parts(node: Any) -> list[tuple[int, str]]:
     return [(n, u) for u, n in sorted(parts.items(), key=lambda kv: list(_INTERVAL_UNITS.values()).index(kv[0]))]
 
 
+_TIMESTAMP_TYPES = (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ, exp.DataType.Type.DATETIME)
+
+
+def _date_literals_beside_timestamps(tree: Any) -> None:
+    """In place: a DATE literal compared with a constant TIMESTAMP (``DATE '2023-03-31' =
+    TIMESTAMP '2023-03-31 00:00:00'``, ``TIMESTAMP '...' + INTERVAL 1 YEAR < DATE '...'``,
+    ``DATE '2024-01-31' + INTERVAL 1 MONTH = TIMESTAMP '2024-02-29 00:00:00'``) as the TIMESTAMP at
+    its midnight, DuckDB's comparison (a DATE shifted by an interval is a TIMESTAMP there too).
+    sqlglot's simplify evaluates such a comparison in Python, where a date equals no datetime (the
+    first was FALSE, DuckDB's TRUE) and ``<`` raises TypeError. (Only where no side holds a column:
+    there Thresher compares.)"""
+    def date_literal(n: Any) -> Any:
+        """The DATE literal ``n`` is, or is shifted by intervals from (else None)."""
+        while isinstance(n, exp.Paren) or isinstance(n, (exp.Add, exp.Sub)) and isinstance(n.expression, exp.Interval):
+            n = n.this
+        if (isinstance(n, exp.Cast) and n.to.is_type(exp.DataType.Type.DATE) and isinstance(n.this, exp.Literal)
+                and n.this.is_string):
+            return n
+        return None
+
+    def constant_timestamp(n: Any) -> bool:
+        return not n.find(exp.Column) and any(c.to.this in _TIMESTAMP_TYPES for c in n.find_all(exp.Cast))
+
+    for node in list(tree.find_all(exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.Between, exp.In,
+                                   exp.NullSafeEQ, exp.NullSafeNEQ)):
+        if isinstance(node, exp.Between):
+            sides = [node.this, node.args.get("low"), node.args.get("high")]
+        elif isinstance(node, exp.In):
+            sides = [node.this, *node.expressions]
+        else:
+            sides = [node.this, node.expression]
+        sides = [x for x in sides if x is not None]
+        if any(x.find(exp.Column) for x in sides) or not any(constant_timestamp(x) for x in sides):
+            continue
+        for side in sides:
+            lit_ = date_literal(side)
+            if lit_ is None:
+                continue
+            try:
+                day = datetime.date.fromisoformat(lit_.this.name.strip())
+            except ValueError:
+                continue  # (not a date: the cast's own error says so)
+            lit_.replace(exp.Cast(this=exp.Literal.string(f"{day.isoformat()} 00:00:00"),
+                                  to=exp.DataType.build("TIMESTAMP")))
+
+
 def _time_shifts_of_date_literals(tree: Any) -> None:
     """``x - INTERVAL 12 HOUR`` as ``CAST(x AS TIMESTAMP) - INTERVAL 12 HOUR``, in place: a DATE
     shifted by hours, minutes or seconds is a TIMESTAMP in DuckDB, and sqlglot's simplify folds
@@ -2566,6 +2612,8 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
         kinds, nested = _tree_kinds(tree)
     if exp.Interval in kinds:
         _time_shifts_of_date_literals(tree)
+    if exp.Cast in kinds:
+        _date_literals_beside_timestamps(tree)
     if (sum(k in kinds for k in _STEP_NODES) or exp.Div in kinds) and exp.Literal in kinds:
         _keep_double_literals(tree)
     if sum(k in kinds for k in _STEP_NODES) and exp.Literal in kinds:
