@@ -22,7 +22,7 @@ import datetime
 import decimal
 import json
 import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, KeysView, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -765,6 +765,14 @@ class Schema(Mapping[str, DataType]):
         """The names in order, a copy (callers may change it); also callable, as Polars'
         ``Schema.names()``."""
         return SchemaNames(self._index)
+
+    @property
+    def names_view(self) -> KeysView[str]:
+        """The names in order, read-only and not copied: a set-like view (``in``, iteration,
+        ``len``, ``&`` / ``<=`` with sets; no indexing, and ``==`` compares as sets). For the
+        optimizer's questions about a node's columns (``set(schema.names)``, ``name in``), where
+        ``names`` built a list each time: ~45 per TPC-H query's planning."""
+        return self._index.keys()
 
     def dtypes(self) -> list[DataType]:
         """The types in order (Polars' ``Schema.dtypes()``)."""

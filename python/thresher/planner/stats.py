@@ -370,9 +370,9 @@ def _test_selectivity(ct: _ColumnTest, cs: ColumnStatistics | None) -> float:
 def _join_side(join: Join, name: str) -> LogicalPlan | None:
     """The input of ``join`` whose output column ``name`` is (a semi or anti join's are its left
     side's), or None where neither holds it."""
-    if join.how in ("semi", "anti") or name in join.left.schema.names:
+    if join.how in ("semi", "anti") or name in join.left.schema:
         return join.left
-    if name in join.right.schema.names:
+    if name in join.right.schema:
         return join.right
     return None
 
@@ -398,7 +398,7 @@ def column_statistics(plan: LogicalPlan, name: str) -> ColumnStatistics | None:
                 return None
             node = side
             continue
-        if isinstance(node, (Filter, Limit, Distinct, Sort, Sample)) and name in node.input.schema.names:
+        if isinstance(node, (Filter, Limit, Distinct, Sort, Sample)) and name in node.input.schema:
             node = node.input
             continue
         return None
@@ -485,7 +485,7 @@ def _scan(node: ScanSource, refined: bool = False) -> Estimate:
     rows = float(st.num_rows)
     size = float(st.size_bytes) if st.size_bytes is not None else None
     if size is not None and node.columns is not None:
-        full = node.full_schema().names
+        full = node.full_schema().names_view
         if st.column_sizes and all(c in st.column_sizes for c in node.columns):
             size = float(sum(st.column_sizes[c] for c in node.columns))
         elif full:
@@ -721,7 +721,7 @@ def column_ndv(plan: LogicalPlan, name: str) -> float | None:
                 return None
             node = side
             continue
-        if isinstance(node, (Filter, Limit, Distinct, Sort)) and name in node.input.schema.names:
+        if isinstance(node, (Filter, Limit, Distinct, Sort)) and name in node.input.schema:
             node = node.input
             continue
         return None

@@ -13,7 +13,7 @@ def plain_inner(j: LogicalPlan) -> bool:
 def no_suffixes(j: Join) -> bool:
     """No output column of ``j`` was renamed with the suffix (names are all distinct)."""
     dropped = j.coalesced_right_keys()
-    left = set(j.left.schema.names)
+    left = j.left.schema.names_view
     return not any(f.name in left for f in j.right.schema.fields if f.name not in dropped)
 
 

@@ -122,7 +122,7 @@ def _eager(node: LogicalPlan) -> LogicalPlan | None:
     if not (isinstance(below, Join) and below.how == "inner" and below.left_on):
         return None
     left, right = below.left, below.right
-    lnames, rnames = set(left.schema.names), set(right.schema.names)
+    lnames, rnames = set(left.schema.names_view), set(right.schema.names_view)
     on = below.left_on
     agg_cols: set[str] = set()
     for a in node.aggs:
@@ -212,7 +212,7 @@ def _eager_deep(node: Aggregate, join: Join, mapping: dict[str, Column]) -> Logi
     found: tuple[int, LogicalPlan, list[str]] | None = None
     cur: LogicalPlan = join
     while isinstance(cur, Join) and cur.how == "inner" and cur.left_on and not cur.nulls_equal:
-        lnames, rnames = set(cur.left.schema.names), set(cur.right.schema.names)
+        lnames, rnames = set(cur.left.schema.names_view), set(cur.right.schema.names_view)
         lk, rk = plain_column_names(cur.left_on), plain_column_names(cur.right_on)
         if lnames & rnames or lk is None or rk is None:
             break
@@ -290,7 +290,7 @@ def _eager_left(node: Aggregate, join: Join, mapping: dict[str, Column]) -> Logi
     left, right = join.left, join.right
     if isinstance(right, Aggregate) or _filters(left):
         return None
-    lnames, rnames = set(left.schema.names), set(right.schema.names)
+    lnames, rnames = set(left.schema.names_view), set(right.schema.names_view)
     if lnames & rnames:
         return None
 

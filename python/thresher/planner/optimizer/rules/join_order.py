@@ -310,14 +310,14 @@ def _flatten(root: LogicalPlan) -> tuple[list[LogicalPlan], list[Expr]] | None:
     unlink(walk)  # see planner/memo.py
     # a canonical order (not the tree's): ties in the search then break the same way whatever
     # shape the tree had, so the rule's own output is a fixpoint
-    leaves.sort(key=lambda leaf: min(leaf.schema.names, default=""))
+    leaves.sort(key=lambda leaf: min(leaf.schema.names_view, default=""))
     seen: set[str] = set()
     for leaf in leaves:
-        names = set(leaf.schema.names)
+        names = set(leaf.schema.names_view)
         if names & seen:
             return None
         seen |= names
-    if not set(root.schema.names) <= seen:
+    if not root.schema.names_view <= seen:
         return None
     return leaves, terms
 
@@ -435,7 +435,7 @@ def _reorder(root: LogicalPlan, region: tuple[list[LogicalPlan], list[Expr]]) ->
         if r is None:
             return None
         rows.append(max(r, 1.0))
-    owner = {n: i for i, leaf in enumerate(leaves) for n in leaf.schema.names}
+    owner = {n: i for i, leaf in enumerate(leaves) for n in leaf.schema.names_view}
     base = {i: _base_rows(leaf) for i, leaf in enumerate(leaves)}
     edges: list[_Edge] = []
     local: dict[int, list[Expr]] = {}

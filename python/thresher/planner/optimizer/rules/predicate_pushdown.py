@@ -296,7 +296,7 @@ def _cnf_clauses(term: Expr, one_side: Any) -> list[Expr] | None:
 
 
 def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
-    left_names = set(join.left.schema.names)
+    left_names = set(join.left.schema.names_view)
     # output name -> right input column name
     right_map: dict[str, str] = {}
     dropped = join.coalesced_right_keys()

@@ -90,10 +90,10 @@ def _prune(memo: _Memo, node: LogicalPlan, required: Req) -> LogicalPlan:
     if isinstance(node, ScanSource):
         if required is None:
             return node
-        full = node.full_schema().names
+        full = node.full_schema().names_view
         keep = [c for c in full if c in required]
         if not keep:
-            keep = [node.columns[0] if node.columns else full[0]]
+            keep = [node.columns[0] if node.columns else next(iter(full))]
         if node.columns is not None and tuple(keep) == node.columns:
             return node
         if node.columns is None and len(keep) == len(full):
@@ -242,8 +242,8 @@ def _narrowed(node: Project | Aggregate, child: LogicalPlan, kept: tuple[Expr, .
 
 
 def _prune_join(memo: _Memo, node: Join, required: Req) -> LogicalPlan:
-    left_names = set(node.left.schema.names)
-    right_names = set(node.right.schema.names)
+    left_names = set(node.left.schema.names_view)
+    right_names = set(node.right.schema.names_view)
     clash = left_names & right_names
     lreq: Req
     rreq: Req

@@ -127,7 +127,7 @@ def _lift(node: Join) -> LogicalPlan | None:
     reach the join's output under their own names."""
     if not node.left_on:
         return None
-    names_l, names_r = set(node.left.schema.names), set(node.right.schema.names)
+    names_l, names_r = set(node.left.schema.names_view), set(node.right.schema.names_view)
     coalesced = node.coalesced_right_keys()
     if names_l & (names_r - coalesced):
         return None  # suffixed names
