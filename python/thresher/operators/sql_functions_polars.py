@@ -31,10 +31,12 @@ from thresher.operators.expr_to_polars import (
 
 if TYPE_CHECKING:
     import polars as pl
+    import pyarrow.compute as pc
 
     from thresher.expressions.expr import Call
 else:
     pl = lazy_module("polars")
+    pc = lazy_module("pyarrow.compute")
 
 register_lowering("range_list", lambda a, e, t: pl.int_ranges(0, a[0], dtype=pl.Int64))
 
@@ -729,55 +731,25 @@ def _sql_date_part(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 register_lowering("sql_date_part", _sql_date_part)
 
 
-def _c_log(v: float | None, log: Any) -> float | None:
-    if v is None or v > 0.0:
-        return None if v is None else cast(float, log(v))  # (inf's is inf)
-    return -math.inf if v == 0.0 else math.nan  # (NaN too)
-
-
-def _c_pow(x: float | None, y: float | None) -> float | None:
-    """C's ``pow(x, y)``: Python's ``math.pow`` is it where it answers; where C answers NaN, inf
-    or -inf it raises."""
-    if x is None or y is None:
-        return None
-    try:
-        return math.pow(x, y)
-    except OverflowError:  # (|x^y| past DOUBLE: negative only for a negative x and an odd integer y)
-        return -math.inf if x < 0 and y == int(y) and int(y) % 2 == 1 else math.inf
-    except ValueError:  # (0 to a negative power: inf, -0.0 to an odd one -inf; a negative x to a fraction: NaN)
-        if x == 0.0:
-            return math.copysign(math.inf, x) if y == int(y) and int(y) % 2 == 1 else math.inf
-        return math.nan
-
-
-def _c_div(x: float | None, y: float | None) -> float | None:
-    """IEEE's ``x / y`` (Python raises where it is not finite)."""
-    if x is None or y is None:
-        return None
-    if y == 0.0:
-        return math.nan if x == 0.0 or math.isnan(x) else math.copysign(math.inf, x) * math.copysign(1.0, y)
-    return x / y
-
-
 def _c_function(name: str, *xs: pl.Expr) -> pl.Expr:
     """C's ``log10``, ``log2``, ``pow`` or DuckDB's ``log(b, x)`` (``log10(x) / log10(b)``) of each
-    row, as DuckDB computes them, in Python (``math``'s are C's): Polars' ``log10`` and ``log(2)`` are
-    ``ln(x) / ln(b)``, its ``pow`` of a whole exponent multiplies, and numpy's vectorized ones differ
-    from C's in places, each an ulp or so off (log10(1000) was 2.9999999999999996, 0.3 ** 3 0.027
-    where C's is 0.026999999999999996). A row at a time: these are rare in queries."""
+    row, as DuckDB computes them: Polars' ``log10`` and ``log(2)`` are ``ln(x) / ln(b)``, its ``pow``
+    of a whole exponent multiplies, and numpy's vectorized ones differ from C's in places, each an
+    ulp or so off (log10(1000) was 2.9999999999999996, 0.3 ** 3 0.027 where C's is
+    0.026999999999999996). Arrow's compute kernels call C's functions over whole arrays (0 gives
+    -inf, a negative NaN, as C's), and its division is IEEE's (Polars divides by a constant through
+    its reciprocal)."""
 
     def run(s: Sequence[pl.Series], **_: object) -> pl.Series:
         n = max(len(v) for v in s)
-        cols = [(v.new_from_index(0, n) if len(v) == 1 and n > 1 else v).cast(pl.Float64).to_list() for v in s]
+        cols = [(v.new_from_index(0, n) if len(v) == 1 and n > 1 else v).cast(pl.Float64).to_arrow() for v in s]
         if name == "pow":
-            out = [_c_pow(x, y) for x, y in zip(*cols)]
-        elif name == "log":  # (divided here: Polars divides by a constant through its reciprocal)
-            out = [None if b is None or x is None else _c_div(_c_log(x, math.log10), _c_log(b, math.log10))
-                   for b, x in zip(*cols)]
+            out = pc.power(cols[0], cols[1])
+        elif name == "log":
+            out = pc.divide(pc.log10(cols[1]), pc.log10(cols[0]))
         else:
-            fn = math.log10 if name == "log10" else math.log2
-            out = [_c_log(x, fn) for x in cols[0]]
-        return pl.Series(s[0].name, out, dtype=pl.Float64)
+            out = (pc.log10 if name == "log10" else pc.log2)(cols[0])
+        return cast(pl.Series, pl.from_arrow(out)).alias(s[0].name).cast(pl.Float64)
 
     return pl.map_batches(list(xs), run, return_dtype=pl.Float64, is_elementwise=True)
 
