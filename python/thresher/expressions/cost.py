@@ -37,6 +37,22 @@ COST_ORDER: tuple[CostClass, ...] = ("scalar", "io", "decode", "model")
 CLASS_COST: dict[CostClass, float] = {"scalar": 1.0, "io": 100.0, "decode": 1_000.0, "model": 10_000.0}
 
 
+#: False while no expression of this process can cost more than ``scalar``: no call of a function
+#: registered with another class has been built (nor unpickled, nor a function re-registered as
+#: such after calls of it were built), no UDF call, no ``Expr`` subclass with a ``call_cost`` of its
+#: own. :func:`cost_class` then answers ``"scalar"`` without looking, and the optimizer's walks
+#: for media calls and expensive expressions (``plan_facts``) find none without walking: a
+#: relational process does not pay for them (~40 us of a TPC-H query's ~600 us planning). Set by
+#: :func:`mark_not_scalar`, never cleared.
+NOT_SCALAR_BUILT = False
+
+
+def mark_not_scalar() -> None:
+    """Note that an expression costing more than ``scalar`` may exist (see ``NOT_SCALAR_BUILT``)."""
+    global NOT_SCALAR_BUILT
+    NOT_SCALAR_BUILT = True
+
+
 def cost_rank(cls: str) -> int:
     """Position of a cost class, cheapest first (scalar=0, io=1, decode=2, model=3).
 
@@ -85,7 +101,10 @@ def cost_class(e: Expr) -> CostClass:
     """The most expensive cost class among the calls ``e`` makes (UDFs count by their hint).
 
     Computed once per node from its children's (expressions are immutable; the optimizer asks
-    about every subexpression of every expression, which walked each subtree again)."""
+    about every subexpression of every expression, which walked each subtree again); ``"scalar"``
+    without a look while no expression in the process costs more (see ``NOT_SCALAR_BUILT``)."""
+    if not NOT_SCALAR_BUILT:
+        return "scalar"
     d = e.__dict__
     hit: CostClass | None = d.get("_memo_cost_class")
     if hit is None:

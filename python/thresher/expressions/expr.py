@@ -42,8 +42,9 @@ from thresher.datatypes import (
 )
 from thresher.errors import ThresherTypeError, UnsupportedError
 from thresher.expressions import registry as F
-from thresher.expressions.cost import CLASS_COST, CostClass, udf_cost
+from thresher.expressions.cost import CLASS_COST, CostClass, mark_not_scalar, udf_cost
 from thresher.expressions.registry import _REGISTRY as _FUNCTIONS
+from thresher.expressions.registry import NOT_SCALAR as _NOT_SCALAR
 from thresher.expressions.udf_protocol import ExprUDFProtocol
 
 if TYPE_CHECKING:
@@ -152,6 +153,8 @@ class Expr:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # memoize each subclass's key() and resolve(): see `memo`
         super().__init_subclass__(**kwargs)
+        if "call_cost" in cls.__dict__ and not getattr(cls, "_MARKS_NOT_SCALAR", False):
+            mark_not_scalar()  # (a cost of its own that its constructor does not report: see cost.py)
         cls._LEAF = cls.children is Expr.children
         own_key = cls.__dict__.get("key")
         if own_key is not None and not getattr(own_key, "_memoized", False):
@@ -1632,6 +1635,7 @@ class Call(Expr):
 
     _RESOLVES_BY_COLUMNS = True
     _ORDER_DEPENDENT = None
+    _MARKS_NOT_SCALAR = True  # (see cost.NOT_SCALAR_BUILT)
 
     name: str
     args: tuple[Expr, ...]
@@ -1640,10 +1644,18 @@ class Call(Expr):
     def __init__(self, name: str, args: tuple[Expr, ...], options: tuple[tuple[str, Any], ...] = ()) -> None:
         if name not in _FUNCTIONS:
             F.get(name)  # unknown function names fail when the expression is built (or load their module)
+        if name in _NOT_SCALAR:
+            mark_not_scalar()
         d = self.__dict__
         d["name"] = name
         d["args"] = args
         d["options"] = options
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # (unpickled or copied without __init__: its function may cost more, see cost.NOT_SCALAR_BUILT)
+        self.__dict__.update(state)
+        if state.get("name") not in _FUNCTIONS or state.get("name") in _NOT_SCALAR:
+            mark_not_scalar()
 
     @property
     def spec(self) -> F.FunctionSpec:
@@ -1911,9 +1923,18 @@ class When(Expr):
 class UDFCall(Expr):
     """A call of a user-defined function (see ``udfs/udf.py``); ``udf`` carries resources."""
 
+    _MARKS_NOT_SCALAR = True  # (see cost.NOT_SCALAR_BUILT)
+
     udf: ExprUDFProtocol
     args: tuple[Expr, ...]
     kwargs: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        mark_not_scalar()  # (a UDF's cost hint: any call of one counts, see cost.NOT_SCALAR_BUILT)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        mark_not_scalar()
 
     def children(self) -> tuple[Expr, ...]:
         return self.args

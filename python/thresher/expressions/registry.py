@@ -26,7 +26,7 @@ from thresher.datatypes import (
     supertype,
 )
 from thresher.errors import ThresherTypeError
-from thresher.expressions.cost import CostClass, check_cost_class
+from thresher.expressions.cost import CostClass, check_cost_class, mark_not_scalar
 
 TypeRule = Callable[[Sequence[Field], dict[str, Any]], DataType]
 
@@ -45,11 +45,21 @@ class FunctionSpec:
 
 _REGISTRY: dict[str, FunctionSpec] = {}
 _SQL_NAMES: dict[str, str] = {}
+#: the registered functions whose cost class is not ``scalar``: building a call of one marks the
+#: process (``cost.NOT_SCALAR_BUILT``)
+NOT_SCALAR: set[str] = set()
 
 
 def register(spec: FunctionSpec) -> FunctionSpec:
     check_cost_class(spec.cost, spec.name)
+    old = _REGISTRY.get(spec.name)
     _REGISTRY[spec.name] = spec
+    if spec.cost == "scalar":
+        NOT_SCALAR.discard(spec.name)
+    else:
+        NOT_SCALAR.add(spec.name)
+        if old is not None and old.cost == "scalar":
+            mark_not_scalar()  # (calls of it built before now cost more)
     for s in spec.sql_names or (spec.name.replace(".", "_"),):
         _SQL_NAMES[s.lower()] = spec.name
     return spec

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Any
 
+from thresher.expressions import cost as _cost
 from thresher.expressions.cost import cost_class
 from thresher.expressions.expr import Alias, Call, Column, Expr, memo
 from thresher.planner.logical import Aggregate, Filter, Join, Limit, LogicalPlan, Project, Sort
@@ -613,7 +614,10 @@ def plan_is_expensive(plan: LogicalPlan) -> bool:
 def plan_facts(plan: LogicalPlan) -> tuple[frozenset[str], bool]:
     """:func:`plan_calls` and :func:`plan_is_expensive` in one walk (see :func:`plan_has`: each
     node object once per optimize() call, so a pass over a partly rebuilt plan visits only the
-    new nodes)."""
+    new nodes). Nothing without a walk while no expression in the process costs more than
+    ``scalar`` (see ``cost.NOT_SCALAR_BUILT``: a non-scalar expression is what both look for)."""
+    if not _cost.NOT_SCALAR_BUILT:
+        return _NO_FACTS
     memo: dict[int, tuple[LogicalPlan, tuple[frozenset[str], bool]]] = rule_memo("plan_facts")
 
     get = memo.get
@@ -639,6 +643,7 @@ def plan_facts(plan: LogicalPlan) -> tuple[frozenset[str], bool]:
 
 
 _NO_CALLS: frozenset[str] = frozenset()
+_NO_FACTS: tuple[frozenset[str], bool] = (_NO_CALLS, False)
 
 #: field annotations that never hold an expression (the inputs, names, flags, sources...)
 _NOT_EXPR_FIELDS = frozenset({
