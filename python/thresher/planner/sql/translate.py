@@ -274,6 +274,8 @@ class Translator:
             plan = self.statement(node.this)
         else:
             raise SQLError(f"unsupported FROM item {type(node).__name__}: {_where(node)}")
+        if isinstance(node, exp.Table) and isinstance(node.args.get("alias"), exp.TableAlias) and node.args["alias"].columns:
+            plan = _column_aliases(plan, node)
         # the same table under the same alias (TPC-DS q88: four tables in each of eight
         # subqueries) is renamed once and its projection shared, as a CTE's plan already is
         key = (id(plan), alias)
@@ -2144,6 +2146,22 @@ def _transform_top_down(e: Expr, fn: Callable[[Expr], Expr | None]) -> Expr:
     if not kids:
         return e
     return e.with_children([_transform_top_down(k, fn) for k in kids])
+
+
+def _column_aliases(plan: LogicalPlan, node: Any) -> LogicalPlan:
+    """``FROM t AS x(c1, c2)``: the table's first columns renamed, positionally (DuckDB's); more
+    names than columns is an error, as DuckDB's binder's, and so is a new name equal to another
+    column's (DuckDB keeps both, and any read of the name is ambiguous)."""
+    new = [c.name for c in node.args["alias"].columns]
+    names = plan.schema.names
+    if len(new) > len(names):
+        raise SQLError(f"table {node.name!r} has {len(names)} columns available but {len(new)} columns specified: "
+                       f"{_where(node)}")
+    out = [*new, *names[len(new):]]
+    if len({n.lower() for n in out}) != len(out):
+        raise UnsupportedError(f"a table alias column list that makes two columns of one name ({out}) is not "
+                               f"supported: {_where(node)}")
+    return Project(plan, tuple(Column(o) if o == n else Column(o).alias(n) for o, n in zip(names, out)))
 
 
 def _renamed(plan: LogicalPlan, alias: str, names: Any = None) -> LogicalPlan:
