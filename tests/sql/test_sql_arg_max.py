@@ -74,9 +74,7 @@ def test_types_as_duckdb() -> None:
 
 @pytest.mark.parametrize(("query", "match"), [
     ("SELECT arg_max(x, y, 2) AS a FROM t", "a list of n values"),
-    # (over a whole partition it is answered: WINDOWS below)
-    ("SELECT g, arg_max(x, y) OVER (PARTITION BY g ORDER BY x) AS a FROM t", "whole partition only"),
-    ("SELECT g, arg_min(x, y) OVER (ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS a FROM t", "whole partition only"),
+    # (over windows it is answered: WINDOWS below and test_sql_window_aggregates.py)
     ("SELECT arg_min(NULL, y) AS a FROM t", "of NULL"),
 ])
 def test_refused_clearly(query: str, match: str) -> None:

@@ -478,6 +478,11 @@ def _agg_list(f: Field, opts: dict[str, Any]) -> DataType:
     return DataType.list(f.dtype)
 
 
+def _agg_product(f: Field, opts: dict[str, Any]) -> DataType:
+    expect(f, f.dtype.is_numeric() or f.dtype.is_null(), "a number", "product")
+    return DataType.float64()
+
+
 def _agg_bool(name: str) -> AggRule:
     def rule(f: Field, opts: dict[str, Any]) -> DataType:
         expect(f, f.dtype.is_bool(), "bool", name)
@@ -602,6 +607,10 @@ AGGREGATES: dict[str, AggRule] = {
     "agg_list": _agg_list,
     "any": _agg_bool("any"),
     "all": _agg_bool("all"),
+    # SQL's product(x): a DOUBLE, NULLs skipped, NULL where there is no value (DuckDB's)
+    "product": _agg_product,
+    # SQL's mode(x): the most frequent value, NULLs skipped, the first seen among ties (DuckDB's)
+    "mode": _agg_same("mode"),
 }
 
 

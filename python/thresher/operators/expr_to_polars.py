@@ -813,6 +813,14 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
         return x.nan_max()  # (SQL: NaN is the greatest value; Polars' max skips it)
     if name in ("first", "last") and e.option("ignore_nulls"):
         return getattr(x, name)(ignore_nulls=True)
+    if name == "product":  # (DuckDB's: a DOUBLE, NULL where no value is)
+        return pl.when(x.count() > 0).then(x.cast(pl.Float64).product())
+    if name == "mode":  # the most frequent value, the first seen among ties (DuckDB's), NULLs skipped
+        # (within one list: Polars' streaming engine cannot zip the values' and their counts'
+        # columns of another length than the input's)
+        v, counts = pl.element(), pl.element().unique_counts()
+        first = v.unique(maintain_order=True).filter(counts == counts.max()).first()
+        return x.drop_nulls().implode().list.eval(first).list.first()
     if name in ("min", "max", "first", "last", "any", "all"):
         return getattr(x, name)()
     raise ThresherTypeError(f"no Polars form for aggregation {name!r}")

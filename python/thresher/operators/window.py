@@ -739,10 +739,11 @@ def _evaluate(e: Expr, j: int, df: pl.DataFrame, geo: _Geometry, frame: WindowFr
     if e.name == "mean" and x.dtype == pl.Date and e.option("date_ns"):
         return _date_mean(x, segs, geo)
     whole = len(segs) == 1 and bool(np.all(segs[0][0] == pstart) and np.all(segs[0][1] == pend))
+    if e.name in _BY_LISTS or e.option("distinct"):
+        return _by_partition(e, x, geo, arg_types[0]) if whole else _by_frame_lists(e, x, segs, arg_types[0])
     if e.name not in _FRAMED_AGGS:
         if not whole:
-            raise UnsupportedError(f"{e.name}() over a moving window frame ({frame!r}) is not supported; "
-                                   "only over the whole partition")
+            return _by_frame_lists(e, x, segs, arg_types[0])
         from thresher.operators.expr_to_polars import _agg
 
         pid = pl.Series("__wpid", geo.pid)
@@ -780,6 +781,60 @@ def _evaluate(e: Expr, j: int, df: pl.DataFrame, geo: _Geometry, frame: WindowFr
         return _with_nulls(total, has)
     mean = (total.cast(pl.Float64).to_numpy() if isinstance(total, pl.Series) else total.astype(np.float64))
     return _with_nulls(mean / np.maximum(cnt, 1), has)
+
+
+#: aggregates computed over each partition's rows (whole frames) or each row's frame as a list
+#: (moving frames), as grouped: values in the window's order
+_BY_LISTS = ("list_by", "first_by", "product", "mode")
+#: the most values the frames of one window may hold together (a moving frame's aggregate that
+#: has no incremental form reads each row's frame as a list)
+FRAME_LIST_LIMIT = 50_000_000
+
+
+def _by_partition(e: AggCall, x: pl.Series, geo: _Geometry, in_type: DataType) -> pl.Series:
+    """``e`` over each whole partition (as grouped: its rows in the window's order), on every row."""
+    rows = pl.DataFrame({"__wpid": geo.pid, "__wx": x})
+    per = rows.group_by("__wpid", maintain_order=True).agg(_frame_agg(e, pl.col("__wx"), in_type).alias("r"))
+    return rows.select("__wpid").join(per, on="__wpid", how="left", maintain_order="left")["r"]
+
+
+def _frame_agg(e: AggCall, x: pl.Expr, in_type: DataType) -> pl.Expr:
+    """``e`` of the values ``x`` (a partition's or a frame's), as SQL's: NULL over no value."""
+    from thresher.operators.expr_to_polars import _agg
+
+    agg = _agg(e.name, x, e, in_type, True)
+    return pl.when(x.count() > 0).then(agg) if e.name in _NULL_OVER_NO_VALUE else agg
+
+
+#: the aggregates that are NULL over no value (Polars': 0 for a sum, and a std of NULLs)
+_NULL_OVER_NO_VALUE = ("sum", "mean", "std", "var", "median", "quantile", "min", "max", "any", "all", "bit_and",
+                       "bit_or", "bit_xor", "product")
+
+
+def _by_frame_lists(e: AggCall, x: pl.Series, segs: list[tuple[np.ndarray, np.ndarray]],
+                    in_type: DataType) -> pl.Series:
+    """``e`` over each row's frame, read as the list of the frame's values (in the window's order,
+    the segments of an EXCLUDE in turn): for the aggregates without an incremental form (string_agg,
+    bool_and, product, mode, arg_max, the DISTINCT ones, ...) over moving frames."""
+    n = len(x)
+    lens = np.stack([np.maximum(se - ss + 1, 0) for ss, se in segs], axis=1).ravel()
+    starts = np.stack([ss for ss, _ in segs], axis=1).ravel()
+    total = int(lens.sum())
+    if total > FRAME_LIST_LIMIT:
+        raise UnsupportedError(f"{e.name}() over this moving window frame would read {total} values in all "
+                               f"(more than {FRAME_LIST_LIMIT}): use a frame over the whole partition or a smaller one")
+    first = np.cumsum(lens) - lens
+    idx = np.arange(total, dtype=np.int64) - np.repeat(first, lens) + np.repeat(starts, lens)
+    sizes = lens.reshape(n, len(segs)).sum(axis=1)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    values = x.gather(idx)
+    lists = pl.from_arrow(pa.LargeListArray.from_arrays(pa.array(offsets), values.to_arrow()))
+    assert isinstance(lists, pl.Series)
+    agg = _frame_agg(e, pl.element(), in_type)
+    if e.name in ("agg_list", "list_by"):  # (a list, NULL over an empty frame)
+        out = lists.list.eval(agg)
+        return pl.select(pl.when(pl.lit(pl.Series(sizes > 0))).then(pl.lit(out))).to_series()
+    return lists.list.eval(agg).list.first()
 
 
 def _date_mean(x: pl.Series, segs: list[tuple[np.ndarray, np.ndarray]], geo: _Geometry) -> pl.Series:

@@ -135,6 +135,21 @@ def translate_more(tr: Translator, node: Any, schema: Schema | None) -> Expr | N
             if not t.is_integer():
                 raise UnsupportedError(f"{bits} of a {t} is not supported (only integers): {_where(node)}")
         return AggCall(bits, x)
+    if _anonymous(node, "product", 1) or isinstance(node, exp.Mode):
+        name = "mode" if isinstance(node, exp.Mode) else "product"
+        arg = node.this if isinstance(node, exp.Mode) else node.expressions[0]
+        if isinstance(arg, exp.Distinct):
+            raise UnsupportedError(f"{name}(DISTINCT ...) is not supported: {_where(node)}")
+        x = tr.expr(arg, schema)
+        if schema is not None:
+            t = x.resolve(schema).dtype
+            if name == "product" and not (t.is_integer() or t.is_float() or t.kind == "decimal" or t.is_null()):
+                raise UnsupportedError(f"product of a {t} is not supported (only numbers): {_where(node)}")
+            if name == "mode" and (t.is_null() or t.is_media() or t.is_struct() or t.is_list()
+                                   or t.is_float()):
+                # (a float's mode: DuckDB counts -0.0 and 0.0, and NaNs, apart by their bits)
+                raise UnsupportedError(f"mode of a {t} is not supported: {_where(node)}")
+        return AggCall(name, x)
     if isinstance(node, exp.ApproxDistinct):
         # (exact: DuckDB's HyperLogLog estimate is the exact count on small inputs, and near it on any)
         if node.args.get("accuracy") is not None:

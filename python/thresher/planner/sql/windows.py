@@ -24,18 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from thresher.datatypes import Field, Schema
 from thresher.errors import UnsupportedError
-from thresher.expressions.expr import AggCall, Call, CountStar, Expr, has_aggregate
+from thresher.expressions.expr import AggCall, Call, Column, CountStar, Expr, has_aggregate
 from thresher.expressions.window import IntervalOffset, WindowFrame
-from thresher.planner.logical import LogicalPlan, Window
+from thresher.planner.logical import LogicalPlan, Project, Window
 
 if TYPE_CHECKING:
     from thresher.planner.sql.translate import Translator
 
 _RANKING = {"rownumber": "row_number", "rank": "rank", "denserank": "dense_rank", "percentrank": "percent_rank",
             "cumedist": "cume_dist", "ntile": "ntile"}
-#: aggregates a window computes over whole partitions only, and their SQL names
-_WHOLE_PARTITION_ONLY = {"max_by": "arg_max / max_by", "min_by": "arg_min / min_by", "first_by": "first(x ORDER BY y)",
-                         "bit_and": "bit_and", "bit_or": "bit_or", "bit_xor": "bit_xor"}
 _VALUE = {"firstvalue": "first_value", "lastvalue": "last_value", "nthvalue": "nth_value", "lag": "lag",
           "lead": "lead"}
 
@@ -51,6 +48,10 @@ class WindowSpec:
     descending: list[bool] = field(default_factory=list)
     nulls_last: list[bool] = field(default_factory=list)
     frame: WindowFrame = field(default_factory=WindowFrame)
+    #: an aggregate built of others: ``parts`` (one window each) and ``post``, the expression of
+    #: their columns that computes this window's column
+    parts: list[WindowSpec] = field(default_factory=list)
+    post: Expr | None = None
 
     def inputs(self) -> list[Expr]:
         return [*self.func.children(), *self.partition_by, *self.order_by]
@@ -73,6 +74,7 @@ class SQLWindows:
     def __init__(self, translator: Translator, select: Any) -> None:
         self.tr = translator
         self.specs: list[WindowSpec] = []
+        self.posts: list[tuple[str, Expr]] = []  # (column, expression of the specs' columns)
         self.named = {w.alias_or_name: w for w in (select.args.get("windows") or [])}
 
     # -- extraction --------------------------------------------------------------------------------
@@ -95,7 +97,11 @@ class SQLWindows:
         extra: list[Field] = []
         for w in windows:
             spec = self._spec(w, schema)
-            self.specs.append(spec)
+            if spec.post is not None:
+                self.specs.extend(spec.parts)
+                self.posts.append((spec.name, spec.post))
+            else:
+                self.specs.append(spec)
             extra.append(Field(spec.name, spec.func.resolve(schema).dtype))
             placeholder = exp.column(spec.name.split(".", 1)[1], table="__win")
             if w is node:
@@ -134,6 +140,10 @@ class SQLWindows:
             s = specs[0]
             plan = Window(plan, tuple(x.func.alias(x.name) for x in specs), tuple(s.partition_by), tuple(s.order_by),
                           tuple(s.descending), tuple(s.nulls_last), s.frame)
+        if self.posts:
+            parts = {s.name for s in self.specs if s.name.rsplit("_", 1)[0] in {n for n, _ in self.posts}}
+            keep = [Column(n) for n in plan.schema.names if n not in parts]
+            plan = Project(plan, (*keep, *(e.alias(n) for n, e in self.posts)))
         return plan
 
     # -- one window -------------------------------------------------------------------------------
@@ -166,14 +176,28 @@ class SQLWindows:
         else:
             frame = WindowFrame("rows", "unbounded_preceding", "unbounded_following")
         func = self._function(w.this, schema, w)
-        if isinstance(func, AggCall) and func.name in _WHOLE_PARTITION_ONLY and (
-                frame.start != "unbounded_preceding" or frame.end != "unbounded_following" or frame.exclude != "no_others"):
-            # (computed over each whole partition: operators/window.py's _evaluate)
-            raise UnsupportedError(f"{_WHOLE_PARTITION_ONLY[func.name]} over a window is supported over the whole "
-                                   f"partition only (no ORDER BY, or a frame from UNBOUNDED PRECEDING to "
-                                   f"UNBOUNDED FOLLOWING): {_where(w)}")
         name = f"__win.w{len(self.specs)}_{self.tr._fresh('w').lstrip('_')}"
-        return WindowSpec(name, func, part, order, desc, nulls_last, frame)
+        if isinstance(func, (AggCall, CountStar, Call)) and (not isinstance(func, Call) or func.name.startswith("win.")):
+            return WindowSpec(name, func, part, order, desc, nulls_last, frame)
+        # an aggregate built of others (bool_and: when(count(x) > 0).then(all(x)); string_agg:
+        # agg_list(x).list.join(sep)): each inner aggregate over the window, then the rest of
+        # the expression over their columns (SQLWindows.apply)
+        parts: list[WindowSpec] = []
+
+        def split(e: Expr) -> Expr:
+            if isinstance(e, (AggCall, CountStar)):
+                parts.append(WindowSpec(f"{name}_{len(parts)}", e, list(part), list(order), list(desc),
+                                        list(nulls_last), frame))
+                return Column(parts[-1].name)
+            if isinstance(e, Column):
+                raise UnsupportedError(f"unsupported window function (a column outside its aggregates): {_where(w)}")
+            kids = e.children()
+            return e.with_children([split(k) for k in kids]) if kids else e
+
+        post = split(func)
+        if not parts:
+            raise UnsupportedError(f"unsupported window function {_where(w)}")
+        return WindowSpec(name, func, part, order, desc, nulls_last, frame, parts=parts, post=post)
 
     def _frame(self, spec: Any, w: Any) -> WindowFrame:
         from thresher.planner.sql.translate import SQLError, _where
@@ -263,12 +287,8 @@ class SQLWindows:
                 opts = (*opts, ("ignore_nulls", True))
             return Call(f"win.{name}", tuple(args), opts)
         e = self.tr.expr(fn, schema)
-        if not isinstance(e, (AggCall, CountStar)):
+        if not has_aggregate(e):
             raise UnsupportedError(f"unsupported window function {_where(w)}")
-        if isinstance(e, AggCall) and e.name == "list_by":
-            raise UnsupportedError(f"an aggregate with ORDER BY over a window is not supported: {_where(w)}")
-        if isinstance(e, AggCall) and e.option("distinct"):
-            raise UnsupportedError(f"SUM / AVG (DISTINCT ...) over a window is not supported: {_where(w)}")
         return e
 
 
