@@ -74,6 +74,8 @@ def duckdb_name(node: Any) -> str:
         return f"CASE {whens}" + (f" ELSE {duckdb_name(default)}" if default is not None else "") + " END"
     if isinstance(n, exp.Distinct):
         return "DISTINCT " + ", ".join(duckdb_name(e) for e in n.expressions)
+    if isinstance(n, exp.Array):  # ([1, 2]: DuckDB's list_value(1, 2))
+        return f"list_value({', '.join(duckdb_name(e) for e in n.expressions)})"
     if isinstance(n, exp.Func) and not isinstance(n, (exp.Cast, exp.Case)):
         fname = n.name if isinstance(n, exp.Anonymous) else "unnest" if isinstance(n, exp.Explode) else n.sql_name()
         fname = _UPPER_FUNCS.get(fname.lower(), fname.lower())

@@ -345,6 +345,42 @@ class Translator:
         items = [frm.this] + list(frm.expressions or [])
         joins = list(select.args.get("joins") or [])
         kinds = [(j.side or "").upper() or (j.kind or "").upper() for j in joins]
+        unnests = [(j, k) for j, k in zip(joins, kinds) if isinstance(j.this, exp.Unnest)]
+        if unnests:  # (a lateral unnest(t.l): explodes the joined rows, after the joins)
+            joins, kinds = [j for j in joins if not isinstance(j.this, exp.Unnest)], \
+                [k for j, k in zip(select.args.get("joins"), kinds) if not isinstance(j.this, exp.Unnest)]
+            plan, where_terms = self.from_clause_joins(select, items, joins, kinds, where_nodes, in_subqueries)
+            assert plan is not None
+            return self._lateral_unnests(plan, unnests), where_terms
+        return self.from_clause_joins(select, items, joins, kinds, where_nodes, in_subqueries)
+
+    def _lateral_unnests(self, plan: LogicalPlan, unnests: list[tuple[Any, str]]) -> LogicalPlan:
+        """``FROM t, unnest(t.l) AS z(u)`` / ``CROSS JOIN unnest(...)`` / ``LEFT JOIN unnest(...) ON
+        true``: each row once per element of its list as column ``z.u`` (no row for an empty or
+        NULL list; under LEFT JOIN one row with a NULL element, as DuckDB)."""
+        for j, kind in unnests:
+            node = j.this
+            on = j.args.get("on")
+            if kind not in ("", "INNER", "CROSS", "LEFT") or (
+                    on is not None and not (isinstance(on, exp.Boolean) and on.this is True)):
+                raise UnsupportedError(f"a {kind} JOIN of unnest(...) {'ON a condition ' if on is not None else ''}"
+                                       f"is not supported (a comma, CROSS JOIN, or [LEFT] JOIN ... ON true are): "
+                                       f"{_where(j)}")
+            alias = node.args["alias"]
+            name = f"{alias.name}.{alias.columns[0].name}"
+            x = self.expr(node.expressions[0], plan.schema)
+            t = x.resolve(plan.schema).dtype
+            if not t.is_list():
+                raise UnsupportedError(f"unnest of a {sql_type_name(t)} is not supported (a list only): {_where(node)}")
+            plan = Project(plan, (*(Column(n) for n in plan.schema.names), x.alias(name)))
+            if kind != "LEFT":
+                plan = Filter(plan, Column(name).list.len() > 0)
+            plan = Explode(plan, (name,))
+        return plan
+
+    def from_clause_joins(self, select: Any, items: list[Any], joins: list[Any], kinds: list[str],
+                          where_nodes: list[Any], in_subqueries: list[tuple[bool, Any]],
+                          ) -> tuple[LogicalPlan | None, list[Expr]]:
         right_or_full = any(k in ("RIGHT", "FULL") for k in kinds)
         if right_or_full and (len(items) > 1 or any(k in ("", "INNER", "CROSS") for k in kinds)):
             return self._joins_in_order(items, joins, kinds, where_nodes, in_subqueries)
@@ -1025,6 +1061,8 @@ class Translator:
                     raise SQLError(f"integer literal {text} has more than 38 digits: {_where(node)}")
                 return lit(decimal.Decimal(number))
             return lit(number)
+        if isinstance(node, exp.Array):
+            return self._list_literal(node)
         if isinstance(node, exp.Boolean):
             return lit(bool(node.this))
         if isinstance(node, exp.Null):
@@ -1585,6 +1623,34 @@ class Translator:
                     raise UnsupportedError(f"{_spelled(node)} of a {sql_type_name(t)} is not supported: "
                                            f"{_where(node)}")
         return AggCall("max_by" if isinstance(node, exp.ArgMax) else "min_by", Call("struct.value_by", (x, y)))
+
+    def _list_literal(self, node: Any) -> Expr:
+        """``[1, 2, NULL]``, ``['a', 'b']``: a list of constants, typed as DuckDB types it (integers an
+        INTEGER[] where they fit, else BIGINT[]; VARCHAR[], BOOLEAN[], DOUBLE[] of 1e0 literals). Lists
+        of other values (columns, decimals, mixed types, nested lists, ``[]``) are refused."""
+        values: list[Any] = []
+        for item in node.expressions:
+            neg = isinstance(item, exp.Neg)
+            inner = item.this if neg else item
+            if isinstance(inner, exp.Null) and not neg:
+                values.append(None)
+                continue
+            e = self.expr(inner, None) if isinstance(inner, (exp.Literal, exp.Boolean)) else None
+            if not isinstance(e, Literal) or (neg and not isinstance(e.value, (int, float))):
+                raise UnsupportedError(f"a list of other values than constants is not supported: {_where(node)}")
+            values.append(-e.value if neg else e.value)
+        kinds = {type(v) for v in values if v is not None}
+        if len(kinds) != 1 or kinds & {decimal.Decimal}:
+            raise UnsupportedError(f"a list literal of {'no typed value' if not kinds else 'these values'} is not "
+                                   f"supported (integers, floats written 1e0, strings or booleans alike): "
+                                   f"{_where(node)}")
+        kind = kinds.pop()
+        if kind is int:
+            fits = all(v is None or -2 ** 31 <= v < 2 ** 31 for v in values)
+            dtype = DataType.int32() if fits else DataType.int64()
+        else:
+            dtype = {str: DataType.string(), bool: DataType.bool(), float: DataType.float64()}[kind]
+        return Literal(values, DataType.list(dtype))
 
     def _row_in(self, node: Any, schema: Schema | None) -> Expr:
         """``(a, b) [NOT] IN ((1, 2), (3, NULL))``: DuckDB compares the row values as structs, a
@@ -3491,6 +3557,8 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
                 _expand_set_positions(node, node.parent)
     if values:
         tree = _values_as_selects(tree, values)
+    if any(isinstance(n.parent, (exp.From, exp.Join)) for n in tree.find_all(exp.Unnest)):
+        _unnests_in_from(tree)
     if derived:
         from thresher.planner.sql.lateral_joins import implicit_laterals
 
@@ -3519,6 +3587,29 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
         return plan
     except ThresherTypeError as exc:
         raise SQLError(f"type error: {exc}") from exc
+
+
+def _unnests_in_from(tree: Any) -> None:
+    """``FROM unnest([1, 2]) AS u(x)`` (of constants) as ``FROM (SELECT unnest([1, 2]) AS x) AS u``;
+    a lateral ``unnest(t.l)`` keeps its place (``Translator._lateral_unnests``). Either is named as
+    DuckDB names it: ``AS u(x)``: u.x; ``AS u``: u.u; no alias: unnest.unnest."""
+    for node in list(tree.find_all(exp.Unnest)):
+        if not isinstance(node.parent, (exp.From, exp.Join)):
+            continue
+        if len(node.expressions) != 1 or node.args.get("offset") or node.args.get("explode_array"):
+            raise UnsupportedError(f"unnest of more than one list, or WITH ORDINALITY, in FROM is not supported: "
+                                   f"{_where(node)}")
+        alias = node.args.get("alias")
+        name = alias.name if alias is not None and alias.name else "unnest"
+        columns = list(alias.columns) if alias is not None else []
+        if len(columns) > 1:
+            raise UnsupportedError(f"unnest(...) AS {name}(...) names one column: {_where(node)}")
+        column = columns[0].name if columns else name
+        if node.find(exp.Column) is None and isinstance(node.parent, exp.From):
+            select = exp.select(exp.alias_(exp.Explode(this=node.expressions[0].copy()), column, quoted=False))
+            node.replace(exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(name))))
+        else:
+            node.set("alias", exp.TableAlias(this=exp.to_identifier(name), columns=[exp.to_identifier(column)]))
 
 
 def _values_as_selects(tree: Any, values: list[Any]) -> Any:
