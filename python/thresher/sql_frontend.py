@@ -63,7 +63,8 @@ def sql(query: str, dialect: str = "duckdb", **tables: Any) -> DataFrame:
         tree = _parse(query, dialect)  # parsed once, for the file tables and the translation
         files = _file_tables(tree, frames)
         frames.update(files)
-        plan = translate(query, {k: v.plan for k, v in frames.items()}, dialect=dialect, tree=tree)
+        plan = translate(query, {k: v.plan for k, v in frames.items()}, dialect=dialect, tree=tree,
+                         execute=lambda p: DataFrame(p).to_arrow())
         # sqlglot's tree is cyclic (parent links): dropped while the collector is paused, the
         # young collection that runs when planning ends frees it; alive at that moment it would
         # be promoted and left to an older collection that traverses far more (TPC-H q2/q11/q16:

@@ -1,6 +1,7 @@
 """Constructs DuckDB users write often, answered as DuckDB answers them (differential tests; each
 failed on the code before, refused or answered wrongly): table aliases with column lists; list
-literals and unnest in FROM (of constants, and lateral over a joined table's list column)."""
+literals and unnest in FROM (of constants, and lateral over a joined table's list column); WITH
+RECURSIVE (UNION and UNION ALL); a WHERE on a SELECT without FROM (it was ignored)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ L = pa.table({
     "l": pa.array([[1, 2], [], None, [3, None], [2, 2]], pa.list_(pa.int64())),
     "s": pa.array([["a"], ["b", "c"], None, [], [None]], pa.list_(pa.string())),
 })
+E = pa.table({"src": pa.array([1, 1, 2, 3, 4, 5, 2], pa.int64()), "dst": pa.array([2, 3, 3, 4, 1, None, 3], pa.int64())})
 U = pa.table({"k": pa.array([1, 2, 2, None], pa.int64()), "v": pa.array(["p", None, "q", "r"])})
-TABLES = {"t": T, "u": U, "l": L}
-EMPTY = {"t": T.slice(0, 0), "u": U.slice(0, 0), "l": L.slice(0, 0)}
+TABLES = {"t": T, "u": U, "l": L, "e": E}
+EMPTY = {"t": T.slice(0, 0), "u": U.slice(0, 0), "l": L.slice(0, 0), "e": E.slice(0, 0)}
 
 
 def _normal(table: pa.Table) -> list[Any]:
@@ -108,3 +110,38 @@ def test_lists_refused_clearly(query: str, match: str) -> None:
         th.sql(query, t=th.from_arrow(T), l=th.from_arrow(L)).to_arrow()
     if "[]" not in query:  # (sqlglot keeps no position for an empty list)
         assert "line 1, column" in str(err.value)
+
+
+@pytest.mark.parametrize("query", [
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT * FROM r ORDER BY n",
+    "WITH RECURSIVE r AS (SELECT g AS n, s FROM t UNION SELECT n + 1, s FROM r WHERE n < 5) SELECT n, s FROM r "
+    "ORDER BY ALL",
+    "WITH RECURSIVE r AS (SELECT g AS n, s FROM t UNION ALL SELECT n + 1, s FROM r WHERE n < 4) SELECT n, s FROM r "
+    "ORDER BY ALL",
+    "WITH RECURSIVE r(a, b) AS (SELECT 0, 1 UNION ALL SELECT b, a + b FROM r WHERE b < 50), q AS (SELECT * FROM r) "
+    "SELECT a FROM q JOIN r USING (a) ORDER BY a",
+    # graph reachability: UNION stops at the fixpoint over a cycle (1 -> 3 -> 4 -> 1), duplicate edges
+    "WITH RECURSIVE reach(node) AS (SELECT 1 UNION SELECT e.dst FROM reach JOIN e ON e.src = reach.node) "
+    "SELECT * FROM reach ORDER BY ALL",
+    "WITH RECURSIVE reach(node, d) AS (SELECT 1, 0 UNION ALL SELECT e.dst, d + 1 FROM reach JOIN e "
+    "ON e.src = reach.node WHERE d < 6) SELECT node, min(d) AS d, count(*) AS n FROM reach GROUP BY node ORDER BY ALL",
+    "WITH RECURSIVE r(n) AS (SELECT NULL::INT UNION SELECT n FROM r) SELECT * FROM r",
+    "WITH RECURSIVE r(n) AS (SELECT 1 WHERE false UNION ALL SELECT n + 1 FROM r) SELECT count(*) AS c FROM r",
+    "WITH RECURSIVE r(s) AS (SELECT 'a' UNION ALL SELECT s || 'b' FROM r WHERE length(s) < 4) SELECT * FROM r "
+    "ORDER BY s",
+    "WITH RECURSIVE r(k, v) AS (SELECT k, v FROM u UNION SELECT k, v FROM r) SELECT * FROM r ORDER BY ALL",
+    "SELECT 1 AS n WHERE false",
+    "SELECT 1 AS n WHERE 1 < 2 AND 'a' = 'a'",
+    "SELECT 1 AS n WHERE NULL",
+])
+def test_recursive_ctes_as_duckdb(query: str) -> None:
+    _same(query)
+    _same(query, EMPTY)
+
+
+def test_recursion_without_fixpoint_is_refused_clearly() -> None:
+    with pytest.raises(ThresherError, match=r"WITH RECURSIVE r still adds rows after \d+ iterations") as err:
+        th.sql("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n FROM r) SELECT * FROM r").to_arrow()
+    assert "line 1, column" in str(err.value)
+    with pytest.raises(ThresherError, match="anchor UNION"):
+        th.sql("WITH RECURSIVE r(n) AS (SELECT 1 EXCEPT SELECT n FROM r) SELECT * FROM r").to_arrow()

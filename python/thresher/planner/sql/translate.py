@@ -153,8 +153,11 @@ class Relation:
 class Translator:
     """Translate one (already sqlglot-optimized) statement against a catalog of plans."""
 
-    def __init__(self, catalog: Mapping[str, LogicalPlan], facts: TreeFacts | None = None) -> None:
+    def __init__(self, catalog: Mapping[str, LogicalPlan], facts: TreeFacts | None = None,
+                 execute: Callable[[LogicalPlan], pa.Table] | None = None) -> None:
         self.catalog = {k.lower(): v for k, v in catalog.items()}
+        #: runs a plan to its rows (WITH RECURSIVE iterates while translating); None: refused
+        self.execute = execute
         #: what one walk over the tree found (see ``tree_facts``); None: assume anything
         self.facts = facts
         #: table alias -> the columns the query reads through it (``TreeFacts.used``; None: all)
@@ -175,7 +178,11 @@ class Translator:
         with_ = node.args.get("with") or node.args.get("with_")
         if with_ is not None:
             for cte in with_.expressions:
-                self.ctes[cte.alias_or_name.lower()] = self.statement(cte.this)
+                name = cte.alias_or_name.lower()
+                if with_.args.get("recursive") and any(t.name.lower() == name for t in cte.this.find_all(exp.Table)):
+                    self.ctes[name] = self._recursive_cte(cte, name)
+                else:
+                    self.ctes[name] = self.statement(cte.this)
         if isinstance(node, exp.Select):
             return self.select(node)
         if isinstance(node, (exp.Union, exp.Intersect, exp.Except)):
@@ -202,6 +209,63 @@ class Translator:
         if isinstance(node, exp.Subquery):
             return self.statement(node.this)
         raise SQLError(f"unsupported statement {type(node).__name__}: {_where(node)}")
+
+    def _recursive_cte(self, cte: Any, name: str) -> LogicalPlan:
+        """``WITH RECURSIVE r AS (anchor UNION [ALL] step)``, as DuckDB: the anchor's rows, then the
+        step's over the rows the last iteration added, until one adds none; UNION keeps only rows
+        not seen before (NULLs equal), UNION ALL every row. Run while translating (the rows become
+        an in-memory table); more than ``RECURSION_LIMIT`` iterations is an error."""
+        from thresher.io.memory import InMemorySource
+        from thresher.planner.logical import ScanSource
+
+        body = cte.this
+        if not isinstance(body, exp.Union) or any(t.name.lower() == name for t in body.left.find_all(exp.Table)):
+            raise UnsupportedError(f"WITH RECURSIVE {name} needs the form (anchor UNION [ALL] step), the anchor "
+                                   f"not reading {name}: {_where(cte)}")
+        if body.args.get("by_name") or body.args.get("order") is not None or body.args.get("limit") is not None:
+            raise UnsupportedError(f"WITH RECURSIVE {name}: UNION BY NAME, ORDER BY or LIMIT on the recursion is not "
+                                   f"supported: {_where(cte)}")
+        if self.execute is None:
+            raise UnsupportedError(f"WITH RECURSIVE is supported through th.sql only: {_where(cte)}")
+        distinct = body.args.get("distinct") is not False
+        anchor = self.statement(body.left)
+        schema = anchor.schema
+        target = pa.schema([pa.field(f.name, f.dtype.arrow) for f in schema.fields])
+
+        def run(plan: LogicalPlan) -> pa.Table:
+            plan = self._rename_like(plan, schema)
+            rows = self.execute(plan)  # type: ignore[misc]
+            try:
+                return rows.cast(target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise UnsupportedError(f"WITH RECURSIVE {name}: the step's rows do not fit the anchor's column types "
+                                       f"({exc}); cast the anchor's columns to the wider type: {_where(cte)}") from None
+
+        seen: set[tuple[Any, ...]] = set()
+
+        def new_rows(rows: pa.Table) -> pa.Table:
+            if not distinct:
+                return rows
+            keep = []
+            for i, row in enumerate(zip(*(c.to_pylist() for c in rows.columns))):
+                key = tuple("nan" if isinstance(v, float) and v != v else v for v in row)
+                if key not in seen:
+                    seen.add(key)
+                    keep.append(i)
+            return rows.take(pa.array(keep, pa.int64()))
+
+        working = new_rows(run(anchor))
+        parts = [working]
+        for _ in range(RECURSION_LIMIT):
+            if working.num_rows == 0:
+                break
+            self.ctes[name] = ScanSource(InMemorySource(working))
+            working = new_rows(run(self.statement(body.right.copy())))
+            parts.append(working)
+        else:
+            raise SQLError(f"WITH RECURSIVE {name} still adds rows after {RECURSION_LIMIT} iterations (the limit): "
+                           f"{_where(cte)}")
+        return ScanSource(InMemorySource(pa.concat_tables(parts)))
 
     def _intersect_except(self, left: LogicalPlan, right: LogicalPlan, intersect: bool, distinct: bool) -> LogicalPlan:
         """INTERSECT / EXCEPT [ALL] by grouping both sides' rows together: grouping treats NULLs
@@ -340,8 +404,13 @@ class Translator:
         where_nodes, in_subqueries = self._where_parts(select)
 
         frm = select.args.get("from_") or select.args.get("from")
-        if frm is None:
-            return None, []
+        if frm is None:  # (SELECT 1 WHERE false: no row; the WHERE was dropped)
+            if in_subqueries:
+                raise UnsupportedError(f"[NOT] IN (subquery) in the WHERE of a SELECT without FROM is not supported: "
+                                       f"{_where(select)}")
+            terms = [t for w in where_nodes for t in split_conjunction(self.expr(w, None))]
+            return None, [Literal(None, DataType.bool()) if isinstance(t, Literal) and t.value is None else t
+                          for t in terms]
         items = [frm.this] + list(frm.expressions or [])
         joins = list(select.args.get("joins") or [])
         kinds = [(j.side or "").upper() or (j.kind or "").upper() for j in joins]
@@ -3509,10 +3578,16 @@ def _expand_set_positions(group: Any, select: Any) -> None:
         node.replace(select.expressions[n - 1].unalias().copy())
 
 
-def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duckdb", tree: Any = None) -> LogicalPlan:
+#: the most iterations a WITH RECURSIVE may run before it is an error
+RECURSION_LIMIT = 1000
+
+
+def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duckdb", tree: Any = None,
+              execute: Callable[[LogicalPlan], pa.Table] | None = None) -> LogicalPlan:
     """Parse ``sql`` with sqlglot and translate it to a logical plan over ``catalog``.
 
-    ``tree`` is ``sql`` already parsed by the caller (it is rewritten in place)."""
+    ``tree`` is ``sql`` already parsed by the caller (it is rewritten in place). ``execute`` runs a
+    plan to its rows (a WITH RECURSIVE's iterations; without it WITH RECURSIVE is refused)."""
     from sqlglot.errors import OptimizeError, ParseError
 
     try:
@@ -3581,7 +3656,7 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     if isinstance(tree, exp.Describe):
         raise UnsupportedError("DESCRIBE is not supported; use df.schema")
     try:
-        plan = Translator(catalog, tree_facts(tree)).statement(tree)
+        plan = Translator(catalog, tree_facts(tree), execute).statement(tree)
         if any(n in generated and generated[n] != n for n in plan.schema.names):
             plan = Project(plan, tuple(Column(n).alias(generated.get(n, n)) for n in plan.schema.names))
         return plan
