@@ -1,7 +1,8 @@
 """Constructs DuckDB users write often, answered as DuckDB answers them (differential tests; each
 failed on the code before, refused or answered wrongly): table aliases with column lists; list
 literals and unnest in FROM (of constants, and lateral over a joined table's list column); WITH
-RECURSIVE (UNION and UNION ALL); a WHERE on a SELECT without FROM (it was ignored)."""
+RECURSIVE (UNION and UNION ALL); a WHERE on a SELECT without FROM (it was ignored); the star
+expression COLUMNS('regex') / COLUMNS(*)."""
 
 from __future__ import annotations
 
@@ -145,3 +146,40 @@ def test_recursion_without_fixpoint_is_refused_clearly() -> None:
     assert "line 1, column" in str(err.value)
     with pytest.raises(ThresherError, match="anchor UNION"):
         th.sql("WITH RECURSIVE r(n) AS (SELECT 1 EXCEPT SELECT n FROM r) SELECT * FROM r").to_arrow()
+
+
+W = pa.table({"g": pa.array([1, 2, None, 2], pa.int64()), "s": pa.array(["a", None, "b", "a"]),
+              "x": pa.array([3, None, 5, 3], pa.int64()), "gx": pa.array([4, 4, None, None], pa.int64())})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT COLUMNS('^[gs]') FROM w ORDER BY ALL",
+    "SELECT max(COLUMNS('^[gx]')) FROM w",
+    "SELECT COLUMNS('g') + 1 FROM w ORDER BY ALL",
+    "SELECT COLUMNS(*) FROM w ORDER BY ALL",
+    "SELECT s, sum(COLUMNS('x')) FROM w GROUP BY s ORDER BY s",
+    "SELECT count(DISTINCT COLUMNS('x$')) FROM w",
+    "SELECT w.g, COLUMNS('^y') FROM w JOIN u2 ON w.g = u2.g ORDER BY ALL",
+])
+def test_columns_as_duckdb(query: str) -> None:
+    tables = {"w": W, "u2": pa.table({"g": pa.array([1, 2], pa.int64()), "y": pa.array([5, None], pa.int64())})}
+    _same(query, tables)
+    _same(query, {n: t.slice(0, 0) for n, t in tables.items()})
+
+
+def test_columns_names_repeated_as_duckdb_frames_name_them() -> None:
+    got = th.sql("SELECT min(COLUMNS('x')), max(COLUMNS('x')) FROM w", w=th.from_arrow(W)).to_arrow()
+    assert got.column_names == ["x", "gx", "x_1", "gx_1"]
+    assert [c[0] for c in got.to_pydict().values()] == [3, 4, 5, 4]
+
+
+@pytest.mark.parametrize(("query", "match"), [
+    ("SELECT COLUMNS('zz') FROM w", "no column matches"),
+    ("SELECT g FROM w WHERE COLUMNS('x') > 0", "outside the select list"),
+    ("SELECT COLUMNS('x') FROM (SELECT * FROM w)", "catalog's tables only"),
+    ("SELECT COLUMNS(c -> c LIKE 'g%') FROM w", "lambda"),
+])
+def test_columns_refused_clearly(query: str, match: str) -> None:
+    with pytest.raises(ThresherError, match=match) as err:
+        th.sql(query, w=th.from_arrow(W)).to_arrow()
+    assert "line 1, column" in str(err.value)

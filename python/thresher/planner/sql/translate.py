@@ -3597,6 +3597,8 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
         raise SQLError("syntax error: " + re.sub(r"\x1b\[[0-9;]*m", "", str(exc))) from exc
     from thresher.planner.sql.names import name_select_items, unknown_column_message
 
+    if any(True for _ in tree.find_all(exp.Columns)):
+        _expand_columns(tree, catalog)
     generated = name_select_items(tree)  # count(*) -> "count_star()", a + 1 -> "(a + 1)": DuckDB's names
     ctes: set[str] = set()
     tables: list[Any] = []  # in find_all's order: the first unknown one is reported
@@ -3662,6 +3664,83 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
         return plan
     except ThresherTypeError as exc:
         raise SQLError(f"type error: {exc}") from exc
+
+
+def _expand_columns(tree: Any, catalog: Mapping[str, LogicalPlan]) -> None:
+    """DuckDB's star expression ``COLUMNS('regex')`` / ``COLUMNS(*)`` in a select item: the item
+    once per column of the FROM whose name the regex finds (a search, case-sensitive), in the FROM's
+    order, each named as the column (or the item's alias). Answered over tables of the catalog
+    (joined with ON or commas); elsewhere (a CTE or derived table, USING, a lambda, outside the
+    select list) it is refused by name and position."""
+    import re as regex
+
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    for node in list(tree.find_all(exp.Columns)):
+        select = node.parent
+        while select is not None and not isinstance(select, exp.Select):
+            select = select.parent
+        item = node
+        while item.parent is not select:
+            item = item.parent
+        if select is None or item not in select.expressions:
+            raise UnsupportedError(f"COLUMNS(...) outside the select list is not supported: {_where(node)}")
+    for select in list(tree.find_all(exp.Select)):
+        if not any(isinstance(i, exp.Columns) or i.find(exp.Columns) for i in select.expressions):
+            continue
+        frm = select.args.get("from_") or select.args.get("from")
+        sources = ([frm.this, *(frm.expressions or [])] if frm is not None else []) + \
+            [j.this for j in select.args.get("joins") or []]
+        if any(j.args.get("using") or j.method for j in select.args.get("joins") or []):
+            raise UnsupportedError(f"COLUMNS(...) over a join with USING or NATURAL is not supported: {_where(select)}")
+        columns: list[tuple[str, str]] = []  # (table alias, column)
+        for src in sources:
+            if not isinstance(src, exp.Table) or src.name.lower() in ctes or src.name.lower() not in catalog:
+                raise UnsupportedError(f"COLUMNS(...) is supported over the catalog's tables only (not a CTE, a "
+                                       f"derived table or a table function): {_where(src)}")
+            alias = src.args.get("alias")
+            if isinstance(alias, exp.TableAlias) and alias.columns:
+                raise UnsupportedError(f"COLUMNS(...) over a table alias with a column list is not supported: "
+                                       f"{_where(src)}")
+            columns += [(src.alias_or_name, n) for n in catalog[src.name.lower()].schema.names]
+        items: list[Any] = []
+        for item in select.expressions:
+            found = list(item.find_all(exp.Columns))
+            if not found:
+                items.append(item)
+                continue
+            patterns: list[Any] = []
+            for c in found:
+                arg = c.this
+                if isinstance(arg, exp.Star):
+                    patterns.append(None)
+                elif isinstance(arg, exp.Literal) and arg.is_string:
+                    try:
+                        patterns.append(regex.compile(arg.name))
+                    except regex.error as exc:
+                        raise SQLError(f"COLUMNS: invalid regular expression {arg.name!r} ({exc}): {_where(c)}") \
+                            from None
+                else:
+                    raise UnsupportedError(f"COLUMNS(...) of other than a regular expression literal or * (a lambda, "
+                                           f"a list) is not supported: {_where(c)}")
+            matched = [(t, n) for t, n in columns
+                       if all(p is None or p.search(n) for p in patterns)]
+            if not matched:
+                raise SQLError(f"COLUMNS: no column matches in {_where(item)}")
+            if len({str(p) for p in patterns}) > 1:
+                raise UnsupportedError(f"two different COLUMNS(...) in one select item are not supported: "
+                                       f"{_where(item)}")
+            for t, n in matched:
+                copy = item.copy()
+                for c in list(copy.find_all(exp.Columns)):
+                    ref = exp.column(n, table=t, quoted=True)
+                    if c is copy:
+                        copy = ref
+                    else:
+                        c.replace(ref)
+                name = item.alias if isinstance(item, exp.Alias) else n
+                inner = copy.this if isinstance(copy, exp.Alias) else copy
+                items.append(exp.alias_(inner, name, quoted=True))
+        select.set("expressions", items)
 
 
 def _unnests_in_from(tree: Any) -> None:
