@@ -2,7 +2,7 @@
 failed on the code before, refused or answered wrongly): table aliases with column lists; list
 literals and unnest in FROM (of constants, and lateral over a joined table's list column); WITH
 RECURSIVE (UNION and UNION ALL); a WHERE on a SELECT without FROM (it was ignored); the star
-expression COLUMNS('regex') / COLUMNS(*)."""
+expression COLUMNS('regex') / COLUMNS(*); UNPIVOT (DuckDB's and the standard form)."""
 
 from __future__ import annotations
 
@@ -182,4 +182,30 @@ def test_columns_names_repeated_as_duckdb_frames_name_them() -> None:
 def test_columns_refused_clearly(query: str, match: str) -> None:
     with pytest.raises(ThresherError, match=match) as err:
         th.sql(query, w=th.from_arrow(W)).to_arrow()
+    assert "line 1, column" in str(err.value)
+
+
+P = pa.table({"g": pa.array([1, None, 2, 1], pa.int32()), "s": pa.array(["a", "b", None, "a"]),
+              "x": pa.array([3, None, 4, 3], pa.int32()), "f": pa.array([2.5, 1.0, None, 2.5])})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM t UNPIVOT (v FOR k IN (x, g)) ORDER BY ALL",
+    "SELECT * FROM (UNPIVOT t ON x, g) ORDER BY ALL",
+    "SELECT * FROM (UNPIVOT t ON x, g INTO NAME k VALUE v) ORDER BY ALL",
+    "SELECT k, sum(v) AS s, count(*) AS n FROM (UNPIVOT t ON x, g INTO NAME k VALUE v) GROUP BY k ORDER BY k",
+    "SELECT s, k FROM t AS z UNPIVOT (v FOR k IN (x, g)) WHERE v > 1 ORDER BY ALL",
+    "SELECT * FROM (UNPIVOT t ON f INTO NAME k VALUE v) ORDER BY ALL",
+])
+def test_unpivot_as_duckdb(query: str) -> None:
+    _same(query, {"t": P})
+    _same(query, {"t": P.slice(0, 0)})
+
+
+def test_unpivot_statement_and_pivot_refused() -> None:
+    got = th.sql("UNPIVOT t ON x, g INTO NAME k VALUE v", t=th.from_arrow(P)).to_arrow()
+    assert sorted(zip(got["k"].to_pylist(), got["v"].to_pylist())) == [("g", 1), ("g", 1), ("g", 2), ("x", 3),
+                                                                        ("x", 3), ("x", 4)]
+    with pytest.raises(ThresherError, match="PIVOT is not supported") as err:
+        th.sql("PIVOT t ON g USING sum(x)", t=th.from_arrow(P)).to_arrow()
     assert "line 1, column" in str(err.value)

@@ -3597,6 +3597,8 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
         raise SQLError("syntax error: " + re.sub(r"\x1b\[[0-9;]*m", "", str(exc))) from exc
     from thresher.planner.sql.names import name_select_items, unknown_column_message
 
+    if any(True for _ in tree.find_all(exp.Pivot)):
+        tree = _unpivots_as_unions(tree, catalog)
     if any(True for _ in tree.find_all(exp.Columns)):
         _expand_columns(tree, catalog)
     generated = name_select_items(tree)  # count(*) -> "count_star()", a + 1 -> "(a + 1)": DuckDB's names
@@ -3664,6 +3666,64 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
         return plan
     except ThresherTypeError as exc:
         raise SQLError(f"type error: {exc}") from exc
+
+
+def _unpivots_as_unions(tree: Any, catalog: Mapping[str, LogicalPlan]) -> Any:
+    """DuckDB's ``UNPIVOT t ON a, b [INTO NAME k VALUE v]`` and the standard ``FROM t UNPIVOT (v
+    FOR k IN (a, b))``, over a table of the catalog, as a UNION ALL with a branch per column:
+    ``SELECT <the other columns>, 'a' AS k, a AS v FROM t WHERE a IS NOT NULL`` (DuckDB's UNPIVOT
+    drops NULL values; its default names are ``name`` and ``value``). PIVOT is refused."""
+    for node in list(tree.find_all(exp.Pivot)):
+        if not node.args.get("unpivot"):
+            raise UnsupportedError(f"PIVOT is not supported (UNPIVOT is; or write the conditional aggregates "
+                                   f"sum(x) FILTER (WHERE k = 'a') AS a, ...): {_where(node)}")
+        table = node.this if node.this is not None else node.parent
+        standard = node.this is None
+        if not isinstance(table, exp.Table) or table.name.lower() not in catalog or node.find(exp.Columns) \
+                or any(c.name.lower() == table.name.lower() for c in tree.find_all(exp.CTE)):
+            raise UnsupportedError(f"UNPIVOT is supported over a table of the catalog, ON its plain columns: "
+                                   f"{_where(node)}")
+        if standard:
+            fields = node.args.get("fields") or []
+            if len(fields) != 1 or len(node.expressions) != 1 or not isinstance(fields[0], exp.In):
+                raise UnsupportedError(f"UNPIVOT of more than one value column is not supported: {_where(node)}")
+            name, value = fields[0].this.name, node.expressions[0].name
+            on = list(fields[0].expressions)
+        else:
+            into = node.args.get("into")
+            if into is not None and len(into.expressions) != 1:
+                raise UnsupportedError(f"UNPIVOT of more than one value column is not supported: {_where(node)}")
+            name = into.this.name if into is not None else "name"
+            value = into.expressions[0].name if into is not None else "value"
+            on = list(node.expressions)
+        if not on or not all(isinstance(c, exp.Column) and not c.table for c in on):
+            raise UnsupportedError(f"UNPIVOT ... ON needs plain column names: {_where(node)}")
+        columns = catalog[table.name.lower()].schema.names
+        lowered = {c.lower(): c for c in columns}
+        picked = []
+        for c in on:
+            if c.name.lower() not in lowered:
+                raise SQLError(f"UNPIVOT: unknown column {c.name!r} in {_where(node)}")
+            picked.append(lowered[c.name.lower()])
+        others = [c for c in columns if c not in picked]
+        branches = [
+            exp.select(*(exp.column(c, quoted=True) for c in others),
+                       exp.alias_(exp.Literal.string(c), name, quoted=True),
+                       exp.alias_(exp.column(c, quoted=True), value, quoted=True))
+            .from_(exp.Table(this=exp.to_identifier(table.name)))
+            .where(exp.Not(this=exp.Is(this=exp.column(c, quoted=True), expression=exp.Null())))
+            for c in picked]
+        union: Any = branches[0]
+        for b in branches[1:]:
+            union = exp.union(union, b, distinct=False)
+        if standard:
+            table.set("pivots", None)
+            table.replace(exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier(table.alias_or_name))))
+        elif node is tree:
+            tree = union
+        else:
+            node.replace(union)
+    return tree
 
 
 def _expand_columns(tree: Any, catalog: Mapping[str, LogicalPlan]) -> None:
