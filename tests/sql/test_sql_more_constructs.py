@@ -2,7 +2,8 @@
 failed on the code before, refused or answered wrongly): table aliases with column lists; list
 literals and unnest in FROM (of constants, and lateral over a joined table's list column); WITH
 RECURSIVE (UNION and UNION ALL); a WHERE on a SELECT without FROM (it was ignored); the star
-expression COLUMNS('regex') / COLUMNS(*); UNPIVOT (DuckDB's and the standard form)."""
+expression COLUMNS('regex') / COLUMNS(*); UNPIVOT (DuckDB's and the standard form); row values
+NOT IN (subquery) as a WHERE conjunct, with SQL's NULL semantics."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import thresher as th
 from thresher.errors import ThresherError
@@ -209,3 +212,33 @@ def test_unpivot_statement_and_pivot_refused() -> None:
     with pytest.raises(ThresherError, match="PIVOT is not supported") as err:
         th.sql("PIVOT t ON g USING sum(x)", t=th.from_arrow(P)).to_arrow()
     assert "line 1, column" in str(err.value)
+
+
+R = pa.table({"a": pa.array([1, 1, None, 2, 3, 3], pa.int64()), "b": pa.array([1, None, None, 2, 3, 3], pa.int64()),
+              "c": pa.array(["p", "q", "r", "s", "t", "u"])})
+S = pa.table({"x": pa.array([1, 2, 1], pa.int64()), "y": pa.array([1, None, 1], pa.int64())})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT a, b FROM r WHERE (a, b) NOT IN (SELECT x, y FROM s) ORDER BY ALL",
+    "SELECT c FROM r WHERE c > 'p' AND (a, b) NOT IN (SELECT x, y FROM s WHERE x > 1) ORDER BY ALL",
+    "SELECT c FROM r WHERE (b, a) NOT IN (SELECT a, b FROM r WHERE c = 's') ORDER BY c",
+    "SELECT c FROM r WHERE (a + 0, b) NOT IN (SELECT x, y FROM s WHERE y IS NOT NULL) ORDER BY c",
+    "SELECT c FROM r WHERE (a, c) NOT IN (SELECT x, 'p' FROM s) AND (a, b) IN (SELECT x, y FROM s) ORDER BY c",
+])
+def test_row_not_in_as_duckdb(query: str) -> None:
+    _same(query, {"r": R, "s": S})
+    _same(query, {"r": R, "s": S.slice(0, 0)})
+    _same(query, {"r": R.slice(0, 0), "s": S})
+
+
+_SMALL = st.one_of(st.none(), st.integers(0, 2))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(left=st.lists(st.tuples(_SMALL, _SMALL), max_size=6), right=st.lists(st.tuples(_SMALL, _SMALL), max_size=4))
+def test_row_not_in_fuzz(left: list[tuple[Any, Any]], right: list[tuple[Any, Any]]) -> None:
+    r = pa.table({"a": pa.array([v[0] for v in left], pa.int64()), "b": pa.array([v[1] for v in left], pa.int64()),
+                  "k": pa.array(range(len(left)), pa.int64())})
+    s = pa.table({"x": pa.array([v[0] for v in right], pa.int64()), "y": pa.array([v[1] for v in right], pa.int64())})
+    _same("SELECT k FROM r WHERE (a, b) NOT IN (SELECT x, y FROM s) ORDER BY k", {"r": r, "s": s})

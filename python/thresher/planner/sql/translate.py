@@ -1727,7 +1727,7 @@ class Translator:
         subquery form is answered as a WHERE condition (``_row_in_subqueries``), refused elsewhere."""
         if node.args.get("query") is not None:
             raise UnsupportedError(f"a row value [NOT] IN (subquery) is supported only as a WHERE condition ANDed "
-                                   f"with the others, not as a value, under NOT or OR, nor as NOT IN: {_where(node)}")
+                                   f"with the others (NOT IN too), not as a value or under OR: {_where(node)}")
         values = [self.expr(v, schema) for v in node.this.expressions]
         terms = []
         for item in node.expressions:
@@ -3599,6 +3599,9 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
 
     if any(True for _ in tree.find_all(exp.Pivot)):
         tree = _unpivots_as_unions(tree, catalog)
+    for node in list(tree.find_all(exp.Not)):
+        if isinstance(node.this, exp.In) and isinstance(node.this.this, exp.Tuple) and node.this.args.get("query"):
+            _row_not_in_as_not_exists(node)
     if any(True for _ in tree.find_all(exp.Columns)):
         _expand_columns(tree, catalog)
     generated = name_select_items(tree)  # count(*) -> "count_star()", a + 1 -> "(a + 1)": DuckDB's names
@@ -3666,6 +3669,35 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
         return plan
     except ThresherTypeError as exc:
         raise SQLError(f"type error: {exc}") from exc
+
+
+def _row_not_in_as_not_exists(node: Any) -> None:
+    """``(a, b) NOT IN (SELECT x, y ...)`` as a WHERE conjunct, with SQL's (DuckDB's) NULL
+    semantics: a row is kept where every subquery row differs from it for certain in some field,
+    ``NOT EXISTS (SELECT 1 FROM (SELECT x, y ...) AS s(c0, c1) WHERE (a = s.c0 OR a IS NULL OR
+    s.c0 IS NULL) AND (b = s.c1 OR ...))`` (decorrelated to an anti join). Elsewhere (a value,
+    under OR) it stays refused."""
+    up = node.parent
+    while isinstance(up, (exp.And, exp.Paren)):
+        up = up.parent
+    if not isinstance(up, exp.Where):
+        return
+    isin = node.this
+    lhs = isin.this.expressions
+    alias = f"__nin{id(node) % 100000}"
+    cols = [f"c{i}" for i in range(len(lhs))]
+    terms = []
+    for a, c in zip(lhs, cols):
+        ref = exp.column(c, table=alias)
+        terms.append(exp.paren(exp.or_(exp.EQ(this=a.copy(), expression=ref.copy()),
+                                       exp.Is(this=a.copy(), expression=exp.Null()),
+                                       exp.Is(this=ref.copy(), expression=exp.Null()))))
+    sub = isin.args["query"]
+    inner = sub.this if isinstance(sub, exp.Subquery) else sub
+    source = exp.Subquery(this=inner.copy(), alias=exp.TableAlias(this=exp.to_identifier(alias),
+                                                                  columns=[exp.to_identifier(c) for c in cols]))
+    exists = exp.Exists(this=exp.select(exp.Literal.number(1)).from_(source).where(exp.and_(*terms)))
+    node.replace(exp.Not(this=exists))
 
 
 def _unpivots_as_unions(tree: Any, catalog: Mapping[str, LogicalPlan]) -> Any:
