@@ -2,7 +2,8 @@
 failed on the code before, refused or answered wrongly): table aliases with column lists; list
 literals and unnest in FROM (of constants, and lateral over a joined table's list column); WITH
 RECURSIVE (UNION and UNION ALL); a WHERE on a SELECT without FROM (it was ignored); the star
-expression COLUMNS('regex') / COLUMNS(*); UNPIVOT (DuckDB's and the standard form); row values
+expression COLUMNS('regex') / COLUMNS(*); UNPIVOT (DuckDB's and the standard form) and DuckDB's PIVOT
+statement; row values
 NOT IN (subquery) as a WHERE conjunct, with SQL's NULL semantics."""
 
 from __future__ import annotations
@@ -205,13 +206,25 @@ def test_unpivot_as_duckdb(query: str) -> None:
     _same(query, {"t": P.slice(0, 0)})
 
 
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM (PIVOT t ON g USING count(*) GROUP BY s) ORDER BY s",
+    "SELECT * FROM (PIVOT t ON g USING sum(x) GROUP BY s) ORDER BY s",
+    "SELECT * FROM (PIVOT t ON g IN (1, 5) USING sum(x) GROUP BY s) ORDER BY s",
+    "SELECT * FROM (PIVOT t ON s USING max(x)) ORDER BY ALL",
+    "SELECT * FROM (PIVOT t ON s IN ('a', 'zz') USING min(f) GROUP BY g) ORDER BY ALL",
+])
+def test_pivot_as_duckdb(query: str) -> None:
+    _same(query, {"t": P})
+
+
 def test_unpivot_statement_and_pivot_refused() -> None:
     got = th.sql("UNPIVOT t ON x, g INTO NAME k VALUE v", t=th.from_arrow(P)).to_arrow()
     assert sorted(zip(got["k"].to_pylist(), got["v"].to_pylist())) == [("g", 1), ("g", 1), ("g", 2), ("x", 3),
                                                                         ("x", 3), ("x", 4)]
-    with pytest.raises(ThresherError, match="PIVOT is not supported") as err:
-        th.sql("PIVOT t ON g USING sum(x)", t=th.from_arrow(P)).to_arrow()
-    assert "line 1, column" in str(err.value)
+    for query in ("PIVOT t ON g USING sum(x), max(x) GROUP BY s", "SELECT * FROM t PIVOT (sum(x) FOR g IN (1, 2))"):
+        with pytest.raises(ThresherError, match="PIVOT") as err:
+            th.sql(query, t=th.from_arrow(P)).to_arrow()
+        assert "line 1, column" in str(err.value)
 
 
 R = pa.table({"a": pa.array([1, 1, None, 2, 3, 3], pa.int64()), "b": pa.array([1, None, None, 2, 3, 3], pa.int64()),

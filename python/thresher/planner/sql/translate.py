@@ -3598,7 +3598,7 @@ def translate(sql: str, catalog: Mapping[str, LogicalPlan], dialect: str = "duck
     from thresher.planner.sql.names import name_select_items, unknown_column_message
 
     if any(True for _ in tree.find_all(exp.Pivot)):
-        tree = _unpivots_as_unions(tree, catalog)
+        tree = _unpivots_as_unions(tree, catalog, dialect, execute)
     for node in list(tree.find_all(exp.Not)):
         if isinstance(node.this, exp.In) and isinstance(node.this.this, exp.Tuple) and node.this.args.get("query"):
             _row_not_in_as_not_exists(node)
@@ -3700,15 +3700,77 @@ def _row_not_in_as_not_exists(node: Any) -> None:
     node.replace(exp.Not(this=exists))
 
 
-def _unpivots_as_unions(tree: Any, catalog: Mapping[str, LogicalPlan]) -> Any:
+def _pivot_as_aggregate(node: Any, catalog: Mapping[str, LogicalPlan], dialect: str,
+                        execute: Callable[[LogicalPlan], pa.Table] | None) -> Any:
+    """DuckDB's ``PIVOT t ON k [IN (v1, v2)] USING agg(x) [GROUP BY g]`` over a table of the
+    catalog as ``SELECT g, agg(x) FILTER (WHERE k = v1) AS "v1", ... FROM t GROUP BY g``: the
+    values those listed, else the column's distinct non-NULL values in order (read by running a
+    query while planning); the groups those of GROUP BY, else every column not in ON or USING."""
+    table = node.this
+    on = node.expressions
+    using = node.args.get("using") or []
+    if not isinstance(table, exp.Table) or table.name.lower() not in catalog or len(on) != 1 or len(using) != 1 \
+            or isinstance(using[0], exp.Alias) or node.args.get("into") is not None:
+        raise UnsupportedError(f"PIVOT is supported as PIVOT <table> ON <column> [IN (values)] USING <one aggregate> "
+                               f"[GROUP BY ...] (the standard PIVOT (...) clause, several ON columns or aggregates "
+                               f"are not): {_where(node)}")
+    key, agg = on[0], using[0]
+    values_node = None
+    if isinstance(key, exp.In):
+        key, values_node = key.this, key.expressions
+    if not isinstance(key, exp.Column):
+        raise UnsupportedError(f"PIVOT ... ON needs a plain column: {_where(node)}")
+    if values_node is not None:
+        values: list[Any] = []
+        for v in values_node:
+            if not isinstance(v, exp.Literal):
+                raise UnsupportedError(f"PIVOT ... IN needs constants: {_where(v)}")
+            values.append(v.name if v.is_string else int(v.name) if v.is_int else None)
+            if values[-1] is None:
+                raise UnsupportedError(f"PIVOT ... IN of integers or strings only: {_where(v)}")
+    else:
+        if execute is None:
+            raise UnsupportedError(f"PIVOT without IN (...) is supported through th.sql only: {_where(node)}")
+        q = f'SELECT DISTINCT "{key.name}" AS v FROM "{table.name}" WHERE "{key.name}" IS NOT NULL ORDER BY 1'
+        values = execute(translate(q, catalog, dialect))["v"].to_pylist()
+    if not all(isinstance(v, str) or (type(v) is int) for v in values):
+        raise UnsupportedError(f"PIVOT over a column of other values than integers and strings is not supported: "
+                               f"{_where(node)}")
+    group = node.args.get("group")
+    if group is not None:
+        groups = [g.copy() for g in group.expressions]
+    else:
+        used = {c.name.lower() for c in agg.find_all(exp.Column)} | {key.name.lower()}
+        groups = [exp.column(n, quoted=True) for n in catalog[table.name.lower()].schema.names if n.lower() not in used]
+    items = [*groups]
+    for v in values:
+        lit_v = exp.Literal.string(v) if isinstance(v, str) else exp.Literal.number(v)
+        cond = exp.EQ(this=key.copy(), expression=lit_v)
+        items.append(exp.alias_(exp.Filter(this=agg.copy(), expression=exp.Where(this=cond)), str(v), quoted=True))
+    select = exp.select(*items).from_(exp.Table(this=exp.to_identifier(table.name)))
+    if groups:
+        select = select.group_by(*[g.copy() for g in groups])
+    return select
+
+
+def _unpivots_as_unions(tree: Any, catalog: Mapping[str, LogicalPlan], dialect: str = "duckdb",
+                        execute: Callable[[LogicalPlan], pa.Table] | None = None) -> Any:
     """DuckDB's ``UNPIVOT t ON a, b [INTO NAME k VALUE v]`` and the standard ``FROM t UNPIVOT (v
     FOR k IN (a, b))``, over a table of the catalog, as a UNION ALL with a branch per column:
     ``SELECT <the other columns>, 'a' AS k, a AS v FROM t WHERE a IS NOT NULL`` (DuckDB's UNPIVOT
-    drops NULL values; its default names are ``name`` and ``value``). PIVOT is refused."""
+    drops NULL values; its default names are ``name`` and ``value``). DuckDB's PIVOT statement:
+    ``_pivot_as_aggregate``."""
     for node in list(tree.find_all(exp.Pivot)):
         if not node.args.get("unpivot"):
-            raise UnsupportedError(f"PIVOT is not supported (UNPIVOT is; or write the conditional aggregates "
-                                   f"sum(x) FILTER (WHERE k = 'a') AS a, ...): {_where(node)}")
+            if node.this is None:
+                raise UnsupportedError(f"the standard PIVOT (...) clause is not supported (DuckDB's PIVOT t ON k "
+                                       f"USING agg(x) is): {_where(node)}")
+            select = _pivot_as_aggregate(node, catalog, dialect, execute)
+            if node is tree:
+                tree = select
+            else:
+                node.replace(select)
+            continue
         table = node.this if node.this is not None else node.parent
         standard = node.this is None
         if not isinstance(table, exp.Table) or table.name.lower() not in catalog or node.find(exp.Columns) \
