@@ -212,14 +212,25 @@ def job_lease(root: str, job_id: str, io_config: IOConfig | None = None, lease_s
     prefix = fs.join(root, META_DIR, "leases", safe_name(job_id))
     deadline = time.monotonic() + wait_s
     token = os.urandom(8).hex()
+    torn_since: dict[int, float] = {}
     while True:
         names = {fs.basename(e.uri) for e in fs.glob(fs.join(prefix, "lease-*.json"), io_config)}
         gens = sorted(int(n[6:18]) for n in names if len(n) >= 18 and n[6:18].isdigit())
         n = gens[-1] if gens else 0
         free = n == 0 or f"lease-{n:012d}.released.json" in names
         if not free:
-            rec = read_json(fs.join(prefix, f"lease-{n:012d}.json"), io_config)
-            free = not isinstance(rec, dict) or float(rec.get("expires", 0)) < time.time()
+            try:
+                rec = json.loads(fs.read_bytes(fs.join(prefix, f"lease-{n:012d}.json"), io_config))
+                free = not isinstance(rec, dict) or float(rec.get("expires", 0)) < time.time()
+            except ValueError:
+                # torn: read while its holder rewrote it (a renewal, on a store whose PUT is not
+                # atomic to readers); held for lease_s after this waiter first saw it so
+                torn = torn_since.setdefault(n, time.monotonic())
+                free = time.monotonic() - torn > lease_s
+            except fs.StorageError as e:
+                # gone (deleted as history: _newer_lease sorts that out) or unread: a failed read
+                # (a reset connection, a timeout on a loaded store) says nothing about the holder
+                free = "no such file" in str(e)
         if free:
             mine = fs.join(prefix, f"lease-{n + 1:012d}.json")
             expires = time.time() + lease_s
