@@ -84,9 +84,12 @@ def test_lowering_the_tpch_queries_stays_within_a_call_budget(tpch: dict[str, th
     # the nodes over the same operand objects built once (see the tests below), 342, 728 and 12,731
     # ... and q22's country codes tested as 7 equalities (polars_plan._is_in_by_equalities: 13
     # Polars expressions built, 738 -> 918 calls, ~0.01 ms of lowering; its program runs ~1 ms faster)
-    assert _program_calls(lambda: QUERIES[16](tpch)) <= 350
-    assert _program_calls(lambda: QUERIES[22](tpch)) <= 940
-    assert sum(_program_calls(lambda q=q: QUERIES[q](tpch)) for q in QUERIES) <= 13_100  # type: ignore[misc]
+    # ... and the search for group-by string keys to encode (planner/dictionary_keys.py: a walk
+    # for aggregates with a string key over a join, and for the largest table below each; it
+    # encodes nothing over these one-row tables): q16 348 -> 372, q22 918 -> 943, 12,956 -> 13,268
+    assert _program_calls(lambda: QUERIES[16](tpch)) <= 375
+    assert _program_calls(lambda: QUERIES[22](tpch)) <= 950
+    assert sum(_program_calls(lambda q=q: QUERIES[q](tpch)) for q in QUERIES) <= 13_400  # type: ignore[misc]
 
 
 def _plan(lf: pl.LazyFrame) -> bytes:

@@ -63,6 +63,7 @@ from thresher.operators.expr_to_polars import (
     polars_error_message,
     to_polars,
 )
+from thresher.planner.dictionary_keys import decode, encode_group_keys, encoded_keys, joins_built
 from thresher.planner.lifted_predicates import lift_scan_predicates
 from thresher.planner.logical import (
     Aggregate,
@@ -114,20 +115,49 @@ def _build_lazy(node: LogicalPlan, leaf: LeafResolver, leaves: Collection[int]) 
     if twice and LIFT_SCAN_PREDICATES:
         node, lifted = lift_scan_predicates(node, _shape_of, leaves, _merge)
     shared = shared_subplans(node, leaves) if twice else {}
+    encoded = False
+    if ENCODE_GROUP_KEYS:
+        # (after the lifting: a copy's differing term on a key column is lifted through its
+        # rename, and copies made equal are encoded alike, so they are still shared)
+        new, new_lifted = encode_group_keys(node, leaves, lifted)
+        if new is not node:
+            if not twice:
+                encoded, node, lifted = True, new, new_lifted
+            else:
+                # (not where the encoding leaves a shared subplan apart: see dictionary_keys)
+                new_shared = shared_subplans(new, leaves)
+                for m in new_lifted:
+                    new_shared.setdefault(id(m), (m, m))
+                old = dict(shared)
+                for m in lifted:
+                    old.setdefault(id(m), (m, m))
+                if joins_built(new, new_shared) <= joins_built(node, old):
+                    encoded, node, lifted, shared = True, new, new_lifted, new_shared
     for m in lifted:  # (each read by its copies' filters: cached explicitly, see lift_scan_predicates)
         shared.setdefault(id(m), (m, m))
     shared_token = _SHARED.set(shared)
     scans_token = _SCANS.set({})
     reads_token = _SHARED_READS.set(shared_reads(node) if twice else {})
+    encoded_token = _ENCODED.set(encoded)
     try:
         return _build(node, leaf)
     except pl.exceptions.PolarsError as exc:
         raise ThresherExecutionError(f"planning {node.describe()}: {polars_error_message(exc)}") from exc
     finally:
+        _ENCODED.reset(encoded_token)
         _SHARED_READS.reset(reads_token)
         _SCANS.reset(scans_token)
         _SHARED.reset(shared_token)
         _MEMO.reset(token)
+
+
+#: whether group-by string keys from small join sides are grouped as Categoricals (see
+#: :mod:`thresher.planner.dictionary_keys`)
+ENCODE_GROUP_KEYS = True
+
+#: whether this build_lazy call's plan has keys dictionary_keys encoded (each aggregate then
+#: decodes those of its keys, see dictionary_keys.encoded_keys)
+_ENCODED: contextvars.ContextVar[bool] = contextvars.ContextVar("thresher_polars_encoded_keys", default=False)
 
 
 #: whether copies of a subplan that differ by one scan's predicate are made equal (and so shared)
@@ -787,6 +817,10 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
         if node.keys:
             aggs = [to_polars(a, s, in_group=True).alias(a.output_name()) for a in node.aggs]
             out = _group_by_agg(lf, _keys(node.keys, s), aggs)
+            if _ENCODED.get():
+                encoded = encoded_keys(node)
+                if encoded:
+                    out = _with_columns(out, decode(encoded))
         else:
             out = _select(lf, [to_polars(a, s, in_group=False).alias(a.output_name()) for a in node.aggs])
         return out
