@@ -126,9 +126,27 @@ def executor_names() -> list[str]:
     return names
 
 
+@pytest.fixture(scope="session")
+def ray_started() -> None:
+    """Ray started in this test process (once), as the executor starts it.
+
+    A fixture, so that tests with a hang limit of their own can leave Ray's start out of it
+    (``@pytest.mark.timeout(..., func_only=True)``): on this 2-core box at load 45-60 the start
+    takes 20-25 s, and up to ~100 s when the raylet misses Ray's 30 s registration window and
+    ``ensure_ray`` starts it again; the first Ray test of a pytest-xdist worker paid that
+    inside its limit (test_tiny_budget_completes[ray-1600], 120 s, runs in 1-7 s once Ray is up).
+    """
+    from thresher.engine.ray_runtime import ensure_ray
+
+    ensure_ray()
+
+
 @pytest.fixture(params=executor_names())
 def runner(request: pytest.FixtureRequest) -> str:
-    """Each test using this runs once per executor ("local", and "ray" when available)."""
+    """Each test using this runs once per executor ("local", and "ray" when available; Ray is
+    started in the fixture's setup, see ``ray_started``)."""
+    if request.param == "ray":
+        request.getfixturevalue("ray_started")
     return str(request.param)
 
 

@@ -28,11 +28,10 @@ def slow_consumer(a):  # type: ignore[no-untyped-def]
     return pc.binary_length(a)
 
 
-@pytest.mark.timeout(180)
-@pytest.mark.parametrize("runner", ["local", "ray"])
+# a hang limit for the run itself: Ray's start (the runner fixture's setup, 20-100 s on a loaded
+# 2-core box) is not in it; the run takes 30-50 s at load 50 once Ray is up
+@pytest.mark.timeout(180, func_only=True)
 def test_fan_out_is_bounded_by_the_budget(runner: str) -> None:
-    if runner == "ray":
-        pytest.importorskip("ray")
     budget = 8 << 20
     df = (th.from_pydict({"n": [1000, 1000]})
           .flat_map(frames, "n", keep=[])
