@@ -122,3 +122,22 @@ def test_fan_out_reserves_its_measured_heap() -> None:
     # once measured, the heap is part of what a running fan-out task holds in flight
     assert flat.extra["peak_in_flight_bytes"] >= flat.extra["task_heap_max"], flat.to_dict()
     assert stats.peak_in_flight_bytes <= budget  # type: ignore[attr-defined]
+
+
+def test_fan_out_tasks_in_flight_fit_the_cluster() -> None:
+    """A fan-out generator paused on backpressure keeps its CPU until the driver reads it, and
+    the driver reads the oldest first: more of them in flight than the cluster runs at once let
+    Ray start later ones and leave the oldest waiting for a CPU for good (a CI run hung here with
+    4 in flight on 2 CPUs). The stage keeps no more in flight than the cluster's CPU slots."""
+    from thresher.engine.ray import ensure_ray
+
+    ensure_ray(num_cpus=2)
+    cpus = int(__import__("ray").cluster_resources().get("CPU", 1))
+    df = th.from_pydict({"url": [f"v{i}" for i in range(12)]}).into_batches(1).flat_map(heavy_fan_out, "url",
+                                                                                      keep=["url"])
+    out = df.collect(runner="ray", max_in_flight=4 * cpus)
+    assert out.count_rows() == 12 * 50
+    stats = out.stats()
+    assert stats is not None
+    flat = next(s for s in stats.stages.values() if s.rows_out == 600 and s.rows_in == 12)
+    assert 1 <= flat.extra["max_in_flight"] <= cpus, flat.to_dict()

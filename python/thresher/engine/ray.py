@@ -694,6 +694,15 @@ class RayExecutor:
         limit = self.max_in_flight
         if stage.concurrency is not None and stage.pool is None:
             limit = max(1, pool_bounds(stage.concurrency)[1])
+        if fan_out and stage.pool is None:
+            # a fan-out generator paused on backpressure keeps its CPU until the driver reads it,
+            # and the driver reads the oldest first: with more of them in flight than the cluster
+            # runs at once, Ray may start the later ones and leave the oldest waiting for a CPU
+            # for good (seen: 4 in flight on 2 CPUs, the run hung)
+            per = float(stage.resources.num_cpus or 0)
+            if per > 0:
+                limit = max(1, min(limit, int(self.cluster_cpus // per)))
+        st.extra["max_in_flight"] = limit
         est = [0]
         heap = [0]
         # (partition, generator or None for an end marker, actor, reserved bytes, input bytes)
