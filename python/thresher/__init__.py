@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 from typing import Any
 
@@ -45,6 +46,20 @@ from thresher.expressions.horizontal import (
     sum_horizontal,
 )
 from thresher.expressions.list import element
+from thresher.expressions.shortcuts import (  # noqa: A004 - Polars' names: th.sum("a"), th.min("a"), ...
+    exclude,
+    first,
+    last,
+    max,
+    mean,
+    median,
+    min,
+    n_unique,
+    quantile,
+    std,
+    sum,
+    var,
+)
 from thresher.frame_ops import all, coalesce, concat, len  # noqa: A004 - Polars' names: th.all(), th.len()
 from thresher.io.config import (
     AzureConfig,
@@ -186,6 +201,18 @@ __all__ = [
     "struct",
     "sum_horizontal",
     "when",
+    "exclude",
+    "first",
+    "last",
+    "max",
+    "mean",
+    "median",
+    "min",
+    "n_unique",
+    "quantile",
+    "std",
+    "sum",
+    "var",
 ]
 
 
@@ -210,7 +237,7 @@ def _cap_malloc_arenas() -> None:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return
-    mallopt(-8, 2 * max(1, os.cpu_count() or 1))  # -8: M_ARENA_MAX
+    mallopt(-8, 2 * builtins.max(1, os.cpu_count() or 1))  # -8: M_ARENA_MAX
 
 
 _cap_malloc_arenas()

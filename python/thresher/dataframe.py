@@ -854,6 +854,88 @@ class GroupBy:
     def count(self) -> DataFrame:
         return self.agg(CountStar().alias("count"))
 
+    # ---- Polars' shortcuts: one aggregation of every column that is not a key ----------------
+    def _each(self, method: str, *args: Any, **kwargs: Any) -> DataFrame:
+        return self.agg(getattr(Column("*"), method)(*args, **kwargs))
+
+    def sum(self) -> DataFrame:
+        """Each non-key column's sum per group, as Polars' ``group_by().sum()`` (a column that
+        cannot be summed raises, as in Polars).
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"k": ["a", "a", "b"], "x": [1, 2, None], "y": [0.5, None, 2.0]})
+        >>> df.group_by("k", maintain_order=True).sum().rows()
+        [('a', 3, 0.5), ('b', 0, 2.0)]
+        """
+        return self._each("sum")
+
+    def mean(self) -> DataFrame:
+        """Each non-key column's mean per group (Polars' ``group_by().mean()``)."""
+        return self._each("mean")
+
+    def median(self) -> DataFrame:
+        """Each non-key column's median per group (Polars' ``group_by().median()``)."""
+        return self._each("median")
+
+    def min(self) -> DataFrame:
+        """Each non-key column's minimum per group (Polars' ``group_by().min()``)."""
+        return self._each("min")
+
+    def max(self) -> DataFrame:
+        """Each non-key column's maximum per group (Polars' ``group_by().max()``)."""
+        return self._each("max")
+
+    def first(self) -> DataFrame:
+        """Each non-key column's first value per group (Polars' ``group_by().first()``)."""
+        return self._each("first")
+
+    def last(self) -> DataFrame:
+        """Each non-key column's last value per group (Polars' ``group_by().last()``)."""
+        return self._each("last")
+
+    def n_unique(self) -> DataFrame:
+        """Each non-key column's number of distinct values per group, NULL counted (int64;
+        Polars: u32)."""
+        return self._each("n_unique")
+
+    def quantile(self, quantile: float, interpolation: str = "nearest") -> DataFrame:
+        """Each non-key column's ``quantile`` per group (Polars' ``group_by().quantile()``; a
+        column that is not numeric raises, where Polars gives NULLs)."""
+        return self._each("quantile", quantile, interpolation)
+
+    def all(self) -> DataFrame:
+        """Each non-key column's values per group, as a list (Polars' ``group_by().all()``).
+
+        >>> import thresher as th
+        >>> th.from_pydict({"k": ["a", "a", "b"], "x": [1, 2, 3]}).group_by("k", maintain_order=True).all().rows()
+        [('a', [1, 2]), ('b', [3])]
+        """
+        return self.agg(Column("*"))
+
+    def head(self, n: int = 5) -> DataFrame:
+        """The first ``n`` rows of each group (Polars' ``group_by().head()``), groups in the order
+        of their first row with ``maintain_order=True``.
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"k": ["a", "b", "a", "a"], "x": [1, 2, 3, 4]})
+        >>> df.group_by("k", maintain_order=True).head(2).rows()
+        [('a', 1), ('a', 3), ('b', 2)]
+        """
+        return self._rows("head", n)
+
+    def tail(self, n: int = 5) -> DataFrame:
+        """The last ``n`` rows of each group (Polars' ``group_by().tail()``)."""
+        return self._rows("tail", n)
+
+    def _rows(self, method: str, n: int) -> DataFrame:
+        keys = expand_wildcards(self._keys, self._df._plan.schema) if self._keys else []
+        key_names = {k.output_name() for k in keys}
+        rest = [c for c in self._df.columns if c not in key_names]
+        if not rest:
+            raise ThresherTypeError(f"group_by().{method}(): the frame has no column besides the keys")
+        lists = self.agg(*(getattr(Column(c), method)(n) for c in rest))
+        return lists.explode(*rest)
+
     def len(self, name: str = "len") -> DataFrame:
         """Rows per group, in a column named ``name`` (Polars' ``group_by().len()``)."""
         return self.agg(CountStar().alias(name))

@@ -149,11 +149,46 @@ def expand_wildcards(exprs: Sequence[Expr], schema: Schema, exclude: Sequence[st
         if builtins.len(patterns) > 1:
             raise ThresherTypeError(f"{e!r}: one expression may use only one wildcard or regex column")
         pattern = patterns.pop()
-        for name in schema.names:
-            if name in exclude or not _matches(pattern, name):
+        for name in _selected(pattern, schema):
+            if name in exclude:
                 continue
             out.append(e.transform(_substitute(pattern, name)))
     return out
+
+
+def _selected(pattern: str, schema: Schema) -> list[str]:
+    """The columns of ``schema`` a wildcard, a regex or a ``col(*names)`` / ``col(*dtypes)``
+    selects, in order."""
+    from thresher.expressions.expr import SELECTORS
+
+    sel = SELECTORS.get(pattern)
+    if sel is None:
+        return [n for n in schema.names if _matches(pattern, n)]
+    kind, items = sel
+    if kind == "exclude":
+        return [n for n in schema.names if n not in items]
+    if kind == "names":
+        for n in items:
+            schema.field(n)  # (ColumnNotFoundError naming it)
+        return list(items)
+    return [n for n in schema.names if any(_dtype_matches(d, schema.field(n).dtype) for d in items)]
+
+
+def _dtype_matches(want: Any, have: Any) -> bool:
+    """Polars' ``col(dtype)``: a Polars dtype compares as Polars compares (``pl.Datetime``
+    matches every unit); any other type by equality."""
+    from thresher.datatypes import to_dtype
+    from thresher.expressions.expr import _is_polars_dtype
+
+    if _is_polars_dtype(want):
+        import polars as pl
+        import pyarrow as pa
+
+        try:
+            return bool(pl.Series(values=pa.array([], type=have.storage)).dtype == want)
+        except Exception:  # noqa: BLE001 - a type Polars does not hold (media)
+            return False
+    return bool(to_dtype(want) == have)
 
 
 def _names(columns: str | Sequence[str] | None) -> list[str] | None:

@@ -604,6 +604,68 @@ class Expr:
     def sign(self) -> Expr:
         return self._numeric_call("sign")
 
+    def truncate(self, decimals: int = 0) -> Expr:
+        """Rounded toward zero to ``decimals`` digits (an integer column is unchanged), as Polars.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1.57, -1.57]}).select(th.col("x").truncate(1)).to_pydict()
+        {'x': [1.5, -1.5]}
+        """
+        return self._numeric_call("truncate", decimals=_int_option("truncate", decimals))
+
+    def round_sig_figs(self, digits: int) -> Expr:
+        """Rounded to ``digits`` significant digits, as Polars."""
+        return self._numeric_call("round_sig_figs", digits=_int_option("round_sig_figs", digits))
+
+    def erf(self) -> Expr:
+        """The error function (float), as Polars."""
+        return self._numeric_call("erf")
+
+    def bitwise_count_ones(self) -> Expr:
+        """The number of one bits of an integer (uint32), as Polars."""
+        return self._numeric_call("bitwise_count_ones")
+
+    def bitwise_count_zeros(self) -> Expr:
+        """The number of zero bits of an integer (uint32), as Polars."""
+        return self._numeric_call("bitwise_count_zeros")
+
+    def bitwise_leading_ones(self) -> Expr:
+        """The number of leading one bits (uint32), as Polars."""
+        return self._numeric_call("bitwise_leading_ones")
+
+    def bitwise_leading_zeros(self) -> Expr:
+        """The number of leading zero bits (uint32), as Polars."""
+        return self._numeric_call("bitwise_leading_zeros")
+
+    def bitwise_trailing_ones(self) -> Expr:
+        """The number of trailing one bits (uint32), as Polars."""
+        return self._numeric_call("bitwise_trailing_ones")
+
+    def bitwise_trailing_zeros(self) -> Expr:
+        """The number of trailing zero bits (uint32), as Polars."""
+        return self._numeric_call("bitwise_trailing_zeros")
+
+    def xor(self, other: IntoExpr) -> Expr:
+        """Exclusive or: of booleans (NULL where either is NULL) or, bitwise, of integers, as Polars.
+
+        >>> import thresher as th
+        >>> f = th.from_pydict({"a": [True, True, None], "b": [True, False, False]})
+        >>> f.select(th.col("a").xor(th.col("b"))).to_pydict()
+        {'a': [False, True, None]}
+        """
+        return self._numeric_call("xor", (_dynamic(other),))
+
+    def is_close(self, other: IntoExpr, *, abs_tol: float = 0.0, rel_tol: float = 1e-09,
+                 nans_equal: builtins.bool = False) -> Expr:
+        """Whether the value is within ``abs_tol`` or ``rel_tol`` (relative) of ``other``, as Polars.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1.0, 1.1]}).select(th.col("x").is_close(1.05, abs_tol=0.06)).to_pydict()
+        {'x': [True, True]}
+        """
+        return self._numeric_call("is_close", (_dynamic(other),), abs_tol=float(abs_tol), rel_tol=float(rel_tol),
+                                  nans_equal=builtins.bool(nans_equal))
+
     # ---- null handling and membership ------------------------------------------------------
     def is_null(self) -> Expr:
         return Call("is_null", (self,))
@@ -682,51 +744,96 @@ class Expr:
     def replace(self, old: Any, new: Any = _NO_NEW) -> Expr:
         """Values equal to one of ``old`` replaced by the matching ``new`` (a scalar for all, or
         a list as long as ``old``; or ``old`` a mapping of old to new values); the rest and the
-        type stay, as Polars (None in ``old`` replaces NULLs). Values are Python scalars.
+        type stay, as Polars (None in ``old`` replaces NULLs). Values are Python scalars, or
+        ``old`` / ``new`` an expression of one value (an aggregate such as ``col("y").max()``,
+        a literal). Polars also reads a column there, as the list of its values: Thresher
+        refuses that (use a join with the mapping frame).
 
         >>> import thresher as th
         >>> f = th.from_pydict({"x": [1, None, 3]})
         >>> f.select(th.col("x").replace({1: 10, None: 0})).to_pydict()
         {'x': [10, 0, 3]}
+        >>> f.select(th.col("x").replace(1, th.col("x").max())).to_pydict()
+        {'x': [3, None, 3]}
         """
         if new is _NO_NEW:
             if not isinstance(old, Mapping):
                 raise TypeError("replace: without `new`, `old` must be a mapping of old to new values")
             old, new = tuple(old.keys()), tuple(old.values())
+        if isinstance(old, Expr) or isinstance(new, Expr):
+            return self._replace_by_exprs(old, new)
         olds = tuple(old) if isinstance(old, (list, tuple)) else (old,)
         news = tuple(new) if isinstance(new, (list, tuple)) else (new,) * len(olds)
         if any(isinstance(v, Expr) for v in (*olds, *news)):
             from thresher.errors import UnsupportedError
 
-            raise UnsupportedError("replace: old and new values must be Python scalars, not expressions")
+            raise UnsupportedError(f"replace({old!r}, {new!r}): a list of old or new values holding an expression "
+                                   "is not supported (Polars refuses it too); give Python values, or one expression")
         if len(olds) != len(news):
             raise ValueError(f"replace: {len(olds)} old values but {len(news)} new values")
         return Call("replace", (self,), (("old", olds), ("new", news)))
 
+    def _replace_by_exprs(self, old: Any, new: Any) -> Expr:
+        """``replace`` where ``old`` or ``new`` is an expression: each must give one value."""
+        from thresher.errors import UnsupportedError
+        from thresher.expressions.window import is_scalar_result
+
+        args: list[Expr] = [self]
+        opts: list[tuple[builtins.str, Any]] = []
+        for what, v in (("old", old), ("new", new)):
+            if isinstance(v, Expr):
+                if v.columns() and not is_scalar_result(v):
+                    raise UnsupportedError(
+                        f"replace: `{what}` = {v!r} reads a column row by row; Polars takes it as the list of the "
+                        "column's values (a mapping), which Thresher does not support: give an expression of one "
+                        "value (an aggregate, a literal) or Python values, or join with the mapping as a frame")
+                args.append(v)
+                opts.append((f"{what}_expr", True))
+            else:
+                vals = tuple(v) if isinstance(v, (list, tuple)) else (v,)
+                if any(isinstance(x, Expr) for x in vals):
+                    raise UnsupportedError(f"replace: a list of {what} values holding an expression is not supported")
+                opts.append((what, vals))
+        olds, news = dict(opts).get("old"), dict(opts).get("new")
+        if olds is not None and news is not None and len(news) not in (1, len(olds)):
+            raise ValueError(f"replace: {len(olds)} old values but {len(news)} new values")
+        if news is not None and olds is None and len(news) != 1:
+            raise ValueError("replace: an expression of one old value needs one new value")
+        return Call("replace", tuple(args), tuple(opts))
+
     def replace_strict(self, old: Any, new: Any = _NO_NEW, *, default: Any = _NO_NEW,
                        return_dtype: DataType | pa.DataType | str | Any | None = None) -> Expr:
-        """Each value mapped through ``old`` -> ``new`` (as :meth:`replace` takes them) into a
-        new type, as Polars: the type of ``new`` (Polars' Series inference, joined with a
-        ``default``'s) or ``return_dtype``. A value ``old`` lacks gives ``default``; with no
-        ``default`` a non-NULL one raises when the frame runs. Values are Python scalars.
+        """Each value mapped through ``old`` -> ``new`` (Python values, as :meth:`replace` takes
+        them) into a new type, as Polars: the type of ``new`` (Polars' Series inference, joined
+        with a ``default``'s) or ``return_dtype``. A value ``old`` lacks gives ``default`` (a
+        Python value, or an expression read row by row: ``default=col("x")`` keeps the values
+        the mapping lacks); with no ``default`` a non-NULL one raises when the frame runs.
 
         >>> import thresher as th
         >>> f = th.from_pydict({"x": [1, None, 3]})
         >>> f.select(th.col("x").replace_strict({1: "a", 3: "c"})).to_pydict()
         {'x': ['a', None, 'c']}
+        >>> f.select(th.col("x").replace_strict({1: 1.5}, default=th.col("x"))).to_pydict()
+        {'x': [1.5, None, 3.0]}
         """
+        if isinstance(old, Expr) or isinstance(new, Expr):
+            from thresher.errors import UnsupportedError
+
+            raise UnsupportedError("replace_strict: old and new values must be Python values (a mapping or lists), "
+                                   "not expressions; an expression is taken as `default`")
         call = self.replace(old, new)
         assert isinstance(call, Call)
         opts = call.options
+        args: tuple[Expr, ...] = (self,)
         if default is not _NO_NEW:
             if isinstance(default, Expr):
-                from thresher.errors import UnsupportedError
-
-                raise UnsupportedError("replace_strict: default must be a Python scalar, not an expression")
-            opts += (("default", default),)
+                args = (self, default)
+                opts += (("default_expr", True),)
+            else:
+                opts += (("default", default),)
         if return_dtype is not None:
             opts += (("return_dtype", to_dtype(return_dtype)),)
-        return Call("replace_strict", (self,), opts)
+        return Call("replace_strict", args, opts)
 
     def is_duplicated(self) -> Expr:
         """True where the value occurs more than once in the column (per group under ``over``;
@@ -994,6 +1101,105 @@ class Expr:
     def has_nulls(self) -> Expr:
         """True where the column (the group) holds a NULL, as Polars."""
         return AggCall("any", Call("is_null", (self,)))
+
+    def product(self) -> Expr:
+        """The product of the non-null values, as Polars' ``product``: 1 where there is none; an
+        integer or boolean column multiplies in int64 (uint64 stays uint64, wrapping on overflow
+        as Polars does), a float or decimal keeps its type. SQL's ``product`` follows DuckDB
+        instead (a double, NULL over no value).
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"k": ["a", "a", "b"], "x": [2, 3, None]})
+        >>> df.group_by("k", maintain_order=True).agg(th.col("x").product()).rows()
+        [('a', 6), ('b', 1)]
+        """
+        return AggCall("product", self, (("polars", True),))
+
+    def arg_max(self) -> Expr:
+        """The position (uint32, from 0) of the largest value (its first row among ties; NULLs
+        and NaN skipped; NULL where there is no value), per group in ``agg``, as Polars.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [3, None, 7, 7]}).select(th.col("x").arg_max()).to_pydict()
+        {'x': [2]}
+        """
+        return AggCall("arg_max", self)
+
+    def arg_min(self) -> Expr:
+        """The position (uint32, from 0) of the smallest value (see :meth:`arg_max`), as Polars.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [3, None, 1, 1]}).select(th.col("x").arg_min()).to_pydict()
+        {'x': [2]}
+        """
+        return AggCall("arg_min", self)
+
+    def skew(self, *, bias: builtins.bool = True) -> Expr:
+        """The sample skewness (float64; NULLs skipped), per group in ``agg``, as Polars.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, 2, 2, 9]}).select(th.col("x").skew().round(3)).to_pydict()
+        {'x': [1.097]}
+        """
+        return AggCall("skew", self, (("bias", builtins.bool(bias)),))
+
+    def kurtosis(self, *, fisher: builtins.bool = True, bias: builtins.bool = True) -> Expr:
+        """The sample kurtosis (Fisher's by default; float64), per group in ``agg``, as Polars."""
+        return AggCall("kurtosis", self, (("bias", builtins.bool(bias)), ("fisher", builtins.bool(fisher))))
+
+    def entropy(self, base: float = math.e, *, normalize: builtins.bool = True) -> Expr:
+        """The entropy of the values taken as probabilities (normalized to sum 1 unless
+        ``normalize=False``), per group in ``agg``, as Polars.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, 1]}).select(th.col("x").entropy(base=2)).to_pydict()
+        {'x': [1.0]}
+        """
+        return AggCall("entropy", self, (("base", float(base)), ("normalize", builtins.bool(normalize))))
+
+    def nan_max(self) -> Expr:
+        """The largest value, NaN the largest of all (Polars' ``nan_max``; ``max`` skips NaN)."""
+        return AggCall("nan_max", self)
+
+    def nan_min(self) -> Expr:
+        """The smallest value, NaN the smallest of all (Polars' ``nan_min``)."""
+        return AggCall("nan_min", self)
+
+    def approx_n_unique(self) -> Expr:
+        """Polars' estimate of the number of distinct values (uint32; HyperLogLog: exact on
+        small columns), per group in ``agg``."""
+        return AggCall("approx_n_unique", self)
+
+    def index_of(self, element: Any) -> Expr:
+        """The position (uint32, from 0) of the first value equal to ``element`` (a Python value;
+        None finds the first NULL), NULL where there is none, as Polars.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [5, None, 7, 7]}).select(th.col("x").index_of(7)).to_pydict()
+        {'x': [2]}
+        """
+        if isinstance(element, Expr):
+            from thresher.errors import UnsupportedError
+
+            raise UnsupportedError("index_of: element must be a Python value, not an expression")
+        return AggCall("index_of", self, (("element", element),))
+
+    def search_sorted(self, element: Any, side: builtins.str = "any", *, descending: builtins.bool = False) -> Expr:
+        """Where ``element`` (a Python value) would go to keep the sorted column sorted (uint32),
+        as Polars; the column must be sorted (``descending`` says which way).
+
+        >>> import thresher as th
+        >>> th.from_pydict({"x": [1, 3, 5]}).select(th.col("x").search_sorted(4)).to_pydict()
+        {'x': [2]}
+        """
+        if isinstance(element, Expr) or isinstance(element, (list, tuple)):
+            from thresher.errors import UnsupportedError
+
+            raise UnsupportedError("search_sorted: element must be one Python value (not an expression or a list)")
+        if side not in ("any", "left", "right"):
+            raise ThresherTypeError(f"search_sorted: side must be 'any', 'left' or 'right', got {side!r}")
+        return AggCall("search_sorted", self, (("element", element), ("side", side),
+                                               ("descending", builtins.bool(descending))))
 
     def bitwise_and(self) -> Expr:
         """The bitwise AND of the integers (NULLs skipped; NULL where there is none), as Polars."""
@@ -1817,6 +2023,12 @@ class SeqOp(Expr):
         return f"{self.child!r}.{self.op}({args})"
 
 
+def _int_option(fn: str, n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise ThresherTypeError(f"{fn}: expected a Python int, got {n!r}")
+    return n
+
+
 def _count_arg(fn: str, n: Any) -> int:
     if isinstance(n, bool) or not isinstance(n, int):
         raise ThresherTypeError(f"{fn}: expected a Python int, got {n!r}")
@@ -1965,18 +2177,63 @@ class UDFCall(Expr):
 # --------------------------------------------------------------------------------------------
 
 
-def col(name: str) -> Expr:
-    """A reference to a column.
+def col(name: Any, *more_names: Any) -> Expr:
+    """A reference to a column; as Polars, several names (``col("a", "b")``, ``col(["a", "b"])``)
+    or data types (``col(pl.Int64)``, ``col(pl.Float64, pl.Int32)``, ``col(pl.Datetime)`` of any
+    unit) select several columns: an expression over them is one expression per column (in the
+    order given, or the frame's for data types), wherever a wildcard is taken
+    (``select``, ``with_columns``, ``agg``).
 
     >>> col("a")
     col("a")
+    >>> import thresher as th, polars as pl
+    >>> df = th.from_pydict({"a": [1], "b": [2.5], "c": ["x"]})
+    >>> df.select(th.col("c", "a")).columns, df.select(th.col(pl.Float64, pl.Int64) * 2).columns
+    (['c', 'a'], ['a', 'b'])
     """
-    if not isinstance(name, str):
-        from thresher.errors import ThresherTypeError
+    if isinstance(name, str) and not more_names:
+        return Column(name)
+    items = [*(name if isinstance(name, (list, tuple)) else [name]), *more_names]
+    if items and all(isinstance(i, str) for i in items):
+        if len(items) == 1:
+            return Column(items[0])
+        return Column(_selector("names", tuple(items)))
+    if items and not any(isinstance(i, str) for i in items):
+        try:
+            return Column(_selector("dtypes", tuple(items)))
+        except Exception:  # noqa: BLE001 - not a data type: the error below names it
+            pass
+    from thresher.errors import ThresherTypeError
 
-        raise ThresherTypeError(f"col({name!r}): expected a column name; col() of a data type is not supported "
-                                "(select the columns by name)")
-    return Column(name)
+    raise ThresherTypeError(f"col({', '.join(repr(i) for i in items)}): expected column names or data types "
+                            "(not a mix of both)")
+
+
+#: the pattern names of ``col(*names)`` / ``col(*dtypes)`` -> (kind, what they select): a wildcard
+#: (``frame_ops.expand_wildcards``) that expands in the order given / by type
+SELECTORS: dict[str, tuple[str, tuple[Any, ...]]] = {}
+
+
+def _selector(kind: str, items: tuple[Any, ...]) -> str:
+    """The column name standing for ``items``: a regex that matches no column on its own (a
+    comment), looked up in :data:`SELECTORS` when wildcards are expanded."""
+    if kind == "dtypes":
+        for d in items:  # (checked now: col(<not a type>) raises where it is written)
+            if not _is_polars_dtype(d):
+                to_dtype(d)
+        text = ", ".join(repr(d) for d in items)
+    else:
+        text = ", ".join(items)
+    pattern = f"^(?#col({text}))$"
+    hit = SELECTORS.get(pattern)
+    if hit is None:
+        SELECTORS[pattern] = (kind, items)
+    return pattern
+
+
+def _is_polars_dtype(d: Any) -> bool:
+    mod = getattr(d if isinstance(d, type) else type(d), "__module__", "") or ""
+    return mod.startswith("polars.")
 
 
 def lit(value: Any, dtype: DataType | pa.DataType | str | None = None) -> Expr:
@@ -2011,7 +2268,7 @@ def user_lit(value: Any, dtype: DataType | pa.DataType | str | None = None) -> E
 
 # the calls whose Python-number operand takes its type from the other operand, as in Polars
 # (Polars computes them so: a Python number is lowered as an untyped ``pl.lit``)
-_DYNAMIC_OPERANDS = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "fill_null", "fill_nan"})
+_DYNAMIC_OPERANDS = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "fill_null", "fill_nan", "xor", "is_close"})
 #: functions of any number of arguments where a Python number takes its type from the others, as
 #: in Polars (th.max_horizontal("int32 column", 2) is int32)
 _DYNAMIC_ARGUMENTS = frozenset({"sum_horizontal", "min_horizontal", "max_horizontal", "mean_horizontal"})

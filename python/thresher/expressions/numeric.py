@@ -34,9 +34,18 @@ UNARY: dict[str, Callable[[DataType], bool]] = {
        for m in ("sin", "cos", "tan", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
                  "arccosh", "arctanh", "degrees", "radians", "exp", "log", "log10", "log1p", "cbrt", "sign")},
 }
+UNARY.update({
+    "truncate": lambda t: t.is_numeric() or t.kind == "decimal" or t.is_null(),
+    "round_sig_figs": lambda t: t.is_numeric() or t.kind == "decimal" or t.is_null(),
+    "erf": lambda t: t.is_numeric() or t.is_null(),
+    **{f"bitwise_{m}": (lambda t: t.is_integer() or t.is_null())
+       for m in ("count_ones", "count_zeros", "leading_ones", "leading_zeros", "trailing_ones", "trailing_zeros")},
+})
 #: the UNARY methods that are Polars' math (lowered as ``x.<name>(**options)``)
 MATH = ("sin", "cos", "tan", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
-        "arctanh", "degrees", "radians", "exp", "log", "log10", "log1p", "cbrt", "sign")
+        "arctanh", "degrees", "radians", "exp", "log", "log10", "log1p", "cbrt", "sign", "truncate", "round_sig_figs",
+        "erf", "bitwise_count_ones", "bitwise_count_zeros", "bitwise_leading_ones", "bitwise_leading_zeros",
+        "bitwise_trailing_ones", "bitwise_trailing_zeros")
 
 
 @functools.lru_cache(maxsize=512)
@@ -86,6 +95,27 @@ def _clip(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     for b in args[1:]:
         expect(b, b.dtype.is_numeric() or b.dtype.kind == "decimal" or b.dtype.is_null(), "a numeric bound", "clip")
     return f.dtype
+
+
+@function("xor")
+def _xor(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """``x.xor(y)``: of booleans, or bitwise of integers (their common type), as Polars."""
+    a, b = args
+    if a.dtype.is_bool() or b.dtype.is_bool():
+        for f in args:
+            expect(f, f.dtype.is_bool() or f.dtype.is_null(), "a boolean (next to a boolean)", "xor")
+        return DataType.bool()
+    for f in args:
+        expect(f, f.dtype.is_integer() or f.dtype.is_null(), "a boolean or an integer", "xor")
+    return supertype(a.dtype, b.dtype) or a.dtype
+
+
+@function("is_close")
+def _is_close(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """``x.is_close(y, abs_tol=, rel_tol=, nans_equal=)``: a boolean, as Polars."""
+    for f in args:
+        expect(f, f.dtype.is_numeric() or f.dtype.is_null(), "a numeric type", "is_close")
+    return DataType.bool()
 
 
 @function("cut")

@@ -381,6 +381,9 @@ def _replace(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     for v in (*opts.get("old", ()), *opts.get("new", ())):
         if v is not None and supertype(a.dtype, infer_literal_type(v)) is None:
             raise ThresherTypeError(f"replace: column {a.name!r} ({a.dtype}) cannot hold {v!r}")
+    for e in args[1:]:  # (old / new given as expressions of one value)
+        if not e.dtype.is_null() and supertype(a.dtype, e.dtype) is None:
+            raise ThresherTypeError(f"replace: column {a.name!r} ({a.dtype}) cannot hold {e.name!r} ({e.dtype})")
     return a.dtype
 
 
@@ -416,7 +419,15 @@ def _replace_strict(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     for v in opts.get("old", ()):
         if v is not None and supertype(a.dtype, infer_literal_type(v)) is None:
             raise ThresherTypeError(f"replace_strict: column {a.name!r} ({a.dtype}) cannot be compared with {v!r}")
-    return replace_strict_type(opts)
+    out = replace_strict_type(opts)
+    if len(args) > 1 and opts.get("return_dtype") is None:  # (default=<expression>: its type joins)
+        d = args[1]
+        joined = supertype(out, d.dtype)
+        if joined is None:
+            raise ThresherTypeError(f"replace_strict: default {d.name!r} ({d.dtype}) does not join the new values' "
+                                    f"{out}")
+        out = joined
+    return out
 
 
 @function("hash", sql_names=("__hash",))  # (not SQL's HASH: DuckDB's hash gives other values)
@@ -479,8 +490,25 @@ def _agg_list(f: Field, opts: dict[str, Any]) -> DataType:
 
 
 def _agg_product(f: Field, opts: dict[str, Any]) -> DataType:
-    expect(f, f.dtype.is_numeric() or f.dtype.is_null(), "a number", "product")
+    t = f.dtype
+    if opts.get("polars"):  # (Expr.product: Polars' types; Polars refuses a NULL-typed column)
+        expect(f, t.is_numeric() or t.is_decimal() or t.is_bool(), "a number", "product")
+        if t.is_decimal():
+            return DataType.decimal(38, t.arrow.scale)
+        if t.arrow == pa.uint64():
+            return t
+        return DataType.int64() if t.is_integer() or t.is_bool() else t
+    expect(f, t.is_numeric() or t.is_null(), "a number", "product")
     return DataType.float64()
+
+
+def _agg_arg(name: str) -> AggRule:
+    def rule(f: Field, opts: dict[str, Any]) -> DataType:
+        t = f.dtype
+        expect(f, not (t.is_media() or t.is_struct() or t.is_list()), "an orderable type", name)
+        return DataType.uint32()
+
+    return rule
 
 
 def _agg_bool(name: str) -> AggRule:
@@ -576,7 +604,33 @@ def _agg_regr(f: Field, opts: dict[str, Any]) -> DataType:
     return DataType.uint32() if stat == "regr_count" else DataType.float64()
 
 
+#: Polars' aggregations taken as they are (``x.<name>(**options)``), each typed by Polars (asked
+#: on an empty column of the input's type): what their input must be
+POLARS_AGGREGATES: dict[str, Callable[[DataType], bool]] = {
+    "skew": lambda t: t.is_numeric() or t.is_bool(),
+    "kurtosis": lambda t: t.is_numeric() or t.is_bool(),
+    "entropy": lambda t: t.is_numeric() or t.is_bool(),
+    "nan_max": lambda t: t.is_numeric(),
+    "nan_min": lambda t: t.is_numeric(),
+    "approx_n_unique": lambda t: not (t.is_media() or t.is_null()),
+    "index_of": lambda t: not (t.is_media() or t.is_struct() or t.is_null()),
+    "search_sorted": lambda t: not (t.is_media() or t.is_struct() or t.is_list() or t.is_null()),
+}
+
+
+def _polars_agg(name: str) -> AggRule:
+    def rule(f: Field, opts: dict[str, Any]) -> DataType:
+        from thresher.expressions.numeric import polars_result_type
+
+        expect(f, POLARS_AGGREGATES[name](f.dtype), "a numeric type" if name in ("skew", "kurtosis", "entropy",
+                                                     "nan_max", "nan_min") else "a comparable type", name)
+        return DataType.from_arrow(polars_result_type(name, f.dtype.storage, tuple(sorted(opts.items()))))
+
+    return rule
+
+
 AGGREGATES: dict[str, AggRule] = {
+    **{n: _polars_agg(n) for n in POLARS_AGGREGATES},
     # SQL's corr / covar_pop / covar_samp / regr_* (y, x) of struct.value_by(y, x) (option ``stat``)
     "regr": _agg_regr,
     # SQL's list(x ORDER BY y, ...) / first(x ORDER BY y, ...) of struct.value_keys(x, y, ...): the
@@ -607,8 +661,12 @@ AGGREGATES: dict[str, AggRule] = {
     "agg_list": _agg_list,
     "any": _agg_bool("any"),
     "all": _agg_bool("all"),
-    # SQL's product(x): a DOUBLE, NULLs skipped, NULL where there is no value (DuckDB's)
+    # SQL's product(x): a DOUBLE, NULLs skipped, NULL where there is no value (DuckDB's); with the
+    # option ``polars``, Expr.product: Polars' (1 over no value, int64 for integers)
     "product": _agg_product,
+    # Polars' arg_max / arg_min: the position of the greatest / least value in the group (uint32)
+    "arg_max": _agg_arg("arg_max"),
+    "arg_min": _agg_arg("arg_min"),
     # SQL's mode(x): the most frequent value, NULLs skipped, the first seen among ties (DuckDB's)
     "mode": _agg_same("mode"),
 }

@@ -40,6 +40,7 @@ from thresher.expressions.expr import (
 )
 from thresher.expressions.horizontal import HORIZONTAL
 from thresher.expressions.list import ELEMENT
+from thresher.expressions.registry import POLARS_AGGREGATES
 from thresher.expressions.window import ORDER_DEPENDENT, SQL_WINDOW_FUNCTIONS, polars_call
 
 if TYPE_CHECKING:
@@ -508,12 +509,26 @@ def _struct_field(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 
 
 def _replace_strict(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    from thresher.datatypes import supertype
     from thresher.expressions.registry import replace_strict_type
 
     opts = dict(e.options)
     default = {"default": opts["default"]} if "default" in opts else {}
-    return a[0].replace_strict(list(opts["old"]), list(opts["new"]), return_dtype=polars_dtype(replace_strict_type(opts)),
-                               **default)
+    out = replace_strict_type(opts)
+    if opts.get("default_expr"):  # (a default read row by row: its type joins, as the type rule says)
+        default = {"default": a[1]}
+        if opts.get("return_dtype") is None:
+            out = supertype(out, t[1]) or out
+    return a[0].replace_strict(list(opts["old"]), list(opts["new"]), return_dtype=polars_dtype(out), **default)
+
+
+def _replace(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    # (an expression of one value: the planner lifts an aggregate into a column of that value on
+    # every row, which Polars would read as a list of as many old / new values: its first one)
+    rest = iter(a[1:])
+    old = next(rest).first() if e.option("old_expr") else list(e.option("old"))
+    new = next(rest).first() if e.option("new_expr") else list(e.option("new"))
+    return a[0].replace(old, new)
 
 
 def _round(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
@@ -558,7 +573,7 @@ _LOWER: dict[str, _Lower] = {
     "dt.strftime": lambda a, e, t: a[0].dt.strftime(e.option("format")),
     "is_in": _is_in,
     "replace_strict": _replace_strict,
-    "replace": lambda a, e, t: a[0].replace(list(e.option("old")), list(e.option("new"))),
+    "replace": _replace,
     "hash": lambda a, e, t: a[0].hash(seed=e.option("seed", 0)),
     "str.contains": _str_contains,
     "str.starts_with": lambda a, e, t: a[0].str.starts_with(plain_lit(e.option("prefix"), text=True)),
@@ -601,8 +616,12 @@ for _p in ("is_nan", "is_not_nan", "is_finite", "is_infinite", "floor", "ceil"):
     _LOWER[_p] = functools.partial(lambda a, e, t, n: getattr(a[0], n)(), n=_p)
 _LOWER["fill_nan"] = lambda a, e, t: a[0].fill_nan(a[1])
 for _p in ("sin", "cos", "tan", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
-           "arctanh", "degrees", "radians", "exp", "log", "log10", "log1p", "cbrt", "sign"):  # (numeric.MATH)
+           "arctanh", "degrees", "radians", "exp", "log", "log10", "log1p", "cbrt", "sign", "truncate", "round_sig_figs",
+           "erf", "bitwise_count_ones", "bitwise_count_zeros", "bitwise_leading_ones", "bitwise_leading_zeros",
+           "bitwise_trailing_ones", "bitwise_trailing_zeros"):  # (numeric.MATH)
     _LOWER[_p] = functools.partial(lambda a, e, t, n: getattr(a[0], n)(**_opts(e)), n=_p)
+_LOWER["xor"] = lambda a, e, t: a[0].xor(a[1])
+_LOWER["is_close"] = lambda a, e, t: a[0].is_close(a[1], **_opts(e))
 
 
 def _clip(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
@@ -813,6 +832,12 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
         return x.nan_max()  # (SQL: NaN is the greatest value; Polars' max skips it)
     if name in ("first", "last") and e.option("ignore_nulls"):
         return getattr(x, name)(ignore_nulls=True)
+    if name == "product" and e.option("polars"):  # (Polars' own: 1 over no value)
+        return x.product()
+    if name in POLARS_AGGREGATES:
+        return getattr(x, name)(**dict(e.options))  # type: ignore[no-any-return]
+    if name in ("arg_max", "arg_min"):
+        return getattr(x, name)()  # type: ignore[no-any-return]
     if name == "product":  # (DuckDB's: a DOUBLE, NULL where no value is)
         return pl.when(x.count() > 0).then(x.cast(pl.Float64).product())
     if name == "mode":  # the most frequent value, the first seen among ties (DuckDB's), NULLs skipped
