@@ -21,6 +21,7 @@ from typing import Any
 
 from thresher.datatypes import Schema
 from thresher.errors import ThresherError
+from thresher.expressions import cost as _cost
 from thresher.planner.logical import Explode, Filter, Join, Limit, LogicalPlan, Project, _field_names
 from thresher.planner.memo import memo_scope
 from thresher.planner.optimizer.rules._util import (
@@ -73,6 +74,17 @@ RULES: tuple[str, ...] = (
 JOIN_ONLY_RULES = frozenset({
     "aggregate_to_window", "semi_join_from_exists", "semi_join_pushdown", "semi_join_reduction", "semi_join_key_set", "join_order",
     "join_reorder", "eager_aggregation", "broadcast_join",
+})
+
+#: rules that can only change a plan one of whose expressions costs more than ``scalar`` (a decode,
+#: an IO read, a model, a UDF with such a hint): each returns None at once when ``plan_facts`` finds
+#: none, and it finds none without a look while no such expression exists in the process
+#: (``cost.NOT_SCALAR_BUILT``). The runner skips them there without calling them: a relational
+#: process never imports them, and its plannings do not run them once a pass (each TPC-H plan ran
+#: the four in its first pass: 120 of the 22 DataFrame queries' 424 rule runs).
+#: ``optimize(validate=True)`` runs them there and checks that they change nothing.
+EXPENSIVE_ONLY_RULES = frozenset({
+    "fuse_decode_resize", "fuse_decode_resize_encode", "header_predicates", "common_subexpression_elimination",
 })
 
 #: rules that rewrite only at nodes of these classes (each walks the plan with ``only=`` them, and
@@ -283,19 +295,25 @@ def optimize(
     return result
 
 
-#: rule names -> (the NEEDS_KINDS they were made from, how many node classes had bits then, each
-#: rule's mask of the classes it needs)
-_NEEDS: dict[tuple[str, ...], tuple[object, int, list[tuple[str, int]]]] = {}
+#: (rule names, whether the EXPENSIVE_ONLY_RULES are left out) -> (the NEEDS_KINDS and
+#: EXPENSIVE_ONLY_RULES they were made from, how many node classes had bits then, each rule's mask
+#: of the classes it needs)
+_NEEDS: dict[tuple[tuple[str, ...], bool], tuple[object, object, int, list[tuple[str, int]]]] = {}
 
 
-def _needs(rules: tuple[str, ...]) -> list[tuple[str, int]]:
+def _needs(rules: tuple[str, ...], scalar_only: bool = False) -> list[tuple[str, int]]:
     """Each rule's mask of the node classes it needs (NEEDS_KINDS; 0: none declared), made once
-    per set of enabled rules (21 masks per optimize() call cost ~1% of a TPC-H query's planning)."""
-    hit = _NEEDS.get(rules)
-    if hit is not None and hit[0] is NEEDS_KINDS and hit[1] == len(_KIND_BITS):
-        return hit[2]
-    out = [(name, kinds_mask(NEEDS_KINDS[name]) if name in NEEDS_KINDS else 0) for name in rules]
-    _NEEDS[rules] = (NEEDS_KINDS, len(_KIND_BITS), out)  # (after kinds_mask: it may give new classes bits)
+    per set of enabled rules (21 masks per optimize() call cost ~1% of a TPC-H query's planning);
+    ``scalar_only``: without the EXPENSIVE_ONLY_RULES (no expression of the process costs more
+    than ``scalar``)."""
+    key = (rules, scalar_only)
+    hit = _NEEDS.get(key)
+    if hit is not None and hit[0] is NEEDS_KINDS and hit[1] is EXPENSIVE_ONLY_RULES and hit[2] == len(_KIND_BITS):
+        return hit[3]
+    out = [(name, kinds_mask(NEEDS_KINDS[name]) if name in NEEDS_KINDS else 0) for name in rules
+           if not (scalar_only and name in EXPENSIVE_ONLY_RULES)]
+    # (after kinds_mask: it may give new classes bits)
+    _NEEDS[key] = (NEEDS_KINDS, EXPENSIVE_ONLY_RULES, len(_KIND_BITS), out)
     return out
 
 
@@ -306,12 +324,15 @@ def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_ite
     # change stops at the rule that made it (the rules after it in its own pass already saw the
     # final plan) instead of rerunning all of them
     settled: set[str] = set()
-    everything = len(rules)  # (``settled`` only ever holds names of ``rules``)
+    # (no expression of the process costs more than scalar: the rules that look for one are not
+    # run, see EXPENSIVE_ONLY_RULES; validate runs them and checks below)
+    scalar_only = not _cost.NOT_SCALAR_BUILT
+    needs = _needs(tuple(rules), scalar_only and not validate)
+    everything = len(needs)  # (``settled`` only ever holds names of ``needs``)
     # the node classes the current plan has, asked once per plan object (plan_kinds remembers each
     # node's answer in this optimize() call: after a rewrite only the new nodes are walked)
     asked: LogicalPlan | None = None
     kinds = 0
-    needs = _needs(tuple(rules))
     join_mask = kinds_mask((Join,)) if validate else 0
     loaded: dict[str, Callable[[LogicalPlan], LogicalPlan | None]] = {}
     fired: set[str] = set()  # the rules that changed the plan in this call
@@ -351,6 +372,10 @@ def _fixpoint(result: OptimizerResult, rules: list[str], schema: Schema, max_ite
             # this call is still compared, so one returning an equal plan stops at its next pass)
             if new is not None and new is not result.plan and (
                     name not in fired or new != result.plan):
+                if validate and scalar_only and name in EXPENSIVE_ONLY_RULES:
+                    raise ThresherError(f"rule {name} is not run while no expression costs more than scalar "
+                                        f"(EXPENSIVE_ONLY_RULES) but changed a plan:\n{result.plan.pretty()}\n->\n"
+                                        f"{new.pretty()}")
                 if validate and name not in fired and new == result.plan:
                     raise ThresherError(f"rule {name} returned a plan equal to its input (it returns None when it "
                                         f"changes nothing):\n{new.pretty()}")
