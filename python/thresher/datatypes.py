@@ -194,7 +194,10 @@ def _type_ids(*names: str) -> frozenset[int]:
     return frozenset(getattr(pa.lib, f"Type_{n}") for n in names if hasattr(pa.lib, f"Type_{n}"))
 
 
-_INTEGER_IDS = _type_ids("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
+_SIGNED_IDS = _type_ids("INT8", "INT16", "INT32", "INT64")
+_UNSIGNED_IDS = _type_ids("UINT8", "UINT16", "UINT32", "UINT64")
+_INTEGER_IDS = _SIGNED_IDS | _UNSIGNED_IDS
+_UINT64_ID = pa.lib.Type_UINT64
 _FLOAT_IDS = _type_ids("HALF_FLOAT", "FLOAT", "DOUBLE")
 _DECIMAL_IDS = _type_ids("DECIMAL32", "DECIMAL64", "DECIMAL128", "DECIMAL256")
 _NUMERIC_IDS = _INTEGER_IDS | _FLOAT_IDS | _DECIMAL_IDS
@@ -254,8 +257,9 @@ class DataType:
     """
 
     arrow: pa.DataType
-    if TYPE_CHECKING:  # (not a dataclass field: each object's own, set in __post_init__)
+    if TYPE_CHECKING:  # (not dataclass fields: each object's own, set in __post_init__)
         _tid: ClassVar[int]
+        _skey: ClassVar[int | tuple[int, int, int] | None]
 
     def __post_init__(self) -> None:
         t = self.arrow
@@ -264,13 +268,20 @@ class DataType:
             t = canonical_arrow(t)
             tid = t.id
             object.__setattr__(self, "arrow", t)
+        self._set_ids(t, tid)
+
+    def _set_ids(self, t: pa.DataType, tid: int) -> None:
+        d = self.__dict__
         # the Arrow type id, kept as a plain int: the predicates below and ``==`` read it instead
         # of calling into Arrow each time (the type rules ask them of every typed expression)
-        self.__dict__["_tid"] = tid
+        d["_tid"] = tid
+        # the key of `supertype`'s cache: the id of a type without parameters, with precision and
+        # scale for a decimal (a decimal column next to a literal), None for the others
+        d["_skey"] = tid if tid in _PLAIN_IDS else (tid, t.precision, t.scale) if tid in _DECIMAL_IDS else None
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.__dict__["_tid"] = self.arrow.id  # (a type pickled before it kept its id)
+        self._set_ids(self.arrow, self.arrow.id)  # (a type pickled before it kept its ids)
 
     def __eq__(self, other: object) -> builtins.bool:
         """Equal Arrow types (as the dataclass's own ``==``; its hash stays the dataclass's): types
@@ -562,9 +573,10 @@ _INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 19}
 def integer_digits(t: pa.DataType) -> int | None:
     """The decimal digits every value of integer type ``t`` fits in (BIGINT 19, UBIGINT 20): the
     ``DECIMAL(digits, 0)`` DuckDB and Polars take it as next to a decimal; None for other types."""
-    if not pa.types.is_integer(t):
+    tid = t.id
+    if tid not in _INTEGER_IDS:
         return None
-    return _INT_DIGITS[t.bit_width] + (1 if t == pa.uint64() else 0)
+    return _INT_DIGITS[t.bit_width] + (1 if tid == _UINT64_ID else 0)
 
 
 def polars_supertype(a: DataType, b: DataType) -> DataType | None:
@@ -573,9 +585,9 @@ def polars_supertype(a: DataType, b: DataType) -> DataType | None:
     otherwise (:func:`supertype` keeps the decimal, too narrow for an int32's values); a uint64
     next to a signed integer has none (Polars' Int128, which Arrow lacks)."""
     for x, y in ((a, b), (b, a)):
-        if x.arrow == pa.uint64() and pa.types.is_signed_integer(y.arrow):
+        if x._tid == _UINT64_ID and y._tid in _SIGNED_IDS:
             return None
-        if x.kind == "decimal" and y.is_integer():
+        if x.is_decimal() and y.is_integer():
             t, digits = x.arrow, integer_digits(y.arrow)
             assert digits is not None
             return x if t.precision - t.scale >= digits else DataType(pa.decimal128(38, t.scale))
@@ -586,9 +598,9 @@ def polars_supertype(a: DataType, b: DataType) -> DataType | None:
 HUGEINT = DataType(pa.decimal128(38, 0))
 
 
-#: (id, id) -> the supertype of the two types of those ids, for types without parameters (a
-#: function of the ids alone), filled in as they are asked for
-_PLAIN_SUPERTYPES: dict[tuple[int, int], DataType | None] = {}
+#: (key, key) -> the supertype of two types of those ``_skey`` (the types without parameters and
+#: the decimals: a function of the keys alone), filled in as they are asked for
+_SUPERTYPES: dict[tuple[Any, Any], DataType | None] = {}
 _NOT_CACHED: Any = object()
 #: (precision, scale) -> DataType.decimal(precision, scale)
 _DECIMAL_TYPES: dict[tuple[int, int], DataType] = {}
@@ -598,17 +610,16 @@ def supertype(a: DataType, b: DataType) -> DataType | None:
     """The common type two values are compared/combined in, or None if there is none."""
     if a is b:
         return a
-    ids = (a._tid, b._tid)
-    # (a cached pair has two ids: its types are not equal. Two types of one plain id are)
-    hit = _PLAIN_SUPERTYPES.get(ids, _NOT_CACHED)
-    if hit is not _NOT_CACHED:
-        return hit
-    if ids[0] == ids[1] and ids[0] in _PLAIN_IDS or a == b:
+    ka, kb = a._skey, b._skey
+    if ka is None or kb is None:
+        return a if a == b else _supertype(a, b)
+    if ka == kb:  # (one key, one type)
         return a
-    out = _supertype(a, b)
-    if ids[0] in _PLAIN_IDS and ids[1] in _PLAIN_IDS:
-        _PLAIN_SUPERTYPES[ids] = out
-    return out
+    key = (ka, kb)
+    hit = _SUPERTYPES.get(key, _NOT_CACHED)
+    if hit is _NOT_CACHED:
+        hit = _SUPERTYPES[key] = _supertype(a, b)
+    return hit  # type: ignore[no-any-return]
 
 
 def _supertype(a: DataType, b: DataType) -> DataType | None:
@@ -828,6 +839,15 @@ _SIGNED = ((8, "int8"), (16, "int16"), (32, "int32"), (64, "int64"))
 _UNSIGNED = ((8, "uint8"), (16, "uint16"), (32, "uint32"), (64, "uint64"))
 
 
+def _int_range(signed: builtins.bool, bits: int) -> tuple[int, int]:
+    return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+
+
+#: integer type id -> the smallest and largest value of that type
+_INTEGER_RANGES = {t.id: _int_range(pa.types.is_signed_integer(t), t.bit_width) for t in (
+    pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64())}
+
+
 def literal_type_next_to(value: Any, other: DataType) -> DataType:
     """The type Polars gives a Python number used next to a value of type ``other`` (its
     "dynamic" literals): an int that fits an integer type takes that type (else the common type
@@ -838,29 +858,25 @@ def literal_type_next_to(value: Any, other: DataType) -> DataType:
     >>> literal_type_next_to(1000, DataType.int8()), literal_type_next_to(2, DataType.float32())
     (DataType(int16), DataType(float))
     """
-    t = other.arrow
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return infer_literal_type(value)
-    if pa.types.is_null(t) and isinstance(value, int) and -(2**31) <= value < 2**31:
+    # (the type asked by its id: a literal next to a column is typed for every comparison)
+    if other.is_null() and isinstance(value, int) and -(2**31) <= value < 2**31:
         return DataType.int32()  # (next to a null, as alone: Polars' int32 when it fits)
-    if pa.types.is_floating(t):
+    if other.is_float():
         return other
-    if pa.types.is_decimal(t) and isinstance(value, int):
+    if other.is_decimal() and isinstance(value, int):
         return DataType.decimal(38, 0)
-    if pa.types.is_boolean(t) and isinstance(value, int):  # (b + 1: Polars' Int32 where it fits)
+    if other.is_bool() and isinstance(value, int):  # (b + 1: Polars' Int32 where it fits)
         return DataType.int32() if -(2**31) <= value < 2**31 else infer_literal_type(value)
-    if isinstance(value, float) or not pa.types.is_integer(t):
+    if isinstance(value, float) or not other.is_integer():
         return infer_literal_type(value)
-
-    def bounds(signed: bool, bits: int) -> tuple[int, int]:
-        return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
-
-    lo, hi = bounds(pa.types.is_signed_integer(t), t.bit_width)
+    lo, hi = _INTEGER_RANGES[other._tid]
     if lo <= value <= hi:
         return other
-    family = _UNSIGNED if value >= 0 and pa.types.is_unsigned_integer(t) else _SIGNED
+    family = _UNSIGNED if value >= 0 and other._tid in _UNSIGNED_IDS else _SIGNED
     for bits, name in (*family, (64, "uint64")):
-        lo, hi = bounds(name.startswith("int"), bits)
+        lo, hi = _int_range(name.startswith("int"), bits)
         if lo <= value <= hi:
             st = supertype(other, getattr(DataType, name)())
             # (a negative number next to a uint64: Polars' Int64, not the HUGEINT of SQL's types)

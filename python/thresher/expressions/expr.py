@@ -1899,7 +1899,7 @@ class Call(Expr):
                 other = self.args[1 - i]
                 if isinstance(a, Literal) and a.dynamic and not (isinstance(other, Literal) and other.dynamic):
                     fields[i] = Field(fields[i].name, literal_type_next_to(a.value, fields[1 - i].dtype))
-                    if fields[i].dtype.arrow.id == _INT64_ID and fields[1 - i].dtype.arrow.id == _UINT64_ID:
+                    if fields[i].dtype._tid == _INT64_ID and fields[1 - i].dtype._tid == _UINT64_ID:
                         # (a negative number next to a uint64: Polars computes both in Int64)
                         fields[1 - i] = Field(fields[1 - i].name, fields[i].dtype)
         elif self.name in _DYNAMIC_ARGUMENTS:

@@ -447,9 +447,9 @@ def _agg_sum(f: Field, opts: dict[str, Any]) -> DataType:
     if f.dtype.is_decimal():  # (numeric: the check below passes)
         return DataType.decimal(38, t.scale)
     expect(f, _numeric_or_null(f) or f.dtype.kind == "duration" or f.dtype.is_bool(), "a numeric type", "sum")
-    if pa.types.is_integer(t) or pa.types.is_null(t):
-        return DataType.uint64() if t == pa.uint64() else DataType.int64()
-    if pa.types.is_boolean(t):
+    if f.dtype.is_integer() or f.dtype.is_null():  # (the type asked by its id: every sum asks)
+        return DataType.uint64() if f.dtype == DataType.uint64() else DataType.int64()
+    if f.dtype.is_bool():
         return DataType.int64()
     return f.dtype
 
