@@ -109,6 +109,30 @@ def test_building_the_tpch_queries_asks_nothing_of_pyarrow(tpch: dict[str, th.Da
         assert not called, (q, called)
 
 
+def test_building_the_tpch_queries_runs_no_import(tpch: dict[str, th.DataFrame]) -> None:
+    # an import statement in a function runs Python's import machinery at each call even when
+    # the module is loaded: after a pause (the benchmark's rounds) its cold code cost ~0.03 ms
+    # each, as much as a small projection's checks (Project's schema, is_scalar_result, When,
+    # the .str/.dt namespaces imported theirs)
+    import builtins
+
+    imported: list[str] = []
+    real = builtins.__import__
+
+    def spy(name: str, *args: Any, **kwargs: Any) -> Any:
+        imported.append(name)
+        return real(name, *args, **kwargs)
+
+    for q, build in QUERIES.items():
+        build(tpch)  # (a first run may import what it uses)
+        builtins.__import__ = spy
+        try:
+            build(tpch)
+        finally:
+            builtins.__import__ = real
+        assert imported == [], q
+
+
 def test_the_tpch_queries_still_type_check_as_they_are_built(tpch: dict[str, th.DataFrame]) -> None:
     for q in QUERIES.values():
         assert q(tpch).schema  # every query builds

@@ -23,6 +23,7 @@ import builtins
 import contextlib
 import contextvars
 import datetime
+import importlib
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from thresher.datatypes import (
     Schema,
     infer_literal_type,
     literal_type_next_to,
+    polars_supertype,
     supertype,
     to_dtype,
 )
@@ -105,6 +107,19 @@ def memo(e: Expr, slot: str, compute: Callable[[Expr], Any]) -> Any:
 
 
 _MISSING: Any = object()
+
+#: class name -> a namespace class (``.str``, ``.dt``, ...) of ``thresher.expressions.<module>``
+_NAMESPACES: dict[str, Any] = {}
+
+
+def _namespace(module: str, cls: str) -> Any:
+    """The namespace class ``cls`` of ``thresher.expressions.<module>``, imported on first use (the
+    module imports this one): a function-level import at each ``.str`` cost more than the call
+    it builds, when building a query after a pause (Python's import machinery is then cold)."""
+    c = _NAMESPACES.get(cls)
+    if c is None:
+        c = _NAMESPACES[cls] = getattr(importlib.import_module(f"thresher.expressions.{module}"), cls)
+    return c
 
 
 _RESOLVE_MEMO = "_memo_resolve"
@@ -1535,63 +1550,43 @@ class Expr:
     # ---- namespaces -------------------------------------------------------------------------
     @property
     def str(self) -> StringNamespace:
-        from thresher.expressions.string import StringNamespace
-
-        return StringNamespace(self)
+        return _namespace("string", "StringNamespace")(self)  # type: ignore[no-any-return]
 
     @property
     def dt(self) -> DateTimeNamespace:
-        from thresher.expressions.datetime import DateTimeNamespace
-
-        return DateTimeNamespace(self)
+        return _namespace("datetime", "DateTimeNamespace")(self)  # type: ignore[no-any-return]
 
     @property
     def list(self) -> ListNamespace:
-        from thresher.expressions.list import ListNamespace
-
-        return ListNamespace(self)
+        return _namespace("list", "ListNamespace")(self)  # type: ignore[no-any-return]
 
     @property
     def struct(self) -> StructNamespace:
-        from thresher.expressions.struct import StructNamespace
-
-        return StructNamespace(self)
+        return _namespace("struct", "StructNamespace")(self)  # type: ignore[no-any-return]
 
     @property
     def url(self) -> UrlNamespace:
-        from thresher.expressions.url import UrlNamespace
-
-        return UrlNamespace(self)
+        return _namespace("url", "UrlNamespace")(self)  # type: ignore[no-any-return]
 
     @property
     def image(self) -> ImageNamespace:
-        from thresher.expressions.image import ImageNamespace
-
-        return ImageNamespace(self)
+        return _namespace("image", "ImageNamespace")(self)  # type: ignore[no-any-return]
 
     @property
     def video(self) -> VideoNamespace:
-        from thresher.expressions.video import VideoNamespace
-
-        return VideoNamespace(self)
+        return _namespace("video", "VideoNamespace")(self)  # type: ignore[no-any-return]
 
     @property
     def audio(self) -> AudioNamespace:
-        from thresher.expressions.audio import AudioNamespace
-
-        return AudioNamespace(self)
+        return _namespace("audio", "AudioNamespace")(self)  # type: ignore[no-any-return]
 
     @property
     def tensor(self) -> TensorNamespace:
-        from thresher.expressions.tensor import TensorNamespace
-
-        return TensorNamespace(self)
+        return _namespace("tensor", "TensorNamespace")(self)  # type: ignore[no-any-return]
 
     @property
     def embedding(self) -> EmbeddingNamespace:
-        from thresher.expressions.embedding import EmbeddingNamespace
-
-        return EmbeddingNamespace(self)
+        return _namespace("embedding", "EmbeddingNamespace")(self)  # type: ignore[no-any-return]
 
     def __getattr__(self, name: builtins.str) -> Any:
         ns = _USER_NAMESPACES.get(name)
@@ -2090,22 +2085,19 @@ class When(Expr):
         return self.branches[0][1].output_name()
 
     def resolve(self, schema: Schema) -> Field:
-        from thresher.datatypes import polars_supertype
-        from thresher.datatypes import supertype as sql_supertype
-
-        supertype = polars_supertype if self.polars else sql_supertype
+        common = polars_supertype if self.polars else supertype
         dtype: DataType | None = None
         for cond, value in self.branches:
             cf = cond.resolve(schema)
             if not (cf.dtype.is_bool() or cf.dtype.is_null()):
                 raise ThresherTypeError(f"when() condition {cond!r} must be bool, got {cf.dtype}")
             vt = value.resolve(schema).dtype
-            dtype = vt if dtype is None else supertype(dtype, vt)
+            dtype = vt if dtype is None else common(dtype, vt)
             if dtype is None:
                 raise ThresherTypeError(f"when() branches have incompatible types ({vt} vs earlier branches)")
         ot = self.otherwise_.resolve(schema).dtype
         assert dtype is not None
-        final = supertype(dtype, ot)
+        final = common(dtype, ot)
         if final is None:
             raise ThresherTypeError(f"otherwise() value of type {ot} does not match the branches' type {dtype}")
         # a Python number among the values takes its type from the others, as in Polars
@@ -2117,12 +2109,12 @@ class When(Expr):
             for v in values:
                 if not (isinstance(v, Literal) and v.dynamic):
                     vt = v.resolve(schema).dtype
-                    fixed = vt if fixed is None else supertype(fixed, vt)
+                    fixed = vt if fixed is None else common(fixed, vt)
             if fixed is not None:
                 out = fixed
                 for v in dynamic:
                     assert isinstance(v, Literal)
-                    out = supertype(out, literal_type_next_to(v.value, fixed)) or final
+                    out = common(out, literal_type_next_to(v.value, fixed)) or final
                 final = out
         return Field(self.output_name(), final)
 

@@ -516,8 +516,6 @@ def needs_window(e: Expr) -> bool:
 def is_scalar_result(e: Expr) -> bool:
     """Does ``e`` give one value per group: every column it reads sits under an aggregation, and
     no cumulative/shift/rank/rolling function or window runs outside one?"""
-    from thresher.expressions.expr import AggCall, Column, CountStar
-
     found_agg = False
     stack = [e]
     while stack:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Self
 
+from thresher._lazy import lazy_module
 from thresher.datatypes import DataType, Field, Schema, supertype
 from thresher.errors import ThresherTypeError
 from thresher.expressions.expr import (
@@ -62,6 +63,10 @@ def _same(a: Any, b: Any) -> bool:
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     return bool(_key(a) == _key(b))
 
+
+#: (imported on first use, not with the plan nodes: ``import thresher`` loads no operator; a
+#: function-level import in Project's schema cost more than the rest of a small projection's checks)
+_evaluate = lazy_module("thresher.operators.evaluate")
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
@@ -257,8 +262,6 @@ class Project(Unary):
         d["_schema"] = self._derive_schema()
 
     def _derive_schema(self) -> Schema:
-        from thresher.operators.evaluate import error_column_name, wants_error_column
-
         out: list[Field] = []
         schema = self.input.schema
         for e in self.exprs:
@@ -279,8 +282,8 @@ class Project(Unary):
             f = e.resolve(self.input.schema)
             name = e.output_name()
             out.append(f if f.name == name else Field(name, f.dtype, f.nullable))  # (a Field is immutable)
-            if wants_error_column(e):
-                out.append(Field(error_column_name(e.output_name()), DataType.string()))
+            if _evaluate.wants_error_column(e):
+                out.append(Field(_evaluate.error_column_name(e.output_name()), DataType.string()))
         return Schema(out)
 
     def describe(self) -> str:
