@@ -175,3 +175,34 @@ def test_filter_reaches_the_scan_under_a_decimal_constant(files: dict[str, Path]
     scans = [s for s in optimized.split("Parquet SCAN")[1:] if "clustered.parquet" in s.split("\n")[0]]
     assert scans and all("is_between" in s.split("ESTIMATED ROWS")[0] for s in scans), optimized
     assert _rows(th.sql(q, **frames).to_arrow()) == _duckdb_rows(q, paths)
+
+
+# TPC-DS q82/q21: the probe side is a clustered scan with a test of its own (a quantity range),
+# joined with a few items (a filtered scan) before the join with a range of days
+PROBE_Q = ("select k, g, v from fact, dim, cats where k = dk and dk between 50 and 80 and g = c "
+           "and name in ('c1', 'c2') and v > 300")
+
+
+@pytest.mark.parametrize("fact", ["clustered", "shuffled"])
+def test_probe_scan_keeps_only_the_key_range(files: dict[str, Path], cats: Path, fact: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # Polars' Parquet reader skips the pages outside a clustered column's range only where the
+    # range is the scan's only predicate, and its runtime filter from a small build side joined
+    # as a scan goes into that predicate too: the probe scan's own test goes after the scan and
+    # a small build side joined inside the probe side is computed first (q82: 44.9 -> 27.1 ms of
+    # collect). Only where its row groups are large (pages skipped inside one): these have 400 rows
+    from thresher.planner import polars_plan
+
+    monkeypatch.setattr(polars_plan, "REBUILD_MIN_GROUP_ROWS", 1, raising=False)
+    paths = {"fact": files[fact], "dim": files["dim"], "cats": cats}
+    frames = {name: th.read_parquet(str(path)) for name, path in paths.items()}
+    physical = compile_plan(th.sql(PROBE_Q, **frames).plan)
+    optimized = physical.root.spec.program([]).explain(optimized=True)
+    scans = [s.split("ESTIMATED ROWS")[0] for s in optimized.split("Parquet SCAN")[1:]
+             if f"{fact}.parquet" in s.split("\n")[0]]
+    assert len(scans) == 1, optimized
+    if fact == "clustered":
+        assert "is_between" in scans[0] and '"v"' not in scans[0], optimized
+    else:
+        assert "is_between" not in optimized and '"v"' in scans[0], optimized
+    assert _rows(th.sql(PROBE_Q, **frames).to_arrow()) == _duckdb_rows(PROBE_Q, paths)
