@@ -32,6 +32,7 @@ from thresher.planner.optimizer.rules._util import (
     InnerOverInner,
     JoinChain,
     JoinOnGroupBy,
+    KeySetSemiJoin,
     OneRowSideJoin,
     ProjectOverProject,
     SemiJoin,
@@ -111,7 +112,7 @@ NEEDS_KINDS: dict[str, tuple[type[LogicalPlan] | type[Shape], ...]] = {
     "semi_join_from_exists": (FilterOverLeftJoin, JoinOnGroupBy, OneRowSideJoin),
     "semi_join_pushdown": (SemiJoin,),
     "semi_join_reduction": (JoinOnGroupBy,),
-    "semi_join_key_set": (SemiJoin,),
+    "semi_join_key_set": (KeySetSemiJoin,),  # (a semi join whose right side is a filtered scan: no key set to compute)
     "join_order": (JoinChain,),  # a region of three inputs or more
     "join_reorder": (InnerOverInner,),
 }

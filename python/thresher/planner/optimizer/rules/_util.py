@@ -416,6 +416,27 @@ class OneRowSideJoin(Shape):
         return node.how == "inner" and (_one_row(node.right) or _one_row(node.left))
 
 
+def _key_set_side(side: LogicalPlan) -> bool:
+    """``side`` is, under projections, a filter over a join or an inner join on keys: the two
+    shapes of a semi join's right side that semi_join_key_set computes as a set of keys."""
+    while isinstance(side, Project):
+        side = side.input
+    if isinstance(side, Filter):
+        return isinstance(side.input, Join)
+    return isinstance(side, Join) and side.how == "inner" and bool(side.left_on)
+
+
+class KeySetSemiJoin(Shape):
+    """A semi or anti join on keys whose right side semi_join_key_set can compute as a set of keys
+    (see :func:`_key_set_side`): most semi joins' right sides are a filtered scan (TPC-H q16, q22)."""
+
+    of = Join
+
+    @staticmethod
+    def test(node: Join) -> bool:
+        return node.how in ("semi", "anti") and bool(node.right_on) and _key_set_side(node.right)
+
+
 class FilterOverLeftJoin(Shape):
     """A filter directly over a left join (semi_join_from_exists's decorrelated EXISTS/IN)."""
 
@@ -429,11 +450,11 @@ class FilterOverLeftJoin(Shape):
 
 def _join_shapes(bits: dict[type, int]) -> Callable[[Any], int]:
     """The bits of the join shapes above (SemiJoin, InnerOverInner, JoinChain, JoinOnGroupBy,
-    OneRowSideJoin) a join has, in one call: their tests, each a call of its own (with their
+    OneRowSideJoin, KeySetSemiJoin) a join has, in one call: their tests, each a call of its own (with their
     helpers, ~11 calls per join), were two thirds of :func:`plan_kinds`' time on TPC-H plans.
     Gives exactly what the tests give (``test_combined_shapes_are_the_tests``)."""
     semi, ioi, chain = bits[SemiJoin], bits[InnerOverInner], bits[JoinChain]
-    grouped, one_row = bits[JoinOnGroupBy], bits[OneRowSideJoin]
+    grouped, one_row, key_set = bits[JoinOnGroupBy], bits[OneRowSideJoin], bits[KeySetSemiJoin]
     under = (Filter, Project)
 
     def join_bits(node: Join) -> int:
@@ -450,7 +471,8 @@ def _join_shapes(bits: dict[type, int]) -> Callable[[Any], int]:
                 out |= one_row
             return out
         if how == "semi" or how == "anti":
-            return semi | grouped if _grouped(right) or _grouped(left) else semi
+            out = semi | grouped if _grouped(right) or _grouped(left) else semi
+            return out | key_set if node.right_on and _key_set_side(right) else out
         if how == "left":
             return grouped if _grouped(right) or _grouped(left) else 0
         if how == "cross" and (isinstance(left.input if isinstance(left, under) else left, Join)  # type: ignore[attr-defined]
@@ -499,7 +521,7 @@ def _aggregate_shapes(bits: dict[type, int]) -> Callable[[Any], int]:
 #: has, in one call (see :func:`_join_shapes`); any other set (a shape defined elsewhere) asks
 #: each shape's test (:func:`_each_shape`)
 _COMBINED_SHAPES: dict[frozenset[type], Callable[[dict[type, int]], Callable[[Any], int]]] = {
-    frozenset({SemiJoin, InnerOverInner, JoinChain, JoinOnGroupBy, OneRowSideJoin}): _join_shapes,
+    frozenset({SemiJoin, InnerOverInner, JoinChain, JoinOnGroupBy, OneRowSideJoin, KeySetSemiJoin}): _join_shapes,
     frozenset({FilterOverFilter, FilterOverLeftJoin}): _filter_shapes,
     frozenset({ProjectOverProject}): _project_shapes,
     frozenset({AggregateOverJoin}): _aggregate_shapes,
