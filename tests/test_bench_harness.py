@@ -215,3 +215,24 @@ def test_prerun_puts_an_untimed_run_of_the_same_case_right_before_each_timed_one
     plain = run_bench("_selftest", out_dir=tmp_path, rounds=3)
     assert [m["calls"] for m in {r["engine"]: r for r in plain["rows"]}["good"]["metrics"]] == [2, 3, 4]
     assert plain["prerun"] is False and "(prerun)" not in (tmp_path / "_selftest.md").read_text()
+
+
+def test_tpcds_phases_times_each_phase_and_puts_the_functions_back(tpcds_generate: Any) -> None:
+    """Each phase of a TPC-DS query is timed (translated from scratch every round), the phases
+    add up within the whole, and the wrapped functions are the originals again afterwards."""
+    import benchmarks.tpcds_phases as phases
+
+    import thresher.engine.stages as stages
+    import thresher.sql_frontend as frontend
+
+    before = (stages.collect_lazy, frontend.translate)
+    res = phases.measure(str(tpcds_generate(0.01)), [3, 41], rounds=2)
+    assert (stages.collect_lazy, frontend.translate) == before
+    for q in (3, 41):
+        m = res[q]
+        assert set(m) == set(phases.PHASES)
+        assert all(m[k] > 0 for k in ("parse", "sqlglot", "xlate", "sql", "optimize", "program", "collect"))
+        assert m["parse"] + m["sqlglot"] + m["xlate"] <= m["sql"] + 1e-6
+        assert m["sql"] + m["optimize"] + m["program"] + m["collect"] <= m["e2e"] + 1e-6
+    planned = phases.measure(str(tpcds_generate(0.01)), [3], rounds=1, plan_only=True)
+    assert planned[3]["collect"] == 0 and planned[3]["optimize"] > 0
