@@ -276,3 +276,166 @@ def test_sum_of_int32_widens() -> None:
     # a documented difference: Thresher sums every integer type in Int64 (Polars keeps Int32)
     t = pa.table({"x": pa.array([2**31 - 1, 1], pa.int32())})
     assert th.from_arrow(t).select(th.sum("x")).to_pydict() == {"x": [2**31]}
+
+
+# ---- over() of an expression of its own length (mapping_strategy) --------------------------------
+
+OVERS: dict[str, Callable[[Any], Any]] = {
+    "sort": lambda m: m.col("x").sort().over("k"),
+    "sort_desc_nulls_last": lambda m: m.col("x").sort(descending=True, nulls_last=True).over("k"),
+    "reverse": lambda m: m.col("f").reverse().over("k"),
+    "sort_ordered": lambda m: m.col("x").sort().over("k", order_by="i"),
+    "reverse_ordered": lambda m: m.col("s").reverse().over("k", order_by="f"),
+    "unique_join": lambda m: m.col("x").unique(maintain_order=True).over("k", mapping_strategy="join"),
+    "sort_join": lambda m: m.col("f").sort().over("k", mapping_strategy="join"),
+    "head_join": lambda m: m.col("x").head(1).over("k", mapping_strategy="join"),
+    "drop_nulls_join": lambda m: m.col("x").drop_nulls().over("k", mapping_strategy="join"),
+    "sort_explode": lambda m: m.col("x").sort().over("k", mapping_strategy="explode"),
+    "unique_explode": lambda m: m.col("x").unique(maintain_order=True).over("k", mapping_strategy="explode"),
+    "head_explode": lambda m: m.col("s").head(1).over("k", mapping_strategy="explode"),
+    "drop_nulls_explode": lambda m: m.col("x").drop_nulls().over("k", mapping_strategy="explode"),
+    "sum_explode": lambda m: m.col("x").sum().over("k", mapping_strategy="explode"),
+    "rows_explode": lambda m: (m.col("i") * 2).over("k", "b", mapping_strategy="explode"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OVERS))
+def test_over_of_expressions_of_their_own_length(table: pa.Table, case: str) -> None:
+    fn = OVERS[case]
+    _same_as_polars(table, lambda d, m: d.select(fn(m)))
+    if not case.endswith("explode"):
+        _same_as_polars(table, lambda d, m: d.with_columns(fn(m).alias("w")))
+
+
+def test_over_of_a_length_change_mapped_to_rows_is_refused() -> None:
+    df = th.from_arrow(FULL)
+    with pytest.raises(th.ThresherTypeError, match=r"unique\(\) changes each group's length"):
+        df.select(th.col("x").unique().over("k"))
+    with pytest.raises(UnsupportedError, match="explode.*order_by"):
+        th.col("x").sort().over("k", order_by="i", mapping_strategy="explode")
+
+
+def test_list_get_of_an_expression(table: pa.Table) -> None:
+    # (Thresher's list.get is NULL out of range; Polars' raises unless null_on_oob)
+    _same_as_polars(table, lambda d, m: d.select(m.col("x").implode().over("k").list.get(
+        m.col("i").clip(-1, 1).fill_null(0), **({"null_on_oob": True} if m is pl else {}))))
+
+
+# ---- namespaces: pass-through methods ------------------------------------------------------------
+
+D, TS = __import__("datetime").date, __import__("datetime").datetime
+TD = __import__("datetime").timedelta
+TEMPORAL = pa.table({
+    "d": pa.array([D(2000, 2, 3), None, D(2001, 12, 31), D(1999, 1, 1)], pa.date32()),
+    "ts": pa.array([TS(2024, 2, 29, 1), None, TS(1900, 1, 1), TS(2000, 1, 1)], pa.timestamp("us")),
+    "du": pa.array([TD(hours=36, seconds=5), None, -TD(minutes=90), TD(0)], pa.duration("us")),
+    "dn": pa.array([1, None, -5, 86400 * 10**9 + 7], pa.duration("ns")),
+    "l": pa.array([[1, 2, None, 2], None, [], [5]], pa.list_(pa.int64())),
+    "lb": pa.array([[True, None], None, [], [False, True]], pa.list_(pa.bool_())),
+    "lf": pa.array([[1.5, NAN, -2.0], None, [], [None]], pa.list_(pa.float64())),
+    "s": pa.array(["a.b*c", None, '{"a": {"b": 2}}', "1.25,x,y"], pa.string()),
+})
+
+
+@pytest.mark.parametrize("method", ["century", "millennium", "days_in_month"])
+def test_dt_parts(method: str) -> None:
+    _same_as_polars(TEMPORAL, lambda d, m: d.select(getattr(m.col("d").dt, method)(),
+                                                    getattr(m.col("ts").dt, method)().alias("t")))
+
+
+@pytest.mark.parametrize("unit", ["days", "hours", "minutes", "seconds", "milliseconds", "microseconds", "nanoseconds"])
+def test_dt_total(unit: str) -> None:
+    _same_as_polars(TEMPORAL, lambda d, m: d.select(
+        getattr(m.col("du").dt, f"total_{unit}")(), getattr(m.col("dn").dt, f"total_{unit}")().alias("n"),
+        getattr(m.col("dn").dt, f"total_{unit}")(fractional=True).alias("f")))
+
+
+LISTS: dict[str, Callable[[Any], Any]] = {
+    "median": lambda e: e.list.median(),
+    "std": lambda e: e.list.std(),
+    "var0": lambda e: e.list.var(0),
+    "diff": lambda e: e.list.diff(),
+    "diff_drop": lambda e: e.list.diff(2, "drop"),
+    "shift": lambda e: e.list.shift(),
+    "shift_back": lambda e: e.list.shift(-2),
+    "count_matches": lambda e: e.list.count_matches(2),
+    "gather_every": lambda e: e.list.gather_every(2),
+    "gather_every_offset": lambda e: e.list.gather_every(1, 1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LISTS))
+def test_list_methods(case: str) -> None:
+    fn = LISTS[case]
+    _same_as_polars(TEMPORAL, lambda d, m: d.select(fn(m.col("l")), fn(m.col("lf")).alias("f")))
+
+
+def test_list_any_all_and_string_methods() -> None:
+    _same_as_polars(TEMPORAL, lambda d, m: d.select(m.col("lb").list.any(), m.col("lb").list.all().alias("a")))
+    _same_as_polars(TEMPORAL, lambda d, m: d.select(
+        m.col("s").str.escape_regex(), m.col("s").str.normalize("NFKC").alias("n"),
+        m.col("s").str.json_path_match("$.a.b").alias("j"), m.col("s").str.splitn(",", 2).alias("sn"),
+        m.col("s").str.split_exact(",", 1).alias("se"),
+        m.col("s").str.splitn(",", 2).struct.field("field_0").str.to_decimal(scale=3).alias("dec")))
+
+
+# ---- sort_by --------------------------------------------------------------------------------------
+
+def _stable(m: Any) -> dict[str, Any]:
+    return {"maintain_order": True} if m is pl else {}  # (Polars' own sort_by is stable only so)
+
+
+SORT_BYS: dict[str, Callable[[Any], Any]] = {
+    "one_key": lambda m: m.col("s").sort_by("x", **_stable(m)),
+    "descending_nulls_last": lambda m: m.col("f").sort_by("i", descending=True, nulls_last=True, **_stable(m)),
+    "keys": lambda m: m.col("x").sort_by(["k", "f"], descending=[False, True], **_stable(m)),
+    "expression_key": lambda m: m.col("i").sort_by(m.col("x") * -1, "b", **_stable(m)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SORT_BYS))
+def test_sort_by(table: pa.Table, case: str) -> None:
+    fn = SORT_BYS[case]
+    _same_as_polars(table, lambda d, m: d.select(fn(m)))
+    _same_as_polars(table, lambda d, m: d.with_columns(fn(m).alias("sorted")))
+    _same_as_polars(table, lambda d, m: d.select(fn(m).first(), fn(m).last().alias("l")))
+    _same_as_polars(table, lambda d, m: d.group_by("k", maintain_order=True).agg(
+        fn(m).alias("all"), fn(m).last().alias("last"), fn(m).first().alias("first"), fn(m).head(2).alias("h")))
+
+
+def test_reductions_of_list_operations_in_agg(table: pa.Table) -> None:
+    _same_as_polars(table, lambda d, m: d.group_by("k", maintain_order=True).agg(
+        m.col("x").unique(maintain_order=True).last(), m.col("x").sort(nulls_last=True).head(2).sum().alias("s"),
+        m.col("f").drop_nulls().max().alias("mx")))
+
+
+# ---- clear refusals --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("build, names", [
+    (lambda: th.col("x").map_elements(len), r"Expr\.map_elements\(\) \(Polars'\).*@th\.udf"),
+    (lambda: th.col("x").rle(), r"Expr\.rle\(\).*rle_id"),
+    (lambda: th.col("x").str.join(","), r"Expr\.str\.join\(\).*list\.join"),
+    (lambda: th.col("x").dt.replace_time_zone("UTC"), r"Expr\.dt\.replace_time_zone\(\)"),
+    (lambda: th.col("x").list.set_union(th.col("y")), r"Expr\.list\.set_union\(\)"),
+    (lambda: th.col("x").struct.unnest(), r"Expr\.struct\.unnest\(\).*DataFrame\.unnest"),
+])
+def test_polars_methods_thresher_lacks_are_named(build: Callable[[], Any], names: str) -> None:
+    from thresher.errors import UnsupportedMethodError
+
+    with pytest.raises(UnsupportedMethodError, match=names):
+        build()
+    assert not hasattr(th.col("x"), "not_a_polars_method")  # (a plain AttributeError for the rest)
+
+
+def test_pipe() -> None:
+    df = th.from_arrow(FULL)
+    assert df.select(th.col("x").pipe(lambda e, n: e * n, 3)).to_pydict() == \
+        _polars(FULL).select(pl.col("x").pipe(lambda e, n: e * n, 3)).to_dict(as_series=False)
+
+
+def test_group_by_methods_thresher_lacks_are_named() -> None:
+    from thresher.errors import UnsupportedMethodError
+
+    with pytest.raises(UnsupportedMethodError, match=r"GroupBy\.map_groups\(\)"):
+        th.from_arrow(FULL).group_by("k").map_groups(len)
+    assert not hasattr(th.from_arrow(FULL).group_by("k"), "not_a_polars_method")

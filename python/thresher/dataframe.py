@@ -26,6 +26,7 @@ from thresher.errors import (
     ThresherError,
     ThresherTypeError,
     UnsupportedError,
+    UnsupportedMethodError,
     without_polars_context,
 )
 from thresher.expressions.expr import Column, CountStar, Expr, col, combine_conjunction, lit_if_needed
@@ -853,6 +854,16 @@ class GroupBy:
 
     def count(self) -> DataFrame:
         return self.agg(CountStar().alias("count"))
+
+    if not TYPE_CHECKING:  # (hidden from mypy: a class __getattr__ would type every misspelling)
+        def __getattr__(self, name: str) -> Any:
+            hint = {"map_groups": "a batch UDF (@th.udf(batch=True)) over agg()'s lists, or to_polars()",
+                    "having": "agg(...) then filter(...)"}.get(name)
+            if hint is not None:
+                err = UnsupportedMethodError(f"GroupBy.{name}() (Polars') is not supported by Thresher; use {hint}")
+                err.name, err.obj = name, self
+                raise err
+            raise AttributeError(f"'GroupBy' object has no attribute {name!r}", name=name, obj=self)
 
     # ---- Polars' shortcuts: one aggregation of every column that is not a key ----------------
     def _each(self, method: str, *args: Any, **kwargs: Any) -> DataFrame:

@@ -88,8 +88,43 @@ def _is_scalar(e: Expr) -> bool:
     return is_scalar_result(e) or not e.columns()
 
 
+def _over_of_seq(x: Expr) -> Expr | None:
+    """An ``over`` (``"group_to_rows"`` / ``"join"``) of an expression holding a SeqOp, as a
+    per-row expression: the group's list of values (``agg_list`` over the same window), the list
+    operations applied to it; ``"group_to_rows"`` (length-keeping operations only) takes the
+    element at the row's place in its group (in ``order_by`` order), as Polars maps it back."""
+    if not isinstance(x, Over) or not has_seq(x.child):
+        return None
+    inner = strip_alias(x.child)
+    if not isinstance(inner, SeqOp) or inner.op == "over_explode":
+        raise ThresherTypeError(f"{x!r}: over() takes an expression of its own length only as its whole argument "
+                                "(col('x').sort().over('k')), not inside another")
+    leaf, ops = _chain(inner)
+
+    def window(e: Expr) -> Expr:
+        return Over(e, x.partition_by, x.order_by, x.descending, x.nulls_last)
+
+    out: Expr = window(AggCall("agg_list", leaf))
+    for s in ops:
+        out = _list_op(s, out)
+    if x.mapping_strategy == "join":
+        return out.alias(x.output_name())
+    changing = [s for s in ops if s.op not in SEQ_KEEPS_LENGTH]
+    if changing:
+        raise ThresherTypeError(
+            f"{x!r}: {changing[0].op}() changes each group's length, which over() maps back to the rows only with "
+            "mapping_strategy='join' (each row gets its group's list) or 'explode' (the groups' values one after "
+            "another); Polars fails when it runs")
+    key = x.partition_by[0] if x.partition_by else x.order_by[0]
+    place = window(Call("is_null", (key,)).cum_count()) - 1
+    return out.list.get(place).alias(x.output_name())
+
+
 def select(df: DataFrame, exprs: Sequence[Expr]) -> DataFrame:
     """``df.select(*exprs)`` where some of ``exprs`` hold a :class:`SeqOp`."""
+    exprs = [e.transform(_over_of_seq) if any(isinstance(x, Over) for x in e.walk()) else e for e in exprs]
+    if not any(has_seq(e) for e in exprs):
+        return df.select(*exprs)
     names = [e.output_name() for e in exprs]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
@@ -161,6 +196,23 @@ def _inner(df: DataFrame, child: Expr) -> tuple[DataFrame, str]:
 
 def _apply(df: DataFrame, s: SeqOp) -> tuple[DataFrame, str]:
     """The frame of ``s``'s values in the column ``_VAL``, and its length."""
+    if s.op == "over_explode":  # (expr.over(keys, mapping_strategy="explode"))
+        groups = df.group_by(*s.option("partition_by"), maintain_order=True)
+        if _is_scalar(s.child):  # (an aggregate: one value per group)
+            return groups.agg(s.child.alias(_VAL)).select(_VAL), _CHANGE
+        if has_seq(s.child):
+            lists = agg(groups, [s.child.alias(_VAL)])
+        else:  # (per-row values: the group's, in row order)
+            lists = groups.agg(AggCall("agg_list", s.child).alias(_VAL))
+        return lists.select(_VAL).explode(_VAL), _CHANGE  # (an empty group result: a NULL row, as Polars)
+    if s.op == "sort_by":  # (the keys sorted next to the values, in the frame's rows)
+        if has_seq(s.child) or any(has_seq(b) for b in s.option("by")):
+            raise ThresherTypeError(f"{s!r}: sort_by of an expression of its own length is not supported")
+        names = [f"{_VAL}_by{i}" for i in range(len(s.option("by")))]
+        keyed = df.select(s.child.alias(_VAL), *(b.alias(n) for b, n in zip(s.option("by"), names, strict=True)))
+        out = keyed.sort(names, descending=list(s.option("descending")),
+                         nulls_last=list(s.option("nulls_last"))).select(_VAL)
+        return out, (_SCALAR if _is_scalar(s.child) else _KEEP)
     inner, kind = _inner(df, s.child)
     o = s.option
     op = s.op
@@ -225,19 +277,36 @@ def agg(group: GroupBy, given: Sequence[Expr]) -> DataFrame:
             finals.append(col(e.output_name()))
             continue
         inner = strip_alias(e)
+        reduce = None
+        if isinstance(inner, AggCall) and inner.name in _LIST_REDUCTIONS and isinstance(strip_alias(inner.child),
+                                                                                         SeqOp):
+            reduce, inner = inner.name, strip_alias(inner.child)  # (col("x").sort_by("t").last(): of the list)
         if not isinstance(inner, SeqOp):
             raise ThresherTypeError(f"agg: {e!r}: Thresher takes {_outermost(e)[0]!r} in agg() only as the "
-                                    f"whole expression (each group's list), not inside another")
+                                    f"whole expression (each group's list), or under first/last/sum/mean/min/max, "
+                                    f"not inside another")
         leaf, ops = _chain(inner)
         name = f"{_VAL}{i}"
-        hidden.append(AggCall("agg_list", leaf).alias(name))
+        if ops[0].op == "sort_by":  # (each group's values in the keys' order: SQL's list(x ORDER BY ...))
+            first = ops.pop(0)
+            packed = Call("struct.value_keys", (leaf, *first.option("by")))
+            hidden.append(AggCall("list_by", packed, (("descending", first.option("descending")),
+                                                      ("nulls_last", first.option("nulls_last")))).alias(name))
+        else:
+            hidden.append(AggCall("agg_list", leaf).alias(name))
         out: Expr = col(name)
         for s in ops:
             out = _list_op(s, out)
+        if reduce is not None:
+            out = getattr(out.list, reduce)()
         finals.append(out.alias(e.output_name()))
     done = group.agg(*hidden)
     keys = done.columns[:len(done.columns) - len(hidden)]
     return done.select(*keys, *finals)
+
+
+#: aggregations of a SeqOp that ``agg`` takes as the list method of the same name
+_LIST_REDUCTIONS = ("first", "last", "sum", "mean", "min", "max")
 
 
 def _chain(s: SeqOp) -> tuple[Expr, list[SeqOp]]:

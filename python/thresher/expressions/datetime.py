@@ -10,7 +10,7 @@ col("d").dt.year()
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -77,6 +77,12 @@ class DateTimeNamespace:
     def __init__(self, expr: Expr) -> None:
         self._expr = expr
 
+    if not TYPE_CHECKING:  # (hidden from mypy: a class __getattr__ would type every misspelling)
+        def __getattr__(self, name: str) -> Any:
+            from thresher.expressions.expr import namespace_miss
+
+            raise namespace_miss("dt", name)
+
     def _call(self, name: str, **options: Any) -> Expr:
         return Call(f"dt.{name}", (self._expr,), tuple(options.items()))
 
@@ -116,6 +122,62 @@ class DateTimeNamespace:
         import thresher.expressions.numeric  # noqa: F401  (registers Polars' pass-through methods)
 
         return self._call(name)
+
+    def century(self) -> Expr:
+        """The century (2000 is in the 20th, 2001 in the 21st), as Polars."""
+        return self._polars("century")
+
+    def millennium(self) -> Expr:
+        """The millennium, as Polars."""
+        return self._polars("millennium")
+
+    def days_in_month(self) -> Expr:
+        """The number of days in the value's month (int8), as Polars.
+
+        >>> import datetime, thresher as th
+        >>> th.from_pydict({"d": [datetime.date(2024, 2, 3)]}).select(th.col("d").dt.days_in_month()).to_pydict()
+        {'d': [29]}
+        """
+        return self._polars("days_in_month")
+
+    def _total(self, unit: str, fractional: bool) -> Expr:
+        import thresher.expressions.numeric  # noqa: F401  (registers Polars' pass-through methods)
+
+        return self._call(f"total_{unit}", fractional=bool(fractional))
+
+    def total_days(self, *, fractional: bool = False) -> Expr:
+        """A duration in whole days (int64; ``fractional=True``: float64), as Polars.
+
+        >>> import datetime, thresher as th
+        >>> df = th.from_pydict({"d": [datetime.timedelta(hours=36), None]})
+        >>> df.select(th.col("d").dt.total_days(), h=th.col("d").dt.total_hours()).to_pydict()
+        {'d': [1, None], 'h': [36, None]}
+        """
+        return self._total("days", fractional)
+
+    def total_hours(self, *, fractional: bool = False) -> Expr:
+        """A duration in whole hours (see :meth:`total_days`)."""
+        return self._total("hours", fractional)
+
+    def total_minutes(self, *, fractional: bool = False) -> Expr:
+        """A duration in whole minutes (see :meth:`total_days`)."""
+        return self._total("minutes", fractional)
+
+    def total_seconds(self, *, fractional: bool = False) -> Expr:
+        """A duration in whole seconds (see :meth:`total_days`)."""
+        return self._total("seconds", fractional)
+
+    def total_milliseconds(self, *, fractional: bool = False) -> Expr:
+        """A duration in whole milliseconds (see :meth:`total_days`)."""
+        return self._total("milliseconds", fractional)
+
+    def total_microseconds(self, *, fractional: bool = False) -> Expr:
+        """A duration in whole microseconds (see :meth:`total_days`)."""
+        return self._total("microseconds", fractional)
+
+    def total_nanoseconds(self, *, fractional: bool = False) -> Expr:
+        """A duration in whole nanoseconds (see :meth:`total_days`)."""
+        return self._total("nanoseconds", fractional)
 
     def week(self) -> Expr:
         """The ISO week number, 1 to 53, as Polars."""

@@ -939,6 +939,32 @@ class Expr:
         """The values in reverse order."""
         return self._seq("reverse")
 
+    def sort_by(self, by: Any, *more_by: Any, descending: builtins.bool | Sequence[builtins.bool] = False,
+                nulls_last: builtins.bool | Sequence[builtins.bool] = False, multithreaded: builtins.bool = True,
+                maintain_order: builtins.bool = False) -> Expr:
+        """The values in the order of ``by`` (columns or expressions; ``descending`` and
+        ``nulls_last`` per key or for all), stable among ties, as Polars' ``sort_by`` with
+        ``maintain_order=True``: in ``select`` it orders this column alone; in ``agg`` each
+        group's values (``col("x").sort_by("t").last()``: x at the greatest t).
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"k": ["a", "a", "b"], "x": [1, 2, 3], "t": [9, 5, 7]})
+        >>> df.select(th.col("x").sort_by("t")).to_pydict()
+        {'x': [2, 3, 1]}
+        >>> df.group_by("k", maintain_order=True).agg(th.col("x").sort_by("t").last()).rows()
+        [('a', 1), ('b', 3)]
+        """
+        del multithreaded, maintain_order  # (the sort is stable either way)
+        items = [*(by if isinstance(by, (list, tuple)) else [by]), *more_by]
+        keys = tuple(_expr_or_column(b) for b in items)
+        if not keys:
+            raise ThresherTypeError("sort_by needs at least one key")
+        desc = (descending,) * len(keys) if isinstance(descending, builtins.bool) else tuple(descending)
+        nl = (nulls_last,) * len(keys) if isinstance(nulls_last, builtins.bool) else tuple(nulls_last)
+        if len(desc) != len(keys) or len(nl) != len(keys):
+            raise ThresherTypeError("sort_by: descending/nulls_last must have one value per key")
+        return self._seq("sort_by", by=keys, descending=desc, nulls_last=nl)
+
     def drop_nulls(self) -> Expr:
         """The values without the NULLs.
 
@@ -1232,7 +1258,11 @@ class Expr:
     def over(self, partition_by: Any = None, *more_exprs: Any, order_by: Any = None, descending: builtins.bool = False,
              nulls_last: builtins.bool = False, mapping_strategy: builtins.str = "group_to_rows") -> Expr:
         """Evaluate this expression per group of ``partition_by``, rows sorted by ``order_by``; results
-        go back to the rows (``mapping_strategy="join"``: each row gets its group's list).
+        go back to the rows (``mapping_strategy="join"``: each row gets its group's list;
+        ``"explode"``: the groups' results one after another, groups in the order of their first
+        row, a column of its own length, as Polars). An expression that changes the length
+        (``col("x").unique()``, ``.head(n)``) takes ``"join"`` or ``"explode"``; one that keeps
+        it (``.sort()``, ``.reverse()``) also the default.
 
         Examples
         --------
@@ -1240,6 +1270,10 @@ class Expr:
         >>> df = th.from_pydict({"k": ["a", "b", "a"], "d": [2, 1, 1], "x": [10, 20, 30]})
         >>> df.with_columns(s=th.col("x").cum_sum().over("k", order_by="d")).to_pydict()["s"]
         [40, 20, 30]
+        >>> df.select(th.col("x").sort(descending=True).over("k")).to_pydict()
+        {'x': [30, 20, 10]}
+        >>> df.select(th.col("x").head(1).over("k", mapping_strategy="explode")).to_pydict()
+        {'x': [10, 20]}
         """
         from thresher.expressions.window import Over
 
@@ -1257,6 +1291,15 @@ class Expr:
 
                 raise UnsupportedError(f"over(): a key holding an over ({k!r}) is not supported; compute it "
                                        "in a with_columns first")
+        if mapping_strategy == "explode":  # (a column of its own length: planned as a SeqOp, see frame_seq)
+            if order:
+                from thresher.errors import UnsupportedError
+
+                raise UnsupportedError("over(mapping_strategy='explode', order_by=...) is not supported: sort the "
+                                       "frame first, or use mapping_strategy='join'")
+            if not part:
+                raise ThresherTypeError("over(mapping_strategy='explode') needs partition_by")
+            return SeqOp("over_explode", self, (("partition_by", part),))
         return Over(self, part, order, descending, nulls_last, mapping_strategy)
 
     def _window_call(self, name: builtins.str, args: tuple[Expr, ...] = (), **opts: Any) -> Expr:
@@ -1592,10 +1635,125 @@ class Expr:
         ns = _USER_NAMESPACES.get(name)
         if ns is not None:
             return ns(self)
+        hint = POLARS_EXPR_UNSUPPORTED.get(name)
+        if hint is not None:
+            from thresher.errors import UnsupportedMethodError
+
+            err = UnsupportedMethodError(f"Expr.{name}() (Polars') is not supported by Thresher" +
+                                         (f"; use {hint}" if hint else ""))
+            err.name, err.obj = name, self
+            raise err
         raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+
+    def pipe(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``function(self, *args, **kwargs)``, as Polars' ``Expr.pipe``.
+
+        >>> col("x").pipe(lambda e, n: e * n, 2)
+        (col("x") * 2)
+        """
+        return function(self, *args, **kwargs)
 
 
 _USER_NAMESPACES: dict[str, Callable[[Expr], Any]] = {}
+
+#: Polars' namespace methods Thresher does not have (``"str.join"`` -> the nearest supported
+#: spelling, or ""): each raises an ``UnsupportedMethodError`` naming it (see :func:`namespace_miss`)
+POLARS_NAMESPACE_UNSUPPORTED: dict[str, str] = {
+    "str.join": "implode().list.join(separator) (or str.concat in agg)",
+    "str.replace_many": "chained str.replace(...) calls",
+    "str.extract_many": "str.extract_all(pattern)",
+    "str.find_many": "str.find(pattern)",
+    "str.to_time": "str.to_datetime(...) then dt.time() in Polars, or a UDF",
+    "str.encode": "a UDF", "str.decode": "a UDF",
+    "dt.replace_time_zone": "cast(...) to a timestamp of the wanted zone",
+    "dt.convert_time_zone": "cast(...) to a timestamp of the wanted zone",
+    "dt.cast_time_unit": "cast(...) to a timestamp of the wanted unit",
+    "dt.time": "", "dt.combine": "", "dt.replace": "", "dt.base_utc_offset": "", "dt.dst_offset": "",
+    "dt.add_business_days": "", "dt.is_business_day": "",
+    "list.explode": "DataFrame.explode(column)",
+    "list.eval": "", "list.agg": "list.eval(...)", "list.filter": "list.eval(th.element().filter(...))",
+    "list.concat": "", "list.gather": "list.get(index) per index", "list.item": "list.first()",
+    "list.sample": "", "list.to_array": "", "list.to_struct": "list.get(i) per field in th.struct(...)",
+    "list.to_map": "",
+    **{f"list.set_{op}": "" for op in ("union", "difference", "intersection", "symmetric_difference")},
+    "struct.rename_fields": "th.struct(col.struct.field(a).alias(b), ...)",
+    "struct.with_fields": "th.struct(...) of the fields", "struct.unnest": "DataFrame.unnest(column)",
+    "struct.json_encode": "", "struct.drop": "th.struct(...) of the other fields", "struct.eval": "",
+}
+
+
+def namespace_miss(namespace: str, name: str) -> AttributeError:
+    """The error of ``expr.<namespace>.<name>`` that Thresher lacks: an ``UnsupportedMethodError``
+    naming it where it is Polars', else a plain ``AttributeError``."""
+    from thresher.errors import UnsupportedMethodError
+
+    hint = POLARS_NAMESPACE_UNSUPPORTED.get(f"{namespace}.{name}")
+    if hint is None:
+        return AttributeError(f"Expr.{namespace} has no method {name!r}")
+    err = UnsupportedMethodError(f"Expr.{namespace}.{name}() (Polars') is not supported by Thresher" +
+                                 (f"; use {hint}" if hint else ""))
+    err.name = name
+    return err
+
+#: Polars' ``Expr`` methods Thresher does not have: each raises an ``UnsupportedMethodError``
+#: (an ``AttributeError``) naming it, with the nearest supported spelling where there is one
+POLARS_EXPR_UNSUPPORTED: dict[str, str] = {
+    "map_elements": "a row UDF (@th.udf) in with_columns",
+    "map_batches": "a batch UDF (@th.udf(batch=True)) in with_columns",
+    "map": "a batch UDF (@th.udf(batch=True)) in with_columns",
+    "rolling_map": "a rolling_* method, or a batch UDF",
+    "rolling": "rolling_*_by(by, window_size) expressions",
+    "rolling_rank_by": "rolling_rank(window_size) over rows sorted by the key",
+    "cumulative_eval": "cum_sum / cum_max / ... or rolling_* methods",
+    "ewm_mean_by": "ewm_mean(...) over rows sorted by the key",
+    "ewm_sum": "ewm_mean(...) times the window's weight sum",
+    "ewm_sum_by": "ewm_mean(...) over rows sorted by the key",
+    "interpolate_by": "interpolate() over rows sorted by the key",
+    "explode": "DataFrame.explode(column) (a list column: implode() or agg_list() first)",
+    "repeat_by": "a list column and DataFrame.explode",
+    "reshape": "DataFrame.explode or list methods",
+    "append": "th.concat([...]) of frames",
+    "extend_constant": "th.concat([...]) of frames",
+    "gather": "implode().list.get(index) or with_row_index() and a filter",
+    "get": "implode().list.get(index)",
+    "item": "first() (a frame of one row) or df.item()",
+    "arg_sort": "with_row_index() and sort(...)",
+    "arg_unique": "with_row_index() and unique(subset=..., keep='first')",
+    "arg_true": "with_row_index() and filter(...)",
+    "max_by": "sort_by(...).last() in agg, or df.top_k(1, by=...)",
+    "min_by": "sort_by(...).first() in agg, or df.bottom_k(1, by=...)",
+    "top_k_by": "DataFrame.top_k(k, by=...)",
+    "bottom_k_by": "DataFrame.bottom_k(k, by=...)",
+    "sample": "DataFrame.sample(...)",
+    "shuffle": "DataFrame.sample(fraction=1.0, shuffle=True)",
+    "rle": "rle_id() and a group_by on it",
+    "hist": "cut(...) and value_counts()",
+    "bin": "cut(...) or qcut(...)",
+    "bin_intervals": "cut(...)",
+    "bin_quantiles": "qcut(...)",
+    "bin_ranks": "qcut(...)",
+    "approx_quantile": "quantile(...) (exact)",
+    "peak_max": "(x > x.shift(1)) & (x > x.shift(-1))",
+    "peak_min": "(x < x.shift(1)) & (x < x.shift(-1))",
+    "lower_bound": "a literal of the type's limit",
+    "upper_bound": "a literal of the type's limit",
+    "is_sorted": "comparing with sort()",
+    "set_sorted": "sort(...) (Thresher keeps no sortedness flags)",
+    "is_empty": "len() == 0",
+    "truncdiv": "(x / y).truncate() or x // y",
+    "dot": "(x * y).sum()",
+    "erfc": "1 - x.erf()",
+    "reinterpret": "cast(...)",
+    "to_physical": "cast(...)",
+    "exclude": "th.exclude(...)",
+    "inspect": "collect() or show()",
+    "deserialize": "building the expression again",
+    "pipe_with_dtype": "pipe(...)",
+    "meta": "repr() or output_name()",
+    "cat": "str methods (Thresher reads categoricals as strings)",
+    "arr": "list methods (a fixed-size list is a list)",
+    "ext": "",
+}
 
 
 def register_expr_namespace(name: builtins.str) -> Callable[[type], type]:
@@ -1962,7 +2120,7 @@ class AggCall(Expr):
 
 
 #: what each SeqOp does to the number of rows: "keep" (sort, reverse) or "change"
-SEQ_KEEPS_LENGTH = frozenset(("sort", "reverse"))
+SEQ_KEEPS_LENGTH = frozenset(("sort", "reverse", "sort_by"))
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -2014,6 +2172,8 @@ class SeqOp(Expr):
             f"columns), in with_columns() for sort/reverse, and in group_by().agg(); not here")
 
     def __repr__(self) -> str:
+        if self.op == "over_explode":
+            return f"{self.child!r}.over({list(self.option('partition_by'))!r}, mapping_strategy='explode')"
         args = ", ".join(f"{k}={v!r}" for k, v in self.options)
         return f"{self.child!r}.{self.op}({args})"
 

@@ -10,7 +10,7 @@ col("tags").list.len()
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -33,6 +33,13 @@ def _len(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
 @function("list.get")
 def _get(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     _check_list(args[0], "list.get")
+    return args[0].dtype.inner()
+
+
+@function("list.get_expr", sql_names=("__list_get_expr",))
+def _get_expr(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    _check_list(args[0], "list.get")
+    expect(args[1], args[1].dtype.is_integer() or args[1].dtype.is_null(), "an integer index", "list.get")
     return args[0].dtype.inner()
 
 
@@ -131,14 +138,29 @@ class ListNamespace:
     def __init__(self, expr: Expr) -> None:
         self._expr = expr
 
+    if not TYPE_CHECKING:  # (hidden from mypy: a class __getattr__ would type every misspelling)
+        def __getattr__(self, name: str) -> Any:
+            from thresher.expressions.expr import namespace_miss
+
+            raise namespace_miss("list", name)
+
     def _call(self, name: str, **options: Any) -> Expr:
         return Call(f"list.{name}", (self._expr,), tuple(options.items()))
 
     def len(self) -> Expr:
         return self._call("len")
 
-    def get(self, index: int) -> Expr:
-        """The element at ``index`` (negative counts from the end; null when out of range)."""
+    def get(self, index: int | Expr) -> Expr:
+        """The element at ``index`` (an int or an integer expression, per row; negative counts
+        from the end; null when out of range).
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"l": [[1, 2], [3, 4], [5]], "i": [1, -1, 3]})
+        >>> df.select(th.col("l").list.get(th.col("i"))).to_pydict()
+        {'l': [2, 4, None]}
+        """
+        if isinstance(index, Expr):
+            return Call("list.get_expr", (self._expr, index))
         return self._call("get", index=index)
 
     def join(self, separator: str) -> Expr:
@@ -222,6 +244,53 @@ class ListNamespace:
 
     def arg_max(self) -> Expr:
         return self._polars("arg_max")
+
+    def any(self) -> Expr:
+        """Whether any element of a list of booleans is true, as Polars."""
+        return self._polars("any")
+
+    def all(self) -> Expr:
+        """Whether every element of a list of booleans is true (an empty list: true), as Polars."""
+        return self._polars("all")
+
+    def median(self) -> Expr:
+        """The median of each list, as Polars."""
+        return self._polars("median")
+
+    def std(self, ddof: int = 1) -> Expr:
+        """The standard deviation of each list, as Polars."""
+        return self._polars("std", ddof=_int("list.std", ddof))
+
+    def var(self, ddof: int = 1) -> Expr:
+        """The variance of each list, as Polars."""
+        return self._polars("var", ddof=_int("list.var", ddof))
+
+    def diff(self, n: int = 1, null_behavior: str = "ignore") -> Expr:
+        """Each element minus the one ``n`` before it, within each list, as Polars."""
+        if null_behavior not in ("ignore", "drop"):
+            raise ThresherTypeError(f"list.diff: null_behavior must be 'ignore' or 'drop', got {null_behavior!r}")
+        return self._polars("diff", n=_int("list.diff", n), null_behavior=null_behavior)
+
+    def shift(self, n: int = 1) -> Expr:
+        """The elements shifted ``n`` places within each list (an int), as Polars.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"l": [[1, 2, 3], None]}).select(th.col("l").list.shift()).to_pydict()
+        {'l': [[None, 1, 2], None]}
+        """
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise ThresherTypeError(f"list.shift: n must be a Python int, got {n!r}")
+        return self._polars("shift", n=n)
+
+    def count_matches(self, element: Any) -> Expr:
+        """How many elements of each list equal ``element`` (a Python value), as Polars."""
+        if isinstance(element, Expr):
+            raise ThresherTypeError("list.count_matches: element must be a Python value, not an expression")
+        return self._polars("count_matches", element=element)
+
+    def gather_every(self, n: int, offset: int = 0) -> Expr:
+        """Every ``n``-th element of each list from ``offset``, as Polars."""
+        return self._polars("gather_every", n=_int("list.gather_every", n), offset=_int("list.gather_every", offset))
 
 
 def _int(fn: str, n: Any) -> int:

@@ -167,16 +167,35 @@ PASSTHROUGH: dict[str, Callable[[DataType], bool]] = {
        for m in ("date", "millisecond", "microsecond", "nanosecond")},
     **{f"list.{m}": (lambda t: t.is_list())
        for m in ("first", "last", "head", "tail", "slice", "sort", "reverse", "unique", "n_unique", "drop_nulls",
-                 "arg_min", "arg_max")},
+                 "arg_min", "arg_max", "any", "all", "median", "std", "var", "diff", "shift", "count_matches",
+                 "gather_every")},
+    **{f"dt.{m}": (lambda t: t.kind in ("date", "timestamp") or t.is_null())
+       for m in ("century", "millennium", "days_in_month")},
+    **{f"dt.total_{u}": (lambda t: t.kind == "duration" or t.is_null())
+       for u in ("days", "hours", "minutes", "seconds", "milliseconds", "microseconds", "nanoseconds")},
+    **{f"str.{m}": (lambda t: t.is_string() or t.is_null())
+       for m in ("escape_regex", "normalize", "json_path_match", "to_decimal", "splitn", "split_exact")},
 }
 _WANTS = {"str": "a string", "dt": "a date or timestamp", "list": "a list"}
+#: what a NULL-typed column is taken as (its type asked of Polars) where not its namespace's default
+_NULL_AS: dict[str, pa.DataType] = {f"dt.total_{u}": pa.duration("us") for u in (
+    "days", "hours", "minutes", "seconds", "milliseconds", "microseconds", "nanoseconds")}
+
+
+def null_input_type(name: str) -> pa.DataType:
+    """The type a NULL-typed column of a pass-through method ``name`` is cast to first."""
+    hit = _NULL_AS.get(name)
+    if hit is not None:
+        return hit
+    return pa.string() if name.startswith("str.") else pa.date32()
 
 
 def _passthrough_rule(name: str) -> Callable[[Sequence[Field], dict[str, Any]], DataType]:
     def rule(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
         f = args[0]
-        expect(f, PASSTHROUGH[name](f.dtype), _WANTS[name.split(".")[0]], name)
-        storage = f.dtype.storage if not f.dtype.is_null() else (pa.string() if name.startswith("str.") else pa.date32())
+        wants = "a duration" if name.startswith("dt.total_") else _WANTS[name.split(".")[0]]
+        expect(f, PASSTHROUGH[name](f.dtype), wants, name)
+        storage = f.dtype.storage if not f.dtype.is_null() else null_input_type(name)
         return DataType.from_arrow(polars_result_type(name, storage, tuple(sorted(opts.items()))))
 
     return rule

@@ -10,7 +10,7 @@ col("name").str.lower()
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thresher.datatypes import DataType, Field, to_dtype
 from thresher.errors import ThresherTypeError, UnsupportedError
@@ -76,6 +76,12 @@ class StringNamespace:
     def __init__(self, expr: Expr) -> None:
         self._expr = expr
 
+    if not TYPE_CHECKING:  # (hidden from mypy: a class __getattr__ would type every misspelling)
+        def __getattr__(self, name: str) -> Any:
+            from thresher.expressions.expr import namespace_miss
+
+            raise namespace_miss("str", name)
+
     def _call(self, name: str, *args: Any, **options: Any) -> Expr:
         return Call(f"str.{name}", (self._expr, *map(lit_if_needed, args)) if args else (self._expr,),
                     tuple(options.items()))
@@ -112,6 +118,44 @@ class StringNamespace:
     def reverse(self) -> Expr:
         """The characters in reverse order."""
         return self._polars("reverse")
+
+    def escape_regex(self) -> Expr:
+        """The text with every regex metacharacter escaped, as Polars."""
+        return self._polars("escape_regex")
+
+    def normalize(self, form: str = "NFC") -> Expr:
+        """The text in Unicode normal form ``form`` ("NFC", "NFKC", "NFD", "NFKD"), as Polars."""
+        if form not in ("NFC", "NFKC", "NFD", "NFKD"):
+            raise ThresherTypeError(f"str.normalize: form must be NFC, NFKC, NFD or NFKD, got {form!r}")
+        return self._polars("normalize", form=form)
+
+    def json_path_match(self, json_path: str) -> Expr:
+        """The first match of ``json_path`` in the JSON text, as a string (NULL where none), as Polars.
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"j": ['{"a": 1}', '{"a": "x"}', None]})
+        >>> df.select(th.col("j").str.json_path_match("$.a")).to_pydict()
+        {'j': ['1', 'x', None]}
+        """
+        return self._polars("json_path_match", json_path=str(json_path))
+
+    def to_decimal(self, *, scale: int) -> Expr:
+        """The text as a decimal of ``scale`` digits after the point (NULL where it is none), as Polars."""
+        return self._polars("to_decimal", scale=_int_arg("str.to_decimal", scale))
+
+    def splitn(self, by: str, n: int) -> Expr:
+        """The first ``n - 1`` pieces split at ``by`` and the rest, as a struct of ``n`` string fields
+        ``field_0``, ... (NULL where fewer), as Polars.
+
+        >>> import thresher as th
+        >>> th.from_pydict({"s": ["a,b,c", "d"]}).select(th.col("s").str.splitn(",", 2)).unnest("s").rows()
+        [('a', 'b,c'), ('d', None)]
+        """
+        return self._polars("splitn", by=str(by), n=_int_arg("str.splitn", n))
+
+    def split_exact(self, by: str, n: int, *, inclusive: bool = False) -> Expr:
+        """The first ``n + 1`` pieces split at ``by``, as a struct of ``n + 1`` string fields, as Polars."""
+        return self._polars("split_exact", by=str(by), n=_int_arg("str.split_exact", n), inclusive=bool(inclusive))
 
     def count_matches(self, pattern: str, *, literal: bool = False) -> Expr:
         """How many times ``pattern`` (a regex unless ``literal``) occurs, as Polars (UInt32)."""

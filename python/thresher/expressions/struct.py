@@ -10,7 +10,7 @@ col("meta").struct.field(name='width').alias("width")
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thresher.datatypes import DataType, Field
 from thresher.expressions.expr import Call, Expr
@@ -30,6 +30,12 @@ class StructNamespace:
 
     def __init__(self, expr: Expr) -> None:
         self._expr = expr
+
+    if not TYPE_CHECKING:  # (hidden from mypy: a class __getattr__ would type every misspelling)
+        def __getattr__(self, name: str) -> Any:
+            from thresher.expressions.expr import namespace_miss
+
+            raise namespace_miss("struct", name)
 
     def field(self, name: str) -> Expr:
         """The struct field ``name`` as a column (named after the field)."""

@@ -596,6 +596,7 @@ _LOWER: dict[str, _Lower] = {
     "dt.offset_by": lambda a, e, t: a[0].dt.offset_by(e.option("by")),
     "list.len": lambda a, e, t: cast(a[0].list.len(), pl.Int64),
     "list.get": _list_get,
+    "list.get_expr": lambda a, e, t: a[0].list.get(a[1], null_on_oob=True),
     "list.join": lambda a, e, t: a[0].list.join(e.option("separator")),
     "list.sum": _list_sum,
     "list.mean": lambda a, e, t: a[0].list.mean(),
@@ -649,9 +650,9 @@ _LOWER["cut"] = _cut
 
 
 def _passthrough(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
-    from thresher.expressions.numeric import polars_method
+    from thresher.expressions.numeric import null_input_type, polars_method
 
-    x = a[0] if not t[0].is_null() else a[0].cast(pl.String if e.name.startswith("str.") else pl.Date)
+    x = a[0] if not t[0].is_null() else a[0].cast(polars_dtype(DataType.from_arrow(null_input_type(e.name))))
     return polars_method(e.name, x, _opts(e))
 
 
