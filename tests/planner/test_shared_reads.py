@@ -147,3 +147,53 @@ def test_reads_sharing_some_filters_keep_their_own(files: Path, share_small_tabl
     expected = con.sql(q).to_arrow_table()
     assert expected.num_rows > 0
     assert sorted(_rows(df.to_arrow()), key=repr) == sorted(_rows(expected), key=repr)
+
+
+def _q22_frame(f: dict[str, th.DataFrame], code: th.Expr) -> th.DataFrame:
+    col = th.col
+    name = "cc"
+    cust = f["cust"].with_columns(cc=code).filter(col(name).is_in(["13", "31", "23", "29", "30", "18", "17"]))
+    avg = cust.filter(col("bal") > 0).agg(col("bal").mean().alias("avg_bal"))
+    return (cust.join(avg, how="cross").filter(col("bal") > col("avg_bal"))
+            .join(f["orders"], left_on="ck", right_on="ok", how="anti")
+            .group_by(name).agg(th.count().alias("n"), col("bal").sum().alias("total")).sort(name))
+
+
+def test_the_cached_read_carries_the_value_its_filter_computes(files: Path, share_small_tables: None) -> None:
+    # the country code the shared filter computes is a column of the cached read: the program
+    # slices the phones once (before: once in the filter and again in the projection above the
+    # cache), and the cache no longer holds the phones
+    df = _q22_frame(_frames(files), th.col("phone").str.slice(0, 2))
+    text = _program_text(df)
+    assert text.count("str.slice") == 1, text
+    carried = {r.carried for r in _shared(df).values()}
+    assert len(carried) == 1 and len(next(iter(carried))) == 1
+    con = duckdb.connect()
+    con.register("cust", CUST)
+    con.register("orders", ORDERS)
+    expected = con.sql(Q22.format(**CASES["q22"])).to_arrow_table()
+    assert expected.num_rows > 0
+    assert _rows(df.to_arrow()) == _rows(expected)
+
+
+def test_carried_values_under_other_projections(files: Path, share_small_tables: None) -> None:
+    # the code read under another name, beside the phone itself and inside a larger expression
+    # above the cache: each projection reads what it asks for
+    col = th.col
+    f = _frames(files)
+    code = col("phone").str.slice(0, 2)
+    cust = f["cust"].filter(code.is_in(["13", "31", "23", "29"]))
+    a = cust.select("ck", "phone", code.alias("x"), (code + "!").alias("y"))
+    b = cust.filter(col("bal") > 0).select("ck", code.alias("z"))
+    df = a.join(b, on="ck").sort("ck")
+    assert any(r.carried for r in _shared(df).values())
+    con = duckdb.connect()
+    con.register("cust", CUST)
+    expected = con.sql("""select a.ck, a.phone, substr(a.phone, 1, 2) as x, substr(a.phone, 1, 2) || '!' as y,
+                                 substr(b.phone, 1, 2) as z
+                          from cust a join cust b on a.ck = b.ck
+                          where substr(a.phone, 1, 2) in ('13', '31', '23', '29') and b.bal > 0
+                            and substr(b.phone, 1, 2) in ('13', '31', '23', '29')
+                          order by a.ck""").to_arrow_table()
+    assert expected.num_rows > 0
+    assert _rows(df.to_arrow()) == _rows(expected)

@@ -40,6 +40,7 @@ from thresher._polars import sort as _sort
 from thresher._polars import with_columns as _with_columns
 from thresher.datatypes import Schema, supertype
 from thresher.errors import ThresherExecutionError, UnsupportedError
+from thresher.expressions.cost import cost_class
 from thresher.expressions.expr import (
     Alias,
     Call,
@@ -415,6 +416,9 @@ class SharedRead:
     base: LogicalPlan
     terms: tuple[Comparison, ...]
     filters: tuple[Expr, ...]
+    #: values the base's filters compute that a projection right above a read computes too: the
+    #: cached frame carries each (expression, column name) as a column (see :func:`_carried`)
+    carried: tuple[tuple[Expr, str], ...] = ()
 
 
 #: one build_lazy call's shared reads (see :func:`shared_reads`): id(read) -> SharedRead
@@ -448,6 +452,8 @@ def shared_reads(root: LogicalPlan) -> dict[int, SharedRead]:
     """
     reads: dict[Any, dict[int, tuple[LogicalPlan, ScanSource, list[Expr]]]] = {}
     seen: set[int] = set()
+    # the projections right above each read (see _carried)
+    above: dict[int, list[Project]] = {}
 
     def visit(node: LogicalPlan) -> None:
         if id(node) in seen:
@@ -459,6 +465,8 @@ def shared_reads(root: LogicalPlan) -> dict[int, SharedRead]:
                 reads.setdefault(found[0].source, {})[id(node)] = (node, found[0], found[1])
             return
         for c in node.children():
+            if isinstance(node, Project):
+                above.setdefault(id(c), []).append(node)
             visit(c)
 
     visit(root)
@@ -495,8 +503,59 @@ def shared_reads(root: LogicalPlan) -> dict[int, SharedRead]:
         rows = estimate(base).rows
         if rows is None or rows > SHARED_READ_MAX_ROWS:
             continue
+        if CARRY_FILTER_VALUES and isinstance(base, Filter):
+            carried = _carried(base, [p for node, _m, _c in group for p in above.get(id(node), ())])
+            if carried:
+                shared = [(node, replace(r, carried=carried)) for node, r in shared]
         out.update((id(node), r) for node, r in shared)
     return out
+
+
+#: whether a shared read's cached frame carries the values its filters compute that a projection
+#: above a read computes again (see :func:`_carried`)
+CARRY_FILTER_VALUES = True
+
+
+def _carried(base: Filter, parents: Sequence[Project]) -> tuple[tuple[Expr, str], ...]:
+    """The computed values of ``base``'s filter (a shared read's common filter over its scan)
+    that one of ``parents`` (projections right above the reads) computes as one of its columns,
+    each with a fresh column name: the cached frame carries them, computed once with the filter,
+    and those projections take the column (see ``_build_node``).
+
+    TPC-H Q22 (DataFrame) filters customer on ``c_phone.str.slice(0, 2)`` (the country code)
+    and keeps it as a column: the filter computed the slice of all 150,000 phones and the
+    projection above the cached read computed it again for the 42,000 kept, while the cache
+    carried every kept phone (Polars' own program computes the code once, before its filter).
+    Only calls that cost no more than scalar work and a filter without checked calls (see
+    ``needs_guard``): the value is then computed on every row either way."""
+    if not parents or needs_guard(base.predicate):
+        return ()
+    wanted: dict[tuple[Any, ...], None] = {}
+    for p in parents:
+        for e in p.exprs:
+            src = e.child if type(e) is Alias else e  # type: ignore[attr-defined]
+            if not src._LEAF:
+                wanted[src.key()] = None
+    if not wanted:
+        return ()
+    out: list[tuple[Expr, str]] = []
+    # (a name no column of the table or of those projections has: they read it beside theirs)
+    taken = set(base.input.schema.names).union(*(p.schema.names for p in parents))
+    # (a loop, not Expr.walk: each step of a generator is one more Python call of the lowering)
+    stack: list[Expr] = [base.predicate]
+    while stack:
+        e = stack.pop()
+        if e._LEAF:
+            continue
+        k = e.key()
+        if k in wanted and type(e) is not Alias and cost_class(e) == "scalar":
+            del wanted[k]
+            name = _fresh_name("__carried", taken)
+            taken.add(name)
+            out.append((e, name))
+        else:
+            stack.extend(e.children())
+    return tuple(out)
 
 
 def _shape_of(node: LogicalPlan) -> tuple[Any, bool] | None:
@@ -664,14 +723,37 @@ def _shared_read(node: LogicalPlan, read: SharedRead, memo: dict[tuple[int, int]
     key = (id(read.base), -id(leaf))
     hit = memo.get(key)
     if hit is None:
-        hit = (read.base, leaf, _build_node(read.base, leaf).cache())
+        if read.carried:
+            base = read.base
+            assert isinstance(base, Filter)
+            frame = _filter_carrying(_build(base.input, leaf), base, read.carried)
+        else:
+            frame = _build_node(read.base, leaf)
+        hit = (read.base, leaf, frame.cache())
         memo[key] = hit
     lf = hit[2]
     if read.terms:
         lf = _filter(lf, predicate_to_polars(Predicate(read.terms)))
     if read.filters:
         lf = _filter(lf, filter_to_polars(combine_conjunction(read.filters), read.base.schema))
+    if read.carried:
+        return _select_columns(lf, [*node.schema.names, *(name for _e, name in read.carried)])
     return _select_columns(lf, node.schema.names)
+
+
+def _filter_carrying(lf: pl.LazyFrame, node: Filter, carried: Sequence[tuple[Expr, str]]) -> pl.LazyFrame:
+    """``node`` (a filter) over ``lf`` (its input) keeping the values ``carried`` as columns: the
+    values and the test in one ``with_columns`` (Polars' common-subexpression elimination computes
+    a value the test reads once), then the filter on the test's column."""
+    schema = node.input.schema
+    if IS_IN_AS_EQUALITIES and _is_in_by_equalities(node.predicate, schema):
+        with is_in_as_equalities():
+            pred = filter_to_polars(node.predicate, schema)
+    else:
+        pred = filter_to_polars(node.predicate, schema)
+    name = _fresh_name("__keep", {*schema.names, *(n for _e, n in carried)})
+    values = [to_polars(e, schema).alias(n) for e, n in carried]
+    return _drop_column(_filter(_with_columns(lf, [*values, pred.alias(name)]), polars_col(name)), name)
 
 
 def _keys(exprs: Sequence[Expr], schema: Schema) -> list[pl.Expr]:
@@ -701,7 +783,8 @@ def _passed_through(e: Expr) -> bool:
     return isinstance(e.child if isinstance(e, Alias) else e, Column)
 
 
-def _project(lf: pl.LazyFrame, node: Project, exprs: list[pl.Expr]) -> pl.LazyFrame:
+def _project(lf: pl.LazyFrame, node: Project, exprs: list[pl.Expr],
+             passed: Sequence[bool] | None = None) -> pl.LazyFrame:
     """``node``'s projection of ``lf`` (``exprs``: its expressions lowered by :func:`_named`).
 
     A projection that computes some columns and passes others through is lowered as
@@ -713,15 +796,17 @@ def _project(lf: pl.LazyFrame, node: Project, exprs: list[pl.Expr]) -> pl.LazyFr
     build side is customer with a computed country code; its 1.5M-row orders scan kept all
     rows, with the bloom filter it drops 90% of them while reading).
     """
-    kept = [i for i, e in enumerate(node.exprs) if _passed_through(e)]
+    if passed is None:
+        passed = [_passed_through(e) for e in node.exprs]
+    kept = [i for i, p in enumerate(passed) if p]
     if not kept or len(kept) == len(exprs):
         return _select(lf, exprs)
     taken = set(node.input.schema.names)
     computed: list[pl.Expr] = []
     out: list[pl.Expr] = []
-    for e, pe in zip(node.exprs, exprs):
+    for e, pe, p in zip(node.exprs, exprs, passed):
         name = e.output_name()
-        if _passed_through(e):
+        if p:
             out.append(pe)
             continue
         # computed under a name no input column has: a passed-through column keeps its values
@@ -814,6 +899,15 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
         return _filter(lf, pred)
     if isinstance(node, Project):
         lf = _build(node.input, leaf)
+        reads = _SHARED_READS.get()
+        below = reads.get(id(node.input)) if reads else None
+        if below is not None and below.carried:
+            carried = {e.key(): name for e, name in below.carried}
+            # (a value its input, a shared read, carries: that column, see _carried)
+            passed = [_passed_through(e) or strip_alias(e).key() in carried for e in node.exprs]
+            exprs = [polars_col(carried[strip_alias(e).key()], e.output_name()) if p and not _passed_through(e)
+                     else _named(e, node.input.schema) for e, p in zip(node.exprs, passed)]
+            return _project(lf, node, exprs, passed)
         exprs = [_named(e, node.input.schema) for e in node.exprs]
         if exprs and not any(map(_passed_through, node.exprs)) and (
                 not any(e.columns() for e in node.exprs) or not any(x.meta.root_names() for x in exprs)):
