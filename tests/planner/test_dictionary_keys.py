@@ -136,3 +136,43 @@ def test_shared_join_stays_shared(tables: tuple[dict[str, th.DataFrame], Any], m
     off = _check(tables, sql)
     assert on.count("f.parquet") == off.count("f.parquet")
     assert on.count("INNER JOIN") == off.count("INNER JOIN")
+
+
+# a dimension of 100 rows next to the fact's 3,000: 30 times fewer, below MIN_RATIO (64) but above
+# MIN_RATIO_TABLE (20)
+G = pa.table({
+    "gk": pa.array(list(range(1, 101)), pa.int64()),
+    "gname": pa.array([None if i % 10 == 0 else f"g{(i * 7) % 37}" for i in range(100)]),
+    "gsize": pa.array([i % 9 for i in range(100)], pa.int64()),
+})
+
+
+@pytest.fixture
+def with_g(tables: tuple[dict[str, th.DataFrame], Any], tmp_path: Path) -> tuple[dict[str, th.DataFrame], Any]:
+    frames, _con = tables
+    path = tmp_path / "g.parquet"
+    pq.write_table(G, path)
+    paths = {n: tmp_path / f"{n}.parquet" for n in ("d", "f", "o", "e", "g")}
+    return {**frames, "g": th.read_parquet(str(path))}, duckdb_over(paths)
+
+
+def test_a_one_table_side_is_small_at_a_lower_ratio(with_g: tuple[dict[str, th.DataFrame], Any]) -> None:
+    # TPC-H Q16: part's brand and type (filtered) next to partsupp, a distinct count per group
+    sql = ("SELECT g.gname, g.gsize, count(DISTINCT f.s) AS c, count(*) AS n FROM f JOIN g ON f.fk = g.gk "
+           "WHERE g.gsize <> 3 GROUP BY g.gname, g.gsize ORDER BY n DESC, gname NULLS FIRST, gsize")
+    assert "Categorical" in _check(with_g, sql, ordered=True)
+
+
+def test_a_joined_side_needs_the_full_ratio(with_g: tuple[dict[str, th.DataFrame], Any]) -> None:
+    # the same dimension joined with another table first: its estimate multiplies the joins'
+    sql = ("SELECT x.gname, count(*) AS n FROM f JOIN (SELECT g.gk, g.gname FROM g JOIN d ON g.gsize = d.k) x "
+           "ON f.fk = x.gk GROUP BY x.gname")
+    assert "Categorical" not in _check(with_g, sql)
+
+
+def test_a_side_next_to_a_joined_side_needs_the_full_ratio(with_g: tuple[dict[str, th.DataFrame], Any]) -> None:
+    # the fact joined with another dimension first: its estimate keeps every fact row whatever
+    # that dimension's filter keeps
+    sql = ("SELECT g.gname, count(DISTINCT x.s) AS c, count(*) AS n FROM "
+           "(SELECT f.fk, f.s FROM f JOIN e ON f.fe = e.ek WHERE e.label = 'q') x JOIN g ON x.fk = g.gk GROUP BY g.gname")
+    assert "Categorical" not in _check(with_g, sql)
