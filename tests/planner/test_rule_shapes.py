@@ -17,6 +17,7 @@ from thresher.planner.logical import Filter, LogicalPlan
 from thresher.planner.optimizer import runner
 from thresher.planner.optimizer.rules._util import (
     AggregateOverJoin,
+    ConjunctionFilter,
     FilterOverFilter,
     FilterOverLeftJoin,
     InnerOverInner,
@@ -73,6 +74,18 @@ def test_plan_kinds_hold_the_shapes() -> None:
     grouped = inner.group_by("k").agg(col("v").sum())
     assert _has(grouped.plan, AggregateOverJoin) and not _has(a.group_by("k").agg(col("v").sum()).plan,
                                                               AggregateOverJoin)
+    # (eager_aggregation's joins only: an inner or a left join on keys, under a group-by with keys)
+    assert _has(a.join(b, on="k", how="left").group_by("k").agg(col("v").sum()).plan, AggregateOverJoin)
+    assert _has(inner.select("k", "v").group_by("k").agg(col("v").sum()).plan, AggregateOverJoin)
+    for how in ("anti", "semi"):
+        assert not _has(a.join(b, on="k", how=how).group_by("k").agg(col("v").sum()).plan, AggregateOverJoin)
+    assert not _has(inner.group_by().agg(col("v").sum()).plan, AggregateOverJoin)  # (no keys)
+    assert not _has(a.join(b, how="cross").group_by("k").agg(col("v").sum()).plan, AggregateOverJoin)
+    # a filter of two terms or more (cheap_predicate_first orders them), not of one
+    assert _has(a.filter((col("v") > 0) & (col("k") > 1)).plan, ConjunctionFilter)
+    assert not _has(a.filter(col("v") > 0).plan, ConjunctionFilter)
+    assert not _has(a.filter((col("v") > 0) | (col("k") > 1)).plan, ConjunctionFilter)
+    assert runner.NEEDS_KINDS["eager_aggregation"] == (AggregateOverJoin,)  # (not overridden by the join rules')
 
 
 def test_tpch_plans_with_and_without_the_shapes(tpch_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,9 +104,10 @@ def test_tpch_plans_with_and_without_the_shapes(tpch_dir: Path, monkeypatch: pyt
         assert [f.rule for f in fast[q].log] == [f.rule for f in full[q].log], q
     runs = {q: r.rule_runs for q, r in fast.items()}
     # (412, q16 12, q22 13: semi_join_key_set only where a semi join's right side is a join, see
-    # KeySetSemiJoin; the rules of EXPENSIVE_ONLY_RULES run here: validate)
-    assert sum(runs.values()) <= 412 < sum(r.rule_runs for r in full.values())
-    assert runs[16] <= 12 and runs[22] <= 13
+    # KeySetSemiJoin; 375, 10, 11: cheap_predicate_first only with a conjunction, eager_aggregation
+    # only over an inner or left join; the rules of EXPENSIVE_ONLY_RULES run here: validate)
+    assert sum(runs.values()) <= 375 < sum(r.rule_runs for r in full.values())
+    assert runs[16] <= 10 and runs[22] <= 11
 
 
 def _shape_bits_by_tests(node: LogicalPlan) -> int:

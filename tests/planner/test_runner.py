@@ -70,7 +70,7 @@ def test_join_only_rules_skip_a_plan_without_a_join(monkeypatch):
     runner.optimize(df.join(th.from_pydict({"a": [1], "c": [5]}), on="a").filter(col("b") > 0).plan)
     assert runner.JOIN_ONLY_RULES - set(loaded) == {"semi_join_pushdown", "semi_join_key_set", "join_order",
                                                     "join_reorder", "aggregate_to_window", "semi_join_reduction",
-                                                    "semi_join_from_exists"}
+                                                    "semi_join_from_exists", "eager_aggregation"}
 
 
 def _join_pair():

@@ -27,6 +27,7 @@ from thresher.planner.memo import memo_scope
 from thresher.planner.optimizer.rules._util import (
     _KIND_BITS,
     AggregateOverJoin,
+    ConjunctionFilter,
     FilterOverFilter,
     FilterOverLeftJoin,
     InnerOverInner,
@@ -105,9 +106,10 @@ NEEDS_KINDS: dict[str, tuple[type[LogicalPlan] | type[Shape], ...]] = {
     "header_predicates": (Filter,),
     "stream_video_frames": (Explode,),
     "common_subexpression_elimination": (Project, Filter),
-    "cheap_predicate_first": (Filter,),
-    "eager_aggregation": (AggregateOverJoin,),
+    "cheap_predicate_first": (ConjunctionFilter,),  # (a one-term filter is left as it is)
     **{name: (Join,) for name in JOIN_ONLY_RULES},
+    # (after the line above, which gave it (Join,): a group-by over a join of the kinds it starts from)
+    "eager_aggregation": (AggregateOverJoin,),
     "aggregate_to_window": (JoinOnGroupBy,),
     "semi_join_from_exists": (FilterOverLeftJoin, JoinOnGroupBy, OneRowSideJoin),
     "semi_join_pushdown": (SemiJoin,),

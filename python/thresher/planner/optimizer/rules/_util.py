@@ -367,14 +367,36 @@ class JoinChain(Shape):
 
 
 class AggregateOverJoin(Shape):
-    """A group-by over a join, directly or under one projection (eager_aggregation's place)."""
+    """A group-by with keys and aggregations over an inner join on keys or a left join, directly or
+    under one projection (eager_aggregation's place: it leaves every other group-by over a join,
+    one over a semi or anti join included, as it is: TPC-H q16, q22)."""
 
     of = Aggregate
 
     @staticmethod
     def test(node: Aggregate) -> bool:
         below = node.input
-        return isinstance(below.input if isinstance(below, Project) else below, Join)
+        return _eager_place(node, below.input if isinstance(below, Project) else below)
+
+
+def _eager_place(node: Aggregate, below: LogicalPlan) -> bool:
+    """``below``, under ``node`` (directly or under one projection), is a join eager_aggregation
+    starts from: an inner join on keys or a left join on keys, under a group-by with both."""
+    if not (isinstance(below, Join) and node.keys and node.aggs):
+        return False
+    return bool(below.left_on) if below.how == "inner" else below.how == "left" and bool(below.right_on)
+
+
+class ConjunctionFilter(Shape):
+    """A filter whose predicate is a conjunction (``and``, as ``split_conjunction`` splits it): the
+    filters cheap_predicate_first orders the terms of (it leaves a one-term filter as it is)."""
+
+    of = Filter
+
+    @staticmethod
+    def test(node: Filter) -> bool:
+        pred = node.predicate
+        return isinstance(pred, Call) and pred.name == "and"
 
 
 def _grouped(side: LogicalPlan) -> bool:
@@ -484,14 +506,16 @@ def _join_shapes(bits: dict[type, int]) -> Callable[[Any], int]:
 
 
 def _filter_shapes(bits: dict[type, int]) -> Callable[[Any], int]:
-    """The bits of FilterOverFilter and FilterOverLeftJoin a filter has, in one call."""
-    over_filter, over_left = bits[FilterOverFilter], bits[FilterOverLeftJoin]
+    """The bits of FilterOverFilter, FilterOverLeftJoin and ConjunctionFilter a filter has, in one call."""
+    over_filter, over_left, conj = bits[FilterOverFilter], bits[FilterOverLeftJoin], bits[ConjunctionFilter]
 
     def filter_bits(node: Filter) -> int:
         below = node.input
+        pred = node.predicate
+        out = conj if isinstance(pred, Call) and pred.name == "and" else 0
         if isinstance(below, Filter):
-            return over_filter
-        return over_left if isinstance(below, Join) and below.how == "left" else 0
+            return out | over_filter
+        return out | over_left if isinstance(below, Join) and below.how == "left" else out
 
     return filter_bits
 
@@ -512,7 +536,7 @@ def _aggregate_shapes(bits: dict[type, int]) -> Callable[[Any], int]:
 
     def aggregate_bits(node: Aggregate) -> int:
         below = node.input
-        return over_join if isinstance(below.input if isinstance(below, Project) else below, Join) else 0
+        return over_join if _eager_place(node, below.input if isinstance(below, Project) else below) else 0
 
     return aggregate_bits
 
@@ -522,7 +546,7 @@ def _aggregate_shapes(bits: dict[type, int]) -> Callable[[Any], int]:
 #: each shape's test (:func:`_each_shape`)
 _COMBINED_SHAPES: dict[frozenset[type], Callable[[dict[type, int]], Callable[[Any], int]]] = {
     frozenset({SemiJoin, InnerOverInner, JoinChain, JoinOnGroupBy, OneRowSideJoin, KeySetSemiJoin}): _join_shapes,
-    frozenset({FilterOverFilter, FilterOverLeftJoin}): _filter_shapes,
+    frozenset({FilterOverFilter, FilterOverLeftJoin, ConjunctionFilter}): _filter_shapes,
     frozenset({ProjectOverProject}): _project_shapes,
     frozenset({AggregateOverJoin}): _aggregate_shapes,
 }
