@@ -439,3 +439,22 @@ def test_group_by_methods_thresher_lacks_are_named() -> None:
     with pytest.raises(UnsupportedMethodError, match=r"GroupBy\.map_groups\(\)"):
         th.from_arrow(FULL).group_by("k").map_groups(len)
     assert not hasattr(th.from_arrow(FULL).group_by("k"), "not_a_polars_method")
+
+
+@pytest.mark.parametrize("by", ["i", "s", "f"])
+@pytest.mark.parametrize("method", ["max_by", "min_by"])
+def test_max_by_and_min_by(table: pa.Table, by: str, method: str) -> None:
+    # (keys without ties within a group: which of tied rows Polars picks differs between its plans)
+    _same_as_polars(table, lambda d, m: d.select(getattr(m.col("x"), method)(by),
+                                                 getattr(m.col("s"), method)(m.col(by)).alias("s2")))
+    if by != "f":
+        _same_as_polars(table, lambda d, m: d.group_by("k", maintain_order=True).agg(
+            getattr(m.col("x"), method)(by), getattr(m.col("f"), method)(by).alias("f2")))
+        _same_as_polars(table, lambda d, m: d.select(getattr(m.col("x"), method)(by).over("k")))
+
+
+def test_sql_arg_max_keeps_duckdb_semantics() -> None:
+    # (SQL's arg_max skips rows whose value is NULL, as DuckDB; Expr.max_by is Polars')
+    t = pa.table({"x": [1, None], "y": [1, 2]})
+    assert th.sql("SELECT arg_max(x, y) AS a FROM t", t=t).to_pydict() == {"a": [1]}
+    assert th.from_arrow(t).select(th.col("x").max_by("y")).to_pydict() == {"x": [None]}

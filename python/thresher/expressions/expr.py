@@ -1175,6 +1175,24 @@ class Expr:
         """
         return AggCall("arg_min", self)
 
+    def max_by(self, by: IntoExpr) -> Expr:
+        """The value at the row with the greatest ``by`` (a column name or an expression; rows
+        where ``by`` is NULL skipped, NULL where every one is; among tied rows the one Polars
+        picks, which differs between its plans), per group in ``agg``, as Polars' ``max_by``.
+        SQL's ``arg_max`` / ``max_by`` follow DuckDB instead (rows where the value is NULL are
+        skipped too, the first of tied rows).
+
+        >>> import thresher as th
+        >>> df = th.from_pydict({"k": ["a", "a", "b"], "x": [1, 2, 3], "t": [9, 5, None]})
+        >>> df.group_by("k", maintain_order=True).agg(th.col("x").max_by("t")).rows()
+        [('a', 1), ('b', None)]
+        """
+        return AggCall("max_by", Call("struct.value_by", (self, _expr_or_column(by))), (("polars", True),))
+
+    def min_by(self, by: IntoExpr) -> Expr:
+        """The value at the row with the least ``by`` (see :meth:`max_by`), as Polars."""
+        return AggCall("min_by", Call("struct.value_by", (self, _expr_or_column(by))), (("polars", True),))
+
     def skew(self, *, bias: builtins.bool = True) -> Expr:
         """The sample skewness (float64; NULLs skipped), per group in ``agg``, as Polars.
 
@@ -1720,8 +1738,6 @@ POLARS_EXPR_UNSUPPORTED: dict[str, str] = {
     "arg_sort": "with_row_index() and sort(...)",
     "arg_unique": "with_row_index() and unique(subset=..., keep='first')",
     "arg_true": "with_row_index() and filter(...)",
-    "max_by": "sort_by(...).last() in agg, or df.top_k(1, by=...)",
-    "min_by": "sort_by(...).first() in agg, or df.bottom_k(1, by=...)",
     "top_k_by": "DataFrame.top_k(k, by=...)",
     "bottom_k_by": "DataFrame.bottom_k(k, by=...)",
     "sample": "DataFrame.sample(...)",

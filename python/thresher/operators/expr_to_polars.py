@@ -807,6 +807,8 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
         return cast(x.drop_nulls().n_unique(), pl.Int64)
     if name == "agg_list":
         return x if in_group else x.implode()
+    if name in ("max_by", "min_by") and e.option("polars"):  # (Expr.max_by: Polars' own)
+        return getattr(x.struct.field("value"), name)(x.struct.field("by"))  # type: ignore[no-any-return]
     if name in ("max_by", "min_by"):
         # the value at the first row with the greatest / least key among the rows where neither
         # is NULL (DuckDB's arg_max / arg_min); a float key sorts NaN greatest, as DuckDB's
