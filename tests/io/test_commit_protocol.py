@@ -176,11 +176,30 @@ def test_job_lease_is_renewed_while_held(s3):
 def test_job_lease_fences_a_holder_whose_renewals_stalled(s3, monkeypatch):
     """A holder whose renewals stall past the expiry (a paused process) has lost the lease to the
     next committer: check() (called right before a commit) raises instead of letting both
-    commit, and a renewal landing after the expiry does not win the lease back."""
+    commit, and a renewal landing after the expiry does not win the lease back.
+
+    The leases' clock (``commit.time.time``) stands still until the test moves it past the
+    expiry: on the real clock the first check() failed at load 60 (2 of 5 runs, "-0.1 s left"),
+    taking the 1 s lease (two requests to the s3 server) and reaching check() taking longer than
+    the 2/3 s that check() requires to be left."""
+    import time
+
+    from thresher.io import commit
     from thresher.io.commit import JobLease, LeaseLostError
 
     _, bucket, cfg = s3
     root = f"s3://{bucket}/fenced"
+    now = [time.time()]
+
+    class Clock:  # the commit module's ``time``: wall time is ``now``; the rest is the real module's
+        @staticmethod
+        def time() -> float:
+            return now[0]
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(time, name)
+
+    monkeypatch.setattr(commit, "time", Clock())
     real_renew = JobLease.renew
     paused = threading.Event()
     monkeypatch.setattr(JobLease, "renew", lambda self: paused.wait(30))
@@ -194,6 +213,8 @@ def test_job_lease_fences_a_holder_whose_renewals_stalled(s3, monkeypatch):
         lease.check()  # fresh: held
         t = threading.Thread(target=second)
         t.start()
+        assert not entered.wait(0.5)  # held: the second committer waits
+        now[0] += 1.5  # past the expiry, the renewals stalled
         assert entered.wait(60)  # took the lease once it expired
         with pytest.raises(LeaseLostError):
             lease.check()
