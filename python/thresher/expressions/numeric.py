@@ -3,9 +3,10 @@
 output type is the one Polars gives, asked of Polars on an empty column). SQL does not see them
 (its ``floor``/``ceil``/``isnan`` follow DuckDB: ``sql_functions.py``).
 
->>> from thresher import col
->>> col("x").clip(0, 5)
-col("x").clip(0, 5)
+>>> import thresher as th
+>>> th.from_pydict({"x": [-3.0, float("nan"), 9.0]}).select(
+...     th.col("x").fill_nan(0.0).clip(0, 5)).to_pydict()
+{'x': [0.0, 0.0, 5.0]}
 """
 
 from __future__ import annotations
