@@ -144,3 +144,25 @@ def test_duplicate_output_names_as_duckdb_dataframes(query: str) -> None:
     got = th.sql(query, t1=th.from_arrow(T1), t2=th.from_arrow(T2)).to_polars()
     assert got.columns == want.columns
     assert sorted(got.rows()) == sorted(want.rows())
+
+
+# -- a column of the NULL type as a condition: the unknown truth value, as DuckDB's ------------
+NULLS = pa.table({"k": [1, 2, 3], "n": pa.array([None] * 3, pa.null()), "b": [True, None, False]})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT k FROM t WHERE n ORDER BY k",
+    "SELECT k FROM t WHERE NOT n ORDER BY k",
+    "SELECT k FROM t WHERE n AND k > 1 ORDER BY k",
+    "SELECT k FROM t WHERE n OR k > 1 ORDER BY k",
+    "SELECT k, CASE WHEN n THEN 1 ELSE 2 END AS c FROM t ORDER BY k",
+    "SELECT k, IF(n, 1, 2) AS c, n AND b AS d, NOT n AS e FROM t ORDER BY k",
+    "SELECT k % 2 AS g FROM t GROUP BY g HAVING max(n) ORDER BY g",
+    "SELECT k FROM t QUALIFY max(n) OVER () ORDER BY k",
+    "SELECT t.k FROM t JOIN t AS u ON t.n ORDER BY 1",
+    "SELECT t.k, u.k AS j FROM t LEFT JOIN t AS u ON u.n AND t.k = u.k ORDER BY 1",
+])
+def test_null_typed_condition_as_duckdb(query: str) -> None:
+    """It failed while running (Polars: "expected Boolean, got null", "Invalid null value")."""
+    _same(query, {"t": NULLS})
+

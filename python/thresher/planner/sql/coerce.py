@@ -333,6 +333,16 @@ def _dtype(e: Expr, schema: Schema) -> DataType | None:
         return None
 
 
+def as_condition(e: Expr, schema: Schema) -> Expr:
+    """``e``, a condition (WHERE, HAVING, QUALIFY, ON, a CASE's WHEN, an operand of AND / OR / NOT),
+    cast to BOOLEAN where it is of the NULL type (a column of no type, all NULL): DuckDB reads it as
+    the unknown truth value; Polars refused it while running (a condition must be a Boolean)."""
+    if isinstance(e, Literal) and e.value is None and e.dtype.is_null():
+        return Literal(None, DataType.bool())
+    t = _dtype(e, schema)
+    return Cast(e, DataType.bool()) if t is not None and t.is_null() else e
+
+
 def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]] | None = None) -> Expr:
     """``e`` with SQL's implicit literal casts applied against ``schema`` (see the module doc).
 
@@ -353,6 +363,9 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
         src = _dtype(e.child, schema)
         return _sql_cast(e, src) if src is not None else e
     if isinstance(e, When):
+        conds = [as_condition(c, schema) for c, _ in e.branches]
+        if any(a is not b for a, (b, _) in zip(conds, e.branches)):
+            e = When(tuple((c, v) for c, (_, v) in zip(conds, e.branches)), e.otherwise_)
         values = [v for _, v in e.branches] + [e.otherwise_]
 
         def rebuild(xs: list[Expr]) -> Expr:
@@ -369,6 +382,9 @@ def coerce_literals(e: Expr, schema: Schema, done: dict[int, tuple[Expr, Schema]
         return e
     if not isinstance(e, Call):
         return e
+    if e.name in ("and", "or", "not"):
+        args = tuple(as_condition(a, schema) for a in e.args)
+        return Call(e.name, args, e.options) if any(a is not b for a, b in zip(args, e.args)) else e
     if e.name == "sql_round_double" and e.option("late") is True and isinstance(e.args[0], Cast):
         # ROUND translated before its input's type was known (a WHERE term): typed now, as in a
         # SELECT list (a FLOAT's is a FLOAT, a DECIMAL's a DECIMAL rounded as one)

@@ -63,6 +63,7 @@ from thresher.planner.sql.coerce import (
     HugeintCast,
     SQLCast,
     SQLCastError,
+    as_condition,
     coerce_literals,
     float32_common,
     may_leave_int32,
@@ -579,7 +580,7 @@ class Translator:
                 plan = (Join(plan, rel.plan, *self._typed_keys(keys, plan, rel.plan), "inner") if keys
                         else Join(plan, rel.plan, (), (), "cross"))
                 if rest:
-                    plan = Filter(plan, self._typed(combine_conjunction(rest), plan.schema))
+                    plan = Filter(plan, self._condition(combine_conjunction(rest), plan.schema))
             else:
                 plan, _ = self._outer_join(plan, rel, kind, on_terms, [], False)
             groups[-1] = plan
@@ -609,7 +610,7 @@ class Translator:
             how = "inner"
         rest_right = [t for t in rest if t.columns() <= set(right.schema.names)]
         if rest_right and how in ("left", "inner", "semi", "anti"):
-            right = Filter(right, self._typed(combine_conjunction(rest_right), right.schema))
+            right = Filter(right, self._condition(combine_conjunction(rest_right), right.schema))
             moved = {id(t) for t in rest_right}
             rest = [t for t in rest if id(t) not in moved]
         if rest and how == "inner" and keys:  # (an inner join's other ON terms filter its rows)
@@ -638,7 +639,7 @@ class Translator:
         else:
             pairs = Join(left, right, (), (), "cross")
         if rest:
-            pairs = Filter(pairs, self._typed(combine_conjunction(rest), pairs.schema))
+            pairs = Filter(pairs, self._condition(combine_conjunction(rest), pairs.schema))
         if how == "inner":
             return pairs
 
@@ -745,7 +746,7 @@ class Translator:
 
             plan = ScanSource(InMemorySource(pa.table({"__dummy": [0]})))
         if where_terms:
-            plan = Filter(plan, self._typed(combine_conjunction(where_terms), plan.schema))
+            plan = Filter(plan, self._condition(combine_conjunction(where_terms), plan.schema))
         plan = self._select_subqueries(node, plan)
         outputs: list[tuple[str, Expr]] = []
         windows = SQLWindows(self, node)  # OVER (...) -> placeholder columns, Window nodes below
@@ -803,10 +804,10 @@ class Translator:
             if qualify_expr is not None:
                 qualify_expr = rewrite(qualify_expr)
             if having_expr is not None:
-                plan = Filter(plan, rewrite(having_expr))
+                plan = Filter(plan, as_condition(rewrite(having_expr), plan.schema))
         plan = windows.apply(plan)
         if qualify_expr is not None:
-            plan = Filter(plan, qualify_expr)
+            plan = Filter(plan, as_condition(qualify_expr, plan.schema))
         hidden = {k: e for k, e in order_exprs.items() if k.startswith("__sort")}
         proj_exprs = [e.alias(n) for n, e in outputs] + [e.alias(k) for k, e in hidden.items()]
         plan = Project(plan, tuple(proj_exprs))
@@ -1104,6 +1105,10 @@ class Translator:
             return coerce_literals(e, schema)
         except SQLCastError as exc:
             raise SQLError(str(exc)) from exc
+
+    def _condition(self, e: Expr, schema: Schema) -> Expr:
+        """``e`` typed against ``schema`` as a filter's predicate (one of the NULL type: BOOLEAN)."""
+        return as_condition(self._typed(e, schema), schema)
 
     def _expr(self, node: Any, schema: Schema | None) -> Expr:
         if isinstance(node, exp.Paren):
