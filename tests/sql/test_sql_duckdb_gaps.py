@@ -166,3 +166,15 @@ def test_null_typed_condition_as_duckdb(query: str) -> None:
     """It failed while running (Polars: "expected Boolean, got null", "Invalid null value")."""
     _same(query, {"t": NULLS})
 
+
+def test_count_of_two_arguments_refused_as_duckdb() -> None:
+    """count(DISTINCT a, b) counted the distinct a alone; DuckDB has no count of two arguments
+    (a Binder Error): refused, naming it."""
+    for query in ("SELECT count(DISTINCT k, b) FROM t", "SELECT count(k, b) FROM t"):
+        con = duckdb.connect()
+        con.register("t", NULLS)
+        with pytest.raises(duckdb.Error, match="count"):
+            con.sql(query).to_arrow_table()
+        with pytest.raises(th.ThresherError, match=r"count takes one argument.*line 1, column"):
+            th.sql(query, t=th.from_arrow(NULLS)).to_arrow()
+

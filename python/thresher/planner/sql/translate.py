@@ -1308,6 +1308,11 @@ class Translator:
             return sql_substring(self.expr(node.this, schema), start, ln)
         if isinstance(node, exp.Count):
             arg = node.this
+            if node.expressions or (isinstance(arg, exp.Distinct) and len(arg.expressions) != 1):
+                # (DuckDB: a Binder Error, "No function matches ... count(INTEGER, INTEGER)"; it was
+                # answered as the count of the first argument alone)
+                raise SQLError(f"count takes one argument (count of several values is not a function: "
+                               f"count the rows of their distinct combinations with a GROUP BY): {_where(node)}")
             if arg is None or isinstance(arg, exp.Star):
                 return CountStar()
             if isinstance(arg, (exp.Literal, exp.Boolean)):  # count(1) counts rows (a literal is one value)
