@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 import thresher as th
+from duckdb_diff import duckdb_rows, thresher_rows
 
 duckdb = pytest.importorskip("duckdb")
 
@@ -177,4 +178,34 @@ def test_count_of_two_arguments_refused_as_duckdb() -> None:
             con.sql(query).to_arrow_table()
         with pytest.raises(th.ThresherError, match=r"count takes one argument.*line 1, column"):
             th.sql(query, t=th.from_arrow(NULLS)).to_arrow()
+
+
+# -- variance and standard deviation of equal values: exactly 0, as DuckDB's ---------------------
+EQUAL = pa.table({
+    "k": list(range(12)),
+    "x": [0.1] * 3 + [1e10 + 0.3] * 7 + [0.7, None],
+    "f": pa.array([0.7] * 12, pa.float32()),
+    "z": [float("inf")] * 3 + [float("nan")] + [1.1] * 8,
+})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT CASE WHEN k < 3 THEN 0 WHEN k < 10 THEN 1 ELSE 2 END AS h, var_samp(x) AS a, var_pop(x) AS b, "
+    "stddev_samp(x) AS c, stddev_pop(x) AS d, variance(x) AS e, stddev(x) AS g FROM t GROUP BY h ORDER BY h",
+    "SELECT var_samp(f) AS a, stddev_pop(f) AS b, var_pop(x) FILTER (WHERE k < 3) AS c FROM t",
+    "SELECT var_samp(x) AS a, stddev_samp(x) AS b, variance(x) AS c FROM t WHERE k < 3",
+    "SELECT k, var_samp(x) OVER (PARTITION BY k < 3) AS a, stddev_pop(x) OVER (PARTITION BY k < 3) AS b "
+    "FROM t WHERE k < 10 ORDER BY k",
+    "SELECT k, var_pop(x) OVER (ORDER BY k ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS a FROM t "
+    "WHERE k < 10 ORDER BY k",
+])
+def test_variance_of_equal_values_is_zero_as_duckdb(query: str) -> None:
+    """Polars' two passes left ~1e-34 (three 0.1s) and ~4e-12 (seven 1e10 + 0.3s) where DuckDB's
+    Welford updates give exactly 0. (var_pop ... FILTER was refused: "needs an aggregate".)"""
+    _same(query, {"t": EQUAL})
+
+
+def test_variance_of_nan_and_infinities_stays_nan_as_duckdb() -> None:
+    query = "SELECT k // 4 AS h, var_samp(z) AS a, stddev_pop(z) AS b FROM t GROUP BY h"
+    assert thresher_rows(query, {"t": EQUAL}) == duckdb_rows(query, {"t": EQUAL})
 

@@ -796,7 +796,13 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
             return xf.quantile(e.option("quantile", 0.5), interpolation=e.option("interpolation", "nearest"))
         if name == "median":
             return xf.median()
-        return getattr(xf, name)(ddof=e.option("ddof", 1))
+        spread = getattr(xf, name)(ddof=e.option("ddof", 1))
+        if e.option("sql") is True and not in_type.is_temporal():
+            # SQL's (DuckDB's): exactly 0 over equal values, where Polars' two passes leave a
+            # rounding residue (a mean of 0.1s is not exactly 0.1); NaN stays NaN (inf - inf)
+            zero = pl.lit(0.0, dtype=pl.Float32 if in_type.arrow == pa.float32() else pl.Float64)
+            return pl.when((xf.min() == xf.max()) & spread.is_not_nan()).then(zero).otherwise(spread)
+        return spread
     if name == "count":
         return cast(x.count(), pl.Int64)
     if name == "n_unique":

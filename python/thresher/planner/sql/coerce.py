@@ -56,6 +56,10 @@ SQL_NAN_MAX = (("nan", "greatest"),)
 #: nanosecond in integers (Polars' mean of dates, the DataFrame API's, is a datetime in
 #: microseconds from a float: 1 us or more off DuckDB's value, where it has a fraction of a us)
 SQL_DATE_MEAN = (("date_ns", True),)
+#: the option of a ``std`` or ``var`` written in SQL: exactly 0 over equal values, as DuckDB's
+#: (Welford's updates leave its mean exactly the value, its sum of squares 0); Polars' two passes
+#: (the DataFrame API's) give ~1e-34 for three 0.1s, 4e-12 for seven 1e10 + 0.3s
+SQL_VARIANCE = (("sql", True),)
 
 
 def may_leave_int32(e: Expr, schema: Schema | None) -> bool:

@@ -16,6 +16,7 @@ from sqlglot import exp
 from thresher.datatypes import DataType, Schema
 from thresher.errors import UnsupportedError
 from thresher.expressions.expr import AggCall, Call, Cast, CountStar, Expr, Literal, lit, when
+from thresher.planner.sql.coerce import SQL_VARIANCE
 
 if TYPE_CHECKING:
     from thresher.planner.sql.translate import Translator
@@ -94,7 +95,7 @@ def translate_more(tr: Translator, node: Any, schema: Schema | None) -> Expr | N
         x = tr.expr(node.this, schema)
         if schema is not None and str(x.resolve(schema).dtype) == "float":
             x = Cast(x, DataType.float64())  # (DuckDB answers in DOUBLE)
-        agg = AggCall("std" if isinstance(node, exp.StddevPop) else "var", x, (("ddof", 0),))
+        agg = AggCall("std" if isinstance(node, exp.StddevPop) else "var", x, (("ddof", 0), *SQL_VARIANCE))
         # one value: 0 (DuckDB's, of NaN and the infinities too; Polars' of those is NaN); none:
         # NULL (Polars' streaming engine gave 0.0 for a group whose CASE values were all NULL)
         n = AggCall("count", x)

@@ -60,6 +60,7 @@ from thresher.planner.sql.coerce import (
     SQL_EXACT_SUM,
     SQL_NAN_MAX,
     SQL_TRUNCATED,
+    SQL_VARIANCE,
     HugeintCast,
     SQLCast,
     SQLCastError,
@@ -1350,6 +1351,8 @@ class Translator:
                 x = Cast(x, DataType.float64())  # (DuckDB answers in DOUBLE; Polars would keep REAL)
             if agg == "max" and _is_float(x, schema):
                 return AggCall(agg, x, SQL_NAN_MAX)  # (NaN is SQL's greatest value: see SQL_NAN_MAX)
+            if agg in ("std", "var"):
+                return AggCall(agg, x, SQL_VARIANCE)  # (0 over equal values: see SQL_VARIANCE)
             return AggCall(agg, x, distinct)
         if isinstance(node, (exp.LogicalAnd, exp.LogicalOr, exp.GroupConcat, exp.PercentileCont, exp.PercentileDisc,
                              exp.Quantile, exp.WithinGroup)):
@@ -1669,6 +1672,12 @@ class Translator:
                               exp.PercentileDisc, exp.Quantile, exp.WithinGroup)):
             # (built of aggregates that skip NULLs: each reads its argument where the filter holds)
             return self._composed_aggregate(inner, schema, cond)
+        if isinstance(inner, (exp.StddevPop, exp.VariancePop)) and where is not None and hasattr(where, "this"):
+            # (composed of a count and a var: its argument read where the filter holds; it was
+            # refused, "needs an aggregate")
+            filtered = inner.copy()
+            filtered.set("this", exp.Case(ifs=[exp.If(this=where.this.copy(), true=inner.this.copy())]))
+            return self.expr(filtered, schema)
         agg = self.expr(inner, schema)
         if isinstance(agg, CountStar):
             return AggCall("count", when(cond).then(lit(1)).otherwise(null))
