@@ -209,3 +209,37 @@ def test_variance_of_nan_and_infinities_stays_nan_as_duckdb() -> None:
     query = "SELECT k // 4 AS h, var_samp(z) AS a, stddev_pop(z) AS b FROM t GROUP BY h"
     assert thresher_rows(query, {"t": EQUAL}) == duckdb_rows(query, {"t": EQUAL})
 
+
+# -- make_timestamp ----------------------------------------------------------------------------
+PARTS = pa.table({"y": [2020, 2024, 1999], "m": [1, 2, 12], "d": [10, 29, 31], "h": [0, 23, 24],
+                  "s": [3.25, 59.9999999, 0.0], "us": [0, 1_700_000_000_123_456, -1]})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT make_timestamp(y, m, d, h, 0, s) AS x FROM t ORDER BY y",
+    "SELECT make_timestamp(y, m, d, 1, 59, 60.5) AS x, make_timestamp(2024, 1, 1, 1, 1, 1.0000005) AS z FROM t "
+    "ORDER BY y",
+    "SELECT make_timestamp(y, m, NULL, 1, 1, 1) AS x, make_timestamp(us) AS z FROM t ORDER BY y",
+    "SELECT y FROM t WHERE make_timestamp(y, m, d, 0, 0, 0) > TIMESTAMP '2021-01-01' ORDER BY y",
+])
+def test_make_timestamp_as_duckdb(query: str) -> None:
+    """It was refused ("unknown function 'make_timestamp'", "make_timestamp is not supported")."""
+    _same(query, {"t": PARTS})
+
+
+@pytest.mark.parametrize("args", ["2024, 1, 1, 1, 1, 61", "2024, 2, 30, 1, 1, 1", "2024, 1, 1, 1, -1, 1",
+                                  "2024, 1, 1, 24, 0, 1", "2024, 1, 1, 1, 1, -0.1", "2024, 1, 1, 1, 1, 'nan'::DOUBLE",
+                                  "y, m, d, y, 0, 0"])
+def test_make_timestamp_out_of_range_raises_as_duckdb(args: str) -> None:
+    query = f"SELECT make_timestamp({args}) AS x FROM t"
+    con = duckdb.connect()
+    con.register("t", PARTS)
+    with pytest.raises(duckdb.Error, match="out of range"):
+        con.sql(query).to_arrow_table()
+    with pytest.raises(th.ThresherError, match="out of range"):
+        th.sql(query, t=th.from_arrow(PARTS)).to_arrow()
+
+
+def test_make_time_refused_naming_it() -> None:
+    with pytest.raises(th.ThresherError, match=r"make_time is not supported.*TIME type.*line 1, column"):
+        th.sql("SELECT make_time(1, 2, 3.5) AS x").to_arrow()

@@ -351,6 +351,17 @@ def _sql_make_date(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return DataType.date()
 
 
+@function("sql_make_timestamp", sql_names=("__sql_make_timestamp",))
+def _sql_make_timestamp(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's MAKE_TIMESTAMP(year, month, day, hour, minute, seconds): a TIMESTAMP of five
+    integers and a number of seconds; an error out of range."""
+    *ints, seconds = args
+    for f in ints:
+        expect(f, f.dtype.is_integer() or f.dtype.is_null(), "an integer", "make_timestamp")
+    expect(seconds, seconds.dtype.is_numeric() or seconds.dtype.is_null(), "a number", "make_timestamp")
+    return DataType.timestamp("us")
+
+
 @function("sql_strftime", sql_names=("__sql_strftime",))
 def _sql_strftime(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     """DuckDB's STRFTIME(x, format): a DATE or TIMESTAMP as text (``opts["format"]``: chrono's
@@ -382,6 +393,9 @@ def _sql_from_epoch(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     """DuckDB's EPOCH_MS(n) (a TIMESTAMP n milliseconds after 1970, ``unit`` "ms") and
     TO_TIMESTAMP(x) (a TIMESTAMP WITH TIME ZONE x seconds after 1970 UTC, ``unit`` "s")."""
     f = args[0]
+    if opts["unit"] == "us":  # (DuckDB's MAKE_TIMESTAMP(n): n microseconds after 1970, a TIMESTAMP)
+        expect(f, f.dtype.is_integer() or f.dtype.is_null(), "an integer", "make_timestamp")
+        return DataType.timestamp("us")
     if opts["unit"] == "ms":
         if f.dtype.kind in ("date", "timestamp"):
             # EPOCH_MS of a DATE or TIMESTAMP where the translator did not know the argument's

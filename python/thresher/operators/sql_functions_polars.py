@@ -999,6 +999,8 @@ register_lowering("sql_epoch", _sql_epoch)
 
 
 def _sql_from_epoch(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    if e.option("unit") == "us":  # MAKE_TIMESTAMP(n): microseconds, exact
+        return pl.lit(None, dtype=pl.Datetime("us")) if t[0].is_null() else a[0].cast(pl.Int64).cast(pl.Datetime("us"))
     ms = e.option("unit") == "ms"
     if ms and t[0].kind in ("date", "timestamp"):  # EPOCH_MS of a DATE or TIMESTAMP: milliseconds
         return _sql_epoch(a, e, t)
@@ -1054,6 +1056,38 @@ def _sql_make_date(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 
 
 register_lowering("sql_make_date", _sql_make_date)
+
+
+def _sql_make_timestamp(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    """MAKE_TIMESTAMP(y, mo, d, h, m, s) as DuckDB's: the day checked as MAKE_DATE checks it, the
+    seconds rounded to microseconds half away from zero (its cast of a DOUBLE to an integer),
+    0 <= h <= 24, 0 <= m < 60, 0 <= whole seconds <= 60 (60.5 is the next minute's 0.5 s), hour 24
+    only as 24:00:00 (the next day's midnight); an error otherwise (DuckDB: "Time out of range")."""
+    if any(tt.is_null() for tt in t):
+        return pl.lit(None, dtype=pl.Datetime("us"))
+    h, m = a[3].cast(pl.Int64, strict=False), a[4].cast(pl.Int64, strict=False)
+    sec = a[5].cast(pl.Float64)
+    finite = sec.is_finite() & (sec.abs() < 9.2e12)
+    total = pl.when(finite).then((sec * 1e6).round(0, mode="half_away_from_zero")).cast(pl.Int64, strict=False)
+    whole = total // 1_000_000
+    ok = (finite & (h >= 0) & (h <= 24) & (m >= 0) & (m < 60) & (whole >= 0) & (whole <= 60)
+          & ((h < 24) | ((m == 0) & (total == 0))))
+    micros = pl.when(ok).then(h * 3_600_000_000 + m * 60_000_000 + total)
+    value = _sql_make_date(a[:3], e, t[:3]).cast(pl.Datetime("us")) + pl.duration(microseconds=micros)
+
+    def check(s: Sequence[pl.Series], **_: object) -> pl.Series:
+        bad = s[0].is_null() & s[1].is_not_null() & s[2].is_not_null() & s[3].is_not_null()
+        if bad.any():
+            i = int(bad.arg_max() or 0)
+            h, m, sec = (x[i if len(x) > 1 else 0] for x in s[1:])  # (a literal's is one value)
+            raise ThresherExecutionError(f"make_timestamp: time out of range: {h}:{m}:{sec} "
+                                         f"(DuckDB raises: Time out of range)")
+        return s[0]
+
+    return pl.map_batches([value, h, m, sec], check, return_dtype=pl.Datetime("us"), is_elementwise=True)
+
+
+register_lowering("sql_make_timestamp", _sql_make_timestamp)
 
 
 def _sql_decimal_raw(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:

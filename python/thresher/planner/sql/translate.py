@@ -1293,7 +1293,8 @@ class Translator:
             return self._math(node, schema)
         if isinstance(node, _TIME_NODES):
             return self._time_function(node, schema)
-        if isinstance(node, (exp.TimestampTrunc, exp.DateTrunc, exp.DateDiff, exp.LastDay, exp.DateFromParts)):
+        if isinstance(node, (exp.TimestampTrunc, exp.DateTrunc, exp.DateDiff, exp.LastDay, exp.DateFromParts,
+                             exp.TimeFromParts, exp.TimestampFromParts)):
             return self._date_function(node, schema)
         if isinstance(node, (exp.Greatest, exp.Least)):  # NULLs skipped, as DuckDB does
             import thresher.expressions.sql_functions  # noqa: F401  (registers sql_greatest, sql_least)
@@ -1464,6 +1465,15 @@ class Translator:
 
         if isinstance(node, exp.LastDay):
             return Call("sql_last_day", (self.expr(node.this, schema),))
+        if isinstance(node, exp.TimeFromParts):
+            raise UnsupportedError(f"make_time is not supported (Thresher's SQL has no TIME type): {_where(node)}")
+        if isinstance(node, exp.TimestampFromParts):
+            keys = ("year", "month", "day", "hour", "min", "sec")
+            if any(node.args.get(k) is None for k in keys) or any(
+                    node.args.get(k) is not None for k in node.args if k not in keys):
+                raise SQLError(f"make_timestamp needs a year, a month, a day, an hour, a minute and seconds: "
+                               f"{_where(node)}")
+            return Call("sql_make_timestamp", tuple(self.expr(node.args[k], schema) for k in keys))
         if isinstance(node, exp.DateFromParts):
             parts = [node.args.get(k) for k in ("year", "month", "day")]
             if any(p is None for p in parts):
@@ -1517,6 +1527,11 @@ class Translator:
         else:
             scale = node.args.get("scale")
             scale_v = _int_literal(scale) if scale is not None else 0
+            if scale_v == 6 and _spelled(node).lower() == "make_timestamp":
+                call = Call("sql_from_epoch", (x,), (("unit", "us"),))  # (microseconds: a TIMESTAMP)
+                if schema is not None:
+                    call.resolve(schema)
+                return call
             if scale_v not in (0, 3):
                 raise UnsupportedError(f"{_spelled(node)} is not supported: {_where(node)}")
             t = x.resolve(schema).dtype if schema is not None else None
