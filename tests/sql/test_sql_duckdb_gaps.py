@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 import thresher as th
-from duckdb_diff import duckdb_rows, thresher_rows
+from duckdb_diff import column_types, duckdb_rows, thresher_rows
 
 duckdb = pytest.importorskip("duckdb")
 
@@ -243,3 +243,29 @@ def test_make_timestamp_out_of_range_raises_as_duckdb(args: str) -> None:
 def test_make_time_refused_naming_it() -> None:
     with pytest.raises(th.ThresherError, match=r"make_time is not supported.*TIME type.*line 1, column"):
         th.sql("SELECT make_time(1, 2, 3.5) AS x").to_arrow()
+
+
+# -- a list of values that are not all constants: each row's list, as DuckDB's ------------------
+LISTS = pa.table({"k": [1, 2, 3, None], "b": [10, None, 30, 40], "a": [1.5, 2.0, None, 3.0],
+                  "s": ["x", None, "y", "z"], "n": pa.array([None] * 4, pa.null())})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT k, [k, b + 1] AS x, [k, 1, b] AS y, list_value(k, b) AS z FROM t ORDER BY k",
+    "SELECT k, [a, 2.5] AS x, [s, 'q', NULL] AS y, [NULL, k] AS z, [n, k] AS w FROM t ORDER BY k",
+    "SELECT k, [CAST(k AS SMALLINT), 100] AS x, [CAST(k AS SMALLINT), 100000] AS y, [CAST(a AS REAL), 1] AS z "
+    "FROM t ORDER BY k",
+    "SELECT k, list_sum([a, k]) AS x FROM t ORDER BY k",
+    "SELECT unnest([k, b]) AS x FROM t ORDER BY x",
+    "SELECT [min(k), max(b)] AS x FROM t",
+])
+def test_list_of_columns_as_duckdb(query: str) -> None:
+    """It was refused ("a list of other values than constants is not supported")."""
+    got, want = column_types(query, {"t": LISTS})
+    assert [t.replace("<item:", "<l:") for _, t in got] == [t for _, t in want]
+    assert thresher_rows(query, {"t": LISTS}) == duckdb_rows(query, {"t": LISTS})
+
+
+def test_list_of_mismatched_values_refused_naming_it() -> None:
+    with pytest.raises(th.ThresherError, match=r"list_value.*line 1, column"):
+        th.sql("SELECT [k, 'a'] AS x FROM t", t=th.from_arrow(LISTS)).to_arrow()

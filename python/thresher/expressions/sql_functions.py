@@ -183,6 +183,18 @@ def _extreme_rule(name: str) -> Any:
     return rule
 
 
+@function("sql_list_value", sql_names=("__sql_list_value",))
+def _sql_list_value(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """DuckDB's list ``[a, b + 1]`` / ``list_value(a, b)`` of values that are not all constants: a
+    list per row of the values in their common type (GREATEST's, ``extreme_type``)."""
+    inner = extreme_type("list_value", args)
+    if inner.is_list() or inner.kind in ("fixed_size_list", "struct", "map"):
+        from thresher.errors import ThresherTypeError
+
+        raise ThresherTypeError(f"a list of lists or structs that are not constants is not supported ({inner})")
+    return DataType.list(inner)
+
+
 function("sql_greatest", sql_names=("__sql_greatest",))(_extreme_rule("greatest"))
 function("sql_least", sql_names=("__sql_least",))(_extreme_rule("least"))
 

@@ -705,6 +705,12 @@ def _sql_extreme(greatest: bool) -> Callable[[list[pl.Expr], Call, list[DataType
     return lower_it
 
 
+def _sql_list_value(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    inner = polars_dtype(extreme_type("list_value", [Field(f"a{i}", x) for i, x in enumerate(t)]))
+    return pl.concat_list([x.cast(inner) for x in a])
+
+
+register_lowering("sql_list_value", _sql_list_value)
 register_lowering("sql_greatest", _sql_extreme(True))
 register_lowering("sql_least", _sql_extreme(False))
 

@@ -661,7 +661,7 @@ def _is_hugeint_mix(types: Sequence[DataType]) -> bool:
 
 
 #: the calls whose result is one of their arguments (COALESCE, IFNULL, GREATEST, LEAST)
-_VALUE_LISTS = frozenset({"coalesce", "sql_greatest", "sql_least"})
+_VALUE_LISTS = frozenset({"coalesce", "sql_greatest", "sql_least", "sql_list_value"})
 
 
 def _typed_int_literals(e: Expr, values: Sequence[Expr], schema: Schema, rebuild: Any,

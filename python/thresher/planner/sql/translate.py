@@ -1137,7 +1137,7 @@ class Translator:
                 return lit(decimal.Decimal(number))
             return lit(number)
         if isinstance(node, exp.Array):
-            return self._list_literal(node)
+            return self._list_literal(node, schema)
         if isinstance(node, exp.Boolean):
             return lit(bool(node.this))
         if isinstance(node, exp.Null):
@@ -1727,10 +1727,12 @@ class Translator:
                                            f"{_where(node)}")
         return AggCall("max_by" if isinstance(node, exp.ArgMax) else "min_by", Call("struct.value_by", (x, y)))
 
-    def _list_literal(self, node: Any) -> Expr:
+    def _list_literal(self, node: Any, schema: Schema | None = None) -> Expr:
         """``[1, 2, NULL]``, ``['a', 'b']``: a list of constants, typed as DuckDB types it (integers an
-        INTEGER[] where they fit, else BIGINT[]; VARCHAR[], BOOLEAN[], DOUBLE[] of 1e0 literals). Lists
-        of other values (columns, decimals, mixed types, nested lists, ``[]``) are refused."""
+        INTEGER[] where they fit, else BIGINT[]; VARCHAR[], BOOLEAN[], DOUBLE[] of 1e0 literals). A list
+        of other values (``[a, b + 1]``) is each row's list of them in their common type
+        (``sql_list_value``). Lists of constants of mixed types or decimals, nested lists and ``[]``
+        are refused."""
         values: list[Any] = []
         for item in node.expressions:
             neg = isinstance(item, exp.Neg)
@@ -1740,7 +1742,17 @@ class Translator:
                 continue
             e = self.expr(inner, None) if isinstance(inner, (exp.Literal, exp.Boolean)) else None
             if not isinstance(e, Literal) or (neg and not isinstance(e.value, (int, float))):
-                raise UnsupportedError(f"a list of other values than constants is not supported: {_where(node)}")
+                if any(isinstance(i, exp.Array) for i in node.expressions):
+                    raise UnsupportedError(f"a list of lists that are not constants is not supported: {_where(node)}")
+                import thresher.expressions.sql_functions  # noqa: F401  (registers sql_list_value)
+
+                call = Call("sql_list_value", tuple(self.expr(i, schema) for i in node.expressions))
+                if schema is not None:
+                    try:
+                        call.resolve(schema)
+                    except ThresherTypeError as exc:
+                        raise SQLError(f"{exc}: {_where(node)}") from exc
+                return call
             values.append(-e.value if neg else e.value)
         kinds = {type(v) for v in values if v is not None}
         if len(kinds) != 1 or kinds & {decimal.Decimal}:
