@@ -415,6 +415,15 @@ def is_in_as_equalities() -> Iterator[None]:
         _IS_IN_EQUALITIES.reset(token)
 
 
+#: True while lowering the aggregates of a Polars ``group_by(keys).agg(...)`` (set by polars_plan,
+#: inline: no Python call in the lowering's budget). Its var and std are exactly 0 over a group of
+#: equal values (Polars merges (count, mean, M2) states, as DuckDB's Welford updates: a mean of
+#: equal values stays the value), so SQL's (``SQL_VARIANCE``) need no test for them there; a
+#: select's (no keys) and list.eval's (moving window frames) are Polars' two passes, which leave a
+#: residue (var_samp of three 0.1s: 2.9e-34)
+KEYED_GROUP_BY: contextvars.ContextVar[bool] = contextvars.ContextVar("thresher_keyed_group_by", default=False)
+
+
 def is_in_by_equalities(e: Expr) -> bool:
     """Is ``e`` an ``is_in`` of a computed value (not a column) with 2 to
     :data:`IS_IN_EQUALITIES_MAX` strings of at most :data:`IS_IN_EQUALITIES_MAX_BYTES` bytes
@@ -797,9 +806,10 @@ def _agg(name: str, x: pl.Expr, e: AggCall, in_type: DataType, in_group: bool) -
         if name == "median":
             return xf.median()
         spread = getattr(xf, name)(ddof=e.option("ddof", 1))
-        if e.option("sql") is True and not in_type.is_temporal():
+        if e.option("sql") is True and not in_type.is_temporal() and not KEYED_GROUP_BY.get():
             # SQL's (DuckDB's): exactly 0 over equal values, where Polars' two passes leave a
-            # rounding residue (a mean of 0.1s is not exactly 0.1); NaN stays NaN (inf - inf)
+            # rounding residue (a mean of 0.1s is not exactly 0.1); NaN stays NaN (inf - inf).
+            # (A keyed group-by's are exact already: see KEYED_GROUP_BY)
             zero = pl.lit(0.0, dtype=pl.Float32 if in_type.arrow == pa.float32() else pl.Float64)
             return pl.when((xf.min() == xf.max()) & spread.is_not_nan()).then(zero).otherwise(spread)
         return spread

@@ -54,6 +54,7 @@ from thresher.expressions.expr import (
 from thresher.io.predicate import Comparison, Predicate, predicate_to_polars
 from thresher.io.source import Source
 from thresher.operators.expr_to_polars import (
+    KEYED_GROUP_BY,
     cast,
     filter_to_polars,
     is_in_as_equalities,
@@ -922,7 +923,11 @@ def _build_node(node: LogicalPlan, leaf: LeafResolver) -> pl.LazyFrame:
         lf = _build(node.input, leaf)
         s = node.input.schema
         if node.keys:
-            aggs = [to_polars(a, s, in_group=True).alias(a.output_name()) for a in node.aggs]
+            token = KEYED_GROUP_BY.set(True)
+            try:
+                aggs = [to_polars(a, s, in_group=True).alias(a.output_name()) for a in node.aggs]
+            finally:
+                KEYED_GROUP_BY.reset(token)
             out = _group_by_agg(lf, _keys(node.keys, s), aggs)
             if _ENCODED.get():
                 encoded = encoded_keys(node)
