@@ -269,3 +269,29 @@ def test_list_of_columns_as_duckdb(query: str) -> None:
 def test_list_of_mismatched_values_refused_naming_it() -> None:
     with pytest.raises(th.ThresherError, match=r"list_value.*line 1, column"):
         th.sql("SELECT [k, 'a'] AS x FROM t", t=th.from_arrow(LISTS)).to_arrow()
+
+
+# -- unnest(...) WITH ORDINALITY: the element's position, a BIGINT from 1, named as DuckDB's ----
+ORD = pa.table({"k": [1, 2, 3, 4], "l": pa.array([[10, 20, 30], [], None, [40]], pa.list_(pa.int64()))})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM unnest([10, 20, 30]) WITH ORDINALITY AS u(v, i)",
+    "SELECT * FROM unnest(['a', 'b']) WITH ORDINALITY",
+    "SELECT * FROM unnest([true, NULL]) WITH ORDINALITY AS u",
+    "SELECT * FROM t, unnest(l) WITH ORDINALITY AS u(v, i)",
+    "SELECT k, v, i FROM t LEFT JOIN unnest(l) WITH ORDINALITY AS u(v, i) ON true",
+    "SELECT * FROM t CROSS JOIN unnest(l) WITH ORDINALITY",
+    "SELECT u.i, count(*) AS c FROM t, unnest(l) WITH ORDINALITY AS u(v, i) WHERE u.v > 10 GROUP BY u.i",
+])
+def test_unnest_with_ordinality_as_duckdb(query: str) -> None:
+    """It was refused ("unnest of more than one list, or WITH ORDINALITY, in FROM is not supported")."""
+    tables = {"t": ORD}
+    con = duckdb.connect()
+    con.register("t", ORD)
+    want = con.sql(query).to_arrow_table()
+    got = th.sql(query, t=th.from_arrow(ORD)).to_arrow()
+    assert got.schema.names == want.schema.names
+    got_types, want_types = column_types(query, tables)
+    assert [t.replace("<item:", "<l:") for _, t in got_types] == [t for _, t in want_types]
+    assert thresher_rows(query, tables) == duckdb_rows(query, tables)

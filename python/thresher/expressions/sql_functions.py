@@ -195,6 +195,14 @@ def _sql_list_value(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
     return DataType.list(inner)
 
 
+@function("sql_list_ordinals", sql_names=("__sql_list_ordinals",))
+def _sql_list_ordinals(args: Sequence[Field], opts: dict[str, Any]) -> DataType:
+    """The positions 1, 2, ... of a list's elements, a BIGINT[] of its length (NULL for NULL): the
+    ordinals of ``unnest(l) WITH ORDINALITY``, unnested beside its elements."""
+    expect(args[0], args[0].dtype.is_list() or args[0].dtype.is_null(), "a list", "unnest ... WITH ORDINALITY")
+    return DataType.list(DataType.int64())
+
+
 function("sql_greatest", sql_names=("__sql_greatest",))(_extreme_rule("greatest"))
 function("sql_least", sql_names=("__sql_least",))(_extreme_rule("least"))
 

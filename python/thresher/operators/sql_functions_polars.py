@@ -711,6 +711,15 @@ def _sql_list_value(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
 
 
 register_lowering("sql_list_value", _sql_list_value)
+
+
+def _sql_list_ordinals(a: list[pl.Expr], e: Call, t: list[DataType]) -> pl.Expr:
+    if t[0].is_null():
+        return pl.lit(None, dtype=pl.List(pl.Int64))
+    return pl.when(a[0].is_not_null()).then(pl.int_ranges(1, a[0].list.len() + 1, dtype=pl.Int64))
+
+
+register_lowering("sql_list_ordinals", _sql_list_ordinals)
 register_lowering("sql_greatest", _sql_extreme(True))
 register_lowering("sql_least", _sql_extreme(False))
 

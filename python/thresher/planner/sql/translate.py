@@ -443,10 +443,13 @@ class Translator:
             t = x.resolve(plan.schema).dtype
             if not t.is_list():
                 raise UnsupportedError(f"unnest of a {sql_type_name(t)} is not supported (a list only): {_where(node)}")
-            plan = Project(plan, (*(Column(n) for n in plan.schema.names), x.alias(name)))
+            ordinals: tuple[Expr, ...] = ()
+            if len(alias.columns) > 1:  # (WITH ORDINALITY: see _unnests_in_from)
+                ordinals = (Call("sql_list_ordinals", (x,)).alias(f"{alias.name}.{alias.columns[1].name}"),)
+            plan = Project(plan, (*(Column(n) for n in plan.schema.names), x.alias(name), *ordinals))
             if kind != "LEFT":
                 plan = Filter(plan, Column(name).list.len() > 0)
-            plan = Explode(plan, (name,))
+            plan = Explode(plan, (name, *(o.output_name() for o in ordinals)))
         return plan
 
     def from_clause_joins(self, select: Any, items: list[Any], joins: list[Any], kinds: list[str],
@@ -3950,20 +3953,29 @@ def _unnests_in_from(tree: Any) -> None:
     for node in list(tree.find_all(exp.Unnest)):
         if not isinstance(node.parent, (exp.From, exp.Join)):
             continue
-        if len(node.expressions) != 1 or node.args.get("offset") or node.args.get("explode_array"):
-            raise UnsupportedError(f"unnest of more than one list, or WITH ORDINALITY, in FROM is not supported: "
-                                   f"{_where(node)}")
+        if len(node.expressions) != 1 or node.args.get("explode_array"):
+            raise UnsupportedError(f"unnest of more than one list in FROM is not supported: {_where(node)}")
         alias = node.args.get("alias")
         name = alias.name if alias is not None and alias.name else "unnest"
         columns = list(alias.columns) if alias is not None else []
         if len(columns) > 1:
             raise UnsupportedError(f"unnest(...) AS {name}(...) names one column: {_where(node)}")
         column = columns[0].name if columns else name
+        # WITH ORDINALITY: a BIGINT column of the element's position, 1 first (AS u(v, i): i, else
+        # DuckDB's "ordinality"), unnested beside the element
+        offset = node.args.get("offset")
+        ordinal = None if not offset else offset.name if isinstance(offset, exp.Identifier) else "ordinality"
+        names = [column] if ordinal is None else [column, ordinal]
         if node.find(exp.Column) is None and isinstance(node.parent, exp.From):
-            select = exp.select(exp.alias_(exp.Explode(this=node.expressions[0].copy()), column, quoted=False))
+            items = [exp.alias_(exp.Explode(this=node.expressions[0].copy()), column, quoted=False)]
+            if ordinal is not None:
+                ordinals = exp.Anonymous(this="__sql_list_ordinals", expressions=[node.expressions[0].copy()])
+                items.append(exp.alias_(exp.Explode(this=ordinals), ordinal, quoted=False))
+            select = exp.select(*items)
             node.replace(exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(name))))
         else:
-            node.set("alias", exp.TableAlias(this=exp.to_identifier(name), columns=[exp.to_identifier(column)]))
+            node.set("offset", None)
+            node.set("alias", exp.TableAlias(this=exp.to_identifier(name), columns=[exp.to_identifier(n) for n in names]))
 
 
 def _values_as_selects(tree: Any, values: list[Any]) -> Any:
