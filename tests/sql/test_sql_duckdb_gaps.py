@@ -295,3 +295,59 @@ def test_unnest_with_ordinality_as_duckdb(query: str) -> None:
     got_types, want_types = column_types(query, tables)
     assert [t.replace("<item:", "<l:") for _, t in got_types] == [t for _, t in want_types]
     assert thresher_rows(query, tables) == duckdb_rows(query, tables)
+
+
+# -- PIVOT: the standard clause, several ON columns, several aggregates, over a (SELECT ...);
+# -- UNPIVOT of several value columns, over a (SELECT ...) -------------------------------------
+PIV = pa.table({"g": [1, 1, 2, 2, 3], "s": ["x", "y", "x", "z", None], "b": [10.0, 20.0, 30.0, 40.0, 50.0],
+                "k": [1, 2, 1, 2, 1], "a": [1.5, None, None, 2.5, 3.5], "w": [2020, None, 5, 7, None]})
+
+
+def _same_unordered(query: str, tables: dict[str, pa.Table]) -> None:
+    con = duckdb.connect()
+    for name, table in tables.items():
+        con.register(name, table)
+    want = con.sql(query).to_arrow_table()
+    got = th.sql(query, **{n: th.from_arrow(t) for n, t in tables.items()}).to_arrow()
+    assert got.schema.names == want.schema.names
+    got_types, want_types = column_types(query, tables)
+    assert got_types == want_types
+    assert thresher_rows(query, tables) == duckdb_rows(query, tables)
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM t PIVOT (sum(b) FOR s IN ('x', 'y'))",
+    "SELECT * FROM t PIVOT (sum(b) AS tot, max(k) AS m FOR s IN ('x', 'y'))",
+    "SELECT p.ex, p.y FROM t PIVOT (sum(b) FOR s IN ('x' AS ex, 'y')) AS p",
+    "SELECT * FROM (SELECT g, s, b FROM t) PIVOT (sum(b) AS tot, count(*) AS c FOR s IN ('x', 'y', 'z'))",
+    "SELECT * FROM t PIVOT (count(*) FOR k IN (1, 2, 3)) WHERE g > 1",
+    "PIVOT t ON s, k USING sum(b)",
+    "PIVOT t ON s, k IN (1, 3) USING sum(b) GROUP BY g",
+    "PIVOT (SELECT g, s, k, b FROM t) ON s USING sum(b) GROUP BY g",
+    "PIVOT t ON s USING sum(b) AS tot, max(k) AS m",
+])
+def test_pivot_forms_as_duckdb(query: str) -> None:
+    """Each was refused ("the standard PIVOT (...) clause is not supported", "PIVOT is supported
+    as PIVOT <table> ON <column> ... USING <one aggregate>")."""
+    _same_unordered(query, {"t": PIV})
+
+
+@pytest.mark.parametrize("query", [
+    "UNPIVOT t ON (a, b), (w, k) INTO NAME name VALUE v1, v2",
+    "UNPIVOT t ON (a, b) AS ab, (w, k) AS wk INTO NAME name VALUE v1, v2",
+    "SELECT * FROM (SELECT g, a, b, w, k FROM t) UNPIVOT ((v1, v2) FOR name IN ((a, b) AS ab, (w, k) AS wk))",
+    "UNPIVOT (SELECT g, a, b FROM t) ON a, b INTO NAME n VALUE v",
+    "SELECT * FROM (SELECT g, a, b FROM t) AS q UNPIVOT (v FOR n IN (a AS aa, b)) AS z",
+    "SELECT z.n, count(*) AS c FROM (SELECT w, k FROM t) UNPIVOT (v FOR n IN (w, k)) AS z GROUP BY z.n",
+])
+def test_unpivot_forms_as_duckdb(query: str) -> None:
+    """Each was refused ("UNPIVOT is supported over a table of the catalog", "UNPIVOT of more than
+    one value column is not supported"). Several value columns: a row with any of them NULL is
+    dropped, as DuckDB's."""
+    _same_unordered(query, {"t": PIV})
+
+
+def test_pivot_of_a_cte_refused_naming_it() -> None:
+    with pytest.raises(th.ThresherError, match=r"not a CTE.*line 1, column"):
+        th.sql("WITH c AS (SELECT * FROM t) SELECT * FROM c PIVOT (sum(b) FOR s IN ('x'))",
+               t=th.from_arrow(PIV)).to_arrow()

@@ -221,7 +221,7 @@ def test_unpivot_statement_and_pivot_refused() -> None:
     got = th.sql("UNPIVOT t ON x, g INTO NAME k VALUE v", t=th.from_arrow(P)).to_arrow()
     assert sorted(zip(got["k"].to_pylist(), got["v"].to_pylist())) == [("g", 1), ("g", 1), ("g", 2), ("x", 3),
                                                                         ("x", 3), ("x", 4)]
-    for query in ("PIVOT t ON g USING sum(x), max(x) GROUP BY s", "SELECT * FROM t PIVOT (sum(x) FOR g IN (1, 2))"):
+    for query in ("PIVOT t ON g USING sum(x), max(x) GROUP BY s", "SELECT * FROM t PIVOT (sum(x), max(x) FOR g IN (1, 2))"):
         with pytest.raises(ThresherError, match="PIVOT") as err:
             th.sql(query, t=th.from_arrow(P)).to_arrow()
         assert "line 1, column" in str(err.value)

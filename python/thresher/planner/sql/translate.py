@@ -3749,57 +3749,130 @@ def _row_not_in_as_not_exists(node: Any) -> None:
     node.replace(exp.Not(this=exists))
 
 
-def _pivot_as_aggregate(node: Any, catalog: Mapping[str, LogicalPlan], dialect: str,
-                        execute: Callable[[LogicalPlan], pa.Table] | None) -> Any:
-    """DuckDB's ``PIVOT t ON k [IN (v1, v2)] USING agg(x) [GROUP BY g]`` over a table of the
-    catalog as ``SELECT g, agg(x) FILTER (WHERE k = v1) AS "v1", ... FROM t GROUP BY g``: the
-    values those listed, else the column's distinct non-NULL values in order (read by running a
-    query while planning); the groups those of GROUP BY, else every column not in ON or USING."""
-    table = node.this
-    on = node.expressions
-    using = node.args.get("using") or []
-    if not isinstance(table, exp.Table) or table.name.lower() not in catalog or len(on) != 1 or len(using) != 1 \
-            or isinstance(using[0], exp.Alias) or node.args.get("into") is not None:
-        raise UnsupportedError(f"PIVOT is supported as PIVOT <table> ON <column> [IN (values)] USING <one aggregate> "
-                               f"[GROUP BY ...] (the standard PIVOT (...) clause, several ON columns or aggregates "
-                               f"are not): {_where(node)}")
-    key, agg = on[0], using[0]
-    values_node = None
-    if isinstance(key, exp.In):
-        key, values_node = key.this, key.expressions
-    if not isinstance(key, exp.Column):
-        raise UnsupportedError(f"PIVOT ... ON needs a plain column: {_where(node)}")
+def _source_columns(source: Any, catalog: Mapping[str, LogicalPlan], dialect: str, node: Any) -> list[str]:
+    """The column names of a PIVOT / UNPIVOT's source: a table of the catalog, or a derived table
+    ``(SELECT ...)`` over the catalog's tables (translated alone for its names)."""
+    if isinstance(source, exp.Table) and not source.args.get("db") and source.name.lower() in catalog:
+        return list(catalog[source.name.lower()].schema.names)
+    inner = source.this if isinstance(source, exp.Subquery) else source
+    if isinstance(inner, exp.Query):
+        try:
+            return [n.split(".", 1)[-1] for n in translate(inner.sql(dialect="duckdb"), catalog, dialect).schema.names]
+        except ThresherError:
+            pass
+    raise UnsupportedError(f"PIVOT / UNPIVOT is supported over a table of the catalog or a (SELECT ...) over them "
+                           f"(not a CTE): {_where(node)}")
+
+
+def _pivot_values(values_node: Any, key: Any, source: Any, dialect: str, catalog: Mapping[str, LogicalPlan],
+                  execute: Callable[[LogicalPlan], pa.Table] | None, node: Any) -> list[tuple[Any, str]]:
+    """A PIVOT column's values and their names: those listed in IN (...) (``'x' AS ex`` names one
+    ex), else the column's distinct non-NULL values in order (read by running a query while planning)."""
     if values_node is not None:
-        values: list[Any] = []
+        out: list[tuple[Any, str]] = []
         for v in values_node:
-            if not isinstance(v, exp.Literal):
+            named = v.args.get("alias") if isinstance(v, exp.PivotAlias) else None
+            lit_node = v.this if isinstance(v, exp.PivotAlias) else v
+            neg = isinstance(lit_node, exp.Neg)
+            lit_node = lit_node.this if neg else lit_node
+            if not isinstance(lit_node, exp.Literal) or (neg and lit_node.is_string):
                 raise UnsupportedError(f"PIVOT ... IN needs constants: {_where(v)}")
-            values.append(v.name if v.is_string else int(v.name) if v.is_int else None)
-            if values[-1] is None:
+            value = lit_node.name if lit_node.is_string else int(lit_node.name) * (-1 if neg else 1) \
+                if lit_node.is_int else None
+            if value is None:
                 raise UnsupportedError(f"PIVOT ... IN of integers or strings only: {_where(v)}")
-    else:
-        if execute is None:
-            raise UnsupportedError(f"PIVOT without IN (...) is supported through th.sql only: {_where(node)}")
-        q = f'SELECT DISTINCT "{key.name}" AS v FROM "{table.name}" WHERE "{key.name}" IS NOT NULL ORDER BY 1'
-        values = execute(translate(q, catalog, dialect))["v"].to_pylist()
+            out.append((value, named.name if named is not None else str(value)))
+        return out
+    if execute is None:
+        raise UnsupportedError(f"PIVOT without IN (...) is supported through th.sql only: {_where(node)}")
+    src = source.sql(dialect="duckdb") if isinstance(source, exp.Subquery) else f'"{source.name}"'
+    q = f'SELECT DISTINCT "{key.name}" AS v FROM {src} AS __pivot_source WHERE "{key.name}" IS NOT NULL ORDER BY 1'
+    values = execute(translate(q, catalog, dialect))["v"].to_pylist()
     if not all(isinstance(v, str) or (type(v) is int) for v in values):
         raise UnsupportedError(f"PIVOT over a column of other values than integers and strings is not supported: "
                                f"{_where(node)}")
-    group = node.args.get("group")
+    return [(v, str(v)) for v in values]
+
+
+def _pivot_select(node: Any, source: Any, keys: list[tuple[Any, Any]], aggs: list[Any], group: Any,
+                  catalog: Mapping[str, LogicalPlan], dialect: str,
+                  execute: Callable[[LogicalPlan], pa.Table] | None) -> Any:
+    """``SELECT g, agg(x) FILTER (WHERE k1 = v1 AND k2 = w1) AS "v1_w1", ... FROM source GROUP BY g``:
+    a column per combination of the ON / FOR columns' values (each column's values in turn, the
+    last varying fastest, names joined by _), per aggregate (named ``<value>_<alias>`` where there
+    are several or it has an alias); the groups those of GROUP BY, else every source column not in
+    ON / FOR or an aggregate (DuckDB's PIVOT and standard PIVOT (... FOR ... IN ...))."""
+    import itertools
+
+    for key, _ in keys:
+        if not isinstance(key, exp.Column) or key.table:
+            raise UnsupportedError(f"PIVOT ... ON / FOR needs a plain column: {_where(node)}")
+    named_aggs = []
+    for agg in aggs:
+        alias = agg.alias if isinstance(agg, exp.Alias) else None
+        if alias is None and len(aggs) > 1:
+            raise UnsupportedError(f"PIVOT of several aggregates needs an alias (AS) for each: {_where(node)}")
+        named_aggs.append((agg.this if isinstance(agg, exp.Alias) else agg, alias))
+    columns = _source_columns(source, catalog, dialect, node)
+    lowered = {c.lower(): c for c in columns}
+    for key, _ in keys:
+        if key.name.lower() not in lowered:
+            raise SQLError(f"PIVOT: unknown column {key.name!r} in {_where(node)}")
+    per_key = [_pivot_values(values, key, source, dialect, catalog, execute, node) for key, values in keys]
     if group is not None:
         groups = [g.copy() for g in group.expressions]
     else:
-        used = {c.name.lower() for c in agg.find_all(exp.Column)} | {key.name.lower()}
-        groups = [exp.column(n, quoted=True) for n in catalog[table.name.lower()].schema.names if n.lower() not in used]
+        used = {c.name.lower() for a, _ in named_aggs for c in a.find_all(exp.Column)} | \
+            {key.name.lower() for key, _ in keys}
+        groups = [exp.column(n, quoted=True) for n in columns if n.lower() not in used]
     items = [*groups]
-    for v in values:
-        lit_v = exp.Literal.string(v) if isinstance(v, str) else exp.Literal.number(v)
-        cond = exp.EQ(this=key.copy(), expression=lit_v)
-        items.append(exp.alias_(exp.Filter(this=agg.copy(), expression=exp.Where(this=cond)), str(v), quoted=True))
-    select = exp.select(*items).from_(exp.Table(this=exp.to_identifier(table.name)))
+    for combo in itertools.product(*per_key):
+        cond = exp.and_(*(exp.EQ(this=key.copy(), expression=exp.Literal.string(v) if isinstance(v, str)
+                                 else exp.Literal.number(v)) for (key, _), (v, _) in zip(keys, combo)))
+        base = "_".join(n for _, n in combo)
+        for agg, alias in named_aggs:
+            name = base if alias is None else f"{base}_{alias}"
+            items.append(exp.alias_(exp.Filter(this=agg.copy(), expression=exp.Where(this=cond.copy())), name,
+                                    quoted=True))
+    src = source.copy()
+    if isinstance(src, exp.Table):
+        src.set("pivots", None)
+        src.set("alias", None)
+    else:
+        src.set("pivots", None)
+    select = exp.select(*items).from_(src)
     if groups:
         select = select.group_by(*[g.copy() for g in groups])
     return select
+
+
+def _pivot_as_aggregate(node: Any, catalog: Mapping[str, LogicalPlan], dialect: str,
+                        execute: Callable[[LogicalPlan], pa.Table] | None) -> Any:
+    """DuckDB's ``PIVOT t ON k1 [IN (v1, v2)], k2 ... USING agg(x) [AS a], ... [GROUP BY g]`` over a
+    table of the catalog or a (SELECT ...): ``_pivot_select``."""
+    using = node.args.get("using") or []
+    if not using or node.args.get("into") is not None:
+        raise UnsupportedError(f"PIVOT is supported as PIVOT <table> ON <columns> [IN (values)] USING <aggregates> "
+                               f"[GROUP BY ...]: {_where(node)}")
+    keys = [(k.this, k.expressions) if isinstance(k, exp.In) else (k, None) for k in node.expressions]
+    return _pivot_select(node, node.this, keys, list(using), node.args.get("group"), catalog, dialect, execute)
+
+
+def _standard_pivot(node: Any, catalog: Mapping[str, LogicalPlan], dialect: str,
+                    execute: Callable[[LogicalPlan], pa.Table] | None) -> None:
+    """The standard ``FROM source PIVOT (agg(x) [AS a], ... FOR k IN (v1 [AS n1], ...)) [AS p]``, in
+    place: the source as a derived table of ``_pivot_select``'s aggregate (named p, else as the source)."""
+    source = node.parent
+    fields = node.args.get("fields") or []
+    if not isinstance(source, (exp.Table, exp.Subquery)) or len(fields) != 1 or not isinstance(fields[0], exp.In) \
+            or node.args.get("group") is not None or len(source.args.get("pivots") or []) != 1:
+        raise UnsupportedError(f"the standard PIVOT (...) is supported as PIVOT (<aggregates> FOR <column> IN "
+                               f"(<values>)) on a table or (SELECT ...): {_where(node)}")
+    select = _pivot_select(node, source, [(fields[0].this, fields[0].expressions)], list(node.expressions), None,
+                           catalog, dialect, execute)
+    alias = node.args.get("alias")
+    name = alias.name if alias is not None and alias.name else source.alias_or_name
+    source.replace(exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(name))))
 
 
 def _unpivots_as_unions(tree: Any, catalog: Mapping[str, LogicalPlan], dialect: str = "duckdb",
@@ -3812,56 +3885,83 @@ def _unpivots_as_unions(tree: Any, catalog: Mapping[str, LogicalPlan], dialect: 
     for node in list(tree.find_all(exp.Pivot)):
         if not node.args.get("unpivot"):
             if node.this is None:
-                raise UnsupportedError(f"the standard PIVOT (...) clause is not supported (DuckDB's PIVOT t ON k "
-                                       f"USING agg(x) is): {_where(node)}")
+                _standard_pivot(node, catalog, dialect, execute)
+                continue
             select = _pivot_as_aggregate(node, catalog, dialect, execute)
             if node is tree:
                 tree = select
             else:
                 node.replace(select)
             continue
-        table = node.this if node.this is not None else node.parent
+        source = node.this if node.this is not None else node.parent
         standard = node.this is None
-        if not isinstance(table, exp.Table) or table.name.lower() not in catalog or node.find(exp.Columns) \
-                or any(c.name.lower() == table.name.lower() for c in tree.find_all(exp.CTE)):
-            raise UnsupportedError(f"UNPIVOT is supported over a table of the catalog, ON its plain columns: "
-                                   f"{_where(node)}")
+        ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+        if node.find(exp.Columns) or (isinstance(source, exp.Table) and source.name.lower() in ctes):
+            raise UnsupportedError(f"UNPIVOT is supported over a table of the catalog or a (SELECT ...), ON its "
+                                   f"plain columns: {_where(node)}")
+        columns = _source_columns(source, catalog, dialect, node)
         if standard:
             fields = node.args.get("fields") or []
             if len(fields) != 1 or len(node.expressions) != 1 or not isinstance(fields[0], exp.In):
-                raise UnsupportedError(f"UNPIVOT of more than one value column is not supported: {_where(node)}")
-            name, value = fields[0].this.name, node.expressions[0].name
+                raise UnsupportedError(f"UNPIVOT (... FOR ... IN (...)) of one FOR is supported: {_where(node)}")
+            name = fields[0].this.name
+            out = node.expressions[0]
+            values = [i.name for i in out.expressions] if isinstance(out, exp.Tuple) else [out.name]
             on = list(fields[0].expressions)
         else:
             into = node.args.get("into")
-            if into is not None and len(into.expressions) != 1:
-                raise UnsupportedError(f"UNPIVOT of more than one value column is not supported: {_where(node)}")
             name = into.this.name if into is not None else "name"
-            value = into.expressions[0].name if into is not None else "value"
+            values = [v.name for v in into.expressions] if into is not None else ["value"]
             on = list(node.expressions)
-        if not on or not all(isinstance(c, exp.Column) and not c.table for c in on):
+        groups: list[tuple[str, list[Any]]] = []  # (the name column's value, the columns unpivoted)
+        for item in on:
+            label = None
+            if isinstance(item, (exp.Alias, exp.PivotAlias)):
+                label, item = item.args["alias"].name, item.this
+            cols = list(item.expressions) if isinstance(item, exp.Tuple) else [item]
+            if not cols or not all(isinstance(c, exp.Column) and not c.table for c in cols):
+                raise UnsupportedError(f"UNPIVOT ... ON needs plain column names: {_where(node)}")
+            if len(cols) != len(values):
+                raise SQLError(f"UNPIVOT: {len(cols)} columns in {item.sql(dialect='duckdb')} for {len(values)} "
+                               f"value columns in {_where(node)}")
+            groups.append((label if label is not None else "_".join(c.name for c in cols), cols))
+        if not groups:
             raise UnsupportedError(f"UNPIVOT ... ON needs plain column names: {_where(node)}")
-        columns = catalog[table.name.lower()].schema.names
         lowered = {c.lower(): c for c in columns}
-        picked = []
-        for c in on:
-            if c.name.lower() not in lowered:
-                raise SQLError(f"UNPIVOT: unknown column {c.name!r} in {_where(node)}")
-            picked.append(lowered[c.name.lower()])
-        others = [c for c in columns if c not in picked]
+        picked: list[list[str]] = []
+        for _, cols in groups:
+            for c in cols:
+                if c.name.lower() not in lowered:
+                    raise SQLError(f"UNPIVOT: unknown column {c.name!r} in {_where(node)}")
+            picked.append([lowered[c.name.lower()] for c in cols])
+        taken = {c for cols in picked for c in cols}
+        others = [c for c in columns if c not in taken]
+
+        def source_copy(source: Any = source) -> Any:
+            if isinstance(source, exp.Table):
+                return exp.Table(this=exp.to_identifier(source.name))
+            sub = source.copy()
+            sub.set("pivots", None)
+            sub.set("alias", exp.TableAlias(this=exp.to_identifier("__unpivot_source")))
+            return sub
+
+        # (DuckDB's UNPIVOT drops a row whose values are NULL: any of them, of several value columns)
         branches = [
             exp.select(*(exp.column(c, quoted=True) for c in others),
-                       exp.alias_(exp.Literal.string(c), name, quoted=True),
-                       exp.alias_(exp.column(c, quoted=True), value, quoted=True))
-            .from_(exp.Table(this=exp.to_identifier(table.name)))
-            .where(exp.Not(this=exp.Is(this=exp.column(c, quoted=True), expression=exp.Null())))
-            for c in picked]
+                       exp.alias_(exp.Literal.string(label), name, quoted=True),
+                       *(exp.alias_(exp.column(c, quoted=True), v, quoted=True) for c, v in zip(cols, values)))
+            .from_(source_copy())
+            .where(exp.and_(*(exp.Not(this=exp.Is(this=exp.column(c, quoted=True), expression=exp.Null()))
+                              for c in cols)))
+            for (label, _), cols in zip(groups, picked)]
         union: Any = branches[0]
         for b in branches[1:]:
             union = exp.union(union, b, distinct=False)
         if standard:
-            table.set("pivots", None)
-            table.replace(exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier(table.alias_or_name))))
+            alias = node.args.get("alias")
+            named = alias.name if alias is not None and alias.name else source.alias_or_name or "unpivot"
+            source.set("pivots", None)
+            source.replace(exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier(named))))
         elif node is tree:
             tree = union
         else:
