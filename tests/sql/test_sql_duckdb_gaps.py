@@ -351,3 +351,12 @@ def test_pivot_of_a_cte_refused_naming_it() -> None:
     with pytest.raises(th.ThresherError, match=r"not a CTE.*line 1, column"):
         th.sql("WITH c AS (SELECT * FROM t) SELECT * FROM c PIVOT (sum(b) FOR s IN ('x'))",
                t=th.from_arrow(PIV)).to_arrow()
+
+
+@pytest.mark.parametrize("query", ["SELECT CAST('2024-01-01 10:00:00+02' AS TIMESTAMPTZ) AS x",
+                                   "SELECT k FROM t WHERE k::TIMESTAMP WITH TIME ZONE IS NULL"])
+def test_timestamptz_refused_naming_it_and_its_position(query: str) -> None:
+    """A TIMESTAMPTZ is not answered as a plain TIMESTAMP (DuckDB converts an offset to UTC and
+    shows the session's time zone); the refusal named no position ("in 'TIMESTAMPTZ'")."""
+    with pytest.raises(th.ThresherError, match=r"TIMESTAMPTZ \(WITH TIME ZONE\) is not supported.*line 1, column"):
+        th.sql(query, t=th.from_arrow(NULLS)).to_arrow()
