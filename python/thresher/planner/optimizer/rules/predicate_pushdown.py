@@ -295,6 +295,46 @@ def _cnf_clauses(term: Expr, one_side: Any) -> list[Expr] | None:
     return clauses if any(one_side(c) for c in clauses) else None
 
 
+def _holds_below(node: LogicalPlan, term: Expr) -> bool:
+    """Whether ``term`` (over ``node``'s output) is a term of a filter below ``node``, found where
+    this rule pushes it: through projections (substituted), sorts, filters and inner joins."""
+    while True:
+        cols = term.columns()
+        if not cols:
+            return False
+        if isinstance(node, Filter):
+            if any(t.key() == term.key() for t in split_conjunction(node.predicate)):
+                return True
+            node = node.input
+        elif isinstance(node, (Sort, Repartition)):
+            node = node.input
+        elif isinstance(node, Project):
+            mapping = {e.output_name(): e for e in node.exprs}
+            if not all(c in mapping and cost_class(strip_alias(mapping[c])) == "scalar" for c in cols):
+                return False
+            out = _substituted(term, cols, mapping)
+            if len(out) != 1:
+                return all(_holds_below(node.input, x) for x in out)
+            term, node = out[0], node.input
+        elif isinstance(node, Join) and node.how in ("inner", "cross"):
+            left_names = set(node.left.schema.names_view)
+            right_map: dict[str, str] = {}
+            dropped = node.coalesced_right_keys()
+            for f in node.right.schema.fields:
+                if f.name not in dropped:
+                    right_map[f.name + node.suffix if f.name in left_names else f.name] = f.name
+            right_only = set(right_map) - left_names
+            if cols <= left_names and not (cols & right_only):
+                node = node.left
+            elif all(c in right_map for c in cols):
+                renamed = {o: Column(right_map[o]) for o in cols if right_map[o] != o}
+                term, node = (substitute(term, renamed) if renamed else term), node.right
+            else:
+                return False
+        else:
+            return False
+
+
 def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
     left_names = set(join.left.schema.names_view)
     # output name -> right input column name
@@ -318,6 +358,12 @@ def _push_join(join: Join, terms: list[Expr]) -> LogicalPlan | None:
         pushed = rule_memo("predicate_pushdown.cnf")
         for t in terms:
             clauses = None if one_side(t) or t.key() in pushed else _cnf_clauses(t, one_side)
+            if clauses is not None and all(_holds_below(join, c) for c in clauses if one_side(c)):
+                # pushed down already (by an earlier application: outside an optimize() call
+                # ``pushed`` is not remembered, and this rule applied to its own output stacked the
+                # clauses again on every side, 64 times)
+                pushed[t.key()] = t
+                clauses = None
             if clauses is None:
                 expanded.append(t)
                 continue
