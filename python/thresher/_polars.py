@@ -143,9 +143,54 @@ def _drop_selector(name: str) -> Any:
 @functools.lru_cache(maxsize=8192)
 def col(name: str) -> Any:
     """``pl.col(name)``, built once per name (a Polars expression is an immutable value)."""
+    return new_col(name)
+
+
+@functools.cache
+def _builders() -> tuple[Any, Any, Any] | None:
+    """Polars' internal ``col`` and ``lit`` functions and its expression wrapper (None where this
+    Polars has not got them: the public functions are used)."""
+    try:
+        import polars as pl
+        from polars import _plr
+
+        return _plr.col, _plr.lit, pl.Expr._from_pyexpr
+    except (ImportError, AttributeError):
+        return None
+
+
+def new_col(name: str) -> Any:
+    """A new ``pl.col(name)`` of a column name: what ``pl.col`` builds for a ``str``, without its
+    dispatch on the argument (three Python calls; a program builds one per column it reads)."""
+    b = _builders()
+    if b is not None and type(name) is str:
+        try:
+            return b[2](b[0](name))
+        except TypeError:  # another Polars' internal signature: the public function
+            pass
     import polars as pl
 
     return pl.col(name)
+
+
+#: the Python types whose untyped ``pl.lit`` is Polars' internal ``lit`` of the value itself
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+
+
+def lit(value: Any) -> Any:
+    """``pl.lit(value)`` (no dtype). For an ``int``, ``float``, ``str``, ``bool`` or None, what
+    ``pl.lit`` makes of one after testing it for a dozen other kinds (dates, Series, NumPy,
+    PyTorch, enums: ~1 µs of its ~1.5 in Python; a program builds one per constant), built
+    directly; any other value goes through ``pl.lit``."""
+    b = _builders()
+    if b is not None and type(value) in _PLAIN:
+        try:
+            return b[2](b[1](value, False, True))
+        except TypeError:  # another Polars' internal signature: the public function
+            pass
+    import polars as pl
+
+    return pl.lit(value)
 
 
 def clear_caches() -> None:

@@ -205,9 +205,7 @@ def predicate_to_polars(pred: Predicate) -> Any:
 
 
 def _predicate_to_polars(pred: Predicate) -> Any:
-    import polars as pl
-
-    from thresher._polars import col
+    from thresher._polars import col, lit
 
     out = None
     for t in pred.terms:
@@ -220,6 +218,6 @@ def _predicate_to_polars(pred: Predicate) -> Any:
             e = c.is_in(list(t.value))
         else:
             # only the comparison asked for (building all six cost five Polars expressions a term)
-            e = _COMPARE[t.op](c, pl.lit(t.value))
+            e = _COMPARE[t.op](c, lit(t.value))  # (pl.lit: see thresher._polars.lit)
         out = e if out is None else out & e
     return out

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from thresher._lazy import lazy_module
+from thresher._polars import col as _col
 from thresher._polars import list_of
+from thresher._polars import lit as _plain_lit
 from thresher.datatypes import DataType, Field, Schema
 from thresher.errors import ThresherError, ThresherTypeError
 from thresher.expressions.expr import (
@@ -72,14 +74,14 @@ def polars_col(name: str, alias: str | None = None) -> pl.Expr:
     """``pl.col(name)`` (``.alias(alias)`` when given), built once per name: a Polars expression
     is an immutable value, and a program renames every column at every join (TPC-DS q04 lowers
     ~2,000 of them; building one costs more than the rest of its lowering)."""
-    c = pl.col(name)
+    c = _col(name)  # (the one column expression of the name: _polars.col's too)
     return c if alias is None else c.alias(alias)
 
 
 def _lit(value: Any, dtype: DataType, dynamic: bool = True) -> pl.Expr:
     if value is None:
         if dtype.is_null():
-            return pl.lit(None)
+            return _plain_lit(None)
         return pl.lit(None, dtype=polars_dtype(dtype))
     if dtype.kind == "decimal":
         # a typed scalar: a one-value Series literal (the same values, rounding and errors)
@@ -99,7 +101,7 @@ def _lit(value: Any, dtype: DataType, dynamic: bool = True) -> pl.Expr:
         # by projection_merge) keeps its type: Polars' untyped literal would take an Int32 /
         # Float32 operand's type and compute there (Int32 max + 1 wrapped in an Int64 column)
         return pl.lit(value, dtype=polars_dtype(dtype))
-    return pl.lit(value)
+    return _plain_lit(value)  # (pl.lit(value): see _polars.lit)
 
 
 _INT64, _FLOAT32, _FLOAT64 = DataType.int64(), DataType.float32(), DataType.float64()
@@ -148,7 +150,7 @@ def plain_lit(value: Any, text: bool = False) -> Any:
     if hit is None:
         if len(_PLAIN_LITS) >= _LITS_MAX:
             _PLAIN_LITS.clear()
-        hit = _PLAIN_LITS[key] = pl.lit(value)
+        hit = _PLAIN_LITS[key] = _plain_lit(value)  # (pl.lit(value): see _polars.lit)
     return hit
 
 
