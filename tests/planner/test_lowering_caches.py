@@ -34,6 +34,19 @@ def test_clear_caches_forgets_every_kept_expression() -> None:
     assert all(f is not o for f in fresh for o in first)
 
 
+def test_clear_caches_forgets_the_scan_predicates() -> None:
+    # a scan predicate's Polars expression is kept per typed value (io.predicate): the benchmark's
+    # next round found its scans' filters built (the same Comparison values every round)
+    from thresher.io.predicate import Comparison, Predicate, predicate_to_polars
+
+    p = Predicate((Comparison("c_acctbal", ">", decimal.Decimal("0")), Comparison("d", "<", datetime.date(1995, 1, 1))))
+    first = predicate_to_polars(p)
+    assert predicate_to_polars(Predicate(p.terms)) is first  # (kept while not cleared)
+    expr_to_polars.clear_caches()
+    again = predicate_to_polars(Predicate(p.terms))
+    assert again is not first and again.meta.serialize() == first.meta.serialize()
+
+
 def test_program_after_clear_is_the_same_query() -> None:
     frame = th.from_pydict({"a": [1, 2, 3, None], "b": ["x", "y", "z", None]})
     q = frame.filter(th.col("a") > 1).with_columns((th.col("a") * 10).alias("c"))

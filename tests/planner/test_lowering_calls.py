@@ -122,9 +122,11 @@ def test_lowering_from_scratch_stays_within_a_call_budget(tpch: dict[str, th.Dat
     # built by Polars' internal functions directly (thresher._polars.new_col / lit, without the
     # public functions' dispatch on the argument's kind): q16 495 -> 428, q22 1,120 -> 1,026,
     # the 22 queries 17,092 -> 15,681 calls
-    assert _program_calls_from_scratch(lambda: QUERIES[16](tpch)) <= 440
-    assert _program_calls_from_scratch(lambda: QUERIES[22](tpch)) <= 1_040
-    assert sum(_program_calls_from_scratch(lambda q=q: QUERIES[q](tpch)) for q in QUERIES) <= 15_900  # type: ignore[misc]
+    # ... and the scan predicates' expressions built anew too (clear_caches forgets them, as a
+    # round must): 484, 1,043 and 16,360
+    assert _program_calls_from_scratch(lambda: QUERIES[16](tpch)) <= 500
+    assert _program_calls_from_scratch(lambda: QUERIES[22](tpch)) <= 1_060
+    assert sum(_program_calls_from_scratch(lambda q=q: QUERIES[q](tpch)) for q in QUERIES) <= 16_600  # type: ignore[misc]
 
 
 _PLAIN_VALUES: list[Any] = [0, 1, -1, 2 ** 62, 2 ** 70, -(2 ** 70), True, False, None, 0.0, -0.0, 1.5, float("nan"),

@@ -175,6 +175,12 @@ _POLARS_PREDICATES: dict[tuple[Any, ...], Any] = {}
 _POLARS_PREDICATES_MAX = 512
 
 
+def clear_caches() -> None:
+    """Forget the scan predicates' Polars expressions (see
+    ``thresher.operators.expr_to_polars.clear_caches``, which calls this)."""
+    _POLARS_PREDICATES.clear()
+
+
 def _value_key(v: Any) -> Any:
     """``v`` as a key that is equal only for values Polars makes the same literal of (None where
     the type is not known to have such a ``repr``)."""

@@ -219,8 +219,9 @@ def clear_caches() -> None:
     method arguments, cast types, nodes over the same operands, ``is_in`` lists, SQL operators),
     so the next program is built from scratch. A benchmark calls it between rounds: the same
     query lowered again would otherwise find its whole expression trees built, which no other
-    engine's rounds get (harness rule 4). The dtype table and LIKE patterns' regexes stay: they
-    are plain lookups, not Polars objects.
+    engine's rounds get (harness rule 4). The scan predicates' expressions go too
+    (``io.predicate``: kept across rounds, a TPC-H round found its scans' filters built). The
+    dtype table and LIKE patterns' regexes stay: they are plain lookups, not Polars objects.
 
     >>> polars_col.cache_info().currsize >= 0
     True
@@ -228,12 +229,14 @@ def clear_caches() -> None:
     0
     """
     from thresher import _polars
+    from thresher.io import predicate
 
     polars_col.cache_clear()
     _sql_binary_json.cache_clear()
     for kept in (_LITS, _PLAIN_LITS, _DTYPE_EXPRS, _NODES, _IS_IN_LISTS):
         kept.clear()
     _polars.clear_caches()
+    predicate.clear_caches()
 
 
 def _binary(op: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> _Lower:
