@@ -1051,7 +1051,8 @@ def _to_polars(expr: Expr, schema: Schema, in_group: bool = True, guard: Guard =
     if guard is not None and not needs_guard(expr):
         guard = None
     if isinstance(expr, Column):
-        schema.field(expr.name)
+        if expr.name not in schema._index:  # (a lookup; Schema.field raises the error)
+            schema.field(expr.name)
         return polars_col(expr.name)
     if isinstance(expr, Literal):
         # (once per literal object: a Polars expression is an immutable value, and pl.lit infers
@@ -1093,7 +1094,7 @@ def _to_polars(expr: Expr, schema: Schema, in_group: bool = True, guard: Guard =
         fn = _LOWER.get(expr.name)
         if fn is None:
             raise NotLowerable(expr)
-        if expr.args and expr.args[0].resolve(schema).dtype.is_null():
+        if expr.args and _arg_type(expr.args[0], schema).is_null():
             # a NULL literal (upper(NULL), -NULL): Polars has no string, date or numeric functions on
             # its null type; a numeric one of NULL is NULL
             if expr.name in _NULL_IN_NULL_OUT:
@@ -1104,8 +1105,18 @@ def _to_polars(expr: Expr, schema: Schema, in_group: bool = True, guard: Guard =
             if expr.name.startswith(("str.", "dt.")):
                 fn = _typed_null_first(fn, pl.String if expr.name.startswith("str.") else pl.Date)
         if guard is None and not needs_guard(expr):
-            args = [_to_polars(a, schema, in_group) for a in expr.args]  # (none holds a checked call)
-            types = [a.resolve(schema).dtype for a in expr.args]
+            # (none holds a checked call; a column argument, most of them, is looked up here:
+            # lowering and resolving it were four Python calls)
+            args: list[pl.Expr] = []
+            types: list[DataType] = []
+            index = schema._index
+            for a in expr.args:
+                if type(a) is Column and a.name in index:
+                    args.append(polars_col(a.name))
+                    types.append(schema._fields[index[a.name]].dtype)
+                else:
+                    args.append(_to_polars(a, schema, in_group))
+                    types.append(a.resolve(schema).dtype)
             return fn(args, expr, types)
         if _is_checked(expr) and guard is not False:
             return _checked_once(expr, schema, in_group, guard, fn)
@@ -1115,6 +1126,15 @@ def _to_polars(expr: Expr, schema: Schema, in_group: bool = True, guard: Guard =
     if isinstance(expr, SeqOp):  # (only inside list.eval: anywhere else the plan refuses one)
         return _seq_to_polars(to_polars(expr.child, schema, in_group), expr)
     raise NotLowerable(expr)
+
+
+def _arg_type(a: Expr, schema: Schema) -> DataType:
+    """``a.resolve(schema).dtype``; a column's looked up directly."""
+    if type(a) is Column:
+        i = schema._index.get(a.name)
+        if i is not None:
+            return schema._fields[i].dtype
+    return a.resolve(schema).dtype
 
 
 def _seq_to_polars(x: pl.Expr, e: SeqOp) -> pl.Expr:
