@@ -23,6 +23,7 @@ same cached left side reduces a semi or anti join's big right side to the left k
 from __future__ import annotations
 
 import contextvars
+import operator
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -1487,6 +1488,9 @@ def _source_column(node: LogicalPlan, name: str) -> tuple[Source, str] | None:
     return found[0] if found is not None and len(found) == 1 else None
 
 
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
+
+
 def _clustered_ranges(node: LogicalPlan, key: Expr, schema: Schema) -> list[tuple[Any, Any]] | None:
     """The row-group ranges of the scanned column behind ``key`` when the rows are clustered on
     it (each row group spans a small part of the column's range), else None."""
@@ -1505,9 +1509,12 @@ def _clustered_ranges(node: LogicalPlan, key: Expr, schema: Schema) -> list[tupl
         if not ranges or len(ranges) < 2:
             continue
         try:
-            lo, hi = min(a for a, _ in ranges), max(b for _, b in ranges)
+            # (C-level iterators, not generators: a clustered table has dozens of row groups, a
+            # generator resumed for each was ~230 Python calls of lowering the 22 TPC-H queries)
+            los, his = list(map(_FIRST, ranges)), list(map(_SECOND, ranges))
+            lo, hi = min(los), max(his)
             span = hi - lo
-            widths = sum((b - a for a, b in ranges), start=span - span)
+            widths = sum(map(operator.sub, his, los), start=span - span)
             if not span or widths > KEY_RANGE_MAX_FRACTION * span * len(ranges):
                 continue
         except TypeError:
