@@ -148,6 +148,10 @@ def aggregate_query(draw: Any) -> str:
         having = ""
         if draw(st.booleans()):
             having = f" HAVING {draw(st.sampled_from(['count(*) > 2', 'sum(a) > 1', 'min(s) IS NULL', 'bool_or(p)', 'count(*) = 0', 'max(d) < DATE ' + repr('2024-06-01')]))}"
+            if draw(st.integers(0, 3)) == 0:  # a HAVING of constants alone still makes one group
+                having = f" HAVING {draw(st.sampled_from(['TRUE', 'FALSE', '1 = 1', 'NULL IS NULL', 'NOT (2 < 1)']))}"
+                if draw(st.booleans()):  # ... over a select list of no aggregate
+                    aggs = draw(st.lists(st.sampled_from(["1", "'x'", "NULL", "2.5", "1 + 1"]), min_size=1, max_size=2))
         return f"SELECT {', '.join(f'{x} AS c{i}' for i, x in enumerate(aggs))} FROM t{where}{having}"
     keys = draw(st.lists(st.sampled_from(["a", "s", "p", "a % 2", "lower(w)", "d", "coalesce(b, -9)", "s IS NULL",
                                           "date_trunc('year', d)", "b"]), min_size=1, max_size=2, unique=True))

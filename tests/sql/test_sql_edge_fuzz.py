@@ -86,6 +86,20 @@ def test_text_literal_compared_with_a_typed_literal(query: str) -> None:
     assert run_one(_table(), query) == "match"
 
 
+@pytest.mark.parametrize("query", [
+    # a HAVING makes one group of the rows even where nothing in the query aggregates: one row
+    # (none where the HAVING fails), even over no rows (it gave a row per input row, none over an
+    # empty table)
+    "SELECT 1 AS c FROM t HAVING TRUE",
+    "SELECT 1 AS c, 'x' AS e FROM t WHERE a IS NULL AND id > 5 HAVING 1 = 1",
+    "SELECT 1 + 1 AS c FROM t HAVING NOT (2 < 1)",
+    "SELECT 3 AS c FROM t HAVING NULL IS NULL",
+    "SELECT 3 AS c FROM t HAVING FALSE",
+])
+def test_having_without_aggregates_is_one_group(query: str) -> None:
+    assert run_one(_table(), query) == "match"
+
+
 @pytest.mark.parametrize("query", ["SELECT id, s FROM t ORDER BY s COLLATE NOCASE, id",
                                    "SELECT id FROM t WHERE s COLLATE NOCASE = 'x'", "SELECT s COLLATE \"C\" AS c FROM t"])
 def test_collate_is_refused_by_name(query: str) -> None:

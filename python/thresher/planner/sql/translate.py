@@ -801,8 +801,9 @@ class Translator:
         on_keys: list[str] = []
         if distinct_on is not None:
             on_keys = self._distinct_on_inputs(distinct_on, plan, outputs, order_exprs)
-        is_agg = group is not None or any(has_aggregate(e) for _, e in outputs) or (
-            having_expr is not None and has_aggregate(having_expr)) or windows.has_aggregates()
+        # (a HAVING makes the query an aggregate one, even of no aggregate: one group, as DuckDB)
+        is_agg = group is not None or having_expr is not None or any(has_aggregate(e) for _, e in outputs) \
+            or windows.has_aggregates()
         if is_agg:
             keys, sets = self._group_by(group, plan.schema)
             hidden_in = [e for k, e in order_exprs.items() if k.startswith("__sort")]
