@@ -2,8 +2,8 @@
 ``test_sql_shape_fuzz.py``), each over its own small tables:
 
 * ``window_function_query``: window functions whose value depends on the row order or the frame:
-  ``row_number``/``ntile`` and ``lag``/``lead`` (offsets 0 to 3, defaults of the value's type or a
-  column), ``first_value``/``last_value``/``nth_value`` with ``IGNORE NULLS`` / ``RESPECT NULLS``
+  ``row_number``/``ntile`` and ``lag``/``lead`` (offsets 0 to 3, defaults of the value's type, of another
+  type or a column), ``first_value``/``last_value``/``nth_value`` with ``IGNORE NULLS`` / ``RESPECT NULLS``
   and ROWS / GROUPS frames (numeric offsets, ``EXCLUDE``), aggregates over such frames, beside
   the tie-independent ``rank``/``dense_rank``/``percent_rank``/``cume_dist`` and the default RANGE
   frame; ORDER BY keys of mixed directions and NULLS FIRST/LAST, an expression as a key; the
@@ -87,8 +87,10 @@ def _frame(draw: Any) -> str:
     return f"{kind} BETWEEN {bounds[i]} AND {bounds[j]}{exclude}"
 
 
-_LAG_DEFAULTS = {"x": ["-1", "0", "NULL", "x"], "s": ["'z'", "NULL", "s"], "f": ["0.5", "-1"],
-                 "d": ["DATE '2000-01-01'"], "m": ["0", "1.5"], "x + 1": ["100", "y"]}
+#: (also defaults of another type, which DuckDB casts to the value's: lag(x, 1, 0.5) is 1)
+_LAG_DEFAULTS = {"x": ["-1", "0", "NULL", "x", "0.5", "-2.5", "'7'", "m", "y"], "s": ["'z'", "NULL", "s", "1", "2.5"],
+                 "f": ["0.5", "-1", "m", "x"], "d": ["DATE '2000-01-01'", "'2024-02-29'"],
+                 "m": ["0", "1.5", "1.234", "-0.005", "x", "f"], "y": ["x", "0.5", "m"], "x + 1": ["100", "y"]}
 
 
 @st.composite

@@ -124,6 +124,31 @@ EXTREMES = _ints(i8=[127, -128, 0, None], i16=[32767, -32768, 0, None], i32=[2**
 EMPTY = _ints(i8=[])
 
 
+def _window_table() -> dict[str, pa.Table]:
+    import decimal
+
+    return {"t": pa.table({"id": pa.array([0, 1, 2], pa.int64()), "x": pa.array([1, None, 3], pa.int64()),
+                           "y": pa.array([7, 8, None], pa.int32()), "s": pa.array(["a", None, "b"]),
+                           "f": pa.array([0.5, None, -1.0], pa.float64()), "d": pa.array([None] * 3, pa.date32()),
+                           "m": pa.array([decimal.Decimal("1.25"), None, decimal.Decimal("-2.50")],
+                                         pa.decimal128(9, 2))})}
+
+
+@pytest.mark.parametrize("query", [
+    # lag/lead's default is cast to the value's type, which the result keeps, as DuckDB: lag(x, 1,
+    # 0.5) of a BIGINT gave 0 (the default truncated where DuckDB's cast rounds, and typed as a
+    # DECIMAL), lag(m, 1, 1.234) was a DECIMAL(38, 3); a text default of a DATE failed while running
+    "SELECT id, lag(x, 1, 0.5) OVER (ORDER BY id) AS c0, lead(x, 1, -2.5) OVER (ORDER BY id) AS c1 FROM t",
+    "SELECT id, lag(m, 1, 1.234) OVER (ORDER BY id) AS c0, lead(m, 2, x) OVER (ORDER BY id) AS c1 FROM t",
+    "SELECT id, lag(y, 1, 0.5) OVER (ORDER BY id) AS c0, lead(x, 1, m) OVER (ORDER BY id) AS c1 FROM t",
+    "SELECT id, lag(s, 1, 2.5) OVER (ORDER BY id) AS c0, lead(x, 1, '7') OVER (ORDER BY id) AS c1 FROM t",
+    "SELECT id, lag(d, 1, '2024-02-29') OVER (ORDER BY id) AS c0, lag(f, 1, m) OVER (ORDER BY id) AS c1 FROM t",
+    "SELECT id, lag(m, 1, f) OVER (ORDER BY id) AS c0 FROM t",
+])
+def test_lag_lead_default_takes_the_value_type(query: str) -> None:
+    assert run_one(_window_table(), query) == "match"
+
+
 @pytest.mark.parametrize(("data", "query"), [
     # abs() of a signed integer's smallest value wrapped to itself (abs(-128) was -128); DuckDB:
     # "Overflow on abs(-128)"

@@ -27,6 +27,7 @@ from thresher.errors import UnsupportedError
 from thresher.expressions.expr import AggCall, Call, Column, CountStar, Expr, has_aggregate
 from thresher.expressions.window import IntervalOffset, WindowFrame
 from thresher.planner.logical import LogicalPlan, Project, Window
+from thresher.planner.sql.coerce import SQLCast, _sql_cast
 
 if TYPE_CHECKING:
     from thresher.planner.sql.translate import Translator
@@ -277,7 +278,14 @@ class SQLWindows:
                     raise UnsupportedError(f"{name} offset must be an integer constant: {_where(w)}")
                 opts = (("offset", sign * int(off.name) if off is not None else 1),)
                 if fn.args.get("default") is not None:
-                    args.append(self.tr.expr(fn.args["default"], schema))
+                    default = self.tr.expr(fn.args["default"], schema)
+                    # DuckDB casts the default to the value's type, which the result keeps: lag(i, 1,
+                    # 0.5) of a BIGINT is 1 where no row precedes (a common type would make it a DECIMAL)
+                    if schema is not None:
+                        to, src = args[0].resolve(schema).dtype, default.resolve(schema).dtype
+                        if not to.is_null() and src != to:
+                            default = _sql_cast(SQLCast(default, to), src)
+                    args.append(default)
             elif name == "nth_value":
                 off = fn.args.get("offset")
                 if not (isinstance(off, exp.Literal) and off.is_int and int(off.name) > 0):
