@@ -2813,6 +2813,7 @@ def _sqlglot_passes(tree: Any, schema: Mapping[str, object], dialect: str) -> An
     for j in tree.find_all(exp.Join):  # (qualify writes USING and NATURAL as ON: see Translator._on_terms)
         if j.args.get("using") or j.method == "NATURAL":
             j.meta[_USING] = True
+            _check_using_sides(j, schema)
     tree = qualify(tree, dialect=dialect, schema=mapping, isolate_tables=False, quote_identifiers=False,
                    validate_qualify_columns=True)
     kinds, nested = _tree_kinds(tree)
@@ -3414,6 +3415,84 @@ _SCALAR_META = frozenset({"line", "col", "start", "end", "quoted_column", "quote
 
 
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _ancestors(node: Any) -> list[Any]:
+    """``node`` and the nodes above it, innermost first."""
+    out = []
+    while node is not None:
+        out.append(node)
+        node = node.parent
+    return out
+
+
+def _check_using_sides(join: Any, schema: Mapping[str, Any]) -> None:
+    """Refuse a USING or NATURAL join whose columns sqlglot's qualify would take from the wrong
+    table. DuckDB joins ``FROM a, b JOIN c USING (k)`` as ``a, (b JOIN c USING (k))``: the left
+    ``k`` is ``b``'s; qualify writes the first FROM item's that holds ``k`` (``a.k = c.k``: other
+    rows). And where two tables before the join hold ``k``, not merged by an earlier USING on it
+    (``a CROSS JOIN b JOIN c USING (k)``), DuckDB's ``k`` is ambiguous (an error) where qualify
+    takes the first. A table whose columns are not known here (a CTE, a derived table) counts
+    as holding every column."""
+    select = join.parent
+    if not isinstance(select, exp.Select) or join.arg_key != "joins":
+        return
+
+    def columns(item: Any) -> set[str] | None:
+        alias = item.args.get("alias")
+        if alias is not None and alias.columns:  # (x(a, b): its columns are named)
+            return {c.name.lower() for c in alias.columns}
+        if isinstance(item, exp.Table) and not item.args.get("db"):
+            for cte in ctes:  # (a CTE's name hides a table's)
+                if cte.alias_or_name.lower() == item.name.lower():
+                    return columns(cte)
+            cols = schema.get(item.name) or schema.get(item.name.lower())
+            return {str(c).lower() for c in cols} if cols is not None else None
+        if isinstance(item, (exp.Subquery, exp.CTE)) and isinstance(item.this, exp.Select):
+            names = item.this.named_selects
+            if len(names) == len(item.this.expressions) and "*" not in names:
+                return {n.lower() for n in names}
+        return None
+
+    ctes = [c for w in (n.args.get("with_") or n.args.get("with") for n in _ancestors(select)) if w for c in w.expressions]
+
+    from_ = select.args.get("from_") or select.args.get("from")
+    joins = select.args.get("joins") or []
+    before = [from_.this] if from_ is not None else []
+    merged: set[str] = set()  # (columns an earlier USING join merged)
+    comma = 0  # (where the FROM item the join belongs to starts in ``before``)
+    for j in joins:
+        if j is join:
+            break
+        if not j.args.get("kind") and not j.side and not j.method and j.args.get("on") is None \
+                and not j.args.get("using"):
+            comma = len(before)
+        merged |= {c.name.lower() for c in j.args.get("using") or []}
+        if j.method == "NATURAL":  # (its common columns are merged: any of the right table's)
+            merged |= columns(j.this) or {"*"}
+        if str(j.args.get("kind") or "").upper() not in ("SEMI", "ANTI"):  # (their right columns are not in scope)
+            before.append(j.this)
+    else:
+        return
+
+    right = columns(join.this)
+    if join.method == "NATURAL":
+        if comma and any(columns(t) is None or right is None or columns(t) & right  # type: ignore[operator]
+                         for t in before[:comma]):
+            raise UnsupportedError(f"a NATURAL JOIN after a comma in FROM is not supported (DuckDB joins it to "
+                                   f"the items after the comma only): write its condition with ON: {_where(join)}")
+        return
+    for c in join.args.get("using") or []:
+        name = c.name.lower()
+        holders = [t for t in before if (cols := columns(t)) is None or name in cols]
+        if comma and any(t in holders for t in before[:comma]):
+            raise UnsupportedError(f"USING ({c.name}) after a comma in FROM, where a table before the comma holds "
+                                   f"{c.name!r}, is not supported (DuckDB joins it to the items after the comma "
+                                   f"only): write the condition with ON: {_where(join)}")
+        known = [t for t in holders if columns(t) is not None]
+        if len(known) > 1 and name not in merged and "*" not in merged:
+            raise SQLError(f"ambiguous column {c.name!r} in USING: more than one table before the join holds it "
+                           f"(as DuckDB): write the condition with ON: {_where(join)}")
 
 
 def _normalized_names(schema: Mapping[str, Any], dialect: str) -> bool:
