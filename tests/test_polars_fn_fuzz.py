@@ -70,8 +70,9 @@ def _ops() -> list[Op]:
 
     for name in ("lower", "upper", "to_lowercase", "to_uppercase"):
         add(f"str.{name}()", ("str",), "str", lambda e, m, n=name: getattr(e.str, n)())
-    for name in ("len_chars", "len_bytes"):
-        add(f"str.{name}()", ("str",), "int", lambda e, m, n=name: getattr(e.str, n)())
+    for name in ("len_chars", "len_bytes"):  # (Int64 in Thresher, documented: Polars' UInt32 cast, so - 2 cannot wrap)
+        add(f"str.{name}()", ("str",), "int",
+            lambda e, m, n=name: getattr(e.str, n)().cast(pl.Int64) if m is pl else getattr(e.str, n)())
     for pat, literal in (("a", True), (".", True), (".", False), ("^H", False), ("ö", True), ("[0-9]", False),
                          ("", True)):
         add(f"str.contains({pat!r}, literal={literal})", ("str",), "bool",
