@@ -117,8 +117,10 @@ def test_type_errors_at_plan_build_time() -> None:
         df.select(col("x").rank("nope"))
     with pytest.raises(th.ThresherTypeError, match="is a constant, not an aggregation"):
         df.group_by("k").agg(th.lit(1))
-    with pytest.raises(th.ThresherError, match="mapping_strategy='explode'"):
-        col("x").over("k", mapping_strategy="explode")
+    with pytest.raises(th.UnsupportedError, match=r"mapping_strategy='nope'.*group_to_rows, join, explode"):
+        col("x").over("k", mapping_strategy="nope")
+    with pytest.raises(th.UnsupportedError, match=r"mapping_strategy='explode', order_by=\.\.\.\) is not supported"):
+        col("x").over("k", order_by="d", mapping_strategy="explode")
     with pytest.raises(th.ThresherTypeError, match="duration string"):
         df.select(col("x").rolling_sum_by("d", 3))  # type: ignore[arg-type]
     with pytest.raises(th.ThresherTypeError, match="rolling_sum_by.*window_size='3x'"):

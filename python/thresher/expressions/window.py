@@ -409,7 +409,7 @@ class Over(Expr):
             from thresher.errors import UnsupportedError
 
             raise UnsupportedError(f"over(mapping_strategy={self.mapping_strategy!r}) is not supported "
-                                   f"(supported: {', '.join(MAPPING_STRATEGIES)})")
+                                   f"(supported: {', '.join(MAPPING_STRATEGIES)}, explode)")
         if not self.partition_by and not self.order_by:
             raise ThresherTypeError("over() needs partition_by or order_by")
 
