@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from benchmarks.harness import run_bench, write_docs_page
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_harness_marks_mismatches_missing_peers_and_resets_caches(tmp_path: Path) -> None:
@@ -236,3 +239,28 @@ def test_tpcds_phases_times_each_phase_and_puts_the_functions_back(tpcds_generat
         assert m["sql"] + m["optimize"] + m["program"] + m["collect"] <= m["e2e"] + 1e-6
     planned = phases.measure(str(tpcds_generate(0.01)), [3], rounds=1, plan_only=True)
     assert planned[3]["collect"] == 0 and planned[3]["optimize"] > 0
+
+
+def test_tpch_df_session_compares_results_and_runs_each_engine_alone(tpch_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Each engine's session runs in its own process, one at a time, taking turns; a query whose
+    results differ between the engines gets no ratio."""
+    import subprocess
+
+    import benchmarks.tpch_df_session as session
+
+    started: list[str] = []
+    real = subprocess.run
+
+    def run(cmd: list[str], **k: Any) -> Any:
+        started.append(cmd[cmd.index("--child") + 1])
+        return real(cmd, **k)
+
+    monkeypatch.setattr(subprocess, "run", run)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "python"), str(ROOT)]))
+    table = session.measure(str(tpch_dir), processes=2, passes=1)
+    assert started == ["thresher", "polars", "polars", "thresher"]
+    assert sorted(table) == list(range(1, 23)) and all(r["same"] for r in table.values())
+    table[3]["same"] = False
+    text = session.report(table)
+    assert "| q3 |" in text and "results differ: not counted" in text and "results differ: q3" in text
