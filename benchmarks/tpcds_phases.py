@@ -25,21 +25,10 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+
+from benchmarks.tpch_df_phases import _timed
 
 PHASES = ("parse", "sqlglot", "xlate", "sql", "optimize", "physplan", "program", "collect", "e2e")
-
-
-def _timed(acc: dict[str, float], key: str, fn: Callable[..., Any], clock: Callable[[], float]) -> Callable[..., Any]:
-    def run(*a: Any, **k: Any) -> Any:
-        c = clock()
-        try:
-            return fn(*a, **k)
-        finally:
-            acc[key] = acc.get(key, 0.0) + clock() - c
-
-    return run
 
 
 def measure(root: str, queries: list[int], rounds: int, plan_only: bool = False,
