@@ -154,8 +154,15 @@ def _builders() -> tuple[Any, Any, Any] | None:
         import polars as pl
         from polars import _plr
 
-        return _plr.col, _plr.lit, pl.Expr._from_pyexpr
-    except (ImportError, AttributeError):
+        col_, lit_, wrap = _plr.col, _plr.lit, pl.Expr._from_pyexpr
+        # Internal signatures are not Polars' contract (polars is not pinned): use them only where
+        # they build exactly what the public functions build, checked once per process
+        same = all(wrap(lit_(v, False, True)).meta.serialize() == pl.lit(v).meta.serialize()
+                   for v in (1, 1.5, "a", True, None))
+        if not same or wrap(col_("a")).meta.serialize() != pl.col("a").meta.serialize():
+            return None
+        return col_, lit_, wrap
+    except (ImportError, AttributeError, TypeError):
         return None
 
 

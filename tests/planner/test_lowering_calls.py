@@ -164,6 +164,29 @@ def test_the_col_and_lit_shortcuts_build_polars_own_expressions(monkeypatch: pyt
     assert _polars.lit("x").meta.serialize() == pl.lit("x").meta.serialize()
 
 
+def test_internal_builders_that_build_something_else_are_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (another Polars whose internal lit reads its positional arguments otherwise, as our
+    # shortcut passes them; pl.lit passes keywords: the public functions are used)
+    from polars import _plr
+
+    real = _plr.lit
+    want = pl.lit(7).meta.serialize()
+
+    def other_lit(value: Any, *args: Any, **kw: Any) -> Any:
+        return real(value, *args, **kw) if kw else real(None, *args)
+
+    monkeypatch.setattr(_plr, "lit", other_lit)
+    assert pl.lit(7).meta.serialize() == want  # (the public function is untouched)
+    _polars._builders.cache_clear()
+    try:
+        assert _polars._builders() is None
+        assert _polars.lit(7).meta.serialize() == want
+    finally:
+        monkeypatch.undo()
+        _polars._builders.cache_clear()
+    assert _polars._builders() is not None
+
+
 def _plan(lf: pl.LazyFrame) -> bytes:
     return lf.serialize()  # (every option of every node: a join's coalesce, nulls_equal, suffix)
 
